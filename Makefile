@@ -1,0 +1,121 @@
+# floe: the one build entry. See README.md and ../shared/DESIGN.md.
+#   make deps   install the Debian packages the build and tests need (only the missing ones)
+#   make        build everything into build/
+#   make test   deps + build + every test (unit, sanitizer, integration); ends with "N passed, N failed"
+#   make bench  benchmarks side by side with tcpdump (not pass/fail)
+#   make run    deps + build + `floe tap -A` on this host's pods
+#   make vmlinux  regenerate vmlinux/<arch>/vmlinux.h from this kernel's BTF
+
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BUILD ?= build
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+
+# -Werror in CI builds (CI=true) and whenever WERROR=1.
+ifeq ($(CI),true)
+WERROR ?= 1
+endif
+WERROR ?= 0
+WARN := -Wall -Wextra -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iagent/lib
+LDLIBS := -lbpf -lelf -lz -lpcap -lzstd -lmnl -lpthread
+
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -Wall -Werror
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+LIB_SRCS := $(wildcard agent/lib/*.c)
+LIB_OBJS := $(patsubst agent/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
+LIB := $(BUILD)/libfloe.a
+
+UNIT_SRCS := $(wildcard selftests/unit/test_*.c)
+UNIT_BINS := $(patsubst selftests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+SAN_BINS := $(patsubst selftests/unit/%.c,$(BUILD)/tests-san/%,$(UNIT_SRCS))
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_LIB_OBJS := $(patsubst agent/lib/%.c,$(BUILD)/lib-san/%.o,$(LIB_SRCS))
+
+FUZZ_SRCS := $(wildcard selftests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst selftests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+BINS := $(BUILD)/floe $(BUILD)/floe-agent
+
+.PHONY: all deps test unit unit-san integration fuzz bench run clean vmlinux format
+.DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS)
+
+all: $(BINS) $(UNIT_BINS)
+
+deps:
+	@bash selftests/lib/deps.sh
+
+$(BUILD) $(BUILD)/lib $(BUILD)/lib-san $(BUILD)/tests $(BUILD)/tests-san $(BUILD)/fuzz:
+	@mkdir -p $@
+
+# Kernel side: CO-RE objects and their skeletons.
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	llvm-strip -g $@ 2>/dev/null || true
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# Userspace library shared by floe-agent and floe.
+$(BUILD)/lib/%.o: agent/lib/%.c agent/lib/*.h bpf/*.h $(BPF_SKELS) | $(BUILD)/lib
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/floe-agent: agent/main.c $(LIB)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/floe: cli/floe.c $(LIB)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# Unit tests (cmocka), plain and under ASan+UBSan.
+$(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/lib-san/%.o: agent/lib/%.c agent/lib/*.h bpf/*.h $(BPF_SKELS) | $(BUILD)/lib-san
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/tests-san/%: selftests/unit/%.c $(SAN_LIB_OBJS) | $(BUILD)/tests-san
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+# Fuzz targets (libFuzzer, clang) for the parsers.
+$(BUILD)/fuzz/%: selftests/fuzz/%.c $(LIB_SRCS) agent/lib/*.h $(BPF_SKELS) | $(BUILD)/fuzz
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iagent/lib \
+		-fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) $(LDLIBS) -o $@
+
+unit: $(UNIT_BINS)
+unit-san: $(SAN_BINS)
+fuzz: $(FUZZ_BINS)
+
+test: deps
+	$(MAKE) all unit-san fuzz
+	bash selftests/run.sh
+
+bench: deps
+	$(MAKE) all
+	bash selftests/bench/capture.sh
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/floe tap -A $(ARGS)
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+format:
+	clang-format -i bpf/*.c bpf/*.h agent/*.c agent/lib/*.c agent/lib/*.h cli/*.c selftests/unit/*.c
+
+clean:
+	rm -rf $(BUILD)

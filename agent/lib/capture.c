@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "capture.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "capture.skel.h"
+
+struct capture {
+	struct capture_bpf *skel;
+	struct ring_buffer *rb;
+	struct tc_hooks *hooks;
+	capture_record_fn fn;
+	void *ctx;
+	uint64_t ringbuf_bytes;
+	int ncpus;
+};
+
+static uint64_t round_ringbuf(uint64_t want)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), sz = page;
+
+	while (sz < want && sz < (1ull << 31))
+		sz <<= 1;
+	return sz;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct capture *c = ctx;
+	const struct floe_pkt_record *rec = data;
+
+	/* The kernel writes the header and cap_len bytes; anything else is not ours to trust. */
+	if (size < sizeof(*rec) || rec->cap_len > size - sizeof(*rec))
+		return 0;
+	return c->fn(c->ctx, rec, (const uint8_t *)(rec + 1));
+}
+
+/* libbpf logs go to stderr only when debugging; library code does not print otherwise. */
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || !getenv("FLOE_BPF_DEBUG"))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int capture_open(const struct capture_config *cfg, capture_record_fn fn, void *ctx,
+		 struct capture **out, struct tc_hooks_cleanup_stats *cleaned, char *err,
+		 size_t errlen)
+{
+	struct capture *c;
+	int ret;
+
+	if (cfg->snaplen == 0 || cfg->snaplen > FLOE_MAX_SNAPLEN) {
+		snprintf(err, errlen, "snap length must be 1..%u", FLOE_MAX_SNAPLEN);
+		return -EINVAL;
+	}
+	libbpf_set_print(quiet_print);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->fn = fn;
+	c->ctx = ctx;
+	c->ncpus = libbpf_num_possible_cpus();
+	if (c->ncpus <= 0) {
+		snprintf(err, errlen, "cannot count possible CPUs");
+		free(c);
+		return -EINVAL;
+	}
+
+	ret = tc_hooks_open(cfg->state_dir, &c->hooks, cleaned, err, errlen);
+	if (ret < 0) {
+		free(c);
+		return ret;
+	}
+
+	c->skel = capture_bpf__open();
+	if (!c->skel) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot open BPF object: %s", strerror(-ret));
+		goto fail;
+	}
+	c->ringbuf_bytes = round_ringbuf(cfg->ringbuf_bytes);
+	c->skel->rodata->snap_len = cfg->snaplen;
+	/* Wake the consumer early once a quarter of the ring is waiting. */
+	c->skel->rodata->wakeup_bytes = c->ringbuf_bytes / 4;
+	bpf_map__set_max_entries(c->skel->maps.events, (__u32)c->ringbuf_bytes);
+	bpf_map__set_max_entries(c->skel->maps.scratch, (__u32)c->ncpus);
+
+	ret = capture_bpf__load(c->skel);
+	if (ret < 0) {
+		snprintf(err, errlen,
+			 "cannot load BPF programs: %s (set FLOE_BPF_DEBUG=1 for the verifier log)",
+			 strerror(-ret));
+		goto fail;
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), on_record, c, NULL);
+	if (!c->rb) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot map ring buffer: %s", strerror(-ret));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	capture_close(c);
+	return ret;
+}
+
+static void to_key(int family, const uint8_t *addr, struct floe_addr *key)
+{
+	memset(key, 0, sizeof(*key));
+	if (family == AF_INET) {
+		key->bytes[10] = 0xff;
+		key->bytes[11] = 0xff;
+		memcpy(&key->bytes[12], addr, 4);
+	} else {
+		memcpy(key->bytes, addr, 16);
+	}
+}
+
+int capture_target_add(struct capture *c, int family, const uint8_t *addr, uint32_t target_id,
+		       uint32_t flags)
+{
+	struct floe_target val = {.target_id = target_id, .flags = flags};
+	struct floe_addr key;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	to_key(family, addr, &key);
+	return bpf_map__update_elem(c->skel->maps.targets, &key, sizeof(key), &val, sizeof(val),
+				    BPF_ANY);
+}
+
+int capture_target_del(struct capture *c, int family, const uint8_t *addr)
+{
+	struct floe_addr key;
+
+	if (family != AF_INET && family != AF_INET6)
+		return -EAFNOSUPPORT;
+	to_key(family, addr, &key);
+	return bpf_map__delete_elem(c->skel->maps.targets, &key, sizeof(key), 0);
+}
+
+int capture_attach(struct capture *c, int ifindex, char *err, size_t errlen)
+{
+	return tc_hooks_attach(c->hooks, ifindex, bpf_program__fd(c->skel->progs.floe_tc_ingress),
+			       bpf_program__fd(c->skel->progs.floe_tc_egress), err, errlen);
+}
+
+void capture_detach(struct capture *c, int ifindex)
+{
+	tc_hooks_detach(c->hooks, ifindex);
+}
+
+int capture_poll(struct capture *c, int timeout_ms)
+{
+	int n = ring_buffer__poll(c->rb, timeout_ms);
+
+	if (n < 0 && n != -EINTR)
+		return n;
+	/* Records written with BPF_RB_NO_WAKEUP raise no event: drain them on our own timer. */
+	int m = ring_buffer__consume(c->rb);
+
+	if (m < 0)
+		return m;
+	return (n > 0 ? n : 0) + m;
+}
+
+int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX])
+{
+	uint64_t *vals = calloc((size_t)c->ncpus, sizeof(*vals));
+
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 i = 0; i < FLOE_CNT_MAX; i++) {
+		out[i] = 0;
+		if (bpf_map__lookup_elem(c->skel->maps.counters, &i, sizeof(i), vals,
+					 sizeof(*vals) * (size_t)c->ncpus, 0) < 0)
+			continue;
+		for (int cpu = 0; cpu < c->ncpus; cpu++)
+			out[i] += vals[cpu];
+	}
+	free(vals);
+	return 0;
+}
+
+uint64_t capture_ringbuf_bytes(const struct capture *c)
+{
+	return c->ringbuf_bytes;
+}
+
+void capture_close(struct capture *c)
+{
+	if (!c)
+		return;
+	/* Hooks first, so no packet is lost between detaching and freeing. */
+	tc_hooks_close(c->hooks);
+	ring_buffer__free(c->rb);
+	capture_bpf__destroy(c->skel);
+	free(c);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * capture: the kernel side of a tap, seen from userspace. Loads bpf/capture.bpf.c (CO-RE,
+ * through its skeleton), fills the targets map, attaches the TC programs to pod veths
+ * (through tc_hooks) and drains the ring buffer.
+ */
+#ifndef FLOE_CAPTURE_H
+#define FLOE_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "floe_record.h"
+#include "tc_hooks.h"
+
+struct capture;
+
+struct capture_config {
+	uint32_t snaplen;       /* bytes per packet kept, 1..FLOE_MAX_SNAPLEN */
+	uint64_t ringbuf_bytes; /* ring buffer size; rounded up to a power of two pages */
+	const char *state_dir;  /* for tc_hooks; normally /run/floe */
+};
+
+/* Called for each record: the header, then cap_len bytes of frame. Return 0 to go on. */
+typedef int (*capture_record_fn)(void *ctx, const struct floe_pkt_record *rec,
+				 const uint8_t *frame);
+
+/* Load and verify the programs; clean stale hooks of a crashed run. */
+int capture_open(const struct capture_config *cfg, capture_record_fn fn, void *ctx,
+		 struct capture **out, struct tc_hooks_cleanup_stats *cleaned, char *err,
+		 size_t errlen);
+
+/* Targets: addresses (AF_INET: 4 bytes, AF_INET6: 16 bytes) mapped to a target id. */
+int capture_target_add(struct capture *c, int family, const uint8_t *addr, uint32_t target_id,
+		       uint32_t flags);
+int capture_target_del(struct capture *c, int family, const uint8_t *addr);
+
+int capture_attach(struct capture *c, int ifindex, char *err, size_t errlen);
+void capture_detach(struct capture *c, int ifindex);
+
+/* Wait up to timeout_ms for the kernel's wakeup, then drain what is there. Returns records
+ * consumed or a negative errno. */
+int capture_poll(struct capture *c, int timeout_ms);
+
+/* Sum of the per-CPU counters. */
+int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX]);
+
+/* The ring buffer size in effect. */
+uint64_t capture_ringbuf_bytes(const struct capture *c);
+
+/* Detach every hook and free the programs. */
+void capture_close(struct capture *c);
+
+#endif /* FLOE_CAPTURE_H */

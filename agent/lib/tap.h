@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tap: one tap session, shared by `floe tap` (local mode, in-process) and `floe-agent`.
+ * Resolves the scope to pods, loads and attaches the capture programs, drains records into
+ * the PCAP store, follows pods that come and go, and reports what it captured and dropped.
+ */
+#ifndef FLOE_TAP_H
+#define FLOE_TAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct tap_options {
+	const char *pod_regex;  /* POD REGEX, may be NULL */
+	const char *namespaces; /* -n, comma-separated, may be NULL */
+	bool all_namespaces;    /* -A */
+	bool dryrun;
+	bool debug;
+	bool compress;           /* zstd for closed segments */
+	uint64_t storage_limit;  /* bytes */
+	uint64_t ringbuf_bytes;
+	uint32_t snaplen;
+	uint32_t segment_seconds;
+	double duration;         /* seconds; 0: until SIGINT/SIGTERM */
+	const char *store_dir;
+	const char *inventory;
+	const char *netns_dir;
+	const char *state_dir;
+	const char *stats_json;  /* may be NULL */
+};
+
+/* Defaults for every field. */
+void tap_options_init(struct tap_options *o);
+
+/*
+ * Parse `tap` arguments (argv[0] is the command name). Returns 0, 1 when help was printed
+ * to out, or -EINVAL with a message in err (unknown flag, bad value).
+ */
+int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, char *err,
+		      size_t errlen);
+
+/* "200MB", "64KiB", "1G", "4096" → bytes (K/M/G/T, with or without "iB"/"B", all binary). */
+int parse_size(const char *s, uint64_t *out);
+
+/* Run until SIGINT/SIGTERM or the duration. Returns a process exit code. The pod table of
+ * --dryrun goes to out, progress and the summary to log. */
+int tap_run(const struct tap_options *o, FILE *out, FILE *log);
+
+#endif /* FLOE_TAP_H */

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "tc_hooks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+struct tc_hook_entry {
+	int ifindex;
+	char ifname[IF_NAMESIZE];
+	bool created_qdisc;
+};
+
+struct tc_hooks {
+	int lock_fd;
+	char state_path[256];
+	char lock_path[256];
+	struct tc_hook_entry *entries;
+	size_t n, cap;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, const char *a, int e)
+{
+	if (err && errlen)
+		snprintf(err, errlen, fmt, a, strerror(e));
+}
+
+/* Is the filter at (ifindex, point) with floe's handle/prio one of floe's programs? */
+static bool is_floe_filter(int ifindex, enum bpf_tc_attach_point point)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FLOE_TC_HANDLE, .priority = FLOE_TC_PRIO);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	bool ours = false;
+	int fd;
+
+	if (bpf_tc_query(&hook, &opts) < 0)
+		return false;
+	fd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (fd < 0)
+		return false;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+		ours = strncmp(info.name, FLOE_TC_PROG_PREFIX, strlen(FLOE_TC_PROG_PREFIX)) == 0;
+	close(fd);
+	return ours;
+}
+
+static unsigned detach_point(int ifindex, enum bpf_tc_attach_point point, bool check_owner)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FLOE_TC_HANDLE, .priority = FLOE_TC_PRIO);
+
+	if (check_owner && !is_floe_filter(ifindex, point))
+		return 0;
+	return bpf_tc_detach(&hook, &opts) == 0 ? 1 : 0;
+}
+
+static void destroy_qdisc(int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+	bpf_tc_hook_destroy(&hook);
+}
+
+static int write_state(struct tc_hooks *h)
+{
+	char tmp[sizeof(h->state_path) + 8];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", h->state_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	for (size_t i = 0; i < h->n; i++)
+		fprintf(f, "%d %s %d\n", h->entries[i].ifindex, h->entries[i].ifname,
+			h->entries[i].created_qdisc ? 1 : 0);
+	if (fclose(f) != 0)
+		return -errno;
+	return rename(tmp, h->state_path) == 0 ? 0 : -errno;
+}
+
+/* Qdiscs a crashed run created: remove them if the interface is still the same one. */
+static unsigned cleanup_from_state(const char *state_path)
+{
+	char name[IF_NAMESIZE + 1], now[IF_NAMESIZE];
+	unsigned removed = 0;
+	int ifindex, created;
+	FILE *f = fopen(state_path, "r");
+
+	if (!f)
+		return 0;
+	while (fscanf(f, "%d %16s %d", &ifindex, name, &created) == 3) {
+		if (!created || !if_indextoname(ifindex, now) || strcmp(now, name) != 0)
+			continue;
+		detach_point(ifindex, BPF_TC_INGRESS, true);
+		detach_point(ifindex, BPF_TC_EGRESS, true);
+		destroy_qdisc(ifindex);
+		removed++;
+	}
+	fclose(f);
+	unlink(state_path);
+	return removed;
+}
+
+int tc_hooks_open(const char *state_dir, struct tc_hooks **out,
+		  struct tc_hooks_cleanup_stats *cleaned, char *err, size_t errlen)
+{
+	struct tc_hooks_cleanup_stats st = {};
+	struct if_nameindex *ifs;
+	struct tc_hooks *h;
+	struct stat ns;
+
+	if (stat("/proc/self/ns/net", &ns) < 0) {
+		set_err(err, errlen, "%s: %s", "/proc/self/ns/net", errno);
+		return -errno;
+	}
+	if (mkdir(state_dir, 0755) < 0 && errno != EEXIST) {
+		set_err(err, errlen, "cannot create %s: %s", state_dir, errno);
+		return -errno;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	snprintf(h->state_path, sizeof(h->state_path), "%s/tc-hooks.%lu", state_dir,
+		 (unsigned long)ns.st_ino);
+	snprintf(h->lock_path, sizeof(h->lock_path), "%s/tap.%lu.lock", state_dir,
+		 (unsigned long)ns.st_ino);
+	h->lock_fd = open(h->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (h->lock_fd < 0) {
+		int e = errno;
+
+		set_err(err, errlen, "cannot open %s: %s", h->lock_path, e);
+		free(h);
+		return -e;
+	}
+	if (flock(h->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno == EWOULDBLOCK ? EBUSY : errno;
+
+		if (err && errlen)
+			snprintf(err, errlen,
+				 "another floe tap is running in this network namespace (lock %s)",
+				 h->lock_path);
+		close(h->lock_fd);
+		free(h);
+		return -e;
+	}
+
+	/* We hold the lock: whatever floe hooks exist now belong to a run that is gone. */
+	st.qdiscs_removed = cleanup_from_state(h->state_path);
+	ifs = if_nameindex();
+	for (struct if_nameindex *i = ifs; i && i->if_index; i++) {
+		st.filters_removed += detach_point(i->if_index, BPF_TC_INGRESS, true);
+		st.filters_removed += detach_point(i->if_index, BPF_TC_EGRESS, true);
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	if (cleaned)
+		*cleaned = st;
+	*out = h;
+	return 0;
+}
+
+int tc_hooks_attach(struct tc_hooks *h, int ifindex, int ingress_fd, int egress_fd, char *err,
+		    size_t errlen)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	struct tc_hook_entry *e;
+	bool created;
+	int ret;
+
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		void *p = realloc(h->entries, cap * sizeof(*h->entries));
+
+		if (!p)
+			return -ENOMEM;
+		h->entries = p;
+		h->cap = cap;
+	}
+	ret = bpf_tc_hook_create(&hook);
+	if (ret < 0 && ret != -EEXIST) {
+		set_err(err, errlen, "cannot create clsact qdisc on %s: %s", "interface", -ret);
+		return ret;
+	}
+	created = ret == 0;
+	e = &h->entries[h->n];
+	e->ifindex = ifindex;
+	e->created_qdisc = created;
+	if (!if_indextoname(ifindex, e->ifname))
+		snprintf(e->ifname, sizeof(e->ifname), "if%d", ifindex);
+	h->n++;
+	/* Record the qdisc before attaching, so a crash in between is still cleaned up. */
+	write_state(h);
+
+	for (int dir = 0; dir < 2; dir++) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FLOE_TC_HANDLE,
+				    .priority = FLOE_TC_PRIO, .flags = BPF_TC_F_REPLACE);
+
+		hook.attach_point = dir == 0 ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+		opts.prog_fd = dir == 0 ? ingress_fd : egress_fd;
+		ret = bpf_tc_attach(&hook, &opts);
+		if (ret < 0) {
+			set_err(err, errlen, "cannot attach TC program to %s: %s", e->ifname, -ret);
+			tc_hooks_detach(h, ifindex);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void tc_hooks_detach(struct tc_hooks *h, int ifindex)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->entries[i].ifindex != ifindex)
+			continue;
+		detach_point(ifindex, BPF_TC_INGRESS, false);
+		detach_point(ifindex, BPF_TC_EGRESS, false);
+		if (h->entries[i].created_qdisc)
+			destroy_qdisc(ifindex);
+		h->entries[i] = h->entries[--h->n];
+		write_state(h);
+		return;
+	}
+}
+
+size_t tc_hooks_count(const struct tc_hooks *h)
+{
+	return h->n;
+}
+
+void tc_hooks_close(struct tc_hooks *h)
+{
+	if (!h)
+		return;
+	while (h->n)
+		tc_hooks_detach(h, h->entries[h->n - 1].ifindex);
+	unlink(h->state_path);
+	close(h->lock_fd);
+	free(h->entries);
+	free(h);
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages floe's build, tests and benchmarks need, only those missing.
+# Used by `make deps` (and so by `make run`, `make test`, `make bench`).
+set -euo pipefail
+
+pkgs=(
+	# build
+	make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
+	libpcap-dev libzstd-dev libmnl-dev
+	# tests
+	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps
+	# benchmarks
+	iperf3
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]}; run 'make deps' as root" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# tshark asks whether non-root users may capture; the default (no) is fine.
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
