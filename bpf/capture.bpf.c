@@ -131,9 +131,14 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		return TC_ACT_OK;
 	}
 
-	if (!src && !dst)
+	/* Scalars from here on: the verifier does not let map pointers be combined. */
+	__u32 src_id = src ? src->target_id : 0;
+	__u32 src_flags = src ? src->flags : 0;
+	__u32 dst_id = dst ? dst->target_id : 0;
+
+	if (!src_id && !dst_id)
 		return TC_ACT_OK;
-	if (dir == FLOE_DIR_TO_POD && src && (src->flags & FLOE_TARGET_LOCAL)) {
+	if (dir == FLOE_DIR_TO_POD && src_id && (src_flags & FLOE_TARGET_LOCAL)) {
 		count(FLOE_CNT_DUPLICATE);
 		return TC_ACT_OK;
 	}
@@ -150,10 +155,10 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	__u32 len = skb->len;
 	__u32 cap = len < snap_len ? len : snap_len;
 
-	/* Keep the verifier convinced that 1 <= cap <= FLOE_MAX_SNAPLEN. */
+	if (cap == 0)
+		return TC_ACT_OK;
+	/* Keep the verifier convinced that 1 <= cap <= FLOE_MAX_SNAPLEN (cap is already). */
 	cap = ((cap - 1) & (FLOE_MAX_SNAPLEN - 1)) + 1;
-	if (cap > len)
-		cap = len;
 	if (bpf_skb_load_bytes(skb, 0, buf->data, cap) < 0) {
 		count(FLOE_CNT_RINGBUF_FULL);
 		return TC_ACT_OK;
@@ -163,8 +168,8 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	buf->hdr.ifindex = skb->ifindex;
 	buf->hdr.pkt_len = len;
 	buf->hdr.cap_len = cap;
-	buf->hdr.src_target = src ? src->target_id : 0;
-	buf->hdr.dst_target = dst ? dst->target_id : 0;
+	buf->hdr.src_target = src_id;
+	buf->hdr.dst_target = dst_id;
 	buf->hdr.dir = dir;
 	buf->hdr.flags = flags;
 	buf->hdr.reserved = 0;
