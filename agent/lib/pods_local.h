@@ -17,19 +17,19 @@
 #include <stdint.h>
 #include <net/if.h>
 
-#define FLOE_POD_NAME_MAX 254
+#define FLOE_POD_NAME_MAX  254
 #define FLOE_POD_MAX_ADDRS 16
 
 /* Kubernetes namespace names are DNS-1123 labels: at most 63 characters. */
 #define FLOE_NAMESPACE_MAX 63
 /* Bounds: pods_local_discover fails with -ENOSPC past FLOE_POD_LIST_MAX pods; an inventory is
  * at most FLOE_INVENTORY_MAX_BYTES (-EFBIG) and FLOE_INVENTORY_MAX_ENTRIES pod lines (-ENOSPC). */
-#define FLOE_POD_LIST_MAX 8192
-#define FLOE_INVENTORY_MAX_BYTES (1024 * 1024)
+#define FLOE_POD_LIST_MAX	   8192
+#define FLOE_INVENTORY_MAX_BYTES   (1024 * 1024)
 #define FLOE_INVENTORY_MAX_ENTRIES 65536
 
 struct floe_pod_addr {
-	int family;       /* AF_INET or AF_INET6 */
+	int family;	  /* AF_INET or AF_INET6 */
 	uint8_t addr[16]; /* IPv4 in the first 4 bytes */
 	uint8_t prefixlen;
 };
@@ -37,9 +37,9 @@ struct floe_pod_addr {
 struct floe_pod {
 	char name[FLOE_POD_NAME_MAX + 1];      /* the netns name */
 	char namespace[FLOE_POD_NAME_MAX + 1]; /* Kubernetes namespace */
-	int host_ifindex;                       /* host-side veth, in the caller's netns */
+	int host_ifindex;		       /* host-side veth, in the caller's netns */
 	char host_ifname[IF_NAMESIZE];
-	char pod_ifname[IF_NAMESIZE];           /* the pod's end of the veth */
+	char pod_ifname[IF_NAMESIZE]; /* the pod's end of the veth */
 	size_t n_addrs;
 	struct floe_pod_addr addrs[FLOE_POD_MAX_ADDRS];
 };
@@ -67,13 +67,13 @@ void pods_local_free(struct floe_pod_list *list);
  * listed (default "default"), `#` starts a comment, blank lines are allowed.
  */
 struct inventory_entry {
-	char *netns;                           /* pod (netns) name */
+	char *netns; /* pod (netns) name */
 	char namespace[FLOE_NAMESPACE_MAX + 1];
-	unsigned int line;                     /* where it was given */
+	unsigned int line; /* where it was given */
 };
 
 struct inventory {
-	struct inventory_entry *entries;       /* sorted by netns name, names unique */
+	struct inventory_entry *entries; /* sorted by netns name, names unique */
 	size_t n;
 	char default_namespace[FLOE_NAMESPACE_MAX + 1];
 };
@@ -98,9 +98,9 @@ bool floe_dns1123_label(const char *s, size_t len);
 /* Tap scope, as `floe tap [POD REGEX] [-n NS,...] [-A]` gives it. */
 struct tap_scope {
 	bool has_regex;
-	regex_t pod_regex;         /* POSIX extended, unanchored search in the pod name */
-	bool all_namespaces;       /* -A */
-	char **namespaces;         /* -n, used when !all_namespaces; NULL/0: only "default" */
+	regex_t pod_regex;   /* POSIX extended, unanchored search in the pod name */
+	bool all_namespaces; /* -A */
+	char **namespaces;   /* -n, used when !all_namespaces; NULL/0: only "default" */
 	size_t n_namespaces;
 };
 

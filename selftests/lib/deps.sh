@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(
 	# build
-	make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
+	make gcc clang llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	libpcap-dev libzstd-dev libmnl-dev
 	# tests
 	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps
