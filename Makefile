@@ -32,7 +32,8 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-LIB_SRCS := $(wildcard agent/lib/*.c)
+LIB_SRCS := $(wildcard agent/lib/*.c agent/lib/*/*.c)
+LIB_HDRS := $(wildcard agent/lib/*.h agent/lib/*/*.h)
 LIB_OBJS := $(patsubst agent/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 LIB := $(BUILD)/libfloe.a
 
@@ -68,7 +69,8 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 # Userspace library shared by floe-agent and floe.
-$(BUILD)/lib/%.o: agent/lib/%.c agent/lib/*.h bpf/*.h $(BPF_SKELS) | $(BUILD)/lib
+$(BUILD)/lib/%.o: agent/lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
@@ -84,14 +86,15 @@ $(BUILD)/floe: cli/floe.c $(LIB)
 $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/lib-san/%.o: agent/lib/%.c agent/lib/*.h bpf/*.h $(BPF_SKELS) | $(BUILD)/lib-san
+$(BUILD)/lib-san/%.o: agent/lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 $(BUILD)/tests-san/%: selftests/unit/%.c $(SAN_LIB_OBJS) | $(BUILD)/tests-san
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
 # Fuzz targets (libFuzzer, clang) for the parsers.
-$(BUILD)/fuzz/%: selftests/fuzz/%.c $(LIB_SRCS) agent/lib/*.h $(BPF_SKELS) | $(BUILD)/fuzz
+$(BUILD)/fuzz/%: selftests/fuzz/%.c $(LIB_SRCS) $(LIB_HDRS) $(BPF_SKELS) | $(BUILD)/fuzz
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iagent/lib \
 		-fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) $(LDLIBS) -o $@
 
@@ -115,7 +118,7 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
 format:
-	clang-format -i bpf/*.c bpf/*.h agent/*.c agent/lib/*.c agent/lib/*.h cli/*.c selftests/unit/*.c
+	clang-format -i bpf/*.c bpf/*.h agent/*.c $(LIB_SRCS) $(LIB_HDRS) cli/*.c selftests/unit/*.c
 
 clean:
 	rm -rf $(BUILD)

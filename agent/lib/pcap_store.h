@@ -8,6 +8,12 @@
  * (active segment, segments being compressed and their partial output included) never
  * exceeds the configured limit: the oldest segments are deleted first.
  *
+ * Layout of dir: floe-<seq, 10 digits>-<UTC creation, YYYYMMDDTHHMMSSZ>.pcap (active or not
+ * yet compressed), .pcap.zst (compressed), .pcap.zst.tmp (compression in progress), .lock
+ * (flock: one store per directory). Lexical order of the names is age order. The limit
+ * counts what `du -sb --apparent-size dir` counts: every file in dir and the directory itself;
+ * keep the directory dedicated to the store. See docs/storage.md.
+ *
  * Threading: pcap_store_write() is called by one producer thread (the ring-buffer drain).
  * It only copies into a bounded in-memory queue; a writer thread owned by the store does the
  * file I/O, so the drain never waits on the disk unless the queue is full (then it blocks,
@@ -22,11 +28,15 @@
 struct pcap_store;
 
 struct pcap_store_config {
-	const char *dir;           /* created if missing */
-	uint64_t limit_bytes;      /* hard limit on the directory's total size */
-	uint64_t segment_bytes;    /* 0: derived from the limit (limit / 8, within [64 KiB, 256 MiB]) */
+	const char *dir;           /* created if missing (with its parents) */
+	uint64_t limit_bytes;      /* hard limit on the directory's total size (at least the
+				      directory's own size + 20 KiB) */
+	uint64_t segment_bytes;    /* 0: derived from the limit (limit / 8, within [64 KiB, 256 MiB]);
+				      at most half of the room the limit leaves, so that the active
+				      segment and one being compressed fit together */
 	uint32_t segment_seconds;  /* close the active segment after this age; 0: never by age */
-	uint32_t snaplen;          /* written into the PCAP file header */
+	uint32_t snaplen;          /* written into the PCAP file header; 0 or > 262144: 262144.
+				      Longer packets are cut to it */
 	uint64_t queue_bytes;      /* in-memory queue between producer and writer; 0: 16 MiB */
 	int zstd_level;            /* 0: do not compress closed segments; else zstd level (1..19) */
 };
@@ -34,34 +44,52 @@ struct pcap_store_config {
 struct pcap_store_stats {
 	uint64_t packets_written;     /* packets written to segments */
 	uint64_t bytes_written;       /* PCAP bytes written (uncompressed) */
-	uint64_t packets_lost;        /* packets that could not be written (I/O error, disk full) */
+	uint64_t packets_lost;        /* packets that could not be written (I/O error, disk full,
+					 a packet larger than the limit allows) */
 	uint64_t segments_closed;
 	uint64_t segments_compressed;
 	uint64_t segments_evicted;    /* deleted to respect the limit */
-	uint64_t packets_evicted;     /* packets in evicted segments */
-	uint64_t store_bytes;         /* current size of the store on disk (apparent size) */
+	uint64_t packets_evicted;     /* packets in evicted segments (a .pcap.zst carries its count
+					 in a trailing zstd skippable frame; 0 if it has none) */
+	uint64_t store_bytes;         /* current size of the store on disk (apparent size), counted
+					 before bytes are written: never below what du reports */
 	uint64_t store_bytes_peak;    /* the largest size the store reached since open */
 	int last_errno;               /* 0, or the last I/O error seen */
 };
 
 /*
  * Open (or create) a store. Segments left by an earlier run are kept, counted toward the
- * limit and compressed if they were left uncompressed; partial temporary files are removed.
- * Returns 0 or a negative errno; on error a message is written to err.
+ * limit (the oldest are evicted if they exceed it) and compressed if they were left
+ * uncompressed (a partial last record is cut first); numbering continues after the highest
+ * sequence number; partial temporary files (floe-*.tmp) are removed.
+ * Returns 0 or a negative errno; on error a message is written to err: -EBUSY when another
+ * process (or another open store) holds dir/.lock, the errno of mkdir/open when dir cannot
+ * be created or written, -EINVAL for a limit too small for the directory.
  */
 int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out, char *err,
 		    size_t errlen);
 
-/* Append one packet. ts_ns is wall-clock time (CLOCK_REALTIME) in nanoseconds. */
+/*
+ * Append one packet. ts_ns is wall-clock time (CLOCK_REALTIME) in nanoseconds. Only copies
+ * into the queue; blocks while the queue is full. I/O errors surface later in the stats
+ * (packets_lost, last_errno) and in the return of pcap_store_flush/close. Returns 0, or
+ * -EINVAL / -ENOMEM (the packet is then counted lost).
+ */
 int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uint32_t pkt_len,
 		     const void *data);
 
-/* Make everything queued so far visible in the active segment file. */
+/*
+ * Make everything queued so far visible in the active segment file (waits for the writer).
+ * Returns 0, or -errno of the last error if packets were lost meanwhile.
+ */
 int pcap_store_flush(struct pcap_store *s);
 
 void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st);
 
-/* Flush, close the active segment, finish compression, free. Returns 0 or negative errno. */
+/*
+ * Flush, close the active segment, finish compression, free. Returns 0, or -errno of the
+ * last error if packets were lost while closing.
+ */
 int pcap_store_close(struct pcap_store *s);
 
 struct pcap_export_stats {
@@ -69,12 +97,22 @@ struct pcap_export_stats {
 	uint64_t packets_in;
 	uint64_t packets_out;     /* after the filter */
 	uint64_t truncated_segments; /* segments whose last record was cut (e.g. the active one) */
+	uint64_t corrupt_segments;   /* segments skipped, wholly or from the damage on */
 };
 
 /*
- * Write the whole store, oldest first, as one PCAP file (nanosecond timestamps) that tshark
- * and Wireshark read without warnings. bpf_filter (tcpdump syntax) may be NULL.
- * out_path "-" writes to stdout. Returns 0 or negative errno with a message in err.
+ * Write the whole store, oldest first, as one PCAP file (nanosecond timestamps, snaplen
+ * 262144) that tshark and Wireshark read without warnings. bpf_filter (tcpdump syntax) may be
+ * NULL. out_path "-" writes to stdout. Works on a live store (no lock is taken).
+ *
+ * A segment whose last record is cut (the active one, or one cut by a crash) is not an
+ * error: its whole records are exported and truncated_segments counts it. A segment that
+ * is damaged (bad header, bad zstd frame or checksum, impossible record) is skipped from the
+ * damage on, and the export goes on with the next one; the output is then still a complete,
+ * valid PCAP of everything readable, but the return is -EBADMSG with err naming the (first)
+ * damaged file, so that nothing is lost silently. Other errors (store unreadable, bad
+ * filter: -EINVAL, output not writable) return -errno and leave no output file.
+ * Returns 0 when every segment was read.
  */
 int pcap_store_export(const char *dir, const char *out_path, const char *bpf_filter,
 		      struct pcap_export_stats *st, char *err, size_t errlen);

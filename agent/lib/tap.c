@@ -337,7 +337,6 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 			last_tick = now;
 			refresh_clock_offset(&t);
 			sync_pods(&t, true);
-			pcap_store_flush(t.store);
 			if (o->debug && capture_counters(t.capture, cnt) == 0)
 				fprintf(log,
 					"floe: seen %llu targeted %llu recorded %llu ringbuf_full %llu\n",

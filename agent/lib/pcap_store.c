@@ -1,0 +1,1941 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * pcap_store: the rotating, size-limited PCAP store of a tap (see pcap_store.h and
+ * docs/storage.md).
+ *
+ * Three parties share a store:
+ *   - the producer (pcap_store_write) copies packets into a bounded queue of chunks (qmu);
+ *   - the writer thread drains chunks into the active segment through libpcap;
+ *   - the compressor thread turns closed segments into .pcap.zst.
+ * Everything that changes what is on disk (create, grow, rename, unlink) and the byte
+ * accounting that bounds it is serialised by mu. Bytes are counted before they are written
+ * and uncounted after they are removed, so store_bytes is an upper bound of the directory's
+ * apparent size at every instant.
+ *
+ * That is not enough for an observer such as du, which lists the directory and then stats
+ * one file after the other: it may count a segment just before it is evicted and the active
+ * segment just after it grew into the freed room. So freed bytes "cool" for COOL_NS before
+ * they may be used again; any scan shorter than that sees at most the limit.
+ */
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_writeSkippableFrame (exported since zstd 1.5.0) */
+#include "pcap_store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#define PCAP_FILE_HDR 24u     /* struct pcap_file_header on disk */
+#define PCAP_REC_HDR  16u     /* struct pcap_sf_pkthdr on disk (32-bit seconds) */
+#define MAX_SNAPLEN   262144u /* libpcap's MAXIMUM_SNAPLEN: larger caplens are rejected */
+#define CHUNK_BYTES   (1u << 20)
+#define QUEUE_DEFAULT (16ull << 20)
+#define SEG_MIN	      (64ull << 10)
+#define SEG_MAX	      (256ull << 20)
+#define SEG_FLOOR     (4ull << 10)
+#define MIN_USABLE    (16ull << 10)
+#define DIR_SLACK     4096u /* a directory grows by at most one block per new entry */
+#define COOL_NS	      (20ull * 1000000ull)
+#define COOL_SLOTS    64
+#define WBUF_BYTES    (256u << 10)
+#define RBUF_BYTES    (256u << 10)
+#define NAME_MAX_LEN  64
+#define BASE_MAX_LEN  48
+#define LOCK_NAME     ".lock"
+#define PROBE_NAME    "floe-probe.tmp"
+
+/*
+ * Every .pcap.zst ends in a zstd skippable frame holding the segment's packet count, so a
+ * reopened store knows how many packets an eviction drops without decompressing anything.
+ * Decoders (zstd -d, zstd -t, ZSTD_decompressStream) skip it.
+ */
+#define TRAILER_VARIANT 6u
+#define TRAILER_PAYLOAD 16u
+#define TRAILER_BYTES	(8u + TRAILER_PAYLOAD)
+static const unsigned char trailer_tag[4] = {'F', 'L', 'O', 'E'};
+
+enum seg_state {
+	SEG_ACTIVE,	 /* being written by the writer thread */
+	SEG_CLOSED,	 /* complete .pcap, waiting for (or excluded from) compression */
+	SEG_COMPRESSING, /* .pcap plus a growing .pcap.zst.tmp */
+	SEG_COMPRESSED,	 /* .pcap.zst */
+};
+
+struct segment {
+	struct segment *next; /* list ordered oldest first (by seq) */
+	uint64_t seq;
+	char base[BASE_MAX_LEN]; /* file name without extension */
+	enum seg_state state;
+	uint64_t bytes;	    /* counted size of the .pcap (or of the .pcap.zst once compressed) */
+	uint64_t tmp_bytes; /* counted size of the .pcap.zst.tmp being written */
+	uint64_t packets;   /* packets committed to the file */
+	bool keep_raw;	    /* not a usable PCAP or compression failed: leave it uncompressed */
+	bool busy;	    /* the compressor holds a pointer: an evictor must not free it */
+	bool evicted;
+};
+
+/* Queued packet: this header, then cap_len bytes, padded to 8. */
+struct rec_hdr {
+	uint64_t ts_ns;
+	uint32_t cap_len;
+	uint32_t pkt_len;
+};
+
+struct chunk {
+	struct chunk *next;
+	size_t used;
+	uint64_t packets;
+	unsigned char data[];
+};
+
+/* The active segment's FILE is a cookie over this fd so that write errors are exact. */
+struct wfile {
+	int fd;
+	uint64_t off; /* bytes that reached the file */
+	int err;      /* first write error; later writes are dropped */
+};
+
+struct pcap_store {
+	char *dir;
+	int dirfd;
+	int lockfd;
+	uint64_t limit;
+	uint64_t seg_bytes;
+	uint64_t seg_ns;
+	uint32_t snaplen;
+	int level;
+
+	pthread_mutex_t mu; /* segments, accounting, stats */
+	pthread_cond_t comp_cv;
+	struct segment *head, *tail;
+	uint64_t store_bytes; /* counted: segments + foreign files + dir_acc */
+	uint64_t dir_acc;     /* the directory's own size plus DIR_SLACK */
+	uint64_t foreign;     /* files in dir that are not segments: counted, never evicted */
+	uint64_t cool_bytes;  /* freed less than COOL_NS ago: not usable yet */
+	struct {
+		uint64_t until, bytes;
+	} cool[COOL_SLOTS]; /* FIFO of frees, oldest at cool_head */
+	unsigned cool_head, cool_n;
+	pthread_cond_t cool_cv; /* timed waits for cooling bytes (CLOCK_MONOTONIC) */
+	uint64_t headroom;	/* evict ahead to keep this free, so writers rarely wait */
+	uint64_t next_seq;
+	struct pcap_store_stats st;
+	bool comp_stop;
+
+	pthread_mutex_t qmu; /* the queue */
+	pthread_cond_t data_cv, space_cv, done_cv;
+	struct chunk *q_head, *q_tail, *q_free;
+	size_t chunk_size;
+	unsigned chunks_alloc, chunks_max;
+	uint64_t q_in, q_done;
+	bool w_stop, w_waiting;
+
+	/* Writer thread only. */
+	struct segment *active;
+	pcap_t *pdead;
+	pcap_dumper_t *dumper;
+	struct wfile wf;
+	uint64_t w_start_ns; /* CLOCK_MONOTONIC at creation, for segment_seconds */
+	uint64_t w_size;     /* bytes in the active file once buffered data is out */
+	uint64_t w_good;     /* bytes known to be on disk (last commit) */
+	uint64_t w_pkts;     /* packets in the active segment, committed or not */
+	uint64_t w_pend;     /* packets written since the last commit */
+
+	pthread_t writer, compressor;
+	bool writer_started, compressor_started;
+};
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static size_t rec_size(uint32_t cap_len)
+{
+	return (sizeof(struct rec_hdr) + cap_len + 7) & ~(size_t)7;
+}
+
+static void seg_name(char *buf, const struct segment *g, const char *suffix)
+{
+	snprintf(buf, NAME_MAX_LEN, "%s%s", g->base, suffix);
+}
+
+/*
+ * "floe-<seq>-<YYYYMMDDTHHMMSSZ>.pcap" or ".pcap.zst". The sequence number is zero-padded to
+ * ten digits so that lexical order is age order.
+ */
+static bool parse_seg_name(const char *name, uint64_t *seq, size_t *base_len, bool *zst)
+{
+	static const char pat[] = "dddddddddTddddddZ";
+	const char *p = name;
+	uint64_t v = 0;
+	int nd = 0;
+
+	if (strncmp(p, "floe-", 5) != 0)
+		return false;
+	p += 5;
+	while (*p >= '0' && *p <= '9') {
+		if (++nd > 19)
+			return false;
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (!nd || *p++ != '-')
+		return false;
+	/* pat[0] stands for the '-' just consumed; the stamp is 8 digits, 'T', 6 digits, 'Z' */
+	for (size_t i = 1; i < sizeof(pat) - 1; i++, p++) {
+		if (pat[i] == 'd' ? !(*p >= '0' && *p <= '9') : *p != pat[i])
+			return false;
+	}
+	if ((size_t)(p - name) >= BASE_MAX_LEN)
+		return false;
+	if (strcmp(p, ".pcap") == 0)
+		*zst = false;
+	else if (strcmp(p, ".pcap.zst") == 0)
+		*zst = true;
+	else
+		return false;
+	*seq = v;
+	*base_len = (size_t)(p - name);
+	return true;
+}
+
+static bool is_store_tmp(const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(name, "floe-", 5) == 0 && n > 4 && strcmp(name + n - 4, ".tmp") == 0;
+}
+
+/* ---- accounting and eviction (mu held) ---- */
+
+static void note_peak(struct pcap_store *s)
+{
+	uint64_t cur = s->store_bytes > DIR_SLACK ? s->store_bytes - DIR_SLACK : 0;
+
+	if (cur > s->st.store_bytes_peak)
+		s->st.store_bytes_peak = cur;
+}
+
+/* Bytes that were on disk are gone: usable again after COOL_NS. */
+static void release_locked(struct pcap_store *s, uint64_t n)
+{
+	uint64_t until = mono_ns() + COOL_NS;
+	unsigned i;
+
+	if (!n)
+		return;
+	s->store_bytes -= n;
+	s->cool_bytes += n;
+	if (s->cool_n == COOL_SLOTS) {
+		/* Merge into the newest entry: a later expiry only errs on the safe side. */
+		i = (s->cool_head + s->cool_n - 1) % COOL_SLOTS;
+		s->cool[i].bytes += n;
+		s->cool[i].until = until;
+		return;
+	}
+	i = (s->cool_head + s->cool_n++) % COOL_SLOTS;
+	s->cool[i].until = until;
+	s->cool[i].bytes = n;
+}
+
+static void cool_expire_locked(struct pcap_store *s)
+{
+	uint64_t now = mono_ns();
+
+	while (s->cool_n && s->cool[s->cool_head].until <= now) {
+		s->cool_bytes -= s->cool[s->cool_head].bytes;
+		s->cool_head = (s->cool_head + 1) % COOL_SLOTS;
+		s->cool_n--;
+	}
+}
+
+/*
+ * Re-read the directory's own size after entries were added or removed: du counts it.
+ * Growth between a create and this call is covered by DIR_SLACK, which every create is
+ * preceded by (reserve_locked keeps store_bytes within the limit, slack included).
+ */
+static void dir_update_locked(struct pcap_store *s)
+{
+	struct stat sb;
+	uint64_t acc;
+
+	if (fstat(s->dirfd, &sb) < 0)
+		return;
+	acc = (uint64_t)sb.st_size + DIR_SLACK;
+	s->store_bytes = s->store_bytes - s->dir_acc + acc;
+	s->dir_acc = acc;
+	note_peak(s);
+}
+
+static void list_append(struct pcap_store *s, struct segment *g)
+{
+	g->next = NULL;
+	if (s->tail)
+		s->tail->next = g;
+	else
+		s->head = g;
+	s->tail = g;
+}
+
+static void list_remove(struct pcap_store *s, struct segment *g)
+{
+	struct segment **pp = &s->head, *prev = NULL;
+
+	while (*pp && *pp != g) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = g->next;
+	if (s->tail == g)
+		s->tail = prev;
+	g->next = NULL;
+}
+
+static void unlink_seg(struct pcap_store *s, const struct segment *g, const char *suffix)
+{
+	char name[NAME_MAX_LEN];
+
+	seg_name(name, g, suffix);
+	unlinkat(s->dirfd, name, 0);
+}
+
+/* Delete a segment's files, then uncount them: the count never drops below the disk. */
+static void evict_locked(struct pcap_store *s, struct segment *g)
+{
+	if (g->state == SEG_COMPRESSED) {
+		unlink_seg(s, g, ".pcap.zst");
+	} else {
+		unlink_seg(s, g, ".pcap");
+		if (g->state == SEG_COMPRESSING)
+			unlink_seg(s, g, ".pcap.zst.tmp");
+	}
+	release_locked(s, g->bytes + g->tmp_bytes);
+	g->bytes = g->tmp_bytes = 0;
+	s->st.segments_evicted++;
+	s->st.packets_evicted += g->packets;
+	list_remove(s, g);
+	g->evicted = true;
+	dir_update_locked(s);
+	if (!g->busy)
+		free(g);
+}
+
+/* The oldest segment that is not being written: the active one is always the newest. */
+static struct segment *oldest_evictable(struct pcap_store *s)
+{
+	struct segment *g = s->head;
+
+	while (g && g->state == SEG_ACTIVE)
+		g = g->next;
+	return g;
+}
+
+/*
+ * Count n more bytes (into *acct as well), evicting the oldest segments until they fit, and
+ * waiting for freed bytes to cool if that is all that is missing.
+ * self: the segment the compressor works on; if it has to go, -ECANCELED.
+ * -EAGAIN: only the active segment is left and it holds packets (close it, then retry);
+ * -EFBIG: n does not fit even in an empty store.
+ */
+static int reserve_locked(struct pcap_store *s, uint64_t n, uint64_t *acct, struct segment *self,
+			  bool active_closable)
+{
+	for (;;) {
+		struct segment *v;
+		bool needed;
+
+		if (self && self->evicted)
+			return -ECANCELED;
+		cool_expire_locked(s);
+		needed = s->store_bytes + n > s->limit;
+		v = oldest_evictable(s);
+		/*
+		 * Evict when the room is needed, and also a little ahead (headroom), so that
+		 * the freed bytes have cooled when the writer gets there; a compression in
+		 * progress is only cut short when the room is really needed.
+		 */
+		if (v && (needed || (s->store_bytes + n + s->headroom > s->limit &&
+				     v->state != SEG_COMPRESSING))) {
+			evict_locked(s, v);
+			continue;
+		}
+		if (needed)
+			return active_closable ? -EAGAIN : -EFBIG;
+		if (s->store_bytes + s->cool_bytes + n > s->limit) {
+			uint64_t until = s->cool[s->cool_head].until;
+			struct timespec ts = {.tv_sec = (time_t)(until / 1000000000ull),
+					      .tv_nsec = (long)(until % 1000000000ull)};
+
+			pthread_cond_timedwait(&s->cool_cv, &s->mu, &ts);
+			continue;
+		}
+		break;
+	}
+	s->store_bytes += n;
+	if (acct)
+		*acct += n;
+	note_peak(s);
+	return 0;
+}
+
+/*
+ * The writer got ENOSPC: free disk space by evicting the oldest segment, as the limit would.
+ * Records the error even though a retry may succeed. False if nothing is left to evict.
+ */
+static bool evict_for_space(struct pcap_store *s)
+{
+	struct segment *v;
+
+	pthread_mutex_lock(&s->mu);
+	s->st.last_errno = ENOSPC;
+	v = oldest_evictable(s);
+	if (v)
+		evict_locked(s, v);
+	pthread_mutex_unlock(&s->mu);
+	return v != NULL;
+}
+
+static void count_lost(struct pcap_store *s, uint64_t n, int err)
+{
+	pthread_mutex_lock(&s->mu);
+	s->st.packets_lost += n;
+	s->st.last_errno = err;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- the active segment (writer thread) ---- */
+
+static ssize_t wfile_write(void *cookie, const char *buf, size_t n)
+{
+	struct wfile *w = cookie;
+	size_t done = 0;
+
+	/*
+	 * After a failure everything is dropped and reported as written: the commit that sees
+	 * w->err cuts the file back to its last good size, so stdio must not retry later.
+	 */
+	while (!w->err && done < n) {
+		ssize_t r = write(w->fd, buf + done, n - done);
+
+		if (r < 0) {
+			if (errno != EINTR)
+				w->err = errno;
+			continue;
+		}
+		if (r == 0) {
+			w->err = EIO;
+			continue;
+		}
+		done += (size_t)r;
+		w->off += (uint64_t)r;
+	}
+	return (ssize_t)n;
+}
+
+static int wfile_close(void *cookie)
+{
+	struct wfile *w = cookie;
+	int ret = close(w->fd);
+
+	w->fd = -1;
+	return ret;
+}
+
+static const cookie_io_functions_t wfile_io = {
+    .write = wfile_write,
+    .close = wfile_close,
+};
+
+static int active_open(struct pcap_store *s)
+{
+	struct segment *g = calloc(1, sizeof(*g));
+	char stamp[32], name[NAME_MAX_LEN];
+	struct timespec now;
+	struct tm tm;
+	FILE *fp;
+	int fd = -1, err;
+
+	if (!g)
+		return -ENOMEM;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+
+	pthread_mutex_lock(&s->mu);
+	/* The file header is counted before libpcap writes it. */
+	err = reserve_locked(s, PCAP_FILE_HDR, &g->bytes, NULL, false);
+	if (!err) {
+		g->seq = s->next_seq;
+		snprintf(g->base, sizeof(g->base), "floe-%010" PRIu64 "-%s", g->seq, stamp);
+		seg_name(name, g, ".pcap");
+		fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			err = -errno;
+			s->store_bytes -= g->bytes;
+		} else {
+			s->next_seq++;
+			g->state = SEG_ACTIVE;
+			list_append(s, g);
+			dir_update_locked(s);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (err) {
+		free(g);
+		return err;
+	}
+
+	s->wf = (struct wfile){.fd = fd};
+	fp = fopencookie(&s->wf, "w", wfile_io);
+	if (fp) {
+		setvbuf(fp, NULL, _IOFBF, WBUF_BYTES);
+		s->dumper = pcap_dump_fopen(s->pdead, fp);
+		/* Only its link-type check can fail here (writes into the cookie do not), and
+		 * that path leaves fp open. */
+		if (!s->dumper)
+			fclose(fp);
+	} else {
+		close(fd);
+	}
+	if (!s->dumper) {
+		pthread_mutex_lock(&s->mu);
+		unlink_seg(s, g, ".pcap");
+		s->store_bytes -= g->bytes;
+		list_remove(s, g);
+		dir_update_locked(s);
+		pthread_mutex_unlock(&s->mu);
+		free(g);
+		return -ENOMEM;
+	}
+	s->active = g;
+	s->w_start_ns = mono_ns();
+	s->w_size = PCAP_FILE_HDR;
+	s->w_good = 0;
+	s->w_pkts = 0;
+	s->w_pend = 0;
+	return 0;
+}
+
+/*
+ * The active segment is done; disk_bytes is its final size. Keep it for the compressor if it
+ * holds packets, else delete it (a header alone is not worth a file).
+ */
+static void active_retire(struct pcap_store *s, uint64_t disk_bytes)
+{
+	struct segment *g = s->active;
+
+	pthread_mutex_lock(&s->mu);
+	if (g->bytes > disk_bytes) {
+		release_locked(s, g->bytes - disk_bytes); /* may have been on disk, then cut */
+		g->bytes = disk_bytes;
+	}
+	if (!g->packets) {
+		unlink_seg(s, g, ".pcap");
+		release_locked(s, g->bytes);
+		list_remove(s, g);
+		dir_update_locked(s);
+		free(g);
+	} else {
+		g->state = SEG_CLOSED;
+		s->st.segments_closed++;
+		pthread_cond_signal(&s->comp_cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	s->active = NULL;
+}
+
+/*
+ * Push what libpcap buffered to the file. On failure the file is cut back to the last
+ * commit, so it stays a readable PCAP, and the segment is retired; *lost gets the packets
+ * since that commit.
+ */
+static int active_commit(struct pcap_store *s, uint64_t *lost)
+{
+	uint64_t disk;
+	struct stat sb;
+	int err;
+
+	*lost = 0;
+	fflush(pcap_dump_file(s->dumper));
+	if (!s->wf.err) {
+		pthread_mutex_lock(&s->mu);
+		s->active->packets += s->w_pend;
+		s->st.packets_written += s->w_pend;
+		s->st.bytes_written += s->wf.off - s->w_good;
+		pthread_mutex_unlock(&s->mu);
+		s->w_good = s->wf.off;
+		s->w_pend = 0;
+		return 0;
+	}
+	err = s->wf.err;
+	*lost = s->w_pend;
+	disk = s->w_good;
+	if (ftruncate(s->wf.fd, (off_t)s->w_good) < 0)
+		disk = fstat(s->wf.fd, &sb) == 0 ? (uint64_t)sb.st_size : s->active->bytes;
+	pcap_dump_close(s->dumper); /* the cookie drops what is still buffered */
+	s->dumper = NULL;
+	s->w_pend = 0;
+	active_retire(s, disk);
+	return -err;
+}
+
+static int active_close(struct pcap_store *s, uint64_t *lost)
+{
+	int err = active_commit(s, lost);
+
+	if (err)
+		return err;
+	pcap_dump_close(s->dumper);
+	s->dumper = NULL;
+	active_retire(s, s->w_good);
+	return 0;
+}
+
+/* A record that would not fit in an otherwise empty store: evicting for it is pointless. */
+static bool never_fits(struct pcap_store *s, uint64_t fsz)
+{
+	bool ret;
+
+	pthread_mutex_lock(&s->mu);
+	ret = s->foreign + s->dir_acc + PCAP_FILE_HDR + fsz > s->limit;
+	pthread_mutex_unlock(&s->mu);
+	return ret;
+}
+
+static bool age_due(const struct pcap_store *s)
+{
+	return s->seg_ns && mono_ns() - s->w_start_ns >= s->seg_ns;
+}
+
+/*
+ * The packets since the last commit did not all reach the disk. On a full disk free the
+ * oldest segment and write them again (each retry evicts one segment, and a failed segment
+ * without committed packets is deleted, so this ends); otherwise count them lost.
+ * True: retry from *pend.
+ */
+static bool commit_failed(struct pcap_store *s, int err, uint64_t lost, size_t *off, size_t *pend)
+{
+	if (err == -ENOSPC && evict_for_space(s)) {
+		*off = *pend;
+		return true;
+	}
+	count_lost(s, lost, -err);
+	*pend = *off;
+	return false;
+}
+
+static void write_chunk(struct pcap_store *s, const struct chunk *c)
+{
+	size_t off = 0, pend = 0; /* pend: first record not committed yet */
+	uint64_t lost;
+	int err;
+
+	for (;;) {
+		while (off < c->used) {
+			const struct rec_hdr *h = (const void *)(c->data + off);
+			uint64_t fsz = PCAP_REC_HDR + (uint64_t)h->cap_len;
+			bool rotate = s->active && s->w_pkts > 0 &&
+				      (s->w_size + fsz > s->seg_bytes || age_due(s));
+			struct pcap_pkthdr ph;
+
+			err = 0;
+			if (never_fits(s, fsz)) {
+				rotate = false;
+				err = -EFBIG;
+			} else if (!rotate) {
+				if (!s->active)
+					err = active_open(s);
+				if (!err) {
+					pthread_mutex_lock(&s->mu);
+					err = reserve_locked(s, fsz, &s->active->bytes, NULL,
+							     s->w_pkts > 0);
+					pthread_mutex_unlock(&s->mu);
+				}
+				/* Only the active segment is left: close it so that it can go. */
+				rotate = err == -EAGAIN;
+			}
+			if (rotate) {
+				err = active_close(s, &lost);
+				if (err) {
+					commit_failed(s, err, lost, &off, &pend);
+					continue;
+				}
+				pend = off;
+				continue;
+			}
+			if (err) {
+				/* This record cannot be stored. Settle the pending ones first, so a
+				 * retry never writes a record twice. */
+				if (s->active && s->w_pend > 0) {
+					int cerr = active_commit(s, &lost);
+
+					if (cerr) {
+						if (commit_failed(s, cerr, lost, &off, &pend))
+							continue;
+					} else {
+						pend = off;
+					}
+				}
+				if (err == -ENOSPC && evict_for_space(s))
+					continue;
+				count_lost(s, 1, -err);
+				off += rec_size(h->cap_len);
+				pend = off;
+				continue;
+			}
+			ph.ts.tv_sec = (time_t)(h->ts_ns / 1000000000ull);
+			ph.ts.tv_usec = (suseconds_t)(h->ts_ns % 1000000000ull); /* nanoseconds */
+			ph.caplen = h->cap_len;
+			ph.len = h->pkt_len;
+			pcap_dump((u_char *)s->dumper, &ph, (const u_char *)(h + 1));
+			s->w_size += fsz;
+			s->w_pkts++;
+			s->w_pend++;
+			off += rec_size(h->cap_len);
+		}
+		/* One commit per chunk: readers of the active segment see whole batches. */
+		if (!s->active)
+			break;
+		err = active_commit(s, &lost);
+		if (!err || !commit_failed(s, err, lost, &off, &pend))
+			break;
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct pcap_store *s = arg;
+	uint64_t lost;
+	int err;
+
+	pthread_mutex_lock(&s->qmu);
+	for (;;) {
+		struct chunk *c = s->q_head;
+
+		if (!c) {
+			if (s->w_stop)
+				break;
+			if (s->active && s->w_pkts > 0 && s->seg_ns) {
+				uint64_t deadline = s->w_start_ns + s->seg_ns;
+				struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000ull),
+						      .tv_nsec = (long)(deadline % 1000000000ull)};
+
+				if (mono_ns() >= deadline) {
+					/* Close an aged segment even when no packet comes. */
+					pthread_mutex_unlock(&s->qmu);
+					err = active_close(s, &lost);
+					if (err)
+						count_lost(s, lost, -err);
+					pthread_mutex_lock(&s->qmu);
+					continue;
+				}
+				s->w_waiting = true;
+				pthread_cond_timedwait(&s->data_cv, &s->qmu, &ts);
+			} else {
+				s->w_waiting = true;
+				pthread_cond_wait(&s->data_cv, &s->qmu);
+			}
+			s->w_waiting = false;
+			continue;
+		}
+		s->q_head = c->next;
+		if (!s->q_head)
+			s->q_tail = NULL;
+		pthread_mutex_unlock(&s->qmu);
+
+		write_chunk(s, c);
+
+		pthread_mutex_lock(&s->qmu);
+		s->q_done += c->packets;
+		c->used = 0;
+		c->packets = 0;
+		c->next = s->q_free;
+		s->q_free = c;
+		pthread_cond_signal(&s->space_cv);
+		pthread_cond_broadcast(&s->done_cv);
+	}
+	pthread_mutex_unlock(&s->qmu);
+	if (s->active) {
+		err = active_close(s, &lost);
+		if (err)
+			count_lost(s, lost, -err);
+	}
+	return NULL;
+}
+
+/* ---- compression (compressor thread) ---- */
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * Count, then write compressed bytes into the .zst.tmp. On a full disk the compression is
+ * given up (the .pcap stays): evicting packets to make room for an optional step would be
+ * a poor trade, and the writer needs that room more.
+ */
+static int comp_emit(struct pcap_store *s, struct segment *g, int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+	int err;
+
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	err = reserve_locked(s, n, &g->tmp_bytes, g, false);
+	pthread_mutex_unlock(&s->mu);
+	if (err)
+		return err;
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		return w < 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
+static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *cc, void *ibuf,
+			    size_t isz, void *obuf, size_t osz)
+{
+	char name[NAME_MAX_LEN];
+	unsigned char pl[TRAILER_PAYLOAD], fr[TRAILER_BYTES];
+	struct stat sb;
+	int in, out = -1, err = 0;
+	size_t n;
+
+	seg_name(name, g, ".pcap");
+	in = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	if (fstat(in, &sb) < 0) {
+		err = -errno;
+		goto done;
+	}
+	seg_name(name, g, ".pcap.zst.tmp");
+	pthread_mutex_lock(&s->mu);
+	/* Within the limit before the directory gains an entry (see dir_update_locked). */
+	err = reserve_locked(s, 0, NULL, g, false);
+	if (!err) {
+		out = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (out < 0)
+			err = -errno;
+		else
+			dir_update_locked(s);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (err)
+		goto done;
+
+	ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, s->level);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+	/* The frame header then holds the content size (ZSTD_getFrameContentSize). */
+	ZSTD_CCtx_setPledgedSrcSize(cc, (unsigned long long)sb.st_size);
+	for (;;) {
+		ssize_t r = read(in, ibuf, isz);
+		ZSTD_EndDirective mode;
+		ZSTD_inBuffer ib;
+		size_t left;
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto done;
+		}
+		mode = r == 0 ? ZSTD_e_end : ZSTD_e_continue;
+		ib = (ZSTD_inBuffer){ibuf, (size_t)r, 0};
+		do {
+			ZSTD_outBuffer ob = {obuf, osz, 0};
+
+			left = ZSTD_compressStream2(cc, &ob, &ib, mode);
+			if (ZSTD_isError(left)) {
+				err = -EIO;
+				goto done;
+			}
+			err = comp_emit(s, g, out, obuf, ob.pos);
+			if (err)
+				goto done;
+		} while (mode == ZSTD_e_end ? left != 0 : ib.pos < ib.size);
+		if (mode == ZSTD_e_end)
+			break;
+	}
+	memcpy(pl, trailer_tag, 4);
+	put_le32(pl + 4, 1);
+	put_le64(pl + 8, g->packets);
+	n = ZSTD_writeSkippableFrame(fr, sizeof(fr), pl, sizeof(pl), TRAILER_VARIANT);
+	if (ZSTD_isError(n)) {
+		err = -EIO;
+		goto done;
+	}
+	err = comp_emit(s, g, out, fr, n);
+	/* Durable before the .pcap goes away. */
+	if (!err && fdatasync(out) < 0)
+		err = -errno;
+done:
+	if (out >= 0)
+		close(out);
+	close(in);
+	return err;
+}
+
+static void compress_finish_locked(struct pcap_store *s, struct segment *g, int err)
+{
+	char from[NAME_MAX_LEN], to[NAME_MAX_LEN];
+
+	if (g->evicted) /* the evictor removed the files and uncounted them */
+		return;
+	if (!err) {
+		seg_name(from, g, ".pcap.zst.tmp");
+		seg_name(to, g, ".pcap.zst");
+		if (renameat(s->dirfd, from, s->dirfd, to) < 0)
+			err = -errno;
+	}
+	if (err) {
+		/* Keep the .pcap as it is; drop the partial output. */
+		unlink_seg(s, g, ".pcap.zst.tmp");
+		release_locked(s, g->tmp_bytes);
+		g->tmp_bytes = 0;
+		g->state = SEG_CLOSED;
+		g->keep_raw = true;
+		s->st.last_errno = -err;
+	} else {
+		unlink_seg(s, g, ".pcap");
+		release_locked(s, g->bytes);
+		g->bytes = g->tmp_bytes;
+		g->tmp_bytes = 0;
+		g->state = SEG_COMPRESSED;
+		s->st.segments_compressed++;
+	}
+	dir_update_locked(s);
+}
+
+static void *compressor_main(void *arg)
+{
+	struct pcap_store *s = arg;
+	size_t isz = ZSTD_CStreamInSize(), osz = ZSTD_CStreamOutSize();
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	void *ibuf = malloc(isz), *obuf = malloc(osz);
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct segment *g = s->head;
+		int err;
+
+		while (g && !(g->state == SEG_CLOSED && !g->keep_raw))
+			g = g->next;
+		if (!g) {
+			if (s->comp_stop)
+				break;
+			pthread_cond_wait(&s->comp_cv, &s->mu);
+			continue;
+		}
+		if (!cc || !ibuf || !obuf) {
+			g->keep_raw = true;
+			s->st.last_errno = ENOMEM;
+			continue;
+		}
+		g->state = SEG_COMPRESSING;
+		g->busy = true;
+		pthread_mutex_unlock(&s->mu);
+		err = compress_segment(s, g, cc, ibuf, isz, obuf, osz);
+		pthread_mutex_lock(&s->mu);
+		compress_finish_locked(s, g, err);
+		g->busy = false;
+		if (g->evicted)
+			free(g);
+	}
+	pthread_mutex_unlock(&s->mu);
+	ZSTD_freeCCtx(cc);
+	free(ibuf);
+	free(obuf);
+	return NULL;
+}
+
+/* ---- the directory: listing, reopening ---- */
+
+struct seg_entry {
+	uint64_t seq;
+	char base[BASE_MAX_LEN];
+	bool pcap, zst;
+	uint64_t pcap_size, zst_size;
+};
+
+struct seg_list {
+	struct seg_entry *v;
+	size_t n, cap;
+};
+
+static int seg_entry_cmp(const void *a, const void *b)
+{
+	const struct seg_entry *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Segments of dfd, oldest first, a .pcap and a .pcap.zst of one sequence number merged.
+ * With cleanup (open), leftover temporary files are deleted and *foreign gets the size of
+ * every other entry, since du counts it too.
+ */
+static int list_segments(int dfd, struct seg_list *out, bool cleanup, uint64_t *foreign)
+{
+	struct seg_list l = {0};
+	struct dirent *de;
+	DIR *d;
+	int fd, err = 0;
+
+	fd = dup(dfd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	rewinddir(d);
+	while ((errno = 0, de = readdir(d))) {
+		uint64_t seq;
+		size_t blen, i;
+		bool zst;
+		struct stat sb;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		if (cleanup && is_store_tmp(de->d_name)) {
+			if (unlinkat(dfd, de->d_name, 0) < 0) {
+				err = -errno;
+				break;
+			}
+			continue;
+		}
+		if (!S_ISREG(sb.st_mode) || !parse_seg_name(de->d_name, &seq, &blen, &zst)) {
+			if (foreign)
+				*foreign += (uint64_t)sb.st_size;
+			continue;
+		}
+		for (i = 0; i < l.n && l.v[i].seq != seq; i++)
+			;
+		if (i == l.n) {
+			if (l.n == l.cap) {
+				size_t cap = l.cap ? l.cap * 2 : 64;
+				struct seg_entry *v = realloc(l.v, cap * sizeof(*v));
+
+				if (!v) {
+					err = -ENOMEM;
+					break;
+				}
+				l.v = v;
+				l.cap = cap;
+			}
+			memset(&l.v[i], 0, sizeof(l.v[i]));
+			l.v[i].seq = seq;
+			memcpy(l.v[i].base, de->d_name, blen);
+			l.v[i].base[blen] = 0;
+			l.n++;
+		}
+		if (zst) {
+			l.v[i].zst = true;
+			l.v[i].zst_size = (uint64_t)sb.st_size;
+		} else {
+			l.v[i].pcap = true;
+			l.v[i].pcap_size = (uint64_t)sb.st_size;
+		}
+	}
+	if (!err && errno)
+		err = -errno;
+	closedir(d);
+	if (err) {
+		free(l.v);
+		return err;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), seg_entry_cmp);
+	*out = l;
+	return 0;
+}
+
+/*
+ * A .pcap left by an earlier run: count its packets and cut a partial last record (the
+ * writer was stopped in the middle of it) so that it compresses into a clean segment.
+ * Returns false if it is not a PCAP libpcap can open.
+ */
+static bool recover_pcap(int dfd, const char *name, uint64_t *packets, uint64_t *size)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	off_t good = PCAP_FILE_HDR;
+	FILE *fp;
+	pcap_t *p;
+	int fd, rc;
+
+	*packets = 0;
+	fd = openat(dfd, name, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	fp = fdopen(fd, "rb");
+	if (!fp) {
+		close(fd);
+		return false;
+	}
+	p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, eb);
+	if (!p) {
+		fclose(fp);
+		return false;
+	}
+	while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+		(*packets)++;
+		good = ftello(fp);
+	}
+	if (rc == PCAP_ERROR && feof(fp) && !ferror(fp) && (uint64_t)good < *size &&
+	    ftruncate(fd, good) == 0)
+		*size = (uint64_t)good;
+	pcap_close(p);
+	return true;
+}
+
+static bool read_trailer(int dfd, const char *name, uint64_t size, uint64_t *packets)
+{
+	unsigned char fr[TRAILER_BYTES], pl[TRAILER_PAYLOAD];
+	unsigned variant = 0;
+	bool ok = false;
+	size_t n;
+	int fd;
+
+	*packets = 0;
+	if (size < TRAILER_BYTES)
+		return false;
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	if (pread(fd, fr, sizeof(fr), (off_t)(size - TRAILER_BYTES)) == (ssize_t)sizeof(fr) &&
+	    ZSTD_isSkippableFrame(fr, sizeof(fr))) {
+		n = ZSTD_readSkippableFrame(pl, sizeof(pl), &variant, fr, sizeof(fr));
+		if (!ZSTD_isError(n) && n == sizeof(pl) && variant == TRAILER_VARIANT &&
+		    !memcmp(pl, trailer_tag, 4)) {
+			*packets = get_le64(pl + 8);
+			ok = true;
+		}
+	}
+	close(fd);
+	return ok;
+}
+
+/* Segments of an earlier run join the store as closed (or compressed) segments. */
+static int adopt_segments(struct pcap_store *s, uint64_t *foreign, char *err, size_t errlen)
+{
+	struct seg_list l;
+	char name[NAME_MAX_LEN];
+	int ret = list_segments(s->dirfd, &l, true, foreign);
+
+	if (ret) {
+		errf(err, errlen, "cannot read the store directory %s: %s", s->dir, strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct seg_entry *e = &l.v[i];
+		struct segment *g;
+
+		if (e->seq >= s->next_seq)
+			s->next_seq = e->seq + 1;
+		g = calloc(1, sizeof(*g));
+		if (!g) {
+			ret = -ENOMEM;
+			errf(err, errlen, "out of memory");
+			break;
+		}
+		g->seq = e->seq;
+		memcpy(g->base, e->base, sizeof(g->base));
+		if (e->pcap && e->zst) {
+			/* Stopped between the rename and the unlink: the .pcap is certain. */
+			seg_name(name, g, ".pcap.zst");
+			unlinkat(s->dirfd, name, 0);
+			e->zst = false;
+		}
+		if (e->pcap) {
+			seg_name(name, g, ".pcap");
+			g->bytes = e->pcap_size;
+			g->state = SEG_CLOSED;
+			if (e->pcap_size < PCAP_FILE_HDR) {
+				unlinkat(s->dirfd, name, 0); /* created, never written */
+				free(g);
+				continue;
+			}
+			if (!recover_pcap(s->dirfd, name, &g->packets, &g->bytes))
+				g->keep_raw = true; /* not ours to fix; export reports it */
+			if (!g->keep_raw && !g->packets) {
+				unlinkat(s->dirfd, name, 0);
+				free(g);
+				continue;
+			}
+		} else {
+			seg_name(name, g, ".pcap.zst");
+			g->bytes = e->zst_size;
+			g->state = SEG_COMPRESSED;
+			read_trailer(s->dirfd, name, e->zst_size, &g->packets);
+		}
+		list_append(s, g);
+		s->store_bytes += g->bytes;
+	}
+	free(l.v);
+	return ret;
+}
+
+static int mkdir_p(const char *path)
+{
+	char *p = strdup(path);
+	int err = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (char *q = p + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			err = -errno;
+			break;
+		}
+		*q = '/';
+	}
+	if (!err && mkdir(p, 0755) < 0 && errno != EEXIST)
+		err = -errno;
+	free(p);
+	return err;
+}
+
+static void store_free(struct pcap_store *s)
+{
+	struct segment *g, *gn;
+	struct chunk *c, *cn;
+
+	for (g = s->head; g; g = gn) {
+		gn = g->next;
+		free(g);
+	}
+	for (c = s->q_head; c; c = cn) {
+		cn = c->next;
+		free(c);
+	}
+	for (c = s->q_free; c; c = cn) {
+		cn = c->next;
+		free(c);
+	}
+	if (s->pdead)
+		pcap_close(s->pdead);
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	if (s->lockfd >= 0)
+		close(s->lockfd); /* releases the flock */
+	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->qmu);
+	pthread_cond_destroy(&s->comp_cv);
+	pthread_cond_destroy(&s->data_cv);
+	pthread_cond_destroy(&s->space_cv);
+	pthread_cond_destroy(&s->done_cv);
+	pthread_cond_destroy(&s->cool_cv);
+	free(s->dir);
+	free(s);
+}
+
+/* Threads of the store take no signals: the caller's handlers run on its own threads. */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int ret;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -ret;
+}
+
+int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out, char *err,
+		    size_t errlen)
+{
+	struct pcap_store *s;
+	pthread_condattr_t ca;
+	uint64_t foreign = 0, usable, q;
+	int ret, fd;
+
+	if (out)
+		*out = NULL;
+	if (!cfg || !out || !cfg->dir || !*cfg->dir) {
+		errf(err, errlen, "pcap store: no directory given");
+		return -EINVAL;
+	}
+	if (cfg->zstd_level < 0 || cfg->zstd_level > ZSTD_maxCLevel()) {
+		errf(err, errlen, "pcap store: zstd level %d is not within 0..%d", cfg->zstd_level,
+		     ZSTD_maxCLevel());
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->dirfd = s->lockfd = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->qmu, NULL);
+	pthread_cond_init(&s->comp_cv, NULL);
+	pthread_cond_init(&s->space_cv, NULL);
+	pthread_cond_init(&s->done_cv, NULL);
+	/* Segment age is measured on CLOCK_MONOTONIC: wall-clock jumps do not rotate. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->data_cv, &ca);
+	pthread_cond_init(&s->cool_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->dir = strdup(cfg->dir);
+	s->limit = cfg->limit_bytes;
+	s->snaplen = cfg->snaplen && cfg->snaplen < MAX_SNAPLEN ? cfg->snaplen : MAX_SNAPLEN;
+	s->seg_ns = (uint64_t)cfg->segment_seconds * 1000000000ull;
+	s->level = cfg->zstd_level;
+	s->next_seq = 1;
+	if (!s->dir) {
+		ret = -ENOMEM;
+		errf(err, errlen, "out of memory");
+		goto fail;
+	}
+
+	ret = mkdir_p(s->dir);
+	if (ret) {
+		errf(err, errlen, "cannot create the store directory %s: %s", s->dir,
+		     strerror(-ret));
+		goto fail;
+	}
+	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		ret = -errno;
+		errf(err, errlen, "cannot open the store directory %s: %s", s->dir, strerror(-ret));
+		goto fail;
+	}
+	s->lockfd = openat(s->dirfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lockfd < 0) {
+		ret = -errno;
+		errf(err, errlen, "cannot write in the store directory %s: %s", s->dir,
+		     strerror(-ret));
+		goto fail;
+	}
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		errf(err, errlen, "the store %s is in use by another process (lock %s/%s)%s%s",
+		     s->dir, s->dir, LOCK_NAME, ret == -EBUSY ? "" : ": ",
+		     ret == -EBUSY ? "" : strerror(-ret));
+		goto fail;
+	}
+	/* An existing .lock proves nothing: check that new files can be created. */
+	fd = openat(s->dirfd, PROBE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ret = -errno;
+		errf(err, errlen, "cannot write in the store directory %s: %s", s->dir,
+		     strerror(-ret));
+		goto fail;
+	}
+	close(fd);
+	unlinkat(s->dirfd, PROBE_NAME, 0);
+
+	ret = adopt_segments(s, &foreign, err, errlen);
+	if (ret)
+		goto fail;
+	s->store_bytes += foreign;
+	s->foreign = foreign;
+	dir_update_locked(s);
+	if (s->limit < foreign + s->dir_acc + MIN_USABLE) {
+		ret = -EINVAL;
+		errf(err, errlen,
+		     "storage limit %" PRIu64
+		     " bytes is too small for %s: the directory itself and "
+		     "files that are not segments take %" PRIu64 " bytes, and at least %llu more "
+		     "are needed",
+		     s->limit, s->dir, foreign + s->dir_acc - DIR_SLACK, MIN_USABLE);
+		goto fail;
+	}
+	usable = s->limit - foreign - s->dir_acc;
+	if (cfg->segment_bytes) {
+		s->seg_bytes = cfg->segment_bytes;
+	} else {
+		s->seg_bytes = s->limit / 8;
+		s->seg_bytes = s->seg_bytes < SEG_MIN ? SEG_MIN : s->seg_bytes;
+		s->seg_bytes = s->seg_bytes > SEG_MAX ? SEG_MAX : s->seg_bytes;
+	}
+	/* Room for the active segment and one being compressed, or eviction would thrash. */
+	if (s->seg_bytes > usable / 2)
+		s->seg_bytes = usable / 2;
+	if (s->seg_bytes < SEG_FLOOR)
+		s->seg_bytes = SEG_FLOOR;
+	s->headroom = s->seg_bytes / 2;
+
+	/* Segments of an earlier run may exceed a smaller limit: oldest go first. */
+	pthread_mutex_lock(&s->mu);
+	while (s->store_bytes > s->limit && s->head)
+		evict_locked(s, s->head);
+	/* Nothing of this store was on disk before: no need to let those bytes cool. */
+	s->cool_bytes = 0;
+	s->cool_n = 0;
+	pthread_mutex_unlock(&s->mu);
+
+	q = cfg->queue_bytes ? cfg->queue_bytes : QUEUE_DEFAULT;
+	s->chunk_size = CHUNK_BYTES;
+	if (q / s->chunk_size < 2)
+		s->chunk_size = (size_t)(q / 2);
+	if (s->chunk_size < rec_size(s->snaplen))
+		s->chunk_size = rec_size(s->snaplen); /* a chunk holds the largest packet */
+	s->chunks_max = (unsigned)(q / s->chunk_size);
+	if (s->chunks_max < 2)
+		s->chunks_max = 2;
+
+	s->pdead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, (int)s->snaplen,
+							PCAP_TSTAMP_PRECISION_NANO);
+	if (!s->pdead) {
+		ret = -ENOMEM;
+		errf(err, errlen, "out of memory");
+		goto fail;
+	}
+	ret = start_thread(&s->writer, writer_main, s);
+	if (ret) {
+		errf(err, errlen, "cannot start the writer thread: %s", strerror(-ret));
+		goto fail;
+	}
+	s->writer_started = true;
+	if (s->level > 0) {
+		ret = start_thread(&s->compressor, compressor_main, s);
+		if (ret) {
+			errf(err, errlen, "cannot start the compressor thread: %s", strerror(-ret));
+			pcap_store_close(s);
+			return ret;
+		}
+		s->compressor_started = true;
+	}
+	*out = s;
+	return 0;
+fail:
+	store_free(s);
+	return ret;
+}
+
+/* A chunk for the producer: a recycled one, a new one within the budget, or NULL. */
+static struct chunk *chunk_get(struct pcap_store *s, bool *nomem)
+{
+	struct chunk *c = s->q_free;
+
+	*nomem = false;
+	if (c) {
+		s->q_free = c->next;
+		return c;
+	}
+	if (s->chunks_alloc >= s->chunks_max)
+		return NULL;
+	c = malloc(sizeof(*c) + s->chunk_size);
+	if (!c) {
+		*nomem = true;
+		return NULL;
+	}
+	s->chunks_alloc++;
+	return c;
+}
+
+int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uint32_t pkt_len,
+		     const void *data)
+{
+	struct rec_hdr h;
+	struct chunk *c;
+	size_t need;
+	bool nomem;
+
+	if (!s || (!data && cap_len))
+		return -EINVAL;
+	if (cap_len > s->snaplen)
+		cap_len = s->snaplen; /* a PCAP record never holds more than the snaplen */
+	if (pkt_len < cap_len)
+		pkt_len = cap_len;
+	need = rec_size(cap_len);
+	h = (struct rec_hdr){.ts_ns = ts_ns, .cap_len = cap_len, .pkt_len = pkt_len};
+
+	pthread_mutex_lock(&s->qmu);
+	c = s->q_tail;
+	if (!c || s->chunk_size - c->used < need) {
+		/* Full queue: block until the writer frees a chunk (back-pressure, not loss). */
+		while (!(c = chunk_get(s, &nomem))) {
+			if (nomem) {
+				pthread_mutex_unlock(&s->qmu);
+				count_lost(s, 1, ENOMEM);
+				return -ENOMEM;
+			}
+			pthread_cond_wait(&s->space_cv, &s->qmu);
+		}
+		c->next = NULL;
+		c->used = 0;
+		c->packets = 0;
+		if (s->q_tail)
+			s->q_tail->next = c;
+		else
+			s->q_head = c;
+		s->q_tail = c;
+	}
+	memcpy(c->data + c->used, &h, sizeof(h));
+	if (cap_len)
+		memcpy(c->data + c->used + sizeof(h), data, cap_len);
+	c->used += need;
+	c->packets++;
+	s->q_in++;
+	if (s->w_waiting)
+		pthread_cond_signal(&s->data_cv);
+	pthread_mutex_unlock(&s->qmu);
+	return 0;
+}
+
+static uint64_t lost_now(struct pcap_store *s, int *last)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&s->mu);
+	n = s->st.packets_lost;
+	if (last)
+		*last = s->st.last_errno;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+int pcap_store_flush(struct pcap_store *s)
+{
+	uint64_t lost0, target;
+	int last = 0;
+
+	if (!s)
+		return -EINVAL;
+	lost0 = lost_now(s, NULL);
+	pthread_mutex_lock(&s->qmu);
+	target = s->q_in;
+	while (s->q_done < target)
+		pthread_cond_wait(&s->done_cv, &s->qmu);
+	pthread_mutex_unlock(&s->qmu);
+	if (lost_now(s, &last) != lost0)
+		return -(last ? last : EIO);
+	return 0;
+}
+
+void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st)
+{
+	if (!s || !st)
+		return;
+	pthread_mutex_lock(&s->mu);
+	*st = s->st;
+	st->store_bytes = s->store_bytes > DIR_SLACK ? s->store_bytes - DIR_SLACK : 0;
+	pthread_mutex_unlock(&s->mu);
+}
+
+int pcap_store_close(struct pcap_store *s)
+{
+	uint64_t lost0;
+	int last = 0;
+
+	if (!s)
+		return 0;
+	lost0 = lost_now(s, NULL);
+	if (s->writer_started) {
+		/* The writer drains the queue and closes the active segment before it exits. */
+		pthread_mutex_lock(&s->qmu);
+		s->w_stop = true;
+		pthread_cond_signal(&s->data_cv);
+		pthread_mutex_unlock(&s->qmu);
+		pthread_join(s->writer, NULL);
+	}
+	if (s->compressor_started) {
+		/* ...then every closed segment is compressed. */
+		pthread_mutex_lock(&s->mu);
+		s->comp_stop = true;
+		pthread_cond_broadcast(&s->comp_cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->compressor, NULL);
+	}
+	if (lost_now(s, &last) != lost0) {
+		store_free(s);
+		return -(last ? last : EIO);
+	}
+	store_free(s);
+	return 0;
+}
+
+/* ---- export ---- */
+
+/* A .pcap.zst as a FILE*: libpcap reads the decompressed stream. */
+struct zreader {
+	int fd;
+	ZSTD_DStream *ds;
+	unsigned char *ibuf;
+	size_t isz;
+	ZSTD_inBuffer in;
+	bool eof;
+	bool in_frame; /* a frame has started and not ended: EOF now means a cut file */
+	char err[96];
+};
+
+static ssize_t zr_read(void *cookie, char *buf, size_t n)
+{
+	struct zreader *z = cookie;
+	ZSTD_outBuffer out = {buf, n, 0};
+
+	if (z->err[0]) {
+		errno = EBADMSG;
+		return -1;
+	}
+	for (;;) {
+		size_t before, ret;
+
+		if (z->in.pos == z->in.size && !z->eof) {
+			ssize_t r = read(z->fd, z->ibuf, z->isz);
+
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				snprintf(z->err, sizeof(z->err), "%s", strerror(errno));
+				return -1;
+			}
+			if (r == 0)
+				z->eof = true;
+			z->in = (ZSTD_inBuffer){z->ibuf, (size_t)r, 0};
+		}
+		before = z->in.pos;
+		ret = ZSTD_decompressStream(z->ds, &out, &z->in);
+		if (ZSTD_isError(ret)) {
+			snprintf(z->err, sizeof(z->err), "zstd: %s", ZSTD_getErrorName(ret));
+			errno = EBADMSG;
+			return -1;
+		}
+		if (ret == 0)
+			z->in_frame = false;
+		else if (z->in.pos != before || out.pos)
+			z->in_frame = true;
+		if (out.pos)
+			return (ssize_t)out.pos;
+		if (z->eof && z->in.pos == z->in.size) {
+			if (z->in_frame) {
+				snprintf(z->err, sizeof(z->err),
+					 "zstd: the file ends inside a frame");
+				errno = EBADMSG;
+				return -1;
+			}
+			return 0;
+		}
+	}
+}
+
+static int zr_close(void *cookie)
+{
+	struct zreader *z = cookie;
+
+	close(z->fd);
+	ZSTD_freeDStream(z->ds);
+	free(z->ibuf);
+	free(z);
+	return 0;
+}
+
+static const cookie_io_functions_t zr_io = {
+    .read = zr_read,
+    .close = zr_close,
+};
+
+/* fd is taken over. */
+static FILE *zr_open(int fd, struct zreader **zp)
+{
+	struct zreader *z = calloc(1, sizeof(*z));
+	FILE *fp = NULL;
+
+	if (z) {
+		z->fd = fd;
+		z->isz = ZSTD_DStreamInSize();
+		z->ibuf = malloc(z->isz);
+		z->ds = ZSTD_createDStream();
+		if (z->ibuf && z->ds && !ZSTD_isError(ZSTD_initDStream(z->ds)))
+			fp = fopencookie(z, "r", zr_io);
+	}
+	if (!fp) {
+		if (z) {
+			ZSTD_freeDStream(z->ds);
+			free(z->ibuf);
+			free(z);
+		}
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	setvbuf(fp, NULL, _IOFBF, RBUF_BYTES);
+	*zp = z;
+	return fp;
+}
+
+struct export_ctx {
+	pcap_dumper_t *d;
+	struct bpf_program *prog;
+	struct pcap_export_stats *st;
+	char *err;
+	size_t errlen;
+};
+
+static void export_corrupt(struct export_ctx *x, const char *name, const char *why)
+{
+	if (!x->st->corrupt_segments++)
+		errf(x->err, x->errlen, "corrupt segment %s: %s", name, why);
+}
+
+/* Open the segment as a file of PCAP records: the .pcap if it is still there, else the .zst. */
+static FILE *open_segment(int dfd, const struct seg_entry *e, char *name, struct zreader **zp,
+			  uint64_t *size)
+{
+	struct stat sb;
+	int fd = -1;
+
+	*zp = NULL;
+	if (e->pcap) {
+		snprintf(name, NAME_MAX_LEN, "%s.pcap", e->base);
+		fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			FILE *fp = fstat(fd, &sb) == 0 ? fdopen(fd, "rb") : NULL;
+
+			if (!fp) {
+				close(fd);
+				return NULL;
+			}
+			*size = (uint64_t)sb.st_size;
+			setvbuf(fp, NULL, _IOFBF, RBUF_BYTES);
+			return fp;
+		}
+		if (errno != ENOENT)
+			return NULL;
+	}
+	/* Listed as .pcap but compressed since: the .zst has appeared meanwhile. */
+	snprintf(name, NAME_MAX_LEN, "%s.pcap.zst", e->base);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	*size = UINT64_MAX;
+	return zr_open(fd, zp);
+}
+
+static void export_segment(int dfd, const struct seg_entry *e, struct export_ctx *x)
+{
+	char name[NAME_MAX_LEN], eb[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	struct zreader *z;
+	uint64_t size = 0;
+	FILE *fp;
+	pcap_t *p;
+	int rc;
+
+	fp = open_segment(dfd, e, name, &z, &size);
+	if (!fp) {
+		if (errno != ENOENT) /* ENOENT: evicted while we were exporting */
+			export_corrupt(x, name, strerror(errno));
+		return;
+	}
+	p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, eb);
+	if (!p) {
+		if (!z && size < PCAP_FILE_HDR)
+			x->st->truncated_segments++; /* just created: header not flushed yet */
+		else
+			export_corrupt(x, name, z && z->err[0] ? z->err : eb);
+		fclose(fp);
+		return;
+	}
+	if (pcap_datalink(p) != DLT_EN10MB) {
+		snprintf(eb, sizeof(eb), "link type %d, expected Ethernet", pcap_datalink(p));
+		export_corrupt(x, name, eb);
+		pcap_close(p);
+		return;
+	}
+	x->st->segments++;
+	while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+		x->st->packets_in++;
+		if (x->prog && !pcap_offline_filter(x->prog, h, data))
+			continue;
+		pcap_dump((u_char *)x->d, h, data);
+		x->st->packets_out++;
+	}
+	if (rc == PCAP_ERROR) {
+		/* EOF in the middle of a record: the segment is being written (or was cut). */
+		if (z && z->err[0])
+			export_corrupt(x, name, z->err);
+		else if (feof(fp) && !ferror(fp))
+			x->st->truncated_segments++;
+		else
+			export_corrupt(x, name, pcap_geterr(p));
+	}
+	pcap_close(p);
+}
+
+int pcap_store_export(const char *dir, const char *out_path, const char *bpf_filter,
+		      struct pcap_export_stats *st, char *err, size_t errlen)
+{
+	struct pcap_export_stats local;
+	struct bpf_program prog;
+	struct seg_list l = {0};
+	struct export_ctx x = {.err = err, .errlen = errlen};
+	pcap_t *fdead = NULL, *odead = NULL;
+	bool to_stdout, have_prog = false;
+	FILE *fp = NULL;
+	int dfd = -1, ret = 0, fd;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	x.st = st;
+	if (err && errlen)
+		err[0] = 0;
+	if (!dir || !out_path) {
+		errf(err, errlen, "pcap export: no store directory or output given");
+		return -EINVAL;
+	}
+	to_stdout = strcmp(out_path, "-") == 0;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		ret = -errno;
+		errf(err, errlen, "cannot open the store %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	ret = list_segments(dfd, &l, false, NULL);
+	if (ret) {
+		errf(err, errlen, "cannot read the store %s: %s", dir, strerror(-ret));
+		goto out;
+	}
+	if (bpf_filter && *bpf_filter) {
+		fdead = pcap_open_dead(DLT_EN10MB, (int)MAX_SNAPLEN);
+		if (!fdead) {
+			ret = -ENOMEM;
+			errf(err, errlen, "out of memory");
+			goto out;
+		}
+		if (pcap_compile(fdead, &prog, bpf_filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+			ret = -EINVAL;
+			errf(err, errlen, "bad filter '%s': %s", bpf_filter, pcap_geterr(fdead));
+			goto out;
+		}
+		have_prog = true;
+		x.prog = &prog;
+	}
+
+	if (to_stdout) {
+		/* libpcap closes the FILE it writes to: give it a copy of stdout. */
+		fflush(stdout);
+		fd = dup(STDOUT_FILENO);
+		fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+		if (!fp && fd >= 0)
+			close(fd);
+	} else {
+		fp = fopen(out_path, "wbe");
+	}
+	if (!fp) {
+		ret = -errno;
+		errf(err, errlen, "cannot create %s: %s", out_path, strerror(-ret));
+		goto out;
+	}
+	/* The largest snaplen libpcap accepts: any segment's records fit. */
+	odead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, (int)MAX_SNAPLEN,
+						     PCAP_TSTAMP_PRECISION_NANO);
+	x.d = odead ? pcap_dump_fopen(odead, fp) : NULL;
+	if (!x.d) {
+		ret = -ENOMEM;
+		errf(err, errlen, "cannot write %s: %s", out_path,
+		     odead ? pcap_geterr(odead) : "out of memory");
+		fclose(fp);
+		goto out_unlink;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		export_segment(dfd, &l.v[i], &x);
+
+	errno = 0;
+	if (pcap_dump_flush(x.d) < 0 || ferror(pcap_dump_file(x.d))) {
+		ret = errno ? -errno : -EIO;
+		errf(err, errlen, "cannot write %s: %s", out_path, strerror(-ret));
+		pcap_dump_close(x.d);
+		goto out_unlink;
+	}
+	pcap_dump_close(x.d);
+	if (st->corrupt_segments) {
+		ret = -EBADMSG;
+		if (st->corrupt_segments > 1 && err && errlen) {
+			size_t n = strlen(err);
+
+			snprintf(err + n, errlen - n, " (and %" PRIu64 " more corrupt segments)",
+				 st->corrupt_segments - 1);
+		}
+	}
+	goto out;
+out_unlink:
+	if (!to_stdout)
+		unlink(out_path);
+out:
+	if (have_prog)
+		pcap_freecode(&prog);
+	if (fdead)
+		pcap_close(fdead);
+	if (odead)
+		pcap_close(odead);
+	free(l.v);
+	close(dfd);
+	return ret;
+}

@@ -1,0 +1,1060 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Unit tests: pcap_store (rotating zstd PCAP store) on real files in a temporary directory.
+ * Packets are regenerated from their index, so every byte, length and nanosecond timestamp
+ * read back is checked.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <pcap/pcap.h>
+#include <zstd.h>
+
+#include "pcap_store.h"
+
+#define BASE_TS	  1795000000123456789ull /* 2026-11-18, with nanoseconds */
+#define MAX_FRAME 1600
+
+/* ---- helpers ---- */
+
+static char base_dir[64];
+static char mounted_dir[128]; /* a tmpfs to detach even when a test fails */
+static int dir_counter;
+
+static void new_dir(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/d%d", base_dir, ++dir_counter);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_rf(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static uint64_t pkt_ts(uint32_t i)
+{
+	return BASE_TS + (uint64_t)i * 1000003ull + (i % 7);
+}
+
+static uint32_t frame_len(uint32_t i)
+{
+	return 60 + (i * 37u) % 1400u;
+}
+
+/* Original length: every third packet was "cut" by the snaplen. */
+static uint32_t wire_len(uint32_t i)
+{
+	return frame_len(i) + (i % 3 == 0 ? 100 : 0);
+}
+
+static uint16_t dst_port(uint32_t i)
+{
+	return (uint16_t)(1000 + (i & 1));
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* Ethernet + IPv4 + UDP; the payload starts with i (big endian) then noise that zstd cannot
+ * shrink much, so that sizes on disk stay close to what is written. */
+static void build_frame(uint8_t *f, uint32_t i)
+{
+	uint32_t len = frame_len(i), wl = wire_len(i), x = i * 2654435761u + 1;
+	uint32_t sum = 0;
+
+	memset(f, 0, 42);
+	memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00", 14);
+	f[14] = 0x45;
+	put16(f + 16, (uint16_t)(wl - 14));
+	f[22] = 64;
+	f[23] = 17;
+	memcpy(f + 26, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+	for (int k = 14; k < 34; k += 2)
+		sum += (uint32_t)(f[k] << 8 | f[k + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(f + 24, (uint16_t)~sum);
+	put16(f + 34, 40000);
+	put16(f + 36, dst_port(i));
+	put16(f + 38, (uint16_t)(wl - 34));
+	f[42] = (uint8_t)(i >> 24);
+	f[43] = (uint8_t)(i >> 16);
+	f[44] = (uint8_t)(i >> 8);
+	f[45] = (uint8_t)i;
+	for (uint32_t k = 46; k < len; k++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		f[k] = (uint8_t)x;
+	}
+}
+
+static uint32_t frame_index(const uint8_t *f)
+{
+	return (uint32_t)f[42] << 24 | (uint32_t)f[43] << 16 | (uint32_t)f[44] << 8 | f[45];
+}
+
+static void write_range(struct pcap_store *s, uint32_t from, uint32_t to)
+{
+	uint8_t f[MAX_FRAME];
+
+	for (uint32_t i = from; i < to; i++) {
+		build_frame(f, i);
+		assert_int_equal(pcap_store_write(s, pkt_ts(i), frame_len(i), wire_len(i), f), 0);
+	}
+}
+
+static struct pcap_store *open_store(const char *dir, uint64_t limit, uint64_t seg_bytes, int level)
+{
+	struct pcap_store_config c = {
+	    .dir = dir,
+	    .limit_bytes = limit,
+	    .segment_bytes = seg_bytes,
+	    .snaplen = 65535,
+	    .zstd_level = level,
+	};
+	struct pcap_store *s = NULL;
+	char err[256] = "";
+	int ret = pcap_store_open(&c, &s, err, sizeof(err));
+
+	if (ret)
+		fail_msg("pcap_store_open(%s): %d %s", dir, ret, err);
+	return s;
+}
+
+struct readback {
+	uint64_t n;
+	uint32_t first, last;
+	bool in_order;
+};
+
+/* Read a PCAP back with libpcap; every packet must be exactly the one written. */
+static void read_back(const char *path, struct readback *rb, bool contiguous)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	uint8_t f[MAX_FRAME];
+	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, eb);
+	int rc;
+
+	if (!p)
+		fail_msg("%s: %s", path, eb);
+	assert_int_equal(pcap_datalink(p), DLT_EN10MB);
+	assert_int_equal(pcap_get_tstamp_precision(p), PCAP_TSTAMP_PRECISION_NANO);
+	memset(rb, 0, sizeof(*rb));
+	rb->in_order = true;
+	while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
+		uint32_t i;
+
+		assert_true(h->caplen >= 46);
+		i = frame_index(d);
+		build_frame(f, i);
+		assert_int_equal(h->caplen, frame_len(i));
+		assert_int_equal(h->len, wire_len(i));
+		assert_memory_equal(d, f, h->caplen);
+		assert_int_equal((uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec,
+				 pkt_ts(i));
+		if (rb->n) {
+			if (i <= rb->last || (contiguous && i != rb->last + 1))
+				rb->in_order = false;
+		} else {
+			rb->first = i;
+		}
+		rb->last = i;
+		rb->n++;
+	}
+	assert_int_equal(rc, PCAP_ERROR_BREAK);
+	pcap_close(p);
+}
+
+static int count_files(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t sl = strlen(suffix);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+
+		if (l >= sl && !strcmp(de->d_name + l - sl, suffix) && de->d_name[0] != '.')
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Segment file names of dir, sorted. */
+static int list_names(const char *dir, char ***out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "floe-", 5))
+			continue;
+		v = realloc(v, sizeof(*v) * (size_t)(n + 1));
+		assert_non_null(v);
+		v[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(v, (size_t)n, sizeof(*v), cmp_str);
+	*out = v;
+	return n;
+}
+
+static void free_names(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static unsigned long long name_seq(const char *name)
+{
+	return strtoull(name + 5, NULL, 10);
+}
+
+/* What `du -sb --apparent-size dir` reports: the directory itself plus every entry. */
+static uint64_t apparent_size(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat sb;
+	uint64_t sum = 0;
+
+	if (!d)
+		return 0;
+	if (fstat(dirfd(d), &sb) == 0)
+		sum += (uint64_t)sb.st_size;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			sum += (uint64_t)sb.st_size;
+	}
+	closedir(d);
+	return sum;
+}
+
+static void *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	void *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void write_file(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static bool have_cmd(const char *cmd)
+{
+	char sh[256];
+
+	snprintf(sh, sizeof(sh), "command -v %s >/dev/null 2>&1", cmd);
+	return system(sh) == 0;
+}
+
+/* tshark reads the file without a word on stderr (its warning about running as root aside). */
+static void check_tshark(const char *path)
+{
+	char cmd[512], errpath[256], line[512];
+	FILE *f;
+	int rc;
+
+	if (!have_cmd("tshark"))
+		return;
+	snprintf(errpath, sizeof(errpath), "%s/tshark.err", base_dir);
+	snprintf(cmd, sizeof(cmd), "tshark -r '%s' -q >/dev/null 2>'%s'", path, errpath);
+	rc = system(cmd);
+	assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+	f = fopen(errpath, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Running as user \"root\"", 22))
+			continue;
+		fail_msg("tshark on %s: %s", path, line);
+	}
+	fclose(f);
+	unlink(errpath);
+}
+
+/* ---- tests ---- */
+
+static void test_roundtrip(void **state)
+{
+	char dir[128], out[160];
+	struct pcap_export_stats es;
+	struct pcap_store_stats st;
+	struct readback rb;
+	char err[256];
+	const uint32_t n = 3000;
+
+	(void)state;
+	for (int level = 0; level <= 3; level += 3) {
+		struct pcap_store_config c = {0};
+		struct pcap_store *s = NULL;
+
+		new_dir(dir, sizeof(dir));
+		c.dir = dir;
+		c.limit_bytes = 64ull << 20;
+		c.snaplen = 65535;
+		c.zstd_level = level;
+		c.queue_bytes = 64 << 10; /* small: the producer has to wait for the writer */
+		assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), 0);
+		write_range(s, 0, n);
+		assert_int_equal(pcap_store_flush(s), 0);
+		pcap_store_get_stats(s, &st);
+		assert_int_equal(st.packets_written, n);
+		assert_int_equal(st.packets_lost, 0);
+		assert_int_equal(st.last_errno, 0);
+		assert_true(st.store_bytes >= st.bytes_written);
+		assert_int_equal(pcap_store_close(s), 0);
+		assert_int_equal(count_files(dir, level ? ".pcap.zst" : ".pcap"), 1);
+		assert_int_equal(count_files(dir, ".tmp"), 0);
+
+		snprintf(out, sizeof(out), "%s/out.pcap", base_dir);
+		assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+		assert_int_equal(es.segments, 1);
+		assert_int_equal(es.packets_in, n);
+		assert_int_equal(es.packets_out, n);
+		assert_int_equal(es.truncated_segments, 0);
+		assert_int_equal(es.corrupt_segments, 0);
+		read_back(out, &rb, true);
+		assert_int_equal(rb.n, n);
+		assert_int_equal(rb.first, 0);
+		assert_int_equal(rb.last, n - 1);
+		assert_true(rb.in_order);
+		check_tshark(out);
+		unlink(out);
+		rm_rf(dir);
+	}
+}
+
+static void test_rotation_compression(void **state)
+{
+	char dir[128], path[256], out[160], err[256], **names;
+	struct pcap_export_stats es;
+	struct pcap_store_stats st;
+	struct pcap_store *s;
+	struct readback rb;
+	const uint32_t n = 2000; /* ~1.5 MB of PCAP: more than 20 segments of 64 KiB */
+	int nn;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	write_range(s, 0, n);
+	assert_int_equal(pcap_store_close(s), 0);
+
+	nn = list_names(dir, &names);
+	assert_true(nn >= 20);
+	for (int i = 0; i < nn; i++) {
+		size_t len, pcap_len;
+		unsigned long long fcs;
+		uint8_t *z, *raw;
+
+		/* Only compressed segments are left; lexical order is sequence order. */
+		assert_non_null(strstr(names[i], ".pcap.zst"));
+		assert_int_equal(strlen(names[i]),
+				 strlen("floe-0000000001-20261123T101500Z.pcap.zst"));
+		if (i)
+			assert_int_equal(name_seq(names[i]), name_seq(names[i - 1]) + 1);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		z = read_file(path, &len);
+		fcs = ZSTD_getFrameContentSize(z, len);
+		assert_true(fcs != ZSTD_CONTENTSIZE_ERROR && fcs != ZSTD_CONTENTSIZE_UNKNOWN);
+		assert_true(fcs > 24 && fcs <= (64 << 10) + 2000);
+		raw = malloc(fcs);
+		assert_non_null(raw);
+		/* Decompresses whole (data frame, checksum, then our skippable trailer). */
+		pcap_len = ZSTD_decompress(raw, fcs, z, len);
+		assert_false(ZSTD_isError(pcap_len));
+		assert_int_equal(pcap_len, fcs);
+		assert_memory_equal(raw, "\x4d\x3c\xb2\xa1",
+				    4); /* nanosecond PCAP, little endian */
+		free(raw);
+		free(z);
+	}
+	if (have_cmd("zstd")) {
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "zstd -q -t '%s'/*.zst", dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	free_names(names, nn);
+
+	snprintf(out, sizeof(out), "%s/rot.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.segments, (uint64_t)nn);
+	read_back(out, &rb, true);
+	assert_int_equal(rb.n, n);
+	assert_true(rb.in_order);
+	check_tshark(out);
+	unlink(out);
+	rm_rf(dir);
+	(void)st;
+}
+
+static void test_rotation_by_age(void **state)
+{
+	char dir[128], err[256];
+	struct pcap_store_config c = {0};
+	struct pcap_store_stats st;
+	struct pcap_store *s = NULL;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	c.dir = dir;
+	c.limit_bytes = 16ull << 20;
+	c.segment_seconds = 1;
+	c.snaplen = 65535;
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), 0);
+	write_range(s, 0, 10);
+	assert_int_equal(pcap_store_flush(s), 0);
+	/* No more packets: the writer still closes the segment once it is a second old. */
+	for (int i = 0; i < 40; i++) {
+		pcap_store_get_stats(s, &st);
+		if (st.segments_closed)
+			break;
+		usleep(50000);
+	}
+	assert_int_equal(st.segments_closed, 1);
+	write_range(s, 10, 20);
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_int_equal(count_files(dir, ".pcap"), 2);
+	rm_rf(dir);
+}
+
+struct sampler {
+	const char *dir;
+	bool stop; /* __atomic */
+	uint64_t max, samples;
+};
+
+static void *sample_main(void *arg)
+{
+	struct sampler *sp = arg;
+
+	while (!__atomic_load_n(&sp->stop, __ATOMIC_RELAXED)) {
+		uint64_t v = apparent_size(sp->dir);
+
+		if (v > sp->max)
+			sp->max = v;
+		sp->samples++;
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static void test_limit(void **state)
+{
+	const uint64_t limit = 256 << 10;
+	char dir[128], out[160], err[256];
+	struct pcap_export_stats es;
+	struct pcap_store_stats st;
+	struct readback rb;
+
+	(void)state;
+	for (int level = 0; level <= 3; level += 3) {
+		struct sampler sp = {0};
+		struct pcap_store *s;
+		pthread_t th;
+		uint64_t bytes = 0;
+		uint32_t i = 0;
+
+		new_dir(dir, sizeof(dir));
+		s = open_store(dir, limit, 0, level);
+		sp.dir = dir;
+		assert_int_equal(pthread_create(&th, NULL, sample_main, &sp), 0);
+		/* 5 MiB in bursts, so that the sampler sees the store at many moments. */
+		while (bytes < (5ull << 20)) {
+			uint32_t end = i + 40;
+
+			for (uint32_t k = i; k < end; k++)
+				bytes += frame_len(k);
+			write_range(s, i, end);
+			i = end;
+			if (i % 400 == 0) {
+				assert_int_equal(pcap_store_flush(s), 0);
+				usleep(2000);
+			}
+		}
+		assert_int_equal(pcap_store_close(s), 0);
+		__atomic_store_n(&sp.stop, true, __ATOMIC_RELAXED);
+		pthread_join(th, NULL);
+
+		print_message("limit %llu level %d: %llu samples, max %llu bytes\n",
+			      (unsigned long long)limit, level, (unsigned long long)sp.samples,
+			      (unsigned long long)sp.max);
+		assert_true(sp.samples > 10);
+		assert_true(sp.max <= limit);
+		assert_true(apparent_size(dir) <= limit);
+
+		snprintf(out, sizeof(out), "%s/limit.pcap", base_dir);
+		assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+		read_back(out, &rb, true);
+		unlink(out);
+		/* Reopening adopts the segments within the same limit. */
+		{
+			struct pcap_store *s2 = open_store(dir, limit, 0, level);
+
+			pcap_store_get_stats(s2, &st);
+			assert_true(st.store_bytes <= limit);
+			assert_int_equal(pcap_store_close(s2), 0);
+		}
+		assert_int_equal(rb.last, i - 1); /* the newest packets are the ones kept */
+		assert_true(rb.in_order);
+		assert_true(rb.n > 0 && rb.n < i);
+		rm_rf(dir);
+	}
+}
+
+/* Same run as test_limit, checking the counters of the store that did the work. */
+static void test_limit_counters(void **state)
+{
+	const uint64_t limit = 256 << 10;
+	char dir[128], out[160], err[256];
+	struct pcap_export_stats es;
+	struct pcap_store_stats st;
+	struct pcap_store *s;
+	const uint32_t n = 7000; /* ~5 MiB */
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, limit, 0, 3);
+	write_range(s, 0, n);
+	assert_int_equal(pcap_store_flush(s), 0);
+	pcap_store_get_stats(s, &st);
+	assert_true(st.store_bytes_peak <= limit);
+	assert_true(st.store_bytes <= limit);
+	/* Close compresses what is left; take the final counters from a flush before it. */
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_int_equal(st.packets_written, n);
+	assert_int_equal(st.packets_lost, 0);
+	assert_true(st.segments_evicted > 0);
+	assert_true(st.packets_evicted > 0);
+	assert_true(st.bytes_written > 5ull << 20);
+
+	snprintf(out, sizeof(out), "%s/limitc.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	/* Evictions after the stats snapshot (by the compressor) can only lower the count. */
+	assert_true(es.packets_out <= n - st.packets_evicted);
+	assert_true(es.packets_out > 0);
+	unlink(out);
+	rm_rf(dir);
+}
+
+static void test_limit_exact_accounting(void **state)
+{
+	char dir[128], out[160], err[256];
+	struct pcap_export_stats es;
+	struct pcap_store_stats st;
+	struct pcap_store *s;
+	struct readback rb;
+	const uint32_t n = 5000;
+
+	(void)state;
+	/* Without compression only the writer evicts: after a flush the counters are final,
+	 * and every packet written is either exported or counted evicted. */
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, 512 << 10, 0, 0);
+	write_range(s, 0, n);
+	assert_int_equal(pcap_store_flush(s), 0);
+	pcap_store_get_stats(s, &st);
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_int_equal(st.packets_written, n);
+	assert_int_equal(st.packets_lost, 0);
+	assert_true(st.segments_evicted > 0);
+	assert_true(st.store_bytes <= st.store_bytes_peak);
+	assert_true(st.store_bytes_peak <= 512 << 10);
+	/* What the store counts is what is on disk (the counted directory slack aside). */
+	assert_true(apparent_size(dir) <= st.store_bytes);
+	assert_true(apparent_size(dir) + 4096 >= st.store_bytes);
+
+	snprintf(out, sizeof(out), "%s/exact.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.packets_out, n - st.packets_evicted);
+	read_back(out, &rb, true);
+	assert_int_equal(rb.first, st.packets_evicted);
+	assert_int_equal(rb.last, n - 1);
+	unlink(out);
+	rm_rf(dir);
+}
+
+static void test_reopen(void **state)
+{
+	char dir[128], path[256], out[160], err[256], **names;
+	struct pcap_export_stats es;
+	struct pcap_store_stats st;
+	struct pcap_store *s;
+	struct readback rb;
+	unsigned long long max1;
+	int n1, n2;
+	FILE *f;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	/* First run: uncompressed segments. */
+	s = open_store(dir, 64ull << 20, 64 << 10, 0);
+	write_range(s, 0, 300);
+	assert_int_equal(pcap_store_close(s), 0);
+	n1 = list_names(dir, &names);
+	assert_true(n1 >= 3);
+	max1 = name_seq(names[n1 - 1]);
+	/* A crash: the last segment ends in half a record, a compression was interrupted. */
+	snprintf(path, sizeof(path), "%s/%s", dir, names[n1 - 1]);
+	f = fopen(path, "ab");
+	assert_non_null(f);
+	fwrite("\x01\x02\x03\x04\x05\x06\x07\x08\x64\x00\x00\x00\x64\x00\x00\x00"
+	       "abc",
+	       1, 19, f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/%s.zst.tmp", dir, names[0]);
+	write_file(path, "partial", 7);
+	free_names(names, n1);
+
+	/* Second run: compression on. */
+	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	pcap_store_get_stats(s, &st);
+	assert_true(st.store_bytes > 300 * 60); /* old segments count toward the limit */
+	write_range(s, 300, 400);
+	assert_int_equal(pcap_store_close(s), 0);
+
+	assert_int_equal(count_files(dir, ".tmp"), 0);
+	assert_int_equal(count_files(dir, ".pcap"), 0); /* leftovers were compressed */
+	n2 = list_names(dir, &names);
+	assert_true(n2 > n1);
+	/* Numbering continues after the highest sequence number of the first run. */
+	assert_int_equal(name_seq(names[n1 - 1]), max1);
+	assert_int_equal(name_seq(names[n1]), max1 + 1);
+	free_names(names, n2);
+
+	snprintf(out, sizeof(out), "%s/reopen.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.truncated_segments, 0); /* the partial record was cut on open */
+	read_back(out, &rb, true);
+	assert_int_equal(rb.n, 400);
+	assert_int_equal(rb.last, 399);
+	assert_true(rb.in_order);
+
+	/* A third open reads the packet counts back from the compressed segments. */
+	s = open_store(dir, 64 << 10, 0, 3);
+	pcap_store_get_stats(s, &st);
+	assert_true(st.segments_evicted > 0);
+	assert_true(st.packets_evicted > 0);
+	assert_true(st.store_bytes <= 64 << 10);
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.packets_out + st.packets_evicted, 400);
+	unlink(out);
+	rm_rf(dir);
+}
+
+static void test_filter(void **state)
+{
+	char dir[128], out[160], err[256];
+	struct pcap_export_stats es;
+	struct pcap_store *s;
+	char eb[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	pcap_t *p;
+	uint64_t n = 0;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	write_range(s, 0, 500);
+	assert_int_equal(pcap_store_close(s), 0);
+
+	snprintf(out, sizeof(out), "%s/filter.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, "udp dst port 1001", &es, err, sizeof(err)),
+			 0);
+	assert_int_equal(es.packets_in, 500);
+	assert_int_equal(es.packets_out, 250);
+	p = pcap_open_offline_with_tstamp_precision(out, PCAP_TSTAMP_PRECISION_NANO, eb);
+	assert_non_null(p);
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		assert_int_equal(frame_index(d) & 1, 1);
+		n++;
+	}
+	pcap_close(p);
+	assert_int_equal(n, 250);
+	check_tshark(out);
+	unlink(out);
+
+	/* A bad filter: an error, and no output left behind. */
+	assert_int_equal(pcap_store_export(dir, out, "udp dst port", &es, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "filter"));
+	assert_int_equal(access(out, F_OK), -1);
+	rm_rf(dir);
+}
+
+static void test_truncated(void **state)
+{
+	char dir[128], path[256], out[160], err[256], **names;
+	struct pcap_export_stats es;
+	struct pcap_store *s;
+	struct readback rb;
+	struct stat sb;
+	int nn;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	snprintf(out, sizeof(out), "%s/trunc.pcap", base_dir);
+
+	/* The active segment of a live store exports while it grows. */
+	s = open_store(dir, 64ull << 20, 0, 0);
+	write_range(s, 0, 200);
+	assert_int_equal(pcap_store_flush(s), 0);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.packets_out, 200);
+	write_range(s, 200, 300);
+	assert_int_equal(pcap_store_close(s), 0);
+
+	/* Cut the last record in the middle, as a reader of the active segment may see it. */
+	nn = list_names(dir, &names);
+	assert_int_equal(nn, 1);
+	snprintf(path, sizeof(path), "%s/%s", dir, names[0]);
+	free_names(names, nn);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(truncate(path, sb.st_size - 5), 0);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.truncated_segments, 1);
+	assert_int_equal(es.corrupt_segments, 0);
+	assert_int_equal(es.packets_out, 299);
+	read_back(out, &rb, true);
+	assert_int_equal(rb.n, 299);
+	check_tshark(out);
+
+	/* Cut inside the record header too. */
+	assert_int_equal(truncate(path, sb.st_size - frame_len(299) - 4), 0);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.truncated_segments, 1);
+	assert_int_equal(es.packets_out, 299);
+	unlink(out);
+	rm_rf(dir);
+}
+
+static uint64_t packets_in_zst(const char *path)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	size_t len;
+	void *z = read_file(path, &len);
+	unsigned long long fcs = ZSTD_getFrameContentSize(z, len);
+	void *raw = malloc(fcs);
+	uint64_t n = 0;
+	FILE *f;
+	pcap_t *p;
+
+	assert_non_null(raw);
+	assert_int_equal(ZSTD_decompress(raw, fcs, z, len), fcs);
+	f = fmemopen(raw, fcs, "rb");
+	p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, eb);
+	assert_non_null(p);
+	while (pcap_next_ex(p, &h, &d) == 1)
+		n++;
+	pcap_close(p);
+	free(raw);
+	free(z);
+	return n;
+}
+
+static void test_corrupt_zst(void **state)
+{
+	char dir[128], bad[256], cut[256], out[160], err[256], **names;
+	struct pcap_export_stats es;
+	struct pcap_store *s;
+	struct readback rb;
+	uint64_t k_bad, k_cut;
+	size_t len;
+	uint8_t *z;
+	int nn;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	write_range(s, 0, 1000);
+	assert_int_equal(pcap_store_close(s), 0);
+	nn = list_names(dir, &names);
+	assert_true(nn >= 5);
+	snprintf(bad, sizeof(bad), "%s/%s", dir, names[1]);
+	snprintf(cut, sizeof(cut), "%s/%s", dir, names[3]);
+	k_bad = packets_in_zst(bad);
+	k_cut = packets_in_zst(cut);
+
+	/* A damaged frame header: the segment cannot be read at all. */
+	z = read_file(bad, &len);
+	memcpy(z, "JUNK", 4);
+	write_file(bad, z, len);
+	free(z);
+	snprintf(out, sizeof(out), "%s/corrupt.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), -EBADMSG);
+	assert_non_null(strstr(err, names[1]));
+	assert_int_equal(es.corrupt_segments, 1);
+	assert_int_equal(es.packets_out, 1000 - k_bad);
+	/* ...and the rest is a valid PCAP. */
+	read_back(out, &rb, false);
+	assert_int_equal(rb.n, 1000 - k_bad);
+	assert_true(rb.in_order);
+	assert_int_equal(rb.last, 999);
+	check_tshark(out);
+
+	/* A .zst cut in half: whatever decompressed is kept, the error names the file. */
+	z = read_file(cut, &len);
+	write_file(cut, z, len / 2);
+	free(z);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(es.corrupt_segments, 2);
+	assert_non_null(strstr(err, "1 more"));
+	assert_true(es.packets_out < 1000 - k_bad);
+	assert_true(es.packets_out >= 1000 - k_bad - k_cut);
+	read_back(out, &rb, false);
+	assert_int_equal(rb.n, es.packets_out);
+	assert_int_equal(rb.last, 999);
+
+	/* The store itself still opens and evicts around such files. */
+	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	write_range(s, 1000, 1010);
+	assert_int_equal(pcap_store_close(s), 0);
+	free_names(names, nn);
+	unlink(out);
+	rm_rf(dir);
+}
+
+static void test_open_errors(void **state)
+{
+	char dir[128], path[256], err[256];
+	struct pcap_store_config c = {0};
+	struct pcap_store *s = NULL, *s2 = NULL;
+	int ret;
+
+	(void)state;
+	/* A directory that cannot be created: its parent is a regular file. */
+	snprintf(path, sizeof(path), "%s/plainfile", base_dir);
+	write_file(path, "x", 1);
+	snprintf(dir, sizeof(dir), "%s/plainfile/store", base_dir);
+	c.dir = dir;
+	c.limit_bytes = 1 << 20;
+	err[0] = 0;
+	ret = pcap_store_open(&c, &s, err, sizeof(err));
+	assert_true(ret < 0);
+	assert_null(s);
+	assert_non_null(strstr(err, dir));
+	unlink(path);
+
+	/* A directory that cannot be written (root writes anywhere: only checked as a user). */
+	if (geteuid() != 0) {
+		new_dir(dir, sizeof(dir));
+		assert_int_equal(mkdir(dir, 0500), 0);
+		ret = pcap_store_open(&c, &s, err, sizeof(err));
+		assert_int_equal(ret, -EACCES);
+		assert_non_null(strstr(err, "cannot write"));
+		chmod(dir, 0700);
+		rm_rf(dir);
+	}
+
+	/* /proc takes no new directories, even from root. */
+	c.dir = "/proc/floe-store-test";
+	ret = pcap_store_open(&c, &s, err, sizeof(err));
+	assert_true(ret < 0);
+	assert_non_null(strstr(err, "/proc/floe-store-test"));
+
+	/* A store in use. */
+	new_dir(dir, sizeof(dir));
+	c.dir = dir;
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), 0);
+	ret = pcap_store_open(&c, &s2, err, sizeof(err));
+	assert_int_equal(ret, -EBUSY);
+	assert_null(s2);
+	assert_non_null(strstr(err, "in use"));
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_int_equal(pcap_store_open(&c, &s2, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_close(s2), 0);
+
+	/* A limit smaller than the directory itself needs. */
+	c.limit_bytes = 8 << 10;
+	ret = pcap_store_open(&c, &s, err, sizeof(err));
+	assert_int_equal(ret, -EINVAL);
+	assert_non_null(strstr(err, "too small"));
+	rm_rf(dir);
+
+	/* Export of a missing store. */
+	snprintf(path, sizeof(path), "%s/x.pcap", base_dir);
+	ret = pcap_store_export("/nonexistent/floe", path, NULL, NULL, err, sizeof(err));
+	assert_int_equal(ret, -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/floe"));
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+/* A packet that cannot fit under the limit is counted lost, and the store goes on. */
+static void test_oversized(void **state)
+{
+	char dir[128], out[160], err[256];
+	static uint8_t big[65535];
+	struct pcap_export_stats es;
+	struct pcap_store_stats st;
+	struct pcap_store *s;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, 64 << 10, 0, 0);
+	write_range(s, 0, 10);
+	assert_int_equal(pcap_store_write(s, pkt_ts(10), sizeof(big), sizeof(big), big), 0);
+	assert_int_equal(pcap_store_flush(s), -EFBIG);
+	write_range(s, 11, 20);
+	assert_int_equal(pcap_store_flush(s), 0);
+	pcap_store_get_stats(s, &st);
+	assert_int_equal(st.packets_lost, 1);
+	assert_int_equal(st.last_errno, EFBIG);
+	assert_int_equal(st.packets_written, 19);
+	assert_int_equal(pcap_store_write(s, 0, 10, 10, NULL), -EINVAL);
+	assert_int_equal(pcap_store_close(s), 0);
+	snprintf(out, sizeof(out), "%s/big.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.packets_out, 19);
+	unlink(out);
+	rm_rf(dir);
+}
+
+/*
+ * A full disk: the store sits on a 256 KiB tmpfs while its limit is 8 MiB. Needs root and a
+ * private mount namespace (the mount vanishes with the test process); skipped otherwise.
+ */
+static void test_disk_full(void **state)
+{
+	char dir[128], out[160], err[256];
+	struct pcap_export_stats es;
+	struct pcap_store_stats st;
+	struct pcap_store *s;
+	struct readback rb;
+	const uint32_t n = 3000;
+
+	(void)state;
+	if (geteuid() != 0 || unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		print_message("skipped: needs root and a mount namespace\n");
+		skip();
+	}
+	new_dir(dir, sizeof(dir));
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(mount("tmpfs", dir, "tmpfs", 0, "size=256k"), 0);
+	snprintf(mounted_dir, sizeof(mounted_dir), "%s", dir);
+
+	s = open_store(dir, 8ull << 20, 64 << 10, 3);
+	write_range(s, 0, n);
+	pcap_store_flush(s);
+	pcap_store_get_stats(s, &st);
+	print_message("disk full: errno %d written %llu lost %llu evicted %llu\n", st.last_errno,
+		      (unsigned long long)st.packets_written, (unsigned long long)st.packets_lost,
+		      (unsigned long long)st.packets_evicted);
+	/* The disk, not the limit, ran out: older segments made room for newer packets. */
+	assert_int_equal(st.last_errno, ENOSPC);
+	assert_true(st.packets_written > 0);
+	assert_true(st.packets_evicted > 0);
+	assert_int_equal(st.packets_written + st.packets_lost, n);
+	pcap_store_close(s);
+
+	snprintf(out, sizeof(out), "%s/full.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	read_back(out, &rb, false);
+	assert_true(rb.in_order);
+	assert_true(rb.n > 0);
+	assert_int_equal(rb.last, n - 1); /* recovered: the newest packets made it */
+	check_tshark(out);
+	unlink(out);
+	assert_int_equal(umount(dir), 0);
+	mounted_dir[0] = 0;
+	rmdir(dir);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(base_dir, sizeof(base_dir), "/tmp/floe-pcap-store-XXXXXX");
+	return mkdtemp(base_dir) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	if (mounted_dir[0])
+		umount2(mounted_dir, MNT_DETACH);
+	rm_rf(base_dir);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_roundtrip),	    cmocka_unit_test(test_rotation_compression),
+	    cmocka_unit_test(test_rotation_by_age), cmocka_unit_test(test_limit),
+	    cmocka_unit_test(test_limit_counters),  cmocka_unit_test(test_limit_exact_accounting),
+	    cmocka_unit_test(test_reopen),	    cmocka_unit_test(test_filter),
+	    cmocka_unit_test(test_truncated),	    cmocka_unit_test(test_corrupt_zst),
+	    cmocka_unit_test(test_open_errors),	    cmocka_unit_test(test_oversized),
+	    cmocka_unit_test(test_disk_full),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
