@@ -26,7 +26,7 @@ enum floe_counter {
 	FLOE_CNT_TARGETED,     /* packets whose source or destination is a tapped pod */
 	FLOE_CNT_RECORDED,     /* records committed to the ring buffer */
 	FLOE_CNT_RINGBUF_FULL, /* targeted packets lost because the ring buffer was full */
-	FLOE_CNT_DUPLICATE,    /* pod-to-pod packets already recorded at the sender's hook */
+	FLOE_CNT_DUPLICATE,    /* pod-to-pod packets already handled at the sender's hook */
 	FLOE_CNT_MAX,
 };
 

@@ -17,7 +17,8 @@ static void usage(FILE *out)
 	fputs("Usage: floe COMMAND [flags]\n"
 	      "\n"
 	      "Commands:\n"
-	      "  tap [POD REGEX] [flags]    capture the traffic of this host's pods into the PCAP store\n"
+	      "  tap [POD REGEX] [flags]    capture the traffic of this host's pods into the PCAP "
+	      "store\n"
 	      "  pcap export -o FILE        write the PCAP store as one PCAP file\n"
 	      "  version                    print the version\n"
 	      "\n"
@@ -43,11 +44,11 @@ static void pcap_export_usage(FILE *out)
 static int cmd_pcap_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"store", required_argument, NULL, 's'},
-		{"filter", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"store", required_argument, NULL, 's'},
+	    {"filter", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL, *store = "/var/lib/floe/store", *filter = NULL;
 	struct pcap_export_stats st = {};

@@ -90,7 +90,8 @@ static void print_pods(FILE *out, const struct floe_pod_list *pods, const struct
 			continue;
 		fprintf(out, "%-20s %-30s %-16s ", p->namespace, p->name, p->host_ifname);
 		for (size_t a = 0; a < p->n_addrs; a++)
-			fprintf(out, "%s%s", a ? "," : "", addr_str(&p->addrs[a], buf, sizeof(buf)));
+			fprintf(out, "%s%s", a ? "," : "",
+				addr_str(&p->addrs[a], buf, sizeof(buf)));
 		fputc('\n', out);
 	}
 }
@@ -213,7 +214,8 @@ static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)cnt[FLOE_CNT_DUPLICATE],
 		(unsigned long long)st->packets_written, (unsigned long long)st->packets_lost,
 		(unsigned long long)st->segments_evicted, (unsigned long long)st->packets_evicted,
-		(unsigned long long)st->store_bytes, (unsigned long long)st->store_bytes_peak, pods);
+		(unsigned long long)st->store_bytes, (unsigned long long)st->store_bytes_peak,
+		pods);
 	if (fclose(f) != 0)
 		fprintf(log, "floe: cannot write %s: %s\n", path, strerror(errno));
 }
@@ -224,7 +226,8 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 	FILE *l = t->log;
 
 	fprintf(l, "floe: stopped after %.1f s\n", secs);
-	fprintf(l, "  packets seen at the hooks       %llu\n", (unsigned long long)cnt[FLOE_CNT_SEEN]);
+	fprintf(l, "  packets seen at the hooks       %llu\n",
+		(unsigned long long)cnt[FLOE_CNT_SEEN]);
 	fprintf(l, "  packets of tapped pods          %llu\n",
 		(unsigned long long)cnt[FLOE_CNT_TARGETED]);
 	fprintf(l, "  recorded                        %llu (%llu bytes on the wire)\n",
@@ -283,7 +286,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		setenv("FLOE_BPF_DEBUG", "1", 0);
 
 	struct capture_config cc = {
-		.snaplen = o->snaplen, .ringbuf_bytes = o->ringbuf_bytes, .state_dir = o->state_dir};
+	    .snaplen = o->snaplen, .ringbuf_bytes = o->ringbuf_bytes, .state_dir = o->state_dir};
 	ret = capture_open(&cc, on_packet, &t, &t.capture, &cleaned, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(log, "floe: %s\n", err);
@@ -294,11 +297,11 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 			cleaned.filters_removed, cleaned.qdiscs_removed);
 
 	struct pcap_store_config sc = {
-		.dir = o->store_dir,
-		.limit_bytes = o->storage_limit,
-		.segment_seconds = o->segment_seconds,
-		.snaplen = o->snaplen,
-		.zstd_level = o->compress ? 3 : 0,
+	    .dir = o->store_dir,
+	    .limit_bytes = o->storage_limit,
+	    .segment_seconds = o->segment_seconds,
+	    .snaplen = o->snaplen,
+	    .zstd_level = o->compress ? 3 : 0,
 	};
 	ret = pcap_store_open(&sc, &t.store, err, sizeof(err));
 	if (ret < 0) {
@@ -339,7 +342,8 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 			sync_pods(&t, true);
 			if (o->debug && capture_counters(t.capture, cnt) == 0)
 				fprintf(log,
-					"floe: seen %llu targeted %llu recorded %llu ringbuf_full %llu\n",
+					"floe: seen %llu targeted %llu recorded %llu ringbuf_full "
+					"%llu\n",
 					(unsigned long long)cnt[FLOE_CNT_SEEN],
 					(unsigned long long)cnt[FLOE_CNT_TARGETED],
 					(unsigned long long)cnt[FLOE_CNT_RECORDED],

@@ -30,9 +30,8 @@ int parse_size(const char *s, uint64_t *out)
 		const char *suffix;
 		unsigned shift;
 	} units[] = {
-		{"", 0},     {"b", 0},    {"k", 10},   {"kb", 10}, {"kib", 10}, {"m", 20},
-		{"mb", 20},  {"mib", 20}, {"g", 30},   {"gb", 30}, {"gib", 30}, {"t", 40},
-		{"tb", 40},  {"tib", 40},
+	    {"", 0},	 {"b", 0},  {"k", 10},	{"kb", 10},  {"kib", 10}, {"m", 20},  {"mb", 20},
+	    {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40},	  {"tb", 40}, {"tib", 40},
 	};
 	char *end;
 	unsigned long long v;
@@ -58,34 +57,36 @@ int parse_size(const char *s, uint64_t *out)
 
 static void print_help(FILE *out)
 {
-	fputs("Usage: floe tap [POD REGEX] [flags]\n"
-	      "\n"
-	      "Capture the traffic of the pods of this host whose name matches POD REGEX\n"
-	      "(an unanchored extended regular expression; all pods when omitted).\n"
-	      "\n"
-	      "Flags:\n"
-	      "  -n, --namespaces NS,...    namespaces to tap (default: \"default\")\n"
-	      "  -A, --allnamespaces        tap all namespaces\n"
-	      "      --dryrun               list the pods that match, without tapping them\n"
-	      "      --storagelimit SIZE    limit of the PCAP store on disk (default 200MB)\n"
-	      "  -d, --debug                debug output\n"
-	      "      --store DIR            PCAP store directory (default /var/lib/floe/store)\n"
-	      "      --inventory FILE       local mode: pod → namespace inventory\n"
-	      "                             (default $FLOE_INVENTORY or /etc/floe/inventory)\n"
-	      "      --netns-dir DIR        local mode: named network namespaces (default /run/netns)\n"
-	      "      --snaplen N            bytes kept of each packet (default 65535)\n"
-	      "      --ringbuffer SIZE      kernel ring buffer size (default 32MB)\n"
-	      "      --segment-seconds N    close a PCAP segment after N seconds (default 60)\n"
-	      "      --no-compress          keep closed segments uncompressed\n"
-	      "      --duration SECONDS     stop after this long (default: until Ctrl-C)\n"
-	      "      --stats-json FILE      write the final counters as JSON\n"
-	      "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
-	      "                             tap.ringbuffer, tap.store, tap.inventory, tap.duration\n"
-	      "  -h, --help                 this help\n"
-	      "\n"
-	      "Coming in later releases: -p/--pcap, --proxy-host, --proxy-front-port,\n"
-	      "--proxy-hub-port, --tls, --servicemesh, --config-path.\n",
-	      out);
+	fputs(
+	    "Usage: floe tap [POD REGEX] [flags]\n"
+	    "\n"
+	    "Capture the traffic of the pods of this host whose name matches POD REGEX\n"
+	    "(an unanchored extended regular expression; all pods when omitted).\n"
+	    "\n"
+	    "Flags:\n"
+	    "  -n, --namespaces NS,...    namespaces to tap (default: \"default\")\n"
+	    "  -A, --allnamespaces        tap all namespaces\n"
+	    "      --dryrun               list the pods that match, without tapping them\n"
+	    "      --storagelimit SIZE    limit of the PCAP store on disk (default 200MB)\n"
+	    "  -d, --debug                debug output\n"
+	    "      --store DIR            PCAP store directory (default /var/lib/floe/store)\n"
+	    "      --inventory FILE       local mode: pod → namespace inventory\n"
+	    "                             (default $FLOE_INVENTORY or /etc/floe/inventory)\n"
+	    "      --netns-dir DIR        local mode: named network namespaces (default "
+	    "/run/netns)\n"
+	    "      --snaplen N            bytes kept of each packet (default 65535)\n"
+	    "      --ringbuffer SIZE      kernel ring buffer size (default 32MB)\n"
+	    "      --segment-seconds N    close a PCAP segment after N seconds (default 60)\n"
+	    "      --no-compress          keep closed segments uncompressed\n"
+	    "      --duration SECONDS     stop after this long (default: until Ctrl-C)\n"
+	    "      --stats-json FILE      write the final counters as JSON\n"
+	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
+	    "                             tap.ringbuffer, tap.store, tap.inventory, tap.duration\n"
+	    "  -h, --help                 this help\n"
+	    "\n"
+	    "Coming in later releases: -p/--pcap, --proxy-host, --proxy-front-port,\n"
+	    "--proxy-hub-port, --tls, --servicemesh, --config-path.\n",
+	    out);
 }
 
 enum {
@@ -133,7 +134,8 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_SEGMENT_SECONDS:
 		n = strtoull(val, &end, 10);
 		if (*val == '\0' || *end || n > 86400) {
-			snprintf(err, errlen, "--segment-seconds: expected 0..86400, got '%s'", val);
+			snprintf(err, errlen, "--segment-seconds: expected 0..86400, got '%s'",
+				 val);
 			return -EINVAL;
 		}
 		o->segment_seconds = (uint32_t)n;
@@ -169,32 +171,32 @@ bad_size:
 }
 
 static const struct option long_opts[] = {
-	{"namespaces", required_argument, NULL, 'n'},
-	{"allnamespaces", no_argument, NULL, 'A'},
-	{"dryrun", no_argument, NULL, OPT_DRYRUN},
-	{"storagelimit", required_argument, NULL, OPT_STORAGELIMIT},
-	{"debug", no_argument, NULL, 'd'},
-	{"store", required_argument, NULL, OPT_STORE},
-	{"inventory", required_argument, NULL, OPT_INVENTORY},
-	{"netns-dir", required_argument, NULL, OPT_NETNS_DIR},
-	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
-	{"ringbuffer", required_argument, NULL, OPT_RINGBUFFER},
-	{"segment-seconds", required_argument, NULL, OPT_SEGMENT_SECONDS},
-	{"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
-	{"duration", required_argument, NULL, OPT_DURATION},
-	{"stats-json", required_argument, NULL, OPT_STATS_JSON},
-	{"set", required_argument, NULL, 's'},
-	{"help", no_argument, NULL, 'h'},
-	/* The seed's flags that later releases bring: recognised, refused clearly. */
-	{"pcap", required_argument, NULL, OPT_LATER},
-	{"proxy-host", required_argument, NULL, OPT_LATER},
-	{"proxy-front-port", required_argument, NULL, OPT_LATER},
-	{"proxy-hub-port", required_argument, NULL, OPT_LATER},
-	{"tls", no_argument, NULL, OPT_LATER},
-	{"servicemesh", no_argument, NULL, OPT_LATER},
-	{"config-path", required_argument, NULL, OPT_LATER},
-	{NULL, 0, NULL, 0},
+    {"namespaces", required_argument, NULL, 'n'},
+    {"allnamespaces", no_argument, NULL, 'A'},
+    {"dryrun", no_argument, NULL, OPT_DRYRUN},
+    {"storagelimit", required_argument, NULL, OPT_STORAGELIMIT},
+    {"debug", no_argument, NULL, 'd'},
+    {"store", required_argument, NULL, OPT_STORE},
+    {"inventory", required_argument, NULL, OPT_INVENTORY},
+    {"netns-dir", required_argument, NULL, OPT_NETNS_DIR},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"snaplen", required_argument, NULL, OPT_SNAPLEN},
+    {"ringbuffer", required_argument, NULL, OPT_RINGBUFFER},
+    {"segment-seconds", required_argument, NULL, OPT_SEGMENT_SECONDS},
+    {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"stats-json", required_argument, NULL, OPT_STATS_JSON},
+    {"set", required_argument, NULL, 's'},
+    {"help", no_argument, NULL, 'h'},
+    /* The seed's flags that later releases bring: recognised, refused clearly. */
+    {"pcap", required_argument, NULL, OPT_LATER},
+    {"proxy-host", required_argument, NULL, OPT_LATER},
+    {"proxy-front-port", required_argument, NULL, OPT_LATER},
+    {"proxy-hub-port", required_argument, NULL, OPT_LATER},
+    {"tls", no_argument, NULL, OPT_LATER},
+    {"servicemesh", no_argument, NULL, OPT_LATER},
+    {"config-path", required_argument, NULL, OPT_LATER},
+    {NULL, 0, NULL, 0},
 };
 
 static int apply_set(struct tap_options *o, const char *kv, char *err, size_t errlen)
@@ -207,7 +209,8 @@ static int apply_set(struct tap_options *o, const char *kv, char *err, size_t er
 		return -EINVAL;
 	}
 	for (const struct option *lo = long_opts; lo->name; lo++) {
-		if (lo->has_arg != required_argument || lo->val < OPT_DRYRUN || lo->val == OPT_LATER)
+		if (lo->has_arg != required_argument || lo->val < OPT_DRYRUN ||
+		    lo->val == OPT_LATER)
 			continue;
 		if (strlen(lo->name) == klen - 4 && strncmp(kv + 4, lo->name, klen - 4) == 0)
 			return apply(o, lo->val, lo->name, eq + 1, err, errlen);

@@ -90,27 +90,26 @@ static int write_state(struct tc_hooks *h)
 	return rename(tmp, h->state_path) == 0 ? 0 : -errno;
 }
 
-/* Qdiscs a crashed run created: remove them if the interface is still the same one. */
-static unsigned cleanup_from_state(const char *state_path)
+/* Qdiscs a crashed run created: remove them (and floe's filters on them) if the interface is
+ * still the same one. */
+static void cleanup_from_state(const char *state_path, struct tc_hooks_cleanup_stats *st)
 {
 	char name[IF_NAMESIZE + 1], now[IF_NAMESIZE];
-	unsigned removed = 0;
 	int ifindex, created;
 	FILE *f = fopen(state_path, "r");
 
 	if (!f)
-		return 0;
+		return;
 	while (fscanf(f, "%d %16s %d", &ifindex, name, &created) == 3) {
 		if (!created || !if_indextoname(ifindex, now) || strcmp(now, name) != 0)
 			continue;
-		detach_point(ifindex, BPF_TC_INGRESS, true);
-		detach_point(ifindex, BPF_TC_EGRESS, true);
+		st->filters_removed += detach_point(ifindex, BPF_TC_INGRESS, true);
+		st->filters_removed += detach_point(ifindex, BPF_TC_EGRESS, true);
 		destroy_qdisc(ifindex);
-		removed++;
+		st->qdiscs_removed++;
 	}
 	fclose(f);
 	unlink(state_path);
-	return removed;
 }
 
 int tc_hooks_open(const char *state_dir, struct tc_hooks **out,
@@ -157,7 +156,7 @@ int tc_hooks_open(const char *state_dir, struct tc_hooks **out,
 	}
 
 	/* We hold the lock: whatever floe hooks exist now belong to a run that is gone. */
-	st.qdiscs_removed = cleanup_from_state(h->state_path);
+	cleanup_from_state(h->state_path, &st);
 	ifs = if_nameindex();
 	for (struct if_nameindex *i = ifs; i && i->if_index; i++) {
 		st.filters_removed += detach_point(i->if_index, BPF_TC_INGRESS, true);
@@ -191,7 +190,10 @@ int tc_hooks_attach(struct tc_hooks *h, int ifindex, int ingress_fd, int egress_
 	}
 	ret = bpf_tc_hook_create(&hook);
 	if (ret < 0 && ret != -EEXIST) {
-		set_err(err, errlen, "cannot create clsact qdisc on %s: %s", "interface", -ret);
+		char name[IF_NAMESIZE] = "?";
+
+		if_indextoname(ifindex, name);
+		set_err(err, errlen, "cannot create clsact qdisc on %s: %s", name, -ret);
 		return ret;
 	}
 	created = ret == 0;
