@@ -45,23 +45,6 @@ struct {
 	__uint(max_entries, 1 << 22); /* resized by the loader */
 } events SEC(".maps");
 
-/*
- * Staging area for one record, one slot per CPU. A per-CPU array value is capped at 32 KiB,
- * so this is a plain array sized to the number of CPUs by the loader. TC programs on one CPU
- * do not nest (softirq and BH-disabled xmit), so a slot is never shared.
- */
-struct record_buf {
-	struct floe_pkt_record hdr;
-	__u8 data[FLOE_MAX_SNAPLEN];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1); /* set to the number of possible CPUs by the loader */
-	__type(key, __u32);
-	__type(value, struct record_buf);
-} scratch SEC(".maps");
-
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -86,6 +69,42 @@ static __always_inline struct floe_target *lookup_v6(const struct in6_addr *ip)
 
 	__builtin_memcpy(key.bytes, ip, 16);
 	return bpf_map_lookup_elem(&targets, &key);
+}
+
+/*
+ * If cap fits the size class, reserve a record of that class and copy the packet into it.
+ * Returns 1 when the class was the one (then *rec is the record, or NULL if the ring is full
+ * or the copy failed), 0 to try the next class.
+ */
+static __always_inline int try_class(struct __sk_buff *skb, __u32 cap, const __u32 class_size,
+				     struct floe_pkt_record **rec)
+{
+	struct floe_pkt_record *r;
+
+	if (cap > class_size)
+		return 0;
+	r = bpf_ringbuf_reserve(&events, sizeof(*r) + class_size, 0);
+	if (!r)
+		return 1;
+	/*
+	 * A 64-bit length and two checks kept apart, so that both bounds land on the very
+	 * register passed to the helper (a 32-bit one gets checked in a zero-extended copy).
+	 */
+	__u64 n = cap;
+
+	barrier_var(n);
+	if (n > class_size)
+		goto discard;
+	barrier_var(n);
+	if (n < 1)
+		goto discard;
+	if (bpf_skb_load_bytes(skb, 0, r + 1, n) < 0) {
+discard:
+		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
+		return 1;
+	}
+	*rec = r;
+	return 1;
 }
 
 static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
@@ -144,35 +163,41 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	}
 	count(FLOE_CNT_TARGETED);
 
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct record_buf *buf = bpf_map_lookup_elem(&scratch, &cpu);
-
-	if (!buf) {
-		count(FLOE_CNT_RINGBUF_FULL);
-		return TC_ACT_OK;
-	}
-
 	__u32 len = skb->len;
 	__u32 cap = len < snap_len ? len : snap_len;
+	struct floe_pkt_record *rec = NULL;
 
-	if (cap == 0)
+	/*
+	 * One copy, straight into the ring: bpf_ringbuf_reserve() needs a constant size, so the
+	 * record is reserved in the smallest size class that holds cap bytes (the classes keep
+	 * MTU-sized frames, the common case, within a few percent of their size). cap_len says
+	 * how much of the class is packet; the consumer ignores the rest.
+	 */
+	barrier_var(cap);
+	if (cap == 0 || cap > FLOE_MAX_SNAPLEN)
 		return TC_ACT_OK;
-	/* Keep the verifier convinced that 1 <= cap <= FLOE_MAX_SNAPLEN (cap is already). */
-	cap = ((cap - 1) & (FLOE_MAX_SNAPLEN - 1)) + 1;
-	if (bpf_skb_load_bytes(skb, 0, buf->data, cap) < 0) {
+	/* barrier_var (bpf_helpers.h) keeps the compiler from folding checks the verifier needs. */
+	if (!(try_class(skb, cap, 128, &rec) || try_class(skb, cap, 256, &rec) ||
+	      try_class(skb, cap, 512, &rec) || try_class(skb, cap, 1024, &rec) ||
+	      try_class(skb, cap, 1536, &rec) || try_class(skb, cap, 4096, &rec) ||
+	      try_class(skb, cap, 9216, &rec) || try_class(skb, cap, 16384, &rec) ||
+	      try_class(skb, cap, 32768, &rec)))
+		try_class(skb, cap, FLOE_MAX_SNAPLEN, &rec);
+	if (!rec) {
+		/* The ring had no room for the record (a failed copy lands here too). */
 		count(FLOE_CNT_RINGBUF_FULL);
 		return TC_ACT_OK;
 	}
 
-	buf->hdr.ts_ns = bpf_ktime_get_ns();
-	buf->hdr.ifindex = skb->ifindex;
-	buf->hdr.pkt_len = len;
-	buf->hdr.cap_len = cap;
-	buf->hdr.src_target = src_id;
-	buf->hdr.dst_target = dst_id;
-	buf->hdr.dir = dir;
-	buf->hdr.flags = flags;
-	buf->hdr.reserved = 0;
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->ifindex = skb->ifindex;
+	rec->pkt_len = len;
+	rec->cap_len = cap;
+	rec->src_target = src_id;
+	rec->dst_target = dst_id;
+	rec->dir = dir;
+	rec->flags = flags;
+	rec->reserved = 0;
 
 	/*
 	 * No wakeup per record: the agent drains on a short timer, and is woken early only when
@@ -182,15 +207,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 
 	if (wakeup_bytes == 0 || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		wake = BPF_RB_FORCE_WAKEUP;
-
-	__u64 size = sizeof(buf->hdr) + cap;
-
-	if (size > sizeof(*buf))
-		return TC_ACT_OK;
-	if (bpf_ringbuf_output(&events, buf, size, wake) < 0) {
-		count(FLOE_CNT_RINGBUF_FULL);
-		return TC_ACT_OK;
-	}
+	bpf_ringbuf_submit(rec, wake);
 	count(FLOE_CNT_RECORDED);
 	return TC_ACT_OK;
 }

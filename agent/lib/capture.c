@@ -92,7 +92,6 @@ int capture_open(const struct capture_config *cfg, capture_record_fn fn, void *c
 	/* Wake the consumer early once a quarter of the ring is waiting. */
 	c->skel->rodata->wakeup_bytes = c->ringbuf_bytes / 4;
 	bpf_map__set_max_entries(c->skel->maps.events, (__u32)c->ringbuf_bytes);
-	bpf_map__set_max_entries(c->skel->maps.scratch, (__u32)c->ncpus);
 
 	ret = capture_bpf__load(c->skel);
 	if (ret < 0) {

@@ -116,7 +116,8 @@ run_untapped() {
 run_floe() {
 	local label=$1 snap=$2 src=$3 dst=$4
 	shift 4
-	local d=$T/floe-$snap-$src
+	NRUN=$((NRUN + 1))
+	local d=$T/floe-$NRUN
 	mkdir -p "$d"
 	local j=$d/iperf.json
 	if ! floe_start "$d/floe.log" "$@" --snaplen "$snap" --storagelimit "$STORAGE" \
@@ -178,6 +179,7 @@ run_tcpdump() {
 }
 
 declare -a FLOE_NOTES=()
+NRUN=0
 REGEX_AB="${PREFIX}-(a|b)\$"
 REGEX_A="${PREFIX}-a\$"
 
@@ -190,8 +192,11 @@ in_pod a timeout 10 iperf3 -c $B -p 5201 -t 1 >/dev/null 2>&1
 run_untapped "a->b untapped" a $B
 BPF_STATS_ORIG=$(sysctl -n kernel.bpf_stats_enabled)
 sysctl -qw kernel.bpf_stats_enabled=1
-run_floe "a->b floe snap 65535" 65535 a $B "$REGEX_AB" -A
-run_floe "a->b floe snap 256" 256 a $B "$REGEX_AB" -A
+# Plain PCAP segments, like tcpdump -w; then the default, zstd-compressed segments.
+run_floe "a->b floe snap 65535" 65535 a $B "$REGEX_AB" -A --no-compress
+run_floe "a->b floe snap 65535 zstd" 65535 a $B "$REGEX_AB" -A
+run_floe "a->b floe snap 256" 256 a $B "$REGEX_AB" -A --no-compress
+run_floe "a->b floe snap 256 zstd" 256 a $B "$REGEX_AB" -A
 sysctl -qw kernel.bpf_stats_enabled="$BPF_STATS_ORIG"
 run_tcpdump "a->b tcpdump snap 65535" 65535
 run_tcpdump "a->b tcpdump snap 256" 256
@@ -225,6 +230,8 @@ How to read it:
 - c->d rows: a flow between two pods that are not tapped while floe taps pod a on the same node.
   floe hooks only the tapped pods' veths, so that flow never reaches a floe program (0 runs):
   its cost is nothing beyond noise.
+- floe rows write plain PCAP segments (--no-compress) like tcpdump -w; 'zstd' rows use floe's
+  default, compressing closed segments in a background thread (its CPU is in the capturer's).
 - Disk bound: floe --storagelimit $STORAGE; tcpdump -C 100 -W 5 (500 MB ring of files).
 EOF
 if [ ${#FLOE_NOTES[@]} -gt 0 ]; then
