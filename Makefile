@@ -50,7 +50,7 @@ BINS := $(BUILD)/floe $(BUILD)/floe-agent
 
 .PHONY: all deps test unit unit-san integration fuzz bench run clean vmlinux format
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY:
 
 all: $(BINS) $(UNIT_BINS)
 
