@@ -73,6 +73,28 @@ static void destroy_qdisc(int ifindex)
 	bpf_tc_hook_destroy(&hook);
 }
 
+/* mkdir -p */
+static int mkdir_parents(const char *path)
+{
+	char buf[256];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0755) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 static int write_state(struct tc_hooks *h)
 {
 	char tmp[sizeof(h->state_path) + 8];
@@ -124,7 +146,7 @@ int tc_hooks_open(const char *state_dir, struct tc_hooks **out,
 		set_err(err, errlen, "%s: %s", "/proc/self/ns/net", errno);
 		return -errno;
 	}
-	if (mkdir(state_dir, 0755) < 0 && errno != EEXIST) {
+	if (mkdir_parents(state_dir) < 0) {
 		set_err(err, errlen, "cannot create %s: %s", state_dir, errno);
 		return -errno;
 	}
