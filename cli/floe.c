@@ -100,23 +100,6 @@ static int cmd_pcap_export(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_tap(int argc, char **argv)
-{
-	struct tap_options o;
-	char err[512];
-	int ret;
-
-	tap_options_init(&o);
-	ret = tap_options_parse(argc, argv, &o, stdout, err, sizeof(err));
-	if (ret == 1)
-		return 0;
-	if (ret < 0) {
-		fprintf(stderr, "floe tap: %s\n", err);
-		return 2;
-	}
-	return tap_run(&o, stdout, stderr);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -125,7 +108,7 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "tap"))
-		return cmd_tap(argc - 1, argv + 1);
+		return tap_main("floe tap", argc - 1, argv + 1);
 	if (!strcmp(argv[1], "pcap") && argc >= 3 && !strcmp(argv[2], "export"))
 		return cmd_pcap_export(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

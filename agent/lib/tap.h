@@ -48,4 +48,7 @@ int parse_size(const char *s, uint64_t *out);
  * --dryrun goes to out, progress and the summary to log. */
 int tap_run(const struct tap_options *o, FILE *out, FILE *log);
 
+/* Parse argv and run: the whole of `floe tap` and `floe-agent`. prog prefixes messages. */
+int tap_main(const char *prog, int argc, char **argv);
+
 #endif /* FLOE_TAP_H */

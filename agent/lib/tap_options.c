@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -277,4 +278,21 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int tap_main(const char *prog, int argc, char **argv)
+{
+	struct tap_options o;
+	char err[512];
+	int ret;
+
+	tap_options_init(&o);
+	ret = tap_options_parse(argc, argv, &o, stdout, err, sizeof(err));
+	if (ret == 1)
+		return 0;
+	if (ret < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return 2;
+	}
+	return tap_run(&o, stdout, stderr);
 }

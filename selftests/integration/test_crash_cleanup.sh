@@ -17,29 +17,8 @@
 # Usage (root, from the repo root): bash selftests/integration/test_crash_cleanup.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-source "$HERE/../lib/pods.sh"
-test_timeout 120 "$0" "$@"
-source "$HERE/../lib/assert.sh"
-source "$HERE/../lib/floe.sh"
-set -o pipefail
+ITEST_TIMEOUT=120 source "$HERE/../lib/itest.sh" "$@"
 
-cleanup() {
-	floe_cleanup
-	pods_cleanup
-}
-trap cleanup EXIT
-trap 'diag "interrupted"; exit 130' INT TERM
-
-if [ "$(id -u)" -ne 0 ]; then
-	not_ok "must run as root"
-	done_testing
-fi
-if [ ! -x "$FLOE" ]; then
-	not_ok "build/floe exists (run make all)"
-	done_testing
-fi
-
-pods_tmp
 T=$PODS_TMP
 A=10.213.3.11 B=10.213.3.12
 STORE=$T/store PCAP=$T/export.pcap

@@ -8,33 +8,12 @@
 # Usage (root, from the repo root): bash selftests/integration/test_storage_limit.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-source "$HERE/../lib/pods.sh"
-test_timeout 120 "$0" "$@"
-source "$HERE/../lib/assert.sh"
-source "$HERE/../lib/floe.sh"
-set -o pipefail
-
-cleanup() {
-	floe_cleanup
-	pods_cleanup
-}
-trap cleanup EXIT
-trap 'diag "interrupted"; exit 130' INT TERM
-
-if [ "$(id -u)" -ne 0 ]; then
-	not_ok "must run as root"
-	done_testing
-fi
-if [ ! -x "$FLOE" ]; then
-	not_ok "build/floe exists (run make all)"
-	done_testing
-fi
+ITEST_TIMEOUT=120 source "$HERE/../lib/itest.sh" "$@"
 
 LIMIT_ARG=1MB
 LIMIT=$((1024 * 1024)) # the contract: MB is binary
 RATE=40M
 SECS=4
-pods_tmp
 T=$PODS_TMP
 A=10.213.1.11 B=10.213.1.12
 STORE=$T/store STATS=$T/stats.json PCAP=$T/export.pcap LOG=$T/floe.log SAMPLES=$T/du.samples

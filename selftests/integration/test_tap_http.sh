@@ -10,29 +10,8 @@
 # Usage (root, from the repo root): bash selftests/integration/test_tap_http.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-source "$HERE/../lib/pods.sh"
-test_timeout 240 "$0" "$@"
-source "$HERE/../lib/assert.sh"
-source "$HERE/../lib/floe.sh"
-set -o pipefail
+ITEST_TIMEOUT=240 source "$HERE/../lib/itest.sh" "$@"
 
-cleanup() {
-	floe_cleanup
-	pods_cleanup
-}
-trap cleanup EXIT
-trap 'diag "interrupted"; exit 130' INT TERM
-
-if [ "$(id -u)" -ne 0 ]; then
-	not_ok "must run as root"
-	done_testing
-fi
-if [ ! -x "$FLOE" ]; then
-	not_ok "build/floe exists (run make all)"
-	done_testing
-fi
-
-pods_tmp
 T=$PODS_TMP
 A=10.213.0.11 B=10.213.0.12 C=10.213.0.13 D=10.213.0.14
 A6=fd00:f10e::11 B6=fd00:f10e::12 C6=fd00:f10e::13 D6=fd00:f10e::14
