@@ -134,6 +134,8 @@ struct pcap_store {
 	uint64_t headroom;	/* evict ahead to keep this free, so writers rarely wait */
 	uint64_t next_seq;
 	struct pcap_store_stats st;
+	uint64_t lost_reported; /* st.packets_lost when flush/close last returned */
+	int lost_errno;		/* errno of the last packet loss (last_errno may be newer) */
 	bool comp_stop;
 
 	pthread_mutex_t qmu; /* the queue */
@@ -368,7 +370,9 @@ static struct segment *oldest_evictable(struct pcap_store *s)
  * waiting for freed bytes to cool if that is all that is missing.
  * self: the segment the compressor works on; if it has to go, -ECANCELED.
  * -EAGAIN: only the active segment is left and it holds packets (close it, then retry);
- * -EFBIG: n does not fit even in an empty store.
+ * -EFBIG: n does not fit even in an empty store: nothing but an active segment without
+ * packets (its file header) is left. A transient state never leads there: bytes that are
+ * cooling only make it wait, and a segment being compressed is evicted like any other.
  */
 static int reserve_locked(struct pcap_store *s, uint64_t n, uint64_t *acct, struct segment *self,
 			  bool active_closable)
@@ -433,6 +437,7 @@ static void count_lost(struct pcap_store *s, uint64_t n, int err)
 	pthread_mutex_lock(&s->mu);
 	s->st.packets_lost += n;
 	s->st.last_errno = err;
+	s->lost_errno = err;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -1547,34 +1552,37 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 	return 0;
 }
 
-static uint64_t lost_now(struct pcap_store *s, int *last)
+/*
+ * Losses that no flush or close has reported yet: -errno of the last one, or 0. Each loss is
+ * reported once. Comparing with the count at the start of the call instead would miss a loss
+ * that the writer counted before the call (it works behind the producer's back): the packet
+ * was queued, then lost, then flush was called, and nobody would ever report it.
+ */
+static int take_lost(struct pcap_store *s)
 {
-	uint64_t n;
+	int ret = 0;
 
 	pthread_mutex_lock(&s->mu);
-	n = s->st.packets_lost;
-	if (last)
-		*last = s->st.last_errno;
+	if (s->st.packets_lost != s->lost_reported) {
+		ret = -(s->lost_errno ? s->lost_errno : EIO);
+		s->lost_reported = s->st.packets_lost;
+	}
 	pthread_mutex_unlock(&s->mu);
-	return n;
+	return ret;
 }
 
 int pcap_store_flush(struct pcap_store *s)
 {
-	uint64_t lost0, target;
-	int last = 0;
+	uint64_t target;
 
 	if (!s)
 		return -EINVAL;
-	lost0 = lost_now(s, NULL);
 	pthread_mutex_lock(&s->qmu);
 	target = s->q_in;
 	while (s->q_done < target)
 		pthread_cond_wait(&s->done_cv, &s->qmu);
 	pthread_mutex_unlock(&s->qmu);
-	if (lost_now(s, &last) != lost0)
-		return -(last ? last : EIO);
-	return 0;
+	return take_lost(s);
 }
 
 void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st)
@@ -1589,12 +1597,10 @@ void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st)
 
 int pcap_store_close(struct pcap_store *s)
 {
-	uint64_t lost0;
-	int last = 0;
+	int ret;
 
 	if (!s)
 		return 0;
-	lost0 = lost_now(s, NULL);
 	if (s->writer_started) {
 		/* The writer drains the queue and closes the active segment before it exits. */
 		pthread_mutex_lock(&s->qmu);
@@ -1611,12 +1617,9 @@ int pcap_store_close(struct pcap_store *s)
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(s->compressor, NULL);
 	}
-	if (lost_now(s, &last) != lost0) {
-		store_free(s);
-		return -(last ? last : EIO);
-	}
+	ret = take_lost(s);
 	store_free(s);
-	return 0;
+	return ret;
 }
 
 /* ---- export ---- */

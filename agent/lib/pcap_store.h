@@ -80,7 +80,9 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 
 /*
  * Make everything queued so far visible in the active segment file (waits for the writer).
- * Returns 0, or -errno of the last error if packets were lost meanwhile.
+ * Returns 0, or -errno of the last loss if packets were lost since the previous flush (or
+ * open). Each loss is reported once, by the first flush or close that follows it, even one
+ * the writer counted before this call was made.
  */
 int pcap_store_flush(struct pcap_store *s);
 
@@ -88,7 +90,7 @@ void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st);
 
 /*
  * Flush, close the active segment, finish compression, free. Returns 0, or -errno of the
- * last error if packets were lost while closing.
+ * last loss if packets were lost since the last flush (or open), while closing included.
  */
 int pcap_store_close(struct pcap_store *s);
 

@@ -977,6 +977,93 @@ static void test_oversized(void **state)
 	rm_rf(dir);
 }
 
+/* Wait until the writer has counted n lost packets (it runs behind the producer). */
+static void wait_lost(struct pcap_store *s, uint64_t n)
+{
+	struct pcap_store_stats st;
+
+	for (int i = 0; i < 10000; i++) {
+		pcap_store_get_stats(s, &st);
+		if (st.packets_lost >= n)
+			return;
+		usleep(1000);
+	}
+	fail_msg("the writer did not count %llu lost packets within 10 s", (unsigned long long)n);
+}
+
+/*
+ * The writer may count a loss before the producer calls pcap_store_flush (or close). That
+ * loss must still be reported, once. Waiting for the count before each call forces the
+ * interleaving that made test_oversized fail now and then.
+ */
+static void test_loss_before_flush(void **state)
+{
+	char dir[128], out[160], err[256];
+	static uint8_t big[65535];
+	struct pcap_export_stats es;
+	struct pcap_store_stats st;
+	struct pcap_store *s;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, 64 << 10, 0, 0);
+	write_range(s, 0, 10);
+	assert_int_equal(pcap_store_write(s, pkt_ts(10), sizeof(big), sizeof(big), big), 0);
+	wait_lost(s, 1);
+	assert_int_equal(pcap_store_flush(s), -EFBIG);
+	assert_int_equal(pcap_store_flush(s), 0); /* reported once */
+	write_range(s, 11, 20);
+	assert_int_equal(pcap_store_write(s, pkt_ts(20), sizeof(big), sizeof(big), big), 0);
+	write_range(s, 21, 30);
+	wait_lost(s, 2);
+	assert_int_equal(pcap_store_flush(s), -EFBIG);
+	/* Counted after the last flush and before close: close reports it. */
+	assert_int_equal(pcap_store_write(s, pkt_ts(30), sizeof(big), sizeof(big), big), 0);
+	wait_lost(s, 3);
+	pcap_store_get_stats(s, &st);
+	assert_int_equal(st.packets_lost, 3);
+	assert_int_equal(st.packets_written, 28);
+	assert_int_equal(pcap_store_close(s), -EFBIG);
+	snprintf(out, sizeof(out), "%s/lost.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.packets_out, 28);
+	unlink(out);
+	rm_rf(dir);
+}
+
+/*
+ * The smallest store rotates every few dozen packets, so a new segment often starts while the
+ * previous one is being compressed or its bytes are cooling. That only makes the writer wait
+ * or evict: a packet that fits in an empty store is never lost (EFBIG is for the others).
+ */
+static void test_small_store_no_loss(void **state)
+{
+	const uint64_t limit = 64 << 10;
+	char dir[128];
+	struct pcap_store_stats st;
+	struct pcap_store *s;
+	const uint32_t n = 1000;
+
+	(void)state;
+	for (int level = 0; level <= 3; level += 3) {
+		new_dir(dir, sizeof(dir));
+		s = open_store(dir, limit, 0, level);
+		for (uint32_t i = 0; i < n; i += 50) {
+			write_range(s, i, i + 50);
+			assert_int_equal(pcap_store_flush(s), 0);
+			assert_true(apparent_size(dir) <= limit);
+		}
+		pcap_store_get_stats(s, &st);
+		assert_int_equal(pcap_store_close(s), 0);
+		assert_int_equal(st.packets_lost, 0);
+		assert_int_equal(st.packets_written, n);
+		assert_true(st.segments_evicted > 0);
+		assert_true(st.store_bytes_peak <= limit);
+		assert_true(apparent_size(dir) <= limit);
+		rm_rf(dir);
+	}
+}
+
 /*
  * A full disk: the store sits on a 256 KiB tmpfs while its limit is 8 MiB. Needs root and a
  * private mount namespace (the mount vanishes with the test process); skipped otherwise.
@@ -1047,12 +1134,20 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_roundtrip),	    cmocka_unit_test(test_rotation_compression),
-	    cmocka_unit_test(test_rotation_by_age), cmocka_unit_test(test_limit),
-	    cmocka_unit_test(test_limit_counters),  cmocka_unit_test(test_limit_exact_accounting),
-	    cmocka_unit_test(test_reopen),	    cmocka_unit_test(test_filter),
-	    cmocka_unit_test(test_truncated),	    cmocka_unit_test(test_corrupt_zst),
-	    cmocka_unit_test(test_open_errors),	    cmocka_unit_test(test_oversized),
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_rotation_compression),
+	    cmocka_unit_test(test_rotation_by_age),
+	    cmocka_unit_test(test_limit),
+	    cmocka_unit_test(test_limit_counters),
+	    cmocka_unit_test(test_limit_exact_accounting),
+	    cmocka_unit_test(test_reopen),
+	    cmocka_unit_test(test_filter),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_corrupt_zst),
+	    cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test(test_oversized),
+	    cmocka_unit_test(test_loss_before_flush),
+	    cmocka_unit_test(test_small_store_no_loss),
 	    cmocka_unit_test(test_disk_full),
 	};
 
