@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * dissector: the interface between the engine (dissect/engine.c: TCP reassembly, protocol
+ * detection, buffering, entry ids, output) and one application protocol (http1.c, http2.c,
+ * ...).
+ *
+ * Per TCP connection the engine buffers the first bytes of each direction and asks every
+ * dissector's detect() until one says DETECT_YES. It then open()s that dissector and feeds
+ * it the connection's bytes, in stream order, per direction, through parse(). A dissector
+ * builds entries (conn_entry_new), emits them (conn_emit) and may hand the connection over to
+ * another dissector (conn_switch: HTTP/1.1 Upgrade to h2c).
+ *
+ * Buffering: parse() returns how many bytes of (p, n) it consumed. Unconsumed bytes stay in
+ * the engine's per-direction buffer and come again, followed by new ones, on the next call.
+ * A dissector that needs a whole frame returns 0 until it has one. The buffer is bounded
+ * (dissect_config.max_buffer_per_dir): when it is full and parse() consumes nothing, the
+ * engine drops the buffered bytes, counts a parse error and calls gap() as if they were lost.
+ *
+ * Time: ts is the timestamp of the packet that carried the first unconsumed byte (p[0]);
+ * ts_last that of the packet that carried p[n-1].
+ */
+#ifndef FLOE_DISSECT_DISSECTOR_H
+#define FLOE_DISSECT_DISSECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "entry/entry.h"
+#include "net/tcp_reasm.h"
+
+struct conn;
+
+enum detect_result {
+	DETECT_NO = 0,   /* not this protocol */
+	DETECT_MAYBE,    /* too few bytes to tell: ask again with more */
+	DETECT_YES,
+};
+
+/* Why a connection ended (close()). */
+enum conn_end {
+	CONN_END_FIN = 0,
+	CONN_END_RST,
+	CONN_END_TIMEOUT,     /* idle timeout or evicted */
+	CONN_END_END_OF_INPUT,
+	CONN_END_SWITCHED,    /* conn_switch() handed the connection to another dissector */
+};
+
+struct dissector {
+	const char *name; /* "http1", "http2", ... (for stats and --protocol options) */
+
+	/*
+	 * Does this direction's first bytes look like the protocol? p/n: the first n bytes of
+	 * direction dir (TCP_DIR_C2S: from the client as the reassembler decided it).
+	 */
+	enum detect_result (*detect)(enum tcp_dir dir, const uint8_t *p, size_t n);
+
+	/*
+	 * Per-connection state, or NULL on ENOMEM. handover is NULL, or what the previous
+	 * dissector passed to conn_switch() (defined between the two).
+	 */
+	void *(*open)(struct conn *c, void *handover);
+
+	/* Consume a prefix of the next bytes of dir; return its length (0..n). */
+	size_t (*parse)(void *st, struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n,
+			uint64_t ts, uint64_t ts_last);
+
+	/*
+	 * `missing` bytes of dir were lost (a capture gap), or were dropped by the engine. The
+	 * next parse() of dir starts after them: resynchronise at the next message boundary
+	 * where the protocol allows, and emit what the gap cut as incomplete.
+	 */
+	void (*gap)(void *st, struct conn *c, enum tcp_dir dir, uint64_t missing, uint64_t ts);
+
+	/*
+	 * The connection ended: emit every pending entry (incomplete ones marked with what is
+	 * missing and why). Not called after conn_switch() succeeded.
+	 */
+	void (*close)(void *st, struct conn *c, enum conn_end why, uint64_t ts);
+
+	void (*free)(void *st);
+};
+
+/* ---- what the engine offers dissectors ---- */
+
+const struct tcp_flow_info *conn_info(const struct conn *c);
+
+/* Bounds from the engine's configuration. */
+size_t conn_body_max(const struct conn *c);
+
+/*
+ * A new entry with src/dst/flow id filled from the connection (src = client). NULL on
+ * ENOMEM (counted). The caller owns it until conn_emit() or entry_free().
+ */
+struct entry *conn_entry_new(struct conn *c);
+
+/*
+ * Give an entry to the engine: it assigns the id, adds pod names, applies the GraphQL
+ * annotation to HTTP entries, filters and outputs it, and frees it.
+ */
+void conn_emit(struct conn *c, struct entry *e);
+
+/*
+ * From now on the connection's bytes go to dissector d, opened with handover. Call it from
+ * parse(); the bytes after the consumed prefix that parse() returns, and everything after,
+ * go to d. The current dissector's state is freed by the engine after parse() returns
+ * (close() is not called). Returns 0, or -ENOENT when no dissector of that name exists.
+ */
+int conn_switch(struct conn *c, const char *dissector_name, void *handover);
+
+/* Count a protocol error (malformed bytes skipped, resynchronisation). */
+void conn_count_parse_error(struct conn *c);
+
+/* The engine's dissectors, in detection order; NULL-terminated. */
+extern const struct dissector *const dissectors[];
+
+#endif /* FLOE_DISSECT_DISSECTOR_H */

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * engine: packets in, entries out. Owns the TCP reassembler (net/tcp_reasm.h), detects each
+ * connection's protocol by content (not by port), runs the dissectors (dissector.h) and hands
+ * finished entries to a sink.
+ *
+ *   dissect_engine_create(cfg, sink, ctx, &e);
+ *   for each packet: packet_decode(...); dissect_engine_packet(e, &pkt);
+ *   live: dissect_engine_expire(e, now) now and then; offline: cfg.tcp.expire_on_packets
+ *   dissect_engine_finish(e);          pending entries are emitted as incomplete
+ *   dissect_engine_destroy(e);
+ *
+ * The stream functions feed a connection's bytes directly, without packets; tests use them,
+ * and later sources of plaintext (TLS uprobes) will too.
+ *
+ * Memory: bounded by cfg (tcp limits, max_buffer_per_dir per connection direction) and by
+ * what each dissector bounds itself (pending requests, body_max). Not thread-safe.
+ */
+#ifndef FLOE_DISSECT_ENGINE_H
+#define FLOE_DISSECT_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "entry/entry.h"
+#include "net/packet.h"
+#include "net/tcp_reasm.h"
+
+#define DISSECT_DEFAULT_MAX_BUFFER_PER_DIR (1u << 20) /* 1 MiB */
+#define DISSECT_DEFAULT_DETECT_BYTES       64u        /* give up detection after this many */
+
+/* The sink borrows the entry; the engine frees it when the sink returns. */
+typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
+
+/* Pod names for an address (the tap's scope), or 0 when unknown. */
+typedef int (*dissect_names_fn)(void *ctx, const uint8_t addr[16], char pod[64],
+				char namespace[64]);
+
+struct dissect_config {
+	struct tcp_reasm_config tcp;
+	size_t max_buffer_per_dir; /* unconsumed bytes held per direction; 0: default */
+	size_t body_max;           /* body bytes kept per message; 0: HTTP_BODY_DEFAULT_MAX */
+	size_t detect_bytes;       /* bytes looked at before a flow is "unknown"; 0: default */
+	dissect_names_fn names;    /* optional */
+	void *names_ctx;
+};
+
+struct dissect_stats {
+	uint64_t conns;              /* connections seen */
+	uint64_t conns_by_protocol[8]; /* index in dissectors[]; see dissect_protocol_name() */
+	uint64_t conns_unknown;      /* no dissector recognised them */
+	uint64_t entries;            /* entries emitted */
+	uint64_t entries_incomplete; /* of those, with a missing half */
+	uint64_t parse_errors;       /* conn_count_parse_error() and buffer overflows */
+	uint64_t buffer_overflows;   /* buffers dropped because a dissector consumed nothing */
+	uint64_t gaps;               /* gaps passed to dissectors */
+	uint64_t gap_bytes;
+	uint64_t alloc_failures;
+};
+
+struct dissect_engine;
+struct conn;
+
+int dissect_engine_create(const struct dissect_config *cfg, dissect_sink_fn sink, void *ctx,
+			  struct dissect_engine **out);
+void dissect_engine_destroy(struct dissect_engine *e);
+
+/* One decoded packet (TCP; others are ignored for now). Returns tcp_reasm_packet()'s value. */
+int dissect_engine_packet(struct dissect_engine *e, const struct packet *p);
+void dissect_engine_expire(struct dissect_engine *e, uint64_t now_ns);
+/* End of input: every connection is closed, pending entries emitted as incomplete. */
+void dissect_engine_finish(struct dissect_engine *e);
+
+void dissect_engine_get_stats(const struct dissect_engine *e, struct dissect_stats *out);
+void dissect_engine_get_tcp_stats(const struct dissect_engine *e, struct tcp_reasm_stats *out);
+const char *dissect_protocol_name(unsigned index); /* NULL past the end */
+
+/* ---- byte streams without packets ---- */
+struct conn *dissect_stream_open(struct dissect_engine *e, const struct tcp_flow_info *info);
+void dissect_stream_data(struct dissect_engine *e, struct conn *c, enum tcp_dir dir,
+			 const uint8_t *p, size_t n, uint64_t ts_ns);
+void dissect_stream_gap(struct dissect_engine *e, struct conn *c, enum tcp_dir dir,
+			uint64_t missing, uint64_t ts_ns);
+/* Closes and frees c. */
+void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_close_reason why,
+			  uint64_t ts_ns);
+
+#endif /* FLOE_DISSECT_ENGINE_H */

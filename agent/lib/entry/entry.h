@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * entry: one request/response pair (or one message without a partner), the unit users read,
+ * query and, later, send from agent to hub. docs/entries.md lists every field; the names are
+ * a contract (KFL, hub and UI address entries by them).
+ *
+ * An entry has fixed common fields (this struct) and protocol fields: jansson objects the
+ * dissector fills ("request", "response", "grpc", "graphql", ...). entry_to_json() joins
+ * both into the one JSON object that is printed and filtered.
+ *
+ * jansson is the tree because the same object is printed as JSON, matched by filters and
+ * walked by name later (KFL); it escapes and validates UTF-8, which hand-written output gets
+ * wrong easily.
+ */
+#ifndef FLOE_ENTRY_ENTRY_H
+#define FLOE_ENTRY_ENTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct entry_endpoint {
+	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d (as in struct packet) */
+	uint8_t family;   /* AF_INET or AF_INET6 */
+	uint16_t port;
+	char pod[64];       /* "" when not known */
+	char namespace[64]; /* "" when not known */
+};
+
+/* Which half of the pair never came. */
+enum entry_missing {
+	ENTRY_COMPLETE = 0,
+	ENTRY_MISSING_RESPONSE,
+	ENTRY_MISSING_REQUEST,
+};
+
+/* Why it never came. */
+enum entry_missing_reason {
+	ENTRY_REASON_NONE = 0,
+	ENTRY_REASON_GAP,         /* bytes of the stream were lost (capture gap) */
+	ENTRY_REASON_RESET,       /* the connection was reset */
+	ENTRY_REASON_CLOSED,      /* the connection closed normally before it */
+	ENTRY_REASON_TIMEOUT,     /* the flow went idle, or was evicted */
+	ENTRY_REASON_END_OF_INPUT,/* the capture ended */
+	ENTRY_REASON_STREAM_RESET,/* HTTP/2 RST_STREAM or GOAWAY cancelled the stream */
+	ENTRY_REASON_PARSE_ERROR, /* the peer's bytes did not parse */
+};
+
+struct entry {
+	char id[32];          /* set by the engine: "<flow id>-<n>" (n counts the flow's entries) */
+	const char *protocol; /* static string: "http", "grpc", "graphql", ... */
+	char version[8];      /* "1.0", "1.1", "2", ... */
+	struct entry_endpoint src; /* the client: the request's sender */
+	struct entry_endpoint dst; /* the server */
+	uint64_t flow_id;
+	uint64_t request_ts_ns;  /* first byte of the request; 0 when missing */
+	uint64_t response_ts_ns; /* first byte of the response; 0 when missing */
+	uint64_t request_end_ns; /* last byte of the request */
+	uint64_t response_end_ns;/* last byte of the response */
+	uint64_t request_size;   /* bytes on the wire: head and body (HTTP/2: frame payloads) */
+	uint64_t response_size;
+	uint32_t stream_id;      /* HTTP/2 stream; 0 when not HTTP/2 */
+	enum entry_missing missing;
+	enum entry_missing_reason missing_reason;
+	json_t *fields;          /* object: protocol fields, owned by the entry */
+};
+
+/* A new entry with an empty fields object; NULL on ENOMEM. */
+struct entry *entry_new(void);
+void entry_free(struct entry *e);
+
+/*
+ * The whole entry as one JSON object (new reference; the fields are copied by reference, so
+ * the entry stays usable). NULL on ENOMEM.
+ */
+json_t *entry_to_json(const struct entry *e);
+
+/* One line of text for terminals: "<id> <time> <proto> <src> -> <dst> <summary>". */
+int entry_format_line(const struct entry *e, char *buf, size_t size);
+
+const char *entry_missing_str(enum entry_missing m);
+const char *entry_missing_reason_str(enum entry_missing_reason r);
+
+/* "2026-11-23T10:42:00.123456789Z" (UTC, nanoseconds). */
+void entry_format_time(uint64_t ts_ns, char out[40]);
+
+/* ---- helpers for dissectors: values the JSON tree can hold ---- */
+
+/*
+ * A JSON string from bytes that may not be UTF-8: valid UTF-8 is kept, every invalid byte
+ * becomes U+FFFD. Never NULL for n == 0 (""), NULL only on ENOMEM.
+ */
+json_t *entry_json_text(const uint8_t *p, size_t n);
+
+/* Set key to a text value (entry_json_text); returns 0 or -ENOMEM. */
+int entry_set_text(json_t *obj, const char *key, const uint8_t *p, size_t n);
+
+#endif /* FLOE_ENTRY_ENTRY_H */
