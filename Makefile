@@ -68,7 +68,9 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-# Userspace library shared by floe-agent and floe.
+# Userspace library shared by floe-agent and floe. Linked whole: the dissector registry
+# refers to dissectors weakly while they are being written.
+LIB_WHOLE = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
 $(BUILD)/lib/%.o: agent/lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -77,14 +79,14 @@ $(LIB): $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/floe-agent: agent/main.c $(LIB)
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $< $(LIB_WHOLE) $(LDLIBS) -o $@
 
 $(BUILD)/floe: cli/floe.c $(LIB)
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $< $(LIB_WHOLE) $(LDLIBS) -o $@
 
 # Unit tests (cmocka), plain and under ASan+UBSan.
 $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $< $(LIB_WHOLE) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/lib-san/%.o: agent/lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
 	@mkdir -p $(@D)

@@ -112,6 +112,6 @@ int conn_switch(struct conn *c, const char *dissector_name, void *handover);
 void conn_count_parse_error(struct conn *c);
 
 /* The engine's dissectors, in detection order; NULL-terminated. */
-extern const struct dissector *const dissectors[];
+extern const struct dissector *dissectors[];
 
 #endif /* FLOE_DISSECT_DISSECTOR_H */

@@ -84,7 +84,7 @@ const char *entry_missing_str(enum entry_missing m);
 const char *entry_missing_reason_str(enum entry_missing_reason r);
 
 /* "2026-11-23T10:42:00.123456789Z" (UTC, nanoseconds). */
-void entry_format_time(uint64_t ts_ns, char out[40]);
+void entry_format_time(uint64_t ts_ns, char out[64]);
 
 /* ---- helpers for dissectors: values the JSON tree can hold ---- */
 

@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The dissection engine: glue between the reassembler, protocol detection and dissectors.
+ * See engine.h and dissector.h for the contracts.
+ */
+#include "dissect/engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dissect/dissector.h"
+#include "dissect/graphql.h"
+#include "dissect/http_common.h"
+
+/* Detection attempts per direction: mid-stream pick-up retries at each new chunk. */
+#define DETECT_MAX_ATTEMPTS 16u
+
+struct dir_buf {
+	uint8_t *p;
+	size_t len, cap;
+	uint64_t ts_first, ts_last; /* packets of the first and last unconsumed byte */
+	size_t last_chunk;          /* bytes of the last append (for ts_first after consuming) */
+	uint64_t dropped;           /* bytes dropped before a dissector took over (report as gap) */
+	unsigned attempts;          /* detection attempts that all said no */
+	bool no;                    /* every dissector said no to the current buffer */
+};
+
+struct conn {
+	struct dissect_engine *eng;
+	struct tcp_flow_info info;
+	const struct dissector *d;
+	unsigned d_index;
+	void *st;
+	struct dir_buf b[2];
+	uint32_t entry_seq;
+	bool unknown; /* no dissector recognised it: bytes are ignored */
+	bool in_parse;
+	const struct dissector *switch_to;
+	unsigned switch_index;
+	void *switch_handover;
+};
+
+struct dissect_engine {
+	struct dissect_config cfg;
+	dissect_sink_fn sink;
+	void *ctx;
+	struct tcp_reasm *reasm;
+	struct dissect_stats st;
+};
+
+static unsigned dissector_count(void)
+{
+	unsigned n = 0;
+
+	while (dissectors[n])
+		n++;
+	return n;
+}
+
+const char *dissect_protocol_name(unsigned index)
+{
+	unsigned n = dissector_count();
+
+	return index < n ? dissectors[index]->name : NULL;
+}
+
+/* ---- what dissectors call ---- */
+
+const struct tcp_flow_info *conn_info(const struct conn *c)
+{
+	return &c->info;
+}
+
+size_t conn_body_max(const struct conn *c)
+{
+	return c->eng->cfg.body_max;
+}
+
+void conn_count_parse_error(struct conn *c)
+{
+	c->eng->st.parse_errors++;
+}
+
+static void endpoint_from(struct entry_endpoint *ep, const struct tcp_endpoint *t, uint8_t family)
+{
+	memcpy(ep->addr, t->addr, 16);
+	ep->port = t->port;
+	ep->family = family;
+}
+
+struct entry *conn_entry_new(struct conn *c)
+{
+	struct entry *e = entry_new();
+
+	if (!e) {
+		c->eng->st.alloc_failures++;
+		return NULL;
+	}
+	e->flow_id = c->info.id;
+	endpoint_from(&e->src, &c->info.client, c->info.family);
+	endpoint_from(&e->dst, &c->info.server, c->info.family);
+	return e;
+}
+
+void conn_emit(struct conn *c, struct entry *e)
+{
+	struct dissect_engine *eng = c->eng;
+
+	if (!e)
+		return;
+	snprintf(e->id, sizeof(e->id), "%" PRIu64 "-%" PRIu32, c->info.id, ++c->entry_seq);
+	if (eng->cfg.names) {
+		eng->cfg.names(eng->cfg.names_ctx, e->src.addr, e->src.pod, e->src.namespace);
+		eng->cfg.names(eng->cfg.names_ctx, e->dst.addr, e->dst.pod, e->dst.namespace);
+	}
+	if (!strcmp(e->protocol, "http"))
+		graphql_annotate(e);
+	eng->st.entries++;
+	if (e->missing != ENTRY_COMPLETE)
+		eng->st.entries_incomplete++;
+	if (eng->sink)
+		eng->sink(eng->ctx, e);
+	entry_free(e);
+}
+
+int conn_switch(struct conn *c, const char *name, void *handover)
+{
+	unsigned i;
+
+	for (i = 0; dissectors[i]; i++) {
+		if (!strcmp(dissectors[i]->name, name)) {
+			c->switch_to = dissectors[i];
+			c->switch_index = i;
+			c->switch_handover = handover;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* ---- buffers ---- */
+
+static int buf_append(struct dir_buf *b, const uint8_t *p, size_t n, uint64_t ts)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		uint8_t *np;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np)
+			return -ENOMEM;
+		b->p = np;
+		b->cap = cap;
+	}
+	if (!b->len)
+		b->ts_first = ts;
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->ts_last = ts;
+	b->last_chunk = n;
+	return 0;
+}
+
+static void buf_consume(struct dir_buf *b, size_t k)
+{
+	if (!k)
+		return;
+	if (k >= b->len) {
+		b->len = 0;
+		b->last_chunk = 0;
+		if (b->cap > (64u << 10)) { /* give back what a big message needed */
+			free(b->p);
+			b->p = NULL;
+			b->cap = 0;
+		}
+		return;
+	}
+	memmove(b->p, b->p + k, b->len - k);
+	b->len -= k;
+	/* The first byte left came with the last chunk only if what is left fits in it. */
+	if (b->len <= b->last_chunk)
+		b->ts_first = b->ts_last;
+	if (b->last_chunk > b->len)
+		b->last_chunk = b->len;
+}
+
+static void buf_free(struct dir_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- running dissectors ---- */
+
+static void apply_switch(struct conn *c);
+
+/*
+ * Give dir's bytes to the dissector: first (p, n) of a new chunk (NULL when only the buffer
+ * is to be parsed), without copying when nothing is buffered.
+ */
+static void feed(struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct dissect_engine *eng = c->eng;
+	struct dir_buf *b = &c->b[dir];
+	size_t k;
+
+	if (n && !b->len) {
+		while (n && c->d) {
+			c->in_parse = true;
+			k = c->d->parse(c->st, c, dir, p, n, ts, ts);
+			c->in_parse = false;
+			if (k > n)
+				k = n;
+			p += k;
+			n -= k;
+			if (c->switch_to)
+				apply_switch(c);
+			else if (!k)
+				break;
+		}
+		if (!n || !c->d)
+			return;
+	}
+	if (n && buf_append(b, p, n, ts)) {
+		eng->st.alloc_failures++;
+		c->d->gap(c->st, c, dir, n, ts);
+		return;
+	}
+	while (b->len && c->d) {
+		c->in_parse = true;
+		k = c->d->parse(c->st, c, dir, b->p, b->len, b->ts_first, b->ts_last);
+		c->in_parse = false;
+		if (k > b->len)
+			k = b->len;
+		buf_consume(b, k);
+		if (c->switch_to)
+			apply_switch(c);
+		else if (!k)
+			break;
+	}
+	if (c->d && b->len > eng->cfg.max_buffer_per_dir) {
+		uint64_t lost = b->len;
+
+		eng->st.buffer_overflows++;
+		eng->st.parse_errors++;
+		b->len = 0;
+		c->d->gap(c->st, c, dir, lost, b->ts_last);
+	}
+}
+
+static void apply_switch(struct conn *c)
+{
+	const struct dissector *d = c->switch_to;
+	void *handover = c->switch_handover;
+
+	c->switch_to = NULL;
+	c->switch_handover = NULL;
+	if (c->d && c->st)
+		c->d->free(c->st);
+	c->d = d;
+	c->d_index = c->switch_index;
+	c->st = d->open(c, handover);
+	if (!c->st) {
+		c->eng->st.alloc_failures++;
+		c->d = NULL;
+		c->unknown = true;
+		return;
+	}
+	if (c->d_index < 8)
+		c->eng->st.conns_by_protocol[c->d_index]++;
+}
+
+/* Open d for the connection; report bytes dropped during detection as gaps. */
+static void start_dissector(struct conn *c, unsigned index, uint64_t ts)
+{
+	int dir;
+
+	c->d = dissectors[index];
+	c->d_index = index;
+	c->st = c->d->open(c, NULL);
+	if (!c->st) {
+		c->eng->st.alloc_failures++;
+		c->d = NULL;
+		c->unknown = true;
+		return;
+	}
+	if (index < 8)
+		c->eng->st.conns_by_protocol[index]++;
+	for (dir = 0; dir < 2 && c->d; dir++) {
+		if (c->b[dir].dropped) {
+			c->eng->st.gaps++;
+			c->eng->st.gap_bytes += c->b[dir].dropped;
+			c->d->gap(c->st, c, dir, c->b[dir].dropped, ts);
+			c->b[dir].dropped = 0;
+		}
+	}
+	/* Both directions' buffered bytes, oldest first, then the other. */
+	if (c->b[TCP_DIR_C2S].len && c->b[TCP_DIR_S2C].len &&
+	    c->b[TCP_DIR_S2C].ts_first < c->b[TCP_DIR_C2S].ts_first) {
+		feed(c, TCP_DIR_S2C, NULL, 0, ts);
+		if (c->d)
+			feed(c, TCP_DIR_C2S, NULL, 0, ts);
+	} else {
+		feed(c, TCP_DIR_C2S, NULL, 0, ts);
+		if (c->d)
+			feed(c, TCP_DIR_S2C, NULL, 0, ts);
+	}
+}
+
+/* Detection on dir's buffer; returns true when a dissector took the connection. */
+static bool detect(struct conn *c, enum tcp_dir dir, uint64_t ts)
+{
+	struct dir_buf *b = &c->b[dir];
+	bool maybe = false;
+	unsigned i;
+
+	for (i = 0; dissectors[i]; i++) {
+		enum detect_result r = dissectors[i]->detect(dir, b->p, b->len);
+
+		if (r == DETECT_YES) {
+			start_dissector(c, i, ts);
+			return true;
+		}
+		if (r == DETECT_MAYBE)
+			maybe = true;
+	}
+	if (maybe && b->len < c->eng->cfg.detect_bytes)
+		return false;
+	/* Nobody wants these bytes: drop them, try again at the next chunk (mid-stream). */
+	b->dropped += b->len;
+	b->len = 0;
+	b->attempts++;
+	if (b->attempts >= DETECT_MAX_ATTEMPTS &&
+	    (c->b[!dir].attempts >= DETECT_MAX_ATTEMPTS || c->b[!dir].attempts == 0)) {
+		c->unknown = true;
+		c->eng->st.conns_unknown++;
+		buf_free(&c->b[0]);
+		buf_free(&c->b[1]);
+	}
+	return false;
+}
+
+/* ---- streams ---- */
+
+struct conn *dissect_stream_open(struct dissect_engine *e, const struct tcp_flow_info *info)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		e->st.alloc_failures++;
+		return NULL;
+	}
+	c->eng = e;
+	c->info = *info;
+	e->st.conns++;
+	return c;
+}
+
+void dissect_stream_data(struct dissect_engine *e, struct conn *c, enum tcp_dir dir,
+			 const uint8_t *p, size_t n, uint64_t ts_ns)
+{
+	struct dir_buf *b;
+
+	if (!c || c->unknown || !n)
+		return;
+	if (c->d) {
+		feed(c, dir, p, n, ts_ns);
+		return;
+	}
+	b = &c->b[dir];
+	if (buf_append(b, p, n, ts_ns)) {
+		e->st.alloc_failures++;
+		b->dropped += n;
+		return;
+	}
+	detect(c, dir, ts_ns);
+}
+
+void dissect_stream_gap(struct dissect_engine *e, struct conn *c, enum tcp_dir dir,
+			uint64_t missing, uint64_t ts_ns)
+{
+	struct dir_buf *b;
+
+	if (!c || c->unknown)
+		return;
+	b = &c->b[dir];
+	if (!c->d) {
+		b->dropped += b->len + missing;
+		b->len = 0;
+		return;
+	}
+	/* Bytes held for a message that the gap cuts are lost with it. */
+	missing += b->len;
+	b->len = 0;
+	e->st.gaps++;
+	e->st.gap_bytes += missing;
+	c->d->gap(c->st, c, dir, missing, ts_ns);
+}
+
+static enum conn_end conn_end_of(enum tcp_close_reason why)
+{
+	switch (why) {
+	case TCP_CLOSE_FIN:
+		return CONN_END_FIN;
+	case TCP_CLOSE_RST:
+		return CONN_END_RST;
+	case TCP_CLOSE_END_OF_INPUT:
+		return CONN_END_END_OF_INPUT;
+	case TCP_CLOSE_PORT_REUSE:
+		return CONN_END_FIN;
+	default:
+		return CONN_END_TIMEOUT;
+	}
+}
+
+void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_close_reason why,
+			  uint64_t ts_ns)
+{
+	(void)e;
+	if (!c)
+		return;
+	if (c->d) {
+		c->d->close(c->st, c, conn_end_of(why), ts_ns);
+		c->d->free(c->st);
+	} else if (!c->unknown && (c->b[0].len || c->b[1].len || c->b[0].dropped ||
+				   c->b[1].dropped)) {
+		e->st.conns_unknown++; /* had bytes, never recognised */
+	}
+	buf_free(&c->b[0]);
+	buf_free(&c->b[1]);
+	free(c);
+}
+
+/* ---- the reassembler's callbacks ---- */
+
+static void *on_open(void *ctx, const struct tcp_flow_info *info)
+{
+	return dissect_stream_open(ctx, info);
+}
+
+static void on_data(void *ctx, void *user, enum tcp_dir dir, const uint8_t *bytes, uint32_t len,
+		    uint64_t ts_ns)
+{
+	dissect_stream_data(ctx, user, dir, bytes, len, ts_ns);
+}
+
+static void on_gap(void *ctx, void *user, enum tcp_dir dir, uint32_t missing,
+		   enum tcp_gap_cause cause, uint64_t ts_ns)
+{
+	(void)cause;
+	dissect_stream_gap(ctx, user, dir, missing, ts_ns);
+}
+
+static void on_close(void *ctx, void *user, enum tcp_close_reason reason, uint64_t ts_ns)
+{
+	dissect_stream_close(ctx, user, reason, ts_ns);
+}
+
+/* ---- engine ---- */
+
+int dissect_engine_create(const struct dissect_config *cfg, dissect_sink_fn sink, void *ctx,
+			  struct dissect_engine **out)
+{
+	static const struct tcp_reasm_callbacks cb = {
+		.open = on_open, .data = on_data, .gap = on_gap, .close = on_close,
+	};
+	struct dissect_engine *e = calloc(1, sizeof(*e));
+	int err;
+
+	if (!e)
+		return -ENOMEM;
+	if (cfg)
+		e->cfg = *cfg;
+	if (!e->cfg.max_buffer_per_dir)
+		e->cfg.max_buffer_per_dir = DISSECT_DEFAULT_MAX_BUFFER_PER_DIR;
+	if (!e->cfg.body_max)
+		e->cfg.body_max = HTTP_BODY_DEFAULT_MAX;
+	if (!e->cfg.detect_bytes)
+		e->cfg.detect_bytes = DISSECT_DEFAULT_DETECT_BYTES;
+	e->sink = sink;
+	e->ctx = ctx;
+	err = tcp_reasm_create(&e->cfg.tcp, &cb, e, &e->reasm);
+	if (err) {
+		free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+}
+
+void dissect_engine_destroy(struct dissect_engine *e)
+{
+	if (!e)
+		return;
+	/* Closing flows frees the connections still open; their entries go nowhere. */
+	e->sink = NULL;
+	tcp_reasm_finish(e->reasm);
+	tcp_reasm_destroy(e->reasm);
+	free(e);
+}
+
+int dissect_engine_packet(struct dissect_engine *e, const struct packet *p)
+{
+	return tcp_reasm_packet(e->reasm, p);
+}
+
+void dissect_engine_expire(struct dissect_engine *e, uint64_t now_ns)
+{
+	tcp_reasm_expire(e->reasm, now_ns);
+}
+
+void dissect_engine_finish(struct dissect_engine *e)
+{
+	tcp_reasm_finish(e->reasm);
+}
+
+void dissect_engine_get_stats(const struct dissect_engine *e, struct dissect_stats *out)
+{
+	*out = e->st;
+}
+
+void dissect_engine_get_tcp_stats(const struct dissect_engine *e, struct tcp_reasm_stats *out)
+{
+	tcp_reasm_get_stats(e->reasm, out);
+}
