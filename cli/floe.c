@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dissect/engine.h"
+#include "entry/entry_filter.h"
+#include "entry/entry_output.h"
 #include "pcap_store.h"
+#include "read_file.h"
 #include "tap.h"
 
 #define FLOE_VERSION "0.1.0"
@@ -19,6 +23,8 @@ static void usage(FILE *out)
 	      "Commands:\n"
 	      "  tap [POD REGEX] [flags]    capture the traffic of this host's pods into the PCAP "
 	      "store\n"
+	      "  read FILE [-f FILTER]      print the request/response entries of a pcap/pcapng "
+	      "file\n"
 	      "  pcap export -o FILE        write the PCAP store as one PCAP file\n"
 	      "  version                    print the version\n"
 	      "\n"
@@ -100,6 +106,146 @@ static int cmd_pcap_export(int argc, char **argv)
 	return 0;
 }
 
+static void read_usage(FILE *out)
+{
+	fputs("Usage: floe read FILE [-f FILTER] [--json] [flags]\n"
+	      "\n"
+	      "Dissect a pcap or pcapng file (gzip-compressed too; '-' for standard input) and\n"
+	      "print one line, or one JSON object, per request/response entry. Protocols are\n"
+	      "recognised by content, on any port. Entry fields: docs/entries.md.\n"
+	      "\n"
+	      "Flags:\n"
+	      "  -f, --filter EXPR     only entries matching EXPR, e.g. 'http and response.status\n"
+	      "                        >= 400', 'grpc', 'request.method == \"POST\"'\n"
+	      "                        (docs/entries.md, \"Filters\")\n"
+	      "  -j, --json            one JSON object per line instead of text\n"
+	      "      --body-max SIZE   body bytes kept per message (default 64KiB)\n"
+	      "      --max-flows N     TCP connections tracked at once (default 65536)\n"
+	      "  -q, --quiet           no summary on standard error\n"
+	      "  -h, --help            this help\n",
+	      out);
+}
+
+static void read_summary(const char *path, const struct read_file_stats *st,
+			 const struct entry_output *o)
+{
+	unsigned i;
+
+	fprintf(stderr, "floe read: %s: %llu packets, %llu entries (%llu printed, %llu incomplete)",
+		path, (unsigned long long)st->packets, (unsigned long long)st->dissect.entries,
+		(unsigned long long)o->printed,
+		(unsigned long long)st->dissect.entries_incomplete);
+	fprintf(stderr, "; %llu connections:", (unsigned long long)st->dissect.conns);
+	for (i = 0; dissect_protocol_name(i) && i < 8; i++)
+		if (st->dissect.conns_by_protocol[i])
+			fprintf(stderr, " %s %llu", dissect_protocol_name(i),
+				(unsigned long long)st->dissect.conns_by_protocol[i]);
+	fprintf(stderr, " unrecognised %llu", (unsigned long long)st->dissect.conns_unknown);
+	fprintf(stderr, "; %llu parse errors, %llu gaps (%llu bytes)",
+		(unsigned long long)st->dissect.parse_errors,
+		(unsigned long long)st->dissect.gaps, (unsigned long long)st->dissect.gap_bytes);
+	if (st->decode_errors)
+		fprintf(stderr, ", %llu non-IP/undecodable frames",
+			(unsigned long long)st->decode_errors);
+	fputc('\n', stderr);
+	if (st->truncated)
+		fprintf(stderr, "floe read: %s: the file ends in the middle of a packet record "
+				"(truncated capture); everything before it was read\n",
+			path);
+}
+
+static int cmd_read(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"filter", required_argument, NULL, 'f'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"body-max", required_argument, NULL, 'b'},
+	    {"max-flows", required_argument, NULL, 'm'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct entry_output o = {.out = stdout};
+	struct dissect_config cfg = {};
+	struct entry_filter *filter = NULL;
+	struct read_file_stats st;
+	const char *ftext = NULL;
+	bool quiet = false;
+	char err[512];
+	uint64_t v;
+	int opt, rc;
+
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":f:jqh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			ftext = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'b':
+			if (parse_size(optarg, &v) || v > (1ull << 30)) {
+				fprintf(stderr, "floe read: --body-max: bad size '%s' (0..1GiB)\n",
+					optarg);
+				return 2;
+			}
+			cfg.body_max = v ? v : 1; /* 0 would mean the default */
+			break;
+		case 'm':
+			if (parse_size(optarg, &v) || !v || v > (1u << 26)) {
+				fprintf(stderr, "floe read: --max-flows: bad count '%s'\n", optarg);
+				return 2;
+			}
+			cfg.tcp.max_flows = v;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			read_usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "floe read: option '%s' needs a value\n", argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, "floe read: unknown flag '%s'\n", argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "floe read: %s\n",
+			optind >= argc ? "a capture FILE is required" : "only one FILE, please");
+		read_usage(stderr);
+		return 2;
+	}
+	if (ftext) {
+		rc = entry_filter_compile(ftext, &filter, err, sizeof(err));
+		if (rc) {
+			fprintf(stderr, "floe read: bad filter: %s\n", err);
+			return 2;
+		}
+		o.filter = filter;
+	}
+	rc = read_file_run(argv[optind], &cfg, entry_output_sink, &o, &st, err, sizeof(err));
+	entry_filter_free(filter);
+	if (fflush(stdout) == EOF)
+		o.errors++;
+	if (rc) {
+		fprintf(stderr, "floe read: %s\n", err);
+		return 1;
+	}
+	if (!quiet)
+		read_summary(argv[optind], &st, &o);
+	if (o.errors) {
+		fprintf(stderr, "floe read: %llu entries could not be written\n",
+			(unsigned long long)o.errors);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -109,6 +255,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "tap"))
 		return tap_main("floe tap", argc - 1, argv + 1);
+	if (!strcmp(argv[1], "read"))
+		return cmd_read(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "pcap") && argc >= 3 && !strcmp(argv[2], "export"))
 		return cmd_pcap_export(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

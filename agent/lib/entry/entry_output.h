@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * entry_output: the sink that prints entries (one line of text, or one JSON object per line)
+ * after the filter. Used by `floe read` and by the live tap.
+ */
+#ifndef FLOE_ENTRY_OUTPUT_H
+#define FLOE_ENTRY_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "entry/entry.h"
+#include "entry/entry_filter.h"
+
+struct entry_output {
+	FILE *out;
+	bool json;
+	const struct entry_filter *filter; /* NULL: everything */
+	uint64_t printed;
+	uint64_t filtered_out;
+	uint64_t errors; /* entries that could not be formatted (ENOMEM) or written */
+};
+
+/* A dissect_sink_fn: ctx is a struct entry_output. */
+void entry_output_sink(void *ctx, const struct entry *e);
+
+#endif /* FLOE_ENTRY_OUTPUT_H */

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "read_file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pcap/pcap.h>
+#include <zlib.h>
+
+#include "net/packet.h"
+
+/* stdio over zlib: libpcap reads a FILE *, and gzread reads plain files as they are too. */
+static ssize_t gz_read(void *cookie, char *buf, size_t size)
+{
+	int n = gzread(cookie, buf, size > (1u << 30) ? (1u << 30) : (unsigned)size);
+
+	return n < 0 ? -1 : n;
+}
+
+static int gz_close(void *cookie)
+{
+	return gzclose(cookie) == Z_OK ? 0 : -1;
+}
+
+static FILE *open_maybe_gzip(const char *path)
+{
+	cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
+	gzFile gz = strcmp(path, "-") ? gzopen(path, "rb") : gzdopen(dup(0), "rb");
+	FILE *f;
+
+	if (!gz)
+		return NULL;
+	gzbuffer(gz, 256u << 10);
+	f = fopencookie(gz, "r", io);
+	if (!f)
+		gzclose(gz);
+	return f;
+}
+
+int read_file_run(const char *path, const struct dissect_config *cfg, dissect_sink_fn sink,
+		  void *ctx, struct read_file_stats *stats, char *err, size_t errlen)
+{
+	char perr[PCAP_ERRBUF_SIZE] = "";
+	struct dissect_config c = {};
+	struct dissect_engine *eng;
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int dlt, rc, tsprec, derr = 0;
+	pcap_t *pc;
+	FILE *f;
+
+	memset(stats, 0, sizeof(*stats));
+	f = open_maybe_gzip(path);
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOMEM));
+		return -(errno ? errno : ENOMEM);
+	}
+	pc = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, perr);
+	if (!pc) {
+		fclose(f);
+		snprintf(err, errlen, "%s: not a pcap or pcapng capture (%s)", path, perr);
+		return -EINVAL;
+	}
+	tsprec = pcap_get_tstamp_precision(pc);
+	dlt = pcap_datalink(pc);
+	if (cfg)
+		c = *cfg;
+	c.tcp.expire_on_packets = true;
+	rc = dissect_engine_create(&c, sink, ctx, &eng);
+	if (rc) {
+		pcap_close(pc);
+		snprintf(err, errlen, "cannot create the dissection engine: %s", strerror(-rc));
+		return rc;
+	}
+	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
+		struct packet p;
+		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull +
+			      (uint64_t)h->ts.tv_usec * (tsprec == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000);
+
+		stats->packets++;
+		stats->bytes += h->caplen;
+		derr = packet_decode(dlt, data, h->caplen, h->len, ts, &p);
+		if (derr == PACKET_ERR_DLT)
+			break;
+		if (derr) {
+			stats->decode_errors++;
+			continue;
+		}
+		dissect_engine_packet(eng, &p);
+	}
+	if (rc == PCAP_ERROR) {
+		/* A file cut in the middle of a record: keep what was read. */
+		stats->truncated = 1;
+	}
+	dissect_engine_finish(eng);
+	dissect_engine_get_stats(eng, &stats->dissect);
+	dissect_engine_get_tcp_stats(eng, &stats->tcp);
+	dissect_engine_destroy(eng);
+	pcap_close(pc);
+	if (derr == PACKET_ERR_DLT) {
+		snprintf(err, errlen, "%s: link type %d (%s) is not supported", path, dlt,
+			 pcap_datalink_val_to_name(dlt) ?: "?");
+		return -ENOTSUP;
+	}
+	return 0;
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * read_file: `floe read`: a pcap or pcapng file (gzip-compressed too) through the dissection
+ * engine, entries to a sink. Packets are decoded with net/packet.h; flows expire on packet
+ * time (offline), and every flow still open at the end is closed as "end_of_capture".
+ */
+#ifndef FLOE_READ_FILE_H
+#define FLOE_READ_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dissect/engine.h"
+
+struct read_file_stats {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t decode_errors; /* frames that are not IP/TCP/UDP we can decode (ARP, ...) */
+	uint64_t truncated;     /* the file ended in the middle of a record */
+	struct dissect_stats dissect;
+	struct tcp_reasm_stats tcp;
+};
+
+/*
+ * Read path ("-" for standard input) and dissect it; entries go to sink(ctx, e). cfg may be
+ * NULL. Returns 0, or -errno with a message in err (cannot open, not a capture, unsupported
+ * link type). A capture cut short is not an error: what it holds is dissected, and
+ * stats.truncated says so.
+ */
+int read_file_run(const char *path, const struct dissect_config *cfg, dissect_sink_fn sink,
+		  void *ctx, struct read_file_stats *stats, char *err, size_t errlen);
+
+#endif /* FLOE_READ_FILE_H */
