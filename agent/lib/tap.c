@@ -8,7 +8,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <pcap/dlt.h>
+
 #include "capture.h"
+#include "dissect/engine.h"
+#include "entry/entry_filter.h"
+#include "entry/entry_output.h"
+#include "net/packet.h"
 #include "pcap_store.h"
 #include "pods_local.h"
 #include "sys_mounts.h"
@@ -32,6 +38,11 @@ struct tap {
 	int64_t mono_to_real_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	uint64_t packets, bytes;
 	int store_errno;
+	/* live entries (--entries/--json): dissected in the drain loop */
+	struct dissect_engine *engine;
+	struct entry_output output;
+	struct entry_filter *filter;
+	uint64_t undecoded;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -70,7 +81,80 @@ static int on_packet(void *ctx, const struct floe_pkt_record *rec, const uint8_t
 		t->store_errno = -ret;
 	t->packets++;
 	t->bytes += rec->pkt_len;
+	if (t->engine) {
+		struct packet p;
+
+		if (packet_decode(DLT_EN10MB, frame, rec->cap_len, rec->pkt_len,
+				  (uint64_t)((int64_t)rec->ts_ns + t->mono_to_real_ns), &p) == 0)
+			dissect_engine_packet(t->engine, &p);
+		else
+			t->undecoded++;
+	}
 	return 0;
+}
+
+/* Pod names for entries: the tapped pods' addresses (IPv4 as ::ffff:a.b.c.d). */
+static int pod_names(void *ctx, const uint8_t addr[16], char pod[ENTRY_NAME_MAX],
+		     char ns[ENTRY_NAME_MAX])
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	struct tap *t = ctx;
+
+	for (size_t i = 0; i < t->n_pods; i++) {
+		const struct floe_pod *p = &t->pods[i].pod;
+
+		for (size_t a = 0; a < p->n_addrs; a++) {
+			const struct floe_pod_addr *pa = &p->addrs[a];
+			bool hit = pa->family == AF_INET
+					   ? !memcmp(addr, v4mapped, 12) && !memcmp(addr + 12, pa->addr, 4)
+					   : !memcmp(addr, pa->addr, 16);
+
+			if (hit) {
+				snprintf(pod, ENTRY_NAME_MAX, "%s", p->name);
+				snprintf(ns, ENTRY_NAME_MAX, "%s", p->namespace);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
+{
+	struct dissect_config dc = {.body_max = t->o->body_max, .names = pod_names, .names_ctx = t};
+	int ret;
+
+	if (t->o->filter) {
+		ret = entry_filter_compile(t->o->filter, &t->filter, err, errlen);
+		if (ret)
+			return ret;
+	}
+	t->output.out = out;
+	t->output.json = t->o->entries_json;
+	t->output.filter = t->filter;
+	ret = dissect_engine_create(&dc, entry_output_sink, &t->output, &t->engine);
+	if (ret)
+		snprintf(err, errlen, "cannot start the dissection engine: %s", strerror(-ret));
+	return ret;
+}
+
+static void entries_close(struct tap *t)
+{
+	struct dissect_stats ds;
+
+	if (!t->engine)
+		return;
+	dissect_engine_finish(t->engine);
+	dissect_engine_get_stats(t->engine, &ds);
+	fflush(t->output.out);
+	fprintf(t->log,
+		"  entries                         %llu (%llu printed, %llu incomplete), %llu "
+		"connections (%llu unrecognised), %llu parse errors\n",
+		(unsigned long long)ds.entries, (unsigned long long)t->output.printed,
+		(unsigned long long)ds.entries_incomplete, (unsigned long long)ds.conns,
+		(unsigned long long)ds.conns_unknown, (unsigned long long)ds.parse_errors);
+	dissect_engine_destroy(t->engine);
+	t->engine = NULL;
 }
 
 static const char *addr_str(const struct floe_pod_addr *a, char *buf, size_t len)
@@ -309,6 +393,12 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		goto out;
 	}
 
+	if ((o->entries || o->filter) && entries_open(&t, out, err, sizeof(err)) < 0) {
+		fprintf(log, "floe: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	refresh_clock_offset(&t);
@@ -340,6 +430,10 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 			last_tick = now;
 			refresh_clock_offset(&t);
 			sync_pods(&t, true);
+			if (t.engine) {
+				dissect_engine_expire(t.engine, (uint64_t)clock_ns(CLOCK_REALTIME));
+				fflush(t.output.out);
+			}
 			if (o->debug && capture_counters(t.capture, cnt) == 0)
 				fprintf(log,
 					"floe: seen %llu targeted %llu recorded %llu ringbuf_full "
@@ -368,9 +462,12 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		rc = 1;
 	}
 	print_summary(&t, cnt, &st, (double)(clock_ns(CLOCK_MONOTONIC) - start) / 1e9);
+	entries_close(&t);
 	if (o->stats_json)
 		write_stats_json(o->stats_json, cnt, &st, t.next_target_id, log);
 out:
+	entries_close(&t);
+	entry_filter_free(t.filter);
 	if (t.store)
 		pcap_store_close(t.store);
 	capture_close(t.capture);

@@ -29,6 +29,11 @@ struct tap_options {
 	const char *netns_dir;
 	const char *state_dir;
 	const char *stats_json;  /* may be NULL */
+	/* Entries, live: dissect the tapped traffic and print entries to out. */
+	bool entries;            /* --entries (text) or --json */
+	bool entries_json;       /* --json */
+	const char *filter;      /* --filter: only matching entries are printed */
+	uint64_t body_max;       /* --body-max; 0: default */
 };
 
 /* Defaults for every field. */

@@ -81,6 +81,11 @@ static void print_help(FILE *out)
 	    "      --no-compress          keep closed segments uncompressed\n"
 	    "      --duration SECONDS     stop after this long (default: until Ctrl-C)\n"
 	    "      --stats-json FILE      write the final counters as JSON\n"
+	    "      --entries              print request/response entries as the pods talk\n"
+	    "      --json                 the same, one JSON object per line (docs/entries.md)\n"
+	    "      --filter EXPR          print only entries matching EXPR ('http and\n"
+	    "                             response.status >= 500'; docs/entries.md)\n"
+	    "      --body-max SIZE        body bytes kept per message in entries (default 64KiB)\n"
 	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
 	    "                             tap.ringbuffer, tap.store, tap.inventory, tap.duration\n"
 	    "  -h, --help                 this help\n"
@@ -103,6 +108,10 @@ enum {
 	OPT_DURATION,
 	OPT_STATS_JSON,
 	OPT_STATE_DIR,
+	OPT_ENTRIES,
+	OPT_JSON,
+	OPT_FILTER,
+	OPT_BODY_MAX,
 	OPT_LATER,
 };
 
@@ -163,6 +172,13 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_STATS_JSON:
 		o->stats_json = val;
 		return 0;
+	case OPT_FILTER:
+		o->filter = val;
+		return 0;
+	case OPT_BODY_MAX:
+		if (parse_size(val, &o->body_max) < 0 || o->body_max > (1ull << 30))
+			goto bad_size;
+		return 0;
 	}
 	snprintf(err, errlen, "unknown option '%s'", name);
 	return -EINVAL;
@@ -187,6 +203,10 @@ static const struct option long_opts[] = {
     {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
+    {"entries", no_argument, NULL, OPT_ENTRIES},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"filter", required_argument, NULL, OPT_FILTER},
+    {"body-max", required_argument, NULL, OPT_BODY_MAX},
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
@@ -237,6 +257,12 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case 'd':
 			o->debug = true;
+			break;
+		case OPT_ENTRIES:
+			o->entries = true;
+			break;
+		case OPT_JSON:
+			o->entries = o->entries_json = true;
 			break;
 		case 'h':
 			print_help(out);

@@ -34,8 +34,8 @@
 typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
 
 /* Pod names for an address (the tap's scope), or 0 when unknown. */
-typedef int (*dissect_names_fn)(void *ctx, const uint8_t addr[16], char pod[64],
-				char namespace[64]);
+typedef int (*dissect_names_fn)(void *ctx, const uint8_t addr[16], char pod[ENTRY_NAME_MAX],
+				char namespace[ENTRY_NAME_MAX]);
 
 struct dissect_config {
 	struct tcp_reasm_config tcp;

@@ -21,12 +21,15 @@
 
 #include <jansson.h>
 
+/* Kubernetes names: pods up to 253 characters (DNS subdomain), namespaces 63. */
+#define ENTRY_NAME_MAX 256
+
 struct entry_endpoint {
 	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d (as in struct packet) */
 	uint8_t family;   /* AF_INET or AF_INET6 */
 	uint16_t port;
-	char pod[64];       /* "" when not known */
-	char namespace[64]; /* "" when not known */
+	char pod[ENTRY_NAME_MAX];       /* "" when not known */
+	char namespace[ENTRY_NAME_MAX]; /* "" when not known */
 };
 
 /* Which half of the pair never came. */
