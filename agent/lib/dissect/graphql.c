@@ -125,6 +125,15 @@ int graphql_operation(const char *doc, size_t len, const char *want, const char 
 		if (l.p >= l.end)
 			return -1;
 		if (*l.p == '{') {
+			struct lex sel = { l.p + 1, l.end };
+
+			/* A selection set starts with a field name or a spread, and is closed. */
+			skip_ignored(&sel);
+			if (sel.p >= sel.end || !(is_name_start((unsigned char)*sel.p) || *sel.p == '.'))
+				return -1;
+			sel.p = l.p;
+			if (!skip_definition(&sel))
+				return -1;
 			/* shorthand query: anonymous, matches only when no name is wanted */
 			if (!want) {
 				*type = "query";
@@ -165,6 +174,10 @@ int graphql_operation(const char *doc, size_t len, const char *want, const char 
 			}
 		}
 		if (!want || (strlen(want) == nn && !memcmp(want, ns, nn))) {
+			struct lex rest = l;
+
+			if (!skip_definition(&rest))
+				return -1; /* not closed: not a document */
 			*type = t;
 			if (name_size) {
 				if (nn >= name_size)

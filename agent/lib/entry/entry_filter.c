@@ -347,6 +347,8 @@ static const json_t *lookup(const json_t *v, const char *path)
 
 static bool truthy(const json_t *v)
 {
+	if (!v)
+		return false;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 	case JSON_ARRAY:
