@@ -19,7 +19,9 @@
 /*
  * Headers: an object keyed by the lower-cased name. A repeated header's values are joined
  * with ", " (RFC 9110 5.3), except set-cookie whose values are joined with "\n" (they may
- * contain commas). Returns 0 or -ENOMEM.
+ * contain commas) and cookie whose values are joined with "; " (HTTP/2 splits it into
+ * fields, RFC 9113 8.2.3). Names and values may hold any bytes: invalid UTF-8 bytes (and a
+ * NUL in a name) become U+FFFD. Returns 0 or -ENOMEM.
  */
 int http_headers_add(json_t *headers, const char *name, size_t nlen, const char *value,
 		     size_t vlen);
@@ -36,8 +38,9 @@ int http_cookies_from_request(json_t *cookies, const char *cookie_header);
 int http_cookies_from_set_cookie(json_t *cookies, const char *set_cookie_lines);
 
 /*
- * Set "url" (as sent), "path" (before '?', percent-decoding not applied), "query" (after
- * '?', without '#fragment'; "" when none) and "query_params" (object: name -> value,
+ * Set "url" (as sent), "path" (before '?' or '#', percent-decoding not applied; of an
+ * absolute-form target "http://h/p" the part after the authority, "/" when empty), "query"
+ * (after '?', without '#fragment'; "" when none) and "query_params" (object: name -> value,
  * percent- and '+'-decoded; a repeated name keeps the first value) on req. Returns 0 or
  * -ENOMEM.
  */

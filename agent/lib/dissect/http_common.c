@@ -1,0 +1,680 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dissect/http_common.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+/* ---- bytes to JSON text ---- */
+
+/*
+ * Length of the valid UTF-8 sequence at p (1..4), or 0 when p[0] does not start one.
+ * Strict as jansson is: no overlong forms, no surrogates, nothing above U+10FFFF.
+ */
+static size_t utf8_seq_len(const uint8_t *p, size_t n)
+{
+	uint8_t c = p[0];
+	size_t len;
+	uint8_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0; /* overlong */
+		else if (c == 0xed)
+			hi = 0x9f; /* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90; /* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f; /* above U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return len;
+}
+
+static bool utf8_valid(const uint8_t *p, size_t n, bool allow_nul)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t l = utf8_seq_len(p + i, n - i);
+
+		if (!l || (!allow_nul && p[i] == 0))
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+/*
+ * A JSON string from wire bytes: valid UTF-8 is kept, every invalid byte becomes U+FFFD (the
+ * rule of entry_json_text(); kept here so this file does not wait on entry.c). A NUL stays
+ * in values (JSON escapes it) but not in keys: jansson neither loads such keys nor finds
+ * them by C string.
+ */
+static json_t *sanitized(const uint8_t *p, size_t n, bool key)
+{
+	static const char repl[3] = {'\xef', '\xbf', '\xbd'};
+	json_t *s;
+	char *buf;
+	size_t i = 0, o = 0;
+
+	if (!n)
+		return json_string("");
+	if (utf8_valid(p, n, !key))
+		return json_stringn_nocheck((const char *)p, n);
+	if (n > (SIZE_MAX - 1) / 3)
+		return NULL;
+	buf = malloc(n * 3 + 1);
+	if (!buf)
+		return NULL;
+	while (i < n) {
+		size_t l = utf8_seq_len(p + i, n - i);
+
+		if (l && !(key && p[i] == 0)) {
+			memcpy(buf + o, p + i, l);
+			o += l;
+			i += l;
+		} else {
+			memcpy(buf + o, repl, sizeof(repl));
+			o += sizeof(repl);
+			i++;
+		}
+	}
+	s = json_stringn_nocheck(buf, o);
+	free(buf);
+	return s;
+}
+
+static json_t *text_json(const uint8_t *p, size_t n)
+{
+	return sanitized(p, n, false);
+}
+
+/* Set a key from wire bytes; steals v. */
+static int set_text_key(json_t *obj, const uint8_t *k, size_t kn, json_t *v)
+{
+	json_t *ks;
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	ks = sanitized(k, kn, true);
+	if (!ks) {
+		json_decref(v);
+		return -ENOMEM;
+	}
+	rc = json_object_set_new_nocheck(obj, json_string_value(ks), v);
+	json_decref(ks);
+	return rc ? -ENOMEM : 0;
+}
+
+/* Whether obj already has the key that set_text_key would make of these bytes. */
+static int has_text_key(const json_t *obj, const uint8_t *k, size_t kn, bool *has)
+{
+	json_t *ks = sanitized(k, kn, true);
+
+	if (!ks)
+		return -ENOMEM;
+	*has = json_object_get(obj, json_string_value(ks)) != NULL;
+	json_decref(ks);
+	return 0;
+}
+
+/* ---- headers ---- */
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* The separator of repeated values of a (lower-cased) header name. */
+static const char *join_sep(const char *name, size_t n)
+{
+	/* Set-Cookie values may contain commas (Expires). */
+	if (n == 10 && !memcmp(name, "set-cookie", 10))
+		return "\n";
+	/* HTTP/2 may split cookie into fields that rejoin with "; " (RFC 9113 8.2.3). */
+	if (n == 6 && !memcmp(name, "cookie", 6))
+		return "; ";
+	return ", ";
+}
+
+int http_headers_add(json_t *headers, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	json_t *key, *val, *old;
+	const char *sep;
+	char *lower, *joined;
+	size_t klen, olen, slen;
+	int rc = -ENOMEM;
+
+	lower = malloc(nlen + 1);
+	if (!lower)
+		return -ENOMEM;
+	for (size_t i = 0; i < nlen; i++) {
+		char c = name[i];
+
+		lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	key = sanitized((const uint8_t *)lower, nlen, true);
+	free(lower);
+	val = text_json((const uint8_t *)value, vlen);
+	if (!key || !val)
+		goto out;
+	klen = json_string_length(key);
+	old = json_object_get(headers, json_string_value(key));
+	if (old) {
+		sep = join_sep(json_string_value(key), klen);
+		slen = strlen(sep);
+		olen = json_string_length(old);
+		joined = malloc(olen + slen + json_string_length(val) + 1);
+		if (!joined)
+			goto out;
+		memcpy(joined, json_string_value(old), olen);
+		memcpy(joined + olen, sep, slen);
+		memcpy(joined + olen + slen, json_string_value(val), json_string_length(val));
+		rc = json_string_setn_nocheck(old, joined, olen + slen + json_string_length(val));
+		free(joined);
+		rc = rc ? -ENOMEM : 0;
+		goto out;
+	}
+	rc = json_object_set_new_nocheck(headers, json_string_value(key), val) ? -ENOMEM : 0;
+	val = NULL; /* stolen, also on failure */
+out:
+	json_decref(key);
+	json_decref(val);
+	return rc;
+}
+
+const char *http_headers_get(const json_t *headers, const char *name)
+{
+	return json_string_value(json_object_get(headers, name));
+}
+
+/* ---- cookies ---- */
+
+static void trim(const char **s, const char **e)
+{
+	while (*s < *e && is_ows(**s))
+		(*s)++;
+	while (*e > *s && is_ows((*e)[-1]))
+		(*e)--;
+}
+
+/*
+ * One "name=value" pair between s and e into cookies. The value loses its surrounding
+ * double quotes (RFC 6265 4.1.1 allows them; they are not part of what applications read).
+ * first_wins: a request lists the most specific cookie first; later Set-Cookie lines replace
+ * earlier ones.
+ */
+static int cookie_pair(json_t *cookies, const char *s, const char *e, bool first_wins)
+{
+	const char *eq = memchr(s, '=', (size_t)(e - s));
+	const char *ns = s, *ne, *vs, *ve = e;
+	bool has = false;
+	int rc;
+
+	if (!eq)
+		return 0; /* malformed: no '=' */
+	ne = eq;
+	vs = eq + 1;
+	trim(&ns, &ne);
+	trim(&vs, &ve);
+	if (ns == ne)
+		return 0; /* malformed: no name */
+	if (ve - vs >= 2 && *vs == '"' && ve[-1] == '"') {
+		vs++;
+		ve--;
+	}
+	if (first_wins) {
+		rc = has_text_key(cookies, (const uint8_t *)ns, (size_t)(ne - ns), &has);
+		if (rc || has)
+			return rc;
+	}
+	return set_text_key(cookies, (const uint8_t *)ns, (size_t)(ne - ns),
+			    text_json((const uint8_t *)vs, (size_t)(ve - vs)));
+}
+
+/*
+ * Pairs separated by sep; of a Set-Cookie line only the first pair counts (the rest are
+ * attributes).
+ */
+static int cookie_list(json_t *cookies, const char *s, char sep, bool set_cookie)
+{
+	const char *end = s ? s + strlen(s) : s;
+	int rc;
+
+	while (s < end) {
+		const char *next = memchr(s, sep, (size_t)(end - s));
+		const char *e = next ? next : end;
+		const char *semi;
+
+		if (set_cookie) {
+			if (e > s && e[-1] == '\r')
+				e--;
+			semi = memchr(s, ';', (size_t)(e - s));
+			if (semi)
+				e = semi;
+		}
+		rc = cookie_pair(cookies, s, e, !set_cookie);
+		if (rc)
+			return rc;
+		s = next ? next + 1 : end;
+	}
+	return 0;
+}
+
+int http_cookies_from_request(json_t *cookies, const char *cookie_header)
+{
+	return cookie_list(cookies, cookie_header, ';', false);
+}
+
+int http_cookies_from_set_cookie(json_t *cookies, const char *set_cookie_lines)
+{
+	return cookie_list(cookies, set_cookie_lines, '\n', true);
+}
+
+/* ---- url ---- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent- and '+'-decode s..s+n into out (n bytes at the most); returns the length. */
+static size_t form_decode(const char *s, size_t n, uint8_t *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+
+		if (s[i] == '+') {
+			out[o++] = ' ';
+		} else if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
+			   (lo = hexval(s[i + 2])) >= 0) {
+			out[o++] = (uint8_t)(hi << 4 | lo);
+			i += 2;
+		} else {
+			out[o++] = (uint8_t)s[i]; /* also an invalid %xx, kept as it is */
+		}
+	}
+	return o;
+}
+
+/* The query's name=value pairs, decoded; a repeated name keeps its first value. */
+static int query_params(json_t *params, const char *q, size_t n)
+{
+	uint8_t *buf = malloc(n + 1);
+	const char *p = q, *end = q + n;
+	int rc = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (p < end && !rc) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(e - p));
+		const char *ne = eq ? eq : e;
+		size_t kn, vn;
+		bool has = false;
+
+		if (e > p) { /* "a&&b" has an empty pair */
+			kn = form_decode(p, (size_t)(ne - p), buf);
+			rc = has_text_key(params, buf, kn, &has);
+			if (!rc && !has) {
+				json_t *v;
+
+				vn = eq ? form_decode(eq + 1, (size_t)(e - eq - 1), buf + kn) : 0;
+				v = text_json(buf + kn, vn);
+				rc = set_text_key(params, buf, kn, v);
+			}
+		}
+		p = amp ? amp + 1 : end;
+	}
+	free(buf);
+	return rc;
+}
+
+/* Length of "scheme://authority" at the start of an absolute-form target, else 0. */
+static size_t absolute_prefix(const char *u, size_t n)
+{
+	size_t i = 0;
+
+	if (!n || !((u[0] | 0x20) >= 'a' && (u[0] | 0x20) <= 'z'))
+		return 0;
+	while (i < n && (((u[i] | 0x20) >= 'a' && (u[i] | 0x20) <= 'z') ||
+			 (u[i] >= '0' && u[i] <= '9') || u[i] == '+' || u[i] == '-' || u[i] == '.'))
+		i++;
+	if (n - i < 3 || memcmp(u + i, "://", 3))
+		return 0;
+	i += 3;
+	while (i < n && u[i] != '/' && u[i] != '?' && u[i] != '#')
+		i++;
+	return i;
+}
+
+int http_url_split(json_t *req, const char *url, size_t n)
+{
+	size_t pre, qs = n, qe = n, pe;
+	json_t *params;
+	int rc;
+
+	if (!url)
+		url = "";
+	pre = absolute_prefix(url, n);
+
+	for (size_t i = pre; i < n; i++) {
+		if (url[i] == '#') {
+			qs = qe = i;
+			break;
+		}
+		if (url[i] == '?') {
+			qs = i;
+			break;
+		}
+	}
+	pe = qs;
+	if (qs < n && url[qs] == '?') {
+		const char *h = memchr(url + qs + 1, '#', n - qs - 1);
+
+		qe = h ? (size_t)(h - url) : n;
+		qs++;
+	} else {
+		qs = qe; /* no query */
+	}
+	if (json_object_set_new(req, "url", text_json((const uint8_t *)url, n)))
+		return -ENOMEM;
+	/* Absolute-form (proxies): the path is what follows the authority; "/" when empty. */
+	if (pre && pe == pre)
+		rc = json_object_set_new(req, "path", json_string("/"));
+	else
+		rc = json_object_set_new(req, "path",
+					 text_json((const uint8_t *)url + pre, pe - pre));
+	if (rc || json_object_set_new(req, "query", text_json((const uint8_t *)url + qs, qe - qs)))
+		return -ENOMEM;
+	params = json_object();
+	if (!params)
+		return -ENOMEM;
+	rc = query_params(params, url + qs, qe - qs);
+	if (rc) {
+		json_decref(params);
+		return rc;
+	}
+	return json_object_set_new(req, "query_params", params) ? -ENOMEM : 0;
+}
+
+/* ---- bodies ---- */
+
+void http_body_init(struct http_body *b, size_t max)
+{
+	b->buf = NULL;
+	b->len = 0;
+	b->max = max;
+	b->size = 0;
+}
+
+int http_body_append(struct http_body *b, const uint8_t *p, size_t n)
+{
+	size_t take = b->max - b->len < n ? b->max - b->len : n;
+	size_t cap;
+	uint8_t *nb;
+
+	b->size += n;
+	if (!take)
+		return 0;
+	/* Grow in steps (a body usually ends far below max), never past max. */
+	cap = b->len ? b->len * 2 : 4096;
+	if (cap < b->len + take)
+		cap = b->len + take;
+	if (cap > b->max)
+		cap = b->max;
+	nb = realloc(b->buf, cap);
+	if (!nb)
+		return -ENOMEM;
+	b->buf = nb;
+	memcpy(b->buf + b->len, p, take);
+	b->len += take;
+	return 0;
+}
+
+void http_body_reset(struct http_body *b)
+{
+	free(b->buf);
+	http_body_init(b, b->max);
+}
+
+static json_t *base64_json(const uint8_t *p, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t olen = (n + 2) / 3 * 4, o = 0;
+	char *out = malloc(olen + 1);
+	json_t *s;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	s = json_stringn_nocheck(out, o);
+	free(out);
+	return s;
+}
+
+enum coding { CODING_NONE, CODING_GZIP, CODING_DEFLATE, CODING_OTHER };
+
+/* The content-encoding list, "identity" ignored: one gzip or deflate is decoded. */
+static enum coding parse_coding(const char *ce)
+{
+	enum coding c = CODING_NONE;
+	const char *p = ce;
+
+	while (p && *p) {
+		const char *e = strchr(p, ',');
+		const char *s = p, *te = e ? e : p + strlen(p);
+		size_t n;
+		enum coding t;
+
+		trim(&s, &te);
+		n = (size_t)(te - s);
+		if (n == 0 || (n == 8 && !strncasecmp(s, "identity", 8)))
+			t = CODING_NONE;
+		else if ((n == 4 && !strncasecmp(s, "gzip", 4)) ||
+			 (n == 6 && !strncasecmp(s, "x-gzip", 6)))
+			t = CODING_GZIP;
+		else if (n == 7 && !strncasecmp(s, "deflate", 7))
+			t = CODING_DEFLATE;
+		else
+			t = CODING_OTHER;
+		if (t != CODING_NONE)
+			c = c == CODING_NONE ? t : CODING_OTHER; /* chains are shown as they are */
+		p = e ? e + 1 : NULL;
+	}
+	return c;
+}
+
+struct inflated {
+	uint8_t *buf;
+	size_t len;
+	bool truncated; /* more output than max */
+	const char *error;
+};
+
+/*
+ * Inflate in..in+n with window bits wbits into at most max bytes. The output buffer grows
+ * with the output, never past max, so a small bomb costs what max allows. complete: the
+ * input is the whole body, so a stream that stops short is an error. Returns 0 or -ENOMEM.
+ */
+static int inflate_bounded(const uint8_t *in, size_t n, int wbits, size_t max, bool complete,
+			   struct inflated *r)
+{
+	z_stream zs;
+	size_t cap = 0;
+	int ret = Z_OK;
+
+	memset(r, 0, sizeof(*r));
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, wbits) != Z_OK)
+		return -ENOMEM;
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = n > UINT_MAX ? UINT_MAX : (uInt)n; /* bodies are far below 4 GiB */
+	for (;;) {
+		if (r->len == cap) {
+			uint8_t scratch[1];
+
+			if (cap == max) {
+				/* Full: does the stream have more to give? */
+				zs.next_out = scratch;
+				zs.avail_out = sizeof(scratch);
+				ret = inflate(&zs, Z_NO_FLUSH);
+				if (zs.avail_out == 0 ||
+				    (ret == Z_STREAM_END && wbits > MAX_WBITS && zs.avail_in >= 2 &&
+				     zs.next_in[0] == 0x1f && zs.next_in[1] == 0x8b))
+					r->truncated = true;
+				break;
+			}
+			cap = cap ? cap * 2 : (n * 4 > 4096 ? n * 4 : 4096);
+			if (cap > max || cap < r->len)
+				cap = max;
+			uint8_t *nb = realloc(r->buf, cap ? cap : 1);
+
+			if (!nb) {
+				inflateEnd(&zs);
+				free(r->buf);
+				r->buf = NULL;
+				return -ENOMEM;
+			}
+			r->buf = nb;
+		}
+		zs.next_out = r->buf + r->len;
+		zs.avail_out = (uInt)(cap - r->len);
+		ret = inflate(&zs, Z_NO_FLUSH);
+		r->len = cap - zs.avail_out;
+		if (ret == Z_STREAM_END) {
+			/* gzip allows members one after another (RFC 1952 2.2). */
+			if (wbits > MAX_WBITS && zs.avail_in >= 2 && zs.next_in[0] == 0x1f &&
+			    zs.next_in[1] == 0x8b && inflateReset(&zs) == Z_OK)
+				continue;
+			break;
+		}
+		if (ret != Z_OK && ret != Z_BUF_ERROR)
+			break;
+		if (ret == Z_BUF_ERROR && zs.avail_out)
+			break; /* no progress possible: the input ran out */
+	}
+	if (!r->truncated && ret != Z_STREAM_END) {
+		if (ret == Z_MEM_ERROR) {
+			inflateEnd(&zs);
+			free(r->buf);
+			r->buf = NULL;
+			return -ENOMEM;
+		}
+		if (ret == Z_DATA_ERROR || ret == Z_NEED_DICT || ret == Z_STREAM_ERROR)
+			r->error = zs.msg ? zs.msg : "invalid compressed data";
+		else if (complete)
+			r->error = "unexpected end of compressed data";
+	}
+	/* zs.msg points into zlib's static strings, so it outlives inflateEnd. */
+	inflateEnd(&zs);
+	return 0;
+}
+
+static int set_count(json_t *o, const char *key, uint64_t v)
+{
+	return json_object_set_new(o, key, json_integer(v > LLONG_MAX ? LLONG_MAX : (json_int_t)v));
+}
+
+json_t *http_body_to_json(const struct http_body *b, const char *content_encoding)
+{
+	enum coding c = parse_coding(content_encoding);
+	bool truncated = b->size > b->len;
+	const uint8_t *show = b->buf ? b->buf : (const uint8_t *)"";
+	size_t show_len = b->len;
+	struct inflated inf = {0};
+	json_t *o = json_object();
+	int rc = 0;
+
+	if (!o)
+		return NULL;
+	rc |= set_count(o, "size", b->size);
+	rc |= json_object_set_new(o, "truncated", json_boolean(truncated)); /* set again below */
+	if (c != CODING_NONE) {
+		const char *ce = content_encoding;
+
+		rc |=
+		    json_object_set_new(o, "encoding", text_json((const uint8_t *)ce, strlen(ce)));
+	}
+	/* Nothing kept (HEAD, 204, max 0): nothing to decode, and that is not an error. */
+	if ((c == CODING_GZIP || c == CODING_DEFLATE) && b->len) {
+		if (inflate_bounded(b->buf, b->len, MAX_WBITS + 32, b->max, !truncated, &inf))
+			goto nomem;
+		/* "deflate" is sent zlib-wrapped (RFC 9110 8.4.1.2) and, by some, raw. */
+		if (inf.error && c == CODING_DEFLATE) {
+			struct inflated raw;
+
+			if (inflate_bounded(b->buf, b->len, -MAX_WBITS, b->max, !truncated, &raw))
+				goto nomem;
+			if (!raw.error) {
+				free(inf.buf);
+				inf = raw;
+			} else {
+				free(raw.buf);
+			}
+		}
+		if (inf.error) {
+			rc |= json_object_set_new(o, "decode_error", json_string(inf.error));
+		} else {
+			show = inf.buf ? inf.buf : show;
+			show_len = inf.len;
+			truncated |= inf.truncated;
+			rc |= set_count(o, "decoded_size", inf.len);
+		}
+	}
+	rc |= json_object_set_new(o, "truncated", json_boolean(truncated));
+	if (utf8_valid(show, show_len, false))
+		rc |= json_object_set_new(o, "text",
+					  json_stringn_nocheck((const char *)show, show_len));
+	else
+		rc |= json_object_set_new(o, "base64", base64_json(show, show_len));
+	free(inf.buf);
+	if (rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+nomem:
+	free(inf.buf);
+	json_decref(o);
+	return NULL;
+}
