@@ -11,7 +11,7 @@ pkgs=(
 	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps
 	nghttp2-client nghttp2-server python3-grpcio
 	# benchmarks
-	iperf3 wrk
+	iperf3 wrk nginx time
 )
 
 missing=()
