@@ -1,0 +1,1132 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * HTTP/1.0 and HTTP/1.1 dissector. Message syntax is http_parser's (one parser per
+ * direction, re-initialised at every message so that a message end is a clean boundary);
+ * this file does the pairing, the entries, and recovery from gaps and garbage. See
+ * docs/http1.md for the behaviour and the fields.
+ *
+ * Exchanges: an exchange is created when a request starts and queued until its final
+ * response ends (FIFO: HTTP/1.1 answers in request order). The response side always works on
+ * the queue's head. An exchange is emitted once neither direction's parser refers to it and
+ * its response is done or known lost.
+ */
+#include "dissect/http1.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <http_parser.h>
+
+#include "dissect/http_common.h"
+
+/* Target bytes after which a consistent request line is taken by detect(): the engine gives
+ * up detection after a few dozen bytes, and long URLs must still be recognised. */
+#define DETECT_TARGET_ENOUGH 32u
+
+enum half_state {
+	HALF_WAIT = 0, /* not seen yet */
+	HALF_PARSING,  /* its message is being parsed */
+	HALF_DONE,
+	HALF_MISSING,  /* lost, cut or malformed: see reason */
+};
+
+struct xch {
+	struct xch *next;
+	struct entry *e;
+	enum half_state req, resp;
+	enum entry_missing_reason req_why, resp_why;
+	unsigned method;   /* enum http_method of the request, when seen */
+	bool method_known;
+	bool queued;
+	bool orphan;       /* a response without a request */
+	bool upgrade;      /* the request asked to leave HTTP/1 (Upgrade or CONNECT) */
+	char upgrade_proto[16]; /* lower-cased first token of the request's Upgrade header */
+};
+
+struct strbuf {
+	char *p;
+	size_t len, cap;
+};
+
+struct h1;
+
+/* The message being parsed in one direction. */
+struct msg {
+	http_parser hp;
+	struct h1 *st;
+	enum tcp_dir dir;
+	struct xch *x;
+	bool begun, head_done, done, in_value, trailing, cut;
+	bool resync, at_line_start;
+	bool gap_feed;      /* bytes given to the parser are zeros standing for a gap */
+	bool body_known;    /* body_left says how many body bytes surely follow */
+	bool until_close;   /* response body ends with the connection */
+	bool is_chunked;
+	uint64_t body_left;
+	uint64_t head_bytes, wire, gap_bytes;
+	uint64_t ts_first;
+	json_t *obj;        /* "request" / "response" once the head is complete */
+	json_t *headers, *trailers;
+	struct strbuf line, name, value;
+	struct http_body body;
+};
+
+struct h1 {
+	struct conn *c;
+	struct msg m[2];
+	struct xch *head, *tail; /* waiting for their final response */
+	unsigned pending;
+	struct xch *orphan;      /* response without request, after an interim response */
+	struct xch *hold;        /* client bytes wait for the answer to this upgrade request */
+	uint64_t owed;           /* responses that belong to requests evicted from the queue */
+	unsigned resp_ahead;     /* responses without a request since the last request began */
+	uint64_t ts_now;
+	bool tunnel;             /* not HTTP/1 any more: consume everything */
+	bool in_parse;
+};
+
+static const char *const methods[] = {
+#define XX(num, name, string) #string,
+	HTTP_METHOD_MAP(XX)
+#undef XX
+};
+
+#define N_METHODS (sizeof(methods) / sizeof(methods[0]))
+
+/* ---- detection and resynchronisation ---- */
+
+static bool target_byte(uint8_t b)
+{
+	return b > 0x20 && b != 0x7f;
+}
+
+/*
+ * Is p the start of a request line "METHOD SP target SP HTTP/1.x CRLF"? YES once the whole
+ * line up to the version checked out, or once `enough` target bytes were consistent.
+ */
+static enum detect_result request_line(const uint8_t *p, size_t n, size_t enough)
+{
+	static const char ver[] = " HTTP/1.";
+	size_t i = 0, t0, k, m;
+	bool prefix = false;
+
+	while (i < n && i < 16 && ((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '-'))
+		i++;
+	if (i == n || i == 16) {
+		for (m = 0; m < N_METHODS && i < 16; m++)
+			if (strlen(methods[m]) >= i && !memcmp(methods[m], p, i))
+				prefix = true;
+		return prefix ? DETECT_MAYBE : DETECT_NO;
+	}
+	if (p[i] != ' ' || !i)
+		return DETECT_NO;
+	for (m = 0; m < N_METHODS; m++)
+		if (strlen(methods[m]) == i && !memcmp(methods[m], p, i))
+			break;
+	if (m == N_METHODS)
+		return DETECT_NO;
+	t0 = ++i;
+	if (i < n && !(p[i] == '/' || p[i] == '*' || (p[i] >= 'a' && p[i] <= 'z') ||
+		       (p[i] >= 'A' && p[i] <= 'Z') || (p[i] >= '0' && p[i] <= '9') || p[i] == '['))
+		return DETECT_NO;
+	while (i < n && target_byte(p[i]) && i - t0 <= HTTP1_LINE_MAX)
+		i++;
+	if (i - t0 > HTTP1_LINE_MAX)
+		return DETECT_NO;
+	if (i == n)
+		return i - t0 >= enough ? DETECT_YES : DETECT_MAYBE;
+	if (i == t0 || p[i] != ' ')
+		return DETECT_NO;
+	for (k = 0; k < sizeof(ver) - 1; k++, i++) {
+		if (i == n)
+			return i - t0 >= enough ? DETECT_YES : DETECT_MAYBE;
+		if (p[i] != (uint8_t)ver[k])
+			return DETECT_NO;
+	}
+	if (i == n)
+		return DETECT_MAYBE;
+	if (p[i] != '0' && p[i] != '1')
+		return DETECT_NO;
+	if (++i == n)
+		return DETECT_MAYBE;
+	return p[i] == '\r' || p[i] == '\n' ? DETECT_YES : DETECT_NO;
+}
+
+/* "HTTP/1.x NNN" */
+static enum detect_result status_line(const uint8_t *p, size_t n)
+{
+	static const char pre[] = "HTTP/1.";
+	size_t i;
+
+	for (i = 0; i < n && i < 12; i++) {
+		uint8_t b = p[i];
+		bool ok;
+
+		if (i < 7)
+			ok = b == (uint8_t)pre[i];
+		else if (i == 7)
+			ok = b == '0' || b == '1';
+		else if (i == 8)
+			ok = b == ' ';
+		else
+			ok = b >= '0' && b <= '9';
+		if (!ok)
+			return DETECT_NO;
+	}
+	return i == 12 ? DETECT_YES : DETECT_MAYBE;
+}
+
+static enum detect_result h1_detect(enum tcp_dir dir, const uint8_t *p, size_t n)
+{
+	if (dir == TCP_DIR_C2S)
+		return request_line(p, n, DETECT_TARGET_ENOUGH);
+	return status_line(p, n);
+}
+
+/*
+ * Skip to the next line that starts a message. Returns the bytes to consume; *found is set
+ * when a message starts right after them (else more bytes are needed, or none was seen).
+ */
+static size_t resync_scan(struct msg *m, const uint8_t *p, size_t n, bool *found)
+{
+	size_t i;
+
+	*found = false;
+	for (i = 0; i < n; i++) {
+		enum detect_result r;
+
+		if (i ? p[i - 1] != '\n' : !m->at_line_start)
+			continue;
+		if (m->dir == TCP_DIR_C2S)
+			r = request_line(p + i, n - i, SIZE_MAX);
+		else
+			r = status_line(p + i, n - i);
+		if (r == DETECT_NO)
+			continue;
+		m->at_line_start = true;
+		*found = r == DETECT_YES;
+		return i;
+	}
+	m->at_line_start = n && p[n - 1] == '\n';
+	return n;
+}
+
+/* ---- small helpers ---- */
+
+static int sb_add(struct strbuf *b, const char *p, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		char *np;
+
+		if (b->len + n + 1 > HTTP1_HEAD_MAX + 1)
+			return -E2BIG;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (!np)
+			return -ENOMEM;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = 0;
+	return 0;
+}
+
+static void sb_free(struct strbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+static const char *sb_str(const struct strbuf *b)
+{
+	return b->p ? b->p : "";
+}
+
+static void version_str(const http_parser *hp, char v[16])
+{
+	snprintf(v, 16, "%u.%u", hp->http_major, hp->http_minor);
+}
+
+static void set_version(json_t *o, const http_parser *hp)
+{
+	char v[16];
+
+	version_str(hp, v);
+	json_object_set_new(o, "version", json_string(v));
+}
+
+static void entry_version(struct entry *e, const http_parser *hp)
+{
+	char v[16];
+
+	version_str(hp, v);
+	v[sizeof(e->version) - 1] = 0;
+	memcpy(e->version, v, sizeof(e->version));
+}
+
+static enum entry_missing_reason reason_of(enum conn_end why)
+{
+	switch (why) {
+	case CONN_END_FIN:
+	case CONN_END_SWITCHED:
+		return ENTRY_REASON_CLOSED;
+	case CONN_END_RST:
+		return ENTRY_REASON_RESET;
+	case CONN_END_TIMEOUT:
+		return ENTRY_REASON_TIMEOUT;
+	case CONN_END_END_OF_INPUT:
+		return ENTRY_REASON_END_OF_INPUT;
+	}
+	return ENTRY_REASON_CLOSED;
+}
+
+/* ---- exchanges ---- */
+
+static void xch_free(struct xch *x)
+{
+	if (!x)
+		return;
+	entry_free(x->e);
+	free(x);
+}
+
+static void unqueue(struct h1 *st, struct xch *x)
+{
+	struct xch **pp, *prev = NULL;
+
+	if (!x->queued)
+		return;
+	for (pp = &st->head; *pp; prev = *pp, pp = &(*pp)->next) {
+		if (*pp == x) {
+			*pp = x->next;
+			if (st->tail == x)
+				st->tail = prev;
+			break;
+		}
+	}
+	x->next = NULL;
+	x->queued = false;
+	st->pending--;
+	if (st->hold == x)
+		st->hold = NULL;
+}
+
+/* Emit x if nobody parses it any more; it must be out of the queue. */
+static void xch_try_emit(struct h1 *st, struct xch *x)
+{
+	struct entry *e = x->e;
+	bool has_req, has_resp;
+
+	if (x->queued || x->req == HALF_PARSING || x->resp == HALF_PARSING ||
+	    x->resp == HALF_WAIT || st->m[TCP_DIR_C2S].x == x || st->m[TCP_DIR_S2C].x == x ||
+	    st->orphan == x)
+		return;
+	x->e = NULL;
+	if (!e) {
+		free(x);
+		return;
+	}
+	has_req = json_object_get(e->fields, "request") != NULL;
+	has_resp = json_object_get(e->fields, "response") != NULL;
+	/* Nothing of either half was understood: nothing to show (the gap is counted). */
+	if (!has_req && !has_resp && !json_object_get(e->fields, "interim")) {
+		entry_free(e);
+		free(x);
+		return;
+	}
+	e->protocol = "http";
+	if (x->resp == HALF_MISSING) {
+		e->missing = ENTRY_MISSING_RESPONSE;
+		e->missing_reason = x->resp_why;
+	} else if (x->req == HALF_MISSING || x->req == HALF_WAIT) {
+		e->missing = ENTRY_MISSING_REQUEST;
+		e->missing_reason = x->req_why;
+	}
+	free(x);
+	conn_emit(st->c, e);
+}
+
+static struct xch *xch_new(struct h1 *st)
+{
+	struct xch *x = calloc(1, sizeof(*x));
+
+	if (!x) {
+		return NULL;
+	}
+	x->e = conn_entry_new(st->c);
+	if (!x->e) {
+		free(x);
+		return NULL;
+	}
+	x->e->protocol = "http";
+	return x;
+}
+
+static void response_lost(struct h1 *st, struct xch *x, enum entry_missing_reason why)
+{
+	unqueue(st, x);
+	x->resp = HALF_MISSING;
+	x->resp_why = why;
+	xch_try_emit(st, x);
+}
+
+/* A new exchange at the tail; the oldest waiting one is given up past the bound. */
+static struct xch *enqueue(struct h1 *st)
+{
+	struct xch *x;
+
+	if (st->pending >= HTTP1_PENDING_MAX && st->head &&
+	    st->m[TCP_DIR_S2C].x != st->head) {
+		/* Its response, if it comes, is the next one: owed keeps the pairing right. */
+		conn_count_parse_error(st->c);
+		st->owed++;
+		response_lost(st, st->head, ENTRY_REASON_NONE);
+	}
+	x = xch_new(st);
+	if (!x)
+		return NULL;
+	x->queued = true;
+	if (st->tail)
+		st->tail->next = x;
+	else
+		st->head = x;
+	st->tail = x;
+	st->pending++;
+	return x;
+}
+
+/* ---- message state ---- */
+
+static void msg_reset(struct msg *m)
+{
+	enum http_parser_type t = m->dir == TCP_DIR_C2S ? HTTP_REQUEST : HTTP_RESPONSE;
+
+	json_decref(m->obj);
+	json_decref(m->headers);
+	json_decref(m->trailers);
+	m->obj = m->headers = m->trailers = NULL;
+	m->line.len = m->name.len = m->value.len = 0;
+	http_body_reset(&m->body);
+	m->x = NULL;
+	m->begun = m->head_done = m->done = m->in_value = m->trailing = m->cut = false;
+	m->gap_feed = m->body_known = m->until_close = m->is_chunked = false;
+	m->body_left = m->head_bytes = m->wire = m->gap_bytes = 0;
+	m->ts_first = 0;
+	http_parser_init(&m->hp, t);
+	m->hp.data = m;
+}
+
+static void msg_free(struct msg *m)
+{
+	msg_reset(m);
+	sb_free(&m->line);
+	sb_free(&m->name);
+	sb_free(&m->value);
+	http_body_reset(&m->body);
+}
+
+/* Add the header (or trailer) field collected so far. */
+static int flush_field(struct msg *m)
+{
+	json_t **obj = m->trailing ? &m->trailers : &m->headers;
+	size_t vlen = m->value.len;
+	int err = 0;
+
+	if (!m->name.len && !vlen)
+		return 0;
+	while (vlen && (m->value.p[vlen - 1] == ' ' || m->value.p[vlen - 1] == '\t'))
+		vlen--;
+	if (!*obj)
+		*obj = json_object();
+	if (!*obj)
+		err = -ENOMEM;
+	else
+		err = http_headers_add(*obj, sb_str(&m->name), m->name.len, sb_str(&m->value), vlen);
+	m->name.len = m->value.len = 0;
+	m->in_value = false;
+	return err;
+}
+
+/* The body object (and trailers) on a finished or cut message's object. */
+static void msg_close_obj(struct msg *m)
+{
+	const char *enc;
+	json_t *b;
+
+	if (!m->obj)
+		return;
+	if (m->body.size || m->gap_bytes || m->cut) {
+		enc = http_headers_get(m->headers, "content-encoding");
+		b = http_body_to_json(&m->body, enc);
+		if (b) {
+			if (m->gap_bytes) {
+				json_object_set_new(b, "gap_bytes", json_integer((json_int_t)m->gap_bytes));
+				json_object_set_new(b, "truncated", json_true());
+			}
+			if (m->cut)
+				json_object_set_new(b, "truncated", json_true());
+			json_object_set_new(m->obj, "body", b);
+		}
+	}
+	if (m->trailers && json_object_size(m->trailers))
+		json_object_set(m->obj, "trailers", m->trailers);
+}
+
+/* ---- http_parser callbacks ---- */
+
+static struct msg *msg_of(http_parser *hp)
+{
+	return hp->data;
+}
+
+static int on_message_begin(http_parser *hp)
+{
+	struct msg *m = msg_of(hp);
+	struct h1 *st = m->st;
+	struct xch *x;
+
+	m->begun = true;
+	m->ts_first = st->ts_now;
+	if (m->dir == TCP_DIR_C2S) {
+		st->resp_ahead = 0;
+		x = enqueue(st);
+		if (!x)
+			return -1;
+		x->req = HALF_PARSING;
+		x->e->request_ts_ns = m->ts_first;
+		m->x = x;
+		return 0;
+	}
+	if (st->orphan) {
+		x = st->orphan;
+		st->orphan = NULL;
+	} else if (st->owed || !st->head) {
+		if (st->owed)
+			st->owed--;
+		else
+			st->resp_ahead++;
+		x = xch_new(st);
+		if (!x)
+			return -1;
+		x->orphan = true;
+		x->req = HALF_MISSING;
+		x->req_why = ENTRY_REASON_GAP;
+	} else {
+		x = st->head;
+	}
+	x->resp = HALF_PARSING;
+	m->x = x;
+	return 0;
+}
+
+static int on_url(http_parser *hp, const char *at, size_t n)
+{
+	return sb_add(&msg_of(hp)->line, at, n) ? -1 : 0;
+}
+
+static int on_status(http_parser *hp, const char *at, size_t n)
+{
+	return sb_add(&msg_of(hp)->line, at, n) ? -1 : 0;
+}
+
+static int on_header_field(http_parser *hp, const char *at, size_t n)
+{
+	struct msg *m = msg_of(hp);
+
+	if (m->in_value && flush_field(m))
+		return -1;
+	return sb_add(&m->name, at, n) ? -1 : 0;
+}
+
+static int on_header_value(http_parser *hp, const char *at, size_t n)
+{
+	struct msg *m = msg_of(hp);
+
+	m->in_value = true;
+	return sb_add(&m->value, at, n) ? -1 : 0;
+}
+
+static void copy_upgrade_proto(struct xch *x, const char *v)
+{
+	size_t i = 0;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	while (v[i] && v[i] != ',' && v[i] != ' ' && v[i] != '/' && i < sizeof(x->upgrade_proto) - 1) {
+		x->upgrade_proto[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+		i++;
+	}
+	x->upgrade_proto[i] = 0;
+}
+
+/* Version, headers, cookies and content type: what requests and responses share. */
+static void head_common(json_t *o, struct msg *m)
+{
+	bool req = m->dir == TCP_DIR_C2S;
+	const char *v = http_headers_get(m->headers, req ? "cookie" : "set-cookie");
+
+	set_version(o, &m->hp);
+	json_object_set(o, "headers", m->headers);
+	if (v) {
+		json_t *ck = json_object();
+		int err = -ENOMEM;
+
+		if (ck)
+			err = req ? http_cookies_from_request(ck, v) : http_cookies_from_set_cookie(ck, v);
+		if (!err && json_object_size(ck))
+			json_object_set(o, "cookies", ck);
+		json_decref(ck);
+	}
+	v = http_headers_get(m->headers, "content-type");
+	if (v)
+		json_object_set_new(o, "content_type", json_string(v));
+}
+
+static json_t *head_json(struct msg *m)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	if (m->dir == TCP_DIR_C2S) {
+		json_object_set_new(o, "method", json_string(http_method_str(m->hp.method)));
+		http_url_split(o, sb_str(&m->line), m->line.len);
+	} else {
+		json_object_set_new(o, "status", json_integer(m->hp.status_code));
+		entry_set_text(o, "status_text", (const uint8_t *)sb_str(&m->line), m->line.len);
+	}
+	head_common(o, m);
+	return o;
+}
+
+static int on_headers_complete(http_parser *hp)
+{
+	struct msg *m = msg_of(hp);
+	struct xch *x = m->x;
+	unsigned status = hp->status_code;
+	bool skip = false;
+
+	if (m->in_value || m->name.len)
+		if (flush_field(m))
+			return -1;
+	if (!m->headers)
+		m->headers = json_object();
+	if (!m->headers)
+		return -1;
+	m->head_done = true;
+	m->is_chunked = hp->flags & F_CHUNKED;
+	if (m->dir == TCP_DIR_C2S) {
+		const char *up = http_headers_get(m->headers, "upgrade");
+
+		m->obj = head_json(m);
+		x->method = hp->method;
+		x->method_known = true;
+		if (up)
+			copy_upgrade_proto(x, up);
+		entry_version(x->e, hp);
+	} else {
+		m->obj = head_json(m);
+		/* The request decides whether a body follows (RFC 9112 6.3). */
+		if (x->method_known && x->method == HTTP_HEAD)
+			skip = true;
+		if (x->method_known && x->method == HTTP_CONNECT && status / 100 == 2)
+			skip = true;
+		if (!skip && !m->is_chunked && hp->content_length == UINT64_MAX &&
+		    status / 100 != 1 && status != 204 && status != 304 &&
+		    !http_headers_get(m->headers, "transfer-encoding"))
+			m->until_close = true;
+	}
+	if (!m->obj)
+		return -1;
+	if (!skip && !m->is_chunked && hp->content_length != UINT64_MAX &&
+	    !http_headers_get(m->headers, "transfer-encoding")) {
+		m->body_known = true;
+		m->body_left = hp->content_length;
+	}
+	return skip ? 1 : 0;
+}
+
+static int on_body(http_parser *hp, const char *at, size_t n)
+{
+	struct msg *m = msg_of(hp);
+
+	if (m->body_known)
+		m->body_left -= n < m->body_left ? n : m->body_left;
+	if (m->gap_feed) {
+		m->gap_bytes += n;
+		return 0;
+	}
+	http_body_append(&m->body, (const uint8_t *)at, n); /* ENOMEM: counted, not kept */
+	return 0;
+}
+
+static int on_chunk_header(http_parser *hp)
+{
+	struct msg *m = msg_of(hp);
+
+	if (hp->content_length == 0) {
+		m->trailing = true;
+		m->body_known = false;
+		return 0;
+	}
+	m->body_known = true;
+	m->body_left = hp->content_length;
+	return 0;
+}
+
+static int on_chunk_complete(http_parser *hp)
+{
+	struct msg *m = msg_of(hp);
+
+	m->body_known = false;
+	m->body_left = 0;
+	return 0;
+}
+
+static int on_message_complete(http_parser *hp)
+{
+	struct msg *m = msg_of(hp);
+
+	if ((m->in_value || m->name.len) && flush_field(m))
+		return -1;
+	m->done = true;
+	/* Stop at the message's end: the caller starts the next one with a fresh parser. */
+	http_parser_pause(hp, 1);
+	return 0;
+}
+
+static const http_parser_settings settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_status = on_status,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+	.on_chunk_header = on_chunk_header,
+	.on_chunk_complete = on_chunk_complete,
+};
+
+/* ---- message ends ---- */
+
+static void set_upgrade(struct xch *x, const char *proto)
+{
+	json_object_set_new(x->e->fields, "upgrade", json_string(proto));
+}
+
+static void add_interim(struct xch *x, struct msg *m)
+{
+	json_t *arr = json_object_get(x->e->fields, "interim");
+
+	if (!arr) {
+		arr = json_array();
+		if (!arr || json_object_set_new(x->e->fields, "interim", arr))
+			return;
+	}
+	json_object_set_new(m->obj, "time_ns", json_integer((json_int_t)m->ts_first));
+	json_array_append(arr, m->obj);
+}
+
+/* After a 101: hand the connection to http2 (h2c), or stop parsing it. */
+static void switched(struct h1 *st, struct xch *x, struct msg *m, uint64_t ts_end)
+{
+	const char *up = http_headers_get(m->headers, "upgrade");
+	char proto[sizeof(x->upgrade_proto)];
+	struct xch *rest;
+
+	if (up) {
+		struct xch tmp = { 0 };
+
+		copy_upgrade_proto(&tmp, up);
+		memcpy(proto, tmp.upgrade_proto, sizeof(proto));
+	} else {
+		memcpy(proto, x->upgrade_proto, sizeof(proto));
+	}
+	if (!proto[0])
+		snprintf(proto, sizeof(proto), "unknown");
+	set_upgrade(x, proto);
+	unqueue(st, x);
+	/* Exchanges pipelined after the upgrade request will not be answered in HTTP/1. */
+	while ((rest = st->head))
+		response_lost(st, rest, ENTRY_REASON_CLOSED);
+	st->tunnel = true;
+	if (!strcmp(proto, "h2c") && st->in_parse && x->req == HALF_DONE && !x->orphan) {
+		struct entry *e = x->e;
+
+		add_interim(x, m);
+		if (!conn_switch(st->c, "http2", e)) {
+			x->e = NULL;
+			free(x);
+			return;
+		}
+		/* No http2 dissector: the entry ends with the 101. */
+		json_object_del(e->fields, "interim");
+	}
+	x->e->response_ts_ns = m->ts_first;
+	x->e->response_end_ns = ts_end;
+	x->e->response_size = m->wire;
+	json_object_set(x->e->fields, "response", m->obj);
+	x->resp = HALF_DONE;
+	xch_try_emit(st, x);
+}
+
+static void request_done(struct h1 *st, struct msg *m, uint64_t ts_end)
+{
+	struct xch *x = m->x;
+
+	msg_close_obj(m);
+	x->e->request_end_ns = ts_end;
+	x->e->request_size = m->wire;
+	json_object_set(x->e->fields, "request", m->obj);
+	x->req = HALF_DONE;
+	if (m->hp.upgrade)
+		x->upgrade = true;
+	m->x = NULL;
+	/* The client waits for the answer before it speaks another protocol. */
+	if (x->upgrade && x->queued)
+		st->hold = x;
+	xch_try_emit(st, x);
+}
+
+static void response_done(struct h1 *st, struct msg *m, uint64_t ts_end)
+{
+	struct xch *x = m->x;
+	unsigned status = m->hp.status_code;
+
+	msg_close_obj(m);
+	m->x = NULL;
+	if (status == 101) {
+		switched(st, x, m, ts_end);
+		return;
+	}
+	if (status / 100 == 1) {
+		add_interim(x, m);
+		x->resp = HALF_WAIT;
+		if (x->orphan)
+			st->orphan = x;
+		return;
+	}
+	x->e->response_ts_ns = m->ts_first;
+	x->e->response_end_ns = ts_end;
+	x->e->response_size = m->wire;
+	json_object_set(x->e->fields, "response", m->obj);
+	x->resp = HALF_DONE;
+	if (!x->e->version[0])
+		entry_version(x->e, &m->hp);
+	if (st->hold == x)
+		st->hold = NULL;
+	if (x->method_known && x->method == HTTP_CONNECT && status / 100 == 2) {
+		json_object_set_new(x->e->fields, "tunnel", json_true());
+		unqueue(st, x);
+		while (st->head)
+			response_lost(st, st->head, ENTRY_REASON_CLOSED);
+		st->tunnel = true;
+	}
+	unqueue(st, x);
+	xch_try_emit(st, x);
+}
+
+static void msg_done(struct h1 *st, struct msg *m, uint64_t ts_end)
+{
+	if (m->dir == TCP_DIR_C2S)
+		request_done(st, m, ts_end);
+	else
+		response_done(st, m, ts_end);
+	msg_reset(m);
+}
+
+/*
+ * The message in progress cannot be finished (gap, malformed bytes, connection end): keep
+ * what was understood, mark its half missing, and start over at the next message.
+ */
+static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why, uint64_t ts)
+{
+	struct xch *x = m->x;
+
+	if (!m->begun || !x) {
+		msg_reset(m);
+		return;
+	}
+	m->cut = true;
+	msg_close_obj(m);
+	m->x = NULL;
+	if (m->dir == TCP_DIR_C2S) {
+		if (m->obj)
+			json_object_set(x->e->fields, "request", m->obj);
+		x->e->request_end_ns = ts;
+		x->e->request_size = m->wire;
+		x->req = HALF_MISSING;
+		x->req_why = why;
+		if (x->method_known && !x->e->version[0])
+			entry_version(x->e, &m->hp);
+		xch_try_emit(st, x);
+	} else {
+		if (m->obj && m->hp.status_code >= 200)
+			json_object_set(x->e->fields, "response", m->obj);
+		if (m->obj) {
+			x->e->response_ts_ns = m->ts_first;
+			x->e->response_size = m->wire;
+			x->e->response_end_ns = ts;
+		}
+		if (x->orphan) {
+			x->resp = HALF_MISSING;
+			x->resp_why = why;
+			xch_try_emit(st, x);
+		} else {
+			response_lost(st, x, why);
+		}
+	}
+	msg_reset(m);
+}
+
+/* ---- feeding a parser ---- */
+
+/*
+ * Run the parser over (p, n) up to the end of one message. Returns bytes consumed; on
+ * malformed input the message is cut and the direction resynchronises.
+ */
+static size_t msg_run(struct h1 *st, struct msg *m, const uint8_t *p, size_t n, uint64_t ts,
+		      uint64_t ts_last)
+{
+	size_t len = n, k;
+	bool head_before = m->head_done;
+	enum http_errno err;
+
+	if (!m->head_done && len > HTTP1_HEAD_MAX - m->head_bytes)
+		len = HTTP1_HEAD_MAX - m->head_bytes;
+	st->ts_now = ts;
+	k = http_parser_execute(&m->hp, &settings, (const char *)p, len);
+	if (k > len)
+		k = len;
+	m->wire += k;
+	if (!head_before)
+		m->head_bytes += k;
+	err = HTTP_PARSER_ERRNO(&m->hp);
+	if (err == HPE_PAUSED && m->done) {
+		msg_done(st, m, ts_last);
+		return k;
+	}
+	if (err == HPE_OK && (m->head_done || m->head_bytes < HTTP1_HEAD_MAX))
+		return k;
+	/* Malformed (or a head too long): skip the offending byte and look for a start. */
+	conn_count_parse_error(st->c);
+	msg_cut(st, m, ENTRY_REASON_PARSE_ERROR, ts_last);
+	m->resync = true;
+	if (k < n) {
+		m->at_line_start = p[k] == '\n';
+		k++;
+	} else {
+		m->at_line_start = n && p[n - 1] == '\n';
+	}
+	return k;
+}
+
+/* Give the parser `count` zero bytes for body bytes lost in a gap (they are not kept). */
+static void feed_gap(struct h1 *st, struct msg *m, uint64_t count, uint64_t ts)
+{
+	static const uint8_t zeros[16384];
+
+	m->gap_feed = true;
+	while (count && !m->done) {
+		size_t n = count < sizeof(zeros) ? (size_t)count : sizeof(zeros);
+		size_t k;
+
+		st->ts_now = ts;
+		k = http_parser_execute(&m->hp, &settings, (const char *)zeros, n);
+		m->wire += k;
+		count -= k;
+		if (HTTP_PARSER_ERRNO(&m->hp) != HPE_OK || k < n)
+			break;
+	}
+	m->gap_feed = false;
+}
+
+/* ---- the dissector ---- */
+
+static void *h1_open(struct conn *c, void *handover)
+{
+	struct h1 *st = calloc(1, sizeof(*st));
+	const struct tcp_flow_info *info = conn_info(c);
+	bool mid = info->role != TCP_ROLE_SYN && info->role != TCP_ROLE_SYNACK;
+	int d;
+
+	(void)handover;
+	if (!st)
+		return NULL;
+	st->c = c;
+	for (d = 0; d < 2; d++) {
+		struct msg *m = &st->m[d];
+
+		m->st = st;
+		m->dir = d;
+		http_body_init(&m->body, conn_body_max(c));
+		msg_reset(m);
+		/* Picked up mid-stream: the first bytes may be the middle of a message. */
+		m->resync = mid;
+		m->at_line_start = true;
+	}
+	return st;
+}
+
+static size_t h1_parse(void *vst, struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n,
+		       uint64_t ts, uint64_t ts_last)
+{
+	struct h1 *st = vst;
+	struct msg *m = &st->m[dir];
+	size_t k;
+
+	st->c = c;
+	if (st->tunnel)
+		return n;
+	if (dir == TCP_DIR_C2S && st->hold)
+		return 0;
+	if (m->resync) {
+		bool found;
+
+		k = resync_scan(m, p, n, &found);
+		if (!found || k)
+			return k;
+		m->resync = false;
+	}
+	st->in_parse = true;
+	k = msg_run(st, m, p, n, ts, ts_last);
+	st->in_parse = false;
+	return k;
+}
+
+static void h1_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missing, uint64_t ts)
+{
+	struct h1 *st = vst;
+	struct msg *m = &st->m[dir];
+
+	st->c = c;
+	if (st->tunnel || !missing)
+		return;
+	if (dir == TCP_DIR_C2S && st->hold)
+		st->hold = NULL; /* the held bytes went with the gap */
+	if (m->begun && m->head_done && !m->resync) {
+		uint64_t skip = 0;
+
+		if (m->body_known)
+			skip = missing < m->body_left ? missing : m->body_left;
+		else if (m->until_close)
+			skip = missing;
+		if (skip && m->until_close && !m->body_known) {
+			/* The body runs to the connection's end: just count the hole. */
+			m->gap_bytes += skip;
+			m->wire += skip;
+		} else if (skip) {
+			feed_gap(st, m, skip, ts);
+			if (m->done && HTTP_PARSER_ERRNO(&m->hp) == HPE_PAUSED)
+				msg_done(st, m, ts);
+		}
+		missing -= skip;
+		if (!missing && !m->resync)
+			return;
+	}
+	m->at_line_start = true;
+	if (m->begun) {
+		msg_cut(st, m, ENTRY_REASON_GAP, ts);
+		m->resync = true;
+		return;
+	}
+	/* At a message boundary: at least one message start was lost. */
+	m->resync = true;
+	if (dir == TCP_DIR_C2S) {
+		struct xch *x;
+
+		if (st->resp_ahead) {
+			/* Its response came already (it was emitted without a request). */
+			st->resp_ahead--;
+			return;
+		}
+		x = enqueue(st);
+		if (x) {
+			x->req = HALF_MISSING;
+			x->req_why = ENTRY_REASON_GAP;
+		}
+	} else if (st->orphan) {
+		struct xch *x = st->orphan;
+
+		st->orphan = NULL;
+		x->resp = HALF_MISSING;
+		x->resp_why = ENTRY_REASON_GAP;
+		xch_try_emit(st, x);
+	} else if (st->head) {
+		/* The oldest request's response was in the hole. */
+		response_lost(st, st->head, ENTRY_REASON_GAP);
+	}
+}
+
+static void h1_close(void *vst, struct conn *c, enum conn_end why, uint64_t ts)
+{
+	struct h1 *st = vst;
+	enum entry_missing_reason r = reason_of(why);
+	struct msg *s2c = &st->m[TCP_DIR_S2C], *c2s = &st->m[TCP_DIR_C2S];
+
+	st->c = c;
+	if (s2c->begun && !s2c->resync) {
+		if (s2c->until_close && why == CONN_END_FIN) {
+			/* The end of the connection is the end of this body. */
+			http_parser_execute(&s2c->hp, &settings, NULL, 0);
+			if (s2c->done)
+				msg_done(st, s2c, ts);
+		}
+		if (s2c->begun)
+			msg_cut(st, s2c, r, ts);
+	}
+	if (c2s->begun)
+		msg_cut(st, c2s, r, ts);
+	if (st->orphan) {
+		struct xch *x = st->orphan;
+
+		st->orphan = NULL;
+		x->resp = HALF_MISSING;
+		x->resp_why = r;
+		xch_try_emit(st, x);
+	}
+	while (st->head)
+		response_lost(st, st->head, r);
+}
+
+static void h1_free(void *vst)
+{
+	struct h1 *st = vst;
+	struct xch *x, *next;
+	int d;
+
+	if (!st)
+		return;
+	for (d = 0; d < 2; d++) {
+		x = st->m[d].x;
+		st->m[d].x = NULL;
+		if (x && !x->queued && x != st->orphan && x != st->m[!d].x)
+			xch_free(x);
+		msg_free(&st->m[d]);
+	}
+	for (x = st->head; x; x = next) {
+		next = x->next;
+		xch_free(x);
+	}
+	if (st->orphan && !st->orphan->queued)
+		xch_free(st->orphan);
+	free(st);
+}
+
+const struct dissector dissector_http1 = {
+	.name = "http1",
+	.detect = h1_detect,
+	.open = h1_open,
+	.parse = h1_parse,
+	.gap = h1_gap,
+	.close = h1_close,
+	.free = h1_free,
+};
