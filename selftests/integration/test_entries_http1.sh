@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Integration: HTTP/1.x entries through the real eBPF path. Pod a runs curl, pod b a real
+# HTTP/1.0 + 1.1 server (selftests/lib/httpd1.py: keep-alive, chunked responses with trailers,
+# gzip, POST with Content-Length or chunked bodies, 100-continue). floe taps both pods with
+# --json; every entry it prints live is compared with curl's own view (-v request and status
+# lines, --write-out %{json}: method, URL, code, sizes, local port) and the server's log (body
+# sizes and sha256, bytes on the wire): each transfer exactly one entry, no extra entry, pods
+# right in src/dst. Then `floe read` of the exported PCAP must give the same entries.
+# Usage (root, from the repo root): bash selftests/integration/test_entries_http1.sh
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ITEST_TIMEOUT=120 source "$HERE/../lib/itest.sh" "$@"
+source "$HERE/../lib/entries.sh"
+
+T=$PODS_TMP
+A=10.213.1.11 B=10.213.1.12 A6=fd00:f10e::1:11 B6=fd00:f10e::1:12
+PORT=8080
+
+need_cmd "curl is installed" curl || done_testing
+pod_add a $A $A6 && pod_add b $B $B6 || { not_ok "create pods"; done_testing; }
+INV=$T/inventory
+printf '%s front\n%s back\n' "$(pod_ns a)" "$(pod_ns b)" >"$INV"
+
+pod_bg b "$T/httpd.log" sh -c "exec $PY '$HERE/../lib/httpd1.py' :: $PORT 2>'$T/httpd.err'"
+if ! wait_tcp_listen b $PORT 10; then
+	not_ok "HTTP server listens in b"
+	diag "$(cat "$T/httpd.err")"
+	done_testing
+fi
+ok "HTTP server listens in b"
+
+OUT=$T/entries.json
+if ! floe_start_json "$OUT" "$T/floe.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
+	--store "$T/store" --stats-json "$T/stats.json"; then
+	not_ok "floe tap --json starts"
+	done_testing
+fi
+ok "floe tap --json starts"
+
+# c TAG CURL-ARGS...: one curl invocation in pod a, its -v output and one "XFER TAG {json}" line
+# per transfer appended to $CURLS. Options after --next must repeat -v/-w: use W.
+CURLS=$T/curl.log
+: >"$CURLS"
+W=(-v -w "%{stderr}XFER %TAG% %{json}\n")
+c() {
+	local tag=$1
+	shift
+	echo "CURL $tag" >>"$CURLS"
+	in_pod a curl -sS --max-time 10 "${W[@]/\%TAG\%/$tag}" "$@" 2>>"$CURLS" >/dev/null
+}
+U=http://$B:$PORT
+
+head -c 3000 /dev/urandom | base64 -w 76 >"$T/body.txt"
+printf '{"user": "floe", "items": [1, 2, 3], "note": "caf\xc3\xa9"}' >"$T/body.json"
+"$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import httpd1; sys.stdout.buffer.write(httpd1.body_text(20000))' \
+	"$HERE/../lib" >"$T/big.txt"
+head -c 5000 /dev/urandom >"$T/rand.bin"
+
+start=$(date +%s%N)
+c http10 --http1.0 "$U/text?n=300"
+c http10-close-delimited --http1.0 "$U/text?n=5000&nolen=1"
+c keepalive "$U/text?n=10" "$U/text?n=2000&x=1" "$U/chunked?n=7000&parts=4" "$U/gzip?n=20000"
+c chunked-trailer "$U/chunked?n=100000&parts=10&trailer=1"
+c post-form -d 'a=1&b=two words' "$U/upload"
+c post-json --data-binary @"$T/body.json" -H 'Content-Type: application/json' "$U/echo"
+c post-chunked -H 'Transfer-Encoding: chunked' -H 'Content-Type: text/plain' --data-binary @"$T/body.txt" "$U/echo"
+c post-100-continue -H 'Expect: 100-continue' -H 'Content-Type: text/plain' --data-binary @"$T/big.txt" "$U/upload"
+c post-binary -H 'Content-Type: application/octet-stream' --data-binary @"$T/rand.bin" "$U/echo"
+c head -I "$U/text?n=1234" --next "${W[@]/\%TAG\%/get-after-head}" "$U/text?n=1234"
+c not-found "$U/nothing/here?q=1"
+c query-params "$U/text?n=64&name=J%C3%BCrgen+x&q=a%26b%3Dc&empty="
+c gzip-compressed --compressed "$U/gzip?n=3000"
+c ipv6 -g "http://[$B6]:$PORT/text?n=77"
+c loop-keepalive "$U/text?n=[1-40]"
+for i in $(seq 1 10); do
+	c loop-connections "$U/chunked?n=$((i * 100))&parts=$i"
+done
+diag "curl traffic took $((($(date +%s%N) - start) / 1000000)) ms"
+
+nx=$(grep -c '^XFER ' "$CURLS")
+is "$nx" 68 "curl made 68 transfers"
+is "$(grep '^XFER keepalive ' "$CURLS" | grep -o '"num_connects":[0-9]*' | cut -d: -f2 | tr '\n' ' ')" \
+	"1 0 0 0 " "curl: keep-alive reused the connection (num_connects)"
+is "$(grep -c '^< HTTP/1.1 100 Continue' "$CURLS")" 1 "curl -v saw one 100 Continue"
+entries_wait "$OUT" "$nx" 10 || diag "only $(grep -c . "$OUT") entries after 10 s"
+sleep 1.5 # anything extra would show up now
+floe_stop
+is "$?" 0 "floe exits 0"
+diag "$(grep -E 'entries|parse' "$T/floe.log")"
+check "floe's summary: no parse errors" grep -qE 'entries .*, 0 parse errors' "$T/floe.log"
+
+checks "$PY" "$CHECK_PY" http1 --entries "$OUT" --curl "$CURLS" --server "$T/httpd.log" \
+	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back --port $PORT
+[ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 200)"
+
+# The same traffic read back from the store: floe read gives the same entries.
+on_node "$FLOE" pcap export -o "$T/export.pcap" --store "$T/store" >"$T/export.log" 2>&1
+proj='[.src.port, .stream_id, .request.method, .request.url, .response.status, .request_size, .response_size, .request.body.size, .response.body.size] | @json'
+"$FLOE" read "$T/export.pcap" --json 2>"$T/read.log" | jq -r "$proj" | sort >"$T/read.proj"
+jq -r "$proj" "$OUT" | sort >"$T/live.proj"
+if cmp -s "$T/read.proj" "$T/live.proj"; then
+	ok "floe read of the exported PCAP gives the same entries as the live tap ($(wc -l <"$T/live.proj"))"
+else
+	not_ok "floe read of the exported PCAP gives the same entries as the live tap"
+	diag "$(diff "$T/live.proj" "$T/read.proj" | head -n 20)" "$(cat "$T/read.log")"
+fi
+
+done_testing

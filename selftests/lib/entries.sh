@@ -1,0 +1,78 @@
+# shellcheck shell=bash
+# Helpers for the entry tests (selftests/integration/test_entries_*.sh), sourced after itest.sh.
+#
+#   PY                              /usr/bin/python3 (Debian's, with python3-grpcio; `python3`
+#                                   may be a pyenv shim without it)
+#   floe_start_json OUT LOG args... start `floe tap args... --json` in the node netns, entries
+#                                   (stdout) to OUT, messages (stderr) to LOG; waits for
+#                                   "floe: tapping". Sets FLOE_PID like floe_start.
+#   entries_wait OUT N SECS         wait until OUT has at least N lines
+#   checks cmd...                   run a checker that prints TAB-separated lines
+#                                   "ok<TAB>DESC", "fail<TAB>DESC", "diag<TAB>TEXT",
+#                                   "skip<TAB>DESC<TAB>REASON" and turn them into assertions
+#   need_cmd DESC CMD...            skip DESC (and return 1) when one of the commands is missing
+#   entries_diag OUT                the entries of OUT as short diag lines
+
+PY=/usr/bin/python3
+ENTRIES_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CHECK_PY=$ENTRIES_LIB/entries_check.py
+
+floe_start_json() {
+	local out=$1 log=$2
+	shift 2
+	# floe_start sends stdout and stderr to one log: a wrapper keeps the entries apart.
+	printf '#!/bin/sh\nexec "%s" "$@" >"%s"\n' "$FLOE" "$out" >"$PODS_TMP/floe-json"
+	chmod +x "$PODS_TMP/floe-json"
+	FLOE=$PODS_TMP/floe-json floe_start "$log" "$@" --json
+}
+
+entries_wait() {
+	local out=$1 n=$2 secs=${3:-10} end
+	end=$(($(date +%s%N) + secs * 1000000000))
+	while :; do
+		if [ -f "$out" ] && [ "$(grep -c . "$out")" -ge "$n" ]; then
+			return 0
+		fi
+		if [ "$(date +%s%N)" -ge "$end" ]; then
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+checks() {
+	local kind desc reason out rc=0
+	out=$("$@" 2>&1) || rc=$?
+	while IFS=$'\t' read -r kind desc reason; do
+		case $kind in
+		ok) ok "$desc" ;;
+		fail) not_ok "$desc" ;;
+		skip) skip "$desc" "$reason" ;;
+		diag) diag "$desc" ;;
+		*) [ -n "$kind$desc" ] && diag "$kind${desc:+ $desc}" ;;
+		esac
+	done <<<"$out"
+	if [ "$rc" -ne 0 ]; then
+		not_ok "checker $(basename "$2") ${3:-} ran to the end (exit $rc)"
+	fi
+}
+
+need_cmd() {
+	local desc=$1 c
+	shift
+	for c in "$@"; do
+		if ! command -v "$c" >/dev/null 2>&1 && [ ! -x "$c" ]; then
+			skip "$desc" "$c is not installed (selftests/lib/deps.sh)"
+			return 1
+		fi
+	done
+	return 0
+}
+
+entries_diag() {
+	jq -r '[.id, .protocol, (.src.pod // .src.ip) + ":" + (.src.port|tostring),
+		(.dst.pod // .dst.ip) + ":" + (.dst.port|tostring),
+		(.stream_id // "-"|tostring), (.request.method // "-"), (.request.url // "-"),
+		(.response.status // "-"|tostring), (.missing // "")] | join(" ")' "$1" 2>&1 |
+		sed 's/^/entry: /' | head -n "${2:-80}"
+}
