@@ -1,0 +1,1358 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The HTTP/2 dissector (http2.h, docs/http2.md). Facts from RFC 9113 (framing, streams,
+ * errors) and RFC 7541 (HPACK, decoded by nghttp2's inflater).
+ *
+ * Each direction is read as a sequence of frames with a small state machine: the 9-byte
+ * frame header (the only thing left to the engine's buffer), a fixed prefix of the payload
+ * (pad length, priority, promised stream, control frame fields; at most PRE_MAX bytes),
+ * the variable part (DATA bytes, header block fragments), then padding. Everything after
+ * the frame header is consumed as it arrives, so no frame needs to be buffered whole, and a
+ * header block is inflated fragment by fragment (nghttp2 keeps the partial field).
+ */
+#include "dissect/http2.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "dissect/grpc.h"
+#include "dissect/http_common.h"
+
+#define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define PREFACE_LEN 24u
+#define FRAME_HDR   9u
+#define PRE_MAX     96u /* SETTINGS: the first 16 settings of a frame are looked at */
+#define BUCKETS     64u
+#define HPACK_DEFAULT_TABLE 4096u
+
+enum frame_type {
+	F_DATA = 0,
+	F_HEADERS,
+	F_PRIORITY,
+	F_RST_STREAM,
+	F_SETTINGS,
+	F_PUSH_PROMISE,
+	F_PING,
+	F_GOAWAY,
+	F_WINDOW_UPDATE,
+	F_CONTINUATION,
+};
+
+#define FL_END_STREAM  0x01
+#define FL_ACK         0x01
+#define FL_END_HEADERS 0x04
+#define FL_PADDED      0x08
+#define FL_PRIORITY    0x20
+
+#define SETTINGS_HEADER_TABLE_SIZE 1
+
+/* One direction of a stream: the request (TCP_DIR_C2S) or the response. */
+struct half {
+	json_t *msg;           /* the "request" / "response" object, from its first head */
+	json_t *headers;       /* its regular header fields */
+	json_t *trailers;
+	json_t *informational; /* response: statuses of 1xx heads */
+	struct http_body body;
+	struct grpc_messages *grpc;
+	uint64_t ts, end_ts, size;
+	uint64_t lost;         /* DATA bytes lost in capture gaps */
+	bool head, ended, headers_truncated;
+};
+
+struct stream {
+	uint32_t id;
+	uint32_t assoc;            /* pushed: the stream the PUSH_PROMISE came on */
+	struct stream *hnext;      /* hash chain */
+	struct stream *older, *newer;
+	struct entry *handover;    /* h2c: the HTTP/1.1 upgrade request's entry */
+	char *path;                /* :path (gRPC service and method) */
+	struct half h[2];
+	bool grpc, pushed, rst, goaway;
+	uint32_t rst_error;
+	enum tcp_dir rst_by;
+};
+
+/* The header block being received in one direction. */
+struct block {
+	bool active;
+	bool first;       /* no fragment byte seen yet */
+	bool end_stream;
+	bool truncated;
+	uint8_t type;     /* F_HEADERS or F_PUSH_PROMISE */
+	uint32_t sid, promised;
+	uint64_t ts;
+	uint64_t wire;        /* fragment bytes */
+	uint64_t frame_bytes; /* payload bytes of its frames */
+	size_t kept;
+	json_t *headers, *pseudo;
+};
+
+struct dir {
+	nghttp2_hd_inflater *infl;
+	size_t table_limit; /* the largest table the decoding peer allowed (its SETTINGS) */
+	size_t infl_limit;  /* what the inflater was last told */
+	bool preface;       /* C2S: the connection preface is behind us */
+	/* the frame being read */
+	bool in_frame, pre_done, skip;
+	uint8_t type, flags;
+	uint32_t len, sid, pos, pre_len, body_end;
+	uint64_t ts;
+	uint8_t pre[PRE_MAX];
+	struct block blk;
+};
+
+struct h2 {
+	struct dir d[2];
+	struct stream *bucket[BUCKETS];
+	struct stream *oldest, *newest;
+	unsigned nstreams;
+	uint32_t max_sid[2]; /* highest stream opened by the client (odd) and by push (even) */
+	size_t body_max;
+	bool dead;           /* a gap or a protocol error: the rest is ignored */
+	struct http2_conn_stats st;
+};
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+const char *http2_error_name(uint32_t code)
+{
+	static const char *const names[] = {
+		"NO_ERROR",         "PROTOCOL_ERROR",      "INTERNAL_ERROR",
+		"FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT",  "STREAM_CLOSED",
+		"FRAME_SIZE_ERROR", "REFUSED_STREAM",      "CANCEL",
+		"COMPRESSION_ERROR", "CONNECT_ERROR",      "ENHANCE_YOUR_CALM",
+		"INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",
+	};
+
+	return code < sizeof(names) / sizeof(names[0]) ? names[code] : NULL;
+}
+
+/* The standard reason phrase (RFC 9110 15): HTTP/2 carries none. */
+static const char *status_text(int code)
+{
+	switch (code) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 102: return "Processing";
+	case 103: return "Early Hints";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 203: return "Non-Authoritative Information";
+	case 204: return "No Content";
+	case 205: return "Reset Content";
+	case 206: return "Partial Content";
+	case 207: return "Multi-Status";
+	case 208: return "Already Reported";
+	case 226: return "IM Used";
+	case 300: return "Multiple Choices";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 305: return "Use Proxy";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 407: return "Proxy Authentication Required";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 418: return "I'm a teapot";
+	case 421: return "Misdirected Request";
+	case 422: return "Unprocessable Content";
+	case 423: return "Locked";
+	case 424: return "Failed Dependency";
+	case 425: return "Too Early";
+	case 426: return "Upgrade Required";
+	case 428: return "Precondition Required";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 451: return "Unavailable For Legal Reasons";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	case 506: return "Variant Also Negotiates";
+	case 507: return "Insufficient Storage";
+	case 508: return "Loop Detected";
+	case 511: return "Network Authentication Required";
+	}
+	return "";
+}
+
+/* ---- detection ---- */
+
+static enum detect_result h2_detect(enum tcp_dir dir, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	if (!n)
+		return DETECT_MAYBE;
+	if (dir == TCP_DIR_C2S) {
+		if (memcmp(p, PREFACE, n < PREFACE_LEN ? n : PREFACE_LEN))
+			return DETECT_NO;
+		return n >= PREFACE_LEN ? DETECT_YES : DETECT_MAYBE;
+	}
+	/*
+	 * A server's first frame is its SETTINGS (RFC 9113 3.4): type 4, no ACK, stream 0, a
+	 * whole number of 6-byte settings. Real ones are short: the length's top byte is 0.
+	 */
+	if (p[0] != 0)
+		return DETECT_NO;
+	if (n >= 3 && ((unsigned)p[1] << 8 | p[2]) % 6)
+		return DETECT_NO;
+	if (n >= 4 && p[3] != F_SETTINGS)
+		return DETECT_NO;
+	for (i = 4; i < n && i < FRAME_HDR; i++)
+		if (p[i])
+			return DETECT_NO;
+	return n >= FRAME_HDR ? DETECT_YES : DETECT_MAYBE;
+}
+
+/* ---- streams ---- */
+
+static struct stream *stream_find(struct h2 *h, uint32_t id)
+{
+	struct stream *s;
+
+	for (s = h->bucket[id % BUCKETS]; s; s = s->hnext)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static void half_free(struct half *hf)
+{
+	json_decref(hf->msg);
+	json_decref(hf->headers);
+	json_decref(hf->trailers);
+	json_decref(hf->informational);
+	http_body_reset(&hf->body);
+	if (hf->grpc) {
+		grpc_messages_free(hf->grpc);
+		free(hf->grpc);
+	}
+}
+
+static void stream_unlink(struct h2 *h, struct stream *s)
+{
+	struct stream **pp = &h->bucket[s->id % BUCKETS];
+
+	while (*pp && *pp != s)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = s->hnext;
+	if (s->older)
+		s->older->newer = s->newer;
+	else
+		h->oldest = s->newer;
+	if (s->newer)
+		s->newer->older = s->older;
+	else
+		h->newest = s->older;
+	h->nstreams--;
+}
+
+static void stream_free(struct stream *s)
+{
+	half_free(&s->h[0]);
+	half_free(&s->h[1]);
+	entry_free(s->handover);
+	free(s->path);
+	free(s);
+}
+
+static void set_body_json(json_t *msg, const struct half *hf, bool grpc)
+{
+	const char *ce = http_headers_get(hf->headers, "content-encoding");
+	json_t *b;
+
+	if (grpc) {
+		/* gRPC bodies are shown as messages; the body says how much there was. */
+		b = json_object();
+		if (b)
+			json_object_set_new(b, "size", json_integer((json_int_t)hf->body.size));
+	} else {
+		b = http_body_to_json(&hf->body, ce);
+	}
+	if (b && hf->lost)
+		json_object_set_new(b, "gap_bytes", json_integer((json_int_t)hf->lost));
+	if (b)
+		json_object_set_new(msg, "body", b);
+}
+
+/*
+ * Emit the stream's entry and forget the stream. why: the reason given to a missing half
+ * (RST_STREAM and GOAWAY override it with ENTRY_REASON_STREAM_RESET).
+ */
+static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
+			enum entry_missing_reason why)
+{
+	struct half *rq = &s->h[0], *rs = &s->h[1];
+	struct entry *e = s->handover;
+	json_t *f;
+
+	s->handover = NULL;
+	stream_unlink(h, s);
+	if (!e)
+		e = conn_entry_new(c);
+	if (!e) {
+		stream_free(s);
+		return;
+	}
+	f = e->fields;
+	e->protocol = s->grpc ? "grpc" : "http";
+	snprintf(e->version, sizeof(e->version), "2");
+	e->stream_id = s->id;
+	if (rq->msg) {
+		set_body_json(rq->msg, rq, s->grpc);
+		if (rq->trailers)
+			json_object_set(rq->msg, "trailers", rq->trailers);
+		if (rq->headers_truncated)
+			json_object_set_new(rq->msg, "headers_truncated", json_true());
+		json_object_set(f, "request", rq->msg);
+		e->request_ts_ns = rq->ts;
+		e->request_end_ns = rq->end_ts;
+		e->request_size = rq->size;
+	} else if (json_object_get(f, "request")) {
+		/* h2c: the upgrade request came over HTTP/1.1 and keeps its own fields */
+		if (!json_object_get(f, "upgrade"))
+			json_object_set_new(f, "upgrade", json_string("h2c"));
+	}
+	if (rs->msg) {
+		set_body_json(rs->msg, rs, s->grpc);
+		if (rs->trailers)
+			json_object_set(rs->msg, "trailers", rs->trailers);
+		if (rs->headers_truncated)
+			json_object_set_new(rs->msg, "headers_truncated", json_true());
+		if (rs->informational)
+			json_object_set(rs->msg, "informational", rs->informational);
+		json_object_set(f, "response", rs->msg);
+	}
+	if (rs->ts) {
+		e->response_ts_ns = rs->ts;
+		e->response_end_ns = rs->end_ts;
+		e->response_size = rs->size;
+	}
+	if (s->pushed) {
+		json_object_set_new(f, "pushed", json_true());
+		json_object_set_new(f, "promised_on_stream", json_integer(s->assoc));
+	}
+	if (s->rst) {
+		const char *name = http2_error_name(s->rst_error);
+		char buf[16];
+
+		if (!name) {
+			snprintf(buf, sizeof(buf), "0x%x", s->rst_error);
+			name = buf;
+		}
+		json_object_set_new(f, "rst_error", json_string(name));
+		json_object_set_new(f, "rst_by",
+				    json_string(s->rst_by == TCP_DIR_C2S ? "client" : "server"));
+	}
+	if (s->goaway)
+		json_object_set_new(f, "goaway", json_true());
+	if (s->grpc) {
+		json_t *g = grpc_call_json(s->path, rq->headers, rs->headers, rs->trailers,
+					   rq->grpc, rs->grpc);
+
+		if (g)
+			json_object_set_new(f, "grpc", g);
+	}
+	if (!rq->head)
+		e->missing = ENTRY_MISSING_REQUEST;
+	else if (!rs->ended)
+		e->missing = ENTRY_MISSING_RESPONSE;
+	if (e->missing != ENTRY_COMPLETE)
+		e->missing_reason = s->rst || s->goaway ? ENTRY_REASON_STREAM_RESET : why;
+	stream_free(s);
+	conn_emit(c, e);
+}
+
+static void half_init(struct h2 *h, struct half *hf)
+{
+	http_body_init(&hf->body, h->body_max);
+}
+
+/* A tracked stream for id; the oldest is emitted incomplete when the table is full. */
+static struct stream *stream_new(struct h2 *h, struct conn *c, uint32_t id)
+{
+	struct stream *s;
+
+	if (h->nstreams >= HTTP2_MAX_STREAMS && h->oldest) {
+		h->st.streams_evicted++;
+		stream_emit(h, c, h->oldest, ENTRY_REASON_TIMEOUT);
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->id = id;
+	half_init(h, &s->h[0]);
+	half_init(h, &s->h[1]);
+	s->hnext = h->bucket[id % BUCKETS];
+	h->bucket[id % BUCKETS] = s;
+	s->older = h->newest;
+	if (h->newest)
+		h->newest->newer = s;
+	else
+		h->oldest = s;
+	h->newest = s;
+	h->nstreams++;
+	if (h->max_sid[id & 1 ? 0 : 1] < id)
+		h->max_sid[id & 1 ? 0 : 1] = id;
+	return s;
+}
+
+static void emit_all(struct h2 *h, struct conn *c, enum entry_missing_reason why)
+{
+	while (h->oldest)
+		stream_emit(h, c, h->oldest, why);
+}
+
+/* The connection cannot be followed any more (lost bytes, broken framing or HPACK). */
+static void die(struct h2 *h, struct conn *c, enum entry_missing_reason why)
+{
+	if (h->dead)
+		return;
+	h->dead = true;
+	if (why == ENTRY_REASON_PARSE_ERROR) {
+		h->st.protocol_errors++;
+		conn_count_parse_error(c);
+	}
+	emit_all(h, c, why);
+}
+
+static void protocol_error(struct h2 *h, struct conn *c)
+{
+	h->st.protocol_errors++;
+	conn_count_parse_error(c);
+}
+
+/* ---- gRPC ---- */
+
+static bool is_grpc_type(const char *ct)
+{
+	/* application/grpc, application/grpc+proto, application/grpc;charset=... */
+	return ct && !strncasecmp(ct, "application/grpc", 16) &&
+	       (ct[16] == '\0' || ct[16] == '+' || ct[16] == ';');
+}
+
+static void make_grpc(struct h2 *h, struct stream *s)
+{
+	int i;
+
+	if (s->grpc)
+		return;
+	s->grpc = true;
+	for (i = 0; i < 2; i++) {
+		struct half *hf = &s->h[i];
+
+		/* the messages show the body; only its size is counted */
+		http_body_reset(&hf->body);
+		http_body_init(&hf->body, 0);
+		hf->grpc = malloc(sizeof(*hf->grpc));
+		if (hf->grpc)
+			grpc_messages_init(hf->grpc, h->body_max);
+	}
+}
+
+/* ---- heads ---- */
+
+static const char *pseudo_get(const struct block *b, const char *name)
+{
+	return json_string_value(json_object_get(b->pseudo, name));
+}
+
+static void copy_pseudo(json_t *msg, const struct block *b, const char *name, const char *key)
+{
+	json_t *v = json_object_get(b->pseudo, name);
+
+	if (v)
+		json_object_set(msg, key, v);
+}
+
+static void apply_request(struct h2 *h, struct stream *s, struct block *b)
+{
+	struct half *hf = &s->h[0];
+	const char *path = pseudo_get(b, ":path"), *ct, *cookie;
+	json_t *req = json_object();
+
+	if (!req)
+		return;
+	hf->msg = req;
+	hf->head = true;
+	hf->headers = b->headers;
+	hf->headers_truncated = b->truncated;
+	b->headers = NULL;
+	copy_pseudo(req, b, ":method", "method");
+	if (path) {
+		http_url_split(req, path, json_string_length(json_object_get(b->pseudo, ":path")));
+		free(s->path);
+		s->path = strdup(path);
+	} else if (pseudo_get(b, ":authority")) {
+		/* CONNECT has only :authority, the target in authority form */
+		const char *a = pseudo_get(b, ":authority");
+
+		http_url_split(req, a, strlen(a));
+	}
+	copy_pseudo(req, b, ":authority", "authority");
+	copy_pseudo(req, b, ":scheme", "scheme");
+	copy_pseudo(req, b, ":protocol", "protocol"); /* extended CONNECT (RFC 8441) */
+	json_object_set_new(req, "version", json_string("2"));
+	if (hf->headers) {
+		json_object_set(req, "headers", hf->headers);
+		cookie = http_headers_get(hf->headers, "cookie");
+		if (cookie) {
+			json_t *ck = json_object();
+
+			if (ck && !http_cookies_from_request(ck, cookie))
+				json_object_set(req, "cookies", ck);
+			json_decref(ck);
+		}
+		ct = http_headers_get(hf->headers, "content-type");
+		if (ct) {
+			json_object_set_new(req, "content_type", json_string(ct));
+			if (is_grpc_type(ct))
+				make_grpc(h, s);
+		}
+	}
+}
+
+static void apply_response(struct h2 *h, struct stream *s, struct block *b, int status)
+{
+	struct half *hf = &s->h[1];
+	const char *ct, *sc;
+	json_t *resp = json_object();
+
+	if (!resp)
+		return;
+	hf->msg = resp;
+	hf->head = true;
+	hf->headers = b->headers;
+	hf->headers_truncated = b->truncated;
+	b->headers = NULL;
+	if (status >= 0) {
+		json_object_set_new(resp, "status", json_integer(status));
+		json_object_set_new(resp, "status_text", json_string(status_text(status)));
+	}
+	json_object_set_new(resp, "version", json_string("2"));
+	if (!hf->headers)
+		return;
+	json_object_set(resp, "headers", hf->headers);
+	sc = http_headers_get(hf->headers, "set-cookie");
+	if (sc) {
+		json_t *ck = json_object();
+
+		if (ck && !http_cookies_from_set_cookie(ck, sc))
+			json_object_set(resp, "cookies", ck);
+		json_decref(ck);
+	}
+	ct = http_headers_get(hf->headers, "content-type");
+	if (ct) {
+		json_object_set_new(resp, "content_type", json_string(ct));
+		/* the request was not seen (capture started later): the response tells */
+		if (!s->h[0].head && is_grpc_type(ct))
+			make_grpc(h, s);
+	}
+}
+
+/* A later head of a direction: trailers (merged when there are several). */
+static void add_trailers(struct half *hf, struct block *b)
+{
+	const char *k;
+	json_t *v;
+
+	if (!b->headers)
+		return;
+	if (!hf->trailers) {
+		hf->trailers = b->headers;
+		b->headers = NULL;
+		return;
+	}
+	json_object_foreach(b->headers, k, v)
+		http_headers_add(hf->trailers, k, strlen(k), json_string_value(v),
+				 json_string_length(v));
+}
+
+static void half_end(struct h2 *h, struct conn *c, struct stream *s, enum tcp_dir dir,
+		     uint64_t ts)
+{
+	struct half *hf = &s->h[dir];
+
+	hf->ended = true;
+	hf->end_ts = ts;
+	if (hf->grpc)
+		grpc_messages_finish(hf->grpc);
+	if (s->h[0].ended && s->h[1].ended)
+		stream_emit(h, c, s, ENTRY_REASON_NONE);
+}
+
+/* Parse a 3-digit :status; -1 when absent or malformed. */
+static int parse_status(const char *v)
+{
+	if (!v || strlen(v) != 3 || v[0] < '1' || v[0] > '9' || v[1] < '0' || v[1] > '9' ||
+	    v[2] < '0' || v[2] > '9')
+		return -1;
+	return (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
+}
+
+static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct block *b,
+			 uint64_t ts_end)
+{
+	struct stream *s = stream_find(h, b->sid);
+	struct half *hf;
+
+	if (!s) {
+		/*
+		 * A new stream: the client opens odd ones in increasing order; a response on a
+		 * stream above every request seen means the request came before the capture.
+		 * Anything else is a stream already emitted (or evicted).
+		 */
+		bool odd = b->sid & 1;
+
+		if (!odd || b->sid <= h->max_sid[0]) {
+			h->st.orphan_frames++;
+			return;
+		}
+		s = stream_new(h, c, b->sid);
+		if (!s)
+			return;
+	}
+	hf = &s->h[dir];
+	if (!hf->ts)
+		hf->ts = b->ts;
+	hf->size += b->frame_bytes;
+	hf->end_ts = ts_end;
+	if (dir == TCP_DIR_C2S) {
+		if (!hf->head)
+			apply_request(h, s, b);
+		else
+			add_trailers(hf, b);
+	} else {
+		int status = parse_status(pseudo_get(b, ":status"));
+
+		if (status >= 100 && status < 200) {
+			if (!hf->informational)
+				hf->informational = json_array();
+			json_array_append_new(hf->informational, json_integer(status));
+		} else if (!hf->head) {
+			apply_response(h, s, b, status);
+		} else {
+			add_trailers(hf, b);
+		}
+	}
+	if (b->end_stream)
+		half_end(h, c, s, dir, ts_end);
+}
+
+static void promise_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct block *b,
+			 uint64_t ts_end)
+{
+	struct stream *s;
+	struct half *hf;
+
+	h->st.pushes++;
+	/* only servers push, on even streams never used before (RFC 9113 6.6, 5.1.1) */
+	if (dir != TCP_DIR_S2C || !b->promised || (b->promised & 1) ||
+	    b->promised <= h->max_sid[1] || stream_find(h, b->promised)) {
+		protocol_error(h, c);
+		return;
+	}
+	s = stream_new(h, c, b->promised);
+	if (!s)
+		return;
+	s->pushed = true;
+	s->assoc = b->sid;
+	hf = &s->h[0];
+	hf->ts = b->ts;
+	hf->end_ts = ts_end;
+	hf->size = b->frame_bytes;
+	apply_request(h, s, b);
+	hf->head = true;
+	hf->ended = true; /* a promised request has no body */
+}
+
+static void block_reset(struct block *b)
+{
+	json_decref(b->headers);
+	json_decref(b->pseudo);
+	memset(b, 0, sizeof(*b));
+}
+
+/* One decoded header field of the block being received. */
+static void block_field(struct h2 *h, struct block *b, const nghttp2_nv *nv)
+{
+	size_t cost = nv->namelen + nv->valuelen + 32;
+	static const char *const known[] = { ":method", ":path", ":authority", ":scheme",
+					     ":status", ":protocol" };
+	unsigned i;
+
+	if (b->truncated || b->kept + cost > HTTP2_HEADERS_KEPT_MAX) {
+		b->truncated = true;
+		return;
+	}
+	b->kept += cost;
+	if (nv->namelen && nv->name[0] == ':') {
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+			if (strlen(known[i]) == nv->namelen &&
+			    !memcmp(known[i], nv->name, nv->namelen)) {
+				/* a repeated pseudo-header is malformed: the first one counts */
+				if (!json_object_get(b->pseudo, known[i]))
+					json_object_set_new(b->pseudo, known[i],
+							    entry_json_text(nv->value,
+									    nv->valuelen));
+				return;
+			}
+		}
+		return; /* unknown pseudo-headers are malformed (RFC 9113 8.3); not kept */
+	}
+	if (b->headers)
+		http_headers_add(b->headers, (const char *)nv->name, nv->namelen,
+				 (const char *)nv->value, nv->valuelen);
+}
+
+/* Inflate fragment bytes of dir's header block; final at its end. */
+static void block_feed(struct h2 *h, struct conn *c, enum tcp_dir dir, const uint8_t *p,
+		       size_t n, bool final)
+{
+	static const uint8_t none[1];
+	struct dir *d = &h->d[dir];
+	struct block *b = &d->blk;
+
+	if (n && b->first) {
+		b->first = false;
+		/*
+		 * A dynamic table size update opens the block: let the inflater accept up to
+		 * what the decoding peer allowed. Raising the limit only here keeps nghttp2 from
+		 * demanding an update the encoder need not send (it expects one after every
+		 * change); a table larger than the encoder's is harmless, as indices count
+		 * from the newest entry.
+		 */
+		if ((p[0] & 0xe0) == 0x20 && d->infl_limit < d->table_limit) {
+			if (nghttp2_hd_inflate_change_table_size(d->infl, d->table_limit)) {
+				die(h, c, ENTRY_REASON_PARSE_ERROR);
+				return;
+			}
+			d->infl_limit = d->table_limit;
+		}
+	}
+	b->wire += n;
+	if (b->wire > HTTP2_HEADER_BLOCK_MAX) {
+		die(h, c, ENTRY_REASON_PARSE_ERROR);
+		return;
+	}
+	if (!n)
+		p = none;
+	for (;;) {
+		nghttp2_nv nv;
+		int flags = 0;
+		ssize_t rv = nghttp2_hd_inflate_hd2(d->infl, &nv, &flags, p, n, final);
+
+		if (rv < 0) {
+			die(h, c, ENTRY_REASON_PARSE_ERROR);
+			return;
+		}
+		p += rv;
+		n -= (size_t)rv;
+		if (flags & NGHTTP2_HD_INFLATE_EMIT)
+			block_field(h, b, &nv);
+		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
+			nghttp2_hd_inflate_end_headers(d->infl);
+			break;
+		}
+		if (!(flags & NGHTTP2_HD_INFLATE_EMIT) && !n)
+			break;
+	}
+}
+
+static void block_start(struct dir *d)
+{
+	struct block *b = &d->blk;
+
+	block_reset(b);
+	b->active = true;
+	b->first = true;
+	b->type = d->type;
+	b->sid = d->sid;
+	b->end_stream = d->type == F_HEADERS && (d->flags & FL_END_STREAM);
+	b->ts = d->ts;
+	b->headers = json_object();
+	b->pseudo = json_object();
+}
+
+/* ---- frames ---- */
+
+static void on_rst(struct h2 *h, struct conn *c, enum tcp_dir dir, uint32_t sid,
+		   uint32_t code)
+{
+	struct stream *s = stream_find(h, sid);
+
+	h->st.rst_streams++;
+	if (!s) {
+		h->st.orphan_frames++;
+		return;
+	}
+	s->rst = true;
+	s->rst_error = code;
+	s->rst_by = dir;
+	stream_emit(h, c, s, ENTRY_REASON_STREAM_RESET);
+}
+
+static void on_goaway(struct h2 *h, struct conn *c, enum tcp_dir dir, uint32_t last,
+		      uint32_t code)
+{
+	struct stream *s, *next;
+	/* the sender refuses streams its peer opened above last */
+	uint32_t peer_parity = dir == TCP_DIR_S2C ? 1 : 0;
+
+	h->st.goaways++;
+	h->st.goaway_last_stream = last;
+	h->st.goaway_error = code;
+	for (s = h->oldest; s; s = next) {
+		next = s->newer;
+		if ((s->id & 1) == peer_parity && s->id > last) {
+			s->goaway = true;
+			stream_emit(h, c, s, ENTRY_REASON_STREAM_RESET);
+		}
+	}
+}
+
+static void on_settings(struct h2 *h, enum tcp_dir dir)
+{
+	struct dir *d = &h->d[dir];
+	uint32_t i;
+
+	h->st.settings++;
+	if (d->flags & FL_ACK)
+		return;
+	for (i = 0; i + 6 <= d->pre_len; i += 6) {
+		unsigned id = (unsigned)d->pre[i] << 8 | d->pre[i + 1];
+		uint32_t v = be32(d->pre + i + 2);
+
+		/* the sender's decoder allows the other direction's encoder this table */
+		if (id == SETTINGS_HEADER_TABLE_SIZE) {
+			struct dir *o = &h->d[!dir];
+
+			if (v > HTTP2_TABLE_SIZE_MAX)
+				v = HTTP2_TABLE_SIZE_MAX;
+			if (v > o->table_limit)
+				o->table_limit = v;
+		}
+	}
+}
+
+static bool is_block_type(uint8_t t)
+{
+	return t == F_HEADERS || t == F_PUSH_PROMISE || t == F_CONTINUATION;
+}
+
+/* The frame header is read (p: its 9 bytes). */
+static void frame_start(struct h2 *h, struct conn *c, enum tcp_dir dir, const uint8_t *p,
+			uint64_t ts)
+{
+	struct dir *d = &h->d[dir];
+	uint32_t pre = 0;
+	struct stream *s;
+
+	d->len = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+	d->type = p[3];
+	d->flags = p[4];
+	d->sid = be32(p + 5) & 0x7fffffff;
+	d->pos = 0;
+	d->pre_done = false;
+	d->skip = false;
+	d->ts = ts;
+	d->in_frame = true;
+	d->body_end = d->len;
+	h->st.frames[dir]++;
+	/* a header block continues with CONTINUATION frames of its stream only (6.10) */
+	if (d->blk.active != (d->type == F_CONTINUATION) ||
+	    (d->blk.active && d->sid != d->blk.sid)) {
+		die(h, c, ENTRY_REASON_PARSE_ERROR);
+		return;
+	}
+	switch (d->type) {
+	case F_DATA:
+		pre = d->flags & FL_PADDED ? 1 : 0;
+		break;
+	case F_HEADERS:
+		pre = (d->flags & FL_PADDED ? 1 : 0) + (d->flags & FL_PRIORITY ? 5 : 0);
+		break;
+	case F_PUSH_PROMISE:
+		pre = (d->flags & FL_PADDED ? 1 : 0) + 4;
+		break;
+	case F_CONTINUATION:
+		break;
+	case F_PRIORITY:
+		pre = 5;
+		break;
+	case F_RST_STREAM:
+	case F_WINDOW_UPDATE:
+		pre = 4;
+		break;
+	case F_PING:
+	case F_GOAWAY:
+		pre = 8;
+		break;
+	case F_SETTINGS:
+		if (d->len % 6) {
+			protocol_error(h, c);
+			d->skip = true;
+			break;
+		}
+		pre = d->len < PRE_MAX ? d->len : PRE_MAX;
+		break;
+	default:
+		h->st.unknown_frames++; /* extensions: skipped (RFC 9113 5.5) */
+		d->skip = true;
+		break;
+	}
+	if (is_block_type(d->type) && !d->sid) {
+		die(h, c, ENTRY_REASON_PARSE_ERROR);
+		return;
+	}
+	if (d->len < pre) {
+		if (is_block_type(d->type)) {
+			die(h, c, ENTRY_REASON_PARSE_ERROR);
+			return;
+		}
+		protocol_error(h, c);
+		d->skip = true;
+		pre = 0;
+	}
+	d->pre_len = pre;
+	if (d->type == F_HEADERS || d->type == F_PUSH_PROMISE)
+		block_start(d);
+	if (is_block_type(d->type))
+		d->blk.frame_bytes += d->len;
+	if (d->type == F_DATA && (s = stream_find(h, d->sid))) {
+		s->h[dir].size += d->len;
+		if (!s->h[dir].ts)
+			s->h[dir].ts = ts;
+	}
+}
+
+/* The fixed prefix of the payload is in d->pre. */
+static void frame_prefix(struct h2 *h, struct conn *c, enum tcp_dir dir)
+{
+	struct dir *d = &h->d[dir];
+	uint32_t pad = 0, off = 0;
+
+	if (d->skip)
+		return;
+	if ((d->type == F_DATA || d->type == F_HEADERS || d->type == F_PUSH_PROMISE) &&
+	    (d->flags & FL_PADDED)) {
+		pad = d->pre[0];
+		off = 1;
+		if (pad > d->len - d->pre_len) {
+			if (d->type != F_DATA) {
+				die(h, c, ENTRY_REASON_PARSE_ERROR);
+				return;
+			}
+			protocol_error(h, c);
+			d->skip = true;
+			return;
+		}
+		d->body_end = d->len - pad;
+	}
+	switch (d->type) {
+	case F_HEADERS:
+		if (d->flags & FL_PRIORITY)
+			h->st.priorities++;
+		break;
+	case F_PUSH_PROMISE:
+		d->blk.promised = be32(d->pre + off) & 0x7fffffff;
+		break;
+	case F_PRIORITY:
+		h->st.priorities++;
+		break;
+	case F_RST_STREAM:
+		if (!d->sid) {
+			protocol_error(h, c);
+			break;
+		}
+		on_rst(h, c, dir, d->sid, be32(d->pre));
+		break;
+	case F_SETTINGS:
+		on_settings(h, dir);
+		break;
+	case F_PING:
+		h->st.pings++;
+		break;
+	case F_GOAWAY:
+		on_goaway(h, c, dir, be32(d->pre) & 0x7fffffff, be32(d->pre + 4));
+		break;
+	case F_WINDOW_UPDATE:
+		h->st.window_updates++;
+		break;
+	}
+}
+
+static const char *half_grpc_encoding(const struct half *hf)
+{
+	return http_headers_get(hf->headers, "grpc-encoding");
+}
+
+/* Variable payload bytes (between prefix and padding). */
+static void frame_body(struct h2 *h, struct conn *c, enum tcp_dir dir, const uint8_t *p,
+		       size_t n)
+{
+	struct dir *d = &h->d[dir];
+	struct stream *s;
+	struct half *hf;
+
+	if (d->skip)
+		return;
+	switch (d->type) {
+	case F_DATA:
+		s = stream_find(h, d->sid);
+		if (!s) {
+			return;
+		}
+		hf = &s->h[dir];
+		if (hf->ended)
+			return;
+		http_body_append(&hf->body, p, n);
+		if (hf->grpc)
+			grpc_messages_feed(hf->grpc, p, n, half_grpc_encoding(hf));
+		break;
+	case F_HEADERS:
+	case F_PUSH_PROMISE:
+	case F_CONTINUATION:
+		block_feed(h, c, dir, p, n, false);
+		break;
+	}
+}
+
+/* The frame's last byte is in (timestamp ts). */
+static void frame_end(struct h2 *h, struct conn *c, enum tcp_dir dir, uint64_t ts)
+{
+	struct dir *d = &h->d[dir];
+	struct stream *s;
+	struct block *b = &d->blk;
+
+	d->in_frame = false;
+	switch (d->type) {
+	case F_DATA:
+		s = stream_find(h, d->sid);
+		if (!s) {
+			h->st.orphan_frames++;
+			break;
+		}
+		if (s->h[dir].ended)
+			break;
+		s->h[dir].end_ts = ts;
+		if (d->flags & FL_END_STREAM)
+			half_end(h, c, s, dir, ts);
+		break;
+	case F_HEADERS:
+	case F_PUSH_PROMISE:
+	case F_CONTINUATION:
+		if (!(d->flags & FL_END_HEADERS))
+			break;
+		block_feed(h, c, dir, NULL, 0, true);
+		if (h->dead)
+			break;
+		b->active = false;
+		if (b->type == F_PUSH_PROMISE)
+			promise_done(h, c, dir, b, ts);
+		else
+			headers_done(h, c, dir, b, ts);
+		block_reset(b);
+		break;
+	}
+}
+
+/* Consume payload bytes of the current frame; returns how many were used. */
+static size_t frame_step(struct h2 *h, struct conn *c, enum tcp_dir dir, const uint8_t *p,
+			 size_t n, uint64_t ts_last)
+{
+	struct dir *d = &h->d[dir];
+	size_t used = 0, take;
+
+	if (!d->pre_done) {
+		take = d->pre_len - d->pos < n ? d->pre_len - d->pos : n;
+		memcpy(d->pre + d->pos, p, take);
+		d->pos += take;
+		used += take;
+		if (d->pos < d->pre_len)
+			return used;
+		d->pre_done = true;
+		frame_prefix(h, c, dir);
+		if (h->dead)
+			return used;
+	}
+	if (d->pos < d->body_end && used < n) {
+		take = d->body_end - d->pos < n - used ? d->body_end - d->pos : n - used;
+		frame_body(h, c, dir, p + used, take);
+		d->pos += take;
+		used += take;
+		if (h->dead)
+			return used;
+	}
+	if (d->pos >= d->body_end && d->pos < d->len && used < n) {
+		take = d->len - d->pos < n - used ? d->len - d->pos : n - used;
+		d->pos += take;
+		used += take;
+	}
+	if (d->pos == d->len)
+		frame_end(h, c, dir, ts_last);
+	return used;
+}
+
+static size_t h2_parse(void *st, struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n,
+		       uint64_t ts, uint64_t ts_last)
+{
+	struct h2 *h = st;
+	struct dir *d = &h->d[dir];
+	size_t off = 0;
+
+	if (h->dead)
+		return n;
+	if (dir == TCP_DIR_C2S && !d->preface) {
+		size_t k = n < PREFACE_LEN ? n : PREFACE_LEN;
+
+		if (!memcmp(p, PREFACE, k)) {
+			if (n < PREFACE_LEN)
+				return 0;
+			off = PREFACE_LEN;
+		}
+		/* else: picked up after the preface; frames follow */
+		d->preface = true;
+	}
+	while (!h->dead) {
+		if (!d->in_frame) {
+			if (n - off < FRAME_HDR)
+				break;
+			/* Only p[0] may be older than the newest packet (engine buffering). */
+			frame_start(h, c, dir, p + off, off ? ts_last : ts);
+			off += FRAME_HDR;
+			if (h->dead)
+				break;
+		}
+		off += frame_step(h, c, dir, p + off, n - off, ts_last);
+		if (d->in_frame)
+			break; /* everything was used; the frame goes on in the next bytes */
+	}
+	return h->dead ? n : off;
+}
+
+static void h2_gap(void *st, struct conn *c, enum tcp_dir dir, uint64_t missing, uint64_t ts)
+{
+	struct h2 *h = st;
+	struct dir *d = &h->d[dir];
+
+	if (h->dead)
+		return;
+	/*
+	 * Bytes lost inside a DATA payload (or a skipped frame) leave HPACK and the framing
+	 * intact: skip them and go on. Anything else cannot be recovered.
+	 */
+	if (d->in_frame && d->pre_done && (d->type == F_DATA || d->skip) &&
+	    missing <= d->len - d->pos) {
+		if (d->type == F_DATA && !d->skip) {
+			struct stream *s = stream_find(h, d->sid);
+			uint64_t lo = d->pos, hi = d->pos + missing, body;
+
+			if (hi > d->body_end)
+				hi = d->body_end;
+			body = hi > lo ? hi - lo : 0;
+			if (s && body) {
+				struct half *hf = &s->h[dir];
+
+				hf->lost += body;
+				hf->body.size += body;
+				hf->body.max = hf->body.len; /* keep no bytes after a hole */
+				if (hf->grpc)
+					grpc_messages_lost(hf->grpc, body);
+			}
+		}
+		d->pos += (uint32_t)missing;
+		if (d->pos == d->len)
+			frame_end(h, c, dir, ts);
+		return;
+	}
+	die(h, c, ENTRY_REASON_GAP);
+}
+
+static enum entry_missing_reason reason_of(enum conn_end why)
+{
+	switch (why) {
+	case CONN_END_FIN:
+		return ENTRY_REASON_CLOSED;
+	case CONN_END_RST:
+		return ENTRY_REASON_RESET;
+	case CONN_END_TIMEOUT:
+		return ENTRY_REASON_TIMEOUT;
+	case CONN_END_END_OF_INPUT:
+		return ENTRY_REASON_END_OF_INPUT;
+	default:
+		return ENTRY_REASON_CLOSED;
+	}
+}
+
+static void h2_close(void *st, struct conn *c, enum conn_end why, uint64_t ts)
+{
+	struct h2 *h = st;
+
+	emit_all(h, c, reason_of(why));
+}
+
+static void h2_free(void *st)
+{
+	struct h2 *h = st;
+	int i;
+
+	if (!h)
+		return;
+	while (h->oldest) {
+		struct stream *s = h->oldest;
+
+		stream_unlink(h, s);
+		stream_free(s);
+	}
+	for (i = 0; i < 2; i++) {
+		block_reset(&h->d[i].blk);
+		if (h->d[i].infl)
+			nghttp2_hd_inflate_del(h->d[i].infl);
+	}
+	free(h);
+}
+
+/* base64url without padding (RFC 7540 3.2.1's HTTP2-Settings); returns bytes or -1. */
+static int b64url_decode(const char *s, uint8_t *out, size_t cap)
+{
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t o = 0;
+
+	for (; *s && *s != '='; s++) {
+		int v;
+
+		if (*s >= 'A' && *s <= 'Z')
+			v = *s - 'A';
+		else if (*s >= 'a' && *s <= 'z')
+			v = *s - 'a' + 26;
+		else if (*s >= '0' && *s <= '9')
+			v = *s - '0' + 52;
+		else if (*s == '-' || *s == '+')
+			v = 62;
+		else if (*s == '_' || *s == '/')
+			v = 63;
+		else
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == cap)
+				return -1;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	return (int)o;
+}
+
+/* h2c: stream 1 carries the response to the upgrade request handed over. */
+static void adopt_upgrade(struct h2 *h, struct conn *c, struct entry *e)
+{
+	const json_t *req = json_object_get(e->fields, "request");
+	const json_t *hdrs = json_object_get(req, "headers");
+	const char *settings = http_headers_get(hdrs, "http2-settings");
+	const char *url = json_string_value(json_object_get(req, "url"));
+	const char *ct = http_headers_get(hdrs, "content-type");
+	struct stream *s = stream_new(h, c, 1);
+
+	if (!s) {
+		entry_free(e);
+		return;
+	}
+	s->handover = e;
+	s->h[0].head = true;
+	s->h[0].ended = true;
+	if (url)
+		s->path = strdup(url);
+	if (is_grpc_type(ct))
+		make_grpc(h, s);
+	/* The client's SETTINGS came in HTTP2-Settings: its table size binds the server. */
+	if (settings) {
+		uint8_t buf[PRE_MAX];
+		int n = b64url_decode(settings, buf, sizeof(buf)), i;
+
+		for (i = 0; i + 6 <= n; i += 6) {
+			uint32_t v = be32(buf + i + 2);
+
+			if (((unsigned)buf[i] << 8 | buf[i + 1]) != SETTINGS_HEADER_TABLE_SIZE)
+				continue;
+			if (v > HTTP2_TABLE_SIZE_MAX)
+				v = HTTP2_TABLE_SIZE_MAX;
+			if (v > h->d[TCP_DIR_S2C].table_limit)
+				h->d[TCP_DIR_S2C].table_limit = v;
+		}
+	}
+}
+
+static void *h2_open(struct conn *c, void *handover)
+{
+	struct h2 *h = calloc(1, sizeof(*h));
+	int i;
+
+	if (!h) {
+		entry_free(handover);
+		return NULL;
+	}
+	h->body_max = conn_body_max(c);
+	for (i = 0; i < 2; i++) {
+		if (nghttp2_hd_inflate_new(&h->d[i].infl)) {
+			h2_free(h);
+			entry_free(handover);
+			return NULL;
+		}
+		h->d[i].table_limit = HPACK_DEFAULT_TABLE;
+		h->d[i].infl_limit = HPACK_DEFAULT_TABLE;
+	}
+	if (handover)
+		adopt_upgrade(h, c, handover);
+	return h;
+}
+
+void http2_get_conn_stats(const void *st, struct http2_conn_stats *out)
+{
+	const struct h2 *h = st;
+
+	*out = h->st;
+}
+
+const struct dissector dissector_http2 = {
+	.name = "http2",
+	.detect = h2_detect,
+	.open = h2_open,
+	.parse = h2_parse,
+	.gap = h2_gap,
+	.close = h2_close,
+	.free = h2_free,
+};
