@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# `make bench`, second part: offline dissection, `floe read` side by side with tshark on the same
+# captures, on this machine, in one run. Not a pass/fail test: it prints tables.
+#
+# Captures: a few real ones from ../shared/captures (FLOE_CAPTURES), an empty pcap (fixed start-up
+# cost), and build/bench/mixed-1g.pcap, >= 1 GiB of HTTP/1.1 + h2c made by real servers and clients
+# (selftests/bench/gen_capture.sh, run first when the file is missing; slow the first time only).
+#
+# Per capture, three commands, each under GNU time (/usr/bin/time -f '%e %U %S %M'):
+#   floe json   floe read FILE --json > /dev/null
+#   floe text   floe read FILE > FILE.txt            (one line per entry, counted)
+#   tshark      tshark -n -r FILE [-d tcp.port==N,http2] -Y FILTER -T fields -e ... > FILE.tsv
+#     HTTP/1:  -Y 'http.request or http.response' -e http.request.method -e http.request.uri
+#              -e http.response.code
+#     HTTP/2:  -Y http2 -e http2.streamid -e http2.headers.path -e http2.headers.status
+#              -e http2.headers.method
+#     mixed:   -Y 'http or http2' and both field sets
+# Small captures run BENCH_REPEAT times (default 5) and the fastest run is reported; the big one
+# BENCH_BIG_REPEAT times (default 1). Every file is read once before (page cache warm for both).
+#
+# Columns: wall s (elapsed), CPU s (user + system), peak RSS MB (max resident set), entries
+# (floe: entries, from its summary line, = lines of its text output; tshark: HTTP requests it
+# decoded, i.e. request method values in its output, = what floe calls entries), MB/s (capture
+# file size / wall), entries/s (entries / wall). Then per capture: speedup (tshark wall / floe
+# wall), CPU ratio, memory (floe RSS / tshark RSS), and the counts side by side (floe entries and
+# incomplete ones; tshark requests and responses).
+#
+# Environment: BENCH_REPEAT (5), BENCH_BIG_REPEAT (1), BENCH_BIG=0 (skip the big capture),
+# BENCH_CAPTURE (big capture path), BENCH_TSHARK_TIMEOUT (seconds per tshark run, 3600),
+# FLOE_CAPTURES (../shared/captures).
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$HERE/../lib/pods.sh"
+test_timeout "${BENCH_DISSECT_TIMEOUT:-10800}" "$0" "$@"
+set -o pipefail
+
+ROOT=$(floe_root)
+FLOE=${FLOE:-$ROOT/build/floe}
+CAPS=${FLOE_CAPTURES:-$ROOT/../shared/captures}
+BIG=${BENCH_CAPTURE:-$ROOT/build/bench/mixed-1g.pcap}
+REPEAT=${BENCH_REPEAT:-5}
+BIG_REPEAT=${BENCH_BIG_REPEAT:-1}
+TS_TIMEOUT=${BENCH_TSHARK_TIMEOUT:-3600}
+TIME=/usr/bin/time
+
+TMPD=$(mktemp -d /tmp/floe-bench-dissect.XXXXXX)
+cleanup() { rm -rf -- "$TMPD"; }
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+if [ ! -x "$FLOE" ]; then
+	echo "bench: $FLOE missing (make all)" >&2
+	exit 1
+fi
+for t in tshark "$TIME"; do
+	command -v "$t" >/dev/null || { echo "bench: $t missing (make deps)" >&2; exit 1; }
+done
+
+if [ "${BENCH_BIG:-1}" != 0 ]; then
+	if ! bash "$HERE/gen_capture.sh"; then
+		echo "bench: could not generate $BIG; going on without it" >&2
+	fi
+fi
+
+# An empty pcap (global header only): what starting up costs each tool.
+EMPTY=$TMPD/empty.pcap
+printf '\xd4\xc3\xb2\xa1\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\x00\x00\x01\x00\x00\x00' >"$EMPTY"
+
+# label|path|kind (h1, h2, mixed)|tshark decode-as port for h2c ("" when tshark finds it alone)
+CASES=(
+	"empty pcap|$EMPTY|mixed|"
+	"http1/pipelined-requests|$CAPS/http1/pipelined-requests.pcap|h1|"
+	"http1/http-post-upload|$CAPS/http1/http-post-upload.pcap|h1|"
+	"http1/1000-requests-1-dropped (gz)|$CAPS/http1/1000-requests-one-dropped-response.pcap.gz|h1|"
+	"http2/http2-keywords|$CAPS/http2/http2-keywords/input.pcap|h2|3000"
+	"http2/dns_over_https_POST|$CAPS/http2/dns_over_https_POST.pcap|h2|"
+	"grpc/grpc-service-name|$CAPS/grpc/grpc-service-name.pcap|h2|38888"
+	"grpc/bidi-streaming|$CAPS/grpc/bidi-streaming.pcapng|h2|50051"
+)
+if [ "${BENCH_BIG:-1}" != 0 ] && [ -f "$BIG" ]; then
+	CASES+=("$(basename "$BIG")|$BIG|mixed|8080")
+fi
+
+H1_FIELDS=(-e http.request.method -e http.request.uri -e http.response.code)
+H2_FIELDS=(-e http2.streamid -e http2.headers.path -e http2.headers.status -e http2.headers.method)
+
+# tshark_args KIND PORT: the filter and fields for that kind of capture.
+tshark_args() {
+	local kind=$1 port=$2
+	TS_ARGS=()
+	if [ -n "$port" ]; then
+		TS_ARGS+=(-d "tcp.port==$port,http2")
+	fi
+	case $kind in
+	h1) TS_ARGS+=(-Y 'http.request or http.response' "${H1_FIELDS[@]}") ;;
+	h2) TS_ARGS+=(-Y http2 "${H2_FIELDS[@]}") ;;
+	*) TS_ARGS+=(-Y 'http or http2' "${H1_FIELDS[@]}" "${H2_FIELDS[@]}") ;;
+	esac
+}
+
+# tshark_counts KIND TSV: "requests responses" decoded by tshark (values of the method and status
+# fields; several messages in one packet come as one line of comma-separated values).
+tshark_counts() {
+	local kind=$1 tsv=$2 mcols scols
+	case $kind in
+	h1) mcols=1 scols=3 ;;
+	h2) mcols=4 scols=3 ;;
+	*) mcols="1 7" scols="3 6" ;;
+	esac
+	awk -F'\t' -v m="$mcols" -v s="$scols" '
+		BEGIN { nm = split(m, M, " "); ns = split(s, S, " ") }
+		{
+			for (i = 1; i <= nm; i++) if ($M[i] != "") r += split($M[i], x, ",")
+			for (i = 1; i <= ns; i++) if ($S[i] != "") p += split($S[i], x, ",")
+		}
+		END { printf "%d %d\n", r, p }' "$tsv"
+}
+
+# timed OUT ERR cmd...: run cmd under GNU time (stdout to OUT, stderr to ERR); sets
+# T_WALL (s, around GNU time, so ~1 ms more than the command) T_CPU T_RSS_KB and T_RC.
+timed() {
+	local out=$1 err=$2 tf=$TMPD/time.txt
+	shift 2
+	local t0 t1 u s
+	T_RC=0
+	t0=$EPOCHREALTIME
+	"$TIME" -o "$tf" -f '%e %U %S %M' "$@" >"$out" 2>"$err" || T_RC=$?
+	t1=$EPOCHREALTIME
+	read -r _ u s T_RSS_KB < <(tail -1 "$tf")
+	# GNU time's %e has 10 ms steps: the wall time is taken here, in microseconds.
+	T_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	T_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
+}
+
+# best N OUT ERR cmd...: the fastest of N runs (by wall time); its figures in B_WALL B_CPU
+# B_RSS_KB, B_RC; OUT and ERR are from the last run.
+best() {
+	local n=$1 out=$2 err=$3 i
+	shift 3
+	B_WALL="" B_RC=0
+	for ((i = 0; i < n; i++)); do
+		timed "$out" "$err" "$@"
+		if [ "$T_RC" -ne 0 ]; then
+			B_RC=$T_RC
+		fi
+		if [ -z "$B_WALL" ] || awk -v a="$T_WALL" -v b="$B_WALL" 'BEGIN { exit !(a < b) }'; then
+			B_WALL=$T_WALL B_CPU=$T_CPU B_RSS_KB=$T_RSS_KB
+		fi
+	done
+}
+
+mbps() { awk -v b="$1" -v t="$2" 'BEGIN { if (t <= 0) t = 0.005; printf "%.1f", b / 1048576 / t }'; }
+rate0() { awk -v n="$1" -v t="$2" 'BEGIN { if (t <= 0) t = 0.005; printf "%.0f", n / t }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) { print "-"; exit } printf "%.1f", a / b }'; }
+ratio3() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) { print "-"; exit } printf "%.3f", a / b }'; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+human() { awk -v b="$1" 'BEGIN { if (b < 1048576) printf "%.0f KB", b / 1024; else printf "%.0f MB", b / 1048576 }'; }
+
+declare -a ROWS=() CMP=() NOTES=()
+row() { ROWS+=("$(
+	IFS='|'
+	echo "$*"
+)"); }
+
+# floe's summary line: "... N entries (N printed, N incomplete) ... N parse errors, N gaps ..."
+summary_field() { sed -n "s/.* \([0-9]\+\) $2.*/\1/p" "$1" | tail -1; }
+
+echo "bench: floe read vs tshark, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r), $(tshark --version 2>/dev/null | head -1 | sed 's/ (Git.*//')" >&2
+
+# What starting any process costs here (fork, exec, GNU time): the floor under every wall time.
+best 5 /dev/null /dev/null true
+EXEC_FLOOR=$B_WALL
+
+n=0
+for c in "${CASES[@]}"; do
+	IFS='|' read -r label path kind port <<<"$c"
+	if [ ! -f "$path" ]; then
+		NOTES+=("$label: $path missing, skipped")
+		continue
+	fi
+	n=$((n + 1))
+	reps=$REPEAT
+	[ "$path" = "$BIG" ] && reps=$BIG_REPEAT
+	size=$(stat -L -c %s "$path")
+	sizeh=$(human "$size")
+	cat "$path" >/dev/null
+	echo "bench: $label ($sizeh, best of $reps)" >&2
+
+	# floe --json
+	best "$reps" /dev/null "$TMPD/$n.floe-json.err" "$FLOE" read "$path" --json
+	fj_wall=$B_WALL fj_cpu=$B_CPU fj_rss=$B_RSS_KB
+	fj_n=$(summary_field "$TMPD/$n.floe-json.err" entries)
+	if [ "$B_RC" -ne 0 ]; then
+		NOTES+=("$label: floe read --json exited $B_RC: $(tail -2 "$TMPD/$n.floe-json.err" | tr '\n' ' ')")
+	fi
+	row "$label" "$sizeh" "floe --json" "$fj_wall" "$fj_cpu" "$(mb $((fj_rss * 1024)))" "${fj_n:-?}" \
+		"$(mbps "$size" "$fj_wall")" "$(rate0 "${fj_n:-0}" "$fj_wall")"
+
+	# floe text
+	best "$reps" "$TMPD/$n.floe.txt" "$TMPD/$n.floe-text.err" "$FLOE" read "$path"
+	ft_n=$(wc -l <"$TMPD/$n.floe.txt")
+	if [ "$B_RC" -ne 0 ]; then
+		NOTES+=("$label: floe read exited $B_RC: $(tail -2 "$TMPD/$n.floe-text.err" | tr '\n' ' ')")
+	fi
+	row "" "" "floe text" "$B_WALL" "$B_CPU" "$(mb $((B_RSS_KB * 1024)))" "$ft_n" \
+		"$(mbps "$size" "$B_WALL")" "$(rate0 "$ft_n" "$B_WALL")"
+	incomplete=$(sed -n 's/.*printed, \([0-9]\+\) incomplete.*/\1/p' "$TMPD/$n.floe-text.err" | tail -1)
+	perr=$(summary_field "$TMPD/$n.floe-text.err" 'parse errors')
+	gaps=$(summary_field "$TMPD/$n.floe-text.err" gaps)
+
+	# tshark
+	tshark_args "$kind" "$port"
+	best "$reps" "$TMPD/$n.tsv" "$TMPD/$n.tshark.err" timeout "$TS_TIMEOUT" tshark -n -r "$path" "${TS_ARGS[@]}" -T fields
+	if [ "$B_RC" -ne 0 ]; then
+		NOTES+=("$label: tshark exited $B_RC: $(grep -v 'Running as user' "$TMPD/$n.tshark.err" | tail -2 | tr '\n' ' ')")
+	fi
+	read -r ts_req ts_resp < <(tshark_counts "$kind" "$TMPD/$n.tsv")
+	row "" "" "tshark" "$B_WALL" "$B_CPU" "$(mb $((B_RSS_KB * 1024)))" "$ts_req" \
+		"$(mbps "$size" "$B_WALL")" "$(rate0 "$ts_req" "$B_WALL")"
+
+	CMP+=("$label|$(ratio "$B_WALL" "$fj_wall")|$(ratio "$B_CPU" "$fj_cpu")|$(ratio3 "$fj_rss" "$B_RSS_KB")|${fj_n:-?} (${ft_n} lines, ${incomplete:-?} incomplete)|$ts_req / $ts_resp|${perr:-?} / ${gaps:-?}")
+	if [ "${fj_n:-x}" != "$ft_n" ]; then
+		NOTES+=("$label: floe --json summary says ${fj_n:-?} entries, text output has $ft_n lines")
+	fi
+	if [ "$path" != "$EMPTY" ] && [ "${fj_n:-0}" != "$ts_req" ]; then
+		NOTES+=("$label: entry count differs: floe ${fj_n:-?}, tshark $ts_req requests / $ts_resp responses; floe: $(tail -1 "$TMPD/$n.floe-text.err")")
+	fi
+done
+
+# ------------------------------------------------------------------ report
+echo
+{
+	echo "capture|size|tool|wall s|CPU s|peak RSS MB|entries|MB/s|entries/s"
+	printf '%s\n' "${ROWS[@]}"
+} | column -t -s '|' -o '  '
+echo
+{
+	echo "capture|speedup (wall)|CPU ratio|memory (floe/tshark)|floe entries|tshark req / resp|floe parse errors / gaps"
+	printf '%s\n' "${CMP[@]}"
+} | column -t -s '|' -o '  '
+if [ "${BENCH_BIG:-1}" != 0 ] && [ -f "$BIG.info" ]; then
+	echo
+	echo "$(basename "$BIG"): $(cat "$BIG.info") (made by gen_capture.sh: wrk = HTTP/1.1 requests, h2load = h2c requests)"
+fi
+cat <<EOF
+
+How to read it:
+- wall s / CPU s / peak RSS MB: GNU time's elapsed, user+system, and maximum resident set of the
+  one process (floe read, or tshark). Small captures: fastest of $REPEAT runs; the big one: $BIG_REPEAT.
+  Files come from the page cache (each is read once first).
+- entries: floe: entries it printed (one per request/response pair, or half of one when the other
+  half is missing); tshark: HTTP requests it decoded (HTTP/1 request lines, HTTP/2 HEADERS with a
+  :method), the same unit. tshark's own output has one line per packet (HTTP/2: per packet with
+  any HTTP/2 frame), not per entry.
+- MB/s: capture file size / wall. entries/s: entries / wall.
+- speedup: tshark wall / floe --json wall; CPU ratio likewise; memory: floe --json peak RSS /
+  tshark peak RSS.
+- Starting any process (\`true\` under GNU time) takes $EXEC_FLOOR s of wall time on this machine:
+  no wall time here can be shorter.
+- The 'empty pcap' row is the fixed cost of starting each tool; on the small shared captures
+  that cost is nearly all of the time, so only the big capture measures throughput.
+- tshark ran with -n (no name resolution) and in one pass, its fastest useful mode; it still
+  decodes every layer of every packet, while floe decodes only what entries need.
+EOF
+if [ ${#NOTES[@]} -gt 0 ]; then
+	echo
+	echo "Notes:"
+	printf '  %s\n' "${NOTES[@]}"
+fi
