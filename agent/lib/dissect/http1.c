@@ -60,7 +60,8 @@ struct msg {
 	enum tcp_dir dir;
 	struct xch *x;
 	bool begun, head_done, done, in_value, trailing, cut;
-	bool resync, at_line_start;
+	bool resync;
+	bool line_done;     /* the start line is complete */
 	bool gap_feed;      /* bytes given to the parser are zeros standing for a gap */
 	bool body_known;    /* body_left says how many body bytes surely follow */
 	bool until_close;   /* response body ends with the connection */
@@ -187,8 +188,10 @@ static enum detect_result h1_detect(enum tcp_dir dir, const uint8_t *p, size_t n
 }
 
 /*
- * Skip to the next line that starts a message. Returns the bytes to consume; *found is set
- * when a message starts right after them (else more bytes are needed, or none was seen).
+ * Skip to the next message start. Returns the bytes to consume; *found is set when a message
+ * starts right after them (else more bytes are needed, or none was seen). Any position is a
+ * candidate, not only line starts: a message follows the previous body without a newline.
+ * A whole request line (or "HTTP/1.x NNN") is required, which text in bodies rarely has.
  */
 static size_t resync_scan(struct msg *m, const uint8_t *p, size_t n, bool *found)
 {
@@ -198,19 +201,16 @@ static size_t resync_scan(struct msg *m, const uint8_t *p, size_t n, bool *found
 	for (i = 0; i < n; i++) {
 		enum detect_result r;
 
-		if (i ? p[i - 1] != '\n' : !m->at_line_start)
-			continue;
 		if (m->dir == TCP_DIR_C2S)
-			r = request_line(p + i, n - i, SIZE_MAX);
+			r = p[i] >= 'A' && p[i] <= 'Z' ? request_line(p + i, n - i, SIZE_MAX)
+							: DETECT_NO;
 		else
-			r = status_line(p + i, n - i);
+			r = p[i] == 'H' ? status_line(p + i, n - i) : DETECT_NO;
 		if (r == DETECT_NO)
 			continue;
-		m->at_line_start = true;
 		*found = r == DETECT_YES;
 		return i;
 	}
-	m->at_line_start = n && p[n - 1] == '\n';
 	return n;
 }
 
@@ -416,6 +416,7 @@ static void msg_reset(struct msg *m)
 	http_body_reset(&m->body);
 	m->x = NULL;
 	m->begun = m->head_done = m->done = m->in_value = m->trailing = m->cut = false;
+	m->line_done = false;
 	m->gap_feed = m->body_known = m->until_close = m->is_chunked = false;
 	m->body_left = m->head_bytes = m->wire = m->gap_bytes = 0;
 	m->ts_first = 0;
@@ -540,6 +541,7 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 {
 	struct msg *m = msg_of(hp);
 
+	m->line_done = true;
 	if (m->in_value && flush_field(m))
 		return -1;
 	return sb_add(&m->name, at, n) ? -1 : 0;
@@ -637,6 +639,9 @@ static int on_headers_complete(http_parser *hp)
 		if (x->method_known && x->method == HTTP_HEAD)
 			skip = true;
 		if (x->method_known && x->method == HTTP_CONNECT && status / 100 == 2)
+			skip = true;
+		/* Whatever Content-Length says (for 304 it is the representation's). */
+		if (status / 100 == 1 || status == 204 || status == 304)
 			skip = true;
 		if (!skip && !m->is_chunked && hp->content_length == UINT64_MAX &&
 		    status / 100 != 1 && status != 204 && status != 304 &&
@@ -856,6 +861,9 @@ static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why,
 		return;
 	}
 	m->cut = true;
+	/* A head cut after its start line: what came of it (the field being read is dropped). */
+	if (!m->obj && m->line_done && (m->headers || (m->headers = json_object())))
+		m->obj = head_json(m);
 	msg_close_obj(m);
 	m->x = NULL;
 	if (m->dir == TCP_DIR_C2S) {
@@ -869,9 +877,12 @@ static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why,
 			entry_version(x->e, &m->hp);
 		xch_try_emit(st, x);
 	} else {
-		if (m->obj && m->hp.status_code >= 200)
-			json_object_set(x->e->fields, "response", m->obj);
+		if (m->obj && m->hp.status_code / 100 == 1) {
+			json_decref(m->obj); /* a cut interim response is not the answer */
+			m->obj = NULL;
+		}
 		if (m->obj) {
+			json_object_set(x->e->fields, "response", m->obj);
 			x->e->response_ts_ns = m->ts_first;
 			x->e->response_size = m->wire;
 			x->e->response_end_ns = ts;
@@ -920,13 +931,7 @@ static size_t msg_run(struct h1 *st, struct msg *m, const uint8_t *p, size_t n, 
 	conn_count_parse_error(st->c);
 	msg_cut(st, m, ENTRY_REASON_PARSE_ERROR, ts_last);
 	m->resync = true;
-	if (k < n) {
-		m->at_line_start = p[k] == '\n';
-		k++;
-	} else {
-		m->at_line_start = n && p[n - 1] == '\n';
-	}
-	return k;
+	return k < n ? k + 1 : k;
 }
 
 /* Give the parser `count` zero bytes for body bytes lost in a gap (they are not kept). */
@@ -971,7 +976,6 @@ static void *h1_open(struct conn *c, void *handover)
 		msg_reset(m);
 		/* Picked up mid-stream: the first bytes may be the middle of a message. */
 		m->resync = mid;
-		m->at_line_start = true;
 	}
 	return st;
 }
@@ -1032,7 +1036,6 @@ static void h1_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missing
 		if (!missing && !m->resync)
 			return;
 	}
-	m->at_line_start = true;
 	if (m->begun) {
 		msg_cut(st, m, ENTRY_REASON_GAP, ts);
 		m->resync = true;
