@@ -17,9 +17,7 @@ A=10.213.1.11 B=10.213.1.12 A6=fd00:f10e::1:11 B6=fd00:f10e::1:12
 PORT=8080
 
 need_cmd "curl is installed" curl || done_testing
-pod_add a $A $A6 && pod_add b $B $B6 || { not_ok "create pods"; done_testing; }
-INV=$T/inventory
-printf '%s front\n%s back\n' "$(pod_ns a)" "$(pod_ns b)" >"$INV"
+entries_pods $A $B $A6 $B6
 
 pod_bg b "$T/httpd.log" sh -c "exec $PY '$HERE/../lib/httpd1.py' :: $PORT 2>'$T/httpd.err'"
 if ! wait_tcp_listen b $PORT 10; then
@@ -29,13 +27,7 @@ if ! wait_tcp_listen b $PORT 10; then
 fi
 ok "HTTP server listens in b"
 
-OUT=$T/entries.json
-if ! floe_start_json "$OUT" "$T/floe.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
-	--store "$T/store" --stats-json "$T/stats.json"; then
-	not_ok "floe tap --json starts"
-	done_testing
-fi
-ok "floe tap --json starts"
+entries_tap
 
 # c TAG CURL-ARGS...: one curl invocation in pod a, its -v output and one "XFER TAG {json}" line
 # per transfer appended to $CURLS. Options after --next must repeat -v/-w: use W.
@@ -82,12 +74,7 @@ is "$nx" 68 "curl made 68 transfers"
 is "$(grep '^XFER keepalive ' "$CURLS" | grep -o '"num_connects":[0-9]*' | cut -d: -f2 | tr '\n' ' ')" \
 	"1 0 0 0 " "curl: keep-alive reused the connection (num_connects)"
 is "$(grep -c '^< HTTP/1.1 100 Continue' "$CURLS")" 1 "curl -v saw one 100 Continue"
-entries_wait "$OUT" "$nx" 10 || diag "only $(grep -c . "$OUT") entries after 10 s"
-sleep 1.5 # anything extra would show up now
-floe_stop
-is "$?" 0 "floe exits 0"
-diag "$(grep -E 'entries|parse' "$T/floe.log")"
-check "floe's summary: no parse errors" grep -qE 'entries .*, 0 parse errors' "$T/floe.log"
+entries_stop $nx
 
 checks "$PY" "$CHECK_PY" http1 --entries "$OUT" --curl "$CURLS" --server "$T/httpd.log" \
 	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back --port $PORT

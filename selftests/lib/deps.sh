@@ -9,7 +9,7 @@ pkgs=(
 	libpcap-dev libzstd-dev libmnl-dev libhttp-parser-dev libnghttp2-dev libjansson-dev
 	# tests
 	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps
-	nghttp2-client nghttp2-server python3-grpcio
+	nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio
 	# benchmarks
 	iperf3 wrk nginx time
 )

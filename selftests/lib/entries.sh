@@ -76,3 +76,34 @@ entries_diag() {
 		(.response.status // "-"|tostring), (.missing // "")] | join(" ")' "$1" 2>&1 |
 		sed 's/^/entry: /' | head -n "${2:-80}"
 }
+
+# entries_pods A4 B4 [A6 B6]: pods a (client, namespace "front") and b (server, "back") of
+# this run, and their inventory $INV. Ends the test when that fails.
+entries_pods() {
+	pod_add a "$1" "${3:-}" && pod_add b "$2" "${4:-}" || { not_ok "create pods"; done_testing; }
+	INV=$PODS_TMP/inventory
+	printf '%s front\n%s back\n' "$(pod_ns a)" "$(pod_ns b)" >"$INV"
+}
+
+# entries_tap: floe tap --json of pods a and b, entries to $OUT ($PODS_TMP/entries.json), log
+# $PODS_TMP/floe.log, store $PODS_TMP/store. Ends the test when floe does not start.
+entries_tap() {
+	OUT=$PODS_TMP/entries.json
+	if ! floe_start_json "$OUT" "$PODS_TMP/floe.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
+		--store "$PODS_TMP/store" --stats-json "$PODS_TMP/stats.json"; then
+		not_ok "floe tap --json starts"
+		done_testing
+	fi
+	ok "floe tap --json starts"
+}
+
+# entries_stop N: wait (10 s at most) for N entries, a little longer for any extra one, stop
+# floe; it must exit 0 and report no parse error.
+entries_stop() {
+	entries_wait "$OUT" "$1" 10 || diag "only $(grep -c . "$OUT") entries after 10 s"
+	sleep 1.5
+	floe_stop
+	is "$?" 0 "floe exits 0"
+	diag "$(grep -E 'entries|parse' "$PODS_TMP/floe.log")"
+	check "floe's summary: no parse errors" grep -qE 'entries .*, 0 parse errors' "$PODS_TMP/floe.log"
+}

@@ -369,6 +369,257 @@ def extra_http1_problems(x, e, s):
     return p
 
 
+# ------------------------------------------------------------------ http2
+FRAME_RE = re.compile(r"^\[\s*[0-9.]+\] (send|recv) (\w+) frame <length=(\d+), flags=0x([0-9a-f]+), stream_id=(\d+)>")
+RECV_HDR_RE = re.compile(r"^\[\s*[0-9.]+\] recv \(stream_id=(\d+)\) ([^:]*|:[^:]+): (.*)$")
+
+
+def parse_nghttp_log(path):
+    """nghttp -v logs, each opened by a line "NGHTTP TAG". Returns a list of connections:
+    dict(tag, upgrade, streams={sid: dict(method, url, status, req_frames, resp_frames,
+    req_data, resp_data, req_headers, resp_headers)}), frame byte counts being the payload
+    lengths nghttp printed for HEADERS, CONTINUATION and DATA frames."""
+    conns = []
+    cur = None
+    hdr_target = None  # headers of a sent HEADERS frame follow it, indented
+    upgrade_req = False
+    for line in open(path, encoding="utf-8", errors="replace"):
+        line = line.rstrip("\r\n")
+        if line.startswith("NGHTTP "):
+            cur = {"tag": line.split(" ", 1)[1], "upgrade": False, "streams": {}, "order": []}
+            conns.append(cur)
+            continue
+        if cur is None:
+            continue
+
+        def stream(sid):
+            if sid not in cur["streams"]:
+                cur["streams"][sid] = {"sid": sid, "method": None, "url": None, "status": None,
+                                       "req_frames": 0, "resp_frames": 0, "req_data": 0, "resp_data": 0,
+                                       "req_headers": {}, "resp_headers": {}}
+                cur["order"].append(sid)
+            return cur["streams"][sid]
+        if "HTTP Upgrade request" in line:
+            cur["upgrade"] = True
+            upgrade_req = True
+            continue
+        if upgrade_req:
+            m = re.match(r"^([A-Z]+) (\S+) HTTP/1\.1$", line)
+            if m:
+                st = stream(1)
+                st["method"], st["url"] = m.group(1), m.group(2)
+                st["upgraded"] = True
+                upgrade_req = False
+            continue
+        m = FRAME_RE.match(line)
+        if m:
+            d, typ, length, sid = m.group(1), m.group(2), int(m.group(3)), int(m.group(5))
+            hdr_target = None
+            if sid and typ in ("HEADERS", "CONTINUATION", "DATA"):
+                st = stream(sid)
+                st["req_frames" if d == "send" else "resp_frames"] += length
+                if typ == "DATA":
+                    st["req_data" if d == "send" else "resp_data"] += length
+                if d == "send" and typ in ("HEADERS", "CONTINUATION"):
+                    hdr_target = st
+            continue
+        m = RECV_HDR_RE.match(line)
+        if m:
+            st = stream(int(m.group(1)))
+            name, value = m.group(2), m.group(3)
+            if name == ":status" and st["status"] is None:
+                st["status"] = int(value)
+            st["resp_headers"][name] = value
+            continue
+        if hdr_target is not None and line.startswith("          ") and not line.strip().startswith(("(", ";", "[")):
+            name, _, value = line.strip().partition(": ")
+            if name.startswith(":") or name:
+                hdr_target["req_headers"][name] = value
+                if name == ":method":
+                    hdr_target["method"] = value
+                elif name == ":path":
+                    hdr_target["url"] = value
+            continue
+        if line.startswith("["):
+            hdr_target = None
+    return conns
+
+
+def curl_h2_conns(path):
+    """curl invocations (parse_curl_log) as connections of the HTTP/2 test: each transfer with
+    its stream id ("Using Stream ID: N" in -v; an upgraded first request is stream 1)."""
+    xfers = parse_curl_log(path)
+    conns = []
+    xi = 0
+    for line in open(path, encoding="utf-8", errors="replace"):
+        line = line.rstrip("\r\n")
+        c = conns[-1] if conns else None
+        if line.startswith("CURL "):
+            conns.append({"tag": line.split(" ", 1)[1], "upgrade": False, "streams": {}, "order": [],
+                          "sids": []})
+        elif c is None:
+            continue
+        elif "Using Stream ID: " in line:
+            c["sids"].append(int(re.search(r"Using Stream ID: (\d+)", line).group(1)))
+        elif line.startswith("< HTTP/1.1 101"):
+            c["upgrade"] = True
+            c["sids"].insert(0, 1)
+        elif line.startswith("XFER "):
+            x = xfers[xi]
+            xi += 1
+            w = x["w"]
+            n = len(c["order"])
+            sid = c["sids"][n] if n < len(c["sids"]) else None
+            url = x["reqline"][1] if x["reqline"] else urllib.parse.urlsplit(w["url_effective"]).path
+            c["streams"][sid] = {"sid": sid, "method": w.get("method"), "url": url,
+                                 "status": w.get("http_code"), "resp_data": w.get("size_download"),
+                                 "req_data": w.get("size_upload"), "upgraded": c["upgrade"] and sid == 1,
+                                 "req_frames": None, "resp_frames": None, "req_headers": {},
+                                 "resp_headers": {}}
+            c["order"].append(sid)
+    return conns
+
+
+def h2_request_problems(e, st, a, files):
+    p = []
+    req = e.get("request") or {}
+    resp = e.get("response") or {}
+    if e.get("protocol") != "http":
+        p.append("protocol %r, want 'http'" % e.get("protocol"))
+    if e.get("missing"):
+        p.append("missing %r (%s)" % (e.get("missing"), e.get("missing_reason")))
+    if e.get("stream_id") != st["sid"]:
+        p.append("stream_id %r, want %r" % (e.get("stream_id"), st["sid"]))
+    if e.get("version") != "2":
+        p.append("version %r, want '2'" % e.get("version"))
+    if req.get("method") != st["method"]:
+        p.append("request.method %r, want %r" % (req.get("method"), st["method"]))
+    if resp.get("status") != st["status"]:
+        p.append("response.status %r, want %r" % (resp.get("status"), st["status"]))
+    if body_size(resp) != st["resp_data"]:
+        p.append("response.body.size %r, want %r (DATA the client received)" % (body_size(resp), st["resp_data"]))
+    if body_size(req) != (st["req_data"] or 0):
+        p.append("request.body.size %r, want %r (DATA the client sent)" % (body_size(req), st["req_data"]))
+    if not st.get("upgraded"):
+        for k in (":authority", ":scheme"):
+            want = st["req_headers"].get(k)
+            got = req.get(k[1:])
+            if want is not None and got != want:
+                p.append("request.%s %r, want %r" % (k[1:], got, want))
+        if st["req_frames"] is not None and e.get("request_size") != st["req_frames"]:
+            p.append("request_size %r, want %r (HEADERS/CONTINUATION/DATA payloads the client sent)"
+                     % (e.get("request_size"), st["req_frames"]))
+        if req.get("version") != "2":
+            p.append("request.version %r, want '2'" % req.get("version"))
+    if st["resp_frames"] is not None and e.get("response_size") != st["resp_frames"]:
+        p.append("response_size %r, want %r (HEADERS/CONTINUATION/DATA payloads the client received)"
+                 % (e.get("response_size"), st["resp_frames"]))
+    for name, value in st["resp_headers"].items():
+        if not name.startswith(":") and (resp.get("headers") or {}).get(name) != value:
+            p.append("response.headers[%r] %r, want %r" % (name, (resp.get("headers") or {}).get(name), value))
+    for name, value in st["req_headers"].items():
+        if not name.startswith(":") and (req.get("headers") or {}).get(name) != value:
+            p.append("request.headers[%r] %r, want %r" % (name, (req.get("headers") or {}).get(name), value))
+    # response body content: the file served (nghttpd), or the request body (echo)
+    path = (st["url"] or "").split("?")[0]
+    want = files.get(path)
+    if path == "/echo":
+        want = body_bytes(req.get("body"))
+    if want is not None and st["status"] == 200:
+        kept = body_bytes(resp.get("body"))
+        if kept is None and want:
+            p.append("response.body has neither text nor base64")
+        elif kept is not None and kept != want[:len(kept)]:
+            p.append("response.body differs from the content served (%d bytes kept)" % len(kept))
+        elif kept is not None and len(kept) < min(len(want), BODY_MAX):
+            p.append("response.body keeps %d bytes of %d" % (len(kept), len(want)))
+        if len(want) > BODY_MAX and (resp.get("body") or {}).get("truncated") is not True:
+            p.append("response.body.truncated not true for %d bytes" % len(want))
+    return p
+
+
+def cmd_http2(a):
+    entries, bad = read_entries(a.entries)
+    check(not bad, "every line floe printed is a JSON object", bad[:5])
+    files = {}
+    if a.htdocs:
+        for name in os.listdir(a.htdocs):
+            with open(os.path.join(a.htdocs, name), "rb") as f:
+                files["/" + name] = f.read()
+    conns = parse_nghttp_log(a.nghttp) if a.nghttp else []
+    if a.curl:
+        conns += curl_h2_conns(a.curl)
+    by_url = {}
+    for e in entries:
+        by_url.setdefault((e.get("request") or {}).get("url"), []).append(e)
+    used = set()
+    flows = {}
+    for c in conns:
+        probs = []
+        flow_ids = set()
+        for sid in c["order"]:
+            st = c["streams"][sid]
+            got = by_url.get(st["url"], [])
+            what = "stream %s %s %s" % (sid, st["method"], st["url"])
+            if len(got) != 1:
+                probs.append("%s: %d entries (want exactly 1)%s" % (what, len(got),
+                             "".join("\n      " + short(e) for e in got)))
+                if not got:
+                    continue
+            e = got[0]
+            used.update(id(x) for x in got)
+            flow_ids.add(e.get("flow_id"))
+            p = h2_request_problems(e, st, a, files)
+            p += endpoint_problems(e, "src", a.client, a.client_ns)
+            p += endpoint_problems(e, "dst", a.server_pod, a.server_ns, None, int(c["tag"].split()[1]))
+            if p:
+                probs.append("%s (entry %s):" % (what, e.get("id")))
+                probs.extend("    " + q for q in p)
+        if len(flow_ids) != 1:
+            probs.append("the streams of one connection are in flows %s" % sorted(flow_ids, key=str))
+        for f in flow_ids:
+            if f in flows:
+                probs.append("flow %s also holds the streams of %s" % (f, flows[f]))
+            flows[f] = c["tag"]
+        n = len(c["order"])
+        check_problems(probs, "%s: %d stream%s (%s), each exactly one entry matching the client's -v"
+                       % (c["tag"], n, "" if n == 1 else "s",
+                          ", ".join(str(s) for s in c["order"][:12]) + (" ..." if n > 12 else "")))
+    # h2load: bounded load, counted
+    if a.h2load_log:
+        txt = open(a.h2load_log, encoding="utf-8", errors="replace").read()
+        m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded", txt)
+        if not m:
+            out("fail", "h2load reported its requests")
+            diag(txt[-2000:])
+        else:
+            succeeded = int(m.group(4))
+            hl = [e for e in entries if (e.get("request") or {}).get("url") == a.h2load_url]
+            used.update(id(e) for e in hl)
+            check(len(hl) == succeeded, "h2load: %d entries for %s == %d requests h2load reports succeeded"
+                  % (len(hl), a.h2load_url, succeeded))
+            by_flow = {}
+            for e in hl:
+                by_flow.setdefault(e.get("flow_id"), []).append(e)
+            check(len(by_flow) == a.h2load_clients, "h2load: entries in %d connections (-c %d)"
+                  % (len(by_flow), a.h2load_clients))
+            probs = []
+            for f, es in sorted(by_flow.items(), key=lambda kv: str(kv[0])):
+                sids = sorted(e.get("stream_id") or 0 for e in es)
+                if sids != list(range(1, 2 * len(es), 2)):
+                    probs.append("flow %s: stream ids %s, want 1, 3, ... %d" % (f, sids[:20], 2 * len(es) - 1))
+            bad_e = [short(e) for e in hl if e.get("missing") or (e.get("response") or {}).get("status") != 200
+                     or e.get("version") != "2" or body_size(e.get("response")) != len(files.get(a.h2load_url.split("?")[0], b""))
+                     or endpoint_problems(e, "src", a.client, a.client_ns) or endpoint_problems(e, "dst", a.server_pod, a.server_ns)]
+            check_problems(probs, "h2load: each connection's streams are 1, 3, 5, ... without a gap or a duplicate")
+            check_problems(bad_e, "h2load: every entry complete, status 200, version 2, whole body, right pods")
+    extra = [short(e) for e in entries if id(e) not in used]
+    n_want = sum(len(c["order"]) for c in conns)
+    check_problems(extra, "no entry beyond the clients' requests (%d entries, %d from nghttp/curl + h2load)"
+                   % (len(entries), n_want))
+    return 0
+
+
 # ------------------------------------------------------------------ main
 def main():
     ap = argparse.ArgumentParser()
@@ -385,8 +636,20 @@ def main():
     h1.add_argument("--server-ip")
     h1.add_argument("--port", type=int, required=True)
     h1.add_argument("--protocol", default="http")
+    h2 = sub.add_parser("http2")
+    h2.add_argument("--entries", required=True)
+    h2.add_argument("--nghttp", help="nghttp -v logs, each after a line 'NGHTTP TAG PORT'")
+    h2.add_argument("--curl", help="curl -v logs as for http1; TAG is 'NAME PORT'")
+    h2.add_argument("--htdocs", help="the files the server serves, to compare bodies")
+    h2.add_argument("--h2load-log")
+    h2.add_argument("--h2load-url")
+    h2.add_argument("--h2load-clients", type=int, default=1)
+    h2.add_argument("--client", required=True)
+    h2.add_argument("--client-ns")
+    h2.add_argument("--server-pod", required=True)
+    h2.add_argument("--server-ns")
     a = ap.parse_args()
-    return {"http1": cmd_http1}[a.cmd](a)
+    return {"http1": cmd_http1, "http2": cmd_http2}[a.cmd](a)
 
 
 if __name__ == "__main__":
