@@ -50,14 +50,16 @@ static void test_headers_join_and_case(void **state)
 	ADD(h, "Content-Type", "text/html");
 	ADD(h, "Accept", "a/b");
 	ADD(h, "ACCEPT", "c/d");
-	ADD(h, "accept", "");
+	ADD(h, "accept", " \t");
+	ADD(h, "X-Pad", "\t  padded value \t ");
 	ADD(h, "Set-Cookie", "a=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT");
 	ADD(h, "set-cookie", "b=2");
 	ADD(h, "Cookie", "x=1");
 	ADD(h, "cookie", "y=2");
 	assert_json(h, "{\"accept\":\"a/b, c/d, \",\"content-type\":\"text/html\","
 		       "\"cookie\":\"x=1; y=2\","
-		       "\"set-cookie\":\"a=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT\\nb=2\"}");
+		       "\"set-cookie\":\"a=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT\\nb=2\","
+		       "\"x-pad\":\"padded value\"}");
 	assert_string_equal(http_headers_get(h, "content-type"), "text/html");
 	assert_string_equal(http_headers_get(h, "accept"), "a/b, c/d, ");
 	assert_null(http_headers_get(h, "Content-Type")); /* callers pass lower case */

@@ -173,6 +173,13 @@ int http_headers_add(json_t *headers, const char *name, size_t nlen, const char 
 	}
 	key = sanitized((const uint8_t *)lower, nlen, true);
 	free(lower);
+	/* A field value excludes leading and trailing whitespace (RFC 9110 5.5). */
+	while (vlen && is_ows(value[0])) {
+		value++;
+		vlen--;
+	}
+	while (vlen && is_ows(value[vlen - 1]))
+		vlen--;
 	val = text_json((const uint8_t *)value, vlen);
 	if (!key || !val)
 		goto out;
@@ -541,6 +548,8 @@ static int inflate_bounded(const uint8_t *in, size_t n, int wbits, size_t max, b
 {
 	z_stream zs;
 	size_t cap = 0;
+	uint8_t *nb;
+	uInt room;
 	int ret = Z_OK;
 
 	memset(r, 0, sizeof(*r));
@@ -567,8 +576,7 @@ static int inflate_bounded(const uint8_t *in, size_t n, int wbits, size_t max, b
 			cap = cap ? cap * 2 : (n * 4 > 4096 ? n * 4 : 4096);
 			if (cap > max || cap < r->len)
 				cap = max;
-			uint8_t *nb = realloc(r->buf, cap ? cap : 1);
-
+			nb = realloc(r->buf, cap ? cap : 1);
 			if (!nb) {
 				inflateEnd(&zs);
 				free(r->buf);
@@ -577,10 +585,11 @@ static int inflate_bounded(const uint8_t *in, size_t n, int wbits, size_t max, b
 			}
 			r->buf = nb;
 		}
+		room = cap - r->len > UINT_MAX ? UINT_MAX : (uInt)(cap - r->len);
 		zs.next_out = r->buf + r->len;
-		zs.avail_out = (uInt)(cap - r->len);
+		zs.avail_out = room;
 		ret = inflate(&zs, Z_NO_FLUSH);
-		r->len = cap - zs.avail_out;
+		r->len += room - zs.avail_out;
 		if (ret == Z_STREAM_END) {
 			/* gzip allows members one after another (RFC 1952 2.2). */
 			if (wbits > MAX_WBITS && zs.avail_in >= 2 && zs.next_in[0] == 0x1f &&
@@ -643,10 +652,12 @@ json_t *http_body_to_json(const struct http_body *b, const char *content_encodin
 		if (inf.error && c == CODING_DEFLATE) {
 			struct inflated raw;
 
+			/* Freed first: decoding never holds more than max bytes of output. */
+			free(inf.buf);
+			inf.buf = NULL;
 			if (inflate_bounded(b->buf, b->len, -MAX_WBITS, b->max, !truncated, &raw))
 				goto nomem;
 			if (!raw.error) {
-				free(inf.buf);
 				inf = raw;
 			} else {
 				free(raw.buf);
