@@ -620,6 +620,134 @@ def cmd_http2(a):
     return 0
 
 
+# ------------------------------------------------------------------ grpc
+def fields_problems(got, want, where):
+    """floe's decoded protobuf fields against the encoder's: same fields in the same order,
+    same wire types, types and values (floats to 1e-6; extra "double"/"float" readings of
+    i64/i32 values are allowed)."""
+    if not isinstance(got, list):
+        return ["%s: fields %r, want a list of %d fields" % (where, got, len(want))]
+    p = []
+    if len(got) != len(want):
+        p.append("%s: %d fields, want %d (got numbers %s, want %s)" % (
+            where, len(got), len(want), [g.get("field") for g in got if isinstance(g, dict)],
+            [w["field"] for w in want]))
+    for i, (g, w) in enumerate(zip(got, want)):
+        at = "%s.%d(field %s)" % (where, i, w["field"])
+        for k in ("field", "wire_type", "type"):
+            if g.get(k) != w.get(k):
+                p.append("%s: %s %r, want %r" % (at, k, g.get(k), w.get(k)))
+        for k in ("double", "float"):
+            if k in w and not (isinstance(g.get(k), (int, float)) and abs(g[k] - w[k]) <= 1e-6 * max(1, abs(w[k]))):
+                p.append("%s: %s %r, want %r" % (at, k, g.get(k), w[k]))
+        if w.get("type") == "message":
+            p += fields_problems(g.get("value"), w["value"], at)
+        elif g.get("value") != w["value"]:
+            p.append("%s: value %r, want %r" % (at, g.get("value"), w["value"]))
+    return p
+
+
+def grpc_call_problems(e, c, s):
+    """One gRPC entry against the client's log line c and the server's s."""
+    p = []
+    g = e.get("grpc") or {}
+    req = e.get("request") or {}
+    service, _, method = c["method"][1:].partition("/")
+    if e.get("protocol") != "grpc":
+        p.append("protocol %r, want 'grpc'" % e.get("protocol"))
+    if e.get("missing"):
+        p.append("missing %r (%s)" % (e.get("missing"), e.get("missing_reason")))
+    if e.get("version") != "2":
+        p.append("version %r, want '2'" % e.get("version"))
+    if not isinstance(e.get("stream_id"), int) or e["stream_id"] % 2 != 1:
+        p.append("stream_id %r, want an odd number" % e.get("stream_id"))
+    if req.get("method") != "POST" or req.get("path") != c["method"]:
+        p.append("request %r %r, want POST %r" % (req.get("method"), req.get("path"), c["method"]))
+    if not str(req.get("content_type", "")).startswith("application/grpc"):
+        p.append("request.content_type %r" % req.get("content_type"))
+    if (g.get("service"), g.get("method")) != (service, method):
+        p.append("grpc.service/method %r/%r, want %r/%r" % (g.get("service"), g.get("method"), service, method))
+    if g.get("status") != c["code"] or g.get("status_name") != c["code_name"]:
+        p.append("grpc.status %r %r, want %r %r (client)" % (g.get("status"), g.get("status_name"), c["code"], c["code_name"]))
+    if (g.get("message") or "") != c["details"]:
+        p.append("grpc.message %r, want %r (client's details)" % (g.get("message"), c["details"]))
+    if g.get("request_count") != len(c["request_raw"]):
+        p.append("grpc.request_count %r, want %d" % (g.get("request_count"), len(c["request_raw"])))
+    if g.get("response_count") != len(c["response_raw"]):
+        p.append("grpc.response_count %r, want %d (client received)" % (g.get("response_count"), len(c["response_raw"])))
+    if s is not None and s["response_raw"] != c["response_raw"]:
+        p.append("the client received other messages than the server sent (test peers disagree)")
+    gz = c.get("compression") == "gzip"
+    if gz and g.get("encoding") != "gzip":
+        p.append("grpc.encoding %r, want 'gzip'" % g.get("encoding"))
+    for which, raws, fields in (("request", c["request_raw"], c.get("request_fields")),
+                                ("response", c["response_raw"], (s or {}).get("response_fields"))):
+        msgs = g.get(which + "_messages") or []
+        if len(msgs) != len(raws):
+            p.append("grpc.%s_messages: %d, want %d" % (which, len(msgs), len(raws)))
+        for i, (m, raw) in enumerate(zip(msgs, raws)):
+            at = "grpc.%s_messages[%d]" % (which, i)
+            n = len(bytes.fromhex(raw))
+            if m.get("compressed"):
+                if m.get("decompressed_size") != n:
+                    p.append("%s.decompressed_size %r, want %d" % (at, m.get("decompressed_size"), n))
+            elif m.get("size") != n:
+                p.append("%s.size %r, want %d" % (at, m.get("size"), n))
+            if not gz and m.get("compressed"):
+                p.append("%s.compressed true on an identity call" % at)
+            if fields is not None and i < len(fields):
+                p += fields_problems(m.get("fields"), fields[i], at + ".fields")
+    return p
+
+
+def cmd_grpc(a):
+    entries, bad = read_entries(a.entries)
+    check(not bad, "every line floe printed is a JSON object", bad[:5])
+    client = read_jsonl(a.client_log)
+    server = {s["call_id"]: s for s in read_jsonl(a.server_log)}
+    check(len(client) == len(server) and client, "the server logged every call the client made (%d, %d)"
+          % (len(client), len(server)))
+    by_call = {}
+    for e in entries:
+        cid = ((e.get("request") or {}).get("headers") or {}).get("x-call-id")
+        by_call.setdefault(cid, []).append(e)
+    used = set()
+    groups = []
+    probs_of = {}
+    flows = set()
+    for c in client:
+        grp = c["call_id"].split("-")[0] if c["call_id"].startswith("ping-") else c["call_id"]
+        if grp not in probs_of:
+            groups.append(grp)
+            probs_of[grp] = []
+        got = by_call.get(c["call_id"], [])
+        used.update(id(e) for e in got)
+        if len(got) != 1:
+            probs_of[grp].append("%s %s: %d entries (want exactly 1)%s" % (
+                c["call_id"], c["method"], len(got), "".join("\n      " + short(e) for e in got)))
+            if not got:
+                continue
+        e = got[0]
+        flows.add(e.get("flow_id"))
+        p = grpc_call_problems(e, c, server.get(c["call_id"]))
+        p += endpoint_problems(e, "src", a.client, a.client_ns)
+        p += endpoint_problems(e, "dst", a.server_pod, a.server_ns, None, a.port)
+        if p:
+            probs_of[grp].append("%s (entry %s, stream %s):" % (c["call_id"], e.get("id"), e.get("stream_id")))
+            probs_of[grp].extend("    " + q for q in p)
+    for grp in groups:
+        calls = [c for c in client if c["call_id"] == grp or c["call_id"].startswith(grp + "-") and grp == "ping"]
+        c0 = calls[0]
+        check_problems(probs_of[grp], "%s: %s%s status %s, %d+%d messages: entry matches client and server"
+                       % (grp, c0["method"], " x%d" % len(calls) if len(calls) > 1 else "", c0["code_name"],
+                          len(c0["request_raw"]), len(c0["response_raw"])))
+    check(len(flows) == 1, "all calls in one connection, as the client's channel made them (flows %s)"
+          % sorted(flows, key=str))
+    extra = [short(e) for e in entries if id(e) not in used]
+    check_problems(extra, "no entry beyond the client's calls (%d entries, %d calls)" % (len(entries), len(client)))
+    return 0
+
+
 # ------------------------------------------------------------------ main
 def main():
     ap = argparse.ArgumentParser()
@@ -648,8 +776,17 @@ def main():
     h2.add_argument("--client-ns")
     h2.add_argument("--server-pod", required=True)
     h2.add_argument("--server-ns")
+    gr = sub.add_parser("grpc")
+    gr.add_argument("--entries", required=True)
+    gr.add_argument("--client-log", required=True)
+    gr.add_argument("--server-log", required=True)
+    gr.add_argument("--client", required=True)
+    gr.add_argument("--client-ns")
+    gr.add_argument("--server-pod", required=True)
+    gr.add_argument("--server-ns")
+    gr.add_argument("--port", type=int, required=True)
     a = ap.parse_args()
-    return {"http1": cmd_http1, "http2": cmd_http2}[a.cmd](a)
+    return {"http1": cmd_http1, "http2": cmd_http2, "grpc": cmd_grpc}[a.cmd](a)
 
 
 if __name__ == "__main__":
