@@ -748,45 +748,123 @@ def cmd_grpc(a):
     return 0
 
 
+# ------------------------------------------------------------------ graphql
+def graphql_expect(case):
+    """What floe's graphql object should hold for a case of test_entries_graphql.sh: from
+    the request the client sent (body or URL parameters) and the case's expectations."""
+    exp = dict(case.get("expect") or {})
+    if case.get("params") is not None:
+        req = dict(case["params"])
+        if "variables" in req:
+            req["variables"] = json.loads(req["variables"])
+    elif case.get("content_type", "").startswith("application/graphql"):
+        req = {"query": case["body"]}
+    else:
+        req = json.loads(case["body"])
+    first = req[0] if isinstance(req, list) else req
+    if "query" in first:
+        exp.setdefault("query", first["query"])
+    if first.get("variables") is not None:
+        exp.setdefault("variables", first["variables"])
+    if isinstance(req, list):
+        exp.setdefault("batch_size", len(req))
+    pq = (first.get("extensions") or {}).get("persistedQuery")
+    if pq and "query" not in first:
+        exp.setdefault("persisted_query", pq)
+    return exp
+
+
+def cmd_graphql(a):
+    entries, bad = read_entries(a.entries)
+    check(not bad, "every line floe printed is a JSON object", bad[:5])
+    cases = json.load(open(a.cases))
+    xfers = {x["tag"]: x for x in parse_curl_log(a.curl)}
+    by_case = {}
+    for e in entries:
+        by_case.setdefault(((e.get("request") or {}).get("query_params") or {}).get("case"), []).append(e)
+    used = set()
+    for i, case in enumerate(cases):
+        tag = "case-%d" % i
+        x = xfers.get(tag)
+        got = by_case.get(str(i), [])
+        used.update(id(e) for e in got)
+        desc = "%s %s over HTTP/%s (%s)" % (tag, case["name"], case["version"], case.get("method", "POST"))
+        p = []
+        if x is None or x["w"].get("exitcode"):
+            p.append("curl did not complete it: %s" % (x and x["w"].get("errormsg")))
+        if len(got) != 1:
+            p.append("%d entries (want exactly 1)%s" % (len(got), "".join("\n    " + short(e) for e in got)))
+        if not got:
+            check_problems(p, desc)
+            continue
+        e = got[0]
+        req = e.get("request") or {}
+        want_proto = (case.get("expect") or {}).get("protocol", "graphql")
+        if e.get("protocol") != want_proto:
+            p.append("protocol %r, want %r" % (e.get("protocol"), want_proto))
+        if e.get("version") != case["version"]:
+            p.append("version %r, want %r" % (e.get("version"), case["version"]))
+        if e.get("missing"):
+            p.append("missing %r (%s)" % (e.get("missing"), e.get("missing_reason")))
+        if req.get("method") != case.get("method", "POST") or req.get("path") != "/graphql":
+            p.append("request %r %r, want %s /graphql" % (req.get("method"), req.get("path"), case.get("method", "POST")))
+        if x and (e.get("response") or {}).get("status") != x["w"].get("http_code"):
+            p.append("response.status %r, want %r (curl)" % ((e.get("response") or {}).get("status"), x["w"].get("http_code")))
+        p += endpoint_problems(e, "src", a.client, a.client_ns)
+        p += endpoint_problems(e, "dst", a.server_pod, a.server_ns)
+        g = e.get("graphql")
+        if want_proto != "graphql":
+            if g is not None:
+                p.append("a graphql object on a request that is not GraphQL: %r" % g)
+        else:
+            g = g or {}
+            exp = graphql_expect(case)
+            exp.pop("protocol", None)
+            for k, v in sorted(exp.items()):
+                if g.get(k) != v:
+                    p.append("graphql.%s %r, want %r" % (k, g.get(k), v))
+            for k in ("variables", "batch_size", "persisted_query"):
+                if k not in exp and k in g:
+                    p.append("graphql.%s %r, want none (not sent)" % (k, g[k]))
+        check_problems(p, desc)
+    extra = [short(e) for e in entries if id(e) not in used]
+    check_problems(extra, "no entry beyond curl's requests (%d entries, %d cases)" % (len(entries), len(cases)))
+    return 0
+
+
 # ------------------------------------------------------------------ main
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     h1 = sub.add_parser("http1")
-    h1.add_argument("--entries", required=True)
-    h1.add_argument("--curl", required=True)
-    h1.add_argument("--server", required=True)
-    h1.add_argument("--client", required=True)
-    h1.add_argument("--client-ns")
+    h1.add_argument("--curl", required=True, help="curl -v logs: 'CURL TAG', then -v and XFER lines")
+    h1.add_argument("--server", required=True, help="httpd1.py's log")
     h1.add_argument("--client-ip")
-    h1.add_argument("--server-pod", required=True)
-    h1.add_argument("--server-ns")
     h1.add_argument("--server-ip")
     h1.add_argument("--port", type=int, required=True)
     h1.add_argument("--protocol", default="http")
     h2 = sub.add_parser("http2")
-    h2.add_argument("--entries", required=True)
     h2.add_argument("--nghttp", help="nghttp -v logs, each after a line 'NGHTTP TAG PORT'")
     h2.add_argument("--curl", help="curl -v logs as for http1; TAG is 'NAME PORT'")
     h2.add_argument("--htdocs", help="the files the server serves, to compare bodies")
     h2.add_argument("--h2load-log")
     h2.add_argument("--h2load-url")
     h2.add_argument("--h2load-clients", type=int, default=1)
-    h2.add_argument("--client", required=True)
-    h2.add_argument("--client-ns")
-    h2.add_argument("--server-pod", required=True)
-    h2.add_argument("--server-ns")
     gr = sub.add_parser("grpc")
-    gr.add_argument("--entries", required=True)
     gr.add_argument("--client-log", required=True)
     gr.add_argument("--server-log", required=True)
-    gr.add_argument("--client", required=True)
-    gr.add_argument("--client-ns")
-    gr.add_argument("--server-pod", required=True)
-    gr.add_argument("--server-ns")
     gr.add_argument("--port", type=int, required=True)
+    gq = sub.add_parser("graphql")
+    gq.add_argument("--cases", required=True, help="the JSON array of cases the test ran")
+    gq.add_argument("--curl", required=True, help="curl -v logs as for http1, tags case-N")
+    for p in (h1, h2, gr, gq):
+        p.add_argument("--entries", required=True, help="floe tap --json output")
+        p.add_argument("--client", required=True, help="the client's pod (netns) name")
+        p.add_argument("--client-ns")
+        p.add_argument("--server-pod", required=True)
+        p.add_argument("--server-ns")
     a = ap.parse_args()
-    return {"http1": cmd_http1, "http2": cmd_http2, "grpc": cmd_grpc}[a.cmd](a)
+    return {"http1": cmd_http1, "http2": cmd_http2, "grpc": cmd_grpc, "graphql": cmd_graphql}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,10 @@ Routes (n = body size, default 100; the body is body_text(n), deterministic text
   POST|PUT /echo                       the request body back (Content-Length or chunked request),
                                        same Content-Type, status 200
   POST     /upload                     201, "received N bytes sha256=...\n"
-  POST     /graphql                    a GraphQL JSON response (see graphql_answer)
+  POST     /graphql                    a GraphQL JSON response (see graphql_answer) to a JSON body
+                                       (an object, or an array: a batch) or an application/graphql
+                                       body (the document)
+  GET      /graphql?query=...          the same for a query in the URL
   anything else                        404 "no such thing: PATH\n"
 
 usage: httpd1.py BIND_ADDR PORT
@@ -27,6 +30,7 @@ import gzip
 import hashlib
 import http.server
 import json
+import re
 import socketserver
 import sys
 import urllib.parse
@@ -52,10 +56,13 @@ def sha(b):
 
 
 def graphql_answer(req):
-    """The answer to a GraphQL request (a JSON object): data keyed by operation; an operation
-    named like "Fail*" answers with two errors."""
+    """The answer to a GraphQL request (a JSON object, or a list of them): data keyed by
+    operation; an operation named like "Fail*" (operationName or in the document) answers
+    with two errors."""
+    if isinstance(req, list):
+        return [graphql_answer(r) for r in req]
     name = req.get("operationName") or ""
-    if name.startswith("Fail"):
+    if name.startswith("Fail") or re.match(r"\s*(query|mutation|subscription)\s+Fail", req.get("query") or ""):
         return {"data": None, "errors": [{"message": "first failure"}, {"message": "second failure"}]}
     variables = req.get("variables") or {}
     return {"data": {"op": name, "echo": variables}}
@@ -211,6 +218,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sent = self._chunked(body, int(self.params.get("parts", "3")),
                                  bool(self.params.get("trailer")), head)
             self._log(200, sent)
+        elif path == "/graphql" and not head:
+            q = self.params
+            self._graphql({"query": q.get("query"), "operationName": q.get("operationName"),
+                           "variables": json.loads(q.get("variables") or "null")})
         elif path == "/gzip":
             plain = body_text(n)
             body = gzip.compress(plain, mtime=0)
@@ -219,6 +230,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._log(200, sent, b"" if head else plain)
         else:
             self._not_found(path, head)
+
+    def _graphql(self, req):
+        try:
+            ans, status = graphql_answer(req), 200
+        except (AttributeError, TypeError):
+            ans, status = {"errors": [{"message": "not a GraphQL request"}]}, 400
+        sent = self._send(status, json.dumps(ans).encode(), ctype="application/json")
+        self._log(status, sent)
 
     def _not_found(self, path, head=False):
         body = ("no such thing: %s\n" % path).encode()
@@ -241,13 +260,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sent = self._send(201, ("received %d bytes sha256=%s\n" % (len(body), sha(body))).encode())
             self._log(201, sent)
         elif path == "/graphql":
-            try:
-                ans = graphql_answer(json.loads(body))
-                status = 200
-            except (ValueError, AttributeError):
-                ans, status = {"errors": [{"message": "bad JSON"}]}, 400
-            sent = self._send(status, json.dumps(ans).encode(), ctype="application/json")
-            self._log(status, sent)
+            if (self.headers.get("Content-Type") or "").startswith("application/graphql"):
+                self._graphql({"query": body.decode()})
+            else:
+                try:
+                    self._graphql(json.loads(body))
+                except ValueError:
+                    self._graphql(None)
         else:
             self._not_found(path)
 
