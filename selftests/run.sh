@@ -5,13 +5,18 @@
 #   3. fuzz targets (libFuzzer)        build/fuzz/fuzz_*, FUZZ_SECONDS each (default 30),
 #                                      corpus in build/fuzz-corpus/<target> (seeded from
 #                                      selftests/fuzz/corpus/<target> when present)
-#   4. integration tests (root)        selftests/integration/test_*.sh
+#   4. oracle                          selftests/oracle/oracle.py: `floe read --json` against
+#                                      tshark on the shared captures ($FLOE_CAPTURES), and
+#                                      floe read on broken inputs
+#   5. integration tests (root)        selftests/integration/test_*.sh
 # Prints per-suite results and ends with ONE line "N passed, N failed" (totals); exits 1 if
 # anything failed. Unit binaries count their cmocka tests; a fuzz target or a binary that
-# crashes counts as one failure; integration scripts count their own "ok"/"not ok" lines.
+# crashes counts as one failure; the oracle and integration scripts count their own
+# "ok"/"not ok" lines.
 #
 # Environment: BUILD (default build), FUZZ_SECONDS, ONLY (a regex: run only matching files),
-# INTEGRATION_TIMEOUT (seconds per integration script, default 300), V=1 (show all output).
+# INTEGRATION_TIMEOUT (seconds per integration script, default 300), ORACLE_TIMEOUT (the
+# whole oracle suite, default 600), V=1 (show all output).
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -131,9 +136,47 @@ run_fuzz() {
 	suite_end fuzz
 }
 
+# ---------------------------------------------------------------- TAP-like scripts
+# count_tap NAME LOG RC: count a script's "ok N"/"not ok N" lines; a missing "N passed, N
+# failed" line, or a failing exit status without a failed assertion, is one more failure.
+count_tap() {
+	local name=$1 log=$2 rc=$3 p f
+	p=$(grep -cE '^ok [0-9]+' "$log")
+	f=$(grep -cE '^not ok [0-9]+' "$log")
+	if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$log"; then
+		echo "  $name: ended without its summary line (exit $rc): counted as 1 more failure"
+		f=$((f + 1))
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "  $name: exit status $rc with no failed assertion: counted as 1 failure"
+		f=1
+	fi
+	echo "  $name: $p passed, $f failed"
+	grep -E '^ok [0-9]+ .*# SKIP' "$log" | sed 's/^/    /'
+	if [ "$f" -gt 0 ]; then
+		grep -E '^not ok' "$log" | sed 's/^/    /'
+		show_log "$log" 60
+	fi
+	count "$p" "$f"
+}
+
+# ---------------------------------------------------------------- oracle
+# floe read against tshark on real captures (selftests/oracle/oracle.py; it skips, as
+# "ok N - ... # SKIP", what lacks tshark or the captures). Run with Debian's python3 (stdlib
+# only), not whatever python3 comes first in PATH.
+run_oracle() {
+	local t=selftests/oracle/oracle.py log=$LOGDIR/oracle.log rc=0
+	suite_begin "oracle ($t)"
+	if wanted "$t"; then
+		timeout -k 20 "${ORACLE_TIMEOUT:-600}" /usr/bin/python3 "$t" --floe "$BUILD/floe" \
+			>"$log" 2>&1 || rc=$?
+		count_tap oracle "$log" "$rc"
+	fi
+	suite_end oracle
+}
+
 # ---------------------------------------------------------------- integration
 run_integration() {
-	local t name log rc p f
+	local t name log rc
 	suite_begin "integration (selftests/integration)"
 	shopt -s nullglob
 	local tests=(selftests/integration/test_*.sh)
@@ -150,21 +193,7 @@ run_integration() {
 		rc=0
 		# Each script bounds itself too (timeout(1) around its own body); this is the backstop.
 		timeout -k 20 "$INTEGRATION_TIMEOUT" bash "$t" >"$log" 2>&1 || rc=$?
-		p=$(grep -cE '^ok [0-9]+' "$log")
-		f=$(grep -cE '^not ok [0-9]+' "$log")
-		if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$log"; then
-			echo "  $name: ended without its summary line (exit $rc): counted as 1 more failure"
-			f=$((f + 1))
-		elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-			echo "  $name: exit status $rc with no failed assertion: counted as 1 failure"
-			f=1
-		fi
-		echo "  $name: $p passed, $f failed"
-		if [ "$f" -gt 0 ]; then
-			grep -E '^not ok' "$log" | sed 's/^/    /'
-			show_log "$log" 60
-		fi
-		count "$p" "$f"
+		count_tap "$name" "$log" "$rc"
 	done
 	suite_end integration
 }
@@ -173,6 +202,7 @@ start=$(date +%s)
 run_cmocka_dir unit "$BUILD/tests"
 run_cmocka_dir unit-san "$BUILD/tests-san"
 run_fuzz
+run_oracle
 run_integration
 
 echo
