@@ -2,7 +2,8 @@
 # Integration: HTTP/2 (h2c) entries through the real eBPF path. Pod b serves with nghttpd
 # (prior knowledge, static files, POST echo) on 8080 and nghttpx on 8081 (h2c Upgrade from
 # HTTP/1.1, proxying to selftests/lib/httpd1.py on b's loopback). Pod a runs nghttp -v (several
-# URLs at once: concurrent streams), nghttp -u (Upgrade), curl --http2-prior-knowledge and
+# URLs at once: concurrent streams; a POST bigger than the flow-control windows; a page with
+# two server pushes), nghttp -u (Upgrade), curl --http2-prior-knowledge and
 # --http2, and a bounded h2load run. Each request the clients report (stream id, method,
 # :path, status, DATA and header frame bytes, headers) must be exactly one entry with those
 # values, bodies equal to the files served; h2load's succeeded requests == its entries.
@@ -28,10 +29,14 @@ for f in a b c; do
 done
 head -c 100 /dev/zero | tr '\0' x >"$WWW/h2load.txt"
 head -c 100000 /dev/urandom >"$WWW/big.bin"
+echo '<html><body>with pushes</body></html>' >"$WWW/push.html"
+echo 'pushed a' >"$WWW/pushed-a.txt"
+echo 'pushed b' >"$WWW/pushed-b.txt"
+head -c 200000 /dev/urandom >"$T/post.bin"
 printf '{"user": "floe", "items": [1, 2, 3]}' >"$T/post.json"
 head -c 15000 /dev/urandom | base64 -w 0 >"$T/post.txt"
 
-pod_bg b "$T/nghttpd.log" nghttpd --no-tls --echo-upload -d "$WWW" $PORT
+pod_bg b "$T/nghttpd.log" nghttpd --no-tls --echo-upload -d "$WWW" -p/push.html=/pushed-a.txt,/pushed-b.txt $PORT
 pod_bg b "$T/httpd.log" sh -c "exec $PY '$HERE/../lib/httpd1.py' 127.0.0.1 $BACKEND 2>'$T/httpd.err'"
 pod_bg b "$T/nghttpx.log" nghttpx --conf=/dev/null --single-process --workers=1 \
 	"--frontend=*,$UPORT;no-tls" "--backend=127.0.0.1,$BACKEND" --errorlog-file=/dev/stderr
@@ -69,6 +74,8 @@ n concurrent-streams $PORT "$U/a.txt?i=1" "$U/b.txt?i=1" "$U/c.txt?i=1" "$U/inde
 	"$U/big.bin?i=1" "$U/missing?i=1"
 n post-json $PORT -d "$T/post.json" -H 'content-type: application/json' "$U/echo?i=2"
 n post-multi-data-frames $PORT -d "$T/post.txt" -H 'content-type: text/plain' "$U/echo?i=3"
+n post-flow-control $PORT -d "$T/post.bin" "$U/echo?i=8" # > the 64 KiB initial windows
+n server-push $PORT "$U/push.html"
 n upgrade $UPORT -u "$UU/text?n=100&i=4" "$UU/chunked?n=5000&parts=3&i=4" "$UU/text?n=70000&i=4"
 n ipv6 $PORT "http://[$B6]:$PORT/a.txt?i=5"
 # (curl 7.88's prior knowledge fails on a second request over the same connection, "Error in
@@ -81,14 +88,15 @@ diag "traffic took $((($(date +%s%N) - start) / 1000000)) ms; h2load:" \
 	"$(grep -E '^(requests|status codes|traffic):' "$T/h2load.log")"
 
 # The clients' own view first.
-is "$(grep -c 'recv (stream_id=[0-9]*) :status: ' "$NG")" 12 "nghttp -v: 12 responses"
+is "$(grep -c 'recv (stream_id=[0-9]*) :status: ' "$NG")" 16 "nghttp -v: 16 responses"
+is "$(grep -c 'recv PUSH_PROMISE frame' "$NG")" 2 "nghttp -v: 2 pushes promised"
 is "$(grep -c '^HTTP/1.1 101 Switching Protocols' "$NG")" 1 "nghttp -u: the server switched to h2c"
 is "$(grep -c '"http_version":"2"' "$CURLS")" 4 "curl: 4 transfers over HTTP/2"
 check "curl --http2: upgraded with 101" grep -q '^< HTTP/1.1 101' "$CURLS"
 check "h2load: all $H2LOAD_N requests succeeded" \
 	grep -q "^requests: $H2LOAD_N total, $H2LOAD_N started, $H2LOAD_N done, $H2LOAD_N succeeded" "$T/h2load.log"
 
-want=$((12 + 4 + H2LOAD_N))
+want=$((16 + 4 + H2LOAD_N))
 entries_stop $want
 is "$(grep -c . "$OUT")" $want "floe printed $want entries"
 

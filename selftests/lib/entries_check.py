@@ -383,6 +383,8 @@ def parse_nghttp_log(path):
     cur = None
     hdr_target = None  # headers of a sent HEADERS frame follow it, indented
     upgrade_req = False
+    pending = []       # received header lines, before the frame line they belong to
+    promised = None    # those of a PUSH_PROMISE, until its promised_stream_id
     for line in open(path, encoding="utf-8", errors="replace"):
         line = line.rstrip("\r\n")
         if line.startswith("NGHTTP "):
@@ -422,14 +424,32 @@ def parse_nghttp_log(path):
                     st["req_data" if d == "send" else "resp_data"] += length
                 if d == "send" and typ in ("HEADERS", "CONTINUATION"):
                     hdr_target = st
+            if d == "recv" and typ in ("HEADERS", "CONTINUATION"):
+                # nghttp prints a received header block before its frame line
+                for hsid, name, value in pending:
+                    st = stream(hsid)
+                    if name == ":status" and st["status"] is None:
+                        st["status"] = int(value)
+                    st["resp_headers"][name] = value
+                pending = []
+            elif d == "recv" and typ == "PUSH_PROMISE":
+                promised = pending
+                pending = []
+            continue
+        m = re.search(r"promised_stream_id=(\d+)", line)
+        if m and promised is not None:
+            st = stream(int(m.group(1)))
+            st["pushed"] = True
+            st["req_frames"] = None  # the request is a PUSH_PROMISE on another stream
+            for _, name, value in promised:
+                st["req_headers"][name] = value
+            st["method"] = st["req_headers"].get(":method")
+            st["url"] = st["req_headers"].get(":path")
+            promised = None
             continue
         m = RECV_HDR_RE.match(line)
         if m:
-            st = stream(int(m.group(1)))
-            name, value = m.group(2), m.group(3)
-            if name == ":status" and st["status"] is None:
-                st["status"] = int(value)
-            st["resp_headers"][name] = value
+            pending.append((int(m.group(1)), m.group(2), m.group(3)))
             continue
         if hdr_target is not None and line.startswith("          ") and not line.strip().startswith(("(", ";", "[")):
             name, _, value = line.strip().partition(": ")
