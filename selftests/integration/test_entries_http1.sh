@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Integration: HTTP/1.x entries through the real eBPF path. Pod a runs curl, pod b a real
-# HTTP/1.0 + 1.1 server (selftests/lib/httpd1.py: keep-alive, chunked responses with trailers,
-# gzip, POST with Content-Length or chunked bodies, 100-continue). floe taps both pods with
+# HTTP/1.0 + 1.1 server (selftests/lib/httpd1.py: keep-alive, chunked responses with trailers
+# and slow chunks, gzip, POST with Content-Length or chunked bodies, 100-continue, 204/304,
+# bodies delimited by the close, cookies, parallel connections). floe taps both pods with
 # --json; every entry it prints live is compared with curl's own view (-v request and status
 # lines, --write-out %{json}: method, URL, code, sizes, local port) and the server's log (body
 # sizes and sha256, bytes on the wire): each transfer exactly one entry, no extra entry, pods
@@ -37,7 +38,7 @@ W=(-v -w "%{stderr}XFER %TAG% %{json}\n")
 c() {
 	local tag=$1
 	shift
-	echo "CURL $tag" >>"$CURLS"
+	echo "CURL $tag${CURL_NOPAIR:+ nopair}" >>"$CURLS"
 	in_pod a curl -sS --max-time 10 "${W[@]/\%TAG\%/$tag}" "$@" 2>>"$CURLS" >/dev/null
 }
 U=http://$B:$PORT
@@ -63,14 +64,21 @@ c not-found "$U/nothing/here?q=1"
 c query-params "$U/text?n=64&name=J%C3%BCrgen+x&q=a%26b%3Dc&empty="
 c gzip-compressed --compressed "$U/gzip?n=3000"
 c ipv6 -g "http://[$B6]:$PORT/text?n=77"
+c no-body-statuses "$U/status?code=204" "$U/status?code=304" "$U/text?n=33"
+c http11-close-delimited "$U/text?n=3000&nolen=1"
+c slow-chunked "$U/chunked?n=3000&parts=3&delay=0.4"
+c cookies -b 'session=xyz; lang=en' "$U/text?n=20&setcookie=1"
 c loop-keepalive "$U/text?n=[1-40]"
+# Concurrent connections. (-v lines of parallel transfers interleave: "nopair" tells the
+# checker not to pair them with the transfers.)
+CURL_NOPAIR=1 c parallel --parallel --parallel-max 6 "$U/text?n=[2000-2029]"
 for i in $(seq 1 10); do
 	c loop-connections "$U/chunked?n=$((i * 100))&parts=$i"
 done
 diag "curl traffic took $((($(date +%s%N) - start) / 1000000)) ms"
 
 nx=$(grep -c '^XFER ' "$CURLS")
-is "$nx" 68 "curl made 68 transfers"
+is "$nx" 104 "curl made 104 transfers"
 is "$(grep '^XFER keepalive ' "$CURLS" | grep -o '"num_connects":[0-9]*' | cut -d: -f2 | tr '\n' ' ')" \
 	"1 0 0 0 " "curl: keep-alive reused the connection (num_connects)"
 is "$(grep -c '^< HTTP/1.1 100 Continue' "$CURLS")" 1 "curl -v saw one 100 Continue"

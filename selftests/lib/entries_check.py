@@ -147,9 +147,11 @@ def endpoint_problems(e, side, pod, ns, ip=None, port=None):
 # ------------------------------------------------------------------ curl logs
 def parse_curl_log(path):
     """A log of curl invocations: "CURL TAG" opens one, then curl -v stderr with
-    "XFER TAG {json}" lines (-w '%{stderr}XFER TAG %{json}\\n'). Returns a list of transfers,
+    "XFER TAG {json}" lines (-w '%{stderr}XFER TAG %{json}\\n'); "CURL TAG nopair": the -v lines
+    are not in transfer order (--parallel), use only the XFER lines. Returns a list of transfers,
     in order: dict(tag, w=json, reqline=(method, url, version), statuses=[codes])."""
     xfers = []
+    nopair = False   # "CURL TAG nopair": parallel transfers, -v lines not in transfer order
     cur_req = []     # request lines of the invocation not yet paired
     cur_status = []  # final status lines
     interim = []
@@ -158,6 +160,7 @@ def parse_curl_log(path):
             line = line.rstrip("\r\n")
             if line.startswith("CURL "):
                 cur_req, cur_status, interim = [], [], []
+                nopair = line.split()[2:3] == ["nopair"]
             elif line.startswith("> "):
                 m = re.match(r"> ([A-Z]+) (\S+) HTTP/([0-9.]+)$", line)
                 if m:
@@ -174,8 +177,8 @@ def parse_curl_log(path):
                 _, tag, js = line.split(" ", 2)
                 w = json.loads(js)
                 x = {"tag": tag, "w": w,
-                     "reqline": cur_req.pop(0) if cur_req else None,
-                     "status": cur_status.pop(0) if cur_status else None,
+                     "reqline": cur_req.pop(0) if cur_req and not nopair else None,
+                     "status": cur_status.pop(0) if cur_status and not nopair else None,
                      "interim": interim}
                 interim = []
                 xfers.append(x)
@@ -363,6 +366,12 @@ def extra_http1_problems(x, e, s):
         ct = (req.get("headers") or {}).get("content-type")
         if req.get("content_type") != ct or not ct:
             p.append("request.content_type %r, headers[content-type] %r" % (req.get("content_type"), ct))
+    if tag == "cookies":
+        if req.get("cookies") != {"session": "xyz", "lang": "en"}:
+            p.append("request.cookies %r, want session=xyz, lang=en" % req.get("cookies"))
+        rc = resp.get("cookies") or {}
+        if rc.get("sid") != "abc123" or rc.get("theme") != "dark":
+            p.append("response.cookies %r, want sid=abc123, theme=dark" % rc)
     if tag == "head":
         if resp.get("body") and (resp.get("body") or {}).get("size", 0):
             p.append("HEAD response has a body in the entry")

@@ -13,7 +13,10 @@ as one JSON line on stdout (the server's ground truth):
 
 Routes (n = body size, default 100; the body is body_text(n), deterministic text):
   GET|HEAD /text?n=N[&nolen=1]         N bytes; nolen: no Content-Length (HTTP/1.0: close-delimited)
-  GET|HEAD /chunked?n=N&parts=K[&trailer=1]  chunked in K chunks; trailer: "X-Body-Sha256" trailer
+  GET|HEAD /chunked?n=N&parts=K[&trailer=1][&delay=S]  chunked in K chunks, S seconds apart;
+                                       trailer: an "X-Body-Sha256" trailer
+  GET|HEAD /status?code=C              C (204, 304, ...) with no body; 304 says Content-Length: 100
+  ...&setcookie=1                      (on /text) two Set-Cookie headers: sid=abc123, theme=dark
   GET|HEAD /gzip?n=N                   body_text(N) gzip-compressed, Content-Encoding: gzip
   POST|PUT /echo                       the request body back (Content-Length or chunked request),
                                        same Content-Type, status 200
@@ -33,6 +36,7 @@ import json
 import re
 import socketserver
 import sys
+import time
 import urllib.parse
 
 import httpd  # selftests/lib/httpd.py, next to this file
@@ -195,6 +199,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         step = max(1, -(-len(body) // parts))
         for i in range(0, len(body), step):
             piece = body[i:i + step]
+            if i and self.params.get("delay"):
+                time.sleep(float(self.params["delay"]))
             self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             self.wfile.flush()
         self.wfile.write(b"0\r\n")
@@ -211,8 +217,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = body_text(n)
             if self.params.get("nolen") and self.protocol_version == "HTTP/1.0":
                 self.close_connection = True
-            sent = self._send(200, body, length=not self.params.get("nolen"), head=head)
+            cookies = [("Set-Cookie", "sid=abc123; Path=/; HttpOnly"), ("Set-Cookie", "theme=dark")]
+            sent = self._send(200, body, length=not self.params.get("nolen"), head=head,
+                              extra=cookies if self.params.get("setcookie") else ())
             self._log(200, sent)
+        elif path == "/status":
+            code = int(self.params.get("code", "204"))
+            self.send_response(code)
+            if code == 304:
+                self.send_header("Content-Length", "100")  # of the representation, not sent
+            self.end_headers()
+            self._log(code, b"")
         elif path == "/chunked":
             body = body_text(n)
             sent = self._chunked(body, int(self.params.get("parts", "3")),
