@@ -408,6 +408,7 @@ static void test_100_continue(void **state)
 	assert_int_equal(n_entries(&f), 1);
 	assert_int_equal(iget(&f, 0, "interim.0.status"), 100);
 	assert_str(&f, 0, "interim.0.status_text", "Continue");
+	assert_str(&f, 0, "interim.0.time", "1970-01-01T00:00:00.000002000Z");
 	assert_int_equal(iget(&f, 0, "interim.1.status"), 102);
 	assert_str(&f, 0, "interim.2.headers.link", "</s.css>");
 	assert_int_equal(iget(&f, 0, "response.status"), 200);

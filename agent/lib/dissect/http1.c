@@ -730,13 +730,15 @@ static void set_upgrade(struct xch *x, const char *proto)
 static void add_interim(struct xch *x, struct msg *m)
 {
 	json_t *arr = json_object_get(x->e->fields, "interim");
+	char t[64]; /* entry.c writes up to 64 */
 
 	if (!arr) {
 		arr = json_array();
 		if (!arr || json_object_set_new(x->e->fields, "interim", arr))
 			return;
 	}
-	json_object_set_new(m->obj, "time_ns", json_integer((json_int_t)m->ts_first));
+	entry_format_time(m->ts_first, t);
+	json_object_set_new(m->obj, "time", json_string(t));
 	json_array_append(arr, m->obj);
 }
 
