@@ -2,8 +2,9 @@
 # Integration: gRPC entries through the real eBPF path. Pod b runs a gRPC server, pod a a
 # client (selftests/lib/grpc_peer.py, Debian's python3-grpcio, generic handlers, protobuf
 # encoded by hand): unary, unary with gzip compression, NOT_FOUND with a message,
-# server-streaming, server-streaming ended by RESOURCE_EXHAUSTED, client-streaming, bidi, and
-# a bounded run of unary pings. Every call must be exactly one "grpc" entry whose service,
+# server-streaming, server-streaming ended by RESOURCE_EXHAUSTED, client-streaming, bidi, a
+# 100 KiB message, a call past its deadline, a bidi call the client cancels, and a bounded run
+# of unary pings. Every call must be exactly one "grpc" entry whose service,
 # method, status, message, message counts and schema-less decoded protobuf fields (numbers,
 # wire types, values) are what the client sent and the server answered.
 # Usage (root, from the repo root): bash selftests/integration/test_entries_grpc.sh
@@ -39,9 +40,10 @@ in_pod a timeout 60 "$PY" "$HERE/../lib/grpc_peer.py" client "$B:$PORT" "$T/clie
 is "$rc" 0 "gRPC client ran all its calls" || diag "$(tail -n 20 "$T/client.err")"
 diag "calls took $((($(date +%s%N) - start) / 1000000)) ms"
 ncalls=$(grep -c . "$T/client.log")
-is "$ncalls" $((7 + PINGS)) "client logged $((7 + PINGS)) calls"
+is "$ncalls" $((10 + PINGS)) "client logged $((10 + PINGS)) calls"
 is "$(jq -r 'select(.code != 0) | "\(.call_id) \(.code_name)"' "$T/client.log" | tr '\n' ' ')" \
-	"unary-not-found NOT_FOUND server-stream-error RESOURCE_EXHAUSTED " "client: the two failing calls failed as meant"
+	"unary-not-found NOT_FOUND server-stream-error RESOURCE_EXHAUSTED deadline-exceeded DEADLINE_EXCEEDED bidi-cancelled CANCELLED " \
+	"client: the four failing calls failed as meant"
 
 entries_stop "$ncalls"
 checks "$PY" "$CHECK_PY" grpc --entries "$OUT" --client-log "$T/client.log" --server-log "$T/server.log" \

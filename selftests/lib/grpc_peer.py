@@ -14,6 +14,10 @@ Service floe.test.Echo (every call carries metadata x-call-id):
   Sum    client stream   n x {1 value} -> {1 sum, 2 n}
   Chat   bidi            {1 seq, 2 text} -> {1 seq, 2 TEXT}
   Ping   unary           {1 seq} -> {1 seq}  (the bounded load)
+  Blob   unary           {1 bytes} -> {1 length, 2 "got it"}  (a message bigger than --body-max)
+  Slow   unary           answers after 1.5 s: the client's deadline (0.3 s) passes first
+The client also cancels a Chat after two exchanges (RST_STREAM); a cancelled or timed-out
+call has no server log line. Messages over 64 KiB have "request_fields": null.
 
 A log line: {"call_id", "method" (/floe.test.Echo/X), "request_raw" / "response_raw" (hex of each
 message), "request_fields" / "response_fields" (the fields floe should decode from each message,
@@ -26,6 +30,7 @@ import json
 import struct
 import sys
 import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -201,6 +206,16 @@ class Echo:
             yield self._send([(1, "varint", f[1][0]), (2, "string", f[2][0].decode().upper())], resps, exp)
         self._rec(ctx, "Chat", reqs, resps, exp)
 
+    def blob(self, req, ctx):
+        resps, exp = [], []
+        raw = self._send([(1, "varint", len(decode(req)[1][0])), (2, "string", "got it")], resps, exp)
+        self._rec(ctx, "Blob", [req], resps, exp)
+        return raw
+
+    def slow(self, req, ctx):
+        time.sleep(1.5)
+        return b""
+
     def ping(self, req, ctx):
         resps, exp = [], []
         raw = self._send([(1, "varint", decode(req)[1][0])], resps, exp)
@@ -217,6 +232,8 @@ def serve(port, log):
         "Sum": grpc.stream_unary_rpc_method_handler(echo.sum, **ident),
         "Chat": grpc.stream_stream_rpc_method_handler(echo.chat, **ident),
         "Ping": grpc.unary_unary_rpc_method_handler(echo.ping, **ident),
+        "Blob": grpc.unary_unary_rpc_method_handler(echo.blob, **ident),
+        "Slow": grpc.unary_unary_rpc_method_handler(echo.slow, **ident),
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
@@ -241,7 +258,7 @@ def run_client(target, log_path, pings):
         for fields in reqs:
             raw, exp = encode(fields)
             raws.append(raw)
-            exps.append(exp)
+            exps.append(exp if len(raw) <= 64 * 1024 else None)
         md = [("x-call-id", call_id)] + ([("x-compress", "gzip")] if compression else [])
         rec = {"call_id": call_id, "method": "/%s/%s" % (SERVICE, method), "request_raw": hexes(raws),
                "request_fields": exps, "compression": "gzip" if compression else None}
@@ -254,11 +271,27 @@ def run_client(target, log_path, pings):
         rec["response_raw"] = hexes(resps)
         log.write(rec)
 
-    def unary(name):
+    def unary(name, timeout=10):
         def fn(raws, md, comp, resps):
-            resps.append(stub("unary_unary", name)(raws[0], metadata=md, compression=comp, timeout=10))
+            resps.append(stub("unary_unary", name)(raws[0], metadata=md, compression=comp, timeout=timeout))
             return resps
         return fn
+
+    def bidi_cancel(raws, md, comp, resps):
+        done = threading.Event()
+
+        def gen():
+            yield from raws
+            done.wait(5)  # the request stream stays open: the cancel ends the call
+        it = stub("stream_stream", "Chat")(gen(), metadata=md, timeout=10)
+        try:
+            for r in it:
+                resps.append(r)
+                if len(resps) == len(raws):
+                    it.cancel()
+        finally:
+            done.set()
+        return resps
 
     def server_stream(raws, md, comp, resps):
         for r in stub("unary_stream", "List")(raws[0], metadata=md, timeout=10):
@@ -289,6 +322,10 @@ def run_client(target, log_path, pings):
     call("client-stream", "Sum", [[(1, "varint", v)] for v in (1, 2, 3, 40, 300)], client_stream)
     call("bidi", "Chat", [[(1, "varint", i), (2, "string", w)] for i, w in enumerate(["alpha", "beta", "gamma", "delta"])],
          bidi)
+    call("big-message", "Blob", [[(1, "bytes", bytes(range(256)) * 400)]], unary("Blob"))
+    call("deadline-exceeded", "Slow", [[(1, "varint", 1)]], unary("Slow", timeout=0.3))
+    call("bidi-cancelled", "Chat", [[(1, "varint", i), (2, "string", w)] for i, w in enumerate(["one", "two"])],
+         bidi_cancel)
     for i in range(pings):
         call("ping-%d" % i, "Ping", [[(1, "varint", i)]], unary("Ping"))
     ch.close()
