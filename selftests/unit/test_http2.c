@@ -690,7 +690,8 @@ static void test_trailers_and_informational(void **state)
 
 	assert_string_equal(jstr(e, "request.trailers.x-checksum"), "abc");
 	assert_int_equal(jint(e, "response.status"), 201);
-	assert_int_equal(jint(e, "response.informational.0"), 100);
+	assert_int_equal(jint(e, "interim.0.status"), 100);
+	assert_string_equal(jstr(e, "interim.0.status_text"), "Continue");
 	assert_string_equal(jstr(e, "response.headers.x-h"), "1");
 	assert_string_equal(jstr(e, "response.trailers.x-t1"), "a");
 	assert_null(jget(e, "response.headers.x-t1"));

@@ -56,7 +56,6 @@ struct half {
 	json_t *msg;           /* the "request" / "response" object, from its first head */
 	json_t *headers;       /* its regular header fields */
 	json_t *trailers;
-	json_t *informational; /* response: statuses of 1xx heads */
 	struct http_body body;
 	struct grpc_messages *grpc;
 	uint64_t ts, end_ts, size;
@@ -71,6 +70,7 @@ struct stream {
 	struct stream *older, *newer;
 	struct entry *handover;    /* h2c: the HTTP/1.1 upgrade request's entry */
 	char *path;                /* :path (gRPC service and method) */
+	json_t *interim;           /* 1xx responses, as HTTP/1 entries list them */
 	struct half h[2];
 	bool grpc, pushed, rst, goaway;
 	uint32_t rst_error;
@@ -250,7 +250,6 @@ static void half_free(struct half *hf)
 	json_decref(hf->msg);
 	json_decref(hf->headers);
 	json_decref(hf->trailers);
-	json_decref(hf->informational);
 	http_body_reset(&hf->body);
 	if (hf->grpc) {
 		grpc_messages_free(hf->grpc);
@@ -282,6 +281,7 @@ static void stream_free(struct stream *s)
 	half_free(&s->h[0]);
 	half_free(&s->h[1]);
 	entry_free(s->handover);
+	json_decref(s->interim);
 	free(s->path);
 	free(s);
 }
@@ -349,14 +349,21 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 			json_object_set(rs->msg, "trailers", rs->trailers);
 		if (rs->headers_truncated)
 			json_object_set_new(rs->msg, "headers_truncated", json_true());
-		if (rs->informational)
-			json_object_set(rs->msg, "informational", rs->informational);
 		json_object_set(f, "response", rs->msg);
 	}
 	if (rs->ts) {
 		e->response_ts_ns = rs->ts;
 		e->response_end_ns = rs->end_ts;
 		e->response_size = rs->size;
+	}
+	if (s->interim) {
+		/* h2c: the 101 is already there */
+		json_t *have = json_object_get(f, "interim");
+
+		if (json_is_array(have))
+			json_array_extend(have, s->interim);
+		else
+			json_object_set(f, "interim", s->interim);
 	}
 	if (s->pushed) {
 		json_object_set_new(f, "pushed", json_true());
@@ -580,6 +587,27 @@ static void apply_response(struct h2 *h, struct stream *s, struct block *b, int 
 	}
 }
 
+/* A 1xx head: {"status", "status_text", "version", "headers", "time"} as HTTP/1 has it. */
+static void add_interim(struct stream *s, struct block *b, int status)
+{
+	json_t *o = json_object();
+	char t[64];
+
+	if (!o)
+		return;
+	if (!s->interim)
+		s->interim = json_array();
+	if (!s->interim || json_array_append_new(s->interim, o))
+		return;
+	json_object_set_new(o, "status", json_integer(status));
+	json_object_set_new(o, "status_text", json_string(status_text(status)));
+	json_object_set_new(o, "version", json_string("2"));
+	if (b->headers)
+		json_object_set(o, "headers", b->headers);
+	entry_format_time(b->ts, t);
+	json_object_set_new(o, "time", json_string(t));
+}
+
 /* A later head of a direction: trailers (merged when there are several). */
 static void add_trailers(struct half *hf, struct block *b)
 {
@@ -643,11 +671,11 @@ static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 			return;
 	}
 	hf = &s->h[dir];
-	if (!hf->ts)
-		hf->ts = b->ts;
 	hf->size += b->frame_bytes;
 	hf->end_ts = ts_end;
 	if (dir == TCP_DIR_C2S) {
+		if (!hf->ts)
+			hf->ts = b->ts;
 		if (!hf->head)
 			apply_request(h, s, b);
 		else
@@ -656,10 +684,10 @@ static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 		int status = parse_status(pseudo_get(b, ":status"));
 
 		if (status >= 100 && status < 200) {
-			if (!hf->informational)
-				hf->informational = json_array();
-			json_array_append_new(hf->informational, json_integer(status));
+			add_interim(s, b, status);
 		} else if (!hf->head) {
+			/* response_time is the final response's, as for HTTP/1 */
+			hf->ts = b->ts;
 			apply_response(h, s, b, status);
 		} else {
 			add_trailers(hf, b);
