@@ -7,7 +7,7 @@
 # batch, an automatic persisted query, GET, and a JSON body whose "query" is not GraphQL.
 # Every request must be exactly one entry; graphql.operation_type, operation_name, query,
 # variables, batch_size, persisted_query, error_count and errors must be what curl sent and
-# the server answered.
+# the server answered. A second round with a live --filter prints exactly the matching ones.
 # Usage (root, from the repo root): bash selftests/integration/test_entries_graphql.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -91,31 +91,36 @@ if ! ncases=$(jq length "$T/cases.json"); then
 	done_testing
 fi
 
-entries_tap
+# send_cases CURL-LOG: every case once, with curl in pod a.
+send_cases() {
+	local curls=$1 i url args kv
+	: >"$curls"
+	for ((i = 0; i < ncases; i++)); do
+		jq -c ".[$i]" "$T/cases.json" >"$T/case"
+		if [ "$(jq -r .version "$T/case")" = 2 ]; then
+			url=http://$B:$H2PORT/graphql args=(--http2-prior-knowledge)
+		else
+			url=http://$B:$PORT/graphql args=(--http1.1)
+		fi
+		if [ "$(jq -r '.method // "POST"' "$T/case")" = GET ]; then
+			args+=(-G --data-urlencode "case=$i")
+			while IFS= read -r -d '' kv; do
+				args+=(--data-urlencode "$kv")
+			done < <(jq -j '.params | to_entries[] | "\(.key)=\(.value)\u0000"' "$T/case")
+		else
+			jq -j .body "$T/case" >"$T/case-$i.body"
+			url="$url?case=$i"
+			args+=(--data-binary @"$T/case-$i.body" -H "Content-Type: $(jq -r .content_type "$T/case")")
+		fi
+		echo "CURL case-$i" >>"$curls"
+		in_pod a curl -sS --max-time 10 -v -w "%{stderr}XFER case-$i %{json}\n" "${args[@]}" "$url" \
+			2>>"$curls" >/dev/null
+	done
+}
 
+entries_tap
 CURLS=$T/curl.log
-: >"$CURLS"
-for ((i = 0; i < ncases; i++)); do
-	jq -c ".[$i]" "$T/cases.json" >"$T/case"
-	if [ "$(jq -r .version "$T/case")" = 2 ]; then
-		url=http://$B:$H2PORT/graphql args=(--http2-prior-knowledge)
-	else
-		url=http://$B:$PORT/graphql args=(--http1.1)
-	fi
-	if [ "$(jq -r '.method // "POST"' "$T/case")" = GET ]; then
-		args+=(-G --data-urlencode "case=$i")
-		while IFS= read -r -d '' kv; do
-			args+=(--data-urlencode "$kv")
-		done < <(jq -j '.params | to_entries[] | "\(.key)=\(.value)\u0000"' "$T/case")
-	else
-		jq -j .body "$T/case" >"$T/case-$i.body"
-		url="$url?case=$i"
-		args+=(--data-binary @"$T/case-$i.body" -H "Content-Type: $(jq -r .content_type "$T/case")")
-	fi
-	echo "CURL case-$i" >>"$CURLS"
-	in_pod a curl -sS --max-time 10 -v -w "%{stderr}XFER case-$i %{json}\n" "${args[@]}" "$url" \
-		2>>"$CURLS" >/dev/null
-done
+send_cases "$CURLS"
 is "$(grep -c '^XFER ' "$CURLS")" "$ncases" "curl sent $ncases requests"
 is "$(grep '^XFER ' "$CURLS" | grep -c '"http_code":200,')" "$ncases" "the server answered each with 200"
 
@@ -123,5 +128,16 @@ entries_stop "$ncases"
 checks "$PY" "$CHECK_PY" graphql --entries "$OUT" --cases "$T/cases.json" --curl "$CURLS" \
 	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back
 [ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 100)"
+
+# Again with a live filter: only the matching entries are printed.
+FILTER='graphql and (graphql.error_count > 0 or graphql.operation_type == "subscription")'
+want=$(jq -r 'to_entries[] | select(.value.expect.error_count > 0 or .value.expect.operation_type == "subscription") | .key' \
+	"$T/cases.json" | sort -n | tr '\n' ' ')
+OUT=$T/filtered.json
+entries_tap --filter "$FILTER"
+send_cases "$T/curl-filtered.log"
+entries_stop "$(wc -w <<<"$want")"
+is "$(jq -r '.request.query_params.case' "$OUT" | sort -n | tr '\n' ' ')" "$want" \
+	"--filter '$FILTER' printed exactly cases $want"
 
 done_testing

@@ -89,7 +89,7 @@ checks "$PY" "$CHECK_PY" http1 --entries "$OUT" --curl "$CURLS" --server "$T/htt
 [ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 200)"
 
 # The same traffic read back from the store: floe read gives the same entries.
-on_node "$FLOE" pcap export -o "$T/export.pcap" --store "$T/store" >"$T/export.log" 2>&1
+on_node "$FLOE" pcap export -o "$T/export.pcap" --store "${OUT%.json}.store" >"$T/export.log" 2>&1
 proj='[.src.port, .stream_id, .request.method, .request.url, .response.status, .request_size, .response_size, .request.body.size, .response.body.size] | @json'
 "$FLOE" read "$T/export.pcap" --json 2>"$T/read.log" | jq -r "$proj" | sort >"$T/read.proj"
 jq -r "$proj" "$OUT" | sort >"$T/live.proj"

@@ -85,16 +85,18 @@ entries_pods() {
 	printf '%s front\n%s back\n' "$(pod_ns a)" "$(pod_ns b)" >"$INV"
 }
 
-# entries_tap: floe tap --json of pods a and b, entries to $OUT ($PODS_TMP/entries.json), log
-# $PODS_TMP/floe.log, store $PODS_TMP/store. Ends the test when floe does not start.
+# entries_tap [FLOE-ARGS...]: floe tap --json of pods a and b, entries to $OUT (default
+# $PODS_TMP/entries.json; set OUT for another round), next to it X.floe.log, X.store,
+# X.stats.json for X = $OUT without .json. Ends the test when floe does not start.
 entries_tap() {
-	OUT=$PODS_TMP/entries.json
-	if ! floe_start_json "$OUT" "$PODS_TMP/floe.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
-		--store "$PODS_TMP/store" --stats-json "$PODS_TMP/stats.json"; then
-		not_ok "floe tap --json starts"
+	OUT=${OUT:-$PODS_TMP/entries.json}
+	local x=${OUT%.json}
+	if ! floe_start_json "$OUT" "$x.floe.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
+		--store "$x.store" --stats-json "$x.stats.json" "$@"; then
+		not_ok "floe tap --json $* starts"
 		done_testing
 	fi
-	ok "floe tap --json starts"
+	ok "floe tap --json $* starts"
 }
 
 # entries_stop N: wait (10 s at most) for N entries, a little longer for any extra one, stop
@@ -104,6 +106,6 @@ entries_stop() {
 	sleep 1.5
 	floe_stop
 	is "$?" 0 "floe exits 0"
-	diag "$(grep -E 'entries|parse' "$PODS_TMP/floe.log")"
-	check "floe's summary: no parse errors" grep -qE 'entries .*, 0 parse errors' "$PODS_TMP/floe.log"
+	diag "$(grep -E '^ +entries +[0-9]' "${OUT%.json}.floe.log")"
+	check "floe's summary: no parse errors" grep -qE 'entries .*, 0 parse errors' "${OUT%.json}.floe.log"
 }
