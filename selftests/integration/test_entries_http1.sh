@@ -2,7 +2,8 @@
 # Integration: HTTP/1.x entries through the real eBPF path. Pod a runs curl, pod b a real
 # HTTP/1.0 + 1.1 server (selftests/lib/httpd1.py: keep-alive, chunked responses with trailers
 # and slow chunks, gzip, POST with Content-Length or chunked bodies, 100-continue, 204/304,
-# bodies delimited by the close, cookies, parallel connections). floe taps both pods with
+# bodies delimited by the close, cookies, parallel connections; pipelined and dribbled requests
+# from httpd1.py's raw client). floe taps both pods with
 # --json; every entry it prints live is compared with curl's own view (-v request and status
 # lines, --write-out %{json}: method, URL, code, sizes, local port) and the server's log (body
 # sizes and sha256, bytes on the wire): each transfer exactly one entry, no extra entry, pods
@@ -75,10 +76,18 @@ CURL_NOPAIR=1 c parallel --parallel --parallel-max 6 "$U/text?n=[2000-2029]"
 for i in $(seq 1 10); do
 	c loop-connections "$U/chunked?n=$((i * 100))&parts=$i"
 done
+# What curl does not do: requests pipelined in one write, and requests dribbled out a few bytes
+# per TCP segment (httpd1.py's own client, which logs like curl).
+raw_client() {
+	echo "CURL $1 nopair" >>"$CURLS"
+	in_pod a "$PY" "$HERE/../lib/httpd1.py" client $B $PORT "${@:2}" 2>>"$CURLS" >/dev/null
+}
+raw_client pipelined '/text?n=5' '/chunked?n=3000&parts=3' '/status?code=304' '/gzip?n=4000' '/text?n=7'
+raw_client dribbled --dribble '/text?n=50' '/text?n=60&x=y'
 diag "curl traffic took $((($(date +%s%N) - start) / 1000000)) ms"
 
 nx=$(grep -c '^XFER ' "$CURLS")
-is "$nx" 104 "curl made 104 transfers"
+is "$nx" 111 "curl and the raw client made 111 transfers"
 is "$(grep '^XFER keepalive ' "$CURLS" | grep -o '"num_connects":[0-9]*' | cut -d: -f2 | tr '\n' ' ')" \
 	"1 0 0 0 " "curl: keep-alive reused the connection (num_connects)"
 is "$(grep -c '^< HTTP/1.1 100 Continue' "$CURLS")" 1 "curl -v saw one 100 Continue"

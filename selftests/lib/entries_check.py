@@ -10,7 +10,6 @@ usage: entries_check.py http1 --entries F --curl F --server F --client POD --ser
 """
 import argparse
 import base64
-import gzip
 import hashlib
 import json
 import os

@@ -28,6 +28,7 @@ Routes (n = body size, default 100; the body is body_text(n), deterministic text
   anything else                        404 "no such thing: PATH\n"
 
 usage: httpd1.py BIND_ADDR PORT
+       httpd1.py client HOST PORT [--dribble] PATH...   (see client())
 """
 import gzip
 import hashlib
@@ -297,7 +298,51 @@ class Server(socketserver.ThreadingMixIn, httpd.Server):
     daemon_threads = True
 
 
-if __name__ == "__main__":
+def client(host, port, paths, dribble):
+    """A client curl cannot be: all requests of PATHS written at once (pipelined), or
+    dribbled out a few bytes per TCP segment. Prints one curl-like line per response on
+    stderr: "XFER TAG {json}" with curl's --write-out names (tag: pipelined or dribbled)."""
+    import http.client
+    import socket
+
+    sock = socket.create_connection((host, port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reqs = b"".join(b"GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: httpd1-client\r\n%s\r\n"
+                    % (p.encode(), host.encode(), port, b"Connection: close\r\n" if i == len(paths) - 1 else b"")
+                    for i, p in enumerate(paths))
+    if dribble:
+        for i in range(0, len(reqs), 7):
+            sock.sendall(reqs[i:i + 7])
+            time.sleep(0.005)
+    else:
+        sock.sendall(reqs)
+    f = sock.makefile("rb")
+
+    class Unclosed:  # HTTPResponse closes its file after the body: not the shared one
+        def __getattr__(self, name):
+            return getattr(f, name)
+
+        def close(self):
+            pass
+
+    class Shared:  # every response reads from the one buffered file
+        def makefile(self, *a, **k):
+            return Unclosed()
+    for p in paths:
+        r = http.client.HTTPResponse(Shared(), method="GET")
+        r.begin()
+        body = r.read()
+        w = {"method": "GET", "url_effective": "http://%s:%d%s" % (host, port, p), "http_code": r.status,
+             "size_download": len(body), "size_upload": 0, "http_version": "1.1", "exitcode": 0,
+             "local_port": sock.getsockname()[1]}
+        print("XFER %s %s" % ("dribbled" if dribble else "pipelined", json.dumps(w)), file=sys.stderr, flush=True)
+    sock.close()
+
+
+if __name__ == "__main__" and sys.argv[1] == "client":
+    dribble = sys.argv[4] == "--dribble"
+    client(sys.argv[2], int(sys.argv[3]), sys.argv[5 if dribble else 4:], dribble)
+elif __name__ == "__main__":
     srv = Server((sys.argv[1], int(sys.argv[2])), Handler)
     print("httpd1: listening on %s %s" % tuple(sys.argv[1:3]), file=sys.stderr, flush=True)
     try:
