@@ -45,6 +45,11 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SUBDIRS = ("http1", "http2", "grpc")
 CAPTURE_EXT = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz", ".cap")
 PREFACE_HEX = "50:52:49:20:2a:20:48:54:54:50:2f:32:2e:30:0d:0a:0d:0a:53:4d:0d:0a:0d:0a"
+# gRPC status codes by number (grpc/doc/statuscodes.md)
+GRPC_CODES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+              "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+              "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+              "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED")
 H2_DATA, H2_HEADERS, H2_RST, H2_PUSH, H2_GOAWAY, H2_CONT = 0, 1, 3, 5, 7, 9
 
 
@@ -168,6 +173,16 @@ def parse_header_line(b):
 
 def std_phrase(code):
     return http.client.responses.get(code)
+
+
+def rfc3339(epoch):
+    """tshark's epoch "sec.nanosec" as floe prints times: 2026-11-23T10:42:00.123456789Z."""
+    if epoch is None:
+        return None
+    sec, _, frac = epoch.partition(".")
+    import datetime
+    t = datetime.datetime.fromtimestamp(int(sec), datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + (frac + "000000000")[:9] + "Z"
 
 
 def is_capture(name):
@@ -355,7 +370,7 @@ def parse_http1(proto, num, idx, first, src, dst):
     m = Msg(frame=num, idx=idx, first_frame=first, src=src, dst=dst, headers=[],
             head_start=None, head_end=None, chunked_size=None, raw_body=None,
             decoded_body=None, encoding=None, request_in=None, method=None, uri=None,
-            version=None, status=None, phrase=None, body=None)
+            version=None, status=None, phrase=None, body=None, path=None, query=None)
     for f in proto.iter("field"):
         n = f.get("name")
         if n == "http.request.method":
@@ -363,6 +378,10 @@ def parse_http1(proto, num, idx, first, src, dst):
             m.method = text(field_bytes(f))
         elif n == "http.request.uri":
             m.uri = text(field_bytes(f))
+        elif n == "http.request.uri.path":
+            m.path = text(field_bytes(f))
+        elif n == "http.request.uri.query":
+            m.query = text(field_bytes(f))
         elif n == "http.request.version":
             m.version = text(field_bytes(f))
         elif n == "http.response.version":
@@ -568,7 +587,14 @@ class Report:
         self.notes = []
 
     def eq(self, where, field, tv, fv):
-        """Compare one field; record a difference unless equal."""
+        """Compare one field; record a difference unless equal. Objects (headers) are
+        compared key by key, so a difference names the header."""
+        if isinstance(tv, dict) and isinstance(fv, (dict, type(None))) and tv:
+            fv = fv or {}
+            good = True
+            for k in sorted(set(tv) | set(fv)):
+                good &= self.eq(where, "%s.%s" % (field, k), tv.get(k), fv.get(k))
+            return good
         self.compared += 1
         if tv == fv:
             return True
@@ -598,6 +624,9 @@ def compare_h1_message(rep, where, side, tm, fm):
     if side == "request":
         rep.eq(where, "request.method", tm.method, fm.get("method"))
         rep.eq(where, "request.url", tm.uri, fm.get("url"))
+        if tm.path is not None:  # tshark splits the uri only when it has a query
+            rep.eq(where, "request.path", tm.path, fm.get("path"))
+            rep.eq(where, "request.query", (tm.query or "").split("#")[0], fm.get("query"))
     else:
         rep.eq(where, "response.status", tm.status, fm.get("status"))
         rep.eq(where, "response.status_text", tm.phrase, fm.get("status_text"))
@@ -690,15 +719,26 @@ def compare_h1(rep, conn, entries, counts):
                  "response %s without request" % dig(e, "response.status"))
 
 
+def upgraded_entry(e):
+    """An h2c upgrade's entry: HTTP/1.1 request, HTTP/2 stream 1's response."""
+    return e.get("upgrade") == "h2c" or e.get("stream_id") is not None
+
+
 def compare_h1_pair(rep, where, conn, req, answers, e):
     client = (norm_ip(dig(e, "src.ip") or ""), dig(e, "src.port"))
     rep.eq(where, "src", ep_str(req.src), ep_str(client) if client[1] is not None else None)
+    rep.eq(where, "request_time", rfc3339(rep.times.get(req.first_frame)),
+           e.get("request_time"))
+    rep.eq(where, "protocol", "http" if e.get("protocol") != "graphql" else "graphql",
+           e.get("protocol"))
+    if not upgraded_entry(e):
+        rep.eq(where, "version", (req.version or "").replace("HTTP/", ""), e.get("version"))
     compare_h1_message(rep, where, "request", req, e.get("request"))
     if req.wire_size is not None:
         rep.eq(where, "request_size", req.wire_size, e.get("request_size"))
     final = [s for s in answers if not (s.status and 100 <= s.status < 200) or s.status == 101]
     interim = [s for s in answers if s.status and 100 <= s.status < 200 and s.status != 101]
-    upgraded = e.get("upgrade") == "h2c" or (e.get("stream_id") is not None)
+    upgraded = upgraded_entry(e)
     if upgraded:
         # h2c: the 101 is kept as interim; the response is stream 1's (compared there)
         interim = interim + [s for s in final if s.status == 101]
@@ -706,9 +746,17 @@ def compare_h1_pair(rep, where, conn, req, answers, e):
     fi = e.get("interim") or []
     rep.eq(where, "interim[].status", [s.status for s in interim],
            [x.get("status") for x in fi])
+    if len(fi) == len(interim):
+        rep.eq(where, "interim[].status_text", [s.phrase for s in interim],
+               [x.get("status_text") for x in fi])
+        rep.eq(where, "interim[].time", [rfc3339(rep.times.get(s.first_frame))
+                                         for s in interim], [x.get("time") for x in fi])
     if not upgraded:
         if final:
             s = final[0]
+            # the final response's first byte (each interim one has its own time)
+            rep.eq(where, "response_time", rfc3339(rep.times.get(s.first_frame)),
+                   e.get("response_time"))
             compare_h1_message(rep, where, "response", s, e.get("response"))
             if s.wire_size is not None:
                 rep.eq(where, "response_size", s.wire_size, e.get("response_size"))
@@ -827,6 +875,9 @@ def compare_h2_stream(rep, where, st, e, counts):
     elif e.get("missing") != "response":
         rep.diff(where, "missing", "response", e.get("missing"))
     # sizes: payloads of HEADERS, CONTINUATION and DATA frames per direction
+    for d, name in (("c", "request_time"), ("s", "response_time")):
+        if st.first_time[d] is not None:
+            rep.eq(where, name, rfc3339(rep.times.get(st.first_time[d])), e.get(name))
     if req_blocks:
         rep.eq(where, "request_size", st.payload["c"], e.get("request_size"))
     if resp_blocks:
@@ -839,6 +890,9 @@ def compare_h2_stream(rep, where, st, e, counts):
     ct = ""
     if req_blocks:
         ct = join_headers(split_pseudo(req_blocks[0][1])[1]).get("content-type", "")
+    if not ct.startswith("application/grpc"):
+        rep.eq(where, "protocol", "http" if e.get("protocol") != "graphql" else "graphql",
+               e.get("protocol"))
     if ct.startswith("application/grpc"):
         counts["grpc"] += 1
         compare_grpc(rep, where, st, e, req_blocks, resp_blocks)
@@ -860,8 +914,10 @@ def compare_grpc(rep, where, st, e, req_blocks, resp_blocks):
             status = h["grpc-status"]
             message = h.get("grpc-message")
     if status is not None:
-        rep.eq(where, "grpc.status", int(status) if status.isdigit() else status,
-               g.get("status"))
+        code = int(status) if status.isdigit() else status
+        rep.eq(where, "grpc.status", code, g.get("status"))
+        if isinstance(code, int) and code < len(GRPC_CODES):
+            rep.eq(where, "grpc.status_name", GRPC_CODES[code], g.get("status_name"))
     if message is not None:
         import urllib.parse
         rep.eq(where, "grpc.message", urllib.parse.unquote(message), g.get("message"))
@@ -1022,14 +1078,16 @@ def check_capture(tap, args, expect, rel, full, floe_ok):
         return None
     entries, bad, frc, ferr = run_floe(args.floe, full, args.timeout)
     rep = Report(rel, expect)
+    rep.times = times
     if frc != 0:
         rep.diff("floe read", "exit status", 0, frc)
     for line in bad:
         rep.diff("floe read", "JSON line", "valid JSON", line[:200])
     counts = compare_capture(rel, conns, entries, rep)
     desc = "%s: %d requests, %d responses (HTTP/1), %d HTTP/2 streams, %d gRPC calls; " \
-           "floe %d entries" % (rel, counts["requests"], counts["responses"],
-                                counts["streams"], counts["grpc"], len(entries))
+           "floe %d entries, %d fields compared" % (
+               rel, counts["requests"], counts["responses"], counts["streams"], counts["grpc"],
+               len(entries), rep.compared)
     if targs:
         desc += " [tshark %s]" % " ".join(targs)
     good = not rep.diffs
