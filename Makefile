@@ -68,9 +68,8 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
-# Userspace library shared by floe-agent and floe. Linked whole: the dissector registry
-# refers to dissectors weakly while they are being written.
-LIB_WHOLE = -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive
+# Userspace library shared by floe-agent and floe.
+
 $(BUILD)/lib/%.o: agent/lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -79,14 +78,14 @@ $(LIB): $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/floe-agent: agent/main.c $(LIB)
-	$(CC) $(CFLAGS) $< $(LIB_WHOLE) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/floe: cli/floe.c $(LIB)
-	$(CC) $(CFLAGS) $< $(LIB_WHOLE) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # Unit tests (cmocka), plain and under ASan+UBSan.
 $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $< $(LIB_WHOLE) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/lib-san/%.o: agent/lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
 	@mkdir -p $(@D)
