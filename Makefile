@@ -110,6 +110,7 @@ test: deps
 bench: deps
 	$(MAKE) all
 	bash selftests/bench/capture.sh
+	bash selftests/bench/dissect.sh
 
 run: deps
 	$(MAKE) all
