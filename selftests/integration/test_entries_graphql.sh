@@ -125,7 +125,7 @@ is "$(grep -c '^XFER ' "$CURLS")" "$ncases" "curl sent $ncases requests"
 is "$(grep '^XFER ' "$CURLS" | grep -c '"http_code":200,')" "$ncases" "the server answered each with 200"
 
 entries_stop "$ncases"
-checks "$PY" "$CHECK_PY" graphql --entries "$OUT" --cases "$T/cases.json" --curl "$CURLS" \
+checks "$PY" "$CHECK_PY" graphql "${ENTRIES_WINDOW[@]}" --entries "$OUT" --cases "$T/cases.json" --curl "$CURLS" \
 	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back
 [ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 100)"
 

@@ -46,7 +46,7 @@ is "$(jq -r 'select(.code != 0) | "\(.call_id) \(.code_name)"' "$T/client.log" |
 	"client: the four failing calls failed as meant"
 
 entries_stop "$ncalls"
-checks "$PY" "$CHECK_PY" grpc --entries "$OUT" --client-log "$T/client.log" --server-log "$T/server.log" \
+checks "$PY" "$CHECK_PY" grpc "${ENTRIES_WINDOW[@]}" --entries "$OUT" --client-log "$T/client.log" --server-log "$T/server.log" \
 	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back --port $PORT
 [ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 100)"
 

@@ -93,7 +93,7 @@ is "$(grep '^XFER keepalive ' "$CURLS" | grep -o '"num_connects":[0-9]*' | cut -
 is "$(grep -c '^< HTTP/1.1 100 Continue' "$CURLS")" 1 "curl -v saw one 100 Continue"
 entries_stop $nx
 
-checks "$PY" "$CHECK_PY" http1 --entries "$OUT" --curl "$CURLS" --server "$T/httpd.log" \
+checks "$PY" "$CHECK_PY" http1 "${ENTRIES_WINDOW[@]}" --entries "$OUT" --curl "$CURLS" --server "$T/httpd.log" \
 	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back --port $PORT
 [ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 200)"
 

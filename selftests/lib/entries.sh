@@ -90,6 +90,7 @@ entries_pods() {
 # X.stats.json for X = $OUT without .json. Ends the test when floe does not start.
 entries_tap() {
 	OUT=${OUT:-$PODS_TMP/entries.json}
+	ENTRIES_T0=$(date +%s.%N)
 	local x=${OUT%.json}
 	if ! floe_start_json "$OUT" "$x.floe.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
 		--store "$x.store" --stats-json "$x.stats.json" "$@"; then
@@ -99,11 +100,17 @@ entries_tap() {
 	ok "floe tap --json $* starts"
 }
 
-# entries_stop N: wait (10 s at most) for N entries, a little longer for any extra one, stop
-# floe; it must exit 0 and report no parse error.
+# entries_stop N: N entries must come while floe runs (10 s at most); a little longer for any
+# extra one, stop floe; it must exit 0 and report no parse error. Sets ENTRIES_WINDOW: the
+# checker's --since/--until (from entries_tap to now).
 entries_stop() {
-	entries_wait "$OUT" "$1" 10 || diag "only $(grep -c . "$OUT") entries after 10 s"
+	if entries_wait "$OUT" "$1" 10; then
+		ok "$1 entries printed live"
+	else
+		not_ok "$1 entries printed live (only $(grep -c . "$OUT") within 10 s)"
+	fi
 	sleep 1.5
+	ENTRIES_WINDOW=(--since "$ENTRIES_T0" --until "$(date +%s.%N)")
 	floe_stop
 	is "$?" 0 "floe exits 0"
 	diag "$(grep -E '^ +entries +[0-9]' "${OUT%.json}.floe.log")"

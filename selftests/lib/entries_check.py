@@ -75,6 +75,54 @@ def read_entries(path):
     return entries, bad
 
 
+TIME_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{9})Z$")
+
+
+def parse_time(t):
+    """RFC 3339 UTC with nanoseconds -> epoch seconds (float), or None."""
+    import calendar
+    import time as _time
+    m = TIME_RE.match(str(t))
+    if not m:
+        return None
+    return calendar.timegm(_time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) + int(m.group(2)) / 1e9
+
+
+def load_entries(a):
+    """floe's entries, with the checks every entry must pass: JSON, ids "<flow_id>-<n>" with
+    n = 1, 2, ... per flow, times in RFC 3339 with nanoseconds inside the test's window
+    (--since/--until, epoch seconds), response after request, elapsed_ms their difference."""
+    entries, bad = read_entries(a.entries)
+    check(not bad, "every line floe printed is a JSON object", bad[:5])
+    p = []
+    seqs = {}
+    for e in entries:
+        fid = e.get("flow_id")
+        if not isinstance(fid, int) or e.get("id") != "%s-%d" % (fid, entry_seq(e)):
+            p.append("%s: id %r does not read <flow_id>-<n> (flow_id %r)" % (short(e), e.get("id"), fid))
+        seqs.setdefault(fid, []).append(entry_seq(e))
+        t = {k: parse_time(e[k]) for k in ("request_time", "response_time") if k in e}
+        for k in ("request_time", "response_time"):
+            if k in e and t[k] is None:
+                p.append("%s: %s %r is not RFC 3339 UTC with nanoseconds" % (short(e), k, e[k]))
+            elif k in e and a.since and not (a.since <= t[k] <= a.until):
+                p.append("%s: %s %s outside the test's window" % (short(e), k, e[k]))
+        if t.get("request_time") and t.get("response_time"):
+            if t["response_time"] < t["request_time"]:
+                p.append("%s: response_time before request_time" % short(e))
+            el = e.get("elapsed_ms")
+            if not isinstance(el, (int, float)) or abs(el - (t["response_time"] - t["request_time"]) * 1e3) > 0.01:
+                p.append("%s: elapsed_ms %r, want %.6f" % (short(e), el, (t["response_time"] - t["request_time"]) * 1e3))
+        elif "elapsed_ms" in e:
+            p.append("%s: elapsed_ms without both times" % short(e))
+    for fid, ns in seqs.items():
+        if sorted(ns) != list(range(1, len(ns) + 1)):
+            p.append("flow %s: entry numbers %s, want 1..%d" % (fid, sorted(ns)[:20], len(ns)))
+    check_problems(p, "every entry: id <flow_id>-<n> numbered 1.. per flow, times in the test's window, "
+                   "elapsed_ms = response_time - request_time")
+    return entries
+
+
 def read_jsonl(path):
     res = []
     if not os.path.exists(path):
@@ -187,8 +235,7 @@ def parse_curl_log(path):
 # ------------------------------------------------------------------ http1
 def cmd_http1(a):
     import httpd1
-    entries, bad = read_entries(a.entries)
-    check(not bad, "every line floe printed is a JSON object", bad[:5])
+    entries = load_entries(a)
     xfers = parse_curl_log(a.curl)
     server = read_jsonl(a.server)
     diag("%d entries, %d curl transfers, %d server log lines" % (len(entries), len(xfers), len(server)))
@@ -567,8 +614,7 @@ def h2_request_problems(e, st, a, files):
 
 
 def cmd_http2(a):
-    entries, bad = read_entries(a.entries)
-    check(not bad, "every line floe printed is a JSON object", bad[:5])
+    entries = load_entries(a)
     files = {}
     if a.htdocs:
         for name in os.listdir(a.htdocs):
@@ -748,8 +794,7 @@ def grpc_call_problems(e, c, s):
 
 
 def cmd_grpc(a):
-    entries, bad = read_entries(a.entries)
-    check(not bad, "every line floe printed is a JSON object", bad[:5])
+    entries = load_entries(a)
     client = read_jsonl(a.client_log)
     server = {s["call_id"]: s for s in read_jsonl(a.server_log)}
     finished = [c for c in client if c["code_name"] not in ABORTED]
@@ -823,8 +868,7 @@ def graphql_expect(case):
 
 
 def cmd_graphql(a):
-    entries, bad = read_entries(a.entries)
-    check(not bad, "every line floe printed is a JSON object", bad[:5])
+    entries = load_entries(a)
     cases = json.load(open(a.cases))
     xfers = {x["tag"]: x for x in parse_curl_log(a.curl)}
     by_case = {}
@@ -911,6 +955,8 @@ def main():
         p.add_argument("--client-ns")
         p.add_argument("--server-pod", required=True)
         p.add_argument("--server-ns")
+        p.add_argument("--since", type=float, help="epoch seconds: no entry time before")
+        p.add_argument("--until", type=float, help="epoch seconds: no entry time after")
     a = ap.parse_args()
     return {"http1": cmd_http1, "http2": cmd_http2, "grpc": cmd_grpc, "graphql": cmd_graphql}[a.cmd](a)
 
