@@ -370,7 +370,8 @@ def parse_http1(proto, num, idx, first, src, dst):
     m = Msg(frame=num, idx=idx, first_frame=first, src=src, dst=dst, headers=[],
             head_start=None, head_end=None, chunked_size=None, raw_body=None,
             decoded_body=None, encoding=None, request_in=None, method=None, uri=None,
-            version=None, status=None, phrase=None, body=None, path=None, query=None)
+            version=None, status=None, phrase=None, body=None, path=None, query=None,
+            file_data=None)
     for f in proto.iter("field"):
         n = f.get("name")
         if n == "http.request.method":
@@ -400,6 +401,8 @@ def parse_http1(proto, num, idx, first, src, dst):
             m.request_in = int(f.get("show"))
         elif n == "http.file_data":
             m.body = int(f.get("size") or 0)
+            b = hexbytes(f.get("value"))
+            m.file_data = b if b is not None and len(b) == m.body else None
         elif n == "":
             show = f.get("show") or ""
             pos, size = int(f.get("pos") or 0), int(f.get("size") or 0)
@@ -642,6 +645,34 @@ def compare_h1_message(rep, where, side, tm, fm):
                 "decode_error" not in body:
             rep.eq(where, side + ".body.decoded_size", tm.decoded_body,
                    body.get("decoded_size"))
+        compare_body_bytes(rep, where, side, tm.file_data, body)
+
+
+def compare_body_bytes(rep, where, side, want, body):
+    """The body floe shows (text or base64, content-decoded) against tshark's bytes, when
+    floe kept all of it and decoded it as tshark does (gzip, deflate)."""
+    if want is None or body.get("truncated") or "decode_error" in body:
+        return
+    if body.get("encoding") not in (None, "gzip", "x-gzip", "deflate"):
+        return
+    if "text" in body:
+        got = body["text"].encode("utf-8", "surrogateescape")
+    elif "base64" in body:
+        try:
+            got = base64.b64decode(body["base64"])
+        except ValueError:
+            got = None
+    else:
+        got = b""
+    if got == want:
+        rep.compared += 1
+        return
+    # show where they part
+    i = next((k for k in range(min(len(got or b""), len(want)))
+              if got[k] != want[k]), min(len(got or b""), len(want)))
+    rep.diff(where, side + ".body (content)",
+             "%d bytes, at %d: %r" % (len(want), i, want[i:i + 40]),
+             None if got is None else "%d bytes, at %d: %r" % (len(got), i, got[i:i + 40]))
 
 
 def compare_h1(rep, conn, entries, counts):
@@ -886,6 +917,9 @@ def compare_h2_stream(rep, where, st, e, counts):
         body = obj.get("body") or {}
         if st.body[d] or body.get("size"):
             rep.eq(where, side + ".body.size", st.body[d], body.get("size"))
+            # (a gRPC entry shows its body as grpc.*_messages, not as text or base64)
+            if st.data_known[d] and not body.get("encoding") and not e.get("grpc"):
+                compare_body_bytes(rep, where, side, bytes(st.data[d]), body)
     # gRPC
     ct = ""
     if req_blocks:
