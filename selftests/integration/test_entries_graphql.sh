@@ -127,6 +127,7 @@ is "$(grep '^XFER ' "$CURLS" | grep -c '"http_code":200,')" "$ncases" "the serve
 entries_stop "$ncases"
 checks "$PY" "$CHECK_PY" graphql "${ENTRIES_WINDOW[@]}" --entries "$OUT" --cases "$T/cases.json" --curl "$CURLS" \
 	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back
+entries_vs_read
 [ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 100)"
 
 # Again with a live filter: only the matching entries are printed.

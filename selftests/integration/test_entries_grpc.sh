@@ -48,6 +48,7 @@ is "$(jq -r 'select(.code != 0) | "\(.call_id) \(.code_name)"' "$T/client.log" |
 entries_stop "$ncalls"
 checks "$PY" "$CHECK_PY" grpc "${ENTRIES_WINDOW[@]}" --entries "$OUT" --client-log "$T/client.log" --server-log "$T/server.log" \
 	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back --port $PORT
+entries_vs_read
 [ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 100)"
 
 done_testing

@@ -97,16 +97,6 @@ checks "$PY" "$CHECK_PY" http1 "${ENTRIES_WINDOW[@]}" --entries "$OUT" --curl "$
 	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back --port $PORT
 [ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 200)"
 
-# The same traffic read back from the store: floe read gives the same entries.
-on_node "$FLOE" pcap export -o "$T/export.pcap" --store "${OUT%.json}.store" >"$T/export.log" 2>&1
-proj='[.src.port, .stream_id, .request.method, .request.url, .response.status, .request_size, .response_size, .request.body.size, .response.body.size] | @json'
-"$FLOE" read "$T/export.pcap" --json 2>"$T/read.log" | jq -r "$proj" | sort >"$T/read.proj"
-jq -r "$proj" "$OUT" | sort >"$T/live.proj"
-if cmp -s "$T/read.proj" "$T/live.proj"; then
-	ok "floe read of the exported PCAP gives the same entries as the live tap ($(wc -l <"$T/live.proj"))"
-else
-	not_ok "floe read of the exported PCAP gives the same entries as the live tap"
-	diag "$(diff "$T/live.proj" "$T/read.proj" | head -n 20)" "$(cat "$T/read.log")"
-fi
+entries_vs_read
 
 done_testing

@@ -103,6 +103,7 @@ is "$(grep -c . "$OUT")" $want "floe printed $want entries"
 checks "$PY" "$CHECK_PY" http2 "${ENTRIES_WINDOW[@]}" --entries "$OUT" --nghttp "$NG" --curl "$CURLS" --htdocs "$WWW" \
 	--h2load-log "$T/h2load.log" --h2load-url "/h2load.txt?h2load" --h2load-clients $H2LOAD_C \
 	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back
+entries_vs_read
 [ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 100)"
 
 done_testing

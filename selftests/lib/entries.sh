@@ -116,3 +116,22 @@ entries_stop() {
 	diag "$(grep -E '^ +entries +[0-9]' "${OUT%.json}.floe.log")"
 	check "floe's summary: no parse errors" grep -qE 'entries .*, 0 parse errors' "${OUT%.json}.floe.log"
 }
+
+# entries_vs_read: the store of the last entries_tap, exported and read back with `floe read`,
+# must give the entries floe printed live (compared by flow, stream, request, response, sizes,
+# gRPC status and counts, GraphQL operation; pods are only known live).
+entries_vs_read() {
+	local x=${OUT%.json} proj
+	proj='[.id, .protocol, .src.port, .stream_id, .request.method, .request.url, .response.status,
+		.request_size, .response_size, .request.body.size, .response.body.size, .missing,
+		.grpc.status, .grpc.request_count, .grpc.response_count, .graphql.operation_name] | @json'
+	on_node "$FLOE" pcap export -o "$x.pcap" --store "$x.store" >"$x.export.log" 2>&1
+	"$FLOE" read "$x.pcap" --json 2>"$x.read.log" | jq -r "$proj" | sort >"$x.read.proj"
+	jq -r "$proj" "$OUT" | sort >"$x.live.proj"
+	if [ -s "$x.live.proj" ] && cmp -s "$x.read.proj" "$x.live.proj"; then
+		ok "floe read of the exported PCAP gives the same entries as the live tap ($(wc -l <"$x.live.proj"))"
+	else
+		not_ok "floe read of the exported PCAP gives the same entries as the live tap"
+		diag "$(diff "$x.live.proj" "$x.read.proj" | head -n 20)" "$(cat "$x.export.log" "$x.read.log")"
+	fi
+}
