@@ -6,7 +6,7 @@
 # cost), and build/bench/mixed-1g.pcap, >= 1 GiB of HTTP/1.1 + h2c made by real servers and clients
 # (selftests/bench/gen_capture.sh, run first when the file is missing; slow the first time only).
 #
-# Per capture, three commands, each under GNU time (/usr/bin/time -f '%e %U %S %M'):
+# Per capture, three commands, each under bash's time (wall, CPU) and GNU time (peak RSS):
 #   floe json   floe read FILE --json > /dev/null
 #   floe text   floe read FILE > FILE.txt            (one line per entry, counted)
 #   tshark      tshark -n -r FILE [-d tcp.port==N,http2] -Y FILTER -T fields -e ... > FILE.tsv
@@ -27,6 +27,7 @@
 #
 # Environment: BENCH_REPEAT (5), BENCH_BIG_REPEAT (1), BENCH_BIG=0 (skip the big capture),
 # BENCH_CAPTURE (big capture path), BENCH_TSHARK_TIMEOUT (seconds per tshark run, 3600),
+# BENCH_ONLY (extended regex: only the captures whose label matches, e.g. 'mixed|empty'),
 # FLOE_CAPTURES (../shared/captures).
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -116,20 +117,18 @@ tshark_counts() {
 		END { printf "%d %d\n", r, p }' "$tsv"
 }
 
-# timed OUT ERR cmd...: run cmd under GNU time (stdout to OUT, stderr to ERR); sets
-# T_WALL (s, around GNU time, so ~1 ms more than the command) T_CPU T_RSS_KB and T_RC.
+# timed OUT ERR cmd...: run cmd (stdout to OUT, stderr to ERR); sets T_WALL, T_CPU (user +
+# system, s, millisecond steps: bash's time, around GNU time, so ~1 ms more than the command),
+# T_RSS_KB (GNU time's maximum resident set) and T_RC.
 timed() {
-	local out=$1 err=$2 tf=$TMPD/time.txt
+	local out=$1 err=$2 tf=$TMPD/time.txt tt=$TMPD/times.txt u s
+	local TIMEFORMAT='%3R %3U %3S'
 	shift 2
-	local t0 t1 u s
 	T_RC=0
-	t0=$EPOCHREALTIME
-	"$TIME" -o "$tf" -f '%e %U %S %M' "$@" >"$out" 2>"$err" || T_RC=$?
-	t1=$EPOCHREALTIME
-	read -r _ u s T_RSS_KB < <(tail -1 "$tf")
-	# GNU time's %e has 10 ms steps: the wall time is taken here, in microseconds.
-	T_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-	T_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
+	{ time "$TIME" -o "$tf" -f '%M' "$@" >"$out" 2>"$err" || T_RC=$?; } 2>"$tt"
+	read -r T_WALL u s <"$tt"
+	T_RSS_KB=$(tail -1 "$tf")
+	T_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
 }
 
 # best N OUT ERR cmd...: the fastest of N runs (by wall time); its figures in B_WALL B_CPU
@@ -152,7 +151,6 @@ best() {
 mbps() { awk -v b="$1" -v t="$2" 'BEGIN { if (t <= 0) t = 0.005; printf "%.1f", b / 1048576 / t }'; }
 rate0() { awk -v n="$1" -v t="$2" 'BEGIN { if (t <= 0) t = 0.005; printf "%.0f", n / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) { print "-"; exit } printf "%.1f", a / b }'; }
-ratio3() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) { print "-"; exit } printf "%.3f", a / b }'; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 human() { awk -v b="$1" 'BEGIN { if (b < 1048576) printf "%.0f KB", b / 1024; else printf "%.0f MB", b / 1048576 }'; }
 
@@ -165,7 +163,7 @@ row() { ROWS+=("$(
 # floe's summary line: "... N entries (N printed, N incomplete) ... N parse errors, N gaps ..."
 summary_field() { sed -n "s/.* \([0-9]\+\) $2.*/\1/p" "$1" | tail -1; }
 
-echo "bench: floe read vs tshark, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r), $(tshark --version 2>/dev/null | head -1 | sed 's/ (Git.*//')" >&2
+echo "bench: floe read ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)) vs tshark, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r), $(tshark --version 2>/dev/null | head -1 | sed 's/ (Git.*//')" >&2
 
 # What starting any process costs here (fork, exec, GNU time): the floor under every wall time.
 best 5 /dev/null /dev/null true
@@ -174,6 +172,9 @@ EXEC_FLOOR=$B_WALL
 n=0
 for c in "${CASES[@]}"; do
 	IFS='|' read -r label path kind port <<<"$c"
+	if [ -n "${BENCH_ONLY:-}" ] && ! grep -Eq -- "$BENCH_ONLY" <<<"$label"; then
+		continue
+	fi
 	if [ ! -f "$path" ]; then
 		NOTES+=("$label: $path missing, skipped")
 		continue
@@ -199,6 +200,7 @@ for c in "${CASES[@]}"; do
 	# floe text
 	best "$reps" "$TMPD/$n.floe.txt" "$TMPD/$n.floe-text.err" "$FLOE" read "$path"
 	ft_n=$(wc -l <"$TMPD/$n.floe.txt")
+	ft_wall=$B_WALL
 	if [ "$B_RC" -ne 0 ]; then
 		NOTES+=("$label: floe read exited $B_RC: $(tail -2 "$TMPD/$n.floe-text.err" | tr '\n' ' ')")
 	fi
@@ -218,7 +220,7 @@ for c in "${CASES[@]}"; do
 	row "" "" "tshark" "$B_WALL" "$B_CPU" "$(mb $((B_RSS_KB * 1024)))" "$ts_req" \
 		"$(mbps "$size" "$B_WALL")" "$(rate0 "$ts_req" "$B_WALL")"
 
-	CMP+=("$label|$(ratio "$B_WALL" "$fj_wall")|$(ratio "$B_CPU" "$fj_cpu")|$(ratio3 "$fj_rss" "$B_RSS_KB")|${fj_n:-?} (${ft_n} lines, ${incomplete:-?} incomplete)|$ts_req / $ts_resp|${perr:-?} / ${gaps:-?}")
+	CMP+=("$label|$(ratio "$B_WALL" "$fj_wall")|$(ratio "$B_WALL" "$ft_wall")|$(ratio "$B_CPU" "$fj_cpu")|$(ratio "$B_RSS_KB" "$fj_rss")|${fj_n:-?} (${ft_n} lines, ${incomplete:-?} incomplete)|$ts_req / $ts_resp|${perr:-?} / ${gaps:-?}")
 	if [ "${fj_n:-x}" != "$ft_n" ]; then
 		NOTES+=("$label: floe --json summary says ${fj_n:-?} entries, text output has $ft_n lines")
 	fi
@@ -235,7 +237,7 @@ echo
 } | column -t -s '|' -o '  '
 echo
 {
-	echo "capture|speedup (wall)|CPU ratio|memory (floe/tshark)|floe entries|tshark req / resp|floe parse errors / gaps"
+	echo "capture|speedup json|speedup text|CPU ratio|memory ratio|floe entries|tshark req / resp|floe parse errors / gaps"
 	printf '%s\n' "${CMP[@]}"
 } | column -t -s '|' -o '  '
 if [ "${BENCH_BIG:-1}" != 0 ] && [ -f "$BIG.info" ]; then
@@ -245,16 +247,16 @@ fi
 cat <<EOF
 
 How to read it:
-- wall s / CPU s / peak RSS MB: GNU time's elapsed, user+system, and maximum resident set of the
-  one process (floe read, or tshark). Small captures: fastest of $REPEAT runs; the big one: $BIG_REPEAT.
+- wall s / CPU s / peak RSS MB: elapsed, user+system (bash's time) and maximum resident set (GNU
+  time) of the one process (floe read, or tshark). Small captures: fastest of $REPEAT runs; the big one: $BIG_REPEAT.
   Files come from the page cache (each is read once first).
 - entries: floe: entries it printed (one per request/response pair, or half of one when the other
   half is missing); tshark: HTTP requests it decoded (HTTP/1 request lines, HTTP/2 HEADERS with a
   :method), the same unit. tshark's own output has one line per packet (HTTP/2: per packet with
   any HTTP/2 frame), not per entry.
 - MB/s: capture file size / wall. entries/s: entries / wall.
-- speedup: tshark wall / floe --json wall; CPU ratio likewise; memory: floe --json peak RSS /
-  tshark peak RSS.
+- speedup json / text: tshark wall / floe --json (text) wall; CPU ratio: tshark CPU / floe --json
+  CPU; memory ratio: tshark peak RSS / floe --json peak RSS. Above 1: floe is faster / smaller.
 - Starting any process (\`true\` under GNU time) takes $EXEC_FLOOR s of wall time on this machine:
   no wall time here can be shorter.
 - The 'empty pcap' row is the fixed cost of starting each tool; on the small shared captures
