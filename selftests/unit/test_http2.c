@@ -1003,6 +1003,32 @@ static void test_big_frames_small_buffer(void **state)
 	fx_free(f);
 }
 
+/* Bodies of many open streams together stay within the connection's bound. */
+static void test_connection_memory_bound(void **state)
+{
+	struct dissect_config cfg = { .body_max = 1u << 20 };
+	struct fx *f = fx_new_cfg(&cfg);
+	static uint8_t chunk[512 * 1024];
+	uint32_t i, n = (HTTP2_CONN_KEPT_MAX / sizeof(chunk)) + 8;
+
+	(void)state;
+	memset(chunk, 'm', sizeof(chunk));
+	preface(f);
+	flush_both(f);
+	for (i = 0; i < n; i++) {
+		headers(f, C2S, 2 * i + 1, 0, ":method", "POST", ":scheme", "http", ":path",
+			"/m", NULL);
+		frame(f, C2S, DATA, 0, 2 * i + 1, chunk, sizeof(chunk));
+		flush(f, C2S);
+	}
+	fx_close(f, TCP_CLOSE_END_OF_INPUT);
+	assert_int_equal(nout(f), n);
+	assert_false(json_is_true(jget(entry_at(f, 0), "request.body.truncated")));
+	assert_true(json_is_true(jget(entry_at(f, n - 1), "request.body.truncated")));
+	assert_int_equal(jint(entry_at(f, n - 1), "request.body.size"), sizeof(chunk));
+	fx_free(f);
+}
+
 static void test_header_block_bound(void **state)
 {
 	struct fx *f = fx_new();
@@ -1311,6 +1337,7 @@ int main(void)
 		cmocka_unit_test(test_gap_kills_connection),
 		cmocka_unit_test(test_close_reasons),
 		cmocka_unit_test(test_big_frames_small_buffer),
+		cmocka_unit_test(test_connection_memory_bound),
 		cmocka_unit_test(test_header_block_bound),
 		cmocka_unit_test(test_stream_eviction),
 		cmocka_unit_test(test_frame_header_hostile),

@@ -73,6 +73,7 @@ struct stream {
 	json_t *interim;           /* 1xx responses, as HTTP/1 entries list them */
 	struct half h[2];
 	bool grpc, pushed, rst, goaway;
+	size_t kept;               /* its share of h2.kept */
 	uint32_t rst_error;
 	enum tcp_dir rst_by;
 };
@@ -113,6 +114,7 @@ struct h2 {
 	unsigned nstreams;
 	uint32_t max_sid[2]; /* highest stream opened by the client (odd) and by push (even) */
 	size_t body_max;
+	size_t kept;         /* decoded header and body bytes held (HTTP2_CONN_KEPT_MAX) */
 	bool dead;           /* a gap or a protocol error: the rest is ignored */
 	struct http2_conn_stats st;
 };
@@ -276,8 +278,9 @@ static void stream_unlink(struct h2 *h, struct stream *s)
 	h->nstreams--;
 }
 
-static void stream_free(struct stream *s)
+static void stream_free(struct h2 *h, struct stream *s)
 {
+	h->kept -= s->kept;
 	half_free(&s->h[0]);
 	half_free(&s->h[1]);
 	entry_free(s->handover);
@@ -321,7 +324,7 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 	if (!e)
 		e = conn_entry_new(c);
 	if (!e) {
-		stream_free(s);
+		stream_free(h, s);
 		return;
 	}
 	f = e->fields;
@@ -396,7 +399,7 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 		e->missing = ENTRY_MISSING_RESPONSE;
 	if (e->missing != ENTRY_COMPLETE)
 		e->missing_reason = s->rst || s->goaway ? ENTRY_REASON_STREAM_RESET : why;
-	stream_free(s);
+	stream_free(h, s);
 	conn_emit(c, e);
 }
 
@@ -671,6 +674,8 @@ static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 			return;
 	}
 	hf = &s->h[dir];
+	s->kept += b->kept;
+	b->kept = 0;
 	hf->size += b->frame_bytes;
 	hf->end_ts = ts_end;
 	if (dir == TCP_DIR_C2S) {
@@ -715,6 +720,8 @@ static void promise_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 		return;
 	s->pushed = true;
 	s->assoc = b->sid;
+	s->kept += b->kept;
+	b->kept = 0;
 	hf = &s->h[0];
 	hf->ts = b->ts;
 	hf->end_ts = ts_end;
@@ -724,8 +731,9 @@ static void promise_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 	hf->ended = true; /* a promised request has no body */
 }
 
-static void block_reset(struct block *b)
+static void block_reset(struct h2 *h, struct block *b)
 {
+	h->kept -= b->kept; /* what no stream took over */
 	json_decref(b->headers);
 	json_decref(b->pseudo);
 	memset(b, 0, sizeof(*b));
@@ -739,11 +747,13 @@ static void block_field(struct h2 *h, struct block *b, const nghttp2_nv *nv)
 					     ":status", ":protocol" };
 	unsigned i;
 
-	if (b->truncated || b->kept + cost > HTTP2_HEADERS_KEPT_MAX) {
+	if (b->truncated || b->kept + cost > HTTP2_HEADERS_KEPT_MAX ||
+	    h->kept + cost > HTTP2_CONN_KEPT_MAX) {
 		b->truncated = true;
 		return;
 	}
 	b->kept += cost;
+	h->kept += cost;
 	if (nv->namelen && nv->name[0] == ':') {
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 			if (strlen(known[i]) == nv->namelen &&
@@ -817,11 +827,11 @@ static void block_feed(struct h2 *h, struct conn *c, enum tcp_dir dir, const uin
 	}
 }
 
-static void block_start(struct dir *d)
+static void block_start(struct h2 *h, struct dir *d)
 {
 	struct block *b = &d->blk;
 
-	block_reset(b);
+	block_reset(h, b);
 	b->active = true;
 	b->first = true;
 	b->type = d->type;
@@ -974,7 +984,7 @@ static void frame_start(struct h2 *h, struct conn *c, enum tcp_dir dir, const ui
 	}
 	d->pre_len = pre;
 	if (d->type == F_HEADERS || d->type == F_PUSH_PROMISE)
-		block_start(d);
+		block_start(h, d);
 	if (is_block_type(d->type))
 		d->blk.frame_bytes += d->len;
 	if (d->type == F_DATA && (s = stream_find(h, d->sid))) {
@@ -1040,6 +1050,19 @@ static void frame_prefix(struct h2 *h, struct conn *c, enum tcp_dir dir)
 	}
 }
 
+/* Keep body bytes within the body bound and the connection's bound. */
+static void body_append(struct h2 *h, struct stream *s, struct half *hf, const uint8_t *p,
+			size_t n)
+{
+	size_t before = hf->body.len, room = HTTP2_CONN_KEPT_MAX - h->kept;
+
+	if (hf->body.max - hf->body.len > room)
+		hf->body.max = hf->body.len + room; /* keeps no more from here on */
+	http_body_append(&hf->body, p, n);
+	h->kept += hf->body.len - before;
+	s->kept += hf->body.len - before;
+}
+
 static const char *half_grpc_encoding(const struct half *hf)
 {
 	return http_headers_get(hf->headers, "grpc-encoding");
@@ -1064,7 +1087,7 @@ static void frame_body(struct h2 *h, struct conn *c, enum tcp_dir dir, const uin
 		hf = &s->h[dir];
 		if (hf->ended)
 			return;
-		http_body_append(&hf->body, p, n);
+		body_append(h, s, hf, p, n);
 		if (hf->grpc)
 			grpc_messages_feed(hf->grpc, p, n, half_grpc_encoding(hf));
 		break;
@@ -1110,7 +1133,7 @@ static void frame_end(struct h2 *h, struct conn *c, enum tcp_dir dir, uint64_t t
 			promise_done(h, c, dir, b, ts);
 		else
 			headers_done(h, c, dir, b, ts);
-		block_reset(b);
+		block_reset(h, b);
 		break;
 	}
 }
@@ -1261,10 +1284,10 @@ static void h2_free(void *st)
 		struct stream *s = h->oldest;
 
 		stream_unlink(h, s);
-		stream_free(s);
+		stream_free(h, s);
 	}
 	for (i = 0; i < 2; i++) {
-		block_reset(&h->d[i].blk);
+		block_reset(h, &h->d[i].blk);
 		if (h->d[i].infl)
 			nghttp2_hd_inflate_del(h->d[i].infl);
 	}

@@ -28,6 +28,11 @@
 #define HTTP2_HEADER_BLOCK_MAX (256u * 1024u)
 /* Decoded header bytes kept per block (name + value + 32, as HPACK counts them). */
 #define HTTP2_HEADERS_KEPT_MAX (64u * 1024u)
+/*
+ * Decoded header and body bytes held per connection (all its streams): past this, headers
+ * are marked truncated and bodies keep no more, so 1024 streams cannot each hold body_max.
+ */
+#define HTTP2_CONN_KEPT_MAX (32u << 20)
 /* The largest HPACK dynamic table accepted (whatever SETTINGS_HEADER_TABLE_SIZE says). */
 #define HTTP2_TABLE_SIZE_MAX (1u << 20)
 
