@@ -50,6 +50,10 @@ GRPC_CODES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEED
               "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
               "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
               "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED")
+H2_ERRORS = ("NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR",
+             "SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL",
+             "COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY",
+             "HTTP_1_1_REQUIRED")
 H2_DATA, H2_HEADERS, H2_RST, H2_PUSH, H2_GOAWAY, H2_CONT = 0, 1, 3, 5, 7, 9
 
 
@@ -211,7 +215,8 @@ class H2Stream:
         self.grpc = {"c": [], "s": []}    # tshark's grpc.message_length per direction
         self.first_frame = None
         self.first_time = {"c": None, "s": None}
-        self.rst = None
+        self.rst = None                   # (error code, "client"/"server") of a RST_STREAM
+        self.ended = {"c": False, "s": False}  # END_STREAM seen
         self.promised_by = None           # stream id of the PUSH_PROMISE
         self.upgrade_req = None           # the HTTP/1.1 request of an h2c upgrade (stream 1)
         self.open_push = None             # a PUSH_PROMISE waiting for its CONTINUATION
@@ -485,7 +490,7 @@ def parse_http2(proto, conn, num, first, src, dst):
         if st.first_time[d] is None:
             st.first_time[d] = first
     if ftype == H2_HEADERS:
-        blk = (num, headers)
+        blk = (num, headers, first)
         st.blocks[d].append(blk)
         st.open_block[d] = None if flag("http2.flags.eh") else blk
     elif ftype == H2_CONT:
@@ -500,7 +505,7 @@ def parse_http2(proto, conn, num, first, src, dst):
             if flag("http2.flags.eh"):
                 st.open_block[d] = None
         elif headers:
-            st.blocks[d].append((num, headers))
+            st.blocks[d].append((num, headers, first))
     elif ftype == H2_DATA:
         # The frame's own data: length minus padding. On the frame that ends a body tshark
         # may also show the whole reassembled body as http2.data.data (another tvb): only a
@@ -526,7 +531,7 @@ def parse_http2(proto, conn, num, first, src, dst):
                 ps = conn.h2[pid] = H2Stream(conn, pid)
                 ps.first_frame = num
             ps.promised_by = sid
-            blk = (num, headers)
+            blk = (num, headers, first)
             ps.blocks["c"].append(blk)
             # the promise is the pushed stream's request: its payload counts as floe's
             # request_size of that stream (CONTINUATION frames of it arrive on stream sid)
@@ -535,7 +540,15 @@ def parse_http2(proto, conn, num, first, src, dst):
                 st.open_block[d] = blk
                 st.open_push = ps
     elif ftype == H2_RST:
-        st.rst = num
+        # A reset after both halves ended comes after floe emitted the stream's entry: the
+        # entry stays complete and has no rst_* fields (docs/http2.md).
+        ended_c = st.ended["c"] or (sid == 1 and conn.h1 and not st.blocks["c"])
+        if st.rst is None and not (ended_c and st.ended["s"]):
+            code = get.get("http2.rst_stream.error")
+            code = int(code.get("show"), 0) if code is not None else None
+            st.rst = (code, "client" if d == "c" else "server")
+    if ftype in (H2_HEADERS, H2_DATA) and flag("http2.flags.end_stream"):
+        st.ended[d] = True
     return st
 
 
@@ -857,6 +870,15 @@ def compare_h2(rep, conn, entries, counts):
                      "%s %s" % (dig(e, "request.method"), dig(e, "request.url")))
 
 
+def final_block(blocks):
+    """The final (non-1xx) response header block of a stream, or None."""
+    for b in blocks:
+        st = dict(b[1]).get(":status")
+        if st is not None and not st.startswith("1"):
+            return b
+    return None
+
+
 def compare_h2_stream(rep, where, st, e, counts):
     req = e.get("request") or {}
     resp = e.get("response") or {}
@@ -889,8 +911,8 @@ def compare_h2_stream(rep, where, st, e, counts):
             pseudo, regular = split_pseudo(final[0][1])
             status = int(pseudo[":status"]) if pseudo[":status"].isdigit() else pseudo[":status"]
             rep.eq(where, "response.status", status, resp.get("status"))
-            rep.eq(where, "response.status_text", std_phrase(status) if isinstance(status, int)
-                   else None, resp.get("status_text"))
+            rep.eq(where, "response.status_text", (std_phrase(status) or "")
+                   if isinstance(status, int) else None, resp.get("status_text"))
             rep.eq(where, "response.version", "2", resp.get("version"))
             th = join_headers(regular, h2=True)
             rep.eq(where, "response.headers", th, resp.get("headers"))
@@ -906,9 +928,23 @@ def compare_h2_stream(rep, where, st, e, counts):
     elif e.get("missing") != "response":
         rep.diff(where, "missing", "response", e.get("missing"))
     # sizes: payloads of HEADERS, CONTINUATION and DATA frames per direction
-    for d, name in (("c", "request_time"), ("s", "response_time")):
-        if st.first_time[d] is not None:
-            rep.eq(where, name, rfc3339(rep.times.get(st.first_time[d])), e.get(name))
+    # first byte of the request's first HEADERS (a pushed one's PUSH_PROMISE) and of the
+    # final response's HEADERS
+    if req_blocks:
+        rep.eq(where, "request_time", rfc3339(rep.times.get(req_blocks[0][2])),
+               e.get("request_time"))
+    if final_block(resp_blocks) is not None:
+        rep.eq(where, "response_time", rfc3339(rep.times.get(final_block(resp_blocks)[2])),
+               e.get("response_time"))
+    if st.promised_by is not None:
+        rep.eq(where, "pushed", True, e.get("pushed"))
+        rep.eq(where, "promised_on_stream", st.promised_by, e.get("promised_on_stream"))
+    if st.rst is not None:
+        code, by = st.rst
+        name = H2_ERRORS[code] if code is not None and code < len(H2_ERRORS) else \
+            ("0x%x" % code if code is not None else None)
+        rep.eq(where, "rst_error", name, e.get("rst_error"))
+        rep.eq(where, "rst_by", by, e.get("rst_by"))
     if req_blocks:
         rep.eq(where, "request_size", st.payload["c"], e.get("request_size"))
     if resp_blocks:
