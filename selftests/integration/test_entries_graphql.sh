@@ -91,29 +91,33 @@ if ! ncases=$(jq length "$T/cases.json"); then
 	done_testing
 fi
 
+# Each case's curl arguments (NUL-separated, $T/case-N.args) and body ($T/case-N.body), made
+# once (jq starts slowly).
+"$PY" - "$T" "http://$B:$PORT/graphql" "http://$B:$H2PORT/graphql" <<'PYEOF'
+import json, sys
+t, h1, h2 = sys.argv[1:4]
+for i, c in enumerate(json.load(open(t + "/cases.json"))):
+    args = ["--http2-prior-knowledge"] if c["version"] == "2" else ["--http1.1"]
+    url = h2 if c["version"] == "2" else h1
+    if c.get("method") == "GET":
+        args += ["-G", "--data-urlencode", "case=%d" % i]
+        for k, v in c["params"].items():
+            args += ["--data-urlencode", "%s=%s" % (k, v)]
+    else:
+        open("%s/case-%d.body" % (t, i), "w").write(c["body"])
+        args += ["--data-binary", "@%s/case-%d.body" % (t, i), "-H", "Content-Type: " + c["content_type"]]
+        url += "?case=%d" % i
+    open("%s/case-%d.args" % (t, i), "w").write("\0".join(args + [url]) + "\0")
+PYEOF
+
 # send_cases CURL-LOG: every case once, with curl in pod a.
 send_cases() {
-	local curls=$1 i url args kv
+	local curls=$1 i args
 	: >"$curls"
 	for ((i = 0; i < ncases; i++)); do
-		jq -c ".[$i]" "$T/cases.json" >"$T/case"
-		if [ "$(jq -r .version "$T/case")" = 2 ]; then
-			url=http://$B:$H2PORT/graphql args=(--http2-prior-knowledge)
-		else
-			url=http://$B:$PORT/graphql args=(--http1.1)
-		fi
-		if [ "$(jq -r '.method // "POST"' "$T/case")" = GET ]; then
-			args+=(-G --data-urlencode "case=$i")
-			while IFS= read -r -d '' kv; do
-				args+=(--data-urlencode "$kv")
-			done < <(jq -j '.params | to_entries[] | "\(.key)=\(.value)\u0000"' "$T/case")
-		else
-			jq -j .body "$T/case" >"$T/case-$i.body"
-			url="$url?case=$i"
-			args+=(--data-binary @"$T/case-$i.body" -H "Content-Type: $(jq -r .content_type "$T/case")")
-		fi
+		mapfile -d '' args <"$T/case-$i.args"
 		echo "CURL case-$i" >>"$curls"
-		in_pod a curl -sS --max-time 10 -v -w "%{stderr}XFER case-$i %{json}\n" "${args[@]}" "$url" \
+		in_pod a curl -sS --max-time 10 -v -w "%{stderr}XFER case-$i %{json}\n" "${args[@]}" \
 			2>>"$curls" >/dev/null
 	done
 }
