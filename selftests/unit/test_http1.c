@@ -881,6 +881,33 @@ static void test_head_too_long(void **state)
 	free(big);
 }
 
+/* Endless interim responses and trailers are bounded. */
+static void test_interim_and_trailer_bounds(void **state)
+{
+	struct fx f;
+	size_t i;
+
+	(void)state;
+	fx_open(&f);
+	c2s(&f, "GET /i HTTP/1.1\r\n\r\n");
+	for (i = 0; i < HTTP1_INTERIM_MAX + 5; i++)
+		s2c(&f, "HTTP/1.1 102 Processing\r\n\r\n");
+	s2c(&f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n");
+	for (i = 0; i < HTTP1_HEAD_MAX / 10; i++)
+		s2c(&f, "X-Trailer: 12345678\r\n");
+	s2c(&f, "\r\n");
+	c2s(&f, "GET /r1 HTTP/1.1\r\n\r\n");
+	s2c(&f, RESP_K("r1"));
+	assert_int_equal(n_entries(&f), 2);
+	assert_int_equal(json_array_size(jget(json_array_get(f.out, 0), "interim")),
+			 HTTP1_INTERIM_MAX);
+	assert_int_equal(iget(&f, 0, "interim_dropped"), 5);
+	assert_str(&f, 0, "missing", "response");
+	assert_str(&f, 0, "missing_reason", "parse_error");
+	check_pairs(&f, 1, 1);
+	fx_free(&f);
+}
+
 /* More requests waiting than the bound: the oldest are given up, pairing stays right. */
 static void test_pending_bound(void **state)
 {
@@ -988,6 +1015,7 @@ int main(void)
 		cmocka_unit_test(test_midstream),
 		cmocka_unit_test(test_malformed_resync),
 		cmocka_unit_test(test_head_too_long),
+		cmocka_unit_test(test_interim_and_trailer_bounds),
 		cmocka_unit_test(test_pending_bound),
 		cmocka_unit_test(test_body_max),
 		cmocka_unit_test(test_hostile),

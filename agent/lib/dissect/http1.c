@@ -68,6 +68,7 @@ struct msg {
 	bool is_chunked;
 	uint64_t body_left;
 	uint64_t head_bytes, wire, gap_bytes;
+	uint64_t trailer_bytes; /* bounded like a head */
 	uint64_t ts_first;
 	json_t *obj;        /* "request" / "response" once the head is complete */
 	json_t *headers, *trailers;
@@ -418,7 +419,7 @@ static void msg_reset(struct msg *m)
 	m->begun = m->head_done = m->done = m->in_value = m->trailing = m->cut = false;
 	m->line_done = false;
 	m->gap_feed = m->body_known = m->until_close = m->is_chunked = false;
-	m->body_left = m->head_bytes = m->wire = m->gap_bytes = 0;
+	m->body_left = m->head_bytes = m->wire = m->gap_bytes = m->trailer_bytes = 0;
 	m->ts_first = 0;
 	http_parser_init(&m->hp, t);
 	m->hp.data = m;
@@ -542,6 +543,8 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 	struct msg *m = msg_of(hp);
 
 	m->line_done = true;
+	if (m->trailing && (m->trailer_bytes += n) > HTTP1_HEAD_MAX)
+		return -1;
 	if (m->in_value && flush_field(m))
 		return -1;
 	return sb_add(&m->name, at, n) ? -1 : 0;
@@ -552,6 +555,8 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
 	struct msg *m = msg_of(hp);
 
 	m->in_value = true;
+	if (m->trailing && (m->trailer_bytes += n) > HTTP1_HEAD_MAX)
+		return -1;
 	return sb_add(&m->value, at, n) ? -1 : 0;
 }
 
@@ -736,6 +741,13 @@ static void add_interim(struct xch *x, struct msg *m)
 		arr = json_array();
 		if (!arr || json_object_set_new(x->e->fields, "interim", arr))
 			return;
+	}
+	if (json_array_size(arr) >= HTTP1_INTERIM_MAX) {
+		json_t *n = json_object_get(x->e->fields, "interim_dropped");
+
+		json_object_set_new(x->e->fields, "interim_dropped",
+				    json_integer(json_integer_value(n) + 1));
+		return;
 	}
 	entry_format_time(m->ts_first, t);
 	json_object_set_new(m->obj, "time", json_string(t));

@@ -22,6 +22,8 @@
 #define HTTP1_HEAD_MAX (64u * 1024u)
 /* Requests waiting for their response; more evict the oldest (counted as a parse error). */
 #define HTTP1_PENDING_MAX 64u
+/* Interim (1xx) responses kept per exchange; more are only counted. */
+#define HTTP1_INTERIM_MAX 16u
 /* The longest request line looked at when resynchronising. */
 #define HTTP1_LINE_MAX (16u * 1024u)
 
