@@ -322,9 +322,13 @@ def cmd_http1(a):
             if e.get("request_size") != s["req_wire_len"]:
                 p.append("request_size %r, want %r (server: head %d + body on the wire)"
                          % (e.get("request_size"), s["req_wire_len"], s["req_head_len"]))
-            if e.get("response_size") not in (s["resp_wire_len"], s["resp_wire_len"] + s["resp_interim_len"]):
-                p.append("response_size %r, want %r (server: final response on the wire; +%d interim)"
-                         % (e.get("response_size"), s["resp_wire_len"], s["resp_interim_len"]))
+            if e.get("response_size") != s["resp_wire_len"]:
+                p.append("response_size %r, want %r (server: the final response on the wire)"
+                         % (e.get("response_size"), s["resp_wire_len"]))
+            want_interim = [c for c in x["interim"]]
+            got_interim = [i.get("status") for i in e.get("interim") or []]
+            if got_interim != want_interim:
+                p.append("interim statuses %r, want %r (curl -v)" % (got_interim, want_interim))
             if (s["method"], s["path"], s["status"]) != (req.get("method"), req.get("path"), resp.get("status")):
                 p.append("server logged %s %s %s" % (s["method"], s["path"], s["status"]))
             # bodies: content
@@ -440,6 +444,7 @@ def parse_nghttp_log(path):
     upgrade_req = False
     pending = []       # received header lines, before the frame line they belong to
     promised = None    # those of a PUSH_PROMISE, until its promised_stream_id
+    promise_len = 0
     for line in open(path, encoding="utf-8", errors="replace"):
         line = line.rstrip("\r\n")
         if line.startswith("NGHTTP "):
@@ -489,13 +494,14 @@ def parse_nghttp_log(path):
                 pending = []
             elif d == "recv" and typ == "PUSH_PROMISE":
                 promised = pending
+                promise_len = length
                 pending = []
             continue
         m = re.search(r"promised_stream_id=(\d+)", line)
         if m and promised is not None:
             st = stream(int(m.group(1)))
             st["pushed"] = True
-            st["req_frames"] = None  # the request is a PUSH_PROMISE on another stream
+            st["req_frames"] = promise_len  # the request is a PUSH_PROMISE on another stream
             for _, name, value in promised:
                 st["req_headers"][name] = value
             st["method"] = st["req_headers"].get(":method")
@@ -575,7 +581,17 @@ def h2_request_problems(e, st, a, files):
         p.append("response.body.size %r, want %r (DATA the client received)" % (body_size(resp), st["resp_data"]))
     if body_size(req) != (st["req_data"] or 0):
         p.append("request.body.size %r, want %r (DATA the client sent)" % (body_size(req), st["req_data"]))
-    if not st.get("upgraded"):
+    if st.get("upgraded"):
+        # docs/http2.md: the HTTP/1.1 request, upgrade "h2c", the 101 in interim
+        if e.get("upgrade") != "h2c":
+            p.append("upgrade %r, want 'h2c'" % e.get("upgrade"))
+        if [i.get("status") for i in e.get("interim") or []] != [101]:
+            p.append("interim %r, want the 101" % e.get("interim"))
+        if req.get("version") != "1.1":
+            p.append("request.version %r, want '1.1' (sent before the upgrade)" % req.get("version"))
+    else:
+        if e.get("upgrade") or e.get("interim"):
+            p.append("upgrade %r, interim %r on a stream that was not upgraded" % (e.get("upgrade"), e.get("interim")))
         for k in (":authority", ":scheme"):
             want = st["req_headers"].get(k)
             got = req.get(k[1:])
