@@ -38,6 +38,7 @@ struct conn {
 	uint32_t entry_seq;
 	bool unknown; /* no dissector recognised it: bytes are ignored */
 	bool in_parse;
+	bool refeeding; /* feed() is offering the other direction's held bytes again */
 	const struct dissector *switch_to;
 	unsigned switch_index;
 	void *switch_handover;
@@ -250,6 +251,16 @@ static void feed(struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n, u
 		eng->st.parse_errors++;
 		b->len = 0;
 		c->d->gap(c->st, c, dir, lost, b->ts_last);
+	}
+	/*
+	 * Bytes a dissector held in the other direction may be waiting for what this one just
+	 * said (HTTP/1 holds the client's bytes after an Upgrade request until the response
+	 * decides): offer them again, once.
+	 */
+	if (c->d && c->b[!dir].len && !c->refeeding) {
+		c->refeeding = true;
+		feed(c, !dir, NULL, 0, c->b[!dir].ts_last);
+		c->refeeding = false;
 	}
 }
 

@@ -388,7 +388,7 @@ static struct xch *enqueue(struct h1 *st)
 		/* Its response, if it comes, is the next one: owed keeps the pairing right. */
 		conn_count_parse_error(st->c);
 		st->owed++;
-		response_lost(st, st->head, ENTRY_REASON_NONE);
+		response_lost(st, st->head, ENTRY_REASON_TOO_MANY_PENDING);
 	}
 	x = xch_new(st);
 	if (!x)

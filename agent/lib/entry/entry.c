@@ -65,6 +65,8 @@ const char *entry_missing_reason_str(enum entry_missing_reason r)
 		return "stream_reset";
 	case ENTRY_REASON_PARSE_ERROR:
 		return "parse_error";
+	case ENTRY_REASON_TOO_MANY_PENDING:
+		return "too_many_pending";
 	}
 	return "?";
 }
