@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <pcap/pcap.h>
 #include <zlib.h>
@@ -16,7 +17,11 @@ static ssize_t gz_read(void *cookie, char *buf, size_t size)
 {
 	int n = gzread(cookie, buf, size > (1u << 30) ? (1u << 30) : (unsigned)size);
 
-	return n < 0 ? -1 : n;
+	if (n < 0) {
+		errno = EIO; /* zlib leaves errno alone for corrupt data */
+		return -1;
+	}
+	return n;
 }
 
 static int gz_close(void *cookie)
@@ -59,8 +64,21 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 	}
 	pc = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, perr);
 	if (!pc) {
+		struct stat sb;
+
 		fclose(f);
-		snprintf(err, errlen, "%s: not a pcap or pcapng capture (%s)", path, perr);
+		if (strcmp(path, "-") && !stat(path, &sb) && S_ISDIR(sb.st_mode))
+			snprintf(err, errlen, "%s: is a directory", path);
+		else if (strcmp(path, "-") && !stat(path, &sb) && sb.st_size == 0)
+			snprintf(err, errlen, "%s: empty file", path);
+		else if (strstr(perr, "Input/output error"))
+			snprintf(err, errlen, "%s: corrupt compressed data (not a valid gzip stream)",
+				 path);
+		else if (strstr(perr, "truncated dump file"))
+			snprintf(err, errlen, "%s: file too short for a capture header (%s)", path,
+				 perr);
+		else
+			snprintf(err, errlen, "%s: not a pcap or pcapng capture (%s)", path, perr);
 		return -EINVAL;
 	}
 	tsprec = pcap_get_tstamp_precision(pc);

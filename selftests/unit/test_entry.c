@@ -324,7 +324,11 @@ static void test_graphql_annotate(void **state)
 	assert_int_equal(graphql_annotate(e), 1);
 	entry_free(e);
 	e = http_entry("GET", "/graphql?query={me{id}}", NULL, NULL, NULL);
+	json_object_set_new(json_object_get(json_object_get(e->fields, "request"), "query_params"),
+			    "variables", json_string("{\"full\": true}"));
 	assert_int_equal(graphql_annotate(e), 1);
+	g = json_object_get(e->fields, "graphql");
+	assert_true(json_is_true(json_object_get(json_object_get(g, "variables"), "full")));
 	entry_free(e);
 
 	/* not GraphQL: JSON with a "query" key that is not a document; other bodies */

@@ -308,10 +308,18 @@ int graphql_annotate(struct entry *e)
 		json_t *params = json_object_get(req, "query_params");
 		json_t *obj = json_object();
 
+		const char *vars = json_string_value(json_object_get(params, "variables"));
+
 		json_object_set_new(obj, "query", json_string(q));
 		if (json_object_get(params, "operationName"))
 			json_object_set(obj, "operationName",
 					json_object_get(params, "operationName"));
+		/* variables travel as JSON text in the parameter; kept as text if it is not JSON */
+		if (vars) {
+			json_t *v = json_loads(vars, JSON_DECODE_ANY, NULL);
+
+			json_object_set_new(obj, "variables", v ? v : json_string(vars));
+		}
 		ok = from_request_object(g, obj);
 		json_decref(obj);
 	}
