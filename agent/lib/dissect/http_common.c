@@ -535,6 +535,7 @@ struct inflated {
 	uint8_t *buf;
 	size_t len;
 	bool truncated; /* more output than max */
+	bool incomplete; /* the stream stopped before its end, after giving output */
 	const char *error;
 };
 
@@ -611,8 +612,12 @@ static int inflate_bounded(const uint8_t *in, size_t n, int wbits, size_t max, b
 		}
 		if (ret == Z_DATA_ERROR || ret == Z_NEED_DICT || ret == Z_STREAM_ERROR)
 			r->error = zs.msg ? zs.msg : "invalid compressed data";
-		else if (complete)
+		else if (complete && !r->len)
 			r->error = "unexpected end of compressed data";
+		else if (complete)
+			/* Some servers flush (Z_SYNC_FLUSH) and never finish the stream: what
+			 * came is still the body, as browsers show it. */
+			r->incomplete = true;
 	}
 	/* zs.msg points into zlib's static strings, so it outlives inflateEnd. */
 	inflateEnd(&zs);
@@ -670,6 +675,8 @@ json_t *http_body_to_json(const struct http_body *b, const char *content_encodin
 			show_len = inf.len;
 			truncated |= inf.truncated;
 			rc |= set_count(o, "decoded_size", inf.len);
+			if (inf.incomplete)
+				rc |= json_object_set_new(o, "decode_incomplete", json_true());
 		}
 	}
 	rc |= json_object_set_new(o, "truncated", json_boolean(truncated));
