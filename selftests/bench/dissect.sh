@@ -8,6 +8,7 @@
 #
 # Per capture, three commands, each under bash's time (wall, CPU) and GNU time (peak RSS):
 #   floe json   floe read FILE --json > /dev/null
+#   floe json -b0  floe read FILE --json --body-max 0 > /dev/null   (no bodies)
 #   floe text   floe read FILE > FILE.txt            (one line per entry, counted)
 #   tshark      tshark -n -r FILE [-d tcp.port==N,http2] -Y FILTER -T fields -e ... > FILE.tsv
 #     HTTP/1:  -Y 'http.request or http.response' -e http.request.method -e http.request.uri
@@ -197,6 +198,16 @@ for c in "${CASES[@]}"; do
 	row "$label" "$sizeh" "floe --json" "$fj_wall" "$fj_cpu" "$(mb $((fj_rss * 1024)))" "${fj_n:-?}" \
 		"$(mbps "$size" "$fj_wall")" "$(rate0 "${fj_n:-0}" "$fj_wall")"
 
+	# floe --json without bodies (--body-max 0): headers and all other fields, like tshark's fields
+	best "$reps" /dev/null "$TMPD/$n.floe-json0.err" "$FLOE" read "$path" --json --body-max 0
+	f0_wall=$B_WALL
+	f0_n=$(summary_field "$TMPD/$n.floe-json0.err" entries)
+	if [ "$B_RC" -ne 0 ]; then
+		NOTES+=("$label: floe read --json --body-max 0 exited $B_RC: $(tail -2 "$TMPD/$n.floe-json0.err" | tr '\n' ' ')")
+	fi
+	row "" "" "floe --json -b0" "$B_WALL" "$B_CPU" "$(mb $((B_RSS_KB * 1024)))" "${f0_n:-?}" \
+		"$(mbps "$size" "$B_WALL")" "$(rate0 "${f0_n:-0}" "$B_WALL")"
+
 	# floe text
 	best "$reps" "$TMPD/$n.floe.txt" "$TMPD/$n.floe-text.err" "$FLOE" read "$path"
 	ft_n=$(wc -l <"$TMPD/$n.floe.txt")
@@ -220,7 +231,7 @@ for c in "${CASES[@]}"; do
 	row "" "" "tshark" "$B_WALL" "$B_CPU" "$(mb $((B_RSS_KB * 1024)))" "$ts_req" \
 		"$(mbps "$size" "$B_WALL")" "$(rate0 "$ts_req" "$B_WALL")"
 
-	CMP+=("$label|$(ratio "$B_WALL" "$fj_wall")|$(ratio "$B_WALL" "$ft_wall")|$(ratio "$B_CPU" "$fj_cpu")|$(ratio "$B_RSS_KB" "$fj_rss")|${fj_n:-?} (${ft_n} lines, ${incomplete:-?} incomplete)|$ts_req / $ts_resp|${perr:-?} / ${gaps:-?}")
+	CMP+=("$label|$(ratio "$B_WALL" "$fj_wall")|$(ratio "$B_WALL" "$f0_wall")|$(ratio "$B_WALL" "$ft_wall")|$(ratio "$B_CPU" "$fj_cpu")|$(ratio "$B_RSS_KB" "$fj_rss")|${fj_n:-?} (${ft_n} lines, ${incomplete:-?} incomplete)|$ts_req / $ts_resp|${perr:-?} / ${gaps:-?}")
 	if [ "${fj_n:-x}" != "$ft_n" ]; then
 		NOTES+=("$label: floe --json summary says ${fj_n:-?} entries, text output has $ft_n lines")
 	fi
@@ -237,7 +248,7 @@ echo
 } | column -t -s '|' -o '  '
 echo
 {
-	echo "capture|speedup json|speedup text|CPU ratio|memory ratio|floe entries|tshark req / resp|floe parse errors / gaps"
+	echo "capture|speedup json|speedup json -b0|speedup text|CPU ratio|memory ratio|floe entries|tshark req / resp|floe parse errors / gaps"
 	printf '%s\n' "${CMP[@]}"
 } | column -t -s '|' -o '  '
 if [ "${BENCH_BIG:-1}" != 0 ] && [ -f "$BIG.info" ]; then
@@ -255,8 +266,11 @@ How to read it:
   :method), the same unit. tshark's own output has one line per packet (HTTP/2: per packet with
   any HTTP/2 frame), not per entry.
 - MB/s: capture file size / wall. entries/s: entries / wall.
-- speedup json / text: tshark wall / floe --json (text) wall; CPU ratio: tshark CPU / floe --json
-  CPU; memory ratio: tshark peak RSS / floe --json peak RSS. Above 1: floe is faster / smaller.
+- floe --json -b0: floe read --json --body-max 0, every field but the bodies (the bodies are most
+  of the JSON output: up to 64 KiB per message, binary ones in base64).
+- speedup json / json -b0 / text: tshark wall / floe wall in that mode; CPU ratio: tshark CPU /
+  floe --json CPU; memory ratio: tshark peak RSS / floe --json peak RSS. Above 1: floe is faster
+  / smaller.
 - Starting any process (\`true\` under GNU time) takes $EXEC_FLOOR s of wall time on this machine:
   no wall time here can be shorter.
 - The 'empty pcap' row is the fixed cost of starting each tool; on the small shared captures
