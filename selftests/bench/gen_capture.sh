@@ -16,7 +16,8 @@
 #   h2load -c2 -m8 --rps N (h2c prior knowledge), the same mix of GETs (no 304/POST), -n bounded
 # tcpdump -i v-srv -s 0 -B 131072 -w FILE records in the node netns (the server's host veth) the
 # whole time. Offloads are left on (as on a Kubernetes node): large segments are GSO packets of up
-# to 64 KB. Its "dropped by kernel" count is printed: non-zero means gaps in the capture.
+# to 64 KB (BENCH_GSO_MAX=1500 sets the pods' gso_max_size for wire-sized packets instead). Its
+# "dropped by kernel" count is printed: non-zero means gaps in the capture.
 #
 # Environment: BENCH_CAPTURE_BYTES (default 1073741824), BENCH_CAPTURE (output path),
 # BENCH_REGEN=1, BENCH_ROUND_SECONDS (2), BENCH_GEN_MAX_SECONDS (1200: stop generating then,
@@ -63,6 +64,12 @@ pods_tmp
 T=$PODS_TMP
 CLI=10.213.7.11 SRV=10.213.7.12
 pod_add cli $CLI && pod_add srv $SRV || { echo "gen_capture: pods" >&2; exit 1; }
+if [ -n "${BENCH_GSO_MAX:-}" ]; then
+	# Smaller GSO packets: BENCH_GSO_MAX=1500 gives wire-sized packets, as a network tap sees.
+	in_pod cli ip link set eth0 gso_max_size "$BENCH_GSO_MAX" &&
+		in_pod srv ip link set eth0 gso_max_size "$BENCH_GSO_MAX" ||
+		{ echo "gen_capture: gso_max_size $BENCH_GSO_MAX" >&2; exit 1; }
+fi
 
 # ------------------------------------------------------------------ content
 W=$T/www
@@ -182,10 +189,24 @@ while [ "$(fsize "$PART")" -lt "$WANT" ]; do
 		exit 1
 	fi
 done
-sleep 0.5
+# Let tcpdump drain what the kernel still holds for it: stopping it earlier loses the last
+# packets (counted as "received by filter", not as "dropped by kernel"). Its file stops growing
+# when it has caught up.
+prev=-1 still=0
+for ((i = 0; i < 120 && still < 4; i++)); do
+	sleep 0.25
+	cur=$(fsize "$PART")
+	if [ "$cur" = "$prev" ]; then still=$((still + 1)); else still=0; fi
+	prev=$cur
+done
 bg_stop "$TCPDUMP" INT
 cat "$T/tcpdump.log" >&2
 drop=$(sed -n 's/^\([0-9]\+\) packets\? dropped by kernel.*/\1/p' "$T/tcpdump.log")
+recv=$(sed -n 's/^\([0-9]\+\) packets\? received by filter.*/\1/p' "$T/tcpdump.log")
+capt=$(sed -n 's/^\([0-9]\+\) packets\? captured.*/\1/p' "$T/tcpdump.log")
+if [ -n "$recv" ] && [ -n "$capt" ] && [ "$recv" != "$capt" ]; then
+	echo "gen_capture: warning: tcpdump received $recv packets but wrote $capt" >&2
+fi
 size=$(fsize "$PART")
 if [ "$size" -lt "$WANT" ]; then
 	echo "gen_capture: only $size bytes, wanted $WANT: not kept" >&2
