@@ -237,6 +237,8 @@ for c in "${CASES[@]}"; do
 	fi
 	if [ "$path" != "$EMPTY" ] && [ "${fj_n:-0}" != "$ts_req" ]; then
 		NOTES+=("$label: entry count differs: floe ${fj_n:-?}, tshark $ts_req requests / $ts_resp responses; floe: $(tail -1 "$TMPD/$n.floe-text.err")")
+	elif [ $((${fj_n:-0} - ${incomplete:-0})) != "$ts_resp" ]; then
+		NOTES+=("$label: floe has $((${fj_n:-0} - ${incomplete:-0})) complete entries, tshark decoded $ts_resp responses (interim 1xx responses count for tshark; so do responses tshark missed)")
 	fi
 done
 
