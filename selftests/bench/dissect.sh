@@ -6,11 +6,11 @@
 # cost), and build/bench/mixed-1g.pcap, >= 1 GiB of HTTP/1.1 + h2c made by real servers and clients
 # (selftests/bench/gen_capture.sh, run first when the file is missing; slow the first time only).
 #
-# Per capture, three commands, each under bash's time (wall, CPU) and GNU time (peak RSS):
-#   floe json   floe read FILE --json > /dev/null
-#   floe json -b0  floe read FILE --json --body-max 0 > /dev/null   (no bodies)
-#   floe text   floe read FILE > FILE.txt            (one line per entry, counted)
-#   tshark      tshark -n -r FILE [-d tcp.port==N,http2] -Y FILTER -T fields -e ... > FILE.tsv
+# Per capture, four commands, each under bash's time (wall, CPU) and GNU time (peak RSS):
+#   floe --json      floe read FILE --json > /dev/null
+#   floe --json -b0  floe read FILE --json --body-max 0 > /dev/null   (no bodies)
+#   floe text        floe read FILE > FILE.txt            (one line per entry, counted)
+#   tshark           tshark -n -r FILE [-d tcp.port==N,http2] -Y FILTER -T fields -e ... > FILE.tsv
 #     HTTP/1:  -Y 'http.request or http.response' -e http.request.method -e http.request.uri
 #              -e http.response.code
 #     HTTP/2:  -Y http2 -e http2.streamid -e http2.headers.path -e http2.headers.status
@@ -22,9 +22,9 @@
 # Columns: wall s (elapsed), CPU s (user + system), peak RSS MB (max resident set), entries
 # (floe: entries, from its summary line, = lines of its text output; tshark: HTTP requests it
 # decoded, i.e. request method values in its output, = what floe calls entries), MB/s (capture
-# file size / wall), entries/s (entries / wall). Then per capture: speedup (tshark wall / floe
-# wall), CPU ratio, memory (floe RSS / tshark RSS), and the counts side by side (floe entries and
-# incomplete ones; tshark requests and responses).
+# file size / wall), entries/s (entries / wall). Then per capture: speedups (tshark wall / floe
+# wall, per floe mode), CPU ratio and memory ratio (tshark / floe --json), and the counts side by
+# side (floe entries and incomplete ones; tshark requests and responses). Docs: docs/bench.md.
 #
 # Environment: BENCH_REPEAT (5), BENCH_BIG_REPEAT (1), BENCH_BIG=0 (skip the big capture),
 # BENCH_CAPTURE (big capture path), BENCH_TSHARK_TIMEOUT (seconds per tshark run, 3600),
