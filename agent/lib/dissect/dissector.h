@@ -108,6 +108,9 @@ void conn_emit(struct conn *c, struct entry *e);
  */
 int conn_switch(struct conn *c, const char *dissector_name, void *handover);
 
+/* What an entry left pending when the connection ended is missing for (close()). */
+enum entry_missing_reason conn_end_reason(enum conn_end why);
+
 /* Count a protocol error (malformed bytes skipped, resynchronisation). */
 void conn_count_parse_error(struct conn *c);
 

@@ -80,6 +80,22 @@ size_t conn_body_max(const struct conn *c)
 	return c->eng->cfg.body_max;
 }
 
+enum entry_missing_reason conn_end_reason(enum conn_end why)
+{
+	switch (why) {
+	case CONN_END_RST:
+		return ENTRY_REASON_RESET;
+	case CONN_END_TIMEOUT:
+		return ENTRY_REASON_TIMEOUT;
+	case CONN_END_END_OF_INPUT:
+		return ENTRY_REASON_END_OF_INPUT;
+	case CONN_END_FIN:
+	case CONN_END_SWITCHED:
+		break;
+	}
+	return ENTRY_REASON_CLOSED;
+}
+
 void conn_count_parse_error(struct conn *c)
 {
 	c->eng->st.parse_errors++;

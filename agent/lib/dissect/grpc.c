@@ -116,35 +116,6 @@ bool protobuf_valid(const uint8_t *p, size_t n)
 	return pb_valid_at(p, n, 0);
 }
 
-/* Length of the valid UTF-8 sequence at p, or 0 (RFC 3629: no overlongs, no surrogates). */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-	uint32_t cp;
-	size_t len, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, cp = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, cp = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, cp = p[0] & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* UTF-8 without NUL; *plain: also without control characters other than tab, CR, LF. */
 static bool utf8_text(const uint8_t *p, size_t n, bool *plain)
 {
@@ -156,43 +127,12 @@ static bool utf8_text(const uint8_t *p, size_t n, bool *plain)
 			return false;
 		if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') || p[i] == 0x7f)
 			*plain = false;
-		l = utf8_len(p + i, n - i);
+		l = entry_utf8_seq_len(p + i, n - i);
 		if (!l)
 			return false;
 		i += l;
 	}
 	return true;
-}
-
-static json_t *base64_json(const uint8_t *p, size_t n)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i, o = 0;
-	char *s = malloc((n + 2) / 3 * 4 + 1);
-	json_t *j;
-
-	if (!s)
-		return NULL;
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-
-		s[o++] = tab[v >> 18];
-		s[o++] = tab[(v >> 12) & 63];
-		s[o++] = tab[(v >> 6) & 63];
-		s[o++] = tab[v & 63];
-	}
-	if (i < n) {
-		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-
-		s[o++] = tab[v >> 18];
-		s[o++] = tab[(v >> 12) & 63];
-		s[o++] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		s[o++] = '=';
-	}
-	j = json_stringn(s, o);
-	free(s);
-	return j;
 }
 
 struct pb_ctx {
@@ -248,7 +188,7 @@ static int pb_len_value(const uint8_t *p, size_t n, unsigned depth, struct pb_ct
 		return 0;
 	}
 	if (json_object_set_new(o, "type", json_string("bytes")) ||
-	    json_object_set_new(o, "value", base64_json(p, n)))
+	    json_object_set_new(o, "value", entry_json_base64(p, n)))
 		return -ENOMEM;
 	return 0;
 }
@@ -472,7 +412,7 @@ static int message_body(struct grpc_messages *g, json_t *o, const uint8_t *p, si
 	if (utf8_text(p, n, &plain))
 		return json_object_set_new(o, "text", json_stringn((const char *)p, n)) ? -ENOMEM
 										       : 0;
-	return json_object_set_new(o, "base64", base64_json(p, n)) ? -ENOMEM : 0;
+	return json_object_set_new(o, "base64", entry_json_base64(p, n)) ? -ENOMEM : 0;
 }
 
 static int message_done(struct grpc_messages *g, const char *encoding)

@@ -272,22 +272,6 @@ static void entry_version(struct entry *e, const http_parser *hp)
 	memcpy(e->version, v, sizeof(e->version));
 }
 
-static enum entry_missing_reason reason_of(enum conn_end why)
-{
-	switch (why) {
-	case CONN_END_FIN:
-	case CONN_END_SWITCHED:
-		return ENTRY_REASON_CLOSED;
-	case CONN_END_RST:
-		return ENTRY_REASON_RESET;
-	case CONN_END_TIMEOUT:
-		return ENTRY_REASON_TIMEOUT;
-	case CONN_END_END_OF_INPUT:
-		return ENTRY_REASON_END_OF_INPUT;
-	}
-	return ENTRY_REASON_CLOSED;
-}
-
 /* ---- exchanges ---- */
 
 static void xch_free(struct xch *x)
@@ -1086,7 +1070,7 @@ static void h1_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missing
 static void h1_close(void *vst, struct conn *c, enum conn_end why, uint64_t ts)
 {
 	struct h1 *st = vst;
-	enum entry_missing_reason r = reason_of(why);
+	enum entry_missing_reason r = conn_end_reason(why);
 	struct msg *s2c = &st->m[TCP_DIR_S2C], *c2s = &st->m[TCP_DIR_C2S];
 
 	st->c = c;

@@ -1250,27 +1250,11 @@ static void h2_gap(void *st, struct conn *c, enum tcp_dir dir, uint64_t missing,
 	die(h, c, ENTRY_REASON_GAP);
 }
 
-static enum entry_missing_reason reason_of(enum conn_end why)
-{
-	switch (why) {
-	case CONN_END_FIN:
-		return ENTRY_REASON_CLOSED;
-	case CONN_END_RST:
-		return ENTRY_REASON_RESET;
-	case CONN_END_TIMEOUT:
-		return ENTRY_REASON_TIMEOUT;
-	case CONN_END_END_OF_INPUT:
-		return ENTRY_REASON_END_OF_INPUT;
-	default:
-		return ENTRY_REASON_CLOSED;
-	}
-}
-
 static void h2_close(void *st, struct conn *c, enum conn_end why, uint64_t ts)
 {
 	struct h2 *h = st;
 
-	emit_all(h, c, reason_of(why));
+	emit_all(h, c, conn_end_reason(why));
 }
 
 static void h2_free(void *st)

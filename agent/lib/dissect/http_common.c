@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "dissect/http_common.h"
+#include "entry/entry.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -10,49 +11,12 @@
 
 /* ---- bytes to JSON text ---- */
 
-/*
- * Length of the valid UTF-8 sequence at p (1..4), or 0 when p[0] does not start one.
- * Strict as jansson is: no overlong forms, no surrogates, nothing above U+10FFFF.
- */
-static size_t utf8_seq_len(const uint8_t *p, size_t n)
-{
-	uint8_t c = p[0];
-	size_t len;
-	uint8_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (c == 0xed)
-			hi = 0x9f; /* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		if (c == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f; /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (n < len || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return len;
-}
-
 static bool utf8_valid(const uint8_t *p, size_t n, bool allow_nul)
 {
 	size_t i = 0;
 
 	while (i < n) {
-		size_t l = utf8_seq_len(p + i, n - i);
+		size_t l = entry_utf8_seq_len(p + i, n - i);
 
 		if (!l || (!allow_nul && p[i] == 0))
 			return false;
@@ -84,7 +48,7 @@ static json_t *sanitized(const uint8_t *p, size_t n, bool key)
 	if (!buf)
 		return NULL;
 	while (i < n) {
-		size_t l = utf8_seq_len(p + i, n - i);
+		size_t l = entry_utf8_seq_len(p + i, n - i);
 
 		if (l && !(key && p[i] == 0)) {
 			memcpy(buf + o, p + i, l);
@@ -472,33 +436,6 @@ void http_body_reset(struct http_body *b)
 	http_body_init(b, b->max);
 }
 
-static json_t *base64_json(const uint8_t *p, size_t n)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t olen = (n + 2) / 3 * 4, o = 0;
-	char *out = malloc(olen + 1);
-	json_t *s;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? tab[v & 63] : '=';
-	}
-	s = json_stringn_nocheck(out, o);
-	free(out);
-	return s;
-}
-
 enum coding { CODING_NONE, CODING_GZIP, CODING_DEFLATE, CODING_OTHER };
 
 /* The content-encoding list, "identity" ignored: one gzip or deflate is decoded. */
@@ -684,7 +621,7 @@ json_t *http_body_to_json(const struct http_body *b, const char *content_encodin
 		rc |= json_object_set_new(o, "text",
 					  json_stringn_nocheck((const char *)show, show_len));
 	else
-		rc |= json_object_set_new(o, "base64", base64_json(show, show_len));
+		rc |= json_object_set_new(o, "base64", entry_json_base64(show, show_len));
 	free(inf.buf);
 	if (rc) {
 		json_decref(o);

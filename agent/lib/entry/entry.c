@@ -200,8 +200,7 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 			e->dst.pod[0] ? "@" : "", dip, e->dst.port, summary[0] ? " " : "", summary);
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if p does not start one (RFC 3629). */
-static size_t utf8_seq_len(const uint8_t *p, size_t n)
+size_t entry_utf8_seq_len(const uint8_t *p, size_t n)
 {
 	uint8_t c = p[0];
 	size_t len, i;
@@ -241,7 +240,7 @@ json_t *entry_json_text(const uint8_t *p, size_t n)
 		n = 0;
 	/* Fast path: valid UTF-8 without NUL (jansson keeps NUL via stringn, but it is awkward
 	 * for consumers; it is replaced too). */
-	while (i < n && (l = utf8_seq_len(p + i, n - i)) && p[i])
+	while (i < n && (l = entry_utf8_seq_len(p + i, n - i)) && p[i])
 		i += l;
 	if (i == n)
 		return json_stringn((const char *)p, n);
@@ -251,7 +250,7 @@ json_t *entry_json_text(const uint8_t *p, size_t n)
 	memcpy(buf, p, i);
 	o = i;
 	while (i < n) {
-		l = utf8_seq_len(p + i, n - i);
+		l = entry_utf8_seq_len(p + i, n - i);
 		if (!l || !p[i]) {
 			memcpy(buf + o, "\xef\xbf\xbd", 3); /* U+FFFD */
 			o += 3;
@@ -274,4 +273,31 @@ int entry_set_text(json_t *obj, const char *key, const uint8_t *p, size_t n)
 	if (!v || json_object_set_new(obj, key, v))
 		return -ENOMEM;
 	return 0;
+}
+
+json_t *entry_json_base64(const uint8_t *p, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0;
+	char *out = malloc((n + 2) / 3 * 4 + 1);
+	json_t *s;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? tab[v & 63] : '=';
+	}
+	s = json_stringn_nocheck(out, o);
+	free(out);
+	return s;
 }

@@ -98,6 +98,15 @@ void entry_format_time(uint64_t ts_ns, char out[64]);
  */
 json_t *entry_json_text(const uint8_t *p, size_t n);
 
+/*
+ * Length of the valid UTF-8 sequence at p (1..4), or 0 when p[0] does not start one. Strict
+ * as jansson is (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+ */
+size_t entry_utf8_seq_len(const uint8_t *p, size_t n);
+
+/* A JSON string holding p..p+n in base64 (RFC 4648, padded); NULL on ENOMEM. */
+json_t *entry_json_base64(const uint8_t *p, size_t n);
+
 /* Set key to a text value (entry_json_text); returns 0 or -ENOMEM. */
 int entry_set_text(json_t *obj, const char *key, const uint8_t *p, size_t n);
 
