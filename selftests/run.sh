@@ -5,7 +5,7 @@
 #   3. fuzz targets (libFuzzer)        build/fuzz/fuzz_*, FUZZ_SECONDS each (default 30),
 #                                      corpus in build/fuzz-corpus/<target> (seeded from
 #                                      selftests/fuzz/corpus/<target> when present)
-#   4. oracle                          selftests/oracle/oracle.py: `floe read --json` against
+#   4. oracle                          selftests/oracle/oracle*.py: `floe read --json` against
 #                                      tshark on the shared captures ($FLOE_CAPTURES), and
 #                                      floe read on broken inputs
 #   5. integration tests (root)        selftests/integration/test_*.sh
@@ -160,17 +160,25 @@ count_tap() {
 }
 
 # ---------------------------------------------------------------- oracle
-# floe read against tshark on real captures (selftests/oracle/oracle.py; it skips, as
-# "ok N - ... # SKIP", what lacks tshark or the captures). Run with Debian's python3 (stdlib
-# only), not whatever python3 comes first in PATH.
+# floe read against tshark on real captures: selftests/oracle/oracle.py (HTTP, HTTP/2, gRPC)
+# and one oracle_<protocol>.py per other protocol. Each skips, as "ok N - ... # SKIP", what
+# lacks tshark or the captures. Run with Debian's python3 (stdlib only), not whatever python3
+# comes first in PATH.
 run_oracle() {
-	local t=selftests/oracle/oracle.py log=$LOGDIR/oracle.log rc=0
-	suite_begin "oracle ($t)"
-	if wanted "$t"; then
+	local t name log rc
+	suite_begin "oracle (selftests/oracle)"
+	shopt -s nullglob
+	local scripts=(selftests/oracle/oracle*.py)
+	shopt -u nullglob
+	for t in "${scripts[@]}"; do
+		wanted "$t" || continue
+		name=$(basename "$t" .py)
+		log=$LOGDIR/$name.log
+		rc=0
 		timeout -k 20 "${ORACLE_TIMEOUT:-600}" /usr/bin/python3 "$t" --floe "$BUILD/floe" \
 			>"$log" 2>&1 || rc=$?
-		count_tap oracle "$log" "$rc"
-	fi
+		count_tap "$name" "$log" "$rc"
+	done
 	suite_end oracle
 }
 

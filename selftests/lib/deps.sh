@@ -10,6 +10,7 @@ pkgs=(
 	# tests
 	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps
 	nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio
+	redis-server redis-tools dnsmasq-base bind9-dnsutils rabbitmq-server python3-pika kcat
 	# benchmarks
 	iperf3 wrk nginx time
 )
@@ -31,5 +32,20 @@ fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Servers the tests start themselves (nginx, redis, rabbitmq) must not be started on the host
+# by their packages: a policy-rc.d that refuses service starts, only while we install, and only
+# when the machine has none of its own.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	own_policy=1
+	trap 'rm -f "$policy"' EXIT
+fi
 # tshark asks whether non-root users may capture; the default (no) is fine.
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ "$own_policy" = 1 ]; then
+	rm -f "$policy"
+	trap - EXIT
+fi
