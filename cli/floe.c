@@ -136,11 +136,20 @@ static void read_summary(const char *path, const struct read_file_stats *st,
 		(unsigned long long)o->printed,
 		(unsigned long long)st->dissect.entries_incomplete);
 	fprintf(stderr, "; %llu connections:", (unsigned long long)st->dissect.conns);
-	for (i = 0; dissect_protocol_name(i) && i < 8; i++)
+	for (i = 0; dissect_protocol_name(i) && i < DISSECT_MAX_PROTOCOLS; i++)
 		if (st->dissect.conns_by_protocol[i])
 			fprintf(stderr, " %s %llu", dissect_protocol_name(i),
 				(unsigned long long)st->dissect.conns_by_protocol[i]);
 	fprintf(stderr, " unrecognised %llu", (unsigned long long)st->dissect.conns_unknown);
+	for (i = 0; dissect_protocol_name(i) && i < DISSECT_MAX_PROTOCOLS; i++) {
+		unsigned k;
+
+		for (k = 0; dissect_counter_name(i, k); k++)
+			if (st->dissect.counters[i][k])
+				fprintf(stderr, "%s %s.%s %llu", k ? "," : ";",
+					dissect_protocol_name(i), dissect_counter_name(i, k),
+					(unsigned long long)st->dissect.counters[i][k]);
+	}
 	fprintf(stderr, "; %llu parse errors, %llu gaps (%llu bytes)",
 		(unsigned long long)st->dissect.parse_errors,
 		(unsigned long long)st->dissect.gaps, (unsigned long long)st->dissect.gap_bytes);

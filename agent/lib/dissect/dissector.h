@@ -79,6 +79,13 @@ struct dissector {
 	void (*close)(void *st, struct conn *c, enum conn_end why, uint64_t ts);
 
 	void (*free)(void *st);
+
+	/*
+	 * Names of the dissector's event counters ("heartbeats", "settings_frames", ...), NULL-
+	 * terminated, at most DISSECT_MAX_COUNTERS; NULL when it has none. conn_counter_add()
+	 * counts by index into this list; the totals are in dissect_stats.counters.
+	 */
+	const char *const *counters;
 };
 
 /* ---- what the engine offers dissectors ---- */
@@ -113,6 +120,9 @@ enum entry_missing_reason conn_end_reason(enum conn_end why);
 
 /* Count a protocol error (malformed bytes skipped, resynchronisation). */
 void conn_count_parse_error(struct conn *c);
+
+/* Add n to the dissector's counter number idx (an index into its counters[]). */
+void conn_counter_add(struct conn *c, unsigned idx, uint64_t n);
 
 /* The engine's dissectors, in detection order; NULL-terminated. */
 extern const struct dissector *dissectors[];

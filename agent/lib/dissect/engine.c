@@ -68,6 +68,23 @@ const char *dissect_protocol_name(unsigned index)
 	return index < n ? dissectors[index]->name : NULL;
 }
 
+const char *dissect_counter_name(unsigned proto, unsigned idx)
+{
+	const char *const *names;
+	unsigned i;
+
+	if (proto >= dissector_count() || proto >= DISSECT_MAX_PROTOCOLS ||
+	    idx >= DISSECT_MAX_COUNTERS)
+		return NULL;
+	names = dissectors[proto]->counters;
+	if (!names)
+		return NULL;
+	for (i = 0; i < idx; i++)
+		if (!names[i])
+			return NULL;
+	return names[idx];
+}
+
 /* ---- what dissectors call ---- */
 
 const struct tcp_flow_info *conn_info(const struct conn *c)
@@ -99,6 +116,12 @@ enum entry_missing_reason conn_end_reason(enum conn_end why)
 void conn_count_parse_error(struct conn *c)
 {
 	c->eng->st.parse_errors++;
+}
+
+void conn_counter_add(struct conn *c, unsigned idx, uint64_t n)
+{
+	if (c->d_index < DISSECT_MAX_PROTOCOLS && idx < DISSECT_MAX_COUNTERS)
+		c->eng->st.counters[c->d_index][idx] += n;
 }
 
 static void endpoint_from(struct entry_endpoint *ep, const struct tcp_endpoint *t, uint8_t family)
@@ -298,7 +321,7 @@ static void apply_switch(struct conn *c)
 		c->unknown = true;
 		return;
 	}
-	if (c->d_index < 8)
+	if (c->d_index < DISSECT_MAX_PROTOCOLS)
 		c->eng->st.conns_by_protocol[c->d_index]++;
 }
 
@@ -316,7 +339,7 @@ static void start_dissector(struct conn *c, unsigned index, uint64_t ts)
 		c->unknown = true;
 		return;
 	}
-	if (index < 8)
+	if (index < DISSECT_MAX_PROTOCOLS)
 		c->eng->st.conns_by_protocol[index]++;
 	for (dir = 0; dir < 2 && c->d; dir++) {
 		if (c->b[dir].dropped) {

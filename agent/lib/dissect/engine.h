@@ -29,6 +29,8 @@
 
 #define DISSECT_DEFAULT_MAX_BUFFER_PER_DIR (1u << 20) /* 1 MiB */
 #define DISSECT_DEFAULT_DETECT_BYTES       64u        /* give up detection after this many */
+#define DISSECT_MAX_PROTOCOLS 8u /* dissectors[] entries the stats have room for */
+#define DISSECT_MAX_COUNTERS  8u /* event counters per dissector */
 
 /* The sink borrows the entry; the engine frees it when the sink returns. */
 typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
@@ -48,7 +50,8 @@ struct dissect_config {
 
 struct dissect_stats {
 	uint64_t conns;              /* connections seen */
-	uint64_t conns_by_protocol[8]; /* index in dissectors[]; see dissect_protocol_name() */
+	uint64_t conns_by_protocol[DISSECT_MAX_PROTOCOLS]; /* index in dissectors[]; see
+							    * dissect_protocol_name() */
 	uint64_t conns_unknown;      /* no dissector recognised them */
 	uint64_t entries;            /* entries emitted */
 	uint64_t entries_incomplete; /* of those, with a missing half */
@@ -57,6 +60,8 @@ struct dissect_stats {
 	uint64_t gaps;               /* gaps passed to dissectors */
 	uint64_t gap_bytes;
 	uint64_t alloc_failures;
+	/* Each dissector's own event counters; see dissect_counter_name(). */
+	uint64_t counters[DISSECT_MAX_PROTOCOLS][DISSECT_MAX_COUNTERS];
 };
 
 struct dissect_engine;
@@ -75,6 +80,8 @@ void dissect_engine_finish(struct dissect_engine *e);
 void dissect_engine_get_stats(const struct dissect_engine *e, struct dissect_stats *out);
 void dissect_engine_get_tcp_stats(const struct dissect_engine *e, struct tcp_reasm_stats *out);
 const char *dissect_protocol_name(unsigned index); /* NULL past the end */
+/* Name of counter idx of dissector proto (dissect_stats.counters); NULL past the end. */
+const char *dissect_counter_name(unsigned proto, unsigned idx);
 
 /* ---- byte streams without packets ---- */
 struct conn *dissect_stream_open(struct dissect_engine *e, const struct tcp_flow_info *info);

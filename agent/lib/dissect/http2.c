@@ -1250,11 +1250,27 @@ static void h2_gap(void *st, struct conn *c, enum tcp_dir dir, uint64_t missing,
 	die(h, c, ENTRY_REASON_GAP);
 }
 
+/* dissector_http2.counters, in this order. */
+enum { CNT_SETTINGS, CNT_PINGS, CNT_WINDOW_UPDATES, CNT_PRIORITIES, CNT_GOAWAYS,
+       CNT_STREAMS_EVICTED, CNT_ORPHAN_FRAMES, CNT_UNKNOWN_FRAMES };
+static const char *const h2_counters[] = {
+	"settings", "pings", "window_updates", "priorities", "goaways", "streams_evicted",
+	"orphan_frames", "unknown_frames", NULL,
+};
+
 static void h2_close(void *st, struct conn *c, enum conn_end why, uint64_t ts)
 {
 	struct h2 *h = st;
 
 	emit_all(h, c, conn_end_reason(why));
+	conn_counter_add(c, CNT_SETTINGS, h->st.settings);
+	conn_counter_add(c, CNT_PINGS, h->st.pings);
+	conn_counter_add(c, CNT_WINDOW_UPDATES, h->st.window_updates);
+	conn_counter_add(c, CNT_PRIORITIES, h->st.priorities);
+	conn_counter_add(c, CNT_GOAWAYS, h->st.goaways);
+	conn_counter_add(c, CNT_STREAMS_EVICTED, h->st.streams_evicted);
+	conn_counter_add(c, CNT_ORPHAN_FRAMES, h->st.orphan_frames);
+	conn_counter_add(c, CNT_UNKNOWN_FRAMES, h->st.unknown_frames);
 }
 
 static void h2_free(void *st)
@@ -1390,4 +1406,5 @@ const struct dissector dissector_http2 = {
 	.gap = h2_gap,
 	.close = h2_close,
 	.free = h2_free,
+	.counters = h2_counters,
 };
