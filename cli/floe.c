@@ -239,6 +239,7 @@ static int cmd_read(int argc, char **argv)
 	}
 	rc = read_file_run(argv[optind], &cfg, entry_output_sink, &o, &st, err, sizeof(err));
 	entry_filter_free(filter);
+	entry_output_free(&o);
 	if (fflush(stdout) == EOF)
 		o.errors++;
 	if (rc) {
@@ -257,6 +258,7 @@ static int cmd_read(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	dissect_malloc_policy();
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);

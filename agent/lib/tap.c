@@ -155,6 +155,7 @@ static void entries_close(struct tap *t)
 		(unsigned long long)ds.conns_unknown, (unsigned long long)ds.parse_errors);
 	dissect_engine_destroy(t->engine);
 	t->engine = NULL;
+	entry_output_free(&t->output);
 }
 
 static const char *addr_str(const struct floe_pod_addr *a, char *buf, size_t len)

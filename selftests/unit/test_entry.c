@@ -345,10 +345,30 @@ static void test_graphql_annotate(void **state)
 	entry_free(e);
 }
 
+static void test_utf8_prefix(void **state)
+{
+	const uint8_t ascii[] = "0123456789abcdefghij";
+	const uint8_t nul[] = "0123456789\0bcdefghij";
+	/* valid 2-, 3- and 4-byte sequences straddling the eight-byte words, then 0xff */
+	const uint8_t mixed[] = "abcdef\xc3\xa9gh\xe2\x82\xacijklm\xf0\x9f\x98\x80z\xff!";
+	const uint8_t cut[] = "abcdefg\xe2\x82";
+	const uint8_t overlong[] = "abcdefghijk\xc0\x80";
+
+	(void)state;
+	assert_int_equal(entry_utf8_prefix(ascii, 20, false), 20);
+	assert_int_equal(entry_utf8_prefix(nul, 21, false), 10);
+	assert_int_equal(entry_utf8_prefix(nul, 21, true), 21);
+	assert_int_equal(entry_utf8_prefix(mixed, sizeof(mixed) - 1, false), sizeof(mixed) - 3);
+	assert_int_equal(entry_utf8_prefix(cut, sizeof(cut) - 1, false), 7);
+	assert_int_equal(entry_utf8_prefix(overlong, sizeof(overlong) - 1, true), 11);
+	assert_int_equal(entry_utf8_prefix(ascii, 0, false), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_entry_json),	   cmocka_unit_test(test_entry_line),
+		cmocka_unit_test(test_utf8_prefix),
 		cmocka_unit_test(test_entry_text_utf8),	   cmocka_unit_test(test_filter_match),
 		cmocka_unit_test(test_filter_errors),	   cmocka_unit_test(test_graphql_operation),
 		cmocka_unit_test(test_graphql_annotate),

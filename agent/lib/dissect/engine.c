@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -567,6 +568,11 @@ void dissect_engine_expire(struct dissect_engine *e, uint64_t now_ns)
 void dissect_engine_finish(struct dissect_engine *e)
 {
 	tcp_reasm_finish(e->reasm);
+}
+
+void dissect_malloc_policy(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 }
 
 void dissect_engine_get_stats(const struct dissect_engine *e, struct dissect_stats *out)

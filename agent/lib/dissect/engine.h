@@ -77,6 +77,15 @@ void dissect_engine_expire(struct dissect_engine *e, uint64_t now_ns);
 /* End of input: every connection is closed, pending entries emitted as incomplete. */
 void dissect_engine_finish(struct dissect_engine *e);
 
+/*
+ * Process-wide malloc policy for dissecting processes; call once from main(). Dissection
+ * frees body-sized buffers all the time, and glibc gives the heap top back to the kernel
+ * whenever more than 128 KiB is free there, to take it again for the next message: that
+ * was most of `floe read`'s time on a capture of large bodies. Up to 64 MiB of freed heap
+ * is kept instead (RSS stays bounded by what the limits allow at once).
+ */
+void dissect_malloc_policy(void);
+
 void dissect_engine_get_stats(const struct dissect_engine *e, struct dissect_stats *out);
 void dissect_engine_get_tcp_stats(const struct dissect_engine *e, struct tcp_reasm_stats *out);
 const char *dissect_protocol_name(unsigned index); /* NULL past the end */

@@ -13,16 +13,7 @@
 
 static bool utf8_valid(const uint8_t *p, size_t n, bool allow_nul)
 {
-	size_t i = 0;
-
-	while (i < n) {
-		size_t l = entry_utf8_seq_len(p + i, n - i);
-
-		if (!l || (!allow_nul && p[i] == 0))
-			return false;
-		i += l;
-	}
-	return true;
+	return entry_utf8_prefix(p, n, allow_nul) == n;
 }
 
 /*

@@ -230,6 +230,36 @@ size_t entry_utf8_seq_len(const uint8_t *p, size_t n)
 	return len;
 }
 
+size_t entry_utf8_prefix(const uint8_t *p, size_t n, bool allow_nul)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0, l;
+	uint64_t x;
+
+	while (i < n) {
+		/* ASCII words: no high bit set, and (unless allowed) no zero byte. */
+		while (n - i >= 8) {
+			memcpy(&x, p + i, 8);
+			if ((x & highs) || (!allow_nul && ((x - ones) & ~x & highs)))
+				break;
+			i += 8;
+		}
+		if (i == n)
+			break;
+		if (p[i] < 0x80) {
+			if (!p[i] && !allow_nul)
+				break;
+			i++;
+			continue;
+		}
+		l = entry_utf8_seq_len(p + i, n - i);
+		if (!l)
+			break;
+		i += l;
+	}
+	return i;
+}
+
 json_t *entry_json_text(const uint8_t *p, size_t n)
 {
 	size_t i = 0, o = 0, l;
@@ -240,10 +270,10 @@ json_t *entry_json_text(const uint8_t *p, size_t n)
 		n = 0;
 	/* Fast path: valid UTF-8 without NUL (jansson keeps NUL via stringn, but it is awkward
 	 * for consumers; it is replaced too). */
-	while (i < n && (l = entry_utf8_seq_len(p + i, n - i)) && p[i])
-		i += l;
+	i = entry_utf8_prefix(p, n, false);
+	/* Checked here: jansson's own UTF-8 check would read the bytes a second time. */
 	if (i == n)
-		return json_stringn((const char *)p, n);
+		return json_stringn_nocheck((const char *)p, n);
 	buf = malloc(n * 3 + 1);
 	if (!buf)
 		return NULL;
@@ -261,7 +291,7 @@ json_t *entry_json_text(const uint8_t *p, size_t n)
 		o += l;
 		i += l;
 	}
-	j = json_stringn(buf, o);
+	j = json_stringn_nocheck(buf, o);
 	free(buf);
 	return j;
 }

@@ -104,6 +104,12 @@ json_t *entry_json_text(const uint8_t *p, size_t n);
  */
 size_t entry_utf8_seq_len(const uint8_t *p, size_t n);
 
+/*
+ * Length of the longest prefix of p..p+n that is valid UTF-8 (whole sequences only); a NUL
+ * ends it unless allow_nul. Fast on ASCII (eight bytes at a time).
+ */
+size_t entry_utf8_prefix(const uint8_t *p, size_t n, bool allow_nul);
+
 /* A JSON string holding p..p+n in base64 (RFC 4648, padded); NULL on ENOMEM. */
 json_t *entry_json_base64(const uint8_t *p, size_t n);
 

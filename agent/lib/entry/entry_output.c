@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#define ENTRY_OUTPUT_BUF_KEEP (1u << 20)
+
 void entry_output_sink(void *ctx, const struct entry *e)
 {
 	struct entry_output *o = ctx;
@@ -24,7 +26,12 @@ void entry_output_sink(void *ctx, const struct entry *e)
 		}
 	}
 	if (o->json) {
-		bad = json_dumpf(j, o->out, JSON_COMPACT) || fputc('\n', o->out) == EOF;
+		o->buf.len = 0;
+		bad = entry_json_append(&o->buf, j) || entry_json_append_raw(&o->buf, "\n", 1) ||
+		      fwrite(o->buf.p, 1, o->buf.len, o->out) != o->buf.len;
+		/* One body-sized entry should not keep its buffer for the rest of the run. */
+		if (o->buf.cap > ENTRY_OUTPUT_BUF_KEEP)
+			entry_json_buf_free(&o->buf);
 	} else {
 		entry_format_line(e, line, sizeof(line));
 		bad = fprintf(o->out, "%s\n", line) < 0;
@@ -34,4 +41,9 @@ void entry_output_sink(void *ctx, const struct entry *e)
 	else
 		o->printed++;
 	json_decref(j);
+}
+
+void entry_output_free(struct entry_output *o)
+{
+	entry_json_buf_free(&o->buf);
 }

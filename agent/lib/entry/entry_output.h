@@ -12,6 +12,7 @@
 
 #include "entry/entry.h"
 #include "entry/entry_filter.h"
+#include "entry/entry_json.h"
 
 struct entry_output {
 	FILE *out;
@@ -20,9 +21,13 @@ struct entry_output {
 	uint64_t printed;
 	uint64_t filtered_out;
 	uint64_t errors; /* entries that could not be formatted (ENOMEM) or written */
+	struct entry_json_buf buf; /* JSON text of one entry, reused; entry_output_free() */
 };
 
 /* A dissect_sink_fn: ctx is a struct entry_output. */
 void entry_output_sink(void *ctx, const struct entry *e);
+
+/* Free what the sink kept between entries (not o itself, not o->out). */
+void entry_output_free(struct entry_output *o);
 
 #endif /* FLOE_ENTRY_OUTPUT_H */
