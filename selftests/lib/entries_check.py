@@ -153,7 +153,7 @@ def short(e):
         e.get("id"), e.get("protocol"), (e.get("src") or {}).get("pod") or (e.get("src") or {}).get("ip"),
         (e.get("src") or {}).get("port"), (e.get("dst") or {}).get("pod") or (e.get("dst") or {}).get("ip"),
         (e.get("dst") or {}).get("port"), e.get("stream_id", "-"), r.get("method"), r.get("url"),
-        s.get("status"), (" missing=%s/%s" % (e.get("missing"), e.get("missing_reason"))) if e.get("missing") else "")
+        s.get("status"), (" missing=%s/%s" % (e.get("missing") or "incomplete " + e.get("incomplete", ""), e.get("missing_reason"))) if e.get("missing") or e.get("incomplete") else "")
 
 
 def body_bytes(body):
@@ -291,8 +291,8 @@ def cmd_http1(a):
         want_ver = rl[2] if rl else w.get("http_version")
         if e.get("protocol") != a.protocol:
             p.append("protocol %r, want %r" % (e.get("protocol"), a.protocol))
-        if e.get("missing"):
-            p.append("missing %r (%s)" % (e.get("missing"), e.get("missing_reason")))
+        if e.get("missing") or e.get("incomplete"):
+            p.append("missing/incomplete %r (%s)" % (e.get("missing") or e.get("incomplete"), e.get("missing_reason")))
         if req.get("method") != w.get("method"):
             p.append("request.method %r, want %r" % (req.get("method"), w.get("method")))
         if req.get("url") != want_url:
@@ -567,8 +567,8 @@ def h2_request_problems(e, st, a, files):
     resp = e.get("response") or {}
     if e.get("protocol") != "http":
         p.append("protocol %r, want 'http'" % e.get("protocol"))
-    if e.get("missing"):
-        p.append("missing %r (%s)" % (e.get("missing"), e.get("missing_reason")))
+    if e.get("missing") or e.get("incomplete"):
+        p.append("missing/incomplete %r (%s)" % (e.get("missing") or e.get("incomplete"), e.get("missing_reason")))
     if e.get("stream_id") != st["sid"]:
         p.append("stream_id %r, want %r" % (e.get("stream_id"), st["sid"]))
     if e.get("version") != "2":
@@ -698,7 +698,7 @@ def cmd_http2(a):
                 sids = sorted(e.get("stream_id") or 0 for e in es)
                 if sids != list(range(1, 2 * len(es), 2)):
                     probs.append("flow %s: stream ids %s, want 1, 3, ... %d" % (f, sids[:20], 2 * len(es) - 1))
-            bad_e = [short(e) for e in hl if e.get("missing") or (e.get("response") or {}).get("status") != 200
+            bad_e = [short(e) for e in hl if e.get("missing") or e.get("incomplete") or (e.get("response") or {}).get("status") != 200
                      or e.get("version") != "2" or body_size(e.get("response")) != len(files.get(a.h2load_url.split("?")[0], b""))
                      or endpoint_problems(e, "src", a.client, a.client_ns) or endpoint_problems(e, "dst", a.server_pod, a.server_ns)]
             check_problems(probs, "h2load: each connection's streams are 1, 3, 5, ... without a gap or a duplicate")
@@ -765,12 +765,12 @@ def grpc_call_problems(e, c, s):
             if g.get("status_name") not in ABORTED:
                 p.append("grpc.status %r %r, want CANCELLED or DEADLINE_EXCEEDED, or no status"
                          % (g.get("status"), g.get("status_name")))
-        elif (e.get("missing"), e.get("missing_reason")) != ("response", "stream_reset"):
-            p.append("no grpc.status, and missing %r (%s), want response (stream_reset)"
-                     % (e.get("missing"), e.get("missing_reason")))
+        elif (e.get("missing") or e.get("incomplete"), e.get("missing_reason")) != ("response", "stream_reset"):
+            p.append("no grpc.status, and missing/incomplete %r (%s), want response (stream_reset)"
+                     % (e.get("missing") or e.get("incomplete"), e.get("missing_reason")))
     else:
-        if e.get("missing"):
-            p.append("missing %r (%s)" % (e.get("missing"), e.get("missing_reason")))
+        if e.get("missing") or e.get("incomplete"):
+            p.append("missing/incomplete %r (%s)" % (e.get("missing") or e.get("incomplete"), e.get("missing_reason")))
         if g.get("status") != c["code"] or g.get("status_name") != c["code_name"]:
             p.append("grpc.status %r %r, want %r %r (client)" % (g.get("status"), g.get("status_name"), c["code"], c["code_name"]))
         if (g.get("message") or "") != c["details"]:
@@ -912,8 +912,8 @@ def cmd_graphql(a):
             p.append("protocol %r, want %r" % (e.get("protocol"), want_proto))
         if e.get("version") != case["version"]:
             p.append("version %r, want %r" % (e.get("version"), case["version"]))
-        if e.get("missing"):
-            p.append("missing %r (%s)" % (e.get("missing"), e.get("missing_reason")))
+        if e.get("missing") or e.get("incomplete"):
+            p.append("missing/incomplete %r (%s)" % (e.get("missing") or e.get("incomplete"), e.get("missing_reason")))
         if req.get("method") != case.get("method", "POST") or req.get("path") != "/graphql":
             p.append("request %r %r, want %s /graphql" % (req.get("method"), req.get("path"), case.get("method", "POST")))
         if x and (e.get("response") or {}).get("status") != x["w"].get("http_code"):

@@ -467,7 +467,7 @@ static void test_until_close(void **state)
 	s2c(&f, "HTTP/1.1 200 OK\r\n\r\nsome");
 	fx_close(&f, TCP_CLOSE_RST);
 	assert_int_equal(n_entries(&f), 1);
-	assert_str(&f, 0, "missing", "response");
+	assert_str(&f, 0, "incomplete", "response");
 	assert_str(&f, 0, "missing_reason", "connection_reset");
 	assert_int_equal(iget(&f, 0, "response.status"), 200);
 	fx_free(&f);
@@ -671,7 +671,7 @@ static void test_gap_in_body_and_head(void **state)
 	assert_int_equal(iget(&f, 0, "response_size"),
 			 strlen("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n") + 10);
 	check_pairs(&f, 1, 1);
-	assert_str(&f, 2, "missing", "response");
+	assert_str(&f, 2, "incomplete", "response");
 	assert_str(&f, 2, "request.url", "/r2");
 	assert_int_equal(iget(&f, 2, "response.status"), 200);
 	assert_false(has(&f, 2, "response.headers.content-le"));
@@ -690,7 +690,7 @@ static void test_gap_in_body_and_head(void **state)
 	gap(&f, TCP_DIR_S2C, 20);
 	s2c(&f, "junk\r\n0\r\n\r\n" RESP_K("r7"));
 	assert_int_equal(n_entries(&f), 8);
-	assert_str(&f, 6, "missing", "response");
+	assert_str(&f, 6, "incomplete", "response");
 	assert_int_equal(iget(&f, 6, "response.status"), 200);
 	check_pairs(&f, 7, 1);
 	/* Chunked: a gap inside a chunk's data is skipped. */
@@ -750,7 +750,7 @@ static void test_gap_requests(void **state)
 	c2s(&f, "xx\r\n\r\nGET /r1 HTTP/1.1\r\n\r\n");
 	s2c(&f, RESP_K("r0") RESP_K("r1"));
 	assert_int_equal(n_entries(&f), 2);
-	assert_str(&f, 0, "missing", "request");
+	assert_str(&f, 0, "incomplete", "request");
 	assert_str(&f, 0, "request.url", "/r0");
 	assert_false(has(&f, 0, "request.headers.ho"));
 	assert_str(&f, 0, "response.body.text", "r0");
@@ -794,7 +794,7 @@ static void test_close_reasons(void **state)
 		fx_close(&f, cases[i].why);
 		assert_int_equal(n_entries(&f), 4);
 		check_pairs(&f, 0, 1);
-		assert_str(&f, 1, "missing", "response");
+		assert_str(&f, 1, "incomplete", "response");
 		assert_str(&f, 1, "missing_reason", cases[i].reason);
 		assert_int_equal(iget(&f, 1, "response.status"), 200);
 		assert_true(json_is_true(jget(json_array_get(f.out, 1), "response.body.truncated")));
@@ -848,7 +848,7 @@ static void test_malformed_resync(void **state)
 	send_requests(&f, 0, 2);
 	s2c(&f, "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n" RESP_K("r1"));
 	assert_int_equal(n_entries(&f), 2);
-	assert_str(&f, 0, "missing", "response");
+	assert_str(&f, 0, "incomplete", "response");
 	assert_str(&f, 0, "missing_reason", "parse_error");
 	check_pairs(&f, 1, 1);
 	fx_free(&f);
@@ -872,7 +872,7 @@ static void test_head_too_long(void **state)
 	s2c(&f, "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n");
 	s2c(&f, RESP_K("r1"));
 	assert_int_equal(n_entries(&f), 2);
-	assert_str(&f, 0, "missing", "request");
+	assert_str(&f, 0, "incomplete", "request");
 	assert_str(&f, 0, "missing_reason", "parse_error");
 	assert_int_equal(iget(&f, 0, "response.status"), 431);
 	check_pairs(&f, 1, 1);
@@ -902,7 +902,7 @@ static void test_interim_and_trailer_bounds(void **state)
 	assert_int_equal(json_array_size(jget(json_array_get(f.out, 0), "interim")),
 			 HTTP1_INTERIM_MAX);
 	assert_int_equal(iget(&f, 0, "interim_dropped"), 5);
-	assert_str(&f, 0, "missing", "response");
+	assert_str(&f, 0, "incomplete", "response");
 	assert_str(&f, 0, "missing_reason", "parse_error");
 	check_pairs(&f, 1, 1);
 	fx_free(&f);

@@ -778,13 +778,14 @@ static void test_rst_stream(void **state)
 	assert_int_equal(nout(f), 3);
 	json_t *e = entry_of_stream(f, 1);
 
-	assert_string_equal(jstr(e, "missing"), "response");
+	assert_string_equal(jstr(e, "incomplete"), "response");
 	assert_string_equal(jstr(e, "missing_reason"), "stream_reset");
 	assert_string_equal(jstr(e, "rst_error"), "CANCEL");
 	assert_string_equal(jstr(e, "rst_by"), "client");
 	assert_string_equal(jstr(e, "response.body.text"), "part");
 	e = entry_of_stream(f, 3);
 	assert_null(jget(e, "missing"));
+	assert_null(jget(e, "incomplete"));
 	e = entry_of_stream(f, 5);
 	assert_string_equal(jstr(e, "rst_error"), "REFUSED_STREAM");
 	assert_string_equal(jstr(e, "rst_by"), "server");
@@ -1307,7 +1308,7 @@ static void test_grpc_deflate_and_incomplete(void **state)
 	assert_true(json_is_true(jget(e, "grpc.response_messages.0.incomplete")));
 	assert_int_equal(jint(e, "grpc.response_messages.0.received"), 10);
 	assert_int_equal(jint(e, "grpc.response_count"), 0);
-	assert_string_equal(jstr(e, "missing"), "response");
+	assert_string_equal(jstr(e, "incomplete"), "response");
 	assert_string_equal(jstr(e, "missing_reason"), "connection_reset");
 	fx_free(f);
 }

@@ -328,10 +328,10 @@ static void xch_try_emit(struct h1 *st, struct xch *x)
 	}
 	e->protocol = "http";
 	if (x->resp == HALF_MISSING) {
-		e->missing = ENTRY_MISSING_RESPONSE;
+		e->missing = has_resp ? ENTRY_INCOMPLETE_RESPONSE : ENTRY_MISSING_RESPONSE;
 		e->missing_reason = x->resp_why;
 	} else if (x->req == HALF_MISSING || x->req == HALF_WAIT) {
-		e->missing = ENTRY_MISSING_REQUEST;
+		e->missing = has_req ? ENTRY_INCOMPLETE_REQUEST : ENTRY_MISSING_REQUEST;
 		e->missing_reason = x->req_why;
 	}
 	free(x);

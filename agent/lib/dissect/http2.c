@@ -396,7 +396,7 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 	if (!rq->head)
 		e->missing = ENTRY_MISSING_REQUEST;
 	else if (!rs->ended)
-		e->missing = ENTRY_MISSING_RESPONSE;
+		e->missing = rs->head ? ENTRY_INCOMPLETE_RESPONSE : ENTRY_MISSING_RESPONSE;
 	if (e->missing != ENTRY_COMPLETE)
 		e->missing_reason = s->rst || s->goaway ? ENTRY_REASON_STREAM_RESET : why;
 	stream_free(h, s);

@@ -39,11 +39,18 @@ const char *entry_missing_str(enum entry_missing m)
 	case ENTRY_COMPLETE:
 		return "none";
 	case ENTRY_MISSING_RESPONSE:
+	case ENTRY_INCOMPLETE_RESPONSE:
 		return "response";
 	case ENTRY_MISSING_REQUEST:
+	case ENTRY_INCOMPLETE_REQUEST:
 		return "request";
 	}
 	return "?";
+}
+
+bool entry_is_partial(enum entry_missing m)
+{
+	return m == ENTRY_INCOMPLETE_RESPONSE || m == ENTRY_INCOMPLETE_REQUEST;
 }
 
 const char *entry_missing_reason_str(enum entry_missing_reason r)
@@ -144,7 +151,8 @@ json_t *entry_to_json(const struct entry *e)
 	json_object_set_new(o, "request_size", json_integer((json_int_t)e->request_size));
 	json_object_set_new(o, "response_size", json_integer((json_int_t)e->response_size));
 	if (e->missing != ENTRY_COMPLETE) {
-		json_object_set_new(o, "missing", json_string(entry_missing_str(e->missing)));
+		json_object_set_new(o, entry_is_partial(e->missing) ? "incomplete" : "missing",
+				    json_string(entry_missing_str(e->missing)));
 		json_object_set_new(o, "missing_reason",
 				    json_string(entry_missing_reason_str(e->missing_reason)));
 	}
@@ -188,7 +196,8 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 				jstr(gql, "operation_type", NULL) ?: "-",
 				jstr(gql, "operation_name", NULL) ?: "-");
 	if (off < sizeof(summary) && e->missing != ENTRY_COMPLETE)
-		snprintf(summary + off, sizeof(summary) - off, " [missing %s: %s]",
+		snprintf(summary + off, sizeof(summary) - off, " [%s %s: %s]",
+			 entry_is_partial(e->missing) ? "incomplete" : "missing",
 			 entry_missing_str(e->missing),
 			 entry_missing_reason_str(e->missing_reason));
 	entry_format_time(e->request_ts_ns ? e->request_ts_ns : e->response_ts_ns, t);

@@ -32,14 +32,16 @@ struct entry_endpoint {
 	char namespace[ENTRY_NAME_MAX]; /* "" when not known */
 };
 
-/* Which half of the pair never came. */
+/* Which half of the pair never came, or came only in part. */
 enum entry_missing {
 	ENTRY_COMPLETE = 0,
 	ENTRY_MISSING_RESPONSE,
 	ENTRY_MISSING_REQUEST,
+	ENTRY_INCOMPLETE_RESPONSE, /* its start came (HTTP: the head), its end did not */
+	ENTRY_INCOMPLETE_REQUEST,
 };
 
-/* Why it never came. */
+/* Why it never came (or never ended). */
 enum entry_missing_reason {
 	ENTRY_REASON_NONE = 0,
 	ENTRY_REASON_GAP,         /* bytes of the stream were lost (capture gap) */
@@ -84,7 +86,10 @@ json_t *entry_to_json(const struct entry *e);
 /* One line of text for terminals: "<id> <time> <proto> <src> -> <dst> <summary>". */
 int entry_format_line(const struct entry *e, char *buf, size_t size);
 
+/* "request" or "response": the half an entry_missing value is about. */
 const char *entry_missing_str(enum entry_missing m);
+/* The half began but did not end (printed as "incomplete", not "missing"). */
+bool entry_is_partial(enum entry_missing m);
 const char *entry_missing_reason_str(enum entry_missing_reason r);
 
 /* "2026-11-23T10:42:00.123456789Z" (UTC, nanoseconds). */
