@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <pcap/dlt.h>
 
 #include "capture.h"
+#include "dissect/dissect_worker.h"
 #include "dissect/engine.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_output.h"
@@ -18,6 +20,25 @@
 #include "pcap_store.h"
 #include "pods_local.h"
 #include "sys_mounts.h"
+
+/*
+ * Names for entries' addresses: every pod tapped in this run, kept after it is untapped so
+ * that entries finishing later (at exit, after a pod went away) still carry its name. Read
+ * by the dissection thread, written by the main one. Bounded: the oldest name is replaced.
+ */
+#define POD_NAMES_MAX 4096
+
+struct pod_name {
+	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d, as entries have it */
+	char pod[FLOE_POD_NAME_MAX + 1];
+	char namespace[FLOE_POD_NAME_MAX + 1];
+};
+
+struct pod_names {
+	pthread_mutex_t lock;
+	struct pod_name *v;
+	size_t n, next; /* next: the slot replaced when full */
+};
 
 /* A pod being tapped: what is needed to undo its hooks and map entries. */
 struct tapped_pod {
@@ -38,11 +59,12 @@ struct tap {
 	int64_t mono_to_real_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	uint64_t packets, bytes;
 	int store_errno;
-	/* live entries (--entries/--json): dissected in the drain loop */
+	/* live entries (--entries/--json): dissected on the worker's thread */
 	struct dissect_engine *engine;
+	struct dissect_worker *worker;
 	struct entry_output output;
 	struct entry_filter *filter;
-	uint64_t undecoded;
+	struct pod_names names;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -81,47 +103,84 @@ static int on_packet(void *ctx, const struct floe_pkt_record *rec, const uint8_t
 		t->store_errno = -ret;
 	t->packets++;
 	t->bytes += rec->pkt_len;
-	if (t->engine) {
-		struct packet p;
-
-		if (packet_decode(DLT_EN10MB, frame, rec->cap_len, rec->pkt_len,
-				  (uint64_t)((int64_t)rec->ts_ns + t->mono_to_real_ns), &p) == 0)
-			dissect_engine_packet(t->engine, &p);
-		else
-			t->undecoded++;
-	}
+	/* A full queue only costs this packet's entry; it is in the store all the same. */
+	if (t->worker)
+		dissect_worker_push(t->worker, DLT_EN10MB, frame, rec->cap_len, rec->pkt_len,
+				    (uint64_t)((int64_t)rec->ts_ns + t->mono_to_real_ns));
 	return 0;
 }
 
-/* Pod names for entries: the tapped pods' addresses (IPv4 as ::ffff:a.b.c.d). */
-static int pod_names(void *ctx, const uint8_t addr[16], char pod[ENTRY_NAME_MAX],
-		     char ns[ENTRY_NAME_MAX])
+static void pod_names_add(struct pod_names *pn, const struct floe_pod *p)
 {
 	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	pthread_mutex_lock(&pn->lock);
+	for (size_t a = 0; a < p->n_addrs; a++) {
+		const struct floe_pod_addr *pa = &p->addrs[a];
+		struct pod_name *slot = NULL;
+		uint8_t addr[16];
+
+		if (pa->family == AF_INET) {
+			memcpy(addr, v4mapped, 12);
+			memcpy(addr + 12, pa->addr, 4);
+		} else {
+			memcpy(addr, pa->addr, 16);
+		}
+		/* An address that moved to another pod takes the new name. */
+		for (size_t i = 0; i < pn->n && !slot; i++)
+			if (!memcmp(pn->v[i].addr, addr, 16))
+				slot = &pn->v[i];
+		if (!slot && pn->n < POD_NAMES_MAX) {
+			if (!pn->v)
+				pn->v = calloc(POD_NAMES_MAX, sizeof(*pn->v));
+			if (pn->v)
+				slot = &pn->v[pn->n++];
+		} else if (!slot) {
+			slot = &pn->v[pn->next];
+			pn->next = (pn->next + 1) % POD_NAMES_MAX;
+		}
+		if (!slot)
+			break; /* ENOMEM: entries go without this pod's name */
+		memcpy(slot->addr, addr, 16);
+		snprintf(slot->pod, sizeof(slot->pod), "%s", p->name);
+		snprintf(slot->namespace, sizeof(slot->namespace), "%s", p->namespace);
+	}
+	pthread_mutex_unlock(&pn->lock);
+}
+
+/* A dissect_names_fn: pod names for entries, on the dissection thread. */
+static int pod_names_lookup(void *ctx, const uint8_t addr[16], char pod[ENTRY_NAME_MAX],
+			    char ns[ENTRY_NAME_MAX])
+{
+	struct pod_names *pn = ctx;
+	int found = 0;
+
+	pthread_mutex_lock(&pn->lock);
+	for (size_t i = 0; i < pn->n && !found; i++) {
+		if (memcmp(pn->v[i].addr, addr, 16))
+			continue;
+		snprintf(pod, ENTRY_NAME_MAX, "%s", pn->v[i].pod);
+		snprintf(ns, ENTRY_NAME_MAX, "%s", pn->v[i].namespace);
+		found = 1;
+	}
+	pthread_mutex_unlock(&pn->lock);
+	return found;
+}
+
+/* Worker tick: entries reach a pipe or file within a second. */
+static void entries_tick(void *ctx)
+{
 	struct tap *t = ctx;
 
-	for (size_t i = 0; i < t->n_pods; i++) {
-		const struct floe_pod *p = &t->pods[i].pod;
-
-		for (size_t a = 0; a < p->n_addrs; a++) {
-			const struct floe_pod_addr *pa = &p->addrs[a];
-			bool hit = pa->family == AF_INET
-					   ? !memcmp(addr, v4mapped, 12) && !memcmp(addr + 12, pa->addr, 4)
-					   : !memcmp(addr, pa->addr, 16);
-
-			if (hit) {
-				snprintf(pod, ENTRY_NAME_MAX, "%s", p->name);
-				snprintf(ns, ENTRY_NAME_MAX, "%s", p->namespace);
-				return 1;
-			}
-		}
-	}
-	return 0;
+	fflush(t->output.out);
 }
 
 static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 {
-	struct dissect_config dc = {.body_max = t->o->body_max, .names = pod_names, .names_ctx = t};
+	struct dissect_config dc = {
+	    .body_max = t->o->body_max, .names = pod_names_lookup, .names_ctx = &t->names};
+	struct dissect_worker_config wc = {
+	    .queue_bytes = t->o->dissect_queue, .tick = entries_tick, .tick_ctx = t};
 	int ret;
 
 	if (t->o->filter) {
@@ -133,18 +192,29 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	t->output.json = t->o->entries_json;
 	t->output.filter = t->filter;
 	ret = dissect_engine_create(&dc, entry_output_sink, &t->output, &t->engine);
-	if (ret)
+	if (ret) {
 		snprintf(err, errlen, "cannot start the dissection engine: %s", strerror(-ret));
+		return ret;
+	}
+	ret = dissect_worker_start(&wc, t->engine, &t->worker);
+	if (ret) {
+		snprintf(err, errlen, "cannot start the dissection thread: %s", strerror(-ret));
+		dissect_engine_destroy(t->engine);
+		t->engine = NULL;
+	}
 	return ret;
 }
 
 static void entries_close(struct tap *t)
 {
+	struct dissect_worker_stats ws;
 	struct dissect_stats ds;
 
 	if (!t->engine)
 		return;
-	dissect_engine_finish(t->engine);
+	/* Dissects what is still queued and finishes the engine: pending entries come out. */
+	dissect_worker_stop(t->worker, &ws);
+	t->worker = NULL;
 	dissect_engine_get_stats(t->engine, &ds);
 	fflush(t->output.out);
 	fprintf(t->log,
@@ -153,6 +223,11 @@ static void entries_close(struct tap *t)
 		(unsigned long long)ds.entries, (unsigned long long)t->output.printed,
 		(unsigned long long)ds.entries_incomplete, (unsigned long long)ds.conns,
 		(unsigned long long)ds.conns_unknown, (unsigned long long)ds.parse_errors);
+	fprintf(t->log,
+		"  not dissected: queue full       %llu packets (queue peak %llu bytes), %llu "
+		"undecodable\n",
+		(unsigned long long)ws.dropped, (unsigned long long)ws.queue_peak,
+		(unsigned long long)ws.undecoded);
 	dissect_engine_destroy(t->engine);
 	t->engine = NULL;
 	entry_output_free(&t->output);
@@ -227,6 +302,7 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 		return ret;
 	}
 	t->n_pods++;
+	pod_names_add(&t->names, p);
 	return 0;
 }
 
@@ -336,7 +412,7 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 
 int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 {
-	struct tap t = {.o = o, .log = log};
+	struct tap t = {.o = o, .log = log, .names = {.lock = PTHREAD_MUTEX_INITIALIZER}};
 	struct tc_hooks_cleanup_stats cleaned = {};
 	struct pcap_store_stats st = {};
 	uint64_t cnt[FLOE_CNT_MAX] = {};
@@ -431,10 +507,6 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 			last_tick = now;
 			refresh_clock_offset(&t);
 			sync_pods(&t, true);
-			if (t.engine) {
-				dissect_engine_expire(t.engine, (uint64_t)clock_ns(CLOCK_REALTIME));
-				fflush(t.output.out);
-			}
 			if (o->debug && capture_counters(t.capture, cnt) == 0)
 				fprintf(log,
 					"floe: seen %llu targeted %llu recorded %llu ringbuf_full "
@@ -474,5 +546,7 @@ out:
 	capture_close(t.capture);
 	tap_scope_free(&t.scope);
 	free(t.pods);
+	free(t.names.v);
+	pthread_mutex_destroy(&t.names.lock);
 	return rc;
 }

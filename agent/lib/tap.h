@@ -34,6 +34,7 @@ struct tap_options {
 	bool entries_json;       /* --json */
 	const char *filter;      /* --filter: only matching entries are printed */
 	uint64_t body_max;       /* --body-max; 0: default */
+	uint64_t dissect_queue;  /* --dissect-queue: bytes of packets waiting; 0: default */
 };
 
 /* Defaults for every field. */

@@ -86,6 +86,9 @@ static void print_help(FILE *out)
 	    "      --filter EXPR          print only entries matching EXPR ('http and\n"
 	    "                             response.status >= 500'; docs/entries.md)\n"
 	    "      --body-max SIZE        body bytes kept per message in entries (default 64KiB)\n"
+	    "      --dissect-queue SIZE   packets waiting for the dissection thread, at most\n"
+	    "                             (default 32MiB; when full, packets are stored but\n"
+	    "                             not dissected, and counted)\n"
 	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
 	    "                             tap.ringbuffer, tap.store, tap.inventory, tap.duration\n"
 	    "  -h, --help                 this help\n"
@@ -112,6 +115,7 @@ enum {
 	OPT_JSON,
 	OPT_FILTER,
 	OPT_BODY_MAX,
+	OPT_DISSECT_QUEUE,
 	OPT_LATER,
 };
 
@@ -179,6 +183,11 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		if (parse_size(val, &o->body_max) < 0 || o->body_max > (1ull << 30))
 			goto bad_size;
 		return 0;
+	case OPT_DISSECT_QUEUE:
+		if (parse_size(val, &o->dissect_queue) < 0 || o->dissect_queue < (64u << 10) ||
+		    o->dissect_queue > (4ull << 30))
+			goto bad_size;
+		return 0;
 	}
 	snprintf(err, errlen, "unknown option '%s'", name);
 	return -EINVAL;
@@ -207,6 +216,7 @@ static const struct option long_opts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"filter", required_argument, NULL, OPT_FILTER},
     {"body-max", required_argument, NULL, OPT_BODY_MAX},
+    {"dissect-queue", required_argument, NULL, OPT_DISSECT_QUEUE},
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */

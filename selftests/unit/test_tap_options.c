@@ -73,6 +73,8 @@ static void test_flags(void **state)
 	assert_int_equal(o.snaplen, 256);
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-s", "tap.ringbuffer=1MB"), 0);
 	assert_int_equal(o.ringbuf_bytes, 1ull << 20);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-queue", "8MiB"), 0);
+	assert_int_equal(o.dissect_queue, 8ull << 20);
 }
 
 static void test_bad_flags(void **state)
@@ -88,6 +90,9 @@ static void test_bad_flags(void **state)
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--storagelimit", "lots"), -EINVAL);
 	assert_non_null(strstr(err, "invalid size"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--snaplen", "10"), -EINVAL);
+	/* A queue smaller than one large packet would dissect nothing. */
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-queue", "1KiB"), -EINVAL);
+	assert_non_null(strstr(err, "--dissect-queue"));
 	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls"), -EINVAL);
 	assert_non_null(strstr(err, "not available yet"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-p", "x.tar.gz"), -EINVAL);

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * dissect_worker: frames pushed through the queue to the dissection thread give the same
+ * entries as `floe read` of the same capture (read_file_run, the synchronous path); a queue
+ * too small drops whole frames, counted, never corrupts them; stop drains what is queued.
+ * Captures: ../shared/captures (FLOE_CAPTURES), skipped when absent.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <pcap/pcap.h>
+
+#include "dissect/dissect_worker.h"
+#include "entry/entry_json.h"
+#include "read_file.h"
+
+struct sink {
+	struct entry_json_buf text; /* every entry's JSON, one per line */
+	unsigned n;
+};
+
+static void collect(void *ctx, const struct entry *e)
+{
+	struct sink *s = ctx;
+	json_t *j = entry_to_json(e);
+
+	assert_non_null(j);
+	assert_int_equal(entry_json_append(&s->text, j), 0);
+	assert_int_equal(entry_json_append_raw(&s->text, "\n", 1), 0);
+	json_decref(j);
+	s->n++;
+}
+
+static const char *captures_dir(void)
+{
+	const char *d = getenv("FLOE_CAPTURES");
+
+	return d && *d ? d : "../shared/captures";
+}
+
+/* Push every frame of path through a worker with a queue of queue_bytes. */
+static void run_worker(const char *path, size_t queue_bytes, struct sink *s,
+		       struct dissect_worker_stats *ws, unsigned *frames)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, eb);
+	/* No expiry by the wall clock during the test: the captures' times are years old. */
+	struct dissect_worker_config wc = {.queue_bytes = queue_bytes, .tick_ns = 3600e9};
+	struct dissect_config dc = {0};
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	struct pcap_pkthdr *h;
+	const u_char *d;
+
+	assert_non_null(p);
+	dc.tcp.expire_on_packets = true;
+	assert_int_equal(dissect_engine_create(&dc, collect, s, &eng), 0);
+	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
+	*frames = 0;
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
+
+		dissect_worker_push(w, pcap_datalink(p), d, h->caplen, h->len, ts);
+		(*frames)++;
+	}
+	dissect_worker_stop(w, ws);
+	dissect_engine_destroy(eng);
+	pcap_close(p);
+}
+
+static void same_as_read(const char *rel)
+{
+	char path[1024], err[256];
+	struct sink want = {0}, got = {0};
+	struct read_file_stats rs;
+	struct dissect_worker_stats ws;
+	unsigned frames;
+
+	snprintf(path, sizeof(path), "%s/%s", captures_dir(), rel);
+	if (access(path, R_OK)) {
+		print_message("skipped: %s not found\n", path);
+		return;
+	}
+	assert_int_equal(read_file_run(path, NULL, collect, &want, &rs, err, sizeof(err)), 0);
+	run_worker(path, 0, &got, &ws, &frames);
+	assert_true(want.n > 0);
+	assert_int_equal(ws.pushed, frames);
+	assert_int_equal(ws.dropped, 0);
+	assert_int_equal(got.n, want.n);
+	assert_int_equal(got.text.len, want.text.len);
+	assert_memory_equal(got.text.p, want.text.p, want.text.len);
+	entry_json_buf_free(&want.text);
+	entry_json_buf_free(&got.text);
+}
+
+static void test_same_entries_as_read(void **state)
+{
+	(void)state;
+	same_as_read("http1/pipelined-requests.pcap");
+	same_as_read("http2/dns_over_https_POST.pcap");
+	same_as_read("grpc/bidi-streaming.pcapng");
+}
+
+static void test_small_queue_drops_whole_frames(void **state)
+{
+	char path[1024];
+	struct sink got = {0};
+	struct dissect_worker_stats ws;
+	unsigned frames;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/%s", captures_dir(), "redis/pubsub-resp3.pcap");
+	if (access(path, R_OK)) {
+		print_message("skipped: %s not found\n", path);
+		return;
+	}
+	/* 4 KiB: most of this capture's frames (up to 64 KB) cannot even fit. */
+	run_worker(path, 4096, &got, &ws, &frames);
+	assert_true(ws.dropped > 0);
+	assert_int_equal(ws.pushed + ws.dropped, frames);
+	assert_true(ws.queue_peak <= 4096);
+	/* What was dissected was whole frames: nothing undecodable. */
+	assert_int_equal(ws.undecoded, 0);
+	entry_json_buf_free(&got.text);
+}
+
+static void test_stop_without_frames(void **state)
+{
+	struct dissect_worker_config wc = {0};
+	struct dissect_config dc = {0};
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	struct dissect_worker_stats ws;
+	struct sink s = {0};
+
+	(void)state;
+	assert_int_equal(dissect_engine_create(&dc, collect, &s, &eng), 0);
+	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
+	dissect_worker_stop(w, &ws);
+	assert_int_equal(ws.pushed, 0);
+	assert_int_equal(ws.dropped, 0);
+	assert_int_equal(s.n, 0);
+	dissect_engine_destroy(eng);
+	dissect_worker_stop(NULL, NULL); /* a no-op */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_same_entries_as_read),
+	    cmocka_unit_test(test_small_queue_drops_whole_frames),
+	    cmocka_unit_test(test_stop_without_frames),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
