@@ -16,38 +16,24 @@
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ITEST_TIMEOUT=240 source "$HERE/../lib/itest.sh" "$@"
 source "$HERE/../lib/entries.sh"
+source "$HERE/../lib/rabbitmq.sh"
 
 T=$PODS_TMP
 A=10.213.41.11 B=10.213.41.12
 PORT=5672
-RMQ=/usr/lib/rabbitmq/bin/rabbitmq-server
 
-need_cmd "rabbitmq-server and epmd are installed" "$RMQ" epmd || done_testing
+need_cmd "rabbitmq-server and epmd are installed" "$RABBITMQ_SERVER" epmd || done_testing
 if ! "$PY" -c 'import pika' 2>/dev/null; then
 	skip "python3-pika is installed" "python3-pika is not installed (selftests/lib/deps.sh)"
 	done_testing
 fi
 entries_pods $A $B
 
-# The broker's world, all of it in $T: no host config, cookie, database, logs or epmd.
-R=$T/rabbitmq
-mkdir -p "$R/home" "$R/mnesia" "$R/log"
-: >"$R/rabbitmq-env.conf"
-echo '[].' >"$R/enabled_plugins"
-# guest may log in from another address (the client pod).
-printf 'loopback_users = none\n' >"$R/rabbitmq.conf"
-pod_bg b "$T/epmd.log" epmd -address 127.0.0.1
-EPMD_PID=$BG_PID
-pod_bg b "$T/rabbitmq.out" env HOME="$R/home" RABBITMQ_CONF_ENV_FILE="$R/rabbitmq-env.conf" \
-	RABBITMQ_CONFIG_FILE="$R/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$R/enabled_plugins" \
-	RABBITMQ_MNESIA_BASE="$R/mnesia" RABBITMQ_LOG_BASE="$R/log" RABBITMQ_PID_FILE="$R/pid" \
-	RABBITMQ_NODENAME="floe$$@localhost" RABBITMQ_NODE_IP_ADDRESS=$B RABBITMQ_NODE_PORT=$PORT \
-	RABBITMQ_DIST_PORT=$((PORT + 20000)) "$RMQ"
-RMQ_PID=$BG_PID
+# The broker's world, all of it in $T (selftests/lib/rabbitmq.sh).
 start=$(date +%s)
-if ! wait_tcp_listen b $PORT 120; then
+if ! rabbitmq_start b $B $PORT 120; then
 	not_ok "rabbitmq-server listens in b"
-	diag "$(tail -n 20 "$T/rabbitmq.out")" "$(tail -n 20 "$R"/log/*.log 2>/dev/null)"
+	diag "$(tail -n 40 "$RABBITMQ_LOG")"
 	done_testing
 fi
 ok "rabbitmq-server listens in b (after $(($(date +%s) - start)) s)"
@@ -79,6 +65,5 @@ hb=$(grep -oE 'amqp\.heartbeats [0-9]+' "$x.read.log" | awk '{ print $2 }')
 check "floe read counts heartbeats in the capture, not as entries (${hb:-0})" test "${hb:-0}" -ge 2
 check "floe read: no AMQP parse error" grep -qE ' 0 parse errors' "$x.read.log"
 
-bg_stop "$RMQ_PID"
-bg_stop "$EPMD_PID"
+rabbitmq_stop
 done_testing

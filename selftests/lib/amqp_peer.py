@@ -13,6 +13,9 @@ the checker that compares floe's entries with what this client logged.
       Every AMQP method exchange it makes is one JSON line in LOG, in the field names of
       floe's entries (docs/entries.md, AMQP).
 
+  amqp_peer.py load HOST PORT [--messages N] [--seconds S]
+      Many messages of mixed sizes for the benchmark capture (selftests/bench/gen_amqp.sh).
+
   amqp_peer.py check --entries F --log LOG --client-pod P --server-pod P --port N
                      [--since T --until T]
       TAB-separated ok/fail/diag lines (selftests/lib/entries.sh `checks`): every logged
@@ -256,6 +259,69 @@ def client(a):
     return 0
 
 
+# ------------------------------------------------------------------ load (benchmark capture)
+def load(a):
+    """Many messages for the benchmark capture: a publisher connection (plain publishes, and
+    every tenth on a publisher-confirm channel) and a consumer connection (manual acks,
+    multiple every 50; a basic_get every 1000 messages), bodies of mixed sizes."""
+    import pika
+
+    creds = pika.PlainCredentials("guest", "guest")
+    params = pika.ConnectionParameters(a.host, a.port, credentials=creds, heartbeat=0)
+    pub, sub = pika.BlockingConnection(params), pika.BlockingConnection(params)
+    pch, cch, sch = pub.channel(), pub.channel(), sub.channel()
+    cch.confirm_delivery()
+    pch.exchange_declare("bench", exchange_type="direct")
+    pch.queue_declare("bench.q", arguments={"x-max-length": 1000000})
+    pch.queue_bind("bench.q", "bench", routing_key="work")
+    sch.basic_qos(prefetch_count=500)
+    state = {"delivered": 0, "unacked": 0, "gets": 0}
+
+    def on_message(channel, method, props, body):
+        state["delivered"] += 1
+        state["unacked"] += 1
+        if state["unacked"] >= 50:
+            channel.basic_ack(method.delivery_tag, multiple=True)
+            state["unacked"] = 0
+    sch.basic_consume("bench.q", on_message, auto_ack=False)
+    small = json.dumps({"event": "order.created", "id": 0, "items": [1, 2, 3], "note": "x" * 120}).encode()
+    medium = bytes(range(256)) * 4
+    large = (b"large payload " * 800)[:10240]
+    huge = b"h" * 200000
+    deadline = time.time() + a.seconds
+    published = confirmed = 0
+    for i in range(a.messages):
+        if time.time() > deadline:
+            break
+        r = i % 100
+        body = huge if i % 1000 == 999 else large if r < 2 else medium if r < 30 else small
+        props = pika.BasicProperties(content_type="application/json", delivery_mode=1,
+                                     message_id="m-%d" % i, headers={"seq": i, "src": "bench"})
+        if i % 10 == 5:
+            cch.basic_publish("bench", "work", body, properties=props)
+            confirmed += 1
+        else:
+            pch.basic_publish("bench", "work", body, properties=props)
+        published += 1
+        if i % 200 == 199:
+            sub.process_data_events(time_limit=0)
+            pub.process_data_events(time_limit=0)
+        if i % 1000 == 500:
+            m, _, _ = pch.basic_get("bench.q", auto_ack=False)
+            if m is not None:
+                pch.basic_ack(m.delivery_tag)
+                state["gets"] += 1
+    while state["delivered"] + state["gets"] < published and time.time() < deadline + 30:
+        sub.process_data_events(time_limit=0.2)
+    sch.basic_ack(0, multiple=True)
+    for c in (pch, cch, sch):
+        c.close()
+    pub.close()
+    sub.close()
+    print(json.dumps(dict(published=published, confirmed=confirmed, **state)))
+    return 0
+
+
 # ------------------------------------------------------------------ checker
 def cmd_check(a):
     import entries_check as ec
@@ -473,6 +539,11 @@ def main():
     c.add_argument("log")
     c.add_argument("--messages", type=int, default=20)
     c.add_argument("--big", type=int, default=300000)
+    ld = sub.add_parser("load")
+    ld.add_argument("host")
+    ld.add_argument("port", type=int)
+    ld.add_argument("--messages", type=int, default=40000)
+    ld.add_argument("--seconds", type=int, default=180)
     k = sub.add_parser("check")
     k.add_argument("--entries", required=True)
     k.add_argument("--log", required=True)
@@ -482,7 +553,7 @@ def main():
     k.add_argument("--since", type=float)
     k.add_argument("--until", type=float)
     a = ap.parse_args()
-    return client(a) if a.cmd == "client" else cmd_check(a)
+    return {"client": client, "load": load, "check": cmd_check}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -1253,6 +1253,23 @@ static void test_bounds(void **state)
 	assert_int_equal(n_entries(&f), n + AMQP_HELD_MAX);
 	fx_free(&f);
 
+	/* Held bodies past AMQP_HELD_BYTES_MAX: 64 KiB each, so far fewer than AMQP_HELD_MAX
+	 * wait. */
+	fx_open(&f);
+	handshake(&f);
+	channel_open(&f, 1);
+	consume(&f, 1, "m", false);
+	for (k = 0; k < 64 * 1024; k++)
+		big[k] = (char)('a' + k % 26);
+	big[64 * 1024] = 0;
+	for (i = 1; i <= AMQP_HELD_BYTES_MAX / (64 * 1024) + 3; i++)
+		deliver(&f, 1, "m", i, big);
+	big[64 * 1024] = 'x';
+	assert_int_equal(n_entries(&f), 5 + 3);
+	assert_str(&f, 5, "missing_reason", "too_many_pending");
+	assert_int_equal(iget(&f, 5, "request.delivery_tag"), 1);
+	fx_free(&f);
+
 	/* Synchronous requests past AMQP_SYNC_PENDING_MAX on a channel. */
 	fx_open(&f);
 	handshake(&f);

@@ -105,6 +105,7 @@ struct item {
 	uint32_t method;    /* the request's method */
 	uint64_t tag;	    /* delivery tag (deliveries, gets) or publish sequence (confirms) */
 	uint64_t order;	    /* arrival order, for eviction */
+	size_t body_kept;   /* body bytes the entry holds (bounds held items) */
 	enum item_kind kind;
 	enum tcp_dir sender; /* who sent the request */
 	uint16_t channel;
@@ -168,8 +169,9 @@ struct rx {
 struct amqp {
 	struct conn *c;
 	struct chan *ch[AMQP_CHANNELS_MAX];
-	struct rx rx[2]; /* by the engine's direction */
-	unsigned held;	 /* items in all channels' held and confirms lists */
+	struct rx rx[2];   /* by the engine's direction */
+	unsigned held;	   /* items in all channels' held and confirms lists */
+	size_t held_bytes; /* their kept body bytes */
 	uint64_t order, clock;
 	uint32_t frame_max; /* negotiated (Tune-Ok, else Tune); 0: unknown */
 	char version[8];
@@ -1119,6 +1121,7 @@ static void fifo_unlink(struct fifo *q, struct item *prev, struct item *it)
 
 static void content_cut(struct amqp *st, struct chan *ch, enum tcp_dir sender,
 			enum entry_missing_reason why);
+static void held_taken(struct amqp *st, const struct item *it);
 
 /* Every item of the channel out, with what it misses and why (the channel ended). */
 static void chan_flush(struct amqp *st, struct chan *ch, enum entry_missing_reason why)
@@ -1133,11 +1136,11 @@ static void chan_flush(struct amqp *st, struct chan *ch, enum entry_missing_reas
 			item_emit(st, it, ENTRY_MISSING_RESPONSE, why);
 	}
 	while ((it = fifo_pop(&ch->held))) {
-		st->held--;
+		held_taken(st, it);
 		item_emit(st, it, it->kind == K_GET ? ENTRY_COMPLETE : ENTRY_MISSING_RESPONSE, why);
 	}
 	while ((it = fifo_pop(&ch->confirms))) {
-		st->held--;
+		held_taken(st, it);
 		item_emit(st, it, ENTRY_MISSING_RESPONSE, why);
 	}
 }
@@ -1218,7 +1221,14 @@ static struct chan *chan_get(struct amqp *st, uint16_t id)
 
 /* ---- held items: deliveries waiting for acks, publishes waiting for confirms ---- */
 
-/* Make room under AMQP_HELD_MAX: the oldest held item goes out without its response. */
+static void held_taken(struct amqp *st, const struct item *it)
+{
+	st->held--;
+	st->held_bytes -= it->body_kept;
+}
+
+/* Make room under AMQP_HELD_MAX / AMQP_HELD_BYTES_MAX: the oldest held item goes out without
+ * its response. */
 static void held_evict(struct amqp *st)
 {
 	struct chan *best_ch = NULL;
@@ -1245,7 +1255,7 @@ static void held_evict(struct amqp *st)
 		uint64_t *gone =
 		    best_q == &best_ch->held ? &best_ch->held_gone : &best_ch->confirms_gone;
 
-		st->held--;
+		held_taken(st, it);
 		if (it->tag > *gone)
 			*gone = it->tag;
 		item_emit(st, it, it->kind == K_GET ? ENTRY_COMPLETE : ENTRY_MISSING_RESPONSE,
@@ -1255,10 +1265,12 @@ static void held_evict(struct amqp *st)
 
 static void held_push(struct amqp *st, struct fifo *q, struct item *it)
 {
-	if (st->held >= AMQP_HELD_MAX)
+	while (st->held &&
+	       (st->held >= AMQP_HELD_MAX || st->held_bytes + it->body_kept > AMQP_HELD_BYTES_MAX))
 		held_evict(st);
 	fifo_push(q, it);
 	st->held++;
+	st->held_bytes += it->body_kept;
 }
 
 /* ---- content ---- */
@@ -1351,6 +1363,7 @@ static void content_done(struct amqp *st, struct chan *ch, enum tcp_dir sender)
 
 	ct->it = NULL;
 	content_body_json(ct, false);
+	it->body_kept = ct->body.len;
 	http_body_reset(&ct->body);
 	switch (it->kind) {
 	case K_PUBLISH:
@@ -1633,7 +1646,7 @@ static void on_settle(struct amqp *st, struct chan *ch, enum tcp_dir sender, uin
 			continue;
 		}
 		fifo_unlink(q, prev, it);
-		st->held--;
+		held_taken(st, it);
 		matched++;
 		if (it->kind == K_GET) {
 			/* The Get's response is the Get-Ok: the settlement goes beside it. */

@@ -28,8 +28,10 @@
 /* Synchronous requests waiting for their reply, per channel and sender. */
 #define AMQP_SYNC_PENDING_MAX 16u
 /* Deliveries waiting for the consumer's ack plus publishes waiting for the broker's confirm,
- * per connection; past that the oldest is emitted without its response. */
-#define AMQP_HELD_MAX 128u
+ * per connection, and the body bytes they keep; past either the oldest is emitted without its
+ * response. (A consumer's prefetch window is often hundreds of messages.) */
+#define AMQP_HELD_MAX	    1024u
+#define AMQP_HELD_BYTES_MAX (4u << 20)
 /* Consumers (consumer tag -> no_ack) remembered per channel. */
 #define AMQP_CONSUMERS_MAX 16u
 /* Method and content header frames are decoded up to this payload size (AMQP's default
