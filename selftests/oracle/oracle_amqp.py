@@ -36,6 +36,9 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oracle import Tap, hexbytes, q  # noqa: E402  (shared with the HTTP oracle)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CAPTURE_EXT = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz", ".cap")
@@ -116,45 +119,6 @@ EXPECTED = [
     ("publish_number", "tshark numbers Basic.Publish frames itself (not on the wire); floe "
      "numbers them only on channels in confirm mode (request.publish_seq)"),
 ]
-
-
-class Tap:
-    def __init__(self):
-        self.n = self.passed = self.failed = 0
-
-    def result(self, good, desc, skip=None):
-        self.n += 1
-        if good:
-            self.passed += 1
-        else:
-            self.failed += 1
-        line = "%s %d - %s" % ("ok" if good else "not ok", self.n, desc)
-        if skip:
-            line += " # SKIP " + skip
-        print(line, flush=True)
-
-    @staticmethod
-    def diag(text):
-        for line in str(text).split("\n"):
-            print("# " + line)
-        sys.stdout.flush()
-
-    def done(self):
-        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
-        return 1 if self.failed else 0
-
-
-def q(v):
-    s = json.dumps(v, ensure_ascii=False, sort_keys=True)
-    return s if len(s) <= 200 else s[:180] + "...(%d chars)" % len(s)
-
-
-def hexbytes(s):
-    s = (s or "").replace(":", "")
-    try:
-        return bytes.fromhex(s)
-    except ValueError:
-        return None
 
 
 # --------------------------------------------------------------------------- tshark side
