@@ -4,8 +4,10 @@
  * starts with "PRI * HTTP/2.0", which an HTTP/1 detector could take for a request line.
  * Not const: unit tests put toy dissectors in their place.
  */
+#include "dissect/amqp.h"
 #include "dissect/dissector.h"
 #include "dissect/http1.h"
 #include "dissect/http2.h"
 
-const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, NULL };
+const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, &dissector_amqp,
+						NULL };

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "dissect/amqp.h"
+
 struct entry *entry_new(void)
 {
 	struct entry *e = calloc(1, sizeof(*e));
@@ -182,10 +184,12 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 	size_t off = 0;
 
 	summary[0] = 0;
-	if (method || url)
+	if (!strcmp(e->protocol, "amqp"))
+		off = (size_t)amqp_entry_summary(e->fields, summary, sizeof(summary));
+	else if (method || url)
 		off += snprintf(summary + off, sizeof(summary) - off, "%s %.300s",
 				method ? method : "-", url ? url : "-");
-	if (off < sizeof(summary) && resp)
+	if (off < sizeof(summary) && resp && strcmp(e->protocol, "amqp"))
 		off += snprintf(summary + off, sizeof(summary) - off, " -> %lld",
 				(long long)status);
 	if (off < sizeof(summary) && grpc && json_object_get(grpc, "status"))

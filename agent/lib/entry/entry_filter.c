@@ -144,7 +144,7 @@ static char *read_string(struct parser *ps)
 }
 
 static const char *const protocol_words[] = { "http", "http1", "http2", "grpc", "graphql",
-					      NULL };
+					      "amqp", NULL };
 
 static bool is_protocol_word(const char *w)
 {
