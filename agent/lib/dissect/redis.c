@@ -1289,6 +1289,7 @@ static void req_finish(struct redis *st, uint64_t ts_end, bool cut, enum entry_m
 	struct cmd *x = calloc(1, sizeof(*x));
 	bool no_reply = false;
 
+	d->in_msg = false;
 	if (!x || !(x->e = conn_entry_new(st->c))) {
 		free(x);
 		req_reset(q);
