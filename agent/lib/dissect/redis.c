@@ -692,6 +692,8 @@ static bool read_int(const uint8_t *p, size_t n, int64_t *out)
  * dropped rather than shown as U+FFFD. */
 static json_t *cut_text(const uint8_t *p, size_t keep, uint64_t total)
 {
+	if (!p)
+		return json_string("");
 	if (keep < total && keep) {
 		size_t i = keep - 1, lead;
 
@@ -2291,7 +2293,8 @@ static void msg_cut(struct redis *st, enum tcp_dir dir, enum entry_missing_reaso
 
 	if (d->in_msg) {
 		if (dir == TCP_DIR_C2S) {
-			if (st->q.active && st->q.argi >= 1)
+			/* The server answers even a malformed command (with an error). */
+			if (st->q.active)
 				req_finish(st, ts, true, why);
 			req_reset(&st->q);
 		} else {
