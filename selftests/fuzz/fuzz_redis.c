@@ -63,7 +63,7 @@ static void check_entry(void *ctx, const struct entry *e)
 
 static struct conn *open_conn(struct dissect_engine *eng, enum tcp_role role, uint64_t id)
 {
-	struct tcp_flow_info info = { .id = id, .family = AF_INET, .role = role };
+	struct tcp_flow_info info = {.id = id, .family = AF_INET, .role = role};
 	static const char hello[] = "*1\r\n$4\r\nPING\r\n";
 	struct conn *c;
 
@@ -78,7 +78,7 @@ static struct conn *open_conn(struct dissect_engine *eng, enum tcp_role role, ui
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct dissect_config cfg = { 0 };
+	struct dissect_config cfg = {0};
 	struct dissect_engine *eng;
 	enum tcp_role role;
 	struct conn *c;
@@ -114,15 +114,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				int k = h & 16 ? snprintf(hdr, sizeof(hdr), "*%u\r\n", n)
 					       : snprintf(hdr, sizeof(hdr), "$%u\r\n", n * 1000u);
 
-				dissect_stream_data(eng, c, dir, (const uint8_t *)hdr, (size_t)k, ts);
+				dissect_stream_data(eng, c, dir, (const uint8_t *)hdr, (size_t)k,
+						    ts);
 			}
 			dissect_stream_data(eng, c, dir, data + i, len, ts);
 			i += len;
 		}
 	}
 	if (c)
-		dissect_stream_close(eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT),
-				     ts + 1);
+		dissect_stream_close(
+		    eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT), ts + 1);
 	dissect_engine_destroy(eng);
 	return 0;
 }

@@ -870,6 +870,33 @@ static void test_monitor(void **state)
 	assert_str(&f, 3, "response.value", "RESET");
 	assert_str(&f, 4, "response.value", "PONG");
 	fx_free(&f);
+
+	/* A line longer than REDIS_LINE_MAX (MONITOR shows whole arguments), in pieces. */
+	{
+		enum { LEN = 200000 };
+		char *line = malloc(LEN + 16);
+		size_t i;
+
+		assert_non_null(line);
+		fx_open(&f);
+		cmd(&f, 1, "MONITOR");
+		s2c(&f, "+OK\r\n");
+		i = (size_t)snprintf(line, LEN, "+1700000000.1 [0 1.2.3.4:5] \"SET\" \"k\" \"");
+		memset(line + i, 'x', LEN - i);
+		memcpy(line + LEN, "\"\r\n+1700", 8);
+		for (i = 0; i < LEN + 8; i += 1000)
+			send_n(&f, TCP_DIR_S2C, line + i, LEN + 8 - i < 1000 ? LEN + 8 - i : 1000);
+		s2c(&f, "000000.2 [0 1.2.3.4:5] \"PING\"\r\n");
+		assert_int_equal(n_entries(&f), 3);
+		assert_str(&f, 1, "push.kind", "monitor");
+		assert_int_equal(strlen(sget(&f, 1, "push.message")), 64 * 1024);
+		assert_json(&f, 1, "response.truncated", "true");
+		assert_int_equal(iget(&f, 1, "response_size"), LEN + 3);
+		assert_str(&f, 2, "push.message", "1700000000.2 [0 1.2.3.4:5] \"PING\"");
+		assert_int_equal(fx_stats(&f).parse_errors, 0);
+		fx_free(&f);
+		free(line);
+	}
 }
 
 static void test_client_reply(void **state)

@@ -600,8 +600,9 @@ struct rep {
 };
 
 struct rdir {
-	enum { RD_LINE = 0, RD_BULK, RD_BULK_END } state;
+	enum { RD_LINE = 0, RD_BULK, RD_BULK_END, RD_LONG_LINE } state;
 	bool resync;
+	bool last_cr; /* RD_LONG_LINE: the last byte read was a CR */
 	bool in_msg;
 	uint64_t ts_first, wire;
 	uint8_t bulk_type;
@@ -2399,6 +2400,39 @@ static void bulk_done(struct redis *st, enum tcp_dir dir, uint64_t ts_end)
 	rep_string(st, d->bulk_type, d->kept.p, d->kept.len, d->bulk_len, st->r.keep_cur, ts_end);
 }
 
+/* Bytes of a long simple string or error (RD_LONG_LINE); returns how many were consumed. */
+static size_t long_line(struct redis *st, const uint8_t *q, size_t left, uint64_t ts_end)
+{
+	struct rdir *d = &st->d[TCP_DIR_S2C];
+	const uint8_t *nl = memchr(q, '\n', left);
+	size_t n = nl ? (size_t)(nl - q) : left, take = 0, cap;
+	bool kept;
+
+	if (d->kept.len < d->bulk_cap) {
+		take = d->bulk_cap - d->kept.len < n ? d->bulk_cap - d->kept.len : n;
+		memcpy(d->kept.p + d->kept.len, q, take);
+		d->kept.len += take;
+	}
+	if (n)
+		d->last_cr = q[n - 1] == '\r';
+	d->bulk_len += n;
+	d->wire += n + (nl ? 1 : 0);
+	if (!nl)
+		return n;
+	if (d->last_cr) {
+		/* The CR ends the line; it is not part of the text. */
+		if (d->kept.len == d->bulk_len)
+			d->kept.len--;
+		d->bulk_len--;
+	}
+	d->state = RD_LINE;
+	rep_begin_value(&st->r, d->bulk_type);
+	kept = rep_begin_string(st, d->bulk_len, &cap);
+	rep_string(st, d->bulk_type, d->kept.p, cap < d->kept.len ? cap : d->kept.len, d->bulk_len,
+		   kept, ts_end);
+	return n + 1;
+}
+
 /* ---- the dissector ---- */
 
 static void *redis_open(struct conn *c, void *handover)
@@ -2476,10 +2510,35 @@ static size_t redis_parse(void *vst, struct conn *c, enum tcp_dir dir, const uin
 			bulk_done(st, dir, ts_last);
 			continue;
 		}
+		if (d->state == RD_LONG_LINE) {
+			off += long_line(st, q, left, ts_last);
+			continue;
+		}
 		nl = memchr(q, '\n', left < REDIS_LINE_MAX ? left : REDIS_LINE_MAX);
 		if (!nl) {
 			if (left < REDIS_LINE_MAX)
 				break;
+			if (dir == TCP_DIR_S2C && (q[0] == '+' || q[0] == '-')) {
+				/* A simple string longer than a line (MONITOR shows whole
+				 * arguments): streamed, a prefix kept. */
+				if (!d->in_msg) {
+					d->in_msg = true;
+					d->ts_first = off ? ts_last : ts;
+					d->wire = 0;
+				}
+				d->state = RD_LONG_LINE;
+				d->bulk_type = q[0];
+				d->bulk_len = 0;
+				d->last_cr = false;
+				d->kept.len = 0;
+				d->bulk_cap =
+				    st->r.bytes < st->body_max ? st->body_max - st->r.bytes : 0;
+				if (!kbuf_reserve(&d->kept, d->bulk_cap))
+					d->bulk_cap = 0;
+				d->wire++;
+				off++;
+				continue;
+			}
 			malformed(st, dir, ts_last);
 			off++; /* not a message start: let the scan look further */
 			continue;
@@ -2524,6 +2583,15 @@ static void redis_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t miss
 	st->c = c;
 	if (st->replication || !missing)
 		return;
+	if (d->in_msg && !d->resync && d->state == RD_LONG_LINE) {
+		/* Inside a long simple string: count the hole, keep nothing after it. */
+		d->bulk_len += missing;
+		d->wire += missing;
+		d->bulk_cap = d->kept.len;
+		st->r.gap_bytes += missing;
+		st->r.truncated = true;
+		return;
+	}
 	if (d->in_msg && !d->resync && d->state == RD_BULK && missing <= d->bulk_left) {
 		/* Inside a bulk payload: skip the hole, keep nothing after it. */
 		d->bulk_left -= missing;
