@@ -215,6 +215,7 @@ def check_subscribers(flows, sub_log, psub_log):
               "%s: push.channel and push.message" % cmd, [short(e["push"]) for e in pushes])
 
 
+MON_ANY = re.compile(r'^\d+\.\d+ \[')  # also "[0 lua]": what a script ran
 MON_LINE = re.compile(r'^\d+\.\d+ \[\d+ ([0-9.]+):(\d+)\] (.*)$')
 MON_ARG = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
@@ -239,8 +240,8 @@ def mon_unescape(s):
 
 
 def check_monitor(entries, flows, mon_log, client_ip):
-    lines = [l for l in open(mon_log, encoding="utf-8", errors="replace").read().splitlines()
-             if MON_LINE.match(l)]
+    lines = [l for l in open(mon_log, encoding="utf-8", errors="replace").read().split("\n")
+             if MON_ANY.match(l)]
     fid, es = find_flow(flows, lambda e: (e.get("request") or {}).get("command") == "MONITOR")
     if not check(fid is not None, "MONITOR: floe has the monitor's connection"):
         return
@@ -263,7 +264,7 @@ def check_monitor(entries, flows, mon_log, client_ip):
     problems, n = [], 0
     for line in lines:
         m = MON_LINE.match(line)
-        if m.group(1) != client_ip:
+        if not m or m.group(1) != client_ip:
             continue
         n += 1
         words = [mon_unescape(a) for a in MON_ARG.findall(m.group(3))]
