@@ -31,8 +31,6 @@ Only the Python standard library is used (run with /usr/bin/python3).
 """
 
 import argparse
-import datetime
-import ipaddress
 import json
 import os
 import shutil
@@ -66,49 +64,9 @@ EXPECTED = {
 }
 
 
-# --------------------------------------------------------------------------- TAP output
-class Tap:
-    def __init__(self):
-        self.n = self.passed = self.failed = 0
-
-    def result(self, good, desc, skip=None):
-        self.n += 1
-        if good:
-            self.passed += 1
-        else:
-            self.failed += 1
-        line = "%s %d - %s" % ("ok" if good else "not ok", self.n, desc)
-        if skip:
-            line += " # SKIP " + skip
-        print(line, flush=True)
-
-    @staticmethod
-    def diag(text):
-        for line in str(text).split("\n"):
-            print("# " + line)
-        sys.stdout.flush()
-
-    def done(self):
-        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
-        return 1 if self.failed else 0
-
-
-def q(v):
-    s = json.dumps(v, ensure_ascii=False, sort_keys=True, default=repr)
-    return s if len(s) <= 200 else s[:180] + "...(%d chars)" % len(s)
-
-
-def rfc3339(epoch):
-    sec, _, frac = epoch.partition(".")
-    t = datetime.datetime.fromtimestamp(int(sec), datetime.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + (frac + "000000000")[:9] + "Z"
-
-
-def norm_ip(s):
-    try:
-        return ipaddress.ip_address(s).compressed
-    except ValueError:
-        return s
+# The TAP printer and small helpers are the HTTP oracle's (oracle.py, next to this file).
+sys.path.insert(0, HERE)
+from oracle import Tap, norm_ip, q, rfc3339  # noqa: E402
 
 
 def text(b):
