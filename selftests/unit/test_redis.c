@@ -19,6 +19,7 @@
 #include "dissect/dissector.h"
 #include "dissect/engine.h"
 #include "dissect/redis.h"
+#include "entry/entry_filter.h"
 
 struct fx {
 	struct dissect_engine *eng;
@@ -1231,6 +1232,41 @@ static void test_hostile(void **state)
 	fx_free(&f);
 }
 
+/* The filter's protocol words: "redis" finds redis entries; RESP2's version "2" is not
+ * HTTP/2's. */
+static void test_filter_words(void **state)
+{
+	static const struct {
+		const char *filter;
+		bool want;
+	} cases[] = {
+	    {"redis", true},
+	    {"http2", false},
+	    {"http1", false},
+	    {"http", false},
+	    {"redis and request.command == GET and response.value == bob", true},
+	    {"protocol == redis and version == 2", true},
+	};
+	struct fx f;
+	size_t i;
+
+	(void)state;
+	fx_open(&f);
+	c2s(&f, REQ_GET);
+	s2c(&f, RESP_GET);
+	assert_int_equal(n_entries(&f), 1);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct entry_filter *flt;
+		char err[128];
+
+		assert_int_equal(entry_filter_compile(cases[i].filter, &flt, err, sizeof(err)), 0);
+		if (entry_filter_match(flt, json_array_get(f.out, 0)) != cases[i].want)
+			fail_msg("filter %s: want %d", cases[i].filter, cases[i].want);
+		entry_filter_free(flt);
+	}
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1260,6 +1296,7 @@ int main(void)
 	    cmocka_unit_test(test_pending_bound),
 	    cmocka_unit_test(test_replication),
 	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_filter_words),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
