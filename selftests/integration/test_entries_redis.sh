@@ -98,6 +98,9 @@ NOSUCHCOMMAND arg
 PUBLISH news hello
 PUBLISH sport "goal x"
 PUBLISH other nobody
+SELECT 2
+SET indb2 x
+SELECT 0
 PING
 EOF
 cat >"$T/session3.txt" <<'EOF'

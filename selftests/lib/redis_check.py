@@ -170,6 +170,11 @@ def check_session(flows, cmds_file, out_file, marker, resp3):
               [c.get("command") for c in t.get("commands", [])] == ["SET", "INCR", "LPOP"],
               "RESP2 session: the EXEC entry lists the 3 queued commands, outcome executed",
               [short(t)])
+        dbs = [(e["request"]["command"], e["request"].get("db")) for e in reqs]
+        want = [2 if e["request"]["args"] in (["indb2", "x"], ["0"]) else 0 for e in reqs]
+        check([db for _, db in dbs] == want,
+              "RESP2 session: request.db 0, then 2 after SELECT 2 (until SELECT 0 ran)",
+              [short(dbs)])
         err = by_cmd.get(("LPOP", ("user:1",)), {}).get("response", {})
         check(err.get("type") == "error" and err.get("error_code") == "WRONGTYPE",
               "RESP2 session: a WRONGTYPE error reply with its code", [short(err)])

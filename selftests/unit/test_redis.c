@@ -332,6 +332,7 @@ static void check_set_get(struct fx *f)
 	assert_str(f, 1, "response.value", "bob");
 	assert_int_equal(iget(f, 1, "response.length"), 3);
 	assert_int_equal(iget(f, 1, "request_size"), strlen(REQ_GET));
+	assert_int_equal(iget(f, 1, "request.db"), 0);
 	assert_int_equal(iget(f, 1, "response_size"), strlen(RESP_GET));
 	assert_false(has(f, 0, "missing"));
 	assert_false(has(f, 1, "missing"));
@@ -1036,6 +1037,13 @@ static void test_midstream(void **state)
 	assert_str(&f, 1, "request.command", "GET");
 	assert_str(&f, 1, "response.value", "v");
 	assert_false(has(&f, 1, "missing"));
+	/* The database is not known mid-stream, until a SELECT. */
+	assert_false(has(&f, 1, "request.db"));
+	cmd(&f, 2, "SELECT", "3");
+	cmd(&f, 2, "GET", "k");
+	s2c(&f, "+OK\r\n$-1\r\n");
+	assert_false(has(&f, 2, "request.db"));
+	assert_int_equal(iget(&f, 3, "request.db"), 3);
 	fx_free(&f);
 }
 

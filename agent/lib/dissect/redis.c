@@ -629,6 +629,7 @@ struct redis {
 	json_t *tx; /* commands queued since MULTI */
 	unsigned tx_count;
 	bool reply_off, reply_skip; /* CLIENT REPLY OFF / SKIP */
+	int64_t db;		    /* the database SELECTed; -1 when not known (mid-stream) */
 };
 
 /* ---- small helpers ---- */
@@ -1303,6 +1304,14 @@ static void req_finish(struct redis *st, uint64_t ts_end, bool cut, enum entry_m
 	x->e->request_end_ns = ts_end;
 	x->e->request_size = d->wire;
 	json_object_set_new(x->e->fields, "request", req_json(q));
+	if (st->db >= 0 && x->e)
+		json_object_set_new(json_object_get(x->e->fields, "request"), "db",
+				    json_integer(st->db));
+	if (!cut && !strcmp(q->name, "SELECT") && q->nargs == 2) {
+		int64_t db;
+
+		st->db = read_int(q->head, q->head_len, &db) && db >= 0 ? db : -1;
+	}
 	x->sp = q->sp;
 	x->req_end = ts_end;
 	x->arg_bytes = q->args_bytes;
@@ -1335,6 +1344,7 @@ static void req_finish(struct redis *st, uint64_t ts_end, bool cut, enum entry_m
 		st->multi = false;
 		st->tx_count = 0;
 	} else if (x->sp == SP_RESET) {
+		st->db = 0;
 		st->multi = false;
 		st->reply_off = st->reply_skip = false;
 	}
@@ -2449,6 +2459,7 @@ static void *redis_open(struct conn *c, void *handover)
 	/* Picked up mid-stream: the first bytes may be the middle of a message. */
 	st->d[TCP_DIR_C2S].resync = mid;
 	st->d[TCP_DIR_S2C].resync = mid;
+	st->db = mid ? -1 : 0;
 	return st;
 }
 
