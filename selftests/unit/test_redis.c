@@ -271,6 +271,15 @@ static void test_detect(void **state)
 	    {TCP_DIR_S2C, "\x01\x00\x00\x00\x00\x01\xf4\x00\x0a", 9, DETECT_NO},
 	    {TCP_DIR_S2C, "\x00\x00\x04\x04\x00\x00\x00\x00\x00", 9, DETECT_NO},
 	    {TCP_DIR_S2C, ":12x\r\n", 0, DETECT_NO},
+	    /* Picked up mid-message: a strong message start further on. */
+	    {TCP_DIR_C2S, "lue\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 0, DETECT_YES},
+	    {TCP_DIR_C2S, "lue\r\nGET k\r\n", 0, DETECT_NO},
+	    {TCP_DIR_S2C, "xyz\r\n$3\r\nabc\r\n", 0, DETECT_YES},
+	    {TCP_DIR_S2C, "xyz\r\n$3\r\nabcd\r\n", 0, DETECT_NO},
+	    {TCP_DIR_S2C, "xyz\r\n+OK\r\n", 0, DETECT_NO},
+	    {TCP_DIR_S2C, "xyz\r\n*2\r\n", 0, DETECT_NO},
+	    {TCP_DIR_S2C, "xyz\r\n*2\r\n:1\r\n", 0, DETECT_YES},
+	    {TCP_DIR_C2S, "<html>\r\n<p>*1</p>\r\n", 0, DETECT_NO},
 	};
 	size_t i;
 
@@ -838,15 +847,18 @@ static void test_pubsub_midstream(void **state)
 
 	(void)state;
 	fx_open_cfg(&f, TCP_ROLE_PORT, NULL);
-	/* The tail of a message (detection drops it), then whole ones. */
+	/* The tail of a message: its last element looks like a reply of its own (an entry
+	 * without a request, as nothing tells otherwise); then whole messages. */
 	s2c(&f, "message\r\n$1\r\nx\r\n");
 	s2c(&f, "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\na\r\n");
 	cmd(&f, 1, "PING");
 	s2c(&f, "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1\r\nb\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n");
-	assert_int_equal(n_entries(&f), 3);
-	assert_str(&f, 0, "push.message", "a");
-	assert_str(&f, 1, "push.message", "b");
-	assert_str(&f, 2, "request.command", "PING");
+	assert_int_equal(n_entries(&f), 4);
+	assert_str(&f, 0, "response.value", "x");
+	assert_str(&f, 0, "missing", "request");
+	assert_str(&f, 1, "push.message", "a");
+	assert_str(&f, 2, "push.message", "b");
+	assert_str(&f, 3, "request.command", "PING");
 	fx_free(&f);
 }
 
@@ -1024,9 +1036,8 @@ static void test_midstream(void **state)
 
 	(void)state;
 	fx_open_cfg(&f, TCP_ROLE_PORT, NULL);
-	/* The tail of a request (detection drops it), then a whole one. */
-	c2s(&f, "lue\r\n");
-	c2s(&f, "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
+	/* The tail of a request, then a whole one (detection finds it). */
+	c2s(&f, "lue\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
 	/* The first reply began before the GET was sent... it cannot be GET's. */
 	dissect_stream_data(f.eng, f.c, TCP_DIR_S2C, (const uint8_t *)":1\r\n", 4, 500);
 	s2c(&f, "$1\r\nv\r\n");

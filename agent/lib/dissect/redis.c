@@ -886,9 +886,42 @@ static enum detect_result s2c_start(const uint8_t *p, size_t n)
 	}
 }
 
+/*
+ * A message start inside a buffer that began mid-message (a capture picked up mid-stream):
+ * only forms hard to meet by chance count, wholly at hand: a client's "*N\r\n$M\r\n" and
+ * a letter; a server's bulk string whose payload ends in CRLF, or an aggregate header
+ * followed by a type byte.
+ */
+static bool strong_start(enum tcp_dir dir, const uint8_t *p, size_t n)
+{
+	const uint8_t *nl;
+	size_t len;
+	int64_t v;
+
+	if (dir == TCP_DIR_C2S)
+		return p[0] == '*' && c2s_start(p, n) == DETECT_YES;
+	if (!strchr("$*%~>", p[0]) || s2c_start(p, n) != DETECT_YES)
+		return false;
+	nl = memchr(p, '\n', n);
+	len = (size_t)(nl - p) + 1;
+	if (!read_int(p + 1, len - 3, &v) || v < 1)
+		return false;
+	if (p[0] == '$')
+		return n - len >= (uint64_t)v + 2;
+	return n > len;
+}
+
 static enum detect_result redis_detect(enum tcp_dir dir, const uint8_t *p, size_t n)
 {
-	return dir == TCP_DIR_C2S ? c2s_start(p, n) : s2c_start(p, n);
+	enum detect_result r = dir == TCP_DIR_C2S ? c2s_start(p, n) : s2c_start(p, n);
+	size_t i;
+
+	if (r != DETECT_NO)
+		return r;
+	for (i = 1; i < n; i++)
+		if (p[i - 1] == '\n' && strong_start(dir, p + i, n - i))
+			return DETECT_YES;
+	return DETECT_NO;
 }
 
 /*
