@@ -1118,6 +1118,31 @@ static void test_gaps(void **state)
 	assert_str(&f, 1, "response.value", "B");
 	fx_free(&f);
 
+	/* Pipelined: a hole at a boundary held as many replies as its size says. */
+	fx_open(&f);
+	{
+		char keys[10][2] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+		int i;
+
+		for (i = 0; i < 10; i++)
+			cmd(&f, 2, "GET", keys[i]);
+		s2c(&f, "$1\r\n0\r\n$1\r\n1\r\n");
+		gap(&f, TCP_DIR_S2C, 21);
+		s2c(&f, "$1\r\n5\r\n$1\r\n6\r\n$1\r\n7\r\n$1\r\n8\r\n");
+		/* Then half a reply and a hole: the cut one and one more. */
+		s2c(&f, "$1\r\n");
+		gap(&f, TCP_DIR_S2C, 7);
+		assert_int_equal(n_entries(&f), 10);
+		for (i = 0; i < 10; i++) {
+			assert_str(&f, (size_t)i, "request.keys.0", keys[i]);
+			if (i < 2 || (i >= 5 && i < 9))
+				assert_str(&f, (size_t)i, "response.value", keys[i]);
+			else
+				assert_str(&f, (size_t)i, "missing", "response");
+		}
+	}
+	fx_free(&f);
+
 	/* Server gap in the middle of an array: the reply is cut, the next one resyncs. */
 	fx_open(&f);
 	cmd(&f, 4, "LRANGE", "l", "0", "-1");

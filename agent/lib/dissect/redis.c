@@ -619,7 +619,8 @@ struct redis {
 	struct cmd *head, *tail;
 	unsigned pending;
 	size_t pending_bytes;
-	uint64_t owed; /* replies owed to commands evicted from the queue */
+	uint64_t owed;	    /* replies owed to commands evicted from the queue */
+	uint64_t reply_avg; /* average wire size of the server's messages (for gaps) */
 	size_t body_max;
 	/* reply order */
 	bool resp3, monitor, replication;
@@ -2264,6 +2265,8 @@ static void reply_done(struct redis *st, uint64_t ts_end)
 	bool listed;
 
 	st->d[TCP_DIR_S2C].in_msg = false;
+	st->reply_avg = st->reply_avg ? (st->reply_avg * 7 + st->d[TCP_DIR_S2C].wire) / 8
+				      : st->d[TCP_DIR_S2C].wire;
 	if ((r->top && strchr("_,#(!=%~>", r->top)) || r->attrs)
 		st->resp3 = true;
 	listed = push_kind(r, kind);
@@ -2606,17 +2609,32 @@ static size_t redis_parse(void *vst, struct conn *c, enum tcp_dir dir, const uin
 }
 
 /* At a message boundary, the hole held at least one reply: the oldest command's. */
-static void reply_lost(struct redis *st)
+/*
+ * n replies of the oldest commands fell in a hole that ts decided: they are emitted without
+ * a response. Commands sent after ts cannot have been answered in it.
+ */
+static void reply_lost(struct redis *st, uint64_t n, uint64_t ts)
 {
-	struct cmd *x = st->head;
+	struct cmd *x;
 
-	if (!x || x->barrier)
-		return;
-	x = dequeue(st);
-	if (x->got)
-		sub_emit(st, x);
-	else
-		cmd_emit(st, x, true, ENTRY_REASON_GAP);
+	while (n-- && (x = st->head) && !x->barrier && x->req_end <= ts) {
+		x = dequeue(st);
+		if (x->got)
+			sub_emit(st, x);
+		else
+			cmd_emit(st, x, true, ENTRY_REASON_GAP);
+	}
+}
+
+/* How many server messages a hole of `bytes` held, by their average size (at least one). */
+static uint64_t replies_in(const struct redis *st, uint64_t bytes)
+{
+	uint64_t n;
+
+	if (!st->reply_avg)
+		return 1;
+	n = (bytes + st->reply_avg / 2) / st->reply_avg;
+	return n ? (n < REDIS_PENDING_MAX ? n : REDIS_PENDING_MAX) : 1;
 }
 
 static void redis_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missing, uint64_t ts)
@@ -2656,9 +2674,15 @@ static void redis_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t miss
 		msg_cut(st, dir, ENTRY_REASON_GAP, ts);
 		add_barrier(st);
 	} else if (d->in_msg) {
+		/* The reply being read is cut (its command's), and whole ones may follow it. */
+		uint64_t seen = d->wire;
+
 		msg_cut(st, dir, ENTRY_REASON_GAP, ts);
+		reply_lost(st, replies_in(st, seen + missing) - 1, ts);
 	} else if (!d->resync) {
-		reply_lost(st);
+		/* At a message boundary: at least one reply was lost; pipelined ones, as many as
+		 * the hole held by their average size. */
+		reply_lost(st, replies_in(st, missing), ts);
 	}
 	d->resync = true;
 }
