@@ -17,9 +17,9 @@ enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_CONTAINS, OP_REGEX };
 struct node {
 	enum node_kind kind;
 	struct node *a, *b;
-	char *path; /* N_TRUTHY, N_CMP; N_PROTO: the name */
+	char *path;   /* N_TRUTHY, N_CMP; N_PROTO: the name */
 	enum cmp_op op;
-	char *str; /* the value as text */
+	char *str;    /* the value as text */
 	bool is_num;
 	double num;
 	bool has_re;
@@ -143,8 +143,8 @@ static char *read_string(struct parser *ps)
 	return out;
 }
 
-static const char *const protocol_words[] = {"http",	"http1", "http2", "grpc",
-					     "graphql", "redis", NULL};
+static const char *const protocol_words[] = { "http", "http1", "http2", "grpc", "graphql",
+					      "redis", NULL };
 
 static bool is_protocol_word(const char *w)
 {
@@ -164,9 +164,8 @@ static struct node *parse_term(struct parser *ps)
 		const char *sym;
 		enum cmp_op op;
 	} ops[] = {
-	    {"==", OP_EQ}, {"!=", OP_NE}, {"<=", OP_LE},   {">=", OP_GE},
-	    {"<", OP_LT},  {">", OP_GT},  {"~", OP_REGEX}, {"contains", OP_CONTAINS},
-	    {"=", OP_EQ},
+		{ "==", OP_EQ }, { "!=", OP_NE }, { "<=", OP_LE }, { ">=", OP_GE }, { "<", OP_LT },
+		{ ">", OP_GT },	 { "~", OP_REGEX }, { "contains", OP_CONTAINS }, { "=", OP_EQ },
 	};
 	struct node *n;
 	char *word, *end;
@@ -174,9 +173,8 @@ static struct node *parse_term(struct parser *ps)
 
 	word = read_word(ps);
 	if (!word) {
-		fail(ps,
-		     *ps->p ? "expected a field or protocol name at '%.10s'"
-			    : "expected a field or protocol name at the end",
+		fail(ps, *ps->p ? "expected a field or protocol name at '%.10s'"
+				: "expected a field or protocol name at the end",
 		     ps->p);
 		return NULL;
 	}
@@ -286,7 +284,7 @@ static struct node *parse_or(struct parser *ps)
 
 int entry_filter_compile(const char *text, struct entry_filter **out, char *err, size_t errlen)
 {
-	struct parser ps = {.s = text, .p = text, .err = err, .errlen = errlen};
+	struct parser ps = { .s = text, .p = text, .err = err, .errlen = errlen };
 	struct entry_filter *f;
 	struct node *root;
 
@@ -379,20 +377,13 @@ static bool compare(const struct node *n, const json_t *v)
 		double d = json_number_value(v);
 
 		switch (n->op) {
-		case OP_EQ:
-			return d == n->num;
-		case OP_NE:
-			return d != n->num;
-		case OP_LT:
-			return d < n->num;
-		case OP_LE:
-			return d <= n->num;
-		case OP_GT:
-			return d > n->num;
-		case OP_GE:
-			return d >= n->num;
-		default:
-			return false;
+		case OP_EQ: return d == n->num;
+		case OP_NE: return d != n->num;
+		case OP_LT: return d < n->num;
+		case OP_LE: return d <= n->num;
+		case OP_GT: return d > n->num;
+		case OP_GE: return d >= n->num;
+		default: return false;
 		}
 	}
 	if (json_is_string(v)) {
@@ -418,20 +409,13 @@ static bool compare(const struct node *n, const json_t *v)
 	}
 	c = strcmp(s, n->str);
 	switch (n->op) {
-	case OP_EQ:
-		return c == 0;
-	case OP_NE:
-		return c != 0;
-	case OP_LT:
-		return c < 0;
-	case OP_LE:
-		return c <= 0;
-	case OP_GT:
-		return c > 0;
-	case OP_GE:
-		return c >= 0;
-	default:
-		return false;
+	case OP_EQ: return c == 0;
+	case OP_NE: return c != 0;
+	case OP_LT: return c < 0;
+	case OP_LE: return c <= 0;
+	case OP_GT: return c > 0;
+	case OP_GE: return c >= 0;
+	default: return false;
 	}
 }
 
