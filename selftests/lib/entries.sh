@@ -117,12 +117,13 @@ entries_stop() {
 	check "floe's summary: no parse errors" grep -qE 'entries .*, 0 parse errors' "${OUT%.json}.floe.log"
 }
 
-# entries_vs_read: the store of the last entries_tap, exported and read back with `floe read`,
-# must give the entries floe printed live (compared by flow, stream, request, response, sizes,
-# gRPC status and counts, GraphQL operation; pods are only known live).
+# entries_vs_read [JQ]: the store of the last entries_tap, exported and read back with `floe
+# read`, must give the entries floe printed live (compared by flow, stream, request, response,
+# sizes, gRPC status and counts, GraphQL operation; pods are only known live). JQ: another
+# projection of each entry to compare by (a jq filter giving one string).
 entries_vs_read() {
-	local x=${OUT%.json} proj
-	proj='[.id, .protocol, .src.port, .stream_id, .request.method, .request.url, .response.status,
+	local x=${OUT%.json} proj=${1:-}
+	[ -n "$proj" ] || proj='[.id, .protocol, .src.port, .stream_id, .request.method, .request.url, .response.status,
 		.request_size, .response_size, .request.body.size, .response.body.size, .missing,
 		.grpc.status, .grpc.request_count, .grpc.response_count, .graphql.operation_name] | @json'
 	on_node "$FLOE" pcap export -o "$x.pcap" --store "$x.store" >"$x.export.log" 2>&1

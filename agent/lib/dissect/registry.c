@@ -8,6 +8,7 @@
 #include "dissect/dissector.h"
 #include "dissect/http1.h"
 #include "dissect/http2.h"
+#include "dissect/redis.h"
 
 const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, &dissector_amqp,
-						NULL };
+						&dissector_redis, NULL };

@@ -172,6 +172,61 @@ static const char *jstr(const json_t *o, const char *a, const char *b)
 	return json_string_value(v);
 }
 
+/* Redis: "SET user:1 bob -> OK", "GET k -> \"v\"", "push message news \"hi\"". */
+static void redis_summary(const struct entry *e, char *out, size_t size)
+{
+	const json_t *req = json_object_get(e->fields, "request");
+	const json_t *resp = json_object_get(e->fields, "response");
+	const json_t *push = json_object_get(e->fields, "push");
+	const json_t *v = json_object_get(resp, "value"), *a;
+	const char *type = jstr(resp, "type", NULL);
+	size_t off = 0, i;
+	char *dump;
+
+	out[0] = 0;
+#define ADD(...)                                                                                   \
+	do {                                                                                       \
+		if (off < size)                                                                    \
+			off += snprintf(out + off, size - off, __VA_ARGS__);                       \
+	} while (0)
+	if (push) {
+		ADD("push %.40s", jstr(push, "kind", NULL) ?: "-");
+		if (jstr(push, "channel", NULL))
+			ADD(" %.80s", jstr(push, "channel", NULL));
+		if (jstr(push, "message", NULL))
+			ADD(" \"%.100s\"", jstr(push, "message", NULL));
+		return;
+	}
+	if (jstr(req, "command", NULL)) {
+		ADD("%.60s", jstr(req, "command", NULL));
+		json_array_foreach(json_object_get(req, "args"), i, a) {
+			if (i == 4) {
+				ADD(" ...");
+				break;
+			}
+			ADD(" %.40s", json_string_value(a) ?: "");
+		}
+	}
+	if (!type)
+		return;
+	ADD(" -> ");
+	if (json_object_get(resp, "replies"))
+		ADD("%s(%lld)", type, (long long)json_integer_value(json_object_get(resp, "replies")));
+	else if (jstr(resp, "error", NULL))
+		ADD("(error) %.100s", jstr(resp, "error", NULL));
+	else if (json_is_null(v))
+		ADD("(nil)");
+	else if (json_is_string(v) && strcmp(type, "simple_string") && strcmp(type, "big_number"))
+		ADD("\"%.100s\"", json_string_value(v));
+	else if (json_is_array(v) || json_is_object(v))
+		ADD("%s(%lld)", type, (long long)json_integer_value(json_object_get(resp, "length")));
+	else if ((dump = json_dumps(v, JSON_ENCODE_ANY))) {
+		ADD("%.100s", json_is_string(v) ? json_string_value(v) : dump);
+		free(dump);
+	}
+#undef ADD
+}
+
 int entry_format_line(const struct entry *e, char *buf, size_t size)
 {
 	char t[64], sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], summary[512];
@@ -184,9 +239,13 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 	size_t off = 0;
 
 	summary[0] = 0;
-	if (!strcmp(e->protocol, "amqp"))
+	if (!strcmp(e->protocol, "amqp")) {
 		off = (size_t)amqp_entry_summary(e->fields, summary, sizeof(summary));
-	else if (method || url)
+	} else if (!strcmp(e->protocol, "redis")) {
+		redis_summary(e, summary, sizeof(summary) - 64);
+		off = strlen(summary);
+		resp = NULL; /* the summary has the reply */
+	} else if (method || url)
 		off += snprintf(summary + off, sizeof(summary) - off, "%s %.300s",
 				method ? method : "-", url ? url : "-");
 	if (off < sizeof(summary) && resp && strcmp(e->protocol, "amqp"))
