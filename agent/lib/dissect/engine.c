@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,20 @@ struct conn {
 	const struct dissector *switch_to;
 	unsigned switch_index;
 	void *switch_handover;
+	int transport; /* IPPROTO_TCP or IPPROTO_UDP */
+	/* UDP conversations only: hash chain, LRU list (oldest first), detection attempts */
+	struct conn *hnext, *lprev, *lnext;
+	uint64_t last_ts;
+	uint32_t udp_bucket;
+	unsigned udp_attempts;
+};
+
+/* The UDP conversation table (engine.h, "UDP conversations"). */
+struct udp_table {
+	struct conn **buckets; /* allocated at the first UDP packet */
+	uint32_t mask;
+	uint32_t count;
+	struct conn *oldest, *newest;
 };
 
 struct dissect_engine {
@@ -50,6 +65,8 @@ struct dissect_engine {
 	void *ctx;
 	struct tcp_reasm *reasm;
 	struct dissect_stats st;
+	uint64_t last_flow_id; /* TCP flows and UDP conversations share the numbering */
+	struct udp_table udp;
 };
 
 static unsigned dissector_count(void)
@@ -90,6 +107,11 @@ const char *dissect_counter_name(unsigned proto, unsigned idx)
 const struct tcp_flow_info *conn_info(const struct conn *c)
 {
 	return &c->info;
+}
+
+int conn_transport(const struct conn *c)
+{
+	return c->transport;
 }
 
 size_t conn_body_max(const struct conn *c)
@@ -170,6 +192,8 @@ int conn_switch(struct conn *c, const char *name, void *handover)
 {
 	unsigned i;
 
+	if (c->transport == IPPROTO_UDP)
+		return -ENOTSUP;
 	for (i = 0; dissectors[i]; i++) {
 		if (!strcmp(dissectors[i]->name, name)) {
 			c->switch_to = dissectors[i];
@@ -397,7 +421,8 @@ static bool detect(struct conn *c, enum tcp_dir dir, uint64_t ts)
 
 /* ---- streams ---- */
 
-struct conn *dissect_stream_open(struct dissect_engine *e, const struct tcp_flow_info *info)
+static struct conn *conn_new(struct dissect_engine *e, const struct tcp_flow_info *info,
+			     int transport)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -407,8 +432,14 @@ struct conn *dissect_stream_open(struct dissect_engine *e, const struct tcp_flow
 	}
 	c->eng = e;
 	c->info = *info;
+	c->transport = transport;
 	e->st.conns++;
 	return c;
+}
+
+struct conn *dissect_stream_open(struct dissect_engine *e, const struct tcp_flow_info *info)
+{
+	return conn_new(e, info, IPPROTO_TCP);
 }
 
 void dissect_stream_data(struct dissect_engine *e, struct conn *c, enum tcp_dir dir,
@@ -468,17 +499,14 @@ static enum conn_end conn_end_of(enum tcp_close_reason why)
 	}
 }
 
-void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_close_reason why,
-			  uint64_t ts_ns)
+static void conn_close(struct dissect_engine *e, struct conn *c, enum conn_end why,
+		       uint64_t ts_ns)
 {
-	(void)e;
-	if (!c)
-		return;
 	if (c->d) {
-		c->d->close(c->st, c, conn_end_of(why), ts_ns);
+		c->d->close(c->st, c, why, ts_ns);
 		c->d->free(c->st);
 	} else if (!c->unknown && (c->b[0].len || c->b[1].len || c->b[0].dropped ||
-				   c->b[1].dropped)) {
+				   c->b[1].dropped || c->udp_attempts)) {
 		e->st.conns_unknown++; /* had bytes, never recognised */
 	}
 	buf_free(&c->b[0]);
@@ -486,11 +514,243 @@ void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_clo
 	free(c);
 }
 
+void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_close_reason why,
+			  uint64_t ts_ns)
+{
+	if (c)
+		conn_close(e, c, conn_end_of(why), ts_ns);
+}
+
+/* ---- UDP conversations ---- */
+
+/* Either endpoint order gives the same hash: the smaller (address, port) goes first. */
+static uint32_t udp_hash(const struct dissect_engine *e, const struct packet *p)
+{
+	const uint8_t *a = p->src, *b = p->dst;
+	uint16_t ap = p->sport, bp = p->dport;
+	uint64_t h = 0xcbf29ce484222325ull ^ e->cfg.tcp.hash_seed;
+	int cmp = memcmp(a, b, 16);
+	uint8_t ports[4];
+	size_t i;
+
+	if (cmp > 0 || (!cmp && ap > bp)) {
+		const uint8_t *t = a;
+		uint16_t tp = ap;
+
+		a = b, ap = bp;
+		b = t, bp = tp;
+	}
+	ports[0] = ap >> 8, ports[1] = ap & 0xff, ports[2] = bp >> 8, ports[3] = bp & 0xff;
+	for (i = 0; i < 16; i++)
+		h = (h ^ a[i]) * 0x100000001b3ull;
+	for (i = 0; i < 16; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	for (i = 0; i < 4; i++)
+		h = (h ^ ports[i]) * 0x100000001b3ull;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static bool ep_is(const struct tcp_endpoint *ep, const uint8_t addr[16], uint16_t port)
+{
+	return ep->port == port && !memcmp(ep->addr, addr, 16);
+}
+
+static void lru_unlink(struct udp_table *t, struct conn *c)
+{
+	if (c->lprev)
+		c->lprev->lnext = c->lnext;
+	else
+		t->oldest = c->lnext;
+	if (c->lnext)
+		c->lnext->lprev = c->lprev;
+	else
+		t->newest = c->lprev;
+	c->lprev = c->lnext = NULL;
+}
+
+static void lru_append(struct udp_table *t, struct conn *c)
+{
+	c->lprev = t->newest;
+	c->lnext = NULL;
+	if (t->newest)
+		t->newest->lnext = c;
+	else
+		t->oldest = c;
+	t->newest = c;
+}
+
+static void udp_close(struct dissect_engine *e, struct conn *c, enum conn_end why, uint64_t ts)
+{
+	struct udp_table *t = &e->udp;
+	struct conn **pp;
+
+	for (pp = &t->buckets[c->udp_bucket]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	}
+	lru_unlink(t, c);
+	t->count--;
+	conn_close(e, c, why, ts);
+}
+
+static void udp_expire(struct dissect_engine *e, uint64_t now)
+{
+	struct conn *c;
+
+	while ((c = e->udp.oldest) && c->last_ts + e->cfg.udp_idle_timeout_ns <= now)
+		udp_close(e, c, CONN_END_TIMEOUT, now);
+}
+
+static void udp_close_all(struct dissect_engine *e, enum conn_end why, uint64_t ts)
+{
+	while (e->udp.oldest)
+		udp_close(e, e->udp.oldest, why, ts ? ts : e->udp.oldest->last_ts);
+}
+
+/* A new conversation for p, oriented by ports (TCP's mid-stream rule) until detection. */
+static struct conn *udp_open(struct dissect_engine *e, const struct packet *p, uint32_t bucket)
+{
+	struct udp_table *t = &e->udp;
+	struct tcp_flow_info info = { .family = p->family, .ts_ns = p->ts_ns };
+	bool src_is_client;
+	struct conn *c;
+
+	if (t->count >= e->cfg.udp_max_conversations && t->oldest) {
+		e->st.udp_evicted++;
+		udp_close(e, t->oldest, CONN_END_TIMEOUT, p->ts_ns);
+	}
+	if ((p->sport < 1024) != (p->dport < 1024)) {
+		src_is_client = p->dport < 1024;
+		info.role = TCP_ROLE_PORT;
+	} else if (p->sport != p->dport) {
+		src_is_client = p->sport > p->dport;
+		info.role = TCP_ROLE_PORT;
+	} else {
+		src_is_client = true;
+		info.role = TCP_ROLE_FIRST_SENDER;
+	}
+	memcpy(src_is_client ? info.client.addr : info.server.addr, p->src, 16);
+	memcpy(src_is_client ? info.server.addr : info.client.addr, p->dst, 16);
+	info.client.port = src_is_client ? p->sport : p->dport;
+	info.server.port = src_is_client ? p->dport : p->sport;
+	info.id = ++e->last_flow_id;
+	c = conn_new(e, &info, IPPROTO_UDP);
+	if (!c)
+		return NULL;
+	c->udp_bucket = bucket;
+	c->hnext = t->buckets[bucket];
+	t->buckets[bucket] = c;
+	lru_append(t, c);
+	t->count++;
+	e->st.udp_conversations++;
+	return c;
+}
+
+/* Ask the dissectors that do UDP about one datagram; orient and open on a YES. */
+static void udp_detect(struct conn *c, enum tcp_dir *dir, const uint8_t *p, size_t n)
+{
+	struct dissect_engine *e = c->eng;
+	unsigned i;
+
+	for (i = 0; dissectors[i]; i++) {
+		bool sender_is_client = true;
+
+		if (!dissectors[i]->detect_datagram ||
+		    dissectors[i]->detect_datagram(p, n, &sender_is_client) != DETECT_YES)
+			continue;
+		if (sender_is_client != (*dir == TCP_DIR_C2S)) {
+			struct tcp_endpoint t = c->info.client;
+
+			c->info.client = c->info.server;
+			c->info.server = t;
+			*dir = !*dir;
+		}
+		c->d = dissectors[i];
+		c->d_index = i;
+		c->st = c->d->open(c, NULL);
+		if (!c->st) {
+			e->st.alloc_failures++;
+			c->d = NULL;
+			c->unknown = true;
+			return;
+		}
+		if (i < DISSECT_MAX_PROTOCOLS)
+			e->st.conns_by_protocol[i]++;
+		return;
+	}
+	if (++c->udp_attempts >= DISSECT_UDP_DETECT_DATAGRAMS) {
+		c->unknown = true;
+		e->st.conns_unknown++;
+	}
+}
+
+static int udp_packet(struct dissect_engine *e, const struct packet *p)
+{
+	struct udp_table *t = &e->udp;
+	enum tcp_dir dir;
+	uint32_t bucket;
+	struct conn *c;
+
+	if (!(p->flags & PACKET_F_L4)) {
+		e->st.udp_fragments++;
+		return TCP_IGNORE_FRAGMENT;
+	}
+	if (!t->buckets) {
+		uint32_t n = 64;
+
+		while (n < e->cfg.udp_max_conversations && n < (1u << 26))
+			n <<= 1;
+		t->buckets = calloc(n, sizeof(*t->buckets));
+		if (!t->buckets) {
+			e->st.alloc_failures++;
+			return TCP_IGNORE_NO_MEMORY;
+		}
+		t->mask = n - 1;
+	}
+	e->st.udp_datagrams++;
+	bucket = udp_hash(e, p) & t->mask;
+	for (c = t->buckets[bucket]; c; c = c->hnext)
+		if ((ep_is(&c->info.client, p->src, p->sport) &&
+		     ep_is(&c->info.server, p->dst, p->dport)) ||
+		    (ep_is(&c->info.server, p->src, p->sport) &&
+		     ep_is(&c->info.client, p->dst, p->dport)))
+			break;
+	if (!c) {
+		c = udp_open(e, p, bucket);
+		if (!c)
+			return TCP_IGNORE_NO_MEMORY;
+	} else {
+		lru_unlink(t, c);
+		lru_append(t, c);
+	}
+	if (p->ts_ns > c->last_ts)
+		c->last_ts = p->ts_ns;
+	if (p->payload_caplen < p->payload_wirelen || (p->flags & PACKET_F_FRAGMENT))
+		e->st.udp_datagrams_cut++;
+	if (c->unknown || !p->payload_caplen)
+		return 0;
+	dir = ep_is(&c->info.client, p->src, p->sport) ? TCP_DIR_C2S : TCP_DIR_S2C;
+	if (!c->d)
+		udp_detect(c, &dir, p->payload, p->payload_caplen);
+	if (c->d) {
+		c->in_parse = true;
+		c->d->parse(c->st, c, dir, p->payload, p->payload_caplen, p->ts_ns, p->ts_ns);
+		c->in_parse = false;
+	}
+	return 0;
+}
+
 /* ---- the reassembler's callbacks ---- */
 
 static void *on_open(void *ctx, const struct tcp_flow_info *info)
 {
-	return dissect_stream_open(ctx, info);
+	struct dissect_engine *e = ctx;
+	struct tcp_flow_info i = *info;
+
+	i.id = ++e->last_flow_id; /* one numbering for TCP and UDP */
+	return dissect_stream_open(e, &i);
 }
 
 static void on_data(void *ctx, void *user, enum tcp_dir dir, const uint8_t *bytes, uint32_t len,
@@ -532,6 +792,14 @@ int dissect_engine_create(const struct dissect_config *cfg, dissect_sink_fn sink
 		e->cfg.body_max = HTTP_BODY_DEFAULT_MAX;
 	if (!e->cfg.detect_bytes)
 		e->cfg.detect_bytes = DISSECT_DEFAULT_DETECT_BYTES;
+	if (!e->cfg.udp_max_conversations)
+		e->cfg.udp_max_conversations = DISSECT_DEFAULT_UDP_MAX_CONVERSATIONS;
+	if (!e->cfg.udp_idle_timeout_ns)
+		e->cfg.udp_idle_timeout_ns = DISSECT_DEFAULT_UDP_IDLE_NS;
+	if (e->cfg.udp_max_conversations > (1u << 26)) {
+		free(e);
+		return -EINVAL;
+	}
 	e->sink = sink;
 	e->ctx = ctx;
 	err = tcp_reasm_create(&e->cfg.tcp, &cb, e, &e->reasm);
@@ -551,22 +819,31 @@ void dissect_engine_destroy(struct dissect_engine *e)
 	e->sink = NULL;
 	tcp_reasm_finish(e->reasm);
 	tcp_reasm_destroy(e->reasm);
+	if (e->udp.buckets)
+		udp_close_all(e, CONN_END_END_OF_INPUT, 0);
+	free(e->udp.buckets);
 	free(e);
 }
 
 int dissect_engine_packet(struct dissect_engine *e, const struct packet *p)
 {
+	if (e->cfg.tcp.expire_on_packets && e->udp.oldest)
+		udp_expire(e, p->ts_ns);
+	if (p->l4_proto == IPPROTO_UDP)
+		return udp_packet(e, p);
 	return tcp_reasm_packet(e->reasm, p);
 }
 
 void dissect_engine_expire(struct dissect_engine *e, uint64_t now_ns)
 {
 	tcp_reasm_expire(e->reasm, now_ns);
+	udp_expire(e, now_ns);
 }
 
 void dissect_engine_finish(struct dissect_engine *e)
 {
 	tcp_reasm_finish(e->reasm);
+	udp_close_all(e, CONN_END_END_OF_INPUT, 0);
 }
 
 void dissect_engine_get_stats(const struct dissect_engine *e, struct dissect_stats *out)
