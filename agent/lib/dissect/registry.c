@@ -5,7 +5,8 @@
  * Not const: unit tests put toy dissectors in their place.
  */
 #include "dissect/dissector.h"
+#include "dissect/dns.h"
 #include "dissect/http1.h"
 #include "dissect/http2.h"
 
-const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, NULL };
+const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, &dissector_dns, NULL };

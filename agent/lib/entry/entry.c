@@ -162,6 +162,54 @@ static const char *jstr(const json_t *o, const char *a, const char *b)
 	return json_string_value(v);
 }
 
+/* A DNS answer's data in a few characters: the address or name, else the field that names
+ * something (MX exchange, SRV target, SOA mname, ...), else the first TXT string. */
+static const char *dns_data_short(const json_t *d)
+{
+	static const char *const keys[] = { "exchange", "target", "mname", "next", "signer" };
+	size_t i;
+
+	if (json_is_string(d))
+		return json_string_value(d);
+	if (json_is_array(d))
+		return json_string_value(json_array_get(d, 0));
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_is_string(json_object_get(d, keys[i])))
+			return json_string_value(json_object_get(d, keys[i]));
+	return NULL;
+}
+
+/* "A example.com -> 93.184.216.34 NOERROR" (the first answers, then the rcode). */
+static size_t dns_summary(const json_t *req, const json_t *resp, char *out, size_t size)
+{
+	const json_t *q = req ? req : resp, *ans = json_object_get(resp, "answers"), *a;
+	size_t off = 0, i;
+
+	off += snprintf(out, size, "%s %.200s", jstr(q, "type", NULL) ?: "-",
+			jstr(q, "name", NULL) ?: "-");
+	if (!resp || off >= size)
+		return off;
+	off += snprintf(out + off, size - off, " ->");
+	json_array_foreach(ans, i, a) {
+		const char *d = dns_data_short(json_object_get(a, "data"));
+
+		if (off >= size)
+			return off;
+		if (i == 3) {
+			off += snprintf(out + off, size - off, " (+%zu)", json_array_size(ans) - 3);
+			break;
+		}
+		off += snprintf(out + off, size - off, "%s %.100s", i ? "," : "",
+				d ?: jstr(a, "type", NULL) ?: "?");
+	}
+	if (off < size)
+		off += snprintf(out + off, size - off, " %s%s", jstr(resp, "rcode", NULL) ?: "-",
+				json_is_true(json_object_get(json_object_get(resp, "flags"), "tc"))
+					? " TC"
+					: "");
+	return off;
+}
+
 int entry_format_line(const struct entry *e, char *buf, size_t size)
 {
 	char t[64], sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], summary[512];
@@ -174,10 +222,12 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 	size_t off = 0;
 
 	summary[0] = 0;
-	if (method || url)
+	if (!strcmp(e->protocol, "dns"))
+		off += dns_summary(req, resp, summary, sizeof(summary));
+	else if (method || url)
 		off += snprintf(summary + off, sizeof(summary) - off, "%s %.300s",
 				method ? method : "-", url ? url : "-");
-	if (off < sizeof(summary) && resp)
+	if (off < sizeof(summary) && resp && strcmp(e->protocol, "dns"))
 		off += snprintf(summary + off, sizeof(summary) - off, " -> %lld",
 				(long long)status);
 	if (off < sizeof(summary) && grpc && json_object_get(grpc, "status"))
