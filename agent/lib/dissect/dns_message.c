@@ -209,12 +209,12 @@ void dns_header_read(const uint8_t *p, struct dns_header *h)
 /* ---- names ---- */
 
 static const char E_NAME_END[] = "name runs past the end of the message";
-static const char E_LABEL[] = "label longer than 63 bytes";
 static const char E_NAME_LONG[] = "name longer than 255 bytes";
 static const char E_POINTER[] = "compression pointer does not point backwards (loop or "
 				"forward pointer)";
 static const char E_HOPS[] = "too many compression pointers in one name";
-static const char E_LABEL_TYPE[] = "unknown label type (extended labels are not supported)";
+/* A length byte of 64..191 is a label over 63 bytes, or the unused label types 01/10. */
+static const char E_LABEL[] = "label longer than 63 bytes (label type 01 or 10)";
 
 static size_t put_label(char *out, size_t o, const uint8_t *l, size_t len)
 {
@@ -269,8 +269,6 @@ const char *dns_name_read(const uint8_t *p, size_t n, size_t off, size_t *next,
 			pos = seg_start = target;
 			continue;
 		}
-		if (len & 0xc0)
-			return E_LABEL_TYPE;
 		if (len > DNS_LABEL_MAX)
 			return E_LABEL;
 		wire += (size_t)len + 1;
