@@ -6,9 +6,11 @@
  * Input: byte 0 picks small bounds (body_max, buffer, UDP table); then records of a header
  * byte h and a length byte n, followed by up to n bytes:
  *   h bit 0      direction (0: client to server)
- *   h bits 1-2   0: TCP bytes; 1: one UDP datagram (on conversation h bit 3); 2: a TCP gap
- *                of n * 7 bytes; 3: close the TCP connection (reason from n) and reopen, or
- *                with h bit 3, let the UDP conversations expire
+ *   h bits 1-2   0: TCP bytes; 1: one UDP datagram (on conversation h bit 3), or with h
+ *                bit 4 a raw IP packet (decoded by packet_decode: IP fragments reach the
+ *                engine's reassembly); 2: a TCP gap of n * 7 bytes; 3: close the TCP
+ *                connection (reason from n) and reopen, or with h bit 3, let the UDP
+ *                conversations and fragments expire
  * Each TCP connection and UDP conversation starts with a real query so that detection picks
  * dns and the rest reaches the dissector. The whole input is also parsed as one message.
  *
@@ -106,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(o);
 	cfg.body_max = data[0] & 2 ? 16 : 0;
 	cfg.max_buffer_per_dir = data[0] & 4 ? 256 : 0;
-	cfg.udp_max_conversations = data[0] & 8 ? 1 : 0;
+	cfg.udp_max_conversations = data[0] & 8 ? 1 : 4; /* small: the table is allocated per run */
 	cfg.tcp.max_flows = 4;
 	if (dissect_engine_create(&cfg, check_entry, NULL, &eng))
 		return 0;
@@ -126,6 +128,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			i += len;
 			break;
 		case 1:
+			if (h & 16) {
+				struct packet pk;
+
+				if (!packet_decode(12 /* DLT_RAW */, data + i, (uint32_t)len,
+						   (uint32_t)len, ts, &pk))
+					dissect_engine_packet(eng, &pk);
+				i += len;
+				break;
+			}
 			if (!started[conv]) {
 				datagram(eng, conv, 1, query, sizeof(query), ts);
 				started[conv] = true;

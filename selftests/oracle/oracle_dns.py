@@ -16,7 +16,8 @@ and QR bit, with the same fields:
              TSIG, CAA
   EDNS       UDP size, extended rcode, version, DO, option codes, and client subnet, cookie,
              TCP keepalive and padding contents
-  UDP        the message's time (frame time) and size (UDP payload)
+  UDP        the message's time (the frame's, or the first fragment's for a datagram
+             reassembled from IP fragments) and size (UDP payload)
 
 and floe must have no message tshark does not show. Pairing is checked too: a response
 tshark links to its query (dns.response_to) must be in the same floe entry as that query;
@@ -168,6 +169,12 @@ def tshark_messages(path):
     out = subprocess.run(["tshark", "-r", path, "-T", "json", "-Y", "dns", "-J",
                           "frame ip ipv6 udp tcp dns"], capture_output=True, check=True).stdout
     pkts = json.loads(out.decode("utf-8", "replace"), object_pairs_hook=pairs_hook)
+    times = {}  # frame -> time, for datagrams reassembled from IP fragments
+    for line in subprocess.run(["tshark", "-r", path, "-T", "fields", "-e", "frame.number",
+                                "-e", "frame.time_epoch"], capture_output=True,
+                               check=True).stdout.decode().splitlines():
+        n, _, t = line.partition("\t")
+        times[int(n)] = int(t.replace(".", ""))
     msgs = []
     for pkt in pkts:
         ly = pkt["_source"]["layers"]
@@ -183,11 +190,14 @@ def tshark_messages(path):
         else:
             l4, tr = ly["tcp"], "tcp"
         sport, dport = int(one(l4[tr + ".srcport"])), int(one(l4[tr + ".dstport"]))
+        # A datagram reassembled from IP fragments: floe's time is its first fragment's.
+        frags = as_list((ip.get("ip.fragments_tree") or {}).get("ip.fragment"))
+        t_ns = times[int(frags[0])] if frags else int(fr["frame.time_epoch"].replace(".", ""))
         for d in as_list(ly.get("dns")):
             ft = d.get("dns.flags_tree", {})
             m = {
                 "frame": int(fr["frame.number"]),
-                "time_ns": int(fr["frame.time_epoch"].replace(".", "")),
+                "time_ns": t_ns,
                 "transport": tr, "src": (src, sport), "dst": (dst, dport),
                 "id": int(d["dns.id"], 16), "qr": ft.get("dns.flags.response") == "1",
                 "flags": ft, "counts": [int(d.get(k, "0")) for k in (

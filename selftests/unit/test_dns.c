@@ -1120,6 +1120,160 @@ static void test_udp_cut(void **state)
 	free(m);
 }
 
+/* ---- IP fragments ---- */
+
+/* The response (UDP header + msg) from 10.0.0.2:sport to 10.0.0.1:cport (or the IPv6
+ * fd00::2 -> fd00::1) cut into fragments of frag_len data bytes; fragment i as a raw IP
+ * frame into frame, returns its length, 0 past the last. */
+static size_t ip_fragment(struct fx *f, const struct msgb *m, bool v6, size_t frag_len, size_t i,
+			  uint8_t *frame)
+{
+	uint8_t dgram[70000];
+	size_t dlen = 8 + m->n, off = i * frag_len, len, h;
+	bool more;
+
+	if (off >= dlen)
+		return 0;
+	dgram[0] = f->sport >> 8;
+	dgram[1] = f->sport & 0xff;
+	dgram[2] = f->cport >> 8;
+	dgram[3] = f->cport & 0xff;
+	dgram[4] = (uint8_t)(dlen >> 8);
+	dgram[5] = (uint8_t)dlen;
+	dgram[6] = dgram[7] = 0;
+	memcpy(dgram + 8, m->b, m->n);
+	len = dlen - off < frag_len ? dlen - off : frag_len;
+	more = off + len < dlen;
+	if (!v6) {
+		memset(frame, 0, 20);
+		frame[0] = 0x45;
+		frame[2] = (uint8_t)((20 + len) >> 8);
+		frame[3] = (uint8_t)(20 + len);
+		frame[4] = 0x12;
+		frame[5] = 0x34;
+		frame[6] = (uint8_t)((more ? 0x20 : 0) | (off / 8) >> 8);
+		frame[7] = (uint8_t)(off / 8);
+		frame[8] = 64;
+		frame[9] = 17;
+		frame[12] = 10, frame[15] = 2;
+		frame[16] = 10, frame[19] = 1;
+		h = 20;
+	} else {
+		memset(frame, 0, 48);
+		frame[0] = 0x60;
+		frame[4] = (uint8_t)((8 + len) >> 8);
+		frame[5] = (uint8_t)(8 + len);
+		frame[6] = 44;
+		frame[7] = 64;
+		frame[8] = 0xfd, frame[23] = 2;
+		frame[24] = 0xfd, frame[39] = 1;
+		frame[40] = 17;
+		frame[42] = (uint8_t)(off >> 8);
+		frame[43] = (uint8_t)((off & 0xf8) | (more ? 1 : 0));
+		frame[47] = 0x77;
+		h = 48;
+	}
+	memcpy(frame + h, dgram + off, len);
+	return h + len;
+}
+
+static void raw_frame(struct fx *f, const uint8_t *frame, size_t n)
+{
+	struct packet pk;
+
+	assert_int_equal(packet_decode(12 /* DLT_RAW */, frame, n, n, f->ts, &pk), 0);
+	dissect_engine_packet(f->eng, &pk);
+	f->ts += 1000;
+}
+
+static void test_ip_fragments(void **state)
+{
+	struct msgb *m = calloc(1, sizeof(*m));
+	uint8_t *frame = malloc(70000);
+	struct dissect_stats st;
+	struct fx f;
+	size_t at, n;
+	int v6, i;
+
+	(void)state;
+	fx_init(&f);
+	/* a response of ~3000 bytes: 20 TXT records of 140 bytes */
+	hdr(m, 0x0f0f, 0x8180, 1, 20, 0, 0);
+	question(m, "big.example", 16);
+	for (i = 0; i < 20; i++) {
+		at = rr(m, "big.example", 16, 5);
+		put8(m, 140);
+		for (n = 0; n < 140; n++)
+			put8(m, 'a' + i);
+		rr_end(m, at);
+	}
+	for (v6 = 0; v6 < 2; v6++) {
+		struct msgb *q = calloc(1, sizeof(*q));
+		static const size_t order[3] = {1, 2, 0};
+
+		query_a(q, 0x0f0f, "big.example");
+		q->b[q->n - 3] = 16; /* TXT */
+		if (v6) {
+			struct packet pk;
+			uint8_t qf[200] = {0x60};
+
+			qf[4] = 0;
+			qf[5] = (uint8_t)(8 + q->n);
+			qf[6] = 17;
+			qf[8] = 0xfd, qf[23] = 1;
+			qf[24] = 0xfd, qf[39] = 2;
+			qf[40] = f.cport >> 8, qf[41] = f.cport & 0xff;
+			qf[42] = 0, qf[43] = 53;
+			qf[45] = (uint8_t)(8 + q->n);
+			memcpy(qf + 48, q->b, q->n);
+			assert_int_equal(packet_decode(12, qf, 48 + q->n, 48 + q->n, f.ts, &pk), 0);
+			dissect_engine_packet(f.eng, &pk);
+		} else {
+			udp(&f, true, q);
+		}
+		free(q);
+		/* fragments 2, 3, 1: out of order */
+		for (i = 0; i < 3; i++) {
+			n = ip_fragment(&f, m, v6, 1232, order[i], frame);
+			assert_true(n > 0);
+			raw_frame(&f, frame, n);
+			assert_int_equal(n_entries(&f), (size_t)v6 + (i == 2));
+		}
+		assert_str(
+		    &f, v6, "response.answers.19.data.0",
+		    "tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt"
+		    "tttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt");
+		assert_null(eget(&f, v6, "response.error"));
+		assert_int_equal(iget(&f, v6, "response_size"), (long long)m->n);
+		assert_null(eget(&f, v6, "missing"));
+	}
+	/* the middle fragment never comes: given up at the end, dissected as far as it goes */
+	query_a(m, 0x0f10, "big.example");
+	udp(&f, true, m);
+	hdr(m, 0x0f10, 0x8180, 1, 20, 0, 0);
+	m->n = 0;
+	hdr(m, 0x0f10, 0x8180, 1, 20, 0, 0);
+	question(m, "big.example", 1);
+	for (i = 0; i < 20; i++)
+		rr_a(m, "big.example", 10, 0, 0, (uint8_t)i);
+	n = ip_fragment(&f, m, false, 200, 0, frame);
+	raw_frame(&f, frame, n);
+	n = ip_fragment(&f, m, false, 200, 2, frame);
+	raw_frame(&f, frame, n);
+	fx_finish(&f);
+	st = fx_stats(&f);
+	assert_int_equal(st.udp_reassembled, 2);
+	assert_int_equal(st.udp_fragments, 8);
+	assert_int_equal(st.udp_fragments_given_up, 1);
+	assert_int_equal(n_entries(&f), 3);
+	assert_non_null(eget(&f, 2, "response.error"));
+	/* 192 DNS bytes: header and question 29, six A records of 27 */
+	assert_int_equal(json_array_size(eget(&f, 2, "response.answers")), 6);
+	fx_free(&f);
+	free(frame);
+	free(m);
+}
+
 /* The bounds of pending queries. */
 static void test_pending_bound(void **state)
 {
@@ -1159,6 +1313,7 @@ int main(void)
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_udp_cut),
 	    cmocka_unit_test(test_pending_bound),
+	    cmocka_unit_test(test_ip_fragments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

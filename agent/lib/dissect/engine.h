@@ -24,10 +24,18 @@
  * It closes when idle for cfg.udp_idle_timeout_ns (dissect_engine_expire(), or every packet
  * with cfg.tcp.expire_on_packets) or evicted, least recently used first, when the table is
  * full (cfg.udp_max_conversations) — both CONN_END_TIMEOUT — and at dissect_engine_finish()
- * (CONN_END_END_OF_INPUT). Datagrams cut by the snap length and first IP fragments are given
- * to the dissector as far as captured (counted in udp_datagrams_cut); later fragments are
- * not dissected (udp_fragments). Flow ids are shared with TCP: 1, 2, ... in order of the
- * first packet, whatever the transport.
+ * (CONN_END_END_OF_INPUT). Datagrams cut by the snap length are given to the dissector as
+ * far as captured (counted in udp_datagrams_cut). Flow ids are shared with TCP: 1, 2, ... in
+ * order of the first packet, whatever the transport.
+ *
+ * IP fragments (IPv4 and IPv6) of UDP datagrams are put back together: up to
+ * DISSECT_UDP_FRAG_SLOTS datagrams at once, keyed by addresses and IP id, each in a buffer of
+ * DISSECT_UDP_FRAG_BYTES. A datagram is dissected when every byte up to its last fragment
+ * came (udp_reassembled), with the time of its first fragment as ts and of its last as
+ * ts_last. One that does not complete within DISSECT_UDP_FRAG_TIMEOUT_NS, whose slot is
+ * needed for a newer one, or that is still open at the end of input is given up
+ * (udp_fragments_given_up): what came from its start without a hole is dissected as a cut
+ * datagram. Overlapping fragments: the later copy wins.
  *
  * Memory: bounded by cfg (tcp limits, max_buffer_per_dir per connection direction) and by
  * what each dissector bounds itself (pending requests, body_max). Not thread-safe.
@@ -50,6 +58,9 @@
 #define DISSECT_DEFAULT_UDP_MAX_CONVERSATIONS 65536u
 #define DISSECT_DEFAULT_UDP_IDLE_NS  (30ull * 1000000000ull) /* 30 s, like conntrack's UDP */
 #define DISSECT_UDP_DETECT_DATAGRAMS 8u /* datagrams offered for detection per conversation */
+#define DISSECT_UDP_FRAG_SLOTS 64u      /* UDP datagrams being reassembled at once */
+#define DISSECT_UDP_FRAG_BYTES 65536u   /* the largest datagram (UDP header and payload) */
+#define DISSECT_UDP_FRAG_TIMEOUT_NS (30ull * 1000000000ull) /* like Linux's ipfrag_time */
 
 /* The sink borrows the entry; the engine frees it when the sink returns. */
 typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
@@ -84,9 +95,11 @@ struct dissect_stats {
 	uint64_t udp_conversations;  /* UDP conversations opened (also counted in conns) */
 	uint64_t udp_datagrams;      /* UDP datagrams seen (with a UDP header) */
 	uint64_t udp_evicted;        /* conversations closed early because the table was full */
-	uint64_t udp_datagrams_cut;  /* datagrams dissected as far as captured (snap length, first
-				      * IP fragment) */
-	uint64_t udp_fragments;      /* later IP fragments of UDP datagrams: not dissected */
+	uint64_t udp_datagrams_cut;  /* datagrams dissected as far as captured (snap length, lost
+				      * fragments) */
+	uint64_t udp_fragments;      /* IP fragments of UDP datagrams seen */
+	uint64_t udp_reassembled;    /* datagrams put together from fragments */
+	uint64_t udp_fragments_given_up; /* datagrams whose fragments never all came */
 	/* Each dissector's own event counters; see dissect_counter_name(). */
 	uint64_t counters[DISSECT_MAX_PROTOCOLS][DISSECT_MAX_COUNTERS];
 };
@@ -100,8 +113,8 @@ void dissect_engine_destroy(struct dissect_engine *e);
 
 /*
  * One decoded packet. TCP goes to the reassembler (returns tcp_reasm_packet()'s value); UDP
- * to its conversation (returns 0, or TCP_IGNORE_FRAGMENT for a later fragment); other
- * packets are ignored (TCP_IGNORE_NOT_TCP).
+ * to its conversation, or IP fragment reassembly (returns 0, or TCP_IGNORE_FRAGMENT for a
+ * fragment whose headers were not captured); other packets are ignored (TCP_IGNORE_NOT_TCP).
  */
 int dissect_engine_packet(struct dissect_engine *e, const struct packet *p);
 /* Close TCP flows and UDP conversations idle at now_ns (see the config's timeouts). */
