@@ -143,7 +143,7 @@ static char *read_string(struct parser *ps)
 	return out;
 }
 
-static const char *const protocol_words[] = { "http", "http1", "http2", "grpc", "graphql",
+static const char *const protocol_words[] = { "http", "http1", "http2", "grpc", "graphql", "dns",
 					      NULL };
 
 static bool is_protocol_word(const char *w)
