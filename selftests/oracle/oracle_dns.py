@@ -36,7 +36,6 @@ Only the Python standard library (run with /usr/bin/python3).
 import argparse
 import base64
 import calendar
-import ipaddress
 import json
 import os
 import re
@@ -74,29 +73,9 @@ EXPECTED = [
 ]
 
 
-# --------------------------------------------------------------------------- TAP
-class Tap:
-    def __init__(self):
-        self.n = self.passed = self.failed = 0
-
-    def result(self, good, desc, skip=None):
-        self.n += 1
-        if good:
-            self.passed += 1
-        else:
-            self.failed += 1
-        print("%s %d - %s%s" % ("ok" if good else "not ok", self.n, desc,
-                                " # SKIP " + skip if skip else ""), flush=True)
-
-    @staticmethod
-    def diag(text):
-        for line in str(text).split("\n"):
-            print("# " + line)
-        sys.stdout.flush()
-
-    def done(self):
-        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
-        return 1 if self.failed else 0
+# TAP output and address normalising are the HTTP oracle's (selftests/oracle/oracle.py).
+sys.path.insert(0, HERE)
+from oracle import Tap, norm_ip  # noqa: E402
 
 
 # --------------------------------------------------------------------------- tshark side
@@ -126,13 +105,6 @@ def as_list(v):
 def one(v):
     """A field that should occur once (tshark repeats some): the first value."""
     return v[0] if isinstance(v, Dup) else v
-
-
-def norm_ip(s):
-    try:
-        return ipaddress.ip_address(s).compressed
-    except ValueError:
-        return s
 
 
 def tname(name):

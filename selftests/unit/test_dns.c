@@ -120,6 +120,23 @@ static void rr_a(struct msgb *m, const char *owner, uint8_t a, uint8_t b, uint8_
 	rr_end(m, at);
 }
 
+static void rr_soa(struct msgb *m, const char *zone, uint32_t serial)
+{
+	size_t at = rr(m, zone, 6, 3600);
+	char ns[128], admin[128];
+
+	snprintf(ns, sizeof(ns), "ns.%s", zone);
+	snprintf(admin, sizeof(admin), "admin.%s", zone);
+	name(m, ns);
+	name(m, admin);
+	put32(m, serial);
+	put32(m, 1);
+	put32(m, 2);
+	put32(m, 3);
+	put32(m, 4);
+	rr_end(m, at);
+}
+
 static void query_a(struct msgb *m, unsigned id, const char *n)
 {
 	hdr(m, id, 0x0100, 1, 0, 0, 0);
@@ -700,7 +717,6 @@ static void test_tcp_zone_transfer(void **state)
 {
 	struct msgb *m = calloc(1, sizeof(*m));
 	struct fx f;
-	size_t at;
 	int part;
 
 	(void)state;
@@ -714,28 +730,12 @@ static void test_tcp_zone_transfer(void **state)
 		if (part == 0)
 			question(m, "zone.example", 252);
 		if (part == 0) {
-			at = rr(m, "zone.example", 6, 3600);
-			name(m, "ns.zone.example");
-			name(m, "admin.zone.example");
-			put32(m, 2024010101);
-			put32(m, 1);
-			put32(m, 2);
-			put32(m, 3);
-			put32(m, 4);
-			rr_end(m, at);
+			rr_soa(m, "zone.example", 2024010101);
 		}
 		rr_a(m, part ? "c.zone.example" : "a.zone.example", 10, 0, 0, 1);
 		rr_a(m, part ? "d.zone.example" : "b.zone.example", 10, 0, 0, 2);
 		if (part == 1) {
-			at = rr(m, "zone.example", 6, 3600);
-			name(m, "ns.zone.example");
-			name(m, "admin.zone.example");
-			put32(m, 2024010101);
-			put32(m, 1);
-			put32(m, 2);
-			put32(m, 3);
-			put32(m, 4);
-			rr_end(m, at);
+			rr_soa(m, "zone.example", 2024010101);
 		}
 		tcp_msg(&f, TCP_DIR_S2C, m);
 		assert_int_equal(n_entries(&f), (size_t)part);
@@ -970,6 +970,25 @@ static void parse_expect_error(const uint8_t *p, size_t n, const char *what)
 	json_decref(o);
 }
 
+/* A response for "ok.example": one good A record, then one whose owner points to itself. */
+static size_t response_with_loop(struct msgb *m)
+{
+	size_t at;
+
+	hdr(m, 0x99, 0x8000, 1, 3, 0, 0);
+	question(m, "ok.example", 1);
+	rr_a(m, "ok.example", 1, 2, 3, 4);
+	at = m->n;
+	put8(m, 0xc0);
+	put8(m, (uint8_t)at);
+	put16(m, 1);
+	put16(m, 1);
+	put32(m, 1);
+	put16(m, 4);
+	put32(m, 0);
+	return at;
+}
+
 static void test_hostile(void **state)
 {
 	struct msgb *m = calloc(1, sizeof(*m));
@@ -1056,32 +1075,13 @@ static void test_hostile(void **state)
 
 	/* through the dissector: an error entry, a counted parse error, no crash */
 	fx_init(&f);
-	hdr(m, 0x99, 0x8000, 1, 3, 0, 0);
-	question(m, "ok.example", 1);
-	rr_a(m, "ok.example", 1, 2, 3, 4);
-	put8(m, 0xc0); /* a looping owner */
-	put8(m, (uint8_t)m->n - 1);
-	put16(m, 1);
-	put16(m, 1);
-	put32(m, 1);
-	put16(m, 4);
-	put32(m, 0);
+	loop_at = response_with_loop(m);
 	udp(&f, true, m); /* the client side sends a response: src is then the server */
 	/* the conversation is DNS already? no: a broken first datagram is not detected */
 	assert_int_equal(n_entries(&f), 0);
 	query_a(m, 0x99, "ok.example");
 	udp(&f, false, m);
-	hdr(m, 0x99, 0x8000, 1, 3, 0, 0);
-	question(m, "ok.example", 1);
-	rr_a(m, "ok.example", 1, 2, 3, 4);
-	loop_at = m->n;
-	put8(m, 0xc0);
-	put8(m, (uint8_t)m->n - 1);
-	put16(m, 1);
-	put16(m, 1);
-	put32(m, 1);
-	put16(m, 4);
-	put32(m, 0);
+	response_with_loop(m);
 	udp(&f, true, m);
 	assert_int_equal(n_entries(&f), 1);
 	assert_str(&f, 0, "response.answers.0.data", "1.2.3.4");

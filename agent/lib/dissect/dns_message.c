@@ -352,32 +352,22 @@ static bool rd_need(struct rd *r, size_t k)
 	return true;
 }
 
-static unsigned rd_u8(struct rd *r)
+/* A big-endian number of k bytes (1, 2 or 4); 0 and r->bad when they are not there. */
+static uint32_t rd_uint(struct rd *r, unsigned k)
 {
-	return rd_need(r, 1) ? r->ps->p[r->off++] : 0;
-}
+	uint32_t v = 0;
+	unsigned i;
 
-static unsigned rd_u16(struct rd *r)
-{
-	unsigned v;
-
-	if (!rd_need(r, 2))
+	if (!rd_need(r, k))
 		return 0;
-	v = rd16(r->ps->p + r->off);
-	r->off += 2;
+	for (i = 0; i < k; i++)
+		v = v << 8 | r->ps->p[r->off++];
 	return v;
 }
 
-static uint32_t rd_u32(struct rd *r)
-{
-	uint32_t v;
-
-	if (!rd_need(r, 4))
-		return 0;
-	v = rd32(r->ps->p + r->off);
-	r->off += 4;
-	return v;
-}
+#define rd_u8(r)  rd_uint(r, 1)
+#define rd_u16(r) rd_uint(r, 2)
+#define rd_u32(r) rd_uint(r, 4)
 
 static void rd_int(struct rd *r, json_t *o, const char *k, json_int_t v)
 {
