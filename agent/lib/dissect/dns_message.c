@@ -1008,6 +1008,23 @@ static void edns_json(struct parse *ps, uint16_t cls, uint32_t ttl, size_t off, 
 	jset(ps, ps->msg, "edns", edns);
 }
 
+/* {name, type, class} of a question or record; NULL on ENOMEM (noted). */
+static json_t *record_head(struct parse *ps, const char *name, size_t len, uint16_t type,
+			   uint16_t cls)
+{
+	json_t *o = json_object();
+	char buf[16];
+
+	if (!o) {
+		ps->nomem = true;
+		return NULL;
+	}
+	jset(ps, o, "name", json_stringn(name, len));
+	jset(ps, o, "type", json_string(dns_type_name(type, buf)));
+	jset(ps, o, "class", json_string(dns_class_name(cls, buf)));
+	return o;
+}
+
 enum record_result {
 	RECORD_BROKEN = 0, /* the framing broke: the parse stops */
 	RECORD_OK,
@@ -1018,7 +1035,7 @@ enum record_result {
 static enum record_result record(struct parse *ps, enum dns_section sec, size_t *off, json_t *arr)
 {
 	struct dns_summary *sum = ps->sum;
-	char name[DNS_NAME_TEXT_MAX], buf[16];
+	char name[DNS_NAME_TEXT_MAX];
 	size_t next = 0, len, start = *off;
 	const char *err = dns_name_read(ps->p, ps->n, *off, &next, name, &len);
 	uint16_t type, cls, rdlen;
@@ -1044,17 +1061,8 @@ static enum record_result record(struct parse *ps, enum dns_section sec, size_t 
 			sum->qclass = cls;
 			sum->qhash = dns_question_hash(name, len, type, cls);
 		}
-		if (!arr)
-			return RECORD_OK;
-		o = json_object();
-		if (!o) {
-			ps->nomem = true;
-			return RECORD_OK;
-		}
-		jset(ps, o, "name", json_stringn(name, len));
-		jset(ps, o, "type", json_string(dns_type_name(type, buf)));
-		jset(ps, o, "class", json_string(dns_class_name(cls, buf)));
-		jappend(ps, arr, o);
+		if (arr && (o = record_head(ps, name, len, type, cls)))
+			jappend(ps, arr, o);
 		return RECORD_OK;
 	}
 	ttl = rd32(ps->p + next + 4);
@@ -1080,18 +1088,11 @@ static enum record_result record(struct parse *ps, enum dns_section sec, size_t 
 		edns_json(ps, cls, ttl, next + 10, next + 10 + rdlen);
 		return RECORD_EDNS;
 	}
-	if (!arr) {
-		/* walked, not shown: still check the rdata so that the count is right */
+	if (!arr) /* walked for the framing, not shown */
 		return RECORD_OK;
-	}
-	o = json_object();
-	if (!o) {
-		ps->nomem = true;
+	o = record_head(ps, name, len, type, cls);
+	if (!o)
 		return RECORD_OK;
-	}
-	jset(ps, o, "name", json_stringn(name, len));
-	jset(ps, o, "type", json_string(dns_type_name(type, buf)));
-	jset(ps, o, "class", json_string(dns_class_name(cls, buf)));
 	jset(ps, o, "ttl", json_integer(ttl));
 	{
 		struct rd r = {.ps = ps, .off = next + 10, .end = next + 10 + rdlen};
