@@ -244,8 +244,9 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 	entry_format_time(e->request_ts_ns ? e->request_ts_ns : e->response_ts_ns, t);
 	endpoint_ip(&e->src, sip, sizeof(sip));
 	endpoint_ip(&e->dst, dip, sizeof(dip));
-	return snprintf(buf, size, "%s %s %s/%s %s%s%s:%u -> %s%s%s:%u%s%s", e->id, t, e->protocol,
-			e->version, e->src.pod[0] ? e->src.pod : "", e->src.pod[0] ? "@" : "",
+	return snprintf(buf, size, "%s %s %s%s%s %s%s%s:%u -> %s%s%s:%u%s%s", e->id, t, e->protocol,
+			e->version[0] ? "/" : "", e->version, e->src.pod[0] ? e->src.pod : "",
+			e->src.pod[0] ? "@" : "",
 			sip, e->src.port, e->dst.pod[0] ? e->dst.pod : "",
 			e->dst.pod[0] ? "@" : "", dip, e->dst.port, summary[0] ? " " : "", summary);
 }
