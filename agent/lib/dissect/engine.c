@@ -771,9 +771,12 @@ static uint16_t be16(const uint8_t *p)
 static bool frag_info(const struct packet *p, uint32_t *id, uint32_t *off, bool *more,
 		      const uint8_t **data, uint32_t *cap, uint32_t *wire)
 {
-	const uint8_t *ip = p->frame + p->l3_offset;
+	const uint8_t *ip;
 	uint32_t have = p->caplen > p->l3_offset ? p->caplen - p->l3_offset : 0;
 
+	if (!p->frame)
+		return false;
+	ip = p->frame + p->l3_offset;
 	if (p->family == AF_INET) {
 		if (have < 20)
 			return false;
