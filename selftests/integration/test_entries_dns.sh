@@ -4,14 +4,15 @@
 # SRV, TXT, PTR, CAA, SOA and NS (authoritative zone test.floe, AXFR allowed to pod a),
 # NXDOMAIN for unknown names, no upstream (--no-resolv), bound to b's addresses only. Pod a
 # runs dig over UDP (IPv4 and IPv6), over TCP (+tcp), several queries on one TCP connection
-# (+tcp +keepopen), an AXFR (several response messages on TCP), EDNS client subnet and NSID,
-# and one query to a port of b where nothing listens (dig +tries=2: sent twice, never
-# answered; dig retries from another port). floe taps both pods with --json; every entry is compared with dig's own output
-# (selftests/lib/dns_check.py): id, status, flags, counts, every answer/authority record in
-# dig's presentation form, the query's EDNS options; each query exactly one entry, transport
-# and pods right, the keepopen queries on one connection. The unanswered query must be an
-# entry missing its response with reason "timeout" once floe's UDP idle timeout (30 s) has
-# passed, printed live. Then `floe read` of the exported PCAP gives the same entries.
+# (+tcp +keepopen), an AXFR (one entry for all of it; this small zone fits one message), EDNS
+# client subnet and NSID, and one query to a port of b where nothing listens (dig +tries=2:
+# sent twice, from two ports, never answered). floe taps both pods with --json; every entry
+# is compared with dig's own output (selftests/lib/dns_check.py): id, status, flags, counts,
+# every answer/authority/additional record in dig's presentation form, the query's EDNS
+# options; each query exactly one entry, transport and pods right, the keepopen queries on
+# one connection. The unanswered queries must be entries missing their response with reason
+# "timeout" once floe's UDP idle timeout (30 s) has passed, printed live. Then `floe read` of
+# the exported PCAP gives the same entries.
 # Usage (root, from the repo root): bash selftests/integration/test_entries_dns.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
