@@ -141,6 +141,10 @@ static void read_summary(const char *path, const struct read_file_stats *st,
 			fprintf(stderr, " %s %llu", dissect_protocol_name(i),
 				(unsigned long long)st->dissect.conns_by_protocol[i]);
 	fprintf(stderr, " unrecognised %llu", (unsigned long long)st->dissect.conns_unknown);
+	if (st->dissect.udp_conversations)
+		fprintf(stderr, " (%llu UDP conversations, %llu datagrams)",
+			(unsigned long long)st->dissect.udp_conversations,
+			(unsigned long long)st->dissect.udp_datagrams);
 	for (i = 0; dissect_protocol_name(i) && i < DISSECT_MAX_PROTOCOLS; i++) {
 		unsigned k;
 
@@ -153,6 +157,11 @@ static void read_summary(const char *path, const struct read_file_stats *st,
 	fprintf(stderr, "; %llu parse errors, %llu gaps (%llu bytes)",
 		(unsigned long long)st->dissect.parse_errors,
 		(unsigned long long)st->dissect.gaps, (unsigned long long)st->dissect.gap_bytes);
+	if (st->dissect.udp_fragments)
+		fprintf(stderr, ", %llu UDP IP fragments (%llu datagrams reassembled, %llu given up)",
+			(unsigned long long)st->dissect.udp_fragments,
+			(unsigned long long)st->dissect.udp_reassembled,
+			(unsigned long long)st->dissect.udp_fragments_given_up);
 	if (st->decode_errors)
 		fprintf(stderr, ", %llu non-IP/undecodable frames",
 			(unsigned long long)st->decode_errors);

@@ -14,6 +14,7 @@ pkgs=(
 	redis-server redis-tools dnsmasq-base bind9-dnsutils rabbitmq-server python3-pika kcat
 	# benchmarks
 	iperf3 wrk nginx time
+	dnsperf
 )
 
 missing=()

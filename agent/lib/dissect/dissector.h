@@ -18,10 +18,21 @@
  *
  * Time: ts is the timestamp of the packet that carried the first unconsumed byte (p[0]);
  * ts_last that of the packet that carried p[n-1].
+ *
+ * UDP (engine.h, "UDP conversations"): a dissector with detect_datagram handles UDP too. The
+ * engine keeps one struct conn per conversation (address/port pair), asks detect_datagram()
+ * about its first datagrams, orients the conversation by the answer (client = the side the
+ * dissector says), and then gives every datagram whole to parse(): (p, n) is one datagram as
+ * captured, ts == ts_last its timestamp, and whatever parse() does not consume is dropped
+ * (nothing is buffered between datagrams). There are no gaps; conn_transport() says which
+ * transport a connection is. close() and free() are called as for TCP: when the conversation
+ * goes idle or is evicted (CONN_END_TIMEOUT) and at the end of input (CONN_END_END_OF_INPUT).
+ * conn_switch() is not available on UDP conversations.
  */
 #ifndef FLOE_DISSECT_DISSECTOR_H
 #define FLOE_DISSECT_DISSECTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -86,11 +97,22 @@ struct dissector {
 	 * counts by index into this list; the totals are in dissect_stats.counters.
 	 */
 	const char *const *counters;
+
+	/*
+	 * UDP: does this datagram (whole, as captured) look like the protocol? On DETECT_YES set
+	 * *sender_is_client: true when the datagram's sender is the client (DNS: a query), false
+	 * when it is the server (a response seen first). NULL: the dissector does not do UDP.
+	 * DETECT_MAYBE counts as NO (the next datagrams are asked again, a few times).
+	 */
+	enum detect_result (*detect_datagram)(const uint8_t *p, size_t n, bool *sender_is_client);
 };
 
 /* ---- what the engine offers dissectors ---- */
 
 const struct tcp_flow_info *conn_info(const struct conn *c);
+
+/* IPPROTO_TCP, or IPPROTO_UDP for a UDP conversation (datagrams: see the header comment). */
+int conn_transport(const struct conn *c);
 
 /* Bounds from the engine's configuration. */
 size_t conn_body_max(const struct conn *c);

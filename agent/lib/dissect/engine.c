@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,34 @@ struct conn {
 	const struct dissector *switch_to;
 	unsigned switch_index;
 	void *switch_handover;
+	int transport; /* IPPROTO_TCP or IPPROTO_UDP */
+	/* UDP conversations only: hash chain, LRU list (oldest first), detection attempts */
+	struct conn *hnext, *lprev, *lnext;
+	uint64_t last_ts;
+	uint32_t udp_bucket;
+	unsigned udp_attempts;
+};
+
+/* A UDP datagram being put together from IP fragments (engine.h, "IP fragments"). */
+struct frag {
+	bool used, first_seen, cut;
+	uint8_t family;
+	uint8_t src[16], dst[16];
+	uint32_t id;
+	uint64_t ts_first, ts_last;
+	uint8_t *buf;                              /* DISSECT_UDP_FRAG_BYTES */
+	uint8_t have[DISSECT_UDP_FRAG_BYTES / 64]; /* which 8-byte blocks came */
+	uint32_t total; /* L4 bytes in all; 0 until the last fragment */
+	uint32_t end;   /* after the highest byte that came */
+	struct packet first; /* the first fragment's addresses and ports (not its frame) */
+};
+
+/* The UDP conversation table (engine.h, "UDP conversations"). */
+struct udp_table {
+	struct conn **buckets; /* allocated at the first UDP packet */
+	uint32_t mask;
+	uint32_t count;
+	struct conn *oldest, *newest;
 };
 
 struct dissect_engine {
@@ -51,6 +80,10 @@ struct dissect_engine {
 	void *ctx;
 	struct tcp_reasm *reasm;
 	struct dissect_stats st;
+	uint64_t last_flow_id; /* TCP flows and UDP conversations share the numbering */
+	struct udp_table udp;
+	struct frag *frags; /* DISSECT_UDP_FRAG_SLOTS, allocated at the first fragment */
+	unsigned frags_used;
 };
 
 static unsigned dissector_count(void)
@@ -91,6 +124,11 @@ const char *dissect_counter_name(unsigned proto, unsigned idx)
 const struct tcp_flow_info *conn_info(const struct conn *c)
 {
 	return &c->info;
+}
+
+int conn_transport(const struct conn *c)
+{
+	return c->transport;
 }
 
 size_t conn_body_max(const struct conn *c)
@@ -171,6 +209,8 @@ int conn_switch(struct conn *c, const char *name, void *handover)
 {
 	unsigned i;
 
+	if (c->transport == IPPROTO_UDP)
+		return -ENOTSUP;
 	for (i = 0; dissectors[i]; i++) {
 		if (!strcmp(dissectors[i]->name, name)) {
 			c->switch_to = dissectors[i];
@@ -398,7 +438,8 @@ static bool detect(struct conn *c, enum tcp_dir dir, uint64_t ts)
 
 /* ---- streams ---- */
 
-struct conn *dissect_stream_open(struct dissect_engine *e, const struct tcp_flow_info *info)
+static struct conn *conn_new(struct dissect_engine *e, const struct tcp_flow_info *info,
+			     int transport)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -408,8 +449,14 @@ struct conn *dissect_stream_open(struct dissect_engine *e, const struct tcp_flow
 	}
 	c->eng = e;
 	c->info = *info;
+	c->transport = transport;
 	e->st.conns++;
 	return c;
+}
+
+struct conn *dissect_stream_open(struct dissect_engine *e, const struct tcp_flow_info *info)
+{
+	return conn_new(e, info, IPPROTO_TCP);
 }
 
 void dissect_stream_data(struct dissect_engine *e, struct conn *c, enum tcp_dir dir,
@@ -469,17 +516,14 @@ static enum conn_end conn_end_of(enum tcp_close_reason why)
 	}
 }
 
-void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_close_reason why,
-			  uint64_t ts_ns)
+static void conn_close(struct dissect_engine *e, struct conn *c, enum conn_end why,
+		       uint64_t ts_ns)
 {
-	(void)e;
-	if (!c)
-		return;
 	if (c->d) {
-		c->d->close(c->st, c, conn_end_of(why), ts_ns);
+		c->d->close(c->st, c, why, ts_ns);
 		c->d->free(c->st);
 	} else if (!c->unknown && (c->b[0].len || c->b[1].len || c->b[0].dropped ||
-				   c->b[1].dropped)) {
+				   c->b[1].dropped || c->udp_attempts)) {
 		e->st.conns_unknown++; /* had bytes, never recognised */
 	}
 	buf_free(&c->b[0]);
@@ -487,11 +531,458 @@ void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_clo
 	free(c);
 }
 
+void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_close_reason why,
+			  uint64_t ts_ns)
+{
+	if (c)
+		conn_close(e, c, conn_end_of(why), ts_ns);
+}
+
+/* ---- UDP conversations ---- */
+
+/* Either endpoint order gives the same hash: the smaller (address, port) goes first. */
+static uint32_t udp_hash(const struct dissect_engine *e, const struct packet *p)
+{
+	const uint8_t *a = p->src, *b = p->dst;
+	uint16_t ap = p->sport, bp = p->dport;
+	uint64_t h = 0xcbf29ce484222325ull ^ e->cfg.tcp.hash_seed;
+	int cmp = memcmp(a, b, 16);
+	uint8_t ports[4];
+	size_t i;
+
+	if (cmp > 0 || (!cmp && ap > bp)) {
+		const uint8_t *t = a;
+		uint16_t tp = ap;
+
+		a = b, ap = bp;
+		b = t, bp = tp;
+	}
+	ports[0] = ap >> 8, ports[1] = ap & 0xff, ports[2] = bp >> 8, ports[3] = bp & 0xff;
+	for (i = 0; i < 16; i++)
+		h = (h ^ a[i]) * 0x100000001b3ull;
+	for (i = 0; i < 16; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	for (i = 0; i < 4; i++)
+		h = (h ^ ports[i]) * 0x100000001b3ull;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static bool ep_is(const struct tcp_endpoint *ep, const uint8_t addr[16], uint16_t port)
+{
+	return ep->port == port && !memcmp(ep->addr, addr, 16);
+}
+
+static void lru_unlink(struct udp_table *t, struct conn *c)
+{
+	if (c->lprev)
+		c->lprev->lnext = c->lnext;
+	else
+		t->oldest = c->lnext;
+	if (c->lnext)
+		c->lnext->lprev = c->lprev;
+	else
+		t->newest = c->lprev;
+	c->lprev = c->lnext = NULL;
+}
+
+static void lru_append(struct udp_table *t, struct conn *c)
+{
+	c->lprev = t->newest;
+	c->lnext = NULL;
+	if (t->newest)
+		t->newest->lnext = c;
+	else
+		t->oldest = c;
+	t->newest = c;
+}
+
+static void udp_close(struct dissect_engine *e, struct conn *c, enum conn_end why, uint64_t ts)
+{
+	struct udp_table *t = &e->udp;
+	struct conn **pp;
+
+	for (pp = &t->buckets[c->udp_bucket]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == c) {
+			*pp = c->hnext;
+			break;
+		}
+	}
+	lru_unlink(t, c);
+	t->count--;
+	conn_close(e, c, why, ts);
+}
+
+static void udp_expire(struct dissect_engine *e, uint64_t now)
+{
+	struct conn *c;
+
+	while ((c = e->udp.oldest) && c->last_ts + e->cfg.udp_idle_timeout_ns <= now)
+		udp_close(e, c, CONN_END_TIMEOUT, now);
+}
+
+static void udp_close_all(struct dissect_engine *e, enum conn_end why, uint64_t ts)
+{
+	while (e->udp.oldest)
+		udp_close(e, e->udp.oldest, why, ts ? ts : e->udp.oldest->last_ts);
+}
+
+/* A new conversation for p, oriented by ports (TCP's mid-stream rule) until detection. */
+static struct conn *udp_open(struct dissect_engine *e, const struct packet *p, uint32_t bucket)
+{
+	struct udp_table *t = &e->udp;
+	struct tcp_flow_info info = { .family = p->family, .ts_ns = p->ts_ns };
+	bool src_is_client;
+	struct conn *c;
+
+	if (t->count >= e->cfg.udp_max_conversations && t->oldest) {
+		e->st.udp_evicted++;
+		udp_close(e, t->oldest, CONN_END_TIMEOUT, p->ts_ns);
+	}
+	if ((p->sport < 1024) != (p->dport < 1024)) {
+		src_is_client = p->dport < 1024;
+		info.role = TCP_ROLE_PORT;
+	} else if (p->sport != p->dport) {
+		src_is_client = p->sport > p->dport;
+		info.role = TCP_ROLE_PORT;
+	} else {
+		src_is_client = true;
+		info.role = TCP_ROLE_FIRST_SENDER;
+	}
+	memcpy(src_is_client ? info.client.addr : info.server.addr, p->src, 16);
+	memcpy(src_is_client ? info.server.addr : info.client.addr, p->dst, 16);
+	info.client.port = src_is_client ? p->sport : p->dport;
+	info.server.port = src_is_client ? p->dport : p->sport;
+	info.id = ++e->last_flow_id;
+	c = conn_new(e, &info, IPPROTO_UDP);
+	if (!c)
+		return NULL;
+	c->udp_bucket = bucket;
+	c->hnext = t->buckets[bucket];
+	t->buckets[bucket] = c;
+	lru_append(t, c);
+	t->count++;
+	e->st.udp_conversations++;
+	return c;
+}
+
+/* Ask the dissectors that do UDP about one datagram; orient and open on a YES. */
+static void udp_detect(struct conn *c, enum tcp_dir *dir, const uint8_t *p, size_t n)
+{
+	struct dissect_engine *e = c->eng;
+	unsigned i;
+
+	for (i = 0; dissectors[i]; i++) {
+		bool sender_is_client = true;
+
+		if (!dissectors[i]->detect_datagram ||
+		    dissectors[i]->detect_datagram(p, n, &sender_is_client) != DETECT_YES)
+			continue;
+		if (sender_is_client != (*dir == TCP_DIR_C2S)) {
+			struct tcp_endpoint t = c->info.client;
+
+			c->info.client = c->info.server;
+			c->info.server = t;
+			*dir = !*dir;
+		}
+		c->d = dissectors[i];
+		c->d_index = i;
+		c->st = c->d->open(c, NULL);
+		if (!c->st) {
+			e->st.alloc_failures++;
+			c->d = NULL;
+			c->unknown = true;
+			return;
+		}
+		if (i < DISSECT_MAX_PROTOCOLS)
+			e->st.conns_by_protocol[i]++;
+		return;
+	}
+	if (++c->udp_attempts >= DISSECT_UDP_DETECT_DATAGRAMS) {
+		c->unknown = true;
+		e->st.conns_unknown++;
+	}
+}
+
+/* One whole datagram (or as much of it as there is) to its conversation. ts_first: when its
+ * first byte came (a reassembled datagram's first fragment); p->ts_ns when it was whole. */
+static int udp_datagram(struct dissect_engine *e, const struct packet *p, uint64_t ts_first)
+{
+	struct udp_table *t = &e->udp;
+	enum tcp_dir dir;
+	uint32_t bucket;
+	struct conn *c;
+
+	if (!t->buckets) {
+		uint32_t n = 64;
+
+		while (n < e->cfg.udp_max_conversations && n < (1u << 26))
+			n <<= 1;
+		t->buckets = calloc(n, sizeof(*t->buckets));
+		if (!t->buckets) {
+			e->st.alloc_failures++;
+			return TCP_IGNORE_NO_MEMORY;
+		}
+		t->mask = n - 1;
+	}
+	e->st.udp_datagrams++;
+	bucket = udp_hash(e, p) & t->mask;
+	for (c = t->buckets[bucket]; c; c = c->hnext)
+		if ((ep_is(&c->info.client, p->src, p->sport) &&
+		     ep_is(&c->info.server, p->dst, p->dport)) ||
+		    (ep_is(&c->info.server, p->src, p->sport) &&
+		     ep_is(&c->info.client, p->dst, p->dport)))
+			break;
+	if (!c) {
+		c = udp_open(e, p, bucket);
+		if (!c)
+			return TCP_IGNORE_NO_MEMORY;
+	} else {
+		lru_unlink(t, c);
+		lru_append(t, c);
+	}
+	if (p->ts_ns > c->last_ts)
+		c->last_ts = p->ts_ns;
+	if (p->payload_caplen < p->payload_wirelen)
+		e->st.udp_datagrams_cut++;
+	if (c->unknown || !p->payload_caplen)
+		return 0;
+	dir = ep_is(&c->info.client, p->src, p->sport) ? TCP_DIR_C2S : TCP_DIR_S2C;
+	if (!c->d)
+		udp_detect(c, &dir, p->payload, p->payload_caplen);
+	if (c->d) {
+		c->in_parse = true;
+		c->d->parse(c->st, c, dir, p->payload, p->payload_caplen, ts_first, p->ts_ns);
+		c->in_parse = false;
+	}
+	return 0;
+}
+
+/* ---- IP fragments of UDP datagrams ---- */
+
+static uint16_t be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/*
+ * Where fragment p belongs: its id, the offset of its data in the datagram, whether more
+ * follow, and its data (the first fragment's starts with the UDP header). False when the
+ * headers needed are not in the captured bytes.
+ */
+static bool frag_info(const struct packet *p, uint32_t *id, uint32_t *off, bool *more,
+		      const uint8_t **data, uint32_t *cap, uint32_t *wire)
+{
+	const uint8_t *ip;
+	uint32_t have = p->caplen > p->l3_offset ? p->caplen - p->l3_offset : 0;
+
+	if (!p->frame)
+		return false;
+	ip = p->frame + p->l3_offset;
+	if (p->family == AF_INET) {
+		if (have < 20)
+			return false;
+		*id = be16(ip + 4);
+		*more = be16(ip + 6) & 0x2000;
+		*off = (uint32_t)(be16(ip + 6) & 0x1fff) * 8;
+	} else {
+		uint32_t pos = 40;
+		uint8_t nh;
+
+		if (have < 40)
+			return false;
+		nh = ip[6];
+		for (;;) { /* to the fragment header */
+			uint32_t len;
+
+			if (pos + 8 > have)
+				return false;
+			if (nh == 44)
+				break;
+			if (nh == 0 || nh == 43 || nh == 60)
+				len = ((uint32_t)ip[pos + 1] + 1) * 8;
+			else if (nh == 51)
+				len = ((uint32_t)ip[pos + 1] + 2) * 4;
+			else
+				return false;
+			nh = ip[pos];
+			pos += len;
+		}
+		*id = (uint32_t)be16(ip + pos + 4) << 16 | be16(ip + pos + 6);
+		*more = be16(ip + pos + 2) & 1;
+		*off = be16(ip + pos + 2) & 0xfff8;
+	}
+	if (p->flags & PACKET_F_L4) { /* the first: from the UDP header on */
+		*data = p->frame + p->l4_offset;
+		*cap = (uint32_t)(p->payload + p->payload_caplen - *data);
+		*wire = 8 + p->payload_wirelen;
+	} else {
+		*data = p->payload;
+		*cap = p->payload_caplen;
+		*wire = p->payload_wirelen;
+	}
+	return true;
+}
+
+static void frag_free(struct dissect_engine *e, struct frag *f)
+{
+	free(f->buf);
+	memset(f, 0, sizeof(*f));
+	e->frags_used--;
+}
+
+static bool frag_block(const struct frag *f, uint32_t byte)
+{
+	return f->have[byte / 64] >> (byte / 8 % 8) & 1;
+}
+
+/* Give up on f: the first fragment's bytes and what follows them without a hole go to the
+ * conversation as a datagram cut short; nothing when the first fragment is missing. */
+static void frag_give_up(struct dissect_engine *e, struct frag *f)
+{
+	uint32_t len = 0;
+
+	if (f->first_seen) {
+		while (len < f->end && frag_block(f, len))
+			len += 8;
+		if (len > f->end)
+			len = f->end;
+	}
+	e->st.udp_fragments_given_up++;
+	if (len >= 8) {
+		struct packet p = f->first;
+
+		p.payload = f->buf + 8;
+		p.payload_caplen = len - 8;
+		/* more was sent than came: the length is at least one byte more */
+		p.payload_wirelen = f->total > len ? f->total - 8 : len - 8 + 1;
+		p.ts_ns = f->ts_last;
+		udp_datagram(e, &p, f->ts_first);
+	}
+	frag_free(e, f);
+}
+
+static void frag_expire(struct dissect_engine *e, uint64_t now, bool all)
+{
+	unsigned i;
+
+	for (i = 0; e->frags_used && i < DISSECT_UDP_FRAG_SLOTS; i++)
+		if (e->frags[i].used &&
+		    (all || e->frags[i].ts_first + DISSECT_UDP_FRAG_TIMEOUT_NS <= now))
+			frag_give_up(e, &e->frags[i]);
+}
+
+/* The slot of fragment p's datagram (a new one, the oldest given up when all are taken). */
+static struct frag *frag_slot(struct dissect_engine *e, const struct packet *p, uint32_t id)
+{
+	struct frag *f, *free_slot = NULL, *oldest = NULL;
+	unsigned i;
+
+	if (!e->frags) {
+		e->frags = calloc(DISSECT_UDP_FRAG_SLOTS, sizeof(*e->frags));
+		if (!e->frags)
+			return NULL;
+	}
+	for (i = 0; i < DISSECT_UDP_FRAG_SLOTS; i++) {
+		f = &e->frags[i];
+		if (!f->used) {
+			free_slot = free_slot ? free_slot : f;
+			continue;
+		}
+		if (f->id == id && f->family == p->family && !memcmp(f->src, p->src, 16) &&
+		    !memcmp(f->dst, p->dst, 16))
+			return f;
+		if (!oldest || f->ts_first < oldest->ts_first)
+			oldest = f;
+	}
+	if (!free_slot) {
+		frag_give_up(e, oldest);
+		free_slot = oldest;
+	}
+	f = free_slot;
+	f->buf = malloc(DISSECT_UDP_FRAG_BYTES);
+	if (!f->buf)
+		return NULL;
+	f->used = true;
+	e->frags_used++;
+	f->family = p->family;
+	memcpy(f->src, p->src, 16);
+	memcpy(f->dst, p->dst, 16);
+	f->id = id;
+	f->ts_first = p->ts_ns;
+	return f;
+}
+
+static int udp_packet(struct dissect_engine *e, const struct packet *p)
+{
+	uint32_t id, off, cap, wire, b, end_block;
+	const uint8_t *data;
+	struct frag *f;
+	bool more;
+
+	if (!(p->flags & PACKET_F_FRAGMENT))
+		return p->flags & PACKET_F_L4 ? udp_datagram(e, p, p->ts_ns) : TCP_IGNORE_NOT_TCP;
+	e->st.udp_fragments++;
+	if (!frag_info(p, &id, &off, &more, &data, &cap, &wire))
+		return TCP_IGNORE_FRAGMENT;
+	f = frag_slot(e, p, id);
+	if (!f) {
+		e->st.alloc_failures++;
+		return TCP_IGNORE_NO_MEMORY;
+	}
+	if (p->ts_ns > f->ts_last)
+		f->ts_last = p->ts_ns;
+	if (cap > wire)
+		cap = wire;
+	if (cap < wire || off + wire > DISSECT_UDP_FRAG_BYTES)
+		f->cut = true; /* snapped, or beyond any datagram: it cannot complete */
+	if (off < DISSECT_UDP_FRAG_BYTES) {
+		if (cap > DISSECT_UDP_FRAG_BYTES - off)
+			cap = DISSECT_UDP_FRAG_BYTES - off;
+		memcpy(f->buf + off, data, cap);
+		/* whole blocks; a last fragment's partial block counts when it came whole */
+		end_block = (off + cap + (!more && cap == wire ? 7 : 0)) / 8;
+		for (b = off / 8; b < end_block; b++)
+			f->have[b / 8] |= (uint8_t)(1u << (b % 8));
+		if (off + cap > f->end)
+			f->end = off + cap;
+	}
+	if (p->flags & PACKET_F_L4) {
+		f->first_seen = true;
+		f->first = *p;
+		f->first.frame = NULL;
+		f->first.flags = PACKET_F_L4;
+	}
+	if (!more)
+		f->total = off + wire;
+	if (f->total && f->first_seen && !f->cut && f->total >= 8) {
+		struct packet q;
+		uint32_t ulen;
+
+		for (b = 0; b < f->total; b += 8)
+			if (!frag_block(f, b))
+				return 0;
+		q = f->first;
+		ulen = be16(f->buf + 4);
+		q.payload = f->buf + 8;
+		q.payload_caplen = q.payload_wirelen =
+			(ulen >= 8 && ulen < f->total ? ulen : f->total) - 8;
+		q.ts_ns = f->ts_last;
+		e->st.udp_reassembled++;
+		udp_datagram(e, &q, f->ts_first);
+		frag_free(e, f);
+	}
+	return 0;
+}
+
 /* ---- the reassembler's callbacks ---- */
 
 static void *on_open(void *ctx, const struct tcp_flow_info *info)
 {
-	return dissect_stream_open(ctx, info);
+	struct dissect_engine *e = ctx;
+	struct tcp_flow_info i = *info;
+
+	i.id = ++e->last_flow_id; /* one numbering for TCP and UDP */
+	return dissect_stream_open(e, &i);
 }
 
 static void on_data(void *ctx, void *user, enum tcp_dir dir, const uint8_t *bytes, uint32_t len,
@@ -533,6 +1024,14 @@ int dissect_engine_create(const struct dissect_config *cfg, dissect_sink_fn sink
 		e->cfg.body_max = HTTP_BODY_DEFAULT_MAX;
 	if (!e->cfg.detect_bytes)
 		e->cfg.detect_bytes = DISSECT_DEFAULT_DETECT_BYTES;
+	if (!e->cfg.udp_max_conversations)
+		e->cfg.udp_max_conversations = DISSECT_DEFAULT_UDP_MAX_CONVERSATIONS;
+	if (!e->cfg.udp_idle_timeout_ns)
+		e->cfg.udp_idle_timeout_ns = DISSECT_DEFAULT_UDP_IDLE_NS;
+	if (e->cfg.udp_max_conversations > (1u << 26)) {
+		free(e);
+		return -EINVAL;
+	}
 	e->sink = sink;
 	e->ctx = ctx;
 	err = tcp_reasm_create(&e->cfg.tcp, &cb, e, &e->reasm);
@@ -552,22 +1051,37 @@ void dissect_engine_destroy(struct dissect_engine *e)
 	e->sink = NULL;
 	tcp_reasm_finish(e->reasm);
 	tcp_reasm_destroy(e->reasm);
+	frag_expire(e, 0, true);
+	if (e->udp.buckets)
+		udp_close_all(e, CONN_END_END_OF_INPUT, 0);
+	free(e->udp.buckets);
+	free(e->frags);
 	free(e);
 }
 
 int dissect_engine_packet(struct dissect_engine *e, const struct packet *p)
 {
+	if (e->cfg.tcp.expire_on_packets && (e->udp.oldest || e->frags_used)) {
+		frag_expire(e, p->ts_ns, false);
+		udp_expire(e, p->ts_ns);
+	}
+	if (p->l4_proto == IPPROTO_UDP)
+		return udp_packet(e, p);
 	return tcp_reasm_packet(e->reasm, p);
 }
 
 void dissect_engine_expire(struct dissect_engine *e, uint64_t now_ns)
 {
 	tcp_reasm_expire(e->reasm, now_ns);
+	frag_expire(e, now_ns, false);
+	udp_expire(e, now_ns);
 }
 
 void dissect_engine_finish(struct dissect_engine *e)
 {
 	tcp_reasm_finish(e->reasm);
+	frag_expire(e, 0, true);
+	udp_close_all(e, CONN_END_END_OF_INPUT, 0);
 }
 
 void dissect_malloc_policy(void)

@@ -13,6 +13,30 @@
  * The stream functions feed a connection's bytes directly, without packets; tests use them,
  * and later sources of plaintext (TLS uprobes) will too.
  *
+ * UDP conversations. UDP packets (not IP fragments after the first) go to a bounded table of
+ * conversations keyed by their address/port pair (either order), each with a struct conn, so
+ * that dissectors use the same entry API as on TCP (dissector.h, "UDP"). A conversation opens
+ * at its first datagram, oriented by ports like a TCP flow picked up mid-stream (a port below
+ * 1024 against one at or above is the server; else the higher port is the client; equal
+ * ports: the first sender) until a dissector's detect_datagram() says who the client is. Up
+ * to DISSECT_UDP_DETECT_DATAGRAMS datagrams are offered for detection; after that the
+ * conversation is unrecognised (counted in conns_unknown) and its datagrams are only counted.
+ * It closes when idle for cfg.udp_idle_timeout_ns (dissect_engine_expire(), or every packet
+ * with cfg.tcp.expire_on_packets) or evicted, least recently used first, when the table is
+ * full (cfg.udp_max_conversations) — both CONN_END_TIMEOUT — and at dissect_engine_finish()
+ * (CONN_END_END_OF_INPUT). Datagrams cut by the snap length are given to the dissector as
+ * far as captured (counted in udp_datagrams_cut). Flow ids are shared with TCP: 1, 2, ... in
+ * order of the first packet, whatever the transport.
+ *
+ * IP fragments (IPv4 and IPv6) of UDP datagrams are put back together: up to
+ * DISSECT_UDP_FRAG_SLOTS datagrams at once, keyed by addresses and IP id, each in a buffer of
+ * DISSECT_UDP_FRAG_BYTES. A datagram is dissected when every byte up to its last fragment
+ * came (udp_reassembled), with the time of its first fragment as ts and of its last as
+ * ts_last. One that does not complete within DISSECT_UDP_FRAG_TIMEOUT_NS, whose slot is
+ * needed for a newer one, or that is still open at the end of input is given up
+ * (udp_fragments_given_up): what came from its start without a hole is dissected as a cut
+ * datagram. Overlapping fragments: the later copy wins.
+ *
  * Memory: bounded by cfg (tcp limits, max_buffer_per_dir per connection direction) and by
  * what each dissector bounds itself (pending requests, body_max). Not thread-safe.
  */
@@ -31,6 +55,12 @@
 #define DISSECT_DEFAULT_DETECT_BYTES       64u        /* give up detection after this many */
 #define DISSECT_MAX_PROTOCOLS 8u /* dissectors[] entries the stats have room for */
 #define DISSECT_MAX_COUNTERS  8u /* event counters per dissector */
+#define DISSECT_DEFAULT_UDP_MAX_CONVERSATIONS 65536u
+#define DISSECT_DEFAULT_UDP_IDLE_NS  (30ull * 1000000000ull) /* 30 s, like conntrack's UDP */
+#define DISSECT_UDP_DETECT_DATAGRAMS 8u /* datagrams offered for detection per conversation */
+#define DISSECT_UDP_FRAG_SLOTS 64u      /* UDP datagrams being reassembled at once */
+#define DISSECT_UDP_FRAG_BYTES 65536u   /* the largest datagram (UDP header and payload) */
+#define DISSECT_UDP_FRAG_TIMEOUT_NS (30ull * 1000000000ull) /* like Linux's ipfrag_time */
 
 /* The sink borrows the entry; the engine frees it when the sink returns. */
 typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
@@ -44,12 +74,14 @@ struct dissect_config {
 	size_t max_buffer_per_dir; /* unconsumed bytes held per direction; 0: default */
 	size_t body_max;           /* body bytes kept per message; 0: HTTP_BODY_DEFAULT_MAX */
 	size_t detect_bytes;       /* bytes looked at before a flow is "unknown"; 0: default */
+	uint32_t udp_max_conversations; /* UDP conversations tracked at once; 0: default */
+	uint64_t udp_idle_timeout_ns;   /* close a UDP conversation idle this long; 0: default */
 	dissect_names_fn names;    /* optional */
 	void *names_ctx;
 };
 
 struct dissect_stats {
-	uint64_t conns;              /* connections seen */
+	uint64_t conns;              /* connections seen (TCP connections and UDP conversations) */
 	uint64_t conns_by_protocol[DISSECT_MAX_PROTOCOLS]; /* index in dissectors[]; see
 							    * dissect_protocol_name() */
 	uint64_t conns_unknown;      /* no dissector recognised them */
@@ -60,6 +92,14 @@ struct dissect_stats {
 	uint64_t gaps;               /* gaps passed to dissectors */
 	uint64_t gap_bytes;
 	uint64_t alloc_failures;
+	uint64_t udp_conversations;  /* UDP conversations opened (also counted in conns) */
+	uint64_t udp_datagrams;      /* UDP datagrams seen (with a UDP header) */
+	uint64_t udp_evicted;        /* conversations closed early because the table was full */
+	uint64_t udp_datagrams_cut;  /* datagrams dissected as far as captured (snap length, lost
+				      * fragments) */
+	uint64_t udp_fragments;      /* IP fragments of UDP datagrams seen */
+	uint64_t udp_reassembled;    /* datagrams put together from fragments */
+	uint64_t udp_fragments_given_up; /* datagrams whose fragments never all came */
 	/* Each dissector's own event counters; see dissect_counter_name(). */
 	uint64_t counters[DISSECT_MAX_PROTOCOLS][DISSECT_MAX_COUNTERS];
 };
@@ -71,10 +111,16 @@ int dissect_engine_create(const struct dissect_config *cfg, dissect_sink_fn sink
 			  struct dissect_engine **out);
 void dissect_engine_destroy(struct dissect_engine *e);
 
-/* One decoded packet (TCP; others are ignored for now). Returns tcp_reasm_packet()'s value. */
+/*
+ * One decoded packet. TCP goes to the reassembler (returns tcp_reasm_packet()'s value); UDP
+ * to its conversation, or IP fragment reassembly (returns 0, or TCP_IGNORE_FRAGMENT for a
+ * fragment whose headers were not captured); other packets are ignored (TCP_IGNORE_NOT_TCP).
+ */
 int dissect_engine_packet(struct dissect_engine *e, const struct packet *p);
+/* Close TCP flows and UDP conversations idle at now_ns (see the config's timeouts). */
 void dissect_engine_expire(struct dissect_engine *e, uint64_t now_ns);
-/* End of input: every connection is closed, pending entries emitted as incomplete. */
+/* End of input: every connection and conversation is closed, pending entries emitted as
+ * incomplete. */
 void dissect_engine_finish(struct dissect_engine *e);
 
 /*

@@ -6,9 +6,10 @@
  */
 #include "dissect/amqp.h"
 #include "dissect/dissector.h"
+#include "dissect/dns.h"
 #include "dissect/http1.h"
 #include "dissect/http2.h"
 #include "dissect/redis.h"
 
 const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, &dissector_amqp,
-						&dissector_redis, NULL };
+						&dissector_redis, &dissector_dns, NULL };

@@ -227,6 +227,54 @@ static void redis_summary(const struct entry *e, char *out, size_t size)
 #undef ADD
 }
 
+/* A DNS answer's data in a few characters: the address or name, else the field that names
+ * something (MX exchange, SRV target, SOA mname, ...), else the first TXT string. */
+static const char *dns_data_short(const json_t *d)
+{
+	static const char *const keys[] = { "exchange", "target", "mname", "next", "signer" };
+	size_t i;
+
+	if (json_is_string(d))
+		return json_string_value(d);
+	if (json_is_array(d))
+		return json_string_value(json_array_get(d, 0));
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_is_string(json_object_get(d, keys[i])))
+			return json_string_value(json_object_get(d, keys[i]));
+	return NULL;
+}
+
+/* "A example.com -> 93.184.216.34 NOERROR" (the first answers, then the rcode). */
+static size_t dns_summary(const json_t *req, const json_t *resp, char *out, size_t size)
+{
+	const json_t *q = req ? req : resp, *ans = json_object_get(resp, "answers"), *a;
+	size_t off = 0, i;
+
+	off += snprintf(out, size, "%s %.200s", jstr(q, "type", NULL) ?: "-",
+			jstr(q, "name", NULL) ?: "-");
+	if (!resp || off >= size)
+		return off;
+	off += snprintf(out + off, size - off, " ->");
+	json_array_foreach(ans, i, a) {
+		const char *d = dns_data_short(json_object_get(a, "data"));
+
+		if (off >= size)
+			return off;
+		if (i == 3) {
+			off += snprintf(out + off, size - off, " (+%zu)", json_array_size(ans) - 3);
+			break;
+		}
+		off += snprintf(out + off, size - off, "%s %.100s", i ? "," : "",
+				d ?: jstr(a, "type", NULL) ?: "?");
+	}
+	if (off < size)
+		off += snprintf(out + off, size - off, " %s%s", jstr(resp, "rcode", NULL) ?: "-",
+				json_is_true(json_object_get(json_object_get(resp, "flags"), "tc"))
+					? " TC"
+					: "");
+	return off;
+}
+
 int entry_format_line(const struct entry *e, char *buf, size_t size)
 {
 	char t[64], sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], summary[512];
@@ -245,10 +293,12 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 		redis_summary(e, summary, sizeof(summary) - 64);
 		off = strlen(summary);
 		resp = NULL; /* the summary has the reply */
+	} else if (!strcmp(e->protocol, "dns")) {
+		off += dns_summary(req, resp, summary, sizeof(summary));
 	} else if (method || url)
 		off += snprintf(summary + off, sizeof(summary) - off, "%s %.300s",
 				method ? method : "-", url ? url : "-");
-	if (off < sizeof(summary) && resp && strcmp(e->protocol, "amqp"))
+	if (off < sizeof(summary) && resp && strcmp(e->protocol, "amqp") && strcmp(e->protocol, "dns"))
 		off += snprintf(summary + off, sizeof(summary) - off, " -> %lld",
 				(long long)status);
 	if (off < sizeof(summary) && grpc && json_object_get(grpc, "status"))
@@ -266,8 +316,9 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 	entry_format_time(e->request_ts_ns ? e->request_ts_ns : e->response_ts_ns, t);
 	endpoint_ip(&e->src, sip, sizeof(sip));
 	endpoint_ip(&e->dst, dip, sizeof(dip));
-	return snprintf(buf, size, "%s %s %s/%s %s%s%s:%u -> %s%s%s:%u%s%s", e->id, t, e->protocol,
-			e->version, e->src.pod[0] ? e->src.pod : "", e->src.pod[0] ? "@" : "",
+	return snprintf(buf, size, "%s %s %s%s%s %s%s%s:%u -> %s%s%s:%u%s%s", e->id, t, e->protocol,
+			e->version[0] ? "/" : "", e->version, e->src.pod[0] ? e->src.pod : "",
+			e->src.pod[0] ? "@" : "",
 			sip, e->src.port, e->dst.pod[0] ? e->dst.pod : "",
 			e->dst.pod[0] ? "@" : "", dip, e->dst.port, summary[0] ? " " : "", summary);
 }

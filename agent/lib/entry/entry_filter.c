@@ -144,7 +144,7 @@ static char *read_string(struct parser *ps)
 }
 
 static const char *const protocol_words[] = { "http", "http1", "http2", "grpc", "graphql",
-					      "amqp", "redis", NULL };
+					      "amqp", "redis", "dns", NULL };
 
 static bool is_protocol_word(const char *w)
 {
