@@ -11,5 +11,12 @@
 #include "dissect/http2.h"
 #include "dissect/redis.h"
 
+const struct entry_summary entry_summaries[] = {
+	{"amqp", amqp_entry_summary},
+	{"redis", redis_entry_summary},
+	{"dns", dns_entry_summary},
+	{NULL, NULL},
+};
+
 const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, &dissector_amqp,
 						&dissector_redis, &dissector_dns, NULL };

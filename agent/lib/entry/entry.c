@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "dissect/amqp.h"
 
 struct entry *entry_new(void)
 {
@@ -163,116 +162,13 @@ json_t *entry_to_json(const struct entry *e)
 	return o;
 }
 
-static const char *jstr(const json_t *o, const char *a, const char *b)
+const char *entry_field_str(const json_t *o, const char *a, const char *b)
 {
 	const json_t *v = json_object_get(o, a);
 
 	if (b)
 		v = json_object_get(v, b);
 	return json_string_value(v);
-}
-
-/* Redis: "SET user:1 bob -> OK", "GET k -> \"v\"", "push message news \"hi\"". */
-static void redis_summary(const struct entry *e, char *out, size_t size)
-{
-	const json_t *req = json_object_get(e->fields, "request");
-	const json_t *resp = json_object_get(e->fields, "response");
-	const json_t *push = json_object_get(e->fields, "push");
-	const json_t *v = json_object_get(resp, "value"), *a;
-	const char *type = jstr(resp, "type", NULL);
-	size_t off = 0, i;
-	char *dump;
-
-	out[0] = 0;
-#define ADD(...)                                                                                   \
-	do {                                                                                       \
-		if (off < size)                                                                    \
-			off += snprintf(out + off, size - off, __VA_ARGS__);                       \
-	} while (0)
-	if (push) {
-		ADD("push %.40s", jstr(push, "kind", NULL) ?: "-");
-		if (jstr(push, "channel", NULL))
-			ADD(" %.80s", jstr(push, "channel", NULL));
-		if (jstr(push, "message", NULL))
-			ADD(" \"%.100s\"", jstr(push, "message", NULL));
-		return;
-	}
-	if (jstr(req, "command", NULL)) {
-		ADD("%.60s", jstr(req, "command", NULL));
-		json_array_foreach(json_object_get(req, "args"), i, a) {
-			if (i == 4) {
-				ADD(" ...");
-				break;
-			}
-			ADD(" %.40s", json_string_value(a) ?: "");
-		}
-	}
-	if (!type)
-		return;
-	ADD(" -> ");
-	if (json_object_get(resp, "replies"))
-		ADD("%s(%lld)", type, (long long)json_integer_value(json_object_get(resp, "replies")));
-	else if (jstr(resp, "error", NULL))
-		ADD("(error) %.100s", jstr(resp, "error", NULL));
-	else if (json_is_null(v))
-		ADD("(nil)");
-	else if (json_is_string(v) && strcmp(type, "simple_string") && strcmp(type, "big_number"))
-		ADD("\"%.100s\"", json_string_value(v));
-	else if (json_is_array(v) || json_is_object(v))
-		ADD("%s(%lld)", type, (long long)json_integer_value(json_object_get(resp, "length")));
-	else if ((dump = json_dumps(v, JSON_ENCODE_ANY))) {
-		ADD("%.100s", json_is_string(v) ? json_string_value(v) : dump);
-		free(dump);
-	}
-#undef ADD
-}
-
-/* A DNS answer's data in a few characters: the address or name, else the field that names
- * something (MX exchange, SRV target, SOA mname, ...), else the first TXT string. */
-static const char *dns_data_short(const json_t *d)
-{
-	static const char *const keys[] = { "exchange", "target", "mname", "next", "signer" };
-	size_t i;
-
-	if (json_is_string(d))
-		return json_string_value(d);
-	if (json_is_array(d))
-		return json_string_value(json_array_get(d, 0));
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (json_is_string(json_object_get(d, keys[i])))
-			return json_string_value(json_object_get(d, keys[i]));
-	return NULL;
-}
-
-/* "A example.com -> 93.184.216.34 NOERROR" (the first answers, then the rcode). */
-static size_t dns_summary(const json_t *req, const json_t *resp, char *out, size_t size)
-{
-	const json_t *q = req ? req : resp, *ans = json_object_get(resp, "answers"), *a;
-	size_t off = 0, i;
-
-	off += snprintf(out, size, "%s %.200s", jstr(q, "type", NULL) ?: "-",
-			jstr(q, "name", NULL) ?: "-");
-	if (!resp || off >= size)
-		return off;
-	off += snprintf(out + off, size - off, " ->");
-	json_array_foreach(ans, i, a) {
-		const char *d = dns_data_short(json_object_get(a, "data"));
-
-		if (off >= size)
-			return off;
-		if (i == 3) {
-			off += snprintf(out + off, size - off, " (+%zu)", json_array_size(ans) - 3);
-			break;
-		}
-		off += snprintf(out + off, size - off, "%s %.100s", i ? "," : "",
-				d ?: jstr(a, "type", NULL) ?: "?");
-	}
-	if (off < size)
-		off += snprintf(out + off, size - off, " %s%s", jstr(resp, "rcode", NULL) ?: "-",
-				json_is_true(json_object_get(json_object_get(resp, "flags"), "tc"))
-					? " TC"
-					: "");
-	return off;
 }
 
 int entry_format_line(const struct entry *e, char *buf, size_t size)
@@ -282,23 +178,26 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 	const json_t *resp = json_object_get(e->fields, "response");
 	const json_t *grpc = json_object_get(e->fields, "grpc");
 	const json_t *gql = json_object_get(e->fields, "graphql");
-	const char *method = jstr(req, "method", NULL), *url = jstr(req, "url", NULL);
+	const char *method = entry_field_str(req, "method", NULL), *url = entry_field_str(req, "url", NULL);
 	json_int_t status = json_integer_value(json_object_get(resp, "status"));
+	const struct entry_summary *ps;
 	size_t off = 0;
 
 	summary[0] = 0;
-	if (!strcmp(e->protocol, "amqp")) {
-		off = (size_t)amqp_entry_summary(e->fields, summary, sizeof(summary));
-	} else if (!strcmp(e->protocol, "redis")) {
-		redis_summary(e, summary, sizeof(summary) - 64);
-		off = strlen(summary);
-		resp = NULL; /* the summary has the reply */
-	} else if (!strcmp(e->protocol, "dns")) {
-		off += dns_summary(req, resp, summary, sizeof(summary));
-	} else if (method || url)
+	for (ps = entry_summaries; ps->protocol; ps++)
+		if (!strcmp(e->protocol, ps->protocol))
+			break;
+	if (ps->protocol) {
+		/* Room is left for the missing/incomplete note. */
+		off = ps->fn(e, summary, sizeof(summary) - 64);
+		if (off >= sizeof(summary) - 64)
+			off = strlen(summary);
+		resp = grpc = gql = NULL;
+	} else if (method || url) {
 		off += snprintf(summary + off, sizeof(summary) - off, "%s %.300s",
 				method ? method : "-", url ? url : "-");
-	if (off < sizeof(summary) && resp && strcmp(e->protocol, "amqp") && strcmp(e->protocol, "dns"))
+	}
+	if (off < sizeof(summary) && resp)
 		off += snprintf(summary + off, sizeof(summary) - off, " -> %lld",
 				(long long)status);
 	if (off < sizeof(summary) && grpc && json_object_get(grpc, "status"))
@@ -306,8 +205,8 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 				(long long)json_integer_value(json_object_get(grpc, "status")));
 	if (off < sizeof(summary) && gql)
 		off += snprintf(summary + off, sizeof(summary) - off, " %s %s",
-				jstr(gql, "operation_type", NULL) ?: "-",
-				jstr(gql, "operation_name", NULL) ?: "-");
+				entry_field_str(gql, "operation_type", NULL) ?: "-",
+				entry_field_str(gql, "operation_name", NULL) ?: "-");
 	if (off < sizeof(summary) && e->missing != ENTRY_COMPLETE)
 		snprintf(summary + off, sizeof(summary) - off, " [%s %s: %s]",
 			 entry_is_partial(e->missing) ? "incomplete" : "missing",
