@@ -7,5 +7,7 @@
 #include "dissect/dissector.h"
 #include "dissect/http1.h"
 #include "dissect/http2.h"
+#include "dissect/kafka.h"
 
-const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, NULL };
+const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, &dissector_kafka,
+					  NULL };

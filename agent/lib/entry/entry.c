@@ -162,6 +162,35 @@ static const char *jstr(const json_t *o, const char *a, const char *b)
 	return json_string_value(v);
 }
 
+/* Kafka: "Produce v9 #6 orders +1 records=3 -> NONE" (docs/kafka.md). */
+static size_t kafka_summary(const json_t *req, const json_t *resp, char *out, size_t size)
+{
+	const json_t *topics = json_object_get(req ? req : resp, "topics");
+	const json_t *rc = json_object_get(req, "record_count");
+	const char *err = jstr(resp, "error_name", NULL);
+	size_t off = 0;
+
+	if (!req)
+		return snprintf(out, size, "response #%lld (request not seen)",
+				(long long)json_integer_value(json_object_get(resp, "correlation_id")));
+	off += snprintf(out, size, "%s v%lld #%lld", jstr(req, "api_name", NULL) ?: "unknown-api",
+			(long long)json_integer_value(json_object_get(req, "api_version")),
+			(long long)json_integer_value(json_object_get(req, "correlation_id")));
+	if (off < size && json_array_size(topics))
+		off += snprintf(out + off, size - off, " %.200s",
+				json_string_value(json_array_get(topics, 0)) ?: "");
+	if (off < size && json_array_size(topics) > 1)
+		off += snprintf(out + off, size - off, " +%zu", json_array_size(topics) - 1);
+	if (off < size && rc)
+		off += snprintf(out + off, size - off, " records=%lld",
+				(long long)json_integer_value(rc));
+	if (off < size && resp)
+		off += snprintf(out + off, size - off, " -> %s", err ?: "response");
+	if (off < size && json_object_get(req, "no_response"))
+		off += snprintf(out + off, size - off, " (acks=0, no response)");
+	return off < size ? off : size - 1;
+}
+
 int entry_format_line(const struct entry *e, char *buf, size_t size)
 {
 	char t[64], sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], summary[512];
@@ -174,10 +203,12 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 	size_t off = 0;
 
 	summary[0] = 0;
-	if (method || url)
+	if (!strcmp(e->protocol, "kafka"))
+		off = kafka_summary(req, resp, summary, sizeof(summary));
+	else if (method || url)
 		off += snprintf(summary + off, sizeof(summary) - off, "%s %.300s",
 				method ? method : "-", url ? url : "-");
-	if (off < sizeof(summary) && resp)
+	if (off < sizeof(summary) && resp && strcmp(e->protocol, "kafka"))
 		off += snprintf(summary + off, sizeof(summary) - off, " -> %lld",
 				(long long)status);
 	if (off < sizeof(summary) && grpc && json_object_get(grpc, "status"))
