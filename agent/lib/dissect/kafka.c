@@ -35,6 +35,8 @@
 
 /* A request's version may be this much above the highest floe knows and still be taken. */
 #define VERSION_SLACK 3
+/* A shorter client id is not enough on its own to take bytes for a request. */
+#define CLIENT_ID_SHORT 4
 /* Shown string values are cut to this many bytes. */
 #define STRING_SHOW_MAX 4096u
 /* Responses are recognised without their request only up to this size (detection). */
@@ -1234,12 +1236,12 @@ static enum rd_status request_header(const uint8_t *p, size_t n, bool cut, struc
 	rd_init(&r, p, n, cut);
 	h->api_key = rd_i16(&r);
 	h->api_version = rd_i16(&r);
+	h->api = kafka_api_get(h->api_key);
+	h->flex = api_flexible(h->api, h->api_version);
 	h->correlation_id = rd_i32(&r);
 	h->client_id_len = -1;
 	if (r.st)
 		return r.st;
-	h->api = kafka_api_get(h->api_key);
-	h->flex = api_flexible(h->api, h->api_version);
 	if (!(h->api_key == 7 && h->api_version == 0)) { /* ControlledShutdown v0: header v0 */
 		h->client_id_len = rd_len(&r, false, false);
 		if (h->client_id_len > 0)
@@ -1321,17 +1323,18 @@ static enum detect_result request_check(const uint8_t *p, size_t n)
 			return DETECT_MAYBE;
 	}
 	if (avail < len) {
-		/* Without a client id, only a whole message that decodes is taken. */
-		return h.client_id_len > 0 ? DETECT_YES : DETECT_NO;
+		/* Without a client id of a few characters, only a whole message that decodes is
+		 * taken (a DNS query over TCP can pass for a Produce request with a 1-byte id). */
+		return h.client_id_len >= CLIENT_ID_SHORT ? DETECT_YES : DETECT_NO;
 	}
 	if (st)
 		return DETECT_NO;
 	if (h.api->request && h.api_version <= h.api->max_version)
 		return body_fits(h.api->request, h.api_version, h.flex, p + 4 + h.len, len - h.len,
-				 h.client_id_len > 0)
+				 h.client_id_len >= CLIENT_ID_SHORT)
 			   ? DETECT_YES
 			   : DETECT_NO;
-	return h.client_id_len > 0 ? DETECT_YES : DETECT_NO;
+	return h.client_id_len >= CLIENT_ID_SHORT ? DETECT_YES : DETECT_NO;
 }
 
 /* Do p..p+n hold exactly whole messages (length-prefixed, correlation id >= 0)? */
@@ -1384,14 +1387,18 @@ static enum detect_result response_check(const uint8_t *p, size_t n)
 {
 	uint32_t len;
 
-	if (n < 8)
-		return n >= 4 && get_be(p, 4) < 4 ? DETECT_NO : DETECT_MAYBE;
-	len = (uint32_t)get_be(p, 4);
-	if (len < 12 || len > DETECT_RESPONSE_MAX || (int32_t)get_be(p + 4, 4) < 0)
-		return DETECT_NO;
-	if (n - 4 < len)
+	if (n < 4)
 		return DETECT_MAYBE;
-	if (!response_chain(p, n))
+	len = (uint32_t)get_be(p, 4);
+	if (len < 12 || len > DETECT_RESPONSE_MAX)
+		return DETECT_NO;
+	if (n < 8)
+		return DETECT_MAYBE;
+	if ((int32_t)get_be(p + 4, 4) < 0)
+		return DETECT_NO;
+	/* A response seen first is taken only whole: waiting for more would hold other
+	 * protocols' first bytes (PostgreSQL's startup message looks like a short frame). */
+	if (n - 4 < len || !response_chain(p, n))
 		return DETECT_NO;
 	return response_fits_some_api(p + 8, len - 4) ? DETECT_YES : DETECT_NO;
 }
