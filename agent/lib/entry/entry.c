@@ -166,7 +166,7 @@ static const char *jstr(const json_t *o, const char *a, const char *b)
 static size_t kafka_summary(const json_t *req, const json_t *resp, char *out, size_t size)
 {
 	const json_t *topics = json_object_get(req ? req : resp, "topics");
-	const json_t *rc = json_object_get(req, "record_count");
+	const json_t *rc = json_object_get(req, "record_count") ?: json_object_get(resp, "record_count");
 	const char *err = jstr(resp, "error_name", NULL);
 	size_t off = 0;
 
@@ -185,7 +185,8 @@ static size_t kafka_summary(const json_t *req, const json_t *resp, char *out, si
 		off += snprintf(out + off, size - off, " records=%lld",
 				(long long)json_integer_value(rc));
 	if (off < size && resp)
-		off += snprintf(out + off, size - off, " -> %s", err ?: "response");
+		off += snprintf(out + off, size - off, " -> %s",
+				err ?: json_object_get(resp, "body") ? "ok" : "response");
 	if (off < size && json_object_get(req, "no_response"))
 		off += snprintf(out + off, size - off, " (acks=0, no response)");
 	return off < size ? off : size - 1;
