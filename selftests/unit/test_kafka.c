@@ -1387,6 +1387,7 @@ static void test_large_message_streamed(void **state)
 	assert_true(iget(&f, 0, "request.skipped_bytes") >
 		    (long long)(big - KAFKA_DECODE_MIN - 65536));
 	assert_str(&f, 0, "request.topics.0", "big-topic");
+	assert_int_equal(iget(&f, 0, "request.record_count"), 1); /* whole on the wire */
 	assert_true(json_is_true(
 	    eget(&f, 0, "request.body.topic_data.0.partition_data.0.records.batches.0.partial")));
 	assert_absent(&f, 0, "request.malformed");

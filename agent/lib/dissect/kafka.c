@@ -742,7 +742,8 @@ static void decode_batch_records(struct kd *kd, const uint8_t *p, size_t n, int3
 }
 
 /* A magic-2 record batch of `total` bytes at p (n of them here). */
-static void decode_batch_v2(struct kd *kd, const uint8_t *p, size_t n, size_t total, json_t *batch)
+static void decode_batch_v2(struct kd *kd, const uint8_t *p, size_t n, size_t total, bool whole,
+			    json_t *batch)
 {
 	int64_t base_offset = (int64_t)get_be(p, 8), base_ts;
 	int16_t attr;
@@ -779,13 +780,15 @@ static void decode_batch_v2(struct kd *kd, const uint8_t *p, size_t n, size_t to
 	set_int(batch, "producer_epoch", (int16_t)get_be(p + 51, 2));
 	set_int(batch, "base_sequence", (int32_t)get_be(p + 53, 4));
 	set_int(batch, "record_count", count);
+	if (count > 0 && whole)
+		kd->records += (uint64_t)count;
 	if (n < total) {
-		/* Cut: at the end of a fetch response (the broker's size limit) or by floe's bound.
-		 */
+		/* Not all here: cut by floe's bound or a gap (whole on the wire: counted), or at
+		 * the end of a fetch response by the broker's size limit (not counted: the client
+		 * does not get those records from this response). */
 		set_new(batch, "partial", json_true());
 		return;
 	}
-	kd->records += count > 0 ? (uint64_t)count : 0;
 	if (count < 0) {
 		set_new(batch, "records_error", json_string("negative record count"));
 		return;
@@ -804,8 +807,8 @@ static void decode_batch_v2(struct kd *kd, const uint8_t *p, size_t n, size_t to
 	}
 }
 
-static void decode_message_set(struct kd *kd, const uint8_t *p, size_t n, json_t *obj,
-			       unsigned depth);
+static void decode_message_set(struct kd *kd, const uint8_t *p, size_t n, uint64_t declared,
+			       json_t *obj, unsigned depth);
 
 /* A legacy message (magic 0 or 1) of `total` bytes at p (n of them here). */
 static void decode_legacy(struct kd *kd, const uint8_t *p, size_t n, size_t total, json_t *msg,
@@ -867,7 +870,7 @@ static void decode_legacy(struct kd *kd, const uint8_t *p, size_t n, size_t tota
 		json_t *inner = kd->json ? json_object() : NULL;
 
 		if (raw) {
-			decode_message_set(kd, raw, len, inner, depth + 1);
+			decode_message_set(kd, raw, len, len, inner, depth + 1);
 			set_new(msg, "messages", json_incref(json_object_get(inner, "batches")));
 		}
 		json_decref(inner);
@@ -875,9 +878,12 @@ static void decode_legacy(struct kd *kd, const uint8_t *p, size_t n, size_t tota
 	}
 }
 
-/* Record batches or legacy messages, one after the other; sets "batches" on obj. */
-static void decode_message_set(struct kd *kd, const uint8_t *p, size_t n, json_t *obj,
-			       unsigned depth)
+/*
+ * Record batches or legacy messages, one after the other; sets "batches" on obj. n bytes are
+ * here of the `declared` the records field has on the wire.
+ */
+static void decode_message_set(struct kd *kd, const uint8_t *p, size_t n, uint64_t declared,
+			       json_t *obj, unsigned depth)
 {
 	json_t *list = kd->json ? json_array() : NULL;
 	size_t off = 0;
@@ -906,7 +912,7 @@ static void decode_message_set(struct kd *kd, const uint8_t *p, size_t n, json_t
 		}
 		kd->batches++;
 		if (p[off + 16] == 2) {
-			decode_batch_v2(kd, p + off, left, total, b);
+			decode_batch_v2(kd, p + off, left, total, off + total <= declared, b);
 		} else if (p[off + 16] <= 1) {
 			decode_legacy(kd, p + off, left, total, b, depth);
 		} else {
@@ -1118,7 +1124,7 @@ static void decode_field(struct kd *kd, struct rd *r, const struct kafka_field *
 		} else {
 			o = kd->json ? json_object() : NULL;
 			set_count(o, "size", (uint64_t)len);
-			decode_message_set(kd, r->p + r->off, here, o, 0);
+			decode_message_set(kd, r->p + r->off, here, (uint64_t)len, o, 0);
 			if (obj)
 				set_new(obj, f->name, o);
 			else
