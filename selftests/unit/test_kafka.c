@@ -1528,6 +1528,36 @@ static void test_pending_bound(void **state)
 	fx_free(&f);
 }
 
+/* Requests waiting for their answers keep at most KAFKA_PENDING_VALUES_MAX of record values. */
+static void test_pending_values_bound(void **state)
+{
+	struct fx f;
+	struct buf b = {0}, recs = {0};
+	size_t vlen = 60000, i, n = KAFKA_PENDING_VALUES_MAX / 60000 + 5;
+	char *value = malloc(vlen + 1);
+
+	(void)state;
+	memset(value, 'v', vlen);
+	value[vlen] = 0;
+	record(&recs, 0, NULL, value, NULL, NULL);
+	free(value);
+	fx_open(&f);
+	for (i = 0; i < n; i++) {
+		produce_v9_req(&b, (int32_t)i, 1, "t", 0, 1, &recs);
+		send_buf(&f, TCP_DIR_C2S, &b);
+	}
+	fx_close(&f, TCP_CLOSE_FIN);
+	assert_int_equal(n_entries(&f), n);
+#define V "request.body.topic_data.0.partition_data.0.records.batches.0.records.0.value."
+	assert_int_equal(json_string_length(eget(&f, 0, V "text")), vlen);
+	assert_int_equal(json_string_length(eget(&f, n - 1, V "text")), 0);
+	assert_int_equal(iget(&f, n - 1, V "size"), vlen);
+	assert_true(json_is_true(eget(&f, n - 1, V "truncated")));
+#undef V
+	b_free(&recs);
+	fx_free(&f);
+}
+
 static void test_hostile(void **state)
 {
 	struct fx f;
@@ -1633,6 +1663,7 @@ int main(void)
 	    cmocka_unit_test(test_gaps),
 	    cmocka_unit_test(test_close_mid_response),
 	    cmocka_unit_test(test_pending_bound),
+	    cmocka_unit_test(test_pending_values_bound),
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_schema_tables),
 	};

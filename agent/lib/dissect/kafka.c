@@ -1429,6 +1429,7 @@ struct kreq {
 	struct entry *e;
 	int32_t correlation_id;
 	int api_key, api_version;
+	size_t values; /* record bytes its entry keeps */
 };
 
 /* A message being received in one direction. */
@@ -1451,6 +1452,7 @@ struct kafka_st {
 	int req_dir; /* the direction requests go, or -1 until known */
 	struct kreq *head, *tail;
 	unsigned pending;
+	size_t pending_values;		    /* sum of their values */
 	enum entry_missing_reason lost_why; /* why responses skipped over were lost */
 	size_t decode_max;
 	size_t body_max;
@@ -1522,6 +1524,7 @@ static struct kreq *pending_take(struct kafka_st *st, int32_t corr, bool *skippe
 
 		st->head = old->next;
 		st->pending--;
+		st->pending_values -= old->values;
 		*skipped = true;
 		response_lost(st, old, st->lost_why);
 	}
@@ -1529,6 +1532,7 @@ static struct kreq *pending_take(struct kafka_st *st, int32_t corr, bool *skippe
 	if (st->tail == q)
 		st->tail = NULL;
 	st->pending--;
+	st->pending_values -= q->values;
 	q->next = NULL;
 	return q;
 }
@@ -1552,6 +1556,7 @@ static void pending_add(struct kafka_st *st, struct kreq *q)
 		if (st->tail == old)
 			st->tail = NULL;
 		st->pending--;
+		st->pending_values -= old->values;
 		conn_count_parse_error(st->c);
 		response_lost(st, old, ENTRY_REASON_TOO_MANY_PENDING);
 	}
@@ -1561,6 +1566,7 @@ static void pending_add(struct kafka_st *st, struct kreq *q)
 		st->head = q;
 	st->tail = q;
 	st->pending++;
+	st->pending_values += q->values;
 }
 
 /* Size, truncation and gap facts of a message on its JSON object. */
@@ -1575,16 +1581,19 @@ static void msg_facts(json_t *o, const struct kmsg *m, size_t header_len)
 		set_count(o, "gap_bytes", m->gap_bytes);
 }
 
-/* Decode a body with its table; sets "body", the summaries and any "malformed" on o. */
-static void decode_body(struct kafka_st *st, const struct kafka_field *fields, int version,
-			bool flex, const uint8_t *p, size_t n, bool cut, size_t at, json_t *o,
-			bool response)
+/*
+ * Decode a body with its table; sets "body", the summaries and any "malformed" on o. Keeps
+ * at most `budget` bytes of record keys and values (and bytes fields); returns how many.
+ */
+static size_t decode_body(struct kafka_st *st, const struct kafka_field *fields, int version,
+			  bool flex, const uint8_t *p, size_t n, bool cut, size_t at, json_t *o,
+			  bool response, size_t budget)
 {
 	struct kd kd;
 	struct rd r;
 	json_t *body = json_object();
 
-	kd_init(&kd, version, flex, true, st->body_max);
+	kd_init(&kd, version, flex, true, budget);
 	rd_init(&r, p, n, cut);
 	decode_struct(&kd, &r, fields, body);
 	set_new(o, "body", body);
@@ -1620,6 +1629,7 @@ static void decode_body(struct kafka_st *st, const struct kafka_field *fields, i
 	count(st, KAFKA_C_DECOMPRESSED, kd.decompressed);
 	count(st, KAFKA_C_DECOMPRESS_FAILED, kd.decompress_failed);
 	kd_free(&kd);
+	return budget - kd.value_budget;
 }
 
 static bool acks_zero(const json_t *req)
@@ -1637,7 +1647,12 @@ static void handle_request(struct kafka_st *st, const struct kmsg *m,
 	struct entry *e;
 	json_t *o;
 	struct kreq *q;
+	size_t values = 0, budget = st->body_max;
 
+	if (st->pending_values >= KAFKA_PENDING_VALUES_MAX)
+		budget = 0;
+	else if (budget > KAFKA_PENDING_VALUES_MAX - st->pending_values)
+		budget = KAFKA_PENDING_VALUES_MAX - st->pending_values;
 	if (hs && m->n < 8) {
 		/* Not even the correlation id: nothing to pair or show. */
 		conn_count_parse_error(st->c);
@@ -1677,8 +1692,8 @@ static void handle_request(struct kafka_st *st, const struct kmsg *m,
 	} else if (!h.api->request) {
 		set_new(o, "body_undecoded", json_string("api_not_decoded"));
 	} else {
-		decode_body(st, h.api->request, h.api_version, h.flex, m->p + h.len, m->n - h.len,
-			    m->cut, h.len, o, false);
+		values = decode_body(st, h.api->request, h.api_version, h.flex, m->p + h.len,
+				     m->n - h.len, m->cut, h.len, o, false, budget);
 	}
 	json_object_set_new(e->fields, "request", o);
 	if (h.api_key == 0 && acks_zero(o)) {
@@ -1702,6 +1717,7 @@ static void handle_request(struct kafka_st *st, const struct kmsg *m,
 	q->correlation_id = h.correlation_id;
 	q->api_key = h.api_key;
 	q->api_version = h.api_version;
+	q->values = values;
 	pending_add(st, q);
 }
 
@@ -1764,11 +1780,11 @@ static void handle_response(struct kafka_st *st, const struct kmsg *m,
 			/* A broker that does not support the ApiVersions version asked for
 			 * answers UNSUPPORTED_VERSION in version 0. */
 			decode_body(st, api->response, 0, false, m->p + 4, m->n - 4, false, 4, o,
-				    true);
+				    true, st->body_max);
 			set_int(o, "decoded_as_version", 0);
 		} else {
 			decode_body(st, api->response, version, flex, m->p + r.off, m->n - r.off,
-				    m->cut, r.off, o, true);
+				    m->cut, r.off, o, true, st->body_max);
 		}
 		if (m->ended) {
 			e->missing = ENTRY_MISSING_RESPONSE;
@@ -2084,6 +2100,7 @@ static void kafka_close(void *vst, struct conn *c, enum conn_end why, uint64_t t
 
 		st->head = q->next;
 		st->pending--;
+		st->pending_values -= q->values;
 		response_lost(st, q, r);
 	}
 	st->tail = NULL;

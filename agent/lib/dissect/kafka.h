@@ -27,8 +27,14 @@
 #define KAFKA_RESPONSE_MAX 0x7fffffffu
 /* Bytes of a message kept for decoding at least; more are counted and skipped. */
 #define KAFKA_DECODE_MIN (1u << 20)
-/* Requests waiting for their response; more evict the oldest (missing: too_many_pending). */
-#define KAFKA_PENDING_MAX 256u
+/*
+ * Requests waiting for their response; more evict the oldest (missing: too_many_pending).
+ * librdkafka keeps up to a million in flight by default; hundreds are common under load.
+ */
+#define KAFKA_PENDING_MAX 1024u
+/* Record keys and values kept by the requests waiting for their response, per connection;
+ * past it, further requests show their records' sizes only. */
+#define KAFKA_PENDING_VALUES_MAX (16u << 20)
 /* Array elements (structs, numbers, records) shown per message; the rest are only counted. */
 #define KAFKA_ELEMENTS_MAX 2000u
 /* Distinct topic names (and ids) listed in a message's summary. */
