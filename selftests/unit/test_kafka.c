@@ -26,6 +26,7 @@
 #include "dissect/engine.h"
 #include "dissect/kafka.h"
 #include "dissect/kafka_schema.h"
+#include "entry/entry_filter.h"
 
 /* ---- byte builder ---- */
 
@@ -1612,6 +1613,46 @@ static void test_hostile(void **state)
 	fx_free(&f);
 }
 
+/* Filters: the protocol word, and Kafka's versions are not HTTP's. */
+static void test_filter_words(void **state)
+{
+	static const struct {
+		const char *filter;
+		bool want;
+	} cases[] = {
+	    {"kafka", true},
+	    {"http", false},
+	    {"http1", false},
+	    {"http2", false},
+	    {"kafka and request.api_name == \"Metadata\"", true},
+	    {"response.error_name == \"LEADER_NOT_AVAILABLE\"", true},
+	    {"request.topics.0 == \"t\"", true},
+	};
+	struct fx f;
+	struct buf b = {0};
+	size_t i;
+
+	(void)state;
+	fx_open(&f);
+	metadata_v1_req(&b, 1, "t");
+	send_buf(&f, TCP_DIR_C2S, &b);
+	metadata_v1_resp(&b, 1, "t", 5);
+	send_buf(&f, TCP_DIR_S2C, &b);
+	assert_int_equal(n_entries(&f), 1);
+	assert_str(&f, 0, "version", "1");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct entry_filter *flt;
+		char err[128];
+
+		if (entry_filter_compile(cases[i].filter, &flt, err, sizeof(err)))
+			fail_msg("%s: %s", cases[i].filter, err);
+		if (entry_filter_match(flt, json_array_get(f.out, 0)) != cases[i].want)
+			fail_msg("filter %s: want %d", cases[i].filter, cases[i].want);
+		entry_filter_free(flt);
+	}
+	fx_free(&f);
+}
+
 static void test_schema_tables(void **state)
 {
 	int k, named = 0;
@@ -1665,6 +1706,7 @@ int main(void)
 	    cmocka_unit_test(test_pending_bound),
 	    cmocka_unit_test(test_pending_values_bound),
 	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_filter_words),
 	    cmocka_unit_test(test_schema_tables),
 	};
 

@@ -144,7 +144,7 @@ static char *read_string(struct parser *ps)
 }
 
 static const char *const protocol_words[] = { "http", "http1", "http2", "grpc", "graphql",
-					      NULL };
+					      "kafka", NULL };
 
 static bool is_protocol_word(const char *w)
 {
@@ -435,10 +435,13 @@ static bool eval(const struct node *n, const json_t *e)
 		ver = json_string_value(json_object_get(e, "version"));
 		if (!proto)
 			return false;
+		/* Only HTTP's versions: other protocols have a "version" of their own. */
 		if (!strcmp(n->path, "http2"))
-			return ver && !strcmp(ver, "2") && strcmp(proto, "grpc");
+			return ver && !strcmp(ver, "2") &&
+			       (!strcmp(proto, "http") || !strcmp(proto, "graphql"));
 		if (!strcmp(n->path, "http1"))
-			return ver && ver[0] == '1';
+			return ver && ver[0] == '1' &&
+			       (!strcmp(proto, "http") || !strcmp(proto, "graphql"));
 		if (!strcmp(n->path, "http")) /* GraphQL and gRPC ride on HTTP */
 			return !strcmp(proto, "http") || !strcmp(proto, "graphql") ||
 			       !strcmp(proto, "grpc");
