@@ -21,7 +21,6 @@ usage: entries_check_kafka.py --entries F --kcat LOG --peer LOG --produced F --c
        --client-ns NS --server-pod POD --server-ns NS --port N [--since T --until T]
 """
 import argparse
-import base64
 import json
 import os
 import re
@@ -61,14 +60,6 @@ def parse_kcat(path):
     return threads
 
 
-def value_bytes(v):
-    if not isinstance(v, dict):
-        return None
-    if "text" in v:
-        return v["text"].encode()
-    return base64.b64decode(v.get("base64", ""))
-
-
 def records(msg):
     """(topic, key, value object, headers) of every record decoded in a Produce request or a
     Fetch response body."""
@@ -80,8 +71,8 @@ def records(msg):
             recs = p.get("records") or {}
             for b in recs.get("batches", []):
                 for r in b.get("records", []):
-                    out.append((topic, value_bytes(r.get("key")), r.get("value"),
-                                {h.get("key"): (value_bytes(h.get("value")) or b"").decode()
+                    out.append((topic, ec.body_bytes(r.get("key")), r.get("value"),
+                                {h.get("key"): (ec.body_bytes(h.get("value")) or b"").decode()
                                  for h in r.get("headers", [])}))
     return out
 
@@ -233,7 +224,7 @@ def main():
                 continue
             if value.get("size") != len(m["value"].encode()):
                 continue
-            kept = value_bytes(value) or b""
+            kept = ec.body_bytes(value) or b""
             if not m["value"].encode().startswith(kept):
                 continue
             if value.get("truncated") != m.get("truncated", False):

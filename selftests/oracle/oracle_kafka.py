@@ -35,7 +35,6 @@ Usage: oracle_kafka.py [--floe PATH] [--captures DIR] [-v]
 
 import argparse
 import base64
-import ipaddress
 import json
 import os
 import shutil
@@ -44,6 +43,8 @@ import sys
 import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from oracle import Tap, norm_ip  # noqa: E402  (the HTTP oracle's TAP output and addresses)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CAPTURE_EXT = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz", ".cap")
 
@@ -130,38 +131,6 @@ RESP_FIELDS = {
 }
 TOPIC_PARENTS = {"topic_data", "topics", "responses", "forgotten_topics_data"}
 PARTITION_KEYS = {"index", "partition", "partition_index", "partition_indexes"}
-
-
-class Tap:
-    def __init__(self, verbose):
-        self.n = self.passed = self.failed = 0
-        self.verbose = verbose
-
-    def result(self, good, desc, skip=None):
-        self.n += 1
-        if good:
-            self.passed += 1
-        else:
-            self.failed += 1
-        print("%s %d - %s%s" % ("ok" if good else "not ok", self.n, desc,
-                                " # SKIP " + skip if skip else ""), flush=True)
-
-    @staticmethod
-    def diag(text):
-        for line in str(text).split("\n"):
-            print("# " + line)
-        sys.stdout.flush()
-
-    def done(self):
-        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
-        return 1 if self.failed else 0
-
-
-def norm_ip(s):
-    try:
-        return ipaddress.ip_address(s).compressed
-    except ValueError:
-        return s
 
 
 # --------------------------------------------------------------------------- tshark
@@ -556,7 +525,7 @@ def main():
                     os.path.join(os.path.dirname(ROOT), "shared", "captures"))
     ap.add_argument("-v", action="store_true")
     a = ap.parse_args()
-    tap = Tap(a.v)
+    tap = Tap()
     d = os.path.join(a.captures, "kafka")
     if not shutil.which("tshark"):
         tap.result(True, "kafka captures against tshark", skip="tshark is not installed")
