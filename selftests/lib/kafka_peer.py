@@ -666,10 +666,6 @@ HANDLERS = {0: h_produce, 1: h_fetch, 2: h_list_offsets, 3: h_metadata, 8: h_off
             13: h_leave_group, 14: h_sync_group, 18: h_api_versions, 22: h_init_producer_id}
 
 
-def first_error(resp_body):
-    return 0
-
-
 class Handler(socketserver.BaseRequestHandler):
     def recv_exact(self, n):
         buf = bytearray()

@@ -1508,11 +1508,10 @@ static void response_lost(struct kafka_st *st, struct kreq *q, enum entry_missin
 	free(q);
 }
 
-static struct kreq *pending_take(struct kafka_st *st, int32_t corr, bool *skipped)
+static struct kreq *pending_take(struct kafka_st *st, int32_t corr)
 {
 	struct kreq *q;
 
-	*skipped = false;
 	for (q = st->head; q; q = q->next)
 		if (q->correlation_id == corr)
 			break;
@@ -1525,7 +1524,6 @@ static struct kreq *pending_take(struct kafka_st *st, int32_t corr, bool *skippe
 		st->head = old->next;
 		st->pending--;
 		st->pending_values -= old->values;
-		*skipped = true;
 		response_lost(st, old, st->lost_why);
 	}
 	st->head = q->next;
@@ -1729,14 +1727,13 @@ static void handle_response(struct kafka_st *st, const struct kmsg *m,
 	json_t *o;
 	struct rd r;
 	int32_t corr;
-	bool skipped;
 
 	if (m->n < 4) {
 		conn_count_parse_error(st->c);
 		return;
 	}
 	corr = (int32_t)get_be(m->p, 4);
-	q = pending_take(st, corr, &skipped);
+	q = pending_take(st, corr);
 	o = json_object();
 	if (!o)
 		goto out;
@@ -2021,7 +2018,9 @@ static void *kafka_open(struct conn *c, void *handover)
 	st->d[0].resync = st->d[1].resync = mid;
 	st->body_max = conn_body_max(c);
 	st->decode_max = KAFKA_DECODE_MIN + st->body_max;
-	st->lost_why = ENTRY_REASON_GAP;
+	/* Skipped-over requests lost their answers in a hole, or (with no hole) to bytes that did
+	 * not parse; a capture that began mid-conversation counts as a hole. */
+	st->lost_why = mid ? ENTRY_REASON_GAP : ENTRY_REASON_PARSE_ERROR;
 	return st;
 }
 
