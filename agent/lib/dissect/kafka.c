@@ -249,6 +249,7 @@ struct kd {
 	int first_error;
 	uint64_t error_count;
 	uint64_t decompressed, decompress_failed;
+	ZSTD_DCtx **zstd; /* the connection's zstd context, kept between batches; or NULL */
 };
 
 static void kd_init(struct kd *kd, int version, bool flex, bool json, size_t body_max)
@@ -444,16 +445,22 @@ static const char *inflate_gzip(const uint8_t *p, size_t n, struct outbuf *o)
 	return err;
 }
 
-static const char *inflate_zstd(const uint8_t *p, size_t n, struct outbuf *o)
+/* cache: a context to reuse (created on first use, the caller frees it), or NULL. */
+static const char *inflate_zstd(const uint8_t *p, size_t n, struct outbuf *o, ZSTD_DCtx **cache)
 {
-	ZSTD_DCtx *dc = ZSTD_createDCtx();
+	ZSTD_DCtx *dc = cache && *cache ? *cache : ZSTD_createDCtx();
 	ZSTD_inBuffer in = {p, n, 0};
 	const char *err = NULL;
 	size_t rc = 1;
 
 	if (!dc)
 		return "out of memory";
-	ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX);
+	if (cache && *cache)
+		ZSTD_DCtx_reset(dc, ZSTD_reset_session_only);
+	else
+		ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX);
+	if (cache)
+		*cache = dc;
 	while (rc) {
 		ZSTD_outBuffer out;
 
@@ -477,7 +484,8 @@ static const char *inflate_zstd(const uint8_t *p, size_t n, struct outbuf *o)
 			break;
 		}
 	}
-	ZSTD_freeDCtx(dc);
+	if (!cache)
+		ZSTD_freeDCtx(dc);
 	return err;
 }
 
@@ -563,7 +571,8 @@ static const char *inflate_snappy(const uint8_t *p, size_t n, struct outbuf *o)
 }
 
 /* Decompress p..p+n with the codec into o (at most o->max bytes). NULL or why not. */
-static const char *decompress(unsigned codec, const uint8_t *p, size_t n, struct outbuf *o)
+static const char *decompress(unsigned codec, const uint8_t *p, size_t n, struct outbuf *o,
+			      ZSTD_DCtx **zstd)
 {
 	switch (codec) {
 	case 1:
@@ -573,7 +582,7 @@ static const char *decompress(unsigned codec, const uint8_t *p, size_t n, struct
 	case 3:
 		return inflate_lz4(p, n, o);
 	case 4:
-		return inflate_zstd(p, n, o);
+		return inflate_zstd(p, n, o, zstd);
 	}
 	return "unknown compression codec";
 }
@@ -594,7 +603,7 @@ static uint8_t *batch_decompress(struct kd *kd, unsigned codec, const uint8_t *p
 			json_string("decompression bound reached for this message"));
 		return NULL;
 	}
-	err = decompress(codec, p, n, &o);
+	err = decompress(codec, p, n, &o, kd->zstd);
 	if (err) {
 		kd->decompress_failed++;
 		set_new(obj, "decompress_error", json_string(err));
@@ -1453,6 +1462,7 @@ struct kafka_st {
 	struct kreq *head, *tail;
 	unsigned pending;
 	size_t pending_values;		    /* sum of their values */
+	ZSTD_DCtx *zstd;		    /* reused by every zstd batch of the connection */
 	enum entry_missing_reason lost_why; /* why responses skipped over were lost */
 	size_t decode_max;
 	size_t body_max;
@@ -1592,6 +1602,7 @@ static size_t decode_body(struct kafka_st *st, const struct kafka_field *fields,
 	json_t *body = json_object();
 
 	kd_init(&kd, version, flex, true, budget);
+	kd.zstd = &st->zstd;
 	rd_init(&r, p, n, cut);
 	decode_struct(&kd, &r, fields, body);
 	set_new(o, "body", body);
@@ -2117,6 +2128,7 @@ static void kafka_free(void *vst)
 		entry_free(q->e);
 		free(q);
 	}
+	ZSTD_freeDCtx(st->zstd);
 	free(st->d[0].buf);
 	free(st->d[1].buf);
 	free(st);
