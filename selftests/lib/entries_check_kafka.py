@@ -147,9 +147,11 @@ def main():
                     tag, thr, s["name"], s["corr"], e.get("request_size"), s["sent"]))
             resp = e.get("response")
             if s["recv"] is None:
-                # kcat -e may exit with a (long-poll) fetch in flight: the broker's answer is
-                # on the wire, librdkafka never read it.
-                if resp is not None and s is not sent[-1]:
+                # kcat -e may exit with requests in flight (a long-poll fetch, a metadata
+                # refresh): the broker's answers are on the wire, librdkafka never read them.
+                # Only the requests after its last logged answer may be such.
+                in_flight = all(t["recv"] is None for t in sent[sent.index(s):])
+                if resp is not None and not in_flight:
                     p.append("%s %s #%d: floe has a response librdkafka never received" % (tag, s["name"], s["corr"]))
                 continue
             n_recv += 1

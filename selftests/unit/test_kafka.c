@@ -557,6 +557,9 @@ static void test_detect_engine(void **state)
 	fx_open(&f);
 	send_n(&f, TCP_DIR_C2S, get, sizeof(get) - 1);
 	send_n(&f, TCP_DIR_S2C, "HTTP/1.1 204 No Content\r\n\r\n", 27);
+	fx_close(&f, TCP_CLOSE_FIN);
+	assert_int_equal(n_entries(&f), 1);
+	assert_str(&f, 0, "protocol", "http");
 	fx_free(&f);
 	fx_open(&f);
 	api_versions_v0_req(&b, 9);
