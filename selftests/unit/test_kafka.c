@@ -1107,8 +1107,10 @@ static void test_group_apis(void **state)
 	req_header(&m, 11, 7, 120, "consumer-g-1", true);
 	b_cstr(&m, "g"), b_i32(&m, 45000), b_i32(&m, 300000), b_cstr(&m, ""), b_cstr(&m, NULL);
 	b_cstr(&m, "consumer");
-	b_uvar(&m, 2), b_cstr(&m, "range"), b_uvar(&m, 4), b_put(&m, "\x00\x01\x02", 3),
-	    b_uvar(&m, 0);
+	/* a consumer protocol subscription v0: topics ["orders"], user data null */
+	b_uvar(&m, 2), b_cstr(&m, "range"), b_uvar(&m, 19);
+	b_put(&m, "\x00\x00\x00\x00\x00\x01\x00\x06orders\xff\xff\xff\xff", 18);
+	b_uvar(&m, 0);
 	b_uvar(&m, 0);
 	b_frame(&b, &m);
 	send_buf(&f, TCP_DIR_C2S, &b);
@@ -1148,7 +1150,11 @@ static void test_group_apis(void **state)
 	assert_str(&f, 0, "request.api_name", "JoinGroup");
 	assert_str(&f, 0, "request.body.group_id", "g");
 	assert_str(&f, 0, "request.body.protocols.0.name", "range");
-	assert_int_equal(iget(&f, 0, "request.body.protocols.0.metadata.size"), 3);
+	assert_int_equal(iget(&f, 0, "request.body.protocols.0.metadata.size"), 18);
+	assert_str(&f, 0, "request.body.protocols.0.metadata.consumer_protocol.topics.0", "orders");
+	assert_str(&f, 0, "request.topics.0", "orders");
+	/* SyncGroup's two bytes are not a consumer assignment: shown as bytes only */
+	assert_absent(&f, 1, "request.body.assignments.0.assignment.consumer_protocol");
 	assert_str(&f, 0, "response.error_name", "MEMBER_ID_REQUIRED");
 	assert_str(&f, 0, "response.body.member_id", "consumer-g-1-abc");
 	assert_str(&f, 1, "request.api_name", "SyncGroup");

@@ -953,6 +953,9 @@ static bool in_version(const struct kafka_field *f, int v)
 
 static void decode_struct(struct kd *kd, struct rd *r, const struct kafka_field *fields,
 			  json_t *obj);
+static bool body_fits(const struct kafka_field *fields, int version, bool flex, const uint8_t *p,
+		      size_t n, bool trailing_ok);
+static void consumer_protocol(struct kd *kd, uint8_t role, const uint8_t *p, size_t n, json_t *v);
 
 static void decode_int(struct kd *kd, struct rd *r, const struct kafka_field *f, json_t *obj)
 {
@@ -1128,8 +1131,11 @@ static void decode_field(struct kd *kd, struct rd *r, const struct kafka_field *
 			break;
 		}
 		if (f->type == KAFKA_T_BYTES) {
-			if (obj)
-				set_new(obj, f->name, value_json(kd, r->p + r->off, here));
+			json_t *v = obj ? value_json(kd, r->p + r->off, here) : NULL;
+
+			if (f->role == KAFKA_R_SUBSCRIPTION || f->role == KAFKA_R_ASSIGNMENT)
+				consumer_protocol(kd, f->role, r->p + r->off, here, v);
+			set_new(obj, f->name, v);
 		} else {
 			o = kd->json ? json_object() : NULL;
 			set_count(o, "size", (uint64_t)len);
@@ -1155,6 +1161,41 @@ static void decode_field(struct kd *kd, struct rd *r, const struct kafka_field *
 		decode_array(kd, r, f, obj);
 		break;
 	}
+}
+
+/*
+ * Group members' metadata and assignments are opaque to the group protocol; for consumer
+ * groups (and Kafka Streams) they hold the consumer protocol: decoded into "consumer_protocol"
+ * on v when the bytes fit it exactly (other protocol types, Connect's say, do not).
+ */
+static void consumer_protocol(struct kd *kd, uint8_t role, const uint8_t *p, size_t n, json_t *v)
+{
+	const struct kafka_field *fields =
+	    role == KAFKA_R_SUBSCRIPTION ? kafka_consumer_subscription : kafka_consumer_assignment;
+	int version, saved_version = kd->version;
+	bool saved_flex = kd->flex;
+	json_t *o;
+	struct rd r;
+
+	if (n < 2)
+		return;
+	version = (int16_t)get_be(p, 2);
+	/* A later version adds fields at the end: the known ones are read, the rest left. */
+	if (version < 0 ||
+	    !body_fits(fields,
+		       version > KAFKA_CONSUMER_PROTOCOL_MAX ? KAFKA_CONSUMER_PROTOCOL_MAX
+							     : version,
+		       false, p + 2, n - 2, version > KAFKA_CONSUMER_PROTOCOL_MAX))
+		return;
+	o = v ? json_object() : NULL;
+	set_int(o, "version", version);
+	kd->version = version > KAFKA_CONSUMER_PROTOCOL_MAX ? KAFKA_CONSUMER_PROTOCOL_MAX : version;
+	kd->flex = false;
+	rd_init(&r, p + 2, n - 2, false);
+	decode_struct(kd, &r, fields, o);
+	kd->version = saved_version;
+	kd->flex = saved_flex;
+	set_new(v, "consumer_protocol", o);
 }
 
 /* The tagged-fields section that ends a struct in flexible versions. */

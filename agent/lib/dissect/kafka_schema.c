@@ -8,718 +8,755 @@
 
 #include <stddef.h>
 
+/* One field per line reads like the message definitions. */
+/* clang-format off */
 #define V KAFKA_VMAX
 
-#define FIELD(n, t, r, lo, hi, sub)                                                                \
-	{                                                                                          \
-		n, t, r, lo, hi, -1, sub                                                           \
-	}
-#define BOOL(n, lo, hi)	    FIELD(n, KAFKA_T_BOOL, KAFKA_R_NONE, lo, hi, NULL)
-#define I8(n, lo, hi)	    FIELD(n, KAFKA_T_INT8, KAFKA_R_NONE, lo, hi, NULL)
-#define I16(n, lo, hi)	    FIELD(n, KAFKA_T_INT16, KAFKA_R_NONE, lo, hi, NULL)
-#define I32(n, lo, hi)	    FIELD(n, KAFKA_T_INT32, KAFKA_R_NONE, lo, hi, NULL)
-#define I64(n, lo, hi)	    FIELD(n, KAFKA_T_INT64, KAFKA_R_NONE, lo, hi, NULL)
-#define STR(n, lo, hi)	    FIELD(n, KAFKA_T_STRING, KAFKA_R_NONE, lo, hi, NULL)
-#define BYTES(n, lo, hi)    FIELD(n, KAFKA_T_BYTES, KAFKA_R_NONE, lo, hi, NULL)
-#define RECORDS(n, lo, hi)  FIELD(n, KAFKA_T_RECORDS, KAFKA_R_NONE, lo, hi, NULL)
-#define ERR(n, lo, hi)	    FIELD(n, KAFKA_T_INT16, KAFKA_R_ERROR, lo, hi, NULL)
-#define TOPIC(n, lo, hi)    FIELD(n, KAFKA_T_STRING, KAFKA_R_TOPIC, lo, hi, NULL)
+#define FIELD(n, t, r, lo, hi, sub) { n, t, r, lo, hi, -1, sub }
+#define BOOL(n, lo, hi) FIELD(n, KAFKA_T_BOOL, KAFKA_R_NONE, lo, hi, NULL)
+#define I8(n, lo, hi) FIELD(n, KAFKA_T_INT8, KAFKA_R_NONE, lo, hi, NULL)
+#define I16(n, lo, hi) FIELD(n, KAFKA_T_INT16, KAFKA_R_NONE, lo, hi, NULL)
+#define I32(n, lo, hi) FIELD(n, KAFKA_T_INT32, KAFKA_R_NONE, lo, hi, NULL)
+#define I64(n, lo, hi) FIELD(n, KAFKA_T_INT64, KAFKA_R_NONE, lo, hi, NULL)
+#define STR(n, lo, hi) FIELD(n, KAFKA_T_STRING, KAFKA_R_NONE, lo, hi, NULL)
+#define BYTES(n, lo, hi) FIELD(n, KAFKA_T_BYTES, KAFKA_R_NONE, lo, hi, NULL)
+#define RECORDS(n, lo, hi) FIELD(n, KAFKA_T_RECORDS, KAFKA_R_NONE, lo, hi, NULL)
+#define ERR(n, lo, hi) FIELD(n, KAFKA_T_INT16, KAFKA_R_ERROR, lo, hi, NULL)
+#define TOPIC(n, lo, hi) FIELD(n, KAFKA_T_STRING, KAFKA_R_TOPIC, lo, hi, NULL)
 #define TOPIC_ID(n, lo, hi) FIELD(n, KAFKA_T_UUID, KAFKA_R_TOPIC_ID, lo, hi, NULL)
-#define PART(n, lo, hi)	    FIELD(n, KAFKA_T_INT32, KAFKA_R_PARTITION, lo, hi, NULL)
+#define PART(n, lo, hi) FIELD(n, KAFKA_T_INT32, KAFKA_R_PARTITION, lo, hi, NULL)
 #define ARR(n, sub, lo, hi) FIELD(n, KAFKA_T_ARRAY, KAFKA_R_NONE, lo, hi, sub)
-#define ARR_I32(n, lo, hi)  FIELD(n, KAFKA_T_ARRAY_INT32, KAFKA_R_NONE, lo, hi, NULL)
-#define ARR_I64(n, lo, hi)  FIELD(n, KAFKA_T_ARRAY_INT64, KAFKA_R_NONE, lo, hi, NULL)
-#define ARR_STR(n, lo, hi)  FIELD(n, KAFKA_T_ARRAY_STRING, KAFKA_R_NONE, lo, hi, NULL)
-#define TAGGED(n, t, r, tag, lo, hi, sub)                                                          \
-	{                                                                                          \
-		n, t, r, lo, hi, tag, sub                                                          \
-	}
-#define END                                                                                        \
-	{                                                                                          \
-		NULL, KAFKA_T_END, 0, 0, 0, -1, NULL                                               \
-	}
+#define ARR_I32(n, lo, hi) FIELD(n, KAFKA_T_ARRAY_INT32, KAFKA_R_NONE, lo, hi, NULL)
+#define ARR_I64(n, lo, hi) FIELD(n, KAFKA_T_ARRAY_INT64, KAFKA_R_NONE, lo, hi, NULL)
+#define ARR_STR(n, lo, hi) FIELD(n, KAFKA_T_ARRAY_STRING, KAFKA_R_NONE, lo, hi, NULL)
+#define TAGGED(n, t, r, tag, lo, hi, sub) { n, t, r, lo, hi, tag, sub }
+#define END { NULL, KAFKA_T_END, 0, 0, 0, -1, NULL }
 
 /* ---- shared pieces ---- */
 
 static const struct kafka_field leader_id_and_epoch[] = {
-    I32("leader_id", 0, V),
-    I32("leader_epoch", 0, V),
-    END,
+	I32("leader_id", 0, V),
+	I32("leader_epoch", 0, V),
+	END,
 };
 
 static const struct kafka_field node_endpoint[] = {
-    I32("node_id", 0, V), STR("host", 0, V), I32("port", 0, V), STR("rack", 0, V), END,
+	I32("node_id", 0, V),
+	STR("host", 0, V),
+	I32("port", 0, V),
+	STR("rack", 0, V),
+	END,
 };
 
 /* ---- 0 Produce ---- */
 
 static const struct kafka_field produce_req_partition[] = {
-    PART("index", 0, V),
-    RECORDS("records", 0, V),
-    END,
+	PART("index", 0, V),
+	RECORDS("records", 0, V),
+	END,
 };
 
 static const struct kafka_field produce_req_topic[] = {
-    TOPIC("name", 0, 12),
-    TOPIC_ID("topic_id", 13, V),
-    ARR("partition_data", produce_req_partition, 0, V),
-    END,
+	TOPIC("name", 0, 12),
+	TOPIC_ID("topic_id", 13, V),
+	ARR("partition_data", produce_req_partition, 0, V),
+	END,
 };
 
 static const struct kafka_field produce_req[] = {
-    STR("transactional_id", 3, V),
-    I16("acks", 0, V),
-    I32("timeout_ms", 0, V),
-    ARR("topic_data", produce_req_topic, 0, V),
-    END,
+	STR("transactional_id", 3, V),
+	I16("acks", 0, V),
+	I32("timeout_ms", 0, V),
+	ARR("topic_data", produce_req_topic, 0, V),
+	END,
 };
 
 static const struct kafka_field produce_resp_record_error[] = {
-    I32("batch_index", 8, V),
-    STR("batch_index_error_message", 8, V),
-    END,
+	I32("batch_index", 8, V),
+	STR("batch_index_error_message", 8, V),
+	END,
 };
 
 static const struct kafka_field produce_resp_partition[] = {
-    PART("index", 0, V),
-    ERR("error_code", 0, V),
-    I64("base_offset", 0, V),
-    I64("log_append_time_ms", 2, V),
-    I64("log_start_offset", 5, V),
-    ARR("record_errors", produce_resp_record_error, 8, V),
-    STR("error_message", 8, V),
-    TAGGED("current_leader", KAFKA_T_STRUCT, KAFKA_R_NONE, 0, 10, V, leader_id_and_epoch),
-    END,
+	PART("index", 0, V),
+	ERR("error_code", 0, V),
+	I64("base_offset", 0, V),
+	I64("log_append_time_ms", 2, V),
+	I64("log_start_offset", 5, V),
+	ARR("record_errors", produce_resp_record_error, 8, V),
+	STR("error_message", 8, V),
+	TAGGED("current_leader", KAFKA_T_STRUCT, KAFKA_R_NONE, 0, 10, V, leader_id_and_epoch),
+	END,
 };
 
 static const struct kafka_field produce_resp_topic[] = {
-    TOPIC("name", 0, 12),
-    TOPIC_ID("topic_id", 13, V),
-    ARR("partition_responses", produce_resp_partition, 0, V),
-    END,
+	TOPIC("name", 0, 12),
+	TOPIC_ID("topic_id", 13, V),
+	ARR("partition_responses", produce_resp_partition, 0, V),
+	END,
 };
 
 static const struct kafka_field produce_resp[] = {
-    ARR("responses", produce_resp_topic, 0, V),
-    I32("throttle_time_ms", 1, V),
-    TAGGED("node_endpoints", KAFKA_T_ARRAY, KAFKA_R_NONE, 0, 10, V, node_endpoint),
-    END,
+	ARR("responses", produce_resp_topic, 0, V),
+	I32("throttle_time_ms", 1, V),
+	TAGGED("node_endpoints", KAFKA_T_ARRAY, KAFKA_R_NONE, 0, 10, V, node_endpoint),
+	END,
 };
 
 /* ---- 1 Fetch ---- */
 
 static const struct kafka_field fetch_replica_state[] = {
-    I32("replica_id", 15, V),
-    I64("replica_epoch", 15, V),
-    END,
+	I32("replica_id", 15, V),
+	I64("replica_epoch", 15, V),
+	END,
 };
 
 static const struct kafka_field fetch_req_partition[] = {
-    PART("partition", 0, V),
-    I32("current_leader_epoch", 9, V),
-    I64("fetch_offset", 0, V),
-    I32("last_fetched_epoch", 12, V),
-    I64("log_start_offset", 5, V),
-    I32("partition_max_bytes", 0, V),
-    TAGGED("replica_directory_id", KAFKA_T_UUID, KAFKA_R_NONE, 0, 17, V, NULL),
-    TAGGED("high_watermark", KAFKA_T_INT64, KAFKA_R_NONE, 1, 18, V, NULL),
-    END,
+	PART("partition", 0, V),
+	I32("current_leader_epoch", 9, V),
+	I64("fetch_offset", 0, V),
+	I32("last_fetched_epoch", 12, V),
+	I64("log_start_offset", 5, V),
+	I32("partition_max_bytes", 0, V),
+	TAGGED("replica_directory_id", KAFKA_T_UUID, KAFKA_R_NONE, 0, 17, V, NULL),
+	TAGGED("high_watermark", KAFKA_T_INT64, KAFKA_R_NONE, 1, 18, V, NULL),
+	END,
 };
 
 static const struct kafka_field fetch_req_topic[] = {
-    TOPIC("topic", 0, 12),
-    TOPIC_ID("topic_id", 13, V),
-    ARR("partitions", fetch_req_partition, 0, V),
-    END,
+	TOPIC("topic", 0, 12),
+	TOPIC_ID("topic_id", 13, V),
+	ARR("partitions", fetch_req_partition, 0, V),
+	END,
 };
 
 static const struct kafka_field fetch_req_forgotten[] = {
-    TOPIC("topic", 7, 12),
-    TOPIC_ID("topic_id", 13, V),
-    ARR_I32("partitions", 7, V),
-    END,
+	TOPIC("topic", 7, 12),
+	TOPIC_ID("topic_id", 13, V),
+	ARR_I32("partitions", 7, V),
+	END,
 };
 
 static const struct kafka_field fetch_req[] = {
-    TAGGED("cluster_id", KAFKA_T_STRING, KAFKA_R_NONE, 0, 12, V, NULL),
-    I32("replica_id", 0, 14),
-    TAGGED("replica_state", KAFKA_T_STRUCT, KAFKA_R_NONE, 1, 15, V, fetch_replica_state),
-    I32("max_wait_ms", 0, V),
-    I32("min_bytes", 0, V),
-    I32("max_bytes", 3, V),
-    I8("isolation_level", 4, V),
-    I32("session_id", 7, V),
-    I32("session_epoch", 7, V),
-    ARR("topics", fetch_req_topic, 0, V),
-    ARR("forgotten_topics_data", fetch_req_forgotten, 7, V),
-    STR("rack_id", 11, V),
-    END,
+	TAGGED("cluster_id", KAFKA_T_STRING, KAFKA_R_NONE, 0, 12, V, NULL),
+	I32("replica_id", 0, 14),
+	TAGGED("replica_state", KAFKA_T_STRUCT, KAFKA_R_NONE, 1, 15, V, fetch_replica_state),
+	I32("max_wait_ms", 0, V),
+	I32("min_bytes", 0, V),
+	I32("max_bytes", 3, V),
+	I8("isolation_level", 4, V),
+	I32("session_id", 7, V),
+	I32("session_epoch", 7, V),
+	ARR("topics", fetch_req_topic, 0, V),
+	ARR("forgotten_topics_data", fetch_req_forgotten, 7, V),
+	STR("rack_id", 11, V),
+	END,
 };
 
 static const struct kafka_field fetch_epoch_end_offset[] = {
-    I32("epoch", 0, V),
-    I64("end_offset", 0, V),
-    END,
+	I32("epoch", 0, V),
+	I64("end_offset", 0, V),
+	END,
 };
 
 static const struct kafka_field fetch_snapshot_id[] = {
-    I64("end_offset", 0, V),
-    I32("epoch", 0, V),
-    END,
+	I64("end_offset", 0, V),
+	I32("epoch", 0, V),
+	END,
 };
 
 static const struct kafka_field fetch_aborted_txn[] = {
-    I64("producer_id", 4, V),
-    I64("first_offset", 4, V),
-    END,
+	I64("producer_id", 4, V),
+	I64("first_offset", 4, V),
+	END,
 };
 
 static const struct kafka_field fetch_resp_partition[] = {
-    PART("partition_index", 0, V),
-    ERR("error_code", 0, V),
-    I64("high_watermark", 0, V),
-    I64("last_stable_offset", 4, V),
-    I64("log_start_offset", 5, V),
-    TAGGED("diverging_epoch", KAFKA_T_STRUCT, KAFKA_R_NONE, 0, 12, V, fetch_epoch_end_offset),
-    TAGGED("current_leader", KAFKA_T_STRUCT, KAFKA_R_NONE, 1, 12, V, leader_id_and_epoch),
-    TAGGED("snapshot_id", KAFKA_T_STRUCT, KAFKA_R_NONE, 2, 12, V, fetch_snapshot_id),
-    ARR("aborted_transactions", fetch_aborted_txn, 4, V),
-    I32("preferred_read_replica", 11, V),
-    RECORDS("records", 0, V),
-    END,
+	PART("partition_index", 0, V),
+	ERR("error_code", 0, V),
+	I64("high_watermark", 0, V),
+	I64("last_stable_offset", 4, V),
+	I64("log_start_offset", 5, V),
+	TAGGED("diverging_epoch", KAFKA_T_STRUCT, KAFKA_R_NONE, 0, 12, V, fetch_epoch_end_offset),
+	TAGGED("current_leader", KAFKA_T_STRUCT, KAFKA_R_NONE, 1, 12, V, leader_id_and_epoch),
+	TAGGED("snapshot_id", KAFKA_T_STRUCT, KAFKA_R_NONE, 2, 12, V, fetch_snapshot_id),
+	ARR("aborted_transactions", fetch_aborted_txn, 4, V),
+	I32("preferred_read_replica", 11, V),
+	RECORDS("records", 0, V),
+	END,
 };
 
 static const struct kafka_field fetch_resp_topic[] = {
-    TOPIC("topic", 0, 12),
-    TOPIC_ID("topic_id", 13, V),
-    ARR("partitions", fetch_resp_partition, 0, V),
-    END,
+	TOPIC("topic", 0, 12),
+	TOPIC_ID("topic_id", 13, V),
+	ARR("partitions", fetch_resp_partition, 0, V),
+	END,
 };
 
 static const struct kafka_field fetch_resp[] = {
-    I32("throttle_time_ms", 1, V),
-    ERR("error_code", 7, V),
-    I32("session_id", 7, V),
-    ARR("responses", fetch_resp_topic, 0, V),
-    TAGGED("node_endpoints", KAFKA_T_ARRAY, KAFKA_R_NONE, 0, 16, V, node_endpoint),
-    END,
+	I32("throttle_time_ms", 1, V),
+	ERR("error_code", 7, V),
+	I32("session_id", 7, V),
+	ARR("responses", fetch_resp_topic, 0, V),
+	TAGGED("node_endpoints", KAFKA_T_ARRAY, KAFKA_R_NONE, 0, 16, V, node_endpoint),
+	END,
 };
 
 /* ---- 2 ListOffsets ---- */
 
 static const struct kafka_field list_offsets_req_partition[] = {
-    PART("partition_index", 0, V),
-    I32("current_leader_epoch", 4, V),
-    I64("timestamp", 0, V),
-    I32("max_num_offsets", 0, 0),
-    END,
+	PART("partition_index", 0, V),
+	I32("current_leader_epoch", 4, V),
+	I64("timestamp", 0, V),
+	I32("max_num_offsets", 0, 0),
+	END,
 };
 
 static const struct kafka_field list_offsets_req_topic[] = {
-    TOPIC("name", 0, V),
-    ARR("partitions", list_offsets_req_partition, 0, V),
-    END,
+	TOPIC("name", 0, V),
+	ARR("partitions", list_offsets_req_partition, 0, V),
+	END,
 };
 
 static const struct kafka_field list_offsets_req[] = {
-    I32("replica_id", 0, V),
-    I8("isolation_level", 2, V),
-    ARR("topics", list_offsets_req_topic, 0, V),
-    I32("timeout_ms", 10, V),
-    END,
+	I32("replica_id", 0, V),
+	I8("isolation_level", 2, V),
+	ARR("topics", list_offsets_req_topic, 0, V),
+	I32("timeout_ms", 10, V),
+	END,
 };
 
 static const struct kafka_field list_offsets_resp_partition[] = {
-    PART("partition_index", 0, V),
-    ERR("error_code", 0, V),
-    ARR_I64("old_style_offsets", 0, 0),
-    I64("timestamp", 1, V),
-    I64("offset", 1, V),
-    I32("leader_epoch", 4, V),
-    END,
+	PART("partition_index", 0, V),
+	ERR("error_code", 0, V),
+	ARR_I64("old_style_offsets", 0, 0),
+	I64("timestamp", 1, V),
+	I64("offset", 1, V),
+	I32("leader_epoch", 4, V),
+	END,
 };
 
 static const struct kafka_field list_offsets_resp_topic[] = {
-    TOPIC("name", 0, V),
-    ARR("partitions", list_offsets_resp_partition, 0, V),
-    END,
+	TOPIC("name", 0, V),
+	ARR("partitions", list_offsets_resp_partition, 0, V),
+	END,
 };
 
 static const struct kafka_field list_offsets_resp[] = {
-    I32("throttle_time_ms", 2, V),
-    ARR("topics", list_offsets_resp_topic, 0, V),
-    END,
+	I32("throttle_time_ms", 2, V),
+	ARR("topics", list_offsets_resp_topic, 0, V),
+	END,
 };
 
 /* ---- 3 Metadata ---- */
 
 static const struct kafka_field metadata_req_topic[] = {
-    TOPIC_ID("topic_id", 10, V),
-    TOPIC("name", 0, V),
-    END,
+	TOPIC_ID("topic_id", 10, V),
+	TOPIC("name", 0, V),
+	END,
 };
 
 static const struct kafka_field metadata_req[] = {
-    ARR("topics", metadata_req_topic, 0, V),
-    BOOL("allow_auto_topic_creation", 4, V),
-    BOOL("include_cluster_authorized_operations", 8, 10),
-    BOOL("include_topic_authorized_operations", 8, V),
-    END,
+	ARR("topics", metadata_req_topic, 0, V),
+	BOOL("allow_auto_topic_creation", 4, V),
+	BOOL("include_cluster_authorized_operations", 8, 10),
+	BOOL("include_topic_authorized_operations", 8, V),
+	END,
 };
 
 static const struct kafka_field metadata_resp_broker[] = {
-    I32("node_id", 0, V), STR("host", 0, V), I32("port", 0, V), STR("rack", 1, V), END,
+	I32("node_id", 0, V),
+	STR("host", 0, V),
+	I32("port", 0, V),
+	STR("rack", 1, V),
+	END,
 };
 
 static const struct kafka_field metadata_resp_partition[] = {
-    ERR("error_code", 0, V),
-    PART("partition_index", 0, V),
-    I32("leader_id", 0, V),
-    I32("leader_epoch", 7, V),
-    ARR_I32("replica_nodes", 0, V),
-    ARR_I32("isr_nodes", 0, V),
-    ARR_I32("offline_replicas", 5, V),
-    END,
+	ERR("error_code", 0, V),
+	PART("partition_index", 0, V),
+	I32("leader_id", 0, V),
+	I32("leader_epoch", 7, V),
+	ARR_I32("replica_nodes", 0, V),
+	ARR_I32("isr_nodes", 0, V),
+	ARR_I32("offline_replicas", 5, V),
+	END,
 };
 
 static const struct kafka_field metadata_resp_topic[] = {
-    ERR("error_code", 0, V),
-    TOPIC("name", 0, V),
-    TOPIC_ID("topic_id", 10, V),
-    BOOL("is_internal", 1, V),
-    ARR("partitions", metadata_resp_partition, 0, V),
-    I32("topic_authorized_operations", 8, V),
-    END,
+	ERR("error_code", 0, V),
+	TOPIC("name", 0, V),
+	TOPIC_ID("topic_id", 10, V),
+	BOOL("is_internal", 1, V),
+	ARR("partitions", metadata_resp_partition, 0, V),
+	I32("topic_authorized_operations", 8, V),
+	END,
 };
 
 static const struct kafka_field metadata_resp[] = {
-    I32("throttle_time_ms", 3, V),
-    ARR("brokers", metadata_resp_broker, 0, V),
-    STR("cluster_id", 2, V),
-    I32("controller_id", 1, V),
-    ARR("topics", metadata_resp_topic, 0, V),
-    I32("cluster_authorized_operations", 8, 10),
-    ERR("error_code", 13, V),
-    END,
+	I32("throttle_time_ms", 3, V),
+	ARR("brokers", metadata_resp_broker, 0, V),
+	STR("cluster_id", 2, V),
+	I32("controller_id", 1, V),
+	ARR("topics", metadata_resp_topic, 0, V),
+	I32("cluster_authorized_operations", 8, 10),
+	ERR("error_code", 13, V),
+	END,
 };
 
 /* ---- 8 OffsetCommit ---- */
 
 static const struct kafka_field offset_commit_req_partition[] = {
-    PART("partition_index", 0, V),	 I64("committed_offset", 0, V),
-    I32("committed_leader_epoch", 6, V), I64("commit_timestamp", 1, 1),
-    STR("committed_metadata", 0, V),	 END,
+	PART("partition_index", 0, V),
+	I64("committed_offset", 0, V),
+	I32("committed_leader_epoch", 6, V),
+	I64("commit_timestamp", 1, 1),
+	STR("committed_metadata", 0, V),
+	END,
 };
 
 static const struct kafka_field offset_commit_req_topic[] = {
-    TOPIC("name", 0, 9),
-    TOPIC_ID("topic_id", 10, V),
-    ARR("partitions", offset_commit_req_partition, 0, V),
-    END,
+	TOPIC("name", 0, 9),
+	TOPIC_ID("topic_id", 10, V),
+	ARR("partitions", offset_commit_req_partition, 0, V),
+	END,
 };
 
 static const struct kafka_field offset_commit_req[] = {
-    STR("group_id", 0, V),
-    I32("generation_id_or_member_epoch", 1, V),
-    STR("member_id", 1, V),
-    STR("group_instance_id", 7, V),
-    I64("retention_time_ms", 2, 4),
-    ARR("topics", offset_commit_req_topic, 0, V),
-    END,
+	STR("group_id", 0, V),
+	I32("generation_id_or_member_epoch", 1, V),
+	STR("member_id", 1, V),
+	STR("group_instance_id", 7, V),
+	I64("retention_time_ms", 2, 4),
+	ARR("topics", offset_commit_req_topic, 0, V),
+	END,
 };
 
 static const struct kafka_field offset_commit_resp_partition[] = {
-    PART("partition_index", 0, V),
-    ERR("error_code", 0, V),
-    END,
+	PART("partition_index", 0, V),
+	ERR("error_code", 0, V),
+	END,
 };
 
 static const struct kafka_field offset_commit_resp_topic[] = {
-    TOPIC("name", 0, 9),
-    TOPIC_ID("topic_id", 10, V),
-    ARR("partitions", offset_commit_resp_partition, 0, V),
-    END,
+	TOPIC("name", 0, 9),
+	TOPIC_ID("topic_id", 10, V),
+	ARR("partitions", offset_commit_resp_partition, 0, V),
+	END,
 };
 
 static const struct kafka_field offset_commit_resp[] = {
-    I32("throttle_time_ms", 3, V),
-    ARR("topics", offset_commit_resp_topic, 0, V),
-    END,
+	I32("throttle_time_ms", 3, V),
+	ARR("topics", offset_commit_resp_topic, 0, V),
+	END,
 };
 
 /* ---- 9 OffsetFetch ---- */
 
 static const struct kafka_field offset_fetch_req_topic[] = {
-    TOPIC("name", 0, 7),
-    FIELD("partition_indexes", KAFKA_T_ARRAY_INT32, KAFKA_R_PARTITION, 0, 7, NULL),
-    END,
+	TOPIC("name", 0, 7),
+	FIELD("partition_indexes", KAFKA_T_ARRAY_INT32, KAFKA_R_PARTITION, 0, 7, NULL),
+	END,
 };
 
 static const struct kafka_field offset_fetch_req_group_topic[] = {
-    TOPIC("name", 8, 9),
-    TOPIC_ID("topic_id", 10, V),
-    FIELD("partition_indexes", KAFKA_T_ARRAY_INT32, KAFKA_R_PARTITION, 8, V, NULL),
-    END,
+	TOPIC("name", 8, 9),
+	TOPIC_ID("topic_id", 10, V),
+	FIELD("partition_indexes", KAFKA_T_ARRAY_INT32, KAFKA_R_PARTITION, 8, V, NULL),
+	END,
 };
 
 static const struct kafka_field offset_fetch_req_group[] = {
-    STR("group_id", 8, V),
-    STR("member_id", 9, V),
-    I32("member_epoch", 9, V),
-    ARR("topics", offset_fetch_req_group_topic, 8, V),
-    END,
+	STR("group_id", 8, V),
+	STR("member_id", 9, V),
+	I32("member_epoch", 9, V),
+	ARR("topics", offset_fetch_req_group_topic, 8, V),
+	END,
 };
 
 static const struct kafka_field offset_fetch_req[] = {
-    STR("group_id", 0, 7),
-    ARR("topics", offset_fetch_req_topic, 0, 7),
-    ARR("groups", offset_fetch_req_group, 8, V),
-    BOOL("require_stable", 7, V),
-    END,
+	STR("group_id", 0, 7),
+	ARR("topics", offset_fetch_req_topic, 0, 7),
+	ARR("groups", offset_fetch_req_group, 8, V),
+	BOOL("require_stable", 7, V),
+	END,
 };
 
 static const struct kafka_field offset_fetch_resp_partition[] = {
-    PART("partition_index", 0, 7),
-    I64("committed_offset", 0, 7),
-    I32("committed_leader_epoch", 5, 7),
-    STR("metadata", 0, 7),
-    ERR("error_code", 0, 7),
-    END,
+	PART("partition_index", 0, 7),
+	I64("committed_offset", 0, 7),
+	I32("committed_leader_epoch", 5, 7),
+	STR("metadata", 0, 7),
+	ERR("error_code", 0, 7),
+	END,
 };
 
 static const struct kafka_field offset_fetch_resp_topic[] = {
-    TOPIC("name", 0, 7),
-    ARR("partitions", offset_fetch_resp_partition, 0, 7),
-    END,
+	TOPIC("name", 0, 7),
+	ARR("partitions", offset_fetch_resp_partition, 0, 7),
+	END,
 };
 
 static const struct kafka_field offset_fetch_resp_group_partition[] = {
-    PART("partition_index", 8, V),
-    I64("committed_offset", 8, V),
-    I32("committed_leader_epoch", 8, V),
-    STR("metadata", 8, V),
-    ERR("error_code", 8, V),
-    END,
+	PART("partition_index", 8, V),
+	I64("committed_offset", 8, V),
+	I32("committed_leader_epoch", 8, V),
+	STR("metadata", 8, V),
+	ERR("error_code", 8, V),
+	END,
 };
 
 static const struct kafka_field offset_fetch_resp_group_topic[] = {
-    TOPIC("name", 8, 9),
-    TOPIC_ID("topic_id", 10, V),
-    ARR("partitions", offset_fetch_resp_group_partition, 8, V),
-    END,
+	TOPIC("name", 8, 9),
+	TOPIC_ID("topic_id", 10, V),
+	ARR("partitions", offset_fetch_resp_group_partition, 8, V),
+	END,
 };
 
 static const struct kafka_field offset_fetch_resp_group[] = {
-    STR("group_id", 8, V),
-    ARR("topics", offset_fetch_resp_group_topic, 8, V),
-    ERR("error_code", 8, V),
-    END,
+	STR("group_id", 8, V),
+	ARR("topics", offset_fetch_resp_group_topic, 8, V),
+	ERR("error_code", 8, V),
+	END,
 };
 
 static const struct kafka_field offset_fetch_resp[] = {
-    I32("throttle_time_ms", 3, V),
-    ARR("topics", offset_fetch_resp_topic, 0, 7),
-    ERR("error_code", 2, 7),
-    ARR("groups", offset_fetch_resp_group, 8, V),
-    END,
+	I32("throttle_time_ms", 3, V),
+	ARR("topics", offset_fetch_resp_topic, 0, 7),
+	ERR("error_code", 2, 7),
+	ARR("groups", offset_fetch_resp_group, 8, V),
+	END,
 };
 
 /* ---- 10 FindCoordinator ---- */
 
 static const struct kafka_field find_coordinator_req[] = {
-    STR("key", 0, 3),
-    I8("key_type", 1, V),
-    ARR_STR("coordinator_keys", 4, V),
-    END,
+	STR("key", 0, 3),
+	I8("key_type", 1, V),
+	ARR_STR("coordinator_keys", 4, V),
+	END,
 };
 
 static const struct kafka_field find_coordinator_resp_coordinator[] = {
-    STR("key", 4, V),
-    I32("node_id", 4, V),
-    STR("host", 4, V),
-    I32("port", 4, V),
-    ERR("error_code", 4, V),
-    STR("error_message", 4, V),
-    END,
+	STR("key", 4, V),
+	I32("node_id", 4, V),
+	STR("host", 4, V),
+	I32("port", 4, V),
+	ERR("error_code", 4, V),
+	STR("error_message", 4, V),
+	END,
 };
 
 static const struct kafka_field find_coordinator_resp[] = {
-    I32("throttle_time_ms", 1, V),
-    ERR("error_code", 0, 3),
-    STR("error_message", 1, 3),
-    I32("node_id", 0, 3),
-    STR("host", 0, 3),
-    I32("port", 0, 3),
-    ARR("coordinators", find_coordinator_resp_coordinator, 4, V),
-    END,
+	I32("throttle_time_ms", 1, V),
+	ERR("error_code", 0, 3),
+	STR("error_message", 1, 3),
+	I32("node_id", 0, 3),
+	STR("host", 0, 3),
+	I32("port", 0, 3),
+	ARR("coordinators", find_coordinator_resp_coordinator, 4, V),
+	END,
+};
+
+/* ---- the consumer protocol inside JoinGroup and SyncGroup ---- */
+
+static const struct kafka_field consumer_topic_partitions[] = {
+	TOPIC("topic", 0, V),
+	ARR_I32("partitions", 0, V),
+	END,
+};
+
+const struct kafka_field kafka_consumer_subscription[] = {
+	FIELD("topics", KAFKA_T_ARRAY_STRING, KAFKA_R_TOPIC, 0, V, NULL),
+	BYTES("user_data", 0, V),
+	ARR("owned_partitions", consumer_topic_partitions, 1, V),
+	I32("generation_id", 2, V),
+	STR("rack_id", 3, V),
+	END,
+};
+
+const struct kafka_field kafka_consumer_assignment[] = {
+	ARR("assigned_partitions", consumer_topic_partitions, 0, V),
+	BYTES("user_data", 0, V),
+	END,
 };
 
 /* ---- 11 JoinGroup ---- */
 
 static const struct kafka_field join_group_req_protocol[] = {
-    STR("name", 0, V),
-    BYTES("metadata", 0, V),
-    END,
+	STR("name", 0, V),
+	FIELD("metadata", KAFKA_T_BYTES, KAFKA_R_SUBSCRIPTION, 0, V, NULL),
+	END,
 };
 
 static const struct kafka_field join_group_req[] = {
-    STR("group_id", 0, V),
-    I32("session_timeout_ms", 0, V),
-    I32("rebalance_timeout_ms", 1, V),
-    STR("member_id", 0, V),
-    STR("group_instance_id", 5, V),
-    STR("protocol_type", 0, V),
-    ARR("protocols", join_group_req_protocol, 0, V),
-    STR("reason", 8, V),
-    END,
+	STR("group_id", 0, V),
+	I32("session_timeout_ms", 0, V),
+	I32("rebalance_timeout_ms", 1, V),
+	STR("member_id", 0, V),
+	STR("group_instance_id", 5, V),
+	STR("protocol_type", 0, V),
+	ARR("protocols", join_group_req_protocol, 0, V),
+	STR("reason", 8, V),
+	END,
 };
 
 static const struct kafka_field join_group_resp_member[] = {
-    STR("member_id", 0, V),
-    STR("group_instance_id", 5, V),
-    BYTES("metadata", 0, V),
-    END,
+	STR("member_id", 0, V),
+	STR("group_instance_id", 5, V),
+	FIELD("metadata", KAFKA_T_BYTES, KAFKA_R_SUBSCRIPTION, 0, V, NULL),
+	END,
 };
 
 static const struct kafka_field join_group_resp[] = {
-    I32("throttle_time_ms", 2, V),
-    ERR("error_code", 0, V),
-    I32("generation_id", 0, V),
-    STR("protocol_type", 7, V),
-    STR("protocol_name", 0, V),
-    STR("leader", 0, V),
-    BOOL("skip_assignment", 9, V),
-    STR("member_id", 0, V),
-    ARR("members", join_group_resp_member, 0, V),
-    END,
+	I32("throttle_time_ms", 2, V),
+	ERR("error_code", 0, V),
+	I32("generation_id", 0, V),
+	STR("protocol_type", 7, V),
+	STR("protocol_name", 0, V),
+	STR("leader", 0, V),
+	BOOL("skip_assignment", 9, V),
+	STR("member_id", 0, V),
+	ARR("members", join_group_resp_member, 0, V),
+	END,
 };
 
 /* ---- 12 Heartbeat ---- */
 
 static const struct kafka_field heartbeat_req[] = {
-    STR("group_id", 0, V),
-    I32("generation_id", 0, V),
-    STR("member_id", 0, V),
-    STR("group_instance_id", 3, V),
-    END,
+	STR("group_id", 0, V),
+	I32("generation_id", 0, V),
+	STR("member_id", 0, V),
+	STR("group_instance_id", 3, V),
+	END,
 };
 
 static const struct kafka_field throttle_and_error[] = {
-    I32("throttle_time_ms", 1, V),
-    ERR("error_code", 0, V),
-    END,
+	I32("throttle_time_ms", 1, V),
+	ERR("error_code", 0, V),
+	END,
 };
 
 /* ---- 13 LeaveGroup ---- */
 
 static const struct kafka_field leave_group_req_member[] = {
-    STR("member_id", 3, V),
-    STR("group_instance_id", 3, V),
-    STR("reason", 5, V),
-    END,
+	STR("member_id", 3, V),
+	STR("group_instance_id", 3, V),
+	STR("reason", 5, V),
+	END,
 };
 
 static const struct kafka_field leave_group_req[] = {
-    STR("group_id", 0, V),
-    STR("member_id", 0, 2),
-    ARR("members", leave_group_req_member, 3, V),
-    END,
+	STR("group_id", 0, V),
+	STR("member_id", 0, 2),
+	ARR("members", leave_group_req_member, 3, V),
+	END,
 };
 
 static const struct kafka_field leave_group_resp_member[] = {
-    STR("member_id", 3, V),
-    STR("group_instance_id", 3, V),
-    ERR("error_code", 3, V),
-    END,
+	STR("member_id", 3, V),
+	STR("group_instance_id", 3, V),
+	ERR("error_code", 3, V),
+	END,
 };
 
 static const struct kafka_field leave_group_resp[] = {
-    I32("throttle_time_ms", 1, V),
-    ERR("error_code", 0, V),
-    ARR("members", leave_group_resp_member, 3, V),
-    END,
+	I32("throttle_time_ms", 1, V),
+	ERR("error_code", 0, V),
+	ARR("members", leave_group_resp_member, 3, V),
+	END,
 };
 
 /* ---- 14 SyncGroup ---- */
 
 static const struct kafka_field sync_group_req_assignment[] = {
-    STR("member_id", 0, V),
-    BYTES("assignment", 0, V),
-    END,
+	STR("member_id", 0, V),
+	FIELD("assignment", KAFKA_T_BYTES, KAFKA_R_ASSIGNMENT, 0, V, NULL),
+	END,
 };
 
 static const struct kafka_field sync_group_req[] = {
-    STR("group_id", 0, V),
-    I32("generation_id", 0, V),
-    STR("member_id", 0, V),
-    STR("group_instance_id", 3, V),
-    STR("protocol_type", 5, V),
-    STR("protocol_name", 5, V),
-    ARR("assignments", sync_group_req_assignment, 0, V),
-    END,
+	STR("group_id", 0, V),
+	I32("generation_id", 0, V),
+	STR("member_id", 0, V),
+	STR("group_instance_id", 3, V),
+	STR("protocol_type", 5, V),
+	STR("protocol_name", 5, V),
+	ARR("assignments", sync_group_req_assignment, 0, V),
+	END,
 };
 
 static const struct kafka_field sync_group_resp[] = {
-    I32("throttle_time_ms", 1, V), ERR("error_code", 0, V),   STR("protocol_type", 5, V),
-    STR("protocol_name", 5, V),	   BYTES("assignment", 0, V), END,
+	I32("throttle_time_ms", 1, V),
+	ERR("error_code", 0, V),
+	STR("protocol_type", 5, V),
+	STR("protocol_name", 5, V),
+	FIELD("assignment", KAFKA_T_BYTES, KAFKA_R_ASSIGNMENT, 0, V, NULL),
+	END,
 };
 
 /* ---- 17 SaslHandshake ---- */
 
 static const struct kafka_field sasl_handshake_req[] = {
-    STR("mechanism", 0, V),
-    END,
+	STR("mechanism", 0, V),
+	END,
 };
 
 static const struct kafka_field sasl_handshake_resp[] = {
-    ERR("error_code", 0, V),
-    ARR_STR("mechanisms", 0, V),
-    END,
+	ERR("error_code", 0, V),
+	ARR_STR("mechanisms", 0, V),
+	END,
 };
 
 /* ---- 18 ApiVersions ---- */
 
 static const struct kafka_field api_versions_req[] = {
-    STR("client_software_name", 3, V),
-    STR("client_software_version", 3, V),
-    END,
+	STR("client_software_name", 3, V),
+	STR("client_software_version", 3, V),
+	END,
 };
 
 static const struct kafka_field api_versions_resp_key[] = {
-    FIELD("api_key", KAFKA_T_INT16, KAFKA_R_API_KEY, 0, V, NULL),
-    I16("min_version", 0, V),
-    I16("max_version", 0, V),
-    END,
+	FIELD("api_key", KAFKA_T_INT16, KAFKA_R_API_KEY, 0, V, NULL),
+	I16("min_version", 0, V),
+	I16("max_version", 0, V),
+	END,
 };
 
 static const struct kafka_field api_versions_resp_feature[] = {
-    STR("name", 3, V),
-    I16("min_version", 3, V),
-    I16("max_version", 3, V),
-    END,
+	STR("name", 3, V),
+	I16("min_version", 3, V),
+	I16("max_version", 3, V),
+	END,
 };
 
 static const struct kafka_field api_versions_resp_finalized[] = {
-    STR("name", 3, V),
-    I16("max_version_level", 3, V),
-    I16("min_version_level", 3, V),
-    END,
+	STR("name", 3, V),
+	I16("max_version_level", 3, V),
+	I16("min_version_level", 3, V),
+	END,
 };
 
 static const struct kafka_field api_versions_resp[] = {
-    ERR("error_code", 0, V),
-    ARR("api_keys", api_versions_resp_key, 0, V),
-    I32("throttle_time_ms", 1, V),
-    TAGGED("supported_features", KAFKA_T_ARRAY, KAFKA_R_NONE, 0, 3, V, api_versions_resp_feature),
-    TAGGED("finalized_features_epoch", KAFKA_T_INT64, KAFKA_R_NONE, 1, 3, V, NULL),
-    TAGGED("finalized_features", KAFKA_T_ARRAY, KAFKA_R_NONE, 2, 3, V, api_versions_resp_finalized),
-    TAGGED("zk_migration_ready", KAFKA_T_BOOL, KAFKA_R_NONE, 3, 3, V, NULL),
-    END,
+	ERR("error_code", 0, V),
+	ARR("api_keys", api_versions_resp_key, 0, V),
+	I32("throttle_time_ms", 1, V),
+	TAGGED("supported_features", KAFKA_T_ARRAY, KAFKA_R_NONE, 0, 3, V, api_versions_resp_feature),
+	TAGGED("finalized_features_epoch", KAFKA_T_INT64, KAFKA_R_NONE, 1, 3, V, NULL),
+	TAGGED("finalized_features", KAFKA_T_ARRAY, KAFKA_R_NONE, 2, 3, V, api_versions_resp_finalized),
+	TAGGED("zk_migration_ready", KAFKA_T_BOOL, KAFKA_R_NONE, 3, 3, V, NULL),
+	END,
 };
 
 /* ---- 19 CreateTopics ---- */
 
 static const struct kafka_field create_topics_req_assignment[] = {
-    PART("partition_index", 0, V),
-    ARR_I32("broker_ids", 0, V),
-    END,
+	PART("partition_index", 0, V),
+	ARR_I32("broker_ids", 0, V),
+	END,
 };
 
 static const struct kafka_field create_topics_config[] = {
-    STR("name", 0, V),
-    STR("value", 0, V),
-    END,
+	STR("name", 0, V),
+	STR("value", 0, V),
+	END,
 };
 
 static const struct kafka_field create_topics_req_topic[] = {
-    TOPIC("name", 0, V),
-    I32("num_partitions", 0, V),
-    I16("replication_factor", 0, V),
-    ARR("assignments", create_topics_req_assignment, 0, V),
-    ARR("configs", create_topics_config, 0, V),
-    END,
+	TOPIC("name", 0, V),
+	I32("num_partitions", 0, V),
+	I16("replication_factor", 0, V),
+	ARR("assignments", create_topics_req_assignment, 0, V),
+	ARR("configs", create_topics_config, 0, V),
+	END,
 };
 
 static const struct kafka_field create_topics_req[] = {
-    ARR("topics", create_topics_req_topic, 0, V),
-    I32("timeout_ms", 0, V),
-    BOOL("validate_only", 1, V),
-    END,
+	ARR("topics", create_topics_req_topic, 0, V),
+	I32("timeout_ms", 0, V),
+	BOOL("validate_only", 1, V),
+	END,
 };
 
 static const struct kafka_field create_topics_resp_config[] = {
-    STR("name", 5, V),	       STR("value", 5, V),	   BOOL("read_only", 5, V),
-    I8("config_source", 5, V), BOOL("is_sensitive", 5, V), END,
+	STR("name", 5, V),
+	STR("value", 5, V),
+	BOOL("read_only", 5, V),
+	I8("config_source", 5, V),
+	BOOL("is_sensitive", 5, V),
+	END,
 };
 
 static const struct kafka_field create_topics_resp_topic[] = {
-    TOPIC("name", 0, V),
-    TOPIC_ID("topic_id", 7, V),
-    ERR("error_code", 0, V),
-    STR("error_message", 1, V),
-    TAGGED("topic_config_error_code", KAFKA_T_INT16, KAFKA_R_ERROR, 0, 5, V, NULL),
-    I32("num_partitions", 5, V),
-    I16("replication_factor", 5, V),
-    ARR("configs", create_topics_resp_config, 5, V),
-    END,
+	TOPIC("name", 0, V),
+	TOPIC_ID("topic_id", 7, V),
+	ERR("error_code", 0, V),
+	STR("error_message", 1, V),
+	TAGGED("topic_config_error_code", KAFKA_T_INT16, KAFKA_R_ERROR, 0, 5, V, NULL),
+	I32("num_partitions", 5, V),
+	I16("replication_factor", 5, V),
+	ARR("configs", create_topics_resp_config, 5, V),
+	END,
 };
 
 static const struct kafka_field create_topics_resp[] = {
-    I32("throttle_time_ms", 2, V),
-    ARR("topics", create_topics_resp_topic, 0, V),
-    END,
+	I32("throttle_time_ms", 2, V),
+	ARR("topics", create_topics_resp_topic, 0, V),
+	END,
 };
 
 /* ---- 20 DeleteTopics ---- */
 
 static const struct kafka_field delete_topics_req_topic[] = {
-    TOPIC("name", 6, V),
-    TOPIC_ID("topic_id", 6, V),
-    END,
+	TOPIC("name", 6, V),
+	TOPIC_ID("topic_id", 6, V),
+	END,
 };
 
 static const struct kafka_field delete_topics_req[] = {
-    ARR("topics", delete_topics_req_topic, 6, V),
-    FIELD("topic_names", KAFKA_T_ARRAY_STRING, KAFKA_R_TOPIC, 0, 5, NULL),
-    I32("timeout_ms", 0, V),
-    END,
+	ARR("topics", delete_topics_req_topic, 6, V),
+	FIELD("topic_names", KAFKA_T_ARRAY_STRING, KAFKA_R_TOPIC, 0, 5, NULL),
+	I32("timeout_ms", 0, V),
+	END,
 };
 
 static const struct kafka_field delete_topics_resp_topic[] = {
-    TOPIC("name", 0, V),
-    TOPIC_ID("topic_id", 6, V),
-    ERR("error_code", 0, V),
-    STR("error_message", 5, V),
-    END,
+	TOPIC("name", 0, V),
+	TOPIC_ID("topic_id", 6, V),
+	ERR("error_code", 0, V),
+	STR("error_message", 5, V),
+	END,
 };
 
 static const struct kafka_field delete_topics_resp[] = {
-    I32("throttle_time_ms", 1, V),
-    ARR("responses", delete_topics_resp_topic, 0, V),
-    END,
+	I32("throttle_time_ms", 1, V),
+	ARR("responses", delete_topics_resp_topic, 0, V),
+	END,
 };
 
 /* ---- 22 InitProducerId ---- */
 
 static const struct kafka_field init_producer_id_req[] = {
-    STR("transactional_id", 0, V),
-    I32("transaction_timeout_ms", 0, V),
-    I64("producer_id", 3, V),
-    I16("producer_epoch", 3, V),
-    BOOL("enable_2pc", 6, V),
-    BOOL("keep_prepared_txn", 6, V),
-    END,
+	STR("transactional_id", 0, V),
+	I32("transaction_timeout_ms", 0, V),
+	I64("producer_id", 3, V),
+	I16("producer_epoch", 3, V),
+	BOOL("enable_2pc", 6, V),
+	BOOL("keep_prepared_txn", 6, V),
+	END,
 };
 
 static const struct kafka_field init_producer_id_resp[] = {
-    I32("throttle_time_ms", 0, V),
-    ERR("error_code", 0, V),
-    I64("producer_id", 0, V),
-    I16("producer_epoch", 0, V),
-    I64("ongoing_txn_producer_id", 6, V),
-    I16("ongoing_txn_producer_epoch", 6, V),
-    END,
+	I32("throttle_time_ms", 0, V),
+	ERR("error_code", 0, V),
+	I64("producer_id", 0, V),
+	I16("producer_epoch", 0, V),
+	I64("ongoing_txn_producer_id", 6, V),
+	I16("ongoing_txn_producer_epoch", 6, V),
+	END,
 };
+
+/* clang-format on */
 
 /* ---- every API key ---- */
 

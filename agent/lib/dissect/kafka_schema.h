@@ -40,11 +40,13 @@ enum kafka_type {
 /* What a field means beyond its type: the summaries (topics, errors, ...) are built from it. */
 enum kafka_role {
 	KAFKA_R_NONE = 0,
-	KAFKA_R_ERROR,	   /* an error code: its name is added next to it */
-	KAFKA_R_TOPIC,	   /* a topic name (or an array of them) */
-	KAFKA_R_TOPIC_ID,  /* a topic id */
-	KAFKA_R_PARTITION, /* a partition index (or an array of them): one partition entry */
-	KAFKA_R_API_KEY,   /* an API key: its name is added next to it */
+	KAFKA_R_ERROR,	      /* an error code: its name is added next to it */
+	KAFKA_R_TOPIC,	      /* a topic name (or an array of them) */
+	KAFKA_R_TOPIC_ID,     /* a topic id */
+	KAFKA_R_PARTITION,    /* a partition index (or an array of them): one partition entry */
+	KAFKA_R_API_KEY,      /* an API key: its name is added next to it */
+	KAFKA_R_SUBSCRIPTION, /* bytes that may hold a consumer protocol subscription */
+	KAFKA_R_ASSIGNMENT,   /* bytes that may hold a consumer protocol assignment */
 };
 
 struct kafka_field {
@@ -64,6 +66,16 @@ struct kafka_api {
 	const struct kafka_field *request; /* NULL: the body is not decoded */
 	const struct kafka_field *response;
 };
+
+/*
+ * The consumer protocol (ConsumerProtocolSubscription and ConsumerProtocolAssignment), carried
+ * in JoinGroup metadata and SyncGroup assignments when the group's protocol type is "consumer":
+ * classic encoding, after an int16 version.
+ */
+extern const struct kafka_field kafka_consumer_subscription[];
+extern const struct kafka_field kafka_consumer_assignment[];
+/* Highest version of them floe knows (later ones may add fields at the end). */
+#define KAFKA_CONSUMER_PROTOCOL_MAX 3
 
 /* Highest API key floe has a name for. */
 #define KAFKA_API_KEY_MAX 92
