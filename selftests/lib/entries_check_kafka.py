@@ -214,6 +214,24 @@ def main():
     extra = [ec.short(e) for e in entries if id(e) not in used]
     ec.check_problems(extra, "no entry beyond the peer's requests")
 
+    # Every record batch librdkafka wrote (and the peer handed back) has a valid checksum.
+    crcs = []
+
+    def visit(o):
+        if isinstance(o, dict):
+            if "crc_valid" in o:
+                crcs.append(o["crc_valid"])
+            for v in o.values():
+                visit(v)
+        elif isinstance(o, list):
+            for v in o:
+                visit(v)
+    for e in entries:
+        visit(e.get("request"))
+        visit(e.get("response"))
+    ec.check(crcs and all(crcs), "every whole record batch floe decoded has a valid CRC-32C (%d of %d)"
+             % (sum(1 for c in crcs if c), len(crcs)))
+
     # What was produced, as floe decoded it.
     produced = json.load(open(a.produced))
     prod = [rec for e in entries if (e.get("request") or {}).get("api_key") == 0 for rec in records(e["request"])]
