@@ -1599,9 +1599,18 @@ static void test_hostile(void **state)
 	b_i32(&m, 0), b_i32(&m, 20), b_i64(&m, 0), b_i32(&m, 0x7fffffff), b_i32(&m, 0);
 	b_i32(&m, 0);
 	b_frame(&b, &m);
+	/* a magic-2 batch whose length is shorter than the batch header, then 60 more bytes */
+	req_header(&m, 0, 3, 6, "c", false);
+	b_str(&m, NULL), b_i16(&m, 1), b_i32(&m, 1), b_i32(&m, 1), b_str(&m, "t"), b_i32(&m, 1);
+	b_i32(&m, 0), b_i32(&m, 77), b_i64(&m, 0), b_i32(&m, 0), b_i32(&m, 0), b_i8(&m, 2);
+	for (int k = 0; k < 15; k++)
+		b_i32(&m, -1);
+	b_frame(&b, &m);
 	send_buf(&f, TCP_DIR_C2S, &b);
 	fx_close(&f, TCP_CLOSE_FIN);
-	assert_int_equal(n_entries(&f), 5);
+	assert_int_equal(n_entries(&f), 6);
+	assert_str(&f, 5, "request.body.topic_data.0.partition_data.0.records.batches.0.error",
+		   "batch length shorter than its header");
 	assert_str(&f, 1, "request.malformed", "array count larger than the bytes left");
 	assert_str(&f, 2, "request.malformed", "varint overflow");
 	assert_str(&f, 3, "request.malformed", "the body ends inside a field");

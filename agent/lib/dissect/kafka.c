@@ -805,6 +805,11 @@ static void decode_batch_v2(struct kd *kd, const uint8_t *p, size_t n, size_t to
 	unsigned codec;
 	bool control;
 
+	if (total < 61) {
+		set_int(batch, "magic", 2);
+		set_new(batch, "error", json_string("batch length shorter than its header"));
+		return;
+	}
 	if (n < 61) {
 		set_new(batch, "partial", json_true());
 		return;
