@@ -25,6 +25,7 @@ endif
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iagent/lib
 LDLIBS := -lbpf -lelf -lz -lpcap -lzstd -lmnl -lhttp_parser -lnghttp2 -ljansson -lpthread -lrabbitmq -lm
+LDLIBS += -llz4 -lsnappy
 
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -Wall -Werror
 

@@ -9,14 +9,17 @@
 #include "dissect/dns.h"
 #include "dissect/http1.h"
 #include "dissect/http2.h"
+#include "dissect/kafka.h"
 #include "dissect/redis.h"
 
 const struct entry_summary entry_summaries[] = {
 	{"amqp", amqp_entry_summary},
 	{"redis", redis_entry_summary},
+	{"kafka", kafka_entry_summary},
 	{"dns", dns_entry_summary},
 	{NULL, NULL},
 };
 
 const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, &dissector_amqp,
-						&dissector_redis, &dissector_dns, NULL };
+						&dissector_redis, &dissector_kafka, &dissector_dns,
+						NULL };

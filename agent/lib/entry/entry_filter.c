@@ -144,7 +144,7 @@ static char *read_string(struct parser *ps)
 }
 
 static const char *const protocol_words[] = { "http", "http1", "http2", "grpc", "graphql",
-					      "amqp", "redis", "dns", NULL };
+					      "amqp", "redis", "kafka", "dns", NULL };
 
 static bool is_protocol_word(const char *w)
 {
@@ -435,7 +435,8 @@ static bool eval(const struct node *n, const json_t *e)
 		ver = json_string_value(json_object_get(e, "version"));
 		if (!proto)
 			return false;
-		/* Versions are per protocol (RESP "2" is not HTTP/2). */
+		/* Only HTTP's versions: other protocols have a "version" of their own (RESP "2"
+		 * is not HTTP/2). */
 		if (!strcmp(n->path, "http2"))
 			return ver && !strcmp(ver, "2") &&
 			       (!strcmp(proto, "http") || !strcmp(proto, "graphql"));

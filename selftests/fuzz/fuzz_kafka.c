@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * libFuzzer target for dissect/kafka.c, through the engine's byte-stream interface.
+ *
+ * Input: byte 0 picks the connection's role (bit 0: from the handshake or guessed from ports,
+ * where the requests may come from either side), a small body bound (bit 1), a small engine
+ * buffer (bit 2) and which message opens the stream (bit 3: a request from the client, or a
+ * response from the server, as in a capture started mid-connection); then records: a header
+ * byte h and a length byte n, followed by up to n bytes
+ *   h bit 0      direction (0: client to server)
+ *   h bits 1-2   3: a gap of n * 7 bytes instead of data; 2: close now and reopen
+ *   h bits 3-7   1: the n bytes are preceded by a 4-byte length that frames them (so that
+ *                most inputs reach the decoders rather than the resynchronisation)
+ * At the end the connection closes with a reason from the last byte.
+ *
+ * Checked: no crash or sanitizer report; every entry is "kafka", serialises to JSON, and has
+ * integer sizes, api key and correlation ids where present.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "dissect/engine.h"
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			__builtin_trap();                                                          \
+	} while (0)
+
+static void check_int(json_t *o, const char *a, const char *b)
+{
+	json_t *v = json_object_get(o, a);
+
+	if (v && b)
+		v = json_object_get(v, b);
+	CHECK(!v || json_is_integer(v));
+}
+
+static void check_entry(void *ctx, const struct entry *e)
+{
+	json_t *o = entry_to_json(e);
+	char line[512];
+	char *s;
+
+	(void)ctx;
+	CHECK(o);
+	CHECK(!strcmp(e->protocol, "kafka"));
+	CHECK(json_is_integer(json_object_get(o, "request_size")));
+	CHECK(json_object_get(o, "request") || json_object_get(o, "response"));
+	check_int(o, "request", "api_key");
+	check_int(o, "request", "correlation_id");
+	check_int(o, "response", "correlation_id");
+	check_int(o, "response", "error_code");
+	CHECK(entry_format_line(e, line, sizeof(line)) >= 0);
+	s = json_dumps(o, JSON_COMPACT);
+	CHECK(s);
+	free(s);
+	json_decref(o);
+}
+
+/* ApiVersions v0 request and response, as librdkafka sends them: they open the stream. */
+static const uint8_t hello_req[] = {0, 0,   0,	 21,  0,   18,	0,   0,	  0, 0, 0, 1, 0,
+				    7, 'r', 'd', 'k', 'a', 'f', 'k', 'a', 0, 0, 0, 0};
+static const uint8_t hello_resp[] = {0, 0, 0, 28, 0, 0,	 0, 1, 0, 0, 0, 0, 0, 3, 0, 0,
+				     0, 0, 0, 9,  0, 18, 0, 0, 0, 3, 0, 3, 0, 0, 0, 10};
+
+static struct conn *open_conn(struct dissect_engine *eng, enum tcp_role role, uint64_t id,
+			      bool response_first)
+{
+	struct tcp_flow_info info = {.id = id, .family = AF_INET, .role = role};
+	struct conn *c;
+
+	info.client.port = 40000;
+	info.server.port = 9092;
+	c = dissect_stream_open(eng, &info);
+	if (!c)
+		return NULL;
+	if (response_first)
+		dissect_stream_data(eng, c, TCP_DIR_S2C, hello_resp, sizeof(hello_resp), 1);
+	else
+		dissect_stream_data(eng, c, TCP_DIR_C2S, hello_req, sizeof(hello_req), 1);
+	return c;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dissect_config cfg = {0};
+	struct dissect_engine *eng;
+	enum tcp_role role;
+	bool response_first;
+	struct conn *c;
+	uint64_t ts = 10, id = 1;
+	size_t i;
+
+	if (size < 1)
+		return 0;
+	role = data[0] & 1 ? TCP_ROLE_PORT : TCP_ROLE_SYN;
+	cfg.body_max = data[0] & 2 ? 16 : 0;
+	cfg.max_buffer_per_dir = data[0] & 4 ? 256 : 0;
+	response_first = data[0] & 8;
+	cfg.tcp.max_flows = 4; /* the stream interface does not use the flow table */
+	if (dissect_engine_create(&cfg, check_entry, NULL, &eng))
+		return 0;
+	c = open_conn(eng, role, id, response_first);
+	for (i = 1; i + 2 <= size && c;) {
+		uint8_t h = data[i], n = data[i + 1];
+		enum tcp_dir dir = h & 1 ? TCP_DIR_S2C : TCP_DIR_C2S;
+		unsigned op = (h >> 1) & 3;
+
+		i += 2;
+		ts += 1000;
+		if (op == 3) {
+			dissect_stream_gap(eng, c, dir, (uint64_t)n * 7, ts);
+		} else if (op == 2) {
+			dissect_stream_close(eng, c, n & 1 ? TCP_CLOSE_RST : TCP_CLOSE_FIN, ts);
+			c = open_conn(eng, role, ++id, response_first);
+		} else {
+			size_t len = n < size - i ? n : size - i;
+
+			if ((h >> 3) == 1) {
+				uint8_t be[4] = {0, 0, 0, (uint8_t)len};
+
+				dissect_stream_data(eng, c, dir, be, 4, ts);
+			}
+			dissect_stream_data(eng, c, dir, data + i, len, ts);
+			i += len;
+		}
+	}
+	if (c)
+		dissect_stream_close(
+		    eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT), ts + 1);
+	dissect_engine_destroy(eng);
+	return 0;
+}

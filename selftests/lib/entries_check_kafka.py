@@ -1,0 +1,270 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Compares the Kafka entries floe printed (`floe tap --json`) with what the real client
+(kcat, i.e. librdkafka, run with `-d protocol`) and the scripted broker (kafka_peer.py, its
+JSON log) say happened. Prints the TAB-separated lines selftests/lib/entries.sh (`checks`)
+turns into assertions (ok / fail / diag / skip).
+
+- librdkafka's own log: every "Sent XRequest (vN, B bytes @ 0, CorrId C)" of one client
+  thread is, in order, the requests of exactly one connection floe saw: same API, version,
+  correlation id, and B == request_size; every "Received XResponse (vN, B bytes, CorrId C)"
+  is that entry's response (B + 8 == response_size: librdkafka counts neither the length
+  prefix nor the correlation id); a request it got no answer to (acks=0) has none.
+- the peer's log: every request it read is one floe entry (client port, correlation id) with
+  the same api key, version, client id, sizes, topics, record counts (produced; fetched) and
+  first error code; nothing floe has is missing from it.
+- what was produced: every message (topic, key, value, headers) is among the records floe
+  decoded from Produce requests (compressed ones included) and, for the topics consumed,
+  among those of Fetch responses; a value beyond --body-max is kept cut with its full size.
+
+usage: entries_check_kafka.py --entries F --kcat LOG --peer LOG --produced F --client POD
+       --client-ns NS --server-pod POD --server-ns NS --port N [--since T --until T]
+"""
+import argparse
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import entries_check as ec  # noqa: E402
+
+LINE_RE = re.compile(r"^%\d\|([\d.]+)\|(SEND|RECV)\|[^|]*\| \[thrd:([^\]]+)\]: [^:]*(?::\d+)?[^ ]*: "
+                     r"(Sent|Received) (\w+?)(Request|Response) \(v(\d+), (\d+) bytes[^,]*, "
+                     r"CorrId (\d+)")
+NAMES = {"ApiVersion": "ApiVersions"}
+
+
+def parse_kcat(path):
+    """{(tag, thread): [dict(name, v, corr, sent bytes, recv bytes or None)]} in send order."""
+    threads = {}
+    tag = None
+    for line in open(path, encoding="utf-8", errors="replace"):
+        if line.startswith("KCAT "):
+            tag = line.split()[1]
+            continue
+        m = LINE_RE.search(line)
+        if not m or tag is None:
+            continue
+        ts, _, thr, what, name, _, v, nbytes, corr = m.groups()
+        name = NAMES.get(name, name)
+        lst = threads.setdefault((tag, thr), [])
+        if what == "Sent":
+            lst.append({"name": name, "v": int(v), "corr": int(corr), "sent": int(nbytes),
+                        "recv": None, "ts": float(ts)})
+        else:
+            for r in reversed(lst):
+                if r["corr"] == int(corr) and r["name"] == name:
+                    r["recv"] = int(nbytes)
+                    break
+    return threads
+
+
+def records(msg):
+    """(topic, key, value object, headers) of every record decoded in a Produce request or a
+    Fetch response body."""
+    out = []
+    body = (msg or {}).get("body") or {}
+    for t in body.get("topic_data", []) + body.get("responses", []):
+        topic = t.get("name") or t.get("topic")
+        for p in t.get("partition_data", []) + t.get("partitions", []):
+            recs = p.get("records") or {}
+            for b in recs.get("batches", []):
+                for r in b.get("records", []):
+                    out.append((topic, ec.body_bytes(r.get("key")), r.get("value"),
+                                {h.get("key"): (ec.body_bytes(h.get("value")) or b"").decode()
+                                 for h in r.get("headers", [])}))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--entries", required=True)
+    ap.add_argument("--kcat", required=True)
+    ap.add_argument("--peer", required=True)
+    ap.add_argument("--produced", required=True)
+    ap.add_argument("--consumed", default="", help="topics consumed (comma-separated)")
+    ap.add_argument("--client", required=True)
+    ap.add_argument("--client-ns")
+    ap.add_argument("--server-pod", required=True)
+    ap.add_argument("--server-ns")
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--since", type=float)
+    ap.add_argument("--until", type=float)
+    a = ap.parse_args()
+    entries = ec.load_entries(a)
+
+    # Every entry: Kafka, the right pods, request and response fields of the contract.
+    p = []
+    for e in entries:
+        if e.get("protocol") != "kafka":
+            p.append("%s: protocol %r" % (e.get("id"), e.get("protocol")))
+        p += ["%s: %s" % (e.get("id"), x) for x in
+              ec.endpoint_problems(e, "src", a.client, a.client_ns)
+              + ec.endpoint_problems(e, "dst", a.server_pod, a.server_ns, None, a.port)]
+        if e.get("missing"):
+            p.append("%s: missing %s (%s)" % (e.get("id"), e.get("missing"), e.get("missing_reason")))
+        r = e.get("request") or {}
+        if r.get("malformed") or (e.get("response") or {}).get("malformed"):
+            p.append("%s: malformed: %s" % (e.get("id"), r.get("malformed") or e["response"]["malformed"]))
+        if "body" not in r:
+            p.append("%s: request body not decoded (%s)" % (e.get("id"), r.get("body_undecoded")))
+    ec.check_problems(p, "every entry is Kafka, client pod -> broker pod, complete and decoded (%d entries)"
+                      % len(entries))
+
+    by_flow = {}
+    for e in entries:
+        by_flow.setdefault(e["flow_id"], []).append(e)
+    for fl in by_flow.values():
+        fl.sort(key=lambda e: (e.get("request") or {}).get("correlation_id", -1))
+
+    # librdkafka's log against the entries, connection by connection.
+    threads = parse_kcat(a.kcat)
+    used_flows = set()
+    n_sent = n_recv = 0
+    p = []
+    for (tag, thr), sent in sorted(threads.items()):
+        want = [(s["name"], s["v"], s["corr"]) for s in sent]
+        # The connection with these requests that started closest to the thread's first one
+        # (kcat runs one after the other, and each run's connections look alike).
+        match, best = None, None
+        for fid, fl in by_flow.items():
+            got = [((e.get("request") or {}).get("api_name"), (e.get("request") or {}).get("api_version"),
+                    (e.get("request") or {}).get("correlation_id")) for e in fl]
+            if got != want or fid in used_flows:
+                continue
+            dt = abs((ec.parse_time(fl[0].get("request_time")) or 0) - sent[0]["ts"])
+            if best is None or dt < best:
+                match, best = fid, dt
+        if match is None:
+            p.append("%s thread %s: no connection has its %d requests %s" % (tag, thr, len(want), want[:8]))
+            continue
+        used_flows.add(match)
+        for s, e in zip(sent, by_flow[match]):
+            n_sent += 1
+            if e.get("request_size") != s["sent"]:
+                p.append("%s %s %s #%d: request_size %r, librdkafka sent %d bytes" % (
+                    tag, thr, s["name"], s["corr"], e.get("request_size"), s["sent"]))
+            resp = e.get("response")
+            if s["recv"] is None:
+                # kcat -e may exit with requests in flight (a long-poll fetch, a metadata
+                # refresh): the broker's answers are on the wire, librdkafka never read them.
+                # Only the requests after its last logged answer may be such.
+                in_flight = all(t["recv"] is None for t in sent[sent.index(s):])
+                if resp is not None and not in_flight:
+                    p.append("%s %s #%d: floe has a response librdkafka never received" % (tag, s["name"], s["corr"]))
+                continue
+            n_recv += 1
+            if not resp or resp.get("correlation_id") != s["corr"]:
+                p.append("%s %s #%d: response %r" % (tag, s["name"], s["corr"], resp and resp.get("correlation_id")))
+            elif e.get("response_size") != s["recv"] + 8:
+                p.append("%s %s #%d: response_size %r, librdkafka received %d (+8)" % (
+                    tag, s["name"], s["corr"], e.get("response_size"), s["recv"]))
+    ec.check_problems(p, "librdkafka's debug log: %d client connections, %d requests and %d responses "
+                      "= floe's entries (API, version, correlation id, sizes)" % (len(threads), n_sent, n_recv))
+    ec.check(len(used_flows) == len(by_flow), "every connection floe saw is one of librdkafka's (%d of %d)"
+             % (len(used_flows), len(by_flow)), ["flows not matched: %s" % sorted(set(by_flow) - used_flows)])
+
+    # The peer's log against the entries, request by request.
+    peer = ec.read_jsonl(a.peer)
+    idx = {}
+    for e in entries:
+        r = e.get("request") or {}
+        idx.setdefault((e["src"]["port"], r.get("correlation_id")), []).append(e)
+    p = []
+    used = set()
+    for x in peer:
+        port = int(x["client"].rsplit(":", 1)[1])
+        got = idx.get((port, x["correlation_id"]), [])
+        if len(got) != 1:
+            p.append("peer %s %s #%d: %d floe entries" % (x["client"], x["api_name"], x["correlation_id"], len(got)))
+            continue
+        e = got[0]
+        used.add(id(e))
+        r, s = e.get("request") or {}, e.get("response") or {}
+        q = []
+        for k in ("api_key", "api_version", "client_id"):
+            if r.get(k) != x.get(k):
+                q.append("request.%s %r, peer %r" % (k, r.get(k), x.get(k)))
+        if e.get("request_size") != x["request_size"]:
+            q.append("request_size %r, peer %r" % (e.get("request_size"), x["request_size"]))
+        if x.get("no_response"):
+            if e.get("response") or not r.get("no_response"):
+                q.append("peer sent no response (acks=0): floe response %r, no_response %r" % (
+                    bool(e.get("response")), r.get("no_response")))
+        elif e.get("response_size") != x.get("response_size"):
+            q.append("response_size %r, peer %r" % (e.get("response_size"), x.get("response_size")))
+        topics = set(r.get("topics", [])) | set(s.get("topics", []))
+        if x.get("topics") and set(x["topics"]) - topics:
+            q.append("topics %r, peer %r" % (sorted(topics), x["topics"]))
+        if x["api_key"] == 0 and r.get("record_count") != x.get("records"):
+            q.append("request.record_count %r, peer stored %r" % (r.get("record_count"), x.get("records")))
+        if x["api_key"] == 1 and s.get("record_count", 0) != x.get("records"):
+            q.append("response.record_count %r, peer sent %r" % (s.get("record_count"), x.get("records")))
+        if not x.get("no_response") and s.get("error_code", 0) != x.get("error", 0):
+            q.append("response.error_code %r, peer %r" % (s.get("error_code"), x.get("error")))
+        if x.get("group") and (r.get("body") or {}).get("group_id", x["group"]) != x["group"] \
+                and (r.get("body") or {}).get("key", x["group"]) != x["group"]:
+            q.append("group %r, peer %r" % ((r.get("body") or {}).get("group_id"), x["group"]))
+        if q:
+            p.append("peer %s %s v%d #%d:\n      " % (x["client"], x["api_name"], x["api_version"],
+                                                     x["correlation_id"]) + "\n      ".join(q))
+    ec.check_problems(p, "the peer's log: %d requests = floe's entries (api, version, client id, sizes, "
+                      "topics, records produced and fetched, errors, groups)" % len(peer))
+    extra = [ec.short(e) for e in entries if id(e) not in used]
+    ec.check_problems(extra, "no entry beyond the peer's requests")
+
+    # Every record batch librdkafka wrote (and the peer handed back) has a valid checksum.
+    crcs = []
+
+    def visit(o):
+        if isinstance(o, dict):
+            if "crc_valid" in o:
+                crcs.append(o["crc_valid"])
+            for v in o.values():
+                visit(v)
+        elif isinstance(o, list):
+            for v in o:
+                visit(v)
+    for e in entries:
+        visit(e.get("request"))
+        visit(e.get("response"))
+    ec.check(crcs and all(crcs), "every whole record batch floe decoded has a valid CRC-32C (%d of %d)"
+             % (sum(1 for c in crcs if c), len(crcs)))
+
+    # What was produced, as floe decoded it.
+    produced = json.load(open(a.produced))
+    prod = [rec for e in entries if (e.get("request") or {}).get("api_key") == 0 for rec in records(e["request"])]
+    fetched = [rec for e in entries if (e.get("request") or {}).get("api_key") == 1 for rec in records(e.get("response"))]
+    consumed = set(t for t in a.consumed.split(",") if t)
+
+    def found(pool, m):
+        for topic, key, value, headers in pool:
+            if topic != m["topic"] or (key or b"").decode() != (m.get("key") or ""):
+                continue
+            if value.get("size") != len(m["value"].encode()):
+                continue
+            kept = ec.body_bytes(value) or b""
+            if not m["value"].encode().startswith(kept):
+                continue
+            if value.get("truncated") != m.get("truncated", False):
+                continue
+            if any(headers.get(k) != v for k, v in m.get("headers", {}).items()):
+                continue
+            return True
+        return False
+    p = []
+    for m in produced:
+        desc = "%s %s=%s%s" % (m["topic"], m.get("key"), m["value"][:20], "..." if len(m["value"]) > 20 else "")
+        if m.get("in_produce", True) and not found(prod, m):
+            p.append("not among the Produce requests' records: " + desc)
+        if m["topic"] in consumed and m.get("in_fetch", True) and not found(fetched, m):
+            p.append("not among the Fetch responses' records: " + desc)
+    ec.check_problems(p, "every produced message (%d) is a decoded record of a Produce request, and of a "
+                      "Fetch response where its topic was consumed (key, value, headers, compression "
+                      "undone)" % len(produced))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
