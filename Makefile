@@ -112,6 +112,7 @@ bench: deps
 	$(MAKE) all
 	bash selftests/bench/capture.sh
 	bash selftests/bench/dissect.sh
+	bash selftests/bench/protocols.sh
 
 run: deps
 	$(MAKE) all
