@@ -12,7 +12,28 @@
 
 #include <jansson.h>
 
+#include "dissect/engine.h"
 #include "entry/entry.h"
+
+/*
+ * A connection 10.0.0.1:40000 -> :server_port (IPv4, stream id, role as the reassembler would
+ * decide) whose first n bytes, first, go in direction dir: what makes detection pick the
+ * target's dissector before the fuzzed bytes come. NULL on ENOMEM.
+ */
+static inline struct conn *fuzz_open_conn(struct dissect_engine *eng, enum tcp_role role,
+					  uint64_t id, uint16_t server_port, enum tcp_dir dir,
+					  const void *first, size_t n)
+{
+	struct tcp_flow_info info = {.id = id, .family = AF_INET, .role = role};
+	struct conn *c;
+
+	info.client.port = 40000;
+	info.server.port = server_port;
+	c = dissect_stream_open(eng, &info);
+	if (c)
+		dissect_stream_data(eng, c, dir, first, n, 1);
+	return c;
+}
 
 /* Checks o (entry_to_json(e)) and releases it. */
 static inline void fuzz_check_any_entry(const struct entry *e, json_t *o)

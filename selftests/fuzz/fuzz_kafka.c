@@ -73,19 +73,10 @@ static const uint8_t hello_resp[] = {0, 0, 0, 28, 0, 0,	 0, 1, 0, 0, 0, 0, 0, 3,
 static struct conn *open_conn(struct dissect_engine *eng, enum tcp_role role, uint64_t id,
 			      bool response_first)
 {
-	struct tcp_flow_info info = {.id = id, .family = AF_INET, .role = role};
-	struct conn *c;
-
-	info.client.port = 40000;
-	info.server.port = 9092;
-	c = dissect_stream_open(eng, &info);
-	if (!c)
-		return NULL;
 	if (response_first)
-		dissect_stream_data(eng, c, TCP_DIR_S2C, hello_resp, sizeof(hello_resp), 1);
-	else
-		dissect_stream_data(eng, c, TCP_DIR_C2S, hello_req, sizeof(hello_req), 1);
-	return c;
+		return fuzz_open_conn(eng, role, id, 9092, TCP_DIR_S2C, hello_resp,
+				      sizeof(hello_resp));
+	return fuzz_open_conn(eng, role, id, 9092, TCP_DIR_C2S, hello_req, sizeof(hello_req));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

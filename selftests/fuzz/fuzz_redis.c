@@ -67,17 +67,9 @@ static void check_entry(void *ctx, const struct entry *e)
 
 static struct conn *open_conn(struct dissect_engine *eng, enum tcp_role role, uint64_t id)
 {
-	struct tcp_flow_info info = {.id = id, .family = AF_INET, .role = role};
 	static const char hello[] = "*1\r\n$4\r\nPING\r\n";
-	struct conn *c;
 
-	info.client.port = 40000;
-	info.server.port = 6379;
-	c = dissect_stream_open(eng, &info);
-	if (c)
-		dissect_stream_data(eng, c, TCP_DIR_C2S, (const uint8_t *)hello, sizeof(hello) - 1,
-				    1);
-	return c;
+	return fuzz_open_conn(eng, role, id, 6379, TCP_DIR_C2S, hello, sizeof(hello) - 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
