@@ -23,9 +23,15 @@ WARN += -Werror
 endif
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iagent/lib
-LDLIBS := -lbpf -lelf -lz -lpcap -lzstd -lmnl -lhttp_parser -lnghttp2 -ljansson -lpthread -lrabbitmq -lm
-LDLIBS += -llz4 -lsnappy
+INCLUDES := -I$(BUILD) -Ibpf -Ilib/core -Ilib/node
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE $(INCLUDES)
+# What each library needs: the core (entry model, schema, filter, JSON) only jansson and libc;
+# the node side (packets, reassembly, dissectors, capture, store, pods) the protocol and BPF
+# libraries. A program links the libraries it uses and their LDLIBS, nothing more.
+CORE_LDLIBS := -ljansson -lm
+NODE_LDLIBS := -lbpf -lelf -lz -lpcap -lzstd -lmnl -lhttp_parser -lnghttp2 -lrabbitmq -llz4 \
+	-lsnappy -lpthread
+LDLIBS := $(NODE_LDLIBS) $(CORE_LDLIBS)
 
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -Wall -Werror
 
@@ -33,16 +39,22 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
-LIB_SRCS := $(wildcard agent/lib/*.c agent/lib/*/*.c)
-LIB_HDRS := $(wildcard agent/lib/*.h agent/lib/*/*.h)
-LIB_OBJS := $(patsubst agent/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
-LIB := $(BUILD)/libfloe.a
+# lib/core -> libfloe-core.a, lib/node -> libfloe-node.a (which builds on the core).
+CORE_SRCS := $(wildcard lib/core/*.c lib/core/*/*.c)
+NODE_SRCS := $(wildcard lib/node/*.c lib/node/*/*.c)
+LIB_SRCS := $(CORE_SRCS) $(NODE_SRCS)
+LIB_HDRS := $(wildcard lib/*/*.h lib/*/*/*.h)
+CORE_OBJS := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(CORE_SRCS))
+NODE_OBJS := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(NODE_SRCS))
+CORE_LIB := $(BUILD)/libfloe-core.a
+NODE_LIB := $(BUILD)/libfloe-node.a
+LIB := $(NODE_LIB) $(CORE_LIB)
 
 UNIT_SRCS := $(wildcard selftests/unit/test_*.c)
 UNIT_BINS := $(patsubst selftests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 SAN_BINS := $(patsubst selftests/unit/%.c,$(BUILD)/tests-san/%,$(UNIT_SRCS))
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
-SAN_LIB_OBJS := $(patsubst agent/lib/%.c,$(BUILD)/lib-san/%.o,$(LIB_SRCS))
+SAN_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-san/%.o,$(NODE_SRCS) $(CORE_SRCS))
 
 FUZZ_SRCS := $(wildcard selftests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst selftests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
@@ -71,11 +83,16 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 # Userspace library shared by floe-agent and floe.
 
-$(BUILD)/lib/%.o: agent/lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
+$(BUILD)/lib/%.o: lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJS)
+$(CORE_LIB): $(CORE_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(NODE_LIB): $(NODE_OBJS)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/floe-agent: agent/main.c $(LIB)
@@ -84,11 +101,17 @@ $(BUILD)/floe-agent: agent/main.c $(LIB)
 $(BUILD)/floe: cli/floe.c $(LIB)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-# Unit tests (cmocka), plain and under ASan+UBSan.
+# Unit tests (cmocka), plain and under ASan+UBSan. The core's own tests link the core alone
+# (-Ilib/core only): that is what keeps the core free of node-side code and libraries.
+CORE_TESTS := test_entry_json
+CORE_CFLAGS := $(filter-out -Ilib/node,$(CFLAGS))
 $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/lib-san/%.o: agent/lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
+$(CORE_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: selftests/unit/%.c $(CORE_LIB) | $(BUILD)/tests
+	$(CC) $(CORE_CFLAGS) $< $(CORE_LIB) $(CORE_LDLIBS) -lcmocka -o $@
+
+$(BUILD)/lib-san/%.o: lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
@@ -97,7 +120,7 @@ $(BUILD)/tests-san/%: selftests/unit/%.c $(SAN_LIB_OBJS) | $(BUILD)/tests-san
 
 # Fuzz targets (libFuzzer, clang) for the parsers.
 $(BUILD)/fuzz/%: selftests/fuzz/%.c $(LIB_SRCS) $(LIB_HDRS) $(BPF_SKELS) | $(BUILD)/fuzz
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Ibpf -Iagent/lib \
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES) \
 		-fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) $(LDLIBS) -o $@
 
 unit: $(UNIT_BINS)

@@ -4,7 +4,7 @@
  * `floe tap`; the gRPC service for the hub comes with its own issue.
  */
 #include "dissect/engine.h"
-#include "tap.h"
+#include "tap/tap.h"
 
 int main(int argc, char **argv)
 {

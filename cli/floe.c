@@ -10,9 +10,9 @@
 #include "dissect/engine.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_output.h"
-#include "pcap_store.h"
-#include "read_file.h"
-#include "tap.h"
+#include "store/pcap_store.h"
+#include "tap/read_file.h"
+#include "tap/tap.h"
 
 #define FLOE_VERSION "0.1.0"
 

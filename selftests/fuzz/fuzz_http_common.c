@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer target for agent/lib/dissect/http_common.c. The first byte picks:
+ * libFuzzer target for lib/node/dissect/http_common.c. The first byte picks:
  *   0: headers and cookies (name/value pairs split by NUL bytes, then both cookie parsers),
  *   1: http_url_split,
  *   2: http_body_to_json of the bytes under a content-encoding taken from the input,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer target for the local-mode text parsers of agent/lib/pods_local.c:
+ * libFuzzer target for the local-mode text parsers of lib/node/pods/pods_local.c:
  *   - inventory_parse (the inventory file, docs/local-mode.md), and
  *   - the -n namespace list of tap_scope_init (when the input starts with byte 0x01).
  * Besides memory safety (ASan/UBSan), it checks what a successful parse promises: entries
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pods_local.h"
+#include "pods/pods_local.h"
 
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \

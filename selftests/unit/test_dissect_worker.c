@@ -19,7 +19,7 @@
 
 #include "dissect/dissect_worker.h"
 #include "entry/entry_json.h"
-#include "read_file.h"
+#include "tap/read_file.h"
 
 struct sink {
 	struct entry_json_buf text; /* every entry's JSON, one per line */

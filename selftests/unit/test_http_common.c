@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests: HTTP headers, cookies, url split and bodies (agent/lib/dissect/http_common.c). */
+/* Unit tests: HTTP headers, cookies, url split and bodies (lib/node/dissect/http_common.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

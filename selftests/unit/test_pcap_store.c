@@ -27,7 +27,7 @@
 #include <pcap/pcap.h>
 #include <zstd.h>
 
-#include "pcap_store.h"
+#include "store/pcap_store.h"
 
 #define BASE_TS	  1795000000123456789ull /* 2026-11-18, with nanoseconds */
 #define MAX_FRAME 1600

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Unit tests of agent/lib/pods_local.c: the inventory parser, the tap scope and discovery of
+ * Unit tests of lib/node/pods/pods_local.c: the inventory parser, the tap scope and discovery of
  * real pods (named network namespaces joined by veth pairs, made here with `ip`).
  *
  * The discovery tests run in a network namespace of their own (unshare(2) at start), so the
@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pods_local.h"
+#include "pods/pods_local.h"
 
 #define NETNS_DIR "/run/netns"
 

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <cmocka.h>
 
-#include "tap.h"
+#include "tap/tap.h"
 
 static void test_parse_size(void **state)
 {

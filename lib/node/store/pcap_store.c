@@ -18,7 +18,7 @@
  * they may be used again; any scan shorter than that sees at most the limit.
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_writeSkippableFrame (exported since zstd 1.5.0) */
-#include "pcap_store.h"
+#include "store/pcap_store.h"
 
 #include <dirent.h>
 #include <errno.h>

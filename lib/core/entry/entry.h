@@ -86,23 +86,7 @@ json_t *entry_to_json(const struct entry *e);
 /* One line of text for terminals: "<id> <time> <proto> <src> -> <dst> <summary>". */
 int entry_format_line(const struct entry *e, char *buf, size_t size);
 
-/*
- * A protocol's summary in that line, from the dissector that makes its entries: writes at most
- * size bytes to out (NUL-terminated), returns the length it wanted (snprintf-like).
- */
-typedef size_t (*entry_summary_fn)(const struct entry *e, char *out, size_t size);
-
-struct entry_summary {
-	const char *protocol; /* entry.protocol */
-	entry_summary_fn fn;
-};
-
-/*
- * The summaries by protocol, NULL-terminated; a protocol not listed gets the HTTP form
- * (method url -> status, gRPC status, GraphQL operation). Defined beside the dissectors'
- * list (dissect/registry.c), so that this module needs no dissector's header.
- */
-extern const struct entry_summary entry_summaries[];
+/* A protocol's summary in that line comes from its descriptor (protocols/protocol.h). */
 
 /* The string at o.a (or o.a.b when b is not NULL); NULL when absent or not a string. */
 const char *entry_field_str(const json_t *o, const char *a, const char *b);

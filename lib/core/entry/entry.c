@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "entry/entry.h"
+#include "protocols/protocol.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -180,16 +181,13 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 	const json_t *gql = json_object_get(e->fields, "graphql");
 	const char *method = entry_field_str(req, "method", NULL), *url = entry_field_str(req, "url", NULL);
 	json_int_t status = json_integer_value(json_object_get(resp, "status"));
-	const struct entry_summary *ps;
+	const struct protocol_desc *pd = protocol_find(e->protocol);
 	size_t off = 0;
 
 	summary[0] = 0;
-	for (ps = entry_summaries; ps->protocol; ps++)
-		if (!strcmp(e->protocol, ps->protocol))
-			break;
-	if (ps->protocol) {
+	if (pd && pd->summary) {
 		/* Room is left for the missing/incomplete note. */
-		off = ps->fn(e, summary, sizeof(summary) - 64);
+		off = pd->summary(e, summary, sizeof(summary) - 64);
 		if (off >= sizeof(summary) - 64)
 			off = strlen(summary);
 		resp = grpc = gql = NULL;

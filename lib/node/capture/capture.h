@@ -12,7 +12,7 @@
 #include <linux/types.h>
 
 #include "floe_record.h"
-#include "tc_hooks.h"
+#include "capture/tc_hooks.h"
 
 struct capture;
 

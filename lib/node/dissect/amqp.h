@@ -45,11 +45,4 @@
 
 extern const struct dissector dissector_amqp;
 
-/*
- * The text summary of an AMQP entry for entry_format_line() (an entry_summary_fn) ("Basic.Publish
- * x=orders rk=new 120 B", "Queue.Declare q=jobs -> Channel.Close 406 PRECONDITION_FAILED").
- * Returns the length written (snprintf-like, truncated to size).
- */
-size_t amqp_entry_summary(const struct entry *e, char *buf, size_t size);
-
 #endif /* FLOE_DISSECT_AMQP_H */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "tc_hooks.h"
+#include "capture/tc_hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>

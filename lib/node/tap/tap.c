@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "tap.h"
+#include "tap/tap.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,15 +11,15 @@
 
 #include <pcap/dlt.h>
 
-#include "capture.h"
+#include "capture/capture.h"
 #include "dissect/dissect_worker.h"
 #include "dissect/engine.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_output.h"
 #include "net/packet.h"
-#include "pcap_store.h"
-#include "pods_local.h"
-#include "sys_mounts.h"
+#include "store/pcap_store.h"
+#include "pods/pods_local.h"
+#include "capture/sys_mounts.h"
 
 /*
  * Names for entries' addresses: every pod tapped in this run, kept after it is untapped so

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "tap.h"
+#include "tap/tap.h"
 
 #include <ctype.h>
 #include <errno.h>

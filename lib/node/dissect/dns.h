@@ -38,7 +38,5 @@ enum dns_counter {
 
 extern const struct dissector dissector_dns;
 
-/* The text summary of a DNS entry ("A example.com -> 93.184.216.34 NOERROR") for entry_format_line() (an entry_summary_fn). */
-size_t dns_entry_summary(const struct entry *e, char *out, size_t size);
 
 #endif /* FLOE_DISSECT_DNS_H */

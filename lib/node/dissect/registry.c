@@ -12,14 +12,6 @@
 #include "dissect/kafka.h"
 #include "dissect/redis.h"
 
-const struct entry_summary entry_summaries[] = {
-	{"amqp", amqp_entry_summary},
-	{"redis", redis_entry_summary},
-	{"kafka", kafka_entry_summary},
-	{"dns", dns_entry_summary},
-	{NULL, NULL},
-};
-
 const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, &dissector_amqp,
 						&dissector_redis, &dissector_kafka, &dissector_dns,
 						NULL };

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "sys_mounts.h"
+#include "capture/sys_mounts.h"
 
 #include <errno.h>
 #include <stdio.h>

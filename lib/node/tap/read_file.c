@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "read_file.h"
+#include "tap/read_file.h"
 
 #include <errno.h>
 #include <stdio.h>

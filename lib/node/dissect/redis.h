@@ -54,7 +54,5 @@ enum redis_counter {
 
 extern const struct dissector dissector_redis;
 
-/* The text summary of a Redis entry ("SET user:1 bob -> OK", "GET k -> \"v\"", "push message news \"hi\"") for entry_format_line() (an entry_summary_fn). */
-size_t redis_entry_summary(const struct entry *e, char *out, size_t size);
 
 #endif /* FLOE_DISSECT_REDIS_H */

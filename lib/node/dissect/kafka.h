@@ -54,8 +54,4 @@ enum kafka_counter {
 
 extern const struct dissector dissector_kafka;
 
-/* The text summary of a Kafka entry ("Produce v9 #6 orders +1 records=3 -> NONE") for
- * entry_format_line() (an entry_summary_fn). */
-size_t kafka_entry_summary(const struct entry *e, char *out, size_t size);
-
 #endif /* FLOE_DISSECT_KAFKA_H */

@@ -8,7 +8,7 @@
  * interface's addresses and comes back. Nothing here prints; errors are negative errno values
  * with a message in err.
  */
-#include "pods_local.h"
+#include "pods/pods_local.h"
 
 #include <ctype.h>
 #include <dirent.h>
