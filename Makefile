@@ -1,7 +1,7 @@
 # floe: the one build entry. See README.md and ../shared/DESIGN.md.
 #   make deps   install the Debian packages the build and tests need (only the missing ones)
 #   make        build everything into build/
-#   make test   deps + build + every test (unit, sanitizer, integration); ends with "N passed, N failed"
+#   make test   deps + build + every test (unit, sanitizer, integration); ends with "N passed, N failed, N skipped"
 #   make bench  benchmarks side by side with tcpdump (not pass/fail)
 #   make run    deps + build + `floe tap -A` on this host's pods
 #   make vmlinux  regenerate vmlinux/<arch>/vmlinux.h from this kernel's BTF

@@ -9,8 +9,10 @@
 #                                      tshark on the shared captures ($FLOE_CAPTURES), and
 #                                      floe read on broken inputs
 #   5. integration tests (root)        selftests/integration/test_*.sh
-# Prints per-suite results and ends with ONE line "N passed, N failed" (totals); exits 1 if
-# anything failed. Unit binaries count their cmocka tests; a fuzz target or a binary that
+# Prints per-suite results and ends with ONE line "N passed, N failed, N skipped" (totals);
+# exits 1 if anything failed. A test that reports itself skipped (cmocka's SKIPPED, TAP's
+# "ok N - ... # SKIP reason": its inputs or tools are absent) counts as skipped, never passed.
+# Unit binaries count their cmocka tests; a fuzz target or a binary that
 # crashes counts as one failure; the oracle and integration scripts count their own
 # "ok"/"not ok" lines.
 #
@@ -29,26 +31,32 @@ mkdir -p "$LOGDIR"
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
+TOTAL_SKIP=0
 declare -a SUMMARY=()
 
 wanted() { [ -z "$ONLY" ] || [[ "$1" =~ $ONLY ]]; }
 
-# count P F: add to the current suite and the totals.
+# count P F [S]: add to the current suite and the totals.
 SUITE_PASS=0
 SUITE_FAIL=0
+SUITE_SKIP=0
 count() {
 	SUITE_PASS=$((SUITE_PASS + $1))
 	SUITE_FAIL=$((SUITE_FAIL + $2))
+	SUITE_SKIP=$((SUITE_SKIP + ${3:-0}))
 	TOTAL_PASS=$((TOTAL_PASS + $1))
 	TOTAL_FAIL=$((TOTAL_FAIL + $2))
+	TOTAL_SKIP=$((TOTAL_SKIP + ${3:-0}))
 }
 suite_begin() {
 	SUITE_PASS=0
 	SUITE_FAIL=0
+	SUITE_SKIP=0
 	echo "=== $1"
 }
 suite_end() {
-	SUMMARY+=("$(printf '%-22s %4d passed, %4d failed' "$1" "$SUITE_PASS" "$SUITE_FAIL")")
+	SUMMARY+=("$(printf '%-22s %4d passed, %4d failed, %4d skipped' "$1" "$SUITE_PASS" \
+		"$SUITE_FAIL" "$SUITE_SKIP")")
 }
 show_log() {
 	if [ -n "${V:-}" ]; then
@@ -60,7 +68,7 @@ show_log() {
 
 # ---------------------------------------------------------------- cmocka
 run_cmocka_dir() {
-	local suite=$1 dir=$2 bin name log rc p f
+	local suite=$1 dir=$2 bin name log rc p f sk
 	suite_begin "$suite ($dir)"
 	shopt -s nullglob
 	local bins=("$dir"/test_*)
@@ -80,6 +88,8 @@ run_cmocka_dir() {
 			timeout -k 5 300 "$bin" >"$log" 2>&1 || rc=$?
 		p=$(sed -n 's/^\[  PASSED  \] \([0-9]\+\) test(s)\..*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
 		f=$(sed -n 's/^\[  FAILED  \] \([0-9]\+\) test(s).*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
+		# cmocka leaves skipped tests out of PASSED and prints "[  SKIPPED ] N test(s)".
+		sk=$(sed -n 's/^\[  SKIPPED \] \([0-9]\+\) test(s).*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
 		if ! grep -qE '^\[  (PASSED|FAILED)  \] [0-9]+ test\(s\)' "$log"; then
 			# No summary at all: crashed, hung or not a cmocka binary.
 			f=$((f + 1))
@@ -91,10 +101,10 @@ run_cmocka_dir() {
 			echo "  $name: $p passed but exit status $rc: counted as 1 failure"
 			show_log "$log"
 		else
-			echo "  $name: $p passed, $f failed"
+			echo "  $name: $p passed, $f failed, $sk skipped"
 			[ "$f" -gt 0 ] && show_log "$log"
 		fi
-		count "$p" "$f"
+		count "$p" "$f" "$sk"
 	done
 	suite_end "$suite"
 }
@@ -140,23 +150,24 @@ run_fuzz() {
 # count_tap NAME LOG RC: count a script's "ok N"/"not ok N" lines; a missing "N passed, N
 # failed" line, or a failing exit status without a failed assertion, is one more failure.
 count_tap() {
-	local name=$1 log=$2 rc=$3 p f
-	p=$(grep -cE '^ok [0-9]+' "$log")
+	local name=$1 log=$2 rc=$3 p f sk
+	sk=$(grep -cE '^ok [0-9]+ .*# SKIP' "$log")
+	p=$(($(grep -cE '^ok [0-9]+' "$log") - sk))
 	f=$(grep -cE '^not ok [0-9]+' "$log")
-	if ! grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$log"; then
+	if ! grep -qE '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log"; then
 		echo "  $name: ended without its summary line (exit $rc): counted as 1 more failure"
 		f=$((f + 1))
 	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "  $name: exit status $rc with no failed assertion: counted as 1 failure"
 		f=1
 	fi
-	echo "  $name: $p passed, $f failed"
+	echo "  $name: $p passed, $f failed, $sk skipped"
 	grep -E '^ok [0-9]+ .*# SKIP' "$log" | sed 's/^/    /'
 	if [ "$f" -gt 0 ]; then
 		grep -E '^not ok' "$log" | sed 's/^/    /'
 		show_log "$log" 60
 	fi
-	count "$p" "$f"
+	count "$p" "$f" "$sk"
 }
 
 # ---------------------------------------------------------------- oracle
@@ -216,5 +227,5 @@ run_integration
 echo
 echo "=== results ($(($(date +%s) - start)) s; logs in $LOGDIR)"
 printf '  %s\n' "${SUMMARY[@]}"
-echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+echo "$TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
 [ "$TOTAL_FAIL" -eq 0 ]

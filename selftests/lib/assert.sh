@@ -7,7 +7,7 @@
 #   is GOT WANT DESC               string equality
 #   is_num GOT OP WANT DESC        integer comparison, OP one of -eq -ne -lt -le -gt -ge
 #   diag TEXT...                   "# TEXT" comment line (stderr-safe, on stdout)
-#   skip DESC REASON               "ok N - DESC # SKIP REASON" (counts as passed)
+#   skip DESC REASON               "ok N - DESC # SKIP REASON" (run.sh counts it as skipped)
 #   done_testing                   prints "N passed, N failed", exits 1 if any failed
 #
 # Output lines: "ok N - DESC" / "not ok N - DESC", optional "#" lines.
