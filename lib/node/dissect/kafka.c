@@ -30,8 +30,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "dissect/byte_reader.h"
 #include "dissect/http_common.h"
 #include "dissect/kafka_schema.h"
+#include "dissect/pending.h"
 
 /* A request's version may be this much above the highest floe knows and still be taken. */
 #define VERSION_SLACK 3
@@ -61,176 +63,33 @@ static const char *const counter_names[] = {
 
 /* ---- reading ---- */
 
-enum rd_status {
-	RD_OK = 0,
-	RD_SHORT, /* the bytes ended inside a field */
-	RD_BAD,	  /* a value is impossible (negative length, varint overflow, ...) */
-};
-
-struct rd {
-	const uint8_t *p;
-	size_t n, off;
-	bool cut; /* p holds a prefix of the message: running short is expected */
-	enum rd_status st;
-	const char *why; /* RD_BAD: what was wrong */
-	size_t bad_at;	 /* RD_BAD: offset */
-};
-
-static void rd_init(struct rd *r, const uint8_t *p, size_t n, bool cut)
-{
-	memset(r, 0, sizeof(*r));
-	r->p = p;
-	r->n = n;
-	r->cut = cut;
-}
-
-static void rd_bad(struct rd *r, const char *why)
-{
-	if (r->st)
-		return;
-	r->st = RD_BAD;
-	r->why = why;
-	r->bad_at = r->off;
-}
-
-static size_t rd_left(const struct rd *r)
-{
-	return r->n - r->off;
-}
-
-static bool rd_need(struct rd *r, size_t k)
-{
-	if (r->st)
-		return false;
-	if (rd_left(r) < k) {
-		r->st = RD_SHORT;
-		return false;
-	}
-	return true;
-}
-
-static uint64_t get_be(const uint8_t *p, unsigned k)
-{
-	uint64_t v = 0;
-
-	while (k--)
-		v = v << 8 | *p++;
-	return v;
-}
-
-static uint64_t rd_be(struct rd *r, unsigned k)
-{
-	uint64_t v;
-
-	if (!rd_need(r, k))
-		return 0;
-	v = get_be(r->p + r->off, k);
-	r->off += k;
-	return v;
-}
-
-static int8_t rd_i8(struct rd *r)
-{
-	return (int8_t)(uint8_t)rd_be(r, 1);
-}
-
-static int16_t rd_i16(struct rd *r)
-{
-	return (int16_t)(uint16_t)rd_be(r, 2);
-}
-
-static int32_t rd_i32(struct rd *r)
-{
-	return (int32_t)(uint32_t)rd_be(r, 4);
-}
-
-static int64_t rd_i64(struct rd *r)
-{
-	return (int64_t)rd_be(r, 8);
-}
-
-/* Unsigned LEB128 of at most `bits` bits (32: 5 bytes, 64: 10 bytes). */
-static uint64_t rd_uvar(struct rd *r, unsigned bits)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-
-	for (;;) {
-		uint8_t b;
-
-		if (!rd_need(r, 1))
-			return 0;
-		b = r->p[r->off++];
-		if (shift >= bits || (shift + 7 > bits && (b & 0x7f) >> (bits - shift))) {
-			rd_bad(r, "varint overflow");
-			return 0;
-		}
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return v;
-		shift += 7;
-	}
-}
-
-static uint32_t rd_uvarint(struct rd *r)
-{
-	return (uint32_t)rd_uvar(r, 32);
-}
-
-/* Zigzag varint / varlong (record fields). */
-static int32_t rd_varint(struct rd *r)
-{
-	uint32_t u = (uint32_t)rd_uvar(r, 32);
-
-	return (int32_t)(u >> 1) ^ -(int32_t)(u & 1);
-}
-
-static int64_t rd_varlong(struct rd *r)
-{
-	uint64_t u = rd_uvar(r, 64);
-
-	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
-}
-
 /*
  * A string (wide: bytes) length, -1 for null: int16 (int32) in classic versions, an unsigned
  * varint of length + 1 in flexible ones.
  */
-static int64_t rd_len(struct rd *r, bool flex, bool wide)
+static int64_t rd_len(struct byte_reader *r, bool flex, bool wide)
 {
 	int64_t v;
 
 	if (flex)
-		return (int64_t)rd_uvarint(r) - 1;
-	v = wide ? rd_i32(r) : rd_i16(r);
+		return (int64_t)(uint32_t)br_uvarint(r, 32) - 1;
+	v = wide ? (int32_t)br_u32(r) : (int16_t)br_u16(r);
 	if (v < -1)
-		rd_bad(r, "negative length");
+		br_bad(r, "negative length");
 	return v;
 }
 
 /* An array's element count, -1 for null. */
-static int64_t rd_count(struct rd *r, bool flex)
+static int64_t rd_count(struct byte_reader *r, bool flex)
 {
 	int64_t v;
 
 	if (flex)
-		return (int64_t)rd_uvarint(r) - 1;
-	v = rd_i32(r);
+		return (int64_t)(uint32_t)br_uvarint(r, 32) - 1;
+	v = (int32_t)br_u32(r);
 	if (v < -1)
-		rd_bad(r, "negative array count");
+		br_bad(r, "negative array count");
 	return v;
-}
-
-/* The next k bytes (NULL when they are not all there). */
-static const uint8_t *rd_bytes(struct rd *r, size_t k)
-{
-	const uint8_t *p;
-
-	if (!rd_need(r, k))
-		return NULL;
-	p = r->p + r->off;
-	r->off += k;
-	return p;
 }
 
 /* ---- decoding context ---- */
@@ -603,7 +462,7 @@ static const char *inflate_snappy(const uint8_t *p, size_t n, struct outbuf *o)
 
 		if (n - off < 4)
 			return "snappy framing ends early";
-		blen = (uint32_t)get_be(p + off, 4);
+		blen = (uint32_t)be32_at(p + off);
 		off += 4;
 		if (blen > n - off)
 			return "snappy framing ends early";
@@ -667,7 +526,7 @@ static uint8_t *batch_decompress(struct kd *kd, unsigned codec, const uint8_t *p
 }
 
 /* One record of a v2 batch. */
-static void decode_record(struct kd *kd, struct rd *r, int64_t base_offset, int64_t base_ts,
+static void decode_record(struct kd *kd, struct byte_reader *r, int64_t base_offset, int64_t base_ts,
 			  bool control, json_t *rec)
 {
 	int64_t ts_delta, key_len, value_len, nh, i;
@@ -675,14 +534,14 @@ static void decode_record(struct kd *kd, struct rd *r, int64_t base_offset, int6
 	const uint8_t *key = NULL, *value;
 	json_t *headers = NULL;
 
-	rd_i8(r); /* attributes: unused by the format */
-	ts_delta = rd_varlong(r);
-	off_delta = rd_varint(r);
-	key_len = rd_varint(r);
+	(int8_t)br_u8(r); /* attributes: unused by the format */
+	ts_delta = br_zigzag64(r);
+	off_delta = br_zigzag32(r);
+	key_len = br_zigzag32(r);
 	if (key_len < -1)
-		rd_bad(r, "negative record key length");
+		br_bad(r, "negative record key length");
 	if (key_len > 0)
-		key = rd_bytes(r, (size_t)key_len);
+		key = br_bytes(r, (size_t)key_len);
 	if (r->st)
 		return;
 	set_int(rec, "offset", base_offset + off_delta);
@@ -691,44 +550,44 @@ static void decode_record(struct kd *kd, struct rd *r, int64_t base_offset, int6
 		set_new(rec, "key",
 			value_json(kd, key ? key : (const uint8_t *)"", (size_t)key_len));
 	if (control && key_len >= 4) {
-		int type = (int)get_be(key + 2, 2);
+		int type = (int)be16_at(key + 2);
 
 		set_new(rec, "control_type",
 			json_string(type == 0	? "abort"
 				    : type == 1 ? "commit"
 						: "unknown"));
 	}
-	value_len = rd_varint(r);
+	value_len = br_zigzag32(r);
 	if (value_len < -1)
-		rd_bad(r, "negative record value length");
+		br_bad(r, "negative record value length");
 	if (value_len >= 0) {
-		value = value_len ? rd_bytes(r, (size_t)value_len) : (const uint8_t *)"";
+		value = value_len ? br_bytes(r, (size_t)value_len) : (const uint8_t *)"";
 		if (!value)
 			return;
 		if (rec)
 			set_new(rec, "value", value_json(kd, value, (size_t)value_len));
 	}
-	nh = rd_varint(r);
-	if (nh < 0 || (uint64_t)nh > rd_left(r) / 2) {
-		rd_bad(r, "bad record header count");
+	nh = br_zigzag32(r);
+	if (nh < 0 || (uint64_t)nh > br_left(r) / 2) {
+		br_bad(r, "bad record header count");
 		return;
 	}
 	if (nh && rec)
 		headers = json_array();
 	for (i = 0; i < nh && !r->st; i++) {
-		int64_t hk = rd_varint(r), hv;
+		int64_t hk = br_zigzag32(r), hv;
 		const uint8_t *k, *v = NULL;
 
 		if (hk < 0) {
-			rd_bad(r, "negative record header key length");
+			br_bad(r, "negative record header key length");
 			break;
 		}
-		k = rd_bytes(r, (size_t)hk);
-		hv = rd_varint(r);
+		k = br_bytes(r, (size_t)hk);
+		hv = br_zigzag32(r);
 		if (hv < -1)
-			rd_bad(r, "negative record header value length");
+			br_bad(r, "negative record header value length");
 		if (hv > 0)
-			v = rd_bytes(r, (size_t)hv);
+			v = br_bytes(r, (size_t)hv);
 		if (r->st)
 			break;
 		if (headers) {
@@ -749,24 +608,24 @@ static void decode_batch_records(struct kd *kd, const uint8_t *p, size_t n, int3
 				 int64_t base_offset, int64_t base_ts, bool control, json_t *batch)
 {
 	json_t *list = kd->json ? json_array() : NULL;
-	struct rd r;
+	struct byte_reader r;
 	int32_t i;
 	uint64_t omitted = 0;
 
-	rd_init(&r, p, n, false);
+	br_init(&r, p, n);
 	for (i = 0; i < count && !r.st; i++) {
-		int32_t len = rd_varint(&r);
-		struct rd sub;
+		int32_t len = br_zigzag32(&r);
+		struct byte_reader sub;
 		json_t *rec = NULL;
 
 		if (r.st)
 			break;
-		if (len < 0 || (size_t)len > rd_left(&r)) {
-			rd_bad(&r,
+		if (len < 0 || (size_t)len > br_left(&r)) {
+			br_bad(&r,
 			       len < 0 ? "negative record length" : "record runs past its batch");
 			break;
 		}
-		rd_init(&sub, r.p + r.off, (size_t)len, false);
+		br_init(&sub, r.p + r.off, (size_t)len);
 		r.off += (size_t)len;
 		if (list && kd->elements) {
 			rec = json_object();
@@ -776,18 +635,18 @@ static void decode_batch_records(struct kd *kd, const uint8_t *p, size_t n, int3
 		}
 		decode_record(kd, &sub, base_offset, base_ts, control, rec);
 		if (!sub.st && sub.off != sub.n)
-			rd_bad(&sub, "bytes after the record's fields");
+			br_bad(&sub, "bytes after the record's fields");
 		if (sub.st) {
 			json_decref(rec);
-			r.st = RD_BAD;
-			r.why = sub.st == RD_SHORT ? "record shorter than its fields" : sub.why;
+			r.st = BR_BAD;
+			r.why = sub.st == BR_SHORT ? "record shorter than its fields" : sub.why;
 			break;
 		}
 		if (rec)
 			json_array_append_new(list, rec);
 	}
 	if (!r.st && i == count && r.off != n)
-		rd_bad(&r, "bytes after the batch's records");
+		br_bad(&r, "bytes after the batch's records");
 	set_new(batch, "records", list);
 	if (omitted)
 		set_count(batch, "records_omitted", omitted);
@@ -799,7 +658,7 @@ static void decode_batch_records(struct kd *kd, const uint8_t *p, size_t n, int3
 static void decode_batch_v2(struct kd *kd, const uint8_t *p, size_t n, size_t total, bool whole,
 			    json_t *batch)
 {
-	int64_t base_offset = (int64_t)get_be(p, 8), base_ts;
+	int64_t base_offset = (int64_t)be64_at(p), base_ts;
 	int16_t attr;
 	int32_t count;
 	unsigned codec;
@@ -814,16 +673,16 @@ static void decode_batch_v2(struct kd *kd, const uint8_t *p, size_t n, size_t to
 		set_new(batch, "partial", json_true());
 		return;
 	}
-	attr = (int16_t)get_be(p + 21, 2);
+	attr = (int16_t)be16_at(p + 21);
 	codec = attr & 7;
 	control = attr & 0x20;
-	base_ts = (int64_t)get_be(p + 27, 8);
-	count = (int32_t)get_be(p + 57, 4);
+	base_ts = (int64_t)be64_at(p + 27);
+	count = (int32_t)be32_at(p + 57);
 	set_int(batch, "base_offset", base_offset);
-	set_int(batch, "batch_length", (int32_t)get_be(p + 8, 4));
-	set_int(batch, "partition_leader_epoch", (int32_t)get_be(p + 12, 4));
+	set_int(batch, "batch_length", (int32_t)be32_at(p + 8));
+	set_int(batch, "partition_leader_epoch", (int32_t)be32_at(p + 12));
 	set_int(batch, "magic", 2);
-	set_int(batch, "crc", (uint32_t)get_be(p + 17, 4));
+	set_int(batch, "crc", (uint32_t)be32_at(p + 17));
 	set_int(batch, "attributes", attr);
 	set_new(batch, "compression", json_string(codec_name(codec)));
 	set_new(batch, "timestamp_type",
@@ -832,12 +691,12 @@ static void decode_batch_v2(struct kd *kd, const uint8_t *p, size_t n, size_t to
 		set_new(batch, "transactional", json_true());
 	if (control)
 		set_new(batch, "control", json_true());
-	set_int(batch, "last_offset_delta", (int32_t)get_be(p + 23, 4));
+	set_int(batch, "last_offset_delta", (int32_t)be32_at(p + 23));
 	set_int(batch, "base_timestamp", base_ts);
-	set_int(batch, "max_timestamp", (int64_t)get_be(p + 35, 8));
-	set_int(batch, "producer_id", (int64_t)get_be(p + 43, 8));
-	set_int(batch, "producer_epoch", (int16_t)get_be(p + 51, 2));
-	set_int(batch, "base_sequence", (int32_t)get_be(p + 53, 4));
+	set_int(batch, "max_timestamp", (int64_t)be64_at(p + 35));
+	set_int(batch, "producer_id", (int64_t)be64_at(p + 43));
+	set_int(batch, "producer_epoch", (int16_t)be16_at(p + 51));
+	set_int(batch, "base_sequence", (int32_t)be32_at(p + 53));
 	set_int(batch, "record_count", count);
 	if (count > 0 && whole)
 		kd->records += (uint64_t)count;
@@ -851,7 +710,7 @@ static void decode_batch_v2(struct kd *kd, const uint8_t *p, size_t n, size_t to
 	/* The checksum covers the attributes to the batch's end. */
 	if (kd->json)
 		set_new(batch, "crc_valid",
-			json_boolean(crc32c(p + 21, total - 21) == (uint32_t)get_be(p + 17, 4)));
+			json_boolean(crc32c(p + 21, total - 21) == (uint32_t)be32_at(p + 17)));
 	if (count < 0) {
 		set_new(batch, "records_error", json_string("negative record count"));
 		return;
@@ -879,35 +738,35 @@ static void decode_legacy(struct kd *kd, const uint8_t *p, size_t n, size_t tota
 {
 	int magic = p[16];
 	size_t head = magic == 1 ? 26 : 18; /* where the key length is */
-	struct rd r;
+	struct byte_reader r;
 	int64_t klen, vlen;
 	const uint8_t *key = NULL, *value = NULL;
 	unsigned codec;
 
-	set_int(msg, "offset", (int64_t)get_be(p, 8));
-	set_int(msg, "message_size", (int32_t)get_be(p + 8, 4));
+	set_int(msg, "offset", (int64_t)be64_at(p));
+	set_int(msg, "message_size", (int32_t)be32_at(p + 8));
 	set_int(msg, "magic", magic);
 	if (n < total || total < head + 8) {
 		set_new(msg, "partial", json_true());
 		return;
 	}
 	codec = p[17] & 7;
-	set_int(msg, "crc", (uint32_t)get_be(p + 12, 4));
+	set_int(msg, "crc", (uint32_t)be32_at(p + 12));
 	/* CRC-32 (zlib's) from the magic byte to the message's end. */
 	if (kd->json)
 		set_new(msg, "crc_valid",
-			json_boolean(crc32(0, p + 16, (uInt)(total - 16)) == get_be(p + 12, 4)));
+			json_boolean(crc32(0, p + 16, (uInt)(total - 16)) == be32_at(p + 12)));
 	set_int(msg, "attributes", p[17]);
 	set_new(msg, "compression", json_string(codec_name(codec)));
 	if (magic == 1)
-		set_int(msg, "timestamp", (int64_t)get_be(p + 18, 8));
-	rd_init(&r, p + head, total - head, false);
+		set_int(msg, "timestamp", (int64_t)be64_at(p + 18));
+	br_init(&r, p + head, total - head);
 	klen = rd_len(&r, false, true);
 	if (klen > 0)
-		key = rd_bytes(&r, (size_t)klen);
+		key = br_bytes(&r, (size_t)klen);
 	vlen = rd_len(&r, false, true);
 	if (vlen > 0)
-		value = rd_bytes(&r, (size_t)vlen);
+		value = br_bytes(&r, (size_t)vlen);
 	if (r.st || r.off != r.n) {
 		set_new(msg, "error", json_string("message fields do not fit its size"));
 		return;
@@ -965,7 +824,7 @@ static void decode_message_set(struct kd *kd, const uint8_t *p, size_t n, uint64
 			set_new(obj, "partial_batch", json_true());
 			break;
 		}
-		blen = (int32_t)get_be(p + off + 8, 4);
+		blen = (int32_t)be32_at(p + off + 8);
 		if (blen < 0) {
 			set_new(obj, "error", json_string("negative batch length"));
 			break;
@@ -1009,29 +868,29 @@ static bool in_version(const struct kafka_field *f, int v)
 	return v >= f->vmin && (f->vmax == KAFKA_VMAX || v <= f->vmax);
 }
 
-static void decode_struct(struct kd *kd, struct rd *r, const struct kafka_field *fields,
+static void decode_struct(struct kd *kd, struct byte_reader *r, const struct kafka_field *fields,
 			  json_t *obj);
 static bool body_fits(const struct kafka_field *fields, int version, bool flex, const uint8_t *p,
 		      size_t n, bool trailing_ok);
 static void consumer_protocol(struct kd *kd, uint8_t role, const uint8_t *p, size_t n, json_t *v);
 
-static void decode_int(struct kd *kd, struct rd *r, const struct kafka_field *f, json_t *obj)
+static void decode_int(struct kd *kd, struct byte_reader *r, const struct kafka_field *f, json_t *obj)
 {
 	char key[96];
 	int64_t v;
 
 	switch (f->type) {
 	case KAFKA_T_INT8:
-		v = rd_i8(r);
+		v = (int8_t)br_u8(r);
 		break;
 	case KAFKA_T_INT16:
-		v = rd_i16(r);
+		v = (int16_t)br_u16(r);
 		break;
 	case KAFKA_T_INT32:
-		v = rd_i32(r);
+		v = (int32_t)br_u32(r);
 		break;
 	default:
-		v = rd_i64(r);
+		v = (int64_t)br_u64(r);
 		break;
 	}
 	if (r->st)
@@ -1060,7 +919,7 @@ static void decode_int(struct kd *kd, struct rd *r, const struct kafka_field *f,
 	}
 }
 
-static void decode_array(struct kd *kd, struct rd *r, const struct kafka_field *f, json_t *obj)
+static void decode_array(struct kd *kd, struct byte_reader *r, const struct kafka_field *f, json_t *obj)
 {
 	int64_t count = rd_count(r, kd->flex), i;
 	size_t min = f->type == KAFKA_T_ARRAY_INT32 ? 4 : f->type == KAFKA_T_ARRAY_INT64 ? 8 : 1;
@@ -1070,8 +929,8 @@ static void decode_array(struct kd *kd, struct rd *r, const struct kafka_field *
 
 	if (r->st || count < 0)
 		return; /* null: left out */
-	if (!r->cut && (uint64_t)count > rd_left(r) / min) {
-		rd_bad(r, "array count larger than the bytes left");
+	if (!r->cut && (uint64_t)count > br_left(r) / min) {
+		br_bad(r, "array count larger than the bytes left");
 		return;
 	}
 	if (obj)
@@ -1092,20 +951,20 @@ static void decode_array(struct kd *kd, struct rd *r, const struct kafka_field *
 			break;
 		}
 		case KAFKA_T_ARRAY_INT32: {
-			int32_t v = rd_i32(r);
+			int32_t v = (int32_t)br_u32(r);
 
 			el = show ? json_integer(v) : NULL;
 			break;
 		}
 		case KAFKA_T_ARRAY_INT64: {
-			int64_t v = rd_i64(r);
+			int64_t v = (int64_t)br_u64(r);
 
 			el = show ? json_integer(v) : NULL;
 			break;
 		}
 		default: { /* array of strings */
 			int64_t len = rd_len(r, kd->flex, false);
-			const uint8_t *s = len > 0 ? rd_bytes(r, (size_t)len) : NULL;
+			const uint8_t *s = len > 0 ? br_bytes(r, (size_t)len) : NULL;
 
 			if (r->st || len < 0)
 				break;
@@ -1116,7 +975,7 @@ static void decode_array(struct kd *kd, struct rd *r, const struct kafka_field *
 		}
 		}
 		if (r->off == before && !r->st)
-			rd_bad(r, "empty array element");
+			br_bad(r, "empty array element");
 		if (el) {
 			/* Also when cut inside it: what was decoded of it is shown. */
 			kd->elements--;
@@ -1133,11 +992,11 @@ static void decode_array(struct kd *kd, struct rd *r, const struct kafka_field *
 	}
 }
 
-static void decode_field(struct kd *kd, struct rd *r, const struct kafka_field *f, json_t *obj)
+static void decode_field(struct kd *kd, struct byte_reader *r, const struct kafka_field *f, json_t *obj)
 {
 	switch (f->type) {
 	case KAFKA_T_BOOL: {
-		int8_t v = rd_i8(r);
+		int8_t v = (int8_t)br_u8(r);
 
 		if (!r->st && obj)
 			json_object_set_new(obj, f->name, json_boolean(v));
@@ -1150,7 +1009,7 @@ static void decode_field(struct kd *kd, struct rd *r, const struct kafka_field *
 		decode_int(kd, r, f, obj);
 		break;
 	case KAFKA_T_UUID: {
-		const uint8_t *u = rd_bytes(r, 16);
+		const uint8_t *u = br_bytes(r, 16);
 		static const uint8_t zero[16];
 
 		if (!u)
@@ -1163,7 +1022,7 @@ static void decode_field(struct kd *kd, struct rd *r, const struct kafka_field *
 	}
 	case KAFKA_T_STRING: {
 		int64_t len = rd_len(r, kd->flex, false);
-		const uint8_t *s = len > 0 ? rd_bytes(r, (size_t)len) : NULL;
+		const uint8_t *s = len > 0 ? br_bytes(r, (size_t)len) : NULL;
 
 		if (r->st || len < 0)
 			break; /* null: left out */
@@ -1183,9 +1042,9 @@ static void decode_field(struct kd *kd, struct rd *r, const struct kafka_field *
 
 		if (r->st || len < 0)
 			break;
-		here = (uint64_t)len < rd_left(r) ? (size_t)len : rd_left(r);
+		here = (uint64_t)len < br_left(r) ? (size_t)len : br_left(r);
 		if (!r->cut && here < (uint64_t)len) {
-			r->st = RD_SHORT;
+			r->st = BR_SHORT;
 			break;
 		}
 		if (f->type == KAFKA_T_BYTES) {
@@ -1205,7 +1064,7 @@ static void decode_field(struct kd *kd, struct rd *r, const struct kafka_field *
 		}
 		r->off += here;
 		if (here < (uint64_t)len)
-			r->st = RD_SHORT;
+			r->st = BR_SHORT;
 		break;
 	}
 	case KAFKA_T_STRUCT: {
@@ -1233,11 +1092,11 @@ static void consumer_protocol(struct kd *kd, uint8_t role, const uint8_t *p, siz
 	int version, saved_version = kd->version;
 	bool saved_flex = kd->flex;
 	json_t *o;
-	struct rd r;
+	struct byte_reader r;
 
 	if (n < 2)
 		return;
-	version = (int16_t)get_be(p, 2);
+	version = (int16_t)be16_at(p);
 	/* A later version adds fields at the end: the known ones are read, the rest left. */
 	if (version < 0 ||
 	    !body_fits(fields,
@@ -1249,7 +1108,7 @@ static void consumer_protocol(struct kd *kd, uint8_t role, const uint8_t *p, siz
 	set_int(o, "version", version);
 	kd->version = version > KAFKA_CONSUMER_PROTOCOL_MAX ? KAFKA_CONSUMER_PROTOCOL_MAX : version;
 	kd->flex = false;
-	rd_init(&r, p + 2, n - 2, false);
+	br_init(&r, p + 2, n - 2);
 	decode_struct(kd, &r, fields, o);
 	kd->version = saved_version;
 	kd->flex = saved_flex;
@@ -1257,22 +1116,22 @@ static void consumer_protocol(struct kd *kd, uint8_t role, const uint8_t *p, siz
 }
 
 /* The tagged-fields section that ends a struct in flexible versions. */
-static void decode_tagged(struct kd *kd, struct rd *r, const struct kafka_field *fields,
+static void decode_tagged(struct kd *kd, struct byte_reader *r, const struct kafka_field *fields,
 			  json_t *obj)
 {
-	uint32_t n = rd_uvarint(r), i;
+	uint32_t n = (uint32_t)br_uvarint(r, 32), i;
 	json_t *unknown = NULL;
 
-	if (!r->st && n > rd_left(r) / 2 && !r->cut) {
-		rd_bad(r, "tagged field count larger than the bytes left");
+	if (!r->st && n > br_left(r) / 2 && !r->cut) {
+		br_bad(r, "tagged field count larger than the bytes left");
 		return;
 	}
 	for (i = 0; i < n && !r->st; i++) {
-		uint32_t tag = rd_uvarint(r), size = rd_uvarint(r);
+		uint32_t tag = (uint32_t)br_uvarint(r, 32), size = (uint32_t)br_uvarint(r, 32);
 		const struct kafka_field *f;
-		struct rd sub;
+		struct byte_reader sub;
 
-		if (!rd_need(r, size))
+		if (!br_need(r, size))
 			break;
 		for (f = fields; f->type != KAFKA_T_END; f++)
 			if (f->tag >= 0 && (uint32_t)f->tag == tag && in_version(f, kd->version))
@@ -1285,14 +1144,14 @@ static void decode_tagged(struct kd *kd, struct rd *r, const struct kafka_field 
 			r->off += size;
 			continue;
 		}
-		rd_init(&sub, r->p + r->off, size, false);
+		br_init(&sub, r->p + r->off, size);
 		decode_field(kd, &sub, f, obj);
 		if (!sub.st && sub.off != sub.n)
-			rd_bad(&sub, "tagged field longer than its value");
+			br_bad(&sub, "tagged field longer than its value");
 		if (sub.st) {
-			r->st = RD_BAD;
+			r->st = BR_BAD;
 			r->why =
-			    sub.st == RD_SHORT ? "tagged field shorter than its value" : sub.why;
+			    sub.st == BR_SHORT ? "tagged field shorter than its value" : sub.why;
 			r->bad_at = r->off + sub.off;
 			break;
 		}
@@ -1301,7 +1160,7 @@ static void decode_tagged(struct kd *kd, struct rd *r, const struct kafka_field 
 	set_new(obj, "unknown_tags", unknown);
 }
 
-static void decode_struct(struct kd *kd, struct rd *r, const struct kafka_field *fields,
+static void decode_struct(struct kd *kd, struct byte_reader *r, const struct kafka_field *fields,
 			  json_t *obj)
 {
 	const struct kafka_field *f;
@@ -1314,13 +1173,13 @@ static void decode_struct(struct kd *kd, struct rd *r, const struct kafka_field 
 }
 
 /* Skip a tagged-fields section (message headers). */
-static void skip_tagged(struct rd *r)
+static void skip_tagged(struct byte_reader *r)
 {
-	uint32_t n = rd_uvarint(r), i;
+	uint32_t n = (uint32_t)br_uvarint(r, 32), i;
 
 	for (i = 0; i < n && !r->st; i++) {
-		rd_uvarint(r);
-		rd_bytes(r, rd_uvarint(r));
+		br_uvarint(r, 32); /* the tag */
+		br_bytes(r, (uint32_t)br_uvarint(r, 32));
 	}
 }
 
@@ -1342,24 +1201,25 @@ static bool api_flexible(const struct kafka_api *api, int version)
 }
 
 /* Request header v0/v1/v2 from the bytes after the length prefix. */
-static enum rd_status request_header(const uint8_t *p, size_t n, bool cut, struct khdr *h)
+static enum br_status request_header(const uint8_t *p, size_t n, bool cut, struct khdr *h)
 {
-	struct rd r;
+	struct byte_reader r;
 
 	memset(h, 0, sizeof(*h));
-	rd_init(&r, p, n, cut);
-	h->api_key = rd_i16(&r);
-	h->api_version = rd_i16(&r);
+	br_init(&r, p, n);
+	r.cut = cut;
+	h->api_key = (int16_t)br_u16(&r);
+	h->api_version = (int16_t)br_u16(&r);
 	h->api = kafka_api_get(h->api_key);
 	h->flex = api_flexible(h->api, h->api_version);
-	h->correlation_id = rd_i32(&r);
+	h->correlation_id = (int32_t)br_u32(&r);
 	h->client_id_len = -1;
 	if (r.st)
 		return r.st;
 	if (!(h->api_key == 7 && h->api_version == 0)) { /* ControlledShutdown v0: header v0 */
 		h->client_id_len = rd_len(&r, false, false);
 		if (h->client_id_len > 0)
-			h->client_id = rd_bytes(&r, (size_t)h->client_id_len);
+			h->client_id = br_bytes(&r, (size_t)h->client_id_len);
 	}
 	if (h->flex)
 		skip_tagged(&r);
@@ -1386,11 +1246,11 @@ static bool body_fits(const struct kafka_field *fields, int version, bool flex, 
 		      size_t n, bool trailing_ok)
 {
 	struct kd kd;
-	struct rd r;
+	struct byte_reader r;
 	bool ok;
 
 	kd_init(&kd, version, flex, false, 0);
-	rd_init(&r, p, n, false);
+	br_init(&r, p, n);
 	decode_struct(&kd, &r, fields, NULL);
 	ok = !r.st && (r.off == n || trailing_ok) && !kd.unknown_error;
 	kd_free(&kd);
@@ -1406,16 +1266,16 @@ static enum detect_result request_check(const uint8_t *p, size_t n)
 {
 	struct khdr h;
 	uint32_t len;
-	enum rd_status st;
+	enum br_status st;
 	size_t avail;
 
 	if (n < 4)
 		return DETECT_MAYBE;
-	len = (uint32_t)get_be(p, 4);
+	len = (uint32_t)be32_at(p);
 	if (len < 10 || len > KAFKA_REQUEST_MAX)
 		return DETECT_NO;
 	if (n < 8)
-		return n >= 6 && get_be(p + 4, 2) > KAFKA_API_KEY_MAX ? DETECT_NO : DETECT_MAYBE;
+		return n >= 6 && be16_at(p + 4) > KAFKA_API_KEY_MAX ? DETECT_NO : DETECT_MAYBE;
 	avail = n - 4 < len ? n - 4 : len;
 	st = request_header(p + 4, avail, avail < len, &h);
 	if (!h.api || h.api_version < 0 || h.api_version > h.api->max_version + VERSION_SLACK ||
@@ -1458,9 +1318,9 @@ static bool response_chain(const uint8_t *p, size_t n)
 	unsigned frames = 0;
 
 	while (n - off >= 8) {
-		uint32_t len = (uint32_t)get_be(p + off, 4);
+		uint32_t len = (uint32_t)be32_at(p + off);
 
-		if (len < 4 || len > KAFKA_RESPONSE_MAX || (int32_t)get_be(p + off + 4, 4) < 0)
+		if (len < 4 || len > KAFKA_RESPONSE_MAX || (int32_t)be32_at(p + off + 4) < 0)
 			return false;
 		if (len > n - off - 4)
 			return false;
@@ -1482,9 +1342,9 @@ static bool response_fits_some_api(const uint8_t *p, size_t n)
 			continue;
 		for (v = 0; v <= api->max_version; v++) {
 			bool flex = api_flexible(api, v);
-			struct rd r;
+			struct byte_reader r;
 
-			rd_init(&r, p, n, false);
+			br_init(&r, p, n);
 			if (flex && key != 18)
 				skip_tagged(&r);
 			if (r.st)
@@ -1503,12 +1363,12 @@ static enum detect_result response_check(const uint8_t *p, size_t n)
 
 	if (n < 4)
 		return DETECT_MAYBE;
-	len = (uint32_t)get_be(p, 4);
+	len = (uint32_t)be32_at(p);
 	if (len < 12 || len > DETECT_RESPONSE_MAX)
 		return DETECT_NO;
 	if (n < 8)
 		return DETECT_MAYBE;
-	if ((int32_t)get_be(p + 4, 4) < 0)
+	if ((int32_t)be32_at(p + 4) < 0)
 		return DETECT_NO;
 	/* A response seen first is taken only whole: waiting for more would hold other
 	 * protocols' first bytes (PostgreSQL's startup message looks like a short frame). */
@@ -1533,11 +1393,10 @@ static enum detect_result kafka_detect(enum tcp_dir dir, const uint8_t *p, size_
 /* ---- connection state ---- */
 
 struct kreq {
-	struct kreq *next;
+	struct pending_link link; /* weight: the record bytes its entry keeps */
 	struct entry *e;
 	int32_t correlation_id;
 	int api_key, api_version;
-	size_t values; /* record bytes its entry keeps */
 };
 
 /* A message being received in one direction. */
@@ -1558,9 +1417,7 @@ struct kafka_st {
 	struct conn *c;
 	struct kdir d[2];
 	int req_dir; /* the direction requests go, or -1 until known */
-	struct kreq *head, *tail;
-	unsigned pending;
-	size_t pending_values;		    /* sum of their values */
+	struct pending_queue pending; /* requests in order; weight: record bytes kept */
 	ZSTD_DCtx *zstd;		    /* reused by every zstd batch of the connection */
 	enum entry_missing_reason lost_why; /* why responses skipped over were lost */
 	size_t decode_max;
@@ -1617,63 +1474,39 @@ static void response_lost(struct kafka_st *st, struct kreq *q, enum entry_missin
 	free(q);
 }
 
+static bool kreq_is(const struct pending_link *l, const void *corr)
+{
+	return pending_entry(l, struct kreq, link)->correlation_id == *(const int32_t *)corr;
+}
+
 static struct kreq *pending_take(struct kafka_st *st, int32_t corr)
 {
-	struct kreq *q;
+	struct pending_link *l = pending_find(&st->pending, kreq_is, &corr);
 
-	for (q = st->head; q; q = q->next)
-		if (q->correlation_id == corr)
-			break;
-	if (!q)
+	if (!l)
 		return NULL;
 	/* Brokers answer in order: the requests before it lost their responses. */
-	while (st->head != q) {
-		struct kreq *old = st->head;
-
-		st->head = old->next;
-		st->pending--;
-		st->pending_values -= old->values;
-		response_lost(st, old, st->lost_why);
-	}
-	st->head = q->next;
-	if (st->tail == q)
-		st->tail = NULL;
-	st->pending--;
-	st->pending_values -= q->values;
-	q->next = NULL;
-	return q;
+	while (st->pending.head != l)
+		response_lost(st, pending_entry(pending_pop(&st->pending), struct kreq, link),
+			      st->lost_why);
+	pending_pop(&st->pending);
+	return pending_entry(l, struct kreq, link);
 }
 
 static bool pending_has(const struct kafka_st *st, int32_t corr)
 {
-	const struct kreq *q;
-
-	for (q = st->head; q; q = q->next)
-		if (q->correlation_id == corr)
-			return true;
-	return false;
+	return pending_find(&st->pending, kreq_is, &corr) != NULL;
 }
 
 static void pending_add(struct kafka_st *st, struct kreq *q)
 {
-	if (st->pending >= KAFKA_PENDING_MAX && st->head) {
-		struct kreq *old = st->head;
+	struct pending_link *old = pending_push(&st->pending, &q->link);
 
-		st->head = old->next;
-		if (st->tail == old)
-			st->tail = NULL;
-		st->pending--;
-		st->pending_values -= old->values;
+	if (old) {
 		conn_count_parse_error(st->c);
-		response_lost(st, old, ENTRY_REASON_TOO_MANY_PENDING);
+		response_lost(st, pending_entry(old, struct kreq, link),
+			      ENTRY_REASON_TOO_MANY_PENDING);
 	}
-	if (st->tail)
-		st->tail->next = q;
-	else
-		st->head = q;
-	st->tail = q;
-	st->pending++;
-	st->pending_values += q->values;
 }
 
 /* Size, truncation and gap facts of a message on its JSON object. */
@@ -1697,23 +1530,24 @@ static size_t decode_body(struct kafka_st *st, const struct kafka_field *fields,
 			  bool response, size_t budget)
 {
 	struct kd kd;
-	struct rd r;
+	struct byte_reader r;
 	json_t *body = json_object();
 
 	kd_init(&kd, version, flex, true, budget);
 	kd.zstd = &st->zstd;
-	rd_init(&r, p, n, cut);
+	br_init(&r, p, n);
+	r.cut = cut;
 	decode_struct(&kd, &r, fields, body);
 	set_new(o, "body", body);
 	if (!r.st && r.off != n && !cut)
 		set_count(o, "trailing_bytes", n - r.off); /* brokers ignore them too */
-	if (r.st == RD_BAD || (r.st == RD_SHORT && !cut)) {
+	if (r.st == BR_BAD || (r.st == BR_SHORT && !cut)) {
 		set_new(o, "malformed",
-			json_string(r.st == RD_BAD ? r.why : "the body ends inside a field"));
-		set_count(o, "malformed_offset", at + (r.st == RD_BAD ? r.bad_at : r.off));
+			json_string(r.st == BR_BAD ? r.why : "the body ends inside a field"));
+		set_count(o, "malformed_offset", at + (r.st == BR_BAD ? r.bad_at : r.off));
 		count(st, KAFKA_C_MALFORMED, 1);
 		conn_count_parse_error(st->c);
-	} else if (r.st == RD_SHORT) {
+	} else if (r.st == BR_SHORT) {
 		set_new(o, "truncated", json_true());
 	}
 	if (kd.topics)
@@ -1751,16 +1585,16 @@ static void handle_request(struct kafka_st *st, const struct kmsg *m,
 			   enum entry_missing_reason ended)
 {
 	struct khdr h;
-	enum rd_status hs = request_header(m->p, m->n, m->cut, &h);
+	enum br_status hs = request_header(m->p, m->n, m->cut, &h);
 	struct entry *e;
 	json_t *o;
 	struct kreq *q;
 	size_t values = 0, budget = st->body_max;
 
-	if (st->pending_values >= KAFKA_PENDING_VALUES_MAX)
+	if (st->pending.weight >= KAFKA_PENDING_VALUES_MAX)
 		budget = 0;
-	else if (budget > KAFKA_PENDING_VALUES_MAX - st->pending_values)
-		budget = KAFKA_PENDING_VALUES_MAX - st->pending_values;
+	else if (budget > KAFKA_PENDING_VALUES_MAX - st->pending.weight)
+		budget = KAFKA_PENDING_VALUES_MAX - st->pending.weight;
 	if (hs && m->n < 8) {
 		/* Not even the correlation id: nothing to pair or show. */
 		conn_count_parse_error(st->c);
@@ -1787,11 +1621,11 @@ static void handle_request(struct kafka_st *st, const struct kmsg *m,
 			text_json(h.client_id ? h.client_id : (const uint8_t *)"",
 				  (size_t)h.client_id_len));
 	msg_facts(o, m, hs ? m->n : h.len);
-	if (hs == RD_BAD || (hs == RD_SHORT && !m->cut)) {
+	if (hs == BR_BAD || (hs == BR_SHORT && !m->cut)) {
 		set_new(o, "malformed", json_string("the request header does not decode"));
 		count(st, KAFKA_C_MALFORMED, 1);
 		conn_count_parse_error(st->c);
-	} else if (hs == RD_SHORT) {
+	} else if (hs == BR_SHORT) {
 		set_new(o, "body_undecoded", json_string("truncated"));
 	} else if (!h.api) {
 		set_new(o, "body_undecoded", json_string("unknown_api_key"));
@@ -1825,7 +1659,7 @@ static void handle_request(struct kafka_st *st, const struct kmsg *m,
 	q->correlation_id = h.correlation_id;
 	q->api_key = h.api_key;
 	q->api_version = h.api_version;
-	q->values = values;
+	q->link.weight = values;
 	pending_add(st, q);
 }
 
@@ -1835,14 +1669,14 @@ static void handle_response(struct kafka_st *st, const struct kmsg *m,
 	struct kreq *q;
 	struct entry *e;
 	json_t *o;
-	struct rd r;
+	struct byte_reader r;
 	int32_t corr;
 
 	if (m->n < 4) {
 		conn_count_parse_error(st->c);
 		return;
 	}
-	corr = (int32_t)get_be(m->p, 4);
+	corr = (int32_t)be32_at(m->p);
 	q = pending_take(st, corr);
 	o = json_object();
 	if (!o)
@@ -1867,8 +1701,9 @@ static void handle_response(struct kafka_st *st, const struct kmsg *m,
 		e = q->e;
 		free(q);
 		q = NULL;
-		rd_init(&r, m->p, m->n, m->cut);
-		rd_i32(&r);
+		br_init(&r, m->p, m->n);
+	r.cut = m->cut;
+		(int32_t)br_u32(&r);
 		/* Response header v1 has tagged fields, except ApiVersions' (always v0). */
 		if (flex && key != 18)
 			skip_tagged(&r);
@@ -1881,7 +1716,7 @@ static void handle_response(struct kafka_st *st, const struct kmsg *m,
 			set_new(o, "body_undecoded", json_string("unsupported_version"));
 		} else if (!api->response) {
 			set_new(o, "body_undecoded", json_string("api_not_decoded"));
-		} else if (key == 18 && version > 0 && m->n >= 6 && get_be(m->p + 4, 2) == 35 &&
+		} else if (key == 18 && version > 0 && m->n >= 6 && be16_at(m->p + 4) == 35 &&
 			   !m->cut &&
 			   body_fits(api->response, 0, false, m->p + 4, m->n - 4, false)) {
 			/* A broker that does not support the ApiVersions version asked for
@@ -2026,9 +1861,9 @@ static size_t resync_scan(struct kafka_st *st, enum tcp_dir dir, const uint8_t *
 
 			if (n - i < 8)
 				return i;
-			len = (uint32_t)get_be(p + i, 4);
+			len = (uint32_t)be32_at(p + i);
 			if (len >= 4 && len <= KAFKA_RESPONSE_MAX &&
-			    (pending_has(st, (int32_t)get_be(p + i + 4, 4)) ||
+			    (pending_has(st, (int32_t)be32_at(p + i + 4)) ||
 			     (i == 0 && response_chain(p, n)))) {
 				*found = true;
 				return i;
@@ -2047,7 +1882,7 @@ static size_t start_msg(struct kafka_st *st, enum tcp_dir dir, const uint8_t *p,
 
 	if (n < 4)
 		return 0;
-	len = (uint32_t)get_be(p, 4);
+	len = (uint32_t)be32_at(p);
 	if (req ? (len < 8 || len > KAFKA_REQUEST_MAX) : (len < 4 || len > KAFKA_RESPONSE_MAX)) {
 		/* Not a length: the stream is out of step. */
 		conn_count_parse_error(st->c);
@@ -2058,7 +1893,7 @@ static size_t start_msg(struct kafka_st *st, enum tcp_dir dir, const uint8_t *p,
 	if (req && n < 12 && n - 4 < len)
 		return 0;
 	if (req) {
-		int key = (int)(int16_t)get_be(p + 4, 2), ver = (int)(int16_t)get_be(p + 6, 2);
+		int key = (int)(int16_t)be16_at(p + 4), ver = (int)(int16_t)be16_at(p + 6);
 
 		if (key < 0 || key > 1000 || ver < 0 || ver > 100) {
 			conn_count_parse_error(st->c);
@@ -2124,6 +1959,7 @@ static void *kafka_open(struct conn *c, void *handover)
 	if (!st)
 		return NULL;
 	st->c = c;
+	pending_init(&st->pending, KAFKA_PENDING_MAX);
 	st->req_dir = mid ? -1 : TCP_DIR_C2S;
 	st->d[0].resync = st->d[1].resync = mid;
 	st->body_max = conn_body_max(c);
@@ -2204,26 +2040,20 @@ static void kafka_close(void *vst, struct conn *c, enum conn_end why, uint64_t t
 		if (st->d[dd].in_msg)
 			finish_streamed(st, dd, ts, true, r);
 	}
-	while (st->head) {
-		struct kreq *q = st->head;
-
-		st->head = q->next;
-		st->pending--;
-		st->pending_values -= q->values;
-		response_lost(st, q, r);
-	}
-	st->tail = NULL;
+	while (!pending_empty(&st->pending))
+		response_lost(st, pending_entry(pending_pop(&st->pending), struct kreq, link), r);
 }
 
 static void kafka_free(void *vst)
 {
 	struct kafka_st *st = vst;
-	struct kreq *q, *next;
+	struct pending_link *l;
 
 	if (!st)
 		return;
-	for (q = st->head; q; q = next) {
-		next = q->next;
+	while ((l = pending_pop(&st->pending))) {
+		struct kreq *q = pending_entry(l, struct kreq, link);
+
 		entry_free(q->e);
 		free(q);
 	}
