@@ -29,6 +29,7 @@
 #include <amqp_framing.h>
 
 #include "dissect/http_common.h"
+#include "dissect/pending.h"
 
 #define FRAME_METHOD	1
 #define FRAME_HEADER	2
@@ -99,7 +100,7 @@ enum item_kind {
 
 /* One entry in the making. */
 struct item {
-	struct item *next;
+	struct pending_link link;
 	struct entry *e;
 	json_t *req, *resp; /* borrowed: e->fields holds them */
 	uint32_t method;    /* the request's method */
@@ -111,11 +112,6 @@ struct item {
 	uint16_t channel;
 	bool no_wait;
 	bool no_ack; /* Basic.Get with no-ack */
-};
-
-struct fifo {
-	struct item *head, *tail;
-	unsigned n;
 };
 
 /* A content (header and body frames) being assembled for the method that announced it. */
@@ -137,9 +133,9 @@ struct consumer {
 struct chan {
 	uint16_t id;
 	uint64_t last_use;
-	struct fifo sync[2];  /* synchronous requests by their sender, waiting for the reply */
-	struct fifo held;     /* server's deliveries and get-oks waiting for the consumer */
-	struct fifo confirms; /* client's publishes waiting for the broker's ack/nack */
+	struct pending_queue sync[2];  /* synchronous requests by their sender, waiting for the reply */
+	struct pending_queue held;     /* server's deliveries and get-oks waiting for the consumer */
+	struct pending_queue confirms; /* client's publishes waiting for the broker's ack/nack */
 	uint64_t held_gone;   /* delivery tags up to this were given up (their acks are dropped) */
 	uint64_t confirms_gone;
 	bool confirm_mode;
@@ -1079,42 +1075,25 @@ static void item_emit(struct amqp *st, struct item *it, enum entry_missing missi
 	conn_emit(st->c, e);
 }
 
-static void fifo_push(struct fifo *q, struct item *it)
+static struct item *item_of(struct pending_link *l)
 {
-	it->next = NULL;
-	if (q->tail)
-		q->tail->next = it;
-	else
-		q->head = it;
-	q->tail = it;
-	q->n++;
+	return l ? pending_entry(l, struct item, link) : NULL;
 }
 
-static struct item *fifo_pop(struct fifo *q)
+static void fifo_push(struct pending_queue *q, struct item *it)
 {
-	struct item *it = q->head;
+	pending_push(q, &it->link); /* unbounded: the callers bound what they queue */
+}
 
-	if (!it)
-		return NULL;
-	q->head = it->next;
-	if (!q->head)
-		q->tail = NULL;
-	q->n--;
-	it->next = NULL;
-	return it;
+static struct item *fifo_pop(struct pending_queue *q)
+{
+	return item_of(pending_pop(q));
 }
 
 /* Take it out of q (it must be there; prev is its predecessor or NULL). */
-static void fifo_unlink(struct fifo *q, struct item *prev, struct item *it)
+static void fifo_unlink(struct pending_queue *q, struct item *prev, struct item *it)
 {
-	if (prev)
-		prev->next = it->next;
-	else
-		q->head = it->next;
-	if (q->tail == it)
-		q->tail = prev;
-	q->n--;
-	it->next = NULL;
+	pending_unlink(q, prev ? &prev->link : NULL, &it->link);
 }
 
 /* ---- channels ---- */
@@ -1232,12 +1211,12 @@ static void held_taken(struct amqp *st, const struct item *it)
 static void held_evict(struct amqp *st)
 {
 	struct chan *best_ch = NULL;
-	struct fifo *best_q = NULL;
+	struct pending_queue *best_q = NULL;
 	unsigned i;
 
 	for (i = 0; i < AMQP_CHANNELS_MAX; i++) {
 		struct chan *ch = st->ch[i];
-		struct fifo *qs[2];
+		struct pending_queue *qs[2];
 		int k;
 
 		if (!ch)
@@ -1245,7 +1224,8 @@ static void held_evict(struct amqp *st)
 		qs[0] = &ch->held;
 		qs[1] = &ch->confirms;
 		for (k = 0; k < 2; k++)
-			if (qs[k]->head && (!best_q || qs[k]->head->order < best_q->head->order)) {
+			if (qs[k]->head && (!best_q || item_of(qs[k]->head)->order <
+							     item_of(best_q->head)->order)) {
 				best_q = qs[k];
 				best_ch = ch;
 			}
@@ -1263,7 +1243,7 @@ static void held_evict(struct amqp *st)
 	}
 }
 
-static void held_push(struct amqp *st, struct fifo *q, struct item *it)
+static void held_push(struct amqp *st, struct pending_queue *q, struct item *it)
 {
 	while (st->held &&
 	       (st->held >= AMQP_HELD_MAX || st->held_bytes + it->body_kept > AMQP_HELD_BYTES_MAX))
@@ -1533,8 +1513,8 @@ static void close_fails_pending(struct amqp *st, struct chan *ch, enum tcp_dir w
 {
 	struct item *it, *prev = NULL, *next;
 
-	for (it = ch->sync[waiting].head; it; it = next) {
-		next = it->next;
+	for (it = item_of(ch->sync[waiting].head); it; it = next) {
+		next = item_of(it->link.next);
 		if (it->method == CHANNEL_CLOSE || it->method == CONNECTION_CLOSE) {
 			prev = it;
 			continue;
@@ -1588,12 +1568,12 @@ static void pair_effects(struct amqp *st, struct chan *ch, const json_t *req, ui
 static void on_reply(struct amqp *st, struct chan *ch, enum tcp_dir sender, uint32_t id,
 		     json_t *rep, uint64_t ts, uint64_t ts_end, uint64_t wire)
 {
-	struct fifo *q = &ch->sync[!sender];
+	struct pending_queue *q = &ch->sync[!sender];
 	struct item *it, *prev = NULL;
 	bool lone = false;
 	unsigned i;
 
-	for (it = q->head; it; prev = it, it = it->next)
+	for (it = item_of(q->head); it; prev = it, it = item_of(it->link.next))
 		if (is_reply(it->method, id))
 			break;
 	if (it) {
@@ -1631,7 +1611,7 @@ static void on_settle(struct amqp *st, struct chan *ch, enum tcp_dir sender, uin
 		      uint64_t ts, uint64_t ts_end, uint64_t wire)
 {
 	bool from_client = sender == TCP_DIR_C2S;
-	struct fifo *q = from_client ? &ch->held : &ch->confirms;
+	struct pending_queue *q = from_client ? &ch->held : &ch->confirms;
 	uint64_t gone = from_client ? ch->held_gone : ch->confirms_gone;
 	json_t *tagj = json_object_get(m, "delivery_tag");
 	uint64_t tag = (uint64_t)json_integer_value(tagj);
@@ -1639,8 +1619,8 @@ static void on_settle(struct amqp *st, struct chan *ch, enum tcp_dir sender, uin
 	struct item *it, *prev = NULL, *next;
 	unsigned matched = 0;
 
-	for (it = q->head; it && json_is_integer(tagj); it = next) {
-		next = it->next;
+	for (it = item_of(q->head); it && json_is_integer(tagj); it = next) {
+		next = item_of(it->link.next);
 		if (!(multiple ? (tag == 0 || it->tag <= tag) : it->tag == tag)) {
 			prev = it;
 			continue;

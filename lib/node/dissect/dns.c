@@ -11,12 +11,13 @@
 #include <string.h>
 
 #include "dissect/dns_message.h"
+#include "dissect/pending.h"
 
 /* Bytes of a TCP stream's start that decide detection (the engine looks at 64 at most). */
 #define DNS_TCP_DETECT_ENOUGH 48u
 
 struct query {
-	struct query *next;
+	struct pending_link link;
 	struct entry *e;
 	uint64_t qhash;
 	bool has_q;
@@ -36,8 +37,7 @@ struct dns {
 	struct conn *c;
 	bool udp;
 	struct dns_limits lim;
-	struct query *head, *tail; /* in order of arrival */
-	unsigned pending;
+	struct pending_queue pending; /* queries waiting for responses, in order of arrival */
 	bool resync[2];	 /* TCP: look for a message start after a gap */
 	uint64_t gap_ts; /* TCP: last gap in the responses' direction */
 	struct answered answered[DNS_ANSWERED_REMEMBERED];
@@ -204,20 +204,9 @@ static void set_half(struct entry *e, const char *key, json_t *msg, uint64_t wir
 	}
 }
 
-static void unlink_query(struct dns *st, struct query *q)
+static struct query *query_of(struct pending_link *l)
 {
-	struct query **pp, *prev = NULL;
-
-	for (pp = &st->head; *pp; prev = *pp, pp = &(*pp)->next) {
-		if (*pp == q) {
-			*pp = q->next;
-			if (st->tail == q)
-				st->tail = prev;
-			st->pending--;
-			break;
-		}
-	}
-	q->next = NULL;
+	return l ? pending_entry(l, struct query, link) : NULL;
 }
 
 static void note_retransmits(struct query *q)
@@ -233,7 +222,7 @@ static void query_lost(struct dns *st, struct query *q, enum entry_missing_reaso
 {
 	struct entry *e = q->e;
 
-	unlink_query(st, q);
+	pending_remove(&st->pending, &q->link);
 	note_retransmits(q);
 	e->missing = ENTRY_MISSING_RESPONSE;
 	e->missing_reason = why;
@@ -243,8 +232,10 @@ static void query_lost(struct dns *st, struct query *q, enum entry_missing_reaso
 
 static void expire_queries(struct dns *st, uint64_t now)
 {
-	while (st->head && now > st->head->ts && now - st->head->ts > DNS_QUERY_TIMEOUT_NS)
-		query_lost(st, st->head, ENTRY_REASON_TIMEOUT);
+	struct query *q;
+
+	while ((q = query_of(st->pending.head)) && now > q->ts && now - q->ts > DNS_QUERY_TIMEOUT_NS)
+		query_lost(st, q, ENTRY_REASON_TIMEOUT);
 }
 
 static void remember_answered(struct dns *st, uint16_t id, uint64_t qhash)
@@ -270,10 +261,10 @@ static bool was_answered(const struct dns *st, uint16_t id, uint64_t qhash)
 static void on_query(struct dns *st, enum tcp_dir dir, const struct dns_summary *sum, json_t *msg,
 		     uint64_t wire, uint64_t ts, uint64_t ts_end)
 {
-	struct query *q;
+	struct query *q, *old;
 
 	if (st->udp && sum->has_question) {
-		for (q = st->head; q; q = q->next) {
+		for (q = query_of(st->pending.head); q; q = query_of(q->link.next)) {
 			if (q->id == sum->h.id && q->dir == dir && q->has_q &&
 			    q->qhash == sum->qhash) {
 				q->retransmits++;
@@ -282,10 +273,6 @@ static void on_query(struct dns *st, enum tcp_dir dir, const struct dns_summary 
 				return;
 			}
 		}
-	}
-	if (st->pending >= DNS_PENDING_MAX) {
-		conn_counter_add(st->c, DNS_COUNTER_PENDING_EVICTED, 1);
-		query_lost(st, st->head, ENTRY_REASON_TOO_MANY_PENDING);
 	}
 	q = calloc(1, sizeof(*q));
 	if (!q || !(q->e = entry_for(st, dir))) {
@@ -300,12 +287,11 @@ static void on_query(struct dns *st, enum tcp_dir dir, const struct dns_summary 
 	q->dir = dir;
 	q->ts = ts;
 	set_half(q->e, "request", msg, wire, ts, ts_end);
-	if (st->tail)
-		st->tail->next = q;
-	else
-		st->head = q;
-	st->tail = q;
-	st->pending++;
+	old = query_of(pending_push(&st->pending, &q->link));
+	if (old) {
+		conn_counter_add(st->c, DNS_COUNTER_PENDING_EVICTED, 1);
+		query_lost(st, old, ENTRY_REASON_TOO_MANY_PENDING);
+	}
 }
 
 static void xfr_emit(struct dns *st, bool complete)
@@ -382,7 +368,7 @@ static void on_response(struct dns *st, enum tcp_dir dir, const struct dns_summa
 
 	if (sum->h.tc)
 		conn_counter_add(st->c, DNS_COUNTER_TRUNCATED, 1);
-	for (q = st->head; q; q = q->next)
+	for (q = query_of(st->pending.head); q; q = query_of(q->link.next))
 		if (q->id == sum->h.id && q->dir != dir &&
 		    (!sum->has_question || !q->has_q || q->qhash == sum->qhash))
 			break;
@@ -391,7 +377,7 @@ static void on_response(struct dns *st, enum tcp_dir dir, const struct dns_summa
 		return;
 	}
 	if (q) {
-		unlink_query(st, q);
+		pending_remove(&st->pending, &q->link);
 		note_retransmits(q);
 		e = q->e;
 		set_half(e, "response", msg, wire, ts, ts_end);
@@ -466,6 +452,7 @@ static void *dns_open(struct conn *c, void *handover)
 	if (!st)
 		return NULL;
 	st->c = c;
+	pending_init(&st->pending, DNS_PENDING_MAX);
 	st->udp = conn_transport(c) == IPPROTO_UDP;
 	st->lim.value_max = conn_body_max(c);
 	return st;
@@ -533,7 +520,7 @@ static void dns_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missin
 	st->resync[dir] = true;
 	/* Responses lost in the gap are unknown: the queries sent so far may never be answered
 	 * for that reason. */
-	for (q = st->head; q; q = q->next)
+	for (q = query_of(st->pending.head); q; q = query_of(q->link.next))
 		if (q->dir != dir)
 			st->gap_ts = ts;
 	if (st->xfr && st->xfr_dir == dir)
@@ -549,20 +536,20 @@ static void dns_close(void *vst, struct conn *c, enum conn_end why, uint64_t ts)
 	st->c = c;
 	if (st->xfr)
 		xfr_emit(st, false);
-	while (st->head)
-		query_lost(st, st->head,
-			   st->gap_ts && st->head->ts <= st->gap_ts ? ENTRY_REASON_GAP : r);
+	struct query *q;
+
+	while ((q = query_of(st->pending.head)))
+		query_lost(st, q, st->gap_ts && q->ts <= st->gap_ts ? ENTRY_REASON_GAP : r);
 }
 
 static void dns_free(void *vst)
 {
 	struct dns *st = vst;
-	struct query *q, *next;
+	struct query *q;
 
 	if (!st)
 		return;
-	for (q = st->head; q; q = next) {
-		next = q->next;
+	while ((q = query_of(pending_pop(&st->pending)))) {
 		entry_free(q->e);
 		free(q);
 	}

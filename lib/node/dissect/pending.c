@@ -45,20 +45,25 @@ struct pending_link *pending_find(const struct pending_queue *q,
 	return NULL;
 }
 
-void pending_remove(struct pending_queue *q, struct pending_link *l)
+void pending_unlink(struct pending_queue *q, struct pending_link *prev, struct pending_link *l)
 {
-	struct pending_link **pp = &q->head, *prev = NULL;
-
-	while (*pp && *pp != l) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	if (!*pp)
-		return;
-	*pp = l->next;
+	if (prev)
+		prev->next = l->next;
+	else
+		q->head = l->next;
 	if (q->tail == l)
 		q->tail = prev;
 	l->next = NULL;
 	q->n--;
 	q->weight -= l->weight;
+}
+
+void pending_remove(struct pending_queue *q, struct pending_link *l)
+{
+	struct pending_link *prev = NULL, *at;
+
+	for (at = q->head; at && at != l; at = at->next)
+		prev = at;
+	if (at)
+		pending_unlink(q, prev, l);
 }

@@ -62,8 +62,11 @@ struct pending_link *pending_find(const struct pending_queue *q,
 				  bool (*match)(const struct pending_link *l, const void *key),
 				  const void *key);
 
-/* Take l out wherever it is (it must be in q). */
+/* Take l out wherever it is (it must be in q; found by walking from the head). */
 void pending_remove(struct pending_queue *q, struct pending_link *l);
+
+/* Take l out in O(1) when its predecessor is known (prev NULL: l is the head). */
+void pending_unlink(struct pending_queue *q, struct pending_link *prev, struct pending_link *l);
 
 /* Every link, oldest first: for (l = q->head; l; l = l->next). A loop that removes the link it
  * visits reads l->next first. */

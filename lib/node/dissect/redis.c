@@ -24,6 +24,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dissect/pending.h"
+
 /* ---- commands: names and where their keys are (the facts of Redis' COMMAND INFO) ---- */
 
 enum key_kind {
@@ -537,7 +539,7 @@ struct kbuf {
 
 /* A command waiting for its reply, or a barrier standing for commands lost in a gap. */
 struct cmd {
-	struct cmd *next;
+	struct pending_link link; /* weight: argument bytes kept (bounded per connection) */
 	struct entry *e;
 	enum special sp;
 	bool barrier;
@@ -547,7 +549,6 @@ struct cmd {
 	unsigned expect, got; /* subscription commands: confirmations expected, received */
 	json_t *replies;
 	uint8_t reply_type;
-	size_t arg_bytes; /* counted in redis.pending_bytes */
 	uint64_t req_end;
 };
 
@@ -616,9 +617,7 @@ struct redis {
 	struct rdir d[2];
 	struct req q;
 	struct rep r;
-	struct cmd *head, *tail;
-	unsigned pending;
-	size_t pending_bytes;
+	struct pending_queue pending; /* commands waiting for replies, and barriers */
 	uint64_t owed;	    /* replies owed to commands evicted from the queue */
 	uint64_t reply_avg; /* average wire size of the server's messages (for gaps) */
 	size_t body_max;
@@ -959,19 +958,20 @@ static void cmd_free(struct cmd *x)
 	free(x);
 }
 
+static struct cmd *cmd_of(struct pending_link *l)
+{
+	return l ? pending_entry(l, struct cmd, link) : NULL;
+}
+
+/* The oldest command waiting (NULL when none). */
+static struct cmd *first(const struct redis *st)
+{
+	return cmd_of(st->pending.head);
+}
+
 static struct cmd *dequeue(struct redis *st)
 {
-	struct cmd *x = st->head;
-
-	if (!x)
-		return NULL;
-	st->head = x->next;
-	if (!st->head)
-		st->tail = NULL;
-	x->next = NULL;
-	st->pending--;
-	st->pending_bytes -= x->arg_bytes;
-	return x;
+	return cmd_of(pending_pop(&st->pending));
 }
 
 /* Emit a command's entry (x is freed). missing: the response never came, for why. */
@@ -1016,29 +1016,21 @@ static void sub_emit(struct redis *st, struct cmd *x)
 
 static void enqueue(struct redis *st, struct cmd *x)
 {
-	if (st->pending >= REDIS_PENDING_MAX && st->head) {
-		struct cmd *old = dequeue(st);
+	struct cmd *old = cmd_of(pending_push(&st->pending, &x->link));
 
-		conn_counter_add(st->c, REDIS_CTR_EVICTED, 1);
-		if (old->barrier) {
-			cmd_free(old);
-		} else {
-			/* Its reply, when it comes, is the next one: owed keeps the pairing right.
-			 */
-			st->owed++;
-			if (old->got)
-				sub_emit(st, old);
-			else
-				cmd_emit(st, old, true, ENTRY_REASON_TOO_MANY_PENDING);
-		}
+	if (!old)
+		return;
+	conn_counter_add(st->c, REDIS_CTR_EVICTED, 1);
+	if (old->barrier) {
+		cmd_free(old);
+	} else {
+		/* Its reply, when it comes, is the next one: owed keeps the pairing right. */
+		st->owed++;
+		if (old->got)
+			sub_emit(st, old);
+		else
+			cmd_emit(st, old, true, ENTRY_REASON_TOO_MANY_PENDING);
 	}
-	if (st->tail)
-		st->tail->next = x;
-	else
-		st->head = x;
-	st->tail = x;
-	st->pending++;
-	st->pending_bytes += x->arg_bytes;
 }
 
 /* Commands an unknown number of which were lost: replies are matched by time after it. */
@@ -1046,7 +1038,7 @@ static void add_barrier(struct redis *st)
 {
 	struct cmd *x;
 
-	if (st->tail && st->tail->barrier)
+	if (cmd_of(st->pending.tail) && cmd_of(st->pending.tail)->barrier)
 		return;
 	x = calloc(1, sizeof(*x));
 	if (!x)
@@ -1067,8 +1059,8 @@ static void req_reset(struct req *q)
 static void req_begin(struct redis *st, int64_t nargs, bool is_inline)
 {
 	struct req *q = &st->q;
-	size_t room = st->pending_bytes < REDIS_PENDING_BYTES_MAX
-			  ? REDIS_PENDING_BYTES_MAX - st->pending_bytes
+	size_t room = st->pending.weight < REDIS_PENDING_BYTES_MAX
+			  ? REDIS_PENDING_BYTES_MAX - st->pending.weight
 			  : 0;
 
 	req_reset(q);
@@ -1348,7 +1340,7 @@ static void req_finish(struct redis *st, uint64_t ts_end, bool cut, enum entry_m
 	}
 	x->sp = q->sp;
 	x->req_end = ts_end;
-	x->arg_bytes = q->args_bytes;
+	x->link.weight = q->args_bytes;
 	x->cut = cut;
 	x->cut_why = why;
 	if (sub_kind(x->sp)) {
@@ -1840,7 +1832,7 @@ static bool rep_line(struct redis *st, const uint8_t *p, size_t len, uint64_t ts
 {
 	struct rep *r = &st->r;
 	struct rdir *d = &st->d[TCP_DIR_S2C];
-	struct cmd *x = st->head;
+	struct cmd *x = first(st);
 	int64_t v;
 	size_t cap;
 	uint8_t t;
@@ -2231,7 +2223,7 @@ static void pair_reply(struct redis *st, uint64_t ts_end)
 	struct cmd *x;
 
 	/* A subscription command that got confirmations has all it will get. */
-	while ((x = st->head) && !x->barrier && x->got)
+	while ((x = first(st)) && !x->barrier && x->got)
 		sub_emit(st, dequeue(st));
 	if (st->owed) {
 		st->owed--;
@@ -2241,7 +2233,7 @@ static void pair_reply(struct redis *st, uint64_t ts_end)
 	if (x && x->barrier) {
 		/* Lost commands come first: a reply that began before the next command was sent
 		 * answers one of them. */
-		struct cmd *nx = x->next;
+		struct cmd *nx = cmd_of(x->link.next);
 
 		if (!nx || d->ts_first < nx->req_end) {
 			orphan_emit(st, ENTRY_REASON_GAP, ts_end);
@@ -2275,7 +2267,7 @@ static void reply_done(struct redis *st, uint64_t ts_end)
 	} else if (listed && sp_of_kind(kind) != SP_NONE && confirmation_shape(r->value)) {
 		enum special sp = sp_of_kind(kind);
 		int64_t count = json_integer_value(json_array_get(r->value, 2));
-		struct cmd *x = st->head;
+		struct cmd *x = first(st);
 
 		if (x && !x->barrier && x->sp == sp) {
 			if (x->unsub_all && !x->got) {
@@ -2292,7 +2284,7 @@ static void reply_done(struct redis *st, uint64_t ts_end)
 	} else if (r->top == '>') {
 		push_emit(st, kind, ts_end);
 	} else if (listed && message_shape(kind, r->value) &&
-		   (subscribed(st) || !st->head || st->head->barrier)) {
+		   (subscribed(st) || !first(st) || first(st)->barrier)) {
 		/* RESP2: a published message on a subscribed connection. */
 		if (!subscribed(st))
 			st->channels = 1;
@@ -2316,7 +2308,7 @@ static void rep_cut(struct redis *st, enum entry_missing_reason why, uint64_t ts
 		r->st[0].val = NULL;
 	}
 	r->truncated = true;
-	while ((x = st->head) && !x->barrier && x->got)
+	while ((x = first(st)) && !x->barrier && x->got)
 		sub_emit(st, dequeue(st));
 	if (r->top != '>' && x && !x->barrier && !st->owed) {
 		struct rdir *d = &st->d[TCP_DIR_S2C];
@@ -2491,6 +2483,7 @@ static void *redis_open(struct conn *c, void *handover)
 	if (!st)
 		return NULL;
 	st->c = c;
+	pending_init(&st->pending, REDIS_PENDING_MAX);
 	st->body_max = conn_body_max(c);
 	/* Picked up mid-stream: the first bytes may be the middle of a message. */
 	st->d[TCP_DIR_C2S].resync = mid;
@@ -2617,7 +2610,7 @@ static void reply_lost(struct redis *st, uint64_t n, uint64_t ts)
 {
 	struct cmd *x;
 
-	while (n-- && (x = st->head) && !x->barrier && x->req_end <= ts) {
+	while (n-- && (x = first(st)) && !x->barrier && x->req_end <= ts) {
 		x = dequeue(st);
 		if (x->got)
 			sub_emit(st, x);
