@@ -28,6 +28,7 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 
+#include "dissect/byte_reader.h"
 #include "dissect/http_common.h"
 #include "dissect/pending.h"
 
@@ -179,21 +180,6 @@ struct amqp {
 
 /* ---- small helpers ---- */
 
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
 static uint64_t hash_bytes(const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -335,7 +321,7 @@ static int value_walk(const uint8_t *p, size_t end, size_t *off, unsigned depth,
 	case 'x':
 		if (end - *off < 4)
 			return -1;
-		w = 4 + (uint64_t)be32(p + *off);
+		w = 4 + (uint64_t)be32_at(p + *off);
 		break;
 	case 'F':
 		return table_walk(p, end, off, depth + 1, values);
@@ -344,7 +330,7 @@ static int value_walk(const uint8_t *p, size_t end, size_t *off, unsigned depth,
 
 		if (depth + 1 > AMQP_TABLE_DEPTH_MAX || end - *off < 4)
 			return -1;
-		w = be32(p + *off);
+		w = be32_at(p + *off);
 		*off += 4;
 		if (w > end - *off)
 			return -1;
@@ -370,7 +356,7 @@ static int table_walk(const uint8_t *p, size_t end, size_t *off, unsigned depth,
 
 	if (depth > AMQP_TABLE_DEPTH_MAX || end - *off < 4)
 		return -1;
-	len = be32(p + *off);
+	len = be32_at(p + *off);
 	*off += 4;
 	if (len > end - *off)
 		return -1;
@@ -450,7 +436,7 @@ static bool properties_bounded(const uint8_t *p, size_t n)
 
 	if (n < 2)
 		return false;
-	flags = be16(p);
+	flags = be16_at(p);
 	/* Basic has 14 properties: no continuation word (librabbitmq would shift past 32 bits). */
 	if (flags & 1)
 		return false;
@@ -570,7 +556,7 @@ static void set_sasl_user(json_t *o, amqp_bytes_t mech, amqp_bytes_t resp)
 
 		if (klen + 6u > n - off || p[koff + klen] != 'S')
 			return;
-		vlen = be32(p + koff + klen + 1);
+		vlen = be32_at(p + koff + klen + 1);
 		off = koff + klen + 5;
 		if (vlen > n - off)
 			return;
@@ -1661,7 +1647,7 @@ static void on_settle(struct amqp *st, struct chan *ch, enum tcp_dir sender, uin
 static void on_method(struct amqp *st, enum tcp_dir edir, uint16_t channel, const uint8_t *p,
 		      size_t n, bool whole, uint64_t ts, uint64_t ts_end, uint64_t wire)
 {
-	uint32_t id = M(be16(p), be16(p + 2));
+	uint32_t id = M(be16_at(p), be16_at(p + 2));
 	enum tcp_dir sender;
 	struct chan *ch;
 	struct item *it;
@@ -1785,7 +1771,7 @@ static void on_header(struct amqp *st, enum tcp_dir edir, uint16_t channel, cons
 		return;
 	}
 	ct->header_seen = true;
-	ct->body_size = be64(p + 4);
+	ct->body_size = be64_at(p + 4);
 	if (ct->target == ct->it->resp) {
 		ct->it->e->response_size += wire;
 		ct->it->e->response_end_ns = ts_end;
@@ -1793,7 +1779,7 @@ static void on_header(struct amqp *st, enum tcp_dir edir, uint16_t channel, cons
 		ct->it->e->request_size += wire;
 		ct->it->e->request_end_ns = ts_end;
 	}
-	if (be16(p) != AMQP_BASIC_CLASS) {
+	if (be16_at(p) != AMQP_BASIC_CLASS) {
 		ct->properties_undecoded = true;
 		conn_counter_add(st->c, CNT_DECODE_ERRORS, 1);
 	} else if (whole) {
@@ -1835,9 +1821,9 @@ static enum detect_result frame_start(const uint8_t *p, size_t n, uint64_t limit
 		return DETECT_NO;
 	if (n < FRAME_HEAD_LEN)
 		return DETECT_MAYBE;
-	size = be32(p + 3);
+	size = be32_at(p + 3);
 	if (p[0] == FRAME_HEARTBEAT) {
-		if (size || be16(p + 1))
+		if (size || be16_at(p + 1))
 			return DETECT_NO;
 	} else if (size > limit || size > AMQP_DECODE_MAX) {
 		return DETECT_NO;
@@ -1847,14 +1833,14 @@ static enum detect_result frame_start(const uint8_t *p, size_t n, uint64_t limit
 			return DETECT_NO;
 		if (n < FRAME_HEAD_LEN + 4)
 			return DETECT_MAYBE;
-		if (!amqp_method_name(M(be16(p + 7), be16(p + 9))))
+		if (!amqp_method_name(M(be16_at(p + 7), be16_at(p + 9))))
 			return DETECT_NO;
 	} else if (p[0] == FRAME_HEADER) {
 		if (size < CONTENT_HEAD_LEN)
 			return DETECT_NO;
 		if (n < FRAME_HEAD_LEN + 4)
 			return DETECT_MAYBE;
-		if (be16(p + 7) != AMQP_BASIC_CLASS || be16(p + 9) != 0)
+		if (be16_at(p + 7) != AMQP_BASIC_CLASS || be16_at(p + 9) != 0)
 			return DETECT_NO;
 	}
 	if (n < FRAME_OVERHEAD + (size_t)size)
@@ -1890,7 +1876,7 @@ static enum detect_result amqp_detect(enum tcp_dir dir, const uint8_t *p, size_t
 			break;
 		if (n - off < FRAME_HEAD_LEN)
 			return DETECT_MAYBE;
-		size = be32(p + off + 3);
+		size = be32_at(p + off + 3);
 		if (size > AMQP_FRAME_GUESS_MAX)
 			return DETECT_NO;
 		if (n - off < FRAME_OVERHEAD + (size_t)size)
@@ -2050,8 +2036,8 @@ static size_t frame_step(struct amqp *st, enum tcp_dir edir, const uint8_t *p, s
 	if (n < FRAME_HEAD_LEN)
 		return 0;
 	type = p[0];
-	channel = be16(p + 1);
-	size = be32(p + 3);
+	channel = be16_at(p + 1);
+	size = be32_at(p + 3);
 	if ((type != FRAME_METHOD && type != FRAME_HEADER && type != FRAME_BODY &&
 	     type != FRAME_HEARTBEAT) ||
 	    size > frame_limit(st) || (type == FRAME_HEARTBEAT && size) ||

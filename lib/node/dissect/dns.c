@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dissect/byte_reader.h"
 #include "dissect/dns_message.h"
 #include "dissect/pending.h"
 
@@ -61,11 +62,6 @@ static const char *const dns_counters[] = {
     NULL,
 };
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 /* Opcodes seen in practice on a first message: QUERY, STATUS, NOTIFY, UPDATE. */
 static bool opcode_plausible(unsigned op)
 {
@@ -89,7 +85,7 @@ static enum detect_result tcp_message_start(enum tcp_dir dir, const uint8_t *p, 
 
 	if (n < 2)
 		return DETECT_MAYBE;
-	len = rd16(p);
+	len = be16_at(p);
 	if (len < DNS_HEADER_LEN + 5) /* a header and the shortest question */
 		return DETECT_NO;
 	if (n < 2 + DNS_HEADER_LEN)
@@ -130,8 +126,8 @@ static enum detect_result tcp_message_start(enum tcp_dir dir, const uint8_t *p, 
 		return DETECT_NO;
 	if (off + 5 > n)
 		return n >= enough ? DETECT_YES : DETECT_MAYBE;
-	cls = rd16(p + off + 3);
-	if (!rd16(p + off + 1) || !(cls == 1 || cls == 3 || cls == 4 || cls == 254 || cls == 255))
+	cls = be16_at(p + off + 3);
+	if (!be16_at(p + off + 1) || !(cls == 1 || cls == 3 || cls == 4 || cls == 254 || cls == 255))
 		return DETECT_NO;
 	return DETECT_YES;
 }
@@ -496,7 +492,7 @@ static size_t dns_parse(void *vst, struct conn *c, enum tcp_dir dir, const uint8
 	}
 	if (n < 2)
 		return 0;
-	len = rd16(p);
+	len = be16_at(p);
 	if (n < 2 + len)
 		return 0;
 	if (len < DNS_HEADER_LEN) {

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "dissect/byte_reader.h"
 #include "entry/entry.h"
 
 /* ---- numbers and names ---- */
@@ -177,21 +178,11 @@ static const char *const ede_names[] = {
 
 /* ---- header ---- */
 
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 void dns_header_read(const uint8_t *p, struct dns_header *h)
 {
 	int i;
 
-	h->id = rd16(p);
+	h->id = be16_at(p);
 	h->qr = p[2] & 0x80;
 	h->opcode = (p[2] >> 3) & 0xf;
 	h->aa = p[2] & 0x04;
@@ -203,7 +194,7 @@ void dns_header_read(const uint8_t *p, struct dns_header *h)
 	h->cd = p[3] & 0x10;
 	h->rcode = p[3] & 0xf;
 	for (i = 0; i < 4; i++)
-		h->count[i] = rd16(p + 4 + 2 * i);
+		h->count[i] = be16_at(p + 4 + 2 * i);
 }
 
 /* ---- names ---- */
@@ -323,13 +314,24 @@ struct parse {
 	bool nomem;
 };
 
-/* Reader over one record's rdata: [off, end) of the message. */
+/*
+ * Reader over one record's rdata: [br.off, br.n) of the message (br.p is the whole message,
+ * for compressed names). br failing means the rdata did not fit the type's layout.
+ */
 struct rd {
 	struct parse *ps;
-	size_t off, end;
-	bool bad;	/* the rdata did not fit the type's layout */
+	struct byte_reader br;
 	bool truncated; /* a value was cut at value_max */
 };
+
+static struct rd rd_at(struct parse *ps, size_t off, size_t end)
+{
+	struct rd r = {.ps = ps};
+
+	br_init(&r.br, ps->p, end);
+	r.br.off = off;
+	return r;
+}
 
 static void jset(struct parse *ps, json_t *o, const char *k, json_t *v)
 {
@@ -345,33 +347,16 @@ static void jappend(struct parse *ps, json_t *a, json_t *v)
 
 static bool rd_need(struct rd *r, size_t k)
 {
-	if (r->bad || r->end - r->off < k) {
-		r->bad = true;
-		return false;
-	}
-	return true;
+	return br_need(&r->br, k);
 }
 
-/* A big-endian number of k bytes (1, 2 or 4); 0 and r->bad when they are not there. */
-static uint32_t rd_uint(struct rd *r, unsigned k)
-{
-	uint32_t v = 0;
-	unsigned i;
-
-	if (!rd_need(r, k))
-		return 0;
-	for (i = 0; i < k; i++)
-		v = v << 8 | r->ps->p[r->off++];
-	return v;
-}
-
-#define rd_u8(r)  rd_uint(r, 1)
-#define rd_u16(r) rd_uint(r, 2)
-#define rd_u32(r) rd_uint(r, 4)
+#define rd_u8(r)  br_u8(&(r)->br)
+#define rd_u16(r) br_u16(&(r)->br)
+#define rd_u32(r) br_u32(&(r)->br)
 
 static void rd_int(struct rd *r, json_t *o, const char *k, json_int_t v)
 {
-	if (!r->bad)
+	if (br_ok(&r->br))
 		jset(r->ps, o, k, json_integer(v));
 }
 
@@ -381,13 +366,13 @@ static void rd_name(struct rd *r, json_t *o, const char *k)
 	char text[DNS_NAME_TEXT_MAX];
 	size_t next = 0, len;
 
-	if (r->bad)
+	if (!br_ok(&r->br))
 		return;
-	if (dns_name_read(r->ps->p, r->end, r->off, &next, text, &len) || next > r->end) {
-		r->bad = true;
+	if (dns_name_read(r->ps->p, r->br.n, r->br.off, &next, text, &len) || next > r->br.n) {
+		br_bad(&r->br, "rdata layout");
 		return;
 	}
-	r->off = next;
+	r->br.off = next;
 	jset(r->ps, o, k, json_stringn(text, len));
 }
 
@@ -421,11 +406,11 @@ static void rd_bytes(struct rd *r, json_t *o, const char *key, size_t k, char ho
 	size_t max = r->ps->lim->value_max;
 
 	if (k == SIZE_MAX)
-		k = r->bad ? 0 : r->end - r->off;
+		k = !br_ok(&r->br) ? 0 : r->br.n - r->br.off;
 	if (!rd_need(r, k))
 		return;
-	b = r->ps->p + r->off;
-	r->off += k;
+	b = r->ps->p + r->br.off;
+	r->br.off += k;
 	if (how == 'h') {
 		jset(r->ps, o, key, hex_json(r, b, k));
 		return;
@@ -445,8 +430,8 @@ static json_t *rd_charstr(struct rd *r)
 
 	if (!rd_need(r, len))
 		return NULL;
-	b = r->ps->p + r->off;
-	r->off += len;
+	b = r->ps->p + r->br.off;
+	r->br.off += len;
 	if (max && len > max) {
 		len = max;
 		r->truncated = true;
@@ -472,20 +457,20 @@ static void rd_type_bitmap(struct rd *r, json_t *o, const char *k)
 		r->ps->nomem = true;
 		return;
 	}
-	while (!r->bad && r->off < r->end) {
+	while (br_ok(&r->br) && r->br.off < r->br.n) {
 		unsigned win = rd_u8(r), len = rd_u8(r), i, bit;
 
 		if (!len || len > 32 || !rd_need(r, len))
-			r->bad = true;
-		if (r->bad)
+			br_bad(&r->br, "rdata layout");
+		if (!br_ok(&r->br))
 			break;
 		for (i = 0; i < len; i++)
 			for (bit = 0; bit < 8; bit++)
-				if (r->ps->p[r->off + i] & (0x80 >> bit))
+				if (r->ps->p[r->br.off + i] & (0x80 >> bit))
 					jappend(r->ps, a,
 						json_string(dns_type_name(
 						    (uint16_t)(win * 256 + i * 8 + bit), buf)));
-		r->off += len;
+		r->br.off += len;
 	}
 	jset(r->ps, o, k, a);
 }
@@ -497,8 +482,8 @@ static void rd_addr(struct rd *r, json_t *o, const char *k, int family)
 
 	if (!rd_need(r, len))
 		return;
-	inet_ntop(family, r->ps->p + r->off, s, sizeof(s));
-	r->off += len;
+	inet_ntop(family, r->ps->p + r->br.off, s, sizeof(s));
+	r->br.off += len;
 	jset(r->ps, o, k, json_string(s));
 }
 
@@ -509,7 +494,7 @@ static unsigned key_tag(const uint8_t *rdata, size_t n)
 	size_t i;
 
 	if (n >= 4 && rdata[3] == 1)
-		return n >= 3 ? rd16(rdata + n - 3) : 0;
+		return n >= 3 ? be16_at(rdata + n - 3) : 0;
 	for (i = 0; i < n; i++)
 		ac += (i & 1) ? rdata[i] : (uint32_t)rdata[i] << 8;
 	ac += (ac >> 16) & 0xffff;
@@ -539,8 +524,8 @@ static void base32hex(struct rd *r, json_t *o, const char *k, size_t len)
 
 	if (!rd_need(r, len))
 		return;
-	b = r->ps->p + r->off;
-	r->off += len;
+	b = r->ps->p + r->br.off;
+	r->br.off += len;
 	for (i = 0; i < len; i++) {
 		acc = (acc << 8) | b[i];
 		bits += 8;
@@ -564,25 +549,25 @@ static void rd_svc_params(struct rd *r, json_t *o)
 		r->ps->nomem = true;
 		return;
 	}
-	while (!r->bad && r->off < r->end) {
+	while (br_ok(&r->br) && r->br.off < r->br.n) {
 		unsigned k = rd_u16(r), len = rd_u16(r);
 		struct rd v;
 		json_t *a;
 
 		if (!rd_need(r, len))
 			break;
-		v = (struct rd){.ps = r->ps, .off = r->off, .end = r->off + len};
-		r->off += len;
+		v = rd_at(r->ps, r->br.off, r->br.off + len);
+		r->br.off += len;
 		switch (k) {
 		case 0: /* mandatory */
 			a = json_array();
-			while (a && !v.bad && v.off < v.end)
+			while (a && br_ok(&v.br) && v.br.off < v.br.n)
 				jappend(r->ps, a, json_integer(rd_u16(&v)));
 			jset(r->ps, params, "mandatory", a);
 			break;
 		case 1: /* alpn */
 			a = json_array();
-			while (a && !v.bad && v.off < v.end) {
+			while (a && br_ok(&v.br) && v.br.off < v.br.n) {
 				json_t *s = rd_charstr(&v);
 
 				if (s)
@@ -599,7 +584,7 @@ static void rd_svc_params(struct rd *r, json_t *o)
 		case 4:
 		case 6:
 			a = json_array();
-			while (a && !v.bad && v.off < v.end) {
+			while (a && br_ok(&v.br) && v.br.off < v.br.n) {
 				json_t *one = json_object();
 
 				if (!one)
@@ -619,8 +604,8 @@ static void rd_svc_params(struct rd *r, json_t *o)
 			rd_bytes(&v, params, key, SIZE_MAX, 'h');
 			break;
 		}
-		if (v.bad || v.off != v.end)
-			r->bad = true;
+		if (!br_ok(&v.br) || v.br.off != v.br.n)
+			br_bad(&r->br, "rdata layout");
 		if (v.truncated)
 			r->truncated = true;
 	}
@@ -629,18 +614,18 @@ static void rd_svc_params(struct rd *r, json_t *o)
 
 /*
  * The typed rdata of one record: a string for the types whose data is one address or name,
- * an object (or an array for TXT) otherwise. r->bad when it does not fit the layout.
+ * an object (or an array for TXT) otherwise. !br_ok(&r->br) when it does not fit the layout.
  */
 static json_t *rdata_json(struct rd *r, uint16_t type)
 {
-	size_t start = r->off;
+	size_t start = r->br.off;
 	json_t *o, *a;
 
 	switch (type) {
 	case 1:	 /* A */
 	case 28: /* AAAA */
-		if (r->end - r->off != (type == 1 ? 4u : 16u)) {
-			r->bad = true;
+		if (r->br.n - r->br.off != (type == 1 ? 4u : 16u)) {
+			br_bad(&r->br, "rdata layout");
 			return NULL;
 		}
 		o = json_object();
@@ -670,7 +655,7 @@ static json_t *rdata_json(struct rd *r, uint16_t type)
 	case 16:
 	case 99: /* TXT SPF: strings */
 		a = json_array();
-		while (a && !r->bad && r->off < r->end) {
+		while (a && br_ok(&r->br) && r->br.off < r->br.n) {
 			json_t *s = rd_charstr(r);
 
 			if (s)
@@ -742,7 +727,7 @@ static json_t *rdata_json(struct rd *r, uint16_t type)
 		char buf[16];
 		unsigned covered = rd_u16(r);
 
-		if (!r->bad)
+		if (br_ok(&r->br))
 			jset(r->ps, o, "type_covered", json_string(dns_type_name(covered, buf)));
 		rd_int(r, o, "algorithm", rd_u8(r));
 		rd_int(r, o, "labels", rd_u8(r));
@@ -768,8 +753,8 @@ static json_t *rdata_json(struct rd *r, uint16_t type)
 		rd_int(r, o, "flags", flags);
 		rd_int(r, o, "protocol", rd_u8(r));
 		rd_int(r, o, "algorithm", rd_u8(r));
-		if (!r->bad)
-			rd_int(r, o, "key_tag", key_tag(r->ps->p + start, r->end - start));
+		if (br_ok(&r->br))
+			rd_int(r, o, "key_tag", key_tag(r->ps->p + start, r->br.n - start));
 		rd_bytes(r, o, "public_key", SIZE_MAX, 'b');
 		break;
 	}
@@ -783,7 +768,7 @@ static json_t *rdata_json(struct rd *r, uint16_t type)
 		salt_len = rd_u8(r);
 		if (salt_len)
 			rd_bytes(r, o, "salt", salt_len, 'h');
-		else if (!r->bad)
+		else if (br_ok(&r->br))
 			jset(r->ps, o, "salt", json_string(""));
 		if (type == 50) {
 			unsigned hlen = rd_u8(r);
@@ -834,7 +819,7 @@ static json_t *rdata_json(struct rd *r, uint16_t type)
 		rd_bytes(r, o, "mac", mac_len, 'b');
 		rd_int(r, o, "original_id", rd_u16(r));
 		err = rd_u16(r);
-		if (!r->bad)
+		if (br_ok(&r->br))
 			jset(r->ps, o, "error",
 			     json_string(err == 16 ? "BADSIG" : dns_rcode_name(err, buf)));
 		rd_bytes(r, o, "other", rd_u16(r), 'h');
@@ -863,13 +848,13 @@ static void fail(struct parse *ps, const char *why, size_t off)
 static void edns_options_json(struct parse *ps, json_t *edns, size_t off, size_t end)
 {
 	json_t *opts = json_array();
-	struct rd r = {.ps = ps, .off = off, .end = end};
+	struct rd r = rd_at(ps, off, end);
 
 	if (!opts) {
 		ps->nomem = true;
 		return;
 	}
-	while (!r.bad && r.off < r.end) {
+	while (br_ok(&r.br) && r.br.off < r.br.n) {
 		unsigned code = rd_u16(&r), len = rd_u16(&r);
 		const char *name =
 		    table_name(edns_options, sizeof(edns_options) / sizeof(edns_options[0]), code);
@@ -882,8 +867,8 @@ static void edns_options_json(struct parse *ps, json_t *edns, size_t off, size_t
 				ps->nomem = true;
 			break;
 		}
-		v = (struct rd){.ps = ps, .off = r.off, .end = r.off + len};
-		r.off += len;
+		v = rd_at(ps, r.br.off, r.br.off + len);
+		r.br.off += len;
 		jset(ps, o, "code", json_integer(code));
 		if (name)
 			jset(ps, o, "name", json_string(name));
@@ -891,7 +876,7 @@ static void edns_options_json(struct parse *ps, json_t *edns, size_t off, size_t
 		switch (code) {
 		case 3: /* NSID: bytes, often text */
 			rd_bytes(&v, o, "hex", SIZE_MAX, 'h');
-			v.off = r.off - len;
+			v.br.off = r.br.off - len;
 			rd_bytes(&v, o, "text", SIZE_MAX, 't');
 			break;
 		case 5:
@@ -899,7 +884,7 @@ static void edns_options_json(struct parse *ps, json_t *edns, size_t off, size_t
 		case 7: { /* DAU DHU N3U: algorithm numbers */
 			json_t *a = json_array();
 
-			while (a && v.off < v.end)
+			while (a && v.br.off < v.br.n)
 				jappend(ps, a, json_integer(rd_u8(&v)));
 			jset(ps, o, "algorithms", a);
 			break;
@@ -907,18 +892,18 @@ static void edns_options_json(struct parse *ps, json_t *edns, size_t off, size_t
 		case 8: { /* client subnet (RFC 7871) */
 			unsigned family = rd_u16(&v), source = rd_u8(&v), scope = rd_u8(&v);
 			uint8_t addr[16] = {0};
-			size_t alen = v.bad ? 0 : v.end - v.off;
+			size_t alen = !br_ok(&v.br) ? 0 : v.br.n - v.br.off;
 			char s[INET6_ADDRSTRLEN];
 
 			rd_int(&v, o, "family", family);
 			rd_int(&v, o, "source_prefix", source);
 			rd_int(&v, o, "scope_prefix", scope);
-			if (!v.bad && (family == 1 || family == 2) &&
+			if (br_ok(&v.br) && (family == 1 || family == 2) &&
 			    alen <= (family == 1 ? 4u : 16u)) {
-				memcpy(addr, ps->p + v.off, alen);
+				memcpy(addr, ps->p + v.br.off, alen);
 				inet_ntop(family == 1 ? AF_INET : AF_INET6, addr, s, sizeof(s));
 				jset(ps, o, "address", json_string(s));
-				v.off = v.end;
+				v.br.off = v.br.n;
 			} else {
 				rd_bytes(&v, o, "hex", SIZE_MAX, 'h');
 			}
@@ -938,7 +923,7 @@ static void edns_options_json(struct parse *ps, json_t *edns, size_t off, size_t
 				rd_int(&v, o, "timeout", rd_u16(&v));
 			break;
 		case 12: /* padding: its size is all that matters */
-			v.off = v.end;
+			v.br.off = v.br.n;
 			break;
 		case 13: /* CHAIN: the closest trust point */
 			rd_name(&v, o, "trust_point");
@@ -946,7 +931,7 @@ static void edns_options_json(struct parse *ps, json_t *edns, size_t off, size_t
 		case 14: { /* key tag */
 			json_t *a = json_array();
 
-			while (a && !v.bad && v.off < v.end)
+			while (a && br_ok(&v.br) && v.br.off < v.br.n)
 				jappend(ps, a, json_integer(rd_u16(&v)));
 			jset(ps, o, "key_tags", a);
 			break;
@@ -955,9 +940,9 @@ static void edns_options_json(struct parse *ps, json_t *edns, size_t off, size_t
 			unsigned info = rd_u16(&v);
 
 			rd_int(&v, o, "info_code", info);
-			if (!v.bad && info < sizeof(ede_names) / sizeof(ede_names[0]))
+			if (br_ok(&v.br) && info < sizeof(ede_names) / sizeof(ede_names[0]))
 				jset(ps, o, "info", json_string(ede_names[info]));
-			if (v.off < v.end)
+			if (v.br.off < v.br.n)
 				rd_bytes(&v, o, "extra_text", SIZE_MAX, 't');
 			break;
 		}
@@ -966,9 +951,9 @@ static void edns_options_json(struct parse *ps, json_t *edns, size_t off, size_t
 				rd_bytes(&v, o, "hex", SIZE_MAX, 'h');
 			break;
 		}
-		if (v.bad || v.off != v.end) {
+		if (!br_ok(&v.br) || v.br.off != v.br.n) {
 			/* a value that does not fit its option: keep the bytes */
-			struct rd raw = {.ps = ps, .off = r.off - len, .end = r.off};
+			struct rd raw = rd_at(ps, r.br.off - len, r.br.off);
 
 			jset(ps, o, "malformed", json_true());
 			if (!json_object_get(o, "hex"))
@@ -977,7 +962,7 @@ static void edns_options_json(struct parse *ps, json_t *edns, size_t off, size_t
 		}
 		jappend(ps, opts, o);
 	}
-	if (r.bad) {
+	if (!br_ok(&r.br)) {
 		jset(ps, edns, "malformed", json_true());
 		ps->sum->malformed_records++;
 	}
@@ -1050,8 +1035,8 @@ static enum record_result record(struct parse *ps, enum dns_section sec, size_t 
 		fail(ps, E_RECORD_END, start);
 		return RECORD_BROKEN;
 	}
-	type = rd16(ps->p + next);
-	cls = rd16(ps->p + next + 2);
+	type = be16_at(ps->p + next);
+	cls = be16_at(ps->p + next + 2);
 	if (sec == DNS_SECTION_QUESTION) {
 		*off = next + 4;
 		if (!sum->has_question) {
@@ -1065,15 +1050,15 @@ static enum record_result record(struct parse *ps, enum dns_section sec, size_t 
 			jappend(ps, arr, o);
 		return RECORD_OK;
 	}
-	ttl = rd32(ps->p + next + 4);
-	rdlen = rd16(ps->p + next + 8);
+	ttl = be32_at(ps->p + next + 4);
+	rdlen = be16_at(ps->p + next + 8);
 	if (next + 10 + rdlen > ps->n) {
 		fail(ps, E_RDATA_END, start);
 		return RECORD_BROKEN;
 	}
 	*off = next + 10 + rdlen;
 	if (sec == DNS_SECTION_ANSWER && type == DNS_TYPE_SOA && rdlen >= 20) {
-		uint32_t serial = rd32(ps->p + next + 10 + rdlen - 20);
+		uint32_t serial = be32_at(ps->p + next + 10 + rdlen - 20);
 
 		if (!sum->parsed[DNS_SECTION_ANSWER]) {
 			sum->first_answer_soa = true;
@@ -1095,13 +1080,13 @@ static enum record_result record(struct parse *ps, enum dns_section sec, size_t 
 		return RECORD_OK;
 	jset(ps, o, "ttl", json_integer(ttl));
 	{
-		struct rd r = {.ps = ps, .off = next + 10, .end = next + 10 + rdlen};
+		struct rd r = rd_at(ps, next + 10, next + 10 + rdlen);
 		json_t *data = rdata_json(&r, type);
 
-		if (!r.bad && r.off != r.end)
-			r.bad = true; /* bytes left over: not this type's layout */
-		if (r.bad) {
-			struct rd raw = {.ps = ps, .off = next + 10, .end = next + 10 + rdlen};
+		if (br_ok(&r.br) && r.br.off != r.br.n)
+			br_bad(&r.br, "rdata layout"); /* bytes left over: not this type's layout */
+		if (!br_ok(&r.br)) {
+			struct rd raw = rd_at(ps, next + 10, next + 10 + rdlen);
 			json_t *h = json_object();
 
 			json_decref(data);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "dissect/byte_reader.h"
 #include "dissect/http_common.h"
 #include "entry/entry.h"
 
@@ -23,25 +24,15 @@
 
 static int pb_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *v)
 {
-	uint64_t r = 0;
-	unsigned i;
+	struct byte_reader r;
 
-	for (i = 0; i < 10; i++) {
-		uint8_t b;
-
-		if (*pos >= n)
-			return -1;
-		b = p[(*pos)++];
-		/* The tenth byte holds bit 63 only: more would overflow 64 bits. */
-		if (i == 9 && b > 1)
-			return -1;
-		r |= (uint64_t)(b & 0x7f) << (7 * i);
-		if (!(b & 0x80)) {
-			*v = r;
-			return 0;
-		}
-	}
-	return -1;
+	br_init(&r, p, n);
+	r.off = *pos;
+	*v = br_uvarint(&r, 64);
+	if (!br_ok(&r))
+		return -1;
+	*pos = r.off;
+	return 0;
 }
 
 /* Read a tag: field number 1..2^29-1 and wire type. */
@@ -143,15 +134,6 @@ struct pb_ctx {
 static int pb_decode(const uint8_t *p, size_t n, size_t *pos, uint32_t group, unsigned depth,
 		     struct pb_ctx *x, json_t *arr);
 
-static uint64_t le(const uint8_t *p, unsigned k)
-{
-	uint64_t v = 0;
-
-	while (k--)
-		v = v << 8 | p[k];
-	return v;
-}
-
 /* The "type" and "value" of a length-delimited field. */
 static int pb_len_value(const uint8_t *p, size_t n, unsigned depth, struct pb_ctx *x,
 			json_t *o)
@@ -232,7 +214,7 @@ static int pb_decode(const uint8_t *p, size_t n, size_t *pos, uint32_t group, un
 
 			if (n - *pos < 8)
 				return -EINVAL;
-			v = le(p + *pos, 8);
+			v = le64_at(p + *pos);
 			*pos += 8;
 			memcpy(&d, &v, sizeof(d));
 			err = json_object_set_new(o, "value", json_integer((int64_t)v));
@@ -262,7 +244,7 @@ static int pb_decode(const uint8_t *p, size_t n, size_t *pos, uint32_t group, un
 
 			if (n - *pos < 4)
 				return -EINVAL;
-			u = (uint32_t)le(p + *pos, 4);
+			u = le32_at(p + *pos);
 			*pos += 4;
 			memcpy(&f, &u, sizeof(f));
 			err = json_object_set_new(o, "value", json_integer(u));
@@ -490,8 +472,7 @@ int grpc_messages_feed(struct grpc_messages *g, const uint8_t *p, size_t n, cons
 			if (g->hdr_len < 5)
 				break;
 			g->compressed = g->hdr[0] & 1;
-			g->len = (uint32_t)g->hdr[1] << 24 | (uint32_t)g->hdr[2] << 16 |
-				 (uint32_t)g->hdr[3] << 8 | g->hdr[4];
+			g->len = be32_at(g->hdr + 1);
 			g->got = 0;
 			g->buf_len = 0;
 		}
