@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Unit tests of the dissectors' toolkit: the bounded byte reader and the pending queue. */
+/* Unit tests of the dissectors' toolkit: the bounded byte reader, the pending queue and the
+ * length-prefixed framing helper. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include "dissect/byte_reader.h"
+#include "dissect/framing.h"
 #include "dissect/pending.h"
 
 static void test_reader_numbers(void **state)
@@ -173,12 +175,104 @@ static void test_pending_find_remove(void **state)
 	assert_int_equal(q.weight, 0);
 }
 
+/* AMQP-like: 7-byte header with the size at 3, one trailer byte; bodies up to 16 bytes. */
+static const struct lp_format fmt = {
+    .hdr_len = 7, .len_off = 3, .len_size = 4, .trailer_len = 1, .max_len = 16};
+
+static void test_lp_whole(void **state)
+{
+	static const uint8_t f[] = {1, 0, 0, 0, 0, 0, 3, 'a', 'b', 'c', 0xce, 9};
+	static const uint8_t big[] = {1, 0, 0, 0, 0, 0, 17};
+	uint64_t len = 0, total = 0;
+
+	(void)state;
+	assert_int_equal(lp_whole(&fmt, f, 6, &len, &total), LP_MORE); /* header cut */
+	assert_int_equal(lp_whole(&fmt, f, 10, &len, &total), LP_MORE); /* trailer missing */
+	assert_int_equal(len, 3);
+	assert_int_equal(lp_whole(&fmt, f, sizeof(f), &len, &total), LP_WHOLE);
+	assert_int_equal(total, 11);
+	assert_int_equal(lp_whole(&fmt, big, sizeof(big), &len, &total), LP_TOO_LONG);
+	assert_int_equal(len, 17);
+}
+
+/* A frame fed one byte at a time gives the same events as fed whole; then the next frame. */
+static void test_lp_stream(void **state)
+{
+	static const uint8_t two[] = {1, 0, 0, 0, 0, 0, 3, 'a', 'b', 'c', 0xce,
+				      2, 0, 0, 0, 0, 0, 0, 0xce};
+	static const uint8_t big[] = {1, 0, 0, 0, 0, 0, 17};
+	for (size_t step = 1; step <= sizeof(two); step++) {
+		struct lp_stream s = {};
+		size_t off = 0, body = 0, headers = 0, ends = 0;
+		uint8_t got[8];
+
+		while (off < sizeof(two)) {
+			size_t n = sizeof(two) - off < step ? sizeof(two) - off : step;
+			unsigned ev;
+			size_t used = lp_stream_next(&s, &fmt, two + off, n, &ev);
+
+			assert_true(used > 0 && used <= n);
+			if (ev & LP_HEADER)
+				headers++;
+			if (ev & LP_BODY) {
+				assert_true(body + used <= sizeof(got));
+				memcpy(got + body, two + off, used);
+				body += used;
+			}
+			if (ev & LP_END) {
+				ends++;
+				assert_false(lp_stream_mid_frame(&s));
+			}
+			off += used;
+		}
+		assert_int_equal(headers, 2);
+		assert_int_equal(ends, 2);
+		assert_int_equal(body, 5); /* "abc" + end, then the empty body's end octet */
+		assert_memory_equal(got, "abc\xce\xce", 5);
+	}
+	{
+		struct lp_stream s = {};
+		unsigned ev;
+
+		assert_int_equal(lp_stream_next(&s, &fmt, big, 4, &ev), 4);
+		assert_int_equal(ev, 0);
+		assert_true(lp_stream_mid_frame(&s));
+		/* The length is over max_len: nothing consumed, the caller resyncs. */
+		assert_int_equal(lp_stream_next(&s, &fmt, big + 4, 3, &ev), 0);
+		assert_int_equal(ev, LP_ERROR);
+		lp_stream_reset(&s);
+		assert_false(lp_stream_mid_frame(&s));
+	}
+}
+
+/* gRPC's prefix: an empty message ends with the call that completes its header. */
+static void test_lp_stream_empty(void **state)
+{
+	static const struct lp_format grpc = {.hdr_len = 5, .len_off = 1, .len_size = 4};
+	static const uint8_t msgs[] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 'x'};
+	struct lp_stream s = {};
+	unsigned ev;
+
+	(void)state;
+	assert_int_equal(lp_stream_next(&s, &grpc, msgs, sizeof(msgs), &ev), 5);
+	assert_int_equal(ev, LP_HEADER | LP_END);
+	assert_int_equal(s.len, 0);
+	assert_int_equal(lp_stream_next(&s, &grpc, msgs + 5, 6, &ev), 5);
+	assert_int_equal(ev, LP_HEADER);
+	assert_int_equal(s.hdr[0], 1); /* the compressed flag is there for the caller */
+	assert_int_equal(lp_stream_next(&s, &grpc, msgs + 10, 1, &ev), 1);
+	assert_int_equal(ev, LP_BODY | LP_END);
+	assert_int_equal(s.got, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reader_numbers),   cmocka_unit_test(test_reader_short_sticks),
 	    cmocka_unit_test(test_reader_varints),   cmocka_unit_test(test_reader_sub_and_bad),
 	    cmocka_unit_test(test_pending_bounded),  cmocka_unit_test(test_pending_find_remove),
+	    cmocka_unit_test(test_lp_whole),	     cmocka_unit_test(test_lp_stream),
+	    cmocka_unit_test(test_lp_stream_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,7 @@
 #include <amqp_framing.h>
 
 #include "dissect/byte_reader.h"
+#include "dissect/framing.h"
 #include "dissect/http_common.h"
 #include "dissect/pending.h"
 
@@ -39,6 +40,9 @@
 #define FRAME_END	0xce
 #define FRAME_HEAD_LEN	7u /* type, channel, size */
 #define FRAME_OVERHEAD	8u /* head and frame end */
+/* A frame: type, channel, a 4-byte size, the payload, the frame-end octet (AMQP 0-9-1 4.2.3). */
+static const struct lp_format amqp_frame_format = {
+    .hdr_len = FRAME_HEAD_LEN, .len_off = 3, .len_size = 4, .trailer_len = 1};
 /* class, weight, body size, property flags */
 #define CONTENT_HEAD_LEN 14u
 
@@ -2063,7 +2067,9 @@ static size_t frame_step(struct amqp *st, enum tcp_dir edir, const uint8_t *p, s
 	}
 	whole = size <= AMQP_DECODE_MAX;
 	if (whole) {
-		if (n < FRAME_OVERHEAD + (size_t)size)
+		uint64_t len, total;
+
+		if (lp_whole(&amqp_frame_format, p, n, &len, &total) != LP_WHOLE)
 			return 0;
 		if (p[FRAME_HEAD_LEN + size] != FRAME_END) {
 			frame_error(st, edir);

@@ -12,6 +12,7 @@
 
 #include "dissect/byte_reader.h"
 #include "dissect/dns_message.h"
+#include "dissect/framing.h"
 #include "dissect/pending.h"
 
 /* Bytes of a TCP stream's start that decide detection (the engine looks at 64 at most). */
@@ -471,11 +472,14 @@ static size_t resync_scan(enum tcp_dir dir, const uint8_t *p, size_t n, bool *fo
 	return n;
 }
 
+/* DNS over TCP: each message after a 2-byte length (RFC 1035 4.2.2). */
+static const struct lp_format dns_tcp_format = {.hdr_len = 2, .len_off = 0, .len_size = 2};
+
 static size_t dns_parse(void *vst, struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n,
 			uint64_t ts, uint64_t ts_last)
 {
 	struct dns *st = vst;
-	size_t len;
+	uint64_t len, total;
 
 	st->c = c;
 	if (st->udp) {
@@ -490,19 +494,16 @@ static size_t dns_parse(void *vst, struct conn *c, enum tcp_dir dir, const uint8
 			return k;
 		st->resync[dir] = false;
 	}
-	if (n < 2)
-		return 0;
-	len = be16_at(p);
-	if (n < 2 + len)
+	if (lp_whole(&dns_tcp_format, p, n, &len, &total) != LP_WHOLE)
 		return 0;
 	if (len < DNS_HEADER_LEN) {
 		/* the framing holds; the message is not DNS */
 		conn_counter_add(c, DNS_COUNTER_MALFORMED, 1);
 		conn_count_parse_error(c);
-		return 2 + len;
+		return total;
 	}
-	on_message(st, dir, p + 2, len, 2 + len, ts, ts_last);
-	return 2 + len;
+	on_message(st, dir, p + 2, len, total, ts, ts_last);
+	return total;
 }
 
 static void dns_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missing, uint64_t ts)

@@ -413,10 +413,10 @@ static int message_done(struct grpc_messages *g, const char *encoding)
 	o = json_object();
 	if (!o || json_array_append_new(g->list, o))
 		return -ENOMEM;
-	if (json_object_set_new(o, "size", json_integer(g->len)) ||
+	if (json_object_set_new(o, "size", json_integer((json_int_t)g->frame.len)) ||
 	    json_object_set_new(o, "compressed", json_boolean(g->compressed)))
 		return -ENOMEM;
-	if (g->len > g->buf_len) { /* bigger than keep_max: measured only */
+	if (g->frame.len > g->buf_len) { /* bigger than keep_max: measured only */
 		return json_object_set_new(o, "truncated", json_true()) ? -ENOMEM : 0;
 	}
 	if (!g->compressed)
@@ -453,6 +453,35 @@ static int message_done(struct grpc_messages *g, const char *encoding)
 	return 0;
 }
 
+/* A gRPC message: a compressed flag, a 4-byte length, the message (grpc PROTOCOL-HTTP2.md). */
+static const struct lp_format grpc_message_format = {.hdr_len = 5, .len_off = 1, .len_size = 4};
+
+/* Keep (p, n) of the current message when it will be decoded: it fits keep_max and the list. */
+static int message_keep(struct grpc_messages *g, const uint8_t *p, size_t n)
+{
+	uint64_t len = g->frame.len;
+
+	if (!n || len > g->keep_max || (g->list && json_array_size(g->list) >= GRPC_MAX_MESSAGES))
+		return 0;
+	if (g->buf_len + n > g->buf_cap) {
+		size_t cap = g->buf_cap ? g->buf_cap : 256;
+		uint8_t *nb;
+
+		while (cap < g->buf_len + n)
+			cap *= 2;
+		if (cap > len)
+			cap = len;
+		nb = realloc(g->buf, cap);
+		if (!nb)
+			return -ENOMEM;
+		g->buf = nb;
+		g->buf_cap = cap;
+	}
+	memcpy(g->buf + g->buf_len, p, n);
+	g->buf_len += n;
+	return 0;
+}
+
 int grpc_messages_feed(struct grpc_messages *g, const uint8_t *p, size_t n, const char *encoding)
 {
 	int rc = 0;
@@ -461,52 +490,20 @@ int grpc_messages_feed(struct grpc_messages *g, const uint8_t *p, size_t n, cons
 	if (g->broken)
 		return 0;
 	while (n) {
-		size_t take;
+		unsigned ev;
+		size_t used = lp_stream_next(&g->frame, &grpc_message_format, p, n, &ev);
 
-		if (g->hdr_len < 5) {
-			take = (size_t)(5 - g->hdr_len) < n ? (size_t)(5 - g->hdr_len) : n;
-			memcpy(g->hdr + g->hdr_len, p, take);
-			g->hdr_len += take;
-			p += take;
-			n -= take;
-			if (g->hdr_len < 5)
-				break;
-			g->compressed = g->hdr[0] & 1;
-			g->len = be32_at(g->hdr + 1);
-			g->got = 0;
+		if (ev & LP_HEADER) {
+			g->compressed = g->frame.hdr[0] & 1;
 			g->buf_len = 0;
 		}
-		take = g->len - g->got < n ? g->len - g->got : n;
-		/* Keep the bytes of messages that will be decoded and fit keep_max. */
-		if (take && g->len <= g->keep_max && (!g->list || json_array_size(g->list) <
-							       GRPC_MAX_MESSAGES)) {
-			if (g->buf_len + take > g->buf_cap) {
-				size_t cap = g->buf_cap ? g->buf_cap : 256;
-				uint8_t *nb;
-
-				while (cap < g->buf_len + take)
-					cap *= 2;
-				if (cap > g->len)
-					cap = g->len;
-				nb = realloc(g->buf, cap);
-				if (!nb) {
-					rc = -ENOMEM;
-					goto skip;
-				}
-				g->buf = nb;
-				g->buf_cap = cap;
-			}
-			memcpy(g->buf + g->buf_len, p, take);
-			g->buf_len += take;
-		}
-skip:
-		g->got += take;
-		p += take;
-		n -= take;
-		if (g->got == g->len) {
+		if ((ev & LP_BODY) && message_keep(g, p, used))
+			rc = -ENOMEM;
+		p += used;
+		n -= used;
+		if (ev & LP_END) {
 			if (message_done(g, encoding))
 				rc = -ENOMEM;
-			g->hdr_len = 0;
 			/* a big message's buffer is not kept for the next one */
 			if (g->buf_cap > 64u * 1024u) {
 				free(g->buf);
@@ -532,22 +529,22 @@ void grpc_messages_finish(struct grpc_messages *g)
 {
 	json_t *o;
 
-	if (!g->hdr_len || g->broken)
+	if (!lp_stream_mid_frame(&g->frame) || g->broken)
 		return;
 	if (!g->list)
 		g->list = json_array();
 	if (g->list && json_array_size(g->list) < GRPC_MAX_MESSAGES) {
 		o = json_object();
 		if (o && !json_array_append_new(g->list, o)) {
-			if (g->hdr_len == 5) {
-				json_object_set_new(o, "size", json_integer(g->len));
+			if (g->frame.in_body) {
+				json_object_set_new(o, "size", json_integer((json_int_t)g->frame.len));
 				json_object_set_new(o, "compressed", json_boolean(g->compressed));
-				json_object_set_new(o, "received", json_integer(g->got));
+				json_object_set_new(o, "received", json_integer((json_int_t)g->frame.got));
 			}
 			json_object_set_new(o, "incomplete", json_true());
 		}
 	}
-	g->hdr_len = 0;
+	lp_stream_reset(&g->frame);
 	g->buf_len = 0;
 }
 

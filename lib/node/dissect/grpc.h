@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "dissect/framing.h"
+
 /* Messages decoded and kept per direction of a call; the rest are only counted. */
 #define GRPC_MAX_MESSAGES 64u
 /* Protobuf fields produced per direction of a call (all messages together). */
@@ -48,11 +50,8 @@ int protobuf_decode(const uint8_t *p, size_t n, size_t *budget, bool *truncated,
 /* ---- gRPC messages of one direction of a call ---- */
 
 struct grpc_messages {
-	uint8_t hdr[5];   /* the current message's prefix, as far as it came */
-	uint8_t hdr_len;
+	struct lp_stream frame; /* the current message: its 5-byte prefix, length, bytes seen */
 	bool compressed;
-	uint32_t len;     /* the current message's length */
-	uint32_t got;     /* its bytes seen */
 	uint8_t *buf;     /* its bytes kept (at most keep_max) */
 	size_t buf_len, buf_cap, keep_max;
 	uint64_t count;   /* messages completed */
