@@ -119,9 +119,18 @@ $(BUILD)/tests-san/%: selftests/unit/%.c $(SAN_LIB_OBJS) | $(BUILD)/tests-san
 	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
 # Fuzz targets (libFuzzer, clang) for the parsers.
-$(BUILD)/fuzz/%: selftests/fuzz/%.c $(LIB_SRCS) $(LIB_HDRS) $(BPF_SKELS) | $(BUILD)/fuzz
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES) \
-		-fsanitize=fuzzer,address,undefined $< $(LIB_SRCS) $(LDLIBS) -o $@
+# The libraries are compiled once for all targets (fuzzer-no-link instruments them for coverage
+# without a main); each target links its harness against them.
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES)
+FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-fuzz/%.o,$(NODE_SRCS) $(CORE_SRCS))
+
+$(BUILD)/lib-fuzz/%.o: lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(BUILD)/fuzz/%: selftests/fuzz/%.c $(FUZZ_LIB_OBJS) | $(BUILD)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJS) \
+		$(LDLIBS) -o $@
 
 unit: $(UNIT_BINS)
 unit-san: $(SAN_BINS)

@@ -534,7 +534,7 @@ static void decode_record(struct kd *kd, struct byte_reader *r, int64_t base_off
 	const uint8_t *key = NULL, *value;
 	json_t *headers = NULL;
 
-	(int8_t)br_u8(r); /* attributes: unused by the format */
+	br_u8(r); /* attributes: unused by the format */
 	ts_delta = br_zigzag64(r);
 	off_delta = br_zigzag32(r);
 	key_len = br_zigzag32(r);
@@ -1702,8 +1702,8 @@ static void handle_response(struct kafka_st *st, const struct kmsg *m,
 		free(q);
 		q = NULL;
 		br_init(&r, m->p, m->n);
-	r.cut = m->cut;
-		(int32_t)br_u32(&r);
+		r.cut = m->cut;
+		br_u32(&r); /* the correlation id, read above */
 		/* Response header v1 has tagged fields, except ApiVersions' (always v0). */
 		if (flex && key != 18)
 			skip_tagged(&r);
