@@ -19,6 +19,7 @@ struct capture {
 	struct tc_hooks *hooks;
 	capture_record_fn fn;
 	void *ctx;
+	struct capture_stats stats;
 	uint64_t ringbuf_bytes;
 	int ncpus;
 };
@@ -32,15 +33,50 @@ static uint64_t round_ringbuf(uint64_t want)
 	return sz;
 }
 
+/* The record is in the ring's memory, written by the kernel: check every length first. */
+static int dispatch_packet(const void *data, size_t size, capture_record_fn fn, void *ctx,
+			   struct capture_stats *st)
+{
+	const struct floe_pkt_record *rec = data;
+
+	if (size < sizeof(*rec) || rec->cap_len > size - sizeof(*rec) ||
+	    rec->cap_len > rec->pkt_len) {
+		st->bad_size++;
+		return 0;
+	}
+	st->records++;
+	return fn(ctx, rec, (const uint8_t *)(rec + 1));
+}
+
+int capture_record_dispatch(const void *data, size_t size, capture_record_fn fn, void *ctx,
+			    struct capture_stats *st)
+{
+	const struct floe_record_hdr *hdr = data;
+
+	if (size < sizeof(*hdr) || hdr->size != size) {
+		st->bad_size++;
+		return 0;
+	}
+	switch (hdr->type) {
+	case FLOE_RECORD_PACKET:
+		return dispatch_packet(data, size, fn, ctx, st);
+	/* The TLS record types (floe_record.h) get their case here, each with its own check. */
+	default:
+		st->bad_type++;
+		return 0;
+	}
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
-	const struct floe_pkt_record *rec = data;
 
-	/* The kernel writes the header and cap_len bytes; anything else is not ours to trust. */
-	if (size < sizeof(*rec) || rec->cap_len > size - sizeof(*rec))
-		return 0;
-	return c->fn(c->ctx, rec, (const uint8_t *)(rec + 1));
+	return capture_record_dispatch(data, size, c->fn, c->ctx, &c->stats);
+}
+
+void capture_get_stats(const struct capture *c, struct capture_stats *out)
+{
+	*out = c->stats;
 }
 
 /* libbpf logs go to stderr only when debugging; library code does not print otherwise. */
@@ -125,8 +161,8 @@ static void to_key(int family, const uint8_t *addr, struct floe_addr *key)
 	}
 }
 
-int capture_target_add(struct capture *c, int family, const uint8_t *addr, uint32_t target_id,
-		       uint32_t flags)
+int capture_targets_map_add(struct bpf_map *targets, int family, const uint8_t *addr,
+			    uint32_t target_id, uint32_t flags)
 {
 	struct floe_target val = {.target_id = target_id, .flags = flags};
 	struct floe_addr key;
@@ -134,8 +170,13 @@ int capture_target_add(struct capture *c, int family, const uint8_t *addr, uint3
 	if (family != AF_INET && family != AF_INET6)
 		return -EAFNOSUPPORT;
 	to_key(family, addr, &key);
-	return bpf_map__update_elem(c->skel->maps.targets, &key, sizeof(key), &val, sizeof(val),
-				    BPF_ANY);
+	return bpf_map__update_elem(targets, &key, sizeof(key), &val, sizeof(val), BPF_ANY);
+}
+
+int capture_target_add(struct capture *c, int family, const uint8_t *addr, uint32_t target_id,
+		       uint32_t flags)
+{
+	return capture_targets_map_add(c->skel->maps.targets, family, addr, target_id, flags);
 }
 
 int capture_target_del(struct capture *c, int family, const uint8_t *addr)
