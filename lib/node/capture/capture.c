@@ -21,7 +21,6 @@ struct capture {
 	void *ctx;
 	struct capture_stats stats;
 	uint64_t ringbuf_bytes;
-	int ncpus;
 };
 
 static uint64_t round_ringbuf(uint64_t want)
@@ -104,8 +103,8 @@ int capture_open(const struct capture_config *cfg, capture_record_fn fn, void *c
 		return -ENOMEM;
 	c->fn = fn;
 	c->ctx = ctx;
-	c->ncpus = libbpf_num_possible_cpus();
-	if (c->ncpus <= 0) {
+	/* The counters are per CPU: fail here rather than at every read. */
+	if (libbpf_num_possible_cpus() <= 0) {
 		snprintf(err, errlen, "cannot count possible CPUs");
 		free(c);
 		return -EINVAL;
@@ -214,22 +213,31 @@ int capture_poll(struct capture *c, int timeout_ms)
 	return (n > 0 ? n : 0) + m;
 }
 
-int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX])
+int capture_counters_map_read(const struct bpf_map *counters, uint64_t out[FLOE_CNT_MAX])
 {
-	uint64_t *vals = calloc((size_t)c->ncpus, sizeof(*vals));
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus <= 0)
+		return -EINVAL;
+	uint64_t *vals = calloc((size_t)ncpus, sizeof(*vals));
 
 	if (!vals)
 		return -ENOMEM;
 	for (__u32 i = 0; i < FLOE_CNT_MAX; i++) {
 		out[i] = 0;
-		if (bpf_map__lookup_elem(c->skel->maps.counters, &i, sizeof(i), vals,
-					 sizeof(*vals) * (size_t)c->ncpus, 0) < 0)
+		if (bpf_map__lookup_elem(counters, &i, sizeof(i), vals,
+					 sizeof(*vals) * (size_t)ncpus, 0) < 0)
 			continue;
-		for (int cpu = 0; cpu < c->ncpus; cpu++)
+		for (int cpu = 0; cpu < ncpus; cpu++)
 			out[i] += vals[cpu];
 	}
 	free(vals);
 	return 0;
+}
+
+int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX])
+{
+	return capture_counters_map_read(c->skel->maps.counters, out);
 }
 
 uint64_t capture_ringbuf_bytes(const struct capture *c)

@@ -71,6 +71,9 @@ int capture_targets_map_add(struct bpf_map *targets, int family, const uint8_t *
 /* Sum of the per-CPU counters. */
 int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX]);
 
+/* The same sum, read from a `counters` map (of a skeleton of the tests' own, say). */
+int capture_counters_map_read(const struct bpf_map *counters, uint64_t out[FLOE_CNT_MAX]);
+
 /* The ring buffer size in effect. */
 uint64_t capture_ringbuf_bytes(const struct capture *c);
 
