@@ -51,8 +51,12 @@ NODE_LIB := $(BUILD)/libfloe-node.a
 LIB := $(NODE_LIB) $(CORE_LIB)
 
 UNIT_SRCS := $(wildcard selftests/unit/test_*.c)
-UNIT_BINS := $(patsubst selftests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-SAN_BINS := $(patsubst selftests/unit/%.c,$(BUILD)/tests-san/%,$(UNIT_SRCS))
+# BPF program tests: the real objects run by the kernel (BPF_PROG_TEST_RUN); root only.
+BPF_TEST_SRCS := $(wildcard selftests/bpf/test_*.c)
+BPF_TEST_BINS := $(patsubst selftests/bpf/%.c,$(BUILD)/tests/%,$(BPF_TEST_SRCS))
+BPF_TEST_SAN_BINS := $(patsubst selftests/bpf/%.c,$(BUILD)/tests-san/%,$(BPF_TEST_SRCS))
+UNIT_BINS := $(patsubst selftests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS)) $(BPF_TEST_BINS)
+SAN_BINS := $(patsubst selftests/unit/%.c,$(BUILD)/tests-san/%,$(UNIT_SRCS)) $(BPF_TEST_SAN_BINS)
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 SAN_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-san/%.o,$(NODE_SRCS) $(CORE_SRCS))
 
@@ -111,6 +115,14 @@ $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
 $(CORE_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: selftests/unit/%.c $(CORE_LIB) | $(BUILD)/tests
 	$(CC) $(CORE_CFLAGS) $< $(CORE_LIB) $(CORE_LDLIBS) -lcmocka -o $@
 
+# They embed the skeletons, so they are rebuilt with the programs.
+$(BPF_TEST_BINS): $(BUILD)/tests/%: selftests/bpf/%.c $(LIB) $(BPF_SKELS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+$(BPF_TEST_SAN_BINS): $(BUILD)/tests-san/%: selftests/bpf/%.c $(SAN_LIB_OBJS) $(BPF_SKELS) \
+		| $(BUILD)/tests-san
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
 $(BUILD)/lib-san/%.o: lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
@@ -154,7 +166,8 @@ vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
 
 format:
-	clang-format -i bpf/*.c bpf/*.h agent/*.c $(LIB_SRCS) $(LIB_HDRS) cli/*.c selftests/unit/*.c
+	clang-format -i bpf/*.c bpf/*.h agent/*.c $(LIB_SRCS) $(LIB_HDRS) cli/*.c selftests/unit/*.c \
+		selftests/bpf/*.c
 
 clean:
 	rm -rf $(BUILD)

@@ -2,9 +2,9 @@
 /*
  * capture: TC programs on the host-side veth of each tapped pod.
  *
- * Parses Ethernet / IPv4 / IPv6 (L4 is carried whole in the record), looks both endpoints up
- * in `targets`, and only for targeted packets copies up to snap_len bytes into the ring
- * buffer. Everything else costs a map lookup and a per-CPU counter.
+ * Parses Ethernet (up to two VLAN tags) / IPv4 / IPv6 (L4 is carried whole in the record),
+ * looks both endpoints up in `targets`, and only for targeted packets copies up to snap_len
+ * bytes into the ring buffer. Everything else costs a map lookup and a per-CPU counter.
  *
  * A packet between two tapped pods of this host crosses two hooks: the sender's veth
  * (ingress, FROM_POD) and the receiver's veth (egress, TO_POD). It is recorded at the first
@@ -103,6 +103,8 @@ discard:
 		bpf_ringbuf_discard(r, BPF_RB_NO_WAKEUP);
 		return 1;
 	}
+	r->hdr.type = FLOE_RECORD_PACKET;
+	r->hdr.size = sizeof(*r) + class_size;
 	*rec = r;
 	return 1;
 }
@@ -122,8 +124,20 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	if ((void *)(eth + 1) > data_end)
 		return TC_ACT_OK;
 	proto = eth->h_proto;
-	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
-		struct vlan_hdr *vh = (void *)(eth + 1);
+	/*
+	 * Tags still in the frame (not taken out into skb->vlan_tci): an 802.1ad outer tag and
+	 * an 802.1Q inner one at most, as a QinQ frame has.
+	 */
+	if (proto == bpf_htons(ETH_P_8021AD) || proto == bpf_htons(ETH_P_8021Q)) {
+		struct vlan_hdr *vh = data + off;
+
+		if ((void *)(vh + 1) > data_end)
+			return TC_ACT_OK;
+		proto = vh->h_vlan_encapsulated_proto;
+		off += sizeof(*vh);
+	}
+	if (proto == bpf_htons(ETH_P_8021Q)) {
+		struct vlan_hdr *vh = data + off;
 
 		if ((void *)(vh + 1) > data_end)
 			return TC_ACT_OK;
@@ -189,7 +203,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		return TC_ACT_OK;
 	}
 
-	rec->ts_ns = bpf_ktime_get_ns();
+	rec->hdr.ts_ns = bpf_ktime_get_ns();
 	rec->ifindex = skb->ifindex;
 	rec->pkt_len = len;
 	rec->cap_len = cap;

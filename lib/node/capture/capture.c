@@ -19,8 +19,8 @@ struct capture {
 	struct tc_hooks *hooks;
 	capture_record_fn fn;
 	void *ctx;
+	struct capture_stats stats;
 	uint64_t ringbuf_bytes;
-	int ncpus;
 };
 
 static uint64_t round_ringbuf(uint64_t want)
@@ -32,15 +32,50 @@ static uint64_t round_ringbuf(uint64_t want)
 	return sz;
 }
 
+/* The record is in the ring's memory, written by the kernel: check every length first. */
+static int dispatch_packet(const void *data, size_t size, capture_record_fn fn, void *ctx,
+			   struct capture_stats *st)
+{
+	const struct floe_pkt_record *rec = data;
+
+	if (size < sizeof(*rec) || rec->cap_len > size - sizeof(*rec) ||
+	    rec->cap_len > rec->pkt_len) {
+		st->bad_size++;
+		return 0;
+	}
+	st->records++;
+	return fn(ctx, rec, (const uint8_t *)(rec + 1));
+}
+
+int capture_record_dispatch(const void *data, size_t size, capture_record_fn fn, void *ctx,
+			    struct capture_stats *st)
+{
+	const struct floe_record_hdr *hdr = data;
+
+	if (size < sizeof(*hdr) || hdr->size != size) {
+		st->bad_size++;
+		return 0;
+	}
+	switch (hdr->type) {
+	case FLOE_RECORD_PACKET:
+		return dispatch_packet(data, size, fn, ctx, st);
+	/* The TLS record types (floe_record.h) get their case here, each with its own check. */
+	default:
+		st->bad_type++;
+		return 0;
+	}
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
-	const struct floe_pkt_record *rec = data;
 
-	/* The kernel writes the header and cap_len bytes; anything else is not ours to trust. */
-	if (size < sizeof(*rec) || rec->cap_len > size - sizeof(*rec))
-		return 0;
-	return c->fn(c->ctx, rec, (const uint8_t *)(rec + 1));
+	return capture_record_dispatch(data, size, c->fn, c->ctx, &c->stats);
+}
+
+void capture_get_stats(const struct capture *c, struct capture_stats *out)
+{
+	*out = c->stats;
 }
 
 /* libbpf logs go to stderr only when debugging; library code does not print otherwise. */
@@ -68,8 +103,8 @@ int capture_open(const struct capture_config *cfg, capture_record_fn fn, void *c
 		return -ENOMEM;
 	c->fn = fn;
 	c->ctx = ctx;
-	c->ncpus = libbpf_num_possible_cpus();
-	if (c->ncpus <= 0) {
+	/* The counters are per CPU: fail here rather than at every read. */
+	if (libbpf_num_possible_cpus() <= 0) {
 		snprintf(err, errlen, "cannot count possible CPUs");
 		free(c);
 		return -EINVAL;
@@ -125,8 +160,8 @@ static void to_key(int family, const uint8_t *addr, struct floe_addr *key)
 	}
 }
 
-int capture_target_add(struct capture *c, int family, const uint8_t *addr, uint32_t target_id,
-		       uint32_t flags)
+int capture_targets_map_add(struct bpf_map *targets, int family, const uint8_t *addr,
+			    uint32_t target_id, uint32_t flags)
 {
 	struct floe_target val = {.target_id = target_id, .flags = flags};
 	struct floe_addr key;
@@ -134,8 +169,13 @@ int capture_target_add(struct capture *c, int family, const uint8_t *addr, uint3
 	if (family != AF_INET && family != AF_INET6)
 		return -EAFNOSUPPORT;
 	to_key(family, addr, &key);
-	return bpf_map__update_elem(c->skel->maps.targets, &key, sizeof(key), &val, sizeof(val),
-				    BPF_ANY);
+	return bpf_map__update_elem(targets, &key, sizeof(key), &val, sizeof(val), BPF_ANY);
+}
+
+int capture_target_add(struct capture *c, int family, const uint8_t *addr, uint32_t target_id,
+		       uint32_t flags)
+{
+	return capture_targets_map_add(c->skel->maps.targets, family, addr, target_id, flags);
 }
 
 int capture_target_del(struct capture *c, int family, const uint8_t *addr)
@@ -173,22 +213,31 @@ int capture_poll(struct capture *c, int timeout_ms)
 	return (n > 0 ? n : 0) + m;
 }
 
-int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX])
+int capture_counters_map_read(const struct bpf_map *counters, uint64_t out[FLOE_CNT_MAX])
 {
-	uint64_t *vals = calloc((size_t)c->ncpus, sizeof(*vals));
+	int ncpus = libbpf_num_possible_cpus();
+
+	if (ncpus <= 0)
+		return -EINVAL;
+	uint64_t *vals = calloc((size_t)ncpus, sizeof(*vals));
 
 	if (!vals)
 		return -ENOMEM;
 	for (__u32 i = 0; i < FLOE_CNT_MAX; i++) {
 		out[i] = 0;
-		if (bpf_map__lookup_elem(c->skel->maps.counters, &i, sizeof(i), vals,
-					 sizeof(*vals) * (size_t)c->ncpus, 0) < 0)
+		if (bpf_map__lookup_elem(counters, &i, sizeof(i), vals,
+					 sizeof(*vals) * (size_t)ncpus, 0) < 0)
 			continue;
-		for (int cpu = 0; cpu < c->ncpus; cpu++)
+		for (int cpu = 0; cpu < ncpus; cpu++)
 			out[i] += vals[cpu];
 	}
 	free(vals);
 	return 0;
+}
+
+int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX])
+{
+	return capture_counters_map_read(c->skel->maps.counters, out);
 }
 
 uint64_t capture_ringbuf_bytes(const struct capture *c)

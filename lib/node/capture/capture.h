@@ -22,9 +22,16 @@ struct capture_config {
 	const char *state_dir;  /* for tc_hooks; normally /run/floe */
 };
 
-/* Called for each record: the header, then cap_len bytes of frame. Return 0 to go on. */
+/* Called for each packet record: the record, then cap_len bytes of frame. Return 0 to go on. */
 typedef int (*capture_record_fn)(void *ctx, const struct floe_pkt_record *rec,
 				 const uint8_t *frame);
+
+/* What the drain did with the records the ring gave it. */
+struct capture_stats {
+	uint64_t records;  /* records that held up and were handed on */
+	uint64_t bad_type; /* unknown record type: skipped */
+	uint64_t bad_size; /* header size not the ring's, or lengths that do not fit: skipped */
+};
 
 /* Load and verify the programs; clean stale hooks of a crashed run. */
 int capture_open(const struct capture_config *cfg, capture_record_fn fn, void *ctx,
@@ -43,8 +50,29 @@ void capture_detach(struct capture *c, int ifindex);
  * consumed or a negative errno. */
 int capture_poll(struct capture *c, int timeout_ms);
 
+/* Userspace's side of the counting: records handed on, and records refused. */
+void capture_get_stats(const struct capture *c, struct capture_stats *out);
+
+/*
+ * Check one ring-buffer record (data and size as the ring gave them) and dispatch it by type:
+ * a packet record goes to fn. A record whose header or lengths do not hold up is counted in st
+ * and skipped, never passed on. Returns fn's result, 0 for a skipped record. capture_poll
+ * drains through this; tests feed it crafted records.
+ */
+int capture_record_dispatch(const void *data, size_t size, capture_record_fn fn, void *ctx,
+			    struct capture_stats *st);
+
+/* Write one address of a target into a `targets` map (capture_target_add does this on the
+ * loaded program's map; tests use it on a skeleton of their own). */
+struct bpf_map;
+int capture_targets_map_add(struct bpf_map *targets, int family, const uint8_t *addr,
+			    uint32_t target_id, uint32_t flags);
+
 /* Sum of the per-CPU counters. */
 int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX]);
+
+/* The same sum, read from a `counters` map (of a skeleton of the tests' own, say). */
+int capture_counters_map_read(const struct bpf_map *counters, uint64_t out[FLOE_CNT_MAX]);
 
 /* The ring buffer size in effect. */
 uint64_t capture_ringbuf_bytes(const struct capture *c);

@@ -96,7 +96,8 @@ static void refresh_clock_offset(struct tap *t)
 static int on_packet(void *ctx, const struct floe_pkt_record *rec, const uint8_t *frame)
 {
 	struct tap *t = ctx;
-	int ret = pcap_store_write(t->store, (uint64_t)((int64_t)rec->ts_ns + t->mono_to_real_ns),
+	int ret = pcap_store_write(t->store,
+				   (uint64_t)((int64_t)rec->hdr.ts_ns + t->mono_to_real_ns),
 				   rec->cap_len, rec->pkt_len, frame);
 
 	if (ret < 0)
@@ -106,7 +107,7 @@ static int on_packet(void *ctx, const struct floe_pkt_record *rec, const uint8_t
 	/* A full queue only costs this packet's entry; it is in the store all the same. */
 	if (t->worker)
 		dissect_worker_push(t->worker, DLT_EN10MB, frame, rec->cap_len, rec->pkt_len,
-				    (uint64_t)((int64_t)rec->ts_ns + t->mono_to_real_ns));
+				    (uint64_t)((int64_t)rec->hdr.ts_ns + t->mono_to_real_ns));
 	return 0;
 }
 
