@@ -39,9 +39,18 @@ int capture_target_del(struct capture *c, int family, const uint8_t *addr);
 int capture_attach(struct capture *c, int ifindex, char *err, size_t errlen);
 void capture_detach(struct capture *c, int ifindex);
 
-/* Wait up to timeout_ms for the kernel's wakeup, then drain what is there. Returns records
- * consumed or a negative errno. */
-int capture_poll(struct capture *c, int timeout_ms);
+/*
+ * Reading the ring buffer from an event loop: capture_ring_fd() is readable when the kernel
+ * forced a wakeup (records submitted without one do not make it readable: drain on a timer
+ * too); capture_drain() consumes every record there is now, without waiting, through the
+ * record function. Returns records consumed or a negative errno.
+ */
+int capture_ring_fd(struct capture *c);
+int capture_drain(struct capture *c);
+
+/* Replace the record function given to capture_open (e.g. by a byte source that wraps c).
+ * While it is NULL, capture_drain leaves the records in the ring. */
+void capture_set_record_fn(struct capture *c, capture_record_fn fn, void *ctx);
 
 /* Sum of the per-CPU counters. */
 int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX]);
