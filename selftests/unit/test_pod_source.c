@@ -3,7 +3,7 @@
  * pod_source (lib/node/pods): the event diff of two pod lists, and the local source on an
  * event loop: a pod (named netns + veth) made by the test is reported as added without
  * waiting for the safety-net rescan (set to ten minutes here), an address set later inside
- * it as a change, and its deletion as removed.
+ * it and an inventory edit as changes, and its deletion as removed.
  *
  * Runs in a network namespace of its own (unshare(2)), so the host ends of the veths live
  * and die with the process; the named namespace (floe-ps-<pid>-p) is deleted at exit.
@@ -32,6 +32,7 @@
 #define MS 1000000ull
 
 static char pod_name[64]; /* floe-ps-<pid>-p */
+static char tmpdir[64];	  /* the inventory's directory; "" when none */
 static char host_if[16];  /* fps<pid> */
 
 static void cleanup(void)
@@ -44,6 +45,21 @@ static void cleanup(void)
 	snprintf(path, sizeof(path), "/run/netns/%s", pod_name);
 	umount2(path, MNT_DETACH);
 	unlink(path);
+	if (tmpdir[0]) {
+		snprintf(path, sizeof(path), "%s/inventory", tmpdir);
+		unlink(path);
+		rmdir(tmpdir);
+		tmpdir[0] = '\0';
+	}
+}
+
+static void write_inventory(const char *path, const char *ns)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "%s %s\n", pod_name, ns);
+	assert_int_equal(fclose(f), 0);
 }
 
 static void on_signal(int sig)
@@ -223,8 +239,9 @@ static const struct recorded *last_of(const struct recorder *r, enum pod_event_k
 
 static void test_local_source_events(void **state)
 {
-	struct pod_source_local_config cfg = {.netns_dir = "/run/netns",
-					      .rescan_ns = 600ull * 1000 * MS};
+	char inventory[128];
+	struct pod_source_local_config cfg = {
+	    .netns_dir = "/run/netns", .inventory = inventory, .rescan_ns = 600ull * 1000 * MS};
 	struct recorder r = {.only = pod_name};
 	struct pod_sink sink = {.event = record, .error = record_error, .ctx = &r};
 	struct pod_source src;
@@ -236,6 +253,10 @@ static void test_local_source_events(void **state)
 	(void)state;
 	if (geteuid() != 0)
 		skip();
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/floe-ps-inv.XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+	snprintf(inventory, sizeof(inventory), "%s/inventory", tmpdir);
+	write_inventory(inventory, "shop");
 	assert_int_equal(evloop_new(&l), 0);
 	r.loop = l;
 	assert_int_equal(pod_source_local_new(&cfg, &src), 0);
@@ -256,7 +277,7 @@ static void test_local_source_events(void **state)
 	assert_true(e->at - made < 2000 * MS);
 	assert_int_equal(e->pod.host_ifindex, (int)if_nametoindex(host_if));
 	assert_string_equal(e->pod.host_ifname, host_if);
-	assert_string_equal(e->pod.namespace, "default");
+	assert_string_equal(e->pod.namespace, "shop");
 	assert_int_equal(e->pod.addrs[0].family, AF_INET);
 
 	/* an address set inside the pod, where no event of ours says so: caught by the
@@ -267,6 +288,17 @@ static void test_local_source_events(void **state)
 	assert_non_null(e);
 	assert_true(e->had_old);
 	assert_int_equal(e->pod.n_addrs, 2);
+
+	/* the inventory moves the pod to another namespace: a change, noticed at once (the
+	 * settle rescans of the address change are over by now: wait them out first) */
+	assert_int_equal(run_until(l, &r, -1, 0, 3.5), 1);
+	made = evloop_now_ns();
+	write_inventory(inventory, "other");
+	assert_int_equal(run_until(l, &r, POD_CHANGED, 2, 5), 0);
+	e = last_of(&r, POD_CHANGED);
+	assert_non_null(e);
+	assert_string_equal(e->pod.namespace, "other");
+	assert_true(e->at - made < 1000 * MS);
 
 	/* the pod is deleted: reported as removed, as it was last */
 	made = evloop_now_ns();

@@ -95,8 +95,9 @@ struct pod_source_local_config {
 
 /*
  * The local source. Between its slow safety-net rescans it rescans when something happens:
- * inotify on the netns directory (a namespace made or deleted) and rtnetlink link events in
- * the caller's netns (a veth end arriving, going, coming up), a short while after the event
+ * inotify on the netns directory (a namespace made or deleted) and on the inventory file (an
+ * edit), rtnetlink link events in the caller's netns (a veth end arriving, going, coming up):
+ * a short while after the event
  * (events come in bursts) and a few times more over the next seconds, because a pod's
  * address is set inside its namespace, where this netns sees no event.
  * Runs discovery on the loop's thread (it enters each netns with setns(2) and comes back).

@@ -4,6 +4,7 @@
 #include "pods/pod_source.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
@@ -31,6 +32,9 @@ struct local_source {
 	struct pod_sink sink;
 	struct floe_pod_list pods; /* as last reported, sorted by name */
 	int inotify_fd, netlink_fd;
+	int netns_wd;		  /* watch on the netns directory; -1: none */
+	int inventory_wd;	  /* watch on the inventory's directory; -1: none */
+	char *inventory_name;	  /* the inventory's file name in it */
 	struct evloop_fd *inotify_src, *netlink_src;
 	struct evloop_timer *rescan, *settle;
 	size_t settle_step; /* the step the settle timer is armed for */
@@ -84,11 +88,24 @@ static void something_changed(struct local_source *s)
 static void on_inotify(struct evloop *l, int fd, unsigned int events, void *ctx)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct local_source *s = ctx;
+	bool changed = false;
+	ssize_t n;
 
-	/* What changed does not matter: a rescan looks at everything. */
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-	something_changed(ctx);
+	/* Anything in the netns directory, and the inventory file among its neighbours (an
+	 * editor may write it anew and rename it over the old one). */
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			const struct inotify_event *ev = (const void *)(buf + off);
+
+			if (ev->wd == s->netns_wd || (ev->wd == s->inventory_wd && ev->len &&
+						       !strcmp(ev->name, s->inventory_name)))
+				changed = true;
+			off += (ssize_t)(sizeof(*ev) + ev->len);
+		}
+	}
+	if (changed)
+		something_changed(s);
 }
 
 static void on_netlink(struct evloop *l, int fd, unsigned int events, void *ctx)
@@ -109,14 +126,30 @@ static int open_inotify(struct local_source *s)
 		return -errno;
 	/* A directory that does not exist yet is only noticed by the link events and the
 	 * safety net: `ip netns add` makes it with the first namespace. */
-	if (inotify_add_watch(fd, s->netns_dir,
-			      IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-				  IN_DELETE_SELF | IN_MOVE_SELF) < 0 &&
-	    errno != ENOENT) {
+	s->netns_wd = inotify_add_watch(fd, s->netns_dir,
+					IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+					    IN_DELETE_SELF | IN_MOVE_SELF);
+	if (s->netns_wd < 0 && errno != ENOENT) {
 		int ret = -errno;
 
 		close(fd);
 		return ret;
+	}
+	if (s->inventory) {
+		/* dirname/basename may modify their argument: copies. */
+		char *dir = strdup(s->inventory), *base = strdup(s->inventory);
+
+		if (dir && base) {
+			s->inventory_name = strdup(basename(base));
+			/* Not watchable (no such directory): the safety net still sees it. */
+			if (s->inventory_name)
+				s->inventory_wd = inotify_add_watch(
+				    fd, dirname(dir),
+				    IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
+					IN_MOVED_FROM);
+		}
+		free(dir);
+		free(base);
 	}
 	s->inotify_fd = fd;
 	return 0;
@@ -191,6 +224,7 @@ static void local_free(void *impl)
 	pods_local_free(&s->pods);
 	free(s->netns_dir);
 	free(s->inventory);
+	free(s->inventory_name);
 	free(s);
 }
 
@@ -206,7 +240,7 @@ int pod_source_local_new(const struct pod_source_local_config *cfg, struct pod_s
 
 	if (!s)
 		return -ENOMEM;
-	s->inotify_fd = s->netlink_fd = -1;
+	s->inotify_fd = s->netlink_fd = s->netns_wd = s->inventory_wd = -1;
 	s->rescan_ns = cfg->rescan_ns ? cfg->rescan_ns : POD_SOURCE_LOCAL_RESCAN_NS;
 	s->netns_dir = strdup(cfg->netns_dir ? cfg->netns_dir : "/run/netns");
 	s->inventory = cfg->inventory ? strdup(cfg->inventory) : NULL;
