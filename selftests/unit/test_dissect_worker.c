@@ -9,9 +9,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -151,12 +153,76 @@ static void test_stop_without_frames(void **state)
 	dissect_worker_stop(NULL, NULL); /* a no-op */
 }
 
+/* tick_on_request: no tick by the worker's own clock, one per dissect_worker_tick(). */
+struct ticks {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned n;
+};
+
+static void count_tick(void *ctx)
+{
+	struct ticks *t = ctx;
+
+	pthread_mutex_lock(&t->lock);
+	t->n++;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Wait up to ms for at least want ticks; returns the count. */
+static unsigned wait_ticks(struct ticks *t, unsigned want, unsigned ms)
+{
+	struct timespec until;
+	unsigned n;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&t->lock);
+	while (t->n < want && pthread_cond_timedwait(&t->cv, &t->lock, &until) == 0)
+		;
+	n = t->n;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+static void test_tick_on_request(void **state)
+{
+	struct ticks t = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	/* tick_ns short: were it used, the worker would tick by itself at once */
+	struct dissect_worker_config wc = {
+	    .tick_ns = 1000000, .tick_on_request = true, .tick = count_tick, .tick_ctx = &t};
+	struct dissect_config dc = {0};
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	struct sink s = {0};
+
+	(void)state;
+	assert_int_equal(dissect_engine_create(&dc, collect, &s, &eng), 0);
+	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
+	assert_int_equal(wait_ticks(&t, 1, 300), 0);
+	dissect_worker_tick(w);
+	assert_int_equal(wait_ticks(&t, 1, 2000), 1);
+	dissect_worker_tick(w);
+	assert_int_equal(wait_ticks(&t, 2, 2000), 2);
+	assert_int_equal(wait_ticks(&t, 3, 100), 2); /* nothing more by itself */
+	dissect_worker_stop(w, NULL);
+	assert_int_equal(t.n, 3); /* stop ticks once more, after finishing the engine */
+	dissect_engine_destroy(eng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_same_entries_as_read),
 	    cmocka_unit_test(test_small_queue_drops_whole_frames),
 	    cmocka_unit_test(test_stop_without_frames),
+	    cmocka_unit_test(test_tick_on_request),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -199,18 +199,22 @@ void capture_detach(struct capture *c, int ifindex)
 	tc_hooks_detach(c->hooks, ifindex);
 }
 
-int capture_poll(struct capture *c, int timeout_ms)
+int capture_ring_fd(struct capture *c)
 {
-	int n = ring_buffer__poll(c->rb, timeout_ms);
+	return ring_buffer__epoll_fd(c->rb);
+}
 
-	if (n < 0 && n != -EINTR)
-		return n;
-	/* Records written with BPF_RB_NO_WAKEUP raise no event: drain them on our own timer. */
-	int m = ring_buffer__consume(c->rb);
+int capture_drain(struct capture *c)
+{
+	if (!c->fn)
+		return 0;
+	return ring_buffer__consume(c->rb);
+}
 
-	if (m < 0)
-		return m;
-	return (n > 0 ? n : 0) + m;
+void capture_set_record_fn(struct capture *c, capture_record_fn fn, void *ctx)
+{
+	c->fn = fn;
+	c->ctx = ctx;
 }
 
 int capture_counters_map_read(const struct bpf_map *counters, uint64_t out[FLOE_CNT_MAX])

@@ -46,9 +46,18 @@ int capture_target_del(struct capture *c, int family, const uint8_t *addr);
 int capture_attach(struct capture *c, int ifindex, char *err, size_t errlen);
 void capture_detach(struct capture *c, int ifindex);
 
-/* Wait up to timeout_ms for the kernel's wakeup, then drain what is there. Returns records
- * consumed or a negative errno. */
-int capture_poll(struct capture *c, int timeout_ms);
+/*
+ * Reading the ring buffer from an event loop: capture_ring_fd() is readable when the kernel
+ * forced a wakeup (records submitted without one do not make it readable: drain on a timer
+ * too); capture_drain() consumes every record there is now, without waiting, through the
+ * record function. Returns records consumed or a negative errno.
+ */
+int capture_ring_fd(struct capture *c);
+int capture_drain(struct capture *c);
+
+/* Replace the record function given to capture_open (e.g. by a byte source that wraps c).
+ * While it is NULL, capture_drain leaves the records in the ring. */
+void capture_set_record_fn(struct capture *c, capture_record_fn fn, void *ctx);
 
 /* Userspace's side of the counting: records handed on, and records refused. */
 void capture_get_stats(const struct capture *c, struct capture_stats *out);
@@ -56,7 +65,7 @@ void capture_get_stats(const struct capture *c, struct capture_stats *out);
 /*
  * Check one ring-buffer record (data and size as the ring gave them) and dispatch it by type:
  * a packet record goes to fn. A record whose header or lengths do not hold up is counted in st
- * and skipped, never passed on. Returns fn's result, 0 for a skipped record. capture_poll
+ * and skipped, never passed on. Returns fn's result, 0 for a skipped record. capture_drain
  * drains through this; tests feed it crafted records.
  */
 int capture_record_dispatch(const void *data, size_t size, capture_record_fn fn, void *ctx,

@@ -35,6 +35,7 @@ struct dissect_worker {
 	size_t size;
 	uint64_t head, tail; /* under lock */
 	bool stop;           /* under lock */
+	bool tick_wanted;    /* under lock: dissect_worker_tick() was called */
 	struct dissect_worker_stats st; /* pushed/dropped/queue_peak under lock; undecoded: worker */
 };
 
@@ -81,9 +82,13 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		uint64_t head = w->head, tail = w->tail;
-		bool stop = w->stop;
+		bool stop = w->stop, tick_now = w->tick_wanted;
 
-		if (head == tail && !stop && now_ns(CLOCK_MONOTONIC) < next_tick) {
+		if (head == tail && !stop && !tick_now && w->cfg.tick_on_request) {
+			pthread_cond_wait(&w->more, &w->lock);
+			continue;
+		}
+		if (head == tail && !stop && !tick_now && now_ns(CLOCK_MONOTONIC) < next_tick) {
 			/* The condition variable uses CLOCK_MONOTONIC (see start). */
 			struct timespec until = {.tv_sec = (time_t)(next_tick / 1000000000u),
 						 .tv_nsec = (long)(next_tick % 1000000000u)};
@@ -91,9 +96,12 @@ static void *worker_main(void *arg)
 			pthread_cond_timedwait(&w->more, &w->lock, &until);
 			continue;
 		}
+		w->tick_wanted = false;
 		pthread_mutex_unlock(&w->lock);
 		dissect_range(w, tail, head);
-		if (now_ns(CLOCK_MONOTONIC) >= next_tick) {
+		if (tick_now) {
+			tick(w);
+		} else if (!w->cfg.tick_on_request && now_ns(CLOCK_MONOTONIC) >= next_tick) {
 			tick(w);
 			next_tick = now_ns(CLOCK_MONOTONIC) + w->cfg.tick_ns;
 		}
@@ -186,6 +194,14 @@ int dissect_worker_push(struct dissect_worker *w, int linktype, const uint8_t *f
 	pthread_cond_signal(&w->more);
 	pthread_mutex_unlock(&w->lock);
 	return 0;
+}
+
+void dissect_worker_tick(struct dissect_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->tick_wanted = true;
+	pthread_cond_signal(&w->more);
+	pthread_mutex_unlock(&w->lock);
 }
 
 void dissect_worker_stop(struct dissect_worker *w, struct dissect_worker_stats *stats)

@@ -13,11 +13,15 @@
  *   dissect_worker_stop(w, &stats);           drains the queue, finishes the engine, joins
  *
  * Every second (cfg.tick_ns) the worker expires idle flows (dissect_engine_expire with
- * CLOCK_REALTIME) and calls cfg.tick, e.g. to flush the entries' output.
+ * CLOCK_REALTIME) and calls cfg.tick, e.g. to flush the entries' output. With
+ * cfg.tick_on_request the worker has no clock of its own: it sleeps until frames come or
+ * dissect_worker_tick() asks for a tick (from the caller's event-loop timer), so an idle
+ * worker does not wake up by itself.
  */
 #ifndef FLOE_DISSECT_DISSECT_WORKER_H
 #define FLOE_DISSECT_DISSECT_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +32,7 @@
 struct dissect_worker_config {
 	size_t queue_bytes; /* frames (and a small header each) waiting; 0: default */
 	uint64_t tick_ns;   /* expiry and tick() period; 0: one second */
+	bool tick_on_request; /* tick only on dissect_worker_tick(); tick_ns unused */
 	void (*tick)(void *ctx); /* optional, on the worker thread */
 	void *tick_ctx;
 };
@@ -51,6 +56,10 @@ int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect
  */
 int dissect_worker_push(struct dissect_worker *w, int linktype, const uint8_t *frame,
 			uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns);
+
+/* Ask for a tick (expiry, then cfg.tick) on the worker thread; it comes after the frames
+ * queued so far. Never blocks for long. */
+void dissect_worker_tick(struct dissect_worker *w);
 
 /*
  * Dissect what is queued, then dissect_engine_finish() (pending entries come out as

@@ -5,21 +5,22 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <pcap/dlt.h>
 
 #include "capture/capture.h"
 #include "dissect/dissect_worker.h"
 #include "dissect/engine.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_output.h"
+#include "loop/evloop.h"
 #include "net/packet.h"
 #include "store/pcap_store.h"
+#include "pods/pod_source.h"
 #include "pods/pods_local.h"
 #include "capture/sys_mounts.h"
+#include "source/packet_source.h"
 
 /*
  * Names for entries' addresses: every pod tapped in this run, kept after it is untapped so
@@ -44,9 +45,14 @@ struct pod_names {
 struct tapped_pod {
 	struct floe_pod pod;
 	uint32_t target_id;
-	bool seen; /* still present at the last rescan */
 };
 
+/*
+ * The session is one event loop (evloop.h) on this thread: the byte source (the TC ring
+ * buffer) and the pod source register their fds and timers with it, SIGINT/SIGTERM come
+ * through a signalfd, and the session's own timers do the rest (a second's housekeeping,
+ * the --duration end). Pod events become map updates and hook attach/detach here.
+ */
 struct tap {
 	const struct tap_options *o;
 	FILE *log;
@@ -56,9 +62,12 @@ struct tap {
 	struct tapped_pod *pods;
 	size_t n_pods, cap_pods;
 	uint32_t next_target_id;
-	int64_t mono_to_real_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	uint64_t packets, bytes;
 	int store_errno;
+	struct evloop *loop;
+	struct pod_source pod_source;
+	struct byte_source byte_source;
+	bool started; /* past the first list of pods: report pods coming and going */
 	/* live entries (--entries/--json): dissected on the worker's thread */
 	struct dissect_engine *engine;
 	struct dissect_worker *worker;
@@ -67,48 +76,28 @@ struct tap {
 	struct pod_names names;
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
-}
-
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Kernel records carry CLOCK_MONOTONIC; PCAP wants wall-clock time. Re-read every second so
- * that NTP steps show up in the capture's timestamps quickly. */
-static void refresh_clock_offset(struct tap *t)
-{
-	int64_t m1 = clock_ns(CLOCK_MONOTONIC), r = clock_ns(CLOCK_REALTIME);
-	int64_t m2 = clock_ns(CLOCK_MONOTONIC);
-
-	t->mono_to_real_ns = r - (m1 + (m2 - m1) / 2);
-}
-
-static int on_packet(void *ctx, const struct floe_pkt_record *rec, const uint8_t *frame)
+/* A byte_sink frame: into the store, and to the dissection thread for entries. */
+static void on_frame(void *ctx, const struct byte_frame *f)
 {
 	struct tap *t = ctx;
-	int ret = pcap_store_write(t->store,
-				   (uint64_t)((int64_t)rec->hdr.ts_ns + t->mono_to_real_ns),
-				   rec->cap_len, rec->pkt_len, frame);
+	int ret = pcap_store_write(t->store, f->ts_ns, f->cap_len, f->wire_len, f->data);
 
 	if (ret < 0)
 		t->store_errno = -ret;
 	t->packets++;
-	t->bytes += rec->pkt_len;
+	t->bytes += f->wire_len;
 	/* A full queue only costs this packet's entry; it is in the store all the same. */
 	if (t->worker)
-		dissect_worker_push(t->worker, DLT_EN10MB, frame, rec->cap_len, rec->pkt_len,
-				    (uint64_t)((int64_t)rec->hdr.ts_ns + t->mono_to_real_ns));
-	return 0;
+		dissect_worker_push(t->worker, f->linktype, f->data, f->cap_len, f->wire_len,
+				    f->ts_ns);
+}
+
+static void on_byte_source_error(void *ctx, int err, const char *what)
+{
+	struct tap *t = ctx;
+
+	fprintf(t->log, "floe: %s: %s\n", what, strerror(err));
+	evloop_stop(t->loop);
 }
 
 static void pod_names_add(struct pod_names *pn, const struct floe_pod *p)
@@ -168,7 +157,8 @@ static int pod_names_lookup(void *ctx, const uint8_t addr[16], char pod[ENTRY_NA
 	return found;
 }
 
-/* Worker tick: entries reach a pipe or file within a second. */
+/* Worker tick (asked for by the housekeeping timer): entries reach a pipe or file within a
+ * second. */
 static void entries_tick(void *ctx)
 {
 	struct tap *t = ctx;
@@ -181,7 +171,10 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	struct dissect_config dc = {
 	    .body_max = t->o->body_max, .names = pod_names_lookup, .names_ctx = &t->names};
 	struct dissect_worker_config wc = {
-	    .queue_bytes = t->o->dissect_queue, .tick = entries_tick, .tick_ctx = t};
+	    .queue_bytes = t->o->dissect_queue,
+	    .tick_on_request = true,
+	    .tick = entries_tick,
+	    .tick_ctx = t};
 	int ret;
 
 	if (t->o->filter) {
@@ -257,11 +250,10 @@ static void print_pods(FILE *out, const struct floe_pod_list *pods, const struct
 	}
 }
 
-static struct tapped_pod *find_tapped(struct tap *t, const struct floe_pod *p)
+static struct tapped_pod *find_tapped(struct tap *t, const char *name)
 {
 	for (size_t i = 0; i < t->n_pods; i++)
-		if (t->pods[i].pod.host_ifindex == p->host_ifindex &&
-		    strcmp(t->pods[i].pod.name, p->name) == 0)
+		if (strcmp(t->pods[i].pod.name, name) == 0)
 			return &t->pods[i];
 	return NULL;
 }
@@ -284,7 +276,6 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 	tp = &t->pods[t->n_pods];
 	tp->pod = *p;
 	tp->target_id = ++t->next_target_id;
-	tp->seen = true;
 	/* Map entries before the hook, so the first packet the hook sees is already in scope. */
 	for (size_t a = 0; a < p->n_addrs; a++) {
 		ret = capture_target_add(t->capture, p->addrs[a].family, p->addrs[a].addr,
@@ -317,47 +308,78 @@ static void untap_pod(struct tap *t, size_t i)
 	t->pods[i] = t->pods[--t->n_pods];
 }
 
-/* Bring the hooks in line with the pods that exist now and match the scope. */
-static int sync_pods(struct tap *t, bool verbose)
+static bool has_addr(const struct floe_pod *p, const struct floe_pod_addr *a)
 {
-	struct floe_pod_list list = {};
+	for (size_t i = 0; i < p->n_addrs; i++)
+		if (p->addrs[i].family == a->family && !memcmp(p->addrs[i].addr, a->addr, 16))
+			return true;
+	return false;
+}
+
+/*
+ * A tapped pod changed: its addresses (e.g. set after its veth came), its host veth or its
+ * names. New map entries and hooks go in before the old ones go, so that no packet of the
+ * pod is missed in between; the target id (a pod tapped once) stays.
+ */
+static void retap_pod(struct tap *t, struct tapped_pod *tp, const struct floe_pod *p)
+{
+	const struct floe_pod *old = &tp->pod;
 	char err[256];
-	int ret = pods_local_discover(t->o->netns_dir, t->o->inventory, &list, err, sizeof(err));
+	int ret;
 
-	if (ret < 0) {
-		fprintf(t->log, "floe: %s\n", err);
-		return ret;
+	for (size_t a = 0; a < p->n_addrs; a++) {
+		ret = capture_target_add(t->capture, p->addrs[a].family, p->addrs[a].addr,
+					 tp->target_id, FLOE_TARGET_LOCAL);
+		if (ret < 0)
+			fprintf(t->log, "floe: pod %s/%s: cannot add address: %s\n", p->namespace,
+				p->name, strerror(-ret));
 	}
-	for (size_t i = 0; i < t->n_pods; i++)
-		t->pods[i].seen = false;
-	for (size_t i = 0; i < list.n; i++) {
-		const struct floe_pod *p = &list.pods[i];
-		struct tapped_pod *tp;
+	for (size_t a = 0; a < old->n_addrs; a++)
+		if (!has_addr(p, &old->addrs[a]))
+			capture_target_del(t->capture, old->addrs[a].family, old->addrs[a].addr);
+	if (p->host_ifindex != old->host_ifindex) {
+		ret = capture_attach(t->capture, p->host_ifindex, err, sizeof(err));
+		if (ret < 0)
+			fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, p->name, err);
+		capture_detach(t->capture, old->host_ifindex);
+	}
+	tp->pod = *p;
+	pod_names_add(&t->names, p);
+}
 
-		if (!tap_scope_match(&t->scope, p))
-			continue;
-		tp = find_tapped(t, p);
-		if (tp) {
-			tp->seen = true;
-			continue;
-		}
-		if (tap_pod(t, p) == 0 && verbose)
+/* A pod_sink event: bring the hooks in line with the pods that exist and match the scope. */
+static void on_pod_event(void *ctx, enum pod_event_kind kind, const struct floe_pod *p,
+			 const struct floe_pod *old)
+{
+	struct tap *t = ctx;
+	struct tapped_pod *tp = find_tapped(t, p->name);
+	bool in_scope = kind != POD_REMOVED && tap_scope_match(&t->scope, p);
+
+	if (tp && !in_scope) {
+		if (t->started)
+			fprintf(t->log, "floe: pod %s/%s is gone\n", tp->pod.namespace,
+				tp->pod.name);
+		untap_pod(t, (size_t)(tp - t->pods));
+	} else if (tp) {
+		retap_pod(t, tp, p);
+	} else if (in_scope) {
+		if (tap_pod(t, p) == 0 && t->started)
 			fprintf(t->log, "floe: tapping new pod %s/%s\n", p->namespace, p->name);
 	}
-	for (size_t i = t->n_pods; i-- > 0;) {
-		if (t->pods[i].seen)
-			continue;
-		if (verbose)
-			fprintf(t->log, "floe: pod %s/%s is gone\n", t->pods[i].pod.namespace,
-				t->pods[i].pod.name);
-		untap_pod(t, i);
-	}
-	pods_local_free(&list);
-	return 0;
+	if (t->started)
+		fflush(t->log);
+}
+
+static void on_pod_source_error(void *ctx, int err, const char *msg)
+{
+	struct tap *t = ctx;
+
+	fprintf(t->log, "floe: %s\n", msg);
 }
 
 static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
-			     const struct pcap_store_stats *st, size_t pods, FILE *log)
+			     const struct capture_stats *cs, const struct pcap_store_stats *st,
+			     size_t pods, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -369,7 +391,8 @@ static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
 		"\"duplicate\":%llu,\"written\":%llu,\"store_lost\":%llu,"
 		"\"segments_evicted\":%llu,\"packets_evicted\":%llu,\"store_bytes\":%llu,"
-		"\"store_bytes_peak\":%llu,\"pods\":%zu}\n",
+		"\"store_bytes_peak\":%llu,\"records_bad_type\":%llu,\"records_bad_size\":%llu,"
+		"\"pods\":%zu}\n",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -377,13 +400,14 @@ static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)st->packets_written, (unsigned long long)st->packets_lost,
 		(unsigned long long)st->segments_evicted, (unsigned long long)st->packets_evicted,
 		(unsigned long long)st->store_bytes, (unsigned long long)st->store_bytes_peak,
-		pods);
+		(unsigned long long)cs->bad_type, (unsigned long long)cs->bad_size, pods);
 	if (fclose(f) != 0)
 		fprintf(log, "floe: cannot write %s: %s\n", path, strerror(errno));
 }
 
 static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
-			  const struct pcap_store_stats *st, double secs)
+			  const struct capture_stats *cs, const struct pcap_store_stats *st,
+			  double secs)
 {
 	FILE *l = t->log;
 
@@ -398,6 +422,11 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL]);
 	fprintf(l, "  pod-to-pod copies not recorded  %llu\n",
 		(unsigned long long)cnt[FLOE_CNT_DUPLICATE]);
+	/* Records the drain refused (a kernel and agent from different builds, or a bug). */
+	if (cs->bad_type || cs->bad_size)
+		fprintf(l, "  dropped: malformed ring records %llu (unknown type %llu, bad size %llu)\n",
+			(unsigned long long)(cs->bad_type + cs->bad_size),
+			(unsigned long long)cs->bad_type, (unsigned long long)cs->bad_size);
 	fprintf(l, "  written to the store            %llu\n",
 		(unsigned long long)st->packets_written);
 	fprintf(l, "  dropped: store write errors     %llu", (unsigned long long)st->packets_lost);
@@ -411,16 +440,48 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)t->o->storage_limit);
 }
 
+#define HOUSEKEEPING_NS 1000000000ull
+
+static void on_stop_signal(struct evloop *l, int signo, void *ctx)
+{
+	evloop_stop(l);
+}
+
+static void on_duration_end(struct evloop *l, struct evloop_timer *timer, void *ctx)
+{
+	evloop_stop(l);
+}
+
+/* Once a second: entries flushed and idle flows expired (on the dissection thread), and the
+ * kernel's counters with --debug. */
+static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *ctx)
+{
+	struct tap *t = ctx;
+	uint64_t cnt[FLOE_CNT_MAX];
+
+	if (t->worker)
+		dissect_worker_tick(t->worker);
+	if (t->o->debug && capture_counters(t->capture, cnt) == 0) {
+		fprintf(t->log, "floe: seen %llu targeted %llu recorded %llu ringbuf_full %llu\n",
+			(unsigned long long)cnt[FLOE_CNT_SEEN],
+			(unsigned long long)cnt[FLOE_CNT_TARGETED],
+			(unsigned long long)cnt[FLOE_CNT_RECORDED],
+			(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL]);
+		fflush(t->log);
+	}
+}
+
 int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 {
 	struct tap t = {.o = o, .log = log, .names = {.lock = PTHREAD_MUTEX_INITIALIZER}};
 	struct tc_hooks_cleanup_stats cleaned = {};
 	struct pcap_store_stats st = {};
+	struct capture_stats cs = {};
 	uint64_t cnt[FLOE_CNT_MAX] = {};
-	struct sigaction sa = {.sa_handler = on_signal};
+	static const int stop_signals[] = {SIGINT, SIGTERM};
 	char err[512];
 	int rc = 1, ret;
-	int64_t start, last_tick;
+	uint64_t start;
 
 	if (tap_scope_init(&t.scope, o->pod_regex, o->namespaces, o->all_namespaces, err,
 			   sizeof(err)) < 0) {
@@ -442,6 +503,16 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		return rc;
 	}
 
+	/* The loop, and the signals blocked for its signalfd, before any thread starts: threads
+	 * inherit the mask, so that SIGINT/SIGTERM reach the loop and no other thread. */
+	ret = evloop_new(&t.loop);
+	if (ret == 0)
+		ret = evloop_add_signals(t.loop, stop_signals, 2, on_stop_signal, &t, NULL);
+	if (ret < 0) {
+		fprintf(log, "floe: event loop: %s\n", strerror(-ret));
+		goto out;
+	}
+
 	if (sys_mounts_ensure(err, sizeof(err)) < 0 && o->debug)
 		fprintf(log, "floe: warning: %s\n", err);
 	if (o->debug)
@@ -449,7 +520,8 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 
 	struct capture_config cc = {
 	    .snaplen = o->snaplen, .ringbuf_bytes = o->ringbuf_bytes, .state_dir = o->state_dir};
-	ret = capture_open(&cc, on_packet, &t, &t.capture, &cleaned, err, sizeof(err));
+	/* Records go to the byte source, which takes them over below. */
+	ret = capture_open(&cc, NULL, NULL, &t.capture, &cleaned, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(log, "floe: %s\n", err);
 		goto out;
@@ -477,11 +549,38 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		goto out;
 	}
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	refresh_clock_offset(&t);
-	if (sync_pods(&t, false) < 0)
-		goto out;
+	{
+		struct byte_sink bs = {
+		    .frame = on_frame, .error = on_byte_source_error, .ctx = &t};
+
+		ret = packet_source_new(t.capture, &t.byte_source);
+		if (ret == 0)
+			ret = byte_source_start(&t.byte_source, t.loop, &bs, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "ring buffer: %s", strerror(-ret));
+		if (ret < 0) {
+			fprintf(log, "floe: %s\n", err);
+			goto out;
+		}
+	}
+
+	{
+		struct pod_sink ps = {
+		    .event = on_pod_event, .error = on_pod_source_error, .ctx = &t};
+		struct pod_source_local_config pc = {.netns_dir = o->netns_dir,
+						     .inventory = o->inventory};
+
+		ret = pod_source_local_new(&pc, &t.pod_source);
+		if (ret == 0)
+			ret = pod_source_start(&t.pod_source, t.loop, &ps, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "pod source: %s", strerror(-ret));
+		if (ret < 0) {
+			fprintf(log, "floe: %s\n", err);
+			goto out;
+		}
+	}
+	t.started = true;
 
 	fprintf(log, "floe: tapping %zu pod%s", t.n_pods, t.n_pods == 1 ? "" : "s");
 	for (size_t i = 0; i < t.n_pods; i++)
@@ -493,38 +592,25 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		(unsigned long long)capture_ringbuf_bytes(t.capture));
 	fflush(log);
 
-	start = last_tick = clock_ns(CLOCK_MONOTONIC);
-	while (!stop_requested) {
-		ret = capture_poll(t.capture, 2);
-		if (ret < 0) {
-			fprintf(log, "floe: ring buffer: %s\n", strerror(-ret));
-			break;
-		}
-		int64_t now = clock_ns(CLOCK_MONOTONIC);
+	start = evloop_now_ns();
+	ret = evloop_add_timer(t.loop, HOUSEKEEPING_NS, HOUSEKEEPING_NS, on_housekeeping, &t,
+			       NULL);
+	if (!ret && o->duration > 0)
+		ret = evloop_add_timer(t.loop, (uint64_t)(o->duration * 1e9), 0, on_duration_end,
+				       &t, NULL);
+	if (!ret)
+		ret = evloop_run(t.loop);
+	if (ret < 0)
+		fprintf(log, "floe: event loop: %s\n", strerror(-ret));
 
-		if (o->duration > 0 && (double)(now - start) / 1e9 >= o->duration)
-			break;
-		if (now - last_tick >= 1000000000) {
-			last_tick = now;
-			refresh_clock_offset(&t);
-			sync_pods(&t, true);
-			if (o->debug && capture_counters(t.capture, cnt) == 0)
-				fprintf(log,
-					"floe: seen %llu targeted %llu recorded %llu ringbuf_full "
-					"%llu\n",
-					(unsigned long long)cnt[FLOE_CNT_SEEN],
-					(unsigned long long)cnt[FLOE_CNT_TARGETED],
-					(unsigned long long)cnt[FLOE_CNT_RECORDED],
-					(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL]);
-		}
-	}
-
+	/* No pod events from here on: the pods are untapped below, whatever comes. */
+	pod_source_free(&t.pod_source);
 	/* Unhook first, then drain what the ring still holds: nothing recorded is left behind. */
 	while (t.n_pods)
 		untap_pod(&t, t.n_pods - 1);
-	while (capture_poll(t.capture, 0) > 0)
-		;
+	byte_source_drain(&t.byte_source);
 	capture_counters(t.capture, cnt);
+	capture_get_stats(t.capture, &cs);
 	/* flush waits until the writer has written everything queued: the counts are final. */
 	pcap_store_flush(t.store);
 	pcap_store_get_stats(t.store, &st);
@@ -535,16 +621,20 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		fprintf(log, "floe: closing the store: %s\n", strerror(-ret));
 		rc = 1;
 	}
-	print_summary(&t, cnt, &st, (double)(clock_ns(CLOCK_MONOTONIC) - start) / 1e9);
+	print_summary(&t, cnt, &cs, &st, (double)(evloop_now_ns() - start) / 1e9);
 	entries_close(&t);
 	if (o->stats_json)
-		write_stats_json(o->stats_json, cnt, &st, t.next_target_id, log);
+		write_stats_json(o->stats_json, cnt, &cs, &st, t.next_target_id, log);
 out:
+	pod_source_free(&t.pod_source);
+	byte_source_free(&t.byte_source);
 	entries_close(&t);
 	entry_filter_free(t.filter);
 	if (t.store)
 		pcap_store_close(t.store);
 	capture_close(t.capture);
+	/* Last: restores the signal mask, once nothing is left to interrupt. */
+	evloop_free(t.loop);
 	tap_scope_free(&t.scope);
 	free(t.pods);
 	free(t.names.v);

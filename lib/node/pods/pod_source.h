@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * pod_source: where the tap learns which pods exist, behind one interface (a struct of
+ * function pointers, one implementation per backend, as curl's lib/vtls does for TLS):
+ *
+ *   local       network namespaces in /run/netns joined by veth pairs, plus the inventory file
+ *               (pod_source_local.c; pods_local.h has the discovery itself)
+ *   kubernetes  (next) list + watch of this node's pods on the API server over HTTPS
+ *
+ * A source registers the file descriptors and timers it needs with the caller's event loop
+ * itself (evloop_add_fd/evloop_add_timer): an inotify fd and a rescan timer for the local
+ * source, the watch's socket for Kubernetes. The loop does not know which source it runs.
+ * What a source reports is events on its sink: a pod appeared, changed (addresses, host
+ * interface, Kubernetes namespace) or went. Pods are identified by name (for the local
+ * source, the netns name; for Kubernetes, namespace/name). The tap turns events into kernel
+ * map updates, hook attach/detach and entry names.
+ *
+ * Adding a source: write pod_source_NAME.c with a constructor that fills a struct pod_source
+ * (ops + impl); start() makes the first full list and reports each pod as POD_ADDED before
+ * it returns (so the caller can print what it taps), then registers its fds and timers;
+ * free() removes them from the loop. A source that gets whole lists (a rescan, a Kubernetes
+ * LIST after a watch expired) can hand them to pod_list_diff() for the events.
+ */
+#ifndef FLOE_PODS_POD_SOURCE_H
+#define FLOE_PODS_POD_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loop/evloop.h"
+#include "pods/pods_local.h"
+
+enum pod_event_kind {
+	POD_ADDED,
+	POD_CHANGED, /* same name; addresses, host interface or namespace differ */
+	POD_REMOVED,
+};
+
+struct pod_sink {
+	/* pod: as it is now (POD_REMOVED: as it was last). old: the previous state for
+	 * POD_CHANGED, else NULL. Both valid only during the call. */
+	void (*event)(void *ctx, enum pod_event_kind kind, const struct floe_pod *pod,
+		      const struct floe_pod *old);
+	/* A background update failed (the pods stay as last reported); msg says why. */
+	void (*error)(void *ctx, int err, const char *msg);
+	void *ctx;
+};
+
+struct pod_source_ops {
+	const char *name; /* "local", "kubernetes" */
+	/* First full list (a POD_ADDED per pod, before returning), then watch through loop.
+	 * Returns 0 or a negative errno with a message in err. */
+	int (*start)(void *impl, struct evloop *loop, const struct pod_sink *sink, char *err,
+		     size_t errlen);
+	/* Remove its fds and timers from the loop and free impl. No event after this. */
+	void (*free)(void *impl);
+};
+
+struct pod_source {
+	const struct pod_source_ops *ops;
+	void *impl;
+};
+
+static inline int pod_source_start(struct pod_source *s, struct evloop *loop,
+				   const struct pod_sink *sink, char *err, size_t errlen)
+{
+	return s->ops->start(s->impl, loop, sink, err, errlen);
+}
+
+static inline void pod_source_free(struct pod_source *s)
+{
+	if (s->ops)
+		s->ops->free(s->impl);
+	s->ops = NULL;
+	s->impl = NULL;
+}
+
+/* True when a and b (same name) differ in what the tap uses. */
+bool floe_pod_changed(const struct floe_pod *a, const struct floe_pod *b);
+
+/* Events that turn old into new (both sorted by name, as pods_local_discover gives them). */
+void pod_list_diff(const struct floe_pod_list *old, const struct floe_pod_list *new,
+		   const struct pod_sink *sink);
+
+/* ------------------------------------------------------------ the local source */
+
+#define POD_SOURCE_LOCAL_RESCAN_NS (5ull * 1000000000ull)
+
+struct pod_source_local_config {
+	const char *netns_dir; /* NULL: /run/netns */
+	const char *inventory; /* may be NULL */
+	uint64_t rescan_ns;    /* safety-net rescan period; 0: POD_SOURCE_LOCAL_RESCAN_NS */
+};
+
+/*
+ * The local source. Between its slow safety-net rescans it rescans when something happens:
+ * inotify on the netns directory (a namespace made or deleted) and on the inventory file (an
+ * edit), rtnetlink link events in the caller's netns (a veth end arriving, going, coming up):
+ * a short while after the event
+ * (events come in bursts) and a few times more over the next seconds, because a pod's
+ * address is set inside its namespace, where this netns sees no event.
+ * Runs discovery on the loop's thread (it enters each netns with setns(2) and comes back).
+ */
+int pod_source_local_new(const struct pod_source_local_config *cfg, struct pod_source *out);
+
+#endif /* FLOE_PODS_POD_SOURCE_H */
