@@ -243,7 +243,7 @@ static int cmd_read(int argc, char **argv)
 		return 2;
 	}
 	if (ftext) {
-		rc = entry_filter_compile(ftext, &filter, err, sizeof(err));
+		rc = entry_filter_compile_checked(ftext, &filter, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "floe read: bad filter: %s\n", err);
 			return 2;
