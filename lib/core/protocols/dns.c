@@ -76,9 +76,10 @@ static const struct protocol_field dns_record_fields[] = {
 	FIELD("ttl", INTEGER, "seconds"),
 	{ .path = "data", .type = FIELD_ANY,
 	  .meaning = "by type: a string for A/AAAA (address) and CNAME/NS/PTR/DNAME (name), an array "
-		     "of strings for TXT, an object for the others (MX `{preference, exchange}`, SOA, "
-		     "SRV, CAA, DS, DNSKEY, RRSIG, NSEC, NSEC3, SVCB/HTTPS, TSIG, ... see dns.md), "
-		     "`{hex}` for types not decoded" },
+		     "of strings for TXT, an object for the others (MX `{preference, exchange}`, SOA "
+		     "`{mname, rname, serial, refresh, retry, expire, minimum}`, SRV `{priority, "
+		     "weight, port, target}`, CAA `{flags, tag, value}`, DS, DNSKEY, RRSIG, NSEC, "
+		     "NSEC3, SVCB/HTTPS, TSIG, ... see dns.md), `{hex}` for types not decoded" },
 	FIELD("malformed", BOOLEAN, "the rdata did not fit its type (then `data` is `{hex}`)"),
 	FIELD("truncated", BOOLEAN, "a value was cut at `--body-max`"),
 	FIELD_END,

@@ -90,8 +90,8 @@ static const struct protocol_field redis_fields[] = {
 	      "`--body-max` bytes in total, or a capture gap inside one)"),
 	FIELD_OF("request.keys", ARRAY, STRING,
 		 "the key arguments, by command (`MSET k1 v1 k2 v2` → `[\"k1\",\"k2\"]`, `EVAL "
-		 "script 2 a b` → `[\"a\",\"b\"]`); absent for commands without keys or unknown "
-		 "ones"),
+		 "script 2 a b` → `[\"a\",\"b\"]`, `XREAD ... STREAMS s1 s2 0 0` → "
+		 "`[\"s1\",\"s2\"]`); absent for commands without keys or unknown ones"),
 	FIELD("request.keys_truncated", BOOLEAN, "more than 64 keys, or a key longer than 1 KiB"),
 	FIELD("request.inline", BOOLEAN, "`true` for an inline command (a plain text line)"),
 	FIELD("request.db", INTEGER,
@@ -105,9 +105,10 @@ static const struct protocol_field redis_fields[] = {
 	      "null bulk string and null array are `null`)"),
 	{ .path = "response.value", .type = FIELD_ANY,
 	  .meaning = "the reply as JSON: strings, numbers, `true`/`false`, `null`, arrays (arrays, "
-		     "sets, pushes), objects (maps); an error inside an aggregate is `{\"error\": "
-		     "\"...\"}`; a big number, and a double `inf`/`-inf`/`nan`, as a string. Absent "
-		     "for errors" },
+		     "sets, pushes), objects (maps; keys that are not strings by their JSON text); an "
+		     "error inside an aggregate is `{\"error\": \"...\"}`; a verbatim string without "
+		     "its format; a big number as a string; a double `inf`/`-inf`/`nan` as a string. "
+		     "Absent for errors" },
 	FIELD("response.value_base64", STRING,
 	      "a top-level bulk string that is not UTF-8 text, in base64 (of the kept bytes)"),
 	FIELD("response.length", INTEGER,
@@ -124,7 +125,9 @@ static const struct protocol_field redis_fields[] = {
 	FIELD_OF("response.attributes", MAP, ANY, "RESP3 attributes sent before the reply"),
 	FIELD("response.replies", INTEGER,
 	      "subscription commands (`SUBSCRIBE a b`, ...): the number of confirmations; "
-	      "`response.value` is then the list of them"),
+	      "`response.value` is then the list of them "
+	      "(`[[\"subscribe\",\"a\",1],[\"subscribe\",\"b\",2]]`) and `response.type` theirs "
+	      "(`array` in RESP2, `push` in RESP3)"),
 	FIELD("response.gap_bytes", BYTES, "bytes of the reply lost in a capture gap"),
 	FIELD("no_reply", BOOLEAN, "the client asked for no reply (`CLIENT REPLY OFF`/`SKIP`): the "
 				   "entry has no response and nothing is missing"),

@@ -488,6 +488,8 @@ static int md_section(FILE *out, const struct protocol_field *fields)
 		fputs("\n\n", out);
 		rc = md_rows(&t, g->group->fields);
 	}
+	/* A blank line ends the last table before whatever follows (docs: the end marker). */
+	fputc('\n', out);
 	if (!rc && ferror(out))
 		rc = -EIO;
 	return rc;
