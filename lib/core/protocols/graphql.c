@@ -4,7 +4,23 @@
  * engine passes every HTTP entry to lib/node/dissect/graphql.c, which adds the "graphql"
  * object to a GraphQL request; the HTTP fields stay.
  */
+#include <stdio.h>
+
+#include "entry/entry.h"
 #include "protocols/protocol.h"
+
+/* The parent's (HTTP) summary, then " query GetUser". */
+static size_t graphql_summary(const struct entry *e, char *out, size_t size)
+{
+	const json_t *gql = json_object_get(e->fields, "graphql");
+	size_t off = protocol_find("http")->summary(e, out, size);
+
+	if (off < size && gql)
+		off += snprintf(out + off, size - off, " %s %s",
+				entry_field_str(gql, "operation_type", NULL) ?: "-",
+				entry_field_str(gql, "operation_name", NULL) ?: "-");
+	return off;
+}
 
 static const struct protocol_field graphql_fields[] = {
 	FIELD("graphql", OBJECT, "the operation"),
@@ -35,4 +51,5 @@ const struct protocol_desc protocol_graphql = {
 	.words = graphql_words,
 	.parent_words = graphql_parent_words,
 	.fields = graphql_fields,
+	.summary = graphql_summary,
 };

@@ -4,7 +4,22 @@
  * (lib/node/dissect/http2.c) hands a stream whose content-type is application/grpc to
  * lib/node/dissect/grpc.c, which adds the "grpc" object; the HTTP fields stay.
  */
+#include <stdio.h>
+
+#include "entry/entry.h"
 #include "protocols/protocol.h"
+
+/* The parent's (HTTP) summary, then " grpc-status 5". */
+static size_t grpc_summary(const struct entry *e, char *out, size_t size)
+{
+	const json_t *status = json_object_get(json_object_get(e->fields, "grpc"), "status");
+	size_t off = protocol_find("http")->summary(e, out, size);
+
+	if (off < size && status)
+		off += snprintf(out + off, size - off, " grpc-status %lld",
+				(long long)json_integer_value(status));
+	return off;
+}
 
 static const struct protocol_field grpc_field_fields[] = {
 	FIELD("field", INTEGER, "the field number"),
@@ -65,4 +80,5 @@ const struct protocol_desc protocol_grpc = {
 	.words = grpc_words,
 	.parent_words = grpc_parent_words,
 	.fields = grpc_fields,
+	.summary = grpc_summary,
 };

@@ -1,10 +1,30 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * HTTP/1.x and HTTP/2: the protocol's descriptor (protocol.h); its dissectors are
- * lib/node/dissect/http1.c and http2.c (with http_common.c). The text summary is the HTTP
- * form entry_format_line() writes for every protocol without one (summary NULL).
+ * lib/node/dissect/http1.c and http2.c (with http_common.c).
  */
+#include <stdio.h>
+
+#include "entry/entry.h"
 #include "protocols/protocol.h"
+
+/* "POST /api/v1/items?x=1 -> 503"; gRPC and GraphQL add to it (grpc.c, graphql.c). */
+static size_t http_summary(const struct entry *e, char *out, size_t size)
+{
+	const json_t *req = json_object_get(e->fields, "request");
+	const json_t *resp = json_object_get(e->fields, "response");
+	const char *method = entry_field_str(req, "method", NULL);
+	const char *url = entry_field_str(req, "url", NULL);
+	size_t off = 0;
+
+	out[0] = 0;
+	if (method || url)
+		off += snprintf(out, size, "%s %.300s", method ? method : "-", url ? url : "-");
+	if (off < size && resp)
+		off += snprintf(out + off, size - off, " -> %lld",
+				(long long)json_integer_value(json_object_get(resp, "status")));
+	return off;
+}
 
 static const struct protocol_field interim_fields[] = {
 	FIELD("status", INTEGER, "`100`, `103`, `101`, ..."),
@@ -77,4 +97,5 @@ const struct protocol_desc protocol_http = {
 	.dissectors = http_dissectors,
 	.words = http_words,
 	.fields = http_fields,
+	.summary = http_summary,
 };

@@ -97,7 +97,7 @@ struct protocol_desc {
 					    ("http" selects gRPC entries), NULL-terminated */
 	const struct protocol_field *fields; /* its fields beyond the common ones (and the
 						parent's); ended by a zeroed field */
-	protocol_summary_fn summary;     /* NULL: the HTTP form (method url -> status) */
+	protocol_summary_fn summary;     /* the text form's summary (entry_format_line) */
 };
 
 /* Every protocol the core knows, NULL-terminated (lib/core/protocols/protocols.c). */
