@@ -393,6 +393,9 @@ int schema_print_text(FILE *out)
 			fprintf(out, " %s", w->word);
 		if (p->parent)
 			fprintf(out, "; over %s", p->parent);
+		fputs("; dissectors:", out);
+		for (const char *const *d = p->dissectors; d && *d; d++)
+			fprintf(out, " %s", *d);
 		fputc('\n', out);
 		rc = schema_walk(p->fields, field_to_text, out);
 	}
