@@ -297,6 +297,11 @@ static void test_filter_schema_errors(void **state)
 		{ "redis and request.keys contains k",
 		  "column 11: 'request.keys' is an array of string: compare one of its elements" },
 		{ "dns and request.questions.x.name == a", "column 9: unknown field" },
+		{ "dns and request.questions.0 ~ x",
+		  "column 9: 'request.questions.0' is an object: compare one of its fields" },
+		{ "request.flags.durable >= true",
+		  "column 1: '>=' orders numbers and timestamps, and 'request.flags.durable' is a "
+		  "boolean" },
 		{ "request..path", "column 1: 'request..path' is not a field path" },
 	};
 	struct entry_filter *f = NULL;

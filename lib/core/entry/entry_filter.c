@@ -187,35 +187,42 @@ static const char *op_text(enum cmp_op op)
 	return text[op];
 }
 
+/* "an integer", "a string" */
+static const char *article(const char *type)
+{
+	return strchr("aeiou", type[0]) ? "an" : "a";
+}
+
 /* Why comparison n cannot apply to a field of type ref (into why), or NULL when it can. */
 static const char *type_mismatch(const struct node *n, const struct field_ref *ref, char *why,
 				 size_t size)
 {
 	char type[64];
+	const char *a;
 
 	field_type_format(ref->type, ref->elem, type, sizeof(type));
+	a = article(type);
 	if (ref->type == FIELD_ANY)
 		return NULL;
 	if (ref->type == FIELD_OBJECT || ref->type == FIELD_MAP || ref->type == FIELD_ARRAY)
-		snprintf(why, size, "'%s' is %s %s: compare one of its %s", n->path,
-			 ref->type == FIELD_ARRAY ? "an" : "a", type,
+		snprintf(why, size, "'%s' is %s %s: compare one of its %s", n->path, a, type,
 			 ref->type == FIELD_ARRAY ? "elements ('.0')" : "fields");
 	else if ((n->op == OP_CONTAINS || n->op == OP_REGEX) && ref->type != FIELD_STRING &&
 		 ref->type != FIELD_TIMESTAMP)
 		snprintf(why, size, "'%s' matches text, and '%s' is %s %s", op_text(n->op), n->path,
-			 ref->type == FIELD_INTEGER ? "an" : "a", type);
+			 a, type);
 	else if (is_ordering(n->op) && !is_numeric(ref->type) && ref->type != FIELD_TIMESTAMP)
-		snprintf(why, size, "'%s' orders numbers and timestamps, and '%s' is a %s",
-			 op_text(n->op), n->path, type);
+		snprintf(why, size, "'%s' orders numbers and timestamps, and '%s' is %s %s",
+			 op_text(n->op), n->path, a, type);
 	else if (is_numeric(ref->type) && !n->is_num)
-		snprintf(why, size, "'%s' is %s %s, and \"%s\" is not a number", n->path,
-			 ref->type == FIELD_INTEGER ? "an" : "a", type, n->str);
+		snprintf(why, size, "'%s' is %s %s, and \"%s\" is not a number", n->path, a, type,
+			 n->str);
 	else if (ref->type == FIELD_BOOLEAN && strcmp(n->str, "true") && strcmp(n->str, "false"))
 		snprintf(why, size, "'%s' is a boolean: compare it with true or false", n->path);
 	else if ((ref->type == FIELD_STRING || ref->type == FIELD_TIMESTAMP) && n->is_num &&
 		 !n->quoted)
-		snprintf(why, size, "'%s' is a %s, compared with the number %s (quote it: \"%s\")",
-			 n->path, type, n->str, n->str);
+		snprintf(why, size, "'%s' is %s %s, compared with the number %s (quote it: \"%s\")",
+			 n->path, a, type, n->str, n->str);
 	else
 		return NULL;
 	return why;
