@@ -1,22 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The protocols the core knows: one registration line each (protocol.h). */
+/* The protocols the core knows (protocol.h). */
 #include <string.h>
 
 #include "protocols/protocol.h"
 
-extern const struct protocol_desc protocol_amqp, protocol_dns, protocol_graphql, protocol_grpc,
-	protocol_http, protocol_kafka, protocol_redis;
+/*
+ * The registration: one line per protocol, X(name) for the descriptor protocol_<name> that
+ * lib/core/protocols/<name>.c defines (the order of `floe schema` and docs lists).
+ */
+#define PROTOCOLS(X) \
+	X(http)      \
+	X(grpc)      \
+	X(graphql)   \
+	X(amqp)      \
+	X(dns)       \
+	X(kafka)     \
+	X(redis)
 
-const struct protocol_desc *const protocols[] = {
-	&protocol_http,
-	&protocol_grpc,
-	&protocol_graphql,
-	&protocol_amqp,
-	&protocol_dns,
-	&protocol_kafka,
-	&protocol_redis,
-	NULL,
-};
+#define PROTOCOL_DECLARE(name) extern const struct protocol_desc protocol_##name;
+#define PROTOCOL_ENTRY(name) &protocol_##name,
+
+PROTOCOLS(PROTOCOL_DECLARE)
+
+const struct protocol_desc *const protocols[] = { PROTOCOLS(PROTOCOL_ENTRY) NULL };
 
 const struct protocol_desc *protocol_find(const char *name)
 {
