@@ -109,6 +109,7 @@ $(BUILD)/floe: cli/floe.c $(LIB)
 # (-Ilib/core only): that is what keeps the core free of node-side code and libraries.
 CORE_TESTS := test_entry_json test_evloop
 CORE_CFLAGS := $(filter-out -Ilib/node,$(CFLAGS))
+CORE_TESTS += test_schema
 $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 

@@ -3,13 +3,16 @@
  * floe: the command users type. Local mode runs the tap in this process; Kubernetes mode
  * (deploying manifests/ and talking to the hub) comes with its own issue.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dissect/engine.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_output.h"
+#include "protocols/schema.h"
 #include "store/pcap_store.h"
 #include "tap/read_file.h"
 #include "tap/tap.h"
@@ -26,6 +29,7 @@ static void usage(FILE *out)
 	      "  read FILE [-f FILTER]      print the request/response entries of a pcap/pcapng "
 	      "file\n"
 	      "  pcap export -o FILE        write the PCAP store as one PCAP file\n"
+	      "  schema [--json]            print the entry fields of every protocol\n"
 	      "  version                    print the version\n"
 	      "\n"
 	      "Run 'floe COMMAND --help' for a command's flags.\n",
@@ -239,7 +243,7 @@ static int cmd_read(int argc, char **argv)
 		return 2;
 	}
 	if (ftext) {
-		rc = entry_filter_compile(ftext, &filter, err, sizeof(err));
+		rc = entry_filter_compile_checked(ftext, &filter, err, sizeof(err));
 		if (rc) {
 			fprintf(stderr, "floe read: bad filter: %s\n", err);
 			return 2;
@@ -265,6 +269,149 @@ static int cmd_read(int argc, char **argv)
 	return 0;
 }
 
+static void schema_usage(FILE *out)
+{
+	fputs("Usage: floe schema [--json | --markdown SECTION | --update-doc FILE | --check]\n"
+	      "\n"
+	      "The entry fields of every protocol, with their types (docs/entries.md).\n"
+	      "\n"
+	      "Flags:\n"
+	      "  -j, --json             as one JSON object\n"
+	      "      --markdown SECTION the docs table of SECTION (common or a protocol)\n"
+	      "      --update-doc FILE  regenerate FILE's '<!-- schema:SECTION -->' blocks\n"
+	      "      --check            read entries (JSON lines, floe read --json) on standard\n"
+	      "                         input; print every field the schema does not declare or\n"
+	      "                         whose type differs; exit 1 if there was one\n"
+	      "  -h, --help             this help\n",
+	      out);
+}
+
+static void schema_problem(const char *path, const char *problem, void *ctx)
+{
+	printf("entry %s: %s: %s\n", (const char *)ctx, path, problem);
+}
+
+/* floe schema --check: every entry on stdin against the schema. */
+static int schema_check_stdin(void)
+{
+	unsigned long long entries = 0, bad = 0;
+	char *line = NULL;
+	size_t cap = 0;
+
+	while (getline(&line, &cap, stdin) > 0) {
+		json_t *e = json_loads(line, 0, NULL);
+		const char *id = json_string_value(json_object_get(e, "id"));
+
+		if (!e) {
+			printf("not a JSON entry: %.60s\n", line);
+			bad++;
+			continue;
+		}
+		entries++;
+		bad += schema_check_entry(e, schema_problem, (void *)(id ? id : "?")) ? 1 : 0;
+		json_decref(e);
+	}
+	free(line);
+	fprintf(stderr, "floe schema: %llu entries checked, %llu with fields outside the schema\n",
+		entries, bad);
+	return bad ? 1 : 0;
+}
+
+static int schema_update_doc(const char *file)
+{
+	char err[256], *doc = NULL, *out;
+	size_t n = 0;
+	FILE *f = fopen(file, "r");
+	int rc = 1;
+
+	if (!f || getdelim(&doc, &n, 0, f) < 0) {
+		fprintf(stderr, "floe schema: %s: cannot read\n", file);
+		goto out;
+	}
+	fclose(f);
+	f = NULL;
+	out = schema_doc_update(doc, err, sizeof(err));
+	if (!out) {
+		fprintf(stderr, "floe schema: %s: %s\n", file, err);
+		goto out;
+	}
+	f = fopen(file, "w");
+	if (f && fputs(out, f) != EOF && !fclose(f))
+		rc = 0;
+	else
+		fprintf(stderr, "floe schema: %s: cannot write\n", file);
+	f = NULL;
+	free(out);
+out:
+	if (f)
+		fclose(f);
+	free(doc);
+	return rc;
+}
+
+static int cmd_schema(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"markdown", required_argument, NULL, 'm'},
+	    {"update-doc", required_argument, NULL, 'u'},
+	    {"check", no_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *markdown = NULL, *doc = NULL;
+	bool as_json = false, check = false;
+	json_t *j;
+	int opt, rc;
+
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			as_json = true;
+			break;
+		case 'm':
+			markdown = optarg;
+			break;
+		case 'u':
+			doc = optarg;
+			break;
+		case 'c':
+			check = true;
+			break;
+		case 'h':
+			schema_usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "floe schema: bad flag '%s'\n", argv[optind - 1]);
+			schema_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		schema_usage(stderr);
+		return 2;
+	}
+	if (check)
+		return schema_check_stdin();
+	if (doc)
+		return schema_update_doc(doc);
+	if (markdown) {
+		rc = schema_markdown(stdout, markdown);
+		if (rc == -ENOENT)
+			fprintf(stderr, "floe schema: no section '%s'\n", markdown);
+		return rc ? 1 : 0;
+	}
+	if (!as_json)
+		return schema_print_text(stdout) ? 1 : 0;
+	j = schema_to_json();
+	rc = j ? json_dumpf(j, stdout, JSON_INDENT(1)) : -1;
+	json_decref(j);
+	putchar('\n');
+	return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	dissect_malloc_policy();
@@ -279,6 +426,8 @@ int main(int argc, char **argv)
 		return cmd_read(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "pcap") && argc >= 3 && !strcmp(argv[2], "export"))
 		return cmd_pcap_export(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "schema"))
+		return cmd_schema(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("floe %s\n", FLOE_VERSION);
 		return 0;

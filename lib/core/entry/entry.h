@@ -86,7 +86,10 @@ json_t *entry_to_json(const struct entry *e);
 /* One line of text for terminals: "<id> <time> <proto> <src> -> <dst> <summary>". */
 int entry_format_line(const struct entry *e, char *buf, size_t size);
 
-/* A protocol's summary in that line comes from its descriptor (protocols/protocol.h). */
+/*
+ * A protocol's summary in that line comes from its descriptor (protocols/protocol.h); one
+ * the core does not know gets HTTP's ("METHOD url -> status").
+ */
 
 /* The string at o.a (or o.a.b when b is not NULL); NULL when absent or not a string. */
 const char *entry_field_str(const json_t *o, const char *a, const char *b);

@@ -5,9 +5,13 @@
 #include <errno.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "protocols/protocol.h"
+#include "protocols/schema.h"
 
 #define FILTER_MAX_DEPTH 64 /* nesting of parentheses and not */
 
@@ -18,8 +22,11 @@ struct node {
 	enum node_kind kind;
 	struct node *a, *b;
 	char *path;   /* N_TRUTHY, N_CMP; N_PROTO: the name */
+	const struct protocol_desc *owner; /* N_PROTO: the protocol declaring the word */
+	const struct protocol_word *word;
 	enum cmp_op op;
 	char *str;    /* the value as text */
+	bool quoted;  /* the value was a "string" (else a bare word or number) */
 	bool is_num;
 	double num;
 	bool has_re;
@@ -35,22 +42,40 @@ struct parser {
 	char *err;
 	size_t errlen;
 	int depth;
+	bool check_schema; /* resolve fields against the schema (protocols/schema.h) */
 	bool failed, nomem;
 };
 
-static void fail(struct parser *ps, const char *fmt, ...)
+static void vfail_at(struct parser *ps, const char *label, int pos, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int n;
 
 	if (ps->failed)
 		return;
 	ps->failed = true;
-	n = snprintf(ps->err, ps->errlen, "position %d: ", (int)(ps->p - ps->s) + 1);
+	n = snprintf(ps->err, ps->errlen, "%s %d: ", label, pos);
 	if (n < 0 || (size_t)n >= ps->errlen)
 		return;
-	va_start(ap, fmt);
 	vsnprintf(ps->err + n, ps->errlen - n, fmt, ap);
+}
+
+/* A schema error: "column N: ..." at the field's first character (1-based). */
+static void fail_column(struct parser *ps, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail_at(ps, "column", col, fmt, ap);
+	va_end(ap);
+}
+
+/* A syntax error at the parser's position. */
+static void fail(struct parser *ps, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail_at(ps, "position", (int)(ps->p - ps->s) + 1, fmt, ap);
 	va_end(ap);
 }
 
@@ -143,17 +168,163 @@ static char *read_string(struct parser *ps)
 	return out;
 }
 
-static const char *const protocol_words[] = { "http", "http1", "http2", "grpc", "graphql",
-					      "amqp", "redis", "kafka", "dns", NULL };
+/* ---- the schema: fields resolve, values fit their types ---- */
 
-static bool is_protocol_word(const char *w)
+static bool is_numeric(enum field_type t)
 {
-	unsigned i;
+	return t == FIELD_INTEGER || t == FIELD_REAL || t == FIELD_DURATION_MS || t == FIELD_BYTES;
+}
 
-	for (i = 0; protocol_words[i]; i++)
-		if (!strcmp(w, protocol_words[i]))
-			return true;
-	return false;
+static bool is_ordering(enum cmp_op op)
+{
+	return op == OP_LT || op == OP_LE || op == OP_GT || op == OP_GE;
+}
+
+static const char *op_text(enum cmp_op op)
+{
+	static const char *const text[] = { "==", "!=", "<", "<=", ">", ">=", "contains", "~" };
+
+	return text[op];
+}
+
+/* "an integer", "a string" */
+static const char *article(const char *type)
+{
+	return strchr("aeiou", type[0]) ? "an" : "a";
+}
+
+/* Why comparison n cannot apply to a field of type ref (into why), or NULL when it can. */
+static const char *type_mismatch(const struct node *n, const struct field_ref *ref, char *why,
+				 size_t size)
+{
+	char type[64];
+	const char *a;
+
+	field_type_format(ref->type, ref->elem, type, sizeof(type));
+	a = article(type);
+	if (ref->type == FIELD_ANY)
+		return NULL;
+	if (ref->type == FIELD_OBJECT || ref->type == FIELD_MAP || ref->type == FIELD_ARRAY)
+		snprintf(why, size, "'%s' is %s %s: compare one of its %s", n->path, a, type,
+			 ref->type == FIELD_ARRAY ? "elements ('.0')" : "fields");
+	else if ((n->op == OP_CONTAINS || n->op == OP_REGEX) && ref->type != FIELD_STRING &&
+		 ref->type != FIELD_TIMESTAMP)
+		snprintf(why, size, "'%s' matches text, and '%s' is %s %s", op_text(n->op), n->path,
+			 a, type);
+	else if (is_ordering(n->op) && !is_numeric(ref->type) && ref->type != FIELD_TIMESTAMP)
+		snprintf(why, size, "'%s' orders numbers and timestamps, and '%s' is %s %s",
+			 op_text(n->op), n->path, a, type);
+	else if (is_numeric(ref->type) && !n->is_num)
+		snprintf(why, size, "'%s' is %s %s, and \"%s\" is not a number", n->path, a, type,
+			 n->str);
+	else if (ref->type == FIELD_BOOLEAN && strcmp(n->str, "true") && strcmp(n->str, "false"))
+		snprintf(why, size, "'%s' is a boolean: compare it with true or false", n->path);
+	else if ((ref->type == FIELD_STRING || ref->type == FIELD_TIMESTAMP) && n->is_num &&
+		 !n->quoted)
+		snprintf(why, size, "'%s' is %s %s, compared with the number %s (quote it: \"%s\")",
+			 n->path, a, type, n->str, n->str);
+	else
+		return NULL;
+	return why;
+}
+
+/* Edit distance of a and b (both shorter than SCHEMA_PATH_MAX), for suggestions. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[SCHEMA_PATH_MAX], cur[SCHEMA_PATH_MAX];
+
+	if (la >= SCHEMA_PATH_MAX || lb >= SCHEMA_PATH_MAX)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+	}
+	return prev[lb];
+}
+
+struct suggestion {
+	const char *wanted;
+	char best[SCHEMA_PATH_MAX];
+	size_t distance;
+};
+
+static void suggest(struct suggestion *sg, const char *candidate)
+{
+	size_t d = edit_distance(sg->wanted, candidate);
+
+	if (d < sg->distance) {
+		sg->distance = d;
+		snprintf(sg->best, sizeof(sg->best), "%s", candidate);
+	}
+}
+
+static int suggest_field(const char *path, const struct protocol_field *f, void *ctx)
+{
+	suggest(ctx, path);
+	return 0;
+}
+
+/* The field or word nearest to an unknown one, when near enough to be a typo. */
+static const char *nearest_name(struct suggestion *sg, const char *wanted)
+{
+	*sg = (struct suggestion){ .wanted = wanted, .distance = SIZE_MAX };
+	schema_walk(protocol_common_fields, suggest_field, sg);
+	for (const struct protocol_desc *const *p = protocols; *p; p++) {
+		for (const struct protocol_word *w = (*p)->words; w && w->word; w++)
+			suggest(sg, w->word);
+		schema_walk((*p)->fields, suggest_field, sg);
+	}
+	return sg->distance <= 2 + strlen(wanted) / 8 ? sg->best : NULL;
+}
+
+/*
+ * Resolve n's field against every table (common fields and each protocol's): unknown
+ * nowhere, or of a type n cannot compare with everywhere, is an error at column col.
+ */
+static void check_field(struct parser *ps, const struct node *n, int col)
+{
+	char buf[SCHEMA_PATH_MAX], why[256] = "";
+	const char *comps[SCHEMA_DEPTH_MAX], *near;
+	struct suggestion sg;
+	struct field_ref ref;
+	bool found = false;
+	int nc = schema_split(n->path, buf, sizeof(buf), comps, SCHEMA_DEPTH_MAX);
+
+	if (nc < 0) {
+		fail_column(ps, col, "'%s' is not a field path", n->path);
+		return;
+	}
+	/* i == 0: the common fields; i > 0: protocols[i - 1]'s. */
+	for (size_t i = 0; !i || protocols[i - 1]; i++) {
+		const struct protocol_field *table = i ? protocols[i - 1]->fields
+						       : protocol_common_fields;
+		char w[sizeof(why)];
+
+		if (!schema_resolve(table, comps, nc, &ref))
+			continue;
+		found = true;
+		if (n->kind != N_CMP || !type_mismatch(n, &ref, w, sizeof(w)))
+			return;
+		if (!why[0])
+			memcpy(why, w, sizeof(why));
+	}
+	if (found) {
+		fail_column(ps, col, "%s", why);
+		return;
+	}
+	near = nearest_name(&sg, n->path);
+	if (near)
+		fail_column(ps, col, "unknown field '%s' (did you mean '%s'?)", n->path, near);
+	else
+		fail_column(ps, col, "unknown field '%s' (`floe schema` lists them)", n->path);
 }
 
 static struct node *parse_or(struct parser *ps);
@@ -167,10 +338,15 @@ static struct node *parse_term(struct parser *ps)
 		{ "==", OP_EQ }, { "!=", OP_NE }, { "<=", OP_LE }, { ">=", OP_GE }, { "<", OP_LT },
 		{ ">", OP_GT },	 { "~", OP_REGEX }, { "contains", OP_CONTAINS }, { "=", OP_EQ },
 	};
+	const struct protocol_desc *owner;
+	const struct protocol_word *pw = NULL;
 	struct node *n;
 	char *word, *end;
 	unsigned i;
+	int col;
 
+	skip_ws(ps);
+	col = (int)(ps->p - ps->s) + 1;
 	word = read_word(ps);
 	if (!word) {
 		fail(ps, *ps->p ? "expected a field or protocol name at '%.10s'"
@@ -182,12 +358,21 @@ static struct node *parse_term(struct parser *ps)
 		if (accept(ps, ops[i].sym))
 			break;
 	if (i == sizeof(ops) / sizeof(ops[0])) {
-		n = node_new(ps, is_protocol_word(word) ? N_PROTO : N_TRUTHY);
+		owner = protocol_find_word(word, &pw);
+		n = node_new(ps, owner ? N_PROTO : N_TRUTHY);
 		if (!n) {
 			free(word);
 			return NULL;
 		}
 		n->path = word;
+		n->owner = owner;
+		n->word = pw;
+		if (!owner && ps->check_schema)
+			check_field(ps, n, col);
+		if (ps->failed) {
+			node_free(n);
+			return NULL;
+		}
 		return n;
 	}
 	n = node_new(ps, N_CMP);
@@ -198,7 +383,8 @@ static struct node *parse_term(struct parser *ps)
 	n->path = word;
 	n->op = ops[i].op;
 	skip_ws(ps);
-	if (*ps->p == '"')
+	n->quoted = *ps->p == '"';
+	if (n->quoted)
 		n->str = read_string(ps);
 	else
 		n->str = read_word(ps);
@@ -221,6 +407,12 @@ static struct node *parse_term(struct parser *ps)
 			return NULL;
 		}
 		n->has_re = true;
+	}
+	if (ps->check_schema)
+		check_field(ps, n, col);
+	if (ps->failed) {
+		node_free(n);
+		return NULL;
 	}
 	return n;
 }
@@ -282,9 +474,11 @@ static struct node *parse_or(struct parser *ps)
 	return parse_binary(ps, true);
 }
 
-int entry_filter_compile(const char *text, struct entry_filter **out, char *err, size_t errlen)
+static int compile(const char *text, bool check_schema, struct entry_filter **out, char *err,
+		   size_t errlen)
 {
-	struct parser ps = { .s = text, .p = text, .err = err, .errlen = errlen };
+	struct parser ps = { .s = text, .p = text, .err = err, .errlen = errlen,
+			     .check_schema = check_schema };
 	struct entry_filter *f;
 	struct node *root;
 
@@ -307,6 +501,17 @@ int entry_filter_compile(const char *text, struct entry_filter **out, char *err,
 	f->root = root;
 	*out = f;
 	return 0;
+}
+
+int entry_filter_compile(const char *text, struct entry_filter **out, char *err, size_t errlen)
+{
+	return compile(text, false, out, err, errlen);
+}
+
+int entry_filter_compile_checked(const char *text, struct entry_filter **out, char *err,
+				 size_t errlen)
+{
+	return compile(text, true, out, err, errlen);
 }
 
 void entry_filter_free(struct entry_filter *f)
@@ -421,7 +626,6 @@ static bool compare(const struct node *n, const json_t *v)
 
 static bool eval(const struct node *n, const json_t *e)
 {
-	const char *proto, *ver;
 
 	switch (n->kind) {
 	case N_AND:
@@ -431,22 +635,11 @@ static bool eval(const struct node *n, const json_t *e)
 	case N_NOT:
 		return !eval(n->a, e);
 	case N_PROTO:
-		proto = json_string_value(json_object_get(e, "protocol"));
-		ver = json_string_value(json_object_get(e, "version"));
-		if (!proto)
-			return false;
-		/* Only HTTP's versions: other protocols have a "version" of their own (RESP "2"
-		 * is not HTTP/2). */
-		if (!strcmp(n->path, "http2"))
-			return ver && !strcmp(ver, "2") &&
-			       (!strcmp(proto, "http") || !strcmp(proto, "graphql"));
-		if (!strcmp(n->path, "http1"))
-			return ver && ver[0] == '1' &&
-			       (!strcmp(proto, "http") || !strcmp(proto, "graphql"));
-		if (!strcmp(n->path, "http")) /* GraphQL and gRPC ride on HTTP */
-			return !strcmp(proto, "http") || !strcmp(proto, "graphql") ||
-			       !strcmp(proto, "grpc");
-		return !strcmp(proto, n->path);
+		/* A word selects its protocol's entries (by version for http1/http2: RESP "2" is
+		 * not HTTP/2) and those of children that list it (GraphQL for http1/http2). */
+		return protocol_word_selects(n->owner, n->word,
+					     json_string_value(json_object_get(e, "protocol")),
+					     json_string_value(json_object_get(e, "version")));
 	case N_TRUTHY:
 		return truthy(lookup(e, n->path));
 	case N_CMP:

@@ -40,7 +40,66 @@ static size_t kafka_summary(const struct entry *e, char *out, size_t size)
 		off += snprintf(out + off, size - off, " (acks=0, no response)");
 	return off < size ? off : size - 1;
 }
+
+/* What requests and responses both carry. */
+static const struct protocol_field kafka_message_fields[] = {
+	FIELD("correlation_id", INTEGER, "pairs the two"),
+	{ .path = "body", .type = FIELD_ANY,
+	  .meaning = "the decoded body (an object): Kafka's field names in lower_snake_case as the "
+		     "protocol guide prints them (`topic_data`, `partition_data`, `records`, "
+		     "`throttle_time_ms`, ...); null values left out; every `*error_code` followed by "
+		     "its `*error_name`; record batches under `records`; see kafka.md" },
+	FIELD_OF("topics", ARRAY, STRING, "the topic names in the message (subscribed and assigned "
+					  "ones included), distinct, in order"),
+	FIELD_OF("topic_ids", ARRAY, STRING, "the topic ids in the message (Fetch v13+, Metadata "
+					     "v10+, ...)"),
+	FIELD("partition_count", INTEGER, "topic-partition entries in the message"),
+	FIELD("batch_count", INTEGER, "record batches (produced; fetched)"),
+	FIELD("record_count", INTEGER, "records (produced; fetched)"),
+	FIELD("body_size", BYTES, "bytes after the header"),
+	FIELD("body_undecoded", STRING, "why there is no `body`: `api_not_decoded`, "
+					"`unknown_api_key`, `unsupported_version`, `no_request` (a "
+					"response whose request was not seen), `truncated`"),
+	FIELD("truncated", BOOLEAN, "only a prefix was decoded (decode bound, a gap, the "
+				    "connection's end)"),
+	FIELD("skipped_bytes", BYTES, "bytes past the decode bound, not decoded"),
+	FIELD("gap_bytes", BYTES, "bytes of the message lost in the capture"),
+	FIELD("malformed", STRING, "what did not decode"),
+	FIELD("malformed_offset", INTEGER, "where (offset after the length prefix)"),
+	FIELD("trailing_bytes", BYTES, "bytes after the last field (ignored by brokers)"),
+	FIELD_END,
+};
+
+static const struct field_group kafka_message_group = { "Kafka message",
+							kafka_message_fields };
+
+static const struct protocol_field kafka_fields[] = {
+	FIELD_GROUP("request", kafka_message_group, "the request"),
+	FIELD("request.api_key", INTEGER, "`0` Produce, `1` Fetch, `3` Metadata, ..."),
+	FIELD("request.api_name", STRING, "`Produce`, `Fetch`, `Metadata`, ... (absent for a key "
+					  "floe does not know)"),
+	FIELD("request.api_version", INTEGER, "the version the client chose"),
+	FIELD("request.client_id", STRING, "(absent when null)"),
+	FIELD("request.no_response", BOOLEAN, "`true` for a Produce with acks=0: the broker never "
+					      "answers; the entry is complete without a response"),
+	FIELD_GROUP("response", kafka_message_group, "the response"),
+	FIELD("response.error_code", INTEGER, "the first non-zero error code in the body (else "
+					      "`0`)"),
+	FIELD("response.error_name", STRING, "its name (else `NONE`)"),
+	FIELD("response.error_count", INTEGER, "non-zero error codes in the body"),
+	FIELD("response.decoded_as_version", INTEGER, "`0`: an ApiVersions error answer in version "
+						      "0"),
+	FIELD_END,
+};
+
+static const char *const kafka_dissectors[] = { "kafka", NULL };
+static const struct protocol_word kafka_words[] = { { "kafka", NULL }, { NULL, NULL } };
+
 const struct protocol_desc protocol_kafka = {
-    .name = "kafka",
-    .summary = kafka_summary,
+	.name = "kafka",
+	.description = "Apache Kafka: every API key's header, decoded bodies, record batches",
+	.dissectors = kafka_dissectors,
+	.words = kafka_words,
+	.fields = kafka_fields,
+	.summary = kafka_summary,
 };

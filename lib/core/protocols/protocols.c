@@ -1,18 +1,28 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The protocols the core knows: one registration line each. */
+/* The protocols the core knows (protocol.h). */
 #include <string.h>
 
 #include "protocols/protocol.h"
 
-extern const struct protocol_desc protocol_amqp, protocol_dns, protocol_kafka, protocol_redis;
+/*
+ * The registration: one line per protocol, X(name) for the descriptor protocol_<name> that
+ * lib/core/protocols/<name>.c defines (the order of `floe schema` and docs lists).
+ */
+#define PROTOCOLS(X) \
+	X(http)      \
+	X(grpc)      \
+	X(graphql)   \
+	X(amqp)      \
+	X(dns)       \
+	X(kafka)     \
+	X(redis)
 
-const struct protocol_desc *const protocols[] = {
-	&protocol_amqp,
-	&protocol_dns,
-	&protocol_kafka,
-	&protocol_redis,
-	NULL,
-};
+#define PROTOCOL_DECLARE(name) extern const struct protocol_desc protocol_##name;
+#define PROTOCOL_ENTRY(name) &protocol_##name,
+
+PROTOCOLS(PROTOCOL_DECLARE)
+
+const struct protocol_desc *const protocols[] = { PROTOCOLS(PROTOCOL_ENTRY) NULL };
 
 const struct protocol_desc *protocol_find(const char *name)
 {
@@ -20,4 +30,51 @@ const struct protocol_desc *protocol_find(const char *name)
 		if (!strcmp((*p)->name, name))
 			return *p;
 	return NULL;
+}
+
+const struct protocol_word *protocol_word(const struct protocol_desc *p, const char *w)
+{
+	for (const struct protocol_word *pw = p->words; pw && pw->word; pw++)
+		if (!strcmp(pw->word, w))
+			return pw;
+	return NULL;
+}
+
+const struct protocol_desc *protocol_find_word(const char *w, const struct protocol_word **word)
+{
+	for (const struct protocol_desc *const *p = protocols; *p; p++) {
+		const struct protocol_word *pw = protocol_word(*p, w);
+
+		if (pw) {
+			if (word)
+				*word = pw;
+			return *p;
+		}
+	}
+	return NULL;
+}
+
+static bool version_fits(const struct protocol_word *word, const char *version)
+{
+	return !word->version ||
+	       (version && !strncmp(version, word->version, strlen(word->version)));
+}
+
+bool protocol_word_selects(const struct protocol_desc *owner, const struct protocol_word *word,
+			   const char *name, const char *version)
+{
+	const struct protocol_desc *p;
+
+	if (!name)
+		return false;
+	if (!strcmp(name, owner->name))
+		return version_fits(word, version);
+	/* A child protocol answers to the parent words it lists (GraphQL to http1/http2). */
+	p = protocol_find(name);
+	if (!p || !p->parent || strcmp(p->parent, owner->name))
+		return false;
+	for (const char *const *w = p->parent_words; w && *w; w++)
+		if (!strcmp(*w, word->word))
+			return version_fits(word, version);
+	return false;
 }

@@ -2257,6 +2257,7 @@ static void amqp_free(void *vst)
 
 const struct dissector dissector_amqp = {
     .name = "amqp",
+    .protocol = "amqp", /* its descriptor: lib/core/protocols/amqp.c */
     .detect = amqp_detect,
     .open = amqp_open,
     .parse = amqp_parse,

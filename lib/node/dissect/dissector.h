@@ -61,6 +61,14 @@ struct dissector {
 	const char *name; /* "http1", "http2", ... (for stats and --protocol options) */
 
 	/*
+	 * The name of the protocol descriptor (lib/core/protocols/, protocols/protocol.h) of
+	 * the entries it produces: their "protocol", summary, filter words and field schema.
+	 * The descriptor lists this dissector in its dissectors[]; test_dissector_protocols
+	 * checks both directions.
+	 */
+	const char *protocol;
+
+	/*
 	 * Does this direction's first bytes look like the protocol? p/n: the first n bytes of
 	 * direction dir (TCP_DIR_C2S: from the client as the reassembler decided it).
 	 */

@@ -556,6 +556,7 @@ static void dns_free(void *vst)
 
 const struct dissector dissector_dns = {
     .name = "dns",
+    .protocol = "dns", /* its descriptor: lib/core/protocols/dns.c */
     .detect = dns_detect,
     .open = dns_open,
     .parse = dns_parse,

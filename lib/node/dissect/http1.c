@@ -1124,6 +1124,7 @@ static void h1_free(void *vst)
 
 const struct dissector dissector_http1 = {
 	.name = "http1",
+	.protocol = "http", /* its descriptor: lib/core/protocols/http.c */
 	.detect = h1_detect,
 	.open = h1_open,
 	.parse = h1_parse,

@@ -1400,6 +1400,7 @@ void http2_get_conn_stats(const void *st, struct http2_conn_stats *out)
 
 const struct dissector dissector_http2 = {
 	.name = "http2",
+	.protocol = "http", /* its descriptor: lib/core/protocols/http.c (gRPC: grpc.c) */
 	.detect = h2_detect,
 	.open = h2_open,
 	.parse = h2_parse,

@@ -2065,6 +2065,7 @@ static void kafka_free(void *vst)
 
 const struct dissector dissector_kafka = {
     .name = "kafka",
+    .protocol = "kafka", /* its descriptor: lib/core/protocols/kafka.c */
     .detect = kafka_detect,
     .open = kafka_open,
     .parse = kafka_parse,

@@ -2726,6 +2726,7 @@ static const char *const redis_counters[] = {
 
 const struct dissector dissector_redis = {
     .name = "redis",
+    .protocol = "redis", /* its descriptor: lib/core/protocols/redis.c */
     .detect = redis_detect,
     .open = redis_open,
     .parse = redis_parse,

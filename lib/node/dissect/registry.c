@@ -2,7 +2,8 @@
 /*
  * The dissectors the engine tries, in detection order. HTTP/2 comes first: its preface
  * starts with "PRI * HTTP/2.0", which an HTTP/1 detector could take for a request line.
- * Not const: unit tests put toy dissectors in their place.
+ * Not const: unit tests put toy dissectors in their place. Each names its protocol
+ * descriptor in the core (struct dissector.protocol).
  */
 #include "dissect/amqp.h"
 #include "dissect/dissector.h"

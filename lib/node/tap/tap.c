@@ -178,7 +178,7 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	int ret;
 
 	if (t->o->filter) {
-		ret = entry_filter_compile(t->o->filter, &t->filter, err, errlen);
+		ret = entry_filter_compile_checked(t->o->filter, &t->filter, err, errlen);
 		if (ret)
 			return ret;
 	}

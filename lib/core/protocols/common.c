@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The fields every entry has, and the groups several protocols share (protocol.h). */
+#include "protocols/protocol.h"
+
+static const struct protocol_field endpoint_fields[] = {
+	FIELD("ip", STRING, "the address: `10.0.0.1`, `fd00::2`"),
+	FIELD("port", INTEGER, "the TCP or UDP port"),
+	FIELD("pod", STRING, "the pod the address belongs to, when floe knows it"),
+	FIELD("namespace", STRING, "that pod's namespace"),
+	FIELD_END,
+};
+
+static const struct field_group endpoint_group = { "Endpoint", endpoint_fields };
+
+const struct protocol_field protocol_common_fields[] = {
+	FIELD("id", STRING, "`<flow_id>-<n>`: the n-th entry of that connection, in the order entries "
+			    "were completed. Stable for one input: reading the same file twice gives the "
+			    "same ids."),
+	FIELD("protocol", STRING, "`http`, `grpc`, `graphql`, `redis`, `dns`, `amqp`, `kafka`"),
+	FIELD("version", STRING, "the protocol's version: `1.0`, `1.1`, `2` for HTTP (gRPC: `2`; "
+				 "GraphQL: the HTTP version it came over)"),
+	FIELD("request_time", TIMESTAMP, "UTC time of the request's first byte, RFC 3339 with "
+					 "nanoseconds: `2026-11-23T10:42:00.123456789Z`"),
+	FIELD("response_time", TIMESTAMP, "UTC time of the response's first byte"),
+	FIELD("elapsed_ms", DURATION_MS, "`response_time - request_time` in milliseconds (only when "
+					 "both are known)"),
+	FIELD_GROUP("src", endpoint_group, "the client (sender of the request)"),
+	FIELD_GROUP("dst", endpoint_group, "the server"),
+	FIELD("flow_id", INTEGER, "the TCP connection's (or UDP conversation's) number in this input "
+				  "(1, 2, ... in order of first packet)"),
+	FIELD("stream_id", INTEGER, "HTTP/2 stream (HTTP/2, gRPC, GraphQL over HTTP/2 only)"),
+	FIELD("request_size", BYTES, "bytes of the request on the wire: head and body (HTTP/1 chunk "
+				     "framing included; HTTP/2: the payloads of the stream's HEADERS, "
+				     "CONTINUATION and DATA frames)"),
+	FIELD("response_size", BYTES, "same for the response"),
+	FIELD("missing", STRING, "`request` or `response` when that half never came (absent when the "
+				 "entry is complete)"),
+	FIELD("incomplete", STRING, "`request` or `response` when that half began but never ended "
+				    "(HTTP: its head came, the body was cut); the part that came is in "
+				    "the entry"),
+	FIELD("missing_reason", STRING,
+	      "why the half is missing or incomplete: `capture_gap` (bytes lost in the capture), "
+	      "`connection_reset`, `connection_closed`, `timeout` (idle or evicted), `end_of_capture`, "
+	      "`stream_reset` (HTTP/2 RST_STREAM or GOAWAY), `parse_error`, `too_many_pending` (more "
+	      "requests waited for responses than floe keeps per connection)"),
+	FIELD_END,
+};
+
+static const struct protocol_field body_fields[] = {
+	FIELD("size", BYTES, "body bytes on the wire after transfer decoding (chunk framing removed), "
+			     "before content decoding"),
+	FIELD("truncated", BOOLEAN, "`true` when not all of it was kept (`--body-max`, default 64 "
+				    "KiB) or the decoded form was cut"),
+	FIELD("encoding", STRING, "the `content-encoding` when one was applied (`gzip`, `deflate`, "
+				  "...)"),
+	FIELD("decoded_size", BYTES, "size after gzip/deflate decoding (of the kept bytes)"),
+	FIELD("text", STRING, "the (decoded) body when it is UTF-8 text"),
+	FIELD("base64", STRING, "the (decoded) body otherwise"),
+	FIELD("decode_error", STRING, "why content decoding failed (the raw bytes are shown then)"),
+	FIELD("decode_incomplete", BOOLEAN, "`true` when the compressed stream stopped before its "
+					    "end (flushed but never finished): what decoded is shown"),
+	FIELD("gap_bytes", BYTES, "bytes of the body lost in the capture and skipped"),
+	FIELD("expected_size", BYTES, "AMQP: the size the content header announced, when the content "
+				      "was cut"),
+	FIELD_END,
+};
+
+const struct field_group protocol_body_group = { "Body", body_fields };

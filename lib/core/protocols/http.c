@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * HTTP/1.x and HTTP/2: the protocol's descriptor (protocol.h); its dissectors are
+ * lib/node/dissect/http1.c and http2.c (with http_common.c).
+ */
+#include <stdio.h>
+
+#include "entry/entry.h"
+#include "protocols/protocol.h"
+
+/* "POST /api/v1/items?x=1 -> 503"; gRPC and GraphQL add to it (grpc.c, graphql.c). */
+static size_t http_summary(const struct entry *e, char *out, size_t size)
+{
+	const json_t *req = json_object_get(e->fields, "request");
+	const json_t *resp = json_object_get(e->fields, "response");
+	const char *method = entry_field_str(req, "method", NULL);
+	const char *url = entry_field_str(req, "url", NULL);
+	size_t off = 0;
+
+	out[0] = 0;
+	if (method || url)
+		off += snprintf(out, size, "%s %.300s", method ? method : "-", url ? url : "-");
+	if (off < size && resp)
+		off += snprintf(out + off, size - off, " -> %lld",
+				(long long)json_integer_value(json_object_get(resp, "status")));
+	return off;
+}
+
+static const struct protocol_field interim_fields[] = {
+	FIELD("status", INTEGER, "`100`, `103`, `101`, ..."),
+	FIELD("status_text", STRING, "the reason phrase"),
+	FIELD("version", STRING, "`1.1`, `2`"),
+	FIELD_OF("headers", MAP, STRING, "lower-cased name → value"),
+	FIELD("time", TIMESTAMP, "when it came"),
+	FIELD_END,
+};
+
+static const struct field_group interim_group = { "Interim response",
+						  interim_fields };
+
+static const struct protocol_field http_fields[] = {
+	FIELD("request", OBJECT, "the request"),
+	FIELD("request.method", STRING, "`GET`, `POST`, ..."),
+	FIELD("request.url", STRING, "the request target as sent (HTTP/2: `:path`)"),
+	FIELD("request.path", STRING, "the url before `?`"),
+	FIELD("request.query", STRING, "the url after `?` without `#fragment` (`\"\"` when none)"),
+	FIELD_OF("request.query_params", MAP, STRING,
+		 "name → value, percent- and `+`-decoded (first value of a repeated name)"),
+	FIELD("request.version", STRING, "`1.0`, `1.1`, `2`"),
+	FIELD_OF("request.headers", MAP, STRING,
+		 "lower-cased name → value; a repeated header's values joined with `, ` "
+		 "(`set-cookie` with a newline)"),
+	FIELD_OF("request.cookies", MAP, STRING, "name → value from `cookie`"),
+	FIELD("request.content_type", STRING, "the `content-type` header"),
+	FIELD_GROUP("request.body", protocol_body_group, "the body"),
+	FIELD_OF("request.trailers", MAP, STRING, "HTTP/1.1 chunked trailers / HTTP/2 trailing HEADERS"),
+	FIELD("request.authority", STRING, "HTTP/2 `:authority`"),
+	FIELD("request.scheme", STRING, "HTTP/2 `:scheme`"),
+	FIELD("response", OBJECT, "the response"),
+	FIELD("response.status", INTEGER, "`200`, `404`, ..."),
+	FIELD("response.status_text", STRING,
+	      "the reason phrase (HTTP/2 has none on the wire: the standard phrase of the code)"),
+	FIELD("response.version", STRING, "as for the request"),
+	FIELD_OF("response.headers", MAP, STRING, "as for the request"),
+	FIELD_OF("response.cookies", MAP, STRING, "name → value from `set-cookie`"),
+	FIELD("response.content_type", STRING, "as for the request"),
+	FIELD_GROUP("response.body", protocol_body_group, "as for the request"),
+	FIELD_OF("response.trailers", MAP, STRING, "as for the request"),
+	FIELD_ARRAY_GROUP("interim", interim_group,
+			  "interim 1xx responses (100 Continue, 103, the 101 of an upgrade)"),
+	FIELD("interim_dropped", INTEGER, "interim responses beyond the ones kept"),
+	FIELD("upgrade", STRING, "the protocol a 101 switched to (`h2c`, `websocket`, ...)"),
+	FIELD("tunnel", BOOLEAN,
+	      "`true` after an accepted CONNECT (the rest of the connection is not parsed)"),
+	FIELD("pushed", BOOLEAN, "HTTP/2 server push: the entry is the promised stream's"),
+	FIELD("promised_on_stream", INTEGER, "HTTP/2 server push: the stream it was promised on"),
+	FIELD("rst_error", STRING, "HTTP/2 RST_STREAM: the error code name"),
+	FIELD("rst_by", STRING, "HTTP/2 RST_STREAM: who sent it (`client`/`server`)"),
+	FIELD("goaway", BOOLEAN, "`true` when a GOAWAY cancelled the stream"),
+	FIELD("headers_truncated", BOOLEAN,
+	      "decoded headers went past the 64 KiB bound; the rest were dropped"),
+	FIELD_END,
+};
+
+static const char *const http_dissectors[] = { "http1", "http2", NULL };
+
+static const struct protocol_word http_words[] = {
+	{ "http", NULL },  /* with gRPC and GraphQL, which ride on HTTP */
+	{ "http1", "1" },  /* versions 1.0 and 1.1 */
+	{ "http2", "2" },
+	{ NULL, NULL },
+};
+
+const struct protocol_desc protocol_http = {
+	.name = "http",
+	.description = "HTTP/1.0, HTTP/1.1 and HTTP/2 (h2c, prior knowledge) requests and responses",
+	.dissectors = http_dissectors,
+	.words = http_words,
+	.fields = http_fields,
+	.summary = http_summary,
+};
