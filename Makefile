@@ -107,9 +107,8 @@ $(BUILD)/floe: cli/floe.c $(LIB)
 
 # Unit tests (cmocka), plain and under ASan+UBSan. The core's own tests link the core alone
 # (-Ilib/core only): that is what keeps the core free of node-side code and libraries.
-CORE_TESTS := test_entry_json test_evloop
+CORE_TESTS := test_entry_json test_evloop test_schema
 CORE_CFLAGS := $(filter-out -Ilib/node,$(CFLAGS))
-CORE_TESTS += test_schema
 $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
 

@@ -7,7 +7,7 @@
  * description, the filter words, the parent protocol (gRPC rides on HTTP/2, GraphQL on HTTP)
  * and the typed field schema; the dissector itself is lib/node/dissect/<name>.c, whose struct
  * dissector points back at the descriptor (dissector.h: .protocol). A protocol's "own files"
- * are those two, its tests and its docs page; centrally it adds one line to protocols.c.
+ * are those two, its tests and its docs page; centrally it adds one line to registry.h.
  *
  * The core holds the schema because the hub (which links no dissector) needs it too: for
  * query type checks, the entry fields of its API and the UI's column list.

@@ -1,28 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The protocols the core knows (protocol.h). */
+/* The protocols the core knows (protocol.h), from the one registration list (registry.h). */
 #include <string.h>
 
 #include "protocols/protocol.h"
-
-/*
- * The registration: one line per protocol, X(name) for the descriptor protocol_<name> that
- * lib/core/protocols/<name>.c defines (the order of `floe schema` and docs lists).
- */
-#define PROTOCOLS(X) \
-	X(http)      \
-	X(grpc)      \
-	X(graphql)   \
-	X(amqp)      \
-	X(dns)       \
-	X(kafka)     \
-	X(redis)
+#include "protocols/registry.h"
 
 #define PROTOCOL_DECLARE(name) extern const struct protocol_desc protocol_##name;
 #define PROTOCOL_ENTRY(name) &protocol_##name,
 
-PROTOCOLS(PROTOCOL_DECLARE)
+FLOE_PROTOCOLS(PROTOCOL_DECLARE, FLOE_REGISTRY_NONE)
 
-const struct protocol_desc *const protocols[] = { PROTOCOLS(PROTOCOL_ENTRY) NULL };
+const struct protocol_desc *const protocols[] = {FLOE_PROTOCOLS(PROTOCOL_ENTRY, FLOE_REGISTRY_NONE) NULL};
 
 const struct protocol_desc *protocol_find(const char *name)
 {

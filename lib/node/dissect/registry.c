@@ -1,18 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The dissectors the engine tries, in detection order. HTTP/2 comes first: its preface
- * starts with "PRI * HTTP/2.0", which an HTTP/1 detector could take for a request line.
- * Not const: unit tests put toy dissectors in their place. Each names its protocol
- * descriptor in the core (struct dissector.protocol).
+ * The dissectors the engine tries, in detection order: the DISSECTOR column of the one
+ * registration list (protocols/registry.h). Not const: unit tests put toy dissectors in their
+ * place. Each names its protocol descriptor in the core (struct dissector.protocol).
  */
-#include "dissect/amqp.h"
 #include "dissect/dissector.h"
-#include "dissect/dns.h"
-#include "dissect/http1.h"
-#include "dissect/http2.h"
-#include "dissect/kafka.h"
-#include "dissect/redis.h"
+#include "protocols/registry.h"
 
-const struct dissector *dissectors[] = { &dissector_http2, &dissector_http1, &dissector_amqp,
-						&dissector_redis, &dissector_kafka, &dissector_dns,
-						NULL };
+#define DISSECTOR_DECLARE(name) extern const struct dissector dissector_##name;
+#define DISSECTOR_ENTRY(name) &dissector_##name,
+
+FLOE_PROTOCOLS(FLOE_REGISTRY_NONE, DISSECTOR_DECLARE)
+
+const struct dissector *dissectors[] = {FLOE_PROTOCOLS(FLOE_REGISTRY_NONE, DISSECTOR_ENTRY) NULL};
