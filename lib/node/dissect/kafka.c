@@ -31,6 +31,7 @@
 #include <zstd.h>
 
 #include "dissect/byte_reader.h"
+#include "dissect/framing.h"
 #include "dissect/http_common.h"
 #include "dissect/kafka_schema.h"
 #include "dissect/pending.h"
@@ -1873,16 +1874,19 @@ static size_t resync_scan(struct kafka_st *st, enum tcp_dir dir, const uint8_t *
 	return n;
 }
 
+/* Every Kafka message: a 4-byte size, then the message (the protocol guide's "Common"). */
+static const struct lp_format kafka_message_format = {.hdr_len = 4, .len_off = 0, .len_size = 4};
+
 static size_t start_msg(struct kafka_st *st, enum tcp_dir dir, const uint8_t *p, size_t n,
 			uint64_t ts, uint64_t ts_last)
 {
 	struct kdir *d = &st->d[dir];
 	bool req = (int)dir == st->req_dir;
-	uint32_t len;
+	uint64_t len, total;
 
-	if (n < 4)
+	if (n < kafka_message_format.hdr_len)
 		return 0;
-	len = (uint32_t)be32_at(p);
+	len = lp_body_len(&kafka_message_format, p);
 	if (req ? (len < 8 || len > KAFKA_REQUEST_MAX) : (len < 4 || len > KAFKA_RESPONSE_MAX)) {
 		/* Not a length: the stream is out of step. */
 		conn_count_parse_error(st->c);
@@ -1902,20 +1906,21 @@ static size_t start_msg(struct kafka_st *st, enum tcp_dir dir, const uint8_t *p,
 			return 1;
 		}
 	}
-	if (n - 4 >= len && len <= st->decode_max) {
+	if (len <= st->decode_max &&
+	    lp_whole(&kafka_message_format, p, n, &len, &total) == LP_WHOLE) {
 		struct kmsg m = {
 		    .p = p + 4,
-		    .n = len,
-		    .len = len,
+		    .n = (size_t)len,
+		    .len = (uint32_t)len,
 		    .ts_first = ts,
 		    .ts_end = ts_last,
 		};
 
 		handle_message(st, dir, &m, ENTRY_REASON_NONE);
-		return 4 + (size_t)len;
+		return (size_t)total;
 	}
 	d->in_msg = true;
-	d->len = len;
+	d->len = (uint32_t)len;
 	d->got = 0;
 	d->buf_len = 0;
 	d->gap_bytes = 0;
