@@ -17,7 +17,8 @@
 # and the part of it that is the ring buffer's mapping (Rss of the anon_inode:bpf-map mappings of
 # smaps; the ring's data pages are mapped twice, so its Size is about 2 x --ringbuffer).
 # Environment: BENCH_LIVE_SECONDS (15), BENCH_LIVE_CONNS (10000), BENCH_LIVE_THREADS (wrk -t, 1),
-# BENCH_LIVE_ONLY (regex of run labels), FLOE_LIVE_ARGS (extra `floe tap` flags).
+# BENCH_LIVE_ONLY (regex of run labels), FLOE_LIVE_ARGS (extra `floe tap` flags), BENCH_LIVE_PERF
+# (a path prefix: perf record floe during each run).
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/pods.sh"
@@ -172,7 +173,14 @@ run_floe() {
 	fi
 	local c0 c1 hwm ring ring_size n
 	c0=$(cpu_ticks "$pid")
+	local perf_pid=
+	if [ -n "${BENCH_LIVE_PERF:-}" ]; then # a profile of floe during the load (perf report -i)
+		perf record -q -F 499 -g -p "$pid" -o "$BENCH_LIVE_PERF.${label// /_}" -- sleep "$SECS" \
+			>/dev/null 2>&1 &
+		perf_pid=$!
+	fi
 	wrk_run "$d/wrk.log"
+	[ -z "$perf_pid" ] || wait "$perf_pid"
 	# Let the dissection thread catch up (its backlog counts in its CPU), then read the figures
 	# of the live process: they are gone once it exits.
 	sleep 2

@@ -1460,6 +1460,8 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 		goto fail;
 	}
 	ret = start_thread(&s->writer, writer_main, s);
+	if (!ret)
+		pthread_setname_np(s->writer, "floe-store"); /* for top -H, perf */
 	if (ret) {
 		errf(err, errlen, "cannot start the writer thread: %s", strerror(-ret));
 		goto fail;
@@ -1467,6 +1469,8 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 	s->writer_started = true;
 	if (s->level > 0) {
 		ret = start_thread(&s->compressor, compressor_main, s);
+		if (!ret)
+			pthread_setname_np(s->compressor, "floe-zstd");
 		if (ret) {
 			errf(err, errlen, "cannot start the compressor thread: %s", strerror(-ret));
 			pcap_store_close(s);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -76,6 +77,19 @@ struct tap {
 	struct pod_names names;
 };
 
+/*
+ * While the dissection queue is full, the drain waits for it as long as the kernel ring is
+ * less than half full: a burst then waits in the ring (which the store shares) instead of going
+ * undissected. Past half the ring, frames skip dissection (counted), so the store never loses
+ * a packet because dissection is slow.
+ */
+static bool dissection_may_wait(void *ctx)
+{
+	struct tap *t = ctx;
+
+	return capture_ring_pending(t->capture) < capture_ringbuf_bytes(t->capture) / 2;
+}
+
 /* A byte_sink frame: into the store, and to the dissection thread for entries. */
 static void on_frame(void *ctx, const struct byte_frame *f)
 {
@@ -86,10 +100,9 @@ static void on_frame(void *ctx, const struct byte_frame *f)
 		t->store_errno = -ret;
 	t->packets++;
 	t->bytes += f->wire_len;
-	/* A full queue only costs this packet's entry; it is in the store all the same. */
 	if (t->worker)
-		dissect_worker_push(t->worker, f->linktype, f->data, f->cap_len, f->wire_len,
-				    f->ts_ns);
+		dissect_worker_push_wait(t->worker, f->linktype, f->data, f->cap_len, f->wire_len,
+					 f->ts_ns, dissection_may_wait, t);
 }
 
 static void on_byte_source_error(void *ctx, int err, const char *what)
@@ -164,6 +177,7 @@ static void entries_tick(void *ctx)
 	struct tap *t = ctx;
 
 	fflush(t->output.out);
+	malloc_trim(0);
 }
 
 static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
@@ -222,6 +236,8 @@ static void entries_close(struct tap *t)
 		"undecodable\n",
 		(unsigned long long)ws.dropped, (unsigned long long)ws.queue_peak,
 		(unsigned long long)ws.undecoded);
+	fprintf(t->log, "  drain waited for dissection     %.3f s (%llu times)\n",
+		(double)ws.wait_ns / 1e9, (unsigned long long)ws.waits);
 	dissect_engine_destroy(t->engine);
 	t->engine = NULL;
 	entry_output_free(&t->output);
