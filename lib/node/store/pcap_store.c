@@ -52,6 +52,12 @@
 #define COOL_NS	      (20ull * 1000000ull)
 #define COOL_SLOTS    64
 #define WBUF_BYTES    (256u << 10)
+/* Compression stops, and the segment stays a .pcap, when the first PROBE bytes shrink by less
+ * than 1/PROBE_GAIN (encrypted or random payloads): writing a second copy of the same size
+ * would only cost I/O and CPU. */
+#define COMP_PROBE_BYTES (8u << 20)
+#define COMP_PROBE_GAIN	 16u
+#define COMP_NOT_WORTH	 1 /* compress_segment's return: keep the .pcap, no error */
 #define RBUF_BYTES    (256u << 10)
 #define NAME_MAX_LEN  64
 #define BASE_MAX_LEN  48
@@ -863,6 +869,8 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 	unsigned char pl[TRAILER_PAYLOAD], fr[TRAILER_BYTES];
 	struct stat sb;
 	int in, out = -1, err = 0;
+	uint64_t in_bytes = 0;
+	bool probed = false;
 	size_t n;
 
 	seg_name(name, g, ".pcap");
@@ -894,7 +902,20 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 	/* The frame header then holds the content size (ZSTD_getFrameContentSize). */
 	ZSTD_CCtx_setPledgedSrcSize(cc, (unsigned long long)sb.st_size);
 	for (;;) {
-		ssize_t r = read(in, ibuf, isz);
+		ssize_t r;
+
+		if (!probed && in_bytes >= COMP_PROBE_BYTES) {
+			/* What zstd has compressed so far against what that became (its window
+			 * may hold input not compressed yet). */
+			ZSTD_frameProgression fp = ZSTD_getFrameProgression(cc);
+
+			probed = true;
+			if (fp.produced > fp.consumed - fp.consumed / COMP_PROBE_GAIN) {
+				err = COMP_NOT_WORTH;
+				goto done;
+			}
+		}
+		r = read(in, ibuf, isz);
 		ZSTD_EndDirective mode;
 		ZSTD_inBuffer ib;
 		size_t left;
@@ -905,6 +926,7 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 			err = -errno;
 			goto done;
 		}
+		in_bytes += (uint64_t)r;
 		mode = r == 0 ? ZSTD_e_end : ZSTD_e_continue;
 		ib = (ZSTD_inBuffer){ibuf, (size_t)r, 0};
 		do {
@@ -960,7 +982,10 @@ static void compress_finish_locked(struct pcap_store *s, struct segment *g, int 
 		g->tmp_bytes = 0;
 		g->state = SEG_CLOSED;
 		g->keep_raw = true;
-		s->st.last_errno = -err;
+		if (err == COMP_NOT_WORTH)
+			s->st.segments_incompressible++;
+		else
+			s->st.last_errno = -err;
 	} else {
 		unlink_seg(s, g, ".pcap");
 		release_locked(s, g->bytes);

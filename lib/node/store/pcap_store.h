@@ -4,7 +4,8 @@
  *
  * Packets are appended to an active segment through libpcap (nanosecond timestamps,
  * LINKTYPE_ETHERNET). A segment is closed when it reaches its size or age; closed segments
- * are compressed with zstd by a background thread. The total size of the store directory
+ * are compressed with zstd by a background thread (unless their first 8 MiB do not shrink by
+ * 1/16: those stay .pcap). The total size of the store directory
  * (active segment, segments being compressed and their partial output included) never
  * exceeds the configured limit: the oldest segments are deleted first.
  *
@@ -48,6 +49,8 @@ struct pcap_store_stats {
 					 a packet larger than the limit allows) */
 	uint64_t segments_closed;
 	uint64_t segments_compressed;
+	uint64_t segments_incompressible; /* left uncompressed: their first 8 MiB did not shrink
+					     by 1/16 (encrypted or random payloads) */
 	uint64_t segments_evicted;    /* deleted to respect the limit */
 	uint64_t packets_evicted;     /* packets in evicted segments (a .pcap.zst carries its count
 					 in a trailing zstd skippable frame; 0 if it has none) */
