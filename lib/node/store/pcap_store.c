@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -58,6 +59,7 @@
 #define COMP_PROBE_BYTES (8u << 20)
 #define COMP_PROBE_GAIN	 16u
 #define COMP_NOT_WORTH	 1 /* compress_segment's return: keep the .pcap, no error */
+#define COMP_KEEP_BEHIND (4u << 20) /* mapped input kept behind zstd's position */
 #define RBUF_BYTES    (256u << 10)
 #define NAME_MAX_LEN  64
 #define BASE_MAX_LEN  48
@@ -862,16 +864,17 @@ static int comp_emit(struct pcap_store *s, struct segment *g, int fd, const void
 	return 0;
 }
 
-static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *cc, void *ibuf,
-			    size_t isz, void *obuf, size_t osz)
+static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *cc, void *obuf,
+			    size_t osz)
 {
 	char name[NAME_MAX_LEN];
 	unsigned char pl[TRAILER_PAYLOAD], fr[TRAILER_BYTES];
 	struct stat sb;
 	int in, out = -1, err = 0;
-	uint64_t in_bytes = 0;
 	bool probed = false;
-	size_t n;
+	void *map = NULL;
+	ZSTD_inBuffer ib;
+	size_t n, left, unmapped = 0;
 
 	seg_name(name, g, ".pcap");
 	in = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
@@ -901,10 +904,25 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
 	/* The frame header then holds the content size (ZSTD_getFrameContentSize). */
 	ZSTD_CCtx_setPledgedSrcSize(cc, (unsigned long long)sb.st_size);
-	for (;;) {
-		ssize_t r;
+	/*
+	 * The closed segment is mapped and given to zstd whole (stable input): no read() copy
+	 * into a buffer and no copy into zstd's window, which cost more than compressing itself.
+	 * A closed segment never changes; if it is evicted meanwhile, the mapping keeps the
+	 * data and comp_emit says -ECANCELED.
+	 */
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, in, 0);
+	if (map == MAP_FAILED) {
+		map = NULL;
+		err = -errno;
+		goto done;
+	}
+	madvise(map, (size_t)sb.st_size, MADV_SEQUENTIAL);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_stableInBuffer, 1);
+	ib = (ZSTD_inBuffer){map, (size_t)sb.st_size, 0};
+	do {
+		ZSTD_outBuffer ob = {obuf, osz, 0};
 
-		if (!probed && in_bytes >= COMP_PROBE_BYTES) {
+		if (!probed && ib.pos >= COMP_PROBE_BYTES) {
 			/* What zstd has compressed so far against what that became (its window
 			 * may hold input not compressed yet). */
 			ZSTD_frameProgression fp = ZSTD_getFrameProgression(cc);
@@ -915,35 +933,25 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 				goto done;
 			}
 		}
-		r = read(in, ibuf, isz);
-		ZSTD_EndDirective mode;
-		ZSTD_inBuffer ib;
-		size_t left;
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
+		left = ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_end);
+		if (ZSTD_isError(left)) {
+			err = -EIO;
 			goto done;
 		}
-		in_bytes += (uint64_t)r;
-		mode = r == 0 ? ZSTD_e_end : ZSTD_e_continue;
-		ib = (ZSTD_inBuffer){ibuf, (size_t)r, 0};
-		do {
-			ZSTD_outBuffer ob = {obuf, osz, 0};
+		err = comp_emit(s, g, out, obuf, ob.pos);
+		if (err)
+			goto done;
+		/* Unmap what zstd is done with, so that the process does not hold the whole
+		 * segment resident (its window reaches back far less than COMP_KEEP_BEHIND; a
+		 * page it would touch again is simply mapped again). */
+		if (ib.pos > unmapped + 2 * COMP_KEEP_BEHIND) {
+			size_t page = (size_t)sysconf(_SC_PAGESIZE);
+			size_t to = (ib.pos - COMP_KEEP_BEHIND) & ~(page - 1);
 
-			left = ZSTD_compressStream2(cc, &ob, &ib, mode);
-			if (ZSTD_isError(left)) {
-				err = -EIO;
-				goto done;
-			}
-			err = comp_emit(s, g, out, obuf, ob.pos);
-			if (err)
-				goto done;
-		} while (mode == ZSTD_e_end ? left != 0 : ib.pos < ib.size);
-		if (mode == ZSTD_e_end)
-			break;
-	}
+			madvise((char *)map + unmapped, to - unmapped, MADV_DONTNEED);
+			unmapped = to;
+		}
+	} while (left != 0);
 	memcpy(pl, trailer_tag, 4);
 	put_le32(pl + 4, 1);
 	put_le64(pl + 8, g->packets);
@@ -957,6 +965,8 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 	if (!err && fdatasync(out) < 0)
 		err = -errno;
 done:
+	if (map)
+		munmap(map, (size_t)sb.st_size);
 	if (out >= 0)
 		close(out);
 	close(in);
@@ -1000,9 +1010,9 @@ static void compress_finish_locked(struct pcap_store *s, struct segment *g, int 
 static void *compressor_main(void *arg)
 {
 	struct pcap_store *s = arg;
-	size_t isz = ZSTD_CStreamInSize(), osz = ZSTD_CStreamOutSize();
+	size_t osz = ZSTD_CStreamOutSize();
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
-	void *ibuf = malloc(isz), *obuf = malloc(osz);
+	void *obuf = malloc(osz);
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -1017,7 +1027,7 @@ static void *compressor_main(void *arg)
 			pthread_cond_wait(&s->comp_cv, &s->mu);
 			continue;
 		}
-		if (!cc || !ibuf || !obuf) {
+		if (!cc || !obuf) {
 			g->keep_raw = true;
 			s->st.last_errno = ENOMEM;
 			continue;
@@ -1025,7 +1035,7 @@ static void *compressor_main(void *arg)
 		g->state = SEG_COMPRESSING;
 		g->busy = true;
 		pthread_mutex_unlock(&s->mu);
-		err = compress_segment(s, g, cc, ibuf, isz, obuf, osz);
+		err = compress_segment(s, g, cc, obuf, osz);
 		pthread_mutex_lock(&s->mu);
 		compress_finish_locked(s, g, err);
 		g->busy = false;
@@ -1034,7 +1044,6 @@ static void *compressor_main(void *arg)
 	}
 	pthread_mutex_unlock(&s->mu);
 	ZSTD_freeCCtx(cc);
-	free(ibuf);
 	free(obuf);
 	return NULL;
 }
