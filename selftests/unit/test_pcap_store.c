@@ -365,6 +365,9 @@ static void test_roundtrip(void **state)
 		assert_int_equal(st.packets_lost, 0);
 		assert_int_equal(st.last_errno, 0);
 		assert_true(st.store_bytes >= st.bytes_written);
+		/* At most one wait per chunk the producer started; a wait takes some time. */
+		assert_true(st.producer_waits <= st.bytes_written / (32 << 10) + 1);
+		assert_int_equal(st.producer_waits == 0, st.producer_wait_ns == 0);
 		assert_int_equal(pcap_store_close(s), 0);
 		assert_int_equal(count_files(dir, level ? ".pcap.zst" : ".pcap"), 1);
 		assert_int_equal(count_files(dir, ".tmp"), 0);

@@ -152,6 +152,7 @@ struct pcap_store {
 	size_t chunk_size;
 	unsigned chunks_alloc, chunks_max;
 	uint64_t q_in, q_done;
+	uint64_t q_waits, q_wait_ns; /* the producer found the queue full; time it waited */
 	bool w_stop, w_waiting;
 
 	/* Writer thread only. */
@@ -1561,14 +1562,22 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 	c = s->q_tail;
 	if (!c || s->chunk_size - c->used < need) {
 		/* Full queue: block until the writer frees a chunk (back-pressure, not loss). */
+		uint64_t t0 = 0;
+
 		while (!(c = chunk_get(s, &nomem))) {
 			if (nomem) {
 				pthread_mutex_unlock(&s->qmu);
 				count_lost(s, 1, ENOMEM);
 				return -ENOMEM;
 			}
+			if (!t0) {
+				t0 = mono_ns();
+				s->q_waits++;
+			}
 			pthread_cond_wait(&s->space_cv, &s->qmu);
 		}
+		if (t0)
+			s->q_wait_ns += mono_ns() - t0;
 		c->next = NULL;
 		c->used = 0;
 		c->packets = 0;
@@ -1631,6 +1640,10 @@ void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st)
 	*st = s->st;
 	st->store_bytes = s->store_bytes > DIR_SLACK ? s->store_bytes - DIR_SLACK : 0;
 	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&s->qmu);
+	st->producer_waits = s->q_waits;
+	st->producer_wait_ns = s->q_wait_ns;
+	pthread_mutex_unlock(&s->qmu);
 }
 
 int pcap_store_close(struct pcap_store *s)

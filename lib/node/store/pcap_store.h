@@ -57,6 +57,8 @@ struct pcap_store_stats {
 	uint64_t store_bytes;         /* current size of the store on disk (apparent size), counted
 					 before bytes are written: never below what du reports */
 	uint64_t store_bytes_peak;    /* the largest size the store reached since open */
+	uint64_t producer_waits;      /* pcap_store_write found the queue full (the writer behind) */
+	uint64_t producer_wait_ns;    /* and waited this long in all */
 	int last_errno;               /* 0, or the last I/O error seen */
 };
 

@@ -421,7 +421,7 @@ static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		"\"duplicate\":%llu,\"written\":%llu,\"store_lost\":%llu,"
 		"\"segments_evicted\":%llu,\"packets_evicted\":%llu,\"store_bytes\":%llu,"
 		"\"store_bytes_peak\":%llu,\"records_bad_type\":%llu,\"records_bad_size\":%llu,"
-		"\"pods\":%zu,\"bytes_written\":%llu,\"cpu_s\":%.3f}\n",
+		"\"pods\":%zu,\"bytes_written\":%llu,\"cpu_s\":%.3f,\"store_wait_s\":%.3f}\n",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -430,7 +430,8 @@ static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)st->segments_evicted, (unsigned long long)st->packets_evicted,
 		(unsigned long long)st->store_bytes, (unsigned long long)st->store_bytes_peak,
 		(unsigned long long)cs->bad_type, (unsigned long long)cs->bad_size, pods,
-		(unsigned long long)st->bytes_written, process_cpu_s());
+		(unsigned long long)st->bytes_written, process_cpu_s(),
+		(double)st->producer_wait_ns / 1e9);
 	if (fclose(f) != 0)
 		fprintf(log, "floe: cannot write %s: %s\n", path, strerror(errno));
 }
@@ -463,6 +464,8 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 	if (st->last_errno)
 		fprintf(l, " (last error: %s)", strerror(st->last_errno));
 	fputc('\n', l);
+	fprintf(l, "  drain waited for the store      %.3f s (%llu times; the writer was behind)\n",
+		(double)st->producer_wait_ns / 1e9, (unsigned long long)st->producer_waits);
 	fprintf(l, "  evicted for the storage limit   %llu packets in %llu segments\n",
 		(unsigned long long)st->packets_evicted, (unsigned long long)st->segments_evicted);
 	fprintf(l, "  store %s: %llu bytes (peak %llu, limit %llu)\n", t->o->store_dir,
