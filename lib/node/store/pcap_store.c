@@ -59,7 +59,7 @@
 #define COMP_PROBE_BYTES (8u << 20)
 #define COMP_PROBE_GAIN	 16u
 #define COMP_NOT_WORTH	 1 /* compress_segment's return: keep the .pcap, no error */
-#define COMP_KEEP_BEHIND (4u << 20) /* mapped input kept behind zstd's position */
+#define COMP_KEEP_BEHIND (1u << 20) /* mapped input kept behind zstd's position */
 #define RBUF_BYTES    (256u << 10)
 #define NAME_MAX_LEN  64
 #define BASE_MAX_LEN  48
@@ -943,7 +943,7 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 		if (err)
 			goto done;
 		/* Unmap what zstd is done with, so that the process does not hold the whole
-		 * segment resident (its window reaches back far less than COMP_KEEP_BEHIND; a
+		 * segment resident (at level 1 its window reaches back 512 KiB, less than COMP_KEEP_BEHIND; a
 		 * page it would touch again is simply mapped again). */
 		if (ib.pos > unmapped + 2 * COMP_KEEP_BEHIND) {
 			size_t page = (size_t)sysconf(_SC_PAGESIZE);
