@@ -943,8 +943,8 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 		if (err)
 			goto done;
 		/* Unmap what zstd is done with, so that the process does not hold the whole
-		 * segment resident (at level 1 its window reaches back 512 KiB, less than COMP_KEEP_BEHIND; a
-		 * page it would touch again is simply mapped again). */
+		 * segment resident (at level 1 its window reaches back 512 KiB, less than
+		 * COMP_KEEP_BEHIND; a page it would touch again is simply mapped again). */
 		if (ib.pos > unmapped + 2 * COMP_KEEP_BEHIND) {
 			size_t page = (size_t)sysconf(_SC_PAGESIZE);
 			size_t to = (ib.pos - COMP_KEEP_BEHIND) & ~(page - 1);
