@@ -73,21 +73,31 @@ struct tap {
 	/* live entries (--entries/--json): dissected on the worker's thread */
 	struct dissect_engine *engine;
 	struct dissect_worker *worker;
+	unsigned dissect_wait_slices; /* left this second: see dissection_may_wait */
 	struct entry_output output;
 	struct entry_filter *filter;
 	struct pod_names names;
 };
 
+/* Of each second, the drain may spend this many 1 ms slices waiting for the dissection queue. */
+#define DISSECT_WAIT_SLICES 500u
+
 /*
  * While the dissection queue is full, the drain waits for it as long as the kernel ring is
  * less than half full: a burst then waits in the ring (which the store shares) instead of going
  * undissected. Past half the ring, frames skip dissection (counted), so the store never loses
- * a packet because dissection is slow.
+ * a packet because dissection is slow. The waiting is also bounded in time (a budget of 1 ms
+ * slices refilled each second by the housekeeping timer), so that a dissection thread that
+ * does not move at all (its output blocked, say) cannot keep the loop from its signals and
+ * timers for longer than that.
  */
 static bool dissection_may_wait(void *ctx)
 {
 	struct tap *t = ctx;
 
+	if (!t->dissect_wait_slices)
+		return false;
+	t->dissect_wait_slices--;
 	return capture_ring_pending(t->capture) < capture_ringbuf_bytes(t->capture) / 2;
 }
 
@@ -207,6 +217,7 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the dissection engine: %s", strerror(-ret));
 		return ret;
 	}
+	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
 	ret = dissect_worker_start(&wc, t->engine, &t->worker);
 	if (ret) {
 		snprintf(err, errlen, "cannot start the dissection thread: %s", strerror(-ret));
@@ -496,6 +507,7 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 
 	if (t->worker)
 		dissect_worker_tick(t->worker);
+	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
 	if (t->o->debug && capture_counters(t->capture, cnt) == 0) {
 		fprintf(t->log, "floe: seen %llu targeted %llu recorded %llu ringbuf_full %llu\n",
 			(unsigned long long)cnt[FLOE_CNT_SEEN],
@@ -644,6 +656,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	/* Unhook first, then drain what the ring still holds: nothing recorded is left behind. */
 	while (t.n_pods)
 		untap_pod(&t, t.n_pods - 1);
+	t.dissect_wait_slices = DISSECT_WAIT_SLICES; /* a fresh budget for the last drain */
 	byte_source_drain(&t.byte_source);
 	capture_counters(t.capture, cnt);
 	capture_get_stats(t.capture, &cs);
