@@ -187,7 +187,7 @@ run_floe() {
 	row "$label" "$ROUND" "$(gbps "$j")" "$(ratio "$(gbps "$j")" "$UNTAPPED")" "$(retr "$j")" \
 		"$(stat_get "$s" seen)" "$kept" "$lost" "$(lossp "$lost" "$kept")" "$gb" "$cpu" \
 		"$(ratio "$cpu" "$gb")" "$(pct $((c1 - c0)) $((t1 - t0)))" "$per"
-	FLOE_NOTES+=("$label (run $ROUND): threads $threads; $(jq -c '{targeted, duplicate, segments_evicted, store_bytes_peak}' "$s" 2>/dev/null)")
+	FLOE_NOTES+=("$label (run $ROUND): threads $threads; $(jq -c '{targeted, duplicate, store_wait_s, segments_evicted, store_bytes_peak}' "$s" 2>/dev/null)")
 }
 
 run_tcpdump() {
