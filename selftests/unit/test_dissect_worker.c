@@ -369,6 +369,43 @@ static void test_push_wait_gives_up(void **state)
 	dissect_engine_destroy(eng);
 }
 
+static bool always(void *ctx)
+{
+	(void)ctx;
+	return true;
+}
+
+/* Many frames of varied sizes through a queue that holds a few: producer and worker keep
+ * overtaking each other (wraps, sleeps, wake-ups); every frame arrives once, whole. */
+static void test_push_wait_stress(void **state)
+{
+	struct dissect_worker_config wc = {.queue_bytes = 4096, .tick_on_request = true};
+	struct dissect_config dc = {0};
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	static uint8_t zeros[700];
+	struct sink s = {0};
+	const unsigned n = 100000;
+
+	(void)state;
+	assert_int_equal(dissect_engine_create(&dc, collect, &s, &eng), 0);
+	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
+	for (unsigned i = 0; i < n; i++) {
+		/* 1..700 bytes of zeros: undecodable, so each frame is counted once as such */
+		uint32_t len = 1 + (i * 7919u) % sizeof(zeros);
+
+		assert_int_equal(dissect_worker_push_wait(w, 1, zeros, len, len, i, always, NULL), 0);
+	}
+	dissect_worker_stop(w, &ws);
+	assert_int_equal(ws.pushed, n);
+	assert_int_equal(ws.dropped, 0);
+	assert_int_equal(ws.undecoded, n);
+	assert_true(ws.queue_peak <= 4096);
+	assert_int_equal(s.n, 0);
+	dissect_engine_destroy(eng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +415,7 @@ int main(void)
 	    cmocka_unit_test(test_tick_on_request),
 	    cmocka_unit_test(test_push_wait_loses_nothing),
 	    cmocka_unit_test(test_push_wait_gives_up),
+	    cmocka_unit_test(test_push_wait_stress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
