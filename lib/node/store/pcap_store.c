@@ -5,7 +5,7 @@
  *
  * Three parties share a store:
  *   - the producer (pcap_store_write) copies packets into a bounded queue of chunks (qmu);
- *   - the writer thread drains chunks into the active segment through libpcap;
+ *   - the writer thread writes chunks (PCAP records as queued) into the active segment;
  *   - the compressor thread turns closed segments into .pcap.zst.
  * Everything that changes what is on disk (create, grow, rename, unlink) and the byte
  * accounting that bounds it is serialised by mu. Bytes are counted before they are written
@@ -593,7 +593,7 @@ static void active_retire(struct pcap_store *s, uint64_t disk_bytes)
 }
 
 /*
- * Push what libpcap buffered to the file. On failure the file is cut back to the last
+ * Write the records taken since the last commit. On failure the file is cut back to the last
  * commit, so it stays a readable PCAP, and the segment is retired; *lost gets the packets
  * since that commit.
  */

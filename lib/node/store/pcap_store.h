@@ -2,7 +2,7 @@
 /*
  * pcap_store: the rotating PCAP store of a tap.
  *
- * Packets are appended to an active segment through libpcap (nanosecond timestamps,
+ * Packets are appended to an active segment as PCAP records (nanosecond timestamps,
  * LINKTYPE_ETHERNET). A segment is closed when it reaches its size or age; closed segments
  * are compressed with zstd by a background thread (unless their first 8 MiB do not shrink by
  * 1/16: those stay .pcap). The total size of the store directory
