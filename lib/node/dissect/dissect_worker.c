@@ -310,13 +310,13 @@ int dissect_worker_push_wait(struct dissect_worker *w, int linktype, const uint8
 			w->st.dropped++;
 			break;
 		}
-		if (!t0) {
-			t0 = now_ns(CLOCK_MONOTONIC);
-			w->st.waits++;
-		}
 		if (!may_wait(ctx)) {
 			w->st.dropped++;
 			break;
+		}
+		if (!t0) {
+			t0 = now_ns(CLOCK_MONOTONIC);
+			w->st.waits++;
 		}
 		wait_room(w, cap_len, DISSECT_WORKER_WAIT_SLICE_NS);
 	}
