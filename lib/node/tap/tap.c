@@ -5,11 +5,11 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
-#include <sys/resource.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "capture/capture.h"
 #include "dissect/dissect_worker.h"
