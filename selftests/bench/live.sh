@@ -220,6 +220,8 @@ in_pod cli timeout 20 wrk -t1 -c100 -d2s "http://$SRV/api.json" >/dev/null 2>&1
 [[ untapped =~ $ONLY ]] && run_untapped
 [[ "floe --json" =~ $ONLY ]] && run_floe "floe --json" --json
 [[ "floe store only" =~ $ONLY ]] && run_floe "floe store only"
+# The peer's published figure, for the entries / CPU s column (not measured here).
+row "peer: DeepFlow agent (published)" - - - - - - - - "$PEER_PER_CORE" - - -
 
 {
 	echo "run|wrk requests|req/s|entries|incomplete|complete - wrk|not dissected|ring lost|floe CPU s|entries / CPU s|peak RSS MB|ring Rss MB|RSS beyond ring MB"
