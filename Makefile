@@ -155,6 +155,7 @@ test: deps
 bench: deps
 	$(MAKE) all
 	bash selftests/bench/capture.sh
+	bash selftests/bench/live.sh
 	bash selftests/bench/dissect.sh
 	bash selftests/bench/protocols.sh
 

@@ -2,11 +2,14 @@
 /*
  * dissect_worker: frames pushed through the queue to the dissection thread give the same
  * entries as `floe read` of the same capture (read_file_run, the synchronous path); a queue
- * too small drops whole frames, counted, never corrupts them; stop drains what is queued.
+ * too small drops whole frames, counted, never corrupts them; stop drains what is queued;
+ * push_wait waits for room while it may (nothing lost) and drops, counted, when it may not.
  * Captures: ../shared/captures (FLOE_CAPTURES), skipped when absent.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -216,6 +219,193 @@ static void test_tick_on_request(void **state)
 	dissect_engine_destroy(eng);
 }
 
+/*
+ * push_wait: the worker is held in a tick (a gate) until the producer finds the queue full and
+ * asks may_wait(); then the gate opens. So the full queue is certain, not a race.
+ */
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool in_tick, open;
+	unsigned asked;	   /* may_wait() calls */
+	bool answer;	   /* what may_wait() says */
+};
+
+static void gate_tick(void *ctx)
+{
+	struct gate *g = ctx;
+
+	pthread_mutex_lock(&g->lock);
+	g->in_tick = true;
+	pthread_cond_broadcast(&g->cv);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&g->lock);
+	g->open = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->lock);
+}
+
+static bool gate_may_wait(void *ctx)
+{
+	struct gate *g = ctx;
+
+	g->asked++;
+	gate_open(g);
+	return g->answer;
+}
+
+/* Start a worker with queue_bytes and hold it in the gate. */
+static struct dissect_worker *gated_worker(struct gate *g, size_t queue_bytes, struct sink *s,
+					   struct dissect_engine **eng)
+{
+	struct dissect_worker_config wc = {.queue_bytes = queue_bytes,
+					   .tick_on_request = true,
+					   .tick = gate_tick,
+					   .tick_ctx = g};
+	struct dissect_config dc = {0};
+	struct dissect_worker *w;
+
+	dc.tcp.expire_on_packets = true;
+	assert_int_equal(dissect_engine_create(&dc, collect, s, eng), 0);
+	assert_int_equal(dissect_worker_start(&wc, *eng, &w), 0);
+	dissect_worker_tick(w);
+	pthread_mutex_lock(&g->lock);
+	while (!g->in_tick)
+		pthread_cond_wait(&g->cv, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	return w;
+}
+
+/* A queue far smaller than the capture, and a producer that may wait: every frame is
+ * dissected, the entries are those of `floe read`, nothing is dropped. */
+static void test_push_wait_loses_nothing(void **state)
+{
+	struct gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+			 .answer = true};
+	char path[1024], err[256], eb[PCAP_ERRBUF_SIZE];
+	struct sink want = {0}, got = {0};
+	struct read_file_stats rs;
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	unsigned frames = 0;
+	pcap_t *p;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/%s", captures_dir(), "http1/pipelined-requests.pcap");
+	if (access(path, R_OK)) {
+		print_message("skipped: %s not found\n", path);
+		return;
+	}
+	assert_int_equal(read_file_run(path, NULL, collect, &want, &rs, err, sizeof(err)), 0);
+	p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, eb);
+	assert_non_null(p);
+	w = gated_worker(&g, 8192, &got, &eng);
+	while (pcap_next_ex(p, &h, &d) == 1) {
+		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000u + (uint64_t)h->ts.tv_usec;
+
+		assert_int_equal(dissect_worker_push_wait(w, pcap_datalink(p), d, h->caplen, h->len,
+							  ts, gate_may_wait, &g),
+				 0);
+		frames++;
+	}
+	gate_open(&g); /* in case the queue never filled: then the assertions below fail */
+	dissect_worker_stop(w, &ws);
+	assert_true(g.asked >= 1);
+	assert_true(ws.waits >= 1);
+	assert_int_equal(ws.dropped, 0);
+	assert_int_equal(ws.pushed, frames);
+	assert_true(ws.queue_peak <= 8192);
+	assert_int_equal(got.n, want.n);
+	assert_int_equal(got.text.len, want.text.len);
+	assert_memory_equal(got.text.p, want.text.p, want.text.len);
+	dissect_engine_destroy(eng);
+	pcap_close(p);
+	entry_json_buf_free(&want.text);
+	entry_json_buf_free(&got.text);
+}
+
+/* may_wait says no: the frame is dropped at once and counted; a frame that can never fit is
+ * dropped without asking. */
+static void test_push_wait_gives_up(void **state)
+{
+	struct gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+			 .answer = false};
+	static uint8_t frame[1000], big[8192];
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	struct sink s = {0};
+	unsigned pushed = 0;
+	int ret;
+
+	(void)state;
+	w = gated_worker(&g, 4096, &s, &eng);
+	assert_int_equal(dissect_worker_push_wait(w, 1, big, sizeof(big), sizeof(big), 1,
+						  gate_may_wait, &g),
+			 -ENOBUFS);
+	assert_int_equal(g.asked, 0); /* never fits: nobody is asked to wait */
+	/* The gate stays shut until may_wait is asked: the queue fills for sure. */
+	while ((ret = dissect_worker_push_wait(w, 1, frame, sizeof(frame), sizeof(frame), 1,
+					       gate_may_wait, &g)) == 0)
+		pushed++;
+	assert_int_equal(ret, -ENOBUFS);
+	assert_int_equal(g.asked, 1);
+	assert_true(pushed >= 1 && pushed <= 4);
+	dissect_worker_stop(w, &ws);
+	assert_int_equal(ws.pushed, pushed);
+	assert_int_equal(ws.dropped, 2);
+	assert_int_equal(ws.waits, 0); /* asked, told no: no wait */
+	/* The frames that went in were dissected (as undecodable bytes: they are zeros). */
+	assert_int_equal(ws.undecoded, pushed);
+	dissect_engine_destroy(eng);
+}
+
+static bool always(void *ctx)
+{
+	(void)ctx;
+	return true;
+}
+
+/* Many frames of varied sizes through a queue that holds a few: producer and worker keep
+ * overtaking each other (wraps, sleeps, wake-ups); every frame arrives once, whole. */
+static void test_push_wait_stress(void **state)
+{
+	struct dissect_worker_config wc = {.queue_bytes = 4096, .tick_on_request = true};
+	struct dissect_config dc = {0};
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	static uint8_t zeros[700];
+	struct sink s = {0};
+	const unsigned n = 100000;
+
+	(void)state;
+	assert_int_equal(dissect_engine_create(&dc, collect, &s, &eng), 0);
+	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
+	for (unsigned i = 0; i < n; i++) {
+		/* 1..700 bytes of zeros: undecodable, so each frame is counted once as such */
+		uint32_t len = 1 + (i * 7919u) % sizeof(zeros);
+
+		assert_int_equal(dissect_worker_push_wait(w, 1, zeros, len, len, i, always, NULL), 0);
+	}
+	dissect_worker_stop(w, &ws);
+	assert_int_equal(ws.pushed, n);
+	assert_int_equal(ws.dropped, 0);
+	assert_int_equal(ws.undecoded, n);
+	assert_true(ws.queue_peak <= 4096);
+	assert_int_equal(s.n, 0);
+	dissect_engine_destroy(eng);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +413,9 @@ int main(void)
 	    cmocka_unit_test(test_small_queue_drops_whole_frames),
 	    cmocka_unit_test(test_stop_without_frames),
 	    cmocka_unit_test(test_tick_on_request),
+	    cmocka_unit_test(test_push_wait_loses_nothing),
+	    cmocka_unit_test(test_push_wait_gives_up),
+	    cmocka_unit_test(test_push_wait_stress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

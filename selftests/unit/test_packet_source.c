@@ -203,7 +203,11 @@ static void test_frames_reach_the_sink(void **state)
 	send_frame(sock, ifindex, 0xc0);
 	send_frame(sock, ifindex, 0xc1);
 	t1 = realtime_ns();
+	/* Both records wait in the ring: 8 bytes of ring header, the 40-byte record and the
+	 * 128-byte size class that holds the 64-byte frame, each. */
+	assert_int_equal(capture_ring_pending(c), 2 * (8 + 40 + 128));
 	assert_int_equal(byte_source_drain(&bs), 2);
+	assert_int_equal(capture_ring_pending(c), 0);
 	assert_int_equal(g.n, 6);
 	check_frame(&g, 4, 0xc0, t0, t1);
 	check_frame(&g, 5, 0xc1, t0, t1);

@@ -365,6 +365,9 @@ static void test_roundtrip(void **state)
 		assert_int_equal(st.packets_lost, 0);
 		assert_int_equal(st.last_errno, 0);
 		assert_true(st.store_bytes >= st.bytes_written);
+		/* At most one wait per chunk the producer started; a wait takes some time. */
+		assert_true(st.producer_waits <= st.bytes_written / (32 << 10) + 1);
+		assert_int_equal(st.producer_waits == 0, st.producer_wait_ns == 0);
 		assert_int_equal(pcap_store_close(s), 0);
 		assert_int_equal(count_files(dir, level ? ".pcap.zst" : ".pcap"), 1);
 		assert_int_equal(count_files(dir, ".tmp"), 0);
@@ -1131,6 +1134,51 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/*
+ * A segment whose first 8 MiB do not shrink (build_frame's noise, as encrypted payloads) stays
+ * a .pcap: a second copy of the same size is not worth its I/O. A compressible one of the same
+ * size is compressed. Neither is an error, and every packet is exported.
+ */
+static void test_incompressible_stays_raw(void **state)
+{
+	char dir[128], out[160], err[256];
+	struct pcap_export_stats es;
+	struct pcap_store *s;
+	struct readback rb;
+	static uint8_t zeros[1400];
+	const uint32_t n = 15000; /* ~11 MB of PCAP: one segment of 10 MiB past the probe */
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, 256ull << 20, 10ull << 20, 1);
+	write_range(s, 0, n);
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_int_equal(count_files(dir, ".pcap.zst"), 1); /* the last, small segment */
+	assert_int_equal(count_files(dir, ".pcap"), 1);
+	assert_int_equal(count_files(dir, ".tmp"), 0);
+	snprintf(out, sizeof(out), "%s/inc.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	read_back(out, &rb, true);
+	assert_int_equal(rb.n, n);
+	assert_true(rb.in_order);
+	unlink(out);
+	rm_rf(dir);
+
+	/* The same sizes, compressible: both segments compressed. */
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, 256ull << 20, 10ull << 20, 1);
+	for (uint32_t i = 0; i < 8000; i++)
+		assert_int_equal(pcap_store_write(s, pkt_ts(i), sizeof(zeros), sizeof(zeros), zeros),
+				 0);
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_int_equal(count_files(dir, ".pcap.zst"), 2);
+	assert_int_equal(count_files(dir, ".pcap"), 0);
+	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.packets_out, 8000);
+	unlink(out);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1149,6 +1197,7 @@ int main(void)
 	    cmocka_unit_test(test_loss_before_flush),
 	    cmocka_unit_test(test_small_store_no_loss),
 	    cmocka_unit_test(test_disk_full),
+	    cmocka_unit_test(test_incompressible_stays_raw),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

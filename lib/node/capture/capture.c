@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,6 +22,10 @@ struct capture {
 	void *ctx;
 	struct capture_stats stats;
 	uint64_t ringbuf_bytes;
+	/* The ring's consumer and producer position pages, read-only: how full the ring is
+	 * (libbpf 1.1 has no call for it); MAP_FAILED if they could not be mapped. */
+	const uint8_t *ring_pos;
+	size_t page;
 };
 
 static uint64_t round_ringbuf(uint64_t want)
@@ -141,6 +146,9 @@ int capture_open(const struct capture_config *cfg, capture_record_fn fn, void *c
 		snprintf(err, errlen, "cannot map ring buffer: %s", strerror(-ret));
 		goto fail;
 	}
+	c->page = (size_t)sysconf(_SC_PAGESIZE);
+	c->ring_pos = mmap(NULL, 2 * c->page, PROT_READ, MAP_SHARED,
+			   bpf_map__fd(c->skel->maps.events), 0);
 	*out = c;
 	return 0;
 fail:
@@ -244,6 +252,18 @@ int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX])
 	return capture_counters_map_read(c->skel->maps.counters, out);
 }
 
+uint64_t capture_ring_pending(const struct capture *c)
+{
+	uint64_t cons, prod;
+
+	if (!c->ring_pos || c->ring_pos == MAP_FAILED)
+		return UINT64_MAX;
+	/* The kernel's producer position is published with release semantics. */
+	cons = __atomic_load_n((const uint64_t *)c->ring_pos, __ATOMIC_ACQUIRE);
+	prod = __atomic_load_n((const uint64_t *)(c->ring_pos + c->page), __ATOMIC_ACQUIRE);
+	return prod - cons;
+}
+
 uint64_t capture_ringbuf_bytes(const struct capture *c)
 {
 	return c->ringbuf_bytes;
@@ -255,6 +275,8 @@ void capture_close(struct capture *c)
 		return;
 	/* Hooks first, so no packet is lost between detaching and freeing. */
 	tc_hooks_close(c->hooks);
+	if (c->ring_pos && c->ring_pos != MAP_FAILED)
+		munmap((void *)c->ring_pos, 2 * c->page);
 	ring_buffer__free(c->rb);
 	capture_bpf__destroy(c->skel);
 	free(c);

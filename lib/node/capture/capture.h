@@ -83,6 +83,10 @@ int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX]);
 /* The same sum, read from a `counters` map (of a skeleton of the tests' own, say). */
 int capture_counters_map_read(const struct bpf_map *counters, uint64_t out[FLOE_CNT_MAX]);
 
+/* Bytes the kernel has written into the ring and the drain not yet consumed (reserved
+ * records not yet submitted included); UINT64_MAX if this cannot be known. */
+uint64_t capture_ring_pending(const struct capture *c);
+
 /* The ring buffer size in effect. */
 uint64_t capture_ringbuf_bytes(const struct capture *c);
 

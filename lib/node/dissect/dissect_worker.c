@@ -2,6 +2,7 @@
 #include "dissect/dissect_worker.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -29,14 +30,23 @@ struct dissect_worker {
 	struct dissect_worker_config cfg;
 	struct dissect_engine *eng;
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t more; /* head moved, or stop */
 	uint8_t *buf;
 	size_t size;
-	uint64_t head, tail; /* under lock */
+	/*
+	 * Single producer, single consumer, no lock on the way of a frame: the producer writes a
+	 * record and publishes head (release); the worker reads up to head (acquire), dissects in
+	 * place and publishes tail (release). The mutex and the condition variables are only for
+	 * sleeping: a side that goes to sleep sets its flag under the lock, then looks again; the
+	 * other side, after publishing, takes the lock to signal only when that flag is set.
+	 */
+	_Atomic uint64_t head, tail;
+	atomic_bool worker_asleep, producer_asleep;
+	pthread_mutex_t lock;
+	pthread_cond_t more; /* head moved, tick or stop: for the worker */
+	pthread_cond_t room; /* tail moved: for a producer waiting for room */
 	bool stop;           /* under lock */
 	bool tick_wanted;    /* under lock: dissect_worker_tick() was called */
-	struct dissect_worker_stats st; /* pushed/dropped/queue_peak under lock; undecoded: worker */
+	struct dissect_worker_stats st; /* producer's, but undecoded: the worker's */
 };
 
 static uint64_t now_ns(clockid_t id)
@@ -74,43 +84,73 @@ static void tick(struct dissect_worker *w)
 		w->cfg.tick(w->cfg.tick_ctx);
 }
 
+/* Under w->lock: nothing to do now. */
+static bool idle_locked(struct dissect_worker *w, uint64_t tail)
+{
+	return !w->stop && !w->tick_wanted && atomic_load(&w->head) == tail;
+}
+
+static void wake_producer(struct dissect_worker *w)
+{
+	if (atomic_load(&w->producer_asleep)) {
+		pthread_mutex_lock(&w->lock);
+		pthread_cond_signal(&w->room);
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct dissect_worker *w = arg;
 	uint64_t next_tick = now_ns(CLOCK_MONOTONIC) + w->cfg.tick_ns;
+	uint64_t tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
 
-	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		uint64_t head = w->head, tail = w->tail;
-		bool stop = w->stop, tick_now = w->tick_wanted;
+		uint64_t head = atomic_load_explicit(&w->head, memory_order_acquire);
+		bool stop, tick_now;
 
-		if (head == tail && !stop && !tick_now && w->cfg.tick_on_request) {
-			pthread_cond_wait(&w->more, &w->lock);
-			continue;
-		}
-		if (head == tail && !stop && !tick_now && now_ns(CLOCK_MONOTONIC) < next_tick) {
-			/* The condition variable uses CLOCK_MONOTONIC (see start). */
-			struct timespec until = {.tv_sec = (time_t)(next_tick / 1000000000u),
-						 .tv_nsec = (long)(next_tick % 1000000000u)};
+		if (head == tail) {
+			pthread_mutex_lock(&w->lock);
+			atomic_store(&w->worker_asleep, true); /* then look again: see the header */
+			while (idle_locked(w, tail)) {
+				if (w->cfg.tick_on_request) {
+					pthread_cond_wait(&w->more, &w->lock);
+				} else if (now_ns(CLOCK_MONOTONIC) < next_tick) {
+					/* The condition variable uses CLOCK_MONOTONIC (see start). */
+					struct timespec until = {
+					    .tv_sec = (time_t)(next_tick / 1000000000u),
+					    .tv_nsec = (long)(next_tick % 1000000000u)};
 
-			pthread_cond_timedwait(&w->more, &w->lock, &until);
-			continue;
+					pthread_cond_timedwait(&w->more, &w->lock, &until);
+				} else {
+					break;
+				}
+			}
+			atomic_store(&w->worker_asleep, false);
+			pthread_mutex_unlock(&w->lock);
+			head = atomic_load_explicit(&w->head, memory_order_acquire);
 		}
+		pthread_mutex_lock(&w->lock);
+		stop = w->stop;
+		tick_now = w->tick_wanted;
 		w->tick_wanted = false;
 		pthread_mutex_unlock(&w->lock);
+		/* Frames published before a tick or stop was asked for come before it. */
+		if (tick_now || stop)
+			head = atomic_load_explicit(&w->head, memory_order_acquire);
 		dissect_range(w, tail, head);
+		tail = head;
+		atomic_store(&w->tail, tail); /* seq_cst: before the look at producer_asleep */
+		wake_producer(w);
 		if (tick_now) {
 			tick(w);
 		} else if (!w->cfg.tick_on_request && now_ns(CLOCK_MONOTONIC) >= next_tick) {
 			tick(w);
 			next_tick = now_ns(CLOCK_MONOTONIC) + w->cfg.tick_ns;
 		}
-		pthread_mutex_lock(&w->lock);
-		w->tail = head;
-		if (stop && w->head == head)
+		if (stop && atomic_load_explicit(&w->head, memory_order_acquire) == tail)
 			break;
 	}
-	pthread_mutex_unlock(&w->lock);
 	dissect_engine_finish(w->eng);
 	if (w->cfg.tick)
 		w->cfg.tick(w->cfg.tick_ctx);
@@ -145,10 +185,14 @@ int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->more, &ca);
+	pthread_cond_init(&w->room, &ca);
 	pthread_condattr_destroy(&ca);
 	ret = pthread_create(&w->thread, NULL, worker_main, w);
+	if (!ret)
+		pthread_setname_np(w->thread, "floe-dissect"); /* for top -H, perf */
 	if (ret) {
 		pthread_cond_destroy(&w->more);
+		pthread_cond_destroy(&w->room);
 		pthread_mutex_destroy(&w->lock);
 		free(w->buf);
 		free(w);
@@ -158,26 +202,52 @@ int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect
 	return 0;
 }
 
-int dissect_worker_push(struct dissect_worker *w, int linktype, const uint8_t *frame,
-			uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns)
+static size_t rec_len(uint32_t cap_len)
 {
-	size_t len = (sizeof(struct rec) + cap_len + 7) & ~(size_t)7;
-	size_t off, room_end;
-	uint64_t need;
+	return (sizeof(struct rec) + cap_len + 7) & ~(size_t)7;
+}
+
+/* Bytes the next record takes at head (a wrap skips the end), or 0 if it can never fit. */
+static uint64_t need_at(const struct dissect_worker *w, uint64_t head, size_t len)
+{
+	size_t room_end = w->size - head % w->size;
+
+	if (len > w->size)
+		return 0;
+	return len <= room_end ? len : room_end + len;
+}
+
+static bool has_room(struct dissect_worker *w, uint64_t head, size_t len)
+{
+	uint64_t tail = atomic_load(&w->tail);
+	uint64_t need = need_at(w, head, len);
+
+	return need && w->size - (head - tail) >= need;
+}
+
+static void wake_worker(struct dissect_worker *w)
+{
+	if (atomic_load(&w->worker_asleep)) {
+		pthread_mutex_lock(&w->lock);
+		pthread_cond_signal(&w->more);
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+/* Queue the record if there is room now; counts nothing but pushed and the peak. */
+static int try_push(struct dissect_worker *w, int linktype, const uint8_t *frame,
+		    uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns)
+{
+	uint64_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
+	size_t len = rec_len(cap_len), off = head % w->size;
+	uint64_t tail;
 	struct rec *r;
 
-	pthread_mutex_lock(&w->lock);
-	off = w->head % w->size;
-	room_end = w->size - off;
-	need = len <= room_end ? len : room_end + len; /* a wrap skips the end */
-	if (len > w->size || w->size - (w->head - w->tail) < need) {
-		w->st.dropped++;
-		pthread_mutex_unlock(&w->lock);
+	if (!has_room(w, head, len))
 		return -ENOBUFS;
-	}
-	if (len > room_end) {
+	if (len > w->size - off) {
 		((struct rec *)(w->buf + off))->len = REC_WRAP;
-		w->head += room_end;
+		head += w->size - off;
 		off = 0;
 	}
 	r = (struct rec *)(w->buf + off);
@@ -187,13 +257,72 @@ int dissect_worker_push(struct dissect_worker *w, int linktype, const uint8_t *f
 	r->wire_len = wire_len;
 	r->ts_ns = ts_ns;
 	memcpy(r + 1, frame, cap_len);
-	w->head += len;
+	head += len;
+	atomic_store(&w->head, head); /* seq_cst: ordered before the look at worker_asleep */
 	w->st.pushed++;
-	if (w->head - w->tail > w->st.queue_peak)
-		w->st.queue_peak = w->head - w->tail;
-	pthread_cond_signal(&w->more);
-	pthread_mutex_unlock(&w->lock);
+	tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
+	if (head - tail > w->st.queue_peak)
+		w->st.queue_peak = head - tail;
+	wake_worker(w);
 	return 0;
+}
+
+int dissect_worker_push(struct dissect_worker *w, int linktype, const uint8_t *frame,
+			uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns)
+{
+	int ret = try_push(w, linktype, frame, cap_len, wire_len, ts_ns);
+
+	if (ret)
+		w->st.dropped++;
+	return ret;
+}
+
+/* Wait up to timeout_ns for room for a cap_len frame; true if there is room. */
+static bool wait_room(struct dissect_worker *w, uint32_t cap_len, uint64_t timeout_ns)
+{
+	uint64_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
+	uint64_t until_ns = now_ns(CLOCK_MONOTONIC) + timeout_ns;
+	struct timespec until = {.tv_sec = (time_t)(until_ns / 1000000000u),
+				 .tv_nsec = (long)(until_ns % 1000000000u)};
+	size_t len = rec_len(cap_len);
+	bool ok;
+
+	if (!need_at(w, head, len))
+		return false;
+	pthread_mutex_lock(&w->lock);
+	atomic_store(&w->producer_asleep, true); /* then look again: see the header */
+	while (!(ok = has_room(w, head, len)) && now_ns(CLOCK_MONOTONIC) < until_ns)
+		pthread_cond_timedwait(&w->room, &w->lock, &until);
+	atomic_store(&w->producer_asleep, false);
+	pthread_mutex_unlock(&w->lock);
+	return ok;
+}
+
+int dissect_worker_push_wait(struct dissect_worker *w, int linktype, const uint8_t *frame,
+			     uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns,
+			     bool (*may_wait)(void *ctx), void *ctx)
+{
+	uint64_t t0 = 0;
+	int ret;
+
+	while ((ret = try_push(w, linktype, frame, cap_len, wire_len, ts_ns)) == -ENOBUFS) {
+		if (!need_at(w, 0, rec_len(cap_len))) { /* never fits: waiting would not help */
+			w->st.dropped++;
+			break;
+		}
+		if (!may_wait(ctx)) {
+			w->st.dropped++;
+			break;
+		}
+		if (!t0) {
+			t0 = now_ns(CLOCK_MONOTONIC);
+			w->st.waits++;
+		}
+		wait_room(w, cap_len, DISSECT_WORKER_WAIT_SLICE_NS);
+	}
+	if (t0)
+		w->st.wait_ns += now_ns(CLOCK_MONOTONIC) - t0;
+	return ret;
 }
 
 void dissect_worker_tick(struct dissect_worker *w)
@@ -216,6 +345,7 @@ void dissect_worker_stop(struct dissect_worker *w, struct dissect_worker_stats *
 	if (stats)
 		*stats = w->st;
 	pthread_cond_destroy(&w->more);
+	pthread_cond_destroy(&w->room);
 	pthread_mutex_destroy(&w->lock);
 	free(w->buf);
 	free(w);

@@ -2,14 +2,20 @@
 /*
  * dissect_worker: live dissection on a thread of its own, fed through a bounded queue.
  *
- * The tap's ring-buffer drain must never wait for dissection: a slow dissector (large bodies,
- * a slow terminal reading the entries) would make the kernel's ring fill up and lose packets
- * for the PCAP store too. So the drain thread copies each frame into this queue and goes on;
- * when the queue is full the frame is not dissected (counted in `dropped`) but it is still in
- * the PCAP store, where `floe read` can dissect it later.
+ * The tap's ring-buffer drain copies each frame into this queue and goes on. The queue is a
+ * lock-free single-producer single-consumer byte ring: a frame costs the producer a copy and
+ * one atomic store; locks are taken only to sleep and to wake a side that sleeps.
+ *
+ * When the queue is full the drain may wait for room (dissect_worker_push_wait) while the
+ * caller says waiting is safe (the tap: while the kernel ring holds less than half its size),
+ * so a burst the dissector cannot follow at once is absorbed by the kernel ring instead of
+ * being skipped. Past that the frame is not dissected (counted in `dropped`) but it is still
+ * in the PCAP store, where `floe read` can dissect it later: dissection never costs the
+ * store a packet.
  *
  *   dissect_worker_start(&cfg, engine, &w);   the worker owns the engine from here on
  *   dissect_worker_push(w, ...);              from one producer thread, never blocks
+ *   dissect_worker_push_wait(w, ..., fn, c);  the same, waiting for room while fn(c) says so
  *   dissect_worker_stop(w, &stats);           drains the queue, finishes the engine, joins
  *
  * Every second (cfg.tick_ns) the worker expires idle flows (dissect_engine_expire with
@@ -27,7 +33,9 @@
 
 #include "dissect/engine.h"
 
-#define DISSECT_WORKER_DEFAULT_QUEUE (32u << 20) /* 32 MiB of frames waiting */
+#define DISSECT_WORKER_DEFAULT_QUEUE (8u << 20) /* 8 MiB of frames waiting; bursts wait in the ring */
+/* push_wait asks may_wait() again after at most this long without room */
+#define DISSECT_WORKER_WAIT_SLICE_NS 1000000u
 
 struct dissect_worker_config {
 	size_t queue_bytes; /* frames (and a small header each) waiting; 0: default */
@@ -42,6 +50,8 @@ struct dissect_worker_stats {
 	uint64_t dropped;   /* frames not dissected: the queue was full */
 	uint64_t undecoded; /* frames packet_decode() refused */
 	uint64_t queue_peak;/* most bytes waiting at once */
+	uint64_t waits;     /* push_wait calls that found the queue full and waited for room */
+	uint64_t wait_ns;   /* time push_wait spent waiting for room */
 };
 
 struct dissect_worker;
@@ -56,6 +66,16 @@ int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect
  */
 int dissect_worker_push(struct dissect_worker *w, int linktype, const uint8_t *frame,
 			uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns);
+
+/*
+ * Queue one frame like dissect_worker_push, but when the queue is full wait for room, in
+ * slices of DISSECT_WORKER_WAIT_SLICE_NS, as long as may_wait(ctx) returns true (it is asked
+ * before each slice). Returns 0, or -ENOBUFS when may_wait said no or the frame can never fit
+ * (counted as dropped). Same producer thread as push.
+ */
+int dissect_worker_push_wait(struct dissect_worker *w, int linktype, const uint8_t *frame,
+			     uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns,
+			     bool (*may_wait)(void *ctx), void *ctx);
 
 /* Ask for a tick (expiry, then cfg.tick) on the worker thread; it comes after the frames
  * queued so far. Never blocks for long. */

@@ -254,11 +254,11 @@ static void buf_consume(struct dir_buf *b, size_t k)
 	if (k >= b->len) {
 		b->len = 0;
 		b->last_chunk = 0;
-		if (b->cap > (64u << 10)) { /* give back what a big message needed */
-			free(b->p);
-			b->p = NULL;
-			b->cap = 0;
-		}
+		/* An empty buffer is given back: thousands of idle keep-alive connections would
+		 * each keep the 4 KiB their first bytes needed (for detection) otherwise. */
+		free(b->p);
+		b->p = NULL;
+		b->cap = 0;
 		return;
 	}
 	memmove(b->p, b->p + k, b->len - k);

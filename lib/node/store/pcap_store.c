@@ -5,7 +5,7 @@
  *
  * Three parties share a store:
  *   - the producer (pcap_store_write) copies packets into a bounded queue of chunks (qmu);
- *   - the writer thread drains chunks into the active segment through libpcap;
+ *   - the writer thread writes chunks (PCAP records as queued) into the active segment;
  *   - the compressor thread turns closed segments into .pcap.zst.
  * Everything that changes what is on disk (create, grow, rename, unlink) and the byte
  * accounting that bounds it is serialised by mu. Bytes are counted before they are written
@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -51,7 +52,13 @@
 #define DIR_SLACK     4096u /* a directory grows by at most one block per new entry */
 #define COOL_NS	      (20ull * 1000000ull)
 #define COOL_SLOTS    64
-#define WBUF_BYTES    (256u << 10)
+/* Compression stops, and the segment stays a .pcap, when the first PROBE bytes shrink by less
+ * than 1/PROBE_GAIN (encrypted or random payloads): writing a second copy of the same size
+ * would only cost I/O and CPU. */
+#define COMP_PROBE_BYTES (8u << 20)
+#define COMP_PROBE_GAIN	 16u
+#define COMP_NOT_WORTH	 1 /* compress_segment's return: keep the .pcap, no error */
+#define COMP_KEEP_BEHIND (1u << 20) /* mapped input kept behind zstd's position */
 #define RBUF_BYTES    (256u << 10)
 #define NAME_MAX_LEN  64
 #define BASE_MAX_LEN  48
@@ -88,12 +95,17 @@ struct segment {
 	bool evicted;
 };
 
-/* Queued packet: this header, then cap_len bytes, padded to 8. */
+/*
+ * Queued packet: a PCAP record as it goes to the file (host byte order, as libpcap writes it),
+ * no padding: a run of queued records is written to the segment as it is, with one write().
+ */
 struct rec_hdr {
-	uint64_t ts_ns;
+	uint32_t ts_sec;
+	uint32_t ts_nsec;
 	uint32_t cap_len;
 	uint32_t pkt_len;
 };
+_Static_assert(sizeof(struct rec_hdr) == PCAP_REC_HDR, "a queued record is a PCAP record");
 
 struct chunk {
 	struct chunk *next;
@@ -102,7 +114,7 @@ struct chunk {
 	unsigned char data[];
 };
 
-/* The active segment's FILE is a cookie over this fd so that write errors are exact. */
+/* The active segment's file: write errors are exact (see wfile_write). */
 struct wfile {
 	int fd;
 	uint64_t off; /* bytes that reached the file */
@@ -144,13 +156,14 @@ struct pcap_store {
 	size_t chunk_size;
 	unsigned chunks_alloc, chunks_max;
 	uint64_t q_in, q_done;
+	uint64_t q_waits, q_wait_ns; /* the producer found the queue full; time it waited */
 	bool w_stop, w_waiting;
 
 	/* Writer thread only. */
 	struct segment *active;
-	pcap_t *pdead;
-	pcap_dumper_t *dumper;
 	struct wfile wf;
+	const unsigned char *run; /* records taken for the active segment, not written yet */
+	size_t run_len;
 	uint64_t w_start_ns; /* CLOCK_MONOTONIC at creation, for segment_seconds */
 	uint64_t w_size;     /* bytes in the active file once buffered data is out */
 	uint64_t w_good;     /* bytes known to be on disk (last commit) */
@@ -185,7 +198,7 @@ static uint64_t mono_ns(void)
 
 static size_t rec_size(uint32_t cap_len)
 {
-	return (sizeof(struct rec_hdr) + cap_len + 7) & ~(size_t)7;
+	return sizeof(struct rec_hdr) + cap_len;
 }
 
 static void seg_name(char *buf, const struct segment *g, const char *suffix)
@@ -443,14 +456,14 @@ static void count_lost(struct pcap_store *s, uint64_t n, int err)
 
 /* ---- the active segment (writer thread) ---- */
 
-static ssize_t wfile_write(void *cookie, const char *buf, size_t n)
+static void wfile_write(struct wfile *w, const void *p, size_t n)
 {
-	struct wfile *w = cookie;
+	const char *buf = p;
 	size_t done = 0;
 
 	/*
-	 * After a failure everything is dropped and reported as written: the commit that sees
-	 * w->err cuts the file back to its last good size, so stdio must not retry later.
+	 * After a failure everything is dropped: the commit that sees w->err cuts the file back
+	 * to its last good size.
 	 */
 	while (!w->err && done < n) {
 		ssize_t r = write(w->fd, buf + done, n - done);
@@ -467,30 +480,44 @@ static ssize_t wfile_write(void *cookie, const char *buf, size_t n)
 		done += (size_t)r;
 		w->off += (uint64_t)r;
 	}
-	return (ssize_t)n;
 }
 
-static int wfile_close(void *cookie)
+static void wfile_close(struct wfile *w)
 {
-	struct wfile *w = cookie;
-	int ret = close(w->fd);
-
+	close(w->fd);
 	w->fd = -1;
-	return ret;
 }
 
-static const cookie_io_functions_t wfile_io = {
-    .write = wfile_write,
-    .close = wfile_close,
-};
+/* Hand the records taken since the last call to the file. */
+static void run_flush(struct pcap_store *s)
+{
+	if (s->run_len)
+		wfile_write(&s->wf, s->run, s->run_len);
+	s->run_len = 0;
+}
+
+/* The PCAP file header, as libpcap writes it: nanosecond magic, host byte order. */
+static void file_header(unsigned char out[PCAP_FILE_HDR], uint32_t snaplen)
+{
+	uint32_t magic = 0xa1b23c4du, zone = 0, sigfigs = 0, linktype = DLT_EN10MB;
+	uint16_t major = 2, minor = 4;
+
+	memcpy(out, &magic, 4);
+	memcpy(out + 4, &major, 2);
+	memcpy(out + 6, &minor, 2);
+	memcpy(out + 8, &zone, 4);
+	memcpy(out + 12, &sigfigs, 4);
+	memcpy(out + 16, &snaplen, 4);
+	memcpy(out + 20, &linktype, 4);
+}
 
 static int active_open(struct pcap_store *s)
 {
 	struct segment *g = calloc(1, sizeof(*g));
 	char stamp[32], name[NAME_MAX_LEN];
+	unsigned char hdr[PCAP_FILE_HDR];
 	struct timespec now;
 	struct tm tm;
-	FILE *fp;
 	int fd = -1, err;
 
 	if (!g)
@@ -500,7 +527,7 @@ static int active_open(struct pcap_store *s)
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 
 	pthread_mutex_lock(&s->mu);
-	/* The file header is counted before libpcap writes it. */
+	/* The file header is counted before it is written. */
 	err = reserve_locked(s, PCAP_FILE_HDR, &g->bytes, NULL, false);
 	if (!err) {
 		g->seq = s->next_seq;
@@ -524,27 +551,10 @@ static int active_open(struct pcap_store *s)
 	}
 
 	s->wf = (struct wfile){.fd = fd};
-	fp = fopencookie(&s->wf, "w", wfile_io);
-	if (fp) {
-		setvbuf(fp, NULL, _IOFBF, WBUF_BYTES);
-		s->dumper = pcap_dump_fopen(s->pdead, fp);
-		/* Only its link-type check can fail here (writes into the cookie do not), and
-		 * that path leaves fp open. */
-		if (!s->dumper)
-			fclose(fp);
-	} else {
-		close(fd);
-	}
-	if (!s->dumper) {
-		pthread_mutex_lock(&s->mu);
-		unlink_seg(s, g, ".pcap");
-		s->store_bytes -= g->bytes;
-		list_remove(s, g);
-		dir_update_locked(s);
-		pthread_mutex_unlock(&s->mu);
-		free(g);
-		return -ENOMEM;
-	}
+	s->run_len = 0;
+	/* A failure here shows at the first commit, like any other write's. */
+	file_header(hdr, s->snaplen);
+	wfile_write(&s->wf, hdr, sizeof(hdr));
 	s->active = g;
 	s->w_start_ns = mono_ns();
 	s->w_size = PCAP_FILE_HDR;
@@ -583,7 +593,7 @@ static void active_retire(struct pcap_store *s, uint64_t disk_bytes)
 }
 
 /*
- * Push what libpcap buffered to the file. On failure the file is cut back to the last
+ * Write the records taken since the last commit. On failure the file is cut back to the last
  * commit, so it stays a readable PCAP, and the segment is retired; *lost gets the packets
  * since that commit.
  */
@@ -594,7 +604,7 @@ static int active_commit(struct pcap_store *s, uint64_t *lost)
 	int err;
 
 	*lost = 0;
-	fflush(pcap_dump_file(s->dumper));
+	run_flush(s);
 	if (!s->wf.err) {
 		pthread_mutex_lock(&s->mu);
 		s->active->packets += s->w_pend;
@@ -610,8 +620,7 @@ static int active_commit(struct pcap_store *s, uint64_t *lost)
 	disk = s->w_good;
 	if (ftruncate(s->wf.fd, (off_t)s->w_good) < 0)
 		disk = fstat(s->wf.fd, &sb) == 0 ? (uint64_t)sb.st_size : s->active->bytes;
-	pcap_dump_close(s->dumper); /* the cookie drops what is still buffered */
-	s->dumper = NULL;
+	wfile_close(&s->wf);
 	s->w_pend = 0;
 	active_retire(s, disk);
 	return -err;
@@ -623,8 +632,7 @@ static int active_close(struct pcap_store *s, uint64_t *lost)
 
 	if (err)
 		return err;
-	pcap_dump_close(s->dumper);
-	s->dumper = NULL;
+	wfile_close(&s->wf);
 	active_retire(s, s->w_good);
 	return 0;
 }
@@ -670,11 +678,14 @@ static void write_chunk(struct pcap_store *s, const struct chunk *c)
 
 	for (;;) {
 		while (off < c->used) {
-			const struct rec_hdr *h = (const void *)(c->data + off);
-			uint64_t fsz = PCAP_REC_HDR + (uint64_t)h->cap_len;
-			bool rotate = s->active && s->w_pkts > 0 &&
-				      (s->w_size + fsz > s->seg_bytes || age_due(s));
-			struct pcap_pkthdr ph;
+			struct rec_hdr h;
+			uint64_t fsz;
+			bool rotate;
+
+			memcpy(&h, c->data + off, sizeof(h)); /* records are not aligned */
+			fsz = PCAP_REC_HDR + (uint64_t)h.cap_len;
+			rotate = s->active && s->w_pkts > 0 &&
+				 (s->w_size + fsz > s->seg_bytes || age_due(s));
 
 			err = 0;
 			if (never_fits(s, fsz)) {
@@ -717,19 +728,21 @@ static void write_chunk(struct pcap_store *s, const struct chunk *c)
 				if (err == -ENOSPC && evict_for_space(s))
 					continue;
 				count_lost(s, 1, -err);
-				off += rec_size(h->cap_len);
+				off += rec_size(h.cap_len);
 				pend = off;
 				continue;
 			}
-			ph.ts.tv_sec = (time_t)(h->ts_ns / 1000000000ull);
-			ph.ts.tv_usec = (suseconds_t)(h->ts_ns % 1000000000ull); /* nanoseconds */
-			ph.caplen = h->cap_len;
-			ph.len = h->pkt_len;
-			pcap_dump((u_char *)s->dumper, &ph, (const u_char *)(h + 1));
+			/* The record joins the run written at the next commit (the end of the
+			 * chunk at the latest); every path that skips a record commits first. */
+			if (s->run_len && s->run + s->run_len != c->data + off)
+				run_flush(s);
+			if (!s->run_len)
+				s->run = c->data + off;
+			s->run_len += (size_t)fsz;
 			s->w_size += fsz;
 			s->w_pkts++;
 			s->w_pend++;
-			off += rec_size(h->cap_len);
+			off += rec_size(h.cap_len);
 		}
 		/* One commit per chunk: readers of the active segment see whole batches. */
 		if (!s->active)
@@ -856,14 +869,17 @@ static int comp_emit(struct pcap_store *s, struct segment *g, int fd, const void
 	return 0;
 }
 
-static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *cc, void *ibuf,
-			    size_t isz, void *obuf, size_t osz)
+static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *cc, void *obuf,
+			    size_t osz)
 {
 	char name[NAME_MAX_LEN];
 	unsigned char pl[TRAILER_PAYLOAD], fr[TRAILER_BYTES];
 	struct stat sb;
 	int in, out = -1, err = 0;
-	size_t n;
+	bool probed = false;
+	void *map = NULL;
+	ZSTD_inBuffer ib;
+	size_t n, left, unmapped = 0;
 
 	seg_name(name, g, ".pcap");
 	in = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
@@ -893,35 +909,54 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
 	/* The frame header then holds the content size (ZSTD_getFrameContentSize). */
 	ZSTD_CCtx_setPledgedSrcSize(cc, (unsigned long long)sb.st_size);
-	for (;;) {
-		ssize_t r = read(in, ibuf, isz);
-		ZSTD_EndDirective mode;
-		ZSTD_inBuffer ib;
-		size_t left;
+	/*
+	 * The closed segment is mapped and given to zstd whole (stable input): no read() copy
+	 * into a buffer and no copy into zstd's window, which cost more than compressing itself.
+	 * A closed segment never changes; if it is evicted meanwhile, the mapping keeps the
+	 * data and comp_emit says -ECANCELED.
+	 */
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, in, 0);
+	if (map == MAP_FAILED) {
+		map = NULL;
+		err = -errno;
+		goto done;
+	}
+	madvise(map, (size_t)sb.st_size, MADV_SEQUENTIAL);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_stableInBuffer, 1);
+	ib = (ZSTD_inBuffer){map, (size_t)sb.st_size, 0};
+	do {
+		ZSTD_outBuffer ob = {obuf, osz, 0};
 
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			goto done;
-		}
-		mode = r == 0 ? ZSTD_e_end : ZSTD_e_continue;
-		ib = (ZSTD_inBuffer){ibuf, (size_t)r, 0};
-		do {
-			ZSTD_outBuffer ob = {obuf, osz, 0};
+		if (!probed && ib.pos >= COMP_PROBE_BYTES) {
+			/* What zstd has compressed so far against what that became (its window
+			 * may hold input not compressed yet). */
+			ZSTD_frameProgression fp = ZSTD_getFrameProgression(cc);
 
-			left = ZSTD_compressStream2(cc, &ob, &ib, mode);
-			if (ZSTD_isError(left)) {
-				err = -EIO;
+			probed = true;
+			if (fp.produced > fp.consumed - fp.consumed / COMP_PROBE_GAIN) {
+				err = COMP_NOT_WORTH;
 				goto done;
 			}
-			err = comp_emit(s, g, out, obuf, ob.pos);
-			if (err)
-				goto done;
-		} while (mode == ZSTD_e_end ? left != 0 : ib.pos < ib.size);
-		if (mode == ZSTD_e_end)
-			break;
-	}
+		}
+		left = ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_end);
+		if (ZSTD_isError(left)) {
+			err = -EIO;
+			goto done;
+		}
+		err = comp_emit(s, g, out, obuf, ob.pos);
+		if (err)
+			goto done;
+		/* Unmap what zstd is done with, so that the process does not hold the whole
+		 * segment resident (at level 1 its window reaches back 512 KiB, less than
+		 * COMP_KEEP_BEHIND; a page it would touch again is simply mapped again). */
+		if (ib.pos > unmapped + 2 * COMP_KEEP_BEHIND) {
+			size_t page = (size_t)sysconf(_SC_PAGESIZE);
+			size_t to = (ib.pos - COMP_KEEP_BEHIND) & ~(page - 1);
+
+			madvise((char *)map + unmapped, to - unmapped, MADV_DONTNEED);
+			unmapped = to;
+		}
+	} while (left != 0);
 	memcpy(pl, trailer_tag, 4);
 	put_le32(pl + 4, 1);
 	put_le64(pl + 8, g->packets);
@@ -935,6 +970,8 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 	if (!err && fdatasync(out) < 0)
 		err = -errno;
 done:
+	if (map)
+		munmap(map, (size_t)sb.st_size);
 	if (out >= 0)
 		close(out);
 	close(in);
@@ -960,7 +997,10 @@ static void compress_finish_locked(struct pcap_store *s, struct segment *g, int 
 		g->tmp_bytes = 0;
 		g->state = SEG_CLOSED;
 		g->keep_raw = true;
-		s->st.last_errno = -err;
+		if (err == COMP_NOT_WORTH)
+			s->st.segments_incompressible++;
+		else
+			s->st.last_errno = -err;
 	} else {
 		unlink_seg(s, g, ".pcap");
 		release_locked(s, g->bytes);
@@ -975,9 +1015,9 @@ static void compress_finish_locked(struct pcap_store *s, struct segment *g, int 
 static void *compressor_main(void *arg)
 {
 	struct pcap_store *s = arg;
-	size_t isz = ZSTD_CStreamInSize(), osz = ZSTD_CStreamOutSize();
+	size_t osz = ZSTD_CStreamOutSize();
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
-	void *ibuf = malloc(isz), *obuf = malloc(osz);
+	void *obuf = malloc(osz);
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -992,7 +1032,7 @@ static void *compressor_main(void *arg)
 			pthread_cond_wait(&s->comp_cv, &s->mu);
 			continue;
 		}
-		if (!cc || !ibuf || !obuf) {
+		if (!cc || !obuf) {
 			g->keep_raw = true;
 			s->st.last_errno = ENOMEM;
 			continue;
@@ -1000,7 +1040,7 @@ static void *compressor_main(void *arg)
 		g->state = SEG_COMPRESSING;
 		g->busy = true;
 		pthread_mutex_unlock(&s->mu);
-		err = compress_segment(s, g, cc, ibuf, isz, obuf, osz);
+		err = compress_segment(s, g, cc, obuf, osz);
 		pthread_mutex_lock(&s->mu);
 		compress_finish_locked(s, g, err);
 		g->busy = false;
@@ -1009,7 +1049,6 @@ static void *compressor_main(void *arg)
 	}
 	pthread_mutex_unlock(&s->mu);
 	ZSTD_freeCCtx(cc);
-	free(ibuf);
 	free(obuf);
 	return NULL;
 }
@@ -1287,8 +1326,6 @@ static void store_free(struct pcap_store *s)
 		cn = c->next;
 		free(c);
 	}
-	if (s->pdead)
-		pcap_close(s->pdead);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
 	if (s->lockfd >= 0)
@@ -1452,14 +1489,9 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 	if (s->chunks_max < 2)
 		s->chunks_max = 2;
 
-	s->pdead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, (int)s->snaplen,
-							PCAP_TSTAMP_PRECISION_NANO);
-	if (!s->pdead) {
-		ret = -ENOMEM;
-		errf(err, errlen, "out of memory");
-		goto fail;
-	}
 	ret = start_thread(&s->writer, writer_main, s);
+	if (!ret)
+		pthread_setname_np(s->writer, "floe-store"); /* for top -H, perf */
 	if (ret) {
 		errf(err, errlen, "cannot start the writer thread: %s", strerror(-ret));
 		goto fail;
@@ -1467,6 +1499,8 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 	s->writer_started = true;
 	if (s->level > 0) {
 		ret = start_thread(&s->compressor, compressor_main, s);
+		if (!ret)
+			pthread_setname_np(s->compressor, "floe-zstd");
 		if (ret) {
 			errf(err, errlen, "cannot start the compressor thread: %s", strerror(-ret));
 			pcap_store_close(s);
@@ -1517,20 +1551,31 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 	if (pkt_len < cap_len)
 		pkt_len = cap_len;
 	need = rec_size(cap_len);
-	h = (struct rec_hdr){.ts_ns = ts_ns, .cap_len = cap_len, .pkt_len = pkt_len};
+	h = (struct rec_hdr){.ts_sec = (uint32_t)(ts_ns / 1000000000ull),
+			     .ts_nsec = (uint32_t)(ts_ns % 1000000000ull),
+			     .cap_len = cap_len,
+			     .pkt_len = pkt_len};
 
 	pthread_mutex_lock(&s->qmu);
 	c = s->q_tail;
 	if (!c || s->chunk_size - c->used < need) {
 		/* Full queue: block until the writer frees a chunk (back-pressure, not loss). */
+		uint64_t t0 = 0;
+
 		while (!(c = chunk_get(s, &nomem))) {
 			if (nomem) {
 				pthread_mutex_unlock(&s->qmu);
 				count_lost(s, 1, ENOMEM);
 				return -ENOMEM;
 			}
+			if (!t0) {
+				t0 = mono_ns();
+				s->q_waits++;
+			}
 			pthread_cond_wait(&s->space_cv, &s->qmu);
 		}
+		if (t0)
+			s->q_wait_ns += mono_ns() - t0;
 		c->next = NULL;
 		c->used = 0;
 		c->packets = 0;
@@ -1593,6 +1638,10 @@ void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st)
 	*st = s->st;
 	st->store_bytes = s->store_bytes > DIR_SLACK ? s->store_bytes - DIR_SLACK : 0;
 	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&s->qmu);
+	st->producer_waits = s->q_waits;
+	st->producer_wait_ns = s->q_wait_ns;
+	pthread_mutex_unlock(&s->qmu);
 }
 
 int pcap_store_close(struct pcap_store *s)

@@ -2,9 +2,10 @@
 /*
  * pcap_store: the rotating PCAP store of a tap.
  *
- * Packets are appended to an active segment through libpcap (nanosecond timestamps,
+ * Packets are appended to an active segment as PCAP records (nanosecond timestamps,
  * LINKTYPE_ETHERNET). A segment is closed when it reaches its size or age; closed segments
- * are compressed with zstd by a background thread. The total size of the store directory
+ * are compressed with zstd by a background thread (unless their first 8 MiB do not shrink by
+ * 1/16: those stay .pcap). The total size of the store directory
  * (active segment, segments being compressed and their partial output included) never
  * exceeds the configured limit: the oldest segments are deleted first.
  *
@@ -48,12 +49,16 @@ struct pcap_store_stats {
 					 a packet larger than the limit allows) */
 	uint64_t segments_closed;
 	uint64_t segments_compressed;
+	uint64_t segments_incompressible; /* left uncompressed: their first 8 MiB did not shrink
+					     by 1/16 (encrypted or random payloads) */
 	uint64_t segments_evicted;    /* deleted to respect the limit */
 	uint64_t packets_evicted;     /* packets in evicted segments (a .pcap.zst carries its count
 					 in a trailing zstd skippable frame; 0 if it has none) */
 	uint64_t store_bytes;         /* current size of the store on disk (apparent size), counted
 					 before bytes are written: never below what du reports */
 	uint64_t store_bytes_peak;    /* the largest size the store reached since open */
+	uint64_t producer_waits;      /* pcap_store_write found the queue full (the writer behind) */
+	uint64_t producer_wait_ns;    /* and waited this long in all */
 	int last_errno;               /* 0, or the last I/O error seen */
 };
 

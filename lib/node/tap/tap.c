@@ -3,11 +3,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "capture/capture.h"
 #include "dissect/dissect_worker.h"
@@ -71,10 +73,33 @@ struct tap {
 	/* live entries (--entries/--json): dissected on the worker's thread */
 	struct dissect_engine *engine;
 	struct dissect_worker *worker;
+	unsigned dissect_wait_slices; /* left this second: see dissection_may_wait */
 	struct entry_output output;
 	struct entry_filter *filter;
 	struct pod_names names;
 };
+
+/* Of each second, the drain may spend this many 1 ms slices waiting for the dissection queue. */
+#define DISSECT_WAIT_SLICES 500u
+
+/*
+ * While the dissection queue is full, the drain waits for it as long as the kernel ring is
+ * less than half full: a burst then waits in the ring (which the store shares) instead of going
+ * undissected. Past half the ring, frames skip dissection (counted), so the store never loses
+ * a packet because dissection is slow. The waiting is also bounded in time (a budget of 1 ms
+ * slices refilled each second by the housekeeping timer), so that a dissection thread that
+ * does not move at all (its output blocked, say) cannot keep the loop from its signals and
+ * timers for longer than that.
+ */
+static bool dissection_may_wait(void *ctx)
+{
+	struct tap *t = ctx;
+
+	if (!t->dissect_wait_slices)
+		return false;
+	t->dissect_wait_slices--;
+	return capture_ring_pending(t->capture) < capture_ringbuf_bytes(t->capture) / 2;
+}
 
 /* A byte_sink frame: into the store, and to the dissection thread for entries. */
 static void on_frame(void *ctx, const struct byte_frame *f)
@@ -86,10 +111,9 @@ static void on_frame(void *ctx, const struct byte_frame *f)
 		t->store_errno = -ret;
 	t->packets++;
 	t->bytes += f->wire_len;
-	/* A full queue only costs this packet's entry; it is in the store all the same. */
 	if (t->worker)
-		dissect_worker_push(t->worker, f->linktype, f->data, f->cap_len, f->wire_len,
-				    f->ts_ns);
+		dissect_worker_push_wait(t->worker, f->linktype, f->data, f->cap_len, f->wire_len,
+					 f->ts_ns, dissection_may_wait, t);
 }
 
 static void on_byte_source_error(void *ctx, int err, const char *what)
@@ -164,6 +188,9 @@ static void entries_tick(void *ctx)
 	struct tap *t = ctx;
 
 	fflush(t->output.out);
+	/* Give back what the second's entries freed: with dissect_malloc_policy's trim
+	 * threshold the dissection thread's arena would keep up to 64 MiB of it. */
+	malloc_trim(0);
 }
 
 static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
@@ -190,6 +217,7 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the dissection engine: %s", strerror(-ret));
 		return ret;
 	}
+	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
 	ret = dissect_worker_start(&wc, t->engine, &t->worker);
 	if (ret) {
 		snprintf(err, errlen, "cannot start the dissection thread: %s", strerror(-ret));
@@ -222,6 +250,8 @@ static void entries_close(struct tap *t)
 		"undecodable\n",
 		(unsigned long long)ws.dropped, (unsigned long long)ws.queue_peak,
 		(unsigned long long)ws.undecoded);
+	fprintf(t->log, "  drain waited for dissection     %.3f s (%llu times)\n",
+		(double)ws.wait_ns / 1e9, (unsigned long long)ws.waits);
 	dissect_engine_destroy(t->engine);
 	t->engine = NULL;
 	entry_output_free(&t->output);
@@ -377,6 +407,18 @@ static void on_pod_source_error(void *ctx, int err, const char *msg)
 	fprintf(t->log, "floe: %s\n", msg);
 }
 
+/* CPU seconds (user + system) of the whole process, every thread, since it started. */
+static double process_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Written last, after the store is closed (its last compression done): cpu_s is the run's. */
 static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
 			     size_t pods, FILE *log)
@@ -392,7 +434,7 @@ static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		"\"duplicate\":%llu,\"written\":%llu,\"store_lost\":%llu,"
 		"\"segments_evicted\":%llu,\"packets_evicted\":%llu,\"store_bytes\":%llu,"
 		"\"store_bytes_peak\":%llu,\"records_bad_type\":%llu,\"records_bad_size\":%llu,"
-		"\"pods\":%zu}\n",
+		"\"pods\":%zu,\"bytes_written\":%llu,\"cpu_s\":%.3f,\"store_wait_s\":%.3f}\n",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -400,7 +442,9 @@ static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)st->packets_written, (unsigned long long)st->packets_lost,
 		(unsigned long long)st->segments_evicted, (unsigned long long)st->packets_evicted,
 		(unsigned long long)st->store_bytes, (unsigned long long)st->store_bytes_peak,
-		(unsigned long long)cs->bad_type, (unsigned long long)cs->bad_size, pods);
+		(unsigned long long)cs->bad_type, (unsigned long long)cs->bad_size, pods,
+		(unsigned long long)st->bytes_written, process_cpu_s(),
+		(double)st->producer_wait_ns / 1e9);
 	if (fclose(f) != 0)
 		fprintf(log, "floe: cannot write %s: %s\n", path, strerror(errno));
 }
@@ -433,6 +477,8 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 	if (st->last_errno)
 		fprintf(l, " (last error: %s)", strerror(st->last_errno));
 	fputc('\n', l);
+	fprintf(l, "  drain waited for the store      %.3f s (%llu times; the writer was behind)\n",
+		(double)st->producer_wait_ns / 1e9, (unsigned long long)st->producer_waits);
 	fprintf(l, "  evicted for the storage limit   %llu packets in %llu segments\n",
 		(unsigned long long)st->packets_evicted, (unsigned long long)st->segments_evicted);
 	fprintf(l, "  store %s: %llu bytes (peak %llu, limit %llu)\n", t->o->store_dir,
@@ -461,6 +507,7 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 
 	if (t->worker)
 		dissect_worker_tick(t->worker);
+	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
 	if (t->o->debug && capture_counters(t->capture, cnt) == 0) {
 		fprintf(t->log, "floe: seen %llu targeted %llu recorded %llu ringbuf_full %llu\n",
 			(unsigned long long)cnt[FLOE_CNT_SEEN],
@@ -535,7 +582,8 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	    .limit_bytes = o->storage_limit,
 	    .segment_seconds = o->segment_seconds,
 	    .snaplen = o->snaplen,
-	    .zstd_level = o->compress ? 3 : 0,
+	    /* zstd's fastest regular level: the compressor must keep up with capture rates */
+	    .zstd_level = o->compress ? 1 : 0,
 	};
 	ret = pcap_store_open(&sc, &t.store, err, sizeof(err));
 	if (ret < 0) {
@@ -608,6 +656,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	/* Unhook first, then drain what the ring still holds: nothing recorded is left behind. */
 	while (t.n_pods)
 		untap_pod(&t, t.n_pods - 1);
+	t.dissect_wait_slices = DISSECT_WAIT_SLICES; /* a fresh budget for the last drain */
 	byte_source_drain(&t.byte_source);
 	capture_counters(t.capture, cnt);
 	capture_get_stats(t.capture, &cs);
