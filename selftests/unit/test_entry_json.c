@@ -7,9 +7,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
+#include "entry/entry.h"
 #include "entry/entry_json.h"
 
 /* The writer's text must read back as j, and equal jansson's compact dump byte for byte. */
@@ -146,12 +150,182 @@ static void test_large_string(void **state)
 	(void)state;
 }
 
+/* Deterministic pseudo-random numbers (xorshift64), the same in every run. */
+static uint64_t next_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Escapes at every offset of strings of every length up to 80, around the sixteen-byte blocks
+ * the writer scans, mixed with text that needs none; jansson's dump is the oracle. */
+static void test_escapes_at_every_offset(void **state)
+{
+	static const char *const pieces[] = { "a", "\n", "\"", "\\", "\x01", "\x1f", " ", "\x7f",
+					      "\xc3\xa9", "~", "\t", "0123456789abcdef" };
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	char s[200];
+
+	for (size_t len = 0; len <= 80; len++) {
+		for (size_t at = 0; at <= len; at++) {
+			json_t *j = json_array();
+
+			memset(s, 'x', len);
+			if (at < len)
+				s[at] = at % 2 ? '\n' : '"';
+			json_array_append_new(j, json_stringn(s, len));
+			check_same_as_jansson(j);
+			json_decref(j);
+		}
+	}
+	for (int round = 0; round < 500; round++) {
+		size_t n = 0, pieces_n = next_rand(&seed) % 40;
+		json_t *j = json_object();
+
+		for (size_t i = 0; i < pieces_n; i++) {
+			const char *p = pieces[next_rand(&seed) % (sizeof(pieces) / sizeof(pieces[0]))];
+
+			memcpy(s + n, p, strlen(p));
+			n += strlen(p);
+		}
+		json_object_set_new(j, "s", json_stringn(s, n));
+		check_same_as_jansson(j);
+		json_decref(j);
+	}
+	(void)state;
+}
+
+static void test_integer_limits(void **state)
+{
+	json_t *j = json_pack("[I, I, I, I, I]", (json_int_t)0, (json_int_t)-1,
+			      (json_int_t)9223372036854775807LL, (json_int_t)(-9223372036854775807LL - 1),
+			      (json_int_t)1000000000000LL);
+
+	assert_non_null(j);
+	check_same_as_jansson(j);
+	json_decref(j);
+	(void)state;
+}
+
+/* The hand-written time text against gmtime_r and the snprintf format it replaced. */
+static void test_format_time_matches_gmtime(void **state)
+{
+	static const uint64_t fixed[] = {
+		0, 999999999, 951782400000000000ull /* 2000-02-29 */, 4107542400000000001ull
+		/* 2100-03-01 */, 1700000000123456789ull, 946684799999999999ull,
+		18446744073709551615ull,
+	};
+	uint64_t seed = 42;
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 20000; i++) {
+		uint64_t ts = i < sizeof(fixed) / sizeof(fixed[0]) ? fixed[i] : next_rand(&seed);
+		time_t secs = (time_t)(ts / 1000000000ull);
+		char got[64], want[64];
+		struct tm tm;
+
+		assert_non_null(gmtime_r(&secs, &tm));
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, (unsigned)(ts % 1000000000ull));
+		entry_format_time(ts, got);
+		assert_string_equal(got, want);
+	}
+	(void)state;
+}
+
+static struct entry *direct_sample(void)
+{
+	struct entry *e = entry_new();
+	json_t *req = json_object(), *hdr = json_object();
+
+	assert_non_null(e);
+	strcpy(e->id, "12-3");
+	e->protocol = "http";
+	strcpy(e->version, "2");
+	e->flow_id = 12;
+	e->stream_id = 5;
+	e->src.family = AF_INET;
+	e->src.addr[10] = e->src.addr[11] = 0xff;
+	inet_pton(AF_INET, "10.200.3.4", e->src.addr + 12);
+	e->src.port = 40000;
+	strcpy(e->src.pod, "client\xff-7f9");
+	strcpy(e->src.namespace, "shop");
+	e->dst.family = AF_INET6;
+	inet_pton(AF_INET6, "fd00::2", e->dst.addr);
+	e->dst.port = 8080;
+	e->request_ts_ns = 1700000000123456789ull;
+	e->response_ts_ns = 1700000000125456789ull;
+	e->request_size = 120;
+	e->response_size = 3400;
+	json_object_set_new(req, "method", json_string("GET"));
+	json_object_set_new(hdr, "x-a", json_string("line\nbreak \"q\""));
+	json_object_set_new(req, "headers", hdr);
+	json_object_set_new(e->fields, "request", req);
+	json_object_set_new(e->fields, "grpc", json_pack("{s:i, s:f}", "status", 0, "ratio", 0.25));
+	return e;
+}
+
+/* entry_json_append_entry() writes what the tree of entry_to_json() dumps, in every shape of
+ * entry: complete, missing, incomplete, without times, with a key of the tree's own, with a
+ * version that is not UTF-8 (left out, as json_string() leaves it). */
+static void test_entry_direct_same_as_tree(void **state)
+{
+	for (int shape = 0; shape < 7; shape++) {
+		struct entry *e = direct_sample();
+		struct entry_json_buf direct = {0}, tree = {0};
+		json_t *j;
+
+		switch (shape) {
+		case 1:
+			e->missing = ENTRY_MISSING_RESPONSE;
+			e->missing_reason = ENTRY_REASON_GAP;
+			e->response_ts_ns = 0;
+			break;
+		case 2:
+			e->missing = ENTRY_INCOMPLETE_REQUEST;
+			e->missing_reason = ENTRY_REASON_END_OF_INPUT;
+			e->stream_id = 0;
+			break;
+		case 3:
+			e->request_ts_ns = e->response_ts_ns + 1; /* no elapsed_ms */
+			e->src.pod[0] = 0;
+			break;
+		case 4:
+			json_object_set_new(e->fields, "version", json_string("from the fields"));
+			break;
+		case 5:
+			strcpy(e->version, "\xc3");
+			break;
+		case 6:
+			e->flow_id = (uint64_t)-1;
+			e->request_ts_ns = 0;
+			break;
+		}
+		j = entry_to_json(e);
+		assert_non_null(j);
+		assert_int_equal(entry_json_append(&tree, j), 0);
+		assert_int_equal(entry_json_append_entry(&direct, e), 0);
+		assert_int_equal(direct.len, tree.len);
+		assert_memory_equal(direct.p, tree.p, tree.len);
+		json_decref(j);
+		entry_json_buf_free(&direct);
+		entry_json_buf_free(&tree);
+		entry_free(e);
+	}
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scalars_and_nesting), cmocka_unit_test(test_string_escapes),
 	    cmocka_unit_test(test_insertion_order),     cmocka_unit_test(test_reals_shortest),
 	    cmocka_unit_test(test_appends_and_depth),   cmocka_unit_test(test_large_string),
+	    cmocka_unit_test(test_escapes_at_every_offset), cmocka_unit_test(test_integer_limits),
+	    cmocka_unit_test(test_format_time_matches_gmtime),
+	    cmocka_unit_test(test_entry_direct_same_as_tree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -83,6 +83,15 @@ void entry_free(struct entry *e);
  */
 json_t *entry_to_json(const struct entry *e);
 
+struct entry_json_buf;
+
+/*
+ * Append the compact JSON text of entry_to_json(e) to b (entry_json.h), byte for byte the same,
+ * without building the tree: printing an entry was half of `floe read --json` on small
+ * messages, most of it in the tree's allocations. 0, or -ENOMEM (b unchanged).
+ */
+int entry_json_append_entry(struct entry_json_buf *b, const struct entry *e);
+
 /* One line of text for terminals: "<id> <time> <proto> <src> -> <dst> <summary>". */
 int entry_format_line(const struct entry *e, char *buf, size_t size);
 

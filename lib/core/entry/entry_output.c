@@ -12,8 +12,9 @@ void entry_output_sink(void *ctx, const struct entry *e)
 	char line[1024];
 	int bad;
 
-	/* The JSON tree is built only when it is printed or filtered: text alone reads e. */
-	if (o->json || o->filter) {
+	/* The JSON tree is built only when it is filtered: text reads e, and JSON without a
+	 * filter is written from e directly. */
+	if (o->filter) {
 		j = entry_to_json(e);
 		if (!j) {
 			o->errors++;
@@ -27,7 +28,8 @@ void entry_output_sink(void *ctx, const struct entry *e)
 	}
 	if (o->json) {
 		o->buf.len = 0;
-		bad = entry_json_append(&o->buf, j) || entry_json_append_raw(&o->buf, "\n", 1) ||
+		bad = (j ? entry_json_append(&o->buf, j) : entry_json_append_entry(&o->buf, e)) ||
+		      entry_json_append_raw(&o->buf, "\n", 1) ||
 		      fwrite(o->buf.p, 1, o->buf.len, o->out) != o->buf.len;
 		/* One body-sized entry should not keep its buffer for the rest of the run. */
 		if (o->buf.cap > ENTRY_OUTPUT_BUF_KEEP)
