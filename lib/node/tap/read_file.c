@@ -12,6 +12,9 @@
 
 #include "net/packet.h"
 
+/* stdio buffer of a plain capture file. */
+#define READ_FILE_BUF (1u << 20)
+
 /* stdio over zlib: libpcap reads a FILE *, and gzread reads plain files as they are too. */
 static ssize_t gz_read(void *cookie, char *buf, size_t size)
 {
@@ -29,12 +32,36 @@ static int gz_close(void *cookie)
 	return gzclose(cookie) == Z_OK ? 0 : -1;
 }
 
+/* A plain file as it is, through a big stdio buffer: zlib's transparent reading and the stdio
+ * cookie added two copies of every byte (a tenth of `floe read` on big captures). NULL when the
+ * file starts like gzip (or cannot be read here: the gzip path reports why). */
+static FILE *open_plain(const char *path)
+{
+	unsigned char magic[2];
+	FILE *f;
+
+	if (!strcmp(path, "-"))
+		return NULL;
+	f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	if ((fread(magic, 1, 2, f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) ||
+	    fseek(f, 0, SEEK_SET) || setvbuf(f, NULL, _IOFBF, READ_FILE_BUF)) {
+		fclose(f);
+		return NULL;
+	}
+	return f;
+}
+
 static FILE *open_maybe_gzip(const char *path)
 {
 	cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
-	gzFile gz = strcmp(path, "-") ? gzopen(path, "rb") : gzdopen(dup(0), "rb");
-	FILE *f;
+	gzFile gz;
+	FILE *f = open_plain(path);
 
+	if (f)
+		return f;
+	gz = strcmp(path, "-") ? gzopen(path, "rb") : gzdopen(dup(0), "rb");
 	if (!gz)
 		return NULL;
 	gzbuffer(gz, 256u << 10);
