@@ -11,6 +11,7 @@
 #include "dissect/engine.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_output.h"
+#include "entry/json_alloc.h"
 #include "store/pcap_store.h"
 #include "tap/read_file.h"
 #include "tap/tap.h"
@@ -242,6 +243,8 @@ static int cmd_read(int argc, char **argv)
 		read_usage(stderr);
 		return 2;
 	}
+	/* Single-threaded from here to the end: jansson's small blocks are recycled. */
+	json_alloc_install();
 	if (ftext) {
 		rc = entry_filter_compile(ftext, &filter, err, sizeof(err));
 		if (rc) {

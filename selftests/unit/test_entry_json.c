@@ -15,6 +15,7 @@
 
 #include "entry/entry.h"
 #include "entry/entry_json.h"
+#include "entry/json_alloc.h"
 
 /* The writer's text must read back as j, and equal jansson's compact dump byte for byte. */
 static void check_same_as_jansson(const json_t *j)
@@ -317,6 +318,63 @@ static void test_entry_direct_same_as_tree(void **state)
 	(void)state;
 }
 
+/* The block cache hands freed small blocks out again, passes big ones to malloc, and its
+ * blocks stay malloc's: free() takes them, and it takes blocks malloc() made. */
+static void test_json_alloc_cache(void **state)
+{
+	void *a = json_alloc_malloc(40), *b, *big, *m;
+
+	assert_non_null(a);
+	memset(a, 1, 40);
+	json_alloc_free(a);
+	b = json_alloc_malloc(33); /* the same malloc size class as 40 */
+#if defined(__GLIBC__)
+	assert_ptr_equal(a, b);
+#endif
+	memset(b, 2, 33);
+	free(b);
+	big = json_alloc_malloc(JSON_ALLOC_SMALL * 4);
+	assert_non_null(big);
+	memset(big, 3, JSON_ALLOC_SMALL * 4);
+	json_alloc_free(big);
+	m = malloc(100);
+	assert_non_null(m);
+	json_alloc_free(m);
+	json_alloc_free(NULL);
+	for (size_t n = 0; n <= JSON_ALLOC_SMALL + 16; n++) {
+		uint8_t *p = json_alloc_malloc(n);
+
+		assert_non_null(p);
+		memset(p, 0xab, n);
+		json_alloc_free(p);
+		p = json_alloc_malloc(n);
+		memset(p, 0xcd, n);
+		json_alloc_free(p);
+	}
+	(void)state;
+}
+
+/* With the cache installed, jansson's trees and their dumps behave as before. */
+static void test_json_alloc_with_jansson(void **state)
+{
+	json_alloc_install();
+	for (int round = 0; round < 200; round++) {
+		json_t *j = json_pack("{s:s, s:i, s:[s, s], s:{s:s}}", "id", "1-1", "n", round, "a",
+				      "x", "y", "o", "k", "v");
+		char *dump;
+
+		assert_non_null(j);
+		dump = json_dumps(j, JSON_COMPACT);
+		assert_non_null(dump);
+		assert_non_null(strstr(dump, "\"id\":\"1-1\""));
+		free(dump); /* as the Redis code frees its dumps */
+		check_same_as_jansson(j);
+		json_decref(j);
+	}
+	json_set_alloc_funcs(malloc, free);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +384,7 @@ int main(void)
 	    cmocka_unit_test(test_escapes_at_every_offset), cmocka_unit_test(test_integer_limits),
 	    cmocka_unit_test(test_format_time_matches_gmtime),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
+	    cmocka_unit_test(test_json_alloc_cache), cmocka_unit_test(test_json_alloc_with_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
