@@ -243,6 +243,8 @@ static int cmd_read(int argc, char **argv)
 		read_usage(stderr);
 		return 2;
 	}
+	/* Text without a filter reads no response body: they are not made. */
+	cfg.no_response_bodies = !o.json && !ftext;
 	/* Single-threaded from here to the end: jansson's small blocks are recycled. */
 	json_alloc_install();
 	if (ftext) {

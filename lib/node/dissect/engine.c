@@ -136,6 +136,11 @@ size_t conn_body_max(const struct conn *c)
 	return c->eng->cfg.body_max;
 }
 
+bool conn_response_bodies(const struct conn *c)
+{
+	return !c->eng->cfg.no_response_bodies;
+}
+
 enum entry_missing_reason conn_end_reason(enum conn_end why)
 {
 	switch (why) {

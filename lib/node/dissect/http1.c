@@ -448,7 +448,8 @@ static void msg_close_obj(struct msg *m)
 
 	if (!m->obj)
 		return;
-	if (m->body.size || m->gap_bytes || m->cut) {
+	if ((m->body.size || m->gap_bytes || m->cut) &&
+	    (m->dir == TCP_DIR_C2S || conn_response_bodies(m->st->c))) {
 		enc = http_headers_get(m->headers, "content-encoding");
 		b = http_body_to_json(&m->body, enc);
 		if (b) {
@@ -970,7 +971,9 @@ static void *h1_open(struct conn *c, void *handover)
 
 		m->st = st;
 		m->dir = d;
-		http_body_init(&m->body, conn_body_max(c));
+		/* Response bodies not shown are counted, not kept. */
+		http_body_init(&m->body, d == TCP_DIR_S2C && !conn_response_bodies(c) ?
+						 0 : conn_body_max(c));
 		msg_reset(m);
 		/* Picked up mid-stream: the first bytes may be the middle of a message. */
 		m->resync = mid;
