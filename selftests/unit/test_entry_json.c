@@ -375,6 +375,52 @@ static void test_json_alloc_with_jansson(void **state)
 	(void)state;
 }
 
+/* The text line, written by hand since it replaced snprintf: exact text, the URL cut at 300
+ * bytes, and snprintf's truncation (size - 1 bytes and a NUL, the full length returned). */
+static void test_entry_line_text(void **state)
+{
+	struct entry *e = direct_sample();
+	json_t *req = json_object_get(e->fields, "request"), *resp = json_object();
+	char line[1024], small[20], url[400];
+	const char *want = "12-3 2023-11-14T22:13:20.123456789Z http/2 client\xff-7f9@10.200.3.4:40000 "
+			   "-> fd00::2:8080 GET /x -> 204 grpc-status 0 [incomplete request: "
+			   "end_of_capture]";
+	int n;
+
+	json_object_set_new(req, "url", json_string("/x"));
+	json_object_set_new(resp, "status", json_integer(204));
+	json_object_set_new(e->fields, "response", resp);
+	e->missing = ENTRY_INCOMPLETE_REQUEST;
+	e->missing_reason = ENTRY_REASON_END_OF_INPUT;
+	n = entry_format_line(e, line, sizeof(line));
+	assert_string_equal(line, want);
+	assert_int_equal(n, (int)strlen(want));
+	n = entry_format_line(e, small, sizeof(small));
+	assert_int_equal(n, (int)strlen(want));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+	assert_memory_equal(small, want, sizeof(small) - 1);
+	assert_int_equal(entry_format_line(e, small, 0), (int)strlen(want));
+
+	memset(url, 'u', sizeof(url) - 1);
+	url[0] = '/';
+	url[sizeof(url) - 1] = 0;
+	json_object_set_new(req, "url", json_string(url));
+	json_object_del(e->fields, "grpc");
+	e->missing = ENTRY_COMPLETE;
+	e->dst.family = AF_INET;
+	memset(e->dst.addr, 0, sizeof(e->dst.addr));
+	e->dst.addr[10] = e->dst.addr[11] = 0xff;
+	e->dst.addr[12] = 192, e->dst.addr[13] = 0, e->dst.addr[14] = 20, e->dst.addr[15] = 255;
+	strcpy(e->dst.pod, "srv");
+	e->src.pod[0] = 0;
+	n = entry_format_line(e, line, sizeof(line));
+	assert_non_null(strstr(line, " 10.200.3.4:40000 -> srv@192.0.20.255:8080 GET /u"));
+	assert_int_equal(strstr(line, " -> 204") - strstr(line, "GET /"), 4 + 300);
+	assert_int_equal(n, (int)strlen(line));
+	entry_free(e);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,7 +430,7 @@ int main(void)
 	    cmocka_unit_test(test_escapes_at_every_offset), cmocka_unit_test(test_integer_limits),
 	    cmocka_unit_test(test_format_time_matches_gmtime),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
-	    cmocka_unit_test(test_json_alloc_cache), cmocka_unit_test(test_json_alloc_with_jansson),
+	    cmocka_unit_test(test_entry_line_text), cmocka_unit_test(test_json_alloc_cache), cmocka_unit_test(test_json_alloc_with_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
 #include "entry/entry_output.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define ENTRY_OUTPUT_BUF_KEEP (1u << 20)
 
@@ -9,7 +10,7 @@ void entry_output_sink(void *ctx, const struct entry *e)
 {
 	struct entry_output *o = ctx;
 	json_t *j = NULL;
-	char line[1024];
+	char line[1024 + 1]; /* the line and its newline */
 	int bad;
 
 	/* The JSON tree is built only when it is filtered: text reads e, and JSON without a
@@ -35,8 +36,12 @@ void entry_output_sink(void *ctx, const struct entry *e)
 		if (o->buf.cap > ENTRY_OUTPUT_BUF_KEEP)
 			entry_json_buf_free(&o->buf);
 	} else {
-		entry_format_line(e, line, sizeof(line));
-		bad = fprintf(o->out, "%s\n", line) < 0;
+		size_t n;
+
+		entry_format_line(e, line, sizeof(line) - 1);
+		n = strlen(line);
+		line[n++] = '\n';
+		bad = fwrite(line, 1, n, o->out) != n;
 	}
 	if (bad)
 		o->errors++;
