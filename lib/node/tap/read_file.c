@@ -35,7 +35,7 @@ static int gz_close(void *cookie)
 /* A plain file as it is, through a big stdio buffer: zlib's transparent reading and the stdio
  * cookie added two copies of every byte (a tenth of `floe read` on big captures). NULL when the
  * file starts like gzip (or cannot be read here: the gzip path reports why). */
-static FILE *open_plain(const char *path)
+static FILE *open_plain(const char *path, char **buf)
 {
 	unsigned char magic[2];
 	FILE *f;
@@ -45,19 +45,24 @@ static FILE *open_plain(const char *path)
 	f = fopen(path, "rb");
 	if (!f)
 		return NULL;
-	if ((fread(magic, 1, 2, f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) ||
-	    fseek(f, 0, SEEK_SET) || setvbuf(f, NULL, _IOFBF, READ_FILE_BUF)) {
+	/* glibc ignores setvbuf's size without a buffer: the buffer is ours (freed after fclose) */
+	*buf = malloc(READ_FILE_BUF);
+	if (!*buf || (fread(magic, 1, 2, f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) ||
+	    fseek(f, 0, SEEK_SET) || setvbuf(f, *buf, _IOFBF, READ_FILE_BUF)) {
 		fclose(f);
+		free(*buf);
+		*buf = NULL;
 		return NULL;
 	}
 	return f;
 }
 
-static FILE *open_maybe_gzip(const char *path)
+/* *buf: the stdio buffer of a plain file, to be freed after the FILE is closed (or NULL). */
+static FILE *open_maybe_gzip(const char *path, char **buf)
 {
 	cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
 	gzFile gz;
-	FILE *f = open_plain(path);
+	FILE *f = open_plain(path, buf);
 
 	if (f)
 		return f;
@@ -80,11 +85,12 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	int dlt, rc, tsprec, derr = 0;
+	char *fbuf = NULL;
 	pcap_t *pc;
 	FILE *f;
 
 	memset(stats, 0, sizeof(*stats));
-	f = open_maybe_gzip(path);
+	f = open_maybe_gzip(path, &fbuf);
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : ENOMEM));
 		return -(errno ? errno : ENOMEM);
@@ -94,6 +100,7 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 		struct stat sb;
 
 		fclose(f);
+		free(fbuf);
 		if (strcmp(path, "-") && !stat(path, &sb) && S_ISDIR(sb.st_mode))
 			snprintf(err, errlen, "%s: is a directory", path);
 		else if (strcmp(path, "-") && !stat(path, &sb) && sb.st_size == 0)
@@ -116,6 +123,7 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 	rc = dissect_engine_create(&c, sink, ctx, &eng);
 	if (rc) {
 		pcap_close(pc);
+		free(fbuf);
 		snprintf(err, errlen, "cannot create the dissection engine: %s", strerror(-rc));
 		return rc;
 	}
@@ -144,6 +152,7 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 	dissect_engine_get_tcp_stats(eng, &stats->tcp);
 	dissect_engine_destroy(eng);
 	pcap_close(pc);
+	free(fbuf);
 	if (derr == PACKET_ERR_DLT) {
 		snprintf(err, errlen, "%s: link type %d (%s) is not supported", path, dlt,
 			 pcap_datalink_val_to_name(dlt) ?: "?");
