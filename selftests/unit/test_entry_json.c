@@ -375,6 +375,39 @@ static void test_json_alloc_with_jansson(void **state)
 	(void)state;
 }
 
+/* elapsed_ms written by hand for most values: the tree's real is the oracle. */
+static void test_entry_elapsed_same_as_tree(void **state)
+{
+	static const uint64_t fixed[] = {
+		0, 1, 50, 99, 100, 101, 120, 999999, 1000000, 1000001, 1071000, 123456789,
+		999999999999999ull, 1000000000000000ull, 1000000000000001ull, 1ull << 53,
+		(1ull << 53) + 1, 8000000000000000000ull,
+	};
+	uint64_t seed = 7;
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 3000; i++) {
+		uint64_t ns = i < sizeof(fixed) / sizeof(fixed[0]) ? fixed[i] : next_rand(&seed);
+		struct entry *e = direct_sample();
+		struct entry_json_buf direct = {0}, tree = {0};
+		json_t *j;
+
+		if (i >= sizeof(fixed) / sizeof(fixed[0]))
+			ns >>= next_rand(&seed) % 64; /* every magnitude */
+		e->request_ts_ns = 1000;
+		e->response_ts_ns = 1000 + ns;
+		j = entry_to_json(e);
+		assert_int_equal(entry_json_append(&tree, j), 0);
+		assert_int_equal(entry_json_append_entry(&direct, e), 0);
+		assert_int_equal(direct.len, tree.len);
+		assert_memory_equal(direct.p, tree.p, tree.len);
+		json_decref(j);
+		entry_json_buf_free(&direct);
+		entry_json_buf_free(&tree);
+		entry_free(e);
+	}
+	(void)state;
+}
+
 /* The text line, written by hand since it replaced snprintf: exact text, the URL cut at 300
  * bytes, and snprintf's truncation (size - 1 bytes and a NUL, the full length returned). */
 static void test_entry_line_text(void **state)
@@ -430,7 +463,7 @@ int main(void)
 	    cmocka_unit_test(test_escapes_at_every_offset), cmocka_unit_test(test_integer_limits),
 	    cmocka_unit_test(test_format_time_matches_gmtime),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
-	    cmocka_unit_test(test_entry_line_text), cmocka_unit_test(test_json_alloc_cache), cmocka_unit_test(test_json_alloc_with_jansson),
+	    cmocka_unit_test(test_entry_line_text), cmocka_unit_test(test_entry_elapsed_same_as_tree), cmocka_unit_test(test_json_alloc_cache), cmocka_unit_test(test_json_alloc_with_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -224,11 +224,62 @@ static const char *const entry_common_keys[] = {
 	"missing_reason",
 };
 
-/* ,"key": (no comma before the first key of an object) */
-static int put_key(struct entry_json_buf *b, const char *key, bool first)
+/* ,"key": (no comma before the first key of an object), key escaped as needed. */
+static int put_field_key(struct entry_json_buf *b, const char *key, bool first)
 {
 	return (!first && entry_json_append_raw(b, ",", 1)) ||
 	       entry_json_append_string(b, key, strlen(key)) || entry_json_append_raw(b, ":", 1);
+}
+
+/* The same for floe's own keys (short, nothing to escape): one append. */
+static int put_key(struct entry_json_buf *b, const char *key, bool first)
+{
+	char t[32];
+	size_t n = strlen(key), o = 0;
+
+	if (n > sizeof(t) - 4)
+		return put_field_key(b, key, first);
+	if (!first)
+		t[o++] = ',';
+	t[o++] = '"';
+	memcpy(t + o, key, n);
+	o += n;
+	t[o++] = '"';
+	t[o++] = ':';
+	return entry_json_append_raw(b, t, o);
+}
+
+/*
+ * elapsed_ms as entry_json_append_real() prints the double ns / 1e6: for 100 <= ns < 10^15 the
+ * exact decimal (at most 15 digits, so %.15g of the nearest double gives it back, and it reads
+ * back as that double), trailing zeros dropped, ".0" when it is whole; printf otherwise.
+ */
+static int put_elapsed_ms(struct entry_json_buf *b, uint64_t ns)
+{
+	char s[40], *o = s + 20, *end;
+	uint64_t whole = ns / 1000000, frac = ns % 1000000;
+	int i;
+
+	if (ns < 100 || ns >= 1000000000000000ull)
+		return entry_json_append_real(b, (double)ns / 1e6);
+	/* the fraction first, right to left from s + 20, then the whole part before it */
+	end = o;
+	if (frac) {
+		*o++ = '.';
+		for (i = 5; i >= 0; i--, frac /= 10)
+			o[i] = (char)('0' + frac % 10);
+		o += 6;
+		while (o[-1] == '0')
+			o--;
+	} else {
+		memcpy(o, ".0", 2);
+		o += 2;
+	}
+	do {
+		*--end = (char)('0' + whole % 10);
+		whole /= 10;
+	} while (whole);
+	return entry_json_append_raw(b, end, (size_t)(o - end));
 }
 
 /* A string member as json_string() keeps it: left out when it is not valid UTF-8. */
@@ -298,7 +349,7 @@ static int put_common(struct entry_json_buf *b, const struct entry *e)
 		return -ENOMEM;
 	if (e->request_ts_ns && e->response_ts_ns && e->response_ts_ns >= e->request_ts_ns &&
 	    (put_key(b, "elapsed_ms", false) ||
-	     entry_json_append_real(b, (double)(e->response_ts_ns - e->request_ts_ns) / 1e6)))
+	     put_elapsed_ms(b, e->response_ts_ns - e->request_ts_ns)))
 		return -ENOMEM;
 	if (put_endpoint(b, "src", &e->src) || put_endpoint(b, "dst", &e->dst) ||
 	    put_int(b, "flow_id", (json_int_t)e->flow_id) ||
@@ -336,7 +387,7 @@ int entry_json_append_entry(struct entry_json_buf *b, const struct entry *e)
 		goto tree;
 	}
 	json_object_foreach(e->fields, k, v)
-		if (put_key(b, k, false) || entry_json_append(b, v))
+		if (put_field_key(b, k, false) || entry_json_append(b, v))
 			goto fail;
 	if (entry_json_append_raw(b, "}", 1))
 		goto fail;
