@@ -22,6 +22,8 @@
 
 /* stdout buffer of `floe read` when it is not a terminal. */
 #define READ_STDOUT_BUF (256u << 10)
+/* Bytes of JSON entries gathered per write(2). */
+#define READ_JSON_BATCH (256u << 10)
 /* Pipe size asked for when stdout is a pipe (the unprivileged maximum by default). */
 #define READ_PIPE_SIZE (1 << 20)
 
@@ -265,13 +267,20 @@ static int cmd_read(int argc, char **argv)
 	}
 	/* stdio's buffer for a pipe is one page: a write(2) and a wake-up of the reader per 4 KiB
 	 * of output were a third of `floe read --json | ...`. A terminal keeps its line buffer. */
-	if (!isatty(STDOUT_FILENO))
+	if (!isatty(STDOUT_FILENO) && o.json) {
+		/* JSON goes out in batches of entries, straight to write(2) (stdio would copy
+		 * each batch into its buffer first). */
+		setvbuf(stdout, NULL, _IONBF, 0);
+		o.batch = READ_JSON_BATCH;
+	} else if (!isatty(STDOUT_FILENO)) {
 		setvbuf(stdout, stdout_buf, _IOFBF, sizeof(stdout_buf));
+	}
 	/* A pipe holds 64 KiB: floe and its reader then take turns every 64 KiB (tens of thousands
 	 * of context switches per GB of JSON). A bigger one, if allowed; failure changes nothing. */
 	if (!fstat(STDOUT_FILENO, &out_st) && S_ISFIFO(out_st.st_mode))
 		fcntl(STDOUT_FILENO, F_SETPIPE_SZ, READ_PIPE_SIZE);
 	rc = read_file_run(argv[optind], &cfg, entry_output_sink, &o, &st, err, sizeof(err));
+	entry_output_flush(&o);
 	entry_filter_free(filter);
 	entry_output_free(&o);
 	if (fflush(stdout) == EOF)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "entry/entry_output.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,13 +29,23 @@ void entry_output_sink(void *ctx, const struct entry *e)
 		}
 	}
 	if (o->json) {
-		o->buf.len = 0;
+		size_t start = o->batch ? o->buf.len : 0;
+
+		o->buf.len = start;
 		bad = (j ? entry_json_append(&o->buf, j) : entry_json_append_entry(&o->buf, e)) ||
-		      entry_json_append_raw(&o->buf, "\n", 1) ||
-		      fwrite(o->buf.p, 1, o->buf.len, o->out) != o->buf.len;
-		/* One body-sized entry should not keep its buffer for the rest of the run. */
-		if (o->buf.cap > ENTRY_OUTPUT_BUF_KEEP)
-			entry_json_buf_free(&o->buf);
+		      entry_json_append_raw(&o->buf, "\n", 1);
+		if (bad) {
+			o->buf.len = start;
+		} else if (o->batch) {
+			o->batched++;
+			if (o->buf.len >= o->batch)
+				entry_output_flush(o);
+		} else {
+			bad = fwrite(o->buf.p, 1, o->buf.len, o->out) != o->buf.len;
+			/* One body-sized entry should not keep its buffer for the rest of the run. */
+			if (o->buf.cap > ENTRY_OUTPUT_BUF_KEEP)
+				entry_json_buf_free(&o->buf);
+		}
 	} else {
 		size_t n;
 
@@ -48,6 +59,23 @@ void entry_output_sink(void *ctx, const struct entry *e)
 	else
 		o->printed++;
 	json_decref(j);
+}
+
+int entry_output_flush(struct entry_output *o)
+{
+	int rc = 0;
+
+	if (o->buf.len && fwrite(o->buf.p, 1, o->buf.len, o->out) != o->buf.len) {
+		/* counted as printed when they were gathered */
+		o->errors += o->batched;
+		o->printed -= o->batched;
+		rc = -EIO;
+	}
+	o->buf.len = 0;
+	o->batched = 0;
+	if (o->buf.cap > ENTRY_OUTPUT_BUF_KEEP)
+		entry_json_buf_free(&o->buf);
+	return rc;
 }
 
 void entry_output_free(struct entry_output *o)
