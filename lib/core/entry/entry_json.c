@@ -11,6 +11,12 @@
 #include <emmintrin.h>
 #endif
 
+/* jansson before 2.14 has no key lengths: measured then. */
+#ifndef json_object_keylen_foreach
+#define json_object_keylen_foreach(object, key, key_len, value)                                   \
+	json_object_foreach(object, key, value) if ((key_len = strlen(key)), 0) {} else
+#endif
+
 /* Nesting deeper than this is not built by floe; refuse rather than recurse without end. */
 #define ENTRY_JSON_MAX_DEPTH 256
 
@@ -101,19 +107,19 @@ static size_t escape_scan(const char *s, size_t n)
 }
 
 /* Write the escape of c (a byte escape_scan() stopped at) at o; returns its length. */
-static size_t put_escape(char *o, unsigned char c)
+static inline size_t put_escape(char *o, unsigned char c)
 {
 	static const char hex[] = "0123456789ABCDEF"; /* as jansson writes \u000B */
+	/* The two-character escapes by byte; 0: \u00XX. */
+	static const char short_esc[256] = {
+		['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+		['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+	};
 
 	o[0] = '\\';
-	switch (c) {
-	case '"': o[1] = '"'; return 2;
-	case '\\': o[1] = '\\'; return 2;
-	case '\b': o[1] = 'b'; return 2;
-	case '\f': o[1] = 'f'; return 2;
-	case '\n': o[1] = 'n'; return 2;
-	case '\r': o[1] = 'r'; return 2;
-	case '\t': o[1] = 't'; return 2;
+	if (short_esc[c]) {
+		o[1] = short_esc[c];
+		return 2;
 	}
 	memcpy(o + 1, "u00", 3);
 	o[4] = hex[c >> 4];
@@ -213,14 +219,15 @@ static int append_value(struct entry_json_buf *b, const json_t *j, int depth)
 	switch (json_typeof(j)) {
 	case JSON_OBJECT: {
 		const char *k;
+		size_t klen;
 		json_t *v;
 		int first = 1;
 
 		if (entry_json_append_raw(b, "{", 1))
 			return -ENOMEM;
-		json_object_foreach((json_t *)j, k, v) {
+		json_object_keylen_foreach((json_t *)j, k, klen, v) {
 			if ((!first && entry_json_append_raw(b, ",", 1)) ||
-			    entry_json_append_string(b, k, strlen(k)) || entry_json_append_raw(b, ":", 1) ||
+			    entry_json_append_string(b, k, klen) || entry_json_append_raw(b, ":", 1) ||
 			    append_value(b, v, depth + 1))
 				return -ENOMEM;
 			first = 0;
