@@ -375,6 +375,39 @@ static void test_json_alloc_with_jansson(void **state)
 	(void)state;
 }
 
+/* entry_utf8_prefix() (64, 16 and 8 bytes at a time, then byte by byte) against a walk of
+ * entry_utf8_seq_len(), with a NUL, a bad byte or a multi-byte character at every offset. */
+static void test_utf8_prefix_blocks(void **state)
+{
+	static const char *const odd[] = { "", "\x00", "\xff", "\xc3\xa9", "\xe2\x82", "\x80" };
+	uint8_t s[220];
+
+	for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+		size_t ol = k == 1 ? 1 : strlen(odd[k]);
+
+		for (size_t len = 0; len + ol <= 200; len += 3) {
+			for (size_t at = 0; at <= len; at += 1 + len / 40) {
+				size_t n = len + ol, want = 0;
+
+				memset(s, 'a', n);
+				memcpy(s + at, odd[k], ol);
+				for (int nul = 0; nul < 2; nul++) {
+					want = 0;
+					while (want < n) {
+						size_t l = entry_utf8_seq_len(s + want, n - want);
+
+						if (!l || (!nul && !s[want]))
+							break;
+						want += l;
+					}
+					assert_int_equal(entry_utf8_prefix(s, n, nul), want);
+				}
+			}
+		}
+	}
+	(void)state;
+}
+
 /* elapsed_ms written by hand for most values: the tree's real is the oracle. */
 static void test_entry_elapsed_same_as_tree(void **state)
 {
@@ -463,7 +496,7 @@ int main(void)
 	    cmocka_unit_test(test_escapes_at_every_offset), cmocka_unit_test(test_integer_limits),
 	    cmocka_unit_test(test_format_time_matches_gmtime),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
-	    cmocka_unit_test(test_entry_line_text), cmocka_unit_test(test_entry_elapsed_same_as_tree), cmocka_unit_test(test_json_alloc_cache), cmocka_unit_test(test_json_alloc_with_jansson),
+	    cmocka_unit_test(test_utf8_prefix_blocks), cmocka_unit_test(test_entry_line_text), cmocka_unit_test(test_entry_elapsed_same_as_tree), cmocka_unit_test(test_json_alloc_cache), cmocka_unit_test(test_json_alloc_with_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

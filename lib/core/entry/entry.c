@@ -579,7 +579,23 @@ size_t entry_utf8_prefix(const uint8_t *p, size_t n, bool allow_nul)
 
 	while (i < n) {
 #if defined(__SSE2__)
-		/* Sixteen ASCII bytes at a time: no high bit set, and (unless allowed) no zero. */
+		/* 64 ASCII bytes at a time (bodies), then sixteen: no high bit set, and (unless
+		 * allowed) no zero; the first block with either is looked at more closely. */
+		while (n - i >= 64) {
+			const __m128i *q = (const __m128i *)(const void *)(p + i);
+			__m128i a = _mm_loadu_si128(q), b = _mm_loadu_si128(q + 1),
+				c = _mm_loadu_si128(q + 2), d = _mm_loadu_si128(q + 3);
+			unsigned stop = (unsigned)_mm_movemask_epi8(
+			    _mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d)));
+
+			if (!allow_nul)
+				stop |= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+				    _mm_min_epu8(_mm_min_epu8(a, b), _mm_min_epu8(c, d)),
+				    _mm_setzero_si128()));
+			if (stop)
+				break;
+			i += 64;
+		}
 		while (n - i >= 16) {
 			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
 			unsigned stop = (unsigned)_mm_movemask_epi8(v);
