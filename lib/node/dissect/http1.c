@@ -250,9 +250,27 @@ static const char *sb_str(const struct strbuf *b)
 	return b->p ? b->p : "";
 }
 
+/* Decimal v at o, returns the end (what %u prints). */
+static char *put_uint(char *o, unsigned v)
+{
+	char t[12], *e = t + sizeof(t);
+
+	do {
+		*--e = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	memcpy(o, e, (size_t)(t + sizeof(t) - e));
+	return o + (t + sizeof(t) - e);
+}
+
+/* "%u.%u" of the version (twice per entry: printf was 1% of floe read). */
 static void version_str(const http_parser *hp, char v[16])
 {
-	snprintf(v, 16, "%u.%u", hp->http_major, hp->http_minor);
+	char *o = put_uint(v, hp->http_major);
+
+	*o++ = '.';
+	o = put_uint(o, hp->http_minor);
+	*o = 0;
 }
 
 static void set_version(json_t *o, const http_parser *hp)

@@ -330,7 +330,7 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 	}
 	f = e->fields;
 	e->protocol = s->grpc ? "grpc" : "http";
-	snprintf(e->version, sizeof(e->version), "2");
+	memcpy(e->version, "2", 2);
 	e->stream_id = s->id;
 	if (rq->msg) {
 		set_body_json(rq->msg, rq, s->grpc);
