@@ -296,8 +296,10 @@ How to read it:
   no wall time here can be shorter.
 - The 'empty pcap' row is the fixed cost of starting each tool; on the small shared captures
   that cost is nearly all of the time, so only the big capture measures throughput.
-- tshark ran with -n (no name resolution) and in one pass, its fastest useful mode; it still
-  decodes every layer of every packet, while floe decodes only what entries need.
+- tshark ran with -n (no name resolution) and in one pass, its fastest useful mode (on
+  wrk-nginx.pcap and h2load-nghttpd.pcap: issue 13's commands, with -2, output piped to wc -l,
+  as floe's there); it still decodes every layer of every packet, while floe decodes only what
+  entries need.
 EOF
 if [ ${#NOTES[@]} -gt 0 ]; then
 	echo
