@@ -333,7 +333,10 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 	memcpy(e->version, "2", 2);
 	e->stream_id = s->id;
 	if (rq->msg) {
-		set_body_json(rq->msg, rq, s->grpc);
+		/* Without response bodies (text output) an empty request body is not shown either:
+		 * nothing reads it (GraphQL finds nothing in an empty body). */
+		if (rq->body.size || rq->lost || s->grpc || conn_response_bodies(c))
+			set_body_json(rq->msg, rq, s->grpc);
 		if (rq->trailers)
 			json_object_set(rq->msg, "trailers", rq->trailers);
 		if (rq->headers_truncated)
