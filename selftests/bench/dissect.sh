@@ -4,7 +4,14 @@
 #
 # Captures: a few real ones from ../shared/captures (FLOE_CAPTURES), an empty pcap (fixed start-up
 # cost), and build/bench/mixed-1g.pcap, >= 1 GiB of HTTP/1.1 + h2c made by real servers and clients
-# (selftests/bench/gen_capture.sh, run first when the file is missing; slow the first time only).
+# (selftests/bench/gen_capture.sh, run first when the file is missing; slow the first time only),
+# and the two captures of many small responses (selftests/bench/gen_small.sh): wrk-nginx.pcap
+# (>= 800 MB of HTTP/1.1, wrk -t2 -c16 against nginx, 20 files of 0.7-14 KB) and
+# h2load-nghttpd.pcap (>= 500 MB of h2c, h2load -c16 -m10 against nghttpd). On those two, every
+# command's output is piped to wc -l and tshark runs issue 13's commands:
+#   tshark -n -r F -2 -Y http.response -T fields -e http.response.code
+#   tshark -n -r F -2 -d tcp.port==8080,http2 -T fields -e http2.headers.status
+# and their counts are responses (status codes), compared with floe's complete entries.
 #
 # Per capture, four commands, each under bash's time (wall, CPU) and GNU time (peak RSS):
 #   floe --json      floe read FILE --json > /dev/null
@@ -26,7 +33,8 @@
 # wall, per floe mode), CPU ratio and memory ratio (tshark / floe --json), and the counts side by
 # side (floe entries and incomplete ones; tshark requests and responses). Docs: docs/bench.md.
 #
-# Environment: BENCH_REPEAT (5), BENCH_BIG_REPEAT (1), BENCH_BIG=0 (skip the big capture),
+# Environment: BENCH_REPEAT (5), BENCH_BIG_REPEAT (1, also for the small-response captures),
+# BENCH_BIG=0 (skip the big captures), BENCH_SMALL_H1 / BENCH_SMALL_H2 (their paths),
 # BENCH_CAPTURE (big capture path), BENCH_TSHARK_TIMEOUT (seconds per tshark run, 3600),
 # BENCH_ONLY (extended regex: only the captures whose label matches, e.g. 'mixed|empty'),
 # FLOE_CAPTURES (../shared/captures).
@@ -58,10 +66,19 @@ for t in tshark "$TIME"; do
 	command -v "$t" >/dev/null || { echo "bench: $t missing (make deps)" >&2; exit 1; }
 done
 
+SMALL_H1=${BENCH_SMALL_H1:-$ROOT/build/bench/wrk-nginx.pcap}
+SMALL_H2=${BENCH_SMALL_H2:-$ROOT/build/bench/h2load-nghttpd.pcap}
 if [ "${BENCH_BIG:-1}" != 0 ]; then
 	if ! bash "$HERE/gen_capture.sh"; then
 		echo "bench: could not generate $BIG; going on without it" >&2
 	fi
+	for k in h1 h2; do
+		f=$SMALL_H1
+		[ $k = h2 ] && f=$SMALL_H2
+		if ! BENCH_SMALL_OUT=$f bash "$HERE/gen_small.sh" $k; then
+			echo "bench: could not generate $f; going on without it" >&2
+		fi
+	done
 fi
 
 # An empty pcap (global header only): what starting up costs each tool.
@@ -82,6 +99,14 @@ CASES=(
 if [ "${BENCH_BIG:-1}" != 0 ] && [ -f "$BIG" ]; then
 	CASES+=("$(basename "$BIG")|$BIG|mixed|8080")
 fi
+# Many small responses (gen_small.sh), with issue 13's tshark commands and every output piped
+# to wc -l (kinds h1resp, h2resp).
+if [ "${BENCH_BIG:-1}" != 0 ] && [ -f "$SMALL_H1" ]; then
+	CASES+=("$(basename "$SMALL_H1")|$SMALL_H1|h1resp|")
+fi
+if [ "${BENCH_BIG:-1}" != 0 ] && [ -f "$SMALL_H2" ]; then
+	CASES+=("$(basename "$SMALL_H2")|$SMALL_H2|h2resp|8080")
+fi
 
 H1_FIELDS=(-e http.request.method -e http.request.uri -e http.response.code)
 H2_FIELDS=(-e http2.streamid -e http2.headers.path -e http2.headers.status -e http2.headers.method)
@@ -95,6 +120,8 @@ tshark_args() {
 	fi
 	case $kind in
 	h1) TS_ARGS+=(-Y 'http.request or http.response' "${H1_FIELDS[@]}") ;;
+	h1resp) TS_ARGS+=(-2 -Y http.response -e http.response.code) ;;
+	h2resp) TS_ARGS+=(-2 -e http2.headers.status) ;;
 	h2) TS_ARGS+=(-Y http2 "${H2_FIELDS[@]}") ;;
 	*) TS_ARGS+=(-Y 'http or http2' "${H1_FIELDS[@]}" "${H2_FIELDS[@]}") ;;
 	esac
@@ -107,6 +134,7 @@ tshark_counts() {
 	case $kind in
 	h1) mcols=1 scols=3 ;;
 	h2) mcols=4 scols=3 ;;
+	h1resp | h2resp) mcols=1 scols=1 ;; # responses only: one count for both
 	*) mcols="1 7" scols="3 6" ;;
 	esac
 	awk -F'\t' -v m="$mcols" -v s="$scols" '
@@ -119,6 +147,23 @@ tshark_counts() {
 }
 
 source "$HERE/bench_lib.sh"
+
+# piped KIND CMD...: CMD, or CMD | wc -l for the kinds measured as issue 13 asks (both tools'
+# output piped); PIPED is then 1 and the command's output is the line count.
+piped() {
+	local kind=$1
+	shift
+	case $kind in
+	h1resp | h2resp)
+		PIPED=1
+		P_CMD=(sh -c '"$@" | wc -l' sh "$@")
+		;;
+	*)
+		PIPED=0
+		P_CMD=("$@")
+		;;
+	esac
+}
 
 
 echo "bench: floe read ($(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)) vs tshark, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r), $(tshark --version 2>/dev/null | head -1 | sed 's/ (Git.*//')" >&2
@@ -139,14 +184,15 @@ for c in "${CASES[@]}"; do
 	fi
 	n=$((n + 1))
 	reps=$REPEAT
-	[ "$path" = "$BIG" ] && reps=$BIG_REPEAT
+	case $path in "$BIG" | "$SMALL_H1" | "$SMALL_H2") reps=$BIG_REPEAT ;; esac
 	size=$(stat -L -c %s "$path")
 	sizeh=$(human "$size")
 	cat "$path" >/dev/null
 	echo "bench: $label ($sizeh, best of $reps)" >&2
 
 	# floe --json
-	best "$reps" /dev/null "$TMPD/$n.floe-json.err" "$FLOE" read "$path" --json
+	piped "$kind" "$FLOE" read "$path" --json
+	best "$reps" /dev/null "$TMPD/$n.floe-json.err" "${P_CMD[@]}"
 	fj_wall=$B_WALL fj_cpu=$B_CPU fj_rss=$B_RSS_KB
 	fj_n=$(summary_field "$TMPD/$n.floe-json.err" entries)
 	if [ "$B_RC" -ne 0 ]; then
@@ -156,7 +202,8 @@ for c in "${CASES[@]}"; do
 		"$(mbps "$size" "$fj_wall")" "$(rate0 "${fj_n:-0}" "$fj_wall")"
 
 	# floe --json without bodies (--body-max 0): headers and all other fields, like tshark's fields
-	best "$reps" /dev/null "$TMPD/$n.floe-json0.err" "$FLOE" read "$path" --json --body-max 0
+	piped "$kind" "$FLOE" read "$path" --json --body-max 0
+	best "$reps" /dev/null "$TMPD/$n.floe-json0.err" "${P_CMD[@]}"
 	f0_wall=$B_WALL
 	f0_n=$(summary_field "$TMPD/$n.floe-json0.err" entries)
 	if [ "$B_RC" -ne 0 ]; then
@@ -166,8 +213,13 @@ for c in "${CASES[@]}"; do
 		"$(mbps "$size" "$B_WALL")" "$(rate0 "${f0_n:-0}" "$B_WALL")"
 
 	# floe text
-	best "$reps" "$TMPD/$n.floe.txt" "$TMPD/$n.floe-text.err" "$FLOE" read "$path"
-	ft_n=$(wc -l <"$TMPD/$n.floe.txt")
+	piped "$kind" "$FLOE" read "$path"
+	best "$reps" "$TMPD/$n.floe.txt" "$TMPD/$n.floe-text.err" "${P_CMD[@]}"
+	if [ "$PIPED" = 1 ]; then
+		ft_n=$(tr -d ' ' <"$TMPD/$n.floe.txt")
+	else
+		ft_n=$(wc -l <"$TMPD/$n.floe.txt")
+	fi
 	ft_wall=$B_WALL
 	if [ "$B_RC" -ne 0 ]; then
 		NOTES+=("$label: floe read exited $B_RC: $(tail -2 "$TMPD/$n.floe-text.err" | tr '\n' ' ')")
@@ -180,7 +232,16 @@ for c in "${CASES[@]}"; do
 
 	# tshark
 	tshark_args "$kind" "$port"
-	best "$reps" "$TMPD/$n.tsv" "$TMPD/$n.tshark.err" timeout "$TS_TIMEOUT" tshark -n -r "$path" "${TS_ARGS[@]}" -T fields
+	if [ "${kind#*resp}" != "$kind" ]; then
+		# Piped like floe; the counts come from one more run into a file.
+		best "$reps" /dev/null "$TMPD/$n.tshark.err" sh -c '"$@" | wc -l' sh \
+			timeout "$TS_TIMEOUT" tshark -n -r "$path" "${TS_ARGS[@]}" -T fields
+		ts_b=("$B_WALL" "$B_CPU" "$B_RSS_KB" "$B_RC")
+		timeout "$TS_TIMEOUT" tshark -n -r "$path" "${TS_ARGS[@]}" -T fields >"$TMPD/$n.tsv" 2>/dev/null
+		B_WALL=${ts_b[0]} B_CPU=${ts_b[1]} B_RSS_KB=${ts_b[2]} B_RC=${ts_b[3]}
+	else
+		best "$reps" "$TMPD/$n.tsv" "$TMPD/$n.tshark.err" timeout "$TS_TIMEOUT" tshark -n -r "$path" "${TS_ARGS[@]}" -T fields
+	fi
 	if [ "$B_RC" -ne 0 ]; then
 		NOTES+=("$label: tshark exited $B_RC: $(grep -v 'Running as user' "$TMPD/$n.tshark.err" | tail -2 | tr '\n' ' ')")
 	fi
@@ -192,7 +253,8 @@ for c in "${CASES[@]}"; do
 	if [ "${fj_n:-x}" != "$ft_n" ]; then
 		NOTES+=("$label: floe --json summary says ${fj_n:-?} entries, text output has $ft_n lines")
 	fi
-	if [ "$path" != "$EMPTY" ] && [ "${fj_n:-0}" != "$ts_req" ]; then
+	# (h1resp, h2resp: tshark counts responses only, compared with floe's complete entries)
+	if [ "$path" != "$EMPTY" ] && [ "${kind#*resp}" = "$kind" ] && [ "${fj_n:-0}" != "$ts_req" ]; then
 		NOTES+=("$label: entry count differs: floe ${fj_n:-?}, tshark $ts_req requests / $ts_resp responses; floe: $(tail -1 "$TMPD/$n.floe-text.err")")
 	elif [ $((${fj_n:-0} - ${incomplete:-0})) != "$ts_resp" ]; then
 		NOTES+=("$label: floe has $((${fj_n:-0} - ${incomplete:-0})) complete entries, tshark decoded $ts_resp responses (interim 1xx responses count for tshark; so do responses tshark missed)")
@@ -234,8 +296,10 @@ How to read it:
   no wall time here can be shorter.
 - The 'empty pcap' row is the fixed cost of starting each tool; on the small shared captures
   that cost is nearly all of the time, so only the big capture measures throughput.
-- tshark ran with -n (no name resolution) and in one pass, its fastest useful mode; it still
-  decodes every layer of every packet, while floe decodes only what entries need.
+- tshark ran with -n (no name resolution) and in one pass, its fastest useful mode (on
+  wrk-nginx.pcap and h2load-nghttpd.pcap: issue 13's commands, with -2, output piped to wc -l,
+  as floe's there); it still decodes every layer of every packet, while floe decodes only what
+  entries need.
 EOF
 if [ ${#NOTES[@]} -gt 0 ]; then
 	echo

@@ -7,10 +7,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
+#include "entry/entry.h"
 #include "entry/entry_json.h"
+#include "entry/json_alloc.h"
 
 /* The writer's text must read back as j, and equal jansson's compact dump byte for byte. */
 static void check_same_as_jansson(const json_t *j)
@@ -146,12 +151,354 @@ static void test_large_string(void **state)
 	(void)state;
 }
 
+/* Deterministic pseudo-random numbers (xorshift64), the same in every run. */
+static uint64_t next_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Escapes at every offset of strings of every length up to 80, around the sixteen-byte blocks
+ * the writer scans, mixed with text that needs none; jansson's dump is the oracle. */
+static void test_escapes_at_every_offset(void **state)
+{
+	static const char *const pieces[] = { "a", "\n", "\"", "\\", "\x01", "\x1f", " ", "\x7f",
+					      "\xc3\xa9", "~", "\t", "0123456789abcdef" };
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+	char s[200];
+
+	for (size_t len = 0; len <= 80; len++) {
+		for (size_t at = 0; at <= len; at++) {
+			json_t *j = json_array();
+
+			memset(s, 'x', len);
+			if (at < len)
+				s[at] = at % 2 ? '\n' : '"';
+			json_array_append_new(j, json_stringn(s, len));
+			check_same_as_jansson(j);
+			json_decref(j);
+		}
+	}
+	for (int round = 0; round < 500; round++) {
+		size_t n = 0, pieces_n = next_rand(&seed) % 40;
+		json_t *j = json_object();
+
+		for (size_t i = 0; i < pieces_n; i++) {
+			const char *p = pieces[next_rand(&seed) % (sizeof(pieces) / sizeof(pieces[0]))];
+
+			memcpy(s + n, p, strlen(p));
+			n += strlen(p);
+		}
+		json_object_set_new(j, "s", json_stringn(s, n));
+		check_same_as_jansson(j);
+		json_decref(j);
+	}
+	(void)state;
+}
+
+static void test_integer_limits(void **state)
+{
+	json_t *j = json_pack("[I, I, I, I, I]", (json_int_t)0, (json_int_t)-1,
+			      (json_int_t)9223372036854775807LL, (json_int_t)(-9223372036854775807LL - 1),
+			      (json_int_t)1000000000000LL);
+
+	assert_non_null(j);
+	check_same_as_jansson(j);
+	json_decref(j);
+	(void)state;
+}
+
+/* The hand-written time text against gmtime_r and the snprintf format it replaced. */
+static void test_format_time_matches_gmtime(void **state)
+{
+	static const uint64_t fixed[] = {
+		0, 999999999, 951782400000000000ull /* 2000-02-29 */, 4107542400000000001ull
+		/* 2100-03-01 */, 1700000000123456789ull, 946684799999999999ull,
+		18446744073709551615ull,
+	};
+	uint64_t seed = 42;
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 20000; i++) {
+		uint64_t ts = i < sizeof(fixed) / sizeof(fixed[0]) ? fixed[i] : next_rand(&seed);
+		time_t secs = (time_t)(ts / 1000000000ull);
+		char got[64], want[64];
+		struct tm tm;
+
+		assert_non_null(gmtime_r(&secs, &tm));
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, (unsigned)(ts % 1000000000ull));
+		entry_format_time(ts, got);
+		assert_string_equal(got, want);
+	}
+	(void)state;
+}
+
+static struct entry *direct_sample(void)
+{
+	struct entry *e = entry_new();
+	json_t *req = json_object(), *hdr = json_object();
+
+	assert_non_null(e);
+	strcpy(e->id, "12-3");
+	e->protocol = "http";
+	strcpy(e->version, "2");
+	e->flow_id = 12;
+	e->stream_id = 5;
+	e->src.family = AF_INET;
+	e->src.addr[10] = e->src.addr[11] = 0xff;
+	inet_pton(AF_INET, "10.200.3.4", e->src.addr + 12);
+	e->src.port = 40000;
+	strcpy(e->src.pod, "client\xff-7f9");
+	strcpy(e->src.namespace, "shop");
+	e->dst.family = AF_INET6;
+	inet_pton(AF_INET6, "fd00::2", e->dst.addr);
+	e->dst.port = 8080;
+	e->request_ts_ns = 1700000000123456789ull;
+	e->response_ts_ns = 1700000000125456789ull;
+	e->request_size = 120;
+	e->response_size = 3400;
+	json_object_set_new(req, "method", json_string("GET"));
+	json_object_set_new(hdr, "x-a", json_string("line\nbreak \"q\""));
+	json_object_set_new(req, "headers", hdr);
+	json_object_set_new(e->fields, "request", req);
+	json_object_set_new(e->fields, "grpc", json_pack("{s:i, s:f}", "status", 0, "ratio", 0.25));
+	return e;
+}
+
+/* entry_json_append_entry() writes what the tree of entry_to_json() dumps, in every shape of
+ * entry: complete, missing, incomplete, without times, with a key of the tree's own, with a
+ * version that is not UTF-8 (left out, as json_string() leaves it). */
+static void test_entry_direct_same_as_tree(void **state)
+{
+	for (int shape = 0; shape < 7; shape++) {
+		struct entry *e = direct_sample();
+		struct entry_json_buf direct = {0}, tree = {0};
+		json_t *j;
+
+		switch (shape) {
+		case 1:
+			e->missing = ENTRY_MISSING_RESPONSE;
+			e->missing_reason = ENTRY_REASON_GAP;
+			e->response_ts_ns = 0;
+			break;
+		case 2:
+			e->missing = ENTRY_INCOMPLETE_REQUEST;
+			e->missing_reason = ENTRY_REASON_END_OF_INPUT;
+			e->stream_id = 0;
+			break;
+		case 3:
+			e->request_ts_ns = e->response_ts_ns + 1; /* no elapsed_ms */
+			e->src.pod[0] = 0;
+			break;
+		case 4:
+			json_object_set_new(e->fields, "version", json_string("from the fields"));
+			break;
+		case 5:
+			strcpy(e->version, "\xc3");
+			break;
+		case 6:
+			e->flow_id = (uint64_t)-1;
+			e->request_ts_ns = 0;
+			break;
+		}
+		j = entry_to_json(e);
+		assert_non_null(j);
+		assert_int_equal(entry_json_append(&tree, j), 0);
+		assert_int_equal(entry_json_append_entry(&direct, e), 0);
+		assert_int_equal(direct.len, tree.len);
+		assert_memory_equal(direct.p, tree.p, tree.len);
+		json_decref(j);
+		entry_json_buf_free(&direct);
+		entry_json_buf_free(&tree);
+		entry_free(e);
+	}
+	(void)state;
+}
+
+/* The block cache hands freed small blocks out again, passes big ones to malloc, and its
+ * blocks stay malloc's: free() takes them, and it takes blocks malloc() made. */
+static void test_json_alloc_cache(void **state)
+{
+	void *a = json_alloc_malloc(40), *b, *big, *m;
+
+	assert_non_null(a);
+	memset(a, 1, 40);
+	json_alloc_free(a);
+	b = json_alloc_malloc(33); /* the same malloc size class as 40 */
+#if defined(__GLIBC__)
+	assert_ptr_equal(a, b);
+#endif
+	memset(b, 2, 33);
+	free(b);
+	big = json_alloc_malloc(JSON_ALLOC_SMALL * 4);
+	assert_non_null(big);
+	memset(big, 3, JSON_ALLOC_SMALL * 4);
+	json_alloc_free(big);
+	m = malloc(100);
+	assert_non_null(m);
+	json_alloc_free(m);
+	json_alloc_free(NULL);
+	for (size_t n = 0; n <= JSON_ALLOC_SMALL + 16; n++) {
+		uint8_t *p = json_alloc_malloc(n);
+
+		assert_non_null(p);
+		memset(p, 0xab, n);
+		json_alloc_free(p);
+		p = json_alloc_malloc(n);
+		memset(p, 0xcd, n);
+		json_alloc_free(p);
+	}
+	(void)state;
+}
+
+/* With the cache installed, jansson's trees and their dumps behave as before. */
+static void test_json_alloc_with_jansson(void **state)
+{
+	json_alloc_install();
+	for (int round = 0; round < 200; round++) {
+		json_t *j = json_pack("{s:s, s:i, s:[s, s], s:{s:s}}", "id", "1-1", "n", round, "a",
+				      "x", "y", "o", "k", "v");
+		char *dump;
+
+		assert_non_null(j);
+		dump = json_dumps(j, JSON_COMPACT);
+		assert_non_null(dump);
+		assert_non_null(strstr(dump, "\"id\":\"1-1\""));
+		free(dump); /* as the Redis code frees its dumps */
+		check_same_as_jansson(j);
+		json_decref(j);
+	}
+	json_set_alloc_funcs(malloc, free);
+	(void)state;
+}
+
+/* entry_utf8_prefix() (64, 16 and 8 bytes at a time, then byte by byte) against a walk of
+ * entry_utf8_seq_len(), with a NUL, a bad byte or a multi-byte character at every offset. */
+static void test_utf8_prefix_blocks(void **state)
+{
+	static const char *const odd[] = { "", "\x00", "\xff", "\xc3\xa9", "\xe2\x82", "\x80" };
+	uint8_t s[220];
+
+	for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+		size_t ol = k == 1 ? 1 : strlen(odd[k]);
+
+		for (size_t len = 0; len + ol <= 200; len += 3) {
+			for (size_t at = 0; at <= len; at += 1 + len / 40) {
+				size_t n = len + ol, want = 0;
+
+				memset(s, 'a', n);
+				memcpy(s + at, odd[k], ol);
+				for (int nul = 0; nul < 2; nul++) {
+					want = 0;
+					while (want < n) {
+						size_t l = entry_utf8_seq_len(s + want, n - want);
+
+						if (!l || (!nul && !s[want]))
+							break;
+						want += l;
+					}
+					assert_int_equal(entry_utf8_prefix(s, n, nul), want);
+				}
+			}
+		}
+	}
+	(void)state;
+}
+
+/* elapsed_ms written by hand for most values: the tree's real is the oracle. */
+static void test_entry_elapsed_same_as_tree(void **state)
+{
+	static const uint64_t fixed[] = {
+		0, 1, 50, 99, 100, 101, 120, 999999, 1000000, 1000001, 1071000, 123456789,
+		999999999999999ull, 1000000000000000ull, 1000000000000001ull, 1ull << 53,
+		(1ull << 53) + 1, 8000000000000000000ull,
+	};
+	uint64_t seed = 7;
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 3000; i++) {
+		uint64_t ns = i < sizeof(fixed) / sizeof(fixed[0]) ? fixed[i] : next_rand(&seed);
+		struct entry *e = direct_sample();
+		struct entry_json_buf direct = {0}, tree = {0};
+		json_t *j;
+
+		if (i >= sizeof(fixed) / sizeof(fixed[0]))
+			ns >>= next_rand(&seed) % 64; /* every magnitude */
+		e->request_ts_ns = 1000;
+		e->response_ts_ns = 1000 + ns;
+		j = entry_to_json(e);
+		assert_int_equal(entry_json_append(&tree, j), 0);
+		assert_int_equal(entry_json_append_entry(&direct, e), 0);
+		assert_int_equal(direct.len, tree.len);
+		assert_memory_equal(direct.p, tree.p, tree.len);
+		json_decref(j);
+		entry_json_buf_free(&direct);
+		entry_json_buf_free(&tree);
+		entry_free(e);
+	}
+	(void)state;
+}
+
+/* The text line, written by hand since it replaced snprintf: exact text, the URL cut at 300
+ * bytes, and snprintf's truncation (size - 1 bytes and a NUL, the full length returned). */
+static void test_entry_line_text(void **state)
+{
+	struct entry *e = direct_sample();
+	json_t *req = json_object_get(e->fields, "request"), *resp = json_object();
+	char line[1024], small[20], url[400];
+	const char *want = "12-3 2023-11-14T22:13:20.123456789Z grpc/2 client\xff-7f9@10.200.3.4:40000 "
+			   "-> fd00::2:8080 GET /x -> 204 grpc-status 0 [incomplete request: "
+			   "end_of_capture]";
+	int n;
+
+	/* The sample has a "grpc" member: a gRPC entry's summary adds its status to HTTP's. */
+	e->protocol = "grpc";
+	json_object_set_new(req, "url", json_string("/x"));
+	json_object_set_new(resp, "status", json_integer(204));
+	json_object_set_new(e->fields, "response", resp);
+	e->missing = ENTRY_INCOMPLETE_REQUEST;
+	e->missing_reason = ENTRY_REASON_END_OF_INPUT;
+	n = entry_format_line(e, line, sizeof(line));
+	assert_string_equal(line, want);
+	assert_int_equal(n, (int)strlen(want));
+	n = entry_format_line(e, small, sizeof(small));
+	assert_int_equal(n, (int)strlen(want));
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+	assert_memory_equal(small, want, sizeof(small) - 1);
+	assert_int_equal(entry_format_line(e, small, 0), (int)strlen(want));
+
+	memset(url, 'u', sizeof(url) - 1);
+	url[0] = '/';
+	url[sizeof(url) - 1] = 0;
+	json_object_set_new(req, "url", json_string(url));
+	json_object_del(e->fields, "grpc");
+	e->missing = ENTRY_COMPLETE;
+	e->dst.family = AF_INET;
+	memset(e->dst.addr, 0, sizeof(e->dst.addr));
+	e->dst.addr[10] = e->dst.addr[11] = 0xff;
+	e->dst.addr[12] = 192, e->dst.addr[13] = 0, e->dst.addr[14] = 20, e->dst.addr[15] = 255;
+	strcpy(e->dst.pod, "srv");
+	e->src.pod[0] = 0;
+	n = entry_format_line(e, line, sizeof(line));
+	assert_non_null(strstr(line, " 10.200.3.4:40000 -> srv@192.0.20.255:8080 GET /u"));
+	assert_int_equal(strstr(line, " -> 204") - strstr(line, "GET /"), 4 + 300);
+	assert_int_equal(n, (int)strlen(line));
+	entry_free(e);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scalars_and_nesting), cmocka_unit_test(test_string_escapes),
 	    cmocka_unit_test(test_insertion_order),     cmocka_unit_test(test_reals_shortest),
 	    cmocka_unit_test(test_appends_and_depth),   cmocka_unit_test(test_large_string),
+	    cmocka_unit_test(test_escapes_at_every_offset), cmocka_unit_test(test_integer_limits),
+	    cmocka_unit_test(test_format_time_matches_gmtime),
+	    cmocka_unit_test(test_entry_direct_same_as_tree),
+	    cmocka_unit_test(test_utf8_prefix_blocks), cmocka_unit_test(test_entry_line_text), cmocka_unit_test(test_entry_elapsed_same_as_tree), cmocka_unit_test(test_json_alloc_cache), cmocka_unit_test(test_json_alloc_with_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

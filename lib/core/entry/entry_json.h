@@ -25,6 +25,12 @@ struct entry_json_buf {
 /* Append the compact JSON text of j (no newline). 0, or -ENOMEM (len is then unchanged). */
 int entry_json_append(struct entry_json_buf *b, const json_t *j);
 
+/* Append one value as entry_json_append() writes it: a string of n bytes (valid UTF-8, as
+ * jansson keeps them), an integer, a real. 0 or -ENOMEM. */
+int entry_json_append_string(struct entry_json_buf *b, const char *s, size_t n);
+int entry_json_append_int(struct entry_json_buf *b, long long v);
+int entry_json_append_real(struct entry_json_buf *b, double v);
+
 /* Append raw bytes. 0 or -ENOMEM. */
 int entry_json_append_raw(struct entry_json_buf *b, const char *s, size_t n);
 

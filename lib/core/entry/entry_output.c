@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "entry/entry_output.h"
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define ENTRY_OUTPUT_BUF_KEEP (1u << 20)
 
@@ -9,11 +11,12 @@ void entry_output_sink(void *ctx, const struct entry *e)
 {
 	struct entry_output *o = ctx;
 	json_t *j = NULL;
-	char line[1024];
+	char line[1024 + 1]; /* the line and its newline */
 	int bad;
 
-	/* The JSON tree is built only when it is printed or filtered: text alone reads e. */
-	if (o->json || o->filter) {
+	/* The JSON tree is built only when it is filtered: text reads e, and JSON without a
+	 * filter is written from e directly. */
+	if (o->filter) {
 		j = entry_to_json(e);
 		if (!j) {
 			o->errors++;
@@ -26,21 +29,53 @@ void entry_output_sink(void *ctx, const struct entry *e)
 		}
 	}
 	if (o->json) {
-		o->buf.len = 0;
-		bad = entry_json_append(&o->buf, j) || entry_json_append_raw(&o->buf, "\n", 1) ||
-		      fwrite(o->buf.p, 1, o->buf.len, o->out) != o->buf.len;
-		/* One body-sized entry should not keep its buffer for the rest of the run. */
-		if (o->buf.cap > ENTRY_OUTPUT_BUF_KEEP)
-			entry_json_buf_free(&o->buf);
+		size_t start = o->batch ? o->buf.len : 0;
+
+		o->buf.len = start;
+		bad = (j ? entry_json_append(&o->buf, j) : entry_json_append_entry(&o->buf, e)) ||
+		      entry_json_append_raw(&o->buf, "\n", 1);
+		if (bad) {
+			o->buf.len = start;
+		} else if (o->batch) {
+			o->batched++;
+			if (o->buf.len >= o->batch)
+				entry_output_flush(o);
+		} else {
+			bad = fwrite(o->buf.p, 1, o->buf.len, o->out) != o->buf.len;
+			/* One body-sized entry should not keep its buffer for the rest of the run. */
+			if (o->buf.cap > ENTRY_OUTPUT_BUF_KEEP)
+				entry_json_buf_free(&o->buf);
+		}
 	} else {
-		entry_format_line(e, line, sizeof(line));
-		bad = fprintf(o->out, "%s\n", line) < 0;
+		size_t n;
+
+		entry_format_line(e, line, sizeof(line) - 1);
+		n = strlen(line);
+		line[n++] = '\n';
+		bad = fwrite(line, 1, n, o->out) != n;
 	}
 	if (bad)
 		o->errors++;
 	else
 		o->printed++;
 	json_decref(j);
+}
+
+int entry_output_flush(struct entry_output *o)
+{
+	int rc = 0;
+
+	if (o->buf.len && fwrite(o->buf.p, 1, o->buf.len, o->out) != o->buf.len) {
+		/* counted as printed when they were gathered */
+		o->errors += o->batched;
+		o->printed -= o->batched;
+		rc = -EIO;
+	}
+	o->buf.len = 0;
+	o->batched = 0;
+	if (o->buf.cap > ENTRY_OUTPUT_BUF_KEEP)
+		entry_json_buf_free(&o->buf);
+	return rc;
 }
 
 void entry_output_free(struct entry_output *o)

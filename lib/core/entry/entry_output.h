@@ -22,10 +22,18 @@ struct entry_output {
 	uint64_t filtered_out;
 	uint64_t errors; /* entries that could not be formatted (ENOMEM) or written */
 	struct entry_json_buf buf; /* JSON text of one entry, reused; entry_output_free() */
+	/* JSON: gather this many bytes of entries before one fwrite (0: one per entry); with an
+	 * unbuffered stream, a batch goes to write(2) without a copy into stdio's buffer. The
+	 * owner calls entry_output_flush() at the end. */
+	size_t batch;
+	uint64_t batched; /* entries gathered, not yet written */
 };
 
 /* A dissect_sink_fn: ctx is a struct entry_output. */
 void entry_output_sink(void *ctx, const struct entry *e);
+
+/* Write what a batch gathered: 0, or -EIO (those entries count as errors). */
+int entry_output_flush(struct entry_output *o);
 
 /* Free what the sink kept between entries (not o itself, not o->out). */
 void entry_output_free(struct entry_output *o);

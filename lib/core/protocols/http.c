@@ -3,7 +3,7 @@
  * HTTP/1.x and HTTP/2: the protocol's descriptor (protocol.h); its dissectors are
  * lib/node/dissect/http1.c and http2.c (with http_common.c).
  */
-#include <stdio.h>
+#include <string.h>
 
 #include "entry/entry.h"
 #include "protocols/protocol.h"
@@ -15,15 +15,24 @@ static size_t http_summary(const struct entry *e, char *out, size_t size)
 	const json_t *resp = json_object_get(e->fields, "response");
 	const char *method = entry_field_str(req, "method", NULL);
 	const char *url = entry_field_str(req, "url", NULL);
-	size_t off = 0;
+	struct text_buf b = {out, size, 0};
 
-	out[0] = 0;
-	if (method || url)
-		off += snprintf(out, size, "%s %.300s", method ? method : "-", url ? url : "-");
-	if (off < size && resp)
-		off += snprintf(out + off, size - off, " -> %lld",
-				(long long)json_integer_value(json_object_get(resp, "status")));
-	return off;
+	/* "%s %.300s -> %lld", by hand: this runs for every HTTP entry of a text listing. */
+	if (size)
+		out[0] = 0;
+	if (method || url) {
+		text_str(&b, method ? method : "-");
+		text_put(&b, " ", 1);
+		if (url)
+			text_put(&b, url, strnlen(url, 300));
+		else
+			text_put(&b, "-", 1);
+	}
+	if (b.len < size && resp) {
+		text_put(&b, " -> ", 4);
+		text_int(&b, (long long)json_integer_value(json_object_get(resp, "status")));
+	}
+	return b.len;
 }
 
 static const struct protocol_field interim_fields[] = {

@@ -124,6 +124,8 @@ int conn_transport(const struct conn *c);
 
 /* Bounds from the engine's configuration. */
 size_t conn_body_max(const struct conn *c);
+/* Whether entries show HTTP response bodies (dissect_config.no_response_bodies). */
+bool conn_response_bodies(const struct conn *c);
 
 /*
  * A new entry with src/dst/flow id filled from the connection (src = client). NULL on

@@ -136,6 +136,11 @@ size_t conn_body_max(const struct conn *c)
 	return c->eng->cfg.body_max;
 }
 
+bool conn_response_bodies(const struct conn *c)
+{
+	return !c->eng->cfg.no_response_bodies;
+}
+
 enum entry_missing_reason conn_end_reason(enum conn_end why)
 {
 	switch (why) {
@@ -184,13 +189,32 @@ struct entry *conn_entry_new(struct conn *c)
 	return e;
 }
 
+/* "<flow id>-<n>", as "%" PRIu64 "-%" PRIu32 prints it (snprintf was 2% of floe read). */
+static void entry_format_id(char id[32], uint64_t flow, uint32_t n)
+{
+	char t[32], *o = t + sizeof(t);
+	uint64_t v = n;
+
+	*--o = 0;
+	do {
+		*--o = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	*--o = '-';
+	do {
+		*--o = (char)('0' + flow % 10);
+		flow /= 10;
+	} while (flow);
+	memcpy(id, o, (size_t)(t + sizeof(t) - o));
+}
+
 void conn_emit(struct conn *c, struct entry *e)
 {
 	struct dissect_engine *eng = c->eng;
 
 	if (!e)
 		return;
-	snprintf(e->id, sizeof(e->id), "%" PRIu64 "-%" PRIu32, c->info.id, ++c->entry_seq);
+	entry_format_id(e->id, c->info.id, ++c->entry_seq);
 	if (eng->cfg.names) {
 		eng->cfg.names(eng->cfg.names_ctx, e->src.addr, e->src.pod, e->src.namespace);
 		eng->cfg.names(eng->cfg.names_ctx, e->dst.addr, e->dst.pod, e->dst.namespace);

@@ -114,6 +114,7 @@ struct h2 {
 	unsigned nstreams;
 	uint32_t max_sid[2]; /* highest stream opened by the client (odd) and by push (even) */
 	size_t body_max;
+	bool response_bodies; /* conn_response_bodies(): otherwise response bytes are only counted */
 	size_t kept;         /* decoded header and body bytes held (HTTP2_CONN_KEPT_MAX) */
 	bool dead;           /* a gap or a protocol error: the rest is ignored */
 	struct http2_conn_stats st;
@@ -329,10 +330,13 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 	}
 	f = e->fields;
 	e->protocol = s->grpc ? "grpc" : "http";
-	snprintf(e->version, sizeof(e->version), "2");
+	memcpy(e->version, "2", 2);
 	e->stream_id = s->id;
 	if (rq->msg) {
-		set_body_json(rq->msg, rq, s->grpc);
+		/* Without response bodies (text output) an empty request body is not shown either:
+		 * nothing reads it (GraphQL finds nothing in an empty body). */
+		if (rq->body.size || rq->lost || s->grpc || conn_response_bodies(c))
+			set_body_json(rq->msg, rq, s->grpc);
 		if (rq->trailers)
 			json_object_set(rq->msg, "trailers", rq->trailers);
 		if (rq->headers_truncated)
@@ -347,7 +351,8 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 			json_object_set_new(f, "upgrade", json_string("h2c"));
 	}
 	if (rs->msg) {
-		set_body_json(rs->msg, rs, s->grpc);
+		if (s->grpc || conn_response_bodies(c))
+			set_body_json(rs->msg, rs, s->grpc);
 		if (rs->trailers)
 			json_object_set(rs->msg, "trailers", rs->trailers);
 		if (rs->headers_truncated)
@@ -1056,6 +1061,8 @@ static void body_append(struct h2 *h, struct stream *s, struct half *hf, const u
 {
 	size_t before = hf->body.len, room = HTTP2_CONN_KEPT_MAX - h->kept;
 
+	if (hf == &s->h[1] && !h->response_bodies)
+		room = 0; /* never shown: counted, not kept */
 	if (hf->body.max - hf->body.len > room)
 		hf->body.max = hf->body.len + room; /* keeps no more from here on */
 	http_body_append(&hf->body, p, n);
@@ -1377,6 +1384,7 @@ static void *h2_open(struct conn *c, void *handover)
 		return NULL;
 	}
 	h->body_max = conn_body_max(c);
+	h->response_bodies = conn_response_bodies(c);
 	for (i = 0; i < 2; i++) {
 		if (nghttp2_hd_inflate_new(&h->d[i].infl)) {
 			h2_free(h);

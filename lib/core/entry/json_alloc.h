@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * json_alloc: a cache of small freed blocks in front of malloc for jansson's trees.
+ *
+ * Every entry's protocol fields are a jansson tree of a hundred-odd small blocks (objects, hash
+ * table pairs, strings) made and freed per message. Freed in bursts, they overflow glibc's
+ * per-thread cache (7 blocks per size) into its slower bins, and each body-sized malloc then
+ * consolidates those: malloc and free were a third of `floe read` on small messages. The cache
+ * keeps freed blocks of up to JSON_ALLOC_SMALL bytes on one free list per malloc size class and
+ * hands them out again.
+ *
+ * The blocks are malloc's own (sized with malloc_usable_size()), so memory from jansson may still
+ * be released with free() (json_dumps() results are) and memory malloc'd before install may
+ * reach json_alloc's free. Bounded: the cache holds at most what was live at once. Not thread
+ * safe: install it only in a single-threaded program (floe read), before its first jansson
+ * call. jansson's allocator is process-wide, hence the one global cache.
+ */
+#ifndef FLOE_ENTRY_JSON_ALLOC_H
+#define FLOE_ENTRY_JSON_ALLOC_H
+
+#include <stddef.h>
+
+/* Blocks of up to this many usable bytes are cached. */
+#define JSON_ALLOC_SMALL 504
+
+/* Route jansson's allocations through the cache (no-op where malloc_usable_size() is missing). */
+void json_alloc_install(void);
+
+/* The cache's two functions, for tests. */
+void *json_alloc_malloc(size_t n);
+void json_alloc_free(void *p);
+
+#endif /* FLOE_ENTRY_JSON_ALLOC_H */

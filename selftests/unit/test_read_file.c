@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * read_file: plain classic pcap files are read from a mapping, everything else through
+ * libpcap. The oracle is the other path: the same bytes gzip-compressed go through zlib and
+ * libpcap alone, and must give the same packets, counters and entries (JSON text) as the plain
+ * file. Variants exercise the hand-over to libpcap: big-endian, nanosecond timestamps, a
+ * snapshot length smaller than the packets (libpcap cuts them), a file cut inside a record and
+ * inside a record header. The source is a capture of the shared set (FLOE_CAPTURES), skipped
+ * when it is absent.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "entry/entry.h"
+#include "entry/entry_json.h"
+#include "tap/read_file.h"
+
+#define SOURCE "http1/1000-requests-one-dropped-response.pcap.gz"
+
+struct bytes {
+	uint8_t *p;
+	size_t len;
+};
+
+static void sink(void *ctx, const struct entry *e)
+{
+	struct entry_json_buf *b = ctx;
+
+	assert_int_equal(entry_json_append_entry(b, e), 0);
+	assert_int_equal(entry_json_append_raw(b, "\n", 1), 0);
+}
+
+static struct bytes load_source(void)
+{
+	const char *d = getenv("FLOE_CAPTURES");
+	char path[1024];
+	struct bytes s = {0};
+	uint8_t chunk[65536];
+	gzFile gz;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", d && *d ? d : "../shared/captures", SOURCE);
+	gz = gzopen(path, "rb");
+	if (!gz)
+		return s;
+	while ((n = gzread(gz, chunk, sizeof(chunk))) > 0) {
+		s.p = realloc(s.p, s.len + (size_t)n);
+		assert_non_null(s.p);
+		memcpy(s.p + s.len, chunk, (size_t)n);
+		s.len += (size_t)n;
+	}
+	gzclose(gz);
+	return s;
+}
+
+static void put32(uint8_t *p, uint32_t v, bool big)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(big ? v >> (24 - 8 * i) : v >> (8 * i));
+}
+
+static uint32_t get32le(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The source (little-endian, microseconds) rewritten: big-endian and/or nanoseconds. */
+static struct bytes rewrite(const struct bytes *s, bool big, bool nano)
+{
+	struct bytes o = {malloc(s->len), s->len};
+	size_t off = 24;
+
+	assert_non_null(o.p);
+	memcpy(o.p, s->p, s->len);
+	put32(o.p, nano ? 0xa1b23c4d : 0xa1b2c3d4, big);
+	o.p[4] = big ? 0 : 2, o.p[5] = big ? 2 : 0, o.p[6] = big ? 0 : 4, o.p[7] = big ? 4 : 0;
+	for (int i = 8; i < 24; i += 4)
+		put32(o.p + i, get32le(s->p + i), big);
+	while (off + 16 <= s->len) {
+		uint32_t cap = get32le(s->p + off + 8);
+
+		put32(o.p + off, get32le(s->p + off), big);
+		put32(o.p + off + 4, get32le(s->p + off + 4) * (nano ? 1000 : 1), big);
+		put32(o.p + off + 8, cap, big);
+		put32(o.p + off + 12, get32le(s->p + off + 12), big);
+		off += 16 + cap;
+	}
+	return o;
+}
+
+static void write_file(const char *path, const struct bytes *b, bool gz)
+{
+	if (gz) {
+		gzFile g = gzopen(path, "wb1");
+
+		assert_non_null(g);
+		assert_int_equal(gzwrite(g, b->p, (unsigned)b->len), (int)b->len);
+		assert_int_equal(gzclose(g), Z_OK);
+	} else {
+		FILE *f = fopen(path, "wb");
+
+		assert_non_null(f);
+		assert_int_equal(fwrite(b->p, 1, b->len, f), b->len);
+		assert_int_equal(fclose(f), 0);
+	}
+}
+
+/* b read as a plain file and as gzip: same result; returns the packets read. */
+static uint64_t same_both_ways(const struct bytes *b)
+{
+	char plain[] = "/tmp/floe-test-read-XXXXXX", gz[64];
+	struct entry_json_buf out[2] = {{0}, {0}};
+	struct read_file_stats st[2];
+	char err[256];
+	int fd = mkstemp(plain);
+
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(gz, sizeof(gz), "%s.gz", plain);
+	write_file(plain, b, false);
+	write_file(gz, b, true);
+	assert_int_equal(read_file_run(plain, NULL, sink, &out[0], &st[0], err, sizeof(err)), 0);
+	assert_int_equal(read_file_run(gz, NULL, sink, &out[1], &st[1], err, sizeof(err)), 0);
+	unlink(plain);
+	unlink(gz);
+	assert_int_equal(st[0].packets, st[1].packets);
+	assert_int_equal(st[0].bytes, st[1].bytes);
+	assert_int_equal(st[0].decode_errors, st[1].decode_errors);
+	assert_int_equal(st[0].truncated, st[1].truncated);
+	assert_int_equal(st[0].dissect.entries, st[1].dissect.entries);
+	assert_int_equal(st[0].dissect.gap_bytes, st[1].dissect.gap_bytes);
+	assert_int_equal(out[0].len, out[1].len);
+	assert_memory_equal(out[0].p, out[1].p, out[0].len);
+	entry_json_buf_free(&out[0]);
+	entry_json_buf_free(&out[1]);
+	return st[0].packets;
+}
+
+static void test_mapped_same_as_libpcap(void **state)
+{
+	struct bytes s = load_source(), v;
+	uint64_t all;
+
+	(void)state;
+	if (!s.p)
+		skip();
+	all = same_both_ways(&s);
+	assert_true(all > 4000);
+	for (int k = 1; k < 4; k++) {
+		v = rewrite(&s, k & 1, k & 2);
+		assert_int_equal(same_both_ways(&v), all);
+		free(v.p);
+	}
+	/* A snapshot length below the packets': libpcap's way from the first big one on. */
+	v = rewrite(&s, false, false);
+	put32(v.p + 16, 200, false);
+	assert_int_equal(same_both_ways(&v), all);
+	/* Cut inside a record, then inside a record header. */
+	v.len = s.len / 2 + 7;
+	memcpy(v.p, s.p, v.len);
+	assert_true(same_both_ways(&v) < all);
+	for (size_t off = 24; off + 16 <= s.len; off += 16 + get32le(s.p + off + 8))
+		if (off > s.len / 3) {
+			v.len = off + 9;
+			break;
+		}
+	assert_true(same_both_ways(&v) < all);
+	free(v.p);
+	free(s.p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mapped_same_as_libpcap),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
