@@ -21,6 +21,7 @@
 #include <http_parser.h>
 
 #include "dissect/http_common.h"
+#include "dissect/pending.h"
 
 /* Target bytes after which a consistent request line is taken by detect(): the engine gives
  * up detection after a few dozen bytes, and long URLs must still be recognised. */
@@ -34,7 +35,7 @@ enum half_state {
 };
 
 struct xch {
-	struct xch *next;
+	struct pending_link link;
 	struct entry *e;
 	enum half_state req, resp;
 	enum entry_missing_reason req_why, resp_why;
@@ -79,8 +80,8 @@ struct msg {
 struct h1 {
 	struct conn *c;
 	struct msg m[2];
-	struct xch *head, *tail; /* waiting for their final response */
-	unsigned pending;
+	struct pending_queue pending; /* exchanges waiting for their final response; bounded by
+					 enqueue(), which must not evict one being answered */
 	struct xch *orphan;      /* response without request, after an interim response */
 	struct xch *hold;        /* client bytes wait for the answer to this upgrade request */
 	uint64_t owed;           /* responses that belong to requests evicted from the queue */
@@ -300,23 +301,23 @@ static void xch_free(struct xch *x)
 	free(x);
 }
 
+static struct xch *xch_of(struct pending_link *l)
+{
+	return l ? pending_entry(l, struct xch, link) : NULL;
+}
+
+/* The oldest exchange waiting for its response (NULL when none). */
+static struct xch *first(const struct h1 *st)
+{
+	return xch_of(st->pending.head);
+}
+
 static void unqueue(struct h1 *st, struct xch *x)
 {
-	struct xch **pp, *prev = NULL;
-
 	if (!x->queued)
 		return;
-	for (pp = &st->head; *pp; prev = *pp, pp = &(*pp)->next) {
-		if (*pp == x) {
-			*pp = x->next;
-			if (st->tail == x)
-				st->tail = prev;
-			break;
-		}
-	}
-	x->next = NULL;
+	pending_remove(&st->pending, &x->link);
 	x->queued = false;
-	st->pending--;
 	if (st->hold == x)
 		st->hold = NULL;
 }
@@ -385,23 +386,17 @@ static struct xch *enqueue(struct h1 *st)
 {
 	struct xch *x;
 
-	if (st->pending >= HTTP1_PENDING_MAX && st->head &&
-	    st->m[TCP_DIR_S2C].x != st->head) {
+	if (st->pending.n >= HTTP1_PENDING_MAX && first(st) && st->m[TCP_DIR_S2C].x != first(st)) {
 		/* Its response, if it comes, is the next one: owed keeps the pairing right. */
 		conn_count_parse_error(st->c);
 		st->owed++;
-		response_lost(st, st->head, ENTRY_REASON_TOO_MANY_PENDING);
+		response_lost(st, first(st), ENTRY_REASON_TOO_MANY_PENDING);
 	}
 	x = xch_new(st);
 	if (!x)
 		return NULL;
 	x->queued = true;
-	if (st->tail)
-		st->tail->next = x;
-	else
-		st->head = x;
-	st->tail = x;
-	st->pending++;
+	pending_push(&st->pending, &x->link); /* unbounded: the bound is kept above */
 	return x;
 }
 
@@ -512,7 +507,7 @@ static int on_message_begin(http_parser *hp)
 	if (st->orphan) {
 		x = st->orphan;
 		st->orphan = NULL;
-	} else if (st->owed || !st->head) {
+	} else if (st->owed || !first(st)) {
 		if (st->owed)
 			st->owed--;
 		else
@@ -524,7 +519,7 @@ static int on_message_begin(http_parser *hp)
 		x->req = HALF_MISSING;
 		x->req_why = ENTRY_REASON_GAP;
 	} else {
-		x = st->head;
+		x = first(st);
 	}
 	x->resp = HALF_PARSING;
 	m->x = x;
@@ -777,7 +772,7 @@ static void switched(struct h1 *st, struct xch *x, struct msg *m, uint64_t ts_en
 	set_upgrade(x, proto);
 	unqueue(st, x);
 	/* Exchanges pipelined after the upgrade request will not be answered in HTTP/1. */
-	while ((rest = st->head))
+	while ((rest = first(st)))
 		response_lost(st, rest, ENTRY_REASON_CLOSED);
 	st->tunnel = true;
 	if (!strcmp(proto, "h2c") && st->in_parse && x->req == HALF_DONE && !x->orphan) {
@@ -848,8 +843,8 @@ static void response_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 	if (x->method_known && x->method == HTTP_CONNECT && status / 100 == 2) {
 		json_object_set_new(x->e->fields, "tunnel", json_true());
 		unqueue(st, x);
-		while (st->head)
-			response_lost(st, st->head, ENTRY_REASON_CLOSED);
+		while (first(st))
+			response_lost(st, first(st), ENTRY_REASON_CLOSED);
 		st->tunnel = true;
 	}
 	unqueue(st, x);
@@ -1082,9 +1077,9 @@ static void h1_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missing
 		x->resp = HALF_MISSING;
 		x->resp_why = ENTRY_REASON_GAP;
 		xch_try_emit(st, x);
-	} else if (st->head) {
+	} else if (first(st)) {
 		/* The oldest request's response was in the hole. */
-		response_lost(st, st->head, ENTRY_REASON_GAP);
+		response_lost(st, first(st), ENTRY_REASON_GAP);
 	}
 }
 
@@ -1115,14 +1110,14 @@ static void h1_close(void *vst, struct conn *c, enum conn_end why, uint64_t ts)
 		x->resp_why = r;
 		xch_try_emit(st, x);
 	}
-	while (st->head)
-		response_lost(st, st->head, r);
+	while (first(st))
+		response_lost(st, first(st), r);
 }
 
 static void h1_free(void *vst)
 {
 	struct h1 *st = vst;
-	struct xch *x, *next;
+	struct xch *x;
 	int d;
 
 	if (!st)
@@ -1134,10 +1129,8 @@ static void h1_free(void *vst)
 			xch_free(x);
 		msg_free(&st->m[d]);
 	}
-	for (x = st->head; x; x = next) {
-		next = x->next;
+	while ((x = xch_of(pending_pop(&st->pending))))
 		xch_free(x);
-	}
 	if (st->orphan && !st->orphan->queued)
 		xch_free(st->orphan);
 	free(st);
