@@ -20,6 +20,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "dissect/byte_reader.h"
 #include "dissect/grpc.h"
 #include "dissect/http_common.h"
 
@@ -119,11 +120,6 @@ struct h2 {
 	bool dead;           /* a gap or a protocol error: the rest is ignored */
 	struct http2_conn_stats st;
 };
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 const char *http2_error_name(uint32_t code)
 {
@@ -894,7 +890,7 @@ static void on_settings(struct h2 *h, enum tcp_dir dir)
 		return;
 	for (i = 0; i + 6 <= d->pre_len; i += 6) {
 		unsigned id = (unsigned)d->pre[i] << 8 | d->pre[i + 1];
-		uint32_t v = be32(d->pre + i + 2);
+		uint32_t v = be32_at(d->pre + i + 2);
 
 		/* the sender's decoder allows the other direction's encoder this table */
 		if (id == SETTINGS_HEADER_TABLE_SIZE) {
@@ -921,10 +917,10 @@ static void frame_start(struct h2 *h, struct conn *c, enum tcp_dir dir, const ui
 	uint32_t pre = 0;
 	struct stream *s;
 
-	d->len = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+	d->len = be24_at(p);
 	d->type = p[3];
 	d->flags = p[4];
-	d->sid = be32(p + 5) & 0x7fffffff;
+	d->sid = be32_at(p + 5) & 0x7fffffff;
 	d->pos = 0;
 	d->pre_done = false;
 	d->skip = false;
@@ -1028,7 +1024,7 @@ static void frame_prefix(struct h2 *h, struct conn *c, enum tcp_dir dir)
 			h->st.priorities++;
 		break;
 	case F_PUSH_PROMISE:
-		d->blk.promised = be32(d->pre + off) & 0x7fffffff;
+		d->blk.promised = be32_at(d->pre + off) & 0x7fffffff;
 		break;
 	case F_PRIORITY:
 		h->st.priorities++;
@@ -1038,7 +1034,7 @@ static void frame_prefix(struct h2 *h, struct conn *c, enum tcp_dir dir)
 			protocol_error(h, c);
 			break;
 		}
-		on_rst(h, c, dir, d->sid, be32(d->pre));
+		on_rst(h, c, dir, d->sid, be32_at(d->pre));
 		break;
 	case F_SETTINGS:
 		on_settings(h, dir);
@@ -1047,7 +1043,7 @@ static void frame_prefix(struct h2 *h, struct conn *c, enum tcp_dir dir)
 		h->st.pings++;
 		break;
 	case F_GOAWAY:
-		on_goaway(h, c, dir, be32(d->pre) & 0x7fffffff, be32(d->pre + 4));
+		on_goaway(h, c, dir, be32_at(d->pre) & 0x7fffffff, be32_at(d->pre + 4));
 		break;
 	case F_WINDOW_UPDATE:
 		h->st.window_updates++;
@@ -1362,7 +1358,7 @@ static void adopt_upgrade(struct h2 *h, struct conn *c, struct entry *e)
 		int n = b64url_decode(settings, buf, sizeof(buf)), i;
 
 		for (i = 0; i + 6 <= n; i += 6) {
-			uint32_t v = be32(buf + i + 2);
+			uint32_t v = be32_at(buf + i + 2);
 
 			if (((unsigned)buf[i] << 8 | buf[i + 1]) != SETTINGS_HEADER_TABLE_SIZE)
 				continue;
