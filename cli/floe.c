@@ -172,11 +172,11 @@ static void read_summary(const char *path, const struct read_file_stats *st,
 	fprintf(stderr, "; %llu parse errors, %llu gaps (%llu bytes)",
 		(unsigned long long)st->dissect.parse_errors,
 		(unsigned long long)st->dissect.gaps, (unsigned long long)st->dissect.gap_bytes);
-	if (st->dissect.udp_fragments)
-		fprintf(stderr, ", %llu UDP IP fragments (%llu datagrams reassembled, %llu given up)",
-			(unsigned long long)st->dissect.udp_fragments,
-			(unsigned long long)st->dissect.udp_reassembled,
-			(unsigned long long)st->dissect.udp_fragments_given_up);
+	if (st->dissect.ip_fragments)
+		fprintf(stderr, ", %llu IP fragments (%llu datagrams reassembled, %llu given up)",
+			(unsigned long long)st->dissect.ip_fragments,
+			(unsigned long long)st->dissect.ip_reassembled,
+			(unsigned long long)st->dissect.ip_fragments_given_up);
 	if (st->decode_errors)
 		fprintf(stderr, ", %llu non-IP/undecodable frames",
 			(unsigned long long)st->decode_errors);

@@ -610,7 +610,7 @@ static void test_udp_table_bounds(void **state)
 		struct packet pk = {.l4_proto = IPPROTO_UDP, .flags = PACKET_F_FRAGMENT};
 
 		assert_int_equal(dissect_engine_packet(f.eng, &pk), TCP_IGNORE_FRAGMENT);
-		assert_int_equal(fx_stats(&f).udp_fragments, 1);
+		assert_int_equal(fx_stats(&f).ip_fragments, 1);
 	}
 	fx_free(&f);
 	free(q);
@@ -1262,9 +1262,9 @@ static void test_ip_fragments(void **state)
 	raw_frame(&f, frame, n);
 	fx_finish(&f);
 	st = fx_stats(&f);
-	assert_int_equal(st.udp_reassembled, 2);
-	assert_int_equal(st.udp_fragments, 8);
-	assert_int_equal(st.udp_fragments_given_up, 1);
+	assert_int_equal(st.ip_reassembled, 2);
+	assert_int_equal(st.ip_fragments, 8);
+	assert_int_equal(st.ip_fragments_given_up, 1);
 	assert_int_equal(n_entries(&f), 3);
 	assert_non_null(eget(&f, 2, "response.error"));
 	/* 192 DNS bytes: header and question 29, six A records of 27 */

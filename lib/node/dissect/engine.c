@@ -16,6 +16,7 @@
 #include "dissect/dissector.h"
 #include "dissect/graphql.h"
 #include "dissect/http_common.h"
+#include "net/ip_defrag.h"
 
 /* Detection attempts per direction: mid-stream pick-up retries at each new chunk. */
 #define DETECT_MAX_ATTEMPTS 16u
@@ -52,20 +53,6 @@ struct conn {
 	unsigned udp_attempts;
 };
 
-/* A UDP datagram being put together from IP fragments (engine.h, "IP fragments"). */
-struct frag {
-	bool used, first_seen, cut;
-	uint8_t family;
-	uint8_t src[16], dst[16];
-	uint32_t id;
-	uint64_t ts_first, ts_last;
-	uint8_t *buf;                              /* DISSECT_UDP_FRAG_BYTES */
-	uint8_t have[DISSECT_UDP_FRAG_BYTES / 64]; /* which 8-byte blocks came */
-	uint32_t total; /* L4 bytes in all; 0 until the last fragment */
-	uint32_t end;   /* after the highest byte that came */
-	struct packet first; /* the first fragment's addresses and ports (not its frame) */
-};
-
 /* The UDP conversation table (engine.h, "UDP conversations"). */
 struct udp_table {
 	struct conn **buckets; /* allocated at the first UDP packet */
@@ -82,8 +69,7 @@ struct dissect_engine {
 	struct dissect_stats st;
 	uint64_t last_flow_id; /* TCP flows and UDP conversations share the numbering */
 	struct udp_table udp;
-	struct frag *frags; /* DISSECT_UDP_FRAG_SLOTS, allocated at the first fragment */
-	unsigned frags_used;
+	struct ip_defrag *defrag; /* made at the first IP fragment */
 };
 
 static unsigned dissector_count(void)
@@ -781,221 +767,47 @@ static int udp_datagram(struct dissect_engine *e, const struct packet *p, uint64
 	return 0;
 }
 
-/* ---- IP fragments of UDP datagrams ---- */
+/* ---- IP fragments (net/ip_defrag.c) ---- */
 
-static uint16_t be16(const uint8_t *p)
+/* A TCP segment or UDP datagram put back together from fragments (or given up, cut short). */
+static void on_defragmented(void *ctx, const struct packet *p, uint64_t ts_first, bool whole)
 {
-	return (uint16_t)(p[0] << 8 | p[1]);
+	struct dissect_engine *e = ctx;
+
+	(void)whole;
+	if (p->l4_proto == IPPROTO_UDP)
+		udp_datagram(e, p, ts_first);
+	else
+		tcp_reasm_packet(e->reasm, p);
 }
 
-/*
- * Where fragment p belongs: its id, the offset of its data in the datagram, whether more
- * follow, and its data (the first fragment's starts with the UDP header). False when the
- * headers needed are not in the captured bytes.
- */
-static bool frag_info(const struct packet *p, uint32_t *id, uint32_t *off, bool *more,
-		      const uint8_t **data, uint32_t *cap, uint32_t *wire)
+static int fragment_packet(struct dissect_engine *e, const struct packet *p)
 {
-	const uint8_t *ip;
-	uint32_t have = p->caplen > p->l3_offset ? p->caplen - p->l3_offset : 0;
-
-	if (!p->frame)
-		return false;
-	ip = p->frame + p->l3_offset;
-	if (p->family == AF_INET) {
-		if (have < 20)
-			return false;
-		*id = be16(ip + 4);
-		*more = be16(ip + 6) & 0x2000;
-		*off = (uint32_t)(be16(ip + 6) & 0x1fff) * 8;
-	} else {
-		uint32_t pos = 40;
-		uint8_t nh;
-
-		if (have < 40)
-			return false;
-		nh = ip[6];
-		for (;;) { /* to the fragment header */
-			uint32_t len;
-
-			if (pos + 8 > have)
-				return false;
-			if (nh == 44)
-				break;
-			if (nh == 0 || nh == 43 || nh == 60)
-				len = ((uint32_t)ip[pos + 1] + 1) * 8;
-			else if (nh == 51)
-				len = ((uint32_t)ip[pos + 1] + 2) * 4;
-			else
-				return false;
-			nh = ip[pos];
-			pos += len;
+	if (!e->defrag) {
+		e->defrag = ip_defrag_new(on_defragmented, e);
+		if (!e->defrag) {
+			e->st.alloc_failures++;
+			return TCP_IGNORE_NO_MEMORY;
 		}
-		*id = (uint32_t)be16(ip + pos + 4) << 16 | be16(ip + pos + 6);
-		*more = be16(ip + pos + 2) & 1;
-		*off = be16(ip + pos + 2) & 0xfff8;
 	}
-	if (p->flags & PACKET_F_L4) { /* the first: from the UDP header on */
-		*data = p->frame + p->l4_offset;
-		*cap = (uint32_t)(p->payload + p->payload_caplen - *data);
-		*wire = 8 + p->payload_wirelen;
-	} else {
-		*data = p->payload;
-		*cap = p->payload_caplen;
-		*wire = p->payload_wirelen;
-	}
-	return true;
-}
-
-static void frag_free(struct dissect_engine *e, struct frag *f)
-{
-	free(f->buf);
-	memset(f, 0, sizeof(*f));
-	e->frags_used--;
-}
-
-static bool frag_block(const struct frag *f, uint32_t byte)
-{
-	return f->have[byte / 64] >> (byte / 8 % 8) & 1;
-}
-
-/* Give up on f: the first fragment's bytes and what follows them without a hole go to the
- * conversation as a datagram cut short; nothing when the first fragment is missing. */
-static void frag_give_up(struct dissect_engine *e, struct frag *f)
-{
-	uint32_t len = 0;
-
-	if (f->first_seen) {
-		while (len < f->end && frag_block(f, len))
-			len += 8;
-		if (len > f->end)
-			len = f->end;
-	}
-	e->st.udp_fragments_given_up++;
-	if (len >= 8) {
-		struct packet p = f->first;
-
-		p.payload = f->buf + 8;
-		p.payload_caplen = len - 8;
-		/* more was sent than came: the length is at least one byte more */
-		p.payload_wirelen = f->total > len ? f->total - 8 : len - 8 + 1;
-		p.ts_ns = f->ts_last;
-		udp_datagram(e, &p, f->ts_first);
-	}
-	frag_free(e, f);
-}
-
-static void frag_expire(struct dissect_engine *e, uint64_t now, bool all)
-{
-	unsigned i;
-
-	for (i = 0; e->frags_used && i < DISSECT_UDP_FRAG_SLOTS; i++)
-		if (e->frags[i].used &&
-		    (all || e->frags[i].ts_first + DISSECT_UDP_FRAG_TIMEOUT_NS <= now))
-			frag_give_up(e, &e->frags[i]);
-}
-
-/* The slot of fragment p's datagram (a new one, the oldest given up when all are taken). */
-static struct frag *frag_slot(struct dissect_engine *e, const struct packet *p, uint32_t id)
-{
-	struct frag *f, *free_slot = NULL, *oldest = NULL;
-	unsigned i;
-
-	if (!e->frags) {
-		e->frags = calloc(DISSECT_UDP_FRAG_SLOTS, sizeof(*e->frags));
-		if (!e->frags)
-			return NULL;
-	}
-	for (i = 0; i < DISSECT_UDP_FRAG_SLOTS; i++) {
-		f = &e->frags[i];
-		if (!f->used) {
-			free_slot = free_slot ? free_slot : f;
-			continue;
-		}
-		if (f->id == id && f->family == p->family && !memcmp(f->src, p->src, 16) &&
-		    !memcmp(f->dst, p->dst, 16))
-			return f;
-		if (!oldest || f->ts_first < oldest->ts_first)
-			oldest = f;
-	}
-	if (!free_slot) {
-		frag_give_up(e, oldest);
-		free_slot = oldest;
-	}
-	f = free_slot;
-	f->buf = malloc(DISSECT_UDP_FRAG_BYTES);
-	if (!f->buf)
-		return NULL;
-	f->used = true;
-	e->frags_used++;
-	f->family = p->family;
-	memcpy(f->src, p->src, 16);
-	memcpy(f->dst, p->dst, 16);
-	f->id = id;
-	f->ts_first = p->ts_ns;
-	return f;
-}
-
-static int udp_packet(struct dissect_engine *e, const struct packet *p)
-{
-	uint32_t id, off, cap, wire, b, end_block;
-	const uint8_t *data;
-	struct frag *f;
-	bool more;
-
-	if (!(p->flags & PACKET_F_FRAGMENT))
-		return p->flags & PACKET_F_L4 ? udp_datagram(e, p, p->ts_ns) : TCP_IGNORE_NOT_TCP;
-	e->st.udp_fragments++;
-	if (!frag_info(p, &id, &off, &more, &data, &cap, &wire))
-		return TCP_IGNORE_FRAGMENT;
-	f = frag_slot(e, p, id);
-	if (!f) {
+	switch (ip_defrag_add(e->defrag, p)) {
+	case IP_DEFRAG_HELD:
+		return 0;
+	case IP_DEFRAG_NO_MEMORY:
 		e->st.alloc_failures++;
 		return TCP_IGNORE_NO_MEMORY;
+	case IP_DEFRAG_UNREADABLE:
+		return TCP_IGNORE_FRAGMENT;
+	case IP_DEFRAG_NOT_TCP_UDP:
+		break;
 	}
-	if (p->ts_ns > f->ts_last)
-		f->ts_last = p->ts_ns;
-	if (cap > wire)
-		cap = wire;
-	if (cap < wire || off + wire > DISSECT_UDP_FRAG_BYTES)
-		f->cut = true; /* snapped, or beyond any datagram: it cannot complete */
-	if (off < DISSECT_UDP_FRAG_BYTES) {
-		if (cap > DISSECT_UDP_FRAG_BYTES - off)
-			cap = DISSECT_UDP_FRAG_BYTES - off;
-		memcpy(f->buf + off, data, cap);
-		/* whole blocks; a last fragment's partial block counts when it came whole */
-		end_block = (off + cap + (!more && cap == wire ? 7 : 0)) / 8;
-		for (b = off / 8; b < end_block; b++)
-			f->have[b / 8] |= (uint8_t)(1u << (b % 8));
-		if (off + cap > f->end)
-			f->end = off + cap;
-	}
-	if (p->flags & PACKET_F_L4) {
-		f->first_seen = true;
-		f->first = *p;
-		f->first.frame = NULL;
-		f->first.flags = PACKET_F_L4;
-	}
-	if (!more)
-		f->total = off + wire;
-	if (f->total && f->first_seen && !f->cut && f->total >= 8) {
-		struct packet q;
-		uint32_t ulen;
+	return TCP_IGNORE_NOT_TCP;
+}
 
-		for (b = 0; b < f->total; b += 8)
-			if (!frag_block(f, b))
-				return 0;
-		q = f->first;
-		ulen = be16(f->buf + 4);
-		q.payload = f->buf + 8;
-		q.payload_caplen = q.payload_wirelen =
-			(ulen >= 8 && ulen < f->total ? ulen : f->total) - 8;
-		q.ts_ns = f->ts_last;
-		e->st.udp_reassembled++;
-		udp_datagram(e, &q, f->ts_first);
-		frag_free(e, f);
-	}
-	return 0;
+static void defrag_expire(struct dissect_engine *e, uint64_t now_ns, bool all)
+{
+	if (e->defrag)
+		ip_defrag_expire(e->defrag, now_ns, all);
 }
 
 /* ---- the reassembler's callbacks ---- */
@@ -1075,36 +887,41 @@ void dissect_engine_destroy(struct dissect_engine *e)
 	e->sink = NULL;
 	tcp_reasm_finish(e->reasm);
 	tcp_reasm_destroy(e->reasm);
-	frag_expire(e, 0, true);
+	/* Fragments still held are dropped: their entries would go nowhere either. */
+	ip_defrag_free(e->defrag);
 	if (e->udp.buckets)
 		udp_close_all(e, CONN_END_END_OF_INPUT, 0);
 	free(e->udp.buckets);
-	free(e->frags);
 	free(e);
 }
 
 int dissect_engine_packet(struct dissect_engine *e, const struct packet *p)
 {
-	if (e->cfg.tcp.expire_on_packets && (e->udp.oldest || e->frags_used)) {
-		frag_expire(e, p->ts_ns, false);
+	if (e->cfg.tcp.expire_on_packets &&
+	    (e->udp.oldest || (e->defrag && ip_defrag_pending(e->defrag)))) {
+		defrag_expire(e, p->ts_ns, false);
 		udp_expire(e, p->ts_ns);
 	}
+	/* Fragments of TCP and UDP alike are put back together first. */
+	if (p->flags & PACKET_F_FRAGMENT)
+		return fragment_packet(e, p);
 	if (p->l4_proto == IPPROTO_UDP)
-		return udp_packet(e, p);
+		return p->flags & PACKET_F_L4 ? udp_datagram(e, p, p->ts_ns) : TCP_IGNORE_NOT_TCP;
 	return tcp_reasm_packet(e->reasm, p);
 }
 
 void dissect_engine_expire(struct dissect_engine *e, uint64_t now_ns)
 {
 	tcp_reasm_expire(e->reasm, now_ns);
-	frag_expire(e, now_ns, false);
+	defrag_expire(e, now_ns, false);
 	udp_expire(e, now_ns);
 }
 
 void dissect_engine_finish(struct dissect_engine *e)
 {
+	/* Fragments given up first: what they held still reaches its flow before it closes. */
+	defrag_expire(e, 0, true);
 	tcp_reasm_finish(e->reasm);
-	frag_expire(e, 0, true);
 	udp_close_all(e, CONN_END_END_OF_INPUT, 0);
 }
 
@@ -1116,6 +933,15 @@ void dissect_malloc_policy(void)
 void dissect_engine_get_stats(const struct dissect_engine *e, struct dissect_stats *out)
 {
 	*out = e->st;
+	if (e->defrag) {
+		struct ip_defrag_stats ds;
+
+		ip_defrag_get_stats(e->defrag, &ds);
+		out->ip_fragments = ds.fragments;
+		out->ip_reassembled = ds.reassembled;
+		out->ip_fragments_given_up = ds.given_up;
+		out->ip_fragments_unreadable = ds.unreadable;
+	}
 }
 
 void dissect_engine_get_tcp_stats(const struct dissect_engine *e, struct tcp_reasm_stats *out)

@@ -28,14 +28,10 @@
  * far as captured (counted in udp_datagrams_cut). Flow ids are shared with TCP: 1, 2, ... in
  * order of the first packet, whatever the transport.
  *
- * IP fragments (IPv4 and IPv6) of UDP datagrams are put back together: up to
- * DISSECT_UDP_FRAG_SLOTS datagrams at once, keyed by addresses and IP id, each in a buffer of
- * DISSECT_UDP_FRAG_BYTES. A datagram is dissected when every byte up to its last fragment
- * came (udp_reassembled), with the time of its first fragment as ts and of its last as
- * ts_last. One that does not complete within DISSECT_UDP_FRAG_TIMEOUT_NS, whose slot is
- * needed for a newer one, or that is still open at the end of input is given up
- * (udp_fragments_given_up): what came from its start without a hole is dissected as a cut
- * datagram. Overlapping fragments: the later copy wins.
+ * IP fragments (IPv4 and IPv6) of TCP segments and UDP datagrams are put back together first
+ * (net/ip_defrag.h: bounded slots, timeout, given-up datagrams dissected as far as they came
+ * without a hole); the whole segment goes to TCP reassembly, the whole datagram to its UDP
+ * conversation with the time of its first fragment as ts and of its last as ts_last.
  *
  * Memory: bounded by cfg (tcp limits, max_buffer_per_dir per connection direction) and by
  * what each dissector bounds itself (pending requests, body_max). Not thread-safe.
@@ -58,9 +54,6 @@
 #define DISSECT_DEFAULT_UDP_MAX_CONVERSATIONS 65536u
 #define DISSECT_DEFAULT_UDP_IDLE_NS  (30ull * 1000000000ull) /* 30 s, like conntrack's UDP */
 #define DISSECT_UDP_DETECT_DATAGRAMS 8u /* datagrams offered for detection per conversation */
-#define DISSECT_UDP_FRAG_SLOTS 64u      /* UDP datagrams being reassembled at once */
-#define DISSECT_UDP_FRAG_BYTES 65536u   /* the largest datagram (UDP header and payload) */
-#define DISSECT_UDP_FRAG_TIMEOUT_NS (30ull * 1000000000ull) /* like Linux's ipfrag_time */
 
 /* The sink borrows the entry; the engine frees it when the sink returns. */
 typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
@@ -101,9 +94,10 @@ struct dissect_stats {
 	uint64_t udp_evicted;        /* conversations closed early because the table was full */
 	uint64_t udp_datagrams_cut;  /* datagrams dissected as far as captured (snap length, lost
 				      * fragments) */
-	uint64_t udp_fragments;      /* IP fragments of UDP datagrams seen */
-	uint64_t udp_reassembled;    /* datagrams put together from fragments */
-	uint64_t udp_fragments_given_up; /* datagrams whose fragments never all came */
+	uint64_t ip_fragments;       /* IP fragments of TCP segments and UDP datagrams seen */
+	uint64_t ip_reassembled;     /* segments and datagrams put together from fragments */
+	uint64_t ip_fragments_given_up; /* datagrams whose fragments never all came */
+	uint64_t ip_fragments_unreadable; /* fragments whose IP headers were cut (dropped) */
 	/* Each dissector's own event counters; see dissect_counter_name(). */
 	uint64_t counters[DISSECT_MAX_PROTOCOLS][DISSECT_MAX_COUNTERS];
 };
