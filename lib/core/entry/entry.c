@@ -430,15 +430,8 @@ void text_str(struct text_buf *b, const char *s)
 
 void text_int(struct text_buf *b, long long v)
 {
-	char s[24], *o = s + sizeof(s);
-	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	char s[ENTRY_INT_CHARS], *o = entry_int_digits(v, s);
 
-	do {
-		*--o = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--o = '-';
 	text_put(b, o, (size_t)(s + sizeof(s) - o));
 }
 

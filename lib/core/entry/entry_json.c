@@ -180,9 +180,9 @@ int entry_json_append_string(struct entry_json_buf *b, const char *s, size_t n)
 }
 
 /* What "%lld" prints, without printf's machinery (it was a tenth of an entry's cost). */
-int entry_json_append_int(struct entry_json_buf *b, long long v)
+char *entry_int_digits(long long v, char s[ENTRY_INT_CHARS])
 {
-	char s[24], *o = s + sizeof(s);
+	char *o = s + ENTRY_INT_CHARS;
 	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
 
 	do {
@@ -191,6 +191,13 @@ int entry_json_append_int(struct entry_json_buf *b, long long v)
 	} while (u);
 	if (v < 0)
 		*--o = '-';
+	return o;
+}
+
+int entry_json_append_int(struct entry_json_buf *b, long long v)
+{
+	char s[ENTRY_INT_CHARS], *o = entry_int_digits(v, s);
+
 	return entry_json_append_raw(b, o, (size_t)(s + sizeof(s) - o));
 }
 

@@ -29,6 +29,10 @@ int entry_json_append(struct entry_json_buf *b, const json_t *j);
  * jansson keeps them), an integer, a real. 0 or -ENOMEM. */
 int entry_json_append_string(struct entry_json_buf *b, const char *s, size_t n);
 int entry_json_append_int(struct entry_json_buf *b, long long v);
+
+/* The digits of v as "%lld" prints them, written at the end of s; returns where they start. */
+#define ENTRY_INT_CHARS 24
+char *entry_int_digits(long long v, char s[ENTRY_INT_CHARS]);
 int entry_json_append_real(struct entry_json_buf *b, double v);
 
 /* Append raw bytes. 0 or -ENOMEM. */
