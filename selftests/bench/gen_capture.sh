@@ -25,6 +25,7 @@
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/pods.sh"
+source "$HERE/nginx_conf.sh"
 ROOT=$(floe_root)
 OUT=${BENCH_CAPTURE:-$ROOT/build/bench/mixed-1g.pcap}
 WANT=${BENCH_CAPTURE_BYTES:-1073741824}
@@ -91,29 +92,7 @@ mkdir -p "$W" "$T/nginx"
 } >"$W/page.html"
 head -c 102400 /dev/urandom >"$W/blob.bin"
 
-cat >"$T/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-user root;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $T/nginx/body;
-	proxy_temp_path $T/nginx/proxy;
-	fastcgi_temp_path $T/nginx/fastcgi;
-	uwsgi_temp_path $T/nginx/uwsgi;
-	scgi_temp_path $T/nginx/scgi;
-	types { application/json json; text/html html; application/octet-stream bin; }
-	sendfile on;
-	keepalive_requests 100000;
-	server {
-		listen $SRV:80;
-		root $W;
-	}
-}
-EOF
+nginx_conf "$T/nginx.conf" "$T" "$SRV:80" "$W"
 
 cat >"$T/mix.lua" <<'EOF'
 -- 20 requests per cycle: 12 small JSON, 4 HTML, 1 binary, 1 conditional GET (304), 1 POST (405),

@@ -22,6 +22,7 @@
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/pods.sh"
+source "$HERE/nginx_conf.sh"
 ROOT=$(floe_root)
 KIND=${1:-}
 case $KIND in
@@ -86,29 +87,7 @@ done
 
 # ------------------------------------------------------------------ servers
 if [ "$KIND" = h1 ]; then
-	cat >"$T/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-user root;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $T/nginx/body;
-	proxy_temp_path $T/nginx/proxy;
-	fastcgi_temp_path $T/nginx/fastcgi;
-	uwsgi_temp_path $T/nginx/uwsgi;
-	scgi_temp_path $T/nginx/scgi;
-	types { text/html html; }
-	sendfile on;
-	keepalive_requests 1000000;
-	server {
-		listen $SRV:80;
-		root $W;
-	}
-}
-EOF
+	nginx_conf "$T/nginx.conf" "$T" "$SRV:80" "$W"
 	cat >"$T/random.lua" <<'EOF'
 -- Every request: one of the 20 files and a random query string.
 math.randomseed(os.time())

@@ -22,6 +22,7 @@
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/pods.sh"
+source "$HERE/nginx_conf.sh"
 test_timeout 600 "$0" "$@"
 source "$HERE/../lib/assert.sh"
 source "$HERE/../lib/floe.sh"
@@ -78,30 +79,7 @@ mkdir -p "$W" "$T/nginx"
 	done
 	printf '],"total":6}\n'
 } >"$W/api.json"
-cat >"$T/nginx.conf" <<EOF
-worker_processes 1;
-worker_rlimit_nofile $NOFILE;
-daemon off;
-user root;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections $((CONNS + 1024)); }
-http {
-	access_log off;
-	client_body_temp_path $T/nginx/body;
-	proxy_temp_path $T/nginx/proxy;
-	fastcgi_temp_path $T/nginx/fastcgi;
-	uwsgi_temp_path $T/nginx/uwsgi;
-	scgi_temp_path $T/nginx/scgi;
-	types { application/json json; }
-	keepalive_requests 1000000;
-	keepalive_timeout 120s;
-	server {
-		listen $SRV:80 backlog=65535;
-		root $W;
-	}
-}
-EOF
+nginx_conf "$T/nginx.conf" "$T" "$SRV:80" "$W" $((CONNS + 1024)) "$NOFILE" off
 pod_bg srv "$T/nginx.log" nginx -c "$T/nginx.conf" -e "$T/nginx/error.log"
 wait_tcp_listen srv 80 10 || {
 	echo "bench: nginx did not start" >&2

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_shell.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -60,29 +62,6 @@ static void write_inventory(const char *path, const char *ns)
 	assert_non_null(f);
 	fprintf(f, "%s %s\n", pod_name, ns);
 	assert_int_equal(fclose(f), 0);
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	exit(1); /* runs cleanup() from atexit */
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-	return rc;
 }
 
 /* ------------------------------------------------------------ events, recorded */
@@ -333,9 +312,9 @@ int main(void)
 	snprintf(pod_name, sizeof(pod_name), "floe-ps-%d-p", (int)getpid());
 	snprintf(host_if, sizeof(host_if), "fps%d", (int)(getpid() % 10000000));
 	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	signal(SIGINT, exit_on_signal);
+	signal(SIGTERM, exit_on_signal);
+	signal(SIGHUP, exit_on_signal);
 	/* Our own netns: the host end of the veth lives (and dies) with this process. */
 	if (geteuid() == 0 && unshare(CLONE_NEWNET) < 0) {
 		fprintf(stderr, "unshare(CLONE_NEWNET): %s\n", strerror(errno));

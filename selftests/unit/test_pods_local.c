@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_shell.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -70,29 +72,6 @@ static void cleanup(void)
 		tmpdir[0] = '\0';
 	}
 	netns_made = false;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	exit(1); /* runs cleanup() from atexit */
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-	return rc;
 }
 
 static int write_file(const char *path, const char *text)
@@ -765,9 +744,9 @@ int main(void)
 	snprintf(prefix, sizeof(prefix), "floe-ut-%d", (int)getpid());
 	snprintf(hprefix, sizeof(hprefix), "fuh%d", (int)(getpid() % 10000000));
 	atexit(cleanup);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
+	signal(SIGINT, exit_on_signal);
+	signal(SIGTERM, exit_on_signal);
+	signal(SIGHUP, exit_on_signal);
 
 	failed = cmocka_run_group_tests_name("pods_local parsers", parser_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("pods_local discovery", discover_tests,
