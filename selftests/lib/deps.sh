@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(
 	# build
-	make gcc clang llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
+	make gcc clang clang-format llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	libpcap-dev libzstd-dev libmnl-dev libhttp-parser-dev libnghttp2-dev libjansson-dev
 	librabbitmq-dev liblz4-dev libsnappy-dev
 	# tests

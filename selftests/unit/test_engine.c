@@ -154,15 +154,12 @@ static void collect(void *ctx, const struct entry *e)
 	json_array_append_new(s->entries, entry_to_json(e));
 }
 
-static int names(void *ctx, const uint8_t addr[16], char pod[ENTRY_NAME_MAX],
-		 char ns[ENTRY_NAME_MAX])
+static struct entry_names *names(void *ctx, const uint8_t addr[16])
 {
 	(void)ctx;
 	if (addr[15] != 1)
-		return 0;
-	strcpy(pod, "client-pod");
-	strcpy(ns, "team-a");
-	return 1;
+		return NULL;
+	return entry_names_new("client-pod", "team-a");
 }
 
 static const struct dissector *saved[3];

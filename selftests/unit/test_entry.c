@@ -30,8 +30,7 @@ static struct entry *sample_entry(void)
 	e->src.addr[10] = e->src.addr[11] = 0xff;
 	inet_pton(AF_INET, "10.0.0.1", e->src.addr + 12);
 	e->src.port = 40000;
-	strcpy(e->src.pod, "client-7f9");
-	strcpy(e->src.namespace, "shop");
+	e->src.names = entry_names_new("client-7f9", "shop");
 	e->dst.family = AF_INET6;
 	inet_pton(AF_INET6, "fd00::2", e->dst.addr);
 	e->dst.port = 8080;

@@ -251,8 +251,7 @@ static struct entry *direct_sample(void)
 	e->src.addr[10] = e->src.addr[11] = 0xff;
 	inet_pton(AF_INET, "10.200.3.4", e->src.addr + 12);
 	e->src.port = 40000;
-	strcpy(e->src.pod, "client\xff-7f9");
-	strcpy(e->src.namespace, "shop");
+	e->src.names = entry_names_new("client\xff-7f9", "shop");
 	e->dst.family = AF_INET6;
 	inet_pton(AF_INET6, "fd00::2", e->dst.addr);
 	e->dst.port = 8080;
@@ -291,7 +290,8 @@ static void test_entry_direct_same_as_tree(void **state)
 			break;
 		case 3:
 			e->request_ts_ns = e->response_ts_ns + 1; /* no elapsed_ms */
-			e->src.pod[0] = 0;
+			entry_names_unref(e->src.names);
+			e->src.names = entry_names_new("", "shop"); /* a namespace without a pod */
 			break;
 		case 4:
 			json_object_set_new(e->fields, "version", json_string("from the fields"));
@@ -479,8 +479,9 @@ static void test_entry_line_text(void **state)
 	memset(e->dst.addr, 0, sizeof(e->dst.addr));
 	e->dst.addr[10] = e->dst.addr[11] = 0xff;
 	e->dst.addr[12] = 192, e->dst.addr[13] = 0, e->dst.addr[14] = 20, e->dst.addr[15] = 255;
-	strcpy(e->dst.pod, "srv");
-	e->src.pod[0] = 0;
+	e->dst.names = entry_names_new("srv", NULL);
+	entry_names_unref(e->src.names);
+	e->src.names = NULL;
 	n = entry_format_line(e, line, sizeof(line));
 	assert_non_null(strstr(line, " 10.200.3.4:40000 -> srv@192.0.20.255:8080 GET /u"));
 	assert_int_equal(strstr(line, " -> 204") - strstr(line, "GET /"), 4 + 300);

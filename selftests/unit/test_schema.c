@@ -216,7 +216,7 @@ static json_t *http_entry(void)
 	snprintf(e->version, sizeof(e->version), "1.1");
 	e->request_ts_ns = 1000000000;
 	e->response_ts_ns = 1002000000;
-	snprintf(e->src.pod, sizeof(e->src.pod), "client");
+	e->src.names = entry_names_new("client", NULL);
 	assert_int_equal(json_object_set_new(e->fields, "request",
 					      json_pack("{s:s, s:{s:s}, s:{s:i, s:b}}", "method",
 							"GET", "headers", "host", "a", "body",

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,59 @@ void entry_free(struct entry *e)
 {
 	if (!e)
 		return;
+	entry_names_unref(e->src.names);
+	entry_names_unref(e->dst.names);
 	json_decref(e->fields);
 	free(e);
+}
+
+struct entry_names {
+	atomic_uint refs;
+	const char *pod, *namespace; /* both in the same allocation, after the struct */
+};
+
+struct entry_names *entry_names_new(const char *pod, const char *ns)
+{
+	size_t lp = strnlen(pod ? pod : "", ENTRY_NAME_MAX - 1);
+	size_t ln = strnlen(ns ? ns : "", ENTRY_NAME_MAX - 1);
+	struct entry_names *n = malloc(sizeof(*n) + lp + ln + 2);
+	char *text;
+
+	if (!n)
+		return NULL;
+	text = (char *)(n + 1);
+	memcpy(text, pod ? pod : "", lp);
+	text[lp] = 0;
+	memcpy(text + lp + 1, ns ? ns : "", ln);
+	text[lp + 1 + ln] = 0;
+	atomic_init(&n->refs, 1);
+	n->pod = text;
+	n->namespace = text + lp + 1;
+	return n;
+}
+
+struct entry_names *entry_names_ref(struct entry_names *n)
+{
+	if (n)
+		atomic_fetch_add_explicit(&n->refs, 1, memory_order_relaxed);
+	return n;
+}
+
+void entry_names_unref(struct entry_names *n)
+{
+	/* acq_rel: the thread that frees sees every write made before the other drops. */
+	if (n && atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) == 1)
+		free(n);
+}
+
+const char *entry_names_pod(const struct entry_names *n)
+{
+	return n ? n->pod : "";
+}
+
+const char *entry_names_namespace(const struct entry_names *n)
+{
+	return n ? n->namespace : "";
 }
 
 const char *entry_missing_str(enum entry_missing m)
@@ -163,13 +215,13 @@ static json_t *endpoint_json(const struct entry_endpoint *ep)
 	endpoint_ip(ep, ip, sizeof(ip));
 	json_object_set_new(o, "ip", json_string(ip));
 	json_object_set_new(o, "port", json_integer(ep->port));
-	if (ep->pod[0])
-		json_object_set_new(o, "pod", entry_json_text((const uint8_t *)ep->pod,
-							      strnlen(ep->pod, sizeof(ep->pod))));
-	if (ep->namespace[0])
+	if (entry_names_pod(ep->names)[0])
+		json_object_set_new(o, "pod", entry_json_text((const uint8_t *)ep->names->pod,
+							      strlen(ep->names->pod)));
+	if (entry_names_namespace(ep->names)[0])
 		json_object_set_new(o, "namespace",
-				    entry_json_text((const uint8_t *)ep->namespace,
-						    strnlen(ep->namespace, sizeof(ep->namespace))));
+				    entry_json_text((const uint8_t *)ep->names->namespace,
+						    strlen(ep->names->namespace)));
 	return o;
 }
 
@@ -322,13 +374,13 @@ static int put_text(struct entry_json_buf *b, const char *key, const char *v, si
 static int put_endpoint(struct entry_json_buf *b, const char *key, const struct entry_endpoint *ep)
 {
 	char ip[INET6_ADDRSTRLEN];
+	const char *pod = entry_names_pod(ep->names), *ns = entry_names_namespace(ep->names);
 
 	endpoint_ip(ep, ip, sizeof(ip));
 	return put_key(b, key, false) || entry_json_append_raw(b, "{", 1) ||
 	       put_str(b, "ip", ip, true) || put_int(b, "port", ep->port) ||
-	       (ep->pod[0] && put_text(b, "pod", ep->pod, sizeof(ep->pod))) ||
-	       (ep->namespace[0] &&
-		put_text(b, "namespace", ep->namespace, sizeof(ep->namespace))) ||
+	       (pod[0] && put_text(b, "pod", pod, ENTRY_NAME_MAX)) ||
+	       (ns[0] && put_text(b, "namespace", ns, ENTRY_NAME_MAX)) ||
 	       entry_json_append_raw(b, "}", 1);
 }
 
@@ -474,16 +526,16 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 		text_str(&lb, e->version);
 	}
 	text_put(&lb, " ", 1);
-	if (e->src.pod[0]) {
-		text_str(&lb, e->src.pod);
+	if (entry_names_pod(e->src.names)[0]) {
+		text_str(&lb, entry_names_pod(e->src.names));
 		text_put(&lb, "@", 1);
 	}
 	text_str(&lb, sip);
 	text_put(&lb, ":", 1);
 	text_int(&lb, e->src.port);
 	text_put(&lb, " -> ", 4);
-	if (e->dst.pod[0]) {
-		text_str(&lb, e->dst.pod);
+	if (entry_names_pod(e->dst.names)[0]) {
+		text_str(&lb, entry_names_pod(e->dst.names));
 		text_put(&lb, "@", 1);
 	}
 	text_str(&lb, dip);

@@ -24,12 +24,33 @@
 /* Kubernetes names: pods up to 253 characters (DNS subdomain), namespaces 63. */
 #define ENTRY_NAME_MAX 256
 
+/*
+ * The names of one address (its pod and namespace; Kubernetes mode adds more), made once by
+ * whoever knows them (the tap's pod names) and shared by reference with every entry that has
+ * the address: an entry carries a pointer, not two 256-byte buffers (an entry waits in memory
+ * for its response, ten thousand of them with ten thousand connections), and a pod's names
+ * outlive the pod for the entries still holding them. Immutable once made; the count is
+ * atomic because the dissection thread drops entries' references while the tap's thread
+ * replaces names.
+ */
+struct entry_names;
+
+/* New names (copies of pod and ns, each cut to ENTRY_NAME_MAX - 1 bytes), one reference;
+ * NULL on ENOMEM. */
+struct entry_names *entry_names_new(const char *pod, const char *ns);
+/* Another reference to n (n may be NULL). */
+struct entry_names *entry_names_ref(struct entry_names *n);
+/* Drop one reference (n may be NULL); the last frees the names. */
+void entry_names_unref(struct entry_names *n);
+/* The pod / namespace name, "" when not known (n may be NULL). */
+const char *entry_names_pod(const struct entry_names *n);
+const char *entry_names_namespace(const struct entry_names *n);
+
 struct entry_endpoint {
 	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d (as in struct packet) */
 	uint8_t family;   /* AF_INET or AF_INET6 */
 	uint16_t port;
-	char pod[ENTRY_NAME_MAX];       /* "" when not known */
-	char namespace[ENTRY_NAME_MAX]; /* "" when not known */
+	struct entry_names *names; /* a reference the entry owns; NULL when not known */
 };
 
 /* Which half of the pair never came, or came only in part. */

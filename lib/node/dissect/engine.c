@@ -202,8 +202,10 @@ void conn_emit(struct conn *c, struct entry *e)
 		return;
 	entry_format_id(e->id, c->info.id, ++c->entry_seq);
 	if (eng->cfg.names) {
-		eng->cfg.names(eng->cfg.names_ctx, e->src.addr, e->src.pod, e->src.namespace);
-		eng->cfg.names(eng->cfg.names_ctx, e->dst.addr, e->dst.pod, e->dst.namespace);
+		entry_names_unref(e->src.names);
+		entry_names_unref(e->dst.names);
+		e->src.names = eng->cfg.names(eng->cfg.names_ctx, e->src.addr);
+		e->dst.names = eng->cfg.names(eng->cfg.names_ctx, e->dst.addr);
 	}
 	if (!strcmp(e->protocol, "http"))
 		graphql_annotate(e);

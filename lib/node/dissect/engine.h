@@ -58,9 +58,8 @@
 /* The sink borrows the entry; the engine frees it when the sink returns. */
 typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
 
-/* Pod names for an address (the tap's scope), or 0 when unknown. */
-typedef int (*dissect_names_fn)(void *ctx, const uint8_t addr[16], char pod[ENTRY_NAME_MAX],
-				char namespace[ENTRY_NAME_MAX]);
+/* The names of an address (the tap's scope): a new reference (entry.h), or NULL when unknown. */
+typedef struct entry_names *(*dissect_names_fn)(void *ctx, const uint8_t addr[16]);
 
 struct dissect_config {
 	struct tcp_reasm_config tcp;

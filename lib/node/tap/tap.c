@@ -33,8 +33,7 @@
 
 struct pod_name {
 	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d, as entries have it */
-	char pod[FLOE_POD_NAME_MAX + 1];
-	char namespace[FLOE_POD_NAME_MAX + 1];
+	struct entry_names *names; /* one reference; entries take their own */
 };
 
 struct pod_names {
@@ -127,7 +126,10 @@ static void on_byte_source_error(void *ctx, int err, const char *what)
 static void pod_names_add(struct pod_names *pn, const struct floe_pod *p)
 {
 	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	struct entry_names *names = entry_names_new(p->name, p->namespace);
 
+	if (!names)
+		return; /* ENOMEM: entries go without this pod's name */
 	pthread_mutex_lock(&pn->lock);
 	for (size_t a = 0; a < p->n_addrs; a++) {
 		const struct floe_pod_addr *pa = &p->addrs[a];
@@ -156,27 +158,31 @@ static void pod_names_add(struct pod_names *pn, const struct floe_pod *p)
 		if (!slot)
 			break; /* ENOMEM: entries go without this pod's name */
 		memcpy(slot->addr, addr, 16);
-		snprintf(slot->pod, sizeof(slot->pod), "%s", p->name);
-		snprintf(slot->namespace, sizeof(slot->namespace), "%s", p->namespace);
+		entry_names_unref(slot->names);
+		slot->names = entry_names_ref(names);
 	}
 	pthread_mutex_unlock(&pn->lock);
+	entry_names_unref(names);
+}
+
+static void pod_names_free(struct pod_names *pn)
+{
+	for (size_t i = 0; i < pn->n; i++)
+		entry_names_unref(pn->v[i].names);
+	free(pn->v);
+	pthread_mutex_destroy(&pn->lock);
 }
 
 /* A dissect_names_fn: pod names for entries, on the dissection thread. */
-static int pod_names_lookup(void *ctx, const uint8_t addr[16], char pod[ENTRY_NAME_MAX],
-			    char ns[ENTRY_NAME_MAX])
+static struct entry_names *pod_names_lookup(void *ctx, const uint8_t addr[16])
 {
 	struct pod_names *pn = ctx;
-	int found = 0;
+	struct entry_names *found = NULL;
 
 	pthread_mutex_lock(&pn->lock);
-	for (size_t i = 0; i < pn->n && !found; i++) {
-		if (memcmp(pn->v[i].addr, addr, 16))
-			continue;
-		snprintf(pod, ENTRY_NAME_MAX, "%s", pn->v[i].pod);
-		snprintf(ns, ENTRY_NAME_MAX, "%s", pn->v[i].namespace);
-		found = 1;
-	}
+	for (size_t i = 0; i < pn->n && !found; i++)
+		if (!memcmp(pn->v[i].addr, addr, 16))
+			found = entry_names_ref(pn->v[i].names);
 	pthread_mutex_unlock(&pn->lock);
 	return found;
 }
@@ -686,7 +692,6 @@ out:
 	evloop_free(t.loop);
 	tap_scope_free(&t.scope);
 	free(t.pods);
-	free(t.names.v);
-	pthread_mutex_destroy(&t.names.lock);
+	pod_names_free(&t.names);
 	return rc;
 }
