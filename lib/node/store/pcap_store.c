@@ -1385,15 +1385,27 @@ static int mkdir_p(const char *path)
 static int resolve_group(const char *name, gid_t *gid)
 {
 	struct group gr, *res = NULL;
-	char buf[4096], *end;
+	size_t len = 4096;
+	char *buf = NULL, *end;
 	unsigned long n;
 	int ret;
 
-	ret = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
-	if (ret == 0 && res) {
+	do { /* a group with many members needs a larger buffer (ERANGE) */
+		char *b = realloc(buf, len);
+
+		if (!b) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = b;
+		ret = getgrnam_r(name, &gr, buf, len, &res);
+		len *= 2;
+	} while (ret == ERANGE && len <= (1u << 24));
+	if (ret == 0 && res)
 		*gid = res->gr_gid;
+	free(buf);
+	if (ret == 0 && res)
 		return 0;
-	}
 	errno = 0;
 	n = strtoul(name, &end, 10);
 	if (*name >= '0' && *name <= '9' && !*end && !errno && n < (gid_t)-1) {
@@ -1413,11 +1425,12 @@ static int store_dir_check(struct pcap_store *s, char *err, size_t errlen)
 {
 	struct stat sb;
 	mode_t want;
+	int ret;
 
 	if (fstat(s->dirfd, &sb) < 0) {
-		errf(err, errlen, "cannot stat the store directory %s: %s", s->dir,
-		     strerror(errno));
-		return -errno;
+		ret = -errno;
+		errf(err, errlen, "cannot stat the store directory %s: %s", s->dir, strerror(-ret));
+		return ret;
 	}
 	if (sb.st_uid != geteuid()) {
 		errf(err, errlen,
@@ -1437,16 +1450,18 @@ static int store_dir_check(struct pcap_store *s, char *err, size_t errlen)
 		return -EPERM;
 	}
 	if (s->has_group && sb.st_gid != s->gid && fchown(s->dirfd, (uid_t)-1, s->gid) < 0) {
+		ret = -errno;
 		errf(err, errlen, "cannot give the store directory %s to group %u: %s", s->dir,
-		     (unsigned)s->gid, strerror(errno));
-		return -errno;
+		     (unsigned)s->gid, strerror(-ret));
+		return ret;
 	}
 	/* The owner's bits stay (a read-only store stays one); setgid, sticky too. */
 	want = (sb.st_mode & 07700) | (s->dir_mode & 0077);
 	if ((sb.st_mode & 07777) != want && fchmod(s->dirfd, want) < 0) {
+		ret = -errno;
 		errf(err, errlen, "cannot set the mode of the store directory %s to %04o: %s",
-		     s->dir, (unsigned)want, strerror(errno));
-		return -errno;
+		     s->dir, (unsigned)want, strerror(-ret));
+		return ret;
 	}
 	return 0;
 }
