@@ -49,13 +49,16 @@ static void usage(FILE *out)
 
 static void pcap_export_usage(FILE *out)
 {
-	fputs("Usage: floe pcap export -o FILE [--store DIR] [-f FILTER]\n"
+	fputs("Usage: floe pcap export -o FILE [--store DIR] [-f FILTER] [--force]\n"
 	      "\n"
 	      "Write every segment of the PCAP store, oldest first, as one PCAP file\n"
-	      "(nanosecond timestamps) that Wireshark and tshark open.\n"
+	      "(nanosecond timestamps) that Wireshark and tshark open. FILE is created with\n"
+	      "mode 0600: it holds captured traffic.\n"
 	      "\n"
 	      "Flags:\n"
 	      "  -o, --output FILE   where to write; '-' for standard output\n"
+	      "      --force         replace FILE if it exists (a symlink is replaced, not\n"
+	      "                      followed)\n"
 	      "      --store DIR     the store (default /var/lib/floe/store)\n"
 	      "  -f, --filter EXPR   keep only packets matching a tcpdump-style filter\n"
 	      "  -h, --help          this help\n",
@@ -68,13 +71,15 @@ static int cmd_pcap_export(int argc, char **argv)
 	    {"output", required_argument, NULL, 'o'},
 	    {"store", required_argument, NULL, 's'},
 	    {"filter", required_argument, NULL, 'f'},
+	    {"force", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL, *store = "/var/lib/floe/store", *filter = NULL;
 	struct pcap_export_stats st = {};
+	unsigned flags = 0;
 	char err[512];
-	int opt;
+	int opt, ret;
 
 	opterr = 0;
 	optind = 0;
@@ -88,6 +93,9 @@ static int cmd_pcap_export(int argc, char **argv)
 			break;
 		case 'f':
 			filter = optarg;
+			break;
+		case 'F':
+			flags |= PCAP_EXPORT_REPLACE;
 			break;
 		case 'h':
 			pcap_export_usage(stdout);
@@ -107,8 +115,10 @@ static int cmd_pcap_export(int argc, char **argv)
 		pcap_export_usage(stderr);
 		return 2;
 	}
-	if (pcap_store_export(store, out, filter, &st, err, sizeof(err)) < 0) {
-		fprintf(stderr, "floe pcap export: %s\n", err);
+	ret = pcap_store_export(store, out, flags, filter, &st, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "floe pcap export: %s%s\n", err,
+			ret == -EEXIST ? " (give --force to replace it)" : "");
 		return 1;
 	}
 	fprintf(stderr, "floe: exported %llu of %llu packets from %llu segments to %s\n",

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -373,7 +374,7 @@ static void test_roundtrip(void **state)
 		assert_int_equal(count_files(dir, ".tmp"), 0);
 
 		snprintf(out, sizeof(out), "%s/out.pcap", base_dir);
-		assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+		assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 		assert_int_equal(es.segments, 1);
 		assert_int_equal(es.packets_in, n);
 		assert_int_equal(es.packets_out, n);
@@ -444,7 +445,7 @@ static void test_rotation_compression(void **state)
 	free_names(names, nn);
 
 	snprintf(out, sizeof(out), "%s/rot.pcap", base_dir);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 	assert_int_equal(es.segments, (uint64_t)nn);
 	read_back(out, &rb, true);
 	assert_int_equal(rb.n, n);
@@ -551,7 +552,7 @@ static void test_limit(void **state)
 		assert_true(apparent_size(dir) <= limit);
 
 		snprintf(out, sizeof(out), "%s/limit.pcap", base_dir);
-		assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+		assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 		read_back(out, &rb, true);
 		unlink(out);
 		/* Reopening adopts the segments within the same limit. */
@@ -596,7 +597,7 @@ static void test_limit_counters(void **state)
 	assert_true(st.bytes_written > 5ull << 20);
 
 	snprintf(out, sizeof(out), "%s/limitc.pcap", base_dir);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 	/* Evictions after the stats snapshot (by the compressor) can only lower the count. */
 	assert_true(es.packets_out <= n - st.packets_evicted);
 	assert_true(es.packets_out > 0);
@@ -632,7 +633,7 @@ static void test_limit_exact_accounting(void **state)
 	assert_true(apparent_size(dir) + 4096 >= st.store_bytes);
 
 	snprintf(out, sizeof(out), "%s/exact.pcap", base_dir);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 	assert_int_equal(es.packets_out, n - st.packets_evicted);
 	read_back(out, &rb, true);
 	assert_int_equal(rb.first, st.packets_evicted);
@@ -690,7 +691,7 @@ static void test_reopen(void **state)
 	free_names(names, n2);
 
 	snprintf(out, sizeof(out), "%s/reopen.pcap", base_dir);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 	assert_int_equal(es.truncated_segments, 0); /* the partial record was cut on open */
 	read_back(out, &rb, true);
 	assert_int_equal(rb.n, 400);
@@ -704,7 +705,8 @@ static void test_reopen(void **state)
 	assert_true(st.packets_evicted > 0);
 	assert_true(st.store_bytes <= 64 << 10);
 	assert_int_equal(pcap_store_close(s), 0);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(
+	    pcap_store_export(dir, out, PCAP_EXPORT_REPLACE, NULL, &es, err, sizeof(err)), 0);
 	assert_int_equal(es.packets_out + st.packets_evicted, 400);
 	unlink(out);
 	rm_rf(dir);
@@ -728,7 +730,7 @@ static void test_filter(void **state)
 	assert_int_equal(pcap_store_close(s), 0);
 
 	snprintf(out, sizeof(out), "%s/filter.pcap", base_dir);
-	assert_int_equal(pcap_store_export(dir, out, "udp dst port 1001", &es, err, sizeof(err)),
+	assert_int_equal(pcap_store_export(dir, out, 0, "udp dst port 1001", &es, err, sizeof(err)),
 			 0);
 	assert_int_equal(es.packets_in, 500);
 	assert_int_equal(es.packets_out, 250);
@@ -744,7 +746,7 @@ static void test_filter(void **state)
 	unlink(out);
 
 	/* A bad filter: an error, and no output left behind. */
-	assert_int_equal(pcap_store_export(dir, out, "udp dst port", &es, err, sizeof(err)),
+	assert_int_equal(pcap_store_export(dir, out, 0, "udp dst port", &es, err, sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "filter"));
 	assert_int_equal(access(out, F_OK), -1);
@@ -768,7 +770,7 @@ static void test_truncated(void **state)
 	s = open_store(dir, 64ull << 20, 0, 0);
 	write_range(s, 0, 200);
 	assert_int_equal(pcap_store_flush(s), 0);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 	assert_int_equal(es.packets_out, 200);
 	write_range(s, 200, 300);
 	assert_int_equal(pcap_store_close(s), 0);
@@ -780,7 +782,8 @@ static void test_truncated(void **state)
 	free_names(names, nn);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(truncate(path, sb.st_size - 5), 0);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(
+	    pcap_store_export(dir, out, PCAP_EXPORT_REPLACE, NULL, &es, err, sizeof(err)), 0);
 	assert_int_equal(es.truncated_segments, 1);
 	assert_int_equal(es.corrupt_segments, 0);
 	assert_int_equal(es.packets_out, 299);
@@ -790,7 +793,8 @@ static void test_truncated(void **state)
 
 	/* Cut inside the record header too. */
 	assert_int_equal(truncate(path, sb.st_size - frame_len(299) - 4), 0);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(
+	    pcap_store_export(dir, out, PCAP_EXPORT_REPLACE, NULL, &es, err, sizeof(err)), 0);
 	assert_int_equal(es.truncated_segments, 1);
 	assert_int_equal(es.packets_out, 299);
 	unlink(out);
@@ -852,7 +856,7 @@ static void test_corrupt_zst(void **state)
 	write_file(bad, z, len);
 	free(z);
 	snprintf(out, sizeof(out), "%s/corrupt.pcap", base_dir);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, names[1]));
 	assert_int_equal(es.corrupt_segments, 1);
 	assert_int_equal(es.packets_out, 1000 - k_bad);
@@ -867,7 +871,9 @@ static void test_corrupt_zst(void **state)
 	z = read_file(cut, &len);
 	write_file(cut, z, len / 2);
 	free(z);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(
+	    pcap_store_export(dir, out, PCAP_EXPORT_REPLACE, NULL, &es, err, sizeof(err)),
+	    -EBADMSG);
 	assert_int_equal(es.corrupt_segments, 2);
 	assert_non_null(strstr(err, "1 more"));
 	assert_true(es.packets_out < 1000 - k_bad);
@@ -944,7 +950,7 @@ static void test_open_errors(void **state)
 
 	/* Export of a missing store. */
 	snprintf(path, sizeof(path), "%s/x.pcap", base_dir);
-	ret = pcap_store_export("/nonexistent/floe", path, NULL, NULL, err, sizeof(err));
+	ret = pcap_store_export("/nonexistent/floe", path, 0, NULL, NULL, err, sizeof(err));
 	assert_int_equal(ret, -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/floe"));
 	assert_int_equal(access(path, F_OK), -1);
@@ -974,7 +980,7 @@ static void test_oversized(void **state)
 	assert_int_equal(pcap_store_write(s, 0, 10, 10, NULL), -EINVAL);
 	assert_int_equal(pcap_store_close(s), 0);
 	snprintf(out, sizeof(out), "%s/big.pcap", base_dir);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 	assert_int_equal(es.packets_out, 19);
 	unlink(out);
 	rm_rf(dir);
@@ -1028,7 +1034,7 @@ static void test_loss_before_flush(void **state)
 	assert_int_equal(st.packets_written, 28);
 	assert_int_equal(pcap_store_close(s), -EFBIG);
 	snprintf(out, sizeof(out), "%s/lost.pcap", base_dir);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 	assert_int_equal(es.packets_out, 28);
 	unlink(out);
 	rm_rf(dir);
@@ -1088,7 +1094,7 @@ static void test_disk_full(void **state)
 	}
 	new_dir(dir, sizeof(dir));
 	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(mount("tmpfs", dir, "tmpfs", 0, "size=256k"), 0);
+	assert_int_equal(mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700"), 0);
 	snprintf(mounted_dir, sizeof(mounted_dir), "%s", dir);
 
 	s = open_store(dir, 8ull << 20, 64 << 10, 3);
@@ -1106,7 +1112,7 @@ static void test_disk_full(void **state)
 	pcap_store_close(s);
 
 	snprintf(out, sizeof(out), "%s/full.pcap", base_dir);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 	read_back(out, &rb, false);
 	assert_true(rb.in_order);
 	assert_true(rb.n > 0);
@@ -1157,7 +1163,7 @@ static void test_incompressible_stays_raw(void **state)
 	assert_int_equal(count_files(dir, ".pcap"), 1);
 	assert_int_equal(count_files(dir, ".tmp"), 0);
 	snprintf(out, sizeof(out), "%s/inc.pcap", base_dir);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 	read_back(out, &rb, true);
 	assert_int_equal(rb.n, n);
 	assert_true(rb.in_order);
@@ -1173,9 +1179,355 @@ static void test_incompressible_stays_raw(void **state)
 	assert_int_equal(pcap_store_close(s), 0);
 	assert_int_equal(count_files(dir, ".pcap.zst"), 2);
 	assert_int_equal(count_files(dir, ".pcap"), 0);
-	assert_int_equal(pcap_store_export(dir, out, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
 	assert_int_equal(es.packets_out, 8000);
 	unlink(out);
+	rm_rf(dir);
+}
+
+/* ---- permissions: captured traffic is secret ---- */
+
+#define NOBODY 65534u
+
+/* dir has mode dmode, and every file in it fmode (and group gid, unless -1); returns how many
+ * files there are. */
+static int check_modes(const char *dir, mode_t dmode, mode_t fmode, gid_t gid)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat sb;
+	int n = 0;
+
+	assert_int_equal(stat(dir, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, dmode);
+	if (gid != (gid_t)-1)
+		assert_int_equal(sb.st_gid, gid);
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		assert_int_equal(fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW), 0);
+		assert_true(S_ISREG(sb.st_mode));
+		if ((sb.st_mode & 07777) != fmode)
+			fail_msg("%s/%s has mode %04o, not %04o", dir, de->d_name,
+				 (unsigned)(sb.st_mode & 07777), (unsigned)fmode);
+		if (gid != (gid_t)-1)
+			assert_int_equal(sb.st_gid, gid);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* What nobody (uid and gid 65534, no other group) manages in a store. */
+enum {
+	NOBODY_OPENED_SEGMENT = 1, /* open(2) of a segment by its path */
+	NOBODY_EXPORTED = 2,	   /* pcap_store_export returned 0 */
+	NOBODY_EXPORT_EACCES = 4,  /* ...returned -EACCES */
+	NOBODY_SEGMENT_EACCES = 8, /* the open failed with EACCES */
+};
+
+/* In a child that is nobody: try the segment, then export the store to out_fd. */
+static int try_as_nobody(const char *dir, const char *seg, int out_fd)
+{
+	pid_t pid;
+	int st, r = 0, fd, ret;
+	char err[256];
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid > 0) {
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_not_equal(WEXITSTATUS(st), 255);
+		return WEXITSTATUS(st);
+	}
+	if (dup2(out_fd, STDOUT_FILENO) < 0 || setgroups(0, NULL) < 0 ||
+	    setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0 ||
+	    geteuid() != NOBODY)
+		_exit(255);
+	fd = open(seg, O_RDONLY);
+	if (fd >= 0)
+		r |= NOBODY_OPENED_SEGMENT;
+	else if (errno == EACCES)
+		r |= NOBODY_SEGMENT_EACCES;
+	ret = pcap_store_export(dir, "-", 0, NULL, NULL, err, sizeof(err));
+	if (ret == 0)
+		r |= NOBODY_EXPORTED;
+	else if (ret == -EACCES && strstr(err, dir))
+		r |= NOBODY_EXPORT_EACCES;
+	fflush(stdout);
+	_exit(r);
+}
+
+/* A store's first segment (by path), compressed or not. */
+static void first_segment(const char *dir, char *path, size_t len)
+{
+	char **names;
+	int n = list_names(dir, &names);
+
+	assert_true(n > 0);
+	snprintf(path, len, "%s/%s", dir, names[0]);
+	free_names(names, n);
+}
+
+static void file_is(const char *path, const char *content)
+{
+	size_t len;
+	char *b = read_file(path, &len);
+
+	assert_int_equal(len, strlen(content));
+	assert_memory_equal(b, content, len);
+	free(b);
+}
+
+/*
+ * A store is 0700 with 0600 files whatever the umask: nobody can read a segment or export
+ * (the check fails the other way with the group, below, so it can fail). With a group, the
+ * group reads: 0750/0640 even under umask 077, and nobody, a member, exports every packet. A
+ * store an older floe left 0755/0644 is made private when it is opened again.
+ */
+static void test_permissions(void **state)
+{
+	char top[] = "/tmp/floe-perm-XXXXXX", dir[128], seg[256], out[160], err[256];
+	struct pcap_store_config c = {0};
+	struct pcap_store *s = NULL;
+	struct readback rb;
+	mode_t old_umask;
+	struct stat sb;
+	int fd, r;
+	const uint32_t n = 2000;
+	DIR *d;
+	struct dirent *de;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("skipped: needs root (to act as nobody)\n");
+		skip();
+	}
+	/* Unlike base_dir, nobody may walk through top: only the store's own modes stop it. */
+	assert_non_null(mkdtemp(top));
+	assert_int_equal(chmod(top, 0755), 0);
+	snprintf(out, sizeof(out), "%s/nobody.pcap", top);
+
+	old_umask = umask(0);
+	snprintf(dir, sizeof(dir), "%s/sub/store", top);
+	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	write_range(s, 0, n);
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_true(check_modes(dir, 0700, 0600, (gid_t)-1) >= 3); /* segments and .lock */
+	assert_true(count_files(dir, ".pcap.zst") >= 2);
+	first_segment(dir, seg, sizeof(seg));
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	r = try_as_nobody(dir, seg, fd);
+	close(fd);
+	assert_int_equal(r, NOBODY_SEGMENT_EACCES | NOBODY_EXPORT_EACCES);
+
+	/* An older floe's store: 0755 and 0644. Reopened, it is private. */
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chmod(seg, 0644), 0);
+	snprintf(seg, sizeof(seg), "%s/.lock", dir);
+	assert_int_equal(chmod(seg, 0644), 0);
+	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	assert_int_equal(pcap_store_close(s), 0);
+	check_modes(dir, 0700, 0600, (gid_t)-1);
+
+	/* With a group (by number here, by name when the system has one): group reads. */
+	umask(077);
+	snprintf(dir, sizeof(dir), "%s/group", top);
+	c.dir = dir;
+	c.group = getgrgid(NOBODY) ? getgrgid(NOBODY)->gr_name : "65534";
+	c.limit_bytes = 64ull << 20;
+	c.segment_bytes = 64 << 10;
+	c.snaplen = 65535;
+	c.zstd_level = 3;
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), 0);
+	write_range(s, 0, n);
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_true(check_modes(dir, 0750, 0640, NOBODY) >= 3);
+	first_segment(dir, seg, sizeof(seg));
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	r = try_as_nobody(dir, seg, fd);
+	close(fd);
+	assert_int_equal(r, NOBODY_OPENED_SEGMENT | NOBODY_EXPORTED);
+	read_back(out, &rb, true);
+	assert_int_equal(rb.n, n);
+
+	/* Group given to an existing private store; the group then taken away again. */
+	snprintf(dir, sizeof(dir), "%s/sub/store", top);
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), 0);
+	assert_int_equal(pcap_store_close(s), 0);
+	check_modes(dir, 0750, 0640, NOBODY);
+	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	assert_int_equal(pcap_store_close(s), 0);
+	check_modes(dir, 0700, 0600, (gid_t)-1);
+
+	c.group = "floe-no-such-group";
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "floe-no-such-group"));
+	assert_non_null(strstr(err, "no such group"));
+
+	/* An export is 0600 under umask 0, and leaves no temporary file behind. */
+	umask(0);
+	snprintf(out, sizeof(out), "%s/export.pcap", top);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, NULL, err, sizeof(err)), 0);
+	umask(old_umask);
+	assert_int_equal(lstat(out, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	read_back(out, &rb, true);
+	assert_int_equal(rb.n, n);
+	d = opendir(top);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		assert_null(strstr(de->d_name, "floe-export"));
+	closedir(d);
+	rm_rf(top);
+}
+
+/* Open a store expected to be refused: returns the error; nothing was created in dir. */
+static int open_refused(const char *dir, char *err, size_t errlen)
+{
+	struct pcap_store_config c = {.dir = dir, .limit_bytes = 1 << 20, .snaplen = 65535};
+	struct pcap_store *s = NULL;
+	int ret;
+
+	err[0] = 0;
+	ret = pcap_store_open(&c, &s, err, errlen);
+	assert_true(ret < 0);
+	assert_null(s);
+	assert_non_null(strstr(err, dir));
+	return ret;
+}
+
+/*
+ * A store directory others may write to (they could plant files and symlinks), that another
+ * user owns, or that is a symlink is refused with a message naming the path, the mode and the
+ * fix; the store creates nothing in it.
+ */
+static void test_refused_dirs(void **state)
+{
+	char dir[128], link[160], err[512];
+	static const mode_t writable[] = {0777, 01777, 0770, 0720, 0702};
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (size_t i = 0; i < sizeof(writable) / sizeof(writable[0]); i++) {
+		char mode[8];
+
+		assert_int_equal(chmod(dir, writable[i]), 0);
+		assert_int_equal(open_refused(dir, err, sizeof(err)), -EPERM);
+		snprintf(mode, sizeof(mode), "%04o", (unsigned)writable[i]);
+		assert_non_null(strstr(err, mode));
+		assert_non_null(strstr(err, writable[i] & 2 ? "every user" : "its group"));
+		assert_non_null(strstr(err, "chmod go-w"));
+		assert_int_equal(count_files(dir, ""), 0);
+	}
+	assert_int_equal(chmod(dir, 0700), 0);
+
+	if (geteuid() == 0) {
+		assert_int_equal(chown(dir, NOBODY, NOBODY), 0);
+		assert_int_equal(open_refused(dir, err, sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "belongs to uid 65534"));
+		assert_non_null(strstr(err, "chown"));
+		assert_int_equal(count_files(dir, ""), 0);
+		assert_int_equal(chown(dir, 0, 0), 0);
+	}
+
+	snprintf(link, sizeof(link), "%s.link", dir);
+	assert_int_equal(symlink(dir, link), 0);
+	assert_int_equal(open_refused(link, err, sizeof(err)), -ELOOP);
+	assert_non_null(strstr(err, "symbolic link"));
+	unlink(link);
+	rm_rf(dir);
+}
+
+/*
+ * Symlinks planted under the names floe creates (the probe, a compression's temporary file,
+ * the lock, an export's output) never lead floe to write, truncate or chmod what they point
+ * to; the victim keeps its content and mode.
+ */
+static void test_planted_symlinks(void **state)
+{
+	static const char precious[] = "precious, not a capture\n";
+	char dir[128], victim[160], link[256], out[160], err[256], **names;
+	struct pcap_export_stats es;
+	struct pcap_store *s;
+	struct readback rb;
+	struct stat sb;
+	int nn;
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s/victim", base_dir);
+	write_file(victim, precious, strlen(precious));
+	assert_int_equal(chmod(victim, 0644), 0);
+	new_dir(dir, sizeof(dir));
+	assert_int_equal(mkdir(dir, 0700), 0);
+
+	/* The probe's name. */
+	snprintf(link, sizeof(link), "%s/floe-probe.tmp", dir);
+	assert_int_equal(symlink(victim, link), 0);
+	s = open_store(dir, 64ull << 20, 64 << 10, 0);
+	write_range(s, 0, 500);
+	assert_int_equal(pcap_store_close(s), 0);
+	file_is(victim, precious);
+	assert_int_equal(lstat(link, &sb), -1);
+
+	/* A compression's temporary output, next to an uncompressed segment. */
+	nn = list_names(dir, &names);
+	assert_true(nn >= 2);
+	snprintf(link, sizeof(link), "%s/%s.zst.tmp", dir, names[0]);
+	free_names(names, nn);
+	assert_int_equal(symlink(victim, link), 0);
+	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	assert_int_equal(pcap_store_close(s), 0);
+	file_is(victim, precious);
+	assert_int_equal(count_files(dir, ".pcap"), 0);
+	check_modes(dir, 0700, 0600, (gid_t)-1); /* no symlink left either */
+
+	/* The lock: refused, not followed. */
+	snprintf(link, sizeof(link), "%s/.lock", dir);
+	assert_int_equal(unlink(link), 0);
+	assert_int_equal(symlink(victim, link), 0);
+	assert_int_equal(open_refused(dir, err, sizeof(err)), -ELOOP);
+	assert_non_null(strstr(err, "symbolic link"));
+	file_is(victim, precious);
+	assert_int_equal(stat(victim, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+	assert_int_equal(unlink(link), 0);
+
+	/* An export's output: refused unless replaced, and then the link is replaced. */
+	snprintf(out, sizeof(out), "%s/out.pcap", base_dir);
+	assert_int_equal(symlink(victim, out), 0);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, out));
+	assert_int_equal(lstat(out, &sb), 0);
+	assert_true(S_ISLNK(sb.st_mode));
+	assert_int_equal(
+	    pcap_store_export(dir, out, PCAP_EXPORT_REPLACE, NULL, &es, err, sizeof(err)), 0);
+	file_is(victim, precious);
+	assert_int_equal(lstat(out, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, 0600);
+	read_back(out, &rb, true);
+	assert_int_equal(rb.n, 500);
+
+	/* An existing file is kept as it is without REPLACE. */
+	assert_int_equal(pcap_store_export(dir, victim, 0, NULL, &es, err, sizeof(err)), -EEXIST);
+	file_is(victim, precious);
+	/* A character device is written to, not replaced. */
+	assert_int_equal(
+	    pcap_store_export(dir, "/dev/null", PCAP_EXPORT_REPLACE, NULL, &es, err, sizeof(err)),
+	    0);
+	assert_int_equal(es.packets_out, 500);
+	assert_int_equal(lstat("/dev/null", &sb), 0);
+	assert_true(S_ISCHR(sb.st_mode));
+	unlink(out);
+	unlink(victim);
 	rm_rf(dir);
 }
 
@@ -1198,6 +1550,9 @@ int main(void)
 	    cmocka_unit_test(test_small_store_no_loss),
 	    cmocka_unit_test(test_disk_full),
 	    cmocka_unit_test(test_incompressible_stays_raw),
+	    cmocka_unit_test(test_permissions),
+	    cmocka_unit_test(test_refused_dirs),
+	    cmocka_unit_test(test_planted_symlinks),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -75,6 +75,14 @@ static void test_flags(void **state)
 	assert_int_equal(o.ringbuf_bytes, 1ull << 20);
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-queue", "8MiB"), 0);
 	assert_int_equal(o.dissect_queue, 8ull << 20);
+
+	/* The store is private unless a group is given, by flag or by --set. */
+	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
+	assert_null(o.store_group);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--store-group", "floe-readers"), 0);
+	assert_string_equal(o.store_group, "floe-readers");
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--set", "tap.store-group=adm"), 0);
+	assert_string_equal(o.store_group, "adm");
 }
 
 static void test_bad_flags(void **state)

@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
@@ -34,6 +35,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -125,6 +127,10 @@ struct pcap_store {
 	char *dir;
 	int dirfd;
 	int lockfd;
+	mode_t dir_mode;  /* 0700, or 0750 with a group */
+	mode_t file_mode; /* 0600, or 0640 with a group */
+	gid_t gid;	  /* the group that may read the store, if has_group */
+	bool has_group;
 	uint64_t limit;
 	uint64_t seg_bytes;
 	uint64_t seg_ns;
@@ -186,6 +192,63 @@ static void errf(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Give a file of the store the store's group and mode. Needed after every creation: the umask
+ * may have taken bits away (a group's read bit), and it is how an older store's 0644 files
+ * become private.
+ */
+static int store_own_file(const struct pcap_store *s, int fd)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0)
+		return -errno;
+	if (!S_ISREG(sb.st_mode))
+		return -EINVAL;
+	if (s->has_group && sb.st_gid != s->gid && fchown(fd, (uid_t)-1, s->gid) < 0)
+		return -errno;
+	if ((sb.st_mode & 07777) != s->file_mode && fchmod(fd, s->file_mode) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Create name in the store directory: never through a symlink, never an existing file
+ * (O_EXCL: nothing is truncated). stale: a leftover of that name (a temporary file of an
+ * earlier run) is removed first; unlinkat removes a symlink itself, not what it points to.
+ * Returns the descriptor or -errno.
+ */
+static int store_create(const struct pcap_store *s, const char *name, int flags, bool stale)
+{
+	int fd, err;
+
+	if (stale && unlinkat(s->dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	fd =
+	    openat(s->dirfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, s->file_mode);
+	if (fd < 0)
+		return -errno;
+	err = store_own_file(s, fd);
+	if (err) {
+		close(fd);
+		unlinkat(s->dirfd, name, 0);
+		return err;
+	}
+	return fd;
+}
+
+/* A file left by an earlier run (a segment) gets the store's group and mode. */
+static int store_own_name(const struct pcap_store *s, const char *name)
+{
+	int fd = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	err = store_own_file(s, fd);
+	close(fd);
+	return err;
 }
 
 static uint64_t mono_ns(void)
@@ -533,9 +596,9 @@ static int active_open(struct pcap_store *s)
 		g->seq = s->next_seq;
 		snprintf(g->base, sizeof(g->base), "floe-%010" PRIu64 "-%s", g->seq, stamp);
 		seg_name(name, g, ".pcap");
-		fd = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		fd = store_create(s, name, O_WRONLY, false);
 		if (fd < 0) {
-			err = -errno;
+			err = fd;
 			s->store_bytes -= g->bytes;
 		} else {
 			s->next_seq++;
@@ -882,7 +945,7 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 	size_t n, left, unmapped = 0;
 
 	seg_name(name, g, ".pcap");
-	in = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
+	in = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (in < 0)
 		return -errno;
 	if (fstat(in, &sb) < 0) {
@@ -894,9 +957,9 @@ static int compress_segment(struct pcap_store *s, struct segment *g, ZSTD_CCtx *
 	/* Within the limit before the directory gains an entry (see dir_update_locked). */
 	err = reserve_locked(s, 0, NULL, g, false);
 	if (!err) {
-		out = openat(s->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		out = store_create(s, name, O_WRONLY, true);
 		if (out < 0)
-			err = -errno;
+			err = out;
 		else
 			dir_update_locked(s);
 	}
@@ -1175,7 +1238,7 @@ static bool recover_pcap(int dfd, const char *name, uint64_t *packets, uint64_t 
 	int fd, rc;
 
 	*packets = 0;
-	fd = openat(dfd, name, O_RDWR | O_CLOEXEC);
+	fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	fp = fdopen(fd, "rb");
@@ -1210,7 +1273,7 @@ static bool read_trailer(int dfd, const char *name, uint64_t size, uint64_t *pac
 	*packets = 0;
 	if (size < TRAILER_BYTES)
 		return false;
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	if (pread(fd, fr, sizeof(fr), (off_t)(size - TRAILER_BYTES)) == (ssize_t)sizeof(fr) &&
@@ -1279,6 +1342,14 @@ static int adopt_segments(struct pcap_store *s, uint64_t *foreign, char *err, si
 			g->state = SEG_COMPRESSED;
 			read_trailer(s->dirfd, name, e->zst_size, &g->packets);
 		}
+		/* Kept: private like a new one (an older floe wrote 0644). */
+		ret = store_own_name(s, name);
+		if (ret) {
+			errf(err, errlen, "cannot set the mode of %s/%s to %04o: %s", s->dir, name,
+			     (unsigned)s->file_mode, strerror(-ret));
+			free(g);
+			break;
+		}
 		list_append(s, g);
 		s->store_bytes += g->bytes;
 	}
@@ -1286,6 +1357,7 @@ static int adopt_segments(struct pcap_store *s, uint64_t *foreign, char *err, si
 	return ret;
 }
 
+/* Parents are ordinary directories (0755); the store itself is private from the start. */
 static int mkdir_p(const char *path)
 {
 	char *p = strdup(path);
@@ -1303,10 +1375,95 @@ static int mkdir_p(const char *path)
 		}
 		*q = '/';
 	}
-	if (!err && mkdir(p, 0755) < 0 && errno != EEXIST)
+	if (!err && mkdir(p, 0700) < 0 && errno != EEXIST)
 		err = -errno;
 	free(p);
 	return err;
+}
+
+/* The group that may read the store: a name, or a number that names no group. */
+static int resolve_group(const char *name, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	size_t len = 4096;
+	char *buf = NULL, *end;
+	unsigned long n;
+	int ret;
+
+	do { /* a group with many members needs a larger buffer (ERANGE) */
+		char *b = realloc(buf, len);
+
+		if (!b) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = b;
+		ret = getgrnam_r(name, &gr, buf, len, &res);
+		len *= 2;
+	} while (ret == ERANGE && len <= (1u << 24));
+	if (ret == 0 && res)
+		*gid = res->gr_gid;
+	free(buf);
+	if (ret == 0 && res)
+		return 0;
+	errno = 0;
+	n = strtoul(name, &end, 10);
+	if (*name >= '0' && *name <= '9' && !*end && !errno && n < (gid_t)-1) {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	return ret ? -ret : -EINVAL;
+}
+
+/*
+ * The store directory, opened once (s->dirfd), must be ours and written by nobody else:
+ * otherwise someone else could read what it captured, or plant files and symlinks in it. Read
+ * access for group and others is taken away (an older floe made it 0755); with a group, the
+ * group gets read access.
+ */
+static int store_dir_check(struct pcap_store *s, char *err, size_t errlen)
+{
+	struct stat sb;
+	mode_t want;
+	int ret;
+
+	if (fstat(s->dirfd, &sb) < 0) {
+		ret = -errno;
+		errf(err, errlen, "cannot stat the store directory %s: %s", s->dir, strerror(-ret));
+		return ret;
+	}
+	if (sb.st_uid != geteuid()) {
+		errf(err, errlen,
+		     "the store directory %s belongs to uid %u, not to uid %u that floe runs as: "
+		     "captured traffic is private to its writer (chown %u %s, or give another "
+		     "--store)",
+		     s->dir, (unsigned)sb.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), s->dir);
+		return -EPERM;
+	}
+	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		errf(
+		    err, errlen,
+		    "the store directory %s has mode %04o: %s may write to it, and so plant "
+		    "files or symlinks among the captures (chmod go-w %s, or give another --store)",
+		    s->dir, (unsigned)(sb.st_mode & 07777),
+		    sb.st_mode & S_IWOTH ? "every user" : "its group", s->dir);
+		return -EPERM;
+	}
+	if (s->has_group && sb.st_gid != s->gid && fchown(s->dirfd, (uid_t)-1, s->gid) < 0) {
+		ret = -errno;
+		errf(err, errlen, "cannot give the store directory %s to group %u: %s", s->dir,
+		     (unsigned)s->gid, strerror(-ret));
+		return ret;
+	}
+	/* The owner's bits stay (a read-only store stays one); setgid, sticky too. */
+	want = (sb.st_mode & 07700) | (s->dir_mode & 0077);
+	if ((sb.st_mode & 07777) != want && fchmod(s->dirfd, want) < 0) {
+		ret = -errno;
+		errf(err, errlen, "cannot set the mode of the store directory %s to %04o: %s",
+		     s->dir, (unsigned)want, strerror(-ret));
+		return ret;
+	}
+	return 0;
 }
 
 static void store_free(struct pcap_store *s)
@@ -1402,23 +1559,57 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 		goto fail;
 	}
 
+	s->dir_mode = 0700;
+	s->file_mode = 0600;
+	if (cfg->group) {
+		ret = resolve_group(cfg->group, &s->gid);
+		if (ret) {
+			errf(err, errlen, "store group '%s': %s", cfg->group,
+			     ret == -EINVAL ? "no such group" : strerror(-ret));
+			ret = -EINVAL;
+			goto fail;
+		}
+		s->has_group = true;
+		s->dir_mode = 0750;
+		s->file_mode = 0640;
+	}
 	ret = mkdir_p(s->dir);
 	if (ret) {
 		errf(err, errlen, "cannot create the store directory %s: %s", s->dir,
 		     strerror(-ret));
 		goto fail;
 	}
-	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Opened once: every file below is reached through dirfd, never through the path. */
+	s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s->dirfd < 0) {
+		struct stat sb;
+
 		ret = -errno;
-		errf(err, errlen, "cannot open the store directory %s: %s", s->dir, strerror(-ret));
+		/* O_DIRECTORY with O_NOFOLLOW says ENOTDIR for a symlink. */
+		if (ret == -ENOTDIR && lstat(s->dir, &sb) == 0 && S_ISLNK(sb.st_mode))
+			ret = -ELOOP;
+		errf(err, errlen, "cannot open the store directory %s: %s", s->dir,
+		     ret == -ELOOP ? "it is a symbolic link (give the directory it points to)"
+				   : strerror(-ret));
 		goto fail;
 	}
-	s->lockfd = openat(s->dirfd, LOCK_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	ret = store_dir_check(s, err, errlen);
+	if (ret)
+		goto fail;
+	/* The lock file is kept from run to run: opened without O_TRUNC, never through a
+	 * symlink, and it must be a regular file. */
+	s->lockfd = openat(s->dirfd, LOCK_NAME,
+			   O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, s->file_mode);
 	if (s->lockfd < 0) {
 		ret = -errno;
 		errf(err, errlen, "cannot write in the store directory %s: %s", s->dir,
-		     strerror(-ret));
+		     ret == -ELOOP ? LOCK_NAME " is a symbolic link" : strerror(-ret));
+		goto fail;
+	}
+	ret = store_own_file(s, s->lockfd);
+	if (ret) {
+		errf(err, errlen, "cannot use %s/%s as the store's lock: %s", s->dir, LOCK_NAME,
+		     ret == -EINVAL ? "not a regular file" : strerror(-ret));
 		goto fail;
 	}
 	if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
@@ -1429,9 +1620,9 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 		goto fail;
 	}
 	/* An existing .lock proves nothing: check that new files can be created. */
-	fd = openat(s->dirfd, PROBE_NAME, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = store_create(s, PROBE_NAME, O_WRONLY, true);
 	if (fd < 0) {
-		ret = -errno;
+		ret = fd;
 		errf(err, errlen, "cannot write in the store directory %s: %s", s->dir,
 		     strerror(-ret));
 		goto fail;
@@ -1804,7 +1995,7 @@ static FILE *open_segment(int dfd, const struct seg_entry *e, char *name, struct
 	*zp = NULL;
 	if (e->pcap) {
 		snprintf(name, NAME_MAX_LEN, "%s.pcap", e->base);
-		fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0) {
 			FILE *fp = fstat(fd, &sb) == 0 ? fdopen(fd, "rb") : NULL;
 
@@ -1821,7 +2012,7 @@ static FILE *open_segment(int dfd, const struct seg_entry *e, char *name, struct
 	}
 	/* Listed as .pcap but compressed since: the .zst has appeared meanwhile. */
 	snprintf(name, NAME_MAX_LEN, "%s.pcap.zst", e->base);
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
 	*size = UINT64_MAX;
@@ -1880,15 +2071,134 @@ static void export_segment(int dfd, const struct seg_entry *e, struct export_ctx
 	pcap_close(p);
 }
 
-int pcap_store_export(const char *dir, const char *out_path, const char *bpf_filter,
+/*
+ * Where an export goes. A named FIFO or character device is written as it is. Anything else
+ * gets a new file next to out_path (tmp: created 0600 with O_EXCL and O_NOFOLLOW) that
+ * export_out_publish renames to out_path once complete: no symlink is followed, nothing
+ * existing is truncated, and an export that fails leaves what was there.
+ */
+struct export_out {
+	int pdfd;	  /* out_path's directory; -1 when writing to stdout, a FIFO or a device */
+	const char *base; /* out_path's last component */
+	char tmp[40];
+};
+
+static int export_out_open(struct export_out *o, const char *path, unsigned flags, char *err,
+			   size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	char *pdir = NULL;
+	struct stat sb;
+	int fd = -1, ret;
+
+	o->pdfd = -1;
+	o->tmp[0] = 0;
+	o->base = slash ? slash + 1 : path;
+	if (!*o->base) {
+		errf(err, errlen, "cannot create %s: %s", path, strerror(EISDIR));
+		return -EISDIR;
+	}
+	pdir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	if (!pdir) {
+		errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	o->pdfd = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(pdir);
+	if (o->pdfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	if (fstatat(o->pdfd, o->base, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)) {
+			fd = openat(o->pdfd, o->base, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+			ret = fd < 0 ? -errno : 0;
+			close(o->pdfd);
+			o->pdfd = -1;
+			if (ret)
+				goto fail;
+			return fd;
+		}
+		if (S_ISDIR(sb.st_mode)) {
+			ret = -EISDIR;
+			goto fail;
+		}
+		if (!(flags & PCAP_EXPORT_REPLACE)) {
+			errf(err, errlen, "%s exists (%s): not replaced", path,
+			     S_ISLNK(sb.st_mode) ? "a symbolic link" : "a file");
+			ret = -EEXIST;
+			goto out;
+		}
+	} else if (errno != ENOENT) {
+		ret = -errno;
+		goto fail;
+	}
+	for (int i = 0; i < 16 && fd < 0; i++) {
+		uint64_t r = 0;
+
+		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+			r = (uint64_t)mono_ns() * 0x9e3779b97f4a7c15ull + (uint64_t)i;
+		snprintf(o->tmp, sizeof(o->tmp), ".floe-export-%016" PRIx64 ".tmp", r);
+		fd = openat(o->pdfd, o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		ret = -errno;
+		o->tmp[0] = 0;
+		goto fail;
+	}
+	return fd;
+fail:
+	errf(err, errlen, "cannot create %s: %s", path, strerror(-ret));
+out:
+	if (o->pdfd >= 0)
+		close(o->pdfd);
+	o->pdfd = -1;
+	return ret;
+}
+
+/* The complete output takes out_path's name (never replacing it without REPLACE). */
+static int export_out_publish(struct export_out *o, unsigned flags)
+{
+	if (o->pdfd < 0)
+		return 0;
+	if (flags & PCAP_EXPORT_REPLACE) {
+		if (renameat(o->pdfd, o->tmp, o->pdfd, o->base) < 0)
+			return -errno;
+	} else if (renameat2(o->pdfd, o->tmp, o->pdfd, o->base, RENAME_NOREPLACE) < 0) {
+		/* Not every file system knows RENAME_NOREPLACE; link(2) never replaces. */
+		if (errno != EINVAL && errno != ENOSYS)
+			return -errno;
+		if (linkat(o->pdfd, o->tmp, o->pdfd, o->base, 0) < 0)
+			return -errno;
+		unlinkat(o->pdfd, o->tmp, 0);
+	}
+	o->tmp[0] = 0;
+	return 0;
+}
+
+static void export_out_close(struct export_out *o)
+{
+	if (o->pdfd < 0)
+		return;
+	if (o->tmp[0])
+		unlinkat(o->pdfd, o->tmp, 0);
+	close(o->pdfd);
+	o->pdfd = -1;
+}
+
+int pcap_store_export(const char *dir, const char *out_path, unsigned flags, const char *bpf_filter,
 		      struct pcap_export_stats *st, char *err, size_t errlen)
 {
 	struct pcap_export_stats local;
 	struct bpf_program prog;
 	struct seg_list l = {0};
 	struct export_ctx x = {.err = err, .errlen = errlen};
+	struct export_out o = {.pdfd = -1};
 	pcap_t *fdead = NULL, *odead = NULL;
-	bool to_stdout, have_prog = false;
+	bool have_prog = false;
 	FILE *fp = NULL;
 	int dfd = -1, ret = 0, fd;
 
@@ -1902,7 +2212,6 @@ int pcap_store_export(const char *dir, const char *out_path, const char *bpf_fil
 		errf(err, errlen, "pcap export: no store directory or output given");
 		return -EINVAL;
 	}
-	to_stdout = strcmp(out_path, "-") == 0;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		ret = -errno;
@@ -1930,19 +2239,27 @@ int pcap_store_export(const char *dir, const char *out_path, const char *bpf_fil
 		x.prog = &prog;
 	}
 
-	if (to_stdout) {
+	if (strcmp(out_path, "-") == 0) {
 		/* libpcap closes the FILE it writes to: give it a copy of stdout. */
 		fflush(stdout);
 		fd = dup(STDOUT_FILENO);
-		fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
-		if (!fp && fd >= 0)
-			close(fd);
+		if (fd < 0) {
+			ret = -errno;
+			errf(err, errlen, "cannot write to standard output: %s", strerror(-ret));
+			goto out;
+		}
 	} else {
-		fp = fopen(out_path, "wbe");
+		fd = export_out_open(&o, out_path, flags, err, errlen);
+		if (fd < 0) {
+			ret = fd;
+			goto out;
+		}
 	}
+	fp = fdopen(fd, "wb");
 	if (!fp) {
 		ret = -errno;
-		errf(err, errlen, "cannot create %s: %s", out_path, strerror(-ret));
+		errf(err, errlen, "cannot write %s: %s", out_path, strerror(-ret));
+		close(fd);
 		goto out;
 	}
 	/* The largest snaplen libpcap accepts: any segment's records fit. */
@@ -1954,7 +2271,7 @@ int pcap_store_export(const char *dir, const char *out_path, const char *bpf_fil
 		errf(err, errlen, "cannot write %s: %s", out_path,
 		     odead ? pcap_geterr(odead) : "out of memory");
 		fclose(fp);
-		goto out_unlink;
+		goto out;
 	}
 	for (size_t i = 0; i < l.n; i++)
 		export_segment(dfd, &l.v[i], &x);
@@ -1964,9 +2281,15 @@ int pcap_store_export(const char *dir, const char *out_path, const char *bpf_fil
 		ret = errno ? -errno : -EIO;
 		errf(err, errlen, "cannot write %s: %s", out_path, strerror(-ret));
 		pcap_dump_close(x.d);
-		goto out_unlink;
+		goto out;
 	}
 	pcap_dump_close(x.d);
+	/* Complete, corrupt segments or not (they were skipped, and are reported below). */
+	ret = export_out_publish(&o, flags);
+	if (ret) {
+		errf(err, errlen, "cannot create %s: %s", out_path, strerror(-ret));
+		goto out;
+	}
 	if (st->corrupt_segments) {
 		ret = -EBADMSG;
 		if (st->corrupt_segments > 1 && err && errlen) {
@@ -1976,11 +2299,8 @@ int pcap_store_export(const char *dir, const char *out_path, const char *bpf_fil
 				 st->corrupt_segments - 1);
 		}
 	}
-	goto out;
-out_unlink:
-	if (!to_stdout)
-		unlink(out_path);
 out:
+	export_out_close(&o);
 	if (have_prog)
 		pcap_freecode(&prog);
 	if (fdead)

@@ -15,6 +15,12 @@
  * counts what `du -sb --apparent-size dir` counts: every file in dir and the directory itself;
  * keep the directory dedicated to the store. See docs/storage.md.
  *
+ * Permissions: captured traffic is secret. The directory must belong to the effective user and
+ * must not be writable by group or others (pcap_store_open refuses it otherwise); it is made
+ * 0700 and its files 0600, or 0750/0640 with the configured group, whatever the umask. Every
+ * file is created relative to the directory, with O_EXCL and O_NOFOLLOW: no symlink is
+ * followed and no file is opened with O_TRUNC.
+ *
  * Threading: pcap_store_write() is called by one producer thread (the ring-buffer drain).
  * It only copies into a bounded in-memory queue; a writer thread owned by the store does the
  * file I/O, so the drain never waits on the disk unless the queue is full (then it blocks,
@@ -29,7 +35,9 @@
 struct pcap_store;
 
 struct pcap_store_config {
-	const char *dir;           /* created if missing (with its parents) */
+	const char *dir;           /* created if missing (with its parents); not a symlink */
+	const char *group;         /* NULL: only the owner reads the store; else a group name
+				      (or number) that may read it: 0750 directory, 0640 files */
 	uint64_t limit_bytes;      /* hard limit on the directory's total size (at least the
 				      directory's own size + 20 KiB) */
 	uint64_t segment_bytes;    /* 0: derived from the limit (limit / 8, within [64 KiB, 256 MiB]);
@@ -69,7 +77,10 @@ struct pcap_store_stats {
  * sequence number; partial temporary files (floe-*.tmp) are removed.
  * Returns 0 or a negative errno; on error a message is written to err: -EBUSY when another
  * process (or another open store) holds dir/.lock, the errno of mkdir/open when dir cannot
- * be created or written, -EINVAL for a limit too small for the directory.
+ * be created or written (-ELOOP: dir is a symlink), -EPERM when dir belongs to another user
+ * or its group or others may write to it, -EINVAL for a limit too small for the directory or an
+ * unknown group. A directory of ours that others may read (an older floe made it 0755) is
+ * narrowed to the store's mode, and so are the segments it holds.
  */
 int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out, char *err,
 		    size_t errlen);
@@ -107,10 +118,18 @@ struct pcap_export_stats {
 	uint64_t corrupt_segments;   /* segments skipped, wholly or from the damage on */
 };
 
+/* pcap_store_export flags */
+#define PCAP_EXPORT_REPLACE 1u /* out_path may exist: it is replaced (else -EEXIST) */
+
 /*
  * Write the whole store, oldest first, as one PCAP file (nanosecond timestamps, snaplen
  * 262144) that tshark and Wireshark read without warnings. bpf_filter (tcpdump syntax) may be
  * NULL. out_path "-" writes to stdout. Works on a live store (no lock is taken).
+ *
+ * out_path is written as a new file of mode 0600 next to it (O_EXCL, O_NOFOLLOW) and renamed
+ * to out_path once complete. An existing out_path is refused with -EEXIST, or, with
+ * PCAP_EXPORT_REPLACE, replaced by the rename (a symlink is replaced, not followed; nothing is
+ * truncated). An existing FIFO or character device (not through a symlink) is written to.
  *
  * A segment whose last record is cut (the active one, or one cut by a crash) is not an
  * error: its whole records are exported and truncated_segments counts it. A segment that
@@ -121,7 +140,7 @@ struct pcap_export_stats {
  * filter: -EINVAL, output not writable) return -errno and leave no output file.
  * Returns 0 when every segment was read.
  */
-int pcap_store_export(const char *dir, const char *out_path, const char *bpf_filter,
+int pcap_store_export(const char *dir, const char *out_path, unsigned flags, const char *bpf_filter,
 		      struct pcap_export_stats *st, char *err, size_t errlen);
 
 #endif /* FLOE_PCAP_STORE_H */

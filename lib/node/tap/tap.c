@@ -585,6 +585,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 
 	struct pcap_store_config sc = {
 	    .dir = o->store_dir,
+	    .group = o->store_group,
 	    .limit_bytes = o->storage_limit,
 	    .segment_seconds = o->segment_seconds,
 	    .snaplen = o->snaplen,

@@ -25,6 +25,7 @@ struct tap_options {
 	uint32_t segment_seconds;
 	double duration;         /* seconds; 0: until SIGINT/SIGTERM */
 	const char *store_dir;
+	const char *store_group; /* --store-group: may read the store; NULL: owner only */
 	const char *inventory;
 	const char *netns_dir;
 	const char *state_dir;

@@ -70,7 +70,9 @@ static void print_help(FILE *out)
 	    "      --dryrun               list the pods that match, without tapping them\n"
 	    "      --storagelimit SIZE    limit of the PCAP store on disk (default 200MB)\n"
 	    "  -d, --debug                debug output\n"
-	    "      --store DIR            PCAP store directory (default /var/lib/floe/store)\n"
+	    "      --store DIR            PCAP store directory (default /var/lib/floe/store;\n"
+	    "                             mode 0700, files 0600: only floe's user reads it)\n"
+	    "      --store-group GROUP    let GROUP read the store (directory 0750, files 0640)\n"
 	    "      --inventory FILE       local mode: pod → namespace inventory\n"
 	    "                             (default $FLOE_INVENTORY or /etc/floe/inventory)\n"
 	    "      --netns-dir DIR        local mode: named network namespaces (default "
@@ -91,7 +93,8 @@ static void print_help(FILE *out)
 	    "                             ring buffer is under half full, then packets are\n"
 	    "                             stored but not dissected, and counted)\n"
 	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
-	    "                             tap.ringbuffer, tap.store, tap.inventory, tap.duration\n"
+	    "                             tap.ringbuffer, tap.store, tap.store-group,\n"
+	    "                             tap.inventory, tap.duration\n"
 	    "  -h, --help                 this help\n"
 	    "\n"
 	    "Coming in later releases: -p/--pcap, --proxy-host, --proxy-front-port,\n"
@@ -117,6 +120,7 @@ enum {
 	OPT_FILTER,
 	OPT_BODY_MAX,
 	OPT_DISSECT_QUEUE,
+	OPT_STORE_GROUP,
 	OPT_LATER,
 };
 
@@ -165,6 +169,9 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_STORE:
 		o->store_dir = val;
 		return 0;
+	case OPT_STORE_GROUP:
+		o->store_group = *val ? val : NULL;
+		return 0;
 	case OPT_INVENTORY:
 		o->inventory = val;
 		return 0;
@@ -204,6 +211,7 @@ static const struct option long_opts[] = {
     {"storagelimit", required_argument, NULL, OPT_STORAGELIMIT},
     {"debug", no_argument, NULL, 'd'},
     {"store", required_argument, NULL, OPT_STORE},
+    {"store-group", required_argument, NULL, OPT_STORE_GROUP},
     {"inventory", required_argument, NULL, OPT_INVENTORY},
     {"netns-dir", required_argument, NULL, OPT_NETNS_DIR},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
