@@ -289,12 +289,13 @@ static int cmd_read(int argc, char **argv)
 	entry_output_free(&o);
 	if (fflush(stdout) == EOF)
 		o.errors++;
+	/* A corrupt record: what came before it was read and printed; the summary says how much. */
+	if (!quiet && (!rc || rc == -EBADMSG))
+		read_summary(argv[optind], &st, &o);
 	if (rc) {
 		fprintf(stderr, "floe read: %s\n", err);
 		return 1;
 	}
-	if (!quiet)
-		read_summary(argv[optind], &st, &o);
 	if (o.errors) {
 		fprintf(stderr, "floe read: %llu entries could not be written\n",
 			(unsigned long long)o.errors);
