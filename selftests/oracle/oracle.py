@@ -1301,6 +1301,69 @@ def check_truncated(tap, args, tmp, rel, full, kind):
         tap.diag("  stderr: " + err_b.strip().replace("\n", "\n  "))
 
 
+def check_corrupt(tap, args, tmp, rel, full, kind):
+    """Give a packet record two thirds into a copy of the capture a length no capture can hold
+    (2 GiB: a pcap record's caplen, a pcapng block's total length). floe must print exactly
+    what it prints for the file cut cleanly before that record, then fail (exit 1) with
+    "corrupt record at offset N" (N: where the record starts, in the decompressed data for
+    gzip), not take it for a truncated file."""
+    if full.endswith(".gz"):
+        with gzip.open(full, "rb") as f:
+            image = f.read()
+    else:
+        with open(full, "rb") as f:
+            image = f.read()
+    recs = pcap_records(image)
+    desc = "floe read %s with a 2 GiB record length (%s)" % (kind, rel)
+    if len(recs) < 4:
+        tap.result(False, desc + ": cannot find its packet records")
+        return
+    start, _ = recs[(len(recs) * 2) // 3]
+    # the length field: caplen at +8 in a pcap record, the block length at +4 in pcapng;
+    # the byte order of the file's own header (pcap magic / pcapng byte-order magic)
+    ng = image[:4] == b"\x0a\x0d\x0d\x0a"
+    le = (image[8:12] == b"\x4d\x3c\x2b\x1a") if ng else \
+        image[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
+    field = start + (4 if ng else 8)
+    bad = bytearray(image)
+    bad[field:field + 4] = struct.pack("<I" if le else ">I", 0x80000000)
+    base = os.path.join(tmp, "corrupt-" + kind)
+    suffix = ".pcapng" if ng else ".pcap"
+    broken, clean = bytes(bad), image[:start]
+    if kind.startswith("gzip"):
+        broken, clean, suffix = gzip.compress(broken), gzip.compress(clean), suffix + ".gz"
+    bp, cp = base + "-bad" + suffix, base + "-clean" + suffix
+    with open(bp, "wb") as f:
+        f.write(broken)
+    with open(cp, "wb") as f:
+        f.write(clean)
+    rc_b, out_b, err_b = floe_read(args.floe, bp, args.timeout)
+    rc_c, out_c, err_c = floe_read(args.floe, cp, args.timeout)
+    problems = []
+    if rc_b != 1:
+        problems.append("exit %d, not 1" % rc_b)
+    want = "corrupt record at offset %d" % start
+    if want not in err_b:
+        problems.append("no message saying '%s'" % want)
+    if "truncated" in err_b.lower():
+        problems.append("the message calls it truncated")
+    if bp not in err_b:
+        problems.append("the message does not name the file")
+    lb, lc = entry_lines(out_b), entry_lines(out_c)
+    if not lc:
+        problems.append("no entries before the damage (pick a capture with more entries)")
+    if lb != lc:
+        problems.append("entries differ from the cleanly cut file's (%d vs %d lines)" % (
+            len(lb), len(lc)))
+    if rc_c != 0:
+        problems.append("the cleanly cut file fails (exit %d): %s" % (rc_c, err_c.strip()))
+    tap.result(not problems, "%s: %d entries before it, exit %d" % (desc, len(lb), rc_b))
+    for p in problems:
+        tap.diag("  " + p)
+    if problems:
+        tap.diag("  stderr: " + err_b.strip().replace("\n", "\n  "))
+
+
 def check_bad_input(tap, args, path, desc, want_words):
     rc, out, err = floe_read(args.floe, path, args.timeout)
     problems = []
@@ -1419,6 +1482,9 @@ def check_errors(tap, args, captured):
         src = gz or plain
         check_truncated(tap, args, tmp, src[0], src[1], "gzip")
         check_truncated(tap, args, tmp, src[0], src[1], "gzip-stream")
+        check_corrupt(tap, args, tmp, plain[0], plain[1], "pcap")
+        check_corrupt(tap, args, tmp, ng[0], ng[1], "pcapng")
+        check_corrupt(tap, args, tmp, src[0], src[1], "gzip")
 
         p = os.path.join(tmp, "notes.pcap")
         with open(p, "w") as f:
