@@ -650,6 +650,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	struct tap t = {.o = o, .log = log, .names = {.lock = PTHREAD_MUTEX_INITIALIZER},
 			.output_efd = -1};
 	struct sigaction interrupt = {.sa_handler = on_interrupt}, old_interrupt;
+	bool interrupt_set = false;
 	struct tc_hooks_cleanup_stats cleaned = {};
 	struct pcap_store_stats st = {};
 	struct capture_stats cs = {};
@@ -691,7 +692,11 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		goto out;
 	}
 	/* Without SA_RESTART: interrupts a write of entries that no reader takes (at exit). */
-	sigaction(SIGRTMIN, &interrupt, &old_interrupt);
+	interrupt_set = sigaction(SIGRTMIN, &interrupt, &old_interrupt) == 0;
+	if (!interrupt_set) {
+		fprintf(log, "floe: signal handler: %s\n", strerror(errno));
+		goto out;
+	}
 
 	if (sys_mounts_ensure(err, sizeof(err)) < 0 && o->debug)
 		fprintf(log, "floe: warning: %s\n", err);
@@ -842,7 +847,7 @@ out:
 	evloop_free(t.loop);
 	if (t.output_efd >= 0)
 		close(t.output_efd);
-	if (t.loop)
+	if (interrupt_set)
 		sigaction(SIGRTMIN, &old_interrupt, NULL);
 	tap_scope_free(&t.scope);
 	free(t.pods);
