@@ -137,7 +137,12 @@ static void read_usage(FILE *out)
 	      "      --body-max SIZE   body bytes kept per message (default 64KiB)\n"
 	      "      --max-flows N     TCP connections tracked at once (default 65536)\n"
 	      "  -q, --quiet           no summary on standard error\n"
-	      "  -h, --help            this help\n",
+	      "  -h, --help            this help\n"
+	      "\n"
+	      "Exit status: 0 when the file was read to its end, also when it ends in the middle\n"
+	      "of a record (a capture cut short: a warning says so); 1 when it cannot be read, at\n"
+	      "a corrupt record (after the entries before it), or when entries cannot be written;\n"
+	      "2 for a bad flag or filter.\n",
 	      out);
 }
 
