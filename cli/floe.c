@@ -186,10 +186,6 @@ static void read_summary(const char *path, const struct read_file_stats *st,
 		fprintf(stderr, ", %llu non-IP/undecodable frames",
 			(unsigned long long)st->decode_errors);
 	fputc('\n', stderr);
-	if (st->truncated)
-		fprintf(stderr, "floe read: %s: the file ends in the middle of a packet record "
-				"(truncated capture); everything before it was read\n",
-			path);
 }
 
 static int cmd_read(int argc, char **argv)
@@ -297,6 +293,11 @@ static int cmd_read(int argc, char **argv)
 	/* A corrupt record: what came before it was read and printed; the summary says how much. */
 	if (!quiet && (!rc || rc == -EBADMSG))
 		read_summary(argv[optind], &st, &o);
+	/* A warning, -q or not: the exit status (0) does not say it. */
+	if (st.truncated)
+		fprintf(stderr, "floe read: %s: the file ends in the middle of a packet record "
+				"(truncated capture); everything before it was read\n",
+			argv[optind]);
 	if (rc) {
 		fprintf(stderr, "floe read: %s\n", err);
 		return 1;

@@ -18,6 +18,8 @@
 #   - a full disk: the store on a 1 MiB tmpfs (limit 64 MiB) under traffic: the tap exits 1,
 #     counts the losses (written + store_lost == recorded), shows them in the -d line and the
 #     summary with the disk's error;
+#   - entries (--json) into a file on a full 64 KiB tmpfs: the tap stops by itself (exit 1) and
+#     says why;
 #   - --stats-json into a directory that does not exist: exit 1 and a message naming it.
 # Usage (root, from the repo root): bash selftests/integration/test_tap_stops.sh
 
@@ -163,6 +165,34 @@ if mount -t tmpfs -o size=1m floe-test-full "$FULL"; then
 	umount "$FULL"
 else
 	skip "full disk" "cannot mount a tmpfs"
+fi
+
+# --- entries into a file on a full disk: the dissection thread's write fails (ENOSPC), the
+# loop is told and stops the tap by itself
+mkdir -p "$FULL"
+if mount -t tmpfs -o size=64k floe-test-full "$FULL"; then
+	log=$T/floe-enospc.log store=$T/store-enospc
+	: >"$log"
+	ip netns exec "$NODE" "$FLOE" tap --json --store "$store" >"$FULL/entries.json" 2>"$log" </dev/null &
+	FLOE_PID=$!
+	bg_track $FLOE_PID
+	if wait_for_line "$log" '^floe: tapping ' 30; then
+		# ~400 entries of ~1 KiB: several times the 64 KiB the disk holds
+		in_pod b curl -sS --max-time 30 "http://$A:8080/hello.txt?run=enospc-[1-400]" >/dev/null
+		floe_wait 20
+		is "$?" 1 "entries on a full disk: floe stops by itself and exits 1"
+		check "entries on a full disk: floe says why" \
+			grep -q '^floe: cannot write entries: No space left on device; stopping' "$log"
+		check "entries on a full disk: the summary counts the entries not written" \
+			grep -Eq 'entries not written +[1-9][0-9]* \(No space left on device\)' "$log"
+		stopped_cleanly "entries on a full disk" "$log" "$store"
+	else
+		not_ok "entries on a full disk: floe starts"
+		diag "$(cat "$log")"
+	fi
+	umount "$FULL"
+else
+	skip "entries on a full disk" "cannot mount a tmpfs"
 fi
 
 # --- --stats-json where it cannot be written

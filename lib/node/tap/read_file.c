@@ -218,6 +218,8 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 	int dlt, rc, tsprec, derr = 0;
 	char *fbuf = NULL, corrupt[PCAP_ERRBUF_SIZE + 128] = "";
 	off_t rec_off = -1;
+	size_t seek_off = 0;
+	int seek_errno = 0;
 	struct mapped map;
 	pcap_t *pc;
 	FILE *f;
@@ -283,8 +285,11 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 		/* The rest (nothing, or records libpcap reads its own way) from libpcap. */
 		if (derr == PACKET_ERR_DLT || map.off == map.size)
 			rc = PCAP_ERROR_BREAK;
-		else if (fseeko(f, (off_t)map.off, SEEK_SET))
-			rc = PCAP_ERROR;
+		else if (fseeko(f, (off_t)map.off, SEEK_SET)) {
+			seek_errno = errno; /* an I/O error, said below (not a corrupt record) */
+			rc = PCAP_ERROR_BREAK;
+		}
+		seek_off = map.off;
 		mapped_close(&map);
 	}
 	/* Where each record starts (libpcap reads it through f): for a corrupt one's message. */
@@ -333,6 +338,11 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 		snprintf(err, errlen, "%s: link type %d (%s) is not supported", path, dlt,
 			 pcap_datalink_val_to_name(dlt) ?: "?");
 		return -ENOTSUP;
+	}
+	if (seek_errno) {
+		snprintf(err, errlen, "%s: cannot seek to offset %zu: %s", path, seek_off,
+			 strerror(seek_errno));
+		return -seek_errno;
 	}
 	if (corrupt[0]) {
 		stats->corrupt = 1;
