@@ -334,10 +334,10 @@ void dissect_worker_tick(struct dissect_worker *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* CLOCK_REALTIME in ns from now, as pthread_timedjoin_np wants it. */
-static struct timespec realtime_after(uint64_t ns)
+/* CLOCK_MONOTONIC in ns from now, for pthread_clockjoin_np (a clock jump changes nothing). */
+static struct timespec monotonic_after(uint64_t ns)
 {
-	uint64_t t = now_ns(CLOCK_REALTIME) + ns;
+	uint64_t t = now_ns(CLOCK_MONOTONIC) + ns;
 
 	return (struct timespec){.tv_sec = (time_t)(t / 1000000000u),
 				 .tv_nsec = (long)(t % 1000000000u)};
@@ -355,11 +355,11 @@ static void join_bounded(struct dissect_worker *w)
 		pthread_join(w->thread, NULL);
 		return;
 	}
-	until = realtime_after(w->cfg.stop_timeout_ns);
-	while (pthread_timedjoin_np(w->thread, NULL, &until) == ETIMEDOUT) {
+	until = monotonic_after(w->cfg.stop_timeout_ns);
+	while (pthread_clockjoin_np(w->thread, NULL, CLOCK_MONOTONIC, &until) == ETIMEDOUT) {
 		pthread_kill(w->thread, w->cfg.interrupt_signo);
 		w->st.interrupts++;
-		until = realtime_after(DISSECT_WORKER_INTERRUPT_NS);
+		until = monotonic_after(DISSECT_WORKER_INTERRUPT_NS);
 	}
 }
 
