@@ -15,7 +15,8 @@
 #     cleanly (exit 0, hooks gone, store compressed, summary) without waiting for more traffic;
 #   - a reader that never reads: the tap still stops on SIGINT, within its 5 s bound for the
 #     entries, with hooks gone; entries were lost, so it exits 1 and says so;
-#   - a full disk: the store on a 1 MiB tmpfs (limit 64 MiB) under traffic: the tap exits 1,
+#   - a full disk: the store on a 1 MiB tmpfs (limit 64 MiB) that another file fills, then
+#     traffic: the tap exits 1,
 #     counts the losses (written + store_lost == recorded), shows them in the -d line and the
 #     summary with the disk's error;
 #   - entries (--json) into a file on a full 64 KiB tmpfs: the tap stops by itself (exit 1) and
@@ -138,7 +139,11 @@ mkdir -p "$FULL"
 if mount -t tmpfs -o size=1m floe-test-full "$FULL"; then
 	log=$T/floe-full.log stats=$T/stats-full.json
 	if floe_start "$log" -d --store "$FULL/store" --storagelimit 64MB --stats-json "$stats"; then
-		# 4 x 2 MiB: several times what the disk holds.
+		# Someone else fills the disk: the store can evict only its own segments, which
+		# cannot make room for the traffic below (4 x 2 MiB), so packets are lost whatever
+		# the timing of its writer and compressor.
+		dd if=/dev/zero of="$FULL/filler" bs=4k >/dev/null 2>&1
+		diag "after the filler: $(df -k --output=avail "$FULL" | tail -n 1) KiB free"
 		for i in 1 2 3 4; do
 			in_pod b curl -sS -o /dev/null --max-time 10 "http://$A:8080/big.bin?run=full-$i"
 		done
