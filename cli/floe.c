@@ -147,7 +147,12 @@ static void read_usage(FILE *out)
 	      "      --body-max SIZE   body bytes kept per message (default 64KiB)\n"
 	      "      --max-flows N     TCP connections tracked at once (default 65536)\n"
 	      "  -q, --quiet           no summary on standard error\n"
-	      "  -h, --help            this help\n",
+	      "  -h, --help            this help\n"
+	      "\n"
+	      "Exit status: 0 when the file was read to its end, also when it ends in the middle\n"
+	      "of a record (a capture cut short: a warning says so); 1 when it cannot be read, at\n"
+	      "a corrupt record (after the entries before it), or when entries cannot be written;\n"
+	      "2 for a bad flag or filter.\n",
 	      out);
 }
 
@@ -191,10 +196,6 @@ static void read_summary(const char *path, const struct read_file_stats *st,
 		fprintf(stderr, ", %llu non-IP/undecodable frames",
 			(unsigned long long)st->decode_errors);
 	fputc('\n', stderr);
-	if (st->truncated)
-		fprintf(stderr, "floe read: %s: the file ends in the middle of a packet record "
-				"(truncated capture); everything before it was read\n",
-			path);
 }
 
 static int cmd_read(int argc, char **argv)
@@ -299,12 +300,18 @@ static int cmd_read(int argc, char **argv)
 	entry_output_free(&o);
 	if (fflush(stdout) == EOF)
 		o.errors++;
+	/* A corrupt record: what came before it was read and printed; the summary says how much. */
+	if (!quiet && (!rc || rc == -EBADMSG))
+		read_summary(argv[optind], &st, &o);
+	/* A warning, -q or not: the exit status (0) does not say it. */
+	if (st.truncated)
+		fprintf(stderr, "floe read: %s: the file ends in the middle of a packet record "
+				"(truncated capture); everything before it was read\n",
+			argv[optind]);
 	if (rc) {
 		fprintf(stderr, "floe read: %s\n", err);
 		return 1;
 	}
-	if (!quiet)
-		read_summary(argv[optind], &st, &o);
 	if (o.errors) {
 		fprintf(stderr, "floe read: %llu entries could not be written\n",
 			(unsigned long long)o.errors);

@@ -1233,24 +1233,76 @@ def entry_lines(out):
     return [l for l in out.splitlines() if l.strip()]
 
 
+def capture_image(full):
+    """The capture's bytes (decompressed if it is gzip)."""
+    with (gzip.open(full, "rb") if full.endswith(".gz") else open(full, "rb")) as f:
+        return f.read()
+
+
+def record_to_damage(tap, full, desc):
+    """(image, (start, end)) of the capture and the packet record two thirds into it, or
+    (None, None) after reporting a failure when it has too few records."""
+    image = capture_image(full)
+    recs = pcap_records(image)
+    if len(recs) < 4:
+        tap.result(False, desc + ": cannot find its packet records")
+        return None, None
+    return image, recs[(len(recs) * 2) // 3]
+
+
+def damaged_vs_clean(args, bp, cp, where):
+    """floe on the damaged file bp and on the clean cut cp (the same capture, cut where the
+    damage starts): the same entries, the clean one read without error, a message naming bp.
+    Returns (exit status, stderr, entry lines, problems) of the damaged file's run."""
+    rc_b, out_b, err_b = floe_read(args.floe, bp, args.timeout)
+    rc_c, out_c, err_c = floe_read(args.floe, cp, args.timeout)
+    problems = []
+    if rc_b < 0 or rc_b >= 126:
+        problems.append("floe died (exit %d)" % rc_b)
+    if bp not in err_b:
+        problems.append("the message does not name the file")
+    lb, lc = entry_lines(out_b), entry_lines(out_c)
+    if not lc:
+        problems.append("no entries before the %s (pick a capture with more entries)" % where)
+    if lb != lc:
+        problems.append("entries differ from the cleanly cut file's (%d vs %d lines)" % (
+            len(lb), len(lc)))
+        for x, y in zip(lb, lc):
+            if x != y:
+                problems.append("first different line: cut %s | clean %s" % (x[:300],
+                                                                             y[:300]))
+                break
+    if rc_c != 0:
+        problems.append("the cleanly cut file fails (exit %d): %s" % (rc_c, err_c.strip()))
+    return rc_b, err_b, lb, problems
+
+
+def report(tap, ok_desc, problems, err):
+    tap.result(not problems, ok_desc)
+    for p in problems:
+        tap.diag("  " + p)
+    if problems:
+        tap.diag("  stderr: " + err.strip().replace("\n", "\n  "))
+
+
+def write_pair(base, suffix, broken, clean):
+    """The damaged and the clean file, as (damaged path, clean path)."""
+    bp, cp = base + "-bad" + suffix, base + "-clean" + suffix
+    for path, data in ((bp, broken), (cp, clean)):
+        with open(path, "wb") as f:
+            f.write(data)
+    return bp, cp
+
+
 def check_truncated(tap, args, tmp, rel, full, kind):
     """Cut a copy of the capture inside a packet record; floe must print exactly what it
     prints for the same file cut cleanly at that record's start, and say it is truncated."""
-    if full.endswith(".gz"):
-        with gzip.open(full, "rb") as f:
-            image = f.read()
-    else:
-        with open(full, "rb") as f:
-            image = f.read()
-    recs = pcap_records(image)
     desc = "floe read %s cut inside a packet record (%s)" % (kind, rel)
-    if len(recs) < 4:
-        tap.result(False, desc + ": cannot find its packet records")
+    image, rec = record_to_damage(tap, full, desc)
+    if not image:
         return
-    k = (len(recs) * 2) // 3
-    start, end = recs[k]
+    start, end = rec
     cut = start + max(1, (end - start) // 2)
-    base = os.path.join(tmp, "trunc-" + kind)
     if kind == "gzip-stream":
         # a gzip file whose compressed stream stops in the middle (no trailer)
         comp = gzip.compress(image)
@@ -1267,38 +1319,46 @@ def check_truncated(tap, args, tmp, rel, full, kind):
     else:
         broken, clean = image[:cut], image[:start]
         suffix = ".pcapng" if kind == "pcapng" else ".pcap"
-    bp, cp = base + "-cut" + suffix, base + "-clean" + suffix
-    with open(bp, "wb") as f:
-        f.write(broken)
-    with open(cp, "wb") as f:
-        f.write(clean)
-    rc_b, out_b, err_b = floe_read(args.floe, bp, args.timeout)
-    rc_c, out_c, err_c = floe_read(args.floe, cp, args.timeout)
-    problems = []
-    if rc_b < 0 or rc_b >= 126:
-        problems.append("floe died (exit %d)" % rc_b)
+    bp, cp = write_pair(os.path.join(tmp, "trunc-" + kind), suffix, broken, clean)
+    rc_b, err_b, lb, problems = damaged_vs_clean(args, bp, cp, "cut")
     if "truncated" not in err_b.lower():
         problems.append("no message saying the file is truncated")
-    if bp not in err_b:
-        problems.append("the message does not name the file")
-    lb, lc = entry_lines(out_b), entry_lines(out_c)
-    if not lc:
-        problems.append("no entries before the cut (pick a capture with more entries)")
-    if lb != lc:
-        problems.append("entries differ from the cleanly cut file's (%d vs %d lines)" % (
-            len(lb), len(lc)))
-        for x, y in zip(lb, lc):
-            if x != y:
-                problems.append("first different line: cut %s | clean %s" % (x[:300],
-                                                                             y[:300]))
-                break
-    if rc_c != 0:
-        problems.append("the cleanly cut file fails (exit %d): %s" % (rc_c, err_c.strip()))
-    tap.result(not problems, "%s: %d entries before the cut, exit %d" % (desc, len(lb), rc_b))
-    for p in problems:
-        tap.diag("  " + p)
-    if problems:
-        tap.diag("  stderr: " + err_b.strip().replace("\n", "\n  "))
+    report(tap, "%s: %d entries before the cut, exit %d" % (desc, len(lb), rc_b), problems, err_b)
+
+
+def check_corrupt(tap, args, tmp, rel, full, kind):
+    """Give a packet record two thirds into a copy of the capture a length no capture can hold
+    (2 GiB: a pcap record's caplen, a pcapng block's total length). floe must print exactly
+    what it prints for the file cut cleanly before that record, then fail (exit 1) with
+    "corrupt record at offset N" (N: where the record starts, in the decompressed data for
+    gzip), not take it for a truncated file."""
+    desc = "floe read %s with a 2 GiB record length (%s)" % (kind, rel)
+    image, rec = record_to_damage(tap, full, desc)
+    if not image:
+        return
+    start = rec[0]
+    # the length field: caplen at +8 in a pcap record, the block length at +4 in pcapng;
+    # the byte order of the file's own header (pcap magic / pcapng byte-order magic)
+    ng = image[:4] == b"\x0a\x0d\x0d\x0a"
+    le = (image[8:12] == b"\x4d\x3c\x2b\x1a") if ng else \
+        image[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1")
+    field = start + (4 if ng else 8)
+    bad = bytearray(image)
+    bad[field:field + 4] = struct.pack("<I" if le else ">I", 0x80000000)
+    suffix = ".pcapng" if ng else ".pcap"
+    broken, clean = bytes(bad), image[:start]
+    if kind.startswith("gzip"):
+        broken, clean, suffix = gzip.compress(broken), gzip.compress(clean), suffix + ".gz"
+    bp, cp = write_pair(os.path.join(tmp, "corrupt-" + kind), suffix, broken, clean)
+    rc_b, err_b, lb, problems = damaged_vs_clean(args, bp, cp, "damage")
+    if rc_b != 1:
+        problems.append("exit %d, not 1" % rc_b)
+    want = "corrupt record at offset %d" % start
+    if want not in err_b:
+        problems.append("no message saying '%s'" % want)
+    if "truncated" in err_b.lower():
+        problems.append("the message calls it truncated")
+    report(tap, "%s: %d entries before it, exit %d" % (desc, len(lb), rc_b), problems, err_b)
 
 
 def check_bad_input(tap, args, path, desc, want_words):
@@ -1419,6 +1479,9 @@ def check_errors(tap, args, captured):
         src = gz or plain
         check_truncated(tap, args, tmp, src[0], src[1], "gzip")
         check_truncated(tap, args, tmp, src[0], src[1], "gzip-stream")
+        check_corrupt(tap, args, tmp, plain[0], plain[1], "pcap")
+        check_corrupt(tap, args, tmp, ng[0], ng[1], "pcapng")
+        check_corrupt(tap, args, tmp, src[0], src[1], "gzip")
 
         p = os.path.join(tmp, "notes.pcap")
         with open(p, "w") as f:

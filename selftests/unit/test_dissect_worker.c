@@ -3,7 +3,8 @@
  * dissect_worker: frames pushed through the queue to the dissection thread give the same
  * entries as `floe read` of the same capture (read_file_run, the synchronous path); a queue
  * too small drops whole frames, counted, never corrupts them; stop drains what is queued;
- * push_wait waits for room while it may (nothing lost) and drops, counted, when it may not.
+ * push_wait waits for room while it may (nothing lost) and drops, counted, when it may not;
+ * stop is bounded when asked to be, even with the thread blocked in a write nobody reads.
  * Captures: ../shared/captures (FLOE_CAPTURES), skipped when absent.
  */
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,6 +408,71 @@ static void test_push_wait_stress(void **state)
 	dissect_engine_destroy(eng);
 }
 
+/* A tick that writes into a pipe nobody reads, as the tap's entries to a stuck reader. */
+struct stuck_writer {
+	int wfd;
+	bool interrupted; /* a write returned EINTR */
+};
+
+static void write_until_blocked(void *ctx)
+{
+	struct stuck_writer *sw = ctx;
+	static const char chunk[4096];
+
+	/* Fills the pipe, then blocks in write(2) until a signal interrupts it. */
+	for (;;) {
+		if (write(sw->wfd, chunk, sizeof(chunk)) < 0) {
+			sw->interrupted = errno == EINTR;
+			return;
+		}
+	}
+}
+
+static void on_interrupt(int signo)
+{
+	(void)signo;
+}
+
+/* Stop does not hang on a thread blocked writing: past stop_timeout_ns it is interrupted
+ * (a handler without SA_RESTART: the write returns EINTR) and stop returns. */
+static void test_stop_bounded(void **state)
+{
+	struct stuck_writer sw = {0};
+	struct dissect_worker_config wc = {.tick_on_request = true,
+					   .tick = write_until_blocked,
+					   .tick_ctx = &sw,
+					   .stop_timeout_ns = 200000000u,
+					   .interrupt_signo = SIGRTMIN};
+	struct sigaction sa = {.sa_handler = on_interrupt}, old;
+	struct dissect_config dc = {0};
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	struct sink s = {0};
+	struct timespec t0, t1;
+	int pfd[2];
+	double secs;
+
+	(void)state;
+	assert_int_equal(pipe(pfd), 0);
+	sw.wfd = pfd[1];
+	assert_int_equal(sigaction(SIGRTMIN, &sa, &old), 0);
+	assert_int_equal(dissect_engine_create(&dc, collect, &s, &eng), 0);
+	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
+	/* The stop's last tick is the one that blocks (the pipe is never read). */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	dissect_worker_stop(w, &ws);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_true(sw.interrupted);
+	assert_true(ws.interrupts >= 1);
+	assert_true(secs >= 0.2 && secs < 5);
+	dissect_engine_destroy(eng);
+	sigaction(SIGRTMIN, &old, NULL);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +483,7 @@ int main(void)
 	    cmocka_unit_test(test_push_wait_loses_nothing),
 	    cmocka_unit_test(test_push_wait_gives_up),
 	    cmocka_unit_test(test_push_wait_stress),
+	    cmocka_unit_test(test_stop_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

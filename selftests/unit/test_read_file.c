@@ -5,11 +5,13 @@
  * libpcap alone, and must give the same packets, counters and entries (JSON text) as the plain
  * file. Variants exercise the hand-over to libpcap: big-endian, nanosecond timestamps, a
  * snapshot length smaller than the packets (libpcap cuts them), a file cut inside a record and
- * inside a record header. The source is a capture of the shared set (FLOE_CAPTURES), skipped
- * when it is absent.
+ * inside a record header; a record length no capture can hold is a corrupt record, with its
+ * offset. The source is a capture of the shared set (FLOE_CAPTURES), skipped when it is absent.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -178,10 +180,78 @@ static void test_mapped_same_as_libpcap(void **state)
 	free(s.p);
 }
 
+/* Read b (as path, gzip-compressed if gz): the return, stats, entries and message. */
+static int read_bytes(const struct bytes *b, bool gz, struct read_file_stats *st,
+		      struct entry_json_buf *out, char *err, size_t errlen)
+{
+	char path[] = "/tmp/floe-test-read-XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	assert_true(fd >= 0);
+	close(fd);
+	write_file(path, b, gz);
+	rc = read_file_run(path, NULL, sink, out, st, err, errlen);
+	unlink(path);
+	return rc;
+}
+
+/*
+ * A record length no capture can hold (2 GiB) is a corrupt record, not a truncated file:
+ * -EBADMSG with its offset (in the decompressed data for gzip), after the records before it
+ * were dissected: the same entries as the file cut cleanly before it. A file cut inside a
+ * record is still truncated, not an error.
+ */
+static void test_corrupt_record(void **state)
+{
+	struct bytes s = load_source(), bad, clean;
+	struct entry_json_buf out = {0}, want = {0};
+	struct read_file_stats st, st_clean;
+	char err[512], expect[128];
+	size_t off = 24;
+
+	(void)state;
+	if (!s.p)
+		skip();
+	while (off + 16 <= s.len && off < s.len / 3)
+		off += 16 + get32le(s.p + off + 8);
+	bad = (struct bytes){malloc(s.len), s.len};
+	assert_non_null(bad.p);
+	memcpy(bad.p, s.p, s.len);
+	put32(bad.p + off + 8, 0x80000000u, false);
+	clean = (struct bytes){s.p, off};
+	assert_int_equal(read_bytes(&clean, false, &st_clean, &want, err, sizeof(err)), 0);
+	assert_int_equal(st_clean.truncated, 0);
+	for (int gz = 0; gz < 2; gz++) {
+		out.len = 0;
+		assert_int_equal(read_bytes(&bad, gz, &st, &out, err, sizeof(err)), -EBADMSG);
+		snprintf(expect, sizeof(expect), ": corrupt record at offset %zu%s: ", off,
+			 gz ? " of the decompressed data" : "");
+		assert_non_null(strstr(err, expect));
+		assert_null(strstr(err, "truncated"));
+		assert_int_equal(st.corrupt, 1);
+		assert_int_equal(st.truncated, 0);
+		assert_int_equal(st.packets, st_clean.packets);
+		assert_int_equal(out.len, want.len);
+		assert_memory_equal(out.p, want.p, want.len);
+	}
+	/* Cut inside the record instead: truncated, read up to it, no error. */
+	clean.len = off + 16 + 5;
+	out.len = 0;
+	assert_int_equal(read_bytes(&clean, false, &st, &out, err, sizeof(err)), 0);
+	assert_int_equal(st.truncated, 1);
+	assert_int_equal(st.corrupt, 0);
+	assert_int_equal(st.packets, st_clean.packets);
+	entry_json_buf_free(&out);
+	entry_json_buf_free(&want);
+	free(bad.p);
+	free(s.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mapped_same_as_libpcap),
+		cmocka_unit_test(test_corrupt_record),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "tap/tap.h"
@@ -111,12 +113,73 @@ static void test_bad_flags(void **state)
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--set", "snaplen=1"), -EINVAL);
 }
 
+/* Values that parse but make no sense: each a clear error that says what is accepted. */
+static void test_checked_values(void **state)
+{
+	struct tap_options o;
+	char err[256], path[] = "/tmp/floe-test-inventory-XXXXXX";
+	int fd;
+
+	(void)state;
+	/* A size under the minimum says the minimum, not just "invalid". */
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--storagelimit", "1KB"), -EINVAL);
+	assert_non_null(strstr(err, "--storagelimit: 1KB is out of range: at least 64KiB"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--storagelimit", "64KiB"), 0);
+	assert_int_equal(o.storage_limit, 64u << 10);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--set", "tap.storagelimit=63KiB"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "at least 64KiB"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--ringbuffer", "4GiB"), -EINVAL);
+	assert_non_null(strstr(err, "at most 2GiB"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--body-max", "2GiB"), -EINVAL);
+	assert_non_null(strstr(err, "at most 1GiB"));
+
+	/* --duration 0 used to mean "no limit" silently; it is an error now, as is any value
+	 * that is not a positive finite number of seconds. */
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--duration", "0"), -EINVAL);
+	assert_non_null(strstr(err, "--duration: expected seconds greater than 0, got '0'"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--set", "tap.duration=0"),
+			 -EINVAL);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--duration", "-1"), -EINVAL);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--duration", "inf"), -EINVAL);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--duration", "nan"), -EINVAL);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--duration", "2x"), -EINVAL);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--duration", "0.5"), 0);
+	assert_true(o.duration == 0.5);
+
+	/* -A and -n contradict each other, in either order. */
+	assert_int_equal(parse(&o, err, sizeof(err), 4, "tap", "-A", "-n", "shop"), -EINVAL);
+	assert_non_null(strstr(err, "-A (every namespace) and -n shop exclude each other"));
+	assert_int_equal(parse(&o, err, sizeof(err), 4, "tap", "--namespaces", "shop", "-A"),
+			 -EINVAL);
+
+	/* An inventory named on the command line must exist; the default may be missing. */
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--inventory",
+			       "/nonexistent/floe-inventory"),
+			 -EINVAL);
+	assert_non_null(
+	    strstr(err, "--inventory: cannot read '/nonexistent/floe-inventory': No such file"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--set",
+			       "tap.inventory=/nonexistent/floe-inventory"),
+			 -EINVAL);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--inventory", path), 0);
+	assert_string_equal(o.inventory, path);
+	unlink(path);
+	setenv("FLOE_INVENTORY", "/nonexistent/floe-inventory", 1);
+	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
+	unsetenv("FLOE_INVENTORY");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_bad_flags),
+		cmocka_unit_test(test_checked_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,6 +334,35 @@ void dissect_worker_tick(struct dissect_worker *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/* CLOCK_MONOTONIC in ns from now, for pthread_clockjoin_np (a clock jump changes nothing). */
+static struct timespec monotonic_after(uint64_t ns)
+{
+	uint64_t t = now_ns(CLOCK_MONOTONIC) + ns;
+
+	return (struct timespec){.tv_sec = (time_t)(t / 1000000000u),
+				 .tv_nsec = (long)(t % 1000000000u)};
+}
+
+/*
+ * Join the thread; past cfg.stop_timeout_ns, interrupt whatever it is blocked in (its output,
+ * a pipe nobody reads) until it finishes, so that stopping never hangs on a stuck reader.
+ */
+static void join_bounded(struct dissect_worker *w)
+{
+	struct timespec until;
+
+	if (!w->cfg.stop_timeout_ns || !w->cfg.interrupt_signo) {
+		pthread_join(w->thread, NULL);
+		return;
+	}
+	until = monotonic_after(w->cfg.stop_timeout_ns);
+	while (pthread_clockjoin_np(w->thread, NULL, CLOCK_MONOTONIC, &until) == ETIMEDOUT) {
+		pthread_kill(w->thread, w->cfg.interrupt_signo);
+		w->st.interrupts++;
+		until = monotonic_after(DISSECT_WORKER_INTERRUPT_NS);
+	}
+}
+
 void dissect_worker_stop(struct dissect_worker *w, struct dissect_worker_stats *stats)
 {
 	if (!w)
@@ -341,7 +371,7 @@ void dissect_worker_stop(struct dissect_worker *w, struct dissect_worker_stats *
 	w->stop = true;
 	pthread_cond_signal(&w->more);
 	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
+	join_bounded(w);
 	if (stats)
 		*stats = w->st;
 	pthread_cond_destroy(&w->more);

@@ -36,6 +36,8 @@
 #define DISSECT_WORKER_DEFAULT_QUEUE (8u << 20) /* 8 MiB of frames waiting; bursts wait in the ring */
 /* push_wait asks may_wait() again after at most this long without room */
 #define DISSECT_WORKER_WAIT_SLICE_NS 1000000u
+/* stop re-sends cfg.interrupt_signo this often to a thread past its stop_timeout_ns */
+#define DISSECT_WORKER_INTERRUPT_NS 100000000u
 
 struct dissect_worker_config {
 	size_t queue_bytes; /* frames (and a small header each) waiting; 0: default */
@@ -43,6 +45,14 @@ struct dissect_worker_config {
 	bool tick_on_request; /* tick only on dissect_worker_tick(); tick_ns unused */
 	void (*tick)(void *ctx); /* optional, on the worker thread */
 	void *tick_ctx;
+	/*
+	 * Stop waits this long for the thread to finish (0: as long as it takes). Past it, the
+	 * thread is sent interrupt_signo every DISSECT_WORKER_INTERRUPT_NS until it finishes: a
+	 * sink or tick blocked writing to a pipe nobody reads then sees EINTR, if the caller
+	 * installed a handler for that signal without SA_RESTART (and stops writing after it).
+	 */
+	uint64_t stop_timeout_ns;
+	int interrupt_signo;
 };
 
 struct dissect_worker_stats {
@@ -52,6 +62,7 @@ struct dissect_worker_stats {
 	uint64_t queue_peak;/* most bytes waiting at once */
 	uint64_t waits;     /* push_wait calls that found the queue full and waited for room */
 	uint64_t wait_ns;   /* time push_wait spent waiting for room */
+	uint64_t interrupts; /* signals stop sent to a thread that did not finish in time */
 };
 
 struct dissect_worker;
@@ -84,6 +95,7 @@ void dissect_worker_tick(struct dissect_worker *w);
 /*
  * Dissect what is queued, then dissect_engine_finish() (pending entries come out as
  * incomplete), stop the thread and free the worker (not the engine). stats may be NULL.
+ * Bounded by cfg.stop_timeout_ns when that and cfg.interrupt_signo are set (see there).
  */
 void dissect_worker_stop(struct dissect_worker *w, struct dissect_worker_stats *stats);
 

@@ -145,6 +145,24 @@ static int gz_close(void *cookie)
 	return gzclose(cookie) == Z_OK ? 0 : -1;
 }
 
+/* Only telling where the decompressed data is (ftello), for the offset of a corrupt record. */
+static int gz_seek(void *cookie, off64_t *off, int whence)
+{
+	z_off_t pos;
+
+	if (whence != SEEK_CUR || *off != 0) {
+		errno = ESPIPE;
+		return -1;
+	}
+	pos = gztell(cookie);
+	if (pos < 0) {
+		errno = ESPIPE;
+		return -1;
+	}
+	*off = pos;
+	return 0;
+}
+
 /* A plain file as it is, through a big stdio buffer: zlib's transparent reading and the stdio
  * cookie added two copies of every byte (a tenth of `floe read` on big captures). NULL when the
  * file starts like gzip (or cannot be read here: the gzip path reports why). */
@@ -173,7 +191,7 @@ static FILE *open_plain(const char *path, char **buf)
 /* *buf: the stdio buffer of a plain file, to be freed after the FILE is closed (or NULL). */
 static FILE *open_maybe_gzip(const char *path, char **buf)
 {
-	cookie_io_functions_t io = { .read = gz_read, .close = gz_close };
+	cookie_io_functions_t io = { .read = gz_read, .seek = gz_seek, .close = gz_close };
 	gzFile gz;
 	FILE *f = open_plain(path, buf);
 
@@ -198,7 +216,10 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	int dlt, rc, tsprec, derr = 0;
-	char *fbuf = NULL;
+	char *fbuf = NULL, corrupt[PCAP_ERRBUF_SIZE + 128] = "";
+	off_t rec_off = -1;
+	size_t seek_off = 0;
+	int seek_errno = 0;
 	struct mapped map;
 	pcap_t *pc;
 	FILE *f;
@@ -264,11 +285,15 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 		/* The rest (nothing, or records libpcap reads its own way) from libpcap. */
 		if (derr == PACKET_ERR_DLT || map.off == map.size)
 			rc = PCAP_ERROR_BREAK;
-		else if (fseeko(f, (off_t)map.off, SEEK_SET))
-			rc = PCAP_ERROR;
+		else if (fseeko(f, (off_t)map.off, SEEK_SET)) {
+			seek_errno = errno; /* an I/O error, said below (not a corrupt record) */
+			rc = PCAP_ERROR_BREAK;
+		}
+		seek_off = map.off;
 		mapped_close(&map);
 	}
-	while (rc == 1 && (rc = pcap_next_ex(pc, &h, &data)) == 1) {
+	/* Where each record starts (libpcap reads it through f): for a corrupt one's message. */
+	while (rc == 1 && ((rec_off = ftello(f)), (rc = pcap_next_ex(pc, &h, &data)) == 1)) {
 		struct packet p;
 		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull +
 			      (uint64_t)h->ts.tv_usec * (tsprec == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000);
@@ -285,8 +310,23 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 		dissect_engine_packet(eng, &p);
 	}
 	if (rc == PCAP_ERROR) {
-		/* A file cut in the middle of a record: keep what was read. */
-		stats->truncated = 1;
+		const char *why = pcap_geterr(pc);
+
+		/*
+		 * A file cut in the middle of a record (libpcap: "truncated dump file", "truncated
+		 * pcapng dump file") is what a crash or a copy of a live file leaves: keep what was
+		 * read and say so. Anything else is damage no capture could hold (a record length
+		 * past any snapshot length, a broken block, corrupt compressed data): what came
+		 * before it is dissected too, then it is an error.
+		 */
+		if (strstr(why, "truncated"))
+			stats->truncated = 1;
+		else if (rec_off >= 0)
+			snprintf(corrupt, sizeof(corrupt), "corrupt record at offset %lld%s: %s",
+				 (long long)rec_off, fbuf ? "" : " of the decompressed data", why);
+		else
+			snprintf(corrupt, sizeof(corrupt), "corrupt record after packet %llu: %s",
+				 (unsigned long long)stats->packets, why);
 	}
 	dissect_engine_finish(eng);
 	dissect_engine_get_stats(eng, &stats->dissect);
@@ -298,6 +338,16 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 		snprintf(err, errlen, "%s: link type %d (%s) is not supported", path, dlt,
 			 pcap_datalink_val_to_name(dlt) ?: "?");
 		return -ENOTSUP;
+	}
+	if (seek_errno) {
+		snprintf(err, errlen, "%s: cannot seek to offset %zu: %s", path, seek_off,
+			 strerror(seek_errno));
+		return -seek_errno;
+	}
+	if (corrupt[0]) {
+		stats->corrupt = 1;
+		snprintf(err, errlen, "%s: %s", path, corrupt);
+		return -EBADMSG;
 	}
 	return 0;
 }

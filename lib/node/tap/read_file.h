@@ -17,6 +17,7 @@ struct read_file_stats {
 	uint64_t bytes;
 	uint64_t decode_errors; /* frames that are not IP/TCP/UDP we can decode (ARP, ...) */
 	uint64_t truncated;     /* the file ended in the middle of a record */
+	uint64_t corrupt;       /* reading stopped at a corrupt record (-EBADMSG) */
 	struct dissect_stats dissect;
 	struct tcp_reasm_stats tcp;
 };
@@ -24,8 +25,9 @@ struct read_file_stats {
 /*
  * Read path ("-" for standard input) and dissect it; entries go to sink(ctx, e). cfg may be
  * NULL. Returns 0, or -errno with a message in err (cannot open, not a capture, unsupported
- * link type). A capture cut short is not an error: what it holds is dissected, and
- * stats.truncated says so.
+ * link type; -EBADMSG for a corrupt record, "corrupt record at offset N: why", after the
+ * records before it were dissected and their entries given to sink). A capture cut short is
+ * not an error: what it holds is dissected, and stats.truncated says so.
  */
 int read_file_run(const char *path, const struct dissect_config *cfg, dissect_sink_fn sink,
 		  void *ctx, struct read_file_stats *stats, char *err, size_t errlen);

@@ -6,10 +6,15 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "capture/capture.h"
 #include "dissect/dissect_worker.h"
@@ -50,9 +55,14 @@ struct tapped_pod {
 
 /*
  * The session is one event loop (evloop.h) on this thread: the byte source (the TC ring
- * buffer) and the pod source register their fds and timers with it, SIGINT/SIGTERM come
+ * buffer) and the pod source register their fds and timers with it, the stop signals come
  * through a signalfd, and the session's own timers do the rest (a second's housekeeping,
  * the --duration end). Pod events become map updates and hook attach/detach here.
+ *
+ * Every way of stopping ends the same way (hooks removed, the ring drained, the store closed,
+ * the summary printed): a stop signal, --duration, the entries' reader going away (stdout's
+ * hang-up, seen by the loop) or a failed write of entries (on the dissection thread, told to
+ * the loop through an eventfd).
  */
 struct tap {
 	const struct tap_options *o;
@@ -76,7 +86,16 @@ struct tap {
 	struct entry_output output;
 	struct entry_filter *filter;
 	struct pod_names names;
+	/* The entries' output failed (0: not): the first errno, EPIPE when its reader went away.
+	 * Set by either thread; from then on no entry is written. */
+	_Atomic int output_errno;
+	int output_efd;                  /* eventfd: the dissection thread's word to the loop */
+	uint64_t entries_unwritten;      /* on the dissection thread: entries after the failure */
+	int stop_signo;                  /* the signal that stopped the run, 0: none */
 };
+
+/* Sent to a dissection thread blocked writing entries nobody reads, after this long at exit. */
+#define ENTRIES_STOP_TIMEOUT_NS 5000000000ull
 
 /* Of each second, the drain may spend this many 1 ms slices waiting for the dissection queue. */
 #define DISSECT_WAIT_SLICES 500u
@@ -187,13 +206,76 @@ static struct entry_names *pod_names_lookup(void *ctx, const uint8_t addr[16])
 	return found;
 }
 
+/* The entries' output failed (either thread): the first failure stops the tap. */
+static void output_failed(struct tap *t, int err)
+{
+	int none = 0;
+	uint64_t one = 1;
+	ssize_t n;
+
+	if (!atomic_compare_exchange_strong(&t->output_errno, &none, err ? err : EIO))
+		return; /* the first failure was told already */
+	if (t->output_efd < 0)
+		return;
+	/* Cannot fail: the eventfd counter takes one add per run, far from its overflow. */
+	n = write(t->output_efd, &one, sizeof(one));
+	(void)n;
+}
+
+/* The dissection sink: entries to the output until it fails once. */
+static void tap_entry_sink(void *ctx, const struct entry *e)
+{
+	struct tap *t = ctx;
+
+	if (atomic_load(&t->output_errno)) {
+		t->entries_unwritten++;
+		return;
+	}
+	errno = 0;
+	entry_output_sink(&t->output, e);
+	if (ferror(t->output.out))
+		output_failed(t, errno);
+}
+
+/* On the loop: the dissection thread could not write entries. */
+static void on_output_failed(struct evloop *l, int fd, unsigned int events, void *ctx)
+{
+	struct tap *t = ctx;
+	uint64_t n;
+	int err = atomic_load(&t->output_errno);
+
+	/* Read (level-triggered), though the loop stops below either way. */
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		fprintf(t->log, "floe: eventfd: %s\n", strerror(errno));
+	if (err == EPIPE)
+		fprintf(t->log, "floe: the entries' reader is gone (EPIPE); stopping\n");
+	else
+		fprintf(t->log, "floe: cannot write entries: %s; stopping\n", strerror(err));
+	evloop_stop(l);
+}
+
+/* On the loop: stdout (a pipe or socket) hung up: whoever read the entries is gone. */
+static void on_stdout_hangup(struct evloop *l, int fd, unsigned int events, void *ctx)
+{
+	struct tap *t = ctx;
+	int none = 0;
+
+	if (!(events & EVLOOP_ERR))
+		return;
+	if (atomic_compare_exchange_strong(&t->output_errno, &none, EPIPE))
+		fprintf(t->log, "floe: standard output closed (the entries' reader is gone); "
+				"stopping\n");
+	evloop_stop(l);
+}
+
 /* Worker tick (asked for by the housekeeping timer): entries reach a pipe or file within a
  * second. */
 static void entries_tick(void *ctx)
 {
 	struct tap *t = ctx;
 
-	fflush(t->output.out);
+	if (!atomic_load(&t->output_errno) && fflush(t->output.out) == EOF)
+		output_failed(t, errno);
 	/* Give back what the second's entries freed: with dissect_malloc_policy's trim
 	 * threshold the dissection thread's arena would keep up to 64 MiB of it. */
 	malloc_trim(0);
@@ -207,7 +289,9 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	    .queue_bytes = t->o->dissect_queue,
 	    .tick_on_request = true,
 	    .tick = entries_tick,
-	    .tick_ctx = t};
+	    .tick_ctx = t,
+	    .stop_timeout_ns = ENTRIES_STOP_TIMEOUT_NS,
+	    .interrupt_signo = SIGRTMIN};
 	int ret;
 
 	if (t->o->filter) {
@@ -218,7 +302,7 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	t->output.out = out;
 	t->output.json = t->o->entries_json;
 	t->output.filter = t->filter;
-	ret = dissect_engine_create(&dc, entry_output_sink, &t->output, &t->engine);
+	ret = dissect_engine_create(&dc, tap_entry_sink, t, &t->engine);
 	if (ret) {
 		snprintf(err, errlen, "cannot start the dissection engine: %s", strerror(-ret));
 		return ret;
@@ -233,24 +317,44 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	return ret;
 }
 
-static void entries_close(struct tap *t)
+/* A no-op: its only use is to interrupt a write the dissection thread is blocked in. */
+static void on_interrupt(int signo)
+{
+}
+
+/* Returns -errno when entries could not be written (other than their reader going away). */
+static int entries_close(struct tap *t)
 {
 	struct dissect_worker_stats ws;
 	struct dissect_stats ds;
+	int err;
 
 	if (!t->engine)
-		return;
+		return 0;
 	/* Dissects what is still queued and finishes the engine: pending entries come out. */
 	dissect_worker_stop(t->worker, &ws);
 	t->worker = NULL;
 	dissect_engine_get_stats(t->engine, &ds);
-	fflush(t->output.out);
+	if (ws.interrupts) /* whatever the interrupted write said */
+		atomic_store(&t->output_errno, ETIMEDOUT);
+	if (!atomic_load(&t->output_errno) && fflush(t->output.out) == EOF)
+		output_failed(t, errno);
+	err = atomic_load(&t->output_errno);
+	/* What a failed output still buffers is dropped: exit would block writing it again. */
+	if (err)
+		__fpurge(t->output.out);
 	fprintf(t->log,
 		"  entries                         %llu (%llu printed, %llu incomplete), %llu "
 		"connections (%llu unrecognised), %llu parse errors\n",
 		(unsigned long long)ds.entries, (unsigned long long)t->output.printed,
 		(unsigned long long)ds.entries_incomplete, (unsigned long long)ds.conns,
 		(unsigned long long)ds.conns_unknown, (unsigned long long)ds.parse_errors);
+	if (err)
+		fprintf(t->log, "  entries not written             %llu (%s)\n",
+			(unsigned long long)(t->entries_unwritten + t->output.errors),
+			err == EPIPE       ? "their reader is gone"
+			: err == ETIMEDOUT ? "their reader stopped reading; given up at exit"
+					   : strerror(err));
 	fprintf(t->log,
 		"  not dissected: queue full       %llu packets (queue peak %llu bytes), %llu "
 		"undecodable\n",
@@ -261,6 +365,7 @@ static void entries_close(struct tap *t)
 	dissect_engine_destroy(t->engine);
 	t->engine = NULL;
 	entry_output_free(&t->output);
+	return err && err != EPIPE ? -err : 0;
 }
 
 static const char *addr_str(const struct floe_pod_addr *a, char *buf, size_t len)
@@ -424,16 +529,17 @@ static double process_cpu_s(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-/* Written last, after the store is closed (its last compression done): cpu_s is the run's. */
-static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
+/* Written last, after the store is closed (its last compression done): cpu_s is the run's.
+ * Returns 0, or -1 (said on log) when the file could not be written. */
+static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
 			     size_t pods, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
 	if (!f) {
-		fprintf(log, "floe: cannot write %s: %s\n", path, strerror(errno));
-		return;
+		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
 	}
 	fprintf(f,
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
@@ -451,8 +557,12 @@ static void write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)cs->bad_type, (unsigned long long)cs->bad_size, pods,
 		(unsigned long long)st->bytes_written, process_cpu_s(),
 		(double)st->producer_wait_ns / 1e9);
-	if (fclose(f) != 0)
-		fprintf(log, "floe: cannot write %s: %s\n", path, strerror(errno));
+	if (ferror(f) | fclose(f)) {
+		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
+			strerror(errno ? errno : EIO));
+		return -1;
+	}
+	return 0;
 }
 
 static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
@@ -494,8 +604,22 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 
 #define HOUSEKEEPING_NS 1000000000ull
 
+/*
+ * Every signal whose default action would end the process without clean-up (hooks left on the
+ * veths, the active segment uncompressed) stops the tap instead: Ctrl-C, kill, a closed
+ * terminal (SIGHUP), Ctrl-\ (SIGQUIT), a pipe whose reader is gone (SIGPIPE) and the user
+ * signals, which nothing else in floe uses.
+ */
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2};
+
 static void on_stop_signal(struct evloop *l, int signo, void *ctx)
 {
+	struct tap *t = ctx;
+
+	if (!t->stop_signo) {
+		t->stop_signo = signo;
+		fprintf(t->log, "floe: SIG%s: stopping\n", sigabbrev_np(signo) ?: "?");
+	}
 	evloop_stop(l);
 }
 
@@ -510,28 +634,37 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 {
 	struct tap *t = ctx;
 	uint64_t cnt[FLOE_CNT_MAX];
+	struct pcap_store_stats st;
 
 	if (t->worker)
 		dissect_worker_tick(t->worker);
 	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
 	if (t->o->debug && capture_counters(t->capture, cnt) == 0) {
-		fprintf(t->log, "floe: seen %llu targeted %llu recorded %llu ringbuf_full %llu\n",
+		pcap_store_get_stats(t->store, &st);
+		fprintf(t->log,
+			"floe: seen %llu targeted %llu recorded %llu ringbuf_full %llu written %llu "
+			"store_lost %llu%s%s\n",
 			(unsigned long long)cnt[FLOE_CNT_SEEN],
 			(unsigned long long)cnt[FLOE_CNT_TARGETED],
 			(unsigned long long)cnt[FLOE_CNT_RECORDED],
-			(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL]);
+			(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
+			(unsigned long long)st.packets_written, (unsigned long long)st.packets_lost,
+			st.last_errno ? " last_error " : "",
+			st.last_errno ? strerrorname_np(st.last_errno) ?: "?" : "");
 		fflush(t->log);
 	}
 }
 
 int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 {
-	struct tap t = {.o = o, .log = log, .names = {.lock = PTHREAD_MUTEX_INITIALIZER}};
+	struct tap t = {.o = o, .log = log, .names = {.lock = PTHREAD_MUTEX_INITIALIZER},
+			.output_efd = -1};
+	struct sigaction interrupt = {.sa_handler = on_interrupt}, old_interrupt;
+	bool interrupt_set = false;
 	struct tc_hooks_cleanup_stats cleaned = {};
 	struct pcap_store_stats st = {};
 	struct capture_stats cs = {};
 	uint64_t cnt[FLOE_CNT_MAX] = {};
-	static const int stop_signals[] = {SIGINT, SIGTERM};
 	char err[512];
 	int rc = 1, ret;
 	uint64_t start;
@@ -557,12 +690,21 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	}
 
 	/* The loop, and the signals blocked for its signalfd, before any thread starts: threads
-	 * inherit the mask, so that SIGINT/SIGTERM reach the loop and no other thread. */
+	 * inherit the mask, so that the stop signals reach the loop and no other thread. A write
+	 * to a closed pipe then fails with EPIPE instead of killing the process. */
 	ret = evloop_new(&t.loop);
 	if (ret == 0)
-		ret = evloop_add_signals(t.loop, stop_signals, 2, on_stop_signal, &t, NULL);
+		ret = evloop_add_signals(t.loop, stop_signals,
+					 sizeof(stop_signals) / sizeof(stop_signals[0]),
+					 on_stop_signal, &t, NULL);
 	if (ret < 0) {
 		fprintf(log, "floe: event loop: %s\n", strerror(-ret));
+		goto out;
+	}
+	/* Without SA_RESTART: interrupts a write of entries that no reader takes (at exit). */
+	interrupt_set = sigaction(SIGRTMIN, &interrupt, &old_interrupt) == 0;
+	if (!interrupt_set) {
+		fprintf(log, "floe: signal handler: %s\n", strerror(errno));
 		goto out;
 	}
 
@@ -602,6 +744,21 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		fprintf(log, "floe: %s\n", err);
 		rc = 2;
 		goto out;
+	}
+	if (t.worker) {
+		struct stat sb;
+
+		ret = t.output_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (ret >= 0)
+			ret = evloop_add_fd(t.loop, t.output_efd, EVLOOP_IN, on_output_failed, &t,
+					    NULL);
+		if (ret < 0) {
+			fprintf(log, "floe: entries: %s\n", strerror(ret == -1 ? errno : -ret));
+			goto out;
+		}
+		/* A pipe's or socket's hang-up (its reader gone) is seen at once, entries or not. */
+		if (!fstat(fileno(out), &sb) && (S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode)))
+			evloop_add_fd(t.loop, fileno(out), 0, on_stdout_hangup, &t, NULL);
 	}
 
 	{
@@ -673,14 +830,22 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	ret = pcap_store_close(t.store);
 	t.store = NULL;
 	rc = 0;
-	if (ret < 0) {
+	print_summary(&t, cnt, &cs, &st, (double)(evloop_now_ns() - start) / 1e9);
+	/* Exit status 1 for a run that lost what it was to keep: see README, "Exit codes". */
+	if (st.packets_lost) {
+		fprintf(log, "floe: %llu packets could not be written to the store (%s)\n",
+			(unsigned long long)st.packets_lost,
+			strerror(st.last_errno ? st.last_errno : EIO));
+		rc = 1;
+	} else if (ret < 0) {
 		fprintf(log, "floe: closing the store: %s\n", strerror(-ret));
 		rc = 1;
 	}
-	print_summary(&t, cnt, &cs, &st, (double)(evloop_now_ns() - start) / 1e9);
-	entries_close(&t);
-	if (o->stats_json)
-		write_stats_json(o->stats_json, cnt, &cs, &st, t.next_target_id, log);
+	if (entries_close(&t) < 0)
+		rc = 1;
+	if (o->stats_json &&
+	    write_stats_json(o->stats_json, cnt, &cs, &st, t.next_target_id, log) < 0)
+		rc = 1;
 out:
 	pod_source_free(&t.pod_source);
 	byte_source_free(&t.byte_source);
@@ -691,6 +856,10 @@ out:
 	capture_close(t.capture);
 	/* Last: restores the signal mask, once nothing is left to interrupt. */
 	evloop_free(t.loop);
+	if (t.output_efd >= 0)
+		close(t.output_efd);
+	if (interrupt_set)
+		sigaction(SIGRTMIN, &old_interrupt, NULL);
 	tap_scope_free(&t.scope);
 	free(t.pods);
 	pod_names_free(&t.names);

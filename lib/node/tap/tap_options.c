@@ -4,10 +4,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "floe_record.h"
 
@@ -124,6 +126,26 @@ enum {
 	OPT_LATER,
 };
 
+/* A size in min..max (a size, then its range, each with its own message). */
+static int size_in(const char *name, const char *val, uint64_t min, const char *min_text,
+		   uint64_t max, const char *max_text, uint64_t *out, char *err, size_t errlen)
+{
+	uint64_t v;
+
+	if (parse_size(val, &v) < 0) {
+		snprintf(err, errlen, "--%s: invalid size '%s' (examples: 200MB, 64KiB, 1G)", name,
+			 val);
+		return -EINVAL;
+	}
+	if (v < min || v > max) {
+		snprintf(err, errlen, "--%s: %s is out of range: at least %s, at most %s", name, val,
+			 min_text, max_text);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
 /* Apply one option by its long name; shared by the flags and by --set tap.NAME=VALUE. */
 static int apply(struct tap_options *o, int opt, const char *name, const char *val, char *err,
 		 size_t errlen)
@@ -133,14 +155,12 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 
 	switch (opt) {
 	case OPT_STORAGELIMIT:
-		if (parse_size(val, &o->storage_limit) < 0 || o->storage_limit < (64u << 10))
-			goto bad_size;
-		return 0;
+		/* the smallest store that holds an active segment and one being compressed */
+		return size_in(name, val, 64u << 10, "64KiB", UINT64_MAX, "any", &o->storage_limit,
+			       err, errlen);
 	case OPT_RINGBUFFER:
-		if (parse_size(val, &o->ringbuf_bytes) < 0 || o->ringbuf_bytes == 0 ||
-		    o->ringbuf_bytes > (1ull << 31))
-			goto bad_size;
-		return 0;
+		return size_in(name, val, 1, "1", 1ull << 31, "2GiB", &o->ringbuf_bytes, err,
+			       errlen);
 	case OPT_SNAPLEN:
 		n = strtoull(val, &end, 10);
 		if (*val == '\0' || *end || n < 64 || n > FLOE_MAX_SNAPLEN) {
@@ -160,9 +180,13 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		o->segment_seconds = (uint32_t)n;
 		return 0;
 	case OPT_DURATION:
+		/* 0 would stop at once (it meant "no limit" before: that is leaving it out) */
 		o->duration = strtod(val, &end);
-		if (*val == '\0' || *end || o->duration < 0) {
-			snprintf(err, errlen, "--duration: expected seconds, got '%s'", val);
+		if (*val == '\0' || *end || !isfinite(o->duration) || o->duration <= 0) {
+			snprintf(err, errlen,
+				 "--duration: expected seconds greater than 0, got '%s' (leave it "
+				 "out to run until stopped)",
+				 val);
 			return -EINVAL;
 		}
 		return 0;
@@ -173,6 +197,13 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		o->store_group = *val ? val : NULL;
 		return 0;
 	case OPT_INVENTORY:
+		/* Named on purpose, it must be there: only the default may be missing
+		 * (docs/local-mode.md, "The inventory file"). */
+		if (access(val, R_OK) < 0) {
+			snprintf(err, errlen, "--inventory: cannot read '%s': %s", val,
+				 strerror(errno));
+			return -EINVAL;
+		}
 		o->inventory = val;
 		return 0;
 	case OPT_NETNS_DIR:
@@ -188,19 +219,12 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		o->filter = val;
 		return 0;
 	case OPT_BODY_MAX:
-		if (parse_size(val, &o->body_max) < 0 || o->body_max > (1ull << 30))
-			goto bad_size;
-		return 0;
+		return size_in(name, val, 0, "0", 1ull << 30, "1GiB", &o->body_max, err, errlen);
 	case OPT_DISSECT_QUEUE:
-		if (parse_size(val, &o->dissect_queue) < 0 || o->dissect_queue < (64u << 10) ||
-		    o->dissect_queue > (4ull << 30))
-			goto bad_size;
-		return 0;
+		return size_in(name, val, 64u << 10, "64KiB", 4ull << 30, "4GiB", &o->dissect_queue,
+			       err, errlen);
 	}
 	snprintf(err, errlen, "unknown option '%s'", name);
-	return -EINVAL;
-bad_size:
-	snprintf(err, errlen, "--%s: invalid size '%s' (examples: 200MB, 64KiB, 1G)", name, val);
 	return -EINVAL;
 }
 
@@ -314,6 +338,11 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			if (ret < 0)
 				return ret;
 		}
+	}
+	if (o->all_namespaces && o->namespaces) {
+		snprintf(err, errlen, "-A (every namespace) and -n %s exclude each other: give one",
+			 o->namespaces);
+		return -EINVAL;
 	}
 	/* GNU getopt moved the positional arguments to the end: one pod regex at most. */
 	if (optind < argc)
