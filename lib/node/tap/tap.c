@@ -713,18 +713,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	if (o->debug)
 		setenv("FLOE_BPF_DEBUG", "1", 0);
 
-	struct capture_config cc = {
-	    .snaplen = o->snaplen, .ringbuf_bytes = o->ringbuf_bytes, .state_dir = o->state_dir};
-	/* Records go to the byte source, which takes them over below. */
-	ret = capture_open(&cc, NULL, NULL, &t.capture, &cleaned, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(log, "floe: %s\n", err);
-		goto out;
-	}
-	if (cleaned.filters_removed || cleaned.qdiscs_removed)
-		fprintf(log, "floe: removed %u hooks and %u qdiscs left by an earlier run\n",
-			cleaned.filters_removed, cleaned.qdiscs_removed);
-
+	/* The store first: a refused or unusable store ends the run before BPF is loaded. */
 	struct pcap_store_config sc = {
 	    .dir = o->store_dir,
 	    .group = o->store_group,
@@ -739,6 +728,18 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		fprintf(log, "floe: %s\n", err);
 		goto out;
 	}
+
+	struct capture_config cc = {
+	    .snaplen = o->snaplen, .ringbuf_bytes = o->ringbuf_bytes, .state_dir = o->state_dir};
+	/* Records go to the byte source, which takes them over below. */
+	ret = capture_open(&cc, NULL, NULL, &t.capture, &cleaned, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(log, "floe: %s\n", err);
+		goto out;
+	}
+	if (cleaned.filters_removed || cleaned.qdiscs_removed)
+		fprintf(log, "floe: removed %u hooks and %u qdiscs left by an earlier run\n",
+			cleaned.filters_removed, cleaned.qdiscs_removed);
 
 	if ((o->entries || o->filter) && entries_open(&t, out, err, sizeof(err)) < 0) {
 		fprintf(log, "floe: %s\n", err);
