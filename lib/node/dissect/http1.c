@@ -1136,6 +1136,31 @@ static void h1_free(void *vst)
 	free(st);
 }
 
+/*
+ * For the engine's memory budget (dissector.h, mem()). Exact for the byte buffers; the JSON
+ * of a head in progress and of each waiting request is estimated: twice its bytes on the
+ * wire for the head's fields parsed so far (jansson's objects and their keys), and HTTP1_XCH_BYTES per request
+ * (its exchange, entry and fields, measured around 1.5 KiB for a short request).
+ */
+#define HTTP1_XCH_BYTES 2048u
+
+static size_t h1_mem(const void *vst)
+{
+	const struct h1 *st = vst;
+	size_t n = sizeof(*st) + st->pending.n * HTTP1_XCH_BYTES;
+
+	for (int d = 0; d < 2; d++) {
+		const struct msg *m = &st->m[d];
+		size_t body = 2 * m->body.len < m->body.max ? 2 * m->body.len : m->body.max;
+
+		n += m->line.cap + m->name.cap + m->value.cap + (body > m->body.len ? body : m->body.len);
+		/* The head's fields already moved from the buffers into JSON. */
+		if (!m->head_done && m->head_bytes > m->line.len + m->name.len + m->value.len)
+			n += 2 * (m->head_bytes - m->line.len - m->name.len - m->value.len);
+	}
+	return n;
+}
+
 const struct dissector dissector_http1 = {
 	.name = "http1",
 	.protocol = "http", /* its descriptor: lib/core/protocols/http.c */
@@ -1145,4 +1170,5 @@ const struct dissector dissector_http1 = {
 	.gap = h1_gap,
 	.close = h1_close,
 	.free = h1_free,
+	.mem = h1_mem,
 };
