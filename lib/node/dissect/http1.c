@@ -1137,12 +1137,13 @@ static void h1_free(void *vst)
 }
 
 /*
- * For the engine's memory budget (dissector.h, mem()). Exact for the byte buffers; the JSON
- * of a head in progress and of each waiting request is estimated: twice its bytes on the
- * wire for the head's fields parsed so far (jansson's objects and their keys), and HTTP1_XCH_BYTES per request
- * (its exchange, entry and fields, measured around 1.5 KiB for a short request).
+ * For the engine's memory budget (dissector.h, mem()). Exact for the byte buffers and the
+ * structs; JSON is estimated: twice the wire bytes of the head's fields parsed so far
+ * (jansson's objects, keys and values), and HTTP1_XCH_JSON_BYTES for each waiting request's
+ * fields (a short request's, measured: about 700 bytes).
  */
-#define HTTP1_XCH_BYTES 2048u
+#define HTTP1_XCH_JSON_BYTES 768u
+#define HTTP1_XCH_BYTES (sizeof(struct xch) + sizeof(struct entry) + HTTP1_XCH_JSON_BYTES)
 
 static size_t h1_mem(const void *vst)
 {

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "dissect/engine.h"
 #include "floe_record.h"
 
 void tap_options_init(struct tap_options *o)
@@ -230,8 +231,8 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		return size_in(name, val, 64u << 10, "64KiB", 4ull << 30, "4GiB", &o->dissect_queue,
 			       err, errlen);
 	case OPT_DISSECT_MEMORY:
-		return size_in(name, val, 4u << 20, "4MiB", 1ull << 40, "1TiB", &o->dissect_memory,
-			       err, errlen);
+		return size_in(name, val, DISSECT_MIN_MEMORY, "4MiB", 1ull << 40, "1TiB",
+			       &o->dissect_memory, err, errlen);
 	}
 	snprintf(err, errlen, "unknown option '%s'", name);
 	return -EINVAL;
