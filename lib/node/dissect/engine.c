@@ -392,7 +392,7 @@ static void feed(struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n, u
 
 		eng->st.buffer_overflows++;
 		eng->st.parse_errors++;
-		b->len = 0;
+		buf_consume(b, b->len); /* and give the memory back */
 		c->d->gap(c->st, c, dir, lost, b->ts_last);
 	}
 	/*
@@ -487,7 +487,7 @@ static bool detect(struct conn *c, enum tcp_dir dir, uint64_t ts)
 		return false;
 	/* Nobody wants these bytes: drop them, try again at the next chunk (mid-stream). */
 	b->dropped += b->len;
-	b->len = 0;
+	buf_consume(b, b->len);
 	b->attempts++;
 	if (b->attempts >= DETECT_MAX_ATTEMPTS &&
 	    (c->b[!dir].attempts >= DETECT_MAX_ATTEMPTS || c->b[!dir].attempts == 0)) {
@@ -554,12 +554,13 @@ void dissect_stream_gap(struct dissect_engine *e, struct conn *c, enum tcp_dir d
 	b = &c->b[dir];
 	if (!c->d) {
 		b->dropped += b->len + missing;
-		b->len = 0;
+		buf_consume(b, b->len);
+		conn_mem_sync(c);
 		return;
 	}
 	/* Bytes held for a message that the gap cuts are lost with it. */
 	missing += b->len;
-	b->len = 0;
+	buf_consume(b, b->len);
 	e->st.gaps++;
 	e->st.gap_bytes += missing;
 	c->d->gap(c->st, c, dir, missing, ts_ns);
