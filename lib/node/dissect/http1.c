@@ -218,6 +218,9 @@ static size_t resync_scan(struct msg *m, const uint8_t *p, size_t n, bool *found
 
 /* ---- small helpers ---- */
 
+/* Head buffers up to this capacity stay with the connection between messages. */
+#define HTTP1_KEEP_BUF 1024u
+
 static int sb_add(struct strbuf *b, const char *p, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
@@ -411,6 +414,13 @@ static void msg_reset(struct msg *m)
 	json_decref(m->trailers);
 	m->obj = m->headers = m->trailers = NULL;
 	m->line.len = m->name.len = m->value.len = 0;
+	/* A long head's buffers are not kept for the next message of a keep-alive connection. */
+	if (m->line.cap > HTTP1_KEEP_BUF)
+		sb_free(&m->line);
+	if (m->name.cap > HTTP1_KEEP_BUF)
+		sb_free(&m->name);
+	if (m->value.cap > HTTP1_KEEP_BUF)
+		sb_free(&m->value);
 	http_body_reset(&m->body);
 	m->x = NULL;
 	m->begun = m->head_done = m->done = m->in_value = m->trailing = m->cut = false;
