@@ -12,7 +12,9 @@
 #      bounds) + 8 MiB (allocator overhead and fragmentation the accounting does not see, and
 #      the PCAP store's and the kernel ring's work buffers under load); evictions are counted
 #      in the summary and --stats-json; the normal requests are entries, complete, as curl saw
-#      them.
+#      them;
+#   4. the third round's store, exported and read by `floe read --dissect-memory 16MiB`: the
+#      same checks offline.
 # Usage (root, from the repo root): bash selftests/integration/test_memory_budget.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -151,5 +153,35 @@ is_num "$(stat_get "$STATS" dissect_mem_peak)" -le $((BUDGET_MIB * MIB + MIB)) \
 evicted=$(jq -r 'select(.missing_reason == "memory_budget") | .request.path // "-"' "$OUT" |
 	sed 's,/[0-9]*$,,' | sort -u | tr '\n' ' ')
 is "$evicted" "/slow " "budget: entries evicted for memory are slow connections' heads"
+
+# ---------------------------------------------------------------- 4. the same capture offline
+# The budget round's store, exported, read back by floe read with the same budget.
+PCAP=$T/budget.pcap
+on_node "$FLOE" pcap export -o "$PCAP" --store "$T/budget.store" >"$T/export.log" 2>&1
+is "$?" 0 "offline: floe pcap export of the budget round" || diag "$(cat "$T/export.log")"
+if [ -x /usr/bin/time ]; then
+	/usr/bin/time -f %M -o "$T/read.rss" "$FLOE" read --json --dissect-memory ${BUDGET_MIB}MiB 		"$PCAP" >"$T/read.json" 2>"$T/read.log"
+	is "$?" 0 "offline: floe read --dissect-memory ${BUDGET_MIB}MiB exits 0"
+	/usr/bin/time -f %M -o "$T/read-nobudget.rss" "$FLOE" read --json "$PCAP" >/dev/null 		2>"$T/read-nobudget.log"
+	diag "$(tail -n 1 "$T/read.log")"
+	diag "floe read peak RSS: $(tail -n 1 "$T/read.rss") KiB with the budget," 		"$(tail -n 1 "$T/read-nobudget.rss") KiB without"
+	check "offline: evictions counted in floe read's summary" 		grep -qE 'connections evicted' "$T/read.log"
+	n=$(sed -n 's/.*, \([0-9]*\) connections evicted.*/\1/p' "$T/read.log")
+	is_num "${n:-0}" -gt 0 "offline: floe read evicted connections to stay within the budget"
+	# The offline oracle's bound (selftests/oracle/oracle_memory_budget.py): baseline (floe
+	# read of the baseline round's store: the normal requests alone) + budget + 4 MiB.
+	on_node "$FLOE" pcap export -o "$T/base.pcap" --store "$T/base.store" >/dev/null 2>&1
+	/usr/bin/time -f %M -o "$T/read-base.rss" "$FLOE" read --json "$T/base.pcap" >/dev/null \
+		2>&1
+	rbase=$(($(tail -n 1 "$T/read-base.rss") * 1024))
+	is_num "$(($(tail -n 1 "$T/read.rss") * 1024))" -le $((rbase + (BUDGET_MIB + 4) * MIB)) \
+		"offline: floe read's peak RSS <= baseline $((rbase / 1024)) KiB + ${BUDGET_MIB} + 4 MiB"
+	got=$(jq -r 'select(.request.path == "/text") |
+		select(.missing == null and .response.status == 200) | .request.url' "$T/read.json" |
+		sort)
+	is "$got" "$(sort "$T/budget.urls")" "offline: the $NORMAL normal requests are complete entries"
+else
+	skip "offline: floe read's peak RSS" "/usr/bin/time is not installed"
+fi
 
 done_testing
