@@ -146,6 +146,9 @@ static void read_usage(FILE *out)
 	      "  -j, --json            one JSON object per line instead of text\n"
 	      "      --body-max SIZE   body bytes kept per message (default 64KiB)\n"
 	      "      --max-flows N     TCP connections tracked at once (default 65536)\n"
+	      "      --dissect-memory SIZE  memory for dissection state, all connections\n"
+	      "                        together (default 256MiB, at least 4MiB); past it the\n"
+	      "                        least recently active connections are evicted (counted)\n"
 	      "  -q, --quiet           no summary on standard error\n"
 	      "  -h, --help            this help\n"
 	      "\n"
@@ -195,6 +198,11 @@ static void read_summary(const char *path, const struct read_file_stats *st,
 	if (st->decode_errors)
 		fprintf(stderr, ", %llu non-IP/undecodable frames",
 			(unsigned long long)st->decode_errors);
+	fprintf(stderr, "; dissection memory peak %llu of %llu bytes, %llu connections evicted "
+			"(%llu bytes)",
+		(unsigned long long)st->dissect.mem_peak, (unsigned long long)st->dissect.mem_limit,
+		(unsigned long long)st->dissect.mem_evictions,
+		(unsigned long long)st->dissect.mem_evicted_bytes);
 	fputc('\n', stderr);
 }
 
@@ -205,6 +213,7 @@ static int cmd_read(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"body-max", required_argument, NULL, 'b'},
 	    {"max-flows", required_argument, NULL, 'm'},
+	    {"dissect-memory", required_argument, NULL, 'M'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -247,6 +256,15 @@ static int cmd_read(int argc, char **argv)
 				return 2;
 			}
 			cfg.tcp.max_flows = v;
+			break;
+		case 'M':
+			if (parse_size(optarg, &v) || v < DISSECT_MIN_MEMORY || v > (1ull << 40)) {
+				fprintf(stderr,
+					"floe read: --dissect-memory: bad size '%s' (4MiB..1TiB)\n",
+					optarg);
+				return 2;
+			}
+			cfg.memory_budget = v;
 			break;
 		case 'q':
 			quiet = true;

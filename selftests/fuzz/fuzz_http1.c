@@ -96,6 +96,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (c)
 		dissect_stream_close(eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT),
 				     ts + 1);
+	/* The memory budget's accounting: every connection freed, every byte credited back. */
+	{
+		struct dissect_stats st;
+
+		dissect_engine_get_stats(eng, &st);
+		if (st.mem_bytes != 0)
+			abort();
+	}
 	dissect_engine_destroy(eng);
 	return 0;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Unit tests: the dissection engine (detection by content, buffering of unconsumed bytes,
- * buffer bound, gaps, dissector switching, entry ids, pod names), with two toy line
+ * buffer bound, gaps, dissector switching, entry ids, pod names, the memory budget and its
+ * evictions), with two toy line
  * protocols in place of the real dissectors:
  *   "toy":  the client sends "REQ <word>\n", the server "RSP <word>\n"; "SWITCH\n" from the
  *           server hands the connection to "toy2" with the pending request as handover.
@@ -95,10 +96,10 @@ static void toy_close(void *st, struct conn *c, enum conn_end why, uint64_t ts)
 {
 	struct toy *t = st;
 
-	(void)why, (void)ts;
+	(void)ts;
 	if (t->pending) {
 		t->pending->missing = ENTRY_MISSING_RESPONSE;
-		t->pending->missing_reason = ENTRY_REASON_CLOSED;
+		t->pending->missing_reason = conn_end_reason(why);
 		conn_emit(c, t->pending);
 		t->pending = NULL;
 	}
@@ -358,6 +359,104 @@ static void test_close_and_destroy(void **state)
 	dissect_engine_destroy(e);
 }
 
+/* One TCP segment of flow i (client ::1 with i in bytes 13-14, port 40000; server ::2:9999). */
+static void tcp_seg(struct dissect_engine *e, unsigned i, bool from_client, uint8_t flags,
+		    uint32_t seq, const uint8_t *p, size_t n, uint64_t ts)
+{
+	struct packet pk = { .ts_ns = ts, .family = AF_INET6, .l4_proto = 6,
+			     .flags = PACKET_F_L4, .tcp_flags = flags, .seq = seq,
+			     .payload = p ? p : (const uint8_t *)"", .payload_caplen = (uint32_t)n,
+			     .payload_wirelen = (uint32_t)n };
+	uint8_t cli[16] = { 0 }, srv[16] = { 0 };
+
+	cli[15] = 1, cli[14] = i & 0xff, cli[13] = (uint8_t)(i >> 8);
+	srv[15] = 2;
+	memcpy(from_client ? pk.src : pk.dst, cli, 16);
+	memcpy(from_client ? pk.dst : pk.src, srv, 16);
+	pk.sport = from_client ? 40000 : 9999;
+	pk.dport = from_client ? 9999 : 40000;
+	assert_int_equal(dissect_engine_packet(e, &pk), 0);
+}
+
+/*
+ * The budget: 600 connections each leave a 12 KB response line unfinished (the engine buffers
+ * it: the toy parser wants whole lines), 7 MiB in all against a 4 MiB budget. After every
+ * packet the charged total is within the budget; the connections evicted are the least
+ * recently active (the oldest here), their pending requests come out with missing_reason
+ * "memory_budget"; a connection active since then still completes its entry; held
+ * out-of-order bytes are charged; everything is credited back at the end.
+ */
+static void test_memory_budget(void **state)
+{
+	enum { CONNS = 600, LINE = 12000 };
+	struct dissect_config cfg = { .memory_budget = DISSECT_MIN_MEMORY,
+				      .max_buffer_per_dir = 64 << 10 };
+	static uint8_t rsp[LINE];
+	struct dissect_stats st;
+	struct dissect_engine *e;
+	uint64_t ts = 1, before;
+	unsigned i, evicted_ids = 0, max_evicted = 0;
+	struct sink s = { .entries = json_array() };
+
+	(void)state;
+	memset(rsp, 'x', sizeof(rsp));
+	memcpy(rsp, "RSP ", 4);
+	cfg.memory_budget = DISSECT_MIN_MEMORY - 1;
+	assert_int_equal(dissect_engine_create(&cfg, collect, &s, &e), -EINVAL);
+	cfg.memory_budget = DISSECT_MIN_MEMORY;
+	assert_int_equal(dissect_engine_create(&cfg, collect, &s, &e), 0);
+	for (i = 0; i < CONNS; i++) {
+		tcp_seg(e, i, true, TCP_F_SYN, 100, NULL, 0, ts++);
+		tcp_seg(e, i, false, TCP_F_SYN | TCP_F_ACK, 500, NULL, 0, ts++);
+		tcp_seg(e, i, true, TCP_F_ACK, 101, (const uint8_t *)"REQ a\n", 6, ts++);
+		tcp_seg(e, i, false, TCP_F_ACK, 501, rsp, LINE, ts++);
+		dissect_engine_get_stats(e, &st);
+		assert_true(st.mem_bytes <= st.mem_limit);
+		assert_true(st.mem_peak <= st.mem_limit + LINE * 2 + 4096);
+		if (i == 0) /* the first connection's line is charged */
+			assert_true(st.mem_bytes >= LINE);
+		/* Connection 1 stays active: its line goes on now and then. */
+		if (i > 1 && i % 50 == 0)
+			tcp_seg(e, 1, false, TCP_F_ACK, 501 + LINE + (i / 50 - 1), (const uint8_t *)"y",
+				1, ts++);
+	}
+	dissect_engine_get_stats(e, &st);
+	assert_int_equal(st.mem_limit, DISSECT_MIN_MEMORY);
+	/* 600 x ~16 KiB charged (line buffer) against 4 MiB: most were evicted, each giving
+	 * back at least its line. */
+	assert_true(st.mem_evictions >= CONNS - DISSECT_MIN_MEMORY / LINE);
+	assert_true(st.mem_evicted_bytes >= st.mem_evictions * LINE);
+	assert_int_equal(json_array_size(s.entries), st.mem_evictions);
+	for (i = 0; i < json_array_size(s.entries); i++) {
+		unsigned id = (unsigned)strtoul(field(s.entries, i, "id"), NULL, 10);
+
+		assert_string_equal(field(s.entries, i, "missing"), "response");
+		assert_string_equal(field(s.entries, i, "missing_reason"), "memory_budget");
+		assert_int_not_equal(id, 2); /* flow 2 is connection 1 */
+		evicted_ids++;
+		if (id > max_evicted)
+			max_evicted = id;
+	}
+	/* The oldest first: every flow evicted is older than every flow kept (but flow 2). */
+	assert_int_equal(max_evicted, evicted_ids + 1);
+	/* Connection 1 kept its state: the end of its line completes its entry. */
+	tcp_seg(e, 1, false, TCP_F_ACK, 501 + LINE + 11, (const uint8_t *)"\n", 1, ts++);
+	assert_int_equal(json_array_size(s.entries), st.mem_evictions + 1);
+	assert_string_equal(field(s.entries, st.mem_evictions, "id"), "2-1");
+	assert_null(json_object_get(json_array_get(s.entries, st.mem_evictions), "missing"));
+	/* Held out-of-order bytes count: a segment 1000 bytes ahead on the newest flow. */
+	dissect_engine_get_stats(e, &st);
+	before = st.mem_bytes;
+	tcp_seg(e, CONNS - 1, true, TCP_F_ACK, 107 + 1000, rsp, 2000, ts++);
+	dissect_engine_get_stats(e, &st);
+	assert_true(st.mem_bytes >= before + 2000 || st.mem_evictions > 0);
+	dissect_engine_finish(e);
+	dissect_engine_get_stats(e, &st);
+	assert_int_equal(st.mem_bytes, 0);
+	json_decref(s.entries);
+	dissect_engine_destroy(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -366,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_buffer_bound_and_gap),
 		cmocka_unit_test(test_switch),
 		cmocka_unit_test(test_close_and_destroy),
+		cmocka_unit_test(test_memory_budget),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -77,6 +77,11 @@ static void test_flags(void **state)
 	assert_int_equal(o.ringbuf_bytes, 1ull << 20);
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-queue", "8MiB"), 0);
 	assert_int_equal(o.dissect_queue, 8ull << 20);
+	assert_int_equal(o.dissect_memory, 0); /* the engine's default */
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-memory", "16MiB"), 0);
+	assert_int_equal(o.dissect_memory, 16ull << 20);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-s", "tap.dissect-memory=1G"), 0);
+	assert_int_equal(o.dissect_memory, 1ull << 30);
 
 	/* The store is private unless a group is given, by flag or by --set. */
 	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
@@ -103,6 +108,9 @@ static void test_bad_flags(void **state)
 	/* A queue smaller than one large packet would dissect nothing. */
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-queue", "1KiB"), -EINVAL);
 	assert_non_null(strstr(err, "--dissect-queue"));
+	/* Less than one busy connection's own bounds. */
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-memory", "1MiB"), -EINVAL);
+	assert_non_null(strstr(err, "--dissect-memory"));
 	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls"), -EINVAL);
 	assert_non_null(strstr(err, "not available yet"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-p", "x.tar.gz"), -EINVAL);

@@ -677,6 +677,39 @@ static void test_rst(void **state)
 	hfree(h);
 }
 
+/* tcp_reasm_evict_lru(): the least recently used open flow goes (held data flushed as a gap),
+ * is forgotten, and its next packet opens a new flow; with no open flow, nothing happens. */
+static void test_evict_lru(void **state)
+{
+	struct harness *h = hnew(NULL);
+
+	(void)state;
+	assert_false(tcp_reasm_evict_lru(h->r, h->now));
+	handshake_isn(h, 40001, CI, SI);
+	handshake_isn(h, 40002, CI, SI);
+	TX(h, .cport = 40001, .seq = C(0), .fl = AP, .d = "a");
+	TX(h, .cport = 40001, .seq = C(5), .fl = AP, .d = "held");
+	assert_int_equal(tcp_reasm_buffered_bytes(h->r), TCP_REASM_SEGMENT_OVERHEAD + 4);
+	TX(h, .cport = 40002, .seq = C(0), .fl = AP, .d = "b"); /* flow 1 is now the LRU one */
+	assert_true(tcp_reasm_evict_lru(h->r, h->now));
+	assert_int_equal(h->f[0].close_calls, 1);
+	assert_int_equal(h->f[0].reason, TCP_CLOSE_MEMORY);
+	assert_string_equal(h->f[0].out[0], "a[4]held");
+	assert_int_equal(h->f[1].close_calls, 0);
+	assert_int_equal(tcp_reasm_buffered_bytes(h->r), 0);
+	assert_int_equal(stats(h).flows_closed[TCP_CLOSE_MEMORY], 1);
+	assert_int_equal(stats(h).flows_time_wait, 0);
+	assert_string_equal(tcp_close_reason_str(TCP_CLOSE_MEMORY), "memory");
+	/* forgotten, not remembered: it speaks again, it is picked up again */
+	TX(h, .cport = 40001, .seq = C(9), .fl = AP, .d = "again");
+	assert_int_equal(h->nflows, 3);
+	assert_string_equal(h->f[2].out[0], "again");
+	assert_true(tcp_reasm_evict_lru(h->r, h->now));
+	assert_int_equal(h->f[1].reason, TCP_CLOSE_MEMORY);
+	assert_true(tcp_reasm_flow_bytes() > 0);
+	hfree(h);
+}
+
 static void test_idle_and_time_wait(void **state)
 {
 	struct tcp_reasm_config cfg = {.idle_timeout_ns = 10 * SEC, .time_wait_ns = 2 * SEC};
@@ -1070,6 +1103,7 @@ int main(void)
 		cmocka_unit_test(test_snapped),
 		cmocka_unit_test(test_fin),
 		cmocka_unit_test(test_rst),
+		cmocka_unit_test(test_evict_lru),
 		cmocka_unit_test(test_idle_and_time_wait),
 		cmocka_unit_test(test_eviction),
 		cmocka_unit_test(test_port_reuse),

@@ -73,6 +73,7 @@ enum entry_missing_reason {
 	ENTRY_REASON_STREAM_RESET,/* HTTP/2 RST_STREAM or GOAWAY cancelled the stream */
 	ENTRY_REASON_PARSE_ERROR, /* the peer's bytes did not parse */
 	ENTRY_REASON_TOO_MANY_PENDING, /* more requests waited for answers than floe keeps */
+	ENTRY_REASON_MEMORY,      /* the connection was evicted for the dissection memory budget */
 };
 
 struct entry {

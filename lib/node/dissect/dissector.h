@@ -55,6 +55,7 @@ enum conn_end {
 	CONN_END_TIMEOUT,     /* idle timeout or evicted */
 	CONN_END_END_OF_INPUT,
 	CONN_END_SWITCHED,    /* conn_switch() handed the connection to another dissector */
+	CONN_END_MEMORY,      /* evicted to keep the engine under its memory budget */
 };
 
 struct dissector {
@@ -113,6 +114,14 @@ struct dissector {
 	 * DETECT_MAYBE counts as NO (the next datagrams are asked again, a few times).
 	 */
 	enum detect_result (*detect_datagram)(const uint8_t *p, size_t n, bool *sender_is_client);
+
+	/*
+	 * Bytes the connection's state holds now (its struct, buffers, pending requests), for
+	 * the engine's memory budget (engine.h, "Memory"); O(1), called after every parse() and
+	 * gap(). NULL: the state's struct size as open() reported nothing else is charged
+	 * (DISSECT_STATE_BYTES).
+	 */
+	size_t (*mem)(const void *st);
 };
 
 /* ---- what the engine offers dissectors ---- */

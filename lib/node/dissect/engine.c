@@ -51,6 +51,7 @@ struct conn {
 	uint64_t last_ts;
 	uint32_t udp_bucket;
 	unsigned udp_attempts;
+	size_t mem; /* bytes charged to the engine's budget (conn_mem_sync) */
 };
 
 /* The UDP conversation table (engine.h, "UDP conversations"). */
@@ -70,6 +71,8 @@ struct dissect_engine {
 	uint64_t last_flow_id; /* TCP flows and UDP conversations share the numbering */
 	struct udp_table udp;
 	struct ip_defrag *defrag; /* made at the first IP fragment */
+	uint64_t mem_used; /* the connections' charges; the reassembler's held bytes come on top */
+	size_t tcp_flow_bytes; /* what the reassembler's record of one flow takes */
 };
 
 static unsigned dissector_count(void)
@@ -136,6 +139,8 @@ enum entry_missing_reason conn_end_reason(enum conn_end why)
 		return ENTRY_REASON_TIMEOUT;
 	case CONN_END_END_OF_INPUT:
 		return ENTRY_REASON_END_OF_INPUT;
+	case CONN_END_MEMORY:
+		return ENTRY_REASON_MEMORY;
 	case CONN_END_FIN:
 	case CONN_END_SWITCHED:
 		break;
@@ -234,12 +239,58 @@ int conn_switch(struct conn *c, const char *name, void *handover)
 	return -ENOENT;
 }
 
+/* ---- memory budget (engine.h, "Memory") ---- */
+
+static uint64_t mem_total(const struct dissect_engine *e)
+{
+	return e->mem_used + tcp_reasm_buffered_bytes(e->reasm);
+}
+
+/* What c holds now: its records, its buffers, its dissector's state. */
+static size_t conn_mem(const struct conn *c)
+{
+	size_t n = sizeof(*c) + c->b[0].cap + c->b[1].cap;
+
+	if (c->transport == IPPROTO_TCP)
+		n += c->eng->tcp_flow_bytes;
+	if (c->d && c->st)
+		n += c->d->mem ? c->d->mem(c->st) : DISSECT_STATE_BYTES;
+	return n;
+}
+
+/* The one accounting point: charge (or credit) what c's holding changed by since last time. */
+static void conn_mem_sync(struct conn *c)
+{
+	struct dissect_engine *e = c->eng;
+	size_t now = conn_mem(c);
+
+	e->mem_used = e->mem_used + now - c->mem;
+	c->mem = now;
+	if (mem_total(e) > e->st.mem_peak)
+		e->st.mem_peak = mem_total(e);
+}
+
+/* Between packets: evict the least recently active connections until under the budget. */
+static void mem_enforce(struct dissect_engine *e, uint64_t ts)
+{
+	uint64_t before;
+
+	while ((before = mem_total(e)) > e->st.mem_limit) {
+		if (!tcp_reasm_evict_lru(e->reasm, ts))
+			break;
+		e->st.mem_evictions++;
+		if (before > mem_total(e))
+			e->st.mem_evicted_bytes += before - mem_total(e);
+	}
+}
+
 /* ---- buffers ---- */
 
 static int buf_append(struct dir_buf *b, const uint8_t *p, size_t n, uint64_t ts)
 {
 	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
+		/* On demand: a connection that sent 100 bytes holds 256, not a page. */
+		size_t cap = b->cap ? b->cap : 256;
 		uint8_t *np;
 
 		while (cap < b->len + n)
@@ -341,7 +392,7 @@ static void feed(struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n, u
 
 		eng->st.buffer_overflows++;
 		eng->st.parse_errors++;
-		b->len = 0;
+		buf_consume(b, b->len); /* and give the memory back */
 		c->d->gap(c->st, c, dir, lost, b->ts_last);
 	}
 	/*
@@ -436,7 +487,7 @@ static bool detect(struct conn *c, enum tcp_dir dir, uint64_t ts)
 		return false;
 	/* Nobody wants these bytes: drop them, try again at the next chunk (mid-stream). */
 	b->dropped += b->len;
-	b->len = 0;
+	buf_consume(b, b->len);
 	b->attempts++;
 	if (b->attempts >= DETECT_MAX_ATTEMPTS &&
 	    (c->b[!dir].attempts >= DETECT_MAX_ATTEMPTS || c->b[!dir].attempts == 0)) {
@@ -463,6 +514,7 @@ static struct conn *conn_new(struct dissect_engine *e, const struct tcp_flow_inf
 	c->info = *info;
 	c->transport = transport;
 	e->st.conns++;
+	conn_mem_sync(c);
 	return c;
 }
 
@@ -480,15 +532,16 @@ void dissect_stream_data(struct dissect_engine *e, struct conn *c, enum tcp_dir 
 		return;
 	if (c->d) {
 		feed(c, dir, p, n, ts_ns);
-		return;
+	} else {
+		b = &c->b[dir];
+		if (buf_append(b, p, n, ts_ns)) {
+			e->st.alloc_failures++;
+			b->dropped += n;
+		} else {
+			detect(c, dir, ts_ns);
+		}
 	}
-	b = &c->b[dir];
-	if (buf_append(b, p, n, ts_ns)) {
-		e->st.alloc_failures++;
-		b->dropped += n;
-		return;
-	}
-	detect(c, dir, ts_ns);
+	conn_mem_sync(c);
 }
 
 void dissect_stream_gap(struct dissect_engine *e, struct conn *c, enum tcp_dir dir,
@@ -501,15 +554,17 @@ void dissect_stream_gap(struct dissect_engine *e, struct conn *c, enum tcp_dir d
 	b = &c->b[dir];
 	if (!c->d) {
 		b->dropped += b->len + missing;
-		b->len = 0;
+		buf_consume(b, b->len);
+		conn_mem_sync(c);
 		return;
 	}
 	/* Bytes held for a message that the gap cuts are lost with it. */
 	missing += b->len;
-	b->len = 0;
+	buf_consume(b, b->len);
 	e->st.gaps++;
 	e->st.gap_bytes += missing;
 	c->d->gap(c->st, c, dir, missing, ts_ns);
+	conn_mem_sync(c);
 }
 
 static enum conn_end conn_end_of(enum tcp_close_reason why)
@@ -523,6 +578,8 @@ static enum conn_end conn_end_of(enum tcp_close_reason why)
 		return CONN_END_END_OF_INPUT;
 	case TCP_CLOSE_PORT_REUSE:
 		return CONN_END_FIN;
+	case TCP_CLOSE_MEMORY:
+		return CONN_END_MEMORY;
 	default:
 		return CONN_END_TIMEOUT;
 	}
@@ -540,6 +597,7 @@ static void conn_close(struct dissect_engine *e, struct conn *c, enum conn_end w
 	}
 	buf_free(&c->b[0]);
 	buf_free(&c->b[1]);
+	e->mem_used -= c->mem;
 	free(c);
 }
 
@@ -766,6 +824,7 @@ static int udp_datagram(struct dissect_engine *e, const struct packet *p, uint64
 		c->d->parse(c->st, c, dir, p->payload, p->payload_caplen, ts_first, p->ts_ns);
 		c->in_parse = false;
 	}
+	conn_mem_sync(c);
 	return 0;
 }
 
@@ -866,10 +925,20 @@ int dissect_engine_create(const struct dissect_config *cfg, dissect_sink_fn sink
 		e->cfg.udp_max_conversations = DISSECT_DEFAULT_UDP_MAX_CONVERSATIONS;
 	if (!e->cfg.udp_idle_timeout_ns)
 		e->cfg.udp_idle_timeout_ns = DISSECT_DEFAULT_UDP_IDLE_NS;
-	if (e->cfg.udp_max_conversations > (1u << 26)) {
+	if (!e->cfg.memory_budget)
+		e->cfg.memory_budget = DISSECT_DEFAULT_MEMORY;
+	if (e->cfg.udp_max_conversations > (1u << 26) ||
+	    e->cfg.memory_budget < DISSECT_MIN_MEMORY) {
 		free(e);
 		return -EINVAL;
 	}
+	/* Held out-of-order bytes are part of the budget: the reassembler's own total limit
+	 * (which gives up holes rather than flows) is no larger. */
+	if (!e->cfg.tcp.max_total_buffered_bytes ||
+	    e->cfg.tcp.max_total_buffered_bytes > e->cfg.memory_budget)
+		e->cfg.tcp.max_total_buffered_bytes = e->cfg.memory_budget;
+	e->st.mem_limit = e->cfg.memory_budget;
+	e->tcp_flow_bytes = tcp_reasm_flow_bytes();
 	e->sink = sink;
 	e->ctx = ctx;
 	err = tcp_reasm_create(&e->cfg.tcp, &cb, e, &e->reasm);
@@ -897,7 +966,7 @@ void dissect_engine_destroy(struct dissect_engine *e)
 	free(e);
 }
 
-int dissect_engine_packet(struct dissect_engine *e, const struct packet *p)
+static int engine_packet(struct dissect_engine *e, const struct packet *p)
 {
 	if (e->cfg.tcp.expire_on_packets &&
 	    (e->udp.oldest || (e->defrag && ip_defrag_pending(e->defrag)))) {
@@ -910,6 +979,15 @@ int dissect_engine_packet(struct dissect_engine *e, const struct packet *p)
 	if (p->l4_proto == IPPROTO_UDP)
 		return p->flags & PACKET_F_L4 ? udp_datagram(e, p, p->ts_ns) : TCP_IGNORE_NOT_TCP;
 	return tcp_reasm_packet(e->reasm, p);
+}
+
+int dissect_engine_packet(struct dissect_engine *e, const struct packet *p)
+{
+	int ret = engine_packet(e, p);
+
+	/* Here no callback of the reassembler is running: flows may be closed. */
+	mem_enforce(e, p->ts_ns);
+	return ret;
 }
 
 void dissect_engine_expire(struct dissect_engine *e, uint64_t now_ns)
@@ -935,6 +1013,7 @@ void dissect_malloc_policy(void)
 void dissect_engine_get_stats(const struct dissect_engine *e, struct dissect_stats *out)
 {
 	*out = e->st;
+	out->mem_bytes = mem_total(e);
 	if (e->defrag) {
 		struct ip_defrag_stats ds;
 

@@ -33,8 +33,20 @@
  * without a hole); the whole segment goes to TCP reassembly, the whole datagram to its UDP
  * conversation with the time of its first fragment as ts and of its last as ts_last.
  *
- * Memory: bounded by cfg (tcp limits, max_buffer_per_dir per connection direction) and by
- * what each dissector bounds itself (pending requests, body_max). Not thread-safe.
+ * Memory: one budget, cfg.memory_budget (`--dissect-memory`), for what dissection holds across
+ * all connections: each open connection's records (the engine's and the reassembler's), its
+ * unconsumed bytes (max_buffer_per_dir per direction at most), its dissector's state as the
+ * dissector's mem() reports it (HTTP/1: partial heads, kept bodies, waiting requests; others
+ * a nominal DISSECT_STATE_BYTES), and the reassembler's held out-of-order bytes. Charges and
+ * credits go through one point per connection (after each of its events); after each
+ * packet, while the total is over the budget, the least recently active TCP connection is
+ * evicted: closed (its pending entries come out incomplete, missing_reason "memory_budget")
+ * and forgotten, so that if it speaks again it is picked up again mid-stream. Evictions and
+ * their bytes are counted (dissect_stats.mem_*). The budget holds between packets; within
+ * one it may be passed by what that packet adds. Not charged: UDP conversations' fixed
+ * records (bounded by udp_max_conversations) and flows remembered after FIN/RST (bounded by
+ * tcp.max_flows). Each connection also stays within its own bounds (max_buffer_per_dir, the
+ * dissectors' pending and body_max limits). Not thread-safe.
  */
 #ifndef FLOE_DISSECT_ENGINE_H
 #define FLOE_DISSECT_ENGINE_H
@@ -54,6 +66,9 @@
 #define DISSECT_DEFAULT_UDP_MAX_CONVERSATIONS 65536u
 #define DISSECT_DEFAULT_UDP_IDLE_NS  (30ull * 1000000000ull) /* 30 s, like conntrack's UDP */
 #define DISSECT_UDP_DETECT_DATAGRAMS 8u /* datagrams offered for detection per conversation */
+#define DISSECT_DEFAULT_MEMORY (256ull << 20) /* memory_budget: 256 MiB */
+#define DISSECT_MIN_MEMORY     (4ull << 20)   /* less could not hold one busy connection */
+#define DISSECT_STATE_BYTES    1024u /* charged for a dissector's state without mem() */
 
 /* The sink borrows the entry; the engine frees it when the sink returns. */
 typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
@@ -72,6 +87,8 @@ struct dissect_config {
 	size_t detect_bytes;       /* bytes looked at before a flow is "unknown"; 0: default */
 	uint32_t udp_max_conversations; /* UDP conversations tracked at once; 0: default */
 	uint64_t udp_idle_timeout_ns;   /* close a UDP conversation idle this long; 0: default */
+	uint64_t memory_budget;    /* bytes, all connections together (see Memory); 0: default;
+				    * at least DISSECT_MIN_MEMORY */
 	dissect_names_fn names;    /* optional */
 	void *names_ctx;
 };
@@ -97,6 +114,13 @@ struct dissect_stats {
 	uint64_t ip_reassembled;     /* segments and datagrams put together from fragments */
 	uint64_t ip_fragments_given_up; /* datagrams whose fragments never all came */
 	uint64_t ip_fragments_unreadable; /* fragments whose IP headers were cut (dropped) */
+	/* The memory budget (see Memory): limit, charged bytes now and at most, evictions. */
+	uint64_t mem_limit;
+	uint64_t mem_bytes;          /* gauge */
+	uint64_t mem_peak;           /* largest mem_bytes seen (may pass the limit within a
+				      * packet, see Memory) */
+	uint64_t mem_evictions;      /* connections closed to get back under the limit */
+	uint64_t mem_evicted_bytes;  /* bytes those evictions gave back */
 	/* Each dissector's own event counters; see dissect_counter_name(). */
 	uint64_t counters[DISSECT_MAX_PROTOCOLS][DISSECT_MAX_COUNTERS];
 };

@@ -218,6 +218,9 @@ static size_t resync_scan(struct msg *m, const uint8_t *p, size_t n, bool *found
 
 /* ---- small helpers ---- */
 
+/* Head buffers up to this capacity stay with the connection between messages. */
+#define HTTP1_KEEP_BUF 1024u
+
 static int sb_add(struct strbuf *b, const char *p, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
@@ -411,6 +414,13 @@ static void msg_reset(struct msg *m)
 	json_decref(m->trailers);
 	m->obj = m->headers = m->trailers = NULL;
 	m->line.len = m->name.len = m->value.len = 0;
+	/* A long head's buffers are not kept for the next message of a keep-alive connection. */
+	if (m->line.cap > HTTP1_KEEP_BUF)
+		sb_free(&m->line);
+	if (m->name.cap > HTTP1_KEEP_BUF)
+		sb_free(&m->name);
+	if (m->value.cap > HTTP1_KEEP_BUF)
+		sb_free(&m->value);
 	http_body_reset(&m->body);
 	m->x = NULL;
 	m->begun = m->head_done = m->done = m->in_value = m->trailing = m->cut = false;
@@ -1136,6 +1146,32 @@ static void h1_free(void *vst)
 	free(st);
 }
 
+/*
+ * For the engine's memory budget (dissector.h, mem()). Exact for the byte buffers and the
+ * structs; JSON is estimated: twice the wire bytes of the head's fields parsed so far
+ * (jansson's objects, keys and values), and HTTP1_XCH_JSON_BYTES for each waiting request's
+ * fields (a short request's, measured: about 700 bytes).
+ */
+#define HTTP1_XCH_JSON_BYTES 768u
+#define HTTP1_XCH_BYTES (sizeof(struct xch) + sizeof(struct entry) + HTTP1_XCH_JSON_BYTES)
+
+static size_t h1_mem(const void *vst)
+{
+	const struct h1 *st = vst;
+	size_t n = sizeof(*st) + st->pending.n * HTTP1_XCH_BYTES;
+
+	for (int d = 0; d < 2; d++) {
+		const struct msg *m = &st->m[d];
+		size_t body = 2 * m->body.len < m->body.max ? 2 * m->body.len : m->body.max;
+
+		n += m->line.cap + m->name.cap + m->value.cap + (body > m->body.len ? body : m->body.len);
+		/* The head's fields already moved from the buffers into JSON. */
+		if (!m->head_done && m->head_bytes > m->line.len + m->name.len + m->value.len)
+			n += 2 * (m->head_bytes - m->line.len - m->name.len - m->value.len);
+	}
+	return n;
+}
+
 const struct dissector dissector_http1 = {
 	.name = "http1",
 	.protocol = "http", /* its descriptor: lib/core/protocols/http.c */
@@ -1145,4 +1181,5 @@ const struct dissector dissector_http1 = {
 	.gap = h1_gap,
 	.close = h1_close,
 	.free = h1_free,
+	.mem = h1_mem,
 };

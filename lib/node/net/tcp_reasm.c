@@ -97,6 +97,8 @@ const char *tcp_close_reason_str(enum tcp_close_reason reason)
 		return "end-of-input";
 	case TCP_CLOSE_PORT_REUSE:
 		return "port-reuse";
+	case TCP_CLOSE_MEMORY:
+		return "memory";
 	default:
 		return "unknown";
 	}
@@ -1004,6 +1006,24 @@ void tcp_reasm_finish(struct tcp_reasm *r)
 		close_flow(r, f, TCP_CLOSE_END_OF_INPUT, f->last_ts, false);
 	while ((f = r->tw.tail))
 		forget(r, f);
+}
+
+bool tcp_reasm_evict_lru(struct tcp_reasm *r, uint64_t ts_ns)
+{
+	if (!r->open.tail)
+		return false;
+	close_flow(r, r->open.tail, TCP_CLOSE_MEMORY, ts_ns, false);
+	return true;
+}
+
+uint64_t tcp_reasm_buffered_bytes(const struct tcp_reasm *r)
+{
+	return r->st.buffered_bytes;
+}
+
+size_t tcp_reasm_flow_bytes(void)
+{
+	return sizeof(struct flow);
 }
 
 void tcp_reasm_get_stats(const struct tcp_reasm *r, struct tcp_reasm_stats *out)

@@ -57,6 +57,10 @@
  *     closed one is forgotten; then a new flow opens. stats.port_reuse counts both.
  *   - Table full (max_flows): a remembered closed flow is forgotten first, else the least
  *     recently used open flow is closed with TCP_CLOSE_EVICTED.
+ *   - tcp_reasm_evict_lru() (a caller over its memory budget, between packets): the least
+ *     recently used open flow is closed with TCP_CLOSE_MEMORY and forgotten, so that its
+ *     next packet opens a new mid-stream flow (a connection that speaks again is picked up
+ *     again; its held data and the caller's state of it are freed).
  *   - tcp_reasm_finish(): every open flow is flushed and closed with TCP_CLOSE_END_OF_INPUT.
  *
  * Time: timestamps are nanoseconds on any clock, the same for all calls. Packets should come
@@ -78,6 +82,7 @@
 #define FLOE_NET_TCP_REASM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "net/packet.h"
@@ -122,6 +127,7 @@ enum tcp_close_reason {
 	TCP_CLOSE_EVICTED,       /* table full: least recently used */
 	TCP_CLOSE_END_OF_INPUT,  /* tcp_reasm_finish() */
 	TCP_CLOSE_PORT_REUSE,    /* a new connection started on the same addresses and ports */
+	TCP_CLOSE_MEMORY,        /* tcp_reasm_evict_lru(): the caller's memory budget */
 	TCP_CLOSE__COUNT,
 };
 
@@ -223,6 +229,19 @@ unsigned tcp_reasm_expire(struct tcp_reasm *r, uint64_t now_ns);
  * with TCP_CLOSE_END_OF_INPUT and forget closed ones. The instance can be used again.
  */
 void tcp_reasm_finish(struct tcp_reasm *r);
+
+/*
+ * Close the least recently used open flow with TCP_CLOSE_MEMORY (held data flushed, holes as
+ * gaps) and forget it. For a caller over its memory budget; not from inside a callback.
+ * Returns false when no flow is open.
+ */
+bool tcp_reasm_evict_lru(struct tcp_reasm *r, uint64_t ts_ns);
+
+/* Accounted held out-of-order bytes of all flows now (stats.buffered_bytes), in O(1). */
+uint64_t tcp_reasm_buffered_bytes(const struct tcp_reasm *r);
+
+/* Bytes one flow record takes (the callers' memory accounting charges it per flow). */
+size_t tcp_reasm_flow_bytes(void);
 
 /* A copy of the counters. */
 void tcp_reasm_get_stats(const struct tcp_reasm *r, struct tcp_reasm_stats *out);

@@ -74,6 +74,7 @@ struct tap {
 	size_t n_pods, cap_pods;
 	uint32_t next_target_id;
 	uint64_t packets, bytes;
+	struct dissect_stats dissect; /* the engine's final counters (--entries/--json) */
 	int store_errno;
 	struct evloop *loop;
 	struct pod_source pod_source;
@@ -283,8 +284,10 @@ static void entries_tick(void *ctx)
 
 static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 {
-	struct dissect_config dc = {
-	    .body_max = t->o->body_max, .names = pod_names_lookup, .names_ctx = &t->names};
+	struct dissect_config dc = {.body_max = t->o->body_max,
+				    .memory_budget = t->o->dissect_memory,
+				    .names = pod_names_lookup,
+				    .names_ctx = &t->names};
 	struct dissect_worker_config wc = {
 	    .queue_bytes = t->o->dissect_queue,
 	    .tick_on_request = true,
@@ -362,6 +365,12 @@ static int entries_close(struct tap *t)
 		(unsigned long long)ws.undecoded);
 	fprintf(t->log, "  drain waited for dissection     %.3f s (%llu times)\n",
 		(double)ws.wait_ns / 1e9, (unsigned long long)ws.waits);
+	fprintf(t->log,
+		"  dissection memory               peak %llu of %llu bytes, %llu connections "
+		"evicted (%llu bytes)\n",
+		(unsigned long long)ds.mem_peak, (unsigned long long)ds.mem_limit,
+		(unsigned long long)ds.mem_evictions, (unsigned long long)ds.mem_evicted_bytes);
+	t->dissect = ds;
 	dissect_engine_destroy(t->engine);
 	t->engine = NULL;
 	entry_output_free(&t->output);
@@ -533,7 +542,7 @@ static double process_cpu_s(void)
  * Returns 0, or -1 (said on log) when the file could not be written. */
 static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
-			     size_t pods, FILE *log)
+			     const struct dissect_stats *ds, size_t pods, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -546,7 +555,9 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		"\"duplicate\":%llu,\"written\":%llu,\"store_lost\":%llu,"
 		"\"segments_evicted\":%llu,\"packets_evicted\":%llu,\"store_bytes\":%llu,"
 		"\"store_bytes_peak\":%llu,\"records_bad_type\":%llu,\"records_bad_size\":%llu,"
-		"\"pods\":%zu,\"bytes_written\":%llu,\"cpu_s\":%.3f,\"store_wait_s\":%.3f}\n",
+		"\"pods\":%zu,\"bytes_written\":%llu,\"cpu_s\":%.3f,\"store_wait_s\":%.3f,"
+		"\"dissect_entries\":%llu,\"dissect_mem_limit\":%llu,\"dissect_mem_peak\":%llu,"
+		"\"dissect_mem_evictions\":%llu,\"dissect_mem_evicted_bytes\":%llu}\n",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -556,7 +567,9 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)st->store_bytes, (unsigned long long)st->store_bytes_peak,
 		(unsigned long long)cs->bad_type, (unsigned long long)cs->bad_size, pods,
 		(unsigned long long)st->bytes_written, process_cpu_s(),
-		(double)st->producer_wait_ns / 1e9);
+		(double)st->producer_wait_ns / 1e9, (unsigned long long)ds->entries,
+		(unsigned long long)ds->mem_limit, (unsigned long long)ds->mem_peak,
+		(unsigned long long)ds->mem_evictions, (unsigned long long)ds->mem_evicted_bytes);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -845,7 +858,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	if (entries_close(&t) < 0)
 		rc = 1;
 	if (o->stats_json &&
-	    write_stats_json(o->stats_json, cnt, &cs, &st, t.next_target_id, log) < 0)
+	    write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, t.next_target_id, log) < 0)
 		rc = 1;
 out:
 	pod_source_free(&t.pod_source);

@@ -36,6 +36,7 @@ struct tap_options {
 	const char *filter;      /* --filter: only matching entries are printed */
 	uint64_t body_max;       /* --body-max; 0: default */
 	uint64_t dissect_queue;  /* --dissect-queue: bytes of packets waiting; 0: default */
+	uint64_t dissect_memory; /* --dissect-memory: the engine's memory budget; 0: default */
 };
 
 /* Defaults for every field. */

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "dissect/engine.h"
 #include "floe_record.h"
 
 void tap_options_init(struct tap_options *o)
@@ -94,6 +95,11 @@ static void print_help(FILE *out)
 	    "                             (default 8MiB; when full, the drain waits while the\n"
 	    "                             ring buffer is under half full, then packets are\n"
 	    "                             stored but not dissected, and counted)\n"
+	    "      --dissect-memory SIZE  memory for dissection state (buffers, partial\n"
+	    "                             messages, waiting requests, held segments) of all\n"
+	    "                             connections together (default 256MiB, at least 4MiB);\n"
+	    "                             past it the least recently active connections are\n"
+	    "                             evicted and counted (docs/reassembly.md, \"Memory\")\n"
 	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
 	    "                             tap.ringbuffer, tap.store, tap.store-group,\n"
 	    "                             tap.inventory, tap.duration\n"
@@ -123,6 +129,7 @@ enum {
 	OPT_BODY_MAX,
 	OPT_DISSECT_QUEUE,
 	OPT_STORE_GROUP,
+	OPT_DISSECT_MEMORY,
 	OPT_LATER,
 };
 
@@ -223,6 +230,9 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_DISSECT_QUEUE:
 		return size_in(name, val, 64u << 10, "64KiB", 4ull << 30, "4GiB", &o->dissect_queue,
 			       err, errlen);
+	case OPT_DISSECT_MEMORY:
+		return size_in(name, val, DISSECT_MIN_MEMORY, "4MiB", 1ull << 40, "1TiB",
+			       &o->dissect_memory, err, errlen);
 	}
 	snprintf(err, errlen, "unknown option '%s'", name);
 	return -EINVAL;
@@ -250,6 +260,7 @@ static const struct option long_opts[] = {
     {"filter", required_argument, NULL, OPT_FILTER},
     {"body-max", required_argument, NULL, OPT_BODY_MAX},
     {"dissect-queue", required_argument, NULL, OPT_DISSECT_QUEUE},
+    {"dissect-memory", required_argument, NULL, OPT_DISSECT_MEMORY},
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
