@@ -54,6 +54,7 @@
 #define DISSECT_DEFAULT_UDP_MAX_CONVERSATIONS 65536u
 #define DISSECT_DEFAULT_UDP_IDLE_NS  (30ull * 1000000000ull) /* 30 s, like conntrack's UDP */
 #define DISSECT_UDP_DETECT_DATAGRAMS 8u /* datagrams offered for detection per conversation */
+#define DISSECT_MAX_TUNNEL_DEPTH 4u /* tunnels inside tunnels dissected (dissect/tunnel.h) */
 
 /* The sink borrows the entry; the engine frees it when the sink returns. */
 typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
@@ -98,6 +99,9 @@ struct dissect_stats {
 	uint64_t ip_reassembled;     /* segments and datagrams put together from fragments */
 	uint64_t ip_fragments_given_up; /* datagrams whose fragments never all came */
 	uint64_t ip_fragments_unreadable; /* fragments whose IP headers were cut (dropped) */
+	uint64_t tunnels;            /* tunnels dissected (dissect/tunnel.h); each inner
+				      * connection is also counted in conns */
+	uint64_t tunnels_tls;        /* tunnels that carried TLS (recognised, not decrypted) */
 	/* Each dissector's own event counters; see dissect_counter_name(). */
 	uint64_t counters[DISSECT_MAX_PROTOCOLS][DISSECT_MAX_COUNTERS];
 };
