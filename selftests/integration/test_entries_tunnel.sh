@@ -106,6 +106,7 @@ checks "$PY" "$HERE/../lib/tunnel_check.py" "${ENTRIES_WINDOW[@]}" --entries "$O
 # the tunnels where the proxy relays it (HTTP/1; h2c with -d).
 entries_vs_read
 x=${OUT%.json}
+check "floe read's summary: 4 tunnels dissected, 1 TLS" grep -q '(4 CONNECT tunnels dissected, 1 TLS)' "$x.read.log"
 fields=()
 for f in $("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import tunnel_check; print(" ".join(tunnel_check.TSHARK_FIELDS))' "$HERE/../lib"); do
 	fields+=(-e "$f")
