@@ -21,7 +21,8 @@
 struct fx {
 	struct dissect_engine *eng;
 	struct conn *c;
-	json_t *out; /* entries as JSON, in emission order */
+	json_t *out;   /* entries as JSON, in emission order */
+	json_t *lines; /* and as text lines (entry_format_line) */
 	uint64_t ts;
 };
 
@@ -36,8 +37,11 @@ static void fx_collect(void *ctx, const struct entry *e)
 	struct fx *f = ctx;
 	json_t *o = entry_to_json(e);
 	char *s = json_dumps(o, JSON_COMPACT);
+	char line[1024];
 
 	assert_non_null(s);
+	assert_true(entry_format_line(e, line, sizeof(line)) > 0);
+	json_array_append_new(f->lines, json_string(line));
 	assert_int_equal(schema_check_entry(o, fx_schema_problem, s), 0);
 	if (getenv("TEST_VERBOSE"))
 		fprintf(stderr, "entry: %s\n", s);
@@ -62,6 +66,7 @@ fx_open_flow(struct fx *f, uint64_t id, uint16_t server_port, enum tcp_role role
 	info.server.addr[12] = 10;
 	info.server.addr[15] = 2;
 	f->out = json_array();
+	f->lines = json_array();
 	f->ts = 1000;
 	assert_int_equal(dissect_engine_create(cfg, fx_collect, f, &f->eng), 0);
 	f->c = dissect_stream_open(f->eng, &info);
@@ -111,6 +116,7 @@ static void __attribute__((unused)) fx_free(struct fx *f)
 	fx_close(f, TCP_CLOSE_FIN);
 	dissect_engine_destroy(f->eng);
 	json_decref(f->out);
+	json_decref(f->lines);
 }
 
 static size_t __attribute__((unused)) n_entries(struct fx *f)
@@ -138,6 +144,12 @@ static json_t *jget(json_t *o, const char *path)
 		path += n + (dot ? 1 : 0);
 	}
 	return o;
+}
+
+/* The text line of entry i. */
+static __attribute__((unused)) const char *line_of(struct fx *f, size_t i)
+{
+	return json_string_value(json_array_get(f->lines, i));
 }
 
 static const char *sget(struct fx *f, size_t i, const char *path)

@@ -105,6 +105,9 @@ static void test_http1_inside(void **state)
 	assert_str(&f, 4, "missing", "response");
 	assert_str(&f, 4, "missing_reason", "connection_closed");
 	assert_inside(&f, 4, 1, "backend.test:8080");
+	/* The text line says where the far end is. */
+	assert_non_null(strstr(line_of(&f, 2), " in tunnel 7-2 to backend.test:8080 GET /a -> 200"));
+	assert_null(strstr(line_of(&f, 1), " in tunnel"));
 	assert_int_equal(iget(&f, 2, "request_size"),
 			 (long long)strlen("GET /a HTTP/1.1\r\nHost: backend.test\r\n\r\n"));
 
