@@ -29,7 +29,10 @@
  * tunnel_open(c, stream_entry, :authority) with the stream's entry; each DATA frame's payload
  * (after padding) to tunnel_data() in the frame's direction; a stream lost in a gap to
  * tunnel_gap(); END_STREAM in both directions, RST_STREAM, GOAWAY or the connection's end to
- * tunnel_close(). Several tunnels on one connection are independent.
+ * tunnel_close(). Several tunnels on one connection are independent; each holds an inner
+ * connection with buffers up to max_buffer_per_dir per direction, so http2.c must bound how
+ * many it opens per connection (its stream bound) as HTTP/1's one-at-a-time and the nesting
+ * depth bound them today.
  */
 #ifndef FLOE_DISSECT_TUNNEL_H
 #define FLOE_DISSECT_TUNNEL_H
