@@ -178,6 +178,10 @@ static void read_summary(const char *path, const struct read_file_stats *st,
 		fprintf(stderr, " (%llu UDP conversations, %llu datagrams)",
 			(unsigned long long)st->dissect.udp_conversations,
 			(unsigned long long)st->dissect.udp_datagrams);
+	if (st->dissect.tunnels || st->dissect.tunnels_tls)
+		fprintf(stderr, " (%llu CONNECT tunnels dissected, %llu TLS)",
+			(unsigned long long)st->dissect.tunnels,
+			(unsigned long long)st->dissect.tunnels_tls);
 	for (i = 0; dissect_protocol_name(i) && i < DISSECT_MAX_PROTOCOLS; i++) {
 		unsigned k;
 

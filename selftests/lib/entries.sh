@@ -85,14 +85,15 @@ entries_pods() {
 	printf '%s front\n%s back\n' "$(pod_ns a)" "$(pod_ns b)" >"$INV"
 }
 
-# entries_tap [FLOE-ARGS...]: floe tap --json of pods a and b, entries to $OUT (default
+# entries_tap [FLOE-ARGS...]: floe tap --json of pods a and b (ENTRIES_PODS: another regex
+# alternative of pod names, "a|b|p"), entries to $OUT (default
 # $PODS_TMP/entries.json; set OUT for another round), next to it X.floe.log, X.store,
 # X.stats.json for X = $OUT without .json. Ends the test when floe does not start.
 entries_tap() {
 	OUT=${OUT:-$PODS_TMP/entries.json}
 	ENTRIES_T0=$(date +%s.%N)
 	local x=${OUT%.json}
-	if ! floe_start_json "$OUT" "$x.floe.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
+	if ! floe_start_json "$OUT" "$x.floe.log" "^${PREFIX}-(${ENTRIES_PODS:-a|b})\$" -A --inventory "$INV" \
 		--store "$x.store" --stats-json "$x.stats.json" "$@"; then
 		not_ok "floe tap --json $* starts"
 		done_testing

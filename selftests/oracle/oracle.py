@@ -1387,17 +1387,19 @@ def check_bad_input(tap, args, path, desc, want_words):
         tap.diag("  " + p)
 
 
+def csum(b):
+    """The Internet checksum (RFC 1071) of b: IPv4 headers, TCP with its pseudo-header."""
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
 def synth_pcap():
     """A small pcap (Ethernet/IPv4/TCP) with a few HTTP/1.1 exchanges, for when no capture
     is at hand."""
-    def csum(b):
-        if len(b) % 2:
-            b += b"\0"
-        s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-        while s >> 16:
-            s = (s & 0xffff) + (s >> 16)
-        return ~s & 0xffff
-
     recs = []
     t = 1700000000
     seq = {"c": 1000, "s": 5000}

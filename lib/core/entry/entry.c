@@ -489,6 +489,24 @@ void text_int(struct text_buf *b, long long v)
 	text_put(b, o, (size_t)(s + sizeof(s) - o));
 }
 
+/* " in tunnel <id> to <authority>" for an entry from inside a CONNECT tunnel: src and dst are
+ * the client and the proxy, the far end is the tunnel's. */
+static void tunnel_note(struct text_buf *b, const struct entry *e)
+{
+	const json_t *t = json_object_get(e->fields, "tunnel");
+	const char *id = entry_field_str(t, "id", NULL);
+	const char *to = entry_field_str(t, "authority", NULL);
+
+	if (!id)
+		return;
+	text_put(b, " in tunnel ", 11);
+	text_str(b, id);
+	if (to && to[0]) {
+		text_put(b, " to ", 4);
+		text_str(b, to);
+	}
+}
+
 int entry_format_line(const struct entry *e, char *buf, size_t size)
 {
 	char t[64], sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], summary[512];
@@ -543,6 +561,7 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 	text_str(&lb, dip);
 	text_put(&lb, ":", 1);
 	text_int(&lb, e->dst.port);
+	tunnel_note(&lb, e);
 	if (summary[0]) {
 		text_put(&lb, " ", 1);
 		text_str(&lb, summary);

@@ -12,6 +12,14 @@ static const struct protocol_field endpoint_fields[] = {
 
 static const struct field_group endpoint_group = { "Endpoint", endpoint_fields };
 
+static const struct protocol_field tunnel_fields[] = {
+	FIELD("id", STRING, "the `id` of the entry of the CONNECT that opened the tunnel"),
+	FIELD("authority", STRING, "the CONNECT's target (`host:port`)"),
+	FIELD_END,
+};
+
+static const struct field_group tunnel_group = { "Tunnel", tunnel_fields };
+
 const struct protocol_field protocol_common_fields[] = {
 	FIELD("id", STRING, "`<flow_id>-<n>`: the n-th entry of that connection, in the order entries "
 			    "were completed. Stable for one input: reading the same file twice gives the "
@@ -28,6 +36,9 @@ const struct protocol_field protocol_common_fields[] = {
 	FIELD_GROUP("dst", endpoint_group, "the server"),
 	FIELD("flow_id", INTEGER, "the TCP connection's (or UDP conversation's) number in this input "
 				  "(1, 2, ... in order of first packet)"),
+	FIELD_GROUP("tunnel", tunnel_group, "entries found inside a tunnel (an accepted CONNECT): "
+					    "the tunnel; `src`, `dst` and `flow_id` are the carrying "
+					    "connection's"),
 	FIELD("stream_id", INTEGER, "HTTP/2 stream (HTTP/2, gRPC, GraphQL over HTTP/2 only)"),
 	FIELD("request_size", BYTES, "bytes of the request on the wire: head and body (HTTP/1 chunk "
 				     "framing included; HTTP/2: the payloads of the stream's HEADERS, "

@@ -79,8 +79,10 @@ static const struct protocol_field http_fields[] = {
 			  "interim 1xx responses (100 Continue, 103, the 101 of an upgrade)"),
 	FIELD("interim_dropped", INTEGER, "interim responses beyond the ones kept"),
 	FIELD("upgrade", STRING, "the protocol a 101 switched to (`h2c`, `websocket`, ...)"),
-	FIELD("tunnel", BOOLEAN,
-	      "`true` after an accepted CONNECT (the rest of the connection is not parsed)"),
+	FIELD("tunnel_kind", STRING,
+	      "an accepted CONNECT: what its tunnel carried: `cleartext` (dissected: the entries "
+	      "from inside have `tunnel.id`), `tls` (not decrypted), `empty`, `not_dissected` "
+	      "(nested too deep)"),
 	FIELD("pushed", BOOLEAN, "HTTP/2 server push: the entry is the promised stream's"),
 	FIELD("promised_on_stream", INTEGER, "HTTP/2 server push: the stream it was promised on"),
 	FIELD("rst_error", STRING, "HTTP/2 RST_STREAM: the error code name"),

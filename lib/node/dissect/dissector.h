@@ -143,6 +143,13 @@ bool conn_response_bodies(const struct conn *c);
 struct entry *conn_entry_new(struct conn *c);
 
 /*
+ * Give e its id now ("<flow id>-<n>", the connection's next number) rather than when it is
+ * emitted: a tunnel's entries refer to the CONNECT's before it is emitted. conn_emit() keeps
+ * an id already given.
+ */
+void conn_entry_id(struct conn *c, struct entry *e);
+
+/*
  * Give an entry to the engine: it assigns the id, adds pod names, applies the GraphQL
  * annotation to HTTP entries, filters and outputs it, and frees it.
  */
@@ -164,6 +171,23 @@ void conn_count_parse_error(struct conn *c);
 
 /* Add n to the dissector's counter number idx (an index into its counters[]). */
 void conn_counter_add(struct conn *c, unsigned idx, uint64_t n);
+
+/*
+ * Tunnels (dissect/tunnel.h wraps these; dissectors use that). conn_inner_open(): a new
+ * connection whose bytes are carried inside c's (after an accepted CONNECT): same endpoints
+ * and flow id as c, protocol detection from its first byte as on a new connection, entries
+ * numbered with c's and carrying a copy of ref as their "tunnel" member (ref is taken, also
+ * on failure). NULL when tunnels are nested deeper than DISSECT_MAX_TUNNEL_DEPTH or on
+ * ENOMEM. Its bytes, gaps and end come from the carrier's dissector through the other
+ * three; conn_inner_close() closes and frees it (it must come before c is closed).
+ */
+struct conn *conn_inner_open(struct conn *c, json_t *ref);
+void conn_inner_data(struct conn *inner, enum tcp_dir dir, const uint8_t *p, size_t n,
+		     uint64_t ts);
+void conn_inner_gap(struct conn *inner, enum tcp_dir dir, uint64_t missing, uint64_t ts);
+void conn_inner_close(struct conn *inner, enum conn_end why, uint64_t ts);
+/* A tunnel carried TLS (dissect_stats.tunnels_tls). */
+void conn_count_tunnel_tls(struct conn *c);
 
 /* The engine's dissectors, in detection order; NULL-terminated. */
 extern const struct dissector *dissectors[];

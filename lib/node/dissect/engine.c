@@ -46,6 +46,11 @@ struct conn {
 	unsigned switch_index;
 	void *switch_handover;
 	int transport; /* IPPROTO_TCP or IPPROTO_UDP */
+	/* Inside a tunnel (conn_inner_open): the connection carrying it, how deep, and what the
+	 * entries found here say of it ("tunnel"). */
+	struct conn *outer;
+	unsigned depth;
+	json_t *tunnel_ref;
 	/* UDP conversations only: hash chain, LRU list (oldest first), detection attempts */
 	struct conn *hnext, *lprev, *lnext;
 	uint64_t last_ts;
@@ -199,13 +204,27 @@ static void entry_format_id(char id[32], uint64_t flow, uint32_t n)
 	memcpy(id, o, (size_t)(t + sizeof(t) - o));
 }
 
+void conn_entry_id(struct conn *c, struct entry *e)
+{
+	struct conn *root = c;
+
+	if (e->id[0])
+		return;
+	/* A tunnel's entries are numbered with those of the connection that carries it. */
+	while (root->outer)
+		root = root->outer;
+	entry_format_id(e->id, c->info.id, ++root->entry_seq);
+}
+
 void conn_emit(struct conn *c, struct entry *e)
 {
 	struct dissect_engine *eng = c->eng;
 
 	if (!e)
 		return;
-	entry_format_id(e->id, c->info.id, ++c->entry_seq);
+	conn_entry_id(c, e);
+	if (c->tunnel_ref)
+		json_object_set_new(e->fields, "tunnel", json_deep_copy(c->tunnel_ref));
 	if (eng->cfg.names) {
 		entry_names_unref(e->src.names);
 		entry_names_unref(e->dst.names);
@@ -367,8 +386,10 @@ static void feed(struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n, u
 			else if (!k)
 				break;
 		}
-		if (!n || !c->d)
+		if (!c->d)
 			return;
+		if (!n)
+			goto other_dir; /* all consumed: bytes held in the other direction may go now */
 	}
 	if (n && buf_append(b, p, n, ts)) {
 		eng->st.alloc_failures++;
@@ -395,6 +416,7 @@ static void feed(struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n, u
 		buf_consume(b, b->len); /* and give the memory back */
 		c->d->gap(c->st, c, dir, lost, b->ts_last);
 	}
+other_dir:
 	/*
 	 * Bytes a dissector held in the other direction may be waiting for what this one just
 	 * said (HTTP/1 holds the client's bytes after an Upgrade request until the response
@@ -598,6 +620,7 @@ static void conn_close(struct dissect_engine *e, struct conn *c, enum conn_end w
 	buf_free(&c->b[0]);
 	buf_free(&c->b[1]);
 	e->mem_used -= c->mem;
+	json_decref(c->tunnel_ref);
 	free(c);
 }
 
@@ -606,6 +629,50 @@ void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_clo
 {
 	if (c)
 		conn_close(e, c, conn_end_of(why), ts_ns);
+}
+
+/* ---- tunnels: connections carried inside a connection (dissect/tunnel.h) ---- */
+
+struct conn *conn_inner_open(struct conn *outer, json_t *ref)
+{
+	struct conn *in;
+
+	if (outer->transport != IPPROTO_TCP || outer->depth >= DISSECT_MAX_TUNNEL_DEPTH) {
+		json_decref(ref);
+		return NULL;
+	}
+	in = conn_new(outer->eng, &outer->info, IPPROTO_TCP);
+	if (!in) {
+		json_decref(ref);
+		return NULL;
+	}
+	/* The tunnel's first byte is the first byte its dissector sees: not a mid-stream pick-up. */
+	in->info.role = TCP_ROLE_SYN;
+	in->outer = outer;
+	in->depth = outer->depth + 1;
+	in->tunnel_ref = ref;
+	outer->eng->st.tunnels++;
+	return in;
+}
+
+void conn_inner_data(struct conn *in, enum tcp_dir dir, const uint8_t *p, size_t n, uint64_t ts)
+{
+	dissect_stream_data(in->eng, in, dir, p, n, ts);
+}
+
+void conn_inner_gap(struct conn *in, enum tcp_dir dir, uint64_t missing, uint64_t ts)
+{
+	dissect_stream_gap(in->eng, in, dir, missing, ts);
+}
+
+void conn_inner_close(struct conn *in, enum conn_end why, uint64_t ts)
+{
+	conn_close(in->eng, in, why, ts);
+}
+
+void conn_count_tunnel_tls(struct conn *c)
+{
+	c->eng->st.tunnels_tls++;
 }
 
 /* ---- UDP conversations ---- */

@@ -69,6 +69,7 @@
 #define DISSECT_DEFAULT_MEMORY (256ull << 20) /* memory_budget: 256 MiB */
 #define DISSECT_MIN_MEMORY     (4ull << 20)   /* less could not hold one busy connection */
 #define DISSECT_STATE_BYTES    1024u /* charged for a dissector's state without mem() */
+#define DISSECT_MAX_TUNNEL_DEPTH 4u /* tunnels inside tunnels dissected (dissect/tunnel.h) */
 
 /* The sink borrows the entry; the engine frees it when the sink returns. */
 typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
@@ -121,6 +122,9 @@ struct dissect_stats {
 				      * packet, see Memory) */
 	uint64_t mem_evictions;      /* connections closed to get back under the limit */
 	uint64_t mem_evicted_bytes;  /* bytes those evictions gave back */
+	uint64_t tunnels;            /* tunnels dissected (dissect/tunnel.h); each inner
+				      * connection is also counted in conns */
+	uint64_t tunnels_tls;        /* tunnels that carried TLS (recognised, not decrypted) */
 	/* Each dissector's own event counters; see dissect_counter_name(). */
 	uint64_t counters[DISSECT_MAX_PROTOCOLS][DISSECT_MAX_COUNTERS];
 };

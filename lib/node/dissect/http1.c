@@ -22,6 +22,7 @@
 
 #include "dissect/http_common.h"
 #include "dissect/pending.h"
+#include "dissect/tunnel.h"
 
 /* Target bytes after which a consistent request line is taken by detect(): the engine gives
  * up detection after a few dozen bytes, and long URLs must still be recognised. */
@@ -88,6 +89,7 @@ struct h1 {
 	unsigned resp_ahead;     /* responses without a request since the last request began */
 	uint64_t ts_now;
 	bool tunnel;             /* not HTTP/1 any more: consume everything */
+	struct tunnel *tun;      /* after an accepted CONNECT: where everything goes */
 	bool in_parse;
 };
 
@@ -851,11 +853,20 @@ static void response_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 	if (st->hold == x)
 		st->hold = NULL;
 	if (x->method_known && x->method == HTTP_CONNECT && status / 100 == 2) {
-		json_object_set_new(x->e->fields, "tunnel", json_true());
 		unqueue(st, x);
 		while (first(st))
 			response_lost(st, first(st), ENTRY_REASON_CLOSED);
 		st->tunnel = true;
+		if (x->req == HALF_DONE && !x->orphan && st->m[TCP_DIR_C2S].x != x) {
+			json_t *req = json_object_get(x->e->fields, "request");
+			struct entry *e = x->e;
+
+			/* The tunnel emits the entry once it knows what it carries. */
+			x->e = NULL;
+			free(x);
+			st->tun = tunnel_open(st->c, e, json_string_value(json_object_get(req, "url")));
+			return;
+		}
 	}
 	unqueue(st, x);
 	xch_try_emit(st, x);
@@ -1012,8 +1023,11 @@ static size_t h1_parse(void *vst, struct conn *c, enum tcp_dir dir, const uint8_
 	size_t k;
 
 	st->c = c;
-	if (st->tunnel)
+	if (st->tunnel) {
+		if (st->tun)
+			tunnel_data(st->tun, dir, p, n, ts);
 		return n;
+	}
 	if (dir == TCP_DIR_C2S && st->hold)
 		return 0;
 	if (m->resync) {
@@ -1036,6 +1050,8 @@ static void h1_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missing
 	struct msg *m = &st->m[dir];
 
 	st->c = c;
+	if (st->tun)
+		tunnel_gap(st->tun, dir, missing, ts);
 	if (st->tunnel || !missing)
 		return;
 	if (dir == TCP_DIR_C2S && st->hold)
@@ -1100,6 +1116,8 @@ static void h1_close(void *vst, struct conn *c, enum conn_end why, uint64_t ts)
 	struct msg *s2c = &st->m[TCP_DIR_S2C], *c2s = &st->m[TCP_DIR_C2S];
 
 	st->c = c;
+	tunnel_close(st->tun, why, ts);
+	st->tun = NULL;
 	if (s2c->begun && !s2c->resync) {
 		if (s2c->until_close && why == CONN_END_FIN) {
 			/* The end of the connection is the end of this body. */
@@ -1132,6 +1150,9 @@ static void h1_free(void *vst)
 
 	if (!st)
 		return;
+	/* Not reached with a tunnel open (close() comes first, and a tunnel never switches):
+	 * kept so that nothing leaks whatever the order. */
+	tunnel_close(st->tun, CONN_END_END_OF_INPUT, 0);
 	for (d = 0; d < 2; d++) {
 		x = st->m[d].x;
 		st->m[d].x = NULL;
