@@ -11,6 +11,7 @@ source "$HERE/../lib/pods.sh"
 test_timeout "${ITEST_TIMEOUT:-280}" "$0" "$@"
 source "$HERE/../lib/assert.sh"
 set -o pipefail
+quiet() { "$@" >/dev/null; }
 
 K8S=$HERE/../k8s
 CLUSTER=$K8S/cluster.sh
@@ -45,7 +46,7 @@ if [ -z "$ADMIN" ] || [ ! -f "$ADMIN" ]; then
 fi
 ok "cluster.sh up: ready in $((SECONDS - t0)) s, kubeconfig $ADMIN"
 check "cluster.sh status: etcd and the API server run, /readyz ok" \
-	bash "$CLUSTER" status >/dev/null
+	quiet bash "$CLUSTER" status
 
 PKI=$FLOE_K8S_STATE/pki
 PORT=$(cat "$FLOE_K8S_STATE/apiserver.port")
@@ -135,7 +136,7 @@ is "$(sa get pods -A -o json | jq -r '.items[] | "\(.metadata.namespace)/\(.meta
 is "$(sa get services,endpointslices -n shop -o name | sort | tr '\n' ' ')" \
 	"endpointslice.discovery.k8s.io/web-x1 service/web " "service account: list services and endpointslices"
 check "service account: get namespaces and nodes" \
-	sa get namespace/shop "node/$NODE_NAME" -o name
+	quiet sa get namespace/shop "node/$NODE_NAME" -o name
 out=$(sa -n shop run intruder --image=registry.invalid/x --restart=Never 2>&1)
 check "service account: creating a pod is Forbidden" \
 	grep -q 'pods is forbidden: User "system:serviceaccount:floe:floe-agent" cannot create resource "pods"' <<<"$out" ||
@@ -158,7 +159,8 @@ watch_pods() {
 	bg_track "$WATCH_PID"
 }
 
-list_rv=$(kc -n shop get pods -o jsonpath='{.metadata.resourceVersion}')
+list_rv=$(kc get --raw /api/v1/namespaces/shop/pods | jq -r .metadata.resourceVersion)
+is_num "$list_rv" -gt 0 "the list of pods has a resourceVersion"
 watch_pods sa "$list_rv" "$PODS_TMP/watch-sa"
 kc -n shop label pod web-1 seen=1 >/dev/null
 check "service account: a watch sees the pod change" \
@@ -183,6 +185,9 @@ gone=$(grep -v '^HTTP ' "$PODS_TMP/watch-after" | jq -r 'select(.type == "ERROR"
 	(.object // .) | "\(.code) \(.reason)"' 2>/dev/null | head -n 1)
 is "$gone" "410 Expired" "after the compaction the same watch ends with 410 Gone (Expired)" ||
 	diag "$(head -c 600 "$PODS_TMP/watch-after")"
+diag "the watch's answer: $(grep '^HTTP ' "$PODS_TMP/watch-after"), $(grep -v '^HTTP ' \
+	"$PODS_TMP/watch-after" | jq -c '{type, code: .object.code, message: .object.message}' \
+	2>/dev/null | head -n 1)"
 watch_pods admin "$rev" "$PODS_TMP/watch-new"
 kc -n shop label pod web-1 seen=3 --overwrite >/dev/null
 check "a watch from the compacted revision works" \
@@ -210,7 +215,11 @@ is "$(sa get pods -n shop -o name)" pod/web-1 "the kubeconfig reads the new toke
 pids="$(cat "$FLOE_K8S_STATE/etcd.pid") $(cat "$FLOE_K8S_STATE/apiserver.pid")"
 check "cluster.sh down" bash "$CLUSTER" down
 left=""
-for p in $pids; do [ -d "/proc/$p" ] && left="$left $p"; done
+for p in $pids; do
+	# A zombie left for its (sub)reaper has exited: only a process in another state counts.
+	stat=$(cat "/proc/$p/stat" 2>/dev/null) && [ "$(cut -d' ' -f1 <<<"${stat##*) }")" != Z ] &&
+		left="$left $p"
+done
 is "$left" "" "down: etcd and the API server are gone"
 check_not "down: the state directory is removed" test -e "$FLOE_K8S_STATE"
 done_testing

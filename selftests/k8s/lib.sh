@@ -5,6 +5,7 @@
 #
 #   FLOE_CACHE   the machine-wide cache (default /var/cache/floe; ~/.cache/floe when that is
 #                not writable)
+#   FLOE_K8S_BIN, FLOE_ETCD_BIN   directories of binaries built elsewhere (then used as they are)
 
 K8S_DIR=${K8S_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 
@@ -22,8 +23,8 @@ go_mod_version() {
 
 K8S_VERSION=$(go_mod_version "$K8S_DIR/build/kubernetes/go.mod" k8s.io/kubernetes)
 ETCD_VERSION=$(go_mod_version "$K8S_DIR/build/etcd/go.mod" go.etcd.io/etcd/server/v3)
-K8S_BIN=$FLOE_CACHE/k8s/kubernetes-$K8S_VERSION
-ETCD_BIN=$FLOE_CACHE/k8s/etcd-$ETCD_VERSION
+K8S_BIN=${FLOE_K8S_BIN:-$FLOE_CACHE/k8s/kubernetes-$K8S_VERSION}
+ETCD_BIN=${FLOE_ETCD_BIN:-$FLOE_CACHE/k8s/etcd-$ETCD_VERSION}
 
 # The machine's Go, its caches beside the binaries (shared by every clone: downloaded and
 # compiled once), writable module files (so that the cache can be removed with rm -rf), and no
