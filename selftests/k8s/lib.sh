@@ -4,17 +4,10 @@
 # that the cache key follows the pins.
 #
 #   FLOE_CACHE   the machine-wide cache (default /var/cache/floe; ~/.cache/floe when that is
-#                not writable)
+#                not writable and holds no build)
 #   FLOE_K8S_BIN, FLOE_ETCD_BIN   directories of binaries built elsewhere (then used as they are)
 
 K8S_DIR=${K8S_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
-
-if [ -z "${FLOE_CACHE:-}" ]; then
-	FLOE_CACHE=/var/cache/floe
-	if ! mkdir -p "$FLOE_CACHE" 2>/dev/null || [ ! -w "$FLOE_CACHE" ]; then
-		FLOE_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/floe
-	fi
-fi
 
 # go_mod_version GO_MOD MODULE: the version GO_MOD requires of MODULE.
 go_mod_version() {
@@ -23,6 +16,14 @@ go_mod_version() {
 
 K8S_VERSION=$(go_mod_version "$K8S_DIR/build/kubernetes/go.mod" k8s.io/kubernetes)
 ETCD_VERSION=$(go_mod_version "$K8S_DIR/build/etcd/go.mod" go.etcd.io/etcd/server/v3)
+# A user who cannot write /var/cache/floe uses the binaries built there, or builds in ~/.cache.
+if [ -z "${FLOE_CACHE:-}" ]; then
+	FLOE_CACHE=/var/cache/floe
+	if ! { mkdir -p "$FLOE_CACHE" 2>/dev/null && [ -w "$FLOE_CACHE" ]; } &&
+		! [ -x "$FLOE_CACHE/k8s/kubernetes-$K8S_VERSION/kube-apiserver" ]; then
+		FLOE_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/floe
+	fi
+fi
 K8S_BIN=${FLOE_K8S_BIN:-$FLOE_CACHE/k8s/kubernetes-$K8S_VERSION}
 ETCD_BIN=${FLOE_ETCD_BIN:-$FLOE_CACHE/k8s/etcd-$ETCD_VERSION}
 
