@@ -53,21 +53,23 @@ PORT=$(cat "$FLOE_K8S_STATE/apiserver.port")
 API=https://127.0.0.1:$PORT
 kc() { "$KUBECTL" --kubeconfig "$ADMIN" "$@"; }
 
-check_not "ports $PORT (API server), $(cat "$FLOE_K8S_STATE/etcd.port") (etcd): none of the host's services" \
-	grep -qwE "5432|3306|6379|5672|1883|4222" <<<"$PORT $(cat "$FLOE_K8S_STATE/etcd.port")"
+ETCD_PORT=$(cat "$FLOE_K8S_STATE/etcd.port")
+check_not "ports $PORT (API server), $ETCD_PORT (etcd): none of the host's services" \
+	grep -qwE "5432|3306|6379|5672|1883|4222" <<<"$PORT $ETCD_PORT"
 # Loopback only: nothing listens on the API server's port on another address.
 is "$(ss -Htln "sport = :$PORT" | awk '{print $4}')" "127.0.0.1:$PORT" \
 	"the API server listens on 127.0.0.1 only"
 
 # TLS with the cluster's CA, and the version pinned in build/kubernetes/go.mod.
 is "$(curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-	"$API/version" | jq -r .gitVersion)" "$K8S_VERSION" "TLS with the cluster's CA; /version is $K8S_VERSION"
+	"$API/version" | jq -r .gitVersion)" "$K8S_VERSION" \
+	"TLS with the cluster's CA; /version is $K8S_VERSION"
 check_not "a client that does not trust the CA is refused" curl -sf "$API/version" -o /dev/null
 # Authentication and RBAC: an anonymous client may read /readyz, not the API.
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$PKI/ca.crt" "$API/api/v1/pods")
 is "$code" 403 "RBAC: anonymous list of pods is 403 Forbidden"
 
-# ---------------------------------------------------------------- objects, as kubelet and controllers write them
+# ------------------------------------------- objects, as the kubelet and the controllers write them
 NODE_NAME=node-a
 POD_IP=10.213.0.5
 kc apply -f - >/dev/null <<EOF
@@ -99,7 +101,8 @@ kc apply -f - >/dev/null <<EOF
               "labels": {"kubernetes.io/service-name": "web"}},
  "addressType": "IPv4",
  "endpoints": [{"addresses": ["$POD_IP"], "conditions": {"ready": true}, "nodeName": "$NODE_NAME",
-                "targetRef": {"kind": "Pod", "namespace": "shop", "name": "web-1", "uid": "$POD_UID"}}],
+                "targetRef": {"kind": "Pod", "namespace": "shop", "name": "web-1",
+                              "uid": "$POD_UID"}}],
  "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}
 EOF
 
@@ -116,7 +119,8 @@ is "$(jq -r '.spec.ports[0] | "\(.port) \(.targetPort)"' <<<"$svc")" "80 8080" "
 is "$(kc -n shop get endpointslices -l kubernetes.io/service-name=web -o json |
 	jq -r '.items[] | .endpoints[0] as $e | [.metadata.name, $e.addresses[0], $e.nodeName,
 	$e.targetRef.uid, (.ports[0].port | tostring)] | join(" ")')" \
-	"web-x1 $POD_IP $NODE_NAME $POD_UID 8080" "endpointslice: found by its service label, pointing at the pod"
+	"web-x1 $POD_IP $NODE_NAME $POD_UID 8080" \
+	"endpointslice: found by its service label, pointing at the pod"
 is "$(kc get node "$NODE_NAME" -o jsonpath='{.status.addresses[0].address}')" 10.213.0.1 \
 	"node: its status"
 
@@ -130,23 +134,31 @@ fi
 SA_DIR=$(dirname "$SA")
 sa() { "$KUBECTL" --kubeconfig "$SA" "$@"; }
 is "$(sa auth whoami -o jsonpath='{.status.userInfo.username}')" \
-	system:serviceaccount:floe:floe-agent "the service account kubeconfig authenticates as floe:floe-agent"
+	system:serviceaccount:floe:floe-agent \
+	"the service account kubeconfig authenticates as floe:floe-agent"
 is "$(sa get pods -A -o json | jq -r '.items[] | "\(.metadata.namespace)/\(.metadata.name)"')" \
 	shop/web-1 "service account: list pods in every namespace"
 is "$(sa get services,endpointslices -n shop -o name | sort | tr '\n' ' ')" \
-	"endpointslice.discovery.k8s.io/web-x1 service/web " "service account: list services and endpointslices"
+	"endpointslice.discovery.k8s.io/web-x1 service/web " \
+	"service account: list services and endpointslices"
 check "service account: get namespaces and nodes" \
 	quiet sa get namespace/shop "node/$NODE_NAME" -o name
+SA_USER='User "system:serviceaccount:floe:floe-agent"'
 out=$(sa -n shop run intruder --image=registry.invalid/x --restart=Never 2>&1)
 check "service account: creating a pod is Forbidden" \
-	grep -q 'pods is forbidden: User "system:serviceaccount:floe:floe-agent" cannot create resource "pods"' <<<"$out" ||
+	grep -qF "pods is forbidden: $SA_USER cannot create resource \"pods\"" <<<"$out" ||
 	diag "$out"
 out=$(sa -n shop get secrets 2>&1)
 check "service account: reading secrets is Forbidden" \
-	grep -q 'cannot list resource "secrets"' <<<"$out" || diag "$out"
-out=$(sa -n shop patch pod web-1 --subresource=status --type=merge -p '{"status":{"phase":"Failed"}}' 2>&1)
-check "service account: writing a pod's status is Forbidden" grep -q 'forbidden' <<<"$out" ||
+	grep -qF "secrets is forbidden: $SA_USER cannot list resource \"secrets\"" <<<"$out" ||
 	diag "$out"
+# The write itself, as a kubelet would send it (kubectl would stop at reading pods/status).
+out=$(curl -s --cacert "$PKI/ca.crt" -H "Authorization: Bearer $(cat "$SA_DIR/token")" \
+	-X PATCH -H 'Content-Type: application/merge-patch+json' -d '{"status":{"phase":"Failed"}}' \
+	"$API/api/v1/namespaces/shop/pods/web-1/status")
+denied="$SA_USER cannot patch resource \"pods/status\""
+is "$(jq -r '"\(.code) \(.reason)"' <<<"$out") $(jq -r .message <<<"$out" | grep -oF "$denied")" \
+	"403 Forbidden $denied" "service account: writing a pod's status is 403 Forbidden"
 
 # watch WHO RV FILE: a watch on the pods of shop from resourceVersion RV, as WHO (admin or sa),
 # its events one JSON object per line in FILE; sets WATCH_PID.
@@ -181,8 +193,9 @@ is_num "$rev" -gt "$list_rv" "etcd compacted at revision $rev, after resourceVer
 watch_pods admin "$list_rv" "$PODS_TMP/watch-after"
 wait_for_line "$PODS_TMP/watch-after" '^HTTP ' 20
 # The 410 comes either as the response's status or as an ERROR event in the stream.
-gone=$(grep -v '^HTTP ' "$PODS_TMP/watch-after" | jq -r 'select(.type == "ERROR" or .kind == "Status") |
-	(.object // .) | "\(.code) \(.reason)"' 2>/dev/null | head -n 1)
+gone=$(grep -v '^HTTP ' "$PODS_TMP/watch-after" |
+	jq -r 'select(.type == "ERROR" or .kind == "Status") | (.object // .) | "\(.code) \(.reason)"' \
+	2>/dev/null | head -n 1)
 is "$gone" "410 Expired" "after the compaction the same watch ends with 410 Gone (Expired)" ||
 	diag "$(head -c 600 "$PODS_TMP/watch-after")"
 diag "the watch's answer: $(grep '^HTTP ' "$PODS_TMP/watch-after"), $(grep -v '^HTTP ' \
@@ -194,15 +207,17 @@ check "a watch from the compacted revision works" \
 	wait_for_line "$PODS_TMP/watch-new" '"type":"MODIFIED".*"seen":"3"' 20
 bg_stop "$WATCH_PID"
 
-# ---------------------------------------------------------------- the API server killed and restarted
+# ---------------------------------------------------------- the API server killed and restarted
 check "the API server killed (SIGKILL)" bash "$CLUSTER" kill-apiserver
 check_not "while it is down, kubectl gets no answer" kc get pods -n shop --request-timeout=3s
 t0=$SECONDS
 check "the API server restarted: /readyz ok again" bash "$CLUSTER" start-apiserver
 diag "ready again in $((SECONDS - t0)) s"
-is "$(kc -n shop get pod web-1 -o jsonpath='{.metadata.uid} {.status.phase} {.metadata.labels.seen}')" \
+is "$(kc -n shop get pod web-1 \
+	-o jsonpath='{.metadata.uid} {.status.phase} {.metadata.labels.seen}')" \
 	"$POD_UID Running 3" "after the restart: the same pod, its status and its last change"
-is "$(sa get pods -n shop -o name)" pod/web-1 "after the restart: the service account token is still valid"
+is "$(sa get pods -n shop -o name)" pod/web-1 \
+	"after the restart: the service account token is still valid"
 
 # ---------------------------------------------------------------- the token rotated on disk
 old_token=$(cat "$SA_DIR/token")

@@ -19,9 +19,9 @@ K8S_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$K8S_DIR/lib.sh"
 
 # build_set NAME MODULE_DIR OUT_DIR LDFLAGS PKG:BIN...: build the packages of the module in
-# MODULE_DIR into OUT_DIR unless every BIN is already there. Builds into a temporary directory beside it
-# and renames it into place, under a lock, so that parallel runs never see a half-built set
-# and build it once.
+# MODULE_DIR into OUT_DIR unless every BIN is already there. Builds into a temporary directory
+# beside it and renames it into place, under a lock, so that parallel runs never see a
+# half-built set and build it once.
 build_set() {
 	local name=$1 moddir=$2 out=$3 ldflags=$4
 	shift 4
