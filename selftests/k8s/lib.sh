@@ -28,12 +28,13 @@ K8S_BIN=${FLOE_K8S_BIN:-$FLOE_CACHE/k8s/kubernetes-$K8S_VERSION}
 ETCD_BIN=${FLOE_ETCD_BIN:-$FLOE_CACHE/k8s/etcd-$ETCD_VERSION}
 
 # The machine's Go, its caches beside the binaries (shared by every clone: downloaded and
-# compiled once), writable module files (so that the cache can be removed with rm -rf), and no
+# compiled once), writable module files (so that the cache can be removed with rm -rf), no VCS
+# stamp (a clone owned by another user would make git refuse, failing the build), and no
 # silent toolchain download: the go.mod files name a Go this machine has.
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
 	PATH=$PATH:/usr/local/go/bin
 fi
 export GOMODCACHE=$FLOE_CACHE/go/mod
 export GOCACHE=$FLOE_CACHE/go/build
-export GOFLAGS=-modcacherw
+export GOFLAGS="-modcacherw -buildvcs=false"
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
