@@ -1,5 +1,8 @@
 # floe: the one build entry. See README.md and ../shared/DESIGN.md.
-#   make deps   install the Debian packages the build and tests need (only the missing ones)
+#   make deps   install the Debian packages the build and tests need (only the missing ones),
+#               and build the test cluster's Kubernetes binaries (make k8s-deps)
+#   make k8s-deps  build kube-apiserver, kubectl, etcd, etcdctl from their Go modules into
+#               /var/cache/floe/k8s/ when missing (docs/k8s-test-cluster.md)
 #   make        build everything into build/
 #   make test   deps + build + every test (unit, sanitizer, integration); ends with "N passed, N failed, N skipped"
 #   make bench  benchmarks side by side with tcpdump (not pass/fail)
@@ -65,7 +68,7 @@ FUZZ_BINS := $(patsubst selftests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 BINS := $(BUILD)/floe $(BUILD)/floe-agent
 
-.PHONY: all deps test unit unit-san integration fuzz bench run clean vmlinux format
+.PHONY: all deps k8s-deps test unit unit-san integration fuzz bench run clean vmlinux format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -73,6 +76,11 @@ all: $(BINS) $(UNIT_BINS)
 
 deps:
 	@bash selftests/lib/deps.sh
+	@# Without them the Kubernetes tests report themselves skipped: not fatal here.
+	-@$(MAKE) --no-print-directory k8s-deps
+
+k8s-deps:
+	@bash selftests/k8s/build.sh
 
 $(BUILD) $(BUILD)/lib $(BUILD)/lib-san $(BUILD)/tests $(BUILD)/tests-san $(BUILD)/fuzz:
 	@mkdir -p $@

@@ -9,7 +9,7 @@ pkgs=(
 	libpcap-dev libzstd-dev libmnl-dev libhttp-parser-dev libnghttp2-dev libjansson-dev
 	librabbitmq-dev liblz4-dev libsnappy-dev
 	# tests
-	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps
+	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps openssl util-linux
 	nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio
 	redis-server redis-tools dnsmasq-base bind9-dnsutils rabbitmq-server python3-pika kcat
 	tinyproxy
