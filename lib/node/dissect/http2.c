@@ -36,8 +36,8 @@
 /* SETTINGS_MAX_FRAME_SIZE's initial value: frames longer than the receiver allowed are not
  * taken for frames when looking for frame boundaries. */
 #define MAX_FRAME_DEFAULT 16384u
-/* Whole frames that make a chain of frame headers believable without ending at the end of
- * the bytes at hand (frame_chain). */
+/* Chained frame headers that make frames believable without ending at the end of the
+ * bytes at hand (frame_chain). */
 #define CHAIN_FRAMES 3u
 /* Unknown header references listed per half (the rest are counted). */
 #define UNKNOWN_LISTED 64u
@@ -122,6 +122,7 @@ struct dir {
 	uint32_t max_frame; /* the largest frame the receiver allowed (its SETTINGS) */
 	bool started;       /* the first bytes (or a gap) came: the table's state is decided */
 	bool synced;        /* frame boundaries are known */
+	bool lossy;         /* bytes of this direction were lost (or came before the capture) */
 	bool preface;       /* C2S: the connection preface is behind us */
 	/* the frame being read */
 	bool in_frame, pre_done, skip;
@@ -280,14 +281,15 @@ enum chain { CHAIN_NO, CHAIN_MORE, CHAIN_YES };
 /*
  * Do frames start at p? Follows frame headers from p: CHAIN_YES when every header is
  * plausible and the frames end exactly at p + n (senders write whole frames, so bytes at
- * hand often end with one), or CHAIN_FRAMES whole frames are plausible; CHAIN_MORE when all
- * seen so far are plausible but the bytes end before that is decided; CHAIN_NO otherwise.
+ * hand often end with one), or CHAIN_FRAMES plausible headers follow each other (the last
+ * frame may go on past n); CHAIN_MORE when all seen so far are plausible but the bytes end
+ * before that is decided; CHAIN_NO otherwise.
  * Frames continuing a header block must be CONTINUATIONs of its stream (6.10).
  */
 static enum chain frame_chain(const uint8_t *p, size_t n, uint32_t max_frame)
 {
 	size_t off = 0;
-	unsigned whole = 0;
+	unsigned whole = 0, headers = 0;
 	uint32_t block_sid = 0;
 
 	while (off + FRAME_HDR <= n) {
@@ -301,11 +303,13 @@ static enum chain frame_chain(const uint8_t *p, size_t n, uint32_t max_frame)
 			return CHAIN_NO;
 		if (type == F_HEADERS || type == F_PUSH_PROMISE || type == F_CONTINUATION)
 			block_sid = h[4] & FL_END_HEADERS ? 0 : sid;
+		if (++headers >= CHAIN_FRAMES)
+			return CHAIN_YES;
 		off += FRAME_HDR + be24_at(h);
 		if (off > n)
-			return whole >= CHAIN_FRAMES ? CHAIN_YES : CHAIN_MORE;
+			return CHAIN_MORE;
 		whole++;
-		if (off == n || whole >= CHAIN_FRAMES)
+		if (off == n)
 			return CHAIN_YES;
 	}
 	return CHAIN_MORE;
@@ -485,7 +489,8 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 	}
 	if (s->pushed) {
 		json_object_set_new(f, "pushed", json_true());
-		json_object_set_new(f, "promised_on_stream", json_integer(s->assoc));
+		if (s->assoc) /* 0: its PUSH_PROMISE was lost */
+			json_object_set_new(f, "promised_on_stream", json_integer(s->assoc));
 	}
 	if (s->rst) {
 		const char *name = http2_error_name(s->rst_error);
@@ -849,10 +854,13 @@ static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 		 * else is a stream already emitted (or evicted). A block that did not decode
 		 * opens nothing: after a resynchronisation it may not be a block at all.
 		 */
-		bool odd = b->sid & 1, late;
+		bool odd = b->sid & 1, late, lost_push;
 
 		late = dir == TCP_DIR_S2C && in_lost_range(h, b->sid);
-		if (!odd || (b->sid <= h->max_sid[0] && !late) ||
+		/* a response on an even stream not seen before: its PUSH_PROMISE was lost */
+		lost_push = dir == TCP_DIR_S2C && !odd && b->sid > h->max_sid[1] &&
+			    h->d[TCP_DIR_S2C].lossy;
+		if ((!odd && !lost_push) || (odd && b->sid <= h->max_sid[0] && !late) ||
 		    (b->hpack_error && dir == TCP_DIR_S2C)) {
 			h->st.orphan_frames++;
 			return;
@@ -865,6 +873,7 @@ static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 			lost_range_close(h, b->sid);
 		else
 			s->lost_request = true;
+		s->pushed = !odd;
 	}
 	hf = &s->h[dir];
 	s->kept += b->kept;
@@ -1470,6 +1479,7 @@ static void dir_start(struct h2 *h, enum tcp_dir dir, const uint8_t *p, size_t n
 	hpack_free(&d->hp);
 	hpack_init(&d->hp, start, HTTP2_TABLE_SIZE_MAX);
 	d->synced = start;
+	d->lossy = !start;
 	if (dir == TCP_DIR_C2S && !start)
 		lost_range_open(h, 0);
 }
@@ -1558,6 +1568,7 @@ static void h2_gap(void *st, struct conn *c, enum tcp_dir dir, uint64_t missing,
 	uint64_t lo, hi, body;
 	struct stream *s;
 
+	d->lossy = true;
 	if (!d->started) {
 		/* lost before anything was seen: the connection is picked up after them */
 		d->started = true;
