@@ -1080,6 +1080,31 @@ static void test_gap_resync(void **state)
 	fx_free(f);
 }
 
+/* A response whose HEADERS a gap took, its DATA seen: missing its response head. */
+static void test_gap_takes_response_head(void **state)
+{
+	struct fx *f = fx_new();
+	json_t *e;
+	size_t n;
+
+	(void)state;
+	preface(f);
+	headers(f, C2S, 1, END_STREAM, ":method", "GET", ":scheme", "http", ":path", "/a", NULL);
+	flush_both(f);
+	headers(f, S2C, 1, 0, ":status", "200", NULL);
+	n = f->n[S2C];
+	f->n[S2C] = 0;
+	dissect_stream_gap(f->eng, f->c, S2C, n, f->ts++); /* at a frame boundary: resync */
+	data(f, S2C, 1, END_STREAM, "body");
+	flush(f, S2C);
+	assert_int_equal(nout(f), 1);
+	e = entry_at(f, 0);
+	assert_string_equal(jstr(e, "missing"), "response");
+	assert_string_equal(jstr(e, "missing_reason"), "capture_gap");
+	assert_string_equal(jstr(e, "request.path"), "/a");
+	fx_free(f);
+}
+
 /* A gap inside a header block (its frame's length known): the block is cut, framing stays. */
 static void test_gap_in_header_block(void **state)
 {
@@ -1697,6 +1722,7 @@ int main(void)
 		cmocka_unit_test(test_h2c_upgrade),
 		cmocka_unit_test(test_gap_inside_data),
 		cmocka_unit_test(test_gap_resync),
+		cmocka_unit_test(test_gap_takes_response_head),
 		cmocka_unit_test(test_gap_in_header_block),
 		cmocka_unit_test(test_mid_connection_every_offset),
 		cmocka_unit_test(test_grpc_gap_resync),

@@ -515,7 +515,7 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 	}
 	if (!rq->head)
 		e->missing = ENTRY_MISSING_REQUEST;
-	else if (!rs->ended)
+	else if (!rs->ended || !rs->head) /* a response whose head a gap took is missing */
 		e->missing = rs->head ? ENTRY_INCOMPLETE_RESPONSE : ENTRY_MISSING_RESPONSE;
 	if (!e->missing && s->gap_hit && !rq->ended)
 		e->missing = ENTRY_INCOMPLETE_REQUEST; /* its end was lost, the response came */
