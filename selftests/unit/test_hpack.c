@@ -68,7 +68,7 @@ static void expect(struct hpack_table *t, const char *hex, enum hpack_error err,
 	uint8_t b[1024];
 	size_t n = unhex(hex, b);
 	struct hpack_result res;
-	struct got g = { .n = 0 };
+	struct got g = {.n = 0};
 	const char *want;
 	unsigned i = 0;
 	va_list ap;
@@ -116,9 +116,8 @@ static void test_rfc_examples_plain(void **state)
 	hpack_init(&t, true, 1u << 20);
 	expect(&t, "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", HPACK_OK, ":method: GET",
 	       ":scheme: http", ":path: /", ":authority: www.example.com", NULL);
-	expect(&t, "8286 84be 5808 6e6f 2d63 6163 6865", HPACK_OK, ":method: GET",
-	       ":scheme: http", ":path: /", ":authority: www.example.com",
-	       "cache-control: no-cache", NULL);
+	expect(&t, "8286 84be 5808 6e6f 2d63 6163 6865", HPACK_OK, ":method: GET", ":scheme: http",
+	       ":path: /", ":authority: www.example.com", "cache-control: no-cache", NULL);
 	hpack_free(&t);
 }
 
@@ -137,21 +136,24 @@ static void test_against_nghttp2(void **state)
 	for (round = 0; round < 200; round++) {
 		nghttp2_nv nv[8];
 		struct hpack_result res;
-		struct got g = { .n = 0 };
+		struct got g = {.n = 0};
 		unsigned nfields = 1 + round % 8;
 		ssize_t rv;
 
 		for (i = 0; i < nfields; i++) {
 			size_t len = (size_t)(rand() % 200);
-			static const char *names[] = { "x-a", "user-agent", "x-random", "cookie",
-						       ":path", "content-type", "x-b", "accept" };
+			static const char *names[] = {"x-a",	"user-agent", "x-random",
+						      "cookie", ":path",      "content-type",
+						      "x-b",	"accept"};
 
 			for (k = 0; k < len; k++) {
-				/* text mostly (Huffman shortens it), every byte value now and then */
+				/* text mostly (Huffman shortens it), every byte value now and then
+				 */
 				vals[i][k] = rand() % 4 ? (uint8_t)('a' + rand() % 26)
 							: (uint8_t)(round + k);
 				if (!vals[i][k] || vals[i][k] == '\n' || vals[i][k] == '\r')
-					vals[i][k] = 'z'; /* 256 values are tested in test_huffman */
+					vals[i][k] =
+					    'z'; /* 256 values are tested in test_huffman */
 			}
 			vals[i][len] = 0;
 			/* repeat values so that indexed references happen */
@@ -205,8 +207,8 @@ static int capture_value(void *ctx, const struct hpack_field *f)
  */
 static void test_huffman(void **state)
 {
-	static const uint8_t www[] = { 0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90,
-				       0xf4, 0xff };
+	static const uint8_t www[] = {0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a,
+				      0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff};
 	nghttp2_hd_deflater *def;
 	struct hpack_table t;
 	uint8_t out[4096], val[64], dec[64];
@@ -220,8 +222,7 @@ static void test_huffman(void **state)
 	/* padding longer than 7 bits, or not all ones, or EOS inside: errors */
 	assert_int_equal(hpack_huffman_decode((const uint8_t *)"\xff\xff", 2, dec, 64), -1);
 	assert_int_equal(hpack_huffman_decode((const uint8_t *)"\x00", 1, dec, 64), -1);
-	assert_int_equal(hpack_huffman_decode((const uint8_t *)"\xff\xff\xff\xff", 4, dec, 64),
-			 -1);
+	assert_int_equal(hpack_huffman_decode((const uint8_t *)"\xff\xff\xff\xff", 4, dec, 64), -1);
 	/* '0' is 00000 (5 bits) + 111 padding */
 	assert_int_equal(hpack_huffman_decode((const uint8_t *)"\x07", 1, dec, 64), 1);
 	assert_int_equal(dec[0], '0');
@@ -232,18 +233,17 @@ static void test_huffman(void **state)
 	assert_int_equal(nghttp2_hd_deflate_new(&def, 0), 0); /* no indexing: every value sent */
 	hpack_init(&t, true, 1u << 20);
 	for (sym = 0; sym < 256; sym++) {
-		nghttp2_nv nv = { (uint8_t *)"x-sym", val, 5, sizeof(val), NGHTTP2_NV_FLAG_NONE };
+		nghttp2_nv nv = {(uint8_t *)"x-sym", val, 5, sizeof(val), NGHTTP2_NV_FLAG_NONE};
 		struct hpack_result res;
-		struct value_cap cap = { .n = 0 };
+		struct value_cap cap = {.n = 0};
 		ssize_t rv;
 
 		memset(val, 'a', sizeof(val));
 		val[30] = (uint8_t)sym;
 		rv = nghttp2_hd_deflate_hd(def, out, sizeof(out), &nv, 1);
 		assert_true(rv > 0);
-		assert_int_equal(hpack_decode(&t, out, (size_t)rv, false, capture_value, &cap,
-					      &res),
-				 0);
+		assert_int_equal(
+		    hpack_decode(&t, out, (size_t)rv, false, capture_value, &cap, &res), 0);
 		assert_int_equal(res.error, HPACK_OK);
 		assert_int_equal(res.fields, 1);
 		assert_int_equal(cap.n, sizeof(val));
@@ -269,8 +269,7 @@ static void test_unknown_table(void **state)
 	expect(&t, "be bf", HPACK_OK, "?62: a", "?63: ?63", NULL);
 	/* a new literal with a new name: fully known, and indices shift by one */
 	expect(&t, "40 0678 2d74 6573 74 0131", HPACK_OK, "x-test: 1", NULL);
-	expect(&t, "be bf c0 c1", HPACK_OK, "x-test: 1", "?63: a", "?64: ?64", "?65: ?65",
-	       NULL);
+	expect(&t, "be bf c0 c1", HPACK_OK, "x-test: 1", "?63: a", "?64: ?64", "?65: ?65", NULL);
 	/* literals without indexing and never indexed insert nothing */
 	expect(&t, "00 0178 0179 10 0178 017a", HPACK_OK, "x: y", "x: z", NULL);
 	assert_int_equal(hpack_known(&t), 2);
@@ -340,16 +339,16 @@ static void test_malformed(void **state)
 
 	(void)state;
 	hpack_init(&t, true, 1u << 20);
-	expect(&t, "80", HPACK_ERR_INDEX, NULL);                 /* index 0 */
+	expect(&t, "80", HPACK_ERR_INDEX, NULL); /* index 0 */
 	hpack_free(&t);
 	hpack_init(&t, true, 1u << 20);
 	expect(&t, "ff ff ff ff ff 0f", HPACK_ERR_INTEGER, NULL); /* over 32 bits */
 	hpack_free(&t);
 	hpack_init(&t, true, 1u << 20);
-	expect(&t, "40 81 00 0131", HPACK_ERR_HUFFMAN, NULL);    /* bad Huffman name */
+	expect(&t, "40 81 00 0131", HPACK_ERR_HUFFMAN, NULL); /* bad Huffman name */
 	hpack_free(&t);
 	hpack_init(&t, true, 1u << 20);
-	expect(&t, "40 0578 2d", HPACK_ERR_TRUNCATED, NULL);     /* string past the end */
+	expect(&t, "40 0578 2d", HPACK_ERR_TRUNCATED, NULL); /* string past the end */
 	/* cut: the same ending is not an error, but the table is unknown after it */
 	hpack_free(&t);
 	hpack_init(&t, true, 1u << 20);
@@ -364,14 +363,14 @@ static void test_malformed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc_examples),
-		cmocka_unit_test(test_rfc_examples_plain),
-		cmocka_unit_test(test_against_nghttp2),
-		cmocka_unit_test(test_huffman),
-		cmocka_unit_test(test_unknown_table),
-		cmocka_unit_test(test_size_updates),
-		cmocka_unit_test(test_insert_evicts_own_name),
-		cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_rfc_examples),
+	    cmocka_unit_test(test_rfc_examples_plain),
+	    cmocka_unit_test(test_against_nghttp2),
+	    cmocka_unit_test(test_huffman),
+	    cmocka_unit_test(test_unknown_table),
+	    cmocka_unit_test(test_size_updates),
+	    cmocka_unit_test(test_insert_evicts_own_name),
+	    cmocka_unit_test(test_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

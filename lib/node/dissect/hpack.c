@@ -21,24 +21,67 @@ struct hpack_entry {
 static const struct {
 	const char *name, *value;
 } static_table[HPACK_STATIC_ENTRIES] = {
-	{ ":authority", "" }, { ":method", "GET" }, { ":method", "POST" }, { ":path", "/" },
-	{ ":path", "/index.html" }, { ":scheme", "http" }, { ":scheme", "https" },
-	{ ":status", "200" }, { ":status", "204" }, { ":status", "206" }, { ":status", "304" },
-	{ ":status", "400" }, { ":status", "404" }, { ":status", "500" },
-	{ "accept-charset", "" }, { "accept-encoding", "gzip, deflate" },
-	{ "accept-language", "" }, { "accept-ranges", "" }, { "accept", "" },
-	{ "access-control-allow-origin", "" }, { "age", "" }, { "allow", "" },
-	{ "authorization", "" }, { "cache-control", "" }, { "content-disposition", "" },
-	{ "content-encoding", "" }, { "content-language", "" }, { "content-length", "" },
-	{ "content-location", "" }, { "content-range", "" }, { "content-type", "" },
-	{ "cookie", "" }, { "date", "" }, { "etag", "" }, { "expect", "" }, { "expires", "" },
-	{ "from", "" }, { "host", "" }, { "if-match", "" }, { "if-modified-since", "" },
-	{ "if-none-match", "" }, { "if-range", "" }, { "if-unmodified-since", "" },
-	{ "last-modified", "" }, { "link", "" }, { "location", "" }, { "max-forwards", "" },
-	{ "proxy-authenticate", "" }, { "proxy-authorization", "" }, { "range", "" },
-	{ "referer", "" }, { "refresh", "" }, { "retry-after", "" }, { "server", "" },
-	{ "set-cookie", "" }, { "strict-transport-security", "" }, { "transfer-encoding", "" },
-	{ "user-agent", "" }, { "vary", "" }, { "via", "" }, { "www-authenticate", "" },
+    {":authority", ""},
+    {":method", "GET"},
+    {":method", "POST"},
+    {":path", "/"},
+    {":path", "/index.html"},
+    {":scheme", "http"},
+    {":scheme", "https"},
+    {":status", "200"},
+    {":status", "204"},
+    {":status", "206"},
+    {":status", "304"},
+    {":status", "400"},
+    {":status", "404"},
+    {":status", "500"},
+    {"accept-charset", ""},
+    {"accept-encoding", "gzip, deflate"},
+    {"accept-language", ""},
+    {"accept-ranges", ""},
+    {"accept", ""},
+    {"access-control-allow-origin", ""},
+    {"age", ""},
+    {"allow", ""},
+    {"authorization", ""},
+    {"cache-control", ""},
+    {"content-disposition", ""},
+    {"content-encoding", ""},
+    {"content-language", ""},
+    {"content-length", ""},
+    {"content-location", ""},
+    {"content-range", ""},
+    {"content-type", ""},
+    {"cookie", ""},
+    {"date", ""},
+    {"etag", ""},
+    {"expect", ""},
+    {"expires", ""},
+    {"from", ""},
+    {"host", ""},
+    {"if-match", ""},
+    {"if-modified-since", ""},
+    {"if-none-match", ""},
+    {"if-range", ""},
+    {"if-unmodified-since", ""},
+    {"last-modified", ""},
+    {"link", ""},
+    {"location", ""},
+    {"max-forwards", ""},
+    {"proxy-authenticate", ""},
+    {"proxy-authorization", ""},
+    {"range", ""},
+    {"referer", ""},
+    {"refresh", ""},
+    {"retry-after", ""},
+    {"server", ""},
+    {"set-cookie", ""},
+    {"strict-transport-security", ""},
+    {"transfer-encoding", ""},
+    {"user-agent", ""},
+    {"vary", ""},
+    {"via", ""},
+    {"www-authenticate", ""},
 };
 
 /* ---- Huffman ---- */
@@ -48,29 +91,26 @@ static const struct {
 
 /* How many codes have each length 0..30 (Appendix B's "len" column, counted). */
 static const uint16_t huff_count[HUFF_MAX_LEN + 1] = {
-	0, 0, 0, 0, 0, 10, 26, 32, 6, 0, 5, 3, 2, 6, 2, 3,
-	0, 0, 0, 3, 8, 13, 26, 29, 12, 4, 15, 19, 29, 0, 4,
+    0, 0, 0, 0, 0, 10, 26, 32, 6,  0, 5,  3,  2,  6, 2, 3,
+    0, 0, 0, 3, 8, 13, 26, 29, 12, 4, 15, 19, 29, 0, 4,
 };
 
 /* The symbols (256: EOS) in code order: by length, then by value. */
 static const uint16_t huff_symbols[257] = {
-	48, 49, 50, 97, 99, 101, 105, 111, 115, 116, 32, 37, 45, 46, 47, 51,
-	52, 53, 54, 55, 56, 57, 61, 65, 95, 98, 100, 102, 103, 104, 108, 109,
-	110, 112, 114, 117, 58, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76,
-	77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 89, 106, 107, 113, 118,
-	119, 120, 121, 122, 38, 42, 44, 59, 88, 90, 33, 34, 40, 41, 63, 39,
-	43, 124, 35, 62, 0, 36, 64, 91, 93, 126, 94, 125, 60, 96, 123, 92,
-	195, 208, 128, 130, 131, 162, 184, 194, 224, 226, 153, 161, 167, 172, 176, 177,
-	179, 209, 216, 217, 227, 229, 230, 129, 132, 133, 134, 136, 146, 154, 156, 160,
-	163, 164, 169, 170, 173, 178, 181, 185, 186, 187, 189, 190, 196, 198, 228, 232,
-	233, 1, 135, 137, 138, 139, 140, 141, 143, 147, 149, 150, 151, 152, 155, 157,
-	158, 165, 166, 168, 174, 175, 180, 182, 183, 188, 191, 197, 231, 239, 9, 142,
-	144, 145, 148, 159, 171, 206, 215, 225, 236, 237, 199, 207, 234, 235, 192, 193,
-	200, 201, 202, 205, 210, 213, 218, 219, 238, 240, 242, 243, 255, 203, 204, 211,
-	212, 214, 221, 222, 223, 241, 244, 245, 246, 247, 248, 250, 251, 252, 253, 254,
-	2, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 16, 17, 18, 19, 20,
-	21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127, 220, 249, 10, 13, 22,
-	256,
+    48,	 49,  50,  97,	99,  101, 105, 111, 115, 116, 32,  37,	45,  46,  47,  51,  52,	 53,  54,
+    55,	 56,  57,  61,	65,  95,  98,  100, 102, 103, 104, 108, 109, 110, 112, 114, 117, 58,  66,
+    67,	 68,  69,  70,	71,  72,  73,  74,  75,	 76,  77,  78,	79,  80,  81,  82,  83,	 84,  85,
+    86,	 87,  89,  106, 107, 113, 118, 119, 120, 121, 122, 38,	42,  44,  59,  88,  90,	 33,  34,
+    40,	 41,  63,  39,	43,  124, 35,  62,  0,	 36,  64,  91,	93,  126, 94,  125, 60,	 96,  123,
+    92,	 195, 208, 128, 130, 131, 162, 184, 194, 224, 226, 153, 161, 167, 172, 176, 177, 179, 209,
+    216, 217, 227, 229, 230, 129, 132, 133, 134, 136, 146, 154, 156, 160, 163, 164, 169, 170, 173,
+    178, 181, 185, 186, 187, 189, 190, 196, 198, 228, 232, 233, 1,   135, 137, 138, 139, 140, 141,
+    143, 147, 149, 150, 151, 152, 155, 157, 158, 165, 166, 168, 174, 175, 180, 182, 183, 188, 191,
+    197, 231, 239, 9,	142, 144, 145, 148, 159, 171, 206, 215, 225, 236, 237, 199, 207, 234, 235,
+    192, 193, 200, 201, 202, 205, 210, 213, 218, 219, 238, 240, 242, 243, 255, 203, 204, 211, 212,
+    214, 221, 222, 223, 241, 244, 245, 246, 247, 248, 250, 251, 252, 253, 254, 2,   3,	 4,   5,
+    6,	 7,   8,   11,	12,  14,  15,  16,  17,	 18,  19,  20,	21,  23,  24,  25,  26,	 27,  28,
+    29,	 30,  31,  127, 220, 249, 10,  13,  22,	 256,
 };
 
 long hpack_huffman_decode(const uint8_t *p, size_t n, uint8_t *out, size_t out_max)
@@ -116,7 +156,7 @@ long hpack_huffman_decode(const uint8_t *p, size_t n, uint8_t *out, size_t out_m
 
 /* ---- the dynamic table ---- */
 
-#define ENTRY_OVERHEAD 32u
+#define ENTRY_OVERHEAD	    32u
 #define HPACK_DEFAULT_TABLE 4096u
 
 static size_t entry_size(const struct hpack_entry *e)
@@ -315,8 +355,8 @@ static int read_int(struct reader *r, unsigned prefix_bits, uint32_t *out)
  * A string literal (5.2) into (*s, *len): the raw bytes, or Huffman-decoded into a buffer
  * taken from *scratch. 1: cut by the end, -1: malformed, -2: no memory.
  */
-static int read_string(struct reader *r, uint8_t **scratch, size_t *scratch_cap,
-		       const uint8_t **s, size_t *len)
+static int read_string(struct reader *r, uint8_t **scratch, size_t *scratch_cap, const uint8_t **s,
+		       size_t *len)
 {
 	bool huff;
 	uint32_t n;
@@ -367,10 +407,10 @@ static enum hpack_error read_error(int rc, enum hpack_error malformed)
 int hpack_decode(struct hpack_table *t, const uint8_t *p, size_t n, bool cut, hpack_field_fn fn,
 		 void *ctx, struct hpack_result *res)
 {
-	struct reader r = { p, n, 0 };
+	struct reader r = {p, n, 0};
 	/* a name and a value may both be Huffman-coded: one scratch buffer each */
-	uint8_t *scratch[2] = { NULL, NULL };
-	size_t scratch_cap[2] = { 0, 0 };
+	uint8_t *scratch[2] = {NULL, NULL};
+	size_t scratch_cap[2] = {0, 0};
 	bool field_seen = false;
 	int ret = 0;
 
@@ -440,7 +480,8 @@ int hpack_decode(struct hpack_table *t, const uint8_t *p, size_t n, bool cut, hp
 				break;
 			}
 			if (f.name)
-				f.index = 0; /* only the value was taken from an index; it is known */
+				f.index =
+				    0; /* only the value was taken from an index; it is known */
 		}
 		field_seen = true;
 		res->fields++;

@@ -30,13 +30,14 @@
 struct hpack_entry;
 
 struct hpack_table {
-	struct hpack_entry **ring; /* newest at ring[(head + cap - 1) % cap], oldest at ring[head] */
+	struct hpack_entry *
+	    *ring; /* newest at ring[(head + cap - 1) % cap], oldest at ring[head] */
 	size_t cap, count, head;
-	size_t size;        /* RFC 7541 4.1 sizes of the known entries (unknown names count 0) */
-	size_t max_size;    /* the encoder's table size, as far as floe knows */
-	size_t limit;       /* the largest size an update may set (the bound of memory) */
-	bool max_exact;     /* max_size came from the start of the connection or an update */
-	bool tail_unknown;  /* entries older than the known ones may exist */
+	size_t size;	   /* RFC 7541 4.1 sizes of the known entries (unknown names count 0) */
+	size_t max_size;   /* the encoder's table size, as far as floe knows */
+	size_t limit;	   /* the largest size an update may set (the bound of memory) */
+	bool max_exact;	   /* max_size came from the start of the connection or an update */
+	bool tail_unknown; /* entries older than the known ones may exist */
 };
 
 /* One decoded header field. A NULL name or value is unknown (index says which entry). */
@@ -61,8 +62,8 @@ enum hpack_error {
 
 struct hpack_result {
 	enum hpack_error error;
-	unsigned fields;        /* fields reported */
-	unsigned unknown_refs;  /* fields with an unknown name or value */
+	unsigned fields;       /* fields reported */
+	unsigned unknown_refs; /* fields with an unknown name or value */
 };
 
 /*
