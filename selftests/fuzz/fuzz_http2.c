@@ -8,6 +8,12 @@
  *   bit 1   a 16-byte body bound (gRPC messages bigger than it are measured only)
  *   bit 2   no connection preface is sent first (detection on the server's SETTINGS, or
  *           a connection picked up mid-way)
+ *   bit 6   start anywhere: byte 1 (C2S) and byte 2 (S2C) are how many of each direction's
+ *           first data bytes are not delivered, so the seeds' real connections begin at
+ *           any offset, inside frames and header blocks (the frame-boundary search, the
+ *           unknown HPACK table and its rebuilding)
+ *   bit 7   every gap record also drops the next record's first byte (gaps that end
+ *           inside frame headers)
  * then records: a header byte h and a 16-bit big-endian length n, followed by n bytes
  *   h bit 0      direction (0: client to server)
  *   h bit 1      a gap of n bytes instead of data
@@ -19,6 +25,7 @@
  * Checked: no crash or sanitizer report; every entry serialises to JSON with the contract's
  * types: protocol http or grpc, version "2", a stream id, integer sizes and status.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dissect_engine *eng;
 	struct conn *c;
 	uint64_t ts = 10;
-	size_t i;
+	size_t i = 1, skip[2] = { 0, 0 };
+	bool cut_next = false;
 
 	if (size < 1)
 		return 0;
@@ -85,7 +93,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!(data[0] & 4))
 		dissect_stream_data(eng, c, TCP_DIR_C2S, (const uint8_t *)preface, 24, ts);
-	for (i = 1; i + 3 <= size;) {
+	if ((data[0] & 0x40) && size >= 3) {
+		skip[TCP_DIR_C2S] = data[1];
+		skip[TCP_DIR_S2C] = data[2];
+		i = 3;
+	}
+	for (; i + 3 <= size;) {
 		uint8_t h = data[i];
 		size_t n = (size_t)data[i + 1] << 8 | data[i + 2];
 		enum tcp_dir dir = h & 1 ? TCP_DIR_S2C : TCP_DIR_C2S;
@@ -94,11 +107,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ts += 1000;
 		if (h & 2) {
 			dissect_stream_gap(eng, c, dir, n, ts);
+			cut_next = data[0] & 0x80;
 			continue;
 		}
 		if (n > size - i)
 			n = size - i;
-		dissect_stream_data(eng, c, dir, data + i, n, ts);
+		{
+			size_t k = skip[dir] < n ? skip[dir] : n;
+
+			if (cut_next && k < n)
+				k++;
+			cut_next = false;
+			skip[dir] -= k < skip[dir] ? k : skip[dir];
+			if (n > k)
+				dissect_stream_data(eng, c, dir, data + i + k, n - k, ts);
+		}
 		i += n;
 	}
 	dissect_stream_close(eng, c, (enum tcp_close_reason)((data[0] >> 3) % TCP_CLOSE__COUNT),

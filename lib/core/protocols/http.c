@@ -47,6 +47,16 @@ static const struct protocol_field interim_fields[] = {
 static const struct field_group interim_group = { "Interim response",
 						  interim_fields };
 
+static const struct protocol_field unknown_header_fields[] = {
+	FIELD("index", INTEGER, "the HPACK dynamic-table index it referred to (62 and up)"),
+	FIELD("name", STRING, "the name, when only the value came from the unknown entry"),
+	FIELD("value", STRING, "the value, when only the name came from the unknown entry"),
+	FIELD_END,
+};
+
+static const struct field_group unknown_header_group = { "Unknown header (HTTP/2)",
+							 unknown_header_fields };
+
 static const struct protocol_field http_fields[] = {
 	FIELD("request", OBJECT, "the request"),
 	FIELD("request.method", STRING, "`GET`, `POST`, ..."),
@@ -63,6 +73,11 @@ static const struct protocol_field http_fields[] = {
 	FIELD("request.content_type", STRING, "the `content-type` header"),
 	FIELD_GROUP("request.body", protocol_body_group, "the body"),
 	FIELD_OF("request.trailers", MAP, STRING, "HTTP/1.1 chunked trailers / HTTP/2 trailing HEADERS"),
+	FIELD("request.headers_partial", BOOLEAN,
+	      "HTTP/2: not every header field could be decoded (a dynamic-table entry floe never "
+	      "saw, or a block cut by a capture gap)"),
+	FIELD_ARRAY_GROUP("request.unknown_headers", unknown_header_group,
+			  "HTTP/2: fields that referred to dynamic-table entries floe never saw"),
 	FIELD("request.authority", STRING, "HTTP/2 `:authority`"),
 	FIELD("request.scheme", STRING, "HTTP/2 `:scheme`"),
 	FIELD("response", OBJECT, "the response"),
@@ -75,6 +90,8 @@ static const struct protocol_field http_fields[] = {
 	FIELD("response.content_type", STRING, "as for the request"),
 	FIELD_GROUP("response.body", protocol_body_group, "as for the request"),
 	FIELD_OF("response.trailers", MAP, STRING, "as for the request"),
+	FIELD("response.headers_partial", BOOLEAN, "as for the request"),
+	FIELD_ARRAY_GROUP("response.unknown_headers", unknown_header_group, "as for the request"),
 	FIELD_ARRAY_GROUP("interim", interim_group,
 			  "interim 1xx responses (100 Continue, 103, the 101 of an upgrade)"),
 	FIELD("interim_dropped", INTEGER, "interim responses beyond the ones kept"),

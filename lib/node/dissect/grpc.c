@@ -482,27 +482,77 @@ static int message_keep(struct grpc_messages *g, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Is the prefix just read believable as a message's (after a resynchronisation)? */
+static bool prefix_plausible(const struct grpc_messages *g)
+{
+	return g->frame.hdr[0] <= 1 && g->frame.len <= GRPC_RESYNC_MAX;
+}
+
+/* List the current message as cut: "incomplete", and when its prefix came (sized): its
+ * size, flag and the bytes received. */
+static void list_incomplete(struct grpc_messages *g, bool sized)
+{
+	json_t *o;
+
+	if (!g->list)
+		g->list = json_array();
+	if (!g->list || json_array_size(g->list) >= GRPC_MAX_MESSAGES)
+		return;
+	o = json_object();
+	if (!o || json_array_append_new(g->list, o))
+		return;
+	if (sized) {
+		json_object_set_new(o, "size", json_integer((json_int_t)g->frame.len));
+		json_object_set_new(o, "compressed", json_boolean(g->compressed));
+		json_object_set_new(o, "received",
+				    json_integer((json_int_t)(g->frame.got - g->msg_lost)));
+	}
+	json_object_set_new(o, "incomplete", json_true());
+}
+
 int grpc_messages_feed(struct grpc_messages *g, const uint8_t *p, size_t n, const char *encoding)
 {
 	int rc = 0;
 
 	g->bytes += n;
-	if (g->broken)
-		return 0;
+	if (g->broken) {
+		if (!g->frame_start)
+			return 0;
+		/* a DATA frame starts: try whether a message starts with it */
+		g->broken = false;
+		g->resyncing = true;
+		lp_stream_reset(&g->frame);
+		g->buf_len = 0;
+		g->msg_lost = 0;
+	}
+	g->frame_start = false;
 	while (n) {
 		unsigned ev;
 		size_t used = lp_stream_next(&g->frame, &grpc_message_format, p, n, &ev);
 
 		if (ev & LP_HEADER) {
+			if (g->resyncing && !prefix_plausible(g)) {
+				/* not a message's start: wait for the next DATA frame */
+				g->broken = true;
+				g->resyncing = false;
+				lp_stream_reset(&g->frame);
+				return rc;
+			}
+			if (g->resyncing)
+				g->resyncs++;
+			g->resyncing = false;
 			g->compressed = g->frame.hdr[0] & 1;
 			g->buf_len = 0;
+			g->msg_lost = 0;
 		}
-		if ((ev & LP_BODY) && message_keep(g, p, used))
+		if ((ev & LP_BODY) && !g->msg_lost && message_keep(g, p, used))
 			rc = -ENOMEM;
 		p += used;
 		n -= used;
 		if (ev & LP_END) {
-			if (message_done(g, encoding))
+			if (g->msg_lost)
+				list_incomplete(g, true); /* a gap cut it: listed, not decoded */
+			else if (message_done(g, encoding))
 				rc = -ENOMEM;
 			/* a big message's buffer is not kept for the next one */
 			if (g->buf_cap > 64u * 1024u) {
@@ -511,41 +561,56 @@ int grpc_messages_feed(struct grpc_messages *g, const uint8_t *p, size_t n, cons
 				g->buf_cap = 0;
 			}
 			g->buf_len = 0;
+			g->msg_lost = 0;
 		}
 	}
 	return rc;
 }
 
+void grpc_messages_data_frame(struct grpc_messages *g)
+{
+	g->frame_start = true;
+}
+
 void grpc_messages_lost(struct grpc_messages *g, uint64_t n)
 {
 	g->bytes += n;
-	if (!g->broken) {
-		grpc_messages_finish(g);
-		g->broken = true;
+	g->frame_start = false;
+	if (g->broken)
+		return;
+	if (!g->resyncing && g->frame.in_body && n < g->frame.len - g->frame.got) {
+		/* inside a message whose length is known: it is cut, the next one is not */
+		g->msg_lost += n;
+		g->frame.got += n;
+		return;
 	}
+	if (!g->resyncing && g->frame.in_body && n == g->frame.len - g->frame.got) {
+		g->msg_lost += n;
+		g->frame.got += n;
+		list_incomplete(g, true);
+		lp_stream_reset(&g->frame);
+		g->buf_len = 0;
+		g->msg_lost = 0;
+		return;
+	}
+	/* the gap cut a prefix or spans messages: framing is found again at a DATA frame */
+	if (!g->resyncing)
+		grpc_messages_finish(g);
+	g->broken = true;
+	g->resyncing = false;
+	lp_stream_reset(&g->frame);
+	g->buf_len = 0;
+	g->msg_lost = 0;
 }
 
 void grpc_messages_finish(struct grpc_messages *g)
 {
-	json_t *o;
-
-	if (!lp_stream_mid_frame(&g->frame) || g->broken)
+	if (!lp_stream_mid_frame(&g->frame) || g->broken || g->resyncing)
 		return;
-	if (!g->list)
-		g->list = json_array();
-	if (g->list && json_array_size(g->list) < GRPC_MAX_MESSAGES) {
-		o = json_object();
-		if (o && !json_array_append_new(g->list, o)) {
-			if (g->frame.in_body) {
-				json_object_set_new(o, "size", json_integer((json_int_t)g->frame.len));
-				json_object_set_new(o, "compressed", json_boolean(g->compressed));
-				json_object_set_new(o, "received", json_integer((json_int_t)g->frame.got));
-			}
-			json_object_set_new(o, "incomplete", json_true());
-		}
-	}
+	list_incomplete(g, g->frame.in_body);
 	lp_stream_reset(&g->frame);
 	g->buf_len = 0;
+	g->msg_lost = 0;
 }
 
 /* ---- the call ---- */

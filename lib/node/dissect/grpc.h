@@ -25,6 +25,9 @@
 #define GRPC_FIELD_BUDGET 4096u
 /* A compressed message inflates to at most this many bytes for decoding. */
 #define GRPC_DECOMPRESS_MAX (1u << 20)
+/* After a gap, a DATA frame that starts with a flag of 0 or 1 and a length up to this is
+ * taken for a message's start. */
+#define GRPC_RESYNC_MAX (16u << 20)
 /* Nesting of messages and groups decoded; deeper length-delimited values stay bytes. */
 #define PROTOBUF_MAX_DEPTH 16u
 
@@ -57,7 +60,11 @@ struct grpc_messages {
 	uint64_t count;   /* messages completed */
 	uint64_t bytes;   /* DATA bytes fed */
 	size_t budget;    /* protobuf fields still allowed */
-	bool broken;      /* bytes were lost: framing is unknown from there on */
+	bool broken;      /* bytes were lost: framing is unknown until a DATA frame starts one */
+	bool frame_start; /* the next bytes fed start a DATA frame */
+	bool resyncing;   /* the current prefix is being tried after a gap */
+	uint64_t msg_lost;/* bytes of the current message lost in a gap */
+	uint64_t resyncs; /* messages found again after gaps */
 	json_t *list;     /* array of decoded messages (at most GRPC_MAX_MESSAGES) */
 };
 
@@ -68,8 +75,15 @@ void grpc_messages_init(struct grpc_messages *g, size_t keep_max);
  * (NULL: identity). Returns 0 or -ENOMEM (counting goes on).
  */
 int grpc_messages_feed(struct grpc_messages *g, const uint8_t *p, size_t n, const char *encoding);
-/* n bytes of the direction were lost: stop decoding, keep counting bytes. */
+/*
+ * n bytes of the direction were lost. Inside a message whose length is known, that message
+ * is listed incomplete and the next is read as usual; a gap that cuts a prefix or spans
+ * messages stops decoding until a DATA frame begins with a plausible prefix (gRPC peers
+ * start a message with a frame; grpc_messages_data_frame says where frames start).
+ */
 void grpc_messages_lost(struct grpc_messages *g, uint64_t n);
+/* The next bytes fed begin a DATA frame's payload. */
+void grpc_messages_data_frame(struct grpc_messages *g);
 /*
  * The direction ended (or the call is being emitted): a message cut short is listed with
  * "incomplete": true. Idempotent.

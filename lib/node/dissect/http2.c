@@ -1,14 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The HTTP/2 dissector (http2.h, docs/http2.md). Facts from RFC 9113 (framing, streams,
- * errors) and RFC 7541 (HPACK, decoded by nghttp2's inflater).
+ * errors) and RFC 7541 (HPACK, decoded by hpack.c).
  *
  * Each direction is read as a sequence of frames with a small state machine: the 9-byte
  * frame header (the only thing left to the engine's buffer), a fixed prefix of the payload
  * (pad length, priority, promised stream, control frame fields; at most PRE_MAX bytes),
  * the variable part (DATA bytes, header block fragments), then padding. Everything after
- * the frame header is consumed as it arrives, so no frame needs to be buffered whole, and a
- * header block is inflated fragment by fragment (nghttp2 keeps the partial field).
+ * the frame header is consumed as it arrives, so no frame needs to be buffered whole; a
+ * header block's fragments are gathered (bounded) and decoded at its end by hpack.c, which
+ * tolerates dynamic-table entries it never saw.
+ *
+ * A direction whose frame boundaries are not known (picked up mid-connection, or after a
+ * gap that cut a frame header) is "out of sync": bytes are skipped until a chain of
+ * plausible frame headers starts (frame_chain), then reading goes on from there.
  */
 #include "dissect/http2.h"
 
@@ -18,10 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nghttp2/nghttp2.h>
-
 #include "dissect/byte_reader.h"
 #include "dissect/grpc.h"
+#include "dissect/hpack.h"
 #include "dissect/http_common.h"
 
 #define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -29,7 +33,18 @@
 #define FRAME_HDR   9u
 #define PRE_MAX     96u /* SETTINGS: the first 16 settings of a frame are looked at */
 #define BUCKETS     64u
-#define HPACK_DEFAULT_TABLE 4096u
+/* SETTINGS_MAX_FRAME_SIZE's initial value: frames longer than the receiver allowed are not
+ * taken for frames when looking for frame boundaries. */
+#define MAX_FRAME_DEFAULT 16384u
+/* Chained frame headers that make frames believable without ending at the end of the
+ * bytes at hand (frame_chain). */
+#define CHAIN_FRAMES 3u
+/* Unknown header references listed per half (the rest are counted). */
+#define UNKNOWN_LISTED 64u
+/* Ranges of stream ids whose requests may have been lost (mid-connection start, gaps). */
+#define LOST_RANGES 8u
+/* Stream ids remembered that carried only PRIORITY so far. */
+#define PRIORITY_IDS 64u
 
 enum frame_type {
 	F_DATA = 0,
@@ -51,6 +66,7 @@ enum frame_type {
 #define FL_PRIORITY    0x20
 
 #define SETTINGS_HEADER_TABLE_SIZE 1
+#define SETTINGS_MAX_FRAME_SIZE    5
 
 /* One direction of a stream: the request (TCP_DIR_C2S) or the response. */
 struct half {
@@ -61,7 +77,8 @@ struct half {
 	struct grpc_messages *grpc;
 	uint64_t ts, end_ts, size;
 	uint64_t lost;         /* DATA bytes lost in capture gaps */
-	bool head, ended, headers_truncated;
+	json_t *unknown;       /* header fields that refer to dynamic-table entries never seen */
+	bool head, ended, headers_truncated, headers_partial;
 };
 
 struct stream {
@@ -74,6 +91,8 @@ struct stream {
 	json_t *interim;           /* 1xx responses, as HTTP/1 entries list them */
 	struct half h[2];
 	bool grpc, pushed, rst, goaway;
+	bool gap_hit;              /* open while bytes of the connection were lost */
+	bool lost_request;         /* created from a response whose request was not seen */
 	size_t kept;               /* its share of h2.kept */
 	uint32_t rst_error;
 	enum tcp_dir rst_by;
@@ -85,19 +104,25 @@ struct block {
 	bool first;       /* no fragment byte seen yet */
 	bool end_stream;
 	bool truncated;
+	bool cut;         /* bytes of the block were lost: decoded up to there */
+	bool partial;     /* fields refer to dynamic-table entries never seen, or were lost */
+	bool hpack_error; /* the block did not decode (malformed, or misread framing) */
 	uint8_t type;     /* F_HEADERS or F_PUSH_PROMISE */
 	uint32_t sid, promised;
 	uint64_t ts;
-	uint64_t wire;        /* fragment bytes */
 	uint64_t frame_bytes; /* payload bytes of its frames */
+	uint8_t *frag;        /* the fragments gathered (at most HTTP2_HEADER_BLOCK_MAX) */
+	size_t frag_len, frag_cap;
 	size_t kept;
-	json_t *headers, *pseudo;
+	json_t *headers, *pseudo, *unknown;
 };
 
 struct dir {
-	nghttp2_hd_inflater *infl;
-	size_t table_limit; /* the largest table the decoding peer allowed (its SETTINGS) */
-	size_t infl_limit;  /* what the inflater was last told */
+	struct hpack_table hp; /* the dynamic table of this direction's encoder */
+	uint32_t max_frame; /* the largest frame the receiver allowed (its SETTINGS) */
+	bool started;       /* the first bytes (or a gap) came: the table's state is decided */
+	bool synced;        /* frame boundaries are known */
+	bool lossy;         /* bytes of this direction were lost (or came before the capture) */
 	bool preface;       /* C2S: the connection preface is behind us */
 	/* the frame being read */
 	bool in_frame, pre_done, skip;
@@ -117,7 +142,11 @@ struct h2 {
 	size_t body_max;
 	bool response_bodies; /* conn_response_bodies(): otherwise response bytes are only counted */
 	size_t kept;         /* decoded header and body bytes held (HTTP2_CONN_KEPT_MAX) */
-	bool dead;           /* a gap or a protocol error: the rest is ignored */
+	/* client stream ids in (lo, hi) whose requests were not seen (hi 0: no bound yet) */
+	uint32_t lost_lo[LOST_RANGES], lost_hi[LOST_RANGES];
+	unsigned nlost;
+	uint32_t prio_ids[PRIORITY_IDS]; /* streams that carried only PRIORITY so far */
+	unsigned nprio;
 	struct http2_conn_stats st;
 };
 
@@ -203,33 +232,111 @@ static const char *status_text(int code)
 	return "";
 }
 
-/* ---- detection ---- */
+/* ---- detection and frame boundaries ---- */
+
+/*
+ * Could p (9 bytes) be a frame header a peer sent? Only the rules a sender must follow
+ * (RFC 9113 4.1, 6.x): a known type, no undefined flag, the stream id's reserved bit clear,
+ * stream 0 exactly for the connection frames, the fixed lengths of PRIORITY, RST_STREAM,
+ * PING, WINDOW_UPDATE and SETTINGS, and no more than the receiver allowed. Extension
+ * frame types are not taken: boundaries are looked for where they are sure.
+ */
+static bool frame_header_plausible(const uint8_t *p, uint32_t max_frame)
+{
+	uint32_t len = be24_at(p), sid = be32_at(p + 5);
+	uint8_t type = p[3], fl = p[4];
+
+	if (len > max_frame || (sid & 0x80000000u))
+		return false;
+	switch (type) {
+	case F_DATA:
+		return sid && !(fl & ~(FL_END_STREAM | FL_PADDED)) &&
+		       len >= (fl & FL_PADDED ? 1u : 0u);
+	case F_HEADERS:
+		return sid && !(fl & ~(FL_END_STREAM | FL_END_HEADERS | FL_PADDED | FL_PRIORITY)) &&
+		       len >= (fl & FL_PADDED ? 1u : 0u) + (fl & FL_PRIORITY ? 5u : 0u);
+	case F_PRIORITY:
+		return sid && !fl && len == 5;
+	case F_RST_STREAM:
+		return sid && !fl && len == 4;
+	case F_SETTINGS:
+		return !sid && !(fl & ~FL_ACK) && (fl & FL_ACK ? len == 0 : len % 6 == 0);
+	case F_PUSH_PROMISE:
+		return sid && !(fl & ~(FL_END_HEADERS | FL_PADDED)) &&
+		       len >= 4u + (fl & FL_PADDED ? 1u : 0u);
+	case F_PING:
+		return !sid && !(fl & ~FL_ACK) && len == 8;
+	case F_GOAWAY:
+		return !sid && !fl && len >= 8;
+	case F_WINDOW_UPDATE:
+		return !fl && len == 4;
+	case F_CONTINUATION:
+		return sid && !(fl & ~FL_END_HEADERS);
+	}
+	return false;
+}
+
+enum chain { CHAIN_NO, CHAIN_MORE, CHAIN_YES };
+
+/*
+ * Do frames start at p? Follows frame headers from p: CHAIN_YES when every header is
+ * plausible and the frames end exactly at p + n (senders write whole frames, so bytes at
+ * hand often end with one), or CHAIN_FRAMES plausible headers follow each other (the last
+ * frame may go on past n); CHAIN_MORE when all seen so far are plausible but the bytes end
+ * before that is decided; CHAIN_NO otherwise.
+ * Frames continuing a header block must be CONTINUATIONs of its stream (6.10).
+ */
+static enum chain frame_chain(const uint8_t *p, size_t n, uint32_t max_frame)
+{
+	size_t off = 0;
+	unsigned whole = 0, headers = 0;
+	uint32_t block_sid = 0;
+
+	while (off + FRAME_HDR <= n) {
+		const uint8_t *h = p + off;
+		uint8_t type = h[3];
+		uint32_t sid = be32_at(h + 5);
+
+		if (!frame_header_plausible(h, max_frame))
+			return CHAIN_NO;
+		if (block_sid ? type != F_CONTINUATION || sid != block_sid : type == F_CONTINUATION && whole)
+			return CHAIN_NO;
+		if (type == F_HEADERS || type == F_PUSH_PROMISE || type == F_CONTINUATION)
+			block_sid = h[4] & FL_END_HEADERS ? 0 : sid;
+		if (++headers >= CHAIN_FRAMES)
+			return CHAIN_YES;
+		off += FRAME_HDR + be24_at(h);
+		if (off > n)
+			return CHAIN_MORE;
+		whole++;
+		if (off == n)
+			return CHAIN_YES;
+	}
+	return CHAIN_MORE;
+}
 
 static enum detect_result h2_detect(enum tcp_dir dir, const uint8_t *p, size_t n)
 {
-	size_t i;
-
 	if (!n)
 		return DETECT_MAYBE;
-	if (dir == TCP_DIR_C2S) {
-		if (memcmp(p, PREFACE, n < PREFACE_LEN ? n : PREFACE_LEN))
-			return DETECT_NO;
+	if (dir == TCP_DIR_C2S && !memcmp(p, PREFACE, n < PREFACE_LEN ? n : PREFACE_LEN))
 		return n >= PREFACE_LEN ? DETECT_YES : DETECT_MAYBE;
-	}
 	/*
-	 * A server's first frame is its SETTINGS (RFC 9113 3.4): type 4, no ACK, stream 0, a
-	 * whole number of 6-byte settings. Real ones are short: the length's top byte is 0.
+	 * Frames: a server's first SETTINGS (RFC 9113 3.4), or either side picked up in the
+	 * middle of a connection, recognised by the structure of its frames. Their lengths
+	 * are at most 16 KiB here, so the first byte is 0: text protocols, TLS, AMQP never
+	 * start so; a chain of exact lengths and types is required of the binary ones.
 	 */
 	if (p[0] != 0)
 		return DETECT_NO;
-	if (n >= 3 && ((unsigned)p[1] << 8 | p[2]) % 6)
+	switch (frame_chain(p, n, MAX_FRAME_DEFAULT)) {
+	case CHAIN_YES:
+		return DETECT_YES;
+	case CHAIN_MORE:
+		return DETECT_MAYBE;
+	default:
 		return DETECT_NO;
-	if (n >= 4 && p[3] != F_SETTINGS)
-		return DETECT_NO;
-	for (i = 4; i < n && i < FRAME_HDR; i++)
-		if (p[i])
-			return DETECT_NO;
-	return n >= FRAME_HDR ? DETECT_YES : DETECT_MAYBE;
+	}
 }
 
 /* ---- streams ---- */
@@ -249,6 +356,7 @@ static void half_free(struct half *hf)
 	json_decref(hf->msg);
 	json_decref(hf->headers);
 	json_decref(hf->trailers);
+	json_decref(hf->unknown);
 	http_body_reset(&hf->body);
 	if (hf->grpc) {
 		grpc_messages_free(hf->grpc);
@@ -305,9 +413,21 @@ static void set_body_json(json_t *msg, const struct half *hf, bool grpc)
 		json_object_set_new(msg, "body", b);
 }
 
+/* What a half shows of headers floe could not decode whole. */
+static void set_partial_json(json_t *msg, const struct half *hf)
+{
+	if (hf->headers_truncated)
+		json_object_set_new(msg, "headers_truncated", json_true());
+	if (hf->headers_partial)
+		json_object_set_new(msg, "headers_partial", json_true());
+	if (hf->unknown)
+		json_object_set(msg, "unknown_headers", hf->unknown);
+}
+
 /*
  * Emit the stream's entry and forget the stream. why: the reason given to a missing half
- * (RST_STREAM and GOAWAY override it with ENTRY_REASON_STREAM_RESET).
+ * (RST_STREAM and GOAWAY override it with ENTRY_REASON_STREAM_RESET; a stream that bytes
+ * were lost from says ENTRY_REASON_GAP).
  */
 static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 			enum entry_missing_reason why)
@@ -335,8 +455,7 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 			set_body_json(rq->msg, rq, s->grpc);
 		if (rq->trailers)
 			json_object_set(rq->msg, "trailers", rq->trailers);
-		if (rq->headers_truncated)
-			json_object_set_new(rq->msg, "headers_truncated", json_true());
+		set_partial_json(rq->msg, rq);
 		json_object_set(f, "request", rq->msg);
 		e->request_ts_ns = rq->ts;
 		e->request_end_ns = rq->end_ts;
@@ -351,8 +470,7 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 			set_body_json(rs->msg, rs, s->grpc);
 		if (rs->trailers)
 			json_object_set(rs->msg, "trailers", rs->trailers);
-		if (rs->headers_truncated)
-			json_object_set_new(rs->msg, "headers_truncated", json_true());
+		set_partial_json(rs->msg, rs);
 		json_object_set(f, "response", rs->msg);
 	}
 	if (rs->ts) {
@@ -371,7 +489,8 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 	}
 	if (s->pushed) {
 		json_object_set_new(f, "pushed", json_true());
-		json_object_set_new(f, "promised_on_stream", json_integer(s->assoc));
+		if (s->assoc) /* 0: its PUSH_PROMISE was lost */
+			json_object_set_new(f, "promised_on_stream", json_integer(s->assoc));
 	}
 	if (s->rst) {
 		const char *name = http2_error_name(s->rst_error);
@@ -396,10 +515,14 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 	}
 	if (!rq->head)
 		e->missing = ENTRY_MISSING_REQUEST;
-	else if (!rs->ended)
+	else if (!rs->ended || !rs->head) /* a response whose head a gap took is missing */
 		e->missing = rs->head ? ENTRY_INCOMPLETE_RESPONSE : ENTRY_MISSING_RESPONSE;
+	if (!e->missing && s->gap_hit && !rq->ended)
+		e->missing = ENTRY_INCOMPLETE_REQUEST; /* its end was lost, the response came */
 	if (e->missing != ENTRY_COMPLETE)
-		e->missing_reason = s->rst || s->goaway ? ENTRY_REASON_STREAM_RESET : why;
+		e->missing_reason = s->rst || s->goaway		   ? ENTRY_REASON_STREAM_RESET
+				    : s->gap_hit || s->lost_request ? ENTRY_REASON_GAP
+								    : why;
 	stream_free(h, s);
 	conn_emit(c, e);
 }
@@ -444,23 +567,50 @@ static void emit_all(struct h2 *h, struct conn *c, enum entry_missing_reason why
 		stream_emit(h, c, h->oldest, why);
 }
 
-/* The connection cannot be followed any more (lost bytes, broken framing or HPACK). */
-static void die(struct h2 *h, struct conn *c, enum entry_missing_reason why)
-{
-	if (h->dead)
-		return;
-	h->dead = true;
-	if (why == ENTRY_REASON_PARSE_ERROR) {
-		h->st.protocol_errors++;
-		conn_count_parse_error(c);
-	}
-	emit_all(h, c, why);
-}
-
 static void protocol_error(struct h2 *h, struct conn *c)
 {
 	h->st.protocol_errors++;
 	conn_count_parse_error(c);
+}
+
+/* Client stream ids above lo may have had their requests lost (until the next one seen). */
+static void lost_range_open(struct h2 *h, uint32_t lo)
+{
+	unsigned i;
+
+	if (h->nlost && !h->lost_hi[h->nlost - 1]) {
+		/* still open: the lower bound stands */
+		return;
+	}
+	if (h->nlost == LOST_RANGES) {
+		/* merge the two oldest: a wider range only admits more late responses */
+		h->lost_hi[0] = h->lost_hi[1];
+		for (i = 1; i + 1 < LOST_RANGES; i++) {
+			h->lost_lo[i] = h->lost_lo[i + 1];
+			h->lost_hi[i] = h->lost_hi[i + 1];
+		}
+		h->nlost--;
+	}
+	h->lost_lo[h->nlost] = lo;
+	h->lost_hi[h->nlost] = 0;
+	h->nlost++;
+}
+
+static bool in_lost_range(const struct h2 *h, uint32_t sid)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nlost; i++)
+		if (sid > h->lost_lo[i] && (!h->lost_hi[i] || sid < h->lost_hi[i]))
+			return true;
+	return false;
+}
+
+/* A request was seen on sid: an open range of lost ids ends below it. */
+static void lost_range_close(struct h2 *h, uint32_t sid)
+{
+	if (h->nlost && !h->lost_hi[h->nlost - 1] && sid > h->lost_lo[h->nlost - 1])
+		h->lost_hi[h->nlost - 1] = sid;
 }
 
 /* ---- gRPC ---- */
@@ -639,7 +789,14 @@ static void half_end(struct h2 *h, struct conn *c, struct stream *s, enum tcp_di
 	hf->end_ts = ts;
 	if (hf->grpc)
 		grpc_messages_finish(hf->grpc);
-	if (s->h[0].ended && s->h[1].ended)
+	/*
+	 * The response ended and the request's end may never come: its head was not seen
+	 * though the client's bytes were (they come in time order), or bytes of the
+	 * connection were lost while the stream was open.
+	 */
+	if ((s->h[0].ended && s->h[1].ended) ||
+	    (dir == TCP_DIR_S2C &&
+	     ((!s->h[0].head && h->d[TCP_DIR_C2S].started) || s->gap_hit)))
 		stream_emit(h, c, s, ENTRY_REASON_NONE);
 }
 
@@ -652,6 +809,37 @@ static int parse_status(const char *v)
 	return (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
 }
 
+/* What a block could not decode goes to the half it belongs to. */
+static void half_take_partial(struct half *hf, struct block *b)
+{
+	size_t i;
+
+	if (b->partial)
+		hf->headers_partial = true;
+	if (!b->unknown)
+		return;
+	if (!hf->unknown) {
+		hf->unknown = b->unknown;
+		b->unknown = NULL;
+		return;
+	}
+	for (i = 0; i < json_array_size(b->unknown) && json_array_size(hf->unknown) <
+		    UNKNOWN_LISTED; i++)
+		json_array_append(hf->unknown, json_array_get(b->unknown, i));
+}
+
+static void prio_forget(struct h2 *h, uint32_t sid)
+{
+	unsigned i;
+
+	for (i = 0; i < h->nprio; i++) {
+		if (h->prio_ids[i] == sid) {
+			h->prio_ids[i] = h->prio_ids[--h->nprio];
+			return;
+		}
+	}
+}
+
 static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct block *b,
 			 uint64_t ts_end)
 {
@@ -661,24 +849,40 @@ static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 	if (!s) {
 		/*
 		 * A new stream: the client opens odd ones in increasing order; a response on a
-		 * stream above every request seen means the request came before the capture.
-		 * Anything else is a stream already emitted (or evicted).
+		 * stream above every request seen, or in a range of ids whose requests were lost
+		 * (before the capture, in a gap), is one whose request was not seen. Anything
+		 * else is a stream already emitted (or evicted). A block that did not decode
+		 * opens nothing: after a resynchronisation it may not be a block at all.
 		 */
-		bool odd = b->sid & 1;
+		bool odd = b->sid & 1, late, lost_push;
 
-		if (!odd || b->sid <= h->max_sid[0]) {
+		late = dir == TCP_DIR_S2C && in_lost_range(h, b->sid);
+		/* a response on an even stream not seen before: its PUSH_PROMISE was lost */
+		lost_push = dir == TCP_DIR_S2C && !odd && b->sid > h->max_sid[1] &&
+			    h->d[TCP_DIR_S2C].lossy;
+		if ((!odd && !lost_push) || (odd && b->sid <= h->max_sid[0] && !late) ||
+		    (b->hpack_error && dir == TCP_DIR_S2C)) {
 			h->st.orphan_frames++;
 			return;
 		}
 		s = stream_new(h, c, b->sid);
 		if (!s)
 			return;
+		prio_forget(h, b->sid);
+		if (dir == TCP_DIR_C2S)
+			lost_range_close(h, b->sid);
+		else
+			s->lost_request = true;
+		s->pushed = !odd;
 	}
 	hf = &s->h[dir];
 	s->kept += b->kept;
 	b->kept = 0;
 	hf->size += b->frame_bytes;
 	hf->end_ts = ts_end;
+	if (b->cut)
+		s->gap_hit = true;
+	half_take_partial(hf, b);
 	if (dir == TCP_DIR_C2S) {
 		if (!hf->ts)
 			hf->ts = b->ts;
@@ -727,6 +931,7 @@ static void promise_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 	hf->ts = b->ts;
 	hf->end_ts = ts_end;
 	hf->size = b->frame_bytes;
+	half_take_partial(hf, b);
 	apply_request(h, s, b);
 	hf->head = true;
 	hf->ended = true; /* a promised request has no body */
@@ -737,95 +942,148 @@ static void block_reset(struct h2 *h, struct block *b)
 	h->kept -= b->kept; /* what no stream took over */
 	json_decref(b->headers);
 	json_decref(b->pseudo);
+	json_decref(b->unknown);
+	free(b->frag);
 	memset(b, 0, sizeof(*b));
 }
 
-/* One decoded header field of the block being received. */
-static void block_field(struct h2 *h, struct block *b, const nghttp2_nv *nv)
+/* A field that refers to a dynamic-table entry never seen: listed with its index. */
+static void block_unknown(struct h2 *h, struct block *b, const struct hpack_field *f)
 {
-	size_t cost = nv->namelen + nv->valuelen + 32;
+	size_t cost = (f->name ? f->name_len : 0) + (f->value ? f->value_len : 0) + 32;
+	json_t *o;
+
+	b->partial = true;
+	h->st.unknown_header_refs++;
+	if (!b->unknown)
+		b->unknown = json_array();
+	if (!b->unknown || json_array_size(b->unknown) >= UNKNOWN_LISTED ||
+	    b->kept + cost > HTTP2_HEADERS_KEPT_MAX || h->kept + cost > HTTP2_CONN_KEPT_MAX)
+		return;
+	o = json_object();
+	if (!o || json_array_append_new(b->unknown, o))
+		return;
+	b->kept += cost;
+	h->kept += cost;
+	json_object_set_new(o, "index", json_integer(f->index));
+	if (f->name)
+		json_object_set_new(o, "name", entry_json_text(f->name, f->name_len));
+	if (f->value)
+		json_object_set_new(o, "value", entry_json_text(f->value, f->value_len));
+}
+
+struct field_ctx {
+	struct h2 *h;
+	struct block *b;
+};
+
+/* One decoded header field of the block (hpack_decode's callback). */
+static int block_field(void *ctx, const struct hpack_field *f)
+{
+	struct field_ctx *x = ctx;
+	struct h2 *h = x->h;
+	struct block *b = x->b;
+	size_t cost;
 	static const char *const known[] = { ":method", ":path", ":authority", ":scheme",
 					     ":status", ":protocol" };
 	unsigned i;
 
+	if (!f->name || !f->value) {
+		block_unknown(h, b, f);
+		return 0;
+	}
+	cost = f->name_len + f->value_len + 32;
 	if (b->truncated || b->kept + cost > HTTP2_HEADERS_KEPT_MAX ||
 	    h->kept + cost > HTTP2_CONN_KEPT_MAX) {
 		b->truncated = true;
-		return;
+		return 0;
 	}
 	b->kept += cost;
 	h->kept += cost;
-	if (nv->namelen && nv->name[0] == ':') {
+	if (f->name_len && f->name[0] == ':') {
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-			if (strlen(known[i]) == nv->namelen &&
-			    !memcmp(known[i], nv->name, nv->namelen)) {
+			if (strlen(known[i]) == f->name_len &&
+			    !memcmp(known[i], f->name, f->name_len)) {
 				/* a repeated pseudo-header is malformed: the first one counts */
 				if (!json_object_get(b->pseudo, known[i]))
 					json_object_set_new(b->pseudo, known[i],
-							    entry_json_text(nv->value,
-									    nv->valuelen));
-				return;
+							    entry_json_text(f->value,
+									    f->value_len));
+				return 0;
 			}
 		}
-		return; /* unknown pseudo-headers are malformed (RFC 9113 8.3); not kept */
+		return 0; /* unknown pseudo-headers are malformed (RFC 9113 8.3); not kept */
 	}
 	if (b->headers)
-		http_headers_add(b->headers, (const char *)nv->name, nv->namelen,
-				 (const char *)nv->value, nv->valuelen);
+		http_headers_add(b->headers, (const char *)f->name, f->name_len,
+				 (const char *)f->value, f->value_len);
+	return 0;
 }
 
-/* Inflate fragment bytes of dir's header block; final at its end. */
+/* Gather fragment bytes of dir's header block (decoded whole at its end). */
 static void block_feed(struct h2 *h, struct conn *c, enum tcp_dir dir, const uint8_t *p,
-		       size_t n, bool final)
+		       size_t n)
 {
-	static const uint8_t none[1];
-	struct dir *d = &h->d[dir];
-	struct block *b = &d->blk;
+	struct block *b = &h->d[dir].blk;
 
-	if (n && b->first) {
-		b->first = false;
-		/*
-		 * A dynamic table size update opens the block: let the inflater accept up to
-		 * what the decoding peer allowed. Raising the limit only here keeps nghttp2 from
-		 * demanding an update the encoder need not send (it expects one after every
-		 * change); a table larger than the encoder's is harmless, as indices count
-		 * from the newest entry.
-		 */
-		if ((p[0] & 0xe0) == 0x20 && d->infl_limit < d->table_limit) {
-			if (nghttp2_hd_inflate_change_table_size(d->infl, d->table_limit)) {
-				die(h, c, ENTRY_REASON_PARSE_ERROR);
-				return;
-			}
-			d->infl_limit = d->table_limit;
-		}
-	}
-	b->wire += n;
-	if (b->wire > HTTP2_HEADER_BLOCK_MAX) {
-		die(h, c, ENTRY_REASON_PARSE_ERROR);
+	if (b->cut || !n)
+		return;
+	if (b->frag_len + n > HTTP2_HEADER_BLOCK_MAX) {
+		/* a CONTINUATION flood: decoded as far as kept */
+		protocol_error(h, c);
+		b->cut = true;
 		return;
 	}
-	if (!n)
-		p = none;
-	for (;;) {
-		nghttp2_nv nv;
-		int flags = 0;
-		ssize_t rv = nghttp2_hd_inflate_hd2(d->infl, &nv, &flags, p, n, final);
+	if (b->frag_len + n > b->frag_cap) {
+		size_t cap = b->frag_cap ? b->frag_cap : 512;
+		uint8_t *nb;
 
-		if (rv < 0) {
-			die(h, c, ENTRY_REASON_PARSE_ERROR);
+		while (cap < b->frag_len + n)
+			cap *= 2;
+		if (cap > HTTP2_HEADER_BLOCK_MAX)
+			cap = HTTP2_HEADER_BLOCK_MAX;
+		nb = realloc(b->frag, cap);
+		if (!nb) {
+			b->cut = true;
 			return;
 		}
-		p += rv;
-		n -= (size_t)rv;
-		if (flags & NGHTTP2_HD_INFLATE_EMIT)
-			block_field(h, b, &nv);
-		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
-			nghttp2_hd_inflate_end_headers(d->infl);
-			break;
-		}
-		if (!(flags & NGHTTP2_HD_INFLATE_EMIT) && !n)
-			break;
+		b->frag = nb;
+		b->frag_cap = cap;
 	}
+	memcpy(b->frag + b->frag_len, p, n);
+	b->frag_len += n;
+}
+
+static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct block *b,
+			 uint64_t ts_end);
+static void promise_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct block *b,
+			 uint64_t ts_end);
+
+/* The block ended (END_HEADERS, or cut short): decode it and give it to its stream. */
+static void block_end(struct h2 *h, struct conn *c, enum tcp_dir dir, uint64_t ts)
+{
+	struct dir *d = &h->d[dir];
+	struct block *b = &d->blk;
+	struct field_ctx x = { h, b };
+	struct hpack_result res;
+
+	if (!b->active)
+		return;
+	b->active = false;
+	hpack_decode(&d->hp, b->frag, b->frag_len, b->cut, block_field, &x, &res);
+	if (res.error) {
+		/* decoded up to the error; the table is unknown from here (hpack.c) */
+		b->partial = true;
+		b->hpack_error = true;
+		protocol_error(h, c);
+	}
+	if (b->cut)
+		b->partial = true;
+	if (b->type == F_PUSH_PROMISE)
+		promise_done(h, c, dir, b, ts);
+	else
+		headers_done(h, c, dir, b, ts);
+	block_reset(h, b);
 }
 
 static void block_start(struct h2 *h, struct dir *d)
@@ -834,13 +1092,36 @@ static void block_start(struct h2 *h, struct dir *d)
 
 	block_reset(h, b);
 	b->active = true;
-	b->first = true;
 	b->type = d->type;
 	b->sid = d->sid;
 	b->end_stream = d->type == F_HEADERS && (d->flags & FL_END_STREAM);
 	b->ts = d->ts;
 	b->headers = json_object();
 	b->pseudo = json_object();
+}
+
+/*
+ * dir's frame boundaries are lost (a gap that cut a frame header or spanned frames): the
+ * block being received is finished as cut, the encoder's table is unknown (the lost bytes
+ * may have held header blocks), streams open now are marked, and bytes are skipped until
+ * frames are found again (h2_parse).
+ */
+static void lose_sync(struct h2 *h, struct conn *c, enum tcp_dir dir, uint64_t ts)
+{
+	struct dir *d = &h->d[dir];
+	struct stream *s;
+
+	if (d->blk.active) {
+		d->blk.cut = true;
+		block_end(h, c, dir, ts);
+	}
+	d->in_frame = false;
+	d->synced = false;
+	hpack_lost(&d->hp);
+	for (s = h->oldest; s; s = s->newer)
+		s->gap_hit = true;
+	if (dir == TCP_DIR_C2S)
+		lost_range_open(h, h->max_sid[0]);
 }
 
 /* ---- frames ---- */
@@ -880,6 +1161,22 @@ static void on_goaway(struct h2 *h, struct conn *c, enum tcp_dir dir, uint32_t l
 	}
 }
 
+/* A stream id that so far carried only PRIORITY (browsers' priority tree: RFC 9113 5.3). */
+static void on_priority(struct h2 *h, uint32_t sid)
+{
+	unsigned i;
+
+	if (stream_find(h, sid) || !(sid & 1) || sid <= h->max_sid[0])
+		return;
+	for (i = 0; i < h->nprio; i++)
+		if (h->prio_ids[i] == sid)
+			return;
+	if (h->nprio < PRIORITY_IDS)
+		h->prio_ids[h->nprio++] = sid;
+	else
+		h->st.priority_only_streams++; /* not remembered: counted now */
+}
+
 static void on_settings(struct h2 *h, enum tcp_dir dir)
 {
 	struct dir *d = &h->d[dir];
@@ -892,15 +1189,11 @@ static void on_settings(struct h2 *h, enum tcp_dir dir)
 		unsigned id = (unsigned)d->pre[i] << 8 | d->pre[i + 1];
 		uint32_t v = be32_at(d->pre + i + 2);
 
-		/* the sender's decoder allows the other direction's encoder this table */
-		if (id == SETTINGS_HEADER_TABLE_SIZE) {
-			struct dir *o = &h->d[!dir];
-
-			if (v > HTTP2_TABLE_SIZE_MAX)
-				v = HTTP2_TABLE_SIZE_MAX;
-			if (v > o->table_limit)
-				o->table_limit = v;
-		}
+		/* the sender allows the other direction frames this long (looking for frame
+		 * boundaries takes none longer); the header table size needs nothing: the
+		 * encoder announces the size it uses with an update (hpack.c) */
+		if (id == SETTINGS_MAX_FRAME_SIZE && v >= MAX_FRAME_DEFAULT && v < (1u << 24))
+			h->d[!dir].max_frame = v;
 	}
 }
 
@@ -928,11 +1221,18 @@ static void frame_start(struct h2 *h, struct conn *c, enum tcp_dir dir, const ui
 	d->in_frame = true;
 	d->body_end = d->len;
 	h->st.frames[dir]++;
-	/* a header block continues with CONTINUATION frames of its stream only (6.10) */
-	if (d->blk.active != (d->type == F_CONTINUATION) ||
-	    (d->blk.active && d->sid != d->blk.sid)) {
-		die(h, c, ENTRY_REASON_PARSE_ERROR);
-		return;
+	/*
+	 * A header block continues with CONTINUATION frames of its stream only (6.10): a peer
+	 * that breaks that (or framing misread) ends the block as cut; a CONTINUATION of no
+	 * block is skipped.
+	 */
+	if (d->blk.active && (d->type != F_CONTINUATION || d->sid != d->blk.sid)) {
+		protocol_error(h, c);
+		d->blk.cut = true;
+		block_end(h, c, dir, ts);
+	} else if (!d->blk.active && d->type == F_CONTINUATION) {
+		protocol_error(h, c);
+		d->skip = true;
 	}
 	switch (d->type) {
 	case F_DATA:
@@ -970,28 +1270,23 @@ static void frame_start(struct h2 *h, struct conn *c, enum tcp_dir dir, const ui
 		d->skip = true;
 		break;
 	}
-	if (is_block_type(d->type) && !d->sid) {
-		die(h, c, ENTRY_REASON_PARSE_ERROR);
-		return;
-	}
-	if (d->len < pre) {
-		if (is_block_type(d->type)) {
-			die(h, c, ENTRY_REASON_PARSE_ERROR);
-			return;
-		}
+	if ((is_block_type(d->type) && !d->sid) || d->len < pre) {
 		protocol_error(h, c);
 		d->skip = true;
-		pre = 0;
 	}
+	if (d->skip)
+		pre = 0;
 	d->pre_len = pre;
-	if (d->type == F_HEADERS || d->type == F_PUSH_PROMISE)
+	if ((d->type == F_HEADERS || d->type == F_PUSH_PROMISE) && !d->skip)
 		block_start(h, d);
-	if (is_block_type(d->type))
+	if (is_block_type(d->type) && !d->skip)
 		d->blk.frame_bytes += d->len;
-	if (d->type == F_DATA && (s = stream_find(h, d->sid))) {
+	if (d->type == F_DATA && !d->skip && (s = stream_find(h, d->sid))) {
 		s->h[dir].size += d->len;
 		if (!s->h[dir].ts)
 			s->h[dir].ts = ts;
+		if (s->h[dir].grpc)
+			grpc_messages_data_frame(s->h[dir].grpc);
 	}
 }
 
@@ -1008,11 +1303,9 @@ static void frame_prefix(struct h2 *h, struct conn *c, enum tcp_dir dir)
 		pad = d->pre[0];
 		off = 1;
 		if (pad > d->len - d->pre_len) {
-			if (d->type != F_DATA) {
-				die(h, c, ENTRY_REASON_PARSE_ERROR);
-				return;
-			}
 			protocol_error(h, c);
+			if (d->type != F_DATA)
+				d->blk.cut = true; /* ended as cut at the frame's end */
 			d->skip = true;
 			return;
 		}
@@ -1028,6 +1321,7 @@ static void frame_prefix(struct h2 *h, struct conn *c, enum tcp_dir dir)
 		break;
 	case F_PRIORITY:
 		h->st.priorities++;
+		on_priority(h, d->sid);
 		break;
 	case F_RST_STREAM:
 		if (!d->sid) {
@@ -1097,7 +1391,7 @@ static void frame_body(struct h2 *h, struct conn *c, enum tcp_dir dir, const uin
 	case F_HEADERS:
 	case F_PUSH_PROMISE:
 	case F_CONTINUATION:
-		block_feed(h, c, dir, p, n, false);
+		block_feed(h, c, dir, p, n);
 		break;
 	}
 }
@@ -1126,17 +1420,9 @@ static void frame_end(struct h2 *h, struct conn *c, enum tcp_dir dir, uint64_t t
 	case F_HEADERS:
 	case F_PUSH_PROMISE:
 	case F_CONTINUATION:
-		if (!(d->flags & FL_END_HEADERS))
-			break;
-		block_feed(h, c, dir, NULL, 0, true);
-		if (h->dead)
-			break;
-		b->active = false;
-		if (b->type == F_PUSH_PROMISE)
-			promise_done(h, c, dir, b, ts);
-		else
-			headers_done(h, c, dir, b, ts);
-		block_reset(h, b);
+		/* an active block at a frame's end is this frame's (frame_start) */
+		if ((d->flags & FL_END_HEADERS) && b->active)
+			block_end(h, c, dir, ts);
 		break;
 	}
 }
@@ -1157,16 +1443,12 @@ static size_t frame_step(struct h2 *h, struct conn *c, enum tcp_dir dir, const u
 			return used;
 		d->pre_done = true;
 		frame_prefix(h, c, dir);
-		if (h->dead)
-			return used;
 	}
 	if (d->pos < d->body_end && used < n) {
 		take = d->body_end - d->pos < n - used ? d->body_end - d->pos : n - used;
 		frame_body(h, c, dir, p + used, take);
 		d->pos += take;
 		used += take;
-		if (h->dead)
-			return used;
 	}
 	if (d->pos >= d->body_end && d->pos < d->len && used < n) {
 		take = d->len - d->pos < n - used ? d->len - d->pos : n - used;
@@ -1178,6 +1460,59 @@ static size_t frame_step(struct h2 *h, struct conn *c, enum tcp_dir dir, const u
 	return used;
 }
 
+/*
+ * The first bytes of a direction decide whether its start is seen: the client's preface,
+ * or a server's first SETTINGS. Else the connection was picked up in the middle: the
+ * encoder's table is unknown and frame boundaries are looked for.
+ */
+static void dir_start(struct h2 *h, enum tcp_dir dir, const uint8_t *p, size_t n)
+{
+	struct dir *d = &h->d[dir];
+	bool start;
+
+	d->started = true;
+	if (dir == TCP_DIR_C2S)
+		start = n >= PREFACE_LEN && !memcmp(p, PREFACE, PREFACE_LEN);
+	else
+		start = n >= FRAME_HDR && p[3] == F_SETTINGS && !(p[4] & FL_ACK) &&
+			frame_header_plausible(p, MAX_FRAME_DEFAULT);
+	hpack_free(&d->hp);
+	hpack_init(&d->hp, start, HTTP2_TABLE_SIZE_MAX);
+	d->synced = start;
+	d->lossy = !start;
+	if (dir == TCP_DIR_C2S && !start)
+		lost_range_open(h, 0);
+}
+
+/*
+ * Out of sync: how many bytes to skip before frames start. *wait: no chain is sure yet;
+ * the bytes from there are kept for more to come. A sure chain anywhere is preferred to an
+ * undecided earlier one: a false candidate that claims a long frame would else hold up
+ * the search for that long.
+ */
+static size_t find_frames(const struct dir *d, const uint8_t *p, size_t n, bool *wait)
+{
+	size_t i, undecided = n;
+
+	*wait = false;
+	for (i = 0; i + FRAME_HDR <= n; i++) {
+		enum chain r;
+
+		if (p[i] != 0 && d->max_frame <= 0xffff)
+			continue; /* a length this side allows starts with 0 */
+		r = frame_chain(p + i, n - i, d->max_frame);
+		if (r == CHAIN_YES)
+			return i;
+		if (r == CHAIN_MORE && undecided == n)
+			undecided = i;
+	}
+	*wait = true;
+	if (undecided < n)
+		return undecided;
+	/* the last bytes may begin a frame header: keep them */
+	return n >= FRAME_HDR ? n - FRAME_HDR + 1 : 0;
+}
+
 static size_t h2_parse(void *st, struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n,
 		       uint64_t ts, uint64_t ts_last)
 {
@@ -1185,87 +1520,122 @@ static size_t h2_parse(void *st, struct conn *c, enum tcp_dir dir, const uint8_t
 	struct dir *d = &h->d[dir];
 	size_t off = 0;
 
-	if (h->dead)
-		return n;
+	if (!d->started) {
+		if (dir == TCP_DIR_C2S && n < PREFACE_LEN && !memcmp(p, PREFACE, n))
+			return 0;
+		if (dir == TCP_DIR_S2C && n < FRAME_HDR)
+			return 0;
+		dir_start(h, dir, p, n);
+	}
 	if (dir == TCP_DIR_C2S && !d->preface) {
-		size_t k = n < PREFACE_LEN ? n : PREFACE_LEN;
-
-		if (!memcmp(p, PREFACE, k)) {
-			if (n < PREFACE_LEN)
-				return 0;
+		if (n >= PREFACE_LEN && !memcmp(p, PREFACE, PREFACE_LEN))
 			off = PREFACE_LEN;
-		}
+		else if (n < PREFACE_LEN && !memcmp(p, PREFACE, n))
+			return 0;
 		/* else: picked up after the preface; frames follow */
 		d->preface = true;
 	}
-	while (!h->dead) {
+	for (;;) {
+		if (!d->synced) {
+			bool wait;
+			size_t skip = find_frames(d, p + off, n - off, &wait);
+
+			h->st.skipped_bytes += skip;
+			off += skip;
+			if (wait)
+				break;
+			d->synced = true;
+			h->st.resyncs++;
+		}
 		if (!d->in_frame) {
 			if (n - off < FRAME_HDR)
 				break;
 			/* Only p[0] may be older than the newest packet (engine buffering). */
 			frame_start(h, c, dir, p + off, off ? ts_last : ts);
 			off += FRAME_HDR;
-			if (h->dead)
-				break;
 		}
 		off += frame_step(h, c, dir, p + off, n - off, ts_last);
 		if (d->in_frame)
 			break; /* everything was used; the frame goes on in the next bytes */
 	}
-	return h->dead ? n : off;
+	return off;
 }
 
 static void h2_gap(void *st, struct conn *c, enum tcp_dir dir, uint64_t missing, uint64_t ts)
 {
 	struct h2 *h = st;
 	struct dir *d = &h->d[dir];
+	uint64_t lo, hi, body;
+	struct stream *s;
 
-	if (h->dead)
-		return;
-	/*
-	 * Bytes lost inside a DATA payload (or a skipped frame) leave HPACK and the framing
-	 * intact: skip them and go on. Anything else cannot be recovered.
-	 */
-	if (d->in_frame && d->pre_done && (d->type == F_DATA || d->skip) &&
-	    missing <= d->len - d->pos) {
-		if (d->type == F_DATA && !d->skip) {
-			struct stream *s = stream_find(h, d->sid);
-			uint64_t lo = d->pos, hi = d->pos + missing, body;
-
-			if (hi > d->body_end)
-				hi = d->body_end;
-			body = hi > lo ? hi - lo : 0;
-			if (s && body) {
-				struct half *hf = &s->h[dir];
-
-				hf->lost += body;
-				hf->body.size += body;
-				hf->body.max = hf->body.len; /* keep no bytes after a hole */
-				if (hf->grpc)
-					grpc_messages_lost(hf->grpc, body);
-			}
-		}
-		d->pos += (uint32_t)missing;
-		if (d->pos == d->len)
-			frame_end(h, c, dir, ts);
+	d->lossy = true;
+	if (!d->started) {
+		/* lost before anything was seen: the connection is picked up after them */
+		d->started = true;
+		hpack_init(&d->hp, false, HTTP2_TABLE_SIZE_MAX);
+		d->preface = true;
+		if (dir == TCP_DIR_C2S)
+			lost_range_open(h, 0);
 		return;
 	}
-	die(h, c, ENTRY_REASON_GAP);
+	if (!d->synced)
+		return; /* still looking for frames: the next bytes are searched as well */
+	/*
+	 * Bytes lost inside the current frame's payload: the length says where the next frame
+	 * starts, so framing stays; what the gap cut is marked. Anything longer lost the frame
+	 * boundaries.
+	 */
+	if (!d->in_frame || missing > d->len - d->pos) {
+		lose_sync(h, c, dir, ts);
+		return;
+	}
+	if (!d->pre_done) {
+		/* the fixed prefix is cut: the frame is skipped (a header block is cut) */
+		if (d->blk.active)
+			d->blk.cut = true;
+		d->pre_done = true;
+		d->skip = true;
+		d->body_end = d->len;
+	}
+	lo = d->pos;
+	hi = d->pos + missing;
+	if (hi > d->body_end)
+		hi = d->body_end;
+	body = hi > lo ? hi - lo : 0;
+	if (body && !d->skip && d->type == F_DATA && (s = stream_find(h, d->sid))) {
+		struct half *hf = &s->h[dir];
+
+		hf->lost += body;
+		hf->body.size += body;
+		hf->body.max = hf->body.len; /* keep no bytes after a hole */
+		if (hf->grpc)
+			grpc_messages_lost(hf->grpc, body);
+	} else if (body && is_block_type(d->type) && d->blk.active) {
+		d->blk.cut = true; /* decoded up to the gap; the table is unknown after it */
+	}
+	d->pos += (uint32_t)missing;
+	if (d->pos == d->len)
+		frame_end(h, c, dir, ts);
 }
 
 /* dissector_http2.counters, in this order. */
 enum { CNT_SETTINGS, CNT_PINGS, CNT_WINDOW_UPDATES, CNT_PRIORITIES, CNT_GOAWAYS,
-       CNT_STREAMS_EVICTED, CNT_ORPHAN_FRAMES, CNT_UNKNOWN_FRAMES };
+       CNT_STREAMS_EVICTED, CNT_ORPHAN_FRAMES, CNT_UNKNOWN_FRAMES, CNT_RESYNCS,
+       CNT_UNKNOWN_HEADER_REFS, CNT_PRIORITY_ONLY_STREAMS };
 static const char *const h2_counters[] = {
 	"settings", "pings", "window_updates", "priorities", "goaways", "streams_evicted",
-	"orphan_frames", "unknown_frames", NULL,
+	"orphan_frames", "unknown_frames", "resyncs", "unknown_header_refs",
+	"priority_only_streams", NULL,
 };
 
 static void h2_close(void *st, struct conn *c, enum conn_end why, uint64_t ts)
 {
 	struct h2 *h = st;
 
+	(void)ts;
 	emit_all(h, c, conn_end_reason(why));
+	h->st.priority_only_streams += h->nprio;
+	h->nprio = 0;
 	conn_counter_add(c, CNT_SETTINGS, h->st.settings);
 	conn_counter_add(c, CNT_PINGS, h->st.pings);
 	conn_counter_add(c, CNT_WINDOW_UPDATES, h->st.window_updates);
@@ -1274,6 +1644,9 @@ static void h2_close(void *st, struct conn *c, enum conn_end why, uint64_t ts)
 	conn_counter_add(c, CNT_STREAMS_EVICTED, h->st.streams_evicted);
 	conn_counter_add(c, CNT_ORPHAN_FRAMES, h->st.orphan_frames);
 	conn_counter_add(c, CNT_UNKNOWN_FRAMES, h->st.unknown_frames);
+	conn_counter_add(c, CNT_RESYNCS, h->st.resyncs);
+	conn_counter_add(c, CNT_UNKNOWN_HEADER_REFS, h->st.unknown_header_refs);
+	conn_counter_add(c, CNT_PRIORITY_ONLY_STREAMS, h->st.priority_only_streams);
 }
 
 static void h2_free(void *st)
@@ -1291,44 +1664,9 @@ static void h2_free(void *st)
 	}
 	for (i = 0; i < 2; i++) {
 		block_reset(h, &h->d[i].blk);
-		if (h->d[i].infl)
-			nghttp2_hd_inflate_del(h->d[i].infl);
+		hpack_free(&h->d[i].hp);
 	}
 	free(h);
-}
-
-/* base64url without padding (RFC 7540 3.2.1's HTTP2-Settings); returns bytes or -1. */
-static int b64url_decode(const char *s, uint8_t *out, size_t cap)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t o = 0;
-
-	for (; *s && *s != '='; s++) {
-		int v;
-
-		if (*s >= 'A' && *s <= 'Z')
-			v = *s - 'A';
-		else if (*s >= 'a' && *s <= 'z')
-			v = *s - 'a' + 26;
-		else if (*s >= '0' && *s <= '9')
-			v = *s - '0' + 52;
-		else if (*s == '-' || *s == '+')
-			v = 62;
-		else if (*s == '_' || *s == '/')
-			v = 63;
-		else
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == cap)
-				return -1;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return (int)o;
 }
 
 /* h2c: stream 1 carries the response to the upgrade request handed over. */
@@ -1336,7 +1674,6 @@ static void adopt_upgrade(struct h2 *h, struct conn *c, struct entry *e)
 {
 	const json_t *req = json_object_get(e->fields, "request");
 	const json_t *hdrs = json_object_get(req, "headers");
-	const char *settings = http_headers_get(hdrs, "http2-settings");
 	const char *url = json_string_value(json_object_get(req, "url"));
 	const char *ct = http_headers_get(hdrs, "content-type");
 	struct stream *s = stream_new(h, c, 1);
@@ -1352,22 +1689,6 @@ static void adopt_upgrade(struct h2 *h, struct conn *c, struct entry *e)
 		s->path = strdup(url);
 	if (is_grpc_type(ct))
 		make_grpc(h, s);
-	/* The client's SETTINGS came in HTTP2-Settings: its table size binds the server. */
-	if (settings) {
-		uint8_t buf[PRE_MAX];
-		int n = b64url_decode(settings, buf, sizeof(buf)), i;
-
-		for (i = 0; i + 6 <= n; i += 6) {
-			uint32_t v = be32_at(buf + i + 2);
-
-			if (((unsigned)buf[i] << 8 | buf[i + 1]) != SETTINGS_HEADER_TABLE_SIZE)
-				continue;
-			if (v > HTTP2_TABLE_SIZE_MAX)
-				v = HTTP2_TABLE_SIZE_MAX;
-			if (v > h->d[TCP_DIR_S2C].table_limit)
-				h->d[TCP_DIR_S2C].table_limit = v;
-		}
-	}
 }
 
 static void *h2_open(struct conn *c, void *handover)
@@ -1382,13 +1703,9 @@ static void *h2_open(struct conn *c, void *handover)
 	h->body_max = conn_body_max(c);
 	h->response_bodies = conn_response_bodies(c);
 	for (i = 0; i < 2; i++) {
-		if (nghttp2_hd_inflate_new(&h->d[i].infl)) {
-			h2_free(h);
-			entry_free(handover);
-			return NULL;
-		}
-		h->d[i].table_limit = HPACK_DEFAULT_TABLE;
-		h->d[i].infl_limit = HPACK_DEFAULT_TABLE;
+		/* decided by the direction's first bytes (dir_start) */
+		hpack_init(&h->d[i].hp, false, HTTP2_TABLE_SIZE_MAX);
+		h->d[i].max_frame = MAX_FRAME_DEFAULT;
 	}
 	if (handover)
 		adopt_upgrade(h, c, handover);

@@ -6,14 +6,17 @@
  * One entry per stream: the request (HEADERS, CONTINUATION, DATA, trailers) and the response
  * on the same stream; a gRPC call (request content-type application/grpc...) becomes a
  * "grpc" entry. Frames are read incrementally, so a frame never has to fit the engine's
- * buffer. Header blocks are decoded with nghttp2's HPACK inflater, one per direction.
+ * buffer. Header blocks are decoded by hpack.h, one table per direction, which tolerates
+ * dynamic-table entries it never saw (shown as unknown, with their index).
  *
- * Detection: the client's connection preface, or a server's first SETTINGS frame. h2c
- * upgrade: the HTTP/1 dissector hands over the upgrade request's entry (http1.h); it is
- * completed with stream 1's response.
+ * Detection: the client's connection preface, a server's first SETTINGS frame, or, for a
+ * connection picked up in the middle, a chain of plausible frame headers. h2c upgrade: the
+ * HTTP/1 dissector hands over the upgrade request's entry (http1.h); it is completed with
+ * stream 1's response.
  *
- * HTTP/2 cannot resynchronise after lost bytes (the HPACK tables would be out of step):
- * a gap outside a DATA payload ends dissection of the connection.
+ * Gaps: bytes lost inside a frame are skipped (its length says where the next one starts);
+ * a gap that loses frame boundaries makes the direction look for frames again, and a lost
+ * header block makes its encoder's table unknown until new entries fill it.
  */
 #ifndef FLOE_DISSECT_HTTP2_H
 #define FLOE_DISSECT_HTTP2_H
@@ -33,7 +36,7 @@
  * are marked truncated and bodies keep no more, so 1024 streams cannot each hold body_max.
  */
 #define HTTP2_CONN_KEPT_MAX (32u << 20)
-/* The largest HPACK dynamic table accepted (whatever SETTINGS_HEADER_TABLE_SIZE says). */
+/* The largest HPACK dynamic table kept (whatever the encoder's size updates say). */
 #define HTTP2_TABLE_SIZE_MAX (1u << 20)
 
 /* What an HTTP/2 connection carried besides streams (not entries). */
@@ -45,6 +48,10 @@ struct http2_conn_stats {
 	uint64_t streams_evicted; /* over HTTP2_MAX_STREAMS */
 	uint64_t orphan_frames;   /* DATA/HEADERS on streams not tracked (finished, evicted) */
 	uint64_t protocol_errors; /* malformed frames, HPACK errors */
+	uint64_t resyncs;         /* frame boundaries found again (mid-connection start, gaps) */
+	uint64_t skipped_bytes;   /* bytes skipped while looking for frame boundaries */
+	uint64_t unknown_header_refs; /* fields referring to dynamic-table entries never seen */
+	uint64_t priority_only_streams; /* stream ids that carried only PRIORITY frames */
 	uint32_t goaway_last_stream;
 	uint32_t goaway_error;
 };

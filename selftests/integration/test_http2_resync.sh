@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Integration: HTTP/2 picked up mid-connection and after capture gaps, on real traffic.
+#
+# 1. Cut captures against tshark: pod b serves with nghttpd (h2c, prior knowledge); h2load in
+#    pod a sends H2LOAD_N requests over 4 connections, 10 streams at a time, to 300 different
+#    URIs (new :path literals all along, so the HPACK tables keep changing); tcpdump records
+#    b's host veth. selftests/oracle/oracle_http2_resync.py then cuts that capture
+#    (selftests/lib/pcap_cut.py: first packets dropped at several offsets, every Nth data
+#    segment, a burst) and requires on each cut file that every response tshark shows with a
+#    :status is a floe entry with that status, and that floe invents no stream.
+# 2. Live: h2load runs on long-lived connections first; floe tap starts after they are
+#    established. Entries must come for the requests after the start (status 200), header
+#    fields that refer to table entries sent before the start are marked unknown with their
+#    index (headers_partial), and fields the encoders insert again later decode whole.
+# Usage (root, from the repo root): bash selftests/integration/test_http2_resync.sh
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ITEST_TIMEOUT=400 source "$HERE/../lib/itest.sh" "$@"
+source "$HERE/../lib/entries.sh"
+
+T=$PODS_TMP
+A=10.213.14.11 B=10.213.14.12
+PORT=8080
+H2LOAD_N=${H2LOAD_N:-3000}
+
+need_cmd "nghttp2 tools, tcpdump and tshark are installed" nghttpd h2load tcpdump tshark ||
+	done_testing
+entries_pods $A $B
+
+WWW=$T/www
+mkdir -p "$WWW"
+for i in $(seq 0 9); do
+	head -c $((200 + i * 300)) /dev/zero | tr '\0' x >"$WWW/f$i.txt"
+done
+: >"$T/urls"
+for i in $(seq 1 300); do
+	echo "http://$B:$PORT/f$((i % 10)).txt?q=$i" >>"$T/urls"
+done
+
+pod_bg b "$T/nghttpd.log" nghttpd --no-tls -d "$WWW" $PORT
+if ! wait_tcp_listen b $PORT 10; then
+	not_ok "nghttpd listens in b"
+	diag "$(cat "$T/nghttpd.log")"
+	done_testing
+fi
+ok "nghttpd listens in b"
+
+# ------------------------------------------------------------------ 1. cut captures
+node_bg "$T/tcpdump.log" tcpdump -i v-b -s 0 -U -B 16384 -w "$T/h2.pcap" "tcp port $PORT"
+TCPDUMP=$BG_PID
+if ! wait_for_line "$T/tcpdump.log" "listening on" 10; then
+	not_ok "tcpdump records b's veth"
+	diag "$(cat "$T/tcpdump.log")"
+	done_testing
+fi
+in_pod a timeout 60 h2load -n "$H2LOAD_N" -c 4 -m 10 -i "$T/urls" >"$T/h2load.log" 2>&1
+check "h2load: all $H2LOAD_N requests succeeded" \
+	grep -q "^requests: $H2LOAD_N total, $H2LOAD_N started, $H2LOAD_N done, $H2LOAD_N succeeded" \
+	"$T/h2load.log"
+bg_stop "$TCPDUMP" INT
+diag "tcpdump: $(grep -E 'captured|dropped' "$T/tcpdump.log" | tr '\n' ' ')"
+check "tcpdump dropped nothing (the uncut capture is whole)" \
+	grep -q "^0 packets dropped by kernel" "$T/tcpdump.log"
+
+rc=0
+/usr/bin/python3 "$HERE/../oracle/oracle_http2_resync.py" --floe "$FLOE" \
+	--captures "$T/no-shared-captures" --extra "$T/h2.pcap" >"$T/resync.log" 2>&1 || rc=$?
+while IFS= read -r line; do
+	diag "$line"
+done < <(grep -E '^(ok|not ok|#)' "$T/resync.log" | head -60)
+is "$rc" 0 "oracle_http2_resync.py on the h2load capture: floe has every status tshark has, on every cut"
+check "it compared cut files" grep -qE '^ok [0-9]+ - h2\.pcap \[first-' "$T/resync.log"
+
+# ------------------------------------------------------------------ 2. live, started late
+# h2load on 2 long-lived connections for LIVE_SECS seconds, 1 stream at a time per client.
+LIVE_SECS=8
+pod_bg a "$T/h2load-live.log" h2load -c 2 -m 1 -D $LIVE_SECS -i "$T/urls"
+H2LOAD=$BG_PID
+# wait until both connections are up and have carried requests
+end=$(($(date +%s) + 10))
+while [ "$(in_pod a ss -Htn state established "dport = :$PORT" | grep -c .)" -lt 2 ]; do
+	[ "$(date +%s)" -lt "$end" ] || break
+	sleep 0.05
+done
+is "$(in_pod a ss -Htn state established "dport = :$PORT" | grep -c .)" 2 \
+	"h2load's two connections are established before floe starts"
+# the connections must have carried requests (filled their HPACK tables) before the tap:
+# wait until each has received 20 KB
+end=$(($(date +%s) + 10))
+until in_pod a ss -Htni state established "dport = :$PORT" |
+	grep -oE 'bytes_received:[0-9]+' | awk -F: '$2 < 20000 {low=1} END {exit low || NR < 2}'; do
+	[ "$(date +%s)" -lt "$end" ] || break
+	sleep 0.05
+done
+OUT=$T/live.json
+entries_tap
+if entries_wait "$OUT" 20 10; then
+	ok "entries come for the requests after floe started"
+else
+	not_ok "entries come for the requests after floe started (only $(grep -c . "$OUT"))"
+fi
+wait_pid "$H2LOAD" $((LIVE_SECS + 10))
+floe_stop
+/usr/bin/python3 - "$OUT" "$T/h2load-live.log" >"$T/live.check" 2>&1 <<'EOF'
+import json, sys
+ents = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+h2 = [e for e in ents if e.get("version") == "2"]
+ok200 = [e for e in h2 if (e.get("response") or {}).get("status") == 200]
+def halves(e):
+    return [e.get(k) or {} for k in ("request", "response")]
+partial = [e for e in h2 if any(h.get("headers_partial") for h in halves(e))]
+indexed = [u for e in partial for h in halves(e) for u in h.get("unknown_headers", [])]
+known_date = [e for e in partial if "date" in ((e.get("response") or {}).get("headers") or {})]
+bad_idx = [u for u in indexed if not isinstance(u.get("index"), int) or u["index"] <= 61]
+path_known = [e for e in h2 if (e.get("request") or {}).get("path")]
+print("entries %d, http/2 %d, status 200 %d, with partial headers %d, unknown refs listed %d, "
+      "partial ones with a known date %d, with a known :path %d" %
+      (len(ents), len(h2), len(ok200), len(partial), len(indexed), len(known_date),
+       len(path_known)))
+def res(name, cond):
+    print(("ok\t" if cond else "fail\t") + name)
+res("every HTTP/2 entry after the start has its status 200", h2 and len(ok200) == len(h2))
+res("headers sent before the start are marked unknown (headers_partial)", len(partial) > 0)
+res("each unknown header has its dynamic-table index (> 61)", indexed and not bad_idx)
+res("fields inserted again after the start decode whole (date; :path literals)",
+    len(known_date) > 0 and len(path_known) > 0)
+EOF
+while IFS=$'\t' read -r kind desc; do
+	case $kind in
+	ok) ok "$desc" ;;
+	fail) not_ok "$desc" ;;
+	*) diag "$kind $desc" ;;
+	esac
+done <"$T/live.check"
+
+done_testing
