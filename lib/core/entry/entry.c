@@ -80,6 +80,8 @@ const char *entry_missing_reason_str(enum entry_missing_reason r)
 		return "parse_error";
 	case ENTRY_REASON_TOO_MANY_PENDING:
 		return "too_many_pending";
+	case ENTRY_REASON_UNSOLICITED:
+		return "unsolicited";
 	}
 	return "?";
 }

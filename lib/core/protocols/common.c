@@ -42,7 +42,9 @@ const struct protocol_field protocol_common_fields[] = {
 	      "why the half is missing or incomplete: `capture_gap` (bytes lost in the capture), "
 	      "`connection_reset`, `connection_closed`, `timeout` (idle or evicted), `end_of_capture`, "
 	      "`stream_reset` (HTTP/2 RST_STREAM or GOAWAY), `parse_error`, `too_many_pending` (more "
-	      "requests waited for responses than floe keeps per connection)"),
+	      "requests waited for responses than floe keeps per connection), `unsolicited` "
+	      "(`missing: \"request\"` with no loss before it: a response sent unasked, as mDNS "
+	      "announcements, or to a request made before the capture began)"),
 	FIELD_END,
 };
 

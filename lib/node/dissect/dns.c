@@ -41,6 +41,7 @@ struct dns {
 	struct dns_limits lim;
 	struct pending_queue pending; /* queries waiting for responses, in order of arrival */
 	bool resync[2];	 /* TCP: look for a message start after a gap */
+	bool gapped[2];	 /* TCP: bytes of this direction were lost at some point */
 	uint64_t gap_ts; /* TCP: last gap in the responses' direction */
 	struct answered answered[DNS_ANSWERED_REMEMBERED];
 	unsigned answered_next;
@@ -404,7 +405,11 @@ static void on_response(struct dns *st, enum tcp_dir dir, const struct dns_summa
 		json_decref(msg);
 		return;
 	}
-	/* A response to a query the capture does not have. */
+	/*
+	 * A response to a query the capture does not have. Lost in a gap of the queries'
+	 * direction (TCP), or never in what was captured: sent unasked (mDNS announcements) or
+	 * asked before the capture began; UDP has no gaps to blame.
+	 */
 	e = entry_for(st, dir == TCP_DIR_S2C ? TCP_DIR_C2S : TCP_DIR_S2C);
 	if (!e) {
 		json_decref(msg);
@@ -412,7 +417,12 @@ static void on_response(struct dns *st, enum tcp_dir dir, const struct dns_summa
 	}
 	set_half(e, "response", msg, wire, ts, ts_end);
 	e->missing = ENTRY_MISSING_REQUEST;
-	e->missing_reason = ENTRY_REASON_GAP;
+	if (!st->udp && st->gapped[!dir]) {
+		e->missing_reason = ENTRY_REASON_GAP;
+	} else {
+		e->missing_reason = ENTRY_REASON_UNSOLICITED;
+		json_object_set_new(e->fields, "unsolicited", json_true());
+	}
 	conn_emit(st->c, e);
 }
 
@@ -515,6 +525,7 @@ static void dns_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missin
 	if (st->udp || !missing)
 		return;
 	st->resync[dir] = true;
+	st->gapped[dir] = true;
 	/* Responses lost in the gap are unknown: the queries sent so far may never be answered
 	 * for that reason. */
 	for (q = query_of(st->pending.head); q; q = query_of(q->link.next))
