@@ -61,6 +61,7 @@ static const char *const dns_counters[] = {
     "truncated_responses",
     "pending_evicted",
     "zone_transfer_messages",
+    "resyncs",
     NULL,
 };
 
@@ -465,21 +466,10 @@ static void *dns_open(struct conn *c, void *handover)
 	return st;
 }
 
-/* TCP: skip to the next plausible message start after a gap. */
-static size_t resync_scan(enum tcp_dir dir, const uint8_t *p, size_t n, bool *found)
+/* TCP, after a gap: does a message of the direction *arg start at p? */
+static enum detect_result message_start_check(const uint8_t *p, size_t n, void *arg)
 {
-	size_t i;
-
-	*found = false;
-	for (i = 0; i < n; i++) {
-		enum detect_result r = tcp_message_start(dir, p + i, n - i, SIZE_MAX);
-
-		if (r == DETECT_NO)
-			continue;
-		*found = r == DETECT_YES;
-		return i;
-	}
-	return n;
+	return tcp_message_start(*(const enum tcp_dir *)arg, p, n, SIZE_MAX);
 }
 
 /* DNS over TCP: each message after a 2-byte length (RFC 1035 4.2.2). */
@@ -498,7 +488,7 @@ static size_t dns_parse(void *vst, struct conn *c, enum tcp_dir dir, const uint8
 	}
 	if (st->resync[dir]) {
 		bool found;
-		size_t k = resync_scan(dir, p, n, &found);
+		size_t k = lp_resync(p, n, message_start_check, &dir, SIZE_MAX, &found);
 
 		if (!found || k)
 			return k;
@@ -524,6 +514,8 @@ static void dns_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missin
 	st->c = c;
 	if (st->udp || !missing)
 		return;
+	if (!st->resync[dir])
+		conn_counter_add(c, DNS_COUNTER_RESYNCS, 1);
 	st->resync[dir] = true;
 	st->gapped[dir] = true;
 	/* Responses lost in the gap are unknown: the queries sent so far may never be answered

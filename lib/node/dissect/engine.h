@@ -50,7 +50,7 @@
 #define DISSECT_DEFAULT_MAX_BUFFER_PER_DIR (1u << 20) /* 1 MiB */
 #define DISSECT_DEFAULT_DETECT_BYTES       64u        /* give up detection after this many */
 #define DISSECT_MAX_PROTOCOLS 8u /* dissectors[] entries the stats have room for */
-#define DISSECT_MAX_COUNTERS  8u /* event counters per dissector */
+#define DISSECT_MAX_COUNTERS  12u /* event counters per dissector */
 #define DISSECT_DEFAULT_UDP_MAX_CONVERSATIONS 65536u
 #define DISSECT_DEFAULT_UDP_IDLE_NS  (30ull * 1000000000ull) /* 30 s, like conntrack's UDP */
 #define DISSECT_UDP_DETECT_DATAGRAMS 8u /* datagrams offered for detection per conversation */
