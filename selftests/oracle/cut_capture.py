@@ -9,16 +9,20 @@ What is removed, by the packets' order in the file:
   --burst N:LEN         every N data segments, LEN consecutive ones (a burst of loss)
   --udp-queries K       the first K DNS queries over UDP (QR bit clear): their answers arrive
                         unsolicited, as if the capture began after the queries were sent
+  --first-fin           every packet of a TCP connection after its first FIN: the capture
+                        ends before the other side's FIN
 
 Only Ethernet captures (with 802.1Q tags) are read; the output is a classic pcap with the
 input's link type and timestamps in nanoseconds. --dropped FILE writes what was removed as
 JSON lines: {"flow": [src, sport, dst, dport], "ts_ns": .., "len": payload bytes}.
 
-Usage: cut_capture.py IN OUT (--every ... | --burst ... | --udp-queries K) [--dropped FILE]
+Usage: cut_capture.py IN OUT (--every ... | --burst ... | --udp-queries K | --first-fin)
+                      [--dropped FILE]
 Python standard library only (run with /usr/bin/python3).
 """
 
 import argparse
+import gzip
 import ipaddress
 import json
 import struct
@@ -27,10 +31,16 @@ import sys
 LINKTYPE_ETHERNET = 1
 
 
+class NotEthernet(ValueError):
+    pass
+
+
 def read_packets(path):
     """Yield (ts_ns, caplen data, orig_len, linktype) of every packet of a pcap or pcapng file."""
     with open(path, "rb") as f:
         data = f.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
     magic = data[:4]
     if magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
                  b"\xa1\xb2\x3c\x4d"):
@@ -131,7 +141,7 @@ def decode(pkt):
     if proto == 6 and end >= off + 20:
         sport, dport = struct.unpack(">HH", pkt[off:off + 4])
         doff = (pkt[off + 12] >> 4) * 4
-        return "tcp", src, sport, dst, dport, pkt[off + doff:end]
+        return "tcp", src, sport, dst, dport, pkt[off + doff:end], pkt[off + 13]
     if proto == 17 and end >= off + 8:
         sport, dport = struct.unpack(">HH", pkt[off:off + 4])
         return "udp", src, sport, dst, dport, pkt[off + 8:end]
@@ -146,21 +156,27 @@ def parse_pair(text, name):
         sys.exit("cut_capture: %s wants N or N:M, not %r" % (name, text))
 
 
-def cut(src, dst, every=None, burst=None, udp_queries=0):
+def cut(src, dst, every=None, burst=None, udp_queries=0, first_fin=False):
     """Write dst from src less the packets the arguments select; return the removed ones as
     dicts (flow, ts_ns, len)."""
     kept, dropped = [], []
     linktype = None
     n_data = 0
     n_queries = 0
+    finished = set()  # connections whose first FIN went by (--first-fin)
     for ts, pkt, orig, lt in read_packets(src):
         if linktype is None:
             linktype = lt
         if lt != LINKTYPE_ETHERNET or lt != linktype:
-            raise ValueError("%s: only Ethernet captures are cut" % src)
+            raise NotEthernet("%s: only Ethernet captures are cut" % src)
         d = decode(pkt)
         drop = False
-        if d and d[0] == "tcp" and d[5]:
+        if first_fin and d and d[0] == "tcp":
+            conn = frozenset(((d[1], d[2]), (d[3], d[4])))
+            drop = conn in finished
+            if d[6] & 0x01:
+                finished.add(conn)
+        elif d and d[0] == "tcp" and d[5]:
             n_data += 1
             if every:
                 n, first = every
@@ -189,13 +205,14 @@ def main():
     ap.add_argument("--every", help="N[:FIRST]")
     ap.add_argument("--burst", help="N:LEN")
     ap.add_argument("--udp-queries", type=int, default=0)
+    ap.add_argument("--first-fin", action="store_true")
     ap.add_argument("--dropped", help="write the removed packets here (JSON lines)")
     a = ap.parse_args()
     every = parse_pair(a.every, "--every") if a.every else None
     burst = parse_pair(a.burst, "--burst") if a.burst else None
     if burst and (burst[1] is None or not 0 < burst[1] < burst[0]):
         sys.exit("cut_capture: --burst N:LEN needs 0 < LEN < N")
-    dropped = cut(a.src, a.dst, every, burst, a.udp_queries)
+    dropped = cut(a.src, a.dst, every, burst, a.udp_queries, a.first_fin)
     if a.dropped:
         with open(a.dropped, "w") as f:
             for d in dropped:

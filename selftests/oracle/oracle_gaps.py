@@ -23,6 +23,11 @@ ones) into a temporary directory. For each cut file:
 4. the summary line counts the resyncs (kafka.resyncs / amqp.resyncs) when floe had to look
    for a frame boundary.
 
+And every HTTP/1 capture ($FLOE_CAPTURES/http1) cut so that each connection ends right after
+its first FIN (the capture stops before the other side's FIN): every complete entry of the
+whole capture is a complete entry of the cut one (a body delimited by the server's close is
+complete at the server's FIN), and floe has at least as many complete responses as tshark.
+
 Output: TAP lines and a last line "N passed, N failed". Standard library only.
 
 Usage: oracle_gaps.py [--floe PATH] [--captures DIR] [--extra FILE ...] [-v]
@@ -316,6 +321,43 @@ def check_cut(floe, path, proto, whole, how, args, tmp):
     return problems, desc
 
 
+def check_first_fin(floe, path, tmp):
+    """The capture ends right after each connection's first FIN: a response delimited by the
+    server's close is complete, as in the whole capture, though the client's FIN never came."""
+    cut = os.path.join(tmp, "fin.pcap")
+    dropped = cut_capture.cut(path, cut, first_fin=True)
+    whole, _s, _c = floe_read(floe, path)
+    entries, _s, _c = floe_read(floe, cut)
+    problems = []
+    by_key = {same_key(e): e for e in entries}
+    n = 0
+    for e in whole:
+        if e.get("missing") or e.get("incomplete"):
+            continue
+        n += 1
+        c = by_key.get(same_key(e))
+        if c is None:
+            problems.append("entry %s is not in the cut file's entries" % e["id"])
+            continue
+        for k in ("request", "response", "missing", "incomplete", "missing_reason"):
+            if e.get(k) != c.get(k):
+                problems.append("entry %s: %s: whole %s, cut %s" % (
+                    e["id"], k, json.dumps(e.get(k))[:160], json.dumps(c.get(k))[:160]))
+                break
+    # 100 Continue is part of floe's entry, not a response of its own.
+    out = subprocess.run(["tshark", "-r", cut, "-Y", "http.response and http.response.code != 100",
+                          "-T", "fields", "-e", "frame.number"], capture_output=True,
+                         check=True).stdout
+    t_resp = len(out.decode().split())
+    mine = sum(1 for e in entries if e.get("response") and not e.get("missing") and
+               not e.get("incomplete"))
+    if mine < t_resp:
+        problems.append("complete responses: tshark %d, floe %d" % (t_resp, mine))
+    return problems, ("ends at each connection's first FIN (%d packets removed): %d complete "
+                      "entries of the whole capture equal; complete responses: tshark %d, "
+                      "floe %d" % (len(dropped), n, t_resp, mine))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--floe", default=os.path.join(ROOT, "build", "floe"))
@@ -347,6 +389,21 @@ def main():
         files.append((proto, path))
     tmp = tempfile.mkdtemp(prefix="floe-oracle-gaps-")
     try:
+        d = os.path.join(a.captures, "http1")
+        fin_files = [] if a.only_extra or not os.path.isdir(d) else sorted(
+            os.path.join(d, f) for f in os.listdir(d) if f.endswith(CAPTURE_EXT))
+        for path in fin_files:
+            try:
+                problems, desc = check_first_fin(a.floe, path, tmp)
+            except cut_capture.NotEthernet as e:
+                tap.result(True, "%s, first FIN" % os.path.basename(path), skip=str(e))
+                continue
+            except (RuntimeError, ValueError, subprocess.CalledProcessError) as e:
+                tap.result(False, "%s, first FIN: %s" % (os.path.basename(path), e))
+                continue
+            tap.result(not problems, "%s: %s" % (os.path.basename(path), desc))
+            for p in problems[:20]:
+                tap.diag(p)
         for proto, path in files:
             name = os.path.basename(path)
             try:
@@ -357,6 +414,9 @@ def main():
             for how, args in CUTS:
                 try:
                     r = check_cut(a.floe, path, proto, whole, how, args, tmp)
+                except cut_capture.NotEthernet as e:
+                    tap.result(True, "%s, %s" % (name, how), skip=str(e))
+                    break
                 except (RuntimeError, ValueError, subprocess.CalledProcessError) as e:
                     tap.result(False, "%s, %s: %s" % (name, how, e))
                     continue

@@ -286,6 +286,8 @@ static void try_fin(struct tcp_reasm *r, struct half *h)
 	}
 	h->done = true;
 	h->next_seq = h->fin_seq + 1;
+	if (r->cb.fin)
+		r->cb.fin(r->ctx, h->flow->user, (enum tcp_dir)h->dir, h->flow->last_ts);
 }
 
 /* Deliver held segments that have become in order. */
