@@ -14,7 +14,8 @@ What is removed, by the packets' order in the file:
 
 Only Ethernet captures (with 802.1Q tags) are read; the output is a classic pcap with the
 input's link type and timestamps in nanoseconds. --dropped FILE writes what was removed as
-JSON lines: {"flow": [src, sport, dst, dport], "ts_ns": .., "len": payload bytes}.
+JSON lines: {"flow": [src, sport, dst, dport], "ts_ns": .., "len": payload bytes, "first": no
+data of the connection was kept before it}.
 
 Usage: cut_capture.py IN OUT (--every ... | --burst ... | --udp-queries K | --first-fin)
                       [--dropped FILE]
@@ -164,6 +165,7 @@ def cut(src, dst, every=None, burst=None, udp_queries=0, first_fin=False):
     n_data = 0
     n_queries = 0
     finished = set()  # connections whose first FIN went by (--first-fin)
+    with_data = set()  # connections with data kept so far
     for ts, pkt, orig, lt in read_packets(src):
         if linktype is None:
             linktype = lt
@@ -190,10 +192,14 @@ def cut(src, dst, every=None, burst=None, udp_queries=0, first_fin=False):
                 if not d[5][2] & 0x80:
                     n_queries += 1
                     drop = True
+        conn = frozenset(((d[1], d[2]), (d[3], d[4]))) if d else None
         if drop:
-            dropped.append({"flow": [d[1], d[2], d[3], d[4]], "ts_ns": ts, "len": len(d[5])})
+            dropped.append({"flow": [d[1], d[2], d[3], d[4]], "ts_ns": ts, "len": len(d[5]),
+                            "first": conn not in with_data})
         else:
             kept.append((ts, pkt, orig))
+            if d and d[5]:
+                with_data.add(conn)
     write_pcap(dst, linktype or LINKTYPE_ETHERNET, kept)
     return dropped
 

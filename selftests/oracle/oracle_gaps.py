@@ -150,14 +150,25 @@ def same_key(e):
 
 
 def compare_untouched(whole, cut_entries, dropped):
+    """(entries compared, entries not compared on connections cut before their first data,
+    problems)."""
     problems = []
     hit = touched(whole, dropped)
+    # A connection whose first data segments were cut is recognised only at a segment that
+    # starts a message: the engine's detection looks at segment starts (docs/kafka.md,
+    # docs/amqp.md "Limits"). Its entries are counted, not compared.
+    headless = {frozenset(((norm_ip(d["flow"][0]), d["flow"][1]),
+                           (norm_ip(d["flow"][2]), d["flow"][3]))) for d in dropped if d["first"]}
+    skipped = 0
     by_key = {}
     for e in cut_entries:
         by_key.setdefault(same_key(e), []).append(e)
     n = 0
     for e in whole:
         if e["id"] in hit:
+            continue
+        if frozenset(ends(e)) in headless:
+            skipped += 1
             continue
         n += 1
         cands = by_key.get(same_key(e), [])
@@ -173,7 +184,7 @@ def compare_untouched(whole, cut_entries, dropped):
                     e["id"], brief(e), k, json.dumps(e.get(k))[:160],
                     json.dumps(c.get(k))[:160]))
                 break
-    return n, problems
+    return n, skipped, problems
 
 
 def brief(e):
@@ -303,7 +314,7 @@ def check_cut(floe, path, proto, whole, how, args, tmp):
         return None
     entries, summary, counters = floe_read(floe, cut)
     problems = []
-    n_untouched, p = compare_untouched(whole, entries, dropped)
+    n_untouched, headless, p = compare_untouched(whole, entries, dropped)
     problems += p
     if proto == "kafka":
         side = check_kafka(whole, entries, cut, problems)
@@ -316,8 +327,9 @@ def check_cut(floe, path, proto, whole, how, args, tmp):
     if resyncs > gaps + errors:
         problems.append("%d resyncs, more than gaps (%d) and parse errors (%d)" % (
             resyncs, gaps, errors))
-    desc = "%d segments removed, %d gaps, %s.resyncs %d; %d untouched entries equal; %s" % (
-        len(dropped), gaps, proto, resyncs, n_untouched, side)
+    desc = ("%d segments removed, %d gaps, %s.resyncs %d; %d untouched entries equal (%d on "
+            "connections cut before their first data not compared); %s" % (
+                len(dropped), gaps, proto, resyncs, n_untouched, headless, side))
     return problems, desc
 
 

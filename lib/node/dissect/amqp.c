@@ -171,6 +171,9 @@ struct rx {
 	uint8_t type;
 	uint64_t left; /* payload bytes of the current frame still to come */
 	uint32_t size;
+	/* Resynchronised, and no method frame since: a body frame for no content is more likely
+	 * a false start than a frame (its payload, unchecked, could hide what follows). */
+	bool unproven;
 };
 
 struct amqp {
@@ -2127,6 +2130,10 @@ static size_t frame_step(struct amqp *st, enum tcp_dir edir, const uint8_t *p, s
 	if (type == FRAME_BODY) {
 		struct content *ct = body_target(st, edir, channel, size);
 
+		if (!ct && rx->unproven) {
+			frame_error(st, edir);
+			return 1;
+		}
 		conn_counter_add(st->c, CNT_BODY_FRAMES, 1);
 		if (!ct)
 			conn_counter_add(st->c, CNT_ORPHAN_FRAMES, 1);
@@ -2154,6 +2161,7 @@ static size_t frame_step(struct amqp *st, enum tcp_dir edir, const uint8_t *p, s
 		conn_counter_add(st->c, CNT_HEARTBEATS, 1);
 		break;
 	case FRAME_METHOD:
+		rx->unproven = false;
 		on_method(st, edir, channel, p + FRAME_HEAD_LEN, whole ? size : 4, whole, ts,
 			  ts_end, FRAME_OVERHEAD + (uint64_t)size);
 		break;
@@ -2183,8 +2191,10 @@ static size_t resync_step(struct amqp *st, enum tcp_dir edir, const uint8_t *p, 
 	/* frame_start() waits at most for a whole frame of at most AMQP_DECODE_MAX bytes. */
 	size_t k = lp_resync(p, n, resync_check, &limit, SIZE_MAX, &found);
 
-	if (found)
+	if (found) {
 		st->rx[edir].state = RX_FRAME;
+		st->rx[edir].unproven = true;
+	}
 	return k;
 }
 
