@@ -672,6 +672,15 @@ static void test_tcp_pipelined_out_of_order(void **state)
 	free(m);
 }
 
+/* An A answer (id, name -> last.last.last.last) over TCP from the server. */
+static void tcp_answer(struct fx *f, struct msgb *m, uint16_t id, const char *name, uint8_t last)
+{
+	hdr(m, id, 0x8180, 1, 1, 0, 0);
+	question(m, name, 1);
+	rr_a(m, name, last, last, last, last);
+	tcp_msg(f, TCP_DIR_S2C, m);
+}
+
 /*
  * A TCP response without its query: unsolicited on an unbroken stream, capture_gap once bytes
  * of the queries' direction were lost (the query may have been in them).
@@ -684,28 +693,19 @@ static void test_tcp_response_without_query(void **state)
 	(void)state;
 	fx_init(&f);
 	tcp_open(&f);
-	hdr(m, 7, 0x8180, 1, 1, 0, 0);
-	question(m, "u.example", 1);
-	rr_a(m, "u.example", 7, 7, 7, 7);
-	tcp_msg(&f, TCP_DIR_S2C, m);
+	tcp_answer(&f, m, 7, "u.example", 7);
 	assert_int_equal(n_entries(&f), 1);
 	assert_str(&f, 0, "missing", "request");
 	assert_str(&f, 0, "missing_reason", "unsolicited");
 	assert_true(json_is_true(eget(&f, 0, "unsolicited")));
 	/* a gap in the responses' direction says nothing about the queries */
 	dissect_stream_gap(f.eng, f.c, TCP_DIR_S2C, 100, f.ts);
-	hdr(m, 8, 0x8180, 1, 1, 0, 0);
-	question(m, "v.example", 1);
-	rr_a(m, "v.example", 8, 8, 8, 8);
-	tcp_msg(&f, TCP_DIR_S2C, m);
+	tcp_answer(&f, m, 8, "v.example", 8);
 	assert_int_equal(n_entries(&f), 2);
 	assert_str(&f, 1, "missing_reason", "unsolicited");
 	/* one in the queries' direction does */
 	dissect_stream_gap(f.eng, f.c, TCP_DIR_C2S, 40, f.ts);
-	hdr(m, 9, 0x8180, 1, 1, 0, 0);
-	question(m, "w.example", 1);
-	rr_a(m, "w.example", 9, 9, 9, 9);
-	tcp_msg(&f, TCP_DIR_S2C, m);
+	tcp_answer(&f, m, 9, "w.example", 9);
 	assert_int_equal(n_entries(&f), 3);
 	assert_str(&f, 2, "missing", "request");
 	assert_str(&f, 2, "missing_reason", "capture_gap");
