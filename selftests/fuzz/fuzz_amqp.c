@@ -12,7 +12,7 @@
  *                heartbeat, bits 5-7 the channel; a method's class and method come from
  *                the first byte (an index into the known methods), a header's class is
  *                Basic and its body size the next byte; 2: close now and reopen; 3: a gap
- *                of n * 7 bytes
+ *                of n * 7 + (h >> 3) bytes (any size: the stream resumes anywhere in a frame)
  * The stream starts with the protocol header (or, mid-stream, a heartbeat) so that detection
  * picks amqp. At the end the connection closes with a reason from the last byte.
  *
@@ -179,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			c = open_conn(eng, role, ++id);
 			break;
 		default:
-			dissect_stream_gap(eng, c, dir, (uint64_t)n * 7, ts);
+			dissect_stream_gap(eng, c, dir, (uint64_t)n * 7 + (h >> 3), ts);
 			break;
 		}
 	}

@@ -8,7 +8,8 @@
  * response from the server, as in a capture started mid-connection); then records: a header
  * byte h and a length byte n, followed by up to n bytes
  *   h bit 0      direction (0: client to server)
- *   h bits 1-2   3: a gap of n * 7 bytes instead of data; 2: close now and reopen
+ *   h bits 1-2   3: a gap of n * 7 + (h >> 3) bytes instead of data (any size: what follows
+ *                starts anywhere in a message, as after a capture gap); 2: close now and reopen
  *   h bits 3-7   1: the n bytes are preceded by a 4-byte length that frames them (so that
  *                most inputs reach the decoders rather than the resynchronisation)
  * At the end the connection closes with a reason from the last byte.
@@ -107,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		i += 2;
 		ts += 1000;
 		if (op == 3) {
-			dissect_stream_gap(eng, c, dir, (uint64_t)n * 7, ts);
+			dissect_stream_gap(eng, c, dir, (uint64_t)n * 7 + (h >> 3), ts);
 		} else if (op == 2) {
 			dissect_stream_close(eng, c, n & 1 ? TCP_CLOSE_RST : TCP_CLOSE_FIN, ts);
 			c = open_conn(eng, role, ++id, response_first);

@@ -114,7 +114,7 @@ static void check(struct tcp_reasm *r, const struct tcp_reasm_config *cfg, const
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fz z; /* large; reset below for every input */
-	struct tcp_reasm_callbacks cb = {cb_open, cb_data, cb_gap, cb_close};
+	struct tcp_reasm_callbacks cb = {cb_open, cb_data, cb_gap, cb_close, NULL};
 	struct tcp_reasm_config cfg = {0};
 	struct tcp_reasm *r;
 	uint8_t payload[256];

@@ -42,6 +42,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -76,6 +77,7 @@ EXPECTED = [
 # TAP output and address normalising are the HTTP oracle's (selftests/oracle/oracle.py).
 sys.path.insert(0, HERE)
 from oracle import Tap, norm_ip  # noqa: E402
+import cut_capture  # noqa: E402  (capture gaps made at run time)
 
 
 # --------------------------------------------------------------------------- tshark side
@@ -481,9 +483,17 @@ def check_capture(floe, path, name):
                 problems.append("%s: tshark pairs it with the query in frame %s (floe entry "
                                 "%s), floe put it in entry %s" % (where, t["response_to"], qe,
                                                                   fm["entry"]["id"]))
-        if t["qr"] and t["unsolicited"] and fm["entry"].get("missing") != "request":
+        if t["qr"] and t["unsolicited"] and (
+                fm["entry"].get("missing") != "request" or
+                fm["entry"].get("missing_reason") != "unsolicited" or
+                fm["entry"].get("unsolicited") is not True):
             problems.append("%s: tshark: unsolicited; floe entry %s is not missing its "
-                            "request" % (where, fm["entry"]["id"]))
+                            "request as unsolicited (missing %s, reason %s)" % (
+                                where, fm["entry"]["id"], fm["entry"].get("missing"),
+                                fm["entry"].get("missing_reason")))
+        if fm["entry"].get("missing_reason") == "unsolicited" and not t["unsolicited"]:
+            problems.append("%s: floe entry %s is unsolicited, tshark pairs it" % (
+                where, fm["entry"]["id"]))
     for fm in fmsgs:
         if not fm["used"]:
             problems.append("floe entry %s %s (id %s) is not a message tshark shows" % (
@@ -520,8 +530,18 @@ def main():
     if not os.access(args.floe, os.X_OK):
         tap.result(False, "floe binary %s exists (make build/floe)" % args.floe)
         return tap.done()
-    for path in files:
-        name = os.path.relpath(path, args.captures)
+    cases = [(p, os.path.relpath(p, args.captures)) for p in files]
+    # The same captures less their first UDP queries (cut_capture.py, at run time): the
+    # answers come unsolicited, as when a capture begins after the questions were asked.
+    tmp = tempfile.mkdtemp(prefix="floe-oracle-dns-")
+    for path, name in list(cases):
+        cut = os.path.join(tmp, os.path.basename(path) + ".noqueries.pcap")
+        try:
+            if cut_capture.cut(path, cut, udp_queries=3):
+                cases.append((cut, name + " less its first 3 UDP queries"))
+        except ValueError as e:
+            tap.result(False, "%s: cut: %s" % (name, e))
+    for path, name in cases:
         try:
             good, summary, problems, expected = check_capture(args.floe, path, name)
         except (RuntimeError, subprocess.CalledProcessError, ValueError, KeyError) as e:
@@ -537,6 +557,7 @@ def main():
                                                       " (-v lists them); first:"))
             for p in expected if args.v else expected[:1]:
                 tap.diag("  expected difference: " + p)
+    shutil.rmtree(tmp, ignore_errors=True)
     return tap.done()
 
 

@@ -499,7 +499,10 @@ static void test_udp_response_first(void **state)
 	udp(&f, false, m);
 	assert_int_equal(n_entries(&f), 2);
 	assert_str(&f, 0, "missing", "request");
-	assert_str(&f, 0, "missing_reason", "capture_gap");
+	/* UDP loses nothing floe could see: the query was asked before the capture */
+	assert_str(&f, 0, "missing_reason", "unsolicited");
+	assert_true(json_is_true(eget(&f, 0, "unsolicited")));
+	assert_null(eget(&f, 1, "unsolicited"));
 	assert_str(&f, 0, "response.rcode", "NXDOMAIN");
 	assert_int_equal(iget(&f, 0, "src.port"), 2000);
 	assert_int_equal(iget(&f, 0, "dst.port"), 30053);
@@ -666,6 +669,50 @@ static void test_tcp_pipelined_out_of_order(void **state)
 	assert_str(&f, 3, "missing_reason", "connection_closed");
 	fx_free(&f);
 	free(b);
+	free(m);
+}
+
+/* An A answer (id, name -> last.last.last.last) over TCP from the server. */
+static void tcp_answer(struct fx *f, struct msgb *m, uint16_t id, const char *name, uint8_t last)
+{
+	hdr(m, id, 0x8180, 1, 1, 0, 0);
+	question(m, name, 1);
+	rr_a(m, name, last, last, last, last);
+	tcp_msg(f, TCP_DIR_S2C, m);
+}
+
+/*
+ * A TCP response without its query: unsolicited on an unbroken stream, capture_gap once bytes
+ * of the queries' direction were lost (the query may have been in them).
+ */
+static void test_tcp_response_without_query(void **state)
+{
+	struct msgb *m = calloc(1, sizeof(*m));
+	struct fx f;
+
+	(void)state;
+	fx_init(&f);
+	tcp_open(&f);
+	tcp_answer(&f, m, 7, "u.example", 7);
+	assert_int_equal(n_entries(&f), 1);
+	assert_str(&f, 0, "missing", "request");
+	assert_str(&f, 0, "missing_reason", "unsolicited");
+	assert_true(json_is_true(eget(&f, 0, "unsolicited")));
+	/* a gap in the responses' direction says nothing about the queries */
+	dissect_stream_gap(f.eng, f.c, TCP_DIR_S2C, 100, f.ts);
+	tcp_answer(&f, m, 8, "v.example", 8);
+	assert_int_equal(n_entries(&f), 2);
+	assert_str(&f, 1, "missing_reason", "unsolicited");
+	/* one in the queries' direction does */
+	dissect_stream_gap(f.eng, f.c, TCP_DIR_C2S, 40, f.ts);
+	tcp_answer(&f, m, 9, "w.example", 9);
+	assert_int_equal(n_entries(&f), 3);
+	assert_str(&f, 2, "missing", "request");
+	assert_str(&f, 2, "missing_reason", "capture_gap");
+	assert_null(eget(&f, 2, "unsolicited"));
+	dissect_stream_close(f.eng, f.c, TCP_CLOSE_FIN, f.ts);
+	f.c = NULL;
+	fx_free(&f);
 	free(m);
 }
 
@@ -1306,6 +1353,7 @@ int main(void)
 	    cmocka_unit_test(test_udp_timeouts),
 	    cmocka_unit_test(test_udp_table_bounds),
 	    cmocka_unit_test(test_tcp_pipelined_out_of_order),
+	    cmocka_unit_test(test_tcp_response_without_query),
 	    cmocka_unit_test(test_tcp_gap_resync),
 	    cmocka_unit_test(test_tcp_zone_transfer),
 	    cmocka_unit_test(test_typed_records),

@@ -28,6 +28,8 @@ struct rflow {
 	enum tcp_gap_cause last_cause[2];
 	unsigned close_calls;
 	enum tcp_close_reason reason;
+	unsigned fins[2];     /* fin() calls per direction */
+	size_t fin_at[2];     /* out[dir] bytes when it came: after everything before the FIN */
 	/* expect mode: compare delivered bytes with a known stream */
 	const uint8_t *expect[2];
 	uint64_t expect_len[2];
@@ -113,10 +115,19 @@ static void cb_close(void *ctx, void *user, enum tcp_close_reason reason, uint64
 	f->reason = reason;
 }
 
+static void cb_fin(void *ctx, void *user, enum tcp_dir dir, uint64_t ts)
+{
+	struct rflow *f = user;
+
+	assert_int_equal(f->close_calls, 0);
+	f->fins[dir]++;
+	f->fin_at[dir] = f->n[dir];
+}
+
 static struct harness *hnew(const struct tcp_reasm_config *cfg)
 {
 	struct harness *h = calloc(1, sizeof(*h));
-	struct tcp_reasm_callbacks cb = {cb_open, cb_data, cb_gap, cb_close};
+	struct tcp_reasm_callbacks cb = {cb_open, cb_data, cb_gap, cb_close, cb_fin};
 
 	assert_non_null(h);
 	assert_int_equal(tcp_reasm_create(cfg, &cb, h, &h->r), 0);
@@ -606,11 +617,15 @@ static void test_fin(void **state)
 	handshake(h);
 	TX(h, .seq = C(0), .fl = AP, .d = "abc");
 	TX(h, .seq = C(6), .fl = AF, .d = "ghi"); /* FIN at 9, hole 3..6 */
+	assert_int_equal(f->fins[0], 0); /* not reached: the hole is before it */
 	TX(h, .s2c = true, .seq = S(0), .ack = C(3), .fl = AF);
+	assert_int_equal(f->fins[1], 1); /* the server's side ended, the flow goes on */
 	assert_int_equal(f->close_calls, 0);
 	/* the server's ACK of the FIN proves the hole lost: both sides done */
 	TX(h, .s2c = true, .seq = S(1), .ack = C(10), .fl = A);
 	assert_string_equal(f->out[0], "abc[3]ghi");
+	assert_int_equal(f->fins[0], 1);
+	assert_int_equal(f->fin_at[0], strlen("abc[3]ghi"));
 	assert_int_equal(f->close_calls, 1);
 	assert_int_equal(f->reason, TCP_CLOSE_FIN);
 	hfree(h);

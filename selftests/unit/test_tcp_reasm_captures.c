@@ -169,7 +169,7 @@ static void reassemble(const char *path, struct run *run, struct tcp_reasm_stats
 		.idle_timeout_ns = 7ull * 24 * 3600 * 1000000000ull,
 		.expire_on_packets = true,
 	};
-	struct tcp_reasm_callbacks cb = {cb_open, cb_data, cb_gap, cb_close};
+	struct tcp_reasm_callbacks cb = {cb_open, cb_data, cb_gap, cb_close, NULL};
 	struct tcp_reasm *r;
 	char err[PCAP_ERRBUF_SIZE];
 	struct pcap_pkthdr *hdr;

@@ -265,6 +265,44 @@ static void test_lp_stream_empty(void **state)
 	assert_int_equal(s.got, 1);
 }
 
+/*
+ * A toy frame for lp_resync(): 'F', a length byte L, L bytes, then 0xCE. YES when the whole
+ * frame and its end octet are there, MAYBE while they are not, NO otherwise.
+ */
+static enum detect_result toy_check(const uint8_t *p, size_t n, void *arg)
+{
+	(void)arg;
+	if (p[0] != 'F')
+		return DETECT_NO;
+	if (n < 2 || n < 3u + p[1])
+		return DETECT_MAYBE;
+	return p[2 + p[1]] == 0xCE ? DETECT_YES : DETECT_NO;
+}
+
+static void test_lp_resync(void **state)
+{
+	/* garbage, a false start (end octet wrong), then a frame */
+	static const uint8_t a[] = {1, 2, 'F', 1, 9, 7, 'F', 2, 'x', 'y', 0xCE};
+	/* garbage, then a frame whose end is not there yet */
+	static const uint8_t b[] = {5, 'F', 3, 'a'};
+	/* a candidate announcing 200 bytes, then a whole frame within the lookahead */
+	static const uint8_t c[] = {'F', 200, 'F', 0, 0xCE, 1, 2};
+	bool found;
+
+	(void)state;
+	assert_int_equal(lp_resync(a, sizeof(a), toy_check, NULL, SIZE_MAX, &found), 6);
+	assert_true(found);
+	assert_int_equal(lp_resync(b, sizeof(b), toy_check, NULL, SIZE_MAX, &found), 1);
+	assert_false(found); /* wait at 1 for more bytes */
+	/* past wait_max bytes a MAYBE is passed over: nothing here */
+	assert_int_equal(lp_resync(b, sizeof(b), toy_check, NULL, 2, &found), sizeof(b));
+	assert_false(found);
+	assert_int_equal(lp_resync(c, sizeof(c), toy_check, NULL, SIZE_MAX, &found), 2);
+	assert_true(found);
+	assert_int_equal(lp_resync(a, 0, toy_check, NULL, SIZE_MAX, &found), 0);
+	assert_false(found);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,7 +310,7 @@ int main(void)
 	    cmocka_unit_test(test_reader_varints),   cmocka_unit_test(test_reader_sub_and_bad),
 	    cmocka_unit_test(test_pending_bounded),  cmocka_unit_test(test_pending_find_remove),
 	    cmocka_unit_test(test_lp_whole),	     cmocka_unit_test(test_lp_stream),
-	    cmocka_unit_test(test_lp_stream_empty),
+	    cmocka_unit_test(test_lp_stream_empty), cmocka_unit_test(test_lp_resync),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

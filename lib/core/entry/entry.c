@@ -134,6 +134,8 @@ const char *entry_missing_reason_str(enum entry_missing_reason r)
 		return "too_many_pending";
 	case ENTRY_REASON_MEMORY:
 		return "memory_budget";
+	case ENTRY_REASON_UNSOLICITED:
+		return "unsolicited";
 	}
 	return "?";
 }

@@ -74,6 +74,9 @@ enum entry_missing_reason {
 	ENTRY_REASON_PARSE_ERROR, /* the peer's bytes did not parse */
 	ENTRY_REASON_TOO_MANY_PENDING, /* more requests waited for answers than floe keeps */
 	ENTRY_REASON_MEMORY,      /* the connection was evicted for the dissection memory budget */
+	ENTRY_REASON_UNSOLICITED, /* a response no request was sent for in what was captured, with
+				   * no loss before it (an mDNS announcement, an answer to a query
+				   * sent before the capture began) */
 };
 
 struct entry {

@@ -54,7 +54,9 @@ const struct protocol_field protocol_common_fields[] = {
 	      "`connection_reset`, `connection_closed`, `timeout` (idle or evicted), `end_of_capture`, "
 	      "`stream_reset` (HTTP/2 RST_STREAM or GOAWAY), `parse_error`, `too_many_pending` (more "
 	      "requests waited for responses than floe keeps per connection), `memory_budget` (the "
-	      "connection was evicted to stay within --dissect-memory)"),
+	      "connection was evicted to stay within --dissect-memory), `unsolicited` "
+	      "(`missing: \"request\"` with no loss before it: a response sent unasked, as mDNS "
+	      "announcements, or to a request made before the capture began)"),
 	FIELD_END,
 };
 

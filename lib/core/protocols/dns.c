@@ -147,6 +147,10 @@ static const struct field_group dns_message_group = { "DNS message",
 
 static const struct protocol_field dns_fields[] = {
 	FIELD("transport", STRING, "`udp` or `tcp`"),
+	FIELD("unsolicited", BOOLEAN, "a response no query was seen for, and no bytes were lost "
+				      "before it: sent unasked (an mDNS announcement) or to a query "
+				      "made before the capture began (`missing: \"request\"`, "
+				      "`missing_reason: \"unsolicited\"`)"),
 	FIELD_GROUP("request", dns_message_group, "the query"),
 	FIELD_GROUP("response", dns_message_group, "the response"),
 	FIELD_END,

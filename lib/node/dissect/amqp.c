@@ -86,11 +86,12 @@ enum {
 	CNT_DECODE_ERRORS,
 	CNT_ORPHAN_FRAMES,
 	CNT_CHANNELS_EVICTED,
+	CNT_RESYNCS, /* times the framing was lost (gap, frame error) and searched for anew */
 };
 
 static const char *const amqp_counters[] = {
     "heartbeats",    "method_frames", "header_frames",	  "body_frames", "frame_errors",
-    "decode_errors", "orphan_frames", "channels_evicted", NULL,
+    "decode_errors", "orphan_frames", "channels_evicted", "resyncs",	   NULL,
 };
 
 enum item_kind {
@@ -117,6 +118,7 @@ struct item {
 	uint16_t channel;
 	bool no_wait;
 	bool no_ack; /* Basic.Get with no-ack */
+	bool reply_gap; /* a sync request whose reply may have been in a gap of the replier's bytes */
 };
 
 /* A content (header and body frames) being assembled for the method that announced it. */
@@ -145,6 +147,10 @@ struct chan {
 	uint64_t confirms_gone;
 	bool confirm_mode;
 	uint64_t publish_seq;
+	/* A gap in the client's bytes may have held publishes: the count from seq_at_gap on is
+	 * too low by an unknown number, found from the broker's next ack past it. */
+	bool seq_uncertain;
+	uint64_t seq_at_gap;
 	struct consumer consumers[AMQP_CONSUMERS_MAX];
 	struct content content[2]; /* by sender */
 };
@@ -165,6 +171,9 @@ struct rx {
 	uint8_t type;
 	uint64_t left; /* payload bytes of the current frame still to come */
 	uint32_t size;
+	/* Resynchronised, and no method frame since: a body frame for no content is more likely
+	 * a false start than a frame (its payload, unchecked, could hide what follows). */
+	bool unproven;
 };
 
 struct amqp {
@@ -1102,7 +1111,8 @@ static void chan_flush(struct amqp *st, struct chan *ch, enum entry_missing_reas
 		if (ch->content[d].it)
 			content_cut(st, ch, (enum tcp_dir)d, why);
 		while ((it = fifo_pop(&ch->sync[d])))
-			item_emit(st, it, ENTRY_MISSING_RESPONSE, why);
+			item_emit(st, it, ENTRY_MISSING_RESPONSE,
+				  it->reply_gap ? ENTRY_REASON_GAP : why);
 	}
 	while ((it = fifo_pop(&ch->held))) {
 		held_taken(st, it);
@@ -1563,11 +1573,38 @@ static void on_reply(struct amqp *st, struct chan *ch, enum tcp_dir sender, uint
 	bool lone = false;
 	unsigned i;
 
-	for (it = item_of(q->head); it; prev = it, it = item_of(it->link.next))
-		if (is_reply(it->method, id))
+	struct item *gapped = NULL, *gapped_prev = NULL;
+
+	/* A request sent after a gap that may have held the replies before it comes first. */
+	for (it = item_of(q->head); it; prev = it, it = item_of(it->link.next)) {
+		if (!is_reply(it->method, id))
+			continue;
+		if (!it->reply_gap)
 			break;
+		if (!gapped) {
+			gapped = it;
+			gapped_prev = prev;
+		}
+	}
+	if (!it && gapped) {
+		it = gapped;
+		prev = gapped_prev;
+	}
 	if (it) {
+		struct item *old, *before = NULL, *next;
+
 		fifo_unlink(q, prev, it);
+		/* A channel's sync requests are answered in order: those before this one whose
+		 * reply a gap may have carried did lose it. */
+		for (old = item_of(q->head); old && old->order < it->order; old = next) {
+			next = item_of(old->link.next);
+			if (!old->reply_gap) {
+				before = old;
+				continue;
+			}
+			fifo_unlink(q, before, old);
+			item_emit(st, old, ENTRY_MISSING_RESPONSE, ENTRY_REASON_GAP);
+		}
 	} else {
 		/* Its request came before the capture, or was lost. */
 		lone = true;
@@ -1595,6 +1632,29 @@ static void on_reply(struct amqp *st, struct chan *ch, enum tcp_dir sender, uint
 				chan_reset(st, st->ch[i], ENTRY_REASON_CLOSED);
 }
 
+/*
+ * The broker acked a sequence number past the publishes counted: as many were lost in a gap
+ * of the client's bytes. Those counted since the gap move up by that many.
+ */
+static void renumber(struct item *it, uint64_t from, uint64_t shift)
+{
+	if (it && it->kind == K_PUBLISH && it->tag > from) {
+		it->tag += shift;
+		set_int(it->req, "publish_seq", it->tag);
+	}
+}
+
+static void publish_seq_shift(struct chan *ch, uint64_t shift)
+{
+	struct item *it;
+
+	for (it = item_of(ch->confirms.head); it; it = item_of(it->link.next))
+		renumber(it, ch->seq_at_gap, shift);
+	renumber(ch->content[TCP_DIR_C2S].it, ch->seq_at_gap, shift);
+	ch->publish_seq += shift;
+	ch->seq_uncertain = false;
+}
+
 /* Basic.Ack / Nack / Reject: settles deliveries (from the client) or confirms publishes
  * (from the server), by delivery tag. */
 static void on_settle(struct amqp *st, struct chan *ch, enum tcp_dir sender, uint32_t id, json_t *m,
@@ -1609,6 +1669,8 @@ static void on_settle(struct amqp *st, struct chan *ch, enum tcp_dir sender, uin
 	struct item *it, *prev = NULL, *next;
 	unsigned matched = 0;
 
+	if (!from_client && ch->seq_uncertain && tag > ch->publish_seq)
+		publish_seq_shift(ch, tag - ch->publish_seq);
 	for (it = item_of(q->head); it && json_is_integer(tagj); it = next) {
 		next = item_of(it->link.next);
 		if (!(multiple ? (tag == 0 || it->tag <= tag) : it->tag == tag)) {
@@ -1739,6 +1801,10 @@ static void on_method(struct amqp *st, enum tcp_dir edir, uint16_t channel, cons
 		if (fm > 0 && !st->frame_max)
 			st->frame_max = (uint32_t)fm;
 	}
+	/* Publishes are numbered from the Confirm.Select on, not from its Ok (which a gap may
+	 * take; a broker that refuses closes the channel, which starts it over). */
+	if (id == CONFIRM_SELECT)
+		ch->confirm_mode = true;
 	if (it->kind == K_ASYNC || it->no_wait) {
 		if (id == BASIC_CONSUME)
 			consumer_add(ch, tag_hash(m), it->no_ack);
@@ -1906,6 +1972,8 @@ static void lose_sync(struct amqp *st, enum tcp_dir edir, enum entry_missing_rea
 	enum tcp_dir sender = side_of(st, edir);
 	unsigned i;
 
+	if (st->rx[edir].state != RX_RESYNC)
+		conn_counter_add(st->c, CNT_RESYNCS, 1);
 	st->rx[edir].state = RX_RESYNC;
 	for (i = 0; i < AMQP_CHANNELS_MAX; i++) {
 		struct chan *ch = st->ch[i];
@@ -1914,8 +1982,14 @@ static void lose_sync(struct amqp *st, enum tcp_dir edir, enum entry_missing_rea
 		if (!ch)
 			continue;
 		content_cut(st, ch, sender, why);
-		while ((it = fifo_pop(&ch->sync[!sender])))
-			item_emit(st, it, ENTRY_MISSING_RESPONSE, why);
+		if (sender == TCP_DIR_C2S && ch->confirm_mode && !ch->seq_uncertain) {
+			ch->seq_uncertain = true;
+			ch->seq_at_gap = ch->publish_seq;
+		}
+		/* The other side's requests waiting for this side's replies: a reply may have been
+		 * in what was lost, or may still come (they are matched by method, on_reply()). */
+		for (it = item_of(ch->sync[!sender].head); it; it = item_of(it->link.next))
+			it->reply_gap = true;
 	}
 }
 
@@ -2056,6 +2130,10 @@ static size_t frame_step(struct amqp *st, enum tcp_dir edir, const uint8_t *p, s
 	if (type == FRAME_BODY) {
 		struct content *ct = body_target(st, edir, channel, size);
 
+		if (!ct && rx->unproven) {
+			frame_error(st, edir);
+			return 1;
+		}
 		conn_counter_add(st->c, CNT_BODY_FRAMES, 1);
 		if (!ct)
 			conn_counter_add(st->c, CNT_ORPHAN_FRAMES, 1);
@@ -2083,6 +2161,7 @@ static size_t frame_step(struct amqp *st, enum tcp_dir edir, const uint8_t *p, s
 		conn_counter_add(st->c, CNT_HEARTBEATS, 1);
 		break;
 	case FRAME_METHOD:
+		rx->unproven = false;
 		on_method(st, edir, channel, p + FRAME_HEAD_LEN, whole ? size : 4, whole, ts,
 			  ts_end, FRAME_OVERHEAD + (uint64_t)size);
 		break;
@@ -2099,20 +2178,24 @@ static size_t frame_step(struct amqp *st, enum tcp_dir edir, const uint8_t *p, s
 	return FRAME_HEAD_LEN + CONTENT_HEAD_LEN;
 }
 
+/* After a lost boundary: does a method, header or heartbeat frame start at p? */
+static enum detect_result resync_check(const uint8_t *p, size_t n, void *arg)
+{
+	return frame_start(p, n, *(const uint64_t *)arg);
+}
+
 static size_t resync_step(struct amqp *st, enum tcp_dir edir, const uint8_t *p, size_t n)
 {
-	size_t i;
+	uint64_t limit = frame_limit(st);
+	bool found;
+	/* frame_start() waits at most for a whole frame of at most AMQP_DECODE_MAX bytes. */
+	size_t k = lp_resync(p, n, resync_check, &limit, SIZE_MAX, &found);
 
-	for (i = 0; i < n; i++) {
-		enum detect_result r = frame_start(p + i, n - i, frame_limit(st));
-
-		if (r == DETECT_NO)
-			continue;
-		if (r == DETECT_YES)
-			st->rx[edir].state = RX_FRAME;
-		return i; /* MAYBE: wait there for more bytes */
+	if (found) {
+		st->rx[edir].state = RX_FRAME;
+		st->rx[edir].unproven = true;
 	}
-	return n;
+	return k;
 }
 
 static size_t amqp_parse(void *vst, struct conn *c, enum tcp_dir edir, const uint8_t *p, size_t n,

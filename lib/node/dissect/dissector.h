@@ -131,6 +131,13 @@ const struct tcp_flow_info *conn_info(const struct conn *c);
 /* IPPROTO_TCP, or IPPROTO_UDP for a UDP conversation (datagrams: see the header comment). */
 int conn_transport(const struct conn *c);
 
+/*
+ * Did dir's FIN come, after all of dir's bytes (delivered or reported as gaps)? For close():
+ * a connection that ends at the end of the capture or by a timeout may have ended its
+ * sender's side before (HTTP/1: a body delimited by the server's close is then complete).
+ */
+bool conn_fin_seen(const struct conn *c, enum tcp_dir dir);
+
 /* Bounds from the engine's configuration. */
 size_t conn_body_max(const struct conn *c);
 /* Whether entries show HTTP response bodies (dissect_config.no_response_bodies). */

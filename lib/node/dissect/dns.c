@@ -41,6 +41,7 @@ struct dns {
 	struct dns_limits lim;
 	struct pending_queue pending; /* queries waiting for responses, in order of arrival */
 	bool resync[2];	 /* TCP: look for a message start after a gap */
+	bool gapped[2];	 /* TCP: bytes of this direction were lost at some point */
 	uint64_t gap_ts; /* TCP: last gap in the responses' direction */
 	struct answered answered[DNS_ANSWERED_REMEMBERED];
 	unsigned answered_next;
@@ -60,6 +61,7 @@ static const char *const dns_counters[] = {
     "truncated_responses",
     "pending_evicted",
     "zone_transfer_messages",
+    "resyncs",
     NULL,
 };
 
@@ -404,7 +406,11 @@ static void on_response(struct dns *st, enum tcp_dir dir, const struct dns_summa
 		json_decref(msg);
 		return;
 	}
-	/* A response to a query the capture does not have. */
+	/*
+	 * A response to a query the capture does not have. Lost in a gap of the queries'
+	 * direction (TCP), or never in what was captured: sent unasked (mDNS announcements) or
+	 * asked before the capture began; UDP has no gaps to blame.
+	 */
 	e = entry_for(st, dir == TCP_DIR_S2C ? TCP_DIR_C2S : TCP_DIR_S2C);
 	if (!e) {
 		json_decref(msg);
@@ -412,7 +418,12 @@ static void on_response(struct dns *st, enum tcp_dir dir, const struct dns_summa
 	}
 	set_half(e, "response", msg, wire, ts, ts_end);
 	e->missing = ENTRY_MISSING_REQUEST;
-	e->missing_reason = ENTRY_REASON_GAP;
+	if (!st->udp && st->gapped[!dir]) {
+		e->missing_reason = ENTRY_REASON_GAP;
+	} else {
+		e->missing_reason = ENTRY_REASON_UNSOLICITED;
+		json_object_set_new(e->fields, "unsolicited", json_true());
+	}
 	conn_emit(st->c, e);
 }
 
@@ -455,21 +466,10 @@ static void *dns_open(struct conn *c, void *handover)
 	return st;
 }
 
-/* TCP: skip to the next plausible message start after a gap. */
-static size_t resync_scan(enum tcp_dir dir, const uint8_t *p, size_t n, bool *found)
+/* TCP, after a gap: does a message of the direction *arg start at p? */
+static enum detect_result message_start_check(const uint8_t *p, size_t n, void *arg)
 {
-	size_t i;
-
-	*found = false;
-	for (i = 0; i < n; i++) {
-		enum detect_result r = tcp_message_start(dir, p + i, n - i, SIZE_MAX);
-
-		if (r == DETECT_NO)
-			continue;
-		*found = r == DETECT_YES;
-		return i;
-	}
-	return n;
+	return tcp_message_start(*(const enum tcp_dir *)arg, p, n, SIZE_MAX);
 }
 
 /* DNS over TCP: each message after a 2-byte length (RFC 1035 4.2.2). */
@@ -488,7 +488,7 @@ static size_t dns_parse(void *vst, struct conn *c, enum tcp_dir dir, const uint8
 	}
 	if (st->resync[dir]) {
 		bool found;
-		size_t k = resync_scan(dir, p, n, &found);
+		size_t k = lp_resync(p, n, message_start_check, &dir, SIZE_MAX, &found);
 
 		if (!found || k)
 			return k;
@@ -514,7 +514,10 @@ static void dns_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missin
 	st->c = c;
 	if (st->udp || !missing)
 		return;
+	if (!st->resync[dir])
+		conn_counter_add(c, DNS_COUNTER_RESYNCS, 1);
 	st->resync[dir] = true;
+	st->gapped[dir] = true;
 	/* Responses lost in the gap are unknown: the queries sent so far may never be answered
 	 * for that reason. */
 	for (q = query_of(st->pending.head); q; q = query_of(q->link.next))

@@ -34,6 +34,8 @@ enum dns_counter {
 	DNS_COUNTER_TRUNCATED,	     /* responses with the TC flag */
 	DNS_COUNTER_PENDING_EVICTED, /* queries given up because DNS_PENDING_MAX waited */
 	DNS_COUNTER_XFR_MESSAGES,    /* zone transfer response messages after the first */
+	DNS_COUNTER_RESYNCS,	     /* TCP: gaps that lost the framing (the next message start
+				      * was searched for) */
 };
 
 extern const struct dissector dissector_dns;

@@ -40,6 +40,7 @@ struct conn {
 	struct dir_buf b[2];
 	uint32_t entry_seq;
 	bool unknown; /* no dissector recognised it: bytes are ignored */
+	bool fin[2];  /* [dir]: dir's FIN was reached (net/tcp_reasm.h, fin()) */
 	bool in_parse;
 	bool refeeding; /* feed() is offering the other direction's held bytes again */
 	const struct dissector *switch_to;
@@ -123,6 +124,11 @@ const struct tcp_flow_info *conn_info(const struct conn *c)
 int conn_transport(const struct conn *c)
 {
 	return c->transport;
+}
+
+bool conn_fin_seen(const struct conn *c, enum tcp_dir dir)
+{
+	return c->fin[dir];
 }
 
 size_t conn_body_max(const struct conn *c)
@@ -962,6 +968,15 @@ static void on_gap(void *ctx, void *user, enum tcp_dir dir, uint32_t missing,
 	dissect_stream_gap(ctx, user, dir, missing, ts_ns);
 }
 
+static void on_fin(void *ctx, void *user, enum tcp_dir dir, uint64_t ts_ns)
+{
+	struct conn *c = user;
+
+	(void)ctx, (void)ts_ns;
+	if (c)
+		c->fin[dir] = true;
+}
+
 static void on_close(void *ctx, void *user, enum tcp_close_reason reason, uint64_t ts_ns)
 {
 	dissect_stream_close(ctx, user, reason, ts_ns);
@@ -974,6 +989,7 @@ int dissect_engine_create(const struct dissect_config *cfg, dissect_sink_fn sink
 {
 	static const struct tcp_reasm_callbacks cb = {
 		.open = on_open, .data = on_data, .gap = on_gap, .close = on_close,
+		.fin = on_fin,
 	};
 	struct dissect_engine *e = calloc(1, sizeof(*e));
 	int err;

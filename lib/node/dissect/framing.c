@@ -78,3 +78,33 @@ size_t lp_stream_next(struct lp_stream *s, const struct lp_format *f, const uint
 	}
 	return take;
 }
+
+size_t lp_resync(const uint8_t *p, size_t n, lp_frame_check check, void *arg, size_t wait_max,
+		 bool *found)
+{
+	size_t i;
+
+	*found = false;
+	for (i = 0; i < n; i++) {
+		enum detect_result r = check(p + i, n - i, arg);
+
+		if (r == DETECT_YES) {
+			*found = true;
+			return i;
+		}
+		if (r == DETECT_MAYBE && n - i < wait_max) {
+			/* A candidate that needs more bytes (a large declared length) may be a false
+			 * one: a start proven just after it wins, or a stream that ends (or
+			 * stays quiet) while it waits would lose the frames after it. */
+			size_t j, end = n - i > LP_RESYNC_LOOKAHEAD ? i + LP_RESYNC_LOOKAHEAD : n;
+
+			for (j = i + 1; j < end; j++)
+				if (check(p + j, n - j, arg) == DETECT_YES) {
+					*found = true;
+					return j;
+				}
+			return i;
+		}
+	}
+	return n;
+}

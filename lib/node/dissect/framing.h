@@ -10,6 +10,8 @@
  *                     (a dissector returns 0 from parse() until it is)
  *   struct lp_stream  across calls, for frames that may be larger than what is kept: the header
  *                     is gathered, then the body is handed on piece by piece as it arrives
+ *   lp_resync()       after the framing was lost (a capture gap, bytes that were not a frame):
+ *                     where does the next frame start?
  */
 #ifndef FLOE_DISSECT_FRAMING_H
 #define FLOE_DISSECT_FRAMING_H
@@ -17,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "dissect/dissector.h"
 
 #define LP_HDR_MAX 16u
 
@@ -81,5 +85,27 @@ static inline bool lp_stream_mid_frame(const struct lp_stream *s)
 {
 	return s->hdr_got > 0;
 }
+
+/*
+ * Does a frame start at p (n bytes from there to what is buffered)? DETECT_YES, DETECT_NO, or
+ * DETECT_MAYBE when more bytes would tell. A good check is strict: a length alone matches
+ * anywhere in a stream once in a few hundred bytes; the length and a fixed trailer (AMQP's
+ * frame end), known type or key codes, or an id the other side is waiting for (Kafka's
+ * correlation ids, DNS ids) do not.
+ */
+typedef enum detect_result (*lp_frame_check)(const uint8_t *p, size_t n, void *arg);
+
+/*
+ * Looking for the next frame start in (p, n), the bytes after a lost boundary: returns how
+ * many bytes to skip before it, and *found when check() said YES there. A MAYBE stops the
+ * scan there (the caller keeps those bytes and asks again with more) while fewer than
+ * wait_max bytes follow it; past that it is passed over as NO (SIZE_MAX: always wait, for
+ * checks whose MAYBE is bounded by a frame size limit). A proven start (YES) within
+ * LP_RESYNC_LOOKAHEAD bytes after a waiting candidate is taken instead of it. Returns n
+ * (nothing found, nothing to keep) or less.
+ */
+#define LP_RESYNC_LOOKAHEAD 4096u
+size_t lp_resync(const uint8_t *p, size_t n, lp_frame_check check, void *arg, size_t wait_max,
+		 bool *found);
 
 #endif /* FLOE_DISSECT_FRAMING_H */

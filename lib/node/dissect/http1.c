@@ -1119,8 +1119,9 @@ static void h1_close(void *vst, struct conn *c, enum conn_end why, uint64_t ts)
 	tunnel_close(st->tun, why, ts);
 	st->tun = NULL;
 	if (s2c->begun && !s2c->resync) {
-		if (s2c->until_close && why == CONN_END_FIN) {
-			/* The end of the connection is the end of this body. */
+		if (s2c->until_close && (why == CONN_END_FIN || conn_fin_seen(c, TCP_DIR_S2C))) {
+			/* The end of the connection (the server's FIN, whether or not the client's
+			 * came before the capture ended) is the end of this body. */
 			http_parser_execute(&s2c->hp, &settings, NULL, 0);
 			if (s2c->done)
 				msg_done(st, s2c, ts);

@@ -59,6 +59,7 @@ static const char *const counter_names[] = {
     [KAFKA_C_MALFORMED] = "malformed_messages",
     [KAFKA_C_DECOMPRESSED] = "decompressed_batches",
     [KAFKA_C_DECOMPRESS_FAILED] = "decompress_failures",
+    [KAFKA_C_RESYNCS] = "resyncs",
     NULL,
 };
 
@@ -1839,39 +1840,48 @@ static size_t stream_msg(struct kafka_st *st, enum tcp_dir dir, const uint8_t *p
 	return take;
 }
 
+/* After a lost boundary in the requests' direction: does a request start at p? */
+static enum detect_result resync_request_check(const uint8_t *p, size_t n, void *arg)
+{
+	(void)arg;
+	return request_check(p, n);
+}
+
+/* In the responses' direction: a plausible length and the correlation id of a pending request. */
+static enum detect_result resync_response_check(const uint8_t *p, size_t n, void *arg)
+{
+	const struct kafka_st *st = arg;
+	uint32_t len;
+
+	if (n < 8)
+		return DETECT_MAYBE;
+	len = (uint32_t)be32_at(p);
+	return len >= 4 && len <= KAFKA_RESPONSE_MAX && pending_has(st, (int32_t)be32_at(p + 4))
+		   ? DETECT_YES
+		   : DETECT_NO;
+}
+
 /* Looking for a message start in dir. Returns bytes to skip; *found when one starts there. */
 static size_t resync_scan(struct kafka_st *st, enum tcp_dir dir, const uint8_t *p, size_t n,
 			  bool *found)
 {
-	bool req = (int)dir == st->req_dir;
-	size_t i;
-
-	*found = false;
-	for (i = 0; i < n; i++) {
-		if (req) {
-			enum detect_result r = request_check(p + i, n - i);
-
-			if (r == DETECT_YES) {
-				*found = true;
-				return i;
-			}
-			if (r == DETECT_MAYBE && n - i < RESYNC_WAIT_MAX)
-				return i;
-		} else {
-			uint32_t len;
-
-			if (n - i < 8)
-				return i;
-			len = (uint32_t)be32_at(p + i);
-			if (len >= 4 && len <= KAFKA_RESPONSE_MAX &&
-			    (pending_has(st, (int32_t)be32_at(p + i + 4)) ||
-			     (i == 0 && response_chain(p, n)))) {
-				*found = true;
-				return i;
-			}
-		}
+	if ((int)dir == st->req_dir)
+		return lp_resync(p, n, resync_request_check, NULL, RESYNC_WAIT_MAX, found);
+	/* Responses to requests not seen (lost too) are known only as whole messages up to the
+	 * end of what is here. */
+	if (n >= 8 && response_chain(p, n)) {
+		*found = true;
+		return 0;
 	}
-	return n;
+	return lp_resync(p, n, resync_response_check, st, RESYNC_WAIT_MAX, found);
+}
+
+/* The framing of dir is lost: look for the next message start. */
+static void lose_sync(struct kafka_st *st, enum tcp_dir dir)
+{
+	if (!st->d[dir].resync)
+		count(st, KAFKA_C_RESYNCS, 1);
+	st->d[dir].resync = true;
 }
 
 /* Every Kafka message: a 4-byte size, then the message (the protocol guide's "Common"). */
@@ -1890,7 +1900,7 @@ static size_t start_msg(struct kafka_st *st, enum tcp_dir dir, const uint8_t *p,
 	if (req ? (len < 8 || len > KAFKA_REQUEST_MAX) : (len < 4 || len > KAFKA_RESPONSE_MAX)) {
 		/* Not a length: the stream is out of step. */
 		conn_count_parse_error(st->c);
-		d->resync = true;
+		lose_sync(st, dir);
 		count(st, KAFKA_C_RESYNC_BYTES, 1);
 		return 1;
 	}
@@ -1901,7 +1911,7 @@ static size_t start_msg(struct kafka_st *st, enum tcp_dir dir, const uint8_t *p,
 
 		if (key < 0 || key > 1000 || ver < 0 || ver > 100) {
 			conn_count_parse_error(st->c);
-			d->resync = true;
+			lose_sync(st, dir);
 			count(st, KAFKA_C_RESYNC_BYTES, 1);
 			return 1;
 		}
@@ -1935,6 +1945,15 @@ static size_t classify(struct kafka_st *st, enum tcp_dir dir, const uint8_t *p, 
 {
 	enum detect_result r = request_check(p, n);
 
+	/* Some responses read as requests too (a Produce response's topic count and name pass
+	 * for a Produce v2 header and client id): bytes that fit both, from the side the ports
+	 * say is the server, are taken for responses, as tshark does by port. */
+	if (r == DETECT_YES && dir == TCP_DIR_S2C && conn_info(st->c)->role == TCP_ROLE_PORT &&
+	    response_check(p, n) == DETECT_YES) {
+		st->req_dir = !dir;
+		st->d[dir].resync = false;
+		return 0;
+	}
 	if (r == DETECT_YES) {
 		st->req_dir = dir;
 		st->d[dir].resync = false;
@@ -2028,7 +2047,7 @@ static void kafka_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t miss
 			finish_streamed(st, dir, ts, false, ENTRY_REASON_NONE);
 	}
 	if (missing)
-		d->resync = true;
+		lose_sync(st, dir);
 }
 
 static void kafka_close(void *vst, struct conn *c, enum conn_end why, uint64_t ts)

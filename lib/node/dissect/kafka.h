@@ -50,6 +50,8 @@ enum kafka_counter {
 	KAFKA_C_MALFORMED,	   /* messages whose body did not decode */
 	KAFKA_C_DECOMPRESSED,	   /* compressed batches decoded */
 	KAFKA_C_DECOMPRESS_FAILED, /* compressed batches that did not decompress */
+	KAFKA_C_RESYNCS,	   /* times the framing was lost (gap, bytes that were not a
+				    * length) and the next message start was searched for */
 };
 
 extern const struct dissector dissector_kafka;

@@ -288,6 +288,8 @@ static void try_fin(struct tcp_reasm *r, struct half *h)
 	}
 	h->done = true;
 	h->next_seq = h->fin_seq + 1;
+	if (r->cb.fin)
+		r->cb.fin(r->ctx, h->flow->user, (enum tcp_dir)h->dir, h->flow->last_ts);
 }
 
 /* Deliver held segments that have become in order. */
@@ -560,6 +562,7 @@ static int segment(struct tcp_reasm *r, struct flow *f, unsigned dir, const stru
 	uint32_t wlen = p->payload_wirelen;
 	uint32_t clen = p->payload_caplen < wlen ? p->payload_caplen : wlen;
 	bool fin = fl & TCP_F_FIN;
+	bool acked = false;
 
 	if (fl & TCP_F_SYN) {
 		if (!h->syn_seen) {
@@ -605,6 +608,13 @@ static int segment(struct tcp_reasm *r, struct flow *f, unsigned dir, const stru
 			return TCP_IGNORE_OUT_OF_WINDOW;
 		}
 	}
+	/* The other direction's bytes this segment acknowledges were sent before it: give up
+	 * their holes (and deliver what waited behind them) before this segment's own bytes, so
+	 * that a request held behind a hole reaches the caller before its response does. */
+	if (fl & TCP_F_ACK) {
+		ack_proof(r, &f->h[dir ^ 1u], p->ack, p->ts_ns);
+		acked = true;
+	}
 	if (fin && !h->fin_seen) {
 		h->fin_seen = true;
 		h->fin_seq = seq + wlen;
@@ -632,7 +642,7 @@ static int segment(struct tcp_reasm *r, struct flow *f, unsigned dir, const stru
 	}
 	try_fin(r, h);
 ack:
-	if (fl & TCP_F_ACK)
+	if ((fl & TCP_F_ACK) && !acked)
 		ack_proof(r, &f->h[dir ^ 1u], p->ack, p->ts_ns);
 	return TCP_USED;
 }

@@ -10,6 +10,8 @@
  *   gap(ctx, user, dir, missing, cause, ts)  `missing` bytes of dir are lost; the next data()
  *                                      of dir continues right after them
  *   close(ctx, user, reason, ts)       the flow ends; user is not used again
+ *   fin(ctx, user, dir, ts)            optional: dir reached its FIN (every byte before it was
+ *                                      delivered or given up); the flow may stay open
  *
  * Directions. TCP_DIR_C2S is client to server. The client is learned from the handshake when
  * the first packet seen of the flow is a SYN (its sender is the client) or a SYN-ACK (its
@@ -171,6 +173,7 @@ struct tcp_reasm_callbacks {
 	void (*gap)(void *ctx, void *user, enum tcp_dir dir, uint32_t missing,
 		    enum tcp_gap_cause cause, uint64_t ts_ns);
 	void (*close)(void *ctx, void *user, enum tcp_close_reason reason, uint64_t ts_ns);
+	void (*fin)(void *ctx, void *user, enum tcp_dir dir, uint64_t ts_ns); /* may be NULL */
 };
 
 struct tcp_reasm_stats {
