@@ -40,7 +40,7 @@ fuzz_run_target() {
 	fi
 	echo "  $name: FAILED (exit $rc); inputs in $art/, log $log"
 	grep -m 3 -E "$FUZZ_REPORT_RE" "$log" | sed 's/^/    /'
-	sed -n 's/^.*Test unit written to /    input: /p' "$log"
+	sed -n 's/^.*Test unit written to /    input: /p' "$log" | sort -u
 	return 1
 }
 
