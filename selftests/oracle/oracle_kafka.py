@@ -137,7 +137,11 @@ PARTITION_KEYS = {"index", "partition", "partition_index", "partition_indexes"}
 def tshark_pdus(path):
     """Every Kafka PDU of the capture, in order: dict(frame, time, src, dst, request, fields,
     flagged) where fields maps a tshark field name to its values in document order."""
-    cmd = ["tshark", "-r", path, "-d", "tcp.port==36333,kafka", "-T", "pdml"]
+    # Out-of-order reassembly as floe does: a live capture taken at two CPUs' TC hooks may hold
+    # a large message's segments a few microseconds out of order, and tshark then misses the
+    # message (and ties its response to nothing).
+    cmd = ["tshark", "-r", path, "-d", "tcp.port==36333,kafka", "-o", "tcp.reassemble_out_of_order:TRUE",
+           "-T", "pdml"]
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True).stdout
     pdus = []
     for pkt in ET.fromstring(out).iter("packet"):
