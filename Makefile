@@ -5,6 +5,7 @@
 #               /var/cache/floe/k8s/ when missing (docs/k8s-test-cluster.md)
 #   make        build everything into build/
 #   make test   deps + build + every test (unit, sanitizer, integration); ends with "N passed, N failed, N skipped"
+#   make fuzz-long  every fuzz target for minutes (FUZZ_SECONDS, default 300), corpus kept
 #   make bench  benchmarks side by side with tcpdump (not pass/fail)
 #   make run    deps + build + `floe tap -A` on this host's pods
 #   make vmlinux  regenerate vmlinux/<arch>/vmlinux.h from this kernel's BTF
@@ -68,7 +69,7 @@ FUZZ_BINS := $(patsubst selftests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 BINS := $(BUILD)/floe $(BUILD)/floe-agent
 
-.PHONY: all deps k8s-deps test unit unit-san integration fuzz bench run clean vmlinux format
+.PHONY: all deps k8s-deps test unit unit-san integration fuzz fuzz-long bench run clean vmlinux format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -140,21 +141,33 @@ $(BUILD)/tests-san/%: selftests/unit/%.c $(SAN_LIB_OBJS) | $(BUILD)/tests-san
 
 # Fuzz targets (libFuzzer, clang) for the parsers.
 # The libraries are compiled once for all targets (fuzzer-no-link instruments them for coverage
-# without a main); each target links its harness against them.
+# without a main); each target links its harness against them. -fno-sanitize-recover=all: an
+# UBSan finding aborts like an ASan one, so libFuzzer stops at it and saves the input. The
+# flags are recorded in $(BUILD)/fuzz-flags; changing them rebuilds the fuzz objects.
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES)
+FUZZ_SAN := address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-fuzz/%.o,$(NODE_SRCS) $(CORE_SRCS))
+FUZZ_FLAGS := $(BUILD)/fuzz-flags
+$(shell mkdir -p $(BUILD) && echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' | cmp -s - $(FUZZ_FLAGS) || \
+	echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' > $(FUZZ_FLAGS))
 
-$(BUILD)/lib-fuzz/%.o: lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
+$(BUILD)/lib-fuzz/%.o: lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS) $(FUZZ_FLAGS)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
 
-$(BUILD)/fuzz/%: selftests/fuzz/%.c $(FUZZ_LIB_OBJS) | $(BUILD)/fuzz
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined $< $(FUZZ_LIB_OBJS) \
+$(BUILD)/fuzz/%: selftests/fuzz/%.c selftests/fuzz/*.h $(FUZZ_LIB_OBJS) $(FUZZ_FLAGS) | $(BUILD)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $< $(FUZZ_LIB_OBJS) \
 		$(LDLIBS) -o $@
 
 unit: $(UNIT_BINS)
 unit-san: $(SAN_BINS)
 fuzz: $(FUZZ_BINS)
+
+# Every fuzz target for FUZZ_SECONDS (default 300) each, FUZZ_JOBS (default 1) at a time; the
+# corpus grows in $(BUILD)/fuzz-corpus/<target> from run to run, findings go to
+# $(BUILD)/fuzz-artifacts/<target>/. FUZZ_TARGETS=regex picks targets.
+fuzz-long: fuzz
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} bash selftests/fuzz/fuzz.sh
 
 test: deps
 	$(MAKE) all unit-san fuzz

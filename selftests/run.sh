@@ -4,7 +4,8 @@
 #   2. unit tests under ASan+UBSan     build/tests-san/test_*
 #   3. fuzz targets (libFuzzer)        build/fuzz/fuzz_*, FUZZ_SECONDS each (default 30),
 #                                      corpus in build/fuzz-corpus/<target> (seeded from
-#                                      selftests/fuzz/corpus/<target> when present)
+#                                      selftests/fuzz/corpus/<target> when present); any
+#                                      sanitizer report fails the target (selftests/fuzz/fuzz.sh)
 #   4. oracle                          selftests/oracle/oracle*.py: `floe read --json` against
 #                                      tshark on the shared captures ($FLOE_CAPTURES), and
 #                                      floe read on broken inputs
@@ -28,6 +29,7 @@ INTEGRATION_TIMEOUT=${INTEGRATION_TIMEOUT:-300}
 ONLY=${ONLY:-}
 LOGDIR=$BUILD/test-logs
 mkdir -p "$LOGDIR"
+source selftests/fuzz/fuzz.sh
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
@@ -111,7 +113,7 @@ run_cmocka_dir() {
 
 # ---------------------------------------------------------------- fuzz
 run_fuzz() {
-	local dir=$BUILD/fuzz bin name log rc corpus seed
+	local dir=$BUILD/fuzz bin name
 	suite_begin "fuzz ($dir, ${FUZZ_SECONDS}s each)"
 	shopt -s nullglob
 	local bins=("$dir"/fuzz_*)
@@ -121,25 +123,11 @@ run_fuzz() {
 		[ -x "$bin" ] && [ -f "$bin" ] || continue
 		name=$(basename "$bin")
 		wanted "$bin" || continue
-		log=$LOGDIR/fuzz-$name.log
-		corpus=$BUILD/fuzz-corpus/$name
-		mkdir -p "$corpus" "$BUILD/fuzz-artifacts/$name"
-		seed=selftests/fuzz/corpus/$name
-		[ -d "$seed" ] || seed=selftests/fuzz/corpus/${name#fuzz_}
-		local args=("$corpus")
-		[ -d "$seed" ] && args+=("$seed")
-		rc=0
-		timeout -k 10 $((FUZZ_SECONDS + 60)) "$bin" -max_total_time="$FUZZ_SECONDS" \
-			-timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-			-artifact_prefix="$BUILD/fuzz-artifacts/$name/" "${args[@]}" >"$log" 2>&1 || rc=$?
-		if [ "$rc" -eq 0 ]; then
-			local runs
-			runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-			echo "  $name: clean (${runs:-?} runs)"
+		# Fails at the first sanitizer report of any kind (selftests/fuzz/fuzz.sh).
+		if BUILD=$BUILD fuzz_run_target "$bin" "$FUZZ_SECONDS" "$LOGDIR/fuzz-$name.log"; then
 			count 1 0
 		else
-			echo "  $name: FAILED (exit $rc); artifacts in $BUILD/fuzz-artifacts/$name/"
-			show_log "$log" 30
+			show_log "$LOGDIR/fuzz-$name.log" 30
 			count 0 1
 		fi
 	done

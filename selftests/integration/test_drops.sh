@@ -33,6 +33,7 @@ in_pod b ip neigh replace $A lladdr "$mac_a" dev eth0 nud permanent
 in_pod b ping -c 1 -W 2 $A >/dev/null 2>&1
 
 pod_bg a "$T/iperf3-s.log" iperf3 -s -1 -B $A -p 5201
+IPERF_S=$BG_PID
 wait_tcp_listen a 5201 10 || { not_ok "iperf3 server listens"; done_testing; }
 
 if ! floe_start "$LOG" --ringbuffer 16KiB --snaplen 65535 --storagelimit 1GB \
@@ -49,7 +50,10 @@ in_pod b timeout 20 iperf3 -c $A -p 5201 -t 3 -J >"$T/iperf3.json" 2>"$T/iperf3.
 is "$?" 0 "iperf3 client ran" || diag "$(cat "$T/iperf3.err")"
 diag "iperf3: $(jq -r '.end.sum_received.bits_per_second / 1e9 | tostring + " Gbit/s"' "$T/iperf3.json" 2>/dev/null)"
 
-sleep 0.3
+# Every packet of the run crosses the veths before floe stops: the server (-1) has exited and
+# neither pod holds a connection any more.
+check "iperf3's server exited and both ends closed every connection" \
+	eval 'wait_pid $IPERF_S 10 && wait_tcp_idle a 5201 10 && wait_tcp_idle b 5201 10'
 floe_stop
 is "$?" 0 "floe exits 0"
 read -r a_rx1 a_tx1 < <(veth_counters a)

@@ -102,10 +102,10 @@ is "$ndig" 21 "dig printed 21 answers"
 # +tries=2: dig sent the unanswered query twice (a retransmission for floe)
 check "dig gave up on the unanswered query" grep -qE "timed out|no servers could be reached" "$DIGS"
 
-# The unanswered query becomes an entry only after floe's UDP idle timeout.
-wait_s=$((UNANSWERED_AT + UDP_IDLE + 3 - $(date +%s)))
-[ "$wait_s" -gt 0 ] && sleep "$wait_s"
+# The unanswered query becomes an entry only after floe's UDP idle timeout: wait for it (and
+# the rest) rather than for a guessed time.
 nentries=$((ndig + 3)) # + the AXFR + the unanswered query, sent twice
+entries_wait "$OUT" "$nentries" $((UNANSWERED_AT + UDP_IDLE + 10 - $(date +%s)))
 entries_stop $nentries
 
 checks "$PY" "$HERE/../lib/dns_check.py" --entries "$OUT" --dig "$DIGS" \

@@ -45,6 +45,8 @@ is "$(jq -r 'select(.code != 0) | "\(.call_id) \(.code_name)"' "$T/client.log" |
 	"unary-not-found NOT_FOUND server-stream-error RESOURCE_EXHAUSTED deadline-exceeded DEADLINE_EXCEEDED bidi-cancelled CANCELLED " \
 	"client: the four failing calls failed as meant"
 
+# The server's log is whole once it has closed every connection.
+check "the server closed every connection (its log is complete)" wait_tcp_idle b $PORT 10
 entries_stop "$ncalls"
 checks "$PY" "$CHECK_PY" grpc "${ENTRIES_WINDOW[@]}" --entries "$OUT" --client-log "$T/client.log" --server-log "$T/server.log" \
 	--client "$(pod_ns a)" --client-ns front --server-pod "$(pod_ns b)" --server-ns back --port $PORT

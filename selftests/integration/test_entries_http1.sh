@@ -91,6 +91,9 @@ is "$nx" 111 "curl and the raw client made 111 transfers"
 is "$(grep '^XFER keepalive ' "$CURLS" | grep -o '"num_connects":[0-9]*' | cut -d: -f2 | tr '\n' ' ')" \
 	"1 0 0 0 " "curl: keep-alive reused the connection (num_connects)"
 is "$(grep -c '^< HTTP/1.1 100 Continue' "$CURLS")" 1 "curl -v saw one 100 Continue"
+# httpd1.py logs a request after sending its response: its log is whole once it has closed
+# every connection.
+check "the server closed every connection (its log is complete)" wait_tcp_idle b $PORT 10
 entries_stop $nx
 
 checks "$PY" "$CHECK_PY" http1 "${ENTRIES_WINDOW[@]}" --entries "$OUT" --curl "$CURLS" --server "$T/httpd.log" \

@@ -99,6 +99,9 @@ is "$(grep -c . "$T/c-group.out")" 16 "kcat's consumer group read orders and zip
 check "the peer logged every request and no peer error" \
 	sh -c "! grep -q peer_error '$T/peer.log'"
 
+# kcat exits without waiting for its background requests: the peer has logged all it read once
+# it has closed every connection.
+check "the peer closed every client connection" wait_tcp_idle b $PORT 10
 np=$(grep -c . "$T/peer.log")
 entries_stop "$np"
 

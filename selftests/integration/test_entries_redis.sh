@@ -132,7 +132,12 @@ in_pod a redis-benchmark -h $B -p $PORT -P 16 -n $BENCH_N -c 2 -t set,get,incr,l
 diag "$(cat "$T/bench.csv")"
 is "$(grep -c '^"' "$T/bench.csv")" 5 "redis-benchmark ran its 4 tests"
 
-sleep 1
+# The subscribers and the monitor have printed everything before a last message (the server
+# sends to each in order): wait until they print that one, then stop them.
+is "$(cli PUBLISH sport floe-end)" 2 "the last PUBLISH reached both subscribers"
+check "both subscribers and the monitor printed the last message" eval \
+	'wait_for_line "$T/sub.log" "floe-end" 10 && wait_for_line "$T/psub.log" "floe-end" 10 &&
+	wait_for_line "$T/monitor.log" "\"PUBLISH\" \"sport\" \"floe-end\"" 10'
 bg_stop "$SUB_PID"
 bg_stop "$PSUB_PID"
 bg_stop "$MON_PID"

@@ -20,6 +20,7 @@ STORE=$T/store STATS=$T/stats.json PCAP=$T/export.pcap LOG=$T/floe.log SAMPLES=$
 
 pod_add a $A && pod_add b $B || { not_ok "create pods"; done_testing; }
 pod_bg a "$T/iperf3-s.log" iperf3 -s -1 -B $A -p 5201
+IPERF_S=$BG_PID
 wait_tcp_listen a 5201 10 || { not_ok "iperf3 server listens"; done_testing; }
 
 if ! floe_start "$LOG" --storagelimit $LIMIT_ARG --store "$STORE" --stats-json "$STATS"; then
@@ -49,7 +50,10 @@ is "$rc" 0 "iperf3 client ran" || diag "$(cat "$T/iperf3.err")"
 sent=$(jq -r '.end.sum_sent.bytes' "$T/iperf3.json" 2>/dev/null)
 diag "iperf3 sent $sent bytes in $SECS s at $RATE bit/s; limit $LIMIT bytes"
 
-sleep 0.5
+# The closing FINs must be in the store: wait until the server (-1) has exited and neither pod
+# holds a connection any more.
+check "iperf3's server exited and both ends closed every connection" \
+	eval 'wait_pid $IPERF_S 10 && wait_tcp_idle a 5201 10 && wait_tcp_idle b 5201 10'
 floe_stop
 is "$?" 0 "floe exits 0"
 bg_stop $SAMPLER

@@ -165,7 +165,10 @@ round() {
 	is "$filters" "" "$name: no tc filter on untapped v-c/v-d"
 
 	traffic "$dir"
-	sleep 0.5
+	# The last packets of every b<->a connection have crossed the veths once neither end
+	# holds it (curl has closed; the server closes its side on EOF).
+	check "$name: every b<->a connection closed at both ends" \
+		eval 'wait_tcp_idle a $PORT 10 && wait_tcp_idle b $PORT 10'
 	floe_stop
 	is "$?" 0 "$name: floe exits 0 on SIGINT"
 	diag "$(tail -n 20 "$log")"

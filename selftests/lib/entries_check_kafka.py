@@ -10,9 +10,18 @@ turns into assertions (ok / fail / diag / skip).
   correlation id, and B == request_size; every "Received XResponse (vN, B bytes, CorrId C)"
   is that entry's response (B + 8 == response_size: librdkafka counts neither the length
   prefix nor the correlation id); a request it got no answer to (acks=0) has none.
+  kcat exits without waiting for its background requests (metadata refresh, heartbeat,
+  long-poll fetch): "Sent" means written to the socket, and closing a socket with unread
+  data resets it and drops what the kernel had not sent yet (Nagle). So a thread's trailing
+  requests that librdkafka got no answer to may be absent from the wire: the connection's
+  requests must be the thread's up to at least its last answered one.
 - the peer's log: every request it read is one floe entry (client port, correlation id) with
   the same api key, version, client id, sizes, topics, record counts (produced; fetched) and
-  first error code; nothing floe has is missing from it.
+  first error code; nothing floe has is missing from it, except a connection's trailing
+  requests that arrived after the client had reset it (the peer cannot read those).
+- a response is missing only where the client left: the peer could not send it
+  (send_failed) or never read the request, librdkafka received none, and every later
+  request of that connection is missing its response too.
 - what was produced: every message (topic, key, value, headers) is among the records floe
   decoded from Produce requests (compressed ones included) and, for the topics consumed,
   among those of Fetch responses; a value beyond --body-max is kept cut with its full size.
@@ -102,15 +111,15 @@ def main():
         p += ["%s: %s" % (e.get("id"), x) for x in
               ec.endpoint_problems(e, "src", a.client, a.client_ns)
               + ec.endpoint_problems(e, "dst", a.server_pod, a.server_ns, None, a.port)]
-        if e.get("missing"):
+        if e.get("missing") and e.get("missing") != "response":
             p.append("%s: missing %s (%s)" % (e.get("id"), e.get("missing"), e.get("missing_reason")))
         r = e.get("request") or {}
         if r.get("malformed") or (e.get("response") or {}).get("malformed"):
             p.append("%s: malformed: %s" % (e.get("id"), r.get("malformed") or e["response"]["malformed"]))
         if "body" not in r:
             p.append("%s: request body not decoded (%s)" % (e.get("id"), r.get("body_undecoded")))
-    ec.check_problems(p, "every entry is Kafka, client pod -> broker pod, complete and decoded (%d entries)"
-                      % len(entries))
+    ec.check_problems(p, "every entry is Kafka, client pod -> broker pod, has its request, decoded "
+                      "(%d entries)" % len(entries))
 
     by_flow = {}
     for e in entries:
@@ -121,26 +130,37 @@ def main():
     # librdkafka's log against the entries, connection by connection.
     threads = parse_kcat(a.kcat)
     used_flows = set()
-    n_sent = n_recv = 0
+    unanswered = set()  # (flow_id, correlation id): librdkafka sent it and received no answer
+    n_sent = n_recv = n_unsent = 0
     p = []
     for (tag, thr), sent in sorted(threads.items()):
         want = [(s["name"], s["v"], s["corr"]) for s in sent]
-        # The connection with these requests that started closest to the thread's first one
-        # (kcat runs one after the other, and each run's connections look alike).
+        answered = max([i + 1 for i, s in enumerate(sent) if s["recv"] is not None] or [1])
+        # The connection with these requests (all of them, or all up to at least the last
+        # answered one: see above); of several, the one with the most of them, then the one
+        # with librdkafka's sizes, then the one that started closest to the thread's first
+        # request (kcat runs one after the other, and each run's connections look alike).
         match, best = None, None
         for fid, fl in by_flow.items():
             got = [((e.get("request") or {}).get("api_name"), (e.get("request") or {}).get("api_version"),
                     (e.get("request") or {}).get("correlation_id")) for e in fl]
-            if got != want or fid in used_flows:
+            if fid in used_flows or not answered <= len(got) <= len(want) or got != want[:len(got)]:
                 continue
+            sizes = sum(1 for s, e in zip(sent, fl) if e.get("request_size") != s["sent"])
             dt = abs((ec.parse_time(fl[0].get("request_time")) or 0) - sent[0]["ts"])
-            if best is None or dt < best:
-                match, best = fid, dt
+            if best is None or (-len(got), sizes, dt) < best:
+                match, best = fid, (-len(got), sizes, dt)
         if match is None:
             p.append("%s thread %s: no connection has its %d requests %s" % (tag, thr, len(want), want[:8]))
             continue
         used_flows.add(match)
+        if len(sent) > len(by_flow[match]):
+            n_unsent += len(sent) - len(by_flow[match])
+            ec.diag("%s thread %s: its last %d request(s) %s, never answered, did not reach the wire "
+                    "(kcat exited)" % (tag, thr, len(sent) - len(by_flow[match]), want[len(by_flow[match]):]))
         for s, e in zip(sent, by_flow[match]):
+            if s["recv"] is None:
+                unanswered.add((match, s["corr"]))
             n_sent += 1
             if e.get("request_size") != s["sent"]:
                 p.append("%s %s %s #%d: request_size %r, librdkafka sent %d bytes" % (
@@ -161,7 +181,8 @@ def main():
                 p.append("%s %s #%d: response_size %r, librdkafka received %d (+8)" % (
                     tag, s["name"], s["corr"], e.get("response_size"), s["recv"]))
     ec.check_problems(p, "librdkafka's debug log: %d client connections, %d requests and %d responses "
-                      "= floe's entries (API, version, correlation id, sizes)" % (len(threads), n_sent, n_recv))
+                      "= floe's entries (API, version, correlation id, sizes; %d unanswered at exit "
+                      "never reached the wire)" % (len(threads), n_sent, n_recv, n_unsent))
     ec.check(len(used_flows) == len(by_flow), "every connection floe saw is one of librdkafka's (%d of %d)"
              % (len(used_flows), len(by_flow)), ["flows not matched: %s" % sorted(set(by_flow) - used_flows)])
 
@@ -188,7 +209,11 @@ def main():
                 q.append("request.%s %r, peer %r" % (k, r.get(k), x.get(k)))
         if e.get("request_size") != x["request_size"]:
             q.append("request_size %r, peer %r" % (e.get("request_size"), x["request_size"]))
-        if x.get("no_response"):
+        if x.get("send_failed"):
+            if e.get("response") or e.get("missing") != "response":
+                q.append("the client left before the peer answered: floe response %r, missing %r" % (
+                    bool(e.get("response")), e.get("missing")))
+        elif x.get("no_response"):
             if e.get("response") or not r.get("no_response"):
                 q.append("peer sent no response (acks=0): floe response %r, no_response %r" % (
                     bool(e.get("response")), r.get("no_response")))
@@ -201,7 +226,7 @@ def main():
             q.append("request.record_count %r, peer stored %r" % (r.get("record_count"), x.get("records")))
         if x["api_key"] == 1 and s.get("record_count", 0) != x.get("records"):
             q.append("response.record_count %r, peer sent %r" % (s.get("record_count"), x.get("records")))
-        if not x.get("no_response") and s.get("error_code", 0) != x.get("error", 0):
+        if not x.get("no_response") and not x.get("send_failed") and s.get("error_code", 0) != x.get("error", 0):
             q.append("response.error_code %r, peer %r" % (s.get("error_code"), x.get("error")))
         if x.get("group") and (r.get("body") or {}).get("group_id", x["group"]) != x["group"] \
                 and (r.get("body") or {}).get("key", x["group"]) != x["group"]:
@@ -211,8 +236,32 @@ def main():
                                                      x["correlation_id"]) + "\n      ".join(q))
     ec.check_problems(p, "the peer's log: %d requests = floe's entries (api, version, client id, sizes, "
                       "topics, records produced and fetched, errors, groups)" % len(peer))
-    extra = [ec.short(e) for e in entries if id(e) not in used]
-    ec.check_problems(extra, "no entry beyond the peer's requests")
+    # A missing response: the client left (the peer could not answer, or never read the
+    # request because the client had reset the connection), librdkafka received no answer,
+    # and so is every later request of the connection.
+    failed = set((int(x["client"].rsplit(":", 1)[1]), x["correlation_id"]) for x in peer if x.get("send_failed"))
+    p, extra, n_left = [], [], 0
+    for fl in by_flow.values():
+        for i, e in enumerate(fl):
+            r = e.get("request") or {}
+            key = (e["flow_id"], r.get("correlation_id"))
+            if e.get("missing") == "response":
+                why = []
+                if id(e) in used and (e["src"]["port"], r.get("correlation_id")) not in failed:
+                    why.append("the peer answered it")
+                if key not in unanswered:
+                    why.append("librdkafka's log has no unanswered request for it")
+                if any(not x.get("missing") for x in fl[i + 1:]):
+                    why.append("a later request of the connection has its response")
+                if why:
+                    p.append("%s: missing response (%s): %s" % (e.get("id"), e.get("missing_reason"), "; ".join(why)))
+                n_left += 1
+            if id(e) not in used and (e.get("missing") != "response" or e.get("missing_reason") != "connection_reset"):
+                extra.append(ec.short(e))
+    ec.check_problems(p, "entries missing their response (%d) are requests the client left unanswered "
+                      "when it exited, each the last of its connection" % n_left)
+    ec.check_problems(extra, "no entry beyond the peer's requests, but for requests the client reset "
+                      "before the peer read them")
 
     # Every record batch librdkafka wrote (and the peer handed back) has a valid checksum.
     crcs = []

@@ -24,6 +24,8 @@
 #   bg_stop PID [SIG]            stop one remembered process (SIG, default TERM; KILL after 3 s)
 #   wait_for_line FILE ERE SECS  wait until FILE has a line matching ERE (0) or timeout (1)
 #   wait_tcp_listen NAME PORT SECS  wait until something listens on PORT in the pod
+#   wait_tcp_idle NAME PORT SECS    wait until the pod holds no TCP connection from or to PORT
+#                                (each closed on its side: only listeners and TIME-WAIT left)
 #   pods_cleanup                 stop remembered processes, delete every netns of this run,
 #                                remove PODS_TMP; safe to call more than once
 #   veth_counters NAME           print "rx_packets tx_packets" of v-NAME (node side)
@@ -172,6 +174,25 @@ wait_tcp_listen() {
 	end=$(($(date +%s%N) + secs * 1000000000))
 	while :; do
 		if in_pod "$name" ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+			return 0
+		fi
+		if [ "$(date +%s%N)" -ge "$end" ]; then
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# A server has handled (and logged) everything its clients sent once it has closed their
+# connections, and a connection's last packets (FIN, ACK) have crossed the link once neither
+# end holds it any more (TIME-WAIT is entered after sending the last ACK): wait for that
+# instead of guessing how long it takes.
+wait_tcp_idle() {
+	local name=$1 port=$2 secs=${3:-10} end
+	end=$(($(date +%s%N) + secs * 1000000000))
+	while :; do
+		if ! in_pod "$name" ss -Htan "( sport = :$port or dport = :$port )" 2>/dev/null |
+			grep -qvE '^(LISTEN|TIME-WAIT)[[:space:]]'; then
 			return 0
 		fi
 		if [ "$(date +%s%N)" -ge "$end" ]; then

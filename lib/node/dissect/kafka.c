@@ -441,6 +441,10 @@ static const char *snappy_block(const uint8_t *p, size_t n, struct outbuf *o)
 		o->cut = true; /* a block decompresses whole or not at all */
 		return NULL;
 	}
+	if (!ulen) /* nothing to write (o->p may still be NULL): only check the block */
+		return snappy_validate_compressed_buffer((const char *)p, n) == SNAPPY_OK
+			   ? NULL
+			   : "snappy data error";
 	if (outbuf_reserve(o, o->len + ulen))
 		return "out of memory";
 	if (snappy_uncompress((const char *)p, n, (char *)o->p + o->len, &ulen) != SNAPPY_OK)
