@@ -61,8 +61,9 @@ long k8s_base64_decode(const char *in, size_t len, unsigned char *out)
 			acc &= (1u << bits) - 1;
 		}
 	}
-	/* Whole quads only: 0, 2 or 4 leftover bits match 0, 2 or 1 padding characters. */
-	if ((bits == 0 && pad) || (bits == 2 && pad != 2) || (bits == 4 && pad != 1) ||
+	/* Whole quads only: 0, 4 or 2 leftover bits (a quad of 4, 2 or 3 characters) match 0, 2
+	 * or 1 padding characters. */
+	if ((bits == 0 && pad) || (bits == 4 && pad != 2) || (bits == 2 && pad != 1) ||
 	    (bits != 0 && bits != 2 && bits != 4) || acc)
 		return -EINVAL;
 	return n;
