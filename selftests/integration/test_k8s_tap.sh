@@ -257,10 +257,43 @@ check "a pod in scope made after them is tapped" grep -q 'tapping new pod shop/w
 check_not "pods of another namespace made mid-run are not tapped" grep -q 'other/c' "$T/floe.log"
 is "$(floe_filters v-c v-g | grep -c handle)" 0 "no filter on them"
 check "floe still runs" kill -0 "$FLOE_PID"
+check_not "no error from the pod source so far" grep -qi 'kubernetes:' "$T/floe.log" ||
+	diag "$(grep -i kubernetes: "$T/floe.log")"
+
+# ---------------------------------------------------------------- faults
+# The API server killed: floe keeps tapping what it knew, and catches up once it is back.
+bash "$CLUSTER" kill-apiserver
+wait_for_line "$T/floe.log" 'kubernetes: watch' 10
+check "floe says the watch failed" grep -q 'kubernetes: watch' "$T/floe.log"
+is "$(floe_filters v-a | grep -c handle)" 2 "while the API server is down, web-a stays tapped"
+check "the API server restarted" bash "$CLUSTER" start-apiserver
+api_pod shop after-restart "$NODE_NAME" && api_status shop after-restart Running $L
+wait_for_line "$T/floe.log" 'tapping new pod shop/after-restart' 40
+check "after the restart, a new pod is tapped (floe caught up)" \
+	grep -q 'tapping new pod shop/after-restart' "$T/floe.log"
+check "floe said the API server answers again" grep -q 'API server answers again' "$T/floe.log"
+
+# 410 Gone: floe cut off from the API server (the relay stopped, its connections too) while a pod
+# is deleted and one is made, then etcd compacted past floe's resourceVersion. Reconnected, its
+# watch gets 410 Gone; floe lists again, and the list's differences are the events.
+relay_pid=$(on_node ss -Htlnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+for p in $(pgrep -P "$relay_pid") "$relay_pid"; do kill "$p"; done
+kc -n shop delete pod web-2 --grace-period=0 --force >/dev/null 2>&1
+api_pod shop while-away "$NODE_NAME" && api_status shop while-away Running $B
+rev=$(bash "$CLUSTER" compact)
+diag "etcd compacted at revision $rev while floe was cut off"
+node_bg "$T/relay-node2.log" socat "TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr" \
+	"UNIX-CONNECT:$T/api.sock"
+wait_for_line "$T/floe.log" 'tapping new pod shop/while-away' 40
+check "after 410 Gone floe lists again" grep -q '410 Gone): listing the pods again\|410 Gone: listing' \
+	"$T/floe.log"
+check "the pod made while floe was cut off is tapped" \
+	grep -q 'tapping new pod shop/while-away' "$T/floe.log"
+check "the pod deleted while floe was cut off is untapped" \
+	grep -q 'pod shop/web-2 is gone' "$T/floe.log"
+diag "$(grep -i 'kubernetes:' "$T/floe.log" | sort | uniq -c | head -n 8)"
 
 floe_stop
 is "$?" 0 "floe exits 0"
 is "$(floe_filters v-a v-b v-c v-d v-l v-g | grep -c handle)" 0 "no filter left after exit"
-check_not "no error from the pod source in the log" grep -qi 'kubernetes:' "$T/floe.log" ||
-	diag "$(grep -i kubernetes: "$T/floe.log")"
 done_testing

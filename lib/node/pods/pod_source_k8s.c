@@ -499,8 +499,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	size_t len = size * nmemb;
 	int ret;
 
-	if (!s->status)
+	if (!s->status) {
 		curl_easy_getinfo(s->req, CURLINFO_RESPONSE_CODE, &s->status);
+		if (s->status == 200)
+			s->backoff_ns = 0; /* it answers: the next failure starts a new backoff */
+		if (s->status == 200 && s->report_next_ok && s->loop && s->sink.error) {
+			s->report_next_ok = false;
+			s->sink.error(s->sink.ctx, 0, "kubernetes: the API server answers again");
+		}
+	}
 	if (s->kind == REQ_WATCH && s->status == 200) {
 		ret = k8s_lines_feed(&s->lines, data, len, on_watch_line, s);
 		if (ret == -EMSGSIZE)
@@ -571,7 +578,7 @@ static bool failed_status(struct k8s_source *s, const char *what)
 }
 
 /* The request in flight ended (result: curl's). Decide what comes next. */
-static void request_done(struct k8s_source *s, CURLcode result, const char *curl_err)
+static void request_done(struct k8s_source *s, CURLcode result)
 {
 	enum req_kind kind = s->kind;
 	char err[512];
@@ -584,6 +591,8 @@ static void request_done(struct k8s_source *s, CURLcode result, const char *curl
 	s->kind = REQ_NONE;
 
 	if (s->abort == ABORT_RELIST) {
+		report(s, 0, "kubernetes: watch: %s (410 Gone): listing the pods again",
+		       s->abort_msg[0] ? s->abort_msg : "resourceVersion expired");
 		s->rv[0] = '\0';
 		start_request(s, REQ_LIST);
 		return;
@@ -597,14 +606,19 @@ static void request_done(struct k8s_source *s, CURLcode result, const char *curl
 		return;
 	}
 	if (result != CURLE_OK) {
-		report(s, -EIO, "kubernetes: %s: %s", kind == REQ_LIST ? "list" : "watch",
-		       curl_err && *curl_err ? curl_err : curl_easy_strerror(result));
 		retry_later(s);
+		report(s, -EIO, "kubernetes: %s: %s; trying again in %.2f s",
+		       kind == REQ_LIST ? "list" : "watch",
+		       result == CURLE_PARTIAL_FILE ? "the connection ended mid-stream"
+						    : curl_easy_strerror(result),
+		       (double)s->backoff_ns / 1e9);
 		return;
 	}
 	if (s->status != 200) {
 		if (failed_status(s, kind == REQ_LIST ? "list of pods" : "watch of pods")) {
 			/* 410: the resourceVersion (watch) or continue token (list) expired. */
+			report(s, 0, "kubernetes: %s: 410 Gone: listing the pods again",
+			       kind == REQ_LIST ? "list" : "watch");
 			s->rv[0] = '\0';
 			s->cont[0] = '\0';
 			start_request(s, REQ_LIST);
@@ -612,10 +626,6 @@ static void request_done(struct k8s_source *s, CURLcode result, const char *curl
 			retry_later(s);
 		}
 		return;
-	}
-	if (s->report_next_ok && s->sink.error) {
-		s->sink.error(s->sink.ctx, 0, "kubernetes: the API server answers again");
-		s->report_next_ok = false;
 	}
 	s->backoff_ns = 0;
 	if (kind == REQ_WATCH) {
@@ -647,7 +657,7 @@ static void check_done(struct k8s_source *s)
 
 	while ((m = curl_multi_info_read(s->multi, &left)))
 		if (m->msg == CURLMSG_DONE && m->easy_handle == s->req)
-			request_done(s, m->data.result, NULL);
+			request_done(s, m->data.result);
 }
 
 static void on_sock_ready(struct evloop *l, int fd, unsigned int events, void *ctx)
