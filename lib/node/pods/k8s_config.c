@@ -56,6 +56,9 @@ long k8s_base64_decode(const char *in, size_t len, unsigned char *out)
 		acc = (acc << 6) | (unsigned int)v;
 		bits += 6;
 		if (bits >= 8) {
+			/* Unpadded input would decode past the bound the caller sized out for. */
+			if ((size_t)n >= len / 4 * 3)
+				return -EINVAL;
 			bits -= 8;
 			out[n++] = (unsigned char)(acc >> bits);
 			acc &= (1u << bits) - 1;
