@@ -51,9 +51,9 @@ static void test_lines_every_split(void **state)
 
 		k8s_lines_init(&l, 64);
 		assert_int_equal(k8s_lines_feed(&l, stream, cut, collect_line, &seen), 0);
-		assert_int_equal(k8s_lines_feed(&l, stream + cut, sizeof(stream) - 1 - cut,
-						collect_line, &seen),
-				 0);
+		assert_int_equal(
+		    k8s_lines_feed(&l, stream + cut, sizeof(stream) - 1 - cut, collect_line, &seen),
+		    0);
 		assert_string_equal(seen.text, "[{\"a\":1}][{\"b\":22}][{\"c\":333}]");
 		assert_int_equal(l.len, strlen("partial"));
 		k8s_lines_free(&l);
@@ -101,9 +101,9 @@ static void test_lines_bounds(void **state)
 /* ------------------------------------------------------------ events and pods */
 
 #define POD(ns, name, rv, extra_meta, spec, status)                                                \
-	"{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"" name                  \
-	"\",\"namespace\":\"" ns "\",\"resourceVersion\":\"" rv "\"" extra_meta "},\"spec\":{" spec \
-	"},\"status\":{" status "}}"
+	"{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"" name                   \
+	"\",\"namespace\":\"" ns "\",\"resourceVersion\":\"" rv "\"" extra_meta                    \
+	"},\"spec\":{" spec "},\"status\":{" status "}}"
 
 static const char running_pod[] =
     POD("shop", "web-1", "1234", ",\"labels\":{\"app\":\"web\"}",
@@ -235,8 +235,7 @@ static void test_pod_name_too_long(void **state)
 		 "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"%s\",\"namespace\":"
 		 "\"shop\"},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\"}}}",
 		 name);
-	assert_int_equal(k8s_watch_event_parse(line, strlen(line), &ev, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(k8s_watch_event_parse(line, strlen(line), &ev, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "longer than"));
 	/* 254 characters in all: taken. */
 	name[254 - 5] = '\0';
@@ -265,13 +264,23 @@ static void on_item(void *ctx, const struct k8s_pod *p)
 
 static void test_list_page_and_status(void **state)
 {
-	static const char page[] =
-	    "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"555\","
-	    "\"continue\":\"eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ\",\"remainingItemCount\":3},"
-	    "\"items\":[" POD("a", "one", "1", "", "", "\"phase\":\"Running\",\"podIP\":\"10.0.0.1\"")
-	    "," POD("b", "two", "2", "", "", "\"phase\":\"Pending\"") ",{\"metadata\":{}}]}";
-	static const char last[] = "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"556\"},"
-				   "\"items\":[]}";
+	static const char page
+	    [] = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+		 "\"555\","
+		 "\"continue\":\"eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ\",\"remainingItemCount\":3},"
+		 "\"items\":[" POD(
+		     "a", "one", "1", "", "",
+		     "\"phase\":\"Running\",\"podIP\":\"10.0.0.1\"") "," POD("b", "two", "2", "",
+									     "",
+									     "\"phase\":"
+									     "\"Pending\"") ",{"
+											    "\"meta"
+											    "data\""
+											    ":{}}]"
+											    "}";
+	static const char last[] =
+	    "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"556\"},"
+	    "\"items\":[]}";
 	static const char forbidden[] =
 	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
 	    "\"message\":\"pods is forbidden: User \\\"x\\\" cannot list resource \\\"pods\\\"\","
@@ -294,11 +303,12 @@ static void test_list_page_and_status(void **state)
 			 0);
 	assert_string_equal(rv, "556");
 	assert_string_equal(cont, "");
-	assert_int_equal(k8s_pod_list_parse("{\"kind\":", 8, on_item, &seen, rv, cont, &skipped, err,
-					    sizeof(err)),
+	assert_int_equal(k8s_pod_list_parse("{\"kind\":", 8, on_item, &seen, rv, cont, &skipped,
+					    err, sizeof(err)),
 			 -EINVAL);
 
-	assert_int_equal(k8s_status_parse(forbidden, strlen(forbidden), &code, msg, sizeof(msg)), 0);
+	assert_int_equal(k8s_status_parse(forbidden, strlen(forbidden), &code, msg, sizeof(msg)),
+			 0);
 	assert_int_equal(code, 403);
 	assert_string_equal(msg, "pods is forbidden: User \"x\" cannot list resource \"pods\"");
 	assert_int_equal(k8s_status_parse(last, strlen(last), &code, msg, sizeof(msg)), -EINVAL);
@@ -337,7 +347,7 @@ static void test_base64(void **state)
 	"apiVersion: v1\nkind: Config\ncurrent-context: dev\n"                                     \
 	"clusters:\n- name: c1\n  cluster:\n    server: https://10.0.0.1:6443/\n"                  \
 	"    certificate-authority-data: Q0EK\n"                                                   \
-	"- name: c2\n  cluster: {server: 'https://other:443', certificate-authority: ca.pem}\n"     \
+	"- name: c2\n  cluster: {server: 'https://other:443', certificate-authority: ca.pem}\n"    \
 	"contexts:\n- name: prod\n  context: {cluster: c2, user: u1}\n"                            \
 	"- name: dev\n  context:\n    cluster: c1\n    user: u1\n    namespace: shop\n"            \
 	"users:\n- name: u1\n  user:\n" user
@@ -349,9 +359,8 @@ static void test_kubeconfig_cert_inline(void **state)
 	struct k8s_config c;
 	char err[256] = "";
 
-	assert_int_equal(k8s_config_parse(text, strlen(text), "kc", "/etc/kube", &c, err,
-					  sizeof(err)),
-			 0);
+	assert_int_equal(
+	    k8s_config_parse(text, strlen(text), "kc", "/etc/kube", &c, err, sizeof(err)), 0);
 	assert_string_equal(c.context, "dev");
 	assert_string_equal(c.server, "https://10.0.0.1:6443"); /* the trailing '/' dropped */
 	assert_int_equal(c.ca.len, 3);
@@ -376,9 +385,8 @@ static void test_kubeconfig_paths_and_token(void **state)
 	snprintf(other, sizeof(other), "%s", text);
 	memcpy(strstr(other, "current-context: dev"), "current-context: prd", 20);
 	memcpy(strstr(other, "- name: prod"), "- name: prd ", 12);
-	assert_int_equal(k8s_config_parse(other, strlen(other), "kc", "/etc/kube", &c, err,
-					  sizeof(err)),
-			 0);
+	assert_int_equal(
+	    k8s_config_parse(other, strlen(other), "kc", "/etc/kube", &c, err, sizeof(err)), 0);
 	assert_string_equal(c.server, "https://other:443");
 	assert_string_equal(c.ca.path, "/etc/kube/ca.pem");
 	assert_string_equal(c.token_file, "/etc/kube/sa/token");

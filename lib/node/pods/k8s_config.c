@@ -13,7 +13,7 @@
 #include <yaml.h>
 
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
 {
 	va_list ap;
@@ -184,13 +184,14 @@ static int from_document(yaml_document_t *doc, const char *dir, struct k8s_confi
 	user_name = scalar(map_get(doc, ctx, "user"));
 	cluster = named(doc, root, "clusters", cluster_name, "cluster");
 	if (!cluster)
-		return fail(err, errlen, -EINVAL, "context \"%s\": cluster \"%s\" is not in clusters",
-			    cur, cluster_name ? cluster_name : "");
+		return fail(err, errlen, -EINVAL,
+			    "context \"%s\": cluster \"%s\" is not in clusters", cur,
+			    cluster_name ? cluster_name : "");
 	/* A context without a user is anonymous: allowed, the API server decides. */
 	user = user_name ? named(doc, root, "users", user_name, "user") : NULL;
 	if (user_name && !user)
-		return fail(err, errlen, -EINVAL, "context \"%s\": user \"%s\" is not in users", cur,
-			    user_name);
+		return fail(err, errlen, -EINVAL, "context \"%s\": user \"%s\" is not in users",
+			    cur, user_name);
 	if ((ret = dup_field(doc, cluster, "server", &cfg->server)) < 0)
 		return ret;
 	if (!cfg->server)
@@ -225,10 +226,11 @@ static int from_document(yaml_document_t *doc, const char *dir, struct k8s_confi
 		if (v && *v && !(cfg->token_file = path_in(dir, v)))
 			return -ENOMEM;
 		if (!(cfg->cert.path || cfg->cert.data) != !(cfg->key.path || cfg->key.data))
-			return fail(err, errlen, -EINVAL,
-				    "user \"%s\": a client certificate needs its key (and a key its "
-				    "certificate)",
-				    user_name);
+			return fail(
+			    err, errlen, -EINVAL,
+			    "user \"%s\": a client certificate needs its key (and a key its "
+			    "certificate)",
+			    user_name);
 	}
 	cfg->context = strdup(cur);
 	return cfg->context ? 0 : -ENOMEM;
@@ -335,7 +337,8 @@ bool k8s_in_cluster_available(const char *sa_dir)
 
 int k8s_config_in_cluster(const char *sa_dir, struct k8s_config *cfg, char *err, size_t errlen)
 {
-	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"),
+		   *port = getenv("KUBERNETES_SERVICE_PORT");
 	bool v6 = host && strchr(host, ':');
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -369,8 +372,8 @@ int k8s_config_token(const struct k8s_config *cfg, char **out, char *err, size_t
 	if (ret < 0)
 		return fail(err, errlen, ret, "cannot read the token file %s: %s", cfg->token_file,
 			    ret == -EFBIG ? "larger than 64 KiB" : strerror(-ret));
-	while (len && ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r' ||
-		       (*out)[len - 1] == ' '))
+	while (len &&
+	       ((*out)[len - 1] == '\n' || (*out)[len - 1] == '\r' || (*out)[len - 1] == ' '))
 		(*out)[--len] = '\0';
 	return 0;
 }

@@ -142,8 +142,8 @@ int k8s_pod_from_json(const void *obj_, struct k8s_pod *out, char *err, size_t e
 		return -EINVAL;
 	}
 	if (strlen(ns) + 1 + strlen(name) > FLOE_POD_NAME_MAX) {
-		snprintf(err, errlen, "pod %s/%.40s...: namespace/name longer than %d characters", ns,
-			 name, FLOE_POD_NAME_MAX);
+		snprintf(err, errlen, "pod %s/%.40s...: namespace/name longer than %d characters",
+			 ns, name, FLOE_POD_NAME_MAX);
 		return -EINVAL;
 	}
 	/* Lengths checked above: namespace, '/', name and the NUL fit. */
@@ -165,7 +165,8 @@ int k8s_pod_from_json(const void *obj_, struct k8s_pod *out, char *err, size_t e
 		const char *ip = json_string_value(json_object_get(v, "ip"));
 
 		if (add_ip(p, ip) < 0) {
-			snprintf(err, errlen, "pod %s: status.podIPs[%zu] \"%.64s\" is not an IP address",
+			snprintf(err, errlen,
+				 "pod %s: status.podIPs[%zu] \"%.64s\" is not an IP address",
 				 p->name, i, ip);
 			return -EINVAL;
 		}
@@ -232,8 +233,8 @@ int k8s_watch_event_parse(const char *line, size_t len, struct k8s_event *ev, ch
 		break;
 	case K8S_BOOKMARK:
 		ret = copy_str(ev->resource_version, sizeof(ev->resource_version),
-			       str_at(obj, "metadata", "resourceVersion"), "bookmark resourceVersion",
-			       err, errlen);
+			       str_at(obj, "metadata", "resourceVersion"),
+			       "bookmark resourceVersion", err, errlen);
 		if (!ret && !ev->resource_version[0]) {
 			snprintf(err, errlen, "watch event: a bookmark without a resourceVersion");
 			ret = -EBADMSG;

@@ -28,12 +28,12 @@
 #define MS 1000000ull
 /* A LIST page (or an error body) larger than this fails the list: at the page size used, a
  * page of pods is a few MiB. */
-#define K8S_BODY_MAX (64u << 20)
+#define K8S_BODY_MAX	(64u << 20)
 #define LIST_PAGE_LIMIT 500
 /* The API server ends a watch after this; floe reopens it (and so re-reads a rotated token). */
 #define WATCH_TIMEOUT_S 290
-#define BACKOFF_MIN_NS (250 * MS)
-#define BACKOFF_MAX_NS (30000 * MS)
+#define BACKOFF_MIN_NS	(250 * MS)
+#define BACKOFF_MAX_NS	(30000 * MS)
 /* Pods whose IP has no route to a host interface yet are looked at again this often. */
 #define RESOLVE_RETRY_NS (500 * MS)
 
@@ -80,7 +80,7 @@ struct k8s_source {
 };
 
 static void report(struct k8s_source *s, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void report(struct k8s_source *s, int err, const char *fmt, ...)
 {
 	char msg[512];
@@ -720,8 +720,8 @@ static int on_curl_timer_change(CURLM *multi, long timeout_ms, void *userp)
 	if (timeout_ms < 0)
 		evloop_timer_set(s->loop, s->curl_timer, 0, 0);
 	else /* 0: at once, which for evloop is the shortest delay (0 disarms) */
-		evloop_timer_set(s->loop, s->curl_timer,
-				 timeout_ms ? (uint64_t)timeout_ms * MS : 1, 0);
+		evloop_timer_set(s->loop, s->curl_timer, timeout_ms ? (uint64_t)timeout_ms * MS : 1,
+				 0);
 	return 0;
 }
 
@@ -778,8 +778,8 @@ static int list_page_sync(struct k8s_source *s, char *err, size_t errlen)
 		k8s_status_parse(s->body, s->body_len, &code, msg, sizeof(msg));
 		snprintf(err, errlen, "kubernetes: cannot list pods from %s (%s): HTTP %ld%s%s%s",
 			 s->api.server, s->api.origin, s->status, msg[0] ? ": " : "", msg,
-			 s->status == 403 ? " (floe needs get/list/watch on pods: "
-					    "manifests/rbac.yaml)"
+			 s->status == 403   ? " (floe needs get/list/watch on pods: "
+					      "manifests/rbac.yaml)"
 			 : s->status == 401 ? " (the credentials were refused)"
 					    : "");
 		return s->status == 403 || s->status == 401 ? -EACCES : -EIO;
