@@ -6,7 +6,7 @@
 # floe runs in the node netns with floe's own service account (manifests/rbac.yaml) and checks:
 # --dryrun lists exactly the pods in scope with the right host interface (not Pending, Succeeded,
 # other nodes, other namespaces; host-network pods shown as such); client certificates inline
-# (*-data) and in files, bearer tokens inline and from a file; traffic between two pods becomes
+# (*-data) and in files, bearer tokens inline and from a file, in-cluster mode; traffic between two pods becomes
 # entries named with the API's pod names and namespaces; a Pod made Running mid-run is tapped
 # within a second of its status write (latency printed); a Pod marked for deletion and a Pod
 # deleted stop being tapped (their tc filters go); pods out of scope are never hooked; a service
@@ -168,6 +168,18 @@ sed -e "s|^    client-certificate-data:.*|    token: $(cat "$(dirname "$SA")/tok
 	-e '/client-key-data/d' "$T/inline.kubeconfig" >"$T/token.kubeconfig"
 out=$(dry --kubeconfig "$T/token.kubeconfig" --node "$NODE_NAME" -n other | tail -n +2)
 is "$(awk '{print $1}' <<<"$out")" "other/c" "a bearer token inline" || diag "$(cat "$T/dry.err")"
+
+# In-cluster: no flag; KUBERNETES_SERVICE_HOST/PORT set and the service account's files where a pod
+# has them. A private mount namespace with a tmpfs on /run gives floe that path without touching
+# the host's /run.
+out=$(KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$PORT NODE_NAME=$NODE_NAME \
+	on_node unshare -m sh -c 'mount -t tmpfs floe-sa /run &&
+		d=/run/secrets/kubernetes.io/serviceaccount && mkdir -p "$d" &&
+		cp "$1/ca.crt" "$1/token" "$1/namespace" "$d/" && exec "$2" tap --dryrun -n other' \
+	sh "$(dirname "$SA")" "$FLOE" 2>"$T/dry.err")
+is "$(tail -n +2 <<<"$out" | awk '{print $1, $2, $4}')" "other/c $NODE_NAME v-c" \
+	"in-cluster: the service account's token and CA found without a flag" ||
+	diag "$(cat "$T/dry.err")"
 
 # A service account without the binding to the ClusterRole floe: a clear error, exit 1.
 kc -n floe create serviceaccount nobody >/dev/null
