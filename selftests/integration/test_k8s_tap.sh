@@ -10,7 +10,8 @@
 # entries named with the API's pod names and namespaces; a Pod made Running mid-run is tapped
 # within a second of its status write (latency printed); a Pod marked for deletion and a Pod
 # deleted stop being tapped (their tc filters go); pods out of scope are never hooked; a service
-# account without the ClusterRole's binding gets a clear error.
+# account without the ClusterRole's binding gets a clear error. Faults: the API server killed
+# and restarted, 410 Gone after etcd compaction, the token file rotated (a refused token, then a good one).
 # Skipped when the cluster's binaries are not built (make k8s-deps).
 # Usage (root, from the repo root): bash selftests/integration/test_k8s_tap.sh
 
@@ -58,12 +59,23 @@ socat "UNIX-LISTEN:$T/api.sock,fork" "TCP:127.0.0.1:$PORT" </dev/null >"$T/relay
 bg_track $!
 pods_init
 for _ in $(seq 1 100); do [ -S "$T/api.sock" ] && break; sleep 0.05; done
-node_bg "$T/relay-node.log" socat "TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr" \
-	"UNIX-CONNECT:$T/api.sock"
-for _ in $(seq 1 100); do
-	on_node ss -Htln "sport = :$PORT" | grep -q . && break
-	sleep 0.05
-done
+# relay_up / relay_cut: the node side of the relay started; stopped with its connections (floe
+# is cut off from the API server).
+relay_up() {
+	node_bg "$T/relay-node.log" socat "TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr" \
+		"UNIX-CONNECT:$T/api.sock"
+	RELAY_PID=$BG_PID
+	for _ in $(seq 1 100); do
+		on_node ss -Htln "sport = :$PORT" | grep -q . && break
+		sleep 0.05
+	done
+}
+relay_cut() {
+	local p
+	for p in $(pgrep -P "$RELAY_PID") "$RELAY_PID"; do kill "$p" 2>/dev/null; done
+	wait "$RELAY_PID" 2>/dev/null
+}
+relay_up
 check "the node netns reaches the API server through the relay" \
 	on_node curl -sf --cacert "$PKI/ca.crt" -o /dev/null "$API/readyz"
 
@@ -288,14 +300,12 @@ check "floe said the API server answers again" grep -q 'API server answers again
 # 410 Gone: floe cut off from the API server (the relay stopped, its connections too) while a pod
 # is deleted and one is made, then etcd compacted past floe's resourceVersion. Reconnected, its
 # watch gets 410 Gone; floe lists again, and the list's differences are the events.
-relay_pid=$(on_node ss -Htlnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
-for p in $(pgrep -P "$relay_pid") "$relay_pid"; do kill "$p"; done
+relay_cut
 kc -n shop delete pod web-2 --grace-period=0 --force >/dev/null 2>&1
 api_pod shop while-away "$NODE_NAME" && api_status shop while-away Running $B
 rev=$(bash "$CLUSTER" compact)
 diag "etcd compacted at revision $rev while floe was cut off"
-node_bg "$T/relay-node2.log" socat "TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr" \
-	"UNIX-CONNECT:$T/api.sock"
+relay_up
 wait_for_line "$T/floe.log" 'tapping new pod shop/while-away' 40
 check "after 410 Gone floe lists again" grep -q '410 Gone): listing the pods again\|410 Gone: listing' \
 	"$T/floe.log"
@@ -303,7 +313,24 @@ check "the pod made while floe was cut off is tapped" \
 	grep -q 'tapping new pod shop/while-away' "$T/floe.log"
 check "the pod deleted while floe was cut off is untapped" \
 	grep -q 'pod shop/web-2 is gone' "$T/floe.log"
-diag "$(grep -i 'kubernetes:' "$T/floe.log" | sort | uniq -c | head -n 8)"
+
+# The token file re-read: a token that is refused written over it, floe cut off and reconnected:
+# its requests get 401; then a good token rotated onto the file (cluster.sh rotate-token): floe
+# takes it at its next try and catches up, without a restart.
+relay_cut
+printf 'not-a-valid-token' >"$(dirname "$SA")/token"
+api_pod shop after-rotation "$NODE_NAME" && api_status shop after-rotation Running $G
+relay_up
+wait_for_line "$T/floe.log" 'HTTP 401' 20
+check "with a refused token in the file, floe's next request gets 401 (it read the file)" \
+	grep -q 'HTTP 401' "$T/floe.log"
+check_not "... and it did not tap the new pod" grep -q 'tapping new pod shop/after-rotation' \
+	"$T/floe.log"
+check "a good token rotated onto the file" bash "$CLUSTER" rotate-token floe-agent
+wait_for_line "$T/floe.log" 'tapping new pod shop/after-rotation' 40
+check "floe reads the rotated token and catches up" \
+	grep -q 'tapping new pod shop/after-rotation' "$T/floe.log"
+diag "$(grep -i 'kubernetes:' "$T/floe.log" | sort | uniq -c | head -n 10)"
 
 floe_stop
 is "$?" 0 "floe exits 0"
