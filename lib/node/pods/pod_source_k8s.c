@@ -76,6 +76,7 @@ struct k8s_source {
 
 	struct evloop_timer *curl_timer, *retry_timer, *resolve_timer;
 	uint64_t backoff_ns;
+	uint64_t req_start_ns; /* when the request in flight began */
 	bool report_next_ok; /* an error was reported: say when it works again */
 };
 
@@ -555,6 +556,7 @@ static void start_request(struct k8s_source *s, enum req_kind kind)
 		retry_later(s);
 		return;
 	}
+	s->req_start_ns = evloop_now_ns();
 	mc = curl_multi_add_handle(s->multi, s->req);
 	if (mc != CURLM_OK) {
 		report(s, -EIO, "kubernetes: %s", curl_multi_strerror(mc));
@@ -629,7 +631,12 @@ static void request_done(struct k8s_source *s, CURLcode result)
 	}
 	s->backoff_ns = 0;
 	if (kind == REQ_WATCH) {
-		start_request(s, REQ_WATCH); /* it timed out, as asked: reopen from the last rv */
+		/* It timed out, as asked: reopen from the last rv. One that a server or proxy ends
+		 * at once, again and again, is reopened with the backoff instead of in a spin. */
+		if (evloop_now_ns() - s->req_start_ns < 1000 * MS)
+			retry_later(s);
+		else
+			start_request(s, REQ_WATCH);
 		return;
 	}
 	err[0] = '\0';
