@@ -181,6 +181,56 @@ static void test_checked_values(void **state)
 	unsetenv("FLOE_INVENTORY");
 }
 
+/* Kubernetes mode's flags: --kubeconfig must be readable, --k8s finds $KUBECONFIG (the first of
+ * a list), --node and --all-nodes exclude each other and need Kubernetes mode. */
+static void test_k8s_flags(void **state)
+{
+	char dir[] = "/tmp/floe-topt.XXXXXX", kc[64], env[160];
+	struct tap_options o;
+	char err[256];
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(kc, sizeof(kc), "%s/config", dir);
+	f = fopen(kc, "w");
+	fputs("current-context: x\n", f);
+	fclose(f);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+
+	assert_int_equal(parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--node", "n1"),
+			 0);
+	assert_string_equal(o.kubeconfig, kc);
+	assert_string_equal(o.node, "n1");
+	assert_int_equal(parse(&o, err, sizeof(err), 4, "tap", "--kubeconfig", kc, "--all-nodes"),
+			 0);
+	assert_true(o.all_nodes);
+	assert_null(o.node);
+
+	snprintf(env, sizeof(env), "%s:/nonexistent/other", kc);
+	setenv("KUBECONFIG", env, 1);
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--k8s"), 0);
+	assert_string_equal(o.kubeconfig, kc);
+	setenv("KUBECONFIG", "/nonexistent/floe-kubeconfig", 1);
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--k8s"), -EINVAL);
+	assert_non_null(strstr(err, "--k8s: cannot read the kubeconfig /nonexistent/floe-kubeconfig "
+				    "($KUBECONFIG)"));
+	unsetenv("KUBECONFIG");
+
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--kubeconfig", "/nonexistent/kc"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "--kubeconfig: cannot read '/nonexistent/kc'"));
+	assert_int_equal(parse(&o, err, sizeof(err), 6, "tap", "--kubeconfig", kc, "--node", "n1",
+			       "--all-nodes"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "exclude each other"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--node", "n1"), -EINVAL);
+	assert_non_null(strstr(err, "--node is for Kubernetes mode"));
+	assert_int_equal(parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--node", ""),
+			 -EINVAL);
+	unlink(kc);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -188,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_bad_flags),
 		cmocka_unit_test(test_checked_values),
+		cmocka_unit_test(test_k8s_flags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,8 @@ static bool addr_equal(const struct floe_pod_addr *a, const struct floe_pod_addr
 
 bool floe_pod_changed(const struct floe_pod *a, const struct floe_pod *b)
 {
-	if (a->host_ifindex != b->host_ifindex || a->n_addrs != b->n_addrs ||
+	if (a->host_ifindex != b->host_ifindex || a->host_network != b->host_network ||
+	    strcmp(a->node, b->node) || a->n_addrs != b->n_addrs ||
 	    strcmp(a->namespace, b->namespace) || strcmp(a->host_ifname, b->host_ifname) ||
 	    strcmp(a->pod_ifname, b->pod_ifname))
 		return true;

@@ -5,7 +5,8 @@
  *
  *   local       network namespaces in /run/netns joined by veth pairs, plus the inventory file
  *               (pod_source_local.c; pods_local.h has the discovery itself)
- *   kubernetes  (next) list + watch of this node's pods on the API server over HTTPS
+ *   kubernetes  list + watch of this node's pods on the API server over HTTPS
+ *               (pod_source_k8s.c; k8s_config.h reads kubeconfigs, k8s_watch.h parses)
  *
  * A source registers the file descriptors and timers it needs with the caller's event loop
  * itself (evloop_add_fd/evloop_add_timer): an inotify fd and a rescan timer for the local
@@ -103,5 +104,23 @@ struct pod_source_local_config {
  * Runs discovery on the loop's thread (it enters each netns with setns(2) and comes back).
  */
 int pod_source_local_new(const struct pod_source_local_config *cfg, struct pod_source *out);
+
+/* ------------------------------------------------------------ the Kubernetes source */
+
+struct pod_source_k8s_config {
+	const char *kubeconfig; /* NULL: in-cluster (the pod's service account) */
+	const char *sa_dir;	/* in-cluster: NULL is K8S_SA_DIR */
+	const char *node;	/* spec.nodeName of the pods; NULL: every node */
+};
+
+/*
+ * The Kubernetes source (docs/kubernetes.md): reads the kubeconfig (or the service account)
+ * now, so that a bad one is said before anything starts; start() lists the pods, then watches
+ * them through the loop. Pods are reported while Running with an IP and not being deleted;
+ * name is "namespace/name"; the host interface is the host's route to the pod's IP (0 when
+ * there is none, and for host-network pods). Returns 0 or a negative errno with a message.
+ */
+int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_source *out, char *err,
+		       size_t errlen);
 
 #endif /* FLOE_PODS_POD_SOURCE_H */

@@ -996,7 +996,8 @@ int tap_scope_init(struct tap_scope *scope, const char *regex, const char *names
 
 bool tap_scope_match(const struct tap_scope *scope, const struct floe_pod *pod)
 {
-	if (scope->has_regex && regexec(&scope->pod_regex, pod->name, 0, NULL, 0) != 0)
+	if (scope->has_regex &&
+	    regexec(&scope->pod_regex, floe_pod_short_name(pod), 0, NULL, 0) != 0)
 		return false;
 	if (scope->all_namespaces)
 		return true;

@@ -20,6 +20,8 @@
 #define FLOE_POD_NAME_MAX  254
 #define FLOE_POD_MAX_ADDRS 16
 
+/* Kubernetes node names are DNS-1123 subdomains: at most 253 characters. */
+#define FLOE_NODE_NAME_MAX 253
 /* Kubernetes namespace names are DNS-1123 labels: at most 63 characters. */
 #define FLOE_NAMESPACE_MAX 63
 /* Bounds: pods_local_discover fails with -ENOSPC past FLOE_POD_LIST_MAX pods; an inventory is
@@ -35,14 +37,29 @@ struct floe_pod_addr {
 };
 
 struct floe_pod {
-	char name[FLOE_POD_NAME_MAX + 1];      /* the netns name */
+	/* The identity: the netns name (local mode), "namespace/name" (Kubernetes); see
+	 * floe_pod_short_name(). */
+	char name[FLOE_POD_NAME_MAX + 1];
 	char namespace[FLOE_POD_NAME_MAX + 1]; /* Kubernetes namespace */
 	int host_ifindex;		       /* host-side veth, in the caller's netns */
 	char host_ifname[IF_NAMESIZE];
 	char pod_ifname[IF_NAMESIZE]; /* the pod's end of the veth */
 	size_t n_addrs;
 	struct floe_pod_addr addrs[FLOE_POD_MAX_ADDRS];
+	char node[FLOE_NODE_NAME_MAX + 1]; /* Kubernetes: spec.nodeName; local mode: "" */
+	/* Kubernetes: spec.hostNetwork. Not tapped: its traffic is the node's (host_ifindex 0). */
+	bool host_network;
 };
+
+/* The pod's own name: name without its "namespace/" (Kubernetes); local names have no '/'. */
+static inline const char *floe_pod_short_name(const struct floe_pod *p)
+{
+	size_t nl = __builtin_strlen(p->namespace);
+
+	if (!__builtin_strncmp(p->name, p->namespace, nl) && p->name[nl] == '/')
+		return p->name + nl + 1;
+	return p->name;
+}
 
 struct floe_pod_list {
 	struct floe_pod *pods;

@@ -2,6 +2,7 @@
 #include "tap/tap.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 #include "net/packet.h"
 #include "store/pcap_store.h"
 #include "pods/pod_source.h"
+#include "pods/k8s_config.h"
 #include "pods/pods_local.h"
 #include "capture/sys_mounts.h"
 #include "source/packet_source.h"
@@ -146,7 +148,7 @@ static void on_byte_source_error(void *ctx, int err, const char *what)
 static void pod_names_add(struct pod_names *pn, const struct floe_pod *p)
 {
 	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	struct entry_names *names = entry_names_new(p->name, p->namespace);
+	struct entry_names *names = entry_names_new(floe_pod_short_name(p), p->namespace);
 
 	if (!names)
 		return; /* ENOMEM: entries go without this pod's name */
@@ -400,6 +402,132 @@ static void print_pods(FILE *out, const struct floe_pod_list *pods, const struct
 	}
 }
 
+/* The pod source the options choose: Kubernetes (a kubeconfig, or in-cluster when this runs in
+ * a pod with a service account), else local. *k8s says which. */
+static int pod_source_open(const struct tap_options *o, struct pod_source *src, bool *k8s,
+			   char *err, size_t errlen)
+{
+	int ret;
+
+	*k8s = o->kubeconfig || k8s_in_cluster_available(NULL);
+	if (*k8s) {
+		char host[FLOE_NODE_NAME_MAX + 1] = "";
+		const char *node = o->node ? o->node : getenv("NODE_NAME");
+		struct pod_source_k8s_config kc = {.kubeconfig = o->kubeconfig};
+
+		/* As the kubelet names its node by default: the host name, in lower case. */
+		if (!o->all_nodes && (!node || !*node)) {
+			if (gethostname(host, sizeof(host) - 1) < 0) {
+				snprintf(err, errlen, "the node's name: %s (give --node)",
+					 strerror(errno));
+				return -errno;
+			}
+			for (char *c = host; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			node = host;
+		}
+		kc.node = o->all_nodes ? NULL : node;
+		return pod_source_k8s_new(&kc, src, err, errlen);
+	}
+	struct pod_source_local_config pc = {.netns_dir = o->netns_dir, .inventory = o->inventory};
+
+	ret = pod_source_local_new(&pc, src);
+	if (ret < 0)
+		snprintf(err, errlen, "pod source: %s", strerror(-ret));
+	return ret;
+}
+
+struct pod_collect {
+	struct floe_pod_list list;
+	size_t cap;
+	int err;
+};
+
+static void on_collect_pod(void *ctx, enum pod_event_kind kind, const struct floe_pod *p,
+			   const struct floe_pod *old)
+{
+	struct pod_collect *c = ctx;
+
+	if (kind != POD_ADDED || c->err)
+		return;
+	if (c->list.n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct floe_pod *np = realloc(c->list.pods, cap * sizeof(*np));
+
+		if (!np) {
+			c->err = ENOMEM;
+			return;
+		}
+		c->list.pods = np;
+		c->cap = cap;
+	}
+	c->list.pods[c->list.n++] = *p;
+}
+
+static void on_collect_error(void *ctx, int err, const char *msg)
+{
+	fprintf(stderr, "floe: %s\n", msg);
+}
+
+/* Kubernetes --dryrun: one pod a line, namespace/name, node, IPs, host interface. */
+static void print_k8s_pods(FILE *out, const struct floe_pod_list *pods,
+			   const struct tap_scope *scope)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	fprintf(out, "%-40s %-20s %-24s %s\n", "POD", "NODE", "ADDRESSES", "INTERFACE");
+	for (size_t i = 0; i < pods->n; i++) {
+		const struct floe_pod *p = &pods->pods[i];
+		int w = 0;
+
+		if (!tap_scope_match(scope, p))
+			continue;
+		fprintf(out, "%-40s %-20s ", p->name, p->node);
+		for (size_t a = 0; a < p->n_addrs; a++)
+			w += fprintf(out, "%s%s", a ? "," : "",
+				     addr_str(&p->addrs[a], buf, sizeof(buf)));
+		fprintf(out, "%*s %s\n", w < 24 ? 24 - w : 0, "",
+			p->host_network	  ? "(host network)"
+			: p->host_ifindex ? p->host_ifname
+					  : "(no route)");
+	}
+}
+
+/* --dryrun: the source's first list, the pods in scope printed; nothing is loaded. */
+static int dryrun(const struct tap_options *o, const struct tap_scope *scope, FILE *out,
+		  FILE *log)
+{
+	struct pod_collect c = {};
+	struct pod_sink sink = {.event = on_collect_pod, .error = on_collect_error, .ctx = &c};
+	struct pod_source src = {};
+	struct evloop *loop = NULL;
+	char err[512];
+	bool k8s = false;
+	int ret = evloop_new(&loop);
+
+	if (ret < 0)
+		snprintf(err, sizeof(err), "event loop: %s", strerror(-ret));
+	else
+		ret = pod_source_open(o, &src, &k8s, err, sizeof(err));
+	if (ret == 0)
+		ret = pod_source_start(&src, loop, &sink, err, sizeof(err));
+	if (ret == 0 && c.err) {
+		ret = -c.err;
+		snprintf(err, sizeof(err), "%s", strerror(c.err));
+	}
+	if (ret < 0)
+		fprintf(log, "floe: %s\n", err);
+	else if (k8s)
+		print_k8s_pods(out, &c.list, scope);
+	else
+		print_pods(out, &c.list, scope);
+	pod_source_free(&src);
+	if (loop)
+		evloop_free(loop);
+	free(c.list.pods);
+	return ret < 0 ? 1 : 0;
+}
+
 static struct tapped_pod *find_tapped(struct tap *t, const char *name)
 {
 	for (size_t i = 0; i < t->n_pods; i++)
@@ -432,13 +560,14 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 					 tp->target_id, FLOE_TARGET_LOCAL);
 		if (ret < 0) {
 			fprintf(t->log, "floe: pod %s/%s: cannot add address: %s\n", p->namespace,
-				p->name, strerror(-ret));
+				floe_pod_short_name(p), strerror(-ret));
 			return ret;
 		}
 	}
 	ret = capture_attach(t->capture, p->host_ifindex, err, sizeof(err));
 	if (ret < 0) {
-		fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, p->name, err);
+		fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, floe_pod_short_name(p),
+			err);
 		for (size_t a = 0; a < p->n_addrs; a++)
 			capture_target_del(t->capture, p->addrs[a].family, p->addrs[a].addr);
 		return ret;
@@ -482,7 +611,7 @@ static void retap_pod(struct tap *t, struct tapped_pod *tp, const struct floe_po
 					 tp->target_id, FLOE_TARGET_LOCAL);
 		if (ret < 0)
 			fprintf(t->log, "floe: pod %s/%s: cannot add address: %s\n", p->namespace,
-				p->name, strerror(-ret));
+				floe_pod_short_name(p), strerror(-ret));
 	}
 	for (size_t a = 0; a < old->n_addrs; a++)
 		if (!has_addr(p, &old->addrs[a]))
@@ -490,7 +619,8 @@ static void retap_pod(struct tap *t, struct tapped_pod *tp, const struct floe_po
 	if (p->host_ifindex != old->host_ifindex) {
 		ret = capture_attach(t->capture, p->host_ifindex, err, sizeof(err));
 		if (ret < 0)
-			fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, p->name, err);
+			fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, floe_pod_short_name(p),
+			err);
 		capture_detach(t->capture, old->host_ifindex);
 	}
 	tp->pod = *p;
@@ -505,16 +635,29 @@ static void on_pod_event(void *ctx, enum pod_event_kind kind, const struct floe_
 	struct tapped_pod *tp = find_tapped(t, p->name);
 	bool in_scope = kind != POD_REMOVED && tap_scope_match(&t->scope, p);
 
+	/* A Kubernetes pod on the host's network, or whose IP has no route to a host interface
+	 * (yet): nothing of its own to hook. Said once; an interface found later is a change. */
+	if (in_scope && p->host_ifindex <= 0) {
+		if (kind == POD_ADDED || (old && old->host_ifindex > 0))
+			fprintf(t->log, "floe: pod %s/%s (%s): %s: not tapped\n", p->namespace,
+				floe_pod_short_name(p), p->n_addrs ? addr_str(&p->addrs[0],
+				(char[INET6_ADDRSTRLEN]){0}, INET6_ADDRSTRLEN) : "no IP",
+				p->host_network ? "host network (its traffic is the node's)"
+						: "no host interface routes to its IP");
+		in_scope = false;
+	}
+
 	if (tp && !in_scope) {
 		if (t->started)
 			fprintf(t->log, "floe: pod %s/%s is gone\n", tp->pod.namespace,
-				tp->pod.name);
+				floe_pod_short_name(&tp->pod));
 		untap_pod(t, (size_t)(tp - t->pods));
 	} else if (tp) {
 		retap_pod(t, tp, p);
 	} else if (in_scope) {
 		if (tap_pod(t, p) == 0 && t->started)
-			fprintf(t->log, "floe: tapping new pod %s/%s\n", p->namespace, p->name);
+			fprintf(t->log, "floe: tapping new pod %s/%s\n", p->namespace,
+				floe_pod_short_name(p));
 	}
 	if (t->started)
 		fflush(t->log);
@@ -688,16 +831,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		return 2;
 	}
 	if (o->dryrun) {
-		struct floe_pod_list list = {};
-
-		ret = pods_local_discover(o->netns_dir, o->inventory, &list, err, sizeof(err));
-		if (ret < 0) {
-			fprintf(log, "floe: %s\n", err);
-		} else {
-			print_pods(out, &list, &t.scope);
-			pods_local_free(&list);
-			rc = 0;
-		}
+		rc = dryrun(o, &t.scope, out, log);
 		tap_scope_free(&t.scope);
 		return rc;
 	}
@@ -793,14 +927,11 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	{
 		struct pod_sink ps = {
 		    .event = on_pod_event, .error = on_pod_source_error, .ctx = &t};
-		struct pod_source_local_config pc = {.netns_dir = o->netns_dir,
-						     .inventory = o->inventory};
+		bool k8s;
 
-		ret = pod_source_local_new(&pc, &t.pod_source);
+		ret = pod_source_open(o, &t.pod_source, &k8s, err, sizeof(err));
 		if (ret == 0)
 			ret = pod_source_start(&t.pod_source, t.loop, &ps, err, sizeof(err));
-		else
-			snprintf(err, sizeof(err), "pod source: %s", strerror(-ret));
 		if (ret < 0) {
 			fprintf(log, "floe: %s\n", err);
 			goto out;
@@ -811,7 +942,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	fprintf(log, "floe: tapping %zu pod%s", t.n_pods, t.n_pods == 1 ? "" : "s");
 	for (size_t i = 0; i < t.n_pods; i++)
 		fprintf(log, "%s%s/%s", i ? ", " : ": ", t.pods[i].pod.namespace,
-			t.pods[i].pod.name);
+			floe_pod_short_name(&t.pods[i].pod));
 	fprintf(log, "%s; store %s (limit %llu bytes), ring buffer %llu bytes\n",
 		t.n_pods ? "" : " (none match yet; waiting for pods)", o->store_dir,
 		(unsigned long long)o->storage_limit,

@@ -28,6 +28,13 @@ struct tap_options {
 	const char *store_group; /* --store-group: may read the store; NULL: owner only */
 	const char *inventory;
 	const char *netns_dir;
+	/* Kubernetes mode (docs/kubernetes.md): --kubeconfig, or --k8s's $KUBECONFIG or
+	 * ~/.kube/config; NULL: in-cluster when this runs in a pod with a service account, else
+	 * local mode. */
+	const char *kubeconfig;
+	const char *node; /* --node; NULL: $NODE_NAME, else this host's name */
+	bool all_nodes;   /* --all-nodes: pods of every node */
+	char kubeconfig_default[4096]; /* --k8s: the path kubeconfig points at */
 	const char *state_dir;
 	const char *stats_json;  /* may be NULL */
 	/* Entries, live: dissect the tapped traffic and print entries to out. */

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "dissect/engine.h"
+#include "pods/k8s_config.h"
+#include "pods/pods_local.h"
 #include "floe_record.h"
 
 void tap_options_init(struct tap_options *o)
@@ -80,6 +82,14 @@ static void print_help(FILE *out)
 	    "                             (default $FLOE_INVENTORY or /etc/floe/inventory)\n"
 	    "      --netns-dir DIR        local mode: named network namespaces (default "
 	    "/run/netns)\n"
+	    "      --kubeconfig FILE      Kubernetes mode: the API server and credentials of\n"
+	    "                             FILE (default: local mode, or in-cluster when run in a\n"
+	    "                             pod with a service account; docs/kubernetes.md)\n"
+	    "      --k8s                  Kubernetes mode with $KUBECONFIG or ~/.kube/config\n"
+	    "      --node NAME            Kubernetes mode: the node whose pods are tapped\n"
+	    "                             (default $NODE_NAME, else this host's name)\n"
+	    "      --all-nodes            Kubernetes mode: pods of every node (only those wired\n"
+	    "                             to this host can be tapped)\n"
 	    "      --snaplen N            bytes kept of each packet (default 65535)\n"
 	    "      --ringbuffer SIZE      kernel ring buffer size (default 32MB)\n"
 	    "      --segment-seconds N    close a PCAP segment after N seconds (default 60)\n"
@@ -130,6 +140,10 @@ enum {
 	OPT_DISSECT_QUEUE,
 	OPT_STORE_GROUP,
 	OPT_DISSECT_MEMORY,
+	OPT_KUBECONFIG,
+	OPT_K8S,
+	OPT_NODE,
+	OPT_ALL_NODES,
 	OPT_LATER,
 };
 
@@ -216,6 +230,22 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_NETNS_DIR:
 		o->netns_dir = val;
 		return 0;
+	case OPT_KUBECONFIG:
+		if (access(val, R_OK) < 0) {
+			snprintf(err, errlen, "--kubeconfig: cannot read '%s': %s", val,
+				 strerror(errno));
+			return -EINVAL;
+		}
+		o->kubeconfig = val;
+		return 0;
+	case OPT_NODE:
+		if (!*val || strlen(val) > FLOE_NODE_NAME_MAX) {
+			snprintf(err, errlen, "--node: expected a node name (1 to %d characters)",
+				 FLOE_NODE_NAME_MAX);
+			return -EINVAL;
+		}
+		o->node = val;
+		return 0;
 	case OPT_STATE_DIR:
 		o->state_dir = val;
 		return 0;
@@ -248,6 +278,10 @@ static const struct option long_opts[] = {
     {"store-group", required_argument, NULL, OPT_STORE_GROUP},
     {"inventory", required_argument, NULL, OPT_INVENTORY},
     {"netns-dir", required_argument, NULL, OPT_NETNS_DIR},
+    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+    {"k8s", no_argument, NULL, OPT_K8S},
+    {"node", required_argument, NULL, OPT_NODE},
+    {"all-nodes", no_argument, NULL, OPT_ALL_NODES},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"snaplen", required_argument, NULL, OPT_SNAPLEN},
     {"ringbuffer", required_argument, NULL, OPT_RINGBUFFER},
@@ -274,6 +308,26 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* --k8s: the first file of $KUBECONFIG (a list, as kubectl has it), else ~/.kube/config. */
+static int default_kubeconfig(struct tap_options *o, char *err, size_t errlen)
+{
+	const char *env = getenv("KUBECONFIG"), *home = getenv("HOME");
+	char *path = o->kubeconfig_default;
+	size_t size = sizeof(o->kubeconfig_default);
+
+	if (env && *env)
+		snprintf(path, size, "%.*s", (int)strcspn(env, ":"), env);
+	else
+		snprintf(path, size, "%s/.kube/config", home && *home ? home : "/root");
+	if (access(path, R_OK) < 0) {
+		snprintf(err, errlen, "--k8s: cannot read the kubeconfig %s%s: %s", path,
+			 env && *env ? " ($KUBECONFIG)" : "", strerror(errno));
+		return -EINVAL;
+	}
+	o->kubeconfig = path;
+	return 0;
+}
+
 static int apply_set(struct tap_options *o, const char *kv, char *err, size_t errlen)
 {
 	const char *eq = strchr(kv, '=');
@@ -298,6 +352,7 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		      size_t errlen)
 {
 	int opt, idx = 0, ret;
+	bool k8s = false;
 
 	optind = 0; /* full re-initialisation of getopt: parse may be called more than once */
 	opterr = 0;
@@ -332,6 +387,12 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		case OPT_NO_COMPRESS:
 			o->compress = false;
 			break;
+		case OPT_K8S:
+			k8s = true;
+			break;
+		case OPT_ALL_NODES:
+			o->all_nodes = true;
+			break;
 		case 'p':
 		case OPT_LATER:
 			snprintf(err, errlen, "%s%s: not available yet in this release of floe",
@@ -353,6 +414,21 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 	if (o->all_namespaces && o->namespaces) {
 		snprintf(err, errlen, "-A (every namespace) and -n %s exclude each other: give one",
 			 o->namespaces);
+		return -EINVAL;
+	}
+	if (o->node && o->all_nodes) {
+		snprintf(err, errlen, "--node %s and --all-nodes exclude each other: give one",
+			 o->node);
+		return -EINVAL;
+	}
+	if (k8s && !o->kubeconfig) {
+		ret = default_kubeconfig(o, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
+	if ((o->node || o->all_nodes) && !o->kubeconfig && !k8s_in_cluster_available(NULL)) {
+		snprintf(err, errlen, "%s is for Kubernetes mode: give --kubeconfig FILE or --k8s",
+			 o->node ? "--node" : "--all-nodes");
 		return -EINVAL;
 	}
 	/* GNU getopt moved the positional arguments to the end: one pod regex at most. */

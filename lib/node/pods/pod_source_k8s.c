@@ -1,0 +1,921 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The Kubernetes pod source: LIST the node's pods (paginated), then WATCH from the list's
+ * resourceVersion with bookmarks; 410 Gone relists (pod_list_diff gives the events); a watch
+ * that ends or fails is reopened, with backoff when it fails. HTTP is libcurl's multi interface
+ * driven by the caller's evloop: curl tells which sockets to watch (CURLMOPT_SOCKETFUNCTION)
+ * and when to call it back (CURLMOPT_TIMERFUNCTION); there is no thread and no polling. The
+ * first LIST, in start(), is synchronous: start() reports the pods before it returns.
+ *
+ * A pod's host interface is the one the host routes its IP to (RTM_GETROUTE): a CNI plugin
+ * that wires a veth per pod adds that route (docs/kubernetes.md, "The host interface").
+ */
+#include "pods/pod_source.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pods/k8s_config.h"
+#include "pods/k8s_watch.h"
+
+#define MS 1000000ull
+/* A LIST page (or an error body) larger than this fails the list: at the page size used, a
+ * page of pods is a few MiB. */
+#define K8S_BODY_MAX	(64u << 20)
+#define LIST_PAGE_LIMIT 500
+/* The API server ends a watch after this; floe reopens it (and so re-reads a rotated token). */
+#define WATCH_TIMEOUT_S 290
+#define BACKOFF_MIN_NS	(250 * MS)
+#define BACKOFF_MAX_NS	(30000 * MS)
+/* Pods whose IP has no route to a host interface yet are looked at again this often. */
+#define RESOLVE_RETRY_NS (500 * MS)
+
+enum req_kind { REQ_NONE, REQ_LIST, REQ_WATCH };
+
+/* Why a transfer was cut short by floe (its write callback returning 0). */
+enum abort_reason { ABORT_NONE, ABORT_RELIST, ABORT_BAD_STREAM, ABORT_BODY_TOO_LARGE };
+
+struct curl_sock {
+	struct evloop_fd *src;
+	unsigned int events;
+};
+
+struct k8s_source {
+	struct k8s_config api;
+	char *node; /* NULL: every node */
+	struct evloop *loop;
+	struct pod_sink sink;
+	struct floe_pod_list pods; /* as last reported, sorted by name */
+	size_t pods_cap;
+	struct mnl_socket *nl;
+	unsigned int nl_seq;
+
+	CURLM *multi;
+	CURL *req; /* the request in flight, NULL: none */
+	enum req_kind kind;
+	struct curl_slist *headers;
+	long status;
+	enum abort_reason abort;
+	char abort_msg[400];
+	struct k8s_lines lines; /* the watch stream */
+	char *body;		/* a LIST page, or a failed request's Status */
+	size_t body_len, body_cap;
+
+	/* a LIST in progress (pages) */
+	struct floe_pod_list building;
+	size_t building_cap, skipped;
+	char cont[K8S_CONTINUE_MAX + 1];
+	char rv[K8S_RV_MAX + 1]; /* where the next watch starts ("": list first) */
+
+	struct evloop_timer *curl_timer, *retry_timer, *resolve_timer;
+	uint64_t backoff_ns;
+	uint64_t req_start_ns; /* when the request in flight began */
+	bool report_next_ok; /* an error was reported: say when it works again */
+};
+
+static void report(struct k8s_source *s, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void report(struct k8s_source *s, int err, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->report_next_ok = true;
+	if (s->sink.error)
+		s->sink.error(s->sink.ctx, err, msg);
+}
+
+/* ------------------------------------------------------------ the host interface */
+
+struct route_reply {
+	int oif;
+	unsigned char type;
+	bool gateway;
+};
+
+static int route_attr(const struct nlattr *attr, void *data)
+{
+	struct route_reply *r = data;
+
+	if (mnl_attr_get_type(attr) == RTA_OIF && mnl_attr_get_payload_len(attr) >= 4)
+		r->oif = (int)mnl_attr_get_u32(attr);
+	else if (mnl_attr_get_type(attr) == RTA_GATEWAY || mnl_attr_get_type(attr) == RTA_VIA)
+		r->gateway = true;
+	return MNL_CB_OK;
+}
+
+static int route_msg(const struct nlmsghdr *nlh, void *data)
+{
+	struct route_reply *r = data;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+
+	r->type = rtm->rtm_type;
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr, r);
+	return MNL_CB_OK;
+}
+
+/* The route this host takes to a: 0 with r filled, or -errno (-ENETUNREACH: none). */
+static int route_get(struct k8s_source *s, const struct floe_pod_addr *a, struct route_reply *r)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct rtmsg *rtm;
+	ssize_t n;
+
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++s->nl_seq;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (unsigned char)a->family;
+	rtm->rtm_dst_len = a->family == AF_INET ? 32 : 128;
+	mnl_attr_put(nlh, RTA_DST, a->family == AF_INET ? 4 : 16, a->addr);
+	memset(r, 0, sizeof(*r));
+	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	n = mnl_socket_recvfrom(s->nl, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	if (mnl_cb_run(buf, (size_t)n, s->nl_seq, mnl_socket_get_portid(s->nl), route_msg, r) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Fill the pod's host interface: the device a direct (gateway-less) unicast route to one of
+ * its IPs leaves by. An IP that is the host's own (RTN_LOCAL) or reached through a gateway or
+ * a tunnel's next hop is not a pod wired to this host: host_ifindex stays 0.
+ */
+static void resolve_host_if(struct k8s_source *s, struct floe_pod *p)
+{
+	p->host_ifindex = 0;
+	p->host_ifname[0] = '\0';
+	if (p->host_network || !s->nl)
+		return;
+	for (size_t i = 0; i < p->n_addrs; i++) {
+		struct route_reply r;
+
+		if (route_get(s, &p->addrs[i], &r) < 0 || r.type != RTN_UNICAST || r.gateway ||
+		    r.oif <= 0 || !if_indextoname((unsigned int)r.oif, p->host_ifname))
+			continue;
+		p->host_ifindex = r.oif;
+		return;
+	}
+	p->host_ifname[0] = '\0';
+}
+
+/* ------------------------------------------------------------ the pod list */
+
+static int list_reserve(struct floe_pod_list *l, size_t *cap)
+{
+	struct floe_pod *np;
+	size_t ncap;
+
+	if (l->n < *cap)
+		return 0;
+	if (l->n >= FLOE_POD_LIST_MAX)
+		return -ENOSPC;
+	ncap = *cap ? *cap * 2 : 64;
+	if (ncap > FLOE_POD_LIST_MAX)
+		ncap = FLOE_POD_LIST_MAX;
+	np = realloc(l->pods, ncap * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	l->pods = np;
+	*cap = ncap;
+	return 0;
+}
+
+/* Index of name in the sorted list, or where it goes (*found false). */
+static size_t list_find(const struct floe_pod_list *l, const char *name, bool *found)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(l->pods[mid].name, name);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+/* A watch event: bring the reported list in line with the pod, reporting the change. */
+static void apply_pod(struct k8s_source *s, const struct k8s_pod *kp, bool deleted)
+{
+	struct floe_pod_list *l = &s->pods;
+	bool found;
+	size_t i = list_find(l, kp->pod.name, &found);
+
+	if (deleted || !kp->active) {
+		if (found) {
+			struct floe_pod gone = l->pods[i];
+
+			memmove(&l->pods[i], &l->pods[i + 1], (l->n - i - 1) * sizeof(*l->pods));
+			l->n--;
+			s->sink.event(s->sink.ctx, POD_REMOVED, &gone, NULL);
+		}
+		return;
+	}
+	struct floe_pod now = kp->pod;
+
+	resolve_host_if(s, &now);
+	if (found) {
+		struct floe_pod old = l->pods[i];
+
+		if (!floe_pod_changed(&old, &now))
+			return;
+		l->pods[i] = now;
+		s->sink.event(s->sink.ctx, POD_CHANGED, &now, &old);
+		return;
+	}
+	if (list_reserve(l, &s->pods_cap) < 0) {
+		report(s, -ENOSPC, "kubernetes: more than %d pods: pod %s is not followed",
+		       FLOE_POD_LIST_MAX, now.name);
+		return;
+	}
+	memmove(&l->pods[i + 1], &l->pods[i], (l->n - i) * sizeof(*l->pods));
+	l->pods[i] = now;
+	l->n++;
+	s->sink.event(s->sink.ctx, POD_ADDED, &now, NULL);
+}
+
+static void on_list_item(void *ctx, const struct k8s_pod *kp)
+{
+	struct k8s_source *s = ctx;
+
+	if (!kp->active)
+		return;
+	if (list_reserve(&s->building, &s->building_cap) < 0) {
+		s->skipped++;
+		return;
+	}
+	s->building.pods[s->building.n] = kp->pod;
+	resolve_host_if(s, &s->building.pods[s->building.n]);
+	s->building.n++;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct floe_pod *)a)->name, ((const struct floe_pod *)b)->name);
+}
+
+/* The last page arrived: the new list replaces the reported one, with its events. */
+static void list_done(struct k8s_source *s)
+{
+	qsort(s->building.pods, s->building.n, sizeof(*s->building.pods), by_name);
+	pod_list_diff(&s->pods, &s->building, &s->sink);
+	free(s->pods.pods);
+	s->pods = s->building;
+	s->pods_cap = s->building_cap;
+	memset(&s->building, 0, sizeof(s->building));
+	s->building_cap = 0;
+}
+
+static void list_reset(struct k8s_source *s)
+{
+	free(s->building.pods);
+	memset(&s->building, 0, sizeof(s->building));
+	s->building_cap = 0;
+	s->skipped = 0;
+	s->cont[0] = '\0';
+}
+
+/* ------------------------------------------------------------ requests */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx);
+
+static char *request_url(struct k8s_source *s, CURL *h, enum req_kind kind)
+{
+	char *sel = NULL, *cont = NULL, *url = NULL;
+	int n;
+
+	if (s->node) {
+		char *esc = curl_easy_escape(h, s->node, 0);
+
+		if (!esc)
+			return NULL;
+		n = asprintf(&sel, "&fieldSelector=spec.nodeName%%3D%s", esc);
+		curl_free(esc);
+		if (n < 0)
+			return NULL;
+	}
+	if (kind == REQ_LIST && s->cont[0]) {
+		char *esc = curl_easy_escape(h, s->cont, 0);
+
+		n = esc ? asprintf(&cont, "&continue=%s", esc) : -1;
+		curl_free(esc);
+		if (n < 0) {
+			free(sel);
+			return NULL;
+		}
+	}
+	if (kind == REQ_LIST)
+		n = asprintf(&url, "%s/api/v1/pods?limit=%d%s%s", s->api.server, LIST_PAGE_LIMIT,
+			     cont ? cont : "", sel ? sel : "");
+	else
+		n = asprintf(&url,
+			     "%s/api/v1/pods?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
+			     "&timeoutSeconds=%d%s",
+			     s->api.server, s->rv, WATCH_TIMEOUT_S, sel ? sel : "");
+	free(sel);
+	free(cont);
+	return n < 0 ? NULL : url;
+}
+
+static int set_blob(CURL *h, const struct k8s_blob *b, CURLoption path_opt, CURLoption blob_opt)
+{
+	struct curl_blob blob = {.data = b->data, .len = b->len, .flags = CURL_BLOB_COPY};
+
+	if (b->data)
+		return curl_easy_setopt(h, blob_opt, &blob) == CURLE_OK ? 0 : -ENOTSUP;
+	if (b->path)
+		return curl_easy_setopt(h, path_opt, b->path) == CURLE_OK ? 0 : -ENOTSUP;
+	return 0;
+}
+
+/* A new handle for a request of kind, its TLS and credentials set (the token read now). */
+static CURL *request_new(struct k8s_source *s, enum req_kind kind, char *err, size_t errlen)
+{
+	CURL *h = curl_easy_init();
+	char *url = NULL, *token = NULL, *auth = NULL;
+	struct curl_slist *hdrs = NULL;
+	int ret;
+
+	if (!h) {
+		snprintf(err, errlen, "kubernetes: cannot make an HTTP request (libcurl)");
+		return NULL;
+	}
+	ret = k8s_config_token(&s->api, &token, err, errlen);
+	if (ret < 0)
+		goto fail;
+	url = request_url(s, h, kind);
+	hdrs = curl_slist_append(NULL, "Accept: application/json");
+	if (token && asprintf(&auth, "Authorization: Bearer %s", token) >= 0) {
+		struct curl_slist *n = curl_slist_append(hdrs, auth);
+
+		hdrs = n ? n : hdrs;
+		explicit_bzero(auth, strlen(auth));
+	}
+	if (!url || !hdrs || (token && !auth)) {
+		snprintf(err, errlen, "kubernetes: %s", strerror(ENOMEM));
+		goto fail;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "floe");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	/* A LIST page has a minute; a watch as long as the server keeps it, plus a margin. */
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, kind == REQ_LIST ? 60L : WATCH_TIMEOUT_S + 30L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, s);
+	if (s->api.insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (set_blob(h, &s->api.ca, CURLOPT_CAINFO, CURLOPT_CAINFO_BLOB) < 0 ||
+	    set_blob(h, &s->api.cert, CURLOPT_SSLCERT, CURLOPT_SSLCERT_BLOB) < 0 ||
+	    set_blob(h, &s->api.key, CURLOPT_SSLKEY, CURLOPT_SSLKEY_BLOB) < 0) {
+		snprintf(err, errlen, "kubernetes: this libcurl cannot take the TLS settings");
+		goto fail;
+	}
+	curl_slist_free_all(s->headers);
+	s->headers = hdrs;
+	s->kind = kind;
+	s->status = 0;
+	s->abort = ABORT_NONE;
+	s->body_len = 0;
+	k8s_lines_reset(&s->lines);
+	free(url);
+	free(auth);
+	if (token)
+		explicit_bzero(token, strlen(token));
+	free(token);
+	return h;
+fail:
+	curl_slist_free_all(hdrs);
+	free(url);
+	free(auth);
+	free(token);
+	curl_easy_cleanup(h);
+	return NULL;
+}
+
+static void stream_abort(struct k8s_source *s, enum abort_reason why, const char *msg)
+{
+	s->abort = why;
+	snprintf(s->abort_msg, sizeof(s->abort_msg), "%s", msg);
+}
+
+static int on_watch_line(void *ctx, const char *line, size_t len)
+{
+	struct k8s_source *s = ctx;
+	struct k8s_event *ev = malloc(sizeof(*ev));
+	char err[256];
+	int ret = 0;
+
+	if (!ev)
+		return -ENOMEM;
+	ret = k8s_watch_event_parse(line, len, ev, err, sizeof(err));
+	if (ret == -EINVAL) {
+		/* One pod that floe cannot take (a name too long): said, and the stream goes on. */
+		report(s, -EINVAL, "kubernetes: watch: %s", err);
+		ret = 0;
+		goto out;
+	}
+	if (ret < 0) {
+		stream_abort(s, ABORT_BAD_STREAM, err);
+		goto out;
+	}
+	switch (ev->type) {
+	case K8S_ERROR:
+		if (ev->code == 410) {
+			stream_abort(s, ABORT_RELIST, ev->message);
+		} else {
+			char msg[300];
+
+			snprintf(msg, sizeof(msg), "watch error %d: %s", ev->code, ev->message);
+			stream_abort(s, ABORT_BAD_STREAM, msg);
+		}
+		ret = -EINTR;
+		break;
+	case K8S_BOOKMARK:
+		memcpy(s->rv, ev->resource_version, sizeof(s->rv));
+		break;
+	default:
+		memcpy(s->rv, ev->resource_version, sizeof(s->rv));
+		apply_pod(s, &ev->pod, ev->type == K8S_DELETED);
+	}
+out:
+	free(ev);
+	return ret;
+}
+
+static int body_keep(struct k8s_source *s, const char *data, size_t len)
+{
+	if (s->body_len + len > K8S_BODY_MAX)
+		return -EMSGSIZE;
+	if (s->body_len + len > s->body_cap) {
+		size_t cap = s->body_cap ? s->body_cap : 64 * 1024;
+		char *nb;
+
+		while (cap < s->body_len + len)
+			cap *= 2;
+		nb = realloc(s->body, cap);
+		if (!nb)
+			return -ENOMEM;
+		s->body = nb;
+		s->body_cap = cap;
+	}
+	memcpy(s->body + s->body_len, data, len);
+	s->body_len += len;
+	return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct k8s_source *s = ctx;
+	size_t len = size * nmemb;
+	int ret;
+
+	if (!s->status) {
+		curl_easy_getinfo(s->req, CURLINFO_RESPONSE_CODE, &s->status);
+		if (s->status == 200)
+			s->backoff_ns = 0; /* it answers: the next failure starts a new backoff */
+		if (s->status == 200 && s->report_next_ok && s->loop && s->sink.error) {
+			s->report_next_ok = false;
+			s->sink.error(s->sink.ctx, 0, "kubernetes: the API server answers again");
+		}
+	}
+	if (s->kind == REQ_WATCH && s->status == 200) {
+		ret = k8s_lines_feed(&s->lines, data, len, on_watch_line, s);
+		if (ret == -EMSGSIZE)
+			stream_abort(s, ABORT_RELIST, "a watch event longer than the line limit");
+		else if (ret == -ENOMEM)
+			stream_abort(s, ABORT_BAD_STREAM, "out of memory");
+		return ret ? 0 : len;
+	}
+	if (body_keep(s, data, len) < 0) {
+		stream_abort(s, ABORT_BODY_TOO_LARGE, "a list page larger than 64 MiB");
+		return 0;
+	}
+	return len;
+}
+
+/* ------------------------------------------------------------ the request cycle on the loop */
+
+static void start_request(struct k8s_source *s, enum req_kind kind);
+
+static void retry_later(struct k8s_source *s)
+{
+	s->backoff_ns = s->backoff_ns ? s->backoff_ns * 2 : BACKOFF_MIN_NS;
+	if (s->backoff_ns > BACKOFF_MAX_NS)
+		s->backoff_ns = BACKOFF_MAX_NS;
+	evloop_timer_set(s->loop, s->retry_timer, s->backoff_ns, 0);
+}
+
+static void on_retry(struct evloop *l, struct evloop_timer *t, void *ctx)
+{
+	struct k8s_source *s = ctx;
+
+	start_request(s, s->rv[0] ? REQ_WATCH : REQ_LIST);
+}
+
+static void start_request(struct k8s_source *s, enum req_kind kind)
+{
+	char err[512];
+	CURLMcode mc;
+
+	if (kind == REQ_LIST && !s->cont[0])
+		list_reset(s);
+	s->req = request_new(s, kind, err, sizeof(err));
+	if (!s->req) {
+		report(s, -EIO, "%s", err);
+		retry_later(s);
+		return;
+	}
+	s->req_start_ns = evloop_now_ns();
+	mc = curl_multi_add_handle(s->multi, s->req);
+	if (mc != CURLM_OK) {
+		report(s, -EIO, "kubernetes: %s", curl_multi_strerror(mc));
+		curl_easy_cleanup(s->req);
+		s->req = NULL;
+		retry_later(s);
+	}
+}
+
+/* What a finished LIST page or a failed request says; returns true when it was a 410. */
+static bool failed_status(struct k8s_source *s, const char *what)
+{
+	char msg[256] = "";
+	int code = (int)s->status;
+
+	k8s_status_parse(s->body, s->body_len, &code, msg, sizeof(msg));
+	if (code == 410)
+		return true;
+	report(s, -EIO, "kubernetes: %s: HTTP %ld%s%s", what, s->status, msg[0] ? ": " : "", msg);
+	return false;
+}
+
+/* The request in flight ended (result: curl's). Decide what comes next. */
+static void request_done(struct k8s_source *s, CURLcode result)
+{
+	enum req_kind kind = s->kind;
+	char err[512];
+
+	if (!s->status)
+		curl_easy_getinfo(s->req, CURLINFO_RESPONSE_CODE, &s->status);
+	curl_multi_remove_handle(s->multi, s->req);
+	curl_easy_cleanup(s->req);
+	s->req = NULL;
+	s->kind = REQ_NONE;
+
+	if (s->abort == ABORT_RELIST) {
+		report(s, 0, "kubernetes: watch: %s (410 Gone): listing the pods again",
+		       s->abort_msg[0] ? s->abort_msg : "resourceVersion expired");
+		s->rv[0] = '\0';
+		start_request(s, REQ_LIST);
+		return;
+	}
+	if (s->abort != ABORT_NONE) {
+		report(s, -EIO, "kubernetes: %s: %s", kind == REQ_LIST ? "list" : "watch",
+		       s->abort_msg);
+		if (s->abort == ABORT_BAD_STREAM)
+			s->rv[0] = '\0'; /* the stream's state is unknown: relist */
+		retry_later(s);
+		return;
+	}
+	if (result != CURLE_OK) {
+		retry_later(s);
+		report(s, -EIO, "kubernetes: %s: %s; trying again in %.2f s",
+		       kind == REQ_LIST ? "list" : "watch",
+		       result == CURLE_PARTIAL_FILE ? "the connection ended mid-stream"
+						    : curl_easy_strerror(result),
+		       (double)s->backoff_ns / 1e9);
+		return;
+	}
+	if (s->status != 200) {
+		if (failed_status(s, kind == REQ_LIST ? "list of pods" : "watch of pods")) {
+			/* 410: the resourceVersion (watch) or continue token (list) expired. */
+			report(s, 0, "kubernetes: %s: 410 Gone: listing the pods again",
+			       kind == REQ_LIST ? "list" : "watch");
+			s->rv[0] = '\0';
+			s->cont[0] = '\0';
+			start_request(s, REQ_LIST);
+		} else {
+			retry_later(s);
+		}
+		return;
+	}
+	s->backoff_ns = 0;
+	if (kind == REQ_WATCH) {
+		/* It timed out, as asked: reopen from the last rv. One that a server or proxy ends
+		 * at once, again and again, is reopened with the backoff instead of in a spin. */
+		if (evloop_now_ns() - s->req_start_ns < 1000 * MS)
+			retry_later(s);
+		else
+			start_request(s, REQ_WATCH);
+		return;
+	}
+	err[0] = '\0';
+	if (k8s_pod_list_parse(s->body, s->body_len, on_list_item, s, s->rv, s->cont, &s->skipped,
+			       err, sizeof(err)) < 0) {
+		report(s, -EIO, "kubernetes: list of pods: %s", err);
+		s->rv[0] = s->cont[0] = '\0';
+		retry_later(s);
+		return;
+	}
+	if (s->cont[0]) {
+		start_request(s, REQ_LIST);
+		return;
+	}
+	if (s->skipped)
+		report(s, -EINVAL, "kubernetes: %zu pods not followed (%s)", s->skipped, err);
+	list_done(s);
+	start_request(s, REQ_WATCH);
+}
+
+static void check_done(struct k8s_source *s)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(s->multi, &left)))
+		if (m->msg == CURLMSG_DONE && m->easy_handle == s->req)
+			request_done(s, m->data.result);
+}
+
+static void on_sock_ready(struct evloop *l, int fd, unsigned int events, void *ctx)
+{
+	struct k8s_source *s = ctx;
+	int flags = (events & EVLOOP_IN ? CURL_CSELECT_IN : 0) |
+		    (events & EVLOOP_OUT ? CURL_CSELECT_OUT : 0) |
+		    (events & EVLOOP_ERR ? CURL_CSELECT_ERR : 0);
+	int running;
+
+	curl_multi_socket_action(s->multi, fd, flags, &running);
+	check_done(s);
+}
+
+static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct k8s_source *s = userp;
+	struct curl_sock *cs = socketp;
+	unsigned int events;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (cs) {
+			evloop_del_fd(s->loop, cs->src);
+			free(cs);
+			curl_multi_assign(s->multi, fd, NULL);
+		}
+		return 0;
+	}
+	events = (what & CURL_POLL_IN ? EVLOOP_IN : 0) | (what & CURL_POLL_OUT ? EVLOOP_OUT : 0);
+	if (cs && cs->events == events)
+		return 0;
+	if (!cs) {
+		cs = calloc(1, sizeof(*cs));
+		if (!cs)
+			return -1;
+		curl_multi_assign(s->multi, fd, cs);
+	} else {
+		evloop_del_fd(s->loop, cs->src);
+		cs->src = NULL;
+	}
+	cs->events = events;
+	if (evloop_add_fd(s->loop, fd, events, on_sock_ready, s, &cs->src) < 0)
+		return -1;
+	return 0;
+}
+
+static void on_curl_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
+{
+	struct k8s_source *s = ctx;
+	int running;
+
+	curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(s);
+}
+
+static int on_curl_timer_change(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct k8s_source *s = userp;
+
+	if (timeout_ms < 0)
+		evloop_timer_set(s->loop, s->curl_timer, 0, 0);
+	else /* 0: at once, which for evloop is the shortest delay (0 disarms) */
+		evloop_timer_set(s->loop, s->curl_timer, timeout_ms ? (uint64_t)timeout_ms * MS : 1,
+				 0);
+	return 0;
+}
+
+/* Pods whose IP had no route to a host interface: look again (the CNI plugin may be late). */
+static void on_resolve(struct evloop *l, struct evloop_timer *t, void *ctx)
+{
+	struct k8s_source *s = ctx;
+
+	for (size_t i = 0; i < s->pods.n; i++) {
+		struct floe_pod *p = &s->pods.pods[i], now;
+
+		if (p->host_ifindex || p->host_network)
+			continue;
+		now = *p;
+		resolve_host_if(s, &now);
+		if (now.host_ifindex) {
+			struct floe_pod old = *p;
+
+			*p = now;
+			s->sink.event(s->sink.ctx, POD_CHANGED, &now, &old);
+		}
+	}
+}
+
+/* ------------------------------------------------------------ start: the first list */
+
+/* One LIST page, synchronously (start() reports the pods before it returns). */
+static int list_page_sync(struct k8s_source *s, char *err, size_t errlen)
+{
+	char curl_err[CURL_ERROR_SIZE] = "", msg[256] = "";
+	CURLcode rc;
+	int code;
+
+	s->req = request_new(s, REQ_LIST, err, errlen);
+	if (!s->req)
+		return -EIO;
+	curl_easy_setopt(s->req, CURLOPT_ERRORBUFFER, curl_err);
+	rc = curl_easy_perform(s->req);
+	curl_easy_getinfo(s->req, CURLINFO_RESPONSE_CODE, &s->status);
+	curl_easy_cleanup(s->req);
+	s->req = NULL;
+	if (s->abort != ABORT_NONE) {
+		snprintf(err, errlen, "kubernetes: list of pods from %s: %s", s->api.server,
+			 s->abort_msg);
+		return -EIO;
+	}
+	if (rc != CURLE_OK) {
+		snprintf(err, errlen, "kubernetes: cannot list pods from %s: %s", s->api.server,
+			 curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		return -EIO;
+	}
+	if (s->status != 200) {
+		code = (int)s->status;
+		k8s_status_parse(s->body, s->body_len, &code, msg, sizeof(msg));
+		snprintf(err, errlen, "kubernetes: cannot list pods from %s (%s): HTTP %ld%s%s%s",
+			 s->api.server, s->api.origin, s->status, msg[0] ? ": " : "", msg,
+			 s->status == 403   ? " (floe needs get/list/watch on pods: "
+					      "manifests/rbac.yaml)"
+			 : s->status == 401 ? " (the credentials were refused)"
+					    : "");
+		return s->status == 403 || s->status == 401 ? -EACCES : -EIO;
+	}
+	msg[0] = '\0';
+	if (k8s_pod_list_parse(s->body, s->body_len, on_list_item, s, s->rv, s->cont, &s->skipped,
+			       msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "kubernetes: list of pods: %s", msg);
+		return -EIO;
+	}
+	if (s->skipped && !s->cont[0] && s->sink.error)
+		report(s, -EINVAL, "kubernetes: %zu pods not followed (%s)", s->skipped, msg);
+	return 0;
+}
+
+static int k8s_start(void *impl, struct evloop *loop, const struct pod_sink *sink, char *err,
+		     size_t errlen)
+{
+	struct k8s_source *s = impl;
+	int ret;
+
+	s->loop = loop;
+	s->sink = *sink;
+	s->nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		snprintf(err, errlen, "kubernetes: rtnetlink (for the pods' host interfaces): %s",
+			 strerror(errno));
+		return -errno;
+	}
+	list_reset(s);
+	do {
+		ret = list_page_sync(s, err, errlen);
+		if (ret < 0)
+			return ret;
+	} while (s->cont[0]);
+	list_done(s);
+	s->report_next_ok = false;
+
+	s->multi = curl_multi_init();
+	if (!s->multi) {
+		snprintf(err, errlen, "kubernetes: libcurl multi interface: out of memory");
+		return -ENOMEM;
+	}
+	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer_change);
+	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+	ret = evloop_add_timer(loop, 0, 0, on_curl_timer, s, &s->curl_timer);
+	if (!ret)
+		ret = evloop_add_timer(loop, 0, 0, on_retry, s, &s->retry_timer);
+	if (!ret)
+		ret = evloop_add_timer(loop, RESOLVE_RETRY_NS, RESOLVE_RETRY_NS, on_resolve, s,
+				       &s->resolve_timer);
+	if (ret < 0) {
+		snprintf(err, errlen, "kubernetes: %s", strerror(-ret));
+		return ret;
+	}
+	start_request(s, REQ_WATCH);
+	return 0;
+}
+
+static void k8s_free(void *impl)
+{
+	struct k8s_source *s = impl;
+
+	if (!s)
+		return;
+	if (s->req) {
+		if (s->multi)
+			curl_multi_remove_handle(s->multi, s->req);
+		curl_easy_cleanup(s->req);
+	}
+	if (s->multi)
+		curl_multi_cleanup(s->multi);
+	if (s->loop) {
+		evloop_del_timer(s->loop, s->curl_timer);
+		evloop_del_timer(s->loop, s->retry_timer);
+		evloop_del_timer(s->loop, s->resolve_timer);
+	}
+	if (s->nl)
+		mnl_socket_close(s->nl);
+	curl_slist_free_all(s->headers);
+	k8s_lines_free(&s->lines);
+	list_reset(s);
+	free(s->pods.pods);
+	free(s->body);
+	free(s->node);
+	k8s_config_free(&s->api);
+	free(s);
+}
+
+static const struct pod_source_ops k8s_ops = {
+    .name = "kubernetes",
+    .start = k8s_start,
+    .free = k8s_free,
+};
+
+int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_source *out, char *err,
+		       size_t errlen)
+{
+	struct k8s_source *s;
+	int ret;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "kubernetes: libcurl does not initialise");
+		return -EIO;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	k8s_lines_init(&s->lines, K8S_LINE_MAX);
+	if (cfg->kubeconfig)
+		ret = k8s_config_load(cfg->kubeconfig, &s->api, err, errlen);
+	else
+		ret = k8s_config_in_cluster(cfg->sa_dir, &s->api, err, errlen);
+	if (ret == 0 && s->api.tls_server_name) {
+		snprintf(err, errlen, "%s: tls-server-name is not supported by floe yet",
+			 s->api.origin);
+		ret = -ENOTSUP;
+	}
+	if (ret == 0 && cfg->node && !(s->node = strdup(cfg->node)))
+		ret = -ENOMEM;
+	if (ret < 0) {
+		if (ret == -ENOMEM)
+			snprintf(err, errlen, "kubernetes: %s", strerror(ENOMEM));
+		k8s_free(s);
+		return ret;
+	}
+	out->ops = &k8s_ops;
+	out->impl = s;
+	return 0;
+}

@@ -1,0 +1,505 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The Kubernetes pod source's parsers (lib/node/pods/k8s_watch.c, k8s_config.c): the watch
+ * stream's line splitter fed in every split of a stream, watch events (pods, bookmarks, 410
+ * errors, bad lines), pods (active or not, host network, podIPs), a LIST page, Status bodies,
+ * kubeconfigs (files and inline data, token files re-read, refused exec plugins, errors that
+ * say where) and base64. The objects are shaped as the API server sends them (test_k8s_tap.sh
+ * checks the real one).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pods/k8s_config.h"
+#include "pods/k8s_watch.h"
+
+/* ------------------------------------------------------------ lines */
+
+struct lines_seen {
+	char text[4096];
+	int n;
+};
+
+static int collect_line(void *ctx, const char *line, size_t len)
+{
+	struct lines_seen *s = ctx;
+	size_t at = strlen(s->text);
+
+	snprintf(s->text + at, sizeof(s->text) - at, "[%.*s]", (int)len, line);
+	s->n++;
+	return 0;
+}
+
+static void test_lines_every_split(void **state)
+{
+	const char stream[] = "{\"a\":1}\n\n{\"b\":22}\n{\"c\":333}\npartial";
+
+	/* Every way of cutting the stream in two gives the same lines. */
+	for (size_t cut = 0; cut <= sizeof(stream) - 1; cut++) {
+		struct k8s_lines l;
+		struct lines_seen seen = {.text = ""};
+
+		k8s_lines_init(&l, 64);
+		assert_int_equal(k8s_lines_feed(&l, stream, cut, collect_line, &seen), 0);
+		assert_int_equal(
+		    k8s_lines_feed(&l, stream + cut, sizeof(stream) - 1 - cut, collect_line, &seen),
+		    0);
+		assert_string_equal(seen.text, "[{\"a\":1}][{\"b\":22}][{\"c\":333}]");
+		assert_int_equal(l.len, strlen("partial"));
+		k8s_lines_free(&l);
+	}
+	/* Byte by byte. */
+	struct k8s_lines l;
+	struct lines_seen seen = {.text = ""};
+
+	k8s_lines_init(&l, 64);
+	for (size_t i = 0; i < sizeof(stream) - 1; i++)
+		assert_int_equal(k8s_lines_feed(&l, stream + i, 1, collect_line, &seen), 0);
+	assert_int_equal(seen.n, 3);
+	k8s_lines_free(&l);
+}
+
+static int stop_at_second(void *ctx, const char *line, size_t len)
+{
+	return ++*(int *)ctx == 2 ? -EINTR : 0;
+}
+
+static void test_lines_bounds(void **state)
+{
+	struct k8s_lines l;
+	struct lines_seen seen = {.text = ""};
+	int calls = 0;
+
+	k8s_lines_init(&l, 8);
+	/* A line of exactly max bytes passes, whole or in pieces; one more byte does not. */
+	assert_int_equal(k8s_lines_feed(&l, "12345678\n", 9, collect_line, &seen), 0);
+	assert_int_equal(k8s_lines_feed(&l, "1234", 4, collect_line, &seen), 0);
+	assert_int_equal(k8s_lines_feed(&l, "5678\n", 5, collect_line, &seen), 0);
+	assert_string_equal(seen.text, "[12345678][12345678]");
+	assert_int_equal(k8s_lines_feed(&l, "123456789\n", 10, collect_line, &seen), -EMSGSIZE);
+	k8s_lines_reset(&l);
+	assert_int_equal(k8s_lines_feed(&l, "12345", 5, collect_line, &seen), 0);
+	assert_int_equal(k8s_lines_feed(&l, "6789", 4, collect_line, &seen), -EMSGSIZE);
+	assert_true(l.cap <= 8);
+	/* The callback's own error stops the feed. */
+	k8s_lines_reset(&l);
+	assert_int_equal(k8s_lines_feed(&l, "a\nb\nc\n", 6, stop_at_second, &calls), -EINTR);
+	assert_int_equal(calls, 2);
+	k8s_lines_free(&l);
+}
+
+/* ------------------------------------------------------------ events and pods */
+
+#define POD(ns, name, rv, extra_meta, spec, status)                                                \
+	"{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"" name                   \
+	"\",\"namespace\":\"" ns "\",\"resourceVersion\":\"" rv "\"" extra_meta                    \
+	"},\"spec\":{" spec "},\"status\":{" status "}}"
+
+static const char running_pod[] =
+    POD("shop", "web-1", "1234", ",\"labels\":{\"app\":\"web\"}",
+	"\"nodeName\":\"node-a\",\"containers\":[{\"name\":\"web\"}]",
+	"\"phase\":\"Running\",\"podIP\":\"10.1.2.3\",\"podIPs\":[{\"ip\":\"10.1.2.3\"},"
+	"{\"ip\":\"fd00::3\"}]");
+
+static void test_event_pod(void **state)
+{
+	struct k8s_event ev;
+	char err[256], line[2048];
+	const struct floe_pod *p = &ev.pod.pod;
+	uint8_t v4[4], v6[16];
+
+	snprintf(line, sizeof(line), "{\"type\":\"ADDED\",\"object\":%s}", running_pod);
+	assert_int_equal(k8s_watch_event_parse(line, strlen(line), &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.type, K8S_ADDED);
+	assert_string_equal(ev.resource_version, "1234");
+	assert_string_equal(p->name, "shop/web-1");
+	assert_string_equal(floe_pod_short_name(p), "web-1");
+	assert_string_equal(p->namespace, "shop");
+	assert_string_equal(p->node, "node-a");
+	assert_true(ev.pod.active);
+	assert_false(p->host_network);
+	assert_int_equal(p->host_ifindex, 0);
+	/* podIPs, both families; podIP (the same as podIPs[0]) not twice. */
+	assert_int_equal(p->n_addrs, 2);
+	inet_pton(AF_INET, "10.1.2.3", v4);
+	inet_pton(AF_INET6, "fd00::3", v6);
+	assert_int_equal(p->addrs[0].family, AF_INET);
+	assert_memory_equal(p->addrs[0].addr, v4, 4);
+	assert_int_equal(p->addrs[0].prefixlen, 32);
+	assert_int_equal(p->addrs[1].family, AF_INET6);
+	assert_memory_equal(p->addrs[1].addr, v6, 16);
+
+	snprintf(line, sizeof(line), "{\"type\":\"DELETED\",\"object\":%s}", running_pod);
+	assert_int_equal(k8s_watch_event_parse(line, strlen(line), &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.type, K8S_DELETED);
+}
+
+static void test_pod_activity(void **state)
+{
+	static const struct {
+		const char *json;
+		bool active, host_network;
+	} cases[] = {
+	    {POD("a", "p", "1", "", "", "\"phase\":\"Pending\""), false, false},
+	    {POD("a", "p", "1", "", "", "\"phase\":\"Running\""), false, false}, /* no IP yet */
+	    {POD("a", "p", "1", "", "", "\"phase\":\"Running\",\"podIP\":\"10.0.0.1\""), true,
+	     false},
+	    {POD("a", "p", "1", "", "", "\"phase\":\"Succeeded\",\"podIP\":\"10.0.0.1\""), false,
+	     false},
+	    {POD("a", "p", "1", "", "", "\"phase\":\"Failed\",\"podIP\":\"10.0.0.1\""), false,
+	     false},
+	    {POD("a", "p", "1", ",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"", "",
+		 "\"phase\":\"Running\",\"podIP\":\"10.0.0.1\""),
+	     false, false},
+	    {POD("a", "p", "1", "", "\"hostNetwork\":true",
+		 "\"phase\":\"Running\",\"podIP\":\"192.168.1.5\""),
+	     true, true},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct k8s_event ev;
+		char err[256], line[1024];
+
+		snprintf(line, sizeof(line), "{\"type\":\"MODIFIED\",\"object\":%s}",
+			 cases[i].json);
+		assert_int_equal(k8s_watch_event_parse(line, strlen(line), &ev, err, sizeof(err)),
+				 0);
+		assert_int_equal(ev.pod.active, cases[i].active);
+		assert_int_equal(ev.pod.pod.host_network, cases[i].host_network);
+	}
+}
+
+static void test_event_bookmark_error_bad(void **state)
+{
+	static const char bookmark[] = "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\","
+				       "\"metadata\":{\"resourceVersion\":\"9876\"}}}";
+	static const char gone[] =
+	    "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+	    "\"status\":\"Failure\",\"message\":\"too old resource version: 5 (99)\","
+	    "\"reason\":\"Expired\",\"code\":410}}";
+	static const struct {
+		const char *line;
+		int ret;
+		const char *msg;
+	} bad[] = {
+	    {"{\"type\":\"ADDED\"", -EBADMSG, "not JSON"},
+	    {"[1,2]", -EBADMSG, "no type and object"},
+	    {"{\"type\":\"RENAMED\",\"object\":{}}", -EBADMSG, "unknown type"},
+	    {"{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{}}}", -EBADMSG, "without"},
+	    {"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\"}}}", -EINVAL,
+	     "not a pod"},
+	    {"{\"type\":\"ADDED\",\"object\":" POD("a", "p", "1", "", "",
+						   "\"podIPs\":[{\"ip\":\"10.0.0.300\"}]") "}",
+	     -EINVAL, "not an IP address"},
+	};
+	struct k8s_event ev;
+	char err[256];
+
+	assert_int_equal(k8s_watch_event_parse(bookmark, strlen(bookmark), &ev, err, sizeof(err)),
+			 0);
+	assert_int_equal(ev.type, K8S_BOOKMARK);
+	assert_string_equal(ev.resource_version, "9876");
+	assert_int_equal(k8s_watch_event_parse(gone, strlen(gone), &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.type, K8S_ERROR);
+	assert_int_equal(ev.code, 410);
+	assert_string_equal(ev.message, "too old resource version: 5 (99)");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(
+		    k8s_watch_event_parse(bad[i].line, strlen(bad[i].line), &ev, err, sizeof(err)),
+		    bad[i].ret);
+		if (!strstr(err, bad[i].msg))
+			fail_msg("case %zu: \"%s\" does not say \"%s\"", i, err, bad[i].msg);
+	}
+}
+
+static void test_pod_name_too_long(void **state)
+{
+	char name[300], line[1024], err[256];
+	struct k8s_event ev;
+
+	/* namespace/name past FLOE_POD_NAME_MAX: refused, said, not truncated. */
+	memset(name, 'x', 250);
+	name[250] = '\0';
+	snprintf(line, sizeof(line),
+		 "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"%s\",\"namespace\":"
+		 "\"shop\"},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\"}}}",
+		 name);
+	assert_int_equal(k8s_watch_event_parse(line, strlen(line), &ev, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "longer than"));
+	/* 254 characters in all: taken. */
+	name[254 - 5] = '\0';
+	snprintf(line, sizeof(line),
+		 "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"%s\",\"namespace\":"
+		 "\"shop\"},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\"}}}",
+		 name);
+	assert_int_equal(k8s_watch_event_parse(line, strlen(line), &ev, err, sizeof(err)), 0);
+	assert_int_equal(strlen(ev.pod.pod.name), 254);
+}
+
+struct list_seen {
+	char names[512];
+	int n;
+};
+
+static void on_item(void *ctx, const struct k8s_pod *p)
+{
+	struct list_seen *s = ctx;
+	size_t at = strlen(s->names);
+
+	snprintf(s->names + at, sizeof(s->names) - at, "%s%s%s", at ? " " : "", p->pod.name,
+		 p->active ? "" : "(inactive)");
+	s->n++;
+}
+
+static void test_list_page_and_status(void **state)
+{
+	static const char page
+	    [] = "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+		 "\"555\","
+		 "\"continue\":\"eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ\",\"remainingItemCount\":3},"
+		 "\"items\":[" POD(
+		     "a", "one", "1", "", "",
+		     "\"phase\":\"Running\",\"podIP\":\"10.0.0.1\"") "," POD("b", "two", "2", "",
+									     "",
+									     "\"phase\":"
+									     "\"Pending\"") ",{"
+											    "\"meta"
+											    "data\""
+											    ":{}}]"
+											    "}";
+	static const char last[] =
+	    "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"556\"},"
+	    "\"items\":[]}";
+	static const char forbidden[] =
+	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\","
+	    "\"message\":\"pods is forbidden: User \\\"x\\\" cannot list resource \\\"pods\\\"\","
+	    "\"reason\":\"Forbidden\",\"details\":{\"kind\":\"pods\"},\"code\":403}";
+	char rv[K8S_RV_MAX + 1], cont[K8S_CONTINUE_MAX + 1], err[256], msg[256];
+	struct list_seen seen = {.names = ""};
+	size_t skipped = 0;
+	int code;
+
+	assert_int_equal(k8s_pod_list_parse(page, strlen(page), on_item, &seen, rv, cont, &skipped,
+					    err, sizeof(err)),
+			 0);
+	assert_string_equal(seen.names, "a/one b/two(inactive)");
+	assert_int_equal(skipped, 1);
+	assert_non_null(strstr(err, "not a pod"));
+	assert_string_equal(rv, "555");
+	assert_string_equal(cont, "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ");
+	assert_int_equal(k8s_pod_list_parse(last, strlen(last), on_item, &seen, rv, cont, &skipped,
+					    err, sizeof(err)),
+			 0);
+	assert_string_equal(rv, "556");
+	assert_string_equal(cont, "");
+	assert_int_equal(k8s_pod_list_parse("{\"kind\":", 8, on_item, &seen, rv, cont, &skipped,
+					    err, sizeof(err)),
+			 -EINVAL);
+
+	assert_int_equal(k8s_status_parse(forbidden, strlen(forbidden), &code, msg, sizeof(msg)),
+			 0);
+	assert_int_equal(code, 403);
+	assert_string_equal(msg, "pods is forbidden: User \"x\" cannot list resource \"pods\"");
+	assert_int_equal(k8s_status_parse(last, strlen(last), &code, msg, sizeof(msg)), -EINVAL);
+}
+
+/* ------------------------------------------------------------ kubeconfig */
+
+static void test_base64(void **state)
+{
+	unsigned char out[64];
+
+	assert_int_equal(k8s_base64_decode("", 0, out), 0);
+	assert_int_equal(k8s_base64_decode("Zg==", 4, out), 1);
+	assert_memory_equal(out, "f", 1);
+	assert_int_equal(k8s_base64_decode("Zm8=", 4, out), 2);
+	assert_memory_equal(out, "fo", 2);
+	assert_int_equal(k8s_base64_decode("Zm9v\nYmFy", 9, out), 6);
+	assert_memory_equal(out, "foobar", 6);
+	assert_int_equal(k8s_base64_decode("Zm9vYg", 6, out), -EINVAL); /* padding missing */
+	assert_int_equal(k8s_base64_decode("Zg=", 3, out), -EINVAL);
+	assert_int_equal(k8s_base64_decode("Zh==", 4, out), -EINVAL); /* bits past the end */
+	assert_int_equal(k8s_base64_decode("Zg==Zg==", 8, out), -EINVAL);
+	assert_int_equal(k8s_base64_decode("Z!==", 4, out), -EINVAL);
+	assert_int_equal(k8s_base64_decode("Z", 1, out), -EINVAL);
+
+	/* Unpadded input longer than a quad: refused before it writes past len / 4 * 3 (found by
+	 * fuzz_k8s; under ASan the exact-size buffer shows an overflow). */
+	static const char unpadded[] = "Zm1QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB";
+	unsigned char *exact = malloc((sizeof(unpadded) - 1) / 4 * 3);
+
+	assert_int_equal(k8s_base64_decode(unpadded, sizeof(unpadded) - 1, exact), -EINVAL);
+	free(exact);
+}
+
+#define KUBECONFIG(user)                                                                           \
+	"apiVersion: v1\nkind: Config\ncurrent-context: dev\n"                                     \
+	"clusters:\n- name: c1\n  cluster:\n    server: https://10.0.0.1:6443/\n"                  \
+	"    certificate-authority-data: Q0EK\n"                                                   \
+	"- name: c2\n  cluster: {server: 'https://other:443', certificate-authority: ca.pem}\n"    \
+	"contexts:\n- name: prod\n  context: {cluster: c2, user: u1}\n"                            \
+	"- name: dev\n  context:\n    cluster: c1\n    user: u1\n    namespace: shop\n"            \
+	"users:\n- name: u1\n  user:\n" user
+
+static void test_kubeconfig_cert_inline(void **state)
+{
+	static const char text[] = KUBECONFIG("    client-certificate-data: Q0VSVAo=\n"
+					      "    client-key-data: S0VZCg==\n");
+	struct k8s_config c;
+	char err[256] = "";
+
+	assert_int_equal(
+	    k8s_config_parse(text, strlen(text), "kc", "/etc/kube", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.context, "dev");
+	assert_string_equal(c.server, "https://10.0.0.1:6443"); /* the trailing '/' dropped */
+	assert_int_equal(c.ca.len, 3);
+	assert_memory_equal(c.ca.data, "CA\n", 3);
+	assert_null(c.ca.path);
+	assert_int_equal(c.cert.len, 5);
+	assert_memory_equal(c.cert.data, "CERT\n", 5);
+	assert_memory_equal(c.key.data, "KEY\n", 4);
+	assert_null(c.token);
+	assert_null(c.token_file);
+	k8s_config_free(&c);
+}
+
+static void test_kubeconfig_paths_and_token(void **state)
+{
+	/* The other context: relative paths against the kubeconfig's directory. */
+	static const char text[] = KUBECONFIG("    tokenFile: sa/token\n    token: inline\n");
+	char other[sizeof(text) + 16];
+	struct k8s_config c;
+	char err[256] = "";
+
+	snprintf(other, sizeof(other), "%s", text);
+	memcpy(strstr(other, "current-context: dev"), "current-context: prd", 20);
+	memcpy(strstr(other, "- name: prod"), "- name: prd ", 12);
+	assert_int_equal(
+	    k8s_config_parse(other, strlen(other), "kc", "/etc/kube", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.server, "https://other:443");
+	assert_string_equal(c.ca.path, "/etc/kube/ca.pem");
+	assert_string_equal(c.token_file, "/etc/kube/sa/token");
+	assert_string_equal(c.token, "inline");
+	k8s_config_free(&c);
+}
+
+static void test_token_file_reread(void **state)
+{
+	char dir[] = "/tmp/floe-k8s-test.XXXXXX", path[128], text[512], err[256];
+	struct k8s_config c;
+	char *tok;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/token", dir);
+	f = fopen(path, "w");
+	fputs("first-token\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), KUBECONFIG("    tokenFile: token\n"));
+	assert_int_equal(k8s_config_parse(text, strlen(text), "kc", dir, &c, err, sizeof(err)), 0);
+	assert_int_equal(k8s_config_token(&c, &tok, err, sizeof(err)), 0);
+	assert_string_equal(tok, "first-token"); /* the newline dropped */
+	free(tok);
+	/* Rotated on disk (written anew and renamed over, as the kubelet does): the next read
+	 * has it. */
+	snprintf(path, sizeof(path), "%s/token.new", dir);
+	f = fopen(path, "w");
+	fputs("second-token", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "%s/token", dir);
+	assert_int_equal(rename(path, text), 0);
+	assert_int_equal(k8s_config_token(&c, &tok, err, sizeof(err)), 0);
+	assert_string_equal(tok, "second-token");
+	free(tok);
+	unlink(text);
+	assert_int_equal(k8s_config_token(&c, &tok, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "cannot read the token file"));
+	k8s_config_free(&c);
+	rmdir(dir);
+}
+
+static void test_kubeconfig_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		int ret;
+		const char *msg;
+	} cases[] = {
+	    {KUBECONFIG("    exec:\n      command: aws\n"), -ENOTSUP,
+	     "kc: user \"u1\": exec authentication is not supported"},
+	    {KUBECONFIG("    auth-provider: {name: gcp}\n"), -ENOTSUP, "auth-provider"},
+	    {KUBECONFIG("    client-certificate: c.pem\n"), -EINVAL, "needs its key"},
+	    {KUBECONFIG("    token: x\n    client-key-data: '%%%'\n"), -EINVAL,
+	     "client-key-data is not valid base64"},
+	    {"clusters: [\n", -EINVAL, "kc:2:1: "},
+	    {"- a\n- b\n", -EINVAL, "no mapping at the top"},
+	    {"apiVersion: v1\n", -EINVAL, "no current-context"},
+	    {"current-context: x\ncontexts: []\n", -EINVAL, "\"x\" is not in contexts"},
+	    {"current-context: x\ncontexts:\n- {name: x, context: {cluster: c}}\n", -EINVAL,
+	     "cluster \"c\" is not in clusters"},
+	    {"current-context: x\ncontexts:\n- {name: x, context: {cluster: c}}\n"
+	     "clusters:\n- {name: c, cluster: {server: 'ftp://x'}}\n",
+	     -EINVAL, "expected an https:// URL"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct k8s_config c;
+		char err[256] = "";
+		int ret = k8s_config_parse(cases[i].text, strlen(cases[i].text), "kc", NULL, &c,
+					   err, sizeof(err));
+
+		if (ret != cases[i].ret || !strstr(err, cases[i].msg))
+			fail_msg("case %zu: %d \"%s\", want %d \"%s\"", i, ret, err, cases[i].ret,
+				 cases[i].msg);
+		assert_null(c.server);
+	}
+}
+
+static void test_in_cluster(void **state)
+{
+	struct k8s_config c;
+	char err[256];
+
+	setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "6443", 1);
+	assert_int_equal(k8s_config_in_cluster("/sa", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.server, "https://[fd00::1]:6443");
+	assert_string_equal(c.ca.path, "/sa/ca.crt");
+	assert_string_equal(c.token_file, "/sa/token");
+	k8s_config_free(&c);
+	assert_false(k8s_in_cluster_available("/nonexistent-floe-sa"));
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	assert_int_equal(k8s_config_in_cluster("/sa", &c, err, sizeof(err)), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_lines_every_split),
+	    cmocka_unit_test(test_lines_bounds),
+	    cmocka_unit_test(test_event_pod),
+	    cmocka_unit_test(test_pod_activity),
+	    cmocka_unit_test(test_event_bookmark_error_bad),
+	    cmocka_unit_test(test_pod_name_too_long),
+	    cmocka_unit_test(test_list_page_and_status),
+	    cmocka_unit_test(test_base64),
+	    cmocka_unit_test(test_kubeconfig_cert_inline),
+	    cmocka_unit_test(test_kubeconfig_paths_and_token),
+	    cmocka_unit_test(test_token_file_reread),
+	    cmocka_unit_test(test_kubeconfig_errors),
+	    cmocka_unit_test(test_in_cluster),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
