@@ -279,9 +279,18 @@ start_apiserver() {
 		start apiserver "${APISERVER_CMD[@]}"
 		wait_for apiserver "$READY_TIMEOUT" apiserver_ready && return 0
 		stop apiserver
-		[ ! -f "$ADMIN_KUBECONFIG" ] && log_says_port_taken apiserver || break
-		rm -f "$STATE/apiserver.port"
+		log_says_port_taken apiserver || break
+		if [ -f "$ADMIN_KUBECONFIG" ]; then
+			# A restart keeps its port: whoever held it (the killed server's sockets,
+			# another program) is waited for, a second at a time.
+			say "port $(cat "$STATE/apiserver.port") taken: retrying"
+			sleep 1
+		else
+			rm -f "$STATE/apiserver.port"
+		fi
 	done
+	say "the API server's log ends with:"
+	tail -n 15 "$STATE/logs/apiserver.log" >&2 2>/dev/null || true
 	die "the API server did not become ready; its log: $STATE/logs/apiserver.log"
 }
 
