@@ -55,4 +55,10 @@ if [ ${#extra[@]} -gt 0 ]; then
 	grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$T/oracle.out" ||
 		{ not_ok "oracle_gaps.py ran to its end"; diag "$(tail -20 "$T/oracle.out")"; }
 fi
+# The captures differ per run: on a failure keep them (pods_cleanup leaves the dir with
+# KEEP_TMP) to rerun the oracle on, e.g. oracle_gaps.py --only-extra --extra kafka:DIR/kafka.pcap
+if [ "$ASSERT_FAIL" -gt 0 ]; then
+	KEEP_TMP=1
+	diag "captures and logs kept in $T"
+fi
 done_testing

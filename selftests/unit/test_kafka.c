@@ -1495,6 +1495,52 @@ static void test_gaps(void **state)
 	fx_free(&f);
 }
 
+/*
+ * After a hole in the responses, bytes inside the cut message can pass for the start of a
+ * pending request's response with a huge length (in a capture: a record batch's leader epoch 0
+ * and magic 2 read as correlation id 2). The real responses after it are not swallowed: a
+ * response that proves itself (all there, answering a pending request, decoding to its end)
+ * ends the false one.
+ */
+static void test_gap_false_response_start(void **state)
+{
+	struct fx f;
+	struct buf b = {0}, m = {0};
+	size_t n;
+
+	(void)state;
+	fx_open(&f);
+	metadata_v1_req(&b, 5, "x");
+	metadata_v1_req(&b, 6, "y");
+	metadata_v1_req(&b, 7, "z");
+	send_buf(&f, TCP_DIR_C2S, &b);
+	dissect_stream_gap(f.eng, f.c, TCP_DIR_S2C, 300, f.ts);
+	/* The tail of 5's response; in it a false start: 1 MiB, correlation id 5, one broker
+	 * whose host name runs past these bytes (a prefix of a Metadata v1 response). */
+	b_put(&m, "\x01\x02\x03", 3);
+	b_i32(&m, 1 << 20), b_i32(&m, 5);
+	b_i32(&m, 1), b_i32(&m, 1), b_i16(&m, 0x4000);
+	b_put(&m, "broker-name-cut.", 16);
+	send_buf(&f, TCP_DIR_S2C, &m);
+	/* 6's response in the next segment, 7's after it in the same one. */
+	metadata_v1_resp(&b, 6, "y", 0);
+	metadata_v1_resp(&b, 7, "z", 0);
+	send_buf(&f, TCP_DIR_S2C, &b);
+	fx_close(&f, TCP_CLOSE_FIN);
+	n = n_entries(&f);
+	assert_int_equal(n, 3);
+	assert_int_equal(iget(&f, 0, "request.correlation_id"), 5);
+	assert_str(&f, 0, "missing", "response");
+	assert_str(&f, 0, "missing_reason", "capture_gap");
+	assert_int_equal(iget(&f, 1, "response.correlation_id"), 6);
+	assert_str(&f, 1, "response.topics.0", "y");
+	assert_absent(&f, 1, "missing");
+	assert_int_equal(iget(&f, 2, "response.correlation_id"), 7);
+	assert_absent(&f, 2, "missing");
+	assert_true(fx_counter(&f, "resync_bytes") >= 3 + 8 + 10 + 16);
+	fx_free(&f);
+}
+
 static void test_close_mid_response(void **state)
 {
 	struct fx f;
@@ -1722,6 +1768,7 @@ int main(void)
 	    cmocka_unit_test(test_large_message_streamed),
 	    cmocka_unit_test(test_body_max),
 	    cmocka_unit_test(test_gaps),
+	    cmocka_unit_test(test_gap_false_response_start),
 	    cmocka_unit_test(test_close_mid_response),
 	    cmocka_unit_test(test_pending_bound),
 	    cmocka_unit_test(test_pending_values_bound),

@@ -29,6 +29,8 @@ struct byte_reader {
 	const uint8_t *p;
 	size_t n, off;
 	bool cut; /* p holds only a prefix of the message (set by the caller): short is expected */
+	size_t declared; /* when cut and known (else 0): the message's length from p; a field
+			  * that would end past it is impossible (BAD), not short */
 	enum br_status st;
 	const char *why; /* BR_BAD: what was wrong (a static string) */
 	size_t bad_at;	 /* BR_BAD: offset of the field */
@@ -45,6 +47,12 @@ static inline void br_sub(struct byte_reader *r, size_t k, struct byte_reader *s
 static inline size_t br_left(const struct byte_reader *r)
 {
 	return r->n - r->off;
+}
+
+/* Bytes left to the message's declared end (those here when it is not known). */
+static inline size_t br_left_declared(const struct byte_reader *r)
+{
+	return r->declared > r->off ? r->declared - r->off : br_left(r);
 }
 
 static inline bool br_ok(const struct byte_reader *r)
@@ -68,7 +76,10 @@ static inline bool br_need(struct byte_reader *r, size_t k)
 	if (r->st)
 		return false;
 	if (br_left(r) < k) {
-		r->st = BR_SHORT;
+		if (r->declared && k > br_left_declared(r))
+			br_bad(r, "field past the message's declared end");
+		else
+			r->st = BR_SHORT;
 		return false;
 	}
 	return true;

@@ -935,7 +935,7 @@ static void decode_array(struct kd *kd, struct byte_reader *r, const struct kafk
 
 	if (r->st || count < 0)
 		return; /* null: left out */
-	if (!r->cut && (uint64_t)count > br_left(r) / min) {
+	if ((!r->cut || r->declared) && (uint64_t)count > br_left_declared(r) / min) {
 		br_bad(r, "array count larger than the bytes left");
 		return;
 	}
@@ -1048,6 +1048,10 @@ static void decode_field(struct kd *kd, struct byte_reader *r, const struct kafk
 
 		if (r->st || len < 0)
 			break;
+		if (r->declared && (uint64_t)len > br_left_declared(r)) {
+			br_bad(r, "bytes past the message's declared end");
+			break;
+		}
 		here = (uint64_t)len < br_left(r) ? (size_t)len : br_left(r);
 		if (!r->cut && here < (uint64_t)len) {
 			r->st = BR_SHORT;
@@ -1410,6 +1414,8 @@ struct kdir {
 	bool in_msg;
 	bool resync;  /* look for the next message start */
 	bool frozen;  /* a gap cut the message: no more bytes are kept */
+	bool tentative; /* a response taken at a resync, not all in the bytes that had it: a
+			 * proven response start inside it means it was none */
 	uint32_t len; /* declared length */
 	uint64_t got; /* bytes of it received (after the length prefix) */
 	uint64_t gap_bytes;
@@ -1497,11 +1503,6 @@ static struct kreq *pending_take(struct kafka_st *st, int32_t corr)
 			      st->lost_why);
 	pending_pop(&st->pending);
 	return pending_entry(l, struct kreq, link);
-}
-
-static bool pending_has(const struct kafka_st *st, int32_t corr)
-{
-	return pending_find(&st->pending, kreq_is, &corr) != NULL;
 }
 
 static void pending_add(struct kafka_st *st, struct kreq *q)
@@ -1769,6 +1770,7 @@ static void dir_reset(struct kdir *d)
 {
 	d->in_msg = false;
 	d->frozen = false;
+	d->tentative = false;
 	d->len = 0;
 	d->got = 0;
 	d->gap_bytes = 0;
@@ -1851,18 +1853,90 @@ static enum detect_result resync_request_check(const uint8_t *p, size_t n, void 
 	return request_check(p, n);
 }
 
-/* In the responses' direction: a plausible length and the correlation id of a pending request. */
+/*
+ * Could the response of declared length len at p (n bytes here, from its length prefix) answer
+ * q? What is here of it must decode as q's API and version: to the end of the message when
+ * it is all here, else up to where the bytes stop. Bytes inside a message cut by a gap often
+ * pass for a length and a pending correlation id (a record batch's leader epoch 0 and magic 2
+ * read as correlation id 2), and a false start's length would swallow the real responses
+ * after it.
+ */
+static bool response_fits_request(const struct kreq *q, const uint8_t *p, size_t n, uint32_t len)
+{
+	const struct kafka_api *api = kafka_api_get(q->api_key);
+	size_t avail = n - 4 < len ? n - 4 : len;
+	bool cut = avail < len, flex, ok;
+	struct byte_reader r;
+	struct kd kd;
+
+	/* Nothing to check against; ApiVersions may be answered in version 0. */
+	if (!api || !api->response || q->api_version > api->max_version || q->api_key == 18)
+		return true;
+	flex = api_flexible(api, q->api_version);
+	br_init(&r, p + 4, avail);
+	r.cut = cut;
+	r.declared = cut ? len : 0;
+	br_u32(&r); /* the correlation id */
+	if (flex)
+		skip_tagged(&r);
+	if (r.st)
+		return r.st == BR_SHORT && cut;
+	kd_init(&kd, q->api_version, flex, false, 0);
+	decode_struct(&kd, &r, api->response, NULL);
+	ok = !kd.unknown_error && (r.st == BR_SHORT ? cut : !r.st && r.off == avail);
+	kd_free(&kd);
+	return ok;
+}
+
+/* The pending request a response starting at p (8 bytes here) with a plausible length would
+ * answer, or NULL. */
+static const struct kreq *response_request(const struct kafka_st *st, const uint8_t *p)
+{
+	uint32_t len = (uint32_t)be32_at(p);
+	int32_t corr = (int32_t)be32_at(p + 4);
+	const struct pending_link *l;
+
+	if (len < 4 || len > KAFKA_RESPONSE_MAX)
+		return NULL;
+	l = pending_find(&st->pending, kreq_is, &corr);
+	return l ? pending_entry(l, struct kreq, link) : NULL;
+}
+
+/* In the responses' direction: a plausible length, the correlation id of a pending request,
+ * and what is here of the body decodes as that request's response. */
 static enum detect_result resync_response_check(const uint8_t *p, size_t n, void *arg)
 {
-	const struct kafka_st *st = arg;
-	uint32_t len;
+	const struct kreq *q;
 
 	if (n < 8)
 		return DETECT_MAYBE;
-	len = (uint32_t)be32_at(p);
-	return len >= 4 && len <= KAFKA_RESPONSE_MAX && pending_has(st, (int32_t)be32_at(p + 4))
-		   ? DETECT_YES
-		   : DETECT_NO;
+	q = response_request(arg, p);
+	return q && response_fits_request(q, p, n, (uint32_t)be32_at(p)) ? DETECT_YES : DETECT_NO;
+}
+
+/* A response that proves itself: all here, answering a pending request whose API's responses
+ * floe decodes, and its body decodes to exactly its end as that request's response. */
+static bool response_proven(const struct kafka_st *st, const uint8_t *p, size_t n)
+{
+	const struct kafka_api *api;
+	const struct kreq *q;
+
+	if (n < 8 || (uint64_t)be32_at(p) + 4 > n || !(q = response_request(st, p)))
+		return false;
+	api = kafka_api_get(q->api_key);
+	return api && api->response && q->api_version <= api->max_version && q->api_key != 18 &&
+	       response_fits_request(q, p, n, (uint32_t)be32_at(p));
+}
+
+/* Inside a tentative response: the offset of the first proven response start in p..p+n, or n. */
+static size_t tentative_disproved(const struct kafka_st *st, const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i++)
+		if (response_proven(st, p + i, n - i))
+			return i;
+	return n;
 }
 
 /* Looking for a message start in dir. Returns bytes to skip; *found when one starts there. */
@@ -2005,6 +2079,19 @@ static size_t kafka_parse(void *vst, struct conn *c, enum tcp_dir dir, const uin
 	struct kdir *d = &st->d[dir];
 
 	st->c = c;
+	if (d->in_msg && d->tentative) {
+		size_t k = tentative_disproved(st, p, n);
+
+		if (k == n)
+			return stream_msg(st, dir, p, n, ts_last);
+		/* A false start's length was swallowing real responses: drop it (its request
+		 * stays pending, lost when a later response is matched), go on at the real one. */
+		count(st, KAFKA_C_RESYNC_BYTES, d->got - d->gap_bytes + 4);
+		dir_reset(d);
+		if (k)
+			count(st, KAFKA_C_RESYNC_BYTES, k);
+		return k ? k : start_msg(st, dir, p, n, ts, ts_last);
+	}
 	if (d->in_msg)
 		return stream_msg(st, dir, p, n, ts_last);
 	if (st->req_dir < 0) {
@@ -2024,6 +2111,12 @@ static size_t kafka_parse(void *vst, struct conn *c, enum tcp_dir dir, const uin
 		if (!found)
 			return 0;
 		d->resync = false;
+		if ((int)dir != st->req_dir) {
+			size_t k = start_msg(st, dir, p, n, ts, ts_last);
+
+			d->tentative = d->in_msg;
+			return k;
+		}
 	}
 	return start_msg(st, dir, p, n, ts, ts_last);
 }
