@@ -80,6 +80,8 @@ static const struct protocol_field http_fields[] = {
 			  "HTTP/2: fields that referred to dynamic-table entries floe never saw"),
 	FIELD("request.authority", STRING, "HTTP/2 `:authority`"),
 	FIELD("request.scheme", STRING, "HTTP/2 `:scheme`"),
+	FIELD("request.protocol", STRING,
+	      "HTTP/2 `:protocol` of an extended CONNECT (RFC 8441), e.g. `websocket`"),
 	FIELD("response", OBJECT, "the response"),
 	FIELD("response.status", INTEGER, "`200`, `404`, ..."),
 	FIELD("response.status_text", STRING,
