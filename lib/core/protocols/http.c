@@ -101,7 +101,7 @@ static const struct protocol_field http_fields[] = {
 	FIELD("tunnel_kind", STRING,
 	      "an accepted CONNECT: what its tunnel carried: `cleartext` (dissected: the entries "
 	      "from inside have `tunnel.id`), `tls` (not decrypted), `empty`, `not_dissected` "
-	      "(nested too deep)"),
+	      "(nested too deep; HTTP/2: an extended CONNECT, or more tunnels than kept)"),
 	FIELD("pushed", BOOLEAN, "HTTP/2 server push: the entry is the promised stream's"),
 	FIELD("promised_on_stream", INTEGER, "HTTP/2 server push: the stream it was promised on"),
 	FIELD("rst_error", STRING, "HTTP/2 RST_STREAM: the error code name"),
