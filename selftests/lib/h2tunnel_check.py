@@ -11,29 +11,17 @@ Prints the TAB-separated ok/fail/diag lines that selftests/lib/entries.sh (`chec
                                  exchanges on the proxy's leg to the servers (TSHARK_FIELDS)
 """
 import argparse
-import collections
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from entries_check import (check, check_problems, diag, load_entries, read_entries,  # noqa: E402
                            read_jsonl, short)
+from tunnel_check import pod, req, status  # noqa: E402
 
 TSHARK_FIELDS = ["tcp.srcport", "tcp.dstport", "http2.headers.method", "http2.headers.authority",
                  "http2.headers.status", "http2.headers.path", "http.request.uri",
                  "http.response.code"]
-
-
-def pod(e, side):
-    return (e.get(side) or {}).get("pod")
-
-
-def req(e):
-    return e.get("request") or {}
-
-
-def status(e):
-    return (e.get("response") or {}).get("status")
 
 
 def legs(entries, a):
