@@ -111,6 +111,25 @@ static struct dissect_stats __attribute__((unused)) fx_stats(struct fx *f)
 	return st;
 }
 
+/* The value of a dissector's event counter (dissector.h, counters). */
+static uint64_t __attribute__((unused))
+fx_counter(struct fx *f, const char *dissector, const char *name)
+{
+	struct dissect_stats st = fx_stats(f);
+	unsigned p, i;
+	const char *pn, *cn;
+
+	for (p = 0; (pn = dissect_protocol_name(p)); p++) {
+		if (strcmp(pn, dissector))
+			continue;
+		for (i = 0; (cn = dissect_counter_name(p, i)); i++)
+			if (!strcmp(cn, name))
+				return st.counters[p][i];
+	}
+	fail_msg("no counter %s.%s", dissector, name);
+	return 0;
+}
+
 static void __attribute__((unused)) fx_free(struct fx *f)
 {
 	fx_close(f, TCP_CLOSE_FIN);

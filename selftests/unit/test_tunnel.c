@@ -21,6 +21,7 @@
 
 #include "dissect/dissector.h"
 #include "dissect/engine.h"
+#include "dissect/http2.h"
 #include "dissect/tunnel.h"
 #include "test_stream.h"
 
@@ -679,6 +680,435 @@ static void test_inner_buffer_bound(void **state)
 	fx_free(&f);
 }
 
+/* ---- HTTP/2 CONNECT (RFC 9113 8.5) and extended CONNECT (RFC 8441) ---- */
+
+/* Bytes one DATA frame carries (its source), and whether it ends the stream. */
+struct chunk {
+	const void *p;
+	size_t n;
+	bool end;
+};
+
+static ssize_t chunk_read(nghttp2_session *s, int32_t sid, uint8_t *out, size_t len,
+			  uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+	const struct chunk *ck = src->ptr;
+
+	(void)s;
+	(void)sid;
+	(void)ud;
+	assert_true(ck->n <= len);
+	memcpy(out, ck->p, ck->n);
+	*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (!ck->end)
+		*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+	return (ssize_t)ck->n;
+}
+
+/* One DATA frame of n bytes on sid (ck must live until the next pump). */
+static void h2_data(nghttp2_session *s, int32_t sid, struct chunk *ck, const void *p, size_t n,
+		    bool end)
+{
+	nghttp2_data_provider dp = { .source.ptr = ck, .read_callback = chunk_read };
+
+	ck->p = p;
+	ck->n = n;
+	ck->end = end;
+	assert_int_equal(nghttp2_submit_data(s, end ? NGHTTP2_FLAG_END_STREAM : NGHTTP2_FLAG_NONE,
+					     sid, &dp), 0);
+}
+
+/*
+ * The proxy's side: a CONNECT is answered with connect_status (2xx: a head without
+ * END_STREAM, the tunnel stays open; else with END_STREAM; 0: not at once). The test then plays the target's
+ * bytes with h2_data on the server session.
+ */
+static int connect_status;
+
+static int h2_proxy_frame(nghttp2_session *s, const nghttp2_frame *fr, void *ud)
+{
+	char st[4];
+	nghttp2_nv resp[] = { { (uint8_t *)":status", (uint8_t *)st, 7, 3, NGHTTP2_NV_FLAG_NONE } };
+
+	(void)ud;
+	if (fr->hd.type != NGHTTP2_HEADERS || fr->headers.cat != NGHTTP2_HCAT_REQUEST ||
+	    !connect_status)
+		return 0; /* 0: the test answers */
+	snprintf(st, sizeof(st), "%d", connect_status);
+	if (connect_status >= 200 && connect_status < 300)
+		assert_int_equal(nghttp2_submit_headers(s, NGHTTP2_FLAG_NONE, fr->hd.stream_id, NULL,
+							resp, 1, NULL), 0);
+	else
+		assert_int_equal(nghttp2_submit_headers(s, NGHTTP2_FLAG_END_STREAM,
+							fr->hd.stream_id, NULL, resp, 1, NULL), 0);
+	return 0;
+}
+
+/* A client and a proxy, HTTP/2 sessions of nghttp2, their SETTINGS exchanged through floe. */
+static void h2_proxy_open(struct fx *f, struct h2peer *cl, struct h2peer *sv,
+			  const nghttp2_settings_entry *sset, size_t nsset)
+{
+	nghttp2_session_callbacks *cb;
+
+	memset(cl, 0, sizeof(*cl));
+	memset(sv, 0, sizeof(*sv));
+	connect_status = 200;
+	assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+	nghttp2_session_callbacks_set_send_callback(cb, h2_send);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2_proxy_frame);
+	assert_int_equal(nghttp2_session_server_new(&sv->s, cb, sv), 0);
+	nghttp2_session_callbacks_del(cb);
+	assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+	nghttp2_session_callbacks_set_send_callback(cb, h2_send);
+	nghttp2_session_callbacks_set_on_header_callback(cb, h2_client_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_client_data);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, h2_client_close);
+	assert_int_equal(nghttp2_session_client_new(&cl->s, cb, cl), 0);
+	nghttp2_session_callbacks_del(cb);
+	fx_open(f);
+	assert_int_equal(nghttp2_submit_settings(cl->s, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+	assert_int_equal(nghttp2_submit_settings(sv->s, NGHTTP2_FLAG_NONE, sset, nsset), 0);
+	h2_pump(f, cl, sv);
+}
+
+static int32_t h2_connect(struct h2peer *cl, const char *authority)
+{
+	nghttp2_nv req[] = {
+		NV(":method", "CONNECT"),
+		{ (uint8_t *)":authority", (uint8_t *)authority, 10, strlen(authority),
+		  NGHTTP2_NV_FLAG_NONE },
+	};
+	int32_t sid = nghttp2_submit_headers(cl->s, NGHTTP2_FLAG_NONE, -1, NULL, req, 2, NULL);
+
+	assert_true(sid > 0);
+	return sid;
+}
+
+static void h2_peers_free(struct h2peer *cl, struct h2peer *sv)
+{
+	nghttp2_session_del(cl->s);
+	nghttp2_session_del(sv->s);
+}
+
+#define INNER_REQ "GET /in HTTP/1.1\r\nHost: backend.test\r\n\r\n"
+#define INNER_RESP "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+/* An HTTP/1 exchange through an HTTP/2 CONNECT, beside an ordinary stream. */
+static void test_h2_connect_http1(void **state)
+{
+	static const nghttp2_nv get[] = { NV(":method", "GET"), NV(":scheme", "http"),
+					  NV(":authority", "proxy.test"), NV(":path", "/plain") };
+	static struct h2peer cl, sv;
+	struct chunk c1, c2, c3, c4;
+	struct fx f;
+	int32_t sid, gsid;
+
+	(void)state;
+	h2_proxy_open(&f, &cl, &sv, NULL, 0);
+	connect_status = 404; /* the ordinary GET */
+	gsid = nghttp2_submit_request(cl.s, NULL, get, 4, NULL, NULL);
+	assert_true(gsid > 0);
+	h2_pump(&f, &cl, &sv);
+	connect_status = 200;
+	sid = h2_connect(&cl, "backend.test:80");
+	h2_pump(&f, &cl, &sv);
+	assert_int_equal(cl.status, 200); /* the client's own view: the tunnel is open */
+	/* the CONNECT's entry waits for the tunnel's first bytes */
+	assert_int_equal(n_entries(&f), 1);
+	h2_data(cl.s, sid, &c1, INNER_REQ, strlen(INNER_REQ), false);
+	h2_pump(&f, &cl, &sv);
+	h2_data(sv.s, sid, &c2, INNER_RESP, strlen(INNER_RESP), false);
+	h2_pump(&f, &cl, &sv);
+	assert_int_equal(cl.body_len, strlen(INNER_RESP));
+	assert_memory_equal(cl.body, INNER_RESP, cl.body_len);
+	/* both ends close the stream: the tunnel ends */
+	h2_data(cl.s, sid, &c3, "", 0, true);
+	h2_data(sv.s, sid, &c4, "", 0, true);
+	h2_pump(&f, &cl, &sv);
+	assert_int_equal(cl.responses, 2);
+	assert_int_equal(n_entries(&f), 3);
+	fx_close(&f, TCP_CLOSE_FIN);
+	assert_int_equal(n_entries(&f), 3);
+
+	assert_int_equal(iget(&f, 0, "stream_id"), gsid);
+	assert_int_equal(iget(&f, 0, "response.status"), 404);
+	assert_false(has(&f, 0, "tunnel_kind"));
+	assert_str(&f, 1, "version", "2");
+	assert_int_equal(iget(&f, 1, "stream_id"), sid);
+	assert_str(&f, 1, "request.method", "CONNECT");
+	assert_str(&f, 1, "request.authority", "backend.test:80");
+	assert_str(&f, 1, "request.url", "backend.test:80");
+	assert_int_equal(iget(&f, 1, "response.status"), 200);
+	assert_str(&f, 1, "tunnel_kind", "cleartext");
+	assert_false(has(&f, 1, "missing"));
+	assert_false(has(&f, 1, "tunnel"));
+	assert_str(&f, 2, "version", "1.1");
+	assert_str(&f, 2, "request.url", "/in");
+	assert_int_equal(iget(&f, 2, "response.status"), 200);
+	assert_str(&f, 2, "response.body.text", "hello");
+	assert_false(has(&f, 2, "missing"));
+	assert_int_equal(iget(&f, 2, "request_size"), (long long)strlen(INNER_REQ));
+	assert_inside(&f, 2, 1, "backend.test:80");
+	assert_int_equal(fx_stats(&f).tunnels, 1);
+	assert_int_equal(fx_stats(&f).parse_errors, 0);
+	assert_int_equal(fx_counter(&f, "http2", "tunnels"), 1);
+	assert_int_equal(fx_counter(&f, "http2", "tunnels_refused"), 0);
+	fx_free(&f);
+	h2_peers_free(&cl, &sv);
+}
+
+/* TLS through an HTTP/2 CONNECT: recognised, not dissected; DATA sent before the answer. */
+static void test_h2_connect_tls(void **state)
+{
+	static const uint8_t server_hello[] = { 0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00 };
+	static struct h2peer cl, sv;
+	struct chunk c1, c2, c3;
+	struct fx f;
+	int32_t sid;
+
+	(void)state;
+	h2_proxy_open(&f, &cl, &sv, NULL, 0);
+	connect_status = 0; /* no answer yet */
+	sid = h2_connect(&cl, "db.test:443");
+	h2_pump(&f, &cl, &sv);
+	/* The client does not wait (RFC 9113 8.5 allows DATA at once): its first three bytes
+	 * come before the answer, the rest after. */
+	h2_data(cl.s, sid, &c1, client_hello, 3, false);
+	h2_pump(&f, &cl, &sv);
+	assert_int_equal(cl.status, 0);
+	assert_int_equal(nghttp2_submit_headers(sv.s, NGHTTP2_FLAG_NONE, sid, NULL,
+						(nghttp2_nv[]){ NV(":status", "200") }, 1, NULL), 0);
+	h2_pump(&f, &cl, &sv);
+	assert_int_equal(cl.status, 200);
+	h2_data(cl.s, sid, &c2, client_hello + 3, sizeof(client_hello) - 3, false);
+	h2_data(sv.s, sid, &c3, server_hello, sizeof(server_hello), false);
+	h2_pump(&f, &cl, &sv);
+	fx_close(&f, TCP_CLOSE_FIN);
+	assert_int_equal(n_entries(&f), 1);
+	assert_str(&f, 0, "request.authority", "db.test:443");
+	assert_str(&f, 0, "tunnel_kind", "tls");
+	assert_false(has(&f, 0, "request.body"));
+	assert_int_equal(fx_stats(&f).tunnels_tls, 1);
+	assert_int_equal(fx_stats(&f).tunnels, 0);
+	assert_int_equal(fx_stats(&f).parse_errors, 0);
+	fx_free(&f);
+	h2_peers_free(&cl, &sv);
+}
+
+/*
+ * Several tunnels on one connection, interleaved, one refused (407), one reset by the client
+ * in the middle of an exchange; and the bound on tunnels per connection.
+ */
+static void test_h2_connect_several(void **state)
+{
+	static const char *const targets[] = { "a.test:80", "b.test:80", "c.test:80" };
+	static const char *const reqs[] = { "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n",
+					    "GET /b HTTP/1.1\r\nHost: b.test\r\n\r\n",
+					    "GET /c HTTP/1.1\r\nHost: c.test\r\n\r\n" };
+	static const char *const resps[] = { "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na",
+					     "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb" };
+	static struct h2peer cl, sv;
+	struct chunk ck[8];
+	struct fx f;
+	int32_t sid[3], refused;
+	size_t i, j;
+
+	(void)state;
+	h2_proxy_open(&f, &cl, &sv, NULL, 0);
+	for (i = 0; i < 3; i++)
+		sid[i] = h2_connect(&cl, targets[i]);
+	h2_pump(&f, &cl, &sv);
+	connect_status = 407;
+	refused = h2_connect(&cl, "denied.test:80");
+	h2_pump(&f, &cl, &sv);
+	assert_int_equal(cl.status, 407);
+	/* The requests inside go out in reverse order, the answers of a and b come. */
+	for (i = 0; i < 3; i++)
+		h2_data(cl.s, sid[2 - i], &ck[i], reqs[2 - i], strlen(reqs[2 - i]), false);
+	h2_pump(&f, &cl, &sv);
+	for (i = 0; i < 2; i++)
+		h2_data(sv.s, sid[i], &ck[3 + i], resps[i], strlen(resps[i]), false);
+	h2_pump(&f, &cl, &sv);
+	/* c's client gives up: RST_STREAM CANCEL before its answer. */
+	assert_int_equal(nghttp2_submit_rst_stream(cl.s, NGHTTP2_FLAG_NONE, sid[2],
+						   NGHTTP2_CANCEL), 0);
+	h2_pump(&f, &cl, &sv);
+	assert_int_equal(nghttp2_session_get_stream_user_data(cl.s, sid[2]), NULL);
+	fx_close(&f, TCP_CLOSE_END_OF_INPUT);
+
+	/* 407 (over with its answer), then the three CONNECTs (emitted at their first bytes:
+	 * c, b, a), then what was inside */
+	assert_int_equal(n_entries(&f), 7);
+	assert_int_equal(iget(&f, 0, "stream_id"), refused);
+	assert_int_equal(iget(&f, 0, "response.status"), 407);
+	assert_false(has(&f, 0, "tunnel_kind"));
+	assert_false(has(&f, 0, "missing"));
+	for (i = 0; i < 3; i++) {
+		size_t outer = 0, inner = 0;
+
+		for (j = 1; j < n_entries(&f); j++) {
+			if (has(&f, j, "tunnel_kind") &&
+			    !strcmp(sget(&f, j, "request.authority"), targets[i]))
+				outer = j;
+			if (has(&f, j, "tunnel") && !strcmp(sget(&f, j, "tunnel.authority"),
+							       targets[i]))
+				inner = j;
+		}
+		assert_true(outer && inner && outer < inner);
+		assert_int_equal(iget(&f, outer, "stream_id"), sid[i]);
+		assert_str(&f, outer, "tunnel_kind", "cleartext");
+		assert_false(has(&f, outer, "missing"));
+		assert_inside(&f, inner, outer, targets[i]);
+		assert_str(&f, inner, "request.url", i == 0 ? "/a" : i == 1 ? "/b" : "/c");
+		if (i < 2) {
+			assert_str(&f, inner, "response.body.text", i == 0 ? "a" : "b");
+			assert_false(has(&f, inner, "missing"));
+		} else {
+			/* the stream's reset ended the tunnel: the carrier of c was reset */
+			assert_str(&f, inner, "missing", "response");
+			assert_str(&f, inner, "missing_reason", "connection_reset");
+		}
+	}
+	assert_int_equal(fx_stats(&f).tunnels, 3);
+	assert_int_equal(fx_counter(&f, "http2", "tunnels"), 3);
+	assert_int_equal(fx_stats(&f).parse_errors, 0);
+	fx_free(&f);
+	h2_peers_free(&cl, &sv);
+}
+
+/* More tunnels open at once than HTTP2_MAX_TUNNELS: the rest are reported, not dissected. */
+static void test_h2_connect_bound(void **state)
+{
+	static struct h2peer cl, sv;
+	static struct chunk ck[HTTP2_MAX_TUNNELS + 2];
+	char authority[HTTP2_MAX_TUNNELS + 2][32];
+	struct fx f;
+	size_t i, refused = 0, inside = 0;
+
+	(void)state;
+	h2_proxy_open(&f, &cl, &sv, NULL, 0);
+	for (i = 0; i < HTTP2_MAX_TUNNELS + 2; i++) {
+		int32_t sid;
+
+		snprintf(authority[i], sizeof(authority[i]), "t%zu.test:80", i);
+		sid = h2_connect(&cl, authority[i]);
+		h2_pump(&f, &cl, &sv);
+		h2_data(cl.s, sid, &ck[i], INNER_REQ, strlen(INNER_REQ), false);
+		h2_pump(&f, &cl, &sv);
+	}
+	fx_close(&f, TCP_CLOSE_FIN);
+	for (i = 0; i < n_entries(&f); i++) {
+		if (has(&f, i, "tunnel"))
+			inside++;
+		else if (!strcmp(sget(&f, i, "tunnel_kind"), "not_dissected"))
+			refused++;
+		else
+			assert_str(&f, i, "tunnel_kind", "cleartext");
+	}
+	assert_int_equal(refused, 2);
+	assert_int_equal(inside, HTTP2_MAX_TUNNELS);
+	assert_int_equal(n_entries(&f), 2 * HTTP2_MAX_TUNNELS + 2);
+	assert_int_equal(fx_counter(&f, "http2", "tunnels_refused"), 2);
+	assert_int_equal(fx_stats(&f).tunnels, HTTP2_MAX_TUNNELS);
+	fx_free(&f);
+	h2_peers_free(&cl, &sv);
+}
+
+/* Bytes lost inside a DATA frame of a tunnel: a gap inside, the next exchange pairs right. */
+static void test_h2_connect_gap(void **state)
+{
+	static const char resp1[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcdefghij";
+	static struct h2peer cl, sv;
+	struct chunk c1, c2, c3, c4;
+	struct fx f;
+	int32_t sid;
+	size_t cut;
+
+	(void)state;
+	h2_proxy_open(&f, &cl, &sv, NULL, 0);
+	sid = h2_connect(&cl, "backend.test:80");
+	h2_pump(&f, &cl, &sv);
+	h2_data(cl.s, sid, &c1, "GET /1 HTTP/1.1\r\n\r\n", 19, false);
+	h2_pump(&f, &cl, &sv);
+	/* the server's DATA frame reaches the client whole, floe misses 8 body bytes of it */
+	h2_data(sv.s, sid, &c2, resp1, strlen(resp1), false);
+	assert_int_equal(nghttp2_session_send(sv.s), 0);
+	assert_int_equal(sv.n, 9 + strlen(resp1));
+	cut = sv.n - 8;
+	fx_send(&f, S2C, sv.buf, cut);
+	fx_gap(&f, S2C, 8);
+	assert_int_equal(nghttp2_session_mem_recv(cl.s, sv.buf, sv.n), sv.n);
+	sv.n = 0;
+	h2_pump(&f, &cl, &sv);
+	h2_data(cl.s, sid, &c3, "GET /2 HTTP/1.1\r\n\r\n", 19, false);
+	h2_pump(&f, &cl, &sv);
+	h2_data(sv.s, sid, &c4, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz", 39, false);
+	h2_pump(&f, &cl, &sv);
+	fx_close(&f, TCP_CLOSE_FIN);
+	assert_int_equal(n_entries(&f), 3);
+	assert_str(&f, 0, "tunnel_kind", "cleartext");
+	assert_str(&f, 1, "request.url", "/1");
+	assert_int_equal(iget(&f, 1, "response.body.gap_bytes"), 8);
+	assert_inside(&f, 1, 0, "backend.test:80");
+	assert_str(&f, 2, "request.url", "/2");
+	assert_str(&f, 2, "response.body.text", "z");
+	assert_false(has(&f, 2, "missing"));
+	assert_inside(&f, 2, 0, "backend.test:80");
+	assert_int_equal(fx_stats(&f).gaps, 2); /* the carrier's and the tunnel's */
+	fx_free(&f);
+	h2_peers_free(&cl, &sv);
+}
+
+/* Extended CONNECT for WebSocket (RFC 8441): reported and counted, its frames not dissected. */
+static void test_h2_extended_connect(void **state)
+{
+	static const nghttp2_settings_entry enable = { NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1 };
+	static const nghttp2_nv req[] = { NV(":method", "CONNECT"), NV(":protocol", "websocket"),
+					  NV(":scheme", "http"), NV(":path", "/chat"),
+					  NV(":authority", "ws.test"),
+					  NV("sec-websocket-version", "13") };
+	/* a masked text frame "hello" (RFC 6455 5.2) and the server's unmasked echo */
+	static const uint8_t ws_c[] = { 0x81, 0x85, 1, 2, 3, 4, 'h' ^ 1, 'e' ^ 2, 'l' ^ 3,
+					 'l' ^ 4, 'o' ^ 1 };
+	static const uint8_t ws_s[] = { 0x81, 0x05, 'h', 'e', 'l', 'l', 'o' };
+	static struct h2peer cl, sv;
+	struct chunk c1, c2, c3, c4;
+	struct fx f;
+	int32_t sid;
+
+	(void)state;
+	h2_proxy_open(&f, &cl, &sv, &enable, 1);
+	assert_int_equal(nghttp2_session_get_remote_settings(
+				 cl.s, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL), 1);
+	sid = nghttp2_submit_headers(cl.s, NGHTTP2_FLAG_NONE, -1, NULL, req, 6, NULL);
+	assert_true(sid > 0);
+	h2_pump(&f, &cl, &sv);
+	assert_int_equal(cl.status, 200);
+	h2_data(cl.s, sid, &c1, ws_c, sizeof(ws_c), false);
+	h2_data(sv.s, sid, &c2, ws_s, sizeof(ws_s), false);
+	h2_pump(&f, &cl, &sv);
+	h2_data(cl.s, sid, &c3, "", 0, true);
+	h2_data(sv.s, sid, &c4, "", 0, true);
+	h2_pump(&f, &cl, &sv);
+	assert_int_equal(cl.responses, 1);
+	assert_int_equal(cl.body_len, sizeof(ws_s));
+	fx_close(&f, TCP_CLOSE_FIN);
+	assert_int_equal(n_entries(&f), 1);
+	assert_str(&f, 0, "request.method", "CONNECT");
+	assert_str(&f, 0, "request.protocol", "websocket");
+	assert_str(&f, 0, "request.path", "/chat");
+	assert_int_equal(iget(&f, 0, "response.status"), 200);
+	assert_str(&f, 0, "tunnel_kind", "not_dissected");
+	assert_false(has(&f, 0, "missing"));
+	assert_false(has(&f, 0, "response.body"));
+	assert_int_equal(fx_counter(&f, "http2", "extended_connects"), 1);
+	assert_int_equal(fx_stats(&f).tunnels, 0);
+	assert_int_equal(fx_stats(&f).conns_unknown, 0);
+	assert_int_equal(fx_stats(&f).parse_errors, 0);
+	fx_free(&f);
+	h2_peers_free(&cl, &sv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -694,6 +1124,12 @@ int main(void)
 		cmocka_unit_test(test_unknown_inside),
 		cmocka_unit_test(test_nested),
 		cmocka_unit_test(test_inner_buffer_bound),
+		cmocka_unit_test(test_h2_connect_http1),
+		cmocka_unit_test(test_h2_connect_tls),
+		cmocka_unit_test(test_h2_connect_several),
+		cmocka_unit_test(test_h2_connect_bound),
+		cmocka_unit_test(test_h2_connect_gap),
+		cmocka_unit_test(test_h2_extended_connect),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

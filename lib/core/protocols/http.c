@@ -80,6 +80,8 @@ static const struct protocol_field http_fields[] = {
 			  "HTTP/2: fields that referred to dynamic-table entries floe never saw"),
 	FIELD("request.authority", STRING, "HTTP/2 `:authority`"),
 	FIELD("request.scheme", STRING, "HTTP/2 `:scheme`"),
+	FIELD("request.protocol", STRING,
+	      "HTTP/2 `:protocol` of an extended CONNECT (RFC 8441), e.g. `websocket`"),
 	FIELD("response", OBJECT, "the response"),
 	FIELD("response.status", INTEGER, "`200`, `404`, ..."),
 	FIELD("response.status_text", STRING,
@@ -99,7 +101,7 @@ static const struct protocol_field http_fields[] = {
 	FIELD("tunnel_kind", STRING,
 	      "an accepted CONNECT: what its tunnel carried: `cleartext` (dissected: the entries "
 	      "from inside have `tunnel.id`), `tls` (not decrypted), `empty`, `not_dissected` "
-	      "(nested too deep)"),
+	      "(nested too deep; HTTP/2: an extended CONNECT, or more tunnels than kept)"),
 	FIELD("pushed", BOOLEAN, "HTTP/2 server push: the entry is the promised stream's"),
 	FIELD("promised_on_stream", INTEGER, "HTTP/2 server push: the stream it was promised on"),
 	FIELD("rst_error", STRING, "HTTP/2 RST_STREAM: the error code name"),

@@ -27,6 +27,7 @@
 #include "dissect/grpc.h"
 #include "dissect/hpack.h"
 #include "dissect/http_common.h"
+#include "dissect/tunnel.h"
 
 #define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define PREFACE_LEN 24u
@@ -96,6 +97,10 @@ struct stream {
 	size_t kept;               /* its share of h2.kept */
 	uint32_t rst_error;
 	enum tcp_dir rst_by;
+	/* An accepted CONNECT (see "tunnels"): its entry is out, its DATA goes to tun (NULL:
+	 * not dissected) until the stream ends. */
+	bool tunnel;
+	struct tunnel *tun;
 };
 
 /* The header block being received in one direction. */
@@ -148,6 +153,8 @@ struct h2 {
 	uint32_t prio_ids[PRIORITY_IDS]; /* streams that carried only PRIORITY so far */
 	unsigned nprio;
 	struct http2_conn_stats st;
+	unsigned ntunnels;   /* streams with an open tun (HTTP2_MAX_TUNNELS) */
+	uint64_t now;        /* the newest timestamp seen (a tunnel's end) */
 };
 
 const char *http2_error_name(uint32_t code)
@@ -385,6 +392,8 @@ static void stream_unlink(struct h2 *h, struct stream *s)
 
 static void stream_free(struct h2 *h, struct stream *s)
 {
+	/* a tunnel still open here: the connection goes without close() (h2_free) */
+	tunnel_close(s->tun, CONN_END_END_OF_INPUT, h->now);
 	h->kept -= s->kept;
 	half_free(&s->h[0]);
 	half_free(&s->h[1]);
@@ -425,25 +434,22 @@ static void set_partial_json(json_t *msg, const struct half *hf)
 }
 
 /*
- * Emit the stream's entry and forget the stream. why: the reason given to a missing half
- * (RST_STREAM and GOAWAY override it with ENTRY_REASON_STREAM_RESET; a stream that bytes
- * were lost from says ENTRY_REASON_GAP).
+ * The stream's entry (NULL on ENOMEM). why: the reason given to a missing half (RST_STREAM
+ * and GOAWAY override it with ENTRY_REASON_STREAM_RESET; a stream that bytes were lost from
+ * says ENTRY_REASON_GAP).
  */
-static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
-			enum entry_missing_reason why)
+static struct entry *stream_entry(struct conn *c, struct stream *s,
+				  enum entry_missing_reason why)
 {
 	struct half *rq = &s->h[0], *rs = &s->h[1];
 	struct entry *e = s->handover;
 	json_t *f;
 
 	s->handover = NULL;
-	stream_unlink(h, s);
 	if (!e)
 		e = conn_entry_new(c);
-	if (!e) {
-		stream_free(h, s);
-		return;
-	}
+	if (!e)
+		return NULL;
 	f = e->fields;
 	e->protocol = s->grpc ? "grpc" : "http";
 	memcpy(e->version, "2", 2);
@@ -523,8 +529,28 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 		e->missing_reason = s->rst || s->goaway		   ? ENTRY_REASON_STREAM_RESET
 				    : s->gap_hit || s->lost_request ? ENTRY_REASON_GAP
 								    : why;
+	return e;
+}
+
+static void tunnel_stream_end(struct h2 *h, struct stream *s, enum entry_missing_reason why);
+
+/* Emit the stream's entry and forget the stream (a tunnel's stream: end the tunnel). */
+static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
+			enum entry_missing_reason why)
+{
+	struct entry *e;
+
+	stream_unlink(h, s);
+	if (s->tunnel) {
+		/* its entry went out at the 2xx: the tunnel ends with the stream */
+		tunnel_stream_end(h, s, why);
+		stream_free(h, s);
+		return;
+	}
+	e = stream_entry(c, s, why);
 	stream_free(h, s);
-	conn_emit(c, e);
+	if (e)
+		conn_emit(c, e);
 }
 
 static void half_init(struct h2 *h, struct half *hf)
@@ -780,6 +806,8 @@ static void add_trailers(struct half *hf, struct block *b)
 				 json_string_length(v));
 }
 
+static bool is_connect(const struct stream *s);
+
 static void half_end(struct h2 *h, struct conn *c, struct stream *s, enum tcp_dir dir,
 		     uint64_t ts)
 {
@@ -792,11 +820,13 @@ static void half_end(struct h2 *h, struct conn *c, struct stream *s, enum tcp_di
 	/*
 	 * The response ended and the request's end may never come: its head was not seen
 	 * though the client's bytes were (they come in time order), or bytes of the
-	 * connection were lost while the stream was open.
+	 * connection were lost while the stream was open. A CONNECT refused (not 2xx) is over
+	 * when its answer is: its client has no body to end.
 	 */
 	if ((s->h[0].ended && s->h[1].ended) ||
 	    (dir == TCP_DIR_S2C &&
-	     ((!s->h[0].head && h->d[TCP_DIR_C2S].started) || s->gap_hit)))
+	     ((!s->h[0].head && h->d[TCP_DIR_C2S].started) || s->gap_hit ||
+	      (!s->tunnel && is_connect(s)))))
 		stream_emit(h, c, s, ENTRY_REASON_NONE);
 }
 
@@ -839,6 +869,131 @@ static void prio_forget(struct h2 *h, uint32_t sid)
 		}
 	}
 }
+
+/*
+ * ---- tunnels (CONNECT, RFC 9113 8.5; extended CONNECT, RFC 8441) ----
+ *
+ * A CONNECT stream answered with 2xx carries a byte stream in its DATA frames (tunnel.h).
+ * Its entry is emitted at the answer (by the tunnel, once it knows what it carries), the
+ * stream stays tracked until it ends, and the payload of each DATA frame (without padding)
+ * goes to the tunnel in its direction; bytes lost inside a DATA frame go as a gap. The
+ * stream's end (END_STREAM both ways, RST_STREAM, GOAWAY, eviction, the connection's end)
+ * closes the tunnel. An extended CONNECT (:protocol, e.g. websocket) carries that protocol,
+ * not a new connection: it is counted and reported, its bytes are not dissected. At most
+ * HTTP2_MAX_TUNNELS are open per connection: beyond, the CONNECT's entry says not_dissected
+ * and the refusal is counted.
+ */
+
+static bool is_connect(const struct stream *s)
+{
+	const char *m = json_string_value(json_object_get(s->h[0].msg, "method"));
+
+	return s->h[0].head && m && !strcmp(m, "CONNECT");
+}
+
+/* The CONNECT on s was answered 2xx (the response's head is applied). */
+static void tunnel_stream_start(struct h2 *h, struct conn *c, struct stream *s)
+{
+	struct half *rq = &s->h[0];
+	struct http_body early = rq->body;
+	uint64_t early_lost = rq->lost;
+	bool extended = json_object_get(rq->msg, "protocol") != NULL;
+	const char *authority = json_string_value(json_object_get(rq->msg, "authority"));
+	struct entry *e;
+
+	/* DATA the client sent before the answer is the tunnel's first bytes, not a body. */
+	http_body_init(&rq->body, 0);
+	rq->lost = 0;
+	h->kept -= early.len;
+	s->kept -= early.len;
+	s->tunnel = true;
+	e = stream_entry(c, s, ENTRY_REASON_NONE);
+	if (e) {
+		/* the answer came: the bytes that follow are the tunnel's, not bodies */
+		e->missing = ENTRY_COMPLETE;
+		e->missing_reason = ENTRY_REASON_NONE;
+		json_object_del(json_object_get(e->fields, "request"), "body");
+		json_object_del(json_object_get(e->fields, "response"), "body");
+	}
+	if (e && (extended || h->ntunnels >= HTTP2_MAX_TUNNELS)) {
+		if (extended)
+			h->st.tunnels_extended++;
+		else
+			h->st.tunnels_refused++;
+		json_object_set_new(e->fields, "tunnel_kind", json_string("not_dissected"));
+		conn_emit(c, e);
+	} else if (e) {
+		h->st.tunnels++;
+		s->tun = tunnel_open(c, e, authority);
+		if (s->tun)
+			h->ntunnels++;
+	}
+	if (s->tun && early.len)
+		tunnel_data(s->tun, TCP_DIR_C2S, early.buf, early.len, rq->ts);
+	if (s->tun && early.size + early_lost > early.len)
+		tunnel_gap(s->tun, TCP_DIR_C2S, early.size + early_lost - early.len, h->now);
+	http_body_reset(&early);
+}
+
+/* DATA payload bytes of a tunnel's stream. */
+static void tunnel_stream_data(struct stream *s, enum tcp_dir dir, const uint8_t *p, size_t n,
+			       uint64_t ts)
+{
+	if (s->tun && !s->h[dir].ended)
+		tunnel_data(s->tun, dir, p, n, ts);
+}
+
+static void tunnel_stream_gap(struct stream *s, enum tcp_dir dir, uint64_t missing, uint64_t ts)
+{
+	if (s->tun && !s->h[dir].ended)
+		tunnel_gap(s->tun, dir, missing, ts);
+}
+
+/*
+ * dir lost its framing in a gap of `missing` bytes: how much of it was each tunnel's is not
+ * known, so every open tunnel is told of a gap that large (its inner dissection resyncs).
+ */
+static void tunnels_lost(struct h2 *h, enum tcp_dir dir, uint64_t missing, uint64_t ts)
+{
+	struct stream *s;
+
+	for (s = h->oldest; s; s = s->newer)
+		tunnel_stream_gap(s, dir, missing, ts);
+}
+
+/* The tunnel's stream ended (stream_emit): why, as the carrier's end of the inner one. */
+static void tunnel_stream_end(struct h2 *h, struct stream *s, enum entry_missing_reason why)
+{
+	enum conn_end end;
+
+	if (!s->tun)
+		return;
+	switch (why) {
+	case ENTRY_REASON_TIMEOUT:
+		end = CONN_END_TIMEOUT;
+		break;
+	case ENTRY_REASON_END_OF_INPUT:
+		end = CONN_END_END_OF_INPUT;
+		break;
+	case ENTRY_REASON_MEMORY:
+		end = CONN_END_MEMORY;
+		break;
+	case ENTRY_REASON_RESET:
+	case ENTRY_REASON_STREAM_RESET:
+		end = CONN_END_RST;
+		break;
+	default:
+		end = CONN_END_FIN;
+		break;
+	}
+	if (s->rst || s->goaway)
+		end = CONN_END_RST;
+	tunnel_close(s->tun, end, h->now);
+	s->tun = NULL;
+	h->ntunnels--;
+}
+
+/* ---- end of tunnels ---- */
 
 static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct block *b,
 			 uint64_t ts_end)
@@ -899,6 +1054,8 @@ static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 			/* response_time is the final response's, as for HTTP/1 */
 			hf->ts = b->ts;
 			apply_response(h, s, b, status);
+			if (status >= 200 && status < 300 && is_connect(s))
+				tunnel_stream_start(h, c, s);
 		} else {
 			add_trailers(hf, b);
 		}
@@ -1367,7 +1524,7 @@ static const char *half_grpc_encoding(const struct half *hf)
 
 /* Variable payload bytes (between prefix and padding). */
 static void frame_body(struct h2 *h, struct conn *c, enum tcp_dir dir, const uint8_t *p,
-		       size_t n)
+		       size_t n, uint64_t ts)
 {
 	struct dir *d = &h->d[dir];
 	struct stream *s;
@@ -1382,6 +1539,10 @@ static void frame_body(struct h2 *h, struct conn *c, enum tcp_dir dir, const uin
 			return;
 		}
 		hf = &s->h[dir];
+		if (s->tunnel) {
+			tunnel_stream_data(s, dir, p, n, ts);
+			return;
+		}
 		if (hf->ended)
 			return;
 		body_append(h, s, hf, p, n);
@@ -1427,9 +1588,9 @@ static void frame_end(struct h2 *h, struct conn *c, enum tcp_dir dir, uint64_t t
 	}
 }
 
-/* Consume payload bytes of the current frame; returns how many were used. */
+/* Consume payload bytes of the current frame (p[0] came at ts); returns how many were used. */
 static size_t frame_step(struct h2 *h, struct conn *c, enum tcp_dir dir, const uint8_t *p,
-			 size_t n, uint64_t ts_last)
+			 size_t n, uint64_t ts, uint64_t ts_last)
 {
 	struct dir *d = &h->d[dir];
 	size_t used = 0, take;
@@ -1446,7 +1607,7 @@ static size_t frame_step(struct h2 *h, struct conn *c, enum tcp_dir dir, const u
 	}
 	if (d->pos < d->body_end && used < n) {
 		take = d->body_end - d->pos < n - used ? d->body_end - d->pos : n - used;
-		frame_body(h, c, dir, p + used, take);
+		frame_body(h, c, dir, p + used, take, used ? ts_last : ts);
 		d->pos += take;
 		used += take;
 	}
@@ -1520,6 +1681,7 @@ static size_t h2_parse(void *st, struct conn *c, enum tcp_dir dir, const uint8_t
 	struct dir *d = &h->d[dir];
 	size_t off = 0;
 
+	h->now = ts_last;
 	if (!d->started) {
 		if (dir == TCP_DIR_C2S && n < PREFACE_LEN && !memcmp(p, PREFACE, n))
 			return 0;
@@ -1554,7 +1716,7 @@ static size_t h2_parse(void *st, struct conn *c, enum tcp_dir dir, const uint8_t
 			frame_start(h, c, dir, p + off, off ? ts_last : ts);
 			off += FRAME_HDR;
 		}
-		off += frame_step(h, c, dir, p + off, n - off, ts_last);
+		off += frame_step(h, c, dir, p + off, n - off, off ? ts_last : ts, ts_last);
 		if (d->in_frame)
 			break; /* everything was used; the frame goes on in the next bytes */
 	}
@@ -1569,6 +1731,7 @@ static void h2_gap(void *st, struct conn *c, enum tcp_dir dir, uint64_t missing,
 	struct stream *s;
 
 	d->lossy = true;
+	h->now = ts;
 	if (!d->started) {
 		/* lost before anything was seen: the connection is picked up after them */
 		d->started = true;
@@ -1586,6 +1749,7 @@ static void h2_gap(void *st, struct conn *c, enum tcp_dir dir, uint64_t missing,
 	 * boundaries.
 	 */
 	if (!d->in_frame || missing > d->len - d->pos) {
+		tunnels_lost(h, dir, missing, ts);
 		lose_sync(h, c, dir, ts);
 		return;
 	}
@@ -1605,6 +1769,10 @@ static void h2_gap(void *st, struct conn *c, enum tcp_dir dir, uint64_t missing,
 	if (body && !d->skip && d->type == F_DATA && (s = stream_find(h, d->sid))) {
 		struct half *hf = &s->h[dir];
 
+		if (s->tunnel) {
+			tunnel_stream_gap(s, dir, body, ts);
+			body = 0;
+		}
 		hf->lost += body;
 		hf->body.size += body;
 		hf->body.max = hf->body.len; /* keep no bytes after a hole */
@@ -1621,11 +1789,12 @@ static void h2_gap(void *st, struct conn *c, enum tcp_dir dir, uint64_t missing,
 /* dissector_http2.counters, in this order. */
 enum { CNT_SETTINGS, CNT_PINGS, CNT_WINDOW_UPDATES, CNT_PRIORITIES, CNT_GOAWAYS,
        CNT_STREAMS_EVICTED, CNT_ORPHAN_FRAMES, CNT_UNKNOWN_FRAMES, CNT_RESYNCS,
-       CNT_UNKNOWN_HEADER_REFS, CNT_PRIORITY_ONLY_STREAMS };
+       CNT_UNKNOWN_HEADER_REFS, CNT_PRIORITY_ONLY_STREAMS, CNT_TUNNELS, CNT_TUNNELS_REFUSED,
+       CNT_EXTENDED_CONNECTS };
 static const char *const h2_counters[] = {
 	"settings", "pings", "window_updates", "priorities", "goaways", "streams_evicted",
 	"orphan_frames", "unknown_frames", "resyncs", "unknown_header_refs",
-	"priority_only_streams", NULL,
+	"priority_only_streams", "tunnels", "tunnels_refused", "extended_connects", NULL,
 };
 
 static void h2_close(void *st, struct conn *c, enum conn_end why, uint64_t ts)
@@ -1647,6 +1816,9 @@ static void h2_close(void *st, struct conn *c, enum conn_end why, uint64_t ts)
 	conn_counter_add(c, CNT_RESYNCS, h->st.resyncs);
 	conn_counter_add(c, CNT_UNKNOWN_HEADER_REFS, h->st.unknown_header_refs);
 	conn_counter_add(c, CNT_PRIORITY_ONLY_STREAMS, h->st.priority_only_streams);
+	conn_counter_add(c, CNT_TUNNELS, h->st.tunnels);
+	conn_counter_add(c, CNT_TUNNELS_REFUSED, h->st.tunnels_refused);
+	conn_counter_add(c, CNT_EXTENDED_CONNECTS, h->st.tunnels_extended);
 }
 
 static void h2_free(void *st)

@@ -13,6 +13,8 @@
  * connection picked up in the middle, a chain of plausible frame headers. h2c upgrade: the
  * HTTP/1 dissector hands over the upgrade request's entry (http1.h); it is completed with
  * stream 1's response.
+ * CONNECT (RFC 9113 8.5) answered 2xx: the stream's DATA is a tunnel (tunnel.h), dissected
+ * as a new connection; extended CONNECT (RFC 8441, :protocol) is reported, not dissected.
  *
  * Gaps: bytes lost inside a frame are skipped (its length says where the next one starts);
  * a gap that loses frame boundaries makes the direction look for frames again, and a lost
@@ -36,6 +38,11 @@
  * are marked truncated and bodies keep no more, so 1024 streams cannot each hold body_max.
  */
 #define HTTP2_CONN_KEPT_MAX (32u << 20)
+/*
+ * Tunnels (accepted CONNECT streams, tunnel.h) open at once per connection: each holds an
+ * inner connection with its own buffers. Beyond, the CONNECT is reported not dissected.
+ */
+#define HTTP2_MAX_TUNNELS 16u
 /* The largest HPACK dynamic table kept (whatever the encoder's size updates say). */
 #define HTTP2_TABLE_SIZE_MAX (1u << 20)
 
@@ -52,6 +59,9 @@ struct http2_conn_stats {
 	uint64_t skipped_bytes;   /* bytes skipped while looking for frame boundaries */
 	uint64_t unknown_header_refs; /* fields referring to dynamic-table entries never seen */
 	uint64_t priority_only_streams; /* stream ids that carried only PRIORITY frames */
+	uint64_t tunnels;         /* CONNECT streams answered 2xx whose bytes were dissected */
+	uint64_t tunnels_refused; /* ... not dissected: HTTP2_MAX_TUNNELS were open */
+	uint64_t tunnels_extended; /* extended CONNECTs (:protocol) answered 2xx: not dissected */
 	uint32_t goaway_last_stream;
 	uint32_t goaway_error;
 };

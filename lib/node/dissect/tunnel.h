@@ -24,15 +24,12 @@
  * through) or "not_dissected" (nested too deep, or no memory); its id is given at
  * tunnel_open(), so it is numbered before the entries from inside.
  *
- * HTTP/1.1 (http1.c) uses it today. For HTTP/2 (RFC 9113 8.5 CONNECT, RFC 8441 extended
- * CONNECT with :protocol) the same calls fit per stream: at the 2xx response HEADERS,
- * tunnel_open(c, stream_entry, :authority) with the stream's entry; each DATA frame's payload
- * (after padding) to tunnel_data() in the frame's direction; a stream lost in a gap to
- * tunnel_gap(); END_STREAM in both directions, RST_STREAM, GOAWAY or the connection's end to
- * tunnel_close(). Several tunnels on one connection are independent; each holds an inner
- * connection with buffers up to max_buffer_per_dir per direction, so http2.c must bound how
- * many it opens per connection (its stream bound) as HTTP/1's one-at-a-time and the nesting
- * depth bound them today.
+ * Carriers: HTTP/1.1 (http1.c: the rest of the connection after the 2xx) and HTTP/2 (http2.c,
+ * "tunnels": per CONNECT stream, from its 2xx response HEADERS, each DATA frame's payload in
+ * its direction, closed with the stream). Several tunnels on one connection are independent;
+ * each holds an inner connection with buffers up to max_buffer_per_dir per direction, so a
+ * carrier bounds how many it opens (HTTP/1: one at a time; HTTP/2: HTTP2_MAX_TUNNELS), as
+ * the nesting depth bounds them.
  */
 #ifndef FLOE_DISSECT_TUNNEL_H
 #define FLOE_DISSECT_TUNNEL_H
