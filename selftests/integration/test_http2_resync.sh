@@ -106,15 +106,20 @@ floe_stop
 # Which entries may lack a status, by the scenario's ground truth: h2load -D stops its clients
 # at the end of the duration with requests in flight ("N started, M done": N - M of them);
 # floe emits those as missing their response when the connection ends, each the last stream
-# of its connection. Where floe's ring buffer overflowed (stats ringbuf_full, on a loaded
-# machine), entries that lost their response head to that gap say capture_gap. Every other
-# HTTP/2 entry must have status 200.
-/usr/bin/python3 - "$OUT" "$T/h2load-live.log" "$T/live.stats.json" >"$T/live.check" 2>&1 <<'EOF'
+# of its connection. Where floe itself lost packets on a loaded machine (its ring buffer
+# overflowed: stats ringbuf_full; or its dissection queue: "not dissected: queue full N
+# packets" in its summary), entries that lost their response head to that say capture_gap.
+# Every other HTTP/2 entry must have status 200.
+/usr/bin/python3 - "$OUT" "$T/h2load-live.log" "$T/live.stats.json" "$T/live.floe.log" \
+	>"$T/live.check" 2>&1 <<'EOF'
 import json, re, sys
 ents = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 m = re.search(r"^requests: \d+ total, (\d+) started, (\d+) done", open(sys.argv[2]).read(), re.M)
 in_flight = int(m.group(1)) - int(m.group(2)) if m else None
 ringbuf_full = json.load(open(sys.argv[3])).get("ringbuf_full", 0)
+m = re.search(r"not dissected: queue full +(\d+) packets", open(sys.argv[4]).read())
+queue_full = int(m.group(1)) if m else None
+floe_lost = ringbuf_full + (queue_full or 0)
 h2 = [e for e in ents if e.get("version") == "2"]
 ok200 = [e for e in h2 if (e.get("response") or {}).get("status") == 200]
 last_stream = {}
@@ -124,7 +129,7 @@ no200 = [e for e in h2 if (e.get("response") or {}).get("status") != 200]
 cut_at_end = [e for e in no200 if e.get("missing") == "response" and
               e.get("missing_reason") != "capture_gap" and
               e.get("stream_id") == last_stream[e.get("flow_id")]]
-lost = [e for e in no200 if e.get("missing_reason") == "capture_gap" and ringbuf_full > 0]
+lost = [e for e in no200 if e.get("missing_reason") == "capture_gap" and floe_lost > 0]
 unexplained = [e for e in no200 if e not in cut_at_end and e not in lost]
 def halves(e):
     return [e.get(k) or {} for k in ("request", "response")]
@@ -138,17 +143,19 @@ print("entries %d, http/2 %d, status 200 %d, with partial headers %d, unknown re
       (len(ents), len(h2), len(ok200), len(partial), len(indexed), len(known_date),
        len(path_known)))
 print("without status 200: %d; h2load: %s requests in flight at its end, floe: %d entries cut "
-      "there; ringbuf_full %d, %d entries cut by that loss" %
-      (len(no200), in_flight, len(cut_at_end), ringbuf_full, len(lost)))
+      "there; floe lost %d packets (ringbuf_full %d, dissection queue full %s), %d entries "
+      "cut by that" % (len(no200), in_flight, len(cut_at_end), floe_lost, ringbuf_full,
+                       queue_full, len(lost)))
 for e in unexplained[:10]:
     print("unexplained:", json.dumps({k: e.get(k) for k in ("id", "flow_id", "stream_id", "missing",
           "incomplete", "missing_reason")}), (e.get("response") or {}).get("status"))
 def res(name, cond):
     print(("ok\t" if cond else "fail\t") + name)
-res("h2load reports its requests started and done", in_flight is not None)
+res("h2load reports its requests started and done; floe its losses",
+    in_flight is not None and queue_full is not None)
 res("every HTTP/2 entry after the start has its status 200, but the requests h2load left in "
-    "flight at its end (the last stream of a connection, missing its response) and those a "
-    "ring-buffer overflow cut", h2 and ok200 and not unexplained and
+    "flight at its end (the last stream of a connection, missing its response) and those "
+    "floe's own losses cut (capture_gap)", h2 and ok200 and not unexplained and
     in_flight is not None and len(cut_at_end) <= in_flight)
 res("headers sent before the start are marked unknown (headers_partial)", len(partial) > 0)
 res("each unknown header has its dynamic-table index (> 61)", indexed and not bad_idx)
