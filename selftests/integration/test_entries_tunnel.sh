@@ -103,7 +103,16 @@ checks "$PY" "$HERE/../lib/tunnel_check.py" "${ENTRIES_WINDOW[@]}" --entries "$O
 	--proxy-port $PROXY --want "$want"
 
 # tshark, on the same packets: the CONNECTs on the client's connections, and what went through
-# the tunnels where the proxy relays it (HTTP/1; h2c with -d).
+# the tunnels where the proxy relays it (HTTP/1; h2c with -d). http.desegment_body off, so
+# tshark dissects each response at the end of its header: tinyproxy's 403 has no
+# Content-Length (an HTML body to the close), and tshark 4.0.17 desegmenting bodies shows such
+# a response only at the server's FIN. curl closes as soon as it has read the 403's header;
+# when that close races the body, the connection can end with the client's RST and no FIN
+# from tinyproxy, and tshark shows "HTTP/1.1 403 ... [TCP segment of a reassembled PDU]" with
+# no http.response.code: the refused CONNECT with status None where curl and floe have 403
+# (seen once on main). Reproduced on a run's exported PCAP with the server's last data segment
+# and FIN removed (editcap), the client's RST kept: no 403 by default, 403 with this option.
+# The statuses compared here do not depend on the bodies.
 entries_vs_read
 x=${OUT%.json}
 check "floe read's summary: 4 tunnels dissected, 1 TLS" grep -q '(4 CONNECT tunnels dissected, 1 TLS)' "$x.read.log"
@@ -111,8 +120,9 @@ fields=()
 for f in $("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import tunnel_check; print(" ".join(tunnel_check.TSHARK_FIELDS))' "$HERE/../lib"); do
 	fields+=(-e "$f")
 done
-tshark -r "$x.pcap" -d tcp.port==$H2C,http2 -Y 'http.request || http.response || http2.type == 1' \
-	-T fields "${fields[@]}" >"$x.tshark.tsv" 2>"$x.tshark.err"
+tshark -r "$x.pcap" -o http.desegment_body:FALSE -d tcp.port==$H2C,http2 \
+	-Y 'http.request || http.response || http2.type == 1' -T fields "${fields[@]}" \
+	>"$x.tshark.tsv" 2>"$x.tshark.err"
 checks "$PY" "$HERE/../lib/tunnel_check.py" --entries "$OUT" --tshark "$x.tshark.tsv" \
 	--proxy-port $PROXY --client "$(pod_ns a)" --proxy "$(pod_ns p)" --server "$(pod_ns b)"
 [ -n "${V:-}" ] && diag "$(entries_diag "$OUT" 100)"

@@ -77,7 +77,8 @@ EXPECTED = [
 # TAP output and address normalising are the HTTP oracle's (selftests/oracle/oracle.py).
 sys.path.insert(0, HERE)
 from oracle import Tap, norm_ip  # noqa: E402
-import cut_capture  # noqa: E402  (capture gaps made at run time)
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import pcap_cut  # noqa: E402  (capture gaps made at run time)
 
 
 # --------------------------------------------------------------------------- tshark side
@@ -531,13 +532,14 @@ def main():
         tap.result(False, "floe binary %s exists (make build/floe)" % args.floe)
         return tap.done()
     cases = [(p, os.path.relpath(p, args.captures)) for p in files]
-    # The same captures less their first UDP queries (cut_capture.py, at run time): the
-    # answers come unsolicited, as when a capture begins after the questions were asked.
+    # The same captures less their first UDP queries (selftests/lib/pcap_cut.py, at run
+    # time): the answers come unsolicited, as when a capture begins after the questions
+    # were asked.
     tmp = tempfile.mkdtemp(prefix="floe-oracle-dns-")
     for path, name in list(cases):
         cut = os.path.join(tmp, os.path.basename(path) + ".noqueries.pcap")
         try:
-            if cut_capture.cut(path, cut, udp_queries=3):
+            if pcap_cut.cut_file(path, cut, udp_queries=3):
                 cases.append((cut, name + " less its first 3 UDP queries"))
         except ValueError as e:
             tap.result(False, "%s: cut: %s" % (name, e))

@@ -5,8 +5,8 @@ and go on; a gap loses what it cut and nothing after it.
 
 Every Kafka and AMQP capture (the shared ones under $FLOE_CAPTURES/{kafka,amqp}, and the files
 given with --extra, e.g. the bench generators' captures, see test_gaps.sh) is cut at run time
-by cut_capture.py in several ways (every Nth TCP data segment, and bursts of consecutive
-ones) into a temporary directory. For each cut file:
+by selftests/lib/pcap_cut.py in several ways (every Nth TCP data segment, and bursts of
+consecutive ones) into a temporary directory. For each cut file:
 
 1. untouched entries: every entry floe makes of the whole capture whose messages no removed
    segment could have carried (no removed segment of its direction between the message's
@@ -46,13 +46,14 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from oracle import Tap, norm_ip  # noqa: E402
-import cut_capture  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+import pcap_cut  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CAPTURE_EXT = (".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz", ".cap")
 # amqps.pcapng is TLS: nothing to cut that floe dissects.
 SKIP = ("amqps.pcapng",)
-# (name, cut_capture arguments): single segments at several periods, and bursts.
+# (name, pcap_cut.cut arguments): single segments at several periods, and bursts.
 CUTS = (
     ("every 2nd data segment", {"every": (2, None)}),
     ("every 3rd data segment", {"every": (3, None)}),
@@ -321,7 +322,7 @@ def check_amqp(whole, cut_entries, counters, path_cut, problems):
 
 def check_cut(floe, path, proto, whole, how, args, tmp):
     cut = os.path.join(tmp, "cut.pcap")
-    dropped = cut_capture.cut(path, cut, **args)
+    dropped = pcap_cut.cut_file(path, cut, **args)
     if not dropped:
         return None
     entries, summary, counters = floe_read(floe, cut)
@@ -349,7 +350,7 @@ def check_first_fin(floe, path, tmp):
     """The capture ends right after each connection's first FIN: a response delimited by the
     server's close is complete, as in the whole capture, though the client's FIN never came."""
     cut = os.path.join(tmp, "fin.pcap")
-    dropped = cut_capture.cut(path, cut, first_fin=True)
+    dropped = pcap_cut.cut_file(path, cut, first_fin=True)
     whole, _s, _c = floe_read(floe, path)
     entries, _s, _c = floe_read(floe, cut)
     problems = []
@@ -419,7 +420,7 @@ def main():
         for path in fin_files:
             try:
                 problems, desc = check_first_fin(a.floe, path, tmp)
-            except cut_capture.NotEthernet as e:
+            except pcap_cut.UnsupportedLinkType as e:
                 tap.result(True, "%s, first FIN" % os.path.basename(path), skip=str(e))
                 continue
             except (RuntimeError, ValueError, subprocess.CalledProcessError) as e:
@@ -438,7 +439,7 @@ def main():
             for how, args in CUTS:
                 try:
                     r = check_cut(a.floe, path, proto, whole, how, args, tmp)
-                except cut_capture.NotEthernet as e:
+                except pcap_cut.UnsupportedLinkType as e:
                     tap.result(True, "%s, %s" % (name, how), skip=str(e))
                     break
                 except (RuntimeError, ValueError, subprocess.CalledProcessError) as e:

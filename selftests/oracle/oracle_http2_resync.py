@@ -190,18 +190,19 @@ def compare(rel, variant, floe, path, ports, whole, upgrades):
 
 def variants(path):
     """(name, pcap_cut arguments) for a capture: several cuts of its start, then losses."""
-    linktype, pkts, _ = pcap_cut.read_capture(path)
+    linktype, pkts = pcap_cut.read_capture(path)
     n = len(pkts)
-    data = sum(1 for p in pkts if pcap_cut.tcp_payload_len(linktype, p[3]) > 0)
+    data = pcap_cut.data_segments(linktype, pkts)
     out = []
     for k in sorted({3, 5, 8, n // 4, n // 2}):
         if 0 < k < n:
-            out.append(("first-%d" % k, dict(drop_first=k)))
+            out.append(("first-%d" % k, dict(first=k)))
+    # (data segments are numbered from 1: "every-3+1" drops the 2nd, 5th, 8th, ...)
     for every, off in ((3, 1), (5, 2), (7, 0)):
         if data > every:
-            out.append(("every-%d+%d" % (every, off), dict(every=every, offset=off)))
+            out.append(("every-%d+%d" % (every, off), dict(every=(every, off + 1))))
     if data > 6:
-        out.append(("burst-%d:3" % (data // 3), dict(bursts=[(data // 3, 3)])))
+        out.append(("burst-%d:3" % (data // 3), dict(burst_at=[(data // 3 + 1, 3)])))
     return out
 
 
@@ -237,12 +238,12 @@ def main():
                 continue
             ports = {e["dst"]["port"] for e in whole}
             upgrade = any(e.get("upgrade") == "h2c" for e in whole)
-            linktype, pkts, nano = pcap_cut.read_capture(path)
+            linktype, pkts = pcap_cut.read_capture(path)
             w_view = tshark_view(path, ports if prior or not upgrade else set())
             upgrades = {e_conn(e) for e in whole if e.get("upgrade") == "h2c"}
             for name, kw in variants(path):
                 out = os.path.join(tmp, "%s.%s.pcap" % (rel.replace("/", "_"), name))
-                pcap_cut.write_pcap(out, linktype, pcap_cut.cut(pkts, linktype, **kw), nano)
+                pcap_cut.write_pcap(out, linktype, pcap_cut.cut(linktype, pkts, **kw)[0])
                 # an h2c upgrade still in the file is HTTP/1.1 tshark must see as such
                 n += 1
                 try:
