@@ -77,6 +77,7 @@ struct tap {
 	uint32_t next_target_id;
 	uint64_t packets, bytes;
 	struct dissect_stats dissect; /* the engine's final counters (--entries/--json) */
+	struct dissect_worker_stats dissect_queue; /* and the dissection queue's */
 	int store_errno;
 	struct evloop *loop;
 	struct pod_source pod_source;
@@ -373,6 +374,7 @@ static int entries_close(struct tap *t)
 		(unsigned long long)ds.mem_peak, (unsigned long long)ds.mem_limit,
 		(unsigned long long)ds.mem_evictions, (unsigned long long)ds.mem_evicted_bytes);
 	t->dissect = ds;
+	t->dissect_queue = ws;
 	dissect_engine_destroy(t->engine);
 	t->engine = NULL;
 	entry_output_free(&t->output);
@@ -685,7 +687,8 @@ static double process_cpu_s(void)
  * Returns 0, or -1 (said on log) when the file could not be written. */
 static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
-			     const struct dissect_stats *ds, size_t pods, FILE *log)
+			     const struct dissect_stats *ds,
+			     const struct dissect_worker_stats *ws, size_t pods, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -700,7 +703,8 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		"\"store_bytes_peak\":%llu,\"records_bad_type\":%llu,\"records_bad_size\":%llu,"
 		"\"pods\":%zu,\"bytes_written\":%llu,\"cpu_s\":%.3f,\"store_wait_s\":%.3f,"
 		"\"dissect_entries\":%llu,\"dissect_mem_limit\":%llu,\"dissect_mem_peak\":%llu,"
-		"\"dissect_mem_evictions\":%llu,\"dissect_mem_evicted_bytes\":%llu}\n",
+		"\"dissect_mem_evictions\":%llu,\"dissect_mem_evicted_bytes\":%llu,"
+		"\"dissect_queue_dropped\":%llu,\"dissect_queue_peak\":%llu}\n",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -712,7 +716,8 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)st->bytes_written, process_cpu_s(),
 		(double)st->producer_wait_ns / 1e9, (unsigned long long)ds->entries,
 		(unsigned long long)ds->mem_limit, (unsigned long long)ds->mem_peak,
-		(unsigned long long)ds->mem_evictions, (unsigned long long)ds->mem_evicted_bytes);
+		(unsigned long long)ds->mem_evictions, (unsigned long long)ds->mem_evicted_bytes,
+		(unsigned long long)ws->dropped, (unsigned long long)ws->queue_peak);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -989,7 +994,8 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	if (entries_close(&t) < 0)
 		rc = 1;
 	if (o->stats_json &&
-	    write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, t.next_target_id, log) < 0)
+	    write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
+			     t.next_target_id, log) < 0)
 		rc = 1;
 out:
 	pod_source_free(&t.pod_source);
