@@ -142,6 +142,8 @@ struct h2 {
 	size_t body_max;
 	bool response_bodies; /* conn_response_bodies(): otherwise response bytes are only counted */
 	size_t kept;         /* decoded header and body bytes held (HTTP2_CONN_KEPT_MAX) */
+	size_t grpc_held;    /* what the streams' gRPC states hold (grpc_messages_mem) */
+	size_t body_cap;     /* bytes the streams' bodies have allocated (http_body.cap) */
 	/* client stream ids in (lo, hi) whose requests were not seen (hi 0: no bound yet) */
 	uint32_t lost_lo[LOST_RANGES], lost_hi[LOST_RANGES];
 	unsigned nlost;
@@ -386,6 +388,7 @@ static void stream_unlink(struct h2 *h, struct stream *s)
 static void stream_free(struct h2 *h, struct stream *s)
 {
 	h->kept -= s->kept;
+	h->body_cap -= s->h[0].body.cap + s->h[1].body.cap;
 	half_free(&s->h[0]);
 	half_free(&s->h[1]);
 	entry_free(s->handover);
@@ -633,11 +636,14 @@ static void make_grpc(struct h2 *h, struct stream *s)
 		struct half *hf = &s->h[i];
 
 		/* the messages show the body; only its size is counted */
+		h->body_cap -= hf->body.cap;
 		http_body_reset(&hf->body);
 		http_body_init(&hf->body, 0);
 		hf->grpc = malloc(sizeof(*hf->grpc));
-		if (hf->grpc)
+		if (hf->grpc) {
 			grpc_messages_init(hf->grpc, h->body_max);
+			hf->grpc->held_sum = &h->grpc_held;
+		}
 	}
 }
 
@@ -1355,7 +1361,9 @@ static void body_append(struct h2 *h, struct stream *s, struct half *hf, const u
 		room = 0; /* never shown: counted, not kept */
 	if (hf->body.max - hf->body.len > room)
 		hf->body.max = hf->body.len + room; /* keeps no more from here on */
+	h->body_cap -= hf->body.cap;
 	http_body_append(&hf->body, p, n);
+	h->body_cap += hf->body.cap;
 	h->kept += hf->body.len - before;
 	s->kept += hf->body.len - before;
 }
@@ -1712,6 +1720,26 @@ static void *h2_open(struct conn *c, void *handover)
 	return h;
 }
 
+/*
+ * For the engine's memory budget (dissector.h, mem()). Exact for the body buffers, the
+ * header block fragments, the HPACK tables and gRPC's message buffers; JSON is estimated:
+ * H2_STREAM_BYTES per stream (its struct, entry and fixed members) and the decoded bytes
+ * kept (h->kept: header fields as HPACK sizes them, body bytes) twice more.
+ */
+#define H2_STREAM_BYTES (sizeof(struct stream) + sizeof(struct entry) + 512u)
+
+static size_t h2_mem(const void *st)
+{
+	const struct h2 *h = st;
+	size_t n = sizeof(*h) + h->nstreams * H2_STREAM_BYTES + 2 * h->kept + h->body_cap +
+		   h->grpc_held;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		n += h->d[i].blk.frag_cap + hpack_table_mem(&h->d[i].hp);
+	return n;
+}
+
 void http2_get_conn_stats(const void *st, struct http2_conn_stats *out)
 {
 	const struct h2 *h = st;
@@ -1729,4 +1757,5 @@ const struct dissector dissector_http2 = {
 	.close = h2_close,
 	.free = h2_free,
 	.counters = h2_counters,
+	.mem = h2_mem,
 };

@@ -393,6 +393,7 @@ void http_body_init(struct http_body *b, size_t max)
 {
 	b->buf = NULL;
 	b->len = 0;
+	b->cap = 0;
 	b->max = max;
 	b->size = 0;
 }
@@ -416,6 +417,7 @@ int http_body_append(struct http_body *b, const uint8_t *p, size_t n)
 	if (!nb)
 		return -ENOMEM;
 	b->buf = nb;
+	b->cap = cap;
 	memcpy(b->buf + b->len, p, take);
 	b->len += take;
 	return 0;

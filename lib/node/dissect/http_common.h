@@ -50,6 +50,7 @@ int http_url_split(json_t *req, const char *url, size_t n);
 struct http_body {
 	uint8_t *buf;
 	size_t len;   /* bytes kept */
+	size_t cap;   /* bytes allocated (for the memory budget) */
 	size_t max;   /* keep at most this many */
 	uint64_t size;/* bytes seen (after transfer decoding: chunked framing not counted) */
 };
