@@ -320,6 +320,66 @@ static void test_dns_tcp_queries(void **state)
 	run_hostile(&h);
 }
 
+/* ---- DNS over UDP: conversations of queries never answered ---- */
+
+static void udp_datagram(struct dissect_engine *e, unsigned i, const uint8_t *p, size_t n,
+			 uint64_t ts)
+{
+	struct packet pk = { .ts_ns = ts, .family = AF_INET, .l4_proto = 17,
+			     .flags = PACKET_F_L4, .payload = p, .payload_caplen = (uint32_t)n,
+			     .payload_wirelen = (uint32_t)n, .sport = (uint16_t)(20000 + i),
+			     .dport = 53 };
+
+	pk.src[10] = pk.src[11] = pk.dst[10] = pk.dst[11] = 0xff;
+	pk.src[12] = 10, pk.src[14] = (uint8_t)(i >> 8), pk.src[15] = (uint8_t)(i + 1);
+	pk.dst[12] = 10, pk.dst[13] = 1, pk.dst[15] = 53;
+	assert_int_equal(dissect_engine_packet(e, &pk), 0);
+}
+
+/*
+ * UDP conversations hold their waiting queries too; with no TCP connection to evict, the
+ * least recently active conversations go.
+ */
+static void test_dns_udp_queries(void **state)
+{
+	struct dissect_config cfg = { .memory_budget = DISSECT_MIN_MEMORY };
+	uint8_t buf[2 * PIECE];
+	struct sink s = { 0 };
+	struct dissect_stats st;
+	struct dissect_engine *e;
+	uint64_t ts = 1;
+	unsigned i, k;
+
+	(void)state;
+	assert_int_equal(dissect_engine_create(&cfg, collect, &s, &e), 0);
+	for (i = 0; i < CONNS; i++) {
+		for (k = 0; k < 16; k++) {
+			size_t n = dns_queries(k, buf), off;
+
+			/* each query of the piece its own datagram (without the TCP length) */
+			for (off = 0; off < n; off += 31) {
+				udp_datagram(e, i, buf + off + 2, 29, ts++);
+				check_budget(e, "dns over udp", i);
+			}
+		}
+		if (i == 0) {
+			dissect_engine_get_stats(e, &st);
+			assert_true(st.mem_bytes >= 200u << 10);
+		}
+	}
+	dissect_engine_get_stats(e, &st);
+	print_message("dns over udp: %u conversations, %llu evicted (%llu bytes given back), "
+		      "%zu entries (%zu cut by the budget)\n", CONNS,
+		      (unsigned long long)st.mem_evictions,
+		      (unsigned long long)st.mem_evicted_bytes, s.entries, s.memory_budget);
+	assert_true(st.mem_evictions >= CONNS - DISSECT_MIN_MEMORY / (200u << 10));
+	assert_true(s.memory_budget >= st.mem_evictions);
+	dissect_engine_finish(e);
+	dissect_engine_get_stats(e, &st);
+	assert_int_equal(st.mem_bytes, 0);
+	dissect_engine_destroy(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +389,7 @@ int main(void)
 		cmocka_unit_test(test_http2_continuation),
 		cmocka_unit_test(test_http2_streams),
 		cmocka_unit_test(test_dns_tcp_queries),
+		cmocka_unit_test(test_dns_udp_queries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
