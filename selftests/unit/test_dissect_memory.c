@@ -23,6 +23,7 @@
 
 #include "dissect/dissector.h"
 #include "dissect/engine.h"
+#include "dissect/redis.h"
 
 #define CONNS 48u
 #define PIECE (16u * 1024u)
@@ -171,6 +172,52 @@ static void test_redis_bulk(void **state)
 
 	(void)state;
 	run_hostile(&h);
+}
+
+/*
+ * One connection pipelines 200 DEL commands of 64 keys of 1 KiB, never answered: what the
+ * waiting commands keep of keys counts toward REDIS_PENDING_BYTES_MAX (4 MiB) as arguments
+ * do, so the connection holds about 2 x 4 MiB of it rather than 2 x 12.8 MiB.
+ */
+static void test_redis_keys_bounded(void **state)
+{
+	struct dissect_config cfg = { .body_max = 1u << 20 };
+	static uint8_t cmd[70000];
+	struct sink s = { 0 };
+	struct dissect_stats st;
+	struct dissect_engine *e;
+	uint64_t ts = 1;
+	uint32_t seq = 101;
+	unsigned i, k;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dissect_engine_create(&cfg, collect, &s, &e), 0);
+	tcp_seg(e, 0, 6379, true, TCP_F_SYN, 100, NULL, 0, ts++);
+	tcp_seg(e, 0, 6379, false, TCP_F_SYN | TCP_F_ACK, 500, NULL, 0, ts++);
+	for (i = 0; i < 200; i++) {
+		n = (size_t)sprintf((char *)cmd, "*65\r\n$3\r\nDEL\r\n");
+		for (k = 0; k < 64; k++) {
+			n += (size_t)sprintf((char *)cmd + n, "$1024\r\n%04u:%04u:", i, k);
+			memset(cmd + n, 'k', 1024 - 10);
+			n += 1024 - 10;
+			memcpy(cmd + n, "\r\n", 2);
+			n += 2;
+		}
+		assert_true(n <= sizeof(cmd));
+		tcp_seg(e, 0, 6379, true, TCP_F_ACK, seq, cmd, n, ts++);
+		seq += (uint32_t)n;
+	}
+	dissect_engine_get_stats(e, &st);
+	print_message("redis: 200 commands of 64 KiB of keys waiting: %llu bytes charged\n",
+		      (unsigned long long)st.mem_bytes);
+	assert_true(st.mem_bytes > 2 * REDIS_PENDING_BYTES_MAX);
+	assert_true(st.mem_bytes < 2 * REDIS_PENDING_BYTES_MAX + (2u << 20));
+	dissect_engine_finish(e);
+	assert_int_equal(s.entries, 200);
+	dissect_engine_get_stats(e, &st);
+	assert_int_equal(st.mem_bytes, 0);
+	dissect_engine_destroy(e);
 }
 
 /* ---- Kafka: a Produce request of 8 MiB, in pieces ---- */
@@ -384,6 +431,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_redis_bulk),
+		cmocka_unit_test(test_redis_keys_bounded),
 		cmocka_unit_test(test_kafka_frame),
 		cmocka_unit_test(test_amqp_body),
 		cmocka_unit_test(test_http2_continuation),

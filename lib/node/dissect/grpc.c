@@ -484,6 +484,10 @@ static int message_keep(struct grpc_messages *g, const uint8_t *p, size_t n)
 
 	if (!n || len > g->keep_max || (g->list && json_array_size(g->list) >= GRPC_MAX_MESSAGES))
 		return 0;
+	/* The owner's bound, decided at a message's first bytes: one that would pass it is
+	 * only measured (what is kept of a message is less than its length: "truncated"). */
+	if (g->held_sum && !g->buf_len && *g->held_sum + len > g->held_max)
+		return 0;
 	if (g->buf_len + n > g->buf_cap) {
 		size_t cap = g->buf_cap ? g->buf_cap : 256;
 		uint8_t *nb;

@@ -71,6 +71,7 @@ struct grpc_messages {
 	 * last counted it, and the owner's total (NULL: none) that its changes are added to. */
 	size_t held;
 	size_t *held_sum;
+	size_t held_max; /* with held_sum: no message is kept while *held_sum is past it */
 };
 
 /* keep_max: bytes of one message kept for decoding (bigger ones are only measured). */

@@ -643,6 +643,7 @@ static void make_grpc(struct h2 *h, struct stream *s)
 		if (hf->grpc) {
 			grpc_messages_init(hf->grpc, h->body_max);
 			hf->grpc->held_sum = &h->grpc_held;
+			hf->grpc->held_max = HTTP2_CONN_KEPT_MAX;
 		}
 	}
 }

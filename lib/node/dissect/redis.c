@@ -1238,7 +1238,10 @@ static void req_arg_end(struct redis *st, const uint8_t *p, size_t n)
 		    st->body_max < REDIS_KEY_BYTES_MAX ? st->body_max : REDIS_KEY_BYTES_MAX;
 		size_t k = n < kcap ? n : kcap;
 
-		if (json_array_size(q->keys) < REDIS_KEYS_MAX && !secret) {
+		/* Key bytes weigh on the connection's bound as arguments do. */
+		if (json_array_size(q->keys) < REDIS_KEYS_MAX && !secret &&
+		    st->pending.weight + q->args_bytes + q->keys_bytes + k <=
+			REDIS_PENDING_BYTES_MAX) {
 			json_array_append_new(q->keys, cut_text(p, k, q->cur_len));
 			q->keys_bytes += k;
 		} else
