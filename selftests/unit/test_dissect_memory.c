@@ -114,8 +114,8 @@ static void run_hostile(const struct hostile *h)
 		if (i == 0) {
 			dissect_engine_get_stats(e, &st);
 			if (st.mem_bytes < h->held)
-				fail_msg("%s: the first connection is charged %llu bytes, less than "
-					 "the %zu it holds", h->name,
+				fail_msg("%s: the first connection is charged %llu bytes, "
+					 "less than the %zu it holds", h->name,
 					 (unsigned long long)st.mem_bytes, h->held);
 			assert_int_equal(st.mem_evictions, 0);
 		}

@@ -41,11 +41,12 @@
  * without is charged a nominal DISSECT_STATE_BYTES), and the reassembler's held out-of-order
  * bytes. Charges and credits go through one point per connection (after each of its events);
  * after each packet, while the total is over the budget, the least recently active TCP
- * connection (when none is left: UDP conversation) is evicted: closed (its pending entries come out incomplete, missing_reason "memory_budget")
- * and forgotten, so that if it speaks again it is picked up again mid-stream. Evictions and
- * their bytes are counted (dissect_stats.mem_*). The budget holds between packets; within
- * one it may be passed by what that packet adds. Not charged: UDP conversations' fixed
- * records (bounded by udp_max_conversations) and flows remembered after FIN/RST (bounded by
+ * connection (when none is left: UDP conversation) is evicted: closed (its pending entries
+ * come out incomplete, missing_reason "memory_budget") and forgotten, so that if it speaks
+ * again it is picked up again mid-stream. Evictions and their bytes are counted
+ * (dissect_stats.mem_*). The budget holds between packets; within one it may be passed by
+ * what that packet adds. Not charged: the UDP conversation table (bounded by
+ * udp_max_conversations) and flows remembered after FIN/RST (bounded by
  * tcp.max_flows). Each connection also stays within its own bounds (max_buffer_per_dir, the
  * dissectors' pending and body_max limits). Not thread-safe.
  */

@@ -2744,7 +2744,8 @@ static size_t redis_mem(const void *vst)
 	return sizeof(*st) + st->d[0].kept.cap + st->d[1].kept.cap +
 	       st->pending.n * REDIS_CMD_BYTES + 2 * st->pending.weight +
 	       2 * (st->q.args_bytes + st->q.keys_bytes) +
-	       (json_array_size(st->q.args) + json_array_size(st->q.keys)) * REDIS_JSON_VALUE_BYTES +
+	       (json_array_size(st->q.args) + json_array_size(st->q.keys)) *
+		   REDIS_JSON_VALUE_BYTES +
 	       2 * st->r.bytes + st->r.nodes * REDIS_JSON_VALUE_BYTES + st->tx_bytes;
 }
 
