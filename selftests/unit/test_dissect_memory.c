@@ -337,6 +337,60 @@ static void test_http2_streams(void **state)
 	run_hostile(&h);
 }
 
+/*
+ * What a connection is charged comes back down when its holdings go: an HTTP/2 connection
+ * whose 40 streams each carried a 16 KiB request body and were answered is charged what it
+ * was before them (the incremental counts of body allocations and gRPC state do not drift).
+ */
+static void test_http2_credited_per_stream(void **state)
+{
+	struct dissect_config cfg = { .body_max = 1u << 20 };
+	static uint8_t buf[2 * PIECE];
+	struct sink s = { 0 };
+	struct dissect_stats st;
+	struct dissect_engine *e;
+	uint64_t ts = 1, idle;
+	uint32_t cseq = 101, sseq = 501;
+	unsigned k;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dissect_engine_create(&cfg, collect, &s, &e), 0);
+	tcp_seg(e, 0, 8080, true, TCP_F_SYN, 100, NULL, 0, ts++);
+	tcp_seg(e, 0, 8080, false, TCP_F_SYN | TCP_F_ACK, 500, NULL, 0, ts++);
+	n = sizeof(H2_PREFACE) - 1;
+	memcpy(buf, H2_PREFACE, n);
+	n += h2_frame(buf + n, 4, 0, 0, 0);
+	tcp_seg(e, 0, 8080, true, TCP_F_ACK, cseq, buf, n, ts++);
+	cseq += (uint32_t)n;
+	n = h2_frame(buf, 4, 0, 0, 0);
+	tcp_seg(e, 0, 8080, false, TCP_F_ACK, sseq, buf, n, ts++);
+	sseq += (uint32_t)n;
+	dissect_engine_get_stats(e, &st);
+	idle = st.mem_bytes;
+	for (k = 0; k < 40; k++) {
+		n = h2_stream_with_body(k, buf);
+		buf[n - PIECE - 9 + 4] = 0x01; /* the DATA frame ends the request */
+		tcp_seg(e, 0, 8080, true, TCP_F_ACK, cseq, buf, n, ts++);
+		cseq += (uint32_t)n;
+		if (k == 0) {
+			dissect_engine_get_stats(e, &st);
+			assert_true(st.mem_bytes >= idle + PIECE);
+		}
+		n = h2_frame(buf, 1, 0x05, 2 * k + 1, 1); /* :status 200, END_STREAM */
+		buf[n++] = 0x88;
+		tcp_seg(e, 0, 8080, false, TCP_F_ACK, sseq, buf, n, ts++);
+		sseq += (uint32_t)n;
+	}
+	assert_int_equal(s.entries, 40);
+	dissect_engine_get_stats(e, &st);
+	assert_int_equal(st.mem_bytes, idle);
+	dissect_engine_finish(e);
+	dissect_engine_get_stats(e, &st);
+	assert_int_equal(st.mem_bytes, 0);
+	dissect_engine_destroy(e);
+}
+
 /* ---- DNS over TCP: queries never answered ---- */
 
 static size_t dns_queries(unsigned k, uint8_t *buf)
@@ -436,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_amqp_body),
 		cmocka_unit_test(test_http2_continuation),
 		cmocka_unit_test(test_http2_streams),
+		cmocka_unit_test(test_http2_credited_per_stream),
 		cmocka_unit_test(test_dns_tcp_queries),
 		cmocka_unit_test(test_dns_udp_queries),
 	};

@@ -143,7 +143,7 @@ struct h2 {
 	bool response_bodies; /* conn_response_bodies(): otherwise response bytes are only counted */
 	size_t kept;         /* decoded header and body bytes held (HTTP2_CONN_KEPT_MAX) */
 	size_t grpc_held;    /* what the streams' gRPC states hold (grpc_messages_mem) */
-	size_t body_cap;     /* bytes the streams' bodies have allocated (http_body.cap) */
+	size_t body_cap;     /* bytes the streams' bodies have allocated (their held_sum) */
 	/* client stream ids in (lo, hi) whose requests were not seen (hi 0: no bound yet) */
 	uint32_t lost_lo[LOST_RANGES], lost_hi[LOST_RANGES];
 	unsigned nlost;
@@ -388,7 +388,6 @@ static void stream_unlink(struct h2 *h, struct stream *s)
 static void stream_free(struct h2 *h, struct stream *s)
 {
 	h->kept -= s->kept;
-	h->body_cap -= s->h[0].body.cap + s->h[1].body.cap;
 	half_free(&s->h[0]);
 	half_free(&s->h[1]);
 	entry_free(s->handover);
@@ -533,6 +532,7 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 static void half_init(struct h2 *h, struct half *hf)
 {
 	http_body_init(&hf->body, h->body_max);
+	hf->body.held_sum = &h->body_cap;
 }
 
 /* A tracked stream for id; the oldest is emitted incomplete when the table is full. */
@@ -636,7 +636,6 @@ static void make_grpc(struct h2 *h, struct stream *s)
 		struct half *hf = &s->h[i];
 
 		/* the messages show the body; only its size is counted */
-		h->body_cap -= hf->body.cap;
 		http_body_reset(&hf->body);
 		http_body_init(&hf->body, 0);
 		hf->grpc = malloc(sizeof(*hf->grpc));
@@ -1362,9 +1361,7 @@ static void body_append(struct h2 *h, struct stream *s, struct half *hf, const u
 		room = 0; /* never shown: counted, not kept */
 	if (hf->body.max - hf->body.len > room)
 		hf->body.max = hf->body.len + room; /* keeps no more from here on */
-	h->body_cap -= hf->body.cap;
 	http_body_append(&hf->body, p, n);
-	h->body_cap += hf->body.cap;
 	h->kept += hf->body.len - before;
 	s->kept += hf->body.len - before;
 }
