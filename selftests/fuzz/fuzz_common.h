@@ -8,6 +8,7 @@
 #ifndef FLOE_FUZZ_COMMON_H
 #define FLOE_FUZZ_COMMON_H
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include <jansson.h>
@@ -33,6 +34,20 @@ static inline struct conn *fuzz_open_conn(struct dissect_engine *eng, enum tcp_r
 	if (c)
 		dissect_stream_data(eng, c, dir, first, n, 1);
 	return c;
+}
+
+/*
+ * The memory budget's accounting (dissector.h, mem()): while connections are open, what is
+ * charged stays plausible (a dissector's incremental count that went below zero shows as a
+ * huge charge); once all are closed, every byte charged was credited back.
+ */
+static inline void fuzz_check_memory(struct dissect_engine *eng, bool all_closed)
+{
+	struct dissect_stats st;
+
+	dissect_engine_get_stats(eng, &st);
+	if (st.mem_bytes > (1ull << 36) || (all_closed && st.mem_bytes != 0))
+		abort();
 }
 
 /* Checks o (entry_to_json(e)) and releases it. */

@@ -164,10 +164,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 	}
+	fuzz_check_memory(eng, false);
 	if (c)
 		dissect_stream_close(eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT),
 				     ts + 1);
 	dissect_engine_finish(eng);
+	fuzz_check_memory(eng, true);
 	dissect_engine_destroy(eng);
 	return 0;
 }

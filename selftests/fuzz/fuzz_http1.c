@@ -93,17 +93,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			i += len;
 		}
 	}
+	fuzz_check_memory(eng, false);
 	if (c)
 		dissect_stream_close(eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT),
 				     ts + 1);
-	/* The memory budget's accounting: every connection freed, every byte credited back. */
-	{
-		struct dissect_stats st;
-
-		dissect_engine_get_stats(eng, &st);
-		if (st.mem_bytes != 0)
-			abort();
-	}
+	fuzz_check_memory(eng, true);
 	dissect_engine_destroy(eng);
 	return 0;
 }

@@ -131,8 +131,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		i += n;
 	}
+	fuzz_check_memory(eng, false);
 	dissect_stream_close(eng, c, (enum tcp_close_reason)((data[0] >> 3) % TCP_CLOSE__COUNT),
 			     ts + 1);
+	fuzz_check_memory(eng, true);
 	dissect_engine_destroy(eng);
 	return 0;
 }

@@ -131,9 +131,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			i += len;
 		}
 	}
+	fuzz_check_memory(eng, false);
 	if (c)
 		dissect_stream_close(eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT),
 				     ts + 1);
+	fuzz_check_memory(eng, true);
 	dissect_engine_destroy(eng);
 	free(seen);
 	return 0;

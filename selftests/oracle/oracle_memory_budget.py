@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """Oracle test for the dissection memory budget (`floe read --dissect-memory`): captures of
-many connections whose HTTP request heads never finish (slow-loris clients) with a few normal
-exchanges among them, generated at run time (selftests/lib/slow_heads_pcap.py) into a
-temporary directory.
+many connections whose HTTP request heads never finish (slow-loris clients), and of many Redis
+connections each sending the first 70 KB of a 1 MiB bulk string (SET) and no more (what the
+Redis dissector keeps of it is charged through its mem()), with a few normal exchanges among
+them, generated at run time (selftests/lib/slow_heads_pcap.py) into a temporary directory.
 
 For each case:
 - the budget is needed: without it (default 256 MiB) floe's own summary says dissection held
@@ -15,7 +16,8 @@ For each case:
   16 MiB budget);
 - evictions are counted in the summary, and each evicted connection's unfinished request is
   one entry with missing_reason "memory_budget";
-- the normal exchanges are entries, complete, the same as tshark's (client port, URI, status).
+- the normal exchanges are entries, complete, the same as tshark's (HTTP: client port, URI,
+  status; Redis: client port, GET's key, the bulk string answered).
 
 Output is TAP-like ("ok N - ...", "# ..." diagnostics, last line "N passed, N failed").
 Usage: oracle_memory_budget.py [--floe PATH] [-v]. Standard library only (/usr/bin/python3).
@@ -40,8 +42,8 @@ from oracle import Tap  # noqa: E402
 MIB = 1 << 20
 BUDGET = 16 * MIB
 SLACK = 4 * MIB
-# (slow connections, normal exchanges, unfinished header value bytes)
-CASES = [(10000, 20, 40), (1000, 20, 30000)]
+# (protocol, slow connections, normal exchanges, unfinished header value / bulk string bytes)
+CASES = [("http", 10000, 20, 40), ("http", 1000, 20, 30000), ("redis", 1000, 20, 70000)]
 
 
 def run_floe(floe, args):
@@ -78,15 +80,56 @@ def tshark_exchanges(path):
     return got
 
 
-def check_case(tap, floe, tmp, slow, normal, pad, verbose):
-    name = "%d slow heads of %d bytes, %d normal exchanges" % (slow, pad + 60, normal)
-    pcap = os.path.join(tmp, "slow-%d-%d.pcap" % (slow, pad))
-    base_pcap = os.path.join(tmp, "normal-%d.pcap" % normal)
+def tshark_redis_exchanges(path):
+    """(client port, GET's key, bulk string answered) of each exchange tshark sees."""
+    def values(flt, port_field):
+        out = subprocess.run(["tshark", "-r", path, "-Y", flt, "-T", "fields", "-e", port_field,
+                              "-e", "resp.bulk_string.value"], check=True,
+                             capture_output=True, text=True).stdout
+        got = {}
+        for line in out.splitlines():
+            port, vals = line.split("\t")
+            got[int(port)] = [bytes.fromhex(v).decode() for v in vals.split(",") if v]
+        return got
+    reqs = values("tcp.dstport == 6379 && resp.array", "tcp.srcport")
+    resps = values("tcp.srcport == 6379 && resp.bulk_string", "tcp.dstport")
+    return {(port, reqs[port][1], resps[port][0]) for port in resps
+            if port in reqs and len(reqs[port]) == 2 and reqs[port][0] == "GET"}
+
+
+def is_slow(proto, e):
+    req = e.get("request") or {}
+    if proto == "redis":
+        return (req.get("keys") or [""])[0].startswith("slow:")
+    return req.get("path", "").startswith("/slow/")
+
+
+def normal_done(proto, e):
+    """(client port, path or key, status or value) of a complete normal exchange, or None."""
+    req, resp = e.get("request") or {}, e.get("response") or {}
+    if e.get("missing"):
+        return None
+    if proto == "redis":
+        keys = req.get("keys") or [""]
+        return (e["src"]["port"], keys[0], resp.get("value")) if keys[0].startswith("ok:") \
+            else None
+    if req.get("path", "").startswith("/ok/"):
+        return (e["src"]["port"], req["path"], resp.get("status"))
+    return None
+
+
+def check_case(tap, floe, tmp, proto, slow, normal, pad, verbose):
+    name = "%s: %d slow %s, %d normal exchanges" % (
+        proto, slow, "heads of %d bytes" % (pad + 60) if proto == "http" else
+        "SETs of %d bytes of 1 MiB" % pad, normal)
+    pcap = os.path.join(tmp, "slow-%s-%d-%d.pcap" % (proto, slow, pad))
+    base_pcap = os.path.join(tmp, "normal-%s-%d.pcap" % (proto, normal))
     truth = json.loads(subprocess.run([sys.executable, GEN, pcap, "--slow", str(slow),
-                                       "--normal", str(normal), "--pad", str(pad)],
+                                       "--normal", str(normal), "--pad", str(pad),
+                                       "--proto", proto],
                                       check=True, capture_output=True, text=True).stdout)
-    subprocess.run([sys.executable, GEN, base_pcap, "--slow", "0", "--normal", str(normal)],
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, GEN, base_pcap, "--slow", "0", "--normal", str(normal),
+                    "--proto", proto], check=True, capture_output=True)
     _, _, base_rss = run_floe(floe, ["read", "--json", base_pcap])
     _, err_default, rss_default = run_floe(floe, ["read", "--json", pcap])
     peak_default, _, _ = summary_mem(err_default)
@@ -106,17 +149,13 @@ def check_case(tap, floe, tmp, slow, normal, pad, verbose):
     entries = [json.loads(line) for line in out.splitlines() if line.strip()]
     evicted = [e for e in entries if e.get("missing_reason") == "memory_budget"]
     slow_evicted = [e for e in evicted if e["src"]["ip"].startswith("10.1.")
-                    and (e.get("request") or {}).get("path", "").startswith("/slow/")]
+                    and is_slow(proto, e)]
     tap.result(evictions > 0 and len(evicted) == evictions and
                len(slow_evicted) == len(evicted),
                "%s: %d evictions counted, %d entries with missing_reason memory_budget, all "
                "slow connections" % (name, evictions, len(evicted)))
-    floe_ok = set()
-    for e in entries:
-        req, resp = e.get("request") or {}, e.get("response") or {}
-        if req.get("path", "").startswith("/ok/") and not e.get("missing"):
-            floe_ok.add((e["src"]["port"], req["path"], resp.get("status")))
-    shark = tshark_exchanges(pcap)
+    floe_ok = {normal_done(proto, e) for e in entries} - {None}
+    shark = tshark_redis_exchanges(pcap) if proto == "redis" else tshark_exchanges(pcap)
     want = set(truth["normal_paths"])
     tap.result(floe_ok == shark and {p for _, p, _ in shark} == want,
                "%s: the %d normal exchanges are complete entries, as tshark sees them" %
@@ -140,11 +179,12 @@ def main():
         tap.result(False, "floe binary %s exists (make build/floe)" % args.floe)
     else:
         with tempfile.TemporaryDirectory(prefix="floe-membudget-") as tmp:
-            for slow, normal, pad in CASES:
+            for proto, slow, normal, pad in CASES:
                 try:
-                    check_case(tap, args.floe, tmp, slow, normal, pad, args.verbose)
-                except (RuntimeError, ValueError, subprocess.CalledProcessError) as err:
-                    tap.result(False, "%d slow heads: %s" % (slow, err))
+                    check_case(tap, args.floe, tmp, proto, slow, normal, pad, args.verbose)
+                except (RuntimeError, ValueError, KeyError, IndexError,
+                        subprocess.CalledProcessError) as err:
+                    tap.result(False, "%s: %d slow connections: %s" % (proto, slow, err))
     return tap.done()
 
 

@@ -2337,6 +2337,38 @@ static void amqp_free(void *vst)
 	free(st);
 }
 
+/*
+ * For the engine's memory budget (dissector.h, mem()). Exact for the structs, the content
+ * bodies being assembled and librabbitmq's pool pages; each item's entry is estimated as
+ * AMQP_ITEM_BYTES, and the bodies that held items keep (held_bytes) twice (the JSON text or
+ * base64 and the object around it). A walk of the channel slots (AMQP_CHANNELS_MAX).
+ */
+#define AMQP_ITEM_BYTES (sizeof(struct item) + sizeof(struct entry) + 1536u)
+
+static size_t amqp_mem(const void *vst)
+{
+	const struct amqp *st = vst;
+	size_t n = sizeof(*st) + st->pool.pages.num_blocks * st->pool.pagesize +
+		   2 * st->held_bytes;
+	unsigned i;
+	int d;
+
+	for (i = 0; i < AMQP_CHANNELS_MAX; i++) {
+		const struct chan *ch = st->ch[i];
+		size_t items;
+
+		if (!ch)
+			continue;
+		items = ch->held.n + ch->confirms.n;
+		for (d = 0; d < 2; d++) {
+			items += ch->sync[d].n + (ch->content[d].it != NULL);
+			n += ch->content[d].body.cap;
+		}
+		n += sizeof(*ch) + items * AMQP_ITEM_BYTES;
+	}
+	return n;
+}
+
 
 const struct dissector dissector_amqp = {
     .name = "amqp",
@@ -2348,4 +2380,5 @@ const struct dissector dissector_amqp = {
     .close = amqp_close,
     .free = amqp_free,
     .counters = amqp_counters,
+    .mem = amqp_mem,
 };

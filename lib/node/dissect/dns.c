@@ -286,6 +286,7 @@ static void on_query(struct dns *st, enum tcp_dir dir, const struct dns_summary 
 	q->dir = dir;
 	q->ts = ts;
 	set_half(q->e, "request", msg, wire, ts, ts_end);
+	q->link.weight = wire; /* for dns_mem() */
 	old = query_of(pending_push(&st->pending, &q->link));
 	if (old) {
 		conn_counter_add(st->c, DNS_COUNTER_PENDING_EVICTED, 1);
@@ -557,6 +558,31 @@ static void dns_free(void *vst)
 	free(st);
 }
 
+/*
+ * For the engine's memory budget (dissector.h, mem()): TCP messages wait whole in the
+ * engine's buffer (charged there), so what is the dissector's is the waiting queries and a
+ * zone transfer's entry. Their JSON is estimated: DNS_JSON_BYTES for an entry's fixed
+ * members plus four times a message's wire bytes (names and data as text, hex or base64,
+ * and the objects around them); a transfer's collected answers DNS_RECORD_JSON_BYTES each.
+ */
+#define DNS_JSON_BYTES	       (sizeof(struct entry) + 512u)
+#define DNS_RECORD_JSON_BYTES  512u
+
+static size_t dns_mem(const void *vst)
+{
+	const struct dns *st = vst;
+	size_t n = sizeof(*st) + st->pending.n * (sizeof(struct query) + DNS_JSON_BYTES) +
+		   4 * st->pending.weight;
+
+	if (st->xfr) {
+		json_t *resp = json_object_get(st->xfr->fields, "response");
+
+		n += DNS_JSON_BYTES + 4 * st->xfr->request_size +
+		     json_array_size(json_object_get(resp, "answers")) * DNS_RECORD_JSON_BYTES;
+	}
+	return n;
+}
+
 const struct dissector dissector_dns = {
     .name = "dns",
     .protocol = "dns", /* its descriptor: lib/core/protocols/dns.c */
@@ -567,6 +593,7 @@ const struct dissector dissector_dns = {
     .close = dns_close,
     .free = dns_free,
     .counters = dns_counters,
+    .mem = dns_mem,
     .detect_datagram = dns_detect_datagram,
 };
 

@@ -295,13 +295,22 @@ static void conn_mem_sync(struct conn *c)
 		e->st.mem_peak = mem_total(e);
 }
 
-/* Between packets: evict the least recently active connections until under the budget. */
+static void udp_close(struct dissect_engine *e, struct conn *c, enum conn_end why, uint64_t ts);
+
+/*
+ * Between packets: evict the least recently active TCP connections until under the budget,
+ * then (none left) the least recently active UDP conversations (DNS: queries waiting).
+ */
 static void mem_enforce(struct dissect_engine *e, uint64_t ts)
 {
 	uint64_t before;
 
 	while ((before = mem_total(e)) > e->st.mem_limit) {
-		if (!tcp_reasm_evict_lru(e->reasm, ts))
+		if (tcp_reasm_evict_lru(e->reasm, ts))
+			;
+		else if (e->udp.oldest)
+			udp_close(e, e->udp.oldest, CONN_END_MEMORY, ts);
+		else
 			break;
 		e->st.mem_evictions++;
 		if (before > mem_total(e))

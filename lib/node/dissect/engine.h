@@ -36,15 +36,17 @@
  * Memory: one budget, cfg.memory_budget (`--dissect-memory`), for what dissection holds across
  * all connections: each open connection's records (the engine's and the reassembler's), its
  * unconsumed bytes (max_buffer_per_dir per direction at most), its dissector's state as the
- * dissector's mem() reports it (HTTP/1: partial heads, kept bodies, waiting requests; others
- * a nominal DISSECT_STATE_BYTES), and the reassembler's held out-of-order bytes. Charges and
- * credits go through one point per connection (after each of its events); after each
- * packet, while the total is over the budget, the least recently active TCP connection is
- * evicted: closed (its pending entries come out incomplete, missing_reason "memory_budget")
- * and forgotten, so that if it speaks again it is picked up again mid-stream. Evictions and
- * their bytes are counted (dissect_stats.mem_*). The budget holds between packets; within
- * one it may be passed by what that packet adds. Not charged: UDP conversations' fixed
- * records (bounded by udp_max_conversations) and flows remembered after FIN/RST (bounded by
+ * dissector's mem() reports it (every dissector but the toy ones of tests has one: partial
+ * messages, kept bodies, waiting requests; docs/reassembly.md lists what each counts; one
+ * without is charged a nominal DISSECT_STATE_BYTES), and the reassembler's held out-of-order
+ * bytes. Charges and credits go through one point per connection (after each of its events);
+ * after each packet, while the total is over the budget, the least recently active TCP
+ * connection (when none is left: UDP conversation) is evicted: closed (its pending entries
+ * come out incomplete, missing_reason "memory_budget") and forgotten, so that if it speaks
+ * again it is picked up again mid-stream. Evictions and their bytes are counted
+ * (dissect_stats.mem_*). The budget holds between packets; within one it may be passed by
+ * what that packet adds. Not charged: the UDP conversation table (bounded by
+ * udp_max_conversations) and flows remembered after FIN/RST (bounded by
  * tcp.max_flows). Each connection also stays within its own bounds (max_buffer_per_dir, the
  * dissectors' pending and body_max limits). Not thread-safe.
  */

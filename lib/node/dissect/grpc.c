@@ -292,12 +292,32 @@ void grpc_messages_init(struct grpc_messages *g, size_t keep_max)
 	g->budget = GRPC_FIELD_BUDGET;
 }
 
+size_t grpc_messages_mem(const struct grpc_messages *g)
+{
+	return g->buf_cap + json_array_size(g->list) * GRPC_MESSAGE_JSON_BYTES +
+	       (GRPC_FIELD_BUDGET - g->budget) * GRPC_FIELD_JSON_BYTES + 2 * g->decoded;
+}
+
+/* Bring g->held and the owner's total up to date. */
+static void held_sync(struct grpc_messages *g)
+{
+	size_t now = grpc_messages_mem(g);
+
+	if (g->held_sum)
+		*g->held_sum = *g->held_sum + now - g->held;
+	g->held = now;
+}
+
 void grpc_messages_free(struct grpc_messages *g)
 {
 	free(g->buf);
 	json_decref(g->list);
 	g->buf = NULL;
 	g->list = NULL;
+	g->buf_cap = 0;
+	g->budget = GRPC_FIELD_BUDGET;
+	g->decoded = 0;
+	held_sync(g);
 }
 
 /* Inflate with zlib's window bits wbits, at most GRPC_DECOMPRESS_MAX bytes out. */
@@ -380,6 +400,7 @@ static int message_body(struct grpc_messages *g, json_t *o, const uint8_t *p, si
 	json_t *fields;
 	int err;
 
+	g->decoded += n;
 	err = protobuf_decode(p, n, &g->budget, &trunc, &fields);
 	if (err == -ENOMEM)
 		return err;
@@ -463,6 +484,10 @@ static int message_keep(struct grpc_messages *g, const uint8_t *p, size_t n)
 
 	if (!n || len > g->keep_max || (g->list && json_array_size(g->list) >= GRPC_MAX_MESSAGES))
 		return 0;
+	/* The owner's bound, decided at a message's first bytes: one that would pass it is
+	 * only measured (what is kept of a message is less than its length: "truncated"). */
+	if (g->held_sum && !g->buf_len && *g->held_sum + len > g->held_max)
+		return 0;
 	if (g->buf_len + n > g->buf_cap) {
 		size_t cap = g->buf_cap ? g->buf_cap : 256;
 		uint8_t *nb;
@@ -510,7 +535,8 @@ static void list_incomplete(struct grpc_messages *g, bool sized)
 	json_object_set_new(o, "incomplete", json_true());
 }
 
-int grpc_messages_feed(struct grpc_messages *g, const uint8_t *p, size_t n, const char *encoding)
+static int messages_feed(struct grpc_messages *g, const uint8_t *p, size_t n,
+			 const char *encoding)
 {
 	int rc = 0;
 
@@ -567,6 +593,14 @@ int grpc_messages_feed(struct grpc_messages *g, const uint8_t *p, size_t n, cons
 	return rc;
 }
 
+int grpc_messages_feed(struct grpc_messages *g, const uint8_t *p, size_t n, const char *encoding)
+{
+	int rc = messages_feed(g, p, n, encoding);
+
+	held_sync(g);
+	return rc;
+}
+
 void grpc_messages_data_frame(struct grpc_messages *g)
 {
 	g->frame_start = true;
@@ -591,6 +625,7 @@ void grpc_messages_lost(struct grpc_messages *g, uint64_t n)
 		lp_stream_reset(&g->frame);
 		g->buf_len = 0;
 		g->msg_lost = 0;
+		held_sync(g);
 		return;
 	}
 	/* the gap cut a prefix or spans messages: framing is found again at a DATA frame */
@@ -601,6 +636,7 @@ void grpc_messages_lost(struct grpc_messages *g, uint64_t n)
 	lp_stream_reset(&g->frame);
 	g->buf_len = 0;
 	g->msg_lost = 0;
+	held_sync(g);
 }
 
 void grpc_messages_finish(struct grpc_messages *g)
@@ -611,6 +647,7 @@ void grpc_messages_finish(struct grpc_messages *g)
 	lp_stream_reset(&g->frame);
 	g->buf_len = 0;
 	g->msg_lost = 0;
+	held_sync(g);
 }
 
 /* ---- the call ---- */

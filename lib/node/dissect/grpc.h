@@ -66,6 +66,12 @@ struct grpc_messages {
 	uint64_t msg_lost;/* bytes of the current message lost in a gap */
 	uint64_t resyncs; /* messages found again after gaps */
 	json_t *list;     /* array of decoded messages (at most GRPC_MAX_MESSAGES) */
+	uint64_t decoded; /* message bytes decoded into list (after decompression) */
+	/* The memory budget (dissector.h, mem()): what this state holds as grpc_messages_mem()
+	 * last counted it, and the owner's total (NULL: none) that its changes are added to. */
+	size_t held;
+	size_t *held_sum;
+	size_t held_max; /* with held_sum: no message is kept while *held_sum is past it */
 };
 
 /* keep_max: bytes of one message kept for decoding (bigger ones are only measured). */
@@ -90,6 +96,15 @@ void grpc_messages_data_frame(struct grpc_messages *g);
  */
 void grpc_messages_finish(struct grpc_messages *g);
 void grpc_messages_free(struct grpc_messages *g);
+/*
+ * Bytes g holds: its message buffer exactly, the list estimated (GRPC_MESSAGE_JSON_BYTES per
+ * message, GRPC_FIELD_JSON_BYTES per protobuf field, twice the bytes decoded). Kept in g->held
+ * and, with g->held_sum set, in *held_sum by every call that changes it (feed, lost, finish,
+ * free), so the owner's total is O(1) to read.
+ */
+#define GRPC_MESSAGE_JSON_BYTES 192u
+#define GRPC_FIELD_JSON_BYTES	128u
+size_t grpc_messages_mem(const struct grpc_messages *g);
 
 /* ---- the call ---- */
 

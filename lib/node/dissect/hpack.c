@@ -212,6 +212,13 @@ static void table_clear(struct hpack_table *t)
 		evict_oldest(t);
 }
 
+size_t hpack_table_mem(const struct hpack_table *t)
+{
+	/* An entry's allocation (struct, name, value, NUL) is within the 32 octets of overhead
+	 * that t->size counts for it (RFC 7541 4.1). */
+	return t->size + t->cap * sizeof(*t->ring);
+}
+
 void hpack_free(struct hpack_table *t)
 {
 	if (t->ring)

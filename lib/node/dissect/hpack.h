@@ -73,6 +73,8 @@ struct hpack_result {
  */
 void hpack_init(struct hpack_table *t, bool known, size_t limit);
 void hpack_free(struct hpack_table *t);
+/* Bytes the table holds (its entries and ring), for the memory budget. */
+size_t hpack_table_mem(const struct hpack_table *t);
 
 /*
  * Decode one whole header block (p, n). cut: bytes of the block were lost after these, so

@@ -147,6 +147,8 @@ struct h2 {
 	size_t body_max;
 	bool response_bodies; /* conn_response_bodies(): otherwise response bytes are only counted */
 	size_t kept;         /* decoded header and body bytes held (HTTP2_CONN_KEPT_MAX) */
+	size_t grpc_held;    /* what the streams' gRPC states hold (grpc_messages_mem) */
+	size_t body_cap;     /* bytes the streams' bodies have allocated (their held_sum) */
 	/* client stream ids in (lo, hi) whose requests were not seen (hi 0: no bound yet) */
 	uint32_t lost_lo[LOST_RANGES], lost_hi[LOST_RANGES];
 	unsigned nlost;
@@ -556,6 +558,7 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 static void half_init(struct h2 *h, struct half *hf)
 {
 	http_body_init(&hf->body, h->body_max);
+	hf->body.held_sum = &h->body_cap;
 }
 
 /* A tracked stream for id; the oldest is emitted incomplete when the table is full. */
@@ -662,8 +665,11 @@ static void make_grpc(struct h2 *h, struct stream *s)
 		http_body_reset(&hf->body);
 		http_body_init(&hf->body, 0);
 		hf->grpc = malloc(sizeof(*hf->grpc));
-		if (hf->grpc)
+		if (hf->grpc) {
 			grpc_messages_init(hf->grpc, h->body_max);
+			hf->grpc->held_sum = &h->grpc_held;
+			hf->grpc->held_max = HTTP2_CONN_KEPT_MAX;
+		}
 	}
 }
 
@@ -1884,6 +1890,26 @@ static void *h2_open(struct conn *c, void *handover)
 	return h;
 }
 
+/*
+ * For the engine's memory budget (dissector.h, mem()). Exact for the body buffers, the
+ * header block fragments, the HPACK tables and gRPC's message buffers; JSON is estimated:
+ * H2_STREAM_BYTES per stream (its struct, entry and fixed members) and the decoded bytes
+ * kept (h->kept: header fields as HPACK sizes them, body bytes) twice more.
+ */
+#define H2_STREAM_BYTES (sizeof(struct stream) + sizeof(struct entry) + 512u)
+
+static size_t h2_mem(const void *st)
+{
+	const struct h2 *h = st;
+	size_t n = sizeof(*h) + h->nstreams * H2_STREAM_BYTES + 2 * h->kept + h->body_cap +
+		   h->grpc_held;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		n += h->d[i].blk.frag_cap + hpack_table_mem(&h->d[i].hp);
+	return n;
+}
+
 void http2_get_conn_stats(const void *st, struct http2_conn_stats *out)
 {
 	const struct h2 *h = st;
@@ -1901,4 +1927,5 @@ const struct dissector dissector_http2 = {
 	.close = h2_close,
 	.free = h2_free,
 	.counters = h2_counters,
+	.mem = h2_mem,
 };

@@ -393,6 +393,8 @@ void http_body_init(struct http_body *b, size_t max)
 {
 	b->buf = NULL;
 	b->len = 0;
+	b->cap = 0;
+	b->held_sum = NULL;
 	b->max = max;
 	b->size = 0;
 }
@@ -416,6 +418,9 @@ int http_body_append(struct http_body *b, const uint8_t *p, size_t n)
 	if (!nb)
 		return -ENOMEM;
 	b->buf = nb;
+	if (b->held_sum)
+		*b->held_sum = *b->held_sum + cap - b->cap;
+	b->cap = cap;
 	memcpy(b->buf + b->len, p, take);
 	b->len += take;
 	return 0;
@@ -423,8 +428,13 @@ int http_body_append(struct http_body *b, const uint8_t *p, size_t n)
 
 void http_body_reset(struct http_body *b)
 {
+	size_t *sum = b->held_sum;
+
+	if (sum)
+		*sum -= b->cap;
 	free(b->buf);
 	http_body_init(b, b->max);
+	b->held_sum = sum;
 }
 
 enum coding { CODING_NONE, CODING_GZIP, CODING_DEFLATE, CODING_OTHER };

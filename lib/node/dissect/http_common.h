@@ -50,6 +50,8 @@ int http_url_split(json_t *req, const char *url, size_t n);
 struct http_body {
 	uint8_t *buf;
 	size_t len;   /* bytes kept */
+	size_t cap;   /* bytes allocated (for the memory budget) */
+	size_t *held_sum; /* NULL, or an owner's total that the changes of cap are added to */
 	size_t max;   /* keep at most this many */
 	uint64_t size;/* bytes seen (after transfer decoding: chunked framing not counted) */
 };
@@ -57,7 +59,7 @@ struct http_body {
 void http_body_init(struct http_body *b, size_t max);
 /* Count n bytes and keep what fits. Returns 0 or -ENOMEM (the bytes are counted anyway). */
 int http_body_append(struct http_body *b, const uint8_t *p, size_t n);
-void http_body_reset(struct http_body *b); /* free the bytes, keep max */
+void http_body_reset(struct http_body *b); /* free the bytes, keep max and held_sum */
 
 /*
  * The "body" object: {"size": bytes on the wire after transfer decoding, "truncated": true

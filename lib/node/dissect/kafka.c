@@ -2184,6 +2184,22 @@ static void kafka_free(void *vst)
 	free(st);
 }
 
+/*
+ * For the engine's memory budget (dissector.h, mem()). Exact for the message buffers and
+ * the zstd context; each waiting request's entry is estimated as KAFKA_REQ_BYTES plus twice
+ * the record bytes it keeps (its link's weight: jansson's copy and the object around it).
+ */
+#define KAFKA_REQ_BYTES (sizeof(struct kreq) + sizeof(struct entry) + 2048u)
+
+static size_t kafka_mem(const void *vst)
+{
+	const struct kafka_st *st = vst;
+
+	return sizeof(*st) + st->d[0].buf_cap + st->d[1].buf_cap +
+	       st->pending.n * KAFKA_REQ_BYTES + 2 * st->pending.weight +
+	       (st->zstd ? ZSTD_sizeof_DCtx(st->zstd) : 0);
+}
+
 const struct dissector dissector_kafka = {
     .name = "kafka",
     .protocol = "kafka", /* its descriptor: lib/core/protocols/kafka.c */
@@ -2194,5 +2210,6 @@ const struct dissector dissector_kafka = {
     .close = kafka_close,
     .free = kafka_free,
     .counters = counter_names,
+    .mem = kafka_mem,
 };
 

@@ -528,6 +528,10 @@ static const char *sub_kind(enum special sp)
 
 /* ---- state ---- */
 
+/* Estimates for redis_mem(): a JSON value's own allocations, a waiting command's entry. */
+#define REDIS_JSON_VALUE_BYTES 64u
+#define REDIS_CMD_BYTES (sizeof(struct cmd) + sizeof(struct entry) + 1024u)
+
 #define NAME_BYTES 64u /* bytes kept of a command name and of a subcommand */
 #define HEAD_BYTES 16u /* first bytes of every argument, for keywords */
 #define REDACTED   "(redacted)"
@@ -562,6 +566,7 @@ struct req {
 	int64_t first_arg; /* index of the first argument after the command word(s) */
 	json_t *args, *keys;
 	size_t args_bytes, args_budget;
+	size_t keys_bytes; /* key name bytes kept in keys */
 	bool args_truncated, keys_truncated;
 	int64_t numkeys; /* -1 until read */
 	int64_t streams_at, store_at, keys_at, secret_at;
@@ -628,6 +633,7 @@ struct redis {
 	bool multi;
 	json_t *tx; /* commands queued since MULTI */
 	unsigned tx_count;
+	size_t tx_bytes; /* what tx holds, for redis_mem() */
 	bool reply_off, reply_skip; /* CLIENT REPLY OFF / SKIP */
 	int64_t db;		    /* the database SELECTed; -1 when not known (mid-stream) */
 };
@@ -1232,9 +1238,13 @@ static void req_arg_end(struct redis *st, const uint8_t *p, size_t n)
 		    st->body_max < REDIS_KEY_BYTES_MAX ? st->body_max : REDIS_KEY_BYTES_MAX;
 		size_t k = n < kcap ? n : kcap;
 
-		if (json_array_size(q->keys) < REDIS_KEYS_MAX && !secret)
+		/* Key bytes weigh on the connection's bound as arguments do. */
+		if (json_array_size(q->keys) < REDIS_KEYS_MAX && !secret &&
+		    st->pending.weight + q->args_bytes + q->keys_bytes + k <=
+			REDIS_PENDING_BYTES_MAX) {
 			json_array_append_new(q->keys, cut_text(p, k, q->cur_len));
-		else
+			q->keys_bytes += k;
+		} else
 			q->keys_truncated = true;
 		if (k < q->cur_len)
 			q->keys_truncated = true;
@@ -1302,6 +1312,7 @@ static void tx_add(struct redis *st, struct req *q)
 	if (json_array_size(q->keys))
 		json_object_set(o, "keys", q->keys);
 	json_array_append_new(st->tx, o);
+	st->tx_bytes += REDIS_JSON_VALUE_BYTES + 2 * q->keys_bytes;
 }
 
 static unsigned sub_expect(const struct req *q)
@@ -1340,7 +1351,7 @@ static void req_finish(struct redis *st, uint64_t ts_end, bool cut, enum entry_m
 	}
 	x->sp = q->sp;
 	x->req_end = ts_end;
-	x->link.weight = q->args_bytes;
+	x->link.weight = q->args_bytes + q->keys_bytes;
 	x->cut = cut;
 	x->cut_why = why;
 	if (sub_kind(x->sp)) {
@@ -1356,12 +1367,14 @@ static void req_finish(struct redis *st, uint64_t ts_end, bool cut, enum entry_m
 		json_decref(st->tx);
 		st->tx = NULL;
 		st->tx_count = 0;
+		st->tx_bytes = 0;
 	} else if ((x->sp == SP_EXEC || x->sp == SP_DISCARD) && st->multi) {
 		json_t *t = json_object();
 
 		if (t) {
 			json_object_set_new(t, "commands", st->tx ? st->tx : json_array());
 			st->tx = NULL;
+			st->tx_bytes = 0;
 			json_object_set_new(t, "command_count", json_integer(st->tx_count));
 			if (st->tx_count > REDIS_TX_MAX)
 				json_object_set_new(t, "commands_truncated", json_true());
@@ -2718,6 +2731,24 @@ static void redis_free(void *vst)
 	free(st);
 }
 
+/*
+ * For the engine's memory budget (dissector.h, mem()). Exact for the structs and the bulk
+ * payload buffers; JSON is estimated: twice the string bytes kept (jansson's copy and the
+ * object around it) plus REDIS_JSON_VALUE_BYTES per value, and REDIS_CMD_BYTES for each
+ * waiting command's entry and fields besides its arguments (pending.weight).
+ */
+static size_t redis_mem(const void *vst)
+{
+	const struct redis *st = vst;
+
+	return sizeof(*st) + st->d[0].kept.cap + st->d[1].kept.cap +
+	       st->pending.n * REDIS_CMD_BYTES + 2 * st->pending.weight +
+	       2 * (st->q.args_bytes + st->q.keys_bytes) +
+	       (json_array_size(st->q.args) + json_array_size(st->q.keys)) *
+		   REDIS_JSON_VALUE_BYTES +
+	       2 * st->r.bytes + st->r.nodes * REDIS_JSON_VALUE_BYTES + st->tx_bytes;
+}
+
 /* dissector_redis.counters, in the order of enum redis_counter. */
 static const char *const redis_counters[] = {
     "request_errors", "reply_errors",	   "resync_bytes", "empty_inline",
@@ -2734,5 +2765,6 @@ const struct dissector dissector_redis = {
     .close = redis_close,
     .free = redis_free,
     .counters = redis_counters,
+    .mem = redis_mem,
 };
 

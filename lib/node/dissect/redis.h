@@ -33,7 +33,8 @@
 #define REDIS_KEY_BYTES_MAX 1024u
 /* Commands waiting for their reply per connection; more evict the oldest. */
 #define REDIS_PENDING_MAX 4096u
-/* Argument bytes held by all waiting commands of a connection; past it, args are cut. */
+/* Argument and key bytes held by all waiting commands of a connection; past it, args and
+ * keys are cut. */
 #define REDIS_PENDING_BYTES_MAX (4u << 20)
 /* Queued commands listed on an EXEC/DISCARD entry. */
 #define REDIS_TX_MAX 64u
