@@ -538,6 +538,23 @@ static struct tapped_pod *find_tapped(struct tap *t, const char *name)
 	return NULL;
 }
 
+/* p's addresses into the targets map as target_id with flags (an existing entry is updated). */
+static int add_targets(struct tap *t, const struct floe_pod *p, uint32_t target_id,
+		       uint32_t flags)
+{
+	for (size_t a = 0; a < p->n_addrs; a++) {
+		int ret = capture_target_add(t->capture, p->addrs[a].family, p->addrs[a].addr,
+					     target_id, flags);
+
+		if (ret < 0) {
+			fprintf(t->log, "floe: pod %s/%s: cannot add address: %s\n", p->namespace,
+				floe_pod_short_name(p), strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 static int tap_pod(struct tap *t, const struct floe_pod *p)
 {
 	char err[256];
@@ -556,27 +573,35 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 	tp = &t->pods[t->n_pods];
 	tp->pod = *p;
 	tp->target_id = ++t->next_target_id;
-	/* Map entries before the hook, so the first packet the hook sees is already in scope. */
-	for (size_t a = 0; a < p->n_addrs; a++) {
-		ret = capture_target_add(t->capture, p->addrs[a].family, p->addrs[a].addr,
-					 tp->target_id, FLOE_TARGET_LOCAL);
-		if (ret < 0) {
-			fprintf(t->log, "floe: pod %s/%s: cannot add address: %s\n", p->namespace,
-				floe_pod_short_name(p), strerror(-ret));
-			return ret;
-		}
-	}
+	/*
+	 * Map entries before the hook, so the first packet the hook sees is already in scope;
+	 * but marked local (its packets recorded at its own hook, skipped at its peers' egress)
+	 * only once that hook is attached: marked before, the pod's packets to a tapped peer
+	 * were skipped at the peer's egress and not yet recorded at its own ingress, so a tap
+	 * started on running traffic lost them (responses without a trace). In between they
+	 * are recorded at both hooks: the reassembler delivers one copy.
+	 */
+	ret = add_targets(t, p, tp->target_id, 0);
+	if (ret < 0)
+		goto undo;
 	ret = capture_attach(t->capture, p->host_ifindex, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, floe_pod_short_name(p),
 			err);
-		for (size_t a = 0; a < p->n_addrs; a++)
-			capture_target_del(t->capture, p->addrs[a].family, p->addrs[a].addr);
-		return ret;
+		goto undo;
+	}
+	ret = add_targets(t, p, tp->target_id, FLOE_TARGET_LOCAL);
+	if (ret < 0) {
+		capture_detach(t->capture, p->host_ifindex);
+		goto undo;
 	}
 	t->n_pods++;
 	pod_names_add(&t->names, p);
 	return 0;
+undo:
+	for (size_t a = 0; a < p->n_addrs; a++)
+		capture_target_del(t->capture, p->addrs[a].family, p->addrs[a].addr);
+	return ret;
 }
 
 static void untap_pod(struct tap *t, size_t i)
