@@ -608,6 +608,9 @@ static void untap_pod(struct tap *t, size_t i)
 {
 	struct tapped_pod *tp = &t->pods[i];
 
+	/* The mirror of tap_pod(): unmarked before its hook goes, so that its last packets to a
+	 * tapped peer are recorded at the peer's egress instead of skipped there. */
+	add_targets(t, &tp->pod, tp->target_id, 0);
 	capture_detach(t->capture, tp->pod.host_ifindex);
 	for (size_t a = 0; a < tp->pod.n_addrs; a++)
 		capture_target_del(t->capture, tp->pod.addrs[a].family, tp->pod.addrs[a].addr);
