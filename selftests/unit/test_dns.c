@@ -23,6 +23,7 @@
 #include "dissect/dns.h"
 #include "dissect/dns_message.h"
 #include "dissect/engine.h"
+#include "test_json_path.h"
 
 /* ---- building messages ---- */
 
@@ -286,27 +287,6 @@ static void fx_free(struct fx *f)
 static size_t n_entries(struct fx *f)
 {
 	return json_array_size(f->out);
-}
-
-static json_t *jget(json_t *o, const char *path)
-{
-	char key[128];
-
-	while (o && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-
-		if (n >= sizeof(key))
-			return NULL;
-		memcpy(key, path, n);
-		key[n] = 0;
-		if (json_is_array(o))
-			o = json_array_get(o, strtoul(key, NULL, 10));
-		else
-			o = json_object_get(o, key);
-		path += n + (dot ? 1 : 0);
-	}
-	return o;
 }
 
 static json_t *eget(struct fx *f, size_t i, const char *path)

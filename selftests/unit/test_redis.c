@@ -20,6 +20,7 @@
 #include "dissect/engine.h"
 #include "dissect/redis.h"
 #include "entry/entry_filter.h"
+#include "test_json_path.h"
 
 struct fx {
 	struct dissect_engine *eng;
@@ -145,28 +146,6 @@ static void fx_free(struct fx *f)
 static size_t n_entries(struct fx *f)
 {
 	return json_array_size(f->out);
-}
-
-/* A value by dotted path ("response.value.0"), or NULL. */
-static json_t *jget(json_t *o, const char *path)
-{
-	char key[128];
-
-	while (o && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-
-		if (n >= sizeof(key))
-			return NULL;
-		memcpy(key, path, n);
-		key[n] = 0;
-		if (json_is_array(o))
-			o = json_array_get(o, strtoul(key, NULL, 10));
-		else
-			o = json_object_get(o, key);
-		path += n + (dot ? 1 : 0);
-	}
-	return o;
 }
 
 static json_t *get(struct fx *f, size_t i, const char *path)
