@@ -54,9 +54,12 @@ static void check_entry(void *ctx, const struct entry *e)
 		fuzz_check_any_entry(e, o);
 		return;
 	}
-	if (strcmp(e->protocol, "http") && strcmp(e->protocol, "grpc") &&
-	    strcmp(e->protocol, "graphql")) {
-		fuzz_check_any_entry(e, o); /* another dissector took the input */
+	/* Another dissector took the input: an input without the preface that reads as
+	 * HTTP/1.x text gives HTTP/1 entries (protocol "http" too). */
+	if ((strcmp(e->protocol, "http") && strcmp(e->protocol, "grpc") &&
+	     strcmp(e->protocol, "graphql")) ||
+	    strcmp(e->version, "2")) {
+		fuzz_check_any_entry(e, o);
 		return;
 	}
 	CHECK(!strcmp(e->version, "2"));
