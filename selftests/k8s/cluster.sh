@@ -277,7 +277,11 @@ start_apiserver() {
 		[ -f "$STATE/apiserver.port" ] || pick_port >"$STATE/apiserver.port"
 		apiserver_cmd
 		start apiserver "${APISERVER_CMD[@]}"
+		local t0=$SECONDS
 		wait_for apiserver "$READY_TIMEOUT" apiserver_ready && return 0
+		# For the reader of a failed run: a timeout, or a process that ended (how soon).
+		say "not ready after $((SECONDS - t0)) s; the process $(pid_of apiserver >/dev/null &&
+			echo 'still runs' || echo 'had ended')"
 		stop apiserver
 		log_says_port_taken apiserver || break
 		if [ -f "$ADMIN_KUBECONFIG" ]; then
