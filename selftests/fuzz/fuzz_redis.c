@@ -75,7 +75,7 @@ static struct conn *open_conn(struct dissect_engine *eng, uint64_t id, void *arg
 
 /* Op bit 3: a RESP array or bulk header of the op's length first (big declared sizes). */
 static void resp_header(struct dissect_engine *eng, struct conn *c, enum tcp_dir dir, uint8_t h,
-			uint8_t n, uint64_t ts, void *arg)
+			size_t n, uint64_t ts, void *arg)
 {
 	char hdr[32];
 	int k;
@@ -83,8 +83,8 @@ static void resp_header(struct dissect_engine *eng, struct conn *c, enum tcp_dir
 	(void)arg;
 	if (!(h & 8))
 		return;
-	k = h & 16 ? snprintf(hdr, sizeof(hdr), "*%u\r\n", n)
-		   : snprintf(hdr, sizeof(hdr), "$%u\r\n", n * 1000u);
+	k = h & 16 ? snprintf(hdr, sizeof(hdr), "*%zu\r\n", n)
+		   : snprintf(hdr, sizeof(hdr), "$%zu\r\n", n * 1000);
 	dissect_stream_data(eng, c, dir, (const uint8_t *)hdr, (size_t)k, ts);
 }
 
