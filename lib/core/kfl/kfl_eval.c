@@ -162,7 +162,7 @@ static bool walk_elem(const struct kfl_value *elem, void *arg)
 /* Follow n's path from step i on v; "[]" steps: some element leads to a match. */
 static bool walk(const struct ev *ev, const struct kfl_node *n, size_t i, struct kfl_value v)
 {
-	for (; i < n->path.n && v.type != KFL_ABSENT; i++) {
+	for (; i < n->path.n; i++) {
 		const struct kfl_comp *c = &n->path.comps[i];
 		struct kfl_value next = absent;
 
@@ -180,8 +180,6 @@ static bool walk(const struct ev *ev, const struct kfl_node *n, size_t i, struct
 			ev->acc->element(ev->entry, &v, c->index, &next);
 		v = next;
 	}
-	if (i < n->path.n)
-		v = absent;
 	return leaf(n, &v);
 }
 

@@ -552,10 +552,17 @@ static bool is_text_op(enum kfl_op op)
 	return op == OP_CONTAINS || op == OP_REGEX || op == OP_PREFIX || op == OP_SUFFIX;
 }
 
-/* "an integer", "a string" */
-static const char *article(const char *type)
+/* The type with its article: "an integer", "a string", "bytes" (a plural needs none). */
+static const char *type_phrase(const struct field_ref *ref, char *out, size_t size)
 {
-	return strchr("aeiou", type[0]) ? "an" : "a";
+	char type[64];
+
+	field_type_format(ref->type, ref->elem, type, sizeof(type));
+	if (ref->type == FIELD_BYTES)
+		snprintf(out, size, "%s", type);
+	else
+		snprintf(out, size, "%s %s", strchr("aeiou", type[0]) ? "an" : "a", type);
+	return out;
 }
 
 static const char *unit_kind(const struct kfl_lit *l)
@@ -568,42 +575,39 @@ static const char *type_mismatch(const struct kfl_node *n, const struct kfl_lit 
 				 const struct field_ref *ref, char *why, size_t size)
 {
 	enum kfl_op op = n->kind == K_IN ? OP_EQ : n->op;
-	const char *path = n->path.text, *a;
+	const char *path = n->path.text;
 	enum field_type t = ref->type;
-	char type[64];
+	char type[80];
 
-	field_type_format(t, ref->elem, type, sizeof(type));
-	a = article(type);
+	type_phrase(ref, type, sizeof(type));
 	if (t == FIELD_ANY)
 		return NULL;
 	if (t == FIELD_OBJECT || t == FIELD_MAP || t == FIELD_ARRAY)
-		snprintf(why, size, "'%s' is %s %s: compare one of its %s", path, a, type,
+		snprintf(why, size, "'%s' is %s: compare one of its %s", path, type,
 			 t == FIELD_ARRAY ? "elements ('.0', '[0]' or '[]')" : "fields");
 	else if (is_text_op(op) && t != FIELD_STRING && t != FIELD_TIMESTAMP)
-		snprintf(why, size, "'%s' matches text, and '%s' is %s %s", op_text(op), path, a,
-			 type);
+		snprintf(why, size, "'%s' matches text, and '%s' is %s", op_text(op), path, type);
 	else if (is_ordering(op) && !is_numeric(t) && t != FIELD_TIMESTAMP)
-		snprintf(why, size, "'%s' orders numbers and timestamps, and '%s' is %s %s",
-			 op_text(op), path, a, type);
+		snprintf(why, size, "'%s' orders numbers and timestamps, and '%s' is %s",
+			 op_text(op), path, type);
 	else if (is_numeric(t) && l->is_now)
-		snprintf(why, size, "'%s' is %s %s, and '%s' is a time", path, a, type, l->text);
+		snprintf(why, size, "'%s' is %s, and '%s' is a time", path, type, l->text);
 	else if (is_numeric(t) && !l->quoted && l->unit == UNIT_DURATION && t != FIELD_DURATION_MS)
 		snprintf(why, size,
-			 "'%s' is %s %s, and %s is a duration (durations compare with "
+			 "'%s' is %s, and %s is a duration (durations compare with "
 			 "duration_ms fields)",
-			 path, a, type, l->text);
+			 path, type, l->text);
 	else if (is_numeric(t) && !l->quoted && l->unit == UNIT_SIZE && t != FIELD_BYTES)
 		snprintf(why, size,
-			 "'%s' is %s %s, and %s is a size (sizes compare with bytes fields)", path,
-			 a, type, l->text);
+			 "'%s' is %s, and %s is a size (sizes compare with bytes fields)", path,
+			 type, l->text);
 	else if (is_numeric(t) && !l->is_num)
-		snprintf(why, size, "'%s' is %s %s, and \"%s\" is not a number", path, a, type,
-			 l->text);
+		snprintf(why, size, "'%s' is %s, and \"%s\" is not a number", path, type, l->text);
 	else if (t == FIELD_BOOLEAN && strcmp(l->text, "true") && strcmp(l->text, "false"))
 		snprintf(why, size, "'%s' is a boolean: compare it with true or false", path);
 	else if ((t == FIELD_STRING || t == FIELD_TIMESTAMP) && l->is_num && !l->quoted)
-		snprintf(why, size, "'%s' is %s %s, compared with the %s %s (quote it: \"%s\")",
-			 path, a, type, unit_kind(l), l->text, l->text);
+		snprintf(why, size, "'%s' is %s, compared with the %s %s (quote it: \"%s\")", path,
+			 type, unit_kind(l), l->text, l->text);
 	else if (t == FIELD_TIMESTAMP && !is_text_op(op) && !l->is_time)
 		snprintf(why, size,
 			 "'%s' is a timestamp, and \"%s\" is not a time (RFC 3339: "
