@@ -58,7 +58,7 @@ EXAMPLES = [
     "dns and request.questions[].type in [A, AAAA]",
     "kafka and request.topics[] ~ \"^[a-z]\"",
     "redis and request.command in [GET, SET]",
-    "amqp and request.method.startsWith(\"basic.\")",
+    "amqp and request.method.startsWith(\"Basic.\")",
     "exists(response) and not exists(missing)",
     "missing or incomplete",
     "timestamp >= \"2000-01-01\" and timestamp < now",

@@ -218,9 +218,10 @@ static bool eval(const struct ev *ev, const struct kfl_node *n)
 		return !eval(ev, n->kids[0]);
 	case K_PROTO:
 		/* A word selects its protocol's entries (by version for http1/http2: RESP "2" is
-		 * not HTTP/2) and those of children that list it (GraphQL for http1/http2). */
+		 * not HTTP/2) and those of children that list it (GraphQL for http1/http2). Only
+		 * a word with a version reads the entry's (one lookup less per entry). */
 		return protocol_word_selects(n->owner, n->word, member_text(ev, "protocol"),
-					     member_text(ev, "version"));
+					     n->word->version ? member_text(ev, "version") : NULL);
 	case K_TLS: {
 		const char *p = member_text(ev, "protocol");
 
@@ -252,11 +253,14 @@ bool kfl_match(const struct kfl *q, const struct kfl_accessor *acc, void *entry)
 
 /* ---- the accessor over json_t ---- */
 
+/* Only the members the type uses are written: this runs for every step of every path. */
 static void json_value(const json_t *j, struct kfl_value *out)
 {
-	*out = (struct kfl_value){.ref = j};
-	if (!j)
+	out->ref = j;
+	if (!j) {
+		out->type = KFL_ABSENT;
 		return;
+	}
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
 		out->type = KFL_OBJECT;
@@ -282,7 +286,7 @@ static void json_value(const json_t *j, struct kfl_value *out)
 		out->type = KFL_BOOL;
 		out->u.b = json_is_true(j);
 		break;
-	case JSON_NULL:
+	default:
 		out->type = KFL_NULL;
 		break;
 	}
