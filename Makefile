@@ -118,7 +118,7 @@ $(BUILD)/floe: cli/floe.c $(LIB)
 
 # Unit tests (cmocka), plain and under ASan+UBSan. The core's own tests link the core alone
 # (-Ilib/core only): that is what keeps the core free of node-side code and libraries.
-CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem
+CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem test_kfl
 CORE_CFLAGS := $(filter-out -Ilib/node,$(CFLAGS))
 $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) $(TEST_LDLIBS) -o $@
