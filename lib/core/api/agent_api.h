@@ -23,7 +23,8 @@
 
 struct agent_entry {
 	const char *id;	  /* unique across agents and agent restarts (the agent assigns it) */
-	int64_t ts_ns;	  /* the entry's timestamp, Unix ns: the merge key (then id) */
+	int64_t ts_ns;	  /* Unix ns: the merge key (then id); KFL's `timestamp`: the request's
+			     time, else the response's (docs/kfl.md) */
 	const char *json; /* the entry as `floe read --json` prints it (with its "id") */
 	size_t json_len;
 };
