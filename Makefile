@@ -153,7 +153,7 @@ $(BUILD)/floe: cli/floe.c $(LIB)
 
 # Unit tests (cmocka), plain and under ASan+UBSan. The core's own tests link the core alone
 # (-Ilib/core only): that is what keeps the core free of node-side code and libraries.
-CORE_TESTS := test_entry_json test_evloop test_schema test_entry_proto
+CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem test_entry_proto
 # The transport's tests link the core and rpc alone (what the hub links).
 RPC_TESTS := test_rpc
 CORE_CFLAGS := $(filter-out -Ilib/node,$(CFLAGS))
