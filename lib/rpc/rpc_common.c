@@ -88,6 +88,9 @@ void rpc_args_fill(struct rpc_args *a, const struct rpc_conf *c, int server)
 	int_arg(&a->a[n++], GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
 	int_arg(&a->a[n++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, RPC_MAX_MESSAGE);
 	if (server) {
+		/* A second agent on a port in use is an error, not a silent share of it. */
+		int_arg(&a->a[n++], GRPC_ARG_ALLOW_REUSEPORT, 0);
+		int_arg(&a->a[n++], GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, RPC_WRITE_BUFFER);
 		/* The peer pings every keepalive_ms: not abuse (the default floor is 5 minutes). */
 		int_arg(&a->a[n++], GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
 			c->keepalive_ms / 2);

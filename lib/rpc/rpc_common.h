@@ -24,6 +24,8 @@
 #define RPC_ERRNO_KEY "floe-errno"
 /* Largest message either side accepts: an entry in full with its bodies fits many times. */
 #define RPC_MAX_MESSAGE (64 << 20)
+/* Bytes of buffered messages per stream the server's transport holds before writing. */
+#define RPC_WRITE_BUFFER (256 << 10)
 /* PCAP bytes per message. */
 #define RPC_PCAP_CHUNK (256 << 10)
 
@@ -40,7 +42,7 @@ int rpc_conf_tls(const struct rpc_conf *c);
 
 /* The channel arguments of both ends: keepalive, message size, (client) backoff. */
 struct rpc_args {
-	grpc_arg a[10];
+	grpc_arg a[12];
 	grpc_channel_args args;
 };
 void rpc_args_fill(struct rpc_args *a, const struct rpc_conf *c, int server);

@@ -143,6 +143,11 @@ static int send_buffer(struct scall *c, grpc_byte_buffer *bb)
 		c->md_sent = 1;
 	}
 	ops[n].op = GRPC_OP_SEND_MESSAGE;
+	/* History and PCAP go out in the transport's write buffer (bounded by
+	 * GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE): one write per message was the stream's cost. Live
+	 * entries are written at once (nothing behind them would push them out). */
+	if (c->method != M_FOLLOW)
+		ops[n].flags = GRPC_WRITE_BUFFER_HINT;
 	ops[n++].data.send_message.send_message = bb;
 	rc = batch(c, ops, n);
 	grpc_byte_buffer_destroy(bb);
@@ -160,7 +165,7 @@ static int send_md(struct scall *c)
 }
 
 /* The call's end: status, message, and the errno as trailing metadata. */
-static void send_status(struct scall *c, int rc, const char *msg)
+static void send_status(struct scall *c, grpc_status_code code, int rc, const char *msg)
 {
 	grpc_op ops[2];
 	grpc_metadata trailer;
@@ -175,7 +180,7 @@ static void send_status(struct scall *c, int rc, const char *msg)
 		c->md_sent = 1;
 	}
 	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-	ops[n].data.send_status_from_server.status = rpc_status_of_errno(rc);
+	ops[n].data.send_status_from_server.status = code;
 	ops[n].data.send_status_from_server.status_details = &details;
 	if (rc < 0) {
 		snprintf(num, sizeof(num), "%d", -rc);
@@ -409,14 +414,14 @@ static void *worker(void *arg)
 	}
 	if (s->auth && !authorized(c)) {
 		snprintf(c->err, sizeof(c->err), "floe agent: wrong or missing token");
-		send_status(c, -EACCES, c->err);
+		send_status(c, GRPC_STATUS_UNAUTHENTICATED, -EACCES, c->err);
 	} else {
 		c->err[0] = 0;
 		/* Headers at once: the client knows it reached the agent before the first entry. */
 		rc = send_md(c);
 		if (!rc)
 			rc = serve(c);
-		send_status(c, rc, rc ? c->err : "");
+		send_status(c, rpc_status_of_errno(rc), rc, rc ? c->err : "");
 	}
 	pthread_mutex_lock(&c->mu);
 	while (!c->close_done)
