@@ -263,10 +263,46 @@ static void request_of(const struct agent_query *q, Floe__V1__QueryRequest *r)
 	r->with_bodies = !!q->with_bodies;
 }
 
-/* A stream of Entry messages (query, get) to fn. */
+/* Each entry of m (an Entry, or an EntryBatch when batch) to fn; 1 when fn said stop, -errno. */
+static int deliver(const grpc_slice *s, int batch, struct entry_json_buf *b, agent_entry_fn fn,
+		   void *arg, char *err, size_t errlen)
+{
+	const uint8_t *p = GRPC_SLICE_START_PTR(*s);
+	size_t len = GRPC_SLICE_LENGTH(*s), i;
+	Floe__V1__EntryBatch *m;
+	struct agent_entry e;
+	int rc = 0;
+
+	if (!batch) {
+		Floe__V1__Entry *one;
+
+		b->len = 0;
+		if ((rc = entry_proto_unpack(p, len, &one, b, &e, err, errlen)))
+			return rc;
+		rc = fn(&e, arg) != 0;
+		floe__v1__entry__free_unpacked(one, NULL);
+		return rc;
+	}
+	if (proto_depth_check(PROTO_ROOT_BATCH, p, len) ||
+	    !(m = floe__v1__entry_batch__unpack(NULL, len, p))) {
+		snprintf(err, errlen, "not an EntryBatch message, or nested too deep");
+		return -EINVAL;
+	}
+	for (i = 0; i < m->n_entries && !rc; i++) {
+		b->len = 0;
+		rc = entry_proto_to_agent_entry(m->entries[i], b, &e, err, errlen);
+		if (!rc)
+			rc = fn(&e, arg) != 0;
+	}
+	floe__v1__entry_batch__free_unpacked(m, NULL);
+	return rc;
+}
+
+/* A stream of entries (query: EntryBatch messages, get: Entry messages) to fn. */
 static int entry_stream(struct cli *cl, const char *method, const ProtobufCMessage *req,
 			agent_entry_fn fn, void *arg, char *err, size_t errlen)
 {
+	int batch = !strcmp(method, RPC_METHOD_QUERY);
 	struct entry_json_buf b = {0};
 	struct ccall c;
 	grpc_slice s;
@@ -274,17 +310,10 @@ static int entry_stream(struct cli *cl, const char *method, const ProtobufCMessa
 
 	rc = call_start(cl, &c, method, req, rpc_deadline_ms(cl->conf.call_timeout_ms), 0, NULL);
 	while (!rc && !stopped && !bad && call_next(&c, &s, NULL)) {
-		Floe__V1__Entry *m;
-		struct agent_entry e;
+		int r = deliver(&s, batch, &b, fn, arg, err, errlen);
 
-		b.len = 0;
-		if (entry_proto_unpack(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), &m, &b, &e, err,
-				       errlen))
-			bad = 1;
-		else {
-			stopped = fn(&e, arg) != 0;
-			floe__v1__entry__free_unpacked(m, NULL);
-		}
+		stopped = r > 0;
+		bad = r < 0;
 		grpc_slice_unref(s);
 	}
 	entry_json_buf_free(&b);

@@ -26,6 +26,11 @@
 #define RPC_MAX_MESSAGE (64 << 20)
 /* Bytes of buffered messages per stream the server's transport holds before writing. */
 #define RPC_WRITE_BUFFER (256 << 10)
+/* Query's EntryBatch: sent when it holds this many bytes or entries, or its first entry waited
+ * this long for the batch to fill. */
+#define RPC_BATCH_BYTES	  (64 << 10)
+#define RPC_BATCH_ENTRIES 256
+#define RPC_BATCH_MS	  50
 /* PCAP bytes per message. */
 #define RPC_PCAP_CHUNK (256 << 10)
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <grpc/support/time.h>
 
@@ -73,8 +74,13 @@ struct scall {
 	int md_sent;
 	uint64_t lost_sent;
 	int cb_rc;
-	uint8_t *pack;
-	size_t pack_len, pack_cap;
+	struct entry_proto_packer pk;
+	struct {
+		uint8_t *p;
+		size_t len, cap;
+		unsigned n;
+		int64_t first_ms;
+	} batch; /* Query: the EntryBatch being gathered */
 	char err[256];
 };
 
@@ -106,7 +112,8 @@ static void scall_free(struct scall *c)
 	grpc_metadata_array_destroy(&c->md);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cond);
-	free(c->pack);
+	entry_proto_packer_free(&c->pk);
+	free(c->batch.p);
 	free(c);
 }
 
@@ -198,26 +205,80 @@ static void send_status(struct scall *c, grpc_status_code code, int rc, const ch
 
 /* ---- the operations ---- */
 
+/* The tag and length of field 1 (length-delimited) holding n bytes, written to head[11]. */
+static size_t field1_head(uint8_t head[11], size_t n)
+{
+	size_t h = 0;
+
+	head[h++] = 0x0a;
+	do {
+		head[h++] = (uint8_t)((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+		n >>= 7;
+	} while (n);
+	return h;
+}
+
 /* Packed message bytes as field 1 of an enclosing message (FollowMessage.entry, StatsReply):
  * the tag byte and the length, then the bytes, without unpacking and packing again. */
 static grpc_byte_buffer *wrap_field1(const uint8_t *p, size_t n)
 {
 	uint8_t head[11];
-	size_t h = 0, len = n;
-	grpc_slice s;
+	size_t h = field1_head(head, n);
+	grpc_slice s = grpc_slice_malloc(h + n);
 	grpc_byte_buffer *bb;
 
-	head[h++] = 0x0a; /* field 1, length-delimited */
-	do {
-		head[h++] = (uint8_t)((len & 0x7f) | (len > 0x7f ? 0x80 : 0));
-		len >>= 7;
-	} while (len);
-	s = grpc_slice_malloc(h + n);
 	memcpy(GRPC_SLICE_START_PTR(s), head, h);
 	memcpy(GRPC_SLICE_START_PTR(s) + h, p, n);
 	bb = grpc_raw_byte_buffer_create(&s, 1);
 	grpc_slice_unref(s);
 	return bb;
+}
+
+/* Send the EntryBatch gathered so far (nothing when it is empty). */
+static int flush_batch(struct scall *c)
+{
+	int rc;
+
+	if (!c->batch.n)
+		return 0;
+	rc = send_buffer(c, rpc_bytes(c->batch.p, c->batch.len));
+	c->batch.len = 0;
+	c->batch.n = 0;
+	return rc;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Add the packed entry in c->pk to the batch; send the batch when it is full or old. */
+static int batch_entry(struct scall *c)
+{
+	uint8_t head[11];
+	size_t h = field1_head(head, c->pk.len);
+
+	if (c->batch.cap - c->batch.len < h + c->pk.len) {
+		size_t cap = c->batch.len + h + c->pk.len + RPC_BATCH_BYTES;
+		uint8_t *p = realloc(c->batch.p, cap);
+
+		if (!p)
+			return -ENOMEM;
+		c->batch.p = p;
+		c->batch.cap = cap;
+	}
+	memcpy(c->batch.p + c->batch.len, head, h);
+	memcpy(c->batch.p + c->batch.len + h, c->pk.out, c->pk.len);
+	c->batch.len += h + c->pk.len;
+	if (!c->batch.n++)
+		c->batch.first_ms = mono_ms();
+	if (c->batch.len >= RPC_BATCH_BYTES || c->batch.n >= RPC_BATCH_ENTRIES ||
+	    mono_ms() - c->batch.first_ms >= RPC_BATCH_MS)
+		return flush_batch(c);
+	return 0;
 }
 
 static int send_entry(struct scall *c, const struct agent_entry *e, int follow)
@@ -226,11 +287,14 @@ static int send_entry(struct scall *c, const struct agent_entry *e, int follow)
 
 	if (c->cancelled)
 		return c->cb_rc = -ECANCELED;
-	rc = entry_proto_pack(e, &c->pack, &c->pack_len, &c->pack_cap, c->err, sizeof(c->err));
+	rc = entry_proto_pack(&c->pk, e, c->err, sizeof(c->err));
 	if (rc)
 		return c->cb_rc = rc;
-	rc = send_buffer(c, follow ? wrap_field1(c->pack, c->pack_len)
-				   : rpc_bytes(c->pack, c->pack_len));
+	if (c->method == M_QUERY)
+		rc = batch_entry(c);
+	else
+		rc = send_buffer(c, follow ? wrap_field1(c->pk.out, c->pk.len)
+					   : rpc_bytes(c->pk.out, c->pk.len));
 	return rc ? (c->cb_rc = rc) : 0;
 }
 
@@ -323,9 +387,12 @@ static int serve(struct scall *c)
 		if (!(m = request(c, &floe__v1__query_request__descriptor)))
 			return -EINVAL;
 		query_of((Floe__V1__QueryRequest *)m, &q);
-		if (c->method == M_QUERY)
+		if (c->method == M_QUERY) {
 			rc = api->ops->query(api->self, &q, on_entry, c, c->err, sizeof(c->err));
-		else
+			/* What came before an error goes out too, as a direct call gives it. */
+			if (!c->cb_rc && (c->cb_rc = flush_batch(c)) && !rc)
+				snprintf(c->err, sizeof(c->err), "cancelled");
+		} else
 			rc = api->ops->pcap(api->self, &q, on_pcap, c, c->err, sizeof(c->err));
 		break;
 	case M_GET:
@@ -345,10 +412,10 @@ static int serve(struct scall *c)
 
 		rc = api->ops->stats(api->self, &json, c->err, sizeof(c->err));
 		if (!rc) {
-			rc = value_proto_pack_json(json, strlen(json), &c->pack, &c->pack_len,
-						   &c->pack_cap, c->err, sizeof(c->err));
+			rc = value_proto_pack_json(&c->pk, json, strlen(json), c->err,
+						   sizeof(c->err));
 			if (!rc)
-				rc = send_buffer(c, wrap_field1(c->pack, c->pack_len));
+				rc = send_buffer(c, wrap_field1(c->pk.out, c->pk.len));
 		}
 		free(json);
 		break;

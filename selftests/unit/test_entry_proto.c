@@ -26,15 +26,14 @@ static int round_trip(const char *json, size_t len, struct entry_json_buf *b, ch
 	struct agent_entry in = {.id = "n1-1", .ts_ns = 1234567890123456789ll, .json = json,
 				 .json_len = len},
 			   out;
-	uint8_t *buf = NULL;
-	size_t n = 0, cap = 0;
+	struct entry_proto_packer pk = {0};
 	Floe__V1__Entry *m;
 	int rc;
 
 	b->len = 0;
-	rc = entry_proto_pack(&in, &buf, &n, &cap, err, errlen);
+	rc = entry_proto_pack(&pk, &in, err, errlen);
 	if (!rc) {
-		rc = entry_proto_unpack(buf, n, &m, b, &out, err, errlen);
+		rc = entry_proto_unpack(pk.out, pk.len, &m, b, &out, err, errlen);
 		if (!rc) {
 			assert_string_equal(out.id, "n1-1");
 			assert_true(out.ts_ns == in.ts_ns);
@@ -43,7 +42,7 @@ static int round_trip(const char *json, size_t len, struct entry_json_buf *b, ch
 			floe__v1__entry__free_unpacked(m, NULL);
 		}
 	}
-	free(buf);
+	entry_proto_packer_free(&pk);
 	return rc;
 }
 
@@ -81,14 +80,13 @@ static void test_envelope(void **state)
 			"\"dst\":{\"ip\":\"::1\",\"port\":50051},\"response\":{\"status\":200},"
 			"\"grpc\":{\"status_name\":\"NOT_FOUND\"}}";
 	struct agent_entry in = {.id = "x", .ts_ns = 7, .json = j, .json_len = strlen(j)};
-	uint8_t *buf = NULL;
-	size_t n = 0, cap = 0;
+	struct entry_proto_packer pk = {0};
 	Floe__V1__Entry *m;
 	char err[128];
 
 	(void)state;
-	assert_int_equal(entry_proto_pack(&in, &buf, &n, &cap, err, sizeof(err)), 0);
-	m = floe__v1__entry__unpack(NULL, n, buf);
+	assert_int_equal(entry_proto_pack(&pk, &in, err, sizeof(err)), 0);
+	m = floe__v1__entry__unpack(NULL, pk.len, pk.out);
 	assert_non_null(m);
 	assert_string_equal(m->protocol, "grpc");
 	assert_string_equal(m->src->ip, "10.0.0.1");
@@ -100,7 +98,7 @@ static void test_envelope(void **state)
 	assert_true(m->elapsed_ms == 1.5);
 	assert_string_equal(m->status, "NOT_FOUND");
 	floe__v1__entry__free_unpacked(m, NULL);
-	free(buf);
+	entry_proto_packer_free(&pk);
 }
 
 static uint8_t *pack_value(const Floe__V1__Value *v, size_t *n)
@@ -215,8 +213,8 @@ static void test_hostile(void **state)
 	/* As deep as the bound both ways, and one deeper refused when packing. */
 	{
 		char json[2 * (ENTRY_PROTO_MAX_DEPTH + 2)];
-		uint8_t *out = NULL;
-		size_t out_len = 0, out_cap = 0, d;
+		struct entry_proto_packer pk = {0};
+		size_t d;
 		char err[128];
 
 		for (d = ENTRY_PROTO_MAX_DEPTH + 1; d <= ENTRY_PROTO_MAX_DEPTH + 2; d++) {
@@ -224,18 +222,18 @@ static void test_hostile(void **state)
 			memset(json + d, ']', d);
 			b.len = 0;
 			if (d == ENTRY_PROTO_MAX_DEPTH + 1) {
-				assert_int_equal(value_proto_pack_json(json, 2 * d, &out, &out_len,
-								       &out_cap, err, sizeof(err)),
+				assert_int_equal(value_proto_pack_json(&pk, json, 2 * d, err,
+								       sizeof(err)),
 						 0);
-				assert_int_equal(value_bytes_to_json(out, out_len, &b), 0);
+				assert_int_equal(value_bytes_to_json(pk.out, pk.len, &b), 0);
 				assert_int_equal(b.len, 2 * d);
 			} else {
-				assert_int_not_equal(value_proto_pack_json(json, 2 * d, &out, &out_len,
-									   &out_cap, err, sizeof(err)),
+				assert_int_not_equal(value_proto_pack_json(&pk, json, 2 * d, err,
+									   sizeof(err)),
 						     0);
 			}
 		}
-		free(out);
+		entry_proto_packer_free(&pk);
 		b.len = 6;
 	}
 	/* truncated and garbage wire bytes */

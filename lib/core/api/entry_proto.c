@@ -25,9 +25,10 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 }
 
 /*
- * The message tree of one conversion lives in an arena freed at once: an entry is hundreds of
- * small Value nodes, and one malloc each was most of the cost. Strings are not copied: they
- * point into the jansson tree, which outlives the packing.
+ * The message tree of one conversion lives in an arena, reset for the next one: an entry is
+ * hundreds of small Value nodes, and one malloc each was most of the cost (and freeing them,
+ * on a server's worker thread, trimmed the thread's heap with madvise() every entry). Strings
+ * are not copied: they point into the jansson tree, which outlives the packing.
  */
 struct arena_chunk {
 	struct arena_chunk *next;
@@ -35,39 +36,67 @@ struct arena_chunk {
 	max_align_t data[];
 };
 
-struct arena {
-	struct arena_chunk *head;
+struct proto_arena {
+	struct arena_chunk *first, *cur;
+	size_t total; /* bytes of all chunks */
 };
 
-static void *arena_alloc(struct arena *a, size_t n)
+/* An arena keeps at most this much between conversions (one huge entry does not pin it). */
+#define ARENA_KEEP (1u << 20)
+
+static void *arena_alloc(struct proto_arena *a, size_t n)
 {
-	struct arena_chunk *c = a->head;
 	size_t align = sizeof(max_align_t);
+	struct arena_chunk *c;
 
 	n = (n + align - 1) / align * align;
+	while (a->cur && a->cur->cap - a->cur->used < n && a->cur->next &&
+	       a->cur->next->cap >= n) {
+		a->cur = a->cur->next;
+		a->cur->used = 0;
+	}
+	c = a->cur;
 	if (!c || c->cap - c->used < n) {
 		size_t cap = n > 16384 ? n : 16384;
 
-		c = malloc(sizeof(*c) + cap);
-		if (!c)
+		if (!(c = malloc(sizeof(*c) + cap)))
 			return NULL;
-		c->next = a->head;
 		c->used = 0;
 		c->cap = cap;
-		a->head = c;
+		a->total += cap;
+		if (a->cur) { /* after the current one: the chunks after it are still free */
+			c->next = a->cur->next;
+			a->cur->next = c;
+		} else {
+			c->next = NULL;
+			a->first = c;
+		}
+		a->cur = c;
 	}
 	c->used += n;
 	return (char *)c->data + c->used - n;
 }
 
-static void arena_free(struct arena *a)
+static void arena_release(struct proto_arena *a)
 {
-	while (a->head) {
-		struct arena_chunk *c = a->head;
+	while (a->first) {
+		struct arena_chunk *c = a->first;
 
-		a->head = c->next;
+		a->first = c->next;
 		free(c);
 	}
+	a->cur = NULL;
+	a->total = 0;
+}
+
+/* Everything allocated is free again. */
+static void arena_reset(struct proto_arena *a)
+{
+	if (a->total > ARENA_KEEP)
+		arena_release(a);
+	a->cur = a->first;
+	if (a->cur)
+		a->cur->used = 0;
 }
 
 /* jansson before 2.14 has no key lengths: measured then. */
@@ -76,7 +105,7 @@ static void arena_free(struct arena *a)
 	json_object_foreach(object, key, value) if ((key_len = strlen(key)), 0) {} else
 #endif
 
-static Floe__V1__Value *value_from_json(struct arena *a, const json_t *j, int depth)
+static Floe__V1__Value *value_from_json(struct proto_arena *a, const json_t *j, int depth)
 {
 	Floe__V1__Value *v;
 
@@ -155,20 +184,39 @@ static Floe__V1__Value *value_from_json(struct arena *a, const json_t *j, int de
 	return v;
 }
 
-static int pack_into(const ProtobufCMessage *m, uint8_t **out, size_t *out_len, size_t *out_cap)
+static int pack_into(const ProtobufCMessage *m, struct entry_proto_packer *pk)
 {
 	size_t n = protobuf_c_message_get_packed_size(m);
 
-	if (n > *out_cap || !*out) {
-		uint8_t *p = realloc(*out, n ? n : 1);
+	if (n > pk->cap || !pk->out) {
+		uint8_t *p = realloc(pk->out, n ? n : 1);
 
 		if (!p)
 			return -ENOMEM;
-		*out = p;
-		*out_cap = n ? n : 1;
+		pk->out = p;
+		pk->cap = n ? n : 1;
 	}
-	*out_len = protobuf_c_message_pack(m, *out);
+	pk->len = protobuf_c_message_pack(m, pk->out);
 	return 0;
+}
+
+/* The packer's arena, made on first use and emptied for this conversion. */
+static struct proto_arena *packer_arena(struct entry_proto_packer *pk)
+{
+	if (!pk->arena && !(pk->arena = calloc(1, sizeof(*pk->arena))))
+		return NULL;
+	arena_reset(pk->arena);
+	return pk->arena;
+}
+
+void entry_proto_packer_free(struct entry_proto_packer *pk)
+{
+	if (pk->arena) {
+		arena_release(pk->arena);
+		free(pk->arena);
+	}
+	free(pk->out);
+	memset(pk, 0, sizeof(*pk));
 }
 
 /* jansson's reading of one JSON text: U+0000 allowed in strings (floe keeps it in bodies). */
@@ -229,16 +277,18 @@ static void status_from(const json_t *j, char buf[32], char **out)
 	}
 }
 
-int entry_proto_pack(const struct agent_entry *e, uint8_t **out, size_t *out_len, size_t *out_cap,
-		     char *err, size_t errlen)
+int entry_proto_pack(struct entry_proto_packer *pk, const struct agent_entry *e, char *err,
+		     size_t errlen)
 {
 	Floe__V1__Entry m = FLOE__V1__ENTRY__INIT;
 	Floe__V1__Endpoint src, dst;
-	struct arena a = {0};
+	struct proto_arena *a = packer_arena(pk);
 	char status[32];
 	json_t *j, *el;
 	int rc;
 
+	if (!a)
+		return -ENOMEM;
 	if (!(j = load(e->json, e->json_len, err, errlen)))
 		return -EINVAL;
 	if (!json_is_object(j)) {
@@ -255,38 +305,38 @@ int entry_proto_pack(const struct agent_entry *e, uint8_t **out, size_t *out_len
 	el = json_object_get(j, "elapsed_ms");
 	m.elapsed_ms = json_is_number(el) ? json_number_value(el) : 0;
 	status_from(j, status, &m.status);
-	m.entry = value_from_json(&a, j, 0);
+	m.entry = value_from_json(a, j, 0);
 	if (!m.entry)
 		rc = fail(err, errlen, -ENOMEM, "entry %s: out of memory or nested too deep", m.id);
 	else
-		rc = pack_into(&m.base, out, out_len, out_cap);
-	arena_free(&a);
+		rc = pack_into(&m.base, pk);
 	json_decref(j);
 	return rc;
 }
 
-int value_proto_pack_json(const char *json, size_t len, uint8_t **out, size_t *out_len,
-			  size_t *out_cap, char *err, size_t errlen)
+int value_proto_pack_json(struct entry_proto_packer *pk, const char *json, size_t len, char *err,
+			  size_t errlen)
 {
-	struct arena a = {0};
+	struct proto_arena *a = packer_arena(pk);
 	Floe__V1__Value *v;
 	json_t *j;
 	int rc;
 
+	if (!a)
+		return -ENOMEM;
 	if (!(j = load(json, len, err, errlen)))
 		return -EINVAL;
-	if (!(v = value_from_json(&a, j, 0)))
+	if (!(v = value_from_json(a, j, 0)))
 		rc = fail(err, errlen, -ENOMEM, "out of memory or nested too deep");
 	else
-		rc = pack_into(&v->base, out, out_len, out_cap);
-	arena_free(&a);
+		rc = pack_into(&v->base, pk);
 	json_decref(j);
 	return rc;
 }
 
 /* ---- wire bytes: the nesting bound, checked without recursion ---- */
 
-enum wire_msg { W_VALUE, W_LIST, W_MAP, W_FIELD, W_ENTRY, W_FOLLOW, W_STATS, W_OPAQUE };
+enum wire_msg { W_VALUE, W_LIST, W_MAP, W_FIELD, W_ENTRY, W_FOLLOW, W_STATS, W_BATCH, W_OPAQUE };
 
 /* The message type of field number f of a message of type t, W_OPAQUE when not nested. */
 static enum wire_msg wire_child(enum wire_msg t, uint64_t f)
@@ -306,6 +356,8 @@ static enum wire_msg wire_child(enum wire_msg t, uint64_t f)
 		return f == 1 ? W_ENTRY : W_OPAQUE;
 	case W_STATS:
 		return f == 1 ? W_VALUE : W_OPAQUE;
+	case W_BATCH:
+		return f == 1 ? W_ENTRY : W_OPAQUE;
 	case W_OPAQUE:
 		break;
 	}
@@ -334,7 +386,7 @@ int proto_depth_check(enum proto_root root, const uint8_t *buf, size_t len)
 		size_t end;
 		enum wire_msg t;
 	} st[3 * ENTRY_PROTO_MAX_DEPTH + 8];
-	static const enum wire_msg roots[] = {W_VALUE, W_ENTRY, W_FOLLOW, W_STATS};
+	static const enum wire_msg roots[] = {W_VALUE, W_ENTRY, W_FOLLOW, W_STATS, W_BATCH};
 	size_t pos = 0, sp = 0;
 	int values = root == PROTO_ROOT_VALUE;
 
@@ -446,8 +498,11 @@ static int to_json(const Floe__V1__Value *v, struct entry_json_buf *b, int depth
 		for (i = 0; i < v->map_value->n_fields; i++) {
 			const Floe__V1__ValueField *f = v->map_value->fields[i];
 
-			if (!valid_text(&f->key))
-				return fail(err, errlen, -EINVAL, "a key that is not UTF-8");
+			/* No U+0000 in keys: jansson (the hub, KFL) cannot hold one, and floe
+			 * never makes one. */
+			if (f->key.len &&
+			    entry_utf8_prefix(f->key.data, f->key.len, false) != f->key.len)
+				return fail(err, errlen, -EINVAL, "a key that is not UTF-8 text");
 			if ((i && (rc = entry_json_append_raw(b, ",", 1))) ||
 			    (rc = entry_json_append_string(b, (const char *)f->key.data,
 							   f->key.len)) ||
@@ -485,6 +540,8 @@ int entry_proto_to_agent_entry(const Floe__V1__Entry *m, struct entry_json_buf *
 
 	if (!m->id || !m->id[0])
 		return fail(err, errlen, -EINVAL, "an entry without an id");
+	if (entry_utf8_prefix((const uint8_t *)m->id, strlen(m->id), false) != strlen(m->id))
+		return fail(err, errlen, -EINVAL, "an entry id that is not UTF-8");
 	if (!m->entry || m->entry->kind_case != FLOE__V1__VALUE__KIND_MAP_VALUE)
 		return fail(err, errlen, -EINVAL, "entry %.64s: its value is not an object", m->id);
 	if ((rc = value_proto_to_json(m->entry, b, err, errlen)))

@@ -30,25 +30,42 @@
 #define ENTRY_PROTO_MAX_DEPTH 200
 
 /*
- * Pack e (its json must be one JSON object) as an Entry message into *out (malloc'ed, *out_len
- * bytes; *out may be reused from a previous call with *out_cap bytes). 0, -EINVAL (not a JSON
- * object, too deep: err says why) or -ENOMEM.
+ * What packing keeps from one message to the next: the packed bytes of the last call (out, len
+ * bytes) and the memory of the message tree. Zero it to start; entry_proto_packer_free() at
+ * the end. One per thread.
  */
-int entry_proto_pack(const struct agent_entry *e, uint8_t **out, size_t *out_len, size_t *out_cap,
-		     char *err, size_t errlen);
+struct proto_arena;
+struct entry_proto_packer {
+	uint8_t *out;
+	size_t len, cap;
+	struct proto_arena *arena;
+};
+
+void entry_proto_packer_free(struct entry_proto_packer *pk);
 
 /*
- * Any JSON text (a whole value) as a packed Value message, the same way: the stats object.
+ * Pack e (its json must be one JSON object) as an Entry message into pk->out. 0, -EINVAL (not
+ * a JSON object, too deep: err says why) or -ENOMEM.
  */
-int value_proto_pack_json(const char *json, size_t len, uint8_t **out, size_t *out_len,
-			  size_t *out_cap, char *err, size_t errlen);
+int entry_proto_pack(struct entry_proto_packer *pk, const struct agent_entry *e, char *err,
+		     size_t errlen);
+
+/* Any JSON text (a whole value) as a packed Value message, the same way: the stats object. */
+int value_proto_pack_json(struct entry_proto_packer *pk, const char *json, size_t len, char *err,
+			  size_t errlen);
 
 /*
  * Check that a Value (and so an Entry holding one) nests no deeper than ENTRY_PROTO_MAX_DEPTH,
- * reading the wire bytes without recursion. Entry, FollowMessage and StatsReply are walked by
- * what they hold. 0 or -EINVAL.
+ * reading the wire bytes without recursion. Entry, FollowMessage, StatsReply and EntryBatch are
+ * walked by what they hold. 0 or -EINVAL.
  */
-enum proto_root { PROTO_ROOT_VALUE, PROTO_ROOT_ENTRY, PROTO_ROOT_FOLLOW, PROTO_ROOT_STATS };
+enum proto_root {
+	PROTO_ROOT_VALUE,
+	PROTO_ROOT_ENTRY,
+	PROTO_ROOT_FOLLOW,
+	PROTO_ROOT_STATS,
+	PROTO_ROOT_BATCH,
+};
 int proto_depth_check(enum proto_root root, const uint8_t *buf, size_t len);
 
 /*
