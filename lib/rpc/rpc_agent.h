@@ -35,7 +35,11 @@ struct rpc_opts {
 	int keepalive_ms;	  /* HTTP/2 ping interval on an idle connection (10000) */
 	int keepalive_timeout_ms; /* a ping unanswered this long closes the connection (5000) */
 	/* Client only. */
-	int call_timeout_ms;	  /* deadline of query, get, pcap and stats (30000) */
+	/*
+	 * Deadline of get and stats (30000); query and pcap streams may run longer and fail
+	 * when no message came for this long instead.
+	 */
+	int call_timeout_ms;
 	int info_timeout_ms;	  /* deadline of info (2000) */
 	int backoff_initial_ms;	  /* reconnect backoff: first wait (250) */
 	int backoff_max_ms;	  /* reconnect backoff: longest wait (5000) */

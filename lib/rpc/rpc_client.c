@@ -46,6 +46,8 @@ struct ccall {
 	grpc_slice details;
 	grpc_byte_buffer *recv;
 	int answered; /* the server's headers came */
+	int idle_ms;  /* streams: cancel when nothing came for this long (0: no such limit) */
+	int timed_out;
 	char t_send, t_md, t_recv, t_status; /* their addresses are the tags */
 };
 
@@ -71,25 +73,40 @@ static void set_state(struct cli *cl, int connected, const char *error)
 	pthread_mutex_unlock(&cl->mu);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
- * Wait for tag; when stop becomes set meanwhile, cancel the call (the tag then completes).
- * Returns the event's success.
+ * Wait for tag; when stop becomes set meanwhile, or nothing came for the call's idle limit,
+ * cancel the call (the tag then completes). Returns the event's success.
  */
 static int wait_tag(struct ccall *c, void *tag, volatile int *stop)
 {
-	int cancelled = 0;
+	int64_t until = c->idle_ms ? mono_ms() + c->idle_ms : 0;
+	int cancelled = 0, slices = stop || until;
 
 	for (;;) {
 		grpc_event ev = grpc_completion_queue_pluck(
 			c->cq, tag,
-			stop ? rpc_deadline_ms(RPC_STOP_POLL_MS) : gpr_inf_future(GPR_CLOCK_REALTIME),
+			slices ? rpc_deadline_ms(RPC_STOP_POLL_MS) : gpr_inf_future(GPR_CLOCK_REALTIME),
 			NULL);
 
 		if (ev.type == GRPC_OP_COMPLETE)
 			return ev.success;
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			return 0;
-		if (stop && *stop && !cancelled) {
+		if (cancelled)
+			continue;
+		if (until && mono_ms() >= until) {
+			c->timed_out = 1;
+			grpc_call_cancel(c->call, NULL);
+			cancelled = 1;
+		} else if (stop && *stop) {
 			grpc_call_cancel(c->call, NULL);
 			cancelled = 1;
 		}
@@ -106,8 +123,8 @@ static int start_batch(struct ccall *c, const grpc_op *ops, size_t n, void *tag)
  * half-close, and the status op that completes at the end. Then wait for the server's headers.
  */
 static int call_start(struct cli *cl, struct ccall *c, const char *method,
-		      const ProtobufCMessage *req, gpr_timespec deadline, int wait_ready,
-		      volatile int *stop)
+		      const ProtobufCMessage *req, gpr_timespec deadline, int idle_ms,
+		      int wait_ready, volatile int *stop)
 {
 	grpc_metadata md;
 	grpc_op ops[3];
@@ -116,6 +133,7 @@ static int call_start(struct cli *cl, struct ccall *c, const char *method,
 
 	memset(c, 0, sizeof(*c));
 	c->cl = cl;
+	c->idle_ms = idle_ms;
 	grpc_metadata_array_init(&c->initial);
 	grpc_metadata_array_init(&c->trailing);
 	c->details = grpc_empty_slice();
@@ -216,8 +234,13 @@ static int call_finish(struct ccall *c, int cancel, char *err, size_t errlen)
 	if (c->call) {
 		if (cancel)
 			grpc_call_cancel(c->call, NULL);
+		c->idle_ms = 0;
 		wait_tag(c, &c->t_status, NULL);
-		if (c->status != GRPC_STATUS_OK) {
+		if (c->timed_out) {
+			snprintf(err, errlen, "agent %s: nothing came for %d ms (deadline)",
+				 cl->address, cl->conf.call_timeout_ms);
+			rc = -ETIMEDOUT;
+		} else if (c->status != GRPC_STATUS_OK) {
 			char *d = grpc_slice_to_c_string(c->details);
 
 			rc = trailer_errno(&c->trailing);
@@ -308,7 +331,11 @@ static int entry_stream(struct cli *cl, const char *method, const ProtobufCMessa
 	grpc_slice s;
 	int rc, stopped = 0, bad = 0;
 
-	rc = call_start(cl, &c, method, req, rpc_deadline_ms(cl->conf.call_timeout_ms), 0, NULL);
+	/* History streams may be long: their limit is a time without a message, not a total. */
+	rc = batch ? call_start(cl, &c, method, req, gpr_inf_future(GPR_CLOCK_REALTIME),
+				cl->conf.call_timeout_ms, 0, NULL)
+		   : call_start(cl, &c, method, req, rpc_deadline_ms(cl->conf.call_timeout_ms), 0,
+				0, NULL);
 	while (!rc && !stopped && !bad && call_next(&c, &s, NULL)) {
 		int r = deliver(&s, batch, &b, fn, arg, err, errlen);
 
@@ -353,8 +380,8 @@ static int c_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, vo
 	int rc, stopped = 0, bad = 0;
 
 	request_of(q, &r);
-	rc = call_start(cl, &c, RPC_METHOD_PCAP, &r.base, rpc_deadline_ms(cl->conf.call_timeout_ms),
-			0, NULL);
+	rc = call_start(cl, &c, RPC_METHOD_PCAP, &r.base, gpr_inf_future(GPR_CLOCK_REALTIME),
+			cl->conf.call_timeout_ms, 0, NULL);
 	while (!rc && !stopped && !bad && call_next(&c, &s, NULL)) {
 		Floe__V1__PcapChunk *m = floe__v1__pcap_chunk__unpack(NULL, GRPC_SLICE_LENGTH(s),
 								       GRPC_SLICE_START_PTR(s));
@@ -387,7 +414,7 @@ static int c_stats(void *self, char **json_out, char *err, size_t errlen)
 
 	*json_out = NULL;
 	rc = call_start(cl, &c, RPC_METHOD_STATS, &r.base,
-			rpc_deadline_ms(cl->conf.call_timeout_ms), 0, NULL);
+			rpc_deadline_ms(cl->conf.call_timeout_ms), 0, 0, NULL);
 	if (!rc && call_next(&c, &s, NULL)) {
 		Floe__V1__StatsReply *m = NULL;
 
@@ -439,7 +466,7 @@ static void c_info(void *self, struct agent_info *out)
 	int rc;
 
 	rc = call_start(cl, &c, RPC_METHOD_INFO, &r.base, rpc_deadline_ms(cl->conf.info_timeout_ms),
-			0, NULL);
+			0, 0, NULL);
 	if (!rc && call_next(&c, &s, NULL)) {
 		Floe__V1__InfoReply *m = floe__v1__info_reply__unpack(NULL, GRPC_SLICE_LENGTH(s),
 								       GRPC_SLICE_START_PTR(s));
@@ -501,7 +528,7 @@ static int c_follow(void *self, const char *filter, struct agent_follow *f, agen
 		/* Wait-for-ready: while the agent is away the call waits for the channel to
 		 * reconnect (gRPC's backoff) instead of failing at once. */
 		rc = call_start(cl, &c, RPC_METHOD_FOLLOW, &r.base,
-				gpr_inf_future(GPR_CLOCK_REALTIME), 1, &f->stop);
+				gpr_inf_future(GPR_CLOCK_REALTIME), 0, 1, &f->stop);
 		if (c.answered)
 			backoff = cl->conf.backoff_initial_ms;
 		while (!rc && !stopped && !bad && call_next(&c, &s, &f->stop)) {
@@ -580,24 +607,17 @@ static const struct agent_api_ops client_ops = {
 static grpc_channel_credentials *client_creds(const struct rpc_conf *conf, char *err,
 					      size_t errlen)
 {
-	grpc_ssl_pem_key_cert_pair pair;
 	grpc_channel_credentials *cr = NULL;
-	char *ca, *cert = NULL, *key = NULL;
+	struct rpc_pems pems;
 
 	if (!rpc_conf_tls(conf))
 		return grpc_insecure_credentials_create();
-	if ((ca = rpc_read_file(conf->tls_ca, err, errlen)) &&
-	    (cert = rpc_read_file(conf->tls_cert, err, errlen)) &&
-	    (key = rpc_read_file(conf->tls_key, err, errlen))) {
-		pair.private_key = key;
-		pair.cert_chain = cert;
-		cr = grpc_ssl_credentials_create(ca, &pair, NULL, NULL);
+	if (!rpc_pems_read(conf, &pems, err, errlen)) {
+		cr = grpc_ssl_credentials_create(pems.ca, &pems.pair, NULL, NULL);
 		if (!cr)
 			snprintf(err, errlen, "TLS: the certificate or key is not usable");
 	}
-	free(ca);
-	free(cert);
-	free(key);
+	rpc_pems_free(&pems);
 	return cr;
 }
 

@@ -103,7 +103,8 @@ void rpc_args_fill(struct rpc_args *a, const struct rpc_conf *c, int server)
 	a->args.args = a->a;
 }
 
-char *rpc_read_file(const char *path, char *err, size_t errlen)
+/* The text of a PEM file, malloc'ed, NULL with err. */
+static char *read_file(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 	char *p = NULL;
@@ -132,6 +133,31 @@ char *rpc_read_file(const char *path, char *err, size_t errlen)
 	fclose(f);
 	p[len] = 0;
 	return p;
+}
+
+int rpc_pems_read(const struct rpc_conf *c, struct rpc_pems *p, char *err, size_t errlen)
+{
+	char *cert = NULL, *key = NULL;
+
+	memset(p, 0, sizeof(*p));
+	if (!(p->ca = read_file(c->tls_ca, err, errlen)) ||
+	    !(cert = read_file(c->tls_cert, err, errlen)) ||
+	    !(key = read_file(c->tls_key, err, errlen))) {
+		free(cert);
+		rpc_pems_free(p);
+		return -EINVAL;
+	}
+	p->pair.cert_chain = cert;
+	p->pair.private_key = key;
+	return 0;
+}
+
+void rpc_pems_free(struct rpc_pems *p)
+{
+	free(p->ca);
+	free((char *)p->pair.cert_chain);
+	free((char *)p->pair.private_key);
+	memset(p, 0, sizeof(*p));
 }
 
 grpc_byte_buffer *rpc_bytes(const void *p, size_t n)

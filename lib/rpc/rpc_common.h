@@ -52,8 +52,13 @@ struct rpc_args {
 };
 void rpc_args_fill(struct rpc_args *a, const struct rpc_conf *c, int server);
 
-/* The text of a PEM file, malloc'ed, NULL with err. */
-char *rpc_read_file(const char *path, char *err, size_t errlen);
+/* The TLS files of c read (CA, and the certificate and key as gRPC's pair). */
+struct rpc_pems {
+	char *ca;
+	grpc_ssl_pem_key_cert_pair pair;
+};
+int rpc_pems_read(const struct rpc_conf *c, struct rpc_pems *p, char *err, size_t errlen);
+void rpc_pems_free(struct rpc_pems *p);
 
 /* A message as a byte buffer (a copy); NULL on ENOMEM. */
 grpc_byte_buffer *rpc_pack(const ProtobufCMessage *m);

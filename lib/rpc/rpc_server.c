@@ -627,26 +627,32 @@ static void request_call(struct rpc_agent_server *s, enum method m)
 
 static grpc_server_credentials *server_creds(const struct rpc_conf *conf, char *err, size_t errlen)
 {
-	grpc_ssl_pem_key_cert_pair pair;
 	grpc_server_credentials *cr = NULL;
-	char *ca, *cert = NULL, *key = NULL;
+	struct rpc_pems pems;
 
 	if (!rpc_conf_tls(conf))
 		return grpc_insecure_server_credentials_create();
-	if ((ca = rpc_read_file(conf->tls_ca, err, errlen)) &&
-	    (cert = rpc_read_file(conf->tls_cert, err, errlen)) &&
-	    (key = rpc_read_file(conf->tls_key, err, errlen))) {
-		pair.private_key = key;
-		pair.cert_chain = cert;
+	if (!rpc_pems_read(conf, &pems, err, errlen)) {
 		cr = grpc_ssl_server_credentials_create_ex(
-			ca, &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+			pems.ca, &pems.pair, 1,
+			GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
 		if (!cr)
 			snprintf(err, errlen, "TLS: the certificate or key is not usable");
 	}
-	free(ca);
-	free(cert);
-	free(key);
+	rpc_pems_free(&pems);
 	return cr;
+}
+
+/* The last of a server, its gRPC server destroyed and its queue shut down and drained. */
+static void server_free(struct rpc_agent_server *s)
+{
+	grpc_completion_queue_destroy(s->cq);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cond);
+	free(s->auth);
+	rpc_conf_free(&s->conf);
+	free(s);
+	grpc_shutdown();
 }
 
 int rpc_agent_server_start(const char *listen, struct agent_api api, const struct rpc_opts *opts,
@@ -694,13 +700,7 @@ int rpc_agent_server_start(const char *listen, struct agent_api api, const struc
 			 listen);
 		grpc_server_destroy(s->server);
 		grpc_completion_queue_shutdown(s->cq);
-		grpc_completion_queue_destroy(s->cq);
-		pthread_mutex_destroy(&s->mu);
-		pthread_cond_destroy(&s->cond);
-		free(s->auth);
-		rpc_conf_free(&s->conf);
-		free(s);
-		grpc_shutdown();
+		server_free(s);
 		return -EADDRNOTAVAIL;
 	}
 	grpc_server_start(s->server);
@@ -751,11 +751,5 @@ void rpc_agent_server_stop(struct rpc_agent_server *s)
 			if (ev.type == GRPC_OP_COMPLETE && t->kind == TAG_REQUEST)
 				scall_free(t->c);
 		}
-	grpc_completion_queue_destroy(s->cq);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cond);
-	free(s->auth);
-	rpc_conf_free(&s->conf);
-	free(s);
-	grpc_shutdown();
+	server_free(s);
 }
