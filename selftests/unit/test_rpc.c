@@ -769,6 +769,20 @@ static int stream_fn(const struct agent_entry *e, void *arg)
 	return 0;
 }
 
+struct info_state {
+	struct agent_api *client;
+	int want_connected;
+	struct agent_info last;
+};
+
+static int info_is(void *arg)
+{
+	struct info_state *s = arg;
+
+	s->client->ops->info(s->client->self, &s->last);
+	return s->last.connected == s->want_connected;
+}
+
 /* CPU seconds (user + system) a process used so far. */
 static double cpu_s(pid_t pid)
 {
@@ -789,9 +803,19 @@ static double cpu_s(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Under ASan freed memory waits in a quarantine (RSS says nothing of leaks or buffering) and
+ * each entry costs ten times more: a shorter stream, memory not measured. */
+#if defined(__SANITIZE_ADDRESS__)
+#define STREAM_ENTRIES 20000
+#define STREAM_RSS_CHECKED 0
+#else
+#define STREAM_ENTRIES 100000
+#define STREAM_RSS_CHECKED 1
+#endif
+
 static void test_stream_100k(void **state)
 {
-	const size_t n = 100000, size = 1000;
+	const size_t n = STREAM_ENTRIES, size = 1000;
 	struct stream_check s = {0};
 	struct agent_api client;
 	struct agent_query q = {.limit = n};
@@ -806,6 +830,13 @@ static void test_stream_100k(void **state)
 	assert_int_equal(rpc_agent_client_new(address, NULL, &client, err, sizeof(err)), 0);
 	s.server = ch.pid;
 	s.client = &client;
+	{
+		/* A slow machine may take a while for the first connection: the stream is what is
+		 * measured, not that. */
+		struct info_state is = {.client = &client, .want_connected = 1};
+
+		assert_true(wait_for(info_is, &is, 20000));
+	}
 	double cs = cpu_s(ch.pid), cc = cpu_s(getpid());
 
 	t0 = mono_ms();
@@ -817,7 +848,7 @@ static void test_stream_100k(void **state)
 		fail_msg("query: %s", err);
 	assert_int_equal(s.bad, 0);
 	assert_int_equal(s.next, n);
-	print_message("100k stream: %zu entries of %zu bytes (JSON) in %lld ms: %.0f entries/s, "
+	print_message("stream: %zu entries of %zu bytes (JSON) in %lld ms: %.0f entries/s, "
 		      "%.1f MB/s; RSS server %ld -> max %ld KiB, client %ld -> max %ld KiB; "
 		      "server ahead of a paused reader by %llu entries; CPU: server %.2f s, client "
 		      "%.2f s (%.1f + %.1f us per entry)\n",
@@ -826,9 +857,11 @@ static void test_stream_100k(void **state)
 		      s.client_rss0, s.client_rss_max,
 		      (unsigned long long)(s.produced_while_paused - 2000), cs, cc, cs * 1e6 / n,
 		      cc * 1e6 / n);
-	/* Bounded: 100 MB went through; neither side grew by more than 16 MiB. */
-	assert_true(s.server_rss_max - s.server_rss0 < 16 * 1024);
-	assert_true(s.client_rss_max - s.client_rss0 < 16 * 1024);
+	/* Bounded: 134 MB went through; neither side grew by more than 16 MiB. */
+	if (STREAM_RSS_CHECKED) {
+		assert_true(s.server_rss_max - s.server_rss0 < 16 * 1024);
+		assert_true(s.client_rss_max - s.client_rss0 < 16 * 1024);
+	}
 	/* The paused reader held the server: at most the flow-control windows ahead (a few MB of
 	 * ~1.3 KB messages), not the 98000 entries left. */
 	assert_true(s.produced_while_paused < 2000 + 10000);
@@ -888,20 +921,6 @@ static void test_deadline(void **state)
 }
 
 /* ---- the server killed and started again ---- */
-
-struct info_state {
-	struct agent_api *client;
-	int want_connected;
-	struct agent_info last;
-};
-
-static int info_is(void *arg)
-{
-	struct info_state *s = arg;
-
-	s->client->ops->info(s->client->self, &s->last);
-	return s->last.connected == s->want_connected;
-}
 
 struct from_pid {
 	struct follower *fo;
@@ -1040,11 +1059,13 @@ static void test_mutual_tls(void **state)
 	snprintf(ocrt, sizeof(ocrt), "%s/other/hub.pem", dir);
 	snprintf(okey, sizeof(okey), "%s/other/hub.key", dir);
 	so = (struct rpc_opts){.tls_ca = ca, .tls_cert = acrt, .tls_key = akey};
-	co = (struct rpc_opts){.tls_ca = ca, .tls_cert = hcrt, .tls_key = hkey};
+	co = (struct rpc_opts){.tls_ca = ca, .tls_cert = hcrt, .tls_key = hkey,
+			       .tls_server_name = "localhost"};
 	wrong = (struct rpc_opts){.tls_ca = ca, .tls_cert = ocrt, .tls_key = okey};
 	assert_int_equal(rpc_agent_server_start("127.0.0.1:0", fx->mem, &so, &srv, err, sizeof(err)),
 			 0);
-	snprintf(address, sizeof(address), "localhost:%d", rpc_agent_server_port(srv));
+	/* By address; the certificate is checked for the name given in tls_server_name. */
+	snprintf(address, sizeof(address), "127.0.0.1:%d", rpc_agent_server_port(srv));
 	assert_int_equal(rpc_agent_client_new(address, &co, &c, err, sizeof(err)), 0);
 	assert_int_equal(rpc_agent_client_new(address, NULL, &c_plain, err, sizeof(err)), 0);
 	assert_int_equal(rpc_agent_client_new(address, &wrong, &c_wrong, err, sizeof(err)), 0);
