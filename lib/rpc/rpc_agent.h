@@ -40,11 +40,11 @@ struct rpc_opts {
 	 * when no message came for this long instead.
 	 */
 	int call_timeout_ms;
-	int info_timeout_ms;	  /* deadline of info (2000) */
-	int backoff_initial_ms;	  /* reconnect backoff: first wait (250) */
-	int backoff_max_ms;	  /* reconnect backoff: longest wait (5000) */
+	int info_timeout_ms;	/* deadline of info (2000) */
+	int backoff_initial_ms; /* reconnect backoff: first wait (250) */
+	int backoff_max_ms;	/* reconnect backoff: longest wait (5000) */
 	/* Server only. */
-	int max_calls;		  /* calls served at once; more are refused RESOURCE_EXHAUSTED (64) */
+	int max_calls; /* calls served at once; more are refused RESOURCE_EXHAUSTED (64) */
 };
 
 struct rpc_agent_server;

@@ -92,9 +92,9 @@ static int wait_tag(struct ccall *c, void *tag, volatile int *stop)
 
 	for (;;) {
 		grpc_event ev = grpc_completion_queue_pluck(
-			c->cq, tag,
-			slices ? rpc_deadline_ms(RPC_STOP_POLL_MS) : gpr_inf_future(GPR_CLOCK_REALTIME),
-			NULL);
+		    c->cq, tag,
+		    slices ? rpc_deadline_ms(RPC_STOP_POLL_MS) : gpr_inf_future(GPR_CLOCK_REALTIME),
+		    NULL);
 
 		if (ev.type == GRPC_OP_COMPLETE)
 			return ev.success;
@@ -139,9 +139,9 @@ static int call_start(struct cli *cl, struct ccall *c, const char *method,
 	c->details = grpc_empty_slice();
 	c->status = GRPC_STATUS_UNKNOWN;
 	c->cq = grpc_completion_queue_create_for_pluck(NULL);
-	c->call = grpc_channel_create_call(cl->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-					   grpc_slice_from_static_string(method), NULL, deadline,
-					   NULL);
+	c->call =
+	    grpc_channel_create_call(cl->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+				     grpc_slice_from_static_string(method), NULL, deadline, NULL);
 	if (!c->call)
 		return -ENOMEM;
 	memset(ops, 0, sizeof(ops));
@@ -246,8 +246,8 @@ static int call_finish(struct ccall *c, int cancel, char *err, size_t errlen)
 			rc = trailer_errno(&c->trailing);
 			if (!rc)
 				rc = rpc_errno_of_status(c->status);
-			snprintf(err, errlen, "agent %s: %s (%s)", cl->address, d && *d ? d : "failed",
-				 rpc_status_name(c->status));
+			snprintf(err, errlen, "agent %s: %s (%s)", cl->address,
+				 d && *d ? d : "failed", rpc_status_name(c->status));
 			gpr_free(d);
 			if (!c->answered && (c->status == GRPC_STATUS_UNAVAILABLE ||
 					     c->status == GRPC_STATUS_DEADLINE_EXCEEDED))
@@ -352,8 +352,8 @@ static int entry_stream(struct cli *cl, const char *method, const ProtobufCMessa
 	return stopped ? 0 : rc;
 }
 
-static int c_query(void *self, const struct agent_query *q, agent_entry_fn fn, void *arg,
-		   char *err, size_t errlen)
+static int c_query(void *self, const struct agent_query *q, agent_entry_fn fn, void *arg, char *err,
+		   size_t errlen)
 {
 	Floe__V1__QueryRequest r;
 
@@ -361,8 +361,7 @@ static int c_query(void *self, const struct agent_query *q, agent_entry_fn fn, v
 	return entry_stream(self, RPC_METHOD_QUERY, &r.base, fn, arg, err, errlen);
 }
 
-static int c_get(void *self, const char *id, agent_entry_fn fn, void *arg, char *err,
-		 size_t errlen)
+static int c_get(void *self, const char *id, agent_entry_fn fn, void *arg, char *err, size_t errlen)
 {
 	Floe__V1__GetRequest r = FLOE__V1__GET_REQUEST__INIT;
 
@@ -370,8 +369,8 @@ static int c_get(void *self, const char *id, agent_entry_fn fn, void *arg, char 
 	return entry_stream(self, RPC_METHOD_GET, &r.base, fn, arg, err, errlen);
 }
 
-static int c_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, void *arg,
-		  char *err, size_t errlen)
+static int c_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, void *arg, char *err,
+		  size_t errlen)
 {
 	struct cli *cl = self;
 	Floe__V1__QueryRequest r;
@@ -384,7 +383,7 @@ static int c_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, vo
 			cl->conf.call_timeout_ms, 0, NULL);
 	while (!rc && !stopped && !bad && call_next(&c, &s, NULL)) {
 		Floe__V1__PcapChunk *m = floe__v1__pcap_chunk__unpack(NULL, GRPC_SLICE_LENGTH(s),
-								       GRPC_SLICE_START_PTR(s));
+								      GRPC_SLICE_START_PTR(s));
 
 		if (!m)
 			bad = 1;
@@ -421,7 +420,7 @@ static int c_stats(void *self, char **json_out, char *err, size_t errlen)
 		if (proto_depth_check(PROTO_ROOT_STATS, GRPC_SLICE_START_PTR(s),
 				      GRPC_SLICE_LENGTH(s)) ||
 		    !(m = floe__v1__stats_reply__unpack(NULL, GRPC_SLICE_LENGTH(s),
-							 GRPC_SLICE_START_PTR(s)))) {
+							GRPC_SLICE_START_PTR(s)))) {
 			snprintf(err, errlen, "not a StatsReply message");
 			bad = 1;
 		} else if (value_proto_to_json(m->stats, &b, err, errlen) ||
@@ -469,7 +468,7 @@ static void c_info(void *self, struct agent_info *out)
 			0, 0, NULL);
 	if (!rc && call_next(&c, &s, NULL)) {
 		Floe__V1__InfoReply *m = floe__v1__info_reply__unpack(NULL, GRPC_SLICE_LENGTH(s),
-								       GRPC_SLICE_START_PTR(s));
+								      GRPC_SLICE_START_PTR(s));
 
 		if (m) {
 			pthread_mutex_lock(&cl->mu);
@@ -538,7 +537,7 @@ static int c_follow(void *self, const char *filter, struct agent_follow *f, agen
 			if (proto_depth_check(PROTO_ROOT_FOLLOW, GRPC_SLICE_START_PTR(s),
 					      GRPC_SLICE_LENGTH(s)) ||
 			    !(m = floe__v1__follow_message__unpack(NULL, GRPC_SLICE_LENGTH(s),
-								    GRPC_SLICE_START_PTR(s)))) {
+								   GRPC_SLICE_START_PTR(s)))) {
 				snprintf(err, errlen, "not a FollowMessage");
 				bad = 1;
 			} else if (m->kind_case == FLOE__V1__FOLLOW_MESSAGE__KIND_LOST) {
@@ -575,7 +574,8 @@ static int c_follow(void *self, const char *filter, struct agent_follow *f, agen
 			snprintf(err, errlen, "agent %s: the stream ended", cl->address);
 		set_state(cl, 0, err);
 		sleep_ms_or_stop(backoff, &f->stop);
-		backoff = backoff * 2 < cl->conf.backoff_max_ms ? backoff * 2 : cl->conf.backoff_max_ms;
+		backoff =
+		    backoff * 2 < cl->conf.backoff_max_ms ? backoff * 2 : cl->conf.backoff_max_ms;
 		rc = 0;
 	}
 	entry_json_buf_free(&b);
@@ -595,17 +595,16 @@ static void c_destroy(void *self)
 }
 
 static const struct agent_api_ops client_ops = {
-	.query = c_query,
-	.get = c_get,
-	.follow = c_follow,
-	.pcap = c_pcap,
-	.stats = c_stats,
-	.info = c_info,
-	.destroy = c_destroy,
+    .query = c_query,
+    .get = c_get,
+    .follow = c_follow,
+    .pcap = c_pcap,
+    .stats = c_stats,
+    .info = c_info,
+    .destroy = c_destroy,
 };
 
-static grpc_channel_credentials *client_creds(const struct rpc_conf *conf, char *err,
-					      size_t errlen)
+static grpc_channel_credentials *client_creds(const struct rpc_conf *conf, char *err, size_t errlen)
 {
 	grpc_channel_credentials *cr = NULL;
 	struct rpc_pems pems;

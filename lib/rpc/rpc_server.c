@@ -25,8 +25,8 @@
 
 enum method { M_QUERY, M_GET, M_FOLLOW, M_PCAP, M_STATS, M_INFO, M_COUNT };
 static const char *const method_names[M_COUNT] = {
-	RPC_METHOD_QUERY, RPC_METHOD_GET, RPC_METHOD_FOLLOW,
-	RPC_METHOD_PCAP,  RPC_METHOD_STATS, RPC_METHOD_INFO,
+    RPC_METHOD_QUERY, RPC_METHOD_GET,	RPC_METHOD_FOLLOW,
+    RPC_METHOD_PCAP,  RPC_METHOD_STATS, RPC_METHOD_INFO,
 };
 
 enum tag_kind { TAG_REQUEST, TAG_BATCH, TAG_CLOSE, TAG_REJECT, TAG_SHUTDOWN };
@@ -563,8 +563,8 @@ static void *poller(void *arg)
 	struct rpc_agent_server *s = arg;
 
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
-							   NULL);
+		grpc_event ev =
+		    grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 		struct tag *t = ev.tag;
 		struct scall *c;
 
@@ -634,8 +634,8 @@ static grpc_server_credentials *server_creds(const struct rpc_conf *conf, char *
 		return grpc_insecure_server_credentials_create();
 	if (!rpc_pems_read(conf, &pems, err, errlen)) {
 		cr = grpc_ssl_server_credentials_create_ex(
-			pems.ca, &pems.pair, 1,
-			GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
+		    pems.ca, &pems.pair, 1,
+		    GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
 		if (!cr)
 			snprintf(err, errlen, "TLS: the certificate or key is not usable");
 	}
@@ -692,7 +692,7 @@ int rpc_agent_server_start(const char *listen, struct agent_api api, const struc
 	grpc_server_register_completion_queue(s->server, s->cq, NULL);
 	for (i = 0; i < M_COUNT; i++)
 		s->methods[i] = grpc_server_register_method(
-			s->server, method_names[i], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+		    s->server, method_names[i], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 	s->port = grpc_server_add_http2_port(s->server, listen, creds);
 	grpc_server_credentials_release(creds);
 	if (s->port <= 0) {
@@ -743,7 +743,7 @@ void rpc_agent_server_stop(struct rpc_agent_server *s)
 	else /* never started: drain here (only the requests for calls are pending) */
 		for (;;) {
 			grpc_event ev = grpc_completion_queue_next(
-				s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+			    s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 			struct tag *t = ev.tag;
 
 			if (ev.type == GRPC_QUEUE_SHUTDOWN)

@@ -107,7 +107,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ProtobufCMessage *m;
 		const Floe__V1__Value *v;
 
-		if (proto_depth_check(stats ? PROTO_ROOT_STATS : PROTO_ROOT_VALUE, data + 1, size - 1))
+		if (proto_depth_check(stats ? PROTO_ROOT_STATS : PROTO_ROOT_VALUE, data + 1,
+				      size - 1))
 			break;
 		m = protobuf_c_message_unpack(stats ? &floe__v1__stats_reply__descriptor
 						    : &floe__v1__value__descriptor,

@@ -23,7 +23,9 @@
 static int round_trip(const char *json, size_t len, struct entry_json_buf *b, char *err,
 		      size_t errlen)
 {
-	struct agent_entry in = {.id = "n1-1", .ts_ns = 1234567890123456789ll, .json = json,
+	struct agent_entry in = {.id = "n1-1",
+				 .ts_ns = 1234567890123456789ll,
+				 .json = json,
 				 .json_len = len},
 			   out;
 	struct entry_proto_packer pk = {0};
@@ -49,12 +51,12 @@ static int round_trip(const char *json, size_t len, struct entry_json_buf *b, ch
 static void test_values(void **state)
 {
 	static const char *const cases[] = {
-		"{}",
-		"{\"a\":null,\"b\":true,\"c\":false,\"d\":-9223372036854775808,\"e\":0.25}",
-		"{\"z\":1,\"a\":2,\"m\":3}", /* order kept */
-		"{\"s\":\"nul \\u0000 inside, \\\"quoted\\\", \\n, \\u001F, \xc3\xa9\xe4\xb8\xad\"}",
-		"{\"key\":[[],{},[1,2.5,-0.0,1e+300,\"x\"]]}",
-		"{\"r\":4.94065645841247e-324,\"q\":1.7976931348623157e+308,\"t\":0.1}",
+	    "{}",
+	    "{\"a\":null,\"b\":true,\"c\":false,\"d\":-9223372036854775808,\"e\":0.25}",
+	    "{\"z\":1,\"a\":2,\"m\":3}", /* order kept */
+	    "{\"s\":\"nul \\u0000 inside, \\\"quoted\\\", \\n, \\u001F, \xc3\xa9\xe4\xb8\xad\"}",
+	    "{\"key\":[[],{},[1,2.5,-0.0,1e+300,\"x\"]]}",
+	    "{\"r\":4.94065645841247e-324,\"q\":1.7976931348623157e+308,\"t\":0.1}",
 	};
 	struct entry_json_buf b = {0};
 	char err[256];
@@ -75,10 +77,11 @@ static void test_values(void **state)
 /* The envelope's typed fields, from the JSON. */
 static void test_envelope(void **state)
 {
-	const char *j = "{\"id\":\"x\",\"protocol\":\"grpc\",\"elapsed_ms\":1.5,"
-			"\"src\":{\"ip\":\"10.0.0.1\",\"port\":4000,\"pod\":\"a\",\"namespace\":\"n\"},"
-			"\"dst\":{\"ip\":\"::1\",\"port\":50051},\"response\":{\"status\":200},"
-			"\"grpc\":{\"status_name\":\"NOT_FOUND\"}}";
+	const char *j =
+	    "{\"id\":\"x\",\"protocol\":\"grpc\",\"elapsed_ms\":1.5,"
+	    "\"src\":{\"ip\":\"10.0.0.1\",\"port\":4000,\"pod\":\"a\",\"namespace\":\"n\"},"
+	    "\"dst\":{\"ip\":\"::1\",\"port\":50051},\"response\":{\"status\":200},"
+	    "\"grpc\":{\"status_name\":\"NOT_FOUND\"}}";
 	struct agent_entry in = {.id = "x", .ts_ns = 7, .json = j, .json_len = strlen(j)};
 	struct entry_proto_packer pk = {0};
 	Floe__V1__Entry *m;
@@ -206,7 +209,8 @@ static void test_hostile(void **state)
 			deep[--pos] = 0x3a; /* field 7, wire type 2 */
 			inner_len = end - pos;
 		}
-		assert_int_equal(proto_depth_check(PROTO_ROOT_VALUE, deep + pos, end - pos), -EINVAL);
+		assert_int_equal(proto_depth_check(PROTO_ROOT_VALUE, deep + pos, end - pos),
+				 -EINVAL);
 	}
 	free(deep);
 	/* As deep as the bound both ways, and one deeper refused when packing. */
@@ -221,15 +225,13 @@ static void test_hostile(void **state)
 			memset(json + d, ']', d);
 			b.len = 0;
 			if (d == ENTRY_PROTO_MAX_DEPTH + 1) {
-				assert_int_equal(value_proto_pack_json(&pk, json, 2 * d, err,
-								       sizeof(err)),
-						 0);
+				assert_int_equal(
+				    value_proto_pack_json(&pk, json, 2 * d, err, sizeof(err)), 0);
 				assert_int_equal(value_bytes_to_json(pk.out, pk.len, &b), 0);
 				assert_int_equal(b.len, 2 * d);
 			} else {
-				assert_int_not_equal(value_proto_pack_json(&pk, json, 2 * d, err,
-									   sizeof(err)),
-						     0);
+				assert_int_not_equal(
+				    value_proto_pack_json(&pk, json, 2 * d, err, sizeof(err)), 0);
 			}
 		}
 		entry_proto_packer_free(&pk);
@@ -293,8 +295,8 @@ static void test_captures_round_trip(void **state)
 	d = d && *d ? d : "../shared/captures";
 	if (nftw(d, one_capture, 16, FTW_PHYS) || !rt.files)
 		skip();
-	print_message("%zu captures, %zu entries, %zu bytes of JSON: %zu not identical\n",
-		      rt.files, rt.entries, rt.bytes, rt.failed);
+	print_message("%zu captures, %zu entries, %zu bytes of JSON: %zu not identical\n", rt.files,
+		      rt.entries, rt.bytes, rt.failed);
 	if (rt.failed)
 		fail_msg("%s", rt.first_failure);
 	assert_true(rt.entries > 1000); /* the set holds thousands: a broken floe read fails */
@@ -303,10 +305,10 @@ static void test_captures_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_envelope),
-		cmocka_unit_test(test_hostile),
-		cmocka_unit_test(test_captures_round_trip),
+	    cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_envelope),
+	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_captures_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,20 +82,22 @@ struct gen {
 static int gen_entry_json(struct entry_json_buf *b, uint64_t i, size_t size)
 {
 	char head[512];
-	int n = snprintf(head, sizeof(head),
-			 "{\"id\":\"g-%llu\",\"protocol\":\"http\",\"version\":\"1.1\","
-			 "\"elapsed_ms\":0.25,\"src\":{\"ip\":\"10.0.0.1\",\"port\":40000,"
-			 "\"pod\":\"client\",\"namespace\":\"default\"},\"dst\":{\"ip\":\"10.0.0.2\","
-			 "\"port\":80,\"pod\":\"web\",\"namespace\":\"default\"},\"request\":{"
-			 "\"method\":\"GET\",\"path\":\"/item/%llu\",\"headers\":{\"host\":\"web\"},"
-			 "\"body\":{\"size\":%zu,\"text\":\"",
-			 (unsigned long long)i, (unsigned long long)i, size);
+	int n =
+	    snprintf(head, sizeof(head),
+		     "{\"id\":\"g-%llu\",\"protocol\":\"http\",\"version\":\"1.1\","
+		     "\"elapsed_ms\":0.25,\"src\":{\"ip\":\"10.0.0.1\",\"port\":40000,"
+		     "\"pod\":\"client\",\"namespace\":\"default\"},\"dst\":{\"ip\":\"10.0.0.2\","
+		     "\"port\":80,\"pod\":\"web\",\"namespace\":\"default\"},\"request\":{"
+		     "\"method\":\"GET\",\"path\":\"/item/%llu\",\"headers\":{\"host\":\"web\"},"
+		     "\"body\":{\"size\":%zu,\"text\":\"",
+		     (unsigned long long)i, (unsigned long long)i, size);
 
 	b->len = 0;
 	if (entry_json_append_raw(b, head, (size_t)n))
 		return -ENOMEM;
 	for (size_t k = 0; k < size; k++)
-		if (entry_json_append_raw(b, &"abcdefghijklmnopqrstuvwxyz0123456789 "[(i + k) % 37], 1))
+		if (entry_json_append_raw(b, &"abcdefghijklmnopqrstuvwxyz0123456789 "[(i + k) % 37],
+					  1))
 			return -ENOMEM;
 	static const char tail[] = "\"}},\"response\":{\"status\":200}}";
 
@@ -135,8 +137,8 @@ static int gen_stats(void *self, char **json_out, char *err, size_t errlen)
 	struct gen *g = self;
 
 	return asprintf(json_out, "{\"produced\":%llu}", (unsigned long long)g->produced) < 0
-		       ? -ENOMEM
-		       : 0;
+		   ? -ENOMEM
+		   : 0;
 }
 
 static int gen_get(void *self, const char *id, agent_entry_fn fn, void *arg, char *err,
@@ -266,7 +268,8 @@ static int child_start(struct child *ch, const char *listen, size_t size, const 
 		return -rc;
 	}
 	ch->in = in[1];
-	while (got < sizeof(line) - 1 && (n = read(out[0], line + got, 1)) == 1 && line[got] != '\n')
+	while (got < sizeof(line) - 1 && (n = read(out[0], line + got, 1)) == 1 &&
+	       line[got] != '\n')
 		got++;
 	line[got] = 0;
 	close(out[0]);
@@ -312,7 +315,7 @@ struct got {
 		char *id;
 		int64_t ts;
 		char *json;
-	} *e;
+	} * e;
 	struct entry_json_buf bytes;
 	pthread_mutex_t mu;
 	int stop_after; /* fn returns non-zero after this many (0: never) */
@@ -411,9 +414,12 @@ static const char *captures_dir(void)
 /* Entries of a few real captures (as `floe read --json` prints them), then synthetic ones. */
 static size_t fill(struct agent_api *mem)
 {
-	static const char *const files[] = {"http1/get.pcap", "grpc/server-streaming.pcapng",
-					    "dns/dns-wiresharkrepo.pcap", "kafka/kafka.pcapng",
-					    "redis/pubsub.pcap", "amqp/amqp.pcap"};
+	static const char *const files[] = {"http1/get.pcap",
+					    "grpc/server-streaming.pcapng",
+					    "dns/dns-wiresharkrepo.pcap",
+					    "kafka/kafka.pcapng",
+					    "redis/pubsub.pcap",
+					    "amqp/amqp.pcap"};
 	const char *build = getenv("BUILD");
 	char cmd[2048], *line = NULL, id[64];
 	size_t cap = 0, n = 0, i;
@@ -429,10 +435,11 @@ static size_t fill(struct agent_api *mem)
 		while ((len = getline(&line, &cap, f)) > 0) {
 			snprintf(id, sizeof(id), "c%zu-%zu", i, n);
 			if (!agent_api_mem_add(mem, id, 1000000000ll + (int64_t)n * 1000, line)) {
-				agent_api_mem_add_packet(mem, id, 1000000000ll + (int64_t)n * 1000,
-							 "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a"
-							 "\x0b\x08\x00payload",
-							 21);
+				agent_api_mem_add_packet(
+				    mem, id, 1000000000ll + (int64_t)n * 1000,
+				    "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a"
+				    "\x0b\x08\x00payload",
+				    21);
 				n++;
 			}
 		}
@@ -442,14 +449,16 @@ static size_t fill(struct agent_api *mem)
 	/* What captures may lack: unicode, escapes, reals, nesting (U+0000 is in test_entry_proto:
 	 * agent_api_mem reads entries without JSON_ALLOW_NUL). */
 	for (i = 0; i < 40; i++) {
-		snprintf(cmd, sizeof(cmd),
-			 "{\"id\":\"\",\"protocol\":\"%s\",\"elapsed_ms\":%zu.125,\"src\":{\"ip\":"
-			 "\"10.1.0.%zu\",\"port\":%zu},\"request\":{\"path\":\"/s/%zu\",\"body\":{"
-			 "\"text\":\"a\\u0001b \\u00e9\\u4e2d \\\"q\\\"\",\"size\":9}},\"response\":"
-			 "{\"status\":%d,\"list\":[null,true,false,-1,1.5e300,[],{}]}}",
-			 i % 2 ? "http" : "redis", i, i, 1000 + i, i, i % 3 ? 200 : 503);
+		snprintf(
+		    cmd, sizeof(cmd),
+		    "{\"id\":\"\",\"protocol\":\"%s\",\"elapsed_ms\":%zu.125,\"src\":{\"ip\":"
+		    "\"10.1.0.%zu\",\"port\":%zu},\"request\":{\"path\":\"/s/%zu\",\"body\":{"
+		    "\"text\":\"a\\u0001b \\u00e9\\u4e2d \\\"q\\\"\",\"size\":9}},\"response\":"
+		    "{\"status\":%d,\"list\":[null,true,false,-1,1.5e300,[],{}]}}",
+		    i % 2 ? "http" : "redis", i, i, 1000 + i, i, i % 3 ? 200 : 503);
 		snprintf(id, sizeof(id), "s-%02zu", i);
-		assert_int_equal(agent_api_mem_add(mem, id, 2000000000ll + (int64_t)(i / 2), cmd), 0);
+		assert_int_equal(agent_api_mem_add(mem, id, 2000000000ll + (int64_t)(i / 2), cmd),
+				 0);
 		n++;
 	}
 	return n;
@@ -457,19 +466,17 @@ static size_t fill(struct agent_api *mem)
 
 static int setup(void **state)
 {
-	struct agent_api_mem_opts mo = {.name = "node-a", .follow_queue = 8,
-					.unchecked_filters = true};
+	struct agent_api_mem_opts mo = {
+	    .name = "node-a", .follow_queue = 8, .unchecked_filters = true};
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	char err[256];
 
 	assert_non_null(fx);
 	assert_int_equal(agent_api_mem_new(&mo, &fx->mem), 0);
 	fx->entries = fill(&fx->mem);
-	assert_int_equal(rpc_agent_server_start("127.0.0.1:0", fx->mem, NULL, &fx->srv, err,
-						sizeof(err)),
-			 0);
-	snprintf(fx->address, sizeof(fx->address), "127.0.0.1:%d",
-		 rpc_agent_server_port(fx->srv));
+	assert_int_equal(
+	    rpc_agent_server_start("127.0.0.1:0", fx->mem, NULL, &fx->srv, err, sizeof(err)), 0);
+	snprintf(fx->address, sizeof(fx->address), "127.0.0.1:%d", rpc_agent_server_port(fx->srv));
 	assert_int_equal(rpc_agent_client_new(fx->address, NULL, &fx->client, err, sizeof(err)), 0);
 	*state = fx;
 	return 0;
@@ -540,9 +547,10 @@ static void test_same_as_direct(void **state)
 		snprintf(id, sizeof(id), "s-%02d", i);
 		got_init(&a);
 		got_init(&b);
-		assert_int_equal(fx->mem.ops->get(fx->mem.self, id, collect, &a, ea, sizeof(ea)), 0);
-		assert_int_equal(fx->client.ops->get(fx->client.self, id, collect, &b, eb, sizeof(eb)),
+		assert_int_equal(fx->mem.ops->get(fx->mem.self, id, collect, &a, ea, sizeof(ea)),
 				 0);
+		assert_int_equal(
+		    fx->client.ops->get(fx->client.self, id, collect, &b, eb, sizeof(eb)), 0);
 		assert_int_equal(b.n, 1);
 		assert_same_entries(&a, &b);
 		got_free(&a);
@@ -676,19 +684,18 @@ static void test_follow_and_cancel(void **state)
 	 * the wire, adding one does not, so the queue overflows and the agent counts losses. */
 	for (int i = 0; i < 2000; i++) {
 		snprintf(id, sizeof(id), "live-%04d", i);
-		assert_int_equal(agent_api_mem_add(&fx->mem, id, 3000000000ll + i,
-						   i % 2 ? "{\"protocol\":\"http\"}"
-							 : "{\"protocol\":\"dns\"}"),
-				 0);
+		assert_int_equal(
+		    agent_api_mem_add(&fx->mem, id, 3000000000ll + i,
+				      i % 2 ? "{\"protocol\":\"http\"}" : "{\"protocol\":\"dns\"}"),
+		    0);
 	}
 	assert_true(wait_for(has_n, &c, 5000));
 	/* quiet, then one more: the lost notice travels before it */
 	sleep_ms(300);
 	lost = agent_api_mem_lost(&fx->mem);
 	c.n = got_count(&fo.got) + 1;
-	assert_int_equal(agent_api_mem_add(&fx->mem, "live-last", 3000010000ll,
-					   "{\"protocol\":\"http\"}"),
-			 0);
+	assert_int_equal(
+	    agent_api_mem_add(&fx->mem, "live-last", 3000010000ll, "{\"protocol\":\"http\"}"), 0);
 	assert_true(wait_for(has_n, &c, 5000));
 	print_message("follow: %zu entries, %llu lost (agent: %llu)\n", got_count(&fo.got),
 		      (unsigned long long)fo.f.lost, (unsigned long long)lost);
@@ -756,7 +763,8 @@ static int stream_fn(const struct agent_entry *e, void *arg)
 		sleep_ms(1000);
 		assert_int_equal(s->client->ops->stats(s->client->self, &st, err, sizeof(err)), 0);
 		j = json_loads(st, 0, NULL);
-		s->produced_while_paused = (uint64_t)json_integer_value(json_object_get(j, "produced"));
+		s->produced_while_paused =
+		    (uint64_t)json_integer_value(json_object_get(j, "produced"));
 		json_decref(j);
 		free(st);
 	}
@@ -806,10 +814,10 @@ static double cpu_s(pid_t pid)
 /* Under ASan freed memory waits in a quarantine (RSS says nothing of leaks or buffering) and
  * each entry costs ten times more: a shorter stream, memory not measured. */
 #if defined(__SANITIZE_ADDRESS__)
-#define STREAM_ENTRIES 20000
+#define STREAM_ENTRIES	   20000
 #define STREAM_RSS_CHECKED 0
 #else
-#define STREAM_ENTRIES 100000
+#define STREAM_ENTRIES	   100000
 #define STREAM_RSS_CHECKED 1
 #endif
 
@@ -885,7 +893,8 @@ static void test_deadline(void **state)
 
 	(void)state;
 	assert_int_equal(agent_api_mem_new(&mo, &g.mem), 0);
-	assert_int_equal(rpc_agent_server_start("127.0.0.1:0", api, NULL, &srv, err, sizeof(err)), 0);
+	assert_int_equal(rpc_agent_server_start("127.0.0.1:0", api, NULL, &srv, err, sizeof(err)),
+			 0);
 	snprintf(address, sizeof(address), "127.0.0.1:%d", rpc_agent_server_port(srv));
 	assert_int_equal(rpc_agent_client_new(address, &o, &client, err, sizeof(err)), 0);
 	got_init(&got);
@@ -941,8 +950,10 @@ static int has_entry_from(void *arg)
 
 static void test_restart(void **state)
 {
-	struct rpc_opts o = {.backoff_initial_ms = 100, .backoff_max_ms = 500,
-			     .keepalive_ms = 1000, .keepalive_timeout_ms = 1000};
+	struct rpc_opts o = {.backoff_initial_ms = 100,
+			     .backoff_max_ms = 500,
+			     .keepalive_ms = 1000,
+			     .keepalive_timeout_ms = 1000};
 	struct child c1, c2;
 	struct agent_api client;
 	struct follower fo = {.api = &client};
@@ -992,7 +1003,8 @@ static void test_restart(void **state)
 static void test_token(void **state)
 {
 	struct fixture *fx = *state;
-	struct rpc_opts so = {.token = "s3cret"}, good = {.token = "s3cret"}, bad = {.token = "nope"};
+	struct rpc_opts so = {.token = "s3cret"}, good = {.token = "s3cret"},
+			bad = {.token = "nope"};
 	struct rpc_agent_server *srv;
 	struct agent_api c_good, c_bad, c_none;
 	struct agent_query q = {.limit = 3};
@@ -1000,8 +1012,8 @@ static void test_token(void **state)
 	struct got got;
 	char err[256], address[64];
 
-	assert_int_equal(rpc_agent_server_start("127.0.0.1:0", fx->mem, &so, &srv, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    rpc_agent_server_start("127.0.0.1:0", fx->mem, &so, &srv, err, sizeof(err)), 0);
 	snprintf(address, sizeof(address), "127.0.0.1:%d", rpc_agent_server_port(srv));
 	assert_int_equal(rpc_agent_client_new(address, &good, &c_good, err, sizeof(err)), 0);
 	assert_int_equal(rpc_agent_client_new(address, &bad, &c_bad, err, sizeof(err)), 0);
@@ -1009,7 +1021,8 @@ static void test_token(void **state)
 	got_init(&got);
 	assert_int_equal(c_good.ops->query(c_good.self, &q, collect, &got, err, sizeof(err)), 0);
 	assert_int_equal(got.n, 3);
-	assert_int_equal(c_bad.ops->query(c_bad.self, &q, collect, &got, err, sizeof(err)), -EACCES);
+	assert_int_equal(c_bad.ops->query(c_bad.self, &q, collect, &got, err, sizeof(err)),
+			 -EACCES);
 	print_message("wrong token: %s\n", err);
 	assert_non_null(strstr(err, "wrong or missing token"));
 	assert_int_equal(c_none.ops->query(c_none.self, &q, collect, &got, err, sizeof(err)),
@@ -1040,7 +1053,8 @@ static void test_mutual_tls(void **state)
 	int rc;
 
 	assert_non_null(mkdtemp(dir));
-	/* dir: the CA both ends use; dir/other: another CA, whose hub certificate is a stranger's */
+	/* dir: the CA both ends use; dir/other: another CA, whose hub certificate is a stranger's
+	 */
 	snprintf(cmd, sizeof(cmd),
 		 "bash selftests/lib/floe-certs.sh %s >/dev/null && "
 		 "bash selftests/lib/floe-certs.sh %s/other >/dev/null",
@@ -1059,11 +1073,11 @@ static void test_mutual_tls(void **state)
 	snprintf(ocrt, sizeof(ocrt), "%s/other/hub.pem", dir);
 	snprintf(okey, sizeof(okey), "%s/other/hub.key", dir);
 	so = (struct rpc_opts){.tls_ca = ca, .tls_cert = acrt, .tls_key = akey};
-	co = (struct rpc_opts){.tls_ca = ca, .tls_cert = hcrt, .tls_key = hkey,
-			       .tls_server_name = "localhost"};
+	co = (struct rpc_opts){
+	    .tls_ca = ca, .tls_cert = hcrt, .tls_key = hkey, .tls_server_name = "localhost"};
 	wrong = (struct rpc_opts){.tls_ca = ca, .tls_cert = ocrt, .tls_key = okey};
-	assert_int_equal(rpc_agent_server_start("127.0.0.1:0", fx->mem, &so, &srv, err, sizeof(err)),
-			 0);
+	assert_int_equal(
+	    rpc_agent_server_start("127.0.0.1:0", fx->mem, &so, &srv, err, sizeof(err)), 0);
 	/* By address; the certificate is checked for the name given in tls_server_name. */
 	snprintf(address, sizeof(address), "127.0.0.1:%d", rpc_agent_server_port(srv));
 	assert_int_equal(rpc_agent_client_new(address, &co, &c, err, sizeof(err)), 0);
@@ -1107,16 +1121,14 @@ static void test_bad_listen(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_same_as_direct),
-		cmocka_unit_test(test_follow_and_cancel),
-		cmocka_unit_test(test_token),
-		cmocka_unit_test(test_mutual_tls),
-		cmocka_unit_test(test_bad_listen),
+	    cmocka_unit_test(test_same_as_direct), cmocka_unit_test(test_follow_and_cancel),
+	    cmocka_unit_test(test_token),	   cmocka_unit_test(test_mutual_tls),
+	    cmocka_unit_test(test_bad_listen),
 	};
 	const struct CMUnitTest alone[] = {
-		cmocka_unit_test(test_stream_100k),
-		cmocka_unit_test(test_deadline),
-		cmocka_unit_test(test_restart),
+	    cmocka_unit_test(test_stream_100k),
+	    cmocka_unit_test(test_deadline),
+	    cmocka_unit_test(test_restart),
 	};
 
 	if (argc > 2 && !strcmp(argv[1], "serve"))

@@ -50,8 +50,7 @@ static void *arena_alloc(struct proto_arena *a, size_t n)
 	struct arena_chunk *c;
 
 	n = (n + align - 1) / align * align;
-	while (a->cur && a->cur->cap - a->cur->used < n && a->cur->next &&
-	       a->cur->next->cap >= n) {
+	while (a->cur && a->cur->cap - a->cur->used < n && a->cur->next && a->cur->next->cap >= n) {
 		a->cur = a->cur->next;
 		a->cur->used = 0;
 	}
@@ -99,12 +98,6 @@ static void arena_reset(struct proto_arena *a)
 		a->cur->used = 0;
 }
 
-/* jansson before 2.14 has no key lengths: measured then. */
-#ifndef json_object_keylen_foreach
-#define json_object_keylen_foreach(object, key, key_len, value)                                   \
-	json_object_foreach(object, key, value) if ((key_len = strlen(key)), 0) {} else
-#endif
-
 static Floe__V1__Value *value_from_json(struct proto_arena *a, const json_t *j, int depth)
 {
 	Floe__V1__Value *v;
@@ -124,7 +117,9 @@ static Floe__V1__Value *value_from_json(struct proto_arena *a, const json_t *j, 
 		floe__v1__value_map__init(m);
 		if (n && !(m->fields = arena_alloc(a, n * sizeof(*m->fields))))
 			return NULL;
-		json_object_keylen_foreach((json_t *)j, k, klen, x) {
+		/* jansson 2.14 (Debian 12): key lengths, so keys holding U+0000 would survive. */
+		json_object_keylen_foreach((json_t *)j, k, klen, x)
+		{
 			Floe__V1__ValueField *f = arena_alloc(a, sizeof(*f));
 
 			if (!f || i >= n)
@@ -256,8 +251,8 @@ static void endpoint_from(Floe__V1__Endpoint *ep, const json_t *o)
 static void status_from(const json_t *j, char buf[32], char **out)
 {
 	static const char *const paths[][2] = {
-		{"grpc", "status_name"}, {"response", "status"},     {"response", "rcode"},
-		{"response", "error_name"}, {"response", "error_code"},
+	    {"grpc", "status_name"},	{"response", "status"},	    {"response", "rcode"},
+	    {"response", "error_name"}, {"response", "error_code"},
 	};
 	size_t i;
 

@@ -9,9 +9,10 @@
  * let a reader route and list without walking the tree.
  *
  * Lossless because: objects are ordered field lists (keys kept in order; a key written twice
- * keeps its last value, as jansson reads it: floe never writes one twice), integers are int64 and reals double (the JSON is printed with the shortest
- * text that reads back as the same double, so printing again gives the same text), strings
- * are carried as bytes on the C side (U+0000 survives).
+ * keeps its last value, as jansson reads it: floe never writes one twice), integers are int64 and
+ * reals double (the JSON is printed with the shortest text that reads back as the same double, so
+ * printing again gives the same text), strings are carried as bytes on the C side (U+0000
+ * survives).
  *
  * Unpacking takes hostile input (the other end of a socket): nesting is bounded before
  * protobuf-c recurses, strings must be valid UTF-8, reals finite, every value set.
