@@ -35,9 +35,11 @@ CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE $(INCLUDES)
 CORE_LDLIBS := -ljansson -lprotobuf-c -lm
 # The gRPC transport (lib/rpc): the core and gRPC's C core, nothing of the node side.
 RPC_LDLIBS := -lgrpc -lgpr -lpthread
-NODE_LDLIBS := -lbpf -lelf -lz -lpcap -lzstd -lmnl -lhttp_parser -lnghttp2 -lrabbitmq -llz4 \
+NODE_LDLIBS := -lbpf -lelf -lz -lpcap -lzstd -lmnl -lhttp_parser -lrabbitmq -llz4 \
 	-lsnappy -lcurl -lyaml -lpthread
 LDLIBS := $(NODE_LDLIBS) $(CORE_LDLIBS)
+# Unit tests check floe's HPACK decoder against nghttp2's encoder: only they link it.
+TEST_LDLIBS := -lcmocka -lnghttp2
 
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -Wall -Werror
 
@@ -158,7 +160,7 @@ CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem test_en
 RPC_TESTS := test_rpc
 CORE_CFLAGS := $(filter-out -Ilib/node,$(CFLAGS))
 $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 $(CORE_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: selftests/unit/%.c $(CORE_LIB) | $(BUILD)/tests
 	$(CC) $(CORE_CFLAGS) $< $(CORE_LIB) $(CORE_LDLIBS) -lcmocka -o $@
@@ -176,18 +178,18 @@ $(RPC_TESTS:%=$(BUILD)/tests-san/%): $(BUILD)/tests-san/%: selftests/unit/%.c $(
 
 # They embed the skeletons, so they are rebuilt with the programs.
 $(BPF_TEST_BINS): $(BUILD)/tests/%: selftests/bpf/%.c $(LIB) $(BPF_SKELS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 $(BPF_TEST_SAN_BINS): $(BUILD)/tests-san/%: selftests/bpf/%.c $(SAN_LIB_OBJS) $(BPF_SKELS) \
 		| $(BUILD)/tests-san
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 $(BUILD)/lib-san/%.o: lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS) $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 $(BUILD)/tests-san/%: selftests/unit/%.c $(SAN_LIB_OBJS) | $(BUILD)/tests-san
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 # Fuzz targets (libFuzzer, clang) for the parsers.
 # The libraries are compiled once for all targets (fuzzer-no-link instruments them for coverage
