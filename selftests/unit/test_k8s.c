@@ -3,6 +3,7 @@
  * The Kubernetes pod source's parsers (lib/node/pods/k8s_watch.c, k8s_config.c): the watch
  * stream's line splitter fed in every split of a stream, watch events (pods, bookmarks, 410
  * errors, bad lines), pods (active or not, host network, podIPs), a LIST page, Status bodies,
+ * Services and EndpointSlices (cluster IPs; endpoints with their pod and node; a LIST page),
  * kubeconfigs (files and inline data, token files re-read, refused exec plugins, errors that
  * say where) and base64. The objects are shaped as the API server sends them (test_k8s_tap.sh
  * checks the real one).
