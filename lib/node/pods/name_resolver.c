@@ -404,7 +404,7 @@ int name_resolver_service_del(struct name_resolver *r, const uint8_t addr[16], c
 			      const char *name, const char *pod, const char *node, uint64_t ts_ns)
 {
 	struct addr_slot *s;
-	size_t i;
+	size_t i = 0;
 	bool found = false;
 	int ret = -ENOENT;
 

@@ -693,7 +693,8 @@ static double process_cpu_s(void)
 static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
 			     const struct dissect_stats *ds,
-			     const struct dissect_worker_stats *ws, size_t pods, FILE *log)
+			     const struct dissect_worker_stats *ws,
+			     const struct name_resolver_stats *ns, size_t pods, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -709,7 +710,9 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		"\"pods\":%zu,\"bytes_written\":%llu,\"cpu_s\":%.3f,\"store_wait_s\":%.3f,"
 		"\"dissect_entries\":%llu,\"dissect_mem_limit\":%llu,\"dissect_mem_peak\":%llu,"
 		"\"dissect_mem_evictions\":%llu,\"dissect_mem_evicted_bytes\":%llu,"
-		"\"dissect_queue_dropped\":%llu,\"dissect_queue_peak\":%llu}\n",
+		"\"dissect_queue_dropped\":%llu,\"dissect_queue_peak\":%llu,"
+		"\"names_addrs\":%zu,\"names_spans_open\":%zu,\"names_spans_closed\":%zu,"
+		"\"names_spans_forgotten\":%llu,\"names_bytes\":%zu}\n",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -722,7 +725,9 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(double)st->producer_wait_ns / 1e9, (unsigned long long)ds->entries,
 		(unsigned long long)ds->mem_limit, (unsigned long long)ds->mem_peak,
 		(unsigned long long)ds->mem_evictions, (unsigned long long)ds->mem_evicted_bytes,
-		(unsigned long long)ws->dropped, (unsigned long long)ws->queue_peak);
+		(unsigned long long)ws->dropped, (unsigned long long)ws->queue_peak, ns->addrs,
+		ns->spans_open, ns->spans_closed, (unsigned long long)ns->spans_forgotten,
+		ns->bytes);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -1005,10 +1010,14 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	}
 	if (entries_close(&t) < 0)
 		rc = 1;
-	if (o->stats_json &&
-	    write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
-			     t.next_target_id, log) < 0)
-		rc = 1;
+	if (o->stats_json) {
+		struct name_resolver_stats ns;
+
+		name_resolver_get_stats(t.names, &ns);
+		if (write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
+				     &ns, t.next_target_id, log) < 0)
+			rc = 1;
+	}
 out:
 	pod_source_free(&t.pod_source);
 	byte_source_free(&t.byte_source);
