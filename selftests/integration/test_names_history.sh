@@ -62,6 +62,6 @@ is "$(jq -r 'select(.request.url | contains("pending?to=c")) | .missing' "$OUT")
 	response "... an entry without a response"
 is "$(jq -r 'select(.request.url | contains("to=c2")) | "\(.src.pod) \(.src.name)"' "$OUT")" \
 	"$(pod_ns b) $(pod_ns b)" "the client named b"
-check "the resolver kept a closed span (c) and open ones" \
-	jq -e '.names_spans_closed >= 1 and .names_spans_open >= 2' "$T/stats.json"
+spans_ok() { jq -e '.names_spans_closed >= 1 and .names_spans_open >= 2' "$T/stats.json" >/dev/null; }
+check "the resolver kept a closed span (c) and open ones (--stats-json)" spans_ok
 done_testing
