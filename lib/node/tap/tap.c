@@ -142,6 +142,9 @@ static void names_set_pod(struct tap *t, const struct floe_pod *p, bool gone)
 {
 	uint64_t now = realtime_ns();
 
+	/* A host-network pod's IP is the node's, shared by every such pod: it names none. */
+	if (p->host_network)
+		return;
 	for (size_t a = 0; a < p->n_addrs; a++) {
 		uint8_t key[16];
 
