@@ -35,11 +35,11 @@ struct run {
 
 static void feed(struct run *run, const struct k8s_svc *v)
 {
-	const char *slash = strchr(v->key, '/');
 	bool added[K8S_SVC_ADDRS_MAX] = {0};
 
-	CHECK(slash && slash > v->key && slash[1]);
-	CHECK(!strncmp(v->key, v->ns, strlen(v->ns)) && v->key[strlen(v->ns)] == '/');
+	/* "namespace/name", both non-empty (a namespace may hold a '/' here: the API's never does) */
+	CHECK(v->ns[0] && !strncmp(v->key, v->ns, strlen(v->ns)) && v->key[strlen(v->ns)] == '/' &&
+	      v->key[strlen(v->ns) + 1]);
 	CHECK(v->n <= K8S_SVC_ADDRS_MAX);
 	CHECK(v->n == 0 || v->service[0]);
 	for (size_t i = 0; i < v->n; i++) {
