@@ -141,9 +141,17 @@ is "$(sa get pods -A -o json | jq -r '.items[] | "\(.metadata.namespace)/\(.meta
 is "$(sa get services,endpointslices -n shop -o name | sort | tr '\n' ' ')" \
 	"endpointslice.discovery.k8s.io/web-x1 service/web " \
 	"service account: list services and endpointslices"
-check "service account: get namespaces and nodes" \
-	quiet sa get namespace/shop "node/$NODE_NAME" -o name
 SA_USER='User "system:serviceaccount:floe:floe-agent"'
+# Least privilege: floe lists and watches; it never reads one object by name, nor namespaces
+# and nodes (nothing in floe uses them yet).
+out=$(sa -n shop get pod web-1 -o name 2>&1)
+check "service account: get of one pod by name is Forbidden (floe only lists and watches)" \
+	grep -qF "pods \"web-1\" is forbidden: $SA_USER cannot get resource \"pods\"" <<<"$out" ||
+	diag "$out"
+out=$(sa get namespaces,nodes -o name 2>&1)
+check "service account: listing namespaces and nodes is Forbidden" \
+	grep -qF "namespaces is forbidden: $SA_USER cannot list resource \"namespaces\"" <<<"$out" ||
+	diag "$out"
 out=$(sa -n shop run intruder --image=registry.invalid/x --restart=Never 2>&1)
 check "service account: creating a pod is Forbidden" \
 	grep -qF "pods is forbidden: $SA_USER cannot create resource \"pods\"" <<<"$out" ||

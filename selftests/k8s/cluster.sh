@@ -107,7 +107,16 @@ start() {
 	shift
 	mkdir -p "$STATE/logs"
 	"$@" </dev/null >>"$STATE/logs/$name.log" 2>&1 &
-	echo $! >"$STATE/$name.pid"
+	local pid=$! i
+	echo "$pid" >"$STATE/$name.pid"
+	# Until the child has exec'd CMD, /proc/PID/cmdline is this script's: pid_of would call the
+	# server gone, wait_for gave up at once and the server was stopped before it wrote a line
+	# (CI's "did not become ready" with an empty log, on a loaded machine). Wait for the exec.
+	for ((i = 0; i < 100; i++)); do
+		pid_of "$name" >/dev/null && break
+		alive "$pid" || break
+		sleep 0.05
+	done
 }
 
 # ---------------------------------------------------------------- ports

@@ -155,7 +155,7 @@ static void collect(void *ctx, const struct entry *e)
 	json_array_append_new(s->entries, entry_to_json(e));
 }
 
-static struct entry_names *names(void *ctx, const uint8_t addr[16])
+static struct entry_names *names(void *ctx, const uint8_t addr[16], uint64_t ts_ns)
 {
 	(void)ctx;
 	if (addr[15] != 1)

@@ -3,6 +3,7 @@
  * The Kubernetes pod source's parsers (lib/node/pods/k8s_watch.c, k8s_config.c): the watch
  * stream's line splitter fed in every split of a stream, watch events (pods, bookmarks, 410
  * errors, bad lines), pods (active or not, host network, podIPs), a LIST page, Status bodies,
+ * Services and EndpointSlices (cluster IPs; endpoints with their pod and node; a LIST page),
  * kubeconfigs (files and inline data, token files re-read, refused exec plugins, errors that
  * say where) and base64. The objects are shaped as the API server sends them (test_k8s_tap.sh
  * checks the real one).
@@ -483,6 +484,130 @@ static void test_in_cluster(void **state)
 	assert_int_equal(k8s_config_in_cluster("/sa", &c, err, sizeof(err)), -ENOENT);
 }
 
+/* ------------------------------------------------------------ Services, EndpointSlices */
+
+/* "key service: ip[=pod@node] ..." */
+static const char *svc_str(const struct k8s_svc *v)
+{
+	static char buf[2048];
+	size_t n = (size_t)snprintf(buf, sizeof(buf), "%s %s:", v->key, v->service);
+
+	for (size_t i = 0; i < v->n && n < sizeof(buf); i++) {
+		char ip[INET6_ADDRSTRLEN];
+
+		inet_ntop(v->addrs[i].family, v->addrs[i].addr, ip, sizeof(ip));
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, " %s", ip);
+		if (v->addrs[i].pod[0] || v->addrs[i].node[0])
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "=%s@%s", v->addrs[i].pod,
+					      v->addrs[i].node);
+	}
+	return buf;
+}
+
+static int on_svc_item(void *ctx, struct k8s_svc *v)
+{
+	char *text = ctx;
+
+	strcat(text, svc_str(v));
+	strcat(text, ";");
+	k8s_svc_free(v);
+	return 0;
+}
+
+#define SLICE(name, svc_label, type, endpoints)                                                    \
+	"{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\",\"metadata\":{"      \
+	"\"name\":\"" name "\",\"namespace\":\"shop\",\"resourceVersion\":\"77\",\"labels\":{"   \
+	svc_label "}},\"addressType\":\"" type "\",\"endpoints\":[" endpoints                      \
+	"],\"ports\":[{\"port\":80}]}"
+
+/* One event line of res: 0 and the object as svc_str has it, or the error. */
+static const char *svc_event(const char *line, enum k8s_resource res, struct k8s_svc_event *ev,
+			     int want)
+{
+	static char out[2048];
+	char err[256] = "";
+	int ret = k8s_svc_event_parse(line, strlen(line), res, ev, err, sizeof(err));
+
+	assert_int_equal(ret, want);
+	snprintf(out, sizeof(out), "%s", ret ? err : svc_str(&ev->svc));
+	k8s_svc_free(&ev->svc);
+	return out;
+}
+
+/* Services: cluster IPs (dual stack once each), headless and ExternalName with none; slices:
+ * endpoints with their pod (targetRef) and node, duplicates once, FQDN and unowned slices with
+ * none; a 410; a list page with a bad item. */
+static void test_services_and_slices(void **state)
+{
+	static const char svc_line[] =
+	    "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Service\",\"metadata\":{\"name\":\"web\","
+	    "\"namespace\":\"shop\",\"resourceVersion\":\"70\"},\"spec\":{\"clusterIP\":"
+	    "\"10.96.0.10\",\"clusterIPs\":[\"10.96.0.10\",\"fd00:96::a\"]}}}";
+	static const char headless[] =
+	    "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Service\",\"metadata\":{\"name\":\"db\","
+	    "\"namespace\":\"shop\",\"resourceVersion\":\"71\"},\"spec\":{\"clusterIP\":\"None\","
+	    "\"clusterIPs\":[\"None\"]}}}";
+	static const char external[] =
+	    "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Service\",\"metadata\":{\"name\":\"ext\","
+	    "\"namespace\":\"shop\",\"resourceVersion\":\"72\"},\"spec\":{\"type\":"
+	    "\"ExternalName\",\"externalName\":\"example.com\"}}}";
+	static const char bad_ip[] =
+	    "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Service\",\"metadata\":{\"name\":\"x\","
+	    "\"namespace\":\"shop\",\"resourceVersion\":\"73\"},\"spec\":{\"clusterIP\":"
+	    "\"10.96.0.300\"}}}";
+	static const char slice_line[] =
+	    "{\"type\":\"ADDED\",\"object\":" SLICE(
+		"web-abc", "\"kubernetes.io/service-name\":\"web\"", "IPv4",
+		"{\"addresses\":[\"10.0.0.1\"],\"nodeName\":\"node-1\",\"targetRef\":{\"kind\":"
+		"\"Pod\",\"name\":\"web-1\",\"namespace\":\"shop\"}},{\"addresses\":[\"10.0.0.2\","
+		"\"10.0.0.2\"],\"nodeName\":\"node-2\"},{\"addresses\":[\"10.0.0.3\"],\"targetRef\":"
+		"{\"kind\":\"Node\",\"name\":\"n\"}}") "}";
+	static const char fqdn[] =
+	    "{\"type\":\"ADDED\",\"object\":" SLICE("ext-1",
+						    "\"kubernetes.io/service-name\":\"ext\"",
+						    "FQDN", "{\"addresses\":[\"example.com\"]}") "}";
+	static const char unowned[] =
+	    "{\"type\":\"ADDED\",\"object\":" SLICE("mine", "", "IPv4",
+						    "{\"addresses\":[\"10.0.0.9\"]}") "}";
+	static const char gone[] =
+	    "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"message\":"
+	    "\"too old resource version: 1 (80)\"}}";
+	static const char list[] =
+	    "{\"kind\":\"EndpointSliceList\",\"metadata\":{\"resourceVersion\":\"80\",\"continue\":"
+	    "\"c1\"},\"items\":[" SLICE("a", "\"kubernetes.io/service-name\":\"api\"", "IPv6",
+				       "{\"addresses\":[\"fd00::1\"]}") ",{\"metadata\":{}}]}";
+	struct k8s_svc_event ev;
+	char err[256] = "", rv[K8S_RV_MAX + 1], cont[K8S_CONTINUE_MAX + 1], seen[512] = "";
+	size_t skipped = 0;
+
+	assert_string_equal(svc_event(svc_line, K8S_RES_SERVICES, &ev, 0),
+			    "shop/web web: 10.96.0.10 fd00:96::a");
+	assert_int_equal(ev.type, K8S_ADDED);
+	assert_string_equal(ev.resource_version, "70");
+	assert_string_equal(svc_event(headless, K8S_RES_SERVICES, &ev, 0), "shop/db db:");
+	assert_int_equal(ev.type, K8S_MODIFIED);
+	assert_string_equal(svc_event(external, K8S_RES_SERVICES, &ev, 0), "shop/ext ext:");
+	assert_string_equal(svc_event(bad_ip, K8S_RES_SERVICES, &ev, -EINVAL),
+			    "shop/x: \"10.96.0.300\" is not an IP address");
+	assert_string_equal(svc_event(slice_line, K8S_RES_ENDPOINTSLICES, &ev, 0),
+			    "shop/web-abc web: 10.0.0.1=web-1@node-1 10.0.0.2=@node-2 10.0.0.3");
+	assert_string_equal(svc_event(fqdn, K8S_RES_ENDPOINTSLICES, &ev, 0), "shop/ext-1 ext:");
+	assert_string_equal(svc_event(unowned, K8S_RES_ENDPOINTSLICES, &ev, 0), "shop/mine :");
+	svc_event(gone, K8S_RES_ENDPOINTSLICES, &ev, 0);
+	assert_int_equal(ev.type, K8S_ERROR);
+	assert_int_equal(ev.code, 410);
+
+	assert_int_equal(k8s_svc_list_parse(list, strlen(list), K8S_RES_ENDPOINTSLICES,
+					    on_svc_item, seen, rv, cont, &skipped, err,
+					    sizeof(err)),
+			 0);
+	assert_string_equal(seen, "shop/a api: fd00::1;");
+	assert_int_equal(skipped, 1);
+	assert_string_equal(rv, "80");
+	assert_string_equal(cont, "c1");
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +624,7 @@ int main(void)
 	    cmocka_unit_test(test_token_file_reread),
 	    cmocka_unit_test(test_kubeconfig_errors),
 	    cmocka_unit_test(test_in_cluster),
+	    cmocka_unit_test(test_services_and_slices),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -82,6 +82,11 @@ static void test_flags(void **state)
 	assert_int_equal(o.dissect_memory, 16ull << 20);
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-s", "tap.dissect-memory=1G"), 0);
 	assert_int_equal(o.dissect_memory, 1ull << 30);
+	assert_int_equal(o.name_history, 0); /* the resolver's default */
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--name-history", "100"), 0);
+	assert_int_equal(o.name_history, 100);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-s", "tap.name-history=7"), 0);
+	assert_int_equal(o.name_history, 7);
 
 	/* The store is private unless a group is given, by flag or by --set. */
 	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
@@ -111,6 +116,8 @@ static void test_bad_flags(void **state)
 	/* Less than one busy connection's own bounds. */
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-memory", "1MiB"), -EINVAL);
 	assert_non_null(strstr(err, "--dissect-memory"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--name-history", "0"), -EINVAL);
+	assert_non_null(strstr(err, "--name-history: expected 1..100000000"));
 	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls"), -EINVAL);
 	assert_non_null(strstr(err, "not available yet"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-p", "x.tar.gz"), -EINVAL);

@@ -44,27 +44,43 @@ void entry_free(struct entry *e)
 
 struct entry_names {
 	atomic_uint refs;
-	const char *pod, *namespace; /* both in the same allocation, after the struct */
+	/* all in the same allocation, after the struct */
+	const char *pod, *namespace, *service, *node;
 };
+
+struct entry_names *entry_names_new_k8s(const struct entry_names_init *in)
+{
+	const char *src[4] = {in->pod, in->ns, in->service, in->node};
+	size_t len[4], total = 0;
+	struct entry_names *n;
+	const char **dst[4];
+	char *text;
+
+	for (int i = 0; i < 4; i++) {
+		len[i] = strnlen(src[i] ? src[i] : "", ENTRY_NAME_MAX - 1);
+		total += len[i] + 1;
+	}
+	n = malloc(sizeof(*n) + total);
+	if (!n)
+		return NULL;
+	dst[0] = &n->pod;
+	dst[1] = &n->namespace;
+	dst[2] = &n->service;
+	dst[3] = &n->node;
+	text = (char *)(n + 1);
+	for (int i = 0; i < 4; i++) {
+		memcpy(text, src[i] ? src[i] : "", len[i]);
+		text[len[i]] = 0;
+		*dst[i] = text;
+		text += len[i] + 1;
+	}
+	atomic_init(&n->refs, 1);
+	return n;
+}
 
 struct entry_names *entry_names_new(const char *pod, const char *ns)
 {
-	size_t lp = strnlen(pod ? pod : "", ENTRY_NAME_MAX - 1);
-	size_t ln = strnlen(ns ? ns : "", ENTRY_NAME_MAX - 1);
-	struct entry_names *n = malloc(sizeof(*n) + lp + ln + 2);
-	char *text;
-
-	if (!n)
-		return NULL;
-	text = (char *)(n + 1);
-	memcpy(text, pod ? pod : "", lp);
-	text[lp] = 0;
-	memcpy(text + lp + 1, ns ? ns : "", ln);
-	text[lp + 1 + ln] = 0;
-	atomic_init(&n->refs, 1);
-	n->pod = text;
-	n->namespace = text + lp + 1;
-	return n;
+	return entry_names_new_k8s(&(struct entry_names_init){.pod = pod, .ns = ns});
 }
 
 struct entry_names *entry_names_ref(struct entry_names *n)
@@ -89,6 +105,34 @@ const char *entry_names_pod(const struct entry_names *n)
 const char *entry_names_namespace(const struct entry_names *n)
 {
 	return n ? n->namespace : "";
+}
+
+const char *entry_names_service(const struct entry_names *n)
+{
+	return n ? n->service : "";
+}
+
+const char *entry_names_node(const struct entry_names *n)
+{
+	return n ? n->node : "";
+}
+
+bool entry_names_equal(const struct entry_names *a, const struct entry_names *b)
+{
+	return !strcmp(entry_names_pod(a), entry_names_pod(b)) &&
+	       !strcmp(entry_names_namespace(a), entry_names_namespace(b)) &&
+	       !strcmp(entry_names_service(a), entry_names_service(b)) &&
+	       !strcmp(entry_names_node(a), entry_names_node(b));
+}
+
+/* The endpoint's display name: its pod, else its service, else its address (ip). */
+static const char *endpoint_display_name(const struct entry_endpoint *ep, const char *ip)
+{
+	if (entry_names_pod(ep->names)[0])
+		return entry_names_pod(ep->names);
+	if (entry_names_service(ep->names)[0])
+		return entry_names_service(ep->names);
+	return ip;
 }
 
 const char *entry_missing_str(enum entry_missing m)
@@ -213,19 +257,23 @@ static json_t *endpoint_json(const struct entry_endpoint *ep)
 {
 	char ip[INET6_ADDRSTRLEN];
 	json_t *o = json_object();
+	const char *v;
 
 	if (!o)
 		return NULL;
 	endpoint_ip(ep, ip, sizeof(ip));
 	json_object_set_new(o, "ip", json_string(ip));
 	json_object_set_new(o, "port", json_integer(ep->port));
-	if (entry_names_pod(ep->names)[0])
-		json_object_set_new(o, "pod", entry_json_text((const uint8_t *)ep->names->pod,
-							      strlen(ep->names->pod)));
-	if (entry_names_namespace(ep->names)[0])
-		json_object_set_new(o, "namespace",
-				    entry_json_text((const uint8_t *)ep->names->namespace,
-						    strlen(ep->names->namespace)));
+	if ((v = entry_names_pod(ep->names))[0])
+		json_object_set_new(o, "pod", entry_json_text((const uint8_t *)v, strlen(v)));
+	if ((v = entry_names_namespace(ep->names))[0])
+		json_object_set_new(o, "namespace", entry_json_text((const uint8_t *)v, strlen(v)));
+	if ((v = entry_names_service(ep->names))[0])
+		json_object_set_new(o, "service", entry_json_text((const uint8_t *)v, strlen(v)));
+	if ((v = entry_names_node(ep->names))[0])
+		json_object_set_new(o, "node", entry_json_text((const uint8_t *)v, strlen(v)));
+	v = endpoint_display_name(ep, ip);
+	json_object_set_new(o, "name", entry_json_text((const uint8_t *)v, strlen(v)));
 	return o;
 }
 
@@ -378,13 +426,17 @@ static int put_text(struct entry_json_buf *b, const char *key, const char *v, si
 static int put_endpoint(struct entry_json_buf *b, const char *key, const struct entry_endpoint *ep)
 {
 	char ip[INET6_ADDRSTRLEN];
-	const char *pod = entry_names_pod(ep->names), *ns = entry_names_namespace(ep->names);
+	const char *pod = entry_names_pod(ep->names), *ns = entry_names_namespace(ep->names),
+		   *svc = entry_names_service(ep->names), *node = entry_names_node(ep->names);
 
 	endpoint_ip(ep, ip, sizeof(ip));
 	return put_key(b, key, false) || entry_json_append_raw(b, "{", 1) ||
 	       put_str(b, "ip", ip, true) || put_int(b, "port", ep->port) ||
 	       (pod[0] && put_text(b, "pod", pod, ENTRY_NAME_MAX)) ||
 	       (ns[0] && put_text(b, "namespace", ns, ENTRY_NAME_MAX)) ||
+	       (svc[0] && put_text(b, "service", svc, ENTRY_NAME_MAX)) ||
+	       (node[0] && put_text(b, "node", node, ENTRY_NAME_MAX)) ||
+	       put_text(b, "name", endpoint_display_name(ep, ip), ENTRY_NAME_MAX) ||
 	       entry_json_append_raw(b, "}", 1);
 }
 
@@ -548,16 +600,16 @@ int entry_format_line(const struct entry *e, char *buf, size_t size)
 		text_str(&lb, e->version);
 	}
 	text_put(&lb, " ", 1);
-	if (entry_names_pod(e->src.names)[0]) {
-		text_str(&lb, entry_names_pod(e->src.names));
+	if (endpoint_display_name(&e->src, sip) != sip) {
+		text_str(&lb, endpoint_display_name(&e->src, sip));
 		text_put(&lb, "@", 1);
 	}
 	text_str(&lb, sip);
 	text_put(&lb, ":", 1);
 	text_int(&lb, e->src.port);
 	text_put(&lb, " -> ", 4);
-	if (entry_names_pod(e->dst.names)[0]) {
-		text_str(&lb, entry_names_pod(e->dst.names));
+	if (endpoint_display_name(&e->dst, dip) != dip) {
+		text_str(&lb, endpoint_display_name(&e->dst, dip));
 		text_put(&lb, "@", 1);
 	}
 	text_str(&lb, dip);

@@ -25,7 +25,7 @@
 #define ENTRY_NAME_MAX 256
 
 /*
- * The names of one address (its pod and namespace; Kubernetes mode adds more), made once by
+ * The names of one address (its pod, namespace, service, node), made once by
  * whoever knows them (the tap's pod names) and shared by reference with every entry that has
  * the address: an entry carries a pointer, not two 256-byte buffers (an entry waits in memory
  * for its response, ten thousand of them with ten thousand connections), and a pod's names
@@ -35,16 +35,26 @@
  */
 struct entry_names;
 
-/* New names (copies of pod and ns, each cut to ENTRY_NAME_MAX - 1 bytes), one reference;
- * NULL on ENOMEM. */
+/* What names are made of: any may be NULL or "" (not known). */
+struct entry_names_init {
+	const char *pod, *ns, *service, *node;
+};
+
+/* New names (copies, each cut to ENTRY_NAME_MAX - 1 bytes), one reference; NULL on ENOMEM. */
+struct entry_names *entry_names_new_k8s(const struct entry_names_init *in);
+/* The same with a pod and its namespace only. */
 struct entry_names *entry_names_new(const char *pod, const char *ns);
 /* Another reference to n (n may be NULL). */
 struct entry_names *entry_names_ref(struct entry_names *n);
 /* Drop one reference (n may be NULL); the last frees the names. */
 void entry_names_unref(struct entry_names *n);
-/* The pod / namespace name, "" when not known (n may be NULL). */
+/* The pod / namespace / service / node name, "" when not known (n may be NULL). */
 const char *entry_names_pod(const struct entry_names *n);
 const char *entry_names_namespace(const struct entry_names *n);
+const char *entry_names_service(const struct entry_names *n);
+const char *entry_names_node(const struct entry_names *n);
+/* Every name the same (NULL is the same as all ""). */
+bool entry_names_equal(const struct entry_names *a, const struct entry_names *b);
 
 struct entry_endpoint {
 	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d (as in struct packet) */

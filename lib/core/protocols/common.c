@@ -6,7 +6,12 @@ static const struct protocol_field endpoint_fields[] = {
 	FIELD("ip", STRING, "the address: `10.0.0.1`, `fd00::2`"),
 	FIELD("port", INTEGER, "the TCP or UDP port"),
 	FIELD("pod", STRING, "the pod the address belongs to, when floe knows it"),
-	FIELD("namespace", STRING, "that pod's namespace"),
+	FIELD("namespace", STRING, "that pod's (or service's) namespace"),
+	FIELD("service", STRING, "Kubernetes mode: the service the address belongs to: a Service's "
+				 "cluster IP, or an endpoint of its EndpointSlices (the first by "
+				 "namespace/name when it backs several)"),
+	FIELD("node", STRING, "Kubernetes mode: the node the pod runs on (`spec.nodeName`)"),
+	FIELD("name", STRING, "the best name to show: the pod, else the service, else the IP"),
 	FIELD_END,
 };
 

@@ -232,10 +232,12 @@ void conn_emit(struct conn *c, struct entry *e)
 	if (c->tunnel_ref)
 		json_object_set_new(e->fields, "tunnel", json_deep_copy(c->tunnel_ref));
 	if (eng->cfg.names) {
+		uint64_t ts = e->request_ts_ns ? e->request_ts_ns : e->response_ts_ns;
+
 		entry_names_unref(e->src.names);
 		entry_names_unref(e->dst.names);
-		e->src.names = eng->cfg.names(eng->cfg.names_ctx, e->src.addr);
-		e->dst.names = eng->cfg.names(eng->cfg.names_ctx, e->dst.addr);
+		e->src.names = eng->cfg.names(eng->cfg.names_ctx, e->src.addr, ts);
+		e->dst.names = eng->cfg.names(eng->cfg.names_ctx, e->dst.addr, ts);
 	}
 	if (!strcmp(e->protocol, "http"))
 		graphql_annotate(e);

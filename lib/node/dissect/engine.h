@@ -76,8 +76,10 @@
 /* The sink borrows the entry; the engine frees it when the sink returns. */
 typedef void (*dissect_sink_fn)(void *ctx, const struct entry *e);
 
-/* The names of an address (the tap's scope): a new reference (entry.h), or NULL when unknown. */
-typedef struct entry_names *(*dissect_names_fn)(void *ctx, const uint8_t addr[16]);
+/* The names an address had at ts_ns (the entry's request time, else its response's): a new
+ * reference (entry.h), or NULL when unknown. */
+typedef struct entry_names *(*dissect_names_fn)(void *ctx, const uint8_t addr[16],
+						 uint64_t ts_ns);
 
 struct dissect_config {
 	struct tcp_reasm_config tcp;

@@ -195,8 +195,13 @@ static void status_of(const json_t *st, int *code, char *message, size_t msglen)
 	snprintf(message, msglen, "%s", json_string_value(json_object_get(st, "message")) ?: "");
 }
 
-int k8s_watch_event_parse(const char *line, size_t len, struct k8s_event *ev, char *err,
-			  size_t errlen)
+typedef int (*obj_fn)(const json_t *obj, void *out, char *err, size_t errlen);
+
+/* The envelope of one event line: type, resourceVersion, the ERROR's Status; fn parses the
+ * object of ADDED/MODIFIED/DELETED into out. Returns as k8s_watch_event_parse. */
+static int event_parse(const char *line, size_t len, enum k8s_event_type *etype,
+		       char rv[K8S_RV_MAX + 1], int *code, char *message, size_t msglen, obj_fn fn,
+		       void *out, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(line, len, 0, &jerr), *obj;
@@ -204,9 +209,9 @@ int k8s_watch_event_parse(const char *line, size_t len, struct k8s_event *ev, ch
 	int ret = -EBADMSG;
 	size_t i;
 
-	memset(ev, 0, offsetof(struct k8s_event, pod));
-	ev->resource_version[0] = ev->message[0] = '\0';
-	ev->code = 0;
+	rv[0] = message[0] = '\0';
+	*code = 0;
+	*etype = K8S_ERROR;
 	if (!root) {
 		snprintf(err, errlen, "watch event: not JSON: %s (column %d)", jerr.text,
 			 jerr.column);
@@ -225,17 +230,16 @@ int k8s_watch_event_parse(const char *line, size_t len, struct k8s_event *ev, ch
 		snprintf(err, errlen, "watch event: unknown type \"%.32s\"", type);
 		goto out;
 	}
-	ev->type = event_types[i].type;
-	switch (ev->type) {
+	*etype = event_types[i].type;
+	switch (*etype) {
 	case K8S_ERROR:
-		status_of(obj, &ev->code, ev->message, sizeof(ev->message));
+		status_of(obj, code, message, msglen);
 		ret = 0;
 		break;
 	case K8S_BOOKMARK:
-		ret = copy_str(ev->resource_version, sizeof(ev->resource_version),
-			       str_at(obj, "metadata", "resourceVersion"),
+		ret = copy_str(rv, K8S_RV_MAX + 1, str_at(obj, "metadata", "resourceVersion"),
 			       "bookmark resourceVersion", err, errlen);
-		if (!ret && !ev->resource_version[0]) {
+		if (!ret && !rv[0]) {
 			snprintf(err, errlen, "watch event: a bookmark without a resourceVersion");
 			ret = -EBADMSG;
 		} else if (ret) {
@@ -243,33 +247,50 @@ int k8s_watch_event_parse(const char *line, size_t len, struct k8s_event *ev, ch
 		}
 		break;
 	default:
-		ret = k8s_pod_from_json(obj, &ev->pod, err, errlen);
+		ret = fn(obj, out, err, errlen);
 		if (!ret)
-			memcpy(ev->resource_version, ev->pod.resource_version,
-			       sizeof(ev->resource_version));
+			ret =
+			    copy_str(rv, K8S_RV_MAX + 1, str_at(obj, "metadata", "resourceVersion"),
+				     "metadata.resourceVersion", err, errlen);
 	}
 out:
 	json_decref(root);
 	return ret;
 }
 
-int k8s_pod_list_parse(const char *body, size_t len, k8s_pod_fn fn, void *ctx,
-		       char rv[K8S_RV_MAX + 1], char cont[K8S_CONTINUE_MAX + 1], size_t *skipped,
-		       char *err, size_t errlen)
+static int pod_obj(const json_t *obj, void *out, char *err, size_t errlen)
+{
+	return k8s_pod_from_json(obj, out, err, errlen);
+}
+
+int k8s_watch_event_parse(const char *line, size_t len, struct k8s_event *ev, char *err,
+			  size_t errlen)
+{
+	memset(ev, 0, offsetof(struct k8s_event, pod));
+	return event_parse(line, len, &ev->type, ev->resource_version, &ev->code, ev->message,
+			   sizeof(ev->message), pod_obj, &ev->pod, err, errlen);
+}
+
+/* A LIST body: fn for each item (bad items counted in *skipped, the first one's reason left
+ * in err), the list's resourceVersion and continue token. */
+static int list_parse(const char *body, size_t len, const char *what,
+		      int (*fn)(const json_t *item, void *ctx, char *err, size_t errlen), void *ctx,
+		      char rv[K8S_RV_MAX + 1], char cont[K8S_CONTINUE_MAX + 1], size_t *skipped,
+		      char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(body, len, 0, &jerr), *items, *item;
-	struct k8s_pod *pod;
 	int ret = -EINVAL;
 	size_t i;
 
 	if (!root) {
-		snprintf(err, errlen, "list of pods: not JSON: %s (line %d)", jerr.text, jerr.line);
+		snprintf(err, errlen, "list of %s: not JSON: %s (line %d)", what, jerr.text,
+			 jerr.line);
 		return -EINVAL;
 	}
 	items = json_object_get(root, "items");
 	if (!json_is_array(items) && !json_is_null(items)) {
-		snprintf(err, errlen, "list of pods: no items");
+		snprintf(err, errlen, "list of %s: no items", what);
 		goto out;
 	}
 	if (copy_str(rv, K8S_RV_MAX + 1, str_at(root, "metadata", "resourceVersion"),
@@ -277,27 +298,240 @@ int k8s_pod_list_parse(const char *body, size_t len, k8s_pod_fn fn, void *ctx,
 	    copy_str(cont, K8S_CONTINUE_MAX + 1, str_at(root, "metadata", "continue"),
 		     "the list's continue token", err, errlen))
 		goto out;
-	pod = malloc(sizeof(*pod));
-	if (!pod) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	ret = 0;
 	json_array_foreach(items, i, item)
 	{
 		char msg[256];
+		int r = fn(item, ctx, msg, sizeof(msg));
 
-		if (k8s_pod_from_json(item, pod, msg, sizeof(msg)) < 0) {
-			if (!(*skipped)++)
-				snprintf(err, errlen, "%s", msg);
-			continue;
+		if (r == -ENOMEM) {
+			ret = r;
+			break;
 		}
-		fn(ctx, pod);
+		if (r < 0 && !(*skipped)++)
+			snprintf(err, errlen, "%s", msg);
 	}
-	free(pod);
-	ret = 0;
 out:
 	json_decref(root);
 	return ret;
+}
+
+struct pod_item_ctx {
+	k8s_pod_fn fn;
+	void *ctx;
+	struct k8s_pod pod;
+};
+
+static int pod_item(const json_t *item, void *ctx, char *err, size_t errlen)
+{
+	struct pod_item_ctx *c = ctx;
+	int ret = k8s_pod_from_json(item, &c->pod, err, errlen);
+
+	if (!ret)
+		c->fn(c->ctx, &c->pod);
+	return ret;
+}
+
+int k8s_pod_list_parse(const char *body, size_t len, k8s_pod_fn fn, void *ctx,
+		       char rv[K8S_RV_MAX + 1], char cont[K8S_CONTINUE_MAX + 1], size_t *skipped,
+		       char *err, size_t errlen)
+{
+	struct pod_item_ctx *c = malloc(sizeof(*c));
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	c->fn = fn;
+	c->ctx = ctx;
+	ret = list_parse(body, len, "pods", pod_item, c, rv, cont, skipped, err, errlen);
+	free(c);
+	return ret;
+}
+
+/* ------------------------------------------------------------ Services, EndpointSlices */
+
+void k8s_svc_free(struct k8s_svc *v)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		free(v->addrs[i].pod);
+		free(v->addrs[i].node);
+	}
+	free(v->addrs);
+	v->addrs = NULL;
+	v->n = 0;
+}
+
+static int svc_add(struct k8s_svc *v, size_t *cap, const char *ip, const char *pod,
+		   const char *node, char *err, size_t errlen)
+{
+	struct k8s_svc_addr a = {0};
+
+	if (inet_pton(AF_INET, ip, a.addr) == 1) {
+		a.family = AF_INET;
+	} else if (inet_pton(AF_INET6, ip, a.addr) == 1) {
+		a.family = AF_INET6;
+	} else {
+		snprintf(err, errlen, "%s: \"%.64s\" is not an IP address", v->key, ip);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < v->n; i++)
+		if (v->addrs[i].family == a.family && !memcmp(v->addrs[i].addr, a.addr, 16))
+			return 0; /* once is enough */
+	if (v->n == K8S_SVC_ADDRS_MAX) {
+		snprintf(err, errlen, "%s: more than %d addresses", v->key, K8S_SVC_ADDRS_MAX);
+		return -EINVAL;
+	}
+	if (v->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4;
+		struct k8s_svc_addr *na = realloc(v->addrs, ncap * sizeof(*na));
+
+		if (!na)
+			return -ENOMEM;
+		v->addrs = na;
+		*cap = ncap;
+	}
+	a.pod = strdup(pod ? pod : "");
+	a.node = strdup(node ? node : "");
+	if (!a.pod || !a.node) {
+		free(a.pod);
+		free(a.node);
+		return -ENOMEM;
+	}
+	v->addrs[v->n++] = a;
+	return 0;
+}
+
+int k8s_svc_from_json(const void *obj_, enum k8s_resource res, struct k8s_svc *out, char *err,
+		      size_t errlen)
+{
+	const json_t *obj = obj_, *meta = json_object_get(obj, "metadata"), *v, *e;
+	const char *name = json_string_value(json_object_get(meta, "name")),
+		   *ns = json_string_value(json_object_get(meta, "namespace")), *svc;
+	size_t cap = 0, i, j;
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(obj) || !name || !ns || !*name || !*ns) {
+		snprintf(err, errlen, "not a %s (no metadata.name and metadata.namespace)",
+			 res == K8S_RES_SERVICES ? "Service" : "EndpointSlice");
+		return -EINVAL;
+	}
+	svc = res == K8S_RES_SERVICES
+		  ? name
+		  : json_string_value(json_object_get(json_object_get(meta, "labels"),
+						      "kubernetes.io/service-name"));
+	if (strlen(ns) + 1 + strlen(name) > FLOE_POD_NAME_MAX ||
+	    strlen(svc ? svc : "") > FLOE_POD_NAME_MAX) {
+		snprintf(err, errlen, "%s/%.40s...: name longer than %d characters", ns, name,
+			 FLOE_POD_NAME_MAX);
+		return -EINVAL;
+	}
+	/* Lengths checked above: namespace, '/', name and the NUL fit. */
+	memcpy(out->key, ns, strlen(ns));
+	out->key[strlen(ns)] = '/';
+	memcpy(out->key + strlen(ns) + 1, name, strlen(name) + 1);
+	if (copy_str(out->ns, sizeof(out->ns), ns, "metadata.namespace", err, errlen))
+		return -EINVAL;
+	memcpy(out->service, svc ? svc : "", strlen(svc ? svc : "") + 1);
+	if (res == K8S_RES_SERVICES) {
+		const json_t *spec = json_object_get(obj, "spec"),
+			     *ips = json_object_get(spec, "clusterIPs");
+		const char *one = json_string_value(json_object_get(spec, "clusterIP"));
+
+		/* Headless ("None") and ExternalName services have no address of their own. */
+		json_array_foreach(ips, i, v)
+		{
+			const char *ip = json_string_value(v);
+
+			if (ip && *ip && strcmp(ip, "None"))
+				ret = svc_add(out, &cap, ip, NULL, NULL, err, errlen);
+			if (ret)
+				goto fail;
+		}
+		if (one && *one && strcmp(one, "None"))
+			ret = svc_add(out, &cap, one, NULL, NULL, err, errlen);
+		if (ret)
+			goto fail;
+		return 0;
+	}
+	/* A slice that no Service owns, or of FQDN addresses, names nothing. */
+	v = json_object_get(obj, "addressType");
+	if (!svc || !*svc || !json_is_string(v) ||
+	    (strcmp(json_string_value(v), "IPv4") && strcmp(json_string_value(v), "IPv6")))
+		return 0;
+	json_array_foreach(json_object_get(obj, "endpoints"), i, e)
+	{
+		const json_t *ref = json_object_get(e, "targetRef");
+		const char *kind = json_string_value(json_object_get(ref, "kind")),
+			   *pod = json_string_value(json_object_get(ref, "name")),
+			   *node = json_string_value(json_object_get(e, "nodeName"));
+
+		if (!kind || strcmp(kind, "Pod") || (pod && strlen(pod) > FLOE_POD_NAME_MAX))
+			pod = NULL;
+		if (node && strlen(node) > FLOE_NODE_NAME_MAX)
+			node = NULL;
+		json_array_foreach(json_object_get(e, "addresses"), j, v)
+		{
+			const char *ip = json_string_value(v);
+
+			ret = ip ? svc_add(out, &cap, ip, pod, node, err, errlen) : 0;
+			if (ret)
+				goto fail;
+		}
+	}
+	return 0;
+fail:
+	k8s_svc_free(out);
+	return ret;
+}
+
+struct svc_obj_ctx {
+	enum k8s_resource res;
+	struct k8s_svc *out;
+};
+
+static int svc_obj(const json_t *obj, void *ctx, char *err, size_t errlen)
+{
+	struct svc_obj_ctx *c = ctx;
+
+	return k8s_svc_from_json(obj, c->res, c->out, err, errlen);
+}
+
+int k8s_svc_event_parse(const char *line, size_t len, enum k8s_resource res,
+			struct k8s_svc_event *ev, char *err, size_t errlen)
+{
+	struct svc_obj_ctx c = {res, &ev->svc};
+
+	memset(ev, 0, sizeof(*ev));
+	return event_parse(line, len, &ev->type, ev->resource_version, &ev->code, ev->message,
+			   sizeof(ev->message), svc_obj, &c, err, errlen);
+}
+
+struct svc_item_ctx {
+	enum k8s_resource res;
+	k8s_svc_fn fn;
+	void *ctx;
+};
+
+static int svc_item(const json_t *item, void *ctx, char *err, size_t errlen)
+{
+	struct svc_item_ctx *c = ctx;
+	struct k8s_svc v;
+	int ret = k8s_svc_from_json(item, c->res, &v, err, errlen);
+
+	if (!ret)
+		ret = c->fn(c->ctx, &v); /* it takes v's addresses */
+	return ret;
+}
+
+int k8s_svc_list_parse(const char *body, size_t len, enum k8s_resource res, k8s_svc_fn fn,
+		       void *ctx, char rv[K8S_RV_MAX + 1], char cont[K8S_CONTINUE_MAX + 1],
+		       size_t *skipped, char *err, size_t errlen)
+{
+	struct svc_item_ctx c = {res, fn, ctx};
+
+	return list_parse(body, len, res == K8S_RES_SERVICES ? "services" : "endpointslices",
+			  svc_item, &c, rv, cont, skipped, err, errlen);
 }
 
 int k8s_status_parse(const char *body, size_t len, int *code, char *message, size_t msglen)

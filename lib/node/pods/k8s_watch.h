@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pods/pods_local.h"
 
@@ -75,6 +76,60 @@ typedef void (*k8s_pod_fn)(void *ctx, const struct k8s_pod *pod);
 int k8s_pod_list_parse(const char *body, size_t len, k8s_pod_fn fn, void *ctx,
 		       char rv[K8S_RV_MAX + 1], char cont[K8S_CONTINUE_MAX + 1], size_t *skipped,
 		       char *err, size_t errlen);
+
+/* ------------------------------------------------------------ Services, EndpointSlices */
+
+enum k8s_resource { K8S_RES_PODS, K8S_RES_SERVICES, K8S_RES_ENDPOINTSLICES };
+
+/* The API's limit on endpoints in one EndpointSlice is 1000; a Service has 2 cluster IPs. */
+#define K8S_SVC_ADDRS_MAX 1000
+
+struct k8s_svc_addr {
+	int family; /* AF_INET, AF_INET6 */
+	uint8_t addr[16];
+	char *pod, *node; /* an endpoint's targetRef (a Pod) and nodeName; "" when not given */
+};
+
+/*
+ * A Service (its cluster IPs) or an EndpointSlice (its endpoints' addresses), reduced to
+ * what names addresses: key "namespace/name" of the object, the service's namespace and name
+ * (an EndpointSlice's kubernetes.io/service-name label; "" for a slice no Service owns, which
+ * then has no address), the addresses (allocated: k8s_svc_free).
+ */
+struct k8s_svc {
+	char key[FLOE_POD_NAME_MAX + 1];
+	char ns[FLOE_NAMESPACE_MAX + 1];
+	char service[FLOE_POD_NAME_MAX + 1];
+	size_t n;
+	struct k8s_svc_addr *addrs;
+};
+
+void k8s_svc_free(struct k8s_svc *v);
+
+/* A Service or EndpointSlice object (json_t *): 0, -EINVAL (with err) or -ENOMEM. Headless
+ * Services and FQDN slices parse, with no address. */
+int k8s_svc_from_json(const void *obj, enum k8s_resource res, struct k8s_svc *out, char *err,
+		      size_t errlen);
+
+struct k8s_svc_event {
+	enum k8s_event_type type;
+	struct k8s_svc svc; /* ADDED/MODIFIED/DELETED (k8s_svc_free it) */
+	char resource_version[K8S_RV_MAX + 1];
+	int code;
+	char message[256];
+};
+
+/* One event line of a watch of Services or EndpointSlices: as k8s_watch_event_parse. */
+int k8s_svc_event_parse(const char *line, size_t len, enum k8s_resource res,
+			struct k8s_svc_event *ev, char *err, size_t errlen);
+
+/* fn takes the object's addresses (it frees them, or keeps them); returns 0 or -ENOMEM. */
+typedef int (*k8s_svc_fn)(void *ctx, struct k8s_svc *v);
+
+/* A page of a LIST of Services or EndpointSlices: as k8s_pod_list_parse. */
+int k8s_svc_list_parse(const char *body, size_t len, enum k8s_resource res, k8s_svc_fn fn,
+		       void *ctx, char rv[K8S_RV_MAX + 1], char cont[K8S_CONTINUE_MAX + 1],
+		       size_t *skipped, char *err, size_t errlen);
 
 /* A Status object (the body of a failed request): 0 with its code and message, or -EINVAL. */
 int k8s_status_parse(const char *body, size_t len, int *code, char *message, size_t msglen);

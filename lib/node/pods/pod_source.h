@@ -32,6 +32,14 @@
 #include "loop/evloop.h"
 #include "pods/pods_local.h"
 
+/* An address of a service (struct pod_sink's service event). */
+struct floe_service_addr {
+	int family; /* AF_INET, AF_INET6 */
+	uint8_t addr[16];
+	const char *ns, *service;
+	const char *pod, *node; /* "" when not known */
+};
+
 enum pod_event_kind {
 	POD_ADDED,
 	POD_CHANGED, /* same name; addresses, host interface or namespace differ */
@@ -45,6 +53,10 @@ struct pod_sink {
 		      const struct floe_pod *old);
 	/* A background update failed (the pods stay as last reported); msg says why. */
 	void (*error)(void *ctx, int err, const char *msg);
+	/* Optional (Kubernetes, with names): from now on a backs (up) or no longer backs service
+	 * a->ns/a->service: a Service's cluster IP, or an endpoint of its EndpointSlices (then
+	 * with the endpoint's pod and node when the slice names them). Valid during the call. */
+	void (*service)(void *ctx, bool up, const struct floe_service_addr *a);
 	void *ctx;
 };
 
@@ -111,6 +123,9 @@ struct pod_source_k8s_config {
 	const char *kubeconfig; /* NULL: in-cluster (the pod's service account) */
 	const char *sa_dir;	/* in-cluster: NULL is K8S_SA_DIR */
 	const char *node;	/* spec.nodeName of the pods; NULL: every node */
+	/* Also list and watch Services and EndpointSlices (every namespace), reported through
+	 * the sink's service event: their names for entries. */
+	bool services;
 };
 
 /*

@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -39,6 +40,30 @@
 
 enum req_kind { REQ_NONE, REQ_LIST, REQ_WATCH };
 
+struct svc_table {
+	struct k8s_svc *v;
+	size_t n, cap;
+};
+
+static void svc_table_free(struct svc_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		k8s_svc_free(&t->v[i]);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+static const char *const res_names[] = {
+    [K8S_RES_PODS] = "pods",
+    [K8S_RES_SERVICES] = "services",
+    [K8S_RES_ENDPOINTSLICES] = "endpointslices",
+};
+static const char *const res_paths[] = {
+    [K8S_RES_PODS] = "/api/v1/pods",
+    [K8S_RES_SERVICES] = "/api/v1/services",
+    [K8S_RES_ENDPOINTSLICES] = "/apis/discovery.k8s.io/v1/endpointslices",
+};
+
 /* Why a transfer was cut short by floe (its write callback returning 0). */
 enum abort_reason { ABORT_NONE, ABORT_RELIST, ABORT_BAD_STREAM, ABORT_BODY_TOO_LARGE };
 
@@ -48,6 +73,9 @@ struct curl_sock {
 };
 
 struct k8s_source {
+	enum k8s_resource res; /* pods; or services, endpointslices (their names) */
+	/* The pods' source owns the sources of Services and EndpointSlices (when asked). */
+	struct k8s_source *children[2];
 	struct k8s_config api;
 	char *node; /* NULL: every node */
 	struct evloop *loop;
@@ -74,10 +102,13 @@ struct k8s_source {
 	char cont[K8S_CONTINUE_MAX + 1];
 	char rv[K8S_RV_MAX + 1]; /* where the next watch starts ("": list first) */
 
+	/* Services or EndpointSlices: as last reported, and a LIST being built; sorted by key */
+	struct svc_table svcs, svcs_building;
+
 	struct evloop_timer *curl_timer, *retry_timer, *resolve_timer;
 	uint64_t backoff_ns;
 	uint64_t req_start_ns; /* when the request in flight began */
-	bool report_next_ok; /* an error was reported: say when it works again */
+	bool report_next_ok;   /* an error was reported: say when it works again */
 };
 
 static void report(struct k8s_source *s, int err, const char *fmt, ...)
@@ -195,14 +226,16 @@ static int list_reserve(struct floe_pod_list *l, size_t *cap)
 	return 0;
 }
 
-/* Index of name in the sorted list, or where it goes (*found false). */
-static size_t list_find(const struct floe_pod_list *l, const char *name, bool *found)
+/* Index of the element whose name (a string at name_off in each element of size bytes) is
+ * name, in an array sorted by it; or where it goes (*found false). */
+static size_t sorted_find(const void *base, size_t n, size_t size, size_t name_off,
+			  const char *name, bool *found)
 {
-	size_t lo = 0, hi = l->n;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(l->pods[mid].name, name);
+		int c = strcmp((const char *)base + mid * size + name_off, name);
 
 		if (c == 0) {
 			*found = true;
@@ -215,6 +248,12 @@ static size_t list_find(const struct floe_pod_list *l, const char *name, bool *f
 	}
 	*found = false;
 	return lo;
+}
+
+static size_t list_find(const struct floe_pod_list *l, const char *name, bool *found)
+{
+	return sorted_find(l->pods, l->n, sizeof(*l->pods), offsetof(struct floe_pod, name), name,
+			   found);
 }
 
 /* A watch event: bring the reported list in line with the pod, reporting the change. */
@@ -291,11 +330,131 @@ static void list_done(struct k8s_source *s)
 
 static void list_reset(struct k8s_source *s)
 {
+	svc_table_free(&s->svcs_building);
 	free(s->building.pods);
 	memset(&s->building, 0, sizeof(s->building));
 	s->building_cap = 0;
 	s->skipped = 0;
 	s->cont[0] = '\0';
+}
+
+/* ------------------------------------------------------------ Services and EndpointSlices */
+
+static size_t svc_find(const struct svc_table *t, const char *key, bool *found)
+{
+	return sorted_find(t->v, t->n, sizeof(*t->v), offsetof(struct k8s_svc, key), key, found);
+}
+
+/* v goes in at i (the table takes its addresses). */
+static int svc_insert(struct svc_table *t, size_t i, struct k8s_svc *v)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct k8s_svc *nv = realloc(t->v, cap * sizeof(*nv));
+
+		if (!nv) {
+			k8s_svc_free(v);
+			return -ENOMEM;
+		}
+		t->v = nv;
+		t->cap = cap;
+	}
+	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));
+	t->v[i] = *v;
+	t->n++;
+	return 0;
+}
+
+/* Each address of v, up or down, to the sink. */
+static void svc_report(struct k8s_source *s, const struct k8s_svc *v, bool up)
+{
+	if (!s->sink.service)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		struct floe_service_addr a = {.family = v->addrs[i].family,
+					      .ns = v->ns,
+					      .service = v->service,
+					      .pod = v->addrs[i].pod,
+					      .node = v->addrs[i].node};
+
+		memcpy(a.addr, v->addrs[i].addr, 16);
+		s->sink.service(s->sink.ctx, up, &a);
+	}
+}
+
+/* A watch event: v (NULL: deleted) replaces the object of that key. The new addresses are
+ * reported before the old ones go, so that one in both never has no service in between. */
+static void apply_svc(struct k8s_source *s, struct k8s_svc *v, const char *key)
+{
+	bool found;
+	size_t i = svc_find(&s->svcs, key, &found);
+
+	if (!found) {
+		if (!v)
+			return;
+		if (svc_insert(&s->svcs, i, v) < 0) {
+			report(s, -ENOMEM, "kubernetes: %s %s: out of memory", res_names[s->res],
+			       key);
+			return;
+		}
+		svc_report(s, &s->svcs.v[i], true);
+		return;
+	}
+	if (v)
+		svc_report(s, v, true);
+	svc_report(s, &s->svcs.v[i], false);
+	k8s_svc_free(&s->svcs.v[i]);
+	if (v) {
+		s->svcs.v[i] = *v;
+		return;
+	}
+	memmove(&s->svcs.v[i], &s->svcs.v[i + 1], (s->svcs.n - i - 1) * sizeof(*s->svcs.v));
+	s->svcs.n--;
+}
+
+static int on_svc_list_item(void *ctx, struct k8s_svc *v)
+{
+	struct k8s_source *s = ctx;
+	bool found;
+	size_t i = svc_find(&s->svcs_building, v->key, &found);
+
+	if (found) { /* the API does not list an object twice; keep the first */
+		k8s_svc_free(v);
+		return 0;
+	}
+	return svc_insert(&s->svcs_building, i, v);
+}
+
+/* The last page arrived: the new table replaces the reported one; every address of the new
+ * one up, then every address of the old one down (the sink counts references). */
+static void svc_list_done(struct k8s_source *s)
+{
+	for (size_t i = 0; i < s->svcs_building.n; i++)
+		svc_report(s, &s->svcs_building.v[i], true);
+	for (size_t i = 0; i < s->svcs.n; i++)
+		svc_report(s, &s->svcs.v[i], false);
+	svc_table_free(&s->svcs);
+	s->svcs = s->svcs_building;
+	memset(&s->svcs_building, 0, sizeof(s->svcs_building));
+}
+
+/* ------------------------------------------------------------ any resource */
+
+static int list_page_parse(struct k8s_source *s, char *err, size_t errlen)
+{
+	if (s->res == K8S_RES_PODS)
+		return k8s_pod_list_parse(s->body, s->body_len, on_list_item, s, s->rv, s->cont,
+					  &s->skipped, err, errlen);
+	return k8s_svc_list_parse(s->body, s->body_len, s->res, on_svc_list_item, s, s->rv, s->cont,
+				  &s->skipped, err, errlen);
+}
+
+static void any_list_done(struct k8s_source *s)
+{
+	if (s->res == K8S_RES_PODS)
+		list_done(s);
+	else
+		svc_list_done(s);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -307,7 +466,7 @@ static char *request_url(struct k8s_source *s, CURL *h, enum req_kind kind)
 	char *sel = NULL, *cont = NULL, *url = NULL;
 	int n;
 
-	if (s->node) {
+	if (s->node && s->res == K8S_RES_PODS) {
 		char *esc = curl_easy_escape(h, s->node, 0);
 
 		if (!esc)
@@ -328,13 +487,14 @@ static char *request_url(struct k8s_source *s, CURL *h, enum req_kind kind)
 		}
 	}
 	if (kind == REQ_LIST)
-		n = asprintf(&url, "%s/api/v1/pods?limit=%d%s%s", s->api.server, LIST_PAGE_LIMIT,
-			     cont ? cont : "", sel ? sel : "");
+		n = asprintf(&url, "%s%s?limit=%d%s%s", s->api.server, res_paths[s->res],
+			     LIST_PAGE_LIMIT, cont ? cont : "", sel ? sel : "");
 	else
 		n = asprintf(&url,
-			     "%s/api/v1/pods?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
+			     "%s%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
 			     "&timeoutSeconds=%d%s",
-			     s->api.server, s->rv, WATCH_TIMEOUT_S, sel ? sel : "");
+			     s->api.server, res_paths[s->res], s->rv, WATCH_TIMEOUT_S,
+			     sel ? sel : "");
 	free(sel);
 	free(cont);
 	return n < 0 ? NULL : url;
@@ -429,10 +589,17 @@ static void stream_abort(struct k8s_source *s, enum abort_reason why, const char
 	snprintf(s->abort_msg, sizeof(s->abort_msg), "%s", msg);
 }
 
+static int on_svc_watch_line(struct k8s_source *s, const char *line, size_t len);
+static int watch_error(struct k8s_source *s, int code, const char *message);
+
 static int on_watch_line(void *ctx, const char *line, size_t len)
 {
 	struct k8s_source *s = ctx;
-	struct k8s_event *ev = malloc(sizeof(*ev));
+	struct k8s_event *ev;
+
+	if (s->res != K8S_RES_PODS)
+		return on_svc_watch_line(s, line, len);
+	ev = malloc(sizeof(*ev));
 	char err[256];
 	int ret = 0;
 
@@ -451,15 +618,7 @@ static int on_watch_line(void *ctx, const char *line, size_t len)
 	}
 	switch (ev->type) {
 	case K8S_ERROR:
-		if (ev->code == 410) {
-			stream_abort(s, ABORT_RELIST, ev->message);
-		} else {
-			char msg[300];
-
-			snprintf(msg, sizeof(msg), "watch error %d: %s", ev->code, ev->message);
-			stream_abort(s, ABORT_BAD_STREAM, msg);
-		}
-		ret = -EINTR;
+		ret = watch_error(s, ev->code, ev->message);
 		break;
 	case K8S_BOOKMARK:
 		memcpy(s->rv, ev->resource_version, sizeof(s->rv));
@@ -469,6 +628,55 @@ static int on_watch_line(void *ctx, const char *line, size_t len)
 		apply_pod(s, &ev->pod, ev->type == K8S_DELETED);
 	}
 out:
+	free(ev);
+	return ret;
+}
+
+/* What an event's type means for the stream, whatever the resource: 0 (go on), or -EINTR with
+ * the abort set (an ERROR: 410 relists, others reopen). */
+static int watch_error(struct k8s_source *s, int code, const char *message)
+{
+	if (code == 410) {
+		stream_abort(s, ABORT_RELIST, message);
+	} else {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "watch error %d: %s", code, message);
+		stream_abort(s, ABORT_BAD_STREAM, msg);
+	}
+	return -EINTR;
+}
+
+static int on_svc_watch_line(struct k8s_source *s, const char *line, size_t len)
+{
+	struct k8s_svc_event *ev = malloc(sizeof(*ev));
+	char err[256];
+	int ret;
+
+	if (!ev)
+		return -ENOMEM;
+	ret = k8s_svc_event_parse(line, len, s->res, ev, err, sizeof(err));
+	if (ret == -EINVAL) {
+		report(s, -EINVAL, "kubernetes: watch of %s: %s", res_names[s->res], err);
+		ret = 0;
+	} else if (ret == -ENOMEM) {
+		stream_abort(s, ABORT_BAD_STREAM, "out of memory");
+	} else if (ret < 0) {
+		stream_abort(s, ABORT_BAD_STREAM, err);
+	} else if (ev->type == K8S_ERROR) {
+		ret = watch_error(s, ev->code, ev->message);
+	} else {
+		memcpy(s->rv, ev->resource_version, sizeof(s->rv));
+		if (ev->type == K8S_DELETED)
+			apply_svc(s, NULL, ev->svc.key);
+		else if (ev->type != K8S_BOOKMARK)
+			apply_svc(s, &ev->svc, ev->svc.key);
+		else
+			k8s_svc_free(&ev->svc);
+		if (ev->type == K8S_ADDED || ev->type == K8S_MODIFIED)
+			memset(&ev->svc, 0, sizeof(ev->svc)); /* the table took it */
+	}
+	k8s_svc_free(&ev->svc);
 	free(ev);
 	return ret;
 }
@@ -593,8 +801,9 @@ static void request_done(struct k8s_source *s, CURLcode result)
 	s->kind = REQ_NONE;
 
 	if (s->abort == ABORT_RELIST) {
-		report(s, 0, "kubernetes: watch: %s (410 Gone): listing the pods again",
-		       s->abort_msg[0] ? s->abort_msg : "resourceVersion expired");
+		report(s, 0, "kubernetes: watch: %s (410 Gone): listing the %s again",
+		       s->abort_msg[0] ? s->abort_msg : "resourceVersion expired",
+		       res_names[s->res]);
 		s->rv[0] = '\0';
 		start_request(s, REQ_LIST);
 		return;
@@ -617,10 +826,14 @@ static void request_done(struct k8s_source *s, CURLcode result)
 		return;
 	}
 	if (s->status != 200) {
-		if (failed_status(s, kind == REQ_LIST ? "list of pods" : "watch of pods")) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "%s of %s", kind == REQ_LIST ? "list" : "watch",
+			 res_names[s->res]);
+		if (failed_status(s, what)) {
 			/* 410: the resourceVersion (watch) or continue token (list) expired. */
-			report(s, 0, "kubernetes: %s: 410 Gone: listing the pods again",
-			       kind == REQ_LIST ? "list" : "watch");
+			report(s, 0, "kubernetes: %s: 410 Gone: listing the %s again",
+			       kind == REQ_LIST ? "list" : "watch", res_names[s->res]);
 			s->rv[0] = '\0';
 			s->cont[0] = '\0';
 			start_request(s, REQ_LIST);
@@ -640,9 +853,8 @@ static void request_done(struct k8s_source *s, CURLcode result)
 		return;
 	}
 	err[0] = '\0';
-	if (k8s_pod_list_parse(s->body, s->body_len, on_list_item, s, s->rv, s->cont, &s->skipped,
-			       err, sizeof(err)) < 0) {
-		report(s, -EIO, "kubernetes: list of pods: %s", err);
+	if (list_page_parse(s, err, sizeof(err)) < 0) {
+		report(s, -EIO, "kubernetes: list of %s: %s", res_names[s->res], err);
 		s->rv[0] = s->cont[0] = '\0';
 		retry_later(s);
 		return;
@@ -652,8 +864,9 @@ static void request_done(struct k8s_source *s, CURLcode result)
 		return;
 	}
 	if (s->skipped)
-		report(s, -EINVAL, "kubernetes: %zu pods not followed (%s)", s->skipped, err);
-	list_done(s);
+		report(s, -EINVAL, "kubernetes: %zu %s not followed (%s)", s->skipped,
+		       res_names[s->res], err);
+	any_list_done(s);
 	start_request(s, REQ_WATCH);
 }
 
@@ -759,6 +972,7 @@ static void on_resolve(struct evloop *l, struct evloop_timer *t, void *ctx)
 static int list_page_sync(struct k8s_source *s, char *err, size_t errlen)
 {
 	char curl_err[CURL_ERROR_SIZE] = "", msg[256] = "";
+	const char *what = res_names[s->res];
 	CURLcode rc;
 	int code;
 
@@ -771,50 +985,56 @@ static int list_page_sync(struct k8s_source *s, char *err, size_t errlen)
 	curl_easy_cleanup(s->req);
 	s->req = NULL;
 	if (s->abort != ABORT_NONE) {
-		snprintf(err, errlen, "kubernetes: list of pods from %s: %s", s->api.server,
+		snprintf(err, errlen, "kubernetes: list of %s from %s: %s", what, s->api.server,
 			 s->abort_msg);
 		return -EIO;
 	}
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "kubernetes: cannot list pods from %s: %s", s->api.server,
+		snprintf(err, errlen, "kubernetes: cannot list %s from %s: %s", what, s->api.server,
 			 curl_err[0] ? curl_err : curl_easy_strerror(rc));
 		return -EIO;
 	}
 	if (s->status != 200) {
+		char hint[128] = "";
+
 		code = (int)s->status;
 		k8s_status_parse(s->body, s->body_len, &code, msg, sizeof(msg));
-		snprintf(err, errlen, "kubernetes: cannot list pods from %s (%s): HTTP %ld%s%s%s",
-			 s->api.server, s->api.origin, s->status, msg[0] ? ": " : "", msg,
-			 s->status == 403   ? " (floe needs get/list/watch on pods: "
-					      "manifests/rbac.yaml)"
-			 : s->status == 401 ? " (the credentials were refused)"
-					    : "");
+		if (s->status == 403)
+			snprintf(hint, sizeof(hint),
+				 " (floe needs list and watch on %s: manifests/rbac.yaml)", what);
+		else if (s->status == 401)
+			snprintf(hint, sizeof(hint), " (the credentials were refused)");
+		snprintf(err, errlen, "kubernetes: cannot list %s from %s (%s): HTTP %ld%s%s%s",
+			 what, s->api.server, s->api.origin, s->status, msg[0] ? ": " : "", msg,
+			 hint);
 		return s->status == 403 || s->status == 401 ? -EACCES : -EIO;
 	}
 	msg[0] = '\0';
-	if (k8s_pod_list_parse(s->body, s->body_len, on_list_item, s, s->rv, s->cont, &s->skipped,
-			       msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "kubernetes: list of pods: %s", msg);
+	if (list_page_parse(s, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "kubernetes: list of %s: %s", what, msg);
 		return -EIO;
 	}
 	if (s->skipped && !s->cont[0] && s->sink.error)
-		report(s, -EINVAL, "kubernetes: %zu pods not followed (%s)", s->skipped, msg);
+		report(s, -EINVAL, "kubernetes: %zu %s not followed (%s)", s->skipped, what, msg);
 	return 0;
 }
 
-static int k8s_start(void *impl, struct evloop *loop, const struct pod_sink *sink, char *err,
-		     size_t errlen)
+/* The first list (synchronous), then the watch on the loop. */
+static int source_start(struct k8s_source *s, struct evloop *loop, const struct pod_sink *sink,
+			char *err, size_t errlen)
 {
-	struct k8s_source *s = impl;
 	int ret;
 
 	s->loop = loop;
 	s->sink = *sink;
-	s->nl = mnl_socket_open(NETLINK_ROUTE);
-	if (!s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		snprintf(err, errlen, "kubernetes: rtnetlink (for the pods' host interfaces): %s",
-			 strerror(errno));
-		return -errno;
+	if (s->res == K8S_RES_PODS) {
+		s->nl = mnl_socket_open(NETLINK_ROUTE);
+		if (!s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+			snprintf(err, errlen,
+				 "kubernetes: rtnetlink (for the pods' host interfaces): %s",
+				 strerror(errno));
+			return -errno;
+		}
 	}
 	list_reset(s);
 	do {
@@ -822,7 +1042,7 @@ static int k8s_start(void *impl, struct evloop *loop, const struct pod_sink *sin
 		if (ret < 0)
 			return ret;
 	} while (s->cont[0]);
-	list_done(s);
+	any_list_done(s);
 	s->report_next_ok = false;
 
 	s->multi = curl_multi_init();
@@ -837,7 +1057,7 @@ static int k8s_start(void *impl, struct evloop *loop, const struct pod_sink *sin
 	ret = evloop_add_timer(loop, 0, 0, on_curl_timer, s, &s->curl_timer);
 	if (!ret)
 		ret = evloop_add_timer(loop, 0, 0, on_retry, s, &s->retry_timer);
-	if (!ret)
+	if (!ret && s->res == K8S_RES_PODS)
 		ret = evloop_add_timer(loop, RESOLVE_RETRY_NS, RESOLVE_RETRY_NS, on_resolve, s,
 				       &s->resolve_timer);
 	if (ret < 0) {
@@ -848,12 +1068,31 @@ static int k8s_start(void *impl, struct evloop *loop, const struct pod_sink *sin
 	return 0;
 }
 
+/* The names first (Services, then EndpointSlices): the pods listed after them are named from
+ * their first entry on. */
+static int k8s_start(void *impl, struct evloop *loop, const struct pod_sink *sink, char *err,
+		     size_t errlen)
+{
+	struct k8s_source *s = impl;
+
+	for (size_t i = 0; i < 2; i++) {
+		int ret =
+		    s->children[i] ? source_start(s->children[i], loop, sink, err, errlen) : 0;
+
+		if (ret < 0)
+			return ret;
+	}
+	return source_start(s, loop, sink, err, errlen);
+}
+
 static void k8s_free(void *impl)
 {
 	struct k8s_source *s = impl;
 
 	if (!s)
 		return;
+	for (size_t i = 0; i < 2; i++)
+		k8s_free(s->children[i]);
 	if (s->req) {
 		if (s->multi)
 			curl_multi_remove_handle(s->multi, s->req);
@@ -871,6 +1110,7 @@ static void k8s_free(void *impl)
 	curl_slist_free_all(s->headers);
 	k8s_lines_free(&s->lines);
 	list_reset(s);
+	svc_table_free(&s->svcs);
 	free(s->pods.pods);
 	free(s->body);
 	free(s->node);
@@ -884,19 +1124,19 @@ static const struct pod_source_ops k8s_ops = {
     .free = k8s_free,
 };
 
-int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_source *out, char *err,
-		       size_t errlen)
+/* A source of res with the configuration of cfg (read now), or NULL with err. */
+static struct k8s_source *source_new(const struct pod_source_k8s_config *cfg, enum k8s_resource res,
+				     int *retp, char *err, size_t errlen)
 {
-	struct k8s_source *s;
+	struct k8s_source *s = calloc(1, sizeof(*s));
 	int ret;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(err, errlen, "kubernetes: libcurl does not initialise");
-		return -EIO;
+	if (!s) {
+		*retp = -ENOMEM;
+		snprintf(err, errlen, "kubernetes: %s", strerror(ENOMEM));
+		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
+	s->res = res;
 	k8s_lines_init(&s->lines, K8S_LINE_MAX);
 	if (cfg->kubeconfig)
 		ret = k8s_config_load(cfg->kubeconfig, &s->api, err, errlen);
@@ -912,6 +1152,29 @@ int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_sourc
 	if (ret < 0) {
 		if (ret == -ENOMEM)
 			snprintf(err, errlen, "kubernetes: %s", strerror(ENOMEM));
+		k8s_free(s);
+		*retp = ret;
+		return NULL;
+	}
+	return s;
+}
+
+int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_source *out, char *err,
+		       size_t errlen)
+{
+	struct k8s_source *s;
+	int ret = 0;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "kubernetes: libcurl does not initialise");
+		return -EIO;
+	}
+	s = source_new(cfg, K8S_RES_PODS, &ret, err, errlen);
+	if (!s)
+		return ret;
+	if (cfg->services &&
+	    (!(s->children[0] = source_new(cfg, K8S_RES_SERVICES, &ret, err, errlen)) ||
+	     !(s->children[1] = source_new(cfg, K8S_RES_ENDPOINTSLICES, &ret, err, errlen)))) {
 		k8s_free(s);
 		return ret;
 	}

@@ -25,29 +25,12 @@
 #include "loop/evloop.h"
 #include "net/packet.h"
 #include "store/pcap_store.h"
+#include "pods/name_resolver.h"
 #include "pods/pod_source.h"
 #include "pods/k8s_config.h"
 #include "pods/pods_local.h"
 #include "capture/sys_mounts.h"
 #include "source/packet_source.h"
-
-/*
- * Names for entries' addresses: every pod tapped in this run, kept after it is untapped so
- * that entries finishing later (at exit, after a pod went away) still carry its name. Read
- * by the dissection thread, written by the main one. Bounded: the oldest name is replaced.
- */
-#define POD_NAMES_MAX 4096
-
-struct pod_name {
-	uint8_t addr[16]; /* IPv4 as ::ffff:a.b.c.d, as entries have it */
-	struct entry_names *names; /* one reference; entries take their own */
-};
-
-struct pod_names {
-	pthread_mutex_t lock;
-	struct pod_name *v;
-	size_t n, next; /* next: the slot replaced when full */
-};
 
 /* A pod being tapped: what is needed to undo its hooks and map entries. */
 struct tapped_pod {
@@ -89,7 +72,7 @@ struct tap {
 	unsigned dissect_wait_slices; /* left this second: see dissection_may_wait */
 	struct entry_output output;
 	struct entry_filter *filter;
-	struct pod_names names;
+	struct name_resolver *names; /* every pod's and service's addresses, over time */
 	/* The entries' output failed (0: not): the first errno, EPIPE when its reader went away.
 	 * Set by either thread; from then on no entry is written. */
 	_Atomic int output_errno;
@@ -146,68 +129,52 @@ static void on_byte_source_error(void *ctx, int err, const char *what)
 	evloop_stop(t->loop);
 }
 
-static void pod_names_add(struct pod_names *pn, const struct floe_pod *p)
+static uint64_t realtime_ns(void)
 {
-	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	struct entry_names *names = entry_names_new(floe_pod_short_name(p), p->namespace);
+	struct timespec ts;
 
-	if (!names)
-		return; /* ENOMEM: entries go without this pod's name */
-	pthread_mutex_lock(&pn->lock);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The resolver follows the pod source: p's addresses are p from now on (pod NULL: no pod). */
+static void names_set_pod(struct tap *t, const struct floe_pod *p, bool gone)
+{
+	uint64_t now = realtime_ns();
+
+	/* A host-network pod's IP is the node's, shared by every such pod: it names none. */
+	if (p->host_network)
+		return;
 	for (size_t a = 0; a < p->n_addrs; a++) {
-		const struct floe_pod_addr *pa = &p->addrs[a];
-		struct pod_name *slot = NULL;
-		uint8_t addr[16];
+		uint8_t key[16];
 
-		if (pa->family == AF_INET) {
-			memcpy(addr, v4mapped, 12);
-			memcpy(addr + 12, pa->addr, 4);
-		} else {
-			memcpy(addr, pa->addr, 16);
-		}
-		/* An address that moved to another pod takes the new name. */
-		for (size_t i = 0; i < pn->n && !slot; i++)
-			if (!memcmp(pn->v[i].addr, addr, 16))
-				slot = &pn->v[i];
-		if (!slot && pn->n < POD_NAMES_MAX) {
-			if (!pn->v)
-				pn->v = calloc(POD_NAMES_MAX, sizeof(*pn->v));
-			if (pn->v)
-				slot = &pn->v[pn->n++];
-		} else if (!slot) {
-			slot = &pn->v[pn->next];
-			pn->next = (pn->next + 1) % POD_NAMES_MAX;
-		}
-		if (!slot)
-			break; /* ENOMEM: entries go without this pod's name */
-		memcpy(slot->addr, addr, 16);
-		entry_names_unref(slot->names);
-		slot->names = entry_names_ref(names);
+		name_resolver_key(p->addrs[a].family, p->addrs[a].addr, key);
+		/* ENOMEM: entries go without this pod's name */
+		name_resolver_set_pod(t->names, key, gone ? NULL : floe_pod_short_name(p),
+				      p->namespace, p->node, now);
 	}
-	pthread_mutex_unlock(&pn->lock);
-	entry_names_unref(names);
 }
 
-static void pod_names_free(struct pod_names *pn)
+/* A pod_sink service event: the resolver counts the address's services. */
+static void on_service(void *ctx, bool up, const struct floe_service_addr *a)
 {
-	for (size_t i = 0; i < pn->n; i++)
-		entry_names_unref(pn->v[i].names);
-	free(pn->v);
-	pthread_mutex_destroy(&pn->lock);
+	struct tap *t = ctx;
+	uint8_t key[16];
+
+	name_resolver_key(a->family, a->addr, key);
+	if (up)
+		name_resolver_service_add(t->names, key, a->ns, a->service, a->pod, a->node,
+					  realtime_ns());
+	else
+		name_resolver_service_del(t->names, key, a->ns, a->service, a->pod, a->node,
+					  realtime_ns());
 }
 
-/* A dissect_names_fn: pod names for entries, on the dissection thread. */
-static struct entry_names *pod_names_lookup(void *ctx, const uint8_t addr[16])
+/* A dissect_names_fn: names for entries, on the dissection thread. Entries' times are
+ * CLOCK_REALTIME (the packet source converts), as the resolver's are. */
+static struct entry_names *names_lookup(void *ctx, const uint8_t addr[16], uint64_t ts_ns)
 {
-	struct pod_names *pn = ctx;
-	struct entry_names *found = NULL;
-
-	pthread_mutex_lock(&pn->lock);
-	for (size_t i = 0; i < pn->n && !found; i++)
-		if (!memcmp(pn->v[i].addr, addr, 16))
-			found = entry_names_ref(pn->v[i].names);
-	pthread_mutex_unlock(&pn->lock);
-	return found;
+	return name_resolver_lookup(ctx, addr, ts_ns);
 }
 
 /* The entries' output failed (either thread): the first failure stops the tap. */
@@ -289,8 +256,8 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 {
 	struct dissect_config dc = {.body_max = t->o->body_max,
 				    .memory_budget = t->o->dissect_memory,
-				    .names = pod_names_lookup,
-				    .names_ctx = &t->names};
+				    .names = names_lookup,
+				    .names_ctx = t->names};
 	struct dissect_worker_config wc = {
 	    .queue_bytes = t->o->dissect_queue,
 	    .tick_on_request = true,
@@ -429,6 +396,8 @@ static int pod_source_open(const struct tap_options *o, struct pod_source *src, 
 			node = host;
 		}
 		kc.node = o->all_nodes ? NULL : node;
+		/* Services and EndpointSlices name entries' ends: only entries need them. */
+		kc.services = !o->dryrun && (o->entries || o->filter);
 		return pod_source_k8s_new(&kc, src, err, errlen);
 	}
 	struct pod_source_local_config pc = {.netns_dir = o->netns_dir, .inventory = o->inventory};
@@ -596,7 +565,6 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 		goto undo;
 	}
 	t->n_pods++;
-	pod_names_add(&t->names, p);
 	return 0;
 undo:
 	for (size_t a = 0; a < p->n_addrs; a++)
@@ -654,7 +622,6 @@ static void retap_pod(struct tap *t, struct tapped_pod *tp, const struct floe_po
 		capture_detach(t->capture, old->host_ifindex);
 	}
 	tp->pod = *p;
-	pod_names_add(&t->names, p);
 }
 
 /* A pod_sink event: bring the hooks in line with the pods that exist and match the scope. */
@@ -664,6 +631,19 @@ static void on_pod_event(void *ctx, enum pod_event_kind kind, const struct floe_
 	struct tap *t = ctx;
 	struct tapped_pod *tp = find_tapped(t, p->name);
 	bool in_scope = kind != POD_REMOVED && tap_scope_match(&t->scope, p);
+
+	/* Every pod the source knows names its addresses, tapped or not (a peer of a tapped
+	 * pod); a pod gone keeps naming the entries captured while it lived. */
+	if (old) {
+		struct floe_pod went = *old;
+
+		went.n_addrs = 0;
+		for (size_t a = 0; a < old->n_addrs; a++)
+			if (!has_addr(p, &old->addrs[a]))
+				went.addrs[went.n_addrs++] = old->addrs[a];
+		names_set_pod(t, &went, true);
+	}
+	names_set_pod(t, p, kind == POD_REMOVED);
 
 	/* A Kubernetes pod on the host's network, or whose IP has no route to a host interface
 	 * (yet): nothing of its own to hook. Said once; an interface found later is a change. */
@@ -716,7 +696,8 @@ static double process_cpu_s(void)
 static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
 			     const struct dissect_stats *ds,
-			     const struct dissect_worker_stats *ws, size_t pods, FILE *log)
+			     const struct dissect_worker_stats *ws,
+			     const struct name_resolver_stats *ns, size_t pods, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -732,7 +713,9 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		"\"pods\":%zu,\"bytes_written\":%llu,\"cpu_s\":%.3f,\"store_wait_s\":%.3f,"
 		"\"dissect_entries\":%llu,\"dissect_mem_limit\":%llu,\"dissect_mem_peak\":%llu,"
 		"\"dissect_mem_evictions\":%llu,\"dissect_mem_evicted_bytes\":%llu,"
-		"\"dissect_queue_dropped\":%llu,\"dissect_queue_peak\":%llu}\n",
+		"\"dissect_queue_dropped\":%llu,\"dissect_queue_peak\":%llu,"
+		"\"names_addrs\":%zu,\"names_spans_open\":%zu,\"names_spans_closed\":%zu,"
+		"\"names_spans_forgotten\":%llu,\"names_bytes\":%zu}\n",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -745,7 +728,9 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(double)st->producer_wait_ns / 1e9, (unsigned long long)ds->entries,
 		(unsigned long long)ds->mem_limit, (unsigned long long)ds->mem_peak,
 		(unsigned long long)ds->mem_evictions, (unsigned long long)ds->mem_evicted_bytes,
-		(unsigned long long)ws->dropped, (unsigned long long)ws->queue_peak);
+		(unsigned long long)ws->dropped, (unsigned long long)ws->queue_peak, ns->addrs,
+		ns->spans_open, ns->spans_closed, (unsigned long long)ns->spans_forgotten,
+		ns->bytes);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -851,8 +836,7 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 
 int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 {
-	struct tap t = {.o = o, .log = log, .names = {.lock = PTHREAD_MUTEX_INITIALIZER},
-			.output_efd = -1};
+	struct tap t = {.o = o, .log = log, .output_efd = -1};
 	struct sigaction interrupt = {.sa_handler = on_interrupt}, old_interrupt;
 	bool interrupt_set = false;
 	struct tc_hooks_cleanup_stats cleaned = {};
@@ -872,6 +856,12 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		rc = dryrun(o, &t.scope, out, log);
 		tap_scope_free(&t.scope);
 		return rc;
+	}
+	t.names = name_resolver_new(o->name_history);
+	if (!t.names) {
+		fprintf(log, "floe: names: %s\n", strerror(ENOMEM));
+		tap_scope_free(&t.scope);
+		return 1;
 	}
 
 	/* The loop, and the signals blocked for its signalfd, before any thread starts: threads
@@ -964,8 +954,10 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	}
 
 	{
-		struct pod_sink ps = {
-		    .event = on_pod_event, .error = on_pod_source_error, .ctx = &t};
+		struct pod_sink ps = {.event = on_pod_event,
+				      .error = on_pod_source_error,
+				      .service = on_service,
+				      .ctx = &t};
 		bool k8s;
 
 		ret = pod_source_open(o, &t.pod_source, &k8s, err, sizeof(err));
@@ -1027,10 +1019,14 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	}
 	if (entries_close(&t) < 0)
 		rc = 1;
-	if (o->stats_json &&
-	    write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
-			     t.next_target_id, log) < 0)
-		rc = 1;
+	if (o->stats_json) {
+		struct name_resolver_stats ns;
+
+		name_resolver_get_stats(t.names, &ns);
+		if (write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
+				     &ns, t.next_target_id, log) < 0)
+			rc = 1;
+	}
 out:
 	pod_source_free(&t.pod_source);
 	byte_source_free(&t.byte_source);
@@ -1047,6 +1043,6 @@ out:
 		sigaction(SIGRTMIN, &old_interrupt, NULL);
 	tap_scope_free(&t.scope);
 	free(t.pods);
-	pod_names_free(&t.names);
+	name_resolver_free(t.names);
 	return rc;
 }

@@ -44,6 +44,9 @@ struct tap_options {
 	uint64_t body_max;       /* --body-max; 0: default */
 	uint64_t dissect_queue;  /* --dissect-queue: bytes of packets waiting; 0: default */
 	uint64_t dissect_memory; /* --dissect-memory: the engine's memory budget; 0: default */
+	/* --name-history: names of gone pods and former services kept for entries (spans,
+	 * name_resolver.h); 0: NAME_RESOLVER_HISTORY_DEFAULT */
+	size_t name_history;
 };
 
 /* Defaults for every field. */

@@ -110,6 +110,8 @@ static void print_help(FILE *out)
 	    "                             connections together (default 256MiB, at least 4MiB);\n"
 	    "                             past it the least recently active connections are\n"
 	    "                             evicted and counted (docs/reassembly.md, \"Memory\")\n"
+	    "      --name-history N       names of gone pods and former services kept for the\n"
+	    "                             entries captured while they were (default 16384)\n"
 	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
 	    "                             tap.ringbuffer, tap.store, tap.store-group,\n"
 	    "                             tap.inventory, tap.duration\n"
@@ -140,6 +142,7 @@ enum {
 	OPT_DISSECT_QUEUE,
 	OPT_STORE_GROUP,
 	OPT_DISSECT_MEMORY,
+	OPT_NAME_HISTORY,
 	OPT_KUBECONFIG,
 	OPT_K8S,
 	OPT_NODE,
@@ -263,6 +266,15 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_DISSECT_MEMORY:
 		return size_in(name, val, DISSECT_MIN_MEMORY, "4MiB", 1ull << 40, "1TiB",
 			       &o->dissect_memory, err, errlen);
+	case OPT_NAME_HISTORY:
+		n = strtoull(val, &end, 10);
+		if (*val == '\0' || *end || n < 1 || n > 100000000) {
+			snprintf(err, errlen, "--name-history: expected 1..100000000, got '%s'",
+				 val);
+			return -EINVAL;
+		}
+		o->name_history = (size_t)n;
+		return 0;
 	}
 	snprintf(err, errlen, "unknown option '%s'", name);
 	return -EINVAL;
@@ -295,6 +307,7 @@ static const struct option long_opts[] = {
     {"body-max", required_argument, NULL, OPT_BODY_MAX},
     {"dissect-queue", required_argument, NULL, OPT_DISSECT_QUEUE},
     {"dissect-memory", required_argument, NULL, OPT_DISSECT_MEMORY},
+    {"name-history", required_argument, NULL, OPT_NAME_HISTORY},
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */

@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Names of addresses over time. See name_resolver.h.
+ *
+ * A chained hash table of addresses (16-byte keys; 40 lines here rather than a dependency:
+ * glibc's hsearch cannot delete, and no hash table is linked in yet), each with its spans
+ * newest first. Closed spans are also on one list in the order they closed, so that the
+ * oldest is the one forgotten when the history is full.
+ */
+#include "pods/name_resolver.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define OPEN UINT64_MAX
+
+struct addr_slot;
+
+struct span {
+	struct span *older;		    /* the address's previous span */
+	struct span *fifo_prev, *fifo_next; /* closed spans, in the order they closed */
+	struct addr_slot *slot;
+	uint64_t from, to; /* to: OPEN while the address is this now */
+	struct entry_names *names;
+};
+
+/* An address in a service's endpoints (or its cluster IP), counted. */
+struct svc_ref {
+	char *ns, *name, *pod, *node; /* one allocation, at ns */
+	unsigned count;
+};
+
+struct addr_slot {
+	struct addr_slot *next; /* hash chain */
+	uint8_t addr[16];
+	struct span *spans;	 /* newest first */
+	struct entry_names *pod; /* from the pod source: pod, namespace, node; NULL: none */
+	struct svc_ref *refs;	 /* sorted by namespace, name */
+	size_t n_refs;
+};
+
+struct name_resolver {
+	pthread_mutex_t lock;
+	struct addr_slot **buckets;
+	size_t n_buckets, n_addrs;
+	struct span *oldest, *newest; /* closed spans */
+	size_t history_max, spans_open, spans_closed, bytes;
+	uint64_t forgotten;
+};
+
+void name_resolver_key(int family, const uint8_t *addr, uint8_t out[16])
+{
+	if (family == AF_INET) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, addr, 4);
+	} else {
+		memcpy(out, addr, 16);
+	}
+}
+
+static size_t hash16(const uint8_t a[16])
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ a[i]) * 0x100000001b3ull;
+	return (size_t)(h ^ (h >> 32));
+}
+
+struct name_resolver *name_resolver_new(size_t history_max)
+{
+	struct name_resolver *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->n_buckets = 256;
+	r->buckets = calloc(r->n_buckets, sizeof(*r->buckets));
+	if (!r->buckets) {
+		free(r);
+		return NULL;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	r->history_max = history_max ? history_max : NAME_RESOLVER_HISTORY_DEFAULT;
+	r->bytes = sizeof(*r) + r->n_buckets * sizeof(*r->buckets);
+	return r;
+}
+
+static size_t names_bytes(const struct entry_names *n)
+{
+	/* the struct (a count and four pointers) and its four strings */
+	return n ? 40 + strlen(entry_names_pod(n)) + strlen(entry_names_namespace(n)) +
+		       strlen(entry_names_service(n)) + strlen(entry_names_node(n)) + 4
+		 : 0;
+}
+
+static void slot_free(struct addr_slot *s)
+{
+	for (struct span *sp = s->spans, *older; sp; sp = older) {
+		older = sp->older;
+		entry_names_unref(sp->names);
+		free(sp);
+	}
+	entry_names_unref(s->pod);
+	for (size_t i = 0; i < s->n_refs; i++)
+		free(s->refs[i].ns);
+	free(s->refs);
+	free(s);
+}
+
+void name_resolver_free(struct name_resolver *r)
+{
+	if (!r)
+		return;
+	for (size_t b = 0; b < r->n_buckets; b++)
+		for (struct addr_slot *s = r->buckets[b], *next; s; s = next) {
+			next = s->next;
+			slot_free(s);
+		}
+	free(r->buckets);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+static struct addr_slot **slot_where(struct name_resolver *r, const uint8_t addr[16])
+{
+	struct addr_slot **pp = &r->buckets[hash16(addr) & (r->n_buckets - 1)];
+
+	while (*pp && memcmp((*pp)->addr, addr, 16))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void grow(struct name_resolver *r)
+{
+	size_t n = r->n_buckets * 2;
+	struct addr_slot **nb = calloc(n, sizeof(*nb));
+
+	if (!nb)
+		return; /* longer chains, still correct */
+	for (size_t b = 0; b < r->n_buckets; b++)
+		for (struct addr_slot *s = r->buckets[b], *next; s; s = next) {
+			size_t h = hash16(s->addr) & (n - 1);
+
+			next = s->next;
+			s->next = nb[h];
+			nb[h] = s;
+		}
+	r->bytes += (n - r->n_buckets) * sizeof(*nb);
+	free(r->buckets);
+	r->buckets = nb;
+	r->n_buckets = n;
+}
+
+static struct addr_slot *slot_get(struct name_resolver *r, const uint8_t addr[16])
+{
+	struct addr_slot **pp = slot_where(r, addr), *s = *pp;
+
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	memcpy(s->addr, addr, 16);
+	*pp = s;
+	r->n_addrs++;
+	r->bytes += sizeof(*s);
+	if (r->n_addrs > r->n_buckets)
+		grow(r);
+	return s;
+}
+
+/* An address with nothing now and no span left goes. */
+static void slot_maybe_drop(struct name_resolver *r, struct addr_slot *s)
+{
+	struct addr_slot **pp;
+
+	if (s->spans || s->pod || s->n_refs)
+		return;
+	pp = slot_where(r, s->addr);
+	*pp = s->next;
+	r->n_addrs--;
+	r->bytes -= sizeof(*s) + s->n_refs * sizeof(*s->refs);
+	free(s->refs);
+	free(s);
+}
+
+static void fifo_unlink(struct name_resolver *r, struct span *sp)
+{
+	if (sp->fifo_prev)
+		sp->fifo_prev->fifo_next = sp->fifo_next;
+	else
+		r->oldest = sp->fifo_next;
+	if (sp->fifo_next)
+		sp->fifo_next->fifo_prev = sp->fifo_prev;
+	else
+		r->newest = sp->fifo_prev;
+}
+
+static void forget_oldest(struct name_resolver *r)
+{
+	struct span *sp = r->oldest, **pp;
+	struct addr_slot *s = sp->slot;
+
+	fifo_unlink(r, sp);
+	for (pp = &s->spans; *pp != sp; pp = &(*pp)->older)
+		;
+	*pp = sp->older;
+	r->spans_closed--;
+	r->forgotten++;
+	r->bytes -= sizeof(*sp) + names_bytes(sp->names);
+	entry_names_unref(sp->names);
+	free(sp);
+	slot_maybe_drop(r, s);
+}
+
+/* The names the address has now, from its pod and its services; NULL when it has none. */
+static struct entry_names *names_now(const struct addr_slot *s)
+{
+	const struct svc_ref *ref = s->n_refs ? &s->refs[0] : NULL;
+	struct entry_names_init in = {0};
+
+	if (!s->pod && !ref)
+		return NULL;
+	if (s->pod) {
+		in.pod = entry_names_pod(s->pod);
+		in.ns = entry_names_namespace(s->pod);
+		in.node = entry_names_node(s->pod);
+	} else {
+		in.pod = ref->pod;
+		in.ns = ref->ns;
+		in.node = ref->node;
+	}
+	in.service = ref ? ref->name : NULL;
+	return entry_names_new_k8s(&in);
+}
+
+/* The address's state changed at ts: its spans follow. */
+static int update(struct name_resolver *r, struct addr_slot *s, uint64_t ts)
+{
+	struct span *open = s->spans && s->spans->to == OPEN ? s->spans : NULL, *sp;
+	struct entry_names *now = names_now(s);
+
+	if ((s->pod || s->n_refs) && !now)
+		return -ENOMEM;
+	if (open && now && entry_names_equal(open->names, now)) {
+		entry_names_unref(now);
+		return 0;
+	}
+	if (!open && !now)
+		return 0;
+	if (open && now && open->from >= ts) {
+		/* Changed again at the same moment: nothing was named by the former. */
+		r->bytes += names_bytes(now) - names_bytes(open->names);
+		entry_names_unref(open->names);
+		open->names = now;
+		return 0;
+	}
+	if (now) {
+		sp = calloc(1, sizeof(*sp));
+		if (!sp) {
+			entry_names_unref(now);
+			return -ENOMEM;
+		}
+		sp->slot = s;
+		sp->from = ts;
+		sp->to = OPEN;
+		sp->names = now;
+		r->bytes += sizeof(*sp) + names_bytes(now);
+		r->spans_open++;
+	}
+	if (open) {
+		open->to = ts;
+		open->fifo_prev = r->newest;
+		if (r->newest)
+			r->newest->fifo_next = open;
+		else
+			r->oldest = open;
+		r->newest = open;
+		r->spans_open--;
+		r->spans_closed++;
+	}
+	if (now) {
+		sp->older = s->spans;
+		s->spans = sp;
+	}
+	while (r->spans_closed > r->history_max)
+		forget_oldest(r);
+	return 0;
+}
+
+int name_resolver_set_pod(struct name_resolver *r, const uint8_t addr[16], const char *pod,
+			  const char *ns, const char *node, uint64_t ts_ns)
+{
+	struct addr_slot *s;
+	int ret = -ENOMEM;
+
+	pthread_mutex_lock(&r->lock);
+	s = pod ? slot_get(r, addr) : *slot_where(r, addr);
+	if (!s) {
+		ret = pod ? -ENOMEM : 0;
+		goto out;
+	}
+	r->bytes -= names_bytes(s->pod);
+	entry_names_unref(s->pod);
+	s->pod = NULL;
+	if (pod) {
+		s->pod = entry_names_new_k8s(
+		    &(struct entry_names_init){.pod = pod, .ns = ns, .node = node});
+		if (!s->pod)
+			goto out;
+		r->bytes += names_bytes(s->pod);
+	}
+	ret = update(r, s, ts_ns);
+	slot_maybe_drop(r, s);
+out:
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+static int ref_cmp(const struct svc_ref *x, const char *ns, const char *name, const char *pod,
+		   const char *node)
+{
+	int c = strcmp(x->ns, ns);
+
+	if (!c)
+		c = strcmp(x->name, name);
+	if (!c)
+		c = strcmp(x->pod, pod);
+	if (!c)
+		c = strcmp(x->node, node);
+	return c;
+}
+
+/* Where ns/name/pod/node is in s->refs (or goes: *found false). */
+static size_t ref_find(const struct addr_slot *s, const char *ns, const char *name, const char *pod,
+		       const char *node, bool *found)
+{
+	size_t i = 0;
+	int c = 1;
+
+	while (i < s->n_refs && (c = ref_cmp(&s->refs[i], ns, name, pod, node)) < 0)
+		i++;
+	*found = i < s->n_refs && c == 0;
+	return i;
+}
+
+int name_resolver_service_add(struct name_resolver *r, const uint8_t addr[16], const char *ns,
+			      const char *name, const char *pod, const char *node, uint64_t ts_ns)
+{
+	struct addr_slot *s;
+	struct svc_ref *refs, *ref;
+	size_t i, l[4];
+	bool found;
+	char *buf;
+	int ret = -ENOMEM;
+
+	ns = ns ? ns : "";
+	name = name ? name : "";
+	pod = pod ? pod : "";
+	node = node ? node : "";
+	pthread_mutex_lock(&r->lock);
+	s = slot_get(r, addr);
+	if (!s)
+		goto out;
+	i = ref_find(s, ns, name, pod, node, &found);
+	if (found) {
+		s->refs[i].count++;
+		ret = 0;
+		goto out;
+	}
+	l[0] = strlen(ns) + 1;
+	l[1] = strlen(name) + 1;
+	l[2] = strlen(pod) + 1;
+	l[3] = strlen(node) + 1;
+	buf = malloc(l[0] + l[1] + l[2] + l[3]);
+	refs = buf ? realloc(s->refs, (s->n_refs + 1) * sizeof(*refs)) : NULL;
+	if (!refs) {
+		free(buf);
+		slot_maybe_drop(r, s);
+		goto out;
+	}
+	s->refs = refs;
+	memmove(&refs[i + 1], &refs[i], (s->n_refs - i) * sizeof(*refs));
+	ref = &refs[i];
+	ref->ns = memcpy(buf, ns, l[0]);
+	ref->name = memcpy(buf + l[0], name, l[1]);
+	ref->pod = memcpy(buf + l[0] + l[1], pod, l[2]);
+	ref->node = memcpy(buf + l[0] + l[1] + l[2], node, l[3]);
+	ref->count = 1;
+	s->n_refs++;
+	r->bytes += sizeof(*ref) + l[0] + l[1] + l[2] + l[3];
+	ret = update(r, s, ts_ns);
+out:
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+int name_resolver_service_del(struct name_resolver *r, const uint8_t addr[16], const char *ns,
+			      const char *name, const char *pod, const char *node, uint64_t ts_ns)
+{
+	struct addr_slot *s;
+	size_t i = 0;
+	bool found = false;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&r->lock);
+	s = *slot_where(r, addr);
+	if (s)
+		i = ref_find(s, ns ? ns : "", name ? name : "", pod ? pod : "", node ? node : "",
+			     &found);
+	if (!found)
+		goto out;
+	ret = 0;
+	if (--s->refs[i].count)
+		goto out;
+	r->bytes -= sizeof(*s->refs) + strlen(s->refs[i].ns) + strlen(s->refs[i].name) +
+		    strlen(s->refs[i].pod) + strlen(s->refs[i].node) + 4;
+	free(s->refs[i].ns);
+	memmove(&s->refs[i], &s->refs[i + 1], (s->n_refs - i - 1) * sizeof(*s->refs));
+	s->n_refs--;
+	ret = update(r, s, ts_ns);
+	slot_maybe_drop(r, s);
+out:
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+struct entry_names *name_resolver_lookup(struct name_resolver *r, const uint8_t addr[16],
+					 uint64_t ts_ns)
+{
+	struct entry_names *found = NULL;
+	struct addr_slot *s;
+
+	pthread_mutex_lock(&r->lock);
+	s = *slot_where(r, addr);
+	for (struct span *sp = s ? s->spans : NULL; sp; sp = sp->older)
+		if (sp->from <= ts_ns || !sp->older) {
+			found = entry_names_ref(sp->names);
+			break;
+		}
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+void name_resolver_get_stats(struct name_resolver *r, struct name_resolver_stats *st)
+{
+	pthread_mutex_lock(&r->lock);
+	st->addrs = r->n_addrs;
+	st->spans_open = r->spans_open;
+	st->spans_closed = r->spans_closed;
+	st->spans_forgotten = r->forgotten;
+	st->bytes = r->bytes;
+	pthread_mutex_unlock(&r->lock);
+}

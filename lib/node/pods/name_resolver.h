@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * name_resolver: an address's names (pod, namespace, service, node) over time, for entries.
+ *
+ * The tap tells it what each address is from a moment on (a pod source's events, a Service's
+ * cluster IP, an EndpointSlice's endpoint); the dissection thread asks what an address was at
+ * the time of an entry's request. Each address keeps spans [from, to) of the names it had: a
+ * pod that has gone still names the entries captured while it lived, and an IP reused by a
+ * new pod names the new pod's entries with the new name. Thread-safe (one mutex): written on
+ * the loop's thread, read on the dissection thread.
+ *
+ * Memory is bounded: the spans of addresses as they are now (one per address known) plus at
+ * most history_max closed spans (a pod gone, a service changed); past that the oldest closed
+ * span is forgotten (counted).
+ *
+ * Which span answers a lookup at time ts: the last one that began at or before ts (an entry
+ * after a pod went, before anything else took its IP, still gets the pod); for a ts before the
+ * first span, the first (a name learned a moment after the traffic began).
+ */
+#ifndef FLOE_PODS_NAME_RESOLVER_H
+#define FLOE_PODS_NAME_RESOLVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "entry/entry.h"
+
+#define NAME_RESOLVER_HISTORY_DEFAULT 16384
+
+struct name_resolver;
+
+struct name_resolver_stats {
+	size_t addrs;		  /* addresses known */
+	size_t spans_open;	  /* spans of addresses as they are now */
+	size_t spans_closed;	  /* closed spans kept (at most history_max) */
+	uint64_t spans_forgotten; /* closed spans dropped for the bound */
+	size_t bytes;		  /* memory held (approximately: allocations' sizes) */
+};
+
+/* history_max: closed spans kept (0: NAME_RESOLVER_HISTORY_DEFAULT). NULL on ENOMEM. */
+struct name_resolver *name_resolver_new(size_t history_max);
+void name_resolver_free(struct name_resolver *r);
+
+/*
+ * From ts on, addr (16 bytes, IPv4 as ::ffff:a.b.c.d) is pod (with its namespace and node) or,
+ * with pod NULL, no pod. Returns 0 or -ENOMEM.
+ */
+int name_resolver_set_pod(struct name_resolver *r, const uint8_t addr[16], const char *pod,
+			  const char *ns, const char *node, uint64_t ts_ns);
+
+/*
+ * From ts on, addr backs (add) or no longer backs (del) service ns/name; pod and node (may be
+ * NULL) name the endpoint's pod when the pod source does not know it (a pod of another node,
+ * from the EndpointSlice's targetRef). References are counted: an address in two slices of
+ * the same service is added twice and stays until deleted twice. Returns 0, -ENOMEM, or
+ * -ENOENT for a del of what was not added.
+ */
+int name_resolver_service_add(struct name_resolver *r, const uint8_t addr[16], const char *ns,
+			      const char *name, const char *pod, const char *node, uint64_t ts_ns);
+int name_resolver_service_del(struct name_resolver *r, const uint8_t addr[16], const char *ns,
+			      const char *name, const char *pod, const char *node, uint64_t ts_ns);
+
+/* The names addr had at ts: a new reference (entry_names_unref it), NULL when none. */
+struct entry_names *name_resolver_lookup(struct name_resolver *r, const uint8_t addr[16],
+					 uint64_t ts_ns);
+
+void name_resolver_get_stats(struct name_resolver *r, struct name_resolver_stats *st);
+
+/* A 4- or 16-byte address (family AF_INET or AF_INET6) as the resolver keys it. */
+void name_resolver_key(int family, const uint8_t *addr, uint8_t out[16]);
+
+#endif /* FLOE_PODS_NAME_RESOLVER_H */

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The name resolver (lib/node/pods/name_resolver.c): an address's pod, namespace, service and
+ * node over time. A pod that has gone still names what was captured while it lived; an IP
+ * reused by another pod names each entry by its time; services from EndpointSlices (counted
+ * references, the endpoint's pod for a pod floe does not follow) and cluster IPs; the history
+ * bound forgets the oldest closed span first; memory returns when everything goes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pods/name_resolver.h"
+
+static void ip(const char *s, uint8_t key[16])
+{
+	uint8_t a[16];
+
+	if (inet_pton(AF_INET, s, a) == 1)
+		name_resolver_key(AF_INET, a, key);
+	else
+		assert_int_equal(inet_pton(AF_INET6, s, key), 1);
+}
+
+/* "pod ns service node" at (addr, ts), "-" when unknown. */
+static const char *at(struct name_resolver *r, const char *addr, uint64_t ts)
+{
+	static char buf[1024];
+	uint8_t key[16];
+	struct entry_names *n;
+
+	ip(addr, key);
+	n = name_resolver_lookup(r, key, ts);
+	if (!n)
+		return "-";
+	snprintf(buf, sizeof(buf), "%s %s %s %s", entry_names_pod(n), entry_names_namespace(n),
+		 entry_names_service(n), entry_names_node(n));
+	entry_names_unref(n);
+	return buf;
+}
+
+static void set_pod(struct name_resolver *r, const char *addr, const char *pod, uint64_t ts)
+{
+	uint8_t key[16];
+
+	ip(addr, key);
+	assert_int_equal(name_resolver_set_pod(r, key, pod, "shop", "node-1", ts), 0);
+}
+
+static int svc(struct name_resolver *r, bool add, const char *addr, const char *name,
+	       const char *pod, uint64_t ts)
+{
+	uint8_t key[16];
+
+	ip(addr, key);
+	return add ? name_resolver_service_add(r, key, "shop", name, pod, pod ? "node-2" : NULL, ts)
+		   : name_resolver_service_del(r, key, "shop", name, pod, pod ? "node-2" : NULL,
+					       ts);
+}
+
+/* A pod's IP: before, while and after it lived; then the IP reused by another pod. */
+static void test_pod_over_time(void **state)
+{
+	struct name_resolver *r = name_resolver_new(0);
+
+	assert_string_equal(at(r, "10.0.0.1", 50), "-");
+	set_pod(r, "10.0.0.1", "web-1", 100);
+	assert_string_equal(at(r, "10.0.0.1", 150), "web-1 shop  node-1");
+	/* traffic a moment before floe learned of the pod: the first name known */
+	assert_string_equal(at(r, "10.0.0.1", 50), "web-1 shop  node-1");
+	set_pod(r, "10.0.0.1", NULL, 200); /* gone */
+	assert_string_equal(at(r, "10.0.0.1", 199), "web-1 shop  node-1");
+	/* after it went, before anything took its IP: still the pod (its last packets) */
+	assert_string_equal(at(r, "10.0.0.1", 250), "web-1 shop  node-1");
+	set_pod(r, "10.0.0.1", "web-2", 300);
+	assert_string_equal(at(r, "10.0.0.1", 150), "web-1 shop  node-1");
+	assert_string_equal(at(r, "10.0.0.1", 300), "web-2 shop  node-1");
+	assert_string_equal(at(r, "10.0.0.1", 1000), "web-2 shop  node-1");
+	assert_string_equal(at(r, "10.0.0.2", 150), "-");
+
+	struct name_resolver_stats st;
+
+	name_resolver_get_stats(r, &st);
+	assert_int_equal(st.addrs, 1);
+	assert_int_equal(st.spans_open, 1);
+	assert_int_equal(st.spans_closed, 1);
+	/* the same pod reported again (a change floe does not name): no new span */
+	set_pod(r, "10.0.0.1", "web-2", 400);
+	name_resolver_get_stats(r, &st);
+	assert_int_equal(st.spans_open + st.spans_closed, 2);
+	name_resolver_free(r);
+	(void)state;
+}
+
+/* Services: an endpoint's service joins the pod's names; the pod of another node comes from
+ * the slice; cluster IPs; counted references; the first service by name. */
+static void test_services(void **state)
+{
+	struct name_resolver *r = name_resolver_new(0);
+
+	set_pod(r, "10.0.0.1", "web-1", 100);
+	assert_int_equal(svc(r, true, "10.0.0.1", "web", NULL, 110), 0);
+	assert_string_equal(at(r, "10.0.0.1", 105), "web-1 shop  node-1");
+	assert_string_equal(at(r, "10.0.0.1", 120), "web-1 shop web node-1");
+	/* a pod of another node, known from its EndpointSlice only */
+	assert_int_equal(svc(r, true, "10.0.1.7", "web", "web-far", 110), 0);
+	assert_string_equal(at(r, "10.0.1.7", 120), "web-far shop web node-2");
+	/* a cluster IP */
+	assert_int_equal(svc(r, true, "10.96.0.10", "web", NULL, 110), 0);
+	assert_string_equal(at(r, "10.96.0.10", 120), " shop web ");
+	/* two slices with the same endpoint: it stays until both are gone */
+	assert_int_equal(svc(r, true, "10.0.0.1", "web", NULL, 130), 0);
+	assert_int_equal(svc(r, false, "10.0.0.1", "web", NULL, 140), 0);
+	assert_string_equal(at(r, "10.0.0.1", 150), "web-1 shop web node-1");
+	/* a second service: the first by name is shown */
+	assert_int_equal(svc(r, true, "10.0.0.1", "api", NULL, 160), 0);
+	assert_string_equal(at(r, "10.0.0.1", 170), "web-1 shop api node-1");
+	assert_int_equal(svc(r, false, "10.0.0.1", "api", NULL, 180), 0);
+	assert_int_equal(svc(r, false, "10.0.0.1", "web", NULL, 190), 0);
+	assert_string_equal(at(r, "10.0.0.1", 195), "web-1 shop  node-1");
+	assert_string_equal(at(r, "10.0.0.1", 170), "web-1 shop api node-1");
+	assert_string_equal(at(r, "10.0.0.1", 150), "web-1 shop web node-1");
+	/* a del of what was not added */
+	assert_int_equal(svc(r, false, "10.0.0.1", "web", NULL, 200), -ENOENT);
+	assert_int_equal(svc(r, false, "10.9.9.9", "web", NULL, 200), -ENOENT);
+	/* the pod source's name wins over the slice's */
+	set_pod(r, "10.0.1.7", "web-far-local", 210);
+	assert_string_equal(at(r, "10.0.1.7", 220), "web-far-local shop web node-1");
+	name_resolver_free(r);
+	(void)state;
+}
+
+/* IPv6 is its own key; an IPv4 address is the same whichever form it comes in. */
+static void test_families(void **state)
+{
+	struct name_resolver *r = name_resolver_new(0);
+	uint8_t v4[4] = {10, 0, 0, 1}, key[16];
+
+	set_pod(r, "fd00::1", "six", 100);
+	assert_string_equal(at(r, "fd00::1", 100), "six shop  node-1");
+	assert_string_equal(at(r, "10.0.0.1", 100), "-");
+	name_resolver_key(AF_INET, v4, key);
+	assert_int_equal(name_resolver_set_pod(r, key, "four", "shop", "", 100), 0);
+	assert_string_equal(at(r, "::ffff:10.0.0.1", 100), "four shop  ");
+	name_resolver_free(r);
+	(void)state;
+}
+
+/* The history bound: the oldest closed spans go first; addresses with nothing left go too,
+ * and memory returns to what an empty resolver holds. */
+static void test_history_bound(void **state)
+{
+	struct name_resolver *r = name_resolver_new(3);
+	struct name_resolver_stats st, empty;
+	char addr[32], pod[32];
+
+	name_resolver_get_stats(r, &empty);
+	for (int i = 0; i < 5; i++) {
+		snprintf(addr, sizeof(addr), "10.0.0.%d", i + 1);
+		snprintf(pod, sizeof(pod), "p%d", i);
+		set_pod(r, addr, pod, 100 + (uint64_t)i);
+		set_pod(r, addr, NULL, 200 + (uint64_t)i);
+	}
+	name_resolver_get_stats(r, &st);
+	assert_int_equal(st.spans_closed, 3);
+	assert_int_equal(st.spans_open, 0);
+	assert_int_equal(st.spans_forgotten, 2);
+	assert_int_equal(st.addrs, 3);
+	assert_string_equal(at(r, "10.0.0.1", 150), "-"); /* forgotten */
+	assert_string_equal(at(r, "10.0.0.2", 150), "-");
+	assert_string_equal(at(r, "10.0.0.3", 150), "p2 shop  node-1");
+	assert_string_equal(at(r, "10.0.0.5", 150), "p4 shop  node-1");
+	/* many pods come and go on one IP: only the last three are remembered */
+	for (int i = 0; i < 100; i++) {
+		snprintf(pod, sizeof(pod), "q%d", i);
+		set_pod(r, "10.0.1.1", pod, 1000 + 10 * (uint64_t)i);
+	}
+	set_pod(r, "10.0.1.1", NULL, 5000);
+	assert_string_equal(at(r, "10.0.1.1", 1985), "q98 shop  node-1");
+	assert_string_equal(at(r, "10.0.1.1", 1500), "q97 shop  node-1"); /* the oldest kept */
+	name_resolver_get_stats(r, &st);
+	assert_int_equal(st.spans_closed, 3);
+	assert_int_equal(st.addrs, 1);
+	/* every span forgotten: back to an empty resolver's memory */
+	for (int i = 0; i < 3; i++) {
+		set_pod(r, "10.0.2.1", "x", 6000 + 2 * (uint64_t)i);
+		set_pod(r, "10.0.2.1", NULL, 6001 + 2 * (uint64_t)i);
+	}
+	for (int i = 0; i < 3; i++) {
+		set_pod(r, "10.0.3.1", "y", 7000 + 2 * (uint64_t)i);
+		set_pod(r, "10.0.3.1", NULL, 7001 + 2 * (uint64_t)i);
+	}
+	name_resolver_get_stats(r, &st);
+	assert_int_equal(st.addrs, 1);
+	assert_int_equal(st.spans_closed, 3);
+	name_resolver_free(r);
+	(void)state;
+}
+
+/* Many addresses: the table grows, every address found; two changes at the same moment leave
+ * one span. */
+static void test_many(void **state)
+{
+	struct name_resolver *r = name_resolver_new(0);
+	struct name_resolver_stats st;
+	char addr[32], pod[32];
+
+	for (int i = 0; i < 5000; i++) {
+		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		snprintf(pod, sizeof(pod), "pod-%d", i);
+		set_pod(r, addr, pod, 100);
+	}
+	for (int i = 0; i < 5000; i += 499) {
+		snprintf(addr, sizeof(addr), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+		snprintf(pod, sizeof(pod), "pod-%d shop  node-1", i);
+		assert_string_equal(at(r, addr, 100), pod);
+	}
+	assert_int_equal(svc(r, true, "10.0.0.1", "web", NULL, 200), 0);
+	assert_int_equal(svc(r, true, "10.0.0.1", "api", NULL, 200), 0);
+	name_resolver_get_stats(r, &st);
+	assert_int_equal(st.addrs, 5000);
+	assert_int_equal(st.spans_open, 5000);
+	assert_int_equal(st.spans_closed, 1); /* pod-1 alone, then the services at 200 */
+	assert_string_equal(at(r, "10.0.0.1", 200), "pod-1 shop api node-1");
+	print_message("5000 pods: %zu bytes (%.0f per address)\n", st.bytes,
+		      (double)st.bytes / 5000);
+	name_resolver_free(r);
+	(void)state;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pod_over_time), cmocka_unit_test(test_services),
+	    cmocka_unit_test(test_families),	  cmocka_unit_test(test_history_bound),
+	    cmocka_unit_test(test_many),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
