@@ -9,6 +9,8 @@
 
 #include <pcap/dlt.h>
 
+#include "source/clock_offset.h"
+
 #define CLOCK_REFRESH_NS 1000000000ull
 
 struct packet_source {
@@ -22,20 +24,9 @@ struct packet_source {
 	int failed;		 /* a drain failed: the sink was told, no more reading */
 };
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void refresh_clock_offset(struct packet_source *ps)
 {
-	int64_t m1 = clock_ns(CLOCK_MONOTONIC), r = clock_ns(CLOCK_REALTIME);
-	int64_t m2 = clock_ns(CLOCK_MONOTONIC);
-
-	ps->mono_to_real_ns = r - (m1 + (m2 - m1) / 2);
+	ps->mono_to_real_ns = clock_offset_mono_to_real();
 }
 
 static int on_record(void *ctx, const struct floe_pkt_record *rec, const uint8_t *frame)

@@ -44,6 +44,7 @@ struct tap_options {
 	uint64_t body_max;       /* --body-max; 0: default */
 	uint64_t dissect_queue;  /* --dissect-queue: bytes of packets waiting; 0: default */
 	uint64_t dissect_memory; /* --dissect-memory: the engine's memory budget; 0: default */
+	bool tls;                /* --tls (default): TLS plaintext through uprobes (docs/tls.md) */
 };
 
 /* Defaults for every field. */
