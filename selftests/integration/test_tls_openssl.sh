@@ -192,7 +192,7 @@ diag "$(grep -E '^  tls:' "$x.floe.log")"
 is "$(jq -c 'select(.tls != true)' "$OUT" | wc -l)" 0 "no entry from the ciphertext packets"
 # The ciphertext is in the store as captured.
 on_node "$FLOE" pcap export -o "$x.pcap" --store "$x.store" >/dev/null 2>&1
-n=$(tshark -r "$x.pcap" -d tcp.port==$SPORT,tls -Y "tls.record.content_type == 23 && tcp.port == $SPORT" 2>/dev/null | wc -l)
+n=$(tshark -r "$x.pcap" -d tcp.port==$SPORT,tls -Y "tls.app_data && tcp.port == $SPORT" 2>/dev/null | wc -l)
 check "the store holds the TLS application data records of s_server's connections ($n)" test "$n" -gt 0
 
 # ---------------------------------------------------------------- 4. --tls=false
