@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -310,6 +311,36 @@ static void test_engine_entry(void **state)
 	assert_null(json_object_get(e, "missing"));
 	dissect_engine_get_stats(eng, &st);
 	assert_int_equal(st.streams, 1);
+
+	/* The same connection seen by the packet path (its ciphertext; here any bytes a
+	 * dissector recognises), oriented the other way round as a mid-stream pick-up may be:
+	 * its entries are dropped, the plaintext ones are the connection's. */
+	{
+		struct tcp_flow_info info = {.id = 99, .family = AF_INET, .role = TCP_ROLE_PORT};
+		struct conn *c;
+
+		memcpy(info.client.addr, b.r.local_addr, 16); /* 10.0.0.2:443 as "client" */
+		info.client.port = 443;
+		memcpy(info.server.addr, b.r.remote_addr, 16);
+		info.server.port = 40000;
+		c = dissect_stream_open(eng, &info);
+		assert_non_null(c);
+		dissect_stream_data(eng, c, TCP_DIR_C2S, (const uint8_t *)req, sizeof(req) - 1, 5);
+		dissect_stream_data(eng, c, TCP_DIR_S2C, (const uint8_t *)resp, sizeof(resp) - 1,
+				    6);
+		dissect_stream_close(eng, c, TCP_CLOSE_FIN, 7);
+		/* another connection's entries are not */
+		info.client.port = 444;
+		c = dissect_stream_open(eng, &info);
+		dissect_stream_data(eng, c, TCP_DIR_C2S, (const uint8_t *)req, sizeof(req) - 1, 8);
+		dissect_stream_data(eng, c, TCP_DIR_S2C, (const uint8_t *)resp, sizeof(resp) - 1,
+				    9);
+		dissect_stream_close(eng, c, TCP_CLOSE_FIN, 10);
+	}
+	dissect_engine_get_stats(eng, &st);
+	assert_int_equal(st.entries_ciphertext_dropped, 1);
+	assert_int_equal(json_array_size(out), 2);
+	assert_null(json_object_get(json_array_get(out, 1), "tls"));
 	tls_streams_free(ts);
 	dissect_engine_destroy(eng);
 	json_decref(out);

@@ -59,7 +59,7 @@ struct conn {
 	unsigned udp_attempts;
 	size_t mem; /* bytes charged to the engine's budget (conn_mem_sync) */
 	/* A stream source's connection (dissect_engine_stream): what its entries say of it. */
-	bool tls;
+	bool tls, stream;
 	uint32_t pid;
 	char process[BYTE_STREAM_PROCESS_MAX];
 };
@@ -73,6 +73,20 @@ struct stream_ent {
 };
 
 #define STREAM_BUCKETS 1024u
+
+/*
+ * The endpoints of TLS connections read in plaintext (dissect_engine_stream), so that entries
+ * the packet path makes of the same connection's ciphertext (a handshake entry, garbage) are
+ * dropped: the plaintext entries are the connection's. Direct-mapped by hash: a collision
+ * forgets the older connection (its ciphertext entry, if any, then comes out). Kept after the
+ * stream closes: the packets' own close (FIN) is usually dissected after SSL_free.
+ */
+#define PLAINTEXT_SLOTS 16384u
+
+struct tuple {
+	uint8_t a[16], b[16];
+	uint16_t ap, bp;
+};
 
 /* The UDP conversation table (engine.h, "UDP conversations"). */
 struct udp_table {
@@ -95,6 +109,7 @@ struct dissect_engine {
 	size_t tcp_flow_bytes; /* what the reassembler's record of one flow takes */
 	struct stream_ent *streams[STREAM_BUCKETS]; /* dissect_engine_stream's connections */
 	uint32_t n_streams;
+	struct tuple *plaintext; /* PLAINTEXT_SLOTS, made at the first TLS stream */
 };
 
 static unsigned dissector_count(void)
@@ -238,6 +253,42 @@ void conn_entry_id(struct conn *c, struct entry *e)
 	entry_format_id(e->id, c->info.id, ++root->entry_seq);
 }
 
+/* The tuple of a connection's endpoints in a fixed order (the smaller endpoint first), so that
+ * both orientations (a flow picked up mid-stream may be the other way round) meet. */
+static uint32_t tuple_of(const struct tcp_flow_info *i, struct tuple *t)
+{
+	const struct tcp_endpoint *x = &i->client, *y = &i->server;
+	uint64_t h = 0xcbf29ce484222325ull;
+	int cmp = memcmp(x->addr, y->addr, 16);
+
+	if (cmp > 0 || (cmp == 0 && x->port > y->port)) {
+		x = &i->server;
+		y = &i->client;
+	}
+	memset(t, 0, sizeof(*t));
+	memcpy(t->a, x->addr, 16);
+	memcpy(t->b, y->addr, 16);
+	t->ap = x->port;
+	t->bp = y->port;
+	for (size_t k = 0; k < sizeof(*t); k++)
+		h = (h ^ ((const uint8_t *)t)[k]) * 0x100000001b3ull;
+	return (uint32_t)(h % PLAINTEXT_SLOTS);
+}
+
+/* An entry of the packet path whose connection is read in plaintext elsewhere. */
+static bool read_in_plaintext(const struct conn *c)
+{
+	struct tuple t;
+	uint32_t slot;
+
+	while (c->outer)
+		c = c->outer;
+	if (!c->eng->plaintext || c->stream || c->transport != IPPROTO_TCP)
+		return false;
+	slot = tuple_of(&c->info, &t);
+	return !memcmp(&c->eng->plaintext[slot], &t, sizeof(t));
+}
+
 /* What a stream source said of the connection (or of the one carrying its tunnel). */
 static void conn_emit_stream_fields(const struct conn *c, struct entry *e)
 {
@@ -259,6 +310,11 @@ void conn_emit(struct conn *c, struct entry *e)
 
 	if (!e)
 		return;
+	if (read_in_plaintext(c)) {
+		eng->st.entries_ciphertext_dropped++;
+		entry_free(e);
+		return;
+	}
 	conn_entry_id(c, e);
 	if (c->tunnel_ref)
 		json_object_set_new(e->fields, "tunnel", json_deep_copy(c->tunnel_ref));
@@ -716,6 +772,15 @@ static struct stream_ent *stream_open(struct dissect_engine *e, const struct byt
 		return NULL;
 	}
 	s->c->tls = ch->flags & BYTE_STREAM_TLS;
+	s->c->stream = true;
+	if (s->c->tls) {
+		struct tuple t;
+
+		if (!e->plaintext)
+			e->plaintext = calloc(PLAINTEXT_SLOTS, sizeof(*e->plaintext));
+		if (e->plaintext)
+			e->plaintext[tuple_of(&info, &t)] = t;
+	}
 	s->c->pid = ch->pid;
 	if (ch->process)
 		snprintf(s->c->process, sizeof(s->c->process), "%s", ch->process);
@@ -1185,6 +1250,7 @@ void dissect_engine_destroy(struct dissect_engine *e)
 	if (e->udp.buckets)
 		udp_close_all(e, CONN_END_END_OF_INPUT, 0);
 	free(e->udp.buckets);
+	free(e->plaintext);
 	free(e);
 }
 

@@ -130,6 +130,8 @@ struct dissect_stats {
 	uint64_t tunnels_tls;        /* tunnels that carried TLS (recognised, not decrypted) */
 	uint64_t streams;	    /* stream-source connections opened (also in conns) */
 	uint64_t streams_dropped;   /* chunks of streams past DISSECT_MAX_STREAMS, not dissected */
+	uint64_t entries_ciphertext_dropped; /* packet-path entries of connections read in
+					      * plaintext (dissect_engine_stream) */
 	/* Each dissector's own event counters; see dissect_counter_name(). */
 	uint64_t counters[DISSECT_MAX_PROTOCOLS][DISSECT_MAX_COUNTERS];
 };
@@ -183,7 +185,9 @@ void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_clo
  * connections by cookie, opens one at its first chunk (oriented as the chunk says; a
  * BYTE_STREAM_MIDSTREAM one is dissected as a TCP flow picked up mid-stream), turns a jump in a
  * direction's offset into a gap, and closes it at BYTE_STREAM_CLOSE or at finish. Entries of a
- * BYTE_STREAM_TLS connection carry "tls": true, and "pid"/"process" when the chunk had them.
+ * BYTE_STREAM_TLS connection carry "tls": true, and "pid"/"process" when the chunk had them;
+ * entries the packet path makes of a connection with the same endpoints (its ciphertext) are
+ * dropped from then on (entries_ciphertext_dropped).
  * At most DISSECT_MAX_STREAMS are open at once; chunks of more are dropped (streams_dropped).
  */
 #define DISSECT_MAX_STREAMS 16384u
