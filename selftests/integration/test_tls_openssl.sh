@@ -20,6 +20,7 @@
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ITEST_TIMEOUT=180 source "$HERE/../lib/itest.sh" "$@"
 source "$HERE/../lib/entries.sh"
+source "$HERE/../bench/nginx_conf.sh"
 
 T=$PODS_TMP
 A=10.213.17.11 B=10.213.17.12
@@ -96,31 +97,10 @@ while read -r code size lport rip; do
 done <"$T/curl.w"
 
 # ---------------------------------------------------------------- 2. nginx (after floe), h2
-mkdir -p "$T/www" "$T/nginx"
+mkdir -p "$T/www"
 echo "floe tls index" >"$T/www/index.html"
 head -c 50000 /dev/urandom | base64 -w 0 >"$T/www/big.txt"
-cat >"$T/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $T/nginx;
-	proxy_temp_path $T/nginx;
-	fastcgi_temp_path $T/nginx;
-	uwsgi_temp_path $T/nginx;
-	scgi_temp_path $T/nginx;
-	server {
-		listen $B:$NPORT ssl http2;
-		ssl_certificate $T/cert.pem;
-		ssl_certificate_key $T/key.pem;
-		root $T/www;
-	}
-}
-EOF
+nginx_conf "$T/nginx.conf" "$T" "$B:$NPORT ssl http2" "$T/www" 1024 "" on "$T/cert.pem" "$T/key.pem"
 pod_bg b "$T/nginx.log" nginx -c "$T/nginx.conf" -e "$T/nginx/error.log"
 if ! wait_tcp_listen b $NPORT 10; then
 	not_ok "nginx listens in b"

@@ -10,6 +10,7 @@
 #include <pcap/dlt.h>
 
 #include "source/clock_offset.h"
+#include "source/drain_pace.h"
 
 #define CLOCK_REFRESH_NS 1000000000ull
 
@@ -67,10 +68,8 @@ static void drain_and_rearm(struct packet_source *ps, int woken)
 
 	if (n < 0)
 		return;
-	if (n > 0 || woken)
-		ps->drain_gap_ns = PACKET_SOURCE_DRAIN_MIN_NS;
-	else if (ps->drain_gap_ns < PACKET_SOURCE_DRAIN_MAX_NS)
-		ps->drain_gap_ns *= 2;
+	ps->drain_gap_ns = drain_pace_next(ps->drain_gap_ns, n, woken, PACKET_SOURCE_DRAIN_MIN_NS,
+					   PACKET_SOURCE_DRAIN_MAX_NS);
 	evloop_timer_set(ps->loop, ps->drain, ps->drain_gap_ns, 0);
 }
 

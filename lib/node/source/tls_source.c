@@ -14,6 +14,8 @@
 
 #include "capture/capture.h"
 #include "source/clock_offset.h"
+#include "source/drain_pace.h"
+#include "source/packet_source.h"
 #include "source/tls_record.h"
 #include "tls.skel.h"
 
@@ -77,7 +79,8 @@ struct tls_source {
 	struct evloop *loop;
 	struct byte_sink sink;
 	struct evloop_fd *ring_src;
-	struct evloop_timer *clock, *rescan_timer;
+	struct evloop_timer *clock, *rescan_timer, *drain_timer;
+	uint64_t drain_gap_ns;
 	int64_t mono_to_real_ns;
 	struct tls_lib *libs;
 	size_t n_libs;
@@ -421,13 +424,31 @@ static int drain(struct tls_source *ts)
 			ts->sink.error(ts->sink.ctx, -n, "TLS ring buffer");
 		evloop_del_fd(ts->loop, ts->ring_src);
 		ts->ring_src = NULL;
+		evloop_timer_set(ts->loop, ts->drain_timer, 0, 0);
 	}
 	return n;
 }
 
+/* Records come without wakeups (as packets do): drained on the packet source's cadence. */
+static void drain_and_rearm(struct tls_source *ts, int woken)
+{
+	int n = drain(ts);
+
+	if (n < 0)
+		return;
+	ts->drain_gap_ns = drain_pace_next(ts->drain_gap_ns, n, woken, PACKET_SOURCE_DRAIN_MIN_NS,
+					   PACKET_SOURCE_DRAIN_MAX_NS);
+	evloop_timer_set(ts->loop, ts->drain_timer, ts->drain_gap_ns, 0);
+}
+
 static void on_ring_ready(struct evloop *l, int fd, unsigned int events, void *ctx)
 {
-	drain(ctx);
+	drain_and_rearm(ctx, 1);
+}
+
+static void on_drain_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
+{
+	drain_and_rearm(ctx, 0);
 }
 
 static void on_clock_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
@@ -453,6 +474,10 @@ static int tls_start(void *impl, struct evloop *loop, const struct byte_sink *si
 				       &ts->clock);
 	if (!ret)
 		ret = evloop_add_timer(loop, 0, 0, on_rescan_timer, ts, &ts->rescan_timer);
+	ts->drain_gap_ns = PACKET_SOURCE_DRAIN_MIN_NS;
+	if (!ret)
+		ret = evloop_add_timer(loop, ts->drain_gap_ns, 0, on_drain_timer, ts,
+				       &ts->drain_timer);
 	if (ret < 0)
 		snprintf(err, errlen, "TLS ring buffer: cannot watch it: %s", strerror(-ret));
 	else
@@ -480,6 +505,7 @@ static void tls_free(void *impl)
 		evloop_del_fd(ts->loop, ts->ring_src);
 		evloop_del_timer(ts->loop, ts->clock);
 		evloop_del_timer(ts->loop, ts->rescan_timer);
+		evloop_del_timer(ts->loop, ts->drain_timer);
 	}
 	for (size_t i = 0; i < ts->n_libs; i++)
 		lib_detach(&ts->libs[i]);
@@ -538,8 +564,9 @@ int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 		snprintf(err, errlen, "TLS: cannot open BPF object: %s", strerror(-ret));
 		goto fail;
 	}
-	/* A wakeup per record: a few microseconds per SSL call, far fewer calls than packets. */
-	ts->skel->rodata->wakeup_bytes = 0;
+	/* No wakeup per record (microseconds per SSL call): drained on a timer, woken early
+	 * once a quarter of the ring is waiting. */
+	ts->skel->rodata->wakeup_bytes = ring_size(ts->cfg.ringbuf_bytes) / 4;
 	bpf_map__set_max_entries(ts->skel->maps.tls_events,
 				 (__u32)ring_size(ts->cfg.ringbuf_bytes));
 	ret = tls_bpf__load(ts->skel);
