@@ -28,6 +28,16 @@ SPORT=4433 NPORT=8443
 
 need_cmd "openssl, curl, nginx, jq are installed" openssl curl nginx jq || done_testing
 entries_pods $A $B
+# The entries written so far, without a line floe is in the middle of writing.
+complete() { head -n "$(wc -l <"$OUT")" "$OUT"; }
+# wait_complete N SECS: until N whole entries are written.
+wait_complete() {
+	local end=$(($(date +%s%N) + $2 * 1000000000))
+	until [ -f "$OUT" ] && [ "$(wc -l <"$OUT")" -ge "$1" ]; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
 
 # A self-signed certificate for b.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=b.test" \
@@ -56,7 +66,7 @@ for i in $(seq 1 $CURL_N); do
 		diag "curl $i: $(cat "$T/curl.err")"
 done
 is "$(wc -l <"$T/curl.w")" $CURL_N "curl made $CURL_N HTTPS requests"
-entries_wait "$OUT" $CURL_N 10 || diag "only $(grep -c . "$OUT") entries"
+wait_complete $CURL_N 10 || diag "only $(grep -c . "$OUT") entries"
 
 i=0
 while read -r code size lport rip; do
@@ -66,10 +76,10 @@ while read -r code size lport rip; do
 	sent_line=$(grep -a -m1 "^0000: GET " "$T/trace.$i" | sed 's/^0000: //')
 	is "$sent_line" "GET $url HTTP/1.1" "curl $i sent 'GET $url HTTP/1.1' (trace)"
 	sel=".tls == true and .request.url == \"$url\""
-	n=$(jq -c "select($sel)" "$OUT" | wc -l)
+	n=$(complete | jq -c "select($sel)" | wc -l)
 	is "$n" 1 "request $i: one TLS entry (curl's side)"
 	for proc in curl; do
-		e=$(jq -c "select($sel and .process == \"$proc\")" "$OUT" | head -n 1)
+		e=$(complete | jq -c "select($sel and .process == \"$proc\")" | head -n 1)
 		if [ -z "$e" ]; then
 			not_ok "request $i: an entry from $proc"
 			continue
@@ -88,7 +98,7 @@ while read -r code size lport rip; do
 			"request $i ($proc): pod names of both ends"
 	done
 	# The body floe kept is what curl wrote to its file (s_server -www: a text page).
-	e=$(jq -c "select($sel and .process == \"curl\")" "$OUT" | head -n 1)
+	e=$(complete | jq -c "select($sel and .process == \"curl\")" | head -n 1)
 	if [ -n "$e" ] && cmp -s <(jq -j '.response.body.text' <<<"$e") "$T/body.$i"; then
 		ok "request $i: the response body in the entry is the one curl received"
 	else
@@ -107,17 +117,17 @@ if ! wait_tcp_listen b $NPORT 10; then
 	diag "$(cat "$T/nginx.log" "$T/nginx/error.log" 2>/dev/null)"
 else
 	ok "nginx (started after floe) listens in b"
-	before=$(grep -c . "$OUT")
+	before=$(wc -l <"$OUT")
 	in_pod a curl -sk --http2 -o /dev/null -o /dev/null \
 		-w '%{http_version} %{http_code} %{size_download}\n' \
 		"https://$B:$NPORT/index.html" "https://$B:$NPORT/big.txt" >"$T/curl2.w" 2>"$T/curl2.err" ||
 		diag "curl --http2: $(cat "$T/curl2.err")"
 	diag "curl --http2: $(tr '\n' ';' <"$T/curl2.w")"
-	entries_wait "$OUT" $((before + 4)) 10 || diag "h2: only $(($(grep -c . "$OUT") - before)) new entries"
+	wait_complete $((before + 4)) 10 || diag "h2: only $(($(grep -c . "$OUT") - before)) new entries"
 	for path in /index.html /big.txt; do
 		read -r ver code size < <(if [ $path = /index.html ]; then sed -n 1p "$T/curl2.w"; else sed -n 2p "$T/curl2.w"; fi)
 		for proc in curl nginx; do
-			e=$(jq -c "select(.tls == true and .process == \"$proc\" and .request.url == \"$path\")" "$OUT" | head -n 1)
+			e=$(complete | jq -c "select(.tls == true and .process == \"$proc\" and .request.url == \"$path\")" | head -n 1)
 			if [ -z "$e" ]; then
 				not_ok "h2 $path: an entry from $proc"
 				continue
@@ -131,7 +141,7 @@ else
 
 	# ------------------------------------------------------------ 3. Python's ssl client
 	if [ -x "$PY" ]; then
-		before=$(grep -c . "$OUT")
+		before=$(wc -l <"$OUT")
 		in_pod a "$PY" - "$B" $NPORT >"$T/py.log" 2>&1 <<'EOF'
 import socket, ssl, sys
 ctx = ssl.create_default_context()
@@ -150,9 +160,9 @@ with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as s:
 print(data.split(b"\r\n", 1)[0].decode())
 EOF
 		diag "python: $(head -n 1 "$T/py.log")"
-		entries_wait "$OUT" $((before + 1)) 10 || true
+		wait_complete $((before + 2)) 10 || true
 		for proc in python nginx; do
-			e=$(jq -c "select(.tls == true and (.process | test(\"$proc\")) and .version == \"1.1\" and .request.url == \"/index.html\")" "$OUT" | head -n 1)
+			e=$(complete | jq -c "select(.tls == true and (.process | test(\"$proc\")) and .version == \"1.1\" and .request.url == \"/index.html\")" | head -n 1)
 			if [ -n "$e" ]; then
 				is "$(jq -r '.response.status|tostring' <<<"$e")" "200" \
 					"python ssl client: an HTTP/1.1 200 entry from $proc's side"
