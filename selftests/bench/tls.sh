@@ -3,7 +3,9 @@
 # h2load (HTTP/2 over TLS, OpenSSL) in pod a; the same load without floe, with `floe tap --json
 # --tls=false` (packets only) and with `floe tap --json` (uprobes on both ends), in one run,
 # ROUNDS times each, interleaved. Prints requests/s and h2load's mean/max request time, and the
-# extra time per SSL call (the plaintext records floe counted). Not pass/fail.
+# extra time per SSL call (the plaintext records floe counted), and floe's own CPU seconds
+# (with --tls it also dissects every request twice, once per side, and writes the entries).
+# Not pass/fail.
 # Usage (root, from the repo root): bash selftests/bench/tls.sh [REQUESTS] [ROUNDS]
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,6 +48,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	load "tls"
 	floe_stop
 	jq -r '.tls_records' "$T/tls.$r.stats.json" >>"$T/records"
+	diag "round $r: floe cpu_s --tls=false $(jq -r .cpu_s "$T/notls.$r.stats.json"), --tls $(jq -r .cpu_s "$T/tls.$r.stats.json") ($(jq -r .dissect_entries "$T/tls.$r.stats.json") entries)"
 done
 diag "$(printf '%-10s %10s %10s %10s %10s\n' run req/s mean_ms max_ms succeeded)"
 while read -r l; do diag "$(printf '%-10s %10s %10s %10s %10s' $l)"; done <"$T/results"
