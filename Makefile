@@ -236,6 +236,7 @@ bench: deps
 	bash selftests/bench/live.sh
 	bash selftests/bench/dissect.sh
 	bash selftests/bench/protocols.sh
+	bash selftests/bench/tls.sh
 
 run: deps
 	$(MAKE) all

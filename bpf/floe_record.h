@@ -51,12 +51,9 @@ struct floe_target {
  */
 enum floe_record_type {
 	/* 0 is never a type: a zeroed record is not mistaken for one. */
-	FLOE_RECORD_PACKET = 1, /* struct floe_pkt_record, then cap_len bytes of frame */
-	/*
-	 * Reserved for the TLS capture (a later issue), in this order:
-	 *   2  FLOE_RECORD_TLS_DATA   plaintext read or written through a TLS library
-	 *   3  FLOE_RECORD_TLS_CONN   a TLS connection's events (open, close, 5-tuple)
-	 */
+	FLOE_RECORD_PACKET = 1,	   /* struct floe_pkt_record, then cap_len bytes of frame */
+	FLOE_RECORD_TLS_DATA = 2,  /* struct floe_tls_record, then cap_len bytes of plaintext */
+	FLOE_RECORD_TLS_EVENT = 3, /* struct floe_tls_event: a connection's end, an exec */
 };
 
 struct floe_record_hdr {
@@ -117,5 +114,113 @@ _Static_assert(sizeof(struct floe_pkt_record) % 8 == 0, "frames start 8-byte ali
 
 _Static_assert(sizeof(struct floe_addr) == 16, "map key is 16 bytes");
 _Static_assert(sizeof(struct floe_target) == 8, "map value is 8 bytes");
+
+/* ---- TLS plaintext through uprobes (bpf/tls.bpf.c, lib/node/source/tls_source.c) ---- */
+
+/* Plaintext bytes one record carries; a call that read or wrote more is split into up to
+ * FLOE_TLS_MAX_CHUNKS records, and what is past that is cut (counted, a gap in the stream). */
+#define FLOE_TLS_MAX_DATA   16384u
+#define FLOE_TLS_MAX_CHUNKS 4u
+
+enum floe_tls_dir {
+	FLOE_TLS_READ = 0,  /* SSL_read / SSL_read_ex: bytes the process received */
+	FLOE_TLS_WRITE = 1, /* SSL_write / SSL_write_ex: bytes the process sent */
+};
+
+/* Which end of the TLS connection the process is (SSL_set_connect_state/accept_state). */
+enum floe_tls_role {
+	FLOE_TLS_ROLE_UNKNOWN = 0,
+	FLOE_TLS_ROLE_CLIENT = 1,
+	FLOE_TLS_ROLE_SERVER = 2,
+};
+
+/* Per-CPU counters of the TLS programs, indexed by this enum in their `tls_counters` map. */
+enum floe_tls_counter {
+	FLOE_TLS_CNT_CALLS = 0,	   /* SSL_read/write calls of tapped processes that returned data */
+	FLOE_TLS_CNT_RECORDS,	   /* data records committed to the ring */
+	FLOE_TLS_CNT_BYTES,	   /* plaintext bytes in those records */
+	FLOE_TLS_CNT_CUT,	   /* plaintext bytes not recorded (past the chunks of a call) */
+	FLOE_TLS_CNT_RINGBUF_FULL, /* records lost because the ring was full */
+	FLOE_TLS_CNT_READ_FAILED,  /* plaintext that could not be read from the process */
+	FLOE_TLS_CNT_NO_SOCKET,	   /* records without a 5-tuple (no socket syscall seen yet) */
+	FLOE_TLS_CNT_EVENTS,	   /* event records committed (closes, execs) */
+	FLOE_TLS_CNT_MAX,
+};
+
+/*
+ * One run of plaintext a TLS library call read or wrote: this struct, then cap_len bytes.
+ * A call of data_len bytes becomes one record per FLOE_TLS_MAX_DATA bytes (call_off says
+ * where this one starts), up to FLOE_TLS_MAX_CHUNKS; bytes past those are cut. The socket's
+ * endpoints are the ones the kernel's struct sock has for the fd the library did its I/O on
+ * (family 0: not known yet). hdr.size is sizeof(struct floe_tls_record) + cap_len rounded up
+ * to 8.
+ */
+struct floe_tls_record {
+	struct floe_record_hdr hdr; /* type FLOE_RECORD_TLS_DATA */
+	__u64 conn;		    /* the library's connection object (SSL *) in pid */
+	__u32 pid;		    /* thread group id */
+	__u32 tid;
+	__u32 netns;	/* network namespace inode of the process */
+	__u32 data_len; /* bytes the call returned (all chunks together) */
+	__u32 call_off; /* offset of this chunk in the call's bytes */
+	__u32 cap_len;	/* plaintext bytes that follow */
+	__u8 dir;	/* enum floe_tls_dir */
+	__u8 role;	/* enum floe_tls_role */
+	__u8 family;	/* AF_INET, AF_INET6, 0: no socket found */
+	__u8 reserved;
+	__u16 local_port; /* host order */
+	__u16 remote_port;
+	__u8 local_addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+	__u8 remote_addr[16];
+	char comm[16]; /* the thread's name (task->comm) */
+};
+
+enum floe_tls_event_kind {
+	FLOE_TLS_EV_CLOSE = 1, /* SSL_free of a connection that carried data */
+	FLOE_TLS_EV_EXEC = 2,  /* a process of a tapped network namespace ran execve */
+	FLOE_TLS_EV_EXIT = 3,  /* a process (its last thread) of a tapped namespace ended */
+};
+
+struct floe_tls_event {
+	struct floe_record_hdr hdr; /* type FLOE_RECORD_TLS_EVENT */
+	__u64 conn;		    /* FLOE_TLS_EV_CLOSE: the SSL *; 0 otherwise */
+	__u32 pid;
+	__u32 tid;
+	__u32 netns;
+	__u32 kind; /* enum floe_tls_event_kind */
+	char comm[16];
+};
+
+_Static_assert(sizeof(struct floe_tls_record) == 104, "TLS data record is 104 bytes");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, hdr) == 0, "header first");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, conn) == 16, "conn at 16");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, pid) == 24, "pid at 24");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, tid) == 28, "tid at 28");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, netns) == 32, "netns at 32");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, data_len) == 36, "data_len at 36");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, call_off) == 40, "call_off at 40");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, cap_len) == 44, "cap_len at 44");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, dir) == 48, "dir at 48");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, role) == 49, "role at 49");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, family) == 50, "family at 50");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, reserved) == 51, "reserved at 51");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, local_port) == 52, "local_port at 52");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, remote_port) == 54, "remote_port at 54");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, local_addr) == 56, "local_addr at 56");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, remote_addr) == 72, "remote_addr at 72");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, comm) == 88, "comm at 88");
+_Static_assert(FLOE_FIELD_END(struct floe_tls_record, comm) == sizeof(struct floe_tls_record),
+	       "no padding at the end of the TLS data record");
+_Static_assert(sizeof(struct floe_tls_record) % 8 == 0, "plaintext starts 8-byte aligned");
+
+_Static_assert(sizeof(struct floe_tls_event) == 56, "TLS event record is 56 bytes");
+_Static_assert(__builtin_offsetof(struct floe_tls_event, conn) == 16, "conn at 16");
+_Static_assert(__builtin_offsetof(struct floe_tls_event, pid) == 24, "pid at 24");
+_Static_assert(__builtin_offsetof(struct floe_tls_event, tid) == 28, "tid at 28");
+_Static_assert(__builtin_offsetof(struct floe_tls_event, netns) == 32, "netns at 32");
+_Static_assert(__builtin_offsetof(struct floe_tls_event, kind) == 36, "kind at 36");
+_Static_assert(__builtin_offsetof(struct floe_tls_event, comm) == 40, "comm at 40");
+_Static_assert(FLOE_FIELD_END(struct floe_tls_event, comm) == sizeof(struct floe_tls_event),
+	       "no padding at the end of the TLS event record");
 
 #endif /* FLOE_RECORD_H */

@@ -5,9 +5,12 @@
 # nginx_conf FILE DIR LISTEN ROOT [CONNECTIONS [NOFILE [SENDFILE]]]: write FILE; nginx's pid
 # and temp files go under DIR/nginx; LISTEN is address:port; CONNECTIONS (default 1024) is the
 # worker's connection limit, NOFILE (optional) its open-file limit, SENDFILE on (default) or
-# off (live.sh keeps the setting its published figures were measured with).
+# off (live.sh keeps the setting its published figures were measured with); CERT and KEY
+# (PEM files) make it TLS: LISTEN then carries "ssl" (and "http2") after the address, e.g.
+# "10.0.0.2:8443 ssl http2" (tls.sh, test_tls_openssl.sh).
 nginx_conf() {
 	local file=$1 dir=$2 listen=$3 root=$4 conns=${5:-1024} nofile=${6:-} sendfile=${7:-on}
+	local cert=${8:-} key=${9:-}
 	mkdir -p "$dir/nginx"
 	cat >"$file" <<EOF
 worker_processes 1;
@@ -30,6 +33,8 @@ http {
 	keepalive_timeout 120s;
 	server {
 		listen $listen backlog=65535;
+		${cert:+ssl_certificate $cert;}
+		${key:+ssl_certificate_key $key;}
 		root $root;
 	}
 }

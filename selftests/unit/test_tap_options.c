@@ -118,8 +118,11 @@ static void test_bad_flags(void **state)
 	assert_non_null(strstr(err, "--dissect-memory"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--name-history", "0"), -EINVAL);
 	assert_non_null(strstr(err, "--name-history: expected 1..100000000"));
-	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls"), -EINVAL);
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--servicemesh"), -EINVAL);
 	assert_non_null(strstr(err, "not available yet"));
+	/* --tls takes true or false, nothing else (docs/tls.md). */
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls=yes"), -EINVAL);
+	assert_non_null(strstr(err, "expected true or false"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-p", "x.tar.gz"), -EINVAL);
 	assert_non_null(strstr(err, "not available yet"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "a", "b"), -EINVAL);
@@ -129,6 +132,22 @@ static void test_bad_flags(void **state)
 }
 
 /* Values that parse but make no sense: each a clear error that says what is accepted. */
+/* --tls is on by default; --tls=false turns it off, --tls and --tls=true on. */
+static void test_tls_flag(void **state)
+{
+	struct tap_options o;
+	char err[256];
+
+	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
+	assert_true(o.tls);
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls=false"), 0);
+	assert_false(o.tls);
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls"), 0);
+	assert_true(o.tls);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls=false", "--tls=true"), 0);
+	assert_true(o.tls);
+}
+
 static void test_checked_values(void **state)
 {
 	struct tap_options o;
@@ -245,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_bad_flags),
 		cmocka_unit_test(test_checked_values),
+		cmocka_unit_test(test_tls_flag),
 		cmocka_unit_test(test_k8s_flags),
 	};
 

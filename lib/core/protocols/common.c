@@ -44,6 +44,13 @@ const struct protocol_field protocol_common_fields[] = {
 	FIELD_GROUP("tunnel", tunnel_group, "entries found inside a tunnel (an accepted CONNECT): "
 					    "the tunnel; `src`, `dst` and `flow_id` are the carrying "
 					    "connection's"),
+	FIELD("tls", BOOLEAN, "`true` when the entry was read in plaintext from a TLS library "
+			      "(OpenSSL uprobes, `floe tap --tls`; docs/tls.md): `src`/`dst` are the "
+			      "TLS connection's endpoints"),
+	FIELD("pid", INTEGER, "TLS plaintext only: the process (thread group id) whose library "
+			      "calls the entry was read from"),
+	FIELD("process", STRING, "that process's name (its `comm`, at most 15 bytes): the client's "
+				 "or the server's side, whichever was read"),
 	FIELD("stream_id", INTEGER, "HTTP/2 stream (HTTP/2, gRPC, GraphQL over HTTP/2 only)"),
 	FIELD("request_size", BYTES, "bytes of the request on the wire: head and body (HTTP/1 chunk "
 				     "framing included; HTTP/2: the payloads of the stream's HEADERS, "

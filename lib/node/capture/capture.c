@@ -225,7 +225,7 @@ void capture_set_record_fn(struct capture *c, capture_record_fn fn, void *ctx)
 	c->ctx = ctx;
 }
 
-int capture_counters_map_read(const struct bpf_map *counters, uint64_t out[FLOE_CNT_MAX])
+int capture_percpu_sum(const struct bpf_map *counters, uint64_t *out, uint32_t n)
 {
 	int ncpus = libbpf_num_possible_cpus();
 
@@ -235,7 +235,7 @@ int capture_counters_map_read(const struct bpf_map *counters, uint64_t out[FLOE_
 
 	if (!vals)
 		return -ENOMEM;
-	for (__u32 i = 0; i < FLOE_CNT_MAX; i++) {
+	for (__u32 i = 0; i < n; i++) {
 		out[i] = 0;
 		if (bpf_map__lookup_elem(counters, &i, sizeof(i), vals,
 					 sizeof(*vals) * (size_t)ncpus, 0) < 0)
@@ -245,6 +245,11 @@ int capture_counters_map_read(const struct bpf_map *counters, uint64_t out[FLOE_
 	}
 	free(vals);
 	return 0;
+}
+
+int capture_counters_map_read(const struct bpf_map *counters, uint64_t out[FLOE_CNT_MAX])
+{
+	return capture_percpu_sum(counters, out, FLOE_CNT_MAX);
 }
 
 int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX])

@@ -77,6 +77,9 @@ struct bpf_map;
 int capture_targets_map_add(struct bpf_map *targets, int family, const uint8_t *addr,
 			    uint32_t target_id, uint32_t flags);
 
+/* out[0..n) = the sums over CPUs of a per-CPU array of n __u64 counters (any program's). */
+int capture_percpu_sum(const struct bpf_map *counters, uint64_t *out, uint32_t n);
+
 /* Sum of the per-CPU counters. */
 int capture_counters(struct capture *c, uint64_t out[FLOE_CNT_MAX]);
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,19 @@
  * producer writes a WRAP marker and starts again at offset 0.
  */
 #define REC_WRAP 0xffffffffu
+/* A record's linktype for a stream chunk: struct stream_rec then the chunk's bytes. */
+#define REC_STREAM (-1)
+
+/* A byte_stream_chunk as queued: its pointers replaced by what they point at. */
+struct stream_rec {
+	uint64_t cookie, offset;
+	uint8_t client_addr[16], server_addr[16];
+	uint16_t client_port, server_port;
+	uint32_t flags, pid;
+	uint8_t from_client;
+	char process[BYTE_STREAM_PROCESS_MAX];
+	uint8_t pad[3];
+};
 
 struct rec {
 	uint32_t len; /* whole record, header included, rounded up to 8; or REC_WRAP */
@@ -58,6 +72,28 @@ static uint64_t now_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static void dissect_stream_rec(struct dissect_worker *w, const struct rec *r)
+{
+	const struct stream_rec *sr = (const struct stream_rec *)(r + 1);
+	struct byte_stream_chunk c = {
+	    .cookie = sr->cookie,
+	    .client_port = sr->client_port,
+	    .server_port = sr->server_port,
+	    .from_client = sr->from_client,
+	    .flags = sr->flags,
+	    .offset = sr->offset,
+	    .data = (const uint8_t *)(sr + 1),
+	    .len = r->cap_len - sizeof(*sr),
+	    .ts_ns = r->ts_ns,
+	    .pid = sr->pid,
+	    .process = sr->process[0] ? sr->process : NULL,
+	};
+
+	memcpy(c.client_addr, sr->client_addr, 16);
+	memcpy(c.server_addr, sr->server_addr, 16);
+	dissect_engine_stream(w->eng, &c);
+}
+
 static void dissect_range(struct dissect_worker *w, uint64_t from, uint64_t to)
 {
 	while (from < to) {
@@ -67,6 +103,11 @@ static void dissect_range(struct dissect_worker *w, uint64_t from, uint64_t to)
 
 		if (r->len == REC_WRAP) {
 			from += w->size - off;
+			continue;
+		}
+		if (r->linktype == REC_STREAM) {
+			dissect_stream_rec(w, r);
+			from += r->len;
 			continue;
 		}
 		if (packet_decode(r->linktype, (const uint8_t *)(r + 1), r->cap_len, r->wire_len,
@@ -236,9 +277,11 @@ static void wake_worker(struct dissect_worker *w)
 }
 
 /* Queue the record if there is room now; counts nothing but pushed and the peak. */
-static int try_push(struct dissect_worker *w, int linktype, const uint8_t *frame,
-		    uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns)
+static int try_push(struct dissect_worker *w, int linktype, const void *head_part,
+		    uint32_t head_len, const uint8_t *frame, uint32_t frame_len, uint32_t wire_len,
+		    uint64_t ts_ns)
 {
+	uint32_t cap_len = head_len + frame_len;
 	uint64_t head = atomic_load_explicit(&w->head, memory_order_relaxed);
 	size_t len = rec_len(cap_len), off = head % w->size;
 	uint64_t tail;
@@ -257,7 +300,10 @@ static int try_push(struct dissect_worker *w, int linktype, const uint8_t *frame
 	r->cap_len = cap_len;
 	r->wire_len = wire_len;
 	r->ts_ns = ts_ns;
-	memcpy(r + 1, frame, cap_len);
+	if (head_len)
+		memcpy(r + 1, head_part, head_len);
+	if (frame_len)
+		memcpy((uint8_t *)(r + 1) + head_len, frame, frame_len);
 	head += len;
 	atomic_store(&w->head, head); /* seq_cst: ordered before the look at worker_asleep */
 	w->st.pushed++;
@@ -271,7 +317,7 @@ static int try_push(struct dissect_worker *w, int linktype, const uint8_t *frame
 int dissect_worker_push(struct dissect_worker *w, int linktype, const uint8_t *frame,
 			uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns)
 {
-	int ret = try_push(w, linktype, frame, cap_len, wire_len, ts_ns);
+	int ret = try_push(w, linktype, NULL, 0, frame, cap_len, wire_len, ts_ns);
 
 	if (ret)
 		w->st.dropped++;
@@ -299,14 +345,22 @@ static bool wait_room(struct dissect_worker *w, uint32_t cap_len, uint64_t timeo
 	return ok;
 }
 
-int dissect_worker_push_wait(struct dissect_worker *w, int linktype, const uint8_t *frame,
-			     uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns,
-			     bool (*may_wait)(void *ctx), void *ctx)
+static bool never_wait(void *ctx)
 {
+	return false;
+}
+
+/* try_push, waiting for room as long as may_wait says so (dissect_worker_push_wait). */
+static int push_wait(struct dissect_worker *w, int linktype, const void *head_part,
+		     uint32_t head_len, const uint8_t *frame, uint32_t frame_len, uint32_t wire_len,
+		     uint64_t ts_ns, bool (*may_wait)(void *ctx), void *ctx)
+{
+	uint32_t cap_len = head_len + frame_len;
 	uint64_t t0 = 0;
 	int ret;
 
-	while ((ret = try_push(w, linktype, frame, cap_len, wire_len, ts_ns)) == -ENOBUFS) {
+	while ((ret = try_push(w, linktype, head_part, head_len, frame, frame_len, wire_len,
+			       ts_ns)) == -ENOBUFS) {
 		if (!need_at(w, 0, rec_len(cap_len))) { /* never fits: waiting would not help */
 			w->st.dropped++;
 			break;
@@ -324,6 +378,36 @@ int dissect_worker_push_wait(struct dissect_worker *w, int linktype, const uint8
 	if (t0)
 		w->st.wait_ns += now_ns(CLOCK_MONOTONIC) - t0;
 	return ret;
+}
+
+int dissect_worker_push_wait(struct dissect_worker *w, int linktype, const uint8_t *frame,
+			     uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns,
+			     bool (*may_wait)(void *ctx), void *ctx)
+{
+	return push_wait(w, linktype, NULL, 0, frame, cap_len, wire_len, ts_ns, may_wait, ctx);
+}
+
+int dissect_worker_push_stream(struct dissect_worker *w, const struct byte_stream_chunk *c,
+			       bool (*may_wait)(void *ctx), void *ctx)
+{
+	struct stream_rec sr = {
+	    .cookie = c->cookie,
+	    .offset = c->offset,
+	    .client_port = c->client_port,
+	    .server_port = c->server_port,
+	    .flags = c->flags,
+	    .pid = c->pid,
+	    .from_client = c->from_client,
+	};
+
+	if (c->len > UINT32_MAX - sizeof(sr) - 64)
+		return -EMSGSIZE;
+	memcpy(sr.client_addr, c->client_addr, 16);
+	memcpy(sr.server_addr, c->server_addr, 16);
+	if (c->process)
+		snprintf(sr.process, sizeof(sr.process), "%s", c->process);
+	return push_wait(w, REC_STREAM, &sr, sizeof(sr), c->data, (uint32_t)c->len,
+			 (uint32_t)c->len, c->ts_ns, may_wait ? may_wait : never_wait, ctx);
 }
 
 void dissect_worker_tick(struct dissect_worker *w)

@@ -88,6 +88,15 @@ int dissect_worker_push_wait(struct dissect_worker *w, int linktype, const uint8
 			     uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns,
 			     bool (*may_wait)(void *ctx), void *ctx);
 
+/*
+ * Queue one chunk of a stream source (source/byte_source.h), copied, for
+ * dissect_engine_stream() on the worker thread; waits for room like push_wait while
+ * may_wait(ctx) says so (NULL: never). Same producer thread as push. Returns 0 or -ENOBUFS
+ * (counted as dropped).
+ */
+int dissect_worker_push_stream(struct dissect_worker *w, const struct byte_stream_chunk *c,
+			       bool (*may_wait)(void *ctx), void *ctx);
+
 /* Ask for a tick (expiry, then cfg.tick) on the worker thread; it comes after the frames
  * queued so far. Never blocks for long. */
 void dissect_worker_tick(struct dissect_worker *w);

@@ -58,6 +58,34 @@ struct conn {
 	uint32_t udp_bucket;
 	unsigned udp_attempts;
 	size_t mem; /* bytes charged to the engine's budget (conn_mem_sync) */
+	/* A stream source's connection (dissect_engine_stream): what its entries say of it. */
+	bool tls, stream;
+	uint32_t pid;
+	char process[BYTE_STREAM_PROCESS_MAX];
+};
+
+/* A stream source's connection: its cookie and where each direction is. */
+struct stream_ent {
+	uint64_t cookie;
+	struct conn *c;
+	uint64_t next_off[2];
+	struct stream_ent *next;
+};
+
+#define STREAM_BUCKETS 1024u
+
+/*
+ * The endpoints of TLS connections read in plaintext (dissect_engine_stream), so that entries
+ * the packet path makes of the same connection's ciphertext (a handshake entry, garbage) are
+ * dropped: the plaintext entries are the connection's. Direct-mapped by hash: a collision
+ * forgets the older connection (its ciphertext entry, if any, then comes out). Kept after the
+ * stream closes: the packets' own close (FIN) is usually dissected after SSL_free.
+ */
+#define PLAINTEXT_SLOTS 16384u
+
+struct tuple {
+	uint8_t a[16], b[16];
+	uint16_t ap, bp;
 };
 
 /* The UDP conversation table (engine.h, "UDP conversations"). */
@@ -79,6 +107,9 @@ struct dissect_engine {
 	struct ip_defrag *defrag; /* made at the first IP fragment */
 	uint64_t mem_used; /* the connections' charges; the reassembler's held bytes come on top */
 	size_t tcp_flow_bytes; /* what the reassembler's record of one flow takes */
+	struct stream_ent *streams[STREAM_BUCKETS]; /* dissect_engine_stream's connections */
+	uint32_t n_streams;
+	struct tuple *plaintext; /* PLAINTEXT_SLOTS, made at the first TLS stream */
 };
 
 static unsigned dissector_count(void)
@@ -222,15 +253,72 @@ void conn_entry_id(struct conn *c, struct entry *e)
 	entry_format_id(e->id, c->info.id, ++root->entry_seq);
 }
 
+/* The tuple of a connection's endpoints in a fixed order (the smaller endpoint first), so that
+ * both orientations (a flow picked up mid-stream may be the other way round) meet. */
+static uint32_t tuple_of(const struct tcp_flow_info *i, struct tuple *t)
+{
+	const struct tcp_endpoint *x = &i->client, *y = &i->server;
+	uint64_t h = 0xcbf29ce484222325ull;
+	int cmp = memcmp(x->addr, y->addr, 16);
+
+	if (cmp > 0 || (cmp == 0 && x->port > y->port)) {
+		x = &i->server;
+		y = &i->client;
+	}
+	memset(t, 0, sizeof(*t));
+	memcpy(t->a, x->addr, 16);
+	memcpy(t->b, y->addr, 16);
+	t->ap = x->port;
+	t->bp = y->port;
+	for (size_t k = 0; k < sizeof(*t); k++)
+		h = (h ^ ((const uint8_t *)t)[k]) * 0x100000001b3ull;
+	return (uint32_t)(h % PLAINTEXT_SLOTS);
+}
+
+/* An entry of the packet path whose connection is read in plaintext elsewhere. */
+static bool read_in_plaintext(const struct conn *c)
+{
+	struct tuple t;
+	uint32_t slot;
+
+	while (c->outer)
+		c = c->outer;
+	if (!c->eng->plaintext || c->stream || c->transport != IPPROTO_TCP)
+		return false;
+	slot = tuple_of(&c->info, &t);
+	return !memcmp(&c->eng->plaintext[slot], &t, sizeof(t));
+}
+
+/* What a stream source said of the connection (or of the one carrying its tunnel). */
+static void conn_emit_stream_fields(const struct conn *c, struct entry *e)
+{
+	while (c->outer)
+		c = c->outer;
+	if (!c->tls && !c->pid)
+		return;
+	if (c->tls)
+		json_object_set_new(e->fields, "tls", json_true());
+	if (c->pid)
+		json_object_set_new(e->fields, "pid", json_integer(c->pid));
+	if (c->process[0])
+		json_object_set_new(e->fields, "process", json_string(c->process));
+}
+
 void conn_emit(struct conn *c, struct entry *e)
 {
 	struct dissect_engine *eng = c->eng;
 
 	if (!e)
 		return;
+	if (read_in_plaintext(c)) {
+		eng->st.entries_ciphertext_dropped++;
+		entry_free(e);
+		return;
+	}
 	conn_entry_id(c, e);
 	if (c->tunnel_ref)
 		json_object_set_new(e->fields, "tunnel", json_deep_copy(c->tunnel_ref));
+	conn_emit_stream_fields(c, e);
 	if (eng->cfg.names) {
 		uint64_t ts = e->request_ts_ns ? e->request_ts_ns : e->response_ts_ns;
 
@@ -648,6 +736,112 @@ void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_clo
 		conn_close(e, c, conn_end_of(why), ts_ns);
 }
 
+/* ---- stream sources' connections, by cookie ---- */
+
+static struct stream_ent **stream_slot(struct dissect_engine *e, uint64_t cookie)
+{
+	uint64_t h = cookie * 0x9e3779b97f4a7c15ull;
+	struct stream_ent **pp = &e->streams[(h >> 32) % STREAM_BUCKETS];
+
+	while (*pp && (*pp)->cookie != cookie)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static struct stream_ent *stream_open(struct dissect_engine *e, const struct byte_stream_chunk *ch)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	struct tcp_flow_info info = {.ts_ns = ch->ts_ns};
+	struct stream_ent *s;
+
+	if (e->n_streams >= DISSECT_MAX_STREAMS)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		e->st.alloc_failures++;
+		return NULL;
+	}
+	info.id = ++e->last_flow_id;
+	info.family = memcmp(ch->client_addr, v4mapped, 12) ? AF_INET6 : AF_INET;
+	info.role = ch->flags & BYTE_STREAM_MIDSTREAM ? TCP_ROLE_PORT : TCP_ROLE_SYN;
+	memcpy(info.client.addr, ch->client_addr, 16);
+	memcpy(info.server.addr, ch->server_addr, 16);
+	info.client.port = ch->client_port;
+	info.server.port = ch->server_port;
+	s->c = conn_new(e, &info, IPPROTO_TCP);
+	if (!s->c) {
+		free(s);
+		return NULL;
+	}
+	s->c->tls = ch->flags & BYTE_STREAM_TLS;
+	s->c->stream = true;
+	if (s->c->tls) {
+		struct tuple t;
+
+		if (!e->plaintext)
+			e->plaintext = calloc(PLAINTEXT_SLOTS, sizeof(*e->plaintext));
+		if (e->plaintext)
+			e->plaintext[tuple_of(&info, &t)] = t;
+	}
+	s->c->pid = ch->pid;
+	if (ch->process)
+		snprintf(s->c->process, sizeof(s->c->process), "%s", ch->process);
+	s->cookie = ch->cookie;
+	e->n_streams++;
+	e->st.streams++;
+	return s;
+}
+
+static void stream_close(struct dissect_engine *e, struct stream_ent **pp,
+			 enum tcp_close_reason why, uint64_t ts_ns)
+{
+	struct stream_ent *s = *pp;
+
+	*pp = s->next;
+	e->n_streams--;
+	dissect_stream_close(e, s->c, why, ts_ns);
+	free(s);
+}
+
+void dissect_engine_stream(struct dissect_engine *e, const struct byte_stream_chunk *ch)
+{
+	struct stream_ent **pp = stream_slot(e, ch->cookie), *s = *pp;
+	enum tcp_dir dir = ch->from_client ? TCP_DIR_C2S : TCP_DIR_S2C;
+
+	if (!s) {
+		if (!ch->len)
+			return; /* a close (or nothing) of a connection never opened */
+		s = stream_open(e, ch);
+		if (!s) {
+			e->st.streams_dropped++;
+			return;
+		}
+		*pp = s;
+	}
+	if (ch->len) {
+		if (ch->offset > s->next_off[dir])
+			dissect_stream_gap(e, s->c, dir, ch->offset - s->next_off[dir], ch->ts_ns);
+		if (ch->offset + ch->len > s->next_off[dir]) {
+			/* Bytes already given (a repeat) are skipped. */
+			uint64_t skip =
+			    ch->offset < s->next_off[dir] ? s->next_off[dir] - ch->offset : 0;
+
+			dissect_stream_data(e, s->c, dir, ch->data + skip, ch->len - skip,
+					    ch->ts_ns);
+			s->next_off[dir] = ch->offset + ch->len;
+		}
+	}
+	if (ch->flags & BYTE_STREAM_CLOSE)
+		stream_close(e, pp, TCP_CLOSE_FIN, ch->ts_ns);
+}
+
+static void streams_close_all(struct dissect_engine *e, enum tcp_close_reason why)
+{
+	for (unsigned i = 0; i < STREAM_BUCKETS; i++)
+		while (e->streams[i])
+			stream_close(e, &e->streams[i], why, 0);
+}
+
 /* ---- tunnels: connections carried inside a connection (dissect/tunnel.h) ---- */
 
 struct conn *conn_inner_open(struct conn *outer, json_t *ref)
@@ -1050,6 +1244,7 @@ void dissect_engine_destroy(struct dissect_engine *e)
 		return;
 	/* Closing flows frees the connections still open; their entries go nowhere. */
 	e->sink = NULL;
+	streams_close_all(e, TCP_CLOSE_END_OF_INPUT);
 	tcp_reasm_finish(e->reasm);
 	tcp_reasm_destroy(e->reasm);
 	/* Fragments still held are dropped: their entries would go nowhere either. */
@@ -1057,6 +1252,7 @@ void dissect_engine_destroy(struct dissect_engine *e)
 	if (e->udp.buckets)
 		udp_close_all(e, CONN_END_END_OF_INPUT, 0);
 	free(e->udp.buckets);
+	free(e->plaintext);
 	free(e);
 }
 
@@ -1095,6 +1291,7 @@ void dissect_engine_finish(struct dissect_engine *e)
 {
 	/* Fragments given up first: what they held still reaches its flow before it closes. */
 	defrag_expire(e, 0, true);
+	streams_close_all(e, TCP_CLOSE_END_OF_INPUT);
 	tcp_reasm_finish(e->reasm);
 	udp_close_all(e, CONN_END_END_OF_INPUT, 0);
 }

@@ -60,6 +60,7 @@
 #include "entry/entry.h"
 #include "net/packet.h"
 #include "net/tcp_reasm.h"
+#include "source/byte_source.h"
 
 #define DISSECT_DEFAULT_MAX_BUFFER_PER_DIR (1u << 20) /* 1 MiB */
 #define DISSECT_DEFAULT_DETECT_BYTES       64u        /* give up detection after this many */
@@ -129,6 +130,10 @@ struct dissect_stats {
 	uint64_t tunnels;            /* tunnels dissected (dissect/tunnel.h); each inner
 				      * connection is also counted in conns */
 	uint64_t tunnels_tls;        /* tunnels that carried TLS (recognised, not decrypted) */
+	uint64_t streams;	    /* stream-source connections opened (also in conns) */
+	uint64_t streams_dropped;   /* chunks of streams past DISSECT_MAX_STREAMS, not dissected */
+	uint64_t entries_ciphertext_dropped; /* packet-path entries of connections read in
+					      * plaintext (dissect_engine_stream) */
 	/* Each dissector's own event counters; see dissect_counter_name(). */
 	uint64_t counters[DISSECT_MAX_PROTOCOLS][DISSECT_MAX_COUNTERS];
 };
@@ -176,5 +181,18 @@ void dissect_stream_gap(struct dissect_engine *e, struct conn *c, enum tcp_dir d
 /* Closes and frees c. */
 void dissect_stream_close(struct dissect_engine *e, struct conn *c, enum tcp_close_reason why,
 			  uint64_t ts_ns);
+
+/*
+ * One chunk of a stream source (source/byte_source.h): the engine keeps the source's
+ * connections by cookie, opens one at its first chunk (oriented as the chunk says; a
+ * BYTE_STREAM_MIDSTREAM one is dissected as a TCP flow picked up mid-stream), turns a jump in a
+ * direction's offset into a gap, and closes it at BYTE_STREAM_CLOSE or at finish. Entries of a
+ * BYTE_STREAM_TLS connection carry "tls": true, and "pid"/"process" when the chunk had them;
+ * entries the packet path makes of a connection with the same endpoints (its ciphertext) are
+ * dropped from then on (entries_ciphertext_dropped).
+ * At most DISSECT_MAX_STREAMS are open at once; chunks of more are dropped (streams_dropped).
+ */
+#define DISSECT_MAX_STREAMS 16384u
+void dissect_engine_stream(struct dissect_engine *e, const struct byte_stream_chunk *ch);
 
 #endif /* FLOE_DISSECT_ENGINE_H */

@@ -49,7 +49,13 @@ enum byte_stream_flags {
 	BYTE_STREAM_OPEN = 1u << 0,
 	BYTE_STREAM_CLOSE = 1u << 1,
 	BYTE_STREAM_GAP = 1u << 2,
+	BYTE_STREAM_TLS = 1u << 3, /* plaintext of a TLS connection (entries say "tls": true) */
+	/* With OPEN: the connection began before the source saw it (its first bytes may be
+	 * missing), as a TCP flow picked up without its SYN. */
+	BYTE_STREAM_MIDSTREAM = 1u << 4,
 };
+
+#define BYTE_STREAM_PROCESS_MAX 16 /* process names are cut to 15 bytes (task comm) */
 
 struct byte_stream_chunk {
 	uint64_t cookie;	      /* connection identity, with the endpoints */
@@ -61,8 +67,9 @@ struct byte_stream_chunk {
 	uint64_t offset;	      /* of data[0] in this direction */
 	const uint8_t *data;
 	size_t len;
-	uint64_t ts_ns;		      /* CLOCK_REALTIME */
-	uint32_t pid;		      /* process that read or wrote them, 0 if unknown */
+	uint64_t ts_ns;	     /* CLOCK_REALTIME */
+	uint32_t pid;	     /* process that read or wrote them, 0 if unknown */
+	const char *process; /* its name, NULL if unknown */
 };
 
 struct byte_sink {

@@ -9,6 +9,9 @@
 
 #include <pcap/dlt.h>
 
+#include "source/clock_offset.h"
+#include "source/drain_pace.h"
+
 #define CLOCK_REFRESH_NS 1000000000ull
 
 struct packet_source {
@@ -22,20 +25,9 @@ struct packet_source {
 	int failed;		 /* a drain failed: the sink was told, no more reading */
 };
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void refresh_clock_offset(struct packet_source *ps)
 {
-	int64_t m1 = clock_ns(CLOCK_MONOTONIC), r = clock_ns(CLOCK_REALTIME);
-	int64_t m2 = clock_ns(CLOCK_MONOTONIC);
-
-	ps->mono_to_real_ns = r - (m1 + (m2 - m1) / 2);
+	ps->mono_to_real_ns = clock_offset_mono_to_real();
 }
 
 static int on_record(void *ctx, const struct floe_pkt_record *rec, const uint8_t *frame)
@@ -76,10 +68,8 @@ static void drain_and_rearm(struct packet_source *ps, int woken)
 
 	if (n < 0)
 		return;
-	if (n > 0 || woken)
-		ps->drain_gap_ns = PACKET_SOURCE_DRAIN_MIN_NS;
-	else if (ps->drain_gap_ns < PACKET_SOURCE_DRAIN_MAX_NS)
-		ps->drain_gap_ns *= 2;
+	ps->drain_gap_ns = drain_pace_next(ps->drain_gap_ns, n, woken, PACKET_SOURCE_DRAIN_MIN_NS,
+					   PACKET_SOURCE_DRAIN_MAX_NS);
 	evloop_timer_set(ps->loop, ps->drain, ps->drain_gap_ns, 0);
 }
 

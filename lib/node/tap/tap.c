@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "capture/capture.h"
@@ -31,6 +32,7 @@
 #include "pods/pods_local.h"
 #include "capture/sys_mounts.h"
 #include "source/packet_source.h"
+#include "source/tls_source.h"
 
 /* A pod being tapped: what is needed to undo its hooks and map entries. */
 struct tapped_pod {
@@ -65,6 +67,11 @@ struct tap {
 	struct evloop *loop;
 	struct pod_source pod_source;
 	struct byte_source byte_source;
+	/* --tls: plaintext of the tapped pods' TLS connections (NULL: off or not available) */
+	struct byte_source tls_byte_source;
+	struct tls_source *tls;
+	struct tls_source_stats tls_stats;
+	bool k8s;
 	bool started; /* past the first list of pods: report pods coming and going */
 	/* live entries (--entries/--json): dissected on the worker's thread */
 	struct dissect_engine *engine;
@@ -119,6 +126,15 @@ static void on_frame(void *ctx, const struct byte_frame *f)
 	if (t->worker)
 		dissect_worker_push_wait(t->worker, f->linktype, f->data, f->cap_len, f->wire_len,
 					 f->ts_ns, dissection_may_wait, t);
+}
+
+/* A byte_sink stream chunk (TLS plaintext): to the dissection thread. */
+static void on_stream(void *ctx, const struct byte_stream_chunk *c)
+{
+	struct tap *t = ctx;
+
+	if (t->worker)
+		dissect_worker_push_stream(t->worker, c, dissection_may_wait, t);
 }
 
 static void on_byte_source_error(void *ctx, int err, const char *what)
@@ -524,6 +540,36 @@ static int add_targets(struct tap *t, const struct floe_pod *p, uint32_t target_
 	return 0;
 }
 
+/*
+ * The TLS source follows the pods' network namespaces: local mode's pods are named network
+ * namespaces (their inode from the netns directory). Kubernetes pods' namespaces are not
+ * known here yet (docs/tls.md).
+ */
+static void tls_pod(struct tap *t, const struct floe_pod *p, bool add)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	int ret;
+
+	if (!t->tls || t->k8s)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", t->o->netns_dir, p->name);
+	if (stat(path, &sb) < 0) {
+		if (add)
+			fprintf(t->log, "floe: tls: pod %s/%s: %s: %s: its TLS is not read\n",
+				p->namespace, floe_pod_short_name(p), path, strerror(errno));
+		return;
+	}
+	if (!add) {
+		tls_source_netns_del(t->tls, (uint32_t)sb.st_ino);
+		return;
+	}
+	ret = tls_source_netns_add(t->tls, (uint32_t)sb.st_ino, p->name);
+	if (ret < 0)
+		fprintf(t->log, "floe: tls: pod %s/%s: %s: its TLS is not read\n", p->namespace,
+			floe_pod_short_name(p), strerror(-ret));
+}
+
 static int tap_pod(struct tap *t, const struct floe_pod *p)
 {
 	char err[256];
@@ -565,6 +611,7 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 		goto undo;
 	}
 	t->n_pods++;
+	tls_pod(t, p, true);
 	return 0;
 undo:
 	for (size_t a = 0; a < p->n_addrs; a++)
@@ -579,6 +626,7 @@ static void untap_pod(struct tap *t, size_t i)
 	/* The mirror of tap_pod(): unmarked before its hook goes, so that its last packets to a
 	 * tapped peer are recorded at the peer's egress instead of skipped there. */
 	add_targets(t, &tp->pod, tp->target_id, 0);
+	tls_pod(t, &tp->pod, false);
 	capture_detach(t->capture, tp->pod.host_ifindex);
 	for (size_t a = 0; a < tp->pod.n_addrs; a++)
 		capture_target_del(t->capture, tp->pod.addrs[a].family, tp->pod.addrs[a].addr);
@@ -697,7 +745,8 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
 			     const struct dissect_stats *ds,
 			     const struct dissect_worker_stats *ws,
-			     const struct name_resolver_stats *ns, size_t pods, FILE *log)
+			     const struct name_resolver_stats *ns,
+			     const struct tls_source_stats *tls, size_t pods, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -715,7 +764,10 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		"\"dissect_mem_evictions\":%llu,\"dissect_mem_evicted_bytes\":%llu,"
 		"\"dissect_queue_dropped\":%llu,\"dissect_queue_peak\":%llu,"
 		"\"names_addrs\":%zu,\"names_spans_open\":%zu,\"names_spans_closed\":%zu,"
-		"\"names_spans_forgotten\":%llu,\"names_bytes\":%zu}\n",
+		"\"names_spans_forgotten\":%llu,\"names_bytes\":%zu,"
+		"\"tls_records\":%llu,\"tls_bytes\":%llu,\"tls_cut\":%llu,"
+		"\"tls_ringbuf_full\":%llu,\"tls_conns\":%llu,\"tls_libs_hooked\":%llu,"
+		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu}\n",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -730,7 +782,11 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)ds->mem_evictions, (unsigned long long)ds->mem_evicted_bytes,
 		(unsigned long long)ws->dropped, (unsigned long long)ws->queue_peak, ns->addrs,
 		ns->spans_open, ns->spans_closed, (unsigned long long)ns->spans_forgotten,
-		ns->bytes);
+		ns->bytes, (unsigned long long)tls->records, (unsigned long long)tls->bytes,
+		(unsigned long long)tls->cut, (unsigned long long)tls->ringbuf_full,
+		(unsigned long long)tls->conns, (unsigned long long)tls->libs_hooked,
+		(unsigned long long)tls->libs_failed, (unsigned long long)tls->processes,
+		(unsigned long long)tls->processes_failed);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -774,6 +830,51 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 	fprintf(l, "  store %s: %llu bytes (peak %llu, limit %llu)\n", t->o->store_dir,
 		(unsigned long long)st->store_bytes, (unsigned long long)st->store_bytes_peak,
 		(unsigned long long)t->o->storage_limit);
+}
+
+/* Start the TLS source; one that cannot start is said, and the tap goes on without it. */
+static void tls_open(struct tap *t)
+{
+	struct tls_source_config tc = {.log = t->log};
+	struct byte_sink bs = {.stream = on_stream, .error = on_byte_source_error, .ctx = t};
+	char err[512];
+	int ret = tls_source_new(&tc, &t->tls_byte_source, &t->tls, err, sizeof(err));
+
+	if (ret == 0)
+		ret = byte_source_start(&t->tls_byte_source, t->loop, &bs, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(t->log, "floe: %s; TLS traffic is not read in plaintext\n", err);
+		byte_source_free(&t->tls_byte_source);
+		t->tls = NULL;
+	}
+	/* Kubernetes mode learns its pods' network namespaces in a later release. */
+	if (t->tls && t->o->kubeconfig)
+		fprintf(t->log, "floe: tls: Kubernetes pods' processes are not found yet; TLS "
+				"traffic is not read in plaintext\n");
+}
+
+static void tls_close(struct tap *t)
+{
+	if (!t->tls)
+		return;
+	byte_source_drain(&t->tls_byte_source);
+	tls_source_get_stats(t->tls, &t->tls_stats);
+	fprintf(t->log,
+		"  tls: plaintext                  %llu records, %llu bytes (%llu cut, %llu lost: "
+		"ring full), %llu connections\n",
+		(unsigned long long)t->tls_stats.records, (unsigned long long)t->tls_stats.bytes,
+		(unsigned long long)t->tls_stats.cut, (unsigned long long)t->tls_stats.ringbuf_full,
+		(unsigned long long)t->tls_stats.conns);
+	fprintf(t->log,
+		"  tls: libraries                  %llu hooked, %llu failed; processes %llu seen, "
+		"%llu with TLS, %llu not hooked\n",
+		(unsigned long long)t->tls_stats.libs_hooked,
+		(unsigned long long)t->tls_stats.libs_failed,
+		(unsigned long long)t->tls_stats.processes,
+		(unsigned long long)t->tls_stats.processes_tls,
+		(unsigned long long)t->tls_stats.processes_failed);
+	byte_source_free(&t->tls_byte_source);
+	t->tls = NULL;
 }
 
 #define HOUSEKEEPING_NS 1000000000ull
@@ -953,6 +1054,10 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		}
 	}
 
+	/* TLS plaintext feeds the entries only: without them there is nothing to read it for. */
+	if (o->tls && t.worker)
+		tls_open(&t);
+
 	{
 		struct pod_sink ps = {.event = on_pod_event,
 				      .error = on_pod_source_error,
@@ -960,7 +1065,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 				      .ctx = &t};
 		bool k8s;
 
-		ret = pod_source_open(o, &t.pod_source, &k8s, err, sizeof(err));
+		ret = pod_source_open(o, &t.pod_source, &t.k8s, err, sizeof(err));
 		if (ret == 0)
 			ret = pod_source_start(&t.pod_source, t.loop, &ps, err, sizeof(err));
 		if (ret < 0) {
@@ -998,6 +1103,8 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		untap_pod(&t, t.n_pods - 1);
 	t.dissect_wait_slices = DISSECT_WAIT_SLICES; /* a fresh budget for the last drain */
 	byte_source_drain(&t.byte_source);
+	/* Probes removed, what the TLS ring holds drained into the dissection queue. */
+	tls_close(&t);
 	capture_counters(t.capture, cnt);
 	capture_get_stats(t.capture, &cs);
 	/* flush waits until the writer has written everything queued: the counts are final. */
@@ -1024,11 +1131,12 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 
 		name_resolver_get_stats(t.names, &ns);
 		if (write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
-				     &ns, t.next_target_id, log) < 0)
+				     &ns, &t.tls_stats, t.next_target_id, log) < 0)
 			rc = 1;
 	}
 out:
 	pod_source_free(&t.pod_source);
+	byte_source_free(&t.tls_byte_source);
 	byte_source_free(&t.byte_source);
 	entries_close(&t);
 	entry_filter_free(t.filter);

@@ -47,6 +47,7 @@ struct tap_options {
 	/* --name-history: names of gone pods and former services kept for entries (spans,
 	 * name_resolver.h); 0: NAME_RESOLVER_HISTORY_DEFAULT */
 	size_t name_history;
+	bool tls;                /* --tls (default): TLS plaintext through uprobes (docs/tls.md) */
 };
 
 /* Defaults for every field. */

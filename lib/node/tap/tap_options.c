@@ -20,6 +20,7 @@ void tap_options_init(struct tap_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->compress = true;
+	o->tls = true;
 	o->storage_limit = 200ull << 20;
 	o->ringbuf_bytes = 32ull << 20;
 	o->snaplen = 65535;
@@ -112,18 +113,22 @@ static void print_help(FILE *out)
 	    "                             evicted and counted (docs/reassembly.md, \"Memory\")\n"
 	    "      --name-history N       names of gone pods and former services kept for the\n"
 	    "                             entries captured while they were (default 16384)\n"
+	    "      --tls[=true|false]     read the TLS traffic of tapped pods in plaintext "
+	    "through\n"
+	    "                             uprobes on OpenSSL (default true; docs/tls.md)\n"
 	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
 	    "                             tap.ringbuffer, tap.store, tap.store-group,\n"
 	    "                             tap.inventory, tap.duration\n"
 	    "  -h, --help                 this help\n"
 	    "\n"
 	    "Coming in later releases: -p/--pcap, --proxy-host, --proxy-front-port,\n"
-	    "--proxy-hub-port, --tls, --servicemesh, --config-path.\n",
+	    "--proxy-hub-port, --servicemesh, --config-path.\n",
 	    out);
 }
 
 enum {
 	OPT_DRYRUN = 256,
+	OPT_TLS,
 	OPT_STORAGELIMIT,
 	OPT_STORE,
 	OPT_INVENTORY,
@@ -315,7 +320,7 @@ static const struct option long_opts[] = {
     {"proxy-host", required_argument, NULL, OPT_LATER},
     {"proxy-front-port", required_argument, NULL, OPT_LATER},
     {"proxy-hub-port", required_argument, NULL, OPT_LATER},
-    {"tls", no_argument, NULL, OPT_LATER},
+    {"tls", optional_argument, NULL, OPT_TLS},
     {"servicemesh", no_argument, NULL, OPT_LATER},
     {"config-path", required_argument, NULL, OPT_LATER},
     {NULL, 0, NULL, 0},
@@ -402,6 +407,16 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_K8S:
 			k8s = true;
+			break;
+		case OPT_TLS:
+			if (!optarg || !strcmp(optarg, "true"))
+				o->tls = true;
+			else if (!strcmp(optarg, "false"))
+				o->tls = false;
+			else {
+				snprintf(err, errlen, "--tls=%s: expected true or false", optarg);
+				return -EINVAL;
+			}
 			break;
 		case OPT_ALL_NODES:
 			o->all_nodes = true;

@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tls: plaintext of TLS connections read at the library's API (OpenSSL's SSL_read/SSL_write
+ * and their _ex forms), with the connection's 5-tuple, without kprobes or fentry (docs/tls.md).
+ *
+ * Uprobes are attached once per library file for every process (pid -1); each program's first
+ * lines look the calling task's network namespace up in `tls_netns` and return at once for
+ * anything not tapped. For a tapped process:
+ *
+ *   uprobe SSL_read/SSL_write(_ex)   remembers (SSL *, buffer, length pointer) by thread;
+ *   uprobe SSL_do_handshake          the same without a buffer (only the fd is wanted);
+ *   tracepoints sys_enter_{read,write,recvfrom,sendto,recvmsg,sendmsg,readv,writev}
+ *                                    while a thread is inside such a call, the fd it does I/O
+ *                                    on is the connection's socket: fd -> struct file ->
+ *                                    struct socket -> struct sock (CO-RE reads from the task),
+ *                                    whose endpoints are kept per (tgid, SSL *) in `tls_conns`;
+ *   uretprobe SSL_read/SSL_write(_ex) the bytes the call returned are copied from the process
+ *                                    into ring records (up to FLOE_TLS_MAX_CHUNKS of
+ *                                    FLOE_TLS_MAX_DATA bytes; the rest counted as cut);
+ *   uprobe SSL_set_connect_state/SSL_set_accept_state  which end the process is;
+ *   uprobe SSL_free                  the connection's end (an event record);
+ *   tracepoint sched_process_exec    a new program in a tapped namespace: userspace looks at
+ *                                    its mappings for TLS libraries not probed yet;
+ *   tracepoint sched_process_exit    the process's last thread: its connections end.
+ *
+ * A read served from the library's own buffer makes no syscall: the endpoints learnt earlier
+ * for the same SSL * are used.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "floe_record.h"
+
+#define AF_INET	       2
+#define AF_INET6       10
+#define SOCK_STREAM    1
+#define CALL_HANDSHAKE 2 /* a struct call's dir besides enum floe_tls_dir */
+
+/* Wake the consumer when this many bytes are waiting (0: wake for every record). */
+const volatile __u64 wakeup_bytes = 0;
+
+/* Network namespaces (inode numbers) of tapped pods: value unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} tls_netns SEC(".maps");
+
+/* A thread inside a probed call. */
+struct call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 outlen; /* _ex forms: where the library writes the byte count */
+	__u32 dir;    /* enum floe_tls_dir or CALL_HANDSHAKE */
+	__u32 ex;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct call);
+} tls_calls SEC(".maps");
+
+struct conn_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 ssl;
+};
+
+/* What is known of one SSL * of one process. */
+struct conn_val {
+	__u8 role;
+	__u8 family;
+	__u8 data_seen;
+	__u8 pad;
+	__u16 local_port, remote_port;
+	__s32 fd;
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct conn_key);
+	__type(value, struct conn_val);
+} tls_conns SEC(".maps");
+
+struct scratch {
+	struct floe_tls_record rec;
+	/* + 8: the verifier's bound of the rounded-up length passes FLOE_TLS_MAX_DATA by 7 */
+	__u8 data[FLOE_TLS_MAX_DATA + 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} tls_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FLOE_TLS_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} tls_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22); /* resized by the loader */
+} tls_events SEC(".maps");
+
+static __always_inline void count(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&tls_counters, &idx);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline __u32 task_netns(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+}
+
+/* The first lines of every program: is the calling process in a tapped namespace? */
+static __always_inline bool tapped(__u32 *netns)
+{
+	__u32 ns = task_netns(bpf_get_current_task_btf());
+
+	if (netns)
+		*netns = ns;
+	return bpf_map_lookup_elem(&tls_netns, &ns) != NULL;
+}
+
+static __always_inline __u64 wake_flag(void)
+{
+	if (wakeup_bytes == 0 || bpf_ringbuf_query(&tls_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline int enter(__u64 ssl, __u64 buf, __u64 outlen, __u32 dir, __u32 ex)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call c = {.ssl = ssl, .buf = buf, .outlen = outlen, .dir = dir, .ex = ex};
+
+	if (!tapped(NULL))
+		return 0;
+	bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY);
+	return 0;
+}
+
+/* The socket behind fd in the current task, its endpoints into v. 0 when it is a TCP socket. */
+static __always_inline int sock_of_fd(int fd, struct conn_val *v)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct file *f = NULL;
+	struct socket *so;
+	struct sock *sk;
+	__u16 family;
+
+	if (fd < 0 || (unsigned int)fd >= max)
+		return -1;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return -1;
+	/* Any file's private_data is read; it is a socket when the socket points back. */
+	so = BPF_CORE_READ(f, private_data);
+	if (!so || BPF_CORE_READ(so, file) != f || BPF_CORE_READ(so, type) != SOCK_STREAM)
+		return -1;
+	sk = BPF_CORE_READ(so, sk);
+	if (!sk)
+		return -1;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET) {
+		__be32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+
+		__builtin_memset(v->local_addr, 0, 16);
+		__builtin_memset(v->remote_addr, 0, 16);
+		v->local_addr[10] = v->local_addr[11] = 0xff;
+		v->remote_addr[10] = v->remote_addr[11] = 0xff;
+		__builtin_memcpy(&v->local_addr[12], &l, 4);
+		__builtin_memcpy(&v->remote_addr[12], &r, 4);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&v->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&v->remote_addr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		return -1;
+	}
+	v->family = (__u8)family;
+	v->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	v->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	v->fd = fd;
+	return 0;
+}
+
+/* A syscall on fd by a thread inside a probed call: learn the connection's socket. */
+static __always_inline int on_io(long fd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call *c = bpf_map_lookup_elem(&tls_calls, &id);
+	struct conn_key k = {};
+	struct conn_val nv = {}, *v;
+
+	if (!c)
+		return 0;
+	k.tgid = id >> 32;
+	k.ssl = c->ssl;
+	v = bpf_map_lookup_elem(&tls_conns, &k);
+	if (v && v->family && v->fd == (__s32)fd)
+		return 0;
+	if (sock_of_fd((int)fd, &nv))
+		return 0;
+	if (v) {
+		nv.role = v->role;
+		nv.data_seen = v->data_seen;
+	}
+	bpf_map_update_elem(&tls_conns, &k, &nv, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int floe_tls_sys_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_io((long)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int floe_tls_sys_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_io((long)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int floe_tls_sys_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_io((long)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int floe_tls_sys_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_io((long)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int floe_tls_sys_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_io((long)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int floe_tls_sys_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_io((long)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int floe_tls_sys_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_io((long)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int floe_tls_sys_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_io((long)ctx->args[0]);
+}
+
+/* The call returned n bytes (n > 0): copy them into records. */
+static __always_inline void emit_data(const struct call *c, __u64 id, __u64 n)
+{
+	struct conn_key k = {.tgid = id >> 32, .ssl = c->ssl};
+	struct conn_val nv = {}, *v = bpf_map_lookup_elem(&tls_conns, &k);
+	__u32 zero = 0, netns = task_netns(bpf_get_current_task_btf());
+	struct scratch *s = bpf_map_lookup_elem(&tls_scratch, &zero);
+	__u64 kept = 0;
+
+	count(FLOE_TLS_CNT_CALLS, 1);
+	if (!v) {
+		/* Not seen in a syscall yet: remembered for SSL_free (its close). */
+		nv.data_seen = 1;
+		nv.fd = -1;
+		bpf_map_update_elem(&tls_conns, &k, &nv, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&tls_conns, &k);
+	}
+	if (!s || !v)
+		return;
+	v->data_seen = 1;
+	if (!v->family)
+		count(FLOE_TLS_CNT_NO_SOCKET, 1);
+	s->rec.hdr.type = FLOE_RECORD_TLS_DATA;
+	s->rec.conn = c->ssl;
+	s->rec.pid = id >> 32;
+	s->rec.tid = (__u32)id;
+	s->rec.netns = netns;
+	s->rec.data_len = n > 0xffffffffull ? 0xffffffffu : (__u32)n;
+	s->rec.dir = (__u8)c->dir;
+	s->rec.role = v->role;
+	s->rec.family = v->family;
+	s->rec.reserved = 0;
+	s->rec.local_port = v->local_port;
+	s->rec.remote_port = v->remote_port;
+	__builtin_memcpy(s->rec.local_addr, v->local_addr, 16);
+	__builtin_memcpy(s->rec.remote_addr, v->remote_addr, 16);
+	bpf_get_current_comm(s->rec.comm, sizeof(s->rec.comm));
+
+	for (__u32 i = 0; i < FLOE_TLS_MAX_CHUNKS; i++) {
+		__u64 off = (__u64)i * FLOE_TLS_MAX_DATA, left, size;
+		__u32 len;
+
+		if (off >= n)
+			break;
+		left = n - off;
+		len = left > FLOE_TLS_MAX_DATA ? FLOE_TLS_MAX_DATA : (__u32)left;
+		/* A bound the verifier follows: 1 .. FLOE_TLS_MAX_DATA. */
+		len = ((len - 1) & (FLOE_TLS_MAX_DATA - 1)) + 1;
+		if (bpf_probe_read_user(s->data, len, (const void *)(c->buf + off))) {
+			count(FLOE_TLS_CNT_READ_FAILED, len);
+			break;
+		}
+		size = sizeof(s->rec) + (((__u64)len + 7) & ~7ull);
+		s->rec.hdr.size = (__u32)size;
+		s->rec.hdr.ts_ns = bpf_ktime_get_ns();
+		s->rec.call_off = (__u32)off;
+		s->rec.cap_len = len;
+		if (bpf_ringbuf_output(&tls_events, s, size, wake_flag())) {
+			count(FLOE_TLS_CNT_RINGBUF_FULL, 1);
+			break;
+		}
+		count(FLOE_TLS_CNT_RECORDS, 1);
+		count(FLOE_TLS_CNT_BYTES, len);
+		kept += len;
+	}
+	if (n > kept)
+		count(FLOE_TLS_CNT_CUT, n - kept);
+}
+
+/* ret: the function's int return value (the upper half of the register is not part of it). */
+static __always_inline int leave(int ret)
+{
+	__u64 id = bpf_get_current_pid_tgid(), n = 0;
+	struct call *p = bpf_map_lookup_elem(&tls_calls, &id);
+	struct call c;
+
+	if (!p)
+		return 0;
+	c = *p;
+	bpf_map_delete_elem(&tls_calls, &id);
+	if (c.dir == CALL_HANDSHAKE)
+		return 0;
+	if (c.ex) {
+		if (ret != 1 || bpf_probe_read_user(&n, sizeof(n), (const void *)c.outlen))
+			return 0;
+	} else {
+		if (ret <= 0)
+			return 0;
+		n = (__u64)(__u32)ret;
+	}
+	if (n)
+		emit_data(&c, id, n);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(floe_ssl_read, void *ssl, void *buf, int num)
+{
+	return enter((__u64)ssl, (__u64)buf, 0, FLOE_TLS_READ, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(floe_ssl_write, void *ssl, const void *buf, int num)
+{
+	return enter((__u64)ssl, (__u64)buf, 0, FLOE_TLS_WRITE, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(floe_ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *readbytes)
+{
+	return enter((__u64)ssl, (__u64)buf, (__u64)readbytes, FLOE_TLS_READ, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(floe_ssl_write_ex, void *ssl, const void *buf, __u64 num, __u64 *written)
+{
+	return enter((__u64)ssl, (__u64)buf, (__u64)written, FLOE_TLS_WRITE, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(floe_ssl_do_handshake, void *ssl)
+{
+	return enter((__u64)ssl, 0, 0, CALL_HANDSHAKE, 0);
+}
+
+/* One return program for all of them: the thread's call says what it was. */
+SEC("uretprobe")
+int BPF_KRETPROBE(floe_ssl_ret, long rax)
+{
+	return leave((int)rax);
+}
+
+static __always_inline int set_role(__u64 ssl, __u8 role)
+{
+	struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = ssl};
+	struct conn_val nv = {.role = role, .fd = -1}, *v;
+
+	if (!tapped(NULL))
+		return 0;
+	v = bpf_map_lookup_elem(&tls_conns, &k);
+	if (v)
+		v->role = role;
+	else
+		bpf_map_update_elem(&tls_conns, &k, &nv, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(floe_ssl_set_connect_state, void *ssl)
+{
+	return set_role((__u64)ssl, FLOE_TLS_ROLE_CLIENT);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(floe_ssl_set_accept_state, void *ssl)
+{
+	return set_role((__u64)ssl, FLOE_TLS_ROLE_SERVER);
+}
+
+static __always_inline void emit_event(__u32 kind, __u64 conn, __u32 netns)
+{
+	struct floe_tls_event *ev;
+	__u64 id = bpf_get_current_pid_tgid();
+
+	ev = bpf_ringbuf_reserve(&tls_events, sizeof(*ev), 0);
+	if (!ev) {
+		count(FLOE_TLS_CNT_RINGBUF_FULL, 1);
+		return;
+	}
+	ev->hdr.type = FLOE_RECORD_TLS_EVENT;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->conn = conn;
+	ev->pid = id >> 32;
+	ev->tid = (__u32)id;
+	ev->netns = netns;
+	ev->kind = kind;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	bpf_ringbuf_submit(ev, wake_flag());
+	count(FLOE_TLS_CNT_EVENTS, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(floe_ssl_free, void *ssl)
+{
+	struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl};
+	struct conn_val *v;
+	__u32 netns;
+
+	if (!tapped(&netns))
+		return 0;
+	v = bpf_map_lookup_elem(&tls_conns, &k);
+	if (!v)
+		return 0;
+	if (v->data_seen)
+		emit_event(FLOE_TLS_EV_CLOSE, (__u64)ssl, netns);
+	bpf_map_delete_elem(&tls_conns, &k);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int floe_tls_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	__u32 netns;
+
+	if (tapped(&netns))
+		emit_event(FLOE_TLS_EV_EXEC, 0, netns);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int floe_tls_exit(void *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 netns;
+
+	/* The whole process: its last thread (the group's live count falls to 0 before this). */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	if (tapped(&netns))
+		emit_event(FLOE_TLS_EV_EXIT, 0, netns);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
