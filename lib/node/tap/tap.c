@@ -1063,7 +1063,6 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 				      .error = on_pod_source_error,
 				      .service = on_service,
 				      .ctx = &t};
-		bool k8s;
 
 		ret = pod_source_open(o, &t.pod_source, &t.k8s, err, sizeof(err));
 		if (ret == 0)
