@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "entry/json_alloc.h"
 #include "net/packet.h"
 
 /*
@@ -155,6 +156,7 @@ static void *worker_main(void *arg)
 	dissect_engine_finish(w->eng);
 	if (w->cfg.tick)
 		w->cfg.tick(w->cfg.tick_ctx);
+	json_alloc_release(); /* this thread's cache of jansson blocks, if installed */
 	return NULL;
 }
 
