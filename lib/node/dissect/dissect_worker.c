@@ -266,7 +266,8 @@ static int try_push(struct dissect_worker *w, int linktype, const uint8_t *frame
 	tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
 	if (head - tail > w->st.queue_peak)
 		w->st.queue_peak = head - tail;
-	wake_worker(w);
+	if (!w->cfg.batched) /* else dissect_worker_kick() at the batch's end */
+		wake_worker(w);
 	return 0;
 }
 
@@ -292,6 +293,7 @@ static bool wait_room(struct dissect_worker *w, uint32_t cap_len, uint64_t timeo
 
 	if (!need_at(w, head, len))
 		return false;
+	wake_worker(w); /* batched: it may sleep on a batch not kicked yet */
 	pthread_mutex_lock(&w->lock);
 	atomic_store(&w->producer_asleep, true); /* then look again: see the header */
 	while (!(ok = has_room(w, head, len)) && now_ns(CLOCK_MONOTONIC) < until_ns)
@@ -326,6 +328,11 @@ int dissect_worker_push_wait(struct dissect_worker *w, int linktype, const uint8
 	if (t0)
 		w->st.wait_ns += now_ns(CLOCK_MONOTONIC) - t0;
 	return ret;
+}
+
+void dissect_worker_kick(struct dissect_worker *w)
+{
+	wake_worker(w);
 }
 
 void dissect_worker_tick(struct dissect_worker *w)
