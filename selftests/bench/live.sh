@@ -18,7 +18,9 @@
 # smaps; the ring's data pages are mapped twice, so its Size is about 2 x --ringbuffer).
 # Environment: BENCH_LIVE_SECONDS (15), BENCH_LIVE_CONNS (10000), BENCH_LIVE_THREADS (wrk -t, 1),
 # BENCH_LIVE_ONLY (regex of run labels), FLOE_LIVE_ARGS (extra `floe tap` flags), BENCH_LIVE_PERF
-# (a path prefix: perf record floe during each run).
+# (a path prefix: perf record floe during each run, DWARF call graphs: floe has no frame
+# pointers), BENCH_LIVE_EXPORT (a path prefix: each run's store exported as PREFIX.LABEL.pcap, to
+# profile the same traffic offline with `floe read`).
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/pods.sh"
@@ -153,7 +155,7 @@ run_floe() {
 	c0=$(cpu_ticks "$pid")
 	local perf_pid=
 	if [ -n "${BENCH_LIVE_PERF:-}" ]; then # a profile of floe during the load (perf report -i)
-		perf record -q -F 499 -g -p "$pid" -o "$BENCH_LIVE_PERF.${label// /_}" -- sleep "$SECS" \
+		perf record -q -F 499 --call-graph dwarf,16384 -p "$pid" -o "$BENCH_LIVE_PERF.${label// /_}" -- sleep "$SECS" \
 			>/dev/null 2>&1 &
 		perf_pid=$!
 	fi
@@ -168,6 +170,8 @@ run_floe() {
 	ring_size=$(bpf_map_kb "$pid" Size)
 	NOTES+=("$label threads: $(thread_cpu "$pid")")
 	bg_stop "$pid" INT
+	[ -z "${BENCH_LIVE_EXPORT:-}" ] ||
+		"$FLOE" pcap export --store "$d/store" --force -o "$BENCH_LIVE_EXPORT.${label// /_}.pcap" >/dev/null
 	rm -rf "$d/store"
 	n=$(wrk_reqs "$d/wrk.log")
 	local s=$d/floe.log ent inc nd lost cpu

@@ -408,6 +408,39 @@ static void test_push_wait_stress(void **state)
 	dissect_engine_destroy(eng);
 }
 
+/* Batched as the tap runs it: a kick after every batch of 1..64 pushes; a batch larger than
+ * the queue must wake the sleeping worker itself (else push_wait would wait for ever). */
+static void test_batched_stress(void **state)
+{
+	struct dissect_worker_config wc = {
+	    .queue_bytes = 4096, .tick_on_request = true, .batched = true};
+	struct dissect_config dc = {0};
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	static uint8_t zeros[700];
+	struct sink s = {0};
+	const unsigned n = 100000;
+
+	(void)state;
+	assert_int_equal(dissect_engine_create(&dc, collect, &s, &eng), 0);
+	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t len = 1 + (i * 7919u) % sizeof(zeros);
+
+		assert_int_equal(dissect_worker_push_wait(w, 1, zeros, len, len, i, always, NULL), 0);
+		if (i % (1 + i % 64) == 0)
+			dissect_worker_kick(w);
+	}
+	dissect_worker_kick(w);
+	dissect_worker_stop(w, &ws);
+	assert_int_equal(ws.pushed, n);
+	assert_int_equal(ws.dropped, 0);
+	assert_int_equal(ws.undecoded, n);
+	assert_int_equal(s.n, 0);
+	dissect_engine_destroy(eng);
+}
+
 /* A tick that writes into a pipe nobody reads, as the tap's entries to a stuck reader. */
 struct stuck_writer {
 	int wfd;
@@ -483,6 +516,7 @@ int main(void)
 	    cmocka_unit_test(test_push_wait_loses_nothing),
 	    cmocka_unit_test(test_push_wait_gives_up),
 	    cmocka_unit_test(test_push_wait_stress),
+	    cmocka_unit_test(test_batched_stress),
 	    cmocka_unit_test(test_stop_bounded),
 	};
 

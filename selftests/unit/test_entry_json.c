@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* entry_json: compact JSON text of jansson trees, checked against jansson's own dump. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -318,6 +319,47 @@ static void test_entry_direct_same_as_tree(void **state)
 	(void)state;
 }
 
+struct other_thread {
+	pthread_barrier_t freed, checked;
+	void *block;
+};
+
+static void *free_on_other_thread(void *arg)
+{
+	struct other_thread *o = arg;
+
+	json_alloc_free(o->block);
+	pthread_barrier_wait(&o->freed);
+	pthread_barrier_wait(&o->checked);
+	json_alloc_release(); /* back to malloc: nothing leaks when the thread ends */
+	return NULL;
+}
+
+/* The cache is per thread (floe tap's dissection thread and main thread use jansson at once):
+ * a block freed on another thread is that thread's to hand out, not this one's. */
+static void test_json_alloc_per_thread(void **state)
+{
+	struct other_thread o = {.block = json_alloc_malloc(40)};
+	pthread_t t;
+	void *b;
+
+	(void)state;
+	assert_non_null(o.block);
+	pthread_barrier_init(&o.freed, NULL, 2);
+	pthread_barrier_init(&o.checked, NULL, 2);
+	assert_int_equal(pthread_create(&t, NULL, free_on_other_thread, &o), 0);
+	pthread_barrier_wait(&o.freed);
+	b = json_alloc_malloc(33); /* same size class: a shared cache would return o.block */
+	assert_non_null(b);
+	assert_ptr_not_equal(b, o.block);
+	pthread_barrier_wait(&o.checked);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	json_alloc_free(b);
+	json_alloc_release();
+	pthread_barrier_destroy(&o.freed);
+	pthread_barrier_destroy(&o.checked);
+}
+
 /* The block cache hands freed small blocks out again, passes big ones to malloc, and its
  * blocks stay malloc's: free() takes them, and it takes blocks malloc() made. */
 static void test_json_alloc_cache(void **state)
@@ -499,7 +541,8 @@ int main(void)
 	    cmocka_unit_test(test_escapes_at_every_offset), cmocka_unit_test(test_integer_limits),
 	    cmocka_unit_test(test_format_time_matches_gmtime),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
-	    cmocka_unit_test(test_utf8_prefix_blocks), cmocka_unit_test(test_entry_line_text), cmocka_unit_test(test_entry_elapsed_same_as_tree), cmocka_unit_test(test_json_alloc_cache), cmocka_unit_test(test_json_alloc_with_jansson),
+	    cmocka_unit_test(test_utf8_prefix_blocks), cmocka_unit_test(test_entry_line_text), cmocka_unit_test(test_entry_elapsed_same_as_tree), cmocka_unit_test(test_json_alloc_cache),
+	    cmocka_unit_test(test_json_alloc_per_thread), cmocka_unit_test(test_json_alloc_with_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

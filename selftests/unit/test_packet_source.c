@@ -47,6 +47,7 @@ struct got {
 	int linktype[MAX_FRAMES];
 	uint64_t ts[MAX_FRAMES], at[MAX_FRAMES];
 	unsigned n, want;
+	unsigned batches, n_at_batch; /* batch_end calls; frames delivered at the last one */
 	struct evloop *loop;
 	int errors;
 };
@@ -65,6 +66,15 @@ static void on_frame(void *ctx, const struct byte_frame *f)
 	g->at[g->n] = evloop_now_ns();
 	if (++g->n == g->want && g->loop)
 		evloop_stop(g->loop);
+}
+
+/* The end of each drain that delivered frames (the tap wakes its consumers there). */
+static void on_batch_end(void *ctx)
+{
+	struct got *g = ctx;
+
+	g->batches++;
+	g->n_at_batch = g->n;
 }
 
 static void on_error(void *ctx, int err, const char *what)
@@ -150,7 +160,9 @@ static void test_frames_reach_the_sink(void **state)
 	struct byte_source bs;
 	struct evloop *l;
 	struct got g = {};
-	struct byte_sink sink = {.frame = on_frame, .error = on_error, .ctx = &g};
+	struct byte_sink sink = {
+	    .frame = on_frame, .error = on_error, .batch_end = on_batch_end, .ctx = &g};
+	unsigned batches;
 	const uint8_t target[4] = {10, 99, 0, 1};
 	char err[512] = "";
 	uint64_t t0, t1, sent;
@@ -206,12 +218,18 @@ static void test_frames_reach_the_sink(void **state)
 	/* Both records wait in the ring: 8 bytes of ring header, the 40-byte record and the
 	 * 128-byte size class that holds the 64-byte frame, each. */
 	assert_int_equal(capture_ring_pending(c), 2 * (8 + 40 + 128));
+	assert_true(g.batches >= 1 && g.n_at_batch == 4); /* every frame so far ended a batch */
+	batches = g.batches;
 	assert_int_equal(byte_source_drain(&bs), 2);
 	assert_int_equal(capture_ring_pending(c), 0);
 	assert_int_equal(g.n, 6);
+	/* one batch end for the two frames, after them */
+	assert_int_equal(g.batches, batches + 1);
+	assert_int_equal(g.n_at_batch, 6);
 	check_frame(&g, 4, 0xc0, t0, t1);
 	check_frame(&g, 5, 0xc1, t0, t1);
 	assert_int_equal(byte_source_drain(&bs), 0);
+	assert_int_equal(g.batches, batches + 1); /* an empty drain ends no batch */
 	assert_int_equal(g.errors, 0);
 
 	close(sock);

@@ -19,8 +19,12 @@ struct free_block {
 	struct free_block *next;
 };
 
-/* One free list per chunk size; the blocks are free (to jansson) but still malloc'd. */
-static struct free_block *free_lists[NCLASSES];
+/*
+ * One free list per chunk size; the blocks are free (to jansson) but still malloc'd. One set
+ * per thread, so that no lock is taken: a block freed by another thread than the one that
+ * allocated it joins the freeing thread's lists, which is fine for malloc's blocks.
+ */
+static _Thread_local struct free_block *free_lists[NCLASSES];
 
 void *json_alloc_malloc(size_t n)
 {
@@ -64,6 +68,18 @@ void json_alloc_install(void)
 	json_set_alloc_funcs(json_alloc_malloc, json_alloc_free);
 }
 
+void json_alloc_release(void)
+{
+	for (size_t c = 0; c < NCLASSES; c++) {
+		while (free_lists[c]) {
+			struct free_block *b = free_lists[c];
+
+			free_lists[c] = b->next;
+			free(b);
+		}
+	}
+}
+
 #else
 
 void *json_alloc_malloc(size_t n)
@@ -77,6 +93,10 @@ void json_alloc_free(void *p)
 }
 
 void json_alloc_install(void)
+{
+}
+
+void json_alloc_release(void)
 {
 }
 

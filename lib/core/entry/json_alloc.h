@@ -11,9 +11,11 @@
  *
  * The blocks are malloc's own (sized with malloc_usable_size()), so memory from jansson may still
  * be released with free() (json_dumps() results are) and memory malloc'd before install may
- * reach json_alloc's free. Bounded: the cache holds at most what was live at once. Not thread
- * safe: install it only in a single-threaded program (floe read), before its first jansson
- * call. jansson's allocator is process-wide, hence the one global cache.
+ * reach json_alloc's free. Bounded: the cache holds at most what was live at once. The cache
+ * is per thread (no lock: `floe tap` builds and frees its entries' trees on the dissection
+ * thread, and the main thread's few trees use their own lists). jansson's allocator is
+ * process-wide: install before the first jansson call. A thread that ends calls
+ * json_alloc_release(), else its cached blocks are lost.
  */
 #ifndef FLOE_ENTRY_JSON_ALLOC_H
 #define FLOE_ENTRY_JSON_ALLOC_H
@@ -25,6 +27,9 @@
 
 /* Route jansson's allocations through the cache (no-op where malloc_usable_size() is missing). */
 void json_alloc_install(void);
+
+/* Give the calling thread's cached blocks back to malloc (at its end). */
+void json_alloc_release(void);
 
 /* The cache's two functions, for tests. */
 void *json_alloc_malloc(size_t n);

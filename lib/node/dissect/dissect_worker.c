@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "entry/json_alloc.h"
 #include "net/packet.h"
 
 /*
@@ -196,6 +197,7 @@ static void *worker_main(void *arg)
 	dissect_engine_finish(w->eng);
 	if (w->cfg.tick)
 		w->cfg.tick(w->cfg.tick_ctx);
+	json_alloc_release(); /* this thread's cache of jansson blocks, if installed */
 	return NULL;
 }
 
@@ -310,7 +312,8 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 	tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
 	if (head - tail > w->st.queue_peak)
 		w->st.queue_peak = head - tail;
-	wake_worker(w);
+	if (!w->cfg.batched) /* else dissect_worker_kick() at the batch's end */
+		wake_worker(w);
 	return 0;
 }
 
@@ -336,6 +339,7 @@ static bool wait_room(struct dissect_worker *w, uint32_t cap_len, uint64_t timeo
 
 	if (!need_at(w, head, len))
 		return false;
+	wake_worker(w); /* batched: it may sleep on a batch not kicked yet */
 	pthread_mutex_lock(&w->lock);
 	atomic_store(&w->producer_asleep, true); /* then look again: see the header */
 	while (!(ok = has_room(w, head, len)) && now_ns(CLOCK_MONOTONIC) < until_ns)
@@ -408,6 +412,11 @@ int dissect_worker_push_stream(struct dissect_worker *w, const struct byte_strea
 		snprintf(sr.process, sizeof(sr.process), "%s", c->process);
 	return push_wait(w, REC_STREAM, &sr, sizeof(sr), c->data, (uint32_t)c->len,
 			 (uint32_t)c->len, c->ts_ns, may_wait ? may_wait : never_wait, ctx);
+}
+
+void dissect_worker_kick(struct dissect_worker *w)
+{
+	wake_worker(w);
 }
 
 void dissect_worker_tick(struct dissect_worker *w)

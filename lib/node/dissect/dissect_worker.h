@@ -43,6 +43,9 @@ struct dissect_worker_config {
 	size_t queue_bytes; /* frames (and a small header each) waiting; 0: default */
 	uint64_t tick_ns;   /* expiry and tick() period; 0: one second */
 	bool tick_on_request; /* tick only on dissect_worker_tick(); tick_ns unused */
+	/* The producer calls dissect_worker_kick() after each batch of pushes: a sleeping worker
+	 * is woken once per batch (or when the queue is full), not at every frame. */
+	bool batched;
 	void (*tick)(void *ctx); /* optional, on the worker thread */
 	void *tick_ctx;
 	/*
@@ -96,6 +99,9 @@ int dissect_worker_push_wait(struct dissect_worker *w, int linktype, const uint8
  */
 int dissect_worker_push_stream(struct dissect_worker *w, const struct byte_stream_chunk *c,
 			       bool (*may_wait)(void *ctx), void *ctx);
+
+/* End of a batch of pushes (cfg.batched): wake the worker if it sleeps. Same producer thread. */
+void dissect_worker_kick(struct dissect_worker *w);
 
 /* Ask for a tick (expiry, then cfg.tick) on the worker thread; it comes after the frames
  * queued so far. Never blocks for long. */

@@ -284,7 +284,7 @@ static void set_version(json_t *o, const http_parser *hp)
 	char v[16];
 
 	version_str(hp, v);
-	json_object_set_new(o, "version", json_string(v));
+	json_object_set_new_nocheck(o, "version", json_string_nocheck(v));
 }
 
 static void entry_version(struct entry *e, const http_parser *hp)
@@ -479,16 +479,16 @@ static void msg_close_obj(struct msg *m)
 		b = http_body_to_json(&m->body, enc);
 		if (b) {
 			if (m->gap_bytes) {
-				json_object_set_new(b, "gap_bytes", json_integer((json_int_t)m->gap_bytes));
-				json_object_set_new(b, "truncated", json_true());
+				json_object_set_new_nocheck(b, "gap_bytes", json_integer((json_int_t)m->gap_bytes));
+				json_object_set_new_nocheck(b, "truncated", json_true());
 			}
 			if (m->cut)
-				json_object_set_new(b, "truncated", json_true());
-			json_object_set_new(m->obj, "body", b);
+				json_object_set_new_nocheck(b, "truncated", json_true());
+			json_object_set_new_nocheck(m->obj, "body", b);
 		}
 	}
 	if (m->trailers && json_object_size(m->trailers))
-		json_object_set(m->obj, "trailers", m->trailers);
+		json_object_set_nocheck(m->obj, "trailers", m->trailers);
 }
 
 /* ---- http_parser callbacks ---- */
@@ -590,7 +590,7 @@ static void head_common(json_t *o, struct msg *m)
 	const char *v = http_headers_get(m->headers, req ? "cookie" : "set-cookie");
 
 	set_version(o, &m->hp);
-	json_object_set(o, "headers", m->headers);
+	json_object_set_nocheck(o, "headers", m->headers);
 	if (v) {
 		json_t *ck = json_object();
 		int err = -ENOMEM;
@@ -598,12 +598,12 @@ static void head_common(json_t *o, struct msg *m)
 		if (ck)
 			err = req ? http_cookies_from_request(ck, v) : http_cookies_from_set_cookie(ck, v);
 		if (!err && json_object_size(ck))
-			json_object_set(o, "cookies", ck);
+			json_object_set_nocheck(o, "cookies", ck);
 		json_decref(ck);
 	}
 	v = http_headers_get(m->headers, "content-type");
 	if (v)
-		json_object_set_new(o, "content_type", json_string(v));
+		json_object_set_new_nocheck(o, "content_type", json_string(v));
 }
 
 static json_t *head_json(struct msg *m)
@@ -613,10 +613,11 @@ static json_t *head_json(struct msg *m)
 	if (!o)
 		return NULL;
 	if (m->dir == TCP_DIR_C2S) {
-		json_object_set_new(o, "method", json_string(http_method_str(m->hp.method)));
+		json_object_set_new_nocheck(o, "method",
+					    json_string_nocheck(http_method_str(m->hp.method)));
 		http_url_split(o, sb_str(&m->line), m->line.len);
 	} else {
-		json_object_set_new(o, "status", json_integer(m->hp.status_code));
+		json_object_set_new_nocheck(o, "status", json_integer(m->hp.status_code));
 		entry_set_text(o, "status_text", (const uint8_t *)sb_str(&m->line), m->line.len);
 	}
 	head_common(o, m);
@@ -739,7 +740,7 @@ static const http_parser_settings settings = {
 
 static void set_upgrade(struct xch *x, const char *proto)
 {
-	json_object_set_new(x->e->fields, "upgrade", json_string(proto));
+	json_object_set_new_nocheck(x->e->fields, "upgrade", json_string(proto));
 }
 
 static void add_interim(struct xch *x, struct msg *m)
@@ -749,18 +750,18 @@ static void add_interim(struct xch *x, struct msg *m)
 
 	if (!arr) {
 		arr = json_array();
-		if (!arr || json_object_set_new(x->e->fields, "interim", arr))
+		if (!arr || json_object_set_new_nocheck(x->e->fields, "interim", arr))
 			return;
 	}
 	if (json_array_size(arr) >= HTTP1_INTERIM_MAX) {
 		json_t *n = json_object_get(x->e->fields, "interim_dropped");
 
-		json_object_set_new(x->e->fields, "interim_dropped",
+		json_object_set_new_nocheck(x->e->fields, "interim_dropped",
 				    json_integer(json_integer_value(n) + 1));
 		return;
 	}
 	entry_format_time(m->ts_first, t);
-	json_object_set_new(m->obj, "time", json_string(t));
+	json_object_set_new_nocheck(m->obj, "time", json_string(t));
 	json_array_append(arr, m->obj);
 }
 
@@ -802,7 +803,7 @@ static void switched(struct h1 *st, struct xch *x, struct msg *m, uint64_t ts_en
 	x->e->response_ts_ns = m->ts_first;
 	x->e->response_end_ns = ts_end;
 	x->e->response_size = m->wire;
-	json_object_set(x->e->fields, "response", m->obj);
+	json_object_set_nocheck(x->e->fields, "response", m->obj);
 	x->resp = HALF_DONE;
 	xch_try_emit(st, x);
 }
@@ -814,7 +815,7 @@ static void request_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 	msg_close_obj(m);
 	x->e->request_end_ns = ts_end;
 	x->e->request_size = m->wire;
-	json_object_set(x->e->fields, "request", m->obj);
+	json_object_set_nocheck(x->e->fields, "request", m->obj);
 	x->req = HALF_DONE;
 	if (m->hp.upgrade)
 		x->upgrade = true;
@@ -846,7 +847,7 @@ static void response_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 	x->e->response_ts_ns = m->ts_first;
 	x->e->response_end_ns = ts_end;
 	x->e->response_size = m->wire;
-	json_object_set(x->e->fields, "response", m->obj);
+	json_object_set_nocheck(x->e->fields, "response", m->obj);
 	x->resp = HALF_DONE;
 	if (!x->e->version[0])
 		entry_version(x->e, &m->hp);
@@ -901,7 +902,7 @@ static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why,
 	m->x = NULL;
 	if (m->dir == TCP_DIR_C2S) {
 		if (m->obj)
-			json_object_set(x->e->fields, "request", m->obj);
+			json_object_set_nocheck(x->e->fields, "request", m->obj);
 		x->e->request_end_ns = ts;
 		x->e->request_size = m->wire;
 		x->req = HALF_MISSING;
@@ -915,7 +916,7 @@ static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why,
 			m->obj = NULL;
 		}
 		if (m->obj) {
-			json_object_set(x->e->fields, "response", m->obj);
+			json_object_set_nocheck(x->e->fields, "response", m->obj);
 			x->e->response_ts_ns = m->ts_first;
 			x->e->response_size = m->wire;
 			x->e->response_end_ns = ts;

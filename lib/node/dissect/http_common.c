@@ -110,24 +110,39 @@ static const char *join_sep(const char *name, size_t n)
 	return ", ";
 }
 
+/* Header names up to this long are lower-cased on the stack (longer ones: malloc). */
+#define HEADER_NAME_STACK 256
+
 int http_headers_add(json_t *headers, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-	json_t *key, *val, *old;
-	const char *sep;
-	char *lower, *joined;
+	json_t *key = NULL, *val, *old;
+	const char *sep, *k;
+	char stack[HEADER_NAME_STACK], *lower = stack, *joined;
 	size_t klen, olen, slen;
 	int rc = -ENOMEM;
 
-	lower = malloc(nlen + 1);
-	if (!lower)
-		return -ENOMEM;
+	if (nlen >= sizeof(stack)) {
+		lower = malloc(nlen + 1);
+		if (!lower)
+			return -ENOMEM;
+	}
 	for (size_t i = 0; i < nlen; i++) {
 		char c = name[i];
 
 		lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 	}
-	key = sanitized((const uint8_t *)lower, nlen, true);
-	free(lower);
+	lower[nlen] = 0;
+	/* A valid key (UTF-8, no NUL: nearly every name) is used as it is; any other one as
+	 * sanitized() makes it. No string object per header for the common case: headers were
+	 * a tenth of an HTTP/1 entry's cost. */
+	if (utf8_valid((const uint8_t *)lower, nlen, false)) {
+		k = lower;
+		klen = nlen;
+	} else {
+		key = sanitized((const uint8_t *)lower, nlen, true);
+		k = key ? json_string_value(key) : NULL;
+		klen = key ? json_string_length(key) : 0;
+	}
 	/* A field value excludes leading and trailing whitespace (RFC 9110 5.5). */
 	while (vlen && is_ows(value[0])) {
 		value++;
@@ -136,12 +151,11 @@ int http_headers_add(json_t *headers, const char *name, size_t nlen, const char 
 	while (vlen && is_ows(value[vlen - 1]))
 		vlen--;
 	val = text_json((const uint8_t *)value, vlen);
-	if (!key || !val)
+	if (!k || !val)
 		goto out;
-	klen = json_string_length(key);
-	old = json_object_get(headers, json_string_value(key));
+	old = json_object_get(headers, k);
 	if (old) {
-		sep = join_sep(json_string_value(key), klen);
+		sep = join_sep(k, klen);
 		slen = strlen(sep);
 		olen = json_string_length(old);
 		joined = malloc(olen + slen + json_string_length(val) + 1);
@@ -155,9 +169,11 @@ int http_headers_add(json_t *headers, const char *name, size_t nlen, const char 
 		rc = rc ? -ENOMEM : 0;
 		goto out;
 	}
-	rc = json_object_set_new_nocheck(headers, json_string_value(key), val) ? -ENOMEM : 0;
+	rc = json_object_set_new_nocheck(headers, k, val) ? -ENOMEM : 0;
 	val = NULL; /* stolen, also on failure */
 out:
+	if (lower != stack)
+		free(lower);
 	json_decref(key);
 	json_decref(val);
 	return rc;
@@ -366,15 +382,16 @@ int http_url_split(json_t *req, const char *url, size_t n)
 	} else {
 		qs = qe; /* no query */
 	}
-	if (json_object_set_new(req, "url", text_json((const uint8_t *)url, n)))
+	if (json_object_set_new_nocheck(req, "url", text_json((const uint8_t *)url, n)))
 		return -ENOMEM;
 	/* Absolute-form (proxies): the path is what follows the authority; "/" when empty. */
 	if (pre && pe == pre)
-		rc = json_object_set_new(req, "path", json_string("/"));
+		rc = json_object_set_new_nocheck(req, "path", json_string("/"));
 	else
-		rc = json_object_set_new(req, "path",
-					 text_json((const uint8_t *)url + pre, pe - pre));
-	if (rc || json_object_set_new(req, "query", text_json((const uint8_t *)url + qs, qe - qs)))
+		rc = json_object_set_new_nocheck(req, "path",
+						 text_json((const uint8_t *)url + pre, pe - pre));
+	if (rc || json_object_set_new_nocheck(req, "query",
+					      text_json((const uint8_t *)url + qs, qe - qs)))
 		return -ENOMEM;
 	params = json_object();
 	if (!params)
@@ -384,7 +401,7 @@ int http_url_split(json_t *req, const char *url, size_t n)
 		json_decref(params);
 		return rc;
 	}
-	return json_object_set_new(req, "query_params", params) ? -ENOMEM : 0;
+	return json_object_set_new_nocheck(req, "query_params", params) ? -ENOMEM : 0;
 }
 
 /* ---- bodies ---- */
@@ -472,7 +489,7 @@ static enum coding parse_coding(const char *ce)
 struct inflated {
 	uint8_t *buf;
 	size_t len;
-	bool truncated; /* more output than max */
+	bool truncated;	 /* more output than max */
 	bool incomplete; /* the stream stopped before its end, after giving output */
 	const char *error;
 };
@@ -580,12 +597,13 @@ json_t *http_body_to_json(const struct http_body *b, const char *content_encodin
 	if (!o)
 		return NULL;
 	rc |= set_count(o, "size", b->size);
-	rc |= json_object_set_new(o, "truncated", json_boolean(truncated)); /* set again below */
+	rc |= json_object_set_new_nocheck(o, "truncated",
+					  json_boolean(truncated)); /* set again below */
 	if (c != CODING_NONE) {
 		const char *ce = content_encoding;
 
-		rc |=
-		    json_object_set_new(o, "encoding", text_json((const uint8_t *)ce, strlen(ce)));
+		rc |= json_object_set_new_nocheck(o, "encoding",
+						  text_json((const uint8_t *)ce, strlen(ce)));
 	}
 	/* Nothing kept (HEAD, 204, max 0): nothing to decode, and that is not an error. */
 	if ((c == CODING_GZIP || c == CODING_DEFLATE) && b->len) {
@@ -607,22 +625,24 @@ json_t *http_body_to_json(const struct http_body *b, const char *content_encodin
 			}
 		}
 		if (inf.error) {
-			rc |= json_object_set_new(o, "decode_error", json_string(inf.error));
+			rc |=
+			    json_object_set_new_nocheck(o, "decode_error", json_string(inf.error));
 		} else {
 			show = inf.buf ? inf.buf : show;
 			show_len = inf.len;
 			truncated |= inf.truncated;
 			rc |= set_count(o, "decoded_size", inf.len);
 			if (inf.incomplete)
-				rc |= json_object_set_new(o, "decode_incomplete", json_true());
+				rc |= json_object_set_new_nocheck(o, "decode_incomplete",
+								  json_true());
 		}
 	}
-	rc |= json_object_set_new(o, "truncated", json_boolean(truncated));
+	rc |= json_object_set_new_nocheck(o, "truncated", json_boolean(truncated));
 	if (utf8_valid(show, show_len, false))
-		rc |= json_object_set_new(o, "text",
-					  json_stringn_nocheck((const char *)show, show_len));
+		rc |= json_object_set_new_nocheck(
+		    o, "text", json_stringn_nocheck((const char *)show, show_len));
 	else
-		rc |= json_object_set_new(o, "base64", entry_json_base64(show, show_len));
+		rc |= json_object_set_new_nocheck(o, "base64", entry_json_base64(show, show_len));
 	free(inf.buf);
 	if (rc) {
 		json_decref(o);

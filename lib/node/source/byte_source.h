@@ -77,6 +77,9 @@ struct byte_sink {
 	void (*stream)(void *ctx, const struct byte_stream_chunk *c); /* NULL: no stream sources */
 	/* The source failed for good (e.g. the ring buffer cannot be read); what says how. */
 	void (*error)(void *ctx, int err, const char *what);
+	/* Optional: the end of one drain's frames, so a sink wakes its consumers once per batch
+	 * rather than once per frame. */
+	void (*batch_end)(void *ctx);
 	void *ctx;
 };
 

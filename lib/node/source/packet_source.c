@@ -52,6 +52,8 @@ static int drain(struct packet_source *ps)
 	if (ps->failed)
 		return -ps->failed;
 	n = capture_drain(ps->capture);
+	if (n > 0 && ps->sink.batch_end)
+		ps->sink.batch_end(ps->sink.ctx);
 	if (n < 0) {
 		ps->failed = -n;
 		evloop_timer_set(ps->loop, ps->drain, 0, 0);

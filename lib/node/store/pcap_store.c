@@ -164,6 +164,7 @@ struct pcap_store {
 	uint64_t q_in, q_done;
 	uint64_t q_waits, q_wait_ns; /* the producer found the queue full; time it waited */
 	bool w_stop, w_waiting;
+	bool batched; /* config.batched: the producer kicks the writer after each batch */
 
 	/* Writer thread only. */
 	struct segment *active;
@@ -1552,6 +1553,7 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 	s->snaplen = cfg->snaplen && cfg->snaplen < MAX_SNAPLEN ? cfg->snaplen : MAX_SNAPLEN;
 	s->seg_ns = (uint64_t)cfg->segment_seconds * 1000000000ull;
 	s->level = cfg->zstd_level;
+	s->batched = cfg->batched;
 	s->next_seq = 1;
 	if (!s->dir) {
 		ret = -ENOMEM;
@@ -1782,10 +1784,22 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 	c->used += need;
 	c->packets++;
 	s->q_in++;
-	if (s->w_waiting)
+	/* Batched: a full chunk (one behind the tail) wakes the writer, the rest waits for the
+	 * batch's kick. A wake per packet cost a futex call and a write() of one packet each. */
+	if (s->w_waiting && (!s->batched || s->q_head != s->q_tail))
 		pthread_cond_signal(&s->data_cv);
 	pthread_mutex_unlock(&s->qmu);
 	return 0;
+}
+
+void pcap_store_kick(struct pcap_store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->qmu);
+	if (s->w_waiting && s->q_head)
+		pthread_cond_signal(&s->data_cv);
+	pthread_mutex_unlock(&s->qmu);
 }
 
 /*
@@ -1815,6 +1829,8 @@ int pcap_store_flush(struct pcap_store *s)
 		return -EINVAL;
 	pthread_mutex_lock(&s->qmu);
 	target = s->q_in;
+	if (s->w_waiting && s->q_head) /* a batch not kicked yet */
+		pthread_cond_signal(&s->data_cv);
 	while (s->q_done < target)
 		pthread_cond_wait(&s->done_cv, &s->qmu);
 	pthread_mutex_unlock(&s->qmu);

@@ -29,6 +29,7 @@
 #ifndef FLOE_PCAP_STORE_H
 #define FLOE_PCAP_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,9 @@ struct pcap_store_config {
 				      Longer packets are cut to it */
 	uint64_t queue_bytes;      /* in-memory queue between producer and writer; 0: 16 MiB */
 	int zstd_level;            /* 0: do not compress closed segments; else zstd level (1..19) */
+	bool batched;              /* the producer calls pcap_store_kick() after each batch of
+				      writes: the writer is woken once per batch (or when a queue
+				      chunk fills), not once per packet */
 };
 
 struct pcap_store_stats {
@@ -93,6 +97,12 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
  */
 int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uint32_t pkt_len,
 		     const void *data);
+
+/*
+ * End of a batch of pcap_store_write() calls (config.batched): wake the writer for what they
+ * queued. Without it the writer takes them when a chunk fills, at a flush or at close.
+ */
+void pcap_store_kick(struct pcap_store *s);
 
 /*
  * Make everything queued so far visible in the active segment file (waits for the writer).

@@ -133,8 +133,22 @@ static void on_stream(void *ctx, const struct byte_stream_chunk *c)
 {
 	struct tap *t = ctx;
 
-	if (t->worker)
+	if (t->worker) {
 		dissect_worker_push_stream(t->worker, c, dissection_may_wait, t);
+		/* The worker is batched (on_frames_end); the TLS ring has no batch end of its
+		 * own, and a kick costs one atomic load when the worker is awake. */
+		dissect_worker_kick(t->worker);
+	}
+}
+
+/* A byte_sink batch end: the store's writer and the dissection thread are woken once per drain. */
+static void on_frames_end(void *ctx)
+{
+	struct tap *t = ctx;
+
+	pcap_store_kick(t->store);
+	if (t->worker)
+		dissect_worker_kick(t->worker);
 }
 
 static void on_byte_source_error(void *ctx, int err, const char *what)
@@ -277,6 +291,7 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	struct dissect_worker_config wc = {
 	    .queue_bytes = t->o->dissect_queue,
 	    .tick_on_request = true,
+	    .batched = true, /* on_frames_end */
 	    .tick = entries_tick,
 	    .tick_ctx = t,
 	    .stop_timeout_ns = ENTRIES_STOP_TIMEOUT_NS,
@@ -999,6 +1014,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	    .snaplen = o->snaplen,
 	    /* zstd's fastest regular level: the compressor must keep up with capture rates */
 	    .zstd_level = o->compress ? 1 : 0,
+	    .batched = true, /* on_frames_end */
 	};
 	ret = pcap_store_open(&sc, &t.store, err, sizeof(err));
 	if (ret < 0) {
@@ -1041,7 +1057,10 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 
 	{
 		struct byte_sink bs = {
-		    .frame = on_frame, .error = on_byte_source_error, .ctx = &t};
+		    .frame = on_frame,
+		    .error = on_byte_source_error,
+		    .batch_end = on_frames_end,
+		    .ctx = &t};
 
 		ret = packet_source_new(t.capture, &t.byte_source);
 		if (ret == 0)

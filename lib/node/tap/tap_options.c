@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dissect/engine.h"
+#include "entry/json_alloc.h"
 #include "pods/k8s_config.h"
 #include "pods/pods_local.h"
 #include "floe_record.h"
@@ -475,6 +476,8 @@ int tap_main(const char *prog, int argc, char **argv)
 	char err[512];
 	int ret;
 
+	/* Before any jansson call: the entries' trees recycle their small blocks (per thread). */
+	json_alloc_install();
 	tap_options_init(&o);
 	ret = tap_options_parse(argc, argv, &o, stdout, err, sizeof(err));
 	if (ret == 1)
