@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,7 +25,10 @@
 #include "entry/entry_output.h"
 #include "loop/evloop.h"
 #include "net/packet.h"
+#include "store/entry_history.h"
 #include "store/pcap_store.h"
+#include "agent/agent_local.h"
+#include "entry/entry_json.h"
 #include "pods/pod_source.h"
 #include "pods/k8s_config.h"
 #include "pods/pods_local.h"
@@ -96,6 +100,13 @@ struct tap {
 	int output_efd;                  /* eventfd: the dissection thread's word to the loop */
 	uint64_t entries_unwritten;      /* on the dissection thread: entries after the failure */
 	int stop_signo;                  /* the signal that stopped the run, 0: none */
+	/* The entry history and the agent's API over it (docs/hub.md, "The agent side"). */
+	bool printing;                   /* --entries/--json/--filter: entries go to out */
+	struct entry_history *history;
+	struct agent_local *agent;
+	struct entry_json_buf hbuf;      /* on the dissection thread: one entry's JSON */
+	char run_id[24];                 /* this run's prefix of entry ids */
+	uint64_t history_limit;          /* the history's share of --storagelimit */
 };
 
 /* Sent to a dissection thread blocked writing entries nobody reads, after this long at exit. */
@@ -226,11 +237,26 @@ static void output_failed(struct tap *t, int err)
 	(void)n;
 }
 
-/* The dissection sink: entries to the output until it fails once. */
+/* The dissection sink: every entry to the history and the live subscribers; to the output
+ * (--entries/--json) until it fails once. */
 static void tap_entry_sink(void *ctx, const struct entry *e)
 {
 	struct tap *t = ctx;
 
+	if (t->history || t->agent) {
+		/* The merge key: the request's time, else the response's (a response alone). */
+		int64_t ts = (int64_t)(e->request_ts_ns ? e->request_ts_ns : e->response_ts_ns);
+
+		t->hbuf.len = 0;
+		if (entry_json_append_entry(&t->hbuf, e) == 0) {
+			if (t->history)
+				entry_history_append(t->history, e->id, ts, t->hbuf.p, t->hbuf.len);
+			if (t->agent)
+				agent_local_publish(t->agent, e->id, ts, t->hbuf.p, t->hbuf.len);
+		}
+	}
+	if (!t->printing)
+		return;
 	if (atomic_load(&t->output_errno)) {
 		t->entries_unwritten++;
 		return;
@@ -290,7 +316,8 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	struct dissect_config dc = {.body_max = t->o->body_max,
 				    .memory_budget = t->o->dissect_memory,
 				    .names = pod_names_lookup,
-				    .names_ctx = &t->names};
+				    .names_ctx = &t->names,
+				    .id_prefix = t->run_id};
 	struct dissect_worker_config wc = {
 	    .queue_bytes = t->o->dissect_queue,
 	    .tick_on_request = true,
@@ -378,6 +405,7 @@ static int entries_close(struct tap *t)
 	dissect_engine_destroy(t->engine);
 	t->engine = NULL;
 	entry_output_free(&t->output);
+	entry_json_buf_free(&t->hbuf);
 	return err && err != EPIPE ? -err : 0;
 }
 
@@ -711,19 +739,12 @@ static double process_cpu_s(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-/* Written last, after the store is closed (its last compression done): cpu_s is the run's.
- * Returns 0, or -1 (said on log) when the file could not be written. */
-static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
+/* The statistics object of --stats-json and of the agent's stats call. */
+static void stats_json_print(FILE *f, const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
-			     const struct dissect_stats *ds,
-			     const struct dissect_worker_stats *ws, size_t pods, FILE *log)
+			     const struct dissect_stats *ds, const struct dissect_worker_stats *ws,
+			     size_t pods, const struct entry_history_stats *hs)
 {
-	FILE *f = fopen(path, "w");
-
-	if (!f) {
-		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
-		return -1;
-	}
 	fprintf(f,
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
 		"\"duplicate\":%llu,\"written\":%llu,\"store_lost\":%llu,"
@@ -732,7 +753,9 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		"\"pods\":%zu,\"bytes_written\":%llu,\"cpu_s\":%.3f,\"store_wait_s\":%.3f,"
 		"\"dissect_entries\":%llu,\"dissect_mem_limit\":%llu,\"dissect_mem_peak\":%llu,"
 		"\"dissect_mem_evictions\":%llu,\"dissect_mem_evicted_bytes\":%llu,"
-		"\"dissect_queue_dropped\":%llu,\"dissect_queue_peak\":%llu}\n",
+		"\"dissect_queue_dropped\":%llu,\"dissect_queue_peak\":%llu,"
+		"\"history_entries\":%llu,\"history_dropped\":%llu,\"history_evicted\":%llu,"
+		"\"history_bytes\":%llu}\n",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -745,11 +768,62 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(double)st->producer_wait_ns / 1e9, (unsigned long long)ds->entries,
 		(unsigned long long)ds->mem_limit, (unsigned long long)ds->mem_peak,
 		(unsigned long long)ds->mem_evictions, (unsigned long long)ds->mem_evicted_bytes,
-		(unsigned long long)ws->dropped, (unsigned long long)ws->queue_peak);
+		(unsigned long long)ws->dropped, (unsigned long long)ws->queue_peak,
+		(unsigned long long)hs->entries_written, (unsigned long long)hs->entries_dropped,
+		(unsigned long long)hs->entries_evicted, (unsigned long long)hs->bytes);
+}
+
+/* Written last, after the store is closed (its last compression done): cpu_s is the run's.
+ * Returns 0, or -1 (said on log) when the file could not be written. */
+static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
+			     const struct capture_stats *cs, const struct pcap_store_stats *st,
+			     const struct dissect_stats *ds,
+			     const struct dissect_worker_stats *ws, size_t pods,
+			     const struct entry_history_stats *hs, FILE *log)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	stats_json_print(f, cnt, cs, st, ds, ws, pods, hs);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The agent's stats call, from any thread while the tap runs: the kernel's counters, the
+ * store's and the history's now. The dissection engine's counters belong to its thread until
+ * the end, so they are 0 here (the final --stats-json has them).
+ */
+static int tap_live_stats(void *ctx, char **json_out)
+{
+	struct tap *t = ctx;
+	uint64_t cnt[FLOE_CNT_MAX] = {};
+	struct capture_stats cs = {};
+	struct pcap_store_stats st = {};
+	struct dissect_stats ds = {};
+	struct dissect_worker_stats ws = {};
+	struct entry_history_stats hs = {};
+	size_t len = 0;
+	FILE *f = open_memstream(json_out, &len);
+
+	if (!f)
+		return -ENOMEM;
+	capture_counters(t->capture, cnt);
+	pcap_store_get_stats(t->store, &st);
+	if (t->history)
+		entry_history_get_stats(t->history, &hs);
+	stats_json_print(f, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs);
+	if (fclose(f)) {
+		free(*json_out);
+		*json_out = NULL;
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -893,11 +967,31 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	if (o->debug)
 		setenv("FLOE_BPF_DEBUG", "1", 0);
 
+	/* The entry history takes an eighth of the limit (at least 16 KiB) beside the PCAP
+	 * segments; together they stay within --storagelimit (docs/storage.md). */
+	if (o->history) {
+		t.history_limit = o->storage_limit / 8;
+		if (t.history_limit < (16u << 10))
+			t.history_limit = 16u << 10;
+	}
+	/* This run's id prefixes every entry id: unique across agents and restarts. */
+	{
+		uint8_t rnd[8] = {};
+
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			uint64_t v = evloop_now_ns() ^ ((uint64_t)getpid() << 32);
+
+			memcpy(rnd, &v, sizeof(rnd));
+		}
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(t.run_id + 2 * i, 3, "%02x", rnd[i]);
+	}
+
 	/* The store first: a refused or unusable store ends the run before BPF is loaded. */
 	struct pcap_store_config sc = {
 	    .dir = o->store_dir,
 	    .group = o->store_group,
-	    .limit_bytes = o->storage_limit,
+	    .limit_bytes = o->storage_limit - t.history_limit,
 	    .segment_seconds = o->segment_seconds,
 	    .snaplen = o->snaplen,
 	    /* zstd's fastest regular level: the compressor must keep up with capture rates */
@@ -907,6 +1001,24 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	if (ret < 0) {
 		fprintf(log, "floe: %s\n", err);
 		goto out;
+	}
+	if (o->history) {
+		struct entry_history_config hc = {.store_dir = o->store_dir,
+						  .limit_bytes = t.history_limit,
+						  .segment_seconds = o->segment_seconds};
+		struct agent_local_config ac = {.store_dir = o->store_dir,
+						.stats = tap_live_stats,
+						.stats_ctx = &t};
+
+		ret = entry_history_open(&hc, &t.history, err, sizeof(err));
+		if (ret == 0) {
+			ac.history = t.history;
+			ret = agent_local_new(&ac, &t.agent, err, sizeof(err));
+		}
+		if (ret < 0) {
+			fprintf(log, "floe: %s\n", err);
+			goto out;
+		}
 	}
 
 	struct capture_config cc = {
@@ -921,12 +1033,13 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		fprintf(log, "floe: removed %u hooks and %u qdiscs left by an earlier run\n",
 			cleaned.filters_removed, cleaned.qdiscs_removed);
 
-	if ((o->entries || o->filter) && entries_open(&t, out, err, sizeof(err)) < 0) {
+	t.printing = o->entries || o->filter;
+	if ((t.printing || o->history) && entries_open(&t, out, err, sizeof(err)) < 0) {
 		fprintf(log, "floe: %s\n", err);
 		rc = 2;
 		goto out;
 	}
-	if (t.worker) {
+	if (t.worker && t.printing) {
 		struct stat sb;
 
 		ret = t.output_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -971,6 +1084,11 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		}
 	}
 	t.started = true;
+	if (t.agent && o->agent_started) {
+		struct agent_api api = agent_local_api(t.agent);
+
+		o->agent_started(&api, o->agent_ctx);
+	}
 
 	fprintf(log, "floe: tapping %zu pod%s", t.n_pods, t.n_pods == 1 ? "" : "s");
 	for (size_t i = 0; i < t.n_pods; i++)
@@ -1021,14 +1139,45 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	}
 	if (entries_close(&t) < 0)
 		rc = 1;
-	if (o->stats_json &&
-	    write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
-			     t.next_target_id, log) < 0)
-		rc = 1;
+	if (t.history) {
+		struct entry_history_stats hs;
+
+		entry_history_sync(t.history);
+		entry_history_get_stats(t.history, &hs);
+		fprintf(log,
+			"  entry history                   %llu entries kept (%llu bytes, %.1f us "
+			"each to queue), %llu dropped, %llu evicted%s%s\n",
+			(unsigned long long)hs.entries_written, (unsigned long long)hs.bytes,
+			hs.entries_written ? (double)hs.append_ns / 1e3 / (double)hs.entries_written
+					   : 0.0,
+			(unsigned long long)hs.entries_dropped,
+			(unsigned long long)hs.entries_evicted, hs.last_errno ? "; last error: " : "",
+			hs.last_errno ? strerror(hs.last_errno) : "");
+		if (o->stats_json &&
+		    write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
+				     t.next_target_id, &hs, log) < 0)
+			rc = 1;
+	} else {
+		struct entry_history_stats hs = {};
+
+		if (o->stats_json &&
+		    write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
+				     t.next_target_id, &hs, log) < 0)
+			rc = 1;
+	}
 out:
+	if (t.agent) {
+		struct agent_api api = agent_local_api(t.agent);
+
+		if (o->agent_stopping && t.started)
+			o->agent_stopping(&api, o->agent_ctx);
+		api.ops->destroy(api.self);
+		t.agent = NULL;
+	}
 	pod_source_free(&t.pod_source);
 	byte_source_free(&t.byte_source);
 	entries_close(&t);
+	entry_history_close(t.history);
 	entry_filter_free(t.filter);
 	if (t.store)
 		pcap_store_close(t.store);

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "api/agent_api.h"
+
 struct tap_options {
 	const char *pod_regex;  /* POD REGEX, may be NULL */
 	const char *namespaces; /* -n, comma-separated, may be NULL */
@@ -19,6 +21,7 @@ struct tap_options {
 	bool dryrun;
 	bool debug;
 	bool compress;           /* zstd for closed segments */
+	bool history;            /* keep every entry in the store (default; --no-history) */
 	uint64_t storage_limit;  /* bytes */
 	uint64_t ringbuf_bytes;
 	uint32_t snaplen;
@@ -44,6 +47,11 @@ struct tap_options {
 	uint64_t body_max;       /* --body-max; 0: default */
 	uint64_t dissect_queue;  /* --dissect-queue: bytes of packets waiting; 0: default */
 	uint64_t dissect_memory; /* --dissect-memory: the engine's memory budget; 0: default */
+	/* The agent's API (entry history, live entries, PCAP, stats) while the tap runs: called
+	 * once it is ready and once before it goes (the gRPC transport serves it). */
+	void (*agent_started)(const struct agent_api *api, void *ctx);
+	void (*agent_stopping)(const struct agent_api *api, void *ctx);
+	void *agent_ctx;
 };
 
 /* Defaults for every field. */

@@ -20,6 +20,7 @@ void tap_options_init(struct tap_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->compress = true;
+	o->history = true;
 	o->storage_limit = 200ull << 20;
 	o->ringbuf_bytes = 32ull << 20;
 	o->snaplen = 65535;
@@ -94,6 +95,8 @@ static void print_help(FILE *out)
 	    "      --ringbuffer SIZE      kernel ring buffer size (default 32MB)\n"
 	    "      --segment-seconds N    close a PCAP segment after N seconds (default 60)\n"
 	    "      --no-compress          keep closed segments uncompressed\n"
+	    "      --no-history           keep no entry history (by default every entry is kept\n"
+	    "                             in the store's entries/, 1/8 of --storagelimit)\n"
 	    "      --duration SECONDS     stop after this long (default: until Ctrl-C)\n"
 	    "      --stats-json FILE      write the final counters as JSON\n"
 	    "      --entries              print request/response entries as the pods talk\n"
@@ -144,6 +147,7 @@ enum {
 	OPT_K8S,
 	OPT_NODE,
 	OPT_ALL_NODES,
+	OPT_NO_HISTORY,
 	OPT_LATER,
 };
 
@@ -287,6 +291,7 @@ static const struct option long_opts[] = {
     {"ringbuffer", required_argument, NULL, OPT_RINGBUFFER},
     {"segment-seconds", required_argument, NULL, OPT_SEGMENT_SECONDS},
     {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
+    {"no-history", no_argument, NULL, OPT_NO_HISTORY},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"entries", no_argument, NULL, OPT_ENTRIES},
@@ -386,6 +391,9 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_NO_COMPRESS:
 			o->compress = false;
+			break;
+		case OPT_NO_HISTORY:
+			o->history = false;
 			break;
 		case OPT_K8S:
 			k8s = true;
