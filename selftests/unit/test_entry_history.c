@@ -55,11 +55,12 @@ static void id_of(int i, char *buf, size_t len)
 /* Text that compresses as JSON does, but differs per entry. */
 static size_t json_of(int i, char *buf, size_t len)
 {
-	return (size_t)snprintf(buf, len,
-				"{\"id\":\"x%d\",\"protocol\":\"http\",\"request\":{\"method\":\"GET\","
-				"\"path\":\"/item/%d\",\"body\":{\"size\":%d,\"text\":\"%0*d\"}},"
-				"\"response\":{\"status\":%d}}",
-				i, i, i % 97, 8 + i % 40, i, i % 13 == 0 ? 404 : 200);
+	return (size_t)snprintf(
+	    buf, len,
+	    "{\"id\":\"x%d\",\"protocol\":\"http\",\"request\":{\"method\":\"GET\","
+	    "\"path\":\"/item/%d\",\"body\":{\"size\":%d,\"text\":\"%0*d\"}},"
+	    "\"response\":{\"status\":%d}}",
+	    i, i, i % 97, 8 + i % 40, i, i % 13 == 0 ? 404 : 200);
 }
 
 static void append_range(struct entry_history *h, int from, int to)
@@ -383,8 +384,10 @@ static void test_damaged_segment(void **state)
 /* A full queue drops and counts; append never waits for the writer. */
 static void test_queue_full_drops(void **state)
 {
-	struct entry_history_config c = {.store_dir = NULL, .limit_bytes = 64u << 20,
-					 .queue_bytes = 4096, .batch_ns = 5000000000ull};
+	struct entry_history_config c = {.store_dir = NULL,
+					 .limit_bytes = 64u << 20,
+					 .queue_bytes = 4096,
+					 .batch_ns = 5000000000ull};
 	char dir[128], err[256], id[64], js[512];
 	struct entry_history *h;
 	struct entry_history_stats hs;
@@ -434,8 +437,7 @@ static void test_append_cost(void **state)
 		      (double)hs.append_ns / 50000.0,
 		      ((double)(c1.tv_sec - c0.tv_sec) * 1e9 + (double)(c1.tv_nsec - c0.tv_nsec)) /
 			  50000.0,
-		      (double)hs.bytes / 50000.0,
-		      (double)hs.raw_bytes / (double)hs.bytes);
+		      (double)hs.bytes / 50000.0, (double)hs.raw_bytes / (double)hs.bytes);
 	assert_int_equal(hs.entries_written, 50000);
 }
 
@@ -542,8 +544,8 @@ static void *follow_main(void *arg)
 	struct follower *fl = arg;
 	char err[256];
 
-	fl->ret = fl->api.ops->follow(fl->api.self, fl->filter, &fl->f, follow_fn, fl, err,
-				      sizeof(err));
+	fl->ret =
+	    fl->api.ops->follow(fl->api.self, fl->filter, &fl->f, follow_fn, fl, err, sizeof(err));
 	return NULL;
 }
 

@@ -30,7 +30,7 @@
 #endif
 
 #define DEFAULT_FOLLOW_QUEUE 4096u
-#define PCAP_CHUNK (64u << 10)
+#define PCAP_CHUNK	     (64u << 10)
 /* More distinct connections than this: the export is not narrowed by a BPF filter (its
  * text would grow without bound); every packet is then matched here. */
 #define BPF_TUPLES_MAX 128u
@@ -144,8 +144,8 @@ static int collect_fn(const char *id, int64_t ts, const char *json, size_t len, 
 	size_t outlen = len;
 	struct hit *h;
 
-	if (q->after_id && (ts < q->after_ts_ns ||
-			    (ts == q->after_ts_ns && strcmp(id, q->after_id) <= 0)))
+	if (q->after_id &&
+	    (ts < q->after_ts_ns || (ts == q->after_ts_ns && strcmp(id, q->after_id) <= 0)))
 		return 0;
 	/* A full set that this one cannot enter: skip it before parsing. */
 	if (c->keep && c->n >= c->keep && c->v[c->keep - 1].ts < ts && c->n == c->keep)
@@ -584,8 +584,8 @@ static char *bpf_text(const struct conn_window *w, size_t n)
 			continue;
 		inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? w[i].a + 12 : w[i].a, x, sizeof(x));
 		inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? w[i].b + 12 : w[i].b, y, sizeof(y));
-		fprintf(f, "%s(host %s and host %s and port %u and port %u)", k++ ? " or " : "",
-			x, y, w[i].pa, w[i].pb);
+		fprintf(f, "%s(host %s and host %s and port %u and port %u)", k++ ? " or " : "", x,
+			y, w[i].pa, w[i].pb);
 	}
 	if (fclose(f)) {
 		free(s);
@@ -599,8 +599,8 @@ static char *bpf_text(const struct conn_window *w, size_t n)
  * then read back packet by packet: kept when it belongs to one of the connections within its
  * time window. One PCAP (nanosecond, Ethernet) goes to fn in chunks.
  */
-static int op_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, void *arg,
-		   char *err, size_t errlen)
+static int op_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, void *arg, char *err,
+		   size_t errlen)
 {
 	struct agent_local *a = self;
 	struct agent_query all = *q;

@@ -26,15 +26,15 @@ struct entry_history;
 #define AGENT_PCAP_SLACK_NS 30000000000ll
 
 struct agent_local_config {
-	const char *store_dir;          /* the PCAP store (and entries/ in it) */
-	struct entry_history *history;  /* a running writer (synced before queries), or NULL */
-	const char *name;               /* NULL: this host's name */
-	const char *node;               /* NULL: name */
+	const char *store_dir;	       /* the PCAP store (and entries/ in it) */
+	struct entry_history *history; /* a running writer (synced before queries), or NULL */
+	const char *name;	       /* NULL: this host's name */
+	const char *node;	       /* NULL: name */
 	/* The tap's statistics object (its --stats-json keys) into *json_out (malloc'ed);
 	 * NULL: the history's own counters. */
 	int (*stats)(void *ctx, char **json_out);
 	void *stats_ctx;
-	size_t follow_queue;            /* entries waiting per live subscriber; 0: 4096 */
+	size_t follow_queue; /* entries waiting per live subscriber; 0: 4096 */
 };
 
 struct agent_local;

@@ -112,18 +112,12 @@ static int write_bytes(const void *buf, size_t len, void *arg)
 int history_main(const char *prog, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"store", required_argument, NULL, 's'},
-	    {"query", required_argument, NULL, 'q'},
-	    {"since", required_argument, NULL, 'S'},
-	    {"until", required_argument, NULL, 'U'},
-	    {"limit", required_argument, NULL, 'l'},
-	    {"after", required_argument, NULL, 'a'},
-	    {"no-bodies", no_argument, NULL, 'B'},
-	    {"get", required_argument, NULL, 'g'},
-	    {"pcap", required_argument, NULL, 'p'},
-	    {"stats", no_argument, NULL, 'T'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"store", required_argument, NULL, 's'}, {"query", required_argument, NULL, 'q'},
+	    {"since", required_argument, NULL, 'S'}, {"until", required_argument, NULL, 'U'},
+	    {"limit", required_argument, NULL, 'l'}, {"after", required_argument, NULL, 'a'},
+	    {"no-bodies", no_argument, NULL, 'B'},   {"get", required_argument, NULL, 'g'},
+	    {"pcap", required_argument, NULL, 'p'},  {"stats", no_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},	     {NULL, 0, NULL, 0},
 	};
 	struct agent_query q = {.with_bodies = 1};
 	const char *store = "/var/lib/floe/store", *get = NULL, *pcap = NULL;
@@ -149,7 +143,8 @@ int history_main(const char *prog, int argc, char **argv)
 		case 'S':
 		case 'U':
 			if (history_parse_time(optarg, opt == 'S' ? &q.since_ns : &q.until_ns)) {
-				fprintf(stderr, "%s: --%s: '%s' is not a time (Unix ns or RFC 3339)\n",
+				fprintf(stderr,
+					"%s: --%s: '%s' is not a time (Unix ns or RFC 3339)\n",
 					prog, opt == 'S' ? "since" : "until", optarg);
 				return 2;
 			}
@@ -169,7 +164,8 @@ int history_main(const char *prog, int argc, char **argv)
 			q.after_ts_ns = strtoll(optarg, &end, 10);
 			if (!comma || end != comma || errno || !comma[1] ||
 			    strlen(comma + 1) >= sizeof(after_id)) {
-				fprintf(stderr, "%s: --after: want TS,ID (as \"next:\" printed it)\n",
+				fprintf(stderr,
+					"%s: --after: want TS,ID (as \"next:\" printed it)\n",
 					prog);
 				return 2;
 			}
@@ -226,7 +222,8 @@ int history_main(const char *prog, int argc, char **argv)
 		FILE *f = stdout;
 
 		if (strcmp(pcap, "-")) {
-			int fd = open(pcap, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			int fd =
+			    open(pcap, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 			f = fd >= 0 ? fdopen(fd, "w") : NULL;
 			if (!f) {

@@ -21,18 +21,18 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#define SEG_PREFIX "entries-"
-#define SEG_SUFFIX ".jsonl.zst"
+#define SEG_PREFIX   "entries-"
+#define SEG_SUFFIX   ".jsonl.zst"
 #define SEG_NAME_MAX 48
 /* The index: a zstd skippable frame (magic 0x184D2A5E, 32-byte payload):
  * "FLEH", version 1, min ts, max ts, count (little-endian). */
-#define IDX_MAGIC 0x184D2A5Eu
-#define IDX_TAG 0x48454c46u /* "FLEH" */
-#define IDX_BYTES 40
-#define FRAME_MAX (256u << 20) /* a decompressed batch larger than this is damage */
-#define DEFAULT_QUEUE (8u << 20)
+#define IDX_MAGIC	 0x184D2A5Eu
+#define IDX_TAG		 0x48454c46u /* "FLEH" */
+#define IDX_BYTES	 40
+#define FRAME_MAX	 (256u << 20) /* a decompressed batch larger than this is damage */
+#define DEFAULT_QUEUE	 (8u << 20)
 #define DEFAULT_BATCH_NS 200000000ull
-#define DIR_SLACK 4096u /* the directory's own growth, as the PCAP store counts it */
+#define DIR_SLACK	 4096u /* the directory's own growth, as the PCAP store counts it */
 
 struct seg {
 	uint64_t seq;
@@ -959,12 +959,12 @@ int entry_history_open(const struct entry_history_config *cfg, struct entry_hist
 			 ENTRY_HISTORY_DIR, strerror(errno));
 		goto fail;
 	}
-	h->dirfd = openat(h->store_fd, ENTRY_HISTORY_DIR,
-			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	h->dirfd =
+	    openat(h->store_fd, ENTRY_HISTORY_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (h->dirfd < 0 || fstat(h->dirfd, &sb)) {
 		ret = -errno;
-		snprintf(err, errlen, "entry history: %s/%s: %s", cfg->store_dir,
-			 ENTRY_HISTORY_DIR, strerror(errno));
+		snprintf(err, errlen, "entry history: %s/%s: %s", cfg->store_dir, ENTRY_HISTORY_DIR,
+			 strerror(errno));
 		goto fail;
 	}
 	if (sb.st_uid != geteuid()) {
@@ -977,8 +977,8 @@ int entry_history_open(const struct entry_history_config *cfg, struct entry_hist
 	if ((sb.st_gid != ssb.st_gid && fchown(h->dirfd, (uid_t)-1, ssb.st_gid)) ||
 	    fchmod(h->dirfd, ssb.st_mode & 0750)) {
 		ret = -errno;
-		snprintf(err, errlen, "entry history: %s/%s: %s", cfg->store_dir,
-			 ENTRY_HISTORY_DIR, strerror(errno));
+		snprintf(err, errlen, "entry history: %s/%s: %s", cfg->store_dir, ENTRY_HISTORY_DIR,
+			 strerror(errno));
 		goto fail;
 	}
 	h->fmode = ssb.st_mode & 0640;
@@ -994,8 +994,9 @@ int entry_history_open(const struct entry_history_config *cfg, struct entry_hist
 		goto fail;
 	h->st.bytes = h->total;
 	h->cc = ZSTD_createCCtx();
-	if (!h->cc || ZSTD_isError(ZSTD_CCtx_setParameter(h->cc, ZSTD_c_compressionLevel,
-							   h->cfg.zstd_level)) ||
+	if (!h->cc ||
+	    ZSTD_isError(
+		ZSTD_CCtx_setParameter(h->cc, ZSTD_c_compressionLevel, h->cfg.zstd_level)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(h->cc, ZSTD_c_checksumFlag, 1))) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "entry history: zstd: out of memory");
@@ -1014,8 +1015,8 @@ fail:
 	return ret;
 }
 
-int entry_history_append(struct entry_history *h, const char *id, int64_t ts_ns,
-			 const char *json, size_t json_len)
+int entry_history_append(struct entry_history *h, const char *id, int64_t ts_ns, const char *json,
+			 size_t json_len)
 {
 	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
 	char digits[24];

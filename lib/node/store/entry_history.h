@@ -31,30 +31,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ENTRY_HISTORY_DIR "entries"
+#define ENTRY_HISTORY_DIR    "entries"
 #define ENTRY_HISTORY_ID_MAX 63 /* longest id kept (bytes) */
 
 struct entry_history;
 
 struct entry_history_config {
-	const char *store_dir;     /* the PCAP store's directory (exists, private) */
-	uint64_t limit_bytes;      /* files of entries/ plus the directory itself */
-	uint64_t segment_bytes;    /* 0: limit / 8 within [16 KiB, 64 MiB] */
-	uint32_t segment_seconds;  /* close the segment after this age; 0: only by size */
-	size_t queue_bytes;        /* entries waiting for the writer; 0: 8 MiB */
-	int zstd_level;            /* 0: 3 */
-	uint64_t batch_ns;         /* longest an entry waits in the queue; 0: 200 ms */
+	const char *store_dir;	  /* the PCAP store's directory (exists, private) */
+	uint64_t limit_bytes;	  /* files of entries/ plus the directory itself */
+	uint64_t segment_bytes;	  /* 0: limit / 8 within [16 KiB, 64 MiB] */
+	uint32_t segment_seconds; /* close the segment after this age; 0: only by size */
+	size_t queue_bytes;	  /* entries waiting for the writer; 0: 8 MiB */
+	int zstd_level;		  /* 0: 3 */
+	uint64_t batch_ns;	  /* longest an entry waits in the queue; 0: 200 ms */
 };
 
 struct entry_history_stats {
 	uint64_t entries_written;
-	uint64_t entries_dropped;   /* the queue was full, or the write failed */
-	uint64_t entries_evicted;   /* in segments deleted for the limit or with their packets */
+	uint64_t entries_dropped; /* the queue was full, or the write failed */
+	uint64_t entries_evicted; /* in segments deleted for the limit or with their packets */
 	uint64_t segments_evicted;
 	uint64_t segments_recovered; /* left without an index by a crash, indexed at open */
-	uint64_t bytes;             /* entries/ now, as counted */
-	uint64_t raw_bytes;         /* text written before compression */
-	uint64_t append_ns;         /* time spent in entry_history_append, in all */
+	uint64_t bytes;		     /* entries/ now, as counted */
+	uint64_t raw_bytes;	     /* text written before compression */
+	uint64_t append_ns;	     /* time spent in entry_history_append, in all */
 	int last_errno;
 };
 
@@ -67,8 +67,8 @@ int entry_history_open(const struct entry_history_config *cfg, struct entry_hist
 		       char *err, size_t errlen);
 
 /* Queue one entry (copied). 0, -ENOBUFS (queue full: dropped, counted) or -EINVAL. */
-int entry_history_append(struct entry_history *h, const char *id, int64_t ts_ns,
-			 const char *json, size_t json_len);
+int entry_history_append(struct entry_history *h, const char *id, int64_t ts_ns, const char *json,
+			 size_t json_len);
 
 /* Wait until everything queued before the call is in the files (readers see it). */
 void entry_history_sync(struct entry_history *h);
@@ -79,13 +79,13 @@ void entry_history_get_stats(struct entry_history *h, struct entry_history_stats
 void entry_history_close(struct entry_history *h);
 
 /* One entry read back; json is not NUL-terminated. Return non-zero to stop. */
-typedef int (*entry_history_fn)(const char *id, int64_t ts_ns, const char *json,
-				size_t json_len, void *arg);
+typedef int (*entry_history_fn)(const char *id, int64_t ts_ns, const char *json, size_t json_len,
+				void *arg);
 
 struct entry_history_read_stats {
-	uint64_t segments;         /* segments in the directory */
-	uint64_t segments_read;    /* opened (their index met the range, or they had none) */
-	uint64_t entries;          /* entries delivered */
+	uint64_t segments;	   /* segments in the directory */
+	uint64_t segments_read;	   /* opened (their index met the range, or they had none) */
+	uint64_t entries;	   /* entries delivered */
 	uint64_t damaged_segments; /* read up to the damage, the rest skipped */
 };
 
