@@ -83,4 +83,33 @@ is "$(grep -c . "$T/all.json")" "$(($(grep -c . "$OUT") + $(grep -c . "$OUT2")))
 	"the history holds both runs' entries"
 is "$(jq -r .id "$T/all.json" | sort | uniq -d | wc -l)" 0 "no id twice across the runs"
 
+# ---------------------------------------------------------------- floe tap --pcap
+# A capture taken elsewhere, replayed through the same path: the history equals floe read's
+# entries (ids aside: the replay's carry its run id), its PCAP opens in tshark.
+CAPS=${FLOE_CAPTURES:-$(floe_root)/../shared/captures}
+for cap in http1/http-post-upload.pcap dns/dns-tcp.pcap redis/redis-50-pings.pcap kafka/01-fetch-v12-ok.pcap; do
+	f=$CAPS/$cap
+	if [ ! -f "$f" ]; then
+		skip "floe tap --pcap $cap" "no such capture ($CAPS)"
+		continue
+	fi
+	s=$T/replay-$(basename "$cap" .pcap).store
+	"$FLOE" tap --pcap "$f" --store "$s" --json >"$s.live" 2>"$s.log"
+	is "$?" 0 "floe tap --pcap $cap exits 0" || diag "$(cat "$s.log")"
+	"$FLOE" history --store "$s" >"$s.hist" 2>>"$s.log"
+	"$FLOE" read "$f" --json 2>/dev/null >"$s.read"
+	strip='del(.id) | if .tunnel then del(.tunnel.id) else . end | tojson'
+	if [ -s "$s.read" ] && cmp -s <(jq -c "$strip" "$s.read" | sort) <(jq -c "$strip" "$s.hist" | sort) &&
+		cmp -s <(sort "$s.live") <(sort "$s.hist"); then
+		ok "$cap: the history holds floe read's $(grep -c . "$s.read") entries (and what --json printed)"
+	else
+		not_ok "$cap: the history holds floe read's entries"
+		diag "$(diff <(jq -c "$strip" "$s.read" | sort) <(jq -c "$strip" "$s.hist" | sort) | head -n 6)"
+	fi
+	is "$(jq -r .id "$s.hist" | grep -cvE '^[0-9a-f]{16}-[0-9]+-[0-9]+$')" 0 "$cap: ids carry the replay's run id"
+	"$FLOE" history --store "$s" --pcap "$s.pcap" 2>>"$s.log"
+	n=$(pcap_count "$s.pcap")
+	check "$cap: the history's PCAP opens in tshark ($n packets)" test "$n" -gt 0
+done
+
 done_testing

@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <pcap/pcap.h>
 
+#include "entry/entry.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_json.h"
 #include "net/packet.h"
@@ -306,6 +307,22 @@ static int op_get(void *self, const char *id, agent_entry_fn fn, void *arg, char
 }
 
 /* ---- follow ---- */
+
+void agent_local_entry(struct agent_local *a, struct entry_history *h, struct entry_json_buf *buf,
+		       const struct entry *e)
+{
+	int64_t ts = (int64_t)(e->request_ts_ns ? e->request_ts_ns : e->response_ts_ns);
+
+	if (!a && !h)
+		return;
+	buf->len = 0;
+	if (entry_json_append_entry(buf, e))
+		return; /* ENOMEM: this entry is not kept (nothing to count it against) */
+	if (h)
+		entry_history_append(h, e->id, ts, buf->p, buf->len);
+	if (a)
+		agent_local_publish(a, e->id, ts, buf->p, buf->len);
+}
 
 void agent_local_publish(struct agent_local *a, const char *id, int64_t ts_ns, const char *json,
 			 size_t json_len)

@@ -52,4 +52,15 @@ struct agent_api agent_local_api(struct agent_local *a);
 void agent_local_publish(struct agent_local *a, const char *id, int64_t ts_ns, const char *json,
 			 size_t json_len);
 
+struct entry;
+struct entry_json_buf;
+
+/*
+ * One completed entry (the dissection sink's): its JSON made once in buf (reused), then kept
+ * in the history h and offered to a's live subscribers (either may be NULL). Its ts is the
+ * merge key: the request's first byte, else the response's.
+ */
+void agent_local_entry(struct agent_local *a, struct entry_history *h, struct entry_json_buf *buf,
+		       const struct entry *e);
+
 #endif /* FLOE_AGENT_LOCAL_H */

@@ -760,7 +760,7 @@ static void housekeeping(struct entry_history *h)
 	if (h->active_fd >= 0 && h->cfg.segment_seconds && h->active.count &&
 	    now - h->active_opened_ns >= (uint64_t)h->cfg.segment_seconds * 1000000000ull)
 		close_active(h);
-	if (now - h->last_pcap_check_ns >= 1000000000ull) {
+	if (!h->cfg.keep_older_than_packets && now - h->last_pcap_check_ns >= 1000000000ull) {
 		uint64_t oldest = oldest_pcap_ns(h->store_fd);
 
 		h->last_pcap_check_ns = now;

@@ -28,6 +28,7 @@
 #ifndef FLOE_ENTRY_HISTORY_H
 #define FLOE_ENTRY_HISTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,9 @@ struct entry_history_config {
 	size_t queue_bytes;	  /* entries waiting for the writer; 0: 8 MiB */
 	int zstd_level;		  /* 0: 3 */
 	uint64_t batch_ns;	  /* longest an entry waits in the queue; 0: 200 ms */
+	/* Keep entries older than the store's oldest PCAP segment (a replayed capture: its
+	 * times are in the past); only the limit evicts. */
+	bool keep_older_than_packets;
 };
 
 struct entry_history_stats {

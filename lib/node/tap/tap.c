@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tap/tap.h"
+#include "tap/replay.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -106,7 +107,6 @@ struct tap {
 	struct agent_local *agent;
 	struct entry_json_buf hbuf;      /* on the dissection thread: one entry's JSON */
 	char run_id[24];                 /* this run's prefix of entry ids */
-	uint64_t history_limit;          /* the history's share of --storagelimit */
 };
 
 /* Sent to a dissection thread blocked writing entries nobody reads, after this long at exit. */
@@ -243,18 +243,7 @@ static void tap_entry_sink(void *ctx, const struct entry *e)
 {
 	struct tap *t = ctx;
 
-	if (t->history || t->agent) {
-		/* The merge key: the request's time, else the response's (a response alone). */
-		int64_t ts = (int64_t)(e->request_ts_ns ? e->request_ts_ns : e->response_ts_ns);
-
-		t->hbuf.len = 0;
-		if (entry_json_append_entry(&t->hbuf, e) == 0) {
-			if (t->history)
-				entry_history_append(t->history, e->id, ts, t->hbuf.p, t->hbuf.len);
-			if (t->agent)
-				agent_local_publish(t->agent, e->id, ts, t->hbuf.p, t->hbuf.len);
-		}
-	}
+	agent_local_entry(t->agent, t->history, &t->hbuf, e);
 	if (!t->printing)
 		return;
 	if (atomic_load(&t->output_errno)) {
@@ -918,6 +907,62 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 	}
 }
 
+int tap_stores_open(const struct tap_options *o, bool replay, int (*stats)(void *, char **),
+		    void *stats_ctx, struct tap_stores *s, char *err, size_t errlen)
+{
+	/* The entry history takes an eighth of the limit (at least 16 KiB) beside the PCAP
+	 * segments; together they stay within --storagelimit (docs/storage.md). */
+	uint64_t history_limit = 0;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (o->history) {
+		history_limit = o->storage_limit / 8;
+		if (history_limit < (16u << 10))
+			history_limit = 16u << 10;
+	}
+	struct pcap_store_config sc = {
+	    .dir = o->store_dir,
+	    .group = o->store_group,
+	    .limit_bytes = o->storage_limit - history_limit,
+	    .segment_seconds = o->segment_seconds,
+	    .snaplen = o->snaplen,
+	    /* zstd's fastest regular level: the compressor must keep up with capture rates */
+	    .zstd_level = o->compress ? 1 : 0,
+	};
+	ret = pcap_store_open(&sc, &s->store, err, errlen);
+	if (ret < 0 || !o->history)
+		return ret;
+	/* A replayed capture's times are in the past: its entries are kept as long as the limit
+	 * allows, not by the age of the store's PCAP segments. */
+	struct entry_history_config hc = {.store_dir = o->store_dir,
+					  .limit_bytes = history_limit,
+					  .segment_seconds = o->segment_seconds,
+					  .keep_older_than_packets = replay};
+	struct agent_local_config ac = {
+	    .store_dir = o->store_dir, .stats = stats, .stats_ctx = stats_ctx};
+
+	ret = entry_history_open(&hc, &s->history, err, errlen);
+	if (ret == 0) {
+		ac.history = s->history;
+		ret = agent_local_new(&ac, &s->agent, err, errlen);
+	}
+	return ret;
+}
+
+void tap_new_run_id(char out[24])
+{
+	uint8_t rnd[8] = {};
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		uint64_t v = evloop_now_ns() ^ ((uint64_t)getpid() << 32);
+
+		memcpy(rnd, &v, sizeof(rnd));
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+}
+
 int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 {
 	struct tap t = {.o = o, .log = log, .names = {.lock = PTHREAD_MUTEX_INITIALIZER},
@@ -932,6 +977,8 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	int rc = 1, ret;
 	uint64_t start;
 
+	if (o->pcap_file)
+		return tap_replay(o, out, log);
 	if (tap_scope_init(&t.scope, o->pod_regex, o->namespaces, o->all_namespaces, err,
 			   sizeof(err)) < 0) {
 		fprintf(log, "floe: %s\n", err);
@@ -967,54 +1014,17 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	if (o->debug)
 		setenv("FLOE_BPF_DEBUG", "1", 0);
 
-	/* The entry history takes an eighth of the limit (at least 16 KiB) beside the PCAP
-	 * segments; together they stay within --storagelimit (docs/storage.md). */
-	if (o->history) {
-		t.history_limit = o->storage_limit / 8;
-		if (t.history_limit < (16u << 10))
-			t.history_limit = 16u << 10;
-	}
 	/* This run's id prefixes every entry id: unique across agents and restarts. */
-	{
-		uint8_t rnd[8] = {};
-
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-			uint64_t v = evloop_now_ns() ^ ((uint64_t)getpid() << 32);
-
-			memcpy(rnd, &v, sizeof(rnd));
-		}
-		for (size_t i = 0; i < sizeof(rnd); i++)
-			snprintf(t.run_id + 2 * i, 3, "%02x", rnd[i]);
-	}
+	tap_new_run_id(t.run_id);
 
 	/* The store first: a refused or unusable store ends the run before BPF is loaded. */
-	struct pcap_store_config sc = {
-	    .dir = o->store_dir,
-	    .group = o->store_group,
-	    .limit_bytes = o->storage_limit - t.history_limit,
-	    .segment_seconds = o->segment_seconds,
-	    .snaplen = o->snaplen,
-	    /* zstd's fastest regular level: the compressor must keep up with capture rates */
-	    .zstd_level = o->compress ? 1 : 0,
-	};
-	ret = pcap_store_open(&sc, &t.store, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(log, "floe: %s\n", err);
-		goto out;
-	}
-	if (o->history) {
-		struct entry_history_config hc = {.store_dir = o->store_dir,
-						  .limit_bytes = t.history_limit,
-						  .segment_seconds = o->segment_seconds};
-		struct agent_local_config ac = {.store_dir = o->store_dir,
-						.stats = tap_live_stats,
-						.stats_ctx = &t};
+	{
+		struct tap_stores ts;
 
-		ret = entry_history_open(&hc, &t.history, err, sizeof(err));
-		if (ret == 0) {
-			ac.history = t.history;
-			ret = agent_local_new(&ac, &t.agent, err, sizeof(err));
-		}
+		ret = tap_stores_open(o, false, tap_live_stats, &t, &ts, err, sizeof(err));
+		t.store = ts.store;
+		t.history = ts.history;
+		t.agent = ts.agent;
 		if (ret < 0) {
 			fprintf(log, "floe: %s\n", err);
 			goto out;

@@ -40,6 +40,7 @@ struct tap_options {
 	char kubeconfig_default[4096]; /* --k8s: the path kubeconfig points at */
 	const char *state_dir;
 	const char *stats_json;  /* may be NULL */
+	const char *pcap_file;   /* --pcap: replay this capture instead of tapping (replay.h) */
 	/* Entries, live: dissect the tapped traffic and print entries to out. */
 	bool entries;            /* --entries (text) or --json */
 	bool entries_json;       /* --json */
@@ -70,6 +71,9 @@ int parse_size(const char *s, uint64_t *out);
 /* Run until SIGINT/SIGTERM or the duration. Returns a process exit code. The pod table of
  * --dryrun goes to out, progress and the summary to log. */
 int tap_run(const struct tap_options *o, FILE *out, FILE *log);
+
+/* A new run id: 16 random hex digits (entry ids start with it; docs/entries.md). */
+void tap_new_run_id(char out[24]);
 
 /* Parse argv and run: the whole of `floe tap` and `floe-agent`. prog prefixes messages. */
 int tap_main(const char *prog, int argc, char **argv);
