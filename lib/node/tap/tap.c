@@ -1156,7 +1156,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		entry_history_get_stats(t.history, &hs);
 		fprintf(log,
 			"  entry history                   %llu entries kept (%llu bytes, %.1f us "
-			"each to queue), %llu dropped, %llu evicted%s%s\n",
+			"each to queue, wall), %llu dropped, %llu evicted%s%s\n",
 			(unsigned long long)hs.entries_written, (unsigned long long)hs.bytes,
 			hs.entries_written ? (double)hs.append_ns / 1e3 / (double)hs.entries_written
 					   : 0.0,
