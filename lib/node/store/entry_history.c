@@ -165,8 +165,11 @@ struct parse_state {
 /* One decompressed batch: lines "<ts> <id> <json>\n". 0, 1 (fn stopped) or -1 (damage). */
 static int parse_lines(struct parse_state *ps, const char *p, size_t n, const char **why)
 {
-	const char *end = p + n;
+	const char *end;
 
+	if (!n)
+		return 0; /* an empty frame (p may be NULL: nothing was allocated for it) */
+	end = p + n;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p)), *q = p, *id;
 		bool neg = false;
