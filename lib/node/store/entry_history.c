@@ -52,6 +52,7 @@ struct entry_history {
 	struct entry_history_config cfg;
 	int store_fd, dirfd;
 	mode_t fmode;
+	gid_t gid; /* the store directory's group: --store-group's readers */
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t lock;
@@ -568,7 +569,7 @@ static int open_active(struct entry_history *h)
 	fd = openat(h->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, h->fmode)) {
+	if (fchmod(fd, h->fmode) || fchown(fd, (uid_t)-1, h->gid)) {
 		int e = errno;
 
 		close(fd);
@@ -985,6 +986,7 @@ int entry_history_open(const struct entry_history_config *cfg, struct entry_hist
 		goto fail;
 	}
 	h->fmode = ssb.st_mode & 0640;
+	h->gid = ssb.st_gid;
 	h->total = (uint64_t)sb.st_size + DIR_SLACK;
 	if (h->total + IDX_BYTES + 1024 > h->cfg.limit_bytes) {
 		ret = -EINVAL;
