@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "agent/history_cmd.h"
 #include "dissect/engine.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_output.h"
@@ -40,6 +41,7 @@ static void usage(FILE *out)
 	      "  read FILE [-f FILTER]      print the request/response entries of a pcap/pcapng "
 	      "file\n"
 	      "  pcap export -o FILE        write the PCAP store as one PCAP file\n"
+	      "  history [-q FILTER]        the entries the store kept (time range, cursor, PCAP)\n"
 	      "  schema [--json]            print the entry fields of every protocol\n"
 	      "  version                    print the version\n"
 	      "\n"
@@ -507,6 +509,8 @@ int main(int argc, char **argv)
 		return cmd_read(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "pcap") && argc >= 3 && !strcmp(argv[2], "export"))
 		return cmd_pcap_export(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "history"))
+		return history_main("floe history", argc - 1, argv + 1);
 	if (!strcmp(argv[1], "schema"))
 		return cmd_schema(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

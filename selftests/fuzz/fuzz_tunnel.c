@@ -33,7 +33,7 @@
 /* Ids of the entries emitted so far (those inside refer to one of them). */
 #define SEEN_MAX 256
 struct seen {
-	char ids[SEEN_MAX][32];
+	char ids[SEEN_MAX][64];
 	unsigned n;
 };
 

@@ -65,10 +65,11 @@ max_du=$(awk '$1 > m { m = $1 } END { print m + 0 }' "$SAMPLES")
 diag "$nsamples samples (every ~$(awk -v n="$nsamples" -v a="$t_sampler" -v b="$t_stopped" 'BEGIN { if (n) printf "%d", (b - a) * 1000 / n }') ms); max du -sb --apparent-size: $max_du"
 is_num "$nsamples" -ge 20 "sampled the store at least 20 times"
 is_num "$max_du" -le $LIMIT "du --apparent-size of the store never exceeded the limit"
-# (floe's empty .lock file aside)
+# (floe's empty .lock file aside; entries/ is the entry history, docs/storage.md)
 others=$(find "$STORE" -mindepth 1 ! \( -type f \( -name 'floe-*.pcap' -o -name 'floe-*.pcap.zst' \) \) \
-	! \( -name .lock -empty \))
-is "$others" "" "the store holds only floe-*.pcap / floe-*.pcap.zst segments after exit"
+	! \( -name .lock -empty \) ! \( -type d -path "$STORE/entries" \) \
+	! \( -type f -path "$STORE/entries/entries-*.jsonl.zst" \))
+is "$others" "" "the store holds only floe-*.pcap / floe-*.pcap.zst segments (and entries/) after exit"
 diag "store after exit: $(find "$STORE" -name '*.pcap' | wc -l) .pcap, $(find "$STORE" -name '*.pcap.zst' | wc -l) .pcap.zst"
 final=$(du -sb --apparent-size "$STORE" | cut -f1)
 is_num "$final" -le $LIMIT "store size after exit within the limit"

@@ -49,7 +49,8 @@ tap_run() {
 }
 
 # modes DIR: "mode group" of every file in DIR, one line each, sorted and counted.
-modes() { find "$1" -mindepth 1 -printf '%m %g\n' | sort | uniq -c | sed 's/^ *//'; }
+# (files only: the entry history's directory entries/ has the store directory's mode)
+modes() { find "$1" -mindepth 1 -type f -printf '%m %g\n' | sort | uniq -c | sed 's/^ *//'; }
 
 # uris PCAP: the HTTP request URIs in a capture, space-separated.
 uris() { tshark_q -r "$1" -Y 'http.request' -T fields -e http.request.uri | sort | tr '\n' ' '; }
@@ -59,7 +60,8 @@ echo precious >"$T/victim" && chmod 0644 "$T/victim"
 mkdir -m 0700 "$STORE" && ln -s "$T/victim" "$STORE/floe-probe.tmp"
 tap_run "$STORE" "$T/floe.log" private || { not_ok "floe taps"; done_testing; }
 is "$(stat -c %a "$STORE")" 700 "the store directory is 0700 under umask 000"
-nfiles=$(find "$STORE" -mindepth 1 | wc -l)
+nfiles=$(find "$STORE" -mindepth 1 -type f | wc -l)
+is "$(stat -c %a "$STORE/entries")" 700 "the entry history's directory is 0700 too"
 is_num "$nfiles" -ge 2 "the store holds the lock and at least one segment"
 is "$(modes "$STORE")" "$nfiles 600 root" "every file in the store is 0600"
 is "$(cat "$T/victim")" precious "a symlink planted as floe-probe.tmp left its target untouched"
@@ -92,7 +94,8 @@ is "$(cat "$T/victim")" precious "...whose target is untouched"
 tap_run "$GSTORE" "$T/floe-group.log" group --store-group "$NOBODY_GROUP" ||
 	{ not_ok "floe taps with --store-group"; done_testing; }
 is "$(stat -c '%a %G' "$GSTORE")" "750 $NOBODY_GROUP" "with --store-group the directory is 0750, that group's"
-nfiles=$(find "$GSTORE" -mindepth 1 | wc -l)
+nfiles=$(find "$GSTORE" -mindepth 1 -type f | wc -l)
+is "$(stat -c '%a %G' "$GSTORE/entries")" "750 $NOBODY_GROUP" "the entry history's directory is 0750, that group's"
 is "$(modes "$GSTORE")" "$nfiles 640 $NOBODY_GROUP" "...and every file 0640, that group's"
 rc=0
 as_nobody "$FLOE" pcap export --store "$GSTORE" -o - >"$T/group.pcap" 2>"$T/group.err" || rc=$?

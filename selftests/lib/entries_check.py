@@ -98,8 +98,10 @@ def load_entries(a):
     seqs = {}
     for e in entries:
         fid = e.get("flow_id")
-        if not isinstance(fid, int) or e.get("id") != "%s-%d" % (fid, entry_seq(e)):
-            p.append("%s: id %r does not read <flow_id>-<n> (flow_id %r)" % (short(e), e.get("id"), fid))
+        # a tap's ids start with its run id: "<run, 16 hex digits>-<flow_id>-<n>"
+        if not isinstance(fid, int) or not re.fullmatch(r"(?:[0-9a-f]{16}-)?%s-%d" % (fid, entry_seq(e)),
+                                                        str(e.get("id"))):
+            p.append("%s: id %r does not read [<run>-]<flow_id>-<n> (flow_id %r)" % (short(e), e.get("id"), fid))
         seqs.setdefault(fid, []).append(entry_seq(e))
         t = {k: parse_time(e[k]) for k in ("request_time", "response_time") if k in e}
         for k in ("request_time", "response_time"):

@@ -123,8 +123,10 @@ static void test_bad_flags(void **state)
 	/* --tls takes true or false, nothing else (docs/tls.md). */
 	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls=yes"), -EINVAL);
 	assert_non_null(strstr(err, "expected true or false"));
-	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-p", "x.tar.gz"), -EINVAL);
-	assert_non_null(strstr(err, "not available yet"));
+	/* -p/--pcap replays a capture (tap/replay.h); --no-history turns the history off */
+	assert_int_equal(parse(&o, err, sizeof(err), 4, "tap", "-p", "x.pcap", "--no-history"), 0);
+	assert_string_equal(o.pcap_file, "x.pcap");
+	assert_false(o.history);
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "a", "b"), -EINVAL);
 	assert_non_null(strstr(err, "unexpected argument"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--set", "tap.nope=1"), -EINVAL);

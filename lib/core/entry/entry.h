@@ -90,7 +90,8 @@ enum entry_missing_reason {
 };
 
 struct entry {
-	char id[32];          /* set by the engine: "<flow id>-<n>" (n counts the flow's entries) */
+	char id[64];          /* set by the engine: "[<prefix>-]<flow id>-<n>" (n counts the flow's
+			       * entries; a tap's prefix is its run id, see dissect_config) */
 	const char *protocol; /* static string: "http", "grpc", "graphql", ... */
 	char version[8];      /* "1.0", "1.1", "2", ... */
 	struct entry_endpoint src; /* the client: the request's sender */

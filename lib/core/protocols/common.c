@@ -28,7 +28,8 @@ static const struct field_group tunnel_group = { "Tunnel", tunnel_fields };
 const struct protocol_field protocol_common_fields[] = {
 	FIELD("id", STRING, "`<flow_id>-<n>`: the n-th entry of that connection, in the order entries "
 			    "were completed. Stable for one input: reading the same file twice gives the "
-			    "same ids."),
+			    "same ids. A tap prefixes its run id (16 hex digits, random per run): "
+			    "`<run>-<flow_id>-<n>`, unique across agents and restarts."),
 	FIELD("protocol", STRING, "`http`, `grpc`, `graphql`, `redis`, `dns`, `amqp`, `kafka`"),
 	FIELD("version", STRING, "the protocol's version: `1.0`, `1.1`, `2` for HTTP (gRPC: `2`; "
 				 "GraphQL: the HTTP version it came over)"),

@@ -222,10 +222,12 @@ struct entry *conn_entry_new(struct conn *c)
 	return e;
 }
 
-/* "<flow id>-<n>", as "%" PRIu64 "-%" PRIu32 prints it (snprintf was 2% of floe read). */
-static void entry_format_id(char id[32], uint64_t flow, uint32_t n)
+/* "[<prefix>-]<flow id>-<n>", as "%s-%" PRIu64 "-%" PRIu32 prints it (snprintf was 2% of
+ * floe read). */
+static void entry_format_id(char id[64], const char *prefix, uint64_t flow, uint32_t n)
 {
-	char t[32], *o = t + sizeof(t);
+	char t[64], *o = t + sizeof(t);
+	size_t pl = prefix ? strnlen(prefix, 24) : 0;
 	uint64_t v = n;
 
 	*--o = 0;
@@ -238,6 +240,11 @@ static void entry_format_id(char id[32], uint64_t flow, uint32_t n)
 		*--o = (char)('0' + flow % 10);
 		flow /= 10;
 	} while (flow);
+	if (pl) {
+		*--o = '-';
+		o -= pl;
+		memcpy(o, prefix, pl);
+	}
 	memcpy(id, o, (size_t)(t + sizeof(t) - o));
 }
 
@@ -250,7 +257,7 @@ void conn_entry_id(struct conn *c, struct entry *e)
 	/* A tunnel's entries are numbered with those of the connection that carries it. */
 	while (root->outer)
 		root = root->outer;
-	entry_format_id(e->id, c->info.id, ++root->entry_seq);
+	entry_format_id(e->id, c->eng->cfg.id_prefix, c->info.id, ++root->entry_seq);
 }
 
 /* The tuple of a connection's endpoints in a fixed order (the smaller endpoint first), so that

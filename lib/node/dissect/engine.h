@@ -97,6 +97,10 @@ struct dissect_config {
 				    * at least DISSECT_MIN_MEMORY */
 	dissect_names_fn names;    /* optional */
 	void *names_ctx;
+	/* Entry ids become "<id_prefix>-<flow id>-<n>" (NULL or "": "<flow id>-<n>"): a tap's run
+	 * id, so that ids stay unique across agents and restarts. At most 24 bytes; the string
+	 * must outlive the engine. */
+	const char *id_prefix;
 };
 
 struct dissect_stats {

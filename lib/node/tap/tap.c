@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tap/tap.h"
+#include "tap/replay.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <limits.h>
@@ -25,8 +27,11 @@
 #include "entry/entry_output.h"
 #include "loop/evloop.h"
 #include "net/packet.h"
+#include "store/entry_history.h"
 #include "store/pcap_store.h"
 #include "pods/name_resolver.h"
+#include "agent/agent_local.h"
+#include "entry/entry_json.h"
 #include "pods/pod_source.h"
 #include "pods/k8s_config.h"
 #include "pods/pods_local.h"
@@ -86,6 +91,12 @@ struct tap {
 	int output_efd;                  /* eventfd: the dissection thread's word to the loop */
 	uint64_t entries_unwritten;      /* on the dissection thread: entries after the failure */
 	int stop_signo;                  /* the signal that stopped the run, 0: none */
+	/* The entry history and the agent's API over it (docs/hub.md, "The agent side"). */
+	bool printing;                   /* --entries/--json/--filter: entries go to out */
+	struct entry_history *history;
+	struct agent_local *agent;
+	struct entry_json_buf hbuf;      /* on the dissection thread: one entry's JSON */
+	char run_id[24];                 /* this run's prefix of entry ids */
 };
 
 /* Sent to a dissection thread blocked writing entries nobody reads, after this long at exit. */
@@ -223,11 +234,15 @@ static void output_failed(struct tap *t, int err)
 	(void)n;
 }
 
-/* The dissection sink: entries to the output until it fails once. */
+/* The dissection sink: every entry to the history and the live subscribers; to the output
+ * (--entries/--json) until it fails once. */
 static void tap_entry_sink(void *ctx, const struct entry *e)
 {
 	struct tap *t = ctx;
 
+	agent_local_entry(t->agent, t->history, &t->hbuf, e);
+	if (!t->printing)
+		return;
 	if (atomic_load(&t->output_errno)) {
 		t->entries_unwritten++;
 		return;
@@ -287,7 +302,8 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	struct dissect_config dc = {.body_max = t->o->body_max,
 				    .memory_budget = t->o->dissect_memory,
 				    .names = names_lookup,
-				    .names_ctx = t->names};
+				    .names_ctx = t->names,
+				    .id_prefix = t->run_id};
 	struct dissect_worker_config wc = {
 	    .queue_bytes = t->o->dissect_queue,
 	    .tick_on_request = true,
@@ -376,6 +392,7 @@ static int entries_close(struct tap *t)
 	dissect_engine_destroy(t->engine);
 	t->engine = NULL;
 	entry_output_free(&t->output);
+	entry_json_buf_free(&t->hbuf);
 	return err && err != EPIPE ? -err : 0;
 }
 
@@ -754,21 +771,13 @@ static double process_cpu_s(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-/* Written last, after the store is closed (its last compression done): cpu_s is the run's.
- * Returns 0, or -1 (said on log) when the file could not be written. */
-static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
+/* The statistics object of --stats-json and of the agent's stats call. */
+static void stats_json_print(FILE *f, const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
-			     const struct dissect_stats *ds,
-			     const struct dissect_worker_stats *ws,
-			     const struct name_resolver_stats *ns,
-			     const struct tls_source_stats *tls, size_t pods, FILE *log)
+			     const struct dissect_stats *ds, const struct dissect_worker_stats *ws,
+			     size_t pods, const struct entry_history_stats *hs,
+			     const struct name_resolver_stats *ns, const struct tls_source_stats *tls)
 {
-	FILE *f = fopen(path, "w");
-
-	if (!f) {
-		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
-		return -1;
-	}
 	fprintf(f,
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
 		"\"duplicate\":%llu,\"written\":%llu,\"store_lost\":%llu,"
@@ -778,6 +787,8 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		"\"dissect_entries\":%llu,\"dissect_mem_limit\":%llu,\"dissect_mem_peak\":%llu,"
 		"\"dissect_mem_evictions\":%llu,\"dissect_mem_evicted_bytes\":%llu,"
 		"\"dissect_queue_dropped\":%llu,\"dissect_queue_peak\":%llu,"
+		"\"history_entries\":%llu,\"history_dropped\":%llu,\"history_evicted\":%llu,"
+		"\"history_bytes\":%llu,"
 		"\"names_addrs\":%zu,\"names_spans_open\":%zu,\"names_spans_closed\":%zu,"
 		"\"names_spans_forgotten\":%llu,\"names_bytes\":%zu,"
 		"\"tls_records\":%llu,\"tls_bytes\":%llu,\"tls_cut\":%llu,"
@@ -795,17 +806,72 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		(double)st->producer_wait_ns / 1e9, (unsigned long long)ds->entries,
 		(unsigned long long)ds->mem_limit, (unsigned long long)ds->mem_peak,
 		(unsigned long long)ds->mem_evictions, (unsigned long long)ds->mem_evicted_bytes,
-		(unsigned long long)ws->dropped, (unsigned long long)ws->queue_peak, ns->addrs,
+		(unsigned long long)ws->dropped, (unsigned long long)ws->queue_peak,
+		(unsigned long long)hs->entries_written, (unsigned long long)hs->entries_dropped,
+		(unsigned long long)hs->entries_evicted, (unsigned long long)hs->bytes, ns->addrs,
 		ns->spans_open, ns->spans_closed, (unsigned long long)ns->spans_forgotten,
 		ns->bytes, (unsigned long long)tls->records, (unsigned long long)tls->bytes,
 		(unsigned long long)tls->cut, (unsigned long long)tls->ringbuf_full,
 		(unsigned long long)tls->conns, (unsigned long long)tls->libs_hooked,
 		(unsigned long long)tls->libs_failed, (unsigned long long)tls->processes,
 		(unsigned long long)tls->processes_failed);
+}
+
+/* Written last, after the store is closed (its last compression done): cpu_s is the run's.
+ * Returns 0, or -1 (said on log) when the file could not be written. */
+static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
+			     const struct capture_stats *cs, const struct pcap_store_stats *st,
+			     const struct dissect_stats *ds,
+			     const struct dissect_worker_stats *ws, size_t pods,
+			     const struct entry_history_stats *hs,
+			     const struct name_resolver_stats *ns,
+			     const struct tls_source_stats *tls, FILE *log)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	stats_json_print(f, cnt, cs, st, ds, ws, pods, hs, ns, tls);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
 		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The agent's stats call, from any thread while the tap runs: the kernel's counters, the
+ * store's and the history's now. The dissection engine's counters belong to its thread until
+ * the end, so they are 0 here (the final --stats-json has them).
+ */
+static int tap_live_stats(void *ctx, char **json_out)
+{
+	struct tap *t = ctx;
+	uint64_t cnt[FLOE_CNT_MAX] = {};
+	struct capture_stats cs = {};
+	struct pcap_store_stats st = {};
+	struct dissect_stats ds = {};
+	struct dissect_worker_stats ws = {};
+	struct entry_history_stats hs = {};
+	size_t len = 0;
+	FILE *f = open_memstream(json_out, &len);
+
+	if (!f)
+		return -ENOMEM;
+	capture_counters(t->capture, cnt);
+	pcap_store_get_stats(t->store, &st);
+	if (t->history)
+		entry_history_get_stats(t->history, &hs);
+	/* The name resolver and the TLS source belong to the loop's thread: 0 here too. */
+	stats_json_print(f, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs,
+			 &(struct name_resolver_stats){0}, &(struct tls_source_stats){0});
+	if (fclose(f)) {
+		free(*json_out);
+		*json_out = NULL;
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -950,6 +1016,64 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 	}
 }
 
+int tap_stores_open(const struct tap_options *o, bool replay, int (*stats)(void *, char **),
+		    void *stats_ctx, struct tap_stores *s, char *err, size_t errlen)
+{
+	/* The entry history takes an eighth of the limit (at least 16 KiB) beside the PCAP
+	 * segments; together they stay within --storagelimit (docs/storage.md). */
+	uint64_t history_limit = 0;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (o->history) {
+		history_limit = o->storage_limit / 8;
+		if (history_limit < (16u << 10))
+			history_limit = 16u << 10;
+	}
+	struct pcap_store_config sc = {
+	    .dir = o->store_dir,
+	    .group = o->store_group,
+	    .limit_bytes = o->storage_limit - history_limit,
+	    .segment_seconds = o->segment_seconds,
+	    .snaplen = o->snaplen,
+	    /* zstd's fastest regular level: the compressor must keep up with capture rates */
+	    .zstd_level = o->compress ? 1 : 0,
+	    /* live: on_frames_end wakes the writer once per ring drain; a replay writes alone */
+	    .batched = !replay,
+	};
+	ret = pcap_store_open(&sc, &s->store, err, errlen);
+	if (ret < 0 || !o->history)
+		return ret;
+	/* A replayed capture's times are in the past: its entries are kept as long as the limit
+	 * allows, not by the age of the store's PCAP segments. */
+	struct entry_history_config hc = {.store_dir = o->store_dir,
+					  .limit_bytes = history_limit,
+					  .segment_seconds = o->segment_seconds,
+					  .keep_older_than_packets = replay};
+	struct agent_local_config ac = {
+	    .store_dir = o->store_dir, .stats = stats, .stats_ctx = stats_ctx};
+
+	ret = entry_history_open(&hc, &s->history, err, errlen);
+	if (ret == 0) {
+		ac.history = s->history;
+		ret = agent_local_new(&ac, &s->agent, err, errlen);
+	}
+	return ret;
+}
+
+void tap_new_run_id(char out[24])
+{
+	uint8_t rnd[8] = {};
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		uint64_t v = evloop_now_ns() ^ ((uint64_t)getpid() << 32);
+
+		memcpy(rnd, &v, sizeof(rnd));
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+}
+
 int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 {
 	struct tap t = {.o = o, .log = log, .output_efd = -1};
@@ -963,6 +1087,8 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	int rc = 1, ret;
 	uint64_t start;
 
+	if (o->pcap_file)
+		return tap_replay(o, out, log);
 	if (tap_scope_init(&t.scope, o->pod_regex, o->namespaces, o->all_namespaces, err,
 			   sizeof(err)) < 0) {
 		fprintf(log, "floe: %s\n", err);
@@ -1005,21 +1131,21 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	if (o->debug)
 		setenv("FLOE_BPF_DEBUG", "1", 0);
 
+	/* This run's id prefixes every entry id: unique across agents and restarts. */
+	tap_new_run_id(t.run_id);
+
 	/* The store first: a refused or unusable store ends the run before BPF is loaded. */
-	struct pcap_store_config sc = {
-	    .dir = o->store_dir,
-	    .group = o->store_group,
-	    .limit_bytes = o->storage_limit,
-	    .segment_seconds = o->segment_seconds,
-	    .snaplen = o->snaplen,
-	    /* zstd's fastest regular level: the compressor must keep up with capture rates */
-	    .zstd_level = o->compress ? 1 : 0,
-	    .batched = true, /* on_frames_end */
-	};
-	ret = pcap_store_open(&sc, &t.store, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(log, "floe: %s\n", err);
-		goto out;
+	{
+		struct tap_stores ts;
+
+		ret = tap_stores_open(o, false, tap_live_stats, &t, &ts, err, sizeof(err));
+		t.store = ts.store;
+		t.history = ts.history;
+		t.agent = ts.agent;
+		if (ret < 0) {
+			fprintf(log, "floe: %s\n", err);
+			goto out;
+		}
 	}
 
 	struct capture_config cc = {
@@ -1034,12 +1160,13 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		fprintf(log, "floe: removed %u hooks and %u qdiscs left by an earlier run\n",
 			cleaned.filters_removed, cleaned.qdiscs_removed);
 
-	if ((o->entries || o->filter) && entries_open(&t, out, err, sizeof(err)) < 0) {
+	t.printing = o->entries || o->filter;
+	if ((t.printing || o->history) && entries_open(&t, out, err, sizeof(err)) < 0) {
 		fprintf(log, "floe: %s\n", err);
 		rc = 2;
 		goto out;
 	}
-	if (t.worker) {
+	if (t.worker && t.printing) {
 		struct stat sb;
 
 		ret = t.output_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1092,6 +1219,11 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		}
 	}
 	t.started = true;
+	if (t.agent && o->agent_started) {
+		struct agent_api api = agent_local_api(t.agent);
+
+		o->agent_started(&api, o->agent_ctx);
+	}
 
 	fprintf(log, "floe: tapping %zu pod%s", t.n_pods, t.n_pods == 1 ? "" : "s");
 	for (size_t i = 0; i < t.n_pods; i++)
@@ -1144,19 +1276,45 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	}
 	if (entries_close(&t) < 0)
 		rc = 1;
-	if (o->stats_json) {
+	{
+		struct entry_history_stats hs = {};
 		struct name_resolver_stats ns;
 
 		name_resolver_get_stats(t.names, &ns);
-		if (write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
-				     &ns, &t.tls_stats, t.next_target_id, log) < 0)
+		if (t.history) {
+			entry_history_sync(t.history);
+			entry_history_get_stats(t.history, &hs);
+			fprintf(log,
+				"  entry history                   %llu entries kept (%llu bytes, %.1f "
+				"us each to queue, wall), %llu dropped, %llu evicted%s%s\n",
+				(unsigned long long)hs.entries_written, (unsigned long long)hs.bytes,
+				hs.entries_written
+				    ? (double)hs.append_ns / 1e3 / (double)hs.entries_written
+				    : 0.0,
+				(unsigned long long)hs.entries_dropped,
+				(unsigned long long)hs.entries_evicted,
+				hs.last_errno ? "; last error: " : "",
+				hs.last_errno ? strerror(hs.last_errno) : "");
+		}
+		if (o->stats_json &&
+		    write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
+				     t.next_target_id, &hs, &ns, &t.tls_stats, log) < 0)
 			rc = 1;
 	}
 out:
+	if (t.agent) {
+		struct agent_api api = agent_local_api(t.agent);
+
+		if (o->agent_stopping && t.started)
+			o->agent_stopping(&api, o->agent_ctx);
+		api.ops->destroy(api.self);
+		t.agent = NULL;
+	}
 	pod_source_free(&t.pod_source);
 	byte_source_free(&t.tls_byte_source);
 	byte_source_free(&t.byte_source);
 	entries_close(&t);
+	entry_history_close(t.history);
 	entry_filter_free(t.filter);
 	if (t.store)
 		pcap_store_close(t.store);

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "api/agent_api.h"
+
 struct tap_options {
 	const char *pod_regex;  /* POD REGEX, may be NULL */
 	const char *namespaces; /* -n, comma-separated, may be NULL */
@@ -19,6 +21,7 @@ struct tap_options {
 	bool dryrun;
 	bool debug;
 	bool compress;           /* zstd for closed segments */
+	bool history;            /* keep every entry in the store (default; --no-history) */
 	uint64_t storage_limit;  /* bytes */
 	uint64_t ringbuf_bytes;
 	uint32_t snaplen;
@@ -37,6 +40,7 @@ struct tap_options {
 	char kubeconfig_default[4096]; /* --k8s: the path kubeconfig points at */
 	const char *state_dir;
 	const char *stats_json;  /* may be NULL */
+	const char *pcap_file;   /* --pcap: replay this capture instead of tapping (replay.h) */
 	/* Entries, live: dissect the tapped traffic and print entries to out. */
 	bool entries;            /* --entries (text) or --json */
 	bool entries_json;       /* --json */
@@ -48,6 +52,11 @@ struct tap_options {
 	 * name_resolver.h); 0: NAME_RESOLVER_HISTORY_DEFAULT */
 	size_t name_history;
 	bool tls;                /* --tls (default): TLS plaintext through uprobes (docs/tls.md) */
+	/* The agent's API (entry history, live entries, PCAP, stats) while the tap runs: called
+	 * once it is ready and once before it goes (the gRPC transport serves it). */
+	void (*agent_started)(const struct agent_api *api, void *ctx);
+	void (*agent_stopping)(const struct agent_api *api, void *ctx);
+	void *agent_ctx;
 };
 
 /* Defaults for every field. */
@@ -66,6 +75,9 @@ int parse_size(const char *s, uint64_t *out);
 /* Run until SIGINT/SIGTERM or the duration. Returns a process exit code. The pod table of
  * --dryrun goes to out, progress and the summary to log. */
 int tap_run(const struct tap_options *o, FILE *out, FILE *log);
+
+/* A new run id: 16 random hex digits (entry ids start with it; docs/entries.md). */
+void tap_new_run_id(char out[24]);
 
 /* Parse argv and run: the whole of `floe tap` and `floe-agent`. prog prefixes messages. */
 int tap_main(const char *prog, int argc, char **argv);

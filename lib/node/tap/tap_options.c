@@ -22,6 +22,7 @@ void tap_options_init(struct tap_options *o)
 	memset(o, 0, sizeof(*o));
 	o->compress = true;
 	o->tls = true;
+	o->history = true;
 	o->storage_limit = 200ull << 20;
 	o->ringbuf_bytes = 32ull << 20;
 	o->snaplen = 65535;
@@ -96,6 +97,10 @@ static void print_help(FILE *out)
 	    "      --ringbuffer SIZE      kernel ring buffer size (default 32MB)\n"
 	    "      --segment-seconds N    close a PCAP segment after N seconds (default 60)\n"
 	    "      --no-compress          keep closed segments uncompressed\n"
+	    "  -p, --pcap FILE            replay a capture (pcap/pcapng, Ethernet) into the store\n"
+	    "                             and the entry history instead of tapping\n"
+	    "      --no-history           keep no entry history (by default every entry is kept\n"
+	    "                             in the store's entries/, 1/8 of --storagelimit)\n"
 	    "      --duration SECONDS     stop after this long (default: until Ctrl-C)\n"
 	    "      --stats-json FILE      write the final counters as JSON\n"
 	    "      --entries              print request/response entries as the pods talk\n"
@@ -153,6 +158,8 @@ enum {
 	OPT_K8S,
 	OPT_NODE,
 	OPT_ALL_NODES,
+	OPT_NO_HISTORY,
+	OPT_PCAP,
 	OPT_LATER,
 };
 
@@ -305,6 +312,7 @@ static const struct option long_opts[] = {
     {"ringbuffer", required_argument, NULL, OPT_RINGBUFFER},
     {"segment-seconds", required_argument, NULL, OPT_SEGMENT_SECONDS},
     {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
+    {"no-history", no_argument, NULL, OPT_NO_HISTORY},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"entries", no_argument, NULL, OPT_ENTRIES},
@@ -317,7 +325,7 @@ static const struct option long_opts[] = {
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
-    {"pcap", required_argument, NULL, OPT_LATER},
+    {"pcap", required_argument, NULL, OPT_PCAP},
     {"proxy-host", required_argument, NULL, OPT_LATER},
     {"proxy-front-port", required_argument, NULL, OPT_LATER},
     {"proxy-hub-port", required_argument, NULL, OPT_LATER},
@@ -406,6 +414,13 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		case OPT_NO_COMPRESS:
 			o->compress = false;
 			break;
+		case OPT_NO_HISTORY:
+			o->history = false;
+			break;
+		case 'p':
+		case OPT_PCAP:
+			o->pcap_file = optarg;
+			break;
 		case OPT_K8S:
 			k8s = true;
 			break;
@@ -422,10 +437,9 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		case OPT_ALL_NODES:
 			o->all_nodes = true;
 			break;
-		case 'p':
 		case OPT_LATER:
-			snprintf(err, errlen, "%s%s: not available yet in this release of floe",
-				 opt == 'p' ? "-" : "--", opt == 'p' ? "p" : long_opts[idx].name);
+			snprintf(err, errlen, "--%s: not available yet in this release of floe",
+				 long_opts[idx].name);
 			return -EINVAL;
 		case ':':
 			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
