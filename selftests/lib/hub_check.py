@@ -425,6 +425,14 @@ def run_stream(fx, real):
     ok(lk == sorted(lk), "stream: live entries of 3 agents merged in time order")
     ok(not any(m["type"] == "lost" for m in msgs), "stream: no loss notice for a fast client")
 
+    # A bad query: closed at once, the error as the close reason.
+    ws = WSClient(base + "?" + urllib.parse.urlencode({"q": "response.statu == 1"}), timeout=10)
+    first = ws.recv()
+    ws.close()
+    ok(first is None and ws.close_code == 1008 and "response.status" in ws.close_reason,
+       "stream: a bad query closes it with 1008 and the error", (first, ws.close_code,
+                                                                 ws.close_reason))
+
     # A filtered stream: only matching entries, history and live.
     q = 'request.method == "POST"'
 

@@ -36,6 +36,7 @@ class WSClient:
             lines.append(f"{k}: {v}")
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.buf = b""
+        self.close_code, self.close_reason = None, ""
         while b"\r\n\r\n" not in self.buf:
             chunk = self.sock.recv(4096)
             if not chunk:
@@ -70,6 +71,9 @@ class WSClient:
                 ln = struct.unpack("!Q", self._read(8))[0]
             data = self._read(ln)
             if op == 8:
+                # Close: a status code, then the reason (RFC 6455 5.5.1).
+                self.close_code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else None
+                self.close_reason = data[2:].decode(errors="replace")
                 return None
             if op == 9:
                 self._send(0xA, data)
