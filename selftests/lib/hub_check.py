@@ -227,8 +227,10 @@ def main():
         fx2 = Fixture(build, "--agents", "2", "--synthetic", "10", "--token", "s3cret")
         fixtures.append(fx2)
         run_token(fx2)
+        # Each agent's follower queue (2000) is far smaller than what is emitted (20000): if the
+        # hub's callback waited for the slow client, the agents would lose entries.
         fx3 = Fixture(build, "--agents", str(N_AGENTS), "--synthetic", "30", "--ws-queue",
-                      "64", "--follow-queue", "200000")
+                      "64", "--follow-queue", "2000")
         fixtures.append(fx3)
         run_slow(fx3)
     finally:
@@ -548,8 +550,7 @@ def run_slow(fx):
     ok(len(set(e["id"] for e in got)) == len(got), "slow client: no entry twice")
     lk = [key(e) for e in got]
     ok(lk == sorted(lk), "slow client: what it got is in time order")
-    ok(state.get("emit_s", 99) < 20, f"slow client: the agents emitted {n} entries in "
-       f"{state.get('emit_s', 0):.2f} s")
+    print(f"# slow client: the agents emitted {n} entries in {state.get('emit_s', 0):.2f} s")
 
 
 if __name__ == "__main__":
