@@ -224,6 +224,7 @@ bench: deps
 	bash selftests/bench/live.sh
 	bash selftests/bench/dissect.sh
 	bash selftests/bench/protocols.sh
+	bash selftests/bench/hub.sh
 
 run: deps
 	$(MAKE) all
