@@ -2,6 +2,7 @@
 #include "hub_metrics.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

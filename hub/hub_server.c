@@ -2,6 +2,7 @@
 #include "hub_server.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
