@@ -133,16 +133,20 @@ static int cmd_pcap_export(int argc, char **argv)
 
 static void read_usage(FILE *out)
 {
-	fputs("Usage: floe read FILE [-f FILTER] [--json] [flags]\n"
+	fputs("Usage: floe read FILE [-f QUERY] [--json] [flags]\n"
 	      "\n"
 	      "Dissect a pcap or pcapng file (gzip-compressed too; '-' for standard input) and\n"
 	      "print one line, or one JSON object, per request/response entry. Protocols are\n"
 	      "recognised by content, on any port. Entry fields: docs/entries.md.\n"
 	      "\n"
 	      "Flags:\n"
-	      "  -f, --filter EXPR     only entries matching EXPR, e.g. 'http and response.status\n"
-	      "                        >= 400', 'grpc', 'request.method == \"POST\"'\n"
-	      "                        (docs/entries.md, \"Filters\")\n"
+	      "  -f, --filter QUERY    only entries matching the KFL query (docs/kfl.md), e.g.\n"
+	      "                        'http and response.status >= 400', 'grpc',\n"
+	      "                        'request.path.startsWith(\"/api\") and elapsed_ms > 250ms',\n"
+	      "                        'response.status in [500, 502, 503]',\n"
+	      "                        'request.headers[\"content-type\"].contains(\"json\")',\n"
+	      "                        'src.namespace == shop and timestamp > now - 5m';\n"
+	      "                        fields as in docs/entries.md (`floe schema`)\n"
 	      "  -j, --json            one JSON object per line instead of text\n"
 	      "      --body-max SIZE   body bytes kept per message (default 64KiB)\n"
 	      "      --max-flows N     TCP connections tracked at once (default 65536)\n"
@@ -330,6 +334,10 @@ static int cmd_read(int argc, char **argv)
 		fprintf(stderr, "floe read: %s: the file ends in the middle of a packet record "
 				"(truncated capture); everything before it was read\n",
 			argv[optind]);
+	if (st.bad_timestamps)
+		fprintf(stderr, "floe read: %s: %llu packet records have a fraction of a second out "
+				"of range (damaged timestamps); they were read with the fraction as 0\n",
+			argv[optind], (unsigned long long)st.bad_timestamps);
 	if (rc) {
 		fprintf(stderr, "floe read: %s\n", err);
 		return 1;

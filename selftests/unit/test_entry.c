@@ -202,7 +202,7 @@ static void test_filter_errors(void **state)
 			print_error("'%s': got '%s', want '%s'\n", bad[i].text, err, bad[i].msg);
 			fail();
 		}
-		assert_non_null(strstr(err, "position "));
+		assert_non_null(strstr(err, "column "));
 	}
 	memset(deep, '(', sizeof(deep) - 1);
 	deep[sizeof(deep) - 1] = 0;

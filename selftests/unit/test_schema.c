@@ -317,9 +317,9 @@ static void test_filter_schema_errors(void **state)
 		assert_int_equal(entry_filter_compile(bad[i].text, &f, err, sizeof(err)), 0);
 		entry_filter_free(f);
 	}
-	/* Syntax errors keep their position. */
+	/* Syntax errors keep their column. */
 	assert_int_equal(entry_filter_compile_checked("http and", &f, err, sizeof(err)), -EINVAL);
-	assert_non_null(strstr(err, "position 9: expected a field"));
+	assert_non_null(strstr(err, "column 9: expected a field"));
 }
 
 /* Filters of the docs and tests: every one compiles against the schema. */

@@ -1,19 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * entry_filter: the minimal entry filter of `floe read -f` and `floe tap --filter`, until the
- * query language (KFL) comes with its own issue. KFL will keep this syntax working.
+ * entry_filter: the filter API of `floe read -f`, `floe tap --filter` and entry_output, kept
+ * for its callers; the language is KFL (kfl/kfl.h, docs/kfl.md), which accepts everything the
+ * earlier filter did:
  *
- *   http                       a protocol word (protocols/protocol.h: each descriptor's
- *                              words): protocol == "http" and its children gRPC and GraphQL;
- *                              http1 / http2 by version, grpc, graphql, amqp, ...
- *   request.method == "POST"   a field (dotted path in the entry JSON, docs/entries.md)
- *   response.status >= 400     == != < <= > >=; numbers compare as numbers
- *   request.path contains "/api"   substring;  ~ "regex"  POSIX extended regex
- *   missing                    a bare field: true when present and not false/null/0/""
- *   not grpc and (response.status == 404 or missing)
+ *   http and response.status >= 500
+ *   request.method == POST and request.headers.content-type contains json
+ *   request.path.startsWith("/api") and response.status in [500, 502, 503]
+ *   not grpc and (response.status == 404 or missing) and elapsed_ms > 250ms
  *
- * Keywords and/or/not also as &&, ||, !. Strings in double quotes (\" and \\ escapes) or bare
- * words without spaces.
+ * An entry_filter is a struct kfl (entry_filter_query() gives it to KFL's other functions).
  */
 #ifndef FLOE_ENTRY_FILTER_H
 #define FLOE_ENTRY_FILTER_H
@@ -26,9 +22,9 @@
 struct entry_filter;
 
 /*
- * Compile text. Returns 0 and *out, or -EINVAL with a message in err ("position 12:
- * expected a value after '=='"), or -ENOMEM. Fields are not looked up: for entries outside
- * the schema (tests, tools).
+ * Compile text. Returns 0 and *out, or -EINVAL with a message in err ("column 12:
+ * expected a value after '==', found end of query"), or -ENOMEM. Fields are not looked up:
+ * for entries outside the schema (tests, tools).
  */
 int entry_filter_compile(const char *text, struct entry_filter **out, char *err, size_t errlen);
 
@@ -44,5 +40,9 @@ int entry_filter_compile_checked(const char *text, struct entry_filter **out, ch
 				 size_t errlen);
 bool entry_filter_match(const struct entry_filter *f, const json_t *entry);
 void entry_filter_free(struct entry_filter *f);
+
+/* The compiled query (for kfl_match with another accessor, kfl_time_bounds, ...). */
+struct kfl;
+const struct kfl *entry_filter_query(const struct entry_filter *f);
 
 #endif /* FLOE_ENTRY_FILTER_H */
