@@ -79,7 +79,17 @@ SAN_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-san/%.o,$(NODE_SRCS) $(CORE_SRCS
 FUZZ_SRCS := $(wildcard selftests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst selftests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
-BINS := $(BUILD)/floe $(BUILD)/floe-agent
+# hub/ -> libfloe-hub.a (the API server, the merges) and floe-hub: the core, libwebsockets,
+# nothing of the node side.
+HUB_SRCS := $(filter-out hub/main.c,$(wildcard hub/*.c))
+HUB_HDRS := $(wildcard hub/*.h)
+HUB_OBJS := $(patsubst hub/%.c,$(BUILD)/hub/%.o,$(HUB_SRCS))
+HUB_SAN_OBJS := $(patsubst hub/%.c,$(BUILD)/hub-san/%.o,$(HUB_SRCS))
+HUB_LIB := $(BUILD)/libfloe-hub.a
+HUB_LDLIBS := -lwebsockets -lpthread
+HUB_TESTS := $(patsubst selftests/unit/%.c,%,$(wildcard selftests/unit/test_hub*.c))
+
+BINS := $(BUILD)/floe $(BUILD)/floe-agent $(BUILD)/floe-hub $(BUILD)/hub-fixture
 
 .PHONY: all deps k8s-deps test unit unit-san integration fuzz fuzz-long bench run clean vmlinux format
 .DELETE_ON_ERROR:
@@ -153,6 +163,26 @@ $(BUILD)/floe-agent: agent/main.c $(LIB)
 $(BUILD)/floe: cli/floe.c $(LIB)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+$(BUILD)/hub/%.o: hub/%.c $(HUB_HDRS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) -c $< -o $@
+
+$(BUILD)/hub-san/%.o: hub/%.c $(HUB_HDRS) $(LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CORE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(HUB_LIB): $(HUB_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/floe-hub: hub/main.c $(HUB_LIB) $(CORE_LIB)
+	$(CC) $(CORE_CFLAGS) $< $(HUB_LIB) $(CORE_LIB) $(HUB_LDLIBS) $(CORE_LDLIBS) -o $@
+
+# The hub's tests serve in-memory agents (selftests/hub/): the fixture the integration tests
+# drive over real HTTP and WebSocket connections.
+$(BUILD)/hub-fixture: selftests/hub/hub_fixture.c $(HUB_LIB) $(CORE_LIB)
+	$(CC) $(CORE_CFLAGS) -Ihub $< $(HUB_LIB) $(CORE_LIB) $(HUB_LDLIBS) $(CORE_LDLIBS) -o $@
+
 # Unit tests (cmocka), plain and under ASan+UBSan. The core's own tests link the core alone
 # (-Ilib/core only): that is what keeps the core free of node-side code and libraries.
 CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem test_kfl test_entry_proto
@@ -175,6 +205,15 @@ $(RPC_TESTS:%=$(BUILD)/tests-san/%): $(BUILD)/tests-san/%: selftests/unit/%.c $(
 		| $(BUILD)/tests-san
 	$(CC) $(RPC_CFLAGS) $(SAN_FLAGS) $< $(RPC_SAN_OBJS) $(RPC_LDLIBS) $(CORE_LDLIBS) -lcmocka \
 		-o $@
+
+$(HUB_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: selftests/unit/%.c $(HUB_LIB) $(CORE_LIB) \
+		| $(BUILD)/tests
+	$(CC) $(CORE_CFLAGS) -Ihub $< $(HUB_LIB) $(CORE_LIB) $(HUB_LDLIBS) $(CORE_LDLIBS) -lcmocka -o $@
+
+$(HUB_TESTS:%=$(BUILD)/tests-san/%): $(BUILD)/tests-san/%: selftests/unit/%.c $(HUB_SAN_OBJS) \
+		$(SAN_LIB_OBJS) | $(BUILD)/tests-san
+	$(CC) $(CORE_CFLAGS) $(SAN_FLAGS) -Ihub $< $(HUB_SAN_OBJS) $(SAN_LIB_OBJS) $(HUB_LDLIBS) \
+		$(LDLIBS) -lcmocka -o $@
 
 # They embed the skeletons, so they are rebuilt with the programs.
 $(BPF_TEST_BINS): $(BUILD)/tests/%: selftests/bpf/%.c $(LIB) $(BPF_SKELS) | $(BUILD)/tests
@@ -200,6 +239,8 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES)
 FUZZ_SAN := address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-fuzz/%.o,$(NODE_SRCS) $(CORE_SRCS)) \
 	$(BUILD)/lib-fuzz/proto/floe.pb-c.o
+# The hub's parsers (PCAP merge, parameters), without the server and its library.
+FUZZ_LIB_OBJS += $(BUILD)/lib-fuzz/hub/hub_pcap.o $(BUILD)/lib-fuzz/hub/hub_query.o
 FUZZ_FLAGS := $(BUILD)/fuzz-flags
 $(shell mkdir -p $(BUILD) && echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' | cmp -s - $(FUZZ_FLAGS) || \
 	echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' > $(FUZZ_FLAGS))
@@ -209,6 +250,10 @@ $(BUILD)/lib-fuzz/%.o: lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS) $(FUZZ_FLAGS) $(
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
 
 $(BUILD)/lib-fuzz/proto/floe.pb-c.o: $(PROTO_C) $(PROTO_H) $(FUZZ_FLAGS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
+
+$(BUILD)/lib-fuzz/hub/%.o: hub/%.c $(HUB_HDRS) $(LIB_HDRS) $(FUZZ_FLAGS)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
 
@@ -237,6 +282,7 @@ bench: deps
 	bash selftests/bench/dissect.sh
 	bash selftests/bench/protocols.sh
 	bash selftests/bench/tls.sh
+	bash selftests/bench/hub.sh
 
 run: deps
 	$(MAKE) all
@@ -247,8 +293,7 @@ vmlinux:
 
 format:
 	clang-format -i bpf/*.c bpf/*.h agent/*.c $(LIB_SRCS) $(LIB_HDRS) $(RPC_SRCS) $(RPC_HDRS) \
-		cli/*.c selftests/unit/*.c \
-		selftests/bpf/*.c
+		cli/*.c selftests/unit/*.c selftests/bpf/*.c hub/*.c hub/*.h selftests/hub/*.c
 
 clean:
 	rm -rf $(BUILD)

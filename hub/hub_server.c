@@ -1,0 +1,1176 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "hub_server.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "entry/entry_filter.h"
+#include "entry/entry_json.h"
+#include "hub_metrics.h"
+#include "hub_pcap.h"
+#include "hub_query.h"
+#include "hub_stream.h"
+
+_Static_assert(HUB_STREAM_PRE >= LWS_PRE, "stream messages need the library's header room");
+
+#define API	    "/api/v1"
+#define ARG_MAX_LEN 32768 /* the longest query parameter taken (a KFL text) */
+
+/* One request (an HTTP transaction) or one WebSocket stream. */
+struct conn {
+	struct hub_server *s;
+	struct lws *wsi; /* service thread only; NULL once the client is gone */
+	int refs;	 /* under s->lock: the client side, a worker */
+	int want_write;	 /* under s->lock: ask for a writable callback at the next wake */
+	int ready;	 /* under s->lock: the response is complete */
+	int listed;	 /* in s->conns */
+	struct conn *prev, *next;
+	enum hub_route route;
+	int64_t t0;
+	/* the request */
+	char *id, *q, *after_id;
+	int64_t since, until, after_ts;
+	size_t limit;
+	/* the response: body or a spooled file */
+	int status;
+	const char *ctype;
+	const char *disposition;
+	struct entry_json_buf body;
+	int fd;
+	uint64_t len, off;
+	int headers_sent;
+	/* a stream */
+	struct hub_stream *st;
+};
+
+struct pss {
+	struct conn *c;
+};
+
+struct hub_server {
+	struct agent_api *agents;
+	size_t n;
+	struct hub_server_opts opts;
+	char *host, *token, *spool_dir;
+	struct lws_context *ctx;
+	int port;
+	pthread_t service;
+	atomic_int stop;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	int workers;	/* threads (request workers, stream pumps) still running */
+	int ctx_closed; /* under lock: the context is going: nobody may wake it */
+	struct conn *conns;
+	struct hub_metrics metrics;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ connections */
+
+static void conn_free(struct conn *c)
+{
+	free(c->id);
+	free(c->q);
+	free(c->after_id);
+	entry_json_buf_free(&c->body);
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
+}
+
+static struct conn *conn_new(struct hub_server *s, struct lws *wsi)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->s = s;
+	c->wsi = wsi;
+	c->fd = -1;
+	c->refs = 1;
+	c->t0 = mono_ns();
+	pthread_mutex_lock(&s->lock);
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	c->listed = 1;
+	pthread_mutex_unlock(&s->lock);
+	return c;
+}
+
+/* Under s->lock. */
+static void conn_unref_locked(struct conn *c)
+{
+	if (--c->refs == 0)
+		conn_free(c);
+}
+
+/* Service thread: the client side lets go of c (closed, or its transaction is over). */
+static void conn_detach(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	struct hub_stream *st = NULL;
+	pthread_mutex_lock(&s->lock);
+	c->wsi = NULL;
+	if (c->listed) {
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			s->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		c->listed = 0;
+	}
+	st = c->st;
+	c->st = NULL;
+	conn_unref_locked(c);
+	pthread_mutex_unlock(&s->lock);
+	if (st)
+		hub_stream_close(st);
+}
+
+/* ------------------------------------------------------------------ responses */
+
+static void respond_json(struct conn *c, int status, json_t *j)
+{
+	char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	c->status = t ? status : 500;
+	c->ctype = "application/json";
+	c->body.len = 0;
+	if (!t || entry_json_append_raw(&c->body, t, strlen(t)) ||
+	    entry_json_append_raw(&c->body, "\n", 1)) {
+		c->status = 500;
+		c->body.len = 0;
+		entry_json_append_raw(&c->body, "{\"error\":\"out of memory\"}\n", 26);
+	}
+	free(t);
+	c->len = c->body.len;
+}
+
+static void respond_error(struct conn *c, int status, const char *msg)
+{
+	respond_json(c, status, json_pack("{s:s}", "error", msg));
+}
+
+/* Service thread: the response is set; write it when the socket allows. */
+static void respond_now(struct conn *c)
+{
+	pthread_mutex_lock(&c->s->lock);
+	c->ready = 1;
+	pthread_mutex_unlock(&c->s->lock);
+	lws_callback_on_writable(c->wsi);
+}
+
+static int write_headers(struct conn *c, struct lws *wsi)
+{
+	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+					   *end = buf + sizeof(buf) - 1;
+	if (lws_add_http_common_headers(wsi, (unsigned int)c->status, c->ctype, c->len, &p, end))
+		return -1;
+	static const char nostore[] = "no-store";
+	if (lws_add_http_header_by_name(
+		wsi, (const unsigned char *)"cache-control:", (const unsigned char *)nostore,
+		sizeof(nostore) - 1, &p, end))
+		return -1;
+	if (c->status == 401 &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+					(const unsigned char *)"Bearer", 6, &p, end))
+		return -1;
+	if (c->disposition &&
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"content-disposition:",
+					(const unsigned char *)c->disposition,
+					(int)strlen(c->disposition), &p, end))
+		return -1;
+	return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
+}
+
+/* Service thread, on HTTP_WRITEABLE: headers, then the body a chunk at a time. Returns what
+ * the callback returns (-1: close). */
+static int http_writeable(struct conn *c, struct lws *wsi)
+{
+	pthread_mutex_lock(&c->s->lock);
+	int ready = c->ready;
+	pthread_mutex_unlock(&c->s->lock);
+	if (!ready)
+		return 0;
+	if (!c->headers_sent) {
+		if (c->status >= 400)
+			atomic_fetch_add(&c->s->metrics.errors[c->route], 1);
+		if (write_headers(c, wsi))
+			return -1;
+		c->headers_sent = 1;
+		if (c->len) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	}
+	enum { CHUNK = 32768 };
+	unsigned char buf[LWS_PRE + CHUNK];
+	size_t n = c->len - c->off < CHUNK ? (size_t)(c->len - c->off) : CHUNK;
+	if (n) {
+		if (c->fd >= 0) {
+			ssize_t r = pread(c->fd, buf + LWS_PRE, n, (off_t)c->off);
+			if (r != (ssize_t)n)
+				return -1; /* the spool file cannot fail us short: give up the
+					      connection */
+		} else {
+			memcpy(buf + LWS_PRE, c->body.p + c->off, n);
+		}
+		int last = c->off + n == c->len;
+		if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+		    (int)n)
+			return -1;
+		c->off += n;
+		if (!last) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	}
+	/* Done: let the connection serve the next request (keep-alive) or close. */
+	struct pss *pss = lws_wsi_user(wsi);
+	if (pss && pss->c == c)
+		pss->c = NULL;
+	conn_detach(c);
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ routes (workers) */
+
+static void agent_names(struct hub_server *s, char (*names)[64], int *connected)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct agent_info info;
+		memset(&info, 0, sizeof(info));
+		s->agents[i].ops->info(s->agents[i].self, &info);
+		if (info.name[0])
+			snprintf(names[i], 64, "%s", info.name);
+		else
+			snprintf(names[i], 64, "agent%zu", i);
+		if (connected)
+			connected[i] = info.connected;
+	}
+}
+
+static json_t *errors_json(struct hub_server *s, const struct hub_errors *errs)
+{
+	char(*names)[64] = calloc(s->n ? s->n : 1, 64);
+	json_t *a = json_array();
+	if (names)
+		agent_names(s, names, NULL);
+	for (size_t i = 0; i < errs->n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "agent",
+						   names ? names[errs->v[i].agent] : "?", "error",
+						   errs->v[i].msg));
+	free(names);
+	return a;
+}
+
+/* Every agent failed: a filter they refuse is the client's error, anything else ours. */
+static void respond_all_failed(struct conn *c, const struct hub_errors *errs)
+{
+	int bad = 1;
+	for (size_t i = 0; i < errs->n; i++)
+		if (errs->v[i].code != -EINVAL)
+			bad = 0;
+	if (bad && errs->n) {
+		json_t *j = json_pack("{s:s}", "error", errs->v[0].msg);
+		int col = hub_error_column(errs->v[0].msg);
+		if (col)
+			json_object_set_new(j, "column", json_integer(col));
+		respond_json(c, 400, j);
+		return;
+	}
+	respond_json(c, 502,
+		     json_pack("{s:s, s:o}", "error", "no agent answered", "agents",
+			       errors_json(c->s, errs)));
+}
+
+static void do_entries(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	struct agent_query q = {.filter = c->q,
+				.since_ns = c->since,
+				.until_ns = c->until,
+				.limit =
+				    c->limit + 1, /* one more says whether there is a next page */
+				.after_ts_ns = c->after_ts,
+				.after_id = c->after_id};
+	struct hub_entries ents;
+	struct hub_errors errs;
+	if (hub_query_entries(s->agents, s->n, &q, &ents, &errs)) {
+		respond_error(c, 500, "out of memory");
+		return;
+	}
+	if (s->n && errs.n == s->n) {
+		respond_all_failed(c, &errs);
+		goto out;
+	}
+	size_t n = ents.n > c->limit ? c->limit : ents.n;
+	struct entry_json_buf *b = &c->body;
+	int rc = entry_json_append_raw(b, "{\"entries\":[", 12);
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (i)
+			rc |= entry_json_append_raw(b, ",", 1);
+		rc |= entry_json_append_raw(b, ents.v[i].json, ents.v[i].json_len);
+	}
+	rc |= entry_json_append_raw(b, "],\"next\":", 9);
+	if (ents.n > c->limit && n) {
+		char cur[600];
+		int cl = hub_cursor_encode(ents.v[n - 1].ts_ns, ents.v[n - 1].id, cur, sizeof(cur));
+		rc |= cl < 0 ? -ENOSPC : entry_json_append_string(b, cur, (size_t)cl);
+	} else {
+		rc |= entry_json_append_raw(b, "null", 4);
+	}
+	if (errs.n) {
+		/* Some agents did not answer: what they hold is missing from this page. */
+		json_t *ej = errors_json(s, &errs);
+		char *t = json_dumps(ej, JSON_COMPACT);
+		json_decref(ej);
+		rc |= !t || entry_json_append_raw(b, ",\"errors\":", 10) ||
+		      entry_json_append_raw(b, t, strlen(t));
+		free(t);
+	}
+	rc |= entry_json_append_raw(b, "}\n", 2);
+	if (rc) {
+		respond_error(c, 500, "out of memory");
+		goto out;
+	}
+	c->status = 200;
+	c->ctype = "application/json";
+	c->len = b->len;
+	atomic_fetch_add(&s->metrics.entries[HUB_ROUTE_ENTRIES], n);
+out:
+	hub_entries_free(&ents);
+	hub_errors_free(&errs);
+}
+
+struct get_part {
+	struct hub_server *s;
+	const char *id;
+	struct hub_entries *found; /* per agent */
+	int *rc;
+	char (*err)[256];
+};
+
+static int collect_entry(const struct agent_entry *e, void *arg)
+{
+	return hub_entries_add(arg, e, 0) ? -1 : 1;
+}
+
+static void get_one(size_t i, void *arg)
+{
+	struct get_part *g = arg;
+	struct agent_api *a = &g->s->agents[i];
+	g->err[i][0] = 0;
+	g->rc[i] = a->ops->get(a->self, g->id, collect_entry, &g->found[i], g->err[i], 256);
+}
+
+static void do_entry(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	size_t n = s->n ? s->n : 1;
+	struct hub_entries *found = calloc(n, sizeof(*found));
+	int *rc = calloc(n, sizeof(*rc));
+	char(*err)[256] = calloc(n, 256);
+	if (!found || !rc || !err) {
+		respond_error(c, 500, "out of memory");
+		goto out;
+	}
+	struct get_part g = {.s = s, .id = c->id, .found = found, .rc = rc, .err = err};
+	hub_fanout(s->n, get_one, &g);
+	size_t failed = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (!rc[i] && found[i].n) {
+			c->status = 200;
+			c->ctype = "application/json";
+			if (entry_json_append_raw(&c->body, found[i].v[0].json,
+						  found[i].v[0].json_len) ||
+			    entry_json_append_raw(&c->body, "\n", 1)) {
+				respond_error(c, 500, "out of memory");
+				goto out;
+			}
+			c->len = c->body.len;
+			atomic_fetch_add(&s->metrics.entries[HUB_ROUTE_ENTRY], 1);
+			goto out;
+		}
+		if (rc[i] && rc[i] != -ENOENT)
+			failed++;
+	}
+	if (!failed) {
+		respond_json(
+		    c, 404,
+		    json_pack("{s:s, s:s}", "error", "no agent has this entry", "id", c->id));
+	} else {
+		struct hub_errors errs = {.v = calloc(failed, sizeof(*errs.v))};
+		for (size_t i = 0; errs.v && i < s->n; i++)
+			if (rc[i] && rc[i] != -ENOENT) {
+				errs.v[errs.n].agent = i;
+				errs.v[errs.n].code = rc[i];
+				snprintf(errs.v[errs.n].msg, sizeof(errs.v[0].msg), "%s",
+					 err[i][0] ? err[i] : strerror(-rc[i]));
+				errs.n++;
+			}
+		/* Not found where asked, and some agents could not be asked: not a 404. */
+		respond_json(c, 502,
+			     json_pack("{s:s, s:o}", "error",
+				       "not found on the agents that answered", "agents",
+				       errors_json(s, &errs)));
+		hub_errors_free(&errs);
+	}
+out:
+	for (size_t i = 0; found && i < s->n; i++)
+		hub_entries_free(&found[i]);
+	free(found);
+	free(rc);
+	free(err);
+}
+
+static int spool_open(struct hub_server *s)
+{
+	const char *dir = s->spool_dir;
+	if (!dir)
+		dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	/* File systems without O_TMPFILE: a named file, unlinked at once. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/floe-hub-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+struct pcap_part {
+	struct hub_server *s;
+	const struct agent_query *q;
+	FILE **f;
+	int *rc;
+	char (*err)[256];
+};
+
+static int spool_bytes(const void *buf, size_t len, void *arg)
+{
+	return fwrite(buf, 1, len, arg) == len ? 0 : -1;
+}
+
+static void pcap_one(size_t i, void *arg)
+{
+	struct pcap_part *p = arg;
+	struct agent_api *a = &p->s->agents[i];
+	p->err[i][0] = 0;
+	p->rc[i] = a->ops->pcap(a->self, p->q, spool_bytes, p->f[i], p->err[i], 256);
+	if (!p->rc[i] && (fflush(p->f[i]) || ferror(p->f[i]))) {
+		p->rc[i] = -EIO;
+		snprintf(p->err[i], 256, "spooling its PCAP: %s", strerror(errno));
+	}
+}
+
+static void do_pcap(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	size_t n = s->n ? s->n : 1;
+	FILE **f = calloc(n, sizeof(*f));
+	int *rc = calloc(n, sizeof(*rc));
+	char(*err)[256] = calloc(n, 256);
+	char(*names)[64] = calloc(n, 64);
+	const char **np = calloc(n, sizeof(*np));
+	struct agent_query q = {.filter = c->q, .since_ns = c->since, .until_ns = c->until};
+	FILE *out = NULL;
+	if (!f || !rc || !err || !names || !np) {
+		respond_error(c, 500, "out of memory");
+		goto out;
+	}
+	agent_names(s, names, NULL);
+	for (size_t i = 0; i < s->n; i++) {
+		int fd = spool_open(s);
+		np[i] = names[i];
+		if (fd < 0 || !(f[i] = fdopen(fd, "w+"))) {
+			if (fd >= 0)
+				close(fd);
+			respond_error(c, 500, "cannot create a spool file (--spool-dir)");
+			goto out;
+		}
+	}
+	struct pcap_part p = {.s = s, .q = &q, .f = f, .rc = rc, .err = err};
+	hub_fanout(s->n, pcap_one, &p);
+	struct hub_errors errs = {.v = calloc(n, sizeof(*errs.v))};
+	for (size_t i = 0; errs.v && i < s->n; i++) {
+		rewind(f[i]);
+		if (rc[i]) {
+			errs.v[errs.n].agent = i;
+			errs.v[errs.n].code = rc[i];
+			snprintf(errs.v[errs.n].msg, sizeof(errs.v[0].msg), "%s",
+				 err[i][0] ? err[i] : strerror(-rc[i]));
+			errs.n++;
+			/* What a failed agent gave is not merged: it may end inside a record. */
+			fclose(f[i]);
+			f[i] = fopen("/dev/null", "r");
+		}
+	}
+	if (!errs.v || (s->n && errs.n == s->n)) {
+		if (errs.v)
+			respond_all_failed(c, &errs);
+		else
+			respond_error(c, 500, "out of memory");
+		hub_errors_free(&errs);
+		goto out;
+	}
+	int ofd = spool_open(s);
+	out = ofd >= 0 ? fdopen(ofd, "w+") : NULL;
+	if (!out) {
+		if (ofd >= 0)
+			close(ofd);
+		hub_errors_free(&errs);
+		respond_error(c, 500, "cannot create a spool file (--spool-dir)");
+		goto out;
+	}
+	uint64_t packets = 0;
+	char merr[300];
+	int mrc = hub_pcap_merge(f, np, s->n, out, &packets, merr, sizeof(merr));
+	if (mrc) {
+		respond_error(c, mrc == -EPROTO ? 502 : 500, merr);
+		hub_errors_free(&errs);
+		goto out;
+	}
+	/* Agents that failed are left out (their part is missing); a client sees them in
+	 * /api/v1/agents. The file itself stays valid. */
+	hub_errors_free(&errs);
+	c->fd = dup(fileno(out));
+	c->len = (uint64_t)ftello(out);
+	c->status = c->fd >= 0 ? 200 : 500;
+	c->ctype = "application/vnd.tcpdump.pcap";
+	c->disposition = "attachment; filename=\"floe.pcap\"";
+	atomic_fetch_add(&s->metrics.pcap_packets, packets);
+out:
+	for (size_t i = 0; f && i < s->n; i++)
+		if (f[i])
+			fclose(f[i]);
+	if (out)
+		fclose(out);
+	free(f);
+	free(rc);
+	free(err);
+	free(names);
+	free(np);
+}
+
+static void do_agents(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	json_t *a = json_array();
+	for (size_t i = 0; i < s->n; i++) {
+		struct agent_info in;
+		memset(&in, 0, sizeof(in));
+		s->agents[i].ops->info(s->agents[i].self, &in);
+		if (!in.name[0])
+			snprintf(in.name, sizeof(in.name), "agent%zu", i);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:s?}", "name",
+						   in.name, "node", in.node, "address", in.address,
+						   "version", in.version, "connected", in.connected,
+						   "last_seen_ns", (json_int_t)in.last_seen_ns,
+						   "error", in.error[0] ? in.error : NULL));
+	}
+	respond_json(c, 200, json_pack("{s:o}", "agents", a));
+}
+
+struct stats_part {
+	struct hub_server *s;
+	char **json;
+	int *rc;
+	char (*err)[256];
+};
+
+static void stats_one(size_t i, void *arg)
+{
+	struct stats_part *p = arg;
+	struct agent_api *a = &p->s->agents[i];
+	p->err[i][0] = 0;
+	p->json[i] = NULL;
+	p->rc[i] = a->ops->stats(a->self, &p->json[i], p->err[i], 256);
+}
+
+static void do_stats(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	size_t n = s->n ? s->n : 1;
+	char **js = calloc(n, sizeof(*js));
+	int *rc = calloc(n, sizeof(*rc));
+	char(*err)[256] = calloc(n, 256);
+	char(*names)[64] = calloc(n, 64);
+	int *connected = calloc(n, sizeof(*connected));
+	if (!js || !rc || !err || !names || !connected) {
+		respond_error(c, 500, "out of memory");
+		goto out;
+	}
+	struct stats_part p = {.s = s, .json = js, .rc = rc, .err = err};
+	hub_fanout(s->n, stats_one, &p);
+	agent_names(s, names, connected);
+	size_t nconn = 0;
+	for (size_t i = 0; i < s->n; i++)
+		nconn += connected[i] != 0;
+	if (c->route == HUB_ROUTE_METRICS) {
+		const char **sj = calloc(n, sizeof(*sj));
+		const char **nm = calloc(n, sizeof(*nm));
+		for (size_t i = 0; sj && nm && i < s->n; i++) {
+			sj[i] = rc[i] ? NULL : js[i];
+			nm[i] = names[i];
+		}
+		if (!sj || !nm || hub_metrics_text(&s->metrics, s->n, nconn, nm, sj, &c->body)) {
+			respond_error(c, 500, "out of memory");
+		} else {
+			c->status = 200;
+			c->ctype = "text/plain; version=0.0.4; charset=utf-8";
+			c->len = c->body.len;
+		}
+		free(sj);
+		free(nm);
+		goto out;
+	}
+	json_t *a = json_array();
+	for (size_t i = 0; i < s->n; i++) {
+		json_t *st = rc[i] ? NULL : json_loads(js[i], 0, NULL);
+		json_array_append_new(
+		    a, json_pack("{s:s, s:b, s:o?, s:s?}", "name", names[i], "connected",
+				 connected[i], "stats", st, "error",
+				 rc[i] ? (err[i][0] ? err[i] : strerror(-rc[i])) : NULL));
+	}
+	json_t *hub =
+	    json_pack("{s:I, s:I, s:I, s:I, s:I}", "agents", (json_int_t)s->n, "agents_connected",
+		      (json_int_t)nconn, "streams_open", (json_int_t)s->metrics.streams_open,
+		      "stream_lost", (json_int_t)s->metrics.stream_lost, "entries_served",
+		      (json_int_t)(s->metrics.entries[HUB_ROUTE_ENTRIES] +
+				   s->metrics.entries[HUB_ROUTE_ENTRY] +
+				   s->metrics.entries[HUB_ROUTE_STREAM]));
+	respond_json(c, 200, json_pack("{s:o, s:o}", "hub", hub, "agents", a));
+out:
+	for (size_t i = 0; js && i < s->n; i++)
+		free(js[i]);
+	free(js);
+	free(rc);
+	free(err);
+	free(names);
+	free(connected);
+}
+
+static void *worker(void *arg)
+{
+	struct conn *c = arg;
+	struct hub_server *s = c->s;
+	switch (c->route) {
+	case HUB_ROUTE_ENTRIES:
+		do_entries(c);
+		break;
+	case HUB_ROUTE_ENTRY:
+		do_entry(c);
+		break;
+	case HUB_ROUTE_PCAP:
+		do_pcap(c);
+		break;
+	case HUB_ROUTE_AGENTS:
+		do_agents(c);
+		break;
+	case HUB_ROUTE_STATS:
+	case HUB_ROUTE_METRICS:
+		do_stats(c);
+		break;
+	default:
+		respond_error(c, 404, "no such route");
+	}
+	if (c->route == HUB_ROUTE_ENTRIES || c->route == HUB_ROUTE_ENTRY ||
+	    c->route == HUB_ROUTE_PCAP)
+		hub_metrics_latency(&s->metrics, c->route, mono_ns() - c->t0);
+	pthread_mutex_lock(&s->lock);
+	c->ready = 1;
+	c->want_write = 1;
+	conn_unref_locked(c);
+	if (!s->ctx_closed)
+		lws_cancel_service(s->ctx);
+	s->workers--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ requests (service thread) */
+
+/*
+ * The value of query parameter name ("q"), URL-decoded by the library, malloc'ed into *out.
+ * 1 found, 0 absent, -E2BIG longer than ARG_MAX_LEN, -ENOMEM.
+ */
+static int get_arg(struct lws *wsi, const char *name, char **out)
+{
+	size_t nl = strlen(name);
+	*out = NULL;
+	for (int i = 0;; i++) {
+		int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (len <= 0)
+			return 0;
+		if (len > ARG_MAX_LEN + 64)
+			return -E2BIG;
+		char *buf = malloc((size_t)len + 1);
+		if (!buf)
+			return -ENOMEM;
+		if (lws_hdr_copy_fragment(wsi, buf, len + 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {
+			free(buf);
+			return 0;
+		}
+		if (!strncmp(buf, name, nl) && buf[nl] == '=') {
+			memmove(buf, buf + nl + 1, strlen(buf + nl + 1) + 1);
+			*out = buf;
+			return 1;
+		}
+		free(buf);
+	}
+}
+
+static int bad_request(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad_request(struct conn *c, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	respond_error(c, 400, msg);
+	return -EINVAL;
+}
+
+/* A KFL text the agents will be given: refused here, with its column, when it does not
+ * compile against the schema, so that a typo is a 400 rather than N agents' errors. */
+static int check_filter(struct conn *c, const char *q)
+{
+	char err[512];
+	struct entry_filter *f = NULL;
+	if (!q || !*q)
+		return 0;
+	if (entry_filter_compile_checked(q, &f, err, sizeof(err)) == 0) {
+		entry_filter_free(f);
+		return 0;
+	}
+	json_t *j = json_pack("{s:s, s:s}", "error", err, "query", q);
+	int col = hub_error_column(err);
+	if (col)
+		json_object_set_new(j, "column", json_integer(col));
+	respond_json(c, 400, j);
+	return -EINVAL;
+}
+
+/* Parse the query parameters of the route into c. 0, or -EINVAL with a 400 set. */
+static int parse_params(struct conn *c, struct lws *wsi)
+{
+	struct hub_server *s = c->s;
+	char *v = NULL;
+	int rc = get_arg(wsi, "q", &c->q);
+	if (rc < 0)
+		return bad_request(c, "q: longer than %d bytes", ARG_MAX_LEN);
+	if (check_filter(c, c->q))
+		return -EINVAL;
+	static const char *const times[] = {"since", "until"};
+	for (int i = 0; i < 2; i++) {
+		char err[300];
+		rc = get_arg(wsi, times[i], &v);
+		if (rc > 0 && hub_parse_time(v, i ? &c->until : &c->since, err, sizeof(err))) {
+			free(v);
+			return bad_request(c, "%s: %s", times[i], err);
+		}
+		free(v);
+		v = NULL;
+	}
+	c->limit = 100;
+	rc = get_arg(wsi, "limit", &v);
+	if (rc > 0) {
+		char *end;
+		size_t max = s->opts.max_limit;
+		errno = 0;
+		unsigned long long l = strtoull(v, &end, 10);
+		if (!*v || *end || errno || *v == '-' || l == 0 || l > max) {
+			bad_request(c, "limit: '%s' is not a number from 1 to %zu", v, max);
+			free(v);
+			return -EINVAL;
+		}
+		c->limit = (size_t)l;
+	}
+	free(v);
+	rc = get_arg(wsi, "cursor", &v);
+	if (rc > 0 && *v) {
+		int drc = hub_cursor_decode(v, &c->after_ts, &c->after_id);
+		if (drc) {
+			bad_request(c, "cursor: '%.200s' is not a cursor this hub gave", v);
+			free(v);
+			return -EINVAL;
+		}
+	}
+	free(v);
+	return 0;
+}
+
+static int auth_ok(struct hub_server *s, struct lws *wsi)
+{
+	if (!s->token)
+		return 1;
+	char h[1024];
+	int n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
+	if (n <= 7 || strncasecmp(h, "Bearer ", 7))
+		return 0;
+	const char *got = h + 7;
+	size_t gl = strlen(got), tl = strlen(s->token);
+	/* Constant time in the token's bytes: no early exit on the first difference. */
+	unsigned char diff = gl != tl;
+	for (size_t i = 0; i < tl; i++)
+		diff |= (unsigned char)(s->token[i] ^ (i < gl ? got[i] : 0));
+	return diff == 0;
+}
+
+static enum hub_route route_of(const char *path, const char **id)
+{
+	*id = NULL;
+	if (!strcmp(path, API "/entries") || !strcmp(path, API "/entries/"))
+		return HUB_ROUTE_ENTRIES;
+	if (!strncmp(path, API "/entries/", sizeof(API "/entries/") - 1)) {
+		*id = path + sizeof(API "/entries/") - 1;
+		return HUB_ROUTE_ENTRY;
+	}
+	if (!strcmp(path, API "/stream"))
+		return HUB_ROUTE_STREAM;
+	if (!strcmp(path, API "/pcap"))
+		return HUB_ROUTE_PCAP;
+	if (!strcmp(path, API "/agents"))
+		return HUB_ROUTE_AGENTS;
+	if (!strcmp(path, API "/stats"))
+		return HUB_ROUTE_STATS;
+	if (!strcmp(path, "/metrics"))
+		return HUB_ROUTE_METRICS;
+	return HUB_ROUTE_OTHER;
+}
+
+static int start_worker(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	pthread_t th;
+	pthread_mutex_lock(&s->lock);
+	if (s->workers >= s->opts.max_workers) {
+		pthread_mutex_unlock(&s->lock);
+		respond_error(c, 503, "busy: too many requests at once");
+		return -EBUSY;
+	}
+	c->refs++;
+	s->workers++;
+	pthread_mutex_unlock(&s->lock);
+	if (pthread_create(&th, NULL, worker, c)) {
+		pthread_mutex_lock(&s->lock);
+		c->refs--;
+		s->workers--;
+		pthread_mutex_unlock(&s->lock);
+		respond_error(c, 503, "busy: cannot start a worker");
+		return -EAGAIN;
+	}
+	pthread_detach(th);
+	return 0;
+}
+
+static int on_http(struct hub_server *s, struct lws *wsi, struct pss *pss, const char *path)
+{
+	if (pss->c) { /* a previous transaction left over: it is done with */
+		conn_detach(pss->c);
+		pss->c = NULL;
+	}
+	struct conn *c = conn_new(s, wsi);
+	if (!c)
+		return -1;
+	pss->c = c;
+	const char *id;
+	c->route = route_of(path, &id);
+	atomic_fetch_add(&s->metrics.requests[c->route], 1);
+	if (!lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) {
+		respond_error(c, 405, "only GET");
+	} else if (!auth_ok(s, wsi)) {
+		respond_error(c, 401, "a token is required: Authorization: Bearer TOKEN");
+	} else if (c->route == HUB_ROUTE_OTHER) {
+		respond_json(c, 404,
+			     json_pack("{s:s, s:s}", "error", "no such route", "path", path));
+	} else if (c->route == HUB_ROUTE_STREAM) {
+		respond_error(c, 426, "a WebSocket route: connect with a WebSocket client");
+	} else if (c->route == HUB_ROUTE_ENTRY && (!*id || !(c->id = strdup(id)))) {
+		respond_error(c, 404, "no entry id");
+	} else if (parse_params(c, wsi) == 0) {
+		if (start_worker(c) == 0)
+			return 0;
+	}
+	respond_now(c);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ WebSocket */
+
+struct ws_args {
+	char *q;
+	int64_t since;
+};
+
+static void stream_wake(void *arg)
+{
+	struct conn *c = arg;
+	struct hub_server *s = c->s;
+	pthread_mutex_lock(&s->lock);
+	c->want_write = 1;
+	if (!s->ctx_closed)
+		lws_cancel_service(s->ctx);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void stream_done(void *arg)
+{
+	struct conn *c = arg;
+	struct hub_server *s = c->s;
+	pthread_mutex_lock(&s->lock);
+	conn_unref_locked(c);
+	s->workers--;
+	pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Before the upgrade: the route, the token and the query; non-zero refuses the handshake. */
+static int ws_filter(struct hub_server *s, struct lws *wsi)
+{
+	char path[256];
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
+		return -1;
+	const char *id;
+	enum hub_route r = route_of(path, &id);
+	atomic_fetch_add(&s->metrics.requests[r == HUB_ROUTE_STREAM ? r : HUB_ROUTE_OTHER], 1);
+	if (r != HUB_ROUTE_STREAM || !auth_ok(s, wsi)) {
+		atomic_fetch_add(&s->metrics.errors[r == HUB_ROUTE_STREAM ? r : HUB_ROUTE_OTHER],
+				 1);
+		return -1;
+	}
+	return 0;
+}
+
+static int ws_established(struct hub_server *s, struct lws *wsi, struct pss *pss)
+{
+	struct conn *c = conn_new(s, wsi);
+	if (!c)
+		return -1;
+	pss->c = c;
+	c->route = HUB_ROUTE_STREAM;
+	if (parse_params(c, wsi)) {
+		/* Refused: say why in the one message, then close. */
+		atomic_fetch_add(&s->metrics.errors[HUB_ROUTE_STREAM], 1);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)c->body.p,
+				 c->body.len > 120 ? 120 : c->body.len - 1);
+		return -1;
+	}
+	struct hub_stream_cfg cfg = {.agents = s->agents,
+				     .n = s->n,
+				     .filter = c->q,
+				     .since_ns = c->since,
+				     .queue_cap = s->opts.ws_queue,
+				     .hold_ns = s->opts.live_hold_ns,
+				     .metrics = &s->metrics,
+				     .wake = stream_wake,
+				     .done = stream_done,
+				     .arg = c};
+	pthread_mutex_lock(&s->lock);
+	c->refs++;
+	s->workers++;
+	pthread_mutex_unlock(&s->lock);
+	struct hub_stream *st;
+	if (hub_stream_start(&cfg, &st)) {
+		pthread_mutex_lock(&s->lock);
+		c->refs--;
+		s->workers--;
+		pthread_mutex_unlock(&s->lock);
+		return -1;
+	}
+	pthread_mutex_lock(&s->lock);
+	c->st = st;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static int ws_writeable(struct conn *c, struct lws *wsi)
+{
+	if (!c->st)
+		return 0;
+	size_t len;
+	int more;
+	char *m = hub_stream_pop(c->st, &len, &more);
+	if (!m)
+		return 0;
+	int n = lws_write(wsi, (unsigned char *)m, len, LWS_WRITE_TEXT);
+	hub_stream_msg_free(m);
+	if (n < (int)len)
+		return -1;
+	if (more)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ the callback */
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		    size_t len)
+{
+	struct hub_server *s = lws_context_user(lws_get_context(wsi));
+	struct pss *pss = user;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(s, wsi, pss, in ? (const char *)in : "/");
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return pss && pss->c ? http_writeable(pss->c, wsi) : 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_CLOSED:
+		if (pss && pss->c) {
+			conn_detach(pss->c);
+			pss->c = NULL;
+		}
+		return 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return ws_filter(s, wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		return ws_established(s, wsi, pss);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return pss && pss->c ? ws_writeable(pss->c, wsi) : 0;
+	case LWS_CALLBACK_RECEIVE:
+		return 0; /* clients have nothing to say; what they send is ignored */
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+		/* Workers and streams have something to write: ask for writable callbacks. */
+		pthread_mutex_lock(&s->lock);
+		for (struct conn *c = s->conns; c; c = c->next)
+			if (c->want_write && c->wsi) {
+				c->want_write = 0;
+				lws_callback_on_writable(c->wsi);
+			}
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+    {"http", callback, sizeof(struct pss), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void *service_thread(void *arg)
+{
+	struct hub_server *s = arg;
+	while (!atomic_load(&s->stop))
+		if (lws_service(s->ctx, 0) < 0)
+			break;
+	return NULL;
+}
+
+int hub_server_start(struct agent_api *agents, size_t n, const struct hub_server_opts *opts,
+		     struct hub_server **out, char *err, size_t errlen)
+{
+	struct hub_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->agents = agents;
+	s->n = n;
+	s->opts = *opts;
+	s->host = strdup(opts->host ? opts->host : "127.0.0.1");
+	s->token = opts->token && *opts->token ? strdup(opts->token) : NULL;
+	s->spool_dir = opts->spool_dir ? strdup(opts->spool_dir) : NULL;
+	if (!s->opts.ws_queue)
+		s->opts.ws_queue = 4096;
+	if (!s->opts.live_hold_ns)
+		s->opts.live_hold_ns = 200000000;
+	if (!s->opts.max_limit)
+		s->opts.max_limit = 10000;
+	if (!s->opts.max_workers)
+		s->opts.max_workers = 64;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->idle, NULL);
+
+	lws_set_log_level(LLL_ERR, NULL);
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = opts->port;
+	info.iface = s->host;
+	info.protocols = protocols;
+	info.user = s;
+	info.max_http_header_data = ARG_MAX_LEN + 16384; /* a short: at most 65535 */
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	if (!strchr(s->host, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	s->ctx = lws_create_context(&info);
+	struct lws_vhost *vh = s->ctx ? lws_get_vhost_by_name(s->ctx, "default") : NULL;
+	s->port = vh ? lws_get_vhost_listen_port(vh) : -1;
+	if (!s->ctx || s->port <= 0) {
+		snprintf(err, errlen, "cannot listen on %s:%d (in use, or not an address here)",
+			 s->host, opts->port);
+		if (s->ctx)
+			lws_context_destroy(s->ctx);
+		s->ctx = NULL;
+		hub_server_stop(s);
+		return -EADDRNOTAVAIL;
+	}
+	if (pthread_create(&s->service, NULL, service_thread, s)) {
+		snprintf(err, errlen, "cannot start the service thread");
+		lws_context_destroy(s->ctx);
+		s->ctx = NULL;
+		hub_server_stop(s);
+		return -EAGAIN;
+	}
+	*out = s;
+	return 0;
+}
+
+int hub_server_port(const struct hub_server *s)
+{
+	return s->port;
+}
+
+void hub_server_stop(struct hub_server *s)
+{
+	if (!s)
+		return;
+	if (s->ctx) {
+		atomic_store(&s->stop, 1);
+		lws_cancel_service(s->ctx);
+		pthread_join(s->service, NULL);
+		pthread_mutex_lock(&s->lock);
+		s->ctx_closed = 1;
+		pthread_mutex_unlock(&s->lock);
+		/* Closes every connection: their streams are told to stop. */
+		lws_context_destroy(s->ctx);
+		s->ctx = NULL;
+	}
+	pthread_mutex_lock(&s->lock);
+	while (s->workers)
+		pthread_cond_wait(&s->idle, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->idle);
+	free(s->host);
+	free(s->token);
+	free(s->spool_dir);
+	free(s);
+}

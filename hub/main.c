@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* floe-hub: the HTTP/WebSocket API over every agent's entries and PCAP (docs/hub.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub_server.h"
+#include "hub_transport.h"
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: floe-hub --agents HOST:PORT,... [--proxy-host ADDR] [--proxy-hub-port PORT]\n"
+	    "                [--token TOKEN] [--ws-queue N] [--spool-dir DIR]\n"
+	    "  --agents LIST          the agents to query (their gRPC addresses)\n"
+	    "  --proxy-host ADDR      address the API listens on (default 127.0.0.1)\n"
+	    "  --proxy-hub-port PORT  its port (default 8898)\n"
+	    "  --token TOKEN          require 'Authorization: Bearer TOKEN' on every route\n"
+	    "                         (default: $FLOE_HUB_TOKEN; none when unset)\n"
+	    "  --ws-queue N           messages a WebSocket client may have waiting (default 4096)\n"
+	    "  --spool-dir DIR        where PCAP exports are merged (default $TMPDIR or /tmp)\n");
+}
+
+static int parse_port(const char *s, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < 1 || v > 65535)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"agents", required_argument, NULL, 'a'},
+	    {"proxy-host", required_argument, NULL, 'H'},
+	    {"proxy-hub-port", required_argument, NULL, 'p'},
+	    {"token", required_argument, NULL, 't'},
+	    {"ws-queue", required_argument, NULL, 'q'},
+	    {"spool-dir", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct hub_server_opts opts = {.host = "127.0.0.1", .port = 8898};
+	const char *agents_arg = NULL;
+	opts.token = getenv("FLOE_HUB_TOKEN");
+	int c;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			agents_arg = optarg;
+			break;
+		case 'H':
+			opts.host = optarg;
+			break;
+		case 'p':
+			if (parse_port(optarg, &opts.port)) {
+				fprintf(stderr, "floe-hub: --proxy-hub-port: '%s' is not a port\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 't':
+			opts.token = optarg;
+			break;
+		case 'q': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v < 16 || v > 1000000) {
+				fprintf(stderr, "floe-hub: --ws-queue: 16 to 1000000\n");
+				return 2;
+			}
+			opts.ws_queue = v;
+			break;
+		}
+		case 's':
+			opts.spool_dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "floe-hub: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!agents_arg || !*agents_arg) {
+		fprintf(stderr, "floe-hub: --agents HOST:PORT,... is required\n");
+		return 2;
+	}
+	const struct hub_transport *tr = hub_transport();
+	if (!tr) {
+		fprintf(stderr,
+			"floe-hub: --agents needs the gRPC transport, which this build does "
+			"not link yet (issue 16)\n");
+		return 1;
+	}
+
+	size_t n = 1;
+	for (const char *p = agents_arg; *p; p++)
+		n += *p == ',';
+	struct agent_api *agents = calloc(n, sizeof(*agents));
+	char *list = strdup(agents_arg);
+	if (!agents || !list) {
+		fprintf(stderr, "floe-hub: out of memory\n");
+		return 1;
+	}
+	size_t got = 0;
+	int rc = 0;
+	char err[512];
+	for (char *save = NULL, *a = strtok_r(list, ",", &save); a;
+	     a = strtok_r(NULL, ",", &save)) {
+		if (tr->connect(a, NULL, &agents[got], err, sizeof(err))) {
+			fprintf(stderr, "floe-hub: agent %s: %s\n", a, err);
+			rc = 1;
+			break;
+		}
+		got++;
+	}
+
+	/* Signals are taken synchronously: the server's threads never see them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct hub_server *srv = NULL;
+	if (!rc && hub_server_start(agents, got, &opts, &srv, err, sizeof(err))) {
+		fprintf(stderr, "floe-hub: %s\n", err);
+		rc = 1;
+	}
+	if (!rc) {
+		fprintf(stderr, "floe-hub: %zu agent(s), API on http://%s:%d/api/v1/\n", got,
+			opts.host, hub_server_port(srv));
+		int sig;
+		sigwait(&set, &sig);
+		hub_server_stop(srv);
+	}
+	for (size_t i = 0; i < got; i++)
+		agents[i].ops->destroy(agents[i].self);
+	free(agents);
+	free(list);
+	return rc;
+}
