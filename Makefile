@@ -81,7 +81,7 @@ FUZZ_BINS := $(patsubst selftests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 # hub/ -> libfloe-hub.a (the API server, the merges) and floe-hub: the core, libwebsockets,
 # nothing of the node side.
-HUB_SRCS := $(filter-out hub/main.c,$(wildcard hub/*.c))
+HUB_SRCS := $(filter-out hub/main.c hub/transport_grpc.c,$(wildcard hub/*.c))
 HUB_HDRS := $(wildcard hub/*.h)
 HUB_OBJS := $(patsubst hub/%.c,$(BUILD)/hub/%.o,$(HUB_SRCS))
 HUB_SAN_OBJS := $(patsubst hub/%.c,$(BUILD)/hub-san/%.o,$(HUB_SRCS))
@@ -157,8 +157,9 @@ $(NODE_LIB): $(NODE_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/floe-agent: agent/main.c $(LIB)
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+# floe-agent serves the hub over gRPC: the node side, the core and the transport.
+$(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB)
+	$(CC) $(CFLAGS) -Ilib/rpc $< $(RPC_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
 
 $(BUILD)/floe: cli/floe.c $(LIB)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
@@ -175,8 +176,10 @@ $(HUB_LIB): $(HUB_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/floe-hub: hub/main.c $(HUB_LIB) $(CORE_LIB)
-	$(CC) $(CORE_CFLAGS) $< $(HUB_LIB) $(CORE_LIB) $(HUB_LDLIBS) $(CORE_LDLIBS) -o $@
+# floe-hub reaches its agents through the gRPC transport (hub/transport_grpc.c).
+$(BUILD)/floe-hub: hub/main.c hub/transport_grpc.c $(HUB_LIB) $(RPC_LIB) $(CORE_LIB)
+	$(CC) $(CORE_CFLAGS) -Ilib/rpc hub/main.c hub/transport_grpc.c $(HUB_LIB) $(RPC_LIB) \
+		$(CORE_LIB) $(HUB_LDLIBS) $(RPC_LDLIBS) $(CORE_LDLIBS) -o $@
 
 # The hub's tests serve in-memory agents (selftests/hub/): the fixture the integration tests
 # drive over real HTTP and WebSocket connections.

@@ -16,8 +16,9 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: floe-hub --agents HOST:PORT,... [--proxy-host ADDR] [--proxy-hub-port PORT]\n"
-	    "                [--token TOKEN] [--ws-queue N] [--spool-dir DIR]\n"
-	    "  --agents LIST          the agents to query (their gRPC addresses)\n"
+	    "                [--token TOKEN] [--agent-token TOKEN] [--ws-queue N] [--spool-dir DIR]\n"
+	    "  --agents LIST          the agents to query (their gRPC addresses: floe-agent --listen)\n"
+	    "  --agent-token TOKEN    the token the agents require (default $FLOE_AGENT_TOKEN)\n"
 	    "  --proxy-host ADDR      address the API listens on (default 127.0.0.1)\n"
 	    "  --proxy-hub-port PORT  its port (default 8898)\n"
 	    "  --token TOKEN          require 'Authorization: Bearer TOKEN' on every route\n"
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
 	    {"proxy-host", required_argument, NULL, 'H'},
 	    {"proxy-hub-port", required_argument, NULL, 'p'},
 	    {"token", required_argument, NULL, 't'},
+	    {"agent-token", required_argument, NULL, 'A'},
 	    {"ws-queue", required_argument, NULL, 'q'},
 	    {"spool-dir", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
@@ -51,6 +53,7 @@ int main(int argc, char **argv)
 	};
 	struct hub_server_opts opts = {.host = "127.0.0.1", .port = 8898};
 	const char *agents_arg = NULL;
+	const char *agent_token = getenv("FLOE_AGENT_TOKEN");
 	opts.token = getenv("FLOE_HUB_TOKEN");
 	int c;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -70,6 +73,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			opts.token = optarg;
+			break;
+		case 'A':
+			agent_token = optarg;
 			break;
 		case 'q': {
 			char *end;
@@ -122,7 +128,7 @@ int main(int argc, char **argv)
 	char err[512];
 	for (char *save = NULL, *a = strtok_r(list, ",", &save); a;
 	     a = strtok_r(NULL, ",", &save)) {
-		if (tr->connect(a, NULL, &agents[got], err, sizeof(err))) {
+		if (tr->connect(a, agent_token, &agents[got], err, sizeof(err))) {
 			fprintf(stderr, "floe-hub: agent %s: %s\n", a, err);
 			rc = 1;
 			break;

@@ -1087,6 +1087,14 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	int rc = 1, ret;
 	uint64_t start;
 
+	if (o->listen && !o->agent_started) {
+		fprintf(log, "floe: --listen: this program does not serve a hub; floe-agent does\n");
+		return 2;
+	}
+	if (o->listen && !o->history) {
+		fprintf(log, "floe: --listen serves the entry history: not with --no-history\n");
+		return 2;
+	}
 	if (o->pcap_file)
 		return tap_replay(o, out, log);
 	if (tap_scope_init(&t.scope, o->pod_regex, o->namespaces, o->all_namespaces, err,

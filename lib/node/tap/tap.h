@@ -57,6 +57,10 @@ struct tap_options {
 	void (*agent_started)(const struct agent_api *api, void *ctx);
 	void (*agent_stopping)(const struct agent_api *api, void *ctx);
 	void *agent_ctx;
+	/* --listen HOST:PORT: serve the agent's API to a hub (floe-agent: agent/main.c, gRPC);
+	 * --agent-token (default $FLOE_AGENT_TOKEN): the token a hub must send */
+	const char *listen;
+	const char *agent_token;
 };
 
 /* Defaults for every field. */

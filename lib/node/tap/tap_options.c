@@ -23,6 +23,7 @@ void tap_options_init(struct tap_options *o)
 	o->compress = true;
 	o->tls = true;
 	o->history = true;
+	o->agent_token = getenv("FLOE_AGENT_TOKEN");
 	o->storage_limit = 200ull << 20;
 	o->ringbuf_bytes = 32ull << 20;
 	o->snaplen = 65535;
@@ -122,6 +123,9 @@ static void print_help(FILE *out)
 	    "      --tls[=true|false]     read the TLS traffic of tapped pods in plaintext "
 	    "through\n"
 	    "                             uprobes on OpenSSL (default true; docs/tls.md)\n"
+	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
+	    "                             over gRPC (docs/hub.md); needs the entry history\n"
+	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
 	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
 	    "                             tap.ringbuffer, tap.store, tap.store-group,\n"
 	    "                             tap.inventory, tap.duration\n"
@@ -160,6 +164,8 @@ enum {
 	OPT_ALL_NODES,
 	OPT_NO_HISTORY,
 	OPT_PCAP,
+	OPT_LISTEN,
+	OPT_AGENT_TOKEN,
 	OPT_LATER,
 };
 
@@ -322,6 +328,8 @@ static const struct option long_opts[] = {
     {"dissect-queue", required_argument, NULL, OPT_DISSECT_QUEUE},
     {"dissect-memory", required_argument, NULL, OPT_DISSECT_MEMORY},
     {"name-history", required_argument, NULL, OPT_NAME_HISTORY},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"agent-token", required_argument, NULL, OPT_AGENT_TOKEN},
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
@@ -423,6 +431,16 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_K8S:
 			k8s = true;
+			break;
+		case OPT_LISTEN:
+			if (!strchr(optarg, ':')) {
+				snprintf(err, errlen, "--listen %s: expected HOST:PORT", optarg);
+				return -EINVAL;
+			}
+			o->listen = optarg;
+			break;
+		case OPT_AGENT_TOKEN:
+			o->agent_token = optarg;
 			break;
 		case OPT_TLS:
 			if (!optarg || !strcmp(optarg, "true"))
