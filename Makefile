@@ -161,8 +161,9 @@ $(NODE_LIB): $(NODE_OBJS)
 $(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB)
 	$(CC) $(CFLAGS) -Ilib/rpc $< $(RPC_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
 
-$(BUILD)/floe: cli/floe.c $(LIB)
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+# floe: the node side and the core, and the hub's client commands (stream, pcap export --hub).
+$(BUILD)/floe: cli/floe.c cli/hub_client.c cli/hub_client.h $(LIB)
+	$(CC) $(CFLAGS) cli/floe.c cli/hub_client.c $(LIB) $(LDLIBS) -lwebsockets -o $@
 
 $(BUILD)/hub/%.o: hub/%.c $(HUB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)

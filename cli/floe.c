@@ -22,6 +22,8 @@
 #include "tap/read_file.h"
 #include "tap/tap.h"
 
+#include "hub_client.h"
+
 #define FLOE_VERSION "0.1.0"
 
 /* stdout buffer of `floe read` when it is not a terminal. */
@@ -42,6 +44,7 @@ static void usage(FILE *out)
 	      "file\n"
 	      "  pcap export -o FILE        write the PCAP store as one PCAP file\n"
 	      "  history [-q FILTER]        the entries the store kept (time range, cursor, PCAP)\n"
+	      "  stream [--hub URL] [-q KFL] a hub's entries: history, then live (floe-hub)\n"
 	      "  schema [--json]            print the entry fields of every protocol\n"
 	      "  version                    print the version\n"
 	      "\n"
@@ -52,6 +55,7 @@ static void usage(FILE *out)
 static void pcap_export_usage(FILE *out)
 {
 	fputs("Usage: floe pcap export -o FILE [--store DIR] [-f FILTER] [--force]\n"
+	      "       floe pcap export -o FILE --hub URL [-q KFL] [--since T] [--until T] [--token T]\n"
 	      "\n"
 	      "Write every segment of the PCAP store, oldest first, as one PCAP file\n"
 	      "(nanosecond timestamps) that Wireshark and tshark open. FILE is created with\n"
@@ -63,6 +67,10 @@ static void pcap_export_usage(FILE *out)
 	      "                      followed)\n"
 	      "      --store DIR     the store (default /var/lib/floe/store)\n"
 	      "  -f, --filter EXPR   keep only packets matching a tcpdump-style filter\n"
+	      "      --hub URL       from a hub (floe-hub, e.g. http://127.0.0.1:8898): the packets\n"
+	      "                      of the connections behind the entries -q matches, all nodes\n"
+	      "  -q, --query KFL     with --hub: which entries (docs/kfl.md); --since/--until bound\n"
+	      "                      them (RFC 3339 or Unix ns); --token: the hub's token\n"
 	      "  -h, --help          this help\n",
 	      out);
 }
@@ -74,10 +82,16 @@ static int cmd_pcap_export(int argc, char **argv)
 	    {"store", required_argument, NULL, 's'},
 	    {"filter", required_argument, NULL, 'f'},
 	    {"force", no_argument, NULL, 'F'},
+	    {"hub", required_argument, NULL, 'H'},
+	    {"query", required_argument, NULL, 'q'},
+	    {"since", required_argument, NULL, 'S'},
+	    {"until", required_argument, NULL, 'U'},
+	    {"token", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL, *store = "/var/lib/floe/store", *filter = NULL;
+	struct hub_request hr = {.token = getenv("FLOE_HUB_TOKEN")};
 	struct pcap_export_stats st = {};
 	unsigned flags = 0;
 	char err[512];
@@ -85,10 +99,25 @@ static int cmd_pcap_export(int argc, char **argv)
 
 	opterr = 0;
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, ":o:f:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":o:f:q:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'o':
 			out = optarg;
+			break;
+		case 'H':
+			hr.hub = optarg;
+			break;
+		case 'q':
+			hr.query = optarg;
+			break;
+		case 'S':
+			hr.since = optarg;
+			break;
+		case 'U':
+			hr.until = optarg;
+			break;
+		case 't':
+			hr.token = optarg;
 			break;
 		case 's':
 			store = optarg;
@@ -116,6 +145,20 @@ static int cmd_pcap_export(int argc, char **argv)
 			!out ? "-o FILE is required" : "unexpected argument");
 		pcap_export_usage(stderr);
 		return 2;
+	}
+	if (hr.hub || hr.query || hr.since || hr.until) {
+		/* From a hub: the packets behind the entries a KFL query matches, every node's. */
+		if (filter) {
+			fprintf(stderr, "floe pcap export: -f is for a store; with --hub use -q KFL\n");
+			return 2;
+		}
+		ret = hub_pcap_export(&hr, out, !!(flags & PCAP_EXPORT_REPLACE), err, sizeof(err));
+		if (ret < 0) {
+			fprintf(stderr, "floe pcap export: %s\n", err);
+			return 1;
+		}
+		fprintf(stderr, "floe: exported the hub's PCAP to %s\n", out);
+		return 0;
 	}
 	ret = pcap_store_export(store, out, flags, filter, &st, err, sizeof(err));
 	if (ret < 0) {
@@ -509,6 +552,8 @@ int main(int argc, char **argv)
 		return cmd_read(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "pcap") && argc >= 3 && !strcmp(argv[2], "export"))
 		return cmd_pcap_export(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "stream"))
+		return hub_stream_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "history"))
 		return history_main("floe history", argc - 1, argv + 1);
 	if (!strcmp(argv[1], "schema"))

@@ -7,8 +7,8 @@
 #include "hub_transport.h"
 #include "rpc_agent.h"
 
-static int grpc_connect(const char *address, const char *token, struct agent_api *out,
-			char *err, size_t errlen)
+static int grpc_connect(const char *address, const char *token, struct agent_api *out, char *err,
+			size_t errlen)
 {
 	struct rpc_opts o = {.token = token};
 

@@ -5,7 +5,9 @@
 # oracle is the agent's own --json output: the hub's entries are exactly the agent's, once each,
 # in time order; a KFL query returns exactly the entries jq selects from the agent's output;
 # /entries/{id} is the entry in full; the PCAP of a query holds exactly its requests (tshark);
-# a hub with the wrong token is refused and says so; a stopped agent is reported as gone.
+# a hub with the wrong token is refused and says so; a stopped agent is reported as gone. The
+# CLI against the hub: `floe pcap export --hub -q` writes the same PCAP, `floe stream -q` gives
+# the matching entries, history then live, once each.
 # Usage (root, from the repo root): bash selftests/integration/test_hub_agent.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -92,6 +94,33 @@ is "$(pcap_count "$T/q404.pcap" 'http.request.uri contains "/missing/"')" 2 \
 is "$(pcap_count "$T/q404.pcap" 'http.request.uri contains "/text"')" 0 \
 	"and none of the other requests"
 check "tshark reads it without a warning" test -z "$(tshark_q -r "$T/q404.pcap" 2>&1 >/dev/null)"
+
+# The terminal user's commands: floe pcap export --hub, floe stream (history, then live)
+on_node "$FLOE" pcap export --hub "$H" -q 'response.status == 404' -o "$T/cli404.pcap" \
+	2>"$T/cli-export.log"
+is "$?" 0 "floe pcap export --hub exits 0"
+check "floe pcap export --hub writes the hub's PCAP" cmp -s "$T/cli404.pcap" "$T/q404.pcap"
+is "$(stat -c %a "$T/cli404.pcap")" 600 "the exported file is private (0600)"
+on_node "$FLOE" pcap export --hub "$H" -q 'response.statu == 1' -o "$T/bad.pcap" 2>"$T/cli-bad.log"
+is "$?" 1 "floe pcap export --hub with a bad query exits 1"
+check "it says the hub's error with the column" grep -q "column 1" "$T/cli-bad.log"
+check "and leaves no file behind" test ! -e "$T/bad.pcap"
+
+node_bg "$T/stream.err" sh -c "exec '$FLOE' stream --hub '$H' -q 'response.status == 404' >'$T/stream.json'"
+STREAM_PID=$BG_PID
+entries_wait "$T/stream.json" 2 10 || not_ok "floe stream: the 2 history entries"
+wait_for_line "$T/stream.err" 'history done' 10 || not_ok "floe stream says the history is done"
+in_pod a curl -sS --max-time 10 -o /dev/null "$U/missing/3"
+entries_wait "$T/stream.json" 3 10 || not_ok "floe stream: the live entry"
+bg_stop "$STREAM_PID" INT
+is "$?" 0 "floe stream exits 0 on SIGINT"
+entries_wait "$T/agent.json" $((N + 1)) 10
+is "$(jq -r .id "$T/stream.json" | tr '\n' ' ')" \
+	"$(jq -r 'select(.response.status == 404) | .id' "$T/agent.json" | tr '\n' ' ')" \
+	"floe stream: the 404 entries, history then live, once each and in order"
+on_node "$FLOE" stream --hub "$H" -q 'response.statu == 1' >/dev/null 2>"$T/stream-bad.err"
+is "$?" 1 "floe stream with a bad query exits 1"
+check "it says why, with the column" grep -q "column 1" "$T/stream-bad.err"
 
 hub_get "$H/api/v1/agents" >"$T/agents.json"
 check "/api/v1/agents: the agent is connected" jq -e '.agents[0].connected == true' "$T/agents.json"
