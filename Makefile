@@ -34,7 +34,7 @@ CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE $(INCLUDES)
 # libraries. A program links the libraries it uses and their LDLIBS, nothing more.
 CORE_LDLIBS := -ljansson -lm
 NODE_LDLIBS := -lbpf -lelf -lz -lpcap -lzstd -lmnl -lhttp_parser -lnghttp2 -lrabbitmq -llz4 \
-	-lsnappy -lcurl -lyaml -lpthread
+	-lsnappy -lcurl -lyaml -lcrypto -lpthread
 LDLIBS := $(NODE_LDLIBS) $(CORE_LDLIBS)
 
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -Wall -Werror

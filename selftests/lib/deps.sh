@@ -7,7 +7,7 @@ pkgs=(
 	# build
 	make gcc clang clang-format llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	libpcap-dev libzstd-dev libmnl-dev libhttp-parser-dev libnghttp2-dev libjansson-dev
-	librabbitmq-dev liblz4-dev libsnappy-dev libcurl4-openssl-dev libyaml-dev
+	librabbitmq-dev liblz4-dev libsnappy-dev libcurl4-openssl-dev libyaml-dev libssl-dev
 	# tests
 	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps openssl util-linux
 	nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio

@@ -24,7 +24,7 @@ const struct protocol_field protocol_common_fields[] = {
 	FIELD("id", STRING, "`<flow_id>-<n>`: the n-th entry of that connection, in the order entries "
 			    "were completed. Stable for one input: reading the same file twice gives the "
 			    "same ids."),
-	FIELD("protocol", STRING, "`http`, `grpc`, `graphql`, `redis`, `dns`, `amqp`, `kafka`"),
+	FIELD("protocol", STRING, "`http`, `grpc`, `graphql`, `redis`, `dns`, `amqp`, `kafka`, `tls`"),
 	FIELD("version", STRING, "the protocol's version: `1.0`, `1.1`, `2` for HTTP (gRPC: `2`; "
 				 "GraphQL: the HTTP version it came over)"),
 	FIELD("request_time", TIMESTAMP, "UTC time of the request's first byte, RFC 3339 with "
