@@ -61,7 +61,7 @@ struct tls {
 	struct entry *e; /* from the handshake's first record until it is emitted */
 	json_t *req, *resp, *alerts;
 	bool client_hello, server_hello, hello_retry, tls13, full_handshake, failed, emitted;
-	bool gapped;
+	bool gapped, malformed;
 	uint16_t version;
 	size_t json_bytes; /* estimate of what req/resp/alerts hold (mem()) */
 };
@@ -182,11 +182,19 @@ static void emit(struct tls *st, bool done, enum entry_missing_reason why, uint6
 		e->missing = ENTRY_MISSING_RESPONSE;
 	else if (!done && !st->failed)
 		e->missing = ENTRY_INCOMPLETE_RESPONSE;
+	/* Handshake messages lost in a gap: what they said is not in the entry. */
+	else if (st->s[TCP_DIR_C2S].hs_lost)
+		e->missing = ENTRY_INCOMPLETE_REQUEST;
+	else if (st->s[TCP_DIR_S2C].hs_lost)
+		e->missing = ENTRY_INCOMPLETE_RESPONSE;
 	/* A ServerHello without its ClientHello and no loss: the capture began between them. */
 	if (e->missing == ENTRY_MISSING_REQUEST && !st->gapped)
 		e->missing_reason = ENTRY_REASON_UNSOLICITED;
 	else if (e->missing)
-		e->missing_reason = st->gapped ? ENTRY_REASON_GAP : why ? why : ENTRY_REASON_CLOSED;
+		e->missing_reason = st->gapped	    ? ENTRY_REASON_GAP
+				    : st->malformed ? ENTRY_REASON_PARSE_ERROR
+				    : why	    ? why
+						    : ENTRY_REASON_CLOSED;
 	conn_counter_add(st->c, TLS_COUNTER_HANDSHAKES, 1);
 	conn_emit(st->c, e);
 }
@@ -469,6 +477,13 @@ static void on_body(struct tls *st, enum tcp_dir dir, const uint8_t *p, size_t n
 
 /* ---- the dissector ---- */
 
+/* Can dir still send handshake messages in clear? Not after its CCS in TLS 1.2, nor after
+ * the ServerHello in TLS 1.3 (the rest of the handshake is encrypted). */
+static bool clear_expected(const struct tls *st, enum tcp_dir dir)
+{
+	return !(st->s[dir].ccs && !st->tls13) && !(st->tls13 && st->server_hello);
+}
+
 static void *tls_open(struct conn *c, void *handover)
 {
 	struct tls *st = calloc(1, sizeof(*st));
@@ -511,7 +526,10 @@ static size_t tls_parse(void *vst, struct conn *c, enum tcp_dir dir, const uint8
 				conn_counter_add(c, TLS_COUNTER_MALFORMED, 1);
 				conn_count_parse_error(c);
 				s->resync = true;
-				s->hs_lost = true;
+				if (clear_expected(st, dir)) {
+					s->hs_lost = true;
+					st->malformed = true;
+				}
 				continue;
 			}
 			s->type = q[0];
@@ -541,7 +559,7 @@ static void tls_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missin
 	if (missing <= s->left) {
 		/* Inside the current record: what it held is lost, the framing is not. */
 		s->left -= (uint32_t)missing;
-		if (s->type == CT_HANDSHAKE && !(s->ccs && !st->tls13)) {
+		if (s->type == CT_HANDSHAKE && clear_expected(st, dir)) {
 			s->hs_lost = true;
 			st->gapped = true;
 		}
@@ -550,8 +568,10 @@ static void tls_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missin
 	}
 	s->left = 0;
 	s->resync = true;
-	s->hs_lost = true;
-	st->gapped = true;
+	if (clear_expected(st, dir)) {
+		s->hs_lost = true;
+		st->gapped = true;
+	}
 	conn_counter_add(c, TLS_COUNTER_RESYNCS, 1);
 }
 
