@@ -579,13 +579,12 @@ json_t *tls_certificate_json(const uint8_t *p, size_t n, bool cut)
 			first_len = len;
 		}
 	}
-	if (!first) {
-		json_object_set_new(
-		    o, "error",
-		    json_string(chain || !cut ? "no certificate" : "message cut before it"));
+	json_object_set_new(o, "chain_length", json_integer((json_int_t)chain));
+	if (!first) { /* a client without a certificate answers with an empty list */
+		if (!br_ok(&r) || cut)
+			json_object_set_new(o, "error", json_string("message cut or malformed"));
 		return o;
 	}
-	json_object_set_new(o, "chain_length", json_integer((json_int_t)chain));
 	der = first;
 	x = d2i_X509(NULL, &der, (long)first_len);
 	if (!x) {
