@@ -515,9 +515,14 @@ static json_t *serial_json(const ASN1_INTEGER *i)
 	json_t *s = NULL;
 
 	if (hex) {
+		char *digits = hex + (*hex == '-'), *h = digits;
+
 		for (char *c = hex; *c; c++)
 			if (*c >= 'A' && *c <= 'F')
 				*c = (char)(*c - 'A' + 'a');
+		while (h[0] == '0' && h[1]) /* the number, without BN_bn2hex's byte padding */
+			h++;
+		memmove(digits, h, strlen(h) + 1);
 		s = json_string(hex);
 	}
 	OPENSSL_free(hex);
