@@ -505,7 +505,7 @@ static void test_tls13(void **state)
 }
 
 /* A self-signed certificate made here, as DER. */
-static size_t make_cert(uint8_t *out, size_t size)
+static size_t make_cert_serial(uint8_t *out, size_t size, long serial)
 {
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 	X509 *x = X509_new();
@@ -517,7 +517,7 @@ static size_t make_cert(uint8_t *out, size_t size)
 	assert_non_null(key);
 	assert_non_null(x);
 	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 0x1234abcd);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
 	ASN1_TIME_set_string(X509_getm_notBefore(x), "20260101000000Z");
 	ASN1_TIME_set_string(X509_getm_notAfter(x), "20270315120000Z");
 	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Floe Test", -1,
@@ -540,6 +540,44 @@ static size_t make_cert(uint8_t *out, size_t size)
 	X509_free(x);
 	EVP_PKEY_free(key);
 	return (size_t)len;
+}
+
+static size_t make_cert(uint8_t *out, size_t size)
+{
+	return make_cert_serial(out, size, 0x1234abcd);
+}
+
+/* The certificate reader alone: a serial whose first byte is below 0x10 (no padding shown),
+ * an empty list (a client without a certificate), a DER that does not parse, a cut list. */
+static void test_certificate(void **state)
+{
+	uint8_t der[4096], msg[4200];
+	size_t n = make_cert_serial(der, sizeof(der), 0x0abc);
+	json_t *o;
+
+	(void)state;
+	msg[0] = 0;
+	msg[1] = (uint8_t)((n + 3) >> 8);
+	msg[2] = (uint8_t)(n + 3);
+	msg[3] = 0;
+	msg[4] = (uint8_t)(n >> 8);
+	msg[5] = (uint8_t)n;
+	memcpy(msg + 6, der, n);
+	o = tls_certificate_json(msg, n + 6, false);
+	assert_string_equal(json_string_value(json_object_get(o, "serial")), "abc");
+	assert_int_equal(json_integer_value(json_object_get(o, "chain_length")), 1);
+	json_decref(o);
+	o = tls_certificate_json((const uint8_t *)"\0\0\0", 3, false);
+	assert_int_equal(json_integer_value(json_object_get(o, "chain_length")), 0);
+	assert_null(json_object_get(o, "error"));
+	json_decref(o);
+	msg[10] ^= 0xff; /* inside the DER's header */
+	o = tls_certificate_json(msg, n + 6, false);
+	assert_non_null(json_object_get(o, "error"));
+	json_decref(o);
+	o = tls_certificate_json(msg, 100, true);
+	assert_non_null(json_object_get(o, "error"));
+	json_decref(o);
 }
 
 /* ServerHello, Certificate (this certificate and a second one), ServerKeyExchange,
@@ -899,6 +937,7 @@ int main(void)
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_detect),
 	    cmocka_unit_test(test_tls13),
+	    cmocka_unit_test(test_certificate),
 	    cmocka_unit_test(test_tls12_certificate),
 	    cmocka_unit_test(test_fragmented),
 	    cmocka_unit_test(test_tls12_resumed),
