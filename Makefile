@@ -33,9 +33,11 @@ CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE $(INCLUDES)
 # the node side (packets, reassembly, dissectors, capture, store, pods) the protocol and BPF
 # libraries. A program links the libraries it uses and their LDLIBS, nothing more.
 CORE_LDLIBS := -ljansson -lm
-NODE_LDLIBS := -lbpf -lelf -lz -lpcap -lzstd -lmnl -lhttp_parser -lnghttp2 -lrabbitmq -llz4 \
+NODE_LDLIBS := -lbpf -lelf -lz -lpcap -lzstd -lmnl -lhttp_parser -lrabbitmq -llz4 \
 	-lsnappy -lcurl -lyaml -lcrypto -lpthread
 LDLIBS := $(NODE_LDLIBS) $(CORE_LDLIBS)
+# Unit tests check floe's HPACK decoder against nghttp2's encoder: only they link it.
+TEST_LDLIBS := -lcmocka -lnghttp2
 
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf -Wall -Werror
 
@@ -116,28 +118,28 @@ $(BUILD)/floe: cli/floe.c $(LIB)
 
 # Unit tests (cmocka), plain and under ASan+UBSan. The core's own tests link the core alone
 # (-Ilib/core only): that is what keeps the core free of node-side code and libraries.
-CORE_TESTS := test_entry_json test_evloop test_schema
+CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem
 CORE_CFLAGS := $(filter-out -Ilib/node,$(CFLAGS))
 $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 $(CORE_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: selftests/unit/%.c $(CORE_LIB) | $(BUILD)/tests
 	$(CC) $(CORE_CFLAGS) $< $(CORE_LIB) $(CORE_LDLIBS) -lcmocka -o $@
 
 # They embed the skeletons, so they are rebuilt with the programs.
 $(BPF_TEST_BINS): $(BUILD)/tests/%: selftests/bpf/%.c $(LIB) $(BPF_SKELS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 $(BPF_TEST_SAN_BINS): $(BUILD)/tests-san/%: selftests/bpf/%.c $(SAN_LIB_OBJS) $(BPF_SKELS) \
 		| $(BUILD)/tests-san
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 $(BUILD)/lib-san/%.o: lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 $(BUILD)/tests-san/%: selftests/unit/%.c $(SAN_LIB_OBJS) | $(BUILD)/tests-san
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 # Fuzz targets (libFuzzer, clang) for the parsers.
 # The libraries are compiled once for all targets (fuzzer-no-link instruments them for coverage

@@ -330,6 +330,10 @@ static int cmd_read(int argc, char **argv)
 		fprintf(stderr, "floe read: %s: the file ends in the middle of a packet record "
 				"(truncated capture); everything before it was read\n",
 			argv[optind]);
+	if (st.bad_timestamps)
+		fprintf(stderr, "floe read: %s: %llu packet records have a fraction of a second out "
+				"of range (damaged timestamps); they were read with the fraction as 0\n",
+			argv[optind], (unsigned long long)st.bad_timestamps);
 	if (rc) {
 		fprintf(stderr, "floe read: %s\n", err);
 		return 1;

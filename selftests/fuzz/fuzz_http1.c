@@ -49,21 +49,19 @@ static void check_entry(void *ctx, const struct entry *e)
 	json_decref(o);
 }
 
-static struct conn *open_conn(struct dissect_engine *eng, enum tcp_role role, uint64_t id)
+static struct conn *open_conn(struct dissect_engine *eng, uint64_t id, void *arg)
 {
 	static const char hello[] = "GET / HTTP/1.1\r\n";
+	enum tcp_role role = *(enum tcp_role *)arg;
 
 	return fuzz_open_conn(eng, role, id, 80, TCP_DIR_C2S, hello, sizeof(hello) - 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct dissect_config cfg = { 0 };
+	struct dissect_config cfg = {0};
 	struct dissect_engine *eng;
 	enum tcp_role role;
-	struct conn *c;
-	uint64_t ts = 10, id = 1;
-	size_t i;
 
 	if (size < 1)
 		return 0;
@@ -73,31 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.tcp.max_flows = 4; /* the stream interface does not use the flow table */
 	if (dissect_engine_create(&cfg, check_entry, NULL, &eng))
 		return 0;
-	c = open_conn(eng, role, id);
-	for (i = 1; i + 2 <= size && c;) {
-		uint8_t h = data[i], n = data[i + 1];
-		enum tcp_dir dir = h & 1 ? TCP_DIR_S2C : TCP_DIR_C2S;
-		unsigned op = (h >> 1) & 3;
-
-		i += 2;
-		ts += 1000;
-		if (op == 3) {
-			dissect_stream_gap(eng, c, dir, (uint64_t)n * 7, ts);
-		} else if (op == 2) {
-			dissect_stream_close(eng, c, n & 1 ? TCP_CLOSE_RST : TCP_CLOSE_FIN, ts);
-			c = open_conn(eng, role, ++id);
-		} else {
-			size_t len = n < size - i ? n : size - i;
-
-			dissect_stream_data(eng, c, dir, data + i, len, ts);
-			i += len;
-		}
-	}
-	fuzz_check_memory(eng, false);
-	if (c)
-		dissect_stream_close(eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT),
-				     ts + 1);
-	fuzz_check_memory(eng, true);
+	fuzz_play_stream(eng, data, size,
+			 &(struct fuzz_stream_ops){.open = open_conn, .arg = &role});
 	dissect_engine_destroy(eng);
 	return 0;
 }

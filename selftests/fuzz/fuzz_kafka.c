@@ -71,64 +71,50 @@ static const uint8_t hello_req[] = {0, 0,   0,	 21,  0,   18,	0,   0,	  0, 0, 0,
 static const uint8_t hello_resp[] = {0, 0, 0, 28, 0, 0,	 0, 1, 0, 0, 0, 0, 0, 3, 0, 0,
 				     0, 0, 0, 9,  0, 18, 0, 0, 0, 3, 0, 3, 0, 0, 0, 10};
 
-static struct conn *open_conn(struct dissect_engine *eng, enum tcp_role role, uint64_t id,
-			      bool response_first)
+struct kafka_fuzz {
+	enum tcp_role role;
+	bool response_first;
+};
+
+static struct conn *open_conn(struct dissect_engine *eng, uint64_t id, void *arg)
 {
-	if (response_first)
-		return fuzz_open_conn(eng, role, id, 9092, TCP_DIR_S2C, hello_resp,
+	const struct kafka_fuzz *k = arg;
+
+	if (k->response_first)
+		return fuzz_open_conn(eng, k->role, id, 9092, TCP_DIR_S2C, hello_resp,
 				      sizeof(hello_resp));
-	return fuzz_open_conn(eng, role, id, 9092, TCP_DIR_C2S, hello_req, sizeof(hello_req));
+	return fuzz_open_conn(eng, k->role, id, 9092, TCP_DIR_C2S, hello_req, sizeof(hello_req));
+}
+
+/* Op bits 3+ == 1: a 4-byte length prefix of the data's length first (a whole frame). */
+static void length_prefix(struct dissect_engine *eng, struct conn *c, enum tcp_dir dir, uint8_t h,
+			  size_t len, uint64_t ts, void *arg)
+{
+	uint8_t be[4] = {0, 0, 0, (uint8_t)len};
+
+	(void)arg;
+	if ((h >> 3) == 1)
+		dissect_stream_data(eng, c, dir, be, 4, ts);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dissect_config cfg = {0};
 	struct dissect_engine *eng;
-	enum tcp_role role;
-	bool response_first;
-	struct conn *c;
-	uint64_t ts = 10, id = 1;
-	size_t i;
+	struct kafka_fuzz k;
 
 	if (size < 1)
 		return 0;
-	role = data[0] & 1 ? TCP_ROLE_PORT : TCP_ROLE_SYN;
+	k.role = data[0] & 1 ? TCP_ROLE_PORT : TCP_ROLE_SYN;
 	cfg.body_max = data[0] & 2 ? 16 : 0;
 	cfg.max_buffer_per_dir = data[0] & 4 ? 256 : 0;
-	response_first = data[0] & 8;
+	k.response_first = data[0] & 8;
 	cfg.tcp.max_flows = 4; /* the stream interface does not use the flow table */
 	if (dissect_engine_create(&cfg, check_entry, NULL, &eng))
 		return 0;
-	c = open_conn(eng, role, id, response_first);
-	for (i = 1; i + 2 <= size && c;) {
-		uint8_t h = data[i], n = data[i + 1];
-		enum tcp_dir dir = h & 1 ? TCP_DIR_S2C : TCP_DIR_C2S;
-		unsigned op = (h >> 1) & 3;
-
-		i += 2;
-		ts += 1000;
-		if (op == 3) {
-			dissect_stream_gap(eng, c, dir, (uint64_t)n * 7 + (h >> 3), ts);
-		} else if (op == 2) {
-			dissect_stream_close(eng, c, n & 1 ? TCP_CLOSE_RST : TCP_CLOSE_FIN, ts);
-			c = open_conn(eng, role, ++id, response_first);
-		} else {
-			size_t len = n < size - i ? n : size - i;
-
-			if ((h >> 3) == 1) {
-				uint8_t be[4] = {0, 0, 0, (uint8_t)len};
-
-				dissect_stream_data(eng, c, dir, be, 4, ts);
-			}
-			dissect_stream_data(eng, c, dir, data + i, len, ts);
-			i += len;
-		}
-	}
-	fuzz_check_memory(eng, false);
-	if (c)
-		dissect_stream_close(
-		    eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT), ts + 1);
-	fuzz_check_memory(eng, true);
+	fuzz_play_stream(
+	    eng, data, size,
+	    &(struct fuzz_stream_ops){.open = open_conn, .before_data = length_prefix, .arg = &k});
 	dissect_engine_destroy(eng);
 	return 0;
 }

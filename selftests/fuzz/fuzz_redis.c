@@ -65,11 +65,27 @@ static void check_entry(void *ctx, const struct entry *e)
 	json_decref(o);
 }
 
-static struct conn *open_conn(struct dissect_engine *eng, enum tcp_role role, uint64_t id)
+static struct conn *open_conn(struct dissect_engine *eng, uint64_t id, void *arg)
 {
 	static const char hello[] = "*1\r\n$4\r\nPING\r\n";
+	enum tcp_role role = *(enum tcp_role *)arg;
 
 	return fuzz_open_conn(eng, role, id, 6379, TCP_DIR_C2S, hello, sizeof(hello) - 1);
+}
+
+/* Op bit 3: a RESP array or bulk header of the op's length first (big declared sizes). */
+static void resp_header(struct dissect_engine *eng, struct conn *c, enum tcp_dir dir, uint8_t h,
+			size_t n, uint64_t ts, void *arg)
+{
+	char hdr[32];
+	int k;
+
+	(void)arg;
+	if (!(h & 8))
+		return;
+	k = h & 16 ? snprintf(hdr, sizeof(hdr), "*%zu\r\n", n)
+		   : snprintf(hdr, sizeof(hdr), "$%zu\r\n", n * 1000);
+	dissect_stream_data(eng, c, dir, (const uint8_t *)hdr, (size_t)k, ts);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -77,9 +93,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dissect_config cfg = {0};
 	struct dissect_engine *eng;
 	enum tcp_role role;
-	struct conn *c;
-	uint64_t ts = 10, id = 1;
-	size_t i;
 
 	if (size < 1)
 		return 0;
@@ -89,39 +102,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.tcp.max_flows = 4; /* the stream interface does not use the flow table */
 	if (dissect_engine_create(&cfg, check_entry, NULL, &eng))
 		return 0;
-	c = open_conn(eng, role, id);
-	for (i = 1; i + 2 <= size && c;) {
-		uint8_t h = data[i], n = data[i + 1];
-		enum tcp_dir dir = h & 1 ? TCP_DIR_S2C : TCP_DIR_C2S;
-		unsigned op = (h >> 1) & 3;
-
-		i += 2;
-		ts += 1000;
-		if (op == 3) {
-			dissect_stream_gap(eng, c, dir, (uint64_t)n * 7, ts);
-		} else if (op == 2) {
-			dissect_stream_close(eng, c, n & 1 ? TCP_CLOSE_RST : TCP_CLOSE_FIN, ts);
-			c = open_conn(eng, role, ++id);
-		} else {
-			size_t len = n < size - i ? n : size - i;
-
-			if (h & 8) {
-				char hdr[32];
-				int k = h & 16 ? snprintf(hdr, sizeof(hdr), "*%u\r\n", n)
-					       : snprintf(hdr, sizeof(hdr), "$%u\r\n", n * 1000u);
-
-				dissect_stream_data(eng, c, dir, (const uint8_t *)hdr, (size_t)k,
-						    ts);
-			}
-			dissect_stream_data(eng, c, dir, data + i, len, ts);
-			i += len;
-		}
-	}
-	fuzz_check_memory(eng, false);
-	if (c)
-		dissect_stream_close(
-		    eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT), ts + 1);
-	fuzz_check_memory(eng, true);
+	fuzz_play_stream(
+	    eng, data, size,
+	    &(struct fuzz_stream_ops){.open = open_conn, .before_data = resp_header, .arg = &role});
 	dissect_engine_destroy(eng);
 	return 0;
 }

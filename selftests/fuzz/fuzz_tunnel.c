@@ -73,14 +73,16 @@ static void check_entry(void *ctx, const struct entry *e)
 	fuzz_check_any_entry(e, o);
 }
 
-static struct conn *open_conn(struct dissect_engine *eng, uint64_t id, bool accept)
+static struct conn *open_conn(struct dissect_engine *eng, uint64_t id, void *arg)
 {
-	static const char connect[] = "CONNECT inner.test:80 HTTP/1.1\r\nHost: inner.test:80\r\n\r\n";
+	bool accept = *(bool *)arg;
+	static const char connect[] =
+	    "CONNECT inner.test:80 HTTP/1.1\r\nHost: inner.test:80\r\n\r\n";
 	static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
 	static const char no[] = "HTTP/1.1 407 Proxy Authentication Required\r\n"
 				 "Content-Length: 2\r\n\r\nno";
-	struct conn *c = fuzz_open_conn(eng, TCP_ROLE_SYN, id, 3128, TCP_DIR_C2S, connect,
-					sizeof(connect) - 1);
+	struct conn *c =
+	    fuzz_open_conn(eng, TCP_ROLE_SYN, id, 3128, TCP_DIR_C2S, connect, sizeof(connect) - 1);
 
 	if (c)
 		dissect_stream_data(eng, c, TCP_DIR_S2C, (const uint8_t *)(accept ? ok : no),
@@ -90,13 +92,10 @@ static struct conn *open_conn(struct dissect_engine *eng, uint64_t id, bool acce
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct dissect_config cfg = { 0 };
+	struct dissect_config cfg = {0};
 	struct dissect_engine *eng;
 	struct seen *seen;
-	struct conn *c;
-	uint64_t ts = 10, id = 1;
 	bool accept;
-	size_t i;
 
 	if (size < 1)
 		return 0;
@@ -111,31 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(seen);
 		return 0;
 	}
-	c = open_conn(eng, id, accept);
-	for (i = 1; i + 2 <= size && c;) {
-		uint8_t h = data[i], n = data[i + 1];
-		enum tcp_dir dir = h & 1 ? TCP_DIR_S2C : TCP_DIR_C2S;
-		unsigned op = (h >> 1) & 3;
-
-		i += 2;
-		ts += 1000;
-		if (op == 3) {
-			dissect_stream_gap(eng, c, dir, (uint64_t)n * 7, ts);
-		} else if (op == 2) {
-			dissect_stream_close(eng, c, n & 1 ? TCP_CLOSE_RST : TCP_CLOSE_FIN, ts);
-			c = open_conn(eng, ++id, accept);
-		} else {
-			size_t len = n < size - i ? n : size - i;
-
-			dissect_stream_data(eng, c, dir, data + i, len, ts);
-			i += len;
-		}
-	}
-	fuzz_check_memory(eng, false);
-	if (c)
-		dissect_stream_close(eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT),
-				     ts + 1);
-	fuzz_check_memory(eng, true);
+	fuzz_play_stream(eng, data, size,
+			 &(struct fuzz_stream_ops){.open = open_conn, .arg = &accept});
 	dissect_engine_destroy(eng);
 	free(seen);
 	return 0;

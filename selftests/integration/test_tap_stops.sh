@@ -2,7 +2,8 @@
 # Integration: every way a tap can stop is a clean stop, and its exit status tells the truth.
 #
 # Pods a (HTTP server) and b (curl). For each signal a user or the system may send (INT, TERM,
-# HUP: a closed terminal, QUIT: Ctrl-\, PIPE, USR1, USR2), a tap is started, b makes one
+# HUP: a closed terminal, QUIT: Ctrl-\, PIPE, USR1, USR2, and ALRM VTALRM XCPU PWR IO STKFLT,
+# whose default action also ends a process), a tap is started, b makes one
 # request, the signal is sent, and the tap must:
 #   - exit 0, saying which signal stopped it;
 #   - leave no tc filter on the pods' veths;
@@ -21,6 +22,7 @@
 #     summary with the disk's error;
 #   - entries (--json) into a file on a full 64 KiB tmpfs: the tap stops by itself (exit 1) and
 #     says why;
+#   - a file-size limit (ulimit -f): SIGXFSZ does not kill it; the losses are counted;
 #   - --stats-json into a directory that does not exist: exit 1 and a message naming it.
 # Usage (root, from the repo root): bash selftests/integration/test_tap_stops.sh
 
@@ -66,7 +68,7 @@ in_store() {
 }
 
 # --- every stop signal
-for sig in INT TERM HUP QUIT PIPE USR1 USR2; do
+for sig in INT TERM HUP QUIT PIPE USR1 USR2 ALRM VTALRM XCPU PWR IO STKFLT; do
 	log=$T/floe-$sig.log store=$T/store-$sig
 	if ! floe_start "$log" --store "$store"; then
 		not_ok "SIG$sig: floe starts"
@@ -75,7 +77,9 @@ for sig in INT TERM HUP QUIT PIPE USR1 USR2; do
 	get "$sig" || diag "curl failed for run=$sig"
 	floe_stop "$sig"
 	is "$?" 0 "SIG$sig: floe exits 0"
-	check "SIG$sig: floe says it stopped on SIG$sig" grep -q "^floe: SIG$sig: stopping" "$log"
+	said=$sig
+	[ "$sig" = IO ] && said=POLL # the same signal; glibc's abbreviation is POLL
+	check "SIG$sig: floe says it stopped on SIG$said" grep -q "^floe: SIG$said: stopping" "$log"
 	stopped_cleanly "SIG$sig" "$log" "$store"
 	is "$(in_store "$store" "$sig")" 1 "SIG$sig: the request made before the signal is in the store"
 done
@@ -170,6 +174,32 @@ if mount -t tmpfs -o size=1m floe-test-full "$FULL"; then
 	umount "$FULL"
 else
 	skip "full disk" "cannot mount a tmpfs"
+fi
+
+# --- a file-size limit (ulimit -f): SIGXFSZ must not kill the tap; the writes that go past the
+# limit fail (EFBIG) and are counted as store losses, as on a full disk
+cat >"$T/floe-fsize.sh" <<EOF
+#!/bin/bash
+ulimit -f 512 # KiB: smaller than one segment of the traffic below
+exec "$FLOE" "\$@"
+EOF
+chmod +x "$T/floe-fsize.sh"
+log=$T/floe-fsize.log stats=$T/stats-fsize.json store=$T/store-fsize
+if FLOE=$T/floe-fsize.sh floe_start "$log" -d --store "$store" --stats-json "$stats"; then
+	for i in 1 2; do
+		in_pod b curl -sS -o /dev/null --max-time 10 "http://$A:8080/big.bin?run=fsize-$i"
+	done
+	wait_for_line "$log" 'store_lost [1-9]' 5
+	floe_stop INT
+	rc=$?
+	is "$rc" 1 "file-size limit: floe is not killed by SIGXFSZ and exits 1 (packets lost)"
+	lost=$(stat_get "$stats" store_lost)
+	is_num "${lost:-0}" -gt 0 "file-size limit: store_lost counts the packets lost"
+	check "file-size limit: the summary names the error" \
+		grep -Eq 'store write errors +[1-9][0-9]* \(last error: File too large\)' "$log"
+	is "$(floe_filters v-a v-b)" "" "file-size limit: no tc filter left"
+else
+	not_ok "file-size limit: floe starts"
 fi
 
 # --- entries into a file on a full disk: the dissection thread's write fails (ENOSPC), the

@@ -21,6 +21,7 @@
 #include "dissect/engine.h"
 #include "dissect/grpc.h"
 #include "dissect/http2.h"
+#include "protocols/schema.h"
 
 #define C2S TCP_DIR_C2S
 #define S2C TCP_DIR_S2C
@@ -647,6 +648,55 @@ static void test_continuation(void **state)
 	assert_int_equal(jint(entry_at(f, 0), "request_size"), n);
 	assert_int_equal(jint(entry_at(f, 0), "response.status"), 304);
 	assert_int_equal(parse_errors(f), 0);
+	fx_free(f);
+}
+
+static void count_problem(const char *path, const char *problem, void *ctx)
+{
+	print_message("schema: %s: %s\n", path, problem);
+	(*(size_t *)ctx)++;
+}
+
+/*
+ * Decoded headers past the 64 KiB bound: the rest are dropped, the half says
+ * headers_truncated, and the entry still fits the schema (which declares the flag on
+ * request and response, where the dissector sets it).
+ */
+static void test_headers_truncated(void **state)
+{
+	static uint8_t b[200000];
+	struct fx *f = fx_new();
+	char big[4001];
+	size_t n, off, problems = 0;
+
+	(void)state;
+	memset(big, 'v', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	preface(f);
+	n = block(f, C2S, b, sizeof(b), ":method", "GET", ":scheme", "http", ":path", "/many",
+		  ":authority", "x", "x-h01", big, "x-h02", big, "x-h03", big, "x-h04", big,
+		  "x-h05", big, "x-h06", big, "x-h07", big, "x-h08", big, "x-h09", big, "x-h10",
+		  big, "x-h11", big, "x-h12", big, "x-h13", big, "x-h14", big, "x-h15", big,
+		  "x-h16", big, "x-h17", big, "x-h18", big, "x-h19", big, "x-h20", big, NULL);
+	assert_true(n > 65536);
+	/* HEADERS then CONTINUATIONs of at most 16 KiB (the default frame size) */
+	frame(f, C2S, HEADERS, END_STREAM, 1, b, 16384);
+	for (off = 16384; off < n; off += 16384) {
+		size_t len = n - off < 16384 ? n - off : 16384;
+
+		frame(f, C2S, CONTINUATION, off + len == n ? END_HEADERS : 0, 1, b + off, len);
+	}
+	headers(f, S2C, 1, END_STREAM, ":status", "200", NULL);
+	flush_both(f);
+	assert_int_equal(nout(f), 1);
+	assert_string_equal(jstr(entry_at(f, 0), "request.path"), "/many");
+	assert_true(json_is_true(jget(entry_at(f, 0), "request.headers_truncated")));
+	assert_non_null(jget(entry_at(f, 0), "request.headers.x-h01"));
+	assert_null(jget(entry_at(f, 0), "request.headers.x-h20"));
+	assert_null(jget(entry_at(f, 0), "response.headers_truncated"));
+	assert_int_equal(jint(entry_at(f, 0), "response.status"), 200);
+	assert_int_equal(schema_check_entry(entry_at(f, 0), count_problem, &problems), 0);
+	assert_int_equal(problems, 0);
 	fx_free(f);
 }
 
@@ -1711,6 +1761,7 @@ int main(void)
 		cmocka_unit_test(test_padding_and_priority),
 		cmocka_unit_test(test_padding_too_long),
 		cmocka_unit_test(test_continuation),
+		cmocka_unit_test(test_headers_truncated),
 		cmocka_unit_test(test_continuation_interrupted),
 		cmocka_unit_test(test_interleaved_streams),
 		cmocka_unit_test(test_trailers_and_informational),

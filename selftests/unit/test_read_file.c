@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -138,6 +139,7 @@ static uint64_t same_both_ways(const struct bytes *b)
 	assert_int_equal(st[0].bytes, st[1].bytes);
 	assert_int_equal(st[0].decode_errors, st[1].decode_errors);
 	assert_int_equal(st[0].truncated, st[1].truncated);
+	assert_int_equal(st[0].bad_timestamps, st[1].bad_timestamps);
 	assert_int_equal(st[0].dissect.entries, st[1].dissect.entries);
 	assert_int_equal(st[0].dissect.gap_bytes, st[1].dissect.gap_bytes);
 	assert_int_equal(out[0].len, out[1].len);
@@ -247,11 +249,56 @@ static void test_corrupt_record(void **state)
 	free(s.p);
 }
 
+/*
+ * Timestamps past 2038 (the format's seconds are unsigned; libpcap reads them signed) and
+ * fractions of a second out of range (damage) read alike both ways: the first as the year they
+ * say, the second with the fraction as 0, counted. Found by fuzz_read_file.
+ */
+static void test_damaged_timestamps(void **state)
+{
+	struct bytes s = load_source(), v;
+	struct entry_json_buf out = {0};
+	struct read_file_stats st;
+	uint64_t bad = 0;
+	char err[256], year[16];
+	time_t first = 0;
+	struct tm tm;
+	size_t off = 24;
+	int k = 0;
+
+	(void)state;
+	if (!s.p)
+		skip();
+	v = rewrite(&s, false, false);
+	for (; off + 16 <= v.len; off += 16 + get32le(v.p + off + 8), k++) {
+		uint32_t sec = get32le(v.p + off) + 800000000u; /* 2023 -> 2048 */
+
+		put32(v.p + off, sec, false);
+		if (!first)
+			first = (time_t)sec;
+		if (k % 7 == 3) {
+			put32(v.p + off + 4, 0xf0000000u, false);
+			bad++;
+		}
+	}
+	assert_true(same_both_ways(&v) > 4000);
+	assert_int_equal(read_bytes(&v, false, &st, &out, err, sizeof(err)), 0);
+	assert_int_equal(st.bad_timestamps, bad);
+	gmtime_r(&first, &tm);
+	assert_true(tm.tm_year + 1900 > 2038);
+	snprintf(year, sizeof(year), "\"%d-", tm.tm_year + 1900);
+	assert_non_null(memmem(out.p, out.len, year, strlen(year)));
+	entry_json_buf_free(&out);
+	free(v.p);
+	free(s.p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mapped_same_as_libpcap),
 		cmocka_unit_test(test_corrupt_record),
+		cmocka_unit_test(test_damaged_timestamps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,29 +34,30 @@ typedef int (*agent_entry_fn)(const struct agent_entry *e, void *arg);
 typedef int (*agent_bytes_fn)(const void *buf, size_t len, void *arg);
 
 struct agent_query {
-	const char *filter;    /* KFL text; NULL or "" = every entry */
-	int64_t since_ns;      /* inclusive; 0 = from the oldest */
-	int64_t until_ns;      /* exclusive; 0 = no bound */
-	size_t limit;	       /* at most this many entries; 0 = no bound */
-	int64_t after_ts_ns;   /* resume strictly after (after_ts_ns, after_id) in merge order */
-	const char *after_id;  /* NULL = from the start */
-	int with_bodies;       /* 0: bodies left out of the JSON (listing); 1: entries in full */
+	const char *filter;   /* KFL text; NULL or "" = every entry */
+	int64_t since_ns;     /* inclusive; 0 = from the oldest */
+	int64_t until_ns;     /* exclusive; 0 = no bound */
+	size_t limit;	      /* at most this many entries; 0 = no bound */
+	int64_t after_ts_ns;  /* resume strictly after (after_ts_ns, after_id) in merge order */
+	const char *after_id; /* NULL = from the start */
+	int with_bodies;      /* 0: bodies left out of the JSON (listing); 1: entries in full */
 };
 
 /* Live subscription state, shared by the caller and the implementation. */
 struct agent_follow {
-	volatile int stop;	 /* set by the caller (any thread): the call returns soon after */
-	uint64_t lost;		 /* entries this subscriber lost because it was slow (implementation counts) */
+	volatile int stop; /* set by the caller (any thread): the call returns soon after */
+	uint64_t
+	    lost; /* entries this subscriber lost because it was slow (implementation counts) */
 };
 
 struct agent_info {
-	char name[64];	     /* agent's name (default: the node's host name) */
-	char node[64];	     /* Kubernetes node or host name */
-	char address[128];   /* how the caller reaches it ("10.0.0.2:8897"), "" for in-process */
+	char name[64];	   /* agent's name (default: the node's host name) */
+	char node[64];	   /* Kubernetes node or host name */
+	char address[128]; /* how the caller reaches it ("10.0.0.2:8897"), "" for in-process */
 	char version[32];
-	int connected;	     /* 1 when the last call reached the agent */
+	int connected; /* 1 when the last call reached the agent */
 	int64_t last_seen_ns;
-	char error[256];     /* why it is not connected, "" when it is */
+	char error[256]; /* why it is not connected, "" when it is */
 };
 
 struct agent_api_ops {

@@ -78,6 +78,8 @@ static const struct protocol_field http_fields[] = {
 	      "saw, or a block cut by a capture gap)"),
 	FIELD_ARRAY_GROUP("request.unknown_headers", unknown_header_group,
 			  "HTTP/2: fields that referred to dynamic-table entries floe never saw"),
+	FIELD("request.headers_truncated", BOOLEAN,
+	      "HTTP/2: decoded headers went past the 64 KiB bound; the rest were dropped"),
 	FIELD("request.authority", STRING, "HTTP/2 `:authority`"),
 	FIELD("request.scheme", STRING, "HTTP/2 `:scheme`"),
 	FIELD("request.protocol", STRING,
@@ -94,6 +96,7 @@ static const struct protocol_field http_fields[] = {
 	FIELD_OF("response.trailers", MAP, STRING, "as for the request"),
 	FIELD("response.headers_partial", BOOLEAN, "as for the request"),
 	FIELD_ARRAY_GROUP("response.unknown_headers", unknown_header_group, "as for the request"),
+	FIELD("response.headers_truncated", BOOLEAN, "as for the request"),
 	FIELD_ARRAY_GROUP("interim", interim_group,
 			  "interim 1xx responses (100 Continue, 103, the 101 of an upgrade)"),
 	FIELD("interim_dropped", INTEGER, "interim responses beyond the ones kept"),
@@ -107,8 +110,6 @@ static const struct protocol_field http_fields[] = {
 	FIELD("rst_error", STRING, "HTTP/2 RST_STREAM: the error code name"),
 	FIELD("rst_by", STRING, "HTTP/2 RST_STREAM: who sent it (`client`/`server`)"),
 	FIELD("goaway", BOOLEAN, "`true` when a GOAWAY cancelled the stream"),
-	FIELD("headers_truncated", BOOLEAN,
-	      "decoded headers went past the 64 KiB bound; the rest were dropped"),
 	FIELD_END,
 };
 

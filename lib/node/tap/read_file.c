@@ -29,6 +29,7 @@ struct mapped {
 	const uint8_t *base; /* mapping of the whole file */
 	size_t size;
 	size_t off;          /* next record */
+	uint64_t bad_timestamps;
 	size_t unmapped;     /* bytes at the start given back */
 	size_t page;
 	uint32_t snap;
@@ -113,6 +114,10 @@ static int mapped_next(struct mapped *m, const uint8_t **data, uint32_t *caplen,
 	if (cap > m->snap || cap > m->size - m->off - 16)
 		return 0;
 	frac = get32(r + 4, m->swap);
+	if (frac >= (m->nano ? 1000000000u : 1000000u)) {
+		m->bad_timestamps++; /* read as libpcap's records are: see read_file_ts() */
+		frac = 0;
+	}
 	*ts = (uint64_t)get32(r, m->swap) * 1000000000ull + (uint64_t)frac * (m->nano ? 1 : 1000);
 	*caplen = cap;
 	*len = get32(r + 12, m->swap);
@@ -207,6 +212,25 @@ static FILE *open_maybe_gzip(const char *path, char **buf)
 	return f;
 }
 
+/*
+ * A record's time in ns, read the way the mapped walker reads classic records. libpcap reads the
+ * seconds as a signed 32-bit number where the format says unsigned: a time past 2038 is not one
+ * before 1970. A fraction of a second out of range (damage: libpcap gives it sign-extended and
+ * scaled) counts as a bad timestamp and reads as 0, in both readers alike.
+ */
+static uint64_t read_file_ts(const struct pcap_pkthdr *h, int tsprec, uint64_t *bad)
+{
+	uint64_t sec = h->ts.tv_sec < 0 ? (uint32_t)h->ts.tv_sec : (uint64_t)h->ts.tv_sec;
+	int64_t frac = h->ts.tv_usec;
+
+	if (frac < 0 || frac >= (tsprec == PCAP_TSTAMP_PRECISION_NANO ? 1000000000 : 1000000)) {
+		(*bad)++;
+		frac = 0;
+	}
+	return sec * 1000000000ull +
+	       (uint64_t)frac * (tsprec == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000);
+}
+
 int read_file_run(const char *path, const struct dissect_config *cfg, dissect_sink_fn sink,
 		  void *ctx, struct read_file_stats *stats, char *err, size_t errlen)
 {
@@ -290,13 +314,13 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 			rc = PCAP_ERROR_BREAK;
 		}
 		seek_off = map.off;
+		stats->bad_timestamps += map.bad_timestamps;
 		mapped_close(&map);
 	}
 	/* Where each record starts (libpcap reads it through f): for a corrupt one's message. */
 	while (rc == 1 && ((rec_off = ftello(f)), (rc = pcap_next_ex(pc, &h, &data)) == 1)) {
 		struct packet p;
-		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull +
-			      (uint64_t)h->ts.tv_usec * (tsprec == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000);
+		uint64_t ts = read_file_ts(h, tsprec, &stats->bad_timestamps);
 
 		stats->packets++;
 		stats->bytes += h->caplen;

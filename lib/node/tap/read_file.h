@@ -18,6 +18,7 @@ struct read_file_stats {
 	uint64_t decode_errors; /* frames that are not IP/TCP/UDP we can decode (ARP, ...) */
 	uint64_t truncated;     /* the file ended in the middle of a record */
 	uint64_t corrupt;       /* reading stopped at a corrupt record (-EBADMSG) */
+	uint64_t bad_timestamps; /* records whose fraction of a second was out of range: read as 0 */
 	struct dissect_stats dissect;
 	struct tcp_reasm_stats tcp;
 };

@@ -796,10 +796,15 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 /*
  * Every signal whose default action would end the process without clean-up (hooks left on the
  * veths, the active segment uncompressed) stops the tap instead: Ctrl-C, kill, a closed
- * terminal (SIGHUP), Ctrl-\ (SIGQUIT), a pipe whose reader is gone (SIGPIPE) and the user
- * signals, which nothing else in floe uses.
+ * terminal (SIGHUP), Ctrl-\ (SIGQUIT), a pipe whose reader is gone (SIGPIPE), the user
+ * signals, which nothing else in floe uses, timers nobody in floe arms (SIGALRM, SIGVTALRM), a
+ * CPU-time limit reached (SIGXCPU), power failure (SIGPWR), SIGIO and SIGSTKFLT. SIGPROF is
+ * left to profilers. SIGXFSZ (a file-size limit) is ignored instead: the write then fails with
+ * EFBIG and the store counts the loss, as for a full disk.
  */
-static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2};
+static const int stop_signals[] = {SIGINT,  SIGTERM,   SIGHUP,  SIGQUIT, SIGPIPE, SIGUSR1,
+				   SIGUSR2, SIGALRM,   SIGVTALRM, SIGXCPU, SIGPWR, SIGIO,
+				   SIGSTKFLT};
 
 static void on_stop_signal(struct evloop *l, int signo, void *ctx)
 {
@@ -872,6 +877,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	/* The loop, and the signals blocked for its signalfd, before any thread starts: threads
 	 * inherit the mask, so that the stop signals reach the loop and no other thread. A write
 	 * to a closed pipe then fails with EPIPE instead of killing the process. */
+	signal(SIGXFSZ, SIG_IGN);
 	ret = evloop_new(&t.loop);
 	if (ret == 0)
 		ret = evloop_add_signals(t.loop, stop_signals,
