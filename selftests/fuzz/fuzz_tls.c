@@ -8,14 +8,11 @@
  * buffer, bit 2 the bytes after it are also read directly as a ClientHello body, a ServerHello
  * body and a Certificate message, bit 3 no prefix: the first bytes must be recognised on their
  * own (otherwise the connection starts with a ClientHello record and handshake header of 508
- * bytes, and the fuzzed bytes go on from there). Then chunks: a header byte h and a length
- * byte n, followed by up to n bytes
- *   h bit 0      direction (0: client to server)
- *   h bits 1-2   3: a gap of n * 13 bytes instead of data; 2: close now and reopen
- *   h bit 3      prefix the data with a record header of type 20 + (h >> 4) % 5, version 3.3,
- *                length n, so that records come easily
+ * bytes, and the fuzzed bytes go on from there). Then a stream script (fuzz_common.h,
+ * fuzz_play_stream), where a data op's h bit 3 puts a record header before its data (type
+ * 20 + (h >> 4) % 5, version 3.3, the data's length), so that records come easily.
  * The seeds (selftests/fuzz/corpus/fuzz_tls) are the shared captures' TLS handshakes in this
- * form. At the end the connection closes with a reason from the last byte.
+ * form.
  *
  * Checked: no crash or sanitizer report; every tls entry serialises to JSON with the
  * contract's types; the memory accounting (fuzz_common.h).
@@ -69,13 +66,30 @@ static void check_entry(void *ctx, const struct entry *e)
 	json_decref(o);
 }
 
-static struct conn *open_conn(struct dissect_engine *eng, enum tcp_role role, uint64_t id,
-			      bool prefix)
+struct opts {
+	enum tcp_role role;
+	bool prefix;
+};
+
+static struct conn *open_conn(struct dissect_engine *eng, uint64_t id, void *arg)
 {
 	static const uint8_t hello[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01,
 					0x00, 0x01, 0xfc, 0x03, 0x03};
+	const struct opts *o = arg;
 
-	return fuzz_open_conn(eng, role, id, 443, TCP_DIR_C2S, hello, prefix ? sizeof(hello) : 0);
+	return fuzz_open_conn(eng, o->role, id, 443, TCP_DIR_C2S, hello,
+			      o->prefix ? sizeof(hello) : 0);
+}
+
+/* h bit 3: a record header (type 20 + (h >> 4) % 5, version 3.3, length len) before the data. */
+static void record_header(struct dissect_engine *eng, struct conn *c, enum tcp_dir dir, uint8_t h,
+			  size_t len, uint64_t ts, void *arg)
+{
+	uint8_t hdr[5] = {(uint8_t)(20 + (h >> 4) % 5), 3, 3, 0, (uint8_t)len};
+
+	(void)arg;
+	if (h & 8)
+		dissect_stream_data(eng, c, dir, hdr, sizeof(hdr), ts);
 }
 
 static void direct(const uint8_t *p, size_t n)
@@ -98,52 +112,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dissect_config cfg = {0};
 	struct dissect_engine *eng;
-	enum tcp_role role;
-	struct conn *c;
-	uint64_t ts = 10, id = 1;
-	bool prefix;
-	size_t i;
+	struct opts o;
 
 	if (size < 1)
 		return 0;
 	if (data[0] & 4)
 		direct(data + 1, size - 1);
-	role = data[0] & 1 ? TCP_ROLE_PORT : TCP_ROLE_SYN;
+	o.role = data[0] & 1 ? TCP_ROLE_PORT : TCP_ROLE_SYN;
+	o.prefix = !(data[0] & 8);
 	cfg.max_buffer_per_dir = data[0] & 2 ? 256 : 0;
-	prefix = !(data[0] & 8);
 	cfg.tcp.max_flows = 4;
 	if (dissect_engine_create(&cfg, check_entry, NULL, &eng))
 		return 0;
-	c = open_conn(eng, role, id, prefix);
-	for (i = 1; i + 2 <= size && c;) {
-		uint8_t h = data[i], n = data[i + 1];
-		enum tcp_dir dir = h & 1 ? TCP_DIR_S2C : TCP_DIR_C2S;
-		unsigned op = (h >> 1) & 3;
-
-		i += 2;
-		ts += 1000;
-		if (op == 3) {
-			dissect_stream_gap(eng, c, dir, (uint64_t)n * 13, ts);
-		} else if (op == 2) {
-			dissect_stream_close(eng, c, n & 1 ? TCP_CLOSE_RST : TCP_CLOSE_FIN, ts);
-			c = open_conn(eng, role, ++id, prefix);
-		} else {
-			size_t len = n < size - i ? n : size - i;
-
-			if (h & 8) {
-				uint8_t hdr[5] = {(uint8_t)(20 + (h >> 4) % 5), 3, 3, 0, n};
-
-				dissect_stream_data(eng, c, dir, hdr, sizeof(hdr), ts);
-			}
-			dissect_stream_data(eng, c, dir, data + i, len, ts);
-			i += len;
-		}
-	}
-	fuzz_check_memory(eng, false);
-	if (c)
-		dissect_stream_close(
-		    eng, c, (enum tcp_close_reason)(data[size - 1] % TCP_CLOSE__COUNT), ts + 1);
-	fuzz_check_memory(eng, true);
+	fuzz_play_stream(
+	    eng, data, size,
+	    &(struct fuzz_stream_ops){.open = open_conn, .before_data = record_header, .arg = &o});
 	dissect_engine_destroy(eng);
 	return 0;
 }
