@@ -60,8 +60,9 @@ is "$(grep -c '"kind":"inner"' "$CLIENT")" 4 "client: 2 HTTP/1.1 and 2 h2c reque
 check "client: TLS inside a tunnel, answered 200" grep -q '"kind":"tls".*"status":200' "$CLIENT"
 check "client: the extended CONNECT (websocket) echoed its frame" grep -q '"kind":"extended","status":200.*"echoed":true' "$CLIENT"
 
-# Entries: a->p: 5 CONNECTs + 4 inside the cleartext tunnels; p->b: the same 4 requests.
-want=$((5 + 4 + 4))
+# Entries: a->p: 5 CONNECTs + 4 inside the cleartext tunnels + the TLS handshake inside the TLS
+# one; p->b: the same 4 requests + the proxy's TLS handshake with s_server.
+want=$((5 + 4 + 1 + 4 + 1))
 entries_stop $want
 
 checks "$PY" "$HERE/../lib/h2tunnel_check.py" "${ENTRIES_WINDOW[@]}" --entries "$OUT" \
@@ -72,7 +73,7 @@ x=${OUT%.json}
 # tshark, on the same packets: the CONNECTs on the client's leg (HTTP/2 on the proxy's port),
 # and on the proxy's leg the HTTP/1 and h2c requests floe found inside the tunnels.
 entries_vs_read
-check "floe read's summary: 2 tunnels dissected, 1 TLS" grep -q '(2 CONNECT tunnels dissected, 1 TLS)' "$x.read.log"
+check "floe read's summary: 3 tunnels dissected, 1 TLS" grep -q '(3 CONNECT tunnels dissected, 1 TLS)' "$x.read.log"
 check "floe read's summary: 3 HTTP/2 tunnels, 1 extended CONNECT" \
 	grep -qE 'http2\.tunnels 3,.*http2\.extended_connects 1' "$x.read.log"
 fields=()

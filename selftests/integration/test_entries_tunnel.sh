@@ -93,14 +93,15 @@ is "$(grep '^XFER refused ' "$CURLS" | grep -o '"http_connect":[0-9]*')" '"http_
 is "$(grep '^XFER h2c' "$CURLS" | grep -c '"http_version":"2"')" 2 "curl: h2c inside 2 tunnels"
 check "curl: TLS inside the tunnel" grep -q '^\* SSL connection using' "$CURLS"
 
-# Entries: a->p: 6 CONNECTs, 4+1+1+1 transfers in cleartext tunnels (the TLS one is not
-# dissected), 1 plain proxied GET; p->b: the same 4+1 HTTP/1 + 2 h2c + 1 plain requests.
-want=$((6 + 7 + 1 + 7 + 1))
+# Entries: a->p: 6 CONNECTs, 4+1+1+1 transfers in cleartext tunnels, the TLS one's handshake,
+# 1 plain proxied GET; p->b: the same 4+1 HTTP/1 + 2 h2c + 1 plain requests + the proxy's TLS
+# handshake with s_server.
+want=$((6 + 7 + 1 + 1 + 7 + 1 + 1))
 entries_stop $want
 
 checks "$PY" "$HERE/../lib/tunnel_check.py" "${ENTRIES_WINDOW[@]}" --entries "$OUT" --curl "$CURLS" \
 	--server-log "$T/httpd.log" --client "$(pod_ns a)" --proxy "$(pod_ns p)" --server "$(pod_ns b)" \
-	--proxy-port $PROXY --want "$want"
+	--proxy-port $PROXY --tls-port $TLS --want "$want"
 
 # tshark, on the same packets: the CONNECTs on the client's connections, and what went through
 # the tunnels where the proxy relays it (HTTP/1; h2c with -d). http.desegment_body off, so
@@ -115,7 +116,7 @@ checks "$PY" "$HERE/../lib/tunnel_check.py" "${ENTRIES_WINDOW[@]}" --entries "$O
 # The statuses compared here do not depend on the bodies.
 entries_vs_read
 x=${OUT%.json}
-check "floe read's summary: 4 tunnels dissected, 1 TLS" grep -q '(4 CONNECT tunnels dissected, 1 TLS)' "$x.read.log"
+check "floe read's summary: 5 tunnels dissected, 1 TLS" grep -q '(5 CONNECT tunnels dissected, 1 TLS)' "$x.read.log"
 fields=()
 for f in $("$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); import tunnel_check; print(" ".join(tunnel_check.TSHARK_FIELDS))' "$HERE/../lib"); do
 	fields+=(-e "$f")

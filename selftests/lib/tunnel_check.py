@@ -44,6 +44,22 @@ def authority_of(url):
     return "%s:%d" % (u.hostname, u.port or (443 if u.scheme == "https" else 80))
 
 
+def tls_handshakes(entries, a):
+    """The entries other than TLS handshakes, after checking those: one inside the client's TLS
+    tunnel (its CONNECT's target port is --tls-port) and one on the proxy's own connection to
+    that port, both established (docs/tls-handshake.md)."""
+    tls = [e for e in entries if e.get("protocol") == "tls"]
+    inside = [e for e in tls if "tunnel" in e and pod(e, "src") == a.client and
+              (e["tunnel"].get("authority") or "").endswith(":%d" % a.tls_port)]
+    relayed = [e for e in tls if "tunnel" not in e and pod(e, "src") == a.proxy and
+               pod(e, "dst") == a.server and (e.get("dst") or {}).get("port") == a.tls_port]
+    check(len(tls) == 2 and len(inside) == 1 and len(relayed) == 1 and
+          all(e.get("established") is True for e in tls),
+          "TLS: one handshake entry inside the TLS tunnel and one on the proxy's connection to "
+          "port %d, both established" % a.tls_port, [short(e) for e in tls])
+    return [e for e in entries if e.get("protocol") != "tls"]
+
+
 def split(entries, a):
     """(CONNECT entries by client port, entries inside tunnels by tunnel id, the rest)."""
     connects, inside, rest = {}, collections.defaultdict(list), []
@@ -70,6 +86,7 @@ def cmd_clients(a):
     diag("%d entries, %d curl transfers, %d HTTP/1 server log lines" % (len(entries), len(xfers), len(server)))
     check(len(entries) == a.want, "floe: %d entries, want %d" % (len(entries), a.want),
           [short(e) for e in entries])
+    entries = tls_handshakes(entries, a)
     connects, inside, rest = split(entries, a)
     ids = {e["id"]: e for e in entries}
 
@@ -221,6 +238,7 @@ def tshark_exchanges(path):
 
 def cmd_tshark(a):
     entries, _ = read_entries(a.entries)
+    entries = [e for e in entries if e.get("protocol") != "tls"]  # checked by cmd_clients
     connects, inside, rest = split(entries, a)
     ts = tshark_exchanges(a.tshark)
     diag("tshark: %d exchanges" % len(ts))
@@ -261,6 +279,7 @@ def main():
     ap.add_argument("--proxy", required=True, help="the proxy's pod")
     ap.add_argument("--server", required=True, help="the servers' pod")
     ap.add_argument("--proxy-port", type=int, required=True)
+    ap.add_argument("--tls-port", type=int, default=0, help="the TLS server's port")
     ap.add_argument("--want", type=int, help="entries floe must have printed")
     ap.add_argument("--since", type=float, help="epoch seconds: no entry time before")
     ap.add_argument("--until", type=float, help="epoch seconds: no entry time after")

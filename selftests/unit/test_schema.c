@@ -22,7 +22,7 @@
 
 /* What the entries carry today; each must have its descriptor. */
 static const char *const known_protocols[] = { "http", "grpc", "graphql", "amqp",
-					       "dns",  "kafka", "redis", NULL };
+					       "dns",  "kafka", "redis", "tls", NULL };
 
 static void test_descriptors_present(void **state)
 {
@@ -38,7 +38,7 @@ static void test_descriptors_present(void **state)
 	}
 	for (const struct protocol_desc *const *p = protocols; *p; p++)
 		n++;
-	assert_int_equal(n, 7);
+	assert_int_equal(n, 8);
 	assert_null(protocol_find("nope"));
 	assert_string_equal(protocol_find("grpc")->parent, "http");
 	assert_string_equal(protocol_find("graphql")->parent, "http");

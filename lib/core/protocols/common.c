@@ -30,7 +30,7 @@ const struct protocol_field protocol_common_fields[] = {
 			    "were completed. Stable for one input: reading the same file twice gives the "
 			    "same ids. A tap prefixes its run id (16 hex digits, random per run): "
 			    "`<run>-<flow_id>-<n>`, unique across agents and restarts."),
-	FIELD("protocol", STRING, "`http`, `grpc`, `graphql`, `redis`, `dns`, `amqp`, `kafka`"),
+	FIELD("protocol", STRING, "`http`, `grpc`, `graphql`, `redis`, `dns`, `amqp`, `kafka`, `tls`"),
 	FIELD("version", STRING, "the protocol's version: `1.0`, `1.1`, `2` for HTTP (gRPC: `2`; "
 				 "GraphQL: the HTTP version it came over)"),
 	FIELD("request_time", TIMESTAMP, "UTC time of the request's first byte, RFC 3339 with "

@@ -19,6 +19,7 @@
 	PROTO(graphql)                                         \
 	PROTO(amqp) DISSECTOR(amqp)                            \
 	PROTO(redis) DISSECTOR(redis)                          \
+	PROTO(tls) DISSECTOR(tls)                              \
 	PROTO(kafka) DISSECTOR(kafka)                          \
 	PROTO(dns) DISSECTOR(dns)
 /* clang-format on */

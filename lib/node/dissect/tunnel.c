@@ -79,7 +79,8 @@ static void decide(struct tunnel *t, enum tunnel_kind kind)
 
 	t->outer = NULL;
 	t->ref = NULL;
-	if (kind == TUNNEL_CLEARTEXT) {
+	/* TLS goes to an inner connection too: the handshake is in clear (dissect/tls.h). */
+	if (kind == TUNNEL_CLEARTEXT || kind == TUNNEL_TLS) {
 		t->inner = conn_inner_open(t->c, ref); /* takes ref */
 		ref = NULL;
 		if (!t->inner)

@@ -12,12 +12,13 @@
  *
  * The tunnel looks at the client's first bytes. A TLS ClientHello record (RFC 8446 5.1, 4.1.2:
  * content type 22, legacy version 3.x, handshake type 1) makes it a TLS tunnel: counted
- * (dissect_stats.tunnels_tls) and not dissected, floe does not decrypt. Anything else (or the
- * server speaking first) goes to a fresh inner connection (conn_inner_open, dissector.h):
- * protocol detection runs on it as on a new connection, so HTTP/1, h2c with prior knowledge,
- * Redis, ... inside a tunnel are recognised by content; their entries carry
- * "tunnel": {"id": <the CONNECT entry's id>, "authority": <its target>}. Tunnels nest (a
- * CONNECT inside a tunnel opens another) down to DISSECT_MAX_TUNNEL_DEPTH.
+ * (dissect_stats.tunnels_tls); floe does not decrypt, but its handshake goes to an inner
+ * connection like any other bytes, where the tls dissector makes its entry (dissect/tls.h).
+ * Anything else (or the server speaking first) goes to a fresh inner connection (conn_inner_open,
+ * dissector.h): protocol detection runs on it as on a new connection, so HTTP/1, h2c with prior
+ * knowledge, Redis, ... inside a tunnel are recognised by content; their entries carry "tunnel":
+ * {"id": <the CONNECT entry's id>, "authority": <its target>}. Tunnels nest (a CONNECT inside a
+ * tunnel opens another) down to DISSECT_MAX_TUNNEL_DEPTH.
  *
  * The CONNECT entry itself is emitted once the tunnel's kind is known (its first bytes, a gap,
  * or its end) with "tunnel_kind": "tls", "cleartext", "empty" (ended before a byte went
