@@ -409,7 +409,7 @@ static void test_words(void **state)
 
 			if (!mc(w->word, e))
 				fail_msg("'%s' does not select a %s entry", w->word, (*p)->name);
-			if (mc(w->word, tls))
+			if (strcmp((*p)->name, "tls") && mc(w->word, tls))
 				fail_msg("'%s' selects a tls entry", w->word);
 			json_decref(e);
 		}
