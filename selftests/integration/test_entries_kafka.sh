@@ -127,7 +127,7 @@ check "floe read's summary counts the two oversized messages" \
 
 # Kafka's own fields too, live against floe read of the exported capture.
 x=${OUT%.json}
-proj='[.id, .src.port, .request.api_key, .request.api_version, .request.correlation_id,
+proj='[(.id | sub("^[0-9a-f]{16}-"; "")), .src.port, .request.api_key, .request.api_version, .request.correlation_id,
 	.response.correlation_id, .request_size, .response_size, .request.record_count,
 	.response.record_count, .response.error_code, .request.topics, .missing] | @json'
 jq -r "$proj" "$OUT" | sort >"$x.klive"

@@ -60,7 +60,9 @@ if ! wait_tcp_listen b $H1 10 || ! wait_tcp_listen b $H2C 10 || ! wait_tcp_liste
 fi
 ok "the servers listen in b, the proxy in p"
 
-ENTRIES_PODS="a|b|p" entries_tap
+# --tls=false: the tunnels' TLS stays ciphertext (what tshark sees too); plaintext through
+# uprobes is test_tls_openssl's
+ENTRIES_PODS="a|b|p" entries_tap --tls=false
 
 # c TAG CURL-ARGS...: one curl run in pod a through the proxy, its -v output and one
 # "XFER TAG {json}" line per transfer appended to $CURLS.

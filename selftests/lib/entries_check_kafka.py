@@ -152,6 +152,13 @@ def main():
                 match, best = fid, (-len(got), sizes, dt)
         if match is None:
             p.append("%s thread %s: no connection has its %d requests %s" % (tag, thr, len(want), want[:8]))
+            # What the connections not taken yet hold: the diagnosis of a mismatch.
+            for fid, fl in sorted(by_flow.items()):
+                if fid not in used_flows:
+                    p.append("  flow %s: %s" % (fid, [((e.get("request") or {}).get("api_name"),
+                                                     (e.get("request") or {}).get("api_version"),
+                                                     (e.get("request") or {}).get("correlation_id"),
+                                                     e.get("missing")) for e in fl][:10]))
             continue
         used_flows.add(match)
         if len(sent) > len(by_flow[match]):
