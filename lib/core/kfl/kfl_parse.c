@@ -949,14 +949,15 @@ static struct kfl_node *parse_term(struct parser *ps)
 			bool word =
 			    n->path.n == 1 && !n->path.comps[0].any && !strchr(n->path.text, '[');
 
-			n->owner = word ? protocol_find_word(n->path.text, &pw) : NULL;
-			n->word = pw;
-			if (n->owner)
-				n->kind = K_PROTO;
-			else if (word && !strcmp(n->path.text, "tls"))
+			/* `tls` first: the handshake entries (protocol tls) and the plaintext
+			 * read through uprobes ("tls": true) alike, whatever its descriptor says. */
+			if (word && !strcmp(n->path.text, "tls")) {
 				n->kind = K_TLS;
-			else
-				n->kind = K_TRUTHY;
+			} else {
+				n->owner = word ? protocol_find_word(n->path.text, &pw) : NULL;
+				n->word = pw;
+				n->kind = n->owner ? K_PROTO : K_TRUTHY;
+			}
 		} else {
 			n->op = ops[i].op;
 			if (!add_lit(ps, n, ops[i].sym))
