@@ -4,7 +4,6 @@
  * and with --listen HOST:PORT serves the tap's agent_api (entry history, live entries, PCAP,
  * statistics) to a hub over gRPC (lib/rpc; docs/hub.md).
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,33 +15,29 @@
 struct serve {
 	const struct tap_options *o;
 	struct rpc_agent_server *srv;
-	int failed;
 };
 
-/* The tap's API is ready: serve it until the tap stops. When it cannot listen, the tap is
- * stopped the way a user would stop it (SIGTERM: hooks removed, store closed) and the agent
- * exits 1. */
-static void agent_started(const struct agent_api *api, void *ctx)
+/* The tap's API is ready: serve it until the tap stops. When it cannot listen, the tap
+ * stops (hooks removed, store closed) and the agent exits 1. */
+static int serve_start(const struct agent_api *api, void *ctx, char *err, size_t errlen)
 {
 	struct serve *s = ctx;
 	struct rpc_opts ro = {.token = s->o->agent_token};
-	char err[512];
+	char e[512];
 
-	if (rpc_agent_server_start(s->o->listen, *api, &ro, &s->srv, err, sizeof(err))) {
-		fprintf(stderr, "floe-agent: --listen %s: %s\n", s->o->listen, err);
-		s->failed = 1;
-		raise(SIGTERM);
-		return;
+	if (rpc_agent_server_start(s->o->listen, *api, &ro, &s->srv, e, sizeof(e))) {
+		snprintf(err, errlen, "%s: %s", s->o->listen, e);
+		return -1;
 	}
 	fprintf(stderr, "floe-agent: serving the hub on %s (port %d)%s\n", s->o->listen,
 		rpc_agent_server_port(s->srv), ro.token && *ro.token ? ", token required" : "");
+	return 0;
 }
 
-static void agent_stopping(const struct agent_api *api, void *ctx)
+static void serve_stop(void *ctx)
 {
 	struct serve *s = ctx;
 
-	(void)api;
 	if (s->srv)
 		rpc_agent_server_stop(s->srv);
 	s->srv = NULL;
@@ -66,10 +61,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (o.listen) {
-		o.agent_started = agent_started;
-		o.agent_stopping = agent_stopping;
-		o.agent_ctx = &s;
+		struct tap_service svc = {
+		    .name = "--listen", .start = serve_start, .stop = serve_stop, .ctx = &s};
+
+		tap_options_add_service(&o, &svc);
 	}
-	ret = tap_run(&o, stdout, stderr);
-	return ret ? ret : s.failed;
+	return tap_run(&o, stdout, stderr);
 }

@@ -101,7 +101,7 @@ int tap_replay(const struct tap_options *o, FILE *out, FILE *log)
 	uint64_t packets = 0;
 	char err[1024], run_id[24];
 	int rc = 1, ret;
-	bool started = false;
+	size_t started = 0; /* services running */
 
 	tap_new_run_id(run_id);
 	if (o->filter && entry_filter_compile_checked(o->filter, &filter, err, sizeof(err)) < 0) {
@@ -120,11 +120,13 @@ int tap_replay(const struct tap_options *o, FILE *out, FILE *log)
 		fprintf(log, "floe: %s\n", err);
 		goto out;
 	}
-	if (r.agent && o->agent_started) {
+	if (r.agent && o->n_services) {
 		struct agent_api api = agent_local_api(r.agent);
+		int n = tap_services_start(o, &api, log);
 
-		o->agent_started(&api, o->agent_ctx);
-		started = true;
+		if (n < 0)
+			goto out;
+		started = (size_t)n;
 	}
 	fprintf(log, "floe: replaying %s into %s (limit %llu bytes)\n", o->pcap_file, o->store_dir,
 		(unsigned long long)o->storage_limit);
@@ -188,8 +190,7 @@ out:
 	if (r.agent) {
 		struct agent_api api = agent_local_api(r.agent);
 
-		if (started && o->agent_stopping)
-			o->agent_stopping(&api, o->agent_ctx);
+		tap_services_stop(o, started);
 		api.ops->destroy(api.self);
 	}
 	entry_history_close(r.history);

@@ -78,6 +78,7 @@ struct tap {
 	struct tls_source_stats tls_stats;
 	bool k8s;
 	bool started; /* past the first list of pods: report pods coming and going */
+	size_t services_started; /* tap_services_start's count: stopped in tap_run's end */
 	/* live entries (--entries/--json): dissected on the worker's thread */
 	struct dissect_engine *engine;
 	struct dissect_worker *worker;
@@ -1087,10 +1088,6 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	int rc = 1, ret;
 	uint64_t start;
 
-	if (o->listen && !o->agent_started) {
-		fprintf(log, "floe: --listen: this program does not serve a hub; floe-agent does\n");
-		return 2;
-	}
 	if (o->listen && !o->history) {
 		fprintf(log, "floe: --listen serves the entry history: not with --no-history\n");
 		return 2;
@@ -1227,10 +1224,13 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		}
 	}
 	t.started = true;
-	if (t.agent && o->agent_started) {
+	if (t.agent && o->n_services) {
 		struct agent_api api = agent_local_api(t.agent);
+		int n = tap_services_start(o, &api, log);
 
-		o->agent_started(&api, o->agent_ctx);
+		if (n < 0)
+			goto out;
+		t.services_started = (size_t)n;
 	}
 
 	fprintf(log, "floe: tapping %zu pod%s", t.n_pods, t.n_pods == 1 ? "" : "s");
@@ -1313,8 +1313,7 @@ out:
 	if (t.agent) {
 		struct agent_api api = agent_local_api(t.agent);
 
-		if (o->agent_stopping && t.started)
-			o->agent_stopping(&api, o->agent_ctx);
+		tap_services_stop(o, t.services_started);
 		api.ops->destroy(api.self);
 		t.agent = NULL;
 	}

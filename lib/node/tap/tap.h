@@ -14,6 +14,22 @@
 
 #include "api/agent_api.h"
 
+/*
+ * A service started beside the tap once its agent_api (entry history, live entries, PCAP,
+ * stats) is ready, and stopped before the API goes: the gRPC transport of floe-agent, the
+ * in-process hub of `floe tap`, triggers, scripts. Each runs on its own threads and reads
+ * entries only through the API (follow with a KFL filter), so a slow or failing service never
+ * holds up capture. start returns 0, or -1 with a message in err: the tap then stops (exit 1).
+ */
+struct tap_service {
+	const char *name; /* in messages: "floe: NAME: ERR" */
+	int (*start)(const struct agent_api *api, void *ctx, char *err, size_t errlen);
+	void (*stop)(void *ctx); /* only after a start that returned 0 */
+	void *ctx;
+};
+
+#define TAP_SERVICES_MAX 8
+
 struct tap_options {
 	const char *pod_regex;  /* POD REGEX, may be NULL */
 	const char *namespaces; /* -n, comma-separated, may be NULL */
@@ -52,11 +68,10 @@ struct tap_options {
 	 * name_resolver.h); 0: NAME_RESOLVER_HISTORY_DEFAULT */
 	size_t name_history;
 	bool tls;                /* --tls (default): TLS plaintext through uprobes (docs/tls.md) */
-	/* The agent's API (entry history, live entries, PCAP, stats) while the tap runs: called
-	 * once it is ready and once before it goes (the gRPC transport serves it). */
-	void (*agent_started)(const struct agent_api *api, void *ctx);
-	void (*agent_stopping)(const struct agent_api *api, void *ctx);
-	void *agent_ctx;
+	/* Services over the agent's API while the tap runs, started in this order once it is
+	 * ready and stopped in reverse before it goes (tap_options_add_service). */
+	struct tap_service services[TAP_SERVICES_MAX];
+	size_t n_services;
 	/* --listen HOST:PORT: serve the agent's API to a hub (floe-agent: agent/main.c, gRPC);
 	 * --agent-token (default $FLOE_AGENT_TOKEN): the token a hub must send */
 	const char *listen;
@@ -65,6 +80,16 @@ struct tap_options {
 
 /* Defaults for every field. */
 void tap_options_init(struct tap_options *o);
+
+/* Append a service (copied); -1 when TAP_SERVICES_MAX are there already. */
+int tap_options_add_service(struct tap_options *o, const struct tap_service *svc);
+
+/* Start o's services in order over api. On a failure the ones started are stopped again, the
+ * failure is printed to log ("floe: NAME: ERR") and -1 returned; else the count started. */
+int tap_services_start(const struct tap_options *o, const struct agent_api *api, FILE *log);
+
+/* Stop the first n services (the count tap_services_start returned) in reverse order. */
+void tap_services_stop(const struct tap_options *o, size_t n);
 
 /*
  * Parse `tap` arguments (argv[0] is the command name). Returns 0, 1 when help was printed

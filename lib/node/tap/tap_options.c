@@ -518,5 +518,10 @@ int tap_main(const char *prog, int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", prog, err);
 		return 2;
 	}
+	if (o.listen) {
+		fprintf(stderr, "%s: --listen: this program does not serve a hub; floe-agent does\n",
+			prog);
+		return 2;
+	}
 	return tap_run(&o, stdout, stderr);
 }
