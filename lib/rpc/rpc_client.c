@@ -20,6 +20,7 @@
 #include <grpc/support/time.h>
 
 #include "api/entry_proto.h"
+#include "protocols/grpc_status.h"
 #include "rpc_common.h"
 
 #define RPC_STOP_POLL_MS 50
@@ -247,7 +248,7 @@ static int call_finish(struct ccall *c, int cancel, char *err, size_t errlen)
 			if (!rc)
 				rc = rpc_errno_of_status(c->status);
 			snprintf(err, errlen, "agent %s: %s (%s)", cl->address,
-				 d && *d ? d : "failed", rpc_status_name(c->status));
+				 d && *d ? d : "failed", grpc_status_name(c->status) ?: "UNKNOWN");
 			gpr_free(d);
 			if (!c->answered && (c->status == GRPC_STATUS_UNAVAILABLE ||
 					     c->status == GRPC_STATUS_DEADLINE_EXCEEDED))

@@ -253,31 +253,6 @@ int rpc_errno_of_status(grpc_status_code s)
 	}
 }
 
-const char *rpc_status_name(grpc_status_code s)
-{
-	static const char *const names[] = {
-	    "OK",
-	    "CANCELLED",
-	    "UNKNOWN",
-	    "INVALID_ARGUMENT",
-	    "DEADLINE_EXCEEDED",
-	    "NOT_FOUND",
-	    "ALREADY_EXISTS",
-	    "PERMISSION_DENIED",
-	    "RESOURCE_EXHAUSTED",
-	    "FAILED_PRECONDITION",
-	    "ABORTED",
-	    "OUT_OF_RANGE",
-	    "UNIMPLEMENTED",
-	    "INTERNAL",
-	    "UNAVAILABLE",
-	    "DATA_LOSS",
-	    "UNAUTHENTICATED",
-	};
-
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "UNKNOWN";
-}
-
 gpr_timespec rpc_deadline_ms(int ms)
 {
 	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));

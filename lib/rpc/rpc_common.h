@@ -69,7 +69,6 @@ grpc_slice rpc_slice(grpc_byte_buffer *b);
 /* A negative errno as a gRPC status, and back. */
 grpc_status_code rpc_status_of_errno(int rc);
 int rpc_errno_of_status(grpc_status_code s);
-const char *rpc_status_name(grpc_status_code s);
 
 gpr_timespec rpc_deadline_ms(int ms);
 

@@ -16,6 +16,7 @@
 
 #include "dissect/grpc.h"
 #include "dissect/http_common.h"
+#include "protocols/grpc_status.h"
 
 static json_t *decode_ok(const uint8_t *p, size_t n)
 {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "entry/entry.h"
+#include "protocols/grpc_status.h"
 #include "protocols/protocol.h"
 
 /* The parent's (HTTP) summary, then " grpc-status 5". */
@@ -82,3 +83,30 @@ const struct protocol_desc protocol_grpc = {
 	.fields = grpc_fields,
 	.summary = grpc_summary,
 };
+
+const char *grpc_status_name(long code)
+{
+	static const char *const names[] = {
+		"OK",
+		"CANCELLED",
+		"UNKNOWN",
+		"INVALID_ARGUMENT",
+		"DEADLINE_EXCEEDED",
+		"NOT_FOUND",
+		"ALREADY_EXISTS",
+		"PERMISSION_DENIED",
+		"RESOURCE_EXHAUSTED",
+		"FAILED_PRECONDITION",
+		"ABORTED",
+		"OUT_OF_RANGE",
+		"UNIMPLEMENTED",
+		"INTERNAL",
+		"UNAVAILABLE",
+		"DATA_LOSS",
+		"UNAUTHENTICATED",
+	};
+
+	if (code < 0 || code >= (long)(sizeof(names) / sizeof(names[0])))
+		return NULL;
+	return names[code];
+}

@@ -9,6 +9,7 @@
  * varint, 1 i64, 2 len, 3/4 start/end group (deprecated), 5 i32; varints at most 10 bytes.
  */
 #include "dissect/grpc.h"
+#include "protocols/grpc_status.h"
 
 #include <errno.h>
 #include <math.h>
@@ -651,33 +652,6 @@ void grpc_messages_finish(struct grpc_messages *g)
 }
 
 /* ---- the call ---- */
-
-const char *grpc_status_name(long code)
-{
-	static const char *const names[] = {
-		"OK",
-		"CANCELLED",
-		"UNKNOWN",
-		"INVALID_ARGUMENT",
-		"DEADLINE_EXCEEDED",
-		"NOT_FOUND",
-		"ALREADY_EXISTS",
-		"PERMISSION_DENIED",
-		"RESOURCE_EXHAUSTED",
-		"FAILED_PRECONDITION",
-		"ABORTED",
-		"OUT_OF_RANGE",
-		"UNIMPLEMENTED",
-		"INTERNAL",
-		"UNAVAILABLE",
-		"DATA_LOSS",
-		"UNAUTHENTICATED",
-	};
-
-	if (code < 0 || code >= (long)(sizeof(names) / sizeof(names[0])))
-		return NULL;
-	return names[code];
-}
 
 static int hexval(char c)
 {

@@ -108,8 +108,6 @@ size_t grpc_messages_mem(const struct grpc_messages *g);
 
 /* ---- the call ---- */
 
-/* "OK", "CANCELLED", ... for a grpc-status code; NULL when unknown. */
-const char *grpc_status_name(long code);
 
 /*
  * The "grpc" object of an entry. path: the request's :path (NULL if unknown); headers and
