@@ -14,6 +14,7 @@
 
 #include "dissect/graphql.h"
 #include "entry/entry.h"
+#include "entry/entry_output.h"
 #include "entry/entry_filter.h"
 
 static struct entry *sample_entry(void)
@@ -363,6 +364,42 @@ static void test_utf8_prefix(void **state)
 	assert_int_equal(entry_utf8_prefix(ascii, 0, false), 0);
 }
 
+/* The output sink writes each entry once, whether it batches or writes one at a time, and a
+ * flush at the end (what `floe read` does) adds nothing already written. */
+static void test_output_once(void **state)
+{
+	static const size_t batches[] = {0, 1, 1 << 20};
+
+	for (size_t b = 0; b < sizeof(batches) / sizeof(batches[0]); b++) {
+		char *text = NULL;
+		size_t len = 0, lines = 0;
+		FILE *f = open_memstream(&text, &len);
+		struct entry_output o = {.out = f, .json = true, .batch = batches[b]};
+
+		assert_non_null(f);
+		for (int i = 0; i < 3; i++) {
+			struct entry *e = entry_new();
+
+			assert_non_null(e);
+			e->protocol = "http";
+			snprintf(e->id, sizeof(e->id), "run-1-%d", i);
+			entry_output_sink(&o, e);
+			entry_free(e);
+		}
+		assert_int_equal(entry_output_flush(&o), 0);
+		assert_int_equal(entry_output_flush(&o), 0);
+		assert_int_equal(fclose(f), 0);
+		for (size_t i = 0; i < len; i++)
+			lines += text[i] == '\n';
+		assert_int_equal(lines, 3);
+		assert_int_equal(o.printed, 3);
+		assert_non_null(strstr(text, "\"run-1-0\""));
+		assert_non_null(strstr(text, "\"run-1-2\""));
+		entry_output_free(&o);
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,7 +407,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_prefix),
 		cmocka_unit_test(test_entry_text_utf8),	   cmocka_unit_test(test_filter_match),
 		cmocka_unit_test(test_filter_errors),	   cmocka_unit_test(test_graphql_operation),
-		cmocka_unit_test(test_graphql_annotate),
+		cmocka_unit_test(test_graphql_annotate),   cmocka_unit_test(test_output_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

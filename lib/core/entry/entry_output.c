@@ -42,6 +42,7 @@ void entry_output_sink(void *ctx, const struct entry *e)
 				entry_output_flush(o);
 		} else {
 			bad = fwrite(o->buf.p, 1, o->buf.len, o->out) != o->buf.len;
+			o->buf.len = 0; /* written: a later flush has nothing of it to write again */
 			/* One body-sized entry should not keep its buffer for the rest of the run. */
 			if (o->buf.cap > ENTRY_OUTPUT_BUF_KEEP)
 				entry_json_buf_free(&o->buf);
