@@ -558,6 +558,11 @@ int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_co
 	ret = trigger_set_new(tc->config, o->store_dir, stderr, &tc->triggers, err, errlen);
 	if (ret < 0)
 		return ret;
+	if (tc->triggers && !o->history) {
+		/* they follow the agent's live entries, which the entry history serves */
+		snprintf(err, errlen, "triggers need the entry history: leave out --no-history");
+		return -EINVAL;
+	}
 	if (tc->triggers) {
 		struct tap_service svc;
 
