@@ -187,4 +187,36 @@ check "summary: a line per trigger" grep -qE '^  trigger flood +30 matched, 25 r
 check "log: the failed delivery said" grep -q 'trigger down: webhook for entry .* failed' "$T/floe.log"
 diag "$(grep -E '^  trigger|trigger down' "$T/floe.log")"
 
+# ---------------------------------------------------------------- floe-agent
+# The same service in floe-agent: a log trigger from its config file, --set over the file.
+AGENT=$(dirname "$FLOE")/floe-agent
+cat >"$T/agent.yaml" <<EOF
+tap:
+  inventory: $INV
+  store: $T/agent-store
+  namespaces: [shop]
+  stats-json: /nonexistent/overridden-by-set
+triggers:
+  - name: agent-log
+    query: 'http and request.path == "/agent-$$"'
+    actions: [{log: $T/agent-hits.jsonl}]
+EOF
+node_bg "$T/agent.log" "$AGENT" "^${PREFIX}-(a|b)\$" --config-path "$T/agent.yaml" \
+	--set "tap.stats-json=$T/agent-stats.json"
+AGENT_PID=$BG_PID
+if wait_for_line "$T/agent.log" '^floe: tapping ' 30; then
+	in_pod a curl -s --max-time 5 "http://$B:$PORT/agent-$$" >/dev/null
+	wait_for_line "$T/agent-hits.jsonl" "agent-$$" 15
+	kill -INT "$AGENT_PID"
+	wait_pid "$AGENT_PID" 30
+	is "$?" 0 "floe-agent exits 0 on SIGINT"
+	is "$(jq -r '.entry.request.path' "$T/agent-hits.jsonl" 2>/dev/null)" "/agent-$$" \
+		"floe-agent: the log trigger wrote the matching entry to its file"
+	is "$(jq -r '.triggers.triggers[0] | "\(.name) \(.matched) \(.sent)"' "$T/agent-stats.json" 2>/dev/null)" \
+		"agent-log 1 1" "floe-agent: the trigger's counters in --stats-json (path from --set)"
+else
+	not_ok "floe-agent --config-path starts"
+	diag "$(cat "$T/agent.log")"
+fi
+
 done_testing

@@ -33,6 +33,10 @@ static const char *write_file(const char *name, const char *text)
 	return path;
 }
 
+/* The last run's argument vector: o's strings point into it until the next run. */
+static char **last_av;
+static int last_ac;
+
 /* config_argv then tap_options_parse, as tap_config_parse does (without triggers). */
 static int run(struct tap_options *o, char *err, size_t errlen, int argc, ...)
 {
@@ -47,12 +51,16 @@ static int run(struct tap_options *o, char *err, size_t errlen, int argc, ...)
 	va_end(ap);
 	argv[argc] = NULL;
 	tap_options_init(o);
+	config_argv_free(last_ac, last_av);
+	last_av = NULL;
+	last_ac = 0;
 	ret = config_argv(argc, argv, "/nonexistent/config.yaml", tap_flags(), tap_option_check, &c,
 			  &ac, &av, err, errlen);
 	if (ret)
 		return ret;
 	ret = tap_options_parse(ac, av, o, stdout, err, errlen);
-	/* o points into av for string options: keep them for the test's asserts (leak ok) */
+	last_av = av;
+	last_ac = ac;
 	config_free(c);
 	return ret;
 }
@@ -345,6 +353,7 @@ static int teardown(void **state)
 	char cmd[300];
 
 	(void)state;
+	config_argv_free(last_ac, last_av);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	return system(cmd) == 0 ? 0 : -1;
 }

@@ -541,8 +541,8 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 	return 0;
 }
 
-int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_config *tc,
-		     FILE *out, char *err, size_t errlen)
+int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_config *tc, FILE *out,
+		     char *err, size_t errlen)
 {
 	char def[4096];
 	int ret;
@@ -583,29 +583,37 @@ void tap_config_free(struct tap_config *tc)
 	memset(tc, 0, sizeof(*tc));
 }
 
+/* The configuration of a command: 0 to go on, else the exit code (help printed: 0; an error
+ * said: 2) after tc was freed. */
+static int config_begin(const char *prog, int argc, char **argv, struct tap_options *o,
+			struct tap_config *tc)
+{
+	char err[512];
+	int ret = tap_config_parse(argc, argv, o, tc, stdout, err, sizeof(err));
+
+	if (ret == 0)
+		return -1;
+	if (ret < 0)
+		fprintf(stderr, "%s: %s\n", prog, err);
+	tap_config_free(tc);
+	return ret < 0 ? 2 : 0;
+}
+
 int tap_main(const char *prog, int argc, char **argv)
 {
 	struct tap_options o;
 	struct tap_config tc;
-	char err[512];
 	int ret;
 
 	/* Before any jansson call: the entries' trees recycle their small blocks (per thread). */
 	json_alloc_install();
 	tap_options_init(&o);
-	ret = tap_config_parse(argc, argv, &o, &tc, stdout, err, sizeof(err));
-	if (ret == 1) {
-		tap_config_free(&tc);
-		return 0;
-	}
-	if (ret < 0) {
-		fprintf(stderr, "%s: %s\n", prog, err);
-		tap_config_free(&tc);
-		return 2;
-	}
+	ret = config_begin(prog, argc, argv, &o, &tc);
+	if (ret >= 0)
+		return ret;
 	if (o.listen) {
-		fprintf(stderr, "%s: --listen: this program does not serve a hub; floe-agent does\n",
-			prog);
+		fprintf(stderr,
+			"%s: --listen: this program does not serve a hub; floe-agent does\n", prog);
 		tap_config_free(&tc);
 		return 2;
 	}
@@ -618,20 +626,12 @@ int config_main(const char *prog, int argc, char **argv)
 {
 	struct tap_options o;
 	struct tap_config tc;
-	char err[512];
 	int ret;
 
 	tap_options_init(&o);
-	ret = tap_config_parse(argc, argv, &o, &tc, stdout, err, sizeof(err));
-	if (ret == 1) {
-		tap_config_free(&tc);
-		return 0;
-	}
-	if (ret < 0) {
-		fprintf(stderr, "%s: %s\n", prog, err);
-		tap_config_free(&tc);
-		return 2;
-	}
+	ret = config_begin(prog, argc, argv, &o, &tc);
+	if (ret >= 0)
+		return ret;
 	ret = config_print(tc.config, tc.argc, tc.argv, long_opts, stdout);
 	tap_config_free(&tc);
 	return ret ? 1 : 0;

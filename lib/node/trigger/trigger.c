@@ -188,6 +188,64 @@ static int only_keys(struct cparse *p, const struct config_node *n, const char *
 	return 0;
 }
 
+/* The member key of action map v ("ACT.KEY" in messages): a duration into *out, left as it is
+ * when absent. */
+static int member_duration(struct cparse *p, const struct config_node *v, const char *path,
+			   const char *key, long long *out)
+{
+	const struct config_node *o = config_get(v, key);
+	char sub[400];
+
+	if (!o)
+		return 0;
+	snprintf(sub, sizeof(sub), "%s.%s.%s", path, v->key, key);
+	return duration(p, o, sub, out);
+}
+
+/* The same for a text, strdup'ed into *out; required: absent is an error. */
+static int member_text(struct cparse *p, const struct config_node *v, const char *path,
+		       const char *key, bool required, char **out)
+{
+	const struct config_node *o = config_get(v, key);
+	char sub[400];
+	const char *s;
+	int ret;
+
+	if (!o && !required)
+		return 0;
+	snprintf(sub, sizeof(sub), "%s.%s.%s", path, v->key, key);
+	if ((ret = scalar(p, o ? o : v, sub, &s)))
+		return ret;
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int parse_headers(struct cparse *p, const struct config_node *v, const char *path,
+			 struct action *a)
+{
+	const struct config_node *o = config_get(v, "headers");
+	char sub[400];
+
+	if (!o)
+		return 0;
+	snprintf(sub, sizeof(sub), "%s.webhook.headers", path);
+	if (o->type != CONFIG_MAP)
+		return cerr(p, o, sub, "expected NAME: VALUE lines");
+	for (size_t i = 0; i < o->n_kids; i++) {
+		char *h = NULL;
+
+		if (o->kids[i]->type != CONFIG_SCALAR || strpbrk(o->kids[i]->value, "\r\n") ||
+		    strpbrk(o->kids[i]->key, ": \r\n"))
+			return cerr(p, o->kids[i], sub,
+				    "expected a header name and a one-line value");
+		if (asprintf(&h, "%s: %s", o->kids[i]->key, o->kids[i]->value) < 0)
+			return -ENOMEM;
+		a->headers = curl_slist_append(a->headers, h);
+		free(h);
+	}
+	return 0;
+}
+
 static int parse_action(struct cparse *p, const struct config_node *n, const char *path,
 			struct action *a)
 {
@@ -198,7 +256,6 @@ static int parse_action(struct cparse *p, const struct config_node *n, const cha
 	static const char *const log_keys[] = {"file", NULL};
 	const struct config_node *v, *o;
 	char sub[320];
-	const char *s;
 	long l;
 	bool b;
 	int ret;
@@ -216,79 +273,39 @@ static int parse_action(struct cparse *p, const struct config_node *n, const cha
 	a->retries = DEFAULT_RETRIES;
 	a->backoff_ns = DEFAULT_BACKOFF_NS;
 	a->before_ns = a->after_ns = DEFAULT_SNAPSHOT_NS;
+	/* the short forms: a scalar for the one thing the action needs */
+	if (v->type == CONFIG_SCALAR && (a->type == ACT_WEBHOOK || a->type == ACT_EXEC)) {
+		char **dst = a->type == ACT_WEBHOOK ? &a->url : &a->command;
+
+		if (!(*dst = strdup(v->value)))
+			return -ENOMEM;
+		goto check;
+	}
 	switch (a->type) {
 	case ACT_WEBHOOK:
-		if (v->type == CONFIG_SCALAR) {
-			a->url = strdup(v->value);
-			break;
-		}
 		if (v->type != CONFIG_MAP)
 			return cerr(p, v, sub, "expected a URL or {url: URL, ...}");
-		if ((ret = only_keys(p, v, sub, webhook_keys)))
+		if ((ret = only_keys(p, v, sub, webhook_keys)) ||
+		    (ret = member_text(p, v, path, "url", true, &a->url)) ||
+		    (ret = member_duration(p, v, path, "timeout", &a->timeout_ns)) ||
+		    (ret = member_duration(p, v, path, "backoff", &a->backoff_ns)) ||
+		    (ret = member_text(p, v, path, "body", false, &a->body)) ||
+		    (ret = parse_headers(p, v, path, a)))
 			return ret;
-		snprintf(sub, sizeof(sub), "%s.webhook.url", path);
-		if ((ret = scalar(p, config_get(v, "url"), sub, &s)))
-			return ret;
-		a->url = strdup(s);
-		if ((o = config_get(v, "timeout"))) {
-			snprintf(sub, sizeof(sub), "%s.webhook.timeout", path);
-			if ((ret = duration(p, o, sub, &a->timeout_ns)))
-				return ret;
-		}
-		if ((o = config_get(v, "backoff"))) {
-			snprintf(sub, sizeof(sub), "%s.webhook.backoff", path);
-			if ((ret = duration(p, o, sub, &a->backoff_ns)))
-				return ret;
-		}
 		if ((o = config_get(v, "retries"))) {
 			snprintf(sub, sizeof(sub), "%s.webhook.retries", path);
 			if ((ret = count(p, o, sub, 0, 100, &l)))
 				return ret;
 			a->retries = (int)l;
 		}
-		if ((o = config_get(v, "body"))) {
-			snprintf(sub, sizeof(sub), "%s.webhook.body", path);
-			if ((ret = scalar(p, o, sub, &s)))
-				return ret;
-			a->body = strdup(s);
-		}
-		if ((o = config_get(v, "headers"))) {
-			snprintf(sub, sizeof(sub), "%s.webhook.headers", path);
-			if (o->type != CONFIG_MAP)
-				return cerr(p, o, sub, "expected NAME: VALUE lines");
-			for (size_t i = 0; i < o->n_kids; i++) {
-				char *h = NULL;
-
-				if (o->kids[i]->type != CONFIG_SCALAR ||
-				    strpbrk(o->kids[i]->value, "\r\n") ||
-				    strpbrk(o->kids[i]->key, ": \r\n"))
-					return cerr(p, o->kids[i], sub,
-						    "expected a header name and a one-line value");
-				if (asprintf(&h, "%s: %s", o->kids[i]->key, o->kids[i]->value) < 0)
-					return -ENOMEM;
-				a->headers = curl_slist_append(a->headers, h);
-				free(h);
-			}
-		}
 		break;
 	case ACT_EXEC:
-		if (v->type == CONFIG_SCALAR) {
-			a->command = strdup(v->value);
-			break;
-		}
 		if (v->type != CONFIG_MAP)
 			return cerr(p, v, sub, "expected a command or {command: CMD, timeout: 5s}");
-		if ((ret = only_keys(p, v, sub, exec_keys)))
+		if ((ret = only_keys(p, v, sub, exec_keys)) ||
+		    (ret = member_text(p, v, path, "command", true, &a->command)) ||
+		    (ret = member_duration(p, v, path, "timeout", &a->timeout_ns)))
 			return ret;
-		snprintf(sub, sizeof(sub), "%s.exec.command", path);
-		if ((ret = scalar(p, config_get(v, "command"), sub, &s)))
-			return ret;
-		a->command = strdup(s);
-		if ((o = config_get(v, "timeout"))) {
-			snprintf(sub, sizeof(sub), "%s.exec.timeout", path);
-			if ((ret = duration(p, o, sub, &a->timeout_ns)))
-				return ret;
-		}
 		break;
 	case ACT_LOG:
 		if (v->type == CONFIG_SCALAR && !config_bool(v, &b)) {
@@ -297,35 +314,25 @@ static int parse_action(struct cparse *p, const struct config_node *n, const cha
 			break;
 		}
 		if (v->type == CONFIG_SCALAR) {
-			a->file = strdup(v->value);
+			if (!(a->file = strdup(v->value)))
+				return -ENOMEM;
 			break;
 		}
 		if (v->type != CONFIG_MAP)
 			return cerr(p, v, sub, "expected true, a file or {file: FILE}");
-		if ((ret = only_keys(p, v, sub, log_keys)))
+		if ((ret = only_keys(p, v, sub, log_keys)) ||
+		    (ret = member_text(p, v, path, "file", true, &a->file)))
 			return ret;
-		snprintf(sub, sizeof(sub), "%s.log.file", path);
-		if ((ret = scalar(p, config_get(v, "file"), sub, &s)))
-			return ret;
-		a->file = strdup(s);
 		break;
 	case ACT_SNAPSHOT:
 		if (v->type == CONFIG_SCALAR && !config_bool(v, &b) && b)
 			break;
 		if (v->type != CONFIG_MAP)
 			return cerr(p, v, sub, "expected true or {before: 5s, after: 5s}");
-		if ((ret = only_keys(p, v, sub, snap_keys)))
+		if ((ret = only_keys(p, v, sub, snap_keys)) ||
+		    (ret = member_duration(p, v, path, "before", &a->before_ns)) ||
+		    (ret = member_duration(p, v, path, "after", &a->after_ns)))
 			return ret;
-		if ((o = config_get(v, "before"))) {
-			snprintf(sub, sizeof(sub), "%s.snapshot.before", path);
-			if ((ret = duration(p, o, sub, &a->before_ns)))
-				return ret;
-		}
-		if ((o = config_get(v, "after"))) {
-			snprintf(sub, sizeof(sub), "%s.snapshot.after", path);
-			if ((ret = duration(p, o, sub, &a->after_ns)))
-				return ret;
-		}
 		break;
 	case ACT_COUNTER:
 		if (config_bool(v, &b) || !b)
@@ -339,8 +346,7 @@ static int parse_action(struct cparse *p, const struct config_node *n, const cha
 		return cerr(p, v, sub, msg);
 	}
 	}
-	if ((a->type == ACT_WEBHOOK && !a->url) || (a->type == ACT_EXEC && !a->command))
-		return -ENOMEM;
+check:
 	if (a->type == ACT_WEBHOOK && strncmp(a->url, "http://", 7) &&
 	    strncmp(a->url, "https://", 8))
 		return cerr(p, v, sub, "expected an http:// or https:// URL");
@@ -862,6 +868,13 @@ static bool run_exec(struct trigger_set *ts, const struct job *j, char *why, siz
 	pid = fork();
 	if (pid == 0) {
 		/* the child: only async-signal-safe calls until exec */
+		sigset_t none;
+
+		/* the tap blocks its stop signals (a signalfd) and this thread SIGPIPE: the
+		 * command gets the defaults */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		setpgid(0, 0);
 		dup2(fds[0], 0);
 		dup2(2, 1); /* never into the tap's stdout (its entries) */
