@@ -81,6 +81,7 @@ triggers:
     rate_limit: {max: $FLOOD_MAX, per: 1h}
     actions:
       - webhook: {url: 'http://127.0.0.1:$WPORT/flood', body: '{"t":"{{trigger}}","p":"{{entry.request.path}}","d":"{{delivery_id}}"}'}
+      - snapshot: {before: 1s, after: 1s, keep: 2}
 EOF
 # The pod regex is on the command line, everything else from the file.
 if ! floe_start "$T/floe.log" "^${PREFIX}-(a|b)\$" --config-path "$T/floe.yaml"; then
@@ -119,7 +120,7 @@ wait_count "$T/hooks.jsonl" '[.[] | select(.path == "/flood")] | length' $FLOOD_
 wait_for_line "$T/exec.out" "missing-$N_MISSING" 10
 # snapshots fall due 1 s (after) past their match; down's retries within a second
 end=$(($(date +%s) + 20))
-while [ "$(ls "$STORE/snapshots/"*.pcap 2>/dev/null | wc -l)" -lt $N_MISSING ] &&
+while [ "$(ls "$STORE/snapshots/"not-found.*.pcap 2>/dev/null | wc -l)" -lt $N_MISSING ] &&
 	[ "$(date +%s)" -lt "$end" ]; do sleep 0.2; done
 sleep 1 # anything extra (a duplicate, a seventh flood) would have come by now
 floe_stop
@@ -180,8 +181,11 @@ is "$(astat not-found snapshot sent)" $N_MISSING "stats: snapshot sent $N_MISSIN
 is "$(astat not-found counter sent)" $N_MISSING "stats: counter $N_MISSING"
 is "$(tstat down matched)/$(tstat down retried)/$(tstat down failed)/$(tstat down sent)" 1/2/1/0 \
 	"stats: receiver down: 1 match, 2 retries, then 1 failure, 0 sent"
-is "$(tstat flood matched)/$(tstat flood rate_limited)/$(tstat flood sent)" \
-	"$N_FLOOD/$((N_FLOOD - FLOOD_MAX))/$FLOOD_MAX" "stats: flood matched $N_FLOOD, rate-limited $((N_FLOOD - FLOOD_MAX)), sent $FLOOD_MAX"
+is "$(tstat flood matched)/$(tstat flood rate_limited)/$(astat flood webhook sent)" \
+	"$N_FLOOD/$((N_FLOOD - FLOOD_MAX))/$FLOOD_MAX" "stats: flood matched $N_FLOOD, rate-limited $((N_FLOOD - FLOOD_MAX)), webhook sent $FLOOD_MAX"
+is "$(astat flood snapshot sent)" $FLOOD_MAX "stats: flood snapshot sent $FLOOD_MAX"
+n=$(ls "$STORE/snapshots/" | grep -c '^flood\..*\.pcap$')
+is "$n" 2 "snapshot keep: 2: 2 of the flood's $FLOOD_MAX snapshots kept"
 is "$(jq -r '.triggers.queue_dropped' "$S")" 0 "stats: no job dropped"
 check "summary: a line per trigger" grep -qE '^  trigger flood +30 matched, 25 rate-limited' "$T/floe.log"
 check "log: the failed delivery said" grep -q 'trigger down: webhook for entry .* failed' "$T/floe.log"

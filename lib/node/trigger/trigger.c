@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <limits.h>
+
 #include <curl/curl.h>
 #include <jansson.h>
 
@@ -32,6 +35,8 @@ extern char **environ;
 #define DEFAULT_BACKOFF_NS  (NS / 2)
 #define MAX_BACKOFF_NS	    (60 * NS)
 #define DEFAULT_SNAPSHOT_NS (5 * NS)
+/* Snapshots kept per trigger: a flood of matches must not fill the disk. */
+#define DEFAULT_SNAPSHOT_KEEP 100
 /* At the tap's end: how long queued jobs (and retries falling due) still run. */
 #define FINISH_GRACE_NS (15 * NS)
 /* De-dup memory per trigger: keys hashed into this many slots (a collision forgets). */
@@ -46,6 +51,7 @@ struct action {
 	struct curl_slist *headers;
 	long long timeout_ns, backoff_ns, before_ns, after_ns;
 	int retries;
+	long keep; /* snapshot: files of this trigger kept, the oldest removed past it */
 	atomic_ullong sent, retried, failed, dropped;
 };
 
@@ -88,6 +94,7 @@ struct trigger_set {
 	char *store_dir;
 	FILE *log;
 	pthread_mutex_t log_lock;
+	pthread_mutex_t snap_lock; /* the snapshots' directory: trimmed by one worker at a time */
 	struct agent_api api;
 	/* the follow */
 	pthread_t follow_thread;
@@ -252,7 +259,7 @@ static int parse_action(struct cparse *p, const struct config_node *n, const cha
 	static const char *const webhook_keys[] = {"url",     "timeout", "retries", "backoff",
 						   "headers", "body",	 NULL};
 	static const char *const exec_keys[] = {"command", "timeout", NULL};
-	static const char *const snap_keys[] = {"before", "after", NULL};
+	static const char *const snap_keys[] = {"before", "after", "keep", NULL};
 	static const char *const log_keys[] = {"file", NULL};
 	const struct config_node *v, *o;
 	char sub[320];
@@ -273,6 +280,7 @@ static int parse_action(struct cparse *p, const struct config_node *n, const cha
 	a->retries = DEFAULT_RETRIES;
 	a->backoff_ns = DEFAULT_BACKOFF_NS;
 	a->before_ns = a->after_ns = DEFAULT_SNAPSHOT_NS;
+	a->keep = DEFAULT_SNAPSHOT_KEEP;
 	/* the short forms: a scalar for the one thing the action needs */
 	if (v->type == CONFIG_SCALAR && (a->type == ACT_WEBHOOK || a->type == ACT_EXEC)) {
 		char **dst = a->type == ACT_WEBHOOK ? &a->url : &a->command;
@@ -333,6 +341,11 @@ static int parse_action(struct cparse *p, const struct config_node *n, const cha
 		    (ret = member_duration(p, v, path, "before", &a->before_ns)) ||
 		    (ret = member_duration(p, v, path, "after", &a->after_ns)))
 			return ret;
+		if ((o = config_get(v, "keep"))) {
+			snprintf(sub, sizeof(sub), "%s.snapshot.keep", path);
+			if ((ret = count(p, o, sub, 1, 1000000, &a->keep)))
+				return ret;
+		}
 		break;
 	case ACT_COUNTER:
 		if (config_bool(v, &b) || !b)
@@ -496,6 +509,7 @@ void trigger_set_free(struct trigger_set *ts)
 	pthread_mutex_destroy(&ts->lock);
 	pthread_cond_destroy(&ts->cond);
 	pthread_mutex_destroy(&ts->log_lock);
+	pthread_mutex_destroy(&ts->snap_lock);
 	free(ts);
 }
 
@@ -520,6 +534,7 @@ int trigger_set_new(const struct config *c, const char *store_dir, FILE *log,
 		return -ENOMEM;
 	pthread_mutex_init(&ts->lock, NULL);
 	pthread_mutex_init(&ts->log_lock, NULL);
+	pthread_mutex_init(&ts->snap_lock, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -987,6 +1002,52 @@ static int snap_write(const void *buf, size_t len, void *arg)
 	return fwrite(buf, 1, len, o->f) == len ? 0 : -1;
 }
 
+/* Remove the oldest snapshots of trigger t in dir until keep are left. Called with the set's
+ * snap_lock held, after a snapshot was written: two workers never trim at once. */
+static void snapshots_trim(const char *dir, const char *trigger, long keep)
+{
+	struct dirent **names = NULL;
+	size_t plen = strlen(trigger);
+	int n = scandir(dir, &names, NULL, NULL);
+	struct old {
+		char name[NAME_MAX + 1];
+		struct timespec mtime;
+	} *v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
+	long nkept = 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *nm = names[i]->d_name;
+		size_t len = strlen(nm);
+		char path[4200 + NAME_MAX + 2];
+		struct stat st;
+
+		if (v && !strncmp(nm, trigger, plen) && nm[plen] == '.' && len > 5 &&
+		    !strcmp(nm + len - 5, ".pcap")) {
+			snprintf(path, sizeof(path), "%s/%s", dir, nm);
+			if (!stat(path, &st)) {
+				snprintf(v[nkept].name, sizeof(v[nkept].name), "%s", nm);
+				v[nkept++].mtime = st.st_mtim;
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	while (v && nkept > keep) {
+		long oldest = 0;
+		char path[4200 + NAME_MAX + 2];
+
+		for (long i = 1; i < nkept; i++)
+			if (v[i].mtime.tv_sec < v[oldest].mtime.tv_sec ||
+			    (v[i].mtime.tv_sec == v[oldest].mtime.tv_sec &&
+			     v[i].mtime.tv_nsec < v[oldest].mtime.tv_nsec))
+				oldest = i;
+		snprintf(path, sizeof(path), "%s/%s", dir, v[oldest].name);
+		unlink(path);
+		v[oldest] = v[--nkept];
+	}
+	free(v);
+}
+
 /* The connection of the entry (its four-tuple) from before to after its time: the agent's
  * pcap call over the entries of that connection in that window. */
 static bool run_snapshot(struct trigger_set *ts, const struct job *j, char *why, size_t wlen)
@@ -1045,6 +1106,11 @@ static bool run_snapshot(struct trigger_set *ts, const struct job *j, char *why,
 		snprintf(why, wlen, "%.300s: %s", path, strerror(errno));
 	else
 		ok = true;
+	if (ok) {
+		pthread_mutex_lock(&ts->snap_lock);
+		snapshots_trim(dir, j->t->name, j->a->keep);
+		pthread_mutex_unlock(&ts->snap_lock);
+	}
 	if (!ok)
 		unlink(tmp);
 	free(filter);
