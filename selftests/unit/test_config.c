@@ -342,6 +342,33 @@ static void test_trigger_matching(void **state)
 	trigger_set_free(ts);
 }
 
+/* Nothing runs the jobs (no service started): the queue fills, then jobs are dropped and
+ * counted, and the follow (here: the test) never waits. */
+static void test_trigger_queue_bound(void **state)
+{
+	char err[512];
+	int ret;
+	struct trigger_set *ts = triggers("triggers:\n"
+					  "  - name: all\n"
+					  "    query: http\n"
+					  "    actions: [{log: true}]\n",
+					  err, sizeof(err), &ret);
+
+	(void)state;
+	assert_int_equal(ret, 0);
+	for (int i = 0; i < TRIGGER_QUEUE_MAX + 5; i++)
+		offer(ts, i, 200, "/q", 1);
+	assert_int_equal(stat_of(ts, 0, "matched"), TRIGGER_QUEUE_MAX + 5);
+	assert_int_equal(stat_of(ts, 0, "dropped"), 5);
+	{
+		char *st = trigger_set_stats_json(ts);
+
+		assert_non_null(strstr(st, "\"queue_dropped\":5"));
+		free(st);
+	}
+	trigger_set_free(ts); /* frees the queued jobs (ASan: no leak) */
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -361,9 +388,13 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_precedence),	   cmocka_unit_test(test_errors_name_key_and_line),
-	    cmocka_unit_test(test_durations),	   cmocka_unit_test(test_print_round_trip),
-	    cmocka_unit_test(test_trigger_config), cmocka_unit_test(test_trigger_matching),
+	    cmocka_unit_test(test_precedence),
+	    cmocka_unit_test(test_errors_name_key_and_line),
+	    cmocka_unit_test(test_durations),
+	    cmocka_unit_test(test_print_round_trip),
+	    cmocka_unit_test(test_trigger_config),
+	    cmocka_unit_test(test_trigger_matching),
+	    cmocka_unit_test(test_trigger_queue_bound),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

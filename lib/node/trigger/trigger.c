@@ -644,6 +644,27 @@ static bool rate_limited(struct trigger *t, long long now)
 	return false;
 }
 
+/* Append a job for the workers. bounded: a new job, refused (-1) when the queue is full or the
+ * set is draining; a retry (already counted in the queue's bound once) always goes in. */
+static int queue_push(struct trigger_set *ts, struct job *j, bool bounded)
+{
+	pthread_mutex_lock(&ts->lock);
+	if (bounded && (ts->queued >= TRIGGER_QUEUE_MAX || ts->draining)) {
+		pthread_mutex_unlock(&ts->lock);
+		return -1;
+	}
+	j->next = NULL;
+	if (ts->tail)
+		ts->tail->next = j;
+	else
+		ts->head = j;
+	ts->tail = j;
+	ts->queued++;
+	pthread_cond_signal(&ts->cond);
+	pthread_mutex_unlock(&ts->lock);
+	return 0;
+}
+
 static void enqueue(struct trigger_set *ts, struct trigger *t, const struct agent_entry *e,
 		    long long now)
 {
@@ -655,14 +676,6 @@ static void enqueue(struct trigger_set *ts, struct trigger *t, const struct agen
 			a->sent++; /* counted here: nothing to run */
 			continue;
 		}
-		pthread_mutex_lock(&ts->lock);
-		if (ts->queued >= TRIGGER_QUEUE_MAX || ts->draining) {
-			pthread_mutex_unlock(&ts->lock);
-			a->dropped++;
-			ts->queue_dropped++;
-			continue;
-		}
-		pthread_mutex_unlock(&ts->lock);
 		j = malloc(sizeof(*j) + e->json_len + 1);
 		if (!j) {
 			a->dropped++;
@@ -682,15 +695,11 @@ static void enqueue(struct trigger_set *ts, struct trigger *t, const struct agen
 		j->len = e->json_len;
 		memcpy(j->json, e->json, e->json_len);
 		j->json[e->json_len] = '\0';
-		pthread_mutex_lock(&ts->lock);
-		if (ts->tail)
-			ts->tail->next = j;
-		else
-			ts->head = j;
-		ts->tail = j;
-		ts->queued++;
-		pthread_cond_signal(&ts->cond);
-		pthread_mutex_unlock(&ts->lock);
+		if (queue_push(ts, j, true) < 0) {
+			a->dropped++;
+			ts->queue_dropped++;
+			free(j);
+		}
 	}
 }
 
@@ -1153,16 +1162,7 @@ static void run_job(struct trigger_set *ts, struct job *j)
 		j->a->retried++;
 		j->attempt++;
 		j->due_ns = now_ns() + (wait > MAX_BACKOFF_NS ? MAX_BACKOFF_NS : wait);
-		j->next = NULL;
-		pthread_mutex_lock(&ts->lock);
-		if (ts->tail)
-			ts->tail->next = j;
-		else
-			ts->head = j;
-		ts->tail = j;
-		ts->queued++;
-		pthread_cond_signal(&ts->cond);
-		pthread_mutex_unlock(&ts->lock);
+		queue_push(ts, j, false);
 		return;
 	}
 	j->a->failed++;
