@@ -170,9 +170,8 @@ is "$(jq -r 'select(.path == "/flood") | .body | fromjson | .p' "$T/hooks.jsonl"
 
 # ---------------------------------------------------------------- counters
 S=$T/stats.json
-tstat() { jq -r --arg n "$1" --arg k "$2" '.triggers.triggers[] | select(.name == $n) | .[$k]' "$S" 2>/dev/null; }
-astat() { jq -r --arg n "$1" --arg t "$2" --arg k "$3" \
-	'.triggers.triggers[] | select(.name == $n) | .actions[] | select(.type == $t) | .[$k]' "$S" 2>/dev/null; }
+tstat() { jq -r --arg n "$1" --arg k "$2" '.triggers.triggers[$n][$k]' "$S" 2>/dev/null; }
+astat() { jq -r --arg n "$1" --arg t "$2" --arg k "$3" '.triggers.triggers[$n].actions[$t][$k]' "$S" 2>/dev/null; }
 check "--stats-json (from the file) has the triggers" test -s "$S"
 is "$(tstat not-found matched)" $N_MISSING "stats: not-found matched $N_MISSING"
 is "$(astat not-found webhook sent)/$(astat not-found webhook failed)" "$N_MISSING/0" "stats: not-found webhook sent $N_MISSING, failed 0"
@@ -205,19 +204,35 @@ triggers:
     query: 'http and request.path == "/agent-$$"'
     actions: [{log: $T/agent-hits.jsonl}]
 EOF
+# Ports in the node netns this test made: nothing else listens there.
+APORT=18897 HPORT=18898
 node_bg "$T/agent.log" "$AGENT" "^${PREFIX}-(a|b)\$" --config-path "$T/agent.yaml" \
-	--set "tap.stats-json=$T/agent-stats.json"
+	--set "tap.stats-json=$T/agent-stats.json" --listen "127.0.0.1:$APORT"
 AGENT_PID=$BG_PID
 if wait_for_line "$T/agent.log" '^floe: tapping ' 30; then
 	in_pod a curl -s --max-time 5 "http://$B:$PORT/agent-$$" >/dev/null
 	wait_for_line "$T/agent-hits.jsonl" "agent-$$" 15
+	# the agent's stats, through a hub: a Prometheus series per trigger in /metrics
+	node_bg "$T/hub.log" "$(dirname "$FLOE")/floe-hub" --agents "127.0.0.1:$APORT" \
+		--proxy-hub-port $HPORT
+	HUB_PID=$BG_PID
+	m=
+	for _ in $(seq 100); do
+		m=$(on_node curl -sS --max-time 5 "http://127.0.0.1:$HPORT/metrics" 2>/dev/null |
+			grep -E '^floe_agent_triggers_triggers_agent_log_(matched|actions_log_sent)\{')
+		[ "$(grep -c ' 1$' <<<"$m")" = 2 ] && break
+		sleep 0.1
+	done
+	is "$(grep -c ' 1$' <<<"$m")" 2 "hub /metrics: the agent's trigger counters (matched 1, log sent 1)"
+	diag "$m"
+	bg_stop "$HUB_PID" >/dev/null 2>&1
 	kill -INT "$AGENT_PID"
 	wait_pid "$AGENT_PID" 30
 	is "$?" 0 "floe-agent exits 0 on SIGINT"
 	is "$(jq -r '.entry.request.path' "$T/agent-hits.jsonl" 2>/dev/null)" "/agent-$$" \
 		"floe-agent: the log trigger wrote the matching entry to its file"
-	is "$(jq -r '.triggers.triggers[0] | "\(.name) \(.matched) \(.sent)"' "$T/agent-stats.json" 2>/dev/null)" \
-		"agent-log 1 1" "floe-agent: the trigger's counters in --stats-json (path from --set)"
+	is "$(jq -r '.triggers.triggers["agent-log"] | "\(.matched) \(.sent)"' "$T/agent-stats.json" 2>/dev/null)" \
+		"1 1" "floe-agent: the trigger's counters in --stats-json (path from --set)"
 else
 	not_ok "floe-agent --config-path starts"
 	diag "$(cat "$T/agent.log")"

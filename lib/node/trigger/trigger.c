@@ -1354,31 +1354,44 @@ static void svc_finish(void *ctx, FILE *log)
 			(unsigned long long)ts->follow.lost);
 }
 
+/*
+ * Objects keyed by name all the way down (no arrays): the hub's /metrics flattens the numbers of
+ * an agent's stats by their keys (floe_agent_triggers_triggers_NAME_matched, ..._actions_webhook_
+ * sent), which gives every trigger and action its own Prometheus series.
+ */
 char *trigger_set_stats_json(struct trigger_set *ts)
 {
-	json_t *o = json_object(), *arr = json_array();
+	json_t *o = json_object(), *all = json_object();
 	char *out;
 
 	json_object_set_new(o, "follow_lost", json_integer((json_int_t)ts->follow.lost));
 	json_object_set_new(o, "queue_dropped", json_integer((json_int_t)ts->queue_dropped));
 	for (size_t i = 0; i < ts->n; i++) {
 		struct trigger *t = &ts->v[i];
-		json_t *to = json_object(), *acts = json_array();
+		json_t *to = json_object(), *acts = json_object();
 		json_int_t sum[4] = {0};
 
 		for (size_t k = 0; k < t->n_actions; k++) {
 			struct action *a = &t->actions[k];
 			json_int_t v[4] = {(json_int_t)a->sent, (json_int_t)a->retried,
 					   (json_int_t)a->failed, (json_int_t)a->dropped};
+			size_t same = 0;
+			char key[32];
 
+			for (size_t m = 0; m < k; m++)
+				same += t->actions[m].type == a->type;
+			/* the first webhook is "webhook", a second one "webhook_2" */
+			if (same)
+				snprintf(key, sizeof(key), "%s_%zu", action_names[a->type],
+					 same + 1);
+			else
+				snprintf(key, sizeof(key), "%s", action_names[a->type]);
 			for (int m = 0; m < 4; m++)
 				sum[m] += v[m];
-			json_array_append_new(acts, json_pack("{s:s,s:I,s:I,s:I,s:I}", "type",
-							      action_names[a->type], "sent", v[0],
-							      "retried", v[1], "failed", v[2],
-							      "dropped", v[3]));
+			json_object_set_new(acts, key,
+					    json_pack("{s:I,s:I,s:I,s:I}", "sent", v[0], "retried",
+						      v[1], "failed", v[2], "dropped", v[3]));
 		}
-		json_object_set_new(to, "name", json_string(t->name));
 		json_object_set_new(to, "matched", json_integer((json_int_t)t->matched));
 		json_object_set_new(to, "fired", json_integer((json_int_t)t->fired));
 		json_object_set_new(to, "rate_limited", json_integer((json_int_t)t->rate_limited));
@@ -1388,10 +1401,10 @@ char *trigger_set_stats_json(struct trigger_set *ts)
 		json_object_set_new(to, "failed", json_integer(sum[2]));
 		json_object_set_new(to, "dropped", json_integer(sum[3]));
 		json_object_set_new(to, "actions", acts);
-		json_array_append_new(arr, to);
+		json_object_set_new(all, t->name, to);
 	}
-	json_object_set_new(o, "triggers", arr);
-	out = json_dumps(o, JSON_COMPACT);
+	json_object_set_new(o, "triggers", all);
+	out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return out;
 }
