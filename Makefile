@@ -90,12 +90,15 @@ HUB_LDLIBS := -lwebsockets -lpthread
 HUB_TESTS := $(patsubst selftests/unit/%.c,%,$(wildcard selftests/unit/test_hub*.c))
 
 BINS := $(BUILD)/floe $(BUILD)/floe-agent $(BUILD)/floe-hub $(BUILD)/hub-fixture
+# Benchmark programs over the libraries (selftests/bench/*.c), built with everything so they
+# keep compiling.
+BENCH_BINS := $(patsubst selftests/bench/%.c,$(BUILD)/bench/%,$(wildcard selftests/bench/*.c))
 
 .PHONY: all deps k8s-deps test unit unit-san integration fuzz fuzz-long bench run clean vmlinux format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BINS) $(RPC_LIB)
+all: $(BINS) $(UNIT_BINS) $(RPC_LIB) $(BENCH_BINS)
 
 deps:
 	@bash selftests/lib/deps.sh
@@ -156,6 +159,10 @@ $(CORE_LIB): $(CORE_OBJS)
 $(NODE_LIB): $(NODE_OBJS)
 	rm -f $@
 	$(AR) rcs $@ $^
+
+$(BUILD)/bench/%: selftests/bench/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # floe-agent serves the hub over gRPC: the node side, the core and the transport.
 $(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB)
@@ -287,6 +294,7 @@ bench: deps
 	bash selftests/bench/protocols.sh
 	bash selftests/bench/tls.sh
 	bash selftests/bench/hub.sh
+	bash selftests/bench/triggers.sh
 
 run: deps
 	$(MAKE) all

@@ -46,6 +46,7 @@ static void serve_stop(void *ctx)
 int main(int argc, char **argv)
 {
 	struct tap_options o;
+	struct tap_config tc;
 	struct serve s = {.o = &o};
 	char err[512];
 	int ret;
@@ -53,12 +54,13 @@ int main(int argc, char **argv)
 	dissect_malloc_policy();
 	json_alloc_install();
 	tap_options_init(&o);
-	ret = tap_options_parse(argc, argv, &o, stdout, err, sizeof(err));
-	if (ret == 1)
-		return 0;
-	if (ret < 0) {
-		fprintf(stderr, "floe-agent: %s\n", err);
-		return 2;
+	/* --config-path, --set and the configured triggers, as `floe tap` has them */
+	ret = tap_config_parse(argc, argv, &o, &tc, stdout, err, sizeof(err));
+	if (ret) {
+		if (ret < 0)
+			fprintf(stderr, "floe-agent: %s\n", err);
+		tap_config_free(&tc);
+		return ret < 0 ? 2 : 0;
 	}
 	if (o.listen) {
 		struct tap_service svc = {
@@ -66,5 +68,7 @@ int main(int argc, char **argv)
 
 		tap_options_add_service(&o, &svc);
 	}
-	return tap_run(&o, stdout, stderr);
+	ret = tap_run(&o, stdout, stderr);
+	tap_config_free(&tc);
+	return ret;
 }

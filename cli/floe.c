@@ -46,6 +46,8 @@ static void usage(FILE *out)
 	      "  history [-q FILTER]        the entries the store kept (time range, cursor, PCAP)\n"
 	      "  stream [--hub URL] [-q KFL] a hub's entries: history, then live (floe-hub)\n"
 	      "  schema [--json]            print the entry fields of every protocol\n"
+	      "  config [tap flags]         print the effective configuration (--config-path,\n"
+	      "                             --set, flags; docs/config.md)\n"
 	      "  version                    print the version\n"
 	      "\n"
 	      "Run 'floe COMMAND --help' for a command's flags.\n",
@@ -548,6 +550,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "tap"))
 		return tap_main("floe tap", argc - 1, argv + 1);
+	if (!strcmp(argv[1], "config"))
+		return config_main("floe config", argc - 1, argv + 1);
 	if (!strcmp(argv[1], "read"))
 		return cmd_read(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "pcap") && argc >= 3 && !strcmp(argv[2], "export"))

@@ -773,7 +773,21 @@ static double process_cpu_s(void)
 }
 
 /* The statistics object of --stats-json and of the agent's stats call. */
-static void stats_json_print(FILE *f, const uint64_t cnt[FLOE_CNT_MAX],
+/* The services' own statistics, each under its stats_key (tap_service). */
+static void services_stats_print(FILE *f, const struct tap_options *o)
+{
+	for (size_t i = 0; i < o->n_services; i++) {
+		const struct tap_service *s = &o->services[i];
+		char *j = s->stats_json && s->stats_key ? s->stats_json(s->ctx) : NULL;
+
+		if (j)
+			fprintf(f, ",\"%s\":%s", s->stats_key, j);
+		free(j);
+	}
+}
+
+static void stats_json_print(FILE *f, const struct tap_options *o,
+			     const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
 			     const struct dissect_stats *ds, const struct dissect_worker_stats *ws,
 			     size_t pods, const struct entry_history_stats *hs,
@@ -794,7 +808,7 @@ static void stats_json_print(FILE *f, const uint64_t cnt[FLOE_CNT_MAX],
 		"\"names_spans_forgotten\":%llu,\"names_bytes\":%zu,"
 		"\"tls_records\":%llu,\"tls_bytes\":%llu,\"tls_cut\":%llu,"
 		"\"tls_ringbuf_full\":%llu,\"tls_conns\":%llu,\"tls_libs_hooked\":%llu,"
-		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu}\n",
+		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -816,11 +830,14 @@ static void stats_json_print(FILE *f, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)tls->conns, (unsigned long long)tls->libs_hooked,
 		(unsigned long long)tls->libs_failed, (unsigned long long)tls->processes,
 		(unsigned long long)tls->processes_failed);
+	services_stats_print(f, o);
+	fputs("}\n", f);
 }
 
 /* Written last, after the store is closed (its last compression done): cpu_s is the run's.
  * Returns 0, or -1 (said on log) when the file could not be written. */
-static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
+static int write_stats_json(const char *path, const struct tap_options *o,
+			    const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
 			     const struct dissect_stats *ds,
 			     const struct dissect_worker_stats *ws, size_t pods,
@@ -834,7 +851,7 @@ static int write_stats_json(const char *path, const uint64_t cnt[FLOE_CNT_MAX],
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	stats_json_print(f, cnt, cs, st, ds, ws, pods, hs, ns, tls);
+	stats_json_print(f, o, cnt, cs, st, ds, ws, pods, hs, ns, tls);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -867,7 +884,7 @@ static int tap_live_stats(void *ctx, char **json_out)
 	if (t->history)
 		entry_history_get_stats(t->history, &hs);
 	/* The name resolver and the TLS source belong to the loop's thread: 0 here too. */
-	stats_json_print(f, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs,
+	stats_json_print(f, t->o, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs,
 			 &(struct name_resolver_stats){0}, &(struct tls_source_stats){0});
 	if (fclose(f)) {
 		free(*json_out);
@@ -1304,8 +1321,13 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 				hs.last_errno ? "; last error: " : "",
 				hs.last_errno ? strerror(hs.last_errno) : "");
 		}
+		/* The services finish what the last entries started and say what they did,
+		 * before the statistics that hold their counters are written. */
+		for (size_t i = 0; i < t.services_started; i++)
+			if (o->services[i].finish)
+				o->services[i].finish(o->services[i].ctx, log);
 		if (o->stats_json &&
-		    write_stats_json(o->stats_json, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
+		    write_stats_json(o->stats_json, o, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
 				     t.next_target_id, &hs, &ns, &t.tls_stats, log) < 0)
 			rc = 1;
 	}

@@ -10,9 +10,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <getopt.h>
 #include <stdio.h>
 
 #include "api/agent_api.h"
+
+struct config;
+struct trigger_set;
 
 /*
  * A service started beside the tap once its agent_api (entry history, live entries, PCAP,
@@ -26,6 +30,13 @@ struct tap_service {
 	int (*start)(const struct agent_api *api, void *ctx, char *err, size_t errlen);
 	void (*stop)(void *ctx); /* only after a start that returned 0 */
 	void *ctx;
+	/* Optional, after the tap's last entry and before its statistics are written (the
+	 * service still runs): finish pending work, print summary lines to log. */
+	void (*finish)(void *ctx, FILE *log);
+	/* Optional: the service's statistics, a JSON object text (malloc'ed, or NULL), placed
+	 * under stats_key in --stats-json and in the agent's stats call. */
+	char *(*stats_json)(void *ctx);
+	const char *stats_key;
 };
 
 #define TAP_SERVICES_MAX 8
@@ -97,6 +108,32 @@ void tap_services_stop(const struct tap_options *o, size_t n);
  */
 int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, char *err,
 		      size_t errlen);
+
+/* The getopt flags of `floe tap` / `floe-agent` (config files use their long names). */
+const struct option *tap_flags(void);
+
+/* One flag's value checked as the command line would (config.h, config_check_fn). */
+int tap_option_check(const char *name, const char *val, char *err, size_t errlen);
+
+/* What the configuration file (lib/node/config) adds to a tap: owned until tap_config_free. */
+struct tap_config {
+	struct config *config;
+	int argc; /* the command line with the file's and --set's flags in front */
+	char **argv;
+	struct trigger_set *triggers; /* NULL: none configured */
+};
+
+/*
+ * --config-path, --set and the flags into o (precedence: file < --set < flags), and the
+ * configured triggers added to o's services. Returns as tap_options_parse does; tc is to be
+ * freed with tap_config_free whatever the result, after tap_run.
+ */
+int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_config *tc,
+		     FILE *out, char *err, size_t errlen);
+void tap_config_free(struct tap_config *tc);
+
+/* `floe config [flags]`: the effective configuration as YAML on stdout. */
+int config_main(const char *prog, int argc, char **argv);
 
 /* "200MB", "64KiB", "1G", "4096" → bytes (K/M/G/T, with or without "iB"/"B", all binary). */
 int parse_size(const char *s, uint64_t *out);

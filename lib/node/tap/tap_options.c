@@ -11,11 +11,13 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "dissect/engine.h"
 #include "entry/json_alloc.h"
 #include "pods/k8s_config.h"
 #include "pods/pods_local.h"
 #include "floe_record.h"
+#include "trigger/trigger.h"
 
 void tap_options_init(struct tap_options *o)
 {
@@ -126,13 +128,15 @@ static void print_help(FILE *out)
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
-	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
-	    "                             tap.ringbuffer, tap.store, tap.store-group,\n"
-	    "                             tap.inventory, tap.duration\n"
+	    "      --config-path FILE     the configuration file (default ~/.floe/config.yaml,\n"
+	    "                             may be absent): a tap: section with any flag by its\n"
+	    "                             long name, triggers: (docs/config.md, docs/triggers.md)\n"
+	    "  -s, --set KEY=VALUE        set a configuration key: tap.storagelimit=1GB, any\n"
+	    "                             tap.FLAG; overrides the file, flags override both\n"
 	    "  -h, --help                 this help\n"
 	    "\n"
-	    "Coming in later releases: -p/--pcap, --proxy-host, --proxy-front-port,\n"
-	    "--proxy-hub-port, --servicemesh, --config-path.\n",
+	    "Coming in later releases: --proxy-host, --proxy-front-port, --proxy-hub-port,\n"
+	    "--servicemesh.\n",
 	    out);
 }
 
@@ -166,6 +170,7 @@ enum {
 	OPT_PCAP,
 	OPT_LISTEN,
 	OPT_AGENT_TOKEN,
+	OPT_CONFIG_PATH,
 	OPT_LATER,
 };
 
@@ -339,7 +344,7 @@ static const struct option long_opts[] = {
     {"proxy-hub-port", required_argument, NULL, OPT_LATER},
     {"tls", optional_argument, NULL, OPT_TLS},
     {"servicemesh", no_argument, NULL, OPT_LATER},
-    {"config-path", required_argument, NULL, OPT_LATER},
+    {"config-path", required_argument, NULL, OPT_CONFIG_PATH},
     {NULL, 0, NULL, 0},
 };
 
@@ -380,6 +385,38 @@ static int apply_set(struct tap_options *o, const char *kv, char *err, size_t er
 			return apply(o, lo->val, lo->name, eq + 1, err, errlen);
 	}
 	snprintf(err, errlen, "--set: unknown key '%.*s'", (int)klen, kv);
+	return -EINVAL;
+}
+
+const struct option *tap_flags(void)
+{
+	return long_opts;
+}
+
+int tap_option_check(const char *name, const char *val, char *err, size_t errlen)
+{
+	struct tap_options scratch;
+
+	for (const struct option *lo = long_opts; lo->name; lo++) {
+		if (strcmp(lo->name, name))
+			continue;
+		if (lo->val == OPT_TLS && strcmp(val, "true") && strcmp(val, "false")) {
+			snprintf(err, errlen, "expected true or false, got '%s'", val);
+			return -EINVAL;
+		}
+		if (lo->val == OPT_LISTEN && !strchr(val, ':')) {
+			snprintf(err, errlen, "expected HOST:PORT, got '%s'", val);
+			return -EINVAL;
+		}
+		/* the flags apply() knows: the same check as on the command line */
+		if (lo->has_arg != required_argument || lo->val < OPT_DRYRUN ||
+		    lo->val == OPT_LISTEN || lo->val == OPT_AGENT_TOKEN || lo->val == OPT_PCAP ||
+		    lo->val >= OPT_CONFIG_PATH || lo->val == OPT_TLS)
+			return 0;
+		tap_options_init(&scratch);
+		return apply(&scratch, lo->val, lo->name, val, err, errlen);
+	}
+	snprintf(err, errlen, "unknown flag --%s", name);
 	return -EINVAL;
 }
 
@@ -455,6 +492,8 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		case OPT_ALL_NODES:
 			o->all_nodes = true;
 			break;
+		case OPT_CONFIG_PATH:
+			break; /* read before parsing: config_argv, tap_main */
 		case OPT_LATER:
 			snprintf(err, errlen, "--%s: not available yet in this release of floe",
 				 long_opts[idx].name);
@@ -502,26 +541,98 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 	return 0;
 }
 
+int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_config *tc, FILE *out,
+		     char *err, size_t errlen)
+{
+	char def[4096];
+	int ret;
+
+	memset(tc, 0, sizeof(*tc));
+	ret = config_argv(argc, argv, config_default_path(def, sizeof(def)), long_opts,
+			  tap_option_check, &tc->config, &tc->argc, &tc->argv, err, errlen);
+	if (ret < 0)
+		return ret;
+	ret = tap_options_parse(tc->argc, tc->argv, o, out, err, errlen);
+	if (ret)
+		return ret;
+	ret = trigger_set_new(tc->config, o->store_dir, stderr, &tc->triggers, err, errlen);
+	if (ret < 0)
+		return ret;
+	if (tc->triggers && !o->history) {
+		/* they follow the agent's live entries, which the entry history serves */
+		snprintf(err, errlen, "triggers need the entry history: leave out --no-history");
+		return -EINVAL;
+	}
+	if (tc->triggers) {
+		struct tap_service svc;
+
+		trigger_set_service(tc->triggers, &svc);
+		if (tap_options_add_service(o, &svc) < 0) {
+			snprintf(err, errlen, "too many services");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void tap_config_free(struct tap_config *tc)
+{
+	trigger_set_free(tc->triggers);
+	config_argv_free(tc->argc, tc->argv);
+	config_free(tc->config);
+	memset(tc, 0, sizeof(*tc));
+}
+
+/* The configuration of a command: 0 to go on, else the exit code (help printed: 0; an error
+ * said: 2) after tc was freed. */
+static int config_begin(const char *prog, int argc, char **argv, struct tap_options *o,
+			struct tap_config *tc)
+{
+	char err[512];
+	int ret = tap_config_parse(argc, argv, o, tc, stdout, err, sizeof(err));
+
+	if (ret == 0)
+		return -1;
+	if (ret < 0)
+		fprintf(stderr, "%s: %s\n", prog, err);
+	tap_config_free(tc);
+	return ret < 0 ? 2 : 0;
+}
+
 int tap_main(const char *prog, int argc, char **argv)
 {
 	struct tap_options o;
-	char err[512];
+	struct tap_config tc;
 	int ret;
 
 	/* Before any jansson call: the entries' trees recycle their small blocks (per thread). */
 	json_alloc_install();
 	tap_options_init(&o);
-	ret = tap_options_parse(argc, argv, &o, stdout, err, sizeof(err));
-	if (ret == 1)
-		return 0;
-	if (ret < 0) {
-		fprintf(stderr, "%s: %s\n", prog, err);
-		return 2;
-	}
+	ret = config_begin(prog, argc, argv, &o, &tc);
+	if (ret >= 0)
+		return ret;
 	if (o.listen) {
-		fprintf(stderr, "%s: --listen: this program does not serve a hub; floe-agent does\n",
-			prog);
+		fprintf(stderr,
+			"%s: --listen: this program does not serve a hub; floe-agent does\n", prog);
+		tap_config_free(&tc);
 		return 2;
 	}
-	return tap_run(&o, stdout, stderr);
+	ret = tap_run(&o, stdout, stderr);
+	tap_config_free(&tc);
+	return ret;
+}
+
+int config_main(const char *prog, int argc, char **argv)
+{
+	struct tap_options o;
+	struct tap_config tc;
+	int ret;
+
+	tap_options_init(&o);
+	ret = config_begin(prog, argc, argv, &o, &tc);
+	if (ret >= 0)
+		return ret;
+	ret = config_print(tc.config, tc.argc, tc.argv, long_opts, stdout);
+	tap_config_free(&tc);
+	return ret ? 1 : 0;
 }

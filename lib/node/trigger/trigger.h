@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * trigger: actions that fire when an entry matches a KFL query (docs/triggers.md).
+ *
+ *   triggers:
+ *     - name: not-found
+ *       query: 'http and response.status == 404'
+ *       rate_limit: {max: 10, per: 1s}
+ *       dedup: {window: 30s, key: request.path}
+ *       actions:
+ *         - webhook: http://127.0.0.1:9000/hook
+ *         - exec: {command: 'jq .entry.id >> /tmp/ids', timeout: 5s}
+ *         - log: true
+ *         - snapshot: {before: 5s, after: 2s}
+ *         - counter: true
+ *
+ * A trigger set runs as a tap service (tap.h): one thread follows the agent's live entries with
+ * the union of the triggers' queries, matches each trigger's query per entry and queues one job
+ * per action; worker threads run the jobs (a webhook's retries are jobs again, due later), so
+ * neither a slow action nor a flood of matches ever holds up the capture or the follow. Every
+ * outcome is counted: matched, rate-limited, de-duplicated, dropped (queue full), sent, retried,
+ * failed.
+ */
+#ifndef FLOE_TRIGGER_H
+#define FLOE_TRIGGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "api/agent_api.h"
+
+struct config;
+struct tap_service;
+struct trigger_set;
+
+/* Jobs waiting for a worker at most; past it a match's jobs are dropped (counted). */
+#define TRIGGER_QUEUE_MAX 4096
+#define TRIGGER_WORKERS	  2
+
+/*
+ * The triggers of c's `triggers:` list, compiled. *out is NULL when there are none. Errors:
+ * -EINVAL with "FILE:LINE: triggers[I].KEY: ..." in err. store_dir: where snapshots are kept
+ * (STORE/snapshots/); log: where `log` actions and problems are written.
+ */
+int trigger_set_new(const struct config *c, const char *store_dir, FILE *log,
+		    struct trigger_set **out, char *err, size_t errlen);
+void trigger_set_free(struct trigger_set *ts);
+
+/* The tap service that runs ts (start/stop/finish/stats_json; ts must outlive the tap). */
+void trigger_set_service(struct trigger_set *ts, struct tap_service *svc);
+
+/* The union of the triggers' queries: what the follow asks the agent for. */
+const char *trigger_set_filter(const struct trigger_set *ts);
+
+/*
+ * One entry through every trigger, as the follow thread does: matching, de-dup, rate limit
+ * and the jobs queued. Returns how many triggers matched. Usable without the service's
+ * threads (tests, the benchmark); jobs then wait in the queue (and are dropped when full).
+ */
+int trigger_set_offer(struct trigger_set *ts, const struct agent_entry *e);
+
+/* The counters as a JSON object text (malloc'ed; NULL on ENOMEM). */
+char *trigger_set_stats_json(struct trigger_set *ts);
+
+#endif /* FLOE_TRIGGER_H */
