@@ -162,8 +162,11 @@ $(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB)
 	$(CC) $(CFLAGS) -Ilib/rpc $< $(RPC_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
 
 # floe: the node side and the core, and the hub's client commands (stream, pcap export --hub).
-$(BUILD)/floe: cli/floe.c cli/hub_client.c cli/hub_client.h $(LIB)
-	$(CC) $(CFLAGS) cli/floe.c cli/hub_client.c $(LIB) $(LDLIBS) -lwebsockets -o $@
+# `floe tap` serves the hub in-process (cli/tap_hub.c): libfloe-hub and libwebsockets.
+$(BUILD)/floe: cli/floe.c cli/hub_client.c cli/hub_client.h cli/tap_hub.c cli/tap_hub.h $(LIB) \
+		$(HUB_LIB)
+	$(CC) $(CFLAGS) -Ihub cli/floe.c cli/hub_client.c cli/tap_hub.c $(HUB_LIB) $(LIB) $(LDLIBS) \
+		$(HUB_LDLIBS) -o $@
 
 $(BUILD)/hub/%.o: hub/%.c $(HUB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)

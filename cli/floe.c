@@ -23,6 +23,7 @@
 #include "tap/tap.h"
 
 #include "hub_client.h"
+#include "tap_hub.h"
 
 #define FLOE_VERSION "0.1.0"
 
@@ -538,6 +539,39 @@ static int cmd_schema(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* floe tap: a tap session and, beside it, the hub over its agent_api (tap_hub.h). */
+static int cmd_tap(int argc, char **argv)
+{
+	struct tap_options o;
+	struct tap_hub hub;
+	char err[512];
+	int ret;
+
+	/* Before any jansson call: the entries' trees recycle their small blocks (per thread). */
+	json_alloc_install();
+	tap_options_init(&o);
+	ret = tap_options_parse(argc, argv, &o, stdout, err, sizeof(err));
+	if (ret == 1)
+		return 0;
+	if (ret < 0) {
+		fprintf(stderr, "floe tap: %s\n", err);
+		return 2;
+	}
+	if (o.listen) {
+		fprintf(stderr, "floe tap: --listen: this program does not serve a hub; floe-agent "
+				"does\n");
+		return 2;
+	}
+	if (!o.history && !o.no_hub && !o.dryrun)
+		fprintf(stderr, "floe: the hub serves the entry history: not started with "
+				"--no-history\n");
+	if (tap_hub_add(&o, &hub) < 0) {
+		fprintf(stderr, "floe tap: too many services\n");
+		return 1;
+	}
+	return tap_run(&o, stdout, stderr);
+}
+
 int main(int argc, char **argv)
 {
 	dissect_malloc_policy();
@@ -547,7 +581,7 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "tap"))
-		return tap_main("floe tap", argc - 1, argv + 1);
+		return cmd_tap(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "read"))
 		return cmd_read(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "pcap") && argc >= 3 && !strcmp(argv[2], "export"))

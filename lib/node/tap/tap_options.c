@@ -32,6 +32,7 @@ void tap_options_init(struct tap_options *o)
 	o->inventory = getenv("FLOE_INVENTORY") ? getenv("FLOE_INVENTORY") : "/etc/floe/inventory";
 	o->netns_dir = "/run/netns";
 	o->state_dir = "/run/floe";
+	o->proxy_front_port = -1;
 }
 
 int parse_size(const char *s, uint64_t *out)
@@ -126,13 +127,17 @@ static void print_help(FILE *out)
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
+	    "      --proxy-host ADDR      floe tap: the hub's API and UI listen here (default\n"
+	    "                             127.0.0.1: this host only; docs/hub.md)\n"
+	    "      --proxy-front-port N   floe tap: their port (default 8899; 0: any free port)\n"
+	    "      --no-hub               floe tap: do not start the hub\n"
 	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
 	    "                             tap.ringbuffer, tap.store, tap.store-group,\n"
 	    "                             tap.inventory, tap.duration\n"
 	    "  -h, --help                 this help\n"
 	    "\n"
-	    "Coming in later releases: -p/--pcap, --proxy-host, --proxy-front-port,\n"
-	    "--proxy-hub-port, --servicemesh, --config-path.\n",
+	    "Coming in later releases: --proxy-hub-port (the hub serves its API beside the UI\n"
+	    "on --proxy-front-port), --servicemesh, --config-path.\n",
 	    out);
 }
 
@@ -166,6 +171,9 @@ enum {
 	OPT_PCAP,
 	OPT_LISTEN,
 	OPT_AGENT_TOKEN,
+	OPT_PROXY_HOST,
+	OPT_PROXY_FRONT_PORT,
+	OPT_NO_HUB,
 	OPT_LATER,
 };
 
@@ -285,6 +293,23 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_DISSECT_MEMORY:
 		return size_in(name, val, DISSECT_MIN_MEMORY, "4MiB", 1ull << 40, "1TiB",
 			       &o->dissect_memory, err, errlen);
+	case OPT_PROXY_HOST:
+		if (!*val) {
+			snprintf(err, errlen, "--proxy-host: expected an address");
+			return -EINVAL;
+		}
+		o->proxy_host = val;
+		return 0;
+	case OPT_PROXY_FRONT_PORT:
+		n = strtoull(val, &end, 10);
+		if (*val == '\0' || *end || n > 65535) {
+			snprintf(err, errlen,
+				 "--proxy-front-port: expected 0..65535 (0: any free port), got '%s'",
+				 val);
+			return -EINVAL;
+		}
+		o->proxy_front_port = (int)n;
+		return 0;
 	case OPT_NAME_HISTORY:
 		n = strtoull(val, &end, 10);
 		if (*val == '\0' || *end || n < 1 || n > 100000000) {
@@ -330,12 +355,13 @@ static const struct option long_opts[] = {
     {"name-history", required_argument, NULL, OPT_NAME_HISTORY},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"agent-token", required_argument, NULL, OPT_AGENT_TOKEN},
+    {"proxy-host", required_argument, NULL, OPT_PROXY_HOST},
+    {"proxy-front-port", required_argument, NULL, OPT_PROXY_FRONT_PORT},
+    {"no-hub", no_argument, NULL, OPT_NO_HUB},
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
     {"pcap", required_argument, NULL, OPT_PCAP},
-    {"proxy-host", required_argument, NULL, OPT_LATER},
-    {"proxy-front-port", required_argument, NULL, OPT_LATER},
     {"proxy-hub-port", required_argument, NULL, OPT_LATER},
     {"tls", optional_argument, NULL, OPT_TLS},
     {"servicemesh", no_argument, NULL, OPT_LATER},
@@ -425,6 +451,9 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		case OPT_NO_HISTORY:
 			o->history = false;
 			break;
+		case OPT_NO_HUB:
+			o->no_hub = true;
+			break;
 		case 'p':
 		case OPT_PCAP:
 			o->pcap_file = optarg;
@@ -500,28 +529,4 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		return -EINVAL;
 	}
 	return 0;
-}
-
-int tap_main(const char *prog, int argc, char **argv)
-{
-	struct tap_options o;
-	char err[512];
-	int ret;
-
-	/* Before any jansson call: the entries' trees recycle their small blocks (per thread). */
-	json_alloc_install();
-	tap_options_init(&o);
-	ret = tap_options_parse(argc, argv, &o, stdout, err, sizeof(err));
-	if (ret == 1)
-		return 0;
-	if (ret < 0) {
-		fprintf(stderr, "%s: %s\n", prog, err);
-		return 2;
-	}
-	if (o.listen) {
-		fprintf(stderr, "%s: --listen: this program does not serve a hub; floe-agent does\n",
-			prog);
-		return 2;
-	}
-	return tap_run(&o, stdout, stderr);
 }
