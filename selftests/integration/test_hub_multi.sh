@@ -38,6 +38,7 @@ trap multi_cleanup EXIT
 node_ns() { printf '%s-n%s\n' "$PREFIX" "$1"; }
 agent_ip() { printf '10.213.30.%d\n' $((4 * $1 + 2)); }
 on_hub() { ip netns exec "$HUBNS" "$@"; }
+jqe() { jq -e "$@" >/dev/null; }
 hub_get() { on_hub curl -sS --max-time 10 "$@"; }
 H=http://127.0.0.1:$HPORT
 
@@ -137,7 +138,7 @@ is "$(jq -S -c '.entries[]' "$T/hub.json" | sort)" \
 hub_get "$H/api/v1/agents" >"$T/agents.json"
 is "$(jq -r '[.agents[].name] | sort | join(" ")' "$T/agents.json")" "node0 node1 node2" \
 	"/api/v1/agents names the three agents (their hosts)"
-check "all three connected" jq -e '[.agents[].connected] == [true, true, true]' "$T/agents.json"
+check "all three connected" jqe '[.agents[].connected] == [true, true, true]' "$T/agents.json"
 
 # KFL, narrowed on the hub: against jq over the agents' outputs
 q() { hub_get -G "$H/api/v1/entries" --data-urlencode "q=$1" --data-urlencode limit=10000; }
@@ -179,14 +180,14 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 check "node 1's agent killed: /api/v1/agents says it is not connected, with why" \
-	jq -e '[.agents[] | select(.connected == false and (.error | length > 0))] | length == 1' \
+	jqe '[.agents[] | select(.connected == false and (.error | length > 0))] | length == 1' \
 	"$T/agents2.json"
-check "... and the others still are" jq -e '[.agents[] | select(.connected)] | length == 2' \
+check "... and the others still are" jqe '[.agents[] | select(.connected)] | length == 2' \
 	"$T/agents2.json"
 hub_get "$H/api/v1/entries?limit=10000" >"$T/partial.json"
 is "$(jq '.entries | length' "$T/partial.json")" 10 "the hub still serves the other nodes' 10 entries"
 check "... and names the agent it could not reach" \
-	jq -e '(.errors | length) == 1 and (.errors[0].error | length > 0)' "$T/partial.json"
+	jqe '(.errors | length) == 1 and (.errors[0].error | length > 0)' "$T/partial.json"
 traffic 0 2
 entries_wait "$T/ws.json" $((N + 5)) 10
 is "$(grep -c . "$T/ws.json")" $((N + 5)) "the stream goes on with node 0's new entries"
@@ -198,7 +199,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 check "node 1's agent restarted: connected again" \
-	jq -e '[.agents[].connected] == [true, true, true]' "$T/agents3.json"
+	jqe '[.agents[].connected] == [true, true, true]' "$T/agents3.json"
 # the stream resubscribes with backoff (at most 5 s): traffic until its entries come
 got=0
 for t in 3 4 5 6; do
