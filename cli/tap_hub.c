@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hub_redact.h"
 #include "hub_server.h"
 
 static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t errlen)
@@ -20,9 +21,18 @@ static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t e
 	(void)err;
 	(void)errlen;
 	h->api = *api;
+	/* The tap keeps its api: the wrapper (masking header values) is the hub's. */
+	if (!h->o->no_redact && hub_redact_wrap(*api, 0, &h->api)) {
+		fprintf(stderr, "floe: warning: hub not started (out of memory)\n");
+		return 0;
+	}
+	h->wrapped = !h->o->no_redact;
 	if (hub_server_start(&h->api, 1, &opts, &h->srv, e, sizeof(e))) {
 		/* Capture matters more than its viewer: say why and go on without it. */
 		h->srv = NULL;
+		if (h->wrapped)
+			h->api.ops->destroy(h->api.self);
+		h->wrapped = 0;
 		fprintf(stderr,
 			"floe: warning: hub not started (%s); capture goes on without it "
 			"(--proxy-front-port PORT for another port, --no-hub to leave it off)\n",
@@ -40,6 +50,9 @@ static void hub_stop(void *ctx)
 
 	hub_server_stop(h->srv);
 	h->srv = NULL;
+	if (h->wrapped)
+		h->api.ops->destroy(h->api.self);
+	h->wrapped = 0;
 }
 
 int tap_hub_add(struct tap_options *o, struct tap_hub *h)

@@ -4,8 +4,9 @@
 # test's node netns) over the tap's own agent_api. The oracle is the tap's --json output: the
 # hub's /api/v1/entries holds exactly its entries, once each, in time order; a KFL query gives
 # exactly what jq selects; /entries/{id} is the entry in full; the WebSocket stream gives the
-# history, then live entries made after it said "live", each as --json printed it. A port in use
-# is a warning and capture goes on; --no-hub serves nothing.
+# history, then live entries made after it said "live", each as --json printed it. Authorization
+# and cookie values are masked in what the hub serves (the tap's own output has them), and not
+# with --no-redact. A port in use is a warning and capture goes on; --no-hub serves nothing.
 # Usage (root, from the repo root): bash selftests/integration/test_tap_hub.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,6 +18,7 @@ A=10.213.19.11 B=10.213.19.12
 PORT=8080 BUSY_PORT=18899
 
 need_cmd "curl, jq and ss are installed" curl jq ss || done_testing
+jqe() { jq -e "$@" >/dev/null; }
 entries_pods $A $B
 pod_bg b "$T/httpd.log" sh -c "exec $PY '$HERE/../lib/httpd1.py' :: $PORT 2>'$T/httpd.err'"
 wait_tcp_listen b $PORT 10 || { not_ok "HTTP server listens in b"; done_testing; }
@@ -27,11 +29,20 @@ check "floe tap says where its hub is" \
 	grep -qx 'floe: hub (API and UI) at http://127.0.0.1:8899/' "${OUT%.json}.floe.log"
 H=http://127.0.0.1:8899
 hub_get() { on_node curl -sS --max-time 10 "$@"; }
+# The hub's masking applied to the tap's --json entries: the expected answer.
+RED='def m: with_entries(if (.key | ascii_downcase | IN("authorization", "proxy-authorization", "cookie", "set-cookie")) then .value = "[REDACTED]" else . end);
+	def all: map_values("[REDACTED]");
+	if .request.headers then .request.headers |= m else . end |
+	if .response.headers then .response.headers |= m else . end |
+	if .request.cookies then .request.cookies |= all else . end |
+	if .response.cookies then .response.cookies |= all else . end'
 
 U=http://$B:$PORT
 in_pod a curl -sS --max-time 10 -o /dev/null "$U/text?n=[1-6]"
 in_pod a curl -sS --max-time 10 -o /dev/null "$U/missing/1" "$U/missing/2"
-N=8
+in_pod a curl -sS --max-time 10 -o /dev/null -H 'Authorization: Bearer s3cr3t-t0ken' \
+	-H 'Cookie: session=c00kie' "$U/text?secret=1"
+N=9
 entries_wait "$OUT" $N 10 || not_ok "$N entries printed by floe tap --json"
 n=0
 for _ in $(seq 100); do
@@ -48,8 +59,14 @@ is "$(jq -r '.entries[].id' "$T/hub.json" | sort | uniq -d | wc -l)" 0 "no entry
 times=$(jq -r '.entries[].request_time' "$T/hub.json")
 is "$times" "$(sort <<<"$times")" "entries in time order"
 is "$(jq -S -c '.entries[] | del(.request.body, .response.body)' "$T/hub.json" | sort)" \
-	"$(jq -S -c 'del(.request.body, .response.body)' "$OUT" | sort)" \
-	"each is the tap's --json entry (bodies aside: the list leaves them out)"
+	"$(jq -S -c "$RED | del(.request.body, .response.body)" "$OUT" | sort)" \
+	"each is the tap's --json entry (bodies aside: the list leaves them out; masked)"
+check "the tap's own output has the Authorization and Cookie values as sent" \
+	jqe 'select(.request.query == "secret=1") | .request.headers.authorization == "Bearer s3cr3t-t0ken" and .request.headers.cookie == "session=c00kie"' "$OUT"
+check "the hub masks them" jqe '.entries[] | select(.request.query == "secret=1") |
+	.request.headers.authorization == "[REDACTED]" and .request.headers.cookie == "[REDACTED]"' \
+	"$T/hub.json"
+check "and no served byte holds the secrets" sh -c "! grep -qE 's3cr3t|c00kie' '$T/hub.json'"
 
 hub_get -G "$H/api/v1/entries" --data-urlencode 'q=response.status == 404' \
 	--data-urlencode 'limit=1000' >"$T/q404.json"
@@ -61,6 +78,9 @@ is "$(jq '.entries | length' "$T/q404.json")" 2 "two of them"
 id=$(jq -r 'select(.request.path == "/text") | .id' "$OUT" | head -n 1)
 is "$(hub_get "$H/api/v1/entries/$id" | jq -S -c .)" "$(jq -S -c "select(.id == \"$id\")" "$OUT")" \
 	"/api/v1/entries/{id} is the tap's entry in full"
+id=$(jq -r 'select(.request.query == "secret=1") | .id' "$OUT")
+is "$(hub_get "$H/api/v1/entries/$id" | jq -S -c .)" "$(jq -S -c "select(.id == \"$id\") | $RED" "$OUT")" \
+	"/api/v1/entries/{id} of the entry with secrets: in full, masked"
 check "/api/v1/agents: one agent, connected" \
 	sh -c "ip netns exec $NODE curl -sS --max-time 10 $H/api/v1/agents |
 		jq -e '(.agents | length) == 1 and .agents[0].connected == true' >/dev/null"
@@ -82,8 +102,8 @@ entries_wait "$OUT" $((N + 3)) 10
 is "$(jq -r .id "$T/ws.json" | tail -n 3 | sort | tr '\n' ' ')" \
 	"$(jq -r 'select(.request.query | test("live=")) | .id' "$OUT" | sort | tr '\n' ' ')" \
 	"the live entries are the ones made after 'live'"
-is "$(jq -S -c . "$T/ws.json" | sort)" "$(jq -S -c . "$OUT" | sort)" \
-	"stream = floe tap --json: the same $((N + 3)) entries, in full, once each"
+is "$(jq -S -c . "$T/ws.json" | sort)" "$(jq -S -c "$RED" "$OUT" | sort)" \
+	"stream = floe tap --json: the same $((N + 3)) entries, in full (masked), once each"
 times=$(jq -r '.request_time' "$T/ws.json" | head -n $N)
 is "$times" "$(sort <<<"$times")" "the history in time order"
 diag "$(cat "$T/ws.err")"
@@ -106,6 +126,21 @@ check "a port in use is a warning that says how to go on" \
 in_pod a curl -sS --max-time 10 -o /dev/null "$U/text?busy=1"
 OUT=$T/busy.json entries_stop 1
 bg_stop $BUSY_PID >/dev/null
+
+# --no-redact, on any free port (0): the hub serves the values as captured.
+OUT=$T/noredact.json entries_tap --proxy-front-port 0 --no-redact
+P0=$(sed -n 's|^floe: hub (API and UI) at http://127.0.0.1:\([0-9]*\)/$|\1|p' "$T/noredact.floe.log")
+check "--proxy-front-port 0: a free port, printed" test -n "$P0" -a "${P0:-0}" -gt 0
+in_pod a curl -sS --max-time 10 -o /dev/null -H 'Authorization: Bearer s3cr3t-t0ken' "$U/text?secret=2"
+entries_wait "$T/noredact.json" 1 10
+for _ in $(seq 50); do
+	hub_get "http://127.0.0.1:$P0/api/v1/entries" >"$T/noredact-hub.json" 2>/dev/null
+	[ "$(jq '.entries | length' "$T/noredact-hub.json" 2>/dev/null)" = 1 ] && break
+	sleep 0.1
+done
+check "--no-redact: the hub serves the Authorization value as captured" \
+	jqe '.entries[0].request.headers.authorization == "Bearer s3cr3t-t0ken"' "$T/noredact-hub.json"
+OUT=$T/noredact.json entries_stop 1
 
 # --no-hub: nothing listens, nothing said.
 OUT=$T/nohub.json entries_tap --proxy-host 127.0.0.1 --no-hub

@@ -82,6 +82,7 @@ struct tap_options {
 	const char *proxy_host;
 	int proxy_front_port;
 	bool no_hub;
+	bool no_redact; /* --no-redact: the hub serves authorization/cookie values as captured */
 };
 
 /* Defaults for every field. */

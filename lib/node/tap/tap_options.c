@@ -131,6 +131,8 @@ static void print_help(FILE *out)
 	    "                             127.0.0.1: this host only; docs/hub.md)\n"
 	    "      --proxy-front-port N   floe tap: their port (default 8899; 0: any free port)\n"
 	    "      --no-hub               floe tap: do not start the hub\n"
+	    "      --no-redact            floe tap: the hub serves authorization and cookie\n"
+	    "                             header values as captured (masked by default)\n"
 	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
 	    "                             tap.ringbuffer, tap.store, tap.store-group,\n"
 	    "                             tap.inventory, tap.duration\n"
@@ -174,6 +176,7 @@ enum {
 	OPT_PROXY_HOST,
 	OPT_PROXY_FRONT_PORT,
 	OPT_NO_HUB,
+	OPT_NO_REDACT,
 	OPT_LATER,
 };
 
@@ -358,6 +361,7 @@ static const struct option long_opts[] = {
     {"proxy-host", required_argument, NULL, OPT_PROXY_HOST},
     {"proxy-front-port", required_argument, NULL, OPT_PROXY_FRONT_PORT},
     {"no-hub", no_argument, NULL, OPT_NO_HUB},
+    {"no-redact", no_argument, NULL, OPT_NO_REDACT},
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
@@ -453,6 +457,9 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_NO_HUB:
 			o->no_hub = true;
+			break;
+		case OPT_NO_REDACT:
+			o->no_redact = true;
 			break;
 		case 'p':
 		case OPT_PCAP:
