@@ -5,7 +5,7 @@
 # reaches the agents over veth links. The oracle is the agents' own --json output:
 # /api/v1/entries holds every node's entries exactly once, ids distinct, time-ordered; a KFL
 # query returns exactly what jq selects from the three outputs; /api/v1/agents names the three;
-# the PCAP holds every node's requests; an agent killed (SIGKILL) is reported down while the
+# the PCAP holds every node's requests; /metrics counts each agent's entries; an agent killed (SIGKILL) is reported down while the
 # others are still served, and once restarted it is back, and the open WebSocket stream gets its
 # new entries; the hub killed and restarted serves everything the agents still hold.
 # Usage (root, from the repo root): bash selftests/integration/test_hub_multi.sh
@@ -139,6 +139,13 @@ hub_get "$H/api/v1/agents" >"$T/agents.json"
 is "$(jq -r '[.agents[].name] | sort | join(" ")' "$T/agents.json")" "node0 node1 node2" \
 	"/api/v1/agents names the three agents (their hosts)"
 check "all three connected" jqe '[.agents[].connected] == [true, true, true]' "$T/agents.json"
+
+# /metrics: every agent's statistics, by agent
+hub_get "$H/metrics" >"$T/metrics.txt"
+for i in 0 1 2; do
+	is "$(sed -n "s/^floe_agent_history_entries{agent=\"node$i\"} //p" "$T/metrics.txt")" 5 \
+		"/metrics: floe_agent_history_entries{agent=\"node$i\"} is its 5 entries"
+done
 
 # KFL, narrowed on the hub: against jq over the agents' outputs
 q() { hub_get -G "$H/api/v1/entries" --data-urlencode "q=$1" --data-urlencode limit=10000; }
