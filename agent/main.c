@@ -61,8 +61,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (o.proxy_host || o.proxy_front_port >= 0) {
-		fprintf(stderr, "floe-agent: --proxy-host and --proxy-front-port are floe tap's (its "
-				"hub); floe-hub serves the agents' API\n");
+		fprintf(stderr,
+			"floe-agent: --proxy-host and --proxy-front-port are floe tap's (its "
+			"hub); floe-hub serves the agents' API\n");
 		return 2;
 	}
 	if (o.listen) {

@@ -15,7 +15,7 @@ struct hub_server;
 
 struct tap_hub {
 	const struct tap_options *o;
-	const char *token; /* $FLOE_HUB_TOKEN: every route needs it when set */
+	const char *token;    /* $FLOE_HUB_TOKEN: every route needs it when set */
 	struct agent_api api; /* the tap's, or the masking wrapper over it (wrapped) */
 	int wrapped;
 	struct hub_server *srv; /* NULL when it is not serving */

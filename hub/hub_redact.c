@@ -120,8 +120,8 @@ static int on_entry(const struct agent_entry *e, void *arg)
 	return p->fn(&m, p->arg);
 }
 
-static int r_query(void *self, const struct agent_query *q, agent_entry_fn fn, void *arg,
-		   char *err, size_t errlen)
+static int r_query(void *self, const struct agent_query *q, agent_entry_fn fn, void *arg, char *err,
+		   size_t errlen)
 {
 	struct redact *r = self;
 	struct pass p = {.fn = fn, .arg = arg};
@@ -131,8 +131,7 @@ static int r_query(void *self, const struct agent_query *q, agent_entry_fn fn, v
 	return rc;
 }
 
-static int r_get(void *self, const char *id, agent_entry_fn fn, void *arg, char *err,
-		 size_t errlen)
+static int r_get(void *self, const char *id, agent_entry_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct redact *r = self;
 	struct pass p = {.fn = fn, .arg = arg};
@@ -153,8 +152,8 @@ static int r_follow(void *self, const char *filter, struct agent_follow *f, agen
 	return rc;
 }
 
-static int r_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, void *arg,
-		  char *err, size_t errlen)
+static int r_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, void *arg, char *err,
+		  size_t errlen)
 {
 	struct redact *r = self;
 

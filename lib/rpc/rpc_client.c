@@ -101,10 +101,10 @@ static int wait_tag(struct ccall *c, void *tag, volatile int *stop)
 			grpc_call_cancel(c->call, NULL);
 			cancelled = 1;
 		}
-		ev = grpc_completion_queue_pluck(
-		    c->cq, tag,
-		    slices ? rpc_deadline_ms(RPC_STOP_POLL_MS) : gpr_inf_future(GPR_CLOCK_REALTIME),
-		    NULL);
+		ev = grpc_completion_queue_pluck(c->cq, tag,
+						 slices ? rpc_deadline_ms(RPC_STOP_POLL_MS)
+							: gpr_inf_future(GPR_CLOCK_REALTIME),
+						 NULL);
 		if (ev.type == GRPC_OP_COMPLETE)
 			return cancelled ? 0 : ev.success;
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)

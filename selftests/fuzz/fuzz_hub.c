@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The hub's parsers: the PCAP merge over agents' answers (hub_pcap.c), the query parameters
- * (time, cursor; hub_query.c) and the redaction of an agent's entry (hub_redact.c). The first byte splits the rest into two "agents'" PCAP files;
- * the same bytes are also read as a time and a cursor. Checks: the merge either fails cleanly
- * or writes a file whose records it can read back, as many as it said, in time order; a
- * masked entry is a JSON object again, and masking it once more
- * changes nothing.
+ * (time, cursor; hub_query.c) and the redaction of an agent's entry (hub_redact.c). The first byte
+ * splits the rest into two "agents'" PCAP files; the same bytes are also read as a time and a
+ * cursor. Checks: the merge either fails cleanly or writes a file whose records it can read back,
+ * as many as it said, in time order; a masked entry is a JSON object again, and masking it once
+ * more changes nothing.
  */
 #include <stdint.h>
 #include <stdio.h>

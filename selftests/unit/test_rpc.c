@@ -1017,7 +1017,8 @@ static void test_restart(void **state)
 	until.tv_sec += 10;
 	if (pthread_timedjoin_np(fo.t, NULL, &until)) {
 		child_kill(&c2);
-		fail_msg("the follow did not end within 10 s of its stop after the agent restarted");
+		fail_msg(
+		    "the follow did not end within 10 s of its stop after the agent restarted");
 	}
 	assert_int_equal(fo.rc, 0);
 	got_free(&fo.got);
