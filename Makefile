@@ -169,8 +169,11 @@ $(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB)
 	$(CC) $(CFLAGS) -Ilib/rpc $< $(RPC_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
 
 # floe: the node side and the core, and the hub's client commands (stream, pcap export --hub).
-$(BUILD)/floe: cli/floe.c cli/hub_client.c cli/hub_client.h $(LIB)
-	$(CC) $(CFLAGS) cli/floe.c cli/hub_client.c $(LIB) $(LDLIBS) -lwebsockets -o $@
+# `floe tap` serves the hub in-process (cli/tap_hub.c): libfloe-hub and libwebsockets.
+$(BUILD)/floe: cli/floe.c cli/hub_client.c cli/hub_client.h cli/tap_hub.c cli/tap_hub.h $(LIB) \
+		$(HUB_LIB)
+	$(CC) $(CFLAGS) -Ihub cli/floe.c cli/hub_client.c cli/tap_hub.c $(HUB_LIB) $(LIB) $(LDLIBS) \
+		$(HUB_LDLIBS) -o $@
 
 $(BUILD)/hub/%.o: hub/%.c $(HUB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
@@ -250,8 +253,9 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES)
 FUZZ_SAN := address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-fuzz/%.o,$(NODE_SRCS) $(CORE_SRCS)) \
 	$(BUILD)/lib-fuzz/proto/floe.pb-c.o
-# The hub's parsers (PCAP merge, parameters), without the server and its library.
-FUZZ_LIB_OBJS += $(BUILD)/lib-fuzz/hub/hub_pcap.o $(BUILD)/lib-fuzz/hub/hub_query.o
+# The hub's parsers (PCAP merge, parameters, redaction), without the server and its library.
+FUZZ_LIB_OBJS += $(BUILD)/lib-fuzz/hub/hub_pcap.o $(BUILD)/lib-fuzz/hub/hub_query.o \
+	$(BUILD)/lib-fuzz/hub/hub_redact.o
 FUZZ_FLAGS := $(BUILD)/fuzz-flags
 $(shell mkdir -p $(BUILD) && echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' | cmp -s - $(FUZZ_FLAGS) || \
 	echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' > $(FUZZ_FLAGS))

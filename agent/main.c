@@ -62,6 +62,12 @@ int main(int argc, char **argv)
 		tap_config_free(&tc);
 		return ret < 0 ? 2 : 0;
 	}
+	if (o.proxy_host || o.proxy_front_port >= 0) {
+		fprintf(stderr,
+			"floe-agent: --proxy-host and --proxy-front-port are floe tap's (its "
+			"hub); floe-hub serves the agents' API\n");
+		return 2;
+	}
 	if (o.listen) {
 		struct tap_service svc = {
 		    .name = "--listen", .start = serve_start, .stop = serve_stop, .ctx = &s};

@@ -23,6 +23,7 @@
 #include "tap/tap.h"
 
 #include "hub_client.h"
+#include "tap_hub.h"
 
 #define FLOE_VERSION "0.1.0"
 
@@ -540,6 +541,46 @@ static int cmd_schema(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* floe tap: a tap session and, beside it, the hub over its agent_api (tap_hub.h). */
+static int cmd_tap(int argc, char **argv)
+{
+	struct tap_options o;
+	struct tap_config tc;
+	struct tap_hub hub;
+	char err[512];
+	int ret;
+
+	/* Before any jansson call: the entries' trees recycle their small blocks (per thread). */
+	json_alloc_install();
+	tap_options_init(&o);
+	/* The configuration file, --set, then the flags (docs/config.md); triggers join o's
+	 * services. */
+	ret = tap_config_parse(argc, argv, &o, &tc, stdout, err, sizeof(err));
+	if (ret) {
+		if (ret < 0)
+			fprintf(stderr, "floe tap: %s\n", err);
+		tap_config_free(&tc);
+		return ret < 0 ? 2 : 0;
+	}
+	if (o.listen) {
+		fprintf(stderr, "floe tap: --listen: this program does not serve a hub; floe-agent "
+				"does\n");
+		tap_config_free(&tc);
+		return 2;
+	}
+	if (!o.history && !o.no_hub && !o.dryrun)
+		fprintf(stderr, "floe: the hub serves the entry history: not started with "
+				"--no-history\n");
+	if (tap_hub_add(&o, &hub) < 0) {
+		fprintf(stderr, "floe tap: too many services\n");
+		tap_config_free(&tc);
+		return 1;
+	}
+	ret = tap_run(&o, stdout, stderr);
+	tap_config_free(&tc);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	dissect_malloc_policy();
@@ -549,7 +590,7 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "tap"))
-		return tap_main("floe tap", argc - 1, argv + 1);
+		return cmd_tap(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "config"))
 		return config_main("floe config", argc - 1, argv + 1);
 	if (!strcmp(argv[1], "read"))

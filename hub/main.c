@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hub_redact.h"
 #include "hub_server.h"
 #include "hub_transport.h"
 
@@ -17,6 +18,7 @@ static void usage(FILE *f)
 	    f,
 	    "usage: floe-hub --agents HOST:PORT,... [--proxy-host ADDR] [--proxy-hub-port PORT]\n"
 	    "                [--token TOKEN] [--agent-token TOKEN] [--ws-queue N] [--spool-dir DIR]\n"
+	    "                [--no-redact]\n"
 	    "  --agents LIST          the agents to query (their gRPC addresses: floe-agent --listen)\n"
 	    "  --agent-token TOKEN    the token the agents require (default $FLOE_AGENT_TOKEN)\n"
 	    "  --proxy-host ADDR      address the API listens on (default 127.0.0.1)\n"
@@ -24,7 +26,9 @@ static void usage(FILE *f)
 	    "  --token TOKEN          require 'Authorization: Bearer TOKEN' on every route\n"
 	    "                         (default: $FLOE_HUB_TOKEN; none when unset)\n"
 	    "  --ws-queue N           messages a WebSocket client may have waiting (default 4096)\n"
-	    "  --spool-dir DIR        where PCAP exports are merged (default $TMPDIR or /tmp)\n");
+	    "  --spool-dir DIR        where PCAP exports are merged (default $TMPDIR or /tmp)\n"
+	    "  --no-redact            serve authorization and cookie header values as captured\n"
+	    "                         (masked by default)\n");
 }
 
 static int parse_port(const char *s, int *out)
@@ -48,11 +52,13 @@ int main(int argc, char **argv)
 	    {"agent-token", required_argument, NULL, 'A'},
 	    {"ws-queue", required_argument, NULL, 'q'},
 	    {"spool-dir", required_argument, NULL, 's'},
+	    {"no-redact", no_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct hub_server_opts opts = {.host = "127.0.0.1", .port = 8898};
 	const char *agents_arg = NULL;
+	int redact = 1;
 	const char *agent_token = getenv("FLOE_AGENT_TOKEN");
 	opts.token = getenv("FLOE_HUB_TOKEN");
 	int c;
@@ -89,6 +95,9 @@ int main(int argc, char **argv)
 		}
 		case 's':
 			opts.spool_dir = optarg;
+			break;
+		case 'R':
+			redact = 0;
 			break;
 		case 'h':
 			usage(stdout);
@@ -130,6 +139,13 @@ int main(int argc, char **argv)
 	     a = strtok_r(NULL, ",", &save)) {
 		if (tr->connect(a, agent_token, &agents[got], err, sizeof(err))) {
 			fprintf(stderr, "floe-hub: agent %s: %s\n", a, err);
+			rc = 1;
+			break;
+		}
+		/* The hub masks sensitive header values unless told not to (hub_redact.h). */
+		if (redact && hub_redact_wrap(agents[got], 1, &agents[got])) {
+			fprintf(stderr, "floe-hub: out of memory\n");
+			agents[got].ops->destroy(agents[got].self);
 			rc = 1;
 			break;
 		}

@@ -83,8 +83,12 @@ static int64_t mono_ms(void)
 }
 
 /*
- * Wait for tag; when stop becomes set meanwhile, or nothing came for the call's idle limit,
- * cancel the call (the tag then completes). Returns the event's success.
+ * Wait for tag; when stop is set (before or meanwhile), or nothing came for the call's idle
+ * limit, cancel the call (the tag then completes). Returns the event's success, 0 once stopped.
+ *
+ * stop is looked at before every wait, not only when a wait times out: a stream whose messages
+ * come at least every RPC_STOP_POLL_MS (a busy follow) completes every wait at once, and a stop
+ * seen only on a timeout would never be seen (test_restart's hang: the follow kept receiving).
  */
 static int wait_tag(struct ccall *c, void *tag, volatile int *stop)
 {
@@ -92,13 +96,18 @@ static int wait_tag(struct ccall *c, void *tag, volatile int *stop)
 	int cancelled = 0, slices = stop || until;
 
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_pluck(
-		    c->cq, tag,
-		    slices ? rpc_deadline_ms(RPC_STOP_POLL_MS) : gpr_inf_future(GPR_CLOCK_REALTIME),
-		    NULL);
+		grpc_event ev;
 
+		if (!cancelled && stop && *stop) {
+			grpc_call_cancel(c->call, NULL);
+			cancelled = 1;
+		}
+		ev = grpc_completion_queue_pluck(c->cq, tag,
+						 slices ? rpc_deadline_ms(RPC_STOP_POLL_MS)
+							: gpr_inf_future(GPR_CLOCK_REALTIME),
+						 NULL);
 		if (ev.type == GRPC_OP_COMPLETE)
-			return ev.success;
+			return cancelled ? 0 : ev.success;
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			return 0;
 		if (cancelled)
@@ -194,8 +203,12 @@ static int call_next(struct ccall *c, grpc_slice *s, volatile int *stop)
 	op.op = GRPC_OP_RECV_MESSAGE;
 	op.data.recv_message.recv_message = &c->recv;
 	c->recv = NULL;
-	if (start_batch(c, &op, 1, &c->t_recv) || !wait_tag(c, &c->t_recv, stop) || !c->recv)
+	if (start_batch(c, &op, 1, &c->t_recv) || !wait_tag(c, &c->t_recv, stop) || !c->recv) {
+		/* a message that came as the call was stopped is dropped */
+		grpc_byte_buffer_destroy(c->recv);
+		c->recv = NULL;
 		return 0;
+	}
 	*s = rpc_slice(c->recv);
 	grpc_byte_buffer_destroy(c->recv);
 	c->recv = NULL;
@@ -531,7 +544,7 @@ static int c_follow(void *self, const char *filter, struct agent_follow *f, agen
 				gpr_inf_future(GPR_CLOCK_REALTIME), 0, 1, &f->stop);
 		if (c.answered)
 			backoff = cl->conf.backoff_initial_ms;
-		while (!rc && !stopped && !bad && call_next(&c, &s, &f->stop)) {
+		while (!rc && !stopped && !bad && !f->stop && call_next(&c, &s, &f->stop)) {
 			Floe__V1__FollowMessage *m = NULL;
 			struct agent_entry e;
 

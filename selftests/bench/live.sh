@@ -141,7 +141,7 @@ run_floe() {
 	mkdir -p "$d"
 	# floe_start mixes stdout into its log: start it here, entries (stdout) to their own file.
 	: >"$d/floe.log"
-	ip netns exec "$NODE" "$FLOE" tap "(cli|srv)\$" -A --store "$d/store" --storagelimit 1GB \
+	ip netns exec "$NODE" "$FLOE" tap "(cli|srv)\$" -A --store "$d/store" --storagelimit 1GB --no-hub \
 		--stats-json "$d/stats.json" "$@" $FLOE_LIVE_ARGS >"$d/entries" 2>"$d/floe.log" </dev/null &
 	local pid=$!
 	bg_track "$pid"

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The hub's parsers: the PCAP merge over agents' answers (hub_pcap.c) and the query parameters
- * (time, cursor; hub_query.c). The first byte splits the rest into two "agents'" PCAP files;
- * the same bytes are also read as a time and a cursor. Checks: the merge either fails cleanly
- * or writes a file whose records it can read back, as many as it said, in time order.
+ * The hub's parsers: the PCAP merge over agents' answers (hub_pcap.c), the query parameters
+ * (time, cursor; hub_query.c) and the redaction of an agent's entry (hub_redact.c). The first byte
+ * splits the rest into two "agents'" PCAP files; the same bytes are also read as a time and a
+ * cursor. Checks: the merge either fails cleanly or writes a file whose records it can read back,
+ * as many as it said, in time order; a masked entry is a JSON object again, and masking it once
+ * more changes nothing.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 
 #include "../../hub/hub_pcap.h"
 #include "../../hub/hub_query.h"
+#include "../../hub/hub_redact.h"
 
 static void check_output(const uint8_t *out, size_t len, uint64_t packets)
 {
@@ -81,5 +84,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	hub_error_column(s);
 	free(s);
+
+	struct entry_json_buf b1 = {0}, b2 = {0};
+	int r = hub_redact_entry((const char *)body, blen, &b1);
+	if (r == 1) {
+		json_error_t je;
+		json_t *j = json_loadb(b1.p, b1.len, JSON_ALLOW_NUL, &je);
+		if (!json_is_object(j))
+			abort();
+		json_decref(j);
+		if (hub_redact_entry(b1.p, b1.len, &b2) == 1 &&
+		    (b2.len != b1.len || memcmp(b1.p, b2.p, b1.len)))
+			abort();
+	}
+	entry_json_buf_free(&b1);
+	entry_json_buf_free(&b2);
 	return 0;
 }

@@ -94,7 +94,7 @@ for cap in http1/http-post-upload.pcap dns/dns-tcp.pcap redis/redis-50-pings.pca
 		continue
 	fi
 	s=$T/replay-$(basename "$cap" .pcap).store
-	"$FLOE" tap --pcap "$f" --store "$s" --json >"$s.live" 2>"$s.log"
+	"$FLOE" tap --pcap "$f" --store "$s" --json --no-hub >"$s.live" 2>"$s.log"
 	is "$?" 0 "floe tap --pcap $cap exits 0" || diag "$(cat "$s.log")"
 	"$FLOE" history --store "$s" >"$s.hist" 2>>"$s.log"
 	"$FLOE" read "$f" --json 2>/dev/null >"$s.read"

@@ -227,7 +227,7 @@ PARTIAL=$(bash "$CLUSTER" sa-kubeconfig partial 2>>"$T/sa.err" | tail -n 1)
 kc delete clusterrolebinding floe:floe:partial >/dev/null
 kc create clusterrolebinding floe-partial --clusterrole=floe-partial \
 	--serviceaccount=floe:partial >/dev/null
-on_node "$FLOE" tap --kubeconfig "$PARTIAL" --node "$NODE_NAME" -n shop --json \
+on_node "$FLOE" tap --kubeconfig "$PARTIAL" --node "$NODE_NAME" -n shop --json --no-hub \
 	--store "$T/store2" --duration 5 >/dev/null 2>"$T/partial.err"
 is "$?" 1 "without list on endpointslices, floe tap --json exits 1"
 diag "its message: $(grep floe: "$T/partial.err" | head -n 3)"

@@ -108,7 +108,7 @@ is "$(uris "$T/group.pcap")" "/hello.txt?group&n=1 /hello.txt?group&n=2 /hello.t
 mkdir -m 0700 "$T/ww" "$T/foreign" && chmod 0777 "$T/ww" && chown 65534 "$T/foreign"
 for d in ww foreign; do
 	rc=0
-	on_node "$FLOE" tap -n shop --inventory "$T/inventory" --store "$T/$d" --duration 5 \
+	on_node "$FLOE" tap -n shop --inventory "$T/inventory" --store "$T/$d" --duration 5 --no-hub \
 		>"$T/$d.log" 2>&1 || rc=$?
 	is_num "$rc" -ne 0 "a store directory $d is refused"
 	is "$(find "$T/$d" -mindepth 1 | wc -l)" 0 "...and nothing is created in it"

@@ -116,7 +116,7 @@ mkfifo "$T/fifo"
 sleep 120 <"$T/fifo" &
 READER=$!
 bg_track $READER
-ip netns exec "$NODE" "$FLOE" tap --json --store "$store" >"$T/fifo" 2>"$log" </dev/null &
+ip netns exec "$NODE" "$FLOE" tap --json --no-hub --store "$store" >"$T/fifo" 2>"$log" </dev/null &
 FLOE_PID=$!
 bg_track $FLOE_PID
 if wait_for_line "$log" '^floe: tapping ' 30; then
@@ -208,7 +208,7 @@ mkdir -p "$FULL"
 if mount -t tmpfs -o size=64k floe-test-full "$FULL"; then
 	log=$T/floe-enospc.log store=$T/store-enospc
 	: >"$log"
-	ip netns exec "$NODE" "$FLOE" tap --json --store "$store" >"$FULL/entries.json" 2>"$log" </dev/null &
+	ip netns exec "$NODE" "$FLOE" tap --json --no-hub --store "$store" >"$FULL/entries.json" 2>"$log" </dev/null &
 	FLOE_PID=$!
 	bg_track $FLOE_PID
 	if wait_for_line "$log" '^floe: tapping ' 30; then

@@ -3,7 +3,9 @@
 #
 #   floe_start LOG tap-args...  start `floe tap tap-args...` in the node netns; waits for the
 #                               "floe: tapping " line (FLOE_START_TIMEOUT s, default 30).
-#                               Sets FLOE_PID. Returns 1 (and prints the log) if it never said so.
+#                               Sets FLOE_PID. Returns 1 (and prints the log) if it never
+#                               said so. Adds --no-hub unless the args name --proxy-host or
+#                               --proxy-front-port (a test of floe tap's hub).
 #   floe_stop [SIG]             stop it (default SIGINT), wait up to 30 s; returns its exit code
 #   floe_wait SECS              wait for it to exit by itself (--duration); returns its exit code
 #   stat_get FILE FIELD         print one integer field of a --stats-json file ("" if absent)
@@ -18,6 +20,11 @@ floe_start() {
 	local log=$1 secs=${FLOE_START_TIMEOUT:-30}
 	shift
 	: >"$log"
+	# `floe tap` starts its hub unless told: only a test of the hub asks for it (a port).
+	case " $* " in
+	*" --proxy-"* | *" --no-hub "*) ;;
+	*) set -- "$@" --no-hub ;;
+	esac
 	node_bg "$log" "$FLOE" tap "$@"
 	FLOE_PID=$BG_PID
 	local end=$(($(date +%s) + secs))

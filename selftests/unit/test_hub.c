@@ -13,6 +13,7 @@
 #include "api/agent_api_mem.h"
 #include "hub_pcap.h"
 #include "hub_query.h"
+#include "hub_redact.h"
 
 static void test_parse_time(void **state)
 {
@@ -208,10 +209,40 @@ static void test_pcap_merge(void **state)
 	fclose(in[0]);
 }
 
+/* Redaction: only the sensitive headers' values, any case, lists too; the rest byte for byte
+ * as floe prints it; nothing to mask: 0 (the text is used as it is); not an object: -EINVAL. */
+static void test_redact(void **state)
+{
+	struct entry_json_buf b = {0};
+	const char *e = "{\"id\":\"x\",\"elapsed_ms\":0.523512,\"request\":{\"headers\":{"
+			"\"Authorization\":\"Bearer t\",\"accept\":\"*/*\",\"cookie\":[\"a=1\","
+			"\"b=2\"]},\"cookies\":{\"a\":\"1\"}},\"response\":{\"headers\":{\"set-cookie\":\"s=1\"},"
+			"\"body\":{\"text\":\"authorization: kept\"}}}";
+	const char *want = "{\"id\":\"x\",\"elapsed_ms\":0.523512,\"request\":{\"headers\":{"
+			   "\"Authorization\":\"[REDACTED]\",\"accept\":\"*/*\",\"cookie\":"
+			   "[\"[REDACTED]\",\"[REDACTED]\"]},\"cookies\":{\"a\":\"[REDACTED]\"}},"
+			   "\"response\":{\"headers\":{"
+			   "\"set-cookie\":\"[REDACTED]\"},\"body\":{\"text\":\"authorization: "
+			   "kept\"}}}";
+	const char *plain = "{\"id\":\"y\",\"request\":{\"headers\":{\"accept\":\"*/*\"}}}";
+	const char *body_only = "{\"id\":\"z\",\"request\":{\"body\":{\"text\":\"Cookie\"}}}";
+
+	(void)state;
+	assert_int_equal(hub_redact_entry(e, strlen(e), &b), 1);
+	assert_int_equal(b.len, strlen(want));
+	assert_memory_equal(b.p, want, b.len);
+	assert_int_equal(hub_redact_entry(plain, strlen(plain), &b), 0);
+	assert_int_equal(hub_redact_entry(body_only, strlen(body_only), &b), 0);
+	assert_int_equal(hub_redact_entry("[\"cookie\"]", 10, &b), -EINVAL);
+	assert_int_equal(hub_redact_entry("{\"cookie\":", 10, &b), -EINVAL);
+	entry_json_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_time),
+	    cmocka_unit_test(test_redact),
 	    cmocka_unit_test(test_cursor),
 	    cmocka_unit_test(test_query_merge),
 	    cmocka_unit_test(test_pcap_merge),

@@ -127,6 +127,24 @@ static void test_bad_flags(void **state)
 	assert_int_equal(parse(&o, err, sizeof(err), 4, "tap", "-p", "x.pcap", "--no-history"), 0);
 	assert_string_equal(o.pcap_file, "x.pcap");
 	assert_false(o.history);
+	/* The hub of floe tap: off, its address and port (0: any free one); a port is 0..65535 */
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "a"), 0);
+	assert_false(o.no_hub);
+	assert_null(o.proxy_host);
+	assert_int_equal(o.proxy_front_port, -1);
+	assert_int_equal(parse(&o, err, sizeof(err), 6, "tap", "--proxy-host", "0.0.0.0",
+			       "--proxy-front-port", "0", "--no-hub"),
+			 0);
+	assert_string_equal(o.proxy_host, "0.0.0.0");
+	assert_int_equal(o.proxy_front_port, 0);
+	assert_true(o.no_hub);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--proxy-front-port", "65536"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "--proxy-front-port: expected 0..65535"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--proxy-front-port", "x"), -EINVAL);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--proxy-hub-port", "8898"),
+			 -EINVAL);
+	assert_non_null(strstr(err, "not available yet"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "a", "b"), -EINVAL);
 	assert_non_null(strstr(err, "unexpected argument"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--set", "tap.nope=1"), -EINVAL);

@@ -87,6 +87,13 @@ struct tap_options {
 	 * --agent-token (default $FLOE_AGENT_TOKEN): the token a hub must send */
 	const char *listen;
 	const char *agent_token;
+	/* The hub in-process (`floe tap` only; docs/hub.md, "floe tap serves the hub"): the API
+	 * and UI on --proxy-host (NULL: 127.0.0.1) and --proxy-front-port (-1: not given, 8899;
+	 * 0: any free port); --no-hub turns it off. floe-agent refuses the --proxy-* flags. */
+	const char *proxy_host;
+	int proxy_front_port;
+	bool no_hub;
+	bool no_redact; /* --no-redact: the hub serves authorization/cookie values as captured */
 };
 
 /* Defaults for every field. */
@@ -144,8 +151,5 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log);
 
 /* A new run id: 16 random hex digits (entry ids start with it; docs/entries.md). */
 void tap_new_run_id(char out[24]);
-
-/* Parse argv and run: the whole of `floe tap` and `floe-agent`. prog prefixes messages. */
-int tap_main(const char *prog, int argc, char **argv);
 
 #endif /* FLOE_TAP_H */

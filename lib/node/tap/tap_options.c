@@ -34,6 +34,7 @@ void tap_options_init(struct tap_options *o)
 	o->inventory = getenv("FLOE_INVENTORY") ? getenv("FLOE_INVENTORY") : "/etc/floe/inventory";
 	o->netns_dir = "/run/netns";
 	o->state_dir = "/run/floe";
+	o->proxy_front_port = -1;
 }
 
 int parse_size(const char *s, uint64_t *out)
@@ -128,6 +129,12 @@ static void print_help(FILE *out)
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
+	    "      --proxy-host ADDR      floe tap: the hub's API and UI listen here (default\n"
+	    "                             127.0.0.1: this host only; docs/hub.md)\n"
+	    "      --proxy-front-port N   floe tap: their port (default 8899; 0: any free port)\n"
+	    "      --no-hub               floe tap: do not start the hub\n"
+	    "      --no-redact            floe tap: the hub serves authorization and cookie\n"
+	    "                             header values as captured (masked by default)\n"
 	    "      --config-path FILE     the configuration file (default ~/.floe/config.yaml,\n"
 	    "                             may be absent): a tap: section with any flag by its\n"
 	    "                             long name, triggers: (docs/config.md, docs/triggers.md)\n"
@@ -135,8 +142,8 @@ static void print_help(FILE *out)
 	    "                             tap.FLAG; overrides the file, flags override both\n"
 	    "  -h, --help                 this help\n"
 	    "\n"
-	    "Coming in later releases: --proxy-host, --proxy-front-port, --proxy-hub-port,\n"
-	    "--servicemesh.\n",
+	    "Coming in later releases: --proxy-hub-port (the hub serves its API beside the UI\n"
+	    "on --proxy-front-port), --servicemesh.\n",
 	    out);
 }
 
@@ -171,6 +178,10 @@ enum {
 	OPT_LISTEN,
 	OPT_AGENT_TOKEN,
 	OPT_CONFIG_PATH,
+	OPT_PROXY_HOST,
+	OPT_PROXY_FRONT_PORT,
+	OPT_NO_HUB,
+	OPT_NO_REDACT,
 	OPT_LATER,
 };
 
@@ -290,6 +301,23 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_DISSECT_MEMORY:
 		return size_in(name, val, DISSECT_MIN_MEMORY, "4MiB", 1ull << 40, "1TiB",
 			       &o->dissect_memory, err, errlen);
+	case OPT_PROXY_HOST:
+		if (!*val) {
+			snprintf(err, errlen, "--proxy-host: expected an address");
+			return -EINVAL;
+		}
+		o->proxy_host = val;
+		return 0;
+	case OPT_PROXY_FRONT_PORT:
+		n = strtoull(val, &end, 10);
+		if (*val == '\0' || *end || n > 65535) {
+			snprintf(err, errlen,
+				 "--proxy-front-port: expected 0..65535 (0: any free port), got '%s'",
+				 val);
+			return -EINVAL;
+		}
+		o->proxy_front_port = (int)n;
+		return 0;
 	case OPT_NAME_HISTORY:
 		n = strtoull(val, &end, 10);
 		if (*val == '\0' || *end || n < 1 || n > 100000000) {
@@ -335,12 +363,14 @@ static const struct option long_opts[] = {
     {"name-history", required_argument, NULL, OPT_NAME_HISTORY},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"agent-token", required_argument, NULL, OPT_AGENT_TOKEN},
+    {"proxy-host", required_argument, NULL, OPT_PROXY_HOST},
+    {"proxy-front-port", required_argument, NULL, OPT_PROXY_FRONT_PORT},
+    {"no-hub", no_argument, NULL, OPT_NO_HUB},
+    {"no-redact", no_argument, NULL, OPT_NO_REDACT},
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
     {"pcap", required_argument, NULL, OPT_PCAP},
-    {"proxy-host", required_argument, NULL, OPT_LATER},
-    {"proxy-front-port", required_argument, NULL, OPT_LATER},
     {"proxy-hub-port", required_argument, NULL, OPT_LATER},
     {"tls", optional_argument, NULL, OPT_TLS},
     {"servicemesh", no_argument, NULL, OPT_LATER},
@@ -461,6 +491,12 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_NO_HISTORY:
 			o->history = false;
+			break;
+		case OPT_NO_HUB:
+			o->no_hub = true;
+			break;
+		case OPT_NO_REDACT:
+			o->no_redact = true;
 			break;
 		case 'p':
 		case OPT_PCAP:
@@ -597,29 +633,6 @@ static int config_begin(const char *prog, int argc, char **argv, struct tap_opti
 		fprintf(stderr, "%s: %s\n", prog, err);
 	tap_config_free(tc);
 	return ret < 0 ? 2 : 0;
-}
-
-int tap_main(const char *prog, int argc, char **argv)
-{
-	struct tap_options o;
-	struct tap_config tc;
-	int ret;
-
-	/* Before any jansson call: the entries' trees recycle their small blocks (per thread). */
-	json_alloc_install();
-	tap_options_init(&o);
-	ret = config_begin(prog, argc, argv, &o, &tc);
-	if (ret >= 0)
-		return ret;
-	if (o.listen) {
-		fprintf(stderr,
-			"%s: --listen: this program does not serve a hub; floe-agent does\n", prog);
-		tap_config_free(&tc);
-		return 2;
-	}
-	ret = tap_run(&o, stdout, stderr);
-	tap_config_free(&tc);
-	return ret;
 }
 
 int config_main(const char *prog, int argc, char **argv)

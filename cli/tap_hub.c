@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The hub of `floe tap`, in-process over the tap's agent_api (tap_hub.h; docs/hub.md). */
+#include "tap_hub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub_redact.h"
+#include "hub_server.h"
+
+static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t errlen)
+{
+	struct tap_hub *h = ctx;
+	const char *host = h->o->proxy_host ? h->o->proxy_host : "127.0.0.1";
+	int port = h->o->proxy_front_port < 0 ? TAP_HUB_DEFAULT_PORT : h->o->proxy_front_port;
+	struct hub_server_opts opts = {.host = host, .port = port, .token = h->token};
+	const char *lb = strchr(host, ':') ? "[" : "", *rb = *lb ? "]" : "";
+	char e[512];
+
+	(void)err;
+	(void)errlen;
+	h->api = *api;
+	/* The tap keeps its api: the wrapper (masking header values) is the hub's. */
+	if (!h->o->no_redact && hub_redact_wrap(*api, 0, &h->api)) {
+		fprintf(stderr, "floe: warning: hub not started (out of memory)\n");
+		return 0;
+	}
+	h->wrapped = !h->o->no_redact;
+	if (hub_server_start(&h->api, 1, &opts, &h->srv, e, sizeof(e))) {
+		/* Capture matters more than its viewer: say why and go on without it. */
+		h->srv = NULL;
+		if (h->wrapped)
+			h->api.ops->destroy(h->api.self);
+		h->wrapped = 0;
+		fprintf(stderr,
+			"floe: warning: hub not started (%s); capture goes on without it "
+			"(--proxy-front-port PORT for another port, --no-hub to leave it off)\n",
+			e);
+		return 0;
+	}
+	fprintf(stderr, "floe: hub (API and UI) at http://%s%s%s:%d/%s\n", lb, host, rb,
+		hub_server_port(h->srv), h->token && *h->token ? " (token required)" : "");
+	return 0;
+}
+
+static void hub_stop(void *ctx)
+{
+	struct tap_hub *h = ctx;
+
+	hub_server_stop(h->srv);
+	h->srv = NULL;
+	if (h->wrapped)
+		h->api.ops->destroy(h->api.self);
+	h->wrapped = 0;
+}
+
+int tap_hub_add(struct tap_options *o, struct tap_hub *h)
+{
+	struct tap_service svc = {.name = "hub", .start = hub_start, .stop = hub_stop, .ctx = h};
+
+	memset(h, 0, sizeof(*h));
+	h->o = o;
+	h->token = getenv("FLOE_HUB_TOKEN");
+	if (o->no_hub)
+		return 0;
+	return tap_options_add_service(o, &svc);
+}

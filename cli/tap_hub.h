@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tap_hub: the hub of `floe tap` (local mode), in-process. A tap_service (tap/tap.h) that serves
+ * the hub's HTTP API and UI (hub/hub_server.h) over the tap's own agent_api, on --proxy-host and
+ * --proxy-front-port. The hub never stops capture: a port it cannot bind is a warning.
+ */
+#ifndef FLOE_TAP_HUB_H
+#define FLOE_TAP_HUB_H
+
+#include "tap/tap.h"
+
+#define TAP_HUB_DEFAULT_PORT 8899
+
+struct hub_server;
+
+struct tap_hub {
+	const struct tap_options *o;
+	const char *token;    /* $FLOE_HUB_TOKEN: every route needs it when set */
+	struct agent_api api; /* the tap's, or the masking wrapper over it (wrapped) */
+	int wrapped;
+	struct hub_server *srv; /* NULL when it is not serving */
+};
+
+/*
+ * Add the hub to o's services unless --no-hub (h must outlive the tap run). 0, or -1 when o has
+ * no room for another service.
+ */
+int tap_hub_add(struct tap_options *o, struct tap_hub *h);
+
+#endif /* FLOE_TAP_HUB_H */

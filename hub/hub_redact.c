@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Sensitive header values masked in served entries (hub_redact.h). */
+#include "hub_redact.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+static const char *const sensitive[] = {"authorization", "proxy-authorization", "cookie",
+					"set-cookie"};
+
+static int is_sensitive(const char *name)
+{
+	for (size_t i = 0; i < sizeof(sensitive) / sizeof(sensitive[0]); i++)
+		if (!strcasecmp(name, sensitive[i]))
+			return 1;
+	return 0;
+}
+
+/* Mask the sensitive values of one headers object (a value may be a list of them); every
+ * value when all (the cookies parsed from those headers). */
+static int mask_headers(json_t *headers, int all)
+{
+	const char *name;
+	json_t *v;
+	int n = 0;
+
+	if (!json_is_object(headers))
+		return 0;
+	json_object_foreach(headers, name, v)
+	{
+		if (!all && !is_sensitive(name))
+			continue;
+		if (json_is_array(v)) {
+			size_t i;
+			json_t *x;
+
+			json_array_foreach(v, i, x) if (json_is_string(x))
+			{
+				json_string_set(x, HUB_REDACTED);
+				n++;
+			}
+		} else if (json_is_string(v)) {
+			json_string_set(v, HUB_REDACTED);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* The raw text can hold a sensitive name only if it has one of these (any case): most
+ * entries are left untouched without being parsed. */
+static int may_have(const char *json, size_t len)
+{
+	return memmem(json, len, "uthorization", 12) || memmem(json, len, "UTHORIZATION", 12) ||
+	       memmem(json, len, "ookie", 5) || memmem(json, len, "OOKIE", 5) ||
+	       memmem(json, len, "\\u", 2); /* escaped names: parse to be sure */
+}
+
+int hub_redact_entry(const char *json, size_t len, struct entry_json_buf *out)
+{
+	json_error_t je;
+	json_t *j;
+	int n = 0, rc;
+
+	if (!may_have(json, len))
+		return 0;
+	j = json_loadb(json, len, JSON_ALLOW_NUL, &je);
+	if (!j)
+		return -EINVAL;
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return -EINVAL;
+	}
+	for (int i = 0; i < 2; i++) {
+		json_t *m = json_object_get(j, i ? "response" : "request");
+
+		n += mask_headers(json_object_get(m, "headers"), 0);
+		n += mask_headers(json_object_get(m, "cookies"), 1);
+	}
+	rc = 0;
+	if (n) {
+		out->len = 0;
+		rc = entry_json_append(out, j) ? -ENOMEM : 1;
+	}
+	json_decref(j);
+	return rc;
+}
+
+/* ---- the wrapper ---- */
+
+struct redact {
+	struct agent_api inner;
+	int own;
+};
+
+struct pass {
+	agent_entry_fn fn;
+	void *arg;
+	struct entry_json_buf b;
+};
+
+/* Each entry masked on its way to the caller's callback. An entry that cannot be read is
+ * left out rather than served unmasked. */
+static int on_entry(const struct agent_entry *e, void *arg)
+{
+	struct pass *p = arg;
+	struct agent_entry m = *e;
+	int r = hub_redact_entry(e->json, e->json_len, &p->b);
+
+	if (r < 0)
+		return r == -ENOMEM ? 1 : 0;
+	if (r == 1) {
+		m.json = p->b.p;
+		m.json_len = p->b.len;
+	}
+	return p->fn(&m, p->arg);
+}
+
+static int r_query(void *self, const struct agent_query *q, agent_entry_fn fn, void *arg, char *err,
+		   size_t errlen)
+{
+	struct redact *r = self;
+	struct pass p = {.fn = fn, .arg = arg};
+	int rc = r->inner.ops->query(r->inner.self, q, on_entry, &p, err, errlen);
+
+	entry_json_buf_free(&p.b);
+	return rc;
+}
+
+static int r_get(void *self, const char *id, agent_entry_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct redact *r = self;
+	struct pass p = {.fn = fn, .arg = arg};
+	int rc = r->inner.ops->get(r->inner.self, id, on_entry, &p, err, errlen);
+
+	entry_json_buf_free(&p.b);
+	return rc;
+}
+
+static int r_follow(void *self, const char *filter, struct agent_follow *f, agent_entry_fn fn,
+		    void *arg, char *err, size_t errlen)
+{
+	struct redact *r = self;
+	struct pass p = {.fn = fn, .arg = arg};
+	int rc = r->inner.ops->follow(r->inner.self, filter, f, on_entry, &p, err, errlen);
+
+	entry_json_buf_free(&p.b);
+	return rc;
+}
+
+static int r_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, void *arg, char *err,
+		  size_t errlen)
+{
+	struct redact *r = self;
+
+	return r->inner.ops->pcap(r->inner.self, q, fn, arg, err, errlen);
+}
+
+static int r_stats(void *self, char **json_out, char *err, size_t errlen)
+{
+	struct redact *r = self;
+
+	return r->inner.ops->stats(r->inner.self, json_out, err, errlen);
+}
+
+static void r_info(void *self, struct agent_info *out)
+{
+	struct redact *r = self;
+
+	r->inner.ops->info(r->inner.self, out);
+}
+
+static void r_destroy(void *self)
+{
+	struct redact *r = self;
+
+	if (r->own)
+		r->inner.ops->destroy(r->inner.self);
+	free(r);
+}
+
+static const struct agent_api_ops redact_ops = {
+    .query = r_query,
+    .get = r_get,
+    .follow = r_follow,
+    .pcap = r_pcap,
+    .stats = r_stats,
+    .info = r_info,
+    .destroy = r_destroy,
+};
+
+int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out)
+{
+	struct redact *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->inner = inner;
+	r->own = own;
+	out->ops = &redact_ops;
+	out->self = r;
+	return 0;
+}

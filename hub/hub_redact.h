@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * hub_redact: sensitive header values masked in the entries the hub serves (docs/hub.md,
+ * "Redaction"). The values of authorization, proxy-authorization, cookie and set-cookie in
+ * request.headers and response.headers become "[REDACTED]", and so do the values of
+ * request.cookies and response.cookies (parsed from those headers). The names stay, so a
+ * reader sees what was sent. On by default in floe-hub and floe tap's hub; --no-redact turns
+ * it off. Packets (/api/v1/pcap) are not rewritten.
+ */
+#ifndef FLOE_HUB_REDACT_H
+#define FLOE_HUB_REDACT_H
+
+#include <stddef.h>
+
+#include "api/agent_api.h"
+#include "entry/entry_json.h"
+
+#define HUB_REDACTED "[REDACTED]"
+
+/*
+ * One entry's JSON text (untrusted). 0: nothing to mask (use json as it is); 1: out holds the
+ * masked entry, printed as floe prints entries (out->len = 0 first); -EINVAL when it is not a
+ * JSON object, -ENOMEM.
+ */
+int hub_redact_entry(const char *json, size_t len, struct entry_json_buf *out);
+
+/*
+ * An agent_api over inner whose query, get and follow give masked entries; pcap, stats and
+ * info pass through. own: destroying it destroys inner too. 0 or -ENOMEM.
+ */
+int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out);
+
+#endif /* FLOE_HUB_REDACT_H */

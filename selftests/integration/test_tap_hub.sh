@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Integration: `floe tap` serves the hub in-process (issue 16): pods a (curl) and b (HTTP server)
+# tapped by `floe tap --json`, whose hub answers on 127.0.0.1:8899 (the default port, inside the
+# test's node netns) over the tap's own agent_api. The oracle is the tap's --json output: the
+# hub's /api/v1/entries holds exactly its entries, once each, in time order; a KFL query gives
+# exactly what jq selects; /entries/{id} is the entry in full; the WebSocket stream gives the
+# history, then live entries made after it said "live", each as --json printed it. Authorization
+# and cookie values are masked in what the hub serves (the tap's own output has them), and not
+# with --no-redact. A port in use is a warning and capture goes on; --no-hub serves nothing.
+# Usage (root, from the repo root): bash selftests/integration/test_tap_hub.sh
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ITEST_TIMEOUT=180 source "$HERE/../lib/itest.sh" "$@"
+source "$HERE/../lib/entries.sh"
+
+T=$PODS_TMP
+A=10.213.19.11 B=10.213.19.12
+PORT=8080 BUSY_PORT=18899
+
+need_cmd "curl, jq and ss are installed" curl jq ss || done_testing
+jqe() { jq -e "$@" >/dev/null; }
+entries_pods $A $B
+pod_bg b "$T/httpd.log" sh -c "exec $PY '$HERE/../lib/httpd1.py' :: $PORT 2>'$T/httpd.err'"
+wait_tcp_listen b $PORT 10 || { not_ok "HTTP server listens in b"; done_testing; }
+
+# --proxy-host alone: the default port (8899), in this test's own node netns.
+entries_tap --proxy-host 127.0.0.1
+check "floe tap says where its hub is" \
+	grep -qx 'floe: hub (API and UI) at http://127.0.0.1:8899/' "${OUT%.json}.floe.log"
+H=http://127.0.0.1:8899
+hub_get() { on_node curl -sS --max-time 10 "$@"; }
+# The hub's masking applied to the tap's --json entries: the expected answer.
+RED='def m: with_entries(if (.key | ascii_downcase | IN("authorization", "proxy-authorization", "cookie", "set-cookie")) then .value = "[REDACTED]" else . end);
+	def all: map_values("[REDACTED]");
+	if .request.headers then .request.headers |= m else . end |
+	if .response.headers then .response.headers |= m else . end |
+	if .request.cookies then .request.cookies |= all else . end |
+	if .response.cookies then .response.cookies |= all else . end'
+
+U=http://$B:$PORT
+in_pod a curl -sS --max-time 10 -o /dev/null "$U/text?n=[1-6]"
+in_pod a curl -sS --max-time 10 -o /dev/null "$U/missing/1" "$U/missing/2"
+in_pod a curl -sS --max-time 10 -o /dev/null -H 'Authorization: Bearer s3cr3t-t0ken' \
+	-H 'Cookie: session=c00kie' "$U/text?secret=1"
+N=9
+entries_wait "$OUT" $N 10 || not_ok "$N entries printed by floe tap --json"
+n=0
+for _ in $(seq 100); do
+	n=$(hub_get "$H/api/v1/entries?limit=1000" 2>/dev/null | jq '.entries | length' 2>/dev/null)
+	[ "${n:-0}" -ge $N ] && break
+	sleep 0.1
+done
+is "$n" "$N" "the hub serves the tap's $N entries"
+
+hub_get "$H/api/v1/entries?limit=1000" >"$T/hub.json"
+is "$(jq -r '.entries[].id' "$T/hub.json" | sort | tr '\n' ' ')" \
+	"$(jq -r '.id' "$OUT" | sort | tr '\n' ' ')" "the hub's entries are exactly the tap's (ids)"
+is "$(jq -r '.entries[].id' "$T/hub.json" | sort | uniq -d | wc -l)" 0 "no entry twice"
+times=$(jq -r '.entries[].request_time' "$T/hub.json")
+is "$times" "$(sort <<<"$times")" "entries in time order"
+is "$(jq -S -c '.entries[] | del(.request.body, .response.body)' "$T/hub.json" | sort)" \
+	"$(jq -S -c "$RED | del(.request.body, .response.body)" "$OUT" | sort)" \
+	"each is the tap's --json entry (bodies aside: the list leaves them out; masked)"
+check "the tap's own output has the Authorization and Cookie values as sent" \
+	jqe 'select(.request.query == "secret=1") | .request.headers.authorization == "Bearer s3cr3t-t0ken" and .request.headers.cookie == "session=c00kie"' "$OUT"
+check "the hub masks them" jqe '.entries[] | select(.request.query == "secret=1") |
+	.request.headers.authorization == "[REDACTED]" and .request.headers.cookie == "[REDACTED]"' \
+	"$T/hub.json"
+check "and no served byte holds the secrets" sh -c "! grep -qE 's3cr3t|c00kie' '$T/hub.json'"
+
+hub_get -G "$H/api/v1/entries" --data-urlencode 'q=response.status == 404' \
+	--data-urlencode 'limit=1000' >"$T/q404.json"
+is "$(jq -r '.entries[].id' "$T/q404.json" | sort | tr '\n' ' ')" \
+	"$(jq -r 'select(.response.status == 404) | .id' "$OUT" | sort | tr '\n' ' ')" \
+	"q=response.status == 404: exactly the tap's 404 entries (jq)"
+is "$(jq '.entries | length' "$T/q404.json")" 2 "two of them"
+
+id=$(jq -r 'select(.request.path == "/text") | .id' "$OUT" | head -n 1)
+is "$(hub_get "$H/api/v1/entries/$id" | jq -S -c .)" "$(jq -S -c "select(.id == \"$id\")" "$OUT")" \
+	"/api/v1/entries/{id} is the tap's entry in full"
+id=$(jq -r 'select(.request.query == "secret=1") | .id' "$OUT")
+is "$(hub_get "$H/api/v1/entries/$id" | jq -S -c .)" "$(jq -S -c "select(.id == \"$id\") | $RED" "$OUT")" \
+	"/api/v1/entries/{id} of the entry with secrets: in full, masked"
+check "/api/v1/agents: one agent, connected" \
+	sh -c "ip netns exec $NODE curl -sS --max-time 10 $H/api/v1/agents |
+		jq -e '(.agents | length) == 1 and .agents[0].connected == true' >/dev/null"
+
+# The WebSocket stream: the history (8), then 3 entries made after it said "live".
+node_bg "$T/ws.err" $PY "$HERE/../lib/ws_entries.py" "ws://127.0.0.1:8899/api/v1/stream" \
+	"$T/ws.json" --live "$T/ws.live" --count $((N + 3)) --timeout 30
+WS_PID=$BG_PID
+for _ in $(seq 100); do
+	[ -e "$T/ws.live" ] && break
+	sleep 0.1
+done
+check "the stream says the history is over" test -e "$T/ws.live"
+is "$(grep -c . "$T/ws.json")" $N "the stream's history: $N entries"
+in_pod a curl -sS --max-time 10 -o /dev/null "$U/text?live=[1-3]"
+wait_pid "$WS_PID" 20
+is "$?" 0 "the stream gives the 3 live entries too"
+entries_wait "$OUT" $((N + 3)) 10
+is "$(jq -r .id "$T/ws.json" | tail -n 3 | sort | tr '\n' ' ')" \
+	"$(jq -r 'select(.request.query | test("live=")) | .id' "$OUT" | sort | tr '\n' ' ')" \
+	"the live entries are the ones made after 'live'"
+is "$(jq -S -c . "$T/ws.json" | sort)" "$(jq -S -c "$RED" "$OUT" | sort)" \
+	"stream = floe tap --json: the same $((N + 3)) entries, in full (masked), once each"
+times=$(jq -r '.request_time' "$T/ws.json" | head -n $N)
+is "$times" "$(sort <<<"$times")" "the history in time order"
+diag "$(cat "$T/ws.err")"
+
+entries_stop $((N + 3))
+check "the hub's port is closed once floe tap stopped" \
+	sh -c "! ip netns exec $NODE ss -Hltn 'sport = :8899' | grep -q ."
+
+# A port in use: a warning; capture goes on.
+node_bg "$T/busy.log" $PY -c "import socket,time
+s=socket.socket(); s.bind(('127.0.0.1', $BUSY_PORT)); s.listen(); time.sleep(60)"
+BUSY_PID=$BG_PID
+for _ in $(seq 50); do
+	on_node ss -Hltn "sport = :$BUSY_PORT" | grep -q . && break
+	sleep 0.1
+done
+OUT=$T/busy.json entries_tap --proxy-front-port $BUSY_PORT
+check "a port in use is a warning that says how to go on" \
+	grep -q "^floe: warning: hub not started (.*); capture goes on without it" "$T/busy.floe.log"
+in_pod a curl -sS --max-time 10 -o /dev/null "$U/text?busy=1"
+OUT=$T/busy.json entries_stop 1
+bg_stop $BUSY_PID >/dev/null
+
+# --no-redact, on any free port (0): the hub serves the values as captured.
+OUT=$T/noredact.json entries_tap --proxy-front-port 0 --no-redact
+P0=$(sed -n 's|^floe: hub (API and UI) at http://127.0.0.1:\([0-9]*\)/$|\1|p' "$T/noredact.floe.log")
+check "--proxy-front-port 0: a free port, printed" test -n "$P0" -a "${P0:-0}" -gt 0
+in_pod a curl -sS --max-time 10 -o /dev/null -H 'Authorization: Bearer s3cr3t-t0ken' "$U/text?secret=2"
+entries_wait "$T/noredact.json" 1 10
+for _ in $(seq 50); do
+	hub_get "http://127.0.0.1:$P0/api/v1/entries" >"$T/noredact-hub.json" 2>/dev/null
+	[ "$(jq '.entries | length' "$T/noredact-hub.json" 2>/dev/null)" = 1 ] && break
+	sleep 0.1
+done
+check "--no-redact: the hub serves the Authorization value as captured" \
+	jqe '.entries[0].request.headers.authorization == "Bearer s3cr3t-t0ken"' "$T/noredact-hub.json"
+OUT=$T/noredact.json entries_stop 1
+
+# --no-hub: nothing listens, nothing said.
+OUT=$T/nohub.json entries_tap --proxy-host 127.0.0.1 --no-hub
+check "--no-hub: no hub line" sh -c "! grep -qE '^floe: (warning: )?hub' '$T/nohub.floe.log'"
+check "--no-hub: nothing listens on 8899" \
+	sh -c "! ip netns exec $NODE ss -Hltn 'sport = :8899' | grep -q ."
+in_pod a curl -sS --max-time 10 -o /dev/null "$U/text?nohub=1"
+OUT=$T/nohub.json entries_stop 1
+is "$(floe_filters v-a v-b)" "" "no tc filter left on v-a/v-b"
+done_testing
