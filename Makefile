@@ -7,6 +7,7 @@
 #   make test   deps + build + every test (unit, sanitizer, integration); ends with "N passed, N failed, N skipped"
 #   make fuzz-long  every fuzz target for minutes (FUZZ_SECONDS, default 300), corpus kept
 #   make bench  benchmarks side by side with tcpdump (not pass/fail)
+#   make ui     the web UI (ui/, esbuild) into build/ui/, which floe-hub serves (docs/ui.md)
 #   make run    deps + build + `floe tap -A` on this host's pods
 #   make vmlinux  regenerate vmlinux/<arch>/vmlinux.h from this kernel's BTF
 
@@ -91,11 +92,25 @@ HUB_TESTS := $(patsubst selftests/unit/%.c,%,$(wildcard selftests/unit/test_hub*
 
 BINS := $(BUILD)/floe $(BUILD)/floe-agent $(BUILD)/floe-hub $(BUILD)/hub-fixture
 
-.PHONY: all deps k8s-deps test unit unit-san integration fuzz fuzz-long bench run clean vmlinux format
+
+.PHONY: ui all deps k8s-deps test unit unit-san integration fuzz fuzz-long bench run clean vmlinux format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
 all: $(BINS) $(UNIT_BINS) $(RPC_LIB)
+
+# The web UI (ui/, docs/ui.md): esbuild bundles it into build/ui/, beside floe-hub, which
+# serves it. Part of `all` only where node and the npm packages (`make deps`: npm ci) are.
+UI_SRCS := $(wildcard ui/src/*) ui/build.mjs ui/package-lock.json
+HAVE_UI := $(shell command -v node >/dev/null 2>&1 && test -d ui/node_modules/esbuild && echo 1)
+ifeq ($(HAVE_UI),1)
+all: ui
+endif
+ui: $(BUILD)/ui/index.html
+$(BUILD)/ui/index.html: $(UI_SRCS)
+	@test -d ui/node_modules/esbuild || { echo "ui: run 'make deps' (npm ci in ui/) first" >&2; exit 1; }
+	rm -rf $(BUILD)/ui
+	node ui/build.mjs $(BUILD)/ui
 
 deps:
 	@bash selftests/lib/deps.sh
