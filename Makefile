@@ -258,8 +258,9 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES)
 FUZZ_SAN := address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-fuzz/%.o,$(NODE_SRCS) $(CORE_SRCS)) \
 	$(BUILD)/lib-fuzz/proto/floe.pb-c.o
-# The hub's parsers (PCAP merge, parameters), without the server and its library.
-FUZZ_LIB_OBJS += $(BUILD)/lib-fuzz/hub/hub_pcap.o $(BUILD)/lib-fuzz/hub/hub_query.o
+# The hub's parsers (PCAP merge, parameters, UI paths), without the server and its library.
+FUZZ_LIB_OBJS += $(BUILD)/lib-fuzz/hub/hub_pcap.o $(BUILD)/lib-fuzz/hub/hub_query.o \
+	$(BUILD)/lib-fuzz/hub/hub_static.o
 FUZZ_FLAGS := $(BUILD)/fuzz-flags
 $(shell mkdir -p $(BUILD) && echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' | cmp -s - $(FUZZ_FLAGS) || \
 	echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' > $(FUZZ_FLAGS))
