@@ -55,6 +55,7 @@ function layout(g, w, h) {
 	return spaces;
 }
 
+const fmtRate = (r) => (r >= 10 ? r.toFixed(0) : r.toPrecision(2));
 const f1 = (x) => (x === null || x === undefined ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(0));
 
 export function ServiceMap({ q, setQuery, openEdge }) {
@@ -101,13 +102,18 @@ export function ServiceMap({ q, setQuery, openEdge }) {
 					})}
 					{g && g.edges.map((e) => {
 						const a = pos.get(e.source), b = pos.get(e.target);
+						// Edges of one pair (one per protocol) are bent apart so each stays readable.
+						const pair = g.edges.filter((x) => x.source === e.source && x.target === e.target);
+						const off = (pair.indexOf(e) - (pair.length - 1) / 2) * 36;
+						const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
+						const nx = -dy / len, ny = dx / len, mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
 						return (
 							<g class="edge-g" data-protocol={e.protocol} data-src={e.srcName} data-dst={e.dstName} data-rate={e.rate}>
-								<line class={'edge' + (e.errors ? ' bad' : '')} x1={a.x} y1={a.y} x2={b.x} y2={b.y} marker-end="url(#arrow)"
-									tabindex="0" onClick={() => openEdge(e)} onKeyDown={(k) => k.key === 'Enter' && openEdge(e)}>
-									<title>{e.protocol}: {e.rate.toFixed(2)}/s</title>
-								</line>
-								<text x={(a.x + b.x) / 2} y={(a.y + b.y) / 2 - 4} text-anchor="middle">{e.protocol} {f1(e.rate)}/s</text>
+								<path class={'edge' + (e.errors ? ' bad' : '')} d={`M${a.x},${a.y} Q${mx + nx * off * 2},${my + ny * off * 2} ${b.x},${b.y}`}
+									marker-end="url(#arrow)" tabindex="0" onClick={() => openEdge(e)} onKeyDown={(k) => k.key === 'Enter' && openEdge(e)}>
+									<title>{e.protocol}: {fmtRate(e.rate)}/s, errors {(e.errorRate * 100).toFixed(1)}%, p50 {f1(e.p50)} ms, p99 {f1(e.p99)} ms</title>
+								</path>
+								<text x={mx + nx * off} y={my + ny * off - 4} text-anchor="middle">{e.protocol} {fmtRate(e.rate)}/s</text>
 							</g>
 						);
 					})}
@@ -124,7 +130,7 @@ export function ServiceMap({ q, setQuery, openEdge }) {
 						<tbody>
 							{g.edges.map((e) => (
 								<tr data-protocol={e.protocol} onClick={() => openEdge(e)} style="cursor:pointer">
-									<td>{e.srcName} → {e.dstName}</td><td>{e.protocol}</td><td class="rate">{f1(e.rate)}</td>
+									<td>{e.srcName} → {e.dstName}</td><td>{e.protocol}</td><td class="rate">{fmtRate(e.rate)}</td>
 									<td class={e.errors ? 'err' : ''}>{(e.errorRate * 100).toFixed(1)}%</td><td>{f1(e.p50)}</td><td>{f1(e.p99)}</td>
 								</tr>
 							))}
