@@ -54,9 +54,9 @@ export function KflBox({ value, onApply }) {
 		const t = setTimeout(async () => {
 			try {
 				const r = await validate(text);
-				if (n === seq.current) setCheck(r);
+				if (n === seq.current) setCheck({ ...r, q: text });
 			} catch (e) {
-				if (n === seq.current) setCheck({ ok: false, error: String(e.message) });
+				if (n === seq.current) setCheck({ ok: false, error: String(e.message), q: text });
 			}
 		}, 120);
 		return () => clearTimeout(t);
@@ -124,7 +124,8 @@ export function KflBox({ value, onApply }) {
 			/>
 			{!check.ok && (
 				<div class="msg err" id="kfl-error" data-column={col}>
-					{col ? `${text}\n${' '.repeat(col - 1)}^ ` : ''}
+					{/* the text this answer is about: typing on may have changed the box since */}
+					{col ? `${check.q}\n${' '.repeat(col - 1)}^ ` : ''}
 					{check.error}
 				</div>
 			)}
