@@ -303,6 +303,7 @@ bench: deps
 	bash selftests/bench/protocols.sh
 	bash selftests/bench/tls.sh
 	bash selftests/bench/hub.sh
+	bash selftests/bench/ui.sh
 
 run: deps
 	$(MAKE) all

@@ -10,6 +10,7 @@ import { endpoints, entryTime, fmtBytes, fmtMs, summarize } from './summary.js';
 
 export const MAX_ROWS = 100000;
 const ROW = 26;
+const UPDATE_MS = 100;
 const RANGES = { '5m': 300, '15m': 900, '1h': 3600, '24h': 86400, all: 0 };
 
 // Entries as they arrive, outside Preact's state: a render per animation frame at most.
@@ -68,9 +69,16 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 		setStatus({ live: false, lost: 0, error: '', agents: [] });
 		const secs = RANGES[range];
 		const since = secs ? String(BigInt(Date.now() - secs * 1000) * 1000000n) : '0';
-		let raf = 0;
+		// At most one render per UPDATE_MS: at thousands of entries a second a render per
+		// animation frame would spend the main thread on layout; ten a second still read live.
+		let raf = 0, last = 0;
 		const tick = () => {
 			raf = 0;
+			if (performance.now() - last < UPDATE_MS) {
+				raf = requestAnimationFrame(tick);
+				return;
+			}
+			last = performance.now();
 			if (!pausedRef.current && store.flush()) setVersion((v) => v + 1);
 		};
 		const close = openStream({ q, since }, {
@@ -174,7 +182,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 							const e = at(it.index);
 							return e && (
 								<Row key={e.id} e={e} sel={e.id === id} onClick={() => setId(e.id)}
-									style={{ top: `${it.start}px` }} />
+									style={{ transform: `translateY(${it.start}px)` }} />
 							);
 						})}
 					</div>
