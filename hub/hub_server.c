@@ -922,8 +922,8 @@ static int on_http(struct hub_server *s, struct lws *wsi, struct pss *pss, const
 		/* The UI's files need no agent: opened here, written from the file. */
 		c->status = 200;
 		if (!s->ui_dir || hub_static_open(s->ui_dir, path, &c->fd, &c->len, &c->ctype))
-			respond_json(c, 404, json_pack("{s:s, s:s}", "error", "no such file",
-						       "path", path));
+			respond_json(
+			    c, 404, json_pack("{s:s, s:s}", "error", "no such file", "path", path));
 	} else if (c->route == HUB_ROUTE_SCHEMA || c->route == HUB_ROUTE_VALIDATE) {
 		/* The schema and a compile: quick, no agent asked, answered here. */
 		char *q = NULL;

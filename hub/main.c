@@ -19,9 +19,11 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: floe-hub --agents HOST:PORT,... [--proxy-host ADDR] [--proxy-hub-port PORT]\n"
-	    "                [--token TOKEN] [--agent-token TOKEN] [--ws-queue N] [--spool-dir DIR]\n"
+	    "                [--token TOKEN] [--agent-token TOKEN] [--ws-queue N] [--spool-dir "
+	    "DIR]\n"
 	    "                [--proxy-front-port PORT] [--ui-dir DIR]\n"
-	    "  --agents LIST          the agents to query (their gRPC addresses: floe-agent --listen)\n"
+	    "  --agents LIST          the agents to query (their gRPC addresses: floe-agent "
+	    "--listen)\n"
 	    "  --agent-token TOKEN    the token the agents require (default $FLOE_AGENT_TOKEN)\n"
 	    "  --proxy-host ADDR      address the API listens on (default 127.0.0.1)\n"
 	    "  --proxy-hub-port PORT  its port (default 8898)\n"
@@ -117,7 +119,8 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			if (strcmp(optarg, "0") && parse_port(optarg, &opts.front_port)) {
-				fprintf(stderr, "floe-hub: --proxy-front-port: '%s' is not a port\n",
+				fprintf(stderr,
+					"floe-hub: --proxy-front-port: '%s' is not a port\n",
 					optarg);
 				return 2;
 			}

@@ -2,8 +2,9 @@
 /*
  * The hub's parsers: the PCAP merge over agents' answers (hub_pcap.c) and the query parameters
  * (time, cursor; hub_query.c). The first byte splits the rest into two "agents'" PCAP files;
- * the same bytes are also read as a time, a cursor and a UI file path (hub_static.c). Checks: the merge either fails cleanly
- * or writes a file whose records it can read back, as many as it said, in time order.
+ * the same bytes are also read as a time, a cursor and a UI file path (hub_static.c). Checks: the
+ * merge either fails cleanly or writes a file whose records it can read back, as many as it said,
+ * in time order.
  */
 #include <stdint.h>
 #include <stdio.h>

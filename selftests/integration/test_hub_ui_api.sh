@@ -3,17 +3,7 @@
 # connections: the UI's files from --ui-dir with their MIME types and nothing outside the
 # directory (raw requests with "..", encoded or not, symlinks, hidden files), the schema
 # against `floe schema --json`, validate against the entries route's own 400 and column, the
-# front port serving the same and a busy one not being fatal. build/hub-fixture is the server
-# (in-memory agents); selftests/lib/hub_ui_check.py the client. Only loopback; every process
-# it starts is its child.
+# front port serving the same and a busy one not being fatal. The server is build/hub-fixture
+# (in-memory agents), run as test_hub_api.sh runs it; the client selftests/lib/hub_ui_check.py.
 # Usage (from the repo root): bash selftests/integration/test_hub_ui_api.sh
-set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT" || exit 1
-BUILD=${BUILD:-build}
-if [ ! -x "$BUILD/hub-fixture" ] || [ ! -x "$BUILD/floe" ]; then
-	echo "not ok 1 - $BUILD/hub-fixture and $BUILD/floe exist (run make all)"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-exec timeout -k 10 120 /usr/bin/python3 selftests/lib/hub_ui_check.py --build "$BUILD"
+HUB_CHECK=selftests/lib/hub_ui_check.py exec bash "$(dirname "${BASH_SOURCE[0]}")/test_hub_api.sh" "$@"

@@ -100,6 +100,7 @@ def get_json(port, path, params=None):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
+    ap.add_argument("--captures", help="not used: taken as test_hub_api.sh passes it")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="floe-uicheck-")
     ui = os.path.join(tmp, "ui")
