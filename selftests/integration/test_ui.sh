@@ -86,5 +86,5 @@ rm -rf "$SHOTS"
 checks env UI="http://127.0.0.1:$FRONT_PORT" TRAFFIC="$T/traffic.sh" MARK="$MARK" BODY="$BODY" \
 	POD_A="$(pod_ns a)" POD_B="$(pod_ns b)" SHOTS="$SHOTS" DL="$T/dl" CHROMIUM="$CHROMIUM" \
 	HOME="$T" ip netns exec "$NODE" timeout 140 node "$ROOT/selftests/ui/ui_check.mjs"
-is "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" 7 "a screenshot of each view in build/ui-screenshots/"
+is "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" 8 "a screenshot of each view in build/ui-screenshots/"
 done_testing

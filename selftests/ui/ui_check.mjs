@@ -148,6 +148,17 @@ try {
 	ok(curl && curl.includes(`x-floe-test: ${env.MARK}`) && curl.includes('-X POST') && curl.includes('/echo'),
 		'copy as curl: the method, the header and the URL', curl);
 
+	// Redis in its own layout: the command the client sent and the server's reply.
+	const set = (await api('/api/v1/entries', { q: 'redis and request.command == "SET"', limit: 10 })).body.entries;
+	if (ok(set.length === 1, 'the hub has the client\'s SET', set.length)) {
+		await page.goto(`${UI}/?id=${encodeURIComponent(set[0].id)}`, { waitUntil: 'load' });
+		const red = await until(() => page.$eval('#redis', (e) => e.textContent));
+		ok(red && red.includes('SET floe ui') && red.includes('OK'), 'Redis details: the command, its arguments and the reply', red);
+		await shot('details-redis');
+	}
+	await page.goto(`${UI}/?id=${encodeURIComponent(post[0].id)}`, { waitUntil: 'load' });
+	await until(() => page.$('#pcap'));
+
 	// 6. The PCAP of the connection, downloaded by the browser, opens in tshark.
 	const cdp = await page.createCDPSession();
 	await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: env.DL });

@@ -5,7 +5,7 @@ import { apiURL, getJSON } from './api.js';
 import { endpoints, fmtBytes, fmtMs, summarize } from './summary.js';
 
 function KV({ obj, id }) {
-	const keys = obj ? Object.keys(obj) : [];
+	const keys = obj ? Object.keys(obj).filter((k) => obj[k] !== undefined && obj[k] !== null && obj[k] !== '') : [];
 	if (!keys.length) return null;
 	return (
 		<table class="kv" id={id}>
@@ -120,6 +120,41 @@ function ProtoFields({ e }) {
 				{g.variables && <pre class="body">{JSON.stringify(g.variables, null, 2)}</pre>}
 			</>
 		);
+	}
+	const rq = e.request || {}, rs = e.response || {};
+	const val = (v) => (v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+	if (e.protocol === 'redis') {
+		return (
+			<>
+				<h3>Redis</h3>
+				<table class="kv" id="redis"><tbody>
+					<tr><td>command</td><td>{rq.command} {(rq.args || []).join(' ')}{rq.args_truncated ? ' …' : ''}</td></tr>
+					{rq.keys && <tr><td>keys</td><td>{rq.keys.join(', ')}</td></tr>}
+					{rq.db !== undefined && <tr><td>db</td><td>{rq.db}</td></tr>}
+					<tr><td>reply ({rs.type})</td><td class={rs.type === 'error' ? 'err' : ''}>{rs.type === 'error' ? rs.error : val(rs.value ?? rs.value_base64)}</td></tr>
+				</tbody></table>
+			</>
+		);
+	}
+	if (e.protocol === 'dns') {
+		const recs = ['answers', 'authority', 'additional'].flatMap((sec) => (rs[sec] || []).map((r) => ({ sec, ...r })));
+		return (
+			<>
+				<h3>DNS ({e.transport})</h3>
+				<KV obj={{ question: `${rq.name || rs.name} ${rq.type || rs.type}`, rcode: rs.rcode, id: rq.id ?? rs.id }} />
+				{recs.length > 0 && (
+					<table class="kv" id="dns-records"><tbody>
+						{recs.map((r) => <tr><td>{r.sec} {r.name}</td><td>{r.type} {r.ttl}s {val(r.data)}</td></tr>)}
+					</tbody></table>
+				)}
+			</>
+		);
+	}
+	if (e.protocol === 'kafka') {
+		return (<><h3>Kafka</h3><KV obj={{ api: `${rq.api_name || rq.api_key} v${rq.api_version}`, client: rq.client_id, correlation: rq.correlation_id, error: rs.error_name, errors: rs.error_count }} /></>);
+	}
+	if (e.protocol === 'amqp') {
+		return (<><h3>AMQP</h3><KV obj={{ method: rq.method, channel: rq.channel, exchange: rq.exchange, routing_key: rq.routing_key, queue: rq.queue, reply: rs.method, reply_code: rs.reply_code && `${rs.reply_code} ${rs.reply_name}`, ack: e.ack && val(e.ack) }} /></>);
 	}
 	return null;
 }
