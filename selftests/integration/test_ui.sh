@@ -3,7 +3,8 @@
 # puppeteer-core, selftests/ui/ui_check.mjs) against a real floe-hub serving build/ui/ over a
 # real floe-agent tapping pods a (clients, namespace "front") and b (servers, "back"): HTTP/1.1
 # (httpd1.py), h2c (nghttpd), gRPC (grpc_peer.py) and Redis (redis-server), made while the page
-# is open. Checks: entries appear live, the page counts the hub's entries, the KFL box filters
+# is open. Checks: entries appear live, the page counts the hub's entries, pause/resume and
+# the order, the KFL box filters
 # (as the hub's API answers the same query) and completes field names, an invalid query is
 # marked at the hub's column, ?q= opens filtered, an entry's details show the header and body
 # the client sent, copy as curl, the PCAP the browser downloads opens in tshark with the POST in
@@ -81,9 +82,11 @@ ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS GET floe >/dev/null
 ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS PING >/dev/null
 EOS
 
+printf 'ip netns exec %s redis-cli -h %s -p %s PING >/dev/null\n' "$(pod_ns a)" $B $REDIS >"$T/ping.sh"
+
 SHOTS=$ROOT/build/ui-screenshots
 rm -rf "$SHOTS"
-checks env UI="http://127.0.0.1:$FRONT_PORT" TRAFFIC="$T/traffic.sh" MARK="$MARK" BODY="$BODY" \
+checks env UI="http://127.0.0.1:$FRONT_PORT" TRAFFIC="$T/traffic.sh" PING="$T/ping.sh" MARK="$MARK" BODY="$BODY" \
 	POD_A="$(pod_ns a)" POD_B="$(pod_ns b)" SHOTS="$SHOTS" DL="$T/dl" CHROMIUM="$CHROMIUM" \
 	HOME="$T" ip netns exec "$NODE" timeout 140 node "$ROOT/selftests/ui/ui_check.mjs"
 is "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" 8 "a screenshot of each view in build/ui-screenshots/"

@@ -4,7 +4,8 @@
 // body), tshark on the downloaded PCAP, the pods' names. Prints "ok<TAB>desc",
 // "fail<TAB>desc", "diag<TAB>text" lines for the test's `checks`.
 //
-// Environment: UI (the page's base URL), TRAFFIC (a script making the test traffic), MARK (the
+// Environment: UI (the page's base URL), TRAFFIC (a script making the test traffic), PING (one
+// more Redis command), MARK (the
 // header value the client's POST carries), BODY (its JSON body), POD_A, POD_B (pod names),
 // SHOTS (screenshot directory), DL (download directory), CHROMIUM (the browser).
 import { execFileSync } from 'node:child_process';
@@ -85,6 +86,18 @@ try {
 	ok(shown.length > 0 && shown.every((r) => all.has(r.id)), `the ${shown.length} rows in view are hub entries`);
 	await shot('traffic');
 
+	// Pause: new entries wait (counted) and appear on resume; the order toggles.
+	await page.click('#pause');
+	execFileSync('bash', [env.PING], { stdio: 'ignore', timeout: 20000 });
+	const waiting = await until(() => page.$eval('#counts', (e) => /paused \(1 waiting\)/.test(e.textContent)));
+	ok(waiting && (await count()) === n, 'paused: the new entry waits, the list stays as it was', await page.$eval('#counts', (e) => e.textContent));
+	await page.click('#pause');
+	ok(await until(async () => (await count()) === n + 1 && (await rows())[0].proto === 'redis'), 'resumed: it is shown, newest first');
+	await page.click('#order');
+	const oldest = (await api('/api/v1/entries', { limit: 1 })).body.entries[0].id;
+	ok(await until(async () => (await rows())[0].id === oldest), 'oldest first: the first row is the hub\'s oldest entry');
+	await page.click('#order');
+
 	// 2. The KFL box: filters with Enter; completion from the schema.
 	await page.click('#kfl');
 	await page.keyboard.type('request.comm');
@@ -92,7 +105,8 @@ try {
 	ok(sugg && sugg.includes('request.command'), 'completion offers request.command for "request.comm"', sugg);
 	await page.keyboard.press('Tab');
 	await page.keyboard.type(' == "SET" or redis');
-	ok((await page.$eval('#kfl', (e) => e.value)) === 'request.command == "SET" or redis', 'Tab completes the field name');
+	const typed = await page.$eval('#kfl', (e) => e.value);
+	ok(typed === 'request.command == "SET" or redis', 'Tab completes the field name', typed);
 	await until(() => page.$eval('#kfl', (e) => e.getAttribute('aria-invalid') === 'false'));
 	await page.keyboard.press('Enter');
 	const nRedis = await hubCount('redis');

@@ -79,7 +79,8 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 				return;
 			}
 			last = performance.now();
-			if (!pausedRef.current && store.flush()) setVersion((v) => v + 1);
+			// Paused: only the counts line changes (how many wait).
+			if (pausedRef.current || store.flush()) setVersion((v) => v + 1);
 		};
 		const close = openStream({ q, since }, {
 			onEntry: (e) => {
