@@ -161,6 +161,12 @@ try {
 	const curl = await page.evaluate(() => window.__floeLastCopy);
 	ok(curl && curl.includes(`x-floe-test: ${env.MARK}`) && curl.includes('-X POST') && curl.includes('/echo'),
 		'copy as curl: the method, the header and the URL', curl);
+	// And it does what the client did: run in pod a, the server echoes the same body back.
+	let again = '';
+	try {
+		again = execFileSync('ip', ['netns', 'exec', env.POD_A, 'sh', '-c', `${curl} -sS --max-time 5`], { encoding: 'utf8', timeout: 10000 });
+	} catch (e) { again = `failed: ${e.message}`; }
+	ok(again === env.BODY, 'the copied curl, run in pod a, sends the same body (the server echoes it)', again);
 
 	// Redis in its own layout: the command the client sent and the server's reply.
 	const set = (await api('/api/v1/entries', { q: 'redis and request.command == "SET"', limit: 10 })).body.entries;
