@@ -55,8 +55,9 @@ static void hub_ui_announce(const struct hub_server_opts *o, struct hub_server *
 	int fp = hub_server_front_port(srv);
 	if (!o->ui_dir)
 		fprintf(stderr, "floe-hub: no web UI (no ui/ beside the binary; --ui-dir DIR)\n");
-	else if (fp)
-		fprintf(stderr, "floe-hub: web UI on http://%s:%d/\n", o->host, fp);
+	else if (fp || !o->front_port || o->front_port == hub_server_port(srv))
+		fprintf(stderr, "floe-hub: web UI on http://%s:%d/\n", o->host,
+			fp ? fp : hub_server_port(srv));
 	else
 		fprintf(stderr, "floe-hub: web UI on http://%s:%d/ (front port %d not bound)\n",
 			o->host, hub_server_port(srv), o->front_port);
