@@ -7,6 +7,7 @@
 #   make test   deps + build + every test (unit, sanitizer, integration); ends with "N passed, N failed, N skipped"
 #   make fuzz-long  every fuzz target for minutes (FUZZ_SECONDS, default 300), corpus kept
 #   make bench  benchmarks side by side with tcpdump (not pass/fail)
+#   make ui     the web UI (ui/, esbuild) into build/ui/, which floe-hub serves (docs/ui.md)
 #   make run    deps + build + `floe tap -A` on this host's pods
 #   make vmlinux  regenerate vmlinux/<arch>/vmlinux.h from this kernel's BTF
 
@@ -94,11 +95,24 @@ BINS := $(BUILD)/floe $(BUILD)/floe-agent $(BUILD)/floe-hub $(BUILD)/hub-fixture
 # keep compiling.
 BENCH_BINS := $(patsubst selftests/bench/%.c,$(BUILD)/bench/%,$(wildcard selftests/bench/*.c))
 
-.PHONY: all deps k8s-deps test unit unit-san integration fuzz fuzz-long bench run clean vmlinux format
+.PHONY: ui all deps k8s-deps test unit unit-san integration fuzz fuzz-long bench run clean vmlinux format
 .DELETE_ON_ERROR:
 .SECONDARY:
 
 all: $(BINS) $(UNIT_BINS) $(RPC_LIB) $(BENCH_BINS)
+
+# The web UI (ui/, docs/ui.md): esbuild bundles it into build/ui/, beside floe-hub, which
+# serves it. Part of `all` only where node and the npm packages (`make deps`: npm ci) are.
+UI_SRCS := $(wildcard ui/src/*) ui/build.mjs ui/package-lock.json
+HAVE_UI := $(shell command -v node >/dev/null 2>&1 && test -d ui/node_modules/esbuild && echo 1)
+ifeq ($(HAVE_UI),1)
+all: ui
+endif
+ui: $(BUILD)/ui/index.html
+$(BUILD)/ui/index.html: $(UI_SRCS)
+	@test -d ui/node_modules/esbuild || { echo "ui: run 'make deps' (npm ci in ui/) first" >&2; exit 1; }
+	rm -rf $(BUILD)/ui
+	node ui/build.mjs $(BUILD)/ui
 
 deps:
 	@bash selftests/lib/deps.sh
@@ -253,9 +267,10 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES)
 FUZZ_SAN := address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-fuzz/%.o,$(NODE_SRCS) $(CORE_SRCS)) \
 	$(BUILD)/lib-fuzz/proto/floe.pb-c.o
-# The hub's parsers (PCAP merge, parameters, redaction), without the server and its library.
+# The hub's parsers (PCAP merge, parameters, redaction, UI paths), without the server and its
+# library.
 FUZZ_LIB_OBJS += $(BUILD)/lib-fuzz/hub/hub_pcap.o $(BUILD)/lib-fuzz/hub/hub_query.o \
-	$(BUILD)/lib-fuzz/hub/hub_redact.o
+	$(BUILD)/lib-fuzz/hub/hub_redact.o $(BUILD)/lib-fuzz/hub/hub_static.o
 FUZZ_FLAGS := $(BUILD)/fuzz-flags
 $(shell mkdir -p $(BUILD) && echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' | cmp -s - $(FUZZ_FLAGS) || \
 	echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' > $(FUZZ_FLAGS))
@@ -299,6 +314,7 @@ bench: deps
 	bash selftests/bench/tls.sh
 	bash selftests/bench/hub.sh
 	bash selftests/bench/triggers.sh
+	bash selftests/bench/ui.sh
 
 run: deps
 	$(MAKE) all

@@ -5,16 +5,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hub_redact.h"
 #include "hub_server.h"
+#include "hub_static.h"
 
 static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t errlen)
 {
 	struct tap_hub *h = ctx;
 	const char *host = h->o->proxy_host ? h->o->proxy_host : "127.0.0.1";
 	int port = h->o->proxy_front_port < 0 ? TAP_HUB_DEFAULT_PORT : h->o->proxy_front_port;
-	struct hub_server_opts opts = {.host = host, .port = port, .token = h->token};
+	struct hub_server_opts opts = {.host = host,
+				       .port = port,
+				       .token = h->token,
+				       .ui_dir = h->ui_dir[0] ? h->ui_dir : NULL};
 	const char *lb = strchr(host, ':') ? "[" : "", *rb = *lb ? "]" : "";
 	char e[512];
 
@@ -39,6 +44,9 @@ static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t e
 			e);
 		return 0;
 	}
+	if (!opts.ui_dir)
+		fprintf(stderr, "floe: the web UI's files are not built (make deps; make): the hub "
+				"serves its API only\n");
 	fprintf(stderr, "floe: hub (API and UI) at http://%s%s%s:%d/%s\n", lb, host, rb,
 		hub_server_port(h->srv), h->token && *h->token ? " (token required)" : "");
 	return 0;
@@ -64,5 +72,16 @@ int tap_hub_add(struct tap_options *o, struct tap_hub *h)
 	h->token = getenv("FLOE_HUB_TOKEN");
 	if (o->no_hub)
 		return 0;
+	{
+		/* The UI beside this binary (build/ui), or an install's ../share/floe/ui. */
+		char exe[4096];
+		ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+		if (l > 0) {
+			exe[l] = '\0';
+			if (hub_static_default_dir(exe, h->ui_dir, sizeof(h->ui_dir)))
+				h->ui_dir[0] = '\0';
+		}
+	}
 	return tap_options_add_service(o, &svc);
 }

@@ -19,6 +19,7 @@ struct tap_hub {
 	struct agent_api api; /* the tap's, or the masking wrapper over it (wrapped) */
 	int wrapped;
 	struct hub_server *srv; /* NULL when it is not serving */
+	char ui_dir[4096];      /* the web UI's files (hub_static_default_dir); "" when absent */
 };
 
 /*

@@ -13,9 +13,12 @@ static const double bucket_s[HUB_LATENCY_BUCKETS] = {0.001, 0.0025, 0.005, 0.01,
 						     0.1,   0.25,   0.5,   1,	 2.5,	10};
 
 static const char *const route_names[HUB_ROUTE_N] = {
-    [HUB_ROUTE_ENTRIES] = "entries", [HUB_ROUTE_ENTRY] = "entry",   [HUB_ROUTE_STREAM] = "stream",
-    [HUB_ROUTE_PCAP] = "pcap",	     [HUB_ROUTE_AGENTS] = "agents", [HUB_ROUTE_STATS] = "stats",
-    [HUB_ROUTE_METRICS] = "metrics", [HUB_ROUTE_OTHER] = "other",
+    [HUB_ROUTE_ENTRIES] = "entries",   [HUB_ROUTE_ENTRY] = "entry",
+    [HUB_ROUTE_STREAM] = "stream",     [HUB_ROUTE_PCAP] = "pcap",
+    [HUB_ROUTE_AGENTS] = "agents",     [HUB_ROUTE_STATS] = "stats",
+    [HUB_ROUTE_METRICS] = "metrics",   [HUB_ROUTE_SCHEMA] = "schema",
+    [HUB_ROUTE_VALIDATE] = "validate", [HUB_ROUTE_UI] = "ui",
+    [HUB_ROUTE_OTHER] = "other",
 };
 
 const char *hub_route_name(enum hub_route r)

@@ -20,6 +20,9 @@ enum hub_route {
 	HUB_ROUTE_AGENTS,
 	HUB_ROUTE_STATS,
 	HUB_ROUTE_METRICS,
+	HUB_ROUTE_SCHEMA,
+	HUB_ROUTE_VALIDATE,
+	HUB_ROUTE_UI, /* the web UI's static files (hub_static.h) */
 	HUB_ROUTE_OTHER,
 	HUB_ROUTE_N
 };

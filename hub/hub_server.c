@@ -23,7 +23,9 @@
 #include "hub_metrics.h"
 #include "hub_pcap.h"
 #include "hub_query.h"
+#include "hub_static.h"
 #include "hub_stream.h"
+#include "hub_ui_api.h"
 
 _Static_assert(HUB_STREAM_PRE >= LWS_PRE, "stream messages need the library's header room");
 
@@ -65,7 +67,8 @@ struct hub_server {
 	struct agent_api *agents;
 	size_t n;
 	struct hub_server_opts opts;
-	char *host, *token, *spool_dir;
+	char *host, *token, *spool_dir, *ui_dir;
+	int front_port; /* 0: none */
 	struct lws_context *ctx;
 	int port;
 	pthread_t service;
@@ -863,6 +866,13 @@ static enum hub_route route_of(const char *path, const char **id)
 		return HUB_ROUTE_STATS;
 	if (!strcmp(path, "/metrics"))
 		return HUB_ROUTE_METRICS;
+	if (!strcmp(path, API "/schema"))
+		return HUB_ROUTE_SCHEMA;
+	if (!strcmp(path, API "/validate"))
+		return HUB_ROUTE_VALIDATE;
+	/* Everything outside the API is the web UI's (a 404 when it has no such file). */
+	if (strncmp(path, "/api/", 5))
+		return HUB_ROUTE_UI;
 	return HUB_ROUTE_OTHER;
 }
 
@@ -908,6 +918,22 @@ static int on_http(struct hub_server *s, struct lws *wsi, struct pss *pss, const
 		respond_error(c, 405, "only GET");
 	} else if (!auth_ok(s, wsi)) {
 		respond_error(c, 401, "a token is required: Authorization: Bearer TOKEN");
+	} else if (c->route == HUB_ROUTE_UI) {
+		/* The UI's files need no agent: opened here, written from the file. */
+		c->status = 200;
+		if (!s->ui_dir || hub_static_open(s->ui_dir, path, &c->fd, &c->len, &c->ctype))
+			respond_json(
+			    c, 404, json_pack("{s:s, s:s}", "error", "no such file", "path", path));
+	} else if (c->route == HUB_ROUTE_SCHEMA || c->route == HUB_ROUTE_VALIDATE) {
+		/* The schema and a compile: quick, no agent asked, answered here. */
+		char *q = NULL;
+		if (c->route == HUB_ROUTE_VALIDATE && get_arg(wsi, "q", &q) < 0)
+			respond_error(c, 400, "q: too long");
+		else
+			respond_json(c, 200,
+				     c->route == HUB_ROUTE_SCHEMA ? hub_api_schema()
+								  : hub_api_validate(q));
+		free(q);
 	} else if (c->route == HUB_ROUTE_OTHER) {
 		respond_json(c, 404,
 			     json_pack("{s:s, s:s}", "error", "no such route", "path", path));
@@ -1098,6 +1124,7 @@ int hub_server_start(struct agent_api *agents, size_t n, const struct hub_server
 	s->host = strdup(opts->host ? opts->host : "127.0.0.1");
 	s->token = opts->token && *opts->token ? strdup(opts->token) : NULL;
 	s->spool_dir = opts->spool_dir ? strdup(opts->spool_dir) : NULL;
+	s->ui_dir = opts->ui_dir ? strdup(opts->ui_dir) : NULL;
 	if (!s->opts.ws_queue)
 		s->opts.ws_queue = 4096;
 	if (!s->opts.live_hold_ns)
@@ -1132,6 +1159,16 @@ int hub_server_start(struct agent_api *agents, size_t n, const struct hub_server
 		hub_server_stop(s);
 		return -EADDRNOTAVAIL;
 	}
+	if (opts->front_port > 0 && opts->front_port != s->port) {
+		/* The UI's port: a second vhost on the same context and protocols, so it serves
+		 * the same routes (the page's API calls go to its own origin). */
+		info.port = opts->front_port;
+		info.vhost_name = "front";
+		struct lws_vhost *fv = lws_create_vhost(s->ctx, &info);
+		s->front_port = fv ? lws_get_vhost_listen_port(fv) : 0;
+		if (s->front_port < 0)
+			s->front_port = 0;
+	}
 	if (pthread_create(&s->service, NULL, service_thread, s)) {
 		snprintf(err, errlen, "cannot start the service thread");
 		lws_context_destroy(s->ctx);
@@ -1146,6 +1183,11 @@ int hub_server_start(struct agent_api *agents, size_t n, const struct hub_server
 int hub_server_port(const struct hub_server *s)
 {
 	return s->port;
+}
+
+int hub_server_front_port(const struct hub_server *s)
+{
+	return s->front_port;
 }
 
 void hub_server_stop(struct hub_server *s)
@@ -1172,5 +1214,6 @@ void hub_server_stop(struct hub_server *s)
 	free(s->host);
 	free(s->token);
 	free(s->spool_dir);
+	free(s->ui_dir);
 	free(s);
 }

@@ -31,6 +31,11 @@ struct hub_server_opts {
 	size_t max_limit;      /* largest ?limit= of /api/v1/entries; 0 = 10000 */
 	const char *spool_dir; /* where /api/v1/pcap spools its parts; NULL = $TMPDIR or /tmp */
 	int max_workers;       /* requests answered at once (more get 503); 0 = 64 */
+	const char *ui_dir;    /* the web UI's files (hub_static.h), served at the other paths;
+				  NULL = none (404) */
+	int front_port;	       /* a second port serving the same (the UI's, --proxy-front-port);
+				  0 = none; not fatal when it cannot be bound:
+				  hub_server_front_port() says 0 then */
 };
 
 /*
@@ -42,6 +47,9 @@ int hub_server_start(struct agent_api *agents, size_t n, const struct hub_server
 
 /* The TCP port it listens on. */
 int hub_server_port(const struct hub_server *s);
+
+/* The front port it also listens on; 0 when none was asked for or it could not be bound. */
+int hub_server_front_port(const struct hub_server *s);
 
 /*
  * Stop: no new requests, every stream told to end (their follow() calls get stop), workers

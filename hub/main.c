@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* floe-hub: the HTTP/WebSocket API over every agent's entries and PCAP (docs/hub.md). */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hub_redact.h"
 #include "hub_server.h"
+#include "hub_static.h"
 #include "hub_transport.h"
 
 static void usage(FILE *f)
@@ -18,7 +21,7 @@ static void usage(FILE *f)
 	    f,
 	    "usage: floe-hub --agents HOST:PORT,... [--proxy-host ADDR] [--proxy-hub-port PORT]\n"
 	    "                [--token TOKEN] [--agent-token TOKEN] [--ws-queue N] [--spool-dir DIR]\n"
-	    "                [--no-redact]\n"
+	    "                [--no-redact] [--proxy-front-port PORT] [--ui-dir DIR]\n"
 	    "  --agents LIST          the agents to query (their gRPC addresses: floe-agent --listen)\n"
 	    "  --agent-token TOKEN    the token the agents require (default $FLOE_AGENT_TOKEN)\n"
 	    "  --proxy-host ADDR      address the API listens on (default 127.0.0.1)\n"
@@ -28,7 +31,11 @@ static void usage(FILE *f)
 	    "  --ws-queue N           messages a WebSocket client may have waiting (default 4096)\n"
 	    "  --spool-dir DIR        where PCAP exports are merged (default $TMPDIR or /tmp)\n"
 	    "  --no-redact            serve authorization and cookie header values as captured\n"
-	    "                         (masked by default)\n");
+	    "                         (masked by default)\n"
+	    "  --proxy-front-port PORT  the web UI's port, which serves the API too (default\n"
+	    "                         8899; 0: none; the UI is on the API port as well)\n"
+	    "  --ui-dir DIR           the web UI's files (default: ui/ beside this binary, or\n"
+	    "                         ../share/floe/ui)\n");
 }
 
 static int parse_port(const char *s, int *out)
@@ -42,6 +49,21 @@ static int parse_port(const char *s, int *out)
 	return 0;
 }
 
+/* Where the web UI is, or why it is not there (a busy front port is not fatal: the API's
+ * port serves the UI as well). */
+static void hub_ui_announce(const struct hub_server_opts *o, struct hub_server *srv)
+{
+	int fp = hub_server_front_port(srv);
+	if (!o->ui_dir)
+		fprintf(stderr, "floe-hub: no web UI (no ui/ beside the binary; --ui-dir DIR)\n");
+	else if (fp || !o->front_port || o->front_port == hub_server_port(srv))
+		fprintf(stderr, "floe-hub: web UI on http://%s:%d/\n", o->host,
+			fp ? fp : hub_server_port(srv));
+	else
+		fprintf(stderr, "floe-hub: web UI on http://%s:%d/ (front port %d not bound)\n",
+			o->host, hub_server_port(srv), o->front_port);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -53,10 +75,13 @@ int main(int argc, char **argv)
 	    {"ws-queue", required_argument, NULL, 'q'},
 	    {"spool-dir", required_argument, NULL, 's'},
 	    {"no-redact", no_argument, NULL, 'R'},
+	    {"proxy-front-port", required_argument, NULL, 'f'},
+	    {"ui-dir", required_argument, NULL, 'u'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct hub_server_opts opts = {.host = "127.0.0.1", .port = 8898};
+	struct hub_server_opts opts = {.host = "127.0.0.1", .port = 8898, .front_port = 8899};
+	char ui_dir[PATH_MAX];
 	const char *agents_arg = NULL;
 	int redact = 1;
 	const char *agent_token = getenv("FLOE_AGENT_TOKEN");
@@ -99,6 +124,19 @@ int main(int argc, char **argv)
 		case 'R':
 			redact = 0;
 			break;
+		case 'f':
+			if (strcmp(optarg, "0") && parse_port(optarg, &opts.front_port)) {
+				fprintf(stderr,
+					"floe-hub: --proxy-front-port: '%s' is not a port\n",
+					optarg);
+				return 2;
+			}
+			if (!strcmp(optarg, "0"))
+				opts.front_port = 0;
+			break;
+		case 'u':
+			opts.ui_dir = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -114,6 +152,15 @@ int main(int argc, char **argv)
 	if (!agents_arg || !*agents_arg) {
 		fprintf(stderr, "floe-hub: --agents HOST:PORT,... is required\n");
 		return 2;
+	}
+	if (!opts.ui_dir) {
+		char exe[PATH_MAX];
+		ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (l > 0) {
+			exe[l] = '\0';
+			if (!hub_static_default_dir(exe, ui_dir, sizeof(ui_dir)))
+				opts.ui_dir = ui_dir;
+		}
 	}
 	const struct hub_transport *tr = hub_transport();
 	if (!tr) {
@@ -169,6 +216,7 @@ int main(int argc, char **argv)
 	if (!rc) {
 		fprintf(stderr, "floe-hub: %zu agent(s), API on http://%s:%d/api/v1/\n", got,
 			opts.host, hub_server_port(srv));
+		hub_ui_announce(&opts, srv);
 		int sig;
 		sigwait(&set, &sig);
 		hub_server_stop(srv);

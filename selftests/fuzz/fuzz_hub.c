@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The hub's parsers: the PCAP merge over agents' answers (hub_pcap.c), the query parameters
- * (time, cursor; hub_query.c) and the redaction of an agent's entry (hub_redact.c). The first byte
- * splits the rest into two "agents'" PCAP files; the same bytes are also read as a time and a
- * cursor. Checks: the merge either fails cleanly or writes a file whose records it can read back,
- * as many as it said, in time order; a masked entry is a JSON object again, and masking it once
- * more changes nothing.
+ * (time, cursor; hub_query.c), the redaction of an agent's entry (hub_redact.c) and the UI's
+ * file paths (hub_static.c). The first byte splits the rest into two "agents'" PCAP files; the
+ * same bytes are also read as a time, a cursor and a UI file path. Checks: the merge either
+ * fails cleanly or writes a file whose records it can read back, as many as it said, in time
+ * order; a masked entry is a JSON object again, and masking it once more changes nothing.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include "../../hub/hub_pcap.h"
 #include "../../hub/hub_query.h"
 #include "../../hub/hub_redact.h"
+#include "../../hub/hub_static.h"
 
 static void check_output(const uint8_t *out, size_t len, uint64_t packets)
 {
@@ -70,6 +71,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int64_t t;
 	char *id;
 	if (hub_parse_time(s, &t, err, sizeof(err)) == 0 && t < 0)
+		abort();
+	/* A UI path that is taken names a file below the directory: no ".." or hidden component
+	 * and nothing that leaves it, whatever the bytes. */
+	char rel[256];
+	if (hub_static_path(s, rel, sizeof(rel)) == 0 &&
+	    (rel[0] == '/' || strstr(rel, "/.") || rel[0] == '.' || strstr(rel, "//") ||
+	     strchr(rel, '\\')))
 		abort();
 	if (hub_cursor_decode(s, &t, &id) == 0) {
 		char again[1024], *id2;

@@ -161,6 +161,8 @@ int main(int argc, char **argv)
 	    {"follow-queue", required_argument, NULL, 'f'},
 	    {"hold-ms", required_argument, NULL, 'H'},
 	    {"host", required_argument, NULL, 'h'},
+	    {"ui-dir", required_argument, NULL, 'u'},
+	    {"front-port", required_argument, NULL, 'F'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct fixture fx = {.n = 3};
@@ -199,6 +201,12 @@ int main(int argc, char **argv)
 		case 'h':
 			opts.host = optarg;
 			break;
+		case 'u':
+			opts.ui_dir = optarg;
+			break;
+		case 'F':
+			opts.front_port = (int)strtol(optarg, NULL, 10);
+			break;
 		default:
 			return 2;
 		}
@@ -230,6 +238,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("port %d\n", hub_server_port(srv));
+	if (opts.front_port)
+		printf("front %d\n", hub_server_front_port(srv));
 	fflush(stdout);
 
 	char line[256];

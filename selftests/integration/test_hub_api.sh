@@ -18,5 +18,6 @@ if [ ! -x "$BUILD/hub-fixture" ] || [ ! -x "$BUILD/floe" ]; then
 	exit 1
 fi
 # Debian's python3: python3-websockets and the stdlib only.
-exec timeout -k 10 240 /usr/bin/python3 selftests/lib/hub_check.py --build "$BUILD" \
+# HUB_CHECK: another checker of the same fixture (test_hub_ui_api.sh: the UI's routes).
+exec timeout -k 10 240 /usr/bin/python3 "${HUB_CHECK:-selftests/lib/hub_check.py}" --build "$BUILD" \
 	--captures "${FLOE_CAPTURES:-$ROOT/../shared/captures}"

@@ -15,10 +15,29 @@ pkgs=(
 	nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio
 	nodejs redis-server redis-tools dnsmasq-base bind9-dnsutils rabbitmq-server python3-pika kcat
 	tinyproxy socat
+	# the web UI's browser tests (selftests/integration/test_ui.sh) drive Debian's chromium
+	chromium
 	# benchmarks
 	iperf3 wrk nginx time
 	dnsperf
 )
+
+# The web UI's npm packages (ui/package-lock.json: the exact versions), when npm is here:
+# npm ci, again only when the lockfile changed since the last install.
+ui_npm() {
+	local ui
+	ui="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/ui"
+	command -v npm >/dev/null 2>&1 || { echo "deps: no npm: the web UI is not built" >&2; return 0; }
+	if [ ! -e "$ui/node_modules/.package-lock.json" ] ||
+		[ "$ui/package-lock.json" -nt "$ui/node_modules/.package-lock.json" ]; then
+		echo "deps: npm ci in ui/"
+		(cd "$ui" && npm ci --no-audit --no-fund --loglevel=error) || {
+			echo "deps: npm ci in ui/ failed" >&2
+			return 1
+		}
+	fi
+}
+ui_npm
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Integration: the web UI (docs/ui.md) in a real headless Chromium (Debian's chromium driven by
+# puppeteer-core, selftests/ui/ui_check.mjs) against a real floe-hub serving build/ui/ over a
+# real floe-agent tapping pods a (clients, namespace "front") and b (servers, "back"): HTTP/1.1
+# (httpd1.py), h2c (nghttpd), gRPC (grpc_peer.py) and Redis (redis-server), made while the page
+# is open. Checks: entries appear live, the page counts the hub's entries, pause/resume and
+# the order, the KFL box filters
+# (as the hub's API answers the same query) and completes field names, an invalid query is
+# marked at the hub's column, ?q= opens filtered, an entry's details show the header and body
+# the client sent, copy as curl, the PCAP the browser downloads opens in tshark with the POST in
+# it, the service map shows both pods and an HTTP edge with its rate, health shows the agent,
+# keyboard and dark mode, no console error on any page. Screenshots: build/ui-screenshots/.
+# Skipped when chromium, node or ui/node_modules (make deps) or build/ui (make ui) are absent.
+# Usage (root, from the repo root): bash selftests/integration/test_ui.sh
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ITEST_TIMEOUT=170 source "$HERE/../lib/itest.sh" "$@"
+source "$HERE/../lib/entries.sh"
+
+ROOT=$(floe_root)
+T=$PODS_TMP
+A=10.213.21.11 B=10.213.21.12
+H1=8080 H2=8081 GRPC=50051 REDIS=16379 AGENT_PORT=18897 HUB_PORT=18898 FRONT_PORT=18900
+AGENT=$ROOT/build/floe-agent
+HUB=$ROOT/build/floe-hub
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+
+need_cmd "chromium, node, tshark, curl, nghttpd, redis are installed" "$CHROMIUM" node tshark curl \
+	nghttpd redis-server redis-cli || done_testing
+if [ ! -d "$ROOT/ui/node_modules/puppeteer-core" ]; then
+	skip "the UI in a browser" "ui/node_modules is missing (make deps: npm ci in ui/)"
+	done_testing
+fi
+if [ ! -f "$ROOT/build/ui/index.html" ]; then
+	skip "the UI in a browser" "build/ui is missing (make ui)"
+	done_testing
+fi
+[ -x "$AGENT" ] && [ -x "$HUB" ] || { skip "floe-agent and floe-hub" "not built"; done_testing; }
+"$PY" -c 'import grpc' 2>/dev/null || { skip "gRPC peers" "python3-grpcio missing"; done_testing; }
+
+entries_pods $A $B
+pod_bg b "$T/httpd.log" sh -c "exec $PY '$HERE/../lib/httpd1.py' :: $H1 2>'$T/httpd.err'"
+mkdir -p "$T/www"
+printf 'hello over h2c\n' >"$T/www/index.html"
+pod_bg b "$T/nghttpd.log" nghttpd --no-tls -d "$T/www" $H2
+pod_bg b "$T/grpc.err" "$PY" "$HERE/../lib/grpc_peer.py" server $GRPC "$T/grpc-server.log"
+mkdir -p "$T/redis"
+printf 'bind %s\nport %s\ndir %s\nsave ""\nappendonly no\nprotected-mode no\ndaemonize no\nlogfile ""\n' \
+	$B $REDIS "$T/redis" >"$T/redis.conf"
+pod_bg b "$T/redis.log" redis-server "$T/redis.conf"
+for p in $H1 $H2 $GRPC $REDIS; do
+	wait_tcp_listen b $p 15 || { not_ok "servers listen in b (port $p)"; done_testing; }
+done
+ok "HTTP/1.1, h2c, gRPC and Redis servers listen in b"
+
+printf '#!/bin/sh\nshift\nexec "%s" "$@" >"%s"\n' "$AGENT" "$T/agent.json" >"$T/agent-wrap"
+chmod +x "$T/agent-wrap"
+if ! FLOE=$T/agent-wrap floe_start "$T/agent.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
+	--store "$T/store" --json --listen "127.0.0.1:$AGENT_PORT"; then
+	not_ok "floe-agent --listen starts"
+	done_testing
+fi
+node_bg "$T/hub.log" "$HUB" --agents "127.0.0.1:$AGENT_PORT" --proxy-hub-port $HUB_PORT \
+	--proxy-front-port $FRONT_PORT --ui-dir "$ROOT/build/ui"
+wait_for_line "$T/hub.log" "web UI on http://127.0.0.1:$FRONT_PORT/" 10 ||
+	{ not_ok "floe-hub says where the UI is"; diag "$(cat "$T/hub.log")"; done_testing; }
+ok "floe-hub serves the UI on the front port $FRONT_PORT"
+
+# The traffic, made by the browser check while the page is open.
+MARK=ui-$RANDOM$RANDOM
+BODY='{"hello":"floe","items":[1,2,3],"nested":{"ok":true}}'
+cat >"$T/traffic.sh" <<EOS
+set -u
+ip netns exec $(pod_ns a) timeout 60 $PY $HERE/../lib/grpc_peer.py client $B:$GRPC $T/grpc-client.log 2 >$T/grpc-client.err 2>&1
+for i in 1 2; do ip netns exec $(pod_ns a) curl -sS --max-time 5 --http2-prior-knowledge -o /dev/null http://$B:$H2/index.html; done
+ip netns exec $(pod_ns a) curl -sS --max-time 5 -o /dev/null "http://$B:$H1/text?n=[1-3]00"
+ip netns exec $(pod_ns a) curl -sS --max-time 5 -o /dev/null http://$B:$H1/missing
+ip netns exec $(pod_ns a) curl -sS --max-time 5 -o /dev/null -X POST -H 'content-type: application/json' \
+	-H 'x-floe-test: $MARK' --data-binary '$BODY' http://$B:$H1/echo
+ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS SET floe ui >/dev/null
+ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS GET floe >/dev/null
+ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS PING >/dev/null
+EOS
+
+printf 'ip netns exec %s redis-cli -h %s -p %s PING >/dev/null\n' "$(pod_ns a)" $B $REDIS >"$T/ping.sh"
+
+SHOTS=$ROOT/build/ui-screenshots
+rm -rf "$SHOTS"
+checks env UI="http://127.0.0.1:$FRONT_PORT" TRAFFIC="$T/traffic.sh" PING="$T/ping.sh" MARK="$MARK" BODY="$BODY" \
+	POD_A="$(pod_ns a)" POD_B="$(pod_ns b)" SHOTS="$SHOTS" DL="$T/dl" CHROMIUM="$CHROMIUM" \
+	HOME="$T" ip netns exec "$NODE" timeout 140 node "$ROOT/selftests/ui/ui_check.mjs"
+is "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" 8 "a screenshot of each view in build/ui-screenshots/"
+done_testing

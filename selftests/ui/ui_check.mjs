@@ -1,0 +1,236 @@
+// The web UI in a real headless Chromium (Debian's, driven by puppeteer-core) against a real
+// floe-hub over a real floe-agent tapping pods (selftests/integration/test_ui.sh sets it up).
+// Oracles: the hub's own API for the same queries, what the client sent (its header and
+// body), tshark on the downloaded PCAP, the pods' names. Prints "ok<TAB>desc",
+// "fail<TAB>desc", "diag<TAB>text" lines for the test's `checks`.
+//
+// Environment: UI (the page's base URL), TRAFFIC (a script making the test traffic), PING (one
+// more Redis command), MARK (the
+// header value the client's POST carries), BODY (its JSON body), POD_A, POD_B (pod names),
+// SHOTS (screenshot directory), DL (download directory), CHROMIUM (the browser).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const require = createRequire(new URL('../../ui/package.json', import.meta.url));
+const puppeteer = require('puppeteer-core');
+const env = process.env;
+const UI = env.UI.replace(/\/$/, '');
+
+let failed = 0;
+const ok = (cond, desc, detail) => {
+	console.log(`${cond ? 'ok' : 'fail'}\t${desc}`);
+	if (!cond) {
+		failed++;
+		if (detail !== undefined) console.log(`diag\t${String(JSON.stringify(detail)).slice(0, 600)}`);
+	}
+	return cond;
+};
+const diag = (t) => console.log(`diag\t${t}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(fn, ms = 15000, step = 100) {
+	const end = Date.now() + ms;
+	for (;;) {
+		const v = await fn().catch(() => undefined);
+		if (v) return v;
+		if (Date.now() > end) return v;
+		await sleep(step);
+	}
+}
+async function api(path, params) {
+	const u = new URL(UI + path);
+	for (const [k, v] of Object.entries(params || {})) u.searchParams.set(k, v);
+	const r = await fetch(u);
+	return { status: r.status, body: await r.json() };
+}
+const hubCount = async (q) => (await api('/api/v1/entries', { q, limit: 10000 })).body.entries.length;
+
+mkdirSync(env.SHOTS, { recursive: true });
+mkdirSync(env.DL, { recursive: true });
+const browser = await puppeteer.launch({
+	executablePath: env.CHROMIUM || '/usr/bin/chromium',
+	headless: true,
+	args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${env.DL}/profile`],
+});
+const consoleErrors = [];
+const page = await browser.newPage();
+page.on('console', (m) => m.type() === 'error' && consoleErrors.push(`${page.url()}: ${m.text()}`));
+page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+page.on('requestfailed', (r) => !/\/api\/v1\/(stream|pcap)/.test(r.url()) && consoleErrors.push(`failed ${r.url()}`));
+await page.setViewport({ width: 1500, height: 1600 });
+const shot = (name) => page.screenshot({ path: join(env.SHOTS, `${name}.png`) });
+const rows = () => page.$$eval('.row[data-id]', (rs) => rs.map((r) => ({ id: r.dataset.id, proto: r.dataset.proto, version: r.dataset.version })));
+const count = () => page.$eval('#count', (e) => Number(e.textContent));
+
+try {
+	// 1. Live: the page is open and streaming before the traffic is made.
+	await page.goto(`${UI}/`, { waitUntil: 'load' });
+	ok(await until(() => page.$eval('#counts', (e) => e.textContent.includes('live'))), 'the traffic view opens and goes live');
+	const before = await count();
+	execFileSync('bash', [env.TRAFFIC], { stdio: 'ignore', timeout: 60000 });
+	const kinds = (rs) => ({
+		h1: rs.some((r) => r.proto === 'http' && r.version === '1.1'),
+		h2: rs.some((r) => r.proto === 'http' && r.version === '2'),
+		grpc: rs.some((r) => r.proto === 'grpc'),
+		redis: rs.some((r) => r.proto === 'redis'),
+	});
+	const seen = await until(async () => { const k = kinds(await rows()); return Object.values(k).every(Boolean) && k; }, 20000);
+	ok(seen, 'entries appear live: HTTP/1.1, h2c, gRPC and Redis rows', kinds(await rows()));
+	// Once the hub's count is stable, the page shows exactly its entries.
+	let n = -1, m = -2;
+	await until(async () => { m = n; n = await hubCount(''); return n === m && (await count()) === n; }, 15000, 500);
+	ok(n > before && (await count()) === n, `the page counts the hub's ${n} entries`, { page: await count(), hub: n, before });
+	const all = new Set((await api('/api/v1/entries', { limit: 10000 })).body.entries.map((e) => e.id));
+	const shown = await rows();
+	ok(shown.length > 0 && shown.every((r) => all.has(r.id)), `the ${shown.length} rows in view are hub entries`);
+	await shot('traffic');
+
+	// Pause: new entries wait (counted) and appear on resume; the order toggles.
+	await page.click('#pause');
+	execFileSync('bash', [env.PING], { stdio: 'ignore', timeout: 20000 });
+	const waiting = await until(() => page.$eval('#counts', (e) => /paused \(1 waiting\)/.test(e.textContent)));
+	ok(waiting && (await count()) === n, 'paused: the new entry waits, the list stays as it was', await page.$eval('#counts', (e) => e.textContent));
+	await page.click('#pause');
+	ok(await until(async () => (await count()) === n + 1 && (await rows())[0].proto === 'redis'), 'resumed: it is shown, newest first');
+	await page.click('#order');
+	const oldest = (await api('/api/v1/entries', { limit: 1 })).body.entries[0].id;
+	ok(await until(async () => (await rows())[0].id === oldest), 'oldest first: the first row is the hub\'s oldest entry');
+	await page.click('#order');
+
+	// 2. The KFL box: filters with Enter; completion from the schema.
+	await page.click('#kfl');
+	await page.keyboard.type('request.comm');
+	const sugg = await until(() => page.$$eval('#kfl-complete li', (l) => l.map((x) => x.textContent)));
+	ok(sugg && sugg.includes('request.command'), 'completion offers request.command for "request.comm"', sugg);
+	await page.keyboard.press('Tab');
+	await page.keyboard.type(' == "SET" or redis');
+	const typed = await page.$eval('#kfl', (e) => e.value);
+	ok(typed === 'request.command == "SET" or redis', 'Tab completes the field name', typed);
+	await until(() => page.$eval('#kfl', (e) => e.getAttribute('aria-invalid') === 'false'));
+	await page.keyboard.press('Enter');
+	const nRedis = await hubCount('redis');
+	await until(async () => (await count()) === nRedis && (await rows()).every((r) => r.proto === 'redis'));
+	const rr = await rows();
+	ok(nRedis > 0 && (await count()) === nRedis && rr.length === nRedis && rr.every((r) => r.proto === 'redis'),
+		`the KFL box filters: ${nRedis} redis rows, as the hub answers`, { page: await count(), hub: nRedis });
+	ok(new URL(page.url()).searchParams.get('q') === 'request.command == "SET" or redis', 'the query is in the URL');
+	await shot('traffic-filtered');
+
+	// 3. An invalid query is marked at its column (the hub's column for it).
+	for (const bad of ['http and response.statu >= 500', 'redis and (request.command == ']) {
+		await page.click('#kfl', { clickCount: 3 });
+		await page.keyboard.press('Backspace');
+		await page.keyboard.type(bad);
+		// The answer for this text (not the last one's): its first line is the query.
+		const col = await until(() => page.$eval('#kfl-error', (e, t) => e.textContent.split('\n')[0] === t && Number(e.dataset.column), bad));
+		const hub = await api('/api/v1/entries', { q: bad, limit: 1 });
+		const caret = await page.$eval('#kfl-error', (e) => e.textContent.split('\n')[1] || '');
+		ok(hub.status === 400 && col === hub.body.column && caret.indexOf('^') === col - 1,
+			`"${bad}": marked invalid at column ${col}, the hub's column`, { col, hub: hub.body, caret });
+	}
+	await shot('traffic-invalid');
+	await page.keyboard.press('Escape');
+
+	// 4. ?q= opens filtered.
+	const q = 'request.method == "POST"';
+	await page.goto(`${UI}/?q=${encodeURIComponent(q)}`, { waitUntil: 'load' });
+	const nPost = await hubCount(q);
+	await until(async () => (await count()) === nPost);
+	ok(nPost >= 1 && (await count()) === nPost && (await page.$eval('#kfl', (e) => e.value)) === q,
+		`?q= opens filtered: ${nPost} POST entries, the box holds the query`, { page: await count(), hub: nPost });
+
+	// 5. Details: the client's header and body; the entry id in the URL.
+	const post = (await api('/api/v1/entries', { q: `request.headers["x-floe-test"] == "${env.MARK}"`, limit: 10 })).body.entries;
+	ok(post.length === 1, 'the hub has the client\'s POST (by its header)', post.length);
+	await page.click(`.row[data-id="${post[0].id}"]`);
+	ok(await until(() => page.$eval('#details', (e) => e.dataset.id)) === post[0].id && new URL(page.url()).searchParams.get('id') === post[0].id,
+		'clicking the row opens its details, its id in the URL');
+	const hdr = await until(() => page.$$eval('#request-headers tr', (t) => Object.fromEntries(t.map((r) => [r.cells[0].textContent, r.cells[1].textContent]))).then((h) => h['x-floe-test'] && h));
+	ok(hdr && hdr['x-floe-test'] === env.MARK && hdr['content-type'] === 'application/json', 'details show the headers the client sent', hdr);
+	const body = await until(() => page.$eval('#request-body', (e) => ({ kind: e.dataset.kind, text: e.textContent })));
+	let same = false;
+	try { same = body.kind === 'json' && JSON.stringify(JSON.parse(body.text)) === JSON.stringify(JSON.parse(env.BODY)) && body.text.includes('\n'); } catch { /* not JSON */ }
+	ok(same, 'and the body it sent, pretty-printed JSON', body);
+	await shot('details');
+	// A link with the id opens the same details.
+	await page.goto(`${UI}/?id=${encodeURIComponent(post[0].id)}`, { waitUntil: 'load' });
+	ok(await until(() => page.$eval('#details', (e) => e.dataset.id)) === post[0].id, 'a URL with the entry id opens its details');
+	await until(() => page.$('#copy-curl'));
+	await page.click('#copy-curl');
+	const curl = await page.evaluate(() => window.__floeLastCopy);
+	ok(curl && curl.includes(`x-floe-test: ${env.MARK}`) && curl.includes('-X POST') && curl.includes('/echo'),
+		'copy as curl: the method, the header and the URL', curl);
+	// And it does what the client did: run in pod a, the server echoes the same body back.
+	let again = '';
+	try {
+		again = execFileSync('ip', ['netns', 'exec', env.POD_A, 'sh', '-c', `${curl} -sS --max-time 5`], { encoding: 'utf8', timeout: 10000 });
+	} catch (e) { again = `failed: ${e.message}`; }
+	ok(again === env.BODY, 'the copied curl, run in pod a, sends the same body (the server echoes it)', again);
+
+	// Redis in its own layout: the command the client sent and the server's reply.
+	const set = (await api('/api/v1/entries', { q: 'redis and request.command == "SET"', limit: 10 })).body.entries;
+	if (ok(set.length === 1, 'the hub has the client\'s SET', set.length)) {
+		await page.goto(`${UI}/?id=${encodeURIComponent(set[0].id)}`, { waitUntil: 'load' });
+		const red = await until(() => page.$eval('#redis', (e) => e.textContent));
+		ok(red && red.includes('SET floe ui') && red.includes('OK'), 'Redis details: the command, its arguments and the reply', red);
+		await shot('details-redis');
+	}
+	await page.goto(`${UI}/?id=${encodeURIComponent(post[0].id)}`, { waitUntil: 'load' });
+	await until(() => page.$('#pcap'));
+
+	// 6. The PCAP of the connection, downloaded by the browser, opens in tshark.
+	const cdp = await page.createCDPSession();
+	await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: env.DL });
+	await page.click('#pcap');
+	const file = await until(() => {
+		const f = readdirSync(env.DL).filter((x) => x.endsWith('.pcap'));
+		return Promise.resolve(f.length && statSync(join(env.DL, f[0])).size > 24 && join(env.DL, f[0]));
+	}, 20000, 200);
+	ok(file, 'the PCAP download completes', readdirSync(env.DL));
+	if (file) {
+		await sleep(300);
+		let out = '';
+		try {
+			out = execFileSync('tshark', ['-r', file, '-Y', 'http.request', '-T', 'fields', '-e', 'http.request.method', '-e', 'http.request.uri'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+		} catch (e) { out = `tshark failed: ${e.stderr || e.message}`; }
+		ok(out.trim().split('\n').some((l) => l === 'POST\t/echo'), 'tshark reads it: the POST /echo is in it', out);
+	}
+
+	// 7. The service map: both pods, an HTTP edge between them with a rate.
+	await page.goto(`${UI}/?view=map`, { waitUntil: 'load' });
+	const edge = await until(() => page.$$eval('.edge-g', (es, a, b) => es.map((e) => ({ ...e.dataset })).find((d) => d.src === a && d.dst === b && d.protocol === 'http'), env.POD_A, env.POD_B));
+	const names = await page.$$eval('.node', (ns) => ns.map((n) => n.dataset.name));
+	ok(names.includes(env.POD_A) && names.includes(env.POD_B), 'the service map shows both pods', names);
+	const nHttp = (await api('/api/v1/entries', { q: `protocol == "http" and src.pod == "${env.POD_A}" and dst.pod == "${env.POD_B}"`, limit: 10000 })).body.entries.length;
+	ok(edge && Math.abs(Number(edge.rate) - nHttp / 900) < 1e-9, `an HTTP edge a → b with its rate (${nHttp} in 15 min)`, { edge, nHttp });
+	const spaces = await page.$$eval('.ns', (ns) => ns.map((n) => n.dataset.ns));
+	ok(spaces.includes('front') && spaces.includes('back'), 'nodes grouped by namespace', spaces);
+	await shot('map');
+
+	// 8. Health: the agent, connected.
+	await page.goto(`${UI}/?view=health`, { waitUntil: 'load' });
+	const st = await until(() => page.$$eval('#agents tbody tr', (t) => t.map((r) => r.textContent).join(' | ')).then((s) => s.includes('connected') && s));
+	ok(st, 'health: the agent is connected', st);
+	await shot('health');
+
+	// 9. Keyboard and dark mode.
+	await page.keyboard.press('t');
+	await until(() => page.$('#kfl'));
+	await page.keyboard.press('/');
+	ok(await page.evaluate(() => document.activeElement?.id === 'kfl'), 'keyboard: t opens traffic, / focuses the query');
+	await page.keyboard.press('Escape');
+	const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+	const b1 = await bg();
+	await page.click('#theme');
+	const b2 = await bg();
+	ok(b1 !== b2, `dark/light toggle changes the page (${b1} → ${b2})`);
+	await shot('traffic-theme2');
+	await page.click('#theme');
+} catch (e) {
+	ok(false, `the browser run ended early: ${e.message}`);
+} finally {
+	ok(consoleErrors.length === 0, 'no console errors on any page', consoleErrors);
+	await browser.close();
+}
+process.exit(0);

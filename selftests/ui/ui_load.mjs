@@ -1,0 +1,127 @@
+// The web UI under load (docs/ui.md): build/hub-fixture's in-memory agents emit RATE entries a
+// second for SECONDS while a headless Chromium (puppeteer-core) shows the traffic view live.
+// Measured through the DevTools protocol: the longest main-thread task of the page (a trace
+// of devtools.timeline: no frame can be produced while a task runs), the longest gap between
+// animation frames, and the JS heap (Runtime.getHeapUsage, each second). Oracle for the
+// entries: what the fixture emitted = what the page counts + what the hub told it it lost.
+// The frame figures are printed (with an idle baseline of the same page first), not judged:
+// on a shared machine the idle page alone can miss 100 ms. Prints "ok<TAB>desc",
+// "fail<TAB>desc" and "diag<TAB>text" lines.
+// Usage: node selftests/ui/ui_load.mjs BUILD_DIR [RATE] [SECONDS]
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const require = createRequire(new URL('../../ui/package.json', import.meta.url));
+const puppeteer = require('puppeteer-core');
+const build = process.argv[2] || 'build';
+const RATE = Number(process.argv[3] || 5000), SECONDS = Number(process.argv[4] || 30);
+const FRAME_MAX_MS = 100, HEAP_MAX = 200 * 1024 * 1024;
+const ok = (c, d, x) => { console.log(`${c ? 'ok' : 'fail'}\t${d}`); if (!c && x !== undefined) console.log(`diag\t${JSON.stringify(x)}`); };
+const diag = (t) => console.log(`diag\t${t}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const fx = spawn(join(build, 'hub-fixture'), ['--agents', '3', '--ui-dir', join(build, 'ui')], { stdio: ['pipe', 'pipe', 'inherit'] });
+const lines = createInterface({ input: fx.stdout });
+const waiting = [];
+lines.on('line', (l) => { const w = waiting.shift(); if (w) w(l); });
+const next = () => new Promise((r) => waiting.push(r));
+const port = Number((await next()).split(' ')[1]);
+diag(`hub-fixture on port ${port}`);
+const UI = `http://127.0.0.1:${port}`;
+
+const browser = await puppeteer.launch({
+	executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+	args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${process.env.PROFILE || '/tmp/floe-ui-load-profile'}`],
+});
+const errors = [];
+try {
+	const page = await browser.newPage();
+	page.on('pageerror', (e) => errors.push(e.message));
+	page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+	await page.setViewport({ width: 1400, height: 900 });
+	// Gaps between animation frames, as the page sees them.
+	await page.evaluateOnNewDocument(() => {
+		window.__gaps = { max: 0, n: 0, over: 0 };
+		let last = 0;
+		const f = (t) => {
+			if (last && window.__measure) {
+				const g = t - last;
+				window.__gaps.n++;
+				if (g > window.__gaps.max) window.__gaps.max = g;
+				if (g > 100) window.__gaps.over++;
+			}
+			last = t;
+			requestAnimationFrame(f);
+		};
+		requestAnimationFrame(f);
+	});
+	await page.goto(`${UI}/`, { waitUntil: 'load' });
+	for (let i = 0; i < 100 && !(await page.$eval('#counts', (e) => e.textContent.includes('live')).catch(() => false)); i++) await sleep(100);
+	const cdp = await page.createCDPSession();
+	const metrics = async () => Object.fromEntries(((await cdp.send('Performance.getMetrics')).metrics || []).map((m) => [m.name, m.value]));
+	// One measured phase: RATE entries a second (0: none, the baseline of this machine) for
+	// SECS seconds, in bursts every 100 ms on the clock (late bursts catch up).
+	async function phase(rate, secs) {
+		await page.tracing.start({ categories: ['toplevel'] }); // RunTask: every task of every thread
+		await page.evaluate(() => { window.__gaps = { max: 0, n: 0, over: 0 }; window.__measure = true; });
+		let heapMax = 0;
+		const heapTimer = setInterval(async () => {
+			const h = await cdp.send('Runtime.getHeapUsage').catch(() => null);
+			if (h && h.usedSize > heapMax) heapMax = h.usedSize;
+		}, 1000);
+		await cdp.send('Performance.enable').catch(() => {});
+		const m0 = await metrics();
+		const t0 = Date.now(), per = rate / 10;
+		let sent = 0;
+		for (let k = 0; k < secs * 10; k++) {
+			const due = t0 + k * 100;
+			if (Date.now() < due) await sleep(due - Date.now());
+			if (!per) continue;
+			fx.stdin.write(`emit ${per} 0\n`);
+			await next();
+			sent += per;
+		}
+		const took = (Date.now() - t0) / 1000;
+		const m1 = await metrics();
+		// Main-thread time the page used, a share of the wall time: how busy it was.
+		const busy = {};
+		for (const k of ['TaskDuration', 'ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration']) busy[k] = (m1[k] - m0[k]) / took;
+		await page.evaluate(() => { window.__measure = false; });
+		clearInterval(heapTimer);
+		const trace = JSON.parse(new TextDecoder().decode(await page.tracing.stop()));
+		const gaps = await page.evaluate(() => window.__gaps);
+		// The renderer's main thread: where the page's tasks run.
+		const ev = trace.traceEvents || trace;
+		const main = ev.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+		const tasks = ev.filter((e) => (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask') && e.ph === 'X' && (!main || (e.pid === main.pid && e.tid === main.tid)));
+		const longest = tasks.reduce((m, e) => Math.max(m, e.dur / 1000), 0);
+		const over = tasks.filter((e) => e.dur / 1000 > FRAME_MAX_MS).length;
+		return { sent, took, gaps, longest, over, tasks: tasks.length, heapMax, busy };
+	}
+	const fmt = (r) => `longest main-thread task ${r.longest.toFixed(1)} ms (${r.over} of ${r.tasks} over ${FRAME_MAX_MS} ms); longest frame gap ${r.gaps.max.toFixed(1)} ms, ${r.gaps.n} frames in ${r.took.toFixed(1)} s (${r.gaps.over} gaps over ${FRAME_MAX_MS} ms); JS heap max ${(r.heapMax / 1048576).toFixed(1)} MiB; main thread busy ${(r.busy.TaskDuration * 100).toFixed(0)}% (script ${(r.busy.ScriptDuration * 100).toFixed(0)}%, layout ${(r.busy.LayoutDuration * 100).toFixed(0)}%, style ${(r.busy.RecalcStyleDuration * 100).toFixed(0)}%)`;
+	const base = await phase(0, 5);
+	diag(`idle baseline (this machine, load ${(await import('node:os')).loadavg()[0].toFixed(1)}): ${fmt(base)}`);
+	const r = await phase(RATE, SECONDS);
+	let count = 0, lost = 0;
+	for (let i = 0; i < 100; i++) {
+		[count, lost] = await page.$eval('#counts', (e) => [Number(e.dataset.count), Number(e.dataset.lost)]);
+		if (count + lost >= r.sent) break;
+		await sleep(200);
+	}
+	const rows = await page.$$eval('.row[data-id]', (x) => x.length);
+	diag(`emitted ${r.sent} in ${r.took.toFixed(1)} s (${(r.sent / r.took).toFixed(0)}/s); page counted ${count}, lost ${lost}; ${rows} rows in the DOM`);
+	diag(`under load: ${fmt(r)}`);
+	ok(r.sent / r.took >= RATE * 0.95, `the fixture emitted ${RATE} entries/s for ${SECONDS} s`);
+	ok(count + lost === r.sent, 'every entry was shown or counted lost (count + lost = emitted)', { count, lost, sent: r.sent });
+	ok(rows < 200, `virtualized: ${rows} rows in the DOM for ${Math.min(count, 100000)} in the list`);
+	ok(r.heapMax > 0 && r.heapMax < HEAP_MAX, `JS heap under 200 MiB (max ${(r.heapMax / 1048576).toFixed(1)} MiB)`);
+	// Frame times are figures, not a verdict: on a shared machine the idle page alone can miss.
+	const frames = r.tasks > 0 && r.longest <= FRAME_MAX_MS && r.gaps.max <= FRAME_MAX_MS;
+	diag(`frames ${frames ? 'within' : 'NOT within'} ${FRAME_MAX_MS} ms under load${frames || base.gaps.max <= FRAME_MAX_MS ? '' : ' (nor idle: the machine is busy)'}`);
+	ok(errors.length === 0, 'no console errors', errors.slice(0, 5));
+} finally {
+	await browser.close();
+	fx.stdin.end('quit\n');
+}

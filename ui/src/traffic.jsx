@@ -1,0 +1,195 @@
+// The traffic view: the live stream (history, then live), newest first or following the
+// tail, paused or not; a virtualized list (only the visible rows are in the DOM), bounded
+// to MAX_ROWS entries so memory stays bounded at any rate.
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { Virtualizer, elementScroll, observeElementOffset, observeElementRect } from '@tanstack/virtual-core';
+import { openStream } from './api.js';
+import { KflBox } from './kflbox.jsx';
+import { Details } from './details.jsx';
+import { endpoints, entryTime, fmtBytes, fmtMs, summarize } from './summary.js';
+
+export const MAX_ROWS = 100000;
+const ROW = 26;
+const UPDATE_MS = 100;
+const RANGES = { '5m': 300, '15m': 900, '1h': 3600, '24h': 86400, all: 0 };
+
+// Entries as they arrive, outside Preact's state: a render per animation frame at most.
+class Store {
+	constructor() {
+		this.rows = [];
+		this.pending = [];
+		this.evicted = 0;
+	}
+	flush() {
+		if (!this.pending.length) return false;
+		for (const e of this.pending) e._s = summarize(e);
+		this.rows.push(...this.pending);
+		this.pending = [];
+		if (this.rows.length > MAX_ROWS) {
+			const cut = this.rows.length - MAX_ROWS;
+			this.rows.splice(0, cut);
+			this.evicted += cut;
+		}
+		return true;
+	}
+}
+
+function Row({ e, style, sel, onClick }) {
+	const s = e._s;
+	return (
+		<div class={"row" + (sel ? " sel" : "")} style={style} role="row" data-id={e.id} data-proto={e.protocol} data-version={e.version} aria-selected={sel} onClick={onClick}>
+			<span class="muted">{entryTime(e).slice(11, 23)}</span>
+			<span class="proto">{e.protocol}</span>
+			<span title={s.what}><b>{s.method}</b> {s.what}</span>
+			<span class={s.bad ? 'err' : 'ok'}>{s.status}</span>
+			<span title={endpoints(e)}>{endpoints(e)}</span>
+			<span>{fmtMs(e.elapsed_ms)}</span>
+			<span class="muted">{fmtBytes(e.request_size)}/{fmtBytes(e.response_size)}</span>
+		</div>
+	);
+}
+
+export function Traffic({ q, id, range, setQuery, setId, setRange }) {
+	const store = useRef(new Store()).current;
+	const [version, setVersion] = useState(0);
+	const [paused, setPaused] = useState(false);
+	const [newestFirst, setNewestFirst] = useState(true);
+	const [status, setStatus] = useState({ live: false, lost: 0, error: '', agents: [] });
+	const list = useRef();
+	const virt = useRef();
+	const pausedRef = useRef(paused);
+	pausedRef.current = paused;
+
+	// (Re)open the stream when the query or the range changes.
+	useEffect(() => {
+		store.rows = [];
+		store.pending = [];
+		store.evicted = 0;
+		setVersion((v) => v + 1);
+		setStatus({ live: false, lost: 0, error: '', agents: [] });
+		const secs = RANGES[range];
+		const since = secs ? String(BigInt(Date.now() - secs * 1000) * 1000000n) : '0';
+		// At most one render per UPDATE_MS: at thousands of entries a second a render per
+		// animation frame would spend the main thread on layout; ten a second still read live.
+		let raf = 0, last = 0;
+		const tick = () => {
+			raf = 0;
+			if (performance.now() - last < UPDATE_MS) {
+				raf = requestAnimationFrame(tick);
+				return;
+			}
+			last = performance.now();
+			// Paused: only the counts line changes (how many wait).
+			if (pausedRef.current || store.flush()) setVersion((v) => v + 1);
+		};
+		const close = openStream({ q, since }, {
+			onEntry: (e) => {
+				store.pending.push(e);
+				// While paused the pending entries stay bounded too: the oldest go first.
+				if (store.pending.length > MAX_ROWS) {
+					store.evicted += store.pending.length - MAX_ROWS;
+					store.pending.splice(0, store.pending.length - MAX_ROWS);
+				}
+				if (!raf) raf = requestAnimationFrame(tick);
+			},
+			onLive: () => setStatus((s) => ({ ...s, live: true })),
+			onLost: (n, total) => setStatus((s) => ({ ...s, lost: total })),
+			onAgent: (m) => setStatus((s) => ({ ...s, agents: [...s.agents.slice(-4), `${m.agent}: ${m.error}`] })),
+			onClose: (reason) => setStatus((s) => ({ ...s, live: false, error: reason })),
+		});
+		return () => {
+			close();
+			if (raf) cancelAnimationFrame(raf);
+		};
+	}, [q, range]);
+
+	useEffect(() => {
+		if (!paused && store.flush()) setVersion((v) => v + 1);
+	}, [paused]);
+
+	const count = store.rows.length;
+	const at = (i) => store.rows[newestFirst ? count - 1 - i : i];
+
+	// The virtualizer: rows of fixed height, only those in view rendered.
+	if (!virt.current) {
+		virt.current = new Virtualizer({
+			count,
+			getScrollElement: () => list.current,
+			estimateSize: () => ROW,
+			overscan: 10,
+			scrollToFn: elementScroll,
+			observeElementRect,
+			observeElementOffset,
+			onChange: () => setVersion((v) => v + 1),
+		});
+	}
+	const v = virt.current;
+	v.setOptions({ ...v.options, count });
+	useLayoutEffect(() => v._didMount(), []);
+	useLayoutEffect(() => {
+		v._willUpdate();
+		// Following: newest first keeps the top in view; oldest first follows the tail.
+		if (!paused && !newestFirst && follow.current && count) v.scrollToIndex(count - 1);
+	});
+	const follow = useRef(true);
+
+	const sel = id && store.rows.find((e) => e.id === id);
+	function onListKey(ev) {
+		const idx = store.rows.length ? (sel ? (newestFirst ? count - 1 - store.rows.indexOf(sel) : store.rows.indexOf(sel)) : -1) : -1;
+		let n = idx;
+		if (ev.key === 'ArrowDown' || ev.key === 'j') n = Math.min(count - 1, idx + 1);
+		else if (ev.key === 'ArrowUp' || ev.key === 'k') n = Math.max(0, idx - 1);
+		else if (ev.key === 'Escape') return setId('');
+		else return;
+		ev.preventDefault();
+		if (n >= 0 && at(n)) {
+			setId(at(n).id);
+			v.scrollToIndex(n);
+		}
+	}
+
+	return (
+		<div class="traffic">
+			<div class="querybar">
+				<KflBox value={q} onApply={setQuery} />
+				<select aria-label="time range" value={range} onChange={(e) => setRange(e.target.value)}>
+					{Object.keys(RANGES).map((r) => <option value={r}>{r === 'all' ? 'all history' : `last ${r}`}</option>)}
+				</select>
+				<button id="pause" aria-pressed={paused} onClick={() => setPaused(!paused)} title="p">
+					{paused ? 'Resume' : 'Pause'}
+				</button>
+				<button id="order" onClick={() => setNewestFirst(!newestFirst)} title="o">
+					{newestFirst ? 'Newest first' : 'Follow tail'}
+				</button>
+			</div>
+			<div class="counts" id="counts" data-count={count + store.evicted} data-lost={status.lost}>
+				<span id="count">{count + store.evicted}</span> matching
+				{store.evicted ? ` (${store.evicted} oldest dropped from view)` : ''}
+				{' · '}<span class={status.lost ? 'warn' : 'muted'}>lost: <span id="lost">{status.lost}</span></span>
+				{' · '}{status.live ? <span class="ok">live</span> : <span class="muted">history</span>}
+				{paused ? <span class="warn"> · paused ({store.pending.length} waiting)</span> : ''}
+				{status.error && <span class="err" id="stream-error"> · stream: {status.error}</span>}
+				{status.agents.map((a) => <span class="warn"> · {a}</span>)}
+			</div>
+			<div class="split">
+				<div class="list" ref={list} tabindex="0" role="grid" aria-label="entries" onKeyDown={onListKey}
+					onScroll={(ev) => { follow.current = ev.target.scrollTop + ev.target.clientHeight >= ev.target.scrollHeight - ROW * 2; }}>
+					<div class="row head" role="row">
+						<span>time</span><span>proto</span><span>request</span><span>status</span>
+						<span>source → destination</span><span>elapsed</span><span>req/resp</span>
+					</div>
+					<div style={{ height: `${v.getTotalSize()}px`, position: 'relative' }}>
+						{v.getVirtualItems().map((it) => {
+							const e = at(it.index);
+							return e && (
+								<Row key={e.id} e={e} sel={e.id === id} onClick={() => setId(e.id)}
+									style={{ transform: `translateY(${it.start}px)` }} />
+							);
+						})}
+					</div>
+				</div>
+				{id && <Details id={id} brief={sel} onClose={() => setId('')} />}
+			</div>
+		</div>
+	);
+}
