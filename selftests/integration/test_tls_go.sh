@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Integration: Go crypto/tls plaintext through the real uprobes (docs/tls.md, "Go"). One Go
+# program (selftests/integration/gotls, standard library only, built with /usr/local/go into
+# build/gotls/, cached) is both the HTTPS server (pod b) and the client (pod a); the client
+# writes one JSON line per request it made (method, path, body sent, status, protocol and
+# body received, its local port, its pid): the oracle.
+#   1. The program with its symbol table: the server starts before floe; floe must find it
+#      through .symtab (its log says so). The client (the same file, so already probed when
+#      it starts) makes HTTP/1.1 then HTTP/2 requests, GETs and POSTs with bodies, one of them
+#      a 404. Each request the client logged must be exactly one entry from the client's pid
+#      and one from the server's, "tls": true, with the client's method, path, body, status,
+#      response body and size, the real endpoints (the client's local port) and pod names.
+#   2. The same program stripped (-ldflags='-s -w': no .symtab, no DWARF): its server starts
+#      after floe (found through the exec tracepoint); floe must find crypto/tls through
+#      .gopclntab, and an HTTP/2 client of the same stripped file is checked as in 1.
+# No entry comes from the ciphertext packets but the handshakes' (protocol tls).
+# Usage (root, from the repo root): bash selftests/integration/test_tls_go.sh
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ITEST_TIMEOUT=300 source "$HERE/../lib/itest.sh" "$@"
+source "$HERE/../lib/entries.sh"
+
+T=$PODS_TMP
+A=10.213.19.11 B=10.213.19.12
+PORT=8443 SPORT=9443
+GO=${GO:-/usr/local/go/bin/go}
+ROOT=$(cd "$HERE/../.." && pwd)
+BIN=$ROOT/build/gotls
+
+need_cmd "Go toolchain (/usr/local/go), openssl, jq" "$GO" openssl jq || done_testing
+
+# ---------------------------------------------------------------- the Go program, cached
+mkdir -p "$BIN"
+build_go() { # OUT [go build args...]
+	local out=$1
+	shift
+	if [ -x "$out" ] && [ "$out" -nt "$HERE/gotls/main.go" ] && [ "$out" -nt "$HERE/gotls/go.mod" ]; then
+		return 0
+	fi
+	(cd "$HERE/gotls" && GOFLAGS=-mod=mod GOCACHE=$BIN/cache GOPATH=$BIN/gopath \
+		timeout 240 "$GO" build "$@" -o "$out" .) >"$T/gobuild.log" 2>&1
+}
+if ! build_go "$BIN/gotls" || ! build_go "$BIN/gotls-stripped" -ldflags='-s -w'; then
+	not_ok "build the Go HTTPS program"
+	diag "$(tail -n 20 "$T/gobuild.log")"
+	done_testing
+fi
+ok "Go HTTPS program built ($("$GO" version | awk '{print $3}'), with and without symbols)"
+
+entries_pods $A $B
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=b.test" \
+	-keyout "$T/key.pem" -out "$T/cert.pem" >"$T/req.log" 2>&1 ||
+	{ not_ok "make a certificate"; diag "$(cat "$T/req.log")"; done_testing; }
+
+# The checker: each client log line against the entries (TAB-separated ok/fail/diag lines).
+cat >"$T/check.py" <<'PYEOF'
+import json, sys
+entries_path, log_path, srv_pid, a_ip, b_ip, port, ver, a_pod, b_pod = sys.argv[1:10]
+srv_pid, port = int(srv_pid), int(port)
+entries = []
+for line in open(entries_path):
+    try:
+        entries.append(json.loads(line))
+    except ValueError:
+        pass
+recs = [json.loads(l) for l in open(log_path) if l.strip()]
+def out(kind, desc):
+    print(f"{kind}\t{desc}")
+def eq(desc, got, want):
+    out("ok" if got == want else "fail", desc if got == want else f"{desc}: got {got!r}, want {want!r}")
+if not recs:
+    out("fail", f"{log_path}: the client logged requests")
+cli_pid = recs[0]["pid"] if recs else 0
+def url_of(e):
+    return (e.get("request") or {}).get("url")
+for r in recs:
+    tag = f"{ver} {r['method']} {r['path']}"
+    eq(f"{tag}: the client saw {'HTTP/1.1' if ver == '1.1' else 'HTTP/2.0'}", r["proto"], "HTTP/1.1" if ver == "1.1" else "HTTP/2.0")
+    for side, pid in (("client", cli_pid), ("server", srv_pid)):
+        # The server answers every client at the same paths: its entry is the one of this
+        # client's connection (its local port); the port itself is checked below.
+        m = [e for e in entries if e.get("tls") is True and e.get("pid") == pid and url_of(e) == r["path"]
+             and (side == "client" or (e.get("src") or {}).get("port") == r["local_port"])]
+        eq(f"{tag} ({side}'s side): exactly one entry", len(m), 1)
+        if not m:
+            continue
+        e = m[0]
+        req, resp = e.get("request") or {}, e.get("response") or {}
+        eq(f"{tag} ({side}): protocol http {ver}", (e.get("protocol"), e.get("version")), ("http", ver))
+        eq(f"{tag} ({side}): method", req.get("method"), r["method"])
+        eq(f"{tag} ({side}): status as the client got it", resp.get("status"), r["status"])
+        eq(f"{tag} ({side}): response body size", (resp.get("body") or {}).get("size"), r["resp_size"])
+        eq(f"{tag} ({side}): response body text", (resp.get("body") or {}).get("text"), r["resp_body"])
+        if r["req_body"]:
+            eq(f"{tag} ({side}): request body the client sent", (req.get("body") or {}).get("text"), r["req_body"])
+        h = {k.lower(): v for k, v in (req.get("headers") or {}).items()}
+        eq(f"{tag} ({side}): the client's X-Floe-Test header", h.get("x-floe-test"), f"go-{'h1' if ver == '1.1' else 'h2'}-{r['path'].split('=')[-1].split('/')[-1]}")
+        eq(f"{tag} ({side}): client endpoint (the client's local port)", ((e.get("src") or {}).get("ip"), (e.get("src") or {}).get("port")), (a_ip, r["local_port"]))
+        eq(f"{tag} ({side}): server endpoint", ((e.get("dst") or {}).get("ip"), (e.get("dst") or {}).get("port")), (b_ip, port))
+        eq(f"{tag} ({side}): pod names", ((e.get("src") or {}).get("pod"), (e.get("dst") or {}).get("pod")), (a_pod, b_pod))
+        out("ok" if e.get("process") else "fail", f"{tag} ({side}): a process name ({e.get('process')})")
+# Nothing else from the client's process: one entry per request it made.
+n = len([e for e in entries if e.get("pid") == cli_pid])
+eq(f"{ver}: the client's process gave one entry per logged request", n, len(recs))
+PYEOF
+check_client() { # LOG SERVER_PID PORT VERSION
+	checks "$PY" "$T/check.py" "$OUT" "$1" "$2" $A $B "$3" "$4" "$(pod_ns a)" "$(pod_ns b)"
+}
+
+# ---------------------------------------------------------------- 1. with symbols
+pod_bg b "$T/server.log" "$BIN/gotls" server "$B:$PORT" "$T/cert.pem" "$T/key.pem"
+SRV=$BG_PID
+if ! wait_tcp_listen b $PORT 10; then
+	not_ok "Go HTTPS server listens in b"
+	diag "$(cat "$T/server.log")"
+	done_testing
+fi
+ok "Go HTTPS server listens in b (started before floe)"
+
+entries_tap
+check "floe hooked the Go program through its symbol table" \
+	grep -q "floe: tls: hooked .*build/gotls/gotls (Go go1\.[0-9.]*, crypto/tls from \.symtab, [0-9]* RETs of Read)" \
+	"${OUT%.json}.floe.log"
+diag "$(grep 'floe: tls:' "${OUT%.json}.floe.log")"
+
+N=6
+in_pod a "$BIN/gotls" client "https://$B:$PORT" h1 $N "$T/h1.log" 2>"$T/h1.err" ||
+	not_ok "HTTP/1.1 client: $(head -c 300 "$T/h1.err")"
+in_pod a "$BIN/gotls" client "https://$B:$PORT" h2 $N "$T/h2.log" 2>"$T/h2.err" ||
+	not_ok "HTTP/2 client: $(head -c 300 "$T/h2.err")"
+is "$(cat "$T/h1.log" "$T/h2.log" 2>/dev/null | wc -l)" $((2 * N)) "the clients made $((2 * N)) requests"
+
+# ---------------------------------------------------------------- 2. stripped, after floe
+pod_bg b "$T/server-s.log" "$BIN/gotls-stripped" server "$B:$SPORT" "$T/cert.pem" "$T/key.pem"
+SRV_S=$BG_PID
+if wait_for_line "${OUT%.json}.floe.log" "hooked .*gotls-stripped" 10; then
+	check "floe hooked the stripped Go program (started after floe) through .gopclntab" \
+		grep -q "floe: tls: hooked .*gotls-stripped (Go go1\.[0-9.]*, crypto/tls from \.gopclntab" \
+		"${OUT%.json}.floe.log"
+else
+	not_ok "floe hooked the stripped Go program started after it"
+	diag "$(grep 'floe: tls:' "${OUT%.json}.floe.log")"
+fi
+NS=4
+if wait_tcp_listen b $SPORT 10; then
+	in_pod a "$BIN/gotls-stripped" client "https://$B:$SPORT" h2 $NS "$T/s.log" 2>"$T/s.err" ||
+		not_ok "stripped HTTP/2 client: $(head -c 300 "$T/s.err")"
+else
+	not_ok "stripped Go server listens in b"
+fi
+
+entries_stop $((4 * N + 2 * NS))
+check_client "$T/h1.log" "$SRV" $PORT 1.1
+check_client "$T/h2.log" "$SRV" $PORT 2
+check_client "$T/s.log" "$SRV_S" $SPORT 2
+
+x=${OUT%.json}
+is "$(jq -r '.tls_libs_failed' "$x.stats.json")" 0 "no library or program failed to be hooked"
+is "$(jq -r '.tls_cut' "$x.stats.json")" 0 "no plaintext cut"
+diag "$(grep -E '^  tls:' "$x.floe.log")"
+is "$(jq -c 'select(.tls != true and .protocol != "tls")' "$OUT" | wc -l)" 0 \
+	"no entry from the ciphertext packets but the handshake entries"
+entries_diag "$OUT" 40 | while read -r l; do diag "$l"; done
+
+done_testing
