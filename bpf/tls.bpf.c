@@ -496,14 +496,16 @@ int BPF_KPROBE(floe_ssl_free, void *ssl)
  * The socket behind a *tls.Conn: tls.Conn.conn (a net.Conn interface: itab, data pointer) ->
  * *net.TCPConn -> its *netFD -> poll.FD.Sysfd, then the same fd -> socket walk as OpenSSL's.
  * The four field offsets come in the attach cookie, one byte each (GO_OFF_*), from the table
- * per Go version in tls_source.c. x86-64 only (pt_regs' names). A net.Conn that is not a *net.TCPConn gives an fd that is
- * not checked to be a TCP socket of the process: the records then have no endpoints.
+ * per Go version in tls_source.c. x86-64 only (pt_regs' names). Under a net.Conn that is not
+ * a *net.TCPConn the walk reads something else: sock_of_fd refuses what is not a TCP socket of
+ * the calling process (the records then have no endpoints), but a number that happens to be
+ * one of its TCP sockets would give that socket's endpoints.
  */
-#define GO_OFF_CONN	0 /* tls.Conn.conn (the interface) */
-#define GO_OFF_CLIENT	1 /* tls.Conn.isClient */
-#define GO_OFF_NETFD	2 /* net.TCPConn (net.conn).fd */
-#define GO_OFF_SYSFD	3 /* net.netFD.pfd.Sysfd */
-#define GO_OFF(c, i)	(((c) >> (8 * (i))) & 0xff)
+#define GO_OFF_CONN   0 /* tls.Conn.conn (the interface) */
+#define GO_OFF_CLIENT 1 /* tls.Conn.isClient */
+#define GO_OFF_NETFD  2 /* net.TCPConn (net.conn).fd */
+#define GO_OFF_SYSFD  3 /* net.netFD.pfd.Sysfd */
+#define GO_OFF(c, i)  (((c) >> (8 * (i))) & 0xff)
 
 struct go_key {
 	__u32 tgid;

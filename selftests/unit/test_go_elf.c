@@ -26,10 +26,10 @@
 
 #include "source/go_elf.h"
 
-#define VBASE	  0x400000ull
-#define TEXT_OFF  0x200u /* where .text is in the file */
-#define IMG_SIZE  0x800u
-#define N_SECTS	  7
+#define VBASE	 0x400000ull
+#define TEXT_OFF 0x200u /* where .text is in the file */
+#define IMG_SIZE 0x800u
+#define N_SECTS	 7
 
 /* The code: Write (nop nop ret), Read (test rax,rax; je +1; ret; xor eax,eax; ret), Close. */
 static const uint8_t code_write[] = {0x90, 0x90, 0xc3};
@@ -65,8 +65,8 @@ static void make_image(uint8_t *img, const char *version, bool with_symtab)
 	Elf64_Phdr ph = {0};
 	Elf64_Shdr sh[N_SECTS] = {{0}};
 	const char shstr[] = "\0.shstrtab\0.text\0.go.buildinfo\0.gopclntab\0.symtab\0.strtab";
-	size_t shstr_off = 0x100, bi_off = 0x300, pcl_off = 0x380, sym_off = 0x500,
-	       str_off = 0x580, sh_off = 0x600, n;
+	size_t shstr_off = 0x100, bi_off = 0x300, pcl_off = 0x380, sym_off = 0x500, str_off = 0x580,
+	       sh_off = 0x600, n;
 	uint8_t vlen = (uint8_t)strlen(version);
 	/* .gopclntab: header (8 + 8 words), names at 72, function table at 160, _funcs at 200 */
 	size_t names_at = 72, pcln_at = 160, funcs_at = 200, no = 0;
@@ -110,10 +110,10 @@ static void make_image(uint8_t *img, const char *version, bool with_symtab)
 	put32(img, pcl_off, 0xfffffff1);
 	img[pcl_off + 6] = 1;
 	img[pcl_off + 7] = 8;
-	put64(img, pcl_off + 8, 3);			 /* nfunc */
+	put64(img, pcl_off + 8, 3);			   /* nfunc */
 	put64(img, pcl_off + 8 + 2 * 8, VBASE + TEXT_OFF); /* textStart */
-	put64(img, pcl_off + 8 + 3 * 8, names_at);	 /* funcnameOffset */
-	put64(img, pcl_off + 8 + 7 * 8, pcln_at);	 /* pclnOffset */
+	put64(img, pcl_off + 8 + 3 * 8, names_at);	   /* funcnameOffset */
+	put64(img, pcl_off + 8 + 7 * 8, pcln_at);	   /* pclnOffset */
 	for (int i = 0; i < 3; i++) {
 		put(img, pcl_off + names_at + no, names[i], strlen(names[i]) + 1);
 		put32(img, pcl_off + pcln_at + i * 8, at[i]);
@@ -144,19 +144,36 @@ static void make_image(uint8_t *img, const char *version, bool with_symtab)
 	n = 0;
 	/* name offsets in shstr: .shstrtab 1, .text 11, .go.buildinfo 17, .gopclntab 31,
 	 * .symtab 42, .strtab 50 */
-	sh[1] = (Elf64_Shdr){.sh_name = 1, .sh_type = SHT_STRTAB, .sh_offset = shstr_off,
-			     .sh_size = sizeof(shstr)};
-	sh[2] = (Elf64_Shdr){.sh_name = 11, .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC | SHF_EXECINSTR,
-			     .sh_addr = VBASE + TEXT_OFF, .sh_offset = TEXT_OFF, .sh_size = 64};
-	sh[3] = (Elf64_Shdr){.sh_name = 17, .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC,
-			     .sh_addr = VBASE + bi_off, .sh_offset = bi_off, .sh_size = 64};
-	sh[4] = (Elf64_Shdr){.sh_name = 31, .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC,
-			     .sh_addr = VBASE + pcl_off, .sh_offset = pcl_off, .sh_size = 0x180};
-	sh[5] = (Elf64_Shdr){.sh_name = 42, .sh_type = SHT_SYMTAB, .sh_offset = sym_off,
-			     .sh_size = 4 * sizeof(Elf64_Sym), .sh_link = 6, .sh_info = 1,
-			     .sh_entsize = sizeof(Elf64_Sym), .sh_addralign = 8};
-	sh[6] = (Elf64_Shdr){.sh_name = 50, .sh_type = SHT_STRTAB, .sh_offset = str_off,
-			     .sh_size = 0x80};
+	sh[1] = (Elf64_Shdr){
+	    .sh_name = 1, .sh_type = SHT_STRTAB, .sh_offset = shstr_off, .sh_size = sizeof(shstr)};
+	sh[2] = (Elf64_Shdr){.sh_name = 11,
+			     .sh_type = SHT_PROGBITS,
+			     .sh_flags = SHF_ALLOC | SHF_EXECINSTR,
+			     .sh_addr = VBASE + TEXT_OFF,
+			     .sh_offset = TEXT_OFF,
+			     .sh_size = 64};
+	sh[3] = (Elf64_Shdr){.sh_name = 17,
+			     .sh_type = SHT_PROGBITS,
+			     .sh_flags = SHF_ALLOC,
+			     .sh_addr = VBASE + bi_off,
+			     .sh_offset = bi_off,
+			     .sh_size = 64};
+	sh[4] = (Elf64_Shdr){.sh_name = 31,
+			     .sh_type = SHT_PROGBITS,
+			     .sh_flags = SHF_ALLOC,
+			     .sh_addr = VBASE + pcl_off,
+			     .sh_offset = pcl_off,
+			     .sh_size = 0x180};
+	sh[5] = (Elf64_Shdr){.sh_name = 42,
+			     .sh_type = SHT_SYMTAB,
+			     .sh_offset = sym_off,
+			     .sh_size = 4 * sizeof(Elf64_Sym),
+			     .sh_link = 6,
+			     .sh_info = 1,
+			     .sh_entsize = sizeof(Elf64_Sym),
+			     .sh_addralign = 8};
+	sh[6] = (Elf64_Shdr){
+	    .sh_name = 50, .sh_type = SHT_STRTAB, .sh_offset = str_off, .sh_size = 0x80};
 	(void)n;
 	put(img, sh_off, sh, (size_t)eh.e_shnum * sizeof(Elf64_Shdr));
 }
@@ -279,8 +296,8 @@ static void test_find_rets(void **state)
 {
 	/* ret; nop; retq $8 (c2: RET with an immediate); int3 padding; a lone 0xc3 inside an
 	 * instruction (mov eax, 0xc3) that is not a RET */
-	static const uint8_t code[] = {0xc3, 0x90, 0xc2, 0x08, 0x00, 0xb8, 0xc3, 0x00,
-				       0x00, 0x00, 0xcc, 0xcc, 0xc3};
+	static const uint8_t code[] = {0xc3, 0x90, 0xc2, 0x08, 0x00, 0xb8, 0xc3,
+				       0x00, 0x00, 0x00, 0xcc, 0xcc, 0xc3};
 	uint64_t rets[8];
 
 	assert_int_equal(go_elf_find_rets(code, sizeof(code), 100, rets, 8), 3);

@@ -300,8 +300,8 @@ static int from_pclntab(const struct img *im, struct fn fns[3])
 		name = (const char *)b + names + noff;
 		if (!memchr(name, 0, n - names - noff) || !(f = fn_of(name, fns)))
 			continue;
-		*f = (struct fn){.addr = text + entry, .size = next > entry ? next - entry : 0,
-				 .found = true};
+		*f = (struct fn){
+		    .addr = text + entry, .size = next > entry ? next - entry : 0, .found = true};
 	}
 	return 1;
 }

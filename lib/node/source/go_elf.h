@@ -25,22 +25,22 @@
 
 enum go_elf_result {
 	GO_ELF_OK = 0,
-	GO_ELF_NOT_ELF = -1,	 /* not a readable x86-64 ELF file */
-	GO_ELF_NOT_GO = -2,	 /* no Go build info: not a Go program */
-	GO_ELF_NO_TLS = -3,	 /* a Go program without crypto/tls (Conn.Read/Write not in it) */
-	GO_ELF_OLD_ABI = -4,	 /* built by Go < 1.17 (stack ABI): not supported */
-	GO_ELF_NO_SYMBOLS = -5,	 /* no .symtab and no .gopclntab this reader understands */
-	GO_ELF_NO_RETS = -6,	 /* Read's code could not be read or has no RET */
+	GO_ELF_NOT_ELF = -1,	/* not a readable x86-64 ELF file */
+	GO_ELF_NOT_GO = -2,	/* no Go build info: not a Go program */
+	GO_ELF_NO_TLS = -3,	/* a Go program without crypto/tls (Conn.Read/Write not in it) */
+	GO_ELF_OLD_ABI = -4,	/* built by Go < 1.17 (stack ABI): not supported */
+	GO_ELF_NO_SYMBOLS = -5, /* no .symtab and no .gopclntab this reader understands */
+	GO_ELF_NO_RETS = -6,	/* Read's code could not be read or has no RET */
 };
 
 struct go_elf_info {
-	char version[32];	 /* "go1.26.8"; "" when unknown */
-	int major, minor;	 /* 1, 26 (0, 0 when unknown) */
-	bool from_pclntab;	 /* no .symtab: symbols found through .gopclntab */
-	uint64_t write_off;	 /* file offsets of the functions' first instruction */
+	char version[32];   /* "go1.26.8"; "" when unknown */
+	int major, minor;   /* 1, 26 (0, 0 when unknown) */
+	bool from_pclntab;  /* no .symtab: symbols found through .gopclntab */
+	uint64_t write_off; /* file offsets of the functions' first instruction */
 	uint64_t read_off;
-	uint64_t close_off;	 /* 0: not found (optional) */
-	uint64_t read_size;	 /* bytes of Read's code */
+	uint64_t close_off;		     /* 0: not found (optional) */
+	uint64_t read_size;		     /* bytes of Read's code */
 	uint64_t read_rets[GO_ELF_MAX_RETS]; /* file offsets of Read's RET instructions */
 	size_t n_read_rets;
 };

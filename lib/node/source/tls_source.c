@@ -175,11 +175,12 @@ static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *ope
 /*
  * The field offsets the Go probes walk from a *tls.Conn to its socket's fd (bpf/tls.bpf.c,
  * GO_OFF_*), one byte each in the attach cookie: tls.Conn.conn, tls.Conn.isClient,
- * net.TCPConn's netFD pointer, netFD.pfd.Sysfd. They have been the same in every Go release
- * with the register ABI (1.17 to 1.26, read from each release's sources: conn and isClient
- * are tls.Conn's first fields, TCPConn embeds conn{fd *netFD}, netFD starts with poll.FD,
- * whose Sysfd follows the 16-byte fdMutex). A newer release is probed with the same offsets,
- * and said so; the BPF side checks that the fd is a TCP socket before trusting it.
+ * net.TCPConn's netFD pointer, netFD.pfd.Sysfd. One row for Go 1.17 to 1.26 (the register
+ * ABI), read from go1.26.8's sources, the only version tested: conn and isClient are
+ * tls.Conn's first fields, TCPConn embeds conn{fd *netFD}, netFD starts with poll.FD, whose
+ * Sysfd follows the 16-byte fdMutex; the types are believed unchanged since Go 1.9. A newer
+ * release is probed with the same offsets, and said so; the BPF side checks that the fd is a
+ * TCP socket of the process before trusting it.
  */
 #define GO_TABLE_MINOR_MIN 17
 #define GO_TABLE_MINOR_MAX 26
@@ -222,8 +223,9 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 		n++;
 	}
 	ts->st.libs_hooked++;
-	fprintf(ts->cfg.log, "floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read)%s\n",
-		l->path, gi->version, gi->from_pclntab ? ".gopclntab (stripped)" : ".symtab",
+	fprintf(ts->cfg.log,
+		"floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read)%s\n", l->path,
+		gi->version, gi->from_pclntab ? ".gopclntab (stripped)" : ".symtab",
 		gi->n_read_rets,
 		gi->major == 1 && gi->minor > GO_TABLE_MINOR_MAX
 		    ? "; newer than the offsets table (go1.26): its go1.26 offsets are used"
@@ -436,10 +438,11 @@ static int scan_pid(struct tls_source *ts, pid_t pid)
 			char comm[32];
 
 			read_comm(ts, pid, comm, sizeof(comm));
-			fprintf(ts->cfg.log,
-				"floe: tls: process %d (%s) of %s is the Go program %s, which could "
-				"not be probed: floe is blind to its TLS traffic\n",
-				pid, comm, nsname, g->path);
+			fprintf(
+			    ts->cfg.log,
+			    "floe: tls: process %d (%s) of %s is the Go program %s, which could "
+			    "not be probed: floe is blind to its TLS traffic\n",
+			    pid, comm, nsname, g->path);
 			ts->st.processes_failed++;
 			found = 2;
 		}
