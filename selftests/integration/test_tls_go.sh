@@ -13,17 +13,22 @@
 #   2. The same program stripped (-ldflags='-s -w': no .symtab, no DWARF): its server starts
 #      after floe (found through the exec tracepoint); floe must find crypto/tls through
 #      .gopclntab, and an HTTP/2 client of the same stripped file is checked as in 1.
+#   3. When Debian's golang-go is installed (another Go version: 1.19 on bookworm, whose
+#      .gopclntab has the older 1.18 layout): the program built with it, with and without
+#      symbols, servers started after floe, HTTP/1.1 and HTTP/2 clients, checked as in 1.
+#      Skipped (said so) without it.
 # No entry comes from the ciphertext packets but the handshakes' (protocol tls).
 # Usage (root, from the repo root): bash selftests/integration/test_tls_go.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ITEST_TIMEOUT=300 source "$HERE/../lib/itest.sh" "$@"
+ITEST_TIMEOUT=600 source "$HERE/../lib/itest.sh" "$@"
 source "$HERE/../lib/entries.sh"
 
 T=$PODS_TMP
 A=10.213.19.11 B=10.213.19.12
 PORT=8443 SPORT=9443
 GO=${GO:-/usr/local/go/bin/go}
+GO2=${GO2:-/usr/lib/go/bin/go} # Debian's golang-go
 ROOT=$(cd "$HERE/../.." && pwd)
 BIN=$ROOT/build/gotls
 
@@ -31,16 +36,16 @@ need_cmd "Go toolchain (/usr/local/go), openssl, jq" "$GO" openssl jq || done_te
 
 # ---------------------------------------------------------------- the Go program, cached
 mkdir -p "$BIN"
-build_go() { # OUT [go build args...]
-	local out=$1
-	shift
+build_go() { # GO OUT [go build args...]
+	local go=$1 out=$2
+	shift 2
 	if [ -x "$out" ] && [ "$out" -nt "$HERE/gotls/main.go" ] && [ "$out" -nt "$HERE/gotls/go.mod" ]; then
 		return 0
 	fi
 	(cd "$HERE/gotls" && GOFLAGS=-mod=mod GOCACHE=$BIN/cache GOPATH=$BIN/gopath \
-		timeout 240 "$GO" build "$@" -o "$out" .) >"$T/gobuild.log" 2>&1
+		timeout 400 "$go" build "$@" -o "$out" .) >"$T/gobuild.log" 2>&1
 }
-if ! build_go "$BIN/gotls" || ! build_go "$BIN/gotls-stripped" -ldflags='-s -w'; then
+if ! build_go "$GO" "$BIN/gotls" || ! build_go "$GO" "$BIN/gotls-stripped" -ldflags='-s -w'; then
 	not_ok "build the Go HTTPS program"
 	diag "$(tail -n 20 "$T/gobuild.log")"
 	done_testing
@@ -149,10 +154,52 @@ else
 	not_ok "stripped Go server listens in b"
 fi
 
-entries_stop $((4 * N + 2 * NS))
+# ---------------------------------------------------------------- 3. Debian's Go
+# later_round NAME BIN PORT LOGKIND: a server of BIN started after floe on PORT, hooked (its log
+# line matches LOGKIND), then an HTTP/1.1 and an HTTP/2 client of the same file, NS requests
+# each; the checks are made after floe stops (ROUNDS).
+ROUNDS=()
+EXPECT=$((4 * N + 2 * NS))
+later_round() {
+	local name=$1 bin=$2 port=$3 kind=$4
+	pod_bg b "$T/server-$name.log" "$bin" server "$B:$port" "$T/cert.pem" "$T/key.pem"
+	local srv=$BG_PID
+	if wait_for_line "${OUT%.json}.floe.log" "hooked $bin \\(Go go1\\.[0-9.]*, crypto/tls from \\$kind" 10; then
+		ok "$name: floe hooked $(basename "$bin") (started after floe) through $kind"
+	else
+		not_ok "$name: floe hooked $(basename "$bin") (started after floe) through $kind"
+		diag "$(grep 'floe: tls:' "${OUT%.json}.floe.log")"
+	fi
+	wait_tcp_listen b "$port" 10 || { not_ok "$name: server listens"; return; }
+	for p in h1 h2; do
+		in_pod a "$bin" client "https://$B:$port" $p $NS "$T/$name-$p.log" 2>"$T/$name-$p.err" ||
+			not_ok "$name $p client: $(head -c 300 "$T/$name-$p.err")"
+		ROUNDS+=("$T/$name-$p.log $srv $port $([ $p = h1 ] && echo 1.1 || echo 2)")
+	done
+	EXPECT=$((EXPECT + 4 * NS))
+}
+if [ -x "$GO2" ]; then
+	V2=$("$GO2" version | awk '{print $3}')
+	if build_go "$GO2" "$BIN/gotls-debian" && build_go "$GO2" "$BIN/gotls-debian-stripped" -ldflags='-s -w'; then
+		ok "Go HTTPS program built with Debian's Go ($V2), with and without symbols"
+		later_round debian "$BIN/gotls-debian" 10443 .symtab
+		later_round debian-stripped "$BIN/gotls-debian-stripped" 11443 .gopclntab
+	else
+		not_ok "build the Go HTTPS program with Debian's Go ($V2)"
+		diag "$(tail -n 20 "$T/gobuild.log")"
+	fi
+else
+	skip "Debian's Go ($GO2): HTTP/1.1 and HTTP/2 with and without symbols" "golang-go is not installed (selftests/lib/deps.sh)"
+fi
+
+entries_stop $EXPECT
 check_client "$T/h1.log" "$SRV" $PORT 1.1
 check_client "$T/h2.log" "$SRV" $PORT 2
 check_client "$T/s.log" "$SRV_S" $SPORT 2
+for r in "${ROUNDS[@]}"; do
+	# shellcheck disable=SC2086
+	check_client $r
+done
 
 x=${OUT%.json}
 is "$(jq -r '.tls_libs_failed' "$x.stats.json")" 0 "no library or program failed to be hooked"

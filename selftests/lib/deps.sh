@@ -12,7 +12,7 @@ pkgs=(
 	protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev libgrpc-dev
 	# tests
 	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps openssl util-linux
-	nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio
+	nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio golang-go
 	nodejs redis-server redis-tools dnsmasq-base bind9-dnsutils rabbitmq-server python3-pika kcat
 	tinyproxy socat
 	# benchmarks

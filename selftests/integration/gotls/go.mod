@@ -1,3 +1,3 @@
 module floe/selftests/gotls
 
-go 1.21
+go 1.19
