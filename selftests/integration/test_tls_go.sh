@@ -121,6 +121,18 @@ if ! wait_tcp_listen b $PORT 10; then
 	done_testing
 fi
 ok "Go HTTPS server listens in b (started before floe)"
+# A rough cost figure (diag only: this machine is shared): BENCH_N HTTP/2 requests without
+# floe, and the same with floe reading both ends, below.
+BENCH_N=300
+bench_ms() {
+	local t0 t1
+	t0=$(date +%s%N)
+	in_pod a "$BIN/gotls" client "https://$B:$PORT" h2 $BENCH_N "$T/bench-$1.log" 2>/dev/null ||
+		diag "bench client ($1) failed"
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+}
+BENCH_OFF=$(bench_ms off)
 
 entries_tap
 check "floe hooked the Go program through its symbol table" \
@@ -134,6 +146,8 @@ in_pod a "$BIN/gotls" client "https://$B:$PORT" h1 $N "$T/h1.log" 2>"$T/h1.err" 
 in_pod a "$BIN/gotls" client "https://$B:$PORT" h2 $N "$T/h2.log" 2>"$T/h2.err" ||
 	not_ok "HTTP/2 client: $(head -c 300 "$T/h2.err")"
 is "$(cat "$T/h1.log" "$T/h2.log" 2>/dev/null | wc -l)" $((2 * N)) "the clients made $((2 * N)) requests"
+BENCH_ON=$(bench_ms on)
+diag "cost: $BENCH_N HTTP/2 requests (one connection) took $BENCH_OFF ms without floe, $BENCH_ON ms with floe reading both ends"
 
 # ---------------------------------------------------------------- 2. stripped, after floe
 pod_bg b "$T/server-s.log" "$BIN/gotls-stripped" server "$B:$SPORT" "$T/cert.pem" "$T/key.pem"
@@ -159,7 +173,7 @@ fi
 # line matches LOGKIND), then an HTTP/1.1 and an HTTP/2 client of the same file, NS requests
 # each; the checks are made after floe stops (ROUNDS).
 ROUNDS=()
-EXPECT=$((4 * N + 2 * NS))
+EXPECT=$((4 * N + 2 * NS + 2 * BENCH_N))
 later_round() {
 	local name=$1 bin=$2 port=$3 kind=$4
 	pod_bg b "$T/server-$name.log" "$bin" server "$B:$port" "$T/cert.pem" "$T/key.pem"
@@ -196,6 +210,10 @@ entries_stop $EXPECT
 check_client "$T/h1.log" "$SRV" $PORT 1.1
 check_client "$T/h2.log" "$SRV" $PORT 2
 check_client "$T/s.log" "$SRV_S" $SPORT 2
+# The load's requests too: one entry each from the client's process.
+bpid=$(jq -r '.pid' "$T/bench-on.log" 2>/dev/null | head -n 1)
+is "$(jq -c "select(.tls == true and .pid == ${bpid:-0})" "$OUT" | wc -l)" "$(grep -c . "$T/bench-on.log")" \
+	"the $BENCH_N-request load: one entry per request from the client's side"
 for r in "${ROUNDS[@]}"; do
 	# shellcheck disable=SC2086
 	check_client $r
