@@ -17,6 +17,10 @@
 #      .gopclntab has the older 1.18 layout): the program built with it, with and without
 #      symbols, servers started after floe, HTTP/1.1 and HTTP/2 clients, checked as in 1.
 #      Skipped (said so) without it.
+#   4. grpc-go over TLS (selftests/integration/gotlsgrpc: grpc-go's health service, modules
+#      from the Go module proxy, skipped when it cannot be reached): server started after
+#      floe, a client making Check calls (OK, NOT_FOUND); each call the client logged must be
+#      one gRPC entry from each side, with the client's status, in the order of its streams.
 # No entry comes from the ciphertext packets but the handshakes' (protocol tls).
 # Usage (root, from the repo root): bash selftests/integration/test_tls_go.sh
 
@@ -36,13 +40,13 @@ need_cmd "Go toolchain (/usr/local/go), openssl, jq" "$GO" openssl jq || done_te
 
 # ---------------------------------------------------------------- the Go program, cached
 mkdir -p "$BIN"
-build_go() { # GO OUT [go build args...]
-	local go=$1 out=$2
+build_go() { # GO OUT [go build args...]; SRC: the program's directory (default gotls)
+	local go=$1 out=$2 src=$HERE/${SRC:-gotls}
 	shift 2
-	if [ -x "$out" ] && [ "$out" -nt "$HERE/gotls/main.go" ] && [ "$out" -nt "$HERE/gotls/go.mod" ]; then
+	if [ -x "$out" ] && [ "$out" -nt "$src/main.go" ] && [ "$out" -nt "$src/go.mod" ]; then
 		return 0
 	fi
-	(cd "$HERE/gotls" && GOFLAGS=-mod=mod GOCACHE=$BIN/cache GOPATH=$BIN/gopath \
+	(cd "$src" && GOFLAGS=-mod=mod GOCACHE=$BIN/cache GOPATH=$BIN/gopath \
 		timeout 400 "$go" build "$@" -o "$out" .) >"$T/gobuild.log" 2>&1
 }
 if ! build_go "$GO" "$BIN/gotls" || ! build_go "$GO" "$BIN/gotls-stripped" -ldflags='-s -w'; then
@@ -206,6 +210,32 @@ else
 	skip "Debian's Go ($GO2): HTTP/1.1 and HTTP/2 with and without symbols" "golang-go is not installed (selftests/lib/deps.sh)"
 fi
 
+# ---------------------------------------------------------------- 4. grpc-go
+GPORT=12443 NG=6
+GRPC_LOG=
+if [ -x "$BIN/gotlsgrpc" ] && [ "$BIN/gotlsgrpc" -nt "$HERE/gotlsgrpc/main.go" ] ||
+	(cd "$HERE/gotlsgrpc" && GOFLAGS=-mod=mod GOPATH=$BIN/gopath timeout 120 "$GO" mod download) >"$T/gomod.log" 2>&1; then
+	if SRC=gotlsgrpc build_go "$GO" "$BIN/gotlsgrpc"; then
+		pod_bg b "$T/server-grpc.log" "$BIN/gotlsgrpc" server "$B:$GPORT" "$T/cert.pem" "$T/key.pem"
+		GSRV=$BG_PID
+		if wait_for_line "${OUT%.json}.floe.log" "hooked $BIN/gotlsgrpc " 10 && wait_tcp_listen b $GPORT 10; then
+			ok "grpc-go server (started after floe) hooked and listening"
+			in_pod a "$BIN/gotlsgrpc" client "$B:$GPORT" $NG "$T/grpc.log" 2>"$T/grpc.err" ||
+				not_ok "grpc-go client: $(head -c 300 "$T/grpc.err")"
+			GRPC_LOG=$T/grpc.log
+			EXPECT=$((EXPECT + 2 * NG))
+		else
+			not_ok "grpc-go server (started after floe) hooked and listening"
+			diag "$(cat "$T/server-grpc.log"; grep 'floe: tls:' "${OUT%.json}.floe.log")"
+		fi
+	else
+		not_ok "build the grpc-go program"
+		diag "$(tail -n 20 "$T/gobuild.log")"
+	fi
+else
+	skip "grpc-go over TLS" "the Go module proxy cannot be reached: $(tail -n 1 "$T/gomod.log")"
+fi
+
 entries_stop $EXPECT
 check_client "$T/h1.log" "$SRV" $PORT 1.1
 check_client "$T/h2.log" "$SRV" $PORT 2
@@ -214,6 +244,31 @@ check_client "$T/s.log" "$SRV_S" $SPORT 2
 bpid=$(jq -r '.pid' "$T/bench-on.log" 2>/dev/null | head -n 1)
 is "$(jq -c "select(.tls == true and .pid == ${bpid:-0})" "$OUT" | wc -l)" "$(grep -c . "$T/bench-on.log")" \
 	"the $BENCH_N-request load: one entry per request from the client's side"
+if [ -n "$GRPC_LOG" ]; then
+	checks "$PY" - "$OUT" "$GRPC_LOG" "$GSRV" $A $B $GPORT <<'PYEOF'
+import json, sys
+entries_path, log_path, srv_pid, a_ip, b_ip, port = sys.argv[1:7]
+srv_pid, port = int(srv_pid), int(port)
+entries = [json.loads(l) for l in open(entries_path) if l.strip()]
+recs = [json.loads(l) for l in open(log_path) if l.strip()]
+names = {0: "OK", 5: "NOT_FOUND"}
+def eq(desc, got, want):
+    print(("ok\t" + desc) if got == want else f"fail\t{desc}: got {got!r}, want {want!r}")
+eq("grpc-go: the client logged its calls", len(recs), 6)
+for side, pid in (("client", recs[0]["pid"] if recs else 0), ("server", srv_pid)):
+    es = sorted([e for e in entries if e.get("pid") == pid and e.get("tls") is True],
+                key=lambda e: e.get("stream_id") or 0)
+    eq(f"grpc-go ({side}'s side): one entry per call", len(es), len(recs))
+    for i, (r, e) in enumerate(zip(recs, es)):
+        g = e.get("grpc") or {}
+        tag = f"grpc-go call {i + 1} ({r['service']}, {side})"
+        eq(f"{tag}: protocol grpc", e.get("protocol"), "grpc")
+        eq(f"{tag}: stream {2 * i + 1}", e.get("stream_id"), 2 * i + 1)
+        eq(f"{tag}: service and method", (g.get("service"), g.get("method")), ("grpc.health.v1.Health", "Check"))
+        eq(f"{tag}: status as the client got it", (g.get("status"), g.get("status_name")), (r["code"], names.get(r["code"])))
+        eq(f"{tag}: endpoints", ((e.get("src") or {}).get("ip"), (e.get("src") or {}).get("port"), (e.get("dst") or {}).get("ip"), (e.get("dst") or {}).get("port")), (a_ip, r["local_port"], b_ip, port))
+PYEOF
+fi
 for r in "${ROUNDS[@]}"; do
 	# shellcheck disable=SC2086
 	check_client $r
