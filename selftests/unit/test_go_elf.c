@@ -257,6 +257,10 @@ static void test_refused(void **state)
 	put32(img, 0x380, 0xfffffffa); /* Go 1.16's pclntab magic: not read */
 	assert_int_equal(go_elf_inspect_mem(img, sizeof(img), &gi), GO_ELF_NO_SYMBOLS);
 
+	make_image(img, "go1.21.0", false);
+	memset(img + TEXT_OFF + READ_AT, 0xc3, CLOSE_AT - READ_AT); /* 32 RETs: more than probed */
+	assert_int_equal(go_elf_inspect_mem(img, sizeof(img), &gi), GO_ELF_TOO_MANY_RETS);
+
 	assert_int_equal(go_elf_inspect_mem("not an elf at all", 17, &gi), GO_ELF_NOT_ELF);
 	fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
@@ -265,7 +269,7 @@ static void test_refused(void **state)
 	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
 	assert_int_equal(go_elf_inspect_fd(fd, &gi), GO_ELF_NOT_ELF);
 	close(fd);
-	for (int i = GO_ELF_NO_RETS; i <= GO_ELF_OK; i++)
+	for (int i = GO_ELF_TOO_MANY_RETS; i <= GO_ELF_OK; i++)
 		assert_non_null(go_elf_strerror(i));
 }
 
@@ -304,7 +308,11 @@ static void test_find_rets(void **state)
 	assert_int_equal(rets[0], 100);
 	assert_int_equal(rets[1], 102);
 	assert_int_equal(rets[2], 112);
-	assert_int_equal(go_elf_find_rets(code, sizeof(code), 0, rets, 1), 1);
+	/* All are counted, the first max stored. */
+	rets[1] = 7;
+	assert_int_equal(go_elf_find_rets(code, sizeof(code), 0, rets, 1), 3);
+	assert_int_equal(rets[0], 0);
+	assert_int_equal(rets[1], 7);
 	assert_int_equal(go_elf_find_rets(code, 0, 0, rets, 8), 0);
 }
 

@@ -43,6 +43,8 @@ const char *go_elf_strerror(int r)
 		return "stripped, and its .gopclntab is not one floe reads (Go >= 1.18)";
 	case GO_ELF_NO_RETS:
 		return "crypto/tls.(*Conn).Read's RET instructions not found";
+	case GO_ELF_TOO_MANY_RETS:
+		return "crypto/tls.(*Conn).Read has more RET instructions than floe probes (16)";
 	}
 	return "?";
 }
@@ -321,9 +323,12 @@ int go_elf_find_rets(const uint8_t *code, size_t len, uint64_t base, uint64_t *r
 		cs_close(&h);
 		return -1;
 	}
-	while (found < max && cs_disasm_iter(h, &code, &len, &base, insn))
-		if (insn->id == X86_INS_RET)
-			rets[found++] = insn->address;
+	while (cs_disasm_iter(h, &code, &len, &base, insn))
+		if (insn->id == X86_INS_RET) {
+			if (found < max)
+				rets[found] = insn->address;
+			found++;
+		}
 	cs_free(insn, 1);
 	cs_close(&h);
 	return (int)found;
@@ -363,6 +368,9 @@ static int inspect(struct img *im, struct go_elf_info *out)
 			     GO_ELF_MAX_RETS);
 	if (n <= 0)
 		return GO_ELF_NO_RETS;
+	/* Reads returning at a RET not probed would be missed without a word: refused instead. */
+	if (n > GO_ELF_MAX_RETS)
+		return GO_ELF_TOO_MANY_RETS;
 	memcpy(out->read_rets, rets, (size_t)n * sizeof(rets[0]));
 	out->n_read_rets = (size_t)n;
 	return GO_ELF_OK;

@@ -25,12 +25,13 @@
 
 enum go_elf_result {
 	GO_ELF_OK = 0,
-	GO_ELF_NOT_ELF = -1,	/* not a readable x86-64 ELF file */
-	GO_ELF_NOT_GO = -2,	/* no Go build info: not a Go program */
-	GO_ELF_NO_TLS = -3,	/* a Go program without crypto/tls (Conn.Read/Write not in it) */
-	GO_ELF_OLD_ABI = -4,	/* built by Go < 1.17 (stack ABI): not supported */
-	GO_ELF_NO_SYMBOLS = -5, /* no .symtab and no .gopclntab this reader understands */
-	GO_ELF_NO_RETS = -6,	/* Read's code could not be read or has no RET */
+	GO_ELF_NOT_ELF = -1,	   /* not a readable x86-64 ELF file */
+	GO_ELF_NOT_GO = -2,	   /* no Go build info: not a Go program */
+	GO_ELF_NO_TLS = -3,	   /* a Go program without crypto/tls (Conn.Read/Write not in it) */
+	GO_ELF_OLD_ABI = -4,	   /* built by Go < 1.17 (stack ABI): not supported */
+	GO_ELF_NO_SYMBOLS = -5,	   /* no .symtab and no .gopclntab this reader understands */
+	GO_ELF_NO_RETS = -6,	   /* Read's code could not be read or has no RET */
+	GO_ELF_TOO_MANY_RETS = -7, /* Read has more than GO_ELF_MAX_RETS RETs: refused */
 };
 
 struct go_elf_info {
@@ -50,8 +51,9 @@ struct go_elf_info {
 int go_elf_inspect_fd(int fd, struct go_elf_info *out);
 int go_elf_inspect_mem(const void *image, size_t len, struct go_elf_info *out);
 
-/* The offsets (base + offset in code) of the RET instructions of x86-64 code, at most max.
- * Returns how many were found, -1 if Capstone cannot be used. */
+/* The offsets (base + offset in code) of the RET instructions of x86-64 code, the first max
+ * of them into rets. Returns how many there are (more than max: the rest not stored), -1 if
+ * Capstone cannot be used. */
 int go_elf_find_rets(const uint8_t *code, size_t len, uint64_t base, uint64_t *rets, size_t max);
 
 /* Parse "go1.N[.P][suffix]" into major, minor: 0 on success, -1 if it is not that. */
