@@ -286,22 +286,29 @@ static struct tls_lib *go_exe_get(struct tls_source *ts, pid_t pid)
 	if (fd < 0)
 		return NULL;
 	r = go_elf_inspect_fd(fd, &gi);
-	close(fd);
 	if (r == GO_ELF_NOT_ELF || r == GO_ELF_NOT_GO || r == GO_ELF_NO_TLS) {
+		close(fd);
 		lib_add(ts, &sb, path, LIB_NONE);
 		return NULL;
 	}
 	l = lib_add(ts, &sb, path, LIB_GO);
-	if (!l)
+	if (!l) {
+		close(fd);
 		return NULL;
+	}
 	if (r != GO_ELF_OK) {
+		close(fd);
 		fprintf(ts->cfg.log, "floe: tls: %s (Go %s) cannot be probed: %s\n", path,
 			gi.version[0] ? gi.version : "of unknown version", go_elf_strerror(r));
 		l->failed = true;
 		ts->st.libs_failed++;
 		return l;
 	}
+	/* Probed through the open file, not /proc/PID/exe: a process that exits meanwhile (a
+	 * short client) must not leave its program unprobed for the next ones. */
+	snprintf(exe, sizeof(exe), "/proc/self/fd/%d", fd);
 	go_attach(ts, l, exe, &gi);
+	close(fd);
 	return l;
 }
 
