@@ -456,7 +456,9 @@ static __always_inline void emit_event(__u32 kind, __u64 conn, __u32 netns)
 	ev->netns = netns;
 	ev->kind = kind;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	bpf_ringbuf_submit(ev, wake_flag());
+	/* An exec wakes floe at once: a static program (Go) can be probed before a short
+	 * process is over. */
+	bpf_ringbuf_submit(ev, kind == FLOE_TLS_EV_EXEC ? BPF_RB_FORCE_WAKEUP : wake_flag());
 	count(FLOE_TLS_CNT_EVENTS, 1);
 }
 

@@ -513,6 +513,21 @@ static void rescan_add(struct tls_source *ts, pid_t pid)
 	rescan_arm(ts);
 }
 
+/*
+ * A process of a tapped namespace ran execve: its new program is looked at now (a Go program
+ * is all there at the exec, and a short one may be over before the first rescan), and again
+ * after the delays when it does not map a TLS library yet (its loader maps them later).
+ */
+static void proc_exec(struct tls_source *ts, pid_t pid)
+{
+	struct tls_proc *pr = proc_find(ts, pid);
+
+	if (pr)
+		pr->scanned_tls = false;
+	if (scan_pid(ts, pid) == 0)
+		rescan_add(ts, pid);
+}
+
 static void on_rescan_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
 {
 	struct tls_source *ts = ctx;
@@ -569,7 +584,7 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 		break;
 	case FLOE_TLS_EV_EXEC:
 		ts->st.execs++;
-		rescan_add(ts, (pid_t)v.event->pid);
+		proc_exec(ts, (pid_t)v.event->pid);
 		break;
 	case FLOE_TLS_EV_EXIT:
 		tls_streams_close_pid(ts->streams, v.event->pid, real, &ts->sink);
