@@ -23,8 +23,14 @@
 
 #define CLOCK_REFRESH_NS 1000000000ull
 /* After an exec, the process's maps are read at these delays: its loader maps the libraries
- * it needs within milliseconds of the exec; a slow start (a loaded machine) gets more tries. */
-static const uint64_t rescan_delays_ns[] = {20000000ull, 200000000ull, 1000000000ull};
+ * it needs within milliseconds of the exec; a slow start (a loaded machine) or a library opened
+ * by the program itself (Python's ssl module) gets more tries. Since the exec wakes floe at
+ * once, the first ones come earlier than they did on the drain cadence: hence more of them,
+ * every 10 ms at first (a read of /proc/PID/maps each). */
+#define MS 1000000ull
+static const uint64_t rescan_delays_ns[] = {
+    10 * MS, 20 * MS,  30 * MS,	 40 * MS,  50 * MS,  60 * MS,  70 * MS,	 80 * MS,
+    90 * MS, 100 * MS, 120 * MS, 150 * MS, 200 * MS, 300 * MS, 600 * MS, 1000 * MS};
 #define RESCANS (sizeof(rescan_delays_ns) / sizeof(rescan_delays_ns[0]))
 
 /* One probed function: the program, entry or return, and whether a library without it is
