@@ -157,7 +157,7 @@ enum floe_tls_counter {
  */
 struct floe_tls_record {
 	struct floe_record_hdr hdr; /* type FLOE_RECORD_TLS_DATA */
-	__u64 conn;		    /* the library's connection object (SSL *) in pid */
+	__u64 conn;		    /* the connection object (SSL *, Go *tls.Conn) in pid */
 	__u32 pid;		    /* thread group id */
 	__u32 tid;
 	__u32 netns;	/* network namespace inode of the process */
@@ -183,7 +183,7 @@ enum floe_tls_event_kind {
 
 struct floe_tls_event {
 	struct floe_record_hdr hdr; /* type FLOE_RECORD_TLS_EVENT */
-	__u64 conn;		    /* FLOE_TLS_EV_CLOSE: the SSL *; 0 otherwise */
+	__u64 conn;		    /* FLOE_TLS_EV_CLOSE: SSL * or *tls.Conn; 0 otherwise */
 	__u32 pid;
 	__u32 tid;
 	__u32 netns;

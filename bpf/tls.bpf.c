@@ -25,6 +25,9 @@
  *
  * A read served from the library's own buffer makes no syscall: the endpoints learnt earlier
  * for the same SSL * are used.
+ *
+ * Go's crypto/tls (statically linked, its own ABI) has its own probes below (floe_go_*): they
+ * find the socket through the *tls.Conn itself and feed the same records.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -453,14 +456,16 @@ static __always_inline void emit_event(__u32 kind, __u64 conn, __u32 netns)
 	ev->netns = netns;
 	ev->kind = kind;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	bpf_ringbuf_submit(ev, wake_flag());
+	/* An exec wakes floe at once: a static program (Go) can be probed before a short
+	 * process is over. */
+	bpf_ringbuf_submit(ev, kind == FLOE_TLS_EV_EXEC ? BPF_RB_FORCE_WAKEUP : wake_flag());
 	count(FLOE_TLS_CNT_EVENTS, 1);
 }
 
-SEC("uprobe")
-int BPF_KPROBE(floe_ssl_free, void *ssl)
+/* The connection conn (SSL * or Go *tls.Conn) of the calling process ends. */
+static __always_inline int conn_end(__u64 conn)
 {
-	struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = (__u64)ssl};
+	struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = conn};
 	struct conn_val *v;
 	__u32 netns;
 
@@ -470,9 +475,134 @@ int BPF_KPROBE(floe_ssl_free, void *ssl)
 	if (!v)
 		return 0;
 	if (v->data_seen)
-		emit_event(FLOE_TLS_EV_CLOSE, (__u64)ssl, netns);
+		emit_event(FLOE_TLS_EV_CLOSE, conn, netns);
 	bpf_map_delete_elem(&tls_conns, &k);
 	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(floe_ssl_free, void *ssl)
+{
+	return conn_end((__u64)ssl);
+}
+
+/*
+ * Go crypto/tls (Go >= 1.17 on x86-64: the register ABI). The probes are attached by
+ * tls_source.c at the functions' first instruction and, for Read, at each of its RET
+ * instructions (no uretprobes: they rewrite the return address on the goroutine's stack, which
+ * Go may move or copy). Arguments: RAX the *tls.Conn receiver, RBX the slice's data pointer,
+ * RCX its length; results: RAX the byte count n. R14 is the running goroutine (g), which stays
+ * the same across the thread switches of a Read that blocks, so a Read's entry and return meet
+ * in go_calls keyed by (tgid, g).
+ *
+ * The socket behind a *tls.Conn: tls.Conn.conn (a net.Conn interface: itab, data pointer) ->
+ * *net.TCPConn -> its *netFD -> poll.FD.Sysfd, then the same fd -> socket walk as OpenSSL's.
+ * The four field offsets come in the attach cookie, one byte each (GO_OFF_*), from the table
+ * per Go version in tls_source.c. x86-64 only (pt_regs' names). Under a net.Conn that is not
+ * a *net.TCPConn the walk reads something else: sock_of_fd refuses what is not a TCP socket of
+ * the calling process (the records then have no endpoints), but a number that happens to be
+ * one of its TCP sockets would give that socket's endpoints.
+ */
+#define GO_OFF_CONN   0 /* tls.Conn.conn (the interface) */
+#define GO_OFF_CLIENT 1 /* tls.Conn.isClient */
+#define GO_OFF_NETFD  2 /* net.TCPConn (net.conn).fd */
+#define GO_OFF_SYSFD  3 /* net.netFD.pfd.Sysfd */
+#define GO_OFF(c, i)  (((c) >> (8 * (i))) & 0xff)
+
+struct go_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 g;
+};
+
+struct go_call {
+	__u64 conn;
+	__u64 buf;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_key);
+	__type(value, struct go_call);
+} go_calls SEC(".maps");
+
+/* What the *tls.Conn says of its socket and role, into tls_conns (once it is known). */
+static __always_inline void go_conn_learn(__u64 conn, __u64 cookie)
+{
+	struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .ssl = conn};
+	struct conn_val nv = {.fd = -1}, *v = bpf_map_lookup_elem(&tls_conns, &k);
+	__u64 tcp = 0, netfd = 0;
+	__s64 fd = -1;
+	__u8 is_client = 0;
+
+	if (v && v->family)
+		return;
+	bpf_probe_read_user(&is_client, 1, (const void *)(conn + GO_OFF(cookie, GO_OFF_CLIENT)));
+	nv.role = is_client ? FLOE_TLS_ROLE_CLIENT : FLOE_TLS_ROLE_SERVER;
+	if (!bpf_probe_read_user(&tcp, 8, (const void *)(conn + GO_OFF(cookie, GO_OFF_CONN) + 8)) &&
+	    tcp &&
+	    !bpf_probe_read_user(&netfd, 8, (const void *)(tcp + GO_OFF(cookie, GO_OFF_NETFD))) &&
+	    netfd &&
+	    !bpf_probe_read_user(&fd, 8, (const void *)(netfd + GO_OFF(cookie, GO_OFF_SYSFD))) &&
+	    fd >= 0 && fd < 0x7fffffff)
+		sock_of_fd((int)fd, &nv);
+	if (v)
+		nv.data_seen = v->data_seen;
+	bpf_map_update_elem(&tls_conns, &k, &nv, BPF_ANY);
+}
+
+/* Write: the whole slice is what the program sends (Write returns early only on an error). */
+SEC("uprobe")
+int floe_go_write(struct pt_regs *ctx)
+{
+	struct call c = {.ssl = ctx->ax, .buf = ctx->bx, .dir = FLOE_TLS_WRITE};
+	__s64 len = (__s64)ctx->cx;
+
+	if (!tapped(NULL) || len <= 0)
+		return 0;
+	go_conn_learn(c.ssl, bpf_get_attach_cookie(ctx));
+	emit_data(&c, bpf_get_current_pid_tgid(), (__u64)len);
+	return 0;
+}
+
+SEC("uprobe")
+int floe_go_read(struct pt_regs *ctx)
+{
+	struct go_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14};
+	struct go_call c = {.conn = ctx->ax, .buf = ctx->bx};
+
+	if (!tapped(NULL))
+		return 0;
+	go_conn_learn(c.conn, bpf_get_attach_cookie(ctx));
+	bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY);
+	return 0;
+}
+
+/* At a RET of Read: RAX is n. Other processes' Reads find nothing in go_calls. */
+SEC("uprobe")
+int floe_go_read_ret(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct go_key k = {.tgid = id >> 32, .g = ctx->r14};
+	struct go_call *p = bpf_map_lookup_elem(&go_calls, &k);
+	struct call c = {.dir = FLOE_TLS_READ};
+	__s64 n = (__s64)ctx->ax;
+
+	if (!p)
+		return 0;
+	c.ssl = p->conn;
+	c.buf = p->buf;
+	bpf_map_delete_elem(&go_calls, &k);
+	if (n > 0)
+		emit_data(&c, id, (__u64)n);
+	return 0;
+}
+
+SEC("uprobe")
+int floe_go_close(struct pt_regs *ctx)
+{
+	return conn_end(ctx->ax);
 }
 
 SEC("tracepoint/sched/sched_process_exec")

@@ -7,12 +7,12 @@ pkgs=(
 	# build
 	make gcc clang clang-format llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	libpcap-dev libzstd-dev libmnl-dev libhttp-parser-dev libnghttp2-dev libjansson-dev
-	librabbitmq-dev liblz4-dev libsnappy-dev libcurl4-openssl-dev libyaml-dev libwebsockets-dev libssl-dev
+	librabbitmq-dev liblz4-dev libsnappy-dev libcurl4-openssl-dev libyaml-dev libwebsockets-dev libssl-dev libcapstone-dev
 	# proto/ and the gRPC transport (lib/rpc)
 	protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev libgrpc-dev
 	# tests
 	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps openssl util-linux
-	nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio
+	nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio golang-go
 	nodejs redis-server redis-tools dnsmasq-base bind9-dnsutils rabbitmq-server python3-pika kcat
 	tinyproxy socat
 	# the web UI's browser tests (selftests/integration/test_ui.sh) drive Debian's chromium

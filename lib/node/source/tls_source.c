@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,21 @@
 #include "capture/capture.h"
 #include "source/clock_offset.h"
 #include "source/drain_pace.h"
+#include "source/go_elf.h"
 #include "source/packet_source.h"
 #include "source/tls_record.h"
 #include "tls.skel.h"
 
 #define CLOCK_REFRESH_NS 1000000000ull
 /* After an exec, the process's maps are read at these delays: its loader maps the libraries
- * it needs within milliseconds of the exec; a slow start (a loaded machine) gets more tries. */
-static const uint64_t rescan_delays_ns[] = {20000000ull, 200000000ull, 1000000000ull};
+ * it needs within milliseconds of the exec; a slow start (a loaded machine) or a library opened
+ * by the program itself (Python's ssl module) gets more tries. Since the exec wakes floe at
+ * once, the first ones come earlier than they did on the drain cadence: hence more of them,
+ * every 10 ms at first (a read of /proc/PID/maps each). */
+#define MS 1000000ull
+static const uint64_t rescan_delays_ns[] = {
+    10 * MS, 20 * MS,  30 * MS,	 40 * MS,  50 * MS,  60 * MS,  70 * MS,	 80 * MS,
+    90 * MS, 100 * MS, 120 * MS, 150 * MS, 200 * MS, 300 * MS, 600 * MS, 1000 * MS};
 #define RESCANS (sizeof(rescan_delays_ns) / sizeof(rescan_delays_ns[0]))
 
 /* One probed function: the program, entry or return, and whether a library without it is
@@ -50,12 +58,22 @@ static const struct probe_spec probe_specs[] = {
 };
 #define N_PROBES (sizeof(probe_specs) / sizeof(probe_specs[0]))
 
-/* A library file (by device and inode, whatever path or process it is seen through). */
+enum lib_kind {
+	LIB_OPENSSL,
+	LIB_GO,	  /* a Go program with crypto/tls */
+	LIB_NONE, /* a program looked at that has no TLS floe reads (remembered, not re-read) */
+};
+
+/* A library or program file (by device and inode, whatever path or process it is seen
+ * through). */
 struct tls_lib {
 	dev_t dev;
 	ino_t ino;
+	enum lib_kind kind;
 	char path[PATH_MAX];
 	struct bpf_link *links[N_PROBES];
+	/* Go: Write, Read, Close and one per RET of Read */
+	struct bpf_link *go_links[3 + GO_ELF_MAX_RETS];
 	bool failed;
 };
 
@@ -124,6 +142,10 @@ static void lib_detach(struct tls_lib *l)
 		bpf_link__destroy(l->links[i]);
 		l->links[i] = NULL;
 	}
+	for (size_t i = 0; i < sizeof(l->go_links) / sizeof(l->go_links[0]); i++) {
+		bpf_link__destroy(l->go_links[i]);
+		l->go_links[i] = NULL;
+	}
 }
 
 /* Probe the library file at path (as this process can open it). */
@@ -156,29 +178,162 @@ static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *ope
 	fprintf(ts->cfg.log, "floe: tls: hooked %s\n", l->path);
 }
 
-/* The library at path in pid's file system view: found, or probed now. */
-static struct tls_lib *lib_get(struct tls_source *ts, pid_t pid, const char *path)
+/*
+ * The field offsets the Go probes walk from a *tls.Conn to its socket's fd (bpf/tls.bpf.c,
+ * GO_OFF_*), one byte each in the attach cookie: tls.Conn.conn, tls.Conn.isClient,
+ * net.TCPConn's netFD pointer, netFD.pfd.Sysfd. One row for Go 1.17 to 1.26 (the register
+ * ABI), read from go1.26.8's sources, the only version tested: conn and isClient are
+ * tls.Conn's first fields, TCPConn embeds conn{fd *netFD}, netFD starts with poll.FD, whose
+ * Sysfd follows the 16-byte fdMutex; the types are believed unchanged since Go 1.9. A newer
+ * release is probed with the same offsets, and said so; the BPF side checks that the fd is a
+ * TCP socket of the process before trusting it.
+ */
+#define GO_TABLE_MINOR_MIN 17
+#define GO_TABLE_MINOR_MAX 26
+static uint64_t go_offsets_cookie(void)
 {
-	char open_path[PATH_MAX + 64];
-	struct stat sb;
-	struct tls_lib *l, *nl;
+	const uint64_t conn = 0, is_client = 16, netfd = 0, sysfd = 16;
 
-	snprintf(open_path, sizeof(open_path), "%s/%d/root%s", ts->cfg.proc, pid, path);
-	if (stat(open_path, &sb) < 0)
-		return NULL;
+	return conn | is_client << 8 | netfd << 16 | sysfd << 24;
+}
+
+/* Probe a Go program's crypto/tls (gi from go_elf) at open_path for every process. */
+static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open_path,
+		      const struct go_elf_info *gi)
+{
+	struct bpf_program *progs[3] = {ts->skel->progs.floe_go_write, ts->skel->progs.floe_go_read,
+					ts->skel->progs.floe_go_close};
+	uint64_t offs[3] = {gi->write_off, gi->read_off, gi->close_off};
+	size_t n = 0;
+
+	for (size_t i = 0; i < 3 + gi->n_read_rets; i++) {
+		struct bpf_program *prog = i < 3 ? progs[i] : ts->skel->progs.floe_go_read_ret;
+		uint64_t off = i < 3 ? offs[i] : gi->read_rets[i - 3];
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = go_offsets_cookie());
+
+		if (!off) /* Close is optional */
+			continue;
+		l->go_links[n] = bpf_program__attach_uprobe_opts(prog, -1, open_path, off, &o);
+		if (!l->go_links[n]) {
+			int err = errno;
+
+			fprintf(ts->cfg.log,
+				"floe: tls: %s (Go): cannot probe offset 0x%llx: %s; its processes "
+				"are not read in plaintext\n",
+				l->path, (unsigned long long)off, strerror(err));
+			lib_detach(l);
+			l->failed = true;
+			ts->st.libs_failed++;
+			return;
+		}
+		n++;
+	}
+	ts->st.libs_hooked++;
+	fprintf(ts->cfg.log,
+		"floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read)%s\n", l->path,
+		gi->version, gi->from_pclntab ? ".gopclntab (stripped)" : ".symtab",
+		gi->n_read_rets,
+		gi->major == 1 && gi->minor > GO_TABLE_MINOR_MAX
+		    ? "; newer than the offsets table (go1.26): its go1.26 offsets are used"
+		    : "");
+}
+
+/* The lib entry of the file st (NULL: none yet). */
+static struct tls_lib *lib_find(struct tls_source *ts, const struct stat *sb)
+{
 	for (size_t i = 0; i < ts->n_libs; i++)
-		if (ts->libs[i].dev == sb.st_dev && ts->libs[i].ino == sb.st_ino)
+		if (ts->libs[i].dev == sb->st_dev && ts->libs[i].ino == sb->st_ino)
 			return &ts->libs[i];
-	nl = realloc(ts->libs, (ts->n_libs + 1) * sizeof(*nl));
+	return NULL;
+}
+
+static struct tls_lib *lib_add(struct tls_source *ts, const struct stat *sb, const char *path,
+			       enum lib_kind kind)
+{
+	struct tls_lib *l, *nl = realloc(ts->libs, (ts->n_libs + 1) * sizeof(*nl));
+
 	if (!nl)
 		return NULL;
 	ts->libs = nl;
 	l = &ts->libs[ts->n_libs++];
 	memset(l, 0, sizeof(*l));
-	l->dev = sb.st_dev;
-	l->ino = sb.st_ino;
+	l->dev = sb->st_dev;
+	l->ino = sb->st_ino;
+	l->kind = kind;
 	snprintf(l->path, sizeof(l->path), "%s", path);
-	lib_attach(ts, l, open_path);
+	return l;
+}
+
+/*
+ * pid's program, when it is a Go program with crypto/tls: found, or probed now. NULL when the
+ * program is not one (or is gone). The file is opened through /proc/PID/exe, which also
+ * works for a program in another mount namespace or deleted since.
+ */
+static struct tls_lib *go_exe_get(struct tls_source *ts, pid_t pid)
+{
+	char exe[64], path[PATH_MAX];
+	struct go_elf_info gi;
+	struct stat sb;
+	struct tls_lib *l;
+	ssize_t n;
+	int fd, r;
+
+	snprintf(exe, sizeof(exe), "%s/%d/exe", ts->cfg.proc, pid);
+	if (stat(exe, &sb) < 0)
+		return NULL;
+	l = lib_find(ts, &sb);
+	if (l)
+		return l->kind == LIB_GO ? l : NULL;
+	n = readlink(exe, path, sizeof(path) - 1);
+	if (n < 0)
+		return NULL;
+	path[n] = 0;
+	fd = open(exe, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	r = go_elf_inspect_fd(fd, &gi);
+	if (r == GO_ELF_NOT_ELF || r == GO_ELF_NOT_GO || r == GO_ELF_NO_TLS) {
+		close(fd);
+		lib_add(ts, &sb, path, LIB_NONE);
+		return NULL;
+	}
+	l = lib_add(ts, &sb, path, LIB_GO);
+	if (!l) {
+		close(fd);
+		return NULL;
+	}
+	if (r != GO_ELF_OK) {
+		close(fd);
+		fprintf(ts->cfg.log, "floe: tls: %s (Go %s) cannot be probed: %s\n", path,
+			gi.version[0] ? gi.version : "of unknown version", go_elf_strerror(r));
+		l->failed = true;
+		ts->st.libs_failed++;
+		return l;
+	}
+	/* Probed through the open file, not /proc/PID/exe: a process that exits meanwhile (a
+	 * short client) must not leave its program unprobed for the next ones. */
+	snprintf(exe, sizeof(exe), "/proc/self/fd/%d", fd);
+	go_attach(ts, l, exe, &gi);
+	close(fd);
+	return l;
+}
+
+/* The library at path in pid's file system view: found, or probed now. */
+static struct tls_lib *lib_get(struct tls_source *ts, pid_t pid, const char *path)
+{
+	char open_path[PATH_MAX + 64];
+	struct stat sb;
+	struct tls_lib *l;
+
+	snprintf(open_path, sizeof(open_path), "%s/%d/root%s", ts->cfg.proc, pid, path);
+	if (stat(open_path, &sb) < 0)
+		return NULL;
+	l = lib_find(ts, &sb);
+	if (l)
+		return l;
+	l = lib_add(ts, &sb, path, LIB_OPENSSL);
+	if (l)
+		lib_attach(ts, l, open_path);
 	return l;
 }
 
@@ -286,6 +441,25 @@ static int scan_pid(struct tls_source *ts, pid_t pid)
 		break;
 	}
 	fclose(f);
+	/* A Go program: its TLS is in the program itself (statically linked). */
+	if (found != 2) {
+		struct tls_lib *g = go_exe_get(ts, pid);
+
+		if (g && !g->failed) {
+			found = 1;
+		} else if (g) {
+			char comm[32];
+
+			read_comm(ts, pid, comm, sizeof(comm));
+			fprintf(
+			    ts->cfg.log,
+			    "floe: tls: process %d (%s) of %s is the Go program %s, which could "
+			    "not be probed: floe is blind to its TLS traffic\n",
+			    pid, comm, nsname, g->path);
+			ts->st.processes_failed++;
+			found = 2;
+		}
+	}
 	if (found) {
 		pr->scanned_tls = true;
 		if (found == 1)
@@ -345,6 +519,21 @@ static void rescan_add(struct tls_source *ts, pid_t pid)
 	rescan_arm(ts);
 }
 
+/*
+ * A process of a tapped namespace ran execve: its new program is looked at now (a Go program
+ * is all there at the exec, and a short one may be over before the first rescan), and again
+ * after the delays when it does not map a TLS library yet (its loader maps them later).
+ */
+static void proc_exec(struct tls_source *ts, pid_t pid)
+{
+	struct tls_proc *pr = proc_find(ts, pid);
+
+	if (pr)
+		pr->scanned_tls = false;
+	if (scan_pid(ts, pid) == 0)
+		rescan_add(ts, pid);
+}
+
 static void on_rescan_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
 {
 	struct tls_source *ts = ctx;
@@ -401,7 +590,7 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 		break;
 	case FLOE_TLS_EV_EXEC:
 		ts->st.execs++;
-		rescan_add(ts, (pid_t)v.event->pid);
+		proc_exec(ts, (pid_t)v.event->pid);
 		break;
 	case FLOE_TLS_EV_EXIT:
 		tls_streams_close_pid(ts->streams, v.event->pid, real, &ts->sink);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tls_source: the stream byte source of TLS plaintext (docs/tls.md). Loads bpf/tls.bpf.c,
- * finds the processes of tapped network namespaces and the OpenSSL libraries (libssl.so*)
- * they map (/proc/PID/maps), probes each library file once for every process, and turns the
+ * finds the processes of tapped network namespaces, the OpenSSL libraries (libssl.so*) they
+ * map (/proc/PID/maps) and the Go programs with crypto/tls they run (/proc/PID/exe, through
+ * go_elf.h), probes each library or program file once for every process, and turns the
  * ring's records into ordered stream chunks per connection (tls_record.h) for the sink.
  *
  * New processes: the kernel reports each exec in a tapped namespace; the process's maps are
@@ -45,8 +46,8 @@ struct tls_source_stats {
 	uint64_t no_socket;	   /* records without a 5-tuple */
 	uint64_t bad_records;	   /* ring records refused by tls_record_check (always 0) */
 	uint64_t conns;		   /* connections read in plaintext */
-	uint64_t libs_hooked;	   /* library files probed */
-	uint64_t libs_failed;	   /* library files that could not be probed */
+	uint64_t libs_hooked;	   /* library files and Go programs probed */
+	uint64_t libs_failed;	   /* library files and Go programs that could not be probed */
 	uint64_t processes;	   /* processes of tapped namespaces seen */
 	uint64_t processes_tls;	   /* of those, mapping a hooked TLS library */
 	uint64_t processes_failed; /* mapping a TLS library that could not be probed */

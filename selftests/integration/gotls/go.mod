@@ -1,0 +1,3 @@
+module floe/selftests/gotls
+
+go 1.19
