@@ -89,7 +89,8 @@ HUB_LIB := $(BUILD)/libfloe-hub.a
 HUB_LDLIBS := -lwebsockets -lpthread
 HUB_TESTS := $(patsubst selftests/unit/%.c,%,$(wildcard selftests/unit/test_hub*.c))
 
-BINS := $(BUILD)/floe $(BUILD)/floe-agent $(BUILD)/floe-hub $(BUILD)/hub-fixture
+BINS := $(BUILD)/floe $(BUILD)/floe-agent $(BUILD)/floe-hub $(BUILD)/hub-fixture \
+	$(BUILD)/floe-script
 
 .PHONY: all deps k8s-deps test unit unit-san integration fuzz fuzz-long bench run clean vmlinux format
 .DELETE_ON_ERROR:
@@ -164,6 +165,12 @@ $(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB)
 # floe: the node side and the core, and the hub's client commands (stream, pcap export --hub).
 $(BUILD)/floe: cli/floe.c cli/hub_client.c cli/hub_client.h $(LIB)
 	$(CC) $(CFLAGS) cli/floe.c cli/hub_client.c $(LIB) $(LDLIBS) -lwebsockets -o $@
+
+# floe-script: the sandboxed runner of one user script (docs/scripting.md): Duktape, the
+# seccomp filter and the KFL of the core; floe and floe-agent start it beside themselves.
+SCRIPT_LDLIBS := -lduktape -lseccomp
+$(BUILD)/floe-script: runner/floe_script.c $(LIB)
+	$(CC) $(CFLAGS) $< $(LIB) $(SCRIPT_LDLIBS) $(CORE_LDLIBS) -o $@
 
 $(BUILD)/hub/%.o: hub/%.c $(HUB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
@@ -297,7 +304,7 @@ vmlinux:
 
 format:
 	clang-format -i bpf/*.c bpf/*.h agent/*.c $(LIB_SRCS) $(LIB_HDRS) $(RPC_SRCS) $(RPC_HDRS) \
-		cli/*.c selftests/unit/*.c selftests/bpf/*.c hub/*.c hub/*.h selftests/hub/*.c
+		cli/*.c runner/*.c selftests/unit/*.c selftests/bpf/*.c hub/*.c hub/*.h selftests/hub/*.c
 
 clean:
 	rm -rf $(BUILD)

@@ -10,6 +10,7 @@
 #include "dissect/engine.h"
 #include "entry/json_alloc.h"
 #include "rpc_agent.h"
+#include "script/script_service.h"
 #include "tap/tap.h"
 
 struct serve {
@@ -65,6 +66,10 @@ int main(int argc, char **argv)
 		    .name = "--listen", .start = serve_start, .stop = serve_stop, .ctx = &s};
 
 		tap_options_add_service(&o, &svc);
+	}
+	if (script_tap_service_add(&o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "floe-agent: %s\n", err);
+		return 2;
 	}
 	return tap_run(&o, stdout, stderr);
 }

@@ -76,6 +76,14 @@ struct tap_options {
 	 * --agent-token (default $FLOE_AGENT_TOKEN): the token a hub must send */
 	const char *listen;
 	const char *agent_token;
+	/* Scripts (docs/scripting.md, lib/node/script): --scripting-source DIR of *.js,
+	 * --scripting-watch (default true), --scripting-cpu-ms (CPU time per call, default
+	 * 1000), --scripting-memory (heap per script, default 64MiB), --scripting-metrics FILE */
+	const char *scripting_source;
+	bool scripting_watch;
+	uint32_t scripting_cpu_ms;
+	uint64_t scripting_memory;
+	const char *scripting_metrics;
 };
 
 /* Defaults for every field. */

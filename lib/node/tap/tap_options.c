@@ -15,6 +15,7 @@
 #include "entry/json_alloc.h"
 #include "pods/k8s_config.h"
 #include "pods/pods_local.h"
+#include "script/script_service.h"
 #include "floe_record.h"
 
 void tap_options_init(struct tap_options *o)
@@ -32,6 +33,9 @@ void tap_options_init(struct tap_options *o)
 	o->inventory = getenv("FLOE_INVENTORY") ? getenv("FLOE_INVENTORY") : "/etc/floe/inventory";
 	o->netns_dir = "/run/netns";
 	o->state_dir = "/run/floe";
+	o->scripting_watch = true;
+	o->scripting_cpu_ms = 1000;
+	o->scripting_memory = 64ull << 20;
 }
 
 int parse_size(const char *s, uint64_t *out)
@@ -126,6 +130,13 @@ static void print_help(FILE *out)
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
+	    "      --scripting-source DIR JavaScript scripts (*.js) run beside the tap on its\n"
+	    "                             entries (docs/scripting.md)\n"
+	    "      --scripting-watch[=true|false]  reload a script when its file changes\n"
+	    "                             (default true)\n"
+	    "      --scripting-cpu-ms N   CPU time of one script call, at most (default 1000)\n"
+	    "      --scripting-memory SIZE  heap of one script, at most (default 64MiB)\n"
+	    "      --scripting-metrics FILE  write the scripts' metrics there (Prometheus text)\n"
 	    "  -s, --set KEY=VALUE        set an option by name: tap.storagelimit, tap.snaplen,\n"
 	    "                             tap.ringbuffer, tap.store, tap.store-group,\n"
 	    "                             tap.inventory, tap.duration\n"
@@ -166,6 +177,11 @@ enum {
 	OPT_PCAP,
 	OPT_LISTEN,
 	OPT_AGENT_TOKEN,
+	OPT_SCRIPTING_SOURCE,
+	OPT_SCRIPTING_WATCH,
+	OPT_SCRIPTING_CPU_MS,
+	OPT_SCRIPTING_MEMORY,
+	OPT_SCRIPTING_METRICS,
 	OPT_LATER,
 };
 
@@ -285,6 +301,23 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_DISSECT_MEMORY:
 		return size_in(name, val, DISSECT_MIN_MEMORY, "4MiB", 1ull << 40, "1TiB",
 			       &o->dissect_memory, err, errlen);
+	case OPT_SCRIPTING_SOURCE:
+		o->scripting_source = val;
+		return 0;
+	case OPT_SCRIPTING_METRICS:
+		o->scripting_metrics = val;
+		return 0;
+	case OPT_SCRIPTING_MEMORY:
+		return size_in(name, val, 1u << 20, "1MiB", 4ull << 30, "4GiB", &o->scripting_memory,
+			       err, errlen);
+	case OPT_SCRIPTING_CPU_MS:
+		n = strtoull(val, &end, 10);
+		if (*val == '\0' || *end || n < 1 || n > 600000) {
+			snprintf(err, errlen, "--scripting-cpu-ms: expected 1..600000, got '%s'", val);
+			return -EINVAL;
+		}
+		o->scripting_cpu_ms = (uint32_t)n;
+		return 0;
 	case OPT_NAME_HISTORY:
 		n = strtoull(val, &end, 10);
 		if (*val == '\0' || *end || n < 1 || n > 100000000) {
@@ -330,6 +363,11 @@ static const struct option long_opts[] = {
     {"name-history", required_argument, NULL, OPT_NAME_HISTORY},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"agent-token", required_argument, NULL, OPT_AGENT_TOKEN},
+    {"scripting-source", required_argument, NULL, OPT_SCRIPTING_SOURCE},
+    {"scripting-watch", optional_argument, NULL, OPT_SCRIPTING_WATCH},
+    {"scripting-cpu-ms", required_argument, NULL, OPT_SCRIPTING_CPU_MS},
+    {"scripting-memory", required_argument, NULL, OPT_SCRIPTING_MEMORY},
+    {"scripting-metrics", required_argument, NULL, OPT_SCRIPTING_METRICS},
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
@@ -455,6 +493,17 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		case OPT_ALL_NODES:
 			o->all_nodes = true;
 			break;
+		case OPT_SCRIPTING_WATCH:
+			if (!optarg || !strcmp(optarg, "true"))
+				o->scripting_watch = true;
+			else if (!strcmp(optarg, "false"))
+				o->scripting_watch = false;
+			else {
+				snprintf(err, errlen, "--scripting-watch=%s: expected true or false",
+					 optarg);
+				return -EINVAL;
+			}
+			break;
 		case OPT_LATER:
 			snprintf(err, errlen, "--%s: not available yet in this release of floe",
 				 long_opts[idx].name);
@@ -521,6 +570,10 @@ int tap_main(const char *prog, int argc, char **argv)
 	if (o.listen) {
 		fprintf(stderr, "%s: --listen: this program does not serve a hub; floe-agent does\n",
 			prog);
+		return 2;
+	}
+	if (script_tap_service_add(&o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
 		return 2;
 	}
 	return tap_run(&o, stdout, stderr);
