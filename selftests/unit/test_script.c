@@ -310,7 +310,7 @@ static void test_runner_limits(void **state)
 	t0 = mono_ms();
 	EXPECT(call_entry(&c, ENTRY_500, &s, err, sizeof(err)), SCRIPT_CALL_DIED);
 	assert_true(mono_ms() - t0 >= lim.cpu_ms - 10);
-	assert_true(mono_ms() - t0 < 2 * lim.cpu_ms + 1000);
+	assert_true(mono_ms() - t0 < 4 * lim.cpu_ms + 2000);
 	assert_non_null(strstr(err, "CPU time limit of 300 ms"));
 	assert_int_equal(c.pid, 0);
 
@@ -348,7 +348,8 @@ static void test_runner_limits(void **state)
 	       SCRIPT_CALL_OK);
 	script_msg_free(&ready);
 	EXPECT(call_entry(&c, ENTRY_500, &s, err, sizeof(err)), SCRIPT_CALL_DIED);
-	assert_non_null(strstr(err, "limit"));
+	if (!strstr(err, "CPU time limit") && !strstr(err, "runner killed"))
+		fail_msg("%s", err);
 }
 
 /* The runner's /proc status: seccomp filter on, no new privileges, only fds 0-3. */

@@ -140,7 +140,7 @@ static enum script_call_result wait_end(struct script_child *c, const struct scr
 					script_helper_fn fn, void *arg, struct script_msg *ready,
 					char *err, size_t errlen)
 {
-	int budget_ms = (int)lim->cpu_ms * 2 + 1000;
+	int budget_ms = (int)lim->cpu_ms * 4 + 2000;
 	struct timespec t0, t1;
 	size_t helpers = 0;
 
