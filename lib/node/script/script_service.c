@@ -427,7 +427,9 @@ static void on_helper(const struct script_msg *m, void *arg)
 
 	switch (m->type) {
 	case SCRIPT_MSG_LOG:
-		say(svc, s->name, "%s", m->text);
+		/* whole, however long (an entry as JSON): not through say()'s buffer */
+		fprintf(svc->o.log, "floe: script %s: %s\n", s->name, m->text);
+		fflush(svc->o.log);
 		return;
 	case SCRIPT_MSG_METRIC:
 		metric_set(svc, s->name, m);
