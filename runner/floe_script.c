@@ -485,6 +485,15 @@ int main(int argc, char **argv)
 	 * ends the process: the CPU limit of a call holds whatever the script does. */
 	syscall(SYS_close_range, FD + 1, ~0u, 0);
 	setrlimit(RLIMIT_NOFILE, &nofile);
+	/* floe's threads block the signals it handles, and exec keeps the mask: SIGXCPU must
+	 * get through, with its default action */
+	{
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
+	signal(SIGXCPU, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	if (timer_create(CLOCK_PROCESS_CPUTIME_ID, &sev, &R.cpu_timer) < 0 || sandbox() < 0) {
 		send_raw("{\"t\":\"error\",\"error\":\"runner: cannot set up its sandbox\"}");

@@ -105,18 +105,20 @@ get "/hog"
 for i in $(seq 1 6); do get "/text?n=$i&after=1"; done
 get "/status?code=502"
 # spin.js: five failures in a row disable it
-for i in 1 2 3 4; do get "/spin"; done
+for i in 1 2 3 4 5; do get "/spin"; done
 for i in $(seq 1 5); do get "/text?n=$i&last=1"; done
 
-# all.js sees all N entries (each call waits for the runner: allow time for the killed ones)
-all_wait() {
+# lines_wait RE N: the log has N lines matching RE (60 s at most: a script's calls wait for
+# its runner, and the killed ones are restarted)
+lines_wait() {
 	local end=$(($(date +%s) + 60))
-	while [ "$(grep -c '^floe: script all.js: ENTRY ' "$LOG")" -lt "$N" ] &&
-		[ "$(date +%s)" -lt "$end" ]; do
+	while [ "$(grep -c "$1" "$LOG")" -lt "$2" ] && [ "$(date +%s)" -lt "$end" ]; do
 		sleep 0.2
 	done
 }
-all_wait
+lines_wait '^floe: script all.js: ENTRY ' "$N"
+lines_wait '^floe: script hog.js: HOG-OK ' $((N - 1))
+lines_wait '^floe: script spin.js: disabled' 1
 entries_stop "$N"
 
 STATS=${OUT%.json}.stats.json
@@ -154,11 +156,11 @@ check "metric() is written to --scripting-metrics" \
 sed -n 's/^floe: script job.js: TICK //p' "$LOG" >"$T/ticks"
 ticks=$(grep -c . "$T/ticks")
 check "the job ran at least 5 times ($ticks)" test "$ticks" -ge 5
-early=$(awk 'NR > 1 && $1 - p < 195 { n++ } { p = $1 } END { print n + 0 }' "$T/ticks")
-is "$early" 0 "no job run came earlier than its schedule"
 span=$(awk 'NR == 1 { f = $1 } { l = $1 } END { print l - f }' "$T/ticks")
+# runs keep to due times (a late run does not move the next): never more than the schedule
+# holds, and at most a few missed on a busy machine
 check "the job kept its schedule ($ticks runs over $span ms)" \
-	test "$span" -le $(((ticks - 1) * 200 + 1000 + ticks * 100))
+	test "$ticks" -le $((span / 200 + 2)) -a "$ticks" -ge $((span * 8 / 2000))
 
 # spin.js: stopped at the CPU limit, restarted, then disabled
 check "while (true) {} is stopped at the CPU limit" \

@@ -40,10 +40,11 @@ struct script {
 	bool on_entry, on_packet;
 	struct script_job jobs[SCRIPT_JOBS_MAX];
 	size_t n_jobs;
-	bool disabled;
+	atomic_bool disabled;
 	unsigned failures; /* in a row */
-	/* counters (under lock) */
-	uint64_t calls, errors, restarts, entries, jobs_run;
+	/* Counters: atomic, so the metrics file is written without the script's lock (taken
+	 * around calls that may take svc->lock: the order is s->lock, then svc->lock). */
+	atomic_ullong calls, errors, restarts, entries, jobs_run;
 	struct agent_follow follow;
 	pthread_t follow_thr, job_thr;
 	bool follow_started, job_started;
@@ -221,7 +222,6 @@ static void metrics_write(struct script_service *svc)
 		return;
 	fprintf(f, "# floe scripting (docs/scripting.md)\n");
 	for (struct script *s = svc->scripts; s; s = s->next) {
-		pthread_mutex_lock(&s->lock);
 		fprintf(f, "floe_script_calls_total{script=\"%s\"} %llu\n", s->name,
 			(unsigned long long)s->calls);
 		fprintf(f, "floe_script_errors_total{script=\"%s\"} %llu\n", s->name,
@@ -232,10 +232,11 @@ static void metrics_write(struct script_service *svc)
 			(unsigned long long)s->entries);
 		fprintf(f, "floe_script_jobs_total{script=\"%s\"} %llu\n", s->name,
 			(unsigned long long)s->jobs_run);
+		/* the follow call's count: a plain field it updates (agent_api.h) */
 		fprintf(f, "floe_script_entries_lost_total{script=\"%s\"} %llu\n", s->name,
-			(unsigned long long)s->follow.lost);
-		fprintf(f, "floe_script_disabled{script=\"%s\"} %d\n", s->name, s->disabled);
-		pthread_mutex_unlock(&s->lock);
+			(unsigned long long)*(volatile uint64_t *)&s->follow.lost);
+		fprintf(f, "floe_script_disabled{script=\"%s\"} %d\n", s->name,
+			(int)atomic_load(&s->disabled));
 	}
 	fprintf(f, "floe_script_loads_total %llu\n", (unsigned long long)svc->loaded_ok);
 	fprintf(f, "floe_script_load_failures_total %llu\n",
