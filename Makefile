@@ -172,6 +172,10 @@ SCRIPT_LDLIBS := -lduktape -lseccomp
 $(BUILD)/floe-script: runner/floe_script.c $(LIB)
 	$(CC) $(CFLAGS) $< $(LIB) $(SCRIPT_LDLIBS) $(CORE_LDLIBS) -o $@
 
+# The cost of a script hook per entry (make bench; docs/scripting.md).
+$(BUILD)/bench_script: selftests/bench/bench_script.c $(LIB)
+	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 $(BUILD)/hub/%.o: hub/%.c $(HUB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CORE_CFLAGS) -c $< -o $@
@@ -294,6 +298,8 @@ bench: deps
 	bash selftests/bench/protocols.sh
 	bash selftests/bench/tls.sh
 	bash selftests/bench/hub.sh
+	$(MAKE) $(BUILD)/bench_script
+	$(BUILD)/bench_script
 
 run: deps
 	$(MAKE) all
