@@ -16,7 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+
+#include "net/packet.h"
 
 #include "script/script_child.h"
 #include "script/script_service.h"
@@ -94,6 +97,32 @@ struct script_service {
 	int inotify_fd;
 	int stop_pipe[2];
 	atomic_uint snapshot_seq;
+	/* onPacket: one thread hands the queue's packets to the scripts that have it; scripts
+	 * are freed (script_refresh) only under scripts_rw's write lock. Lock order:
+	 * scripts_rw, then a script's lock, then svc->lock. */
+	pthread_rwlock_t scripts_rw;
+	pthread_t packet_thr;
+	bool packet_started;
+	atomic_bool packet_stop;
+};
+
+/* ---- onPacket's queue ---- */
+
+struct packet_meta {
+	uint64_t ts_ns;
+	uint32_t wire_len, cap_len, payload_len;
+	uint16_t sport, dport;
+	uint8_t family, proto, tcp_flags, l4;
+	uint8_t src[16], dst[16];
+};
+
+struct script_packets {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct packet_meta *ring;
+	size_t cap, head, count;
+	atomic_bool active; /* a loaded script has onPacket: the hook queues */
+	atomic_ullong queued, dropped, undecoded;
 };
 
 static int64_t mono_ms(void)
@@ -142,6 +171,73 @@ static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, int64_t until_ms)
 	struct timespec dl = {until_ms / 1000, (until_ms % 1000) * 1000000};
 
 	pthread_cond_timedwait(c, m, &dl);
+}
+
+static void cond_init_mono(pthread_cond_t *c);
+
+struct script_packets *script_packets_new(size_t cap)
+{
+	struct script_packets *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->ring = calloc(cap, sizeof(*q->ring));
+	if (!q->ring) {
+		free(q);
+		return NULL;
+	}
+	q->cap = cap;
+	pthread_mutex_init(&q->lock, NULL);
+	cond_init_mono(&q->cond);
+	return q;
+}
+
+void script_packets_free(struct script_packets *q)
+{
+	if (!q)
+		return;
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+	free(q->ring);
+	free(q);
+}
+
+void script_packets_hook(void *ctx, int linktype, const uint8_t *data, uint32_t cap_len,
+			 uint32_t wire_len, uint64_t ts_ns)
+{
+	struct script_packets *q = ctx;
+	struct packet p;
+	struct packet_meta m;
+
+	if (!atomic_load_explicit(&q->active, memory_order_relaxed))
+		return;
+	if (packet_decode(linktype, data, cap_len, wire_len, ts_ns, &p) < 0) {
+		atomic_fetch_add(&q->undecoded, 1);
+		return;
+	}
+	m = (struct packet_meta){.ts_ns = ts_ns,
+				 .wire_len = wire_len,
+				 .cap_len = cap_len,
+				 .payload_len = p.payload_wirelen,
+				 .sport = p.sport,
+				 .dport = p.dport,
+				 .family = p.family,
+				 .proto = p.l4_proto,
+				 .tcp_flags = p.tcp_flags,
+				 .l4 = (p.flags & PACKET_F_L4) != 0};
+	memcpy(m.src, p.src, 16);
+	memcpy(m.dst, p.dst, 16);
+	pthread_mutex_lock(&q->lock);
+	if (q->count == q->cap) {
+		pthread_mutex_unlock(&q->lock);
+		atomic_fetch_add(&q->dropped, 1);
+		return;
+	}
+	q->ring[(q->head + q->count++) % q->cap] = m;
+	if (q->count == 1)
+		pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	atomic_fetch_add(&q->queued, 1);
 }
 
 /* ---- metrics ---- */
@@ -250,6 +346,14 @@ static void metrics_write(struct script_service *svc)
 		(unsigned long long)svc->actions_dropped);
 	fprintf(f, "floe_script_metrics_dropped_total %llu\n",
 		(unsigned long long)svc->metrics_dropped);
+	if (svc->o.packets) {
+		fprintf(f, "floe_script_packets_total %llu\n",
+			(unsigned long long)atomic_load(&svc->o.packets->queued));
+		fprintf(f, "floe_script_packets_dropped_total %llu\n",
+			(unsigned long long)atomic_load(&svc->o.packets->dropped));
+		fprintf(f, "floe_script_packets_undecoded_total %llu\n",
+			(unsigned long long)atomic_load(&svc->o.packets->undecoded));
+	}
 	for (size_t i = 0; i < svc->n_metrics; i++) {
 		const struct metric *m = &svc->metrics[i];
 
@@ -683,8 +787,8 @@ static struct script *script_open(struct script_service *svc, const char *name)
 	say(svc, name, "loaded (%s%s%zu job%s%s%s)", s->on_entry ? "onEntry, " : "",
 	    s->on_packet ? "onPacket, " : "", s->n_jobs, s->n_jobs == 1 ? "" : "s",
 	    s->filter ? ", filter " : "", s->filter ? s->filter : "");
-	if (s->on_packet)
-		say(svc, name, "onPacket is not fed in this release (docs/scripting.md): ignored");
+	if (s->on_packet && !svc->o.packets)
+		say(svc, name, "onPacket is not fed here (no packet path): ignored");
 	if (s->on_entry)
 		s->follow_started = pthread_create(&s->follow_thr, NULL, follow_thread, s) == 0;
 	if (s->n_jobs)
@@ -698,6 +802,7 @@ static void script_refresh(struct script_service *svc, const char *name)
 	struct script **pp, *old = NULL, *s;
 	char path[PATH_MAX];
 
+	pthread_rwlock_wrlock(&svc->scripts_rw);
 	pthread_mutex_lock(&svc->lock);
 	for (pp = &svc->scripts; *pp; pp = &(*pp)->next)
 		if (!strcmp((*pp)->name, name)) {
@@ -714,16 +819,96 @@ static void script_refresh(struct script_service *svc, const char *name)
 	if (access(path, F_OK) < 0) {
 		if (old)
 			say(svc, name, "removed");
+		pthread_rwlock_unlock(&svc->scripts_rw);
 		return;
 	}
 	s = script_open(svc, name);
-	if (!s)
-		return;
-	pthread_mutex_lock(&svc->lock);
-	s->next = svc->scripts;
-	svc->scripts = s;
-	svc->metrics_dirty = true;
-	pthread_mutex_unlock(&svc->lock);
+	if (s) {
+		pthread_mutex_lock(&svc->lock);
+		s->next = svc->scripts;
+		svc->scripts = s;
+		svc->metrics_dirty = true;
+		pthread_mutex_unlock(&svc->lock);
+	}
+	pthread_rwlock_unlock(&svc->scripts_rw);
+}
+
+/* A packet's metadata as the JSON onPacket gets. */
+static int packet_json(const struct packet_meta *m, char *buf, size_t len)
+{
+	static const char *const names[] = {"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"};
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], flags[64] = "";
+	bool v4 = m->family == AF_INET;
+	size_t fl = 0;
+
+	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? m->src + 12 : m->src, src, sizeof(src));
+	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? m->dst + 12 : m->dst, dst, sizeof(dst));
+	for (int i = 0; m->proto == IPPROTO_TCP && m->l4 && i < 8; i++)
+		if (m->tcp_flags & (1u << i))
+			fl += (size_t)snprintf(flags + fl, sizeof(flags) - fl, "%s\"%s\"",
+					       fl ? "," : "", names[i]);
+	return snprintf(buf, len,
+			"{\"ts_ns\":%llu,\"family\":\"%s\",\"protocol\":\"%s\","
+			"\"src\":{\"ip\":\"%s\",\"port\":%u},\"dst\":{\"ip\":\"%s\",\"port\":%u},"
+			"\"size\":%u,\"captured\":%u,\"payload_size\":%u,\"flags\":[%s]}",
+			(unsigned long long)m->ts_ns, v4 ? "ipv4" : "ipv6",
+			m->proto == IPPROTO_TCP	  ? "tcp"
+			: m->proto == IPPROTO_UDP ? "udp"
+						  : "other",
+			src, m->l4 ? m->sport : 0, dst, m->l4 ? m->dport : 0, m->wire_len, m->cap_len,
+			m->payload_len, flags);
+}
+
+/* Hands each queued packet to every script with onPacket, one script after the other; keeps
+ * the queue switched on only while there is such a script. */
+static void *packet_thread(void *arg)
+{
+	struct script_service *svc = arg;
+	struct script_packets *q = svc->o.packets;
+
+	while (!atomic_load(&svc->packet_stop)) {
+		struct packet_meta batch[64];
+		size_t n = 0;
+		bool any = false;
+		struct timespec dl;
+
+		pthread_rwlock_rdlock(&svc->scripts_rw);
+		for (struct script *s = svc->scripts; s; s = s->next)
+			any |= s->on_packet && !atomic_load(&s->disabled);
+		atomic_store(&q->active, any);
+
+		pthread_mutex_lock(&q->lock);
+		if (!q->count) {
+			clock_gettime(CLOCK_MONOTONIC, &dl);
+			dl.tv_nsec += 100000000;
+			if (dl.tv_nsec >= 1000000000) {
+				dl.tv_sec++;
+				dl.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&q->cond, &q->lock, &dl);
+		}
+		while (q->count && n < 64) {
+			batch[n++] = q->ring[q->head];
+			q->head = (q->head + 1) % q->cap;
+			q->count--;
+		}
+		pthread_mutex_unlock(&q->lock);
+		for (size_t i = 0; i < n; i++) {
+			char js[512];
+			int len = packet_json(&batch[i], js, sizeof(js));
+
+			for (struct script *s = svc->scripts; s; s = s->next) {
+				if (!s->on_packet || atomic_load(&s->disabled))
+					continue;
+				pthread_mutex_lock(&s->lock);
+				script_call(s, "{\"t\":\"packet\",\"meta\":", js, (size_t)len, "}");
+				pthread_mutex_unlock(&s->lock);
+			}
+		}
+		pthread_rwlock_unlock(&svc->scripts_rw);
+	}
+	atomic_store(&q->active, false);
+	return NULL;
 }
 
 static void *watch_thread(void *arg)
@@ -768,6 +953,7 @@ static void service_free(struct script_service *svc)
 	}
 	pthread_mutex_destroy(&svc->lock);
 	pthread_mutex_destroy(&svc->act_lock);
+	pthread_rwlock_destroy(&svc->scripts_rw);
 	pthread_cond_destroy(&svc->act_cond);
 	free(svc);
 }
@@ -794,6 +980,7 @@ int script_service_start(const struct script_options *o, const struct agent_api 
 		script_runner_path(svc->runner, sizeof(svc->runner));
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_mutex_init(&svc->act_lock, NULL);
+	pthread_rwlock_init(&svc->scripts_rw, NULL);
 	cond_init_mono(&svc->act_cond);
 	if (access(svc->runner, X_OK) < 0) {
 		snprintf(err, errlen, "the script runner %s: %s", svc->runner, strerror(errno));
@@ -829,6 +1016,9 @@ int script_service_start(const struct script_options *o, const struct agent_api 
 	free(names);
 	if (o->watch)
 		svc->watch_started = pthread_create(&svc->watch_thr, NULL, watch_thread, svc) == 0;
+	if (o->packets)
+		svc->packet_started =
+		    pthread_create(&svc->packet_thr, NULL, packet_thread, svc) == 0;
 	*out = svc;
 	return 0;
 fail:
@@ -843,6 +1033,10 @@ void script_service_stop(struct script_service *svc)
 	if (svc->watch_started) {
 		(void)!write(svc->stop_pipe[1], "x", 1);
 		pthread_join(svc->watch_thr, NULL);
+	}
+	if (svc->packet_started) {
+		atomic_store(&svc->packet_stop, true);
+		pthread_join(svc->packet_thr, NULL);
 	}
 	for (struct script *s = svc->scripts; s; s = s->next)
 		script_halt(s);
@@ -868,6 +1062,7 @@ void script_service_stop(struct script_service *svc)
 struct tap_scripting {
 	struct script_options so;
 	char snapshots[PATH_MAX];
+	struct script_packets *packets;
 	struct script_service *svc;
 };
 
@@ -875,6 +1070,7 @@ static int tap_start(const struct agent_api *api, void *ctx, char *err, size_t e
 {
 	struct tap_scripting *t = ctx;
 
+	t->so.packets = t->packets;
 	return script_service_start(&t->so, api, &t->svc, err, errlen);
 }
 
@@ -905,6 +1101,10 @@ int script_tap_service_add(struct tap_options *o, char *err, size_t errlen)
 	    .snapshot_dir = t.snapshots,
 	    .log = stderr,
 	};
+	/* onPacket's queue: the tap's drain thread fills it (4096 packets waiting at most) */
+	t.packets = script_packets_new(4096);
+	if (t.packets)
+		o->packet_hook = (struct tap_packet_hook){script_packets_hook, t.packets};
 	if (tap_options_add_service(o, &svc)) {
 		snprintf(err, errlen, "--scripting-source: too many services");
 		return -1;

@@ -23,6 +23,18 @@
 
 #define SCRIPT_MAX_FAILURES 5
 
+/*
+ * Packets for the scripts' onPacket(meta): a bounded queue that the tap's drain thread fills
+ * (script_packets_hook is a tap_packet_hook) only while a loaded script has onPacket; what
+ * does not fit is counted, never waited for. Metadata only (addresses, ports, sizes, TCP
+ * flags): no payload byte leaves the hook.
+ */
+struct script_packets;
+struct script_packets *script_packets_new(size_t cap);
+void script_packets_free(struct script_packets *q);
+void script_packets_hook(void *ctx, int linktype, const uint8_t *data, uint32_t cap_len,
+			 uint32_t wire_len, uint64_t ts_ns);
+
 struct script_options {
 	const char *source;	  /* the directory of *.js */
 	bool watch;		  /* reload on change (inotify) */
@@ -31,6 +43,7 @@ struct script_options {
 	const char *metrics_file; /* Prometheus text, rewritten as values change; may be NULL */
 	const char *snapshot_dir; /* snapshot() writes PCAP files here; NULL: none allowed */
 	const char *runner;	  /* NULL: script_runner_path() */
+	struct script_packets *packets; /* onPacket's queue; NULL: onPacket is not fed */
 	FILE *log;		  /* "floe: script NAME: ..." lines */
 };
 
