@@ -132,6 +132,14 @@ static void fatal(void *udata, const char *msg)
 	_exit(4);
 }
 
+/* Push a message object {t: type} to fill and send_top. */
+static void msg_begin(duk_context *ctx, const char *type)
+{
+	duk_push_object(ctx);
+	duk_push_string(ctx, type);
+	duk_put_prop_string(ctx, -2, "t");
+}
+
 /* ---- helpers the script sees ---- */
 
 /* log(...): the arguments as text (objects as JSON), space-separated. */
@@ -151,9 +159,7 @@ static duk_ret_t h_log(duk_context *ctx)
 	duk_push_string(ctx, " ");
 	duk_insert(ctx, 0);
 	duk_join(ctx, n);
-	duk_push_object(ctx);
-	duk_push_string(ctx, "log");
-	duk_put_prop_string(ctx, -2, "t");
+	msg_begin(ctx, "log");
 	duk_dup(ctx, -2);
 	duk_put_prop_string(ctx, -2, "text");
 	send_top(ctx);
@@ -169,9 +175,7 @@ static duk_ret_t h_webhook(duk_context *ctx)
 		duk_json_encode(ctx, -1);
 		duk_replace(ctx, 1);
 	}
-	duk_push_object(ctx);
-	duk_push_string(ctx, "webhook");
-	duk_put_prop_string(ctx, -2, "t");
+	msg_begin(ctx, "webhook");
 	duk_dup(ctx, 0);
 	duk_put_prop_string(ctx, -2, "url");
 	duk_dup(ctx, 1);
@@ -188,9 +192,7 @@ static duk_ret_t h_metric(duk_context *ctx)
 	if (!script_metric_name_ok(name))
 		return duk_error(ctx, DUK_ERR_TYPE_ERROR, "metric: bad name '%s'", name);
 	duk_require_number(ctx, 1);
-	duk_push_object(ctx);
-	duk_push_string(ctx, "metric");
-	duk_put_prop_string(ctx, -2, "t");
+	msg_begin(ctx, "metric");
 	duk_dup(ctx, 0);
 	duk_put_prop_string(ctx, -2, "name");
 	duk_dup(ctx, 1);
@@ -214,9 +216,7 @@ static duk_ret_t h_metric(duk_context *ctx)
 static duk_ret_t h_snapshot(duk_context *ctx)
 {
 	duk_require_string(ctx, 0);
-	duk_push_object(ctx);
-	duk_push_string(ctx, "snapshot");
-	duk_put_prop_string(ctx, -2, "t");
+	msg_begin(ctx, "snapshot");
 	duk_dup(ctx, 0);
 	duk_put_prop_string(ctx, -2, "query");
 	duk_push_number(ctx, duk_is_number(ctx, 1) ? duk_get_number(ctx, 1) : 10);
@@ -286,9 +286,7 @@ static void send_error(duk_context *ctx)
 	}
 	duk_safe_to_string(ctx, -1);
 	snprintf(head, sizeof(head), "%ld", line);
-	duk_push_object(ctx);
-	duk_push_string(ctx, "error");
-	duk_put_prop_string(ctx, -2, "t");
+	msg_begin(ctx, "error");
 	duk_push_sprintf(ctx, "%s:%s: %s", R.file, line ? head : "?", duk_get_string(ctx, -2));
 	duk_put_prop_string(ctx, -2, "error");
 	duk_push_int(ctx, (duk_int_t)line);
@@ -366,9 +364,7 @@ static int load(duk_context *ctx, const char *src, size_t len)
 	cpu_arm(0);
 	duk_pop(ctx);
 
-	duk_push_object(ctx); /* ready */
-	duk_push_string(ctx, "ready");
-	duk_put_prop_string(ctx, -2, "t");
+	msg_begin(ctx, "ready");
 	duk_get_global_string(ctx, "filter");
 	if (!duk_is_undefined(ctx, -1) && !duk_is_null(ctx, -1) && !duk_is_string(ctx, -1)) {
 		duk_pop_2(ctx);

@@ -48,8 +48,8 @@ static double round_of(const char *runner, const char *name, const char *src, in
 {
 	char dir[] = "/tmp/floe-bench-script-XXXXXX", path[PATH_MAX], line[256];
 	struct agent_api_mem_opts mo = {.follow_queue = (size_t)n + 16};
-	struct script_options o = {.watch = false, .cpu_ms = 1000, .memory = 64u << 20,
-				   .runner = runner};
+	struct script_options o = {
+	    .watch = false, .cpu_ms = 1000, .memory = 64u << 20, .runner = runner};
 	struct script_service *svc;
 	struct agent_api api;
 	int pfd[2];
@@ -127,8 +127,9 @@ int main(int argc, char **argv)
 		*strrchr(self, '/') = '\0';
 		snprintf(runner, sizeof(runner), "%s/floe-script", self);
 	}
-	printf("== one script hook per entry: %d entries of %zu bytes, in-memory agent, real runner\n",
-	       n, sizeof(ENTRY));
+	printf(
+	    "== one script hook per entry: %d entries of %zu bytes, in-memory agent, real runner\n",
+	    n, sizeof(ENTRY));
 	printf("%-44s %12s %14s\n", "hook", "us/entry", "entries/s");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		double t = round_of(runner, "bench.js", cases[i].src, n);

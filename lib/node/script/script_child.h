@@ -10,8 +10,8 @@
  * A call waits for the runner's "done" or "error", handing each helper message (log, webhook,
  * metric, snapshot) to on_helper on the way. The runner ends itself when a call uses more than
  * lim.cpu_ms of CPU time (SIGXCPU); floe kills it when a call takes longer than four times that
- * plus two seconds of wall time (a runner stopped or starved), when it breaks the protocol, or when it
- * sends more than SCRIPT_HELPER_MAX helper messages in one call.
+ * plus two seconds of wall time (a runner stopped or starved), when it breaks the protocol, or when
+ * it sends more than SCRIPT_HELPER_MAX helper messages in one call.
  */
 #ifndef FLOE_SCRIPT_CHILD_H
 #define FLOE_SCRIPT_CHILD_H

@@ -855,8 +855,8 @@ static int packet_json(const struct packet_meta *m, char *buf, size_t len)
 			m->proto == IPPROTO_TCP	  ? "tcp"
 			: m->proto == IPPROTO_UDP ? "udp"
 						  : "other",
-			src, m->l4 ? m->sport : 0, dst, m->l4 ? m->dport : 0, m->wire_len, m->cap_len,
-			m->payload_len, flags);
+			src, m->l4 ? m->sport : 0, dst, m->l4 ? m->dport : 0, m->wire_len,
+			m->cap_len, m->payload_len, flags);
 }
 
 /* Hands each queued packet to every script with onPacket, one script after the other; keeps
@@ -870,7 +870,6 @@ static void *packet_thread(void *arg)
 		struct packet_meta batch[64];
 		size_t n = 0;
 		bool any = false;
-		struct timespec dl;
 
 		pthread_rwlock_rdlock(&svc->scripts_rw);
 		for (struct script *s = svc->scripts; s; s = s->next)
@@ -878,15 +877,8 @@ static void *packet_thread(void *arg)
 		atomic_store(&q->active, any);
 
 		pthread_mutex_lock(&q->lock);
-		if (!q->count) {
-			clock_gettime(CLOCK_MONOTONIC, &dl);
-			dl.tv_nsec += 100000000;
-			if (dl.tv_nsec >= 1000000000) {
-				dl.tv_sec++;
-				dl.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&q->cond, &q->lock, &dl);
-		}
+		if (!q->count) /* the stop flag and the scripts: looked at again every 100 ms */
+			timed_wait(&q->cond, &q->lock, mono_ms() + 100);
 		while (q->count && n < 64) {
 			batch[n++] = q->ring[q->head];
 			q->head = (q->head + 1) % q->cap;

@@ -44,7 +44,7 @@ struct script_options {
 	const char *snapshot_dir; /* snapshot() writes PCAP files here; NULL: none allowed */
 	const char *runner;	  /* NULL: script_runner_path() */
 	struct script_packets *packets; /* onPacket's queue; NULL: onPacket is not fed */
-	FILE *log;		  /* "floe: script NAME: ..." lines */
+	FILE *log;			/* "floe: script NAME: ..." lines */
 };
 
 struct script_service;
