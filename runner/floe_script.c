@@ -121,9 +121,11 @@ static void send_raw(const char *json)
 		_exit(1);
 }
 
+/* Duktape cannot go on (an error while handling one, out of memory in its internals): the
+ * message goes out as a log line, and the exit status (4) tells floe the runner is gone. */
 static void fatal(void *udata, const char *msg)
 {
-	json_t *o = json_pack("{s:s,s:s+}", "t", "error", "error", "fatal: ", msg ? msg : "?");
+	json_t *o = json_pack("{s:s,s:s+}", "t", "log", "text", "fatal: ", msg ? msg : "?");
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 
 	(void)udata;

@@ -197,7 +197,7 @@ check "spin.js restarted in the metrics" \
 	grep -qE '^floe_script_restarts_total\{script="spin.js"\} [1-9]' "$METRICS"
 
 # hog.js: stopped by its memory budget (alloc failed) or, crawling near it, the CPU limit
-if grep -qE '^floe: script hog.js: (hog.js:[0-9]+: Error: alloc failed|CPU time limit of 200 ms|no answer within 2800 ms)' "$LOG"; then
+if grep -qE '^floe: script hog.js: (hog.js:[0-9]+: Error: alloc failed|CPU time limit of 200 ms|no answer within 2800 ms|fatal error in the JavaScript engine)' "$LOG"; then
 	ok "the allocation loop is stopped at its limits"
 else
 	not_ok "the allocation loop is stopped at its limits"

@@ -77,6 +77,11 @@ static void reap(struct script_child *c, const struct script_limits *lim, bool k
 		snprintf(err, errlen, "runner killed by signal %d (%s; memory limit %llu bytes)",
 			 WTERMSIG(status), strsignal(WTERMSIG(status)),
 			 (unsigned long long)lim->memory);
+	else if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 4)
+		snprintf(err, errlen,
+			 "fatal error in the JavaScript engine (memory limit %llu bytes): runner "
+			 "ended",
+			 (unsigned long long)lim->memory);
 	else if (r > 0 && WIFEXITED(status))
 		snprintf(err, errlen, "runner exited with status %d", WEXITSTATUS(status));
 	else
