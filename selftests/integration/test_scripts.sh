@@ -5,7 +5,8 @@
 #   all.js     onEntry logs every entry as JSON: must be exactly the entries floe prints live
 #              (same objects, field by field), which must be what `floe read --json` of the
 #              exported PCAP gives (entries_vs_read);
-#   errors.js  KFL pre-filter 'http and response.status >= 500': exactly the live 5xx entries;
+#   errors.js  KFL pre-filter 'http and response.status >= 500': exactly the live 5xx entries,
+#              each also POSTed by webhook() to a receiver on the node's loopback;
 #   job.js     a job every 200 ms: runs on schedule, never early;
 #   spin.js    `while (true) {}` on /spin: stopped at the CPU limit (--scripting-cpu-ms 200),
 #              restarted, disabled after 5 failures in a row;
@@ -47,13 +48,36 @@ cat >"$S/all.js" <<'EOF'
 // every entry, whole
 function onEntry(e) { log('ENTRY ' + JSON.stringify(e)); }
 EOF
-cat >"$S/errors.js" <<'EOF'
+# a webhook receiver on the node's loopback (not a tapped pod: its traffic makes no entries):
+# one line per POST, its type and body
+WPORT=9099
+cat >"$T/hook.py" <<'EOF'
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        sys.stdout.write(self.headers.get("Content-Type", "") + " " + body.decode() + "\n")
+        sys.stdout.flush()
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+EOF
+node_bg "$T/hooks.log" $PY "$T/hook.py" $WPORT
+for _ in $(seq 1 100); do
+	on_node ss -Hltn "sport = :$WPORT" | grep -q . && break
+	sleep 0.05
+done
+check "the webhook receiver listens on the node" on_node sh -c "ss -Hltn 'sport = :$WPORT' | grep -q ."
+cat >"$S/errors.js" <<EOF
 var filter = 'http and response.status >= 500';
 var n = 0;
 function onEntry(e) {
 	n++;
 	log('5XX ' + e.id + ' ' + e.response.status + ' ' + n);
 	metric('floe_test_5xx', n, {path: e.request.path});
+	webhook('http://127.0.0.1:$WPORT/hook', {id: e.id, status: e.response.status});
 }
 EOF
 cat >"$S/job.js" <<'EOF'
@@ -170,6 +194,16 @@ else
 	not_ok "the KFL pre-filter passed exactly the 5xx entries"
 	diag "live: $(tr '\n' ' ' <"$T/live.5xx")" "script: $(tr '\n' ' ' <"$T/script.5xx")"
 fi
+# webhook(): delivered by floe (libcurl) to the receiver, once per 5xx entry
+jq -c '{id, status: .response.status}' <(jq -c 'select(.protocol == "http" and .response.status >= 500)' "$OUT") |
+	sed 's/^/application\/json /' >"$T/live.hooks"
+if [ -s "$T/live.hooks" ] && cmp -s "$T/live.hooks" "$T/hooks.log"; then
+	ok "webhook() delivered one JSON POST per 5xx entry ($(grep -c . "$T/hooks.log"))"
+else
+	not_ok "webhook() delivered one JSON POST per 5xx entry"
+	diag "$(diff "$T/live.hooks" "$T/hooks.log" | head)"
+fi
+check "webhooks counted as sent" grep -q '^floe_script_webhooks_sent_total 3$' "$METRICS"
 check "metric() is written to --scripting-metrics" \
 	grep -q '^floe_test_5xx{script="errors.js",path="/status"} 3$' "$METRICS"
 
