@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -438,7 +439,7 @@ static void test_service(void **state)
 	struct agent_api api;
 	struct agent_api_mem_opts mo = {.unchecked_filters = false};
 	struct script_service *svc;
-	char *logbuf = NULL, err[512], metrics[PATH_MAX], id[32], js[256];
+	char *logbuf = NULL, err[512], metrics[PATH_MAX], snaps[PATH_MAX], id[32], js[256];
 	size_t loglen = 0;
 	FILE *log = open_memstream(&logbuf, &loglen);
 	struct script_options o = {
@@ -447,6 +448,8 @@ static void test_service(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/floe-test-script-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	snprintf(metrics, sizeof(metrics), "%s.prom", dir);
+	snprintf(snaps, sizeof(snaps), "%s.snaps", dir);
+	o.snapshot_dir = snaps;
 	o.source = dir;
 	o.metrics_file = metrics;
 	write_script("errors.js", "var filter = 'http and response.status >= 500';\n"
@@ -457,14 +460,55 @@ static void test_service(void **state)
 	write_script("broken.js", "function onEntry(e) {\n  throw new Error('bad');\n}\n");
 	write_script("syntax.js", "var x = ;\n");
 	write_script("notjs.txt", "garbage");
+	write_script("snap.js", "var filter = 'http and request.path == \"/snap\"';\n"
+				"function onEntry(e) { snapshot('request.path == \"/snap\"', 60, 0); }\n");
 	assert_int_equal(agent_api_mem_new(&mo, &api), 0);
 	assert_int_equal(script_service_start(&o, &api, &svc, err, sizeof(err)), 0);
 	fflush(log);
 	assert_non_null(strstr(logbuf, "script syntax.js: not loaded: syntax.js:1: SyntaxError"));
 	/* follow subscriptions are up when the followers count says so */
-	for (int64_t end = mono_ms() + 5000; agent_api_mem_followers(&api) < 3 && mono_ms() < end;)
+	for (int64_t end = mono_ms() + 5000; agent_api_mem_followers(&api) < 4 && mono_ms() < end;)
 		usleep(10000);
-	assert_int_equal(agent_api_mem_followers(&api), 3);
+	assert_int_equal(agent_api_mem_followers(&api), 4);
+
+	/* snapshot(): the PCAP of the matching entry's packets, written by floe into the store */
+	{
+		struct timespec now;
+		static const unsigned char frame[60] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2,
+							0x08, 0x00, 0x45};
+		char path[PATH_MAX + 320];
+		DIR *d;
+		struct dirent *de;
+		bool found = false;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		assert_int_equal(agent_api_mem_add(&api, "snap-1",
+						   (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
+						   "{\"protocol\":\"http\",\"request\":{\"method\":"
+						   "\"GET\",\"path\":\"/snap\"}}"),
+				 0);
+		assert_int_equal(agent_api_mem_add_packet(&api, "snap-1",
+							  (int64_t)now.tv_sec * 1000000000 +
+							      now.tv_nsec,
+							  frame, sizeof(frame)),
+				 0);
+		assert_true(wait_log(log, &logbuf, &loglen, "script snap.js: snapshot written", 1));
+		d = opendir(snaps);
+		assert_non_null(d);
+		while ((de = readdir(d))) {
+			struct stat st;
+
+			if (strncmp(de->d_name, "snap-", 5))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", snaps, de->d_name);
+			assert_int_equal(stat(path, &st), 0);
+			/* the file header, one record header and the frame */
+			assert_int_equal(st.st_size, 24 + 16 + (off_t)sizeof(frame));
+			found = true;
+		}
+		closedir(d);
+		assert_true(found);
+	}
 
 	for (int i = 0; i < 10; i++) {
 		snprintf(id, sizeof(id), "e-%d", i);
@@ -474,14 +518,14 @@ static void test_service(void **state)
 			 i % 3 == 0 ? 500 : 200);
 		assert_int_equal(agent_api_mem_add(&api, id, 1000 + i, js), 0);
 	}
-	assert_true(wait_log(log, &logbuf, &loglen, "script every.js: seen", 10));
+	assert_true(wait_log(log, &logbuf, &loglen, "script every.js: seen", 11));
 	assert_true(wait_log(log, &logbuf, &loglen, "script errors.js: 5xx", 4));
 	/* exactly the 5xx ones, in order */
 	assert_non_null(strstr(logbuf, "5xx e-0\n"));
 	assert_non_null(strstr(logbuf, "5xx e-3\n"));
 	assert_non_null(strstr(logbuf, "5xx e-6\n"));
 	assert_non_null(strstr(logbuf, "5xx e-9\n"));
-	assert_non_null(strstr(logbuf, "seen e-9 10\n"));
+	assert_non_null(strstr(logbuf, "seen e-9 11\n")); /* after snap-1 */
 	/* jobs: every 100 ms */
 	assert_true(wait_log(log, &logbuf, &loglen, "script every.js: tick", 5));
 	/* broken.js: five failures in a row, then disabled */
@@ -491,7 +535,7 @@ static void test_service(void **state)
 	/* a changed file is reloaded: fixed, the script works again */
 	write_script("broken.js", "function onEntry(e) { log('fixed', e.id); }\n");
 	assert_true(wait_log(log, &logbuf, &loglen, "script broken.js: loaded", 2));
-	for (int64_t end = mono_ms() + 5000; agent_api_mem_followers(&api) < 3 && mono_ms() < end;)
+	for (int64_t end = mono_ms() + 5000; agent_api_mem_followers(&api) < 4 && mono_ms() < end;)
 		usleep(10000);
 	assert_int_equal(agent_api_mem_add(&api, "e-10", 2000, "{\"protocol\":\"http\"}"), 0);
 	assert_true(wait_log(log, &logbuf, &loglen, "fixed e-10", 1));
@@ -507,7 +551,7 @@ static void test_service(void **state)
 		assert_non_null(f);
 		while (fgets(line, sizeof(line), f)) {
 			calls |=
-			    !strcmp(line, "floe_script_entries_total{script=\"every.js\"} 11\n");
+			    !strcmp(line, "floe_script_entries_total{script=\"every.js\"} 12\n");
 			disabled |= !strcmp(line, "floe_script_disabled{script=\"broken.js\"} 0\n");
 		}
 		fclose(f);
@@ -516,9 +560,9 @@ static void test_service(void **state)
 	}
 	free(logbuf);
 	{
-		char cmd[2 * PATH_MAX + 32];
+		char cmd[3 * PATH_MAX + 32];
 
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", dir, metrics);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s' '%s'", dir, metrics, snaps);
 		assert_int_equal(system(cmd), 0);
 	}
 }
