@@ -467,8 +467,9 @@ static void test_service(void **state)
 	write_script("broken.js", "function onEntry(e) {\n  throw new Error('bad');\n}\n");
 	write_script("syntax.js", "var x = ;\n");
 	write_script("notjs.txt", "garbage");
-	write_script("snap.js", "var filter = 'http and request.path == \"/snap\"';\n"
-				"function onEntry(e) { snapshot('request.path == \"/snap\"', 60, 0); }\n");
+	write_script("snap.js",
+		     "var filter = 'http and request.path == \"/snap\"';\n"
+		     "function onEntry(e) { snapshot('request.path == \"/snap\"', 60, 0); }\n");
 	assert_int_equal(agent_api_mem_new(&mo, &api), 0);
 	assert_int_equal(script_service_start(&o, &api, &svc, err, sizeof(err)), 0);
 	fflush(log);
@@ -481,8 +482,8 @@ static void test_service(void **state)
 	/* snapshot(): the PCAP of the matching entry's packets, written by floe into the store */
 	{
 		struct timespec now;
-		static const unsigned char frame[60] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2,
-							0x08, 0x00, 0x45};
+		static const unsigned char frame[60] = {0x02, 0, 0, 0, 0,    1,	   0x02, 0,
+							0,    0, 0, 2, 0x08, 0x00, 0x45};
 		char path[PATH_MAX + 320];
 		DIR *d;
 		struct dirent *de;
@@ -494,10 +495,9 @@ static void test_service(void **state)
 						   "{\"protocol\":\"http\",\"request\":{\"method\":"
 						   "\"GET\",\"path\":\"/snap\"}}"),
 				 0);
-		assert_int_equal(agent_api_mem_add_packet(&api, "snap-1",
-							  (int64_t)now.tv_sec * 1000000000 +
-							      now.tv_nsec,
-							  frame, sizeof(frame)),
+		assert_int_equal(agent_api_mem_add_packet(
+				     &api, "snap-1", (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
+				     frame, sizeof(frame)),
 				 0);
 		assert_true(wait_log(log, &logbuf, &loglen, "script snap.js: snapshot written", 1));
 		d = opendir(snaps);

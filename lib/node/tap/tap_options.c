@@ -308,12 +308,13 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		o->scripting_metrics = val;
 		return 0;
 	case OPT_SCRIPTING_MEMORY:
-		return size_in(name, val, 1u << 20, "1MiB", 4ull << 30, "4GiB", &o->scripting_memory,
-			       err, errlen);
+		return size_in(name, val, 1u << 20, "1MiB", 4ull << 30, "4GiB",
+			       &o->scripting_memory, err, errlen);
 	case OPT_SCRIPTING_CPU_MS:
 		n = strtoull(val, &end, 10);
 		if (*val == '\0' || *end || n < 1 || n > 600000) {
-			snprintf(err, errlen, "--scripting-cpu-ms: expected 1..600000, got '%s'", val);
+			snprintf(err, errlen, "--scripting-cpu-ms: expected 1..600000, got '%s'",
+				 val);
 			return -EINVAL;
 		}
 		o->scripting_cpu_ms = (uint32_t)n;
@@ -499,8 +500,8 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			else if (!strcmp(optarg, "false"))
 				o->scripting_watch = false;
 			else {
-				snprintf(err, errlen, "--scripting-watch=%s: expected true or false",
-					 optarg);
+				snprintf(err, errlen,
+					 "--scripting-watch=%s: expected true or false", optarg);
 				return -EINVAL;
 			}
 			break;
