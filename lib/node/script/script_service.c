@@ -1083,6 +1083,13 @@ int script_tap_service_add(struct tap_options *o, char *err, size_t errlen)
 
 	if (!o->scripting_source)
 		return 0;
+	/* the tap's agent API, which scripts read entries through, comes with the history */
+	if (!o->history) {
+		snprintf(err, errlen,
+			 "--scripting-source needs the entry history: leave out "
+			 "--no-history");
+		return -1;
+	}
 	snprintf(t.snapshots, sizeof(t.snapshots), "%s/snapshots", o->store_dir);
 	t.so = (struct script_options){
 	    .source = o->scripting_source,
