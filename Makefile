@@ -90,7 +90,8 @@ HUB_LIB := $(BUILD)/libfloe-hub.a
 HUB_LDLIBS := -lwebsockets -lpthread
 HUB_TESTS := $(patsubst selftests/unit/%.c,%,$(wildcard selftests/unit/test_hub*.c))
 
-BINS := $(BUILD)/floe $(BUILD)/floe-agent $(BUILD)/floe-hub $(BUILD)/hub-fixture
+BINS := $(BUILD)/floe $(BUILD)/floe-agent $(BUILD)/floe-hub $(BUILD)/hub-fixture \
+	$(BUILD)/floe-script
 # Benchmark programs over the libraries (selftests/bench/*.c), built with everything so they
 # keep compiling.
 BENCH_BINS := $(patsubst selftests/bench/%.c,$(BUILD)/bench/%,$(wildcard selftests/bench/*.c))
@@ -188,6 +189,12 @@ $(BUILD)/floe: cli/floe.c cli/hub_client.c cli/hub_client.h cli/tap_hub.c cli/ta
 		$(HUB_LIB)
 	$(CC) $(CFLAGS) -Ihub cli/floe.c cli/hub_client.c cli/tap_hub.c $(HUB_LIB) $(LIB) $(LDLIBS) \
 		$(HUB_LDLIBS) -o $@
+
+# floe-script: the sandboxed runner of one user script (docs/scripting.md): Duktape, the
+# seccomp filter and the KFL of the core; floe and floe-agent start it beside themselves.
+SCRIPT_LDLIBS := -lduktape -lseccomp
+$(BUILD)/floe-script: runner/floe_script.c $(LIB)
+	$(CC) $(CFLAGS) $< $(LIB) $(SCRIPT_LDLIBS) $(CORE_LDLIBS) -o $@
 
 $(BUILD)/hub/%.o: hub/%.c $(HUB_HDRS) $(LIB_HDRS)
 	@mkdir -p $(@D)
@@ -315,6 +322,7 @@ bench: deps
 	bash selftests/bench/hub.sh
 	bash selftests/bench/triggers.sh
 	bash selftests/bench/ui.sh
+	$(BUILD)/bench/bench_script   # the cost of a script hook per entry (docs/scripting.md)
 
 run: deps
 	$(MAKE) all
@@ -325,7 +333,7 @@ vmlinux:
 
 format:
 	clang-format -i bpf/*.c bpf/*.h agent/*.c $(LIB_SRCS) $(LIB_HDRS) $(RPC_SRCS) $(RPC_HDRS) \
-		cli/*.c selftests/unit/*.c selftests/bpf/*.c hub/*.c hub/*.h selftests/hub/*.c
+		cli/*.c runner/*.c selftests/unit/*.c selftests/bpf/*.c hub/*.c hub/*.h selftests/hub/*.c
 
 clean:
 	rm -rf $(BUILD)

@@ -8,6 +8,8 @@ pkgs=(
 	make gcc clang clang-format llvm libclang-rt-14-dev bpftool libbpf-dev libelf-dev zlib1g-dev pkg-config
 	libpcap-dev libzstd-dev libmnl-dev libhttp-parser-dev libnghttp2-dev libjansson-dev
 	librabbitmq-dev liblz4-dev libsnappy-dev libcurl4-openssl-dev libyaml-dev libwebsockets-dev libssl-dev libcapstone-dev
+	# the scripts' runner (docs/scripting.md): the JavaScript engine and its seccomp filter
+	duktape-dev libseccomp-dev
 	# proto/ and the gRPC transport (lib/rpc)
 	protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev libgrpc-dev
 	# tests

@@ -135,6 +135,9 @@ static void on_frame(void *ctx, const struct byte_frame *f)
 		t->store_errno = -ret;
 	t->packets++;
 	t->bytes += f->wire_len;
+	if (t->o->packet_hook.fn)
+		t->o->packet_hook.fn(t->o->packet_hook.ctx, f->linktype, f->data, f->cap_len,
+				     f->wire_len, f->ts_ns);
 	if (t->worker)
 		dissect_worker_push_wait(t->worker, f->linktype, f->data, f->cap_len, f->wire_len,
 					 f->ts_ns, dissection_may_wait, t);

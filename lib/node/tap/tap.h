@@ -41,6 +41,17 @@ struct tap_service {
 
 #define TAP_SERVICES_MAX 8
 
+/*
+ * A packet observer (the scripts' onPacket, docs/scripting.md): called on the capture's drain
+ * thread for every frame, after it went to the store. It must not block nor take long: copy
+ * what it needs into a bounded queue and count what does not fit.
+ */
+struct tap_packet_hook {
+	void (*fn)(void *ctx, int linktype, const uint8_t *data, uint32_t cap_len,
+		   uint32_t wire_len, uint64_t ts_ns);
+	void *ctx;
+};
+
 struct tap_options {
 	const char *pod_regex;  /* POD REGEX, may be NULL */
 	const char *namespaces; /* -n, comma-separated, may be NULL */
@@ -94,6 +105,15 @@ struct tap_options {
 	int proxy_front_port;
 	bool no_hub;
 	bool no_redact; /* --no-redact: the hub serves authorization/cookie values as captured */
+	/* Scripts (docs/scripting.md, lib/node/script): --scripting-source DIR of *.js,
+	 * --scripting-watch (default true), --scripting-cpu-ms (CPU time per call, default
+	 * 1000), --scripting-memory (heap per script, default 64MiB), --scripting-metrics FILE */
+	const char *scripting_source;
+	bool scripting_watch;
+	uint32_t scripting_cpu_ms;
+	uint64_t scripting_memory;
+	const char *scripting_metrics;
+	struct tap_packet_hook packet_hook; /* fn NULL: none */
 };
 
 /* Defaults for every field. */

@@ -16,6 +16,7 @@
 #include "entry/json_alloc.h"
 #include "pods/k8s_config.h"
 #include "pods/pods_local.h"
+#include "script/script_service.h"
 #include "floe_record.h"
 #include "trigger/trigger.h"
 
@@ -35,6 +36,9 @@ void tap_options_init(struct tap_options *o)
 	o->netns_dir = "/run/netns";
 	o->state_dir = "/run/floe";
 	o->proxy_front_port = -1;
+	o->scripting_watch = true;
+	o->scripting_cpu_ms = 1000;
+	o->scripting_memory = 64ull << 20;
 }
 
 int parse_size(const char *s, uint64_t *out)
@@ -135,6 +139,13 @@ static void print_help(FILE *out)
 	    "      --no-hub               floe tap: do not start the hub\n"
 	    "      --no-redact            floe tap: the hub serves authorization and cookie\n"
 	    "                             header values as captured (masked by default)\n"
+	    "      --scripting-source DIR JavaScript scripts (*.js) run beside the tap on its\n"
+	    "                             entries (docs/scripting.md)\n"
+	    "      --scripting-watch[=true|false]  reload a script when its file changes\n"
+	    "                             (default true)\n"
+	    "      --scripting-cpu-ms N   CPU time of one script call, at most (default 1000)\n"
+	    "      --scripting-memory SIZE  heap of one script, at most (default 64MiB)\n"
+	    "      --scripting-metrics FILE  write the scripts' metrics there (Prometheus text)\n"
 	    "      --config-path FILE     the configuration file (default ~/.floe/config.yaml,\n"
 	    "                             may be absent): a tap: section with any flag by its\n"
 	    "                             long name, triggers: (docs/config.md, docs/triggers.md)\n"
@@ -182,6 +193,11 @@ enum {
 	OPT_PROXY_FRONT_PORT,
 	OPT_NO_HUB,
 	OPT_NO_REDACT,
+	OPT_SCRIPTING_SOURCE,
+	OPT_SCRIPTING_WATCH,
+	OPT_SCRIPTING_CPU_MS,
+	OPT_SCRIPTING_MEMORY,
+	OPT_SCRIPTING_METRICS,
 	OPT_LATER,
 };
 
@@ -318,6 +334,24 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		}
 		o->proxy_front_port = (int)n;
 		return 0;
+	case OPT_SCRIPTING_SOURCE:
+		o->scripting_source = val;
+		return 0;
+	case OPT_SCRIPTING_METRICS:
+		o->scripting_metrics = val;
+		return 0;
+	case OPT_SCRIPTING_MEMORY:
+		return size_in(name, val, 1u << 20, "1MiB", 4ull << 30, "4GiB",
+			       &o->scripting_memory, err, errlen);
+	case OPT_SCRIPTING_CPU_MS:
+		n = strtoull(val, &end, 10);
+		if (*val == '\0' || *end || n < 1 || n > 600000) {
+			snprintf(err, errlen, "--scripting-cpu-ms: expected 1..600000, got '%s'",
+				 val);
+			return -EINVAL;
+		}
+		o->scripting_cpu_ms = (uint32_t)n;
+		return 0;
 	case OPT_NAME_HISTORY:
 		n = strtoull(val, &end, 10);
 		if (*val == '\0' || *end || n < 1 || n > 100000000) {
@@ -367,6 +401,11 @@ static const struct option long_opts[] = {
     {"proxy-front-port", required_argument, NULL, OPT_PROXY_FRONT_PORT},
     {"no-hub", no_argument, NULL, OPT_NO_HUB},
     {"no-redact", no_argument, NULL, OPT_NO_REDACT},
+    {"scripting-source", required_argument, NULL, OPT_SCRIPTING_SOURCE},
+    {"scripting-watch", optional_argument, NULL, OPT_SCRIPTING_WATCH},
+    {"scripting-cpu-ms", required_argument, NULL, OPT_SCRIPTING_CPU_MS},
+    {"scripting-memory", required_argument, NULL, OPT_SCRIPTING_MEMORY},
+    {"scripting-metrics", required_argument, NULL, OPT_SCRIPTING_METRICS},
     {"set", required_argument, NULL, 's'},
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
@@ -530,6 +569,17 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_CONFIG_PATH:
 			break; /* read before parsing: config_argv, tap_main */
+		case OPT_SCRIPTING_WATCH:
+			if (!optarg || !strcmp(optarg, "true"))
+				o->scripting_watch = true;
+			else if (!strcmp(optarg, "false"))
+				o->scripting_watch = false;
+			else {
+				snprintf(err, errlen,
+					 "--scripting-watch=%s: expected true or false", optarg);
+				return -EINVAL;
+			}
+			break;
 		case OPT_LATER:
 			snprintf(err, errlen, "--%s: not available yet in this release of floe",
 				 long_opts[idx].name);
@@ -608,6 +658,8 @@ int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_co
 			return -EINVAL;
 		}
 	}
+	if (script_tap_service_add(o, err, errlen) < 0)
+		return -EINVAL;
 	return 0;
 }
 
