@@ -29,6 +29,9 @@ int entry_json_append(struct entry_json_buf *b, const json_t *j);
  * jansson keeps them), an integer, a real. 0 or -ENOMEM. */
 int entry_json_append_string(struct entry_json_buf *b, const char *s, size_t n);
 int entry_json_append_int(struct entry_json_buf *b, long long v);
+/* An object member's key as entry_json_append() writes it: ["," unless first] "key": (k: n
+ * bytes of valid UTF-8). 0 or -ENOMEM. */
+int entry_json_append_key(struct entry_json_buf *b, const char *k, size_t n, int first);
 
 /* The digits of v as "%lld" prints them, written at the end of s; returns where they start. */
 #define ENTRY_INT_CHARS 24
