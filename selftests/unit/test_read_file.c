@@ -28,6 +28,7 @@
 #include "entry/entry.h"
 #include "entry/entry_json.h"
 #include "tap/read_file.h"
+#include "test_captures.h"
 
 #define SOURCE "http1/1000-requests-one-dropped-response.pcap.gz"
 
@@ -46,14 +47,13 @@ static void sink(void *ctx, const struct entry *e)
 
 static struct bytes load_source(void)
 {
-	const char *d = getenv("FLOE_CAPTURES");
 	char path[1024];
 	struct bytes s = {0};
 	uint8_t chunk[65536];
 	gzFile gz;
 	int n;
 
-	snprintf(path, sizeof(path), "%s/%s", d && *d ? d : "../shared/captures", SOURCE);
+	snprintf(path, sizeof(path), "%s/%s", captures_dir(), SOURCE);
 	gz = gzopen(path, "rb");
 	if (!gz)
 		return s;
@@ -335,20 +335,6 @@ static void writers_sink(void *ctx, const struct entry *e)
 	entry_json_buf_free(&fields);
 }
 
-static bool is_capture(const char *name)
-{
-	static const char *const ext[] = {".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz"};
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
-		size_t l = strlen(ext[i]);
-
-		if (n > l && !strcmp(name + n - l, ext[i]))
-			return true;
-	}
-	return false;
-}
-
 /* Every capture under dir (one level of protocol folders, as the shared set has). */
 static void writers_dir(const char *dir, struct writers *w, size_t *files)
 {
@@ -382,11 +368,10 @@ static void writers_dir(const char *dir, struct writers *w, size_t *files)
 
 static void test_writers_same_on_shared_captures(void **state)
 {
-	const char *d = getenv("FLOE_CAPTURES");
 	struct writers w = {0};
 	size_t files = 0;
 
-	writers_dir(d && *d ? d : "../shared/captures", &w, &files);
+	writers_dir(captures_dir(), &w, &files);
 	if (!files)
 		skip();
 	print_message("writers: %zu captures, %zu entries, %zu with HTTP fields against jansson\n",
