@@ -565,15 +565,23 @@ static void test_entry_line_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_scalars_and_nesting), cmocka_unit_test(test_string_escapes),
-	    cmocka_unit_test(test_insertion_order),     cmocka_unit_test(test_reals_shortest),
-	    cmocka_unit_test(test_appends_and_depth),   cmocka_unit_test(test_large_string),
+	    cmocka_unit_test(test_scalars_and_nesting),
+	    cmocka_unit_test(test_string_escapes),
+	    cmocka_unit_test(test_insertion_order),
+	    cmocka_unit_test(test_reals_shortest),
+	    cmocka_unit_test(test_appends_and_depth),
+	    cmocka_unit_test(test_large_string),
 	    cmocka_unit_test(test_escapes_at_every_offset),
-	    cmocka_unit_test(test_every_byte_every_offset), cmocka_unit_test(test_integer_limits),
+	    cmocka_unit_test(test_every_byte_every_offset),
+	    cmocka_unit_test(test_integer_limits),
 	    cmocka_unit_test(test_format_time_matches_gmtime),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
-	    cmocka_unit_test(test_utf8_prefix_blocks), cmocka_unit_test(test_entry_line_text), cmocka_unit_test(test_entry_elapsed_same_as_tree), cmocka_unit_test(test_json_alloc_cache),
-	    cmocka_unit_test(test_json_alloc_per_thread), cmocka_unit_test(test_json_alloc_with_jansson),
+	    cmocka_unit_test(test_utf8_prefix_blocks),
+	    cmocka_unit_test(test_entry_line_text),
+	    cmocka_unit_test(test_entry_elapsed_same_as_tree),
+	    cmocka_unit_test(test_json_alloc_cache),
+	    cmocka_unit_test(test_json_alloc_per_thread),
+	    cmocka_unit_test(test_json_alloc_with_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

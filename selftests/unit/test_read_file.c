@@ -384,10 +384,10 @@ static void test_writers_same_on_shared_captures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mapped_same_as_libpcap),
-		cmocka_unit_test(test_corrupt_record),
-		cmocka_unit_test(test_damaged_timestamps),
-		cmocka_unit_test(test_writers_same_on_shared_captures),
+	    cmocka_unit_test(test_mapped_same_as_libpcap),
+	    cmocka_unit_test(test_corrupt_record),
+	    cmocka_unit_test(test_damaged_timestamps),
+	    cmocka_unit_test(test_writers_same_on_shared_captures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,15 +75,17 @@ struct esc_seq {
 	unsigned char len;
 };
 
-#define ESC_PLAIN(c) [c] = {{(char)(c)}, 1}
+#define ESC_PLAIN(c)	[c] = {{(char)(c)}, 1}
 #define ESC_SHORT(c, e) [c] = {{'\\', e}, 2}
-#define ESC_U(c) [c] = {{'\\', 'u', '0', '0', "0123456789ABCDEF"[(c) >> 4], "0123456789ABCDEF"[(c) & 15]}, 6}
-#define ESC_U4(c) ESC_U(c), ESC_U((c) + 1), ESC_U((c) + 2), ESC_U((c) + 3)
-#define ESC_P4(c) ESC_PLAIN(c), ESC_PLAIN((c) + 1), ESC_PLAIN((c) + 2), ESC_PLAIN((c) + 3)
+#define ESC_U(c)                                                                                   \
+	[c] = {{'\\', 'u', '0', '0', "0123456789ABCDEF"[(c) >> 4], "0123456789ABCDEF"[(c)&15]}, 6}
+#define ESC_U4(c)  ESC_U(c), ESC_U((c) + 1), ESC_U((c) + 2), ESC_U((c) + 3)
+#define ESC_P4(c)  ESC_PLAIN(c), ESC_PLAIN((c) + 1), ESC_PLAIN((c) + 2), ESC_PLAIN((c) + 3)
 #define ESC_P16(c) ESC_P4(c), ESC_P4((c) + 4), ESC_P4((c) + 8), ESC_P4((c) + 12)
 #define ESC_P64(c) ESC_P16(c), ESC_P16((c) + 16), ESC_P16((c) + 32), ESC_P16((c) + 48)
 
 /* In byte order, each byte once (no overriding designators). */
+/* clang-format off */
 static const struct esc_seq esc_table[256] = {
 	ESC_U4(0x00), ESC_U4(0x04),
 	ESC_SHORT(0x08, 'b'), ESC_SHORT(0x09, 't'), ESC_SHORT(0x0a, 'n'), ESC_U(0x0b),
@@ -95,6 +97,7 @@ static const struct esc_seq esc_table[256] = {
 	ESC_P64(0x5d), ESC_P64(0x9d), ESC_P16(0xdd), ESC_P16(0xed),
 	ESC_PLAIN(0xfd), ESC_PLAIN(0xfe), ESC_PLAIN(0xff),
 };
+/* clang-format on */
 
 /* Bytes of slack beyond the exact worst case: the table's whole 8-byte store. */
 #define ESC_SLACK 8
@@ -259,7 +262,8 @@ static int append_value(struct entry_json_buf *b, const json_t *j, int depth)
 		if (append_char(b, '{'))
 			return -ENOMEM;
 		json_object_keylen_foreach((json_t *)j, k, klen, v) {
-			if (entry_json_append_key(b, k, klen, first) || append_value(b, v, depth + 1))
+			if (entry_json_append_key(b, k, klen, first) ||
+			    append_value(b, v, depth + 1))
 				return -ENOMEM;
 			first = 0;
 		}
