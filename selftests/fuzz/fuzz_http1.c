@@ -11,7 +11,8 @@
  * the dissector. At the end the connection closes with a reason from the last byte.
  *
  * Checked: no crash or sanitizer report; every entry serialises to JSON with the contract's
- * types (protocol "http", integer sizes, status an integer when present).
+ * types (protocol "http", integer sizes, status an integer when present); the direct JSON
+ * writer and the tree's agree, and the fields' text is jansson's (check_writers).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "dissect/engine.h"
+#include "entry/entry_json.h"
 #include "fuzz_common.h"
 
 #define CHECK(c)                                                                                   \
@@ -26,6 +28,29 @@
 		if (!(c))                                                                          \
 			__builtin_trap();                                                          \
 	} while (0)
+
+/* floe's two writers agree: the entry written directly equals its tree written; and the
+ * protocol fields (HTTP/1 puts no reals in them) equal jansson's own compact dump, the
+ * escaping of every header, URL and body byte included. */
+static void check_writers(const struct entry *e, const json_t *o)
+{
+	struct entry_json_buf direct = {0}, tree = {0}, fields = {0};
+	char *want;
+
+	CHECK(entry_json_append_entry(&direct, e) == 0);
+	CHECK(entry_json_append(&tree, o) == 0);
+	CHECK(direct.len == tree.len && !memcmp(direct.p, tree.p, tree.len));
+	if (!strcmp(e->protocol, "http")) {
+		want = json_dumps(e->fields, JSON_COMPACT);
+		CHECK(want);
+		CHECK(entry_json_append(&fields, e->fields) == 0);
+		CHECK(fields.len == strlen(want) && !memcmp(fields.p, want, fields.len));
+		free(want);
+	}
+	entry_json_buf_free(&direct);
+	entry_json_buf_free(&tree);
+	entry_json_buf_free(&fields);
+}
 
 static void check_entry(void *ctx, const struct entry *e)
 {
@@ -46,6 +71,7 @@ static void check_entry(void *ctx, const struct entry *e)
 	s = json_dumps(o, JSON_COMPACT);
 	CHECK(s);
 	free(s);
+	check_writers(e, o);
 	json_decref(o);
 }
 

@@ -199,6 +199,32 @@ static void test_escapes_at_every_offset(void **state)
 	(void)state;
 }
 
+/* Every ASCII byte (the escape table's entries, NUL included) at every offset of keys and
+ * values of every length up to 40: through the sixteen-byte blocks, the eight-byte words and
+ * the per-byte table; jansson's dump is the oracle. */
+static void test_every_byte_every_offset(void **state)
+{
+	char s[48], key[48];
+
+	for (unsigned c = 0; c < 0x80; c++)
+		for (size_t len = 1; len <= 40; len++)
+			for (size_t at = 0; at < len; at += 3) {
+				json_t *j = json_object();
+
+				memset(s, 'k', len);
+				s[at] = (char)c;
+				s[len - 1 - at] = (char)(c == '"' ? '\\' : c); /* a second escape */
+				/* a key with NUL would not read back: NUL in values only */
+				memcpy(key, s, len);
+				if (!c)
+					key[at] = key[len - 1 - at] = '0';
+				json_object_setn_new_nocheck(j, key, len, json_stringn(s, len));
+				check_same_as_jansson(j);
+				json_decref(j);
+			}
+	(void)state;
+}
+
 static void test_integer_limits(void **state)
 {
 	json_t *j = json_pack("[I, I, I, I, I]", (json_int_t)0, (json_int_t)-1,
@@ -273,7 +299,7 @@ static struct entry *direct_sample(void)
  * version that is not UTF-8 (left out, as json_string() leaves it). */
 static void test_entry_direct_same_as_tree(void **state)
 {
-	for (int shape = 0; shape < 7; shape++) {
+	for (int shape = 0; shape < 8; shape++) {
 		struct entry *e = direct_sample();
 		struct entry_json_buf direct = {0}, tree = {0};
 		json_t *j;
@@ -303,6 +329,10 @@ static void test_entry_direct_same_as_tree(void **state)
 		case 6:
 			e->flow_id = (uint64_t)-1;
 			e->request_ts_ns = 0;
+			break;
+		case 7: /* names that are not UTF-8 (U+FFFD) or need escapes */
+			entry_names_unref(e->dst.names);
+			e->dst.names = entry_names_new("pod-\xff\xfe", "ns\"\\\n");
 			break;
 		}
 		j = entry_to_json(e);
@@ -535,14 +565,23 @@ static void test_entry_line_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_scalars_and_nesting), cmocka_unit_test(test_string_escapes),
-	    cmocka_unit_test(test_insertion_order),     cmocka_unit_test(test_reals_shortest),
-	    cmocka_unit_test(test_appends_and_depth),   cmocka_unit_test(test_large_string),
-	    cmocka_unit_test(test_escapes_at_every_offset), cmocka_unit_test(test_integer_limits),
+	    cmocka_unit_test(test_scalars_and_nesting),
+	    cmocka_unit_test(test_string_escapes),
+	    cmocka_unit_test(test_insertion_order),
+	    cmocka_unit_test(test_reals_shortest),
+	    cmocka_unit_test(test_appends_and_depth),
+	    cmocka_unit_test(test_large_string),
+	    cmocka_unit_test(test_escapes_at_every_offset),
+	    cmocka_unit_test(test_every_byte_every_offset),
+	    cmocka_unit_test(test_integer_limits),
 	    cmocka_unit_test(test_format_time_matches_gmtime),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
-	    cmocka_unit_test(test_utf8_prefix_blocks), cmocka_unit_test(test_entry_line_text), cmocka_unit_test(test_entry_elapsed_same_as_tree), cmocka_unit_test(test_json_alloc_cache),
-	    cmocka_unit_test(test_json_alloc_per_thread), cmocka_unit_test(test_json_alloc_with_jansson),
+	    cmocka_unit_test(test_utf8_prefix_blocks),
+	    cmocka_unit_test(test_entry_line_text),
+	    cmocka_unit_test(test_entry_elapsed_same_as_tree),
+	    cmocka_unit_test(test_json_alloc_cache),
+	    cmocka_unit_test(test_json_alloc_per_thread),
+	    cmocka_unit_test(test_json_alloc_with_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
  * inside a record header; a record length no capture can hold is a corrupt record, with its
  * offset. The source is a capture of the shared set (FLOE_CAPTURES), skipped when it is absent.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,6 +28,7 @@
 #include "entry/entry.h"
 #include "entry/entry_json.h"
 #include "tap/read_file.h"
+#include "test_captures.h"
 
 #define SOURCE "http1/1000-requests-one-dropped-response.pcap.gz"
 
@@ -44,14 +47,13 @@ static void sink(void *ctx, const struct entry *e)
 
 static struct bytes load_source(void)
 {
-	const char *d = getenv("FLOE_CAPTURES");
 	char path[1024];
 	struct bytes s = {0};
 	uint8_t chunk[65536];
 	gzFile gz;
 	int n;
 
-	snprintf(path, sizeof(path), "%s/%s", d && *d ? d : "../shared/captures", SOURCE);
+	snprintf(path, sizeof(path), "%s/%s", captures_dir(), SOURCE);
 	gz = gzopen(path, "rb");
 	if (!gz)
 		return s;
@@ -293,12 +295,99 @@ static void test_damaged_timestamps(void **state)
 	free(s.p);
 }
 
+/* ---- the two JSON writers on every shared capture ---- */
+
+struct writers {
+	size_t entries, compared_fields;
+};
+
+/*
+ * entry_json_append_entry() (the direct writer: common members by hand, no tree for them)
+ * against the tree of entry_to_json() written by entry_json_append(); and, for HTTP entries
+ * (no reals among their fields), the fields' text against jansson's own compact dump, so the
+ * string escaper is checked on every header, URL and body of the set.
+ */
+static void writers_sink(void *ctx, const struct entry *e)
+{
+	struct writers *w = ctx;
+	struct entry_json_buf direct = {0}, tree = {0}, fields = {0};
+	json_t *j = entry_to_json(e);
+
+	assert_non_null(j);
+	assert_int_equal(entry_json_append_entry(&direct, e), 0);
+	assert_int_equal(entry_json_append(&tree, j), 0);
+	assert_int_equal(direct.len, tree.len);
+	assert_memory_equal(direct.p, tree.p, tree.len);
+	if (!strcmp(e->protocol, "http")) {
+		char *want = json_dumps(e->fields, JSON_COMPACT);
+
+		assert_non_null(want);
+		assert_int_equal(entry_json_append(&fields, e->fields), 0);
+		assert_int_equal(fields.len, strlen(want));
+		assert_memory_equal(fields.p, want, fields.len);
+		free(want);
+		w->compared_fields++;
+	}
+	w->entries++;
+	json_decref(j);
+	entry_json_buf_free(&direct);
+	entry_json_buf_free(&tree);
+	entry_json_buf_free(&fields);
+}
+
+/* Every capture under dir (one level of protocol folders, as the shared set has). */
+static void writers_dir(const char *dir, struct writers *w, size_t *files)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[1024], err[256];
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct read_file_stats st;
+		struct stat sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &sb))
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			writers_dir(path, w, files);
+			continue;
+		}
+		if (!is_capture(de->d_name))
+			continue;
+		/* A capture the reader refuses (corrupt on purpose) still gave its entries. */
+		(void)read_file_run(path, NULL, writers_sink, w, &st, err, sizeof(err));
+		(*files)++;
+	}
+	closedir(d);
+}
+
+static void test_writers_same_on_shared_captures(void **state)
+{
+	struct writers w = {0};
+	size_t files = 0;
+
+	writers_dir(captures_dir(), &w, &files);
+	if (!files)
+		skip();
+	print_message("writers: %zu captures, %zu entries, %zu with HTTP fields against jansson\n",
+		      files, w.entries, w.compared_fields);
+	assert_true(w.entries > 0);
+	assert_true(w.compared_fields > 0);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mapped_same_as_libpcap),
-		cmocka_unit_test(test_corrupt_record),
-		cmocka_unit_test(test_damaged_timestamps),
+	    cmocka_unit_test(test_mapped_same_as_libpcap),
+	    cmocka_unit_test(test_corrupt_record),
+	    cmocka_unit_test(test_damaged_timestamps),
+	    cmocka_unit_test(test_writers_same_on_shared_captures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

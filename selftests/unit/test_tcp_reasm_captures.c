@@ -32,6 +32,7 @@
 
 #include "net/packet.h"
 #include "net/tcp_reasm.h"
+#include "test_captures.h"
 
 struct buf {
 	uint8_t *p;
@@ -394,27 +395,6 @@ static void test_capture(void **state)
 	}
 	free(run.f);
 	assert_int_equal(failed, 0);
-}
-
-static const char *captures_dir(void)
-{
-	const char *d = getenv("FLOE_CAPTURES");
-
-	return d && *d ? d : "../shared/captures";
-}
-
-static bool is_capture(const char *name)
-{
-	static const char *const ext[] = {".pcap", ".pcapng", ".pcap.gz", ".cap"};
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
-		size_t e = strlen(ext[i]);
-
-		if (n > e && !strcmp(name + n - e, ext[i]))
-			return true;
-	}
-	return false;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -331,8 +331,7 @@ static const char *const entry_common_keys[] = {
 /* ,"key": (no comma before the first key of an object), key escaped as needed. */
 static int put_field_key(struct entry_json_buf *b, const char *key, bool first)
 {
-	return (!first && entry_json_append_raw(b, ",", 1)) ||
-	       entry_json_append_string(b, key, strlen(key)) || entry_json_append_raw(b, ":", 1);
+	return entry_json_append_key(b, key, strlen(key), first);
 }
 
 /* The same for floe's own keys (short, nothing to escape): one append. */
@@ -401,6 +400,20 @@ static int put_int(struct entry_json_buf *b, const char *key, long long v)
 	return put_key(b, key, false) || entry_json_append_int(b, v);
 }
 
+/* A string floe made itself, ASCII with nothing to escape (a time, an address): copied. */
+static int put_plain(struct entry_json_buf *b, const char *key, const char *v, bool first)
+{
+	size_t n = strlen(v);
+	char t[72];
+
+	if (n > sizeof(t) - 2)
+		return put_str(b, key, v, first);
+	t[0] = '"';
+	memcpy(t + 1, v, n);
+	t[n + 1] = '"';
+	return put_key(b, key, first) || entry_json_append_raw(b, t, n + 2);
+}
+
 static int put_time(struct entry_json_buf *b, const char *key, uint64_t ts)
 {
 	char t[64];
@@ -408,14 +421,20 @@ static int put_time(struct entry_json_buf *b, const char *key, uint64_t ts)
 	if (!ts)
 		return 0;
 	entry_format_time(ts, t);
-	return put_str(b, key, t, false);
+	return put_plain(b, key, t, false);
 }
 
+/* What entry_json_text() makes of v, written: valid UTF-8 (names nearly always are) as it is,
+ * without the string object; anything else through it. */
 static int put_text(struct entry_json_buf *b, const char *key, const char *v, size_t size)
 {
-	json_t *j = entry_json_text((const uint8_t *)v, strnlen(v, size));
+	size_t n = strnlen(v, size);
+	json_t *j;
 	int rc;
 
+	if (entry_utf8_prefix((const uint8_t *)v, n, false) == n)
+		return put_key(b, key, false) || entry_json_append_string(b, v, n);
+	j = entry_json_text((const uint8_t *)v, n);
 	if (!j)
 		return -ENOMEM;
 	rc = put_key(b, key, false) || entry_json_append(b, j);
@@ -431,7 +450,7 @@ static int put_endpoint(struct entry_json_buf *b, const char *key, const struct 
 
 	endpoint_ip(ep, ip, sizeof(ip));
 	return put_key(b, key, false) || entry_json_append_raw(b, "{", 1) ||
-	       put_str(b, "ip", ip, true) || put_int(b, "port", ep->port) ||
+	       put_plain(b, "ip", ip, true) || put_int(b, "port", ep->port) ||
 	       (pod[0] && put_text(b, "pod", pod, ENTRY_NAME_MAX)) ||
 	       (ns[0] && put_text(b, "namespace", ns, ENTRY_NAME_MAX)) ||
 	       (svc[0] && put_text(b, "service", svc, ENTRY_NAME_MAX)) ||

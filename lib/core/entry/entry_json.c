@@ -64,84 +64,73 @@ static inline uint64_t has_less(uint64_t x, uint64_t c)
 	return (x - ONES * c) & ~x & HIGHS;
 }
 
-/* Bytes that need an escape inside a JSON string. */
-static inline int needs_escape(unsigned char c)
+/*
+ * What each byte becomes inside a JSON string, as jansson writes it: itself, a two-character
+ * escape, or \u00XX (upper-case hex, as jansson writes \u000B). Written eight bytes at a time
+ * from the table and the output advanced by the length: no branch per byte (the writer
+ * reserves 8 bytes of slack for the last store).
+ */
+struct esc_seq {
+	char s[8];
+	unsigned char len;
+};
+
+#define ESC_PLAIN(c)	[c] = {{(char)(c)}, 1}
+#define ESC_SHORT(c, e) [c] = {{'\\', e}, 2}
+#define ESC_U(c)                                                                                   \
+	[c] = {{'\\', 'u', '0', '0', "0123456789ABCDEF"[(c) >> 4], "0123456789ABCDEF"[(c)&15]}, 6}
+#define ESC_U4(c)  ESC_U(c), ESC_U((c) + 1), ESC_U((c) + 2), ESC_U((c) + 3)
+#define ESC_P4(c)  ESC_PLAIN(c), ESC_PLAIN((c) + 1), ESC_PLAIN((c) + 2), ESC_PLAIN((c) + 3)
+#define ESC_P16(c) ESC_P4(c), ESC_P4((c) + 4), ESC_P4((c) + 8), ESC_P4((c) + 12)
+#define ESC_P64(c) ESC_P16(c), ESC_P16((c) + 16), ESC_P16((c) + 32), ESC_P16((c) + 48)
+
+/* In byte order, each byte once (no overriding designators). */
+/* clang-format off */
+static const struct esc_seq esc_table[256] = {
+	ESC_U4(0x00), ESC_U4(0x04),
+	ESC_SHORT(0x08, 'b'), ESC_SHORT(0x09, 't'), ESC_SHORT(0x0a, 'n'), ESC_U(0x0b),
+	ESC_SHORT(0x0c, 'f'), ESC_SHORT(0x0d, 'r'), ESC_U(0x0e), ESC_U(0x0f),
+	ESC_U4(0x10), ESC_U4(0x14), ESC_U4(0x18), ESC_U4(0x1c),
+	ESC_PLAIN(0x20), ESC_PLAIN(0x21), ESC_SHORT('"', '"'),
+	ESC_P16(0x23), ESC_P16(0x33), ESC_P16(0x43), ESC_P4(0x53), ESC_P4(0x57), ESC_PLAIN(0x5b),
+	ESC_SHORT('\\', '\\'),
+	ESC_P64(0x5d), ESC_P64(0x9d), ESC_P16(0xdd), ESC_P16(0xed),
+	ESC_PLAIN(0xfd), ESC_PLAIN(0xfe), ESC_PLAIN(0xff),
+};
+/* clang-format on */
+
+/* Bytes of slack beyond the exact worst case: the table's whole 8-byte store. */
+#define ESC_SLACK 8
+
+static inline char *put_byte(char *o, unsigned char c)
 {
-	return c < 0x20 || c == '"' || c == '\\';
+	memcpy(o, esc_table[c].s, 8);
+	return o + esc_table[c].len;
 }
 
-/* Index of the first byte of s[0..n) that needs an escape, or n. */
-static size_t escape_scan(const char *s, size_t n)
+/* Room for a string of n bytes and `extra` more bytes: the worst case (every byte \u00XX),
+ * so that the string is written without checks. */
+static inline int reserve_string(struct entry_json_buf *b, size_t n, size_t extra)
 {
+	if (n > ((size_t)-1 - 64) / 6)
+		return -ENOMEM;
+	n = n * 6 + 2 + ESC_SLACK + extra;
+	return b->cap - b->len < n ? reserve(b, n) : 0;
+}
+
+/* The quoted, escaped string at o (room reserved by reserve_string); returns its end. */
+static char *write_string(char *o, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
 
-#if defined(__SSE2__)
-	/* Sixteen bytes at a time: a control byte is one that min(byte, 0x1f) leaves unchanged. */
-	const __m128i ctl = _mm_set1_epi8(0x1f), quote = _mm_set1_epi8('"'),
-		      bslash = _mm_set1_epi8('\\');
-
-	while (n - i >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		__m128i m = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x),
-					 _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
-		unsigned mask = (unsigned)_mm_movemask_epi8(m);
-
-		if (mask)
-			return i + (size_t)__builtin_ctz(mask);
-		i += 16;
-	}
-#endif
-	/* Eight bytes at a time while none of them needs an escape (bit tricks for "has a byte
-	 * below 0x20 / equal to '"' / equal to '\\'", each exact for the word). */
-	while (n - i >= 8) {
-		uint64_t x;
-
-		memcpy(&x, s + i, 8);
-		if (has_less(x, 0x20) | has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\')))
-			break;
-		i += 8;
-	}
-	while (i < n && !needs_escape((unsigned char)s[i]))
-		i++;
-	return i;
-}
-
-/* Write the escape of c (a byte escape_scan() stopped at) at o; returns its length. */
-static inline size_t put_escape(char *o, unsigned char c)
-{
-	static const char hex[] = "0123456789ABCDEF"; /* as jansson writes \u000B */
-	/* The two-character escapes by byte; 0: \u00XX. */
-	static const char short_esc[256] = {
-		['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
-		['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
-	};
-
-	o[0] = '\\';
-	if (short_esc[c]) {
-		o[1] = short_esc[c];
-		return 2;
-	}
-	memcpy(o + 1, "u00", 3);
-	o[4] = hex[c >> 4];
-	o[5] = hex[c & 15];
-	return 6;
-}
-
-int entry_json_append_string(struct entry_json_buf *b, const char *s, size_t n)
-{
-	size_t i = 0, run;
-	char *o;
-
-	/* Worst case every byte becomes \u00XX: reserve once, then write without checks. */
-	if (n > ((size_t)-1 - 2) / 6 || reserve(b, n * 6 + 2))
-		return -ENOMEM;
-	o = b->p + b->len;
 	*o++ = '"';
 #if defined(__SSE2__)
 	{
-		/* Text with short lines (bodies, "\n" every few dozen bytes) stops often: each block
-		 * of sixteen is stored whole and the output advanced to the first escape in it, which
-		 * fits the reservation (output <= 6 * input + 1 while 16 input bytes are left). */
+		/* Runs of plain bytes sixteen at a time: each block is stored whole and the output
+		 * advanced to its first escape, which fits the reservation (output <= 6 * input + 1
+		 * while 16 input bytes are left). A control byte is one min(byte, 0x1f) leaves as
+		 * it is. */
 		const __m128i ctl = _mm_set1_epi8(0x1f), quote = _mm_set1_epi8('"'),
 			      bslash = _mm_set1_epi8('\\');
 
@@ -159,23 +148,63 @@ int entry_json_append_string(struct entry_json_buf *b, const char *s, size_t n)
 				continue;
 			}
 			k = (unsigned)__builtin_ctz(mask);
-			o += k;
-			o += put_escape(o, (unsigned char)s[i + k]);
+			o = put_byte(o + k, u[i + k]);
 			i += k + 1;
 		}
 	}
 #endif
-	while (i < n) {
-		run = i + escape_scan(s + i, n - i);
-		memcpy(o, s + i, run - i);
-		o += run - i;
-		if (run == n)
-			break;
-		o += put_escape(o, (unsigned char)s[run]);
-		i = run + 1;
+	/* Eight bytes at a time (the tail of the blocks above, or everything without SSE2), exact
+	 * bit tests for "a byte below 0x20 / equal to '"' / equal to '\\'"; a word that has one
+	 * goes by the table. */
+	while (n - i >= 8) {
+		uint64_t x;
+
+		memcpy(&x, s + i, 8);
+		if (has_less(x, 0x20) | has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\'))) {
+			for (size_t k = 0; k < 8; k++)
+				o = put_byte(o, u[i + k]);
+		} else {
+			memcpy(o, &x, 8);
+			o += 8;
+		}
+		i += 8;
 	}
+	/* Short strings (most keys and header values) and the tail: by the table. */
+	for (; i < n; i++)
+		o = put_byte(o, u[i]);
 	*o++ = '"';
+	return o;
+}
+
+int entry_json_append_string(struct entry_json_buf *b, const char *s, size_t n)
+{
+	if (reserve_string(b, n, 0))
+		return -ENOMEM;
+	b->len = (size_t)(write_string(b->p + b->len, s, n) - b->p);
+	return 0;
+}
+
+int entry_json_append_key(struct entry_json_buf *b, const char *k, size_t n, int first)
+{
+	char *o;
+
+	if (reserve_string(b, n, 2))
+		return -ENOMEM;
+	o = b->p + b->len;
+	if (!first)
+		*o++ = ',';
+	o = write_string(o, k, n);
+	*o++ = ':';
 	b->len = (size_t)(o - b->p);
+	return 0;
+}
+
+/* One byte of punctuation. */
+static inline int append_char(struct entry_json_buf *b, char c)
+{
+	if (b->cap == b->len && reserve(b, 1))
+		return -ENOMEM;
+	b->p[b->len++] = c;
 	return 0;
 }
 
@@ -230,27 +259,26 @@ static int append_value(struct entry_json_buf *b, const json_t *j, int depth)
 		json_t *v;
 		int first = 1;
 
-		if (entry_json_append_raw(b, "{", 1))
+		if (append_char(b, '{'))
 			return -ENOMEM;
 		json_object_keylen_foreach((json_t *)j, k, klen, v) {
-			if ((!first && entry_json_append_raw(b, ",", 1)) ||
-			    entry_json_append_string(b, k, klen) || entry_json_append_raw(b, ":", 1) ||
+			if (entry_json_append_key(b, k, klen, first) ||
 			    append_value(b, v, depth + 1))
 				return -ENOMEM;
 			first = 0;
 		}
-		return entry_json_append_raw(b, "}", 1);
+		return append_char(b, '}');
 	}
 	case JSON_ARRAY: {
 		size_t i, cnt = json_array_size(j);
 
-		if (entry_json_append_raw(b, "[", 1))
+		if (append_char(b, '['))
 			return -ENOMEM;
 		for (i = 0; i < cnt; i++)
-			if ((i && entry_json_append_raw(b, ",", 1)) ||
+			if ((i && append_char(b, ',')) ||
 			    append_value(b, json_array_get(j, i), depth + 1))
 				return -ENOMEM;
-		return entry_json_append_raw(b, "]", 1);
+		return append_char(b, ']');
 	}
 	case JSON_STRING:
 		return entry_json_append_string(b, json_string_value(j), json_string_length(j));

@@ -5,8 +5,9 @@
  * Why not json_dumpf(): it writes through a callback per token and escapes strings byte by
  * byte; on entries with 64 KiB bodies that was over half of `floe read --json`. The trees
  * floe builds hold only valid UTF-8 (jansson checks it, entry_json_text() replaces what is
- * not), so strings need only '"', '\\' and control characters escaped and are otherwise
- * copied in runs. The output is what json_dumps(JSON_COMPACT) prints, except reals: the
+ * not), so strings need only '"', '\\' and control characters escaped: plain runs are copied
+ * 16 and 8 bytes at a time, everything else byte by byte from one table (docs/bench.md, "The
+ * string escaper"). The output is what json_dumps(JSON_COMPACT) prints, except reals: the
  * shortest of %.15g/%.16g/%.17g that reads back as the same double (elapsed_ms 0.25, not
  * 0.25000000000000001).
  */
@@ -29,6 +30,9 @@ int entry_json_append(struct entry_json_buf *b, const json_t *j);
  * jansson keeps them), an integer, a real. 0 or -ENOMEM. */
 int entry_json_append_string(struct entry_json_buf *b, const char *s, size_t n);
 int entry_json_append_int(struct entry_json_buf *b, long long v);
+/* An object member's key as entry_json_append() writes it: ["," unless first] "key": (k: n
+ * bytes of valid UTF-8). 0 or -ENOMEM. */
+int entry_json_append_key(struct entry_json_buf *b, const char *k, size_t n, int first);
 
 /* The digits of v as "%lld" prints them, written at the end of s; returns where they start. */
 #define ENTRY_INT_CHARS 24
