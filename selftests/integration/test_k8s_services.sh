@@ -19,89 +19,19 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ITEST_TIMEOUT=240 source "$HERE/../lib/itest.sh" "$@"
 source "$HERE/../lib/entries.sh"
 
-K8S=$HERE/../k8s
-CLUSTER=$K8S/cluster.sh
 # shellcheck source=selftests/k8s/lib.sh
-source "$K8S/lib.sh"
-for bin in "$K8S_BIN/kube-apiserver" "$K8S_BIN/kubectl" "$ETCD_BIN/etcd"; do
-	if [ ! -x "$bin" ]; then
-		skip "names from Services and EndpointSlices" "$bin is not built (make k8s-deps)"
-		done_testing
-	fi
-done
-need_cmd "names from Services and EndpointSlices" socat || done_testing
-
-T=$PODS_TMP
-export FLOE_K8S_STATE=$T/cluster
-k8s_cleanup() {
-	floe_cleanup
-	bash "$CLUSTER" down 2>/dev/null
-	pods_cleanup
-}
-trap k8s_cleanup EXIT
-
-ADMIN=$(bash "$CLUSTER" up 2>"$T/up.err" | tail -n 1)
-if [ -z "$ADMIN" ] || [ ! -f "$ADMIN" ]; then
-	not_ok "cluster.sh up"
-	diag "$(tail -n 20 "$T/up.err")"
-	done_testing
-fi
-ok "the test API server is up"
-PKI=$FLOE_K8S_STATE/pki
-PORT=$(cat "$FLOE_K8S_STATE/apiserver.port")
-API=https://127.0.0.1:$PORT
-kc() { "$K8S_BIN/kubectl" --kubeconfig "$ADMIN" "$@"; }
-
-# floe runs in the node netns; a relay through a Unix socket gives it the API server's
-# 127.0.0.1:PORT (as in test_k8s_tap.sh).
-socat "UNIX-LISTEN:$T/api.sock,fork" "TCP:127.0.0.1:$PORT" </dev/null >"$T/relay-host.log" 2>&1 &
-bg_track $!
-pods_init
-for _ in $(seq 1 100); do [ -S "$T/api.sock" ] && break; sleep 0.05; done
-node_bg "$T/relay-node.log" socat "TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr" \
-	"UNIX-CONNECT:$T/api.sock"
-for _ in $(seq 1 100); do
-	on_node ss -Htln "sport = :$PORT" | grep -q . && break
-	sleep 0.05
-done
+source "$HERE/../k8s/lib.sh"
+CLUSTER=$K8S_DIR/cluster.sh
+k8s_test_init "names from Services and EndpointSlices"
 
 NODE_NAME=node-$$
 A=10.213.9.21 B=10.213.9.22 C=10.213.9.23
 pod_add a $A && pod_add b $B && pod_add c $C || { not_ok "create network-namespace pods"; done_testing; }
 for p in a b c; do
-	on_node ip route add "$(pod_ip $p)/32" dev "v-$p" || { not_ok "route to pod $p"; done_testing; }
+	k8s_route $p || { not_ok "route to pod $p"; done_testing; }
 done
 
 kc create namespace shop >/dev/null && kc -n shop create serviceaccount default >/dev/null
-
-api_pod() {
-	kc apply -f - >/dev/null <<EOF
-{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "$2", "namespace": "$1"},
- "spec": {"nodeName": "$3", "automountServiceAccountToken": false,
-          "containers": [{"name": "c", "image": "registry.invalid/c:1"}]}}
-EOF
-}
-api_status() {
-	curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" -X PATCH \
-		-H 'Content-Type: application/merge-patch+json' \
-		-d "{\"status\": {\"phase\": \"$3\", \"podIP\": \"$4\", \"podIPs\": [{\"ip\": \"$4\"}]}}" \
-		"$API/api/v1/namespaces/$1/pods/$2/status" -o /dev/null
-}
-# api_service NS NAME: a ClusterIP Service (the API server allocates the IP; no selector: the
-# test writes its EndpointSlices, as the EndpointSlice controller would).
-api_service() {
-	kc -n "$1" create service clusterip "$2" --tcp=8080:8080 >/dev/null
-}
-# api_slice NS NAME SERVICE IP POD NODE: an EndpointSlice of SERVICE with one endpoint.
-api_slice() {
-	kc apply -f - >/dev/null <<EOF
-{"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
- "metadata": {"name": "$2", "namespace": "$1", "labels": {"kubernetes.io/service-name": "$3"}},
- "addressType": "IPv4", "ports": [{"name": "", "port": 8080, "protocol": "TCP"}],
- "endpoints": [{"addresses": ["$4"], "conditions": {"ready": true}, "nodeName": "$6",
-                "targetRef": {"kind": "Pod", "name": "$5", "namespace": "$1"}}]}
-EOF
-}
 
 api_pod shop web-a "$NODE_NAME" && api_status shop web-a Running $A
 api_pod shop client-b "$NODE_NAME" && api_status shop client-b Running $B
