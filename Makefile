@@ -6,7 +6,8 @@
 #   make        build everything into build/
 #   make test   deps + build + every test (unit, sanitizer, integration); ends with "N passed, N failed, N skipped"
 #   make fuzz-long  every fuzz target for minutes (FUZZ_SECONDS, default 300), corpus kept
-#   make bench  benchmarks side by side with tcpdump (not pass/fail)
+#   make bench  benchmarks side by side with tcpdump, and Kubernetes' API event to first
+#               packet (not pass/fail)
 #   make run    deps + build + `floe tap -A` on this host's pods
 #   make vmlinux  regenerate vmlinux/<arch>/vmlinux.h from this kernel's BTF
 
@@ -287,6 +288,7 @@ bench: deps
 	bash selftests/bench/protocols.sh
 	bash selftests/bench/tls.sh
 	bash selftests/bench/hub.sh
+	bash selftests/bench/k8s_latency.sh
 
 run: deps
 	$(MAKE) all

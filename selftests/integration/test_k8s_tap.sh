@@ -79,6 +79,12 @@ is "$(tail -n +2 <<<"$out" | awk '{print $1, $2}')" "shop/d-elsewhere node-other
 	"dryrun --all-nodes: another node's pod too"
 out=$(NODE_NAME=$NODE_NAME dry --kubeconfig "$SA" -n other)
 is "$(tail -n +2 <<<"$out" | awk '{print $1}')" "other/c" "the node name from \$NODE_NAME"
+# The pod table's bound: four pods of the node are Running with an IP; two are followed.
+out=$(dry --kubeconfig "$SA" --node "$NODE_NAME" -A --max-pods 2)
+is "$(tail -n +2 <<<"$out" | wc -l)" 2 "--max-pods 2: two pods followed"
+check "... and the others said: 2 pods past --max-pods 2 not followed" \
+	grep -q 'kubernetes: 2 pods past --max-pods 2 not followed' "$T/dry.err" ||
+	diag "$(cat "$T/dry.err")"
 
 # Credentials: the admin's client certificate from files, then inline (*-data), and a bearer
 # token inline.

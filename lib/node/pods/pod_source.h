@@ -126,7 +126,13 @@ struct pod_source_k8s_config {
 	/* Also list and watch Services and EndpointSlices (every namespace), reported through
 	 * the sink's service event: their names for entries. */
 	bool services;
+	/* Pods followed at most (0: K8S_PODS_MAX_DEFAULT); the table grows as pods come. */
+	size_t pods_max;
 };
+
+/* --all-nodes on a big cluster: about 1.2 KB a pod followed (twice that during a relist). */
+#define K8S_PODS_MAX_DEFAULT 65536
+#define K8S_PODS_MAX_LIMIT   (1u << 20)
 
 /*
  * The Kubernetes source (docs/kubernetes.md): reads the kubeconfig (or the service account)

@@ -82,6 +82,7 @@ struct k8s_source {
 	struct pod_sink sink;
 	struct floe_pod_list pods; /* as last reported, sorted by name */
 	size_t pods_cap;
+	size_t pods_max; /* pods followed at most (--max-pods) */
 	struct mnl_socket *nl;
 	unsigned int nl_seq;
 
@@ -98,7 +99,7 @@ struct k8s_source {
 
 	/* a LIST in progress (pages) */
 	struct floe_pod_list building;
-	size_t building_cap, skipped;
+	size_t building_cap, skipped, over_max; /* items not parsed; pods past pods_max */
 	char cont[K8S_CONTINUE_MAX + 1];
 	char rv[K8S_RV_MAX + 1]; /* where the next watch starts ("": list first) */
 
@@ -206,18 +207,19 @@ static void resolve_host_if(struct k8s_source *s, struct floe_pod *p)
 
 /* ------------------------------------------------------------ the pod list */
 
-static int list_reserve(struct floe_pod_list *l, size_t *cap)
+/* Room for one more pod in l: the table doubles as it fills, up to max pods (-ENOSPC). */
+static int list_reserve(struct floe_pod_list *l, size_t *cap, size_t max)
 {
 	struct floe_pod *np;
 	size_t ncap;
 
 	if (l->n < *cap)
 		return 0;
-	if (l->n >= FLOE_POD_LIST_MAX)
+	if (l->n >= max)
 		return -ENOSPC;
 	ncap = *cap ? *cap * 2 : 64;
-	if (ncap > FLOE_POD_LIST_MAX)
-		ncap = FLOE_POD_LIST_MAX;
+	if (ncap > max)
+		ncap = max;
 	np = realloc(l->pods, ncap * sizeof(*np));
 	if (!np)
 		return -ENOMEM;
@@ -285,9 +287,9 @@ static void apply_pod(struct k8s_source *s, const struct k8s_pod *kp, bool delet
 		s->sink.event(s->sink.ctx, POD_CHANGED, &now, &old);
 		return;
 	}
-	if (list_reserve(l, &s->pods_cap) < 0) {
-		report(s, -ENOSPC, "kubernetes: more than %d pods: pod %s is not followed",
-		       FLOE_POD_LIST_MAX, now.name);
+	if (list_reserve(l, &s->pods_cap, s->pods_max) < 0) {
+		report(s, -ENOSPC, "kubernetes: more than %zu pods (--max-pods): pod %s is not followed",
+		       s->pods_max, now.name);
 		return;
 	}
 	memmove(&l->pods[i + 1], &l->pods[i], (l->n - i) * sizeof(*l->pods));
@@ -302,8 +304,8 @@ static void on_list_item(void *ctx, const struct k8s_pod *kp)
 
 	if (!kp->active)
 		return;
-	if (list_reserve(&s->building, &s->building_cap) < 0) {
-		s->skipped++;
+	if (list_reserve(&s->building, &s->building_cap, s->pods_max) < 0) {
+		s->over_max++;
 		return;
 	}
 	s->building.pods[s->building.n] = kp->pod;
@@ -314,6 +316,17 @@ static void on_list_item(void *ctx, const struct k8s_pod *kp)
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct floe_pod *)a)->name, ((const struct floe_pod *)b)->name);
+}
+
+/* A whole list read: say what of it is not followed (why: the first bad item's reason). */
+static void list_report_skipped(struct k8s_source *s, const char *why)
+{
+	if (s->skipped)
+		report(s, -EINVAL, "kubernetes: %zu %s not followed (%s)", s->skipped,
+		       res_names[s->res], why);
+	if (s->over_max)
+		report(s, -ENOSPC, "kubernetes: %zu pods past --max-pods %zu not followed",
+		       s->over_max, s->pods_max);
 }
 
 /* The last page arrived: the new list replaces the reported one, with its events. */
@@ -334,7 +347,7 @@ static void list_reset(struct k8s_source *s)
 	free(s->building.pods);
 	memset(&s->building, 0, sizeof(s->building));
 	s->building_cap = 0;
-	s->skipped = 0;
+	s->skipped = s->over_max = 0;
 	s->cont[0] = '\0';
 }
 
@@ -863,9 +876,7 @@ static void request_done(struct k8s_source *s, CURLcode result)
 		start_request(s, REQ_LIST);
 		return;
 	}
-	if (s->skipped)
-		report(s, -EINVAL, "kubernetes: %zu %s not followed (%s)", s->skipped,
-		       res_names[s->res], err);
+	list_report_skipped(s, err);
 	any_list_done(s);
 	start_request(s, REQ_WATCH);
 }
@@ -1014,8 +1025,8 @@ static int list_page_sync(struct k8s_source *s, char *err, size_t errlen)
 		snprintf(err, errlen, "kubernetes: list of %s: %s", what, msg);
 		return -EIO;
 	}
-	if (s->skipped && !s->cont[0] && s->sink.error)
-		report(s, -EINVAL, "kubernetes: %zu %s not followed (%s)", s->skipped, what, msg);
+	if (!s->cont[0])
+		list_report_skipped(s, msg);
 	return 0;
 }
 
@@ -1137,6 +1148,7 @@ static struct k8s_source *source_new(const struct pod_source_k8s_config *cfg, en
 		return NULL;
 	}
 	s->res = res;
+	s->pods_max = cfg->pods_max ? cfg->pods_max : K8S_PODS_MAX_DEFAULT;
 	k8s_lines_init(&s->lines, K8S_LINE_MAX);
 	if (cfg->kubeconfig)
 		ret = k8s_config_load(cfg->kubeconfig, &s->api, err, errlen);

@@ -431,7 +431,8 @@ static int pod_source_open(const struct tap_options *o, struct pod_source *src, 
 	if (*k8s) {
 		char host[FLOE_NODE_NAME_MAX + 1] = "";
 		const char *node = o->node ? o->node : getenv("NODE_NAME");
-		struct pod_source_k8s_config kc = {.kubeconfig = o->kubeconfig};
+		struct pod_source_k8s_config kc = {.kubeconfig = o->kubeconfig,
+						   .pods_max = o->pods_max};
 
 		/* As the kubelet names its node by default: the host name, in lower case. */
 		if (!o->all_nodes && (!node || !*node)) {
