@@ -10,6 +10,7 @@
 #     deleted and its IP taken by pod new-c (of another service, in a sandbox of its own),
 #     still names old-c and its service; new-c's own entries name new-c;
 #   - a Service made mid-run names entries from then on (the watch);
+#   - the node's own address (its Node's InternalIP) names the node;
 #   - the ClusterRole is enough (no permission error), and without list on endpointslices
 #     floe says which permission it needs and exits 1.
 # Skipped when the cluster's binaries are not built (make k8s-deps).
@@ -32,6 +33,17 @@ for p in a b c; do
 done
 
 kc create namespace shop >/dev/null && kc -n shop create serviceaccount default >/dev/null
+# The Node, its InternalIP the node netns's address on the pods' bridge, where a server runs.
+NODE_IP=10.213.9.1
+on_node ip addr add "$NODE_IP/24" dev br0 || { not_ok "the node's address"; done_testing; }
+kc apply -f - >/dev/null <<EOF
+{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "$NODE_NAME"}}
+EOF
+curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" -X PATCH \
+	-H 'Content-Type: application/merge-patch+json' \
+	-d "{\"status\": {\"addresses\": [{\"type\": \"InternalIP\", \"address\": \"$NODE_IP\"},
+	     {\"type\": \"Hostname\", \"address\": \"$NODE_NAME\"}]}}" \
+	"$API/api/v1/nodes/$NODE_NAME/status" -o /dev/null || { not_ok "the Node's status"; done_testing; }
 
 api_pod shop web-a "$NODE_NAME" && api_status shop web-a Running $A
 api_pod shop client-b "$NODE_NAME" && api_status shop client-b Running $B
@@ -53,6 +65,11 @@ SA=$(bash "$CLUSTER" sa-kubeconfig floe-agent 2>"$T/sa.err" | tail -n 1)
 pod_bg a "$T/httpd-a.log" python3 "$HERE/../lib/httpd.py" 0.0.0.0 8080 "$T" &&
 	pod_bg c "$T/httpd-c.log" python3 "$HERE/../lib/httpd.py" 0.0.0.0 8080 "$T" &&
 	wait_tcp_listen a 8080 10 && wait_tcp_listen c 8080 10 || { not_ok "HTTP servers"; done_testing; }
+node_bg "$T/httpd-node.log" python3 "$HERE/../lib/httpd.py" "$NODE_IP" 8080 "$T"
+for _ in $(seq 1 100); do
+	on_node ss -Htln "sport = :8080" | grep -q . && break
+	sleep 0.05
+done
 # A server on c that reads a request and never answers: its entry waits for a response.
 pod_bg c "$T/silent.log" python3 -c '
 import socket, time
@@ -74,7 +91,8 @@ check "floe taps the three pods" grep -q '^floe: tapping 3 pods' "$T/floe.log"
 in_pod b curl -sS -o /dev/null --max-time 5 "http://$A:8080/hello.txt?to=pod"
 in_pod b curl -sS -o /dev/null --max-time 5 "http://$CIP:8080/hello.txt?to=clusterip"
 in_pod b curl -sS -o /dev/null --max-time 5 "http://$C:8080/hello.txt?to=old-c"
-entries_wait "$OUT" 3 10
+in_pod b curl -sS -o /dev/null --max-time 5 "http://$NODE_IP:8080/hello.txt?to=node"
+entries_wait "$OUT" 4 10
 ends() { # ends QUERY-SUBSTRING: "src: pod ns service node name | dst: ..." of the entry
 	jq -r --arg q "$1" 'select(.request.url | contains($q)) |
 		"src: \(.src.pod) \(.src.namespace) \(.src.service) \(.src.node) \(.src.name) |" +
@@ -93,6 +111,12 @@ is "$(jq -r 'select(.request.url | contains("to=clusterip")) | .dst.ip' "$OUT")"
 is "$(ends to=old-c)" \
 	"src: client-b shop clients $NODE_NAME client-b | dst: old-c shop legacy $NODE_NAME old-c" \
 	"old-c named with its service legacy" || entries_diag "$OUT"
+
+# The node's own address (a Node's InternalIP: the node netns's, on the pods' bridge) names
+# the node: node and name, no pod, namespace or service.
+is "$(ends to=node)" \
+	"src: client-b shop clients $NODE_NAME client-b | dst: null null null $NODE_NAME $NODE_NAME" \
+	"to the node's InternalIP: the node named (node and name)" || entries_diag "$OUT"
 
 # A request to old-c that waits for its answer; then old-c deleted and its IP given to new-c,
 # of another service. The entry is made when the client gives up, after all that.

@@ -237,6 +237,31 @@ static void test_many(void **state)
 	(void)state;
 }
 
+/* A node's own address: named by the node when no pod or service names it; over time. */
+static void test_nodes(void **state)
+{
+	struct name_resolver *r = name_resolver_new(0);
+	struct name_resolver_stats st;
+	uint8_t key[16];
+
+	ip("10.0.0.4", key);
+	assert_int_equal(name_resolver_set_node(r, key, "node-1", 100), 0);
+	assert_string_equal(at(r, "10.0.0.4", 110), "   node-1");
+	/* a host-network pod's endpoint in a slice: the service names it while it is there */
+	assert_int_equal(svc(r, true, "10.0.0.4", "dns", "dns-1", 120), 0);
+	assert_string_equal(at(r, "10.0.0.4", 125), "dns-1 shop dns node-2");
+	assert_int_equal(svc(r, false, "10.0.0.4", "dns", "dns-1", 130), 0);
+	assert_string_equal(at(r, "10.0.0.4", 135), "   node-1");
+	assert_int_equal(name_resolver_set_node(r, key, NULL, 140), 0);
+	assert_string_equal(at(r, "10.0.0.4", 105), "   node-1"); /* its old entries */
+	assert_string_equal(at(r, "10.0.0.4", 150), "   node-1"); /* the last span, as a pod's */
+	name_resolver_get_stats(r, &st);
+	assert_int_equal(st.spans_open, 0);
+	assert_int_equal(name_resolver_set_node(r, key, NULL, 160), 0); /* twice: nothing */
+	name_resolver_free(r);
+	(void)state;
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec t;
@@ -314,6 +339,7 @@ int main(void)
 	    cmocka_unit_test(test_pod_over_time), cmocka_unit_test(test_services),
 	    cmocka_unit_test(test_families),	  cmocka_unit_test(test_history_bound),
 	    cmocka_unit_test(test_many),	  cmocka_unit_test(test_cluster_scale),
+	    cmocka_unit_test(test_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

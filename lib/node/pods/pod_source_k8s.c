@@ -57,11 +57,13 @@ static const char *const res_names[] = {
     [K8S_RES_PODS] = "pods",
     [K8S_RES_SERVICES] = "services",
     [K8S_RES_ENDPOINTSLICES] = "endpointslices",
+    [K8S_RES_NODES] = "nodes",
 };
 static const char *const res_paths[] = {
     [K8S_RES_PODS] = "/api/v1/pods",
     [K8S_RES_SERVICES] = "/api/v1/services",
     [K8S_RES_ENDPOINTSLICES] = "/apis/discovery.k8s.io/v1/endpointslices",
+    [K8S_RES_NODES] = "/api/v1/nodes",
 };
 
 /* Why a transfer was cut short by floe (its write callback returning 0). */
@@ -73,9 +75,9 @@ struct curl_sock {
 };
 
 struct k8s_source {
-	enum k8s_resource res; /* pods; or services, endpointslices (their names) */
-	/* The pods' source owns the sources of Services and EndpointSlices (when asked). */
-	struct k8s_source *children[2];
+	enum k8s_resource res; /* pods; or services, endpointslices, nodes (their names) */
+	/* The pods' source owns the sources of Services, EndpointSlices and Nodes (when asked). */
+	struct k8s_source *children[3];
 	struct k8s_config api;
 	char *node; /* NULL: every node */
 	struct evloop *loop;
@@ -378,10 +380,13 @@ static int svc_insert(struct svc_table *t, size_t i, struct k8s_svc *v)
 	return 0;
 }
 
-/* Each address of v, up or down, to the sink. */
+/* Each address of v, up or down, to the sink (a Node's to its node event). */
 static void svc_report(struct k8s_source *s, const struct k8s_svc *v, bool up)
 {
-	if (!s->sink.service)
+	void (*fn)(void *, bool, const struct floe_service_addr *) =
+	    s->res == K8S_RES_NODES ? s->sink.node : s->sink.service;
+
+	if (!fn)
 		return;
 	for (size_t i = 0; i < v->n; i++) {
 		struct floe_service_addr a = {.family = v->addrs[i].family,
@@ -391,7 +396,7 @@ static void svc_report(struct k8s_source *s, const struct k8s_svc *v, bool up)
 					      .node = v->addrs[i].node};
 
 		memcpy(a.addr, v->addrs[i].addr, 16);
-		s->sink.service(s->sink.ctx, up, &a);
+		fn(s->sink.ctx, up, &a);
 	}
 }
 
@@ -1079,14 +1084,14 @@ static int source_start(struct k8s_source *s, struct evloop *loop, const struct 
 	return 0;
 }
 
-/* The names first (Services, then EndpointSlices): the pods listed after them are named from
+/* The names first (Services, EndpointSlices, Nodes): the pods listed after them are named from
  * their first entry on. */
 static int k8s_start(void *impl, struct evloop *loop, const struct pod_sink *sink, char *err,
 		     size_t errlen)
 {
 	struct k8s_source *s = impl;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		int ret =
 		    s->children[i] ? source_start(s->children[i], loop, sink, err, errlen) : 0;
 
@@ -1102,7 +1107,7 @@ static void k8s_free(void *impl)
 
 	if (!s)
 		return;
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 3; i++)
 		k8s_free(s->children[i]);
 	if (s->req) {
 		if (s->multi)
@@ -1186,7 +1191,8 @@ int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_sourc
 		return ret;
 	if (cfg->services &&
 	    (!(s->children[0] = source_new(cfg, K8S_RES_SERVICES, &ret, err, errlen)) ||
-	     !(s->children[1] = source_new(cfg, K8S_RES_ENDPOINTSLICES, &ret, err, errlen)))) {
+	     !(s->children[1] = source_new(cfg, K8S_RES_ENDPOINTSLICES, &ret, err, errlen)) ||
+	     !(s->children[2] = source_new(cfg, K8S_RES_NODES, &ret, err, errlen)))) {
 		k8s_free(s);
 		return ret;
 	}
