@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "pods/k8s_config.h"
 #include "pods/k8s_watch.h"
@@ -35,8 +36,12 @@
 #define WATCH_TIMEOUT_S 290
 #define BACKOFF_MIN_NS	(250 * MS)
 #define BACKOFF_MAX_NS	(30000 * MS)
-/* Pods whose IP has no route to a host interface yet are looked at again this often. */
-#define RESOLVE_RETRY_NS (500 * MS)
+/* Pods whose IP has no route to a host interface yet are looked at again this long after the
+ * host's routes or links change (rtnetlink events; a burst is one look), and this often in any
+ * case (events lost). Not a fixed fast period: with --all-nodes most pods never get a route
+ * here, and looking up 10,000 of them twice a second cost a tenth of a CPU. */
+#define RESOLVE_SETTLE_NS (20 * MS)
+#define RESOLVE_RETRY_NS  (10000 * MS)
 
 enum req_kind { REQ_NONE, REQ_LIST, REQ_WATCH };
 
@@ -87,6 +92,8 @@ struct k8s_source {
 	size_t pods_max; /* pods followed at most (--max-pods) */
 	struct mnl_socket *nl;
 	unsigned int nl_seq;
+	struct mnl_socket *nl_events; /* route and link changes: pods without a route looked at */
+	struct evloop_fd *nl_events_src;
 
 	CURLM *multi;
 	CURL *req; /* the request in flight, NULL: none */
@@ -982,6 +989,32 @@ static void on_resolve(struct evloop *l, struct evloop_timer *t, void *ctx)
 	}
 }
 
+/* Routes or links changed (or events were lost: ENOBUFS): look again soon, once per burst. */
+static void on_route_event(struct evloop *l, int fd, unsigned int events, void *ctx)
+{
+	struct k8s_source *s = ctx;
+	char buf[8192];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == ENOBUFS)
+		;
+	evloop_timer_set(l, s->resolve_timer, RESOLVE_SETTLE_NS, RESOLVE_RETRY_NS);
+}
+
+/* The rtnetlink sockets: one to ask for routes, one subscribed to the groups whose messages
+ * say a pod's route may be there now (before the first list: no change in between is lost). */
+static int netlink_open(struct k8s_source *s)
+{
+	s->nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	s->nl_events = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!s->nl_events || mnl_socket_bind(s->nl_events,
+					     RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
+					     MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	return 0;
+}
+
 /* ------------------------------------------------------------ start: the first list */
 
 /* One LIST page, synchronously (start() reports the pods before it returns). */
@@ -1043,14 +1076,10 @@ static int source_start(struct k8s_source *s, struct evloop *loop, const struct 
 
 	s->loop = loop;
 	s->sink = *sink;
-	if (s->res == K8S_RES_PODS) {
-		s->nl = mnl_socket_open(NETLINK_ROUTE);
-		if (!s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-			snprintf(err, errlen,
-				 "kubernetes: rtnetlink (for the pods' host interfaces): %s",
-				 strerror(errno));
-			return -errno;
-		}
+	if (s->res == K8S_RES_PODS && (ret = netlink_open(s)) < 0) {
+		snprintf(err, errlen, "kubernetes: rtnetlink (for the pods' host interfaces): %s",
+			 strerror(-ret));
+		return ret;
 	}
 	list_reset(s);
 	do {
@@ -1076,6 +1105,9 @@ static int source_start(struct k8s_source *s, struct evloop *loop, const struct 
 	if (!ret && s->res == K8S_RES_PODS)
 		ret = evloop_add_timer(loop, RESOLVE_RETRY_NS, RESOLVE_RETRY_NS, on_resolve, s,
 				       &s->resolve_timer);
+	if (!ret && s->res == K8S_RES_PODS)
+		ret = evloop_add_fd(loop, mnl_socket_get_fd(s->nl_events), EVLOOP_IN,
+				    on_route_event, s, &s->nl_events_src);
 	if (ret < 0) {
 		snprintf(err, errlen, "kubernetes: %s", strerror(-ret));
 		return ret;
@@ -1120,9 +1152,12 @@ static void k8s_free(void *impl)
 		evloop_del_timer(s->loop, s->curl_timer);
 		evloop_del_timer(s->loop, s->retry_timer);
 		evloop_del_timer(s->loop, s->resolve_timer);
+		evloop_del_fd(s->loop, s->nl_events_src);
 	}
 	if (s->nl)
 		mnl_socket_close(s->nl);
+	if (s->nl_events)
+		mnl_socket_close(s->nl_events);
 	curl_slist_free_all(s->headers);
 	k8s_lines_free(&s->lines);
 	list_reset(s);
