@@ -29,8 +29,9 @@ check "the node netns reaches the API server through the relay" \
 # ---------------------------------------------------------------- pods
 NODE_NAME=node-$$
 A=10.213.9.11 B=10.213.9.12 C=10.213.9.13 D=10.213.9.14 L=10.213.9.15 G=10.213.9.16
-pod_add a $A && pod_add b $B && pod_add c $C && pod_add d $D && pod_add l $L && pod_add g $G ||
-	{ not_ok "create network-namespace pods"; done_testing; }
+R=10.213.9.17
+pod_add a $A && pod_add b $B && pod_add c $C && pod_add d $D && pod_add l $L && pod_add g $G &&
+	pod_add r $R || { not_ok "create network-namespace pods"; done_testing; }
 # As a CNI plugin that wires one veth per pod: a host route to each pod IP through its veth.
 for p in a b c d l g; do
 	k8s_route $p || { not_ok "route to pod $p"; done_testing; }
@@ -194,6 +195,21 @@ else
 fi
 is "$(floe_filters v-l | grep -c handle)" 2 "its veth has floe's filters"
 
+# A pod Running before its CNI plugin's route is there (r has none yet): said, not tapped; the
+# route added, floe sees the route event and taps it within a second.
+api_pod shop late-route "$NODE_NAME" && api_status shop late-route Running $R
+wait_for_line "$T/floe.log" "pod shop/late-route \\($R\\): no host interface" 5
+check "a pod without a route yet: said, not tapped" \
+	grep -q "pod shop/late-route ($R): no host interface routes to its IP: not tapped" "$T/floe.log"
+t0=$(date +%s%N)
+k8s_route r
+wait_for_line "$T/floe.log" 'tapping new pod shop/late-route$' 5
+lat_ms=$((($(date +%s%N) - t0) / 1000000))
+check "its route added: tapped (rtnetlink route event)" \
+	grep -q 'tapping new pod shop/late-route$' "$T/floe.log"
+is_num "$lat_ms" -le 1000 "... within 1 s of the route ($lat_ms ms; the safety-net look is every 10 s)"
+is "$(floe_filters v-r | grep -c handle)" 2 "its veth has floe's filters"
+
 # Marked for deletion (no kubelet confirms it: the Pod stays, with a deletionTimestamp), then a
 # Pod deleted outright: both stop being tapped.
 kc -n shop delete pod late-l --wait=false >/dev/null
@@ -268,5 +284,5 @@ diag "$(grep -i 'kubernetes:' "$T/floe.log" | sort | uniq -c | head -n 10)"
 
 floe_stop
 is "$?" 0 "floe exits 0"
-is "$(floe_filters v-a v-b v-c v-d v-l v-g | grep -c handle)" 0 "no filter left after exit"
+is "$(floe_filters v-a v-b v-c v-d v-l v-g v-r | grep -c handle)" 0 "no filter left after exit"
 done_testing
