@@ -8,8 +8,8 @@
  * Every parsed object's addresses are added to a name resolver (with a history of 4 spans)
  * and looked up, then deleted. Besides memory safety (ASan/UBSan), it checks what a parse
  * promises (key "namespace/name", known families, at most K8S_SVC_ADDRS_MAX addresses, pod
- * and node strings; a Node's key its name, its addresses its own) and what the resolver promises: every add is taken back by its del, and
- * then no address has names now (no open span).
+ * and node strings; a Node's key its name, its addresses its own) and what the resolver promises:
+ * every add is taken back by its del, and then no address has names now (no open span).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -110,9 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	static const enum k8s_resource res[] = {K8S_RES_SERVICES, K8S_RES_ENDPOINTSLICES,
 						K8S_RES_NODES, K8S_RES_SERVICES};
-	struct run run = {.res = res[data[0] & 3],
-			  .r = name_resolver_new(4),
-			  .ts = 1};
+	struct run run = {.res = res[data[0] & 3], .r = name_resolver_new(4), .ts = 1};
 	const char *text = (const char *)data + 1, *p = text, *end = text + size - 1;
 	char rv[K8S_RV_MAX + 1], cont[K8S_CONTINUE_MAX + 1], err[256];
 	struct k8s_svc_event *ev = malloc(sizeof(*ev));

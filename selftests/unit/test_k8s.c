@@ -625,7 +625,8 @@ static void test_nodes(void **state)
 	    "{\"kind\":\"NodeList\",\"metadata\":{\"resourceVersion\":\"95\"},\"items\":[{"
 	    "\"metadata\":{\"name\":\"a\"},\"status\":{\"addresses\":[{\"type\":\"InternalIP\","
 	    "\"address\":\"10.0.0.5\"}]}},{\"metadata\":{\"name\":\"b\"},\"status\":{\"addresses\":"
-	    "[{\"type\":\"InternalIP\",\"address\":\"10.0.0.300\"}]}},{\"metadata\":{\"name\":\"c\"}}]}";
+	    "[{\"type\":\"InternalIP\",\"address\":\"10.0.0.300\"}]}},{\"metadata\":{\"name\":"
+	    "\"c\"}}]}";
 	struct k8s_svc_event ev;
 	char err[256] = "", rv[K8S_RV_MAX + 1], cont[K8S_CONTINUE_MAX + 1], seen[512] = "";
 	size_t skipped = 0;

@@ -257,13 +257,11 @@ static void test_k8s_flags(void **state)
 	assert_int_equal(parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--node", ""),
 			 -EINVAL);
 	/* the pod table's bound */
-	assert_int_equal(parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--max-pods",
-			       "20000"),
-			 0);
+	assert_int_equal(
+	    parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--max-pods", "20000"), 0);
 	assert_int_equal(o.pods_max, 20000);
-	assert_int_equal(parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--max-pods",
-			       "0"),
-			 -EINVAL);
+	assert_int_equal(
+	    parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--max-pods", "0"), -EINVAL);
 	assert_non_null(strstr(err, "--max-pods: expected 1..1048576, got '0'"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--max-pods", "10"), -EINVAL);
 	assert_non_null(strstr(err, "--max-pods is for Kubernetes mode"));

@@ -404,7 +404,8 @@ static int svc_add(struct k8s_svc *v, size_t *cap, const char *ip, const char *p
 /* A Node: its name and its IP addresses (Hostname and DNS names are not addresses). */
 static int node_from_json(const json_t *obj, struct k8s_svc *out, char *err, size_t errlen)
 {
-	const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	const char *name =
+	    json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 	const json_t *a;
 	size_t cap = 0, i;
 

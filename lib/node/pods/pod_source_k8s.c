@@ -297,7 +297,8 @@ static void apply_pod(struct k8s_source *s, const struct k8s_pod *kp, bool delet
 		return;
 	}
 	if (list_reserve(l, &s->pods_cap, s->pods_max) < 0) {
-		report(s, -ENOSPC, "kubernetes: more than %zu pods (--max-pods): pod %s is not followed",
+		report(s, -ENOSPC,
+		       "kubernetes: more than %zu pods (--max-pods): pod %s is not followed",
 		       s->pods_max, now.name);
 		return;
 	}
@@ -1008,9 +1009,9 @@ static int netlink_open(struct k8s_source *s)
 	if (!s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		return -errno;
 	s->nl_events = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!s->nl_events || mnl_socket_bind(s->nl_events,
-					     RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
-					     MNL_SOCKET_AUTOPID) < 0)
+	if (!s->nl_events ||
+	    mnl_socket_bind(s->nl_events, RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
+			    MNL_SOCKET_AUTOPID) < 0)
 		return -errno;
 	return 0;
 }

@@ -96,7 +96,7 @@ static void print_help(FILE *out)
 	    "      --all-nodes            Kubernetes mode: pods of every node (only those wired\n"
 	    "                             to this host can be tapped)\n"
 	    "      --max-pods N           Kubernetes mode: pods followed at most (default 65536;\n"
-	    "                             about 1.2KB each; past it a pod is said and not followed)\n"
+	    "                             1.2KB each; past it a pod is said, not followed)\n"
 	    "      --snaplen N            bytes kept of each packet (default 65535)\n"
 	    "      --ringbuffer SIZE      kernel ring buffer size (default 32MB)\n"
 	    "      --segment-seconds N    close a PCAP segment after N seconds (default 60)\n"
@@ -504,7 +504,9 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 	if ((o->node || o->all_nodes || o->pods_max) && !o->kubeconfig &&
 	    !k8s_in_cluster_available(NULL)) {
 		snprintf(err, errlen, "%s is for Kubernetes mode: give --kubeconfig FILE or --k8s",
-			 o->node ? "--node" : o->all_nodes ? "--all-nodes" : "--max-pods");
+			 o->node	? "--node"
+			 : o->all_nodes ? "--all-nodes"
+					: "--max-pods");
 		return -EINVAL;
 	}
 	/* GNU getopt moved the positional arguments to the end: one pod regex at most. */
