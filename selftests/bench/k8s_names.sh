@@ -44,7 +44,7 @@ run() {
 	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$FLOE_PID/status")
 	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$FLOE_PID/status")
 	floe_stop >/dev/null
-	printf '%-12s %10.2f %12s %12s %8s' "$label" "$(echo "($t1 - $t0) / 1e9" | bc -l)" \
+	printf '%-12s %10.2f %12s %12s %8s' "$label" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 1e9 }')" \
 		"$((rss / 1024)) MiB" "$((hwm / 1024)) MiB" \
 		"$(((c1 - c0) * 100 / $(getconf CLK_TCK) / 3))%"
 	grep -q 'not followed' "$T/floe-$label.log" && printf '  %s' "$(grep 'not followed' "$T/floe-$label.log")"
