@@ -6,7 +6,8 @@
 #   make        build everything into build/
 #   make test   deps + build + every test (unit, sanitizer, integration); ends with "N passed, N failed, N skipped"
 #   make fuzz-long  every fuzz target for minutes (FUZZ_SECONDS, default 300), corpus kept
-#   make bench  benchmarks side by side with tcpdump (not pass/fail)
+#   make bench  benchmarks side by side with tcpdump, and Kubernetes' API event to first
+#               packet (not pass/fail)
 #   make ui     the web UI (ui/, esbuild) into build/ui/, which floe-hub serves (docs/ui.md)
 #   make run    deps + build + `floe tap -A` on this host's pods
 #   make vmlinux  regenerate vmlinux/<arch>/vmlinux.h from this kernel's BTF
@@ -323,6 +324,7 @@ bench: deps
 	bash selftests/bench/triggers.sh
 	bash selftests/bench/ui.sh
 	$(BUILD)/bench/bench_script   # the cost of a script hook per entry (docs/scripting.md)
+	bash selftests/bench/k8s_latency.sh
 
 run: deps
 	$(MAKE) all

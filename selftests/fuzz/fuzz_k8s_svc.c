@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * libFuzzer target for what names services (lib/node/pods): Services and EndpointSlices from
- * the API server, and the name resolver they feed.
- *   - the first byte's low bit: Services (0) or EndpointSlices (1);
+ * libFuzzer target for what names services and nodes (lib/node/pods): Services,
+ * EndpointSlices and Nodes from the API server, and the name resolver they feed.
+ *   - the first byte's low two bits: Services (0, 3), EndpointSlices (1) or Nodes (2);
  *   - the rest, one event a line: each to k8s_svc_event_parse; the whole as one LIST page
  *     (k8s_svc_list_parse).
  * Every parsed object's addresses are added to a name resolver (with a history of 4 spans)
  * and looked up, then deleted. Besides memory safety (ASan/UBSan), it checks what a parse
  * promises (key "namespace/name", known families, at most K8S_SVC_ADDRS_MAX addresses, pod
- * and node strings) and what the resolver promises: every add is taken back by its del, and
- * then no address has names now (no open span).
+ * and node strings; a Node's key its name, its addresses its own) and what the resolver promises:
+ * every add is taken back by its del, and then no address has names now (no open span).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -33,10 +33,36 @@ struct run {
 	uint64_t ts;
 };
 
+/* A Node: named by its name alone (no namespace, service or pod), its addresses the node's. */
+static void feed_node(struct run *run, const struct k8s_svc *v)
+{
+	CHECK(v->key[0] && !v->ns[0] && !v->service[0] && v->n <= K8S_SVC_ADDRS_MAX);
+	for (size_t i = 0; i < v->n; i++) {
+		uint8_t key[16];
+		struct entry_names *n;
+
+		CHECK(v->addrs[i].family == AF_INET || v->addrs[i].family == AF_INET6);
+		CHECK(!v->addrs[i].pod[0] && !strcmp(v->addrs[i].node, v->key));
+		name_resolver_key(v->addrs[i].family, v->addrs[i].addr, key);
+		if (name_resolver_set_node(run->r, key, v->key, run->ts) < 0)
+			continue; /* ENOMEM */
+		n = name_resolver_lookup(run->r, key, run->ts);
+		/* a service fed before may name the address; else the node does */
+		CHECK(n && (entry_names_service(n)[0] || !strcmp(entry_names_node(n), v->key)));
+		entry_names_unref(n);
+		CHECK(name_resolver_set_node(run->r, key, NULL, run->ts + 1) == 0);
+	}
+	run->ts += 2;
+}
+
 static void feed(struct run *run, const struct k8s_svc *v)
 {
 	bool added[K8S_SVC_ADDRS_MAX] = {0};
 
+	if (run->res == K8S_RES_NODES) {
+		feed_node(run, v);
+		return;
+	}
 	/* "namespace/name", both non-empty (a namespace may hold a '/' here: the API's never does) */
 	CHECK(v->ns[0] && !strncmp(v->key, v->ns, strlen(v->ns)) && v->key[strlen(v->ns)] == '/' &&
 	      v->key[strlen(v->ns) + 1]);
@@ -82,9 +108,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	struct run run = {.res = data[0] & 1 ? K8S_RES_ENDPOINTSLICES : K8S_RES_SERVICES,
-			  .r = name_resolver_new(4),
-			  .ts = 1};
+	static const enum k8s_resource res[] = {K8S_RES_SERVICES, K8S_RES_ENDPOINTSLICES,
+						K8S_RES_NODES, K8S_RES_SERVICES};
+	struct run run = {.res = res[data[0] & 3], .r = name_resolver_new(4), .ts = 1};
 	const char *text = (const char *)data + 1, *p = text, *end = text + size - 1;
 	char rv[K8S_RV_MAX + 1], cont[K8S_CONTINUE_MAX + 1], err[256];
 	struct k8s_svc_event *ev = malloc(sizeof(*ev));

@@ -142,14 +142,15 @@ is "$(sa get services,endpointslices -n shop -o name | sort | tr '\n' ' ')" \
 	"endpointslice.discovery.k8s.io/web-x1 service/web " \
 	"service account: list services and endpointslices"
 SA_USER='User "system:serviceaccount:floe:floe-agent"'
-# Least privilege: floe lists and watches; it never reads one object by name, nor namespaces
-# and nodes (nothing in floe uses them yet).
+# Least privilege: floe lists and watches pods, services, endpointslices and nodes (their
+# addresses name entries); it never reads one object by name, nor namespaces.
 out=$(sa -n shop get pod web-1 -o name 2>&1)
 check "service account: get of one pod by name is Forbidden (floe only lists and watches)" \
 	grep -qF "pods \"web-1\" is forbidden: $SA_USER cannot get resource \"pods\"" <<<"$out" ||
 	diag "$out"
-out=$(sa get namespaces,nodes -o name 2>&1)
-check "service account: listing namespaces and nodes is Forbidden" \
+is "$(sa get nodes -o name)" "node/$NODE_NAME" "service account: list nodes"
+out=$(sa get namespaces -o name 2>&1)
+check "service account: listing namespaces is Forbidden" \
 	grep -qF "namespaces is forbidden: $SA_USER cannot list resource \"namespaces\"" <<<"$out" ||
 	diag "$out"
 out=$(sa -n shop run intruder --image=registry.invalid/x --restart=Never 2>&1)

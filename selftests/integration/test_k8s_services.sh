@@ -7,9 +7,10 @@
 #     name; a Service's cluster IP (given to pod a's interface, as kube-proxy would make it
 #     reach a) names the server by the service (name = service, no pod);
 #   - a request captured while pod old-c lived, whose entry is made only after old-c was
-#     deleted and its IP taken by pod new-c (of another service), still names old-c and its
-#     service; new-c's own entries name new-c;
+#     deleted and its IP taken by pod new-c (of another service, in a sandbox of its own),
+#     still names old-c and its service; new-c's own entries name new-c;
 #   - a Service made mid-run names entries from then on (the watch);
+#   - the node's own address (its Node's InternalIP) names the node;
 #   - the ClusterRole is enough (no permission error), and without list on endpointslices
 #     floe says which permission it needs and exits 1.
 # Skipped when the cluster's binaries are not built (make k8s-deps).
@@ -19,89 +20,32 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ITEST_TIMEOUT=240 source "$HERE/../lib/itest.sh" "$@"
 source "$HERE/../lib/entries.sh"
 
-K8S=$HERE/../k8s
-CLUSTER=$K8S/cluster.sh
 # shellcheck source=selftests/k8s/lib.sh
-source "$K8S/lib.sh"
-for bin in "$K8S_BIN/kube-apiserver" "$K8S_BIN/kubectl" "$ETCD_BIN/etcd"; do
-	if [ ! -x "$bin" ]; then
-		skip "names from Services and EndpointSlices" "$bin is not built (make k8s-deps)"
-		done_testing
-	fi
-done
-need_cmd "names from Services and EndpointSlices" socat || done_testing
-
-T=$PODS_TMP
-export FLOE_K8S_STATE=$T/cluster
-k8s_cleanup() {
-	floe_cleanup
-	bash "$CLUSTER" down 2>/dev/null
-	pods_cleanup
-}
-trap k8s_cleanup EXIT
-
-ADMIN=$(bash "$CLUSTER" up 2>"$T/up.err" | tail -n 1)
-if [ -z "$ADMIN" ] || [ ! -f "$ADMIN" ]; then
-	not_ok "cluster.sh up"
-	diag "$(tail -n 20 "$T/up.err")"
-	done_testing
-fi
-ok "the test API server is up"
-PKI=$FLOE_K8S_STATE/pki
-PORT=$(cat "$FLOE_K8S_STATE/apiserver.port")
-API=https://127.0.0.1:$PORT
-kc() { "$K8S_BIN/kubectl" --kubeconfig "$ADMIN" "$@"; }
-
-# floe runs in the node netns; a relay through a Unix socket gives it the API server's
-# 127.0.0.1:PORT (as in test_k8s_tap.sh).
-socat "UNIX-LISTEN:$T/api.sock,fork" "TCP:127.0.0.1:$PORT" </dev/null >"$T/relay-host.log" 2>&1 &
-bg_track $!
-pods_init
-for _ in $(seq 1 100); do [ -S "$T/api.sock" ] && break; sleep 0.05; done
-node_bg "$T/relay-node.log" socat "TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr" \
-	"UNIX-CONNECT:$T/api.sock"
-for _ in $(seq 1 100); do
-	on_node ss -Htln "sport = :$PORT" | grep -q . && break
-	sleep 0.05
-done
+source "$HERE/../k8s/lib.sh"
+CLUSTER=$K8S_DIR/cluster.sh
+k8s_test_init "names from Services and EndpointSlices"
 
 NODE_NAME=node-$$
 A=10.213.9.21 B=10.213.9.22 C=10.213.9.23
 pod_add a $A && pod_add b $B && pod_add c $C || { not_ok "create network-namespace pods"; done_testing; }
 for p in a b c; do
-	on_node ip route add "$(pod_ip $p)/32" dev "v-$p" || { not_ok "route to pod $p"; done_testing; }
+	k8s_route $p || { not_ok "route to pod $p"; done_testing; }
 done
 
 kc create namespace shop >/dev/null && kc -n shop create serviceaccount default >/dev/null
-
-api_pod() {
-	kc apply -f - >/dev/null <<EOF
-{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "$2", "namespace": "$1"},
- "spec": {"nodeName": "$3", "automountServiceAccountToken": false,
-          "containers": [{"name": "c", "image": "registry.invalid/c:1"}]}}
+# The Node, its InternalIP held by a network namespace of its own on the pods' bridge (the API
+# knows no pod there: never tapped), where a server runs. (Not the node netns: its /32 routes
+# to the pods go out of bridge ports, where no ARP answer arrives.)
+NODE_IP=10.213.9.24
+pod_add n $NODE_IP || { not_ok "the node's address"; done_testing; }
+kc apply -f - >/dev/null <<EOF
+{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "$NODE_NAME"}}
 EOF
-}
-api_status() {
-	curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" -X PATCH \
-		-H 'Content-Type: application/merge-patch+json' \
-		-d "{\"status\": {\"phase\": \"$3\", \"podIP\": \"$4\", \"podIPs\": [{\"ip\": \"$4\"}]}}" \
-		"$API/api/v1/namespaces/$1/pods/$2/status" -o /dev/null
-}
-# api_service NS NAME: a ClusterIP Service (the API server allocates the IP; no selector: the
-# test writes its EndpointSlices, as the EndpointSlice controller would).
-api_service() {
-	kc -n "$1" create service clusterip "$2" --tcp=8080:8080 >/dev/null
-}
-# api_slice NS NAME SERVICE IP POD NODE: an EndpointSlice of SERVICE with one endpoint.
-api_slice() {
-	kc apply -f - >/dev/null <<EOF
-{"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
- "metadata": {"name": "$2", "namespace": "$1", "labels": {"kubernetes.io/service-name": "$3"}},
- "addressType": "IPv4", "ports": [{"name": "", "port": 8080, "protocol": "TCP"}],
- "endpoints": [{"addresses": ["$4"], "conditions": {"ready": true}, "nodeName": "$6",
-                "targetRef": {"kind": "Pod", "name": "$5", "namespace": "$1"}}]}
-EOF
-}
+curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" -X PATCH \
+	-H 'Content-Type: application/merge-patch+json' \
+	-d "{\"status\": {\"addresses\": [{\"type\": \"InternalIP\", \"address\": \"$NODE_IP\"},
+	     {\"type\": \"Hostname\", \"address\": \"$NODE_NAME\"}]}}" \
+	"$API/api/v1/nodes/$NODE_NAME/status" -o /dev/null || { not_ok "the Node's status"; done_testing; }
 
 api_pod shop web-a "$NODE_NAME" && api_status shop web-a Running $A
 api_pod shop client-b "$NODE_NAME" && api_status shop client-b Running $B
@@ -123,6 +67,8 @@ SA=$(bash "$CLUSTER" sa-kubeconfig floe-agent 2>"$T/sa.err" | tail -n 1)
 pod_bg a "$T/httpd-a.log" python3 "$HERE/../lib/httpd.py" 0.0.0.0 8080 "$T" &&
 	pod_bg c "$T/httpd-c.log" python3 "$HERE/../lib/httpd.py" 0.0.0.0 8080 "$T" &&
 	wait_tcp_listen a 8080 10 && wait_tcp_listen c 8080 10 || { not_ok "HTTP servers"; done_testing; }
+pod_bg n "$T/httpd-node.log" python3 "$HERE/../lib/httpd.py" 0.0.0.0 8080 "$T" &&
+	wait_tcp_listen n 8080 10 || { not_ok "HTTP server on the node's address"; done_testing; }
 # A server on c that reads a request and never answers: its entry waits for a response.
 pod_bg c "$T/silent.log" python3 -c '
 import socket, time
@@ -144,7 +90,8 @@ check "floe taps the three pods" grep -q '^floe: tapping 3 pods' "$T/floe.log"
 in_pod b curl -sS -o /dev/null --max-time 5 "http://$A:8080/hello.txt?to=pod"
 in_pod b curl -sS -o /dev/null --max-time 5 "http://$CIP:8080/hello.txt?to=clusterip"
 in_pod b curl -sS -o /dev/null --max-time 5 "http://$C:8080/hello.txt?to=old-c"
-entries_wait "$OUT" 3 10
+in_pod b curl -sS -o /dev/null --max-time 5 "http://$NODE_IP:8080/hello.txt?to=node"
+entries_wait "$OUT" 4 10
 ends() { # ends QUERY-SUBSTRING: "src: pod ns service node name | dst: ..." of the entry
 	jq -r --arg q "$1" 'select(.request.url | contains($q)) |
 		"src: \(.src.pod) \(.src.namespace) \(.src.service) \(.src.node) \(.src.name) |" +
@@ -164,6 +111,12 @@ is "$(ends to=old-c)" \
 	"src: client-b shop clients $NODE_NAME client-b | dst: old-c shop legacy $NODE_NAME old-c" \
 	"old-c named with its service legacy" || entries_diag "$OUT"
 
+# The node's own address (its Node's InternalIP) names the node: node and name, no pod,
+# namespace or service.
+is "$(ends to=node)" \
+	"src: client-b shop clients $NODE_NAME client-b | dst: null null null $NODE_NAME $NODE_NAME" \
+	"to the node's InternalIP: the node named (node and name)" || entries_diag "$OUT"
+
 # A request to old-c that waits for its answer; then old-c deleted and its IP given to new-c,
 # of another service. The entry is made when the client gives up, after all that.
 pod_bg b "$T/curl-silent.log" curl -sS -o /dev/null --max-time 60 "http://$C:8081/pending?to=silent"
@@ -174,32 +127,36 @@ kc -n shop delete endpointslice legacy-1 >/dev/null
 kc -n shop delete pod old-c --grace-period=0 --force >/dev/null 2>&1
 wait_for_line "$T/floe.log" 'pod shop/old-c is gone' 10
 check "floe saw old-c go" grep -q 'pod shop/old-c is gone' "$T/floe.log"
+# The runtime tears old-c's sandbox down: its netns and veth go (its silent server, not yet
+# exited, keeps the old netns alive without a link). new-c gets a sandbox of its own with the
+# same IP, as a real pod would: never old-c's netns. (Given old-c's netns, new-c inherited the
+# silent server's socket: it acknowledged the client's FIN and the connection stayed
+# half-open, so its entry waited, rightly, for the server's answer or the connection's end.)
+ip netns del "$(pod_ns c)" && on_node ip link del v-c &&
+	pod_add c2 $C && k8s_route c2 || { not_ok "new-c's sandbox"; done_testing; }
+pod_bg c2 "$T/httpd-c2.log" python3 "$HERE/../lib/httpd.py" 0.0.0.0 8080 "$T" &&
+	wait_tcp_listen c2 8080 10 || { not_ok "HTTP server in new-c"; done_testing; }
 api_service shop fresh && api_slice shop fresh-1 fresh $C new-c "$NODE_NAME"
 api_pod shop new-c "$NODE_NAME" && api_status shop new-c Running $C
 wait_for_line "$T/floe.log" 'tapping new pod shop/new-c' 10
 check "floe taps new-c, on old-c's IP" grep -q 'tapping new pod shop/new-c' "$T/floe.log"
+# b still has old-c's MAC for the IP (a pod wired to a bridge announces itself: gratuitous ARP).
+in_pod b ip neigh flush all
 in_pod b curl -sS -o /dev/null --max-time 5 "http://$C:8080/hello.txt?to=new-c"
-bg_stop "$CURL_PID" >/dev/null # the client gives up: the entry is made now, without response
-entries_wait "$OUT" 5 10
+# The client gives up: its FIN reaches new-c, which knows no such connection and resets it;
+# the entry is made now, while floe runs, without response.
+bg_stop "$CURL_PID" >/dev/null
+silent_entry() { jq -e 'select(.request.url | contains("to=silent"))' "$OUT" >/dev/null 2>&1; }
+for _ in $(seq 1 100); do silent_entry && break; sleep 0.1; done
 is "$(ends to=new-c)" \
 	"src: client-b shop clients $NODE_NAME client-b | dst: new-c shop fresh $NODE_NAME new-c" \
 	"new-c's entry: new-c and its service fresh" || entries_diag "$OUT"
-# KNOWN DEFECT (issue 15's closing note): in its first runs against the real API server this
-# case failed; until it is understood a failure is reported as a skip with what was seen (never
-# as a pass), and test_names_history covers the same history in local mode.
-want="src: client-b shop clients $NODE_NAME client-b | dst: old-c shop legacy $NODE_NAME old-c"
-got=$(ends to=silent)
-miss=$(jq -r 'select(.request.url | contains("to=silent")) | .missing' "$OUT")
-if [ "$got" = "$want" ] && [ "$miss" = response ]; then
-	ok "the request made while old-c lived, its entry made after old-c went and new-c took its IP: old-c and legacy"
-	ok "... an entry without response (made after the deletion)"
-else
-	diag "silent request: got '$got' (missing: '$miss'), want '$want'"
+is "$(ends to=silent)" \
+	"src: client-b shop clients $NODE_NAME client-b | dst: old-c shop legacy $NODE_NAME old-c" \
+	"the request made while old-c lived, its entry made after old-c went and new-c took its IP: old-c and legacy" ||
 	entries_diag "$OUT"
-	skip "the request made while old-c lived, named old-c after old-c went" \
-		"KNOWN DEFECT, issue 15: got '$got'"
-	skip "... an entry without response (made after the deletion)" "KNOWN DEFECT, issue 15"
-fi
+is "$(jq -r 'select(.request.url | contains("to=silent")) | "\(.missing) \(.missing_reason)"' "$OUT")" \
+	"response connection_reset" "... an entry without response, made when new-c reset the connection (floe still running)"
 
 # A Service made mid-run names the entries from then on.
 api_service shop web-v2 && api_slice shop web-v2-1 web-v2 $A web-a "$NODE_NAME"

@@ -19,97 +19,26 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ITEST_TIMEOUT=240 source "$HERE/../lib/itest.sh" "$@"
 source "$HERE/../lib/entries.sh"
 
-K8S=$HERE/../k8s
-CLUSTER=$K8S/cluster.sh
 # shellcheck source=selftests/k8s/lib.sh
-source "$K8S/lib.sh"
-for bin in "$K8S_BIN/kube-apiserver" "$K8S_BIN/kubectl" "$ETCD_BIN/etcd"; do
-	if [ ! -x "$bin" ]; then
-		skip "floe tap against a real API server" "$bin is not built (make k8s-deps)"
-		done_testing
-	fi
-done
-need_cmd "floe tap against a real API server" socat || done_testing
-
-T=$PODS_TMP
-export FLOE_K8S_STATE=$T/cluster
-k8s_cleanup() {
-	floe_cleanup
-	bash "$CLUSTER" down 2>/dev/null
-	pods_cleanup
-}
-trap k8s_cleanup EXIT
-
-ADMIN=$(bash "$CLUSTER" up 2>"$T/up.err" | tail -n 1)
-if [ -z "$ADMIN" ] || [ ! -f "$ADMIN" ]; then
-	not_ok "cluster.sh up"
-	diag "$(tail -n 20 "$T/up.err")"
-	done_testing
-fi
-ok "the test API server is up"
-PKI=$FLOE_K8S_STATE/pki
-PORT=$(cat "$FLOE_K8S_STATE/apiserver.port")
-API=https://127.0.0.1:$PORT
-kc() { "$K8S_BIN/kubectl" --kubeconfig "$ADMIN" "$@"; }
-
-# The API server listens on the host's loopback; floe runs in the node netns. A relay through a
-# Unix socket (which no netns separates) gives the node netns the same 127.0.0.1:PORT: floe's TLS
-# connection passes through it unchanged (the server certificate names 127.0.0.1).
-socat "UNIX-LISTEN:$T/api.sock,fork" "TCP:127.0.0.1:$PORT" </dev/null >"$T/relay-host.log" 2>&1 &
-bg_track $!
-pods_init
-for _ in $(seq 1 100); do [ -S "$T/api.sock" ] && break; sleep 0.05; done
-# relay_up / relay_cut: the node side of the relay started; stopped with its connections (floe
-# is cut off from the API server).
-relay_up() {
-	node_bg "$T/relay-node.log" socat "TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr" \
-		"UNIX-CONNECT:$T/api.sock"
-	RELAY_PID=$BG_PID
-	for _ in $(seq 1 100); do
-		on_node ss -Htln "sport = :$PORT" | grep -q . && break
-		sleep 0.05
-	done
-}
-relay_cut() {
-	local p
-	for p in $(pgrep -P "$RELAY_PID") "$RELAY_PID"; do kill "$p" 2>/dev/null; done
-	wait "$RELAY_PID" 2>/dev/null
-}
-relay_up
+source "$HERE/../k8s/lib.sh"
+CLUSTER=$K8S_DIR/cluster.sh
+k8s_test_init "floe tap against a real API server"
 check "the node netns reaches the API server through the relay" \
 	on_node curl -sf --cacert "$PKI/ca.crt" -o /dev/null "$API/readyz"
 
 # ---------------------------------------------------------------- pods
 NODE_NAME=node-$$
 A=10.213.9.11 B=10.213.9.12 C=10.213.9.13 D=10.213.9.14 L=10.213.9.15 G=10.213.9.16
-pod_add a $A && pod_add b $B && pod_add c $C && pod_add d $D && pod_add l $L && pod_add g $G ||
-	{ not_ok "create network-namespace pods"; done_testing; }
+R=10.213.9.17
+pod_add a $A && pod_add b $B && pod_add c $C && pod_add d $D && pod_add l $L && pod_add g $G &&
+	pod_add r $R || { not_ok "create network-namespace pods"; done_testing; }
 # As a CNI plugin that wires one veth per pod: a host route to each pod IP through its veth.
 for p in a b c d l g; do
-	on_node ip route add "$(pod_ip $p)/32" dev "v-$p" || { not_ok "route to pod $p"; done_testing; }
+	k8s_route $p || { not_ok "route to pod $p"; done_testing; }
 done
 
 kc create namespace shop >/dev/null && kc create namespace other >/dev/null
 for ns in shop other; do kc -n "$ns" create serviceaccount default >/dev/null; done
-
-# api_pod NS NAME NODE [SPEC-EXTRA]: a Pod bound to NODE, as the scheduler leaves it (Pending).
-api_pod() {
-	kc apply -f - >/dev/null <<EOF
-{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "$2", "namespace": "$1"},
- "spec": {"nodeName": "$3", "automountServiceAccountToken": false, ${4:-}
-          "containers": [{"name": "c", "image": "registry.invalid/c:1"}]}}
-EOF
-}
-# api_status NS NAME PHASE [IP]: the status a kubelet writes, through the status subresource
-# (curl with the admin's certificate: no process start-up of kubectl inside a measured time).
-api_status() {
-	local ips=""
-	[ -n "${4:-}" ] && ips=", \"podIP\": \"$4\", \"podIPs\": [{\"ip\": \"$4\"}]"
-	curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" -X PATCH \
-		-H 'Content-Type: application/merge-patch+json' \
-		-d "{\"status\": {\"phase\": \"$3\", \"hostIP\": \"10.213.9.1\"$ips}}" \
-		"$API/api/v1/namespaces/$1/pods/$2/status" -o /dev/null
-}
 
 api_pod shop web-a "$NODE_NAME" && api_status shop web-a Running $A
 api_pod shop client-b "$NODE_NAME" && api_status shop client-b Running $B
@@ -151,6 +80,12 @@ is "$(tail -n +2 <<<"$out" | awk '{print $1, $2}')" "shop/d-elsewhere node-other
 	"dryrun --all-nodes: another node's pod too"
 out=$(NODE_NAME=$NODE_NAME dry --kubeconfig "$SA" -n other)
 is "$(tail -n +2 <<<"$out" | awk '{print $1}')" "other/c" "the node name from \$NODE_NAME"
+# The pod table's bound: four pods of the node are Running with an IP; two are followed.
+out=$(dry --kubeconfig "$SA" --node "$NODE_NAME" -A --max-pods 2)
+is "$(tail -n +2 <<<"$out" | wc -l)" 2 "--max-pods 2: two pods followed"
+check "... and the others said: 2 pods past --max-pods 2 not followed" \
+	grep -q 'kubernetes: 2 pods past --max-pods 2 not followed' "$T/dry.err" ||
+	diag "$(cat "$T/dry.err")"
 
 # Credentials: the admin's client certificate from files, then inline (*-data), and a bearer
 # token inline.
@@ -260,6 +195,21 @@ else
 fi
 is "$(floe_filters v-l | grep -c handle)" 2 "its veth has floe's filters"
 
+# A pod Running before its CNI plugin's route is there (r has none yet): said, not tapped; the
+# route added, floe sees the route event and taps it within a second.
+api_pod shop late-route "$NODE_NAME" && api_status shop late-route Running $R
+wait_for_line "$T/floe.log" "pod shop/late-route \\($R\\): no host interface" 5
+check "a pod without a route yet: said, not tapped" \
+	grep -q "pod shop/late-route ($R): no host interface routes to its IP: not tapped" "$T/floe.log"
+t0=$(date +%s%N)
+k8s_route r
+wait_for_line "$T/floe.log" 'tapping new pod shop/late-route$' 5
+lat_ms=$((($(date +%s%N) - t0) / 1000000))
+check "its route added: tapped (rtnetlink route event)" \
+	grep -q 'tapping new pod shop/late-route$' "$T/floe.log"
+is_num "$lat_ms" -le 1000 "... within 1 s of the route ($lat_ms ms; the safety-net look is every 10 s)"
+is "$(floe_filters v-r | grep -c handle)" 2 "its veth has floe's filters"
+
 # Marked for deletion (no kubelet confirms it: the Pod stays, with a deletionTimestamp), then a
 # Pod deleted outright: both stop being tapped.
 kc -n shop delete pod late-l --wait=false >/dev/null
@@ -334,5 +284,5 @@ diag "$(grep -i 'kubernetes:' "$T/floe.log" | sort | uniq -c | head -n 10)"
 
 floe_stop
 is "$?" 0 "floe exits 0"
-is "$(floe_filters v-a v-b v-c v-d v-l v-g | grep -c handle)" 0 "no filter left after exit"
+is "$(floe_filters v-a v-b v-c v-d v-l v-g v-r | grep -c handle)" 0 "no filter left after exit"
 done_testing

@@ -38,3 +38,110 @@ export GOMODCACHE=$FLOE_CACHE/go/mod
 export GOCACHE=$FLOE_CACHE/go/build
 export GOFLAGS="-modcacherw -buildvcs=false"
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+
+# ---------------------------------------------------------------- for the integration tests
+# The setup the Kubernetes integration tests share (sourced after selftests/lib/itest.sh and
+# entries.sh; build.sh and cluster.sh only define these):
+#
+#   k8s_test_init DESC   skip DESC (and end the test) when the cluster's binaries or socat are
+#                        missing; else the cluster up in the run's temp dir (trap: down, floe
+#                        and pods cleaned), the relay that gives the node netns the API
+#                        server's 127.0.0.1:PORT, and ADMIN (admin kubeconfig), PKI, PORT, API
+#   kc ARGS...           the built kubectl with the admin kubeconfig
+#   relay_up / relay_cut the node side of the relay started; stopped with its connections
+#   k8s_route POD        the host route to the pod's IP through its veth, as a CNI plugin adds
+#   api_pod NS NAME NODE [SPEC-EXTRA]   a Pod bound to NODE, as the scheduler leaves it
+#   api_status NS NAME PHASE [IP]       the status a kubelet writes (status subresource)
+#   api_service NS NAME                 a ClusterIP Service without selector
+#   api_slice NS NAME SERVICE IP POD NODE   an EndpointSlice of SERVICE with one endpoint
+
+k8s_test_init() {
+	local desc=$1 bin
+	for bin in "$K8S_BIN/kube-apiserver" "$K8S_BIN/kubectl" "$ETCD_BIN/etcd"; do
+		if [ ! -x "$bin" ]; then
+			skip "$desc" "$bin is not built (make k8s-deps)"
+			done_testing
+		fi
+	done
+	need_cmd "$desc" socat || done_testing
+	T=$PODS_TMP
+	export FLOE_K8S_STATE=$T/cluster
+	trap k8s_cleanup EXIT
+	ADMIN=$(bash "$K8S_DIR/cluster.sh" up 2>"$T/up.err" | tail -n 1)
+	if [ -z "$ADMIN" ] || [ ! -f "$ADMIN" ]; then
+		not_ok "cluster.sh up"
+		diag "$(tail -n 20 "$T/up.err")"
+		done_testing
+	fi
+	ok "the test API server is up"
+	PKI=$FLOE_K8S_STATE/pki
+	PORT=$(cat "$FLOE_K8S_STATE/apiserver.port")
+	API=https://127.0.0.1:$PORT
+	# The API server listens on the host's loopback; floe runs in the node netns. A relay
+	# through a Unix socket (which no netns separates) gives the node netns the same
+	# 127.0.0.1:PORT: floe's TLS passes through it unchanged (the certificate names 127.0.0.1).
+	socat "UNIX-LISTEN:$T/api.sock,fork" "TCP:127.0.0.1:$PORT" </dev/null \
+		>"$T/relay-host.log" 2>&1 &
+	bg_track $!
+	pods_init
+	for _ in $(seq 1 100); do [ -S "$T/api.sock" ] && break; sleep 0.05; done
+	relay_up
+}
+
+k8s_cleanup() {
+	floe_cleanup
+	bash "$K8S_DIR/cluster.sh" down 2>/dev/null
+	pods_cleanup
+}
+
+kc() { "$K8S_BIN/kubectl" --kubeconfig "$ADMIN" "$@"; }
+
+relay_up() {
+	node_bg "$T/relay-node.log" socat "TCP-LISTEN:$PORT,bind=127.0.0.1,fork,reuseaddr" \
+		"UNIX-CONNECT:$T/api.sock"
+	RELAY_PID=$BG_PID
+	for _ in $(seq 1 100); do
+		on_node ss -Htln "sport = :$PORT" | grep -q . && break
+		sleep 0.05
+	done
+}
+
+relay_cut() {
+	local p
+	for p in $(pgrep -P "$RELAY_PID") "$RELAY_PID"; do kill "$p" 2>/dev/null; done
+	wait "$RELAY_PID" 2>/dev/null
+}
+
+k8s_route() { on_node ip route add "$(pod_ip "$1")/32" dev "v-$1"; }
+
+api_pod() {
+	kc apply -f - >/dev/null <<EOT
+{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "$2", "namespace": "$1"},
+ "spec": {"nodeName": "$3", "automountServiceAccountToken": false, ${4:-}
+          "containers": [{"name": "c", "image": "registry.invalid/c:1"}]}}
+EOT
+}
+
+# curl with the admin's certificate: no process start-up of kubectl inside a measured time.
+api_status() {
+	local ips=""
+	[ -n "${4:-}" ] && ips=", \"podIP\": \"$4\", \"podIPs\": [{\"ip\": \"$4\"}]"
+	curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" -X PATCH \
+		-H 'Content-Type: application/merge-patch+json' \
+		-d "{\"status\": {\"phase\": \"$3\", \"hostIP\": \"10.213.9.1\"$ips}}" \
+		"$API/api/v1/namespaces/$1/pods/$2/status" -o /dev/null
+}
+
+# The API server allocates the cluster IP; no selector: the test writes the EndpointSlices, as
+# the EndpointSlice controller would.
+api_service() { kc -n "$1" create service clusterip "$2" --tcp=8080:8080 >/dev/null; }
+
+api_slice() {
+	kc apply -f - >/dev/null <<EOT
+{"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+ "metadata": {"name": "$2", "namespace": "$1", "labels": {"kubernetes.io/service-name": "$3"}},
+ "addressType": "IPv4", "ports": [{"name": "", "port": 8080, "protocol": "TCP"}],
+ "endpoints": [{"addresses": ["$4"], "conditions": {"ready": true}, "nodeName": "$6",
+                "targetRef": {"kind": "Pod", "name": "$5", "namespace": "$1"}}]}
+EOT
+}

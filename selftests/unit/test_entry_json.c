@@ -558,6 +558,11 @@ static void test_entry_line_text(void **state)
 	assert_non_null(strstr(line, " 10.200.3.4:40000 -> srv@192.0.20.255:8080 GET /u"));
 	assert_int_equal(strstr(line, " -> 204") - strstr(line, "GET /"), 4 + 300);
 	assert_int_equal(n, (int)strlen(line));
+	/* a node's own address: named by the node (no pod, no service) */
+	entry_names_unref(e->dst.names);
+	e->dst.names = entry_names_new_k8s(&(struct entry_names_init){.node = "node-1"});
+	entry_format_line(e, line, sizeof(line));
+	assert_non_null(strstr(line, " -> node-1@192.0.20.255:8080 GET /u"));
 	entry_free(e);
 	(void)state;
 }

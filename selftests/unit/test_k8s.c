@@ -608,6 +608,45 @@ static void test_services_and_slices(void **state)
 	(void)state;
 }
 
+/* Nodes: their InternalIP and ExternalIP addresses (not Hostname), each the node's; a Node
+ * without name refused; a NodeList page. */
+static void test_nodes(void **state)
+{
+	static const char node_line[] =
+	    "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Node\",\"metadata\":{\"name\":\"node-1\","
+	    "\"resourceVersion\":\"90\"},\"status\":{\"addresses\":[{\"type\":\"InternalIP\","
+	    "\"address\":\"10.0.0.4\"},{\"type\":\"Hostname\",\"address\":\"node-1\"},{\"type\":"
+	    "\"ExternalIP\",\"address\":\"2001:db8::4\"},{\"type\":\"InternalDNS\",\"address\":"
+	    "\"node-1.local\"}]}}}";
+	static const char nameless[] =
+	    "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Node\",\"metadata\":{\"resourceVersion\":"
+	    "\"91\"}}}";
+	static const char list[] =
+	    "{\"kind\":\"NodeList\",\"metadata\":{\"resourceVersion\":\"95\"},\"items\":[{"
+	    "\"metadata\":{\"name\":\"a\"},\"status\":{\"addresses\":[{\"type\":\"InternalIP\","
+	    "\"address\":\"10.0.0.5\"}]}},{\"metadata\":{\"name\":\"b\"},\"status\":{\"addresses\":"
+	    "[{\"type\":\"InternalIP\",\"address\":\"10.0.0.300\"}]}},{\"metadata\":{\"name\":"
+	    "\"c\"}}]}";
+	struct k8s_svc_event ev;
+	char err[256] = "", rv[K8S_RV_MAX + 1], cont[K8S_CONTINUE_MAX + 1], seen[512] = "";
+	size_t skipped = 0;
+
+	assert_string_equal(svc_event(node_line, K8S_RES_NODES, &ev, 0),
+			    "node-1 : 10.0.0.4=@node-1 2001:db8::4=@node-1");
+	assert_int_equal(ev.type, K8S_ADDED);
+	assert_string_equal(ev.resource_version, "90");
+	assert_string_equal(svc_event(nameless, K8S_RES_NODES, &ev, -EINVAL),
+			    "not a Node (no metadata.name)");
+	assert_int_equal(k8s_svc_list_parse(list, strlen(list), K8S_RES_NODES, on_svc_item, seen,
+					    rv, cont, &skipped, err, sizeof(err)),
+			 0);
+	assert_string_equal(seen, "a : 10.0.0.5=@a;c :;");
+	assert_int_equal(skipped, 1);
+	assert_string_equal(err, "b: \"10.0.0.300\" is not an IP address");
+	assert_string_equal(rv, "95");
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +664,7 @@ int main(void)
 	    cmocka_unit_test(test_kubeconfig_errors),
 	    cmocka_unit_test(test_in_cluster),
 	    cmocka_unit_test(test_services_and_slices),
+	    cmocka_unit_test(test_nodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

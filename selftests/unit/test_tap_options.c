@@ -228,7 +228,8 @@ static void test_checked_values(void **state)
 }
 
 /* Kubernetes mode's flags: --kubeconfig must be readable, --k8s finds $KUBECONFIG (the first of
- * a list), --node and --all-nodes exclude each other and need Kubernetes mode. */
+ * a list), --node and --all-nodes exclude each other and need Kubernetes mode, as --max-pods
+ * does. */
 static void test_k8s_flags(void **state)
 {
 	char dir[] = "/tmp/floe-topt.XXXXXX", kc[64], env[160];
@@ -273,6 +274,15 @@ static void test_k8s_flags(void **state)
 	assert_non_null(strstr(err, "--node is for Kubernetes mode"));
 	assert_int_equal(parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--node", ""),
 			 -EINVAL);
+	/* the pod table's bound */
+	assert_int_equal(
+	    parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--max-pods", "20000"), 0);
+	assert_int_equal(o.pods_max, 20000);
+	assert_int_equal(
+	    parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--max-pods", "0"), -EINVAL);
+	assert_non_null(strstr(err, "--max-pods: expected 1..1048576, got '0'"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--max-pods", "10"), -EINVAL);
+	assert_non_null(strstr(err, "--max-pods is for Kubernetes mode"));
 	unlink(kc);
 	rmdir(dir);
 }

@@ -125,13 +125,16 @@ bool entry_names_equal(const struct entry_names *a, const struct entry_names *b)
 	       !strcmp(entry_names_node(a), entry_names_node(b));
 }
 
-/* The endpoint's display name: its pod, else its service, else its address (ip). */
+/* The endpoint's display name: its pod, else its service, else its node (an address of the node
+ * itself: a pod's node is only shown with the pod), else its address (ip). */
 static const char *endpoint_display_name(const struct entry_endpoint *ep, const char *ip)
 {
 	if (entry_names_pod(ep->names)[0])
 		return entry_names_pod(ep->names);
 	if (entry_names_service(ep->names)[0])
 		return entry_names_service(ep->names);
+	if (entry_names_node(ep->names)[0])
+		return entry_names_node(ep->names);
 	return ip;
 }
 

@@ -10,8 +10,10 @@ static const struct protocol_field endpoint_fields[] = {
 	FIELD("service", STRING, "Kubernetes mode: the service the address belongs to: a Service's "
 				 "cluster IP, or an endpoint of its EndpointSlices (the first by "
 				 "namespace/name when it backs several)"),
-	FIELD("node", STRING, "Kubernetes mode: the node the pod runs on (`spec.nodeName`)"),
-	FIELD("name", STRING, "the best name to show: the pod, else the service, else the IP"),
+	FIELD("node", STRING, "Kubernetes mode: the node the pod runs on (`spec.nodeName`), or the "
+			      "node whose own address (a Node's InternalIP or ExternalIP) it is"),
+	FIELD("name", STRING, "the best name to show: the pod, else the service, else the node (a "
+			      "node's own address), else the IP"),
 	FIELD_END,
 };
 

@@ -401,6 +401,41 @@ static int svc_add(struct k8s_svc *v, size_t *cap, const char *ip, const char *p
 	return 0;
 }
 
+/* A Node: its name and its IP addresses (Hostname and DNS names are not addresses). */
+static int node_from_json(const json_t *obj, struct k8s_svc *out, char *err, size_t errlen)
+{
+	const char *name =
+	    json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	const json_t *a;
+	size_t cap = 0, i;
+
+	if (!json_is_object(obj) || !name || !*name) {
+		snprintf(err, errlen, "not a Node (no metadata.name)");
+		return -EINVAL;
+	}
+	if (strlen(name) > FLOE_NODE_NAME_MAX) {
+		snprintf(err, errlen, "node %.40s...: name longer than %d characters", name,
+			 FLOE_NODE_NAME_MAX);
+		return -EINVAL;
+	}
+	memcpy(out->key, name, strlen(name) + 1);
+	json_array_foreach(json_object_get(json_object_get(obj, "status"), "addresses"), i, a)
+	{
+		const char *type = json_string_value(json_object_get(a, "type")),
+			   *ip = json_string_value(json_object_get(a, "address"));
+		int ret;
+
+		if (!type || !ip || (strcmp(type, "InternalIP") && strcmp(type, "ExternalIP")))
+			continue;
+		ret = svc_add(out, &cap, ip, NULL, name, err, errlen);
+		if (ret) {
+			k8s_svc_free(out);
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int k8s_svc_from_json(const void *obj_, enum k8s_resource res, struct k8s_svc *out, char *err,
 		      size_t errlen)
 {
@@ -411,6 +446,8 @@ int k8s_svc_from_json(const void *obj_, enum k8s_resource res, struct k8s_svc *o
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
+	if (res == K8S_RES_NODES)
+		return node_from_json(obj, out, err, errlen);
 	if (!json_is_object(obj) || !name || !ns || !*name || !*ns) {
 		snprintf(err, errlen, "not a %s (no metadata.name and metadata.namespace)",
 			 res == K8S_RES_SERVICES ? "Service" : "EndpointSlice");
@@ -530,7 +567,10 @@ int k8s_svc_list_parse(const char *body, size_t len, enum k8s_resource res, k8s_
 {
 	struct svc_item_ctx c = {res, fn, ctx};
 
-	return list_parse(body, len, res == K8S_RES_SERVICES ? "services" : "endpointslices",
+	return list_parse(body, len,
+			  res == K8S_RES_SERVICES ? "services"
+			  : res == K8S_RES_NODES  ? "nodes"
+						  : "endpointslices",
 			  svc_item, &c, rv, cont, skipped, err, errlen);
 }
 

@@ -79,7 +79,7 @@ int k8s_pod_list_parse(const char *body, size_t len, k8s_pod_fn fn, void *ctx,
 
 /* ------------------------------------------------------------ Services, EndpointSlices */
 
-enum k8s_resource { K8S_RES_PODS, K8S_RES_SERVICES, K8S_RES_ENDPOINTSLICES };
+enum k8s_resource { K8S_RES_PODS, K8S_RES_SERVICES, K8S_RES_ENDPOINTSLICES, K8S_RES_NODES };
 
 /* The API's limit on endpoints in one EndpointSlice is 1000; a Service has 2 cluster IPs. */
 #define K8S_SVC_ADDRS_MAX 1000
@@ -95,6 +95,8 @@ struct k8s_svc_addr {
  * what names addresses: key "namespace/name" of the object, the service's namespace and name
  * (an EndpointSlice's kubernetes.io/service-name label; "" for a slice no Service owns, which
  * then has no address), the addresses (allocated: k8s_svc_free).
+ * A Node the same way: key its name, ns and service "", its status.addresses of type
+ * InternalIP and ExternalIP, each with node = its name (a node's own addresses).
  */
 struct k8s_svc {
 	char key[FLOE_POD_NAME_MAX + 1];

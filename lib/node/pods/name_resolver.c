@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -39,6 +40,7 @@ struct addr_slot {
 	uint8_t addr[16];
 	struct span *spans;	 /* newest first */
 	struct entry_names *pod; /* from the pod source: pod, namespace, node; NULL: none */
+	struct entry_names *node; /* a Node's own address: the node; NULL: none */
 	struct svc_ref *refs;	 /* sorted by namespace, name */
 	size_t n_refs;
 };
@@ -106,6 +108,7 @@ static void slot_free(struct addr_slot *s)
 		free(sp);
 	}
 	entry_names_unref(s->pod);
+	entry_names_unref(s->node);
 	for (size_t i = 0; i < s->n_refs; i++)
 		free(s->refs[i].ns);
 	free(s->refs);
@@ -179,7 +182,7 @@ static void slot_maybe_drop(struct name_resolver *r, struct addr_slot *s)
 {
 	struct addr_slot **pp;
 
-	if (s->spans || s->pod || s->n_refs)
+	if (s->spans || s->pod || s->node || s->n_refs)
 		return;
 	pp = slot_where(r, s->addr);
 	*pp = s->next;
@@ -218,14 +221,15 @@ static void forget_oldest(struct name_resolver *r)
 	slot_maybe_drop(r, s);
 }
 
-/* The names the address has now, from its pod and its services; NULL when it has none. */
+/* The names the address has now, from its pod and its services, else its node; NULL when it
+ * has none. */
 static struct entry_names *names_now(const struct addr_slot *s)
 {
 	const struct svc_ref *ref = s->n_refs ? &s->refs[0] : NULL;
 	struct entry_names_init in = {0};
 
 	if (!s->pod && !ref)
-		return NULL;
+		return s->node ? entry_names_ref(s->node) : NULL;
 	if (s->pod) {
 		in.pod = entry_names_pod(s->pod);
 		in.ns = entry_names_namespace(s->pod);
@@ -245,7 +249,7 @@ static int update(struct name_resolver *r, struct addr_slot *s, uint64_t ts)
 	struct span *open = s->spans && s->spans->to == OPEN ? s->spans : NULL, *sp;
 	struct entry_names *now = names_now(s);
 
-	if ((s->pod || s->n_refs) && !now)
+	if ((s->pod || s->n_refs || s->node) && !now)
 		return -ENOMEM;
 	if (open && now && entry_names_equal(open->names, now)) {
 		entry_names_unref(now);
@@ -293,33 +297,50 @@ static int update(struct name_resolver *r, struct addr_slot *s, uint64_t ts)
 	return 0;
 }
 
-int name_resolver_set_pod(struct name_resolver *r, const uint8_t addr[16], const char *pod,
-			  const char *ns, const char *node, uint64_t ts_ns)
+/* The address's own names (*field: its pod's, or its node's) are in from ts on (NULL: none). */
+static int set_own(struct name_resolver *r, const uint8_t addr[16], size_t field,
+		   const struct entry_names_init *in, uint64_t ts_ns)
 {
 	struct addr_slot *s;
+	struct entry_names **f;
 	int ret = -ENOMEM;
 
 	pthread_mutex_lock(&r->lock);
-	s = pod ? slot_get(r, addr) : *slot_where(r, addr);
+	s = in ? slot_get(r, addr) : *slot_where(r, addr);
 	if (!s) {
-		ret = pod ? -ENOMEM : 0;
+		ret = in ? -ENOMEM : 0;
 		goto out;
 	}
-	r->bytes -= names_bytes(s->pod);
-	entry_names_unref(s->pod);
-	s->pod = NULL;
-	if (pod) {
-		s->pod = entry_names_new_k8s(
-		    &(struct entry_names_init){.pod = pod, .ns = ns, .node = node});
-		if (!s->pod)
+	f = (struct entry_names **)((char *)s + field);
+	r->bytes -= names_bytes(*f);
+	entry_names_unref(*f);
+	*f = NULL;
+	if (in) {
+		*f = entry_names_new_k8s(in);
+		if (!*f)
 			goto out;
-		r->bytes += names_bytes(s->pod);
+		r->bytes += names_bytes(*f);
 	}
 	ret = update(r, s, ts_ns);
 	slot_maybe_drop(r, s);
 out:
 	pthread_mutex_unlock(&r->lock);
 	return ret;
+}
+
+int name_resolver_set_pod(struct name_resolver *r, const uint8_t addr[16], const char *pod,
+			  const char *ns, const char *node, uint64_t ts_ns)
+{
+	return set_own(r, addr, offsetof(struct addr_slot, pod),
+		       pod ? &(struct entry_names_init){.pod = pod, .ns = ns, .node = node} : NULL,
+		       ts_ns);
+}
+
+int name_resolver_set_node(struct name_resolver *r, const uint8_t addr[16], const char *node,
+			   uint64_t ts_ns)
+{
+	return set_own(r, addr, offsetof(struct addr_slot, node),
+		       node ? &(struct entry_names_init){.node = node} : NULL, ts_ns);
 }
 
 static int ref_cmp(const struct svc_ref *x, const char *ns, const char *name, const char *pod,

@@ -49,6 +49,13 @@ int name_resolver_set_pod(struct name_resolver *r, const uint8_t addr[16], const
 			  const char *ns, const char *node, uint64_t ts_ns);
 
 /*
+ * From ts on, addr is (node) or no longer is (NULL) an address of that node (a Node's
+ * InternalIP or ExternalIP): its names when no pod or service names it. Returns 0 or -ENOMEM.
+ */
+int name_resolver_set_node(struct name_resolver *r, const uint8_t addr[16], const char *node,
+			   uint64_t ts_ns);
+
+/*
  * From ts on, addr backs (add) or no longer backs (del) service ns/name; pod and node (may be
  * NULL) name the endpoint's pod when the pod source does not know it (a pod of another node,
  * from the EndpointSlice's targetRef). References are counted: an address in two slices of

@@ -57,6 +57,9 @@ struct pod_sink {
 	 * a->ns/a->service: a Service's cluster IP, or an endpoint of its EndpointSlices (then
 	 * with the endpoint's pod and node when the slice names them). Valid during the call. */
 	void (*service)(void *ctx, bool up, const struct floe_service_addr *a);
+	/* Optional (Kubernetes, with names): from now on a is (up) or no longer is an address of
+	 * node a->node (a Node's InternalIP or ExternalIP; ns, service and pod ""). */
+	void (*node)(void *ctx, bool up, const struct floe_service_addr *a);
 	void *ctx;
 };
 
@@ -123,10 +126,16 @@ struct pod_source_k8s_config {
 	const char *kubeconfig; /* NULL: in-cluster (the pod's service account) */
 	const char *sa_dir;	/* in-cluster: NULL is K8S_SA_DIR */
 	const char *node;	/* spec.nodeName of the pods; NULL: every node */
-	/* Also list and watch Services and EndpointSlices (every namespace), reported through
-	 * the sink's service event: their names for entries. */
+	/* Also list and watch Services and EndpointSlices (every namespace) and Nodes, reported
+	 * through the sink's service and node events: their names for entries. */
 	bool services;
+	/* Pods followed at most (0: K8S_PODS_MAX_DEFAULT); the table grows as pods come. */
+	size_t pods_max;
 };
+
+/* --all-nodes on a big cluster: about 1.2 KB a pod followed (twice that during a relist). */
+#define K8S_PODS_MAX_DEFAULT 65536
+#define K8S_PODS_MAX_LIMIT   (1u << 20)
 
 /*
  * The Kubernetes source (docs/kubernetes.md): reads the kubeconfig (or the service account)

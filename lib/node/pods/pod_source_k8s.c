@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "pods/k8s_config.h"
 #include "pods/k8s_watch.h"
@@ -35,8 +36,12 @@
 #define WATCH_TIMEOUT_S 290
 #define BACKOFF_MIN_NS	(250 * MS)
 #define BACKOFF_MAX_NS	(30000 * MS)
-/* Pods whose IP has no route to a host interface yet are looked at again this often. */
-#define RESOLVE_RETRY_NS (500 * MS)
+/* Pods whose IP has no route to a host interface yet are looked at again this long after the
+ * host's routes or links change (rtnetlink events; a burst is one look), and this often in any
+ * case (events lost). Not a fixed fast period: with --all-nodes most pods never get a route
+ * here, and looking up 10,000 of them twice a second cost a tenth of a CPU. */
+#define RESOLVE_SETTLE_NS (20 * MS)
+#define RESOLVE_RETRY_NS  (10000 * MS)
 
 enum req_kind { REQ_NONE, REQ_LIST, REQ_WATCH };
 
@@ -57,11 +62,13 @@ static const char *const res_names[] = {
     [K8S_RES_PODS] = "pods",
     [K8S_RES_SERVICES] = "services",
     [K8S_RES_ENDPOINTSLICES] = "endpointslices",
+    [K8S_RES_NODES] = "nodes",
 };
 static const char *const res_paths[] = {
     [K8S_RES_PODS] = "/api/v1/pods",
     [K8S_RES_SERVICES] = "/api/v1/services",
     [K8S_RES_ENDPOINTSLICES] = "/apis/discovery.k8s.io/v1/endpointslices",
+    [K8S_RES_NODES] = "/api/v1/nodes",
 };
 
 /* Why a transfer was cut short by floe (its write callback returning 0). */
@@ -73,17 +80,20 @@ struct curl_sock {
 };
 
 struct k8s_source {
-	enum k8s_resource res; /* pods; or services, endpointslices (their names) */
-	/* The pods' source owns the sources of Services and EndpointSlices (when asked). */
-	struct k8s_source *children[2];
+	enum k8s_resource res; /* pods; or services, endpointslices, nodes (their names) */
+	/* The pods' source owns the sources of Services, EndpointSlices and Nodes (when asked). */
+	struct k8s_source *children[3];
 	struct k8s_config api;
 	char *node; /* NULL: every node */
 	struct evloop *loop;
 	struct pod_sink sink;
 	struct floe_pod_list pods; /* as last reported, sorted by name */
 	size_t pods_cap;
+	size_t pods_max; /* pods followed at most (--max-pods) */
 	struct mnl_socket *nl;
 	unsigned int nl_seq;
+	struct mnl_socket *nl_events; /* route and link changes: pods without a route looked at */
+	struct evloop_fd *nl_events_src;
 
 	CURLM *multi;
 	CURL *req; /* the request in flight, NULL: none */
@@ -98,7 +108,7 @@ struct k8s_source {
 
 	/* a LIST in progress (pages) */
 	struct floe_pod_list building;
-	size_t building_cap, skipped;
+	size_t building_cap, skipped, over_max; /* items not parsed; pods past pods_max */
 	char cont[K8S_CONTINUE_MAX + 1];
 	char rv[K8S_RV_MAX + 1]; /* where the next watch starts ("": list first) */
 
@@ -206,18 +216,19 @@ static void resolve_host_if(struct k8s_source *s, struct floe_pod *p)
 
 /* ------------------------------------------------------------ the pod list */
 
-static int list_reserve(struct floe_pod_list *l, size_t *cap)
+/* Room for one more pod in l: the table doubles as it fills, up to max pods (-ENOSPC). */
+static int list_reserve(struct floe_pod_list *l, size_t *cap, size_t max)
 {
 	struct floe_pod *np;
 	size_t ncap;
 
 	if (l->n < *cap)
 		return 0;
-	if (l->n >= FLOE_POD_LIST_MAX)
+	if (l->n >= max)
 		return -ENOSPC;
 	ncap = *cap ? *cap * 2 : 64;
-	if (ncap > FLOE_POD_LIST_MAX)
-		ncap = FLOE_POD_LIST_MAX;
+	if (ncap > max)
+		ncap = max;
 	np = realloc(l->pods, ncap * sizeof(*np));
 	if (!np)
 		return -ENOMEM;
@@ -285,9 +296,10 @@ static void apply_pod(struct k8s_source *s, const struct k8s_pod *kp, bool delet
 		s->sink.event(s->sink.ctx, POD_CHANGED, &now, &old);
 		return;
 	}
-	if (list_reserve(l, &s->pods_cap) < 0) {
-		report(s, -ENOSPC, "kubernetes: more than %d pods: pod %s is not followed",
-		       FLOE_POD_LIST_MAX, now.name);
+	if (list_reserve(l, &s->pods_cap, s->pods_max) < 0) {
+		report(s, -ENOSPC,
+		       "kubernetes: more than %zu pods (--max-pods): pod %s is not followed",
+		       s->pods_max, now.name);
 		return;
 	}
 	memmove(&l->pods[i + 1], &l->pods[i], (l->n - i) * sizeof(*l->pods));
@@ -302,8 +314,8 @@ static void on_list_item(void *ctx, const struct k8s_pod *kp)
 
 	if (!kp->active)
 		return;
-	if (list_reserve(&s->building, &s->building_cap) < 0) {
-		s->skipped++;
+	if (list_reserve(&s->building, &s->building_cap, s->pods_max) < 0) {
+		s->over_max++;
 		return;
 	}
 	s->building.pods[s->building.n] = kp->pod;
@@ -314,6 +326,17 @@ static void on_list_item(void *ctx, const struct k8s_pod *kp)
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct floe_pod *)a)->name, ((const struct floe_pod *)b)->name);
+}
+
+/* A whole list read: say what of it is not followed (why: the first bad item's reason). */
+static void list_report_skipped(struct k8s_source *s, const char *why)
+{
+	if (s->skipped)
+		report(s, -EINVAL, "kubernetes: %zu %s not followed (%s)", s->skipped,
+		       res_names[s->res], why);
+	if (s->over_max)
+		report(s, -ENOSPC, "kubernetes: %zu pods past --max-pods %zu not followed",
+		       s->over_max, s->pods_max);
 }
 
 /* The last page arrived: the new list replaces the reported one, with its events. */
@@ -334,7 +357,7 @@ static void list_reset(struct k8s_source *s)
 	free(s->building.pods);
 	memset(&s->building, 0, sizeof(s->building));
 	s->building_cap = 0;
-	s->skipped = 0;
+	s->skipped = s->over_max = 0;
 	s->cont[0] = '\0';
 }
 
@@ -365,10 +388,13 @@ static int svc_insert(struct svc_table *t, size_t i, struct k8s_svc *v)
 	return 0;
 }
 
-/* Each address of v, up or down, to the sink. */
+/* Each address of v, up or down, to the sink (a Node's to its node event). */
 static void svc_report(struct k8s_source *s, const struct k8s_svc *v, bool up)
 {
-	if (!s->sink.service)
+	void (*fn)(void *, bool, const struct floe_service_addr *) =
+	    s->res == K8S_RES_NODES ? s->sink.node : s->sink.service;
+
+	if (!fn)
 		return;
 	for (size_t i = 0; i < v->n; i++) {
 		struct floe_service_addr a = {.family = v->addrs[i].family,
@@ -378,7 +404,7 @@ static void svc_report(struct k8s_source *s, const struct k8s_svc *v, bool up)
 					      .node = v->addrs[i].node};
 
 		memcpy(a.addr, v->addrs[i].addr, 16);
-		s->sink.service(s->sink.ctx, up, &a);
+		fn(s->sink.ctx, up, &a);
 	}
 }
 
@@ -863,9 +889,7 @@ static void request_done(struct k8s_source *s, CURLcode result)
 		start_request(s, REQ_LIST);
 		return;
 	}
-	if (s->skipped)
-		report(s, -EINVAL, "kubernetes: %zu %s not followed (%s)", s->skipped,
-		       res_names[s->res], err);
+	list_report_skipped(s, err);
 	any_list_done(s);
 	start_request(s, REQ_WATCH);
 }
@@ -966,6 +990,32 @@ static void on_resolve(struct evloop *l, struct evloop_timer *t, void *ctx)
 	}
 }
 
+/* Routes or links changed (or events were lost: ENOBUFS): look again soon, once per burst. */
+static void on_route_event(struct evloop *l, int fd, unsigned int events, void *ctx)
+{
+	struct k8s_source *s = ctx;
+	char buf[8192];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == ENOBUFS)
+		;
+	evloop_timer_set(l, s->resolve_timer, RESOLVE_SETTLE_NS, RESOLVE_RETRY_NS);
+}
+
+/* The rtnetlink sockets: one to ask for routes, one subscribed to the groups whose messages
+ * say a pod's route may be there now (before the first list: no change in between is lost). */
+static int netlink_open(struct k8s_source *s)
+{
+	s->nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	s->nl_events = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!s->nl_events ||
+	    mnl_socket_bind(s->nl_events, RTMGRP_LINK | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE,
+			    MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	return 0;
+}
+
 /* ------------------------------------------------------------ start: the first list */
 
 /* One LIST page, synchronously (start() reports the pods before it returns). */
@@ -1014,8 +1064,8 @@ static int list_page_sync(struct k8s_source *s, char *err, size_t errlen)
 		snprintf(err, errlen, "kubernetes: list of %s: %s", what, msg);
 		return -EIO;
 	}
-	if (s->skipped && !s->cont[0] && s->sink.error)
-		report(s, -EINVAL, "kubernetes: %zu %s not followed (%s)", s->skipped, what, msg);
+	if (!s->cont[0])
+		list_report_skipped(s, msg);
 	return 0;
 }
 
@@ -1027,14 +1077,10 @@ static int source_start(struct k8s_source *s, struct evloop *loop, const struct 
 
 	s->loop = loop;
 	s->sink = *sink;
-	if (s->res == K8S_RES_PODS) {
-		s->nl = mnl_socket_open(NETLINK_ROUTE);
-		if (!s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-			snprintf(err, errlen,
-				 "kubernetes: rtnetlink (for the pods' host interfaces): %s",
-				 strerror(errno));
-			return -errno;
-		}
+	if (s->res == K8S_RES_PODS && (ret = netlink_open(s)) < 0) {
+		snprintf(err, errlen, "kubernetes: rtnetlink (for the pods' host interfaces): %s",
+			 strerror(-ret));
+		return ret;
 	}
 	list_reset(s);
 	do {
@@ -1060,6 +1106,9 @@ static int source_start(struct k8s_source *s, struct evloop *loop, const struct 
 	if (!ret && s->res == K8S_RES_PODS)
 		ret = evloop_add_timer(loop, RESOLVE_RETRY_NS, RESOLVE_RETRY_NS, on_resolve, s,
 				       &s->resolve_timer);
+	if (!ret && s->res == K8S_RES_PODS)
+		ret = evloop_add_fd(loop, mnl_socket_get_fd(s->nl_events), EVLOOP_IN,
+				    on_route_event, s, &s->nl_events_src);
 	if (ret < 0) {
 		snprintf(err, errlen, "kubernetes: %s", strerror(-ret));
 		return ret;
@@ -1068,14 +1117,14 @@ static int source_start(struct k8s_source *s, struct evloop *loop, const struct 
 	return 0;
 }
 
-/* The names first (Services, then EndpointSlices): the pods listed after them are named from
+/* The names first (Services, EndpointSlices, Nodes): the pods listed after them are named from
  * their first entry on. */
 static int k8s_start(void *impl, struct evloop *loop, const struct pod_sink *sink, char *err,
 		     size_t errlen)
 {
 	struct k8s_source *s = impl;
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		int ret =
 		    s->children[i] ? source_start(s->children[i], loop, sink, err, errlen) : 0;
 
@@ -1091,7 +1140,7 @@ static void k8s_free(void *impl)
 
 	if (!s)
 		return;
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 3; i++)
 		k8s_free(s->children[i]);
 	if (s->req) {
 		if (s->multi)
@@ -1104,9 +1153,12 @@ static void k8s_free(void *impl)
 		evloop_del_timer(s->loop, s->curl_timer);
 		evloop_del_timer(s->loop, s->retry_timer);
 		evloop_del_timer(s->loop, s->resolve_timer);
+		evloop_del_fd(s->loop, s->nl_events_src);
 	}
 	if (s->nl)
 		mnl_socket_close(s->nl);
+	if (s->nl_events)
+		mnl_socket_close(s->nl_events);
 	curl_slist_free_all(s->headers);
 	k8s_lines_free(&s->lines);
 	list_reset(s);
@@ -1137,6 +1189,7 @@ static struct k8s_source *source_new(const struct pod_source_k8s_config *cfg, en
 		return NULL;
 	}
 	s->res = res;
+	s->pods_max = cfg->pods_max ? cfg->pods_max : K8S_PODS_MAX_DEFAULT;
 	k8s_lines_init(&s->lines, K8S_LINE_MAX);
 	if (cfg->kubeconfig)
 		ret = k8s_config_load(cfg->kubeconfig, &s->api, err, errlen);
@@ -1174,7 +1227,8 @@ int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_sourc
 		return ret;
 	if (cfg->services &&
 	    (!(s->children[0] = source_new(cfg, K8S_RES_SERVICES, &ret, err, errlen)) ||
-	     !(s->children[1] = source_new(cfg, K8S_RES_ENDPOINTSLICES, &ret, err, errlen)))) {
+	     !(s->children[1] = source_new(cfg, K8S_RES_ENDPOINTSLICES, &ret, err, errlen)) ||
+	     !(s->children[2] = source_new(cfg, K8S_RES_NODES, &ret, err, errlen)))) {
 		k8s_free(s);
 		return ret;
 	}

@@ -200,6 +200,16 @@ static void names_set_pod(struct tap *t, const struct floe_pod *p, bool gone)
 	}
 }
 
+/* A pod_sink node event: a node's own address names the node (when no pod or service does). */
+static void on_node_addr(void *ctx, bool up, const struct floe_service_addr *a)
+{
+	struct tap *t = ctx;
+	uint8_t key[16];
+
+	name_resolver_key(a->family, a->addr, key);
+	name_resolver_set_node(t->names, key, up ? a->node : NULL, realtime_ns());
+}
+
 /* A pod_sink service event: the resolver counts the address's services. */
 static void on_service(void *ctx, bool up, const struct floe_service_addr *a)
 {
@@ -434,7 +444,8 @@ static int pod_source_open(const struct tap_options *o, struct pod_source *src, 
 	if (*k8s) {
 		char host[FLOE_NODE_NAME_MAX + 1] = "";
 		const char *node = o->node ? o->node : getenv("NODE_NAME");
-		struct pod_source_k8s_config kc = {.kubeconfig = o->kubeconfig};
+		struct pod_source_k8s_config kc = {.kubeconfig = o->kubeconfig,
+						   .pods_max = o->pods_max};
 
 		/* As the kubelet names its node by default: the host name, in lower case. */
 		if (!o->all_nodes && (!node || !*node)) {
@@ -1233,6 +1244,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		struct pod_sink ps = {.event = on_pod_event,
 				      .error = on_pod_source_error,
 				      .service = on_service,
+				      .node = on_node_addr,
 				      .ctx = &t};
 
 		ret = pod_source_open(o, &t.pod_source, &t.k8s, err, sizeof(err));

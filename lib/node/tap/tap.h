@@ -75,6 +75,7 @@ struct tap_options {
 	const char *kubeconfig;
 	const char *node; /* --node; NULL: $NODE_NAME, else this host's name */
 	bool all_nodes;   /* --all-nodes: pods of every node */
+	size_t pods_max;  /* --max-pods; 0: K8S_PODS_MAX_DEFAULT */
 	char kubeconfig_default[4096]; /* --k8s: the path kubeconfig points at */
 	const char *state_dir;
 	const char *stats_json;  /* may be NULL */

@@ -15,6 +15,7 @@
 #include "dissect/engine.h"
 #include "entry/json_alloc.h"
 #include "pods/k8s_config.h"
+#include "pods/pod_source.h"
 #include "pods/pods_local.h"
 #include "script/script_service.h"
 #include "floe_record.h"
@@ -101,6 +102,8 @@ static void print_help(FILE *out)
 	    "                             (default $NODE_NAME, else this host's name)\n"
 	    "      --all-nodes            Kubernetes mode: pods of every node (only those wired\n"
 	    "                             to this host can be tapped)\n"
+	    "      --max-pods N           Kubernetes mode: pods followed at most (default 65536;\n"
+	    "                             1.2KB each; past it a pod is said, not followed)\n"
 	    "      --snaplen N            bytes kept of each packet (default 65535)\n"
 	    "      --ringbuffer SIZE      kernel ring buffer size (default 32MB)\n"
 	    "      --segment-seconds N    close a PCAP segment after N seconds (default 60)\n"
@@ -184,6 +187,7 @@ enum {
 	OPT_K8S,
 	OPT_NODE,
 	OPT_ALL_NODES,
+	OPT_MAX_PODS,
 	OPT_NO_HISTORY,
 	OPT_PCAP,
 	OPT_LISTEN,
@@ -361,6 +365,15 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		}
 		o->name_history = (size_t)n;
 		return 0;
+	case OPT_MAX_PODS:
+		n = strtoull(val, &end, 10);
+		if (*val == '\0' || *end || n < 1 || n > K8S_PODS_MAX_LIMIT) {
+			snprintf(err, errlen, "--max-pods: expected 1..%u, got '%s'",
+				 K8S_PODS_MAX_LIMIT, val);
+			return -EINVAL;
+		}
+		o->pods_max = (size_t)n;
+		return 0;
 	}
 	snprintf(err, errlen, "unknown option '%s'", name);
 	return -EINVAL;
@@ -380,6 +393,7 @@ static const struct option long_opts[] = {
     {"k8s", no_argument, NULL, OPT_K8S},
     {"node", required_argument, NULL, OPT_NODE},
     {"all-nodes", no_argument, NULL, OPT_ALL_NODES},
+    {"max-pods", required_argument, NULL, OPT_MAX_PODS},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"snaplen", required_argument, NULL, OPT_SNAPLEN},
     {"ringbuffer", required_argument, NULL, OPT_RINGBUFFER},
@@ -612,9 +626,12 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		if (ret < 0)
 			return ret;
 	}
-	if ((o->node || o->all_nodes) && !o->kubeconfig && !k8s_in_cluster_available(NULL)) {
+	if ((o->node || o->all_nodes || o->pods_max) && !o->kubeconfig &&
+	    !k8s_in_cluster_available(NULL)) {
 		snprintf(err, errlen, "%s is for Kubernetes mode: give --kubeconfig FILE or --k8s",
-			 o->node ? "--node" : "--all-nodes");
+			 o->node	? "--node"
+			 : o->all_nodes ? "--all-nodes"
+					: "--max-pods");
 		return -EINVAL;
 	}
 	/* GNU getopt moved the positional arguments to the end: one pod regex at most. */
