@@ -21,13 +21,7 @@ PORT=8080
 need_cmd "curl is installed" curl || done_testing
 entries_pods $A $B $A6 $B6
 
-pod_bg b "$T/httpd.log" sh -c "exec $PY '$HERE/../lib/httpd1.py' :: $PORT 2>'$T/httpd.err'"
-if ! wait_tcp_listen b $PORT 10; then
-	not_ok "HTTP server listens in b"
-	diag "$(cat "$T/httpd.err")"
-	done_testing
-fi
-ok "HTTP server listens in b"
+entries_httpd1 b $PORT
 
 entries_tap
 

@@ -22,13 +22,7 @@ HCHECK=$HERE/../lib/history_check.py
 need_cmd "curl, jq and tshark are installed" curl jq tshark || done_testing
 entries_pods $A $B
 
-pod_bg b "$T/httpd.log" sh -c "exec $PY '$HERE/../lib/httpd1.py' :: $PORT 2>'$T/httpd.err'"
-if ! wait_tcp_listen b $PORT 10; then
-	not_ok "HTTP server listens in b"
-	diag "$(cat "$T/httpd.err")"
-	done_testing
-fi
-ok "HTTP server listens in b"
+entries_httpd1 b $PORT
 
 U=http://$B:$PORT
 # round: keep-alive runs, separate connections, 404s, POSTs with bodies

@@ -23,8 +23,7 @@ HUB=$(floe_root)/build/floe-hub
 need_cmd "curl, jq and tshark are installed" curl jq tshark || done_testing
 [ -x "$AGENT" ] && [ -x "$HUB" ] || { skip "floe-agent and floe-hub" "not built"; done_testing; }
 entries_pods $A $B
-pod_bg b "$T/httpd.log" sh -c "exec $PY '$HERE/../lib/httpd1.py' :: $PORT 2>'$T/httpd.err'"
-wait_tcp_listen b $PORT 10 || { not_ok "HTTP server listens in b"; done_testing; }
+entries_httpd1 b $PORT
 
 # floe_start runs "$FLOE tap ARGS": floe-agent takes the ARGS alone, entries to their own file.
 printf '#!/bin/sh\nshift\nexec "%s" "$@" >"%s"\n' "$AGENT" "$T/agent.json" >"$T/agent-wrap"

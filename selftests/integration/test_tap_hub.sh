@@ -20,8 +20,7 @@ PORT=8080 BUSY_PORT=18899
 need_cmd "curl, jq and ss are installed" curl jq ss || done_testing
 jqe() { jq -e "$@" >/dev/null; }
 entries_pods $A $B
-pod_bg b "$T/httpd.log" sh -c "exec $PY '$HERE/../lib/httpd1.py' :: $PORT 2>'$T/httpd.err'"
-wait_tcp_listen b $PORT 10 || { not_ok "HTTP server listens in b"; done_testing; }
+entries_httpd1 b $PORT
 
 # --proxy-host alone: the default port (8899), in this test's own node netns.
 entries_tap --proxy-host 127.0.0.1

@@ -26,11 +26,13 @@ floe_start_json() {
 	FLOE=$PODS_TMP/floe-json floe_start "$log" "$@" --json
 }
 
+# entries_wait OUT N [SECS]: until OUT holds N whole lines (a line floe is in the middle of
+# writing has no newline yet and is not counted: jq would read it cut). 1 on timeout.
 entries_wait() {
 	local out=$1 n=$2 secs=${3:-10} end
 	end=$(($(date +%s%N) + secs * 1000000000))
 	while :; do
-		if [ -f "$out" ] && [ "$(grep -c . "$out")" -ge "$n" ]; then
+		if [ -f "$out" ] && [ "$(wc -l <"$out")" -ge "$n" ]; then
 			return 0
 		fi
 		if [ "$(date +%s%N)" -ge "$end" ]; then
@@ -83,6 +85,21 @@ entries_pods() {
 	pod_add a "$1" "${3:-}" && pod_add b "$2" "${4:-}" || { not_ok "create pods"; done_testing; }
 	INV=$PODS_TMP/inventory
 	printf '%s front\n%s back\n' "$(pod_ns a)" "$(pod_ns b)" >"$INV"
+}
+
+# entries_httpd1 POD PORT: selftests/lib/httpd1.py (the HTTP/1.1 echo server) in POD on PORT,
+# its log $PODS_TMP/httpd.log and stderr httpd.err; one check that it listens, and the test
+# ends when it does not.
+entries_httpd1() {
+	local here
+	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	pod_bg "$1" "$PODS_TMP/httpd.log" sh -c "exec $PY '$here/httpd1.py' :: $2 2>'$PODS_TMP/httpd.err'"
+	if ! wait_tcp_listen "$1" "$2" 10; then
+		not_ok "HTTP server listens in $1"
+		diag "$(cat "$PODS_TMP/httpd.err")"
+		done_testing
+	fi
+	ok "HTTP server listens in $1"
 }
 
 # entries_tap [FLOE-ARGS...]: floe tap --json of pods a and b (ENTRIES_PODS: another regex
