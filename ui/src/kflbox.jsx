@@ -46,6 +46,7 @@ export function KflBox({ value, onApply }) {
 	const [showRecent, setShowRecent] = useState(false);
 	const input = useRef();
 	const seq = useRef(0);
+	const completeSeq = useRef(0);
 
 	useEffect(() => setText(value), [value]);
 	// Validate as you type (debounced; the last answer wins).
@@ -63,9 +64,13 @@ export function KflBox({ value, onApply }) {
 	}, [text]);
 
 	async function complete(t, caret) {
+		// One call per keystroke, each awaiting the schema: only the last keystroke's answer
+		// may show (an earlier one resolving later would list the completions of "request.").
+		const n = ++completeSeq.current;
 		const tok = tokenAt(t, caret);
 		if (!tok || tok.word.length < 1) return setSugg([]);
 		const all = await words().catch(() => []);
+		if (n !== completeSeq.current) return;
 		const s = all.filter((w) => w.startsWith(tok.word) && w !== tok.word).slice(0, 30);
 		setSugg(s);
 		setSel(0);
