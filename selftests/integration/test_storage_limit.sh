@@ -98,7 +98,16 @@ is "$rc" 0 "floe pcap export exits 0" || diag "$(cat "$T/export.log")"
 warn=$(tshark_q -r "$PCAP" -q 2>&1 >/dev/null)
 is "$warn" "" "tshark reads the export without warnings"
 frames=$(pcap_count "$PCAP")
-is_num "$frames" -eq $((written - pktev)) "frames in export == written - packets_evicted"
+if ! is_num "$frames" -eq $((written - pktev)) "frames in export == written - packets_evicted"; then
+	diag "export: $(cat "$T/export.log")"
+	for f in "$STORE"/floe-*; do
+		case $f in
+		*.zst) n=$(zstdcat "$f" 2>/dev/null | tshark_q -r - -T fields -e frame.number 2>/dev/null | grep -c .) ;;
+		*) n=$(pcap_count "$f") ;;
+		esac
+		diag "$(basename "$f"): $(stat -c %s "$f") bytes, $n frames"
+	done
+fi
 
 times=$(tshark_q -r "$PCAP" -T fields -e frame.time_epoch | sed -n '1p;$p')
 first=$(sed -n 1p <<<"$times")
