@@ -1853,6 +1853,11 @@ void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st)
 
 int pcap_store_close(struct pcap_store *s)
 {
+	return pcap_store_close_stats(s, NULL);
+}
+
+int pcap_store_close_stats(struct pcap_store *s, struct pcap_store_stats *final)
+{
 	int ret;
 
 	if (!s)
@@ -1874,6 +1879,8 @@ int pcap_store_close(struct pcap_store *s)
 		pthread_join(s->compressor, NULL);
 	}
 	ret = take_lost(s);
+	if (final)
+		pcap_store_get_stats(s, final);
 	store_free(s);
 	return ret;
 }

@@ -120,6 +120,13 @@ void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st);
  */
 int pcap_store_close(struct pcap_store *s);
 
+/*
+ * pcap_store_close, and the final stats in *final (if not NULL). Stats taken before the close
+ * are not final: closing commits the active segment and compresses the last closed ones, and
+ * the room a compression needs may evict the oldest segment (packets_evicted grows).
+ */
+int pcap_store_close_stats(struct pcap_store *s, struct pcap_store_stats *final);
+
 struct pcap_export_stats {
 	uint64_t segments;
 	uint64_t packets_in;

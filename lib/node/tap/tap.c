@@ -1297,10 +1297,9 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	tls_close(&t);
 	capture_counters(t.capture, cnt);
 	capture_get_stats(t.capture, &cs);
-	/* flush waits until the writer has written everything queued: the counts are final. */
-	pcap_store_flush(t.store);
-	pcap_store_get_stats(t.store, &st);
-	ret = pcap_store_close(t.store);
+	/* The counts are final only once the store is closed: the last segment's commit and
+	 * compression may still evict the oldest one. */
+	ret = pcap_store_close_stats(t.store, &st);
 	t.store = NULL;
 	rc = 0;
 	print_summary(&t, cnt, &cs, &st, (double)(evloop_now_ns() - start) / 1e9);
