@@ -48,20 +48,15 @@ int main(int argc, char **argv)
 	struct tap_options o;
 	struct tap_config tc;
 	struct serve s = {.o = &o};
-	char err[512];
 	int ret;
 
 	dissect_malloc_policy();
 	json_alloc_install();
 	tap_options_init(&o);
 	/* --config-path, --set and the configured triggers, as `floe tap` has them */
-	ret = tap_config_parse(argc, argv, &o, &tc, stdout, err, sizeof(err));
-	if (ret) {
-		if (ret < 0)
-			fprintf(stderr, "floe-agent: %s\n", err);
-		tap_config_free(&tc);
-		return ret < 0 ? 2 : 0;
-	}
+	ret = tap_config_begin("floe-agent", argc, argv, &o, &tc);
+	if (ret >= 0)
+		return ret;
 	if (o.proxy_host || o.proxy_front_port >= 0) {
 		fprintf(stderr,
 			"floe-agent: --proxy-host and --proxy-front-port are floe tap's (its "

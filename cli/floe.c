@@ -547,7 +547,6 @@ static int cmd_tap(int argc, char **argv)
 	struct tap_options o;
 	struct tap_config tc;
 	struct tap_hub hub;
-	char err[512];
 	int ret;
 
 	/* Before any jansson call: the entries' trees recycle their small blocks (per thread). */
@@ -555,13 +554,9 @@ static int cmd_tap(int argc, char **argv)
 	tap_options_init(&o);
 	/* The configuration file, --set, then the flags (docs/config.md); triggers join o's
 	 * services. */
-	ret = tap_config_parse(argc, argv, &o, &tc, stdout, err, sizeof(err));
-	if (ret) {
-		if (ret < 0)
-			fprintf(stderr, "floe tap: %s\n", err);
-		tap_config_free(&tc);
-		return ret < 0 ? 2 : 0;
-	}
+	ret = tap_config_begin("floe tap", argc, argv, &o, &tc);
+	if (ret >= 0)
+		return ret;
 	if (o.listen) {
 		fprintf(stderr, "floe tap: --listen: this program does not serve a hub; floe-agent "
 				"does\n");

@@ -183,8 +183,10 @@ static void test_print_round_trip(void **state)
 	const char *p =
 	    write_file("r.yaml", "tap:\n  snaplen: 1500\n"
 				 "triggers:\n  - name: a\n    query: 'http and "
-				 "request.path == \"/x: y\"'\n    actions: [{log: true}]\n");
-	char *text = NULL, err[512], *argv[] = {"tap", "--snaplen", "2000", NULL};
+				 "request.path == \"/x: y\"'\n    actions: [{log: true}]\n"
+				 "scripting:\n  source: /from-file\n");
+	char *text = NULL, err[512],
+	     *argv[] = {"tap", "--snaplen", "2000", "--scripting-source", "/from-flag", NULL};
 	size_t len = 0;
 	struct config *c = NULL, *back = NULL;
 	FILE *m;
@@ -192,10 +194,14 @@ static void test_print_round_trip(void **state)
 	(void)state;
 	assert_int_equal(config_load(p, false, &c, err, sizeof(err)), 0);
 	m = open_memstream(&text, &len);
-	assert_int_equal(config_print(c, 3, argv, tap_flags(), m), 0);
+	assert_int_equal(config_print(c, 5, argv, tap_flags(), m), 0);
 	fclose(m);
 	/* the flag wins in the printed configuration, and the output reads back */
 	assert_non_null(strstr(text, "snaplen: 2000"));
+	/* a flag that maps from a top-level key is printed there, once */
+	assert_non_null(strstr(text, "scripting:\n  source: /from-flag\n"));
+	assert_null(strstr(text, "scripting-source"));
+	assert_null(strstr(text, "/from-file"));
 	assert_int_equal(config_parse("printed", text, len, &back, err, sizeof(err)), 0);
 	assert_string_equal(config_get(config_get(back->root, "triggers")->kids[0], "query")->value,
 			    "http and request.path == \"/x: y\"");

@@ -441,6 +441,16 @@ static const struct {
     {"scripting", "watchScripts", "scripting-watch"},
 };
 
+/* "KEY=VALUE" for config_set of a flag: tap.FLAG, or the top-level key a flag maps from
+ * (scripting.source for --scripting-source), so each setting is printed once. */
+static int flag_key(const char *flag, const char *value, char **kv)
+{
+	for (size_t i = 0; i < sizeof(mapped) / sizeof(mapped[0]); i++)
+		if (!strcmp(mapped[i].flag, flag))
+			return asprintf(kv, "%s.%s=%s", mapped[i].section, mapped[i].key, value);
+	return asprintf(kv, "tap.%s=%s", flag, value);
+}
+
 /* Keys of the tap section that are not settings: the command line's own business. */
 static bool tap_key_refused(const char *name)
 {
@@ -836,7 +846,7 @@ int config_print(const struct config *c, int argc, char **argv, const struct opt
 						o = p;
 			if (!o || tap_key_refused(o->name))
 				continue;
-			if (asprintf(&kv, "tap.%s=%s", o->name, optarg ? optarg : "true") < 0)
+			if (flag_key(o->name, optarg ? optarg : "true", &kv) < 0)
 				break;
 			config_set(eff, kv, err, sizeof(err));
 			free(kv);

@@ -160,6 +160,13 @@ int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_co
 		     FILE *out, char *err, size_t errlen);
 void tap_config_free(struct tap_config *tc);
 
+/*
+ * tap_config_parse for a command named prog: -1 to go on (tc to be freed by the caller);
+ * else the exit code, with tc freed: 0 after --help, 2 after an error said on stderr.
+ */
+int tap_config_begin(const char *prog, int argc, char **argv, struct tap_options *o,
+		     struct tap_config *tc);
+
 /* `floe config [flags]`: the effective configuration as YAML on stdout. */
 int config_main(const char *prog, int argc, char **argv);
 

@@ -688,10 +688,8 @@ void tap_config_free(struct tap_config *tc)
 	memset(tc, 0, sizeof(*tc));
 }
 
-/* The configuration of a command: 0 to go on, else the exit code (help printed: 0; an error
- * said: 2) after tc was freed. */
-static int config_begin(const char *prog, int argc, char **argv, struct tap_options *o,
-			struct tap_config *tc)
+int tap_config_begin(const char *prog, int argc, char **argv, struct tap_options *o,
+		     struct tap_config *tc)
 {
 	char err[512];
 	int ret = tap_config_parse(argc, argv, o, tc, stdout, err, sizeof(err));
@@ -711,7 +709,7 @@ int config_main(const char *prog, int argc, char **argv)
 	int ret;
 
 	tap_options_init(&o);
-	ret = config_begin(prog, argc, argv, &o, &tc);
+	ret = tap_config_begin(prog, argc, argv, &o, &tc);
 	if (ret >= 0)
 		return ret;
 	ret = config_print(tc.config, tc.argc, tc.argv, long_opts, stdout);
