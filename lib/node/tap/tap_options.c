@@ -26,6 +26,7 @@ void tap_options_init(struct tap_options *o)
 	memset(o, 0, sizeof(*o));
 	o->compress = true;
 	o->tls = true;
+	o->servicemesh = true;
 	o->history = true;
 	o->agent_token = getenv("FLOE_AGENT_TOKEN");
 	o->storage_limit = 200ull << 20;
@@ -133,6 +134,10 @@ static void print_help(FILE *out)
 	    "      --tls[=true|false]     read the TLS traffic of tapped pods in plaintext "
 	    "through\n"
 	    "                             uprobes on OpenSSL (default true; docs/tls.md)\n"
+	    "      --servicemesh[=true|false]  pods with a sidecar proxy (mTLS): read the\n"
+	    "                             sidecar's TLS, not the app<->sidecar loopback hop when\n"
+	    "                             that is TLS too, so each request once, with the pods'\n"
+	    "                             own endpoints (default true; docs/tls.md)\n"
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
@@ -157,13 +162,14 @@ static void print_help(FILE *out)
 	    "  -h, --help                 this help\n"
 	    "\n"
 	    "Coming in later releases: --proxy-hub-port (the hub serves its API beside the UI\n"
-	    "on --proxy-front-port), --servicemesh.\n",
+	    "on --proxy-front-port).\n",
 	    out);
 }
 
 enum {
 	OPT_DRYRUN = 256,
 	OPT_TLS,
+	OPT_SERVICEMESH,
 	OPT_STORAGELIMIT,
 	OPT_STORE,
 	OPT_INVENTORY,
@@ -426,7 +432,7 @@ static const struct option long_opts[] = {
     {"pcap", required_argument, NULL, OPT_PCAP},
     {"proxy-hub-port", required_argument, NULL, OPT_LATER},
     {"tls", optional_argument, NULL, OPT_TLS},
-    {"servicemesh", no_argument, NULL, OPT_LATER},
+    {"servicemesh", optional_argument, NULL, OPT_SERVICEMESH},
     {"config-path", required_argument, NULL, OPT_CONFIG_PATH},
     {NULL, 0, NULL, 0},
 };
@@ -483,7 +489,8 @@ int tap_option_check(const char *name, const char *val, char *err, size_t errlen
 	for (const struct option *lo = long_opts; lo->name; lo++) {
 		if (strcmp(lo->name, name))
 			continue;
-		if (lo->val == OPT_TLS && strcmp(val, "true") && strcmp(val, "false")) {
+		if ((lo->val == OPT_TLS || lo->val == OPT_SERVICEMESH) && strcmp(val, "true") &&
+		    strcmp(val, "false")) {
 			snprintf(err, errlen, "expected true or false, got '%s'", val);
 			return -EINVAL;
 		}
@@ -494,7 +501,7 @@ int tap_option_check(const char *name, const char *val, char *err, size_t errlen
 		/* the flags apply() knows: the same check as on the command line */
 		if (lo->has_arg != required_argument || lo->val < OPT_DRYRUN ||
 		    lo->val == OPT_LISTEN || lo->val == OPT_AGENT_TOKEN || lo->val == OPT_PCAP ||
-		    lo->val >= OPT_CONFIG_PATH || lo->val == OPT_TLS)
+		    lo->val >= OPT_CONFIG_PATH || lo->val == OPT_TLS || lo->val == OPT_SERVICEMESH)
 			return 0;
 		tap_options_init(&scratch);
 		return apply(&scratch, lo->val, lo->name, val, err, errlen);
@@ -575,6 +582,17 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 				o->tls = false;
 			else {
 				snprintf(err, errlen, "--tls=%s: expected true or false", optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_SERVICEMESH:
+			if (!optarg || !strcmp(optarg, "true"))
+				o->servicemesh = true;
+			else if (!strcmp(optarg, "false"))
+				o->servicemesh = false;
+			else {
+				snprintf(err, errlen, "--servicemesh=%s: expected true or false",
+					 optarg);
 				return -EINVAL;
 			}
 			break;
