@@ -180,6 +180,12 @@ static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *ope
 
 			if (!p->required)
 				continue;
+			/* The process it was seen through is gone (a short client): not a fault
+			 * of the file; probed when the next process maps it. */
+			if (access(open_path, F_OK) < 0) {
+				lib_detach(l);
+				return;
+			}
 			snprintf(l->reason, sizeof(l->reason), "cannot probe %s%s: %s", p->func,
 				 p->ret ? " (return)" : "", strerror(err));
 			fprintf(ts->cfg.log,

@@ -43,6 +43,7 @@
 struct tapped_pod {
 	struct floe_pod pod;
 	uint32_t target_id;
+	uint32_t tls_netns; /* its network namespace's inode given to the TLS source (0: none) */
 };
 
 /*
@@ -595,25 +596,28 @@ static int add_targets(struct tap *t, const struct floe_pod *p, uint32_t target_
 /*
  * The TLS source follows the pods' network namespaces: local mode's pods are named network
  * namespaces (their inode from the netns directory). Kubernetes pods' namespaces are not
- * known here yet (docs/tls.md).
+ * known here yet (docs/tls.md). The inode is kept: a pod whose name is gone from the netns
+ * directory is untapped by it (its processes may keep the namespace alive).
  */
-static void tls_pod(struct tap *t, const struct floe_pod *p, bool add)
+static void tls_pod(struct tap *t, struct tapped_pod *tp, bool add)
 {
+	const struct floe_pod *p = &tp->pod;
 	char path[PATH_MAX];
 	struct stat sb;
 	int ret;
 
 	if (!t->tls || t->k8s)
 		return;
-	snprintf(path, sizeof(path), "%s/%s", t->o->netns_dir, p->name);
-	if (stat(path, &sb) < 0) {
-		if (add)
-			fprintf(t->log, "floe: tls: pod %s/%s: %s: %s: its TLS is not read\n",
-				p->namespace, floe_pod_short_name(p), path, strerror(errno));
+	if (!add) {
+		if (tp->tls_netns)
+			tls_source_netns_del(t->tls, tp->tls_netns);
+		tp->tls_netns = 0;
 		return;
 	}
-	if (!add) {
-		tls_source_netns_del(t->tls, (uint32_t)sb.st_ino);
+	snprintf(path, sizeof(path), "%s/%s", t->o->netns_dir, p->name);
+	if (stat(path, &sb) < 0) {
+		fprintf(t->log, "floe: tls: pod %s/%s: %s: %s: its TLS is not read\n",
+			p->namespace, floe_pod_short_name(p), path, strerror(errno));
 		return;
 	}
 	ret = tls_source_netns_add(t->tls, (uint32_t)sb.st_ino, floe_pod_short_name(p),
@@ -621,6 +625,8 @@ static void tls_pod(struct tap *t, const struct floe_pod *p, bool add)
 	if (ret < 0)
 		fprintf(t->log, "floe: tls: pod %s/%s: %s: its TLS is not read\n", p->namespace,
 			floe_pod_short_name(p), strerror(-ret));
+	else
+		tp->tls_netns = (uint32_t)sb.st_ino;
 }
 
 static int tap_pod(struct tap *t, const struct floe_pod *p)
@@ -641,6 +647,7 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 	tp = &t->pods[t->n_pods];
 	tp->pod = *p;
 	tp->target_id = ++t->next_target_id;
+	tp->tls_netns = 0;
 	/*
 	 * Map entries before the hook, so the first packet the hook sees is already in scope;
 	 * but marked local (its packets recorded at its own hook, skipped at its peers' egress)
@@ -664,7 +671,7 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 		goto undo;
 	}
 	t->n_pods++;
-	tls_pod(t, p, true);
+	tls_pod(t, tp, true);
 	return 0;
 undo:
 	for (size_t a = 0; a < p->n_addrs; a++)
@@ -679,7 +686,7 @@ static void untap_pod(struct tap *t, size_t i)
 	/* The mirror of tap_pod(): unmarked before its hook goes, so that its last packets to a
 	 * tapped peer are recorded at the peer's egress instead of skipped there. */
 	add_targets(t, &tp->pod, tp->target_id, 0);
-	tls_pod(t, &tp->pod, false);
+	tls_pod(t, tp, false);
 	capture_detach(t->capture, tp->pod.host_ifindex);
 	for (size_t a = 0; a < tp->pod.n_addrs; a++)
 		capture_target_del(t->capture, tp->pod.addrs[a].family, tp->pod.addrs[a].addr);
