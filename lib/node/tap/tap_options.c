@@ -211,6 +211,20 @@ enum {
 	OPT_LATER,
 };
 
+/* --NAME[=true|false]: no value is true. -1 (said in err) for anything else. */
+static int bool_flag(const char *name, const char *val, bool *out, char *err, size_t errlen)
+{
+	if (!val || !strcmp(val, "true"))
+		*out = true;
+	else if (!strcmp(val, "false"))
+		*out = false;
+	else {
+		snprintf(err, errlen, "--%s=%s: expected true or false", name, val);
+		return -1;
+	}
+	return 0;
+}
+
 /* A size in min..max (a size, then its range, each with its own message). */
 static int size_in(const char *name, const char *val, uint64_t min, const char *min_text,
 		   uint64_t max, const char *max_text, uint64_t *out, char *err, size_t errlen)
@@ -576,25 +590,12 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			o->agent_token = optarg;
 			break;
 		case OPT_TLS:
-			if (!optarg || !strcmp(optarg, "true"))
-				o->tls = true;
-			else if (!strcmp(optarg, "false"))
-				o->tls = false;
-			else {
-				snprintf(err, errlen, "--tls=%s: expected true or false", optarg);
+			if (bool_flag("tls", optarg, &o->tls, err, errlen))
 				return -EINVAL;
-			}
 			break;
 		case OPT_SERVICEMESH:
-			if (!optarg || !strcmp(optarg, "true"))
-				o->servicemesh = true;
-			else if (!strcmp(optarg, "false"))
-				o->servicemesh = false;
-			else {
-				snprintf(err, errlen, "--servicemesh=%s: expected true or false",
-					 optarg);
+			if (bool_flag("servicemesh", optarg, &o->servicemesh, err, errlen))
 				return -EINVAL;
-			}
 			break;
 		case OPT_ALL_NODES:
 			o->all_nodes = true;
@@ -602,15 +603,8 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		case OPT_CONFIG_PATH:
 			break; /* read before parsing: config_argv, tap_main */
 		case OPT_SCRIPTING_WATCH:
-			if (!optarg || !strcmp(optarg, "true"))
-				o->scripting_watch = true;
-			else if (!strcmp(optarg, "false"))
-				o->scripting_watch = false;
-			else {
-				snprintf(err, errlen,
-					 "--scripting-watch=%s: expected true or false", optarg);
+			if (bool_flag("scripting-watch", optarg, &o->scripting_watch, err, errlen))
 				return -EINVAL;
-			}
 			break;
 		case OPT_LATER:
 			snprintf(err, errlen, "--%s: not available yet in this release of floe",
