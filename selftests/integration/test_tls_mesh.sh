@@ -114,7 +114,7 @@ PIDS_A=$(pids_of a) PIDS_B=$(pids_of b)
 run_requests /plain
 run_requests /tlsapp
 is "$(wc -l <"$T/curl.w")" $((2 * N)) "curl made $((2 * N)) requests through the sidecars"
-entries_wait "$OUT" $((4 * N)) 15 || diag "only $(grep -c . "$OUT") entries"
+entries_wait_tls "$OUT" $((4 * N)) 15 || diag "only $(jq -c 'select(.tls == true)' "$OUT" | wc -l) TLS entries"
 sleep 1 # a duplicate would come within this
 while read -r url code size; do
 	read -r raddr rport _ < <(grep " $url " "$T/sb/access.log" | tail -n 1)
@@ -145,7 +145,7 @@ OUT=$T/nomesh.json
 entries_tap --servicemesh=false
 : >"$T/curl.w"
 run_requests /tlsapp
-entries_wait "$OUT" $((4 * N)) 15 || diag "only $(grep -c . "$OUT") entries"
+entries_wait_tls "$OUT" $((4 * N)) 15 || diag "only $(jq -c 'select(.tls == true)' "$OUT" | wc -l) TLS entries"
 for i in $(seq 1 $N); do
 	for proc in nginx python3; do
 		n=$(jq -c "select(.tls == true and .request.url == \"/r$i\" and .process == \"$proc\" and .src.ip == \"127.0.0.1\" and .dst.ip == \"127.0.0.1\" and .dst.port == 9443)" "$OUT" | wc -l)
