@@ -7,7 +7,8 @@
 #      then (the sys_enter_mmap tracepoint: "hooked" in its log, tls_mmaps in its live stats).
 #      Its HTTPS GETs must then be entries with "tls": true, process tlsdl, the status, body
 #      size and local port tlsdl itself reports, and b's real endpoint.
-#   2. Probes removed: once tlsdl has exited, no tapped process maps libssl: "unhooked" in
+#   2. Probes removed (--tls-unprobe-after 0.2: 30 s by default, so that a program run again
+#      and again keeps them): once tlsdl has exited, no tapped process maps libssl: "unhooked" in
 #      the log and the live tls_probes (hub /api/v1/stats) 0. Another tlsdl in a probes it
 #      again (tls_probes > 0, its request an entry), and after it 0 again. A process still using
 #      libssl in a pod that is untapped (its network namespace removed): 0 as well.
@@ -67,7 +68,7 @@ s.socket = c.wrap_socket(s.socket, server_side=True)
 s.serve_forever()' "$T/cert.pem" "$T/key.pem" "$T/www" $SPORT
 wait_tcp_listen b $SPORT 10 || { not_ok "the HTTPS server listens in b"; diag "$(cat "$T/https.log")"; done_testing; }
 
-ENTRIES_PODS=a entries_tap --proxy-host 127.0.0.1
+ENTRIES_PODS=a entries_tap --proxy-host 127.0.0.1 --tls-unprobe-after 0.2
 check_not "at the start nothing in a maps libssl: not hooked yet" grep -q "floe: tls: hooked .*libssl" "$LOG"
 wait_for 5 live_is tls_probes 0 || diag "tls_probes at start: $(live tls_probes)"
 is "$(live tls_probes)" 0 "live stats: 0 uprobes attached at the start"

@@ -125,6 +125,12 @@ static void test_bad_flags(void **state)
 	assert_false(o.servicemesh);
 	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--servicemesh"), 0);
 	assert_true(o.servicemesh);
+	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
+	assert_true(o.tls_unprobe_after == 30);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls-unprobe-after", "0.2"), 0);
+	assert_true(o.tls_unprobe_after == 0.2);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls-unprobe-after", "-1"), -EINVAL);
+	assert_non_null(strstr(err, "--tls-unprobe-after: expected seconds from 0 to 86400"));
 	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--servicemesh=no"), -EINVAL);
 	assert_non_null(strstr(err, "--servicemesh=no: expected true or false"));
 	/* --tls takes true or false, nothing else (docs/tls.md). */

@@ -33,8 +33,8 @@ static const uint64_t rescan_delays_ns[] = {
     10 * MS, 20 * MS,  30 * MS,	 40 * MS,  50 * MS,  60 * MS,  70 * MS,	 80 * MS,
     90 * MS, 100 * MS, 120 * MS, 150 * MS, 200 * MS, 300 * MS, 600 * MS, 1000 * MS};
 #define RESCANS (sizeof(rescan_delays_ns) / sizeof(rescan_delays_ns[0]))
-/* When a file's last known user goes, the tapped namespaces are swept this much later (a burst
- * of exits gives one sweep) before its probes are removed. */
+/* When a file's last known user goes, the tapped namespaces are swept this much later at the
+ * least (a burst of exits gives one sweep), cfg.unprobe_after_ns at the most. */
 #define UNPROBE_SWEEP_NS (200 * MS)
 
 /* One probed function: the program, entry or return, and whether a library without it is
@@ -81,6 +81,7 @@ struct tls_lib {
 	bool failed;
 	bool attached;	 /* its probes are in place now */
 	unsigned users;	 /* known processes of tapped namespaces that map or run it */
+	uint64_t idle_since_ns; /* when users fell to 0 */
 	char reason[160]; /* failed: why, for the blind list */
 };
 
@@ -423,12 +424,13 @@ static struct tls_proc *proc_find(struct tls_source *ts, pid_t pid)
 
 /* ---- which process uses which file: probes removed when none does ---- */
 
-static void sweep_arm(struct tls_source *ts)
+static void sweep_arm(struct tls_source *ts, uint64_t delay_ns)
 {
 	if (ts->sweep_armed || !ts->loop || !ts->sweep_timer)
 		return;
 	ts->sweep_armed = true;
-	evloop_timer_set(ts->loop, ts->sweep_timer, UNPROBE_SWEEP_NS, 0);
+	evloop_timer_set(ts->loop, ts->sweep_timer,
+			 delay_ns > UNPROBE_SWEEP_NS ? delay_ns : UNPROBE_SWEEP_NS, 0);
 }
 
 /* pr uses l: counted once. Returns true when it is new. */
@@ -453,8 +455,10 @@ static void proc_unref(struct tls_source *ts, struct tls_proc *pr)
 	for (unsigned i = 0; i < pr->n_libs; i++) {
 		struct tls_lib *l = &ts->libs[pr->libs[i]];
 
-		if (l->users && --l->users == 0 && l->attached)
-			sweep_arm(ts);
+		if (l->users && --l->users == 0 && l->attached) {
+			l->idle_since_ns = evloop_now_ns();
+			sweep_arm(ts, ts->cfg.unprobe_after_ns);
+		}
 	}
 	pr->n_libs = 0;
 	pr->scanned_tls = false;
@@ -643,6 +647,7 @@ static void proc_mmap(struct tls_source *ts, pid_t pid)
 static void on_sweep_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
 {
 	struct tls_source *ts = ctx;
+	uint64_t now = evloop_now_ns(), next = UINT64_MAX;
 	char p[64];
 	struct stat sb;
 
@@ -660,11 +665,19 @@ static void on_sweep_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
 
 		if (!lib->attached || lib->users)
 			continue;
+		if (now - lib->idle_since_ns < ts->cfg.unprobe_after_ns) {
+			uint64_t due = lib->idle_since_ns + ts->cfg.unprobe_after_ns - now;
+
+			next = due < next ? due : next;
+			continue;
+		}
 		lib_detach(lib);
 		ts->st.libs_unhooked++;
 		fprintf(ts->cfg.log, "floe: tls: unhooked %s: no tapped process uses it\n",
 			lib->path);
 	}
+	if (next != UINT64_MAX)
+		sweep_arm(ts, next);
 }
 
 static void on_rescan_timer(struct evloop *l, struct evloop_timer *t, void *ctx)

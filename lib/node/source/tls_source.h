@@ -37,6 +37,9 @@ struct tls_source_config {
 	/* --servicemesh: connections between two loopback addresses (an app and its sidecar in
 	 * one pod) are not read; the sidecar's own TLS connection is (docs/tls.md). */
 	bool skip_loopback_hops;
+	/* A file without a user for this long is unprobed (0: at the next sweep); a program run
+	 * again and again (a short client) keeps its probes from one run to the next. */
+	uint64_t unprobe_after_ns;
 };
 
 /* The blind list (tls_source_blind_json) holds at most this many items; the rest is counted. */

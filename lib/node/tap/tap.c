@@ -990,7 +990,9 @@ static void tls_snapshot(struct tap *t)
 static void tls_open(struct tap *t)
 {
 	struct tls_source_config tc = {.log = t->log,
-				       .skip_loopback_hops = t->o->servicemesh};
+				       .skip_loopback_hops = t->o->servicemesh,
+				       .unprobe_after_ns =
+					   (uint64_t)(t->o->tls_unprobe_after * 1e9)};
 	struct byte_sink bs = {.stream = on_stream, .error = on_byte_source_error, .ctx = t};
 	char err[512];
 	int ret = tls_source_new(&tc, &t->tls_byte_source, &t->tls, err, sizeof(err));

@@ -27,6 +27,7 @@ void tap_options_init(struct tap_options *o)
 	o->compress = true;
 	o->tls = true;
 	o->servicemesh = true;
+	o->tls_unprobe_after = 30;
 	o->history = true;
 	o->agent_token = getenv("FLOE_AGENT_TOKEN");
 	o->storage_limit = 200ull << 20;
@@ -134,6 +135,8 @@ static void print_help(FILE *out)
 	    "      --tls[=true|false]     read the TLS traffic of tapped pods in plaintext "
 	    "through\n"
 	    "                             uprobes on OpenSSL (default true; docs/tls.md)\n"
+	    "      --tls-unprobe-after SECONDS  a TLS library or Go program no tapped process\n"
+	    "                             has used for this long is unprobed (default 30)\n"
 	    "      --servicemesh[=true|false]  pods with a sidecar proxy (mTLS): read the\n"
 	    "                             sidecar's TLS, not the app<->sidecar loopback hop when\n"
 	    "                             that is TLS too, so each request once, with the pods'\n"
@@ -179,6 +182,7 @@ enum {
 	OPT_SEGMENT_SECONDS,
 	OPT_NO_COMPRESS,
 	OPT_DURATION,
+	OPT_TLS_UNPROBE_AFTER,
 	OPT_STATS_JSON,
 	OPT_STATE_DIR,
 	OPT_ENTRIES,
@@ -285,6 +289,16 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 			snprintf(err, errlen,
 				 "--duration: expected seconds greater than 0, got '%s' (leave it "
 				 "out to run until stopped)",
+				 val);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_TLS_UNPROBE_AFTER:
+		o->tls_unprobe_after = strtod(val, &end);
+		if (*val == '\0' || *end || !isfinite(o->tls_unprobe_after) ||
+		    o->tls_unprobe_after < 0 || o->tls_unprobe_after > 86400) {
+			snprintf(err, errlen,
+				 "--tls-unprobe-after: expected seconds from 0 to 86400, got '%s'",
 				 val);
 			return -EINVAL;
 		}
@@ -421,6 +435,7 @@ static const struct option long_opts[] = {
     {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
     {"no-history", no_argument, NULL, OPT_NO_HISTORY},
     {"duration", required_argument, NULL, OPT_DURATION},
+    {"tls-unprobe-after", required_argument, NULL, OPT_TLS_UNPROBE_AFTER},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"entries", no_argument, NULL, OPT_ENTRIES},
     {"json", no_argument, NULL, OPT_JSON},
