@@ -144,6 +144,7 @@ enum floe_tls_counter {
 	FLOE_TLS_CNT_READ_FAILED,  /* plaintext that could not be read from the process */
 	FLOE_TLS_CNT_NO_SOCKET,	   /* records without a 5-tuple (no socket syscall seen yet) */
 	FLOE_TLS_CNT_EVENTS,	   /* event records committed (closes, execs) */
+	FLOE_TLS_CNT_MESH_HOP,	   /* calls not recorded: an in-pod loopback hop (--servicemesh) */
 	FLOE_TLS_CNT_MAX,
 };
 
@@ -179,6 +180,8 @@ enum floe_tls_event_kind {
 	FLOE_TLS_EV_CLOSE = 1, /* SSL_free of a connection that carried data */
 	FLOE_TLS_EV_EXEC = 2,  /* a process of a tapped network namespace ran execve */
 	FLOE_TLS_EV_EXIT = 3,  /* a process (its last thread) of a tapped namespace ended */
+	FLOE_TLS_EV_MMAP = 4,  /* a process of a tapped namespace maps a libssl* file executable
+				* (dlopen, or its loader at start) */
 };
 
 struct floe_tls_event {

@@ -21,7 +21,9 @@
  *   uprobe SSL_free                  the connection's end (an event record);
  *   tracepoint sched_process_exec    a new program in a tapped namespace: userspace looks at
  *                                    its mappings for TLS libraries not probed yet;
- *   tracepoint sched_process_exit    the process's last thread: its connections end.
+ *   tracepoint sched_process_exit    the process's last thread: its connections end;
+ *   tracepoint sys_enter_mmap        a tapped process maps a libssl* file executable (dlopen,
+ *                                    or its loader): userspace looks at its mappings again.
  *
  * A read served from the library's own buffer makes no syscall: the endpoints learnt earlier
  * for the same SSL * are used.
@@ -43,6 +45,10 @@
 
 /* Wake the consumer when this many bytes are waiting (0: wake for every record). */
 const volatile __u64 wakeup_bytes = 0;
+/* --servicemesh: a connection whose two ends are loopback addresses (an app and its sidecar
+ * in one pod) is not recorded: the sidecar's mTLS connection carries the same requests with
+ * the pods' real endpoints (docs/tls.md, "Service meshes"). */
+const volatile __u8 skip_loopback_hops = 0;
 
 /* Network namespaces (inode numbers) of tapped pods: value unused. */
 struct {
@@ -159,20 +165,30 @@ static __always_inline int enter(__u64 ssl, __u64 buf, __u64 outlen, __u32 dir, 
 	return 0;
 }
 
-/* The socket behind fd in the current task, its endpoints into v. 0 when it is a TCP socket. */
-static __always_inline int sock_of_fd(int fd, struct conn_val *v)
+/* The struct file behind fd in the current task (NULL: none). */
+static __always_inline struct file *file_of_fd(int fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
 	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
 	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= max)
+		return NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+		return NULL;
+	return f;
+}
+
+/* The socket behind fd in the current task, its endpoints into v. 0 when it is a TCP socket. */
+static __always_inline int sock_of_fd(int fd, struct conn_val *v)
+{
+	struct file *f = file_of_fd(fd);
 	struct socket *so;
 	struct sock *sk;
 	__u16 family;
 
-	if (fd < 0 || (unsigned int)fd >= max)
-		return -1;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (!f)
 		return -1;
 	/* Any file's private_data is read; it is a socket when the socket points back. */
 	so = BPF_CORE_READ(f, private_data);
@@ -278,6 +294,20 @@ int floe_tls_sys_writev(struct trace_event_raw_sys_enter *ctx)
 	return on_io((long)ctx->args[0]);
 }
 
+/* An address of 127.0.0.0/8 (as ::ffff:127.x.y.z) or ::1. */
+static __always_inline bool loopback_addr(const __u8 a[16])
+{
+	__u64 hi, lo;
+
+	__builtin_memcpy(&hi, a, 8);
+	__builtin_memcpy(&lo, a + 8, 8);
+	if (hi)
+		return false;
+	/* little-endian words: bytes 8..11 = 00 00 ff ff, byte 12 = 127; or 0...01 */
+	return ((lo & 0xffffffffull) == 0xffff0000ull && a[12] == 127) ||
+	       lo == 0x0100000000000000ull;
+}
+
 /* The call returned n bytes (n > 0): copy them into records. */
 static __always_inline void emit_data(const struct call *c, __u64 id, __u64 n)
 {
@@ -297,6 +327,11 @@ static __always_inline void emit_data(const struct call *c, __u64 id, __u64 n)
 	}
 	if (!s || !v)
 		return;
+	if (skip_loopback_hops && v->family && loopback_addr(v->local_addr) &&
+	    loopback_addr(v->remote_addr)) {
+		count(FLOE_TLS_CNT_MESH_HOP, 1);
+		return;
+	}
 	v->data_seen = 1;
 	if (!v->family)
 		count(FLOE_TLS_CNT_NO_SOCKET, 1);
@@ -456,9 +491,11 @@ static __always_inline void emit_event(__u32 kind, __u64 conn, __u32 netns)
 	ev->netns = netns;
 	ev->kind = kind;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	/* An exec wakes floe at once: a static program (Go) can be probed before a short
-	 * process is over. */
-	bpf_ringbuf_submit(ev, kind == FLOE_TLS_EV_EXEC ? BPF_RB_FORCE_WAKEUP : wake_flag());
+	/* An exec or a libssl mapped wakes floe at once: a static program (Go) can be probed
+	 * before a short process is over, a library before its first calls if floe is quick. */
+	bpf_ringbuf_submit(ev, kind == FLOE_TLS_EV_EXEC || kind == FLOE_TLS_EV_MMAP
+				   ? BPF_RB_FORCE_WAKEUP
+				   : wake_flag());
 	count(FLOE_TLS_CNT_EVENTS, 1);
 }
 
@@ -612,6 +649,42 @@ int floe_tls_exec(struct trace_event_raw_sched_process_exec *ctx)
 
 	if (tapped(&netns))
 		emit_event(FLOE_TLS_EV_EXEC, 0, netns);
+	return 0;
+}
+
+#define PROT_EXEC 0x4
+
+/*
+ * mmap(..., PROT_EXEC, ..., fd, ...) of a file whose name starts with "libssl.so" by a tapped
+ * process: a library loaded now (dlopen after the start, or the loader at the start). The
+ * loader maps a library's first (read-only) segment before its code, so when this code segment
+ * is mapped the file is already in /proc/PID/maps for userspace to find. Other mmaps return
+ * after the prot test, other files after one name read.
+ */
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int floe_tls_sys_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	long prot = (long)ctx->args[2], fd = (long)ctx->args[4];
+	static const char want[9] = "libssl.so";
+	char name[10] = {};
+	const unsigned char *dname;
+	struct file *f;
+	__u32 netns;
+
+	if (!(prot & PROT_EXEC) || fd < 0 || fd > 0x7fffffff)
+		return 0;
+	if (!tapped(&netns))
+		return 0;
+	f = file_of_fd((int)fd);
+	if (!f)
+		return 0;
+	dname = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	if (bpf_probe_read_kernel_str(name, sizeof(name), dname) < 10)
+		return 0;
+	for (int i = 0; i < 9; i++)
+		if (name[i] != want[i])
+			return 0;
+	emit_event(FLOE_TLS_EV_MMAP, 0, netns);
 	return 0;
 }
 

@@ -580,25 +580,6 @@ out:
 	free(np);
 }
 
-static void do_agents(struct conn *c)
-{
-	struct hub_server *s = c->s;
-	json_t *a = json_array();
-	for (size_t i = 0; i < s->n; i++) {
-		struct agent_info in;
-		memset(&in, 0, sizeof(in));
-		s->agents[i].ops->info(s->agents[i].self, &in);
-		if (!in.name[0])
-			snprintf(in.name, sizeof(in.name), "agent%zu", i);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:s?}", "name",
-						   in.name, "node", in.node, "address", in.address,
-						   "version", in.version, "connected", in.connected,
-						   "last_seen_ns", (json_int_t)in.last_seen_ns,
-						   "error", in.error[0] ? in.error : NULL));
-	}
-	respond_json(c, 200, json_pack("{s:o}", "agents", a));
-}
-
 struct stats_part {
 	struct hub_server *s;
 	char **json;
@@ -615,21 +596,83 @@ static void stats_one(size_t i, void *arg)
 	p->rc[i] = a->ops->stats(a->self, &p->json[i], p->err[i], 256);
 }
 
+/* Every agent's stats, asked in parallel: p's arrays (one slot an agent), freed by
+ * stats_part_free whatever this returns. -ENOMEM when they cannot be had. */
+static int stats_fetch(struct hub_server *s, struct stats_part *p)
+{
+	size_t n = s->n ? s->n : 1;
+
+	*p = (struct stats_part){.s = s,
+				 .json = calloc(n, sizeof(char *)),
+				 .rc = calloc(n, sizeof(int)),
+				 .err = calloc(n, 256)};
+	if (!p->json || !p->rc || !p->err)
+		return -ENOMEM;
+	hub_fanout(s->n, stats_one, p);
+	return 0;
+}
+
+static void stats_part_free(struct stats_part *p)
+{
+	for (size_t i = 0; p->json && i < p->s->n; i++)
+		free(p->json[i]);
+	free(p->json);
+	free(p->rc);
+	free(p->err);
+}
+
+/* /agents: each agent's identity and state, and where its TLS reading is blind
+ * ("tls_blind" from its stats, docs/tls.md) when it says (an agent that does not answer, or
+ * has no TLS source, has none). */
+static void do_agents(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	struct stats_part p;
+	json_t *a = json_array();
+
+	if (stats_fetch(s, &p) || !a) {
+		respond_error(c, 500, "out of memory");
+		json_decref(a);
+		goto out;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct agent_info in;
+		memset(&in, 0, sizeof(in));
+		s->agents[i].ops->info(s->agents[i].self, &in);
+		if (!in.name[0])
+			snprintf(in.name, sizeof(in.name), "agent%zu", i);
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:s?}", "name", in.name, "node",
+				      in.node, "address", in.address, "version", in.version,
+				      "connected", in.connected, "last_seen_ns",
+				      (json_int_t)in.last_seen_ns, "error",
+				      in.error[0] ? in.error : NULL);
+		json_t *st = p.rc[i] || !p.json[i] ? NULL : json_loads(p.json[i], 0, NULL);
+		json_t *blind = json_object_get(st, "tls_blind");
+
+		if (o && json_is_array(blind))
+			json_object_set(o, "tls_blind", blind);
+		json_decref(st);
+		json_array_append_new(a, o);
+	}
+	respond_json(c, 200, json_pack("{s:o}", "agents", a));
+out:
+	stats_part_free(&p);
+}
+
 static void do_stats(struct conn *c)
 {
 	struct hub_server *s = c->s;
 	size_t n = s->n ? s->n : 1;
-	char **js = calloc(n, sizeof(*js));
-	int *rc = calloc(n, sizeof(*rc));
-	char(*err)[256] = calloc(n, 256);
+	struct stats_part p;
 	char(*names)[64] = calloc(n, 64);
 	int *connected = calloc(n, sizeof(*connected));
-	if (!js || !rc || !err || !names || !connected) {
+	if (stats_fetch(s, &p) || !names || !connected) {
 		respond_error(c, 500, "out of memory");
 		goto out;
 	}
-	struct stats_part p = {.s = s, .json = js, .rc = rc, .err = err};
-	hub_fanout(s->n, stats_one, &p);
+	char **js = p.json;
+	int *rc = p.rc;
+	char(*err)[256] = p.err;
 	agent_names(s, names, connected);
 	size_t nconn = 0;
 	for (size_t i = 0; i < s->n; i++)
@@ -669,11 +712,7 @@ static void do_stats(struct conn *c)
 				   s->metrics.entries[HUB_ROUTE_STREAM]));
 	respond_json(c, 200, json_pack("{s:o, s:o}", "hub", hub, "agents", a));
 out:
-	for (size_t i = 0; js && i < s->n; i++)
-		free(js[i]);
-	free(js);
-	free(rc);
-	free(err);
+	stats_part_free(&p);
 	free(names);
 	free(connected);
 }

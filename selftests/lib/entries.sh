@@ -7,6 +7,7 @@
 #                                   (stdout) to OUT, messages (stderr) to LOG; waits for
 #                                   "floe: tapping". Sets FLOE_PID like floe_start.
 #   entries_wait OUT N SECS         wait until OUT has at least N lines
+#   entries_wait_tls OUT N SECS     wait until OUT has at least N whole entries with "tls": true
 #   checks cmd...                   run a checker that prints TAB-separated lines
 #                                   "ok<TAB>DESC", "fail<TAB>DESC", "diag<TAB>TEXT",
 #                                   "skip<TAB>DESC<TAB>REASON" and turn them into assertions
@@ -38,6 +39,16 @@ entries_wait() {
 		if [ "$(date +%s%N)" -ge "$end" ]; then
 			return 1
 		fi
+		sleep 0.1
+	done
+}
+
+# entries_wait_tls OUT N [SECS]: until OUT holds N whole entries read through the TLS uprobes
+# ("tls": true; the handshake entries from packets do not count). 1 on timeout.
+entries_wait_tls() {
+	local out=$1 n=$2 end=$(($(date +%s%N) + ${3:-10} * 1000000000))
+	until [ -f "$out" ] && [ "$(head -n "$(wc -l <"$out")" "$out" | jq -c 'select(.tls == true)' | wc -l)" -ge "$n" ]; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
 		sleep 0.1
 	done
 }

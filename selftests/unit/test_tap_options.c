@@ -118,8 +118,21 @@ static void test_bad_flags(void **state)
 	assert_non_null(strstr(err, "--dissect-memory"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--name-history", "0"), -EINVAL);
 	assert_non_null(strstr(err, "--name-history: expected 1..100000000"));
-	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--servicemesh"), -EINVAL);
-	assert_non_null(strstr(err, "not available yet"));
+	/* --servicemesh: true by default, =false turns it off, nothing else (docs/tls.md). */
+	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
+	assert_true(o.servicemesh);
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--servicemesh=false"), 0);
+	assert_false(o.servicemesh);
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--servicemesh"), 0);
+	assert_true(o.servicemesh);
+	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
+	assert_true(o.tls_unprobe_after == 30);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls-unprobe-after", "0.2"), 0);
+	assert_true(o.tls_unprobe_after == 0.2);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls-unprobe-after", "-1"), -EINVAL);
+	assert_non_null(strstr(err, "--tls-unprobe-after: expected seconds from 0 to 86400"));
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--servicemesh=no"), -EINVAL);
+	assert_non_null(strstr(err, "--servicemesh=no: expected true or false"));
 	/* --tls takes true or false, nothing else (docs/tls.md). */
 	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls=yes"), -EINVAL);
 	assert_non_null(strstr(err, "expected true or false"));

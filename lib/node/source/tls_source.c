@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <jansson.h>
 
 #include "capture/capture.h"
 #include "source/clock_offset.h"
@@ -32,6 +33,9 @@ static const uint64_t rescan_delays_ns[] = {
     10 * MS, 20 * MS,  30 * MS,	 40 * MS,  50 * MS,  60 * MS,  70 * MS,	 80 * MS,
     90 * MS, 100 * MS, 120 * MS, 150 * MS, 200 * MS, 300 * MS, 600 * MS, 1000 * MS};
 #define RESCANS (sizeof(rescan_delays_ns) / sizeof(rescan_delays_ns[0]))
+/* When a file's last known user goes, the tapped namespaces are swept this much later at the
+ * least (a burst of exits gives one sweep), cfg.unprobe_after_ns at the most. */
+#define UNPROBE_SWEEP_NS (200 * MS)
 
 /* One probed function: the program, entry or return, and whether a library without it is
  * refused (SSL_read/SSL_write are what the rest is for). */
@@ -75,12 +79,23 @@ struct tls_lib {
 	/* Go: Write, Read, Close and one per RET of Read */
 	struct bpf_link *go_links[3 + GO_ELF_MAX_RETS];
 	bool failed;
+	bool attached;	 /* its probes are in place now */
+	unsigned users;	 /* known processes of tapped namespaces that map or run it */
+	uint64_t idle_since_ns; /* when users fell to 0 */
+	char reason[160]; /* failed: why, for the blind list */
 };
+
+/* The TLS library and program files one process uses (a libssl, its Go program). */
+#define PROC_LIBS 4
 
 struct tls_proc {
 	pid_t pid;
 	uint32_t netns;
 	bool scanned_tls; /* maps a TLS library (hooked or not) */
+	bool counted_tls; /* counted in processes_tls */
+	char comm[16];
+	uint8_t n_libs;
+	uint32_t libs[PROC_LIBS]; /* indexes in tls_source.libs (the array only grows) */
 };
 
 struct rescan {
@@ -97,7 +112,8 @@ struct tls_source {
 	struct evloop *loop;
 	struct byte_sink sink;
 	struct evloop_fd *ring_src;
-	struct evloop_timer *clock, *rescan_timer, *drain_timer;
+	struct evloop_timer *clock, *rescan_timer, *drain_timer, *sweep_timer;
+	bool sweep_armed;
 	uint64_t drain_gap_ns;
 	int64_t mono_to_real_ns;
 	struct tls_lib *libs;
@@ -108,7 +124,8 @@ struct tls_source {
 	size_t n_rescans;
 	struct {
 		uint32_t inode;
-		char name[64];
+		char name[64];	    /* the pod */
+		char namespace[64]; /* its Kubernetes namespace */
 	} * netns;
 	size_t n_netns;
 	struct tls_source_stats st;
@@ -138,6 +155,7 @@ static struct bpf_program *probe_prog(struct tls_bpf *s, const struct probe_spec
 
 static void lib_detach(struct tls_lib *l)
 {
+	l->attached = false;
 	for (size_t i = 0; i < N_PROBES; i++) {
 		bpf_link__destroy(l->links[i]);
 		l->links[i] = NULL;
@@ -163,10 +181,17 @@ static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *ope
 
 			if (!p->required)
 				continue;
+			/* The process it was seen through is gone (a short client): not a fault
+			 * of the file; probed when the next process maps it. */
+			if (access(open_path, F_OK) < 0) {
+				lib_detach(l);
+				return;
+			}
+			snprintf(l->reason, sizeof(l->reason), "cannot probe %s%s: %s", p->func,
+				 p->ret ? " (return)" : "", strerror(err));
 			fprintf(ts->cfg.log,
-				"floe: tls: %s: cannot probe %s%s: %s; its processes are "
-				"not read in plaintext\n",
-				l->path, p->func, p->ret ? " (return)" : "", strerror(err));
+				"floe: tls: %s: %s; its processes are not read in plaintext\n",
+				l->path, l->reason);
 			lib_detach(l);
 			l->failed = true;
 			ts->st.libs_failed++;
@@ -174,6 +199,7 @@ static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *ope
 		}
 		l->links[i] = link;
 	}
+	l->attached = true;
 	ts->st.libs_hooked++;
 	fprintf(ts->cfg.log, "floe: tls: hooked %s\n", l->path);
 }
@@ -217,6 +243,9 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 		if (!l->go_links[n]) {
 			int err = errno;
 
+			snprintf(l->reason, sizeof(l->reason),
+				 "Go: cannot probe offset 0x%llx: %s", (unsigned long long)off,
+				 strerror(err));
 			fprintf(ts->cfg.log,
 				"floe: tls: %s (Go): cannot probe offset 0x%llx: %s; its processes "
 				"are not read in plaintext\n",
@@ -228,6 +257,7 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 		}
 		n++;
 	}
+	l->attached = true;
 	ts->st.libs_hooked++;
 	fprintf(ts->cfg.log,
 		"floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read)%s\n", l->path,
@@ -282,7 +312,8 @@ static struct tls_lib *go_exe_get(struct tls_source *ts, pid_t pid)
 	if (stat(exe, &sb) < 0)
 		return NULL;
 	l = lib_find(ts, &sb);
-	if (l)
+	/* Known: as it is, unless its probes were removed (no user for a while): again then. */
+	if (l && (l->kind != LIB_GO || l->failed || l->attached))
 		return l->kind == LIB_GO ? l : NULL;
 	n = readlink(exe, path, sizeof(path) - 1);
 	if (n < 0)
@@ -292,18 +323,21 @@ static struct tls_lib *go_exe_get(struct tls_source *ts, pid_t pid)
 	if (fd < 0)
 		return NULL;
 	r = go_elf_inspect_fd(fd, &gi);
-	if (r == GO_ELF_NOT_ELF || r == GO_ELF_NOT_GO || r == GO_ELF_NO_TLS) {
+	if (!l && (r == GO_ELF_NOT_ELF || r == GO_ELF_NOT_GO || r == GO_ELF_NO_TLS)) {
 		close(fd);
 		lib_add(ts, &sb, path, LIB_NONE);
 		return NULL;
 	}
-	l = lib_add(ts, &sb, path, LIB_GO);
+	if (!l)
+		l = lib_add(ts, &sb, path, LIB_GO);
 	if (!l) {
 		close(fd);
 		return NULL;
 	}
 	if (r != GO_ELF_OK) {
 		close(fd);
+		snprintf(l->reason, sizeof(l->reason), "Go %s: %s",
+			 gi.version[0] ? gi.version : "of unknown version", go_elf_strerror(r));
 		fprintf(ts->cfg.log, "floe: tls: %s (Go %s) cannot be probed: %s\n", path,
 			gi.version[0] ? gi.version : "of unknown version", go_elf_strerror(r));
 		l->failed = true;
@@ -329,6 +363,9 @@ static struct tls_lib *lib_get(struct tls_source *ts, pid_t pid, const char *pat
 	if (stat(open_path, &sb) < 0)
 		return NULL;
 	l = lib_find(ts, &sb);
+	/* Known; probed again when its probes were removed (no user for a while). */
+	if (l && l->kind == LIB_OPENSSL && !l->failed && !l->attached)
+		lib_attach(ts, l, open_path);
 	if (l)
 		return l;
 	l = lib_add(ts, &sb, path, LIB_OPENSSL);
@@ -385,6 +422,71 @@ static struct tls_proc *proc_find(struct tls_source *ts, pid_t pid)
 	return NULL;
 }
 
+/* ---- which process uses which file: probes removed when none does ---- */
+
+static void sweep_arm(struct tls_source *ts, uint64_t delay_ns)
+{
+	if (ts->sweep_armed || !ts->loop || !ts->sweep_timer)
+		return;
+	ts->sweep_armed = true;
+	evloop_timer_set(ts->loop, ts->sweep_timer,
+			 delay_ns > UNPROBE_SWEEP_NS ? delay_ns : UNPROBE_SWEEP_NS, 0);
+}
+
+/* pr uses l: counted once. Returns true when it is new. */
+static bool proc_ref(struct tls_source *ts, struct tls_proc *pr, const struct tls_lib *l)
+{
+	uint32_t idx = (uint32_t)(l - ts->libs);
+
+	for (unsigned i = 0; i < pr->n_libs; i++)
+		if (pr->libs[i] == idx)
+			return false;
+	if (pr->n_libs == PROC_LIBS)
+		return false; /* more TLS libraries than that in one process: not counted */
+	pr->libs[pr->n_libs++] = idx;
+	ts->libs[idx].users++;
+	return true;
+}
+
+/* pr's program is replaced or gone: its files lose a user; the last one's probes go after a
+ * sweep (sweep_arm). */
+static void proc_unref(struct tls_source *ts, struct tls_proc *pr)
+{
+	for (unsigned i = 0; i < pr->n_libs; i++) {
+		struct tls_lib *l = &ts->libs[pr->libs[i]];
+
+		if (l->users && --l->users == 0 && l->attached) {
+			l->idle_since_ns = evloop_now_ns();
+			sweep_arm(ts, ts->cfg.unprobe_after_ns);
+		}
+	}
+	pr->n_libs = 0;
+	pr->scanned_tls = false;
+}
+
+static void proc_remove(struct tls_source *ts, size_t i)
+{
+	proc_unref(ts, &ts->procs[i]);
+	ts->procs[i] = ts->procs[--ts->n_procs];
+}
+
+/* The blind: processes that use a file that could not be probed. */
+static void blind_log(struct tls_source *ts, const struct tls_proc *pr, const char *nsname,
+		      const struct tls_lib *l)
+{
+	if (l->kind == LIB_GO)
+		fprintf(ts->cfg.log,
+			"floe: tls: process %d (%s) of %s is the Go program %s, which could not "
+			"be probed: floe is blind to its TLS traffic\n",
+			pr->pid, pr->comm, nsname, l->path);
+	else
+		fprintf(ts->cfg.log,
+			"floe: tls: process %d (%s) of %s uses %s, which could not be probed: "
+			"floe is blind to its TLS traffic\n",
+			pr->pid, pr->comm, nsname, l->path);
+	ts->st.processes_failed++;
+}
+
 /*
  * Look at pid's mappings for TLS libraries and probe the ones not probed yet. Returns 1 when it
  * maps one, 0 when not (yet), -1 when pid is not a process of a tapped namespace.
@@ -396,7 +498,8 @@ static int scan_pid(struct tls_source *ts, pid_t pid)
 	struct tls_proc *pr;
 	char p[64], line[PATH_MAX + 128], path[PATH_MAX];
 	FILE *f;
-	int found = 0;
+	bool found = false, hooked = false;
+	struct tls_lib *g;
 
 	if (!ns || !nsname)
 		return -1;
@@ -417,53 +520,38 @@ static int scan_pid(struct tls_source *ts, pid_t pid)
 	}
 	if (pr->scanned_tls)
 		return 1;
+	read_comm(ts, pid, pr->comm, sizeof(pr->comm));
 	snprintf(p, sizeof(p), "%s/%d/maps", ts->cfg.proc, pid);
 	f = fopen(p, "re");
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		struct tls_lib *l;
-		char comm[32];
 
 		if (!tls_maps_line_libssl(line, path, sizeof(path)))
 			continue;
-		found = 1;
+		found = true;
 		l = lib_get(ts, pid, path);
-		if (l && !l->failed)
+		if (!l)
 			continue;
-		read_comm(ts, pid, comm, sizeof(comm));
-		fprintf(ts->cfg.log,
-			"floe: tls: process %d (%s) of %s uses %s, which could not be "
-			"probed: floe is blind to its TLS traffic\n",
-			pid, comm, nsname, path);
-		ts->st.processes_failed++;
-		found = 2;
-		break;
+		if (proc_ref(ts, pr, l) && l->failed)
+			blind_log(ts, pr, nsname, l);
+		hooked |= !l->failed;
 	}
 	fclose(f);
 	/* A Go program: its TLS is in the program itself (statically linked). */
-	if (found != 2) {
-		struct tls_lib *g = go_exe_get(ts, pid);
-
-		if (g && !g->failed) {
-			found = 1;
-		} else if (g) {
-			char comm[32];
-
-			read_comm(ts, pid, comm, sizeof(comm));
-			fprintf(
-			    ts->cfg.log,
-			    "floe: tls: process %d (%s) of %s is the Go program %s, which could "
-			    "not be probed: floe is blind to its TLS traffic\n",
-			    pid, comm, nsname, g->path);
-			ts->st.processes_failed++;
-			found = 2;
-		}
+	g = go_exe_get(ts, pid);
+	if (g) {
+		found = true;
+		if (proc_ref(ts, pr, g) && g->failed)
+			blind_log(ts, pr, nsname, g);
+		hooked |= !g->failed;
 	}
 	if (found) {
 		pr->scanned_tls = true;
-		if (found == 1)
+		if (hooked && !pr->counted_tls)
 			ts->st.processes_tls++;
+		pr->counted_tls |= hooked;
 	}
 	return found ? 1 : 0;
 }
@@ -529,9 +617,67 @@ static void proc_exec(struct tls_source *ts, pid_t pid)
 	struct tls_proc *pr = proc_find(ts, pid);
 
 	if (pr)
+		proc_unref(ts, pr); /* the old program's files */
+	if (scan_pid(ts, pid) == 0)
+		rescan_add(ts, pid);
+}
+
+/*
+ * A process of a tapped namespace maps a libssl* file executable (dlopen, or its loader): its
+ * maps are read again now (the file's first segment is mapped before its code, so it is there
+ * already), and after the rescan delays when it is not (yet). Files it used before stay counted.
+ */
+static void proc_mmap(struct tls_source *ts, pid_t pid)
+{
+	struct tls_proc *pr = proc_find(ts, pid);
+
+	ts->st.mmaps++;
+	if (pr)
 		pr->scanned_tls = false;
 	if (scan_pid(ts, pid) == 0)
 		rescan_add(ts, pid);
+}
+
+/*
+ * A file lost its last known user a moment ago. Before its probes go, every process of the
+ * tapped namespaces is looked at: processes forked since (a server's workers: no exec, so not
+ * reported) are found and counted then, and processes that are gone without an exit record (the
+ * ring was full) are forgotten. What still has no user is unprobed.
+ */
+static void on_sweep_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
+{
+	struct tls_source *ts = ctx;
+	uint64_t now = evloop_now_ns(), next = UINT64_MAX;
+	char p[64];
+	struct stat sb;
+
+	ts->sweep_armed = false;
+	for (size_t i = 0; i < ts->n_procs;) {
+		snprintf(p, sizeof(p), "%s/%d", ts->cfg.proc, ts->procs[i].pid);
+		if (stat(p, &sb) < 0 && errno == ENOENT)
+			proc_remove(ts, i);
+		else
+			i++;
+	}
+	scan_all(ts, 0);
+	for (size_t i = 0; i < ts->n_libs; i++) {
+		struct tls_lib *lib = &ts->libs[i];
+
+		if (!lib->attached || lib->users)
+			continue;
+		if (now - lib->idle_since_ns < ts->cfg.unprobe_after_ns) {
+			uint64_t due = lib->idle_since_ns + ts->cfg.unprobe_after_ns - now;
+
+			next = due < next ? due : next;
+			continue;
+		}
+		lib_detach(lib);
+		ts->st.libs_unhooked++;
+		fprintf(ts->cfg.log, "floe: tls: unhooked %s: no tapped process uses it\n",
+			lib->path);
+	}
+	if (next != UINT64_MAX)
+		sweep_arm(ts, next);
 }
 
 static void on_rescan_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
@@ -563,7 +709,7 @@ static void proc_gone(struct tls_source *ts, pid_t pid)
 {
 	for (size_t i = 0; i < ts->n_procs; i++)
 		if (ts->procs[i].pid == pid) {
-			ts->procs[i] = ts->procs[--ts->n_procs];
+			proc_remove(ts, i);
 			return;
 		}
 }
@@ -595,6 +741,9 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 	case FLOE_TLS_EV_EXIT:
 		tls_streams_close_pid(ts->streams, v.event->pid, real, &ts->sink);
 		proc_gone(ts, (pid_t)v.event->pid);
+		break;
+	case FLOE_TLS_EV_MMAP:
+		proc_mmap(ts, (pid_t)v.event->pid);
 		break;
 	}
 	return 0;
@@ -663,6 +812,8 @@ static int tls_start(void *impl, struct evloop *loop, const struct byte_sink *si
 				       &ts->clock);
 	if (!ret)
 		ret = evloop_add_timer(loop, 0, 0, on_rescan_timer, ts, &ts->rescan_timer);
+	if (!ret)
+		ret = evloop_add_timer(loop, 0, 0, on_sweep_timer, ts, &ts->sweep_timer);
 	ts->drain_gap_ns = PACKET_SOURCE_DRAIN_MIN_NS;
 	if (!ret)
 		ret = evloop_add_timer(loop, ts->drain_gap_ns, 0, on_drain_timer, ts,
@@ -695,6 +846,7 @@ static void tls_free(void *impl)
 		evloop_del_timer(ts->loop, ts->clock);
 		evloop_del_timer(ts->loop, ts->rescan_timer);
 		evloop_del_timer(ts->loop, ts->drain_timer);
+		evloop_del_timer(ts->loop, ts->sweep_timer);
 	}
 	for (size_t i = 0; i < ts->n_libs; i++)
 		lib_detach(&ts->libs[i]);
@@ -756,6 +908,7 @@ int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 	/* No wakeup per record (microseconds per SSL call): drained on a timer, woken early
 	 * once a quarter of the ring is waiting. */
 	ts->skel->rodata->wakeup_bytes = ring_size(ts->cfg.ringbuf_bytes) / 4;
+	ts->skel->rodata->skip_loopback_hops = ts->cfg.skip_loopback_hops;
 	bpf_map__set_max_entries(ts->skel->maps.tls_events,
 				 (__u32)ring_size(ts->cfg.ringbuf_bytes));
 	ret = tls_bpf__load(ts->skel);
@@ -774,6 +927,7 @@ int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 		    ts->skel->progs.floe_tls_sys_recvmsg,  ts->skel->progs.floe_tls_sys_sendmsg,
 		    ts->skel->progs.floe_tls_sys_readv,	   ts->skel->progs.floe_tls_sys_writev,
 		    ts->skel->progs.floe_tls_exec,	   ts->skel->progs.floe_tls_exit,
+		    ts->skel->progs.floe_tls_sys_mmap,
 		};
 		struct bpf_link **links[] = {
 		    &ts->skel->links.floe_tls_sys_read,	    &ts->skel->links.floe_tls_sys_write,
@@ -781,6 +935,7 @@ int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 		    &ts->skel->links.floe_tls_sys_recvmsg,  &ts->skel->links.floe_tls_sys_sendmsg,
 		    &ts->skel->links.floe_tls_sys_readv,    &ts->skel->links.floe_tls_sys_writev,
 		    &ts->skel->links.floe_tls_exec,	    &ts->skel->links.floe_tls_exit,
+		    &ts->skel->links.floe_tls_sys_mmap,
 		};
 
 		for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
@@ -808,7 +963,8 @@ fail:
 	return ret;
 }
 
-int tls_source_netns_add(struct tls_source *ts, uint32_t inode, const char *name)
+int tls_source_netns_add(struct tls_source *ts, uint32_t inode, const char *name,
+			 const char *namespace)
 {
 	__u32 one = 1;
 	void *nn;
@@ -822,6 +978,8 @@ int tls_source_netns_add(struct tls_source *ts, uint32_t inode, const char *name
 	ts->netns = nn;
 	ts->netns[ts->n_netns].inode = inode;
 	snprintf(ts->netns[ts->n_netns].name, sizeof(ts->netns[0].name), "%s", name);
+	snprintf(ts->netns[ts->n_netns].namespace, sizeof(ts->netns[0].namespace), "%s",
+		 namespace);
 	ts->n_netns++;
 	/* In the map first: a process that starts during the scan below is reported by exec. */
 	ret = bpf_map__update_elem(ts->skel->maps.tls_netns, &inode, sizeof(inode), &one,
@@ -842,7 +1000,7 @@ void tls_source_netns_del(struct tls_source *ts, uint32_t inode)
 	bpf_map__delete_elem(ts->skel->maps.tls_netns, &inode, sizeof(inode), 0);
 	for (size_t i = 0; i < ts->n_procs;)
 		if (ts->procs[i].netns == inode)
-			ts->procs[i] = ts->procs[--ts->n_procs];
+			proc_remove(ts, i);
 		else
 			i++;
 }
@@ -860,7 +1018,58 @@ void tls_source_get_stats(struct tls_source *ts, struct tls_source_stats *out)
 	ts->st.ringbuf_full = c[FLOE_TLS_CNT_RINGBUF_FULL];
 	ts->st.read_failed = c[FLOE_TLS_CNT_READ_FAILED];
 	ts->st.no_socket = c[FLOE_TLS_CNT_NO_SOCKET];
+	ts->st.mesh_hops = c[FLOE_TLS_CNT_MESH_HOP];
 	tls_streams_get_stats(ts->streams, &ss);
 	ts->st.conns = ss.conns;
+	ts->st.probes = 0;
+	for (size_t i = 0; i < ts->n_libs; i++) {
+		const struct tls_lib *l = &ts->libs[i];
+
+		for (size_t k = 0; k < N_PROBES; k++)
+			ts->st.probes += l->links[k] != NULL;
+		for (size_t k = 0; k < sizeof(l->go_links) / sizeof(l->go_links[0]); k++)
+			ts->st.probes += l->go_links[k] != NULL;
+	}
+	ts->st.blind = 0;
+	for (size_t i = 0; i < ts->n_procs; i++)
+		for (unsigned k = 0; k < ts->procs[i].n_libs; k++)
+			ts->st.blind += ts->libs[ts->procs[i].libs[k]].failed;
 	*out = ts->st;
+}
+
+char *tls_source_blind_json(struct tls_source *ts)
+{
+	json_t *a = json_array();
+	size_t n = 0;
+	char *out;
+
+	if (!a)
+		return NULL;
+	for (size_t i = 0; i < ts->n_procs && n < TLS_SOURCE_BLIND_MAX; i++) {
+		const struct tls_proc *pr = &ts->procs[i];
+
+		for (unsigned k = 0; k < pr->n_libs && n < TLS_SOURCE_BLIND_MAX; k++) {
+			const struct tls_lib *l = &ts->libs[pr->libs[k]];
+			const char *pod = "", *ns = "";
+
+			if (!l->failed)
+				continue;
+			for (size_t j = 0; j < ts->n_netns; j++)
+				if (ts->netns[j].inode == pr->netns) {
+					pod = ts->netns[j].name;
+					ns = ts->netns[j].namespace;
+				}
+			if (json_array_append_new(
+				a, json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "pod", pod,
+					     "namespace", ns, "pid", (int)pr->pid, "process",
+					     pr->comm, "library", l->path, "reason",
+					     l->reason[0] ? l->reason : "could not be probed")) <
+			    0)
+				break;
+			n++;
+		}
+	}
+	out = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return out;
 }

@@ -7,12 +7,14 @@
  * ring's records into ordered stream chunks per connection (tls_record.h) for the sink.
  *
  * New processes: the kernel reports each exec in a tapped namespace; the process's maps are
- * read again a few times after it (its loader maps libraries after the exec). A library it
- * maps later (dlopen) is not seen until the next exec or namespace added (docs/tls.md).
+ * read again a few times after it (its loader maps libraries after the exec). A libssl* file
+ * mapped executable by a tapped process (dlopen, any time) is reported too, and its maps read
+ * again at once. A library or program no tapped process uses any more is unprobed (after a
+ * sweep of the tapped namespaces' processes confirms it), and probed again when one does.
  *
  *   tls_source_new(&cfg, &src, &ts, err, len);  loads the programs
  *   byte_source_start(&src, loop, &sink, ...);  the ring and timers on the loop
- *   tls_source_netns_add(ts, inode, name);      a tapped pod: its processes are scanned
+ *   tls_source_netns_add(ts, inode, pod, ns);   a tapped pod: its processes are scanned
  *   tls_source_netns_del(ts, inode);
  *   byte_source_free(&src);                     probes removed, programs freed
  */
@@ -32,7 +34,16 @@ struct tls_source_config {
 	uint64_t ringbuf_bytes; /* the TLS ring; 0: TLS_SOURCE_DEFAULT_RING */
 	FILE *log;		/* libraries hooked, and every library or process that was not */
 	const char *proc;	/* NULL: /proc (tests may point elsewhere) */
+	/* --servicemesh: connections between two loopback addresses (an app and its sidecar in
+	 * one pod) are not read; the sidecar's own TLS connection is (docs/tls.md). */
+	bool skip_loopback_hops;
+	/* A file without a user for this long is unprobed (0: at the next sweep); a program run
+	 * again and again (a short client) keeps its probes from one run to the next. */
+	uint64_t unprobe_after_ns;
 };
+
+/* The blind list (tls_source_blind_json) holds at most this many items; the rest is counted. */
+#define TLS_SOURCE_BLIND_MAX 64
 
 #define TLS_SOURCE_DEFAULT_RING (8u << 20)
 
@@ -52,15 +63,31 @@ struct tls_source_stats {
 	uint64_t processes_tls;	   /* of those, mapping a hooked TLS library */
 	uint64_t processes_failed; /* mapping a TLS library that could not be probed */
 	uint64_t execs;		   /* execs in tapped namespaces reported by the kernel */
+	uint64_t mmaps;		   /* libssl* files mapped executable there (dlopen), reported */
+	uint64_t mesh_hops;	   /* calls not read: loopback hops inside a pod (--servicemesh) */
+	uint64_t probes;	   /* uprobes attached now (all library and program files) */
+	uint64_t libs_unhooked;	   /* files unprobed: no tapped process used them any more */
+	uint64_t blind;		   /* (process, library) pairs floe is blind to now */
 };
 
 int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 		   struct tls_source **ts, char *err, size_t errlen);
 
-/* Tap the processes of a network namespace (its inode number); name is for messages. */
-int tls_source_netns_add(struct tls_source *ts, uint32_t netns_inode, const char *name);
+/* Tap the processes of a network namespace (its inode number), the pod's; pod and namespace
+ * name it in messages and in the blind list. */
+int tls_source_netns_add(struct tls_source *ts, uint32_t netns_inode, const char *pod,
+			 const char *namespace);
 void tls_source_netns_del(struct tls_source *ts, uint32_t netns_inode);
 
+/* On the loop's thread, as everything above. */
 void tls_source_get_stats(struct tls_source *ts, struct tls_source_stats *out);
+
+/*
+ * Where floe is blind now: a JSON array (malloc'd, NULL when out of memory) of
+ * {"pod","namespace","pid","process","library","reason"}, one per live process of a tapped pod
+ * and TLS library or Go program of it that could not be probed, TLS_SOURCE_BLIND_MAX at most
+ * (stats.blind counts them all).
+ */
+char *tls_source_blind_json(struct tls_source *ts);
 
 #endif /* FLOE_SOURCE_TLS_SOURCE_H */

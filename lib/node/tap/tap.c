@@ -43,6 +43,7 @@
 struct tapped_pod {
 	struct floe_pod pod;
 	uint32_t target_id;
+	uint32_t tls_netns; /* its network namespace's inode given to the TLS source (0: none) */
 };
 
 /*
@@ -76,6 +77,11 @@ struct tap {
 	struct byte_source tls_byte_source;
 	struct tls_source *tls;
 	struct tls_source_stats tls_stats;
+	/* The TLS source's counters and blind list for the agent's stats call (any thread),
+	 * copied on the loop's thread each second (tls_snapshot). */
+	pthread_mutex_t tls_snap_lock;
+	struct tls_source_stats tls_snap;
+	char *tls_blind_snap; /* a JSON array; NULL: none */
 	bool k8s;
 	bool started; /* past the first list of pods: report pods coming and going */
 	size_t services_started; /* tap_services_start's count: stopped in tap_run's end */
@@ -590,31 +596,37 @@ static int add_targets(struct tap *t, const struct floe_pod *p, uint32_t target_
 /*
  * The TLS source follows the pods' network namespaces: local mode's pods are named network
  * namespaces (their inode from the netns directory). Kubernetes pods' namespaces are not
- * known here yet (docs/tls.md).
+ * known here yet (docs/tls.md). The inode is kept: a pod whose name is gone from the netns
+ * directory is untapped by it (its processes may keep the namespace alive).
  */
-static void tls_pod(struct tap *t, const struct floe_pod *p, bool add)
+static void tls_pod(struct tap *t, struct tapped_pod *tp, bool add)
 {
+	const struct floe_pod *p = &tp->pod;
 	char path[PATH_MAX];
 	struct stat sb;
 	int ret;
 
 	if (!t->tls || t->k8s)
 		return;
+	if (!add) {
+		if (tp->tls_netns)
+			tls_source_netns_del(t->tls, tp->tls_netns);
+		tp->tls_netns = 0;
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/%s", t->o->netns_dir, p->name);
 	if (stat(path, &sb) < 0) {
-		if (add)
-			fprintf(t->log, "floe: tls: pod %s/%s: %s: %s: its TLS is not read\n",
-				p->namespace, floe_pod_short_name(p), path, strerror(errno));
+		fprintf(t->log, "floe: tls: pod %s/%s: %s: %s: its TLS is not read\n",
+			p->namespace, floe_pod_short_name(p), path, strerror(errno));
 		return;
 	}
-	if (!add) {
-		tls_source_netns_del(t->tls, (uint32_t)sb.st_ino);
-		return;
-	}
-	ret = tls_source_netns_add(t->tls, (uint32_t)sb.st_ino, p->name);
+	ret = tls_source_netns_add(t->tls, (uint32_t)sb.st_ino, floe_pod_short_name(p),
+				   p->namespace);
 	if (ret < 0)
 		fprintf(t->log, "floe: tls: pod %s/%s: %s: its TLS is not read\n", p->namespace,
 			floe_pod_short_name(p), strerror(-ret));
+	else
+		tp->tls_netns = (uint32_t)sb.st_ino;
 }
 
 static int tap_pod(struct tap *t, const struct floe_pod *p)
@@ -635,6 +647,7 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 	tp = &t->pods[t->n_pods];
 	tp->pod = *p;
 	tp->target_id = ++t->next_target_id;
+	tp->tls_netns = 0;
 	/*
 	 * Map entries before the hook, so the first packet the hook sees is already in scope;
 	 * but marked local (its packets recorded at its own hook, skipped at its peers' egress)
@@ -658,7 +671,7 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 		goto undo;
 	}
 	t->n_pods++;
-	tls_pod(t, p, true);
+	tls_pod(t, tp, true);
 	return 0;
 undo:
 	for (size_t a = 0; a < p->n_addrs; a++)
@@ -673,7 +686,7 @@ static void untap_pod(struct tap *t, size_t i)
 	/* The mirror of tap_pod(): unmarked before its hook goes, so that its last packets to a
 	 * tapped peer are recorded at the peer's egress instead of skipped there. */
 	add_targets(t, &tp->pod, tp->target_id, 0);
-	tls_pod(t, &tp->pod, false);
+	tls_pod(t, tp, false);
 	capture_detach(t->capture, tp->pod.host_ifindex);
 	for (size_t a = 0; a < tp->pod.n_addrs; a++)
 		capture_target_del(t->capture, tp->pod.addrs[a].family, tp->pod.addrs[a].addr);
@@ -805,7 +818,8 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
 			     const struct dissect_stats *ds, const struct dissect_worker_stats *ws,
 			     size_t pods, const struct entry_history_stats *hs,
-			     const struct name_resolver_stats *ns, const struct tls_source_stats *tls)
+			     const struct name_resolver_stats *ns, const struct tls_source_stats *tls,
+			     const char *tls_blind)
 {
 	fprintf(f,
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
@@ -822,7 +836,9 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		"\"names_spans_forgotten\":%llu,\"names_bytes\":%zu,"
 		"\"tls_records\":%llu,\"tls_bytes\":%llu,\"tls_cut\":%llu,"
 		"\"tls_ringbuf_full\":%llu,\"tls_conns\":%llu,\"tls_libs_hooked\":%llu,"
-		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu",
+		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu,"
+		"\"tls_probes\":%llu,\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
+		"\"tls_mesh_hops\":%llu,\"tls_blind_count\":%llu,\"tls_blind\":%s",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -843,7 +859,10 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		(unsigned long long)tls->cut, (unsigned long long)tls->ringbuf_full,
 		(unsigned long long)tls->conns, (unsigned long long)tls->libs_hooked,
 		(unsigned long long)tls->libs_failed, (unsigned long long)tls->processes,
-		(unsigned long long)tls->processes_failed);
+		(unsigned long long)tls->processes_failed, (unsigned long long)tls->probes,
+		(unsigned long long)tls->libs_unhooked, (unsigned long long)tls->mmaps,
+		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->blind,
+		tls_blind ? tls_blind : "[]");
 	services_stats_print(f, o);
 	fputs("}\n", f);
 }
@@ -857,7 +876,7 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 			     const struct dissect_worker_stats *ws, size_t pods,
 			     const struct entry_history_stats *hs,
 			     const struct name_resolver_stats *ns,
-			     const struct tls_source_stats *tls, FILE *log)
+			     const struct tls_source_stats *tls, const char *tls_blind, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -865,7 +884,7 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	stats_json_print(f, o, cnt, cs, st, ds, ws, pods, hs, ns, tls);
+	stats_json_print(f, o, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -897,9 +916,12 @@ static int tap_live_stats(void *ctx, char **json_out)
 	pcap_store_get_stats(t->store, &st);
 	if (t->history)
 		entry_history_get_stats(t->history, &hs);
-	/* The name resolver and the TLS source belong to the loop's thread: 0 here too. */
+	/* The name resolver belongs to the loop's thread: 0 here too. The TLS source's counters
+	 * and blind list are the loop's last copy (at most a second old). */
+	pthread_mutex_lock(&t->tls_snap_lock);
 	stats_json_print(f, t->o, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs,
-			 &(struct name_resolver_stats){0}, &(struct tls_source_stats){0});
+			 &(struct name_resolver_stats){0}, &t->tls_snap, t->tls_blind_snap);
+	pthread_mutex_unlock(&t->tls_snap_lock);
 	if (fclose(f)) {
 		free(*json_out);
 		*json_out = NULL;
@@ -945,10 +967,32 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)t->o->storage_limit);
 }
 
+/* On the loop's thread: the TLS source's counters and blind list, for the stats call. */
+static void tls_snapshot(struct tap *t)
+{
+	struct tls_source_stats st;
+	char *blind;
+
+	if (!t->tls)
+		return;
+	tls_source_get_stats(t->tls, &st);
+	blind = tls_source_blind_json(t->tls);
+	pthread_mutex_lock(&t->tls_snap_lock);
+	t->tls_snap = st;
+	if (blind) {
+		free(t->tls_blind_snap);
+		t->tls_blind_snap = blind;
+	}
+	pthread_mutex_unlock(&t->tls_snap_lock);
+}
+
 /* Start the TLS source; one that cannot start is said, and the tap goes on without it. */
 static void tls_open(struct tap *t)
 {
-	struct tls_source_config tc = {.log = t->log};
+	struct tls_source_config tc = {.log = t->log,
+				       .skip_loopback_hops = t->o->servicemesh,
+				       .unprobe_after_ns =
+					   (uint64_t)(t->o->tls_unprobe_after * 1e9)};
 	struct byte_sink bs = {.stream = on_stream, .error = on_byte_source_error, .ctx = t};
 	char err[512];
 	int ret = tls_source_new(&tc, &t->tls_byte_source, &t->tls, err, sizeof(err));
@@ -972,6 +1016,11 @@ static void tls_close(struct tap *t)
 		return;
 	byte_source_drain(&t->tls_byte_source);
 	tls_source_get_stats(t->tls, &t->tls_stats);
+	/* The pods are untapped by now: the blind list is the last one taken while they were. */
+	pthread_mutex_lock(&t->tls_snap_lock);
+	t->tls_stats.blind = t->tls_snap.blind;
+	t->tls_snap = t->tls_stats;
+	pthread_mutex_unlock(&t->tls_snap_lock);
 	fprintf(t->log,
 		"  tls: plaintext                  %llu records, %llu bytes (%llu cut, %llu lost: "
 		"ring full), %llu connections\n",
@@ -1032,6 +1081,7 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 	if (t->worker)
 		dissect_worker_tick(t->worker);
 	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
+	tls_snapshot(t);
 	if (t->o->debug && capture_counters(t->capture, cnt) == 0) {
 		pcap_store_get_stats(t->store, &st);
 		fprintf(t->log,
@@ -1108,7 +1158,8 @@ void tap_new_run_id(char out[24])
 
 int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 {
-	struct tap t = {.o = o, .log = log, .output_efd = -1};
+	struct tap t = {.o = o, .log = log, .output_efd = -1,
+			.tls_snap_lock = PTHREAD_MUTEX_INITIALIZER};
 	struct sigaction interrupt = {.sa_handler = on_interrupt}, old_interrupt;
 	bool interrupt_set = false;
 	struct tc_hooks_cleanup_stats cleaned = {};
@@ -1288,6 +1339,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 
 	/* No pod events from here on: the pods are untapped below, whatever comes. */
 	pod_source_free(&t.pod_source);
+	tls_snapshot(&t); /* the blind list while the pods were tapped, for --stats-json */
 	/* Unhook first, then drain what the ring still holds: nothing recorded is left behind. */
 	while (t.n_pods)
 		untap_pod(&t, t.n_pods - 1);
@@ -1342,7 +1394,8 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 				o->services[i].finish(o->services[i].ctx, log);
 		if (o->stats_json &&
 		    write_stats_json(o->stats_json, o, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
-				     t.next_target_id, &hs, &ns, &t.tls_stats, log) < 0)
+				     t.next_target_id, &hs, &ns, &t.tls_stats, t.tls_blind_snap,
+				     log) < 0)
 			rc = 1;
 	}
 out:
@@ -1370,6 +1423,7 @@ out:
 		sigaction(SIGRTMIN, &old_interrupt, NULL);
 	tap_scope_free(&t.scope);
 	free(t.pods);
+	free(t.tls_blind_snap);
 	name_resolver_free(t.names);
 	return rc;
 }

@@ -91,6 +91,10 @@ struct tap_options {
 	 * name_resolver.h); 0: NAME_RESOLVER_HISTORY_DEFAULT */
 	size_t name_history;
 	bool tls;                /* --tls (default): TLS plaintext through uprobes (docs/tls.md) */
+	/* --servicemesh (default): loopback TLS hops inside a pod (app <-> sidecar) not read */
+	bool servicemesh;
+	/* --tls-unprobe-after: seconds a probed file may go without a user before its probes go */
+	double tls_unprobe_after;
 	/* Services over the agent's API while the tap runs, started in this order once it is
 	 * ready and stopped in reverse before it goes (tap_options_add_service). */
 	struct tap_service services[TAP_SERVICES_MAX];

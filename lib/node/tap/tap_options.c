@@ -26,6 +26,8 @@ void tap_options_init(struct tap_options *o)
 	memset(o, 0, sizeof(*o));
 	o->compress = true;
 	o->tls = true;
+	o->servicemesh = true;
+	o->tls_unprobe_after = 30;
 	o->history = true;
 	o->agent_token = getenv("FLOE_AGENT_TOKEN");
 	o->storage_limit = 200ull << 20;
@@ -133,6 +135,12 @@ static void print_help(FILE *out)
 	    "      --tls[=true|false]     read the TLS traffic of tapped pods in plaintext "
 	    "through\n"
 	    "                             uprobes on OpenSSL (default true; docs/tls.md)\n"
+	    "      --tls-unprobe-after SECONDS  a TLS library or Go program no tapped process\n"
+	    "                             has used for this long is unprobed (default 30)\n"
+	    "      --servicemesh[=true|false]  pods with a sidecar proxy (mTLS): read the\n"
+	    "                             sidecar's TLS, not the app<->sidecar loopback hop when\n"
+	    "                             that is TLS too, so each request once, with the pods'\n"
+	    "                             own endpoints (default true; docs/tls.md)\n"
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
@@ -157,13 +165,14 @@ static void print_help(FILE *out)
 	    "  -h, --help                 this help\n"
 	    "\n"
 	    "Coming in later releases: --proxy-hub-port (the hub serves its API beside the UI\n"
-	    "on --proxy-front-port), --servicemesh.\n",
+	    "on --proxy-front-port).\n",
 	    out);
 }
 
 enum {
 	OPT_DRYRUN = 256,
 	OPT_TLS,
+	OPT_SERVICEMESH,
 	OPT_STORAGELIMIT,
 	OPT_STORE,
 	OPT_INVENTORY,
@@ -173,6 +182,7 @@ enum {
 	OPT_SEGMENT_SECONDS,
 	OPT_NO_COMPRESS,
 	OPT_DURATION,
+	OPT_TLS_UNPROBE_AFTER,
 	OPT_STATS_JSON,
 	OPT_STATE_DIR,
 	OPT_ENTRIES,
@@ -204,6 +214,20 @@ enum {
 	OPT_SCRIPTING_METRICS,
 	OPT_LATER,
 };
+
+/* --NAME[=true|false]: no value is true. -1 (said in err) for anything else. */
+static int bool_flag(const char *name, const char *val, bool *out, char *err, size_t errlen)
+{
+	if (!val || !strcmp(val, "true"))
+		*out = true;
+	else if (!strcmp(val, "false"))
+		*out = false;
+	else {
+		snprintf(err, errlen, "--%s=%s: expected true or false", name, val);
+		return -1;
+	}
+	return 0;
+}
 
 /* A size in min..max (a size, then its range, each with its own message). */
 static int size_in(const char *name, const char *val, uint64_t min, const char *min_text,
@@ -265,6 +289,16 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 			snprintf(err, errlen,
 				 "--duration: expected seconds greater than 0, got '%s' (leave it "
 				 "out to run until stopped)",
+				 val);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_TLS_UNPROBE_AFTER:
+		o->tls_unprobe_after = strtod(val, &end);
+		if (*val == '\0' || *end || !isfinite(o->tls_unprobe_after) ||
+		    o->tls_unprobe_after < 0 || o->tls_unprobe_after > 86400) {
+			snprintf(err, errlen,
+				 "--tls-unprobe-after: expected seconds from 0 to 86400, got '%s'",
 				 val);
 			return -EINVAL;
 		}
@@ -401,6 +435,7 @@ static const struct option long_opts[] = {
     {"no-compress", no_argument, NULL, OPT_NO_COMPRESS},
     {"no-history", no_argument, NULL, OPT_NO_HISTORY},
     {"duration", required_argument, NULL, OPT_DURATION},
+    {"tls-unprobe-after", required_argument, NULL, OPT_TLS_UNPROBE_AFTER},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"entries", no_argument, NULL, OPT_ENTRIES},
     {"json", no_argument, NULL, OPT_JSON},
@@ -426,7 +461,7 @@ static const struct option long_opts[] = {
     {"pcap", required_argument, NULL, OPT_PCAP},
     {"proxy-hub-port", required_argument, NULL, OPT_LATER},
     {"tls", optional_argument, NULL, OPT_TLS},
-    {"servicemesh", no_argument, NULL, OPT_LATER},
+    {"servicemesh", optional_argument, NULL, OPT_SERVICEMESH},
     {"config-path", required_argument, NULL, OPT_CONFIG_PATH},
     {NULL, 0, NULL, 0},
 };
@@ -483,7 +518,8 @@ int tap_option_check(const char *name, const char *val, char *err, size_t errlen
 	for (const struct option *lo = long_opts; lo->name; lo++) {
 		if (strcmp(lo->name, name))
 			continue;
-		if (lo->val == OPT_TLS && strcmp(val, "true") && strcmp(val, "false")) {
+		if ((lo->val == OPT_TLS || lo->val == OPT_SERVICEMESH) && strcmp(val, "true") &&
+		    strcmp(val, "false")) {
 			snprintf(err, errlen, "expected true or false, got '%s'", val);
 			return -EINVAL;
 		}
@@ -494,7 +530,7 @@ int tap_option_check(const char *name, const char *val, char *err, size_t errlen
 		/* the flags apply() knows: the same check as on the command line */
 		if (lo->has_arg != required_argument || lo->val < OPT_DRYRUN ||
 		    lo->val == OPT_LISTEN || lo->val == OPT_AGENT_TOKEN || lo->val == OPT_PCAP ||
-		    lo->val >= OPT_CONFIG_PATH || lo->val == OPT_TLS)
+		    lo->val >= OPT_CONFIG_PATH || lo->val == OPT_TLS || lo->val == OPT_SERVICEMESH)
 			return 0;
 		tap_options_init(&scratch);
 		return apply(&scratch, lo->val, lo->name, val, err, errlen);
@@ -569,14 +605,12 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			o->agent_token = optarg;
 			break;
 		case OPT_TLS:
-			if (!optarg || !strcmp(optarg, "true"))
-				o->tls = true;
-			else if (!strcmp(optarg, "false"))
-				o->tls = false;
-			else {
-				snprintf(err, errlen, "--tls=%s: expected true or false", optarg);
+			if (bool_flag("tls", optarg, &o->tls, err, errlen))
 				return -EINVAL;
-			}
+			break;
+		case OPT_SERVICEMESH:
+			if (bool_flag("servicemesh", optarg, &o->servicemesh, err, errlen))
+				return -EINVAL;
 			break;
 		case OPT_ALL_NODES:
 			o->all_nodes = true;
@@ -584,15 +618,8 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		case OPT_CONFIG_PATH:
 			break; /* read before parsing: config_argv, tap_main */
 		case OPT_SCRIPTING_WATCH:
-			if (!optarg || !strcmp(optarg, "true"))
-				o->scripting_watch = true;
-			else if (!strcmp(optarg, "false"))
-				o->scripting_watch = false;
-			else {
-				snprintf(err, errlen,
-					 "--scripting-watch=%s: expected true or false", optarg);
+			if (bool_flag("scripting-watch", optarg, &o->scripting_watch, err, errlen))
 				return -EINVAL;
-			}
 			break;
 		case OPT_LATER:
 			snprintf(err, errlen, "--%s: not available yet in this release of floe",
