@@ -143,7 +143,7 @@ static double num_at(const json_t *o, const char *key, int *has)
 /*
  * Whether an entry is an error, protocol by protocol (the UI's list marks the same):
  * HTTP (and GraphQL) status >= 400 (GraphQL also with errors in its answer), gRPC status != 0
- * (a call without one: HTTP status >= 500), Redis error replies, DNS rcode other than
+ * or none (reset, cut short: never the HTTP status), Redis error replies, DNS rcode other than
  * NOERROR, Kafka error_code > 0, AMQP reply_code >= 300, and any entry missing a half.
  */
 static int entry_is_error(const json_t *e, const char *protocol)
@@ -155,9 +155,7 @@ static int entry_is_error(const json_t *e, const char *protocol)
 	if (!strcmp(protocol, "grpc")) {
 		const json_t *g = json_object_get(e, "grpc");
 		double st = num_at(g, "status", &has);
-		if (has)
-			return st != 0;
-		return num_at(rs, "status", &has) >= 500;
+		return !has || st != 0; /* no grpc-status: the call did not complete */
 	}
 	if (!strcmp(protocol, "graphql"))
 		return num_at(rs, "status", &has) >= 400 ||
