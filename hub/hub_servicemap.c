@@ -365,7 +365,8 @@ json_t *hub_map_json(struct hub_map *m, double window_s)
 							     sorted[i].kind));
 	for (size_t i = 0; i < m->nedges; i++) {
 		struct map_edge *e = &es[i];
-		qsort(e->lat, e->nlat, sizeof(*e->lat), cmp_double);
+		if (e->nlat > 1)
+			qsort(e->lat, e->nlat, sizeof(*e->lat), cmp_double);
 		rc |= json_array_append_new(
 		    edges,
 		    json_pack("{s:s, s:s, s:s, s:I, s:I, s:f, s:f, s:o, s:o, s:I}", "source",

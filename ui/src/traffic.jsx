@@ -37,7 +37,7 @@ class Store {
 function Row({ e, style, sel, onClick }) {
 	const s = e._s;
 	return (
-		<div class={"row" + (sel ? " sel" : "")} style={style} role="row" data-id={e.id} data-proto={e.protocol} data-version={e.version} aria-selected={sel} onClick={onClick}>
+		<div class={"row" + (sel ? " sel" : "")} style={style} role="row" data-id={e.id} data-proto={e.protocol} data-version={e.version} data-status={s.status} aria-selected={sel} onClick={onClick}>
 			<span class="muted">{entryTime(e).slice(11, 23)}</span>
 			<span class="proto">{e.protocol}</span>
 			<span title={s.what}><b>{s.method}</b> {s.what}</span>
