@@ -18,6 +18,7 @@ const puppeteer = require('puppeteer-core');
 const build = process.argv[2] || 'build';
 const RATE = Number(process.argv[3] || 5000), SECONDS = Number(process.argv[4] || 30);
 const FRAME_MAX_MS = 100, HEAP_MAX = 200 * 1024 * 1024;
+const DETAIL = process.env.UI_TRACE_DETAIL === '1';
 const ok = (c, d, x) => { console.log(`${c ? 'ok' : 'fail'}\t${d}`); if (!c && x !== undefined) console.log(`diag\t${JSON.stringify(x)}`); };
 const diag = (t) => console.log(`diag\t${t}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -64,7 +65,9 @@ try {
 	// One measured phase: RATE entries a second (0: none, the baseline of this machine) for
 	// SECS seconds, in bursts every 100 ms on the clock (late bursts catch up).
 	async function phase(rate, secs) {
-		await page.tracing.start({ categories: ['toplevel'] }); // RunTask: every task of every thread
+		// RunTask: every task of every thread; with UI_TRACE_DETAIL=1 also what runs inside them
+		// (script, layout, style, GC, the WebSocket's messages), to say what the long ones are.
+		await page.tracing.start({ categories: DETAIL ? ['toplevel', 'devtools.timeline', 'v8', 'disabled-by-default-devtools.timeline'] : ['toplevel'] });
 		await page.evaluate(() => { window.__gaps = { max: 0, n: 0, over: 0 }; window.__measure = true; });
 		let heapMax = 0;
 		const heapTimer = setInterval(async () => {
@@ -102,6 +105,17 @@ try {
 		const main = mains.reduce((best, m) => (!best || busyOf(m) > busyOf(best) ? m : best), null);
 		const tasks = ev.filter((e) => isTask(e) && (!main || (e.pid === main.pid && e.tid === main.tid)));
 		const longest = tasks.reduce((m, e) => Math.max(m, e.dur / 1000), 0);
+		if (DETAIL && main) {
+			// The five longest tasks: their time by the events directly inside them.
+			const inThread = ev.filter((e) => e.ph === 'X' && e.pid === main.pid && e.tid === main.tid && !isTask(e));
+			for (const t of [...tasks].sort((x, y) => y.dur - x.dur).slice(0, 5)) {
+				const by = {};
+				for (const e of inThread)
+					if (e.ts >= t.ts && e.ts + e.dur <= t.ts + t.dur) by[e.name] = (by[e.name] || 0) + e.dur / 1000;
+				const top = Object.entries(by).sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
+				diag(`task ${(t.dur / 1000).toFixed(0)} ms: ${top} (ms, nested events counted in each)`);
+			}
+		}
 		const over = tasks.filter((e) => e.dur / 1000 > FRAME_MAX_MS).length;
 		return { sent, took, gaps, longest, over, tasks: tasks.length, heapMax, busy };
 	}

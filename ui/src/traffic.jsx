@@ -195,10 +195,13 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 						<span>source → destination</span><span>elapsed</span><span>req/resp</span>
 					</div>
 					<div style={{ height: `${count * ROW}px`, position: 'relative' }}>
+						{/* Keyed by position, not by entry: as entries arrive (newest first) each
+						    row element stays where it is and only its text changes, instead of
+						    every row element moving and new ones being styled. */}
 						{indexes(...rowWindow(view.top, view.height, count)).map((i) => {
 							const e = at(i);
 							return e && (
-								<Row key={e.id} e={e} sel={e.id === id} onClick={() => setId(e.id)}
+								<Row key={i} e={e} sel={e.id === id} onClick={() => setId(e.id)}
 									style={{ transform: `translateY(${i * ROW}px)` }} />
 							);
 						})}
