@@ -25,6 +25,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from hub_check import all_pages  # noqa: E402 (the same directory)
+
 results = {"pass": 0, "fail": 0, "n": 0}
 
 
@@ -102,18 +104,7 @@ def get_json(port, path, params=None):
 
 def entries_all(port, params):
     """Every entry of /api/v1/entries for params, following the cursor."""
-    out, cursor = [], None
-    while True:
-        q = dict(params, limit=10000)
-        if cursor:
-            q["cursor"] = cursor
-        st, body = get_json(port, "/api/v1/entries", q)
-        if st != 200:
-            raise RuntimeError(f"/api/v1/entries: {st} {body}")
-        out += body["entries"]
-        cursor = body.get("next")
-        if not cursor:
-            return out
+    return all_pages(f"http://127.0.0.1:{port}", params, 10000)[0]
 
 
 def is_error(e):
