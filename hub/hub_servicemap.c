@@ -403,18 +403,58 @@ struct map_fan {
 	char (*err)[256];
 };
 
+/* Entries asked of an agent at once: an agent sorts what a query matches before answering, so
+ * the map pages through its history rather than have it hold a whole window. */
+#define MAP_PAGE 10000
+
+struct map_page {
+	struct hub_map *m;
+	size_t n;	 /* entries in this page */
+	int64_t last_ts; /* the page's last entry: where the next one starts */
+	char *last_id;
+	int nomem;
+};
+
 static int fold_entry(const struct agent_entry *e, void *arg)
 {
+	struct map_page *p = arg;
 	/* An entry that is not JSON is counted and skipped; only memory stops the query. */
-	return hub_map_add(arg, e->json, e->json_len) == -ENOMEM ? -1 : 0;
+	if (hub_map_add(p->m, e->json, e->json_len) == -ENOMEM)
+		goto nomem;
+	char *id = strdup(e->id ? e->id : "");
+	if (!id)
+		goto nomem;
+	free(p->last_id);
+	p->last_id = id;
+	p->last_ts = e->ts_ns;
+	p->n++;
+	return 0;
+nomem:
+	p->nomem = 1;
+	return -1;
 }
 
 static void map_one(size_t i, void *arg)
 {
 	struct map_fan *f = arg;
 	struct agent_api *a = &f->agents[i];
+	struct agent_query q = *f->q;
+	struct map_page p = {.m = f->m};
+	q.limit = MAP_PAGE;
 	f->err[i][0] = 0;
-	f->rc[i] = a->ops->query(a->self, f->q, fold_entry, f->m, f->err[i], 256);
+	for (;;) {
+		p.n = 0;
+		f->rc[i] = a->ops->query(a->self, &q, fold_entry, &p, f->err[i], 256);
+		if (!f->rc[i] && p.nomem) {
+			f->rc[i] = -ENOMEM;
+			snprintf(f->err[i], 256, "out of memory");
+		}
+		if (f->rc[i] || p.n < MAP_PAGE)
+			break;
+		q.after_ts_ns = p.last_ts;
+		q.after_id = p.last_id;
+	}
+	free(p.last_id);
 }
 
 int hub_servicemap(struct agent_api *agents, size_t n, const char *filter, int64_t since_ns,

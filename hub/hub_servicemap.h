@@ -52,7 +52,8 @@ void hub_map_free(struct hub_map *m);
 /*
  * The route's work: ask every agent (in parallel) for the entries matching filter in
  * [since_ns, until_ns), bodies left out, and fold them into one graph. Agents that fail are
- * listed in errs. 0 and *out, or -ENOMEM.
+ * listed in errs. Each agent is asked a page (10,000 entries) at a time, so that neither side
+ * holds a whole window. 0 and *out, or -ENOMEM.
  */
 int hub_servicemap(struct agent_api *agents, size_t n, const char *filter, int64_t since_ns,
 		   int64_t until_ns, const struct hub_map_limits *lim, json_t **out,

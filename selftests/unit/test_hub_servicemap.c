@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "api/agent_api_mem.h"
 #include "hub_servicemap.h"
 
 static void add(struct hub_map *m, const char *json)
@@ -164,11 +165,52 @@ static void test_bounds(void **state)
 	hub_map_free(m);
 }
 
+/* Through agents: one holding more than a page (10,000) of entries, some outside the window,
+ * and one refusing calls. Every entry in the window is folded exactly once. */
+static void test_agents(void **state)
+{
+	struct agent_api ag[2];
+	struct agent_api_mem_opts o1 = {.name = "one"}, o2 = {.name = "two"};
+	assert_int_equal(agent_api_mem_new(&o1, &ag[0]), 0);
+	assert_int_equal(agent_api_mem_new(&o2, &ag[1]), 0);
+	char id[32], json[256];
+	/* 50,000 entries in pairs sharing a time (ties broken by id, so pages can end inside a
+	 * pair), the pairs 1 µs apart from t = 1,000,000 ns. The window [t + 2 ms, t + 22 ms)
+	 * holds the pairs 2,000 .. 21,999: 40,000 entries, four pages of the agent's. */
+	for (int i = 0; i < 50000; i++) {
+		snprintf(id, sizeof(id), "e%05d", i);
+		snprintf(json, sizeof(json),
+			 "{\"protocol\":\"http\",\"elapsed_ms\":%d,\"src\":{\"pod\":\"a\"},"
+			 "\"dst\":{\"pod\":\"b\"},\"response\":{\"status\":%d}}",
+			 i % 100, i % 10 ? 200 : 500);
+		assert_int_equal(
+		    agent_api_mem_add(&ag[0], id, 1000000 + (int64_t)(i / 2) * 1000, json), 0);
+	}
+	agent_api_mem_set_down(&ag[1], true);
+	json_t *g = NULL;
+	struct hub_errors errs;
+	assert_int_equal(hub_servicemap(ag, 2, NULL, 1000000 + 2000000, 1000000 + 22000000, NULL,
+					&g, &errs),
+			 0);
+	assert_int_equal(errs.n, 1); /* agent "two" is down */
+	assert_int_equal(errs.v[0].agent, 1);
+	assert_int_equal(ival(g, "entries"), 40000);
+	json_t *e = edge(g, "/a", "/b", "http");
+	assert_int_equal(ival(e, "requests"), 40000);
+	assert_int_equal(ival(e, "errors"), 4000); /* every tenth */
+	assert_true(dval(e, "rate") == 40000 / 0.02);
+	json_decref(g);
+	hub_errors_free(&errs);
+	for (int i = 0; i < 2; i++)
+		ag[i].ops->destroy(ag[i].self);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fold),
 	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_agents),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
