@@ -275,10 +275,11 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES)
 FUZZ_SAN := address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-fuzz/%.o,$(NODE_SRCS) $(CORE_SRCS)) \
 	$(BUILD)/lib-fuzz/proto/floe.pb-c.o
-# The hub's parsers (PCAP merge, parameters, redaction, UI paths), without the server and its
-# library.
+# The hub's parsers (PCAP merge, parameters, redaction, UI paths, the map's fold), without the
+# server and its library.
 FUZZ_LIB_OBJS += $(BUILD)/lib-fuzz/hub/hub_pcap.o $(BUILD)/lib-fuzz/hub/hub_query.o \
-	$(BUILD)/lib-fuzz/hub/hub_redact.o $(BUILD)/lib-fuzz/hub/hub_static.o
+	$(BUILD)/lib-fuzz/hub/hub_redact.o $(BUILD)/lib-fuzz/hub/hub_static.o \
+	$(BUILD)/lib-fuzz/hub/hub_servicemap.o
 FUZZ_FLAGS := $(BUILD)/fuzz-flags
 $(shell mkdir -p $(BUILD) && echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' | cmp -s - $(FUZZ_FLAGS) || \
 	echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' > $(FUZZ_FLAGS))

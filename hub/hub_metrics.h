@@ -23,6 +23,7 @@ enum hub_route {
 	HUB_ROUTE_SCHEMA,
 	HUB_ROUTE_VALIDATE,
 	HUB_ROUTE_UI, /* the web UI's static files (hub_static.h) */
+	HUB_ROUTE_SERVICEMAP,
 	HUB_ROUTE_OTHER,
 	HUB_ROUTE_N
 };

@@ -23,6 +23,7 @@
 #include "hub_metrics.h"
 #include "hub_pcap.h"
 #include "hub_query.h"
+#include "hub_servicemap.h"
 #include "hub_static.h"
 #include "hub_stream.h"
 #include "hub_ui_api.h"
@@ -68,6 +69,7 @@ struct hub_server {
 	size_t n;
 	struct hub_server_opts opts;
 	char *host, *token, *spool_dir, *ui_dir;
+	char *token_proto; /* "floe.bearer." + base64url(token): how a browser's WebSocket sends it */
 	int front_port; /* 0: none */
 	struct lws_context *ctx;
 	int port;
@@ -717,6 +719,43 @@ out:
 	free(connected);
 }
 
+static int64_t realtime_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* The service map over [since, until): until defaults to now, since to 15 minutes before it. */
+static void do_servicemap(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	int64_t until = c->until ? c->until : realtime_ns();
+	int64_t since = c->since ? c->since : until - 900LL * 1000000000;
+	if (since >= until) {
+		respond_error(c, 400, "since: must come before until");
+		return;
+	}
+	json_t *g = NULL;
+	struct hub_errors errs;
+	if (hub_servicemap(s->agents, s->n, c->q, since, until, NULL, &g, &errs)) {
+		hub_errors_free(&errs);
+		respond_error(c, 500, "out of memory");
+		return;
+	}
+	if (s->n && errs.n == s->n) {
+		json_decref(g);
+		respond_all_failed(c, &errs);
+	} else {
+		json_object_set_new(g, "since", json_integer(since));
+		json_object_set_new(g, "until", json_integer(until));
+		if (errs.n) /* some agents did not answer: their entries are missing from it */
+			json_object_set_new(g, "errors", errors_json(s, &errs));
+		respond_json(c, 200, g);
+	}
+	hub_errors_free(&errs);
+}
+
 static void *worker(void *arg)
 {
 	struct conn *c = arg;
@@ -733,6 +772,9 @@ static void *worker(void *arg)
 		break;
 	case HUB_ROUTE_AGENTS:
 		do_agents(c);
+		break;
+	case HUB_ROUTE_SERVICEMAP:
+		do_servicemap(c);
 		break;
 	case HUB_ROUTE_STATS:
 	case HUB_ROUTE_METRICS:
@@ -869,6 +911,35 @@ static int parse_params(struct conn *c, struct lws *wsi)
 	return 0;
 }
 
+/* Constant time in want's bytes: no early exit on the first difference. */
+static int same_secret(const char *want, const char *got, size_t gl)
+{
+	size_t tl = strlen(want);
+	unsigned char diff = gl != tl;
+	for (size_t i = 0; i < tl; i++)
+		diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
+	return diff == 0;
+}
+
+/*
+ * A browser's WebSocket cannot send an Authorization header; it can offer subprotocols. The
+ * UI offers "floe" (which the hub selects, so the browser accepts the answer) and
+ * "floe.bearer.<token in base64url>": the token is taken from that element of
+ * Sec-WebSocket-Protocol.
+ */
+static int ws_token_ok(struct hub_server *s, struct lws *wsi)
+{
+	char h[1024];
+	if (!s->token_proto || lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_PROTOCOL) <= 0)
+		return 0;
+	size_t pl = strlen("floe.bearer.");
+	for (char *save = NULL, *t = strtok_r(h, ", \t", &save); t;
+	     t = strtok_r(NULL, ", \t", &save))
+		if (!strncmp(t, "floe.bearer.", pl))
+			return same_secret(s->token_proto, t, strlen(t));
+	return 0;
+}
+
 static int auth_ok(struct hub_server *s, struct lws *wsi)
 {
 	if (!s->token)
@@ -877,13 +948,7 @@ static int auth_ok(struct hub_server *s, struct lws *wsi)
 	int n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
 	if (n <= 7 || strncasecmp(h, "Bearer ", 7))
 		return 0;
-	const char *got = h + 7;
-	size_t gl = strlen(got), tl = strlen(s->token);
-	/* Constant time in the token's bytes: no early exit on the first difference. */
-	unsigned char diff = gl != tl;
-	for (size_t i = 0; i < tl; i++)
-		diff |= (unsigned char)(s->token[i] ^ (i < gl ? got[i] : 0));
-	return diff == 0;
+	return same_secret(s->token, h + 7, strlen(h + 7));
 }
 
 static enum hub_route route_of(const char *path, const char **id)
@@ -909,6 +974,8 @@ static enum hub_route route_of(const char *path, const char **id)
 		return HUB_ROUTE_SCHEMA;
 	if (!strcmp(path, API "/validate"))
 		return HUB_ROUTE_VALIDATE;
+	if (!strcmp(path, API "/servicemap"))
+		return HUB_ROUTE_SERVICEMAP;
 	/* Everything outside the API is the web UI's (a 404 when it has no such file). */
 	if (strncmp(path, "/api/", 5))
 		return HUB_ROUTE_UI;
@@ -955,7 +1022,9 @@ static int on_http(struct hub_server *s, struct lws *wsi, struct pss *pss, const
 	atomic_fetch_add(&s->metrics.requests[c->route], 1);
 	if (!lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) {
 		respond_error(c, 405, "only GET");
-	} else if (!auth_ok(s, wsi)) {
+	} else if (c->route != HUB_ROUTE_UI && !auth_ok(s, wsi)) {
+		/* The UI's files hold no data and a browser cannot send a token for a page load:
+		 * they are served without one; the page then asks for it (docs/ui.md). */
 		respond_error(c, 401, "a token is required: Authorization: Bearer TOKEN");
 	} else if (c->route == HUB_ROUTE_UI) {
 		/* The UI's files need no agent: opened here, written from the file. */
@@ -1026,7 +1095,7 @@ static int ws_filter(struct hub_server *s, struct lws *wsi)
 	const char *id;
 	enum hub_route r = route_of(path, &id);
 	atomic_fetch_add(&s->metrics.requests[r == HUB_ROUTE_STREAM ? r : HUB_ROUTE_OTHER], 1);
-	if (r != HUB_ROUTE_STREAM || !auth_ok(s, wsi)) {
+	if (r != HUB_ROUTE_STREAM || !(auth_ok(s, wsi) || ws_token_ok(s, wsi))) {
 		atomic_fetch_add(&s->metrics.errors[r == HUB_ROUTE_STREAM ? r : HUB_ROUTE_OTHER],
 				 1);
 		return -1;
@@ -1139,8 +1208,37 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static const struct lws_protocols protocols[] = {
     {"http", callback, sizeof(struct pss), 0, 0, NULL, 0},
+    /* The WebSocket subprotocol the UI offers beside its token (ws_token_ok). */
+    {"floe", callback, sizeof(struct pss), 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
+
+/* "floe.bearer." + base64url(token) without padding (RFC 4648 §5): a subprotocol is an HTTP
+ * token, which a token's own characters need not be. */
+static char *token_subprotocol(const char *token)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t n = strlen(token), pre = strlen("floe.bearer.");
+	char *out = malloc(pre + (n + 2) / 3 * 4 + 1), *p;
+	if (!out)
+		return NULL;
+	memcpy(out, "floe.bearer.", pre);
+	p = out + pre;
+	const unsigned char *t = (const unsigned char *)token;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)t[i] << 16 | (i + 1 < n ? (uint32_t)t[i + 1] << 8 : 0) |
+			     (i + 2 < n ? t[i + 2] : 0);
+		*p++ = b64[v >> 18 & 63];
+		*p++ = b64[v >> 12 & 63];
+		if (i + 1 < n)
+			*p++ = b64[v >> 6 & 63];
+		if (i + 2 < n)
+			*p++ = b64[v & 63];
+	}
+	*p = 0;
+	return out;
+}
 
 static void *service_thread(void *arg)
 {
@@ -1162,6 +1260,8 @@ int hub_server_start(struct agent_api *agents, size_t n, const struct hub_server
 	s->opts = *opts;
 	s->host = strdup(opts->host ? opts->host : "127.0.0.1");
 	s->token = opts->token && *opts->token ? strdup(opts->token) : NULL;
+	if (s->token)
+		s->token_proto = token_subprotocol(s->token);
 	s->spool_dir = opts->spool_dir ? strdup(opts->spool_dir) : NULL;
 	s->ui_dir = opts->ui_dir ? strdup(opts->ui_dir) : NULL;
 	if (!s->opts.ws_queue)
@@ -1252,6 +1352,7 @@ void hub_server_stop(struct hub_server *s)
 	pthread_cond_destroy(&s->idle);
 	free(s->host);
 	free(s->token);
+	free(s->token_proto);
 	free(s->spool_dir);
 	free(s->ui_dir);
 	free(s);

@@ -2,11 +2,13 @@
 /*
  * The hub's parsers: the PCAP merge over agents' answers (hub_pcap.c), the query parameters
  * (time, cursor; hub_query.c), the redaction of an agent's entry (hub_redact.c) and the UI's
- * file paths (hub_static.c). The first byte splits the rest into two "agents'" PCAP files; the
+ * file paths (hub_static.c), the service map's fold of an entry (hub_servicemap.c). The first byte splits the rest into two "agents'" PCAP files; the
  * same bytes are also read as a time, a cursor and a UI file path. Checks: the merge either
  * fails cleanly or writes a file whose records it can read back, as many as it said, in time
- * order; a masked entry is a JSON object again, and masking it once more changes nothing.
+ * order; a masked entry is a JSON object again, and masking it once more changes nothing; an
+ * entry the map takes is counted once, in an edge or as dropped, whatever its fields hold.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "../../hub/hub_pcap.h"
 #include "../../hub/hub_query.h"
 #include "../../hub/hub_redact.h"
+#include "../../hub/hub_servicemap.h"
 #include "../../hub/hub_static.h"
 
 static void check_output(const uint8_t *out, size_t len, uint64_t packets)
@@ -107,5 +110,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	entry_json_buf_free(&b1);
 	entry_json_buf_free(&b2);
+
+	/* Tiny limits, so that the bounds are reached too. */
+	struct hub_map_limits lim = {.max_nodes = 1, .max_edges = 1, .max_samples = 1};
+	struct hub_map *m = hub_map_new(&lim);
+	if (m) {
+		int ar = hub_map_add(m, (const char *)body, blen);
+		json_t *g = hub_map_json(m, 1.0);
+		if (g) {
+			json_int_t n = json_integer_value(json_object_get(g, "entries")),
+				   d = json_integer_value(json_object_get(g, "dropped")), req = 0;
+			json_t *e = json_array_get(json_object_get(g, "edges"), 0);
+			if (e)
+				req = json_integer_value(json_object_get(e, "requests"));
+			if ((ar == 0 && (n != 1 || req + d != 1)) || (ar == -EINVAL && n != 0))
+				abort();
+			json_decref(g);
+		}
+		hub_map_free(m);
+	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Integration: the web UI (docs/ui.md) in a real headless Chromium (Debian's chromium driven by
-# puppeteer-core, selftests/ui/ui_check.mjs) against a real floe-hub serving build/ui/ over a
+# Integration: the web UI (docs/ui.md) in real headless browsers, Debian's chromium (DevTools
+# protocol) and firefox-esr (WebDriver BiDi), both driven by puppeteer-core with the same checks
+# (selftests/ui/ui_check.mjs, run once per browser) against a real floe-hub serving build/ui/ over a
 # real floe-agent tapping pods a (clients, namespace "front") and b (servers, "back"): HTTP/1.1
 # (httpd1.py), h2c (nghttpd), gRPC (grpc_peer.py) and Redis (redis-server), made while the page
 # is open. Checks: entries appear live, the page counts the hub's entries, pause/resume and
@@ -9,21 +10,26 @@
 # marked at the hub's column, ?q= opens filtered, an entry's details show the header and body
 # the client sent, copy as curl, the PCAP the browser downloads opens in tshark with the POST in
 # it, the service map shows both pods and an HTTP edge with its rate, health shows the agent,
-# keyboard and dark mode, no console error on any page. Screenshots: build/ui-screenshots/.
+# keyboard and dark mode, gRPC rows (streaming and reset calls) show the client's gRPC status
+# and never HTTP 200, health shows TLS blind spots and triggers (fixtures answered in place of the
+# hub's until those land), a second hub with --token asks for it and streams with it, no
+# console error on any page. Screenshots: build/ui-screenshots/<browser>/.
 # Skipped when chromium, node or ui/node_modules (make deps) or build/ui (make ui) are absent.
 # Usage (root, from the repo root): bash selftests/integration/test_ui.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ITEST_TIMEOUT=170 source "$HERE/../lib/itest.sh" "$@"
+ITEST_TIMEOUT=360 source "$HERE/../lib/itest.sh" "$@"
 source "$HERE/../lib/entries.sh"
 
 ROOT=$(floe_root)
 T=$PODS_TMP
 A=10.213.21.11 B=10.213.21.12
 H1=8080 H2=8081 GRPC=50051 REDIS=16379 AGENT_PORT=18897 HUB_PORT=18898 FRONT_PORT=18900
+TOKEN_HUB_PORT=18901 TOKEN_FRONT_PORT=18902 TOKEN=ui-token-$RANDOM$RANDOM
 AGENT=$ROOT/build/floe-agent
 HUB=$ROOT/build/floe-hub
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+FIREFOX=${FIREFOX:-/usr/bin/firefox-esr}
 
 need_cmd "chromium, node, tshark, curl, nghttpd, redis are installed" "$CHROMIUM" node tshark curl \
 	nghttpd redis-server redis-cli || done_testing
@@ -65,9 +71,14 @@ node_bg "$T/hub.log" "$HUB" --agents "127.0.0.1:$AGENT_PORT" --proxy-hub-port $H
 wait_for_line "$T/hub.log" "web UI on http://127.0.0.1:$FRONT_PORT/" 10 ||
 	{ not_ok "floe-hub says where the UI is"; diag "$(cat "$T/hub.log")"; done_testing; }
 ok "floe-hub serves the UI on the front port $FRONT_PORT"
+# A second hub over the same agent, with --token.
+node_bg "$T/hub-token.log" "$HUB" --agents "127.0.0.1:$AGENT_PORT" --proxy-hub-port $TOKEN_HUB_PORT \
+	--proxy-front-port $TOKEN_FRONT_PORT --ui-dir "$ROOT/build/ui" --token "$TOKEN"
+wait_for_line "$T/hub-token.log" "web UI on http://127.0.0.1:$TOKEN_FRONT_PORT/" 10 ||
+	{ not_ok "floe-hub --token starts"; diag "$(cat "$T/hub-token.log")"; done_testing; }
 
-# The traffic, made by the browser check while the page is open.
-MARK=ui-$RANDOM$RANDOM
+# The traffic, made by the browser check while the page is open; the POST's header ($1) and the
+# Redis key ($2) are the run's own (a run per browser, one agent).
 BODY='{"hello":"floe","items":[1,2,3],"nested":{"ok":true}}'
 cat >"$T/traffic.sh" <<EOS
 set -u
@@ -76,9 +87,9 @@ for i in 1 2; do ip netns exec $(pod_ns a) curl -sS --max-time 5 --http2-prior-k
 ip netns exec $(pod_ns a) curl -sS --max-time 5 -o /dev/null "http://$B:$H1/text?n=[1-3]00"
 ip netns exec $(pod_ns a) curl -sS --max-time 5 -o /dev/null http://$B:$H1/missing
 ip netns exec $(pod_ns a) curl -sS --max-time 5 -o /dev/null -X POST -H 'content-type: application/json' \
-	-H 'x-floe-test: $MARK' --data-binary '$BODY' http://$B:$H1/echo
-ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS SET floe ui >/dev/null
-ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS GET floe >/dev/null
+	-H "x-floe-test: \$1" --data-binary '$BODY' http://$B:$H1/echo
+ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS SET "\$2" ui >/dev/null
+ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS GET "\$2" >/dev/null
 ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS PING >/dev/null
 EOS
 
@@ -86,8 +97,21 @@ printf 'ip netns exec %s redis-cli -h %s -p %s PING >/dev/null\n' "$(pod_ns a)" 
 
 SHOTS=$ROOT/build/ui-screenshots
 rm -rf "$SHOTS"
-checks env UI="http://127.0.0.1:$FRONT_PORT" TRAFFIC="$T/traffic.sh" PING="$T/ping.sh" MARK="$MARK" BODY="$BODY" \
-	POD_A="$(pod_ns a)" POD_B="$(pod_ns b)" SHOTS="$SHOTS" DL="$T/dl" CHROMIUM="$CHROMIUM" \
-	HOME="$T" ip netns exec "$NODE" timeout 140 node "$ROOT/selftests/ui/ui_check.mjs"
-is "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" 8 "a screenshot of each view in build/ui-screenshots/"
+for browser in chromium firefox; do
+	bin=$CHROMIUM
+	[ $browser = firefox ] && bin=$FIREFOX
+	if [ ! -x "$bin" ]; then
+		skip "the UI in $browser" "$bin is missing (make deps)"
+		continue
+	fi
+	MARK=ui-$browser-$RANDOM$RANDOM
+	printf 'exec bash %q %q %q\n' "$T/traffic.sh" "$MARK" "floe-$browser" >"$T/traffic-$browser.sh"
+	diag "== $browser"
+	checks env UI="http://127.0.0.1:$FRONT_PORT" TRAFFIC="$T/traffic-$browser.sh" PING="$T/ping.sh" MARK="$MARK" \
+		KEY="floe-$browser" BODY="$BODY" GRPC_LOG="$T/grpc-client.log" POD_A="$(pod_ns a)" POD_B="$(pod_ns b)" \
+		SHOTS="$SHOTS/$browser" DL="$T/dl-$browser" BROWSER=$browser BROWSER_BIN="$bin" \
+		TOKEN_UI="http://127.0.0.1:$TOKEN_FRONT_PORT" TOKEN="$TOKEN" \
+		HOME="$T" ip netns exec "$NODE" timeout 170 node "$ROOT/selftests/ui/ui_check.mjs"
+	is "$(ls "$SHOTS/$browser"/*.png 2>/dev/null | wc -l)" 11 "$browser: a screenshot of each view in build/ui-screenshots/$browser/"
+done
 done_testing

@@ -12,6 +12,7 @@ Prints TAP-like "ok N - ..." lines and "N passed, N failed"; exit status 1 when 
 Usage: hub_check.py --build build [--captures DIR]
 """
 import argparse
+import base64
 import json
 import os
 import re
@@ -482,6 +483,28 @@ def run_token(fx):
            f"({refused})")
     msgs = ws_collect(url, lambda m: bool(m) and m[-1]["type"] == "live", token="s3cret")
     ok(len(entries_of(msgs)) == 10, "token set: a WebSocket with it gets the stream")
+    # A browser's WebSocket cannot send Authorization: it offers the token as a subprotocol
+    # (docs/ui.md), and the hub must select "floe" for the browser to accept the answer.
+    good = "floe.bearer." + base64.urlsafe_b64encode(b"s3cret").decode().rstrip("=")
+    for what, protos, want in [("the right token", f"floe, {good}", "accepted"),
+                               ("a wrong token", "floe, floe.bearer.bm9wZQ", "refused"),
+                               ("the token in plain", "floe, floe.bearer.s3cret", "refused"),
+                               ("no token", "floe", "refused")]:
+        try:
+            c = WSClient(url, headers={"Sec-WebSocket-Protocol": protos}, timeout=5)
+            head = c.head.lower()
+            got = "accepted" if b"sec-websocket-protocol: floe\r" in head + b"\r" else "no floe"
+            c.close()
+        except HandshakeError as e:
+            got, head = "refused", e.status
+        except OSError as e:
+            got, head = "refused", repr(e)
+        ok(got == want, f"token set: a WebSocket offering {what} as a subprotocol is {want}",
+           (got, head))
+    st, _, body = http(base, "/")
+    ok(st == 404 and b"no such file" in body,
+       "token set: the UI's files are served without it (no --ui-dir here: the file route's "
+       "404, not a 401)", (st, body[:100]))
 
 
 def run_slow(fx):

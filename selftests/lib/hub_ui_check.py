@@ -11,7 +11,10 @@ Prints "ok N - ..." lines and "N passed, N failed"; exit status 1 when anything 
 Usage: hub_ui_check.py --build build
 """
 import argparse
+import datetime
 import json
+import math
+import random
 import os
 import shutil
 import socket
@@ -21,6 +24,8 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+
+from hub_check import all_pages  # noqa: E402 (the same directory)
 
 results = {"pass": 0, "fail": 0, "n": 0}
 
@@ -95,6 +100,135 @@ def get_json(port, path, params=None):
             return r.status, json.load(r)
     except urllib.error.HTTPError as e:
         return e.code, json.load(e)
+
+
+def entries_all(port, params):
+    """Every entry of /api/v1/entries for params, following the cursor."""
+    return all_pages(f"http://127.0.0.1:{port}", params, 10000)[0]
+
+
+def is_error(e):
+    """The error rule of docs/hub.md#service-map, written again here from the doc."""
+    p, rs = e.get("protocol"), e.get("response") or {}
+    if e.get("missing"):
+        return True
+    if p == "grpc":
+        st = (e.get("grpc") or {}).get("status")
+        return st is None or st != 0
+    if p == "graphql":
+        return rs.get("status", 0) >= 400 or (e.get("graphql") or {}).get("error_count", 0) > 0
+    if p == "redis":
+        return rs.get("type") == "error"
+    if p == "dns":
+        return bool(rs.get("rcode")) and rs.get("rcode") != "NOERROR"
+    if p == "kafka":
+        return rs.get("error_code", 0) > 0
+    if p == "amqp":
+        return rs.get("reply_code", 0) >= 300
+    if p == "tls":
+        return False
+    return rs.get("status", 0) >= 400
+
+
+def node_id(ep):
+    ep = ep or {}
+    name = next((ep[k] for k in ("pod", "service", "name", "ip") if ep.get(k)), "?")
+    return f"{ep.get('namespace') or ''}/{name}"
+
+
+def expected_map(entries, window_s):
+    """The service map computed here from the entries route's answer."""
+    edges = {}
+    for e in entries:
+        k = (node_id(e.get("src")), node_id(e.get("dst")), e.get("protocol") or "unknown")
+        d = edges.setdefault(k, {"requests": 0, "errors": 0, "lat": []})
+        d["requests"] += 1
+        d["errors"] += is_error(e)
+        if isinstance(e.get("elapsed_ms"), (int, float)):
+            d["lat"].append(float(e["elapsed_ms"]))
+    out = {}
+    for k, d in edges.items():
+        lat = sorted(d["lat"])
+        pct = (lambda p: lat[min(len(lat) - 1, math.floor(p * len(lat)))] if lat else None)
+        out[k] = {"requests": d["requests"], "errors": d["errors"],
+                  "rate": d["requests"] / window_s, "error_rate": d["errors"] / d["requests"],
+                  "p50_ms": pct(0.50), "p99_ms": pct(0.99), "latency_samples": len(lat)}
+    return out
+
+
+def map_entries(path, now):
+    """Entries of several protocols between pods and services of two namespaces, some failing,
+    over the last hour, written as `floe read --json` lines for hub-fixture --entries."""
+    rnd = random.Random(18)
+    eps = [{"namespace": "front", "pod": "web-1", "ip": "10.1.0.1"},
+           {"namespace": "front", "pod": "web-2", "ip": "10.1.0.2"},
+           {"namespace": "back", "pod": "api-1", "ip": "10.2.0.1"},
+           {"namespace": "back", "service": "cache", "ip": "10.2.0.9"},
+           {"ip": "10.9.9.9"}]
+    with open(path, "w") as f:
+        for i in range(3000):
+            ts = now - datetime.timedelta(seconds=rnd.uniform(1, 3500))
+            src, dst = rnd.sample(eps, 2)
+            proto = rnd.choice(["http", "grpc", "redis", "dns", "kafka"])
+            e = {"id": f"m{i}", "protocol": proto, "request_time": ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                 "src": dict(src, port=40000 + i % 1000), "dst": dict(dst, port=80)}
+            if rnd.random() < 0.9:
+                e["elapsed_ms"] = round(rnd.lognormvariate(1, 1), 3)
+            if proto == "http":
+                e["response"] = {"status": rnd.choice([200, 200, 201, 404, 500])}
+            elif proto == "grpc":
+                e["response"] = {"status": 200}
+                e["grpc"] = {"status": rnd.choice([0, 0, 5])} if rnd.random() < 0.8 else {}
+            elif proto == "redis":
+                e["response"] = {"type": rnd.choice(["status", "bulk", "error"])}
+            elif proto == "dns":
+                e["response"] = {"rcode": rnd.choice(["NOERROR", "NXDOMAIN"])}
+            else:
+                e["response"] = {"error_code": rnd.choice([0, 0, 3])}
+            if rnd.random() < 0.03:
+                e["missing"] = "response"
+            f.write(json.dumps(e) + "\n")
+
+
+def check_servicemap(build, tmp):
+    """GET /api/v1/servicemap against the same computation over /api/v1/entries."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    path = os.path.join(tmp, "map.jsonl")
+    map_entries(path, now)
+    fx = Fixture(build, "--agents", "3", "--entries", path)
+    try:
+        until = int(now.timestamp() * 1e9)
+        for q, window in [("", 3600), ("", 900), ("grpc or redis", 1800),
+                          ('src.namespace == "front"', 3600)]:
+            since = until - window * 10**9
+            params = {"since": since, "until": until}
+            if q:
+                params["q"] = q
+            st, m = get_json(fx.port, "/api/v1/servicemap", params)
+            ents = entries_all(fx.port, params)
+            want = expected_map(ents, window)
+            got = {(e["source"], e["target"], e["protocol"]): {k: e[k] for k in (
+                "requests", "errors", "rate", "error_rate", "p50_ms", "p99_ms", "latency_samples")}
+                for e in m.get("edges", [])}
+            diff = [(k, got.get(k), want.get(k)) for k in set(got) | set(want) if got.get(k) != want.get(k)]
+            ok(st == 200 and m["entries"] == len(ents) > 0 and not diff and m["dropped"] == 0,
+               f"servicemap q={q!r} last {window} s: {len(got)} edges over {len(ents)} entries, "
+               "each equal to the entries route's numbers", (st, m.get("entries"), len(ents), diff[:5]))
+            want_nodes = {node_id(e.get(s)) for e in ents for s in ("src", "dst")}
+            ok({n["id"] for n in m["nodes"]} == want_nodes and
+               all(n["id"] == f"{n['namespace']}/{n['name']}" for n in m["nodes"]),
+               f"servicemap q={q!r}: the nodes are the entries' ends, by namespace", m["nodes"][:5])
+        st, m = get_json(fx.port, "/api/v1/servicemap", {"q": "http and response.statu >= 500"})
+        est, ent = get_json(fx.port, "/api/v1/entries", {"q": "http and response.statu >= 500"})
+        ok(st == 400 and est == 400 and m.get("column") == ent.get("column"),
+           "servicemap: a bad query is a 400 at the entries route's column", (st, m, ent))
+        st, m = get_json(fx.port, "/api/v1/servicemap", {"since": until, "until": until - 1})
+        ok(st == 400 and "since" in m.get("error", ""), "servicemap: since after until is a 400", m)
+        st, m = get_json(fx.port, "/api/v1/servicemap")
+        ok(st == 200 and m["until"] - m["since"] == 900 * 10**9 and m["window_s"] == 900,
+           "servicemap: the default window is the last 15 minutes", {k: m.get(k) for k in ("since", "until", "window_s")})
+    finally:
+        fx.close()
 
 
 def main():
@@ -176,6 +310,7 @@ def main():
             m = r.read().decode()
         ui_n = [ln for ln in m.splitlines() if ln.startswith('floe_hub_requests_total{route="ui"}')]
         ok(ui_n and int(ui_n[0].split()[1]) >= 15, "/metrics counts the UI's requests", ui_n)
+        check_servicemap(a.build, tmp)
     finally:
         for f in (fx, fx2):
             if f:

@@ -43,6 +43,7 @@ class WSClient:
                 raise HandshakeError(0, self.buf)
             self.buf += chunk
         head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.head = head  # the handshake's answer (its headers)
         status = int(head.split(b" ", 2)[1])
         if status != 101:
             raise HandshakeError(status, head)

@@ -1,5 +1,7 @@
-// The web UI in a real headless Chromium (Debian's, driven by puppeteer-core) against a real
-// floe-hub over a real floe-agent tapping pods (selftests/integration/test_ui.sh sets it up).
+// The web UI in a real headless browser (Debian's chromium over the DevTools protocol, or
+// firefox-esr over WebDriver BiDi, both driven by puppeteer-core: BROWSER=chromium|firefox)
+// against a real floe-hub over a real floe-agent tapping pods (selftests/integration/test_ui.sh
+// sets it up; it runs this once per browser).
 // Oracles: the hub's own API for the same queries, what the client sent (its header and
 // body), tshark on the downloaded PCAP, the pods' names. Prints "ok<TAB>desc",
 // "fail<TAB>desc", "diag<TAB>text" lines for the test's `checks`.
@@ -7,9 +9,11 @@
 // Environment: UI (the page's base URL), TRAFFIC (a script making the test traffic), PING (one
 // more Redis command), MARK (the
 // header value the client's POST carries), BODY (its JSON body), POD_A, POD_B (pod names),
-// SHOTS (screenshot directory), DL (download directory), CHROMIUM (the browser).
+// SHOTS (screenshot directory), DL (download directory), BROWSER, BROWSER_BIN (its binary),
+// KEY (the Redis key this run's SET writes), TOKEN_UI and TOKEN (a second hub over the same
+// agent, started with --token TOKEN).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -17,6 +21,7 @@ const require = createRequire(new URL('../../ui/package.json', import.meta.url))
 const puppeteer = require('puppeteer-core');
 const env = process.env;
 const UI = env.UI.replace(/\/$/, '');
+const FIREFOX = env.BROWSER === 'firefox';
 
 let failed = 0;
 const ok = (cond, desc, detail) => {
@@ -38,29 +43,54 @@ async function until(fn, ms = 15000, step = 100) {
 		await sleep(step);
 	}
 }
-async function api(path, params) {
-	const u = new URL(UI + path);
+async function api(path, params, base = UI, token = '') {
+	const u = new URL(base + path);
 	for (const [k, v] of Object.entries(params || {})) u.searchParams.set(k, v);
-	const r = await fetch(u);
+	const r = await fetch(u, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
 	return { status: r.status, body: await r.json() };
 }
 const hubCount = async (q) => (await api('/api/v1/entries', { q, limit: 10000 })).body.entries.length;
 
 mkdirSync(env.SHOTS, { recursive: true });
 mkdirSync(env.DL, { recursive: true });
-const browser = await puppeteer.launch({
-	executablePath: env.CHROMIUM || '/usr/bin/chromium',
-	headless: true,
-	args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${env.DL}/profile`],
-});
+// Firefox saves downloads where its preferences say, without asking; Chromium is told below
+// over the DevTools protocol (Browser.setDownloadBehavior).
+const browser = FIREFOX
+	? await puppeteer.launch({
+		browser: 'firefox', executablePath: env.BROWSER_BIN || '/usr/bin/firefox-esr', headless: true,
+		userDataDir: `${env.DL}/profile`,
+		extraPrefsFirefox: {
+			'browser.download.dir': env.DL, 'browser.download.folderList': 2, 'browser.download.useDownloadDir': true,
+			'browser.download.always_ask_before_handling_new_types': false,
+			'browser.helperApps.neverAsk.saveToDisk': 'application/vnd.tcpdump.pcap,application/octet-stream',
+		},
+	})
+	: await puppeteer.launch({
+		executablePath: env.BROWSER_BIN || '/usr/bin/chromium',
+		headless: true,
+		args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--user-data-dir=${env.DL}/profile`],
+	});
+diag(`${env.BROWSER || 'chromium'}: ${await browser.version()}`);
 const consoleErrors = [];
 const page = await browser.newPage();
-page.on('console', (m) => m.type() === 'error' && consoleErrors.push(`${page.url()}: ${m.text()}`));
+page.on('console', (m) => m.type() === 'error' && consoleErrors.push(`${page.url()}: ${m.text()} (${m.location()?.url || ''})`));
 page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
 page.on('requestfailed', (r) => !/\/api\/v1\/(stream|pcap)/.test(r.url()) && consoleErrors.push(`failed ${r.url()}`));
+// Not errors of the page: the browser's own line for an answer the page expects (the hub
+// without a triggers route: 404; a hub with --token before the token: 401; the refused
+// WebSocket handshake that makes the page ask for it).
+const expected = (t) => (/status of 404/.test(t) && /\/api\/v1\/triggers\b/.test(t)) ||
+	(t.startsWith(env.TOKEN_UI) && (/status of 401/.test(t) || /api\/v1\/stream/.test(t)));
 await page.setViewport({ width: 1500, height: 1600 });
 const shot = (name) => page.screenshot({ path: join(env.SHOTS, `${name}.png`) });
 const rows = () => page.$$eval('.row[data-id]', (rs) => rs.map((r) => ({ id: r.dataset.id, proto: r.dataset.proto, version: r.dataset.version })));
+// Empty an input as a user would (select all, delete): a triple click selects all in Chromium
+// but not through Firefox's BiDi input.
+const clear = async (sel) => {
+	await page.focus(sel);
+	await page.$eval(sel, (e) => e.select());
+	await page.keyboard.press('Backspace');
+};
 const count = () => page.$eval('#count', (e) => Number(e.textContent));
 
 try {
@@ -123,8 +153,7 @@ try {
 
 	// 3. An invalid query is marked at its column (the hub's column for it).
 	for (const bad of ['http and response.statu >= 500', 'redis and (request.command == ']) {
-		await page.click('#kfl', { clickCount: 3 });
-		await page.keyboard.press('Backspace');
+		await clear('#kfl');
 		await page.keyboard.type(bad);
 		// The answer for this text (not the last one's): its first line is the query.
 		const col = await until(() => page.$eval('#kfl-error', (e, t) => e.textContent.split('\n')[0] === t && Number(e.dataset.column), bad));
@@ -173,19 +202,22 @@ try {
 	ok(again === env.BODY, 'the copied curl, run in pod a, sends the same body (the server echoes it)', again);
 
 	// Redis in its own layout: the command the client sent and the server's reply.
-	const set = (await api('/api/v1/entries', { q: 'redis and request.command == "SET"', limit: 10 })).body.entries;
-	if (ok(set.length === 1, 'the hub has the client\'s SET', set.length)) {
+	const set = (await api('/api/v1/entries', { q: 'redis and request.command == "SET"', limit: 100 })).body.entries
+		.filter((e) => JSON.stringify(e.request).includes(env.KEY));
+	if (ok(set.length === 1, 'the hub has the client\'s SET (its key)', set.length)) {
 		await page.goto(`${UI}/?id=${encodeURIComponent(set[0].id)}`, { waitUntil: 'load' });
 		const red = await until(() => page.$eval('#redis', (e) => e.textContent));
-		ok(red && red.includes('SET floe ui') && red.includes('OK'), 'Redis details: the command, its arguments and the reply', red);
+		ok(red && red.includes(`SET ${env.KEY} ui`) && red.includes('OK'), 'Redis details: the command, its arguments and the reply', red);
 		await shot('details-redis');
 	}
 	await page.goto(`${UI}/?id=${encodeURIComponent(post[0].id)}`, { waitUntil: 'load' });
 	await until(() => page.$('#pcap'));
 
 	// 6. The PCAP of the connection, downloaded by the browser, opens in tshark.
-	const cdp = await page.createCDPSession();
-	await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: env.DL });
+	if (!FIREFOX) {
+		const cdp = await page.createCDPSession();
+		await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: env.DL });
+	}
 	await page.click('#pcap');
 	const file = await until(() => {
 		const f = readdirSync(env.DL).filter((x) => x.endsWith('.pcap'));
@@ -212,11 +244,91 @@ try {
 	ok(spaces.includes('front') && spaces.includes('back'), 'nodes grouped by namespace', spaces);
 	await shot('map');
 
-	// 8. Health: the agent, connected.
+	// 7b. gRPC: each call's row shows its grpc-status (the client's own view of the call, from
+	// its log), streaming calls included, never the HTTP status; a call the client cancelled
+	// (a bidi stream reset) says so in the list and the details.
+	const clientCodes = new Map(readFileSync(env.GRPC_LOG, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).map((c) => [c.call_id, c.code_name]));
+	const grpcs = (await api('/api/v1/entries', { q: 'grpc', limit: 1000 })).body.entries;
+	const callOf = (e) => e.request?.headers?.['x-call-id'];
+	await page.goto(`${UI}/?q=grpc`, { waitUntil: 'load' });
+	await until(async () => (await count()) === grpcs.length);
+	const grows = await page.$$eval('.row[data-id]', (rs) => rs.map((r) => ({ id: r.dataset.id, status: r.dataset.status })));
+	const byId = new Map(grpcs.map((e) => [e.id, e]));
+	const streaming = grows.filter((r) => { const g = byId.get(r.id)?.grpc || {}; return g.request_count > 1 || g.response_count > 1; });
+	const wrong = grows.filter((r) => {
+		const e = byId.get(r.id), want = clientCodes.get(callOf(e));
+		if (r.status === '200') return true;
+		if (typeof e?.grpc?.status === 'number') return r.status !== want; // the client saw that status
+		return !(want === 'CANCELLED' && /^reset CANCEL/.test(r.status)) && !(want === 'DEADLINE_EXCEEDED' && /^reset|^no status/.test(r.status));
+	});
+	ok(grows.length > 0 && streaming.length >= 3 && wrong.length === 0,
+		`gRPC rows show the client's status (${grows.length} calls, ${streaming.length} streaming), never HTTP 200`, { wrong, grows: grows.slice(0, 20) });
+	const reset = grpcs.find((e) => callOf(e) === 'bidi-cancelled');
+	if (ok(reset && typeof reset.grpc?.status !== 'number', 'the hub has the cancelled bidi call, without a grpc-status', reset && { grpc: reset.grpc?.status, rst: reset.rst_error })) {
+		await page.goto(`${UI}/?id=${encodeURIComponent(reset.id)}`, { waitUntil: 'load' });
+		const gs = await until(() => page.$eval('#grpc-status', (e) => e.textContent));
+		ok(gs && /reset CANCEL/.test(gs) && !gs.includes('200'), 'its details: the reset, not 200', gs);
+		await shot('details-grpc-reset');
+	}
+
+	// 8. Health: the agent, connected; no triggers route on this hub (404): no triggers shown.
 	await page.goto(`${UI}/?view=health`, { waitUntil: 'load' });
 	const st = await until(() => page.$$eval('#agents tbody tr', (t) => t.map((r) => r.textContent).join(' | ')).then((s) => s.includes('connected') && s));
 	ok(st, 'health: the agent is connected', st);
+	const trig404 = (await api('/api/v1/triggers')).status;
+	ok(trig404 === 404 && !(await page.$('#triggers')) && !(await page.$('#triggers-none')), 'health: the hub has no triggers route (404), none shown', trig404);
 	await shot('health');
+	// TLS blind spots and triggers, from fixtures answered in place of the hub's (until the
+	// agent's "tls_blind" and the hub's triggers route are merged): the agent's real stats with
+	// a tls_blind list added, and a triggers answer of the documented shape.
+	const blind = [
+		{ pod: env.POD_A, namespace: 'front', pid: 4242, process: 'curl', library: 'libgnutls.so.30', reason: 'no uprobe support for this library' },
+		{ pod: env.POD_B, namespace: 'back', pid: 77, process: 'server', library: 'static (stripped Go)', reason: 'no symbols' },
+	];
+	const triggers = { triggers: [{ name: 'errors-5xx', query: 'http and response.status >= 500', actions: [{ type: 'webhook' }, 'log'], source: 'config',
+		agents: { [st.split(' ')[0] || 'agent']: { matched: 12, sent: 10, retried: 1, failed: 2, rate_limited: 0, deduplicated: 3 } } }] };
+	await page.setRequestInterception(true);
+	const fixtures = async (req) => {
+		const path = new URL(req.url()).pathname;
+		if (path === '/api/v1/triggers') return req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify(triggers) });
+		if (path === '/api/v1/stats') {
+			const real = (await api('/api/v1/stats')).body;
+			real.agents[0].stats = { ...real.agents[0].stats, tls_blind: blind };
+			return req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify(real) });
+		}
+		return req.continue();
+	};
+	page.on('request', fixtures);
+	await page.goto(`${UI}/?view=health`, { waitUntil: 'load' });
+	const shownBlind = await until(() => page.$$eval('#tls-blind tbody tr', (t) => t.map((r) => Object.fromEntries([...r.querySelectorAll('td[data-col]')].map((c) => [c.dataset.col, c.textContent])))).then((r) => r.length && r));
+	ok(shownBlind && shownBlind.length === blind.length && blind.every((b, i) => Object.entries(b).every(([k, v]) => shownBlind[i][k] === String(v))),
+		'health: the TLS blind spots, one row per process with pod, namespace, pid, process, library and reason', shownBlind);
+	const shownTrig = await until(() => page.$$eval('#triggers tbody tr', (t) => t.map((r) => ({ name: r.dataset.trigger, c: Object.fromEntries([...r.querySelectorAll('td[data-counter]')].map((c) => [c.dataset.counter, Number(c.textContent)])), text: r.textContent }))).then((r) => r.length && r));
+	const tAgent = Object.values(triggers.triggers[0].agents)[0];
+	ok(shownTrig && shownTrig.length === 1 && shownTrig[0].name === 'errors-5xx' && JSON.stringify(shownTrig[0].c) === JSON.stringify(tAgent) && shownTrig[0].text.includes('webhook'),
+		'health: the triggers with their query, actions and per-agent counters', shownTrig);
+	await shot('health-fixtures');
+	page.off('request', fixtures);
+	await page.setRequestInterception(false);
+
+	// 8b. --token: a second hub over the same agent wants one. The page asks for it, a wrong
+	// one is asked for again, the right one opens the stream (the WebSocket's subprotocol) and
+	// the page counts that hub's entries; it is kept for the tab (sessionStorage) only.
+	await page.goto(`${env.TOKEN_UI}/`, { waitUntil: 'load' });
+	ok(await until(() => page.$('#token-form')), 'with --token: the page asks for the token');
+	await page.type('#token', 'not-the-token');
+	await page.keyboard.press('Enter');
+	ok(await until(() => page.$eval('#token-form', (f) => f.textContent.includes('refused'))), 'a wrong token is refused and asked for again');
+	await clear('#token');
+	await page.type('#token', env.TOKEN);
+	await page.keyboard.press('Enter');
+	const tokN = (await api('/api/v1/entries', { limit: 10000 }, env.TOKEN_UI, env.TOKEN)).body.entries.length;
+	const tokLive = await until(async () => (await page.$eval('#counts', (e) => e.textContent.includes('live'))) && (await count()) === tokN && !(await page.$('#token-form')), 20000);
+	ok(tokLive && tokN > 0, `the right one: the stream is live with the hub's ${tokN} entries`, { page: await count().catch(() => -1), hub: tokN });
+	ok(await page.evaluate(() => sessionStorage.getItem('floe.token')) === env.TOKEN && !(await page.evaluate(() => localStorage.getItem('floe.token'))), 'kept in sessionStorage, not localStorage');
+	await shot('token');
+	await page.goto(`${env.TOKEN_UI}/?view=health`, { waitUntil: 'load' });
+	ok(await until(() => page.$$eval('#agents tbody tr', (t) => t.length)) && !(await page.$('#token-form')), 'a reload of the tab needs no new prompt (health answers)');
 
 	// 9. Keyboard and dark mode.
 	await page.keyboard.press('t');
@@ -234,7 +346,9 @@ try {
 } catch (e) {
 	ok(false, `the browser run ended early: ${e.message}`);
 } finally {
-	ok(consoleErrors.length === 0, 'no console errors on any page', consoleErrors);
+	const errs = consoleErrors.filter((t) => !expected(t));
+	ok(errs.length === 0, 'no console errors on any page', errs);
+	if (consoleErrors.length !== errs.length) diag(`expected browser lines: ${consoleErrors.filter(expected).slice(0, 4).join(' | ')}`);
 	await browser.close();
 }
 process.exit(0);

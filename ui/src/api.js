@@ -1,66 +1,112 @@
 // The hub's API as the UI uses it (docs/hub.md): same origin, relative URLs.
+//
+// With `floe-hub --token`, every route answers 401 without the token: the page then asks for
+// it (askToken, set by main.jsx: a form), keeps it in sessionStorage (this tab only, gone when
+// it closes) and sends it as `Authorization: Bearer` on fetch; the WebSocket, which cannot
+// carry that header from a browser, offers it as the subprotocol "floe.bearer.<base64url>"
+// beside "floe" (docs/ui.md).
+
+const TOKEN_KEY = 'floe.token';
+export const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
+export const setToken = (t) => (t ? sessionStorage.setItem(TOKEN_KEY, t) : sessionStorage.removeItem(TOKEN_KEY));
+
+let askToken = null; // () => Promise<string>: the form; one at a time
+let asking = null;
+export function onTokenNeeded(fn) {
+	askToken = fn;
+}
+// One prompt for all the requests that got a 401 at once; they all retry with its answer.
+function needToken() {
+	if (!askToken) return Promise.reject(new Error('HTTP 401: the hub wants a token'));
+	if (!asking) asking = askToken().finally(() => { asking = null; });
+	return asking;
+}
+
+const authHeaders = () => (token() ? { Authorization: `Bearer ${token()}` } : {});
+
+// fetch with the token; on 401 the token is asked for and the request made again.
+export async function authFetch(u, init = {}) {
+	for (;;) {
+		const r = await fetch(u, { ...init, headers: { ...(init.headers || {}), ...authHeaders() } });
+		if (r.status !== 401) return r;
+		setToken(await needToken());
+	}
+}
 
 export async function getJSON(path, params) {
 	const u = new URL(path, location.href);
 	for (const [k, v] of Object.entries(params || {}))
 		if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, v);
-	const r = await fetch(u);
+	const r = await authFetch(u);
 	const j = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
-	if (!r.ok) throw new Error(j.error || `HTTP ${r.status}`);
-	return j;
-}
-
-// The entries of a query (pages followed up to max).
-export async function getEntries(q, since, max) {
-	const out = [];
-	let cursor;
-	while (out.length < max) {
-		const j = await getJSON('api/v1/entries', {
-			q, since, cursor, limit: Math.min(10000, max - out.length),
-		});
-		out.push(...j.entries);
-		if (!j.next) break;
-		cursor = j.next;
+	if (!r.ok) {
+		const e = new Error(j.error || `HTTP ${r.status}`);
+		e.status = r.status;
+		throw e;
 	}
-	return out;
+	return j;
 }
 
 export const validate = (q) => getJSON('api/v1/validate', { q });
 export const schema = () => getJSON('api/v1/schema');
+export const serviceMap = (q, since, until) => getJSON('api/v1/servicemap', { q, since, until });
 
-// URL of something the browser downloads itself (the PCAP).
-export function apiURL(path, params) {
+// Something the browser downloads itself (the PCAP): fetched with the token, saved as a file.
+export async function download(path, params, filename) {
 	const u = new URL(path, location.href);
 	for (const [k, v] of Object.entries(params || {})) if (v) u.searchParams.set(k, v);
-	return u.toString();
+	const r = await authFetch(u);
+	if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || `HTTP ${r.status}`);
+	const url = URL.createObjectURL(await r.blob());
+	const a = document.createElement('a');
+	a.href = url;
+	a.download = filename;
+	document.body.appendChild(a);
+	a.click();
+	a.remove();
+	setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
+const b64url = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+
 /*
- * The live stream: history since `since`, then live entries. Callbacks: onEntries(batch),
+ * The live stream: history since `since`, then live entries. Callbacks: onEntry(entry),
  * onLive(), onLost(n, total), onAgent(msg), onClose(reason). Returns a close function.
+ * A refused handshake (a wrong or missing token) is not told apart by the browser: the page
+ * asks the hub (a fetch) and, on 401, for the token, then opens the stream again.
  */
 export function openStream({ q, since }, cb) {
 	const u = new URL('api/v1/stream', location.href);
 	u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
 	if (q) u.searchParams.set('q', q);
 	if (since) u.searchParams.set('since', since);
-	const ws = new WebSocket(u);
-	let closed = false;
-	ws.onmessage = (ev) => {
-		let m;
-		try {
-			m = JSON.parse(ev.data);
-		} catch {
-			return;
-		}
-		if (m.type === 'entry') cb.onEntry(m.entry);
-		else if (m.type === 'live') cb.onLive();
-		else if (m.type === 'lost') cb.onLost(m.lost, m.total);
-		else if (m.type === 'agent') cb.onAgent(m);
+	let closed = false, ws = null, opened = false;
+	const open = () => {
+		ws = token() ? new WebSocket(u, ['floe', `floe.bearer.${b64url(token())}`]) : new WebSocket(u);
+		ws.onopen = () => { opened = true; };
+		ws.onmessage = (ev) => {
+			let m;
+			try {
+				m = JSON.parse(ev.data);
+			} catch {
+				return;
+			}
+			if (m.type === 'entry') cb.onEntry(m.entry);
+			else if (m.type === 'live') cb.onLive();
+			else if (m.type === 'lost') cb.onLost(m.lost, m.total);
+			else if (m.type === 'agent') cb.onAgent(m);
+		};
+		ws.onclose = async (ev) => {
+			if (closed) return;
+			if (!opened) {
+				// Never opened: a 401? authFetch asks for the token when it is that.
+				const r = await authFetch(new URL('api/v1/agents', location.href)).catch(() => null);
+				if (!closed && r && r.ok && token()) return open();
+			}
+			cb.onClose(ev.reason || `closed (${ev.code})`, ev.code);
+		};
 	};
-	ws.onclose = (ev) => {
-		if (!closed) cb.onClose(ev.reason || `closed (${ev.code})`, ev.code);
-	};
+	open();
 	return () => {
 		closed = true;
 		ws.close();

@@ -1,8 +1,8 @@
 // Entry details: request and response side by side, protocol fields in their own layout,
 // the connection, copy as curl/JSON, the PCAP of the connection.
 import { useEffect, useState } from 'preact/hooks';
-import { apiURL, getJSON } from './api.js';
-import { endpoints, fmtBytes, fmtMs, summarize } from './summary.js';
+import { download, getJSON } from './api.js';
+import { endpoints, fmtBytes, fmtMs, grpcStatus, summarize } from './summary.js';
 
 function KV({ obj, id }) {
 	const keys = obj ? Object.keys(obj).filter((k) => obj[k] !== undefined && obj[k] !== null && obj[k] !== '') : [];
@@ -96,7 +96,10 @@ function ProtoFields({ e }) {
 		return (
 			<>
 				<h3>gRPC</h3>
-				<KV obj={{ service: g.service, method: g.method, status: `${g.status} ${g.status_name || ''}`, message: g.message, encoding: g.encoding }} />
+				<table class="kv" id="grpc-status"><tbody>
+					<tr><td>status</td><td class={grpcStatus(e).bad ? 'err' : 'ok'}>{grpcStatus(e).code === null ? grpcStatus(e).text : `${g.status} ${grpcStatus(e).text}`}</td></tr>
+				</tbody></table>
+				<KV obj={{ service: g.service, method: g.method, message: g.message, encoding: g.encoding, messages: `${g.request_count ?? 0} sent, ${g.response_count ?? 0} received` }} />
 				{['request_messages', 'response_messages'].map((k) => g[k] && g[k].map((m, i) => (
 					<>
 						<h3>{k.replace('_', ' ')} {i + 1} ({fmtBytes(m.size)})</h3>
@@ -198,7 +201,7 @@ export function Details({ id, brief, onClose }) {
 			<div class="actions">
 				{(ent.protocol === 'http' || ent.protocol === 'graphql') && <button id="copy-curl" onClick={() => copy('curl', asCurl(ent))}>Copy as curl</button>}
 				<button id="copy-json" onClick={() => copy('JSON', JSON.stringify(ent, null, 2))}>Copy as JSON</button>
-				<a id="pcap" href={apiURL('api/v1/pcap', { q: pcapQ })} download={`floe-${ent.id}.pcap`}><button tabindex="-1">PCAP of the connection</button></a>
+				<button id="pcap" onClick={() => download('api/v1/pcap', { q: pcapQ }, `floe-${ent.id}.pcap`).catch((x) => setErr(x.message))}>PCAP of the connection</button>
 				<button onClick={onClose} aria-label="close details">✕</button>
 				{copied && <span class="muted">copied {copied}</span>}
 			</div>

@@ -81,12 +81,13 @@ export function KflBox({ value, onApply }) {
 		const tok = tokenAt(text, caret);
 		if (!tok) return;
 		const t = text.slice(0, tok.start) + w + text.slice(caret);
+		// The value and the caret are set here, before the next keystroke can arrive: set
+		// later (a frame on), a fast typist's next characters land before the caret moves
+		// back and come out in the wrong place. The render that follows finds the same value.
+		el.value = t;
+		el.setSelectionRange(tok.start + w.length, tok.start + w.length);
 		setText(t);
 		setSugg([]);
-		requestAnimationFrame(() => {
-			el.focus();
-			el.selectionStart = el.selectionEnd = tok.start + w.length;
-		});
 	}
 	function apply(q) {
 		if (!check.ok && q === text) return;

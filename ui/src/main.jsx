@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { Traffic } from './traffic.jsx';
 import { ServiceMap } from './map.jsx';
 import { Health } from './health.jsx';
+import { onTokenNeeded, setToken } from './api.js';
 
 function readURL() {
 	const p = new URLSearchParams(location.search);
@@ -24,6 +25,35 @@ function setTheme(t) {
 	if (t) document.documentElement.dataset.theme = t;
 	else delete document.documentElement.dataset.theme;
 	localStorage.setItem('floe.theme', t || '');
+}
+
+// The hub answered 401 (floe-hub --token): ask for the token; every waiting request retries
+// with it (api.js). A wrong one is asked for again, with why.
+function TokenPrompt() {
+	const [ask, setAsk] = useState(null); // { resolve, again }
+	useEffect(() => {
+		let tries = 0;
+		onTokenNeeded(() => new Promise((resolve) => setAsk({ resolve, again: tries++ > 0 })));
+	}, []);
+	if (!ask) return null;
+	const submit = (ev) => {
+		ev.preventDefault();
+		const t = ev.target.elements.token.value.trim();
+		if (!t) return;
+		setToken(t);
+		setAsk(null);
+		ask.resolve(t);
+	};
+	return (
+		<div class="modal" role="dialog" aria-modal="true" aria-labelledby="token-title">
+			<form id="token-form" onSubmit={submit}>
+				<h2 id="token-title">This hub needs a token</h2>
+				<p class="muted">{ask.again ? 'The hub refused that token. ' : ''}floe-hub was started with --token. It is kept in this tab only (session storage).</p>
+				<input id="token" name="token" type="password" autocomplete="off" autofocus aria-label="token" />
+				<button type="submit">Use token</button>
+			</form>
+		</div>
+	);
 }
 
 function App() {
@@ -57,6 +87,7 @@ function App() {
 	);
 	return (
 		<div class="shell">
+			<TokenPrompt />
 			<header>
 				<h1>floe</h1>
 				<nav role="tablist">{tab('traffic', 'Traffic', 't')}{tab('map', 'Service map', 'm')}{tab('health', 'Health', 'h')}</nav>

@@ -1,44 +1,25 @@
 // The service map: pods and services as nodes (grouped by namespace), an edge per client,
 // server and protocol with its request rate, error rate and p50/p99 latency over a window,
-// from the entries the same KFL query matches. Laid out by d3-force.
+// for the entries the same KFL query matches, as the hub aggregates them over every agent's
+// history (GET /api/v1/servicemap). Laid out by d3-force.
 import { useEffect, useState } from 'preact/hooks';
 import { forceCollide, forceLink, forceManyBody, forceSimulation, forceX, forceY } from 'd3-force';
-import { getEntries } from './api.js';
+import { serviceMap } from './api.js';
 import { KflBox } from './kflbox.jsx';
-import { summarize } from './summary.js';
 
 const WINDOWS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600 };
-const MAX_ENTRIES = 50000;
 
-const nodeName = (ep) => (ep ? ep.pod || ep.service || ep.name || ep.ip : '?');
-const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null);
-
-export function aggregate(entries, windowS) {
-	const nodes = new Map(), edges = new Map();
-	const node = (ep) => {
-		const name = nodeName(ep), ns = (ep && ep.namespace) || '';
-		const key = `${ns}/${name}`;
-		if (!nodes.has(key)) nodes.set(key, { id: key, name, ns, ip: ep?.ip });
-		return key;
-	};
-	for (const e of entries) {
-		const a = node(e.src), b = node(e.dst);
-		const k = `${a}|${b}|${e.protocol}`;
-		let ed = edges.get(k);
-		if (!ed) edges.set(k, (ed = { id: k, source: a, target: b, protocol: e.protocol, n: 0, errors: 0, lat: [], srcName: nodes.get(a).name, dstName: nodes.get(b).name }));
-		ed.n++;
-		if (summarize(e).bad) ed.errors++;
-		if (typeof e.elapsed_ms === 'number') ed.lat.push(e.elapsed_ms);
-	}
-	for (const ed of edges.values()) {
-		ed.lat.sort((x, y) => x - y);
-		ed.rate = ed.n / windowS;
-		ed.errorRate = ed.n ? ed.errors / ed.n : 0;
-		ed.p50 = pct(ed.lat, 50);
-		ed.p99 = pct(ed.lat, 99);
-		delete ed.lat;
-	}
-	return { nodes: [...nodes.values()], edges: [...edges.values()] };
+// The hub's graph (GET /api/v1/servicemap, aggregated over every agent's history there) in the
+// shape the drawing uses: nodes with a namespace, edges with their ends' names.
+function fromHub(m) {
+	const nodes = m.nodes.map((n) => ({ id: n.id, name: n.name, ns: n.namespace, kind: n.kind }));
+	const byId = new Map(nodes.map((n) => [n.id, n]));
+	const edges = m.edges.map((e) => ({
+		id: `${e.source}|${e.target}|${e.protocol}`, source: e.source, target: e.target, protocol: e.protocol,
+		n: e.requests, errors: e.errors, rate: e.rate, errorRate: e.error_rate, p50: e.p50_ms, p99: e.p99_ms,
+		srcName: byId.get(e.source)?.name, dstName: byId.get(e.target)?.name,
+	}));
+	return { nodes, edges, entries: m.entries, dropped: m.dropped };
 }
 
 function layout(g, w, h) {
@@ -65,10 +46,11 @@ export function ServiceMap({ q, setQuery, openEdge }) {
 	const [tick, setTick] = useState(0);
 	useEffect(() => {
 		let gone = false;
-		const since = String(BigInt(Date.now() - WINDOWS[win] * 1000) * 1000000n);
-		getEntries(q, since, MAX_ENTRIES).then((es) => {
+		const until = BigInt(Date.now()) * 1000000n;
+		const since = until - BigInt(WINDOWS[win]) * 1000000000n;
+		serviceMap(q, String(since), String(until)).then((m) => {
 			if (gone) return;
-			const agg = aggregate(es, WINDOWS[win]);
+			const agg = fromHub(m);
 			agg.spaces = layout(agg, 900, 520);
 			setG(agg);
 			setErr('');
@@ -86,6 +68,7 @@ export function ServiceMap({ q, setQuery, openEdge }) {
 				</select>
 			</div>
 			{err && <p class="err">{err}</p>}
+			{g && <p class="muted" id="map-counts" data-entries={g.entries}>{g.entries} entries in the last {win}{g.dropped ? `; ${g.dropped} beyond the map's node/edge limits, not drawn` : ''}</p>}
 			<div class="map" id="map">
 				<svg viewBox="0 0 900 520" role="img" aria-label="service map">
 					<defs><marker id="arrow" viewBox="0 0 10 10" refX="22" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="currentColor" /></marker></defs>

@@ -10,16 +10,29 @@ export function endpoints(e) {
 	return `${name(e.src)} → ${name(e.dst)}`;
 }
 
+// A gRPC call's status as shown: "OK", "NOT_FOUND", "code 42", or why there is none
+// ("reset CANCEL by client", "no status"). Without a grpc-status the call did not complete.
+export function grpcStatus(e) {
+	const g = e.grpc || {};
+	if (typeof g.status === 'number') return { text: g.status_name || `code ${g.status}`, code: g.status, bad: g.status !== 0 };
+	if (e.rst_error) return { text: `reset ${e.rst_error}${e.rst_by ? ` by ${e.rst_by}` : ''}`, code: null, bad: true };
+	return { text: 'no status', code: null, bad: true };
+}
+
 export function summarize(e) {
 	const rq = e.request || {}, rs = e.response || {};
 	let method = '', what = '', status = '', bad = false;
 	switch (e.protocol) {
-	case 'grpc':
+	case 'grpc': {
 		method = 'gRPC';
 		what = e.grpc ? `${e.grpc.service}/${e.grpc.method}` : rq.path;
-		status = e.grpc?.status_name ?? rs.status ?? '';
-		bad = e.grpc ? e.grpc.status > 0 : rs.status >= 500;
+		// The call's outcome is its grpc-status, never the HTTP status (200 for nearly every
+		// call, streaming ones included): a call without one (reset, cut short) says so.
+		const g = grpcStatus(e);
+		status = g.text;
+		bad = g.bad;
 		break;
+	}
 	case 'graphql':
 		method = e.graphql?.operation_type || rq.method;
 		what = e.graphql?.operation_name || rq.path;
