@@ -74,6 +74,7 @@ else
 	not_ok "floe tap says where its hub is"
 fi
 entries_stop $((2 * (H1_N + 2)))
+[ -n "${TLS_PCAP_KEEP:-}" ] && cp -r "$T" "$TLS_PCAP_KEEP"
 diag "$(grep -E '^  tls:' "$x.floe.log")"
 
 on_node "$FLOE" pcap export --tls-plaintext -o "$x.plain.pcap" --store "$x.store" >"$x.export.log" 2>&1
@@ -87,23 +88,31 @@ TS=(-o tcp.check_checksum:TRUE -o ip.check_checksum:TRUE -d tcp.port==$H1PORT,ht
 ts_requests() {
 	{
 		tshark -r "$1" "${TS[@]}" -Y "http.response && tcp.srcport == $H1PORT" \
-			-T fields -e http.request.uri -e http.response.code -e tcp.dstport
-		# HTTP/2: the request's path and the response's status per stream, joined in awk.
-		tshark -r "$1" "${TS[@]}" -Y "http2.header && tcp.port == $H2PORT" -T fields \
-			-e tcp.srcport -e tcp.dstport -e http2.streamid -e http2.headers.path \
-			-e http2.headers.status -E occurrence=a -E aggregator=' ' |
-			awk -v sp=$H2PORT '{
-				# one line per packet: ports, stream ids, then path or status values
-				c = ($2 == sp) ? $1 : $2
-				for (i = 3; i <= NF; i++) if ($i ~ /^\//) path[c" "$3] = $i; else if ($i ~ /^[1-5][0-9][0-9]$/) st[c" "$3] = $i
-			} END { for (k in path) { split(k, a, " "); print path[k], st[k], a[1] } }'
+			-T fields -e http.response_for.uri -e http.response.code -e tcp.dstport |
+			sed 's|^https\?://[^/]*||' | tr '\t' ' '
+		# HTTP/2: each stream's :path and :status, by client port and stream id.
+		tshark -r "$1" "${TS[@]}" -Y "http2.header && tcp.port == $H2PORT" -T json \
+			-J "tcp http2" --no-duplicate-keys |
+			jq -r --argjson sp $H2PORT '.[]._source.layers as $l |
+				($l.tcp["tcp.srcport"] | tonumber) as $s |
+				(if $s == $sp then $l.tcp["tcp.dstport"] else $l.tcp["tcp.srcport"] end) as $c |
+				[$l.http2 | if type == "array" then .[] else . end |
+				 .["http2.stream"] | if type == "array" then .[] else . end] | .[] |
+				select(type == "object") | .["http2.streamid"] as $id |
+				[.. | objects | select(has("http2.header.name")) |
+				 select(.["http2.header.name"] == ":path" or .["http2.header.name"] == ":status") |
+				 [.["http2.header.name"], .["http2.header.value"]]] | .[] |
+				[$c, $id, .[0], .[1]] | @tsv' |
+			awk -F'\t' '$3 == ":path" { p[$1" "$2] = $4 } $3 == ":status" { st[$1" "$2] = $4 }
+				END { for (k in p) { split(k, a, " "); print p[k], st[k], a[1] } }'
 	} 2>"$1.tshark.err" | sort
 }
 sort "$T/curl.w" "$T/curl2.w" >"$T/curl.all"
 ts_requests "$x.plain.pcap" >"$T/plain.req"
 is "$(cat "$T/plain.req")" "$(cat "$T/curl.all")" \
 	"tshark finds in the plaintext export exactly the requests curl made (URL, status, client port)"
-is "$(cat "$x.plain.pcap.tshark.err")" "" "tshark reads the plaintext export without a message"
+is "$(grep -v '^Running as user' "$x.plain.pcap.tshark.err")" "" \
+	"tshark reads the plaintext export without a message"
 # floe's entries, curl's side: the same set.
 jq -r 'select(.tls == true and .process == "curl") |
 	"\(.request.url // .request.path) \(.response.status) \(.src.port)"' "$OUT" | sort >"$T/entries.req"
