@@ -1,0 +1,3 @@
+module floe/selftests/gotlsfail
+
+go 1.19
