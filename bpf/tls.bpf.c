@@ -488,8 +488,8 @@ int BPF_KPROBE(floe_ssl_free, void *ssl)
 
 /*
  * Go crypto/tls (Go >= 1.17 on x86-64: the register ABI). The probes are attached by
- * tls_source.c at the functions' first instruction and, for Write and Read, at each of their
- * RET instructions (no uretprobes: they rewrite the return address on the goroutine's stack, which
+ * tls_source.c at the functions' first instruction and, for Read, at each of its RET
+ * instructions (no uretprobes: they rewrite the return address on the goroutine's stack, which
  * Go may move or copy). Arguments: RAX the *tls.Conn receiver, RBX the slice's data pointer,
  * RCX its length; results: RAX the byte count n. R14 is the running goroutine (g), which stays
  * the same across the thread switches of a Read that blocks, so a Read's entry and return meet
@@ -518,8 +518,6 @@ struct go_key {
 struct go_call {
 	__u64 conn;
 	__u64 buf;
-	__u32 dir; /* FLOE_TLS_WRITE or FLOE_TLS_READ: which function's RET ends it */
-	__u32 pad;
 };
 
 struct {
@@ -554,15 +552,25 @@ static __always_inline void go_conn_learn(__u64 conn, __u64 cookie)
 	bpf_map_update_elem(&tls_conns, &k, &nv, BPF_ANY);
 }
 
-/*
- * Write and Read: the entry remembers the call in go_calls, a RET of the function records the
- * bytes with n (RAX) as the count. Write too is recorded at its RETs: it returns early on an
- * error (a closed or broken connection), and what it did not send must not be recorded.
- */
-static __always_inline int go_call_enter(struct pt_regs *ctx, __u32 dir)
+/* Write: the whole slice is what the program sends (Write returns early only on an error). */
+SEC("uprobe")
+int floe_go_write(struct pt_regs *ctx)
+{
+	struct call c = {.ssl = ctx->ax, .buf = ctx->bx, .dir = FLOE_TLS_WRITE};
+	__s64 len = (__s64)ctx->cx;
+
+	if (!tapped(NULL) || len <= 0)
+		return 0;
+	go_conn_learn(c.ssl, bpf_get_attach_cookie(ctx));
+	emit_data(&c, bpf_get_current_pid_tgid(), (__u64)len);
+	return 0;
+}
+
+SEC("uprobe")
+int floe_go_read(struct pt_regs *ctx)
 {
 	struct go_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14};
-	struct go_call c = {.conn = ctx->ax, .buf = ctx->bx, .dir = dir};
+	struct go_call c = {.conn = ctx->ax, .buf = ctx->bx};
 
 	if (!tapped(NULL))
 		return 0;
@@ -571,17 +579,17 @@ static __always_inline int go_call_enter(struct pt_regs *ctx, __u32 dir)
 	return 0;
 }
 
-/* At a RET: RAX is n. Other processes' calls find nothing in go_calls. */
-static __always_inline int go_call_return(struct pt_regs *ctx, __u32 dir)
+/* At a RET of Read: RAX is n. Other processes' Reads find nothing in go_calls. */
+SEC("uprobe")
+int floe_go_read_ret(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct go_key k = {.tgid = id >> 32, .g = ctx->r14};
 	struct go_call *p = bpf_map_lookup_elem(&go_calls, &k);
-	struct call c = {.dir = dir};
+	struct call c = {.dir = FLOE_TLS_READ};
 	__s64 n = (__s64)ctx->ax;
 
-	/* A call of the other kind left by a goroutine that never returned from it: dropped. */
-	if (!p || p->dir != dir)
+	if (!p)
 		return 0;
 	c.ssl = p->conn;
 	c.buf = p->buf;
@@ -589,30 +597,6 @@ static __always_inline int go_call_return(struct pt_regs *ctx, __u32 dir)
 	if (n > 0)
 		emit_data(&c, id, (__u64)n);
 	return 0;
-}
-
-SEC("uprobe")
-int floe_go_write(struct pt_regs *ctx)
-{
-	return go_call_enter(ctx, FLOE_TLS_WRITE);
-}
-
-SEC("uprobe")
-int floe_go_write_ret(struct pt_regs *ctx)
-{
-	return go_call_return(ctx, FLOE_TLS_WRITE);
-}
-
-SEC("uprobe")
-int floe_go_read(struct pt_regs *ctx)
-{
-	return go_call_enter(ctx, FLOE_TLS_READ);
-}
-
-SEC("uprobe")
-int floe_go_read_ret(struct pt_regs *ctx)
-{
-	return go_call_return(ctx, FLOE_TLS_READ);
 }
 
 SEC("uprobe")

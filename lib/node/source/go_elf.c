@@ -334,28 +334,12 @@ int go_elf_find_rets(const uint8_t *code, size_t len, uint64_t base, uint64_t *r
 	return (int)found;
 }
 
-/* The RETs of the function at file offset off, size bytes, into rets: 0 or a go_elf_result. */
-static int rets_of(const struct img *im, uint64_t off, uint64_t size, uint64_t *rets, size_t *n_out)
-{
-	int n;
-
-	if (!size || off > im->len || size > im->len - off)
-		return GO_ELF_NO_RETS;
-	n = go_elf_find_rets(im->p + off, size, off, rets, GO_ELF_MAX_RETS);
-	if (n <= 0)
-		return GO_ELF_NO_RETS;
-	/* Calls returning at a RET not probed would be missed without a word: refused instead. */
-	if (n > GO_ELF_MAX_RETS)
-		return GO_ELF_TOO_MANY_RETS;
-	*n_out = (size_t)n;
-	return 0;
-}
-
 static int inspect(struct img *im, struct go_elf_info *out)
 {
 	GElf_Ehdr eh;
 	struct fn fns[3] = {};
-	int r;
+	uint64_t rets[GO_ELF_MAX_RETS];
+	int r, n;
 
 	if (!im->elf || elf_kind(im->elf) != ELF_K_ELF || !gelf_getehdr(im->elf, &eh) ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64)
@@ -378,13 +362,17 @@ static int inspect(struct img *im, struct go_elf_info *out)
 	if (fns[2].found && vaddr_to_off(im, fns[2].addr, &out->close_off))
 		out->close_off = 0;
 	out->read_size = fns[1].size;
-	out->write_size = fns[0].size;
-	r = rets_of(im, out->read_off, out->read_size, out->read_rets, &out->n_read_rets);
-	if (!r)
-		r = rets_of(im, out->write_off, out->write_size, out->write_rets,
-			    &out->n_write_rets);
-	if (r)
-		return r;
+	if (!out->read_size || out->read_off > im->len || out->read_size > im->len - out->read_off)
+		return GO_ELF_NO_RETS;
+	n = go_elf_find_rets(im->p + out->read_off, out->read_size, out->read_off, rets,
+			     GO_ELF_MAX_RETS);
+	if (n <= 0)
+		return GO_ELF_NO_RETS;
+	/* Reads returning at a RET not probed would be missed without a word: refused instead. */
+	if (n > GO_ELF_MAX_RETS)
+		return GO_ELF_TOO_MANY_RETS;
+	memcpy(out->read_rets, rets, (size_t)n * sizeof(rets[0]));
+	out->n_read_rets = (size_t)n;
 	return GO_ELF_OK;
 }
 

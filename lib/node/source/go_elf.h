@@ -30,8 +30,8 @@ enum go_elf_result {
 	GO_ELF_NO_TLS = -3,	   /* a Go program without crypto/tls (Conn.Read/Write not in it) */
 	GO_ELF_OLD_ABI = -4,	   /* built by Go < 1.17 (stack ABI): not supported */
 	GO_ELF_NO_SYMBOLS = -5,	   /* no .symtab and no .gopclntab this reader understands */
-	GO_ELF_NO_RETS = -6,	   /* Read's or Write's code could not be read or has no RET */
-	GO_ELF_TOO_MANY_RETS = -7, /* Read or Write has more than GO_ELF_MAX_RETS RETs: refused */
+	GO_ELF_NO_RETS = -6,	   /* Read's code could not be read or has no RET */
+	GO_ELF_TOO_MANY_RETS = -7, /* Read has more than GO_ELF_MAX_RETS RETs: refused */
 };
 
 struct go_elf_info {
@@ -44,9 +44,6 @@ struct go_elf_info {
 	uint64_t read_size;		     /* bytes of Read's code */
 	uint64_t read_rets[GO_ELF_MAX_RETS]; /* file offsets of Read's RET instructions */
 	size_t n_read_rets;
-	uint64_t write_size;		      /* bytes of Write's code */
-	uint64_t write_rets[GO_ELF_MAX_RETS]; /* and its RETs (Write is recorded at them too) */
-	size_t n_write_rets;
 };
 
 /* An ELF file (read through fd, not closed) or an image in memory. Returns a go_elf_result;

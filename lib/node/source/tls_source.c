@@ -73,7 +73,7 @@ struct tls_lib {
 	char path[PATH_MAX];
 	struct bpf_link *links[N_PROBES];
 	/* Go: Write, Read, Close and one per RET of Read */
-	struct bpf_link *go_links[3 + 2 * GO_ELF_MAX_RETS];
+	struct bpf_link *go_links[3 + GO_ELF_MAX_RETS];
 	bool failed;
 };
 
@@ -206,13 +206,9 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 	uint64_t offs[3] = {gi->write_off, gi->read_off, gi->close_off};
 	size_t n = 0;
 
-	/* The entries, then Read's RETs, then Write's RETs. */
-	for (size_t i = 0; i < 3 + gi->n_read_rets + gi->n_write_rets; i++) {
-		size_t r = i - 3, w = r - gi->n_read_rets;
-		struct bpf_program *prog = i < 3		   ? progs[i]
-					   : r < gi->n_read_rets ? ts->skel->progs.floe_go_read_ret
-								 : ts->skel->progs.floe_go_write_ret;
-		uint64_t off = i < 3 ? offs[i] : r < gi->n_read_rets ? gi->read_rets[r] : gi->write_rets[w];
+	for (size_t i = 0; i < 3 + gi->n_read_rets; i++) {
+		struct bpf_program *prog = i < 3 ? progs[i] : ts->skel->progs.floe_go_read_ret;
+		uint64_t off = i < 3 ? offs[i] : gi->read_rets[i - 3];
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = go_offsets_cookie());
 
 		if (!off) /* Close is optional */

@@ -1,3 +1,0 @@
-module floe/selftests/gotlsfail
-
-go 1.19
