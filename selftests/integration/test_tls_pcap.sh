@@ -12,6 +12,7 @@
 #     application data, and no synthetic frame, no HTTP.
 #   - the in-process hub's /api/v1/pcap (`floe pcap export --hub`) for the curl side's TLS
 #     entries: the plaintext of the same requests.
+#   - --tls-pcap=false: the entries as before, no synthetic packet in the store.
 # Usage (root, from the repo root): bash selftests/integration/test_tls_pcap.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -159,4 +160,18 @@ else
 	not_ok "the hub's PCAP of curl's TLS entries"
 	diag "$(cat "$x.hub.log")"
 fi
+
+# --tls-pcap=false: the entries still come, the store keeps no plaintext.
+OUT=$T/nopcap.json entries_tap --tls-pcap=false --no-hub
+in_pod a curl -sk --http1.1 -o /dev/null "https://$B:$H1PORT/p1.html" 2>>"$T/curl.err"
+OUT=$T/nopcap.json entries_stop 2
+is "$(jq -c 'select(.tls == true and .request.url == "/p1.html")' "$T/nopcap.json" | wc -l)" 2 \
+	"--tls-pcap=false: the request's entries, both ends"
+on_node "$FLOE" pcap export --tls-plaintext -o "$T/nopcap.plain.pcap" --store "$T/nopcap.store" \
+	>"$T/nopcap.export.log" 2>&1
+# "exported 0 of N packets": the store has the captured ones, none of them synthetic.
+check "--tls-pcap=false: no synthetic packet among the stored ones ($(cat "$T/nopcap.export.log"))" \
+	grep -qE '^floe: exported 0 of [1-9][0-9]* packets' "$T/nopcap.export.log"
+check "--tls-pcap=false: no summary line of synthetic frames" \
+	sh -c "! grep -q 'plaintext to the store' '$T/nopcap.floe.log'"
 done_testing

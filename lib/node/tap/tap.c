@@ -979,7 +979,8 @@ static void tls_open(struct tap *t)
 		t->tls = NULL;
 	}
 	/* Without memory for it the plaintext is still dissected, only not stored. */
-	if (t->tls && t->store && tls_pcap_new(0, on_tls_frame, t, &t->tls_pcap) < 0)
+	if (t->tls && t->store && t->o->tls_pcap &&
+	    tls_pcap_new(0, on_tls_frame, t, &t->tls_pcap) < 0)
 		fprintf(t->log, "floe: tls: out of memory: the plaintext is not stored as PCAP\n");
 	/* Kubernetes mode learns its pods' network namespaces in a later release. */
 	if (t->tls && t->o->kubeconfig)

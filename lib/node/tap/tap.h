@@ -91,6 +91,7 @@ struct tap_options {
 	 * name_resolver.h); 0: NAME_RESOLVER_HISTORY_DEFAULT */
 	size_t name_history;
 	bool tls;                /* --tls (default): TLS plaintext through uprobes (docs/tls.md) */
+	bool tls_pcap;           /* --tls-pcap (default): and into the store as synthetic packets */
 	/* Services over the agent's API while the tap runs, started in this order once it is
 	 * ready and stopped in reverse before it goes (tap_options_add_service). */
 	struct tap_service services[TAP_SERVICES_MAX];

@@ -26,6 +26,7 @@ void tap_options_init(struct tap_options *o)
 	memset(o, 0, sizeof(*o));
 	o->compress = true;
 	o->tls = true;
+	o->tls_pcap = true;
 	o->history = true;
 	o->agent_token = getenv("FLOE_AGENT_TOKEN");
 	o->storage_limit = 200ull << 20;
@@ -133,6 +134,9 @@ static void print_help(FILE *out)
 	    "      --tls[=true|false]     read the TLS traffic of tapped pods in plaintext "
 	    "through\n"
 	    "                             uprobes on OpenSSL (default true; docs/tls.md)\n"
+	    "      --tls-pcap[=true|false] and keep that plaintext in the store as synthetic\n"
+	    "                             TCP packets (floe pcap export --tls-plaintext;\n"
+	    "                             default true; docs/tls.md)\n"
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
@@ -164,6 +168,7 @@ static void print_help(FILE *out)
 enum {
 	OPT_DRYRUN = 256,
 	OPT_TLS,
+	OPT_TLS_PCAP,
 	OPT_STORAGELIMIT,
 	OPT_STORE,
 	OPT_INVENTORY,
@@ -426,6 +431,7 @@ static const struct option long_opts[] = {
     {"pcap", required_argument, NULL, OPT_PCAP},
     {"proxy-hub-port", required_argument, NULL, OPT_LATER},
     {"tls", optional_argument, NULL, OPT_TLS},
+    {"tls-pcap", optional_argument, NULL, OPT_TLS_PCAP},
     {"servicemesh", no_argument, NULL, OPT_LATER},
     {"config-path", required_argument, NULL, OPT_CONFIG_PATH},
     {NULL, 0, NULL, 0},
@@ -483,7 +489,8 @@ int tap_option_check(const char *name, const char *val, char *err, size_t errlen
 	for (const struct option *lo = long_opts; lo->name; lo++) {
 		if (strcmp(lo->name, name))
 			continue;
-		if (lo->val == OPT_TLS && strcmp(val, "true") && strcmp(val, "false")) {
+		if ((lo->val == OPT_TLS || lo->val == OPT_TLS_PCAP) && strcmp(val, "true") &&
+		    strcmp(val, "false")) {
 			snprintf(err, errlen, "expected true or false, got '%s'", val);
 			return -EINVAL;
 		}
@@ -494,7 +501,7 @@ int tap_option_check(const char *name, const char *val, char *err, size_t errlen
 		/* the flags apply() knows: the same check as on the command line */
 		if (lo->has_arg != required_argument || lo->val < OPT_DRYRUN ||
 		    lo->val == OPT_LISTEN || lo->val == OPT_AGENT_TOKEN || lo->val == OPT_PCAP ||
-		    lo->val >= OPT_CONFIG_PATH || lo->val == OPT_TLS)
+		    lo->val >= OPT_CONFIG_PATH || lo->val == OPT_TLS || lo->val == OPT_TLS_PCAP)
 			return 0;
 		tap_options_init(&scratch);
 		return apply(&scratch, lo->val, lo->name, val, err, errlen);
@@ -569,15 +576,20 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			o->agent_token = optarg;
 			break;
 		case OPT_TLS:
+		case OPT_TLS_PCAP: {
+			bool *b = opt == OPT_TLS ? &o->tls : &o->tls_pcap;
+
 			if (!optarg || !strcmp(optarg, "true"))
-				o->tls = true;
+				*b = true;
 			else if (!strcmp(optarg, "false"))
-				o->tls = false;
+				*b = false;
 			else {
-				snprintf(err, errlen, "--tls=%s: expected true or false", optarg);
+				snprintf(err, errlen, "--%s=%s: expected true or false",
+					 opt == OPT_TLS ? "tls" : "tls-pcap", optarg);
 				return -EINVAL;
 			}
 			break;
+		}
 		case OPT_ALL_NODES:
 			o->all_nodes = true;
 			break;
