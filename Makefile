@@ -180,6 +180,9 @@ $(BUILD)/bench/%: selftests/bench/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+# The cost of one SSL call (tls.sh) calls OpenSSL's libssl itself.
+$(BUILD)/bench/ssl_calls: LDLIBS += -lssl
+
 # floe-agent serves the hub over gRPC: the node side, the core and the transport.
 $(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB)
 	$(CC) $(CFLAGS) -Ilib/rpc $< $(RPC_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@

@@ -57,7 +57,7 @@ static void usage(FILE *out)
 
 static void pcap_export_usage(FILE *out)
 {
-	fputs("Usage: floe pcap export -o FILE [--store DIR] [-f FILTER] [--force]\n"
+	fputs("Usage: floe pcap export -o FILE [--store DIR] [-f FILTER] [--tls-plaintext] [--force]\n"
 	      "       floe pcap export -o FILE --hub URL [-q KFL] [--since T] [--until T] [--token T]\n"
 	      "\n"
 	      "Write every segment of the PCAP store, oldest first, as one PCAP file\n"
@@ -70,8 +70,13 @@ static void pcap_export_usage(FILE *out)
 	      "                      followed)\n"
 	      "      --store DIR     the store (default /var/lib/floe/store)\n"
 	      "  -f, --filter EXPR   keep only packets matching a tcpdump-style filter\n"
+	      "      --tls-plaintext the TLS plaintext floe read through uprobes instead of the\n"
+	      "                      captured packets: synthetic TCP segments with the real\n"
+	      "                      endpoints, marked by their MAC addresses 02:66:6c:6f:65:0X\n"
+	      "                      (docs/tls.md); the captured ones keep the ciphertext\n"
 	      "      --hub URL       from a hub (floe-hub, e.g. http://127.0.0.1:8898): the packets\n"
 	      "                      of the connections behind the entries -q matches, all nodes\n"
+	      "                      (for a \"tls\": true entry, its plaintext's synthetic packets)\n"
 	      "  -q, --query KFL     with --hub: which entries (docs/kfl.md); --since/--until bound\n"
 	      "                      them (RFC 3339 or Unix ns); --token: the hub's token\n"
 	      "  -h, --help          this help\n",
@@ -85,6 +90,7 @@ static int cmd_pcap_export(int argc, char **argv)
 	    {"store", required_argument, NULL, 's'},
 	    {"filter", required_argument, NULL, 'f'},
 	    {"force", no_argument, NULL, 'F'},
+	    {"tls-plaintext", no_argument, NULL, 'P'},
 	    {"hub", required_argument, NULL, 'H'},
 	    {"query", required_argument, NULL, 'q'},
 	    {"since", required_argument, NULL, 'S'},
@@ -131,6 +137,9 @@ static int cmd_pcap_export(int argc, char **argv)
 		case 'F':
 			flags |= PCAP_EXPORT_REPLACE;
 			break;
+		case 'P':
+			flags |= PCAP_EXPORT_TLS_PLAINTEXT;
+			break;
 		case 'h':
 			pcap_export_usage(stdout);
 			return 0;
@@ -153,6 +162,11 @@ static int cmd_pcap_export(int argc, char **argv)
 		/* From a hub: the packets behind the entries a KFL query matches, every node's. */
 		if (filter) {
 			fprintf(stderr, "floe pcap export: -f is for a store; with --hub use -q KFL\n");
+			return 2;
+		}
+		if (flags & PCAP_EXPORT_TLS_PLAINTEXT) {
+			fprintf(stderr, "floe pcap export: --tls-plaintext is for a store; a hub gives "
+					"the plaintext of the \"tls\": true entries -q matches\n");
 			return 2;
 		}
 		ret = hub_pcap_export(&hr, out, !!(flags & PCAP_EXPORT_REPLACE), err, sizeof(err));

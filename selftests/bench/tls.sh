@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# Benchmark: the cost of reading TLS in plaintext (docs/tls.md). nginx with TLS in pod b,
-# h2load (HTTP/2 over TLS, OpenSSL) in pod a; the same load without floe, with `floe tap --json
-# --tls=false` (packets only) and with `floe tap --json` (uprobes on both ends), in one run,
-# ROUNDS times each, interleaved. Prints requests/s and h2load's mean/max request time, and the
-# extra time per SSL call (the plaintext records floe counted), and floe's own CPU seconds
-# (with --tls it also dissects every request twice, once per side, and writes the entries).
+# Benchmark: the cost of reading TLS in plaintext (docs/tls.md, "Cost"; docs/bench.md). Pods a
+# (clients) and b (servers); in one run, ROUNDS times, interleaved, each load without floe, with
+# `floe tap --json --tls=false` (packets only; nginx only) and with `floe tap --json` (uprobes
+# read both ends):
+#   nginx    h2load -n N -c 8 -m 10, HTTP/2 over TLS (OpenSSL on both ends), 1 KB responses:
+#            requests/s, and p50/p99 of the requests' latency (h2load's --log-file, per request)
+#   go       a Go net/http HTTPS server and client (selftests/integration/gotls server,
+#            selftests/bench/gotlsload, both standard library, built with /usr/local/go): HTTP/2,
+#            8 goroutines, N/2 GETs: requests/s, p50/p99
+#   calls    build/bench/ssl_calls in pod a: SSL_write in a tight loop to an SSL_read thread
+#            over TCP on 127.0.0.1 (100-byte writes): wall and CPU microseconds per SSL call
+# and floe's own CPU seconds. Medians of the rounds at the end, with the overhead in percent.
 # Not pass/fail.
 # Usage (root, from the repo root): bash selftests/bench/tls.sh [REQUESTS] [ROUNDS]
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ITEST_TIMEOUT=600 source "$HERE/../lib/itest.sh" "$@"
+ITEST_TIMEOUT=900 source "$HERE/../lib/itest.sh" "$@"
 source "$HERE/../lib/entries.sh"
 source "$HERE/../bench/nginx_conf.sh"
 
 N=${1:-20000} ROUNDS=${2:-3}
+CALLS=${CALLS:-20000}
 T=$PODS_TMP
-A=10.213.18.11 B=10.213.18.12 NPORT=8443
+A=10.213.18.11 B=10.213.18.12 NPORT=8443 GPORT=9443
+ROOT=$(cd "$HERE/../.." && pwd)
+GO=${GO:-/usr/local/go/bin/go}
+GOBIN=$ROOT/build/gotls
+SSL_CALLS=$ROOT/build/bench/ssl_calls
 
 need_cmd "nginx, h2load, openssl" nginx h2load openssl || done_testing
 entries_pods $A $B
@@ -27,39 +38,92 @@ nginx_conf "$T/nginx.conf" "$T" "$B:$NPORT ssl http2" "$T/www" 1024 "" on "$T/ce
 pod_bg b "$T/nginx.log" nginx -c "$T/nginx.conf" -e "$T/nginx/error.log"
 wait_tcp_listen b $NPORT 10 || { not_ok "nginx listens"; done_testing; }
 
-# load LABEL: one h2load run; appends "LABEL req/s mean_ms max_ms" to $T/results
-load() {
-	in_pod a h2load -n "$N" -c 8 -m 10 "https://$B:$NPORT/1k.txt" >"$T/h2load.out" 2>&1
-	awk -v l="$1" '
-		/finished in/ { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) rps = $(i - 1) }
-		/^time for request:/ { mn = $4; mx = $5; mean = $6 }
-		/succeeded,/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^succeeded/) ok = $i }
-		function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-		END { printf "%s %s %.3f %.3f %s\n", l, rps, ms(mean), ms(mx), ok }' "$T/h2load.out" >>"$T/results"
+# The Go pair, cached in build/gotls (as test_tls_go.sh builds the server).
+go_build() { # SRC OUT
+	[ -x "$2" ] && [ "$2" -nt "$1/main.go" ] && return 0
+	(cd "$1" && GOFLAGS=-mod=mod GOCACHE=$GOBIN/cache GOPATH=$GOBIN/gopath \
+		timeout 400 "$GO" build -o "$2" .) >>"$T/gobuild.log" 2>&1
+}
+mkdir -p "$GOBIN"
+HAVE_GO=
+if [ -x "$GO" ] && go_build "$HERE/../integration/gotls" "$GOBIN/gotls" &&
+	go_build "$HERE/gotlsload" "$GOBIN/gotlsload"; then
+	pod_bg b "$T/goserver.log" "$GOBIN/gotls" server "$B:$GPORT" "$T/cert.pem" "$T/key.pem"
+	wait_tcp_listen b $GPORT 10 && HAVE_GO=1
+fi
+[ -n "$HAVE_GO" ] || skip "the Go pair" "no Go toolchain at $GO or the build failed: $(tail -n 3 "$T/gobuild.log" 2>/dev/null)"
+
+# percentiles FILE: "p50 p99" in ms of the microsecond values of FILE (one a line).
+percentiles() {
+	sort -n "$1" | awk '{ a[NR] = $1 } END { if (!NR) { print "- -"; exit }
+		printf "%.3f %.3f\n", a[int(0.50 * (NR - 1)) + 1] / 1000, a[int(0.99 * (NR - 1)) + 1] / 1000 }'
+}
+
+# nginx LABEL: one h2load run; appends "nginx LABEL req/s p50_ms p99_ms succeeded" to results
+nginx_load() {
+	rm -f "$T/h2load.log" # h2load appends
+	in_pod a h2load -n "$N" -c 8 -m 10 --log-file="$T/h2load.log" "https://$B:$NPORT/1k.txt" \
+		>"$T/h2load.out" 2>&1
+	awk -F'\t' '$2 == 200 { print $3 }' "$T/h2load.log" >"$T/h2load.us"
+	local rps ok
+	rps=$(awk '/finished in/ { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) print $(i - 1) }' "$T/h2load.out")
+	ok=$(wc -l <"$T/h2load.us")
+	echo "nginx $1 ${rps:--} $(percentiles "$T/h2load.us") $ok" >>"$T/results"
+}
+
+# go LABEL: one gotlsload run: "go LABEL req/s p50_ms p99_ms succeeded"
+go_load() {
+	[ -n "$HAVE_GO" ] || return 0
+	local out n=$((N / 2))
+	out=$(in_pod a "$GOBIN/gotlsload" "https://$B:$GPORT/r/1" h2 8 $n 2>"$T/gotlsload.err")
+	sed -n 's/^rps=\([0-9.]*\) p50_ms=\([0-9.]*\) p99_ms=\([0-9.]*\) failed=\([0-9]*\)$/\1 \2 \3 \4/p' <<<"$out" |
+		awk -v l="$1" -v n=$n '{ print "go", l, $1, $2, $3, n - $4 }' >>"$T/results"
+}
+
+# calls LABEL: "calls LABEL wall_us cpu_us calls" (the cost of one SSL call)
+calls_load() {
+	local out
+	out=$(in_pod a "$SSL_CALLS" "$T/cert.pem" "$T/key.pem" "$CALLS" 100 2>"$T/ssl_calls.err")
+	sed -n 's/^calls=\([0-9]*\) wall_us_per_call=\([0-9.]*\) cpu_us_per_call=\([0-9.]*\)$/\2 \3 \1/p' <<<"$out" |
+		awk -v l="$1" '{ print "calls", l, $1, $2, $3 }' >>"$T/results"
 }
 
 : >"$T/results"
 for r in $(seq 1 "$ROUNDS"); do
-	load none
+	nginx_load none
+	go_load none
+	calls_load none
 	OUT=$T/notls.$r.json entries_tap --tls=false >/dev/null
-	load "tls=false"
+	nginx_load "tls=false"
 	floe_stop
 	OUT=$T/tls.$r.json entries_tap >/dev/null
-	load "tls"
+	nginx_load tls
+	go_load tls
+	calls_load tls
 	floe_stop
-	jq -r '.tls_records' "$T/tls.$r.stats.json" >>"$T/records"
-	diag "round $r: floe cpu_s --tls=false $(jq -r .cpu_s "$T/notls.$r.stats.json"), --tls $(jq -r .cpu_s "$T/tls.$r.stats.json") ($(jq -r .dissect_entries "$T/tls.$r.stats.json") entries)"
+	diag "round $r: floe cpu_s --tls=false $(jq -r .cpu_s "$T/notls.$r.stats.json"), --tls $(jq -r .cpu_s "$T/tls.$r.stats.json") ($(jq -r .dissect_entries "$T/tls.$r.stats.json") entries, $(jq -r .tls_records "$T/tls.$r.stats.json") plaintext records)"
 done
-diag "$(printf '%-10s %10s %10s %10s %10s\n' run req/s mean_ms max_ms succeeded)"
-while read -r l; do diag "$(printf '%-10s %10s %10s %10s %10s' $l)"; done <"$T/results"
-# medians
-med() { grep "^$1 " "$T/results" | awk '{ print $'"$2"' }' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-for l in none tls=false tls; do
-	diag "$(printf 'median %-10s %10s req/s  mean %s ms' "$l" "$(med "$l" 2)" "$(med "$l" 3)")"
+diag "$(printf '%-6s %-10s %10s %10s %10s %10s' load run req/s p50_ms p99_ms succeeded)"
+while read -r l; do diag "$(printf '%-6s %-10s %10s %10s %10s %10s' $l)"; done <"$T/results"
+# med LOAD LABEL COLUMN: the median of the rounds
+med() { awk -v a="$1" -v b="$2" '$1 == a && $2 == b { print $'"$3"' }' "$T/results" | sort -g |
+	awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }'; }
+pct() { awk -v x="$1" -v y="$2" 'BEGIN { if (x + 0 > 0 && y != "-") printf "%+.1f %%", (y - x) * 100 / x; else print "-" }'; }
+for load in nginx go; do
+	for l in none tls=false tls; do
+		[ "$(med $load "$l" 3)" = - ] && continue
+		diag "$(printf 'median %-6s %-10s %8s req/s  p50 %7s ms  p99 %7s ms' $load "$l" \
+			"$(med $load "$l" 3)" "$(med $load "$l" 4)" "$(med $load "$l" 5)")"
+	done
+	[ "$(med $load tls 5)" = - ] && continue
+	diag "$(printf '%-6s with floe reading TLS: req/s %s, p50 %s, p99 %s' $load \
+		"$(pct "$(med $load none 3)" "$(med $load tls 3)")" \
+		"$(pct "$(med $load none 4)" "$(med $load tls 4)")" \
+		"$(pct "$(med $load none 5)" "$(med $load tls 5)")")"
 done
-recs=$(sort -g "$T/records" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-rn=$(med none 2) rt=$(med tls 2)
-diag "$(awk -v rn="$rn" -v rt="$rt" -v n="$N" -v recs="$recs" 'BEGIN {
-	extra = n / rt - n / rn; printf "plaintext records per run %d; extra wall time %.3f s, %.2f us per SSL call recorded", recs, extra, recs ? extra * 1e6 / recs : 0 }')"
+diag "$(printf 'median SSL call: without floe %s us wall, %s us CPU; with floe %s us wall, %s us CPU' \
+	"$(med calls none 3)" "$(med calls none 4)" "$(med calls tls 3)" "$(med calls tls 4)")"
+diag "$(awk -v a="$(med calls none 4)" -v b="$(med calls tls 4)" 'BEGIN {
+	if (a != "-" && b != "-") printf "cost per SSL call (CPU, 100-byte calls): %.2f us", b - a }')"
 ok "benchmark ran ($ROUNDS rounds of $N requests)"
 done_testing

@@ -179,6 +179,16 @@ static void test_tls_flag(void **state)
 	assert_true(o.tls);
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls=false", "--tls=true"), 0);
 	assert_true(o.tls);
+	/* --tls-pcap: the plaintext into the store too, on by default, the same values */
+	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
+	assert_true(o.tls_pcap);
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls-pcap=false"), 0);
+	assert_false(o.tls_pcap);
+	assert_true(o.tls);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls-pcap=false", "--tls-pcap"), 0);
+	assert_true(o.tls_pcap);
+	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls-pcap=no"), -EINVAL);
+	assert_non_null(strstr(err, "--tls-pcap=no: expected true or false"));
 }
 
 static void test_checked_values(void **state)

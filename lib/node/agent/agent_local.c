@@ -25,6 +25,7 @@
 #include "net/packet.h"
 #include "store/entry_history.h"
 #include "store/pcap_store.h"
+#include "store/tls_pcap.h"
 
 #ifndef FLOE_VERSION
 #define FLOE_VERSION "dev"
@@ -465,6 +466,7 @@ struct conn_window {
 	uint8_t a[16], b[16];
 	uint16_t pa, pb;
 	int64_t lo, hi;
+	bool synthetic; /* the connection's TLS plaintext frames (store/tls_pcap.h), else captured */
 };
 
 static int endpoint_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
@@ -503,18 +505,38 @@ static bool parse_addr(const char *s, uint8_t out[16])
 	return s && inet_pton(AF_INET6, s, out) == 1;
 }
 
-static bool endpoint_of(const char *json, size_t len, const char *side, uint8_t addr[16],
-			uint16_t *port, double *elapsed_ms)
+static bool endpoint_of(json_t *j, const char *side, uint8_t addr[16], uint16_t *port)
 {
-	json_t *j = json_loadb(json, len, 0, NULL);
 	json_t *e = json_object_get(j, side);
-	json_t *el = json_object_get(j, "elapsed_ms");
 	bool ok = parse_addr(json_string_value(json_object_get(e, "ip")), addr) &&
 		  json_is_integer(json_object_get(e, "port"));
 
 	if (ok)
 		*port = (uint16_t)json_integer_value(json_object_get(e, "port"));
-	*elapsed_ms = json_is_number(el) ? json_number_value(el) : 0;
+	return ok;
+}
+
+/* The window of an entry's connection (ts: its merge key); false when it has no endpoints. */
+static bool window_of(const char *json, size_t len, int64_t ts, struct conn_window *x)
+{
+	json_t *j = json_loadb(json, len, 0, NULL);
+	json_t *el = json_object_get(j, "elapsed_ms");
+	uint8_t sa[16], da[16];
+	uint16_t sp, dp;
+	bool ok = endpoint_of(j, "src", sa, &sp) && endpoint_of(j, "dst", da, &dp);
+
+	if (ok) {
+		if (endpoint_cmp(sa, sp, da, dp) <= 0) {
+			memcpy(x->a, sa, 16), x->pa = sp, memcpy(x->b, da, 16), x->pb = dp;
+		} else {
+			memcpy(x->a, da, 16), x->pa = dp, memcpy(x->b, sa, 16), x->pb = sp;
+		}
+		x->lo = ts - AGENT_PCAP_SLACK_NS;
+		x->hi = ts + (int64_t)((json_is_number(el) ? json_number_value(el) : 0) * 1e6) +
+			AGENT_PCAP_SLACK_NS;
+		/* An entry read from TLS plaintext: its packets are the synthetic ones. */
+		x->synthetic = json_is_true(json_object_get(j, "tls"));
+	}
 	json_decref(j);
 	return ok;
 }
@@ -550,7 +572,8 @@ static void out_put(struct pcap_out *o, const void *p, size_t n)
 	}
 }
 
-static bool packet_wanted(const struct conn_window *w, size_t n, const struct packet *p)
+static bool packet_wanted(const struct conn_window *w, size_t n, const struct packet *p,
+			  bool synthetic)
 {
 	struct conn_window k;
 	size_t lo = 0, hi = n;
@@ -573,7 +596,8 @@ static bool packet_wanted(const struct conn_window *w, size_t n, const struct pa
 			hi = mid;
 	}
 	for (; lo < n && !window_key_cmp(&w[lo], &k); lo++)
-		if ((int64_t)p->ts_ns >= w[lo].lo && (int64_t)p->ts_ns < w[lo].hi)
+		if (w[lo].synthetic == synthetic && (int64_t)p->ts_ns >= w[lo].lo &&
+		    (int64_t)p->ts_ns < w[lo].hi)
 			return true;
 	return false;
 }
@@ -642,24 +666,9 @@ static int op_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, v
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < c.n; i++) {
-		struct conn_window *x = &w[n];
-		uint8_t sa[16], da[16];
-		uint16_t sp, dp;
-		double el;
-
-		if (!endpoint_of(c.v[i].json, c.v[i].len, "src", sa, &sp, &el) ||
-		    !endpoint_of(c.v[i].json, c.v[i].len, "dst", da, &dp, &el))
-			continue;
-		if (endpoint_cmp(sa, sp, da, dp) <= 0) {
-			memcpy(x->a, sa, 16), x->pa = sp, memcpy(x->b, da, 16), x->pb = dp;
-		} else {
-			memcpy(x->a, da, 16), x->pa = dp, memcpy(x->b, sa, 16), x->pb = sp;
-		}
-		x->lo = c.v[i].ts - AGENT_PCAP_SLACK_NS;
-		x->hi = c.v[i].ts + (int64_t)(el * 1e6) + AGENT_PCAP_SLACK_NS;
-		n++;
-	}
+	for (size_t i = 0; i < c.n; i++)
+		if (window_of(c.v[i].json, c.v[i].len, c.v[i].ts, &w[n]))
+			n++;
 	hits_free(&c);
 	qsort(w, n, sizeof(*w), window_cmp);
 	o = malloc(sizeof(*o));
@@ -688,7 +697,8 @@ static int op_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, v
 		made_dir = true;
 		snprintf(path, sizeof(path), "%s/export.pcap", dir);
 		bpf = bpf_text(w, n);
-		export_ret = pcap_store_export(a->store_dir, path, 0, bpf, &es, err, errlen);
+		export_ret = pcap_store_export(a->store_dir, path, PCAP_EXPORT_ALL, bpf, &es, err,
+					       errlen);
 		if (export_ret && export_ret != -EBADMSG) {
 			ret = export_ret;
 			goto out;
@@ -710,7 +720,7 @@ static int op_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, v
 				break;
 			ts = (uint64_t)ph->ts.tv_sec * 1000000000ull + (uint64_t)ph->ts.tv_usec;
 			if (packet_decode(pcap_datalink(p), data, ph->caplen, ph->len, ts, &pk) ||
-			    !packet_wanted(w, n, &pk))
+			    !packet_wanted(w, n, &pk, tls_pcap_is_synthetic(data, ph->caplen)))
 				continue;
 			uint32_t rh[4] = {(uint32_t)ph->ts.tv_sec, (uint32_t)ph->ts.tv_usec,
 					  ph->caplen, ph->len};

@@ -19,6 +19,7 @@
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_writeSkippableFrame (exported since zstd 1.5.0) */
 #include "store/pcap_store.h"
+#include "store/tls_pcap.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1996,6 +1997,7 @@ static FILE *zr_open(int fd, struct zreader **zp)
 
 struct export_ctx {
 	pcap_dumper_t *d;
+	unsigned flags;		  /* which frames: PCAP_EXPORT_TLS_PLAINTEXT / _ALL */
 	struct bpf_program *prog;
 	struct pcap_export_stats *st;
 	char *err;
@@ -2077,6 +2079,9 @@ static void export_segment(int dfd, const struct seg_entry *e, struct export_ctx
 	x->st->segments++;
 	while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
 		x->st->packets_in++;
+		if (!(x->flags & PCAP_EXPORT_ALL) &&
+		    tls_pcap_is_synthetic(data, h->caplen) != !!(x->flags & PCAP_EXPORT_TLS_PLAINTEXT))
+			continue;
 		if (x->prog && !pcap_offline_filter(x->prog, h, data))
 			continue;
 		pcap_dump((u_char *)x->d, h, data);
@@ -2218,7 +2223,7 @@ int pcap_store_export(const char *dir, const char *out_path, unsigned flags, con
 	struct pcap_export_stats local;
 	struct bpf_program prog;
 	struct seg_list l = {0};
-	struct export_ctx x = {.err = err, .errlen = errlen};
+	struct export_ctx x = {.err = err, .errlen = errlen, .flags = flags};
 	struct export_out o = {.pdfd = -1};
 	pcap_t *fdead = NULL, *odead = NULL;
 	bool have_prog = false;

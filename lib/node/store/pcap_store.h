@@ -137,9 +137,17 @@ struct pcap_export_stats {
 
 /* pcap_store_export flags */
 #define PCAP_EXPORT_REPLACE 1u /* out_path may exist: it is replaced (else -EEXIST) */
+/*
+ * Which frames. Without either flag: the captured ones only. The store also holds the
+ * plaintext of TLS connections read through uprobes, as synthetic frames (store/tls_pcap.h);
+ * they carry the same endpoints as the connection's ciphertext, so one file with both would
+ * show Wireshark two sequence spaces in one TCP conversation: they are exported apart.
+ */
+#define PCAP_EXPORT_TLS_PLAINTEXT 2u /* the synthetic TLS plaintext frames only */
+#define PCAP_EXPORT_ALL 4u	     /* both kinds (the caller tells them apart) */
 
 /*
- * Write the whole store, oldest first, as one PCAP file (nanosecond timestamps, snaplen
+ * Write the whole store (the frames flags select), oldest first, as one PCAP file (nanosecond timestamps, snaplen
  * 262144) that tshark and Wireshark read without warnings. bpf_filter (tcpdump syntax) may be
  * NULL. out_path "-" writes to stdout. Works on a live store (no lock is taken).
  *

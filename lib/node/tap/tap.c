@@ -29,6 +29,7 @@
 #include "net/packet.h"
 #include "store/entry_history.h"
 #include "store/pcap_store.h"
+#include "store/tls_pcap.h"
 #include "pods/name_resolver.h"
 #include "agent/agent_local.h"
 #include "entry/entry_json.h"
@@ -82,6 +83,8 @@ struct tap {
 	pthread_mutex_t tls_snap_lock;
 	struct tls_source_stats tls_snap;
 	char *tls_blind_snap; /* a JSON array; NULL: none */
+	/* the TLS plaintext as synthetic TCP frames into the store (docs/tls.md, "PCAP") */
+	struct tls_pcap *tls_pcap;
 	bool k8s;
 	bool started; /* past the first list of pods: report pods coming and going */
 	size_t services_started; /* tap_services_start's count: stopped in tap_run's end */
@@ -149,11 +152,26 @@ static void on_frame(void *ctx, const struct byte_frame *f)
 					 f->ts_ns, dissection_may_wait, t);
 }
 
-/* A byte_sink stream chunk (TLS plaintext): to the dissection thread. */
+/* A synthetic frame of TLS plaintext: into the store beside the captured ones. */
+static void on_tls_frame(void *ctx, uint64_t ts_ns, const uint8_t *frame, size_t len)
+{
+	struct tap *t = ctx;
+	int ret = pcap_store_write(t->store, ts_ns, (uint32_t)len, (uint32_t)len, frame);
+
+	if (ret < 0)
+		t->store_errno = -ret;
+}
+
+/* A byte_sink stream chunk (TLS plaintext): to the store as synthetic frames, and to the
+ * dissection thread. */
 static void on_stream(void *ctx, const struct byte_stream_chunk *c)
 {
 	struct tap *t = ctx;
 
+	if (t->tls_pcap) {
+		tls_pcap_chunk(t->tls_pcap, c);
+		pcap_store_kick(t->store);
+	}
 	if (t->worker) {
 		dissect_worker_push_stream(t->worker, c, dissection_may_wait, t);
 		/* The worker is batched (on_frames_end); the TLS ring has no batch end of its
@@ -1004,6 +1022,10 @@ static void tls_open(struct tap *t)
 		byte_source_free(&t->tls_byte_source);
 		t->tls = NULL;
 	}
+	/* Without memory for it the plaintext is still dissected, only not stored. */
+	if (t->tls && t->store && t->o->tls_pcap &&
+	    tls_pcap_new(0, on_tls_frame, t, &t->tls_pcap) < 0)
+		fprintf(t->log, "floe: tls: out of memory: the plaintext is not stored as PCAP\n");
 	/* Kubernetes mode learns its pods' network namespaces in a later release. */
 	if (t->tls && t->o->kubeconfig)
 		fprintf(t->log, "floe: tls: Kubernetes pods' processes are not found yet; TLS "
@@ -1035,8 +1057,22 @@ static void tls_close(struct tap *t)
 		(unsigned long long)t->tls_stats.processes,
 		(unsigned long long)t->tls_stats.processes_tls,
 		(unsigned long long)t->tls_stats.processes_failed);
+	if (t->tls_pcap) {
+		struct tls_pcap_stats ps;
+
+		tls_pcap_get_stats(t->tls_pcap, &ps);
+		fprintf(t->log,
+			"  tls: plaintext to the store     %llu synthetic frames, %llu connections "
+			"(%llu chunks of the other end skipped, %llu without endpoints, %llu "
+			"table full)\n",
+			(unsigned long long)ps.frames, (unsigned long long)ps.conns,
+			(unsigned long long)ps.dup_skipped, (unsigned long long)ps.no_endpoints,
+			(unsigned long long)ps.table_full);
+	}
 	byte_source_free(&t->tls_byte_source);
 	t->tls = NULL;
+	tls_pcap_free(t->tls_pcap);
+	t->tls_pcap = NULL;
 }
 
 #define HOUSEKEEPING_NS 1000000000ull
@@ -1408,6 +1444,7 @@ out:
 	}
 	pod_source_free(&t.pod_source);
 	byte_source_free(&t.tls_byte_source);
+	tls_pcap_free(t.tls_pcap);
 	byte_source_free(&t.byte_source);
 	entries_close(&t);
 	entry_history_close(t.history);

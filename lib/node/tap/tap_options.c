@@ -28,6 +28,7 @@ void tap_options_init(struct tap_options *o)
 	o->tls = true;
 	o->servicemesh = true;
 	o->tls_unprobe_after = 30;
+	o->tls_pcap = true;
 	o->history = true;
 	o->agent_token = getenv("FLOE_AGENT_TOKEN");
 	o->storage_limit = 200ull << 20;
@@ -141,6 +142,9 @@ static void print_help(FILE *out)
 	    "                             sidecar's TLS, not the app<->sidecar loopback hop when\n"
 	    "                             that is TLS too, so each request once, with the pods'\n"
 	    "                             own endpoints (default true; docs/tls.md)\n"
+	    "      --tls-pcap[=true|false] and keep that plaintext in the store as synthetic\n"
+	    "                             TCP packets (floe pcap export --tls-plaintext;\n"
+	    "                             default true; docs/tls.md)\n"
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
@@ -173,6 +177,7 @@ enum {
 	OPT_DRYRUN = 256,
 	OPT_TLS,
 	OPT_SERVICEMESH,
+	OPT_TLS_PCAP,
 	OPT_STORAGELIMIT,
 	OPT_STORE,
 	OPT_INVENTORY,
@@ -462,6 +467,7 @@ static const struct option long_opts[] = {
     {"proxy-hub-port", required_argument, NULL, OPT_LATER},
     {"tls", optional_argument, NULL, OPT_TLS},
     {"servicemesh", optional_argument, NULL, OPT_SERVICEMESH},
+    {"tls-pcap", optional_argument, NULL, OPT_TLS_PCAP},
     {"config-path", required_argument, NULL, OPT_CONFIG_PATH},
     {NULL, 0, NULL, 0},
 };
@@ -518,7 +524,8 @@ int tap_option_check(const char *name, const char *val, char *err, size_t errlen
 	for (const struct option *lo = long_opts; lo->name; lo++) {
 		if (strcmp(lo->name, name))
 			continue;
-		if ((lo->val == OPT_TLS || lo->val == OPT_SERVICEMESH) && strcmp(val, "true") &&
+		if ((lo->val == OPT_TLS || lo->val == OPT_SERVICEMESH || lo->val == OPT_TLS_PCAP) &&
+		    strcmp(val, "true") &&
 		    strcmp(val, "false")) {
 			snprintf(err, errlen, "expected true or false, got '%s'", val);
 			return -EINVAL;
@@ -530,7 +537,8 @@ int tap_option_check(const char *name, const char *val, char *err, size_t errlen
 		/* the flags apply() knows: the same check as on the command line */
 		if (lo->has_arg != required_argument || lo->val < OPT_DRYRUN ||
 		    lo->val == OPT_LISTEN || lo->val == OPT_AGENT_TOKEN || lo->val == OPT_PCAP ||
-		    lo->val >= OPT_CONFIG_PATH || lo->val == OPT_TLS || lo->val == OPT_SERVICEMESH)
+		    lo->val >= OPT_CONFIG_PATH || lo->val == OPT_TLS || lo->val == OPT_SERVICEMESH ||
+		    lo->val == OPT_TLS_PCAP)
 			return 0;
 		tap_options_init(&scratch);
 		return apply(&scratch, lo->val, lo->name, val, err, errlen);
@@ -610,6 +618,10 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_SERVICEMESH:
 			if (bool_flag("servicemesh", optarg, &o->servicemesh, err, errlen))
+				return -EINVAL;
+			break;
+		case OPT_TLS_PCAP:
+			if (bool_flag("tls-pcap", optarg, &o->tls_pcap, err, errlen))
 				return -EINVAL;
 			break;
 		case OPT_ALL_NODES:

@@ -1,0 +1,3 @@
+module floe/selftests/gotlsload
+
+go 1.19
