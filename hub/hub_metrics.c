@@ -18,7 +18,8 @@ static const char *const route_names[HUB_ROUTE_N] = {
     [HUB_ROUTE_AGENTS] = "agents",     [HUB_ROUTE_STATS] = "stats",
     [HUB_ROUTE_METRICS] = "metrics",   [HUB_ROUTE_SCHEMA] = "schema",
     [HUB_ROUTE_VALIDATE] = "validate", [HUB_ROUTE_UI] = "ui",
-    [HUB_ROUTE_OTHER] = "other",
+    [HUB_ROUTE_OTHER] = "other",       [HUB_ROUTE_TRIGGERS] = "triggers",
+    [HUB_ROUTE_SNAPSHOTS] = "snapshots",
 };
 
 const char *hub_route_name(enum hub_route r)

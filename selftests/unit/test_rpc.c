@@ -177,7 +177,7 @@ static void gen_destroy(void *self)
 }
 
 static const struct agent_api_ops gen_ops = {gen_query, gen_get,  gen_follow, gen_pcap,
-					     gen_stats, gen_info, gen_destroy};
+					     gen_stats, gen_info, gen_destroy, NULL, NULL, NULL, NULL};
 
 /* ---- "serve": this binary as a separate agent process ---- */
 
