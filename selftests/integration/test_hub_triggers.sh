@@ -128,7 +128,7 @@ send /missing/1 /missing/2 /missing/3 /missing/4 /text /cfg /cfg
 wait_until 20 hooks_n 4 || diag "deliveries: $(hooks | tr '\n' ' ')"
 entries_wait "$T/agent.json" 7 10 || not_ok "7 entries from the agent"
 sleep 1 # a fifth delivery (a duplicate) would have come by now
-is "$(hooks | tr '\n' ' ')" "$(awk '$2 == 404 { print $1 }' "$T/sent" | sort | tr '\n' ' ')" \
+is "$(hooks | tr '\n' ' ')" "$(awk '$2 == 404 && $1 ~ /^\/missing\// { print $1 }' "$T/sent" | sort | tr '\n' ' ')" \
 	"the receiver got exactly the client's 404 /missing requests, once each"
 is "$(jq -r 'select(.path == "/hook") | .body | fromjson | .trigger' "$T/hooks.jsonl" | sort -u)" nf \
 	"each delivery names the trigger"
@@ -143,7 +143,7 @@ check "GET: cfg-count from the file, read-only, matched 2 (/cfg twice)" \
 	jq -e --arg a "$AG" '.triggers[] | select(.name == "cfg-count") | .source == "config" and
 		.agents[$a].matched == 2 and .agents[$a].sent == 2' "$T/list.json"
 check "GET /api/v1/triggers/nf: the one trigger" \
-	sh -c "ip netns exec $NODE curl -sS -H 'Authorization: Bearer $TOKEN' $H/api/v1/triggers/nf | jq -e '.name == \"nf\"'"
+	sh -c "ip netns exec $NODE curl -sS -H 'Authorization: Bearer $TOKEN' $H/api/v1/triggers/nf | jq -e '.name == \"nf\"' >/dev/null"
 is "$(api -o /dev/null -w '%{http_code}' "$H/api/v1/triggers/nope")" 404 "GET of an unknown trigger: 404"
 api "$H/metrics" >"$T/metrics.txt"
 check "/metrics: floe_trigger_actions_total labelled by trigger, action, outcome" \
@@ -169,8 +169,11 @@ check "tshark reads it without a warning" test -z "$(tshark_q -r "$T/snap.pcap" 
 is "$(pcap_count "$T/snap.pcap" "http.request.uri == \"$spath\"")" 1 \
 	"it holds the matching request ($spath)"
 is "$(pcap_count "$T/snap.pcap" 'tcp.flags.syn == 1 && tcp.flags.ack == 0')" 1 "and its connection's SYN"
-is "$(api -o /dev/null -w '%{http_code}' "$H/api/v1/snapshots/$AG/..%2F..%2Fetc%2Fpasswd")" 400 \
+is "$(api -o /dev/null -w '%{http_code}' "$H/api/v1/snapshots/$AG/nf.x%2F..%2F..%2Fagent.yaml")" 400 \
 	"a name that is a path: 400"
+code=$(api -o "$T/trav.out" -w '%{http_code}' "$H/api/v1/snapshots/$AG/..%2F..%2Fagent.yaml")
+check "a path out of the directory is not served ($code)" \
+	sh -c "[ '$code' != 200 ] && ! grep -q cfg-count '$T/trav.out'"
 is "$(api -o /dev/null -w '%{http_code}' "$H/api/v1/snapshots/$AG/nf.no-such-id.pcap")" 404 \
 	"a snapshot that is not there: 404"
 
@@ -202,7 +205,7 @@ bg_stop "$HUB_PID" >/dev/null
 hub_start 2
 wait_until 20 agent_has nf
 is "$?" 0 "the restarted hub lists nf from its state directory, on the agent"
-check "source api" sh -c "ip netns exec $NODE curl -sS -H 'Authorization: Bearer $TOKEN' $H/api/v1/triggers/nf | jq -e '.source == \"api\"'"
+check "source api" sh -c "ip netns exec $NODE curl -sS -H 'Authorization: Bearer $TOKEN' $H/api/v1/triggers/nf | jq -e '.source == \"api\"' >/dev/null"
 
 floe_stop
 is "$?" 0 "floe-agent exits 0"

@@ -27,14 +27,14 @@
 #include "config/config.h"
 #include "entry/entry_filter.h"
 #include "tap/tap.h"
+#include "trigger/webhook.h"
 
 extern char **environ;
 
 #define NS		    1000000000LL
-#define DEFAULT_TIMEOUT_NS  (5 * NS)
-#define DEFAULT_RETRIES	    3
-#define DEFAULT_BACKOFF_NS  (NS / 2)
-#define MAX_BACKOFF_NS	    (60 * NS)
+#define DEFAULT_TIMEOUT_NS  WEBHOOK_TIMEOUT_NS
+#define DEFAULT_RETRIES	    WEBHOOK_RETRIES
+#define DEFAULT_BACKOFF_NS  WEBHOOK_BACKOFF_NS
 #define DEFAULT_SNAPSHOT_NS (5 * NS)
 /* Snapshots kept per trigger: a flood of matches must not fill the disk. */
 #define DEFAULT_SNAPSHOT_KEEP 100
@@ -1058,26 +1058,17 @@ static char *render(const struct job *j, const char *tmpl)
 	return out;
 }
 
-static size_t discard(char *ptr, size_t size, size_t n, void *arg)
-{
-	return size * n;
-}
-
-/* One POST; true when the receiver answered 2xx. */
-static bool webhook_post(struct trigger_set *ts, const struct job *j, char *why, size_t wlen)
+/* One POST of the delivery; true when the receiver answered 2xx. */
+static bool webhook_deliver(const struct job *j, char *why, size_t wlen)
 {
 	const struct action *a = j->a;
 	char *body = a->body ? render(j, a->body) : envelope(j);
 	struct curl_slist *h = NULL;
 	char did[256], hdr[320];
-	CURL *c = curl_easy_init();
-	long status = 0;
-	CURLcode rc;
+	bool ok;
 
-	if (!c || !body) {
+	if (!body) {
 		snprintf(why, wlen, "out of memory");
-		curl_easy_cleanup(c);
-		free(body);
 		return false;
 	}
 	delivery_id(j, did, sizeof(did));
@@ -1086,25 +1077,10 @@ static bool webhook_post(struct trigger_set *ts, const struct job *j, char *why,
 	h = curl_slist_append(h, hdr);
 	for (const struct curl_slist *u = a->headers; u; u = u->next)
 		h = curl_slist_append(h, u->data);
-	curl_easy_setopt(c, CURLOPT_URL, a->url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(a->timeout_ns / 1000000));
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "floe-trigger");
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (rc != CURLE_OK)
-		snprintf(why, wlen, "%s", curl_easy_strerror(rc));
-	else if (status < 200 || status > 299)
-		snprintf(why, wlen, "HTTP status %ld", status);
+	ok = webhook_post(a->url, body, strlen(body), h, a->timeout_ns, why, wlen);
 	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
 	free(body);
-	return rc == CURLE_OK && status >= 200 && status <= 299;
+	return ok;
 }
 
 /* The command under /bin/sh with the entry on stdin, killed (its process group) at the
@@ -1394,7 +1370,7 @@ static void run_job(struct trigger_set *ts, struct job *j)
 
 	switch (j->a->type) {
 	case ACT_WEBHOOK:
-		ok = webhook_post(ts, j, why, sizeof(why));
+		ok = webhook_deliver(j, why, sizeof(why));
 		break;
 	case ACT_EXEC:
 		ok = run_exec(ts, j, why, sizeof(why));
@@ -1418,11 +1394,11 @@ static void run_job(struct trigger_set *ts, struct job *j)
 	}
 	if (j->a->type == ACT_WEBHOOK && j->attempt < j->a->retries) {
 		/* again later: backoff doubling per attempt, capped */
-		long long wait = j->a->backoff_ns << (j->attempt < 20 ? j->attempt : 20);
+		long long wait = webhook_backoff(j->a->backoff_ns, j->attempt);
 
 		j->a->retried++;
 		j->attempt++;
-		j->due_ns = now_ns() + (wait > MAX_BACKOFF_NS ? MAX_BACKOFF_NS : wait);
+		j->due_ns = now_ns() + wait;
 		queue_push(ts, j, false);
 		return;
 	}
