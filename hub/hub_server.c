@@ -605,11 +605,13 @@ static void do_agents(struct conn *c)
 	respond_json(c, 200, json_pack("{s:o}", "agents", a));
 }
 
+/* One JSON answer per agent, in parallel: stats, or (snapshots) the snapshots' list. */
 struct stats_part {
 	struct hub_server *s;
 	char **json;
 	int *rc;
 	char (*err)[256];
+	int snapshots;
 };
 
 static void stats_one(size_t i, void *arg)
@@ -618,7 +620,12 @@ static void stats_one(size_t i, void *arg)
 	struct agent_api *a = &p->s->agents[i];
 	p->err[i][0] = 0;
 	p->json[i] = NULL;
-	p->rc[i] = a->ops->stats(a->self, &p->json[i], p->err[i], 256);
+	if (!p->snapshots)
+		p->rc[i] = a->ops->stats(a->self, &p->json[i], p->err[i], 256);
+	else
+		p->rc[i] = a->ops->snapshots
+			       ? a->ops->snapshots(a->self, &p->json[i], p->err[i], 256)
+			       : -ENOTSUP;
 }
 
 static void do_stats(struct conn *c)
@@ -709,24 +716,6 @@ static void do_triggers(struct conn *c)
 	free(names);
 }
 
-struct snaps_part {
-	struct hub_server *s;
-	char **json;
-	int *rc;
-	char (*err)[256];
-};
-
-static void snaps_one(size_t i, void *arg)
-{
-	struct snaps_part *p = arg;
-	struct agent_api *a = &p->s->agents[i];
-
-	p->err[i][0] = 0;
-	p->json[i] = NULL;
-	p->rc[i] = a->ops->snapshots ? a->ops->snapshots(a->self, &p->json[i], p->err[i], 256)
-				     : -ENOTSUP;
-}
-
 /* Every agent's snapshots, each with its agent's name and its download path. */
 static void do_snapshots(struct conn *c)
 {
@@ -742,8 +731,8 @@ static void do_snapshots(struct conn *c)
 		respond_error(c, 500, "out of memory");
 		goto out;
 	}
-	struct snaps_part p = {.s = s, .json = js, .rc = rc, .err = err};
-	hub_fanout(s->n, snaps_one, &p);
+	struct stats_part p = {.s = s, .json = js, .rc = rc, .err = err, .snapshots = 1};
+	hub_fanout(s->n, stats_one, &p);
 	agent_names(s, names, NULL);
 	for (size_t i = 0; i < s->n; i++) {
 		json_t *list = rc[i] ? NULL : json_loads(js[i], 0, NULL), *x;

@@ -83,8 +83,8 @@ int hub_trigger_check(const json_t *t, char *err, size_t errlen, int *column)
 	}
 	name = json_string_value(json_object_get(t, "name"));
 	if (!name || !trigger_name_ok(name)) {
-		snprintf(err, errlen, "name: a name is 1 to 64 of A-Z a-z 0-9 - _ . (not starting "
-				      "with '.', no '..')");
+		snprintf(err, errlen, "name: a name is 1 to 64 of A-Z a-z 0-9 - _ . (no '.' first, last "
+				      "or twice)");
 		return -EINVAL;
 	}
 	query = json_string_value(json_object_get(t, "query"));

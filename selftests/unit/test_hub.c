@@ -228,7 +228,7 @@ static void test_snapshot_name(void **state)
 	assert_string_equal(t, "a.b.c");
 	assert_string_equal(id, "x-1");
 	static const char *const bad[] = {
-	    "", ".pcap", "nf.pcap", "..pcap", "...pcap", "../x.y.pcap", "nf/../x.y.pcap",
+	    "", ".pcap", "nf.pcap", "..pcap", "...pcap", "nf..x.pcap", "nf.x..pcap", "../x.y.pcap", "nf/../x.y.pcap",
 	    "nf.x/y.pcap", ".nf.x.pcap", "a..b.x.pcap", "nf..pcap", "nf.x.pcap.part",
 	    "nf.x.PCAP", "nf.x y.pcap", "nf.x\\y.pcap", "nf.x\ny.pcap", "/etc/passwd",
 	    "nf.x%2F..pcap", "nf.x.pcap/", "nf x.y.pcap",
@@ -247,6 +247,7 @@ static void test_snapshot_name(void **state)
 	assert_true(trigger_name_ok("not-found_2.v1"));
 	assert_false(trigger_name_ok(".x"));
 	assert_false(trigger_name_ok("a..b"));
+	assert_false(trigger_name_ok("a."));
 	assert_false(trigger_name_ok("a/b"));
 }
 

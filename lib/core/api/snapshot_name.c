@@ -18,8 +18,9 @@ int trigger_name_ok(const char *s)
 {
 	size_t n = strlen(s);
 
-	/* a leading '.' and ".." never: the name is part of a file name (snapshots) */
-	if (!n || n > TRIGGER_NAME_MAX || *s == '.' || strstr(s, ".."))
+	/* '.' never first, last nor twice in a row: the name is part of a file name
+	 * (TRIGGER.ENTRY-ID.pcap), which then holds no ".." */
+	if (!n || n > TRIGGER_NAME_MAX || *s == '.' || s[n - 1] == '.' || strstr(s, ".."))
 		return 0;
 	for (; *s; s++)
 		if (!word_char(*s) && *s != '.')

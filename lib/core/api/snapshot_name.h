@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-/* A trigger's name: 1-64 of A-Z a-z 0-9 - _ . , not starting with '.' nor holding "..". */
+/* A trigger's name: 1-64 of A-Z a-z 0-9 - _ . , no '.' first, last or twice in a row. */
 int trigger_name_ok(const char *name);
 
 /*

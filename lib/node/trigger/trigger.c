@@ -423,8 +423,8 @@ static int parse_trigger(struct cparse *p, const struct config_node *n, size_t i
 		return ret;
 	if (!trigger_name_ok(s))
 		return cerr(p, config_get(n, "name"), sub,
-			    "a name is 1 to 64 of A-Z a-z 0-9 - _ . (not starting with '.', no "
-			    "'..')");
+			    "a name is 1 to 64 of A-Z a-z 0-9 - _ . (no '.' first, "
+			    "last or twice)");
 	for (size_t i = 0; i < n_others; i++)
 		if (!strcmp(others[i]->name, s))
 			return cerr(p, config_get(n, "name"), sub,
