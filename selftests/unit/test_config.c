@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -330,6 +332,40 @@ static void test_trigger_api(void **state)
 						   sizeof(err)),
 			 -ENOENT);
 	trigger_set_free(ts);
+
+	/* the bounds: per trigger (keep), then all together (bytes), oldest first */
+	{
+		static const char *const files[] = {"a.e-1.pcap", "a.e-2.pcap", "a.e-3.pcap",
+						    "b.e-4.pcap", "b.e-5.pcap"};
+		char dir[100], big[1001];
+		struct stat st;
+
+		snprintf(dir, sizeof(dir), "%s/trim", tmpdir);
+		mkdir(dir, 0700);
+		memset(big, 'x', 1000);
+		big[1000] = '\0';
+		for (size_t i = 0; i < 5; i++) {
+			struct timespec ts[2] = {{.tv_sec = 1000 + (time_t)i}, {.tv_sec = 1000 + (time_t)i}};
+
+			snprintf(path, sizeof(path), "trim/%s", files[i]);
+			write_file(path, big);
+			snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+			utimensat(AT_FDCWD, path, ts, 0);
+		}
+		write_file("trim/other.txt", big); /* not a snapshot: never counted nor removed */
+		trigger_snapshots_trim(dir, "a", 2, 0); /* a's oldest goes */
+		snprintf(path, sizeof(path), "%s/a.e-1.pcap", dir);
+		assert_int_equal(stat(path, &st), -1);
+		snprintf(path, sizeof(path), "%s/a.e-2.pcap", dir);
+		assert_int_equal(stat(path, &st), 0);
+		trigger_snapshots_trim(dir, "b", 100, 2500); /* 4000 bytes: the two oldest go */
+		for (size_t i = 0; i < 5; i++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+			assert_int_equal(stat(path, &st) == 0, i >= 3);
+		}
+		snprintf(path, sizeof(path), "%s/other.txt", dir);
+		assert_int_equal(stat(path, &st), 0);
+	}
 
 	/* a set without configured triggers, for a hub to fill */
 	assert_int_equal(trigger_set_empty(tmpdir, stderr, &ts), 0);

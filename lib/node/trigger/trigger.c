@@ -1237,7 +1237,7 @@ static int snap_write(const void *buf, size_t len, void *arg)
 /* Remove the oldest snapshots of trigger in dir until keep are left, then the oldest of any
  * trigger until all of them hold at most max_bytes (0: no such bound). Called with the set's
  * snap_lock held, after a snapshot was written: two workers never trim at once. */
-static void snapshots_trim(const char *dir, const char *trigger, long keep, uint64_t max_bytes)
+void trigger_snapshots_trim(const char *dir, const char *trigger, long keep, uint64_t max_bytes)
 {
 	struct dirent **names = NULL;
 	int n = scandir(dir, &names, NULL, NULL);
@@ -1354,7 +1354,7 @@ static bool run_snapshot(struct trigger_set *ts, const struct job *j, char *why,
 		ok = true;
 	if (ok) {
 		pthread_mutex_lock(&ts->snap_lock);
-		snapshots_trim(dir, j->t->name, j->a->keep, ts->snap_bytes_max);
+		trigger_snapshots_trim(dir, j->t->name, j->a->keep, ts->snap_bytes_max);
 		pthread_mutex_unlock(&ts->snap_lock);
 	}
 	if (!ok)

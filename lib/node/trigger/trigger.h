@@ -57,6 +57,10 @@ int trigger_set_empty(const char *store_dir, FILE *log, struct trigger_set **out
  * 1 MiB), the oldest removed past it; without this call there is no such bound. */
 void trigger_set_snapshot_limit(struct trigger_set *ts, uint64_t storage_limit);
 
+/* After a snapshot of trigger was written to dir: its oldest removed past keep, then the
+ * oldest of any trigger while all hold more than max_bytes (0: no such bound). */
+void trigger_snapshots_trim(const char *dir, const char *trigger, long keep, uint64_t max_bytes);
+
 /*
  * A hub's triggers (json: a list of trigger objects, as in the configuration file, in JSON)
  * replace the ones it gave before; the configuration file's stay. All or none: -EINVAL with
