@@ -658,7 +658,8 @@ static int parse_list(struct cparse *p, const struct config_node *list, struct t
 
 	if (!v)
 		return -ENOMEM;
-	memcpy(v, others, n_others * sizeof(*v));
+	if (n_others)
+		memcpy(v, others, n_others * sizeof(*v));
 	for (size_t i = 0; i < list->n_kids && !ret; i++) {
 		struct trigger *t = calloc(1, sizeof(*t));
 
@@ -806,18 +807,20 @@ int trigger_set_replace_api(struct trigger_set *ts, const char *version, const c
 	for (size_t i = 0; i < n_old; i++)
 		if (!old[i]->api)
 			v[ts->n++] = old[i];
-	memcpy(v + ts->n, mine, n_mine * sizeof(*v));
+	if (n_mine)
+		memcpy(v + ts->n, mine, n_mine * sizeof(*v));
 	ts->n += n_mine;
 	ts->v = v;
 	snprintf(ts->version, sizeof(ts->version), "%s", version ? version : "");
 	filter = union_filter(ts->v, ts->n);
+	/* under set_lock: two replacements at once leave the follow with the last set's filter */
+	follow_restart(ts, filter);
 	pthread_rwlock_unlock(&ts->set_lock);
 	for (size_t i = 0; i < n_old; i++)
 		if (old[i]->api)
 			trigger_unref(old[i]);
 	free(old);
 	free(mine);
-	follow_restart(ts, filter);
 	return 0;
 }
 
