@@ -628,22 +628,51 @@ static void stats_one(size_t i, void *arg)
 			       : -ENOTSUP;
 }
 
+/* Every agent's JSON answer (stats, or the snapshots' list), its names and whether it is
+ * connected, into p's arrays (freed by fanout_free). -ENOMEM with nothing asked. */
+static int fanout_json(struct hub_server *s, int snapshots, struct stats_part *p,
+		       char (**names)[64], int **connected)
+{
+	size_t n = s->n ? s->n : 1;
+	*p = (struct stats_part){.s = s,
+				 .json = calloc(n, sizeof(char *)),
+				 .rc = calloc(n, sizeof(int)),
+				 .err = calloc(n, 256),
+				 .snapshots = snapshots};
+	*names = calloc(n, 64);
+	*connected = calloc(n, sizeof(int));
+	if (!p->json || !p->rc || !p->err || !*names || !*connected)
+		return -ENOMEM;
+	hub_fanout(s->n, stats_one, p);
+	agent_names(s, *names, *connected);
+	return 0;
+}
+
+static void fanout_free(struct stats_part *p, char (*names)[64], int *connected)
+{
+	for (size_t i = 0; p->json && i < p->s->n; i++)
+		free(p->json[i]);
+	free(p->json);
+	free(p->rc);
+	free(p->err);
+	free(names);
+	free(connected);
+}
+
 static void do_stats(struct conn *c)
 {
 	struct hub_server *s = c->s;
 	size_t n = s->n ? s->n : 1;
-	char **js = calloc(n, sizeof(*js));
-	int *rc = calloc(n, sizeof(*rc));
-	char(*err)[256] = calloc(n, 256);
-	char(*names)[64] = calloc(n, 64);
-	int *connected = calloc(n, sizeof(*connected));
-	if (!js || !rc || !err || !names || !connected) {
+	struct stats_part p;
+	char(*names)[64];
+	int *connected;
+	if (fanout_json(s, 0, &p, &names, &connected)) {
 		respond_error(c, 500, "out of memory");
 		goto out;
 	}
-	struct stats_part p = {.s = s, .json = js, .rc = rc, .err = err};
-	hub_fanout(s->n, stats_one, &p);
-	agent_names(s, names, connected);
+	char **js = p.json;
+	int *rc = p.rc;
+	char(*err)[256] = p.err;
 	size_t nconn = 0;
 	for (size_t i = 0; i < s->n; i++)
 		nconn += connected[i] != 0;
@@ -682,13 +711,7 @@ static void do_stats(struct conn *c)
 				   s->metrics.entries[HUB_ROUTE_STREAM]));
 	respond_json(c, 200, json_pack("{s:o, s:o}", "hub", hub, "agents", a));
 out:
-	for (size_t i = 0; js && i < s->n; i++)
-		free(js[i]);
-	free(js);
-	free(rc);
-	free(err);
-	free(names);
-	free(connected);
+	fanout_free(&p, names, connected);
 }
 
 /* ---- triggers and snapshots ---- */
@@ -720,20 +743,18 @@ static void do_triggers(struct conn *c)
 static void do_snapshots(struct conn *c)
 {
 	struct hub_server *s = c->s;
-	size_t n = s->n ? s->n : 1;
-	char **js = calloc(n, sizeof(*js));
-	int *rc = calloc(n, sizeof(*rc));
-	char(*err)[256] = calloc(n, 256);
-	char(*names)[64] = calloc(n, 64);
 	json_t *all = json_array(), *errs = json_array();
+	struct stats_part p;
+	char(*names)[64];
+	int *connected;
 
-	if (!js || !rc || !err || !names) {
+	if (fanout_json(s, 1, &p, &names, &connected)) {
 		respond_error(c, 500, "out of memory");
 		goto out;
 	}
-	struct stats_part p = {.s = s, .json = js, .rc = rc, .err = err, .snapshots = 1};
-	hub_fanout(s->n, stats_one, &p);
-	agent_names(s, names, NULL);
+	char **js = p.json;
+	int *rc = p.rc;
+	char(*err)[256] = p.err;
 	for (size_t i = 0; i < s->n; i++) {
 		json_t *list = rc[i] ? NULL : json_loads(js[i], 0, NULL), *x;
 		size_t k;
@@ -759,12 +780,7 @@ static void do_snapshots(struct conn *c)
 out:
 	json_decref(all);
 	json_decref(errs);
-	for (size_t i = 0; js && i < s->n; i++)
-		free(js[i]);
-	free(js);
-	free(rc);
-	free(err);
-	free(names);
+	fanout_free(&p, names, connected);
 }
 
 /* GET /api/v1/snapshots/{agent}/{file}: the agent's file, spooled, then served with its
