@@ -282,7 +282,8 @@ FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-fuzz/%.o,$(NODE_SRCS) $(CORE_SR
 # server and its library.
 FUZZ_LIB_OBJS += $(BUILD)/lib-fuzz/hub/hub_pcap.o $(BUILD)/lib-fuzz/hub/hub_query.o \
 	$(BUILD)/lib-fuzz/hub/hub_redact.o $(BUILD)/lib-fuzz/hub/hub_static.o \
-	$(BUILD)/lib-fuzz/hub/hub_servicemap.o
+	$(BUILD)/lib-fuzz/hub/hub_servicemap.o \
+	$(BUILD)/lib-fuzz/hub/hub_triggers.o
 FUZZ_FLAGS := $(BUILD)/fuzz-flags
 $(shell mkdir -p $(BUILD) && echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' | cmp -s - $(FUZZ_FLAGS) || \
 	echo '$(FUZZ_CFLAGS) $(FUZZ_SAN)' > $(FUZZ_FLAGS))

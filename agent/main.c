@@ -11,9 +11,12 @@
 #include "entry/json_alloc.h"
 #include "rpc_agent.h"
 #include "tap/tap.h"
+#include "trigger/trigger.h"
 
 struct serve {
 	const struct tap_options *o;
+	struct trigger_set *triggers; /* NULL: none (--no-history) */
+	struct agent_api api;	      /* the tap's, with the triggers' calls when there are any */
 	struct rpc_agent_server *srv;
 };
 
@@ -25,8 +28,16 @@ static int serve_start(const struct agent_api *api, void *ctx, char *err, size_t
 	struct rpc_opts ro = {.token = s->o->agent_token};
 	char e[512];
 
-	if (rpc_agent_server_start(s->o->listen, *api, &ro, &s->srv, e, sizeof(e))) {
+	s->api = *api;
+	/* a hub defines triggers and reads their snapshots through the same API */
+	if (s->triggers && trigger_set_agent_api(s->triggers, api, &s->api)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (rpc_agent_server_start(s->o->listen, s->api, &ro, &s->srv, e, sizeof(e))) {
 		snprintf(err, errlen, "%s: %s", s->o->listen, e);
+		if (s->triggers)
+			s->api.ops->destroy(s->api.self);
 		return -1;
 	}
 	fprintf(stderr, "floe-agent: serving the hub on %s (port %d)%s\n", s->o->listen,
@@ -41,6 +52,9 @@ static void serve_stop(void *ctx)
 	if (s->srv)
 		rpc_agent_server_stop(s->srv);
 	s->srv = NULL;
+	if (s->triggers && s->api.ops)
+		s->api.ops->destroy(s->api.self);
+	s->api.ops = NULL;
 }
 
 int main(int argc, char **argv)
@@ -63,6 +77,7 @@ int main(int argc, char **argv)
 			"hub); floe-hub serves the agents' API\n");
 		return 2;
 	}
+	s.triggers = tc.triggers;
 	if (o.listen) {
 		struct tap_service svc = {
 		    .name = "--listen", .start = serve_start, .stop = serve_stop, .ctx = &s};

@@ -585,6 +585,7 @@ static int cmd_tap(int argc, char **argv)
 		tap_config_free(&tc);
 		return 1;
 	}
+	hub.triggers = tc.triggers;
 	ret = tap_run(&o, stdout, stderr);
 	tap_config_free(&tc);
 	return ret;

@@ -10,6 +10,7 @@
 #include "hub_redact.h"
 #include "hub_server.h"
 #include "hub_static.h"
+#include "trigger/trigger.h"
 
 static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t errlen)
 {
@@ -26,8 +27,12 @@ static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t e
 	(void)err;
 	(void)errlen;
 	h->api = *api;
+	h->tapi.ops = NULL;
+	/* POST /api/v1/triggers defines triggers on this tap (trigger.h) */
+	if (h->triggers && trigger_set_agent_api(h->triggers, api, &h->tapi) == 0)
+		h->api = h->tapi;
 	/* The tap keeps its api: the wrapper (masking header values) is the hub's. */
-	if (!h->o->no_redact && hub_redact_wrap(*api, 0, &h->api)) {
+	if (!h->o->no_redact && hub_redact_wrap(h->api, 0, &h->api)) {
 		fprintf(stderr, "floe: warning: hub not started (out of memory)\n");
 		return 0;
 	}
@@ -38,6 +43,9 @@ static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t e
 		if (h->wrapped)
 			h->api.ops->destroy(h->api.self);
 		h->wrapped = 0;
+		if (h->tapi.ops)
+			h->tapi.ops->destroy(h->tapi.self);
+		h->tapi.ops = NULL;
 		fprintf(stderr,
 			"floe: warning: hub not started (%s); capture goes on without it "
 			"(--proxy-front-port PORT for another port, --no-hub to leave it off)\n",
@@ -61,6 +69,9 @@ static void hub_stop(void *ctx)
 	if (h->wrapped)
 		h->api.ops->destroy(h->api.self);
 	h->wrapped = 0;
+	if (h->tapi.ops)
+		h->tapi.ops->destroy(h->tapi.self);
+	h->tapi.ops = NULL;
 }
 
 int tap_hub_add(struct tap_options *o, struct tap_hub *h)

@@ -18,6 +18,10 @@ struct tap_hub {
 	const char *token;    /* $FLOE_HUB_TOKEN: every route needs it when set */
 	struct agent_api api; /* the tap's, or the masking wrapper over it (wrapped) */
 	int wrapped;
+	/* the tap's triggers (set by the caller after tap_hub_add; NULL: none): the hub's
+	 * trigger routes reach them through tapi, the tap's api with the triggers' calls */
+	struct trigger_set *triggers;
+	struct agent_api tapi;
 	struct hub_server *srv; /* NULL when it is not serving */
 	char ui_dir[4096];      /* the web UI's files (hub_static_default_dir); "" when absent */
 };

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static const char *const route_names[HUB_ROUTE_N] = {
     [HUB_ROUTE_METRICS] = "metrics",   [HUB_ROUTE_SCHEMA] = "schema",
     [HUB_ROUTE_VALIDATE] = "validate", [HUB_ROUTE_UI] = "ui",
     [HUB_ROUTE_SERVICEMAP] = "servicemap", [HUB_ROUTE_OTHER] = "other",
+    [HUB_ROUTE_TRIGGERS] = "triggers",     [HUB_ROUTE_SNAPSHOTS] = "snapshots",
 };
 
 const char *hub_route_name(enum hub_route r)
@@ -95,7 +97,9 @@ static void flatten(const json_t *j, const char *prefix, size_t agent, struct sa
 			      (*p >= '0' && *p <= '9') || *p == '_'))
 				*p = '_';
 		if (json_is_object(v)) {
-			flatten(v, name, agent, s);
+			/* the triggers' counters are series labelled by trigger (trigger_series) */
+			if (strcmp(name, "floe_agent_triggers_triggers"))
+				flatten(v, name, agent, s);
 			continue;
 		}
 		if (!json_is_number(v) && !json_is_boolean(v))
@@ -122,6 +126,73 @@ static int sample_cmp(const void *a, const void *b)
 	if (c)
 		return c;
 	return x->agent < y->agent ? -1 : x->agent > y->agent;
+}
+
+/*
+ * The triggers of every agent's stats ("triggers": {"triggers": {NAME: {matched, ...,
+ * actions: {KIND: {sent, ...}}}}}, lib/node/trigger) as series with the trigger's name as a
+ * label, never in the metric's name: one family at a time, as the text format wants them.
+ */
+static int trigger_series(struct entry_json_buf *o, size_t agents,
+			  const char *const *agent_names, json_t *const *stats)
+{
+	static const char *const per_trigger[] = {"matched", "fired", "rate_limited",
+						  "deduplicated"};
+	static const char *const outcomes[] = {"sent", "retried", "failed", "dropped"};
+	int rc = 0;
+
+	for (size_t f = 0; f <= sizeof(per_trigger) / sizeof(per_trigger[0]); f++) {
+		bool action = f == sizeof(per_trigger) / sizeof(per_trigger[0]);
+		bool header = false;
+
+		for (size_t i = 0; i < agents; i++) {
+			json_t *all = json_object_get(json_object_get(stats[i], "triggers"),
+						      "triggers"),
+			       *t;
+			const char *tn;
+			char av[192], tv[192];
+
+			label_value(agent_names[i], av, sizeof(av));
+			json_object_foreach(all, tn, t) {
+				if (!header) {
+					if (action)
+						rc |= put(o, "# HELP floe_trigger_actions_total "
+							     "Trigger actions by outcome.\n"
+							     "# TYPE floe_trigger_actions_total "
+							     "counter\n");
+					else
+						rc |= put(o, "# TYPE floe_trigger_%s_total counter\n",
+							  per_trigger[f]);
+					header = true;
+				}
+				label_value(tn, tv, sizeof(tv));
+				if (!action) {
+					rc |= put(o, "floe_trigger_%s_total{agent=\"%s\",trigger=\"%s\"} "
+						     "%lld\n",
+						  per_trigger[f], av, tv,
+						  (long long)json_integer_value(
+						      json_object_get(t, per_trigger[f])));
+					continue;
+				}
+				const char *an;
+				json_t *a;
+				json_object_foreach(json_object_get(t, "actions"), an, a) {
+					char anv[96];
+
+					label_value(an, anv, sizeof(anv));
+					for (size_t k = 0; k < 4; k++)
+						rc |= put(o,
+							  "floe_trigger_actions_total{agent=\"%s\","
+							  "trigger=\"%s\",action=\"%s\",outcome="
+							  "\"%s\"} %lld\n",
+							  av, tv, anv, outcomes[k],
+							  (long long)json_integer_value(
+							      json_object_get(a, outcomes[k])));
+				}
+			}
+		}
+	}
+	return rc;
 }
 
 int hub_metrics_text(const struct hub_metrics *m, size_t agents, size_t connected,
@@ -189,14 +260,21 @@ int hub_metrics_text(const struct hub_metrics *m, size_t agents, size_t connecte
 		  agents, connected);
 
 	struct samples s = {0};
+	json_t **parsed = calloc(agents ? agents : 1, sizeof(*parsed));
+	if (!parsed)
+		return -ENOMEM;
 	for (size_t i = 0; i < agents; i++) {
 		if (!stats_json[i])
 			continue;
 		json_t *j = json_loads(stats_json[i], 0, NULL);
 		if (json_is_object(j))
 			flatten(j, "floe_agent", i, &s);
-		json_decref(j);
+		parsed[i] = j;
 	}
+	rc |= trigger_series(o, agents, agent_names, parsed);
+	for (size_t i = 0; i < agents; i++)
+		json_decref(parsed[i]);
+	free(parsed);
 	if (s.n)
 		qsort(s.v, s.n, sizeof(s.v[0]), sample_cmp);
 	for (size_t i = 0; i < s.n; i++) {

@@ -22,6 +22,8 @@ enum hub_route {
 	HUB_ROUTE_METRICS,
 	HUB_ROUTE_SCHEMA,
 	HUB_ROUTE_VALIDATE,
+	HUB_ROUTE_TRIGGERS,  /* /api/v1/triggers and /triggers/{name} (hub_triggers.h) */
+	HUB_ROUTE_SNAPSHOTS, /* /api/v1/snapshots and /snapshots/{agent}/{file} */
 	HUB_ROUTE_UI, /* the web UI's static files (hub_static.h) */
 	HUB_ROUTE_SERVICEMAP,
 	HUB_ROUTE_OTHER,

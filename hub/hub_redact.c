@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -183,6 +184,45 @@ static void r_destroy(void *self)
 	free(r);
 }
 
+/* The triggers' calls carry no entry: passed on as they are (NULL stays NULL: -ENOTSUP). */
+static int r_triggers_set(void *self, const char *version, const char *json, char *err,
+			  size_t errlen)
+{
+	struct redact *r = self;
+
+	if (!r->inner.ops->triggers_set)
+		return snprintf(err, errlen, "this agent runs no triggers"), -ENOTSUP;
+	return r->inner.ops->triggers_set(r->inner.self, version, json, err, errlen);
+}
+
+static int r_triggers_list(void *self, char **json_out, char *err, size_t errlen)
+{
+	struct redact *r = self;
+
+	if (!r->inner.ops->triggers_list)
+		return snprintf(err, errlen, "this agent runs no triggers"), -ENOTSUP;
+	return r->inner.ops->triggers_list(r->inner.self, json_out, err, errlen);
+}
+
+static int r_snapshots(void *self, char **json_out, char *err, size_t errlen)
+{
+	struct redact *r = self;
+
+	if (!r->inner.ops->snapshots)
+		return snprintf(err, errlen, "this agent runs no triggers"), -ENOTSUP;
+	return r->inner.ops->snapshots(r->inner.self, json_out, err, errlen);
+}
+
+static int r_snapshot(void *self, const char *name, agent_bytes_fn fn, void *arg, char *err,
+		      size_t errlen)
+{
+	struct redact *r = self;
+
+	if (!r->inner.ops->snapshot)
+		return snprintf(err, errlen, "this agent runs no triggers"), -ENOTSUP;
+	return r->inner.ops->snapshot(r->inner.self, name, fn, arg, err, errlen);
+}
+
 static const struct agent_api_ops redact_ops = {
     .query = r_query,
     .get = r_get,
@@ -191,6 +231,10 @@ static const struct agent_api_ops redact_ops = {
     .stats = r_stats,
     .info = r_info,
     .destroy = r_destroy,
+    .triggers_set = r_triggers_set,
+    .triggers_list = r_triggers_list,
+    .snapshots = r_snapshots,
+    .snapshot = r_snapshot,
 };
 
 int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out)

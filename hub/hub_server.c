@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
+#include "api/snapshot_name.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_json.h"
 #include "hub_metrics.h"
@@ -26,6 +27,7 @@
 #include "hub_servicemap.h"
 #include "hub_static.h"
 #include "hub_stream.h"
+#include "hub_triggers.h"
 #include "hub_ui_api.h"
 
 _Static_assert(HUB_STREAM_PRE >= LWS_PRE, "stream messages need the library's header room");
@@ -45,6 +47,8 @@ struct conn {
 	enum hub_route route;
 	int64_t t0;
 	/* the request */
+	enum { M_GET, M_POST, M_DELETE } method;
+	struct entry_json_buf req; /* a POST's body */
 	char *id, *q, *after_id;
 	int64_t since, until, after_ts;
 	size_t limit;
@@ -81,6 +85,7 @@ struct hub_server {
 	int ctx_closed; /* under lock: the context is going: nobody may wake it */
 	struct conn *conns;
 	struct hub_metrics metrics;
+	struct hub_triggers *triggers;
 };
 
 static int64_t mono_ns(void)
@@ -97,6 +102,7 @@ static void conn_free(struct conn *c)
 	free(c->id);
 	free(c->q);
 	free(c->after_id);
+	entry_json_buf_free(&c->req);
 	entry_json_buf_free(&c->body);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -582,11 +588,13 @@ out:
 	free(np);
 }
 
+/* One JSON answer per agent, in parallel: stats, or (snapshots) the snapshots' list. */
 struct stats_part {
 	struct hub_server *s;
 	char **json;
 	int *rc;
 	char (*err)[256];
+	int snapshots;
 };
 
 static void stats_one(size_t i, void *arg)
@@ -595,32 +603,43 @@ static void stats_one(size_t i, void *arg)
 	struct agent_api *a = &p->s->agents[i];
 	p->err[i][0] = 0;
 	p->json[i] = NULL;
-	p->rc[i] = a->ops->stats(a->self, &p->json[i], p->err[i], 256);
+	if (!p->snapshots)
+		p->rc[i] = a->ops->stats(a->self, &p->json[i], p->err[i], 256);
+	else
+		p->rc[i] = a->ops->snapshots
+			       ? a->ops->snapshots(a->self, &p->json[i], p->err[i], 256)
+			       : -ENOTSUP;
 }
 
-/* Every agent's stats, asked in parallel: p's arrays (one slot an agent), freed by
- * stats_part_free whatever this returns. -ENOMEM when they cannot be had. */
-static int stats_fetch(struct hub_server *s, struct stats_part *p)
+/* Every agent's JSON answer (stats, or the snapshots' list), its names and whether it is
+ * connected, into p's arrays (freed by fanout_free). -ENOMEM with nothing asked. */
+static int fanout_json(struct hub_server *s, int snapshots, struct stats_part *p,
+		       char (**names)[64], int **connected)
 {
 	size_t n = s->n ? s->n : 1;
-
 	*p = (struct stats_part){.s = s,
 				 .json = calloc(n, sizeof(char *)),
 				 .rc = calloc(n, sizeof(int)),
-				 .err = calloc(n, 256)};
-	if (!p->json || !p->rc || !p->err)
+				 .err = calloc(n, 256),
+				 .snapshots = snapshots};
+	*names = calloc(n, 64);
+	*connected = calloc(n, sizeof(int));
+	if (!p->json || !p->rc || !p->err || !*names || !*connected)
 		return -ENOMEM;
 	hub_fanout(s->n, stats_one, p);
+	agent_names(s, *names, *connected);
 	return 0;
 }
 
-static void stats_part_free(struct stats_part *p)
+static void fanout_free(struct stats_part *p, char (*names)[64], int *connected)
 {
 	for (size_t i = 0; p->json && i < p->s->n; i++)
 		free(p->json[i]);
 	free(p->json);
 	free(p->rc);
 	free(p->err);
+	free(names);
+	free(connected);
 }
 
 /* /agents: each agent's identity and state, and where its TLS reading is blind
@@ -630,9 +649,11 @@ static void do_agents(struct conn *c)
 {
 	struct hub_server *s = c->s;
 	struct stats_part p;
+	char(*names)[64];
+	int *connected;
 	json_t *a = json_array();
 
-	if (stats_fetch(s, &p) || !a) {
+	if (fanout_json(s, 0, &p, &names, &connected) || !a) {
 		respond_error(c, 500, "out of memory");
 		json_decref(a);
 		goto out;
@@ -658,7 +679,7 @@ static void do_agents(struct conn *c)
 	}
 	respond_json(c, 200, json_pack("{s:o}", "agents", a));
 out:
-	stats_part_free(&p);
+	fanout_free(&p, names, connected);
 }
 
 static void do_stats(struct conn *c)
@@ -666,16 +687,15 @@ static void do_stats(struct conn *c)
 	struct hub_server *s = c->s;
 	size_t n = s->n ? s->n : 1;
 	struct stats_part p;
-	char(*names)[64] = calloc(n, 64);
-	int *connected = calloc(n, sizeof(*connected));
-	if (stats_fetch(s, &p) || !names || !connected) {
+	char(*names)[64];
+	int *connected;
+	if (fanout_json(s, 0, &p, &names, &connected)) {
 		respond_error(c, 500, "out of memory");
 		goto out;
 	}
 	char **js = p.json;
 	int *rc = p.rc;
 	char(*err)[256] = p.err;
-	agent_names(s, names, connected);
 	size_t nconn = 0;
 	for (size_t i = 0; i < s->n; i++)
 		nconn += connected[i] != 0;
@@ -714,9 +734,136 @@ static void do_stats(struct conn *c)
 				   s->metrics.entries[HUB_ROUTE_STREAM]));
 	respond_json(c, 200, json_pack("{s:o, s:o}", "hub", hub, "agents", a));
 out:
-	stats_part_free(&p);
+	fanout_free(&p, names, connected);
+}
+
+/* ---- triggers and snapshots ---- */
+
+static void do_triggers(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	char(*names)[64] = calloc(s->n ? s->n : 1, 64);
+	json_t *body = NULL;
+	int status;
+
+	if (!names) {
+		respond_error(c, 500, "out of memory");
+		return;
+	}
+	agent_names(s, names, NULL);
+	if (c->method == M_POST)
+		status = hub_triggers_post(s->triggers, names, c->req.p ? c->req.p : "", c->req.len,
+					   &body);
+	else if (c->method == M_DELETE)
+		status = hub_triggers_delete(s->triggers, names, c->id, &body);
+	else
+		status = hub_triggers_get(s->triggers, names, c->id, &body);
+	respond_json(c, status, body);
 	free(names);
-	free(connected);
+}
+
+/* Every agent's snapshots, each with its agent's name and its download path. */
+static void do_snapshots(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	json_t *all = json_array(), *errs = json_array();
+	struct stats_part p;
+	char(*names)[64];
+	int *connected;
+
+	if (fanout_json(s, 1, &p, &names, &connected)) {
+		respond_error(c, 500, "out of memory");
+		goto out;
+	}
+	char **js = p.json;
+	int *rc = p.rc;
+	char(*err)[256] = p.err;
+	for (size_t i = 0; i < s->n; i++) {
+		json_t *list = rc[i] ? NULL : json_loads(js[i], 0, NULL), *x;
+		size_t k;
+
+		if (rc[i] && rc[i] != -ENOTSUP)
+			json_array_append_new(errs, json_pack("{s:s, s:s}", "agent", names[i],
+							      "error",
+							      err[i][0] ? err[i] : strerror(-rc[i])));
+		json_array_foreach(list, k, x) {
+			const char *file = json_string_value(json_object_get(x, "name"));
+			char path[512];
+
+			if (!file)
+				continue;
+			snprintf(path, sizeof(path), API "/snapshots/%s/%s", names[i], file);
+			json_object_set_new(x, "agent", json_string(names[i]));
+			json_object_set_new(x, "path", json_string(path));
+			json_array_append(all, x);
+		}
+		json_decref(list);
+	}
+	respond_json(c, 200, json_pack("{s:O, s:O}", "snapshots", all, "errors", errs));
+out:
+	json_decref(all);
+	json_decref(errs);
+	fanout_free(&p, names, connected);
+}
+
+/* GET /api/v1/snapshots/{agent}/{file}: the agent's file, spooled, then served with its
+ * length (as /api/v1/pcap). The name is checked here and again by the agent. */
+static void do_snapshot(struct conn *c)
+{
+	struct hub_server *s = c->s;
+	char(*names)[64] = calloc(s->n ? s->n : 1, 64);
+	const char *slash = strchr(c->id, '/'), *file = slash ? slash + 1 : "";
+	size_t alen = slash ? (size_t)(slash - c->id) : 0, i;
+	char err[512] = "";
+	struct stat st;
+	int fd, rc;
+
+	if (!names) {
+		respond_error(c, 500, "out of memory");
+		return;
+	}
+	if (!slash || !snapshot_name_parse(file, NULL, 0, NULL, 0)) {
+		respond_error(c, 400, "expected /api/v1/snapshots/AGENT/TRIGGER.ENTRY-ID.pcap");
+		free(names);
+		return;
+	}
+	agent_names(s, names, NULL);
+	for (i = 0; i < s->n; i++)
+		if (strlen(names[i]) == alen && !strncmp(names[i], c->id, alen))
+			break;
+	if (i == s->n) {
+		respond_json(c, 404, json_pack("{s:s, s:s%}", "error", "no such agent", "agent",
+					       c->id, (size_t)alen));
+		free(names);
+		return;
+	}
+	free(names);
+	if (!s->agents[i].ops->snapshot) {
+		respond_error(c, 404, "this agent runs no triggers");
+		return;
+	}
+	FILE *f = (fd = spool_open(s)) >= 0 ? fdopen(fd, "w+") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		respond_error(c, 500, "cannot make a spool file");
+		return;
+	}
+	rc = s->agents[i].ops->snapshot(s->agents[i].self, file, spool_bytes, f, err,
+					sizeof(err));
+	if (!rc && (fflush(f) || fstat(fileno(f), &st) || (fd = dup(fileno(f))) < 0))
+		rc = -errno;
+	fclose(f);
+	if (rc) {
+		respond_error(c, rc == -ENOENT ? 404 : rc == -EINVAL ? 400 : 502,
+			      err[0] ? err : strerror(-rc));
+		return;
+	}
+	c->fd = fd;
+	c->len = (uint64_t)st.st_size;
+	c->status = 200;
+	c->ctype = "application/vnd.tcpdump.pcap";
+	c->disposition = "attachment; filename=\"snapshot.pcap\"";
 }
 
 static int64_t realtime_ns(void)
@@ -779,6 +926,15 @@ static void *worker(void *arg)
 	case HUB_ROUTE_STATS:
 	case HUB_ROUTE_METRICS:
 		do_stats(c);
+		break;
+	case HUB_ROUTE_TRIGGERS:
+		do_triggers(c);
+		break;
+	case HUB_ROUTE_SNAPSHOTS:
+		if (c->id)
+			do_snapshot(c);
+		else
+			do_snapshots(c);
 		break;
 	default:
 		respond_error(c, 404, "no such route");
@@ -976,6 +1132,18 @@ static enum hub_route route_of(const char *path, const char **id)
 		return HUB_ROUTE_VALIDATE;
 	if (!strcmp(path, API "/servicemap"))
 		return HUB_ROUTE_SERVICEMAP;
+	if (!strcmp(path, API "/triggers") || !strcmp(path, API "/triggers/"))
+		return HUB_ROUTE_TRIGGERS;
+	if (!strncmp(path, API "/triggers/", sizeof(API "/triggers/") - 1)) {
+		*id = path + sizeof(API "/triggers/") - 1;
+		return HUB_ROUTE_TRIGGERS;
+	}
+	if (!strcmp(path, API "/snapshots") || !strcmp(path, API "/snapshots/"))
+		return HUB_ROUTE_SNAPSHOTS;
+	if (!strncmp(path, API "/snapshots/", sizeof(API "/snapshots/") - 1)) {
+		*id = path + sizeof(API "/snapshots/") - 1;
+		return HUB_ROUTE_SNAPSHOTS;
+	}
 	/* Everything outside the API is the web UI's (a 404 when it has no such file). */
 	if (strncmp(path, "/api/", 5))
 		return HUB_ROUTE_UI;
@@ -1020,8 +1188,20 @@ static int on_http(struct hub_server *s, struct lws *wsi, struct pss *pss, const
 	const char *id;
 	c->route = route_of(path, &id);
 	atomic_fetch_add(&s->metrics.requests[c->route], 1);
-	if (!lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI)) {
-		respond_error(c, 405, "only GET");
+	c->method = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)	  ? M_POST
+		    : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? M_DELETE
+								      : M_GET;
+	/* POST /triggers and DELETE /triggers/{name}; GET everywhere */
+	int method_ok = c->method == M_GET ||
+			(c->route == HUB_ROUTE_TRIGGERS &&
+			 (c->method == M_POST ? !id || !*id : id && *id));
+	if (c->method == M_GET && !lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+		method_ok = 0;
+	if (!method_ok) {
+		respond_error(c, 405,
+			      c->route == HUB_ROUTE_TRIGGERS
+				  ? "POST /api/v1/triggers, DELETE /api/v1/triggers/NAME, or GET"
+				  : "only GET");
 	} else if (c->route != HUB_ROUTE_UI && !auth_ok(s, wsi)) {
 		/* The UI's files hold no data and a browser cannot send a token for a page load:
 		 * they are served without one; the page then asks for it (docs/ui.md). */
@@ -1049,6 +1229,13 @@ static int on_http(struct hub_server *s, struct lws *wsi, struct pss *pss, const
 		respond_error(c, 426, "a WebSocket route: connect with a WebSocket client");
 	} else if (c->route == HUB_ROUTE_ENTRY && (!*id || !(c->id = strdup(id)))) {
 		respond_error(c, 404, "no entry id");
+	} else if (c->route == HUB_ROUTE_TRIGGERS || c->route == HUB_ROUTE_SNAPSHOTS) {
+		if (id && *id && !(c->id = strdup(id)))
+			respond_error(c, 500, "out of memory");
+		else if (c->method == M_POST)
+			return 0; /* the body comes: LWS_CALLBACK_HTTP_BODY, then _COMPLETION */
+		else if (start_worker(c) == 0)
+			return 0;
 	} else if (parse_params(c, wsi) == 0) {
 		if (start_worker(c) == 0)
 			return 0;
@@ -1175,6 +1362,32 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return on_http(s, wsi, pss, in ? (const char *)in : "/");
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return pss && pss->c ? http_writeable(pss->c, wsi) : 0;
+	case LWS_CALLBACK_HTTP_BODY:
+		/* a POST's body, bounded: past the bound it is answered 413 once complete */
+		if (pss && pss->c && pss->c->method == M_POST && pss->c->status != 413) {
+			struct conn *c = pss->c;
+			if (c->req.len + len > HUB_TRIGGER_BODY_MAX) {
+				c->status = 413;
+				c->req.len = 0;
+			} else if (entry_json_append_raw(&c->req, in, len)) {
+				c->status = 413;
+			}
+		}
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (pss && pss->c && pss->c->method == M_POST) {
+			struct conn *c = pss->c;
+			if (c->status == 413) {
+				char msg[96];
+				snprintf(msg, sizeof(msg), "the body is larger than %d bytes",
+					 HUB_TRIGGER_BODY_MAX);
+				respond_error(c, 413, msg);
+			} else if (start_worker(c) == 0) {
+				return 0;
+			}
+			respond_now(c);
+		}
+		return 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_CLOSED:
 		if (pss && pss->c) {
@@ -1274,6 +1487,12 @@ int hub_server_start(struct agent_api *agents, size_t n, const struct hub_server
 		s->opts.max_workers = 64;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->idle, NULL);
+	int trc = hub_triggers_new(agents, n, opts->state_dir, opts->trigger_sync_ms, &s->triggers,
+				   err, errlen);
+	if (trc) {
+		hub_server_stop(s);
+		return trc;
+	}
 
 	lws_set_log_level(LLL_ERR, NULL);
 	struct lws_context_creation_info info;
@@ -1348,6 +1567,7 @@ void hub_server_stop(struct hub_server *s)
 	while (s->workers)
 		pthread_cond_wait(&s->idle, &s->lock);
 	pthread_mutex_unlock(&s->lock);
+	hub_triggers_free(s->triggers);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->idle);
 	free(s->host);

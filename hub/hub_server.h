@@ -33,6 +33,9 @@ struct hub_server_opts {
 	int max_workers;       /* requests answered at once (more get 503); 0 = 64 */
 	const char *ui_dir;    /* the web UI's files (hub_static.h), served at the other paths;
 				  NULL = none (404) */
+	const char *state_dir; /* where the hub's triggers are kept (hub_triggers.h); NULL: not
+				  kept across restarts */
+	int trigger_sync_ms;   /* how often agents are checked for the hub's triggers; 0: 1000 */
 	int front_port;	       /* a second port serving the same (the UI's, --proxy-front-port);
 				  0 = none; not fatal when it cannot be bound:
 				  hub_server_front_port() says 0 then */

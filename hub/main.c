@@ -35,7 +35,9 @@ static void usage(FILE *f)
 	    "  --proxy-front-port PORT  the web UI's port, which serves the API too (default\n"
 	    "                         8899; 0: none; the UI is on the API port as well)\n"
 	    "  --ui-dir DIR           the web UI's files (default: ui/ beside this binary, or\n"
-	    "                         ../share/floe/ui)\n");
+	    "                         ../share/floe/ui)\n"
+	    "  --state-dir DIR        where the hub keeps the triggers defined through it\n"
+	    "                         (default $HOME/.floe/hub)\n");
 }
 
 static int parse_port(const char *s, int *out)
@@ -77,6 +79,7 @@ int main(int argc, char **argv)
 	    {"no-redact", no_argument, NULL, 'R'},
 	    {"proxy-front-port", required_argument, NULL, 'f'},
 	    {"ui-dir", required_argument, NULL, 'u'},
+	    {"state-dir", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -137,6 +140,9 @@ int main(int argc, char **argv)
 		case 'u':
 			opts.ui_dir = optarg;
 			break;
+		case 'S':
+			opts.state_dir = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -161,6 +167,11 @@ int main(int argc, char **argv)
 			if (!hub_static_default_dir(exe, ui_dir, sizeof(ui_dir)))
 				opts.ui_dir = ui_dir;
 		}
+	}
+	char state_dir[PATH_MAX];
+	if (!opts.state_dir && getenv("HOME") && *getenv("HOME")) {
+		snprintf(state_dir, sizeof(state_dir), "%s/.floe/hub", getenv("HOME"));
+		opts.state_dir = state_dir;
 	}
 	const struct hub_transport *tr = hub_transport();
 	if (!tr) {

@@ -383,17 +383,15 @@ static int c_get(void *self, const char *id, agent_entry_fn fn, void *arg, char 
 	return entry_stream(self, RPC_METHOD_GET, &r.base, fn, arg, err, errlen);
 }
 
-static int c_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, void *arg, char *err,
-		  size_t errlen)
+/* A stream of PcapChunk messages (Pcap, GetSnapshot) to fn. */
+static int pcap_stream(struct cli *cl, const char *method, const ProtobufCMessage *req,
+		       agent_bytes_fn fn, void *arg, char *err, size_t errlen)
 {
-	struct cli *cl = self;
-	Floe__V1__QueryRequest r;
 	struct ccall c;
 	grpc_slice s;
 	int rc, stopped = 0, bad = 0;
 
-	request_of(q, &r);
-	rc = call_start(cl, &c, RPC_METHOD_PCAP, &r.base, gpr_inf_future(GPR_CLOCK_REALTIME),
+	rc = call_start(cl, &c, method, req, gpr_inf_future(GPR_CLOCK_REALTIME),
 			cl->conf.call_timeout_ms, 0, NULL);
 	while (!rc && !stopped && !bad && call_next(&c, &s, NULL)) {
 		Floe__V1__PcapChunk *m = floe__v1__pcap_chunk__unpack(NULL, GRPC_SLICE_LENGTH(s),
@@ -416,18 +414,37 @@ static int c_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, vo
 	return stopped ? 0 : rc;
 }
 
-static int c_stats(void *self, char **json_out, char *err, size_t errlen)
+static int c_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, void *arg, char *err,
+		  size_t errlen)
 {
-	struct cli *cl = self;
-	Floe__V1__StatsRequest r = FLOE__V1__STATS_REQUEST__INIT;
+	Floe__V1__QueryRequest r;
+
+	request_of(q, &r);
+	return pcap_stream(self, RPC_METHOD_PCAP, &r.base, fn, arg, err, errlen);
+}
+
+static int c_snapshot(void *self, const char *name, agent_bytes_fn fn, void *arg, char *err,
+		      size_t errlen)
+{
+	Floe__V1__GetSnapshotRequest r = FLOE__V1__GET_SNAPSHOT_REQUEST__INIT;
+
+	r.name = (char *)name;
+	return pcap_stream(self, RPC_METHOD_GET_SNAPSHOT, &r.base, fn, arg, err, errlen);
+}
+
+/* A call answered by one JSON value as field 1 of its reply (StatsReply, TriggersReply,
+ * SnapshotsReply: the same wire form), into *json_out. what: the answer, for messages. */
+static int json_call(struct cli *cl, const char *method, const ProtobufCMessage *req,
+		     const char *what, char **json_out, char *err, size_t errlen)
+{
 	struct entry_json_buf b = {0};
 	struct ccall c;
 	grpc_slice s;
 	int rc, got = 0, bad = 0;
 
 	*json_out = NULL;
-	rc = call_start(cl, &c, RPC_METHOD_STATS, &r.base,
-			rpc_deadline_ms(cl->conf.call_timeout_ms), 0, 0, NULL);
+	rc = call_start(cl, &c, method, req, rpc_deadline_ms(cl->conf.call_timeout_ms), 0, 0,
+			NULL);
 	if (!rc && call_next(&c, &s, NULL)) {
 		Floe__V1__StatsReply *m = NULL;
 
@@ -435,7 +452,7 @@ static int c_stats(void *self, char **json_out, char *err, size_t errlen)
 				      GRPC_SLICE_LENGTH(s)) ||
 		    !(m = floe__v1__stats_reply__unpack(NULL, GRPC_SLICE_LENGTH(s),
 							GRPC_SLICE_START_PTR(s)))) {
-			snprintf(err, errlen, "not a StatsReply message");
+			snprintf(err, errlen, "not a %s message", what);
 			bad = 1;
 		} else if (value_proto_to_json(m->stats, &b, err, errlen) ||
 			   entry_json_append_raw(&b, "", 1)) {
@@ -450,11 +467,11 @@ static int c_stats(void *self, char **json_out, char *err, size_t errlen)
 	if (bad) {
 		call_finish(&c, 1, NULL, 0);
 		entry_json_buf_free(&b);
-		return proto_error(err, errlen, cl, "bad statistics");
+		return proto_error(err, errlen, cl, what);
 	}
 	rc = call_finish(&c, 0, err, errlen) ?: rc;
 	if (!rc && !got) {
-		snprintf(err, errlen, "agent %s: no statistics in the answer", cl->address);
+		snprintf(err, errlen, "agent %s: no %s in the answer", cl->address, what);
 		rc = -EPROTO;
 	}
 	if (rc)
@@ -462,6 +479,54 @@ static int c_stats(void *self, char **json_out, char *err, size_t errlen)
 	else
 		*json_out = b.p; /* NUL-terminated above */
 	return rc;
+}
+
+static int c_stats(void *self, char **json_out, char *err, size_t errlen)
+{
+	Floe__V1__StatsRequest r = FLOE__V1__STATS_REQUEST__INIT;
+
+	return json_call(self, RPC_METHOD_STATS, &r.base, "statistics", json_out, err, errlen);
+}
+
+static int c_triggers_set(void *self, const char *version, const char *json, char *err,
+			  size_t errlen)
+{
+	Floe__V1__SetTriggersRequest r = FLOE__V1__SET_TRIGGERS_REQUEST__INIT;
+	struct entry_proto_packer pk = {0};
+	char *answer = NULL;
+	int rc;
+
+	/* the list as a Value: packed, then read back as protobuf-c's message */
+	rc = value_proto_pack_json(&pk, json, strlen(json), err, errlen);
+	if (!rc && !(r.triggers = floe__v1__value__unpack(NULL, pk.len, pk.out))) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+	}
+	r.version = (char *)(version ? version : "");
+	if (!rc)
+		rc = json_call(self, RPC_METHOD_SET_TRIGGERS, &r.base, "TriggersReply", &answer,
+			       err, errlen);
+	if (r.triggers)
+		floe__v1__value__free_unpacked(r.triggers, NULL);
+	entry_proto_packer_free(&pk);
+	free(answer);
+	return rc;
+}
+
+static int c_triggers_list(void *self, char **json_out, char *err, size_t errlen)
+{
+	Floe__V1__ListTriggersRequest r = FLOE__V1__LIST_TRIGGERS_REQUEST__INIT;
+
+	return json_call(self, RPC_METHOD_LIST_TRIGGERS, &r.base, "TriggersReply", json_out, err,
+			 errlen);
+}
+
+static int c_snapshots(void *self, char **json_out, char *err, size_t errlen)
+{
+	Floe__V1__ListSnapshotsRequest r = FLOE__V1__LIST_SNAPSHOTS_REQUEST__INIT;
+
+	return json_call(self, RPC_METHOD_LIST_SNAPSHOTS, &r.base, "SnapshotsReply", json_out, err,
+			 errlen);
 }
 
 static void copy_str(char *dst, size_t n, const char *src)
@@ -542,6 +607,9 @@ static int c_follow(void *self, const char *filter, struct agent_follow *f, agen
 		 * reconnect (gRPC's backoff) instead of failing at once. */
 		rc = call_start(cl, &c, RPC_METHOD_FOLLOW, &r.base,
 				gpr_inf_future(GPR_CLOCK_REALTIME), 0, 1, &f->stop);
+		/* as near as a client can tell: the agent subscribes when it gets the call */
+		if (!rc)
+			f->started = 1;
 		if (c.answered)
 			backoff = cl->conf.backoff_initial_ms;
 		while (!rc && !stopped && !bad && !f->stop && call_next(&c, &s, &f->stop)) {
@@ -616,6 +684,10 @@ static const struct agent_api_ops client_ops = {
     .stats = c_stats,
     .info = c_info,
     .destroy = c_destroy,
+    .triggers_set = c_triggers_set,
+    .triggers_list = c_triggers_list,
+    .snapshots = c_snapshots,
+    .snapshot = c_snapshot,
 };
 
 static grpc_channel_credentials *client_creds(const struct rpc_conf *conf, char *err, size_t errlen)

@@ -19,6 +19,10 @@
 #define RPC_METHOD_PCAP	  "/floe.v1.Agent/Pcap"
 #define RPC_METHOD_STATS  "/floe.v1.Agent/Stats"
 #define RPC_METHOD_INFO	  "/floe.v1.Agent/Info"
+#define RPC_METHOD_SET_TRIGGERS	  "/floe.v1.Agent/SetTriggers"
+#define RPC_METHOD_LIST_TRIGGERS  "/floe.v1.Agent/ListTriggers"
+#define RPC_METHOD_LIST_SNAPSHOTS "/floe.v1.Agent/ListSnapshots"
+#define RPC_METHOD_GET_SNAPSHOT	  "/floe.v1.Agent/GetSnapshot"
 
 /* Trailing metadata with the server's errno: the client returns the same -errno. */
 #define RPC_ERRNO_KEY "floe-errno"

@@ -23,10 +23,24 @@
 #include "api/entry_proto.h"
 #include "rpc_common.h"
 
-enum method { M_QUERY, M_GET, M_FOLLOW, M_PCAP, M_STATS, M_INFO, M_COUNT };
+enum method {
+	M_QUERY,
+	M_GET,
+	M_FOLLOW,
+	M_PCAP,
+	M_STATS,
+	M_INFO,
+	M_SET_TRIGGERS,
+	M_LIST_TRIGGERS,
+	M_LIST_SNAPSHOTS,
+	M_GET_SNAPSHOT,
+	M_COUNT
+};
 static const char *const method_names[M_COUNT] = {
-    RPC_METHOD_QUERY, RPC_METHOD_GET,	RPC_METHOD_FOLLOW,
-    RPC_METHOD_PCAP,  RPC_METHOD_STATS, RPC_METHOD_INFO,
+    RPC_METHOD_QUERY,	      RPC_METHOD_GET,		 RPC_METHOD_FOLLOW,
+    RPC_METHOD_PCAP,	      RPC_METHOD_STATS,		 RPC_METHOD_INFO,
+    RPC_METHOD_SET_TRIGGERS,  RPC_METHOD_LIST_TRIGGERS, RPC_METHOD_LIST_SNAPSHOTS,
+    RPC_METHOD_GET_SNAPSHOT,
 };
 
 enum tag_kind { TAG_REQUEST, TAG_BATCH, TAG_CLOSE, TAG_REJECT, TAG_SHUTDOWN };
@@ -374,6 +388,59 @@ static ProtobufCMessage *request(struct scall *c, const ProtobufCMessageDescript
 	return m;
 }
 
+/* The triggers' calls that answer one JSON value (TriggersReply, SnapshotsReply: a Value as
+ * field 1, as StatsReply). */
+static int serve_json_call(struct scall *c, struct agent_api *api)
+{
+	const struct agent_api_ops *o = api->ops;
+	char *json = NULL;
+	int rc;
+
+	if (!o->triggers_set || !o->triggers_list || !o->snapshots) {
+		snprintf(c->err, sizeof(c->err), "this agent runs no triggers");
+		return -ENOTSUP;
+	}
+	if (c->method == M_SET_TRIGGERS) {
+		Floe__V1__SetTriggersRequest *r = NULL;
+		struct entry_json_buf b = {0};
+		grpc_slice sl;
+
+		if (!c->payload)
+			return -EINVAL;
+		/* its Value is field 1, as StatsReply's: the same depth check before
+		 * protobuf-c (which recurses) reads it */
+		sl = rpc_slice(c->payload);
+		if (!proto_depth_check(PROTO_ROOT_STATS, GRPC_SLICE_START_PTR(sl),
+				       GRPC_SLICE_LENGTH(sl)))
+			r = floe__v1__set_triggers_request__unpack(NULL, GRPC_SLICE_LENGTH(sl),
+								   GRPC_SLICE_START_PTR(sl));
+		grpc_slice_unref(sl);
+		if (!r) {
+			snprintf(c->err, sizeof(c->err), "not a SetTriggersRequest message");
+			return -EINVAL;
+		}
+		rc = r->triggers ? value_proto_to_json(r->triggers, &b, c->err, sizeof(c->err))
+				 : entry_json_append_raw(&b, "[]", 2);
+		if (!rc && !(rc = entry_json_append_raw(&b, "", 1)))
+			rc = o->triggers_set(api->self, r->version, b.p, c->err, sizeof(c->err));
+		entry_json_buf_free(&b);
+		floe__v1__set_triggers_request__free_unpacked(r, NULL);
+		if (!rc)
+			rc = o->triggers_list(api->self, &json, c->err, sizeof(c->err));
+	} else if (c->method == M_LIST_TRIGGERS) {
+		rc = o->triggers_list(api->self, &json, c->err, sizeof(c->err));
+	} else {
+		rc = o->snapshots(api->self, &json, c->err, sizeof(c->err));
+	}
+	if (!rc) {
+		rc = value_proto_pack_json(&c->pk, json, strlen(json), c->err, sizeof(c->err));
+		if (!rc)
+			rc = send_buffer(c, wrap_field1(c->pk.out, c->pk.len));
+	}
+	free(json);
+	return rc;
+}
+
 static int serve(struct scall *c)
 {
 	struct agent_api *api = &c->s->api;
@@ -420,6 +487,21 @@ static int serve(struct scall *c)
 		free(json);
 		break;
 	}
+	case M_SET_TRIGGERS:
+	case M_LIST_TRIGGERS:
+	case M_LIST_SNAPSHOTS:
+		rc = serve_json_call(c, api);
+		break;
+	case M_GET_SNAPSHOT:
+		if (!api->ops->snapshot) {
+			snprintf(c->err, sizeof(c->err), "this agent runs no triggers");
+			return -ENOTSUP;
+		}
+		if (!(m = request(c, &floe__v1__get_snapshot_request__descriptor)))
+			return -EINVAL;
+		rc = api->ops->snapshot(api->self, ((Floe__V1__GetSnapshotRequest *)m)->name,
+					on_pcap, c, c->err, sizeof(c->err));
+		break;
 	case M_INFO: {
 		Floe__V1__InfoReply r = FLOE__V1__INFO_REPLY__INIT;
 		struct agent_info info;

@@ -2,7 +2,9 @@
 /*
  * The hub's parsers: the PCAP merge over agents' answers (hub_pcap.c), the query parameters
  * (time, cursor; hub_query.c), the redaction of an agent's entry (hub_redact.c) and the UI's
- * file paths (hub_static.c), the service map's fold of an entry (hub_servicemap.c). The first byte splits the rest into two "agents'" PCAP files; the
+ * file paths (hub_static.c), the service map's fold of an entry (hub_servicemap.c), the
+ * snapshot names and trigger objects of the triggers' routes (api/snapshot_name.c,
+ * hub_triggers.c). The first byte splits the rest into two "agents'" PCAP files; the
  * same bytes are also read as a time, a cursor and a UI file path. Checks: the merge either
  * fails cleanly or writes a file whose records it can read back, as many as it said, in time
  * order; a masked entry is a JSON object again, and masking it once more changes nothing; an
@@ -19,6 +21,8 @@
 #include "../../hub/hub_redact.h"
 #include "../../hub/hub_servicemap.h"
 #include "../../hub/hub_static.h"
+#include "../../hub/hub_triggers.h"
+#include "api/snapshot_name.h"
 
 static void check_output(const uint8_t *out, size_t len, uint64_t packets)
 {
@@ -75,6 +79,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *id;
 	if (hub_parse_time(s, &t, err, sizeof(err)) == 0 && t < 0)
 		abort();
+	/* A snapshot name that is taken is one plain file name: no '/', no leading '.', no
+	 * "..", no control byte, and its parts put together give it back. */
+	char trig[80], eid[128];
+	if (snapshot_name_parse(s, trig, sizeof(trig), eid, sizeof(eid))) {
+		char again[256];
+		snprintf(again, sizeof(again), "%s.%s.pcap", trig, eid);
+		if (strchr(s, '/') || s[0] == '.' || strstr(s, "..") || strcmp(again, s))
+			abort();
+		for (const char *p = s; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				abort();
+	}
+	/* A trigger object: checked without a crash; one that passes has a good name. */
+	json_t *tj = json_loadb((const char *)body, blen, 0, NULL);
+	int col;
+	if (tj && hub_trigger_check(tj, err, sizeof(err), &col) == 0 &&
+	    !trigger_name_ok(json_string_value(json_object_get(tj, "name"))))
+		abort();
+	json_decref(tj);
 	/* A UI path that is taken names a file below the directory: no ".." or hidden component
 	 * and nothing that leaves it, whatever the bytes. */
 	char rel[256];

@@ -74,6 +74,12 @@ function onEntry(e) {
 	webhook('http://127.0.0.1:$WPORT/hook', {id: e.id, status: e.response.status});
 }
 EOF
+# webhook() to a port nothing listens on (port 1 of the node netns this test made): retried as
+# a trigger's webhook is (trigger/webhook.c)
+cat >"$S/down.js" <<'EOF'
+var filter = 'http and response.status >= 500';
+function onEntry(e) { webhook('http://127.0.0.1:1/down', {id: e.id}); }
+EOF
 cat >"$S/job.js" <<'EOF'
 var jobs = [{name: 'tick', every: '200ms', run: function () { log('TICK ' + Date.now()); }}];
 EOF
@@ -198,6 +204,9 @@ else
 	diag "$(diff "$T/live.hooks" "$T/hooks.log" | head)"
 fi
 check "webhooks counted as sent" grep -q '^floe_script_webhooks_sent_total 3$' "$METRICS"
+# each of down.js's 3 webhooks failed its first attempt and was queued again at least once
+retried=$(sed -n 's/^floe_script_webhooks_retried_total //p' "$METRICS")
+check "webhook() to a closed port: retried ($retried >= 3)" test "${retried:-0}" -ge 3
 check "metric() is written to --scripting-metrics" \
 	grep -q '^floe_test_5xx{script="errors.js",path="/status"} 3$' "$METRICS"
 

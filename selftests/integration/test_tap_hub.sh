@@ -107,6 +107,17 @@ times=$(jq -r '.request_time' "$T/ws.json" | head -n $N)
 is "$times" "$(sort <<<"$times")" "the history in time order"
 diag "$(cat "$T/ws.err")"
 
+# The trigger routes reach the tap's own trigger set (docs/triggers.md, "Through the hub")
+code=$(hub_get -o "$T/trig.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	--data-binary '{"name":"tap-count","query":"http and request.path == \"/never\"","actions":[{"counter":true}]}' \
+	"$H/api/v1/triggers")
+is "$code" 201 "floe tap's hub: POST /api/v1/triggers"
+check "the tap runs it: GET shows it with the tap's counters" \
+	sh -c "ip netns exec $NODE curl -sS $H/api/v1/triggers/tap-count |
+		jq -e '.source == \"api\" and ([.agents[]] | length == 1 and .[0].matched == 0)' >/dev/null"
+is "$(hub_get -o /dev/null -w '%{http_code}' -X DELETE "$H/api/v1/triggers/tap-count")" 200 \
+	"floe tap's hub: DELETE it"
+
 entries_stop $((N + 3))
 check "the hub's port is closed once floe tap stopped" \
 	sh -c "! ip netns exec $NODE ss -Hltn 'sport = :8899' | grep -q ."

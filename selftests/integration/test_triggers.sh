@@ -212,14 +212,14 @@ AGENT_PID=$BG_PID
 if wait_for_line "$T/agent.log" '^floe: tapping ' 30; then
 	in_pod a curl -s --max-time 5 "http://$B:$PORT/agent-$$" >/dev/null
 	wait_for_line "$T/agent-hits.jsonl" "agent-$$" 15
-	# the agent's stats, through a hub: a Prometheus series per trigger in /metrics
+	# the agent's stats, through a hub: series labelled by trigger in /metrics
 	node_bg "$T/hub.log" "$(dirname "$FLOE")/floe-hub" --agents "127.0.0.1:$APORT" \
 		--proxy-hub-port $HPORT
 	HUB_PID=$BG_PID
 	m=
 	for _ in $(seq 100); do
 		m=$(on_node curl -sS --max-time 5 "http://127.0.0.1:$HPORT/metrics" 2>/dev/null |
-			grep -E '^floe_agent_triggers_triggers_agent_log_(matched|actions_log_sent)\{')
+			grep -E '^floe_trigger_(matched_total\{agent="[^"]*",trigger="agent-log"\}|actions_total\{agent="[^"]*",trigger="agent-log",action="log",outcome="sent"\})')
 		[ "$(grep -c ' 1$' <<<"$m")" = 2 ] && break
 		sleep 0.1
 	done

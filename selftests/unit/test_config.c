@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -223,6 +226,165 @@ static struct trigger_set *triggers(const char *yaml, char *err, size_t errlen, 
 	return ts;
 }
 
+static int collect_bytes(const void *buf, size_t len, void *arg)
+{
+	size_t *n = arg;
+
+	*n += len;
+	return 0;
+}
+
+/* A hub's triggers on an agent (trigger_set_replace_api), beside the file's; the list the hub
+ * reads; the snapshots' listing and reading with the name check. */
+static void test_trigger_api(void **state)
+{
+	char err[512], path[600];
+	struct trigger_set *ts;
+	json_t *list;
+	char *txt;
+	size_t got = 0;
+	int ret;
+
+	(void)state;
+	ts = triggers("triggers:\n"
+		      "  - name: cfg\n"
+		      "    query: dns\n"
+		      "    actions: [{counter: true}]\n",
+		      err, sizeof(err), &ret);
+	assert_int_equal(ret, 0);
+	ret = trigger_set_replace_api(
+	    ts, "v1",
+	    "[{\"name\":\"nf\",\"query\":\"http and response.status == 404\","
+	    "\"actions\":[{\"webhook\":{\"url\":\"http://127.0.0.1:9/x\",\"retries\":2}},"
+	    "{\"counter\":true}],\"rate_limit\":{\"max\":3,\"per\":\"1m\"}}]",
+	    err, sizeof(err));
+	assert_int_equal(ret, 0);
+	assert_string_equal(trigger_set_filter(ts), "(dns) or (http and response.status == 404)");
+	txt = trigger_set_list_json(ts);
+	list = json_loads(txt, 0, NULL);
+	free(txt);
+	assert_string_equal(json_string_value(json_object_get(list, "version")), "v1");
+	assert_int_equal(json_array_size(json_object_get(list, "triggers")), 2);
+	json_t *t0 = json_array_get(json_object_get(list, "triggers"), 0);
+	json_t *t1 = json_array_get(json_object_get(list, "triggers"), 1);
+	assert_string_equal(json_string_value(json_object_get(t0, "source")), "config");
+	assert_string_equal(json_string_value(json_object_get(t0, "query")), "dns");
+	assert_string_equal(json_string_value(json_object_get(t1, "source")), "api");
+	assert_string_equal(json_string_value(json_object_get(t1, "name")), "nf");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(t1, "counters"),
+							    "matched")),
+			 0);
+	json_decref(list);
+
+	/* refused, all or none: the set stays as it was */
+	static const struct {
+		const char *json, *want;
+	} bad[] = {
+	    {"[{\"name\":\"cfg\",\"query\":\"http\",\"actions\":[{\"counter\":true}]}]",
+	     "name: the configuration file has a trigger of this name"},
+	    {"[{\"name\":\"a\",\"query\":\"http\",\"actions\":[{\"counter\":true}]},"
+	     "{\"name\":\"a\",\"query\":\"http\",\"actions\":[{\"counter\":true}]}]",
+	     "name: two triggers have this name"},
+	    {"[{\"name\":\"a\",\"query\":\"http\",\"actions\":[{\"exec\":\"id\"}]}]",
+	     "actions[0].exec: exec is for the configuration file only"},
+	    {"[{\"name\":\"a\",\"query\":\"http\",\"actions\":[{\"log\":\"/tmp/x\"}]}]",
+	     "actions[0].log: log to a file is for the configuration file only"},
+	    {"[{\"name\":\"a\",\"query\":\"http and\",\"actions\":[{\"counter\":true}]}]",
+	     "query: column 9"},
+	    {"[{\"name\":\"a\",\"query\":\"http\",\"actions\":[{\"webhook\":{\"url\":"
+	     "\"http://x\",\"retries\":\"many\"}}]}]",
+	     "actions[0].webhook.retries: expected a whole number"},
+	    {"{}", "expected a list"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ret = trigger_set_replace_api(ts, "v2", bad[i].json, err, sizeof(err));
+		if (ret != -EINVAL || !strstr(err, bad[i].want))
+			fail_msg("%s: got %d '%s', want '%s'", bad[i].json, ret, err, bad[i].want);
+	}
+	assert_string_equal(trigger_set_filter(ts), "(dns) or (http and response.status == 404)");
+	/* an empty list takes the hub's away; the file's stays */
+	assert_int_equal(trigger_set_replace_api(ts, "v3", "[]", err, sizeof(err)), 0);
+	assert_string_equal(trigger_set_filter(ts), "(dns)");
+
+	/* snapshots: only TRIGGER.ENTRY-ID.pcap regular files are listed and read */
+	snprintf(path, sizeof(path), "%s/snapshots", tmpdir);
+	mkdir(path, 0700);
+	write_file("snapshots/nf.abc-1-2.pcap", "0123456789");
+	write_file("snapshots/nf.abc-1-3.pcap.part", "x");
+	write_file("snapshots/notes.txt", "x");
+	write_file("secret", "s3cret");
+	snprintf(path, sizeof(path), "%s/snapshots/nf.link-1.pcap", tmpdir);
+	assert_int_equal(symlink("../secret", path), 0);
+	txt = trigger_set_snapshots_json(ts);
+	list = json_loads(txt, 0, NULL);
+	free(txt);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "entry_id")),
+			    "abc-1-2");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "size")), 10);
+	json_decref(list);
+	assert_int_equal(trigger_set_snapshot_read(ts, "nf.abc-1-2.pcap", collect_bytes, &got, err,
+						   sizeof(err)),
+			 0);
+	assert_int_equal(got, 10);
+	assert_int_equal(
+	    trigger_set_snapshot_read(ts, "../secret", collect_bytes, &got, err, sizeof(err)),
+	    -EINVAL);
+	assert_int_equal(trigger_set_snapshot_read(ts, "nf.link-1.pcap", collect_bytes, &got, err,
+						   sizeof(err)),
+			 -ENOENT);
+	assert_int_equal(trigger_set_snapshot_read(ts, "nf.none-1.pcap", collect_bytes, &got, err,
+						   sizeof(err)),
+			 -ENOENT);
+	trigger_set_free(ts);
+
+	/* the bounds: per trigger (keep), then all together (bytes), oldest first */
+	{
+		static const char *const files[] = {"a.e-1.pcap", "a.e-2.pcap", "a.e-3.pcap",
+						    "b.e-4.pcap", "b.e-5.pcap"};
+		char dir[100], big[1001];
+		struct stat st;
+
+		snprintf(dir, sizeof(dir), "%s/trim", tmpdir);
+		mkdir(dir, 0700);
+		memset(big, 'x', 1000);
+		big[1000] = '\0';
+		for (size_t i = 0; i < 5; i++) {
+			struct timespec ts[2] = {{.tv_sec = 1000 + (time_t)i}, {.tv_sec = 1000 + (time_t)i}};
+
+			snprintf(path, sizeof(path), "trim/%s", files[i]);
+			write_file(path, big);
+			snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+			utimensat(AT_FDCWD, path, ts, 0);
+		}
+		write_file("trim/other.txt", big); /* not a snapshot: never counted nor removed */
+		trigger_snapshots_trim(dir, "a", 2, 0); /* a's oldest goes */
+		snprintf(path, sizeof(path), "%s/a.e-1.pcap", dir);
+		assert_int_equal(stat(path, &st), -1);
+		snprintf(path, sizeof(path), "%s/a.e-2.pcap", dir);
+		assert_int_equal(stat(path, &st), 0);
+		trigger_snapshots_trim(dir, "b", 100, 2500); /* 4000 bytes: the two oldest go */
+		for (size_t i = 0; i < 5; i++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+			assert_int_equal(stat(path, &st) == 0, i >= 3);
+		}
+		snprintf(path, sizeof(path), "%s/other.txt", dir);
+		assert_int_equal(stat(path, &st), 0);
+	}
+
+	/* a set without configured triggers, for a hub to fill */
+	assert_int_equal(trigger_set_empty(tmpdir, stderr, &ts), 0);
+	assert_null(trigger_set_filter(ts));
+	assert_int_equal(trigger_set_replace_api(
+			     ts, "v1",
+			     "[{\"name\":\"x\",\"query\":\"dns\",\"actions\":[{\"counter\":true}]}]",
+			     err, sizeof(err)),
+			 0);
+	assert_string_equal(trigger_set_filter(ts), "(dns)");
+	trigger_set_free(ts);
+}
+
 static void test_trigger_config(void **state)
 {
 	char err[512];
@@ -399,6 +561,7 @@ int main(void)
 	    cmocka_unit_test(test_durations),
 	    cmocka_unit_test(test_print_round_trip),
 	    cmocka_unit_test(test_trigger_config),
+	    cmocka_unit_test(test_trigger_api),
 	    cmocka_unit_test(test_trigger_matching),
 	    cmocka_unit_test(test_trigger_queue_bound),
 	};

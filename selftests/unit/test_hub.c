@@ -14,6 +14,8 @@
 #include "hub_pcap.h"
 #include "hub_query.h"
 #include "hub_redact.h"
+#include "hub_triggers.h"
+#include "api/snapshot_name.h"
 
 static void test_parse_time(void **state)
 {
@@ -211,6 +213,97 @@ static void test_pcap_merge(void **state)
 
 /* Redaction: only the sensitive headers' values, any case, lists too; the rest byte for byte
  * as floe prints it; nothing to mask: 0 (the text is used as it is); not an object: -EINVAL. */
+/* The snapshot name check (api/snapshot_name.c): the hub and the agent both apply it before
+ * a name comes near a file. */
+static void test_snapshot_name(void **state)
+{
+	char t[80], id[128];
+
+	(void)state;
+	assert_true(snapshot_name_parse("nf.7acc9388f748a365-12-3.pcap", t, sizeof(t), id,
+					sizeof(id)));
+	assert_string_equal(t, "nf");
+	assert_string_equal(id, "7acc9388f748a365-12-3");
+	assert_true(snapshot_name_parse("a.b.c.x-1.pcap", t, sizeof(t), id, sizeof(id)));
+	assert_string_equal(t, "a.b.c");
+	assert_string_equal(id, "x-1");
+	static const char *const bad[] = {
+	    "", ".pcap", "nf.pcap", "..pcap", "...pcap", "nf..x.pcap", "nf.x..pcap", "../x.y.pcap", "nf/../x.y.pcap",
+	    "nf.x/y.pcap", ".nf.x.pcap", "a..b.x.pcap", "nf..pcap", "nf.x.pcap.part",
+	    "nf.x.PCAP", "nf.x y.pcap", "nf.x\\y.pcap", "nf.x\ny.pcap", "/etc/passwd",
+	    "nf.x%2F..pcap", "nf.x.pcap/", "nf x.y.pcap",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (snapshot_name_parse(bad[i], NULL, 0, NULL, 0))
+			fail_msg("'%s' passed the check", bad[i]);
+	/* the longest trigger name and entry id, and one byte more */
+	char name[256];
+	snprintf(name, sizeof(name), "%064d.%0100d.pcap", 0, 0);
+	assert_true(snapshot_name_parse(name, NULL, 0, NULL, 0));
+	snprintf(name, sizeof(name), "%065d.%0100d.pcap", 0, 0);
+	assert_false(snapshot_name_parse(name, NULL, 0, NULL, 0));
+	snprintf(name, sizeof(name), "%064d.%0101d.pcap", 0, 0);
+	assert_false(snapshot_name_parse(name, NULL, 0, NULL, 0));
+	assert_true(trigger_name_ok("not-found_2.v1"));
+	assert_false(trigger_name_ok(".x"));
+	assert_false(trigger_name_ok("a..b"));
+	assert_false(trigger_name_ok("a."));
+	assert_false(trigger_name_ok("a/b"));
+}
+
+/* What the hub checks of a POSTed trigger before any agent sees it. */
+static void test_trigger_check(void **state)
+{
+	static const struct {
+		const char *json, *want; /* want: NULL = accepted, else a part of the message */
+		int column;
+	} cases[] = {
+	    {"{\"name\":\"nf\",\"query\":\"http and response.status == 404\","
+	     "\"actions\":[{\"webhook\":\"http://127.0.0.1:9/x\"},{\"snapshot\":true},"
+	     "{\"counter\":true},{\"log\":true}],\"rate_limit\":{\"max\":5}}",
+	     NULL, 0},
+	    {"[]", "expected a trigger", 0},
+	    {"{\"name\":\"a b\",\"query\":\"http\",\"actions\":[{\"counter\":true}]}",
+	     "name:", 0},
+	    {"{\"name\":\"a\",\"query\":\"http and response.statu == 1\","
+	     "\"actions\":[{\"counter\":true}]}",
+	     "query: column 10: unknown field 'response.statu'", 10},
+	    {"{\"name\":\"a\",\"query\":\"http\",\"actions\":[]}", "actions:", 0},
+	    {"{\"name\":\"a\",\"query\":\"http\",\"actions\":[{\"page\":1}]}",
+	     "unknown action 'page'", 0},
+	    {"{\"name\":\"a\",\"query\":\"http\",\"actions\":[{\"exec\":\"id\"}]}",
+	     "exec is for the configuration file only", 0},
+	    {"{\"name\":\"a\",\"query\":\"http\",\"actions\":[{\"log\":\"/etc/x\"}]}",
+	     "log to a file is for the configuration file", 0},
+	    {"{\"name\":\"a\",\"query\":\"http\",\"actions\":[{\"counter\":true,\"log\":true}]}",
+	     "an action is one key", 0},
+	    {"{\"name\":\"a\",\"query\":\"http\",\"actions\":[{\"counter\":true}],\"x\":1}",
+	     "unknown key 'x'", 0},
+	};
+	char err[600];
+	int column;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *j = json_loads(cases[i].json, 0, NULL);
+		int rc;
+
+		assert_non_null(j);
+		err[0] = '\0';
+		rc = hub_trigger_check(j, err, sizeof(err), &column);
+		json_decref(j);
+		if (!cases[i].want) {
+			if (rc)
+				fail_msg("%s: refused: %s", cases[i].json, err);
+			continue;
+		}
+		if (rc != -EINVAL || !strstr(err, cases[i].want))
+			fail_msg("%s: got %d '%s', want '%s'", cases[i].json, rc, err,
+				 cases[i].want);
+		assert_int_equal(column, cases[i].column);
+	}
+}
+
 static void test_redact(void **state)
 {
 	struct entry_json_buf b = {0};
@@ -243,6 +336,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_time),
 	    cmocka_unit_test(test_redact),
+	    cmocka_unit_test(test_snapshot_name),
+	    cmocka_unit_test(test_trigger_check),
 	    cmocka_unit_test(test_cursor),
 	    cmocka_unit_test(test_query_merge),
 	    cmocka_unit_test(test_pcap_merge),

@@ -177,7 +177,7 @@ static void gen_destroy(void *self)
 }
 
 static const struct agent_api_ops gen_ops = {gen_query, gen_get,  gen_follow, gen_pcap,
-					     gen_stats, gen_info, gen_destroy};
+					     gen_stats, gen_info, gen_destroy, NULL, NULL, NULL, NULL};
 
 /* ---- "serve": this binary as a separate agent process ---- */
 
@@ -1133,6 +1133,152 @@ static void test_mutual_tls(void **state)
 	(void)rc;
 }
 
+/* ---- the triggers' calls (SetTriggers, ListTriggers, ListSnapshots, GetSnapshot) ---- */
+
+struct trig_agent {
+	struct agent_api inner;
+	char version[64];
+	char *json;   /* the last set */
+	uint8_t *pcap; /* GetSnapshot's bytes */
+	size_t pcap_len;
+	char name[128];
+};
+
+static int ta_query(void *self, const struct agent_query *q, agent_entry_fn fn, void *arg,
+		    char *err, size_t errlen)
+{
+	struct trig_agent *t = self;
+
+	return t->inner.ops->query(t->inner.self, q, fn, arg, err, errlen);
+}
+
+static void ta_info(void *self, struct agent_info *out)
+{
+	struct trig_agent *t = self;
+
+	t->inner.ops->info(t->inner.self, out);
+}
+
+static int ta_set(void *self, const char *version, const char *json, char *err, size_t errlen)
+{
+	struct trig_agent *t = self;
+
+	if (strstr(json, "\"bad\"")) {
+		snprintf(err, errlen, "actions[0].bad: unknown action");
+		return -EINVAL;
+	}
+	snprintf(t->version, sizeof(t->version), "%s", version);
+	free(t->json);
+	t->json = strdup(json);
+	return 0;
+}
+
+static int ta_list(void *self, char **json_out, char *err, size_t errlen)
+{
+	struct trig_agent *t = self;
+
+	return asprintf(json_out, "{\"version\":\"%s\",\"triggers\":%s}", t->version,
+			t->json ? t->json : "[]") < 0
+		   ? -ENOMEM
+		   : 0;
+}
+
+static int ta_snapshots(void *self, char **json_out, char *err, size_t errlen)
+{
+	*json_out = strdup("[{\"name\":\"nf.e-1.pcap\",\"trigger\":\"nf\",\"entry_id\":\"e-1\","
+			   "\"size\":300000,\"mtime_ns\":1}]");
+	return *json_out ? 0 : -ENOMEM;
+}
+
+static int ta_snapshot(void *self, const char *name, agent_bytes_fn fn, void *arg, char *err,
+		       size_t errlen)
+{
+	struct trig_agent *t = self;
+
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	if (strcmp(name, "nf.e-1.pcap")) {
+		snprintf(err, errlen, "no snapshot %s", name);
+		return -ENOENT;
+	}
+	return fn(t->pcap, t->pcap_len, arg) ? 0 : 0;
+}
+
+static const struct agent_api_ops trig_ops = {
+    .query = ta_query,
+    .info = ta_info,
+    .triggers_set = ta_set,
+    .triggers_list = ta_list,
+    .snapshots = ta_snapshots,
+    .snapshot = ta_snapshot,
+};
+
+static int collect_pcap(const void *buf, size_t len, void *arg)
+{
+	struct entry_json_buf *b = arg;
+
+	return entry_json_append_raw(b, buf, len);
+}
+
+static void test_trigger_calls(void **state)
+{
+	struct fixture *fx = *state;
+	struct trig_agent t = {.inner = fx->mem};
+	struct agent_api api = {.ops = &trig_ops, .self = &t}, client;
+	struct rpc_agent_server *srv;
+	struct entry_json_buf b = {0};
+	char err[256], address[64], *json = NULL;
+	const char *set = "[{\"name\":\"nf\",\"query\":\"http and response.status == 404\","
+			  "\"actions\":[{\"webhook\":{\"url\":\"http://x/y\",\"retries\":2}}]}]";
+
+	t.pcap_len = 300000; /* two PcapChunks */
+	t.pcap = malloc(t.pcap_len);
+	assert_non_null(t.pcap);
+	for (size_t i = 0; i < t.pcap_len; i++)
+		t.pcap[i] = (uint8_t)(i * 7);
+	assert_int_equal(rpc_agent_server_start("127.0.0.1:0", api, NULL, &srv, err, sizeof(err)),
+			 0);
+	snprintf(address, sizeof(address), "127.0.0.1:%d", rpc_agent_server_port(srv));
+	assert_int_equal(rpc_agent_client_new(address, NULL, &client, err, sizeof(err)), 0);
+
+	/* the set crosses as a Value: the same JSON, the version beside it */
+	assert_int_equal(client.ops->triggers_set(client.self, "v7", set, err, sizeof(err)), 0);
+	assert_string_equal(t.version, "v7");
+	assert_string_equal(t.json, set);
+	assert_int_equal(client.ops->triggers_list(client.self, &json, err, sizeof(err)), 0);
+	assert_non_null(strstr(json, "\"version\":\"v7\""));
+	assert_non_null(strstr(json, "\"retries\":2"));
+	free(json);
+	/* a refusal comes back as the agent's errno and message */
+	err[0] = '\0';
+	assert_int_equal(client.ops->triggers_set(client.self, "v8",
+						   "[{\"name\":\"x\",\"actions\":[{\"bad\":1}]}]",
+						   err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "actions[0].bad: unknown action"));
+	assert_string_equal(t.version, "v7");
+	assert_int_equal(client.ops->snapshots(client.self, &json, err, sizeof(err)), 0);
+	assert_non_null(strstr(json, "\"entry_id\":\"e-1\""));
+	free(json);
+	/* the PCAP in chunks, byte for byte; an unknown one is -ENOENT */
+	assert_int_equal(
+	    client.ops->snapshot(client.self, "nf.e-1.pcap", collect_pcap, &b, err, sizeof(err)), 0);
+	assert_int_equal(b.len, t.pcap_len);
+	assert_memory_equal(b.p, t.pcap, t.pcap_len);
+	assert_int_equal(client.ops->snapshot(client.self, "nf.e-2.pcap", collect_pcap, &b, err,
+					      sizeof(err)),
+			 -ENOENT);
+	assert_string_equal(t.name, "nf.e-2.pcap");
+	/* an agent without triggers (the fixture's) says so */
+	assert_int_equal(fx->client.ops->triggers_list(fx->client.self, &json, err, sizeof(err)),
+			 -ENOTSUP);
+	assert_non_null(strstr(err, "runs no triggers"));
+	client.ops->destroy(client.self);
+	rpc_agent_server_stop(srv);
+	entry_json_buf_free(&b);
+	free(t.json);
+	free(t.pcap);
+}
+
 static void test_bad_listen(void **state)
 {
 	struct fixture *fx = *state;
@@ -1151,7 +1297,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_same_as_direct), cmocka_unit_test(test_follow_and_cancel),
 	    cmocka_unit_test(test_token),	   cmocka_unit_test(test_mutual_tls),
-	    cmocka_unit_test(test_bad_listen),
+	    cmocka_unit_test(test_bad_listen),	   cmocka_unit_test(test_trigger_calls),
 	};
 	const struct CMUnitTest alone[] = {
 	    cmocka_unit_test(test_stream_100k),

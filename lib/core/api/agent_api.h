@@ -47,6 +47,9 @@ struct agent_query {
 /* Live subscription state, shared by the caller and the implementation. */
 struct agent_follow {
 	volatile int stop; /* set by the caller (any thread): the call returns soon after */
+	/* set to 1 by the implementation once every entry completing from then on reaches fn
+	 * (the subscription is in place); the caller clears it before the call */
+	volatile int started;
 	uint64_t
 	    lost; /* entries this subscriber lost because it was slow (implementation counts) */
 };
@@ -82,6 +85,23 @@ struct agent_api_ops {
 	int (*stats)(void *self, char **json_out, char *err, size_t errlen);
 	void (*info)(void *self, struct agent_info *out);
 	void (*destroy)(void *self);
+	/*
+	 * Triggers a hub defines (docs/triggers.md), and the snapshots triggers write. Optional:
+	 * NULL when the agent runs no triggers (callers answer -ENOTSUP). JSON texts as
+	 * proto/floe.proto's TriggersReply and SnapshotsReply describe them.
+	 *
+	 * triggers_set: json is a list of trigger objects replacing the ones a hub set before
+	 * (all or none: -EINVAL with the first problem in err); version is the hub's name for it.
+	 */
+	int (*triggers_set)(void *self, const char *version, const char *json, char *err,
+			    size_t errlen);
+	/* {"version": V, "triggers": [...]}: every trigger with its counters, malloc'ed. */
+	int (*triggers_list)(void *self, char **json_out, char *err, size_t errlen);
+	/* [{"name", "trigger", "entry_id", "size", "mtime_ns"}], malloc'ed. */
+	int (*snapshots)(void *self, char **json_out, char *err, size_t errlen);
+	/* One snapshot's PCAP by its name (snapshot_name.h checks it): -ENOENT, -EINVAL. */
+	int (*snapshot)(void *self, const char *name, agent_bytes_fn fn, void *arg, char *err,
+			size_t errlen);
 };
 
 struct agent_api {

@@ -392,6 +392,7 @@ static int op_follow(void *self, const char *filter, struct agent_follow *f, age
 	s->next = a->subs;
 	a->subs = s;
 	pthread_rwlock_unlock(&a->subs_lock);
+	f->started = 1;
 
 	while (!f->stop) {
 		struct live *l = NULL;

@@ -24,11 +24,11 @@
 #include "script/script_child.h"
 #include "script/script_service.h"
 #include "tap/tap.h"
+#include "trigger/webhook.h"
 
 #define SOURCE_MAX	  (1u << 20) /* bytes of one script file */
 #define ACTIONS_MAX	  1024	     /* webhooks and snapshots waiting */
 #define METRICS_MAX	  4096	     /* distinct metric series of all scripts */
-#define WEBHOOK_TIMEOUT_S 5
 
 struct script_service;
 
@@ -64,6 +64,7 @@ struct action {
 	int64_t t0_ns; /* snapshot: when it was asked for (Unix ns) */
 	double before, after;
 	int64_t due_ms; /* CLOCK_MONOTONIC */
+	int attempt;	/* webhook: attempts that failed so far */
 	struct action *next;
 };
 
@@ -81,7 +82,8 @@ struct script_service {
 	struct script *scripts;
 	struct metric metrics[METRICS_MAX];
 	size_t n_metrics;
-	uint64_t metrics_dropped, webhooks_sent, webhooks_failed, snapshots, actions_dropped;
+	uint64_t metrics_dropped, webhooks_sent, webhooks_retried, webhooks_failed, snapshots,
+	    actions_dropped;
 	uint64_t loaded_ok, load_failures;
 	bool metrics_dirty;
 	/* the action thread */
@@ -341,6 +343,8 @@ static void metrics_write(struct script_service *svc)
 		(unsigned long long)svc->webhooks_sent);
 	fprintf(f, "floe_script_webhooks_failed_total %llu\n",
 		(unsigned long long)svc->webhooks_failed);
+	fprintf(f, "floe_script_webhooks_retried_total %llu\n",
+		(unsigned long long)svc->webhooks_retried);
 	fprintf(f, "floe_script_snapshots_total %llu\n", (unsigned long long)svc->snapshots);
 	fprintf(f, "floe_script_actions_dropped_total %llu\n",
 		(unsigned long long)svc->actions_dropped);
@@ -399,46 +403,39 @@ static void action_add(struct script_service *svc, struct action *a)
 	pthread_mutex_unlock(&svc->act_lock);
 }
 
-static size_t discard(void *p, size_t size, size_t n, void *arg)
+/* One attempt; a failure is retried as the triggers' webhooks are (trigger/webhook.h: 3 retries,
+ * 0.5 s doubled), by queueing the action again. true: a (still owns a) retry queued. */
+static bool do_webhook(struct script_service *svc, struct action *a)
 {
-	return size * n;
-}
-
-static void do_webhook(struct script_service *svc, struct action *a)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
 	const char *type = (a->body[0] == '{' || a->body[0] == '[')
 			       ? "Content-Type: application/json"
 			       : "Content-Type: text/plain; charset=utf-8";
-	long status = 0;
-	CURLcode rc = CURLE_FAILED_INIT;
+	struct curl_slist *h = curl_slist_append(NULL, type);
+	char why[256] = "";
+	bool ok = h && webhook_post(a->url, a->body, strlen(a->body), h, WEBHOOK_TIMEOUT_NS, why,
+				    sizeof(why));
+	/* past the service's stop action_add drops (and counts) the retry */
+	bool retry = !ok && a->attempt < WEBHOOK_RETRIES;
 
-	if (c) {
-		h = curl_slist_append(h, type);
-		curl_easy_setopt(c, CURLOPT_URL, a->url);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, a->body);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)WEBHOOK_TIMEOUT_S);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-		rc = curl_easy_perform(c);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		curl_slist_free_all(h);
-		curl_easy_cleanup(c);
-	}
+	curl_slist_free_all(h);
 	pthread_mutex_lock(&svc->lock);
-	if (rc == CURLE_OK && status >= 200 && status < 300)
+	if (ok)
 		svc->webhooks_sent++;
+	else if (retry)
+		svc->webhooks_retried++;
 	else
 		svc->webhooks_failed++;
 	svc->metrics_dirty = true;
 	pthread_mutex_unlock(&svc->lock);
-	if (rc != CURLE_OK)
-		say(svc, a->script, "webhook %s: %s", a->url, curl_easy_strerror(rc));
-	else if (status < 200 || status >= 300)
-		say(svc, a->script, "webhook %s: HTTP status %ld", a->url, status);
+	if (retry) {
+		a->due_ms = mono_ms() + webhook_backoff(WEBHOOK_BACKOFF_NS, a->attempt) / 1000000;
+		a->attempt++;
+		action_add(svc, a);
+		return true;
+	}
+	if (!ok)
+		say(svc, a->script, "webhook %s: %s", a->url, why[0] ? why : "out of memory");
+	return false;
 }
 
 static int write_chunk(const void *buf, size_t len, void *arg)
@@ -496,11 +493,14 @@ static void *action_thread(void *arg)
 			svc->actions = a->next;
 			svc->n_actions--;
 			pthread_mutex_unlock(&svc->act_lock);
-			if (a->type == ACT_WEBHOOK)
-				do_webhook(svc, a);
-			else if (a->due_ms <= now)
-				do_snapshot(svc, a);
-			action_free(a);
+			if (a->type == ACT_WEBHOOK) {
+				if (!do_webhook(svc, a))
+					action_free(a);
+			} else {
+				if (a->due_ms <= now)
+					do_snapshot(svc, a);
+				action_free(a);
+			}
 			pthread_mutex_lock(&svc->act_lock);
 			continue;
 		}

@@ -705,6 +705,15 @@ int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_co
 		snprintf(err, errlen, "triggers need the entry history: leave out --no-history");
 		return -EINVAL;
 	}
+	/* With the history, a set even without configured triggers: a hub may define some
+	 * (trigger_set_agent_api); it follows nothing until it has one. */
+	if (!tc->triggers && o->history && !o->dryrun &&
+	    trigger_set_empty(o->store_dir, stderr, &tc->triggers)) {
+		snprintf(err, errlen, "triggers: out of memory");
+		return -EINVAL;
+	}
+	if (tc->triggers)
+		trigger_set_snapshot_limit(tc->triggers, o->storage_limit);
 	if (tc->triggers) {
 		struct tap_service svc;
 

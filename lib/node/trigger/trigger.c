@@ -23,17 +23,18 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "api/snapshot_name.h"
 #include "config/config.h"
 #include "entry/entry_filter.h"
 #include "tap/tap.h"
+#include "trigger/webhook.h"
 
 extern char **environ;
 
 #define NS		    1000000000LL
-#define DEFAULT_TIMEOUT_NS  (5 * NS)
-#define DEFAULT_RETRIES	    3
-#define DEFAULT_BACKOFF_NS  (NS / 2)
-#define MAX_BACKOFF_NS	    (60 * NS)
+#define DEFAULT_TIMEOUT_NS  WEBHOOK_TIMEOUT_NS
+#define DEFAULT_RETRIES	    WEBHOOK_RETRIES
+#define DEFAULT_BACKOFF_NS  WEBHOOK_BACKOFF_NS
 #define DEFAULT_SNAPSHOT_NS (5 * NS)
 /* Snapshots kept per trigger: a flood of matches must not fill the disk. */
 #define DEFAULT_SNAPSHOT_KEEP 100
@@ -41,6 +42,10 @@ extern char **environ;
 #define FINISH_GRACE_NS (15 * NS)
 /* De-dup memory per trigger: keys hashed into this many slots (a collision forgets). */
 #define DEDUP_SLOTS 4096
+/* Snapshots of all triggers together: at most this share of --storagelimit (and of this
+ * floor when the limit is small), the oldest removed past it. */
+#define SNAPSHOT_SHARE	   10
+#define SNAPSHOT_BYTES_MIN (1ull << 20)
 
 enum action_type { ACT_WEBHOOK, ACT_EXEC, ACT_LOG, ACT_SNAPSHOT, ACT_COUNTER };
 static const char *const action_names[] = {"webhook", "exec", "log", "snapshot", "counter"};
@@ -61,6 +66,10 @@ struct dedup_slot {
 };
 
 struct trigger {
+	atomic_int refs; /* the set's, and one per job of the trigger still queued or running */
+	bool api;	 /* defined by a hub (trigger_set_replace_api), not the config file */
+	json_t *def;	 /* the definition as given (for listing) */
+	char *query;
 	char *name;
 	struct entry_filter *filter;
 	struct action *actions;
@@ -88,9 +97,23 @@ struct job {
 };
 
 struct trigger_set {
-	struct trigger *v;
+	/* the triggers: config's first, then a hub's; the array is replaced under set_lock
+	 * (written by trigger_set_replace_api, read per entry by the follow thread) */
+	pthread_rwlock_t set_lock;
+	struct trigger **v;
 	size_t n;
+	char version[128]; /* the hub's name for its set ("" before it gave one) */
+	/* the union of the queries (NULL with no trigger): the follow's filter; under
+	 * follow_lock, which also guards restarting the follow when it changes */
 	char *filter;
+	pthread_mutex_t follow_lock;
+	pthread_cond_t follow_cond;
+	bool stopping, following;
+	/* follow_restart's count, and the count the running follow was started for: a set
+	 * is live once they are equal and the follow says it has started (follow_live) */
+	uint64_t follow_gen, follow_gen_running;
+	uint64_t lost_before; /* entries lost by the follows that ended */
+	uint64_t snap_bytes_max; /* all snapshots together; 0: no bound */
 	char *store_dir;
 	FILE *log;
 	pthread_mutex_t log_lock;
@@ -129,12 +152,22 @@ struct cparse {
 	const struct config *c;
 	char *err;
 	size_t errlen;
+	/* a hub's triggers (JSON, one line): messages name the key within the trigger, not a
+	 * line; actions that act on the node itself (exec, log to a file) are refused */
+	bool api;
 };
 
 static int cerr(struct cparse *p, const struct config_node *n, const char *path, const char *msg)
 {
 	char where[320];
+	const char *dot;
 
+	if (p->api) {
+		/* "triggers[3].actions[0].webhook" -> "actions[0].webhook" */
+		dot = strchr(path, '.');
+		snprintf(p->err, p->errlen, "%s: %s", dot ? dot + 1 : "trigger", msg);
+		return -EINVAL;
+	}
 	snprintf(p->err, p->errlen, "%s: %s: %s", config_where(p->c, n, where, sizeof(where)), path,
 		 msg);
 	return -EINVAL;
@@ -215,7 +248,7 @@ static int member_text(struct cparse *p, const struct config_node *v, const char
 {
 	const struct config_node *o = config_get(v, key);
 	char sub[400];
-	const char *s;
+	const char *s = NULL;
 	int ret;
 
 	if (!o && !required)
@@ -281,6 +314,10 @@ static int parse_action(struct cparse *p, const struct config_node *n, const cha
 	a->backoff_ns = DEFAULT_BACKOFF_NS;
 	a->before_ns = a->after_ns = DEFAULT_SNAPSHOT_NS;
 	a->keep = DEFAULT_SNAPSHOT_KEEP;
+	if (p->api && a->type == ACT_EXEC)
+		return cerr(p, v, sub,
+			    "exec is for the configuration file only (through the hub it would run "
+			    "commands on every node)");
 	/* the short forms: a scalar for the one thing the action needs */
 	if (v->type == CONFIG_SCALAR && (a->type == ACT_WEBHOOK || a->type == ACT_EXEC)) {
 		char **dst = a->type == ACT_WEBHOOK ? &a->url : &a->command;
@@ -360,30 +397,23 @@ static int parse_action(struct cparse *p, const struct config_node *n, const cha
 	}
 	}
 check:
+	if (p->api && a->type == ACT_LOG && a->file)
+		return cerr(p, v, sub,
+			    "log to a file is for the configuration file only (log: true writes to "
+			    "the agent's log)");
 	if (a->type == ACT_WEBHOOK && strncmp(a->url, "http://", 7) &&
 	    strncmp(a->url, "https://", 8))
 		return cerr(p, v, sub, "expected an http:// or https:// URL");
 	return 0;
 }
 
-static bool name_ok(const char *s)
-{
-	if (!*s || strlen(s) > 64)
-		return false;
-	for (; *s; s++)
-		if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') ||
-		      ('0' <= *s && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
-			return false;
-	return true;
-}
-
 static int parse_trigger(struct cparse *p, const struct config_node *n, size_t idx,
-			 struct trigger *t, struct trigger *done)
+			 struct trigger *t, struct trigger *const *others, size_t n_others)
 {
 	static const char *const keys[] = {"name", "query", "actions", "rate_limit", "dedup", NULL};
 	const struct config_node *o, *acts;
 	char path[64], sub[256], ferr[512];
-	const char *s;
+	const char *s = NULL;
 	int ret;
 
 	snprintf(path, sizeof(path), "triggers[%zu]", idx);
@@ -394,12 +424,16 @@ static int parse_trigger(struct cparse *p, const struct config_node *n, size_t i
 	snprintf(sub, sizeof(sub), "%s.name", path);
 	if ((ret = scalar(p, config_get(n, "name"), sub, &s)))
 		return ret;
-	if (!name_ok(s))
+	if (!trigger_name_ok(s))
 		return cerr(p, config_get(n, "name"), sub,
-			    "a name is 1 to 64 of A-Z a-z 0-9 - _ .");
-	for (struct trigger *d = done; d < t; d++)
-		if (!strcmp(d->name, s))
-			return cerr(p, config_get(n, "name"), sub, "two triggers have this name");
+			    "a name is 1 to 64 of A-Z a-z 0-9 - _ . (no '.' first, "
+			    "last or twice)");
+	for (size_t i = 0; i < n_others; i++)
+		if (!strcmp(others[i]->name, s))
+			return cerr(p, config_get(n, "name"), sub,
+				    others[i]->api || !p->api
+					? "two triggers have this name"
+					: "the configuration file has a trigger of this name");
 	if (!(t->name = strdup(s)))
 		return -ENOMEM;
 	snprintf(sub, sizeof(sub), "%s.query", path);
@@ -407,6 +441,8 @@ static int parse_trigger(struct cparse *p, const struct config_node *n, size_t i
 		return ret;
 	if (entry_filter_compile_checked(s, &t->filter, ferr, sizeof(ferr)))
 		return cerr(p, config_get(n, "query"), sub, ferr);
+	if (!(t->query = strdup(s)))
+		return -ENOMEM;
 	snprintf(sub, sizeof(sub), "%s.actions", path);
 	acts = config_get(n, "actions");
 	if (!acts || acts->type != CONFIG_SEQ || !acts->n_kids)
@@ -485,8 +521,25 @@ static void trigger_free_one(struct trigger *t)
 	free(t->actions);
 	entry_filter_free(t->filter);
 	free(t->name);
+	free(t->query);
 	free(t->dedup_key);
 	free(t->dedup);
+	json_decref(t->def);
+	free(t);
+}
+
+/* A trigger lives while the set holds it or a job of it is queued or running: a hub may
+ * replace its triggers while their webhooks are being retried. */
+static void trigger_unref(struct trigger *t)
+{
+	if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+		trigger_free_one(t);
+}
+
+static void job_free(struct job *j)
+{
+	trigger_unref(j->t);
+	free(j);
 }
 
 void trigger_set_free(struct trigger_set *ts)
@@ -495,14 +548,14 @@ void trigger_set_free(struct trigger_set *ts)
 		return;
 	if (ts->running)
 		service_stop(ts);
-	for (size_t i = 0; i < ts->n; i++)
-		trigger_free_one(&ts->v[i]);
 	while (ts->head) {
 		struct job *j = ts->head;
 
 		ts->head = j->next;
-		free(j);
+		job_free(j);
 	}
+	for (size_t i = 0; i < ts->n; i++)
+		trigger_unref(ts->v[i]);
 	free(ts->v);
 	free(ts->filter);
 	free(ts->store_dir);
@@ -510,7 +563,130 @@ void trigger_set_free(struct trigger_set *ts)
 	pthread_cond_destroy(&ts->cond);
 	pthread_mutex_destroy(&ts->log_lock);
 	pthread_mutex_destroy(&ts->snap_lock);
+	pthread_mutex_destroy(&ts->follow_lock);
+	pthread_cond_destroy(&ts->follow_cond);
+	pthread_rwlock_destroy(&ts->set_lock);
 	free(ts);
+}
+
+/* A config node as JSON: maps and lists as such, unquoted scalars that read as a whole
+ * number or a boolean as those, the rest as strings (what GET /api/v1/triggers shows). */
+static json_t *node_json(const struct config_node *n)
+{
+	json_t *o;
+	bool b;
+
+	switch (n->type) {
+	case CONFIG_MAP:
+		o = json_object();
+		for (size_t i = 0; i < n->n_kids; i++)
+			json_object_set_new(o, n->kids[i]->key, node_json(n->kids[i]));
+		return o;
+	case CONFIG_SEQ:
+		o = json_array();
+		for (size_t i = 0; i < n->n_kids; i++)
+			json_array_append_new(o, node_json(n->kids[i]));
+		return o;
+	case CONFIG_SCALAR:
+		break;
+	}
+	if (!n->quoted) {
+		char *end;
+		long long v;
+
+		errno = 0;
+		v = strtoll(n->value, &end, 10);
+		if (*n->value && !*end && !errno)
+			return json_integer(v);
+		if (!config_bool(n, &b))
+			return json_boolean(b);
+	}
+	return json_string(n->value);
+}
+
+/* The union of the triggers' queries, "(q1) or (q2) ...": what the follow asks the agent
+ * for (each trigger then matches its own per entry). NULL with no trigger. Under set_lock. */
+static char *union_filter(struct trigger *const *v, size_t n)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	if (!n || !(m = open_memstream(&out, &len)))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		fprintf(m, "%s(%s)", i ? " or " : "", v[i]->query);
+	if (fclose(m)) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static struct trigger_set *set_alloc(const char *store_dir, FILE *log)
+{
+	struct trigger_set *ts = calloc(1, sizeof(*ts));
+	pthread_condattr_t ca;
+
+	if (!ts)
+		return NULL;
+	pthread_mutex_init(&ts->lock, NULL);
+	pthread_mutex_init(&ts->log_lock, NULL);
+	pthread_mutex_init(&ts->snap_lock, NULL);
+	pthread_mutex_init(&ts->follow_lock, NULL);
+	pthread_cond_init(&ts->follow_cond, NULL);
+	pthread_rwlock_init(&ts->set_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ts->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	ts->log = log;
+	ts->store_dir = strdup(store_dir ? store_dir : ".");
+	/* libcurl's global state, once and before any thread uses it. */
+	if (!ts->store_dir || curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		trigger_set_free(ts);
+		return NULL;
+	}
+	return ts;
+}
+
+/* The triggers of list (a sequence of maps) compiled into *out (n_out of them), names checked
+ * against others too. On an error what was compiled is freed. */
+static int parse_list(struct cparse *p, const struct config_node *list, struct trigger *const *others,
+		      size_t n_others, struct trigger ***out, size_t *n_out)
+{
+	struct trigger **v = calloc(list->n_kids + n_others + 1, sizeof(*v));
+	size_t n = 0;
+	int ret = 0;
+
+	if (!v)
+		return -ENOMEM;
+	if (n_others)
+		memcpy(v, others, n_others * sizeof(*v));
+	for (size_t i = 0; i < list->n_kids && !ret; i++) {
+		struct trigger *t = calloc(1, sizeof(*t));
+
+		if (!t) {
+			ret = -ENOMEM;
+			break;
+		}
+		atomic_init(&t->refs, 1);
+		t->api = p->api;
+		ret = parse_trigger(p, list->kids[i], i, t, v, n_others + n);
+		if (!ret && !p->api && !(t->def = node_json(list->kids[i])))
+			ret = -ENOMEM;
+		v[n_others + n++] = t;
+	}
+	if (ret) {
+		for (size_t i = 0; i < n; i++)
+			trigger_unref(v[n_others + i]);
+		free(v);
+		return ret;
+	}
+	memmove(v, v + n_others, n * sizeof(*v));
+	*out = v;
+	*n_out = n;
+	return 0;
 }
 
 int trigger_set_new(const struct config *c, const char *store_dir, FILE *log,
@@ -519,8 +695,7 @@ int trigger_set_new(const struct config *c, const char *store_dir, FILE *log,
 	const struct config_node *list = config_get(c->root, "triggers");
 	struct cparse p = {.c = c, .err = err, .errlen = errlen};
 	struct trigger_set *ts;
-	size_t flen = 0;
-	int ret = 0;
+	int ret;
 
 	*out = NULL;
 	if (!list)
@@ -529,43 +704,12 @@ int trigger_set_new(const struct config *c, const char *store_dir, FILE *log,
 		return cerr(&p, list, "triggers", "expected a list of {name, query, actions}");
 	if (!list->n_kids)
 		return 0;
-	ts = calloc(1, sizeof(*ts));
-	if (!ts)
-		return -ENOMEM;
-	pthread_mutex_init(&ts->lock, NULL);
-	pthread_mutex_init(&ts->log_lock, NULL);
-	pthread_mutex_init(&ts->snap_lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&ts->cond, &ca);
-		pthread_condattr_destroy(&ca);
+	if (!(ts = set_alloc(store_dir, log))) {
+		snprintf(err, errlen, "triggers: out of memory");
+		return -EINVAL;
 	}
-	ts->log = log;
-	ts->store_dir = strdup(store_dir ? store_dir : ".");
-	ts->v = calloc(list->n_kids, sizeof(*ts->v));
-	if (!ts->v || !ts->store_dir)
-		ret = -ENOMEM;
-	for (size_t i = 0; i < list->n_kids && !ret; i++) {
-		ts->n = i + 1;
-		ret = parse_trigger(&p, list->kids[i], i, &ts->v[i], ts->v);
-		if (!ret)
-			flen += strlen(config_get(list->kids[i], "query")->value) + 8;
-	}
-	/* The follow's filter: (q1) or (q2) or ...; each trigger matches its own per entry. */
-	if (!ret && !(ts->filter = calloc(1, flen + 1)))
-		ret = -ENOMEM;
-	for (size_t i = 0; i < list->n_kids && !ret; i++) {
-		if (i)
-			strcat(ts->filter, " or ");
-		strcat(ts->filter, "(");
-		strcat(ts->filter, config_get(list->kids[i], "query")->value);
-		strcat(ts->filter, ")");
-	}
-	/* libcurl's global state, once and before any thread uses it. */
-	if (!ret && curl_global_init(CURL_GLOBAL_DEFAULT))
+	ret = parse_list(&p, list, NULL, 0, &ts->v, &ts->n);
+	if (!ret && !(ts->filter = union_filter(ts->v, ts->n)))
 		ret = -ENOMEM;
 	if (ret) {
 		if (ret == -ENOMEM)
@@ -574,6 +718,137 @@ int trigger_set_new(const struct config *c, const char *store_dir, FILE *log,
 		return -EINVAL;
 	}
 	*out = ts;
+	return 0;
+}
+
+int trigger_set_empty(const char *store_dir, FILE *log, struct trigger_set **out)
+{
+	*out = set_alloc(store_dir, log);
+	return *out ? 0 : -ENOMEM;
+}
+
+void trigger_set_snapshot_limit(struct trigger_set *ts, uint64_t storage_limit)
+{
+	uint64_t share = storage_limit / SNAPSHOT_SHARE;
+
+	ts->snap_bytes_max = share > SNAPSHOT_BYTES_MIN ? share : SNAPSHOT_BYTES_MIN;
+}
+
+/* The follow's filter changed: the running follow stops and follow_main starts the next. */
+static void follow_restart(struct trigger_set *ts, char *filter)
+{
+	pthread_mutex_lock(&ts->follow_lock);
+	free(ts->filter);
+	ts->filter = filter;
+	ts->follow_gen++;
+	ts->follow.stop = 1;
+	pthread_cond_broadcast(&ts->follow_cond);
+	pthread_mutex_unlock(&ts->follow_lock);
+}
+
+/*
+ * Wait (at most FOLLOW_LIVE_WAIT_MS) until the follow for the current set is subscribed, so
+ * that a set replaced, or listed, through the API is one whose triggers see every entry that
+ * completes afterwards: a hub that says a trigger is on an agent, and a user who then sends
+ * a request, must not lose that request to the moment the follow restarts.
+ */
+#define FOLLOW_LIVE_WAIT_MS 3000
+static void follow_live(struct trigger_set *ts)
+{
+	for (int ms = 0; ms < FOLLOW_LIVE_WAIT_MS; ms++) {
+		bool live;
+
+		pthread_mutex_lock(&ts->follow_lock);
+		live = !ts->filter || ts->stopping ||
+		       (ts->following && ts->follow_gen_running == ts->follow_gen &&
+			ts->follow.started);
+		pthread_mutex_unlock(&ts->follow_lock);
+		if (live)
+			return;
+		usleep(1000);
+	}
+}
+
+int trigger_set_replace_api(struct trigger_set *ts, const char *version, const char *json,
+			    char *err, size_t errlen)
+{
+	json_t *list = json_loads(json ? json : "[]", 0, NULL), *wrap;
+	struct cparse p = {.err = err, .errlen = errlen, .api = true};
+	struct trigger **mine = NULL, **config_v, **v, **old;
+	size_t n_mine = 0, n_config = 0, n_old;
+	struct config *c = NULL;
+	char *yaml, *filter;
+	int ret;
+
+	if (!json_is_array(list) || json_array_size(list) > TRIGGER_API_MAX) {
+		snprintf(err, errlen, "expected a list of at most %d triggers", TRIGGER_API_MAX);
+		json_decref(list);
+		return -EINVAL;
+	}
+	/* JSON is YAML: the configuration file's parser reads it (one line, so messages name
+	 * keys, not lines), ASCII-escaped and spaced so no YAML reading differs from JSON's */
+	wrap = json_pack("{s:O}", "triggers", list);
+	yaml = wrap ? json_dumps(wrap, JSON_ENSURE_ASCII) : NULL;
+	json_decref(wrap);
+	ret = yaml ? config_parse("hub", yaml, strlen(yaml), &c, err, errlen) : -ENOMEM;
+	free(yaml);
+	if (!ret) {
+		const struct config_node *l = config_get(c->root, "triggers");
+
+		pthread_rwlock_rdlock(&ts->set_lock);
+		config_v = calloc(ts->n + 1, sizeof(*config_v));
+		for (size_t i = 0; config_v && i < ts->n; i++)
+			if (!ts->v[i]->api)
+				config_v[n_config++] = ts->v[i];
+		pthread_rwlock_unlock(&ts->set_lock);
+		p.c = c;
+		ret = !config_v ? -ENOMEM
+		      : l && l->type == CONFIG_SEQ
+			  ? parse_list(&p, l, config_v, n_config, &mine, &n_mine)
+			  : -EINVAL;
+		free(config_v);
+	}
+	config_free(c);
+	for (size_t i = 0; !ret && i < n_mine; i++)
+		mine[i]->def = json_deep_copy(json_array_get(list, i));
+	json_decref(list);
+	if (ret) {
+		if (ret == -ENOMEM)
+			snprintf(err, errlen, "out of memory");
+		return ret == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	/* the swap: the config's triggers kept (with their counters), the hub's replaced */
+	pthread_rwlock_wrlock(&ts->set_lock);
+	v = calloc(ts->n + n_mine + 1, sizeof(*v));
+	if (!v) {
+		pthread_rwlock_unlock(&ts->set_lock);
+		for (size_t i = 0; i < n_mine; i++)
+			trigger_unref(mine[i]);
+		free(mine);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	old = ts->v;
+	n_old = ts->n;
+	ts->n = 0;
+	for (size_t i = 0; i < n_old; i++)
+		if (!old[i]->api)
+			v[ts->n++] = old[i];
+	if (n_mine)
+		memcpy(v + ts->n, mine, n_mine * sizeof(*v));
+	ts->n += n_mine;
+	ts->v = v;
+	snprintf(ts->version, sizeof(ts->version), "%s", version ? version : "");
+	filter = union_filter(ts->v, ts->n);
+	/* under set_lock: two replacements at once leave the follow with the last set's filter */
+	follow_restart(ts, filter);
+	pthread_rwlock_unlock(&ts->set_lock);
+	for (size_t i = 0; i < n_old; i++)
+		if (old[i]->api)
+			trigger_unref(old[i]);
+	free(old);
+	free(mine);
+	follow_live(ts);
 	return 0;
 }
 
@@ -684,6 +959,7 @@ static void enqueue(struct trigger_set *ts, struct trigger *t, const struct agen
 		}
 		memset(j, 0, sizeof(*j));
 		j->t = t;
+		atomic_fetch_add(&t->refs, 1);
 		j->a = a;
 		j->ts_ns = e->ts_ns;
 		j->due_ns = now;
@@ -698,7 +974,7 @@ static void enqueue(struct trigger_set *ts, struct trigger *t, const struct agen
 		if (queue_push(ts, j, true) < 0) {
 			a->dropped++;
 			ts->queue_dropped++;
-			free(j);
+			job_free(j);
 		}
 	}
 }
@@ -711,8 +987,9 @@ int trigger_set_offer(struct trigger_set *ts, const struct agent_entry *e)
 
 	if (!j)
 		return 0;
+	pthread_rwlock_rdlock(&ts->set_lock);
 	for (size_t i = 0; i < ts->n; i++) {
-		struct trigger *t = &ts->v[i];
+		struct trigger *t = ts->v[i];
 
 		if (!entry_filter_match(t->filter, j))
 			continue;
@@ -729,6 +1006,7 @@ int trigger_set_offer(struct trigger_set *ts, const struct agent_entry *e)
 		t->fired++;
 		enqueue(ts, t, e, now);
 	}
+	pthread_rwlock_unlock(&ts->set_lock);
 	json_decref(j);
 	return matched;
 }
@@ -811,26 +1089,17 @@ static char *render(const struct job *j, const char *tmpl)
 	return out;
 }
 
-static size_t discard(char *ptr, size_t size, size_t n, void *arg)
-{
-	return size * n;
-}
-
-/* One POST; true when the receiver answered 2xx. */
-static bool webhook_post(struct trigger_set *ts, const struct job *j, char *why, size_t wlen)
+/* One POST of the delivery; true when the receiver answered 2xx. */
+static bool webhook_deliver(const struct job *j, char *why, size_t wlen)
 {
 	const struct action *a = j->a;
 	char *body = a->body ? render(j, a->body) : envelope(j);
 	struct curl_slist *h = NULL;
 	char did[256], hdr[320];
-	CURL *c = curl_easy_init();
-	long status = 0;
-	CURLcode rc;
+	bool ok;
 
-	if (!c || !body) {
+	if (!body) {
 		snprintf(why, wlen, "out of memory");
-		curl_easy_cleanup(c);
-		free(body);
 		return false;
 	}
 	delivery_id(j, did, sizeof(did));
@@ -839,25 +1108,10 @@ static bool webhook_post(struct trigger_set *ts, const struct job *j, char *why,
 	h = curl_slist_append(h, hdr);
 	for (const struct curl_slist *u = a->headers; u; u = u->next)
 		h = curl_slist_append(h, u->data);
-	curl_easy_setopt(c, CURLOPT_URL, a->url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(a->timeout_ns / 1000000));
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "floe-trigger");
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (rc != CURLE_OK)
-		snprintf(why, wlen, "%s", curl_easy_strerror(rc));
-	else if (status < 200 || status > 299)
-		snprintf(why, wlen, "HTTP status %ld", status);
+	ok = webhook_post(a->url, body, strlen(body), h, a->timeout_ns, why, wlen);
 	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
 	free(body);
-	return rc == CURLE_OK && status >= 200 && status <= 299;
+	return ok;
 }
 
 /* The command under /bin/sh with the entry on stdin, killed (its process group) at the
@@ -1011,48 +1265,62 @@ static int snap_write(const void *buf, size_t len, void *arg)
 	return fwrite(buf, 1, len, o->f) == len ? 0 : -1;
 }
 
-/* Remove the oldest snapshots of trigger t in dir until keep are left. Called with the set's
+/* Remove the oldest snapshots of trigger in dir until keep are left, then the oldest of any
+ * trigger until all of them hold at most max_bytes (0: no such bound). Called with the set's
  * snap_lock held, after a snapshot was written: two workers never trim at once. */
-static void snapshots_trim(const char *dir, const char *trigger, long keep)
+void trigger_snapshots_trim(const char *dir, const char *trigger, long keep, uint64_t max_bytes)
 {
 	struct dirent **names = NULL;
-	size_t plen = strlen(trigger);
 	int n = scandir(dir, &names, NULL, NULL);
 	struct old {
 		char name[NAME_MAX + 1];
 		struct timespec mtime;
+		uint64_t size;
+		bool mine;
 	} *v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
-	long nkept = 0;
+	long nv = 0, nmine = 0;
+	uint64_t total = 0;
+	char trig[80];
 
 	for (int i = 0; i < n; i++) {
 		const char *nm = names[i]->d_name;
-		size_t len = strlen(nm);
 		char path[4200 + NAME_MAX + 2];
 		struct stat st;
 
-		if (v && !strncmp(nm, trigger, plen) && nm[plen] == '.' && len > 5 &&
-		    !strcmp(nm + len - 5, ".pcap")) {
+		if (v && snapshot_name_parse(nm, trig, sizeof(trig), NULL, 0)) {
 			snprintf(path, sizeof(path), "%s/%s", dir, nm);
-			if (!stat(path, &st)) {
-				snprintf(v[nkept].name, sizeof(v[nkept].name), "%s", nm);
-				v[nkept++].mtime = st.st_mtim;
+			if (!lstat(path, &st) && S_ISREG(st.st_mode)) {
+				snprintf(v[nv].name, sizeof(v[nv].name), "%s", nm);
+				v[nv].mtime = st.st_mtim;
+				v[nv].size = (uint64_t)st.st_size;
+				v[nv].mine = !strcmp(trig, trigger);
+				nmine += v[nv].mine;
+				total += v[nv++].size;
 			}
 		}
 		free(names[i]);
 	}
 	free(names);
-	while (v && nkept > keep) {
-		long oldest = 0;
+	while (v && nv && (nmine > keep || (max_bytes && total > max_bytes))) {
+		bool mine_only = nmine > keep;
+		long oldest = -1;
 		char path[4200 + NAME_MAX + 2];
 
-		for (long i = 1; i < nkept; i++)
-			if (v[i].mtime.tv_sec < v[oldest].mtime.tv_sec ||
+		for (long i = 0; i < nv; i++) {
+			if (mine_only && !v[i].mine)
+				continue;
+			if (oldest < 0 || v[i].mtime.tv_sec < v[oldest].mtime.tv_sec ||
 			    (v[i].mtime.tv_sec == v[oldest].mtime.tv_sec &&
 			     v[i].mtime.tv_nsec < v[oldest].mtime.tv_nsec))
 				oldest = i;
+		}
+		if (oldest < 0)
+			break;
 		snprintf(path, sizeof(path), "%s/%s", dir, v[oldest].name);
 		unlink(path);
-		v[oldest] = v[--nkept];
+		nmine -= v[oldest].mine;
+		total -= v[oldest].size;
+		v[oldest] = v[--nv];
 	}
 	free(v);
 }
@@ -1117,7 +1385,7 @@ static bool run_snapshot(struct trigger_set *ts, const struct job *j, char *why,
 		ok = true;
 	if (ok) {
 		pthread_mutex_lock(&ts->snap_lock);
-		snapshots_trim(dir, j->t->name, j->a->keep);
+		trigger_snapshots_trim(dir, j->t->name, j->a->keep, ts->snap_bytes_max);
 		pthread_mutex_unlock(&ts->snap_lock);
 	}
 	if (!ok)
@@ -1133,7 +1401,7 @@ static void run_job(struct trigger_set *ts, struct job *j)
 
 	switch (j->a->type) {
 	case ACT_WEBHOOK:
-		ok = webhook_post(ts, j, why, sizeof(why));
+		ok = webhook_deliver(j, why, sizeof(why));
 		break;
 	case ACT_EXEC:
 		ok = run_exec(ts, j, why, sizeof(why));
@@ -1152,16 +1420,16 @@ static void run_job(struct trigger_set *ts, struct job *j)
 	}
 	if (ok) {
 		j->a->sent++;
-		free(j);
+		job_free(j);
 		return;
 	}
 	if (j->a->type == ACT_WEBHOOK && j->attempt < j->a->retries) {
 		/* again later: backoff doubling per attempt, capped */
-		long long wait = j->a->backoff_ns << (j->attempt < 20 ? j->attempt : 20);
+		long long wait = webhook_backoff(j->a->backoff_ns, j->attempt);
 
 		j->a->retried++;
 		j->attempt++;
-		j->due_ns = now_ns() + (wait > MAX_BACKOFF_NS ? MAX_BACKOFF_NS : wait);
+		j->due_ns = now_ns() + wait;
 		queue_push(ts, j, false);
 		return;
 	}
@@ -1171,7 +1439,7 @@ static void run_job(struct trigger_set *ts, struct job *j)
 		action_names[j->a->type], j->id, why);
 	fflush(ts->log);
 	pthread_mutex_unlock(&ts->log_lock);
-	free(j);
+	job_free(j);
 }
 
 /* The first job that is due (unlinked), or NULL with *next_due the earliest due time. */
@@ -1241,18 +1509,68 @@ static int on_entry(const struct agent_entry *e, void *arg)
 	return 0;
 }
 
+/*
+ * Follows the live entries with the union of the queries; when a hub changes the triggers
+ * (follow_restart) the follow is stopped and started again with the new union, and with no
+ * trigger at all there is no follow. A replacement (and a listing) returns once the new
+ * follow is subscribed (follow_live); entries that complete in the moment between two follows
+ * are seen by neither, so only those of triggers kept from the old set can be missed.
+ */
 static void *follow_main(void *arg)
 {
 	struct trigger_set *ts = arg;
-	char err[512] = "";
+	char err[512];
 
-	if (ts->api.ops->follow(ts->api.self, ts->filter, &ts->follow, on_entry, ts, err,
-				sizeof(err)) < 0) {
-		pthread_mutex_lock(&ts->log_lock);
-		fprintf(ts->log, "floe: triggers: following the entries: %s\n", err);
-		pthread_mutex_unlock(&ts->log_lock);
+	pthread_mutex_lock(&ts->follow_lock);
+	for (;;) {
+		char *filter;
+		int rc;
+
+		while (!ts->stopping && !ts->filter)
+			pthread_cond_wait(&ts->follow_cond, &ts->follow_lock);
+		if (ts->stopping)
+			break;
+		filter = strdup(ts->filter);
+		ts->follow.stop = 0;
+		ts->follow.started = 0;
+		ts->follow.lost = 0;
+		ts->follow_gen_running = ts->follow_gen;
+		ts->following = true;
+		pthread_mutex_unlock(&ts->follow_lock);
+		err[0] = '\0';
+		rc = filter ? ts->api.ops->follow(ts->api.self, filter, &ts->follow, on_entry, ts,
+						  err, sizeof(err))
+			    : -ENOMEM;
+		free(filter);
+		pthread_mutex_lock(&ts->follow_lock);
+		ts->following = false;
+		ts->lost_before += ts->follow.lost;
+		ts->follow.lost = 0;
+		if (rc < 0 && !ts->follow.stop && !ts->stopping) {
+			struct timespec dl;
+
+			pthread_mutex_lock(&ts->log_lock);
+			fprintf(ts->log, "floe: triggers: following the entries: %s\n",
+				err[0] ? err : strerror(-rc));
+			pthread_mutex_unlock(&ts->log_lock);
+			/* not in a tight loop: again in a second, or when the triggers change */
+			clock_gettime(CLOCK_REALTIME, &dl);
+			dl.tv_sec++;
+			pthread_cond_timedwait(&ts->follow_cond, &ts->follow_lock, &dl);
+		}
 	}
+	pthread_mutex_unlock(&ts->follow_lock);
 	return NULL;
+}
+
+static uint64_t follow_lost(struct trigger_set *ts)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&ts->follow_lock);
+	n = ts->lost_before + (ts->following ? ts->follow.lost : 0);
+	pthread_mutex_unlock(&ts->follow_lock);
+	return n;
 }
 
 static int svc_start(const struct agent_api *api, void *ctx, char *err, size_t errlen)
@@ -1261,6 +1579,7 @@ static int svc_start(const struct agent_api *api, void *ctx, char *err, size_t e
 
 	ts->api = *api;
 	ts->follow.stop = 0;
+	ts->stopping = false;
 	ts->last_entry_ns = now_ns();
 	for (ts->n_workers = 0; ts->n_workers < TRIGGER_WORKERS; ts->n_workers++)
 		if (pthread_create(&ts->workers[ts->n_workers], NULL, worker_main, ts))
@@ -1269,6 +1588,7 @@ static int svc_start(const struct agent_api *api, void *ctx, char *err, size_t e
 		snprintf(err, errlen, "cannot start threads");
 		ts->running = true;
 		ts->follow.stop = 1;
+		ts->stopping = true;
 		/* no follow thread: stop must not join it */
 		pthread_mutex_lock(&ts->lock);
 		ts->draining = true;
@@ -1294,7 +1614,11 @@ static void quiesce(struct trigger_set *ts)
 		return;
 	while (now_ns() < end && now_ns() - ts->last_entry_ns < NS / 4)
 		usleep(20000);
+	pthread_mutex_lock(&ts->follow_lock);
+	ts->stopping = true;
 	ts->follow.stop = 1;
+	pthread_cond_broadcast(&ts->follow_cond);
+	pthread_mutex_unlock(&ts->follow_lock);
 	pthread_join(ts->follow_thread, NULL);
 	pthread_mutex_lock(&ts->lock);
 	ts->draining = true;
@@ -1309,7 +1633,7 @@ static void quiesce(struct trigger_set *ts)
 		ts->head = j->next;
 		j->a->dropped++;
 		ts->queue_dropped++;
-		free(j);
+		job_free(j);
 	}
 	ts->tail = NULL;
 	ts->queued = 0;
@@ -1330,10 +1654,12 @@ static void svc_stop(void *ctx)
 static void svc_finish(void *ctx, FILE *log)
 {
 	struct trigger_set *ts = ctx;
+	uint64_t lost;
 
 	quiesce(ts);
+	pthread_rwlock_rdlock(&ts->set_lock);
 	for (size_t i = 0; i < ts->n; i++) {
-		struct trigger *t = &ts->v[i];
+		struct trigger *t = ts->v[i];
 		unsigned long long sent = 0, retried = 0, failed = 0, dropped = 0;
 
 		for (size_t k = 0; k < t->n_actions; k++) {
@@ -1349,64 +1675,284 @@ static void svc_finish(void *ctx, FILE *log)
 			(unsigned long long)t->rate_limited, (unsigned long long)t->deduplicated,
 			sent, retried, failed, dropped);
 	}
-	if (ts->follow.lost)
+	pthread_rwlock_unlock(&ts->set_lock);
+	if ((lost = follow_lost(ts)))
 		fprintf(log, "  triggers: %llu entries lost by the follow (it was behind)\n",
-			(unsigned long long)ts->follow.lost);
+			(unsigned long long)lost);
+}
+
+/* One trigger's counters: {matched, fired, rate_limited, deduplicated, sent, retried, failed,
+ * dropped, actions: {webhook: {sent, retried, failed, dropped}, webhook_2: ..., ...}}. */
+static json_t *trigger_counters(const struct trigger *t)
+{
+	json_t *to = json_object(), *acts = json_object();
+	json_int_t sum[4] = {0};
+
+	for (size_t k = 0; k < t->n_actions; k++) {
+		const struct action *a = &t->actions[k];
+		json_int_t v[4] = {(json_int_t)a->sent, (json_int_t)a->retried,
+				   (json_int_t)a->failed, (json_int_t)a->dropped};
+		size_t same = 0;
+		char key[32];
+
+		for (size_t m = 0; m < k; m++)
+			same += t->actions[m].type == a->type;
+		/* the first webhook is "webhook", a second one "webhook_2" */
+		if (same)
+			snprintf(key, sizeof(key), "%s_%zu", action_names[a->type], same + 1);
+		else
+			snprintf(key, sizeof(key), "%s", action_names[a->type]);
+		for (int m = 0; m < 4; m++)
+			sum[m] += v[m];
+		json_object_set_new(acts, key,
+				    json_pack("{s:I,s:I,s:I,s:I}", "sent", v[0], "retried", v[1],
+					      "failed", v[2], "dropped", v[3]));
+	}
+	json_object_set_new(to, "matched", json_integer((json_int_t)t->matched));
+	json_object_set_new(to, "fired", json_integer((json_int_t)t->fired));
+	json_object_set_new(to, "rate_limited", json_integer((json_int_t)t->rate_limited));
+	json_object_set_new(to, "deduplicated", json_integer((json_int_t)t->deduplicated));
+	json_object_set_new(to, "sent", json_integer(sum[0]));
+	json_object_set_new(to, "retried", json_integer(sum[1]));
+	json_object_set_new(to, "failed", json_integer(sum[2]));
+	json_object_set_new(to, "dropped", json_integer(sum[3]));
+	json_object_set_new(to, "actions", acts);
+	return to;
 }
 
 /*
- * Objects keyed by name all the way down (no arrays): the hub's /metrics flattens the numbers of
- * an agent's stats by their keys (floe_agent_triggers_triggers_NAME_matched, ..._actions_webhook_
- * sent), which gives every trigger and action its own Prometheus series.
+ * Objects keyed by name all the way down (no arrays): the hub's /metrics turns each trigger's
+ * counters into series labelled by trigger, action and outcome (hub/hub_metrics.c).
  */
 char *trigger_set_stats_json(struct trigger_set *ts)
 {
 	json_t *o = json_object(), *all = json_object();
 	char *out;
 
-	json_object_set_new(o, "follow_lost", json_integer((json_int_t)ts->follow.lost));
+	json_object_set_new(o, "follow_lost", json_integer((json_int_t)follow_lost(ts)));
 	json_object_set_new(o, "queue_dropped", json_integer((json_int_t)ts->queue_dropped));
-	for (size_t i = 0; i < ts->n; i++) {
-		struct trigger *t = &ts->v[i];
-		json_t *to = json_object(), *acts = json_object();
-		json_int_t sum[4] = {0};
-
-		for (size_t k = 0; k < t->n_actions; k++) {
-			struct action *a = &t->actions[k];
-			json_int_t v[4] = {(json_int_t)a->sent, (json_int_t)a->retried,
-					   (json_int_t)a->failed, (json_int_t)a->dropped};
-			size_t same = 0;
-			char key[32];
-
-			for (size_t m = 0; m < k; m++)
-				same += t->actions[m].type == a->type;
-			/* the first webhook is "webhook", a second one "webhook_2" */
-			if (same)
-				snprintf(key, sizeof(key), "%s_%zu", action_names[a->type],
-					 same + 1);
-			else
-				snprintf(key, sizeof(key), "%s", action_names[a->type]);
-			for (int m = 0; m < 4; m++)
-				sum[m] += v[m];
-			json_object_set_new(acts, key,
-					    json_pack("{s:I,s:I,s:I,s:I}", "sent", v[0], "retried",
-						      v[1], "failed", v[2], "dropped", v[3]));
-		}
-		json_object_set_new(to, "matched", json_integer((json_int_t)t->matched));
-		json_object_set_new(to, "fired", json_integer((json_int_t)t->fired));
-		json_object_set_new(to, "rate_limited", json_integer((json_int_t)t->rate_limited));
-		json_object_set_new(to, "deduplicated", json_integer((json_int_t)t->deduplicated));
-		json_object_set_new(to, "sent", json_integer(sum[0]));
-		json_object_set_new(to, "retried", json_integer(sum[1]));
-		json_object_set_new(to, "failed", json_integer(sum[2]));
-		json_object_set_new(to, "dropped", json_integer(sum[3]));
-		json_object_set_new(to, "actions", acts);
-		json_object_set_new(all, t->name, to);
-	}
+	pthread_rwlock_rdlock(&ts->set_lock);
+	for (size_t i = 0; i < ts->n; i++)
+		json_object_set_new(all, ts->v[i]->name, trigger_counters(ts->v[i]));
+	pthread_rwlock_unlock(&ts->set_lock);
 	json_object_set_new(o, "triggers", all);
 	out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	return out;
+}
+
+char *trigger_set_list_json(struct trigger_set *ts)
+{
+	json_t *list = json_array(), *o;
+	char *out;
+
+	follow_live(ts); /* what is listed is live (see follow_live) */
+	pthread_rwlock_rdlock(&ts->set_lock);
+	for (size_t i = 0; i < ts->n; i++) {
+		struct trigger *t = ts->v[i];
+		json_t *d = json_is_object(t->def) ? json_deep_copy(t->def) : json_object();
+
+		json_object_set_new(d, "source", json_string(t->api ? "api" : "config"));
+		json_object_set_new(d, "counters", trigger_counters(t));
+		json_array_append_new(list, d);
+	}
+	o = json_pack("{s:s, s:o}", "version", ts->version, "triggers", list);
+	pthread_rwlock_unlock(&ts->set_lock);
+	out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	return out;
+}
+
+/* ---- snapshots, as the hub lists and serves them ---- */
+
+char *trigger_set_snapshots_json(struct trigger_set *ts)
+{
+	char dir[4200], path[4200 + NAME_MAX + 2], trig[80], id[128];
+	struct dirent **names = NULL;
+	json_t *list = json_array();
+	int n;
+	char *out;
+
+	snprintf(dir, sizeof(dir), "%s/snapshots", ts->store_dir);
+	n = scandir(dir, &names, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+
+		if (snapshot_name_parse(names[i]->d_name, trig, sizeof(trig), id, sizeof(id))) {
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+			if (!lstat(path, &st) && S_ISREG(st.st_mode))
+				json_array_append_new(
+				    list, json_pack("{s:s, s:s, s:s, s:I, s:I}", "name",
+						    names[i]->d_name, "trigger", trig, "entry_id", id,
+						    "size", (json_int_t)st.st_size, "mtime_ns",
+						    (json_int_t)st.st_mtim.tv_sec * NS +
+							st.st_mtim.tv_nsec));
+		}
+		free(names[i]);
+	}
+	free(names);
+	out = json_dumps(list, JSON_COMPACT);
+	json_decref(list);
+	return out;
+}
+
+int trigger_set_snapshot_read(struct trigger_set *ts, const char *name, agent_bytes_fn fn,
+			      void *arg, char *err, size_t errlen)
+{
+	char path[4200 + NAME_MAX + 2], buf[65536];
+	struct stat st;
+	ssize_t r;
+	int fd, rc = 0;
+
+	if (!snapshot_name_parse(name, NULL, 0, NULL, 0)) {
+		snprintf(err, errlen, "'%.200s' is not a snapshot's name (TRIGGER.ENTRY-ID.pcap)",
+			 name);
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "%s/snapshots/%s", ts->store_dir, name);
+	/* no symlink followed, a regular file only */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		rc = fd < 0 && errno != ENOENT && errno != ELOOP ? -errno : -ENOENT;
+		snprintf(err, errlen, "no snapshot %.200s", name);
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		if (fn(buf, (size_t)r, arg))
+			break;
+	if (r < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%.200s: %s", name, strerror(errno));
+	}
+	close(fd);
+	return rc;
+}
+
+/* ---- the agent API with the triggers' calls ---- */
+
+struct with_triggers {
+	struct agent_api inner;
+	struct trigger_set *ts;
+};
+
+static int w_query(void *self, const struct agent_query *q, agent_entry_fn fn, void *arg,
+		   char *err, size_t errlen)
+{
+	struct with_triggers *w = self;
+
+	return w->inner.ops->query(w->inner.self, q, fn, arg, err, errlen);
+}
+
+static int w_get(void *self, const char *id, agent_entry_fn fn, void *arg, char *err,
+		 size_t errlen)
+{
+	struct with_triggers *w = self;
+
+	return w->inner.ops->get(w->inner.self, id, fn, arg, err, errlen);
+}
+
+static int w_follow(void *self, const char *filter, struct agent_follow *f, agent_entry_fn fn,
+		    void *arg, char *err, size_t errlen)
+{
+	struct with_triggers *w = self;
+
+	return w->inner.ops->follow(w->inner.self, filter, f, fn, arg, err, errlen);
+}
+
+static int w_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, void *arg,
+		  char *err, size_t errlen)
+{
+	struct with_triggers *w = self;
+
+	return w->inner.ops->pcap(w->inner.self, q, fn, arg, err, errlen);
+}
+
+static int w_stats(void *self, char **json_out, char *err, size_t errlen)
+{
+	struct with_triggers *w = self;
+
+	return w->inner.ops->stats(w->inner.self, json_out, err, errlen);
+}
+
+static void w_info(void *self, struct agent_info *out)
+{
+	struct with_triggers *w = self;
+
+	w->inner.ops->info(w->inner.self, out);
+}
+
+static void w_destroy(void *self)
+{
+	free(self);
+}
+
+static int w_triggers_set(void *self, const char *version, const char *json, char *err,
+			  size_t errlen)
+{
+	struct with_triggers *w = self;
+
+	return trigger_set_replace_api(w->ts, version, json, err, errlen);
+}
+
+static int json_out_or_enomem(char *j, char **json_out, char *err, size_t errlen)
+{
+	*json_out = j;
+	if (j)
+		return 0;
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
+}
+
+static int w_triggers_list(void *self, char **json_out, char *err, size_t errlen)
+{
+	struct with_triggers *w = self;
+
+	return json_out_or_enomem(trigger_set_list_json(w->ts), json_out, err, errlen);
+}
+
+static int w_snapshots(void *self, char **json_out, char *err, size_t errlen)
+{
+	struct with_triggers *w = self;
+
+	return json_out_or_enomem(trigger_set_snapshots_json(w->ts), json_out, err, errlen);
+}
+
+static int w_snapshot(void *self, const char *name, agent_bytes_fn fn, void *arg, char *err,
+		      size_t errlen)
+{
+	struct with_triggers *w = self;
+
+	return trigger_set_snapshot_read(w->ts, name, fn, arg, err, errlen);
+}
+
+static const struct agent_api_ops with_triggers_ops = {
+    .query = w_query,
+    .get = w_get,
+    .follow = w_follow,
+    .pcap = w_pcap,
+    .stats = w_stats,
+    .info = w_info,
+    .destroy = w_destroy,
+    .triggers_set = w_triggers_set,
+    .triggers_list = w_triggers_list,
+    .snapshots = w_snapshots,
+    .snapshot = w_snapshot,
+};
+
+int trigger_set_agent_api(struct trigger_set *ts, const struct agent_api *inner,
+			  struct agent_api *out)
+{
+	struct with_triggers *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	w->inner = *inner;
+	w->ts = ts;
+	out->ops = &with_triggers_ops;
+	out->self = w;
+	return 0;
 }
 
 static char *svc_stats(void *ctx)
