@@ -84,6 +84,9 @@ struct tap_options {
 	bool entries;            /* --entries (text) or --json */
 	bool entries_json;       /* --json */
 	const char *filter;      /* --filter: only matching entries are printed */
+	/* --no-capture-scope: --filter's pushdown is not loaded into the kernel (every packet
+	 * of the tapped pods is recorded) */
+	bool no_capture_scope;
 	uint64_t body_max;       /* --body-max; 0: default */
 	uint64_t dissect_queue;  /* --dissect-queue: bytes of packets waiting; 0: default */
 	uint64_t dissect_memory; /* --dissect-memory: the engine's memory budget; 0: default */

@@ -117,7 +117,11 @@ static void print_help(FILE *out)
 	    "      --entries              print request/response entries as the pods talk\n"
 	    "      --json                 the same, one JSON object per line (docs/entries.md)\n"
 	    "      --filter QUERY         print only entries matching the KFL query ('http and\n"
-	    "                             response.status >= 500'; docs/kfl.md)\n"
+	    "                             response.status >= 500'; docs/kfl.md); its pod,\n"
+	    "                             namespace, ip and port terms narrow what the kernel\n"
+	    "                             records (docs/capture.md, \"Capture scope\")\n"
+	    "      --no-capture-scope     record every packet of the tapped pods whatever\n"
+	    "                             --filter says\n"
 	    "      --body-max SIZE        body bytes kept per message in entries (default 64KiB)\n"
 	    "      --dissect-queue SIZE   packets waiting for the dissection thread, at most\n"
 	    "                             (default 8MiB; when full, the drain waits while the\n"
@@ -197,6 +201,7 @@ enum {
 	OPT_PROXY_FRONT_PORT,
 	OPT_NO_HUB,
 	OPT_NO_REDACT,
+	OPT_NO_CAPTURE_SCOPE,
 	OPT_SCRIPTING_SOURCE,
 	OPT_SCRIPTING_WATCH,
 	OPT_SCRIPTING_CPU_MS,
@@ -415,6 +420,7 @@ static const struct option long_opts[] = {
     {"proxy-front-port", required_argument, NULL, OPT_PROXY_FRONT_PORT},
     {"no-hub", no_argument, NULL, OPT_NO_HUB},
     {"no-redact", no_argument, NULL, OPT_NO_REDACT},
+    {"no-capture-scope", no_argument, NULL, OPT_NO_CAPTURE_SCOPE},
     {"scripting-source", required_argument, NULL, OPT_SCRIPTING_SOURCE},
     {"scripting-watch", optional_argument, NULL, OPT_SCRIPTING_WATCH},
     {"scripting-cpu-ms", required_argument, NULL, OPT_SCRIPTING_CPU_MS},
@@ -550,6 +556,9 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_NO_REDACT:
 			o->no_redact = true;
+			break;
+		case OPT_NO_CAPTURE_SCOPE:
+			o->no_capture_scope = true;
 			break;
 		case 'p':
 		case OPT_PCAP:
