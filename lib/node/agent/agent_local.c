@@ -318,6 +318,15 @@ void agent_local_entry(struct agent_local *a, struct entry_history *h, struct en
 	buf->len = 0;
 	if (entry_json_append_entry(buf, e))
 		return; /* ENOMEM: this entry is not kept (nothing to count it against) */
+	/* The agent's name last (docs/entries.md, `agent`): entries merged from many agents
+	 * say whose they are, and a KFL filter on it runs here like any other field. */
+	if (a && a->name[0] && buf->len && buf->p[buf->len - 1] == '}') {
+		buf->len--;
+		if (entry_json_append_key(buf, "agent", 5, buf->len == 1) ||
+		    entry_json_append_string(buf, a->name, strlen(a->name)) ||
+		    entry_json_append_raw(buf, "}", 1))
+			return;
+	}
 	if (h)
 		entry_history_append(h, e->id, ts, buf->p, buf->len);
 	if (a)

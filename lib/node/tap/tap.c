@@ -1140,8 +1140,10 @@ int tap_stores_open(const struct tap_options *o, bool replay, int (*stats)(void 
 					  .limit_bytes = history_limit,
 					  .segment_seconds = o->segment_seconds,
 					  .keep_older_than_packets = replay};
-	struct agent_local_config ac = {
-	    .store_dir = o->store_dir, .stats = stats, .stats_ctx = stats_ctx};
+	struct agent_local_config ac = {.store_dir = o->store_dir,
+					.name = o->agent_name,
+					.stats = stats,
+					.stats_ctx = stats_ctx};
 
 	ret = entry_history_open(&hc, &s->history, err, errlen);
 	if (ret == 0) {

@@ -37,6 +37,7 @@ void tap_options_init(struct tap_options *o)
 	o->netns_dir = "/run/netns";
 	o->state_dir = "/run/floe";
 	o->proxy_front_port = -1;
+	o->proxy_hub_port = -1;
 	o->scripting_watch = true;
 	o->scripting_cpu_ms = 1000;
 	o->scripting_memory = 64ull << 20;
@@ -140,9 +141,14 @@ static void print_help(FILE *out)
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
+	    "      --agent-name NAME      the agent's name, on every entry the hub serves\n"
+	    "                             (`agent`; default this host's name)\n"
 	    "      --proxy-host ADDR      floe tap: the hub's API and UI listen here (default\n"
 	    "                             127.0.0.1: this host only; docs/hub.md)\n"
-	    "      --proxy-front-port N   floe tap: their port (default 8899; 0: any free port)\n"
+	    "      --proxy-hub-port N     floe tap: the hub's HTTP API (default 8898; 0: any\n"
+	    "                             free port, printed)\n"
+	    "      --proxy-front-port N   floe tap: the web UI, which serves the API too\n"
+	    "                             (default 8899; 0: none, the UI is on the hub port)\n"
 	    "      --no-hub               floe tap: do not start the hub\n"
 	    "      --no-redact            floe tap: the hub serves authorization and cookie\n"
 	    "                             header values as captured (masked by default)\n"
@@ -160,8 +166,7 @@ static void print_help(FILE *out)
 	    "                             tap.FLAG; overrides the file, flags override both\n"
 	    "  -h, --help                 this help\n"
 	    "\n"
-	    "Coming in later releases: --proxy-hub-port (the hub serves its API beside the UI\n"
-	    "on --proxy-front-port), --servicemesh.\n",
+	    "Coming in later releases: --servicemesh.\n",
 	    out);
 }
 
@@ -202,6 +207,8 @@ enum {
 	OPT_NO_HUB,
 	OPT_NO_REDACT,
 	OPT_NO_CAPTURE_SCOPE,
+	OPT_PROXY_HUB_PORT,
+	OPT_AGENT_NAME,
 	OPT_SCRIPTING_SOURCE,
 	OPT_SCRIPTING_WATCH,
 	OPT_SCRIPTING_CPU_MS,
@@ -326,6 +333,19 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_DISSECT_MEMORY:
 		return size_in(name, val, DISSECT_MIN_MEMORY, "4MiB", 1ull << 40, "1TiB",
 			       &o->dissect_memory, err, errlen);
+	case OPT_AGENT_NAME:
+		/* A name for entries and URLs: letters, digits, '.', '_', '-' (a host name's). */
+		if (!*val || strlen(val) > 63 || strspn(val, "abcdefghijklmnopqrstuvwxyz"
+							 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+							 "0123456789._-") != strlen(val)) {
+			snprintf(err, errlen,
+				 "--agent-name: expected 1 to 63 letters, digits, '.', '_' or '-', "
+				 "got '%s'",
+				 val);
+			return -EINVAL;
+		}
+		o->agent_name = val;
+		return 0;
 	case OPT_PROXY_HOST:
 		if (!*val) {
 			snprintf(err, errlen, "--proxy-host: expected an address");
@@ -334,14 +354,17 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		o->proxy_host = val;
 		return 0;
 	case OPT_PROXY_FRONT_PORT:
+	case OPT_PROXY_HUB_PORT:
 		n = strtoull(val, &end, 10);
 		if (*val == '\0' || *end || n > 65535) {
-			snprintf(err, errlen,
-				 "--proxy-front-port: expected 0..65535 (0: any free port), got '%s'",
-				 val);
+			snprintf(err, errlen, "--%s: expected 0..65535 (0: %s), got '%s'", name,
+				 opt == OPT_PROXY_HUB_PORT ? "any free port" : "none", val);
 			return -EINVAL;
 		}
-		o->proxy_front_port = (int)n;
+		if (opt == OPT_PROXY_HUB_PORT)
+			o->proxy_hub_port = (int)n;
+		else
+			o->proxy_front_port = (int)n;
 		return 0;
 	case OPT_SCRIPTING_SOURCE:
 		o->scripting_source = val;
@@ -430,7 +453,8 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
     {"pcap", required_argument, NULL, OPT_PCAP},
-    {"proxy-hub-port", required_argument, NULL, OPT_LATER},
+    {"proxy-hub-port", required_argument, NULL, OPT_PROXY_HUB_PORT},
+    {"agent-name", required_argument, NULL, OPT_AGENT_NAME},
     {"tls", optional_argument, NULL, OPT_TLS},
     {"servicemesh", no_argument, NULL, OPT_LATER},
     {"config-path", required_argument, NULL, OPT_CONFIG_PATH},
