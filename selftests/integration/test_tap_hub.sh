@@ -34,6 +34,14 @@ check "floe tap says where its web UI is" \
 	grep -qx 'floe: web UI at http://127.0.0.1:8899/' "${OUT%.json}.floe.log"
 H=http://127.0.0.1:8899 HAPI=http://127.0.0.1:8898
 hub_get() { on_node curl -sS --max-time 10 "$@"; }
+# hub_one PORT FILE: until the hub on PORT serves one entry (5 s at most), its answer in FILE.
+hub_one() {
+	for _ in $(seq 50); do
+		hub_get "http://127.0.0.1:$1/api/v1/entries" >"$2" 2>/dev/null
+		[ "$(jq '.entries | length' "$2" 2>/dev/null)" = 1 ] && return 0
+		sleep 0.1
+	done
+}
 # The hub's masking applied to the tap's --json entries: the expected answer.
 RED='def m: with_entries(if (.key | ascii_downcase | IN("authorization", "proxy-authorization", "cookie", "set-cookie")) then .value = "[REDACTED]" else . end);
 	def all: map_values("[REDACTED]");
@@ -148,11 +156,7 @@ check "a web UI port in use is a warning that names where the UI is" \
 	grep -qx "floe: warning: web UI port $BUSY_PORT not bound (in use, or not an address of this host); the UI is at http://127.0.0.1:$PB/" "$T/busyui.floe.log"
 in_pod a curl -sS --max-time 10 -o /dev/null "$U/text?busyui=1"
 entries_wait "$T/busyui.json" 1 10
-for _ in $(seq 50); do
-	hub_get "http://127.0.0.1:$PB/api/v1/entries" >"$T/busyui-hub.json" 2>/dev/null
-	[ "$(jq '.entries | length' "$T/busyui-hub.json" 2>/dev/null)" = 1 ] && break
-	sleep 0.1
-done
+hub_one $PB "$T/busyui-hub.json"
 check "with the UI port in use the hub port serves the API" \
 	jqe '.entries[0].request.url == "/text?busyui=1"' "$T/busyui-hub.json"
 OUT=$T/busyui.json entries_stop 1
@@ -166,11 +170,7 @@ check "--proxy-front-port 0: the UI is on the hub port" \
 	grep -qx "floe: web UI at http://127.0.0.1:$P0/" "$T/noredact.floe.log"
 in_pod a curl -sS --max-time 10 -o /dev/null -H 'Authorization: Bearer s3cr3t-t0ken' "$U/text?secret=2"
 entries_wait "$T/noredact.json" 1 10
-for _ in $(seq 50); do
-	hub_get "http://127.0.0.1:$P0/api/v1/entries" >"$T/noredact-hub.json" 2>/dev/null
-	[ "$(jq '.entries | length' "$T/noredact-hub.json" 2>/dev/null)" = 1 ] && break
-	sleep 0.1
-done
+hub_one $P0 "$T/noredact-hub.json"
 check "--no-redact: the hub serves the Authorization value as captured" \
 	jqe '.entries[0].request.headers.authorization == "Bearer s3cr3t-t0ken"' "$T/noredact-hub.json"
 OUT=$T/noredact.json entries_stop 1
