@@ -75,6 +75,7 @@ wrk_n=$(sed -n 's/^ *\([0-9]\+\) requests in .*/\1/p' "$T/wrk.log")
 sleep 3 # the last entries' hold (200 ms) and the agent's dissection backlog
 in_pod cli curl -sS --max-time 60 --rate "$RATE/s" -o /dev/null "http://$SRV/api.json?paced=[1-$PACED]"
 sleep 2
+HUB_STATS=$(on_node curl -sS --max-time 10 "http://127.0.0.1:$HPORT/api/v1/stats" | jq -c .hub)
 touch "$T/stop"
 wait_pid "$CLIENT_PID" 30 >/dev/null
 kill -INT "$AGENT_PID"
@@ -85,4 +86,5 @@ $PY "$HERE/agent_hub.py" report "$OUT" "?load"
 echo "paced: $PACED requests at $RATE/s"
 $PY "$HERE/agent_hub.py" report "$OUT" "?paced="
 echo "agent: recorded $(stat_get "$T/agent.stats.json" recorded) packets, ring lost $(stat_get "$T/agent.stats.json" ringbuf_full), entries $(stat_get "$T/agent.stats.json" dissect_entries), not dissected (queue full) $(stat_get "$T/agent.stats.json" dissect_queue_dropped)"
+echo "hub: $HUB_STATS"
 echo "No peer tool serves entries over a hub's WebSocket: wrk's own count is the side-by-side figure."

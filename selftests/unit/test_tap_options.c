@@ -154,6 +154,13 @@ static void test_bad_flags(void **state)
 			 -EINVAL);
 	assert_non_null(strstr(err, "--proxy-hub-port: expected 0..65535 (0: any free port)"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--proxy-hub-port", ""), -EINVAL);
+	/* --no-capture-scope: --filter's pushdown stays out of the kernel */
+	assert_false(o.no_capture_scope);
+	assert_int_equal(parse(&o, err, sizeof(err), 4, "tap", "--filter", "dst.port == 80",
+			       "--no-capture-scope"),
+			 0);
+	assert_true(o.no_capture_scope);
+	assert_string_equal(o.filter, "dst.port == 80");
 	/* --agent-name: a host name's characters */
 	assert_null(o.agent_name);
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--agent-name", "node-a.1_x"), 0);
