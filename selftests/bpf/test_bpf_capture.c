@@ -843,10 +843,11 @@ static void expect_v4(struct fixture *fx, const char *src, const char *dst, uint
 	v4_frame(&f, src, dst, 90);
 	set_ports(&f, sport, dport);
 	if (recorded) {
-		run_expect_record(fx, h, &f,
-				  &(struct want){.src = src_id, .dst = dst_id,
-						 .dir = h == INGRESS ? FLOE_DIR_FROM_POD
-								     : FLOE_DIR_TO_POD});
+		run_expect_record(
+		    fx, h, &f,
+		    &(struct want){.src = src_id,
+				   .dst = dst_id,
+				   .dir = h == INGRESS ? FLOE_DIR_FROM_POD : FLOE_DIR_TO_POD});
 	} else {
 		run_expect_none(fx, h, &f);
 		fx->out_of_scope++;
@@ -861,16 +862,17 @@ static void test_scope_ports(void **state)
 	struct capture_scope *s = scope_load(fx, "http and dst.port in [80, 8080]", &q);
 	struct frame f;
 
-	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 80, INGRESS, 1, ID_A, 0);  /* request */
-	expect_v4(fx, OTHER_V4, POD_A_V4, 80, 40000, EGRESS, 1, 0, ID_A);   /* response */
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 80, INGRESS, 1, ID_A, 0); /* request */
+	expect_v4(fx, OTHER_V4, POD_A_V4, 80, 40000, EGRESS, 1, 0, ID_A);  /* response */
 	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 8080, INGRESS, 1, ID_A, 0);
 	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 443, INGRESS, 0, 0, 0);
 	expect_v4(fx, OTHER_V4, POD_A_V4, 5432, 40001, EGRESS, 0, 0, 0);
 	/* IPv6 the same way. */
 	v6_frame(&f, POD_A_V6, OTHER_V6, 100);
 	set_ports(&f, 40000, 80);
-	run_expect_record(fx, INGRESS, &f,
-			  &(struct want){.src = ID_A, .dir = FLOE_DIR_FROM_POD, .flags = FLOE_REC_IPV6});
+	run_expect_record(
+	    fx, INGRESS, &f,
+	    &(struct want){.src = ID_A, .dir = FLOE_DIR_FROM_POD, .flags = FLOE_REC_IPV6});
 	set_ports(&f, 40000, 81);
 	run_expect_none(fx, INGRESS, &f);
 	fx->out_of_scope++;
@@ -878,13 +880,11 @@ static void test_scope_ports(void **state)
 	v4_frame(&f, POD_A_V4, OTHER_V4, 90);
 	set_ports(&f, 40000, 443);
 	put16(f.b + 14 + 6, 185); /* fragment offset 185 * 8 */
-	run_expect_record(fx, INGRESS, &f,
-			  &(struct want){.src = ID_A, .dir = FLOE_DIR_FROM_POD});
+	run_expect_record(fx, INGRESS, &f, &(struct want){.src = ID_A, .dir = FLOE_DIR_FROM_POD});
 	/* Not TCP, UDP or SCTP (ICMP): no ports either. */
 	v4_frame(&f, POD_A_V4, OTHER_V4, 90);
 	f.b[14 + 9] = 1;
-	run_expect_record(fx, INGRESS, &f,
-			  &(struct want){.src = ID_A, .dir = FLOE_DIR_FROM_POD});
+	run_expect_record(fx, INGRESS, &f, &(struct want){.src = ID_A, .dir = FLOE_DIR_FROM_POD});
 	expect_counters(fx, 9, 9, 6, 0, 0);
 	capture_scope_free(s);
 	kfl_free(q);
@@ -895,20 +895,20 @@ static void test_scope_addrs(void **state)
 {
 	struct fixture *fx = *state;
 	struct kfl *q;
-	struct capture_scope *s =
-	    scope_load(fx, "(dst.ip == 10.213.9.9 and dst.port == 80) or src.ip == \"fd00:f10e::99\"",
-		       &q);
+	struct capture_scope *s = scope_load(
+	    fx, "(dst.ip == 10.213.9.9 and dst.port == 80) or src.ip == \"fd00:f10e::99\"", &q);
 	struct frame f;
 
 	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 80, INGRESS, 1, ID_A, 0);
 	expect_v4(fx, OTHER_V4, POD_A_V4, 80, 40000, EGRESS, 1, 0, ID_A);
-	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 81, INGRESS, 0, 0, 0);    /* port */
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 81, INGRESS, 0, 0, 0);	     /* port */
 	expect_v4(fx, POD_A_V4, "10.213.9.10", 40000, 80, INGRESS, 0, 0, 0); /* address */
 	/* The second clause: the address alone, any port. */
 	v6_frame(&f, OTHER_V6, POD_A_V6, 100);
 	set_ports(&f, 1234, 5678);
-	run_expect_record(fx, EGRESS, &f,
-			  &(struct want){.dst = ID_A, .dir = FLOE_DIR_TO_POD, .flags = FLOE_REC_IPV6});
+	run_expect_record(
+	    fx, EGRESS, &f,
+	    &(struct want){.dst = ID_A, .dir = FLOE_DIR_TO_POD, .flags = FLOE_REC_IPV6});
 	v6_frame(&f, "fd00:f10e::98", POD_A_V6, 100);
 	run_expect_none(fx, EGRESS, &f);
 	fx->out_of_scope++;

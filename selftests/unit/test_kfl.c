@@ -959,8 +959,7 @@ int main(void)
 	    cmocka_unit_test(test_words),	cmocka_unit_test(test_old_syntax),
 	    cmocka_unit_test(test_errors),	cmocka_unit_test(test_checked_accepts),
 	    cmocka_unit_test(test_time_bounds), cmocka_unit_test(test_capture_scope),
-	    cmocka_unit_test(test_pushdown),
-	    cmocka_unit_test(test_accessor),
+	    cmocka_unit_test(test_pushdown),	cmocka_unit_test(test_accessor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -191,7 +191,8 @@ static bool pushable_values(const struct kfl_scope_term *t)
 {
 	uint8_t buf[16];
 
-	if (t->count == 0) /* `in []` matches nothing; holding for all is still an over-approximation */
+	/* `in []` matches nothing; holding for all is still an over-approximation. */
+	if (t->count == 0)
 		return false;
 	for (size_t i = 0; i < t->count; i++) {
 		switch (t->attr) {
