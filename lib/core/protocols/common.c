@@ -73,8 +73,9 @@ const struct protocol_field protocol_common_fields[] = {
 	      "(`missing: \"request\"` with no loss before it: a response sent unasked, as mDNS "
 	      "announcements, or to a request made before the capture began)"),
 	FIELD("agent", STRING, "the agent that captured the entry (`floe-agent --agent-name`, "
-			       "default its host's name): on the entries the hub serves, and in an "
-			       "agent's history; `floe read` and `floe tap --json` print none"),
+			       "default its host's name): on the entries the hub serves; the agents "
+			       "keep none in their history, and `floe read` and `floe tap --json` "
+			       "print none. A filter on it is matched by each agent with its own name"),
 	FIELD_END,
 };
 

@@ -86,6 +86,7 @@ struct hit {
 };
 
 struct collect {
+	const char *agent_name; /* the `agent` of the entries, for the filter */
 	const struct agent_query *q;
 	struct entry_filter *filter;
 	struct hit *v;
@@ -96,6 +97,23 @@ struct collect {
 	bool keep_trees;
 	json_t **trees;
 };
+
+/*
+ * Does the filter match j, with the agent's name as its `agent` (docs/entries.md)? The hub
+ * writes the name into the entries it serves; the stored and live entries do not hold it, so
+ * that they stay what `floe tap --json` printed. j is left as it was.
+ */
+static bool filter_match(const char *agent_name, const struct entry_filter *f, json_t *j)
+{
+	bool added = false, m;
+
+	if (agent_name[0] && !json_object_get(j, "agent"))
+		added = json_object_set_new(j, "agent", json_string(agent_name)) == 0;
+	m = entry_filter_match(f, j);
+	if (added)
+		json_object_del(j, "agent");
+	return m;
+}
 
 static int hit_cmp(const void *a, const void *b)
 {
@@ -155,7 +173,7 @@ static int collect_fn(const char *id, int64_t ts, const char *json, size_t len, 
 		j = json_loadb(json, len, 0, NULL);
 		if (!j)
 			return 0; /* the reader checked the line's shape; jansson refuses it */
-		if (c->filter && !entry_filter_match(c->filter, j)) {
+		if (c->filter && !filter_match(c->agent_name, c->filter, j)) {
 			json_decref(j);
 			return 0;
 		}
@@ -210,6 +228,7 @@ static int run_query(struct agent_local *a, const struct agent_query *q, struct 
 	int ret;
 
 	memset(c, 0, sizeof(*c));
+	c->agent_name = a->name;
 	c->q = q;
 	c->keep = q->limit;
 	ret = compile(q->filter, &c->filter, err, errlen);
@@ -318,15 +337,6 @@ void agent_local_entry(struct agent_local *a, struct entry_history *h, struct en
 	buf->len = 0;
 	if (entry_json_append_entry(buf, e))
 		return; /* ENOMEM: this entry is not kept (nothing to count it against) */
-	/* The agent's name last (docs/entries.md, `agent`): entries merged from many agents
-	 * say whose they are, and a KFL filter on it runs here like any other field. */
-	if (a && a->name[0] && buf->len && buf->p[buf->len - 1] == '}') {
-		buf->len--;
-		if (entry_json_append_key(buf, "agent", 5, buf->len == 1) ||
-		    entry_json_append_string(buf, a->name, strlen(a->name)) ||
-		    entry_json_append_raw(buf, "}", 1))
-			return;
-	}
 	if (h)
 		entry_history_append(h, e->id, ts, buf->p, buf->len);
 	if (a)
@@ -430,7 +440,7 @@ static int op_follow(void *self, const char *filter, struct agent_follow *f, age
 		if (flt) {
 			json_t *j = json_loadb(l->json, l->len, 0, NULL);
 
-			pass = j && entry_filter_match(flt, j);
+			pass = j && filter_match(a->name, flt, j);
 			json_decref(j);
 		}
 		if (pass) {
