@@ -271,7 +271,8 @@ static const struct agent_api_ops redact_ops = {
     .destroy = r_destroy,
 };
 
-int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out)
+/* A wrapper over inner: masking (mask 1) or naming (mask 0, the agent's index). */
+static int wrap(struct agent_api inner, int own, int mask, size_t index, struct agent_api *out)
 {
 	struct redact *r = calloc(1, sizeof(*r));
 
@@ -279,23 +280,20 @@ int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out)
 		return -ENOMEM;
 	r->inner = inner;
 	r->own = own;
-	r->mask = 1;
+	r->mask = mask;
+	r->index = index;
 	pthread_mutex_init(&r->mu, NULL);
 	out->ops = &redact_ops;
 	out->self = r;
 	return 0;
 }
 
+int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out)
+{
+	return wrap(inner, own, 1, 0, out);
+}
+
 int hub_name_wrap(struct agent_api inner, size_t index, struct agent_api *out)
 {
-	struct redact *r = calloc(1, sizeof(*r));
-
-	if (!r)
-		return -ENOMEM;
-	r->inner = inner;
-	r->index = index;
-	pthread_mutex_init(&r->mu, NULL);
-	out->ops = &redact_ops;
-	out->self = r;
-	return 0;
+	return wrap(inner, 0, 0, index, out);
 }
