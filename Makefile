@@ -326,6 +326,7 @@ bench: deps
 	bash selftests/bench/protocols.sh
 	bash selftests/bench/tls.sh
 	bash selftests/bench/hub.sh
+	bash selftests/bench/agent_hub.sh
 	bash selftests/bench/triggers.sh
 	bash selftests/bench/ui.sh
 	$(BUILD)/bench/bench_script   # the cost of a script hook per entry (docs/scripting.md)

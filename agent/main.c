@@ -71,9 +71,10 @@ int main(int argc, char **argv)
 	ret = tap_config_begin("floe-agent", argc, argv, &o, &tc);
 	if (ret >= 0)
 		return ret;
-	if (o.proxy_host || o.proxy_front_port >= 0) {
+	if (o.proxy_host || o.proxy_front_port >= 0 || o.proxy_hub_port >= 0) {
 		fprintf(stderr,
-			"floe-agent: --proxy-host and --proxy-front-port are floe tap's (its "
+			"floe-agent: --proxy-host, --proxy-hub-port and --proxy-front-port are "
+			"floe tap's (its "
 			"hub); floe-hub serves the agents' API\n");
 		return 2;
 	}

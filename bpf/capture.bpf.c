@@ -33,6 +33,21 @@ struct {
 	__type(value, struct floe_target);
 } targets SEC(".maps");
 
+/* The capture scope (floe_record.h): values to term bits, and the clauses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct floe_scope_key);
+	__type(value, __u32);
+} scope_values SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct floe_scope_config);
+} scope_config SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FLOE_CNT_MAX);
@@ -53,22 +68,60 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
-static __always_inline struct floe_target *lookup_v4(__be32 ip)
+static __always_inline void addr_v4(struct floe_addr *key, __be32 ip)
 {
-	struct floe_addr key = {};
-
-	key.bytes[10] = 0xff;
-	key.bytes[11] = 0xff;
-	__builtin_memcpy(&key.bytes[12], &ip, 4);
-	return bpf_map_lookup_elem(&targets, &key);
+	__builtin_memset(key, 0, sizeof(*key));
+	key->bytes[10] = 0xff;
+	key->bytes[11] = 0xff;
+	__builtin_memcpy(&key->bytes[12], &ip, 4);
 }
 
-static __always_inline struct floe_target *lookup_v6(const struct in6_addr *ip)
+/* The term bits a value satisfies (0: none). */
+static __always_inline __u32 scope_bits(__u32 kind, const void *value, __u32 size, int *found)
 {
-	struct floe_addr key;
+	struct floe_scope_key key = {.kind = kind};
+	__u32 *bits;
 
-	__builtin_memcpy(key.bytes, ip, 16);
-	return bpf_map_lookup_elem(&targets, &key);
+	__builtin_memcpy(key.value, value, size);
+	bits = bpf_map_lookup_elem(&scope_values, &key);
+	if (found)
+		*found = bits != 0;
+	return bits ? *bits : 0;
+}
+
+/*
+ * Does the capture scope hold for the packet? ports_off is the offset of the L4 header's
+ * two ports, or 0 when the packet has none that can be read.
+ */
+static __always_inline int in_scope(struct __sk_buff *skb, const struct floe_scope_config *cfg,
+				    const struct floe_addr *saddr, const struct floe_addr *daddr,
+				    __u32 ports_off)
+{
+	__u32 have = 0;
+	__be16 ports[2];
+	int found;
+
+	have |= scope_bits(FLOE_SCOPE_ADDR, saddr, 16, 0);
+	have |= scope_bits(FLOE_SCOPE_ADDR, daddr, 16, 0);
+	if (ports_off && bpf_skb_load_bytes(skb, ports_off, ports, sizeof(ports)) == 0) {
+		have |= scope_bits(FLOE_SCOPE_PORT, &ports[0], 2, 0);
+		have |= scope_bits(FLOE_SCOPE_PORT, &ports[1], 2, 0);
+	} else {
+		have |= cfg->port_terms;
+	}
+	have |= scope_bits(FLOE_SCOPE_POD, saddr, 16, &found);
+	if (!found)
+		have |= cfg->pod_terms;
+	have |= scope_bits(FLOE_SCOPE_POD, daddr, 16, &found);
+	if (!found)
+		have |= cfg->pod_terms;
+	for (__u32 i = 0; i < FLOE_SCOPE_CLAUSES_MAX; i++) {
+		__u32 need = cfg->clauses[i];
+
+		if (i < cfg->nclauses && (have & need) == need)
+			return 1;
+	}
+	return 0;
 }
 
 /*
@@ -114,8 +167,9 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct floe_target *src, *dst;
+	struct floe_addr saddr, daddr;
 	struct ethhdr *eth = data;
-	__u32 off = sizeof(*eth);
+	__u32 off = sizeof(*eth), ports_off = 0;
 	__u16 proto;
 	__u8 flags = 0;
 
@@ -150,19 +204,30 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 
 		if ((void *)(ip + 1) > data_end)
 			return TC_ACT_OK;
-		src = lookup_v4(ip->saddr);
-		dst = lookup_v4(ip->daddr);
+		addr_v4(&saddr, ip->saddr);
+		addr_v4(&daddr, ip->daddr);
+		/* Ports in the first fragment only (offset 0), after the header's ihl words. */
+		if ((ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP ||
+		     ip->protocol == IPPROTO_SCTP) &&
+		    !(ip->frag_off & bpf_htons(0x1fff)) && ip->ihl >= 5)
+			ports_off = off + ip->ihl * 4;
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = data + off;
 
 		if ((void *)(ip6 + 1) > data_end)
 			return TC_ACT_OK;
-		src = lookup_v6(&ip6->saddr);
-		dst = lookup_v6(&ip6->daddr);
+		__builtin_memcpy(saddr.bytes, &ip6->saddr, 16);
+		__builtin_memcpy(daddr.bytes, &ip6->daddr, 16);
+		/* Ports only right after the fixed header: extension headers are not walked. */
+		if (ip6->nexthdr == IPPROTO_TCP || ip6->nexthdr == IPPROTO_UDP ||
+		    ip6->nexthdr == IPPROTO_SCTP)
+			ports_off = off + sizeof(*ip6);
 		flags |= FLOE_REC_IPV6;
 	} else {
 		return TC_ACT_OK;
 	}
+	src = bpf_map_lookup_elem(&targets, &saddr);
+	dst = bpf_map_lookup_elem(&targets, &daddr);
 
 	/* Scalars from here on: the verifier does not let map pointers be combined. */
 	__u32 src_id = src ? src->target_id : 0;
@@ -176,6 +241,15 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		return TC_ACT_OK;
 	}
 	count(FLOE_CNT_TARGETED);
+
+	/* The capture scope: a packet no clause holds for cannot belong to a matching entry. */
+	__u32 zero = 0;
+	struct floe_scope_config *scope = bpf_map_lookup_elem(&scope_config, &zero);
+
+	if (scope && scope->enabled && !in_scope(skb, scope, &saddr, &daddr, ports_off)) {
+		count(FLOE_CNT_OUT_OF_SCOPE);
+		return TC_ACT_OK;
+	}
 
 	__u32 len = skb->len;
 	__u32 cap = len < snap_len ? len : snap_len;

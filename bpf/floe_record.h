@@ -28,6 +28,7 @@ enum floe_counter {
 	FLOE_CNT_RECORDED,     /* records committed to the ring buffer */
 	FLOE_CNT_RINGBUF_FULL, /* targeted packets lost because the ring buffer was full */
 	FLOE_CNT_DUPLICATE,    /* pod-to-pod packets already handled at the sender's hook */
+	FLOE_CNT_OUT_OF_SCOPE, /* targeted packets no clause of the capture scope holds for */
 	FLOE_CNT_MAX,
 };
 
@@ -42,6 +43,39 @@ struct floe_addr {
 struct floe_target {
 	__u32 target_id; /* 1-based id of the tapped pod; 0 is never used */
 	__u32 flags;     /* FLOE_TARGET_* */
+};
+
+/*
+ * The capture scope (docs/capture.md, "Capture scope"): a query's pushdown (kfl.h,
+ * kfl_pushdown) as maps the TC program checks after the targets. Up to 32 terms, each a bit;
+ * `scope_values` maps an address, a port or a tapped pod's address to the bits of the terms
+ * it satisfies; a packet satisfies a term when either endpoint does. It is recorded when every
+ * term of some clause holds. Off (`enabled` 0) records every targeted packet.
+ */
+#define FLOE_SCOPE_CLAUSES_MAX 8
+
+enum floe_scope_kind {
+	FLOE_SCOPE_ADDR = 1, /* value: the address (as struct floe_addr) */
+	FLOE_SCOPE_PORT = 2, /* value[0..1]: the port, network order */
+	FLOE_SCOPE_POD = 3,  /* value: the address of a tapped pod; bits of its pod/namespace terms */
+};
+
+struct floe_scope_key {
+	__u32 kind; /* enum floe_scope_kind */
+	__u32 reserved;
+	__u8 value[16];
+};
+
+struct floe_scope_config {
+	__u32 enabled;
+	__u32 nclauses;
+	/* Bits held by a packet without ports (not TCP, UDP or SCTP, a later IP fragment, an
+	 * IPv6 extension header): its port terms cannot be ruled out. */
+	__u32 port_terms;
+	/* Bits held by an endpoint the FLOE_SCOPE_POD entries do not name: a peer that is not a
+	 * tapped pod has a name the program does not know. */
+	__u32 pod_terms;
+	__u32 clauses[FLOE_SCOPE_CLAUSES_MAX]; /* bit i: term i must hold */
 };
 
 /*
@@ -114,6 +148,10 @@ _Static_assert(sizeof(struct floe_pkt_record) % 8 == 0, "frames start 8-byte ali
 
 _Static_assert(sizeof(struct floe_addr) == 16, "map key is 16 bytes");
 _Static_assert(sizeof(struct floe_target) == 8, "map value is 8 bytes");
+_Static_assert(sizeof(struct floe_scope_key) == 24, "scope key is 24 bytes");
+_Static_assert(__builtin_offsetof(struct floe_scope_key, value) == 8, "scope value at 8");
+_Static_assert(sizeof(struct floe_scope_config) == 16 + 4 * FLOE_SCOPE_CLAUSES_MAX,
+	       "scope config without padding");
 
 /* ---- TLS plaintext through uprobes (bpf/tls.bpf.c, lib/node/source/tls_source.c) ---- */
 

@@ -16,9 +16,12 @@ static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t e
 {
 	struct tap_hub *h = ctx;
 	const char *host = h->o->proxy_host ? h->o->proxy_host : "127.0.0.1";
-	int port = h->o->proxy_front_port < 0 ? TAP_HUB_DEFAULT_PORT : h->o->proxy_front_port;
+	int port = h->o->proxy_hub_port < 0 ? TAP_HUB_DEFAULT_PORT : h->o->proxy_hub_port;
+	int front = h->o->proxy_front_port < 0 ? TAP_HUB_DEFAULT_FRONT_PORT : h->o->proxy_front_port;
 	struct hub_server_opts opts = {.host = host,
 				       .port = port,
+				       /* the same port twice is one listener */
+				       .front_port = front == port ? 0 : front,
 				       .token = h->token,
 				       .ui_dir = h->ui_dir[0] ? h->ui_dir : NULL};
 	const char *lb = strchr(host, ':') ? "[" : "", *rb = *lb ? "]" : "";
@@ -48,15 +51,25 @@ static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t e
 		h->tapi.ops = NULL;
 		fprintf(stderr,
 			"floe: warning: hub not started (%s); capture goes on without it "
-			"(--proxy-front-port PORT for another port, --no-hub to leave it off)\n",
+			"(--proxy-hub-port PORT for another port, --no-hub to leave it off)\n",
 			e);
 		return 0;
 	}
 	if (!opts.ui_dir)
 		fprintf(stderr, "floe: the web UI's files are not built (make deps; make): the hub "
 				"serves its API only\n");
-	fprintf(stderr, "floe: hub (API and UI) at http://%s%s%s:%d/%s\n", lb, host, rb,
+	fprintf(stderr, "floe: hub API at http://%s%s%s:%d/%s\n", lb, host, rb,
 		hub_server_port(h->srv), h->token && *h->token ? " (token required)" : "");
+	/* The API's port serves the UI too: a front port that cannot be bound is said, and the
+	 * UI is still there. */
+	if (opts.front_port && !hub_server_front_port(h->srv))
+		fprintf(stderr,
+			"floe: warning: web UI port %d not bound (in use, or not an address of "
+			"this host); the UI is at http://%s%s%s:%d/\n",
+			opts.front_port, lb, host, rb, hub_server_port(h->srv));
+	else
+		fprintf(stderr, "floe: web UI at http://%s%s%s:%d/\n", lb, host, rb,
+			opts.front_port ? hub_server_front_port(h->srv) : hub_server_port(h->srv));
 	return 0;
 }
 

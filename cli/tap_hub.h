@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tap_hub: the hub of `floe tap` (local mode), in-process. A tap_service (tap/tap.h) that serves
- * the hub's HTTP API and UI (hub/hub_server.h) over the tap's own agent_api, on --proxy-host and
- * --proxy-front-port. The hub never stops capture: a port it cannot bind is a warning.
+ * the hub's HTTP API (hub/hub_server.h) over the tap's own agent_api on --proxy-host and
+ * --proxy-hub-port, and the web UI (with the API) on --proxy-front-port, as floe-hub does. The
+ * hub never stops capture: a port it cannot bind is a warning.
  */
 #ifndef FLOE_TAP_HUB_H
 #define FLOE_TAP_HUB_H
 
 #include "tap/tap.h"
 
-#define TAP_HUB_DEFAULT_PORT 8899
+#define TAP_HUB_DEFAULT_PORT 8898       /* --proxy-hub-port: the API */
+#define TAP_HUB_DEFAULT_FRONT_PORT 8899 /* --proxy-front-port: the UI (and the API) */
 
 struct hub_server;
 

@@ -3,6 +3,8 @@
 #include "hub_redact.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,24 +95,90 @@ int hub_redact_entry(const char *json, size_t len, struct entry_json_buf *out)
 
 /* ---- the wrapper ---- */
 
+int hub_name_entry(const char *json, size_t len, const char *name, struct entry_json_buf *out)
+{
+	out->len = 0;
+	while (len && (json[len - 1] == '\n' || json[len - 1] == '\r' || json[len - 1] == ' '))
+		len--;
+	if (len < 2 || json[0] != '{' || json[len - 1] != '}')
+		return -EINVAL;
+	/* "{}" gets no comma: the name is then the first member. */
+	if (entry_json_append_raw(out, json, len - 1) ||
+	    entry_json_append_key(out, "agent", 5, out->len == 1) ||
+	    entry_json_append_string(out, name, strlen(name)) || entry_json_append_raw(out, "}", 1))
+		return -ENOMEM;
+	return 0;
+}
+
+/* The two wrappers: masking (hub_redact_wrap), naming (hub_name_wrap). */
 struct redact {
 	struct agent_api inner;
 	int own;
+	int mask;     /* 1: mask sensitive values (hub_redact_wrap); 0: name (hub_name_wrap) */
+	size_t index; /* the agent's place: its name when it gives none */
+	/* The name, learnt from info() once the agent has given an entry (info() of a remote
+	 * agent is a call over the network: not one per entry, and none to an agent that is
+	 * down). */
+	pthread_mutex_t mu;
+	char agent[64];
 };
 
 struct pass {
+	struct redact *r;
 	agent_entry_fn fn;
 	void *arg;
 	struct entry_json_buf b;
+	char agent[64]; /* "" until the first entry */
 };
 
-/* Each entry masked on its way to the caller's callback. An entry that cannot be read is
- * left out rather than served unmasked. */
+static void pass_init(struct pass *p, struct redact *r, agent_entry_fn fn, void *arg)
+{
+	memset(p, 0, sizeof(*p));
+	p->r = r;
+	p->fn = fn;
+	p->arg = arg;
+}
+
+/* The agent's name into p->agent: the one learnt, else info()'s, else "agent<index>". */
+static void pass_name(struct pass *p)
+{
+	struct redact *r = p->r;
+	struct agent_info info;
+
+	pthread_mutex_lock(&r->mu);
+	snprintf(p->agent, sizeof(p->agent), "%s", r->agent);
+	pthread_mutex_unlock(&r->mu);
+	if (p->agent[0])
+		return;
+	memset(&info, 0, sizeof(info));
+	r->inner.ops->info(r->inner.self, &info);
+	if (info.name[0]) {
+		pthread_mutex_lock(&r->mu);
+		snprintf(r->agent, sizeof(r->agent), "%s", info.name);
+		pthread_mutex_unlock(&r->mu);
+		snprintf(p->agent, sizeof(p->agent), "%s", info.name);
+	} else {
+		snprintf(p->agent, sizeof(p->agent), "agent%zu", r->index);
+	}
+}
+
+/* Each entry masked or named on its way to the caller's callback. An entry that cannot be
+ * read is left out rather than served unmasked. */
 static int on_entry(const struct agent_entry *e, void *arg)
 {
 	struct pass *p = arg;
 	struct agent_entry m = *e;
-	int r = hub_redact_entry(e->json, e->json_len, &p->b);
+	int r;
+
+	if (p->r->mask) {
+		r = hub_redact_entry(e->json, e->json_len, &p->b);
+	} else {
+		if (!p->agent[0])
+			pass_name(p);
+		r = hub_name_entry(e->json, e->json_len, p->agent, &p->b);
+		if (r == 0)
+			r = 1; /* the named entry is in the buffer */
+	}
 
 	if (r < 0)
 		return r == -ENOMEM ? 1 : 0;
@@ -125,8 +193,11 @@ static int r_query(void *self, const struct agent_query *q, agent_entry_fn fn, v
 		   size_t errlen)
 {
 	struct redact *r = self;
-	struct pass p = {.fn = fn, .arg = arg};
-	int rc = r->inner.ops->query(r->inner.self, q, on_entry, &p, err, errlen);
+	struct pass p;
+	int rc;
+
+	pass_init(&p, r, fn, arg);
+	rc = r->inner.ops->query(r->inner.self, q, on_entry, &p, err, errlen);
 
 	entry_json_buf_free(&p.b);
 	return rc;
@@ -135,8 +206,11 @@ static int r_query(void *self, const struct agent_query *q, agent_entry_fn fn, v
 static int r_get(void *self, const char *id, agent_entry_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct redact *r = self;
-	struct pass p = {.fn = fn, .arg = arg};
-	int rc = r->inner.ops->get(r->inner.self, id, on_entry, &p, err, errlen);
+	struct pass p;
+	int rc;
+
+	pass_init(&p, r, fn, arg);
+	rc = r->inner.ops->get(r->inner.self, id, on_entry, &p, err, errlen);
 
 	entry_json_buf_free(&p.b);
 	return rc;
@@ -146,8 +220,11 @@ static int r_follow(void *self, const char *filter, struct agent_follow *f, agen
 		    void *arg, char *err, size_t errlen)
 {
 	struct redact *r = self;
-	struct pass p = {.fn = fn, .arg = arg};
-	int rc = r->inner.ops->follow(r->inner.self, filter, f, on_entry, &p, err, errlen);
+	struct pass p;
+	int rc;
+
+	pass_init(&p, r, fn, arg);
+	rc = r->inner.ops->follow(r->inner.self, filter, f, on_entry, &p, err, errlen);
 
 	entry_json_buf_free(&p.b);
 	return rc;
@@ -181,6 +258,7 @@ static void r_destroy(void *self)
 
 	if (r->own)
 		r->inner.ops->destroy(r->inner.self);
+	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
 
@@ -237,7 +315,8 @@ static const struct agent_api_ops redact_ops = {
     .snapshot = r_snapshot,
 };
 
-int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out)
+/* A wrapper over inner: masking (mask 1) or naming (mask 0, the agent's index). */
+static int wrap(struct agent_api inner, int own, int mask, size_t index, struct agent_api *out)
 {
 	struct redact *r = calloc(1, sizeof(*r));
 
@@ -245,7 +324,20 @@ int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out)
 		return -ENOMEM;
 	r->inner = inner;
 	r->own = own;
+	r->mask = mask;
+	r->index = index;
+	pthread_mutex_init(&r->mu, NULL);
 	out->ops = &redact_ops;
 	out->self = r;
 	return 0;
+}
+
+int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out)
+{
+	return wrap(inner, own, 1, 0, out);
+}
+
+int hub_name_wrap(struct agent_api inner, size_t index, struct agent_api *out)
+{
+	return wrap(inner, 0, 0, index, out);
 }

@@ -30,4 +30,17 @@ int hub_redact_entry(const char *json, size_t len, struct entry_json_buf *out);
  */
 int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out);
 
+/*
+ * An agent_api over inner (not owned) whose query, get and follow give each entry with its
+ * agent's name as its last member, `"agent": NAME` (docs/entries.md): inner's info() name,
+ * else "agent<index>" as /api/v1/agents says. The agents keep no name in their entries (a
+ * filter on `agent` is matched by the agent with its own name); the hub names what it serves
+ * through this. 0 or -ENOMEM.
+ */
+int hub_name_wrap(struct agent_api inner, size_t index, struct agent_api *out);
+
+/* One entry's JSON object text with `"agent": name` appended into out (out->len = 0 first).
+ * 0, -EINVAL when it does not end an object, -ENOMEM. */
+int hub_name_entry(const char *json, size_t len, const char *name, struct entry_json_buf *out);
+
 #endif /* FLOE_HUB_REDACT_H */

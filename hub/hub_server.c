@@ -23,6 +23,7 @@
 #include "entry/entry_json.h"
 #include "hub_metrics.h"
 #include "hub_pcap.h"
+#include "hub_redact.h"
 #include "hub_query.h"
 #include "hub_servicemap.h"
 #include "hub_static.h"
@@ -1468,7 +1469,21 @@ int hub_server_start(struct agent_api *agents, size_t n, const struct hub_server
 	struct hub_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->agents = agents;
+	/* What the routes ask: each agent through a wrapper that names its entries. */
+	s->agents = calloc(n ? n : 1, sizeof(*s->agents));
+	if (!s->agents) {
+		free(s);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (hub_name_wrap(agents[i], i, &s->agents[i])) {
+			for (size_t k = 0; k < i; k++)
+				s->agents[k].ops->destroy(s->agents[k].self);
+			free(s->agents);
+			free(s);
+			return -ENOMEM;
+		}
+	}
 	s->n = n;
 	s->opts = *opts;
 	s->host = strdup(opts->host ? opts->host : "127.0.0.1");
@@ -1570,6 +1585,9 @@ void hub_server_stop(struct hub_server *s)
 	hub_triggers_free(s->triggers);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->idle);
+	for (size_t i = 0; i < s->n; i++)
+		s->agents[i].ops->destroy(s->agents[i].self);
+	free(s->agents);
 	free(s->host);
 	free(s->token);
 	free(s->token_proto);

@@ -29,6 +29,8 @@
 #include <bpf/libbpf.h>
 
 #include "capture/capture.h"
+#include "capture/capture_scope.h"
+#include "kfl/kfl.h"
 #include "capture.skel.h"
 
 #define SNAP_WHOLE  65535u
@@ -63,6 +65,7 @@ struct fixture {
 	size_t n_copies;          /* records the ring gave */
 	size_t n_dispatched; /* records capture_record_dispatch passed on */
 	uint64_t cnt[FLOE_CNT_MAX];
+	uint64_t out_of_scope; /* what expect_counters wants of FLOE_CNT_OUT_OF_SCOPE */
 };
 
 /* ---- frames ---- */
@@ -147,6 +150,15 @@ static void v4_frame(struct frame *f, const char *src, const char *dst, size_t l
 	eth(f, 0x0800);
 	ipv4(f, src, dst, (uint16_t)(len - 14));
 	tcp_to(f, len);
+}
+
+/* The TCP ports of an IPv4 or IPv6 frame v4_frame/v6_frame made (no VLAN tags). */
+static void set_ports(struct frame *f, uint16_t sport, uint16_t dport)
+{
+	size_t l4 = f->b[12] == 0x86 ? 14 + 40 : 14 + 20;
+
+	put16(f->b + l4, sport);
+	put16(f->b + l4 + 2, dport);
 }
 
 static void v6_frame(struct frame *f, const char *src, const char *dst, size_t len)
@@ -300,7 +312,8 @@ static void expect_counters(struct fixture *fx, uint64_t seen, uint64_t targeted
 	assert_int_equal(fx->cnt[FLOE_CNT_RECORDED], recorded);
 	assert_int_equal(fx->cnt[FLOE_CNT_RINGBUF_FULL], ringbuf_full);
 	assert_int_equal(fx->cnt[FLOE_CNT_DUPLICATE], duplicate);
-	assert_int_equal(FLOE_CNT_MAX, 5); /* a new counter needs its check here */
+	assert_int_equal(fx->cnt[FLOE_CNT_OUT_OF_SCOPE], fx->out_of_scope);
+	assert_int_equal(FLOE_CNT_MAX, 6); /* a new counter needs its check here */
 	/* Every record the kernel wrote held up in userspace. */
 	assert_int_equal(fx->stats.records, fx->n_copies);
 	assert_int_equal(fx->n_dispatched, fx->n_copies);
@@ -796,6 +809,163 @@ static void craft_packet(struct crafted *c, uint32_t class_size, uint32_t cap, u
 	rec->cap_len = cap;
 }
 
+/* ---- the capture scope (--filter's pushdown, capture_scope.h) ---- */
+
+/* Load query's pushdown into the fixture's maps; the pods A and B named as the tap names them. */
+static struct capture_scope *scope_load(struct fixture *fx, const char *query, struct kfl **q)
+{
+	struct capture_scope_maps m = {fx->skel->maps.scope_values, fx->skel->maps.scope_config};
+	struct capture_scope *s;
+	struct kfl_pushdown p;
+	char err[256];
+	uint8_t a[16];
+
+	if (kfl_compile(query, NULL, q, err, sizeof(err)))
+		fail_msg("'%s': %s", query, err);
+	kfl_pushdown(*q, &p);
+	assert_int_equal(capture_scope_load(&m, &p, &s, err, sizeof(err)), 0);
+	assert_non_null(s);
+	assert_int_equal(inet_pton(AF_INET, POD_A_V4, a), 1);
+	assert_int_equal(capture_scope_pod_set(s, "web-a", "shop", AF_INET, a), 0);
+	assert_int_equal(inet_pton(AF_INET6, POD_A_V6, a), 1);
+	assert_int_equal(capture_scope_pod_set(s, "web-a", "shop", AF_INET6, a), 0);
+	assert_int_equal(inet_pton(AF_INET, POD_B_V4, a), 1);
+	assert_int_equal(capture_scope_pod_set(s, "db-b", "store", AF_INET, a), 0);
+	return s;
+}
+
+/* A packet of pod A (ingress) with these ports: recorded (1) or out of scope (0). */
+static void expect_v4(struct fixture *fx, const char *src, const char *dst, uint16_t sport,
+		      uint16_t dport, enum hook h, int recorded, uint32_t src_id, uint32_t dst_id)
+{
+	struct frame f;
+
+	v4_frame(&f, src, dst, 90);
+	set_ports(&f, sport, dport);
+	if (recorded) {
+		run_expect_record(
+		    fx, h, &f,
+		    &(struct want){.src = src_id,
+				   .dst = dst_id,
+				   .dir = h == INGRESS ? FLOE_DIR_FROM_POD : FLOE_DIR_TO_POD});
+	} else {
+		run_expect_none(fx, h, &f);
+		fx->out_of_scope++;
+	}
+}
+
+/* Ports: either end's port, in both directions of a connection; other ports are not. */
+static void test_scope_ports(void **state)
+{
+	struct fixture *fx = *state;
+	struct kfl *q;
+	struct capture_scope *s = scope_load(fx, "http and dst.port in [80, 8080]", &q);
+	struct frame f;
+
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 80, INGRESS, 1, ID_A, 0); /* request */
+	expect_v4(fx, OTHER_V4, POD_A_V4, 80, 40000, EGRESS, 1, 0, ID_A);  /* response */
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 8080, INGRESS, 1, ID_A, 0);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 443, INGRESS, 0, 0, 0);
+	expect_v4(fx, OTHER_V4, POD_A_V4, 5432, 40001, EGRESS, 0, 0, 0);
+	/* IPv6 the same way. */
+	v6_frame(&f, POD_A_V6, OTHER_V6, 100);
+	set_ports(&f, 40000, 80);
+	run_expect_record(
+	    fx, INGRESS, &f,
+	    &(struct want){.src = ID_A, .dir = FLOE_DIR_FROM_POD, .flags = FLOE_REC_IPV6});
+	set_ports(&f, 40000, 81);
+	run_expect_none(fx, INGRESS, &f);
+	fx->out_of_scope++;
+	/* A later IPv4 fragment carries no ports: it cannot be ruled out. */
+	v4_frame(&f, POD_A_V4, OTHER_V4, 90);
+	set_ports(&f, 40000, 443);
+	put16(f.b + 14 + 6, 185); /* fragment offset 185 * 8 */
+	run_expect_record(fx, INGRESS, &f, &(struct want){.src = ID_A, .dir = FLOE_DIR_FROM_POD});
+	/* Not TCP, UDP or SCTP (ICMP): no ports either. */
+	v4_frame(&f, POD_A_V4, OTHER_V4, 90);
+	f.b[14 + 9] = 1;
+	run_expect_record(fx, INGRESS, &f, &(struct want){.src = ID_A, .dir = FLOE_DIR_FROM_POD});
+	expect_counters(fx, 9, 9, 6, 0, 0);
+	capture_scope_free(s);
+	kfl_free(q);
+}
+
+/* Addresses: either endpoint; an or of two clauses; and with a port in the same clause. */
+static void test_scope_addrs(void **state)
+{
+	struct fixture *fx = *state;
+	struct kfl *q;
+	struct capture_scope *s = scope_load(
+	    fx, "(dst.ip == 10.213.9.9 and dst.port == 80) or src.ip == \"fd00:f10e::99\"", &q);
+	struct frame f;
+
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 80, INGRESS, 1, ID_A, 0);
+	expect_v4(fx, OTHER_V4, POD_A_V4, 80, 40000, EGRESS, 1, 0, ID_A);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 81, INGRESS, 0, 0, 0);	     /* port */
+	expect_v4(fx, POD_A_V4, "10.213.9.10", 40000, 80, INGRESS, 0, 0, 0); /* address */
+	/* The second clause: the address alone, any port. */
+	v6_frame(&f, OTHER_V6, POD_A_V6, 100);
+	set_ports(&f, 1234, 5678);
+	run_expect_record(
+	    fx, EGRESS, &f,
+	    &(struct want){.dst = ID_A, .dir = FLOE_DIR_TO_POD, .flags = FLOE_REC_IPV6});
+	v6_frame(&f, "fd00:f10e::98", POD_A_V6, 100);
+	run_expect_none(fx, EGRESS, &f);
+	fx->out_of_scope++;
+	expect_counters(fx, 6, 6, 3, 0, 0);
+	capture_scope_free(s);
+	kfl_free(q);
+}
+
+/*
+ * Pods and namespaces: the tapped pods' entries say which terms their addresses satisfy; an
+ * address no entry names (a peer that is not tapped) may be any pod, so it satisfies them all.
+ */
+static void test_scope_pods(void **state)
+{
+	struct fixture *fx = *state;
+	struct kfl *q;
+	struct capture_scope *s = scope_load(fx, "dst.namespace == store or src.pod == web-a", &q);
+	uint8_t a[16];
+
+	/* A (web-a) to B (db-b, store): both terms hold. */
+	expect_v4(fx, POD_A_V4, POD_B_V4, 40000, 5432, INGRESS, 1, ID_A, ID_B);
+	/* B to the far target (named by nothing in the scope): the far end may be either. */
+	expect_v4(fx, POD_B_V4, FAR_V4, 40000, 80, INGRESS, 1, ID_B, ID_FAR);
+	/* A renamed into a pod neither term names; B's pod leaves the scope too. */
+	assert_int_equal(inet_pton(AF_INET, POD_A_V4, a), 1);
+	assert_int_equal(capture_scope_pod_set(s, "api", "front", AF_INET, a), 0);
+	assert_int_equal(inet_pton(AF_INET, POD_B_V4, a), 1);
+	assert_int_equal(capture_scope_pod_set(s, "db-b", "other", AF_INET, a), 0);
+	expect_v4(fx, POD_A_V4, POD_B_V4, 40000, 5432, INGRESS, 0, 0, 0);
+	/* Gone from the scope's entries: unnamed again, so recorded. */
+	assert_int_equal(capture_scope_pod_del(s, AF_INET, a), 0);
+	expect_v4(fx, POD_A_V4, POD_B_V4, 40000, 5432, INGRESS, 1, ID_A, ID_B);
+	expect_counters(fx, 4, 4, 3, 0, 0);
+	capture_scope_free(s);
+	kfl_free(q);
+}
+
+/* A query nothing narrows loads nothing: every targeted packet is recorded. */
+static void test_scope_all(void **state)
+{
+	struct fixture *fx = *state;
+	struct capture_scope_maps m = {fx->skel->maps.scope_values, fx->skel->maps.scope_config};
+	struct capture_scope *s = (void *)1;
+	struct kfl_pushdown p;
+	struct kfl *q;
+	char err[256];
+
+	assert_int_equal(kfl_compile("dst.port == 80 or http", NULL, &q, err, sizeof(err)), 0);
+	kfl_pushdown(q, &p);
+	assert_true(p.all);
+	assert_int_equal(capture_scope_load(&m, &p, &s, err, sizeof(err)), 0);
+	assert_null(s);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 443, INGRESS, 1, ID_A, 0);
+	expect_counters(fx, 1, 1, 1, 0, 0);
+	kfl_free(q);
+}
+
 static void test_dispatch_checks(void **state)
 {
 	(void)state;
@@ -868,6 +1038,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_size_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snaplen, setup_snap100, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_full, setup_small_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_scope_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scope_addrs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scope_pods, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scope_all, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,9 +7,12 @@
  *   - an error says "column N: " with N within the text (plus one, for its end);
  *   - not (Q) matches exactly when Q does not; (Q) and (Q), (Q) or (Q) exactly when Q does;
  *   - an entry that matches lies within the query's time bounds, and its ports within the
- *     port terms of its capture scope.
+ *     port terms of its capture scope, and some clause of its kernel pushdown (kfl_pushdown:
+ *     an over-approximation) holds for the entry's endpoints.
  */
 #include <stdint.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +108,58 @@ static int port_in_scope(const struct kfl_scope_term *t, void *arg)
 	return 0;
 }
 
+/* Does either endpoint of e have one of t's values, as the kernel compares them? */
+static bool term_holds(const struct kfl_scope_term *t, const json_t *e)
+{
+	static const char *const attrs[] = {
+	    [KFL_POD] = "pod", [KFL_NAMESPACE] = "namespace", [KFL_IP] = "ip", [KFL_PORT] = "port"};
+
+	for (int side = 0; side < 2; side++) {
+		json_t *v = json_object_get(json_object_get(e, side ? "dst" : "src"), attrs[t->attr]);
+		uint8_t a[16], b[16];
+
+		for (size_t i = 0; v && i < t->count; i++) {
+			if (t->attr == KFL_PORT && json_is_integer(v) &&
+			    json_integer_value(v) == t->ints[i])
+				return true;
+			if (t->attr == KFL_IP && json_is_string(v)) {
+				int fa = strchr(json_string_value(v), ':') ? AF_INET6 : AF_INET;
+				int fb = strchr(t->values[i], ':') ? AF_INET6 : AF_INET;
+
+				if (fa == fb && inet_pton(fa, json_string_value(v), a) == 1 &&
+				    inet_pton(fb, t->values[i], b) == 1 &&
+				    !memcmp(a, b, fa == AF_INET ? 4 : 16))
+					return true;
+			}
+			if ((t->attr == KFL_POD || t->attr == KFL_NAMESPACE) && json_is_string(v) &&
+			    !strcmp(json_string_value(v), t->values[i]))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The pushdown is an over-approximation: an entry the query matches satisfies some clause. */
+static void check_pushdown(const struct kfl *q, const json_t *e)
+{
+	struct kfl_pushdown p;
+	bool some = false;
+
+	kfl_pushdown(q, &p);
+	if (p.all)
+		return;
+	CHECK(p.nclauses >= 1 && p.nclauses <= KFL_PUSHDOWN_CLAUSES_MAX);
+	for (size_t c = 0; c < p.nclauses && !some; c++) {
+		bool all = true;
+
+		for (size_t i = 0; i < p.nterms && all; i++)
+			if (p.clauses[c] & (1u << i))
+				all = term_holds(&p.terms[i], e);
+		some = all;
+	}
+	CHECK(some);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned flags;
@@ -142,8 +197,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(ts >= since);
 			CHECK(!until || ts < until);
 		}
-		if (m)
+		if (m) {
 			kfl_capture_scope(q, port_in_scope, &sc);
+			check_pushdown(q, e);
+		}
 		kfl_free(q);
 	}
 	free(text);

@@ -29,7 +29,8 @@ entries_httpd1 b $PORT
 printf '#!/bin/sh\nshift\nexec "%s" "$@" >"%s"\n' "$AGENT" "$T/agent.json" >"$T/agent-wrap"
 chmod +x "$T/agent-wrap"
 if ! FLOE=$T/agent-wrap floe_start "$T/agent.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
-	--store "$T/store" --json --listen "127.0.0.1:$AGENT_PORT" --agent-token s3cret; then
+	--store "$T/store" --json --listen "127.0.0.1:$AGENT_PORT" --agent-token s3cret \
+	--agent-name agent-one; then
 	not_ok "floe-agent --listen starts"
 	done_testing
 fi
@@ -81,8 +82,12 @@ check "the 400 names the column" jq -e '.column == 1' "$T/bad.json"
 # One entry in full
 id=$(jq -r 'select(.request.path == "/text") | .id' "$T/agent.json" | head -n 1)
 hub_get "$H/api/v1/entries/$id" | jq -S -c . >"$T/one.json"
-is "$(cat "$T/one.json")" "$(jq -S -c "select(.id == \"$id\")" "$T/agent.json")" \
-	"/api/v1/entries/{id} is the agent's entry in full"
+is "$(cat "$T/one.json")" "$(jq -S -c "select(.id == \"$id\") | .agent = \"agent-one\"" "$T/agent.json")" \
+	"/api/v1/entries/{id} is the agent's entry in full, named by its agent (--agent-name)"
+is "$(jq -r '.entries[].agent' "$T/hub.json" | sort -u)" agent-one "every entry the hub serves names the agent"
+hub_get -G "$H/api/v1/entries" --data-urlencode 'q=agent == "agent-one" and response.status == 404' \
+	>"$T/qagent.json"
+is "$(jq '.entries | length' "$T/qagent.json")" 2 "q=agent == \"agent-one\" and response.status == 404: the 2"
 is "$(hub_get -o /dev/null -w '%{http_code}' "$H/api/v1/entries/no-such-id")" 404 \
 	"an unknown id is a 404"
 

@@ -96,7 +96,14 @@ traffic() {
 	in_pod a$1 curl -sS --max-time 10 -o /dev/null "http://10.213.2$1.12:$PORT/text?node=$1&t=$2&n=[1-4]"
 	in_pod a$1 curl -sS --max-time 10 -o /dev/null "http://10.213.2$1.12:$PORT/missing/$1-$2"
 }
-all_json() { cat "$T/agent0.json" "$T/agent1.json" "$T/agent2.json"; }
+# all_json: every agent's --json entries, each with the name the hub serves it under (its
+# agent: the host's name, nodeI)
+all_json() {
+	local i
+	for i in 0 1 2; do
+		jq -c --arg a "node$i" '. + {agent: $a}' "$T/agent$i.json"
+	done
+}
 # hub_wait N: until /api/v1/entries holds N entries (20 s); leaves them in $T/hub.json
 hub_wait() {
 	local n=0
@@ -138,6 +145,11 @@ is "$(jq -S -c '.entries[]' "$T/hub.json" | sort)" \
 hub_get "$H/api/v1/agents" >"$T/agents.json"
 is "$(jq -r '[.agents[].name] | sort | join(" ")' "$T/agents.json")" "node0 node1 node2" \
 	"/api/v1/agents names the three agents (their hosts)"
+# KFL on the agent: node 1's entries alone, as each entry names its agent.
+hub_get -G "$H/api/v1/entries" --data-urlencode 'q=agent == "node1"' --data-urlencode 'limit=10000' \
+	>"$T/qnode1.json"
+is "$(jq -r '.entries[].id' "$T/qnode1.json" | sort | tr '\n' ' ')" \
+	"$(jq -r .id "$T/agent1.json" | sort | tr '\n' ' ')" "q=agent == \"node1\": exactly node 1's entries"
 check "all three connected" jqe '[.agents[].connected] == [true, true, true]' "$T/agents.json"
 
 # /metrics: every agent's statistics, by agent

@@ -24,6 +24,8 @@
 
 #include "agent/agent_local.h"
 #include "store/entry_history.h"
+#include "entry/entry.h"
+#include "entry/entry_json.h"
 
 #define BASE_TS 1796000000000000000ll /* 2026-12-01 */
 
@@ -520,6 +522,49 @@ static void test_agent_query_cursor_get(void **state)
 	entry_history_close(h);
 }
 
+/* A filter on `agent` is matched with the agent's own name; the entries kept hold none. */
+static void test_agent_names_entries(void **state)
+{
+	char dir[128], err[256];
+	struct entry_history *h;
+	struct agent_local *a;
+	struct agent_api api;
+	struct agent_local_config ac = {.name = "node-a"};
+	struct entry_json_buf buf = {0};
+	struct got g = {};
+	struct agent_query q = {.with_bodies = 1, .filter = "agent == \"node-a\" and http"};
+	struct entry *e = entry_new();
+
+	assert_non_null(e);
+	new_dir(dir, sizeof(dir));
+	h = open_h(dir, 64u << 20, 0);
+	ac.store_dir = dir;
+	ac.history = h;
+	assert_int_equal(agent_local_new(&ac, &a, err, sizeof(err)), 0);
+	api = agent_local_api(a);
+	snprintf(e->id, sizeof(e->id), "00aa-1-1");
+	e->protocol = "http";
+	e->request_ts_ns = 1765000000000000000ull;
+	agent_local_entry(a, h, &buf, e);
+
+	assert_int_equal(api.ops->query(api.self, &q, got_fn, &g, err, sizeof(err)), 0);
+	assert_int_equal(g.n, 1);
+	assert_string_equal(g.ids[0], "00aa-1-1");
+	/* the kept entry is as the tap printed it: the hub writes the name into what it serves */
+	assert_null(strstr(g.last_json, "\"agent\""));
+	memset(&g, 0, sizeof(g));
+	q.filter = "agent == \"node-b\"";
+	assert_int_equal(api.ops->query(api.self, &q, got_fn, &g, err, sizeof(err)), 0);
+	assert_int_equal(g.n, 0);
+	q.filter = "agent in [\"node-b\", \"node-a\"]";
+	assert_int_equal(api.ops->query(api.self, &q, got_fn, &g, err, sizeof(err)), 0);
+	assert_int_equal(g.n, 1);
+	entry_json_buf_free(&buf);
+	entry_free(e);
+	api.ops->destroy(api.self);
+	entry_history_close(h);
+}
+
 struct follower {
 	struct agent_api api;
 	struct agent_follow f;
@@ -618,6 +663,7 @@ int main(void)
 	    cmocka_unit_test(test_queue_full_drops),
 	    cmocka_unit_test(test_append_cost),
 	    cmocka_unit_test(test_agent_query_cursor_get),
+	    cmocka_unit_test(test_agent_names_entries),
 	    cmocka_unit_test(test_agent_follow_slow_subscriber),
 	};
 

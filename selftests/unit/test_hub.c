@@ -129,6 +129,51 @@ static void test_query_merge(void **state)
 		a[i].ops->destroy(a[i].self);
 }
 
+static int count_named(const struct agent_entry *e, void *arg)
+{
+	int *n = arg;
+	char want[64];
+
+	snprintf(want, sizeof(want), ",\"agent\":\"n1\"}");
+	assert_true(e->json_len > strlen(want));
+	assert_memory_equal(e->json + e->json_len - strlen(want), want, strlen(want));
+	assert_int_equal(e->json[0], '{');
+	(*n)++;
+	return 0;
+}
+
+/* The hub names each entry's agent (docs/entries.md, `agent`). */
+static void test_name(void **state)
+{
+	struct entry_json_buf b = {0};
+	struct agent_api a[2], named;
+	struct agent_query q = {0};
+	char err[256];
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(hub_name_entry("{\"a\":1}\n", 8, "node-a", &b), 0);
+	assert_int_equal(b.len, strlen("{\"a\":1,\"agent\":\"node-a\"}"));
+	assert_memory_equal(b.p, "{\"a\":1,\"agent\":\"node-a\"}", b.len);
+	assert_int_equal(hub_name_entry("{}", 2, "x\"y", &b), 0);
+	assert_memory_equal(b.p, "{\"agent\":\"x\\\"y\"}", b.len);
+	assert_int_equal(hub_name_entry("[1]", 3, "x", &b), -EINVAL);
+	assert_int_equal(hub_name_entry("{", 1, "x", &b), -EINVAL);
+	entry_json_buf_free(&b);
+
+	/* Through the wrapper: every entry of agent n1 named n1, the agent's own name. */
+	make_agents(a, 2, 10);
+	assert_int_equal(hub_name_wrap(a[1], 1, &named), 0);
+	assert_int_equal(named.ops->query(named.self, &q, count_named, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 5);
+	n = 0;
+	assert_int_equal(named.ops->get(named.self, "n1-003", count_named, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 1);
+	named.ops->destroy(named.self); /* not a[1]: the wrapper does not own it */
+	for (int i = 0; i < 2; i++)
+		a[i].ops->destroy(a[i].self);
+}
+
 /* A PCAP file in memory: us or ns timestamps, either byte order, one 1-byte packet per ts. */
 static size_t make_pcap(uint8_t *buf, int nsec, int big, uint32_t link, const int64_t *ts, size_t n)
 {
@@ -338,6 +383,7 @@ int main(void)
 	    cmocka_unit_test(test_redact),
 	    cmocka_unit_test(test_snapshot_name),
 	    cmocka_unit_test(test_trigger_check),
+	    cmocka_unit_test(test_name),
 	    cmocka_unit_test(test_cursor),
 	    cmocka_unit_test(test_query_merge),
 	    cmocka_unit_test(test_pcap_merge),

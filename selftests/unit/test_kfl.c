@@ -687,6 +687,81 @@ static int stop_at_first(const struct kfl_scope_term *t, void *arg)
 	return 7;
 }
 
+static void test_pushdown(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} c[] = {
+	    /* a single term of each attribute, == and in */
+	    {"dst.port == 80", "(port=80)"},
+	    {"src.port in [80, 443]", "(port=80,443)"},
+	    {"src.ip == 10.0.0.1", "(ip=10.0.0.1)"},
+	    {"dst.ip in [\"fd00::2\", \"10.1.2.3\"]", "(ip=fd00::2,10.1.2.3)"},
+	    {"dst.pod == web", "(pod=web)"},
+	    {"src.namespace == shop", "(namespace=shop)"},
+	    /* and: one clause of both; other predicates hold for every packet */
+	    {"http and dst.port == 80 and src.pod == web", "(port=80 & pod=web)"},
+	    {"dst.port == 80 && response.status >= 500", "(port=80)"},
+	    /* or: a clause each; an or with anything unpushable is everything */
+	    {"dst.port == 80 or dst.port == 8080", "(port=80) | (port=8080)"},
+	    {"dst.port == 80 || src.ip == 10.0.0.1", "(port=80) | (ip=10.0.0.1)"},
+	    {"dst.port == 80 or http", "all"},
+	    {"dst.port == 80 or request.path == \"/\"", "all"},
+	    /* and over or multiplies out */
+	    {"(dst.port == 80 or dst.port == 81) and (src.pod == a or src.pod == b)",
+	     "(port=80 & pod=a) | (port=80 & pod=b) | (port=81 & pod=a) | (port=81 & pod=b)"},
+	    {"dst.namespace == shop and (dst.port == 80 or redis)", "(namespace=shop)"},
+	    /* not: De Morgan to the leaves; a negated term is every packet */
+	    {"not dst.port == 80", "all"},
+	    {"!(dst.port != 80)", "all"},
+	    {"not (not dst.port == 80)", "(port=80)"},
+	    {"not (dst.port != 80 or src.pod != a)", "all"},
+	    {"not (http or not dst.port == 80)", "(port=80)"},
+	    {"not (not dst.port == 80 and not src.ip == 10.0.0.9)", "(port=80) | (ip=10.0.0.9)"},
+	    {"dst.port == 80 and not src.pod == a", "(port=80)"},
+	    /* operators that are not a set of values */
+	    {"dst.port != 80", "all"},
+	    {"dst.port > 80", "all"},
+	    {"dst.port <= 80", "all"},
+	    {"dst.pod ~ \"^web\"", "all"},
+	    {"dst.pod.startsWith(\"web\")", "all"},
+	    {"dst.pod contains web", "all"},
+	    {"dst.pod", "all"},
+	    /* values the kernel cannot compare, and paths that are not endpoint terms */
+	    {"dst.port == 70000", "all"},
+	    {"dst.port == web", "all"},
+	    {"dst.ip == \"10.0.0\"", "all"},
+	    {"dst.port in []", "all"},
+	    {"request.src.pod == a", "all"},
+	    {"dst.service == api", "all"},
+	    {"timestamp > now - 5m", "all"},
+	    /* a product wider than the clauses kept: one side of it */
+	    {"(dst.port == 1 or dst.port == 2 or dst.port == 3) and "
+	     "(src.ip == 10.0.0.1 or src.ip == 10.0.0.2 or src.ip == 10.0.0.3)",
+	     "(port=1) | (port=2) | (port=3)"},
+	    /* an or wider than the clauses kept: everything */
+	    {"dst.port == 1 or dst.port == 2 or dst.port == 3 or dst.port == 4 or dst.port == 5 "
+	     "or dst.port == 6 or dst.port == 7 or dst.port == 8 or dst.port == 9",
+	     "all"},
+	};
+	struct kfl_pushdown p;
+	struct kfl *q;
+	char err[256], out[1024];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		if (kfl_compile(c[i].text, NULL, &q, err, sizeof(err)))
+			fail_msg("'%s': %s", c[i].text, err);
+		kfl_pushdown(q, &p);
+		kfl_pushdown_text(&p, out, sizeof(out));
+		if (strcmp(out, c[i].want))
+			fail_msg("'%s': %s, want %s", c[i].text, out, c[i].want);
+		kfl_free(q);
+	}
+	kfl_pushdown(NULL, &p);
+	assert_true(p.all);
+}
+
 static void test_capture_scope(void **state)
 {
 	static const struct {
@@ -884,7 +959,7 @@ int main(void)
 	    cmocka_unit_test(test_words),	cmocka_unit_test(test_old_syntax),
 	    cmocka_unit_test(test_errors),	cmocka_unit_test(test_checked_accepts),
 	    cmocka_unit_test(test_time_bounds), cmocka_unit_test(test_capture_scope),
-	    cmocka_unit_test(test_accessor),
+	    cmocka_unit_test(test_pushdown),	cmocka_unit_test(test_accessor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

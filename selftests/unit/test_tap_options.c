@@ -153,11 +153,34 @@ static void test_bad_flags(void **state)
 	assert_true(o.no_hub);
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--proxy-front-port", "65536"),
 			 -EINVAL);
-	assert_non_null(strstr(err, "--proxy-front-port: expected 0..65535"));
+	assert_non_null(strstr(err, "--proxy-front-port: expected 0..65535 (0: none)"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--proxy-front-port", "x"), -EINVAL);
-	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--proxy-hub-port", "8898"),
+	assert_int_equal(o.proxy_hub_port, -1);
+	assert_int_equal(parse(&o, err, sizeof(err), 5, "tap", "--proxy-hub-port", "18898",
+			       "--proxy-front-port", "18899"),
+			 0);
+	assert_int_equal(o.proxy_hub_port, 18898);
+	assert_int_equal(o.proxy_front_port, 18899);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--proxy-hub-port", "0"), 0);
+	assert_int_equal(o.proxy_hub_port, 0);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--proxy-hub-port", "70000"),
 			 -EINVAL);
-	assert_non_null(strstr(err, "not available yet"));
+	assert_non_null(strstr(err, "--proxy-hub-port: expected 0..65535 (0: any free port)"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--proxy-hub-port", ""), -EINVAL);
+	/* --no-capture-scope: --filter's pushdown stays out of the kernel */
+	assert_false(o.no_capture_scope);
+	assert_int_equal(parse(&o, err, sizeof(err), 4, "tap", "--filter", "dst.port == 80",
+			       "--no-capture-scope"),
+			 0);
+	assert_true(o.no_capture_scope);
+	assert_string_equal(o.filter, "dst.port == 80");
+	/* --agent-name: a host name's characters */
+	assert_null(o.agent_name);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--agent-name", "node-a.1_x"), 0);
+	assert_string_equal(o.agent_name, "node-a.1_x");
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--agent-name", "a b"), -EINVAL);
+	assert_non_null(strstr(err, "--agent-name: expected 1 to 63 letters"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--agent-name", ""), -EINVAL);
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "a", "b"), -EINVAL);
 	assert_non_null(strstr(err, "unexpected argument"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--set", "tap.nope=1"), -EINVAL);

@@ -132,6 +132,37 @@ struct kfl_scope_term {
 typedef int (*kfl_scope_fn)(const struct kfl_scope_term *t, void *arg);
 int kfl_capture_scope(const struct kfl *q, kfl_scope_fn fn, void *arg);
 
+/*
+ * The kernel pushdown of a query (docs/kfl.md, "Capture pushdown"): a conservative
+ * over-approximation of the packets that can belong to a matching entry, as a disjunction of
+ * clauses, each a conjunction of endpoint terms (`src.`/`dst.` pod, namespace, ip, port with
+ * `==` or `in`). It is derived from the whole query: `and` multiplies out, `or` joins, `not`
+ * is pushed to the leaves by De Morgan; any leaf it cannot express (a negated term, `!=`, a
+ * regular expression, a protocol word, another field) holds for every packet. An entry that
+ * matches the query satisfies some clause, so a packet no clause can hold for need not be
+ * captured. A term's side is not kept in the clause test: an entry's src is the connection's
+ * client, which is either end of a given packet, so a term holds for a packet when either of
+ * its endpoints has one of the values.
+ */
+#define KFL_PUSHDOWN_CLAUSES_MAX 8
+#define KFL_PUSHDOWN_TERMS_MAX 32
+
+struct kfl_pushdown {
+	bool all; /* nothing narrower than every packet: no pushdown */
+	size_t nclauses;
+	uint32_t clauses[KFL_PUSHDOWN_CLAUSES_MAX]; /* bit i: terms[i] must hold */
+	size_t nterms;
+	struct kfl_scope_term terms[KFL_PUSHDOWN_TERMS_MAX]; /* point into the query */
+};
+
+/* Derive q's pushdown into *out (NULL q: all). Ports are checked to be 0..65535 and
+ * addresses to be IPv4 or IPv6 text: a term with another value is not pushed (holds for all). */
+void kfl_pushdown(const struct kfl *q, struct kfl_pushdown *out);
+
+/* p as text: "all", or its clauses "(port=80,443 & pod=web) | (ip=10.0.0.1)" (terms without
+ * their side, as the kernel checks them); cut at size. */
+void kfl_pushdown_text(const struct kfl_pushdown *p, char *buf, size_t size);
+
 /* ---- times, as KFL and the hub's API write them ---- */
 
 /*

@@ -72,6 +72,10 @@ const struct protocol_field protocol_common_fields[] = {
 	      "connection was evicted to stay within --dissect-memory), `unsolicited` "
 	      "(`missing: \"request\"` with no loss before it: a response sent unasked, as mDNS "
 	      "announcements, or to a request made before the capture began)"),
+	FIELD("agent", STRING, "the agent that captured the entry (`floe-agent --agent-name`, "
+			       "default its host's name): on the entries the hub serves; the agents "
+			       "keep none in their history, and `floe read` and `floe tap --json` "
+			       "print none. A filter on it is matched by each agent with its own name"),
 	FIELD_END,
 };
 

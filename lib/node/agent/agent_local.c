@@ -87,6 +87,7 @@ struct hit {
 };
 
 struct collect {
+	const char *agent_name; /* the `agent` of the entries, for the filter */
 	const struct agent_query *q;
 	struct entry_filter *filter;
 	struct hit *v;
@@ -97,6 +98,23 @@ struct collect {
 	bool keep_trees;
 	json_t **trees;
 };
+
+/*
+ * Does the filter match j, with the agent's name as its `agent` (docs/entries.md)? The hub
+ * writes the name into the entries it serves; the stored and live entries do not hold it, so
+ * that they stay what `floe tap --json` printed. j is left as it was.
+ */
+static bool filter_match(const char *agent_name, const struct entry_filter *f, json_t *j)
+{
+	bool added = false, m;
+
+	if (agent_name[0] && !json_object_get(j, "agent"))
+		added = json_object_set_new(j, "agent", json_string(agent_name)) == 0;
+	m = entry_filter_match(f, j);
+	if (added)
+		json_object_del(j, "agent");
+	return m;
+}
 
 static int hit_cmp(const void *a, const void *b)
 {
@@ -156,7 +174,7 @@ static int collect_fn(const char *id, int64_t ts, const char *json, size_t len, 
 		j = json_loadb(json, len, 0, NULL);
 		if (!j)
 			return 0; /* the reader checked the line's shape; jansson refuses it */
-		if (c->filter && !entry_filter_match(c->filter, j)) {
+		if (c->filter && !filter_match(c->agent_name, c->filter, j)) {
 			json_decref(j);
 			return 0;
 		}
@@ -211,6 +229,7 @@ static int run_query(struct agent_local *a, const struct agent_query *q, struct 
 	int ret;
 
 	memset(c, 0, sizeof(*c));
+	c->agent_name = a->name;
 	c->q = q;
 	c->keep = q->limit;
 	ret = compile(q->filter, &c->filter, err, errlen);
@@ -423,7 +442,7 @@ static int op_follow(void *self, const char *filter, struct agent_follow *f, age
 		if (flt) {
 			json_t *j = json_loadb(l->json, l->len, 0, NULL);
 
-			pass = j && entry_filter_match(flt, j);
+			pass = j && filter_match(a->name, flt, j);
 			json_decref(j);
 		}
 		if (pass) {

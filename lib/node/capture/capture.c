@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "capture/capture.h"
+#include "capture/capture_scope.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -194,6 +195,12 @@ int capture_target_del(struct capture *c, int family, const uint8_t *addr)
 		return -EAFNOSUPPORT;
 	to_key(family, addr, &key);
 	return bpf_map__delete_elem(c->skel->maps.targets, &key, sizeof(key), 0);
+}
+
+void capture_scope_maps_of(struct capture *c, struct capture_scope_maps *out)
+{
+	out->values = c->skel->maps.scope_values;
+	out->config = c->skel->maps.scope_config;
 }
 
 int capture_attach(struct capture *c, int ifindex, char *err, size_t errlen)

@@ -93,6 +93,10 @@ uint64_t capture_ring_pending(const struct capture *c);
 /* The ring buffer size in effect. */
 uint64_t capture_ringbuf_bytes(const struct capture *c);
 
+/* The program's capture scope maps (capture_scope.h). */
+struct capture_scope_maps;
+void capture_scope_maps_of(struct capture *c, struct capture_scope_maps *out);
+
 /* Detach every hook and free the programs. */
 void capture_close(struct capture *c);
 

@@ -37,6 +37,7 @@
 #include "pods/k8s_config.h"
 #include "pods/pods_local.h"
 #include "capture/sys_mounts.h"
+#include "capture/capture_scope.h"
 #include "source/packet_source.h"
 #include "source/tls_source.h"
 
@@ -94,6 +95,8 @@ struct tap {
 	unsigned dissect_wait_slices; /* left this second: see dissection_may_wait */
 	struct entry_output output;
 	struct entry_filter *filter;
+	/* --filter's pushdown in the kernel's scope maps (NULL: every packet is recorded) */
+	struct capture_scope *capture_scope;
 	struct name_resolver *names; /* every pod's and service's addresses, over time */
 	/* The entries' output failed (0: not): the first errno, EPIPE when its reader went away.
 	 * Set by either thread; from then on no entry is written. */
@@ -108,6 +111,28 @@ struct tap {
 	struct entry_json_buf hbuf;      /* on the dissection thread: one entry's JSON */
 	char run_id[24];                 /* this run's prefix of entry ids */
 };
+
+/*
+ * --filter's pushdown into the kernel (docs/capture.md, "Capture scope"), before any pod is
+ * tapped: the program then records only packets that can belong to a matching entry. The
+ * entries are still matched against the whole query.
+ */
+static int capture_scope_start(struct tap *t, char *err, size_t errlen)
+{
+	struct capture_scope_maps maps;
+	struct kfl_pushdown p;
+	char text[512];
+	int ret;
+
+	kfl_pushdown(entry_filter_query(t->filter), &p);
+	capture_scope_maps_of(t->capture, &maps);
+	ret = capture_scope_load(&maps, &p, &t->capture_scope, err, errlen);
+	if (ret < 0)
+		return ret;
+	capture_scope_describe(t->capture_scope, text, sizeof(text));
+	fprintf(t->log, "floe: capture scope: %s\n", text);
+	return 0;
+}
 
 /* Sent to a dissection thread blocked writing entries nobody reads, after this long at exit. */
 #define ENTRIES_STOP_TIMEOUT_NS 5000000000ull
@@ -647,6 +672,28 @@ static void tls_pod(struct tap *t, struct tapped_pod *tp, bool add)
 		tp->tls_netns = (uint32_t)sb.st_ino;
 }
 
+/*
+ * p's addresses into the capture scope with its names as entries give them (names_set_pod):
+ * a host-network pod's address names no pod, so it stays out and every pod term holds for it.
+ */
+static void scope_pod(struct tap *t, const struct floe_pod *p, bool add)
+{
+	for (size_t a = 0; a < p->n_addrs && t->capture_scope; a++) {
+		int ret = add && !p->host_network
+				  ? capture_scope_pod_set(t->capture_scope, floe_pod_short_name(p),
+							  p->namespace, p->addrs[a].family,
+							  p->addrs[a].addr)
+				  : capture_scope_pod_del(t->capture_scope, p->addrs[a].family,
+							  p->addrs[a].addr);
+
+		/* Without its entry the pod's address is one the program cannot name: its
+		 * packets are recorded, never lost. */
+		if (ret < 0 && add)
+			fprintf(t->log, "floe: pod %s/%s: capture scope: %s\n", p->namespace,
+				floe_pod_short_name(p), strerror(-ret));
+	}
+}
+
 static int tap_pod(struct tap *t, const struct floe_pod *p)
 {
 	char err[256];
@@ -672,8 +719,10 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 	 * only once that hook is attached: marked before, the pod's packets to a tapped peer
 	 * were skipped at the peer's egress and not yet recorded at its own ingress, so a tap
 	 * started on running traffic lost them (responses without a trace). In between they
-	 * are recorded at both hooks: the reassembler delivers one copy.
+	 * are recorded at both hooks: the reassembler delivers one copy. The capture scope
+	 * names the pod before its first packet is targeted.
 	 */
+	scope_pod(t, p, true);
 	ret = add_targets(t, p, tp->target_id, 0);
 	if (ret < 0)
 		goto undo;
@@ -694,6 +743,7 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 undo:
 	for (size_t a = 0; a < p->n_addrs; a++)
 		capture_target_del(t->capture, p->addrs[a].family, p->addrs[a].addr);
+	scope_pod(t, p, false);
 	return ret;
 }
 
@@ -708,6 +758,7 @@ static void untap_pod(struct tap *t, size_t i)
 	capture_detach(t->capture, tp->pod.host_ifindex);
 	for (size_t a = 0; a < tp->pod.n_addrs; a++)
 		capture_target_del(t->capture, tp->pod.addrs[a].family, tp->pod.addrs[a].addr);
+	scope_pod(t, &tp->pod, false);
 	t->pods[i] = t->pods[--t->n_pods];
 }
 
@@ -730,6 +781,9 @@ static void retap_pod(struct tap *t, struct tapped_pod *tp, const struct floe_po
 	char err[256];
 	int ret;
 
+	/* The old addresses' scope entries go first: the new ones may be the same addresses. */
+	scope_pod(t, old, false);
+	scope_pod(t, p, true);
 	for (size_t a = 0; a < p->n_addrs; a++) {
 		ret = capture_target_add(t->capture, p->addrs[a].family, p->addrs[a].addr,
 					 tp->target_id, FLOE_TARGET_LOCAL);
@@ -841,7 +895,7 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 {
 	fprintf(f,
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
-		"\"duplicate\":%llu,\"written\":%llu,\"store_lost\":%llu,"
+		"\"duplicate\":%llu,\"out_of_scope\":%llu,\"written\":%llu,\"store_lost\":%llu,"
 		"\"segments_evicted\":%llu,\"packets_evicted\":%llu,\"store_bytes\":%llu,"
 		"\"store_bytes_peak\":%llu,\"records_bad_type\":%llu,\"records_bad_size\":%llu,"
 		"\"pods\":%zu,\"bytes_written\":%llu,\"cpu_s\":%.3f,\"store_wait_s\":%.3f,"
@@ -861,6 +915,7 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
 		(unsigned long long)cnt[FLOE_CNT_DUPLICATE],
+		(unsigned long long)cnt[FLOE_CNT_OUT_OF_SCOPE],
 		(unsigned long long)st->packets_written, (unsigned long long)st->packets_lost,
 		(unsigned long long)st->segments_evicted, (unsigned long long)st->packets_evicted,
 		(unsigned long long)st->store_bytes, (unsigned long long)st->store_bytes_peak,
@@ -965,6 +1020,9 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL]);
 	fprintf(l, "  pod-to-pod copies not recorded  %llu\n",
 		(unsigned long long)cnt[FLOE_CNT_DUPLICATE]);
+	if (t->capture_scope || cnt[FLOE_CNT_OUT_OF_SCOPE])
+		fprintf(l, "  outside the capture scope       %llu\n",
+			(unsigned long long)cnt[FLOE_CNT_OUT_OF_SCOPE]);
 	/* Records the drain refused (a kernel and agent from different builds, or a bug). */
 	if (cs->bad_type || cs->bad_size)
 		fprintf(l, "  dropped: malformed ring records %llu (unknown type %llu, bad size %llu)\n",
@@ -1168,8 +1226,10 @@ int tap_stores_open(const struct tap_options *o, bool replay, int (*stats)(void 
 					  .limit_bytes = history_limit,
 					  .segment_seconds = o->segment_seconds,
 					  .keep_older_than_packets = replay};
-	struct agent_local_config ac = {
-	    .store_dir = o->store_dir, .stats = stats, .stats_ctx = stats_ctx};
+	struct agent_local_config ac = {.store_dir = o->store_dir,
+					.name = o->agent_name,
+					.stats = stats,
+					.stats_ctx = stats_ctx};
 
 	ret = entry_history_open(&hc, &s->history, err, errlen);
 	if (ret == 0) {
@@ -1287,6 +1347,10 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	if ((t.printing || o->history) && entries_open(&t, out, err, sizeof(err)) < 0) {
 		fprintf(log, "floe: %s\n", err);
 		rc = 2;
+		goto out;
+	}
+	if (t.filter && !o->no_capture_scope && capture_scope_start(&t, err, sizeof(err)) < 0) {
+		fprintf(log, "floe: %s\n", err);
 		goto out;
 	}
 	if (t.worker && t.printing) {
@@ -1448,6 +1512,7 @@ out:
 	byte_source_free(&t.byte_source);
 	entries_close(&t);
 	entry_history_close(t.history);
+	capture_scope_free(t.capture_scope);
 	entry_filter_free(t.filter);
 	if (t.store)
 		pcap_store_close(t.store);

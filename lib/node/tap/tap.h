@@ -84,6 +84,9 @@ struct tap_options {
 	bool entries;            /* --entries (text) or --json */
 	bool entries_json;       /* --json */
 	const char *filter;      /* --filter: only matching entries are printed */
+	/* --no-capture-scope: --filter's pushdown is not loaded into the kernel (every packet
+	 * of the tapped pods is recorded) */
+	bool no_capture_scope;
 	uint64_t body_max;       /* --body-max; 0: default */
 	uint64_t dissect_queue;  /* --dissect-queue: bytes of packets waiting; 0: default */
 	uint64_t dissect_memory; /* --dissect-memory: the engine's memory budget; 0: default */
@@ -104,10 +107,15 @@ struct tap_options {
 	 * --agent-token (default $FLOE_AGENT_TOKEN): the token a hub must send */
 	const char *listen;
 	const char *agent_token;
+	/* --agent-name: the name the agent gives itself (info, each entry's `agent`); NULL: this
+	 * host's name */
+	const char *agent_name;
 	/* The hub in-process (`floe tap` only; docs/hub.md, "floe tap serves the hub"): the API
-	 * and UI on --proxy-host (NULL: 127.0.0.1) and --proxy-front-port (-1: not given, 8899;
-	 * 0: any free port); --no-hub turns it off. floe-agent refuses the --proxy-* flags. */
+	 * on --proxy-host (NULL: 127.0.0.1) and --proxy-hub-port (-1: not given, 8898; 0: any
+	 * free port), the UI (and the API) on --proxy-front-port (-1: not given, 8899; 0: none);
+	 * --no-hub turns it off. floe-agent refuses the --proxy-* flags. */
 	const char *proxy_host;
+	int proxy_hub_port;
 	int proxy_front_port;
 	bool no_hub;
 	bool no_redact; /* --no-redact: the hub serves authorization/cookie values as captured */

@@ -40,6 +40,7 @@ void tap_options_init(struct tap_options *o)
 	o->netns_dir = "/run/netns";
 	o->state_dir = "/run/floe";
 	o->proxy_front_port = -1;
+	o->proxy_hub_port = -1;
 	o->scripting_watch = true;
 	o->scripting_cpu_ms = 1000;
 	o->scripting_memory = 64ull << 20;
@@ -120,7 +121,11 @@ static void print_help(FILE *out)
 	    "      --entries              print request/response entries as the pods talk\n"
 	    "      --json                 the same, one JSON object per line (docs/entries.md)\n"
 	    "      --filter QUERY         print only entries matching the KFL query ('http and\n"
-	    "                             response.status >= 500'; docs/kfl.md)\n"
+	    "                             response.status >= 500'; docs/kfl.md); its pod,\n"
+	    "                             namespace, ip and port terms narrow what the kernel\n"
+	    "                             records (docs/capture.md, \"Capture scope\")\n"
+	    "      --no-capture-scope     record every packet of the tapped pods whatever\n"
+	    "                             --filter says\n"
 	    "      --body-max SIZE        body bytes kept per message in entries (default 64KiB)\n"
 	    "      --dissect-queue SIZE   packets waiting for the dissection thread, at most\n"
 	    "                             (default 8MiB; when full, the drain waits while the\n"
@@ -148,9 +153,14 @@ static void print_help(FILE *out)
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
+	    "      --agent-name NAME      the agent's name, on every entry the hub serves\n"
+	    "                             (`agent`; default this host's name)\n"
 	    "      --proxy-host ADDR      floe tap: the hub's API and UI listen here (default\n"
 	    "                             127.0.0.1: this host only; docs/hub.md)\n"
-	    "      --proxy-front-port N   floe tap: their port (default 8899; 0: any free port)\n"
+	    "      --proxy-hub-port N     floe tap: the hub's HTTP API (default 8898; 0: any\n"
+	    "                             free port, printed)\n"
+	    "      --proxy-front-port N   floe tap: the web UI, which serves the API too\n"
+	    "                             (default 8899; 0: none, the UI is on the hub port)\n"
 	    "      --no-hub               floe tap: do not start the hub\n"
 	    "      --no-redact            floe tap: the hub serves authorization and cookie\n"
 	    "                             header values as captured (masked by default)\n"
@@ -166,10 +176,7 @@ static void print_help(FILE *out)
 	    "                             long name, triggers: (docs/config.md, docs/triggers.md)\n"
 	    "  -s, --set KEY=VALUE        set a configuration key: tap.storagelimit=1GB, any\n"
 	    "                             tap.FLAG; overrides the file, flags override both\n"
-	    "  -h, --help                 this help\n"
-	    "\n"
-	    "Coming in later releases: --proxy-hub-port (the hub serves its API beside the UI\n"
-	    "on --proxy-front-port).\n",
+	    "  -h, --help                 this help\n",
 	    out);
 }
 
@@ -212,6 +219,9 @@ enum {
 	OPT_PROXY_FRONT_PORT,
 	OPT_NO_HUB,
 	OPT_NO_REDACT,
+	OPT_NO_CAPTURE_SCOPE,
+	OPT_PROXY_HUB_PORT,
+	OPT_AGENT_NAME,
 	OPT_SCRIPTING_SOURCE,
 	OPT_SCRIPTING_WATCH,
 	OPT_SCRIPTING_CPU_MS,
@@ -360,6 +370,19 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_DISSECT_MEMORY:
 		return size_in(name, val, DISSECT_MIN_MEMORY, "4MiB", 1ull << 40, "1TiB",
 			       &o->dissect_memory, err, errlen);
+	case OPT_AGENT_NAME:
+		/* A name for entries and URLs: letters, digits, '.', '_', '-' (a host name's). */
+		if (!*val || strlen(val) > 63 || strspn(val, "abcdefghijklmnopqrstuvwxyz"
+							 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+							 "0123456789._-") != strlen(val)) {
+			snprintf(err, errlen,
+				 "--agent-name: expected 1 to 63 letters, digits, '.', '_' or '-', "
+				 "got '%s'",
+				 val);
+			return -EINVAL;
+		}
+		o->agent_name = val;
+		return 0;
 	case OPT_PROXY_HOST:
 		if (!*val) {
 			snprintf(err, errlen, "--proxy-host: expected an address");
@@ -368,14 +391,17 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		o->proxy_host = val;
 		return 0;
 	case OPT_PROXY_FRONT_PORT:
+	case OPT_PROXY_HUB_PORT:
 		n = strtoull(val, &end, 10);
 		if (*val == '\0' || *end || n > 65535) {
-			snprintf(err, errlen,
-				 "--proxy-front-port: expected 0..65535 (0: any free port), got '%s'",
-				 val);
+			snprintf(err, errlen, "--%s: expected 0..65535 (0: %s), got '%s'", name,
+				 opt == OPT_PROXY_HUB_PORT ? "any free port" : "none", val);
 			return -EINVAL;
 		}
-		o->proxy_front_port = (int)n;
+		if (opt == OPT_PROXY_HUB_PORT)
+			o->proxy_hub_port = (int)n;
+		else
+			o->proxy_front_port = (int)n;
 		return 0;
 	case OPT_SCRIPTING_SOURCE:
 		o->scripting_source = val;
@@ -455,6 +481,7 @@ static const struct option long_opts[] = {
     {"proxy-front-port", required_argument, NULL, OPT_PROXY_FRONT_PORT},
     {"no-hub", no_argument, NULL, OPT_NO_HUB},
     {"no-redact", no_argument, NULL, OPT_NO_REDACT},
+    {"no-capture-scope", no_argument, NULL, OPT_NO_CAPTURE_SCOPE},
     {"scripting-source", required_argument, NULL, OPT_SCRIPTING_SOURCE},
     {"scripting-watch", optional_argument, NULL, OPT_SCRIPTING_WATCH},
     {"scripting-cpu-ms", required_argument, NULL, OPT_SCRIPTING_CPU_MS},
@@ -464,7 +491,8 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, 'h'},
     /* The seed's flags that later releases bring: recognised, refused clearly. */
     {"pcap", required_argument, NULL, OPT_PCAP},
-    {"proxy-hub-port", required_argument, NULL, OPT_LATER},
+    {"proxy-hub-port", required_argument, NULL, OPT_PROXY_HUB_PORT},
+    {"agent-name", required_argument, NULL, OPT_AGENT_NAME},
     {"tls", optional_argument, NULL, OPT_TLS},
     {"servicemesh", optional_argument, NULL, OPT_SERVICEMESH},
     {"tls-pcap", optional_argument, NULL, OPT_TLS_PCAP},
@@ -594,6 +622,9 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_NO_REDACT:
 			o->no_redact = true;
+			break;
+		case OPT_NO_CAPTURE_SCOPE:
+			o->no_capture_scope = true;
 			break;
 		case 'p':
 		case OPT_PCAP:
