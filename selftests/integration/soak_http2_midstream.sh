@@ -48,7 +48,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	OUT=$T/r$round.json
 	R=${OUT%.json}
 	if [ "$START" = early ]; then
-		entries_tap >/dev/null
+		entries_tap --dissect-queue "${QUEUE:-64MiB}" >/dev/null
 	fi
 	pod_bg a "$R.h2load.log" h2load -c 2 -m 1 -D "$SECS" -i "$T/urls"
 	H2LOAD=$BG_PID
@@ -59,7 +59,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			[ "$(date +%s)" -lt "$end" ] || break
 			sleep 0.05
 		done
-		entries_tap >/dev/null
+		entries_tap --dissect-queue "${QUEUE:-64MiB}" >/dev/null
 	fi
 	wait_pid "$H2LOAD" $((SECS + 20))
 	wait_tcp_idle a $PORT 10
