@@ -31,17 +31,7 @@ mkdir -p "$KEEP_DIR"
 need_cmd "nghttp2 tools and tshark are installed" nghttpd h2load tshark || done_testing
 entries_pods $A $B
 
-WWW=$T/www
-mkdir -p "$WWW"
-for i in $(seq 0 9); do
-	head -c $((200 + i * 300)) /dev/zero | tr '\0' x >"$WWW/f$i.txt"
-done
-: >"$T/urls"
-for i in $(seq 1 300); do
-	echo "http://$B:$PORT/f$((i % 10)).txt?q=$i" >>"$T/urls"
-done
-pod_bg b "$T/nghttpd.log" nghttpd --no-tls -d "$WWW" $PORT
-wait_tcp_listen b $PORT 10 || { not_ok "nghttpd listens in b"; done_testing; }
+entries_nghttpd $B $PORT
 
 total=0 bad_total=0
 for round in $(seq 1 "$ROUNDS"); do
