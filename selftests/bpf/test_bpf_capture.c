@@ -860,6 +860,29 @@ static void test_pod_capture_order(void **state)
 	assert_false(m.s[m.n - 1].rec[XZ][0] || m.s[m.n - 1].rec[ZX][0]);
 	check_order(&m, false);
 
+	/* Started before its address was known (a pod whose IP comes after its veth), the
+	 * address added later: the same promises over the whole sequence. */
+	{
+		struct floe_pod bare = x;
+
+		bare.n_addrs = 0;
+		m = (struct order_model){.fx = fx};
+		snap_push(&m, false, false);
+		assert_int_equal(pod_capture_start(&ops, &bare, ID_X, err, sizeof(err)), 0);
+		assert_int_equal(pod_capture_readdress(&ops, &bare, &x, ID_X, err, sizeof(err)),
+				 0);
+		assert_true(m.s[m.n - 1].rec[XZ][0] && m.s[m.n - 1].rec[XY][0]);
+		check_order(&m, true);
+		/* and the address goes again, the hooks staying */
+		m.n = 0;
+		snap_push(&m, true, true);
+		assert_int_equal(pod_capture_readdress(&ops, &x, &bare, ID_X, err, sizeof(err)),
+				 0);
+		assert_true(m.x_in && m.x_eg);
+		check_order(&m, false);
+		pod_capture_stop(&ops, &bare);
+	}
+
 	/* A failed step leaves nothing: no hooks, no map entry. */
 	m = (struct order_model){.fx = fx, .target_fail = 1};
 	assert_int_equal(pod_capture_start(&ops, &x, ID_X, err, sizeof(err)), -ENOSPC);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "tap/pod_capture.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,6 +85,38 @@ int pod_capture_start(const struct pod_capture_ops *ops, const struct floe_pod *
 		}
 	}
 	return 0;
+}
+
+int pod_capture_readdress(const struct pod_capture_ops *ops, const struct floe_pod *old,
+			  const struct floe_pod *p, uint32_t target_id, char *err,
+			  size_t errlen)
+{
+	bool fresh = false;
+	int ret, first = 0;
+	size_t a;
+
+	for (a = 0; a < p->n_addrs; a++)
+		fresh |= !floe_pod_has_addr(old, &p->addrs[a]);
+	if (fresh) {
+		first = ops->sync(ops->ctx);
+		if (first < 0) {
+			snprintf(err, errlen, "cannot wait for packets in flight: %s",
+				 strerror(-first));
+			return first;
+		}
+	}
+	for (a = 0; a < p->n_addrs; a++) {
+		ret = ops->target_set(ops->ctx, p->addrs[a].family, p->addrs[a].addr, target_id,
+				      FLOE_TARGET_LOCAL);
+		if (ret < 0 && !first) {
+			snprintf(err, errlen, "cannot add address: %s", strerror(-ret));
+			first = ret;
+		}
+	}
+	for (a = 0; a < old->n_addrs; a++)
+		if (!floe_pod_has_addr(p, &old->addrs[a]))
+			ops->target_del(ops->ctx, old->addrs[a].family, old->addrs[a].addr);
+	return first;
 }
 
 void pod_capture_stop(const struct pod_capture_ops *ops, const struct floe_pod *p)

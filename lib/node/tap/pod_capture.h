@@ -50,6 +50,15 @@ struct pod_capture_ops capture_pod_ops_for(struct capture *c);
 int pod_capture_start(const struct pod_capture_ops *ops, const struct floe_pod *p,
 		      uint32_t target_id, char *err, size_t errlen);
 
+/*
+ * A started pod's addresses changed, its veth did not: new ones are marked local (after a
+ * sync, as at the start: its hooks may be only just attached), then old ones go. Returns
+ * the first failure (err says which address); the others are still done.
+ */
+int pod_capture_readdress(const struct pod_capture_ops *ops, const struct floe_pod *old,
+			  const struct floe_pod *p, uint32_t target_id, char *err,
+			  size_t errlen);
+
 /* Stop: the addresses out of `targets` first, then the hooks. */
 void pod_capture_stop(const struct pod_capture_ops *ops, const struct floe_pod *p);
 

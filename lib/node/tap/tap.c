@@ -643,14 +643,6 @@ static void untap_pod(struct tap *t, size_t i)
 	t->pods[i] = t->pods[--t->n_pods];
 }
 
-static bool has_addr(const struct floe_pod *p, const struct floe_pod_addr *a)
-{
-	for (size_t i = 0; i < p->n_addrs; i++)
-		if (p->addrs[i].family == a->family && !memcmp(p->addrs[i].addr, a->addr, 16))
-			return true;
-	return false;
-}
-
 /*
  * A tapped pod changed: its addresses (e.g. set after its veth came), its host veth or its
  * names; the target id (a pod tapped once) stays. New addresses go in before old ones go
@@ -675,16 +667,10 @@ static void retap_pod(struct tap *t, struct tapped_pod *tp, const struct floe_po
 		tp->pod = *p;
 		return;
 	}
-	for (size_t a = 0; a < p->n_addrs; a++) {
-		ret = capture_target_add(t->capture, p->addrs[a].family, p->addrs[a].addr,
-					 tp->target_id, FLOE_TARGET_LOCAL);
-		if (ret < 0)
-			fprintf(t->log, "floe: pod %s/%s: cannot add address: %s\n", p->namespace,
-				floe_pod_short_name(p), strerror(-ret));
-	}
-	for (size_t a = 0; a < old->n_addrs; a++)
-		if (!has_addr(p, &old->addrs[a]))
-			capture_target_del(t->capture, old->addrs[a].family, old->addrs[a].addr);
+	ret = pod_capture_readdress(&ops, old, p, tp->target_id, err, sizeof(err));
+	if (ret < 0)
+		fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, floe_pod_short_name(p),
+			err);
 	tp->pod = *p;
 }
 
@@ -703,7 +689,7 @@ static void on_pod_event(void *ctx, enum pod_event_kind kind, const struct floe_
 
 		went.n_addrs = 0;
 		for (size_t a = 0; a < old->n_addrs; a++)
-			if (!has_addr(p, &old->addrs[a]))
+			if (!floe_pod_has_addr(p, &old->addrs[a]))
 				went.addrs[went.n_addrs++] = old->addrs[a];
 		names_set_pod(t, &went, true);
 	}
