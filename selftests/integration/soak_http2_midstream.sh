@@ -49,7 +49,9 @@ for round in $(seq 1 "$ROUNDS"); do
 			[ "$(date +%s)" -lt "$end" ] || break
 			sleep 0.05
 		done
+		t0=$(date +%s%N)
 		entries_tap --dissect-queue "${QUEUE:-64MiB}" >/dev/null
+		tap_ms=$((($(date +%s%N) - t0) / 1000000))
 	fi
 	wait_pid "$H2LOAD" $((SECS + 20))
 	wait_tcp_idle a $PORT 10
@@ -78,7 +80,7 @@ EOF
 	nbad=$(grep -c '^bad' "$R.check")
 	total=$((total + n))
 	bad_total=$((bad_total + nbad))
-	diag "round $round: $(head -1 "$R.check")"
+	diag "round $round: $(head -1 "$R.check") (floe tap took ${tap_ms:-?} ms to start)"
 	if [ "$nbad" -gt 0 ]; then
 		K=$KEEP_DIR/$(date +%H%M%S)-r$round
 		mkdir -p "$K"
