@@ -31,6 +31,7 @@
 #include "capture/capture.h"
 #include "capture/capture_scope.h"
 #include "kfl/kfl.h"
+#include "tap/pod_capture.h"
 #include "capture.skel.h"
 
 #define SNAP_WHOLE  65535u
@@ -646,6 +647,274 @@ static void test_pod_to_pod(void **state)
 	expect_counters(fx, 6, 4, 4, 0, 2);
 }
 
+/*
+ * The order in which a pod's capture starts and stops (tap/pod_capture.c), driven through
+ * an ops table that applies its map updates to this skeleton's `targets` and takes a
+ * snapshot after each step: what the real programs decide at each hook of each path, and
+ * which of the new pod's hooks are attached. Pod X (being tapped) talks to Z (not tapped)
+ * and to Y (pod B: tapped, local, its hooks attached all along). The two hooks of a veth are
+ * attached (detached) one after the other, so after an attach every subset of them is a
+ * state too. Checked over every pair of states s <= t (a packet meets the first hook of its
+ * path in s and the second in t, unless a sync lies between them):
+ *   - start: a request recorded in s has its response recorded in t (X as client and as
+ *     server); stop: a response recorded in t had its request recorded in s;
+ *   - between X and Y every packet is recorded at least once.
+ * The order before issue 14 (address first, then the hooks, then the local mark) fails the
+ * first (a request recorded at the ingress hook, its response passing the egress hook not
+ * attached yet: the HTTP/2 stream without its response) and the second (a packet that passed
+ * X's veth before its hook, at Y's egress after the mark: skipped there).
+ */
+#define POD_X_V4 "10.213.0.4"
+enum { ID_X = 4 };
+enum path { XZ, ZX, XY, YX, NPATHS }; /* X->Z, Z->X, X->Y, Y->X */
+#define MAX_SNAPS 32
+
+struct snap {
+	bool rec[NPATHS][2]; /* the program at the path's first / second hook records it */
+	bool x_in, x_eg;     /* X's ingress / egress hook attached */
+	bool sync_before;    /* a sync came between the previous state and this one */
+};
+
+struct order_model {
+	struct fixture *fx;
+	struct snap s[MAX_SNAPS];
+	size_t n;
+	bool x_in, x_eg, sync_pending;
+	int attach_fail, target_fail; /* fail that call (1: the first), 0: never */
+	int attaches, targets_set;
+};
+
+/* The hooks of a path: first and second (Y's hooks are attached; Z has none). */
+static const struct {
+	const char *src, *dst;
+	enum hook first, second;
+	bool has_second;
+} paths[NPATHS] = {
+	[XZ] = {POD_X_V4, OTHER_V4, INGRESS, EGRESS, false},
+	[ZX] = {OTHER_V4, POD_X_V4, EGRESS, INGRESS, false},
+	[XY] = {POD_X_V4, POD_B_V4, INGRESS, EGRESS, true},
+	[YX] = {POD_B_V4, POD_X_V4, INGRESS, EGRESS, true},
+};
+
+/* Does the program of hook h record this frame in the map's present state? */
+static bool records(struct fixture *fx, enum hook h, const struct frame *f)
+{
+	size_t before = fx->n_copies;
+
+	run(fx, h, f);
+	assert_true(ring_buffer__consume(fx->rb) >= 0);
+	assert_true(fx->n_copies - before <= 1);
+	return fx->n_copies > before;
+}
+
+static void snap_push(struct order_model *m, bool x_in, bool x_eg)
+{
+	struct snap *s;
+
+	assert_true(m->n < MAX_SNAPS);
+	s = &m->s[m->n++];
+	memset(s, 0, sizeof(*s));
+	for (int p = 0; p < NPATHS; p++) {
+		struct frame f;
+
+		v4_frame(&f, paths[p].src, paths[p].dst, 80);
+		s->rec[p][0] = records(m->fx, paths[p].first, &f);
+		s->rec[p][1] = paths[p].has_second && records(m->fx, paths[p].second, &f);
+	}
+	s->x_in = x_in;
+	s->x_eg = x_eg;
+	s->sync_before = m->sync_pending;
+	m->sync_pending = false;
+}
+
+/* The hooks changed from (m->x_in, m->x_eg) to (in, eg): each on its own, in either order. */
+static void hooks_change(struct order_model *m, bool in, bool eg)
+{
+	if (in != m->x_in && eg != m->x_eg) {
+		snap_push(m, in, m->x_eg);
+		snap_push(m, m->x_in, eg);
+	}
+	snap_push(m, in, eg);
+	m->x_in = in;
+	m->x_eg = eg;
+}
+
+static int model_attach(void *ctx, int ifindex, char *err, size_t errlen)
+{
+	struct order_model *m = ctx;
+
+	assert_int_equal(ifindex, 77);
+	if (++m->attaches == m->attach_fail) {
+		snprintf(err, errlen, "refused");
+		return -EPERM;
+	}
+	hooks_change(m, true, true);
+	return 0;
+}
+
+static void model_detach(void *ctx, int ifindex)
+{
+	struct order_model *m = ctx;
+
+	assert_int_equal(ifindex, 77);
+	hooks_change(m, false, false);
+}
+
+static int model_target_set(void *ctx, int family, const uint8_t *addr, uint32_t id,
+			    uint32_t flags)
+{
+	struct order_model *m = ctx;
+
+	if (++m->targets_set == m->target_fail)
+		return -ENOSPC;
+	assert_int_equal(capture_targets_map_add(m->fx->skel->maps.targets, family, addr, id,
+						 flags),
+			 0);
+	snap_push(m, m->x_in, m->x_eg);
+	return 0;
+}
+
+static int model_target_del(void *ctx, int family, const uint8_t *addr)
+{
+	struct order_model *m = ctx;
+	struct floe_addr key = {0};
+
+	assert_int_equal(family, AF_INET);
+	key.bytes[10] = key.bytes[11] = 0xff;
+	memcpy(&key.bytes[12], addr, 4);
+	assert_int_equal(bpf_map__delete_elem(m->fx->skel->maps.targets, &key, sizeof(key), 0), 0);
+	snap_push(m, m->x_in, m->x_eg);
+	return 0;
+}
+
+static int model_sync(void *ctx)
+{
+	struct order_model *m = ctx;
+
+	m->sync_pending = true;
+	return 0;
+}
+
+/* The path's packet, meeting its first hook in state s and its second in state t. */
+static bool recorded(const struct order_model *m, enum path p, size_t s, size_t t)
+{
+	bool first_on = paths[p].first == INGRESS ? (p == XZ || p == XY ? m->s[s].x_in : true)
+						  : m->s[s].x_eg;
+	bool second_on = p == XY ? true : p == YX ? m->s[t].x_eg : false;
+
+	return (first_on && m->s[s].rec[p][0]) || (second_on && m->s[t].rec[p][1]);
+}
+
+static bool sync_between(const struct order_model *m, size_t s, size_t t)
+{
+	for (size_t u = s + 1; u <= t; u++)
+		if (m->s[u].sync_before)
+			return true;
+	return false;
+}
+
+static void check_order(const struct order_model *m, bool starting)
+{
+	for (size_t s = 0; s < m->n; s++) {
+		for (size_t t = s; t < m->n; t++) {
+			for (int p = XZ; p <= ZX; p++) {
+				enum path q = p == XZ ? ZX : XZ; /* the answer */
+				bool req = recorded(m, p, s, s), resp = recorded(m, q, t, t);
+
+				if (starting && req && !resp)
+					fail_msg("start: a request %s recorded in state %zu, its "
+						 "answer not in state %zu", p == XZ ? "X->Z" : "Z->X",
+						 s, t);
+				if (!starting && resp && !req)
+					fail_msg("stop: an answer recorded in state %zu, its request "
+						 "%s not in state %zu", t, p == XZ ? "X->Z" : "Z->X", s);
+			}
+			if (sync_between(m, s, t))
+				continue;
+			for (int p = XY; p <= YX; p++)
+				if (!recorded(m, p, s, t))
+					fail_msg("%s: a packet %s between states %zu and %zu is not "
+						 "recorded at either hook", starting ? "start" : "stop",
+						 p == XY ? "X->Y" : "Y->X", s, t);
+		}
+	}
+}
+
+static void test_pod_capture_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct order_model m = {.fx = fx};
+	struct pod_capture_ops ops = {
+	    .ctx = &m,
+	    .attach = model_attach,
+	    .detach = model_detach,
+	    .target_set = model_target_set,
+	    .target_del = model_target_del,
+	    .sync = model_sync,
+	};
+	struct floe_pod x = {.host_ifindex = 77, .n_addrs = 1};
+	char err[128];
+
+	x.addrs[0].family = AF_INET;
+	assert_int_equal(inet_pton(AF_INET, POD_X_V4, x.addrs[0].addr), 1);
+
+	snap_push(&m, false, false); /* before: X neither hooked nor a target */
+	assert_int_equal(pod_capture_start(&ops, &x, ID_X, err, sizeof(err)), 0);
+	/* it ends hooked and local: X's traffic recorded once, at X's own ingress for X->Y */
+	assert_true(m.x_in && m.x_eg);
+	assert_true(m.s[m.n - 1].rec[XZ][0] && m.s[m.n - 1].rec[ZX][0]);
+	assert_true(m.s[m.n - 1].rec[XY][0] && !m.s[m.n - 1].rec[XY][1]);
+	check_order(&m, true);
+
+	m.n = 0;
+	snap_push(&m, true, true);
+	pod_capture_stop(&ops, &x);
+	assert_false(m.x_in || m.x_eg);
+	assert_false(m.s[m.n - 1].rec[XZ][0] || m.s[m.n - 1].rec[ZX][0]);
+	check_order(&m, false);
+
+	/* Started before its address was known (a pod whose IP comes after its veth), the
+	 * address added later: the same promises over the whole sequence. */
+	{
+		struct floe_pod bare = x;
+
+		bare.n_addrs = 0;
+		m = (struct order_model){.fx = fx};
+		snap_push(&m, false, false);
+		assert_int_equal(pod_capture_start(&ops, &bare, ID_X, err, sizeof(err)), 0);
+		assert_int_equal(pod_capture_readdress(&ops, &bare, &x, ID_X, err, sizeof(err)),
+				 0);
+		assert_true(m.s[m.n - 1].rec[XZ][0] && m.s[m.n - 1].rec[XY][0]);
+		check_order(&m, true);
+		/* and the address goes again, the hooks staying */
+		m.n = 0;
+		snap_push(&m, true, true);
+		assert_int_equal(pod_capture_readdress(&ops, &x, &bare, ID_X, err, sizeof(err)),
+				 0);
+		assert_true(m.x_in && m.x_eg);
+		check_order(&m, false);
+		pod_capture_stop(&ops, &bare);
+	}
+
+	/* A failed step leaves nothing: no hooks, no map entry. */
+	m = (struct order_model){.fx = fx, .target_fail = 1};
+	assert_int_equal(pod_capture_start(&ops, &x, ID_X, err, sizeof(err)), -ENOSPC);
+	assert_false(m.x_in || m.x_eg);
+	assert_string_equal(err, "cannot add address: No space left on device");
+	m = (struct order_model){.fx = fx, .attach_fail = 1};
+	assert_int_equal(pod_capture_start(&ops, &x, ID_X, err, sizeof(err)), -EPERM);
+	assert_int_equal(m.targets_set, 0);
+	{
+		struct floe_addr key = {0};
+		struct floe_target v;
+
+		key.bytes[10] = key.bytes[11] = 0xff;
+		memcpy(&key.bytes[12], x.addrs[0].addr, 4);
+		assert_true(bpf_map__lookup_elem(fx->skel->maps.targets, &key, sizeof(key), &v,
+						 sizeof(v), 0) < 0);
+	}
+}
+
 /* The record names the interface the hook runs on. */
 static void test_ifindex(void **state)
 {
@@ -1034,6 +1303,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_targeted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pod_to_pod, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pod_capture_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ifindex, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snaplen, setup_snap100, teardown),

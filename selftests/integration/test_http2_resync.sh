@@ -29,23 +29,7 @@ need_cmd "nghttp2 tools, tcpdump and tshark are installed" nghttpd h2load tcpdum
 	done_testing
 entries_pods $A $B
 
-WWW=$T/www
-mkdir -p "$WWW"
-for i in $(seq 0 9); do
-	head -c $((200 + i * 300)) /dev/zero | tr '\0' x >"$WWW/f$i.txt"
-done
-: >"$T/urls"
-for i in $(seq 1 300); do
-	echo "http://$B:$PORT/f$((i % 10)).txt?q=$i" >>"$T/urls"
-done
-
-pod_bg b "$T/nghttpd.log" nghttpd --no-tls -d "$WWW" $PORT
-if ! wait_tcp_listen b $PORT 10; then
-	not_ok "nghttpd listens in b"
-	diag "$(cat "$T/nghttpd.log")"
-	done_testing
-fi
-ok "nghttpd listens in b"
+entries_nghttpd $B $PORT
 
 # ------------------------------------------------------------------ 1. cut captures
 node_bg "$T/tcpdump.log" tcpdump -i v-b -s 0 -U -B 16384 -w "$T/h2.pcap" "tcp port $PORT"
@@ -156,21 +140,13 @@ def res(name, cond, skip=None):
     print(("skip\t%s\t%s" % (name, skip)) if skip else (("ok\t" if cond else "fail\t") + name))
 res("h2load reports its requests started and done; floe its losses",
     in_flight is not None and queue_full is not None)
-# KNOWN DEFECT (issue 14): about once in 100,000 entries a stream in the middle of a connection
-# (later streams follow it, and h2load got its response: with -m 1 it sends the next request
-# only then) comes out missing its response at the connection's end, with no packet loss
-# counted. Until that is found, so rare a loss is reported as a skip that names it, never as a
-# pass; anything more, or of another kind, fails.
-mid_lost = [e for e in unexplained if e.get("missing") == "response" and
-            e.get("stream_id", 0) < last_stream[e.get("flow_id")]]
-known = unexplained and len(mid_lost) == len(unexplained) and len(mid_lost) * 50000 <= len(h2)
+# A stream in the middle of a connection missing its response, with no loss counted, was
+# issue 14's rare defect (the tap's start recorded a request whose response passed the pod's
+# egress hook before it was attached: tap/pod_capture.c); it fails here like any other.
 res("every HTTP/2 entry after the start has its status 200, but the requests h2load left in "
     "flight at its end (the last stream of a connection, missing its response) and those "
     "floe's own losses cut (capture_gap)", h2 and ok200 and not unexplained and
-    in_flight is not None and len(cut_at_end) <= MAX_IN_FLIGHT,
-    skip=("KNOWN DEFECT: %d of %d entries lost their response mid-connection with no packet "
-          "loss counted" % (len(mid_lost), len(h2))) if known and in_flight is not None and
-    len(cut_at_end) <= MAX_IN_FLIGHT else None)
+    in_flight is not None and len(cut_at_end) <= MAX_IN_FLIGHT)
 res("headers sent before the start are marked unknown (headers_partial)", len(partial) > 0)
 res("each unknown header has its dynamic-table index (> 61)", indexed and not bad_idx)
 res("fields inserted again after the start decode whole (date; :path literals)",

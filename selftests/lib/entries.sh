@@ -113,6 +113,28 @@ entries_httpd1() {
 	ok "HTTP server listens in $1"
 }
 
+# entries_nghttpd ADDR PORT: nghttpd (h2c) in pod b on PORT serving ten files of 200 to 2900
+# bytes from $PODS_TMP/www, and $PODS_TMP/urls, 300 URIs of them at ADDR (h2load -i: new
+# :path literals all along, so the HPACK tables keep changing). One check that it listens;
+# the test ends when it does not.
+entries_nghttpd() {
+	local i www=$PODS_TMP/www
+	mkdir -p "$www"
+	for i in $(seq 0 9); do
+		head -c $((200 + i * 300)) /dev/zero | tr '\0' x >"$www/f$i.txt"
+	done
+	for i in $(seq 1 300); do
+		echo "http://$1:$2/f$((i % 10)).txt?q=$i"
+	done >"$PODS_TMP/urls"
+	pod_bg b "$PODS_TMP/nghttpd.log" nghttpd --no-tls -d "$www" "$2"
+	if ! wait_tcp_listen b "$2" 10; then
+		not_ok "nghttpd listens in b"
+		diag "$(cat "$PODS_TMP/nghttpd.log")"
+		done_testing
+	fi
+	ok "nghttpd listens in b"
+}
+
 # entries_tap [FLOE-ARGS...]: floe tap --json of pods a and b (ENTRIES_PODS: another regex
 # alternative of pod names, "a|b|p"), entries to $OUT (default
 # $PODS_TMP/entries.json; set OUT for another round), next to it X.floe.log, X.store,

@@ -3,6 +3,7 @@
 #include "capture/capture_scope.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,9 @@ struct capture {
 	 * (libbpf 1.1 has no call for it); MAP_FAILED if they could not be mapped. */
 	const uint8_t *ring_pos;
 	size_t page;
+	/* capture_sync_hooks: an array of maps and the map it holds, made at its first call */
+	bool sync_maps;
+	int sync_outer, sync_inner;
 };
 
 static uint64_t round_ringbuf(uint64_t want)
@@ -281,12 +285,53 @@ uint64_t capture_ringbuf_bytes(const struct capture *c)
 	return c->ringbuf_bytes;
 }
 
+int capture_sync_hooks(struct capture *c)
+{
+	uint32_t key = 0;
+
+	/*
+	 * Updating an array of maps makes the kernel wait for an RCU grace period before the
+	 * call returns (kernel/bpf/syscall.c, maybe_wait_bpf_programs: so that no program still
+	 * uses the old inner map). A grace period also waits for every section that runs with
+	 * bottom halves disabled, and a forwarded packet goes from one veth's TC ingress to the
+	 * other veth's TC egress within one such section (the receive softirq): so once the
+	 * update returns, every packet that was on its way before it has passed both hooks.
+	 * (membarrier(MEMBARRIER_CMD_GLOBAL) waits the same way but promises only a memory
+	 * barrier, and is refused on nohz_full kernels.)
+	 */
+	if (!c->sync_maps) {
+		LIBBPF_OPTS(bpf_map_create_opts, opts);
+		int inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "floe_sync_in", 4, 4, 1, NULL);
+
+		if (inner < 0)
+			return -errno;
+		opts.inner_map_fd = inner;
+		c->sync_outer = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "floe_sync", 4, 4, 1,
+					       &opts);
+		if (c->sync_outer < 0) {
+			int ret = -errno;
+
+			close(inner);
+			return ret;
+		}
+		c->sync_inner = inner;
+		c->sync_maps = true;
+	}
+	if (bpf_map_update_elem(c->sync_outer, &key, &c->sync_inner, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
 void capture_close(struct capture *c)
 {
 	if (!c)
 		return;
 	/* Hooks first, so no packet is lost between detaching and freeing. */
 	tc_hooks_close(c->hooks);
+	if (c->sync_maps) {
+		close(c->sync_outer);
+		close(c->sync_inner);
+	}
 	if (c->ring_pos && c->ring_pos != MAP_FAILED)
 		munmap((void *)c->ring_pos, 2 * c->page);
 	ring_buffer__free(c->rb);

@@ -47,6 +47,13 @@ int capture_attach(struct capture *c, int ifindex, char *err, size_t errlen);
 void capture_detach(struct capture *c, int ifindex);
 
 /*
+ * Return once every packet that is in the kernel's receive and forwarding path now has
+ * passed all the hooks it will pass (an RCU grace period; a few ms). After attaching a
+ * pod's hooks, before marking it FLOE_TARGET_LOCAL (tap/pod_capture.h). 0 or -errno.
+ */
+int capture_sync_hooks(struct capture *c);
+
+/*
  * Reading the ring buffer from an event loop: capture_ring_fd() is readable when the kernel
  * forced a wakeup (records submitted without one do not make it readable: drain on a timer
  * too); capture_drain() consumes every record there is now, without waiting, through the

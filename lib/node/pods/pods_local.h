@@ -61,6 +61,16 @@ static inline const char *floe_pod_short_name(const struct floe_pod *p)
 	return p->name;
 }
 
+/* Whether p has address a (family and bytes). */
+static inline bool floe_pod_has_addr(const struct floe_pod *p, const struct floe_pod_addr *a)
+{
+	for (size_t i = 0; i < p->n_addrs; i++)
+		if (p->addrs[i].family == a->family &&
+		    !__builtin_memcmp(p->addrs[i].addr, a->addr, 16))
+			return true;
+	return false;
+}
+
 struct floe_pod_list {
 	struct floe_pod *pods;
 	size_t n;

@@ -36,6 +36,7 @@
 #include "pods/pod_source.h"
 #include "pods/k8s_config.h"
 #include "pods/pods_local.h"
+#include "tap/pod_capture.h"
 #include "capture/sys_mounts.h"
 #include "capture/capture_scope.h"
 #include "source/packet_source.h"
@@ -619,23 +620,6 @@ static struct tapped_pod *find_tapped(struct tap *t, const char *name)
 	return NULL;
 }
 
-/* p's addresses into the targets map as target_id with flags (an existing entry is updated). */
-static int add_targets(struct tap *t, const struct floe_pod *p, uint32_t target_id,
-		       uint32_t flags)
-{
-	for (size_t a = 0; a < p->n_addrs; a++) {
-		int ret = capture_target_add(t->capture, p->addrs[a].family, p->addrs[a].addr,
-					     target_id, flags);
-
-		if (ret < 0) {
-			fprintf(t->log, "floe: pod %s/%s: cannot add address: %s\n", p->namespace,
-				floe_pod_short_name(p), strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
 /*
  * The TLS source follows the pods' network namespaces: local mode's pods are named network
  * namespaces (their inode from the netns directory). Kubernetes pods' namespaces are not
@@ -696,6 +680,7 @@ static void scope_pod(struct tap *t, const struct floe_pod *p, bool add)
 
 static int tap_pod(struct tap *t, const struct floe_pod *p)
 {
+	struct pod_capture_ops ops = capture_pod_ops_for(t->capture);
 	char err[256];
 	struct tapped_pod *tp;
 	int ret;
@@ -713,94 +698,65 @@ static int tap_pod(struct tap *t, const struct floe_pod *p)
 	tp->pod = *p;
 	tp->target_id = ++t->next_target_id;
 	tp->tls_netns = 0;
-	/*
-	 * Map entries before the hook, so the first packet the hook sees is already in scope;
-	 * but marked local (its packets recorded at its own hook, skipped at its peers' egress)
-	 * only once that hook is attached: marked before, the pod's packets to a tapped peer
-	 * were skipped at the peer's egress and not yet recorded at its own ingress, so a tap
-	 * started on running traffic lost them (responses without a trace). In between they
-	 * are recorded at both hooks: the reassembler delivers one copy. The capture scope
-	 * names the pod before its first packet is targeted.
-	 */
+	/* The capture scope names the pod before its first packet is targeted; then the hooks,
+	 * then the addresses, in the order tap/pod_capture.h explains. */
 	scope_pod(t, p, true);
-	ret = add_targets(t, p, tp->target_id, 0);
-	if (ret < 0)
-		goto undo;
-	ret = capture_attach(t->capture, p->host_ifindex, err, sizeof(err));
+	ret = pod_capture_start(&ops, p, tp->target_id, err, sizeof(err));
 	if (ret < 0) {
 		fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, floe_pod_short_name(p),
 			err);
-		goto undo;
-	}
-	ret = add_targets(t, p, tp->target_id, FLOE_TARGET_LOCAL);
-	if (ret < 0) {
-		capture_detach(t->capture, p->host_ifindex);
-		goto undo;
+		scope_pod(t, p, false);
+		return ret;
 	}
 	t->n_pods++;
 	tls_pod(t, tp, true);
 	return 0;
-undo:
-	for (size_t a = 0; a < p->n_addrs; a++)
-		capture_target_del(t->capture, p->addrs[a].family, p->addrs[a].addr);
-	scope_pod(t, p, false);
-	return ret;
 }
 
 static void untap_pod(struct tap *t, size_t i)
 {
 	struct tapped_pod *tp = &t->pods[i];
+	struct pod_capture_ops ops = capture_pod_ops_for(t->capture);
 
-	/* The mirror of tap_pod(): unmarked before its hook goes, so that its last packets to a
-	 * tapped peer are recorded at the peer's egress instead of skipped there. */
-	add_targets(t, &tp->pod, tp->target_id, 0);
+	/* the mirror of tap_pod(): addresses out of the map, then the hooks, then the scope */
 	tls_pod(t, tp, false);
-	capture_detach(t->capture, tp->pod.host_ifindex);
-	for (size_t a = 0; a < tp->pod.n_addrs; a++)
-		capture_target_del(t->capture, tp->pod.addrs[a].family, tp->pod.addrs[a].addr);
+	pod_capture_stop(&ops, &tp->pod);
 	scope_pod(t, &tp->pod, false);
 	t->pods[i] = t->pods[--t->n_pods];
 }
 
-static bool has_addr(const struct floe_pod *p, const struct floe_pod_addr *a)
-{
-	for (size_t i = 0; i < p->n_addrs; i++)
-		if (p->addrs[i].family == a->family && !memcmp(p->addrs[i].addr, a->addr, 16))
-			return true;
-	return false;
-}
-
 /*
  * A tapped pod changed: its addresses (e.g. set after its veth came), its host veth or its
- * names. New map entries and hooks go in before the old ones go, so that no packet of the
- * pod is missed in between; the target id (a pod tapped once) stays.
+ * names; the target id (a pod tapped once) stays. New addresses go in before old ones go
+ * (its hooks are attached, so both directions of a new address start at its map update). A
+ * new host veth is a stop and a start (tap/pod_capture.h): the two veths' hooks cannot
+ * change over at one instant, so the pod's conversations are cut in both directions at
+ * once rather than one direction recorded without the other.
  */
 static void retap_pod(struct tap *t, struct tapped_pod *tp, const struct floe_pod *p)
 {
+	struct pod_capture_ops ops = capture_pod_ops_for(t->capture);
 	const struct floe_pod *old = &tp->pod;
 	char err[256];
 	int ret;
 
-	/* The old addresses' scope entries go first: the new ones may be the same addresses. */
+	/* The old addresses' scope entries go first: the new ones may be the same addresses
+	 * (an address without an entry is recorded, never lost, meanwhile). */
 	scope_pod(t, old, false);
 	scope_pod(t, p, true);
-	for (size_t a = 0; a < p->n_addrs; a++) {
-		ret = capture_target_add(t->capture, p->addrs[a].family, p->addrs[a].addr,
-					 tp->target_id, FLOE_TARGET_LOCAL);
-		if (ret < 0)
-			fprintf(t->log, "floe: pod %s/%s: cannot add address: %s\n", p->namespace,
-				floe_pod_short_name(p), strerror(-ret));
-	}
-	for (size_t a = 0; a < old->n_addrs; a++)
-		if (!has_addr(p, &old->addrs[a]))
-			capture_target_del(t->capture, old->addrs[a].family, old->addrs[a].addr);
 	if (p->host_ifindex != old->host_ifindex) {
-		ret = capture_attach(t->capture, p->host_ifindex, err, sizeof(err));
+		pod_capture_stop(&ops, old);
+		ret = pod_capture_start(&ops, p, tp->target_id, err, sizeof(err));
 		if (ret < 0)
-			fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, floe_pod_short_name(p),
-			err);
-		capture_detach(t->capture, old->host_ifindex);
+			fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace,
+				floe_pod_short_name(p), err);
+		tp->pod = *p;
+		return;
 	}
+	ret = pod_capture_readdress(&ops, old, p, tp->target_id, err, sizeof(err));
+	if (ret < 0)
+		fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, floe_pod_short_name(p),
+			err);
 	tp->pod = *p;
 }
 
@@ -819,7 +775,7 @@ static void on_pod_event(void *ctx, enum pod_event_kind kind, const struct floe_
 
 		went.n_addrs = 0;
 		for (size_t a = 0; a < old->n_addrs; a++)
-			if (!has_addr(p, &old->addrs[a]))
+			if (!floe_pod_has_addr(p, &old->addrs[a]))
 				went.addrs[went.n_addrs++] = old->addrs[a];
 		names_set_pod(t, &went, true);
 	}
