@@ -51,9 +51,9 @@ void entry_set_compact(struct entry *e, const struct entry_compact_ops *ops, voi
 }
 
 /*
- * The tree of the compact part is what its writer wrote, read back by jansson: one writer,
- * so the tree and the direct JSON cannot disagree (the compact parts hold no reals, which are
- * the only values whose text jansson would not give back as it was).
+ * The tree of the compact part: its own to_tree, or what its writer wrote read back by
+ * jansson (then the two cannot disagree: compact parts hold no reals, the only values whose
+ * text jansson would not give back as it was).
  */
 json_t *entry_fields(const struct entry *ce)
 {
@@ -64,9 +64,17 @@ json_t *entry_fields(const struct entry *ce)
 
 	if (!e->compact)
 		return e->fields;
-	if (!entry_json_append_raw(&b, "{", 1) && !e->compact_ops->write_json(e->compact, &b, true) &&
-	    !entry_json_append_raw(&b, "}", 1))
+	if (e->compact_ops->to_tree) {
+		obj = json_object();
+		if (obj && e->compact_ops->to_tree(e->compact, obj)) {
+			json_decref(obj);
+			obj = NULL;
+		}
+	} else if (!entry_json_append_raw(&b, "{", 1) &&
+		   !e->compact_ops->write_json(e->compact, &b, true) &&
+		   !entry_json_append_raw(&b, "}", 1)) {
 		obj = json_loadb(b.p, b.len, JSON_ALLOW_NUL, NULL);
+	}
 	entry_json_buf_free(&b);
 	if (!obj)
 		return e->fields; /* ENOMEM: the compact part stays, for the writer */

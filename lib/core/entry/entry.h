@@ -123,6 +123,10 @@ struct entry_compact_ops {
 	/* Append its members as compact JSON, each `,"key":value` (no comma before the first
 	 * when first). 0 or -ENOMEM. */
 	int (*write_json)(const void *c, struct entry_json_buf *b, bool first);
+	/* Set its members on obj (an empty object), as write_json writes them. 0 or -ENOMEM.
+	 * May be NULL: the tree is then what write_json wrote, read back by jansson (which
+	 * costs about ten times the writing). */
+	int (*to_tree)(const void *c, json_t *obj);
 	/* The value at path (path[0] a top-level key); false when path[0] is not one of its
 	 * members. A value it cannot give without the tree is ENTRY_VALUE_OTHER. */
 	bool (*get)(const void *c, const char *const *path, size_t depth, struct entry_value *out);
