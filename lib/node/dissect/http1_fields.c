@@ -716,11 +716,12 @@ static bool has_param(const struct h1_head *h, const char *key)
 static void get_member(const struct h1_head *h, const char *const *path, size_t depth,
 		       struct entry_value *out)
 {
-	const char *k = path[1];
+	const char *k;
 
 	out->type = ENTRY_VALUE_OTHER; /* what is not looked up here: from the tree */
 	if (depth == 1)
 		return;
+	k = path[1];
 	if (depth == 2 && h->request && !strcmp(k, "method")) {
 		out->type = ENTRY_VALUE_STRING;
 		out->s = h->method;
