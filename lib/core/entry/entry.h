@@ -5,8 +5,10 @@
  * a contract (KFL, hub and UI address entries by them).
  *
  * An entry has fixed common fields (this struct) and protocol fields: jansson objects the
- * dissector fills ("request", "response", "grpc", "graphql", ...). entry_to_json() joins
- * both into the one JSON object that is printed and filtered.
+ * dissector fills ("request", "response", "grpc", "graphql", ...), or first a compact part a
+ * dissector writes itself (HTTP/1's heads: struct entry_compact_ops). entry_to_json() joins
+ * them into the one JSON object that is printed and filtered; entry_json_append_entry() writes
+ * the same text without building it.
  *
  * jansson is the tree because the same object is printed as JSON, matched by filters and
  * walked by name later (KFL); it escapes and validates UTF-8, which hand-written output gets
