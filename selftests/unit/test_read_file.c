@@ -311,18 +311,21 @@ static void writers_sink(void *ctx, const struct entry *e)
 {
 	struct writers *w = ctx;
 	struct entry_json_buf direct = {0}, tree = {0}, fields = {0};
-	json_t *j = entry_to_json(e);
+	json_t *j;
 
-	assert_non_null(j);
+	/* The direct writer first: entry_to_json() turns a compact part (HTTP/1's) into the
+	 * tree, which the direct writer would then write. */
 	assert_int_equal(entry_json_append_entry(&direct, e), 0);
+	j = entry_to_json(e);
+	assert_non_null(j);
 	assert_int_equal(entry_json_append(&tree, j), 0);
 	assert_int_equal(direct.len, tree.len);
 	assert_memory_equal(direct.p, tree.p, tree.len);
 	if (!strcmp(e->protocol, "http")) {
-		char *want = json_dumps(e->fields, JSON_COMPACT);
+		char *want = json_dumps(entry_fields(e), JSON_COMPACT);
 
 		assert_non_null(want);
-		assert_int_equal(entry_json_append(&fields, e->fields), 0);
+		assert_int_equal(entry_json_append(&fields, entry_fields(e)), 0);
 		assert_int_equal(fields.len, strlen(want));
 		assert_memory_equal(fields.p, want, fields.len);
 		free(want);

@@ -38,8 +38,78 @@ void entry_free(struct entry *e)
 		return;
 	entry_names_unref(e->src.names);
 	entry_names_unref(e->dst.names);
+	if (e->compact)
+		e->compact_ops->free(e->compact);
 	json_decref(e->fields);
 	free(e);
+}
+
+void entry_set_compact(struct entry *e, const struct entry_compact_ops *ops, void *c)
+{
+	e->compact_ops = ops;
+	e->compact = c;
+}
+
+/*
+ * The tree of the compact part: its own to_tree, or what its writer wrote read back by
+ * jansson (then the two cannot disagree: compact parts hold no reals, the only values whose
+ * text jansson would not give back as it was).
+ */
+json_t *entry_fields(const struct entry *ce)
+{
+	struct entry *e = (struct entry *)ce;
+	struct entry_json_buf b = {0};
+	json_t *obj = NULL, *v;
+	const char *k;
+
+	if (!e->compact)
+		return e->fields;
+	if (e->compact_ops->to_tree) {
+		obj = json_object();
+		if (obj && e->compact_ops->to_tree(e->compact, obj)) {
+			json_decref(obj);
+			obj = NULL;
+		}
+	} else if (!entry_json_append_raw(&b, "{", 1) &&
+		   !e->compact_ops->write_json(e->compact, &b, true) &&
+		   !entry_json_append_raw(&b, "}", 1)) {
+		obj = json_loadb(b.p, b.len, JSON_ALLOW_NUL, NULL);
+	}
+	entry_json_buf_free(&b);
+	if (!obj)
+		return e->fields; /* ENOMEM: the compact part stays, for the writer */
+	json_object_foreach(e->fields, k, v)
+		json_object_set(obj, k, v);
+	json_decref(e->fields);
+	e->fields = obj;
+	e->compact_ops->free(e->compact);
+	e->compact = NULL;
+	e->compact_ops = NULL;
+	return obj;
+}
+
+void entry_field_get(const struct entry *e, const char *const *path, size_t depth,
+		     struct entry_value *out)
+{
+	const json_t *v = e->fields;
+
+	memset(out, 0, sizeof(*out));
+	if (!depth || (e->compact && e->compact_ops->get(e->compact, path, depth, out)))
+		return;
+	for (size_t i = 0; i < depth && v; i++)
+		v = json_object_get(v, path[i]);
+	if (!v)
+		return;
+	if (json_is_string(v)) {
+		out->type = ENTRY_VALUE_STRING;
+		out->s = json_string_value(v);
+		out->len = json_string_length(v);
+	} else if (json_is_integer(v)) {
+		out->type = ENTRY_VALUE_INT;
+		out->i = (long long)json_integer_value(v);
+	} else {
+		out->type = ENTRY_VALUE_OTHER;
+	}
 }
 
 struct entry_names {
@@ -319,7 +389,7 @@ json_t *entry_to_json(const struct entry *e)
 		json_object_set_new(o, "missing_reason",
 				    json_string(entry_missing_reason_str(e->missing_reason)));
 	}
-	json_object_foreach(e->fields, k, v)
+	json_object_foreach(entry_fields(e), k, v)
 		json_object_set(o, k, v);
 	return o;
 }
@@ -516,6 +586,8 @@ int entry_json_append_entry(struct entry_json_buf *b, const struct entry *e)
 		b->len = len;
 		goto tree;
 	}
+	if (e->compact && e->compact_ops->write_json(e->compact, b, false))
+		goto fail;
 	json_object_foreach(e->fields, k, v)
 		if (put_field_key(b, k, false) || entry_json_append(b, v))
 			goto fail;
@@ -569,10 +641,13 @@ void text_int(struct text_buf *b, long long v)
  * the client and the proxy, the far end is the tunnel's. */
 static void tunnel_note(struct text_buf *b, const struct entry *e)
 {
-	const json_t *t = json_object_get(e->fields, "tunnel");
-	const char *id = entry_field_str(t, "id", NULL);
-	const char *to = entry_field_str(t, "authority", NULL);
+	struct entry_value idv, tov;
+	const char *id, *to;
 
+	entry_field_get(e, (const char *[]){"tunnel", "id"}, 2, &idv);
+	entry_field_get(e, (const char *[]){"tunnel", "authority"}, 2, &tov);
+	id = idv.type == ENTRY_VALUE_STRING ? idv.s : NULL;
+	to = tov.type == ENTRY_VALUE_STRING ? tov.s : NULL;
 	if (!id)
 		return;
 	text_put(b, " in tunnel ", 11);
@@ -736,28 +811,25 @@ size_t entry_utf8_prefix(const uint8_t *p, size_t n, bool allow_nul)
 	return i;
 }
 
-json_t *entry_json_text(const uint8_t *p, size_t n)
+char *entry_text_sanitize(const uint8_t *p, size_t n, bool allow_nul, size_t *out_n)
 {
-	size_t i = 0, o = 0, l;
+	size_t i, o, l;
 	char *buf;
-	json_t *j;
 
 	if (!p)
 		n = 0;
-	/* Fast path: valid UTF-8 without NUL (jansson keeps NUL via stringn, but it is awkward
-	 * for consumers; it is replaced too). */
-	i = entry_utf8_prefix(p, n, false);
-	/* Checked here: jansson's own UTF-8 check would read the bytes a second time. */
-	if (i == n)
-		return json_stringn_nocheck((const char *)p, n);
+	if (n > (SIZE_MAX - 1) / 3)
+		return NULL;
 	buf = malloc(n * 3 + 1);
 	if (!buf)
 		return NULL;
-	memcpy(buf, p, i);
+	i = entry_utf8_prefix(p, n, allow_nul);
+	if (i)
+		memcpy(buf, p, i);
 	o = i;
 	while (i < n) {
 		l = entry_utf8_seq_len(p + i, n - i);
-		if (!l || !p[i]) {
+		if (!l || (!p[i] && !allow_nul)) {
 			memcpy(buf + o, "\xef\xbf\xbd", 3); /* U+FFFD */
 			o += 3;
 			i++;
@@ -767,9 +839,48 @@ json_t *entry_json_text(const uint8_t *p, size_t n)
 		o += l;
 		i += l;
 	}
+	buf[o] = 0;
+	*out_n = o;
+	return buf;
+}
+
+json_t *entry_json_text(const uint8_t *p, size_t n)
+{
+	size_t o;
+	char *buf;
+	json_t *j;
+
+	if (!p)
+		n = 0;
+	/* Fast path: valid UTF-8 without NUL (jansson keeps NUL via stringn, but it is awkward
+	 * for consumers; it is replaced too). Checked here: jansson's own UTF-8 check would read
+	 * the bytes a second time. */
+	if (entry_utf8_prefix(p, n, false) == n)
+		return json_stringn_nocheck((const char *)p, n);
+	buf = entry_text_sanitize(p, n, false, &o);
+	if (!buf)
+		return NULL;
 	j = json_stringn_nocheck(buf, o);
 	free(buf);
 	return j;
+}
+
+int entry_json_append_text(struct entry_json_buf *b, const uint8_t *p, size_t n, bool allow_nul)
+{
+	size_t o;
+	char *buf;
+	int rc;
+
+	if (!p)
+		n = 0;
+	if (entry_utf8_prefix(p, n, allow_nul) == n)
+		return entry_json_append_string(b, (const char *)p, n);
+	buf = entry_text_sanitize(p, n, allow_nul, &o);
+	if (!buf)
+		return -ENOMEM;
+	rc = entry_json_append_string(b, buf, o);
+	free(buf);
+	return rc;
 }
 
 int entry_set_text(json_t *obj, const char *key, const uint8_t *p, size_t n)
@@ -781,16 +892,13 @@ int entry_set_text(json_t *obj, const char *key, const uint8_t *p, size_t n)
 	return 0;
 }
 
-json_t *entry_json_base64(const uint8_t *p, size_t n)
+/* The base64 text (RFC 4648, padded) of p..p+n at out, which has room for it. */
+static size_t base64_encode(const uint8_t *p, size_t n, char *out)
 {
 	static const char tab[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t o = 0;
-	char *out = malloc((n + 2) / 3 * 4 + 1);
-	json_t *s;
 
-	if (!out)
-		return NULL;
 	for (size_t i = 0; i < n; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16;
 
@@ -803,7 +911,40 @@ json_t *entry_json_base64(const uint8_t *p, size_t n)
 		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
 		out[o++] = i + 2 < n ? tab[v & 63] : '=';
 	}
-	s = json_stringn_nocheck(out, o);
+	return o;
+}
+
+json_t *entry_json_base64(const uint8_t *p, size_t n)
+{
+	char *out = malloc((n + 2) / 3 * 4 + 1);
+	json_t *s;
+
+	if (!out)
+		return NULL;
+	s = json_stringn_nocheck(out, base64_encode(p, n, out));
 	free(out);
 	return s;
+}
+
+int entry_json_append_base64(struct entry_json_buf *b, const uint8_t *p, size_t n)
+{
+	size_t len = b->len, o;
+	char *out;
+
+	/* The quotes around it, and nothing to escape inside. */
+	if (entry_json_append_raw(b, "\"", 1))
+		return -ENOMEM;
+	out = malloc((n + 2) / 3 * 4 + 1);
+	if (!out) {
+		b->len = len;
+		return -ENOMEM;
+	}
+	o = base64_encode(p, n, out);
+	if (entry_json_append_raw(b, out, o) || entry_json_append_raw(b, "\"", 1)) {
+		free(out);
+		b->len = len;
+		return -ENOMEM;
+	}
+	free(out);
+	return 0;
 }

@@ -5,8 +5,10 @@
  * a contract (KFL, hub and UI address entries by them).
  *
  * An entry has fixed common fields (this struct) and protocol fields: jansson objects the
- * dissector fills ("request", "response", "grpc", "graphql", ...). entry_to_json() joins
- * both into the one JSON object that is printed and filtered.
+ * dissector fills ("request", "response", "grpc", "graphql", ...), or first a compact part a
+ * dissector writes itself (HTTP/1's heads: struct entry_compact_ops). entry_to_json() joins
+ * them into the one JSON object that is printed and filtered; entry_json_append_entry() writes
+ * the same text without building it.
  *
  * jansson is the tree because the same object is printed as JSON, matched by filters and
  * walked by name later (KFL); it escapes and validates UTF-8, which hand-written output gets
@@ -106,8 +108,62 @@ struct entry {
 	uint32_t stream_id;      /* HTTP/2 stream; 0 when not HTTP/2 */
 	enum entry_missing missing;
 	enum entry_missing_reason missing_reason;
-	json_t *fields;          /* object: protocol fields, owned by the entry */
+	json_t *fields;          /* object: protocol fields, owned by the entry; with a compact
+				  * part, only those added after it: read with entry_fields() */
+	/* A dissector's compact protocol fields (or NULL): members kept as byte ranges and
+	 * written to JSON directly, without a tree (an HTTP/1 entry's tree was a third of its
+	 * live cost). They come before the members of `fields` in the entry's JSON. */
+	const struct entry_compact_ops *compact_ops;
+	void *compact;
 };
+
+struct entry_json_buf;
+
+/* What a compact part of an entry offers (entry.compact). */
+struct entry_value;
+struct entry_compact_ops {
+	/* Append its members as compact JSON, each `,"key":value` (no comma before the first
+	 * when first). 0 or -ENOMEM. */
+	int (*write_json)(const void *c, struct entry_json_buf *b, bool first);
+	/* Set its members on obj (an empty object), as write_json writes them. 0 or -ENOMEM.
+	 * May be NULL: the tree is then what write_json wrote, read back by jansson (which
+	 * costs about ten times the writing). */
+	int (*to_tree)(const void *c, json_t *obj);
+	/* The value at path (path[0] a top-level key); false when path[0] is not one of its
+	 * members. A value it cannot give without the tree is ENTRY_VALUE_OTHER. */
+	bool (*get)(const void *c, const char *const *path, size_t depth, struct entry_value *out);
+	void (*free)(void *c);
+};
+
+enum entry_value_type {
+	ENTRY_VALUE_ABSENT = 0,
+	ENTRY_VALUE_STRING, /* s: NUL-terminated, len bytes */
+	ENTRY_VALUE_INT,
+	ENTRY_VALUE_OTHER,  /* present: an object, an array, or what needs entry_fields() */
+};
+
+struct entry_value {
+	enum entry_value_type type;
+	const char *s;
+	size_t len;
+	long long i;
+};
+
+/*
+ * The entry's protocol fields as one jansson object: a compact part is turned into members
+ * of e->fields (before those already there) on the first call, and the entry keeps them:
+ * entries are used by one thread at a time, so e is written through const here. NULL only
+ * when e->fields is (ENOMEM is returned as the fields without the compact part).
+ */
+json_t *entry_fields(const struct entry *e);
+
+/* The value at path (top-level key first) of e's protocol fields, from the compact part when
+ * it has it (no tree built), else from e->fields. */
+void entry_field_get(const struct entry *e, const char *const *path, size_t depth,
+		     struct entry_value *out);
+
+/* Give e a compact part (e takes c; e must have none yet and no fields set before). */
+void entry_set_compact(struct entry *e, const struct entry_compact_ops *ops, void *c);
 
 /* A new entry with an empty fields object; NULL on ENOMEM. */
 struct entry *entry_new(void);
@@ -118,8 +174,6 @@ void entry_free(struct entry *e);
  * the entry stays usable). NULL on ENOMEM.
  */
 json_t *entry_to_json(const struct entry *e);
-
-struct entry_json_buf;
 
 /*
  * Append the compact JSON text of entry_to_json(e) to b (entry_json.h), byte for byte the same,
@@ -184,6 +238,18 @@ size_t entry_utf8_prefix(const uint8_t *p, size_t n, bool allow_nul);
 
 /* A JSON string holding p..p+n in base64 (RFC 4648, padded); NULL on ENOMEM. */
 json_t *entry_json_base64(const uint8_t *p, size_t n);
+
+/*
+ * Append p..p+n as the JSON string entry_json_text() makes of it (allow_nul false) or, with
+ * allow_nul, the same keeping NUL bytes (escaped): the text of a string without its tree.
+ * 0 or -ENOMEM.
+ */
+int entry_json_append_text(struct entry_json_buf *b, const uint8_t *p, size_t n, bool allow_nul);
+/* Append the string entry_json_base64() makes of p..p+n. 0 or -ENOMEM. */
+int entry_json_append_base64(struct entry_json_buf *b, const uint8_t *p, size_t n);
+/* The bytes entry_json_text() keeps of p..p+n (allow_nul: NUL kept), into a new buffer of
+ * *out_n bytes plus a NUL; NULL on ENOMEM. */
+char *entry_text_sanitize(const uint8_t *p, size_t n, bool allow_nul, size_t *out_n);
 
 /* Set key to a text value (entry_json_text); returns 0 or -ENOMEM. */
 int entry_set_text(json_t *obj, const char *key, const uint8_t *p, size_t n);

@@ -32,6 +32,12 @@ struct entry_output {
 /* A dissect_sink_fn: ctx is a struct entry_output. */
 void entry_output_sink(void *ctx, const struct entry *e);
 
+/* The same when e's JSON text (entry_json_append_entry()'s, len bytes) was written already:
+ * the live tap writes it for its history first, and writing an entry was most of its cost.
+ * json NULL: as entry_output_sink(). */
+void entry_output_sink_json(struct entry_output *o, const struct entry *e, const char *json,
+			    size_t len);
+
 /* Write what a batch gathered: 0, or -EIO (those entries count as errors). */
 int entry_output_flush(struct entry_output *o);
 

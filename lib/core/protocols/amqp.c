@@ -76,7 +76,7 @@ static int summary_of(const json_t *o, char *buf, size_t size, int off)
 
 static size_t amqp_summary(const struct entry *e, char *buf, size_t size)
 {
-	const json_t *fields = e->fields;
+	const json_t *fields = entry_fields(e);
 	const json_t *req = json_object_get(fields, "request");
 	const json_t *resp = json_object_get(fields, "response");
 	const json_t *ack = json_object_get(fields, "ack");

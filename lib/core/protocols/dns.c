@@ -29,8 +29,8 @@ static const char *dns_data_short(const json_t *d)
 /* "A example.com -> 93.184.216.34 NOERROR" (the first answers, then the rcode). */
 static size_t dns_summary(const struct entry *e, char *out, size_t size)
 {
-	const json_t *req = json_object_get(e->fields, "request");
-	const json_t *resp = json_object_get(e->fields, "response");
+	const json_t *req = json_object_get(entry_fields(e), "request");
+	const json_t *resp = json_object_get(entry_fields(e), "response");
 	const json_t *q = req ? req : resp, *ans = json_object_get(resp, "answers"), *a;
 	size_t off = 0, i;
 

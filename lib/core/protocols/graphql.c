@@ -12,7 +12,7 @@
 /* The parent's (HTTP) summary, then " query GetUser". */
 static size_t graphql_summary(const struct entry *e, char *out, size_t size)
 {
-	const json_t *gql = json_object_get(e->fields, "graphql");
+	const json_t *gql = json_object_get(entry_fields(e), "graphql");
 	size_t off = protocol_find("http")->summary(e, out, size);
 
 	if (off < size && gql)

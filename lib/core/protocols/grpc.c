@@ -13,7 +13,7 @@
 /* The parent's (HTTP) summary, then " grpc-status 5". */
 static size_t grpc_summary(const struct entry *e, char *out, size_t size)
 {
-	const json_t *status = json_object_get(json_object_get(e->fields, "grpc"), "status");
+	const json_t *status = json_object_get(json_object_get(entry_fields(e), "grpc"), "status");
 	size_t off = protocol_find("http")->summary(e, out, size);
 
 	if (off < size && status)

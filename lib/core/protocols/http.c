@@ -11,11 +11,22 @@
 /* "POST /api/v1/items?x=1 -> 503"; gRPC and GraphQL add to it (grpc.c, graphql.c). */
 static size_t http_summary(const struct entry *e, char *out, size_t size)
 {
-	const json_t *req = json_object_get(e->fields, "request");
-	const json_t *resp = json_object_get(e->fields, "response");
-	const char *method = entry_field_str(req, "method", NULL);
-	const char *url = entry_field_str(req, "url", NULL);
+	struct entry_value mv, uv, rv, sv;
+	const char *method, *url;
 	struct text_buf b = {out, size, 0};
+
+	/* Read without a tree: an HTTP/1 entry's fields are compact (http1_fields.h). */
+	entry_field_get(e, (const char *[]){"request", "method"}, 2, &mv);
+	entry_field_get(e, (const char *[]){"request", "url"}, 2, &uv);
+	if (uv.type == ENTRY_VALUE_OTHER) {
+		/* a URL the compact part cannot give as it is (not UTF-8): the tree's */
+		entry_fields(e);
+		entry_field_get(e, (const char *[]){"request", "url"}, 2, &uv);
+	}
+	entry_field_get(e, (const char *[]){"response"}, 1, &rv);
+	entry_field_get(e, (const char *[]){"response", "status"}, 2, &sv);
+	method = mv.type == ENTRY_VALUE_STRING ? mv.s : NULL;
+	url = uv.type == ENTRY_VALUE_STRING ? uv.s : NULL;
 
 	/* "%s %.300s -> %lld", by hand: this runs for every HTTP entry of a text listing. */
 	if (size)
@@ -28,9 +39,9 @@ static size_t http_summary(const struct entry *e, char *out, size_t size)
 		else
 			text_put(&b, "-", 1);
 	}
-	if (b.len < size && resp) {
+	if (b.len < size && rv.type != ENTRY_VALUE_ABSENT) {
 		text_put(&b, " -> ", 4);
-		text_int(&b, (long long)json_integer_value(json_object_get(resp, "status")));
+		text_int(&b, sv.type == ENTRY_VALUE_INT ? sv.i : 0);
 	}
 	return b.len;
 }

@@ -12,8 +12,8 @@
 /* Kafka: "Produce v9 #6 orders +1 records=3 -> NONE" (docs/kafka.md). */
 static size_t kafka_summary(const struct entry *e, char *out, size_t size)
 {
-	const json_t *req = json_object_get(e->fields, "request");
-	const json_t *resp = json_object_get(e->fields, "response");
+	const json_t *req = json_object_get(entry_fields(e), "request");
+	const json_t *resp = json_object_get(entry_fields(e), "response");
 	const json_t *topics = json_object_get(req ? req : resp, "topics");
 	const json_t *rc = json_object_get(req, "record_count") ?: json_object_get(resp, "record_count");
 	const char *err = entry_field_str(resp, "error_name", NULL);

@@ -12,9 +12,9 @@
 /* Redis: "SET user:1 bob -> OK", "GET k -> \"v\"", "push message news \"hi\"". */
 static size_t redis_summary(const struct entry *e, char *out, size_t size)
 {
-	const json_t *req = json_object_get(e->fields, "request");
-	const json_t *resp = json_object_get(e->fields, "response");
-	const json_t *push = json_object_get(e->fields, "push");
+	const json_t *req = json_object_get(entry_fields(e), "request");
+	const json_t *resp = json_object_get(entry_fields(e), "response");
+	const json_t *push = json_object_get(entry_fields(e), "push");
 	const json_t *v = json_object_get(resp, "value"), *a;
 	const char *type = entry_field_str(resp, "type", NULL);
 	size_t off = 0, i;

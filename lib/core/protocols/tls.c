@@ -11,8 +11,8 @@
 /* "example.com [h2,http/1.1] -> 1.3 TLS_AES_128_GCM_SHA256 h2", "... alert handshake_failure" */
 static size_t tls_summary(const struct entry *e, char *out, size_t size)
 {
-	const json_t *req = json_object_get(e->fields, "request");
-	const json_t *resp = json_object_get(e->fields, "response");
+	const json_t *req = json_object_get(entry_fields(e), "request");
+	const json_t *resp = json_object_get(entry_fields(e), "response");
 	const json_t *alpn = json_object_get(req, "alpn"), *a, *v;
 	struct text_buf b = {out, size, 0};
 	size_t i;
@@ -41,7 +41,7 @@ static size_t tls_summary(const struct entry *e, char *out, size_t size)
 		if (json_is_true(json_object_get(resp, "resumed")))
 			text_str(&b, " resumed");
 	}
-	json_array_foreach(json_object_get(e->fields, "alerts"), i, a)
+	json_array_foreach(json_object_get(entry_fields(e), "alerts"), i, a)
 	{
 		if (!entry_field_str(a, "level", NULL) ||
 		    strcmp(entry_field_str(a, "level", NULL), "fatal"))

@@ -20,6 +20,7 @@
 
 #include <http_parser.h>
 
+#include "dissect/http1_fields.h"
 #include "dissect/http_common.h"
 #include "dissect/pending.h"
 #include "dissect/tunnel.h"
@@ -72,8 +73,8 @@ struct msg {
 	uint64_t head_bytes, wire, gap_bytes;
 	uint64_t trailer_bytes; /* bounded like a head */
 	uint64_t ts_first;
-	json_t *obj;        /* "request" / "response" once the head is complete */
-	json_t *headers, *trailers;
+	struct h1_head *head; /* its fields as they come (http1_fields.h) */
+	bool head_made;     /* the head is complete: "request" / "response" can be set */
 	struct strbuf line, name, value;
 	struct http_body body;
 };
@@ -279,14 +280,6 @@ static void version_str(const http_parser *hp, char v[16])
 	*o = 0;
 }
 
-static void set_version(json_t *o, const http_parser *hp)
-{
-	char v[16];
-
-	version_str(hp, v);
-	json_object_set_new_nocheck(o, "version", json_string_nocheck(v));
-}
-
 static void entry_version(struct entry *e, const http_parser *hp)
 {
 	char v[16];
@@ -342,10 +335,10 @@ static void xch_try_emit(struct h1 *st, struct xch *x)
 		free(x);
 		return;
 	}
-	has_req = json_object_get(e->fields, "request") != NULL;
-	has_resp = json_object_get(e->fields, "response") != NULL;
+	has_req = h1_entry_has(e, "request");
+	has_resp = h1_entry_has(e, "response");
 	/* Nothing of either half was understood: nothing to show (the gap is counted). */
-	if (!has_req && !has_resp && !json_object_get(e->fields, "interim")) {
+	if (!has_req && !has_resp && !h1_entry_has(e, "interim")) {
 		entry_free(e);
 		free(x);
 		return;
@@ -411,10 +404,9 @@ static void msg_reset(struct msg *m)
 {
 	enum http_parser_type t = m->dir == TCP_DIR_C2S ? HTTP_REQUEST : HTTP_RESPONSE;
 
-	json_decref(m->obj);
-	json_decref(m->headers);
-	json_decref(m->trailers);
-	m->obj = m->headers = m->trailers = NULL;
+	h1_head_free(m->head);
+	m->head = NULL;
+	m->head_made = false;
 	m->line.len = m->name.len = m->value.len = 0;
 	/* A long head's buffers are not kept for the next message of a keep-alive connection. */
 	if (m->line.cap > HTTP1_KEEP_BUF)
@@ -443,10 +435,17 @@ static void msg_free(struct msg *m)
 	http_body_reset(&m->body);
 }
 
+/* The message's head, made when its first field (or its end) comes; NULL on ENOMEM. */
+static struct h1_head *msg_head(struct msg *m)
+{
+	if (!m->head)
+		m->head = h1_head_new(m->dir == TCP_DIR_C2S);
+	return m->head;
+}
+
 /* Add the header (or trailer) field collected so far. */
 static int flush_field(struct msg *m)
 {
-	json_t **obj = m->trailing ? &m->trailers : &m->headers;
 	size_t vlen = m->value.len;
 	int err = 0;
 
@@ -454,41 +453,28 @@ static int flush_field(struct msg *m)
 		return 0;
 	while (vlen && (m->value.p[vlen - 1] == ' ' || m->value.p[vlen - 1] == '\t'))
 		vlen--;
-	if (!*obj)
-		*obj = json_object();
-	if (!*obj)
+	if (!msg_head(m))
 		err = -ENOMEM;
 	else
-		err = http_headers_add(*obj, sb_str(&m->name), m->name.len, sb_str(&m->value), vlen);
+		err = h1_head_add_field(m->head, m->trailing, sb_str(&m->name), m->name.len,
+					sb_str(&m->value), vlen);
 	m->name.len = m->value.len = 0;
 	m->in_value = false;
 	return err;
 }
 
-/* The body object (and trailers) on a finished or cut message's object. */
+/* The body (and trailers) of a finished or cut message's head. */
 static void msg_close_obj(struct msg *m)
 {
-	const char *enc;
-	json_t *b;
+	bool body;
 
-	if (!m->obj)
+	if (!m->head_made)
 		return;
-	if ((m->body.size || m->gap_bytes || m->cut) &&
-	    (m->dir == TCP_DIR_C2S || conn_response_bodies(m->st->c))) {
-		enc = http_headers_get(m->headers, "content-encoding");
-		b = http_body_to_json(&m->body, enc);
-		if (b) {
-			if (m->gap_bytes) {
-				json_object_set_new_nocheck(b, "gap_bytes", json_integer((json_int_t)m->gap_bytes));
-				json_object_set_new_nocheck(b, "truncated", json_true());
-			}
-			if (m->cut)
-				json_object_set_new_nocheck(b, "truncated", json_true());
-			json_object_set_new_nocheck(m->obj, "body", b);
-		}
-	}
-	if (m->trailers && json_object_size(m->trailers))
-		json_object_set_nocheck(m->obj, "trailers", m->trailers);
+	body = (m->body.size || m->gap_bytes || m->cut) &&
+	       (m->dir == TCP_DIR_C2S || conn_response_bodies(m->st->c));
+	/* ENOMEM: the body is left out */
+	h1_head_set_body(m->head, body ? &m->body : NULL,
+			 h1_head_get(m->head, "content-encoding"), m->gap_bytes, m->cut);
 }
 
 /* ---- http_parser callbacks ---- */
@@ -583,45 +569,16 @@ static void copy_upgrade_proto(struct xch *x, const char *v)
 	x->upgrade_proto[i] = 0;
 }
 
-/* Version, headers, cookies and content type: what requests and responses share. */
-static void head_common(json_t *o, struct msg *m)
+/* The head complete (or cut after its start line): start line, version, headers, cookies,
+ * content type. Whether it could be made. */
+static bool head_make(struct msg *m)
 {
 	bool req = m->dir == TCP_DIR_C2S;
-	const char *v = http_headers_get(m->headers, req ? "cookie" : "set-cookie");
 
-	set_version(o, &m->hp);
-	json_object_set_nocheck(o, "headers", m->headers);
-	if (v) {
-		json_t *ck = json_object();
-		int err = -ENOMEM;
-
-		if (ck)
-			err = req ? http_cookies_from_request(ck, v) : http_cookies_from_set_cookie(ck, v);
-		if (!err && json_object_size(ck))
-			json_object_set_nocheck(o, "cookies", ck);
-		json_decref(ck);
-	}
-	v = http_headers_get(m->headers, "content-type");
-	if (v)
-		json_object_set_new_nocheck(o, "content_type", json_string(v));
-}
-
-static json_t *head_json(struct msg *m)
-{
-	json_t *o = json_object();
-
-	if (!o)
-		return NULL;
-	if (m->dir == TCP_DIR_C2S) {
-		json_object_set_new_nocheck(o, "method",
-					    json_string_nocheck(http_method_str(m->hp.method)));
-		http_url_split(o, sb_str(&m->line), m->line.len);
-	} else {
-		json_object_set_new_nocheck(o, "status", json_integer(m->hp.status_code));
-		entry_set_text(o, "status_text", (const uint8_t *)sb_str(&m->line), m->line.len);
-	}
-	head_common(o, m);
-	return o;
+	return msg_head(m) &&
+	       !h1_head_finish(m->head, req ? http_method_str(m->hp.method) : NULL,
+			       m->hp.status_code, sb_str(&m->line), m->line.len, m->hp.http_major,
+			       m->hp.http_minor);
 }
 
 static int on_headers_complete(http_parser *hp)
@@ -634,23 +591,22 @@ static int on_headers_complete(http_parser *hp)
 	if (m->in_value || m->name.len)
 		if (flush_field(m))
 			return -1;
-	if (!m->headers)
-		m->headers = json_object();
-	if (!m->headers)
+	if (!msg_head(m))
 		return -1;
 	m->head_done = true;
 	m->is_chunked = hp->flags & F_CHUNKED;
 	if (m->dir == TCP_DIR_C2S) {
-		const char *up = http_headers_get(m->headers, "upgrade");
+		const char *up;
 
-		m->obj = head_json(m);
+		m->head_made = head_make(m);
+		up = m->head_made ? h1_head_get(m->head, "upgrade") : NULL;
 		x->method = hp->method;
 		x->method_known = true;
 		if (up)
 			copy_upgrade_proto(x, up);
 		entry_version(x->e, hp);
 	} else {
-		m->obj = head_json(m);
+		m->head_made = head_make(m);
 		/* The request decides whether a body follows (RFC 9112 6.3). */
 		if (x->method_known && x->method == HTTP_HEAD)
 			skip = true;
@@ -661,13 +617,13 @@ static int on_headers_complete(http_parser *hp)
 			skip = true;
 		if (!skip && !m->is_chunked && hp->content_length == UINT64_MAX &&
 		    status / 100 != 1 && status != 204 && status != 304 &&
-		    !http_headers_get(m->headers, "transfer-encoding"))
+		    m->head_made && !h1_head_get(m->head, "transfer-encoding"))
 			m->until_close = true;
 	}
-	if (!m->obj)
+	if (!m->head_made)
 		return -1;
 	if (!skip && !m->is_chunked && hp->content_length != UINT64_MAX &&
-	    !http_headers_get(m->headers, "transfer-encoding")) {
+	    !h1_head_get(m->head, "transfer-encoding")) {
 		m->body_known = true;
 		m->body_left = hp->content_length;
 	}
@@ -738,37 +694,51 @@ static const http_parser_settings settings = {
 
 /* ---- message ends ---- */
 
+/* The rare members (upgrade, interim responses) go to the entry's tree: entry_fields() turns
+ * the compact part into its first members. */
 static void set_upgrade(struct xch *x, const char *proto)
 {
-	json_object_set_new_nocheck(x->e->fields, "upgrade", json_string(proto));
+	json_object_set_new_nocheck(entry_fields(x->e), "upgrade", json_string(proto));
 }
 
 static void add_interim(struct xch *x, struct msg *m)
 {
-	json_t *arr = json_object_get(x->e->fields, "interim");
+	json_t *fields = entry_fields(x->e), *arr = json_object_get(fields, "interim"), *obj;
 	char t[64]; /* entry.c writes up to 64 */
 
 	if (!arr) {
 		arr = json_array();
-		if (!arr || json_object_set_new_nocheck(x->e->fields, "interim", arr))
+		if (!arr || json_object_set_new_nocheck(fields, "interim", arr))
 			return;
 	}
 	if (json_array_size(arr) >= HTTP1_INTERIM_MAX) {
-		json_t *n = json_object_get(x->e->fields, "interim_dropped");
+		json_t *n = json_object_get(fields, "interim_dropped");
 
-		json_object_set_new_nocheck(x->e->fields, "interim_dropped",
+		json_object_set_new_nocheck(fields, "interim_dropped",
 				    json_integer(json_integer_value(n) + 1));
 		return;
 	}
+	if (!m->head_made || !(obj = h1_head_tree(m->head)))
+		return;
 	entry_format_time(m->ts_first, t);
-	json_object_set_new_nocheck(m->obj, "time", json_string(t));
-	json_array_append(arr, m->obj);
+	json_object_set_new_nocheck(obj, "time", json_string(t));
+	json_array_append_new(arr, obj);
+}
+
+/* Set the entry's "request" or "response" to the message's head, which it takes. */
+static void set_half(struct xch *x, struct msg *m, bool response)
+{
+	if (!m->head_made)
+		return;
+	h1_entry_set(x->e, response, m->head); /* ENOMEM: the half is left out */
+	m->head = NULL;
+	m->head_made = false;
 }
 
 /* After a 101: hand the connection to http2 (h2c), or stop parsing it. */
 static void switched(struct h1 *st, struct xch *x, struct msg *m, uint64_t ts_end)
 {
-	const char *up = http_headers_get(m->headers, "upgrade");
+	const char *up = m->head_made ? h1_head_get(m->head, "upgrade") : NULL;
 	char proto[sizeof(x->upgrade_proto)];
 	struct xch *rest;
 
@@ -798,12 +768,12 @@ static void switched(struct h1 *st, struct xch *x, struct msg *m, uint64_t ts_en
 			return;
 		}
 		/* No http2 dissector: the entry ends with the 101. */
-		json_object_del(e->fields, "interim");
+		json_object_del(entry_fields(e), "interim");
 	}
 	x->e->response_ts_ns = m->ts_first;
 	x->e->response_end_ns = ts_end;
 	x->e->response_size = m->wire;
-	json_object_set_nocheck(x->e->fields, "response", m->obj);
+	set_half(x, m, true);
 	x->resp = HALF_DONE;
 	xch_try_emit(st, x);
 }
@@ -815,7 +785,7 @@ static void request_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 	msg_close_obj(m);
 	x->e->request_end_ns = ts_end;
 	x->e->request_size = m->wire;
-	json_object_set_nocheck(x->e->fields, "request", m->obj);
+	set_half(x, m, false);
 	x->req = HALF_DONE;
 	if (m->hp.upgrade)
 		x->upgrade = true;
@@ -847,7 +817,7 @@ static void response_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 	x->e->response_ts_ns = m->ts_first;
 	x->e->response_end_ns = ts_end;
 	x->e->response_size = m->wire;
-	json_object_set_nocheck(x->e->fields, "response", m->obj);
+	set_half(x, m, true);
 	x->resp = HALF_DONE;
 	if (!x->e->version[0])
 		entry_version(x->e, &m->hp);
@@ -859,7 +829,7 @@ static void response_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 			response_lost(st, first(st), ENTRY_REASON_CLOSED);
 		st->tunnel = true;
 		if (x->req == HALF_DONE && !x->orphan && st->m[TCP_DIR_C2S].x != x) {
-			json_t *req = json_object_get(x->e->fields, "request");
+			json_t *req = json_object_get(entry_fields(x->e), "request");
 			struct entry *e = x->e;
 
 			/* The tunnel emits the entry once it knows what it carries. */
@@ -896,13 +866,12 @@ static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why,
 	}
 	m->cut = true;
 	/* A head cut after its start line: what came of it (the field being read is dropped). */
-	if (!m->obj && m->line_done && (m->headers || (m->headers = json_object())))
-		m->obj = head_json(m);
+	if (!m->head_made && m->line_done)
+		m->head_made = head_make(m);
 	msg_close_obj(m);
 	m->x = NULL;
 	if (m->dir == TCP_DIR_C2S) {
-		if (m->obj)
-			json_object_set_nocheck(x->e->fields, "request", m->obj);
+		set_half(x, m, false);
 		x->e->request_end_ns = ts;
 		x->e->request_size = m->wire;
 		x->req = HALF_MISSING;
@@ -911,12 +880,10 @@ static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why,
 			entry_version(x->e, &m->hp);
 		xch_try_emit(st, x);
 	} else {
-		if (m->obj && m->hp.status_code / 100 == 1) {
-			json_decref(m->obj); /* a cut interim response is not the answer */
-			m->obj = NULL;
-		}
-		if (m->obj) {
-			json_object_set_nocheck(x->e->fields, "response", m->obj);
+		if (m->head_made && m->hp.status_code / 100 == 1)
+			m->head_made = false; /* a cut interim response is not the answer */
+		if (m->head_made) {
+			set_half(x, m, true);
 			x->e->response_ts_ns = m->ts_first;
 			x->e->response_size = m->wire;
 			x->e->response_end_ns = ts;
@@ -1170,10 +1137,9 @@ static void h1_free(void *vst)
 }
 
 /*
- * For the engine's memory budget (dissector.h, mem()). Exact for the byte buffers and the
- * structs; JSON is estimated: twice the wire bytes of the head's fields parsed so far
- * (jansson's objects, keys and values), and HTTP1_XCH_JSON_BYTES for each waiting request's
- * fields (a short request's, measured: about 700 bytes).
+ * For the engine's memory budget (dissector.h, mem()). Exact for the byte buffers, the
+ * structs and the heads being parsed; estimated for each waiting request's fields:
+ * HTTP1_XCH_JSON_BYTES (a short request's head, its arena and field array).
  */
 #define HTTP1_XCH_JSON_BYTES 768u
 #define HTTP1_XCH_BYTES (sizeof(struct xch) + sizeof(struct entry) + HTTP1_XCH_JSON_BYTES)
@@ -1188,9 +1154,7 @@ static size_t h1_mem(const void *vst)
 		size_t body = 2 * m->body.len < m->body.max ? 2 * m->body.len : m->body.max;
 
 		n += m->line.cap + m->name.cap + m->value.cap + (body > m->body.len ? body : m->body.len);
-		/* The head's fields already moved from the buffers into JSON. */
-		if (!m->head_done && m->head_bytes > m->line.len + m->name.len + m->value.len)
-			n += 2 * (m->head_bytes - m->line.len - m->name.len - m->value.len);
+		n += h1_head_mem(m->head);
 	}
 	return n;
 }

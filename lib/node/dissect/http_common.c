@@ -98,8 +98,7 @@ static bool is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* The separator of repeated values of a (lower-cased) header name. */
-static const char *join_sep(const char *name, size_t n)
+const char *http_header_join_sep(const char *name, size_t n)
 {
 	/* Set-Cookie values may contain commas (Expires). */
 	if (n == 10 && !memcmp(name, "set-cookie", 10))
@@ -155,7 +154,7 @@ int http_headers_add(json_t *headers, const char *name, size_t nlen, const char 
 		goto out;
 	old = json_object_get(headers, k);
 	if (old) {
-		sep = join_sep(k, klen);
+		sep = http_header_join_sep(k, klen);
 		slen = strlen(sep);
 		olen = json_string_length(old);
 		joined = malloc(olen + slen + json_string_length(val) + 1);
@@ -281,7 +280,7 @@ static int hexval(char c)
 }
 
 /* Percent- and '+'-decode s..s+n into out (n bytes at the most); returns the length. */
-static size_t form_decode(const char *s, size_t n, uint8_t *out)
+size_t http_form_decode(const char *s, size_t n, uint8_t *out)
 {
 	size_t o = 0;
 
@@ -302,7 +301,7 @@ static size_t form_decode(const char *s, size_t n, uint8_t *out)
 }
 
 /* The query's name=value pairs, decoded; a repeated name keeps its first value. */
-static int query_params(json_t *params, const char *q, size_t n)
+int http_query_params(json_t *params, const char *q, size_t n)
 {
 	uint8_t *buf = malloc(n + 1);
 	const char *p = q, *end = q + n;
@@ -319,12 +318,12 @@ static int query_params(json_t *params, const char *q, size_t n)
 		bool has = false;
 
 		if (e > p) { /* "a&&b" has an empty pair */
-			kn = form_decode(p, (size_t)(ne - p), buf);
+			kn = http_form_decode(p, (size_t)(ne - p), buf);
 			rc = has_text_key(params, buf, kn, &has);
 			if (!rc && !has) {
 				json_t *v;
 
-				vn = eq ? form_decode(eq + 1, (size_t)(e - eq - 1), buf + kn) : 0;
+				vn = eq ? http_form_decode(eq + 1, (size_t)(e - eq - 1), buf + kn) : 0;
 				v = text_json(buf + kn, vn);
 				rc = set_text_key(params, buf, kn, v);
 			}
@@ -336,7 +335,7 @@ static int query_params(json_t *params, const char *q, size_t n)
 }
 
 /* Length of "scheme://authority" at the start of an absolute-form target, else 0. */
-static size_t absolute_prefix(const char *u, size_t n)
+size_t http_absolute_prefix(const char *u, size_t n)
 {
 	size_t i = 0;
 
@@ -361,7 +360,7 @@ int http_url_split(json_t *req, const char *url, size_t n)
 
 	if (!url)
 		url = "";
-	pre = absolute_prefix(url, n);
+	pre = http_absolute_prefix(url, n);
 
 	for (size_t i = pre; i < n; i++) {
 		if (url[i] == '#') {
@@ -396,7 +395,7 @@ int http_url_split(json_t *req, const char *url, size_t n)
 	params = json_object();
 	if (!params)
 		return -ENOMEM;
-	rc = query_params(params, url + qs, qe - qs);
+	rc = http_query_params(params, url + qs, qe - qs);
 	if (rc) {
 		json_decref(params);
 		return rc;
@@ -454,6 +453,18 @@ void http_body_reset(struct http_body *b)
 	b->held_sum = sum;
 }
 
+uint8_t *http_body_take(struct http_body *b)
+{
+	uint8_t *p = b->buf;
+
+	if (b->held_sum)
+		*b->held_sum -= b->cap;
+	b->buf = NULL;
+	b->cap = 0;
+	http_body_reset(b);
+	return p;
+}
+
 enum coding { CODING_NONE, CODING_GZIP, CODING_DEFLATE, CODING_OTHER };
 
 /* The content-encoding list, "identity" ignored: one gzip or deflate is decoded. */
@@ -484,6 +495,11 @@ static enum coding parse_coding(const char *ce)
 		p = e ? e + 1 : NULL;
 	}
 	return c;
+}
+
+bool http_body_coded(const char *content_encoding)
+{
+	return parse_coding(content_encoding) != CODING_NONE;
 }
 
 struct inflated {

@@ -26,6 +26,9 @@
 int http_headers_add(json_t *headers, const char *name, size_t nlen, const char *value,
 		     size_t vlen);
 
+/* The separator of a repeated header's values (name: n bytes, lower case). */
+const char *http_header_join_sep(const char *name, size_t n);
+
 /* The value of a header in such an object, or NULL. name is lower case. */
 const char *http_headers_get(const json_t *headers, const char *name);
 
@@ -46,6 +49,15 @@ int http_cookies_from_set_cookie(json_t *cookies, const char *set_cookie_lines);
  */
 int http_url_split(json_t *req, const char *url, size_t n);
 
+/* The pieces of http_url_split, for writers without a tree (http1_fields.c): */
+/* Length of "scheme://authority" at the start of an absolute-form target, else 0. */
+size_t http_absolute_prefix(const char *url, size_t n);
+/* Percent- and '+'-decode s..s+n into out (room for n bytes); returns the length. */
+size_t http_form_decode(const char *s, size_t n, uint8_t *out);
+/* The query's name=value pairs (q..q+n, without '?'), decoded, into params as "query_params"
+ * holds them. 0 or -ENOMEM. */
+int http_query_params(json_t *params, const char *q, size_t n);
+
 /* A message body as it streams in: the first `max` bytes are kept, all are counted. */
 struct http_body {
 	uint8_t *buf;
@@ -60,6 +72,11 @@ void http_body_init(struct http_body *b, size_t max);
 /* Count n bytes and keep what fits. Returns 0 or -ENOMEM (the bytes are counted anyway). */
 int http_body_append(struct http_body *b, const uint8_t *p, size_t n);
 void http_body_reset(struct http_body *b); /* free the bytes, keep max and held_sum */
+/* The kept bytes, handed to the caller (to free()); b is then reset. NULL when none. */
+uint8_t *http_body_take(struct http_body *b);
+/* Does http_body_to_json() decode (gzip, deflate) or name ("encoding") this content-encoding?
+ * When not, the body object is {size, truncated, text | base64}. */
+bool http_body_coded(const char *content_encoding);
 
 /*
  * The "body" object: {"size": bytes on the wire after transfer decoding, "truncated": true

@@ -37,9 +37,10 @@ static void replay_sink(void *ctx, const struct entry *e)
 {
 	struct replay *r = ctx;
 
+	r->buf.len = 0;
 	agent_local_entry(r->agent, r->history, &r->buf, e);
-	if (r->printing)
-		entry_output_sink(&r->output, e);
+	if (r->printing) /* the history's text of e is the output's (len 0: not written) */
+		entry_output_sink_json(&r->output, e, r->buf.len ? r->buf.p : NULL, r->buf.len);
 }
 
 /* The file's packets into the store, as the tap's drain writes them. */

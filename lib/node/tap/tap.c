@@ -304,6 +304,7 @@ static void tap_entry_sink(void *ctx, const struct entry *e)
 {
 	struct tap *t = ctx;
 
+	t->hbuf.len = 0;
 	agent_local_entry(t->agent, t->history, &t->hbuf, e);
 	if (!t->printing)
 		return;
@@ -312,7 +313,8 @@ static void tap_entry_sink(void *ctx, const struct entry *e)
 		return;
 	}
 	errno = 0;
-	entry_output_sink(&t->output, e);
+	/* The history's text of e is the output's: written once (hbuf.len 0: not written). */
+	entry_output_sink_json(&t->output, e, t->hbuf.len ? t->hbuf.p : NULL, t->hbuf.len);
 	if (ferror(t->output.out))
 		output_failed(t, errno);
 }

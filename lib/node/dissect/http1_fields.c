@@ -1,0 +1,844 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "dissect/http1_fields.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entry/entry_json.h"
+
+/* Up to this many fields (or query parameters), a repeated name is found by a linear scan;
+ * beyond, through a hash index (a head may hold thousands of tiny fields). */
+#define H1_SCAN_MAX 16u
+/* Query parameters written without a tree; more go through http_query_params(). */
+#define H1_PARAMS_DIRECT 32u
+
+/* One header or trailer field; strings are arena offsets (each followed by a NUL). */
+struct h1_field {
+	uint32_t name, nlen, val, vlen;
+	uint32_t hash;
+	int32_t next;   /* the next field of the same name, -1 */
+	int32_t last;   /* of a name's first field: its last one */
+	bool dup;       /* not the first of its name: written with the first */
+	bool joined;    /* of a first field: val/vlen hold the joined values */
+};
+
+struct h1_list {
+	struct h1_field *v;
+	uint32_t n, cap;
+	int32_t *index; /* open addressing over first fields, -1 empty; index_cap a power of 2 */
+	uint32_t index_cap;
+};
+
+struct h1_head {
+	bool request;
+	char *arena;
+	size_t alen, acap;
+	struct h1_list hdrs, trls;
+	const char *method;
+	unsigned status;
+	char version[16];
+	uint32_t line, line_len;
+	uint32_t pre, pe, qs, qe; /* the target's authority end, path end, query start/end */
+	bool has_ct;
+	uint32_t ct, ct_len;
+	json_t *cookies;
+	/* body */
+	bool has_body, body_text, body_truncated;
+	json_t *body_json; /* when the content-encoding makes one (decoding, "encoding") */
+	uint8_t *body;
+	size_t body_len;
+	uint64_t body_size, gap_bytes;
+};
+
+/* ---- the arena ---- */
+
+/* Append n bytes and a NUL; *off where they start. Offsets are 32-bit: a head is at most
+ * HTTP1_HEAD_MAX bytes, joined values at most twice that. */
+static int arena_add(struct h1_head *h, const void *p, size_t n, uint32_t *off)
+{
+	if (n > UINT32_MAX / 4 || h->alen + n + 1 > UINT32_MAX / 2)
+		return -ENOMEM;
+	if (h->alen + n + 1 > h->acap) {
+		size_t cap = h->acap ? h->acap : 256;
+		char *np;
+
+		while (cap < h->alen + n + 1)
+			cap *= 2;
+		np = realloc(h->arena, cap);
+		if (!np)
+			return -ENOMEM;
+		h->arena = np;
+		h->acap = cap;
+	}
+	if (n)
+		memcpy(h->arena + h->alen, p, n);
+	h->arena[h->alen + n] = 0;
+	*off = (uint32_t)h->alen;
+	h->alen += n + 1;
+	return 0;
+}
+
+static const char *at(const struct h1_head *h, uint32_t off)
+{
+	return h->arena + off;
+}
+
+/* ---- heads ---- */
+
+struct h1_head *h1_head_new(bool request)
+{
+	struct h1_head *h = calloc(1, sizeof(*h));
+
+	if (h)
+		h->request = request;
+	return h;
+}
+
+static void list_free(struct h1_list *l)
+{
+	free(l->v);
+	free(l->index);
+}
+
+void h1_head_free(struct h1_head *h)
+{
+	if (!h)
+		return;
+	list_free(&h->hdrs);
+	list_free(&h->trls);
+	free(h->arena);
+	json_decref(h->cookies);
+	json_decref(h->body_json);
+	free(h->body);
+	free(h);
+}
+
+static uint32_t name_hash(const char *p, size_t n)
+{
+	uint32_t x = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		x = (x ^ (uint8_t)p[i]) * 16777619u;
+	return x;
+}
+
+static bool same_name(const struct h1_head *h, const struct h1_field *f, const char *p, size_t n,
+		      uint32_t hash)
+{
+	return f->hash == hash && f->nlen == n && !memcmp(at(h, f->name), p, n);
+}
+
+/* Put first field i in the index (room assured). */
+static void index_put(struct h1_list *l, const struct h1_field *f, int32_t i)
+{
+	uint32_t mask = l->index_cap - 1, s = f->hash & mask;
+
+	while (l->index[s] >= 0)
+		s = (s + 1) & mask;
+	l->index[s] = i;
+}
+
+/* Keep the index at most half full, once there are more than H1_SCAN_MAX fields. */
+static int index_grow(struct h1_list *l)
+{
+	uint32_t cap = l->index_cap ? l->index_cap * 2 : 64;
+	int32_t *ni;
+
+	if (l->n + 1 <= H1_SCAN_MAX || (l->n + 1) * 2 <= l->index_cap)
+		return 0;
+	ni = malloc(cap * sizeof(*ni));
+	if (!ni)
+		return -ENOMEM;
+	free(l->index);
+	l->index = ni;
+	l->index_cap = cap;
+	memset(ni, 0xff, cap * sizeof(*ni));
+	for (uint32_t i = 0; i < l->n; i++)
+		if (!l->v[i].dup)
+			index_put(l, &l->v[i], (int32_t)i);
+	return 0;
+}
+
+/* The first field named p..p+n, or -1. */
+static int32_t find_first(const struct h1_head *h, const struct h1_list *l, const char *p,
+			  size_t n, uint32_t hash)
+{
+	if (l->index) {
+		uint32_t mask = l->index_cap - 1, s = hash & mask;
+
+		for (; l->index[s] >= 0; s = (s + 1) & mask)
+			if (same_name(h, &l->v[l->index[s]], p, n, hash))
+				return l->index[s];
+		return -1;
+	}
+	for (uint32_t i = 0; i < l->n; i++)
+		if (!l->v[i].dup && same_name(h, &l->v[i], p, n, hash))
+			return (int32_t)i;
+	return -1;
+}
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Add p..p+n to the arena as the tree keeps such text: as it is when valid UTF-8 (NUL
+ * allowed or not), else with every invalid byte as U+FFFD. */
+static int arena_text(struct h1_head *h, const char *p, size_t n, bool allow_nul, uint32_t *off,
+		      uint32_t *len)
+{
+	size_t o;
+	char *s;
+	int rc;
+
+	if (entry_utf8_prefix((const uint8_t *)p, n, allow_nul) == n) {
+		*len = (uint32_t)n;
+		return arena_add(h, p, n, off);
+	}
+	s = entry_text_sanitize((const uint8_t *)p, n, allow_nul, &o);
+	if (!s)
+		return -ENOMEM;
+	*len = (uint32_t)o;
+	rc = arena_add(h, s, o, off);
+	free(s);
+	return rc;
+}
+
+/* Header names up to this long are lower-cased on the stack. */
+#define H1_NAME_STACK 256
+
+int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t nlen,
+		      const char *value, size_t vlen)
+{
+	struct h1_list *l = trailer ? &h->trls : &h->hdrs;
+	char stack[H1_NAME_STACK], *lower = stack;
+	struct h1_field f = {.next = -1, .last = -1};
+	int32_t first;
+	int rc = -ENOMEM;
+
+	if (nlen >= sizeof(stack) && !(lower = malloc(nlen + 1)))
+		return -ENOMEM;
+	for (size_t i = 0; i < nlen; i++)
+		lower[i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] + 32) : name[i];
+	/* A field value excludes leading and trailing whitespace (RFC 9110 5.5). */
+	while (vlen && is_ows(value[0])) {
+		value++;
+		vlen--;
+	}
+	while (vlen && is_ows(value[vlen - 1]))
+		vlen--;
+	if (l->n == l->cap) {
+		uint32_t cap = l->cap ? l->cap * 2 : 8;
+		struct h1_field *nv = realloc(l->v, cap * sizeof(*nv));
+
+		if (!nv)
+			goto out;
+		l->v = nv;
+		l->cap = cap;
+	}
+	if (arena_text(h, lower, nlen, false, &f.name, &f.nlen) ||
+	    arena_text(h, value, vlen, true, &f.val, &f.vlen) || index_grow(l))
+		goto out;
+	f.hash = name_hash(at(h, f.name), f.nlen);
+	first = find_first(h, l, at(h, f.name), f.nlen, f.hash);
+	if (first >= 0) {
+		struct h1_field *fi = &l->v[first];
+
+		f.dup = true;
+		l->v[fi->last >= 0 ? fi->last : first].next = (int32_t)l->n;
+		fi->last = (int32_t)l->n;
+		fi->joined = false; /* joined again with this one */
+	}
+	l->v[l->n] = f;
+	if (first < 0 && l->index)
+		index_put(l, &l->v[l->n], (int32_t)l->n);
+	l->n++;
+	rc = 0;
+out:
+	if (lower != stack)
+		free(lower);
+	return rc;
+}
+
+size_t h1_head_fields(const struct h1_head *h, bool trailer)
+{
+	return trailer ? h->trls.n : h->hdrs.n;
+}
+
+/* Give first field i of a repeated name its joined value (once). */
+static int join(struct h1_head *h, struct h1_list *l, int32_t i)
+{
+	struct h1_field *f = &l->v[i];
+	const char *sep = http_header_join_sep(at(h, f->name), f->nlen);
+	size_t slen = strlen(sep), total = 0, o = 0;
+	uint32_t off, len;
+	char *buf;
+	int rc;
+
+	if (f->next < 0 || f->joined)
+		return 0;
+	for (int32_t k = i; k >= 0; k = l->v[k].next)
+		total += l->v[k].vlen + (k != i ? slen : 0);
+	buf = malloc(total + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (int32_t k = i; k >= 0; k = l->v[k].next) {
+		if (k != i) {
+			memcpy(buf + o, sep, slen);
+			o += slen;
+		}
+		memcpy(buf + o, at(h, l->v[k].val), l->v[k].vlen);
+		o += l->v[k].vlen;
+	}
+	rc = arena_add(h, buf, o, &off);
+	free(buf);
+	if (rc)
+		return rc;
+	len = (uint32_t)o;
+	f = &l->v[i];
+	f->val = off;
+	f->vlen = len;
+	f->joined = true;
+	return 0;
+}
+
+static const char *list_get(struct h1_head *h, struct h1_list *l, const char *name)
+{
+	size_t n = strlen(name);
+	int32_t i = find_first(h, l, name, n, name_hash(name, n));
+
+	if (i < 0 || join(h, l, i))
+		return NULL;
+	return at(h, l->v[i].val);
+}
+
+const char *h1_head_get(struct h1_head *h, const char *name)
+{
+	return list_get(h, &h->hdrs, name);
+}
+
+/* Join every repeated name of l (before writing: writing does not change the head). */
+static int join_all(struct h1_head *h, struct h1_list *l)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		if (!l->v[i].dup && join(h, l, (int32_t)i))
+			return -ENOMEM;
+	return 0;
+}
+
+/* "%u.%u" */
+static void version_text(char v[16], unsigned major, unsigned minor)
+{
+	char s[ENTRY_INT_CHARS], *d = entry_int_digits(major, s);
+	size_t n = (size_t)(s + sizeof(s) - d), m;
+
+	memcpy(v, d, n);
+	v[n++] = '.';
+	d = entry_int_digits(minor, s);
+	m = (size_t)(s + sizeof(s) - d);
+	memcpy(v + n, d, m);
+	v[n + m] = 0;
+}
+
+int h1_head_finish(struct h1_head *h, const char *method, unsigned status, const char *line,
+		   size_t n, unsigned major, unsigned minor)
+{
+	const char *v;
+	const char *url;
+	size_t i;
+
+	h->method = method;
+	h->status = status;
+	version_text(h->version, major, minor);
+	if (arena_add(h, line ? line : "", line ? n : 0, &h->line) || join_all(h, &h->hdrs))
+		return -ENOMEM;
+	h->line_len = (uint32_t)(line ? n : 0);
+	if (h->request) {
+		/* http_url_split's parts: path before '?' or '#', query up to '#'. */
+		url = at(h, h->line);
+		n = h->line_len;
+		h->pre = (uint32_t)http_absolute_prefix(url, n);
+		h->pe = h->qs = h->qe = (uint32_t)n;
+		for (i = h->pre; i < n; i++)
+			if (url[i] == '#' || url[i] == '?')
+				break;
+		h->pe = (uint32_t)i;
+		if (i < n && url[i] == '?') {
+			const char *hash = memchr(url + i + 1, '#', n - i - 1);
+
+			h->qs = (uint32_t)i + 1;
+			h->qe = hash ? (uint32_t)(hash - url) : (uint32_t)n;
+		} else {
+			h->qs = h->qe = (uint32_t)i;
+		}
+	}
+	v = h1_head_get(h, h->request ? "cookie" : "set-cookie");
+	if (v) {
+		json_t *ck = json_object();
+		int err = -ENOMEM;
+
+		if (ck)
+			err = h->request ? http_cookies_from_request(ck, v)
+					 : http_cookies_from_set_cookie(ck, v);
+		if (!err && json_object_size(ck))
+			h->cookies = json_incref(ck);
+		json_decref(ck);
+	}
+	v = h1_head_get(h, "content-type");
+	if (v) {
+		size_t len = strlen(v);
+
+		/* Its offset, found again: v points into the arena. */
+		h->has_ct = true;
+		h->ct = (uint32_t)(v - h->arena);
+		h->ct_len = (uint32_t)len;
+	}
+	return 0;
+}
+
+int h1_head_set_body(struct h1_head *h, struct http_body *body, const char *content_encoding,
+		     uint64_t gap_bytes, bool cut)
+{
+	/* Last: content_encoding may point into the arena, which joining may move. */
+	if (!body)
+		return join_all(h, &h->trls);
+	if (http_body_coded(content_encoding)) {
+		json_t *b = http_body_to_json(body, content_encoding);
+
+		if (!b)
+			return -ENOMEM;
+		if (gap_bytes) {
+			json_object_set_new_nocheck(b, "gap_bytes", json_integer((json_int_t)gap_bytes));
+			json_object_set_new_nocheck(b, "truncated", json_true());
+		}
+		if (cut)
+			json_object_set_new_nocheck(b, "truncated", json_true());
+		h->body_json = b;
+		h->has_body = true;
+		return join_all(h, &h->trls);
+	}
+	/* http_body_to_json()'s object without an encoding: {size, truncated, text | base64}. */
+	h->body_size = body->size;
+	h->body_truncated = body->size > body->len || gap_bytes || cut;
+	h->gap_bytes = gap_bytes;
+	h->body_len = body->len;
+	h->body = http_body_take(body);
+	h->body_text = entry_utf8_prefix(h->body ? h->body : (const uint8_t *)"", h->body_len,
+					 false) == h->body_len;
+	h->has_body = true;
+	return join_all(h, &h->trls);
+}
+
+size_t h1_head_mem(const struct h1_head *h)
+{
+	return h ? sizeof(*h) + h->acap + (h->hdrs.cap + h->trls.cap) * sizeof(struct h1_field) +
+			   (h->hdrs.index_cap + h->trls.index_cap) * sizeof(int32_t) + h->body_len
+		 : 0;
+}
+
+/* ---- writing ---- */
+
+static int put_key(struct entry_json_buf *b, const char *k, bool first)
+{
+	return entry_json_append_key(b, k, strlen(k), first);
+}
+
+static int put_fields(const struct h1_head *h, const struct h1_list *l, struct entry_json_buf *b)
+{
+	bool first = true;
+
+	if (entry_json_append_raw(b, "{", 1))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct h1_field *f = &l->v[i];
+
+		if (f->dup)
+			continue;
+		if (entry_json_append_key(b, at(h, f->name), f->nlen, first) ||
+		    entry_json_append_string(b, at(h, f->val), f->vlen))
+			return -ENOMEM;
+		first = false;
+	}
+	return entry_json_append_raw(b, "}", 1);
+}
+
+/* Of the decoded names so far, is there one equal to (k, n)? (ranges in keys) */
+static bool seen_key(const char *keys, const uint32_t (*r)[2], size_t count, const char *k,
+		     size_t n)
+{
+	for (size_t i = 0; i < count; i++)
+		if (r[i][1] == n && !memcmp(keys + r[i][0], k, n))
+			return true;
+	return false;
+}
+
+/* "query_params" as http_query_params() makes it: names and values decoded, a name's first
+ * value kept; names as keys (NUL and invalid bytes replaced), values as text. */
+static int put_params(const char *q, size_t n, struct entry_json_buf *b)
+{
+	uint32_t r[H1_PARAMS_DIRECT][2];
+	const char *p = q, *end = q + n;
+	size_t count = 0, pairs = 0, kn, vn, sn, klen = 0;
+	char *keys = NULL, *s;
+	uint8_t *buf;
+	bool first = true;
+	int rc = 0;
+
+	for (const char *c = q; c < end; c++)
+		pairs += *c == '&';
+	if (pairs >= H1_PARAMS_DIRECT) {
+		/* Many: the tree's way (its hash finds repeated names). */
+		json_t *o = json_object();
+
+		rc = !o || http_query_params(o, q, n) || entry_json_append(b, o) ? -ENOMEM : 0;
+		json_decref(o);
+		return rc;
+	}
+	buf = malloc(n + 1);
+	keys = malloc(3 * n + 1);
+	if (!buf || !keys || entry_json_append_raw(b, "{", 1)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (p < end && !rc) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(e - p));
+		const char *ne = eq ? eq : e;
+
+		if (e > p) { /* "a&&b" has an empty pair */
+			kn = http_form_decode(p, (size_t)(ne - p), buf);
+			s = entry_text_sanitize(buf, kn, false, &sn);
+			if (!s) {
+				rc = -ENOMEM;
+				break;
+			}
+			if (!seen_key(keys, (const uint32_t (*)[2])r, count, s, sn)) {
+				memcpy(keys + klen, s, sn);
+				r[count][0] = (uint32_t)klen;
+				r[count][1] = (uint32_t)sn;
+				klen += sn;
+				count++;
+				vn = eq ? http_form_decode(eq + 1, (size_t)(e - eq - 1), buf) : 0;
+				rc = entry_json_append_key(b, s, sn, first) ||
+				     entry_json_append_text(b, buf, vn, true);
+				first = false;
+			}
+			free(s);
+		}
+		p = amp ? amp + 1 : end;
+	}
+	if (!rc)
+		rc = entry_json_append_raw(b, "}", 1);
+out:
+	free(buf);
+	free(keys);
+	return rc ? -ENOMEM : 0;
+}
+
+static int put_body(const struct h1_head *h, struct entry_json_buf *b)
+{
+	const uint8_t *p = h->body ? h->body : (const uint8_t *)"";
+
+	if (h->body_json)
+		return entry_json_append(b, h->body_json);
+	if (entry_json_append_raw(b, "{\"size\":", 8) ||
+	    entry_json_append_int(b, h->body_size > (uint64_t)INT64_MAX ? INT64_MAX
+									 : (long long)h->body_size) ||
+	    entry_json_append_raw(b, h->body_truncated ? ",\"truncated\":true" : ",\"truncated\":false",
+				  h->body_truncated ? 17 : 18))
+		return -ENOMEM;
+	if (h->body_text ? put_key(b, "text", false) || entry_json_append_string(b, (const char *)p,
+										    h->body_len)
+			 : put_key(b, "base64", false) || entry_json_append_base64(b, p, h->body_len))
+		return -ENOMEM;
+	if (h->gap_bytes && (put_key(b, "gap_bytes", false) ||
+			     entry_json_append_int(b, h->gap_bytes > (uint64_t)INT64_MAX
+							   ? INT64_MAX : (long long)h->gap_bytes)))
+		return -ENOMEM;
+	return entry_json_append_raw(b, "}", 1);
+}
+
+int h1_head_write(const struct h1_head *h, struct entry_json_buf *b)
+{
+	const uint8_t *line = (const uint8_t *)at(h, h->line);
+	size_t start = b->len;
+	int rc;
+
+	if (entry_json_append_raw(b, "{", 1))
+		return -ENOMEM;
+	if (h->request) {
+		rc = put_key(b, "method", true) ||
+		     entry_json_append_string(b, h->method, strlen(h->method)) ||
+		     put_key(b, "url", false) || entry_json_append_text(b, line, h->line_len, true) ||
+		     put_key(b, "path", false) ||
+		     (h->pre && h->pe == h->pre
+			  ? entry_json_append_string(b, "/", 1)
+			  : entry_json_append_text(b, line + h->pre, h->pe - h->pre, true)) ||
+		     put_key(b, "query", false) ||
+		     entry_json_append_text(b, line + h->qs, h->qe - h->qs, true) ||
+		     put_key(b, "query_params", false) ||
+		     put_params((const char *)line + h->qs, h->qe - h->qs, b);
+	} else {
+		rc = put_key(b, "status", true) || entry_json_append_int(b, h->status) ||
+		     put_key(b, "status_text", false) ||
+		     entry_json_append_text(b, line, h->line_len, false);
+	}
+	rc = rc || put_key(b, "version", false) ||
+	     entry_json_append_string(b, h->version, strlen(h->version)) ||
+	     put_key(b, "headers", false) || put_fields(h, &h->hdrs, b) ||
+	     (h->cookies && (put_key(b, "cookies", false) || entry_json_append(b, h->cookies))) ||
+	     (h->has_ct && (put_key(b, "content_type", false) ||
+			    entry_json_append_string(b, at(h, h->ct), h->ct_len))) ||
+	     (h->has_body && (put_key(b, "body", false) || put_body(h, b))) ||
+	     (h->trls.n && (put_key(b, "trailers", false) || put_fields(h, &h->trls, b))) ||
+	     entry_json_append_raw(b, "}", 1);
+	if (rc) {
+		b->len = start;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* An object of the fields' names and (joined) values. */
+static json_t *fields_tree(const struct h1_head *h, const struct h1_list *l)
+{
+	json_t *o = json_object();
+
+	for (uint32_t i = 0; o && i < l->n; i++) {
+		const struct h1_field *f = &l->v[i];
+
+		if (!f->dup && json_object_set_new_nocheck(o, at(h, f->name),
+							   json_stringn_nocheck(at(h, f->val), f->vlen))) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+/* The body object, as put_body() writes it. */
+static json_t *body_tree(const struct h1_head *h)
+{
+	struct http_body view;
+	json_t *b;
+
+	if (h->body_json)
+		return json_incref(h->body_json);
+	http_body_init(&view, h->body_len);
+	view.buf = h->body;
+	view.len = h->body_len;
+	view.size = h->body_size;
+	b = http_body_to_json(&view, NULL);
+	if (b && h->gap_bytes)
+		json_object_set_new_nocheck(b, "gap_bytes", json_integer(h->gap_bytes > (uint64_t)INT64_MAX
+									 ? INT64_MAX : (json_int_t)h->gap_bytes));
+	if (b && h->body_truncated)
+		json_object_set_new_nocheck(b, "truncated", json_true());
+	return b;
+}
+
+/*
+ * The tree of the head, built directly (as the writer writes it: test_http1_fields and
+ * fuzz_http1_fields hold both to the former tree): reading the written text back with
+ * jansson's parser cost ten times more, and a filter builds the tree of every entry.
+ */
+json_t *h1_head_tree(const struct h1_head *h)
+{
+	json_t *o = json_object();
+	int rc = !o;
+
+	if (h->request && !rc)
+		rc = json_object_set_new_nocheck(o, "method", json_string_nocheck(h->method)) ||
+		     http_url_split(o, at(h, h->line), h->line_len);
+	else if (!rc)
+		rc = json_object_set_new_nocheck(o, "status", json_integer(h->status)) ||
+		     entry_set_text(o, "status_text", (const uint8_t *)at(h, h->line), h->line_len);
+	rc = rc || json_object_set_new_nocheck(o, "version", json_string_nocheck(h->version)) ||
+	     json_object_set_new_nocheck(o, "headers", fields_tree(h, &h->hdrs)) ||
+	     (h->cookies && json_object_set_nocheck(o, "cookies", h->cookies)) ||
+	     (h->has_ct && json_object_set_new_nocheck(
+			       o, "content_type", json_stringn_nocheck(at(h, h->ct), h->ct_len))) ||
+	     (h->has_body && json_object_set_new_nocheck(o, "body", body_tree(h))) ||
+	     (h->trls.n && json_object_set_new_nocheck(o, "trailers", fields_tree(h, &h->trls)));
+	if (rc) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* ---- an entry's compact part: its "request" and "response" ---- */
+
+struct h1_compact {
+	struct h1_head *half[2]; /* request, response */
+	uint8_t order[2];        /* which was set first */
+	uint8_t n;
+};
+
+static int compact_write(const void *vc, struct entry_json_buf *b, bool first)
+{
+	const struct h1_compact *c = vc;
+
+	for (uint8_t i = 0; i < c->n; i++) {
+		uint8_t w = c->order[i];
+
+		if (put_key(b, w ? "response" : "request", first && !i) ||
+		    h1_head_write(c->half[w], b))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Is there a query parameter whose decoded name is key? */
+static bool has_param(const struct h1_head *h, const char *key)
+{
+	const char *q = at(h, h->line) + h->qs, *end = at(h, h->line) + h->qe, *p = q;
+	size_t kl = strlen(key);
+	uint8_t small[3 * 64];
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(e - p));
+		const char *ne = eq ? eq : e;
+
+		/* A decoded name is at most as long as its text, at least a third of it. */
+		if ((size_t)(ne - p) >= kl && (size_t)(ne - p) <= 3 * kl && kl <= 64 &&
+		    http_form_decode(p, (size_t)(ne - p), small) == kl && !memcmp(small, key, kl))
+			return true;
+		p = amp ? amp + 1 : end;
+	}
+	return false;
+}
+
+static void get_member(const struct h1_head *h, const char *const *path, size_t depth,
+		       struct entry_value *out)
+{
+	const char *k;
+
+	out->type = ENTRY_VALUE_OTHER; /* what is not looked up here: from the tree */
+	if (depth == 1)
+		return;
+	k = path[1];
+	if (depth == 2 && h->request && !strcmp(k, "method")) {
+		out->type = ENTRY_VALUE_STRING;
+		out->s = h->method;
+		out->len = strlen(h->method);
+	} else if (depth == 2 && h->request && !strcmp(k, "url")) {
+		const char *u = at(h, h->line);
+
+		/* As it is when it is valid UTF-8 (the tree's string is then the same). */
+		if (entry_utf8_prefix((const uint8_t *)u, h->line_len, true) == h->line_len) {
+			out->type = ENTRY_VALUE_STRING;
+			out->s = u;
+			out->len = h->line_len;
+		}
+	} else if (depth == 2 && !h->request && !strcmp(k, "status")) {
+		out->type = ENTRY_VALUE_INT;
+		out->i = h->status;
+	} else if (depth == 2 && !strcmp(k, "content_type")) {
+		out->type = h->has_ct ? ENTRY_VALUE_STRING : ENTRY_VALUE_ABSENT;
+		out->s = h->has_ct ? at(h, h->ct) : NULL;
+		out->len = h->ct_len;
+	} else if (!strcmp(k, "body")) {
+		if (!h->has_body) {
+			out->type = ENTRY_VALUE_ABSENT;
+		} else if (depth == 3 && !strcmp(path[2], "text") && !h->body_json) {
+			out->type = h->body_text ? ENTRY_VALUE_OTHER : ENTRY_VALUE_ABSENT;
+			if (h->body_text && !h->body_len) {
+				out->type = ENTRY_VALUE_STRING;
+				out->s = "";
+			}
+		}
+	} else if (depth == 3 && h->request && !strcmp(k, "query_params")) {
+		if (!has_param(h, path[2]))
+			out->type = ENTRY_VALUE_ABSENT;
+	}
+}
+
+static int compact_tree(const void *vc, json_t *obj)
+{
+	const struct h1_compact *c = vc;
+
+	for (uint8_t i = 0; i < c->n; i++) {
+		uint8_t w = c->order[i];
+
+		if (json_object_set_new_nocheck(obj, w ? "response" : "request",
+						h1_head_tree(c->half[w])))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static bool compact_get(const void *vc, const char *const *path, size_t depth,
+			struct entry_value *out)
+{
+	const struct h1_compact *c = vc;
+	int w;
+
+	if (!strcmp(path[0], "request"))
+		w = 0;
+	else if (!strcmp(path[0], "response"))
+		w = 1;
+	else
+		return false;
+	if (!c->half[w])
+		return false; /* not here: maybe in the tree */
+	get_member(c->half[w], path, depth, out);
+	return true;
+}
+
+static void compact_free(void *vc)
+{
+	struct h1_compact *c = vc;
+
+	h1_head_free(c->half[0]);
+	h1_head_free(c->half[1]);
+	free(c);
+}
+
+static const struct entry_compact_ops h1_compact_ops = {
+	.write_json = compact_write,
+	.to_tree = compact_tree,
+	.get = compact_get,
+	.free = compact_free,
+};
+
+int h1_entry_set(struct entry *e, bool response, struct h1_head *h)
+{
+	struct h1_compact *c = e->compact_ops == &h1_compact_ops ? e->compact : NULL;
+	int w = response ? 1 : 0;
+	json_t *j;
+
+	/* Compact while nothing was set in the tree (its members would come first). */
+	if (!c && !e->compact && !json_object_size(e->fields)) {
+		c = calloc(1, sizeof(*c));
+		if (c)
+			entry_set_compact(e, &h1_compact_ops, c);
+	}
+	if (c && !json_object_size(e->fields)) {
+		if (c->half[w]) {
+			/* Set again (never, today): the tree's set replaced it in place. */
+			h1_head_free(c->half[w]);
+		} else {
+			c->order[c->n++] = (uint8_t)w;
+		}
+		c->half[w] = h;
+		return 0;
+	}
+	j = h1_head_tree(h);
+	h1_head_free(h);
+	if (!j || json_object_set_new_nocheck(entry_fields(e), response ? "response" : "request", j))
+		return -ENOMEM;
+	return 0;
+}
+
+bool h1_entry_has(const struct entry *e, const char *key)
+{
+	struct entry_value v;
+
+	entry_field_get(e, (const char *[]){key}, 1, &v);
+	return v.type != ENTRY_VALUE_ABSENT;
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * http1_fields: an HTTP/1 message head (start line, header fields, trailers) and its body
+ * kept as bytes, and the entry fields "request" / "response" made of them, written to JSON
+ * directly (entry.h, struct entry_compact_ops) instead of being built as a jansson tree.
+ *
+ * Why: a live HTTP/1 entry's tree (a hundred-odd small allocations: objects, hash pairs,
+ * strings), built, written and freed, was about a third of the dissection thread's
+ * instructions per entry (docs/bench.md, issue 13). Here a head is three allocations: the
+ * struct, one arena of bytes, one array of fields. The text written is byte for byte what
+ * the tree gave (docs/entries.md's shapes); whoever needs the tree (a filter, GraphQL, a
+ * CONNECT, an interim response) gets it from entry_fields(), which reads this text back.
+ *
+ * Strings are kept as the tree kept them: header names lower-cased, values trimmed, both
+ * with invalid UTF-8 bytes replaced (http_common.h); repeated names joined at
+ * h1_head_finish(). A head is used by one thread.
+ */
+#ifndef FLOE_DISSECT_HTTP1_FIELDS_H
+#define FLOE_DISSECT_HTTP1_FIELDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "dissect/http_common.h"
+#include "entry/entry.h"
+
+struct h1_head;
+
+/* A new, empty head of a request or a response; NULL on ENOMEM. */
+struct h1_head *h1_head_new(bool request);
+void h1_head_free(struct h1_head *h);
+
+/* Add a header field (or, with trailer, a trailer field) as received. 0 or -ENOMEM. */
+int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t nlen,
+		      const char *value, size_t vlen);
+
+/* The value of a header field (name lower case), repeated ones joined, as a C string (cut at
+ * a NUL, as the tree's string gave it); NULL when absent. Valid until the next add. */
+const char *h1_head_get(struct h1_head *h, const char *name);
+
+/* Headers or trailers received so far. */
+size_t h1_head_fields(const struct h1_head *h, bool trailer);
+
+/*
+ * The start line and what is derived from the headers (content type, cookies): call once
+ * the head is complete (or cut after its start line). Request: method name (static) and the
+ * target as sent; response: status and reason phrase. 0 or -ENOMEM.
+ */
+int h1_head_finish(struct h1_head *h, const char *method, unsigned status, const char *line,
+		   size_t n, unsigned major, unsigned minor);
+
+/*
+ * The end of the message: the "body" member from body (NULL: no body member) (its bytes are taken when they are written as they are, else
+ * http_body_to_json() makes the object), with "gap_bytes" and "truncated" as the dissector
+ * sets them. 0 or -ENOMEM.
+ */
+int h1_head_set_body(struct h1_head *h, struct http_body *body, const char *content_encoding,
+		     uint64_t gap_bytes, bool cut);
+
+/* Bytes the head holds (for the dissection memory budget). */
+size_t h1_head_mem(const struct h1_head *h);
+
+/* The head's JSON object text. 0 or -ENOMEM. */
+int h1_head_write(const struct h1_head *h, struct entry_json_buf *b);
+/* The same as a tree (new reference); NULL on ENOMEM. */
+json_t *h1_head_tree(const struct h1_head *h);
+
+/*
+ * Set e's "request" (response false) or "response" to h, which e takes: as a compact member
+ * while e's fields are all compact, else (the tree was built: an interim response, an
+ * upgrade) as a tree member. 0 or -ENOMEM (h freed).
+ */
+int h1_entry_set(struct entry *e, bool response, struct h1_head *h);
+
+/* Is key ("request", "response", "interim") among e's fields? */
+bool h1_entry_has(const struct entry *e, const char *key);
+
+#endif /* FLOE_DISSECT_HTTP1_FIELDS_H */
