@@ -90,6 +90,9 @@ struct tap_options {
 	/* --name-history: names of gone pods and former services kept for entries (spans,
 	 * name_resolver.h); 0: NAME_RESOLVER_HISTORY_DEFAULT */
 	size_t name_history;
+	/* --dns-names: addresses named by DNS answers kept (name_resolver.h); 0:
+	 * NAME_RESOLVER_DNS_DEFAULT */
+	size_t dns_names;
 	bool tls;                /* --tls (default): TLS plaintext through uprobes (docs/tls.md) */
 	/* Services over the agent's API while the tap runs, started in this order once it is
 	 * ready and stopped in reverse before it goes (tap_options_add_service). */
