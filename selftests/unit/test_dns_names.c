@@ -411,7 +411,7 @@ static void test_bound(void **state)
 {
 	struct fx f;
 	struct name_resolver_stats st, st0;
-	char addr[32], nm[32];
+	char addr[32], nm[64];
 	uint8_t k[16];
 
 	fx_init(&f, 3);
@@ -452,6 +452,25 @@ static void test_bound(void **state)
 	assert_int_equal(st.addrs, 3);
 	assert_true(st.bytes < st0.bytes + 3 * 200 + 8 * 1024); /* 3 names (and the buckets) */
 	fx_free(&f);
+
+	/* what an address named by DNS costs (docs/dns-names.md): 10,000 names of 40 bytes */
+	{
+		struct name_resolver *r = name_resolver_new(0, 0);
+
+		name_resolver_get_stats(r, &st0);
+		for (int i = 0; i < 10000; i++) {
+			snprintf(addr, sizeof(addr), "10.7.%d.%d", i / 250, i % 250);
+			snprintf(nm, sizeof(nm), "host-%05d.a-forty-byte-lon-name.example", i);
+			key(addr, k);
+			assert_int_equal(strlen(nm), 40);
+			assert_int_equal(name_resolver_set_dns(r, k, nm, T0, 300), 0);
+		}
+		name_resolver_get_stats(r, &st);
+		assert_int_equal(st.dns_names, 10000);
+		print_message("10,000 DNS names of 40 bytes: %zu bytes, %.0f an address\n",
+			      st.bytes - st0.bytes, (double)(st.bytes - st0.bytes) / 10000);
+		name_resolver_free(r);
+	}
 	(void)state;
 }
 
