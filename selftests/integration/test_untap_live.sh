@@ -25,15 +25,7 @@ INV=$T/inventory
 inventory() { printf '%s %s\n%s back\n' "$(pod_ns c)" "$1" "$(pod_ns s)" >"$INV.tmp" && mv "$INV.tmp" "$INV"; }
 inventory front
 
-pod_bg s "$T/server.log" python3 -c '
-import socketserver
-class H(socketserver.StreamRequestHandler):
-    def handle(self):
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-            pass
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(("0.0.0.0", 8080), H).serve_forever()'
+pod_bg s "$T/server.log" python3 "$HERE/../lib/newconn.py" server 8080
 wait_tcp_listen s 8080 10 || { not_ok "server in s"; done_testing; }
 
 # retrans POD: TCP segments the pod sent again (RetransSegs, and SYN/SYN-ACK retransmissions).
@@ -51,21 +43,7 @@ if ! floe_start_json "$OUT" "$T/floe.log" -n front --inventory "$INV" --store "$
 fi
 check "floe taps c" grep -q '^floe: tapping 1 pod:' "$T/floe.log"
 
-pod_bg c "$T/client.log" python3 -c '
-import socket, sys, time
-n = 0
-while True:
-    n += 1
-    try:
-        k = socket.create_connection((sys.argv[1], 8080), timeout=5)
-        k.sendall(b"GET /live?n=%d HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n" % n)
-        while k.recv(4096):
-            pass
-        k.close()
-        print(n, flush=True)
-    except OSError as e:
-        print("error", e, flush=True)
-    time.sleep(0.002)' "$S"
+pod_bg c "$T/client.log" python3 "$HERE/../lib/newconn.py" client $S 8080
 wait_for_line "$T/client.log" '^50$' 10 || { not_ok "the client runs"; done_testing; }
 r0_c=$(retrans c) r0_s=$(retrans s)
 
