@@ -39,15 +39,11 @@ pod_bg d "$T/dnsmasq.log" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv 
 	--host-record=api.ext.floe,$EXT.2 \
 	--host-record=old.ext.floe,$EXT.3 --host-record=new.ext.floe,$EXT.3 \
 	--host-record=multi.ext.floe,$EXT.4
-end=$(($(date +%s) + 10))
-until in_pod d ss -Hlun "sport = :53" 2>/dev/null | grep -q . && wait_tcp_listen d 53 1; do
-	if [ "$(date +%s)" -ge "$end" ] || ! kill -0 "$BG_PID" 2>/dev/null; then
-		not_ok "dnsmasq listens on 53 in d"
-		diag "$(cat "$T/dnsmasq.log")"
-		done_testing
-	fi
-	sleep 0.1
-done
+if ! { wait_udp_listen d 53 10 && wait_tcp_listen d 53 1; }; then
+	not_ok "dnsmasq listens on 53 in d"
+	diag "$(cat "$T/dnsmasq.log")"
+	done_testing
+fi
 ok "dnsmasq listens on 53 in d"
 
 ENTRIES_PODS="a|d" entries_tap

@@ -72,11 +72,7 @@ pod_bg dns "$T/dnsmasq.log" dnsmasq --no-daemon --conf-file=/dev/null --no-resol
 	--bind-interfaces --listen-address=$DNS --port=53 --local-ttl=30 \
 	--host-record=web.shop.svc.cluster.local,$WEB \
 	--host-record=edge.cdn.example.net,$EXT --cname=partner.example.com,edge.cdn.example.net
-end=$(($(date +%s) + 10))
-until in_pod dns ss -Hlun "sport = :53" 2>/dev/null | grep -q .; do
-	[ "$(date +%s)" -lt "$end" ] || { not_ok "dnsmasq listens"; diag "$(cat "$T/dnsmasq.log")"; done_testing; }
-	sleep 0.1
-done
+wait_udp_listen dns 53 10 || { not_ok "dnsmasq listens"; diag "$(cat "$T/dnsmasq.log")"; done_testing; }
 
 OUT=$T/entries.json
 if ! floe_start_json "$OUT" "$T/floe.log" --kubeconfig "$SA" --node "$NODE_NAME" -n shop \

@@ -6,9 +6,14 @@
 #ifndef FLOE_TEST_DNS_WIRE_H
 #define FLOE_TEST_DNS_WIRE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "net/packet.h"
 
 struct msgb {
 	uint8_t b[70000];
@@ -125,6 +130,29 @@ static inline void query_a(struct msgb *m, unsigned id, const char *n)
 {
 	hdr(m, id, 0x0100, 1, 0, 0, 0);
 	question(m, n, 1);
+}
+
+/* A UDP datagram as the engine takes it: 10.0.0.1:cport (the client) to 10.0.0.2:sport, or the
+ * other way; wire: its length on the wire (more than n: cut by the snap length). */
+static inline void dns_wire_udp(struct packet *pk, uint64_t ts, bool from_client, uint16_t cport,
+				uint16_t sport, const uint8_t *p, size_t n, size_t wire)
+{
+	uint8_t *client = from_client ? pk->src : pk->dst, *server = from_client ? pk->dst : pk->src;
+
+	memset(pk, 0, sizeof(*pk));
+	pk->ts_ns = ts;
+	pk->family = AF_INET;
+	pk->l4_proto = IPPROTO_UDP;
+	pk->flags = PACKET_F_L4;
+	client[10] = client[11] = server[10] = server[11] = 0xff;
+	client[12] = server[12] = 10;
+	client[15] = 1;
+	server[15] = 2;
+	pk->sport = from_client ? cport : sport;
+	pk->dport = from_client ? sport : cport;
+	pk->payload = p;
+	pk->payload_caplen = n;
+	pk->payload_wirelen = wire;
 }
 
 #endif /* FLOE_TEST_DNS_WIRE_H */

@@ -75,18 +75,7 @@ static void udp_n(struct fx *f, bool from_client, const uint8_t *p, size_t n, si
 {
 	struct packet pk;
 
-	memset(&pk, 0, sizeof(pk));
-	pk.ts_ns = f->ts;
-	pk.family = AF_INET;
-	pk.l4_proto = IPPROTO_UDP;
-	pk.flags = PACKET_F_L4;
-	v4(from_client ? pk.src : pk.dst, 1);
-	v4(from_client ? pk.dst : pk.src, 2);
-	pk.sport = from_client ? f->cport : f->sport;
-	pk.dport = from_client ? f->sport : f->cport;
-	pk.payload = p;
-	pk.payload_caplen = n;
-	pk.payload_wirelen = wire;
+	dns_wire_udp(&pk, f->ts, from_client, f->cport, f->sport, p, n, wire);
 	assert_int_equal(dissect_engine_packet(f->eng, &pk), 0);
 	f->ts += 1000;
 }

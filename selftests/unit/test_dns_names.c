@@ -92,17 +92,7 @@ static void udp(struct fx *f, bool from_client, const struct msgb *m)
 {
 	struct packet pk;
 
-	memset(&pk, 0, sizeof(pk));
-	pk.ts_ns = f->ts;
-	pk.family = AF_INET;
-	pk.l4_proto = IPPROTO_UDP;
-	pk.flags = PACKET_F_L4;
-	key(from_client ? "10.0.0.1" : "10.0.0.2", pk.src);
-	key(from_client ? "10.0.0.2" : "10.0.0.1", pk.dst);
-	pk.sport = from_client ? f->cport : 53;
-	pk.dport = from_client ? 53 : f->cport;
-	pk.payload = m->b;
-	pk.payload_caplen = pk.payload_wirelen = m->n;
+	dns_wire_udp(&pk, f->ts, from_client, f->cport, 53, m->b, m->n, m->n);
 	assert_int_equal(dissect_engine_packet(f->eng, &pk), 0);
 	f->ts += 1000;
 }
