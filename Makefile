@@ -331,6 +331,7 @@ bench: deps
 	bash selftests/bench/ui.sh
 	$(BUILD)/bench/bench_script   # the cost of a script hook per entry (docs/scripting.md)
 	bash selftests/bench/k8s_latency.sh
+	bash selftests/bench/untap_latency.sh
 
 run: deps
 	$(MAKE) all

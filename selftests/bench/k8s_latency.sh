@@ -27,30 +27,9 @@ kc create namespace lat >/dev/null && kc -n lat create serviceaccount default >/
 
 # The server answers every request at once; the client asks forever (new connection each time,
 # so that a request begun before its pod was tapped does not hide the next ones).
-pod_bg s "$T/server.log" python3 -c '
-import socketserver
-class H(socketserver.StreamRequestHandler):
-    def handle(self):
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-            pass
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(("0.0.0.0", 8080), H).serve_forever()'
+pod_bg s "$T/server.log" python3 "$HERE/../lib/newconn.py" server 8080
 wait_tcp_listen s 8080 10 || { echo "server failed"; exit 1; }
-pod_bg c "$T/client.log" python3 -c '
-import socket, sys, time
-n = 0
-while True:
-    n += 1
-    try:
-        k = socket.create_connection((sys.argv[1], 8080), timeout=1)
-        k.sendall(b"GET /lat?n=%d HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n" % n)
-        while k.recv(4096):
-            pass
-        k.close()
-    except OSError:
-        pass
-    time.sleep(0.002)' "$S"
+pod_bg c "$T/client.log" python3 "$HERE/../lib/newconn.py" client "$S" 8080
 
 OUT=$T/entries.json
 floe_start_json "$OUT" "$T/floe.log" --kubeconfig "$ADMIN" --node "$NODE_NAME" -n lat \

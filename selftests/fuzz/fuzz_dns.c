@@ -15,7 +15,10 @@
  * dns and the rest reaches the dissector. The whole input is also parsed as one message.
  *
  * Checked: no crash or sanitizer report; every entry is "dns" and serialises to JSON with
- * integer sizes; its text line can be formatted.
+ * integer sizes; its text line can be formatted. Each entry also goes to dns_answer_names()
+ * (what the tap names addresses by) and what it names to a name resolver of 4 DNS names:
+ * at most DNS_ANSWER_ADDRS_MAX addresses, a name an entry can hold, and each address then
+ * named so (the bound kept).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -27,6 +30,8 @@
 #include "dissect/dns_message.h"
 #include "dissect/engine.h"
 #include "fuzz_common.h"
+#include "pods/dns_answer.h"
+#include "pods/name_resolver.h"
 
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
@@ -39,13 +44,38 @@ static const uint8_t query[] = { 0x01, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00,
 				 0x00, 0x00, 0x00, 0x01, 'a',  0x07, 'e',  'x',  'a',
 				 'm',  'p',  'l',  'e',  0x00, 0x00, 0x01, 0x00, 0x01 };
 
+/* What the entry names, as the tap learns it. */
+static void check_names(struct name_resolver *r, const struct entry *e)
+{
+	static struct dns_answer a;
+	struct name_resolver_stats st;
+
+	if (!dns_answer_names(e, &a))
+		return;
+	CHECK(a.name && a.n_addrs <= DNS_ANSWER_ADDRS_MAX && strlen(a.name) < ENTRY_NAME_MAX);
+	if (name_resolver_learn_dns(r, &a, e->response_ts_ns) == -ENOMEM)
+		return;
+	for (size_t i = 0; i < a.n_addrs; i++) {
+		struct entry_names *n = name_resolver_lookup(r, a.addrs[i].addr, e->response_ts_ns);
+
+		/* the last of these four is named so for sure; earlier ones may have been
+		 * pushed out, or renamed by a later record of the same answer (never another
+		 * name: one answer, one name) */
+		CHECK(!n || !strcmp(entry_names_dns(n), a.name));
+		CHECK(n || i + 4 < a.n_addrs);
+		entry_names_unref(n);
+	}
+	name_resolver_get_stats(r, &st);
+	CHECK(st.dns_names <= 4 && st.addrs <= 4);
+}
+
 static void check_entry(void *ctx, const struct entry *e)
 {
 	json_t *o = entry_to_json(e);
 	char line[600], *s;
 
-	(void)ctx;
 	CHECK(o);
+	check_names(ctx, e);
 	if (strcmp(e->protocol, "dns")) {
 		fuzz_check_any_entry(e, o); /* another dissector took the input */
 		return;
@@ -99,6 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dissect_config cfg = { 0 };
 	struct dissect_engine *eng;
+	struct name_resolver *names;
 	struct dns_summary sum;
 	bool started[2] = { false, false };
 	struct conn *c;
@@ -114,8 +145,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.max_buffer_per_dir = data[0] & 4 ? 256 : 0;
 	cfg.udp_max_conversations = data[0] & 8 ? 1 : 4; /* small: the table is allocated per run */
 	cfg.tcp.max_flows = 4;
-	if (dissect_engine_create(&cfg, check_entry, NULL, &eng))
+	names = name_resolver_new(1, 4);
+	if (!names)
 		return 0;
+	if (dissect_engine_create(&cfg, check_entry, names, &eng)) {
+		name_resolver_free(names);
+		return 0;
+	}
 	c = open_tcp(eng, id, ts);
 	for (i = 1; i + 2 <= size && c;) {
 		uint8_t h = data[i], n = data[i + 1];
@@ -171,5 +207,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dissect_engine_finish(eng);
 	fuzz_check_memory(eng, true);
 	dissect_engine_destroy(eng);
+	name_resolver_free(names);
 	return 0;
 }

@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	static const enum k8s_resource res[] = {K8S_RES_SERVICES, K8S_RES_ENDPOINTSLICES,
 						K8S_RES_NODES, K8S_RES_SERVICES};
-	struct run run = {.res = res[data[0] & 3], .r = name_resolver_new(4), .ts = 1};
+	struct run run = {.res = res[data[0] & 3], .r = name_resolver_new(4, 4), .ts = 1};
 	const char *text = (const char *)data + 1, *p = text, *end = text + size - 1;
 	char rv[K8S_RV_MAX + 1], cont[K8S_CONTINUE_MAX + 1], err[256];
 	struct k8s_svc_event *ev = malloc(sizeof(*ev));

@@ -24,6 +24,7 @@
 #   bg_stop PID [SIG]            stop one remembered process (SIG, default TERM; KILL after 3 s)
 #   wait_for_line FILE ERE SECS  wait until FILE has a line matching ERE (0) or timeout (1)
 #   wait_tcp_listen NAME PORT SECS  wait until something listens on PORT in the pod
+#   wait_udp_listen NAME PORT SECS  the same for a UDP socket bound to PORT
 #   wait_tcp_idle NAME PORT SECS    wait until the pod holds no TCP connection from or to PORT
 #                                (each closed on its side: only listeners and TIME-WAIT left)
 #   pods_cleanup                 stop remembered processes, delete every netns of this run,
@@ -169,11 +170,14 @@ wait_for_line() {
 	done
 }
 
-wait_tcp_listen() {
-	local name=$1 port=$2 secs=${3:-10} end
+wait_tcp_listen() { _wait_listen -Hltn "$@"; }
+wait_udp_listen() { _wait_listen -Hlun "$@"; }
+
+_wait_listen() {
+	local opts=$1 name=$2 port=$3 secs=${4:-10} end
 	end=$(($(date +%s%N) + secs * 1000000000))
 	while :; do
-		if in_pod "$name" ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
+		if in_pod "$name" ss "$opts" "sport = :$port" 2>/dev/null | grep -q .; then
 			return 0
 		fi
 		if [ "$(date +%s%N)" -ge "$end" ]; then

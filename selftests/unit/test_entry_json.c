@@ -299,7 +299,7 @@ static struct entry *direct_sample(void)
  * version that is not UTF-8 (left out, as json_string() leaves it). */
 static void test_entry_direct_same_as_tree(void **state)
 {
-	for (int shape = 0; shape < 8; shape++) {
+	for (int shape = 0; shape < 10; shape++) {
 		struct entry *e = direct_sample();
 		struct entry_json_buf direct = {0}, tree = {0};
 		json_t *j;
@@ -334,8 +334,34 @@ static void test_entry_direct_same_as_tree(void **state)
 			entry_names_unref(e->dst.names);
 			e->dst.names = entry_names_new("pod-\xff\xfe", "ns\"\\\n");
 			break;
+		case 8: /* a DNS name alone: it is the name */
+			entry_names_unref(e->dst.names);
+			e->dst.names = entry_names_new_k8s(
+			    &(struct entry_names_init){.dns = "api.partner.example"});
+			break;
+		case 9: /* a DNS name beside a pod's names (escaped as dig would: ASCII) */
+			entry_names_unref(e->dst.names);
+			e->dst.names = entry_names_new_k8s(&(struct entry_names_init){
+			    .pod = "web-1", .ns = "shop", .dns = "we\\b.shop\\032x.local"});
+			break;
 		}
 		j = entry_to_json(e);
+		if (shape == 8) {
+			json_t *dst = json_object_get(j, "dst");
+
+			assert_string_equal(json_string_value(json_object_get(dst, "dns_name")),
+					    "api.partner.example");
+			assert_string_equal(json_string_value(json_object_get(dst, "name")),
+					    "api.partner.example");
+		} else if (shape == 9) {
+			json_t *dst = json_object_get(j, "dst");
+
+			assert_string_equal(json_string_value(json_object_get(dst, "dns_name")),
+					    "we\\b.shop\\032x.local");
+			assert_string_equal(json_string_value(json_object_get(dst, "name")), "web-1");
+		} else {
+			assert_null(json_object_get(json_object_get(j, "dst"), "dns_name"));
+		}
 		assert_non_null(j);
 		assert_int_equal(entry_json_append(&tree, j), 0);
 		assert_int_equal(entry_json_append_entry(&direct, e), 0);
@@ -561,6 +587,16 @@ static void test_entry_line_text(void **state)
 	/* a node's own address: named by the node (no pod, no service) */
 	entry_names_unref(e->dst.names);
 	e->dst.names = entry_names_new_k8s(&(struct entry_names_init){.node = "node-1"});
+	entry_format_line(e, line, sizeof(line));
+	assert_non_null(strstr(line, " -> node-1@192.0.20.255:8080 GET /u"));
+	/* an address a DNS answer named: by that name; a node's own name comes first */
+	entry_names_unref(e->dst.names);
+	e->dst.names = entry_names_new_k8s(&(struct entry_names_init){.dns = "db.example.com"});
+	entry_format_line(e, line, sizeof(line));
+	assert_non_null(strstr(line, " -> db.example.com@192.0.20.255:8080 GET /u"));
+	entry_names_unref(e->dst.names);
+	e->dst.names =
+	    entry_names_new_k8s(&(struct entry_names_init){.node = "node-1", .dns = "db.example.com"});
 	entry_format_line(e, line, sizeof(line));
 	assert_non_null(strstr(line, " -> node-1@192.0.20.255:8080 GET /u"));
 	entry_free(e);

@@ -70,7 +70,7 @@ static int svc(struct name_resolver *r, bool add, const char *addr, const char *
 /* A pod's IP: before, while and after it lived; then the IP reused by another pod. */
 static void test_pod_over_time(void **state)
 {
-	struct name_resolver *r = name_resolver_new(0);
+	struct name_resolver *r = name_resolver_new(0, 0);
 
 	assert_string_equal(at(r, "10.0.0.1", 50), "-");
 	set_pod(r, "10.0.0.1", "web-1", 100);
@@ -105,7 +105,7 @@ static void test_pod_over_time(void **state)
  * the slice; cluster IPs; counted references; the first service by name. */
 static void test_services(void **state)
 {
-	struct name_resolver *r = name_resolver_new(0);
+	struct name_resolver *r = name_resolver_new(0, 0);
 
 	set_pod(r, "10.0.0.1", "web-1", 100);
 	assert_int_equal(svc(r, true, "10.0.0.1", "web", NULL, 110), 0);
@@ -142,7 +142,7 @@ static void test_services(void **state)
 /* IPv6 is its own key; an IPv4 address is the same whichever form it comes in. */
 static void test_families(void **state)
 {
-	struct name_resolver *r = name_resolver_new(0);
+	struct name_resolver *r = name_resolver_new(0, 0);
 	uint8_t v4[4] = {10, 0, 0, 1}, key[16];
 
 	set_pod(r, "fd00::1", "six", 100);
@@ -159,7 +159,7 @@ static void test_families(void **state)
  * and memory returns to what an empty resolver holds. */
 static void test_history_bound(void **state)
 {
-	struct name_resolver *r = name_resolver_new(3);
+	struct name_resolver *r = name_resolver_new(3, 0);
 	struct name_resolver_stats st, empty;
 	char addr[32], pod[32];
 
@@ -210,7 +210,7 @@ static void test_history_bound(void **state)
  * one span. */
 static void test_many(void **state)
 {
-	struct name_resolver *r = name_resolver_new(0);
+	struct name_resolver *r = name_resolver_new(0, 0);
 	struct name_resolver_stats st;
 	char addr[32], pod[32];
 
@@ -240,7 +240,7 @@ static void test_many(void **state)
 /* A node's own address: named by the node when no pod or service names it; over time. */
 static void test_nodes(void **state)
 {
-	struct name_resolver *r = name_resolver_new(0);
+	struct name_resolver *r = name_resolver_new(0, 0);
 	struct name_resolver_stats st;
 	uint8_t key[16];
 
@@ -280,7 +280,7 @@ static uint64_t mono_ns(void)
 static void test_cluster_scale(void **state)
 {
 	enum { PODS = 10000, SVCS = 2000, LOOKUPS = 1000000 };
-	struct name_resolver *r = name_resolver_new(0);
+	struct name_resolver *r = name_resolver_new(0, 0);
 	struct name_resolver_stats st;
 	static uint8_t keys[2 * (PODS + SVCS)][16];
 	char addr[32], name[32], want[96];

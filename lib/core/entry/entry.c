@@ -115,18 +115,18 @@ void entry_field_get(const struct entry *e, const char *const *path, size_t dept
 struct entry_names {
 	atomic_uint refs;
 	/* all in the same allocation, after the struct */
-	const char *pod, *namespace, *service, *node;
+	const char *pod, *namespace, *service, *node, *dns;
 };
 
 struct entry_names *entry_names_new_k8s(const struct entry_names_init *in)
 {
-	const char *src[4] = {in->pod, in->ns, in->service, in->node};
-	size_t len[4], total = 0;
+	const char *src[5] = {in->pod, in->ns, in->service, in->node, in->dns};
+	size_t len[5], total = 0;
 	struct entry_names *n;
-	const char **dst[4];
+	const char **dst[5];
 	char *text;
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		len[i] = strnlen(src[i] ? src[i] : "", ENTRY_NAME_MAX - 1);
 		total += len[i] + 1;
 	}
@@ -137,8 +137,9 @@ struct entry_names *entry_names_new_k8s(const struct entry_names_init *in)
 	dst[1] = &n->namespace;
 	dst[2] = &n->service;
 	dst[3] = &n->node;
+	dst[4] = &n->dns;
 	text = (char *)(n + 1);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		memcpy(text, src[i] ? src[i] : "", len[i]);
 		text[len[i]] = 0;
 		*dst[i] = text;
@@ -187,16 +188,34 @@ const char *entry_names_node(const struct entry_names *n)
 	return n ? n->node : "";
 }
 
+const char *entry_names_dns(const struct entry_names *n)
+{
+	return n ? n->dns : "";
+}
+
+struct entry_names *entry_names_with_dns(const struct entry_names *n, const char *dns)
+{
+	return entry_names_new_k8s(&(struct entry_names_init){
+	    .pod = entry_names_pod(n),
+	    .ns = entry_names_namespace(n),
+	    .service = entry_names_service(n),
+	    .node = entry_names_node(n),
+	    .dns = dns});
+}
+
 bool entry_names_equal(const struct entry_names *a, const struct entry_names *b)
 {
 	return !strcmp(entry_names_pod(a), entry_names_pod(b)) &&
 	       !strcmp(entry_names_namespace(a), entry_names_namespace(b)) &&
 	       !strcmp(entry_names_service(a), entry_names_service(b)) &&
-	       !strcmp(entry_names_node(a), entry_names_node(b));
+	       !strcmp(entry_names_node(a), entry_names_node(b)) &&
+	       !strcmp(entry_names_dns(a), entry_names_dns(b));
 }
 
 /* The endpoint's display name: its pod, else its service, else its node (an address of the node
- * itself: a pod's node is only shown with the pod), else its address (ip). */
+ * itself: a pod's node is only shown with the pod), else the name a DNS answer gave it, else its
+ * address (ip). The API server's names come first: they say what the address is, a DNS name
+ * only what some client called it. */
 static const char *endpoint_display_name(const struct entry_endpoint *ep, const char *ip)
 {
 	if (entry_names_pod(ep->names)[0])
@@ -205,6 +224,8 @@ static const char *endpoint_display_name(const struct entry_endpoint *ep, const 
 		return entry_names_service(ep->names);
 	if (entry_names_node(ep->names)[0])
 		return entry_names_node(ep->names);
+	if (entry_names_dns(ep->names)[0])
+		return entry_names_dns(ep->names);
 	return ip;
 }
 
@@ -345,6 +366,8 @@ static json_t *endpoint_json(const struct entry_endpoint *ep)
 		json_object_set_new(o, "service", entry_json_text((const uint8_t *)v, strlen(v)));
 	if ((v = entry_names_node(ep->names))[0])
 		json_object_set_new(o, "node", entry_json_text((const uint8_t *)v, strlen(v)));
+	if ((v = entry_names_dns(ep->names))[0])
+		json_object_set_new(o, "dns_name", entry_json_text((const uint8_t *)v, strlen(v)));
 	v = endpoint_display_name(ep, ip);
 	json_object_set_new(o, "name", entry_json_text((const uint8_t *)v, strlen(v)));
 	return o;
@@ -519,7 +542,8 @@ static int put_endpoint(struct entry_json_buf *b, const char *key, const struct 
 {
 	char ip[INET6_ADDRSTRLEN];
 	const char *pod = entry_names_pod(ep->names), *ns = entry_names_namespace(ep->names),
-		   *svc = entry_names_service(ep->names), *node = entry_names_node(ep->names);
+		   *svc = entry_names_service(ep->names), *node = entry_names_node(ep->names),
+		   *dns = entry_names_dns(ep->names);
 
 	endpoint_ip(ep, ip, sizeof(ip));
 	return put_key(b, key, false) || entry_json_append_raw(b, "{", 1) ||
@@ -528,6 +552,7 @@ static int put_endpoint(struct entry_json_buf *b, const char *key, const struct 
 	       (ns[0] && put_text(b, "namespace", ns, ENTRY_NAME_MAX)) ||
 	       (svc[0] && put_text(b, "service", svc, ENTRY_NAME_MAX)) ||
 	       (node[0] && put_text(b, "node", node, ENTRY_NAME_MAX)) ||
+	       (dns[0] && put_text(b, "dns_name", dns, ENTRY_NAME_MAX)) ||
 	       put_text(b, "name", endpoint_display_name(ep, ip), ENTRY_NAME_MAX) ||
 	       entry_json_append_raw(b, "}", 1);
 }

@@ -27,7 +27,8 @@
 #define ENTRY_NAME_MAX 256
 
 /*
- * The names of one address (its pod, namespace, service, node), made once by
+ * The names of one address (its pod, namespace, service, node, and a name a DNS answer gave
+ * it), made once by
  * whoever knows them (the tap's pod names) and shared by reference with every entry that has
  * the address: an entry carries a pointer, not two 256-byte buffers (an entry waits in memory
  * for its response, ten thousand of them with ten thousand connections), and a pod's names
@@ -37,9 +38,10 @@
  */
 struct entry_names;
 
-/* What names are made of: any may be NULL or "" (not known). */
+/* What names are made of: any may be NULL or "" (not known). dns: the name a DNS answer floe
+ * saw resolved to the address (the name the client asked for). */
 struct entry_names_init {
-	const char *pod, *ns, *service, *node;
+	const char *pod, *ns, *service, *node, *dns;
 };
 
 /* New names (copies, each cut to ENTRY_NAME_MAX - 1 bytes), one reference; NULL on ENOMEM. */
@@ -50,11 +52,14 @@ struct entry_names *entry_names_new(const char *pod, const char *ns);
 struct entry_names *entry_names_ref(struct entry_names *n);
 /* Drop one reference (n may be NULL); the last frees the names. */
 void entry_names_unref(struct entry_names *n);
-/* The pod / namespace / service / node name, "" when not known (n may be NULL). */
+/* The pod / namespace / service / node / DNS name, "" when not known (n may be NULL). */
 const char *entry_names_pod(const struct entry_names *n);
 const char *entry_names_namespace(const struct entry_names *n);
 const char *entry_names_service(const struct entry_names *n);
 const char *entry_names_node(const struct entry_names *n);
+const char *entry_names_dns(const struct entry_names *n);
+/* n's names with dns as its DNS name (a new reference; n may be NULL); NULL on ENOMEM. */
+struct entry_names *entry_names_with_dns(const struct entry_names *n, const char *dns);
 /* Every name the same (NULL is the same as all ""). */
 bool entry_names_equal(const struct entry_names *a, const struct entry_names *b);
 

@@ -12,8 +12,11 @@ static const struct protocol_field endpoint_fields[] = {
 				 "namespace/name when it backs several)"),
 	FIELD("node", STRING, "Kubernetes mode: the node the pod runs on (`spec.nodeName`), or the "
 			      "node whose own address (a Node's InternalIP or ExternalIP) it is"),
+	FIELD("dns_name", STRING, "floe tap: the name a DNS answer floe saw gave the address (the "
+				  "name the client asked for, through CNAMEs to its A/AAAA record), "
+				  "while that answer's TTL lasts (docs/dns-names.md)"),
 	FIELD("name", STRING, "the best name to show: the pod, else the service, else the node (a "
-			      "node's own address), else the IP"),
+			      "node's own address), else `dns_name`, else the IP"),
 	FIELD_END,
 };
 

@@ -14,10 +14,19 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+/*
+ * An interface floe hooked, or hooked before and still holds the clsact qdisc of: a qdisc floe
+ * created stays until the tap ends (tc_hooks_close), also when its filters go. Removing a
+ * clsact qdisc drops the packets in flight on the interface (the device is deactivated while
+ * the qdiscs are swapped: a pod's TCP then waits 0.2 s to 1 s for its retransmission), so it
+ * is done once, at the end, not each time a pod leaves the scope while it still runs (marked
+ * for deletion during its grace period, a label that no longer matches).
+ */
 struct tc_hook_entry {
 	int ifindex;
 	char ifname[IF_NAMESIZE];
 	bool created_qdisc;
+	bool attached; /* floe's filters are on it now */
 };
 
 struct tc_hooks {
@@ -197,11 +206,22 @@ int tc_hooks_attach(struct tc_hooks *h, int ifindex, int ingress_fd, int egress_
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-	struct tc_hook_entry *e;
+	struct tc_hook_entry *e = NULL;
+	char name[IF_NAMESIZE];
 	bool created;
 	int ret;
 
-	if (h->n == h->cap) {
+	if (!if_indextoname(ifindex, name))
+		snprintf(name, sizeof(name), "if%d", ifindex);
+	for (size_t i = 0; i < h->n && !e; i++)
+		if (h->entries[i].ifindex == ifindex)
+			e = &h->entries[i];
+	if (e && strcmp(e->ifname, name)) {
+		/* the interface it was went, and its index came back with another one */
+		*e = h->entries[--h->n];
+		e = NULL;
+	}
+	if (!e && h->n == h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 16;
 		void *p = realloc(h->entries, cap * sizeof(*h->entries));
 
@@ -219,12 +239,14 @@ int tc_hooks_attach(struct tc_hooks *h, int ifindex, int ingress_fd, int egress_
 		return ret;
 	}
 	created = ret == 0;
-	e = &h->entries[h->n];
-	e->ifindex = ifindex;
-	e->created_qdisc = created;
-	if (!if_indextoname(ifindex, e->ifname))
-		snprintf(e->ifname, sizeof(e->ifname), "if%d", ifindex);
-	h->n++;
+	if (!e) {
+		e = &h->entries[h->n++];
+		e->ifindex = ifindex;
+		memcpy(e->ifname, name, sizeof(name));
+		e->created_qdisc = false;
+	}
+	e->created_qdisc |= created;
+	e->attached = true;
 	/* Record the qdisc before attaching, so a crash in between is still cleaned up. */
 	write_state(h);
 
@@ -244,32 +266,64 @@ int tc_hooks_attach(struct tc_hooks *h, int ifindex, int ingress_fd, int egress_
 	return 0;
 }
 
+/* The interface is still the one hooked (not gone, its index not another's). */
+static bool entry_alive(const struct tc_hook_entry *e)
+{
+	char now[IF_NAMESIZE];
+
+	return if_indextoname(e->ifindex, now) && !strcmp(now, e->ifname);
+}
+
 void tc_hooks_detach(struct tc_hooks *h, int ifindex)
 {
-	for (size_t i = 0; i < h->n; i++) {
-		if (h->entries[i].ifindex != ifindex)
+	bool changed = false;
+
+	for (size_t i = 0; i < h->n;) {
+		struct tc_hook_entry *e = &h->entries[i];
+
+		if (e->ifindex == ifindex && e->attached) {
+			detach_point(ifindex, BPF_TC_INGRESS, false);
+			detach_point(ifindex, BPF_TC_EGRESS, false);
+			e->attached = false;
+			changed = true;
+		}
+		/* Unhooked interfaces are kept for their qdisc while they exist: the list stays
+		 * as long as the interfaces floe hooks and has hooked that are still there. */
+		if (!e->attached && (!e->created_qdisc || !entry_alive(e))) {
+			*e = h->entries[--h->n];
+			changed = true;
 			continue;
-		detach_point(ifindex, BPF_TC_INGRESS, false);
-		detach_point(ifindex, BPF_TC_EGRESS, false);
-		if (h->entries[i].created_qdisc)
-			destroy_qdisc(ifindex);
-		h->entries[i] = h->entries[--h->n];
-		write_state(h);
-		return;
+		}
+		i++;
 	}
+	if (changed)
+		write_state(h);
 }
 
 size_t tc_hooks_count(const struct tc_hooks *h)
 {
-	return h->n;
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->n; i++)
+		n += h->entries[i].attached;
+	return n;
 }
 
 void tc_hooks_close(struct tc_hooks *h)
 {
 	if (!h)
 		return;
-	while (h->n)
-		tc_hooks_detach(h, h->entries[h->n - 1].ifindex);
+	for (size_t i = 0; i < h->n; i++) {
+		struct tc_hook_entry *e = &h->entries[i];
+
+		if (e->attached) {
+			detach_point(e->ifindex, BPF_TC_INGRESS, false);
+			detach_point(e->ifindex, BPF_TC_EGRESS, false);
+		}
+		if (e->created_qdisc && entry_alive(e))
+			destroy_qdisc(e->ifindex);
+	}
+	h->n = 0;
 	unlink(h->state_path);
 	close(h->lock_fd);
 	free(h->entries);

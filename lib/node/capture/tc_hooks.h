@@ -38,12 +38,17 @@ int tc_hooks_open(const char *state_dir, struct tc_hooks **out,
 int tc_hooks_attach(struct tc_hooks *h, int ifindex, int ingress_fd, int egress_fd, char *err,
 		    size_t errlen);
 
-/* Detach from one interface (it may already be gone). */
+/*
+ * Detach from one interface (it may already be gone). A clsact qdisc floe created there stays
+ * until tc_hooks_close: removing it would drop the packets in flight on the interface.
+ */
 void tc_hooks_detach(struct tc_hooks *h, int ifindex);
 
+/* Interfaces hooked now. */
 size_t tc_hooks_count(const struct tc_hooks *h);
 
-/* Detach everything, remove the qdiscs floe created, drop the state file and the lock. */
+/* Detach everything, remove the qdiscs floe created (of interfaces still there), drop the
+ * state file and the lock. */
 void tc_hooks_close(struct tc_hooks *h);
 
 #endif /* FLOE_TC_HOOKS_H */

@@ -5,7 +5,9 @@
  * A chained hash table of addresses (16-byte keys; 40 lines here rather than a dependency:
  * glibc's hsearch cannot delete, and no hash table is linked in yet), each with its spans
  * newest first. Closed spans are also on one list in the order they closed, so that the
- * oldest is the one forgotten when the history is full.
+ * oldest is the one forgotten when the history is full. DNS names hang off the same address
+ * slots, on a list of their own in the order they were answered (the oldest is forgotten when
+ * there are dns_max of them).
  */
 #include "pods/name_resolver.h"
 
@@ -35,8 +37,17 @@ struct svc_ref {
 	unsigned count;
 };
 
+/* The name the most recent DNS answer gave an address. */
+struct dns_name {
+	struct dns_name *fifo_prev, *fifo_next; /* in the order answered */
+	struct addr_slot *slot;
+	uint64_t until;		   /* answer time + TTL (clamped): the name holds before it */
+	struct entry_names *names; /* the name alone, for an address with no other names */
+};
+
 struct addr_slot {
 	struct addr_slot *next; /* hash chain */
+	struct dns_name *dns;	/* NULL: no DNS answer named it */
 	uint8_t addr[16];
 	struct span *spans;	 /* newest first */
 	struct entry_names *pod; /* from the pod source: pod, namespace, node; NULL: none */
@@ -52,6 +63,9 @@ struct name_resolver {
 	struct span *oldest, *newest; /* closed spans */
 	size_t history_max, spans_open, spans_closed, bytes;
 	uint64_t forgotten;
+	struct dns_name *dns_oldest, *dns_newest;
+	size_t dns_max, n_dns;
+	uint64_t dns_learned, dns_evicted, dns_answers, dns_ignored;
 };
 
 void name_resolver_key(int family, const uint8_t *addr, uint8_t out[16])
@@ -74,7 +88,7 @@ static size_t hash16(const uint8_t a[16])
 	return (size_t)(h ^ (h >> 32));
 }
 
-struct name_resolver *name_resolver_new(size_t history_max)
+struct name_resolver *name_resolver_new(size_t history_max, size_t dns_max)
 {
 	struct name_resolver *r = calloc(1, sizeof(*r));
 
@@ -88,15 +102,17 @@ struct name_resolver *name_resolver_new(size_t history_max)
 	}
 	pthread_mutex_init(&r->lock, NULL);
 	r->history_max = history_max ? history_max : NAME_RESOLVER_HISTORY_DEFAULT;
+	r->dns_max = dns_max ? dns_max : NAME_RESOLVER_DNS_DEFAULT;
 	r->bytes = sizeof(*r) + r->n_buckets * sizeof(*r->buckets);
 	return r;
 }
 
 static size_t names_bytes(const struct entry_names *n)
 {
-	/* the struct (a count and four pointers) and its four strings */
-	return n ? 40 + strlen(entry_names_pod(n)) + strlen(entry_names_namespace(n)) +
-		       strlen(entry_names_service(n)) + strlen(entry_names_node(n)) + 4
+	/* the struct (a count and five pointers) and its five strings */
+	return n ? 48 + strlen(entry_names_pod(n)) + strlen(entry_names_namespace(n)) +
+		       strlen(entry_names_service(n)) + strlen(entry_names_node(n)) +
+		       strlen(entry_names_dns(n)) + 5
 		 : 0;
 }
 
@@ -109,6 +125,10 @@ static void slot_free(struct addr_slot *s)
 	}
 	entry_names_unref(s->pod);
 	entry_names_unref(s->node);
+	if (s->dns) {
+		entry_names_unref(s->dns->names);
+		free(s->dns);
+	}
 	for (size_t i = 0; i < s->n_refs; i++)
 		free(s->refs[i].ns);
 	free(s->refs);
@@ -182,7 +202,7 @@ static void slot_maybe_drop(struct name_resolver *r, struct addr_slot *s)
 {
 	struct addr_slot **pp;
 
-	if (s->spans || s->pod || s->node || s->n_refs)
+	if (s->spans || s->pod || s->node || s->n_refs || s->dns)
 		return;
 	pp = slot_where(r, s->addr);
 	*pp = s->next;
@@ -451,10 +471,124 @@ out:
 	return ret;
 }
 
+static void dns_unlink(struct name_resolver *r, struct dns_name *d)
+{
+	if (d->fifo_prev)
+		d->fifo_prev->fifo_next = d->fifo_next;
+	else
+		r->dns_oldest = d->fifo_next;
+	if (d->fifo_next)
+		d->fifo_next->fifo_prev = d->fifo_prev;
+	else
+		r->dns_newest = d->fifo_prev;
+	d->fifo_prev = d->fifo_next = NULL;
+}
+
+static void dns_append(struct name_resolver *r, struct dns_name *d)
+{
+	d->fifo_prev = r->dns_newest;
+	d->fifo_next = NULL;
+	if (r->dns_newest)
+		r->dns_newest->fifo_next = d;
+	else
+		r->dns_oldest = d;
+	r->dns_newest = d;
+}
+
+/* The address's DNS name goes (its slot too, when that was all it had). */
+static void dns_drop(struct name_resolver *r, struct dns_name *d)
+{
+	struct addr_slot *s = d->slot;
+
+	dns_unlink(r, d);
+	s->dns = NULL;
+	r->n_dns--;
+	r->bytes -= sizeof(*d) + names_bytes(d->names);
+	entry_names_unref(d->names);
+	free(d);
+	slot_maybe_drop(r, s);
+}
+
+int name_resolver_set_dns(struct name_resolver *r, const uint8_t addr[16], const char *name,
+			  uint64_t ts_ns, uint32_t ttl_s)
+{
+	uint32_t ttl = ttl_s < NAME_RESOLVER_DNS_TTL_MIN_S   ? NAME_RESOLVER_DNS_TTL_MIN_S
+		       : ttl_s > NAME_RESOLVER_DNS_TTL_MAX_S ? NAME_RESOLVER_DNS_TTL_MAX_S
+							     : ttl_s;
+	struct entry_names *names;
+	struct addr_slot *s;
+	struct dns_name *d;
+	size_t len = name ? strnlen(name, ENTRY_NAME_MAX) : 0;
+	int ret = -ENOMEM;
+
+	if (!len || len >= ENTRY_NAME_MAX)
+		return -EINVAL;
+	names = entry_names_new_k8s(&(struct entry_names_init){.dns = name});
+	if (!names)
+		return -ENOMEM;
+	pthread_mutex_lock(&r->lock);
+	s = slot_get(r, addr);
+	if (!s)
+		goto out;
+	d = s->dns;
+	if (d) {
+		/* The most recent answer wins; it goes to the end of the list. */
+		dns_unlink(r, d);
+		r->bytes -= names_bytes(d->names);
+		entry_names_unref(d->names);
+	} else {
+		/* The oldest answered goes first; an expired one is as good as gone already. */
+		while (r->n_dns >= r->dns_max) {
+			if (r->dns_oldest->until > ts_ns)
+				r->dns_evicted++;
+			dns_drop(r, r->dns_oldest);
+		}
+		d = calloc(1, sizeof(*d));
+		if (!d) {
+			slot_maybe_drop(r, s);
+			goto out;
+		}
+		d->slot = s;
+		s->dns = d;
+		r->n_dns++;
+		r->bytes += sizeof(*d);
+	}
+	d->names = names;
+	names = NULL;
+	d->until = ts_ns > UINT64_MAX - (uint64_t)ttl * 1000000000ull
+			   ? UINT64_MAX
+			   : ts_ns + (uint64_t)ttl * 1000000000ull;
+	r->bytes += names_bytes(d->names);
+	dns_append(r, d);
+	r->dns_learned++;
+	ret = 0;
+out:
+	pthread_mutex_unlock(&r->lock);
+	entry_names_unref(names);
+	return ret;
+}
+
+int name_resolver_learn_dns(struct name_resolver *r, const struct dns_answer *a, uint64_t ts_ns)
+{
+	int ret = 0, err;
+
+	for (size_t i = 0; i < a->n_addrs; i++)
+		if ((err = name_resolver_set_dns(r, a->addrs[i].addr, a->name, ts_ns,
+						 a->addrs[i].ttl)) &&
+		    !ret)
+			ret = err;
+	pthread_mutex_lock(&r->lock);
+	r->dns_answers += a->n_addrs > 0;
+	r->dns_ignored += a->ignored;
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
 struct entry_names *name_resolver_lookup(struct name_resolver *r, const uint8_t addr[16],
 					 uint64_t ts_ns)
 {
-	struct entry_names *found = NULL;
+	struct entry_names *found = NULL, *with;
+	const struct dns_name *dns;
 	struct addr_slot *s;
 
 	pthread_mutex_lock(&r->lock);
@@ -464,6 +598,19 @@ struct entry_names *name_resolver_lookup(struct name_resolver *r, const uint8_t 
 			found = entry_names_ref(sp->names);
 			break;
 		}
+	/* A DNS name holds for any time before its TTL ran out: also for traffic a moment before
+	 * the answer (a connection opened before floe saw the name resolved again). */
+	dns = s && s->dns && ts_ns < s->dns->until ? s->dns : NULL;
+	if (dns && !found) {
+		found = entry_names_ref(dns->names);
+	} else if (dns) {
+		/* ENOMEM: the entry goes without its DNS name */
+		with = entry_names_with_dns(found, entry_names_dns(dns->names));
+		if (with) {
+			entry_names_unref(found);
+			found = with;
+		}
+	}
 	pthread_mutex_unlock(&r->lock);
 	return found;
 }
@@ -476,5 +623,10 @@ void name_resolver_get_stats(struct name_resolver *r, struct name_resolver_stats
 	st->spans_closed = r->spans_closed;
 	st->spans_forgotten = r->forgotten;
 	st->bytes = r->bytes;
+	st->dns_names = r->n_dns;
+	st->dns_learned = r->dns_learned;
+	st->dns_evicted = r->dns_evicted;
+	st->dns_answers = r->dns_answers;
+	st->dns_ignored = r->dns_ignored;
 	pthread_mutex_unlock(&r->lock);
 }

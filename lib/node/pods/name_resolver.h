@@ -16,6 +16,11 @@
  * Which span answers a lookup at time ts: the last one that began at or before ts (an entry
  * after a pod went, before anything else took its IP, still gets the pod); for a ts before the
  * first span, the first (a name learned a moment after the traffic began).
+ *
+ * Names from DNS answers (name_resolver_set_dns) are kept apart from the spans: one per
+ * address, the most recent answer's, valid until its TTL (clamped to [NAME_RESOLVER_DNS_TTL_MIN_S,
+ * NAME_RESOLVER_DNS_TTL_MAX_S]) runs out after the answer; at most dns_max addresses, past that
+ * the least recently answered is forgotten (counted). A lookup adds it to the span's names.
  */
 #ifndef FLOE_PODS_NAME_RESOLVER_H
 #define FLOE_PODS_NAME_RESOLVER_H
@@ -24,8 +29,16 @@
 #include <stdint.h>
 
 #include "entry/entry.h"
+#include "pods/dns_answer.h"
 
 #define NAME_RESOLVER_HISTORY_DEFAULT 16384
+#define NAME_RESOLVER_DNS_DEFAULT 65536 /* addresses named by DNS answers, at most */
+/* A DNS name outlives its answer's TTL up to this: clients keep connections (and reuse an
+ * address they resolved) well past a TTL of a few seconds, as Kubernetes' 5 s and 30 s are. */
+#define NAME_RESOLVER_DNS_TTL_MIN_S 60u
+/* ... and is dropped after this even when the TTL is longer: an address that moved to a name
+ * whose answer floe did not see would otherwise keep the old name for days. */
+#define NAME_RESOLVER_DNS_TTL_MAX_S 3600u
 
 struct name_resolver;
 
@@ -35,10 +48,18 @@ struct name_resolver_stats {
 	size_t spans_closed;	  /* closed spans kept (at most history_max) */
 	uint64_t spans_forgotten; /* closed spans dropped for the bound */
 	size_t bytes;		  /* memory held (approximately: allocations' sizes) */
+	size_t dns_names;	  /* addresses with a name from a DNS answer (expired included) */
+	uint64_t dns_learned;	  /* names set by name_resolver_set_dns */
+	uint64_t dns_evicted;	  /* DNS names dropped for the bound before their time was up */
+	uint64_t dns_answers;	  /* answers that named addresses (name_resolver_learn_dns) */
+	uint64_t dns_ignored;	  /* records of answers that named nothing (dns_answer.h) */
 };
 
-/* history_max: closed spans kept (0: NAME_RESOLVER_HISTORY_DEFAULT). NULL on ENOMEM. */
-struct name_resolver *name_resolver_new(size_t history_max);
+/*
+ * history_max: closed spans kept (0: NAME_RESOLVER_HISTORY_DEFAULT); dns_max: addresses named
+ * by DNS answers kept (0: NAME_RESOLVER_DNS_DEFAULT). NULL on ENOMEM.
+ */
+struct name_resolver *name_resolver_new(size_t history_max, size_t dns_max);
 void name_resolver_free(struct name_resolver *r);
 
 /*
@@ -66,6 +87,22 @@ int name_resolver_service_add(struct name_resolver *r, const uint8_t addr[16], c
 			      const char *name, const char *pod, const char *node, uint64_t ts_ns);
 int name_resolver_service_del(struct name_resolver *r, const uint8_t addr[16], const char *ns,
 			      const char *name, const char *pod, const char *node, uint64_t ts_ns);
+
+/*
+ * A DNS answer seen at ts said addr is name (its TTL ttl_s): from then on, until the TTL
+ * (clamped) has passed, lookups give name as the address's DNS name; it replaces the name an
+ * earlier answer gave (the most recent wins). name is a presentation-form name of at most
+ * ENTRY_NAME_MAX - 1 bytes (-EINVAL otherwise). Returns 0, -EINVAL or -ENOMEM.
+ */
+int name_resolver_set_dns(struct name_resolver *r, const uint8_t addr[16], const char *name,
+			  uint64_t ts_ns, uint32_t ttl_s);
+
+/*
+ * What a DNS answer seen at ts names (dns_answer_names()): each address gets the name
+ * (name_resolver_set_dns), counted. Returns 0 or the first error (the other addresses are
+ * still named).
+ */
+int name_resolver_learn_dns(struct name_resolver *r, const struct dns_answer *a, uint64_t ts_ns);
 
 /* The names addr had at ts: a new reference (entry_names_unref it), NULL when none. */
 struct entry_names *name_resolver_lookup(struct name_resolver *r, const uint8_t addr[16],

@@ -99,6 +99,7 @@ struct tap {
 	/* --filter's pushdown in the kernel's scope maps (NULL: every packet is recorded) */
 	struct capture_scope *capture_scope;
 	struct name_resolver *names; /* every pod's and service's addresses, over time */
+	struct dns_answer dns_answer; /* on the dissection thread: what a DNS entry names */
 	/* The entries' output failed (0: not): the first errno, EPIPE when its reader went away.
 	 * Set by either thread; from then on no entry is written. */
 	_Atomic int output_errno;
@@ -303,8 +304,13 @@ static void output_failed(struct tap *t, int err)
 static void tap_entry_sink(void *ctx, const struct entry *e)
 {
 	struct tap *t = ctx;
+	struct dns_answer *dns = &t->dns_answer;
 
 	t->hbuf.len = 0;
+	/* Entries are made in the order their exchanges end: an answer names the addresses of
+	 * the connections its client opens after it, whatever the filter shows. */
+	if (dns_answer_names(e, dns))
+		name_resolver_learn_dns(t->names, dns, e->response_ts_ns); /* ENOMEM: unnamed */
 	agent_local_entry(t->agent, t->history, &t->hbuf, e);
 	if (!t->printing)
 		return;
@@ -863,7 +869,9 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		"\"history_entries\":%llu,\"history_dropped\":%llu,\"history_evicted\":%llu,"
 		"\"history_bytes\":%llu,"
 		"\"names_addrs\":%zu,\"names_spans_open\":%zu,\"names_spans_closed\":%zu,"
-		"\"names_spans_forgotten\":%llu,\"names_bytes\":%zu,"
+		"\"names_spans_forgotten\":%llu,\"names_bytes\":%zu,\"names_dns\":%zu,"
+		"\"names_dns_learned\":%llu,\"names_dns_evicted\":%llu,\"names_dns_answers\":%llu,"
+		"\"names_dns_ignored\":%llu,"
 		"\"tls_records\":%llu,\"tls_bytes\":%llu,\"tls_cut\":%llu,"
 		"\"tls_ringbuf_full\":%llu,\"tls_conns\":%llu,\"tls_libs_hooked\":%llu,"
 		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu,"
@@ -886,7 +894,9 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		(unsigned long long)hs->entries_written, (unsigned long long)hs->entries_dropped,
 		(unsigned long long)hs->entries_evicted, (unsigned long long)hs->bytes, ns->addrs,
 		ns->spans_open, ns->spans_closed, (unsigned long long)ns->spans_forgotten,
-		ns->bytes, (unsigned long long)tls->records, (unsigned long long)tls->bytes,
+		ns->bytes, ns->dns_names, (unsigned long long)ns->dns_learned,
+		(unsigned long long)ns->dns_evicted, (unsigned long long)ns->dns_answers,
+		(unsigned long long)ns->dns_ignored, (unsigned long long)tls->records, (unsigned long long)tls->bytes,
 		(unsigned long long)tls->cut, (unsigned long long)tls->ringbuf_full,
 		(unsigned long long)tls->conns, (unsigned long long)tls->libs_hooked,
 		(unsigned long long)tls->libs_failed, (unsigned long long)tls->processes,
@@ -1240,7 +1250,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		tap_scope_free(&t.scope);
 		return rc;
 	}
-	t.names = name_resolver_new(o->name_history);
+	t.names = name_resolver_new(o->name_history, o->dns_names);
 	if (!t.names) {
 		fprintf(log, "floe: names: %s\n", strerror(ENOMEM));
 		tap_scope_free(&t.scope);

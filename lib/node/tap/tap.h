@@ -93,6 +93,9 @@ struct tap_options {
 	/* --name-history: names of gone pods and former services kept for entries (spans,
 	 * name_resolver.h); 0: NAME_RESOLVER_HISTORY_DEFAULT */
 	size_t name_history;
+	/* --dns-names: addresses named by DNS answers kept (name_resolver.h); 0:
+	 * NAME_RESOLVER_DNS_DEFAULT */
+	size_t dns_names;
 	bool tls;                /* --tls (default): TLS plaintext through uprobes (docs/tls.md) */
 	/* --servicemesh (default): loopback TLS hops inside a pod (app <-> sidecar) not read */
 	bool servicemesh;

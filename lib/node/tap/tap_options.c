@@ -138,6 +138,8 @@ static void print_help(FILE *out)
 	    "                             evicted and counted (docs/reassembly.md, \"Memory\")\n"
 	    "      --name-history N       names of gone pods and former services kept for the\n"
 	    "                             entries captured while they were (default 16384)\n"
+	    "      --dns-names N          addresses named by the DNS answers floe sees, kept\n"
+	    "                             at most (default 65536; docs/dns-names.md)\n"
 	    "      --tls[=true|false]     read the TLS traffic of tapped pods in plaintext "
 	    "through\n"
 	    "                             uprobes on OpenSSL (default true; docs/tls.md)\n"
@@ -205,6 +207,7 @@ enum {
 	OPT_STORE_GROUP,
 	OPT_DISSECT_MEMORY,
 	OPT_NAME_HISTORY,
+	OPT_DNS_NAMES,
 	OPT_KUBECONFIG,
 	OPT_K8S,
 	OPT_NODE,
@@ -430,6 +433,14 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		}
 		o->name_history = (size_t)n;
 		return 0;
+	case OPT_DNS_NAMES:
+		n = strtoull(val, &end, 10);
+		if (*val == '\0' || *end || n < 1 || n > 10000000) {
+			snprintf(err, errlen, "--dns-names: expected 1..10000000, got '%s'", val);
+			return -EINVAL;
+		}
+		o->dns_names = (size_t)n;
+		return 0;
 	case OPT_MAX_PODS:
 		n = strtoull(val, &end, 10);
 		if (*val == '\0' || *end || n < 1 || n > K8S_PODS_MAX_LIMIT) {
@@ -475,6 +486,7 @@ static const struct option long_opts[] = {
     {"dissect-queue", required_argument, NULL, OPT_DISSECT_QUEUE},
     {"dissect-memory", required_argument, NULL, OPT_DISSECT_MEMORY},
     {"name-history", required_argument, NULL, OPT_NAME_HISTORY},
+    {"dns-names", required_argument, NULL, OPT_DNS_NAMES},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"agent-token", required_argument, NULL, OPT_AGENT_TOKEN},
     {"proxy-host", required_argument, NULL, OPT_PROXY_HOST},
