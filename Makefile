@@ -183,9 +183,11 @@ $(BUILD)/bench/%: selftests/bench/%.c $(LIB)
 # The cost of one SSL call (tls.sh) calls OpenSSL's libssl itself.
 $(BUILD)/bench/ssl_calls: LDLIBS += -lssl
 
-# floe-agent serves the hub over gRPC: the node side, the core and the transport.
-$(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB)
-	$(CC) $(CFLAGS) -Ilib/rpc $< $(RPC_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
+# floe-agent serves the hub over gRPC: the node side, the core and the transport; with
+# --redact it masks credentials as the hub does (hub_redact.o, the one object it takes from
+# libfloe-hub: no libwebsockets).
+$(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB) $(HUB_LIB)
+	$(CC) $(CFLAGS) -Ilib/rpc -Ihub $< $(RPC_LIB) $(HUB_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
 
 # floe: the node side and the core, and the hub's client commands (stream, pcap export --hub).
 # `floe tap` serves the hub in-process (cli/tap_hub.c): libfloe-hub and libwebsockets.

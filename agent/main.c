@@ -9,6 +9,7 @@
 
 #include "dissect/engine.h"
 #include "entry/json_alloc.h"
+#include "hub_redact.h"
 #include "rpc_agent.h"
 #include "tap/tap.h"
 #include "trigger/trigger.h"
@@ -17,6 +18,7 @@ struct serve {
 	const struct tap_options *o;
 	struct trigger_set *triggers; /* NULL: none (--no-history) */
 	struct agent_api api;	      /* the tap's, with the triggers' calls when there are any */
+	int api_owned;		      /* api is a wrapper of ours: destroyed at the stop */
 	struct rpc_agent_server *srv;
 };
 
@@ -29,20 +31,36 @@ static int serve_start(const struct agent_api *api, void *ctx, char *err, size_t
 	char e[512];
 
 	s->api = *api;
+	s->api_owned = 0;
 	/* a hub defines triggers and reads their snapshots through the same API */
-	if (s->triggers && trigger_set_agent_api(s->triggers, api, &s->api)) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
+	if (s->triggers) {
+		if (trigger_set_agent_api(s->triggers, api, &s->api))
+			goto nomem;
+		s->api_owned = 1;
+	}
+	/* --redact: credentials never leave the node (the hub's masking is the hub's choice) */
+	if (s->o->redact) {
+		if (hub_redact_wrap(s->api, s->api_owned, &s->api))
+			goto nomem;
+		s->api_owned = 1;
 	}
 	if (rpc_agent_server_start(s->o->listen, s->api, &ro, &s->srv, e, sizeof(e))) {
 		snprintf(err, errlen, "%s: %s", s->o->listen, e);
-		if (s->triggers)
+		if (s->api_owned)
 			s->api.ops->destroy(s->api.self);
+		s->api_owned = 0;
 		return -1;
 	}
-	fprintf(stderr, "floe-agent: serving the hub on %s (port %d)%s\n", s->o->listen,
-		rpc_agent_server_port(s->srv), ro.token && *ro.token ? ", token required" : "");
+	fprintf(stderr, "floe-agent: serving the hub on %s (port %d)%s%s\n", s->o->listen,
+		rpc_agent_server_port(s->srv), ro.token && *ro.token ? ", token required" : "",
+		s->o->redact ? ", credentials masked" : "");
 	return 0;
+nomem:
+	if (s->api_owned)
+		s->api.ops->destroy(s->api.self);
+	s->api_owned = 0;
+	snprintf(err, errlen, "out of memory");
+	return -1;
 }
 
 static void serve_stop(void *ctx)
@@ -52,8 +70,9 @@ static void serve_stop(void *ctx)
 	if (s->srv)
 		rpc_agent_server_stop(s->srv);
 	s->srv = NULL;
-	if (s->triggers && s->api.ops)
+	if (s->api_owned && s->api.ops)
 		s->api.ops->destroy(s->api.self);
+	s->api_owned = 0;
 	s->api.ops = NULL;
 }
 
@@ -71,6 +90,10 @@ int main(int argc, char **argv)
 	ret = tap_config_begin("floe-agent", argc, argv, &o, &tc);
 	if (ret >= 0)
 		return ret;
+	if (o.redact && !o.listen) {
+		fprintf(stderr, "floe-agent: --redact masks what --listen serves: give --listen\n");
+		return 2;
+	}
 	if (o.proxy_host || o.proxy_front_port >= 0 || o.proxy_hub_port >= 0) {
 		fprintf(stderr,
 			"floe-agent: --proxy-host, --proxy-hub-port and --proxy-front-port are "

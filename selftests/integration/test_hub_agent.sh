@@ -154,6 +154,39 @@ done
 check "/api/v1/agents: the stopped agent is not connected" \
 	jq -e '.agents[0].connected == false and (.agents[0].error | length > 0)' "$T/agents2.json"
 bg_stop "$HUB_PID" >/dev/null
+
+# --redact: the agent masks credentials in what it serves; a hub told --no-redact still gets
+# none of them. The agent's own --json keeps them (the node's business).
+if ! FLOE=$T/agent-wrap floe_start "$T/agent-r.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
+	--store "$T/store-r" --json --listen "127.0.0.1:$AGENT_PORT" --agent-token s3cret --redact; then
+	not_ok "floe-agent --redact starts"
+	done_testing
+fi
+check "floe-agent says it masks credentials" grep -q "credentials masked" "$T/agent-r.log"
+node_bg "$T/hub-r.log" "$HUB" --agents "127.0.0.1:$AGENT_PORT" --agent-token s3cret \
+	--proxy-hub-port $HUB_PORT --no-redact
+HUB_PID=$BG_PID
+SECRET=tok-$RANDOM$RANDOM
+in_pod a curl -sS --max-time 10 -o /dev/null -H "Authorization: Bearer $SECRET" \
+	-H "Cookie: session=$SECRET" "$U/text?n=1"
+entries_wait "$T/agent.json" 1 10 || not_ok "the --redact agent's entry"
+check "the agent's own --json has the values" grep -q "Bearer $SECRET" "$T/agent.json"
+r=""
+for _ in $(seq 100); do
+	r=$(hub_get "$H/api/v1/entries?q=http" 2>/dev/null)
+	[ "$(jq '.entries | length' <<<"$r" 2>/dev/null)" = 1 ] && break
+	sleep 0.1
+done
+is "$(jq -r '.entries[0].request.headers.authorization' <<<"$r")" "[REDACTED]" \
+	"a --no-redact hub gets authorization masked by the agent"
+is "$(jq -r '.entries[0].request.cookies.session' <<<"$r")" "[REDACTED]" "and the cookie's value"
+check "the secret is nowhere in the hub's answer" sh -c "! grep -q '$SECRET' <<'EOF'
+$r
+EOF"
+floe_stop
+is "$?" 0 "floe-agent --redact exits 0"
+FLOE_PID=
+bg_stop "$HUB_PID" >/dev/null
 is "$(floe_filters v-a v-b)" "" "no tc filter left on v-a/v-b"
 diag "$(grep -v '^floe: seen' "$T/agent.log" | tail -n 5)"
 done_testing

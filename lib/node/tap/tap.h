@@ -122,6 +122,7 @@ struct tap_options {
 	int proxy_front_port;
 	bool no_hub;
 	bool no_redact; /* --no-redact: the hub serves authorization/cookie values as captured */
+	bool redact;    /* --redact: floe-agent masks them in what it serves to hubs */
 	/* Scripts (docs/scripting.md, lib/node/script): --scripting-source DIR of *.js,
 	 * --scripting-watch (default true), --scripting-cpu-ms (CPU time per call, default
 	 * 1000), --scripting-memory (heap per script, default 64MiB), --scripting-metrics FILE */

@@ -166,6 +166,8 @@ static void print_help(FILE *out)
 	    "      --no-hub               floe tap: do not start the hub\n"
 	    "      --no-redact            floe tap: the hub serves authorization and cookie\n"
 	    "                             header values as captured (masked by default)\n"
+	    "      --redact               floe-agent: mask those values in the entries it serves\n"
+	    "                             to hubs, whatever the hub does (docs/hub.md)\n"
 	    "      --scripting-source DIR JavaScript scripts (*.js) run beside the tap on its\n"
 	    "                             entries (docs/scripting.md)\n"
 	    "      --scripting-watch[=true|false]  reload a script when its file changes\n"
@@ -222,6 +224,7 @@ enum {
 	OPT_PROXY_FRONT_PORT,
 	OPT_NO_HUB,
 	OPT_NO_REDACT,
+	OPT_REDACT,
 	OPT_NO_CAPTURE_SCOPE,
 	OPT_PROXY_HUB_PORT,
 	OPT_AGENT_NAME,
@@ -493,6 +496,7 @@ static const struct option long_opts[] = {
     {"proxy-front-port", required_argument, NULL, OPT_PROXY_FRONT_PORT},
     {"no-hub", no_argument, NULL, OPT_NO_HUB},
     {"no-redact", no_argument, NULL, OPT_NO_REDACT},
+    {"redact", no_argument, NULL, OPT_REDACT},
     {"no-capture-scope", no_argument, NULL, OPT_NO_CAPTURE_SCOPE},
     {"scripting-source", required_argument, NULL, OPT_SCRIPTING_SOURCE},
     {"scripting-watch", optional_argument, NULL, OPT_SCRIPTING_WATCH},
@@ -631,6 +635,9 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_NO_HUB:
 			o->no_hub = true;
+			break;
+		case OPT_REDACT:
+			o->redact = true;
 			break;
 		case OPT_NO_REDACT:
 			o->no_redact = true;
