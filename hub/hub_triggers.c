@@ -312,13 +312,18 @@ static void *sync_main(void *arg)
 
 			if (!a.lists[i] || in_sync(a.lists[i], version, n_defs))
 				continue;
-			/* a set changed since would be sent by its own request: not the old one */
+			/* A set changed since is sent by its own request, not the old one. Under
+			 * mod_lock, which a POST or DELETE holds from its push to its commit: without
+			 * it the old set could land after the new one was pushed and before it was
+			 * committed, and the agent went without the new trigger until the next round. */
+			pthread_mutex_lock(&h->mod_lock);
 			pthread_mutex_lock(&h->lock);
 			bool current = gen == h->gen;
 			pthread_mutex_unlock(&h->lock);
 			if (current && h->agents[i].ops->triggers_set)
 				h->agents[i].ops->triggers_set(h->agents[i].self, version, json, err,
 							       sizeof(err));
+			pthread_mutex_unlock(&h->mod_lock);
 		}
 		for (size_t i = 0; i < h->n; i++) {
 			json_decref(a.lists[i]);

@@ -11,8 +11,8 @@
 # the client sent, copy as curl, the PCAP the browser downloads opens in tshark with the POST in
 # it, the service map shows both pods and an HTTP edge with its rate, health shows the agent,
 # keyboard and dark mode, gRPC rows (streaming and reset calls) show the client's gRPC status
-# and never HTTP 200, health shows TLS blind spots and triggers (fixtures answered in place of the
-# hub's until those land), a second hub with --token asks for it and streams with it, no
+# and never HTTP 200, health shows TLS blind spots (a fixture of the agent's stats) and a trigger
+# POSTed to the hub with the agent's counters, a second hub with --token asks for it and streams with it, no
 # console error on any page. Screenshots: build/ui-screenshots/<browser>/.
 # Skipped when chromium, node or ui/node_modules (make deps) or build/ui (make ui) are absent.
 # Usage (root, from the repo root): bash selftests/integration/test_ui.sh
