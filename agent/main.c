@@ -104,7 +104,11 @@ int main(int argc, char **argv)
 	s.triggers = tc.triggers;
 	if (o.listen) {
 		struct tap_service svc = {
-		    .name = "--listen", .start = serve_start, .stop = serve_stop, .ctx = &s};
+		    .name = "--listen",
+		    .start = serve_start,
+		    .stop = serve_stop,
+		    .ctx = &s,
+		    .serves = true};
 
 		tap_options_add_service(&o, &svc);
 	}

@@ -89,7 +89,8 @@ static void hub_stop(void *ctx)
 
 int tap_hub_add(struct tap_options *o, struct tap_hub *h)
 {
-	struct tap_service svc = {.name = "hub", .start = hub_start, .stop = hub_stop, .ctx = h};
+	struct tap_service svc = {
+	    .name = "hub", .start = hub_start, .stop = hub_stop, .ctx = h, .serves = true};
 
 	memset(h, 0, sizeof(*h));
 	h->o = o;

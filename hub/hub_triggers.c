@@ -310,6 +310,11 @@ static void *sync_main(void *arg)
 		for (size_t i = 0; json && i < h->n; i++) {
 			char err[512];
 
+			/* A hub that never had a trigger (none in its state, none defined since:
+			 * a second hub over the same agents, for its UI) leaves the agents' sets
+			 * alone: pushing its empty set would remove another hub's triggers. */
+			if (!n_defs && !gen)
+				continue;
 			if (!a.lists[i] || in_sync(a.lists[i], version, n_defs))
 				continue;
 			/* A set changed since is sent by its own request, not the old one. Under

@@ -47,8 +47,8 @@ if ! wait_tcp_listen b $H2PORT 10; then
 fi
 ok "nginx with TLS listens in b"
 
-entries_tap --proxy-front-port 0
-HUBPORT=$(sed -n 's|^floe: hub (API and UI) at http://127.0.0.1:\([0-9]*\)/$|\1|p' "${OUT%.json}.floe.log")
+entries_tap --proxy-hub-port 0 --proxy-front-port 0
+HUBPORT=$(sed -n 's|^floe: hub API at http://127.0.0.1:\([0-9]*\)/$|\1|p' "${OUT%.json}.floe.log")
 
 # What curl made: "URL STATUS LOCALPORT" per request.
 : >"$T/curl.w"

@@ -138,7 +138,8 @@ static void hits_free(struct collect *c)
 /* Sorted, and cut to the limit: memory stays within twice the limit. */
 static void hits_trim(struct collect *c)
 {
-	qsort(c->v, c->n, sizeof(*c->v), hit_cmp);
+	if (c->n > 1) /* qsort's base may not be NULL, and nothing hit leaves v NULL */
+		qsort(c->v, c->n, sizeof(*c->v), hit_cmp);
 	if (!c->keep)
 		return;
 	for (size_t i = c->keep; i < c->n; i++)

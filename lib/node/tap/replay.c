@@ -168,8 +168,9 @@ int tap_replay(const struct tap_options *o, FILE *out, FILE *log)
 		(unsigned long long)hs.entries_dropped, (unsigned long long)hs.entries_evicted);
 	if (st.packets_lost || hs.entries_dropped)
 		rc = 1;
-	/* Serving the agent_api (a transport is attached): until a stop signal or --duration. */
-	if (started) {
+	/* Serving the agent_api (a hub or a listener is attached): until a stop signal or
+	 * --duration. Services that only consume entries (triggers, scripts) had them all. */
+	if (tap_services_serve(o, started)) {
 		sigset_t set;
 		struct timespec d = {.tv_sec = (time_t)o->duration,
 				     .tv_nsec =

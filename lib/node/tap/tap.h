@@ -37,6 +37,9 @@ struct tap_service {
 	 * under stats_key in --stats-json and in the agent's stats call. */
 	char *(*stats_json)(void *ctx);
 	const char *stats_key;
+	/* Others reach the tap's data through it while it runs (a hub, a listener): `floe tap
+	 * --pcap` keeps serving the replayed capture until stopped only when one of these runs. */
+	bool serves;
 };
 
 #define TAP_SERVICES_MAX 8
@@ -143,6 +146,9 @@ int tap_options_add_service(struct tap_options *o, const struct tap_service *svc
 /* Start o's services in order over api. On a failure the ones started are stopped again, the
  * failure is printed to log ("floe: NAME: ERR") and -1 returned; else the count started. */
 int tap_services_start(const struct tap_options *o, const struct agent_api *api, FILE *log);
+
+/* Whether one of the first n services serves others (tap_service.serves). */
+bool tap_services_serve(const struct tap_options *o, size_t n);
 
 /* Stop the first n services (the count tap_services_start returned) in reverse order. */
 void tap_services_stop(const struct tap_options *o, size_t n);

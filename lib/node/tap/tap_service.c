@@ -40,3 +40,11 @@ void tap_services_stop(const struct tap_options *o, size_t n)
 			s->stop(s->ctx);
 	}
 }
+
+bool tap_services_serve(const struct tap_options *o, size_t n)
+{
+	for (size_t i = 0; i < n && i < o->n_services; i++)
+		if (o->services[i].serves)
+			return true;
+	return false;
+}
