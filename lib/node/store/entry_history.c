@@ -203,10 +203,11 @@ static int parse_lines(struct parse_state *ps, const char *p, size_t n, const ch
 		}
 		ts = neg ? -(int64_t)v : (int64_t)v;
 		id = q;
-		while (q < nl && *q != ' ')
+		while (q < nl && *q != ' ' && (unsigned char)*q > ' ')
 			q++;
 		idlen = (size_t)(q - id);
-		if (!idlen || idlen > ENTRY_HISTORY_ID_MAX || q == nl || q[1] != '{' ||
+		/* an id is printable: a NUL or a control byte in it is damage, not an id */
+		if (!idlen || idlen > ENTRY_HISTORY_ID_MAX || q == nl || *q != ' ' || q[1] != '{' ||
 		    nl[-1] != '}') {
 			*why = "a line that is not <ts> <id> <JSON object>";
 			return -1;
