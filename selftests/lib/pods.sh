@@ -54,8 +54,25 @@ pods_tmp() {
 	fi
 }
 
+# pods_sweep_stale: namespaces (and temp dirs) of test runs whose shell is gone. A run killed
+# with SIGKILL (a timeout's last resort, an OOM kill) cannot run its trap; the next run cleans
+# up after it. Only names floe-t<PID>-* whose PID no longer exists are touched.
+pods_sweep_stale() {
+	local ns pid
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^floe-t[0-9]+-'); do
+		pid=${ns#floe-t}
+		pid=${pid%%-*}
+		[ "$pid" = "$$" ] && continue
+		kill -0 "$pid" 2>/dev/null && continue
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+		rm -rf /tmp/floe-t"$pid".?????? 2>/dev/null
+	done
+}
+
 pods_init() {
 	[ "$_PODS_NODE_UP" = 1 ] && return 0
+	pods_sweep_stale
 	pods_tmp
 	ip netns add "$NODE" || return 1
 	_PODS_NODE_UP=1
