@@ -1312,7 +1312,7 @@ static int ws_established(struct hub_server *s, struct lws *wsi, struct pss *pss
 	/* ?batch=N: up to N messages per WebSocket message, as a JSON array, each batch waiting
 	 * at most batch_ms (default 50) to fill. Without it one message each, as always. */
 	size_t batch = 0, batch_ms = 0;
-	if (parse_params(c, wsi) || num_arg(c, wsi, "batch", 1, HUB_STREAM_BATCH_MAX, 1, &batch) ||
+	if (parse_params(c, wsi) || num_arg(c, wsi, "batch", 1, HUB_STREAM_BATCH_MAX, 0, &batch) ||
 	    num_arg(c, wsi, "batch_ms", 0, HUB_STREAM_BATCH_MS_MAX, 50, &batch_ms)) {
 		/* Refused: say why in the one message, then close. */
 		atomic_fetch_add(&s->metrics.errors[HUB_ROUTE_STREAM], 1);

@@ -202,7 +202,7 @@ static int wake_due(struct hub_stream *st, int64_t now, int force)
 {
 	if (!st->qn || st->signalled)
 		return 0;
-	if (st->cfg.batch > 1 && !force && st->qn < st->cfg.batch &&
+	if (st->cfg.batch && !force && st->qn < st->cfg.batch &&
 	    now < st->q_since + st->cfg.batch_ns)
 		return 0;
 	st->signalled = 1;
@@ -277,7 +277,7 @@ char *hub_stream_pop(struct hub_stream *st, size_t *len, int *more)
 	char *out = NULL;
 	*len = 0;
 	pthread_mutex_lock(&st->mu);
-	if (st->qn && st->cfg.batch > 1) {
+	if (st->qn && st->cfg.batch) {
 		out = q_pop_batch(st, len);
 		pthread_cond_broadcast(&st->cv);
 	} else if (st->qn) {
@@ -558,7 +558,7 @@ static void live_loop(struct hub_stream *st)
 		}
 		wake = wake_due(st, now, 0);
 		/* A batch not yet full: wake the client side when its first message's wait ends. */
-		if (!wake && st->cfg.batch > 1 && st->qn && !st->signalled &&
+		if (!wake && st->cfg.batch && st->qn && !st->signalled &&
 		    st->q_since + st->cfg.batch_ns - now < wait_ns)
 			wait_ns = st->q_since + st->cfg.batch_ns - now;
 		if (wake) {

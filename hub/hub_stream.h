@@ -7,7 +7,7 @@
  *   {"type":"lost","lost":N,"total":T}    N entries were lost since the last such message (this
  *                                         client was slow: at the hub or at an agent)
  *   {"type":"agent","agent":NAME,"error":MSG}  an agent failed; its live part is retried
- * With batch > 1 (the client asked `?batch=N`), every WebSocket message is instead a JSON array
+ * With batch >= 1 (the client asked `?batch=N`), every WebSocket message is instead a JSON array
  * of up to N of these, in the same order: one message (one task in a browser) for many entries.
  *
  * Threads: a pump (history pages, then the live merge) and one follow() per agent. History is
@@ -47,8 +47,8 @@ struct hub_stream_cfg {
 	size_t queue_cap;    /* messages waiting for the client, and live entries held, each */
 	int64_t hold_ns;     /* < 0: none */
 	size_t history_page; /* entries asked per history query; 0 = 512 */
-	size_t batch;	     /* messages joined into one JSON array; 0 or 1: one each, no array */
-	int64_t batch_ns;    /* with batch > 1: longest a message waits for its batch to fill */
+	size_t batch;	     /* messages joined into one JSON array; 0: one each, no array */
+	int64_t batch_ns;    /* with batch: longest a message waits for its batch to fill */
 	struct hub_metrics *metrics;
 	/* Called (any thread) when the queue becomes non-empty. */
 	void (*wake)(void *arg);
@@ -63,7 +63,7 @@ int hub_stream_start(const struct hub_stream_cfg *cfg, struct hub_stream **out);
 /*
  * The next message for the client, or NULL (*len 0) when none waits. The message is malloc'ed
  * with HUB_STREAM_PRE bytes of room before it; free it with hub_stream_msg_free(). *more is
- * set when another waits. With batch > 1 it is the array of up to batch waiting messages.
+ * set when another waits. With batch it is the array of up to batch waiting messages.
  */
 char *hub_stream_pop(struct hub_stream *st, size_t *len, int *more);
 void hub_stream_msg_free(char *msg);

@@ -62,12 +62,18 @@ export class Ring {
 	}
 }
 
-// What the list shows of an entry, its strings made once as it arrives (not at each render).
+// A row's strings are cut at CUT characters (a row is one line; the details have it all), and
+// copied when cut: a slice of a long string would keep all of it alive.
+const CUT = 200;
+const cut = (x) => (typeof x === 'string' && x.length > CUT ? `${x.slice(0, CUT).split('').join('')}…` : x);
+
+// What the list shows of an entry, its strings made once as it arrives (not at each render):
+// at most a dozen strings of at most CUT characters, whatever the entry holds.
 export function compact(e) {
 	const s = summarize(e);
 	return {
-		id: e.id, protocol: e.protocol, version: e.version, time: entryTime(e).slice(11, 23),
-		method: s.method, what: s.what, status: s.status, bad: s.bad, ends: endpoints(e),
+		id: cut(e.id), protocol: cut(e.protocol), version: cut(e.version), time: entryTime(e).slice(11, 23),
+		method: cut(s.method), what: cut(s.what), status: cut(s.status), bad: s.bad, ends: cut(endpoints(e)),
 		elapsed: fmtMs(e.elapsed_ms), sizes: `${fmtBytes(e.request_size)}/${fmtBytes(e.response_size)}`,
 	};
 }
