@@ -202,6 +202,20 @@ def ws_collect(url, until, token=None, pause=None, timeout=30, rcvbuf=None, fram
     return msgs
 
 
+def emit_when(fx, when, n, spacing_us=0):
+    """A ws_collect pause: once when(msgs), the fixture emits n entries (spacing_us apart) once
+    the stream's followers are registered, while the socket is not read."""
+    def pause(msgs):
+        if not when(msgs):
+            return None
+
+        def emit():
+            fx.wait_followers(3)
+            fx.cmd(f"emit {n} {spacing_us}")
+        return emit
+    return pause
+
+
 def entries_of(msgs):
     return [m["entry"] for m in msgs if m["type"] == "entry"]
 
@@ -407,16 +421,8 @@ def run_stream(fx, real):
     history = [e["id"] for e in d["entries"]]
     emitted = 300
 
-    def pause(msgs):
-        if msgs[-1]["type"] != "entry" or len(msgs) != 50:
-            return None
-
-        def emit():
-            # While the history is still being sent: the followers are registered first.
-            fx.wait_followers(3)
-            fx.cmd(f"emit {emitted} 200")
-        return emit
-
+    # While the history is still being sent.
+    pause = emit_when(fx, lambda m: m[-1]["type"] == "entry" and len(m) == 50, emitted, 200)
     want = len(history) + emitted
     msgs = ws_collect(base, lambda m: bool(m) and m[-1]["type"] == "entry" and
                       len(m) >= want and len(entries_of(m)) >= want, pause=pause)
@@ -449,14 +455,7 @@ def run_stream(fx, real):
     # A filtered stream: only matching entries, history and live.
     q = 'request.method == "POST"'
 
-    def pause2(msgs):
-        if msgs[-1]["type"] != "live":
-            return None
-
-        def emit():
-            fx.wait_followers(3)
-            fx.cmd("emit 30")
-        return emit
+    pause2 = emit_when(fx, lambda m: m[-1]["type"] == "live", 30)
     n_post = sum(1 for e in d["entries"] if e.get("request", {}).get("method") == "POST")
     msgs = ws_collect(base + "?" + urllib.parse.urlencode({"q": q}),
                       lambda m: len(entries_of(m)) >= n_post + 10, pause=pause2)
@@ -475,16 +474,8 @@ def run_stream_batched(fx):
     emitted = 500
     frames = []
 
-    def pause(msgs):
-        if len(entries_of(msgs)) < 50:
-            return None
-
-        def emit():
-            # While the history is still being sent (the client is not reading).
-            fx.wait_followers(3)
-            fx.cmd(f"emit {emitted} 100")
-        return emit
-
+    # While the history is still being sent (the client is not reading).
+    pause = emit_when(fx, lambda m: len(entries_of(m)) >= 50, emitted, 100)
     want = len(history) + emitted
     msgs = ws_collect(url, lambda m: len(entries_of(m)) >= want, pause=pause, frames=frames)
     ents = entries_of(msgs)
