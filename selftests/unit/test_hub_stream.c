@@ -21,8 +21,8 @@
 #include "hub_stream.h"
 
 #define N_AGENTS 2
-#define HISTORY 40
-#define BIG (600 * 1024) /* two of these cannot share a batch */
+#define HISTORY	 40
+#define BIG	 (600 * 1024) /* two of these cannot share a batch */
 
 struct client {
 	pthread_mutex_t mu;
@@ -75,10 +75,11 @@ static void add(struct agent_api *a, int k, int64_t ts, size_t body)
 	char *pad = calloc(1, body + 1);
 	assert_non_null(pad);
 	memset(pad, 'x', body);
-	assert_true(asprintf(&json,
-			     "{\"protocol\":\"http\",\"request\":{\"method\":\"GET\",\"path\":\"/%d\"},"
-			     "\"response\":{\"status\":200,\"body\":{\"text\":\"%s\"}}}",
-			     k, pad) > 0);
+	assert_true(
+	    asprintf(&json,
+		     "{\"protocol\":\"http\",\"request\":{\"method\":\"GET\",\"path\":\"/%d\"},"
+		     "\"response\":{\"status\":200,\"body\":{\"text\":\"%s\"}}}",
+		     k, pad) > 0);
 	assert_int_equal(agent_api_mem_add(a, id, ts, json), 0);
 	free(json);
 	free(pad);
