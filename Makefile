@@ -48,6 +48,8 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+TEST_BPF_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,\
+	$(wildcard selftests/bpf/*.bpf.c))
 
 # lib/core -> libfloe-core.a, lib/node -> libfloe-node.a (which builds on the core).
 CORE_SRCS := $(wildcard lib/core/*.c lib/core/*/*.c)
@@ -101,7 +103,7 @@ BENCH_BINS := $(patsubst selftests/bench/%.c,$(BUILD)/bench/%,$(wildcard selftes
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BINS) $(RPC_LIB) $(BENCH_BINS)
+all: $(BINS) $(UNIT_BINS) $(RPC_LIB) $(BENCH_BINS) $(TEST_BPF_OBJS)
 
 # The web UI (ui/, docs/ui.md): esbuild bundles it into build/ui/, beside floe-hub, which
 # serves it. Part of `all` only where node and the npm packages (`make deps`: npm ci) are.
@@ -134,6 +136,12 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# BPF programs the integration tests load beside floe's (selftests/bpf/*.bpf.c: tc_count, a
+# filter after floe's for test_tc_chain.sh).
+$(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c vmlinux/$(ARCH)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Userspace library shared by floe-agent and floe.
 

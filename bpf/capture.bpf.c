@@ -19,7 +19,12 @@
 #define ETH_P_IPV6 0x86DD
 #define ETH_P_8021Q 0x8100
 #define ETH_P_8021AD 0x88A8
-#define TC_ACT_OK 0
+/*
+ * What every path returns: "no verdict, go on to the next filter". floe only looks at
+ * packets; TC_ACT_OK (0) would end classification at floe's filter, and a filter ranked after
+ * it (a policer, another tool's counter) would never see them.
+ */
+#define TC_ACT_UNSPEC (-1)
 
 /* Set by the loader before load. */
 const volatile __u32 snap_len = 65535;
@@ -176,7 +181,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	count(FLOE_CNT_SEEN);
 
 	if ((void *)(eth + 1) > data_end)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	proto = eth->h_proto;
 	/*
 	 * Tags still in the frame (not taken out into skb->vlan_tci): an 802.1ad outer tag and
@@ -186,7 +191,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		struct vlan_hdr *vh = data + off;
 
 		if ((void *)(vh + 1) > data_end)
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		proto = vh->h_vlan_encapsulated_proto;
 		off += sizeof(*vh);
 	}
@@ -194,7 +199,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		struct vlan_hdr *vh = data + off;
 
 		if ((void *)(vh + 1) > data_end)
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		proto = vh->h_vlan_encapsulated_proto;
 		off += sizeof(*vh);
 	}
@@ -203,7 +208,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		struct iphdr *ip = data + off;
 
 		if ((void *)(ip + 1) > data_end)
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		addr_v4(&saddr, ip->saddr);
 		addr_v4(&daddr, ip->daddr);
 		/* Ports in the first fragment only (offset 0), after the header's ihl words. */
@@ -215,7 +220,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		struct ipv6hdr *ip6 = data + off;
 
 		if ((void *)(ip6 + 1) > data_end)
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		__builtin_memcpy(saddr.bytes, &ip6->saddr, 16);
 		__builtin_memcpy(daddr.bytes, &ip6->daddr, 16);
 		/* Ports only right after the fixed header: extension headers are not walked. */
@@ -224,7 +229,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 			ports_off = off + sizeof(*ip6);
 		flags |= FLOE_REC_IPV6;
 	} else {
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	src = bpf_map_lookup_elem(&targets, &saddr);
 	dst = bpf_map_lookup_elem(&targets, &daddr);
@@ -235,10 +240,10 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	__u32 dst_id = dst ? dst->target_id : 0;
 
 	if (!src_id && !dst_id)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (dir == FLOE_DIR_TO_POD && src_id && (src_flags & FLOE_TARGET_LOCAL)) {
 		count(FLOE_CNT_DUPLICATE);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	count(FLOE_CNT_TARGETED);
 
@@ -248,7 +253,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 
 	if (scope && scope->enabled && !in_scope(skb, scope, &saddr, &daddr, ports_off)) {
 		count(FLOE_CNT_OUT_OF_SCOPE);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 
 	__u32 len = skb->len;
@@ -263,7 +268,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	 */
 	barrier_var(cap);
 	if (cap == 0 || cap > FLOE_MAX_SNAPLEN)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	/* barrier_var (bpf_helpers.h) keeps the compiler from folding checks the verifier needs. */
 	if (!(try_class(skb, cap, 128, &rec) || try_class(skb, cap, 256, &rec) ||
 	      try_class(skb, cap, 512, &rec) || try_class(skb, cap, 1024, &rec) ||
@@ -274,7 +279,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	if (!rec) {
 		/* The ring had no room for the record (a failed copy lands here too). */
 		count(FLOE_CNT_RINGBUF_FULL);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 
 	rec->hdr.ts_ns = bpf_ktime_get_ns();
@@ -297,7 +302,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		wake = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(rec, wake);
 	count(FLOE_CNT_RECORDED);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")
