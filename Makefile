@@ -191,11 +191,11 @@ $(BUILD)/bench/%: selftests/bench/%.c $(LIB)
 # The cost of one SSL call (tls.sh) calls OpenSSL's libssl itself.
 $(BUILD)/bench/ssl_calls: LDLIBS += -lssl
 
-# floe-agent serves the hub over gRPC: the node side, the core and the transport; with
-# --redact it masks credentials as the hub does (hub_redact.o, the one object it takes from
-# libfloe-hub: no libwebsockets).
-$(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB) $(HUB_LIB)
-	$(CC) $(CFLAGS) -Ilib/rpc -Ihub $< $(RPC_LIB) $(HUB_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
+# floe-agent serves the hub over gRPC: the node side, the core and the transport, nothing of
+# the hub (with --redact it masks credentials with the core's api/agent_api_redact, as the hub
+# does).
+$(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB)
+	$(CC) $(CFLAGS) -Ilib/rpc $< $(RPC_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
 
 # floe: the node side and the core, and the hub's client commands (stream, pcap export --hub).
 # `floe tap` serves the hub in-process (cli/tap_hub.c): libfloe-hub and libwebsockets.
@@ -288,10 +288,10 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES)
 FUZZ_SAN := address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-fuzz/%.o,$(NODE_SRCS) $(CORE_SRCS)) \
 	$(BUILD)/lib-fuzz/proto/floe.pb-c.o
-# The hub's parsers (PCAP merge, parameters, redaction, UI paths, the map's fold), without the
+# The hub's parsers (PCAP merge, parameters, UI paths, the map's fold), without the
 # server and its library.
 FUZZ_LIB_OBJS += $(BUILD)/lib-fuzz/hub/hub_pcap.o $(BUILD)/lib-fuzz/hub/hub_query.o \
-	$(BUILD)/lib-fuzz/hub/hub_redact.o $(BUILD)/lib-fuzz/hub/hub_static.o \
+	$(BUILD)/lib-fuzz/hub/hub_static.o \
 	$(BUILD)/lib-fuzz/hub/hub_servicemap.o \
 	$(BUILD)/lib-fuzz/hub/hub_triggers.o
 FUZZ_FLAGS := $(BUILD)/fuzz-flags
