@@ -9,7 +9,7 @@
 
 #include "dissect/engine.h"
 #include "entry/json_alloc.h"
-#include "hub_redact.h"
+#include "api/agent_api_redact.h"
 #include "rpc_agent.h"
 #include "tap/tap.h"
 #include "trigger/trigger.h"
@@ -40,7 +40,7 @@ static int serve_start(const struct agent_api *api, void *ctx, char *err, size_t
 	}
 	/* --redact: credentials never leave the node (the hub's masking is the hub's choice) */
 	if (s->o->redact) {
-		if (hub_redact_wrap(s->api, s->api_owned, &s->api))
+		if (agent_api_redact_wrap(s->api, s->api_owned, &s->api))
 			goto nomem;
 		s->api_owned = 1;
 	}

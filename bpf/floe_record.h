@@ -69,6 +69,9 @@ struct floe_scope_key {
 struct floe_scope_config {
 	__u32 enabled;
 	__u32 nclauses;
+	/* Bumped by userspace after each change of the scope's maps (capture_scope.c): a verdict
+	 * in scope_cache made under another generation is not used. */
+	__u32 generation;
 	/* Bits held by a packet without ports (not TCP, UDP or SCTP, a later IP fragment, an
 	 * IPv6 extension header): its port terms cannot be ruled out. */
 	__u32 port_terms;
@@ -76,6 +79,28 @@ struct floe_scope_config {
 	 * tapped pod has a name the program does not know. */
 	__u32 pod_terms;
 	__u32 clauses[FLOE_SCOPE_CLAUSES_MAX]; /* bit i: term i must hold */
+};
+
+/*
+ * scope_cache (an LRU hash): a flow's verdict, so that a packet costs one lookup instead of up
+ * to six (two addresses, two ports, two pods). The verdict depends only on the two endpoints
+ * (address and port, when the packet has ports) and both directions give the same one: the
+ * key holds the lower endpoint first (in a fixed order: the address as two 64-bit words in
+ * the machine's byte order, then the port as a 16-bit number read the same way).
+ */
+struct floe_scope_flow {
+	__u8 addr_lo[16];
+	__u8 addr_hi[16];
+	__be16 port_lo; /* network order; 0 without ports */
+	__be16 port_hi;
+	__u8 proto;	/* IPv4 protocol, IPv6 next header */
+	__u8 has_ports; /* 0: not TCP, UDP or SCTP, a later fragment, an extension header */
+	__u16 reserved;
+};
+
+struct floe_scope_verdict {
+	__u32 generation; /* floe_scope_config.generation it was made under */
+	__u32 in_scope;	  /* 1: recorded, 0: out of scope */
 };
 
 /*
@@ -150,8 +175,13 @@ _Static_assert(sizeof(struct floe_addr) == 16, "map key is 16 bytes");
 _Static_assert(sizeof(struct floe_target) == 8, "map value is 8 bytes");
 _Static_assert(sizeof(struct floe_scope_key) == 24, "scope key is 24 bytes");
 _Static_assert(__builtin_offsetof(struct floe_scope_key, value) == 8, "scope value at 8");
-_Static_assert(sizeof(struct floe_scope_config) == 16 + 4 * FLOE_SCOPE_CLAUSES_MAX,
+_Static_assert(sizeof(struct floe_scope_config) == 20 + 4 * FLOE_SCOPE_CLAUSES_MAX,
 	       "scope config without padding");
+_Static_assert(sizeof(struct floe_scope_flow) == 40, "scope flow key is 40 bytes");
+_Static_assert(__builtin_offsetof(struct floe_scope_flow, port_lo) == 32, "port_lo at 32");
+_Static_assert(FLOE_FIELD_END(struct floe_scope_flow, reserved) == sizeof(struct floe_scope_flow),
+	       "no padding at the end of the scope flow key");
+_Static_assert(sizeof(struct floe_scope_verdict) == 8, "scope verdict is 8 bytes");
 
 /* ---- TLS plaintext through uprobes (bpf/tls.bpf.c, lib/node/source/tls_source.c) ---- */
 

@@ -23,7 +23,7 @@
 #include "entry/entry_json.h"
 #include "hub_metrics.h"
 #include "hub_pcap.h"
-#include "hub_redact.h"
+#include "api/agent_api_redact.h"
 #include "hub_query.h"
 #include "hub_servicemap.h"
 #include "hub_static.h"
@@ -1493,7 +1493,7 @@ int hub_server_start(struct agent_api *agents, size_t n, const struct hub_server
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (hub_name_wrap(agents[i], i, &s->agents[i])) {
+		if (agent_api_name_wrap(agents[i], i, &s->agents[i])) {
 			for (size_t k = 0; k < i; k++)
 				s->agents[k].ops->destroy(s->agents[k].self);
 			free(s->agents);

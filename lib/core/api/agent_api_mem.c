@@ -324,6 +324,7 @@ static int mem_follow(void *self, const char *filter_text, struct agent_follow *
 	}
 	fo.next = a->followers;
 	a->followers = &fo;
+	agent_follow_started(f); /* entries added from now on reach this follower */
 	while (!f->stop && !a->down) {
 		struct mem_entry *e;
 		struct timespec until;

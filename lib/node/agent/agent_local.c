@@ -412,7 +412,7 @@ static int op_follow(void *self, const char *filter, struct agent_follow *f, age
 	s->next = a->subs;
 	a->subs = s;
 	pthread_rwlock_unlock(&a->subs_lock);
-	f->started = 1;
+	agent_follow_started(f);
 
 	while (!f->stop) {
 		struct live *l = NULL;

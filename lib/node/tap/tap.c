@@ -85,8 +85,11 @@ struct tap {
 	pthread_mutex_t tls_snap_lock;
 	struct tls_source_stats tls_snap;
 	char *tls_blind_snap; /* a JSON array; NULL: none */
-	/* the TLS plaintext as synthetic TCP frames into the store (docs/tls.md, "PCAP") */
+	/* the TLS plaintext as synthetic TCP frames into the store (docs/tls.md, "PCAP"); its
+	 * counters: the last ones at tls_close (for --stats-json), and the loop's copy of each
+	 * second under tls_snap_lock (for the stats call) */
 	struct tls_pcap *tls_pcap;
+	struct tls_pcap_stats tls_pcap_stats, tls_pcap_snap;
 	bool k8s;
 	bool started; /* past the first list of pods: report pods coming and going */
 	size_t services_started; /* tap_services_start's count: stopped in tap_run's end */
@@ -855,7 +858,7 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 			     const struct dissect_stats *ds, const struct dissect_worker_stats *ws,
 			     size_t pods, const struct entry_history_stats *hs,
 			     const struct name_resolver_stats *ns, const struct tls_source_stats *tls,
-			     const char *tls_blind)
+			     const char *tls_blind, const struct tls_pcap_stats *tp)
 {
 	fprintf(f,
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
@@ -876,7 +879,10 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		"\"tls_ringbuf_full\":%llu,\"tls_conns\":%llu,\"tls_libs_hooked\":%llu,"
 		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu,"
 		"\"tls_probes\":%llu,\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
-		"\"tls_mesh_hops\":%llu,\"tls_blind_count\":%llu,\"tls_blind\":%s",
+		"\"tls_mesh_hops\":%llu,\"tls_blind_count\":%llu,\"tls_blind\":%s,"
+		"\"tls_pcap_frames\":%llu,\"tls_pcap_bytes\":%llu,\"tls_pcap_conns\":%llu,"
+		"\"tls_pcap_dup_skipped\":%llu,\"tls_pcap_no_endpoints\":%llu,"
+		"\"tls_pcap_table_full\":%llu",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -903,7 +909,10 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		(unsigned long long)tls->processes_failed, (unsigned long long)tls->probes,
 		(unsigned long long)tls->libs_unhooked, (unsigned long long)tls->mmaps,
 		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->blind,
-		tls_blind ? tls_blind : "[]");
+		tls_blind ? tls_blind : "[]", (unsigned long long)tp->frames,
+		(unsigned long long)tp->bytes, (unsigned long long)tp->conns,
+		(unsigned long long)tp->dup_skipped, (unsigned long long)tp->no_endpoints,
+		(unsigned long long)tp->table_full);
 	services_stats_print(f, o);
 	fputs("}\n", f);
 }
@@ -917,7 +926,8 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 			     const struct dissect_worker_stats *ws, size_t pods,
 			     const struct entry_history_stats *hs,
 			     const struct name_resolver_stats *ns,
-			     const struct tls_source_stats *tls, const char *tls_blind, FILE *log)
+			     const struct tls_source_stats *tls, const char *tls_blind,
+			     const struct tls_pcap_stats *tp, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -925,7 +935,7 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	stats_json_print(f, o, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind);
+	stats_json_print(f, o, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind, tp);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -961,7 +971,8 @@ static int tap_live_stats(void *ctx, char **json_out)
 	 * and blind list are the loop's last copy (at most a second old). */
 	pthread_mutex_lock(&t->tls_snap_lock);
 	stats_json_print(f, t->o, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs,
-			 &(struct name_resolver_stats){0}, &t->tls_snap, t->tls_blind_snap);
+			 &(struct name_resolver_stats){0}, &t->tls_snap, t->tls_blind_snap,
+			 &t->tls_pcap_snap);
 	pthread_mutex_unlock(&t->tls_snap_lock);
 	if (fclose(f)) {
 		free(*json_out);
@@ -1023,6 +1034,8 @@ static void tls_snapshot(struct tap *t)
 	blind = tls_source_blind_json(t->tls);
 	pthread_mutex_lock(&t->tls_snap_lock);
 	t->tls_snap = st;
+	if (t->tls_pcap) /* written on this thread (on_stream) */
+		tls_pcap_get_stats(t->tls_pcap, &t->tls_pcap_snap);
 	if (blind) {
 		free(t->tls_blind_snap);
 		t->tls_blind_snap = blind;
@@ -1087,6 +1100,10 @@ static void tls_close(struct tap *t)
 		struct tls_pcap_stats ps;
 
 		tls_pcap_get_stats(t->tls_pcap, &ps);
+		t->tls_pcap_stats = ps;
+		pthread_mutex_lock(&t->tls_snap_lock);
+		t->tls_pcap_snap = ps;
+		pthread_mutex_unlock(&t->tls_snap_lock);
 		fprintf(t->log,
 			"  tls: plaintext to the store     %llu synthetic frames, %llu connections "
 			"(%llu chunks of the other end skipped, %llu without endpoints, %llu "
@@ -1463,7 +1480,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		if (o->stats_json &&
 		    write_stats_json(o->stats_json, o, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
 				     t.next_target_id, &hs, &ns, &t.tls_stats, t.tls_blind_snap,
-				     log) < 0)
+				     &t.tls_pcap_stats, log) < 0)
 			rc = 1;
 	}
 out:
