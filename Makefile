@@ -185,9 +185,12 @@ $(BUILD)/bench/ssl_calls: LDLIBS += -lssl
 
 # floe-agent serves the hub over gRPC: the node side, the core and the transport; with
 # --redact it masks credentials as the hub does (hub_redact.o, the one object it takes from
-# libfloe-hub: no libwebsockets).
-$(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB) $(HUB_LIB)
-	$(CC) $(CFLAGS) -Ilib/rpc -Ihub $< $(RPC_LIB) $(HUB_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
+# libfloe-hub); with --metrics it serves GET /metrics through libwebsockets' HTTP server, as
+# the hub serves its API (agent/metrics_http.c).
+$(BUILD)/floe-agent: agent/main.c agent/metrics_http.c agent/metrics_http.h $(LIB) $(RPC_LIB) \
+		$(HUB_LIB)
+	$(CC) $(CFLAGS) -Ilib/rpc -Ihub agent/main.c agent/metrics_http.c $(RPC_LIB) $(HUB_LIB) \
+		$(LIB) $(RPC_LDLIBS) $(LDLIBS) -lwebsockets -o $@
 
 # floe: the node side and the core, and the hub's client commands (stream, pcap export --hub).
 # `floe tap` serves the hub in-process (cli/tap_hub.c): libfloe-hub and libwebsockets.

@@ -577,6 +577,12 @@ static int cmd_tap(int argc, char **argv)
 		tap_config_free(&tc);
 		return 2;
 	}
+	if (o.metrics) {
+		fprintf(stderr, "floe tap: --metrics is floe-agent's; floe tap's hub serves "
+				"/metrics on its own port\n");
+		tap_config_free(&tc);
+		return 2;
+	}
 	if (!o.history && !o.no_hub && !o.dryrun)
 		fprintf(stderr, "floe: the hub serves the entry history: not started with "
 				"--no-history\n");
