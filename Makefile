@@ -229,7 +229,8 @@ $(BUILD)/hub-fixture: selftests/hub/hub_fixture.c $(HUB_LIB) $(CORE_LIB)
 
 # Unit tests (cmocka), plain and under ASan+UBSan. The core's own tests link the core alone
 # (-Ilib/core only): that is what keeps the core free of node-side code and libraries.
-CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem test_kfl test_entry_proto
+CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem test_kfl test_entry_proto \
+	test_metrics_text
 # The transport's tests link the core and rpc alone (what the hub links).
 RPC_TESTS := test_rpc
 CORE_CFLAGS := $(filter-out -Ilib/node,$(CFLAGS))

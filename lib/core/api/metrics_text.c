@@ -488,7 +488,7 @@ int metrics_agent_stats(struct entry_json_buf *o, size_t n, const char *const *n
 			nm[m++] = names[i];
 		}
 	rc |= keyed_families(o, m, nm, ok);
-	rc |= protocol_family(o, m, nm, ok, "entries_by_protocol", "floe_agent_entries_total",
+	rc |= protocol_family(o, m, nm, ok, "entries_by_protocol", "floe_agent_entries_by_protocol_total",
 			      "Entries dissected, by protocol (complete or not).", NULL);
 	rc |= protocol_family(o, m, nm, ok, "parse_errors_by_protocol",
 			      "floe_agent_parse_errors_total",
