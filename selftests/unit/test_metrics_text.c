@@ -26,8 +26,8 @@ static void test_escaping(void **state)
 {
 	struct entry_json_buf b = {0};
 
-	assert_int_equal(metrics_family(&b, "floe_x_total", "counter", "Back\\slash and\nline \"q\""),
-			 0);
+	assert_int_equal(
+	    metrics_family(&b, "floe_x_total", "counter", "Back\\slash and\nline \"q\""), 0);
 	assert_int_equal(metrics_sample(&b, "floe_x_total",
 					(const char *const[]){"agent", "a\\b\"c\nd", "empty", "",
 							      "skipped", NULL, "z", "é", NULL},
@@ -72,9 +72,9 @@ static void test_latency(void **state)
 	json_t *j;
 
 	memset(&l, 0, sizeof(l));
-	metrics_latency_observe(&l, 500000);	   /* 0.5 ms: first bucket */
-	metrics_latency_observe(&l, 1000000);	   /* exactly 1 ms: le="0.001" still */
-	metrics_latency_observe(&l, 30000000);	   /* 30 ms */
+	metrics_latency_observe(&l, 500000);	    /* 0.5 ms: first bucket */
+	metrics_latency_observe(&l, 1000000);	    /* exactly 1 ms: le="0.001" still */
+	metrics_latency_observe(&l, 30000000);	    /* 30 ms */
 	metrics_latency_observe(&l, 60000000000ll); /* a minute: +Inf only */
 	assert_int_equal(metrics_latency_json(&l, &b), 0);
 	j = json_loads(text_of(&b), 0, NULL);
@@ -89,9 +89,8 @@ static void test_latency(void **state)
 	assert_true(fabs(json_real_value(json_object_get(j, "sum_s")) - 60.0315) < 1e-9);
 
 	struct entry_json_buf o = {0};
-	assert_int_equal(metrics_histogram_json(&o, "h", (const char *const[]){"call", "q", NULL},
-						j),
-			 0);
+	assert_int_equal(
+	    metrics_histogram_json(&o, "h", (const char *const[]){"call", "q", NULL}, j), 0);
 	char *t = text_of(&o);
 	assert_non_null(strstr(t, "h_bucket{call=\"q\",le=\"0.001\"} 2\n"));
 	assert_non_null(strstr(t, "h_bucket{call=\"q\",le=\"+Inf\"} 4\n"));
@@ -131,20 +130,24 @@ static void test_agent_stats(void **state)
 	assert_int_equal(metrics_agent_stats(&b, 3, names, st), 0);
 	char *t = text_of(&b);
 
-	assert_non_null(strstr(t, "floe_agent_packets_total{agent=\"n\\\"0\",stage=\"seen\"} 10\n"));
-	assert_non_null(strstr(t, "floe_agent_packets_total{agent=\"n2\",stage=\"seen\"} 1\n"));
 	assert_non_null(
-	    strstr(t, "floe_agent_packets_dropped_total{agent=\"n\\\"0\",cause=\"ringbuf_full\"} 2\n"));
+	    strstr(t, "floe_agent_packets_total{agent=\"n\\\"0\",stage=\"seen\"} 10\n"));
+	assert_non_null(strstr(t, "floe_agent_packets_total{agent=\"n2\",stage=\"seen\"} 1\n"));
+	assert_non_null(strstr(
+	    t, "floe_agent_packets_dropped_total{agent=\"n\\\"0\",cause=\"ringbuf_full\"} 2\n"));
 	assert_non_null(strstr(
 	    t, "floe_agent_entries_by_protocol_total{agent=\"n\\\"0\",protocol=\"http\"} 5\n"));
 	assert_non_null(strstr(
 	    t, "floe_agent_entries_by_protocol_total{agent=\"n\\\"0\",protocol=\"redis\"} 3\n"));
-	assert_non_null(strstr(t, "floe_agent_parse_errors_total{agent=\"n\\\"0\",protocol=\"http1\","
-				  "cause=\"malformed\"} 1\n"));
+	assert_non_null(strstr(t,
+			       "floe_agent_parse_errors_total{agent=\"n\\\"0\",protocol=\"http1\","
+			       "cause=\"malformed\"} 1\n"));
 	assert_non_null(strstr(t, "floe_agent_dissector_events_total{agent=\"n\\\"0\",protocol="
 				  "\"dns\",event=\"truncated\"} 4\n"));
-	assert_non_null(strstr(t, "floe_agent_query_seconds_count{agent=\"n\\\"0\",call=\"get\"} 1\n"));
-	assert_non_null(strstr(t, "floe_trigger_matched_total{agent=\"n\\\"0\",trigger=\"t\\\"1\"} 2\n"));
+	assert_non_null(
+	    strstr(t, "floe_agent_query_seconds_count{agent=\"n\\\"0\",call=\"get\"} 1\n"));
+	assert_non_null(
+	    strstr(t, "floe_trigger_matched_total{agent=\"n\\\"0\",trigger=\"t\\\"1\"} 2\n"));
 	assert_non_null(strstr(t, "floe_trigger_actions_total{agent=\"n\\\"0\",trigger=\"t\\\"1\","
 				  "action=\"log\",outcome=\"sent\"} 1\n"));
 	/* the rest as gauges; the structured objects and non-numbers are not flattened */
