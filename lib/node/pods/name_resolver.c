@@ -66,7 +66,8 @@ struct name_resolver {
 	size_t history_max, spans_open, spans_closed, bytes;
 	uint64_t forgotten;
 	struct dns_name *dns_oldest, *dns_newest;
-	size_t dns_max, n_dns;
+	size_t dns_max, n_dns; /* n_dns: records (an address may have several) */
+	size_t n_dns_addrs;    /* addresses with at least one */
 	uint64_t dns_learned, dns_evicted, dns_answers, dns_ignored;
 };
 
@@ -509,6 +510,7 @@ static void dns_drop(struct name_resolver *r, struct dns_name *d)
 	*pp = d->older;
 	dns_unlink(r, d);
 	r->n_dns--;
+	r->n_dns_addrs -= !s->dns;
 	r->bytes -= sizeof(*d) + names_bytes(d->names);
 	entry_names_unref(d->names);
 	free(d);
@@ -562,6 +564,7 @@ int name_resolver_set_dns(struct name_resolver *r, const uint8_t addr[16], const
 	d->names = names;
 	names = NULL;
 	/* Newest answer first; at the same time, the one learned last first (it wins). */
+	r->n_dns_addrs += !s->dns;
 	for (pp = &s->dns; *pp && (*pp)->from > ts_ns; pp = &(*pp)->older)
 		;
 	d->older = *pp;
@@ -658,7 +661,8 @@ void name_resolver_get_stats(struct name_resolver *r, struct name_resolver_stats
 	st->spans_closed = r->spans_closed;
 	st->spans_forgotten = r->forgotten;
 	st->bytes = r->bytes;
-	st->dns_names = r->n_dns;
+	st->dns_names = r->n_dns_addrs;
+	st->dns_records = r->n_dns;
 	st->dns_learned = r->dns_learned;
 	st->dns_evicted = r->dns_evicted;
 	st->dns_answers = r->dns_answers;

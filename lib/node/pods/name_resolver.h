@@ -52,8 +52,8 @@ struct name_resolver_stats {
 	size_t spans_closed;	  /* closed spans kept (at most history_max) */
 	uint64_t spans_forgotten; /* closed spans dropped for the bound */
 	size_t bytes;		  /* memory held (approximately: allocations' sizes) */
-	size_t dns_names;	  /* names from DNS answers kept (expired included; an address
-				   * may have several over time) */
+	size_t dns_names;	  /* addresses with a name from a DNS answer (expired included) */
+	size_t dns_records;	  /* their names over time (at most dns_max) */
 	uint64_t dns_learned;	  /* names set by name_resolver_set_dns */
 	uint64_t dns_evicted;	  /* DNS names dropped for the bound before their time was up */
 	uint64_t dns_answers;	  /* answers that named addresses (name_resolver_learn_dns) */
