@@ -37,7 +37,7 @@ if ! wait_udp_listen d 53 10; then
 fi
 ok "dnsmasq listens on 53 in d"
 
-pod_bg a "$T/tcpdump.log" tcpdump -i eth0 -U -n -w "$CAP" 'tcp or udp'
+pod_bg a "$T/tcpdump.log" tcpdump -i eth0 --immediate-mode -U -n -w "$CAP" 'tcp or udp'
 TCPDUMP_PID=$BG_PID
 wait_for_line "$T/tcpdump.log" 'listening on' 10 || { not_ok "tcpdump starts in a"; done_testing; }
 
@@ -65,6 +65,14 @@ check "the slow response ends after the web2 answer" wait_pid "$SLOW_PID" 20
 ask web1.ext.floe
 get $EXT.3 w1c
 check "a closed every connection" eval "wait_tcp_idle a 8080 10"
+# Every packet in the file before tcpdump stops: both FINs of the 6 HTTP connections.
+fins=0
+for _ in $(seq 100); do
+	fins=$(tshark_q -r "$CAP" -Y 'tcp.port == 8080 && tcp.flags.fin == 1' 2>/dev/null | wc -l)
+	[ "$fins" -ge 12 ] && break
+	sleep 0.1
+done
+is "$fins" 12 "the capture holds both FINs of the 6 HTTP connections"
 bg_stop "$TCPDUMP_PID" INT
 wait_pid "$TCPDUMP_PID" 10
 
