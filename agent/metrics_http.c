@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <jansson.h>
 #include <libwebsockets.h>
 
 #include "api/metrics_text.h"
+#include "hub_auth.h"
 #include "entry/entry_json.h"
 
 struct metrics_http {
@@ -33,30 +33,6 @@ struct pss {
 };
 
 static const char content_type[] = "text/plain; version=0.0.4; charset=utf-8";
-
-/* Constant-time compare of the bearer token: a timing difference says nothing of it. */
-static int same_secret(const char *want, const char *got)
-{
-	size_t wl = strlen(want), gl = strlen(got);
-	unsigned char diff = wl != gl;
-
-	for (size_t i = 0; i < wl; i++)
-		diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
-	return diff == 0;
-}
-
-static int auth_ok(struct metrics_http *m, struct lws *wsi)
-{
-	char h[1024];
-	int n;
-
-	if (!m->token)
-		return 1;
-	n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
-	if (n <= 7 || strncasecmp(h, "Bearer ", 7))
-		return 0;
-	return same_secret(m->token, h + 7);
-}
 
 /* The exposition: the agent's families, then the server's own counter. */
 static int render(struct metrics_http *m, struct entry_json_buf *o)
@@ -123,7 +99,7 @@ static int on_http(struct metrics_http *m, struct lws *wsi, struct pss *p, const
 			return -1;
 		return respond(wsi, p, 405, "allow:", "GET");
 	}
-	if (!auth_ok(m, wsi)) {
+	if (!hub_bearer_ok(wsi, m->token)) {
 		if (text(p, "this agent needs its token: Authorization: Bearer TOKEN\n"))
 			return -1;
 		return respond(wsi, p, 401, "www-authenticate:", "Bearer");
