@@ -192,10 +192,14 @@ $(BUILD)/bench/%: selftests/bench/%.c $(LIB)
 $(BUILD)/bench/ssl_calls: LDLIBS += -lssl
 
 # floe-agent serves the hub over gRPC: the node side, the core and the transport, nothing of
-# the hub (with --redact it masks credentials with the core's api/agent_api_redact, as the hub
-# does).
-$(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB)
-	$(CC) $(CFLAGS) -Ilib/rpc $< $(RPC_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
+# the hub library (with --redact it masks credentials with the core's api/agent_api_redact, as
+# the hub does); with --metrics it serves GET /metrics through libwebsockets' HTTP server
+# (agent/metrics_http.c), with the one bearer-token check the hub uses (hub/hub_auth.c, compiled
+# in as a source: it needs libwebsockets alone).
+$(BUILD)/floe-agent: agent/main.c agent/metrics_http.c agent/metrics_http.h hub/hub_auth.c \
+		hub/hub_auth.h $(LIB) $(RPC_LIB)
+	$(CC) $(CFLAGS) -Ilib/rpc -Ihub agent/main.c agent/metrics_http.c hub/hub_auth.c $(RPC_LIB) \
+		$(LIB) $(RPC_LDLIBS) $(LDLIBS) -lwebsockets -o $@
 
 # floe: the node side and the core, and the hub's client commands (stream, pcap export --hub).
 # `floe tap` serves the hub in-process (cli/tap_hub.c): libfloe-hub and libwebsockets.
@@ -243,7 +247,8 @@ $(shell mkdir -p $(BUILD)/deps)
 
 # Unit tests (cmocka), plain and under ASan+UBSan. The core's own tests link the core alone
 # (-Ilib/core only): that is what keeps the core free of node-side code and libraries.
-CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem test_kfl test_entry_proto
+CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem test_kfl test_entry_proto \
+	test_metrics_text
 # The transport's tests link the core and rpc alone (what the hub links).
 RPC_TESTS := test_rpc
 CORE_CFLAGS := $(filter-out -Ilib/node,$(CFLAGS))

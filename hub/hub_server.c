@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include "api/snapshot_name.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_json.h"
+#include "hub_auth.h"
 #include "hub_metrics.h"
 #include "hub_pcap.h"
 #include "api/agent_api_redact.h"
@@ -1080,16 +1080,6 @@ static int parse_params(struct conn *c, struct lws *wsi)
 	return 0;
 }
 
-/* Constant time in want's bytes: no early exit on the first difference. */
-static int same_secret(const char *want, const char *got, size_t gl)
-{
-	size_t tl = strlen(want);
-	unsigned char diff = gl != tl;
-	for (size_t i = 0; i < tl; i++)
-		diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
-	return diff == 0;
-}
-
 /*
  * A browser's WebSocket cannot send an Authorization header; it can offer subprotocols. The
  * UI offers "floe" (which the hub selects, so the browser accepts the answer) and
@@ -1105,19 +1095,13 @@ static int ws_token_ok(struct hub_server *s, struct lws *wsi)
 	for (char *save = NULL, *t = strtok_r(h, ", \t", &save); t;
 	     t = strtok_r(NULL, ", \t", &save))
 		if (!strncmp(t, "floe.bearer.", pl))
-			return same_secret(s->token_proto, t, strlen(t));
+			return hub_same_secret(s->token_proto, t, strlen(t));
 	return 0;
 }
 
 static int auth_ok(struct hub_server *s, struct lws *wsi)
 {
-	if (!s->token)
-		return 1;
-	char h[1024];
-	int n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
-	if (n <= 7 || strncasecmp(h, "Bearer ", 7))
-		return 0;
-	return same_secret(s->token, h + 7, strlen(h + 7));
+	return hub_bearer_ok(wsi, s->token);
 }
 
 static enum hub_route route_of(const char *path, const char **id)
