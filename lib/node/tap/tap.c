@@ -876,7 +876,8 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		"\"tls_ringbuf_full\":%llu,\"tls_conns\":%llu,\"tls_libs_hooked\":%llu,"
 		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu,"
 		"\"tls_probes\":%llu,\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
-		"\"tls_mesh_hops\":%llu,\"tls_blind_count\":%llu,\"tls_blind\":%s",
+		"\"tls_mesh_hops\":%llu,\"tls_write_unsent\":%llu,\"tls_hold_timeouts\":%llu,"
+		"\"tls_files_seen\":%llu,\"tls_blind_count\":%llu,\"tls_blind\":%s",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -902,8 +903,9 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		(unsigned long long)tls->libs_failed, (unsigned long long)tls->processes,
 		(unsigned long long)tls->processes_failed, (unsigned long long)tls->probes,
 		(unsigned long long)tls->libs_unhooked, (unsigned long long)tls->mmaps,
-		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->blind,
-		tls_blind ? tls_blind : "[]");
+		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->write_unsent,
+		(unsigned long long)tls->hold_timeouts, (unsigned long long)tls->files_seen,
+		(unsigned long long)tls->blind, tls_blind ? tls_blind : "[]");
 	services_stats_print(f, o);
 	fputs("}\n", f);
 }
