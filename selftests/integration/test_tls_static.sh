@@ -60,8 +60,8 @@ while read -r path status size lport; do
 		sleep 0.2
 	done
 	e=$(jq -c "$sel" "$OUT" 2>/dev/null | head -n 1)
-	is "$(jq -r '[.response.status, .response.bodySize, .dst.ip, .dst.port, .src.pod] | map(tostring) | join(" ")' <<<"${e:-null}")" \
-		"$status $size $B $PORT a" "$path (local port $lport): an entry from tlsstatic with its status, body size and endpoints"
+	is "$(jq -r '[.response.status, .response.body.size, .dst.ip, .dst.port, .src.pod] | map(tostring) | join(" ")' <<<"${e:-null}")" \
+		"$status $size $B $PORT $(pod_ns a)" "$path (local port $lport): an entry from tlsstatic with its status, body size and endpoints"
 done <"$T/st.out"
 
 # 2. Stripped: blind, listed while it runs.

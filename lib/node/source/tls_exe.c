@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "source/tls_exe.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gelf.h>
+#include <unistd.h>
 #include <libelf.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -117,4 +120,50 @@ int tls_exe_inspect_fd(int fd, char *what, size_t whatlen)
 	r = tls_exe_inspect_mem(p, (size_t)sb.st_size, what, whatlen);
 	munmap(p, (size_t)sb.st_size);
 	return r;
+}
+
+int tls_exe_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offs)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh, tsh;
+
+	memset(offs, 0, n * sizeof(*offs));
+	if (fd < 0)
+		return -errno;
+	if (elf_version(EV_CURRENT) == EV_NONE || !(elf = elf_begin(fd, ELF_C_READ, NULL))) {
+		close(fd);
+		return -EINVAL;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *d;
+		size_t cnt;
+
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) ||
+		    !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
+			continue;
+		cnt = d->d_size / sh.sh_entsize;
+		for (size_t i = 0; i < cnt; i++) {
+			GElf_Sym s;
+			const char *name;
+			Elf_Scn *in;
+
+			if (!gelf_getsym(d, (int)i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
+			    s.st_shndx == SHN_UNDEF || s.st_shndx >= SHN_LORESERVE || !s.st_value ||
+			    !(name = elf_strptr(elf, sh.sh_link, s.st_name)))
+				continue;
+			for (size_t k = 0; k < n; k++) {
+				if (offs[k] || strcmp(name, names[k]))
+					continue;
+				/* The address in the section holding it, as a file offset. */
+				in = elf_getscn(elf, s.st_shndx);
+				if (in && gelf_getshdr(in, &tsh) && s.st_value >= tsh.sh_addr)
+					offs[k] = s.st_value - tsh.sh_addr + tsh.sh_offset;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return err;
 }

@@ -18,6 +18,7 @@
 #define FLOE_SOURCE_TLS_EXE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum tls_exe_kind {
 	TLS_EXE_NONE = 0,	  /* no TLS implementation in it (or not an ELF file) */
@@ -29,5 +30,13 @@ enum tls_exe_kind {
  * NUL-terminated description for TLS_EXE_BLIND ("" otherwise). */
 int tls_exe_inspect_mem(const void *image, size_t len, char *what, size_t whatlen);
 int tls_exe_inspect_fd(int fd, char *what, size_t whatlen);
+
+/*
+ * The file offsets (for uprobes) of the functions names[0..n) defined in the ELF file at
+ * path, from its .dynsym and .symtab, into offs (0: not there). One read of the file for all
+ * of them: probing a library by name through libbpf reads it once per function, and a
+ * dlopen's first calls race with that time. Returns 0, or -errno when the file cannot be read.
+ */
+int tls_exe_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offs);
 
 #endif /* FLOE_SOURCE_TLS_EXE_H */

@@ -140,6 +140,9 @@ struct tls_source {
 	size_t n_netns;
 	struct tls_source_stats st;
 	int failed;
+	/* While a libssl mapped by a running process (dlopen) is looked at: when (monotonic) the
+	 * kernel saw the mmap, so the log can say how long its calls went unread. 0 otherwise. */
+	uint64_t mmap_seen_ns;
 };
 
 static struct bpf_program *probe_prog(struct tls_bpf *s, const struct probe_spec *p)
@@ -179,16 +182,26 @@ static void lib_detach(struct tls_lib *l)
 /* Probe the library file at path (as this process can open it). */
 static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *open_path)
 {
+	const char *names[N_PROBES];
+	uint64_t offs[N_PROBES];
+	int ret;
+
+	/* The symbols' offsets in one read of the file (not one per probe). */
+	for (size_t i = 0; i < N_PROBES; i++)
+		names[i] = probe_specs[i].func;
+	ret = tls_exe_func_offsets(open_path, names, N_PROBES, offs);
 	for (size_t i = 0; i < N_PROBES; i++) {
 		const struct probe_spec *p = &probe_specs[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = p->func, .retprobe = p->ret);
-		struct bpf_link *link;
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = p->ret);
+		struct bpf_link *link = NULL;
+		int err = ret < 0 ? -ret : ENOENT;
 
-		link =
-		    bpf_program__attach_uprobe_opts(probe_prog(ts->skel, p), -1, open_path, 0, &o);
+		if (offs[i]) {
+			link = bpf_program__attach_uprobe_opts(probe_prog(ts->skel, p), -1,
+							       open_path, offs[i], &o);
+			err = errno;
+		}
 		if (!link) {
-			int err = errno;
-
 			if (!p->required)
 				continue;
 			/* The process it was seen through is gone (a short client): not a fault
@@ -212,6 +225,15 @@ static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *ope
 	l->attached = true;
 	ts->st.libs_hooked++;
 	fprintf(ts->cfg.log, "floe: tls: hooked %s\n", l->path);
+	if (ts->mmap_seen_ns) {
+		uint64_t d = evloop_now_ns() - ts->mmap_seen_ns;
+
+		ts->st.dlopen_probe_us = d / 1000;
+		fprintf(ts->cfg.log,
+			"floe: tls: %s probed %.1f ms after a process mapped it (its calls before "
+			"that are not read)\n",
+			l->path, (double)d / 1e6);
+	}
 }
 
 /*
@@ -691,14 +713,18 @@ static void proc_exec(struct tls_source *ts, pid_t pid)
  * maps are read again now (the file's first segment is mapped before its code, so it is there
  * already), and after the rescan delays when it is not (yet). Files it used before stay counted.
  */
-static void proc_mmap(struct tls_source *ts, pid_t pid)
+static void proc_mmap(struct tls_source *ts, pid_t pid, uint64_t seen_ns)
 {
 	struct tls_proc *pr = proc_find(ts, pid);
+	int r;
 
 	ts->st.mmaps++;
 	if (pr)
 		pr->scanned_tls = false;
-	if (scan_pid(ts, pid) == 0)
+	ts->mmap_seen_ns = seen_ns;
+	r = scan_pid(ts, pid);
+	ts->mmap_seen_ns = 0;
+	if (r == 0)
 		rescan_add(ts, pid);
 }
 
@@ -807,7 +833,7 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 		proc_gone(ts, (pid_t)v.event->pid);
 		break;
 	case FLOE_TLS_EV_MMAP:
-		proc_mmap(ts, (pid_t)v.event->pid);
+		proc_mmap(ts, (pid_t)v.event->pid, v.event->hdr.ts_ns);
 		break;
 	case FLOE_TLS_EV_WRITE_DONE:
 		tls_streams_write_done(ts->streams, v.event->pid, v.event->conn, v.event->value,

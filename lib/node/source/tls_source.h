@@ -71,6 +71,8 @@ struct tls_source_stats {
 	uint64_t write_unsent;	   /* bytes of Go Writes taken at entry but not written */
 	uint64_t hold_timeouts;	   /* Go Writes whose count came too late (taken as is) */
 	uint64_t files_seen;	   /* program files remembered as looked at (bounded) */
+	uint64_t dlopen_probe_us;  /* the last libssl probed after a dlopen: microseconds from
+				    * the kernel's mmap to its probes in place */
 };
 
 int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,

@@ -877,7 +877,8 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu,"
 		"\"tls_probes\":%llu,\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
 		"\"tls_mesh_hops\":%llu,\"tls_write_unsent\":%llu,\"tls_hold_timeouts\":%llu,"
-		"\"tls_files_seen\":%llu,\"tls_blind_count\":%llu,\"tls_blind\":%s",
+		"\"tls_files_seen\":%llu,\"tls_dlopen_probe_us\":%llu,\"tls_blind_count\":%llu,"
+		"\"tls_blind\":%s",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -905,6 +906,7 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		(unsigned long long)tls->libs_unhooked, (unsigned long long)tls->mmaps,
 		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->write_unsent,
 		(unsigned long long)tls->hold_timeouts, (unsigned long long)tls->files_seen,
+		(unsigned long long)tls->dlopen_probe_us,
 		(unsigned long long)tls->blind, tls_blind ? tls_blind : "[]");
 	services_stats_print(f, o);
 	fputs("}\n", f);
