@@ -9,7 +9,11 @@
 #            selftests/bench/gotlsload, both standard library, built with /usr/local/go): HTTP/2,
 #            8 goroutines, N/2 GETs: requests/s, p50/p99
 #   calls    build/bench/ssl_calls in pod a: SSL_write in a tight loop to an SSL_read thread
-#            over TCP on 127.0.0.1 (100-byte writes): wall and CPU microseconds per SSL call
+#            over TCP on pod a's own address (100-byte writes, each copied by floe): wall and
+#            CPU microseconds per SSL call
+#   sys      dd on the node (an untapped process, no TLS): 1-byte reads and writes, 400000
+#            syscalls: microseconds per syscall (what floe's syscall tracepoints cost every
+#            process)
 # and floe's own CPU seconds. Medians of the rounds at the end, with the overhead in percent.
 # Not pass/fail.
 # Usage (root, from the repo root): bash selftests/bench/tls.sh [REQUESTS] [ROUNDS]
@@ -83,16 +87,27 @@ go_load() {
 # calls LABEL: "calls LABEL wall_us cpu_us calls" (the cost of one SSL call)
 calls_load() {
 	local out
-	out=$(in_pod a "$SSL_CALLS" "$T/cert.pem" "$T/key.pem" "$CALLS" 100 2>"$T/ssl_calls.err")
+	out=$(in_pod a "$SSL_CALLS" "$T/cert.pem" "$T/key.pem" "$CALLS" 100 "$A" 2>"$T/ssl_calls.err")
 	sed -n 's/^calls=\([0-9]*\) wall_us_per_call=\([0-9.]*\) cpu_us_per_call=\([0-9.]*\)$/\2 \3 \1/p' <<<"$out" |
 		awk -v l="$1" '{ print "calls", l, $1, $2, $3 }' >>"$T/results"
 }
 
+# sys LABEL: "sys LABEL us_per_syscall - - -" (dd: 200000 reads and as many writes)
+sys_load() {
+	local t0 t1
+	t0=$(date +%s%N)
+	dd if=/dev/zero of=/dev/null bs=1 count=200000 status=none
+	t1=$(date +%s%N)
+	echo "sys $1 $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1000 / 400000 }') - - -" >>"$T/results"
+}
+
 : >"$T/results"
 for r in $(seq 1 "$ROUNDS"); do
+	diag "round $r: load average $(cut -d' ' -f1-3 /proc/loadavg)"
 	nginx_load none
 	go_load none
 	calls_load none
+	sys_load none
 	OUT=$T/notls.$r.json entries_tap --tls=false >/dev/null
 	nginx_load "tls=false"
 	floe_stop
@@ -100,6 +115,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	nginx_load tls
 	go_load tls
 	calls_load tls
+	sys_load tls
 	floe_stop
 	diag "round $r: floe cpu_s --tls=false $(jq -r .cpu_s "$T/notls.$r.stats.json"), --tls $(jq -r .cpu_s "$T/tls.$r.stats.json") ($(jq -r .dissect_entries "$T/tls.$r.stats.json") entries, $(jq -r .tls_records "$T/tls.$r.stats.json") plaintext records)"
 done
@@ -125,5 +141,8 @@ diag "$(printf 'median SSL call: without floe %s us wall, %s us CPU; with floe %
 	"$(med calls none 3)" "$(med calls none 4)" "$(med calls tls 3)" "$(med calls tls 4)")"
 diag "$(awk -v a="$(med calls none 4)" -v b="$(med calls tls 4)" 'BEGIN {
 	if (a != "-" && b != "-") printf "cost per SSL call (CPU, 100-byte calls): %.2f us", b - a }')"
+diag "$(printf 'median syscall of an untapped process (dd): without floe %s us, with floe %s us' \
+	"$(med sys none 3)" "$(med sys tls 3)")"
+diag "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 ok "benchmark ran ($ROUNDS rounds of $N requests)"
 done_testing
