@@ -15,6 +15,8 @@
 #            syscalls: microseconds per syscall (what floe's syscall tracepoints cost every
 #            process)
 # and floe's own CPU seconds. Medians of the rounds at the end, with the overhead in percent.
+# FLOE_BASE=path/to/another/build/floe adds, in each round, the same loads under that floe
+# (label tls-base): an older build against this one in the same run.
 # Not pass/fail.
 # Usage (root, from the repo root): bash selftests/bench/tls.sh [REQUESTS] [ROUNDS]
 
@@ -117,6 +119,14 @@ for r in $(seq 1 "$ROUNDS"); do
 	calls_load tls
 	sys_load tls
 	floe_stop
+	if [ -n "${FLOE_BASE:-}" ]; then
+		FLOE=$FLOE_BASE OUT=$T/base.$r.json entries_tap >/dev/null
+		nginx_load tls-base
+		go_load tls-base
+		calls_load tls-base
+		sys_load tls-base
+		floe_stop
+	fi
 	diag "round $r: floe cpu_s --tls=false $(jq -r .cpu_s "$T/notls.$r.stats.json"), --tls $(jq -r .cpu_s "$T/tls.$r.stats.json") ($(jq -r .dissect_entries "$T/tls.$r.stats.json") entries, $(jq -r .tls_records "$T/tls.$r.stats.json") plaintext records)"
 done
 diag "$(printf '%-6s %-10s %10s %10s %10s %10s' load run req/s p50_ms p99_ms succeeded)"
@@ -126,23 +136,28 @@ med() { awk -v a="$1" -v b="$2" '$1 == a && $2 == b { print $'"$3"' }' "$T/resul
 	awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "-" }'; }
 pct() { awk -v x="$1" -v y="$2" 'BEGIN { if (x + 0 > 0 && y != "-") printf "%+.1f %%", (y - x) * 100 / x; else print "-" }'; }
 for load in nginx go; do
-	for l in none tls=false tls; do
+	for l in none tls=false tls tls-base; do
 		[ "$(med $load "$l" 3)" = - ] && continue
 		diag "$(printf 'median %-6s %-10s %8s req/s  p50 %7s ms  p99 %7s ms' $load "$l" \
 			"$(med $load "$l" 3)" "$(med $load "$l" 4)" "$(med $load "$l" 5)")"
 	done
 	[ "$(med $load tls 5)" = - ] && continue
-	diag "$(printf '%-6s with floe reading TLS: req/s %s, p50 %s, p99 %s' $load \
-		"$(pct "$(med $load none 3)" "$(med $load tls 3)")" \
-		"$(pct "$(med $load none 4)" "$(med $load tls 4)")" \
-		"$(pct "$(med $load none 5)" "$(med $load tls 5)")")"
+	for l in tls tls-base; do
+		[ "$(med $load $l 5)" = - ] && continue
+		diag "$(printf '%-6s with floe reading TLS (%s): req/s %s, p50 %s, p99 %s' $load $l \
+			"$(pct "$(med $load none 3)" "$(med $load $l 3)")" \
+			"$(pct "$(med $load none 4)" "$(med $load $l 4)")" \
+			"$(pct "$(med $load none 5)" "$(med $load $l 5)")")"
+	done
 done
 diag "$(printf 'median SSL call: without floe %s us wall, %s us CPU; with floe %s us wall, %s us CPU' \
 	"$(med calls none 3)" "$(med calls none 4)" "$(med calls tls 3)" "$(med calls tls 4)")"
 diag "$(awk -v a="$(med calls none 4)" -v b="$(med calls tls 4)" 'BEGIN {
 	if (a != "-" && b != "-") printf "cost per SSL call (CPU, 100-byte calls): %.2f us", b - a }')"
-diag "$(printf 'median syscall of an untapped process (dd): without floe %s us, with floe %s us' \
-	"$(med sys none 3)" "$(med sys tls 3)")"
+diag "$(printf 'median SSL call with floe %s (tls-base): %s us wall, %s us CPU' \
+	"${FLOE_BASE:-}" "$(med calls tls-base 3)" "$(med calls tls-base 4)")"
+diag "$(printf 'median syscall of an untapped process (dd): without floe %s us, with floe %s us, tls-base %s us' \
+	"$(med sys none 3)" "$(med sys tls 3)" "$(med sys tls-base 3)")"
 diag "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 ok "benchmark ran ($ROUNDS rounds of $N requests)"
 done_testing
