@@ -30,36 +30,51 @@ static bool has(const void *image, size_t len, const char *s)
 	return memmem(image, len, s, strlen(s)) != NULL;
 }
 
-/* SSL_read and SSL_write defined (not imported) in a .symtab or .dynsym of elf. */
-static bool defines_ssl_api(Elf *elf)
+/* The file offsets of the functions names[0..n) defined (not imported) in elf's .symtab or
+ * .dynsym into offs (0: not there). */
+static void find_funcs(Elf *elf, const char *const *names, size_t n, uint64_t *offs)
 {
 	Elf_Scn *scn = NULL;
-	GElf_Shdr sh;
-	bool rd = false, wr = false;
+	GElf_Shdr sh, tsh;
 
-	while ((scn = elf_nextscn(elf, scn)) && !(rd && wr)) {
+	memset(offs, 0, n * sizeof(*offs));
+	while ((scn = elf_nextscn(elf, scn))) {
 		Elf_Data *d;
-		size_t n;
+		size_t cnt;
 
 		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) ||
 		    !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
 			continue;
-		n = d->d_size / sh.sh_entsize;
-		for (size_t i = 0; i < n && !(rd && wr); i++) {
+		cnt = d->d_size / sh.sh_entsize;
+		for (size_t i = 0; i < cnt; i++) {
 			GElf_Sym s;
 			const char *name;
+			Elf_Scn *in;
 
 			if (!gelf_getsym(d, (int)i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
-			    s.st_shndx == SHN_UNDEF || !s.st_value)
+			    s.st_shndx == SHN_UNDEF || s.st_shndx >= SHN_LORESERVE || !s.st_value ||
+			    !(name = elf_strptr(elf, sh.sh_link, s.st_name)))
 				continue;
-			name = elf_strptr(elf, sh.sh_link, s.st_name);
-			if (!name)
-				continue;
-			rd |= !strcmp(name, "SSL_read");
-			wr |= !strcmp(name, "SSL_write");
+			for (size_t k = 0; k < n; k++) {
+				if (offs[k] || strcmp(name, names[k]))
+					continue;
+				/* The address in the section holding it, as a file offset. */
+				in = elf_getscn(elf, s.st_shndx);
+				if (in && gelf_getshdr(in, &tsh) && s.st_value >= tsh.sh_addr)
+					offs[k] = s.st_value - tsh.sh_addr + tsh.sh_offset;
+			}
 		}
 	}
-	return rd && wr;
+}
+
+/* SSL_read and SSL_write defined in elf. */
+static bool defines_ssl_api(Elf *elf)
+{
+	static const char *const api[2] = {"SSL_read", "SSL_write"};
+	uint64_t offs[2];
+
+	find_funcs(elf, api, 2, offs);
+	return offs[0] && offs[1];
 }
 
 int tls_exe_inspect_mem(const void *image, size_t len, char *what, size_t whatlen)
@@ -124,10 +139,8 @@ int tls_exe_inspect_fd(int fd, char *what, size_t whatlen)
 
 int tls_exe_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offs)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	Elf *elf;
-	Elf_Scn *scn = NULL;
-	GElf_Shdr sh, tsh;
 
 	memset(offs, 0, n * sizeof(*offs));
 	if (fd < 0)
@@ -136,34 +149,8 @@ int tls_exe_func_offsets(const char *path, const char *const *names, size_t n, u
 		close(fd);
 		return -EINVAL;
 	}
-	while ((scn = elf_nextscn(elf, scn))) {
-		Elf_Data *d;
-		size_t cnt;
-
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) ||
-		    !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
-			continue;
-		cnt = d->d_size / sh.sh_entsize;
-		for (size_t i = 0; i < cnt; i++) {
-			GElf_Sym s;
-			const char *name;
-			Elf_Scn *in;
-
-			if (!gelf_getsym(d, (int)i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
-			    s.st_shndx == SHN_UNDEF || s.st_shndx >= SHN_LORESERVE || !s.st_value ||
-			    !(name = elf_strptr(elf, sh.sh_link, s.st_name)))
-				continue;
-			for (size_t k = 0; k < n; k++) {
-				if (offs[k] || strcmp(name, names[k]))
-					continue;
-				/* The address in the section holding it, as a file offset. */
-				in = elf_getscn(elf, s.st_shndx);
-				if (in && gelf_getshdr(in, &tsh) && s.st_value >= tsh.sh_addr)
-					offs[k] = s.st_value - tsh.sh_addr + tsh.sh_offset;
-			}
-		}
-	}
+	find_funcs(elf, names, n, offs);
 	elf_end(elf);
 	close(fd);
-	return err;
+	return 0;
 }
