@@ -23,7 +23,10 @@ static size_t image(char *buf, size_t cap, const char *a, const char *b)
 	size_t n = 64;
 
 	memset(buf, 0, cap);
-	memcpy(buf, "\x7f" "ELF", 4);
+	memcpy(buf,
+	       "\x7f"
+	       "ELF",
+	       4);
 	if (a) {
 		memcpy(buf + n, a, strlen(a));
 		n += strlen(a) + 16;

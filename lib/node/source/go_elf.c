@@ -44,8 +44,8 @@ const char *go_elf_strerror(int r)
 	case GO_ELF_NO_RETS:
 		return "crypto/tls.(*Conn).Read's or Write's RET instructions not found";
 	case GO_ELF_TOO_MANY_RETS:
-		return "crypto/tls.(*Conn).Read or Write has more RET instructions than floe probes "
-		       "(16)";
+		return "crypto/tls.(*Conn).Read or Write has more RET instructions than floe "
+		       "probes (16)";
 	}
 	return "?";
 }

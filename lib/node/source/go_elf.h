@@ -44,7 +44,7 @@ struct go_elf_info {
 	uint64_t read_size;		     /* bytes of Read's code */
 	uint64_t read_rets[GO_ELF_MAX_RETS]; /* file offsets of Read's RET instructions */
 	size_t n_read_rets;
-	uint64_t write_size; /* bytes of Write's code */
+	uint64_t write_size;		      /* bytes of Write's code */
 	uint64_t write_rets[GO_ELF_MAX_RETS]; /* file offsets of Write's RET instructions: the
 					       * count it returned (a failed Write's is short) */
 	size_t n_write_rets;

@@ -42,8 +42,9 @@ static void find_funcs(Elf *elf, const char *const *names, size_t n, uint64_t *o
 		Elf_Data *d;
 		size_t cnt;
 
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) ||
-		    !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || !sh.sh_entsize ||
+		    !(d = elf_getdata(scn, NULL)))
 			continue;
 		cnt = d->d_size / sh.sh_entsize;
 		for (size_t i = 0; i < cnt; i++) {
@@ -101,7 +102,11 @@ int tls_exe_inspect_mem(const void *image, size_t len, char *what, size_t whatle
 			return TLS_EXE_OPENSSL_SYMS;
 	}
 	tls13_context(ctx);
-	if (!has(image, len, ctx) || len < 4 || memcmp(image, "\x7f" "ELF", 4))
+	if (!has(image, len, ctx) || len < 4 ||
+	    memcmp(image,
+		   "\x7f"
+		   "ELF",
+		   4))
 		return TLS_EXE_NONE;
 	/* A Rust program carries the paths of its crates (panic locations): rustls's. */
 	if (has(image, len, "rustls"))

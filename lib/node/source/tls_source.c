@@ -84,10 +84,10 @@ struct tls_lib {
 	/* Go: Write, Read, Close and one per RET of Read and of Write */
 	struct bpf_link *go_links[3 + 2 * GO_ELF_MAX_RETS];
 	bool failed;
-	bool attached;	 /* its probes are in place now */
-	unsigned users;	 /* known processes of tapped namespaces that map or run it */
+	bool attached;		/* its probes are in place now */
+	unsigned users;		/* known processes of tapped namespaces that map or run it */
 	uint64_t idle_since_ns; /* when users fell to 0 */
-	char reason[160]; /* failed: why, for the blind list */
+	char reason[160];	/* failed: why, for the blind list */
 };
 
 /* The TLS library and program files one process uses (a libssl, its Go program). */
@@ -281,9 +281,8 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 		if (!l->go_links[n]) {
 			int err = errno;
 
-			snprintf(l->reason, sizeof(l->reason),
-				 "Go: cannot probe offset 0x%llx: %s", (unsigned long long)off,
-				 strerror(err));
+			snprintf(l->reason, sizeof(l->reason), "Go: cannot probe offset 0x%llx: %s",
+				 (unsigned long long)off, strerror(err));
 			fprintf(ts->cfg.log,
 				"floe: tls: %s (Go): cannot probe offset 0x%llx: %s; its processes "
 				"are not read in plaintext\n",
@@ -297,13 +296,14 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 	}
 	l->attached = true;
 	ts->st.libs_hooked++;
-	fprintf(ts->cfg.log,
-		"floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read, %zu of Write)%s\n",
-		l->path, gi->version, gi->from_pclntab ? ".gopclntab (stripped)" : ".symtab",
-		gi->n_read_rets, gi->n_write_rets,
-		gi->major == 1 && gi->minor > GO_TABLE_MINOR_MAX
-		    ? "; newer than the offsets table (go1.26): its go1.26 offsets are used"
-		    : "");
+	fprintf(
+	    ts->cfg.log,
+	    "floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read, %zu of Write)%s\n",
+	    l->path, gi->version, gi->from_pclntab ? ".gopclntab (stripped)" : ".symtab",
+	    gi->n_read_rets, gi->n_write_rets,
+	    gi->major == 1 && gi->minor > GO_TABLE_MINOR_MAX
+		? "; newer than the offsets table (go1.26): its go1.26 offsets are used"
+		: "");
 }
 
 /* The lib entry of the file st (NULL: none yet). */
@@ -1075,8 +1075,7 @@ int tls_source_netns_add(struct tls_source *ts, uint32_t inode, const char *name
 	ts->netns = nn;
 	ts->netns[ts->n_netns].inode = inode;
 	snprintf(ts->netns[ts->n_netns].name, sizeof(ts->netns[0].name), "%s", name);
-	snprintf(ts->netns[ts->n_netns].namespace, sizeof(ts->netns[0].namespace), "%s",
-		 namespace);
+	snprintf(ts->netns[ts->n_netns].namespace, sizeof(ts->netns[0].namespace), "%s", namespace);
 	ts->n_netns++;
 	/* In the map first: a process that starts during the scan below is reported by exec. */
 	ret = bpf_map__update_elem(ts->skel->maps.tls_netns, &inode, sizeof(inode), &one,
@@ -1163,8 +1162,7 @@ char *tls_source_blind_json(struct tls_source *ts)
 				a, json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "pod", pod,
 					     "namespace", ns, "pid", (int)pr->pid, "process",
 					     pr->comm, "library", l->path, "reason",
-					     l->reason[0] ? l->reason : "could not be probed")) <
-			    0)
+					     l->reason[0] ? l->reason : "could not be probed")) < 0)
 				break;
 			n++;
 		}

@@ -39,11 +39,14 @@ static int get(SSL_CTX *ctx, const char *host, int port, const char *path)
 	ssl = SSL_new(ctx);
 	if (!ssl || !SSL_set_fd(ssl, fd) || SSL_connect(ssl) != 1)
 		return -1;
-	n = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlsstatic\r\nConnection: close\r\n\r\n", path, host);
+	n = snprintf(
+	    req, sizeof(req),
+	    "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tlsstatic\r\nConnection: close\r\n\r\n",
+	    path, host);
 	if (SSL_write(ssl, req, n) != n)
 		return -1;
-	while (got < sizeof(buf) - 1 && (n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - 1 - got))) > 0)
+	while (got < sizeof(buf) - 1 &&
+	       (n = SSL_read(ssl, buf + got, (int)(sizeof(buf) - 1 - got))) > 0)
 		got += (size_t)n;
 	buf[got] = 0;
 	sscanf(buf, "HTTP/1.%*d %d", &status);
