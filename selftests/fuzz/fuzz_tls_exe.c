@@ -4,8 +4,9 @@
  * Go) to find a TLS library linked into it (the ELF's .symtab/.dynsym through libelf, and the
  * marker strings).
  *
- * Input: the file's bytes. Seeds: the Go-like images of selftests/fuzz/corpus/fuzz_go_elf
- * serve (ELF files with a .symtab).
+ * Input: the file's bytes. Seeds (selftests/fuzz/corpus/fuzz_tls_exe): a Go-like image of
+ * selftests/unit/test_go_elf.c (an ELF file with a .symtab) and an image with the TLS 1.3
+ * marker and a rustls path.
  *
  * Checked: no crash or sanitizer report; a known result, and a description (NUL-terminated)
  * exactly when the result is TLS_EXE_BLIND.
