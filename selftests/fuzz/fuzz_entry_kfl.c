@@ -57,10 +57,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	end = (const char *)d + n;
 	body = memchr(p, 0, (size_t)(end - p));
 	stop = body ? body : end;
-	rq = (struct h1_ref_msg){.request = true, .method = n % 3 ? "GET" : "POST", .major = 1,
-				 .minor = 1, .body_max = 65536};
-	rs = (struct h1_ref_msg){.request = false, .status = 100 + (unsigned)(n % 500), .major = 1,
-				 .minor = n % 2, .body_max = 65536};
+	rq = (struct h1_ref_msg){.request = true,
+				 .method = n % 3 ? "GET" : "POST",
+				 .major = 1,
+				 .minor = 1,
+				 .body_max = 65536};
+	rs = (struct h1_ref_msg){.request = false,
+				 .status = 100 + (unsigned)(n % 500),
+				 .major = 1,
+				 .minor = n % 2,
+				 .body_max = 65536};
 	nl = memchr(p, '\n', (size_t)(stop - p));
 	rq.line = p;
 	rq.line_len = (size_t)((nl ? nl : stop) - p);

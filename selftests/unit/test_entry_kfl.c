@@ -19,20 +19,31 @@
 #include "entry/entry_filter.h"
 #include "entry/entry_output.h"
 
-#define F(n, v)	 {n, v, sizeof(n) - 1, sizeof(v) - 1, false}
-#define T(n, v)	 {n, v, sizeof(n) - 1, sizeof(v) - 1, true}
-#define NF(a)	 (sizeof(a) / sizeof((a)[0]))
+#define F(n, v)                                                                                    \
+	{                                                                                          \
+		n, v, sizeof(n) - 1, sizeof(v) - 1, false                                          \
+	}
+#define T(n, v)                                                                                    \
+	{                                                                                          \
+		n, v, sizeof(n) - 1, sizeof(v) - 1, true                                           \
+	}
+#define NF(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct h1_ref_field req_fields[] = {
-    F("Host", "api.shop"), F("User-Agent", "wrk"), F("Accept", "*/*"), F("accept", "text/html"),
-    F("Cookie", "sid=abc; x=1"), F("Content-Type", "application/json"),
+    F("Host", "api.shop"),    F("User-Agent", "wrk"),	   F("Accept", "*/*"),
+    F("accept", "text/html"), F("Cookie", "sid=abc; x=1"), F("Content-Type", "application/json"),
 };
 static const struct h1_ref_field resp_fields[] = {
-    F("Content-Type", "text/plain"), F("Server", "nginx"), F("Set-Cookie", "a=b"),
-    T("X-Trailer", "t1"), T("x-trailer", "t2"),
+    F("Content-Type", "text/plain"),
+    F("Server", "nginx"),
+    F("Set-Cookie", "a=b"),
+    T("X-Trailer", "t1"),
+    T("x-trailer", "t2"),
 };
 static const struct h1_ref_field odd_fields[] = {
-    F("X-\xff", "v\xc3\x28"), F("X-Nul", "a\0b"), F("Host", "api.shop"),
+    F("X-\xff", "v\xc3\x28"),
+    F("X-Nul", "a\0b"),
+    F("Host", "api.shop"),
 };
 
 /* The entries: plain GET and its answer, odd bytes, a request alone, a tree member. */
@@ -47,32 +58,58 @@ static void entries(struct ek_ref_entry *out, struct h1_ref_msg *msgs, size_t *n
 	for (size_t i = 0; i < NF(urls); i++) {
 		struct h1_ref_msg *rq = &msgs[m++], *rs = &msgs[m++];
 
-		*rq = (struct h1_ref_msg){.request = true, .method = i == 2 ? "HEAD" : "GET",
-					  .line = urls[i], .line_len = strlen(urls[i]),
-					  .major = 1, .minor = 1,
+		*rq = (struct h1_ref_msg){.request = true,
+					  .method = i == 2 ? "HEAD" : "GET",
+					  .line = urls[i],
+					  .line_len = strlen(urls[i]),
+					  .major = 1,
+					  .minor = 1,
 					  .fields = i == 3 ? odd_fields : req_fields,
 					  .nfields = i == 3 ? NF(odd_fields) : NF(req_fields),
-					  .body = i == 1, .body_bytes = (const uint8_t *)"{\"x\":1}",
-					  .body_len = 7, .body_size = 7, .body_max = 65536};
-		*rs = (struct h1_ref_msg){.request = false, .status = i == 1 ? 404 : 200 + 100 * (i == 4),
+					  .body = i == 1,
+					  .body_bytes = (const uint8_t *)"{\"x\":1}",
+					  .body_len = 7,
+					  .body_size = 7,
+					  .body_max = 65536};
+		*rs = (struct h1_ref_msg){.request = false,
+					  .status = i == 1 ? 404 : 200 + 100 * (i == 4),
 					  .line = reasons[i % NF(reasons)],
 					  .line_len = strlen(reasons[i % NF(reasons)]),
-					  .major = 1, .minor = (unsigned)(i != 2),
-					  .fields = resp_fields, .nfields = NF(resp_fields),
-					  .body = true, .body_bytes = (const uint8_t *)(i ? "api.shop" : ""),
-					  .body_len = i ? 8 : 0, .body_size = i ? 8 : 0,
-					  .body_max = 65536, .gap_bytes = i == 4 ? 5 : 0, .cut = i == 2};
-		out[k++] = (struct ek_ref_entry){.req = rq, .resp = rs,
+					  .major = 1,
+					  .minor = (unsigned)(i != 2),
+					  .fields = resp_fields,
+					  .nfields = NF(resp_fields),
+					  .body = true,
+					  .body_bytes = (const uint8_t *)(i ? "api.shop" : ""),
+					  .body_len = i ? 8 : 0,
+					  .body_size = i ? 8 : 0,
+					  .body_max = 65536,
+					  .gap_bytes = i == 4 ? 5 : 0,
+					  .cut = i == 2};
+		out[k++] = (struct ek_ref_entry){.req = rq,
+						 .resp = rs,
 						 .req_ts = 1800000000000000000ull + i,
 						 .resp_ts = 1800000000000000000ull + 1500000 * i,
-						 .sport = 80, .dport = 8080, .last_octet = 2,
+						 .sport = 80,
+						 .dport = 8080,
+						 .last_octet = 2,
 						 .pod = i % 2 ? "api.shop" : NULL};
 	}
-	out[k++] = (struct ek_ref_entry){.req = &msgs[0], .req_ts = 1, .sport = 40000, .dport = 80,
-					 .last_octet = 9, .missing = ENTRY_MISSING_RESPONSE};
-	out[k++] = (struct ek_ref_entry){.req = &msgs[2], .resp = &msgs[3], .req_ts = 5,
-					 .resp_ts = 4, .sport = 1, .dport = 2, .last_octet = 2,
-					 .missing = ENTRY_INCOMPLETE_RESPONSE, .tree_member = true};
+	out[k++] = (struct ek_ref_entry){.req = &msgs[0],
+					 .req_ts = 1,
+					 .sport = 40000,
+					 .dport = 80,
+					 .last_octet = 9,
+					 .missing = ENTRY_MISSING_RESPONSE};
+	out[k++] = (struct ek_ref_entry){.req = &msgs[2],
+					 .resp = &msgs[3],
+					 .req_ts = 5,
+					 .resp_ts = 4,
+					 .sport = 1,
+					 .dport = 2,
+					 .last_octet = 2,
+					 .missing = ENTRY_INCOMPLETE_RESPONSE,
+					 .tree_member = true};
 	*n = k;
 }
 
@@ -80,10 +117,10 @@ static void test_same_as_tree(void **state)
 {
 	struct ek_ref_entry es[16];
 	struct h1_ref_msg msgs[16];
-	static const char *const names[] = {"host", "Host", "accept", "x-trailer", "a", "sid",
-					    "nope"};
+	static const char *const names[] = {"host", "Host", "accept", "x-trailer",
+					    "a",    "sid",  "nope"};
 	static const char *const values[] = {"api.shop", "/abc", "*/*, text/html", "t1, t2", "1",
-					     "abc", ""};
+					     "abc",	 ""};
 	size_t n, checked = 0, matched = 0;
 
 	(void)state;
@@ -101,8 +138,8 @@ static void test_same_as_tree(void **state)
 				if (rc < 0)
 					fail_msg("query does not compile: %s", text);
 				if (rc)
-					fail_msg("entry %zu: '%s': %s on the entry, %s on its tree", i,
-						 text, m ? "match" : "no match",
+					fail_msg("entry %zu: '%s': %s on the entry, %s on its tree",
+						 i, text, m ? "match" : "no match",
 						 m ? "no match" : "match");
 				checked++;
 				matched += m;
@@ -171,11 +208,13 @@ static void test_output(void **state)
 
 	(void)state;
 	entries(es, msgs, &n);
-	assert_int_equal(entry_filter_compile_checked("http and response.status < 400", &f, err,
-						      sizeof(err)), 0);
+	assert_int_equal(
+	    entry_filter_compile_checked("http and response.status < 400", &f, err, sizeof(err)),
+	    0);
 	assert_int_equal(entry_filter_compile_checked("http and (response.status < 400 or "
-						      "request.headers[] == \"never\")", &g, err,
-						      sizeof(err)), 0);
+						      "request.headers[] == \"never\")",
+						      &g, err, sizeof(err)),
+			 0);
 	oa.filter = f;
 	ob.filter = g;
 	for (size_t i = 0; i < n; i++) {

@@ -6,8 +6,8 @@
 /* Objects that are not json_t (the entry, "src", a compact part's "request", its "headers")
  * are nodes: the path that leads to them. A query's path is short; a deeper one, or more
  * objects in one match than there are nodes, is answered from the tree. */
-#define EK_NODES 16
-#define EK_DEPTH 6
+#define EK_NODES   16
+#define EK_DEPTH   6
 #define EK_KEY_MAX 128
 /* Strings a getter made that may be alive at once (protocol and version for a word). */
 #define EK_TMP 4
@@ -150,7 +150,7 @@ static void ek_member(void *entry, const struct kfl_value *obj, const char *key,
 	const char *path[EK_DEPTH];
 	char lower[EK_DEPTH][EK_KEY_MAX];
 	struct entry_value ev = {0};
-	json_t *v;
+	struct kfl_value fields = {.type = KFL_OBJECT};
 
 	if (!n) {
 		kfl_json_accessor.member(k->tree, obj, key, nocase, out);
@@ -168,13 +168,11 @@ static void ek_member(void *entry, const struct kfl_value *obj, const char *key,
 			from_tree(k, n, key, nocase, out);
 			return;
 		}
-		v = json_object_get(e->fields, key);
-		if (v) {
-			kfl_json_accessor.member(k->tree, &(struct kfl_value){.type = KFL_OBJECT,
-									.ref = e->fields},
-						 key, false, out);
+		/* a protocol field of the tree, which a common one of its name gives way to */
+		fields.ref = e->fields;
+		kfl_json_accessor.member(k->tree, &fields, key, false, out);
+		if (out->type != KFL_ABSENT)
 			return;
-		}
 		if (e->compact && e->compact_ops->get(e->compact, path, 1, &ev)) {
 			convert(k, n, EK_COMPACT, key, nocase, &ev, out);
 			return;
