@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # compare_read.sh OLD_FLOE NEW_FLOE [CAPTURE...]: "no field lost" check of a change to the read
 # path. Runs `floe read` of both binaries on every capture (default: every capture under
-# ../shared/captures, FLOE_CAPTURES) in four modes (--json, --json --body-max 0, text, and
-# --json with a filter, which takes the JSON-tree path) and compares the outputs and the summary
-# lines byte for byte. Prints one line per difference and exits 1 when there is any.
+# ../shared/captures, FLOE_CAPTURES) in several modes (--json, --json --body-max 0, text, and
+# --json and text with filters, some answered without the entries' trees, one needing them)
+# and compares the outputs and the summary lines byte for byte. Prints one line per difference and exits 1 when there is any.
 #
 # OLD_FLOE is a build of the commit before the change, e.g.:
 #   git worktree add /tmp/floe-old 65c5335 && make -C /tmp/floe-old -j2 build/floe
@@ -25,13 +25,26 @@ fi
 TMPD=$(mktemp -d /tmp/floe-compare-read.XXXXXX)
 trap 'rm -rf -- "$TMPD"' EXIT
 
-MODES=("--json" "--json --body-max 0" "" "--json --filter protocol!=\"none\"")
+# Filters: one every entry passes; queries of HTTP fields the entries answer without their
+# tree (lib/core/entry/entry_kfl.c) and one that needs the tree ("[]": every header); text
+# output with a filter.
+FILTERS=('protocol != "none"'
+	'http and response.status < 400 or request.method == POST or not http'
+	'request.headers["content-type"].contains("json") or request.path.startsWith("/a") or src.port > 40000 or elapsed_ms > 1ms'
+	'request.headers[] == "never" or exists(response.headers.server) or dns or redis')
+MODES=("--json" "--json --body-max 0" "")
+for i in "${!FILTERS[@]}"; do
+	MODES+=("--json --filter $i")
+done
+MODES+=("--filter 1")
 diffs=0 runs=0
 for cap in "$@"; do
 	for mode in "${MODES[@]}"; do
 		read -ra args <<<"$mode"
-		# shellcheck disable=SC2206
-		[ "${mode#*--filter}" != "$mode" ] && args=(--json --filter 'protocol != "none"')
+		if [ "${mode#*--filter}" != "$mode" ]; then
+			args=(${mode% *})
+			args+=("${FILTERS[${mode##* }]}")
+		fi
 		"$OLD" read "$cap" "${args[@]}" >"$TMPD/old.out" 2>"$TMPD/old.err"
 		orc=$?
 		"$NEW" read "$cap" "${args[@]}" >"$TMPD/new.out" 2>"$TMPD/new.err"

@@ -18,7 +18,8 @@
 # unwritten, so a kept file has no gaps. Clients run in rounds until the file is big enough.
 #
 # Environment: BENCH_H1_BYTES, BENCH_H2_BYTES, BENCH_SMALL_OUT (output path), BENCH_REGEN=1,
-# BENCH_SMALL_RATE (600mbit), BENCH_GEN_MAX_SECONDS (600).
+# BENCH_SMALL_RATE (600mbit), BENCH_GEN_MAX_SECONDS (600), BENCH_CLI_IP and BENCH_SRV_IP (the pods'
+# addresses, 10.213.8.11 and .12; another subnet when other benchmarks run at the same time).
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/pods.sh"
@@ -67,7 +68,7 @@ mkdir -p "$(dirname "$OUT")"
 
 pods_tmp
 T=$PODS_TMP
-CLI=10.213.8.11 SRV=10.213.8.12
+CLI=${BENCH_CLI_IP:-10.213.8.11} SRV=${BENCH_SRV_IP:-10.213.8.12}
 pod_add cli $CLI && pod_add srv $SRV || { echo "gen_small: pods" >&2; exit 1; }
 in_pod srv tc qdisc add dev eth0 root tbf rate "$RATE" burst 256kb latency 100ms ||
 	{ echo "gen_small: tc tbf" >&2; exit 1; }

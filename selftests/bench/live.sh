@@ -20,7 +20,8 @@
 # BENCH_LIVE_ONLY (regex of run labels), FLOE_LIVE_ARGS (extra `floe tap` flags), BENCH_LIVE_PERF
 # (a path prefix: perf record floe during each run, DWARF call graphs: floe has no frame
 # pointers), BENCH_LIVE_EXPORT (a path prefix: each run's store exported as PREFIX.LABEL.pcap, to
-# profile the same traffic offline with `floe read`).
+# profile the same traffic offline with `floe read`), BENCH_CLI_IP and BENCH_SRV_IP (the pods'
+# addresses, 10.213.8.11 and .12).
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/pods.sh"
@@ -65,7 +66,7 @@ ulimit -n $NOFILE || { echo "bench: cannot raise ulimit -n" >&2; exit 1; }
 
 pods_tmp
 T=$PODS_TMP
-CLI=10.213.8.11 SRV=10.213.8.12
+CLI=${BENCH_CLI_IP:-10.213.8.11} SRV=${BENCH_SRV_IP:-10.213.8.12}
 pod_add cli $CLI && pod_add srv $SRV || { echo "bench: pods" >&2; exit 1; }
 # 10000 connections from one address to one port: room in the ephemeral range and the backlog.
 in_pod cli sysctl -qw net.ipv4.ip_local_port_range="1024 65000"

@@ -417,6 +417,150 @@ json_t *entry_to_json(const struct entry *e)
 	return o;
 }
 
+/* ---- the common members one at a time (KFL without the tree) ---- */
+
+static void value_str(struct entry_value *out, const char *s, size_t n)
+{
+	out->type = ENTRY_VALUE_STRING;
+	out->s = s;
+	out->len = n;
+}
+
+/* A string json_string() keeps (valid UTF-8) as it is; absent otherwise, as the tree has it. */
+static void value_json_string(struct entry_value *out, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (entry_utf8_prefix((const uint8_t *)s, n, false) == n)
+		value_str(out, s, n);
+}
+
+/* A string copied to out's room; OTHER (the tree's) without room. */
+static void value_copy(struct entry_value *out, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!out->tmp || n >= out->tmp_size) {
+		out->type = ENTRY_VALUE_OTHER;
+		return;
+	}
+	memcpy(out->tmp, s, n + 1);
+	value_str(out, out->tmp, n);
+}
+
+/* A name entry_json_text() would give as it is (else OTHER: the tree replaces bad bytes). */
+static void value_name(struct entry_value *out, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n)
+		return;
+	if (entry_utf8_prefix((const uint8_t *)s, n, false) == n)
+		value_str(out, s, n);
+	else
+		out->type = ENTRY_VALUE_OTHER;
+}
+
+static void value_int(struct entry_value *out, long long i)
+{
+	out->type = ENTRY_VALUE_INT;
+	out->i = i;
+}
+
+/* A member of endpoint_json(). */
+static void endpoint_get(const struct entry_endpoint *ep, const char *k, struct entry_value *out)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (!strcmp(k, "port")) {
+		value_int(out, ep->port);
+	} else if (!strcmp(k, "pod")) {
+		value_name(out, entry_names_pod(ep->names));
+	} else if (!strcmp(k, "namespace")) {
+		value_name(out, entry_names_namespace(ep->names));
+	} else if (!strcmp(k, "service")) {
+		value_name(out, entry_names_service(ep->names));
+	} else if (!strcmp(k, "node")) {
+		value_name(out, entry_names_node(ep->names));
+	} else if (!strcmp(k, "dns_name")) {
+		value_name(out, entry_names_dns(ep->names));
+	} else if (!strcmp(k, "ip") || !strcmp(k, "name")) {
+		const char *v;
+
+		endpoint_ip(ep, ip, sizeof(ip));
+		v = k[0] == 'i' ? ip : endpoint_display_name(ep, ip);
+		if (v == ip)
+			value_copy(out, ip);
+		else
+			value_name(out, v);
+	}
+}
+
+bool entry_common_get(const struct entry *e, const char *const *path, size_t depth,
+		      struct entry_value *out)
+{
+	const char *k = path[0];
+
+	out->type = ENTRY_VALUE_ABSENT;
+	if (!depth)
+		return false;
+	if (!strcmp(k, "src") || !strcmp(k, "dst")) {
+		if (depth == 1)
+			out->type = ENTRY_VALUE_OBJECT;
+		else if (depth == 2)
+			endpoint_get(k[0] == 's' ? &e->src : &e->dst, path[1], out);
+		return true;
+	}
+	if (!strcmp(k, "id") || !strcmp(k, "protocol") || !strcmp(k, "version")) {
+		if (depth == 1)
+			value_json_string(out, k[0] == 'i' ? e->id : k[0] == 'p' ? e->protocol
+										  : e->version);
+		return true;
+	}
+	if (!strcmp(k, "request_time") || !strcmp(k, "response_time")) {
+		uint64_t ts = k[2] == 'q' ? e->request_ts_ns : e->response_ts_ns;
+		char t[64];
+
+		if (depth == 1 && ts) {
+			entry_format_time(ts, t);
+			value_copy(out, t);
+		}
+		return true;
+	}
+	if (!strcmp(k, "elapsed_ms")) {
+		if (depth == 1 && e->request_ts_ns && e->response_ts_ns &&
+		    e->response_ts_ns >= e->request_ts_ns) {
+			out->type = ENTRY_VALUE_REAL;
+			out->r = (double)(e->response_ts_ns - e->request_ts_ns) / 1e6;
+		}
+		return true;
+	}
+	if (!strcmp(k, "flow_id") || !strcmp(k, "request_size") || !strcmp(k, "response_size")) {
+		if (depth == 1)
+			value_int(out, (json_int_t)(k[0] == 'f'    ? e->flow_id
+						    : k[2] == 'q' ? e->request_size
+								  : e->response_size));
+		return true;
+	}
+	if (!strcmp(k, "stream_id")) {
+		if (depth == 1 && e->stream_id)
+			value_int(out, e->stream_id);
+		return true;
+	}
+	if (!strcmp(k, "missing") || !strcmp(k, "incomplete") || !strcmp(k, "missing_reason")) {
+		bool partial = entry_is_partial(e->missing);
+
+		if (depth == 1 && e->missing != ENTRY_COMPLETE) {
+			if (!strcmp(k, "missing_reason"))
+				value_json_string(out, entry_missing_reason_str(e->missing_reason));
+			else if ((k[0] == 'i') == partial)
+				value_json_string(out, entry_missing_str(e->missing));
+		}
+		return true;
+	}
+	return false;
+}
+
 /* The keys entry_to_json() sets before the protocol fields. */
 static const char *const entry_common_keys[] = {
 	"id", "protocol", "version", "request_time", "response_time", "elapsed_ms", "src", "dst",

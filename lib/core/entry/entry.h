@@ -145,14 +145,31 @@ enum entry_value_type {
 	ENTRY_VALUE_STRING, /* s: NUL-terminated, len bytes */
 	ENTRY_VALUE_INT,
 	ENTRY_VALUE_OTHER,  /* present: an object, an array, or what needs entry_fields() */
+	/* An object whose members the same getter answers (ask again with a longer path): a
+	 * compact part's, or the common "src" / "dst" (entry_common_get). */
+	ENTRY_VALUE_OBJECT,
+	ENTRY_VALUE_REAL,   /* r */
+	ENTRY_VALUE_BOOL,   /* i: 0 or 1 */
 };
 
+/*
+ * One value, as a getter answers it. tmp and tmp_size are the caller's: room where a getter
+ * may write a string it has to make (a time, an address, a path cut out of a URL); without
+ * room (tmp NULL or too small) it answers ENTRY_VALUE_OTHER instead. A string is valid as
+ * long as the entry is unchanged and tmp lives.
+ */
 struct entry_value {
 	enum entry_value_type type;
 	const char *s;
 	size_t len;
 	long long i;
+	double r;
+	char *tmp;
+	size_t tmp_size;
 };
+
+/* Room a getter wants for the strings it makes (ENTRY_VALUE_OTHER without it). */
+#define ENTRY_VALUE_TMP 256
 
 /*
  * The entry's protocol fields as one jansson object: a compact part is turned into members
@@ -163,9 +180,21 @@ struct entry_value {
 json_t *entry_fields(const struct entry *e);
 
 /* The value at path (top-level key first) of e's protocol fields, from the compact part when
- * it has it (no tree built), else from e->fields. */
+ * it has it (no tree built), else from e->fields. Without room for strings (out's tmp is
+ * cleared): KFL's accessor (entry_kfl.h) gives the compact part room. */
 void entry_field_get(const struct entry *e, const char *const *path, size_t depth,
 		     struct entry_value *out);
+
+/*
+ * The value at path of the members entry_to_json() writes before the protocol fields (id,
+ * protocol, version, times, elapsed_ms, src and dst and their members, flow_id, stream_id,
+ * sizes, missing / incomplete, missing_reason), as the tree has it; ENTRY_VALUE_OTHER when
+ * it would differ from the tree's (a name that is not UTF-8) or needs more room than out's
+ * tmp. False when path[0] is not one of them. Protocol fields of the same name replace
+ * these in the tree: the caller looks there first.
+ */
+bool entry_common_get(const struct entry *e, const char *const *path, size_t depth,
+		      struct entry_value *out);
 
 /* Give e a compact part (e takes c; e must have none yet and no fields set before). */
 void entry_set_compact(struct entry *e, const struct entry_compact_ops *ops, void *c);

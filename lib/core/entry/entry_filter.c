@@ -2,6 +2,7 @@
 /* The entry filter's functions, kept for their callers: KFL underneath (kfl/kfl.h). */
 #include "entry/entry_filter.h"
 
+#include "entry/entry_kfl.h"
 #include "kfl/kfl.h"
 
 /* The handle is the compiled query itself: no second allocation, no indirection per match. */
@@ -41,6 +42,11 @@ int entry_filter_compile_checked(const char *text, struct entry_filter **out, ch
 bool entry_filter_match(const struct entry_filter *f, const json_t *entry)
 {
 	return kfl_match_json(as_query(f), entry);
+}
+
+bool entry_filter_match_entry(const struct entry_filter *f, const struct entry *e, json_t **tree)
+{
+	return entry_kfl_match(as_query(f), e, tree);
 }
 
 const struct kfl *entry_filter_query(const struct entry_filter *f)

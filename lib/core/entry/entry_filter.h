@@ -39,6 +39,10 @@ int entry_filter_compile(const char *text, struct entry_filter **out, char *err,
 int entry_filter_compile_checked(const char *text, struct entry_filter **out, char *err,
 				 size_t errlen);
 bool entry_filter_match(const struct entry_filter *f, const json_t *entry);
+/* The same on the entry itself, without its tree where the query's fields allow
+ * (entry_kfl.h); *tree: the tree when the match built it (the caller's), else NULL. */
+struct entry;
+bool entry_filter_match_entry(const struct entry_filter *f, const struct entry *e, json_t **tree);
 void entry_filter_free(struct entry_filter *f);
 
 /* The compiled query (for kfl_match with another accessor, kfl_time_bounds, ...). */

@@ -19,15 +19,13 @@ void entry_output_sink_json(struct entry_output *o, const struct entry *e, const
 	char line[1024 + 1]; /* the line and its newline */
 	int bad;
 
-	/* The JSON tree is built only when it is filtered: text reads e, and JSON without a
-	 * filter is written from e directly. */
+	/* The JSON tree is built only when the filter needs it (entry_kfl.h): text reads e, and
+	 * JSON is written from e directly, or from the tree the filter built. */
 	if (o->filter) {
-		j = entry_to_json(e);
-		if (!j) {
-			o->errors++;
-			return;
-		}
-		if (!entry_filter_match(o->filter, j)) {
+		bool m = entry_filter_match_entry(o->filter, e, &j);
+
+		o->filter_trees += j != NULL;
+		if (!m) {
 			o->filtered_out++;
 			json_decref(j);
 			return;

@@ -20,6 +20,7 @@ struct entry_output {
 	const struct entry_filter *filter; /* NULL: everything */
 	uint64_t printed;
 	uint64_t filtered_out;
+	uint64_t filter_trees; /* entries whose JSON tree the filter had to build (entry_kfl.h) */
 	uint64_t errors; /* entries that could not be formatted (ENOMEM) or written */
 	struct entry_json_buf buf; /* JSON text of one entry, reused; entry_output_free() */
 	/* JSON: gather this many bytes of entries before one fwrite (0: one per entry); with an

@@ -713,48 +713,147 @@ static bool has_param(const struct h1_head *h, const char *key)
 	return false;
 }
 
+/* A string of the head as the writer writes it with entry_json_append_text(): as it is when
+ * valid UTF-8 (then the tree's string is the same bytes), else OTHER (the tree's). p..p+n is
+ * copied to out's room unless it ends with a NUL already. */
+static void get_text(const char *p, size_t n, bool allow_nul, bool terminated,
+		     struct entry_value *out)
+{
+	out->type = ENTRY_VALUE_OTHER;
+	if (entry_utf8_prefix((const uint8_t *)p, n, allow_nul) != n)
+		return;
+	if (!terminated) {
+		if (!out->tmp || n >= out->tmp_size)
+			return;
+		memcpy(out->tmp, p, n);
+		out->tmp[n] = 0;
+		p = out->tmp;
+	}
+	out->type = ENTRY_VALUE_STRING;
+	out->s = p;
+	out->len = n;
+}
+
+/* A header or trailer field by its (lower-case) name: its value, joined when repeated. */
+static void get_field(const struct h1_head *h, const struct h1_list *l, const char *name,
+		      struct entry_value *out)
+{
+	size_t n = strlen(name);
+	int32_t i = find_first(h, l, name, n, name_hash(name, n));
+
+	out->type = ENTRY_VALUE_ABSENT;
+	if (i < 0)
+		return;
+	if (l->v[i].next >= 0 && !l->v[i].joined) {
+		out->type = ENTRY_VALUE_OTHER; /* not joined yet: the tree joins it */
+		return;
+	}
+	out->type = ENTRY_VALUE_STRING;
+	out->s = at(h, l->v[i].val);
+	out->len = l->v[i].vlen;
+}
+
+/* A member of "body" (path[2]), as put_body() writes it. */
+static void get_body(const struct h1_head *h, const char *k, struct entry_value *out)
+{
+	out->type = ENTRY_VALUE_ABSENT;
+	if (!strcmp(k, "size")) {
+		out->type = ENTRY_VALUE_INT;
+		out->i = h->body_size > (uint64_t)INT64_MAX ? INT64_MAX : (long long)h->body_size;
+	} else if (!strcmp(k, "truncated")) {
+		out->type = ENTRY_VALUE_BOOL;
+		out->i = h->body_truncated;
+	} else if (!strcmp(k, "gap_bytes") && h->gap_bytes) {
+		out->type = ENTRY_VALUE_INT;
+		out->i = h->gap_bytes > (uint64_t)INT64_MAX ? INT64_MAX : (long long)h->gap_bytes;
+	} else if (!strcmp(k, "text") && h->body_text) {
+		/* the bytes are not a C string: the tree's, unless there are none */
+		out->type = ENTRY_VALUE_OTHER;
+		if (!h->body_len) {
+			out->type = ENTRY_VALUE_STRING;
+			out->s = "";
+			out->len = 0;
+		}
+	} else if (!strcmp(k, "base64") && !h->body_text) {
+		out->type = ENTRY_VALUE_OTHER;
+	}
+}
+
+/* The value at path (path[0] is h's "request" or "response") as h1_head_write() writes it:
+ * what it cannot give as the tree has it is ENTRY_VALUE_OTHER. */
 static void get_member(const struct h1_head *h, const char *const *path, size_t depth,
 		       struct entry_value *out)
 {
-	const char *k;
+	const char *line = at(h, h->line), *k;
 
-	out->type = ENTRY_VALUE_OTHER; /* what is not looked up here: from the tree */
+	out->type = ENTRY_VALUE_OBJECT;
 	if (depth == 1)
 		return;
 	k = path[1];
-	if (depth == 2 && h->request && !strcmp(k, "method")) {
+	out->type = ENTRY_VALUE_ABSENT; /* what h1_head_write() never writes, or a scalar's member */
+	if (!strcmp(k, "headers") || !strcmp(k, "trailers")) {
+		const struct h1_list *l = k[0] == 'h' ? &h->hdrs : &h->trls;
+
+		if (l == &h->trls && !l->n)
+			return;
+		if (depth == 2)
+			out->type = ENTRY_VALUE_OBJECT;
+		else if (depth == 3)
+			get_field(h, l, path[2], out);
+	} else if (!strcmp(k, "body")) {
+		if (!h->has_body)
+			return;
+		if (h->body_json)
+			out->type = ENTRY_VALUE_OTHER; /* decoded: the tree's */
+		else if (depth == 2)
+			out->type = ENTRY_VALUE_OBJECT;
+		else if (depth == 3)
+			get_body(h, path[2], out);
+	} else if (!strcmp(k, "query_params")) {
+		if (!h->request)
+			return;
+		/* a name that is not there is known without decoding them all */
+		out->type = depth == 2 ? ENTRY_VALUE_OBJECT : ENTRY_VALUE_OTHER;
+		if (depth == 3 && !has_param(h, path[2]))
+			out->type = ENTRY_VALUE_ABSENT;
+		else if (depth > 3)
+			out->type = ENTRY_VALUE_OTHER;
+	} else if (!strcmp(k, "cookies")) {
+		if (h->cookies)
+			out->type = ENTRY_VALUE_OTHER;
+	} else if (depth != 2) {
+		return; /* a scalar has no members */
+	} else if (!strcmp(k, "version")) {
+		out->type = ENTRY_VALUE_STRING;
+		out->s = h->version;
+		out->len = strlen(h->version);
+	} else if (!strcmp(k, "content_type")) {
+		if (h->has_ct) {
+			out->type = ENTRY_VALUE_STRING;
+			out->s = at(h, h->ct);
+			out->len = h->ct_len;
+		}
+	} else if (h->request && !strcmp(k, "method")) {
 		out->type = ENTRY_VALUE_STRING;
 		out->s = h->method;
 		out->len = strlen(h->method);
-	} else if (depth == 2 && h->request && !strcmp(k, "url")) {
-		const char *u = at(h, h->line);
-
-		/* As it is when it is valid UTF-8 (the tree's string is then the same). */
-		if (entry_utf8_prefix((const uint8_t *)u, h->line_len, true) == h->line_len) {
+	} else if (h->request && !strcmp(k, "url")) {
+		get_text(line, h->line_len, true, true, out);
+	} else if (h->request && !strcmp(k, "path")) {
+		if (h->pre && h->pe == h->pre) {
 			out->type = ENTRY_VALUE_STRING;
-			out->s = u;
-			out->len = h->line_len;
+			out->s = "/";
+			out->len = 1;
+		} else {
+			get_text(line + h->pre, h->pe - h->pre, true, h->pe == h->line_len, out);
 		}
-	} else if (depth == 2 && !h->request && !strcmp(k, "status")) {
+	} else if (h->request && !strcmp(k, "query")) {
+		get_text(line + h->qs, h->qe - h->qs, true, h->qe == h->line_len, out);
+	} else if (!h->request && !strcmp(k, "status")) {
 		out->type = ENTRY_VALUE_INT;
 		out->i = h->status;
-	} else if (depth == 2 && !strcmp(k, "content_type")) {
-		out->type = h->has_ct ? ENTRY_VALUE_STRING : ENTRY_VALUE_ABSENT;
-		out->s = h->has_ct ? at(h, h->ct) : NULL;
-		out->len = h->ct_len;
-	} else if (!strcmp(k, "body")) {
-		if (!h->has_body) {
-			out->type = ENTRY_VALUE_ABSENT;
-		} else if (depth == 3 && !strcmp(path[2], "text") && !h->body_json) {
-			out->type = h->body_text ? ENTRY_VALUE_OTHER : ENTRY_VALUE_ABSENT;
-			if (h->body_text && !h->body_len) {
-				out->type = ENTRY_VALUE_STRING;
-				out->s = "";
-			}
-		}
-	} else if (depth == 3 && h->request && !strcmp(k, "query_params")) {
-		if (!has_param(h, path[2]))
-			out->type = ENTRY_VALUE_ABSENT;
+	} else if (!h->request && !strcmp(k, "status_text")) {
+		get_text(line, h->line_len, false, true, out);
 	}
 }
 
