@@ -131,6 +131,13 @@ struct pod_source_k8s_config {
 	bool services;
 	/* Pods followed at most (0: K8S_PODS_MAX_DEFAULT); the table grows as pods come. */
 	size_t pods_max;
+	/* A label selector (kubectl's syntax, evaluated by the API server: labelSelector): only
+	 * the pods it selects are reported. NULL or "": every pod. */
+	const char *selector;
+	/* With services: also watch the pods the pod watch does not follow (other nodes', and
+	 * this node's the selector leaves out), reported as service events with service "" and
+	 * the pod and node: their names for entries. */
+	bool names_all_nodes;
 };
 
 /* --all-nodes on a big cluster: about 1.2 KB a pod followed (twice that during a relist). */

@@ -503,7 +503,9 @@ static int pod_source_open(const struct tap_options *o, struct pod_source *src, 
 		char host[FLOE_NODE_NAME_MAX + 1] = "";
 		const char *node = o->node ? o->node : getenv("NODE_NAME");
 		struct pod_source_k8s_config kc = {.kubeconfig = o->kubeconfig,
-						   .pods_max = o->pods_max};
+						   .pods_max = o->pods_max,
+						   .selector = o->selector,
+						   .names_all_nodes = o->names_all_nodes};
 
 		/* As the kubelet names its node by default: the host name, in lower case. */
 		if (!o->all_nodes && (!node || !*node)) {

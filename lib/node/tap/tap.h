@@ -79,6 +79,10 @@ struct tap_options {
 	const char *node; /* --node; NULL: $NODE_NAME, else this host's name */
 	bool all_nodes;   /* --all-nodes: pods of every node */
 	size_t pods_max;  /* --max-pods; 0: K8S_PODS_MAX_DEFAULT */
+	const char *selector; /* -l/--selector: a label selector (the API server's syntax) */
+	/* --names-all-nodes (default true): with entries, the pods the tap does not follow are
+	 * watched for their names (pod_source_k8s_config.names_all_nodes) */
+	bool names_all_nodes;
 	char kubeconfig_default[4096]; /* --k8s: the path kubeconfig points at */
 	const char *state_dir;
 	const char *stats_json;  /* may be NULL */

@@ -42,6 +42,7 @@ void tap_options_init(struct tap_options *o)
 	o->proxy_front_port = -1;
 	o->proxy_hub_port = -1;
 	o->scripting_watch = true;
+	o->names_all_nodes = true;
 	o->scripting_cpu_ms = 1000;
 	o->scripting_memory = 64ull << 20;
 }
@@ -108,6 +109,11 @@ static void print_help(FILE *out)
 	    "                             to this host can be tapped)\n"
 	    "      --max-pods N           Kubernetes mode: pods followed at most (default 65536;\n"
 	    "                             1.2KB each; past it a pod is said, not followed)\n"
+	    "  -l, --selector SEL         Kubernetes mode: only pods whose labels match SEL\n"
+	    "                             (kubectl's syntax: app=web,tier!=db,env in (a,b))\n"
+	    "      --names-all-nodes[=true|false]  Kubernetes mode, with entries: also watch\n"
+	    "                             the other pods (other nodes') for their names\n"
+	    "                             (default true)\n"
 	    "      --snaplen N            bytes kept of each packet (default 65535)\n"
 	    "      --ringbuffer SIZE      kernel ring buffer size (default 32MB)\n"
 	    "      --segment-seconds N    close a PCAP segment after N seconds (default 60)\n"
@@ -233,6 +239,7 @@ enum {
 	OPT_SCRIPTING_CPU_MS,
 	OPT_SCRIPTING_MEMORY,
 	OPT_SCRIPTING_METRICS,
+	OPT_NAMES_ALL_NODES,
 	OPT_LATER,
 };
 
@@ -500,6 +507,8 @@ static const struct option long_opts[] = {
     {"no-capture-scope", no_argument, NULL, OPT_NO_CAPTURE_SCOPE},
     {"scripting-source", required_argument, NULL, OPT_SCRIPTING_SOURCE},
     {"scripting-watch", optional_argument, NULL, OPT_SCRIPTING_WATCH},
+    {"selector", required_argument, NULL, 'l'},
+    {"names-all-nodes", optional_argument, NULL, OPT_NAMES_ALL_NODES},
     {"scripting-cpu-ms", required_argument, NULL, OPT_SCRIPTING_CPU_MS},
     {"scripting-memory", required_argument, NULL, OPT_SCRIPTING_MEMORY},
     {"scripting-metrics", required_argument, NULL, OPT_SCRIPTING_METRICS},
@@ -599,7 +608,7 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 
 	optind = 0; /* full re-initialisation of getopt: parse may be called more than once */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":n:Ads:p:h", long_opts, &idx)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:Ads:p:l:h", long_opts, &idx)) != -1) {
 		switch (opt) {
 		case 'n':
 			o->namespaces = optarg;
@@ -683,6 +692,13 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			if (bool_flag("scripting-watch", optarg, &o->scripting_watch, err, errlen))
 				return -EINVAL;
 			break;
+		case OPT_NAMES_ALL_NODES:
+			if (bool_flag("names-all-nodes", optarg, &o->names_all_nodes, err, errlen))
+				return -EINVAL;
+			break;
+		case 'l':
+			o->selector = optarg;
+			break;
 		case OPT_LATER:
 			snprintf(err, errlen, "--%s: not available yet in this release of floe",
 				 long_opts[idx].name);
@@ -715,12 +731,13 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		if (ret < 0)
 			return ret;
 	}
-	if ((o->node || o->all_nodes || o->pods_max) && !o->kubeconfig &&
+	if ((o->node || o->all_nodes || o->pods_max || o->selector) && !o->kubeconfig &&
 	    !k8s_in_cluster_available(NULL)) {
 		snprintf(err, errlen, "%s is for Kubernetes mode: give --kubeconfig FILE or --k8s",
 			 o->node	? "--node"
 			 : o->all_nodes ? "--all-nodes"
-					: "--max-pods");
+			 : o->pods_max	? "--max-pods"
+					: "-l/--selector");
 		return -EINVAL;
 	}
 	/* GNU getopt moved the positional arguments to the end: one pod regex at most. */
