@@ -138,7 +138,11 @@ struct pod_source_k8s_config {
 	 * this node's the selector leaves out), reported as service events with service "" and
 	 * the pod and node: their names for entries. */
 	bool names_all_nodes;
+	/* Items a LIST page asks for (0: 500); at most K8S_PAGE_LIMIT_MAX. */
+	size_t page_limit;
 };
+
+#define K8S_PAGE_LIMIT_MAX 10000
 
 /* --all-nodes on a big cluster: about 1.2 KB a pod followed (twice that during a relist). */
 #define K8S_PODS_MAX_DEFAULT 65536

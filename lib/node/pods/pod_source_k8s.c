@@ -31,7 +31,7 @@
 /* A LIST page (or an error body) larger than this fails the list: at the page size used, a
  * page of pods is a few MiB. */
 #define K8S_BODY_MAX	(64u << 20)
-#define LIST_PAGE_LIMIT 500
+#define LIST_PAGE_LIMIT 500 /* items a LIST page asks for (--chunk-size changes it) */
 /* The API server ends a watch after this; floe reopens it (and so re-reads a rotated token). */
 #define WATCH_TIMEOUT_S 290
 #define BACKOFF_MIN_NS	(250 * MS)
@@ -106,6 +106,7 @@ struct k8s_source {
 	struct floe_pod_list pods; /* as last reported, sorted by name */
 	size_t pods_cap;
 	size_t pods_max; /* pods followed at most (--max-pods) */
+	size_t page_limit; /* a LIST page's limit */
 	struct mnl_socket *nl;
 	unsigned int nl_seq;
 	struct mnl_socket *nl_events; /* route and link changes: pods without a route looked at */
@@ -559,7 +560,7 @@ static char *request_url(struct k8s_source *s, CURL *h, enum req_kind kind)
 	}
 	if (kind == REQ_LIST)
 		n = asprintf(&url, "%s%s?limit=%d%s%s", s->api.server, res_paths[s->res],
-			     LIST_PAGE_LIMIT, cont ? cont : "", sel ? sel : "");
+			     (int)s->page_limit, cont ? cont : "", sel ? sel : "");
 	else
 		n = asprintf(&url,
 			     "%s%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
@@ -1329,6 +1330,7 @@ static struct k8s_source *source_new(const struct pod_source_k8s_config *cfg, en
 	}
 	s->res = res;
 	s->pods_max = cfg->pods_max ? cfg->pods_max : K8S_PODS_MAX_DEFAULT;
+	s->page_limit = cfg->page_limit ? cfg->page_limit : LIST_PAGE_LIMIT;
 	k8s_lines_init(&s->lines, K8S_LINE_MAX);
 	if (cfg->kubeconfig)
 		ret = k8s_config_load(cfg->kubeconfig, &s->api, err, errlen);

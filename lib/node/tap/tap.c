@@ -505,7 +505,8 @@ static int pod_source_open(const struct tap_options *o, struct pod_source *src, 
 		struct pod_source_k8s_config kc = {.kubeconfig = o->kubeconfig,
 						   .pods_max = o->pods_max,
 						   .selector = o->selector,
-						   .names_all_nodes = o->names_all_nodes};
+						   .names_all_nodes = o->names_all_nodes,
+						   .page_limit = o->page_limit};
 
 		/* As the kubelet names its node by default: the host name, in lower case. */
 		if (!o->all_nodes && (!node || !*node)) {

@@ -83,6 +83,7 @@ struct tap_options {
 	/* --names-all-nodes (default true): with entries, the pods the tap does not follow are
 	 * watched for their names (pod_source_k8s_config.names_all_nodes) */
 	bool names_all_nodes;
+	size_t page_limit; /* --chunk-size: items a LIST page asks for; 0: 500 */
 	char kubeconfig_default[4096]; /* --k8s: the path kubeconfig points at */
 	const char *state_dir;
 	const char *stats_json;  /* may be NULL */

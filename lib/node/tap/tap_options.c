@@ -109,6 +109,8 @@ static void print_help(FILE *out)
 	    "                             to this host can be tapped)\n"
 	    "      --max-pods N           Kubernetes mode: pods followed at most (default 65536;\n"
 	    "                             1.2KB each; past it a pod is said, not followed)\n"
+	    "      --chunk-size N         Kubernetes mode: items a LIST page asks for (default\n"
+	    "                             500, as kubectl's --chunk-size)\n"
 	    "  -l, --selector SEL         Kubernetes mode: only pods whose labels match SEL\n"
 	    "                             (kubectl's syntax: app=web,tier!=db,env in (a,b))\n"
 	    "      --names-all-nodes[=true|false]  Kubernetes mode, with entries: also watch\n"
@@ -221,6 +223,7 @@ enum {
 	OPT_NODE,
 	OPT_ALL_NODES,
 	OPT_MAX_PODS,
+	OPT_CHUNK_SIZE,
 	OPT_NO_HISTORY,
 	OPT_PCAP,
 	OPT_LISTEN,
@@ -460,6 +463,15 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		}
 		o->pods_max = (size_t)n;
 		return 0;
+	case OPT_CHUNK_SIZE:
+		n = strtoull(val, &end, 10);
+		if (*val == '\0' || *end || n < 1 || n > K8S_PAGE_LIMIT_MAX) {
+			snprintf(err, errlen, "--chunk-size: expected 1..%u, got '%s'",
+				 K8S_PAGE_LIMIT_MAX, val);
+			return -EINVAL;
+		}
+		o->page_limit = (size_t)n;
+		return 0;
 	}
 	snprintf(err, errlen, "unknown option '%s'", name);
 	return -EINVAL;
@@ -480,6 +492,7 @@ static const struct option long_opts[] = {
     {"node", required_argument, NULL, OPT_NODE},
     {"all-nodes", no_argument, NULL, OPT_ALL_NODES},
     {"max-pods", required_argument, NULL, OPT_MAX_PODS},
+    {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"snaplen", required_argument, NULL, OPT_SNAPLEN},
     {"ringbuffer", required_argument, NULL, OPT_RINGBUFFER},
@@ -731,13 +744,15 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		if (ret < 0)
 			return ret;
 	}
-	if ((o->node || o->all_nodes || o->pods_max || o->selector) && !o->kubeconfig &&
+	if ((o->node || o->all_nodes || o->pods_max || o->selector || o->page_limit) &&
+	    !o->kubeconfig &&
 	    !k8s_in_cluster_available(NULL)) {
 		snprintf(err, errlen, "%s is for Kubernetes mode: give --kubeconfig FILE or --k8s",
 			 o->node	? "--node"
 			 : o->all_nodes ? "--all-nodes"
 			 : o->pods_max	? "--max-pods"
-					: "-l/--selector");
+			 : o->selector	? "-l/--selector"
+					: "--chunk-size");
 		return -EINVAL;
 	}
 	/* GNU getopt moved the positional arguments to the end: one pod regex at most. */
