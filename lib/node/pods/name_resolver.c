@@ -260,7 +260,7 @@ static struct entry_names *names_now(const struct addr_slot *s)
 		}
 	if (ref && ref->pod[0])
 		who = ref;
-	for (size_t i = 0; !who->pod[0] && i < s->n_refs; i++)
+	for (size_t i = 0; who && !who->pod[0] && i < s->n_refs; i++)
 		if (s->refs[i].pod[0])
 			who = &s->refs[i];
 	if (s->pod) {
