@@ -98,8 +98,7 @@ struct k8s_source {
 	 * pods (when asked). */
 	struct k8s_source *children[4];
 	struct k8s_config api;
-	/* pods: the node's (NULL: every node); pod names: every node but this one (NULL: all) */
-	char *node;
+	char *node; /* pods: the node's (NULL: every node); pod names: NULL */
 	char *selector; /* pods: labelSelector (NULL: none) */
 	struct evloop *loop;
 	struct pod_sink sink;
@@ -526,14 +525,12 @@ static char *request_url(struct k8s_source *s, CURL *h, enum req_kind kind)
 	char *sel = NULL, *cont = NULL, *url = NULL;
 	int n;
 
-	if (s->node && (s->res == K8S_RES_PODS || s->res == K8S_RES_POD_NAMES)) {
+	if (s->node && s->res == K8S_RES_PODS) {
 		char *esc = curl_easy_escape(h, s->node, 0);
 		char *lsel = s->selector ? curl_easy_escape(h, s->selector, 0) : NULL;
 
-		/* The pod names watch follows the pods the pod watch does not. */
 		n = esc && (lsel || !s->selector)
-			? asprintf(&sel, "&fieldSelector=spec.nodeName%s%s%s%s",
-				   s->res == K8S_RES_PODS ? "%3D" : "!%3D", esc,
+			? asprintf(&sel, "&fieldSelector=spec.nodeName%%3D%s%s%s", esc,
 				   lsel ? "&labelSelector=" : "", lsel ? lsel : "")
 			: -1;
 		curl_free(esc);
@@ -1310,10 +1307,49 @@ static void k8s_free(void *impl)
 	free(s);
 }
 
+static void k8s_each(void *impl, void (*fn)(void *ctx, const struct floe_pod *p), void *ctx)
+{
+	struct k8s_source *s = impl;
+
+	for (size_t i = 0; i < s->pods.n; i++)
+		fn(ctx, &s->pods.pods[i]);
+}
+
+/* A new label selector: the request in flight dropped, the pods listed again with it (the
+ * diff against what was reported gives the events). The BPF side is untouched: the tap
+ * follows the events as it does any others. */
+static int k8s_set_selector(void *impl, const char *sel, char *err, size_t errlen)
+{
+	struct k8s_source *s = impl;
+	char *n = NULL;
+
+	if (sel && *sel && !(n = strdup(sel))) {
+		snprintf(err, errlen, "kubernetes: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	free(s->selector);
+	s->selector = n;
+	if (!s->multi)
+		return 0; /* not started: the first list takes it */
+	if (s->req) {
+		curl_multi_remove_handle(s->multi, s->req);
+		curl_easy_cleanup(s->req);
+		s->req = NULL;
+		s->kind = REQ_NONE;
+	}
+	evloop_timer_set(s->loop, s->retry_timer, 0, 0);
+	s->backoff_ns = 0;
+	s->rv[0] = s->cont[0] = '\0';
+	start_request(s, REQ_LIST);
+	return 0;
+}
+
 static const struct pod_source_ops k8s_ops = {
     .name = "kubernetes",
     .start = k8s_start,
     .free = k8s_free,
+    .each = k8s_each,
+    .set_selector = k8s_set_selector,
 };
 
 /* A source of res with the configuration of cfg (read now), or NULL with err. */
@@ -1341,11 +1377,10 @@ static struct k8s_source *source_new(const struct pod_source_k8s_config *cfg, en
 			 s->api.origin);
 		ret = -ENOTSUP;
 	}
-	/* With a label selector, the pod names watch follows this node's pods too (those the
-	 * selector leaves out are still named). */
-	if (ret == 0 && cfg->node &&
-	    !(res == K8S_RES_POD_NAMES && cfg->selector && *cfg->selector) &&
-	    !(s->node = strdup(cfg->node)))
+	/* The pod names watch follows every node's pods: this node's too, so that those a label
+	 * selector leaves out (now or after it changes) are still named; the pod source's own
+	 * name of an address wins over the watch's (the same name, in practice). */
+	if (ret == 0 && cfg->node && res != K8S_RES_POD_NAMES && !(s->node = strdup(cfg->node)))
 		ret = -ENOMEM;
 	if (ret == 0 && res == K8S_RES_PODS && cfg->selector && *cfg->selector &&
 	    !(s->selector = strdup(cfg->selector)))
@@ -1380,7 +1415,8 @@ int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_sourc
 		k8s_free(s);
 		return ret;
 	}
-	/* Other nodes' pods, for their names: not needed when the pod watch has every pod. */
+	/* Every pod, for the names of those the pod watch leaves out (other nodes', and the
+	 * selector's): not needed when the pod watch has every pod (--all-nodes, no selector). */
 	if (cfg->services && cfg->names_all_nodes && (cfg->node || (cfg->selector && *cfg->selector)) &&
 	    !(s->children[3] = source_new(cfg, K8S_RES_POD_NAMES, &ret, err, errlen))) {
 		k8s_free(s);

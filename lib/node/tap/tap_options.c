@@ -779,6 +779,9 @@ int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_co
 	ret = tap_options_parse(tc->argc, tc->argv, o, out, err, errlen);
 	if (ret)
 		return ret;
+	o->config_file = tc->config ? tc->config->path : NULL;
+	o->argc0 = argc;
+	o->argv0 = argv;
 	ret = trigger_set_new(tc->config, o->store_dir, stderr, &tc->triggers, err, errlen);
 	if (ret < 0)
 		return ret;
@@ -808,6 +811,25 @@ int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_co
 	if (script_tap_service_add(o, err, errlen) < 0)
 		return -EINVAL;
 	return 0;
+}
+
+int tap_options_reread(int argc, char **argv, struct tap_options *o, int *argc_out,
+		       char ***argv_out, char *err, size_t errlen)
+{
+	char def[4096];
+	struct config *c = NULL;
+	int ret;
+
+	tap_options_init(o);
+	*argc_out = 0;
+	*argv_out = NULL;
+	ret = config_argv(argc, argv, config_default_path(def, sizeof(def)), long_opts,
+			  tap_option_check, &c, argc_out, argv_out, err, errlen);
+	config_free(c);
+	if (ret < 0)
+		return ret;
+	ret = tap_options_parse(*argc_out, *argv_out, o, stderr, err, errlen);
+	return ret ? -EINVAL : 0;
 }
 
 void tap_config_free(struct tap_config *tc)
