@@ -25,18 +25,20 @@ CLUSTER=$K8S_DIR/cluster.sh
 k8s_test_init "the pod watch: label scope, other nodes' names, token revoked, 410 on continue"
 
 NODE_NAME=node-$$
-A=10.245.0.11 B=10.245.0.12 C=10.245.0.13 F=10.245.0.14 D=10.245.0.15
-for p in a b c f d; do
+A=10.245.0.11 B=10.245.0.12 C=10.245.0.13 F=10.245.0.14 D=10.245.0.15 E=10.245.0.16
+for p in a b c f d e; do
 	eval "ip=\$${p^^}"
 	pod_add "$p" "$ip" && k8s_route "$p" || { not_ok "pod $p and its route"; done_testing; }
 done
-kc create namespace shop >/dev/null && kc -n shop create serviceaccount default >/dev/null
+for ns in shop other; do
+	kc create namespace $ns >/dev/null && kc -n $ns create serviceaccount default >/dev/null
+done
 
-# api_lpod NAME NODE LABELS-JSON: a Pod with labels, as the scheduler leaves it.
+# api_lpod NAME NODE LABELS-JSON [NS]: a Pod with labels, as the scheduler leaves it.
 api_lpod() {
 	kc apply -f - >/dev/null <<EOT
 {"apiVersion": "v1", "kind": "Pod",
- "metadata": {"name": "$1", "namespace": "shop", "labels": $3},
+ "metadata": {"name": "$1", "namespace": "${4:-shop}", "labels": $3},
  "spec": {"nodeName": "$2", "automountServiceAccountToken": false,
           "containers": [{"name": "c", "image": "registry.invalid/c:1"}]}}
 EOT
@@ -45,6 +47,7 @@ api_lpod web-a "$NODE_NAME" '{"app": "web"}' && api_status shop web-a Running $A
 api_lpod client-b "$NODE_NAME" '{"app": "client"}' && api_status shop client-b Running $B
 api_lpod db-c "$NODE_NAME" '{"app": "web", "tier": "db"}' && api_status shop db-c Running $C
 api_lpod far-f node-far '{"app": "web"}' && api_status shop far-f Running $F
+api_lpod o-e "$NODE_NAME" '{"app": "client"}' other && api_status other o-e Running $E
 
 SA=$(bash "$CLUSTER" sa-kubeconfig floe-agent 2>"$T/sa.err" | tail -n 1)
 [ -f "$SA" ] || { not_ok "a kubeconfig of floe's service account"; diag "$(cat "$T/sa.err")"; done_testing; }
@@ -61,16 +64,18 @@ bound_token tok-1 || { not_ok "a token bound to Secret tok-1"; done_testing; }
 SEL='app in (web,client),tier!=db'
 # Which of the pods a b c d floe taps now (tc filters on their veths), and which the API says the
 # selector picks on this node: both as "api-name ..." sorted.
-declare -A API_NAME=([a]=web-a [b]=client-b [c]=db-c [d]=new-d)
+declare -A API_NAME=([a]=web-a [b]=client-b [c]=db-c [d]=new-d [e]=o-e)
 tapped() {
 	local p out=""
-	for p in a b c d; do
+	for p in a b c d e; do
 		[ "$(floe_filters "v-$p" | grep -c handle)" -gt 0 ] && out+="${API_NAME[$p]} "
 	done
 	echo "$out"
 }
+# truth [NS [SELECTOR]]
 truth() {
-	kc -n shop get pods -l "$SEL" --field-selector "spec.nodeName=$NODE_NAME,status.phase=Running" \
+	kc -n "${1:-shop}" get pods -l "${2:-$SEL}" \
+		--field-selector "spec.nodeName=$NODE_NAME,status.phase=Running" \
 		-o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort | tr '\n' ' '
 }
 # wait_tapped WANT SECS: until tapped() is WANT; prints the milliseconds it took.
@@ -92,8 +97,16 @@ pod_bg a "$T/httpd-a.log" python3 "$HERE/../lib/httpd.py" 0.0.0.0 8080 "$T" &&
 	wait_tcp_listen a 8080 10 && wait_tcp_listen c 8080 10 || { not_ok "HTTP servers"; done_testing; }
 echo hello >"$T/hello.txt"
 OUT=$T/entries.json
-if ! floe_start_json "$OUT" "$T/floe.log" --kubeconfig "$SA" --node "$NODE_NAME" -n shop \
-	-l "$SEL" --store "$T/store"; then
+# -l on the command line, as a dryrun shows; the running floe takes its scope from its
+# configuration file, which is changed at the end.
+out=$(on_node "$FLOE" tap --dryrun --kubeconfig "$SA" --node "$NODE_NAME" -n shop -l "$SEL" 2>&1)
+is "$(tail -n +2 <<<"$out" | awk '{print $1}' | sort | tr '\n' ' ')" "shop/client-b shop/web-a " \
+	"--dryrun -l '$SEL': the pods the selector picks on this node" || diag "$out"
+mkdir -p "$T/conf"
+CONF=$T/conf/floe.yaml
+printf 'tap:\n  namespaces: [shop]\n  selector: "%s"\n' "$SEL" >"$CONF"
+if ! floe_start_json "$OUT" "$T/floe.log" --config-path "$CONF" --kubeconfig "$SA" \
+	--node "$NODE_NAME" --store "$T/store"; then
 	not_ok "floe tap -l starts"
 	diag "$(cat "$T/floe.log")"
 	done_testing
@@ -161,10 +174,33 @@ check "with a new token in the file floe catches up: new-d tapped" \
 is_num "$ms" -le 7000 "... within the retry period of 5 s ($ms ms)"
 is "$(tapped)" "$(truth)" "the pods tapped are those the API selects ($(truth))"
 check "floe said the API server answers again" grep -q 'API server answers again' "$T/floe.log"
+
+# ---------------------------------------------------------------- floe's own scope, live
+# The configuration file rewritten (as an editor or the kubelet's ConfigMap update does: a new
+# file renamed over it): the new selector applies within a second, nothing reloaded.
+printf 'tap:\n  namespaces: [shop]\n  selector: "app=client"\n' >"$CONF.new" && mv "$CONF.new" "$CONF"
+ms=$(wait_tapped "client-b " 5)
+is "$(tapped)" "$(truth shop app=client)" "the file's selector changed to app=client: the pods it picks ($(truth shop app=client))"
+is_num "$ms" -le 1000 "... within 1 s ($ms ms)"
+check "floe said the scope changed" grep -q 'the scope changed.*-l app=client (listing the pods again)' "$T/floe.log"
+# Another namespace: the pods the source knows are looked at again (no list).
+printf 'tap:\n  namespaces: [other]\n  selector: "app=client"\n' >"$CONF.new" && mv "$CONF.new" "$CONF"
+ms=$(wait_tapped "o-e " 5)
+is "$(tapped)" "$(truth other app=client)" "the file's namespaces changed to other: its pods ($(truth other app=client))"
+is_num "$ms" -le 1000 "... within 1 s ($ms ms)"
+is "$(prog_ids v-e)" "$ids" "o-e's veth runs the same BPF programs (ids$ids): nothing reloaded"
+# A selector the API server refuses: said, the one before stays in force.
+printf 'tap:\n  namespaces: [other]\n  selector: "app in (x"\n' >"$CONF.new" && mv "$CONF.new" "$CONF"
+wait_for_line "$T/floe.log" 'is refused by the API server' 5
+check "a selector the API server refuses is said" \
+	grep -q 'label selector "app in (x" is refused by the API server.*stays "app=client"' "$T/floe.log"
+sleep 1
+is "$(tapped)" "o-e " "... and the pods tapped stay those of the selector before" ||
+	diag "$(tail -n 5 "$T/floe.log")"
 check "floe still runs" kill -0 "$FLOE_PID"
 floe_stop
 is "$?" 0 "floe exits 0"
-is "$(floe_filters v-a v-b v-c v-d | grep -c handle)" 0 "no filter left after exit"
+is "$(floe_filters v-a v-b v-c v-d v-e | grep -c handle)" 0 "no filter left after exit"
 
 # ---------------------------------------------------------------- 410 on a continue token
 kc create namespace bulk >/dev/null

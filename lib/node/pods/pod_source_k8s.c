@@ -100,6 +100,10 @@ struct k8s_source {
 	struct k8s_config api;
 	char *node; /* pods: the node's (NULL: every node); pod names: NULL */
 	char *selector; /* pods: labelSelector (NULL: none) */
+	/* A selector set at run time, until its first list is read: the one before it (NULL:
+	 * none), back in force when the API server refuses the new one (400). */
+	char *selector_prev;
+	bool selector_pending;
 	struct evloop *loop;
 	struct pod_sink sink;
 	struct floe_pod_list pods; /* as last reported, sorted by name */
@@ -958,6 +962,23 @@ static void request_done(struct k8s_source *s, CURLcode result)
 		       (double)s->backoff_ns / 1e9);
 		return;
 	}
+	if (s->status == 400 && kind == REQ_LIST && s->selector_pending) {
+		char msg[256] = "";
+		int code;
+
+		k8s_status_parse(s->body, s->body_len, &code, msg, sizeof(msg));
+		report(s, -EINVAL,
+		       "kubernetes: the label selector \"%s\" is refused by the API server (%s): "
+		       "the selector stays \"%s\"",
+		       s->selector ? s->selector : "", msg, s->selector_prev ? s->selector_prev : "");
+		free(s->selector);
+		s->selector = s->selector_prev;
+		s->selector_prev = NULL;
+		s->selector_pending = false;
+		s->rv[0] = s->cont[0] = '\0';
+		start_request(s, REQ_LIST);
+		return;
+	}
 	if (s->status == 401) {
 		char msg[256] = "";
 		int code;
@@ -1011,6 +1032,11 @@ static void request_done(struct k8s_source *s, CURLcode result)
 	}
 	list_report_skipped(s, err);
 	any_list_done(s);
+	if (s->selector_pending) {
+		free(s->selector_prev);
+		s->selector_prev = NULL;
+		s->selector_pending = false;
+	}
 	start_request(s, REQ_WATCH);
 }
 
@@ -1303,6 +1329,7 @@ static void k8s_free(void *impl)
 	free(s->body);
 	free(s->node);
 	free(s->selector);
+	free(s->selector_prev);
 	k8s_config_free(&s->api);
 	free(s);
 }
@@ -1327,8 +1354,15 @@ static int k8s_set_selector(void *impl, const char *sel, char *err, size_t errle
 		snprintf(err, errlen, "kubernetes: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	free(s->selector);
+	/* The selector in force stays the fallback until a list with the new one is read. */
+	if (!s->selector_pending) {
+		free(s->selector_prev);
+		s->selector_prev = s->selector;
+	} else {
+		free(s->selector);
+	}
 	s->selector = n;
+	s->selector_pending = true;
 	if (!s->multi)
 		return 0; /* not started: the first list takes it */
 	if (s->req) {
