@@ -10,7 +10,7 @@
 #   get 401, it says so once, the pods stay tapped; a new token written to the token file is taken
 #   within the retry period and floe catches up;
 # - 410 Gone on a paginated list's continue token (etcd compacted between pages, the pages slowed
-#   by a netem delay on the node netns' loopback): the list starts again, and --dryrun lists every
+#   by a relay that holds each new connection 300 ms): the list starts again, and --dryrun lists every
 #   pod once (the oracle: the API server's list).
 # Skipped when the cluster's binaries are not built (make k8s-deps).
 # Usage (root, from the repo root): bash selftests/integration/test_k8s_watch.sh
@@ -211,11 +211,38 @@ for i in $(seq 1 $N); do
 done
 want=$(kc -n bulk get pods -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{"\n"}{end}' |
 	sort | tr '\n' ' ')
-# Each page is a request of its own (a TLS handshake, a few round trips): 60 ms each way on the
-# node's loopback (where floe meets the relay) makes a list of 12 pages last seconds.
-on_node tc qdisc add dev lo root netem delay 60ms || { not_ok "netem on the node's loopback"; done_testing; }
-on_node "$FLOE" tap --dryrun --kubeconfig "$SA" --node "$NODE_NAME" -n bulk --chunk-size 2 \
-	>"$T/bulk.out" 2>"$T/bulk.err" &
+# Each page is a request of its own (floe makes a new connection for each page of its first
+# list): a relay in the node netns that holds each new connection 300 ms before passing it on
+# makes a list of 12 pages last seconds. (The kernel here has no netem.)
+cat >"$T/slow_relay.py" <<'EOT'
+import asyncio, sys
+port, sock, delay = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+async def pipe(r, w):
+    try:
+        while data := await r.read(65536):
+            w.write(data)
+            await w.drain()
+    finally:
+        w.close()
+async def conn(cr, cw):
+    await asyncio.sleep(delay)
+    ur, uw = await asyncio.open_unix_connection(sock)
+    await asyncio.gather(pipe(cr, uw), pipe(ur, cw), return_exceptions=True)
+async def main():
+    srv = await asyncio.start_server(conn, "127.0.0.1", port)
+    async with srv:
+        await srv.serve_forever()
+asyncio.run(main())
+EOT
+SLOW_PORT=$((PORT + 1))
+node_bg "$T/slow-relay.log" python3 "$T/slow_relay.py" $SLOW_PORT "$T/api.sock" 0.3
+for _ in $(seq 1 100); do
+	on_node ss -Htln "sport = :$SLOW_PORT" | grep -q . && break
+	sleep 0.05
+done
+sed "s|127.0.0.1:$PORT|127.0.0.1:$SLOW_PORT|" "$SA" >"$T/slow.kubeconfig"
+on_node "$FLOE" tap --dryrun --kubeconfig "$T/slow.kubeconfig" --node "$NODE_NAME" -n bulk \
+	--chunk-size 2 >"$T/bulk.out" 2>"$T/bulk.err" &
 DRY=$!
 bg_track $DRY
 # Compact etcd (after a write, so that the revision moves past the list's) until floe says its
@@ -230,7 +257,6 @@ for _ in $(seq 1 100); do
 done
 wait $DRY
 rc=$?
-on_node tc qdisc del dev lo root
 is "$rc" 0 "--dryrun --chunk-size 2 exits 0 (after $compactions compactions)" || diag "$(cat "$T/bulk.err")"
 diag "$(grep -m1 '410' "$T/bulk.err")"
 check "floe's list got 410 Gone on a continue token and listed again from the first page" \
