@@ -652,25 +652,18 @@ static void test_nodes(void **state)
  * address (an event that makes a known pod so takes its names away); a PodList page. */
 static void test_pod_names(void **state)
 {
-	static const char running[] =
-	    "{\"type\":\"ADDED\",\"object\":" POD(
-		"shop", "far-1", "50", "", "\"nodeName\":\"node-2\"",
-		"\"phase\":\"Running\",\"podIP\":\"10.1.2.3\",\"podIPs\":[{\"ip\":"
-		"\"10.1.2.3\"},{\"ip\":\"fd00::3\"}]") "}";
-	static const char pending[] =
-	    "{\"type\":\"MODIFIED\",\"object\":" POD("shop", "far-1", "51", "",
-						     "\"nodeName\":\"node-2\"",
-						     "\"phase\":\"Pending\"") "}";
-	static const char deleting[] =
-	    "{\"type\":\"MODIFIED\",\"object\":" POD(
-		"shop", "far-1", "52", ",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"",
-		"\"nodeName\":\"node-2\"",
-		"\"phase\":\"Running\",\"podIP\":\"10.1.2.3\"") "}";
-	static const char host[] =
-	    "{\"type\":\"ADDED\",\"object\":" POD(
-		"kube-system", "proxy", "53", "",
-		"\"nodeName\":\"node-2\",\"hostNetwork\":true",
-		"\"phase\":\"Running\",\"podIP\":\"10.0.0.2\"") "}";
+	static const char running[] = "{\"type\":\"ADDED\",\"object\":" POD(
+	    "shop", "far-1", "50", "", "\"nodeName\":\"node-2\"",
+	    "\"phase\":\"Running\",\"podIP\":\"10.1.2.3\",\"podIPs\":[{\"ip\":"
+	    "\"10.1.2.3\"},{\"ip\":\"fd00::3\"}]") "}";
+	static const char pending[] = "{\"type\":\"MODIFIED\",\"object\":" POD(
+	    "shop", "far-1", "51", "", "\"nodeName\":\"node-2\"", "\"phase\":\"Pending\"") "}";
+	static const char deleting[] = "{\"type\":\"MODIFIED\",\"object\":" POD(
+	    "shop", "far-1", "52", ",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"",
+	    "\"nodeName\":\"node-2\"", "\"phase\":\"Running\",\"podIP\":\"10.1.2.3\"") "}";
+	static const char host[] = "{\"type\":\"ADDED\",\"object\":" POD(
+	    "kube-system", "proxy", "53", "", "\"nodeName\":\"node-2\",\"hostNetwork\":true",
+	    "\"phase\":\"Running\",\"podIP\":\"10.0.0.2\"") "}";
 	static const char list[] =
 	    "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"60\"},\"items\":[" POD(
 		"a", "p", "58", "", "\"nodeName\":\"node-3\"",

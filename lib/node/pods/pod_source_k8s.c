@@ -98,7 +98,7 @@ struct k8s_source {
 	 * pods (when asked). */
 	struct k8s_source *children[4];
 	struct k8s_config api;
-	char *node; /* pods: the node's (NULL: every node); pod names: NULL */
+	char *node;	/* pods: the node's (NULL: every node); pod names: NULL */
 	char *selector; /* pods: labelSelector (NULL: none) */
 	/* A selector set at run time, until its first list is read: the one before it (NULL:
 	 * none), back in force when the API server refuses the new one (400). */
@@ -911,13 +911,14 @@ static void auth_refused(struct k8s_source *s, enum req_kind kind, const char *m
 	if (s->auth_said)
 		return;
 	s->auth_said = true;
-	report(s, -EACCES,
-	       "kubernetes: %s of %s: the API server refuses floe's credentials (HTTP 401%s%s)%s%s%s"
-	       "; the pods stay tapped as last known; trying again every %.0f s",
-	       kind == REQ_LIST ? "list" : "watch", res_names[s->res], msg[0] ? ": " : "", msg,
-	       s->api.token_file ? ": write a valid token to " : "",
-	       s->api.token_file ? s->api.token_file : "", err[0] ? err : "",
-	       (double)AUTH_BACKOFF_MAX_NS / 1e9);
+	report(
+	    s, -EACCES,
+	    "kubernetes: %s of %s: the API server refuses floe's credentials (HTTP 401%s%s)%s%s%s"
+	    "; the pods stay tapped as last known; trying again every %.0f s",
+	    kind == REQ_LIST ? "list" : "watch", res_names[s->res], msg[0] ? ": " : "", msg,
+	    s->api.token_file ? ": write a valid token to " : "",
+	    s->api.token_file ? s->api.token_file : "", err[0] ? err : "",
+	    (double)AUTH_BACKOFF_MAX_NS / 1e9);
 }
 
 /* The request in flight ended (result: curl's). Decide what comes next. */
@@ -970,7 +971,8 @@ static void request_done(struct k8s_source *s, CURLcode result)
 		report(s, -EINVAL,
 		       "kubernetes: the label selector \"%s\" is refused by the API server (%s): "
 		       "the selector stays \"%s\"",
-		       s->selector ? s->selector : "", msg, s->selector_prev ? s->selector_prev : "");
+		       s->selector ? s->selector : "", msg,
+		       s->selector_prev ? s->selector_prev : "");
 		free(s->selector);
 		s->selector = s->selector_prev;
 		s->selector_prev = NULL;
@@ -999,7 +1001,8 @@ static void request_done(struct k8s_source *s, CURLcode result)
 			 * events, so no pod is lost or said twice. */
 			report(s, 0, "kubernetes: %s: 410 Gone%s: listing the %s again",
 			       kind == REQ_LIST ? "list" : "watch",
-			       kind == REQ_LIST && s->cont[0] ? " (the continue token expired)" : "",
+			       kind == REQ_LIST && s->cont[0] ? " (the continue token expired)"
+							      : "",
 			       res_names[s->res]);
 			s->rv[0] = '\0';
 			s->cont[0] = '\0';
@@ -1451,7 +1454,8 @@ int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_sourc
 	}
 	/* Every pod, for the names of those the pod watch leaves out (other nodes', and the
 	 * selector's): not needed when the pod watch has every pod (--all-nodes, no selector). */
-	if (cfg->services && cfg->names_all_nodes && (cfg->node || (cfg->selector && *cfg->selector)) &&
+	if (cfg->services && cfg->names_all_nodes &&
+	    (cfg->node || (cfg->selector && *cfg->selector)) &&
 	    !(s->children[3] = source_new(cfg, K8S_RES_POD_NAMES, &ret, err, errlen))) {
 		k8s_free(s);
 		return ret;

@@ -845,8 +845,8 @@ static void rescope_pod(void *ctx, const struct floe_pod *p)
 	bool in = tap_scope_match(&t->scope, p) && p->host_ifindex > 0;
 
 	if (tp && !in) {
-		fprintf(t->log, "floe: pod %s/%s is out of the scope now: untapped\n",
-			p->namespace, floe_pod_short_name(p));
+		fprintf(t->log, "floe: pod %s/%s is out of the scope now: untapped\n", p->namespace,
+			floe_pod_short_name(p));
 		untap_pod(t, (size_t)(tp - t->pods));
 	} else if (!tp && in && tap_pod(t, p) == 0) {
 		fprintf(t->log, "floe: tapping pod %s/%s (in the scope now)\n", p->namespace,
@@ -895,9 +895,9 @@ static void scope_reread(struct tap *t)
 	int argc = 0;
 	bool sel_changed;
 
-	if (tap_options_reread(t->o->argc0, t->o->argv0, &n, &argc, &argv, err, sizeof(err)) <
-	    0) {
-		fprintf(t->log, "floe: %s: %s: the scope stays as it was\n", t->o->config_file, err);
+	if (tap_options_reread(t->o->argc0, t->o->argv0, &n, &argc, &argv, err, sizeof(err)) < 0) {
+		fprintf(t->log, "floe: %s: %s: the scope stays as it was\n", t->o->config_file,
+			err);
 		goto out;
 	}
 	sel_changed = !str_same(n.selector, t->scope_sel);
@@ -905,13 +905,15 @@ static void scope_reread(struct tap *t)
 	    n.all_namespaces == t->scope_all && !sel_changed)
 		goto out; /* another key changed, or nothing */
 	if (n.all_namespaces && n.namespaces) {
-		fprintf(t->log, "floe: %s: -A and -n exclude each other: the scope stays as it was\n",
+		fprintf(t->log,
+			"floe: %s: -A and -n exclude each other: the scope stays as it was\n",
 			t->o->config_file);
 		goto out;
 	}
 	if (tap_scope_init(&scope, n.pod_regex, n.namespaces, n.all_namespaces, err, sizeof(err)) <
 	    0) {
-		fprintf(t->log, "floe: %s: %s: the scope stays as it was\n", t->o->config_file, err);
+		fprintf(t->log, "floe: %s: %s: the scope stays as it was\n", t->o->config_file,
+			err);
 		goto out;
 	}
 	if (sel_changed &&

@@ -745,8 +745,7 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			return ret;
 	}
 	if ((o->node || o->all_nodes || o->pods_max || o->selector || o->page_limit) &&
-	    !o->kubeconfig &&
-	    !k8s_in_cluster_available(NULL)) {
+	    !o->kubeconfig && !k8s_in_cluster_available(NULL)) {
 		snprintf(err, errlen, "%s is for Kubernetes mode: give --kubeconfig FILE or --k8s",
 			 o->node	? "--node"
 			 : o->all_nodes ? "--all-nodes"
