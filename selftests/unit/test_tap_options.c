@@ -274,8 +274,8 @@ static void test_checked_values(void **state)
 }
 
 /* Kubernetes mode's flags: --kubeconfig must be readable, --k8s finds $KUBECONFIG (the first of
- * a list), --node and --all-nodes exclude each other and need Kubernetes mode, as --max-pods
- * does. */
+ * a list), --node and --all-nodes exclude each other and need Kubernetes mode, as --max-pods,
+ * -l and --chunk-size do. */
 static void test_k8s_flags(void **state)
 {
 	char dir[] = "/tmp/floe-topt.XXXXXX", kc[64], env[160];
@@ -329,6 +329,24 @@ static void test_k8s_flags(void **state)
 	assert_non_null(strstr(err, "--max-pods: expected 1..1048576, got '0'"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--max-pods", "10"), -EINVAL);
 	assert_non_null(strstr(err, "--max-pods is for Kubernetes mode"));
+	/* a label selector (the API server checks its syntax), the page size, the names watch */
+	assert_int_equal(parse(&o, err, sizeof(err), 7, "tap", "--kubeconfig", kc, "-l",
+			       "app=web,tier!=db", "--chunk-size", "2"),
+			 0);
+	assert_string_equal(o.selector, "app=web,tier!=db");
+	assert_int_equal(o.page_limit, 2);
+	assert_true(o.names_all_nodes);
+	assert_int_equal(parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc,
+			       "--selector=app in (a,b)", "--names-all-nodes=false"),
+			 0);
+	assert_string_equal(o.selector, "app in (a,b)");
+	assert_false(o.names_all_nodes);
+	assert_int_equal(
+	    parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--chunk-size", "10001"),
+	    -EINVAL);
+	assert_non_null(strstr(err, "--chunk-size: expected 1..10000, got '10001'"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-l", "app=web"), -EINVAL);
+	assert_non_null(strstr(err, "-l/--selector is for Kubernetes mode"));
 	unlink(kc);
 	rmdir(dir);
 }
