@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "config/config.h"
 #include "tap/tap.h"
 
 static void test_parse_size(void **state)
@@ -351,9 +352,62 @@ static void test_k8s_flags(void **state)
 	rmdir(dir);
 }
 
+/* The configuration file read again while floe runs (tap_options_reread): its scope keys as
+ * they are now, the command line still winning; a file that no longer parses is an error. */
+static void test_reread(void **state)
+{
+	char dir[] = "/tmp/floe-topt.XXXXXX", path[64], kc[64], err[256], **av = NULL;
+	char *argv[] = {"tap", "--config-path", path, "--kubeconfig", kc, "web", NULL};
+	struct tap_options o;
+	int ac = 0;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/floe.yaml", dir);
+	snprintf(kc, sizeof(kc), "%s/kubeconfig", dir);
+	f = fopen(kc, "w");
+	fputs("current-context: x\n", f);
+	fclose(f);
+	f = fopen(path, "w");
+	fputs("tap:\n  namespaces: [shop]\n  selector: app=web\n", f);
+	fclose(f);
+	assert_int_equal(tap_options_reread(6, argv, &o, &ac, &av, err, sizeof(err)), 0);
+	assert_string_equal(o.namespaces, "shop");
+	assert_string_equal(o.selector, "app=web");
+	assert_string_equal(o.pod_regex, "web");
+	config_argv_free(ac, av);
+	f = fopen(path, "w");
+	fputs("tap:\n  allnamespaces: true\n  selector: \"app in (a,b)\"\n", f);
+	fclose(f);
+	assert_int_equal(tap_options_reread(6, argv, &o, &ac, &av, err, sizeof(err)), 0);
+	assert_null(o.namespaces);
+	assert_true(o.all_namespaces);
+	assert_string_equal(o.selector, "app in (a,b)");
+	config_argv_free(ac, av);
+	/* the command line's -l wins over the file's */
+	{
+		char *argv2[] = {"tap", "--config-path", path, "--kubeconfig", kc, "-l", "x=y", NULL};
+
+		assert_int_equal(tap_options_reread(7, argv2, &o, &ac, &av, err, sizeof(err)), 0);
+		assert_string_equal(o.selector, "x=y");
+		config_argv_free(ac, av);
+	}
+	f = fopen(path, "w");
+	fputs("tap:\n  namespaces: [shop\n", f);
+	fclose(f);
+	assert_int_equal(tap_options_reread(6, argv, &o, &ac, &av, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "floe.yaml"));
+	config_argv_free(ac, av);
+	unlink(path);
+	unlink(kc);
+	rmdir(dir);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reread),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_bad_flags),
