@@ -68,9 +68,9 @@ declare -A API_NAME=([a]=web-a [b]=client-b [c]=db-c [d]=new-d [e]=o-e)
 tapped() {
 	local p out=""
 	for p in a b c d e; do
-		[ "$(floe_filters "v-$p" | grep -c handle)" -gt 0 ] && out+="${API_NAME[$p]} "
+		[ "$(floe_filters "v-$p" | grep -c handle)" -gt 0 ] && out+="${API_NAME[$p]}"$'\n'
 	done
-	echo "$out"
+	printf '%s' "$out" | sort | tr '\n' ' '
 }
 # truth [NS [SELECTOR]]
 truth() {
@@ -203,7 +203,7 @@ is "$?" 0 "floe exits 0"
 is "$(floe_filters v-a v-b v-c v-d v-e | grep -c handle)" 0 "no filter left after exit"
 
 # ---------------------------------------------------------------- 410 on a continue token
-kc create namespace bulk >/dev/null
+kc create namespace bulk >/dev/null && kc -n bulk create serviceaccount default >/dev/null
 N=24
 for i in $(seq 1 $N); do
 	api_pod bulk "p-$i" "$NODE_NAME" && api_status bulk "p-$i" Running "10.245.1.$i" ||
