@@ -67,21 +67,23 @@ static void feed(struct run *run, const struct k8s_svc *v)
 	CHECK(v->ns[0] && !strncmp(v->key, v->ns, strlen(v->ns)) && v->key[strlen(v->ns)] == '/' &&
 	      v->key[strlen(v->ns) + 1]);
 	CHECK(v->n <= K8S_SVC_ADDRS_MAX);
-	CHECK(v->n == 0 || v->service[0]);
+	CHECK(v->n == 0 || v->service[0] || run->res == K8S_RES_POD_NAMES);
 	for (size_t i = 0; i < v->n; i++) {
 		uint8_t key[16];
 		struct entry_names *n;
 
 		CHECK(v->addrs[i].family == AF_INET || v->addrs[i].family == AF_INET6);
 		CHECK(v->addrs[i].pod && v->addrs[i].node);
-		CHECK(run->res == K8S_RES_ENDPOINTSLICES || !v->addrs[i].pod[0]);
+		CHECK(run->res == K8S_RES_ENDPOINTSLICES || run->res == K8S_RES_POD_NAMES ||
+		      !v->addrs[i].pod[0]);
+		CHECK(run->res != K8S_RES_POD_NAMES || v->addrs[i].pod[0]);
 		name_resolver_key(v->addrs[i].family, v->addrs[i].addr, key);
 		if (name_resolver_service_add(run->r, key, v->ns, v->service, v->addrs[i].pod,
 					      v->addrs[i].node, run->ts) < 0)
 			continue; /* ENOMEM */
 		added[i] = true;
 		n = name_resolver_lookup(run->r, key, run->ts);
-		CHECK(n && entry_names_service(n)[0]);
+		CHECK(n && (entry_names_service(n)[0] || entry_names_pod(n)[0]));
 		entry_names_unref(n);
 	}
 	run->ts++;
@@ -109,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	static const enum k8s_resource res[] = {K8S_RES_SERVICES, K8S_RES_ENDPOINTSLICES,
-						K8S_RES_NODES, K8S_RES_SERVICES};
+						K8S_RES_NODES, K8S_RES_POD_NAMES};
 	struct run run = {.res = res[data[0] & 3], .r = name_resolver_new(4, 4), .ts = 1};
 	const char *text = (const char *)data + 1, *p = text, *end = text + size - 1;
 	char rv[K8S_RV_MAX + 1], cont[K8S_CONTINUE_MAX + 1], err[256];

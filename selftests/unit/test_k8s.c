@@ -647,9 +647,51 @@ static void test_nodes(void **state)
 	(void)state;
 }
 
+/* Pods as the names of their addresses (the pod names watch of other nodes): a running pod's
+ * IPs each with its name and node; a pending pod, one being deleted, a host-network pod: no
+ * address (an event that makes a known pod so takes its names away); a PodList page. */
+static void test_pod_names(void **state)
+{
+	static const char running[] = "{\"type\":\"ADDED\",\"object\":" POD(
+	    "shop", "far-1", "50", "", "\"nodeName\":\"node-2\"",
+	    "\"phase\":\"Running\",\"podIP\":\"10.1.2.3\",\"podIPs\":[{\"ip\":"
+	    "\"10.1.2.3\"},{\"ip\":\"fd00::3\"}]") "}";
+	static const char pending[] = "{\"type\":\"MODIFIED\",\"object\":" POD(
+	    "shop", "far-1", "51", "", "\"nodeName\":\"node-2\"", "\"phase\":\"Pending\"") "}";
+	static const char deleting[] = "{\"type\":\"MODIFIED\",\"object\":" POD(
+	    "shop", "far-1", "52", ",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"",
+	    "\"nodeName\":\"node-2\"", "\"phase\":\"Running\",\"podIP\":\"10.1.2.3\"") "}";
+	static const char host[] = "{\"type\":\"ADDED\",\"object\":" POD(
+	    "kube-system", "proxy", "53", "", "\"nodeName\":\"node-2\",\"hostNetwork\":true",
+	    "\"phase\":\"Running\",\"podIP\":\"10.0.0.2\"") "}";
+	static const char list[] =
+	    "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"60\"},\"items\":[" POD(
+		"a", "p", "58", "", "\"nodeName\":\"node-3\"",
+		"\"phase\":\"Running\",\"podIP\":\"10.1.3.1\"") ",{\"metadata\":{}}]}";
+	struct k8s_svc_event ev;
+	char err[256] = "", rv[K8S_RV_MAX + 1], cont[K8S_CONTINUE_MAX + 1], seen[512] = "";
+	size_t skipped = 0;
+
+	assert_string_equal(svc_event(running, K8S_RES_POD_NAMES, &ev, 0),
+			    "shop/far-1 : 10.1.2.3=far-1@node-2 fd00::3=far-1@node-2");
+	assert_int_equal(ev.type, K8S_ADDED);
+	assert_string_equal(ev.resource_version, "50");
+	assert_string_equal(svc_event(pending, K8S_RES_POD_NAMES, &ev, 0), "shop/far-1 :");
+	assert_string_equal(svc_event(deleting, K8S_RES_POD_NAMES, &ev, 0), "shop/far-1 :");
+	assert_string_equal(svc_event(host, K8S_RES_POD_NAMES, &ev, 0), "kube-system/proxy :");
+	assert_int_equal(k8s_svc_list_parse(list, strlen(list), K8S_RES_POD_NAMES, on_svc_item,
+					    seen, rv, cont, &skipped, err, sizeof(err)),
+			 0);
+	assert_string_equal(seen, "a/p : 10.1.3.1=p@node-3;");
+	assert_int_equal(skipped, 1);
+	assert_string_equal(rv, "60");
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pod_names),
 	    cmocka_unit_test(test_lines_every_split),
 	    cmocka_unit_test(test_lines_bounds),
 	    cmocka_unit_test(test_event_pod),

@@ -139,6 +139,32 @@ static void test_services(void **state)
 	(void)state;
 }
 
+/* A pod of another node named by the pod names watch (a reference without a service): its
+ * pod, namespace and node; with a service of it as well, both; the service's own pod first. */
+static void test_pod_names_refs(void **state)
+{
+	struct name_resolver *r = name_resolver_new(0, 0);
+	uint8_t key[16];
+
+	ip("10.1.2.3", key);
+	assert_int_equal(name_resolver_service_add(r, key, "shop", "", "far-1", "node-2", 100), 0);
+	assert_string_equal(at(r, "10.1.2.3", 110), "far-1 shop  node-2");
+	/* a Service's slice names it as well: the service shows beside the pod */
+	assert_int_equal(svc(r, true, "10.1.2.3", "web", NULL, 120), 0);
+	assert_string_equal(at(r, "10.1.2.3", 130), "far-1 shop web node-2");
+	assert_int_equal(svc(r, false, "10.1.2.3", "web", NULL, 140), 0);
+	assert_string_equal(at(r, "10.1.2.3", 150), "far-1 shop  node-2");
+	/* the pod goes: its entries keep the name, a later time has none */
+	assert_int_equal(name_resolver_service_del(r, key, "shop", "", "far-1", "node-2", 160), 0);
+	assert_string_equal(at(r, "10.1.2.3", 150), "far-1 shop  node-2");
+	/* its IP given to a pod of yet another node */
+	assert_int_equal(name_resolver_service_add(r, key, "shop", "", "far-2", "node-3", 170), 0);
+	assert_string_equal(at(r, "10.1.2.3", 180), "far-2 shop  node-3");
+	assert_string_equal(at(r, "10.1.2.3", 150), "far-1 shop  node-2");
+	name_resolver_free(r);
+	(void)state;
+}
+
 /* IPv6 is its own key; an IPv4 address is the same whichever form it comes in. */
 static void test_families(void **state)
 {
@@ -339,7 +365,7 @@ int main(void)
 	    cmocka_unit_test(test_pod_over_time), cmocka_unit_test(test_services),
 	    cmocka_unit_test(test_families),	  cmocka_unit_test(test_history_bound),
 	    cmocka_unit_test(test_many),	  cmocka_unit_test(test_cluster_scale),
-	    cmocka_unit_test(test_nodes),
+	    cmocka_unit_test(test_nodes),	  cmocka_unit_test(test_pod_names_refs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "config/config.h"
 #include "tap/tap.h"
 
 static void test_parse_size(void **state)
@@ -274,8 +275,8 @@ static void test_checked_values(void **state)
 }
 
 /* Kubernetes mode's flags: --kubeconfig must be readable, --k8s finds $KUBECONFIG (the first of
- * a list), --node and --all-nodes exclude each other and need Kubernetes mode, as --max-pods
- * does. */
+ * a list), --node and --all-nodes exclude each other and need Kubernetes mode, as --max-pods,
+ * -l and --chunk-size do. */
 static void test_k8s_flags(void **state)
 {
 	char dir[] = "/tmp/floe-topt.XXXXXX", kc[64], env[160];
@@ -329,13 +330,84 @@ static void test_k8s_flags(void **state)
 	assert_non_null(strstr(err, "--max-pods: expected 1..1048576, got '0'"));
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--max-pods", "10"), -EINVAL);
 	assert_non_null(strstr(err, "--max-pods is for Kubernetes mode"));
+	/* a label selector (the API server checks its syntax), the page size, the names watch */
+	assert_int_equal(parse(&o, err, sizeof(err), 7, "tap", "--kubeconfig", kc, "-l",
+			       "app=web,tier!=db", "--chunk-size", "2"),
+			 0);
+	assert_string_equal(o.selector, "app=web,tier!=db");
+	assert_int_equal(o.page_limit, 2);
+	assert_true(o.names_all_nodes);
+	assert_int_equal(parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc,
+			       "--selector=app in (a,b)", "--names-all-nodes=false"),
+			 0);
+	assert_string_equal(o.selector, "app in (a,b)");
+	assert_false(o.names_all_nodes);
+	assert_int_equal(
+	    parse(&o, err, sizeof(err), 5, "tap", "--kubeconfig", kc, "--chunk-size", "10001"),
+	    -EINVAL);
+	assert_non_null(strstr(err, "--chunk-size: expected 1..10000, got '10001'"));
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-l", "app=web"), -EINVAL);
+	assert_non_null(strstr(err, "-l/--selector is for Kubernetes mode"));
 	unlink(kc);
 	rmdir(dir);
+}
+
+/* The configuration file read again while floe runs (tap_options_reread): its scope keys as
+ * they are now, the command line still winning; a file that no longer parses is an error. */
+static void test_reread(void **state)
+{
+	char dir[] = "/tmp/floe-topt.XXXXXX", path[64], kc[64], err[256], **av = NULL;
+	char *argv[] = {"tap", "--config-path", path, "--kubeconfig", kc, "web", NULL};
+	struct tap_options o;
+	int ac = 0;
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/floe.yaml", dir);
+	snprintf(kc, sizeof(kc), "%s/kubeconfig", dir);
+	f = fopen(kc, "w");
+	fputs("current-context: x\n", f);
+	fclose(f);
+	f = fopen(path, "w");
+	fputs("tap:\n  namespaces: [shop]\n  selector: app=web\n", f);
+	fclose(f);
+	assert_int_equal(tap_options_reread(6, argv, &o, &ac, &av, err, sizeof(err)), 0);
+	assert_string_equal(o.namespaces, "shop");
+	assert_string_equal(o.selector, "app=web");
+	assert_string_equal(o.pod_regex, "web");
+	config_argv_free(ac, av);
+	f = fopen(path, "w");
+	fputs("tap:\n  allnamespaces: true\n  selector: \"app in (a,b)\"\n", f);
+	fclose(f);
+	assert_int_equal(tap_options_reread(6, argv, &o, &ac, &av, err, sizeof(err)), 0);
+	assert_null(o.namespaces);
+	assert_true(o.all_namespaces);
+	assert_string_equal(o.selector, "app in (a,b)");
+	config_argv_free(ac, av);
+	/* the command line's -l wins over the file's */
+	{
+		char *argv2[] = {"tap", "--config-path", path, "--kubeconfig", kc, "-l", "x=y", NULL};
+
+		assert_int_equal(tap_options_reread(7, argv2, &o, &ac, &av, err, sizeof(err)), 0);
+		assert_string_equal(o.selector, "x=y");
+		config_argv_free(ac, av);
+	}
+	f = fopen(path, "w");
+	fputs("tap:\n  namespaces: [shop\n", f);
+	fclose(f);
+	assert_int_equal(tap_options_reread(6, argv, &o, &ac, &av, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "floe.yaml"));
+	config_argv_free(ac, av);
+	unlink(path);
+	unlink(kc);
+	rmdir(dir);
+	(void)state;
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reread),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_bad_flags),

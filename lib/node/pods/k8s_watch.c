@@ -436,6 +436,36 @@ static int node_from_json(const json_t *obj, struct k8s_svc *out, char *err, siz
 	return 0;
 }
 
+/* A pod, as the names of its addresses. */
+static int pod_names_from_json(const json_t *obj, struct k8s_svc *out, char *err, size_t errlen)
+{
+	struct k8s_pod *kp = malloc(sizeof(*kp));
+	const struct floe_pod *p;
+	size_t cap = 0;
+	int ret;
+
+	if (!kp)
+		return -ENOMEM;
+	ret = k8s_pod_from_json(obj, kp, err, errlen);
+	if (ret)
+		goto out;
+	p = &kp->pod;
+	/* Both fit: the pod's name and namespace have the same bounds as these. */
+	memcpy(out->key, p->name, strlen(p->name) + 1);
+	memcpy(out->ns, p->namespace, strlen(p->namespace) + 1);
+	for (size_t i = 0; kp->active && !p->host_network && i < p->n_addrs && !ret; i++) {
+		char ip[INET6_ADDRSTRLEN];
+
+		inet_ntop(p->addrs[i].family, p->addrs[i].addr, ip, sizeof(ip));
+		ret = svc_add(out, &cap, ip, floe_pod_short_name(p), p->node, err, errlen);
+	}
+	if (ret)
+		k8s_svc_free(out);
+out:
+	free(kp);
+	return ret;
+}
+
 int k8s_svc_from_json(const void *obj_, enum k8s_resource res, struct k8s_svc *out, char *err,
 		      size_t errlen)
 {
@@ -448,6 +478,8 @@ int k8s_svc_from_json(const void *obj_, enum k8s_resource res, struct k8s_svc *o
 	memset(out, 0, sizeof(*out));
 	if (res == K8S_RES_NODES)
 		return node_from_json(obj, out, err, errlen);
+	if (res == K8S_RES_POD_NAMES)
+		return pod_names_from_json(obj, out, err, errlen);
 	if (!json_is_object(obj) || !name || !ns || !*name || !*ns) {
 		snprintf(err, errlen, "not a %s (no metadata.name and metadata.namespace)",
 			 res == K8S_RES_SERVICES ? "Service" : "EndpointSlice");
@@ -568,9 +600,10 @@ int k8s_svc_list_parse(const char *body, size_t len, enum k8s_resource res, k8s_
 	struct svc_item_ctx c = {res, fn, ctx};
 
 	return list_parse(body, len,
-			  res == K8S_RES_SERVICES ? "services"
-			  : res == K8S_RES_NODES  ? "nodes"
-						  : "endpointslices",
+			  res == K8S_RES_SERVICES    ? "services"
+			  : res == K8S_RES_NODES     ? "nodes"
+			  : res == K8S_RES_POD_NAMES ? "pods"
+						     : "endpointslices",
 			  svc_item, &c, rv, cont, skipped, err, errlen);
 }
 

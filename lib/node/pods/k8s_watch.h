@@ -79,7 +79,15 @@ int k8s_pod_list_parse(const char *body, size_t len, k8s_pod_fn fn, void *ctx,
 
 /* ------------------------------------------------------------ Services, EndpointSlices */
 
-enum k8s_resource { K8S_RES_PODS, K8S_RES_SERVICES, K8S_RES_ENDPOINTSLICES, K8S_RES_NODES };
+/* K8S_RES_POD_NAMES: pods again, reduced to the names of their addresses (a k8s_svc, below):
+ * the pods of other nodes, which floe does not tap but whose addresses entries name. */
+enum k8s_resource {
+	K8S_RES_PODS,
+	K8S_RES_SERVICES,
+	K8S_RES_ENDPOINTSLICES,
+	K8S_RES_NODES,
+	K8S_RES_POD_NAMES,
+};
 
 /* The API's limit on endpoints in one EndpointSlice is 1000; a Service has 2 cluster IPs. */
 #define K8S_SVC_ADDRS_MAX 1000
@@ -97,6 +105,9 @@ struct k8s_svc_addr {
  * then has no address), the addresses (allocated: k8s_svc_free).
  * A Node the same way: key its name, ns and service "", its status.addresses of type
  * InternalIP and ExternalIP, each with node = its name (a node's own addresses).
+ * A pod (K8S_RES_POD_NAMES) the same way: key "namespace/name", ns, service "", its IPs each
+ * with pod = its name and node = spec.nodeName, while it is active (struct k8s_pod); none
+ * when it is not, or on the host's network (its IP is the node's).
  */
 struct k8s_svc {
 	char key[FLOE_POD_NAME_MAX + 1];

@@ -249,21 +249,34 @@ static void forget_oldest(struct name_resolver *r)
  * has none. */
 static struct entry_names *names_now(const struct addr_slot *s)
 {
-	const struct svc_ref *ref = s->n_refs ? &s->refs[0] : NULL;
+	const struct svc_ref *ref = s->n_refs ? &s->refs[0] : NULL, *who = ref;
 	struct entry_names_init in = {0};
 
 	if (!s->pod && !ref)
 		return s->node ? entry_names_ref(s->node) : NULL;
+	/* A reference without a service is a pod of another node named by the pod watch
+	 * (service_add with name ""): the first one with a service names the service, and its
+	 * pod the pod, else the first reference that names a pod. */
+	for (size_t i = 0; i < s->n_refs; i++)
+		if (s->refs[i].name[0]) {
+			ref = &s->refs[i];
+			break;
+		}
+	if (ref && ref->pod[0])
+		who = ref;
+	for (size_t i = 0; who && !who->pod[0] && i < s->n_refs; i++)
+		if (s->refs[i].pod[0])
+			who = &s->refs[i];
 	if (s->pod) {
 		in.pod = entry_names_pod(s->pod);
 		in.ns = entry_names_namespace(s->pod);
 		in.node = entry_names_node(s->pod);
 	} else {
-		in.pod = ref->pod;
-		in.ns = ref->ns;
-		in.node = ref->node;
+		in.pod = who->pod;
+		in.ns = who->ns;
+		in.node = who->node;
 	}
-	in.service = ref ? ref->name : NULL;
+	in.service = ref && ref->name[0] ? ref->name : NULL;
 	return entry_names_new_k8s(&in);
 }
 

@@ -25,9 +25,11 @@
 #ifndef FLOE_PODS_POD_SOURCE_H
 #define FLOE_PODS_POD_SOURCE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "loop/evloop.h"
 #include "pods/pods_local.h"
@@ -71,6 +73,12 @@ struct pod_source_ops {
 		     size_t errlen);
 	/* Remove its fds and timers from the loop and free impl. No event after this. */
 	void (*free)(void *impl);
+	/* fn for each pod as last reported (the tap's scope changed: it looks at them again). */
+	void (*each)(void *impl, void (*fn)(void *ctx, const struct floe_pod *p), void *ctx);
+	/* Optional (Kubernetes): from now on only the pods the label selector sel (NULL or "":
+	 * every pod) selects; the source lists again and reports the differences as events.
+	 * Returns 0 or a negative errno with a message. */
+	int (*set_selector)(void *impl, const char *sel, char *err, size_t errlen);
 };
 
 struct pod_source {
@@ -82,6 +90,22 @@ static inline int pod_source_start(struct pod_source *s, struct evloop *loop,
 				   const struct pod_sink *sink, char *err, size_t errlen)
 {
 	return s->ops->start(s->impl, loop, sink, err, errlen);
+}
+
+static inline void pod_source_each(struct pod_source *s,
+				   void (*fn)(void *ctx, const struct floe_pod *p), void *ctx)
+{
+	s->ops->each(s->impl, fn, ctx);
+}
+
+static inline int pod_source_set_selector(struct pod_source *s, const char *sel, char *err,
+					  size_t errlen)
+{
+	if (!s->ops->set_selector) {
+		snprintf(err, errlen, "a label selector is for Kubernetes mode");
+		return -ENOTSUP;
+	}
+	return s->ops->set_selector(s->impl, sel, err, errlen);
 }
 
 static inline void pod_source_free(struct pod_source *s)
@@ -131,7 +155,18 @@ struct pod_source_k8s_config {
 	bool services;
 	/* Pods followed at most (0: K8S_PODS_MAX_DEFAULT); the table grows as pods come. */
 	size_t pods_max;
+	/* A label selector (kubectl's syntax, evaluated by the API server: labelSelector): only
+	 * the pods it selects are reported. NULL or "": every pod. */
+	const char *selector;
+	/* With services: also watch every node's pods (unless node is NULL and there is no
+	 * selector: the pod watch has them all), reported as service events with service "" and
+	 * the pod and node: the names of the pods the pod watch leaves out, for entries. */
+	bool names_all_nodes;
+	/* Items a LIST page asks for (0: 500); at most K8S_PAGE_LIMIT_MAX. */
+	size_t page_limit;
 };
+
+#define K8S_PAGE_LIMIT_MAX 10000
 
 /* --all-nodes on a big cluster: about 1.2 KB a pod followed (twice that during a relist). */
 #define K8S_PODS_MAX_DEFAULT 65536

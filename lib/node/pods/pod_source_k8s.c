@@ -31,11 +31,16 @@
 /* A LIST page (or an error body) larger than this fails the list: at the page size used, a
  * page of pods is a few MiB. */
 #define K8S_BODY_MAX	(64u << 20)
-#define LIST_PAGE_LIMIT 500
+#define LIST_PAGE_LIMIT 500 /* items a LIST page asks for (--chunk-size changes it) */
 /* The API server ends a watch after this; floe reopens it (and so re-reads a rotated token). */
 #define WATCH_TIMEOUT_S 290
 #define BACKOFF_MIN_NS	(250 * MS)
 #define BACKOFF_MAX_NS	(30000 * MS)
+/* Credentials refused (401): tried again this often at most, so that a token written to the
+ * token file later is taken within seconds. */
+#define AUTH_BACKOFF_MAX_NS (5000 * MS)
+/* A list restarted this many times in a row (its continue token expired each time) fails. */
+#define LIST_RESTARTS_MAX 5
 /* Pods whose IP has no route to a host interface yet are looked at again this long after the
  * host's routes or links change (rtnetlink events; a burst is one look), and this often in any
  * case (events lost). Not a fixed fast period: with --all-nodes most pods never get a route
@@ -63,16 +68,24 @@ static const char *const res_names[] = {
     [K8S_RES_SERVICES] = "services",
     [K8S_RES_ENDPOINTSLICES] = "endpointslices",
     [K8S_RES_NODES] = "nodes",
+    [K8S_RES_POD_NAMES] = "pods (names)",
 };
 static const char *const res_paths[] = {
     [K8S_RES_PODS] = "/api/v1/pods",
     [K8S_RES_SERVICES] = "/api/v1/services",
     [K8S_RES_ENDPOINTSLICES] = "/apis/discovery.k8s.io/v1/endpointslices",
     [K8S_RES_NODES] = "/api/v1/nodes",
+    [K8S_RES_POD_NAMES] = "/api/v1/pods",
 };
 
 /* Why a transfer was cut short by floe (its write callback returning 0). */
-enum abort_reason { ABORT_NONE, ABORT_RELIST, ABORT_BAD_STREAM, ABORT_BODY_TOO_LARGE };
+enum abort_reason {
+	ABORT_NONE,
+	ABORT_RELIST,
+	ABORT_BAD_STREAM,
+	ABORT_BODY_TOO_LARGE,
+	ABORT_AUTH, /* an ERROR event with code 401 */
+};
 
 struct curl_sock {
 	struct evloop_fd *src;
@@ -80,16 +93,23 @@ struct curl_sock {
 };
 
 struct k8s_source {
-	enum k8s_resource res; /* pods; or services, endpointslices, nodes (their names) */
-	/* The pods' source owns the sources of Services, EndpointSlices and Nodes (when asked). */
-	struct k8s_source *children[3];
+	enum k8s_resource res; /* pods; or services, endpointslices, nodes, pods (their names) */
+	/* The pods' source owns the sources of Services, EndpointSlices, Nodes and other nodes'
+	 * pods (when asked). */
+	struct k8s_source *children[4];
 	struct k8s_config api;
-	char *node; /* NULL: every node */
+	char *node;	/* pods: the node's (NULL: every node); pod names: NULL */
+	char *selector; /* pods: labelSelector (NULL: none) */
+	/* A selector set at run time, until its first list is read: the one before it (NULL:
+	 * none), back in force when the API server refuses the new one (400). */
+	char *selector_prev;
+	bool selector_pending;
 	struct evloop *loop;
 	struct pod_sink sink;
 	struct floe_pod_list pods; /* as last reported, sorted by name */
 	size_t pods_cap;
 	size_t pods_max; /* pods followed at most (--max-pods) */
+	size_t page_limit; /* a LIST page's limit */
 	struct mnl_socket *nl;
 	unsigned int nl_seq;
 	struct mnl_socket *nl_events; /* route and link changes: pods without a route looked at */
@@ -119,6 +139,10 @@ struct k8s_source {
 	uint64_t backoff_ns;
 	uint64_t req_start_ns; /* when the request in flight began */
 	bool report_next_ok;   /* an error was reported: say when it works again */
+	/* 401: the token sent last (a hash: the token itself is not kept), whether the request
+	 * was already retried at once with a changed token, whether the refusal was said */
+	uint64_t token_hash;
+	bool auth_retried, auth_said, auth_failing;
 };
 
 static void report(struct k8s_source *s, int err, const char *fmt, ...)
@@ -418,6 +442,14 @@ static void apply_svc(struct k8s_source *s, struct k8s_svc *v, const char *key)
 	if (!found) {
 		if (!v)
 			return;
+		if (s->res == K8S_RES_POD_NAMES && s->svcs.n >= s->pods_max) {
+			report(s, -ENOSPC,
+			       "kubernetes: more than %zu pods of other nodes (--max-pods): pod %s "
+			       "is not named",
+			       s->pods_max, key);
+			k8s_svc_free(v);
+			return;
+		}
 		if (svc_insert(&s->svcs, i, v) < 0) {
 			report(s, -ENOMEM, "kubernetes: %s %s: out of memory", res_names[s->res],
 			       key);
@@ -445,6 +477,11 @@ static int on_svc_list_item(void *ctx, struct k8s_svc *v)
 	size_t i = svc_find(&s->svcs_building, v->key, &found);
 
 	if (found) { /* the API does not list an object twice; keep the first */
+		k8s_svc_free(v);
+		return 0;
+	}
+	if (s->res == K8S_RES_POD_NAMES && s->svcs_building.n >= s->pods_max) {
+		s->over_max++;
 		k8s_svc_free(v);
 		return 0;
 	}
@@ -494,11 +531,21 @@ static char *request_url(struct k8s_source *s, CURL *h, enum req_kind kind)
 
 	if (s->node && s->res == K8S_RES_PODS) {
 		char *esc = curl_easy_escape(h, s->node, 0);
+		char *lsel = s->selector ? curl_easy_escape(h, s->selector, 0) : NULL;
 
-		if (!esc)
-			return NULL;
-		n = asprintf(&sel, "&fieldSelector=spec.nodeName%%3D%s", esc);
+		n = esc && (lsel || !s->selector)
+			? asprintf(&sel, "&fieldSelector=spec.nodeName%%3D%s%s%s", esc,
+				   lsel ? "&labelSelector=" : "", lsel ? lsel : "")
+			: -1;
 		curl_free(esc);
+		curl_free(lsel);
+		if (n < 0)
+			return NULL;
+	} else if (s->selector) {
+		char *lsel = curl_easy_escape(h, s->selector, 0);
+
+		n = lsel ? asprintf(&sel, "&labelSelector=%s", lsel) : -1;
+		curl_free(lsel);
 		if (n < 0)
 			return NULL;
 	}
@@ -514,7 +561,7 @@ static char *request_url(struct k8s_source *s, CURL *h, enum req_kind kind)
 	}
 	if (kind == REQ_LIST)
 		n = asprintf(&url, "%s%s?limit=%d%s%s", s->api.server, res_paths[s->res],
-			     LIST_PAGE_LIMIT, cont ? cont : "", sel ? sel : "");
+			     (int)s->page_limit, cont ? cont : "", sel ? sel : "");
 	else
 		n = asprintf(&url,
 			     "%s%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s"
@@ -537,6 +584,18 @@ static int set_blob(CURL *h, const struct k8s_blob *b, CURLoption path_opt, CURL
 	return 0;
 }
 
+/* FNV-1a of the token (0: none): tells a token file that changed from one that did not. */
+static uint64_t token_hash(const char *token)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	if (!token)
+		return 0;
+	for (const char *c = token; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+	return h;
+}
+
 /* A new handle for a request of kind, its TLS and credentials set (the token read now). */
 static CURL *request_new(struct k8s_source *s, enum req_kind kind, char *err, size_t errlen)
 {
@@ -552,6 +611,7 @@ static CURL *request_new(struct k8s_source *s, enum req_kind kind, char *err, si
 	ret = k8s_config_token(&s->api, &token, err, errlen);
 	if (ret < 0)
 		goto fail;
+	s->token_hash = token_hash(token);
 	url = request_url(s, h, kind);
 	hdrs = curl_slist_append(NULL, "Accept: application/json");
 	if (token && asprintf(&auth, "Authorization: Bearer %s", token) >= 0) {
@@ -664,6 +724,8 @@ static int watch_error(struct k8s_source *s, int code, const char *message)
 {
 	if (code == 410) {
 		stream_abort(s, ABORT_RELIST, message);
+	} else if (code == 401) {
+		stream_abort(s, ABORT_AUTH, message);
 	} else {
 		char msg[300];
 
@@ -736,8 +798,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 
 	if (!s->status) {
 		curl_easy_getinfo(s->req, CURLINFO_RESPONSE_CODE, &s->status);
-		if (s->status == 200)
+		if (s->status == 200) {
 			s->backoff_ns = 0; /* it answers: the next failure starts a new backoff */
+			s->auth_retried = s->auth_said = s->auth_failing = false;
+		}
 		if (s->status == 200 && s->report_next_ok && s->loop && s->sink.error) {
 			s->report_next_ok = false;
 			s->sink.error(s->sink.ctx, 0, "kubernetes: the API server answers again");
@@ -764,9 +828,11 @@ static void start_request(struct k8s_source *s, enum req_kind kind);
 
 static void retry_later(struct k8s_source *s)
 {
+	uint64_t max = s->auth_failing ? AUTH_BACKOFF_MAX_NS : BACKOFF_MAX_NS;
+
 	s->backoff_ns = s->backoff_ns ? s->backoff_ns * 2 : BACKOFF_MIN_NS;
-	if (s->backoff_ns > BACKOFF_MAX_NS)
-		s->backoff_ns = BACKOFF_MAX_NS;
+	if (s->backoff_ns > max)
+		s->backoff_ns = max;
 	evloop_timer_set(s->loop, s->retry_timer, s->backoff_ns, 0);
 }
 
@@ -813,6 +879,48 @@ static bool failed_status(struct k8s_source *s, const char *what)
 	return false;
 }
 
+/*
+ * The API server refused the credentials (401) of a request of kind: a token revoked or
+ * expired. Read the token again: a token file that changed since (rotated) is tried at once;
+ * else floe says so, once, and tries again every few seconds (a token written later is taken)
+ * while the pods stay tapped as last known.
+ */
+static void auth_refused(struct k8s_source *s, enum req_kind kind, const char *msg)
+{
+	char err[256] = "", *token = NULL;
+	bool changed;
+
+	if (k8s_config_token(&s->api, &token, err, sizeof(err)) < 0)
+		token = NULL;
+	changed = token_hash(token) != s->token_hash;
+	if (token)
+		explicit_bzero(token, strlen(token));
+	free(token);
+	s->auth_failing = true;
+	if (changed && !s->auth_retried) {
+		s->auth_retried = true;
+		report(s, 0,
+		       "kubernetes: %s of %s: the credentials were refused (HTTP 401): the token "
+		       "file changed, trying the new token",
+		       kind == REQ_LIST ? "list" : "watch", res_names[s->res]);
+		start_request(s, kind);
+		return;
+	}
+	s->auth_retried = false;
+	retry_later(s);
+	if (s->auth_said)
+		return;
+	s->auth_said = true;
+	report(
+	    s, -EACCES,
+	    "kubernetes: %s of %s: the API server refuses floe's credentials (HTTP 401%s%s)%s%s%s"
+	    "; the pods stay tapped as last known; trying again every %.0f s",
+	    kind == REQ_LIST ? "list" : "watch", res_names[s->res], msg[0] ? ": " : "", msg,
+	    s->api.token_file ? ": write a valid token to " : "",
+	    s->api.token_file ? s->api.token_file : "", err[0] ? err : "",
+	    (double)AUTH_BACKOFF_MAX_NS / 1e9);
+}
+
 /* The request in flight ended (result: curl's). Decide what comes next. */
 static void request_done(struct k8s_source *s, CURLcode result)
 {
@@ -834,6 +942,10 @@ static void request_done(struct k8s_source *s, CURLcode result)
 		start_request(s, REQ_LIST);
 		return;
 	}
+	if (s->abort == ABORT_AUTH) {
+		auth_refused(s, kind, s->abort_msg);
+		return;
+	}
 	if (s->abort != ABORT_NONE) {
 		report(s, -EIO, "kubernetes: %s: %s", kind == REQ_LIST ? "list" : "watch",
 		       s->abort_msg);
@@ -851,15 +963,47 @@ static void request_done(struct k8s_source *s, CURLcode result)
 		       (double)s->backoff_ns / 1e9);
 		return;
 	}
+	if (s->status == 400 && kind == REQ_LIST && s->selector_pending) {
+		char msg[256] = "";
+		int code;
+
+		k8s_status_parse(s->body, s->body_len, &code, msg, sizeof(msg));
+		report(s, -EINVAL,
+		       "kubernetes: the label selector \"%s\" is refused by the API server (%s): "
+		       "the selector stays \"%s\"",
+		       s->selector ? s->selector : "", msg,
+		       s->selector_prev ? s->selector_prev : "");
+		free(s->selector);
+		s->selector = s->selector_prev;
+		s->selector_prev = NULL;
+		s->selector_pending = false;
+		s->rv[0] = s->cont[0] = '\0';
+		start_request(s, REQ_LIST);
+		return;
+	}
+	if (s->status == 401) {
+		char msg[256] = "";
+		int code;
+
+		k8s_status_parse(s->body, s->body_len, &code, msg, sizeof(msg));
+		auth_refused(s, kind, msg);
+		return;
+	}
 	if (s->status != 200) {
 		char what[64];
 
 		snprintf(what, sizeof(what), "%s of %s", kind == REQ_LIST ? "list" : "watch",
 			 res_names[s->res]);
 		if (failed_status(s, what)) {
-			/* 410: the resourceVersion (watch) or continue token (list) expired. */
-			report(s, 0, "kubernetes: %s: 410 Gone: listing the %s again",
-			       kind == REQ_LIST ? "list" : "watch", res_names[s->res]);
+			/* 410: the resourceVersion (watch) or continue token (list) expired. A
+			 * list begins again from its first page (the pages read are dropped):
+			 * the diff of the whole new list against what was reported gives the
+			 * events, so no pod is lost or said twice. */
+			report(s, 0, "kubernetes: %s: 410 Gone%s: listing the %s again",
+			       kind == REQ_LIST ? "list" : "watch",
+			       kind == REQ_LIST && s->cont[0] ? " (the continue token expired)"
+							      : "",
+			       res_names[s->res]);
 			s->rv[0] = '\0';
 			s->cont[0] = '\0';
 			start_request(s, REQ_LIST);
@@ -891,6 +1035,11 @@ static void request_done(struct k8s_source *s, CURLcode result)
 	}
 	list_report_skipped(s, err);
 	any_list_done(s);
+	if (s->selector_pending) {
+		free(s->selector_prev);
+		s->selector_prev = NULL;
+		s->selector_pending = false;
+	}
 	start_request(s, REQ_WATCH);
 }
 
@@ -1049,6 +1198,14 @@ static int list_page_sync(struct k8s_source *s, char *err, size_t errlen)
 
 		code = (int)s->status;
 		k8s_status_parse(s->body, s->body_len, &code, msg, sizeof(msg));
+		if (code == 410 && s->cont[0]) {
+			/* The continue token expired between pages: the caller lists again. */
+			snprintf(err, errlen,
+				 "kubernetes: list of %s: 410 Gone on a continue token (%s): "
+				 "listing again from the first page",
+				 what, msg);
+			return -EAGAIN;
+		}
 		if (s->status == 403)
 			snprintf(hint, sizeof(hint),
 				 " (floe needs list and watch on %s: manifests/rbac.yaml)", what);
@@ -1083,11 +1240,19 @@ static int source_start(struct k8s_source *s, struct evloop *loop, const struct 
 		return ret;
 	}
 	list_reset(s);
-	do {
+	for (int restarts = 0;;) {
 		ret = list_page_sync(s, err, errlen);
+		if (ret == -EAGAIN && ++restarts <= LIST_RESTARTS_MAX) {
+			if (s->sink.error)
+				s->sink.error(s->sink.ctx, 0, err);
+			list_reset(s);
+			continue;
+		}
 		if (ret < 0)
-			return ret;
-	} while (s->cont[0]);
+			return ret == -EAGAIN ? -EIO : ret;
+		if (!s->cont[0])
+			break;
+	}
 	any_list_done(s);
 	s->report_next_ok = false;
 
@@ -1124,7 +1289,7 @@ static int k8s_start(void *impl, struct evloop *loop, const struct pod_sink *sin
 {
 	struct k8s_source *s = impl;
 
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		int ret =
 		    s->children[i] ? source_start(s->children[i], loop, sink, err, errlen) : 0;
 
@@ -1140,7 +1305,7 @@ static void k8s_free(void *impl)
 
 	if (!s)
 		return;
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < 4; i++)
 		k8s_free(s->children[i]);
 	if (s->req) {
 		if (s->multi)
@@ -1166,14 +1331,62 @@ static void k8s_free(void *impl)
 	free(s->pods.pods);
 	free(s->body);
 	free(s->node);
+	free(s->selector);
+	free(s->selector_prev);
 	k8s_config_free(&s->api);
 	free(s);
+}
+
+static void k8s_each(void *impl, void (*fn)(void *ctx, const struct floe_pod *p), void *ctx)
+{
+	struct k8s_source *s = impl;
+
+	for (size_t i = 0; i < s->pods.n; i++)
+		fn(ctx, &s->pods.pods[i]);
+}
+
+/* A new label selector: the request in flight dropped, the pods listed again with it (the
+ * diff against what was reported gives the events). The BPF side is untouched: the tap
+ * follows the events as it does any others. */
+static int k8s_set_selector(void *impl, const char *sel, char *err, size_t errlen)
+{
+	struct k8s_source *s = impl;
+	char *n = NULL;
+
+	if (sel && *sel && !(n = strdup(sel))) {
+		snprintf(err, errlen, "kubernetes: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	/* The selector in force stays the fallback until a list with the new one is read. */
+	if (!s->selector_pending) {
+		free(s->selector_prev);
+		s->selector_prev = s->selector;
+	} else {
+		free(s->selector);
+	}
+	s->selector = n;
+	s->selector_pending = true;
+	if (!s->multi)
+		return 0; /* not started: the first list takes it */
+	if (s->req) {
+		curl_multi_remove_handle(s->multi, s->req);
+		curl_easy_cleanup(s->req);
+		s->req = NULL;
+		s->kind = REQ_NONE;
+	}
+	evloop_timer_set(s->loop, s->retry_timer, 0, 0);
+	s->backoff_ns = 0;
+	s->rv[0] = s->cont[0] = '\0';
+	start_request(s, REQ_LIST);
+	return 0;
 }
 
 static const struct pod_source_ops k8s_ops = {
     .name = "kubernetes",
     .start = k8s_start,
     .free = k8s_free,
+    .each = k8s_each,
+    .set_selector = k8s_set_selector,
 };
 
 /* A source of res with the configuration of cfg (read now), or NULL with err. */
@@ -1190,6 +1403,7 @@ static struct k8s_source *source_new(const struct pod_source_k8s_config *cfg, en
 	}
 	s->res = res;
 	s->pods_max = cfg->pods_max ? cfg->pods_max : K8S_PODS_MAX_DEFAULT;
+	s->page_limit = cfg->page_limit ? cfg->page_limit : LIST_PAGE_LIMIT;
 	k8s_lines_init(&s->lines, K8S_LINE_MAX);
 	if (cfg->kubeconfig)
 		ret = k8s_config_load(cfg->kubeconfig, &s->api, err, errlen);
@@ -1200,7 +1414,13 @@ static struct k8s_source *source_new(const struct pod_source_k8s_config *cfg, en
 			 s->api.origin);
 		ret = -ENOTSUP;
 	}
-	if (ret == 0 && cfg->node && !(s->node = strdup(cfg->node)))
+	/* The pod names watch follows every node's pods: this node's too, so that those a label
+	 * selector leaves out (now or after it changes) are still named; the pod source's own
+	 * name of an address wins over the watch's (the same name, in practice). */
+	if (ret == 0 && cfg->node && res != K8S_RES_POD_NAMES && !(s->node = strdup(cfg->node)))
+		ret = -ENOMEM;
+	if (ret == 0 && res == K8S_RES_PODS && cfg->selector && *cfg->selector &&
+	    !(s->selector = strdup(cfg->selector)))
 		ret = -ENOMEM;
 	if (ret < 0) {
 		if (ret == -ENOMEM)
@@ -1229,6 +1449,14 @@ int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_sourc
 	    (!(s->children[0] = source_new(cfg, K8S_RES_SERVICES, &ret, err, errlen)) ||
 	     !(s->children[1] = source_new(cfg, K8S_RES_ENDPOINTSLICES, &ret, err, errlen)) ||
 	     !(s->children[2] = source_new(cfg, K8S_RES_NODES, &ret, err, errlen)))) {
+		k8s_free(s);
+		return ret;
+	}
+	/* Every pod, for the names of those the pod watch leaves out (other nodes', and the
+	 * selector's): not needed when the pod watch has every pod (--all-nodes, no selector). */
+	if (cfg->services && cfg->names_all_nodes &&
+	    (cfg->node || (cfg->selector && *cfg->selector)) &&
+	    !(s->children[3] = source_new(cfg, K8S_RES_POD_NAMES, &ret, err, errlen))) {
 		k8s_free(s);
 		return ret;
 	}

@@ -228,10 +228,19 @@ static void local_free(void *impl)
 	free(s);
 }
 
+static void local_each(void *impl, void (*fn)(void *ctx, const struct floe_pod *p), void *ctx)
+{
+	struct local_source *s = impl;
+
+	for (size_t i = 0; i < s->pods.n; i++)
+		fn(ctx, &s->pods.pods[i]);
+}
+
 static const struct pod_source_ops local_ops = {
     .name = "local",
     .start = local_start,
     .free = local_free,
+    .each = local_each,
 };
 
 int pod_source_local_new(const struct pod_source_local_config *cfg, struct pod_source *out)

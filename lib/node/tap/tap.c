@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -38,6 +39,7 @@
 #include "pods/pods_local.h"
 #include "tap/pod_capture.h"
 #include "capture/sys_mounts.h"
+#include "config/config.h"
 #include "capture/capture_scope.h"
 #include "source/packet_source.h"
 #include "source/tls_source.h"
@@ -64,6 +66,12 @@ struct tap {
 	const struct tap_options *o;
 	FILE *log;
 	struct tap_scope scope;
+	/* The scope's text as it applies now (the configuration file may change it: scope_*) */
+	char *scope_regex, *scope_ns, *scope_sel;
+	bool scope_all;
+	int cfg_inotify; /* on the configuration file's directory; -1: not watched */
+	struct evloop_fd *cfg_src;
+	struct evloop_timer *cfg_timer;
 	struct capture *capture;
 	struct pcap_store *store;
 	struct tapped_pod *pods;
@@ -517,7 +525,10 @@ static int pod_source_open(const struct tap_options *o, struct pod_source *src, 
 		char host[FLOE_NODE_NAME_MAX + 1] = "";
 		const char *node = o->node ? o->node : getenv("NODE_NAME");
 		struct pod_source_k8s_config kc = {.kubeconfig = o->kubeconfig,
-						   .pods_max = o->pods_max};
+						   .pods_max = o->pods_max,
+						   .selector = o->selector,
+						   .names_all_nodes = o->names_all_nodes,
+						   .page_limit = o->page_limit};
 
 		/* As the kubelet names its node by default: the host name, in lower case. */
 		if (!o->all_nodes && (!node || !*node)) {
@@ -836,6 +847,162 @@ static void on_pod_source_error(void *ctx, int err, const char *msg)
 	struct tap *t = ctx;
 
 	fprintf(t->log, "floe: %s\n", msg);
+}
+
+/* ------------------------------------------------------------ the scope changed at run time */
+
+/* A pod the source knows, looked at again under the new scope: tapped or untapped. */
+static void rescope_pod(void *ctx, const struct floe_pod *p)
+{
+	struct tap *t = ctx;
+	struct tapped_pod *tp = find_tapped(t, p->name);
+	bool in = tap_scope_match(&t->scope, p) && p->host_ifindex > 0;
+
+	if (tp && !in) {
+		fprintf(t->log, "floe: pod %s/%s is out of the scope now: untapped\n", p->namespace,
+			floe_pod_short_name(p));
+		untap_pod(t, (size_t)(tp - t->pods));
+	} else if (!tp && in && tap_pod(t, p) == 0) {
+		fprintf(t->log, "floe: tapping pod %s/%s (in the scope now)\n", p->namespace,
+			floe_pod_short_name(p));
+	}
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+static int scope_keep(struct tap *t, const char *regex, const char *ns, bool all, const char *sel)
+{
+	char *r = strdup(regex ? regex : ""), *n = strdup(ns ? ns : ""),
+	     *l = strdup(sel ? sel : "");
+
+	if (!r || !n || !l) {
+		free(r);
+		free(n);
+		free(l);
+		return -ENOMEM;
+	}
+	free(t->scope_regex);
+	free(t->scope_ns);
+	free(t->scope_sel);
+	t->scope_regex = r;
+	t->scope_ns = n;
+	t->scope_sel = l;
+	t->scope_all = all;
+	return 0;
+}
+
+/*
+ * The configuration file changed: its scope (with the command line's, which wins as at start)
+ * applies now. The kernel side follows as for pods that come and go: hooks and map entries of
+ * the pods that leave or enter the scope, the programs untouched. A label selector that
+ * changed makes the Kubernetes source list again with it; the other keys of the file take
+ * effect at the next start (said).
+ */
+static void scope_reread(struct tap *t)
+{
+	struct tap_options n;
+	struct tap_scope scope;
+	char err[512], **argv = NULL;
+	int argc = 0;
+	bool sel_changed;
+
+	if (tap_options_reread(t->o->argc0, t->o->argv0, &n, &argc, &argv, err, sizeof(err)) < 0) {
+		fprintf(t->log, "floe: %s: %s: the scope stays as it was\n", t->o->config_file,
+			err);
+		goto out;
+	}
+	sel_changed = !str_same(n.selector, t->scope_sel);
+	if (str_same(n.pod_regex, t->scope_regex) && str_same(n.namespaces, t->scope_ns) &&
+	    n.all_namespaces == t->scope_all && !sel_changed)
+		goto out; /* another key changed, or nothing */
+	if (n.all_namespaces && n.namespaces) {
+		fprintf(t->log,
+			"floe: %s: -A and -n exclude each other: the scope stays as it was\n",
+			t->o->config_file);
+		goto out;
+	}
+	if (tap_scope_init(&scope, n.pod_regex, n.namespaces, n.all_namespaces, err, sizeof(err)) <
+	    0) {
+		fprintf(t->log, "floe: %s: %s: the scope stays as it was\n", t->o->config_file,
+			err);
+		goto out;
+	}
+	if (sel_changed &&
+	    pod_source_set_selector(&t->pod_source, n.selector, err, sizeof(err)) < 0) {
+		fprintf(t->log, "floe: %s: selector: %s: the scope stays as it was\n",
+			t->o->config_file, err);
+		tap_scope_free(&scope);
+		goto out;
+	}
+	if (scope_keep(t, n.pod_regex, n.namespaces, n.all_namespaces, n.selector) < 0) {
+		fprintf(t->log, "floe: scope: %s\n", strerror(ENOMEM));
+		tap_scope_free(&scope);
+		goto out;
+	}
+	tap_scope_free(&t->scope);
+	t->scope = scope;
+	fprintf(t->log, "floe: the scope changed (%s): %s%s%s%s%s%s%s\n", t->o->config_file,
+		n.all_namespaces ? "-A" : "-n ", n.all_namespaces ? "" : n.namespaces ?: "default",
+		n.pod_regex ? ", POD REGEX " : "", n.pod_regex ?: "", n.selector ? ", -l " : "",
+		n.selector ?: "", sel_changed ? " (listing the pods again)" : "");
+	pod_source_each(&t->pod_source, rescope_pod, t);
+	fflush(t->log);
+out:
+	config_argv_free(argc, argv);
+}
+
+static void on_config_settled(struct evloop *l, struct evloop_timer *timer, void *ctx)
+{
+	scope_reread(ctx);
+}
+
+/* Something in the file's directory changed: a burst (an editor's write and rename, the
+ * kubelet's swap of a ConfigMap's ..data link) is one re-read, 100 ms after its first event. */
+static void on_config_event(struct evloop *l, int fd, unsigned int events, void *ctx)
+{
+	struct tap *t = ctx;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	evloop_timer_set(l, t->cfg_timer, 100000000ull, 0);
+}
+
+/* Watch the configuration file's directory (the file itself may be replaced by a rename). */
+static int config_watch(struct tap *t, char *err, size_t errlen)
+{
+	const struct tap_options *o = t->o;
+	char dir[PATH_MAX];
+	const char *slash;
+	int ret;
+
+	t->cfg_inotify = -1;
+	if (scope_keep(t, o->pod_regex, o->namespaces, o->all_namespaces, o->selector) < 0)
+		return -ENOMEM;
+	if (!o->config_file || !o->argv0)
+		return 0;
+	slash = strrchr(o->config_file, '/');
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - o->config_file) : 1,
+		 slash ? o->config_file : ".");
+	if (!dir[0])
+		snprintf(dir, sizeof(dir), "/");
+	t->cfg_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (t->cfg_inotify < 0 ||
+	    inotify_add_watch(t->cfg_inotify, dir,
+			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE) < 0) {
+		snprintf(err, errlen, "%.300s: watching for changes: %s", dir, strerror(errno));
+		return -errno;
+	}
+	ret = evloop_add_timer(t->loop, 0, 0, on_config_settled, t, &t->cfg_timer);
+	if (!ret)
+		ret = evloop_add_fd(t->loop, t->cfg_inotify, EVLOOP_IN, on_config_event, t,
+				    &t->cfg_src);
+	if (ret < 0)
+		snprintf(err, errlen, "%.300s: watching for changes: %s", dir, strerror(-ret));
+	return ret;
 }
 
 /* CPU seconds (user + system) of the whole process, every thread, since it started. */
@@ -1449,6 +1616,11 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		}
 	}
 	t.started = true;
+	ret = config_watch(&t, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(log, "floe: %s\n", err);
+		goto out;
+	}
 	if (t.agent && o->n_services) {
 		struct agent_api api = agent_local_api(t.agent);
 		int n = tap_services_start(o, &api, log);
@@ -1565,6 +1737,11 @@ out:
 		close(t.output_efd);
 	if (interrupt_set)
 		sigaction(SIGRTMIN, &old_interrupt, NULL);
+	if (t.cfg_inotify > 0)
+		close(t.cfg_inotify);
+	free(t.scope_regex);
+	free(t.scope_ns);
+	free(t.scope_sel);
 	tap_scope_free(&t.scope);
 	free(t.pods);
 	free(t.tls_blind_snap);

@@ -79,6 +79,17 @@ struct tap_options {
 	const char *node; /* --node; NULL: $NODE_NAME, else this host's name */
 	bool all_nodes;   /* --all-nodes: pods of every node */
 	size_t pods_max;  /* --max-pods; 0: K8S_PODS_MAX_DEFAULT */
+	const char *selector; /* -l/--selector: a label selector (the API server's syntax) */
+	/* --names-all-nodes (default true): with entries, the pods the tap does not follow are
+	 * watched for their names (pod_source_k8s_config.names_all_nodes) */
+	bool names_all_nodes;
+	size_t page_limit; /* --chunk-size: items a LIST page asks for; 0: 500 */
+	/* The configuration file read (tap_config_parse; NULL: none) and the command line it was
+	 * merged with: the tap reads the file again when it changes, for its scope (POD REGEX,
+	 * -n, -A, -l), which applies at run time (docs/kubernetes.md, "Changing the scope"). */
+	const char *config_file;
+	int argc0;
+	char **argv0;
 	char kubeconfig_default[4096]; /* --k8s: the path kubeconfig points at */
 	const char *state_dir;
 	const char *stats_json;  /* may be NULL */
@@ -184,6 +195,15 @@ struct tap_config {
 int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_config *tc,
 		     FILE *out, char *err, size_t errlen);
 void tap_config_free(struct tap_config *tc);
+
+/*
+ * The options as the configuration file (read again now) and the command line argc/argv give
+ * them, parsed into o (from its defaults); nothing else is made (no trigger, no script). o's
+ * strings point into *argv_out: config_argv_free(*argc_out, *argv_out) after use. Returns 0 or
+ * -EINVAL with a message in err.
+ */
+int tap_options_reread(int argc, char **argv, struct tap_options *o, int *argc_out,
+		       char ***argv_out, char *err, size_t errlen);
 
 /*
  * tap_config_parse for a command named prog: -1 to go on (tc to be freed by the caller);

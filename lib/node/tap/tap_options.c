@@ -42,6 +42,7 @@ void tap_options_init(struct tap_options *o)
 	o->proxy_front_port = -1;
 	o->proxy_hub_port = -1;
 	o->scripting_watch = true;
+	o->names_all_nodes = true;
 	o->scripting_cpu_ms = 1000;
 	o->scripting_memory = 64ull << 20;
 }
@@ -108,6 +109,13 @@ static void print_help(FILE *out)
 	    "                             to this host can be tapped)\n"
 	    "      --max-pods N           Kubernetes mode: pods followed at most (default 65536;\n"
 	    "                             1.2KB each; past it a pod is said, not followed)\n"
+	    "      --chunk-size N         Kubernetes mode: items a LIST page asks for (default\n"
+	    "                             500, as kubectl's --chunk-size)\n"
+	    "  -l, --selector SEL         Kubernetes mode: only pods whose labels match SEL\n"
+	    "                             (kubectl's syntax: app=web,tier!=db,env in (a,b))\n"
+	    "      --names-all-nodes[=true|false]  Kubernetes mode, with entries: also watch\n"
+	    "                             the other pods (other nodes') for their names\n"
+	    "                             (default true)\n"
 	    "      --snaplen N            bytes kept of each packet (default 65535)\n"
 	    "      --ringbuffer SIZE      kernel ring buffer size (default 32MB)\n"
 	    "      --segment-seconds N    close a PCAP segment after N seconds (default 60)\n"
@@ -218,6 +226,7 @@ enum {
 	OPT_NODE,
 	OPT_ALL_NODES,
 	OPT_MAX_PODS,
+	OPT_CHUNK_SIZE,
 	OPT_NO_HISTORY,
 	OPT_PCAP,
 	OPT_LISTEN,
@@ -237,6 +246,7 @@ enum {
 	OPT_SCRIPTING_CPU_MS,
 	OPT_SCRIPTING_MEMORY,
 	OPT_SCRIPTING_METRICS,
+	OPT_NAMES_ALL_NODES,
 	OPT_LATER,
 };
 
@@ -457,6 +467,15 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		}
 		o->pods_max = (size_t)n;
 		return 0;
+	case OPT_CHUNK_SIZE:
+		n = strtoull(val, &end, 10);
+		if (*val == '\0' || *end || n < 1 || n > K8S_PAGE_LIMIT_MAX) {
+			snprintf(err, errlen, "--chunk-size: expected 1..%u, got '%s'",
+				 K8S_PAGE_LIMIT_MAX, val);
+			return -EINVAL;
+		}
+		o->page_limit = (size_t)n;
+		return 0;
 	}
 	snprintf(err, errlen, "unknown option '%s'", name);
 	return -EINVAL;
@@ -477,6 +496,7 @@ static const struct option long_opts[] = {
     {"node", required_argument, NULL, OPT_NODE},
     {"all-nodes", no_argument, NULL, OPT_ALL_NODES},
     {"max-pods", required_argument, NULL, OPT_MAX_PODS},
+    {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"snaplen", required_argument, NULL, OPT_SNAPLEN},
     {"ringbuffer", required_argument, NULL, OPT_RINGBUFFER},
@@ -505,6 +525,8 @@ static const struct option long_opts[] = {
     {"no-capture-scope", no_argument, NULL, OPT_NO_CAPTURE_SCOPE},
     {"scripting-source", required_argument, NULL, OPT_SCRIPTING_SOURCE},
     {"scripting-watch", optional_argument, NULL, OPT_SCRIPTING_WATCH},
+    {"selector", required_argument, NULL, 'l'},
+    {"names-all-nodes", optional_argument, NULL, OPT_NAMES_ALL_NODES},
     {"scripting-cpu-ms", required_argument, NULL, OPT_SCRIPTING_CPU_MS},
     {"scripting-memory", required_argument, NULL, OPT_SCRIPTING_MEMORY},
     {"scripting-metrics", required_argument, NULL, OPT_SCRIPTING_METRICS},
@@ -605,7 +627,7 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 
 	optind = 0; /* full re-initialisation of getopt: parse may be called more than once */
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":n:Ads:p:h", long_opts, &idx)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":n:Ads:p:l:h", long_opts, &idx)) != -1) {
 		switch (opt) {
 		case 'n':
 			o->namespaces = optarg;
@@ -696,6 +718,13 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			if (bool_flag("scripting-watch", optarg, &o->scripting_watch, err, errlen))
 				return -EINVAL;
 			break;
+		case OPT_NAMES_ALL_NODES:
+			if (bool_flag("names-all-nodes", optarg, &o->names_all_nodes, err, errlen))
+				return -EINVAL;
+			break;
+		case 'l':
+			o->selector = optarg;
+			break;
 		case OPT_LATER:
 			snprintf(err, errlen, "--%s: not available yet in this release of floe",
 				 long_opts[idx].name);
@@ -728,12 +757,14 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 		if (ret < 0)
 			return ret;
 	}
-	if ((o->node || o->all_nodes || o->pods_max) && !o->kubeconfig &&
-	    !k8s_in_cluster_available(NULL)) {
+	if ((o->node || o->all_nodes || o->pods_max || o->selector || o->page_limit) &&
+	    !o->kubeconfig && !k8s_in_cluster_available(NULL)) {
 		snprintf(err, errlen, "%s is for Kubernetes mode: give --kubeconfig FILE or --k8s",
 			 o->node	? "--node"
 			 : o->all_nodes ? "--all-nodes"
-					: "--max-pods");
+			 : o->pods_max	? "--max-pods"
+			 : o->selector	? "-l/--selector"
+					: "--chunk-size");
 		return -EINVAL;
 	}
 	/* GNU getopt moved the positional arguments to the end: one pod regex at most. */
@@ -760,6 +791,9 @@ int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_co
 	ret = tap_options_parse(tc->argc, tc->argv, o, out, err, errlen);
 	if (ret)
 		return ret;
+	o->config_file = tc->config ? tc->config->path : NULL;
+	o->argc0 = argc;
+	o->argv0 = argv;
 	ret = trigger_set_new(tc->config, o->store_dir, stderr, &tc->triggers, err, errlen);
 	if (ret < 0)
 		return ret;
@@ -789,6 +823,25 @@ int tap_config_parse(int argc, char **argv, struct tap_options *o, struct tap_co
 	if (script_tap_service_add(o, err, errlen) < 0)
 		return -EINVAL;
 	return 0;
+}
+
+int tap_options_reread(int argc, char **argv, struct tap_options *o, int *argc_out,
+		       char ***argv_out, char *err, size_t errlen)
+{
+	char def[4096];
+	struct config *c = NULL;
+	int ret;
+
+	tap_options_init(o);
+	*argc_out = 0;
+	*argv_out = NULL;
+	ret = config_argv(argc, argv, config_default_path(def, sizeof(def)), long_opts,
+			  tap_option_check, &c, argc_out, argv_out, err, errlen);
+	config_free(c);
+	if (ret < 0)
+		return ret;
+	ret = tap_options_parse(*argc_out, *argv_out, o, stderr, err, errlen);
+	return ret ? -EINVAL : 0;
 }
 
 void tap_config_free(struct tap_config *tc)
