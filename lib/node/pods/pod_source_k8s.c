@@ -1024,6 +1024,21 @@ static void on_netns_scan(void *ctx)
 	}
 }
 
+/* A message through the sink, not report(): it is no failure of the API server. */
+static void netns_say(struct k8s_source *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void netns_say(struct k8s_source *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s->sink.error)
+		s->sink.error(s->sink.ctx, 0, msg);
+}
+
 /* The pods' network namespaces (the first scan now); without them, the routes alone. */
 static void netns_open(struct k8s_source *s)
 {
@@ -1032,18 +1047,21 @@ static void netns_open(struct k8s_source *s)
 
 	if (pod_netns_new(NULL, &s->netns, err, sizeof(err)) < 0 ||
 	    pod_netns_start(s->netns, s->loop, on_netns_scan, s, err, sizeof(err)) < 0) {
-		report(s, 0, "kubernetes: pods' network namespaces: %s: pods are found by their "
-			     "routes only, and their TLS is not read", err);
+		netns_say(s,
+			  "kubernetes: pods' network namespaces: %s: pods are found by their "
+			  "routes only, and their TLS is not read",
+			  err);
 		pod_netns_free(s->netns);
 		s->netns = NULL;
 		return;
 	}
 	pod_netns_get_stats(s->netns, &st);
 	if (st.failed)
-		report(s, 0, "kubernetes: %llu of %llu network namespaces could not be asked for "
-			     "their pods (%s)",
-		       (unsigned long long)st.failed, (unsigned long long)st.namespaces,
-		       st.first_error);
+		netns_say(s,
+			  "kubernetes: %llu of %llu network namespaces could not be asked for "
+			  "their pods (%s)",
+			  (unsigned long long)st.failed, (unsigned long long)st.namespaces,
+			  st.first_error);
 }
 
 /* Routes or links changed (or events were lost: ENOBUFS): look again soon, once per burst. */
