@@ -84,16 +84,8 @@ check "tc filters on v-a" has_filters v-a
 check "tc filters on v-b" has_filters v-b
 check_not "no tc filter on the bridge" has_filters br0
 
-# complete: the entries written so far, without a line floe is in the middle of writing.
-complete() { head -n "$(wc -l <"$OUT")" "$OUT"; }
-# wait_sel SEL N SECS: until N whole entries match the jq selection SEL.
-wait_sel() {
-	local end=$(($(date +%s%N) + $3 * 1000000000))
-	until [ -f "$OUT" ] && [ "$(complete | jq -c "select($1)" | wc -l)" -ge "$2" ]; do
-		[ "$(date +%s%N)" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
+complete() { entries_complete "$OUT"; }
+wait_sel() { entries_wait_sel "$OUT" "$@"; }
 # check_entry SEL CODE SIZE LPORT SRCPOD SRCIP DSTPOD DSTIP DESC: the one entry of SEL is curl's.
 check_entry() {
 	local sel=$1 e
@@ -168,16 +160,7 @@ check_entry '.tls == true and .process == "curl" and .request.url == "/tlsc1"' \
 # ---------------------------------------------------------------- (c) tls_blind
 cc -O2 -Wall -Werror -o "$T/tlsdl" "$HERE/tlsdl/tlsdl.c" 2>"$T/cc.log" ||
 	{ not_ok "build tlsdl"; diag "$(cat "$T/cc.log")"; done_testing; }
-mkdir -p "$T/blind"
-"$PY" - "$LIBSSL" "$T/blind/libssl.so.3" <<'PYEOF'
-import sys
-d = open(sys.argv[1], "rb").read()
-# SSL_read and SSL_write renamed in the dynamic string table: it loads, floe cannot probe it.
-for a, b in ((b"\0SSL_read\0", b"\0SSL_reaX\0"), (b"\0SSL_write\0", b"\0SSL_writX\0")):
-    assert a in d
-    d = d.replace(a, b)
-open(sys.argv[2], "wb").write(d)
-PYEOF
+blind_libssl "$LIBSSL" "$T/blind/libssl.so.3"
 mkfifo "$T/bl.in"
 ip netns exec "$(pod_ns b)" "$T/tlsdl" "$T/blind/libssl.so.3" hold <"$T/bl.in" >"$T/bl.out" 2>"$T/bl.err" &
 BL_PID=$!
