@@ -330,7 +330,8 @@ static void on_list_item(void *ctx, const struct k8s_pod *kp)
 		return;
 	}
 	s->building.pods[s->building.n] = kp->pod;
-	resolve_host_if(s, &s->building.pods[s->building.n], true);
+	/* The first list (no watch yet) follows a scan made just before it: no scan more. */
+	resolve_host_if(s, &s->building.pods[s->building.n], s->multi != NULL);
 	s->building.n++;
 }
 
