@@ -12,7 +12,7 @@
 #       made mid-run (its netns, veth and Pod after floe started) is tapped on its veth and
 #       its request is an entry named by it;
 #   (b) TLS: openssl s_server in web-a, curl over HTTPS from client-b and from the pod made
-#       mid-run (whose namespace floe learns after it tapped it): entries with "tls": true,
+#       mid-run (its namespace found by a scan after floe started): entries with "tls": true,
 #       process curl, the pod names, and the status, body and local port curl reported; the
 #       pods' processes are found through their namespaces, as in local mode;
 #   (c) tls_blind: a process of client-b that loads a libssl copy without SSL_read/SSL_write is
@@ -146,12 +146,9 @@ read -r code size lport <"$T/c.w"
 wait_sel '.request.url == "/page.txt?from=c"' 1 10
 check_entry '.request.url == "/page.txt?from=c"' "$code" "$size" "$lport" late-c $C web-a $A \
 	"late-c's request"
-# Its namespace came with a scan after its Pod event: TLS follows it then (give it a moment).
-tls_c() {
-	in_pod c curl -sk --http1.1 -o /dev/null -w '%{http_code} %{size_download} %{local_port}\n' \
-		"https://$A:$SPORT/tlsc$1" 2>>"$T/curl.err"
-}
-tls_c 1 >"$T/tlsc.w"
+# Its namespace came with a scan after floe started (with its veth): its processes are read.
+in_pod c curl -sk --http1.1 -o /dev/null -w '%{http_code} %{size_download} %{local_port}\n' \
+	"https://$A:$SPORT/tlsc1" >"$T/tlsc.w" 2>>"$T/curl.err"
 read -r code size lport <"$T/tlsc.w"
 wait_sel '.tls == true and .request.url == "/tlsc1"' 1 10
 check_entry '.tls == true and .process == "curl" and .request.url == "/tlsc1"' \
