@@ -139,6 +139,8 @@ pod_add c $C || { not_ok "pod c's sandbox"; done_testing; }
 api_pod shop late-c "$NODE_NAME" && api_status shop late-c Running $C
 check "floe taps the new pod" wait_for_line "$LOG" 'tapping new pod shop/late-c' 10
 check "... on its veth v-c" has_filters v-c
+check_not "... without saying that no interface routes to its IP" \
+	grep -q "pod shop/late-c .*no host interface" "$LOG"
 check_not "... and still nothing on the bridge" has_filters br0
 in_pod c curl -sS -o /dev/null -w '%{http_code} %{size_download} %{local_port}\n' \
 	"http://$A:$HPORT/page.txt?from=c" >"$T/c.w" 2>>"$T/curl.err"

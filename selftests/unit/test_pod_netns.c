@@ -275,6 +275,7 @@ static void test_pod_netns(void **state)
 	pod_netns_apply(pn, &p, true);
 	assert_int_equal(p.host_ifindex, 0);
 	assert_int_equal(p.netns_inode, 0);
+	assert_true(p.netns_pending);
 	uint64_t asked = evloop_now_ns();
 
 	assert_int_equal(run_until_scan(l, &d, 10), 0);
@@ -285,6 +286,7 @@ static void test_pod_netns(void **state)
 	pod_netns_apply(pn, &p, false);
 	assert_int_equal(p.host_ifindex, host_index("late"));
 	assert_int_equal(p.netns_inode, ns_inode("late"));
+	assert_false(p.netns_pending);
 	assert_false(pod_netns_stale(pn, &p));
 	/* a's pod is not stale: nothing differs for it */
 	p = pod_of("10.242.9.2", br);

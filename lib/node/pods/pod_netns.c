@@ -446,6 +446,7 @@ void pod_netns_apply(struct pod_netns *pn, struct floe_pod *p, bool pod_event)
 	bool found;
 
 	p->netns_inode = 0;
+	p->netns_pending = false;
 	if (!pn || p->host_network)
 		return;
 	found = pod_hit(pn, p, &hit);
@@ -470,6 +471,7 @@ void pod_netns_apply(struct pod_netns *pn, struct floe_pod *p, bool pod_event)
 	if (p->host_ifindex > 0 && (pod_in_set(&pn->waiting, p) || pod_in_set(&pn->in_scan, p))) {
 		p->host_ifindex = 0;
 		p->host_ifname[0] = '\0';
+		p->netns_pending = true;
 	}
 }
 

@@ -52,6 +52,10 @@ struct floe_pod {
 	/* Kubernetes: the pod's network namespace (its inode), found from its IP (pod_netns.h);
 	 * 0 when not known. TLS picks the pod's processes by it. Local mode: 0. */
 	uint32_t netns_inode;
+	/* Kubernetes: routed to a bridge, its veth waits for a scan of the namespaces
+	 * (host_ifindex 0 meanwhile; not compared by floe_pod_changed: the scan's end changes the
+	 * interface). */
+	bool netns_pending;
 };
 
 /* The pod's own name: name without its "namespace/" (Kubernetes); local names have no '/'. */

@@ -808,9 +808,10 @@ static void on_pod_event(void *ctx, enum pod_event_kind kind, const struct floe_
 	names_set_pod(t, p, kind == POD_REMOVED);
 
 	/* A Kubernetes pod on the host's network, or whose IP has no route to a host interface
-	 * (yet): nothing of its own to hook. Said once; an interface found later is a change. */
+	 * (yet): nothing of its own to hook. Said once; an interface found later is a change.
+	 * One whose veth a scan of the namespaces is about to say is not said. */
 	if (in_scope && p->host_ifindex <= 0) {
-		if (kind == POD_ADDED || (old && old->host_ifindex > 0))
+		if ((kind == POD_ADDED || (old && old->host_ifindex > 0)) && !p->netns_pending)
 			fprintf(t->log, "floe: pod %s/%s (%s): %s: not tapped\n", p->namespace,
 				floe_pod_short_name(p), p->n_addrs ? addr_str(&p->addrs[0],
 				(char[INET6_ADDRSTRLEN]){0}, INET6_ADDRSTRLEN) : "no IP",
