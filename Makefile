@@ -48,6 +48,8 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Ibpf
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+TEST_BPF_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(BUILD)/selftests/%.bpf.o,\
+	$(wildcard selftests/bpf/*.bpf.c))
 
 # lib/core -> libfloe-core.a, lib/node -> libfloe-node.a (which builds on the core).
 CORE_SRCS := $(wildcard lib/core/*.c lib/core/*/*.c)
@@ -101,7 +103,7 @@ BENCH_BINS := $(patsubst selftests/bench/%.c,$(BUILD)/bench/%,$(wildcard selftes
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BINS) $(RPC_LIB) $(BENCH_BINS)
+all: $(BINS) $(UNIT_BINS) $(RPC_LIB) $(BENCH_BINS) $(TEST_BPF_OBJS)
 
 # The web UI (ui/, docs/ui.md): esbuild bundles it into build/ui/, beside floe-hub, which
 # serves it. Part of `all` only where node and the npm packages (`make deps`: npm ci) are.
@@ -134,6 +136,12 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/*.h vmlinux/$(ARCH)/vmlinux.h | $(BUILD)
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# BPF programs the integration tests load beside floe's (selftests/bpf/*.bpf.c: tc_count, a
+# filter after floe's for test_tc_chain.sh).
+$(BUILD)/selftests/%.bpf.o: selftests/bpf/%.bpf.c vmlinux/$(ARCH)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Userspace library shared by floe-agent and floe.
 
@@ -178,16 +186,20 @@ $(NODE_LIB): $(NODE_OBJS)
 
 $(BUILD)/bench/%: selftests/bench/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(TEST_DEPS) $< $(LIB) $(LDLIBS) -o $@
 
 # The cost of one SSL call (tls.sh) calls OpenSSL's libssl itself.
 $(BUILD)/bench/ssl_calls: LDLIBS += -lssl
 
-# floe-agent serves the hub over gRPC: the node side, the core and the transport; with
-# --redact it masks credentials as the hub does (hub_redact.o, the one object it takes from
-# libfloe-hub: no libwebsockets).
-$(BUILD)/floe-agent: agent/main.c $(LIB) $(RPC_LIB) $(HUB_LIB)
-	$(CC) $(CFLAGS) -Ilib/rpc -Ihub $< $(RPC_LIB) $(HUB_LIB) $(LIB) $(RPC_LDLIBS) $(LDLIBS) -o $@
+# floe-agent serves the hub over gRPC: the node side, the core and the transport, nothing of
+# the hub library (with --redact it masks credentials with the core's api/agent_api_redact, as
+# the hub does); with --metrics it serves GET /metrics through libwebsockets' HTTP server
+# (agent/metrics_http.c), with the one bearer-token check the hub uses (hub/hub_auth.c, compiled
+# in as a source: it needs libwebsockets alone).
+$(BUILD)/floe-agent: agent/main.c agent/metrics_http.c agent/metrics_http.h hub/hub_auth.c \
+		hub/hub_auth.h $(LIB) $(RPC_LIB)
+	$(CC) $(CFLAGS) -Ilib/rpc -Ihub agent/main.c agent/metrics_http.c hub/hub_auth.c $(RPC_LIB) \
+		$(LIB) $(RPC_LDLIBS) $(LDLIBS) -lwebsockets -o $@
 
 # floe: the node side and the core, and the hub's client commands (stream, pcap export --hub).
 # `floe tap` serves the hub in-process (cli/tap_hub.c): libfloe-hub and libwebsockets.
@@ -224,52 +236,63 @@ $(BUILD)/floe-hub: hub/main.c hub/transport_grpc.c $(HUB_LIB) $(RPC_LIB) $(CORE_
 $(BUILD)/hub-fixture: selftests/hub/hub_fixture.c $(HUB_LIB) $(CORE_LIB)
 	$(CC) $(CORE_CFLAGS) -Ihub $< $(HUB_LIB) $(CORE_LIB) $(HUB_LDLIBS) $(CORE_LDLIBS) -o $@
 
+# A test, a fuzz target or a benchmark is one compile-and-link of its source: the compiler
+# writes the headers it read (-MMD, with an empty rule for each: -MP, so a removed header is no
+# error) into $(BUILD)/deps/, so that a change to a header of the test's own (selftests/unit/*.h,
+# selftests/fuzz/*.h) rebuilds it. The libraries keep their coarser rule: every object on every
+# header.
+TEST_DEPS = -MMD -MP -MT $@ -MF $(BUILD)/deps/$(subst /,_,$@).d
+$(shell mkdir -p $(BUILD)/deps)
+-include $(wildcard $(BUILD)/deps/*.d)
+
 # Unit tests (cmocka), plain and under ASan+UBSan. The core's own tests link the core alone
 # (-Ilib/core only): that is what keeps the core free of node-side code and libraries.
-CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem test_kfl test_entry_proto
+CORE_TESTS := test_entry_json test_evloop test_schema test_agent_api_mem test_kfl test_entry_proto \
+	test_metrics_text
 # The transport's tests link the core and rpc alone (what the hub links).
 RPC_TESTS := test_rpc
 CORE_CFLAGS := $(filter-out -Ilib/node,$(CFLAGS))
 $(BUILD)/tests/%: selftests/unit/%.c $(LIB) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) $(TEST_LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(TEST_DEPS) $< $(LIB) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 $(CORE_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: selftests/unit/%.c $(CORE_LIB) | $(BUILD)/tests
-	$(CC) $(CORE_CFLAGS) $< $(CORE_LIB) $(CORE_LDLIBS) -lcmocka -o $@
+	$(CC) $(CORE_CFLAGS) $(TEST_DEPS) $< $(CORE_LIB) $(CORE_LDLIBS) -lcmocka -o $@
 
 $(RPC_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: selftests/unit/%.c $(RPC_LIB) $(CORE_LIB) \
 		| $(BUILD)/tests
-	$(CC) $(RPC_CFLAGS) $< $(RPC_LIB) $(CORE_LIB) $(RPC_LDLIBS) $(CORE_LDLIBS) -lcmocka -o $@
+	$(CC) $(RPC_CFLAGS) $(TEST_DEPS) $< $(RPC_LIB) $(CORE_LIB) $(RPC_LDLIBS) $(CORE_LDLIBS) -lcmocka -o $@
 
 RPC_SAN_OBJS = $(patsubst lib/%.c,$(BUILD)/lib-san/%.o,$(RPC_SRCS) $(CORE_SRCS)) \
 	$(BUILD)/lib-san/proto/floe.pb-c.o
 $(RPC_TESTS:%=$(BUILD)/tests-san/%): $(BUILD)/tests-san/%: selftests/unit/%.c $(RPC_SAN_OBJS) \
 		| $(BUILD)/tests-san
-	$(CC) $(RPC_CFLAGS) $(SAN_FLAGS) $< $(RPC_SAN_OBJS) $(RPC_LDLIBS) $(CORE_LDLIBS) -lcmocka \
+	$(CC) $(RPC_CFLAGS) $(SAN_FLAGS) $(TEST_DEPS) $< $(RPC_SAN_OBJS) $(RPC_LDLIBS) $(CORE_LDLIBS) -lcmocka \
 		-o $@
 
 $(HUB_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: selftests/unit/%.c $(HUB_LIB) $(CORE_LIB) \
 		| $(BUILD)/tests
-	$(CC) $(CORE_CFLAGS) -Ihub $< $(HUB_LIB) $(CORE_LIB) $(HUB_LDLIBS) $(CORE_LDLIBS) -lcmocka -o $@
+	$(CC) $(CORE_CFLAGS) $(TEST_DEPS) -Ihub $< $(HUB_LIB) $(CORE_LIB) $(HUB_LDLIBS) $(CORE_LDLIBS) \
+		-lcmocka -o $@
 
 $(HUB_TESTS:%=$(BUILD)/tests-san/%): $(BUILD)/tests-san/%: selftests/unit/%.c $(HUB_SAN_OBJS) \
 		$(SAN_LIB_OBJS) | $(BUILD)/tests-san
-	$(CC) $(CORE_CFLAGS) $(SAN_FLAGS) -Ihub $< $(HUB_SAN_OBJS) $(SAN_LIB_OBJS) $(HUB_LDLIBS) \
+	$(CC) $(CORE_CFLAGS) $(SAN_FLAGS) $(TEST_DEPS) -Ihub $< $(HUB_SAN_OBJS) $(SAN_LIB_OBJS) $(HUB_LDLIBS) \
 		$(LDLIBS) -lcmocka -o $@
 
 # They embed the skeletons, so they are rebuilt with the programs.
 $(BPF_TEST_BINS): $(BUILD)/tests/%: selftests/bpf/%.c $(LIB) $(BPF_SKELS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $< $(LIB) $(LDLIBS) $(TEST_LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(TEST_DEPS) $< $(LIB) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 $(BPF_TEST_SAN_BINS): $(BUILD)/tests-san/%: selftests/bpf/%.c $(SAN_LIB_OBJS) $(BPF_SKELS) \
 		| $(BUILD)/tests-san
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(TEST_DEPS) $< $(SAN_LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 $(BUILD)/lib-san/%.o: lib/%.c $(LIB_HDRS) bpf/*.h $(BPF_SKELS) $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
 $(BUILD)/tests-san/%: selftests/unit/%.c $(SAN_LIB_OBJS) | $(BUILD)/tests-san
-	$(CC) $(CFLAGS) $(SAN_FLAGS) $< $(SAN_LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
+	$(CC) $(CFLAGS) $(SAN_FLAGS) $(TEST_DEPS) $< $(SAN_LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
 # Fuzz targets (libFuzzer, clang) for the parsers.
 # The libraries are compiled once for all targets (fuzzer-no-link instruments them for coverage
@@ -280,10 +303,10 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(INCLUDES)
 FUZZ_SAN := address,undefined -fno-sanitize-recover=all
 FUZZ_LIB_OBJS := $(patsubst lib/%.c,$(BUILD)/lib-fuzz/%.o,$(NODE_SRCS) $(CORE_SRCS)) \
 	$(BUILD)/lib-fuzz/proto/floe.pb-c.o
-# The hub's parsers (PCAP merge, parameters, redaction, UI paths, the map's fold), without the
+# The hub's parsers (PCAP merge, parameters, UI paths, the map's fold), without the
 # server and its library.
 FUZZ_LIB_OBJS += $(BUILD)/lib-fuzz/hub/hub_pcap.o $(BUILD)/lib-fuzz/hub/hub_query.o \
-	$(BUILD)/lib-fuzz/hub/hub_redact.o $(BUILD)/lib-fuzz/hub/hub_static.o \
+	$(BUILD)/lib-fuzz/hub/hub_static.o \
 	$(BUILD)/lib-fuzz/hub/hub_servicemap.o \
 	$(BUILD)/lib-fuzz/hub/hub_triggers.o
 FUZZ_FLAGS := $(BUILD)/fuzz-flags
@@ -303,7 +326,7 @@ $(BUILD)/lib-fuzz/hub/%.o: hub/%.c $(HUB_HDRS) $(LIB_HDRS) $(FUZZ_FLAGS)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
 
 $(BUILD)/fuzz/%: selftests/fuzz/%.c selftests/fuzz/*.h $(FUZZ_LIB_OBJS) $(FUZZ_FLAGS) | $(BUILD)/fuzz
-	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $< $(FUZZ_LIB_OBJS) \
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) $(TEST_DEPS) $< $(FUZZ_LIB_OBJS) \
 		$(LDLIBS) -o $@
 
 unit: $(UNIT_BINS)

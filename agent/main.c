@@ -2,14 +2,16 @@
 /*
  * floe-agent: the per-node daemon. It runs one tap session with the same flags as `floe tap`,
  * and with --listen HOST:PORT serves the tap's agent_api (entry history, live entries, PCAP,
- * statistics) to a hub over gRPC (lib/rpc; docs/hub.md).
+ * statistics) to a hub over gRPC (lib/rpc; docs/hub.md), and with --metrics HOST:PORT its
+ * statistics to Prometheus (GET /metrics, agent/metrics_http.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "dissect/engine.h"
 #include "entry/json_alloc.h"
-#include "hub_redact.h"
+#include "api/agent_api_redact.h"
+#include "metrics_http.h"
 #include "rpc_agent.h"
 #include "tap/tap.h"
 #include "trigger/trigger.h"
@@ -40,7 +42,7 @@ static int serve_start(const struct agent_api *api, void *ctx, char *err, size_t
 	}
 	/* --redact: credentials never leave the node (the hub's masking is the hub's choice) */
 	if (s->o->redact) {
-		if (hub_redact_wrap(s->api, s->api_owned, &s->api))
+		if (agent_api_redact_wrap(s->api, s->api_owned, &s->api))
 			goto nomem;
 		s->api_owned = 1;
 	}
@@ -63,6 +65,35 @@ nomem:
 	return -1;
 }
 
+struct metrics {
+	const struct tap_options *o;
+	struct metrics_http *srv;
+};
+
+/* --metrics: the tap's own API (its stats call), whatever --listen wraps around it. */
+static int metrics_start(const struct agent_api *api, void *ctx, char *err, size_t errlen)
+{
+	struct metrics *m = ctx;
+	const char *token = m->o->agent_token;
+	char e[256];
+
+	if (metrics_http_start(m->o->metrics, *api, token, &m->srv, e, sizeof(e))) {
+		snprintf(err, errlen, "%s: %s", m->o->metrics, e);
+		return -1;
+	}
+	fprintf(stderr, "floe-agent: serving /metrics on %s (port %d)%s\n", m->o->metrics,
+		metrics_http_port(m->srv), token && *token ? ", token required" : "");
+	return 0;
+}
+
+static void metrics_stop(void *ctx)
+{
+	struct metrics *m = ctx;
+
+	metrics_http_stop(m->srv);
+	m->srv = NULL;
+}
+
 static void serve_stop(void *ctx)
 {
 	struct serve *s = ctx;
@@ -81,6 +112,7 @@ int main(int argc, char **argv)
 	struct tap_options o;
 	struct tap_config tc;
 	struct serve s = {.o = &o};
+	struct metrics m = {.o = &o};
 	int ret;
 
 	dissect_malloc_policy();
@@ -103,12 +135,17 @@ int main(int argc, char **argv)
 	}
 	s.triggers = tc.triggers;
 	if (o.listen) {
+		struct tap_service svc = {.name = "--listen",
+					  .start = serve_start,
+					  .stop = serve_stop,
+					  .ctx = &s,
+					  .serves = true};
+
+		tap_options_add_service(&o, &svc);
+	}
+	if (o.metrics) {
 		struct tap_service svc = {
-		    .name = "--listen",
-		    .start = serve_start,
-		    .stop = serve_stop,
-		    .ctx = &s,
-		    .serves = true};
+		    .name = "--metrics", .start = metrics_start, .stop = metrics_stop, .ctx = &m};
 
 		tap_options_add_service(&o, &svc);
 	}

@@ -19,7 +19,12 @@
 #define ETH_P_IPV6 0x86DD
 #define ETH_P_8021Q 0x8100
 #define ETH_P_8021AD 0x88A8
-#define TC_ACT_OK 0
+/*
+ * What every path returns: "no verdict, go on to the next filter". floe only looks at
+ * packets; TC_ACT_OK (0) would end classification at floe's filter, and a filter ranked after
+ * it (a policer, another tool's counter) would never see them.
+ */
+#define TC_ACT_UNSPEC (-1)
 
 /* Set by the loader before load. */
 const volatile __u32 snap_len = 65535;
@@ -47,6 +52,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct floe_scope_config);
 } scope_config SEC(".maps");
+
+/* Flows' verdicts under the scope (floe_record.h, struct floe_scope_flow): the least recently
+ * used go first. 16384 flows, about 1.5 MiB of kernel memory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct floe_scope_flow);
+	__type(value, struct floe_scope_verdict);
+} scope_cache SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -90,20 +104,19 @@ static __always_inline __u32 scope_bits(__u32 kind, const void *value, __u32 siz
 }
 
 /*
- * Does the capture scope hold for the packet? ports_off is the offset of the L4 header's
- * two ports, or 0 when the packet has none that can be read.
+ * Does the capture scope hold for the packet? ports are the L4 header's two, when has_ports
+ * (else the packet has none that can be read).
  */
-static __always_inline int in_scope(struct __sk_buff *skb, const struct floe_scope_config *cfg,
+static __always_inline int in_scope(const struct floe_scope_config *cfg,
 				    const struct floe_addr *saddr, const struct floe_addr *daddr,
-				    __u32 ports_off)
+				    const __be16 ports[2], int has_ports)
 {
 	__u32 have = 0;
-	__be16 ports[2];
 	int found;
 
 	have |= scope_bits(FLOE_SCOPE_ADDR, saddr, 16, 0);
 	have |= scope_bits(FLOE_SCOPE_ADDR, daddr, 16, 0);
-	if (ports_off && bpf_skb_load_bytes(skb, ports_off, ports, sizeof(ports)) == 0) {
+	if (has_ports) {
 		have |= scope_bits(FLOE_SCOPE_PORT, &ports[0], 2, 0);
 		have |= scope_bits(FLOE_SCOPE_PORT, &ports[1], 2, 0);
 	} else {
@@ -122,6 +135,54 @@ static __always_inline int in_scope(struct __sk_buff *skb, const struct floe_sco
 			return 1;
 	}
 	return 0;
+}
+
+/* Is endpoint (a, pa) before (b, pb)? Any fixed order gives both directions of a flow one key:
+ * the address as two 64-bit words, then the port, each as the machine reads it. */
+static __always_inline int endpoint_before(const struct floe_addr *a, __be16 pa,
+					   const struct floe_addr *b, __be16 pb)
+{
+	__u64 x[2], y[2];
+
+	__builtin_memcpy(x, a->bytes, 16);
+	__builtin_memcpy(y, b->bytes, 16);
+	if (x[0] != y[0])
+		return x[0] < y[0];
+	if (x[1] != y[1])
+		return x[1] < y[1];
+	return pa <= pb;
+}
+
+/*
+ * The scope's verdict on the packet: the flow's cached one when it was made under the current
+ * generation, else worked out (in_scope) and cached. The generation is read before the maps
+ * in_scope reads: a verdict made from maps that change meanwhile carries the generation from
+ * before the change, which userspace bumps after it, so it is never used.
+ */
+static __always_inline int scope_verdict(const struct floe_scope_config *cfg,
+					 const struct floe_addr *saddr,
+					 const struct floe_addr *daddr, const __be16 ports[2],
+					 int has_ports, __u8 proto)
+{
+	__u32 gen = *(volatile const __u32 *)&cfg->generation;
+	struct floe_scope_flow key;
+	struct floe_scope_verdict *v, nv;
+	int lo_first = endpoint_before(saddr, ports[0], daddr, ports[1]);
+
+	__builtin_memcpy(key.addr_lo, lo_first ? saddr->bytes : daddr->bytes, 16);
+	__builtin_memcpy(key.addr_hi, lo_first ? daddr->bytes : saddr->bytes, 16);
+	key.port_lo = lo_first ? ports[0] : ports[1];
+	key.port_hi = lo_first ? ports[1] : ports[0];
+	key.proto = proto;
+	key.has_ports = has_ports ? 1 : 0;
+	key.reserved = 0;
+	v = bpf_map_lookup_elem(&scope_cache, &key);
+	if (v && v->generation == gen)
+		return v->in_scope;
+	nv.generation = gen;
+	nv.in_scope = in_scope(cfg, saddr, daddr, ports, has_ports);
+	bpf_map_update_elem(&scope_cache, &key, &nv, BPF_ANY);
+	return nv.in_scope;
 }
 
 /*
@@ -171,12 +232,12 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	struct ethhdr *eth = data;
 	__u32 off = sizeof(*eth), ports_off = 0;
 	__u16 proto;
-	__u8 flags = 0;
+	__u8 flags = 0, l4 = 0;
 
 	count(FLOE_CNT_SEEN);
 
 	if ((void *)(eth + 1) > data_end)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	proto = eth->h_proto;
 	/*
 	 * Tags still in the frame (not taken out into skb->vlan_tci): an 802.1ad outer tag and
@@ -186,7 +247,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		struct vlan_hdr *vh = data + off;
 
 		if ((void *)(vh + 1) > data_end)
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		proto = vh->h_vlan_encapsulated_proto;
 		off += sizeof(*vh);
 	}
@@ -194,7 +255,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		struct vlan_hdr *vh = data + off;
 
 		if ((void *)(vh + 1) > data_end)
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		proto = vh->h_vlan_encapsulated_proto;
 		off += sizeof(*vh);
 	}
@@ -203,9 +264,10 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		struct iphdr *ip = data + off;
 
 		if ((void *)(ip + 1) > data_end)
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		addr_v4(&saddr, ip->saddr);
 		addr_v4(&daddr, ip->daddr);
+		l4 = ip->protocol;
 		/* Ports in the first fragment only (offset 0), after the header's ihl words. */
 		if ((ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP ||
 		     ip->protocol == IPPROTO_SCTP) &&
@@ -215,16 +277,17 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		struct ipv6hdr *ip6 = data + off;
 
 		if ((void *)(ip6 + 1) > data_end)
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		__builtin_memcpy(saddr.bytes, &ip6->saddr, 16);
 		__builtin_memcpy(daddr.bytes, &ip6->daddr, 16);
+		l4 = ip6->nexthdr;
 		/* Ports only right after the fixed header: extension headers are not walked. */
 		if (ip6->nexthdr == IPPROTO_TCP || ip6->nexthdr == IPPROTO_UDP ||
 		    ip6->nexthdr == IPPROTO_SCTP)
 			ports_off = off + sizeof(*ip6);
 		flags |= FLOE_REC_IPV6;
 	} else {
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	src = bpf_map_lookup_elem(&targets, &saddr);
 	dst = bpf_map_lookup_elem(&targets, &daddr);
@@ -235,10 +298,10 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	__u32 dst_id = dst ? dst->target_id : 0;
 
 	if (!src_id && !dst_id)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (dir == FLOE_DIR_TO_POD && src_id && (src_flags & FLOE_TARGET_LOCAL)) {
 		count(FLOE_CNT_DUPLICATE);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	count(FLOE_CNT_TARGETED);
 
@@ -246,9 +309,17 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	__u32 zero = 0;
 	struct floe_scope_config *scope = bpf_map_lookup_elem(&scope_config, &zero);
 
-	if (scope && scope->enabled && !in_scope(skb, scope, &saddr, &daddr, ports_off)) {
-		count(FLOE_CNT_OUT_OF_SCOPE);
-		return TC_ACT_OK;
+	if (scope && scope->enabled) {
+		__be16 ports[2] = {0, 0};
+		int has_ports =
+		    ports_off && bpf_skb_load_bytes(skb, ports_off, ports, sizeof(ports)) == 0;
+
+		if (!has_ports)
+			ports[0] = ports[1] = 0;
+		if (!scope_verdict(scope, &saddr, &daddr, ports, has_ports, l4)) {
+			count(FLOE_CNT_OUT_OF_SCOPE);
+			return TC_ACT_UNSPEC;
+		}
 	}
 
 	__u32 len = skb->len;
@@ -263,7 +334,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	 */
 	barrier_var(cap);
 	if (cap == 0 || cap > FLOE_MAX_SNAPLEN)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	/* barrier_var (bpf_helpers.h) keeps the compiler from folding checks the verifier needs. */
 	if (!(try_class(skb, cap, 128, &rec) || try_class(skb, cap, 256, &rec) ||
 	      try_class(skb, cap, 512, &rec) || try_class(skb, cap, 1024, &rec) ||
@@ -274,7 +345,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	if (!rec) {
 		/* The ring had no room for the record (a failed copy lands here too). */
 		count(FLOE_CNT_RINGBUF_FULL);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 
 	rec->hdr.ts_ns = bpf_ktime_get_ns();
@@ -297,7 +368,7 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 		wake = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(rec, wake);
 	count(FLOE_CNT_RECORDED);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")

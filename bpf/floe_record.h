@@ -69,6 +69,9 @@ struct floe_scope_key {
 struct floe_scope_config {
 	__u32 enabled;
 	__u32 nclauses;
+	/* Bumped by userspace after each change of the scope's maps (capture_scope.c): a verdict
+	 * in scope_cache made under another generation is not used. */
+	__u32 generation;
 	/* Bits held by a packet without ports (not TCP, UDP or SCTP, a later IP fragment, an
 	 * IPv6 extension header): its port terms cannot be ruled out. */
 	__u32 port_terms;
@@ -76,6 +79,28 @@ struct floe_scope_config {
 	 * tapped pod has a name the program does not know. */
 	__u32 pod_terms;
 	__u32 clauses[FLOE_SCOPE_CLAUSES_MAX]; /* bit i: term i must hold */
+};
+
+/*
+ * scope_cache (an LRU hash): a flow's verdict, so that a packet costs one lookup instead of up
+ * to six (two addresses, two ports, two pods). The verdict depends only on the two endpoints
+ * (address and port, when the packet has ports) and both directions give the same one: the
+ * key holds the lower endpoint first (in a fixed order: the address as two 64-bit words in
+ * the machine's byte order, then the port as a 16-bit number read the same way).
+ */
+struct floe_scope_flow {
+	__u8 addr_lo[16];
+	__u8 addr_hi[16];
+	__be16 port_lo; /* network order; 0 without ports */
+	__be16 port_hi;
+	__u8 proto;	/* IPv4 protocol, IPv6 next header */
+	__u8 has_ports; /* 0: not TCP, UDP or SCTP, a later fragment, an extension header */
+	__u16 reserved;
+};
+
+struct floe_scope_verdict {
+	__u32 generation; /* floe_scope_config.generation it was made under */
+	__u32 in_scope;	  /* 1: recorded, 0: out of scope */
 };
 
 /*
@@ -150,8 +175,13 @@ _Static_assert(sizeof(struct floe_addr) == 16, "map key is 16 bytes");
 _Static_assert(sizeof(struct floe_target) == 8, "map value is 8 bytes");
 _Static_assert(sizeof(struct floe_scope_key) == 24, "scope key is 24 bytes");
 _Static_assert(__builtin_offsetof(struct floe_scope_key, value) == 8, "scope value at 8");
-_Static_assert(sizeof(struct floe_scope_config) == 16 + 4 * FLOE_SCOPE_CLAUSES_MAX,
+_Static_assert(sizeof(struct floe_scope_config) == 20 + 4 * FLOE_SCOPE_CLAUSES_MAX,
 	       "scope config without padding");
+_Static_assert(sizeof(struct floe_scope_flow) == 40, "scope flow key is 40 bytes");
+_Static_assert(__builtin_offsetof(struct floe_scope_flow, port_lo) == 32, "port_lo at 32");
+_Static_assert(FLOE_FIELD_END(struct floe_scope_flow, reserved) == sizeof(struct floe_scope_flow),
+	       "no padding at the end of the scope flow key");
+_Static_assert(sizeof(struct floe_scope_verdict) == 8, "scope verdict is 8 bytes");
 
 /* ---- TLS plaintext through uprobes (bpf/tls.bpf.c, lib/node/source/tls_source.c) ---- */
 
@@ -206,12 +236,19 @@ struct floe_tls_record {
 	__u8 dir;	/* enum floe_tls_dir */
 	__u8 role;	/* enum floe_tls_role */
 	__u8 family;	/* AF_INET, AF_INET6, 0: no socket found */
-	__u8 reserved;
+	__u8 flags;	/* FLOE_TLS_F_* */
 	__u16 local_port; /* host order */
 	__u16 remote_port;
 	__u8 local_addr[16]; /* IPv4 as ::ffff:a.b.c.d */
 	__u8 remote_addr[16];
 	char comm[16]; /* the thread's name (task->comm) */
+};
+
+/* floe_tls_record.flags */
+enum floe_tls_flags {
+	/* A Go (*Conn).Write taken at its entry: how much of it was written comes later, in a
+	 * FLOE_TLS_EV_WRITE_DONE event of the same connection (docs/tls.md, "Go"). */
+	FLOE_TLS_F_PENDING = 1,
 };
 
 enum floe_tls_event_kind {
@@ -220,6 +257,7 @@ enum floe_tls_event_kind {
 	FLOE_TLS_EV_EXIT = 3,  /* a process (its last thread) of a tapped namespace ended */
 	FLOE_TLS_EV_MMAP = 4,  /* a process of a tapped namespace maps a libssl* file executable
 				* (dlopen, or its loader at start) */
+	FLOE_TLS_EV_WRITE_DONE = 5, /* a Go (*Conn).Write returned: value = bytes written */
 };
 
 struct floe_tls_event {
@@ -230,6 +268,7 @@ struct floe_tls_event {
 	__u32 netns;
 	__u32 kind; /* enum floe_tls_event_kind */
 	char comm[16];
+	__u64 value; /* FLOE_TLS_EV_WRITE_DONE: the count Write returned; 0 otherwise */
 };
 
 _Static_assert(sizeof(struct floe_tls_record) == 104, "TLS data record is 104 bytes");
@@ -244,7 +283,7 @@ _Static_assert(__builtin_offsetof(struct floe_tls_record, cap_len) == 44, "cap_l
 _Static_assert(__builtin_offsetof(struct floe_tls_record, dir) == 48, "dir at 48");
 _Static_assert(__builtin_offsetof(struct floe_tls_record, role) == 49, "role at 49");
 _Static_assert(__builtin_offsetof(struct floe_tls_record, family) == 50, "family at 50");
-_Static_assert(__builtin_offsetof(struct floe_tls_record, reserved) == 51, "reserved at 51");
+_Static_assert(__builtin_offsetof(struct floe_tls_record, flags) == 51, "flags at 51");
 _Static_assert(__builtin_offsetof(struct floe_tls_record, local_port) == 52, "local_port at 52");
 _Static_assert(__builtin_offsetof(struct floe_tls_record, remote_port) == 54, "remote_port at 54");
 _Static_assert(__builtin_offsetof(struct floe_tls_record, local_addr) == 56, "local_addr at 56");
@@ -254,14 +293,15 @@ _Static_assert(FLOE_FIELD_END(struct floe_tls_record, comm) == sizeof(struct flo
 	       "no padding at the end of the TLS data record");
 _Static_assert(sizeof(struct floe_tls_record) % 8 == 0, "plaintext starts 8-byte aligned");
 
-_Static_assert(sizeof(struct floe_tls_event) == 56, "TLS event record is 56 bytes");
+_Static_assert(sizeof(struct floe_tls_event) == 64, "TLS event record is 64 bytes");
 _Static_assert(__builtin_offsetof(struct floe_tls_event, conn) == 16, "conn at 16");
 _Static_assert(__builtin_offsetof(struct floe_tls_event, pid) == 24, "pid at 24");
 _Static_assert(__builtin_offsetof(struct floe_tls_event, tid) == 28, "tid at 28");
 _Static_assert(__builtin_offsetof(struct floe_tls_event, netns) == 32, "netns at 32");
 _Static_assert(__builtin_offsetof(struct floe_tls_event, kind) == 36, "kind at 36");
 _Static_assert(__builtin_offsetof(struct floe_tls_event, comm) == 40, "comm at 40");
-_Static_assert(FLOE_FIELD_END(struct floe_tls_event, comm) == sizeof(struct floe_tls_event),
+_Static_assert(__builtin_offsetof(struct floe_tls_event, value) == 56, "value at 56");
+_Static_assert(FLOE_FIELD_END(struct floe_tls_event, value) == sizeof(struct floe_tls_event),
 	       "no padding at the end of the TLS event record");
 
 #endif /* FLOE_RECORD_H */

@@ -64,8 +64,18 @@ struct call {
 	__u64 buf;
 	__u64 outlen; /* _ex forms: where the library writes the byte count */
 	__u32 dir;    /* enum floe_tls_dir or CALL_HANDSHAKE */
-	__u32 ex;
+	__u16 ex;
+	__u16 learn; /* the connection's socket is not known yet: counted in fd_learners */
 };
+
+/*
+ * Threads inside a probed call whose connection's socket is not known yet. The syscall
+ * tracepoints run for every syscall of every process on the host; while this is 0 (a
+ * connection's socket is learnt once, at its handshake) they return after this one load,
+ * without a map lookup. A thread that dies inside a call, or an entry the LRU map drops,
+ * leaves it above 0: the tracepoints then do their lookup as before, nothing is missed.
+ */
+__u64 fd_learners = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -134,7 +144,9 @@ static __always_inline void count(__u32 idx, __u64 n)
 
 static __always_inline __u32 task_netns(struct task_struct *task)
 {
-	return BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	/* Direct loads through the BTF pointer (the verifier makes them fault-safe): cheaper
+	 * than a helper call per hop, and this runs first in every program. */
+	return task->nsproxy->net_ns->ns.inum;
 }
 
 /* The first lines of every program: is the calling process in a tapped namespace? */
@@ -154,13 +166,24 @@ static __always_inline __u64 wake_flag(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline int enter(__u64 ssl, __u64 buf, __u64 outlen, __u32 dir, __u32 ex)
+static __always_inline int enter(__u64 ssl, __u64 buf, __u64 outlen, __u32 dir, __u16 ex)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct call c = {.ssl = ssl, .buf = buf, .outlen = outlen, .dir = dir, .ex = ex};
+	struct call c = {.ssl = ssl, .buf = buf, .outlen = outlen, .dir = dir, .ex = ex}, *old;
+	struct conn_key k = {.tgid = id >> 32, .ssl = ssl};
+	struct conn_val *v;
 
 	if (!tapped(NULL))
 		return 0;
+	/* The socket is learnt once per connection (its handshake's I/O); later calls need
+	 * no syscall tracing. */
+	v = bpf_map_lookup_elem(&tls_conns, &k);
+	c.learn = !v || !v->family;
+	old = bpf_map_lookup_elem(&tls_calls, &id);
+	if (old && old->learn)
+		__sync_fetch_and_add(&fd_learners, -1);
+	if (c.learn)
+		__sync_fetch_and_add(&fd_learners, 1);
 	bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY);
 	return 0;
 }
@@ -224,25 +247,30 @@ static __always_inline int sock_of_fd(int fd, struct conn_val *v)
 /* A syscall on fd by a thread inside a probed call: learn the connection's socket. */
 static __always_inline int on_io(long fd)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct call *c = bpf_map_lookup_elem(&tls_calls, &id);
+	__u64 id;
+	struct call *c;
 	struct conn_key k = {};
 	struct conn_val nv = {}, *v;
 
-	if (!c)
+	/* Nobody is learning a socket: every other process's syscall ends here. */
+	if (!*(volatile __u64 *)&fd_learners)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	c = bpf_map_lookup_elem(&tls_calls, &id);
+	if (!c || !c->learn)
+		return 0;
+	if (sock_of_fd((int)fd, &nv))
 		return 0;
 	k.tgid = id >> 32;
 	k.ssl = c->ssl;
 	v = bpf_map_lookup_elem(&tls_conns, &k);
-	if (v && v->family && v->fd == (__s32)fd)
-		return 0;
-	if (sock_of_fd((int)fd, &nv))
-		return 0;
 	if (v) {
 		nv.role = v->role;
 		nv.data_seen = v->data_seen;
 	}
 	bpf_map_update_elem(&tls_conns, &k, &nv, BPF_ANY);
+	c->learn = 0;
+	__sync_fetch_and_add(&fd_learners, -1);
 	return 0;
 }
 
@@ -308,14 +336,16 @@ static __always_inline bool loopback_addr(const __u8 a[16])
 	       lo == 0x0100000000000000ull;
 }
 
-/* The call returned n bytes (n > 0): copy them into records. */
-static __always_inline void emit_data(const struct call *c, __u64 id, __u64 n)
+/* The call returned n bytes (n > 0): copy them into records (flags: FLOE_TLS_F_*). Returns
+ * how many records went into the ring. */
+static __always_inline __u32 emit_data(const struct call *c, __u64 id, __u64 n, __u8 flags)
 {
 	struct conn_key k = {.tgid = id >> 32, .ssl = c->ssl};
 	struct conn_val nv = {}, *v = bpf_map_lookup_elem(&tls_conns, &k);
 	__u32 zero = 0, netns = task_netns(bpf_get_current_task_btf());
 	struct scratch *s = bpf_map_lookup_elem(&tls_scratch, &zero);
 	__u64 kept = 0;
+	__u32 recs = 0;
 
 	count(FLOE_TLS_CNT_CALLS, 1);
 	if (!v) {
@@ -326,11 +356,11 @@ static __always_inline void emit_data(const struct call *c, __u64 id, __u64 n)
 		v = bpf_map_lookup_elem(&tls_conns, &k);
 	}
 	if (!s || !v)
-		return;
+		return 0;
 	if (skip_loopback_hops && v->family && loopback_addr(v->local_addr) &&
 	    loopback_addr(v->remote_addr)) {
 		count(FLOE_TLS_CNT_MESH_HOP, 1);
-		return;
+		return 0;
 	}
 	v->data_seen = 1;
 	if (!v->family)
@@ -344,7 +374,7 @@ static __always_inline void emit_data(const struct call *c, __u64 id, __u64 n)
 	s->rec.dir = (__u8)c->dir;
 	s->rec.role = v->role;
 	s->rec.family = v->family;
-	s->rec.reserved = 0;
+	s->rec.flags = flags;
 	s->rec.local_port = v->local_port;
 	s->rec.remote_port = v->remote_port;
 	__builtin_memcpy(s->rec.local_addr, v->local_addr, 16);
@@ -377,9 +407,11 @@ static __always_inline void emit_data(const struct call *c, __u64 id, __u64 n)
 		count(FLOE_TLS_CNT_RECORDS, 1);
 		count(FLOE_TLS_CNT_BYTES, len);
 		kept += len;
+		recs++;
 	}
 	if (n > kept)
 		count(FLOE_TLS_CNT_CUT, n - kept);
+	return recs;
 }
 
 /* ret: the function's int return value (the upper half of the register is not part of it). */
@@ -393,6 +425,8 @@ static __always_inline int leave(int ret)
 		return 0;
 	c = *p;
 	bpf_map_delete_elem(&tls_calls, &id);
+	if (c.learn)
+		__sync_fetch_and_add(&fd_learners, -1);
 	if (c.dir == CALL_HANDSHAKE)
 		return 0;
 	if (c.ex) {
@@ -404,7 +438,7 @@ static __always_inline int leave(int ret)
 		n = (__u64)(__u32)ret;
 	}
 	if (n)
-		emit_data(&c, id, n);
+		emit_data(&c, id, n, 0);
 	return 0;
 }
 
@@ -472,7 +506,7 @@ int BPF_KPROBE(floe_ssl_set_accept_state, void *ssl)
 	return set_role((__u64)ssl, FLOE_TLS_ROLE_SERVER);
 }
 
-static __always_inline void emit_event(__u32 kind, __u64 conn, __u32 netns)
+static __always_inline void emit_event(__u32 kind, __u64 conn, __u32 netns, __u64 value)
 {
 	struct floe_tls_event *ev;
 	__u64 id = bpf_get_current_pid_tgid();
@@ -490,6 +524,7 @@ static __always_inline void emit_event(__u32 kind, __u64 conn, __u32 netns)
 	ev->tid = (__u32)id;
 	ev->netns = netns;
 	ev->kind = kind;
+	ev->value = value;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	/* An exec or a libssl mapped wakes floe at once: a static program (Go) can be probed
 	 * before a short process is over, a library before its first calls if floe is quick. */
@@ -512,7 +547,7 @@ static __always_inline int conn_end(__u64 conn)
 	if (!v)
 		return 0;
 	if (v->data_seen)
-		emit_event(FLOE_TLS_EV_CLOSE, conn, netns);
+		emit_event(FLOE_TLS_EV_CLOSE, conn, netns, 0);
 	bpf_map_delete_elem(&tls_conns, &k);
 	return 0;
 }
@@ -589,17 +624,51 @@ static __always_inline void go_conn_learn(__u64 conn, __u64 cookie)
 	bpf_map_update_elem(&tls_conns, &k, &nv, BPF_ANY);
 }
 
-/* Write: the whole slice is what the program sends (Write returns early only on an error). */
+/* Go Writes whose bytes were taken at the entry, by (tgid, g), until a RET of Write. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_key);
+	__type(value, __u64); /* the *tls.Conn */
+} go_writes SEC(".maps");
+
+/*
+ * Write: the slice is taken at the entry (the causal order: a response read on another
+ * goroutine may return before this Write does), marked pending; at a RET of Write the count
+ * it returned follows as an event, and tls_record.c holds the connection's chunks back until
+ * then and cuts the Write to what was written (a failed Write: to nothing).
+ */
 SEC("uprobe")
 int floe_go_write(struct pt_regs *ctx)
 {
+	__u64 id = bpf_get_current_pid_tgid();
 	struct call c = {.ssl = ctx->ax, .buf = ctx->bx, .dir = FLOE_TLS_WRITE};
+	struct go_key k = {.tgid = id >> 32, .g = ctx->r14};
 	__s64 len = (__s64)ctx->cx;
 
 	if (!tapped(NULL) || len <= 0)
 		return 0;
 	go_conn_learn(c.ssl, bpf_get_attach_cookie(ctx));
-	emit_data(&c, bpf_get_current_pid_tgid(), (__u64)len);
+	if (emit_data(&c, id, (__u64)len, FLOE_TLS_F_PENDING))
+		bpf_map_update_elem(&go_writes, &k, &c.ssl, BPF_ANY);
+	return 0;
+}
+
+/* At a RET of Write: RAX is n (RBX the error). Only Writes recorded at their entry. */
+SEC("uprobe")
+int floe_go_write_ret(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid(), conn, *p;
+	struct go_key k = {.tgid = id >> 32, .g = ctx->r14};
+	__s64 n = (__s64)ctx->ax;
+
+	p = bpf_map_lookup_elem(&go_writes, &k);
+	if (!p)
+		return 0;
+	conn = *p;
+	bpf_map_delete_elem(&go_writes, &k);
+	emit_event(FLOE_TLS_EV_WRITE_DONE, conn, task_netns(bpf_get_current_task_btf()),
+		   n > 0 ? (__u64)n : 0);
 	return 0;
 }
 
@@ -632,7 +701,7 @@ int floe_go_read_ret(struct pt_regs *ctx)
 	c.buf = p->buf;
 	bpf_map_delete_elem(&go_calls, &k);
 	if (n > 0)
-		emit_data(&c, id, (__u64)n);
+		emit_data(&c, id, (__u64)n, 0);
 	return 0;
 }
 
@@ -648,7 +717,7 @@ int floe_tls_exec(struct trace_event_raw_sched_process_exec *ctx)
 	__u32 netns;
 
 	if (tapped(&netns))
-		emit_event(FLOE_TLS_EV_EXEC, 0, netns);
+		emit_event(FLOE_TLS_EV_EXEC, 0, netns, 0);
 	return 0;
 }
 
@@ -684,7 +753,7 @@ int floe_tls_sys_mmap(struct trace_event_raw_sys_enter *ctx)
 	for (int i = 0; i < 9; i++)
 		if (name[i] != want[i])
 			return 0;
-	emit_event(FLOE_TLS_EV_MMAP, 0, netns);
+	emit_event(FLOE_TLS_EV_MMAP, 0, netns, 0);
 	return 0;
 }
 
@@ -698,7 +767,7 @@ int floe_tls_exit(void *ctx)
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	if (tapped(&netns))
-		emit_event(FLOE_TLS_EV_EXIT, 0, netns);
+		emit_event(FLOE_TLS_EV_EXIT, 0, netns, 0);
 	return 0;
 }
 

@@ -292,6 +292,7 @@ static int cmd_read(int argc, char **argv)
 	struct dissect_config cfg = {};
 	struct entry_filter *filter = NULL;
 	struct read_file_stats st;
+	struct read_names names;
 	struct stat out_st;
 	/* stdout's buffer (glibc ignores setvbuf's size without one); static: stdout is flushed
 	 * at exit, after this function. */
@@ -382,7 +383,14 @@ static int cmd_read(int argc, char **argv)
 	 * of context switches per GB of JSON). A bigger one, if allowed; failure changes nothing. */
 	if (!fstat(STDOUT_FILENO, &out_st) && S_ISFIFO(out_st.st_mode))
 		fcntl(STDOUT_FILENO, F_SETPIPE_SZ, READ_PIPE_SIZE);
-	rc = read_file_run(argv[optind], &cfg, entry_output_sink, &o, &st, err, sizeof(err));
+	/* the capture's own DNS answers name the addresses of what comes after them */
+	if (read_names_init(&names, 0, entry_output_sink, &o, &cfg)) {
+		fprintf(stderr, "floe read: out of memory\n");
+		entry_filter_free(filter);
+		return 1;
+	}
+	rc = read_file_run(argv[optind], &cfg, read_names_sink, &names, &st, err, sizeof(err));
+	read_names_free(&names);
 	entry_output_flush(&o);
 	entry_filter_free(filter);
 	entry_output_free(&o);
@@ -574,6 +582,12 @@ static int cmd_tap(int argc, char **argv)
 	if (o.listen) {
 		fprintf(stderr, "floe tap: --listen: this program does not serve a hub; floe-agent "
 				"does\n");
+		tap_config_free(&tc);
+		return 2;
+	}
+	if (o.metrics) {
+		fprintf(stderr, "floe tap: --metrics is floe-agent's; floe tap's hub serves "
+				"/metrics on its own port\n");
 		tap_config_free(&tc);
 		return 2;
 	}

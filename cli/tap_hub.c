@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hub_redact.h"
+#include "api/agent_api_redact.h"
 #include "hub_server.h"
 #include "hub_static.h"
 #include "trigger/trigger.h"
@@ -35,7 +35,7 @@ static int hub_start(const struct agent_api *api, void *ctx, char *err, size_t e
 	if (h->triggers && trigger_set_agent_api(h->triggers, api, &h->tapi) == 0)
 		h->api = h->tapi;
 	/* The tap keeps its api: the wrapper (masking header values) is the hub's. */
-	if (!h->o->no_redact && hub_redact_wrap(h->api, 0, &h->api)) {
+	if (!h->o->no_redact && agent_api_redact_wrap(h->api, 0, &h->api)) {
 		fprintf(stderr, "floe: warning: hub not started (out of memory)\n");
 		return 0;
 	}

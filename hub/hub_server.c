@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,9 +20,10 @@
 #include "api/snapshot_name.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_json.h"
+#include "hub_auth.h"
 #include "hub_metrics.h"
 #include "hub_pcap.h"
-#include "hub_redact.h"
+#include "api/agent_api_redact.h"
 #include "hub_query.h"
 #include "hub_servicemap.h"
 #include "hub_static.h"
@@ -74,8 +74,9 @@ struct hub_server {
 	size_t n;
 	struct hub_server_opts opts;
 	char *host, *token, *spool_dir, *ui_dir;
-	char *token_proto; /* "floe.bearer." + base64url(token): how a browser's WebSocket sends it */
-	int front_port; /* 0: none */
+	char *
+	    token_proto; /* "floe.bearer." + base64url(token): how a browser's WebSocket sends it */
+	int front_port;	 /* 0: none */
 	struct lws_context *ctx;
 	int port;
 	pthread_t service;
@@ -665,11 +666,11 @@ static void do_agents(struct conn *c)
 		s->agents[i].ops->info(s->agents[i].self, &in);
 		if (!in.name[0])
 			snprintf(in.name, sizeof(in.name), "agent%zu", i);
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:s?}", "name", in.name, "node",
-				      in.node, "address", in.address, "version", in.version,
-				      "connected", in.connected, "last_seen_ns",
-				      (json_int_t)in.last_seen_ns, "error",
-				      in.error[0] ? in.error : NULL);
+		json_t *o =
+		    json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:s?}", "name", in.name, "node",
+			      in.node, "address", in.address, "version", in.version, "connected",
+			      in.connected, "last_seen_ns", (json_int_t)in.last_seen_ns, "error",
+			      in.error[0] ? in.error : NULL);
 		json_t *st = p.rc[i] || !p.json[i] ? NULL : json_loads(p.json[i], 0, NULL);
 		json_t *blind = json_object_get(st, "tls_blind");
 
@@ -784,10 +785,11 @@ static void do_snapshots(struct conn *c)
 		size_t k;
 
 		if (rc[i] && rc[i] != -ENOTSUP)
-			json_array_append_new(errs, json_pack("{s:s, s:s}", "agent", names[i],
-							      "error",
-							      err[i][0] ? err[i] : strerror(-rc[i])));
-		json_array_foreach(list, k, x) {
+			json_array_append_new(errs,
+					      json_pack("{s:s, s:s}", "agent", names[i], "error",
+							err[i][0] ? err[i] : strerror(-rc[i])));
+		json_array_foreach(list, k, x)
+		{
 			const char *file = json_string_value(json_object_get(x, "name"));
 			char path[512];
 
@@ -833,8 +835,9 @@ static void do_snapshot(struct conn *c)
 		if (strlen(names[i]) == alen && !strncmp(names[i], c->id, alen))
 			break;
 	if (i == s->n) {
-		respond_json(c, 404, json_pack("{s:s, s:s%}", "error", "no such agent", "agent",
-					       c->id, (size_t)alen));
+		respond_json(c, 404,
+			     json_pack("{s:s, s:s%}", "error", "no such agent", "agent", c->id,
+				       (size_t)alen));
 		free(names);
 		return;
 	}
@@ -850,13 +853,15 @@ static void do_snapshot(struct conn *c)
 		respond_error(c, 500, "cannot make a spool file");
 		return;
 	}
-	rc = s->agents[i].ops->snapshot(s->agents[i].self, file, spool_bytes, f, err,
-					sizeof(err));
+	rc = s->agents[i].ops->snapshot(s->agents[i].self, file, spool_bytes, f, err, sizeof(err));
 	if (!rc && (fflush(f) || fstat(fileno(f), &st) || (fd = dup(fileno(f))) < 0))
 		rc = -errno;
 	fclose(f);
 	if (rc) {
-		respond_error(c, rc == -ENOENT ? 404 : rc == -EINVAL ? 400 : 502,
+		respond_error(c,
+			      rc == -ENOENT   ? 404
+			      : rc == -EINVAL ? 400
+					      : 502,
 			      err[0] ? err : strerror(-rc));
 		return;
 	}
@@ -1020,6 +1025,26 @@ static int check_filter(struct conn *c, const char *q)
 }
 
 /* Parse the query parameters of the route into c. 0, or -EINVAL with a 400 set. */
+/* The number argument name, from lo to hi, else dflt. 0, or -EINVAL (answered 400). */
+static int num_arg(struct conn *c, struct lws *wsi, const char *name, size_t lo, size_t hi,
+		   size_t dflt, size_t *out)
+{
+	char *v = NULL, *end;
+	*out = dflt;
+	if (get_arg(wsi, name, &v) <= 0)
+		return 0;
+	errno = 0;
+	unsigned long long l = strtoull(v, &end, 10);
+	if (!*v || *end || errno || *v == '-' || l < lo || l > hi) {
+		bad_request(c, "%s: '%.200s' is not a number from %zu to %zu", name, v, lo, hi);
+		free(v);
+		return -EINVAL;
+	}
+	free(v);
+	*out = (size_t)l;
+	return 0;
+}
+
 static int parse_params(struct conn *c, struct lws *wsi)
 {
 	struct hub_server *s = c->s;
@@ -1040,21 +1065,8 @@ static int parse_params(struct conn *c, struct lws *wsi)
 		free(v);
 		v = NULL;
 	}
-	c->limit = 100;
-	rc = get_arg(wsi, "limit", &v);
-	if (rc > 0) {
-		char *end;
-		size_t max = s->opts.max_limit;
-		errno = 0;
-		unsigned long long l = strtoull(v, &end, 10);
-		if (!*v || *end || errno || *v == '-' || l == 0 || l > max) {
-			bad_request(c, "limit: '%s' is not a number from 1 to %zu", v, max);
-			free(v);
-			return -EINVAL;
-		}
-		c->limit = (size_t)l;
-	}
-	free(v);
+	if (num_arg(c, wsi, "limit", 1, s->opts.max_limit, 100, &c->limit))
+		return -EINVAL;
 	rc = get_arg(wsi, "cursor", &v);
 	if (rc > 0 && *v) {
 		int drc = hub_cursor_decode(v, &c->after_ts, &c->after_id);
@@ -1066,16 +1078,6 @@ static int parse_params(struct conn *c, struct lws *wsi)
 	}
 	free(v);
 	return 0;
-}
-
-/* Constant time in want's bytes: no early exit on the first difference. */
-static int same_secret(const char *want, const char *got, size_t gl)
-{
-	size_t tl = strlen(want);
-	unsigned char diff = gl != tl;
-	for (size_t i = 0; i < tl; i++)
-		diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
-	return diff == 0;
 }
 
 /*
@@ -1093,19 +1095,13 @@ static int ws_token_ok(struct hub_server *s, struct lws *wsi)
 	for (char *save = NULL, *t = strtok_r(h, ", \t", &save); t;
 	     t = strtok_r(NULL, ", \t", &save))
 		if (!strncmp(t, "floe.bearer.", pl))
-			return same_secret(s->token_proto, t, strlen(t));
+			return hub_same_secret(s->token_proto, t, strlen(t));
 	return 0;
 }
 
 static int auth_ok(struct hub_server *s, struct lws *wsi)
 {
-	if (!s->token)
-		return 1;
-	char h[1024];
-	int n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
-	if (n <= 7 || strncasecmp(h, "Bearer ", 7))
-		return 0;
-	return same_secret(s->token, h + 7, strlen(h + 7));
+	return hub_bearer_ok(wsi, s->token);
 }
 
 static enum hub_route route_of(const char *path, const char **id)
@@ -1189,13 +1185,12 @@ static int on_http(struct hub_server *s, struct lws *wsi, struct pss *pss, const
 	const char *id;
 	c->route = route_of(path, &id);
 	atomic_fetch_add(&s->metrics.requests[c->route], 1);
-	c->method = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)	  ? M_POST
+	c->method = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI)     ? M_POST
 		    : lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) ? M_DELETE
 								      : M_GET;
 	/* POST /triggers and DELETE /triggers/{name}; GET everywhere */
-	int method_ok = c->method == M_GET ||
-			(c->route == HUB_ROUTE_TRIGGERS &&
-			 (c->method == M_POST ? !id || !*id : id && *id));
+	int method_ok = c->method == M_GET || (c->route == HUB_ROUTE_TRIGGERS &&
+					       (c->method == M_POST ? !id || !*id : id && *id));
 	if (c->method == M_GET && !lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
 		method_ok = 0;
 	if (!method_ok) {
@@ -1298,7 +1293,11 @@ static int ws_established(struct hub_server *s, struct lws *wsi, struct pss *pss
 		return -1;
 	pss->c = c;
 	c->route = HUB_ROUTE_STREAM;
-	if (parse_params(c, wsi)) {
+	/* ?batch=N: up to N messages per WebSocket message, as a JSON array, each batch waiting
+	 * at most batch_ms (default 50) to fill. Without it one message each, as always. */
+	size_t batch = 0, batch_ms = 0;
+	if (parse_params(c, wsi) || num_arg(c, wsi, "batch", 1, HUB_STREAM_BATCH_MAX, 0, &batch) ||
+	    num_arg(c, wsi, "batch_ms", 0, HUB_STREAM_BATCH_MS_MAX, 50, &batch_ms)) {
 		/* Refused: say why in the one message, then close. */
 		atomic_fetch_add(&s->metrics.errors[HUB_ROUTE_STREAM], 1);
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)c->body.p,
@@ -1311,6 +1310,8 @@ static int ws_established(struct hub_server *s, struct lws *wsi, struct pss *pss
 				     .since_ns = c->since,
 				     .queue_cap = s->opts.ws_queue,
 				     .hold_ns = s->opts.live_hold_ns,
+				     .batch = batch,
+				     .batch_ns = (int64_t)batch_ms * 1000000,
 				     .metrics = &s->metrics,
 				     .wake = stream_wake,
 				     .done = stream_done,
@@ -1476,7 +1477,7 @@ int hub_server_start(struct agent_api *agents, size_t n, const struct hub_server
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (hub_name_wrap(agents[i], i, &s->agents[i])) {
+		if (agent_api_name_wrap(agents[i], i, &s->agents[i])) {
 			for (size_t k = 0; k < i; k++)
 				s->agents[k].ops->destroy(s->agents[k].self);
 			free(s->agents);

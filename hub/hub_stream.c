@@ -58,6 +58,8 @@ struct hub_stream {
 	/* the client's queue (ring) */
 	struct msg *q;
 	size_t qhead, qn;
+	int signalled;	 /* the client side was woken and has not emptied the queue since */
+	int64_t q_since; /* CLOCK_MONOTONIC ns: when the queue last became non-empty */
 	/* live entries waiting to be released in order, sorted by (ts_ns, id) */
 	struct held *live;
 	size_t live_n;
@@ -177,28 +179,56 @@ void hub_stream_msg_free(char *msg)
 		free(msg - HUB_STREAM_PRE);
 }
 
-/* Under mu. 0, or -ENOSPC when the queue is full (m is then still the caller's). Sets *wake
- * when the queue was empty. */
-static int q_push(struct hub_stream *st, struct msg *m, int *wake)
+/* Under mu. 0, or -ENOSPC when the queue is full (m is then still the caller's). */
+static int q_push(struct hub_stream *st, struct msg *m)
 {
 	if (st->qn == st->cfg.queue_cap)
 		return -ENOSPC;
 	if (st->qn == 0)
-		*wake = 1;
+		st->q_since = mono_ns();
 	st->q[(st->qhead + st->qn) % st->cfg.queue_cap] = *m;
 	st->qn++;
 	m->buf = NULL;
 	return 0;
 }
 
+/*
+ * Under mu: whether the client side must be woken now (the caller does it, after unlocking).
+ * Unbatched, as soon as a message waits. Batched, once a batch is full, the first waiting
+ * message has waited batch_ns, or force (a history page or a notice is complete): a woken
+ * client side pops until the queue is empty, so it is woken once per drain.
+ */
+static int wake_due(struct hub_stream *st, int64_t now, int force)
+{
+	if (!st->qn || st->signalled)
+		return 0;
+	if (st->cfg.batch && !force && st->qn < st->cfg.batch &&
+	    now < st->q_since + st->cfg.batch_ns)
+		return 0;
+	st->signalled = 1;
+	return 1;
+}
+
+/* Wake the client side if a batch (or, with force, anything) waits. */
+static void kick(struct hub_stream *st, int force)
+{
+	pthread_mutex_lock(&st->mu);
+	int wake = wake_due(st, mono_ns(), force);
+	pthread_mutex_unlock(&st->mu);
+	if (wake)
+		st->cfg.wake(st->cfg.arg);
+}
+
 /* Queue m, waiting for room (history and notices: not lossy). 0, or -EPIPE once closed. */
-static int push_wait(struct hub_stream *st, struct msg *m)
+static int push_wait(struct hub_stream *st, struct msg *m, int force)
 {
 	int wake = 0, rc;
 	pthread_mutex_lock(&st->mu);
-	while (!st->closed && q_push(st, m, &wake))
+	while (!st->closed && q_push(st, m))
 		pthread_cond_wait(&st->cv, &st->mu);
 	rc = st->closed ? -EPIPE : 0;
+	if (!rc)
+		wake = wake_due(st, mono_ns(), force);
 	pthread_mutex_unlock(&st->mu);
 	if (wake)
 		st->cfg.wake(st->cfg.arg);
@@ -207,12 +237,50 @@ static int push_wait(struct hub_stream *st, struct msg *m)
 	return rc;
 }
 
+/* Under mu, qn > 0: the waiting messages joined as one JSON array ("[m1,m2,...]"), up to
+ * cfg.batch of them and HUB_STREAM_BATCH_BYTES (at least one), taken off the queue. NULL
+ * when there is no memory for it (the queue is then as it was). */
+static char *q_pop_batch(struct hub_stream *st, size_t *len)
+{
+	size_t cap = st->cfg.queue_cap, k = 0, bytes = 2;
+	while (k < st->qn && k < st->cfg.batch) {
+		size_t l = st->q[(st->qhead + k) % cap].len + (k ? 1 : 0);
+		if (k && bytes + l > HUB_STREAM_BATCH_BYTES)
+			break;
+		bytes += l;
+		k++;
+	}
+	char *buf = malloc(HUB_STREAM_PRE + bytes + 1);
+	if (!buf)
+		return NULL;
+	char *p = buf + HUB_STREAM_PRE;
+	*p++ = '[';
+	for (size_t i = 0; i < k; i++) {
+		struct msg *m = &st->q[(st->qhead + i) % cap];
+		if (i)
+			*p++ = ',';
+		memcpy(p, m->buf + HUB_STREAM_PRE, m->len);
+		p += m->len;
+		free(m->buf);
+		m->buf = NULL;
+	}
+	*p++ = ']';
+	*p = 0;
+	st->qhead = (st->qhead + k) % cap;
+	st->qn -= k;
+	*len = bytes;
+	return buf + HUB_STREAM_PRE;
+}
+
 char *hub_stream_pop(struct hub_stream *st, size_t *len, int *more)
 {
 	char *out = NULL;
 	*len = 0;
 	pthread_mutex_lock(&st->mu);
-	if (st->qn) {
+	if (st->qn && st->cfg.batch) {
+		out = q_pop_batch(st, len);
+		pthread_cond_broadcast(&st->cv);
+	} else if (st->qn) {
 		struct msg *m = &st->q[st->qhead];
 		out = m->buf + HUB_STREAM_PRE;
 		*len = m->len;
@@ -220,7 +288,10 @@ char *hub_stream_pop(struct hub_stream *st, size_t *len, int *more)
 		st->qn--;
 		pthread_cond_broadcast(&st->cv);
 	}
-	*more = st->qn > 0;
+	*more = out && st->qn > 0;
+	/* Emptied (or no memory to batch): the next message, or the pump's retry, wakes again. */
+	if (!*more)
+		st->signalled = 0;
 	pthread_mutex_unlock(&st->mu);
 	return out;
 }
@@ -321,10 +392,10 @@ static void *follow_thread(void *arg)
 		if (!msg_agent_error(st, fo->i,
 				     rc ? (err[0] ? err : strerror(-rc)) : "live entries ended",
 				     &m)) {
-			int wake = 0;
 			pthread_mutex_lock(&st->mu);
 			/* A full queue means a slow client: the notice is not kept waiting. */
-			q_push(st, &m, &wake);
+			q_push(st, &m);
+			int wake = wake_due(st, mono_ns(), 1);
 			pthread_mutex_unlock(&st->mu);
 			free(m.buf);
 			if (wake)
@@ -392,7 +463,7 @@ static int send_history(struct hub_stream *st, int64_t follow_start)
 			if (reported)
 				reported[errs.v[i].agent] = 1;
 			if (!msg_agent_error(st, errs.v[i].agent, errs.v[i].msg, &m))
-				rc = push_wait(st, &m);
+				rc = push_wait(st, &m, 0);
 		}
 		for (size_t i = 0; i < ents.n && !rc; i++) {
 			struct hub_entry *e = &ents.v[i];
@@ -406,7 +477,7 @@ static int send_history(struct hub_stream *st, int64_t follow_start)
 				rc = -ENOMEM;
 				break;
 			}
-			rc = push_wait(st, &m);
+			rc = push_wait(st, &m, 0);
 			if (!rc)
 				atomic_fetch_add(&st->cfg.metrics->entries[HUB_ROUTE_STREAM], 1);
 		}
@@ -422,6 +493,8 @@ static int send_history(struct hub_stream *st, int64_t follow_start)
 		hub_errors_free(&errs);
 		if (rc || last_page)
 			break;
+		/* The next page is a round of agent queries: what waits goes now. */
+		kick(st, 1);
 	}
 	free(after);
 	free(reported);
@@ -462,12 +535,13 @@ static void live_loop(struct hub_stream *st)
 			}
 		}
 		if (st->lost_pending && st->qn < st->cfg.queue_cap) {
-			struct msg m;
+			struct msg m = {0};
 			json_t *j = json_pack("{s:s, s:I, s:I}", "type", "lost", "lost",
 					      (json_int_t)st->lost_pending, "total",
 					      (json_int_t)st->lost_total);
-			if (!msg_json(&m, j) && !q_push(st, &m, &wake))
+			if (!msg_json(&m, j) && !q_push(st, &m))
 				st->lost_pending = 0;
+			free(m.buf); /* NULL once queued */
 		}
 		int64_t now = mono_ns();
 		while (st->live_n && st->qn < st->cfg.queue_cap && releasable(st, now, &wait_ns)) {
@@ -478,10 +552,15 @@ static void live_loop(struct hub_stream *st)
 				held_free(&h);
 				continue;
 			}
-			q_push(st, &h.m, &wake);
+			q_push(st, &h.m);
 			atomic_fetch_add(&st->cfg.metrics->entries[HUB_ROUTE_STREAM], 1);
 			held_free(&h);
 		}
+		wake = wake_due(st, now, 0);
+		/* A batch not yet full: wake the client side when its first message's wait ends. */
+		if (!wake && st->cfg.batch && st->qn && !st->signalled &&
+		    st->q_since + st->cfg.batch_ns - now < wait_ns)
+			wait_ns = st->q_since + st->cfg.batch_ns - now;
 		if (wake) {
 			pthread_mutex_unlock(&st->mu);
 			st->cfg.wake(st->cfg.arg);
@@ -513,7 +592,7 @@ static void *pump_thread(void *arg)
 			st->fol[i].started = 1;
 	if (send_history(st, follow_start) == 0) {
 		struct msg m;
-		if (!msg_make(&m, "{\"type\":\"live\"}", "", 0, "") && push_wait(st, &m) == 0)
+		if (!msg_make(&m, "{\"type\":\"live\"}", "", 0, "") && push_wait(st, &m, 1) == 0)
 			live_loop(st);
 	}
 	/* Closed (or failed): make sure the followers stop, then wait for them. */
@@ -537,6 +616,11 @@ int hub_stream_start(const struct hub_stream_cfg *cfg, struct hub_stream **out)
 	st->cfg = *cfg;
 	if (!st->cfg.queue_cap)
 		st->cfg.queue_cap = 4096;
+	/* A full queue must wake the client side, or a waiting history push would wait forever. */
+	if (st->cfg.batch > st->cfg.queue_cap)
+		st->cfg.batch = st->cfg.queue_cap;
+	if (st->cfg.batch_ns < 0)
+		st->cfg.batch_ns = 0;
 	st->filter = strdup(cfg->filter ? cfg->filter : "");
 	st->q = calloc(st->cfg.queue_cap, sizeof(*st->q));
 	st->live = calloc(st->cfg.queue_cap, sizeof(*st->live));

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hub_redact.h"
+#include "api/agent_api_redact.h"
 #include "hub_server.h"
 #include "hub_static.h"
 #include "hub_transport.h"
@@ -200,8 +200,8 @@ int main(int argc, char **argv)
 			rc = 1;
 			break;
 		}
-		/* The hub masks sensitive header values unless told not to (hub_redact.h). */
-		if (redact && hub_redact_wrap(agents[got], 1, &agents[got])) {
+		/* The hub masks sensitive header values unless told not to (agent_api_redact.h). */
+		if (redact && agent_api_redact_wrap(agents[got], 1, &agents[got])) {
 			fprintf(stderr, "floe-hub: out of memory\n");
 			agents[got].ops->destroy(agents[got].self);
 			rc = 1;

@@ -609,7 +609,7 @@ static int c_follow(void *self, const char *filter, struct agent_follow *f, agen
 				gpr_inf_future(GPR_CLOCK_REALTIME), 0, 1, &f->stop);
 		/* as near as a client can tell: the agent subscribes when it gets the call */
 		if (!rc)
-			f->started = 1;
+			agent_follow_started(f);
 		if (c.answered)
 			backoff = cl->conf.backoff_initial_ms;
 		while (!rc && !stopped && !bad && !f->stop && call_next(&c, &s, &f->stop)) {

@@ -8,7 +8,10 @@
  *   calls=C wall_us_per_call=W cpu_us_per_call=U
  * where C counts both sides' calls, W is the loop's wall time over C and U the process's
  * CPU time (user + system: a uprobe's work is charged to the traced process) over C.
- * usage: ssl_calls CERT KEY [N [SIZE]]
+ * usage: ssl_calls CERT KEY [N [SIZE [ADDR]]]
+ * ADDR (default 127.0.0.1) is where the server thread listens: a pod's own address makes the
+ * connection an ordinary one for floe (a loopback one is an in-pod mesh hop, not copied with
+ * --servicemesh, docs/tls.md).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -95,8 +98,9 @@ int main(int argc, char **argv)
 	int fd, one = 1;
 	double t0, c0, t1, c1;
 
-	if (argc < 3 || n <= 0 || size <= 0 || size > 16384) {
-		fprintf(stderr, "usage: ssl_calls CERT KEY [N [SIZE (1..16384)]]\n");
+	if (argc < 3 || n <= 0 || size <= 0 || size > 16384 ||
+	    (argc > 5 && inet_pton(AF_INET, argv[5], &sa.sin_addr) != 1)) {
+		fprintf(stderr, "usage: ssl_calls CERT KEY [N [SIZE (1..16384) [ADDR]]]\n");
 		return 2;
 	}
 	s.ctx = SSL_CTX_new(TLS_server_method());
@@ -109,7 +113,7 @@ int main(int argc, char **argv)
 	s.lfd = socket(AF_INET, SOCK_STREAM, 0);
 	if (s.lfd < 0 || bind(s.lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
 	    listen(s.lfd, 1) || getsockname(s.lfd, (struct sockaddr *)&sa, &sl)) {
-		perror("ssl_calls: listen on 127.0.0.1");
+		perror("ssl_calls: listen");
 		return 1;
 	}
 	if (pthread_create(&th, NULL, serve, &s)) {

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <cmocka.h>
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -284,7 +285,9 @@ static void run_on(struct fixture *fx, enum hook h, const struct frame *f, int i
 	if (ret < 0)
 		fail_msg("test run of %s on %zu bytes: %s", bpf_program__name(prog), f->len,
 			 strerror(errno));
-	assert_int_equal(opts.retval, 0); /* TC_ACT_OK: floe never changes the traffic */
+	/* TC_ACT_UNSPEC on every path: floe never decides a packet's fate, the filters after
+	 * its own still see it */
+	assert_int_equal((int)opts.retval, TC_ACT_UNSPEC);
 }
 
 static void run(struct fixture *fx, enum hook h, const struct frame *f)
@@ -493,7 +496,7 @@ static int run_cut_or_refused(struct fixture *fx, enum hook h, const struct fram
 		assert_int_equal(errno, EINVAL);
 		return 0;
 	}
-	assert_int_equal(opts.retval, 0);
+	assert_int_equal((int)opts.retval, TC_ACT_UNSPEC);
 	drain(fx, 0);
 	return 1;
 }
@@ -1215,6 +1218,126 @@ static void test_scope_pods(void **state)
 	kfl_free(q);
 }
 
+/* ---- the scope's verdict cache (scope_cache, floe_record.h) ---- */
+
+static uint32_t scope_generation(struct fixture *fx)
+{
+	struct floe_scope_config cfg;
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map__lookup_elem(fx->skel->maps.scope_config, &zero, sizeof(zero),
+					      &cfg, sizeof(cfg), 0),
+			 0);
+	return cfg.generation;
+}
+
+static size_t cache_entries(struct fixture *fx)
+{
+	struct floe_scope_flow k, next;
+	size_t n = 0;
+	int ret = bpf_map__get_next_key(fx->skel->maps.scope_cache, NULL, &next, sizeof(next));
+
+	while (ret == 0) {
+		n++;
+		k = next;
+		ret = bpf_map__get_next_key(fx->skel->maps.scope_cache, &k, &next, sizeof(next));
+	}
+	return n;
+}
+
+/* The key of an IPv4 TCP flow between A:a_port (A first: 10.213.0.2 sorts before the peers
+ * used here) and peer:peer_port, as the program makes it. */
+static struct floe_scope_flow flow_a(const char *peer, uint16_t a_port, uint16_t peer_port)
+{
+	struct floe_scope_flow k;
+
+	memset(&k, 0, sizeof(k));
+	k.addr_lo[10] = k.addr_lo[11] = 0xff;
+	k.addr_hi[10] = k.addr_hi[11] = 0xff;
+	assert_int_equal(inet_pton(AF_INET, POD_A_V4, k.addr_lo + 12), 1);
+	assert_int_equal(inet_pton(AF_INET, peer, k.addr_hi + 12), 1);
+	k.port_lo = htons(a_port);
+	k.port_hi = htons(peer_port);
+	k.proto = 6;
+	k.has_ports = 1;
+	return k;
+}
+
+/* The cached verdict of k: in_scope, and its generation in *gen; -1 when not cached. */
+static int cached(struct fixture *fx, const struct floe_scope_flow *k, uint32_t *gen)
+{
+	struct floe_scope_verdict v;
+
+	if (bpf_map__lookup_elem(fx->skel->maps.scope_cache, k, sizeof(*k), &v, sizeof(v), 0))
+		return -1;
+	*gen = v.generation;
+	return (int)v.in_scope;
+}
+
+static void cache_put(struct fixture *fx, const struct floe_scope_flow *k, uint32_t gen,
+		      uint32_t in_scope)
+{
+	struct floe_scope_verdict v = {.generation = gen, .in_scope = in_scope};
+
+	assert_int_equal(
+	    bpf_map__update_elem(fx->skel->maps.scope_cache, k, sizeof(*k), &v, sizeof(v), 0), 0);
+}
+
+/*
+ * A flow's first packet works the verdict out and caches it (a miss); the flow's next
+ * packets, both ways, take it from the cache (a hit: a verdict changed by hand decides); a
+ * change of the scope's maps bumps the generation, and a verdict of an older one is worked out
+ * again (invalidation).
+ */
+static void test_scope_cache(void **state)
+{
+	struct fixture *fx = *state;
+	struct kfl *q;
+	struct capture_scope *s = scope_load(fx, "http and dst.port in [80, 8080]", &q);
+	struct floe_scope_flow in = flow_a(OTHER_V4, 40000, 80), out = flow_a(OTHER_V4, 40000, 443);
+	uint32_t gen, g;
+	uint8_t a[16];
+
+	gen = scope_generation(fx);
+	assert_true(gen > 0);
+	assert_int_equal(cache_entries(fx), 0);
+	/* misses: each flow's verdict worked out and cached under the generation */
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 80, INGRESS, 1, ID_A, 0);
+	assert_int_equal(cached(fx, &in, &g), 1);
+	assert_int_equal(g, gen);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 443, INGRESS, 0, 0, 0);
+	assert_int_equal(cached(fx, &out, &g), 0);
+	assert_int_equal(g, gen);
+	/* the answer is the same flow: no entry of its own */
+	expect_v4(fx, OTHER_V4, POD_A_V4, 80, 40000, EGRESS, 1, 0, ID_A);
+	assert_int_equal(cache_entries(fx), 2);
+	/* hits: the cached verdict decides, whatever the scope's maps say */
+	cache_put(fx, &in, gen, 0);
+	cache_put(fx, &out, gen, 1);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 80, INGRESS, 0, 0, 0);
+	expect_v4(fx, OTHER_V4, POD_A_V4, 80, 40000, EGRESS, 0, 0, 0);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 443, INGRESS, 1, ID_A, 0);
+	/* invalidation: a pod's entry set again bumps the generation; both verdicts are worked
+	 * out again from the maps and cached under the new one */
+	assert_int_equal(inet_pton(AF_INET, POD_A_V4, a), 1);
+	assert_int_equal(capture_scope_pod_set(s, "web-a", "shop", AF_INET, a), 0);
+	assert_int_equal(scope_generation(fx), gen + 1);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 80, INGRESS, 1, ID_A, 0);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 443, INGRESS, 0, 0, 0);
+	assert_int_equal(cached(fx, &in, &g), 1);
+	assert_int_equal(g, gen + 1);
+	assert_int_equal(cached(fx, &out, &g), 0);
+	assert_int_equal(g, gen + 1);
+	/* a pod's entry removed bumps it too; a missing one changes nothing */
+	assert_int_equal(capture_scope_pod_del(s, AF_INET, a), 0);
+	assert_int_equal(scope_generation(fx), gen + 2);
+	assert_int_equal(capture_scope_pod_del(s, AF_INET, a), 0);
+	assert_int_equal(scope_generation(fx), gen + 2);
+	expect_counters(fx, 8, 8, 4, 0, 0);
+	capture_scope_free(s);
+	kfl_free(q);
+}
+
 /* A query nothing narrows loads nothing: every targeted packet is recorded. */
 static void test_scope_all(void **state)
 {
@@ -1312,6 +1435,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scope_addrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope_pods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scope_cache, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

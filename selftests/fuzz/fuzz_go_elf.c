@@ -35,6 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (gi.read_rets[i] < gi.read_off ||
 			    gi.read_rets[i] >= gi.read_off + gi.read_size)
 				abort();
+		if (gi.write_off + gi.write_size > size || !gi.n_write_rets ||
+		    gi.n_write_rets > GO_ELF_MAX_RETS)
+			abort();
+		for (size_t i = 0; i < gi.n_write_rets; i++)
+			if (gi.write_rets[i] < gi.write_off ||
+			    gi.write_rets[i] >= gi.write_off + gi.write_size)
+				abort();
 	}
 	if (!memchr(gi.version, 0, sizeof(gi.version)))
 		abort();

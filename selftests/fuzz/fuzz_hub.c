@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The hub's parsers: the PCAP merge over agents' answers (hub_pcap.c), the query parameters
- * (time, cursor; hub_query.c), the redaction of an agent's entry (hub_redact.c) and the UI's
- * file paths (hub_static.c), the service map's fold of an entry (hub_servicemap.c), the
+ * (time, cursor; hub_query.c), the redaction of an agent's entry (api/agent_api_redact.c) and the
+ * UI's file paths (hub_static.c), the service map's fold of an entry (hub_servicemap.c), the
  * snapshot names and trigger objects of the triggers' routes (api/snapshot_name.c,
  * hub_triggers.c). The first byte splits the rest into two "agents'" PCAP files; the
  * same bytes are also read as a time, a cursor and a UI file path. Checks: the merge either
@@ -18,7 +18,7 @@
 
 #include "../../hub/hub_pcap.h"
 #include "../../hub/hub_query.h"
-#include "../../hub/hub_redact.h"
+#include "api/agent_api_redact.h"
 #include "../../hub/hub_servicemap.h"
 #include "../../hub/hub_static.h"
 #include "../../hub/hub_triggers.h"
@@ -120,14 +120,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(s);
 
 	struct entry_json_buf b1 = {0}, b2 = {0};
-	int r = hub_redact_entry((const char *)body, blen, &b1);
+	int r = agent_api_redact_entry((const char *)body, blen, &b1);
 	if (r == 1) {
 		json_error_t je;
 		json_t *j = json_loadb(b1.p, b1.len, JSON_ALLOW_NUL, &je);
 		if (!json_is_object(j))
 			abort();
 		json_decref(j);
-		if (hub_redact_entry(b1.p, b1.len, &b2) == 1 &&
+		if (agent_api_redact_entry(b1.p, b1.len, &b2) == 1 &&
 		    (b2.len != b1.len || memcmp(b1.p, b2.p, b1.len)))
 			abort();
 	}

@@ -29,7 +29,7 @@ entries_tap
 # per transfer appended to $CURLS. Options after --next must repeat -v/-w: use W.
 CURLS=$T/curl.log
 : >"$CURLS"
-W=(-v -w "%{stderr}XFER %TAG% %{json}\n")
+W=(-v --no-progress-meter -w "%{stderr}XFER %TAG% %{json}\n")
 c() {
 	local tag=$1
 	shift

@@ -143,7 +143,7 @@ BENCH_OFF=$(bench_ms off)
 
 entries_tap
 check "floe hooked the Go program through its symbol table" \
-	grep -q "floe: tls: hooked .*build/gotls/gotls (Go go1\.[0-9.]*, crypto/tls from \.symtab, [0-9]* RETs of Read)" \
+	grep -q "floe: tls: hooked .*build/gotls/gotls (Go go1\.[0-9.]*, crypto/tls from \.symtab, [0-9]* RETs of Read, [0-9]* of Write)" \
 	"${OUT%.json}.floe.log"
 diag "$(grep 'floe: tls:' "${OUT%.json}.floe.log")"
 

@@ -12,6 +12,9 @@
 #     application data, and no synthetic frame, no HTTP.
 #   - the in-process hub's /api/v1/pcap (`floe pcap export --hub`) for the curl side's TLS
 #     entries: the plaintext of the same requests.
+#   - the counters: tls_pcap_frames in --stats-json is the plaintext export's frame count,
+#     tls_pcap_conns curl's connections; the agent's live stats (the hub's /api/v1/stats)
+#     count frames while floe runs.
 #   - --tls-pcap=false: the entries as before, no synthetic packet in the store.
 # Usage (root, from the repo root): bash selftests/integration/test_tls_pcap.sh
 
@@ -71,6 +74,14 @@ if [ -n "$HUBPORT" ]; then
 	on_node "$FLOE" pcap export --hub "http://127.0.0.1:$HUBPORT" -q 'tls and process == "curl"' \
 		-o "$x.hub.pcap" >"$x.hub.log" 2>&1
 	is "$?" 0 "floe pcap export --hub exits 0"
+	# The agent's stats, live: the synthetic frames counted (the loop's copy of each second).
+	live=0
+	for _ in $(seq 1 100); do
+		live=$(on_node curl -s "http://127.0.0.1:$HUBPORT/api/v1/stats" | jq -r '.agents[0].stats.tls_pcap_frames // 0')
+		[ "${live:-0}" -gt 0 ] 2>/dev/null && break
+		sleep 0.1
+	done
+	check "the agent's live stats count synthetic frames (tls_pcap_frames $live)" test "${live:-0}" -gt 0
 else
 	not_ok "floe tap says where its hub is"
 fi
@@ -137,6 +148,12 @@ check "the plaintext export has frames ($n_all)" test "$n_all" -gt 10
 n_mark=$(tshark -r "$x.plain.pcap" -T fields -e eth.src -e eth.dst 2>/dev/null |
 	grep -cE "^$MARK	$MARK\$")
 is "$n_mark" "$n_all" "every frame of the plaintext export carries the synthetic mark"
+# --stats-json: the frames written are those exported; one connection written per curl
+# connection, the other end's chunks skipped.
+is "$(stat_get "$x.stats.json" tls_pcap_frames)" "$n_all" "--stats-json: tls_pcap_frames is the plaintext export's frames"
+is "$(stat_get "$x.stats.json" tls_pcap_conns)" $((H1_N + 1)) "--stats-json: tls_pcap_conns is curl's connections"
+check "--stats-json: the other end's chunks skipped ($(stat_get "$x.stats.json" tls_pcap_dup_skipped))" \
+	test "$(stat_get "$x.stats.json" tls_pcap_dup_skipped)" -gt 0
 # MSS-sized segments: big.txt's response is cut to at most 1460 bytes of TCP payload.
 max=$(tshark -r "$x.plain.pcap" -T fields -e tcp.len 2>/dev/null | sort -n | tail -n 1)
 is "$max" 1460 "segments are at most one MSS (1460 bytes over IPv4)"
@@ -174,4 +191,5 @@ check "--tls-pcap=false: no synthetic packet among the stored ones ($(cat "$T/no
 	grep -qE '^floe: exported 0 of [1-9][0-9]* packets' "$T/nopcap.export.log"
 check "--tls-pcap=false: no summary line of synthetic frames" \
 	sh -c "! grep -q 'plaintext to the store' '$T/nopcap.floe.log'"
+is "$(stat_get "$T/nopcap.stats.json" tls_pcap_frames)" 0 "--tls-pcap=false: tls_pcap_frames 0 in --stats-json"
 done_testing

@@ -16,7 +16,7 @@ pkgs=(
 	libcmocka-dev iproute2 tshark tcpdump curl python3 jq zstd procps openssl util-linux
 	nghttp2-client nghttp2-server nghttp2-proxy python3-grpcio golang-go
 	nodejs redis-server redis-tools dnsmasq-base bind9-dnsutils rabbitmq-server python3-pika kcat
-	tinyproxy socat
+	tinyproxy socat python3-prometheus-client
 	# the web UI's browser tests (selftests/integration/test_ui.sh) drive Debian's chromium and
 	# firefox-esr (the two browsers; puppeteer-core speaks WebDriver BiDi to Firefox)
 	chromium firefox-esr

@@ -169,9 +169,11 @@ def tshark_packets(path):
     return r.returncode, warn, rows
 
 
-def ws_collect(url, until, token=None, pause=None, timeout=30, rcvbuf=None):
+def ws_collect(url, until, token=None, pause=None, timeout=30, rcvbuf=None, frames=None):
     """Messages from the stream until until(msgs) is true. pause(msgs) may return a function,
-    run once (the socket not read meanwhile)."""
+    run once (the socket not read meanwhile). A batched stream's WebSocket messages (JSON
+    arrays, ?batch=N) are taken apart into their messages; frames, when a list, gets each
+    WebSocket message's count of messages, or None for one that was not an array."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
     ws = WSClient(url, headers=headers, timeout=timeout, rcvbuf=rcvbuf)
     msgs = []
@@ -186,7 +188,10 @@ def ws_collect(url, until, token=None, pause=None, timeout=30, rcvbuf=None):
             text = ws.recv()
             if text is None:
                 raise EOFError(f"closed after {len(msgs)} messages")
-            msgs.append(json.loads(text))
+            m = json.loads(text)
+            if frames is not None:
+                frames.append(len(m) if isinstance(m, list) else None)
+            msgs.extend(m if isinstance(m, list) else [m])
             if pause and not paused:
                 job = pause(msgs)
                 if job is not None:
@@ -195,6 +200,20 @@ def ws_collect(url, until, token=None, pause=None, timeout=30, rcvbuf=None):
     finally:
         ws.close()
     return msgs
+
+
+def emit_when(fx, when, n, spacing_us=0):
+    """A ws_collect pause: once when(msgs), the fixture emits n entries (spacing_us apart) once
+    the stream's followers are registered, while the socket is not read."""
+    def pause(msgs):
+        if not when(msgs):
+            return None
+
+        def emit():
+            fx.wait_followers(3)
+            fx.cmd(f"emit {n} {spacing_us}")
+        return emit
+    return pause
 
 
 def entries_of(msgs):
@@ -225,6 +244,7 @@ def main():
     try:
         run_http(fx, real, capture)
         run_stream(fx, real)
+        run_stream_batched(fx)
         fx2 = Fixture(build, "--agents", "2", "--synthetic", "10", "--token", "s3cret")
         fixtures.append(fx2)
         run_token(fx2)
@@ -234,6 +254,10 @@ def main():
                       "64", "--follow-queue", "2000")
         fixtures.append(fx3)
         run_slow(fx3)
+        fx4 = Fixture(build, "--agents", str(N_AGENTS), "--synthetic", "30", "--ws-queue",
+                      "64", "--follow-queue", "2000")
+        fixtures.append(fx4)
+        run_slow(fx4, batch=16)
     finally:
         for f in fixtures:
             f.close()
@@ -397,16 +421,8 @@ def run_stream(fx, real):
     history = [e["id"] for e in d["entries"]]
     emitted = 300
 
-    def pause(msgs):
-        if msgs[-1]["type"] != "entry" or len(msgs) != 50:
-            return None
-
-        def emit():
-            # While the history is still being sent: the followers are registered first.
-            fx.wait_followers(3)
-            fx.cmd(f"emit {emitted} 200")
-        return emit
-
+    # While the history is still being sent.
+    pause = emit_when(fx, lambda m: m[-1]["type"] == "entry" and len(m) == 50, emitted, 200)
     want = len(history) + emitted
     msgs = ws_collect(base, lambda m: bool(m) and m[-1]["type"] == "entry" and
                       len(m) >= want and len(entries_of(m)) >= want, pause=pause)
@@ -439,20 +455,90 @@ def run_stream(fx, real):
     # A filtered stream: only matching entries, history and live.
     q = 'request.method == "POST"'
 
-    def pause2(msgs):
-        if msgs[-1]["type"] != "live":
-            return None
-
-        def emit():
-            fx.wait_followers(3)
-            fx.cmd("emit 30")
-        return emit
+    pause2 = emit_when(fx, lambda m: m[-1]["type"] == "live", 30)
     n_post = sum(1 for e in d["entries"] if e.get("request", {}).get("method") == "POST")
     msgs = ws_collect(base + "?" + urllib.parse.urlencode({"q": q}),
                       lambda m: len(entries_of(m)) >= n_post + 10, pause=pause2)
     ents = entries_of(msgs)
     ok(len(ents) == n_post + 10 and all(e["request"]["method"] == "POST" for e in ents),
        f"filtered stream: {n_post} history + 10 live POSTs, nothing else")
+
+
+def run_stream_batched(fx):
+    """?batch=N: the same stream, N messages to a WebSocket message (a JSON array)."""
+    batch = 100
+    base = f"ws://127.0.0.1:{fx.port}/api/v1/stream"
+    url = base + "?" + urllib.parse.urlencode({"batch": batch, "batch_ms": 50})
+    st, d = get_json(fx.base, "/api/v1/entries", {"limit": "10000"})
+    history = [e["id"] for e in d["entries"]]
+    emitted = 500
+    frames = []
+
+    # While the history is still being sent (the client is not reading).
+    pause = emit_when(fx, lambda m: len(entries_of(m)) >= 50, emitted, 100)
+    want = len(history) + emitted
+    msgs = ws_collect(url, lambda m: len(entries_of(m)) >= want, pause=pause, frames=frames)
+    ents = entries_of(msgs)
+    ids = [e["id"] for e in ents]
+    ok(frames and all(f is not None and 1 <= f <= batch for f in frames),
+       f"batched stream: every WebSocket message is an array of 1 to {batch} messages "
+       f"({len(frames)} messages, largest {max(f or 0 for f in frames)})",
+       frames[:20])
+    ok(max(f or 0 for f in frames) > 1, "batched stream: messages do hold several entries")
+    # The oracle: the hub's own listing, asked again now that the emitted entries are in it.
+    st, d2 = get_json(fx.base, "/api/v1/entries", {"limit": "10000"})
+    now = [e["id"] for e in d2["entries"]]
+    ok(len(ids) == want and len(set(ids)) == want and set(ids) == set(now),
+       f"batched stream: every entry of /api/v1/entries exactly once across batches ({want})",
+       (len(ids), len(set(ids)), len(now), sorted(set(now) - set(ids))[:5]))
+    types = [m["type"] for m in msgs]
+    live_at = types.index("live") if "live" in types else -1
+    hist = entries_of(msgs[:live_at])
+    # Entries emitted while the history is read can be in its last pages too.
+    ok(live_at > 0 and [e["id"] for e in hist][:len(history)] == history and
+       [key(e) for e in hist] == sorted(key(e) for e in hist),
+       f"batched stream: the history in time order, then live ({len(hist)} entries)")
+    lk = [key(e) for e in entries_of(msgs[live_at:])]
+    ok(lk == sorted(lk), "batched stream: live entries in time order")
+
+    # A lone live entry is not kept waiting for its batch to fill: it comes within batch_ms
+    # (plus the hub's 200 ms ordering hold).
+    # The earlier streams' followers are gone first, so that "3 followers" means this one's.
+    end = time.time() + 10
+    while int(fx.cmd("followers").split()[1]) and time.time() < end:
+        time.sleep(0.05)
+    got = {}
+
+    def pause1(msgs):
+        if msgs[-1]["type"] != "live":
+            return None
+
+        def emit():
+            fx.wait_followers(3)
+            got["t0"] = time.time()
+            fx.cmd("emit 1")
+        return emit
+    # History from now on: none; then the one live entry.
+    url1 = base + "?" + urllib.parse.urlencode({"batch": 1000, "batch_ms": 300,
+                                                "since": str(time.time_ns())})
+    try:
+        msgs = ws_collect(url1, lambda m: len(entries_of(m)) >= 1, pause=pause1, timeout=20)
+        took = time.time() - got["t0"]
+        ok(len(entries_of(msgs)) == 1 and took < 5,
+           f"batched stream: a lone live entry arrives without its batch filling "
+           f"({took * 1000:.0f} ms; batch_ms 300)")
+    except (TimeoutError, EOFError) as e:
+        ok(False, "batched stream: a lone live entry arrives without its batch filling", e)
+
+    # Out of range: refused like a bad query.
+    for arg in ({"batch": "0"}, {"batch": "5000"}, {"batch": "10", "batch_ms": "x"}):
+        ws = WSClient(base + "?" + urllib.parse.urlencode(arg), timeout=10)
+        first = ws.recv()
+        ws.close()
+        name = "batch_ms" if "batch_ms" in arg else "batch"
+        ok(first is None and ws.close_code == 1008 and f'"error":"{name}: ' in ws.close_reason,
+           f"stream: {urllib.parse.urlencode(arg)} closes it with 1008 and why",
+           (first, ws.close_code, ws.close_reason))
 
 
 def run_token(fx):
@@ -507,9 +593,11 @@ def run_token(fx):
        "404, not a 401)", (st, body[:100]))
 
 
-def run_slow(fx):
-    """A client that stops reading: the agents are never held up, it is told what it lost."""
-    url = f"ws://127.0.0.1:{fx.port}/api/v1/stream"
+def run_slow(fx, batch=0):
+    """A client that stops reading: the agents are never held up, it is told what it lost.
+    With batch, the same through a batched stream."""
+    url = f"ws://127.0.0.1:{fx.port}/api/v1/stream" + (f"?batch={batch}" if batch else "")
+    what = f"slow client (batch={batch})" if batch else "slow client"
     n = 20000
     queue = 64  # --ws-queue: live entries the hub may hold besides the client's queue
     state = {}
@@ -558,22 +646,22 @@ def run_slow(fx):
         # A small receive buffer: a client that stops reading is full after a few entries.
         msgs = ws_collect(url, done, pause=pause, timeout=60, rcvbuf=65536)
     except (TimeoutError, EOFError) as e:
-        ok(False, "slow client: the stream goes on", (e, state))
+        ok(False, f"{what}: the stream goes on", (e, state))
         return
     live = msgs[[m["type"] for m in msgs].index("live"):]
     got = entries_of(live)
     notices = [m for m in live if m["type"] == "lost"]
     lost = sum(m["lost"] for m in notices)
     ok(notices and lost > 0 and len(got) + lost == n,
-       f"slow client: told it lost {lost} of {n} (got {len(got)})",
+       f"{what}: told it lost {lost} of {n} (got {len(got)})",
        (len(notices), lost, len(got), state))
-    ok(notices and notices[-1]["total"] == lost, "slow client: the notices' total adds up")
-    ok(state.get("agent_lost") == 0, "slow client: the agents' followers lost nothing "
+    ok(notices and notices[-1]["total"] == lost, f"{what}: the notices' total adds up")
+    ok(state.get("agent_lost") == 0, f"{what}: the agents' followers lost nothing "
        "(the hub never held them up)", state)
-    ok(len(set(e["id"] for e in got)) == len(got), "slow client: no entry twice")
+    ok(len(set(e["id"] for e in got)) == len(got), f"{what}: no entry twice")
     lk = [key(e) for e in got]
-    ok(lk == sorted(lk), "slow client: what it got is in time order")
-    print(f"# slow client: the agents emitted {n} entries in {state.get('emit_s', 0):.2f} s")
+    ok(lk == sorted(lk), f"{what}: what it got is in time order")
+    print(f"# {what}: the agents emitted {n} entries in {state.get('emit_s', 0):.2f} s")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,11 @@ const consoleErrors = [];
 const page = await browser.newPage();
 page.on('console', (m) => m.type() === 'error' && consoleErrors.push(`${page.url()}: ${m.text()} (${m.location()?.url || ''})`));
 page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
-page.on('requestfailed', (r) => !/\/api\/v1\/(stream|pcap)/.test(r.url()) && consoleErrors.push(`failed ${r.url()}`));
+// A request the browser cancelled because the test navigated away (health refreshes every 3 s;
+// on a loaded machine one can be in flight at page.goto) is not the page's error: Firefox
+// reports it as NS_BINDING_ABORTED, Chromium as net::ERR_ABORTED.
+page.on('requestfailed', (r) => !/\/api\/v1\/(stream|pcap)/.test(r.url()) && !/ABORTED/.test(r.failure()?.errorText || '') &&
+	consoleErrors.push(`failed ${r.url()} (${r.failure()?.errorText || '?'})`));
 // Not errors of the page: the browser's own line for an answer the page expects (a hub
 // without a triggers route: 404; a hub with --token before the token: 401; the refused
 // WebSocket handshake that makes the page ask for it).
@@ -92,6 +96,24 @@ const clear = async (sel) => {
 	await page.keyboard.press('Backspace');
 };
 const count = () => page.$eval('#count', (e) => Number(e.textContent));
+// What the page's WebSocket receives, beside the page's own handler: messages, how many were
+// arrays (the hub's batches, ?batch=), the largest, and every entry id in arrival order.
+await page.evaluateOnNewDocument(() => {
+	const W = window.WebSocket;
+	const s = (window.__ws = { messages: 0, arrays: 0, maxBatch: 0, ids: [] });
+	window.WebSocket = class extends W {
+		constructor(...a) {
+			super(...a);
+			this.addEventListener('message', (ev) => {
+				s.messages++;
+				let m;
+				try { m = JSON.parse(ev.data); } catch { return; }
+				if (Array.isArray(m)) { s.arrays++; s.maxBatch = Math.max(s.maxBatch, m.length); }
+				for (const x of [].concat(m)) if (x && x.type === 'entry') s.ids.push(x.entry.id);
+			});
+		}
+	};
+});
 
 try {
 	// 1. Live: the page is open and streaming before the traffic is made.
@@ -112,6 +134,12 @@ try {
 	await until(async () => { m = n; n = await hubCount(''); return n === m && (await count()) === n; }, 15000, 500);
 	ok(n > before && (await count()) === n, `the page counts the hub's ${n} entries`, { page: await count(), hub: n, before });
 	const all = new Set((await api('/api/v1/entries', { limit: 10000 })).body.entries.map((e) => e.id));
+	// Batches: the page asked for them (every message an array) and got every entry of the hub
+	// exactly once across them (history and live, one stream since the page opened).
+	const ws = await page.evaluate(() => ({ ...window.__ws, ids: [...window.__ws.ids] }));
+	ok(ws.messages > 0 && ws.arrays === ws.messages, `the stream came in batches: ${ws.messages} WebSocket messages, all arrays, the largest of ${ws.maxBatch}`, { messages: ws.messages, arrays: ws.arrays });
+	ok(ws.ids.length === all.size && new Set(ws.ids).size === ws.ids.length && ws.ids.every((id) => all.has(id)),
+		`the batches held each of the hub's ${all.size} entries exactly once`, { got: ws.ids.length, distinct: new Set(ws.ids).size, hub: all.size });
 	const shown = await rows();
 	ok(shown.length > 0 && shown.every((r) => all.has(r.id)), `the ${shown.length} rows in view are hub entries`);
 	await shot('traffic');

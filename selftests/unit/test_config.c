@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "api/agent_api_mem.h"
 #include "config/config.h"
 #include "tap/tap.h"
 #include "trigger/trigger.h"
@@ -385,6 +386,81 @@ static void test_trigger_api(void **state)
 	trigger_set_free(ts);
 }
 
+static double secs_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A replace through the API returns once the follow for the new set is subscribed, woken by
+ * the follow itself, not after a poll's 3 s bound: at once when there is no follow thread,
+ * when the follow is in place, and when it cannot start (the agent refuses). 1.5 s is half
+ * of that bound: a wake-up that came from the bound fails. */
+static void test_trigger_follow_live(void **state)
+{
+	static const char *const set1 =
+	    "[{\"name\":\"d\",\"query\":\"dns\",\"actions\":[{\"counter\":true}]}]";
+	static const char *const set2 =
+	    "[{\"name\":\"h\",\"query\":\"http\",\"actions\":[{\"counter\":true}]}]";
+	struct agent_api api;
+	struct trigger_set *ts;
+	struct tap_service svc;
+	struct timespec t0;
+	char err[512];
+	char *txt;
+
+	(void)state;
+	/* not started: no follow to wait for */
+	assert_int_equal(trigger_set_empty(tmpdir, stderr, &ts), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(trigger_set_replace_api(ts, "v1", set1, err, sizeof(err)), 0);
+	free(trigger_set_list_json(ts));
+	if (secs_since(&t0) > 1.5)
+		fail_msg("replace+list without a follow thread took %.2f s", secs_since(&t0));
+	trigger_set_free(ts);
+
+	/* started over an agent: the follow is subscribed when replace returns */
+	assert_int_equal(agent_api_mem_new(&(struct agent_api_mem_opts){0}, &api), 0);
+	assert_int_equal(trigger_set_empty(tmpdir, stderr, &ts), 0);
+	trigger_set_service(ts, &svc);
+	assert_int_equal(svc.start(&api, svc.ctx, err, sizeof(err)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(trigger_set_replace_api(ts, "v1", set1, err, sizeof(err)), 0);
+	if (secs_since(&t0) > 1.5)
+		fail_msg("replace with a follow that starts took %.2f s", secs_since(&t0));
+	assert_int_equal(agent_api_mem_followers(&api), 1);
+	/* the entry added right after the replace reaches the trigger */
+	assert_int_equal(agent_api_mem_add(&api, "e1", 1000,
+					   "{\"protocol\":\"dns\",\"ts\":\"x\","
+					   "\"request\":{\"name\":\"a.example\"}}"),
+			 0);
+	for (int i = 0;; i++) {
+		txt = trigger_set_list_json(ts);
+		if (strstr(txt, "\"matched\":1"))
+			break;
+		if (i == 1000)
+			fail_msg("the entry never matched: %s", txt);
+		free(txt);
+		usleep(10000);
+	}
+	free(txt);
+
+	/* the agent refuses: the follow fails to start, replace and list do not wait for it */
+	agent_api_mem_set_down(&api, true);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(trigger_set_replace_api(ts, "v2", set2, err, sizeof(err)), 0);
+	txt = trigger_set_list_json(ts);
+	if (secs_since(&t0) > 1.5)
+		fail_msg("replace+list with a failing follow took %.2f s", secs_since(&t0));
+	assert_non_null(strstr(txt, "\"v2\""));
+	free(txt);
+	svc.stop(svc.ctx);
+	trigger_set_free(ts);
+	api.ops->destroy(api.self);
+}
+
 static void test_trigger_config(void **state)
 {
 	char err[512];
@@ -562,6 +638,7 @@ int main(void)
 	    cmocka_unit_test(test_print_round_trip),
 	    cmocka_unit_test(test_trigger_config),
 	    cmocka_unit_test(test_trigger_api),
+	    cmocka_unit_test(test_trigger_follow_live),
 	    cmocka_unit_test(test_trigger_matching),
 	    cmocka_unit_test(test_trigger_queue_bound),
 	};

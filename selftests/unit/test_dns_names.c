@@ -27,7 +27,7 @@
 
 #include "dns_wire.h"
 
-#define T0 1000000000000ull /* the fixture's first packet time, ns */
+#define T0  1000000000000ull /* the fixture's first packet time, ns */
 #define SEC 1000000000ull
 
 struct fx {
@@ -64,10 +64,10 @@ static void fx_init(struct fx *f, size_t dns_max)
 	assert_non_null(f->r);
 	f->ts = T0;
 	f->cport = 40000;
-	assert_int_equal(dissect_engine_create(
-			     &(struct dissect_config){.names = names, .names_ctx = f->r}, sink,
-			     f, &f->eng),
-			 0);
+	assert_int_equal(
+	    dissect_engine_create(&(struct dissect_config){.names = names, .names_ctx = f->r}, sink,
+				  f, &f->eng),
+	    0);
 }
 
 static void fx_free(struct fx *f)
@@ -215,7 +215,8 @@ static void test_chains(void **state)
 		size_t n = 0;
 
 		for (int i = 0; i < DNS_ANSWER_CHAIN_MAX; i++)
-			snprintf(links[i], sizeof(links[i]), "CNAME c%d.test c%d.test 60", i, i + 1);
+			snprintf(links[i], sizeof(links[i]), "CNAME c%d.test c%d.test 60", i,
+				 i + 1);
 		snprintf(links[DNS_ANSWER_CHAIN_MAX], sizeof(links[0]), "A c%d.test 10.9.0.9 60",
 			 DNS_ANSWER_CHAIN_MAX);
 		for (int i = 0; i <= DNS_ANSWER_CHAIN_MAX; i++)
@@ -249,10 +250,11 @@ static void test_hostile(void **state)
 	assert_string_equal(at(&f, "10.9.1.1", T0 + SEC), "-");
 	assert_string_equal(at(&f, "10.9.1.2", T0 + SEC), "web.test.floe|");
 	/* the question's own A beside a CNAME: the chain goes on, the A is off it */
-	assert_int_equal(exchange(&f, "x.test", 1,
-				  (const char *[]){"A x.test 10.9.1.3 300", "CNAME x.test y.test 300",
-						   "A y.test 10.9.1.4 300", NULL}),
-			 1);
+	assert_int_equal(
+	    exchange(&f, "x.test", 1,
+		     (const char *[]){"A x.test 10.9.1.3 300", "CNAME x.test y.test 300",
+				      "A y.test 10.9.1.4 300", NULL}),
+	    1);
 	assert_string_equal(at(&f, "10.9.1.3", T0 + SEC), "-");
 	/* a CNAME loop */
 	assert_int_equal(exchange(&f, "loop.test", 1,
@@ -262,12 +264,10 @@ static void test_hostile(void **state)
 			 0);
 	assert_string_equal(at(&f, "10.9.1.5", T0 + SEC), "-");
 	/* an AAAA in an answer to A; an A in an answer to AAAA */
-	assert_int_equal(exchange(&f, "v4.test", 1,
-				  (const char *[]){"AAAA v4.test fd00:99::1 300", NULL}),
-			 0);
-	assert_int_equal(exchange(&f, "v6.test", 28,
-				  (const char *[]){"A v6.test 10.9.1.6 300", NULL}),
-			 0);
+	assert_int_equal(
+	    exchange(&f, "v4.test", 1, (const char *[]){"AAAA v4.test fd00:99::1 300", NULL}), 0);
+	assert_int_equal(
+	    exchange(&f, "v6.test", 28, (const char *[]){"A v6.test 10.9.1.6 300", NULL}), 0);
 	/* NXDOMAIN (rcode 3), SERVFAIL (2) and a truncated answer (TC) with records */
 	assert_int_equal(exchange_flags(&f, "nx.test", 1, 0x8183,
 					(const char *[]){"A nx.test 10.9.1.7 300", NULL}),
@@ -279,9 +279,8 @@ static void test_hostile(void **state)
 					(const char *[]){"A tc.test 10.9.1.7 300", NULL}),
 			 0);
 	/* other question types name nothing (MX: its additional addresses are the exchange's) */
-	assert_int_equal(exchange(&f, "mx.test", 15,
-				  (const char *[]){"A mx.test 10.9.1.7 300", NULL}),
-			 0);
+	assert_int_equal(
+	    exchange(&f, "mx.test", 15, (const char *[]){"A mx.test 10.9.1.7 300", NULL}), 0);
 	assert_string_equal(at(&f, "10.9.1.7", T0 + SEC), "-");
 
 	/* an answer nobody asked for (no query captured: unsolicited) */
@@ -373,12 +372,10 @@ static void test_ttl_and_recency(void **state)
 	assert_string_equal(at(&f, "10.9.2.1", T0 + 150 * SEC), "newer.test|");
 	assert_string_equal(at(&f, "10.9.2.1", T0 + 160 * SEC), "-");
 	/* through the dissector: the second answer for the same address renames it */
-	assert_int_equal(exchange(&f, "one.test", 1,
-				  (const char *[]){"A one.test 10.9.2.2 300", NULL}),
-			 1);
-	assert_int_equal(exchange(&f, "two.test", 1,
-				  (const char *[]){"A two.test 10.9.2.2 300", NULL}),
-			 1);
+	assert_int_equal(
+	    exchange(&f, "one.test", 1, (const char *[]){"A one.test 10.9.2.2 300", NULL}), 1);
+	assert_int_equal(
+	    exchange(&f, "two.test", 1, (const char *[]){"A two.test 10.9.2.2 300", NULL}), 1);
 	assert_string_equal(at(&f, "10.9.2.2", f.ts), "two.test|");
 	/* beside a pod: both; the entry's name stays the pod's */
 	key("10.9.2.3", k);
@@ -391,6 +388,64 @@ static void test_ttl_and_recency(void **state)
 	longname[sizeof(longname) - 1] = 0;
 	assert_int_equal(name_resolver_set_dns(f.r, k, longname, T0, 30), -EINVAL);
 	assert_int_equal(name_resolver_set_dns(f.r, k, "", T0, 30), -EINVAL);
+	fx_free(&f);
+	(void)state;
+}
+
+/* A history per address: each entry gets the name valid at its time, the newest answer at
+ * or before it (newest learned for the same time), until its TTL or the next answer; a time
+ * before the first answer gets the first; the same name again extends its record; at most
+ * NAME_RESOLVER_DNS_PER_ADDR per address, the oldest by time going first. */
+static void test_history(void **state)
+{
+	struct fx f;
+	struct name_resolver_stats st;
+	uint8_t k[16];
+	char nm[32];
+
+	fx_init(&f, 0);
+	key("10.9.4.1", k);
+	assert_int_equal(name_resolver_set_dns(f.r, k, "a.test", T0, 300), 0);
+	assert_int_equal(name_resolver_set_dns(f.r, k, "b.test", T0 + 100 * SEC, 300), 0);
+	assert_string_equal(at(&f, "10.9.4.1", T0 - 10 * SEC), "a.test|");
+	assert_string_equal(at(&f, "10.9.4.1", T0 + 50 * SEC), "a.test|");
+	assert_string_equal(at(&f, "10.9.4.1", T0 + 100 * SEC), "b.test|");
+	assert_string_equal(at(&f, "10.9.4.1", T0 + 350 * SEC), "b.test|");
+	assert_string_equal(at(&f, "10.9.4.1", T0 + 400 * SEC), "-");
+	/* learned out of time order: it goes in its place */
+	assert_int_equal(name_resolver_set_dns(f.r, k, "early.test", T0 + 60 * SEC, 300), 0);
+	assert_string_equal(at(&f, "10.9.4.1", T0 + 50 * SEC), "a.test|");
+	assert_string_equal(at(&f, "10.9.4.1", T0 + 70 * SEC), "early.test|");
+	assert_string_equal(at(&f, "10.9.4.1", T0 + 110 * SEC), "b.test|");
+	/* two answers at the same time: the one learned last */
+	assert_int_equal(name_resolver_set_dns(f.r, k, "c.test", T0 + 500 * SEC, 300), 0);
+	assert_int_equal(name_resolver_set_dns(f.r, k, "d.test", T0 + 500 * SEC, 300), 0);
+	assert_string_equal(at(&f, "10.9.4.1", T0 + 500 * SEC), "d.test|");
+	/* the same name while it holds: one record, held longer */
+	name_resolver_get_stats(f.r, &st);
+	size_t before = st.dns_records;
+	assert_int_equal(st.dns_names, 1);
+	assert_int_equal(name_resolver_set_dns(f.r, k, "d.test", T0 + 700 * SEC, 300), 0);
+	name_resolver_get_stats(f.r, &st);
+	assert_int_equal(st.dns_records, before);
+	assert_string_equal(at(&f, "10.9.4.1", T0 + 900 * SEC), "d.test|");
+	assert_string_equal(at(&f, "10.9.4.1", T0 + 1000 * SEC), "-");
+	/* the bound per address: the oldest by time go */
+	key("10.9.4.2", k);
+	for (int i = 0; i < NAME_RESOLVER_DNS_PER_ADDR + 2; i++) {
+		snprintf(nm, sizeof(nm), "n%d.test", i);
+		assert_int_equal(
+		    name_resolver_set_dns(f.r, k, nm, T0 + (uint64_t)(10 * i) * SEC, 300), 0);
+	}
+	assert_string_equal(at(&f, "10.9.4.2", T0), "n2.test|"); /* n0, n1 gone */
+	assert_string_equal(at(&f, "10.9.4.2", T0 + 25 * SEC), "n2.test|");
+	snprintf(nm, sizeof(nm), "n%d.test|", NAME_RESOLVER_DNS_PER_ADDR + 1);
+	assert_string_equal(at(&f, "10.9.4.2", T0 + 10000 * SEC - 1), "-");
+	assert_string_equal(
+	    at(&f, "10.9.4.2", T0 + (uint64_t)(10 * NAME_RESOLVER_DNS_PER_ADDR + 15) * SEC), nm);
+	/* an answer older than all an address keeps names nothing */
+	assert_int_equal(name_resolver_set_dns(f.r, k, "ancient.test", T0 - 1000 * SEC, 300), 0);
+	assert_string_equal(at(&f, "10.9.4.2", T0 - 1000 * SEC), "n2.test|");
 	fx_free(&f);
 	(void)state;
 }
@@ -467,9 +522,8 @@ static void test_bound(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_chains),
-	    cmocka_unit_test(test_hostile),
-	    cmocka_unit_test(test_ttl_and_recency),
+	    cmocka_unit_test(test_chains),  cmocka_unit_test(test_history),
+	    cmocka_unit_test(test_hostile), cmocka_unit_test(test_ttl_and_recency),
 	    cmocka_unit_test(test_bound),
 	};
 

@@ -202,6 +202,8 @@ static void check_offsets(const struct go_elf_info *gi)
 	assert_int_equal(gi->n_read_rets, 2);
 	assert_int_equal(gi->read_rets[0], TEXT_OFF + READ_AT + 5);
 	assert_int_equal(gi->read_rets[1], TEXT_OFF + READ_AT + 8);
+	assert_int_equal(gi->n_write_rets, 1);
+	assert_int_equal(gi->write_rets[0], TEXT_OFF + WRITE_AT + 2);
 }
 
 static void test_symtab(void **state)

@@ -13,7 +13,7 @@
 #include "api/agent_api_mem.h"
 #include "hub_pcap.h"
 #include "hub_query.h"
-#include "hub_redact.h"
+#include "api/agent_api_redact.h"
 #include "hub_triggers.h"
 #include "api/snapshot_name.h"
 
@@ -152,18 +152,18 @@ static void test_name(void **state)
 	int n = 0;
 
 	(void)state;
-	assert_int_equal(hub_name_entry("{\"a\":1}\n", 8, "node-a", &b), 0);
+	assert_int_equal(agent_api_name_entry("{\"a\":1}\n", 8, "node-a", &b), 0);
 	assert_int_equal(b.len, strlen("{\"a\":1,\"agent\":\"node-a\"}"));
 	assert_memory_equal(b.p, "{\"a\":1,\"agent\":\"node-a\"}", b.len);
-	assert_int_equal(hub_name_entry("{}", 2, "x\"y", &b), 0);
+	assert_int_equal(agent_api_name_entry("{}", 2, "x\"y", &b), 0);
 	assert_memory_equal(b.p, "{\"agent\":\"x\\\"y\"}", b.len);
-	assert_int_equal(hub_name_entry("[1]", 3, "x", &b), -EINVAL);
-	assert_int_equal(hub_name_entry("{", 1, "x", &b), -EINVAL);
+	assert_int_equal(agent_api_name_entry("[1]", 3, "x", &b), -EINVAL);
+	assert_int_equal(agent_api_name_entry("{", 1, "x", &b), -EINVAL);
 	entry_json_buf_free(&b);
 
 	/* Through the wrapper: every entry of agent n1 named n1, the agent's own name. */
 	make_agents(a, 2, 10);
-	assert_int_equal(hub_name_wrap(a[1], 1, &named), 0);
+	assert_int_equal(agent_api_name_wrap(a[1], 1, &named), 0);
 	assert_int_equal(named.ops->query(named.self, &q, count_named, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 5);
 	n = 0;
@@ -366,13 +366,13 @@ static void test_redact(void **state)
 	const char *body_only = "{\"id\":\"z\",\"request\":{\"body\":{\"text\":\"Cookie\"}}}";
 
 	(void)state;
-	assert_int_equal(hub_redact_entry(e, strlen(e), &b), 1);
+	assert_int_equal(agent_api_redact_entry(e, strlen(e), &b), 1);
 	assert_int_equal(b.len, strlen(want));
 	assert_memory_equal(b.p, want, b.len);
-	assert_int_equal(hub_redact_entry(plain, strlen(plain), &b), 0);
-	assert_int_equal(hub_redact_entry(body_only, strlen(body_only), &b), 0);
-	assert_int_equal(hub_redact_entry("[\"cookie\"]", 10, &b), -EINVAL);
-	assert_int_equal(hub_redact_entry("{\"cookie\":", 10, &b), -EINVAL);
+	assert_int_equal(agent_api_redact_entry(plain, strlen(plain), &b), 0);
+	assert_int_equal(agent_api_redact_entry(body_only, strlen(body_only), &b), 0);
+	assert_int_equal(agent_api_redact_entry("[\"cookie\"]", 10, &b), -EINVAL);
+	assert_int_equal(agent_api_redact_entry("{\"cookie\":", 10, &b), -EINVAL);
 	entry_json_buf_free(&b);
 }
 

@@ -165,6 +165,96 @@ static void test_orientation(void **state)
 	tls_streams_free(ts);
 }
 
+/* Go Writes taken at entry (pending): the connection's records wait for the count; a short
+ * count cuts the Write, 0 drops it, a count that never comes releases it as taken. */
+static void test_pending_writes(void **state)
+{
+	static struct rec_buf b;
+	struct got g = {};
+	struct byte_sink sink = {.stream = got_stream, .ctx = &g};
+	struct tls_streams *ts;
+	struct tls_streams_stats st;
+
+	assert_int_equal(tls_streams_new(&ts), 0);
+	/* a client's request Write, pending; the response is read (another goroutine) before
+	 * the Write returns: held behind it */
+	mk_rec(&b, 7, 0x1000, FLOE_TLS_WRITE, FLOE_TLS_ROLE_CLIENT, "GET /a", 6, 6, 0);
+	b.r.flags = FLOE_TLS_F_PENDING;
+	tls_streams_data(ts, &b.r, b.data, 1, &sink);
+	mk_rec(&b, 7, 0x1000, FLOE_TLS_READ, FLOE_TLS_ROLE_CLIENT, "200 a", 5, 5, 0);
+	tls_streams_data(ts, &b.r, b.data, 2, &sink);
+	assert_int_equal(g.n, 0);
+	/* a count for another connection changes nothing */
+	tls_streams_write_done(ts, 7, 0x2000, 6, 3, &sink);
+	assert_int_equal(g.n, 0);
+	/* all 6 written: the request, then the response, in that order */
+	tls_streams_write_done(ts, 7, 0x1000, 6, 3, &sink);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.data[0], "GET /a");
+	assert_true(g.c[0].from_client);
+	assert_int_equal(g.c[0].flags, BYTE_STREAM_OPEN | BYTE_STREAM_TLS);
+	assert_int_equal(g.c[0].ts_ns, 1);
+	assert_string_equal(g.data[1], "200 a");
+	assert_false(g.c[1].from_client);
+
+	/* a Write of 10 that wrote 4 (the peer closed): 4 bytes, the next call at 6 + 4 */
+	mk_rec(&b, 7, 0x1000, FLOE_TLS_WRITE, FLOE_TLS_ROLE_CLIENT, "GET /bbbbb", 10, 10, 0);
+	b.r.flags = FLOE_TLS_F_PENDING;
+	tls_streams_data(ts, &b.r, b.data, 4, &sink);
+	tls_streams_write_done(ts, 7, 0x1000, 4, 5, &sink);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(g.c[2].len, 4);
+	assert_int_equal(g.c[2].offset, 6);
+	/* a failed Write (0 written): nothing of it; the next one starts at 10, no gap */
+	mk_rec(&b, 7, 0x1000, FLOE_TLS_WRITE, FLOE_TLS_ROLE_CLIENT, "lost!", 5, 5, 0);
+	b.r.flags = FLOE_TLS_F_PENDING;
+	tls_streams_data(ts, &b.r, b.data, 6, &sink);
+	tls_streams_write_done(ts, 7, 0x1000, 0, 7, &sink);
+	mk_rec(&b, 7, 0x1000, FLOE_TLS_WRITE, FLOE_TLS_ROLE_CLIENT, "next", 4, 4, 0);
+	tls_streams_data(ts, &b.r, b.data, 8, &sink);
+	assert_int_equal(g.n, 4);
+	assert_string_equal(g.data[3], "next");
+	assert_int_equal(g.c[3].offset, 10);
+	assert_false(g.c[3].flags & BYTE_STREAM_GAP);
+
+	/* a count that never comes: released as taken after TLS_HOLD_NS, then what followed */
+	mk_rec(&b, 7, 0x1000, FLOE_TLS_WRITE, FLOE_TLS_ROLE_CLIENT, "slow", 4, 4, 0);
+	b.r.flags = FLOE_TLS_F_PENDING;
+	tls_streams_data(ts, &b.r, b.data, 100, &sink);
+	mk_rec(&b, 7, 0x1000, FLOE_TLS_READ, FLOE_TLS_ROLE_CLIENT, "late", 4, 4, 0);
+	tls_streams_data(ts, &b.r, b.data, 101, &sink);
+	tls_streams_expire(ts, 100 + TLS_HOLD_NS - 1, &sink);
+	assert_int_equal(g.n, 4);
+	tls_streams_expire(ts, 100 + TLS_HOLD_NS, &sink);
+	assert_int_equal(g.n, 6);
+	assert_string_equal(g.data[4], "slow");
+	assert_string_equal(g.data[5], "late");
+	/* its count, late: nothing more */
+	tls_streams_write_done(ts, 7, 0x1000, 4, 200 + TLS_HOLD_NS, &sink);
+	assert_int_equal(g.n, 6);
+
+	/* a connection whose only Write wrote nothing: never opened, no close chunk */
+	mk_rec(&b, 9, 0x3000, FLOE_TLS_WRITE, FLOE_TLS_ROLE_CLIENT, "x", 1, 1, 0);
+	b.r.flags = FLOE_TLS_F_PENDING;
+	tls_streams_data(ts, &b.r, b.data, 300, &sink);
+	tls_streams_write_done(ts, 9, 0x3000, 0, 301, &sink);
+	tls_streams_close(ts, 9, 0x3000, 302, &sink);
+	assert_int_equal(g.n, 6);
+	/* held records go out before the close */
+	mk_rec(&b, 7, 0x1000, FLOE_TLS_WRITE, FLOE_TLS_ROLE_CLIENT, "bye", 3, 3, 0);
+	b.r.flags = FLOE_TLS_F_PENDING;
+	tls_streams_data(ts, &b.r, b.data, 400, &sink);
+	tls_streams_close(ts, 7, 0x1000, 401, &sink);
+	assert_int_equal(g.n, 8);
+	assert_string_equal(g.data[6], "bye");
+	assert_int_equal(g.c[7].flags, BYTE_STREAM_CLOSE | BYTE_STREAM_TLS);
+	tls_streams_get_stats(ts, &st);
+	assert_int_equal(st.write_unsent, 6 + 5 + 1);
+	assert_int_equal(st.hold_timeouts, 1);
+	assert_int_equal(st.stray_write_done, 2);
+	tls_streams_free(ts);
+}
+
 static void test_offsets_gaps_close(void **state)
 {
 	static struct rec_buf b;
@@ -352,6 +442,7 @@ int main(void)
 	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_orientation),
 	    cmocka_unit_test(test_offsets_gaps_close),
+	    cmocka_unit_test(test_pending_writes),
 	    cmocka_unit_test(test_maps_line),
 	    cmocka_unit_test(test_engine_entry),
 	};

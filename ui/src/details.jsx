@@ -177,7 +177,7 @@ export function asCurl(e) {
 	return parts.join(' ');
 }
 
-export function Details({ id, brief, onClose }) {
+export function Details({ id, onClose }) {
 	const [e, setE] = useState(null);
 	const [err, setErr] = useState('');
 	const [copied, setCopied] = useState('');
@@ -186,7 +186,8 @@ export function Details({ id, brief, onClose }) {
 		setErr('');
 		getJSON(`api/v1/entries/${encodeURIComponent(id)}`).then(setE, (x) => setErr(x.message));
 	}, [id]);
-	const ent = e || brief;
+	// The list keeps only rows (traffic.jsx), so the entry is always the one fetched here.
+	const ent = e;
 	if (!ent) return <aside class="details" id="details">{err ? <p class="err">{err}</p> : <p class="muted">loading…</p>}</aside>;
 	const s = summarize(ent);
 	const copy = (what, text) => {
@@ -221,7 +222,6 @@ export function Details({ id, brief, onClose }) {
 				<Half title="request" side="request" h={ent.request} e={ent} />
 				<Half title="response" side="response" h={ent.response} e={ent} />
 			</div>
-			{!e && !err && <p class="muted">loading the full entry…</p>}
 			{err && <p class="err">{err}</p>}
 		</aside>
 	);

@@ -2,6 +2,11 @@
 // tail, paused or not; a virtualized list (only the visible rows are in the DOM), bounded
 // to MAX_ROWS entries so memory stays bounded at any rate.
 //
+// Memory: an entry is kept only as its row (compact(): a dozen short strings), not as the
+// entry the stream sent (headers, bodies: kilobytes each); the details view fetches the
+// entry in full. The rows are a ring of MAX_ROWS (the oldest leave in O(1), no array
+// shifting), and so are the entries waiting while paused: at most 2 x MAX_ROWS rows.
+//
 // The rows all have one height, so the rows in view follow from the scroll offset alone
 // (rowWindow): no per-row measurements. A general virtualizer (@tanstack/virtual-core, used
 // before) rebuilds its table of every row's offset whenever the count changes: 100,000
@@ -25,40 +30,90 @@ export function rowWindow(scrollTop, height, count) {
 	return [first, Math.max(first, last)];
 }
 
-// Entries as they arrive, outside Preact's state: a render per animation frame at most.
+// A bounded FIFO: push() past the capacity overwrites the oldest (and says so).
+export class Ring {
+	constructor(cap) {
+		this.cap = cap;
+		this.a = new Array(cap);
+		this.head = 0;
+		this.length = 0;
+	}
+	// Empty, letting go of what it held (the array itself is kept).
+	clear() {
+		for (let i = 0; i < this.length; i++) this.a[(this.head + i) % this.cap] = undefined;
+		this.head = 0;
+		this.length = 0;
+	}
+	push(x) {
+		if (this.length < this.cap) {
+			this.a[(this.head + this.length++) % this.cap] = x;
+			return 0;
+		}
+		this.a[this.head] = x;
+		this.head = (this.head + 1) % this.cap;
+		return 1;
+	}
+	at(i) {
+		return i >= 0 && i < this.length ? this.a[(this.head + i) % this.cap] : undefined;
+	}
+	findIndex(f) {
+		for (let i = 0; i < this.length; i++) if (f(this.a[(this.head + i) % this.cap])) return i;
+		return -1;
+	}
+}
+
+// A row's strings are cut at CUT characters (a row is one line; the details have it all), and
+// copied when cut: a slice of a long string would keep all of it alive.
+const CUT = 200;
+const cut = (x) => (typeof x === 'string' && x.length > CUT ? `${x.slice(0, CUT).split('').join('')}…` : x);
+
+// What the list shows of an entry, its strings made once as it arrives (not at each render):
+// at most a dozen strings of at most CUT characters, whatever the entry holds.
+export function compact(e) {
+	const s = summarize(e);
+	return {
+		id: cut(e.id), protocol: cut(e.protocol), version: cut(e.version), time: entryTime(e).slice(11, 23),
+		method: cut(s.method), what: cut(s.what), status: cut(s.status), bad: s.bad, ends: cut(endpoints(e)),
+		elapsed: fmtMs(e.elapsed_ms), sizes: `${fmtBytes(e.request_size)}/${fmtBytes(e.response_size)}`,
+	};
+}
+
+// Rows as they arrive, outside Preact's state: a render per UPDATE_MS at most. evicted:
+// rows that left (the oldest, past MAX_ROWS; or waiting while paused, past MAX_ROWS).
 class Store {
 	constructor() {
-		this.rows = [];
-		this.pending = [];
+		this.rows = new Ring(MAX_ROWS);
+		this.pending = new Ring(MAX_ROWS);
 		this.evicted = 0;
+	}
+	reset() {
+		this.rows.clear();
+		this.pending.clear();
+		this.evicted = 0;
+	}
+	add(entries) {
+		for (const e of entries) this.evicted += this.pending.push(compact(e));
 	}
 	flush() {
 		if (!this.pending.length) return false;
-		for (const e of this.pending) e._s = summarize(e);
-		this.rows.push(...this.pending);
-		this.pending = [];
-		if (this.rows.length > MAX_ROWS) {
-			const cut = this.rows.length - MAX_ROWS;
-			this.rows.splice(0, cut);
-			this.evicted += cut;
-		}
+		for (let i = 0; i < this.pending.length; i++) this.evicted += this.rows.push(this.pending.at(i));
+		this.pending.clear();
 		return true;
 	}
 }
 
 const indexes = (a, b) => Array.from({ length: b - a }, (_, k) => a + k);
 
-function Row({ e, style, sel, onClick }) {
-	const s = e._s;
+function Row({ r, style, sel, onClick }) {
 	return (
-		<div class={"row" + (sel ? " sel" : "")} style={style} role="row" data-id={e.id} data-proto={e.protocol} data-version={e.version} data-status={s.status} aria-selected={sel} onClick={onClick}>
-			<span class="muted">{entryTime(e).slice(11, 23)}</span>
-			<span class="proto">{e.protocol}</span>
-			<span title={s.what}><b>{s.method}</b> {s.what}</span>
-			<span class={s.bad ? 'err' : 'ok'}>{s.status}</span>
-			<span title={endpoints(e)}>{endpoints(e)}</span>
-			<span>{fmtMs(e.elapsed_ms)}</span>
-			<span class="muted">{fmtBytes(e.request_size)}/{fmtBytes(e.response_size)}</span>
+		<div class={"row" + (sel ? " sel" : "")} style={style} role="row" data-id={r.id} data-proto={r.protocol} data-version={r.version} data-status={r.status} aria-selected={sel} onClick={onClick}>
+			<span class="muted">{r.time}</span>
+			<span class="proto">{r.protocol}</span>
+			<span title={r.what}><b>{r.method}</b> {r.what}</span>
+			<span class={r.bad ? 'err' : 'ok'}>{r.status}</span>
+			<span title={r.ends}>{r.ends}</span>
+			<span>{r.elapsed}</span>
+			<span class="muted">{r.sizes}</span>
 		</div>
 	);
 }
@@ -76,9 +131,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 
 	// (Re)open the stream when the query or the range changes.
 	useEffect(() => {
-		store.rows = [];
-		store.pending = [];
-		store.evicted = 0;
+		store.reset();
 		setVersion((v) => v + 1);
 		setStatus({ live: false, lost: 0, error: '', agents: [] });
 		const secs = RANGES[range];
@@ -97,13 +150,10 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 			if (pausedRef.current || store.flush()) setVersion((v) => v + 1);
 		};
 		const close = openStream({ q, since }, {
-			onEntry: (e) => {
-				store.pending.push(e);
-				// While paused the pending entries stay bounded too: the oldest go first.
-				if (store.pending.length > MAX_ROWS) {
-					store.evicted += store.pending.length - MAX_ROWS;
-					store.pending.splice(0, store.pending.length - MAX_ROWS);
-				}
+			// A batch of entries (one WebSocket message): made rows at once, drawn at the
+			// next tick. While paused they wait, bounded too (the oldest go first).
+			onEntries: (entries) => {
+				store.add(entries);
 				if (!raf) raf = requestAnimationFrame(tick);
 			},
 			onLive: () => setStatus((s) => ({ ...s, live: true })),
@@ -122,7 +172,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 	}, [paused]);
 
 	const count = store.rows.length;
-	const at = (i) => store.rows[newestFirst ? count - 1 - i : i];
+	const at = (i) => store.rows.at(newestFirst ? count - 1 - i : i);
 
 	// The list's height: measured, and again when the window (so the list) changes size.
 	useLayoutEffect(() => {
@@ -145,9 +195,9 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 	});
 	const follow = useRef(true);
 
-	const sel = id && store.rows.find((e) => e.id === id);
+	const selAt = id ? store.rows.findIndex((r) => r.id === id) : -1;
 	function onListKey(ev) {
-		const idx = store.rows.length ? (sel ? (newestFirst ? count - 1 - store.rows.indexOf(sel) : store.rows.indexOf(sel)) : -1) : -1;
+		const idx = selAt < 0 ? -1 : newestFirst ? count - 1 - selAt : selAt;
 		let n = idx;
 		if (ev.key === 'ArrowDown' || ev.key === 'j') n = Math.min(count - 1, idx + 1);
 		else if (ev.key === 'ArrowUp' || ev.key === 'k') n = Math.max(0, idx - 1);
@@ -201,13 +251,13 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 						{indexes(...rowWindow(view.top, view.height, count)).map((i) => {
 							const e = at(i);
 							return e && (
-								<Row key={i} e={e} sel={e.id === id} onClick={() => setId(e.id)}
+								<Row key={i} r={e} sel={e.id === id} onClick={() => setId(e.id)}
 									style={{ transform: `translateY(${i * ROW}px)` }} />
 							);
 						})}
 					</div>
 				</div>
-				{id && <Details id={id} brief={sel} onClose={() => setId('')} />}
+				{id && <Details id={id} onClose={() => setId('')} />}
 			</div>
 		</div>
 	);

@@ -52,7 +52,19 @@ struct agent_follow {
 	volatile int started;
 	uint64_t
 	    lost; /* entries this subscriber lost because it was slow (implementation counts) */
+	/* Optional, set by the caller: called on the follow's thread each time started is set
+	 * (agent_follow_started), so a caller that waits for the start sleeps on its own
+	 * condition instead of polling started. It must not block. */
+	void (*on_started)(struct agent_follow *f);
 };
+
+/* The implementation's side of started: the subscription is in place. */
+static inline void agent_follow_started(struct agent_follow *f)
+{
+	f->started = 1;
+	if (f->on_started)
+		f->on_started(f);
+}
 
 struct agent_info {
 	char name[64];	   /* agent's name (default: the node's host name) */

@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <pcap/pcap.h>
 
+#include "api/metrics_text.h"
 #include "entry/entry.h"
 #include "entry/entry_filter.h"
 #include "entry/entry_json.h"
@@ -61,7 +62,18 @@ struct agent_local {
 	char name[64], node[64];
 	pthread_rwlock_t subs_lock;
 	struct sub *subs;
+	/* time each query and get call took, to the last entry handed to the caller (stats:
+	 * "query_latency"); any thread */
+	struct metrics_latency lat_query, lat_get;
 };
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
 
 static void live_unref(struct live *l)
 {
@@ -268,13 +280,17 @@ static int emit_hits(struct collect *c, agent_entry_fn fn, void *arg)
 static int op_query(void *self, const struct agent_query *q, agent_entry_fn fn, void *arg,
 		    char *err, size_t errlen)
 {
+	struct agent_local *a = self;
+	int64_t t0 = mono_ns();
 	struct collect c;
 	int ret = run_query(self, q, &c, err, errlen);
 
 	if (ret && ret != -EBADMSG)
-		return ret;
+		goto out;
 	emit_hits(&c, fn, arg);
 	hits_free(&c);
+out:
+	metrics_latency_observe(&a->lat_query, mono_ns() - t0);
 	return ret;
 }
 
@@ -304,10 +320,23 @@ static int get_fn(const char *id, int64_t ts, const char *json, size_t len, void
 	return 1;
 }
 
+static int get_entry(struct agent_local *a, const char *id, agent_entry_fn fn, void *arg,
+		     char *err, size_t errlen);
+
 static int op_get(void *self, const char *id, agent_entry_fn fn, void *arg, char *err,
 		  size_t errlen)
 {
 	struct agent_local *a = self;
+	int64_t t0 = mono_ns();
+	int ret = get_entry(a, id, fn, arg, err, errlen);
+
+	metrics_latency_observe(&a->lat_get, mono_ns() - t0);
+	return ret;
+}
+
+static int get_entry(struct agent_local *a, const char *id, agent_entry_fn fn, void *arg,
+		     char *err, size_t errlen)
+{
 	struct get_ctx g = {.id = id};
 	int ret;
 
@@ -412,7 +441,7 @@ static int op_follow(void *self, const char *filter, struct agent_follow *f, age
 	s->next = a->subs;
 	a->subs = s;
 	pthread_rwlock_unlock(&a->subs_lock);
-	f->started = 1;
+	agent_follow_started(f);
 
 	while (!f->stop) {
 		struct live *l = NULL;
@@ -770,14 +799,53 @@ out:
 
 /* ---- stats, info ---- */
 
+/* The stats object json (malloc'ed, "{...}") with "query_latency" added as its last member. */
+static int add_latency(struct agent_local *a, char **json)
+{
+	struct entry_json_buf b = {0};
+	char *end = strrchr(*json, '}');
+	int rc = 0;
+
+	if (!end)
+		return -EINVAL;
+	rc |= entry_json_append_raw(&b, *json, (size_t)(end - *json));
+	/* an object with members already needs a comma */
+	for (const char *p = end; p > *json;)
+		if (!strchr(" \t\r\n", *--p)) {
+			if (*p != '{')
+				rc |= entry_json_append_raw(&b, ",", 1);
+			break;
+		}
+	rc |= entry_json_append_raw(&b, "\"query_latency\":{\"query\":", 25);
+	rc |= metrics_latency_json(&a->lat_query, &b);
+	rc |= entry_json_append_raw(&b, ",\"get\":", 7);
+	rc |= metrics_latency_json(&a->lat_get, &b);
+	rc |= entry_json_append_raw(&b, "}}", 3); /* with its NUL */
+	if (rc) {
+		entry_json_buf_free(&b);
+		return -ENOMEM;
+	}
+	free(*json);
+	*json = b.p;
+	return 0;
+}
+
 static int op_stats(void *self, char **json_out, char *err, size_t errlen)
 {
 	struct agent_local *a = self;
 	struct entry_history_stats hs = {};
 	char *s = NULL;
+	int ret;
 
-	if (a->cfg.stats)
-		return a->cfg.stats(a->cfg.stats_ctx, json_out);
+	if (a->cfg.stats) {
+		ret = a->cfg.stats(a->cfg.stats_ctx, json_out);
+		if (!ret && (ret = add_latency(a, json_out))) {
+			free(*json_out);
+			*json_out = NULL;
+			snprintf(err, errlen, "out of memory");
+		}
+		return ret;
+	}
 	if (a->cfg.history)
 		entry_history_get_stats(a->cfg.history, &hs);
 	if (asprintf(&s,
@@ -789,7 +857,13 @@ static int op_stats(void *self, char **json_out, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	*json_out = s;
-	return 0;
+	ret = add_latency(a, json_out);
+	if (ret) {
+		free(*json_out);
+		*json_out = NULL;
+		snprintf(err, errlen, "out of memory");
+	}
+	return ret;
 }
 
 static void op_info(void *self, struct agent_info *out)

@@ -68,6 +68,23 @@ static int load_value(struct bpf_map *values, const struct kfl_scope_term *t, si
 	return or_bits(values, &key, bit);
 }
 
+/*
+ * After a change of scope_values: the program's cached verdicts (scope_cache) are made under
+ * the generation before it, so none is used again. The change itself has landed by now (a map
+ * update is visible to the next lookup), so a verdict made under the new generation saw it.
+ */
+static int bump_generation(struct bpf_map *config)
+{
+	struct floe_scope_config cfg;
+	uint32_t zero = 0;
+	int ret = bpf_map__lookup_elem(config, &zero, sizeof(zero), &cfg, sizeof(cfg), 0);
+
+	if (ret < 0)
+		return ret;
+	cfg.generation++;
+	return bpf_map__update_elem(config, &zero, sizeof(zero), &cfg, sizeof(cfg), BPF_ANY);
+}
+
 static bool is_pod_term(const struct kfl_scope_term *t)
 {
 	return t->attr == KFL_POD || t->attr == KFL_NAMESPACE;
@@ -76,7 +93,7 @@ static bool is_pod_term(const struct kfl_scope_term *t)
 int capture_scope_load(const struct capture_scope_maps *m, const struct kfl_pushdown *p,
 		       struct capture_scope **out, char *err, size_t errlen)
 {
-	struct floe_scope_config cfg = {0};
+	struct floe_scope_config cfg = {0}, old = {0};
 	struct capture_scope *s;
 	uint32_t zero = 0;
 	int ret;
@@ -84,6 +101,9 @@ int capture_scope_load(const struct capture_scope_maps *m, const struct kfl_push
 	*out = NULL;
 	if (p->all || p->nclauses == 0 || p->nclauses > FLOE_SCOPE_CLAUSES_MAX)
 		return 0;
+	/* A generation past the one before: verdicts cached under an earlier scope go. */
+	if (bpf_map__lookup_elem(m->config, &zero, sizeof(zero), &old, sizeof(old), 0) == 0)
+		cfg.generation = old.generation + 1;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "capture scope: %s", strerror(ENOMEM));
@@ -137,6 +157,7 @@ int capture_scope_pod_set(struct capture_scope *s, const char *pod, const char *
 {
 	struct floe_scope_key key = {.kind = FLOE_SCOPE_POD};
 	uint32_t bits = 0;
+	int ret;
 
 	if (!s)
 		return 0;
@@ -151,8 +172,8 @@ int capture_scope_pod_set(struct capture_scope *s, const char *pod, const char *
 	}
 	addr_key(family, addr, key.value);
 	/* Replaced, not or'ed: a pod that changed its name loses the old one's bits. */
-	return bpf_map__update_elem(s->maps.values, &key, sizeof(key), &bits, sizeof(bits),
-				    BPF_ANY);
+	ret = bpf_map__update_elem(s->maps.values, &key, sizeof(key), &bits, sizeof(bits), BPF_ANY);
+	return ret < 0 ? ret : bump_generation(s->maps.config);
 }
 
 int capture_scope_pod_del(struct capture_scope *s, int family, const uint8_t *addr)
@@ -166,7 +187,9 @@ int capture_scope_pod_del(struct capture_scope *s, int family, const uint8_t *ad
 		return -EAFNOSUPPORT;
 	addr_key(family, addr, key.value);
 	ret = bpf_map__delete_elem(s->maps.values, &key, sizeof(key), 0);
-	return ret == -ENOENT ? 0 : ret;
+	if (ret == -ENOENT)
+		return 0;
+	return ret < 0 ? ret : bump_generation(s->maps.config);
 }
 
 void capture_scope_describe(const struct capture_scope *s, char *buf, size_t size)

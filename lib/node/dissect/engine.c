@@ -17,6 +17,7 @@
 #include "dissect/graphql.h"
 #include "dissect/http_common.h"
 #include "net/ip_defrag.h"
+#include "protocols/protocol.h"
 
 /* Detection attempts per direction: mid-stream pick-up retries at each new chunk. */
 #define DETECT_MAX_ATTEMPTS 16u
@@ -128,6 +129,39 @@ const char *dissect_protocol_name(unsigned index)
 	return index < n ? dissectors[index]->name : NULL;
 }
 
+static unsigned entry_protocol_count(void)
+{
+	unsigned n = 0;
+
+	while (protocols[n] && n + 1 < DISSECT_MAX_ENTRY_PROTOCOLS)
+		n++;
+	return n;
+}
+
+const char *dissect_entry_protocol_name(unsigned index)
+{
+	unsigned n = entry_protocol_count();
+
+	if (index < n)
+		return protocols[index]->name;
+	return index == n ? "other" : NULL;
+}
+
+/* The entries_by_protocol slot of an entry's protocol. Descriptors' names are the static
+ * strings dissectors put in entries, so a pointer compare almost always decides. */
+static unsigned entry_protocol_slot(const char *name)
+{
+	unsigned n = entry_protocol_count(), i;
+
+	for (i = 0; i < n; i++)
+		if (protocols[i]->name == name)
+			return i;
+	for (i = 0; i < n; i++)
+		if (!strcmp(protocols[i]->name, name))
+			return i;
+	return n;
+}
+
 const char *dissect_counter_name(unsigned proto, unsigned idx)
 {
 	const char *const *names;
@@ -193,6 +227,8 @@ enum entry_missing_reason conn_end_reason(enum conn_end why)
 void conn_count_parse_error(struct conn *c)
 {
 	c->eng->st.parse_errors++;
+	if (c->d_index < DISSECT_MAX_PROTOCOLS)
+		c->eng->st.parse_malformed[c->d_index]++;
 }
 
 void conn_counter_add(struct conn *c, unsigned idx, uint64_t n)
@@ -337,6 +373,7 @@ void conn_emit(struct conn *c, struct entry *e)
 	if (!strcmp(e->protocol, "http"))
 		graphql_annotate(e);
 	eng->st.entries++;
+	eng->st.entries_by_protocol[entry_protocol_slot(e->protocol)]++;
 	if (e->missing != ENTRY_COMPLETE)
 		eng->st.entries_incomplete++;
 	if (eng->sink)
@@ -525,6 +562,8 @@ static void feed(struct conn *c, enum tcp_dir dir, const uint8_t *p, size_t n, u
 
 		eng->st.buffer_overflows++;
 		eng->st.parse_errors++;
+		if (c->d_index < DISSECT_MAX_PROTOCOLS)
+			eng->st.parse_overflows[c->d_index]++;
 		buf_consume(b, b->len); /* and give the memory back */
 		c->d->gap(c->st, c, dir, lost, b->ts_last);
 	}

@@ -66,6 +66,9 @@
 #define DISSECT_DEFAULT_DETECT_BYTES       64u        /* give up detection after this many */
 #define DISSECT_MAX_PROTOCOLS 8u /* dissectors[] entries the stats have room for */
 #define DISSECT_MAX_COUNTERS  16u /* event counters per dissector */
+/* entries_by_protocol[] slots: the core's protocols (protocols/protocol.h) in their order,
+ * then one for an entry whose protocol is none of them */
+#define DISSECT_MAX_ENTRY_PROTOCOLS 16u
 #define DISSECT_DEFAULT_UDP_MAX_CONVERSATIONS 65536u
 #define DISSECT_DEFAULT_UDP_IDLE_NS  (30ull * 1000000000ull) /* 30 s, like conntrack's UDP */
 #define DISSECT_UDP_DETECT_DATAGRAMS 8u /* datagrams offered for detection per conversation */
@@ -112,6 +115,13 @@ struct dissect_stats {
 	uint64_t entries_incomplete; /* of those, with a missing half */
 	uint64_t parse_errors;       /* conn_count_parse_error() and buffer overflows */
 	uint64_t buffer_overflows;   /* buffers dropped because a dissector consumed nothing */
+	/* Entries emitted by their protocol (dissect_entry_protocol_name(), incomplete ones
+	 * included), and parse errors by dissector (index in dissectors[]) and cause: a
+	 * dissector's conn_count_parse_error() ("malformed"), a buffer dropped unconsumed
+	 * ("buffer_overflow"). Their sums are entries, parse_errors and buffer_overflows. */
+	uint64_t entries_by_protocol[DISSECT_MAX_ENTRY_PROTOCOLS];
+	uint64_t parse_malformed[DISSECT_MAX_PROTOCOLS];
+	uint64_t parse_overflows[DISSECT_MAX_PROTOCOLS];
 	uint64_t gaps;               /* gaps passed to dissectors */
 	uint64_t gap_bytes;
 	uint64_t alloc_failures;
@@ -173,6 +183,9 @@ void dissect_malloc_policy(void);
 void dissect_engine_get_stats(const struct dissect_engine *e, struct dissect_stats *out);
 void dissect_engine_get_tcp_stats(const struct dissect_engine *e, struct tcp_reasm_stats *out);
 const char *dissect_protocol_name(unsigned index); /* NULL past the end */
+/* Name of slot index of dissect_stats.entries_by_protocol: a protocol's entry.protocol,
+ * "other" for the slot after them; NULL past that. */
+const char *dissect_entry_protocol_name(unsigned index);
 /* Name of counter idx of dissector proto (dissect_stats.counters); NULL past the end. */
 const char *dissect_counter_name(unsigned proto, unsigned idx);
 

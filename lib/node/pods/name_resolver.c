@@ -6,8 +6,8 @@
  * glibc's hsearch cannot delete, and no hash table is linked in yet), each with its spans
  * newest first. Closed spans are also on one list in the order they closed, so that the
  * oldest is the one forgotten when the history is full. DNS names hang off the same address
- * slots, on a list of their own in the order they were answered (the oldest is forgotten when
- * there are dns_max of them).
+ * slots, newest answer first (at most NAME_RESOLVER_DNS_PER_ADDR each), and on a list of their
+ * own in the order they were answered (the oldest is forgotten when there are dns_max).
  */
 #include "pods/name_resolver.h"
 
@@ -37,22 +37,24 @@ struct svc_ref {
 	unsigned count;
 };
 
-/* The name the most recent DNS answer gave an address. */
+/* The name one DNS answer gave an address, from the answer's time. */
 struct dns_name {
 	struct dns_name *fifo_prev, *fifo_next; /* in the order answered */
+	struct dns_name *older;			/* the address's answer before (by time) */
 	struct addr_slot *slot;
+	uint64_t from;		   /* the answer's time */
 	uint64_t until;		   /* answer time + TTL (clamped): the name holds before it */
 	struct entry_names *names; /* the name alone, for an address with no other names */
 };
 
 struct addr_slot {
 	struct addr_slot *next; /* hash chain */
-	struct dns_name *dns;	/* NULL: no DNS answer named it */
+	struct dns_name *dns;	/* newest answer first; NULL: no DNS answer named it */
 	uint8_t addr[16];
-	struct span *spans;	 /* newest first */
-	struct entry_names *pod; /* from the pod source: pod, namespace, node; NULL: none */
+	struct span *spans;	  /* newest first */
+	struct entry_names *pod;  /* from the pod source: pod, namespace, node; NULL: none */
 	struct entry_names *node; /* a Node's own address: the node; NULL: none */
-	struct svc_ref *refs;	 /* sorted by namespace, name */
+	struct svc_ref *refs;	  /* sorted by namespace, name */
 	size_t n_refs;
 };
 
@@ -64,7 +66,8 @@ struct name_resolver {
 	size_t history_max, spans_open, spans_closed, bytes;
 	uint64_t forgotten;
 	struct dns_name *dns_oldest, *dns_newest;
-	size_t dns_max, n_dns;
+	size_t dns_max, n_dns; /* n_dns: records (an address may have several) */
+	size_t n_dns_addrs;    /* addresses with at least one */
 	uint64_t dns_learned, dns_evicted, dns_answers, dns_ignored;
 };
 
@@ -125,9 +128,10 @@ static void slot_free(struct addr_slot *s)
 	}
 	entry_names_unref(s->pod);
 	entry_names_unref(s->node);
-	if (s->dns) {
-		entry_names_unref(s->dns->names);
-		free(s->dns);
+	for (struct dns_name *d = s->dns, *older; d; d = older) {
+		older = d->older;
+		entry_names_unref(d->names);
+		free(d);
 	}
 	for (size_t i = 0; i < s->n_refs; i++)
 		free(s->refs[i].ns);
@@ -495,14 +499,18 @@ static void dns_append(struct name_resolver *r, struct dns_name *d)
 	r->dns_newest = d;
 }
 
-/* The address's DNS name goes (its slot too, when that was all it had). */
+/* One of the address's DNS names goes (its slot too, when that was all it had). */
 static void dns_drop(struct name_resolver *r, struct dns_name *d)
 {
 	struct addr_slot *s = d->slot;
+	struct dns_name **pp = &s->dns;
 
+	while (*pp != d)
+		pp = &(*pp)->older;
+	*pp = d->older;
 	dns_unlink(r, d);
-	s->dns = NULL;
 	r->n_dns--;
+	r->n_dns_addrs -= !s->dns;
 	r->bytes -= sizeof(*d) + names_bytes(d->names);
 	entry_names_unref(d->names);
 	free(d);
@@ -515,10 +523,13 @@ int name_resolver_set_dns(struct name_resolver *r, const uint8_t addr[16], const
 	uint32_t ttl = ttl_s < NAME_RESOLVER_DNS_TTL_MIN_S   ? NAME_RESOLVER_DNS_TTL_MIN_S
 		       : ttl_s > NAME_RESOLVER_DNS_TTL_MAX_S ? NAME_RESOLVER_DNS_TTL_MAX_S
 							     : ttl_s;
+	uint64_t until = ts_ns > UINT64_MAX - (uint64_t)ttl * 1000000000ull
+			     ? UINT64_MAX
+			     : ts_ns + (uint64_t)ttl * 1000000000ull;
 	struct entry_names *names;
 	struct addr_slot *s;
-	struct dns_name *d;
-	size_t len = name ? strnlen(name, ENTRY_NAME_MAX) : 0;
+	struct dns_name *d, **pp;
+	size_t len = name ? strnlen(name, ENTRY_NAME_MAX) : 0, n;
 	int ret = -ENOMEM;
 
 	if (!len || len >= ENTRY_NAME_MAX)
@@ -531,36 +542,55 @@ int name_resolver_set_dns(struct name_resolver *r, const uint8_t addr[16], const
 	if (!s)
 		goto out;
 	d = s->dns;
-	if (d) {
-		/* The most recent answer wins; it goes to the end of the list. */
+	if (d && ts_ns >= d->from && ts_ns <= d->until &&
+	    !strcmp(entry_names_dns(d->names), name)) {
+		/* The same name answered again while it held: it holds longer, one record. */
+		if (until > d->until)
+			d->until = until;
 		dns_unlink(r, d);
-		r->bytes -= names_bytes(d->names);
-		entry_names_unref(d->names);
-	} else {
-		/* The oldest answered goes first; an expired one is as good as gone already. */
-		while (r->n_dns >= r->dns_max) {
-			if (r->dns_oldest->until > ts_ns)
-				r->dns_evicted++;
-			dns_drop(r, r->dns_oldest);
-		}
-		d = calloc(1, sizeof(*d));
-		if (!d) {
-			slot_maybe_drop(r, s);
-			goto out;
-		}
-		d->slot = s;
-		s->dns = d;
-		r->n_dns++;
-		r->bytes += sizeof(*d);
+		dns_append(r, d);
+		r->dns_learned++;
+		ret = 0;
+		goto out;
 	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		slot_maybe_drop(r, s);
+		goto out;
+	}
+	d->slot = s;
+	d->from = ts_ns;
+	d->until = until;
 	d->names = names;
 	names = NULL;
-	d->until = ts_ns > UINT64_MAX - (uint64_t)ttl * 1000000000ull
-			   ? UINT64_MAX
-			   : ts_ns + (uint64_t)ttl * 1000000000ull;
-	r->bytes += names_bytes(d->names);
+	/* Newest answer first; at the same time, the one learned last first (it wins). */
+	r->n_dns_addrs += !s->dns;
+	for (pp = &s->dns; *pp && (*pp)->from > ts_ns; pp = &(*pp)->older)
+		;
+	d->older = *pp;
+	*pp = d;
+	r->n_dns++;
+	r->bytes += sizeof(*d) + names_bytes(d->names);
 	dns_append(r, d);
 	r->dns_learned++;
+	/* The address's oldest answer goes past its bound, then the oldest answered of all past
+	 * dns_max (counted when it still held); d is the newest of both, s keeps d. */
+	for (n = 0, pp = &s->dns; *pp; pp = &(*pp)->older)
+		n++;
+	if (n > NAME_RESOLVER_DNS_PER_ADDR) {
+		struct dns_name *last = s->dns;
+
+		while (last->older)
+			last = last->older;
+		dns_drop(r, last);
+		if (last == d) /* older than all it kept: it names nothing */
+			d = NULL;
+	}
+	while (r->n_dns > r->dns_max && r->dns_oldest && r->dns_oldest != d) {
+		if (r->dns_oldest->until > ts_ns)
+			r->dns_evicted++;
+		dns_drop(r, r->dns_oldest);
+	}
 	ret = 0;
 out:
 	pthread_mutex_unlock(&r->lock);
@@ -598,9 +628,17 @@ struct entry_names *name_resolver_lookup(struct name_resolver *r, const uint8_t 
 			found = entry_names_ref(sp->names);
 			break;
 		}
-	/* A DNS name holds for any time before its TTL ran out: also for traffic a moment before
-	 * the answer (a connection opened before floe saw the name resolved again). */
-	dns = s && s->dns && ts_ns < s->dns->until ? s->dns : NULL;
+	/* The newest answer at or before ts names the address until its TTL runs out or a newer
+	 * answer came; a time before the first answer gets that one (a connection opened before
+	 * floe saw the name resolved). */
+	dns = NULL;
+	for (const struct dns_name *d = s ? s->dns : NULL; d; d = d->older) {
+		if (d->from <= ts_ns) {
+			dns = ts_ns < d->until ? d : NULL;
+			break;
+		}
+		dns = d; /* the oldest after ts so far */
+	}
 	if (dns && !found) {
 		found = entry_names_ref(dns->names);
 	} else if (dns) {
@@ -623,7 +661,8 @@ void name_resolver_get_stats(struct name_resolver *r, struct name_resolver_stats
 	st->spans_closed = r->spans_closed;
 	st->spans_forgotten = r->forgotten;
 	st->bytes = r->bytes;
-	st->dns_names = r->n_dns;
+	st->dns_names = r->n_dns_addrs;
+	st->dns_records = r->n_dns;
 	st->dns_learned = r->dns_learned;
 	st->dns_evicted = r->dns_evicted;
 	st->dns_answers = r->dns_answers;

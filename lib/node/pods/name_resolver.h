@@ -17,10 +17,13 @@
  * after a pod went, before anything else took its IP, still gets the pod); for a ts before the
  * first span, the first (a name learned a moment after the traffic began).
  *
- * Names from DNS answers (name_resolver_set_dns) are kept apart from the spans: one per
- * address, the most recent answer's, valid until its TTL (clamped to [NAME_RESOLVER_DNS_TTL_MIN_S,
- * NAME_RESOLVER_DNS_TTL_MAX_S]) runs out after the answer; at most dns_max addresses, past that
- * the least recently answered is forgotten (counted). A lookup adds it to the span's names.
+ * Names from DNS answers (name_resolver_set_dns) are kept apart from the spans: per address a
+ * history of answers (at most NAME_RESOLVER_DNS_PER_ADDR, the oldest by time goes first), each
+ * naming the address from its time until its TTL (clamped to [NAME_RESOLVER_DNS_TTL_MIN_S,
+ * NAME_RESOLVER_DNS_TTL_MAX_S]) runs out or a newer answer comes; a time before the first
+ * answer gets the first. The same name answered again while it holds extends its record. At
+ * most dns_max records, past that the least recently answered is forgotten (counted). A lookup
+ * adds the name valid at its time to the span's names.
  */
 #ifndef FLOE_PODS_NAME_RESOLVER_H
 #define FLOE_PODS_NAME_RESOLVER_H
@@ -32,7 +35,8 @@
 #include "pods/dns_answer.h"
 
 #define NAME_RESOLVER_HISTORY_DEFAULT 16384
-#define NAME_RESOLVER_DNS_DEFAULT 65536 /* addresses named by DNS answers, at most */
+#define NAME_RESOLVER_DNS_DEFAULT     65536 /* names from DNS answers kept, at most */
+#define NAME_RESOLVER_DNS_PER_ADDR    8	    /* of those, for one address */
 /* A DNS name outlives its answer's TTL up to this: clients keep connections (and reuse an
  * address they resolved) well past a TTL of a few seconds, as Kubernetes' 5 s and 30 s are. */
 #define NAME_RESOLVER_DNS_TTL_MIN_S 60u
@@ -49,6 +53,7 @@ struct name_resolver_stats {
 	uint64_t spans_forgotten; /* closed spans dropped for the bound */
 	size_t bytes;		  /* memory held (approximately: allocations' sizes) */
 	size_t dns_names;	  /* addresses with a name from a DNS answer (expired included) */
+	size_t dns_records;	  /* their names over time (at most dns_max) */
 	uint64_t dns_learned;	  /* names set by name_resolver_set_dns */
 	uint64_t dns_evicted;	  /* DNS names dropped for the bound before their time was up */
 	uint64_t dns_answers;	  /* answers that named addresses (name_resolver_learn_dns) */

@@ -42,9 +42,10 @@ const char *go_elf_strerror(int r)
 	case GO_ELF_NO_SYMBOLS:
 		return "stripped, and its .gopclntab is not one floe reads (Go >= 1.18)";
 	case GO_ELF_NO_RETS:
-		return "crypto/tls.(*Conn).Read's RET instructions not found";
+		return "crypto/tls.(*Conn).Read's or Write's RET instructions not found";
 	case GO_ELF_TOO_MANY_RETS:
-		return "crypto/tls.(*Conn).Read has more RET instructions than floe probes (16)";
+		return "crypto/tls.(*Conn).Read or Write has more RET instructions than floe "
+		       "probes (16)";
 	}
 	return "?";
 }
@@ -334,12 +335,28 @@ int go_elf_find_rets(const uint8_t *code, size_t len, uint64_t base, uint64_t *r
 	return (int)found;
 }
 
+/* The RETs of the function at file offset off, size bytes long: a go_elf_result. */
+static int fn_rets(const struct img *im, uint64_t off, uint64_t size, uint64_t *rets, size_t *n)
+{
+	int found;
+
+	if (!size || off > im->len || size > im->len - off)
+		return GO_ELF_NO_RETS;
+	found = go_elf_find_rets(im->p + off, size, off, rets, GO_ELF_MAX_RETS);
+	if (found <= 0)
+		return GO_ELF_NO_RETS;
+	/* Calls returning at a RET not probed would be missed without a word: refused instead. */
+	if (found > GO_ELF_MAX_RETS)
+		return GO_ELF_TOO_MANY_RETS;
+	*n = (size_t)found;
+	return GO_ELF_OK;
+}
+
 static int inspect(struct img *im, struct go_elf_info *out)
 {
 	GElf_Ehdr eh;
 	struct fn fns[3] = {};
-	uint64_t rets[GO_ELF_MAX_RETS];
-	int r, n;
+	int r;
 
 	if (!im->elf || elf_kind(im->elf) != ELF_K_ELF || !gelf_getehdr(im->elf, &eh) ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64)
@@ -362,18 +379,12 @@ static int inspect(struct img *im, struct go_elf_info *out)
 	if (fns[2].found && vaddr_to_off(im, fns[2].addr, &out->close_off))
 		out->close_off = 0;
 	out->read_size = fns[1].size;
-	if (!out->read_size || out->read_off > im->len || out->read_size > im->len - out->read_off)
-		return GO_ELF_NO_RETS;
-	n = go_elf_find_rets(im->p + out->read_off, out->read_size, out->read_off, rets,
-			     GO_ELF_MAX_RETS);
-	if (n <= 0)
-		return GO_ELF_NO_RETS;
-	/* Reads returning at a RET not probed would be missed without a word: refused instead. */
-	if (n > GO_ELF_MAX_RETS)
-		return GO_ELF_TOO_MANY_RETS;
-	memcpy(out->read_rets, rets, (size_t)n * sizeof(rets[0]));
-	out->n_read_rets = (size_t)n;
-	return GO_ELF_OK;
+	out->write_size = fns[0].size;
+	r = fn_rets(im, out->read_off, out->read_size, out->read_rets, &out->n_read_rets);
+	if (!r)
+		r = fn_rets(im, out->write_off, out->write_size, out->write_rets,
+			    &out->n_write_rets);
+	return r;
 }
 
 int go_elf_inspect_mem(const void *image, size_t len, struct go_elf_info *out)

@@ -3,8 +3,8 @@
  * go_elf: what floe needs to probe a Go program's crypto/tls (docs/tls.md, "Go"): whether an
  * ELF file is a Go program (its .go.buildinfo section) and which Go version built it, where
  * crypto/tls.(*Conn).Write, (*Conn).Read and (*Conn).Close start (file offsets, for uprobes),
- * and the offsets of Read's RET instructions (uretprobes are not safe with Go's movable
- * goroutine stacks, so Read's return is probed at each RET, found with Capstone).
+ * and the offsets of Read's and Write's RET instructions (uretprobes are not safe with Go's
+ * movable goroutine stacks, so their returns are probed at each RET, found with Capstone).
  *
  * The symbols come from .symtab when the binary has one, else from .gopclntab (Go's own
  * function table, kept by `-ldflags=-s -w`; read for Go 1.18 and later). ELF parsing is
@@ -44,6 +44,10 @@ struct go_elf_info {
 	uint64_t read_size;		     /* bytes of Read's code */
 	uint64_t read_rets[GO_ELF_MAX_RETS]; /* file offsets of Read's RET instructions */
 	size_t n_read_rets;
+	uint64_t write_size;		      /* bytes of Write's code */
+	uint64_t write_rets[GO_ELF_MAX_RETS]; /* file offsets of Write's RET instructions: the
+					       * count it returned (a failed Write's is short) */
+	size_t n_write_rets;
 };
 
 /* An ELF file (read through fd, not closed) or an image in memory. Returns a go_elf_result;

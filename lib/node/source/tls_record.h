@@ -45,11 +45,28 @@ struct tls_streams;
 
 #define TLS_STREAMS_MAX 65536u /* connections at once; past it the least recent is closed */
 
+/*
+ * A Go (*Conn).Write is taken at its entry (FLOE_TLS_F_PENDING): its count comes when it
+ * returns (tls_streams_write_done). Until then the connection's records, both directions, are
+ * held back in arrival order (a response read on another goroutine stays behind the request
+ * that caused it); then the Write is cut to what it wrote (a failed Write to nothing) and
+ * what was held goes on. A count that does not come within TLS_HOLD_NS (a Write blocked on a
+ * peer that does not read, a goroutine gone), or more than TLS_HOLD_MAX_BYTES held, releases
+ * the Write as taken.
+ */
+#define TLS_HOLD_NS	   1000000000ull
+#define TLS_HOLD_MAX_BYTES (1u << 20)
+
 struct tls_streams_stats {
-	uint64_t conns;	  /* connections opened */
-	uint64_t closed;  /* closed by SSL_free or the process's exit */
-	uint64_t evicted; /* closed because the table was full */
-	uint64_t gaps;	  /* chunks after a jump */
+	uint64_t conns;		   /* connections opened */
+	uint64_t closed;	   /* closed by SSL_free or the process's exit */
+	uint64_t evicted;	   /* closed because the table was full */
+	uint64_t gaps;		   /* chunks after a jump */
+	uint64_t held;		   /* records held back behind a pending Write */
+	uint64_t write_unsent;	   /* bytes of Writes taken at entry that were not written */
+	uint64_t hold_timeouts;	   /* pending Writes released as taken: no count in time */
+	uint64_t hold_overflows;   /* pending Writes released as taken: too much held */
+	uint64_t stray_write_done; /* counts without a pending Write (its records were lost) */
 };
 
 int tls_streams_new(struct tls_streams **out);
@@ -59,6 +76,13 @@ void tls_streams_free(struct tls_streams *ts);
  * ts_real_ns is the record's time as CLOCK_REALTIME. */
 void tls_streams_data(struct tls_streams *ts, const struct floe_tls_record *r, const uint8_t *bytes,
 		      uint64_t ts_real_ns, const struct byte_sink *sink);
+
+/* A pending Write of (pid, conn) returned n (the next pending one in arrival order). */
+void tls_streams_write_done(struct tls_streams *ts, uint32_t pid, uint64_t conn, uint64_t n,
+			    uint64_t ts_real_ns, const struct byte_sink *sink);
+
+/* Release the pending Writes whose count is TLS_HOLD_NS late (now_real_ns: CLOCK_REALTIME). */
+void tls_streams_expire(struct tls_streams *ts, uint64_t now_real_ns, const struct byte_sink *sink);
 
 /* The connection (pid, conn) ended: a BYTE_STREAM_CLOSE chunk if it was open. */
 void tls_streams_close(struct tls_streams *ts, uint32_t pid, uint64_t conn, uint64_t ts_real_ns,

@@ -19,6 +19,7 @@
 #include "source/drain_pace.h"
 #include "source/go_elf.h"
 #include "source/packet_source.h"
+#include "source/tls_exe.h"
 #include "source/tls_record.h"
 #include "tls.skel.h"
 
@@ -63,10 +64,14 @@ static const struct probe_spec probe_specs[] = {
 #define N_PROBES (sizeof(probe_specs) / sizeof(probe_specs[0]))
 
 enum lib_kind {
-	LIB_OPENSSL,
-	LIB_GO,	  /* a Go program with crypto/tls */
-	LIB_NONE, /* a program looked at that has no TLS floe reads (remembered, not re-read) */
+	LIB_OPENSSL, /* a libssl, or a program with OpenSSL/BoringSSL linked in (its symbols) */
+	LIB_GO,	     /* a Go program with crypto/tls */
+	LIB_STATIC,  /* a program with a TLS library linked in that cannot be probed: blind */
 };
+
+/* Program files looked at that have no TLS in them: remembered (not read again) in a ring of
+ * this many, the oldest forgotten first (read again if it runs again). */
+#define SEEN_MAX 1024
 
 /* A library or program file (by device and inode, whatever path or process it is seen
  * through). */
@@ -76,13 +81,13 @@ struct tls_lib {
 	enum lib_kind kind;
 	char path[PATH_MAX];
 	struct bpf_link *links[N_PROBES];
-	/* Go: Write, Read, Close and one per RET of Read */
-	struct bpf_link *go_links[3 + GO_ELF_MAX_RETS];
+	/* Go: Write, Read, Close and one per RET of Read and of Write */
+	struct bpf_link *go_links[3 + 2 * GO_ELF_MAX_RETS];
 	bool failed;
-	bool attached;	 /* its probes are in place now */
-	unsigned users;	 /* known processes of tapped namespaces that map or run it */
+	bool attached;		/* its probes are in place now */
+	unsigned users;		/* known processes of tapped namespaces that map or run it */
 	uint64_t idle_since_ns; /* when users fell to 0 */
-	char reason[160]; /* failed: why, for the blind list */
+	char reason[160];	/* failed: why, for the blind list */
 };
 
 /* The TLS library and program files one process uses (a libssl, its Go program). */
@@ -118,6 +123,11 @@ struct tls_source {
 	int64_t mono_to_real_ns;
 	struct tls_lib *libs;
 	size_t n_libs;
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} seen[SEEN_MAX];
+	size_t n_seen, seen_next;
 	struct tls_proc *procs;
 	size_t n_procs, cap_procs;
 	struct rescan *rescans;
@@ -130,6 +140,9 @@ struct tls_source {
 	size_t n_netns;
 	struct tls_source_stats st;
 	int failed;
+	/* While a libssl mapped by a running process (dlopen) is looked at: when (monotonic) the
+	 * kernel saw the mmap, so the log can say how long its calls went unread. 0 otherwise. */
+	uint64_t mmap_seen_ns;
 };
 
 static struct bpf_program *probe_prog(struct tls_bpf *s, const struct probe_spec *p)
@@ -169,16 +182,26 @@ static void lib_detach(struct tls_lib *l)
 /* Probe the library file at path (as this process can open it). */
 static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *open_path)
 {
+	const char *names[N_PROBES];
+	uint64_t offs[N_PROBES];
+	int ret;
+
+	/* The symbols' offsets in one read of the file (not one per probe). */
+	for (size_t i = 0; i < N_PROBES; i++)
+		names[i] = probe_specs[i].func;
+	ret = tls_exe_func_offsets(open_path, names, N_PROBES, offs);
 	for (size_t i = 0; i < N_PROBES; i++) {
 		const struct probe_spec *p = &probe_specs[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = p->func, .retprobe = p->ret);
-		struct bpf_link *link;
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = p->ret);
+		struct bpf_link *link = NULL;
+		int err = ret < 0 ? -ret : ENOENT;
 
-		link =
-		    bpf_program__attach_uprobe_opts(probe_prog(ts->skel, p), -1, open_path, 0, &o);
+		if (offs[i]) {
+			link = bpf_program__attach_uprobe_opts(probe_prog(ts->skel, p), -1,
+							       open_path, offs[i], &o);
+			err = errno;
+		}
 		if (!link) {
-			int err = errno;
-
 			if (!p->required)
 				continue;
 			/* The process it was seen through is gone (a short client): not a fault
@@ -202,6 +225,15 @@ static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *ope
 	l->attached = true;
 	ts->st.libs_hooked++;
 	fprintf(ts->cfg.log, "floe: tls: hooked %s\n", l->path);
+	if (ts->mmap_seen_ns) {
+		uint64_t d = evloop_now_ns() - ts->mmap_seen_ns;
+
+		ts->st.dlopen_probe_us = d / 1000;
+		fprintf(ts->cfg.log,
+			"floe: tls: %s probed %.1f ms after a process mapped it (its calls before "
+			"that are not read)\n",
+			l->path, (double)d / 1e6);
+	}
 }
 
 /*
@@ -232,9 +264,15 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 	uint64_t offs[3] = {gi->write_off, gi->read_off, gi->close_off};
 	size_t n = 0;
 
-	for (size_t i = 0; i < 3 + gi->n_read_rets; i++) {
-		struct bpf_program *prog = i < 3 ? progs[i] : ts->skel->progs.floe_go_read_ret;
-		uint64_t off = i < 3 ? offs[i] : gi->read_rets[i - 3];
+	size_t nr = gi->n_read_rets;
+
+	for (size_t i = 0; i < 3 + nr + gi->n_write_rets; i++) {
+		struct bpf_program *prog = i < 3	? progs[i]
+					   : i < 3 + nr ? ts->skel->progs.floe_go_read_ret
+							: ts->skel->progs.floe_go_write_ret;
+		uint64_t off = i < 3	    ? offs[i]
+			       : i < 3 + nr ? gi->read_rets[i - 3]
+					    : gi->write_rets[i - 3 - nr];
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = go_offsets_cookie());
 
 		if (!off) /* Close is optional */
@@ -243,9 +281,8 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 		if (!l->go_links[n]) {
 			int err = errno;
 
-			snprintf(l->reason, sizeof(l->reason),
-				 "Go: cannot probe offset 0x%llx: %s", (unsigned long long)off,
-				 strerror(err));
+			snprintf(l->reason, sizeof(l->reason), "Go: cannot probe offset 0x%llx: %s",
+				 (unsigned long long)off, strerror(err));
 			fprintf(ts->cfg.log,
 				"floe: tls: %s (Go): cannot probe offset 0x%llx: %s; its processes "
 				"are not read in plaintext\n",
@@ -259,13 +296,14 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 	}
 	l->attached = true;
 	ts->st.libs_hooked++;
-	fprintf(ts->cfg.log,
-		"floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read)%s\n", l->path,
-		gi->version, gi->from_pclntab ? ".gopclntab (stripped)" : ".symtab",
-		gi->n_read_rets,
-		gi->major == 1 && gi->minor > GO_TABLE_MINOR_MAX
-		    ? "; newer than the offsets table (go1.26): its go1.26 offsets are used"
-		    : "");
+	fprintf(
+	    ts->cfg.log,
+	    "floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read, %zu of Write)%s\n",
+	    l->path, gi->version, gi->from_pclntab ? ".gopclntab (stripped)" : ".symtab",
+	    gi->n_read_rets, gi->n_write_rets,
+	    gi->major == 1 && gi->minor > GO_TABLE_MINOR_MAX
+		? "; newer than the offsets table (go1.26): its go1.26 offsets are used"
+		: "");
 }
 
 /* The lib entry of the file st (NULL: none yet). */
@@ -294,27 +332,67 @@ static struct tls_lib *lib_add(struct tls_source *ts, const struct stat *sb, con
 	return l;
 }
 
-/*
- * pid's program, when it is a Go program with crypto/tls: found, or probed now. NULL when the
- * program is not one (or is gone). The file is opened through /proc/PID/exe, which also
- * works for a program in another mount namespace or deleted since.
- */
-static struct tls_lib *go_exe_get(struct tls_source *ts, pid_t pid)
+static bool seen_find(const struct tls_source *ts, const struct stat *sb)
 {
-	char exe[64], path[PATH_MAX];
+	for (size_t i = 0; i < ts->n_seen; i++)
+		if (ts->seen[i].dev == sb->st_dev && ts->seen[i].ino == sb->st_ino)
+			return true;
+	return false;
+}
+
+static void seen_add(struct tls_source *ts, const struct stat *sb)
+{
+	ts->seen[ts->seen_next].dev = sb->st_dev;
+	ts->seen[ts->seen_next].ino = sb->st_ino;
+	ts->seen_next = (ts->seen_next + 1) % SEEN_MAX;
+	if (ts->n_seen < SEEN_MAX)
+		ts->n_seen++;
+}
+
+/* A Go program (gi, r from go_elf) at fd: probed, or failed with the reason. */
+static void exe_go(struct tls_source *ts, struct tls_lib *l, int fd, int r,
+		   const struct go_elf_info *gi)
+{
+	char open_path[64];
+
+	if (r != GO_ELF_OK) {
+		snprintf(l->reason, sizeof(l->reason), "Go %s: %s",
+			 gi->version[0] ? gi->version : "of unknown version", go_elf_strerror(r));
+		fprintf(ts->cfg.log, "floe: tls: %s (Go %s) cannot be probed: %s\n", l->path,
+			gi->version[0] ? gi->version : "of unknown version", go_elf_strerror(r));
+		l->failed = true;
+		ts->st.libs_failed++;
+		return;
+	}
+	/* Probed through the open file, not /proc/PID/exe: a process that exits meanwhile (a
+	 * short client) must not leave its program unprobed for the next ones. */
+	snprintf(open_path, sizeof(open_path), "/proc/self/fd/%d", fd);
+	go_attach(ts, l, open_path, gi);
+}
+
+/*
+ * pid's program, when it has TLS in it: a Go program with crypto/tls, or one with OpenSSL or
+ * BoringSSL linked statically (probed at its SSL_* symbols, as a libssl), or one with a TLS
+ * library floe cannot probe (failed: listed as blind). Found, or looked at and probed now.
+ * NULL when the program has no TLS (or is gone). The file is opened through /proc/PID/exe,
+ * which also works for a program in another mount namespace or deleted since.
+ */
+static struct tls_lib *exe_get(struct tls_source *ts, pid_t pid)
+{
+	char exe[64], path[PATH_MAX], what[160];
 	struct go_elf_info gi;
 	struct stat sb;
 	struct tls_lib *l;
 	ssize_t n;
-	int fd, r;
+	int fd, r, k = TLS_EXE_NONE;
 
 	snprintf(exe, sizeof(exe), "%s/%d/exe", ts->cfg.proc, pid);
-	if (stat(exe, &sb) < 0)
+	if (stat(exe, &sb) < 0 || seen_find(ts, &sb))
 		return NULL;
 	l = lib_find(ts, &sb);
 	/* Known: as it is, unless its probes were removed (no user for a while): again then. */
-	if (l && (l->kind != LIB_GO || l->failed || l->attached))
-		return l->kind == LIB_GO ? l : NULL;
+	if (l && (l->failed || l->attached))
+		return l;
 	n = readlink(exe, path, sizeof(path) - 1);
 	if (n < 0)
 		return NULL;
@@ -323,31 +401,34 @@ static struct tls_lib *go_exe_get(struct tls_source *ts, pid_t pid)
 	if (fd < 0)
 		return NULL;
 	r = go_elf_inspect_fd(fd, &gi);
-	if (!l && (r == GO_ELF_NOT_ELF || r == GO_ELF_NOT_GO || r == GO_ELF_NO_TLS)) {
+	if (r == GO_ELF_NOT_ELF || r == GO_ELF_NOT_GO)
+		k = tls_exe_inspect_fd(fd, what, sizeof(what));
+	if (!l && (r == GO_ELF_NOT_ELF || r == GO_ELF_NOT_GO || r == GO_ELF_NO_TLS) &&
+	    k == TLS_EXE_NONE) {
 		close(fd);
-		lib_add(ts, &sb, path, LIB_NONE);
+		seen_add(ts, &sb);
 		return NULL;
 	}
 	if (!l)
-		l = lib_add(ts, &sb, path, LIB_GO);
+		l = lib_add(ts, &sb, path,
+			    k == TLS_EXE_OPENSSL_SYMS ? LIB_OPENSSL
+			    : k == TLS_EXE_BLIND      ? LIB_STATIC
+						      : LIB_GO);
 	if (!l) {
 		close(fd);
 		return NULL;
 	}
-	if (r != GO_ELF_OK) {
-		close(fd);
-		snprintf(l->reason, sizeof(l->reason), "Go %s: %s",
-			 gi.version[0] ? gi.version : "of unknown version", go_elf_strerror(r));
-		fprintf(ts->cfg.log, "floe: tls: %s (Go %s) cannot be probed: %s\n", path,
-			gi.version[0] ? gi.version : "of unknown version", go_elf_strerror(r));
+	if (l->kind == LIB_GO) {
+		exe_go(ts, l, fd, r, &gi);
+	} else if (l->kind == LIB_OPENSSL) {
+		snprintf(exe, sizeof(exe), "/proc/self/fd/%d", fd);
+		lib_attach(ts, l, exe);
+	} else {
+		snprintf(l->reason, sizeof(l->reason), "%s", what);
+		fprintf(ts->cfg.log, "floe: tls: %s: %s\n", path, what);
 		l->failed = true;
 		ts->st.libs_failed++;
-		return l;
 	}
-	/* Probed through the open file, not /proc/PID/exe: a process that exits meanwhile (a
-	 * short client) must not leave its program unprobed for the next ones. */
-	snprintf(exe, sizeof(exe), "/proc/self/fd/%d", fd);
-	go_attach(ts, l, exe, &gi);
 	close(fd);
 	return l;
 }
@@ -474,7 +555,12 @@ static void proc_remove(struct tls_source *ts, size_t i)
 static void blind_log(struct tls_source *ts, const struct tls_proc *pr, const char *nsname,
 		      const struct tls_lib *l)
 {
-	if (l->kind == LIB_GO)
+	if (l->kind == LIB_STATIC)
+		fprintf(ts->cfg.log,
+			"floe: tls: process %d (%s) of %s runs %s, which has TLS linked in that "
+			"could not be probed: floe is blind to its TLS traffic\n",
+			pr->pid, pr->comm, nsname, l->path);
+	else if (l->kind == LIB_GO)
 		fprintf(ts->cfg.log,
 			"floe: tls: process %d (%s) of %s is the Go program %s, which could not "
 			"be probed: floe is blind to its TLS traffic\n",
@@ -539,8 +625,8 @@ static int scan_pid(struct tls_source *ts, pid_t pid)
 		hooked |= !l->failed;
 	}
 	fclose(f);
-	/* A Go program: its TLS is in the program itself (statically linked). */
-	g = go_exe_get(ts, pid);
+	/* A Go program, or a TLS library linked into the program itself. */
+	g = exe_get(ts, pid);
 	if (g) {
 		found = true;
 		if (proc_ref(ts, pr, g) && g->failed)
@@ -627,14 +713,18 @@ static void proc_exec(struct tls_source *ts, pid_t pid)
  * maps are read again now (the file's first segment is mapped before its code, so it is there
  * already), and after the rescan delays when it is not (yet). Files it used before stay counted.
  */
-static void proc_mmap(struct tls_source *ts, pid_t pid)
+static void proc_mmap(struct tls_source *ts, pid_t pid, uint64_t seen_ns)
 {
 	struct tls_proc *pr = proc_find(ts, pid);
+	int r;
 
 	ts->st.mmaps++;
 	if (pr)
 		pr->scanned_tls = false;
-	if (scan_pid(ts, pid) == 0)
+	ts->mmap_seen_ns = seen_ns;
+	r = scan_pid(ts, pid);
+	ts->mmap_seen_ns = 0;
+	if (r == 0)
 		rescan_add(ts, pid);
 }
 
@@ -743,7 +833,11 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 		proc_gone(ts, (pid_t)v.event->pid);
 		break;
 	case FLOE_TLS_EV_MMAP:
-		proc_mmap(ts, (pid_t)v.event->pid);
+		proc_mmap(ts, (pid_t)v.event->pid, v.event->hdr.ts_ns);
+		break;
+	case FLOE_TLS_EV_WRITE_DONE:
+		tls_streams_write_done(ts->streams, v.event->pid, v.event->conn, v.event->value,
+				       real, &ts->sink);
 		break;
 	}
 	return 0;
@@ -774,6 +868,9 @@ static void drain_and_rearm(struct tls_source *ts, int woken)
 
 	if (n < 0)
 		return;
+	/* Go Writes whose count is late: the records behind them go on. */
+	tls_streams_expire(ts->streams, (uint64_t)((int64_t)evloop_now_ns() + ts->mono_to_real_ns),
+			   &ts->sink);
 	ts->drain_gap_ns = drain_pace_next(ts->drain_gap_ns, n, woken, PACKET_SOURCE_DRAIN_MIN_NS,
 					   PACKET_SOURCE_DRAIN_MAX_NS);
 	evloop_timer_set(ts->loop, ts->drain_timer, ts->drain_gap_ns, 0);
@@ -978,8 +1075,7 @@ int tls_source_netns_add(struct tls_source *ts, uint32_t inode, const char *name
 	ts->netns = nn;
 	ts->netns[ts->n_netns].inode = inode;
 	snprintf(ts->netns[ts->n_netns].name, sizeof(ts->netns[0].name), "%s", name);
-	snprintf(ts->netns[ts->n_netns].namespace, sizeof(ts->netns[0].namespace), "%s",
-		 namespace);
+	snprintf(ts->netns[ts->n_netns].namespace, sizeof(ts->netns[0].namespace), "%s", namespace);
 	ts->n_netns++;
 	/* In the map first: a process that starts during the scan below is reported by exec. */
 	ret = bpf_map__update_elem(ts->skel->maps.tls_netns, &inode, sizeof(inode), &one,
@@ -1021,6 +1117,8 @@ void tls_source_get_stats(struct tls_source *ts, struct tls_source_stats *out)
 	ts->st.mesh_hops = c[FLOE_TLS_CNT_MESH_HOP];
 	tls_streams_get_stats(ts->streams, &ss);
 	ts->st.conns = ss.conns;
+	ts->st.write_unsent = ss.write_unsent;
+	ts->st.hold_timeouts = ss.hold_timeouts + ss.hold_overflows;
 	ts->st.probes = 0;
 	for (size_t i = 0; i < ts->n_libs; i++) {
 		const struct tls_lib *l = &ts->libs[i];
@@ -1030,6 +1128,7 @@ void tls_source_get_stats(struct tls_source *ts, struct tls_source_stats *out)
 		for (size_t k = 0; k < sizeof(l->go_links) / sizeof(l->go_links[0]); k++)
 			ts->st.probes += l->go_links[k] != NULL;
 	}
+	ts->st.files_seen = ts->n_seen;
 	ts->st.blind = 0;
 	for (size_t i = 0; i < ts->n_procs; i++)
 		for (unsigned k = 0; k < ts->procs[i].n_libs; k++)
@@ -1063,8 +1162,7 @@ char *tls_source_blind_json(struct tls_source *ts)
 				a, json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "pod", pod,
 					     "namespace", ns, "pid", (int)pr->pid, "process",
 					     pr->comm, "library", l->path, "reason",
-					     l->reason[0] ? l->reason : "could not be probed")) <
-			    0)
+					     l->reason[0] ? l->reason : "could not be probed")) < 0)
 				break;
 			n++;
 		}

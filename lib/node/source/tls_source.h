@@ -68,6 +68,11 @@ struct tls_source_stats {
 	uint64_t probes;	   /* uprobes attached now (all library and program files) */
 	uint64_t libs_unhooked;	   /* files unprobed: no tapped process used them any more */
 	uint64_t blind;		   /* (process, library) pairs floe is blind to now */
+	uint64_t write_unsent;	   /* bytes of Go Writes taken at entry but not written */
+	uint64_t hold_timeouts;	   /* Go Writes whose count came too late (taken as is) */
+	uint64_t files_seen;	   /* program files remembered as looked at (bounded) */
+	uint64_t dlopen_probe_us;  /* the last libssl probed after a dlopen: microseconds from
+				    * the kernel's mmap to its probes in place */
 };
 
 int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,

@@ -13,6 +13,8 @@
 #include <zlib.h>
 
 #include "net/packet.h"
+#include "pods/dns_answer.h"
+#include "pods/name_resolver.h"
 
 /* stdio buffer of a plain capture file. */
 #define READ_FILE_BUF (256u << 10)
@@ -28,16 +30,16 @@
 struct mapped {
 	const uint8_t *base; /* mapping of the whole file */
 	size_t size;
-	size_t off;          /* next record */
+	size_t off; /* next record */
 	uint64_t bad_timestamps;
-	size_t unmapped;     /* bytes at the start given back */
+	size_t unmapped; /* bytes at the start given back */
 	size_t page;
 	uint32_t snap;
 	bool swap, nano;
 };
 
-#define MAPPED_MAX_SNAP   262144u     /* libpcap's MAXIMUM_SNAPLEN */
-#define MAPPED_UNMAP_STEP (1u << 20)  /* give pages back every 1 MiB read */
+#define MAPPED_MAX_SNAP	  262144u    /* libpcap's MAXIMUM_SNAPLEN */
+#define MAPPED_UNMAP_STEP (1u << 20) /* give pages back every 1 MiB read */
 
 static uint32_t get32(const uint8_t *p, bool swap)
 {
@@ -196,7 +198,7 @@ static FILE *open_plain(const char *path, char **buf)
 /* *buf: the stdio buffer of a plain file, to be freed after the FILE is closed (or NULL). */
 static FILE *open_maybe_gzip(const char *path, char **buf)
 {
-	cookie_io_functions_t io = { .read = gz_read, .seek = gz_seek, .close = gz_close };
+	cookie_io_functions_t io = {.read = gz_read, .seek = gz_seek, .close = gz_close};
 	gzFile gz;
 	FILE *f = open_plain(path, buf);
 
@@ -265,8 +267,8 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 		else if (strcmp(path, "-") && !stat(path, &sb) && sb.st_size == 0)
 			snprintf(err, errlen, "%s: empty file", path);
 		else if (strstr(perr, "Input/output error"))
-			snprintf(err, errlen, "%s: corrupt compressed data (not a valid gzip stream)",
-				 path);
+			snprintf(err, errlen,
+				 "%s: corrupt compressed data (not a valid gzip stream)", path);
 		else if (strstr(perr, "truncated dump file"))
 			snprintf(err, errlen, "%s: file too short for a capture header (%s)", path,
 				 perr);
@@ -374,4 +376,49 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 		return -EBADMSG;
 	}
 	return 0;
+}
+
+/* ---- names from the capture's DNS answers ---- */
+
+static struct entry_names *read_names_lookup(void *ctx, const uint8_t addr[16], uint64_t ts_ns)
+{
+	return name_resolver_lookup(ctx, addr, ts_ns);
+}
+
+int read_names_init(struct read_names *n, size_t dns_max, dissect_sink_fn sink, void *ctx,
+		    struct dissect_config *cfg)
+{
+	memset(n, 0, sizeof(*n));
+	n->resolver = name_resolver_new(0, dns_max);
+	n->answer = malloc(sizeof(*n->answer));
+	if (!n->resolver || !n->answer) {
+		read_names_free(n);
+		return -ENOMEM;
+	}
+	n->sink = sink;
+	n->ctx = ctx;
+	cfg->names = read_names_lookup;
+	cfg->names_ctx = n->resolver;
+	return 0;
+}
+
+void read_names_sink(void *ctx, const struct entry *e)
+{
+	struct read_names *n = ctx;
+
+	/* Entries come in the order their exchanges end: an answer names what comes after it
+	 * (and, by its time, connections opened a moment before it). */
+	if (dns_answer_names(e, n->answer))
+		name_resolver_learn_dns(n->resolver, n->answer, e->response_ts_ns); /* ENOMEM:
+										       unnamed */
+	if (n->sink)
+		n->sink(n->ctx, e);
+}
+
+void read_names_free(struct read_names *n)
+{
+	if (n->resolver)
+		name_resolver_free(n->resolver);
+	free(n->answer);
+	memset(n, 0, sizeof(*n));
 }

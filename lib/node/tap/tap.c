@@ -71,6 +71,10 @@ struct tap {
 	uint32_t next_target_id;
 	uint64_t packets, bytes;
 	struct dissect_stats dissect; /* the engine's final counters (--entries/--json) */
+	/* The engine's counters for the agent's stats call (any thread): copied on the
+	 * dissection thread at each tick (entries_tick), so at most a second old. */
+	pthread_mutex_t dissect_snap_lock;
+	struct dissect_stats dissect_snap;
 	struct dissect_worker_stats dissect_queue; /* and the dissection queue's */
 	int store_errno;
 	struct evloop *loop;
@@ -85,8 +89,11 @@ struct tap {
 	pthread_mutex_t tls_snap_lock;
 	struct tls_source_stats tls_snap;
 	char *tls_blind_snap; /* a JSON array; NULL: none */
-	/* the TLS plaintext as synthetic TCP frames into the store (docs/tls.md, "PCAP") */
+	/* the TLS plaintext as synthetic TCP frames into the store (docs/tls.md, "PCAP"); its
+	 * counters: the last ones at tls_close (for --stats-json), and the loop's copy of each
+	 * second under tls_snap_lock (for the stats call) */
 	struct tls_pcap *tls_pcap;
+	struct tls_pcap_stats tls_pcap_stats, tls_pcap_snap;
 	bool k8s;
 	bool started; /* past the first list of pods: report pods coming and going */
 	size_t services_started; /* tap_services_start's count: stopped in tap_run's end */
@@ -361,6 +368,13 @@ static void on_stdout_hangup(struct evloop *l, int fd, unsigned int events, void
 static void entries_tick(void *ctx)
 {
 	struct tap *t = ctx;
+	struct dissect_stats ds;
+
+	/* the engine is this thread's: its counters are read here, and published once */
+	dissect_engine_get_stats(t->engine, &ds);
+	pthread_mutex_lock(&t->dissect_snap_lock);
+	t->dissect_snap = ds;
+	pthread_mutex_unlock(&t->dissect_snap_lock);
 
 	if (!atomic_load(&t->output_errno) && fflush(t->output.out) == EOF)
 		output_failed(t, errno);
@@ -868,13 +882,41 @@ static void services_stats_print(FILE *f, const struct tap_options *o)
 	}
 }
 
-static void stats_json_print(FILE *f, const struct tap_options *o,
+/* Entries by protocol, parse errors by dissector and cause, and each dissector's own event
+ * counters, as objects of the stats JSON (docs/hub.md, "Metrics"). */
+static void dissect_stats_print(FILE *f, const struct dissect_stats *ds)
+{
+	const char *name;
+
+	fputs(",\"entries_by_protocol\":{", f);
+	for (unsigned i = 0; (name = dissect_entry_protocol_name(i)); i++)
+		fprintf(f, "%s\"%s\":%llu", i ? "," : "", name,
+			(unsigned long long)ds->entries_by_protocol[i]);
+	fputs("},\"parse_errors_by_protocol\":{", f);
+	for (unsigned i = 0; i < DISSECT_MAX_PROTOCOLS && (name = dissect_protocol_name(i)); i++)
+		fprintf(f, "%s\"%s\":{\"malformed\":%llu,\"buffer_overflow\":%llu}", i ? "," : "",
+			name, (unsigned long long)ds->parse_malformed[i],
+			(unsigned long long)ds->parse_overflows[i]);
+	fputs("},\"dissector_events\":{", f);
+	for (unsigned i = 0; i < DISSECT_MAX_PROTOCOLS && (name = dissect_protocol_name(i)); i++) {
+		const char *cn;
+
+		fprintf(f, "%s\"%s\":{", i ? "," : "", name);
+		for (unsigned k = 0; (cn = dissect_counter_name(i, k)); k++)
+			fprintf(f, "%s\"%s\":%llu", k ? "," : "", cn,
+				(unsigned long long)ds->counters[i][k]);
+		fputc('}', f);
+	}
+	fputc('}', f);
+}
+
+static void stats_json_print(FILE *f, const struct tap_options *o, const struct capture *cap,
 			     const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
 			     const struct dissect_stats *ds, const struct dissect_worker_stats *ws,
 			     size_t pods, const struct entry_history_stats *hs,
 			     const struct name_resolver_stats *ns, const struct tls_source_stats *tls,
-			     const char *tls_blind)
+			     const char *tls_blind, const struct tls_pcap_stats *tp)
 {
 	fprintf(f,
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
@@ -895,7 +937,15 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		"\"tls_ringbuf_full\":%llu,\"tls_conns\":%llu,\"tls_libs_hooked\":%llu,"
 		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu,"
 		"\"tls_probes\":%llu,\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
-		"\"tls_mesh_hops\":%llu,\"tls_blind_count\":%llu,\"tls_blind\":%s",
+		"\"tls_mesh_hops\":%llu,\"tls_write_unsent\":%llu,\"tls_hold_timeouts\":%llu,"
+		"\"tls_files_seen\":%llu,\"tls_dlopen_probe_us\":%llu,\"tls_blind_count\":%llu,"
+		"\"tls_blind\":%s,"
+		"\"tls_pcap_frames\":%llu,\"tls_pcap_bytes\":%llu,\"tls_pcap_conns\":%llu,"
+		"\"tls_pcap_dup_skipped\":%llu,\"tls_pcap_no_endpoints\":%llu,"
+		"\"tls_pcap_table_full\":%llu,"
+		"\"dissect_parse_errors\":%llu,\"dissect_buffer_overflows\":%llu,"
+		"\"dissect_entries_incomplete\":%llu,\"ringbuf_bytes\":%llu,"
+		"\"ringbuf_pending\":%llu",
 		(unsigned long long)cnt[FLOE_CNT_SEEN], (unsigned long long)cnt[FLOE_CNT_TARGETED],
 		(unsigned long long)cnt[FLOE_CNT_RECORDED],
 		(unsigned long long)cnt[FLOE_CNT_RINGBUF_FULL],
@@ -921,8 +971,19 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 		(unsigned long long)tls->libs_failed, (unsigned long long)tls->processes,
 		(unsigned long long)tls->processes_failed, (unsigned long long)tls->probes,
 		(unsigned long long)tls->libs_unhooked, (unsigned long long)tls->mmaps,
-		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->blind,
-		tls_blind ? tls_blind : "[]");
+		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->write_unsent,
+		(unsigned long long)tls->hold_timeouts, (unsigned long long)tls->files_seen,
+		(unsigned long long)tls->dlopen_probe_us, (unsigned long long)tls->blind,
+		tls_blind ? tls_blind : "[]", (unsigned long long)tp->frames,
+		(unsigned long long)tp->bytes, (unsigned long long)tp->conns,
+		(unsigned long long)tp->dup_skipped, (unsigned long long)tp->no_endpoints,
+		(unsigned long long)tp->table_full, (unsigned long long)ds->parse_errors,
+		(unsigned long long)ds->buffer_overflows, (unsigned long long)ds->entries_incomplete,
+		(unsigned long long)(cap ? capture_ringbuf_bytes(cap) : 0),
+		(unsigned long long)(cap && capture_ring_pending(cap) != UINT64_MAX
+					 ? capture_ring_pending(cap)
+					 : 0));
+	dissect_stats_print(f, ds);
 	services_stats_print(f, o);
 	fputs("}\n", f);
 }
@@ -930,13 +991,14 @@ static void stats_json_print(FILE *f, const struct tap_options *o,
 /* Written last, after the store is closed (its last compression done): cpu_s is the run's.
  * Returns 0, or -1 (said on log) when the file could not be written. */
 static int write_stats_json(const char *path, const struct tap_options *o,
-			    const uint64_t cnt[FLOE_CNT_MAX],
+			    const struct capture *cap, const uint64_t cnt[FLOE_CNT_MAX],
 			     const struct capture_stats *cs, const struct pcap_store_stats *st,
 			     const struct dissect_stats *ds,
 			     const struct dissect_worker_stats *ws, size_t pods,
 			     const struct entry_history_stats *hs,
 			     const struct name_resolver_stats *ns,
-			     const struct tls_source_stats *tls, const char *tls_blind, FILE *log)
+			     const struct tls_source_stats *tls, const char *tls_blind,
+			     const struct tls_pcap_stats *tp, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -944,7 +1006,7 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	stats_json_print(f, o, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind);
+	stats_json_print(f, o, cap, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind, tp);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -955,8 +1017,9 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 
 /*
  * The agent's stats call, from any thread while the tap runs: the kernel's counters, the
- * store's and the history's now. The dissection engine's counters belong to its thread until
- * the end, so they are 0 here (the final --stats-json has them).
+ * store's and the history's now; the dissection engine's as its thread last published them
+ * (each second, entries_tick). The dissection queue's counters are 0 here (the final
+ * --stats-json has them).
  */
 static int tap_live_stats(void *ctx, char **json_out)
 {
@@ -979,8 +1042,12 @@ static int tap_live_stats(void *ctx, char **json_out)
 	/* The name resolver belongs to the loop's thread: 0 here too. The TLS source's counters
 	 * and blind list are the loop's last copy (at most a second old). */
 	pthread_mutex_lock(&t->tls_snap_lock);
-	stats_json_print(f, t->o, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs,
-			 &(struct name_resolver_stats){0}, &t->tls_snap, t->tls_blind_snap);
+	pthread_mutex_lock(&t->dissect_snap_lock);
+	ds = t->dissect_snap;
+	pthread_mutex_unlock(&t->dissect_snap_lock);
+	stats_json_print(f, t->o, t->capture, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs,
+			 &(struct name_resolver_stats){0}, &t->tls_snap, t->tls_blind_snap,
+			 &t->tls_pcap_snap);
 	pthread_mutex_unlock(&t->tls_snap_lock);
 	if (fclose(f)) {
 		free(*json_out);
@@ -1042,6 +1109,8 @@ static void tls_snapshot(struct tap *t)
 	blind = tls_source_blind_json(t->tls);
 	pthread_mutex_lock(&t->tls_snap_lock);
 	t->tls_snap = st;
+	if (t->tls_pcap) /* written on this thread (on_stream) */
+		tls_pcap_get_stats(t->tls_pcap, &t->tls_pcap_snap);
 	if (blind) {
 		free(t->tls_blind_snap);
 		t->tls_blind_snap = blind;
@@ -1102,6 +1171,10 @@ static void tls_close(struct tap *t)
 		struct tls_pcap_stats ps;
 
 		tls_pcap_get_stats(t->tls_pcap, &ps);
+		t->tls_pcap_stats = ps;
+		pthread_mutex_lock(&t->tls_snap_lock);
+		t->tls_pcap_snap = ps;
+		pthread_mutex_unlock(&t->tls_snap_lock);
 		fprintf(t->log,
 			"  tls: plaintext to the store     %llu synthetic frames, %llu connections "
 			"(%llu chunks of the other end skipped, %llu without endpoints, %llu "
@@ -1238,7 +1311,8 @@ void tap_new_run_id(char out[24])
 int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 {
 	struct tap t = {.o = o, .log = log, .output_efd = -1,
-			.tls_snap_lock = PTHREAD_MUTEX_INITIALIZER};
+			.tls_snap_lock = PTHREAD_MUTEX_INITIALIZER,
+			.dissect_snap_lock = PTHREAD_MUTEX_INITIALIZER};
 	struct sigaction interrupt = {.sa_handler = on_interrupt}, old_interrupt;
 	bool interrupt_set = false;
 	struct tc_hooks_cleanup_stats cleaned = {};
@@ -1476,9 +1550,9 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 			if (o->services[i].finish)
 				o->services[i].finish(o->services[i].ctx, log);
 		if (o->stats_json &&
-		    write_stats_json(o->stats_json, o, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
+		    write_stats_json(o->stats_json, o, t.capture, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
 				     t.next_target_id, &hs, &ns, &t.tls_stats, t.tls_blind_snap,
-				     log) < 0)
+				     &t.tls_pcap_stats, log) < 0)
 			rc = 1;
 	}
 out:

@@ -113,6 +113,8 @@ struct tap_options {
 	 * --agent-token (default $FLOE_AGENT_TOKEN): the token a hub must send */
 	const char *listen;
 	const char *agent_token;
+	/* --metrics HOST:PORT: floe-agent serves GET /metrics there (agent/metrics_http.c) */
+	const char *metrics;
 	/* --agent-name: the name the agent gives itself (info, each entry's `agent`); NULL: this
 	 * host's name */
 	const char *agent_name;

@@ -155,6 +155,9 @@ static void print_help(FILE *out)
 	    "      --listen HOST:PORT     floe-agent: serve entries, PCAP and statistics to a hub\n"
 	    "                             over gRPC (docs/hub.md); needs the entry history\n"
 	    "      --agent-token TOKEN    the token a hub must send (default $FLOE_AGENT_TOKEN)\n"
+	    "      --metrics HOST:PORT    floe-agent: serve GET /metrics (Prometheus text) there;\n"
+	    "                             HOST may be empty (127.0.0.1); needs --agent-token's\n"
+	    "                             token as a bearer token when there is one (docs/hub.md)\n"
 	    "      --agent-name NAME      the agent's name, on every entry the hub serves\n"
 	    "                             (`agent`; default this host's name)\n"
 	    "      --proxy-host ADDR      floe tap: the hub's API and UI listen here (default\n"
@@ -219,6 +222,7 @@ enum {
 	OPT_PCAP,
 	OPT_LISTEN,
 	OPT_AGENT_TOKEN,
+	OPT_METRICS,
 	OPT_CONFIG_PATH,
 	OPT_PROXY_HOST,
 	OPT_PROXY_FRONT_PORT,
@@ -492,6 +496,7 @@ static const struct option long_opts[] = {
     {"dns-names", required_argument, NULL, OPT_DNS_NAMES},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"agent-token", required_argument, NULL, OPT_AGENT_TOKEN},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {"proxy-host", required_argument, NULL, OPT_PROXY_HOST},
     {"proxy-front-port", required_argument, NULL, OPT_PROXY_FRONT_PORT},
     {"no-hub", no_argument, NULL, OPT_NO_HUB},
@@ -574,13 +579,14 @@ int tap_option_check(const char *name, const char *val, char *err, size_t errlen
 			snprintf(err, errlen, "expected true or false, got '%s'", val);
 			return -EINVAL;
 		}
-		if (lo->val == OPT_LISTEN && !strchr(val, ':')) {
+		if ((lo->val == OPT_LISTEN || lo->val == OPT_METRICS) && !strchr(val, ':')) {
 			snprintf(err, errlen, "expected HOST:PORT, got '%s'", val);
 			return -EINVAL;
 		}
 		/* the flags apply() knows: the same check as on the command line */
 		if (lo->has_arg != required_argument || lo->val < OPT_DRYRUN ||
 		    lo->val == OPT_LISTEN || lo->val == OPT_AGENT_TOKEN || lo->val == OPT_PCAP ||
+		    lo->val == OPT_METRICS ||
 		    lo->val >= OPT_CONFIG_PATH || lo->val == OPT_TLS || lo->val == OPT_SERVICEMESH ||
 		    lo->val == OPT_TLS_PCAP)
 			return 0;
@@ -661,6 +667,13 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_AGENT_TOKEN:
 			o->agent_token = optarg;
+			break;
+		case OPT_METRICS:
+			if (!strchr(optarg, ':')) {
+				snprintf(err, errlen, "--metrics %s: expected HOST:PORT", optarg);
+				return -EINVAL;
+			}
+			o->metrics = optarg;
 			break;
 		case OPT_TLS:
 			if (bool_flag("tls", optarg, &o->tls, err, errlen))

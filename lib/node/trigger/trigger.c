@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,10 +109,13 @@ struct trigger_set {
 	char *filter;
 	pthread_mutex_t follow_lock;
 	pthread_cond_t follow_cond;
+	/* broadcast when a follow starts (on_follow_started) or ends: follow_live sleeps on it */
+	pthread_cond_t live_cond;
 	bool stopping, following;
-	/* follow_restart's count, and the count the running follow was started for: a set
-	 * is live once they are equal and the follow says it has started (follow_live) */
-	uint64_t follow_gen, follow_gen_running;
+	/* follow_restart's count, the count the running follow was started for, and the count
+	 * of the last follow that ended in an error: a set is live once the running follow is
+	 * the current one and says it has started (follow_live), or the current one failed */
+	uint64_t follow_gen, follow_gen_running, follow_gen_failed;
 	uint64_t lost_before; /* entries lost by the follows that ended */
 	uint64_t snap_bytes_max; /* all snapshots together; 0: no bound */
 	char *store_dir;
@@ -565,6 +569,7 @@ void trigger_set_free(struct trigger_set *ts)
 	pthread_mutex_destroy(&ts->snap_lock);
 	pthread_mutex_destroy(&ts->follow_lock);
 	pthread_cond_destroy(&ts->follow_cond);
+	pthread_cond_destroy(&ts->live_cond);
 	pthread_rwlock_destroy(&ts->set_lock);
 	free(ts);
 }
@@ -639,6 +644,7 @@ static struct trigger_set *set_alloc(const char *store_dir, FILE *log)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ts->cond, &ca);
+	pthread_cond_init(&ts->live_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	ts->log = log;
 	ts->store_dir = strdup(store_dir ? store_dir : ".");
@@ -747,26 +753,50 @@ static void follow_restart(struct trigger_set *ts, char *filter)
 }
 
 /*
- * Wait (at most FOLLOW_LIVE_WAIT_MS) until the follow for the current set is subscribed, so
- * that a set replaced, or listed, through the API is one whose triggers see every entry that
- * completes afterwards: a hub that says a trigger is on an agent, and a user who then sends
- * a request, must not lose that request to the moment the follow restarts.
+ * Wait until the follow for the current set is subscribed, so that a set replaced, or listed,
+ * through the API is one whose triggers see every entry that completes afterwards: a hub that
+ * says a trigger is on an agent, and a user who then sends a request, must not lose that
+ * request to the moment the follow restarts. The follow thread broadcasts live_cond when a
+ * follow starts or ends; with no follow thread (the service not started) there is nothing to
+ * wait for, and a follow that fails to start ends the wait at once (it is retried in a second,
+ * and its error logged). FOLLOW_LIVE_WAIT_MS bounds a start that neither succeeds nor fails
+ * (a remote agent that is away: the call waits for it to come back).
  */
 #define FOLLOW_LIVE_WAIT_MS 3000
+static bool follow_is_live(const struct trigger_set *ts)
+{
+	return !ts->filter || ts->stopping || !ts->running ||
+	       ts->follow_gen_failed == ts->follow_gen ||
+	       (ts->following && ts->follow_gen_running == ts->follow_gen && ts->follow.started);
+}
+
 static void follow_live(struct trigger_set *ts)
 {
-	for (int ms = 0; ms < FOLLOW_LIVE_WAIT_MS; ms++) {
-		bool live;
+	struct timespec dl;
 
-		pthread_mutex_lock(&ts->follow_lock);
-		live = !ts->filter || ts->stopping ||
-		       (ts->following && ts->follow_gen_running == ts->follow_gen &&
-			ts->follow.started);
-		pthread_mutex_unlock(&ts->follow_lock);
-		if (live)
-			return;
-		usleep(1000);
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += FOLLOW_LIVE_WAIT_MS / 1000;
+	dl.tv_nsec += (FOLLOW_LIVE_WAIT_MS % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
 	}
+	pthread_mutex_lock(&ts->follow_lock);
+	while (!follow_is_live(ts))
+		if (pthread_cond_timedwait(&ts->live_cond, &ts->follow_lock, &dl) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&ts->follow_lock);
+}
+
+/* agent_follow.on_started: the follow's thread says the subscription is in place. */
+static void on_follow_started(struct agent_follow *f)
+{
+	struct trigger_set *ts =
+	    (struct trigger_set *)((char *)f - offsetof(struct trigger_set, follow));
+
+	pthread_mutex_lock(&ts->follow_lock);
+	pthread_cond_broadcast(&ts->live_cond);
+	pthread_mutex_unlock(&ts->follow_lock);
 }
 
 int trigger_set_replace_api(struct trigger_set *ts, const char *version, const char *json,
@@ -1534,6 +1564,7 @@ static void *follow_main(void *arg)
 		ts->follow.stop = 0;
 		ts->follow.started = 0;
 		ts->follow.lost = 0;
+		ts->follow.on_started = on_follow_started;
 		ts->follow_gen_running = ts->follow_gen;
 		ts->following = true;
 		pthread_mutex_unlock(&ts->follow_lock);
@@ -1549,6 +1580,8 @@ static void *follow_main(void *arg)
 		if (rc < 0 && !ts->follow.stop && !ts->stopping) {
 			struct timespec dl;
 
+			ts->follow_gen_failed = ts->follow_gen_running;
+			pthread_cond_broadcast(&ts->live_cond);
 			pthread_mutex_lock(&ts->log_lock);
 			fprintf(ts->log, "floe: triggers: following the entries: %s\n",
 				err[0] ? err : strerror(-rc));
@@ -1618,6 +1651,7 @@ static void quiesce(struct trigger_set *ts)
 	ts->stopping = true;
 	ts->follow.stop = 1;
 	pthread_cond_broadcast(&ts->follow_cond);
+	pthread_cond_broadcast(&ts->live_cond);
 	pthread_mutex_unlock(&ts->follow_lock);
 	pthread_join(ts->follow_thread, NULL);
 	pthread_mutex_lock(&ts->lock);

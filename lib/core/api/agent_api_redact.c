@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Sensitive header values masked in served entries (hub_redact.h). */
-#include "hub_redact.h"
+/* Entries masked (credentials) or named (their agent) on their way out of an agent_api
+ * (agent_api_redact.h). */
+#include "api/agent_api_redact.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -43,11 +44,11 @@ static int mask_headers(json_t *headers, int all)
 
 			json_array_foreach(v, i, x) if (json_is_string(x))
 			{
-				json_string_set(x, HUB_REDACTED);
+				json_string_set(x, AGENT_API_REDACTED);
 				n++;
 			}
 		} else if (json_is_string(v)) {
-			json_string_set(v, HUB_REDACTED);
+			json_string_set(v, AGENT_API_REDACTED);
 			n++;
 		}
 	}
@@ -63,7 +64,7 @@ static int may_have(const char *json, size_t len)
 	       memmem(json, len, "\\u", 2); /* escaped names: parse to be sure */
 }
 
-int hub_redact_entry(const char *json, size_t len, struct entry_json_buf *out)
+int agent_api_redact_entry(const char *json, size_t len, struct entry_json_buf *out)
 {
 	json_error_t je;
 	json_t *j;
@@ -95,7 +96,7 @@ int hub_redact_entry(const char *json, size_t len, struct entry_json_buf *out)
 
 /* ---- the wrapper ---- */
 
-int hub_name_entry(const char *json, size_t len, const char *name, struct entry_json_buf *out)
+int agent_api_name_entry(const char *json, size_t len, const char *name, struct entry_json_buf *out)
 {
 	out->len = 0;
 	while (len && (json[len - 1] == '\n' || json[len - 1] == '\r' || json[len - 1] == ' '))
@@ -110,11 +111,11 @@ int hub_name_entry(const char *json, size_t len, const char *name, struct entry_
 	return 0;
 }
 
-/* The two wrappers: masking (hub_redact_wrap), naming (hub_name_wrap). */
+/* The two wrappers: masking (agent_api_redact_wrap), naming (agent_api_name_wrap). */
 struct redact {
 	struct agent_api inner;
 	int own;
-	int mask;     /* 1: mask sensitive values (hub_redact_wrap); 0: name (hub_name_wrap) */
+	int mask;     /* 1: mask sensitive values (agent_api_redact_wrap); 0: name */
 	size_t index; /* the agent's place: its name when it gives none */
 	/* The name, learnt from info() once the agent has given an entry (info() of a remote
 	 * agent is a call over the network: not one per entry, and none to an agent that is
@@ -171,11 +172,11 @@ static int on_entry(const struct agent_entry *e, void *arg)
 	int r;
 
 	if (p->r->mask) {
-		r = hub_redact_entry(e->json, e->json_len, &p->b);
+		r = agent_api_redact_entry(e->json, e->json_len, &p->b);
 	} else {
 		if (!p->agent[0])
 			pass_name(p);
-		r = hub_name_entry(e->json, e->json_len, p->agent, &p->b);
+		r = agent_api_name_entry(e->json, e->json_len, p->agent, &p->b);
 		if (r == 0)
 			r = 1; /* the named entry is in the buffer */
 	}
@@ -332,12 +333,12 @@ static int wrap(struct agent_api inner, int own, int mask, size_t index, struct 
 	return 0;
 }
 
-int hub_redact_wrap(struct agent_api inner, int own, struct agent_api *out)
+int agent_api_redact_wrap(struct agent_api inner, int own, struct agent_api *out)
 {
 	return wrap(inner, own, 1, 0, out);
 }
 
-int hub_name_wrap(struct agent_api inner, size_t index, struct agent_api *out)
+int agent_api_name_wrap(struct agent_api inner, size_t index, struct agent_api *out)
 {
 	return wrap(inner, 0, 0, index, out);
 }

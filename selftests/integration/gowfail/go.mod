@@ -1,0 +1,3 @@
+module floe/selftests/gowfail
+
+go 1.19
