@@ -148,17 +148,7 @@ wait_for 3 live_is tls_probes 0
 is "$(live tls_probes)" 0 "live stats: 0 uprobes again"
 
 # ---------------------------------------------------------------- 3. blind
-mkdir -p "$T/blind"
-"$PY" - "$LIBSSL" "$T/blind/libssl.so.3" <<'PYEOF'
-import sys
-d = open(sys.argv[1], "rb").read()
-# The exported names SSL_read and SSL_write renamed in the dynamic string table: the library
-# still loads, but has no SSL_read/SSL_write for floe to probe.
-for a, b in ((b"\0SSL_read\0", b"\0SSL_reaX\0"), (b"\0SSL_write\0", b"\0SSL_writX\0")):
-    assert a in d
-    d = d.replace(a, b)
-open(sys.argv[2], "wb").write(d)
-PYEOF
+blind_libssl "$LIBSSL" "$T/blind/libssl.so.3"
 mkfifo "$T/bl.in"
 ip netns exec "$(pod_ns a)" "$T/tlsdl" "$T/blind/libssl.so.3" hold <"$T/bl.in" >"$T/bl.out" 2>"$T/bl.err" &
 BL_PID=$!

@@ -28,17 +28,8 @@ SPORT=4433 NPORT=8443
 
 need_cmd "openssl, curl, nginx, jq are installed" openssl curl nginx jq || done_testing
 entries_pods $A $B
-# The entries written so far, without a line floe is in the middle of writing.
-complete() { head -n "$(wc -l <"$OUT")" "$OUT"; }
-# wait_sel SEL N SECS: until N whole entries match the jq selection SEL. Not a count of any
-# lines: the handshake entries (protocol tls) come first and would end the wait early.
-wait_sel() {
-	local end=$(($(date +%s%N) + $3 * 1000000000))
-	until [ -f "$OUT" ] && [ "$(complete | jq -c "select($1)" | wc -l)" -ge "$2" ]; do
-		[ "$(date +%s%N)" -lt "$end" ] || return 1
-		sleep 0.1
-	done
-}
+complete() { entries_complete "$OUT"; }
+wait_sel() { entries_wait_sel "$OUT" "$@"; }
 
 # A self-signed certificate for b.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=b.test" \

@@ -8,6 +8,10 @@
 #                                   "floe: tapping". Sets FLOE_PID like floe_start.
 #   entries_wait OUT N SECS         wait until OUT has at least N lines
 #   entries_wait_tls OUT N SECS     wait until OUT has at least N whole entries with "tls": true
+#   entries_complete OUT            the whole lines of OUT (not one floe is writing)
+#   entries_wait_sel OUT SEL N SECS wait until N whole entries of OUT match the jq selection SEL
+#   blind_libssl LIBSSL COPY        a copy of LIBSSL without SSL_read/SSL_write in its dynamic
+#                                   symbols (it loads; floe cannot probe it: tls_blind)
 #   checks cmd...                   run a checker that prints TAB-separated lines
 #                                   "ok<TAB>DESC", "fail<TAB>DESC", "diag<TAB>TEXT",
 #                                   "skip<TAB>DESC<TAB>REASON" and turn them into assertions
@@ -51,6 +55,32 @@ entries_wait_tls() {
 		[ "$(date +%s%N)" -lt "$end" ] || return 1
 		sleep 0.1
 	done
+}
+
+entries_complete() { head -n "$(wc -l <"$1")" "$1"; }
+
+# Not a count of any lines: handshake entries (protocol tls) may come first and would end the
+# wait early.
+entries_wait_sel() {
+	local out=$1 sel=$2 n=$3 end=$(($(date +%s%N) + ${4:-10} * 1000000000))
+	until [ -f "$out" ] && [ "$(entries_complete "$out" | jq -c "select($sel)" | wc -l)" -ge "$n" ]; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+blind_libssl() {
+	mkdir -p "$(dirname "$2")"
+	"$PY" - "$1" "$2" <<'PYEOF'
+import sys
+d = open(sys.argv[1], "rb").read()
+# The exported names SSL_read and SSL_write renamed in the dynamic string table: the library
+# still loads, but has no SSL_read/SSL_write for floe to probe.
+for a, b in ((b"\0SSL_read\0", b"\0SSL_reaX\0"), (b"\0SSL_write\0", b"\0SSL_writX\0")):
+    assert a in d
+    d = d.replace(a, b)
+open(sys.argv[2], "wb").write(d)
+PYEOF
 }
 
 checks() {

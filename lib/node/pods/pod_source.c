@@ -14,7 +14,7 @@ bool floe_pod_changed(const struct floe_pod *a, const struct floe_pod *b)
 	if (a->host_ifindex != b->host_ifindex || a->host_network != b->host_network ||
 	    strcmp(a->node, b->node) || a->n_addrs != b->n_addrs ||
 	    strcmp(a->namespace, b->namespace) || strcmp(a->host_ifname, b->host_ifname) ||
-	    strcmp(a->pod_ifname, b->pod_ifname))
+	    strcmp(a->pod_ifname, b->pod_ifname) || a->netns_inode != b->netns_inode)
 		return true;
 	for (size_t i = 0; i < a->n_addrs; i++)
 		if (!addr_equal(&a->addrs[i], &b->addrs[i]))

@@ -8,7 +8,9 @@
  * first LIST, in start(), is synchronous: start() reports the pods before it returns.
  *
  * A pod's host interface is the one the host routes its IP to (RTM_GETROUTE): a CNI plugin
- * that wires a veth per pod adds that route (docs/kubernetes.md, "The host interface").
+ * that wires a veth per pod adds that route (docs/kubernetes.md, "The host interface"); when
+ * the route gives a bridge (a bridge CNI) or none, the veth whose peer holds the IP in the
+ * pod's network namespace (pod_netns.h), which also gives TLS the pod's namespace.
  */
 #include "pods/pod_source.h"
 
@@ -26,6 +28,7 @@
 
 #include "pods/k8s_config.h"
 #include "pods/k8s_watch.h"
+#include "pods/pod_netns.h"
 
 #define MS 1000000ull
 /* A LIST page (or an error body) larger than this fails the list: at the page size used, a
@@ -114,6 +117,7 @@ struct k8s_source {
 	unsigned int nl_seq;
 	struct mnl_socket *nl_events; /* route and link changes: pods without a route looked at */
 	struct evloop_fd *nl_events_src;
+	struct pod_netns *netns; /* the pods' network namespaces; NULL: not found */
 
 	CURLM *multi;
 	CURL *req; /* the request in flight, NULL: none */
@@ -220,7 +224,7 @@ static int route_get(struct k8s_source *s, const struct floe_pod_addr *a, struct
  * its IPs leaves by. An IP that is the host's own (RTN_LOCAL) or reached through a gateway or
  * a tunnel's next hop is not a pod wired to this host: host_ifindex stays 0.
  */
-static void resolve_host_if(struct k8s_source *s, struct floe_pod *p)
+static void route_host_if(struct k8s_source *s, struct floe_pod *p)
 {
 	p->host_ifindex = 0;
 	p->host_ifname[0] = '\0';
@@ -236,6 +240,13 @@ static void resolve_host_if(struct k8s_source *s, struct floe_pod *p)
 		return;
 	}
 	p->host_ifname[0] = '\0';
+}
+
+/* The route's interface, or the pod's veth (pod_netns_apply); pod_event: p is from the API. */
+static void resolve_host_if(struct k8s_source *s, struct floe_pod *p, bool pod_event)
+{
+	route_host_if(s, p);
+	pod_netns_apply(s->netns, p, pod_event);
 }
 
 /* ------------------------------------------------------------ the pod list */
@@ -310,7 +321,7 @@ static void apply_pod(struct k8s_source *s, const struct k8s_pod *kp, bool delet
 	}
 	struct floe_pod now = kp->pod;
 
-	resolve_host_if(s, &now);
+	resolve_host_if(s, &now, true);
 	if (found) {
 		struct floe_pod old = l->pods[i];
 
@@ -343,7 +354,8 @@ static void on_list_item(void *ctx, const struct k8s_pod *kp)
 		return;
 	}
 	s->building.pods[s->building.n] = kp->pod;
-	resolve_host_if(s, &s->building.pods[s->building.n]);
+	/* The first list (no watch yet) follows a scan made just before it: no scan more. */
+	resolve_host_if(s, &s->building.pods[s->building.n], s->multi != NULL);
 	s->building.n++;
 }
 
@@ -1118,18 +1130,20 @@ static int on_curl_timer_change(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-/* Pods whose IP had no route to a host interface: look again (the CNI plugin may be late). */
+/* Pods whose IP had no route to a host interface: look again (the CNI plugin may be late).
+ * The namespaces are scanned again too: a link came or went, or it is the periodic look. */
 static void on_resolve(struct evloop *l, struct evloop_timer *t, void *ctx)
 {
 	struct k8s_source *s = ctx;
 
+	pod_netns_request(s->netns);
 	for (size_t i = 0; i < s->pods.n; i++) {
 		struct floe_pod *p = &s->pods.pods[i], now;
 
 		if (p->host_ifindex || p->host_network)
 			continue;
 		now = *p;
-		resolve_host_if(s, &now);
+		resolve_host_if(s, &now, false);
 		if (now.host_ifindex) {
 			struct floe_pod old = *p;
 
@@ -1137,6 +1151,67 @@ static void on_resolve(struct evloop *l, struct evloop_timer *t, void *ctx)
 			s->sink.event(s->sink.ctx, POD_CHANGED, &now, &old);
 		}
 	}
+}
+
+/* A scan of the network namespaces ended: the pods whose answer may differ, resolved again. */
+static void on_netns_scan(void *ctx)
+{
+	struct k8s_source *s = ctx;
+
+	for (size_t i = 0; i < s->pods.n; i++) {
+		struct floe_pod *p = &s->pods.pods[i], now;
+
+		if (!pod_netns_stale(s->netns, p))
+			continue;
+		now = *p;
+		resolve_host_if(s, &now, false);
+		if (floe_pod_changed(p, &now)) {
+			struct floe_pod old = *p;
+
+			*p = now;
+			s->sink.event(s->sink.ctx, POD_CHANGED, &now, &old);
+		}
+	}
+}
+
+/* A message through the sink, not report(): it is no failure of the API server. */
+static void netns_say(struct k8s_source *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void netns_say(struct k8s_source *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s->sink.error)
+		s->sink.error(s->sink.ctx, 0, msg);
+}
+
+/* The pods' network namespaces (the first scan now); without them, the routes alone. */
+static void netns_open(struct k8s_source *s)
+{
+	struct pod_netns_stats st;
+	char err[256];
+
+	if (pod_netns_new(NULL, &s->netns, err, sizeof(err)) < 0 ||
+	    pod_netns_start(s->netns, s->loop, on_netns_scan, s, err, sizeof(err)) < 0) {
+		netns_say(s,
+			  "kubernetes: pods' network namespaces: %s: pods are found by their "
+			  "routes only, and their TLS is not read",
+			  err);
+		pod_netns_free(s->netns);
+		s->netns = NULL;
+		return;
+	}
+	pod_netns_get_stats(s->netns, &st);
+	if (st.failed)
+		netns_say(s,
+			  "kubernetes: %llu of %llu network namespaces could not be asked for "
+			  "their pods (%s)",
+			  (unsigned long long)st.failed, (unsigned long long)st.namespaces,
+			  st.first_error);
 }
 
 /* Routes or links changed (or events were lost: ENOBUFS): look again soon, once per burst. */
@@ -1239,6 +1314,8 @@ static int source_start(struct k8s_source *s, struct evloop *loop, const struct 
 			 strerror(-ret));
 		return ret;
 	}
+	if (s->res == K8S_RES_PODS)
+		netns_open(s);
 	list_reset(s);
 	for (int restarts = 0;;) {
 		ret = list_page_sync(s, err, errlen);
@@ -1320,6 +1397,7 @@ static void k8s_free(void *impl)
 		evloop_del_timer(s->loop, s->resolve_timer);
 		evloop_del_fd(s->loop, s->nl_events_src);
 	}
+	pod_netns_free(s->netns);
 	if (s->nl)
 		mnl_socket_close(s->nl);
 	if (s->nl_events)

@@ -573,6 +573,64 @@ static int nl_link_scan(struct nl *nl, struct link_scan *ls)
 	return nl_run(nl, nlh, link_cb, link_scan_reset, ls);
 }
 
+struct link_kind {
+	char *kind;
+	size_t len;
+	bool found;
+};
+
+static int link_kind_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct link_kind *lk = data;
+	const struct nlattr *tb[IFLA_MAX + 1] = {0};
+	const struct nlattr *info[IFLA_INFO_MAX + 1] = {0};
+
+	if (nlh->nlmsg_type != RTM_NEWLINK ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifinfomsg) ||
+	    mnl_attr_parse(nlh, sizeof(struct ifinfomsg), link_attr_cb, tb) < 0)
+		return MNL_CB_OK;
+	lk->found = true;
+	if (tb[IFLA_LINKINFO] &&
+	    mnl_attr_parse_nested(tb[IFLA_LINKINFO], linkinfo_attr_cb, info) >= 0 &&
+	    info[IFLA_INFO_KIND] && mnl_attr_validate(info[IFLA_INFO_KIND], MNL_TYPE_STRING) >= 0)
+		snprintf(lk->kind, lk->len, "%.*s",
+			 (int)strnlen(mnl_attr_get_payload(info[IFLA_INFO_KIND]),
+				      mnl_attr_get_payload_len(info[IFLA_INFO_KIND])),
+			 (const char *)mnl_attr_get_payload(info[IFLA_INFO_KIND]));
+	return MNL_CB_OK;
+}
+
+int floe_link_kind(int ifindex, char *kind, size_t kindlen)
+{
+	char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct ifinfomsg))];
+	struct link_kind lk = {.kind = kind, .len = kindlen};
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifm;
+	struct nl nl;
+	int rc;
+
+	if (kindlen)
+		kind[0] = '\0';
+	if (ifindex <= 0)
+		return -ENODEV;
+	rc = nl_open(&nl);
+	if (rc < 0)
+		return rc;
+	memset(req, 0, sizeof(req));
+	nlh = mnl_nlmsg_put_header(req);
+	nlh->nlmsg_type = RTM_GETLINK;
+	/* The ACK ends the answer (nl_run reads until it). */
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	rc = nl_run(&nl, nlh, link_kind_cb, NULL, &lk);
+	nl_close(&nl);
+	if (rc == 0 && !lk.found)
+		rc = -ENODEV;
+	return rc;
+}
+
 static int nsid_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[NETNSA_MAX + 1] = {0};
@@ -733,8 +791,8 @@ out:
 }
 
 /* Enter the netns of fd, probe, come back to self_fd whatever happened. */
-static int probe_netns(const char *name, int ns_fd, int self_fd, struct floe_pod *pod, bool *is_pod,
-		       char *err, size_t errlen)
+int pods_local_probe_netns(const char *name, int ns_fd, int self_fd, struct floe_pod *pod,
+			   bool *is_pod, char *err, size_t errlen)
 {
 	int rc;
 
@@ -852,7 +910,7 @@ int pods_local_discover(const char *netns_dir, const char *inventory, struct flo
 			goto out;
 		}
 		memset(pod, 0, sizeof(*pod));
-		rc = probe_netns(de->d_name, fd, self_fd, pod, &is_pod, err, errlen);
+		rc = pods_local_probe_netns(de->d_name, fd, self_fd, pod, &is_pod, err, errlen);
 		close(fd);
 		if (rc < 0)
 			goto out;

@@ -49,6 +49,13 @@ struct floe_pod {
 	char node[FLOE_NODE_NAME_MAX + 1]; /* Kubernetes: spec.nodeName; local mode: "" */
 	/* Kubernetes: spec.hostNetwork. Not tapped: its traffic is the node's (host_ifindex 0). */
 	bool host_network;
+	/* Kubernetes: the pod's network namespace (its inode), found from its IP (pod_netns.h);
+	 * 0 when not known. TLS picks the pod's processes by it. Local mode: 0. */
+	uint32_t netns_inode;
+	/* Kubernetes: routed to a bridge, its veth waits for a scan of the namespaces
+	 * (host_ifindex 0 meanwhile; not compared by floe_pod_changed: the scan's end changes the
+	 * interface). */
+	bool netns_pending;
 };
 
 /* The pod's own name: name without its "namespace/" (Kubernetes); local names have no '/'. */
@@ -87,6 +94,22 @@ int pods_local_discover(const char *netns_dir, const char *inventory, struct flo
 			char *err, size_t errlen);
 
 void pods_local_free(struct floe_pod_list *list);
+
+/*
+ * Whether the network namespace behind ns_fd is a pod of the caller's namespace (self_fd):
+ * enter it (setns(2): the calling thread only), find its veth whose peer lives in self_fd's
+ * namespace (the lowest ifindex when several) and that veth's addresses, and come back.
+ * Fills pod's addrs, n_addrs, pod_ifname and host_ifindex (the peer, in the caller's
+ * namespace; host_ifname is left to the caller). *is_pod false when there is no such veth
+ * (or ns_fd is no namespace). name is for messages. Returns 0 or a negative errno with a
+ * message in err.
+ */
+int pods_local_probe_netns(const char *name, int ns_fd, int self_fd, struct floe_pod *pod,
+			   bool *is_pod, char *err, size_t errlen);
+
+/* The kind of the caller's interface ifindex (rtnetlink IFLA_INFO_KIND: "bridge", "veth";
+ * "" when it has none). Returns 0 or a negative errno (-ENODEV: no such interface). */
+int floe_link_kind(int ifindex, char *kind, size_t kindlen);
 
 /*
  * Inventory: which Kubernetes namespace each pod (netns name) is in. Format (docs/local-mode.md):

@@ -655,18 +655,20 @@ static struct tapped_pod *find_tapped(struct tap *t, const char *name)
 
 /*
  * The TLS source follows the pods' network namespaces: local mode's pods are named network
- * namespaces (their inode from the netns directory). Kubernetes pods' namespaces are not
- * known here yet (docs/tls.md). The inode is kept: a pod whose name is gone from the netns
- * directory is untapped by it (its processes may keep the namespace alive).
+ * namespaces (their inode from the netns directory); a Kubernetes pod's is the one the source
+ * found holding its IP (netns_inode, pods/pod_netns.h), which may come after the pod is tapped
+ * (a change then). The inode is kept: a pod whose name is gone from the netns directory is
+ * untapped by it (its processes may keep the namespace alive).
  */
 static void tls_pod(struct tap *t, struct tapped_pod *tp, bool add)
 {
 	const struct floe_pod *p = &tp->pod;
 	char path[PATH_MAX];
+	uint32_t inode = p->netns_inode;
 	struct stat sb;
 	int ret;
 
-	if (!t->tls || t->k8s)
+	if (!t->tls)
 		return;
 	if (!add) {
 		if (tp->tls_netns)
@@ -674,19 +676,31 @@ static void tls_pod(struct tap *t, struct tapped_pod *tp, bool add)
 		tp->tls_netns = 0;
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/%s", t->o->netns_dir, p->name);
-	if (stat(path, &sb) < 0) {
-		fprintf(t->log, "floe: tls: pod %s/%s: %s: %s: its TLS is not read\n",
-			p->namespace, floe_pod_short_name(p), path, strerror(errno));
+	if (!t->k8s) {
+		snprintf(path, sizeof(path), "%s/%s", t->o->netns_dir, p->name);
+		if (stat(path, &sb) < 0) {
+			fprintf(t->log, "floe: tls: pod %s/%s: %s: %s: its TLS is not read\n",
+				p->namespace, floe_pod_short_name(p), path, strerror(errno));
+			return;
+		}
+		inode = (uint32_t)sb.st_ino;
+	}
+	if (!inode) {
+		/* The first list's pods were looked for by a scan made just before: a miss is
+		 * said. A later pod's namespace may come with the next scan (a change). */
+		if (!t->started)
+			fprintf(t->log,
+				"floe: tls: pod %s/%s: no network namespace joined to this one "
+				"holds its IP: its TLS is not read\n",
+				p->namespace, floe_pod_short_name(p));
 		return;
 	}
-	ret = tls_source_netns_add(t->tls, (uint32_t)sb.st_ino, floe_pod_short_name(p),
-				   p->namespace);
+	ret = tls_source_netns_add(t->tls, inode, floe_pod_short_name(p), p->namespace);
 	if (ret < 0)
 		fprintf(t->log, "floe: tls: pod %s/%s: %s: its TLS is not read\n", p->namespace,
 			floe_pod_short_name(p), strerror(-ret));
 	else
-		tp->tls_netns = (uint32_t)sb.st_ino;
+		tp->tls_netns = inode;
 }
 
 /*
@@ -783,14 +797,18 @@ static void retap_pod(struct tap *t, struct tapped_pod *tp, const struct floe_po
 		if (ret < 0)
 			fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace,
 				floe_pod_short_name(p), err);
-		tp->pod = *p;
-		return;
+	} else {
+		ret = pod_capture_readdress(&ops, old, p, tp->target_id, err, sizeof(err));
+		if (ret < 0)
+			fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace,
+				floe_pod_short_name(p), err);
 	}
-	ret = pod_capture_readdress(&ops, old, p, tp->target_id, err, sizeof(err));
-	if (ret < 0)
-		fprintf(t->log, "floe: pod %s/%s: %s\n", p->namespace, floe_pod_short_name(p),
-			err);
 	tp->pod = *p;
+	/* Kubernetes: the pod's network namespace found (or a new one): TLS follows it. */
+	if (t->k8s && tp->tls_netns != p->netns_inode) {
+		tls_pod(t, tp, false);
+		tls_pod(t, tp, true);
+	}
 }
 
 /* A pod_sink event: bring the hooks in line with the pods that exist and match the scope. */
@@ -815,9 +833,10 @@ static void on_pod_event(void *ctx, enum pod_event_kind kind, const struct floe_
 	names_set_pod(t, p, kind == POD_REMOVED);
 
 	/* A Kubernetes pod on the host's network, or whose IP has no route to a host interface
-	 * (yet): nothing of its own to hook. Said once; an interface found later is a change. */
+	 * (yet): nothing of its own to hook. Said once; an interface found later is a change.
+	 * One whose veth a scan of the namespaces is about to say is not said. */
 	if (in_scope && p->host_ifindex <= 0) {
-		if (kind == POD_ADDED || (old && old->host_ifindex > 0))
+		if ((kind == POD_ADDED || (old && old->host_ifindex > 0)) && !p->netns_pending)
 			fprintf(t->log, "floe: pod %s/%s (%s): %s: not tapped\n", p->namespace,
 				floe_pod_short_name(p), p->n_addrs ? addr_str(&p->addrs[0],
 				(char[INET6_ADDRSTRLEN]){0}, INET6_ADDRSTRLEN) : "no IP",
@@ -1288,10 +1307,6 @@ static void tls_open(struct tap *t)
 	if (t->tls && t->store && t->o->tls_pcap &&
 	    tls_pcap_new(0, on_tls_frame, t, &t->tls_pcap) < 0)
 		fprintf(t->log, "floe: tls: out of memory: the plaintext is not stored as PCAP\n");
-	/* Kubernetes mode learns its pods' network namespaces in a later release. */
-	if (t->tls && t->o->kubeconfig)
-		fprintf(t->log, "floe: tls: Kubernetes pods' processes are not found yet; TLS "
-				"traffic is not read in plaintext\n");
 }
 
 static void tls_close(struct tap *t)
