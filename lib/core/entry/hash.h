@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FNV1A64_INIT 0xcbf29ce484222325ull
+#define FNV1A64_INIT  0xcbf29ce484222325ull
 #define FNV1A64_PRIME 0x100000001b3ull
 
 /* Continues hash h over n bytes at p; start with FNV1A64_INIT (or a seeded value). */
