@@ -1007,6 +1007,13 @@ static void enqueue(struct trigger_set *ts, struct trigger *t, const struct agen
 	}
 }
 
+/*
+ * The entry comes as JSON text (struct agent_entry) from the agent's follow (agent_api): its
+ * ring holds copies of the text made on the capture thread, and the struct entry is gone by
+ * the time this thread runs. So entry_kfl (KFL over a struct entry) has nothing to work on
+ * here: the text is parsed once and every trigger's query, dedup key and action read that
+ * tree (the hub's triggers run here too: the hub hands them to the agents).
+ */
 int trigger_set_offer(struct trigger_set *ts, const struct agent_entry *e)
 {
 	json_t *j = json_loadb(e->json, e->json_len, 0, NULL);
