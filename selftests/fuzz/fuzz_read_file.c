@@ -10,7 +10,6 @@
  * packets, bytes, decode errors, truncation, corruption and the same entries (count and a hash of
  * their text lines). Besides memory safety, every failure must say why.
  */
-#include
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
