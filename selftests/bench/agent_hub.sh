@@ -42,7 +42,7 @@ done
 
 pods_tmp
 T=$PODS_TMP
-CLI=10.213.54.11 SRV=10.213.54.12
+CLI=${BENCH_AH_CLI:-10.213.54.11} SRV=${BENCH_AH_SRV:-10.213.54.12}
 pod_add cli $CLI && pod_add srv $SRV || { echo "bench: pods" >&2; exit 1; }
 mkdir -p "$T/www"
 printf '{"items":[{"id":1,"name":"item-1","price":7.99}],"total":1}\n' >"$T/www/api.json"
