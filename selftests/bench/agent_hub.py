@@ -61,11 +61,12 @@ class Frames:
         return b0 & 0x0F, bytes(self.buf[start:start + ln])
 
 
-BATCH = "batch=1000&batch_ms=50"
+# BENCH_AH_BATCH="" asks for no batches (one message per entry), for a side-by-side run.
+BATCH = os.environ.get("BENCH_AH_BATCH", "batch=1000&batch_ms=50")
 
 
 def follow(url, out, ready, stop):
-    if "batch=" not in url:
+    if BATCH and "batch=" not in url:
         url += ("&" if "?" in url else "?") + BATCH
     ws = WSClient(url, timeout=2, rcvbuf=4 << 20)
     fr = Frames(ws)
