@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "hub_servicemap.h"
+#include "entry/hash.h"
 
 #include <errno.h>
 #include <math.h>
@@ -42,14 +43,6 @@ struct hub_map {
 	uint64_t entries, dropped, unreadable;
 };
 
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static int index_init(struct index *ix, size_t max)
 {
 	ix->cap = 16;
@@ -63,7 +56,7 @@ static int index_init(struct index *ix, size_t max)
 static size_t *index_find(struct index *ix, const char *key, const char *(*key_at)(void *, size_t),
 			  void *items)
 {
-	size_t i = fnv1a(key) & (ix->cap - 1);
+	size_t i = fnv1a64_str(key) & (ix->cap - 1);
 	while (ix->slot[i] && strcmp(key_at(items, ix->slot[i] - 1), key))
 		i = (i + 1) & (ix->cap - 1);
 	return &ix->slot[i];

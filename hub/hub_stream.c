@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "hub_query.h"
+#include "entry/hash.h"
 
 /*
  * Live entries older than this before the stream started are not checked against the history
@@ -83,19 +84,11 @@ static int64_t real_ns(void)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static int idset_has(const struct idset *s, const char *id)
 {
 	if (!s->cap)
 		return 0;
-	for (size_t i = hash_str(id) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+	for (size_t i = fnv1a64_str(id) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
 		if (!s->slot[i])
 			return 0;
 		if (!strcmp(s->slot[i], id))
@@ -113,7 +106,7 @@ static int idset_add(struct idset *s, const char *id)
 		for (size_t i = 0; i < s->cap; i++) {
 			if (!s->slot[i])
 				continue;
-			size_t j = hash_str(s->slot[i]) & (cap - 1);
+			size_t j = fnv1a64_str(s->slot[i]) & (cap - 1);
 			while (slot[j])
 				j = (j + 1) & (cap - 1);
 			slot[j] = s->slot[i];
@@ -122,7 +115,7 @@ static int idset_add(struct idset *s, const char *id)
 		s->slot = slot;
 		s->cap = cap;
 	}
-	size_t i = hash_str(id) & (s->cap - 1);
+	size_t i = fnv1a64_str(id) & (s->cap - 1);
 	for (; s->slot[i]; i = (i + 1) & (s->cap - 1))
 		if (!strcmp(s->slot[i], id))
 			return 0;

@@ -16,6 +16,7 @@
 
 #include "api/snapshot_name.h"
 #include "entry/entry_filter.h"
+#include "entry/hash.h"
 #include "hub_query.h"
 
 struct hub_triggers {
@@ -43,10 +44,8 @@ static const char *const shown_counters[] = {"matched", "sent",		"retried",
 static void version_of(const json_t *defs, char out[24])
 {
 	char *t = json_dumps(defs, JSON_COMPACT | JSON_SORT_KEYS);
-	unsigned long long h = 1469598103934665603ull;
+	unsigned long long h = fnv1a64_str(t ? t : "");
 
-	for (const char *p = t ? t : ""; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
 	free(t);
 	snprintf(out, 24, "%016llx", h);
 }

@@ -7,6 +7,8 @@
       client had the whole message; RESPONSE_NS / REQUEST_NS: the entry's response_time /
       request_time, the timestamps of the packets, also CLOCK_REALTIME), and "lost N" for the
       stream's loss reports. Ends once the file STOP exists and no message came for 2 s.
+      Asks the hub for batches (URL without batch= gets BATCH); RECV_NS is then the time the
+      whole batch was in, the same for every entry of it.
   agent_hub.py report OUT TAG
       Figures of the entries whose URL contains TAG: count, entries per second at the client
       (first to last received), latency from the response packet to the client (median, p99,
@@ -14,7 +16,6 @@
 """
 import json
 import os
-import re
 import socket
 import statistics
 import struct
@@ -26,18 +27,10 @@ from hub_check import ts_ns  # noqa: E402
 from ws_client import WSClient  # noqa: E402
 
 
-FIELD = {k: re.compile(rb'"' + k + rb'":"([^"]*)"') for k in (b"type", b"response_time", b"request_time", b"url")}
-
-
-def field(msg, k):
-    m = FIELD[k].search(msg)
-    return m.group(1).decode() if m else None
-
-
 class Frames:
     """Server frames off the handshaken socket of a WSClient, read in big chunks and cut by
     offset (the client of the tests slices its buffer per message: too slow at these rates).
-    Messages come whole (the hub sends each in one frame)."""
+    Messages come whole (the hub sends each, a batch included, in one frame)."""
 
     def __init__(self, ws):
         self.sock, self.buf, self.off = ws.sock, bytearray(ws.buf), 0
@@ -68,7 +61,13 @@ class Frames:
         return b0 & 0x0F, bytes(self.buf[start:start + ln])
 
 
+# BENCH_AH_BATCH="" asks for no batches (one message per entry), for a side-by-side run.
+BATCH = os.environ.get("BENCH_AH_BATCH", "batch=1000&batch_ms=50")
+
+
 def follow(url, out, ready, stop):
+    if BATCH and "batch=" not in url:
+        url += ("&" if "?" in url else "?") + BATCH
     ws = WSClient(url, timeout=2, rcvbuf=4 << 20)
     fr = Frames(ws)
     with open(out, "w") as f:
@@ -85,16 +84,19 @@ def follow(url, out, ready, stop):
                 break
             if op != 1:
                 continue
-            kind = field(msg, b"type")
-            if kind == "live" and not live:
-                live = True
-                open(ready, "w").close()
-            elif kind == "lost":
-                f.write(f"lost {json.loads(msg)['lost']}\n")
-            elif kind == "entry" and live:
-                resp, req = field(msg, b"response_time"), field(msg, b"request_time")
-                f.write(f"{now} {ts_ns(resp) if resp else 0} {ts_ns(req) if req else 0} "
-                        f"{field(msg, b'url') or '-'}\n")
+            batch = json.loads(msg)
+            for m in batch if isinstance(batch, list) else [batch]:
+                kind = m.get("type")
+                if kind == "live" and not live:
+                    live = True
+                    open(ready, "w").close()
+                elif kind == "lost":
+                    f.write(f"lost {m['lost']}\n")
+                elif kind == "entry" and live:
+                    e = m.get("entry", {})
+                    resp, req = e.get("response_time"), e.get("request_time")
+                    f.write(f"{now} {ts_ns(resp) if resp else 0} {ts_ns(req) if req else 0} "
+                            f"{(e.get('request') or {}).get('url') or '-'}\n")
     ws.sock.close()
 
 

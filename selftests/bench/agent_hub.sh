@@ -10,7 +10,9 @@
 # of the response's first byte, CLOCK_REALTIME) to the client holding the entry (the same
 # clock: one machine). The hub holds live entries up to 200 ms to put them in time order
 # across agents (docs/hub.md, the stream): with one agent an entry waits for the next one or
-# for the hold, which the paced figure shows.
+# for the hold, which the paced figure shows. The client asks for batches (BENCH_AH_BATCH,
+# default batch=1000&batch_ms=50; empty: one message per entry). BENCH_AH_CLI / BENCH_AH_SRV:
+# the pods' addresses (default 10.213.54.11 / .12).
 # Usage (root, from the repo root, after make all): bash selftests/bench/agent_hub.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,7 +44,7 @@ done
 
 pods_tmp
 T=$PODS_TMP
-CLI=10.213.54.11 SRV=10.213.54.12
+CLI=${BENCH_AH_CLI:-10.213.54.11} SRV=${BENCH_AH_SRV:-10.213.54.12}
 pod_add cli $CLI && pod_add srv $SRV || { echo "bench: pods" >&2; exit 1; }
 mkdir -p "$T/www"
 printf '{"items":[{"id":1,"name":"item-1","price":7.99}],"total":1}\n' >"$T/www/api.json"

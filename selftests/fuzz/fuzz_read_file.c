@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "entry/entry.h"
+#include "entry/hash.h"
 #include "tap/read_file.h"
 
 #define CHECK(c)                                                                                   \
@@ -42,8 +43,7 @@ static void on_entry(void *ctx, const struct entry *e)
 
 	CHECK(n > 0);
 	s->entries++;
-	for (int i = 0; i < n && i < (int)sizeof(line); i++)
-		s->hash = (s->hash ^ (unsigned char)line[i]) * 0x100000001b3ull;
+	s->hash = fnv1a64(s->hash, line, n < (int)sizeof(line) ? (size_t)n : sizeof(line));
 }
 
 /* A memfd holding buf, and its path; -1 when the kernel refuses. */
@@ -98,7 +98,7 @@ static int read_one(const uint8_t *buf, size_t len, struct read_file_stats *st, 
 
 	CHECK(fd >= 0);
 	memset(s, 0, sizeof(*s));
-	s->hash = 0xcbf29ce484222325ull;
+	s->hash = FNV1A64_INIT;
 	err[0] = '\0';
 	rc = read_file_run(path, NULL, on_entry, s, st, err, errlen);
 	close(fd);

@@ -7,7 +7,8 @@
 # /entries/{id} is the entry in full; the PCAP of a query holds exactly its requests (tshark);
 # a hub with the wrong token is refused and says so; a stopped agent is reported as gone. The
 # CLI against the hub: `floe pcap export --hub -q` writes the same PCAP, `floe stream -q` gives
-# the matching entries, history then live, once each.
+# the matching entries, history then live, once each; unfiltered (batched, past one history
+# page) it prints every entry of /api/v1/entries exactly once.
 # Usage (root, from the repo root): bash selftests/integration/test_hub_agent.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -125,6 +126,39 @@ is "$(jq -r .id "$T/stream.json" | tr '\n' ' ')" \
 on_node "$FLOE" stream --hub "$H" -q 'response.statu == 1' >/dev/null 2>"$T/stream-bad.err"
 is "$?" 1 "floe stream with a bad query exits 1"
 check "it says why, with the column" grep -q "column 1" "$T/stream-bad.err"
+
+# floe stream asks for batches: every entry exactly once, through more than one history page
+# (512 entries) and a live batch; the oracle is the hub's own /api/v1/entries.
+BULK=700 LIVE=5
+in_pod a curl -sS --max-time 120 -o /dev/null "$U/text?bulk=[1-$BULK]"
+M=$((N + 1 + BULK))
+entries_wait "$T/agent.json" $M 60 || not_ok "$M entries from the agent"
+n=0
+for _ in $(seq 300); do
+	n=$(hub_get "$H/api/v1/entries?limit=10000" 2>/dev/null | jq '.entries | length' 2>/dev/null)
+	[ "${n:-0}" -ge $M ] && break
+	sleep 0.1
+done
+is "$n" "$M" "the hub serves the $M entries"
+node_bg "$T/all.err" sh -c "exec '$FLOE' stream --hub '$H' >'$T/all.json'"
+STREAM_PID=$BG_PID
+wait_for_line "$T/all.err" 'history done' 60 || not_ok "floe stream (all): the history is done"
+in_pod a curl -sS --max-time 10 -o /dev/null "$U/text?live=[1-$LIVE]"
+entries_wait "$T/all.json" $((M + LIVE)) 30 || not_ok "floe stream (all): the live entries"
+entries_wait "$T/agent.json" $((M + LIVE)) 10
+sleep 0.5 # anything extra would show up as a duplicate below
+bg_stop "$STREAM_PID" INT
+is "$?" 0 "floe stream (all) exits 0 on SIGINT"
+hub_get "$H/api/v1/entries?limit=10000" >"$T/all-hub.json"
+is "$(jq '.entries | length' "$T/all-hub.json")" $((M + LIVE)) "the hub has the $((M + LIVE)) entries"
+is "$(wc -l <"$T/all.json")" $((M + LIVE)) "floe stream printed $((M + LIVE)) lines"
+is "$(jq -r .id "$T/all.json" | sort | tr '\n' ' ')" \
+	"$(jq -r '.entries[].id' "$T/all-hub.json" | sort | tr '\n' ' ')" \
+	"floe stream: every entry of /api/v1/entries exactly once, one a line"
+is "$(jq -r .id "$T/all.json" | sort | uniq -d | wc -l)" 0 "floe stream: no entry twice"
+check "floe stream: every line is a whole entry" \
+	jq -e -s 'all(.[]; (.id | type) == "string" and (.request_time | type) == "string")' \
+	"$T/all.json"
 
 hub_get "$H/api/v1/agents" >"$T/agents.json"
 check "/api/v1/agents: the agent is connected" jq -e '.agents[0].connected == true' "$T/agents.json"

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "entry/entry_filter.h"
+#include "entry/hash.h"
 
 struct mem_packet {
 	int64_t ts_ns;
@@ -79,11 +80,7 @@ static size_t mem_lower_bound(const struct mem_agent *a, int64_t ts, const char 
 
 static size_t mem_id_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (size_t)h;
+	return (size_t)fnv1a64_str(s);
 }
 
 static struct mem_entry *mem_find(const struct mem_agent *a, const char *id)

@@ -14,6 +14,7 @@
  * the content (header + body frames) being assembled.
  */
 #include "dissect/amqp.h"
+#include "entry/hash.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -195,14 +196,7 @@ struct amqp {
 
 static uint64_t hash_bytes(const void *p, size_t n)
 {
-	const uint8_t *b = p;
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-
-	while (n--) {
-		h ^= *b++;
-		h *= 1099511628211ull;
-	}
-	return h;
+	return fnv1a64(FNV1A64_INIT, p, n);
 }
 
 static enum tcp_dir side_of(const struct amqp *st, enum tcp_dir edir)

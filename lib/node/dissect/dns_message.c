@@ -15,6 +15,7 @@
 
 #include "dissect/byte_reader.h"
 #include "entry/entry.h"
+#include "entry/hash.h"
 
 /* ---- numbers and names ---- */
 
@@ -286,21 +287,19 @@ const char *dns_name_read(const uint8_t *p, size_t n, size_t off, size_t *next,
 
 uint64_t dns_question_hash(const char *name, size_t len, uint16_t type, uint16_t cls)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
+	uint64_t h = FNV1A64_INIT;
 
-	for (i = 0; i < len; i++) {
+	for (size_t i = 0; i < len; i++) {
 		uint8_t b = (uint8_t)name[i];
 
 		if (b >= 'A' && b <= 'Z')
 			b += 32;
-		h = (h ^ b) * 0x100000001b3ull;
+		h = fnv1a64_byte(h, b); /* names compare case-insensitively */
 	}
-	h = (h ^ (type >> 8)) * 0x100000001b3ull;
-	h = (h ^ (type & 0xff)) * 0x100000001b3ull;
-	h = (h ^ (cls >> 8)) * 0x100000001b3ull;
-	h = (h ^ (cls & 0xff)) * 0x100000001b3ull;
-	return h;
+	h = fnv1a64_byte(h, type >> 8);
+	h = fnv1a64_byte(h, type & 0xff);
+	h = fnv1a64_byte(h, cls >> 8);
+	return fnv1a64_byte(h, cls & 0xff);
 }
 
 /* ---- the parse ---- */

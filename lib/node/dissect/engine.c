@@ -4,6 +4,7 @@
  * See engine.h and dissector.h for the contracts.
  */
 #include "dissect/engine.h"
+#include "entry/hash.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -301,7 +302,6 @@ void conn_entry_id(struct conn *c, struct entry *e)
 static uint32_t tuple_of(const struct tcp_flow_info *i, struct tuple *t)
 {
 	const struct tcp_endpoint *x = &i->client, *y = &i->server;
-	uint64_t h = 0xcbf29ce484222325ull;
 	int cmp = memcmp(x->addr, y->addr, 16);
 
 	if (cmp > 0 || (cmp == 0 && x->port > y->port)) {
@@ -313,9 +313,7 @@ static uint32_t tuple_of(const struct tcp_flow_info *i, struct tuple *t)
 	memcpy(t->b, y->addr, 16);
 	t->ap = x->port;
 	t->bp = y->port;
-	for (size_t k = 0; k < sizeof(*t); k++)
-		h = (h ^ ((const uint8_t *)t)[k]) * 0x100000001b3ull;
-	return (uint32_t)(h % PLAINTEXT_SLOTS);
+	return (uint32_t)(fnv1a64(FNV1A64_INIT, t, sizeof(*t)) % PLAINTEXT_SLOTS);
 }
 
 /* An entry of the packet path whose connection is read in plaintext elsewhere. */
@@ -939,10 +937,9 @@ static uint32_t udp_hash(const struct dissect_engine *e, const struct packet *p)
 {
 	const uint8_t *a = p->src, *b = p->dst;
 	uint16_t ap = p->sport, bp = p->dport;
-	uint64_t h = 0xcbf29ce484222325ull ^ e->cfg.tcp.hash_seed;
+	uint64_t h = FNV1A64_INIT ^ e->cfg.tcp.hash_seed;
 	int cmp = memcmp(a, b, 16);
 	uint8_t ports[4];
-	size_t i;
 
 	if (cmp > 0 || (!cmp && ap > bp)) {
 		const uint8_t *t = a;
@@ -952,12 +949,9 @@ static uint32_t udp_hash(const struct dissect_engine *e, const struct packet *p)
 		b = t, bp = tp;
 	}
 	ports[0] = ap >> 8, ports[1] = ap & 0xff, ports[2] = bp >> 8, ports[3] = bp & 0xff;
-	for (i = 0; i < 16; i++)
-		h = (h ^ a[i]) * 0x100000001b3ull;
-	for (i = 0; i < 16; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	for (i = 0; i < 4; i++)
-		h = (h ^ ports[i]) * 0x100000001b3ull;
+	h = fnv1a64(h, a, 16);
+	h = fnv1a64(h, b, 16);
+	h = fnv1a64(h, ports, 4);
 	return (uint32_t)(h ^ (h >> 32));
 }
 

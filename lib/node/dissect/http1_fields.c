@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "entry/entry_json.h"
+#include "entry/hash.h"
 
 /* Up to this many fields (or query parameters), a repeated name is found by a linear scan;
  * beyond, through a hash index (a head may hold thousands of tiny fields). */
@@ -116,11 +117,7 @@ void h1_head_free(struct h1_head *h)
 
 static uint32_t name_hash(const char *p, size_t n)
 {
-	uint32_t x = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		x = (x ^ (uint8_t)p[i]) * 16777619u;
-	return x;
+	return fnv1a32(p, n);
 }
 
 static bool same_name(const struct h1_head *h, const struct h1_field *f, const char *p, size_t n,

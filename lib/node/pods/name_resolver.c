@@ -10,6 +10,7 @@
  * own in the order they were answered (the oldest is forgotten when there are dns_max).
  */
 #include "pods/name_resolver.h"
+#include "entry/hash.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -84,10 +85,8 @@ void name_resolver_key(int family, const uint8_t *addr, uint8_t out[16])
 
 static size_t hash16(const uint8_t a[16])
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	uint64_t h = fnv1a64(FNV1A64_INIT, a, 16);
 
-	for (int i = 0; i < 16; i++)
-		h = (h ^ a[i]) * 0x100000001b3ull;
 	return (size_t)(h ^ (h >> 32));
 }
 

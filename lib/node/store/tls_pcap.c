@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "tls_pcap.h"
+#include "entry/hash.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -89,24 +90,15 @@ static bool is_v4mapped(const uint8_t a[16])
 	return !memcmp(a, prefix, sizeof(prefix));
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static struct sconn **slot(struct tls_pcap *tp, const struct byte_stream_chunk *c)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = FNV1A64_INIT;
 	struct sconn **pp;
 
-	h = fnv(h, c->client_addr, 16);
-	h = fnv(h, c->server_addr, 16);
-	h = fnv(h, &c->client_port, 2);
-	h = fnv(h, &c->server_port, 2);
+	h = fnv1a64(h, c->client_addr, 16);
+	h = fnv1a64(h, c->server_addr, 16);
+	h = fnv1a64(h, &c->client_port, 2);
+	h = fnv1a64(h, &c->server_port, 2);
 	for (pp = &tp->buckets[h % BUCKETS]; *pp; pp = &(*pp)->next) {
 		const struct sconn *s = *pp;
 

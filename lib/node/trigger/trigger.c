@@ -27,6 +27,7 @@
 #include "api/snapshot_name.h"
 #include "config/config.h"
 #include "entry/entry_filter.h"
+#include "entry/hash.h"
 #include "tap/tap.h"
 #include "trigger/webhook.h"
 
@@ -889,13 +890,10 @@ const char *trigger_set_filter(const struct trigger_set *ts)
 
 /* ---- matching ---- */
 
-static uint64_t fnv1a(const char *s, size_t n)
+/* 0 marks a free slot, so a key's hash is never 0. */
+static uint64_t key_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h | 1; /* 0 marks a free slot */
+	return fnv1a64_str(s) | 1;
 }
 
 /* The value at a dotted path of the entry ("request.path"), as text for de-dup keys. */
@@ -924,7 +922,7 @@ static char *field_text(json_t *entry, const char *path)
 static bool dedup_hit(struct trigger *t, json_t *entry, const struct agent_entry *e, long long now)
 {
 	char *k = t->dedup_key ? field_text(entry, t->dedup_key) : NULL;
-	uint64_t h = k ? fnv1a(k, strlen(k)) : fnv1a(e->id, strlen(e->id));
+	uint64_t h = k ? key_hash(k) : key_hash(e->id);
 	struct dedup_slot *s = &t->dedup[h % DEDUP_SLOTS];
 
 	free(k);
@@ -1009,6 +1007,13 @@ static void enqueue(struct trigger_set *ts, struct trigger *t, const struct agen
 	}
 }
 
+/*
+ * The entry comes as JSON text (struct agent_entry) from the agent's follow (agent_api): its
+ * ring holds copies of the text made on the capture thread, and the struct entry is gone by
+ * the time this thread runs. So entry_kfl (KFL over a struct entry) has nothing to work on
+ * here: the text is parsed once and every trigger's query, dedup key and action read that
+ * tree (the hub's triggers run here too: the hub hands them to the agents).
+ */
 int trigger_set_offer(struct trigger_set *ts, const struct agent_entry *e)
 {
 	json_t *j = json_loadb(e->json, e->json_len, 0, NULL);
