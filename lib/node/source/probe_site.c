@@ -277,6 +277,27 @@ static bool return_sites(const struct fn *f, unsigned keep, struct probe_plan *p
 	return pl->n_rets > 0;
 }
 
+int probe_site_first(const uint8_t *code, size_t len, uint64_t base, bool want_ret,
+		     struct probe_plan *pl)
+{
+	csh h;
+	cs_insn *in;
+	size_t n;
+
+	memset(pl, 0, sizeof(*pl));
+	pl->entry = base;
+	pl->ret_at_entry = want_ret;
+	if (!len || cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+		return -1;
+	n = cs_disasm(h, code, len < 16 ? len : 16, base, 1, &in);
+	if (n) {
+		pl->entry_emulated = is_emulated(in);
+		cs_free(in, n);
+	}
+	cs_close(&h);
+	return n ? 0 : -1;
+}
+
 int probe_site_plan(const uint8_t *code, size_t len, uint64_t base, unsigned keep_entry,
 		    unsigned keep_ret, bool want_ret, struct probe_plan *pl)
 {

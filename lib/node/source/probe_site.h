@@ -78,6 +78,12 @@ struct probe_plan {
 int probe_site_plan(const uint8_t *code, size_t len, uint64_t base, unsigned keep_entry,
 		    unsigned keep_ret, bool want_ret, struct probe_plan *pl);
 
+/* The plan without this module: the first instruction (pl->entry = base) and, with want_ret, a
+ * uretprobe there; pl->entry_emulated says whether the kernel emulates that instruction.
+ * Returns 0, or -1 when it cannot be decoded (not emulated, then). */
+int probe_site_first(const uint8_t *code, size_t len, uint64_t base, bool want_ret,
+		     struct probe_plan *pl);
+
 /* The sites of pl this kernel is believed to emulate, and those it single-steps (counting a
  * uretprobe's return as emulated: it returns through a system call since Linux 6.11). */
 void probe_plan_costs(const struct probe_plan *pl, bool want_ret, unsigned *emulated,

@@ -223,10 +223,13 @@ static void plan_sites(const struct tls_source *ts, int fd, const uint64_t *offs
 				plans[i] = plans[k];
 				goto next;
 			}
-		if (ts->cfg.probe_first_insn || fd < 0 || !sizes[i] || sizes[i] > (64u << 10) ||
-		    !(code = malloc(sizes[i])))
+		if (fd < 0 || !sizes[i] || sizes[i] > (64u << 10) || !(code = malloc(sizes[i])))
 			continue;
-		if (pread(fd, code, sizes[i], (off_t)offs[i]) == (ssize_t)sizes[i])
+		if (pread(fd, code, sizes[i], (off_t)offs[i]) != (ssize_t)sizes[i])
+			;
+		else if (ts->cfg.probe_first_insn)
+			probe_site_first(code, sizes[i], offs[i], want_ret, &plans[i]);
+		else
 			probe_site_plan(code, sizes[i], offs[i], PROBE_REG_ARGS, PROBE_REG_RAX,
 					want_ret, &plans[i]);
 		free(code);
