@@ -18,6 +18,7 @@
 # FLOE_BASE=path/to/another/build/floe adds, in each round, the same loads under that floe
 # (label tls-base): an older build against this one in the same run.
 # Not pass/fail.
+# BENCH_TLS_RPS=R runs nginx's load at a fixed rate (below).
 # Usage (root, from the repo root): bash selftests/bench/tls.sh [REQUESTS] [ROUNDS]
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +27,10 @@ source "$HERE/../lib/entries.sh"
 source "$HERE/../bench/nginx_conf.sh"
 
 N=${1:-20000} ROUNDS=${2:-3}
+# BENCH_TLS_RPS=R: nginx's load at a fixed R requests/s (h2load --rps, R/8 per client) instead
+# of as fast as it goes: latency at a rate the machine sustains with and without floe, not
+# throughput under saturation (where any CPU floe takes shows as queueing).
+RPS=${BENCH_TLS_RPS:-}
 CALLS=${CALLS:-20000}
 T=$PODS_TMP
 A=10.213.18.11 B=10.213.18.12 NPORT=8443 GPORT=9443
@@ -76,8 +81,8 @@ percentiles() {
 # nginx LABEL: one h2load run; appends "nginx LABEL req/s p50_ms p99_ms succeeded" to results
 nginx_load() {
 	rm -f "$T/h2load.log" # h2load appends
-	in_pod a $PRIV h2load -n "$N" -c 8 -m 10 --log-file="$T/h2load.log" "https://$B:$NPORT/1k.txt" \
-		>"$T/h2load.out" 2>&1
+	in_pod a $PRIV h2load -n "$N" -c 8 -m 10 ${RPS:+--rps=$((RPS / 8))} --log-file="$T/h2load.log" \
+		"https://$B:$NPORT/1k.txt" >"$T/h2load.out" 2>&1
 	awk -F'\t' '$2 == 200 { print $3 }' "$T/h2load.log" >"$T/h2load.us"
 	local rps ok
 	rps=$(awk '/finished in/ { for (i = 1; i <= NF; i++) if ($i ~ /req\/s/) print $(i - 1) }' "$T/h2load.out")

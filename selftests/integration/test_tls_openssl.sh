@@ -203,4 +203,31 @@ check "--tls=false: the handshake entry is there" \
 is "$(jq -r '.tls_records' "$T/notls.stats.json")" 0 "--tls=false: no TLS record"
 check_not "--tls=false: no library hooked" grep -q "floe: tls: hooked" "$T/notls.floe.log"
 
+# ---------------------------------------------------------------- 5. where the probes sit
+# Debian's SSL_read and SSL_write start with an instruction the kernel single-steps; by default
+# floe probes them where it emulates the instruction (docs/tls.md, "Where the probes sit"),
+# with --tls-probe-sites first at their first instruction. Both must read the same request.
+for sites in first cheap; do
+	OUT=$T/sites-$sites.json
+	entries_tap --tls-probe-sites "$sites"
+	in_pod a curl -sk --http1.1 -o /dev/null "https://$B:$SPORT/sites-$sites" 2>/dev/null
+	end=$(($(date +%s) + 15))
+	until jq -e "select(.tls == true and .request.url == \"/sites-$sites\")" "$OUT" \
+		>/dev/null 2>&1 || [ "$(date +%s)" -ge "$end" ]; do
+		sleep 0.2
+	done
+	floe_stop
+	# (s_server's side gives no entry: section 1)
+	is "$(jq -r "select(.tls == true and .request.url == \"/sites-$sites\" and .process == \"curl\") | .response.status" "$OUT" | head -n 1)" \
+		200 "--tls-probe-sites $sites: curl's request and its 200" ||
+		diag "$(jq -c '[.process, .protocol, .request.url, .response.status, .tls]' "$OUT" 2>&1 | head)"
+done
+first_step=$(jq -r .tls_probe_sites_stepped "$T/sites-first.stats.json")
+cheap_step=$(jq -r .tls_probe_sites_stepped "$T/sites-cheap.stats.json")
+cheap_emu=$(jq -r .tls_probe_sites_emulated "$T/sites-cheap.stats.json")
+diag "probe sites single-stepped: first $first_step, cheap $cheap_step (emulated $cheap_emu)"
+check "fewer single-stepped probe sites by default ($cheap_step) than at first instructions ($first_step)" \
+	test "$cheap_step" -lt "$first_step"
+check "SSL_read's and SSL_write's return sites are emulated ($cheap_emu sites)" test "$cheap_emu" -ge 4
+
 done_testing

@@ -31,13 +31,16 @@ static bool has(const void *image, size_t len, const char *s)
 }
 
 /* The file offsets of the functions names[0..n) defined (not imported) in elf's .symtab or
- * .dynsym into offs (0: not there). */
-static void find_funcs(Elf *elf, const char *const *names, size_t n, uint64_t *offs)
+ * .dynsym into offs (0: not there), and their sizes into sizes (when not NULL). */
+static void find_funcs(Elf *elf, const char *const *names, size_t n, uint64_t *offs,
+		       uint64_t *sizes)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh, tsh;
 
 	memset(offs, 0, n * sizeof(*offs));
+	if (sizes)
+		memset(sizes, 0, n * sizeof(*sizes));
 	while ((scn = elf_nextscn(elf, scn))) {
 		Elf_Data *d;
 		size_t cnt;
@@ -61,8 +64,11 @@ static void find_funcs(Elf *elf, const char *const *names, size_t n, uint64_t *o
 					continue;
 				/* The address in the section holding it, as a file offset. */
 				in = elf_getscn(elf, s.st_shndx);
-				if (in && gelf_getshdr(in, &tsh) && s.st_value >= tsh.sh_addr)
+				if (in && gelf_getshdr(in, &tsh) && s.st_value >= tsh.sh_addr) {
 					offs[k] = s.st_value - tsh.sh_addr + tsh.sh_offset;
+					if (sizes)
+						sizes[k] = s.st_size;
+				}
 			}
 		}
 	}
@@ -74,7 +80,7 @@ static bool defines_ssl_api(Elf *elf)
 	static const char *const api[2] = {"SSL_read", "SSL_write"};
 	uint64_t offs[2];
 
-	find_funcs(elf, api, 2, offs);
+	find_funcs(elf, api, 2, offs, NULL);
 	return offs[0] && offs[1];
 }
 
@@ -142,19 +148,22 @@ int tls_exe_inspect_fd(int fd, char *what, size_t whatlen)
 	return r;
 }
 
-int tls_exe_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offs)
+int tls_exe_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offs,
+			 uint64_t *sizes)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	Elf *elf;
 
 	memset(offs, 0, n * sizeof(*offs));
+	if (sizes)
+		memset(sizes, 0, n * sizeof(*sizes));
 	if (fd < 0)
 		return -errno;
 	if (elf_version(EV_CURRENT) == EV_NONE || !(elf = elf_begin(fd, ELF_C_READ, NULL))) {
 		close(fd);
 		return -EINVAL;
 	}
-	find_funcs(elf, names, n, offs);
+	find_funcs(elf, names, n, offs, sizes);
 	elf_end(elf);
 	close(fd);
 	return 0;

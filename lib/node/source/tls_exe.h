@@ -33,10 +33,12 @@ int tls_exe_inspect_fd(int fd, char *what, size_t whatlen);
 
 /*
  * The file offsets (for uprobes) of the functions names[0..n) defined in the ELF file at
- * path, from its .dynsym and .symtab, into offs (0: not there). One read of the file for all
- * of them: probing a library by name through libbpf reads it once per function, and a
- * dlopen's first calls race with that time. Returns 0, or -errno when the file cannot be read.
+ * path, from its .dynsym and .symtab, into offs (0: not there), and their sizes in bytes
+ * into sizes (NULL: not wanted; 0: not known). One read of the file for all of them: probing
+ * a library by name through libbpf reads it once per function, and a dlopen's first calls
+ * race with that time. Returns 0, or -errno when the file cannot be read.
  */
-int tls_exe_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offs);
+int tls_exe_func_offsets(const char *path, const char *const *names, size_t n, uint64_t *offs,
+			 uint64_t *sizes);
 
 #endif /* FLOE_SOURCE_TLS_EXE_H */

@@ -19,6 +19,7 @@
 #include "source/drain_pace.h"
 #include "source/go_elf.h"
 #include "source/packet_source.h"
+#include "source/probe_site.h"
 #include "source/tls_exe.h"
 #include "source/tls_record.h"
 #include "tls.skel.h"
@@ -81,6 +82,11 @@ struct tls_lib {
 	enum lib_kind kind;
 	char path[PATH_MAX];
 	struct bpf_link *links[N_PROBES];
+	/* A return probed where the function returns (probe_site.h) rather than by a
+	 * uretprobe: one link per return site. */
+	struct bpf_link *ret_links[N_PROBES][PROBE_SITE_MAX_RETS];
+	/* Its probe sites the kernel emulates and those it single-steps (probe_site.h). */
+	unsigned sites_emulated, sites_stepped;
 	/* Go: Write, Read, Close and one per RET of Read and of Write */
 	struct bpf_link *go_links[3 + 2 * GO_ELF_MAX_RETS];
 	bool failed;
@@ -172,33 +178,117 @@ static void lib_detach(struct tls_lib *l)
 	for (size_t i = 0; i < N_PROBES; i++) {
 		bpf_link__destroy(l->links[i]);
 		l->links[i] = NULL;
+		for (size_t k = 0; k < PROBE_SITE_MAX_RETS; k++) {
+			bpf_link__destroy(l->ret_links[i][k]);
+			l->ret_links[i][k] = NULL;
+		}
 	}
+	l->sites_emulated = l->sites_stepped = 0;
 	for (size_t i = 0; i < sizeof(l->go_links) / sizeof(l->go_links[0]); i++) {
 		bpf_link__destroy(l->go_links[i]);
 		l->go_links[i] = NULL;
 	}
 }
 
+/* Whether the function of spec i has its return probed too (a spec with ret after it). */
+static bool spec_has_ret(size_t i)
+{
+	for (size_t k = 0; k < N_PROBES; k++)
+		if (probe_specs[k].ret && !strcmp(probe_specs[k].func, probe_specs[i].func))
+			return true;
+	return false;
+}
+
+/*
+ * Where the probes of each function go (probe_site.h): plans[i] for spec i, from the
+ * function's code in the file at fd. Without its code (no size in the symbol table, a read
+ * error) or with cfg.probe_first_insn, a function is probed at its first instruction and its
+ * return by a uretprobe, as the plan's fallback says.
+ */
+static void plan_sites(const struct tls_source *ts, int fd, const uint64_t *offs,
+		       const uint64_t *sizes, struct probe_plan *plans)
+{
+	for (size_t i = 0; i < N_PROBES; i++) {
+		bool want_ret = spec_has_ret(i);
+		uint8_t *code = NULL;
+
+		memset(&plans[i], 0, sizeof(plans[i]));
+		plans[i].entry = offs[i];
+		plans[i].ret_at_entry = want_ret;
+		if (!offs[i])
+			continue;
+		/* The entry and return specs of one function share one plan. */
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(probe_specs[k].func, probe_specs[i].func)) {
+				plans[i] = plans[k];
+				goto next;
+			}
+		if (fd < 0 || !sizes[i] || sizes[i] > (64u << 10) || !(code = malloc(sizes[i])))
+			continue;
+		if (pread(fd, code, sizes[i], (off_t)offs[i]) != (ssize_t)sizes[i])
+			;
+		else if (ts->cfg.probe_first_insn)
+			probe_site_first(code, sizes[i], offs[i], want_ret, &plans[i]);
+		else
+			probe_site_plan(code, sizes[i], offs[i], PROBE_REG_ARGS, PROBE_REG_RAX,
+					want_ret, &plans[i]);
+		free(code);
+	next:;
+	}
+}
+
+/* Attach spec i's program at off (a uretprobe when ret); NULL with errno on failure. */
+static struct bpf_link *attach_at(struct tls_source *ts, const struct probe_spec *p, bool ret,
+				  const char *open_path, uint64_t off)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret);
+
+	return bpf_program__attach_uprobe_opts(probe_prog(ts->skel, p), -1, open_path, off, &o);
+}
+
 /* Probe the library file at path (as this process can open it). */
 static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *open_path)
 {
 	const char *names[N_PROBES];
-	uint64_t offs[N_PROBES];
-	int ret;
+	uint64_t offs[N_PROBES], sizes[N_PROBES];
+	struct probe_plan plans[N_PROBES];
+	int ret, fd;
 
 	/* The symbols' offsets in one read of the file (not one per probe). */
 	for (size_t i = 0; i < N_PROBES; i++)
 		names[i] = probe_specs[i].func;
-	ret = tls_exe_func_offsets(open_path, names, N_PROBES, offs);
+	ret = tls_exe_func_offsets(open_path, names, N_PROBES, offs, sizes);
+	fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	plan_sites(ts, fd, offs, sizes, plans);
+	if (fd >= 0)
+		close(fd);
 	for (size_t i = 0; i < N_PROBES; i++) {
 		const struct probe_spec *p = &probe_specs[i];
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = p->ret);
+		const struct probe_plan *pl = &plans[i];
 		struct bpf_link *link = NULL;
 		int err = ret < 0 ? -ret : ENOENT;
+		unsigned emu, step;
 
-		if (offs[i]) {
-			link = bpf_program__attach_uprobe_opts(probe_prog(ts->skel, p), -1,
-							       open_path, offs[i], &o);
+		if (offs[i] && p->ret && !pl->ret_at_entry) {
+			/* The return, at each place the function returns. */
+			size_t k;
+
+			for (k = 0; k < pl->n_rets; k++) {
+				l->ret_links[i][k] = attach_at(ts, p, false, open_path, pl->rets[k]);
+				if (!l->ret_links[i][k]) {
+					err = errno;
+					break;
+				}
+			}
+			if (k == pl->n_rets)
+				continue;
+			/* Some of its returns unprobed would lose those calls: none then. */
+			while (k-- > 0) {
+				bpf_link__destroy(l->ret_links[i][k]);
+				l->ret_links[i][k] = NULL;
+			}
+		} else if (offs[i]) {
+			link = attach_at(ts, p, p->ret, open_path, pl->entry);
 			err = errno;
 		}
 		if (!link) {
@@ -219,6 +309,11 @@ static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *ope
 			l->failed = true;
 			ts->st.libs_failed++;
 			return;
+		}
+		if (!p->ret) {
+			probe_plan_costs(pl, spec_has_ret(i), &emu, &step);
+			l->sites_emulated += emu;
+			l->sites_stepped += step;
 		}
 		l->links[i] = link;
 	}
@@ -262,9 +357,30 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 	struct bpf_program *progs[3] = {ts->skel->progs.floe_go_write, ts->skel->progs.floe_go_read,
 					ts->skel->progs.floe_go_close};
 	uint64_t offs[3] = {gi->write_off, gi->read_off, gi->close_off};
+	const uint64_t sizes[2] = {gi->write_size, gi->read_size};
 	size_t n = 0;
+	int fd = ts->cfg.probe_first_insn ? -1 : open(open_path, O_RDONLY | O_CLOEXEC);
+	unsigned emulated = 0;
 
 	size_t nr = gi->n_read_rets;
+
+	/* Write's and Read's entries past the stack check (probe_site.h): its jbe is emulated,
+	 * the cmp before it is not; the arguments and R14 (g) are untouched up to there. */
+	for (size_t i = 0; i < 2 && fd >= 0; i++) {
+		struct probe_plan pl;
+		uint8_t *code = sizes[i] && sizes[i] <= (64u << 10) ? malloc(sizes[i]) : NULL;
+
+		if (code && pread(fd, code, sizes[i], (off_t)offs[i]) == (ssize_t)sizes[i] &&
+		    probe_site_plan(code, sizes[i], offs[i],
+				    PROBE_REG_RAX | PROBE_REG_RBX | PROBE_REG_RCX | PROBE_REG_R14,
+				    PROBE_REG_RAX | PROBE_REG_R14, false, &pl) == 0) {
+			offs[i] = pl.entry;
+			emulated += pl.entry_emulated;
+		}
+		free(code);
+	}
+	if (fd >= 0)
+		close(fd);
 
 	for (size_t i = 0; i < 3 + nr + gi->n_write_rets; i++) {
 		struct bpf_program *prog = i < 3	? progs[i]
@@ -294,6 +410,10 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 		}
 		n++;
 	}
+	/* The RETs and Close's entry are single-stepped (a Go function's first instruction
+	 * is its stack check's cmp). */
+	l->sites_emulated = emulated;
+	l->sites_stepped = (unsigned)n - emulated;
 	l->attached = true;
 	ts->st.libs_hooked++;
 	fprintf(
@@ -1120,13 +1240,21 @@ void tls_source_get_stats(struct tls_source *ts, struct tls_source_stats *out)
 	ts->st.write_unsent = ss.write_unsent;
 	ts->st.hold_timeouts = ss.hold_timeouts + ss.hold_overflows;
 	ts->st.probes = 0;
+	ts->st.probe_sites_emulated = ts->st.probe_sites_stepped = 0;
 	for (size_t i = 0; i < ts->n_libs; i++) {
 		const struct tls_lib *l = &ts->libs[i];
 
-		for (size_t k = 0; k < N_PROBES; k++)
+		for (size_t k = 0; k < N_PROBES; k++) {
 			ts->st.probes += l->links[k] != NULL;
+			for (size_t r = 0; r < PROBE_SITE_MAX_RETS; r++)
+				ts->st.probes += l->ret_links[k][r] != NULL;
+		}
 		for (size_t k = 0; k < sizeof(l->go_links) / sizeof(l->go_links[0]); k++)
 			ts->st.probes += l->go_links[k] != NULL;
+		if (l->attached) {
+			ts->st.probe_sites_emulated += l->sites_emulated;
+			ts->st.probe_sites_stepped += l->sites_stepped;
+		}
 	}
 	ts->st.files_seen = ts->n_seen;
 	ts->st.blind = 0;

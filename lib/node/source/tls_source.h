@@ -40,6 +40,10 @@ struct tls_source_config {
 	/* A file without a user for this long is unprobed (0: at the next sweep); a program run
 	 * again and again (a short client) keeps its probes from one run to the next. */
 	uint64_t unprobe_after_ns;
+	/* Probe each function at its first instruction and its return by a uretprobe, as
+	 * before probe_site.h chose cheaper places (FLOE_TLS_PROBE_SITES=first: for comparing
+	 * the two, docs/tls.md). */
+	bool probe_first_insn;
 };
 
 /* The blind list (tls_source_blind_json) holds at most this many items; the rest is counted. */
@@ -66,6 +70,11 @@ struct tls_source_stats {
 	uint64_t mmaps;		   /* libssl* files mapped executable there (dlopen), reported */
 	uint64_t mesh_hops;	   /* calls not read: loopback hops inside a pod (--servicemesh) */
 	uint64_t probes;	   /* uprobes attached now (all library and program files) */
+	/* Of the places those probes sit in, per probed function (entry, each return site):
+	 * those whose instruction the kernel emulates when the probe fires, and those it
+	 * single-steps (a second trap, costly on some VMs; probe_site.h) */
+	uint64_t probe_sites_emulated;
+	uint64_t probe_sites_stepped;
 	uint64_t libs_unhooked;	   /* files unprobed: no tapped process used them any more */
 	uint64_t blind;		   /* (process, library) pairs floe is blind to now */
 	uint64_t write_unsent;	   /* bytes of Go Writes taken at entry but not written */

@@ -1106,6 +1106,7 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 		"\"tls_probes\":%llu,\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
 		"\"tls_mesh_hops\":%llu,\"tls_write_unsent\":%llu,\"tls_hold_timeouts\":%llu,"
 		"\"tls_files_seen\":%llu,\"tls_dlopen_probe_us\":%llu,\"tls_blind_count\":%llu,"
+		"\"tls_probe_sites_emulated\":%llu,\"tls_probe_sites_stepped\":%llu,"
 		"\"tls_blind\":%s,"
 		"\"tls_pcap_frames\":%llu,\"tls_pcap_bytes\":%llu,\"tls_pcap_conns\":%llu,"
 		"\"tls_pcap_dup_skipped\":%llu,\"tls_pcap_no_endpoints\":%llu,"
@@ -1141,6 +1142,8 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->write_unsent,
 		(unsigned long long)tls->hold_timeouts, (unsigned long long)tls->files_seen,
 		(unsigned long long)tls->dlopen_probe_us, (unsigned long long)tls->blind,
+		(unsigned long long)tls->probe_sites_emulated,
+		(unsigned long long)tls->probe_sites_stepped,
 		tls_blind ? tls_blind : "[]", (unsigned long long)tp->frames,
 		(unsigned long long)tp->bytes, (unsigned long long)tp->conns,
 		(unsigned long long)tp->dup_skipped, (unsigned long long)tp->no_endpoints,
@@ -1291,7 +1294,8 @@ static void tls_open(struct tap *t)
 	struct tls_source_config tc = {.log = t->log,
 				       .skip_loopback_hops = t->o->servicemesh,
 				       .unprobe_after_ns =
-					   (uint64_t)(t->o->tls_unprobe_after * 1e9)};
+					   (uint64_t)(t->o->tls_unprobe_after * 1e9),
+				       .probe_first_insn = t->o->tls_probe_first_insn};
 	struct byte_sink bs = {.stream = on_stream, .error = on_byte_source_error, .ctx = t};
 	char err[512];
 	int ret = tls_source_new(&tc, &t->tls_byte_source, &t->tls, err, sizeof(err));

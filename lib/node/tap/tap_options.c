@@ -153,6 +153,9 @@ static void print_help(FILE *out)
 	    "                             uprobes on OpenSSL (default true; docs/tls.md)\n"
 	    "      --tls-unprobe-after SECONDS  a TLS library or Go program no tapped process\n"
 	    "                             has used for this long is unprobed (default 30)\n"
+	    "      --tls-probe-sites cheap|first  where in SSL_read & co the probes sit: where\n"
+	    "                             the kernel emulates the instruction (default cheap), or\n"
+	    "                             the first instruction (docs/tls.md)\n"
 	    "      --servicemesh[=true|false]  pods with a sidecar proxy (mTLS): read the\n"
 	    "                             sidecar's TLS, not the app<->sidecar loopback hop when\n"
 	    "                             that is TLS too, so each request once, with the pods'\n"
@@ -210,6 +213,7 @@ enum {
 	OPT_NO_COMPRESS,
 	OPT_DURATION,
 	OPT_TLS_UNPROBE_AFTER,
+	OPT_TLS_PROBE_SITES,
 	OPT_STATS_JSON,
 	OPT_STATE_DIR,
 	OPT_ENTRIES,
@@ -337,6 +341,14 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 				 val);
 			return -EINVAL;
 		}
+		return 0;
+	case OPT_TLS_PROBE_SITES:
+		if (strcmp(val, "cheap") && strcmp(val, "first")) {
+			snprintf(err, errlen, "--tls-probe-sites: expected cheap or first, got '%s'",
+				 val);
+			return -EINVAL;
+		}
+		o->tls_probe_first_insn = !strcmp(val, "first");
 		return 0;
 	case OPT_STORE:
 		o->store_dir = val;
@@ -505,6 +517,7 @@ static const struct option long_opts[] = {
     {"no-history", no_argument, NULL, OPT_NO_HISTORY},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"tls-unprobe-after", required_argument, NULL, OPT_TLS_UNPROBE_AFTER},
+    {"tls-probe-sites", required_argument, NULL, OPT_TLS_PROBE_SITES},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"entries", no_argument, NULL, OPT_ENTRIES},
     {"json", no_argument, NULL, OPT_JSON},
