@@ -18,7 +18,7 @@
 # FLOE_BASE=path/to/another/build/floe adds, in each round, the same loads under that floe
 # (label tls-base): an older build against this one in the same run.
 # Not pass/fail.
-# BENCH_TLS_RPS=R runs nginx's load at a fixed rate (below).
+# BENCH_TLS_RPS=R runs the nginx and Go loads at a fixed rate (below).
 # Usage (root, from the repo root): bash selftests/bench/tls.sh [REQUESTS] [ROUNDS]
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -27,7 +27,8 @@ source "$HERE/../lib/entries.sh"
 source "$HERE/../bench/nginx_conf.sh"
 
 N=${1:-20000} ROUNDS=${2:-3}
-# BENCH_TLS_RPS=R: nginx's load at a fixed R requests/s (h2load --rps, R/8 per client) instead
+# BENCH_TLS_RPS=R: nginx's and the Go pair's loads at a fixed R requests/s (h2load --rps, R/8
+# per client; gotlsload's RATE, latency counted from each request's due time) instead
 # of as fast as it goes: latency at a rate the machine sustains with and without floe, not
 # throughput under saturation (where any CPU floe takes shows as queueing).
 RPS=${BENCH_TLS_RPS:-}
@@ -94,7 +95,7 @@ nginx_load() {
 go_load() {
 	[ -n "$HAVE_GO" ] || return 0
 	local out n=$((N / 2))
-	out=$(in_pod a "$GOBIN/gotlsload" "https://$B:$GPORT/r/1" h2 8 $n 2>"$T/gotlsload.err")
+	out=$(in_pod a "$GOBIN/gotlsload" "https://$B:$GPORT/r/1" h2 8 $n $RPS 2>"$T/gotlsload.err")
 	sed -n 's/^rps=\([0-9.]*\) p50_ms=\([0-9.]*\) p99_ms=\([0-9.]*\) failed=\([0-9]*\)$/\1 \2 \3 \4/p' <<<"$out" |
 		awk -v l="$1" -v n=$n '{ print "go", l, $1, $2, $3, n - $4 }' >>"$T/results"
 }

@@ -1,9 +1,11 @@
 // gotlsload: the Go HTTPS load of selftests/bench/tls.sh, standard library only. CONC
 // goroutines share one net/http client (HTTP/1.1: a connection each; HTTP/2: multiplexed)
 // and make N GETs of PATH in all against the server of selftests/integration/gotls. Prints
-// one line: requests/s over the whole run and the requests' latency percentiles.
+// one line: requests/s over the whole run and the requests' latency percentiles. With RATE
+// (requests/s in all), request i is due at i/RATE seconds from the start and its latency is
+// counted from then, so a request held up by an earlier slow one counts the wait too.
 //
-//	gotlsload URL h1|h2 CONC N
+//	gotlsload URL h1|h2 CONC N [RATE]
 package main
 
 import (
@@ -20,9 +22,17 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 5 {
-		fmt.Fprintln(os.Stderr, "usage: gotlsload URL h1|h2 CONC N")
+	if len(os.Args) != 5 && len(os.Args) != 6 {
+		fmt.Fprintln(os.Stderr, "usage: gotlsload URL h1|h2 CONC N [RATE]")
 		os.Exit(2)
+	}
+	rate := 0.0
+	if len(os.Args) == 6 {
+		rate, _ = strconv.ParseFloat(os.Args[5], 64)
+		if rate <= 0 {
+			fmt.Fprintln(os.Stderr, "gotlsload: RATE must be positive")
+			os.Exit(2)
+		}
 	}
 	url, proto := os.Args[1], os.Args[2]
 	conc, _ := strconv.Atoi(os.Args[3])
@@ -53,6 +63,10 @@ func main() {
 					return
 				}
 				s := time.Now()
+				if rate > 0 {
+					s = t0.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+					time.Sleep(time.Until(s))
+				}
 				resp, err := c.Get(url)
 				if err == nil {
 					_, err = io.Copy(io.Discard, resp.Body)
