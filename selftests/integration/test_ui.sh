@@ -23,7 +23,8 @@ source "$HERE/../lib/entries.sh"
 
 ROOT=$(floe_root)
 T=$PODS_TMP
-A=10.213.21.11 B=10.213.21.12
+# The pods' subnet: UI_NET overrides it (parallel runs of the tests each take their own).
+A=${UI_NET:-10.213.21}.11 B=${UI_NET:-10.213.21}.12
 H1=8080 H2=8081 GRPC=50051 REDIS=16379 AGENT_PORT=18897 HUB_PORT=18898 FRONT_PORT=18900
 TOKEN_HUB_PORT=18901 TOKEN_FRONT_PORT=18902 TOKEN=ui-token-$RANDOM$RANDOM
 AGENT=$ROOT/build/floe-agent
