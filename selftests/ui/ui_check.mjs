@@ -81,7 +81,7 @@ page.on('pageerror', (e) => consoleErrors.push(`${phase}${page.url()}: ${e.messa
 // on a loaded machine one can be in flight at page.goto) is not the page's error: Firefox
 // reports it as NS_BINDING_ABORTED, Chromium as net::ERR_ABORTED.
 page.on('requestfailed', (r) => !/\/api\/v1\/(stream|pcap)/.test(r.url()) && !/ABORTED/.test(r.failure()?.errorText || '') &&
-	consoleErrors.push(`failed ${r.url()} (${r.failure()?.errorText || '?'})`));
+	consoleErrors.push(`${phase}failed ${r.url()} (${r.failure()?.errorText || '?'})`));
 // Not errors of the page: the browser's own line for an answer the page expects (a hub
 // without a triggers route: 404; a hub with --token before the token: 401; the refused
 // WebSocket handshake that makes the page ask for it).
