@@ -195,7 +195,7 @@ try {
 		`longest frame gap ${r.gaps.max.toFixed(1)} ms, ${r.gaps.n} frames in ${r.took.toFixed(1)} s (${r.gaps.over} gaps over ${FRAME_MAX_MS} ms); longest event-loop stall ${r.gaps.stall.toFixed(0)} ms; ` +
 		(cdp ? `JS heap max ${MiB(r.heapMax)} MiB (the worker's at most ${MiB(r.workerHeapMax)}); ` : '') + `browser RSS max ${MiB(r.rssMax)} MiB` +
 		(cdp ? `; main thread busy ${(r.busy.TaskDuration * 100).toFixed(0)}% (script ${(r.busy.ScriptDuration * 100).toFixed(0)}%, layout ${(r.busy.LayoutDuration * 100).toFixed(0)}%, style ${(r.busy.RecalcStyleDuration * 100).toFixed(0)}%)` : '') +
-		(r.worker ? `; worker thread: ${r.worker.tasks} tasks, longest ${r.worker.longest.toFixed(1)} ms, busy ${(r.worker.busy * 100).toFixed(0)}%` : cdp ? '; no worker thread' : '') +
+		(r.worker ? `; worker thread: ${r.worker.tasks} tasks, longest ${r.worker.longest.toFixed(1)} ms, busy ${(r.worker.busy * 100).toFixed(0)}%` : cdp ? '; the worker thread not in the trace' : '') +
 		`\n  control page (same phase): longest frame gap ${r.ctl.max.toFixed(1)} ms, ${r.ctl.n} frames (${r.ctl.over} gaps over ${FRAME_MAX_MS} ms); longest event-loop stall ${r.ctl.stall.toFixed(0)} ms`;
 	const base = await phase(0, 5);
 	const load = async () => (await import('node:os')).loadavg()[0].toFixed(1);

@@ -2,11 +2,12 @@
 // tail, paused or not; a virtualized list (only the visible rows are in the DOM), bounded
 // to MAX_ROWS entries so memory stays bounded at any rate.
 //
-// Memory: an entry is kept only as its row (rows.js's compact(): a dozen short strings), not
-// as the entry the stream sent (headers, bodies: kilobytes each); the details view fetches
-// the entry in full. The stream's text is parsed and made rows in a Web Worker (api.js's
-// parser()): the main thread only stores rows and draws the ones in view. The rows are a ring of MAX_ROWS (the oldest leave in O(1), no array
-// shifting), and so are the entries waiting while paused: at most 2 x MAX_ROWS rows.
+// Memory: an entry is kept only as its row (rows.js: a dozen short strings, cut at 200
+// characters, packed into one string), not as the entry the stream sent (headers, bodies:
+// kilobytes each); the details view fetches the entry in full. The stream's text is parsed
+// and made rows in a Web Worker (api.js's parser()): the main thread only stores rows and
+// unpacks and draws the ones in view. The rows are a ring of MAX_ROWS (the oldest leave in
+// O(1), no array shifting), and so are the rows waiting while paused: at most 2 x MAX_ROWS.
 //
 // The rows all have one height, so the rows in view follow from the scroll offset alone
 // (rowWindow): no per-row measurements. A general virtualizer (@tanstack/virtual-core, used
@@ -14,6 +15,7 @@
 // objects ten times a second at 5,000 entries/s, whose garbage collection stalled frames.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { openStream, parser } from './api.js';
+import { isRow, rowId, unpack } from './rows.js';
 import { KflBox } from './kflbox.jsx';
 import { Details } from './details.jsx';
 
@@ -157,6 +159,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 	}, [paused]);
 
 	const count = store.rows.length;
+	// The packed row at a position of the list (rows.js: one string a row).
 	const at = (i) => store.rows.at(newestFirst ? count - 1 - i : i);
 
 	// The list's height: measured, and again when the window (so the list) changes size.
@@ -180,7 +183,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 	});
 	const follow = useRef(true);
 
-	const selAt = id ? store.rows.findIndex((r) => r.id === id) : -1;
+	const selAt = id ? store.rows.findIndex((r) => isRow(r, id)) : -1;
 	function onListKey(ev) {
 		const idx = selAt < 0 ? -1 : newestFirst ? count - 1 - selAt : selAt;
 		let n = idx;
@@ -190,7 +193,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 		else return;
 		ev.preventDefault();
 		if (n >= 0 && at(n)) {
-			setId(at(n).id);
+			setId(rowId(at(n)));
 			scrollToIndex(n);
 		}
 	}
@@ -234,7 +237,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 						    row element stays where it is and only its text changes, instead of
 						    every row element moving and new ones being styled. */}
 						{indexes(...rowWindow(view.top, view.height, count)).map((i) => {
-							const e = at(i);
+							const p = at(i), e = p && unpack(p);
 							return e && (
 								<Row key={i} r={e} sel={e.id === id} onClick={() => setId(e.id)}
 									style={{ transform: `translateY(${i * ROW}px)` }} />
