@@ -123,13 +123,14 @@ try {
 		const start = () => { window.__gaps = { max: 0, n: 0, over: 0, stall: 0 }; window.__measure = true; };
 		await Promise.all([page.evaluate(start), control.evaluate(start)]);
 		// The JS heap: the page's and its worker's (the stream's parser: a heap of its own), added.
-		let heapMax = 0, workerHeapMax = 0, rssMax = 0;
+		let heapMax = 0, mainHeapMax = 0, workerHeapMax = 0, rssMax = 0;
 		const heapTimer = setInterval(async () => {
 			if (browserPid) rssMax = Math.max(rssMax, treeRss(browserPid));
 			const h = cdp && (await cdp.send('Runtime.getHeapUsage').catch(() => null));
 			const w = cdp && page.workers()[0];
 			const wh = w && (await w.client.send('Runtime.getHeapUsage').catch(() => null));
 			if (wh && wh.usedSize > workerHeapMax) workerHeapMax = wh.usedSize;
+			if (h && h.usedSize > mainHeapMax) mainHeapMax = h.usedSize;
 			if (h && h.usedSize + (wh?.usedSize || 0) > heapMax) heapMax = h.usedSize + (wh?.usedSize || 0);
 		}, 1000);
 		if (cdp) await cdp.send('Performance.enable').catch(() => {});
@@ -188,12 +189,12 @@ try {
 			}
 		}
 		const over = tasks.filter((e) => e.dur / 1000 > FRAME_MAX_MS).length;
-		return { sent, took, gaps, ctl, longest, over, tasks: tasks.length, worker, heapMax, workerHeapMax, rssMax, busy };
+		return { sent, took, gaps, ctl, longest, over, tasks: tasks.length, worker, heapMax, mainHeapMax, workerHeapMax, rssMax, busy };
 	}
 	const MiB = (b) => (b / 1048576).toFixed(1);
 	const fmt = (r) => (cdp ? `longest main-thread task ${r.longest.toFixed(1)} ms (${r.over} of ${r.tasks} over ${FRAME_MAX_MS} ms); ` : '') +
 		`longest frame gap ${r.gaps.max.toFixed(1)} ms, ${r.gaps.n} frames in ${r.took.toFixed(1)} s (${r.gaps.over} gaps over ${FRAME_MAX_MS} ms); longest event-loop stall ${r.gaps.stall.toFixed(0)} ms; ` +
-		(cdp ? `JS heap max ${MiB(r.heapMax)} MiB (the worker's at most ${MiB(r.workerHeapMax)}); ` : '') + `browser RSS max ${MiB(r.rssMax)} MiB` +
+		(cdp ? `JS heap max ${MiB(r.heapMax)} MiB (the page's at most ${MiB(r.mainHeapMax)}, the worker's ${MiB(r.workerHeapMax)}); ` : '') + `browser RSS max ${MiB(r.rssMax)} MiB` +
 		(cdp ? `; main thread busy ${(r.busy.TaskDuration * 100).toFixed(0)}% (script ${(r.busy.ScriptDuration * 100).toFixed(0)}%, layout ${(r.busy.LayoutDuration * 100).toFixed(0)}%, style ${(r.busy.RecalcStyleDuration * 100).toFixed(0)}%)` : '') +
 		(r.worker ? `; worker thread: ${r.worker.tasks} tasks, longest ${r.worker.longest.toFixed(1)} ms, busy ${(r.worker.busy * 100).toFixed(0)}%` : cdp ? '; the worker thread not in the trace' : '') +
 		`\n  control page (same phase): longest frame gap ${r.ctl.max.toFixed(1)} ms, ${r.ctl.n} frames (${r.ctl.over} gaps over ${FRAME_MAX_MS} ms); longest event-loop stall ${r.ctl.stall.toFixed(0)} ms`;

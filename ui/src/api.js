@@ -93,22 +93,42 @@ export const STREAM_BATCH_MS = 100;
  * (no Worker, worker.js not served) the page digests the text itself, the texts the worker
  * had not answered first: nothing is lost or reordered, only the main thread does the work.
  * mode: 'worker' once the worker has answered, 'page' when the page parses, '' before either.
+ *
+ * Bounded: the texts the worker has not answered yet are at most BACKLOG characters. Past
+ * that (the worker slower than the stream) the page parses the text itself, its operations
+ * held back until the worker's earlier ones are delivered (messages are numbered): the main
+ * thread then reads the WebSocket only as fast as it parses, so the browser stops reading the
+ * socket and the hub counts what it cannot send as lost, as it did before the worker, instead
+ * of texts piling up in the worker's queue without bound.
  */
+const BACKLOG = 16 << 20;
 let theParser = null;
 export function parser() {
 	if (theParser) return theParser;
 	const handlers = new Map(); // stream -> fn(ops)
-	const unanswered = []; // [stream, text] posted to the worker, in order
-	const deliver = (stream, ops) => handlers.get(stream)?.(ops);
+	const inWorker = new Map(); // message number -> [stream, text]: posted, not answered
+	const done = new Map(); // message number -> [stream, ops]: parsed, waiting for its turn
+	let posted = 0, next = 1, backlog = 0;
+	const deliver = () => {
+		for (let d; (d = done.get(next)); next++) {
+			done.delete(next);
+			handlers.get(d[0])?.(d[1]);
+		}
+	};
 	const p = (theParser = {
 		mode: '',
 		worker: null,
 		handle: (stream, fn) => handlers.set(stream, fn),
 		forget: (stream) => handlers.delete(stream),
 		post(stream, text) {
-			if (!p.worker) return deliver(stream, digest(text));
-			unanswered.push([stream, text]);
-			p.worker.postMessage({ stream, text });
+			const n = ++posted;
+			if (!p.worker || backlog + text.length > BACKLOG) {
+				done.set(n, [stream, digest(text)]);
+				return deliver();
+			}
+			backlog += text.length;
+			inWorker.set(n, [stream, text]);
+			p.worker.postMessage({ n, text });
 		},
 	});
 	const fallBack = () => {
@@ -116,7 +136,10 @@ export function parser() {
 		p.worker.terminate();
 		p.worker = null;
 		p.mode = 'page';
-		for (const [stream, text] of unanswered.splice(0)) deliver(stream, digest(text));
+		for (const [n, [stream, text]] of inWorker) done.set(n, [stream, digest(text)]);
+		inWorker.clear();
+		backlog = 0;
+		deliver();
 	};
 	try {
 		p.worker = new Worker(new URL('worker.js', import.meta.url));
@@ -125,9 +148,12 @@ export function parser() {
 		return p;
 	}
 	p.worker.onmessage = (ev) => {
-		unanswered.shift();
+		const { n, ops } = ev.data, [stream, text] = inWorker.get(n);
+		inWorker.delete(n);
+		backlog -= text.length;
 		p.mode = 'worker';
-		deliver(ev.data.stream, ev.data.ops);
+		done.set(n, [stream, ops]);
+		deliver();
 	};
 	// The script did not load or threw: it will not answer.
 	p.worker.onerror = (ev) => {
