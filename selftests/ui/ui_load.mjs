@@ -1,16 +1,18 @@
 // The web UI under load (docs/ui.md): build/hub-fixture's in-memory agents emit RATE entries a
 // second for SECONDS while a headless Chromium or Firefox ESR (UI_BROWSER=firefox; both over
 // puppeteer-core) shows the traffic view live.
-// Chromium, through the DevTools protocol: the longest main-thread task of the page (a trace
-// of devtools.timeline: no frame can be produced while a task runs) and the JS heap
-// (Runtime.getHeapUsage, each second, the page's and its worker's). Both browsers, in the page: the longest gap between
+// Chromium, through the DevTools protocol: the longest main-thread task of the page (a trace:
+// no frame can be produced while a task runs) and the JS heap (Runtime.getHeapUsage each
+// second, the page's and its worker's). Both browsers, in the page: the longest gap between
 // animation frames and the longest event-loop stall (how late a 10 ms timer fired: the
 // longest task as the page sees it; Firefox has no Long Tasks API and WebDriver BiDi no
-// tracing), and the browser's memory (the RSS of its process tree, each second). Oracle for
-// the entries: what the fixture emitted = what the page counts + what the hub told it it lost.
-// The frame figures are printed (with an idle baseline of the same page first), not judged:
-// on a shared machine the idle page alone can miss 100 ms. Prints "ok<TAB>desc",
-// "fail<TAB>desc" and "diag<TAB>text" lines.
+// tracing), and the browser's memory (the RSS of its process tree, each second). The same
+// in-page figures for a control page (a bare animation-frame loop in a window of its own),
+// measured at the same time: what it misses is the machine's. Oracle for the entries: what
+// the fixture emitted = what the page counts + what the hub told it it lost; and the page says
+// the stream was parsed by its worker. The frame figures are printed (with an idle baseline
+// first), not judged: on a shared machine the idle page alone can miss 100 ms. Prints
+// "ok<TAB>desc", "fail<TAB>desc" and "diag<TAB>text" lines.
 // Usage: node selftests/ui/ui_load.mjs BUILD_DIR [RATE] [SECONDS]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
