@@ -13,16 +13,18 @@ if (!out) {
 	process.exit(2);
 }
 mkdirSync(out, { recursive: true });
-await build({
-	entryPoints: [join(here, 'src/main.jsx')],
+const common = {
 	bundle: true,
 	minify: true,
 	sourcemap: true,
-	format: 'esm',
 	target: ['chrome110', 'firefox115'],
 	jsx: 'automatic',
 	jsxImportSource: 'preact',
-	outfile: join(out, 'app.js'),
 	logLevel: 'warning',
-});
+};
+// The page (a module script) and the stream's parser, a Web Worker the page starts from
+// worker.js beside app.js (api.js: parser()). The worker is a classic script (an IIFE): no
+// module worker is needed for one file with its imports bundled in.
+await build({ ...common, entryPoints: [join(here, 'src/main.jsx')], format: 'esm', outfile: join(out, 'app.js') });
+await build({ ...common, entryPoints: [join(here, 'src/stream.worker.js')], format: 'iife', outfile: join(out, 'worker.js') });
 for (const f of ['index.html', 'app.css']) copyFileSync(join(here, 'src', f), join(out, f));

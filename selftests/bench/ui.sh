@@ -4,8 +4,9 @@
 # view of headless Chromium, then of Firefox ESR (UI_BROWSERS, default "chromium firefox")
 # (UI_HISTORY=100000: with the list holding that much history first); frame times (animation
 # frame gaps and event-loop stalls in the page; in Chromium also the DevTools trace's longest
-# task, main-thread time and JS heap), the browser's RSS, after an idle baseline of the same
-# page. Not pass/fail for the frame figures. Usage (from the repo root, after make all):
+# task, main-thread time and the JS heap of the page and its worker), the browser's RSS, after
+# an idle baseline of the same page; the same in-page figures for a control page (a bare
+# animation-frame loop) in the same run. Not pass/fail for the frame figures. Usage (from the repo root, after make all):
 #   bash selftests/bench/ui.sh
 set -eu
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

@@ -13,7 +13,9 @@
 # keyboard and dark mode, gRPC rows (streaming and reset calls) show the client's gRPC status
 # and never HTTP 200, health shows TLS blind spots (a fixture of the agent's stats) and a trigger
 # POSTed to the hub with the agent's counters, a second hub with --token asks for it and streams with it, no
-# console error on any page. Screenshots: build/ui-screenshots/<browser>/.
+# console error on any page; the stream parsed in the Web Worker (and by the page without it),
+# the list holding exactly what the stream sent; the parser's order and bounded backlog
+# (selftests/ui/parser_check.mjs, no browser). Screenshots: build/ui-screenshots/<browser>/.
 # Skipped when chromium, node or ui/node_modules (make deps) or build/ui (make ui) are absent.
 # Usage (root, from the repo root): bash selftests/integration/test_ui.sh
 
@@ -23,7 +25,8 @@ source "$HERE/../lib/entries.sh"
 
 ROOT=$(floe_root)
 T=$PODS_TMP
-A=10.213.21.11 B=10.213.21.12
+# The pods' subnet: UI_NET overrides it (parallel runs of the tests each take their own).
+A=${UI_NET:-10.213.21}.11 B=${UI_NET:-10.213.21}.12
 H1=8080 H2=8081 GRPC=50051 REDIS=16379 AGENT_PORT=18897 HUB_PORT=18898 FRONT_PORT=18900
 TOKEN_HUB_PORT=18901 TOKEN_FRONT_PORT=18902 TOKEN=ui-token-$RANDOM$RANDOM
 AGENT=$ROOT/build/floe-agent
@@ -94,6 +97,9 @@ ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS PING >/dev/null
 EOS
 
 printf 'ip netns exec %s redis-cli -h %s -p %s PING >/dev/null\n' "$(pod_ns a)" $B $REDIS >"$T/ping.sh"
+
+# The page's parser without a browser: rows in order through the worker and past its backlog.
+checks node "$ROOT/selftests/ui/parser_check.mjs" "$T"
 
 SHOTS=$ROOT/build/ui-screenshots
 rm -rf "$SHOTS"

@@ -73,17 +73,21 @@ const browser = FIREFOX
 diag(`${env.BROWSER || 'chromium'}: ${await browser.version()}`);
 const consoleErrors = [];
 const page = await browser.newPage();
-page.on('console', (m) => m.type() === 'error' && consoleErrors.push(`${page.url()}: ${m.text()} (${m.location()?.url || ''})`));
-page.on('pageerror', (e) => consoleErrors.push(`${page.url()}: ${e.message}`));
+// phase: said before each line logged while a check provokes an error on purpose (below).
+let phase = '';
+page.on('console', (m) => m.type() === 'error' && consoleErrors.push(`${phase}${page.url()}: ${m.text()} (${m.location()?.url || ''})`));
+page.on('pageerror', (e) => consoleErrors.push(`${phase}${page.url()}: ${e.message}`));
 // A request the browser cancelled because the test navigated away (health refreshes every 3 s;
 // on a loaded machine one can be in flight at page.goto) is not the page's error: Firefox
 // reports it as NS_BINDING_ABORTED, Chromium as net::ERR_ABORTED.
 page.on('requestfailed', (r) => !/\/api\/v1\/(stream|pcap)/.test(r.url()) && !/ABORTED/.test(r.failure()?.errorText || '') &&
-	consoleErrors.push(`failed ${r.url()} (${r.failure()?.errorText || '?'})`));
+	consoleErrors.push(`${phase}failed ${r.url()} (${r.failure()?.errorText || '?'})`));
 // Not errors of the page: the browser's own line for an answer the page expects (a hub
 // without a triggers route: 404; a hub with --token before the token: 401; the refused
 // WebSocket handshake that makes the page ask for it).
+// Nor the browser's line for worker.js refused on purpose (8a).
 const expected = (t) => (/status of 404/.test(t) && /\/api\/v1\/triggers\b/.test(t)) ||
+	(t.startsWith('[without worker.js] ') && /worker\.js/.test(t)) ||
 	(t.startsWith(env.TOKEN_UI) && (/status of 401/.test(t) || /api\/v1\/stream/.test(t)));
 await page.setViewport({ width: 1500, height: 1600 });
 const shot = (name) => page.screenshot({ path: join(env.SHOTS, `${name}.png`) });
@@ -96,6 +100,22 @@ const clear = async (sel) => {
 	await page.keyboard.press('Backspace');
 };
 const count = () => page.$eval('#count', (e) => Number(e.textContent));
+// Every row id of the list, scrolled through half a view at a time (only the rows in view are
+// in the DOM), then back to the top.
+const listIds = () => page.evaluate(async () => {
+	const el = document.querySelector('.list');
+	const ids = [];
+	const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+	for (let top = 0, k = 0; k < 2000; top += Math.max(1, el.clientHeight >> 1), k++) {
+		el.scrollTop = top;
+		await frame();
+		for (const r of document.querySelectorAll('.row[data-id]')) if (!ids.includes(r.dataset.id)) ids.push(r.dataset.id);
+		if (top >= el.scrollHeight) break;
+	}
+	el.scrollTop = 0;
+	await frame();
+	return ids;
+});
 // What the page's WebSocket receives, beside the page's own handler: messages, how many were
 // arrays (the hub's batches, ?batch=), the largest, and every entry id in arrival order.
 await page.evaluateOnNewDocument(() => {
@@ -142,6 +162,18 @@ try {
 		`the batches held each of the hub's ${all.size} entries exactly once`, { got: ws.ids.length, distinct: new Set(ws.ids).size, hub: all.size });
 	const shown = await rows();
 	ok(shown.length > 0 && shown.every((r) => all.has(r.id)), `the ${shown.length} rows in view are hub entries`);
+	// The stream is parsed in the Web Worker (api.js's parser(): the page says 'worker' once the
+	// worker has answered; 'page' when it had to parse itself); in Chromium the DevTools
+	// protocol lists the worker itself.
+	const parsedBy = await page.$eval('#counts', (e) => e.dataset.parser);
+	const workers = FIREFOX ? [] : page.workers().map((w) => w.url());
+	ok(parsedBy === 'worker' && (FIREFOX || workers.some((u) => u === `${UI}/worker.js`)),
+		`the stream is parsed in a Web Worker (worker.js)${FIREFOX ? '' : `, running: ${workers.join(' ')}`}`, { parsedBy, workers });
+	// Shown == sent: scrolled through, the list's rows are exactly the entries the WebSocket
+	// brought (each once), none lost or doubled between the worker and the list.
+	const listed = await listIds();
+	ok(listed.length === ws.ids.length && new Set(listed).size === listed.length && listed.every((id) => ws.ids.includes(id)),
+		`scrolled through, the list holds the ${ws.ids.length} entries the stream sent, each once`, { listed: listed.length, sent: ws.ids.length });
 	await shot('traffic');
 
 	// Pause: new entries wait (counted) and appear on resume; the order toggles.
@@ -347,6 +379,22 @@ try {
 	await shot('health-fixtures');
 	page.off('request', fixtures);
 	await page.setRequestInterception(false);
+
+	// 8a. Without the worker (worker.js answered 404: a proxy or an old install without it):
+	// the page parses the stream itself, says so, and still shows every entry of the hub.
+	const noWorker = (req) => (new URL(req.url()).pathname === '/worker.js' ? req.respond({ status: 404, contentType: 'text/javascript', body: '' }) : req.continue());
+	await page.setRequestInterception(true);
+	page.on('request', noWorker);
+	phase = '[without worker.js] ';
+	await page.goto(`${UI}/`, { waitUntil: 'load' });
+	const nwAll = new Set((await api('/api/v1/entries', { limit: 10000 })).body.entries.map((e) => e.id)), nw = nwAll.size;
+	const nwShown = await until(async () => (await count()) === nw && (await page.$eval('#counts', (e) => e.dataset.parser)) === 'page', 15000);
+	const nwIds = nwShown ? await listIds() : [];
+	ok(nwShown && nwIds.length === nw && new Set(nwIds).size === nw && nwIds.every((x) => nwAll.has(x)), `without worker.js the page parses the stream itself: the hub's ${nw} entries, all listed`,
+		{ page: await count(), hub: nw, parser: await page.$eval('#counts', (e) => e.dataset.parser), listed: nwIds.length });
+	page.off('request', noWorker);
+	await page.setRequestInterception(false);
+	phase = '';
 
 	// 8b. --token: a second hub over the same agent wants one. The page asks for it, a wrong
 	// one is asked for again, the right one opens the stream (the WebSocket's subprotocol) and

@@ -1,16 +1,18 @@
 // The web UI under load (docs/ui.md): build/hub-fixture's in-memory agents emit RATE entries a
 // second for SECONDS while a headless Chromium or Firefox ESR (UI_BROWSER=firefox; both over
 // puppeteer-core) shows the traffic view live.
-// Chromium, through the DevTools protocol: the longest main-thread task of the page (a trace
-// of devtools.timeline: no frame can be produced while a task runs) and the JS heap
-// (Runtime.getHeapUsage, each second). Both browsers, in the page: the longest gap between
+// Chromium, through the DevTools protocol: the longest main-thread task of the page (a trace:
+// no frame can be produced while a task runs) and the JS heap (Runtime.getHeapUsage each
+// second, the page's and its worker's). Both browsers, in the page: the longest gap between
 // animation frames and the longest event-loop stall (how late a 10 ms timer fired: the
 // longest task as the page sees it; Firefox has no Long Tasks API and WebDriver BiDi no
-// tracing), and the browser's memory (the RSS of its process tree, each second). Oracle for
-// the entries: what the fixture emitted = what the page counts + what the hub told it it lost.
-// The frame figures are printed (with an idle baseline of the same page first), not judged:
-// on a shared machine the idle page alone can miss 100 ms. Prints "ok<TAB>desc",
-// "fail<TAB>desc" and "diag<TAB>text" lines.
+// tracing), and the browser's memory (the RSS of its process tree, each second). The same
+// in-page figures for a control page (a bare animation-frame loop in a window of its own),
+// measured at the same time: what it misses is the machine's. Oracle for the entries: what
+// the fixture emitted = what the page counts + what the hub told it it lost; and the page says
+// the stream was parsed by its worker. The frame figures are printed (with an idle baseline
+// first), not judged: on a shared machine the idle page alone can miss 100 ms. Prints
+// "ok<TAB>desc", "fail<TAB>desc" and "diag<TAB>text" lines.
 // Usage: node selftests/ui/ui_load.mjs BUILD_DIR [RATE] [SECONDS]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -75,8 +77,8 @@ try {
 	page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
 	await page.setViewport({ width: 1400, height: 900 });
 	// Gaps between animation frames, as the page sees them; and how late a 10 ms timer fires
-	// (a task that runs for T ms delays it by about T).
-	await page.evaluateOnNewDocument(() => {
+	// (a task that runs for T ms delays it by about T). The same in the control page (below).
+	const instrument = () => {
 		window.__gaps = { max: 0, n: 0, over: 0, stall: 0 };
 		let due = performance.now() + 10;
 		setInterval(() => {
@@ -93,10 +95,23 @@ try {
 				if (g > 100) window.__gaps.over++;
 			}
 			last = t;
+			// The control page draws its frame count: a frame with a little layout and paint.
+			const c = document.getElementById('control');
+			if (c) c.textContent = String(window.__gaps.n);
 			requestAnimationFrame(f);
 		};
 		requestAnimationFrame(f);
-	});
+	};
+	await page.evaluateOnNewDocument(instrument);
+	// The control: a trivial page (a rAF loop drawing a counter, nothing else) in its own tab
+	// (about:blank in a new window: its own renderer process), measured in the same phases at the
+	// same time as the UI. What it misses is the machine's doing (the renderer descheduled on
+	// a loaded VM); what the UI misses beyond it is the UI's own.
+	// A window of its own: a second tab would hide the UI's (no animation frames in a hidden tab).
+	const control = await browser.newPage({ type: 'window' });
+	await control.setViewport({ width: 400, height: 300 });
+	await control.setContent('<!doctype html><title>control</title><div id="control">0</div>');
+	await control.evaluate(instrument);
 	await page.goto(`${UI}/${HISTORY ? '?range=all' : ''}`, { waitUntil: 'load' });
 	for (let i = 0; i < (HISTORY ? 1200 : 100) && !(await page.$eval('#counts', (e) => e.textContent.includes('live')).catch(() => false)); i++) await sleep(100);
 	const cdp = FIREFOX ? null : await page.createCDPSession();
@@ -107,12 +122,18 @@ try {
 		// RunTask: every task of every thread; with UI_TRACE_DETAIL=1 also what runs inside them
 		// (script, layout, style, GC, the WebSocket's messages), to say what the long ones are.
 		if (cdp) await page.tracing.start({ categories: DETAIL ? ['toplevel', 'devtools.timeline', 'v8', 'disabled-by-default-devtools.timeline'] : ['toplevel'] });
-		await page.evaluate(() => { window.__gaps = { max: 0, n: 0, over: 0, stall: 0 }; window.__measure = true; });
-		let heapMax = 0, rssMax = 0;
+		const start = () => { window.__gaps = { max: 0, n: 0, over: 0, stall: 0 }; window.__measure = true; };
+		await Promise.all([page.evaluate(start), control.evaluate(start)]);
+		// The JS heap: the page's and its worker's (the stream's parser: a heap of its own), added.
+		let heapMax = 0, mainHeapMax = 0, workerHeapMax = 0, rssMax = 0;
 		const heapTimer = setInterval(async () => {
 			if (browserPid) rssMax = Math.max(rssMax, treeRss(browserPid));
 			const h = cdp && (await cdp.send('Runtime.getHeapUsage').catch(() => null));
-			if (h && h.usedSize > heapMax) heapMax = h.usedSize;
+			const w = cdp && page.workers()[0];
+			const wh = w && (await w.client.send('Runtime.getHeapUsage').catch(() => null));
+			if (wh && wh.usedSize > workerHeapMax) workerHeapMax = wh.usedSize;
+			if (h && h.usedSize > mainHeapMax) mainHeapMax = h.usedSize;
+			if (h && h.usedSize + (wh?.usedSize || 0) > heapMax) heapMax = h.usedSize + (wh?.usedSize || 0);
 		}, 1000);
 		if (cdp) await cdp.send('Performance.enable').catch(() => {});
 		const m0 = await metrics();
@@ -131,22 +152,33 @@ try {
 		// Main-thread time the page used, a share of the wall time: how busy it was.
 		const busy = {};
 		for (const k of ['TaskDuration', 'ScriptDuration', 'LayoutDuration', 'RecalcStyleDuration']) busy[k] = (m1[k] - m0[k]) / took;
-		await page.evaluate(() => { window.__measure = false; });
+		const stop = () => { window.__measure = false; return window.__gaps; };
+		const [gaps0, ctl] = await Promise.all([page.evaluate(stop), control.evaluate(stop)]);
 		clearInterval(heapTimer);
-		const gaps0 = await page.evaluate(() => window.__gaps);
-		if (!cdp) return { sent, took, gaps: gaps0, longest: NaN, over: NaN, tasks: NaN, heapMax, rssMax, busy };
+		if (!cdp) return { sent, took, gaps: gaps0, ctl, longest: NaN, over: NaN, tasks: NaN, heapMax, rssMax, busy };
 		const trace = JSON.parse(new TextDecoder().decode(await page.tracing.stop()));
 		const gaps = gaps0;
-		// The renderer's main thread: where the page's tasks run.
 		const ev = trace.traceEvents || trace;
-		// Every renderer has a CrRendererMain thread (the browser keeps spare ones): the page's
-		// is the busiest of them.
 		const isTask = (e) => (e.name === 'RunTask' || e.name === 'ThreadControllerImpl::RunTask') && e.ph === 'X';
-		const mains = ev.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+		// Which renderer is which: the trace's start lists each frame's URL and process. The
+		// UI's main thread (CrRendererMain) and its worker ("DedicatedWorker thread") are in
+		// the UI's process; the control's main thread in the control's.
+		const frames = ev.filter((e) => e.name === 'TracingStartedInBrowser').flatMap((e) => e.args?.data?.frames || []);
+		const pidOf = (f) => frames.find(f)?.processId;
+		const uiPid = pidOf((fr) => (fr.url || '').startsWith(UI));
+		if (DETAIL) diag(`threads of the UI's renderer: ${[...new Set(ev.filter((e) => e.name === 'thread_name' && e.pid === uiPid).map((e) => e.args?.name))].join(', ')}`);
+		const thread = (pid, name) => ev.find((e) => e.name === 'thread_name' && e.pid === pid && (e.args?.name || '').startsWith(name));
 		const busyOf = (m) => ev.reduce((t, e) => (isTask(e) && e.pid === m.pid && e.tid === m.tid ? t + e.dur : t), 0);
-		const main = mains.reduce((best, m) => (!best || busyOf(m) > busyOf(best) ? m : best), null);
-		const tasks = ev.filter((e) => isTask(e) && (!main || (e.pid === main.pid && e.tid === main.tid)));
-		const longest = tasks.reduce((m, e) => Math.max(m, e.dur / 1000), 0);
+		// Without the frames (an older trace format): the busiest renderer main thread.
+		const mains = ev.filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+		const main = (uiPid && thread(uiPid, 'CrRendererMain')) || mains.reduce((best, m) => (!best || busyOf(m) > busyOf(best) ? m : best), null);
+		const tasksOf = (m) => (m ? ev.filter((e) => isTask(e) && e.pid === m.pid && e.tid === m.tid) : []);
+		const longestOf = (t) => t.reduce((m, e) => Math.max(m, e.dur / 1000), 0);
+		const tasks = tasksOf(main);
+		const longest = longestOf(tasks);
+		const wk = uiPid && thread(uiPid, 'DedicatedWorker');
+		const wkTasks = tasksOf(wk);
+		const worker = wk ? { tasks: wkTasks.length, longest: longestOf(wkTasks), busy: busyOf(wk) / 1e6 / took } : null;
 		if (DETAIL && main) {
 			// The five longest tasks: their time by the events directly inside them.
 			const inThread = ev.filter((e) => e.ph === 'X' && e.pid === main.pid && e.tid === main.tid && !isTask(e));
@@ -159,13 +191,15 @@ try {
 			}
 		}
 		const over = tasks.filter((e) => e.dur / 1000 > FRAME_MAX_MS).length;
-		return { sent, took, gaps, longest, over, tasks: tasks.length, heapMax, rssMax, busy };
+		return { sent, took, gaps, ctl, longest, over, tasks: tasks.length, worker, heapMax, mainHeapMax, workerHeapMax, rssMax, busy };
 	}
 	const MiB = (b) => (b / 1048576).toFixed(1);
 	const fmt = (r) => (cdp ? `longest main-thread task ${r.longest.toFixed(1)} ms (${r.over} of ${r.tasks} over ${FRAME_MAX_MS} ms); ` : '') +
 		`longest frame gap ${r.gaps.max.toFixed(1)} ms, ${r.gaps.n} frames in ${r.took.toFixed(1)} s (${r.gaps.over} gaps over ${FRAME_MAX_MS} ms); longest event-loop stall ${r.gaps.stall.toFixed(0)} ms; ` +
-		(cdp ? `JS heap max ${MiB(r.heapMax)} MiB; ` : '') + `browser RSS max ${MiB(r.rssMax)} MiB` +
-		(cdp ? `; main thread busy ${(r.busy.TaskDuration * 100).toFixed(0)}% (script ${(r.busy.ScriptDuration * 100).toFixed(0)}%, layout ${(r.busy.LayoutDuration * 100).toFixed(0)}%, style ${(r.busy.RecalcStyleDuration * 100).toFixed(0)}%)` : '');
+		(cdp ? `JS heap max ${MiB(r.heapMax)} MiB (the page's at most ${MiB(r.mainHeapMax)}, the worker's ${MiB(r.workerHeapMax)}); ` : '') + `browser RSS max ${MiB(r.rssMax)} MiB` +
+		(cdp ? `; main thread busy ${(r.busy.TaskDuration * 100).toFixed(0)}% (script ${(r.busy.ScriptDuration * 100).toFixed(0)}%, layout ${(r.busy.LayoutDuration * 100).toFixed(0)}%, style ${(r.busy.RecalcStyleDuration * 100).toFixed(0)}%)` : '') +
+		(r.worker ? `; worker thread: ${r.worker.tasks} tasks, longest ${r.worker.longest.toFixed(1)} ms, busy ${(r.worker.busy * 100).toFixed(0)}%` : cdp ? '; the worker thread not in the trace' : '') +
+		`\n  control page (same phase): longest frame gap ${r.ctl.max.toFixed(1)} ms, ${r.ctl.n} frames (${r.ctl.over} gaps over ${FRAME_MAX_MS} ms); longest event-loop stall ${r.ctl.stall.toFixed(0)} ms`;
 	const base = await phase(0, 5);
 	const load = async () => (await import('node:os')).loadavg()[0].toFixed(1);
 	diag(`idle baseline (this machine, load ${await load()}): ${fmt(base)}`);
@@ -182,6 +216,9 @@ try {
 		await sleep(200);
 	}
 	const rows = await page.$$eval('.row[data-id]', (x) => x.length);
+	// Who parsed the stream (api.js's parser(): 'worker', or 'page' when it could not start one).
+	const parsedBy = await page.$eval('#counts', (e) => e.dataset.parser || '(not said: a page before the worker)');
+	ok(parsedBy === 'worker', `the stream was parsed in the Web Worker (the page says: ${parsedBy})`);
 	diag(`emitted ${r.sent} in ${r.took.toFixed(1)} s (${(r.sent / r.took).toFixed(0)}/s); page counted ${count}, lost ${lost}; ${rows} rows in the DOM`);
 	diag(`under load (load average ${await load()} after): ${fmt(r)}`);
 	ok(r.sent / r.took >= RATE * 0.95, `the fixture emitted ${RATE} entries/s for ${SECONDS} s`);

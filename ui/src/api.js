@@ -6,6 +6,8 @@
 // carry that header from a browser, offers it as the subprotocol "floe.bearer.<base64url>"
 // beside "floe" (docs/ui.md).
 
+import { digest } from './rows.js';
+
 const TOKEN_KEY = 'floe.token';
 export const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
 export const setToken = (t) => (t ? sessionStorage.setItem(TOKEN_KEY, t) : sessionStorage.removeItem(TOKEN_KEY));
@@ -70,45 +72,98 @@ export async function download(path, params, filename) {
 const b64url = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 
 /*
- * The live stream: history since `since`, then live entries. Callbacks: onEntries(array of
- * entries, in order), onLive(), onLost(n, total), onAgent(msg), onClose(reason). Returns a
- * close function. The stream is asked for batches (`batch`, `batch_ms`: docs/hub.md): each
- * WebSocket message is a JSON array of up to STREAM_BATCH messages, so that thousands of
- * entries a second cost the page a few message events (tasks) and parses, not one each.
+ * The live stream: history since `since`, then live entries. Callbacks: onRows(array of rows,
+ * in order: rows.js's compact), onLive(), onLost(n, total), onAgent(msg), onClose(reason).
+ * Returns a close function. The stream is asked for batches (`batch`, `batch_ms`:
+ * docs/hub.md): each WebSocket message is a JSON array of up to STREAM_BATCH messages, so that
+ * thousands of entries a second cost the page a few message events, not one each. Each
+ * message's text goes to the parser (a Web Worker: parser()), which parses it and makes the
+ * rows; the main thread gets them ready.
  * A refused handshake (a wrong or missing token) is not told apart by the browser: the page
  * asks the hub (a fetch) and, on 401, for the token, then opens the stream again.
  */
 export const STREAM_BATCH = 1000;
 export const STREAM_BATCH_MS = 100;
 
-// One WebSocket message's text: its entries to onEntries in one call, the other messages in
-// their place among them. A message that is not an array (a hub from before batching) is one.
-export function dispatch(text, cb) {
-	let m;
-	try {
-		m = JSON.parse(text);
-	} catch {
-		return;
-	}
-	const msgs = Array.isArray(m) ? m : [m];
-	let run = [];
-	const flush = () => {
-		if (run.length) cb.onEntries(run);
-		run = [];
-	};
-	for (const x of msgs) {
-		if (!x) continue;
-		if (x.type === 'entry') {
-			run.push(x.entry);
-			continue;
+/*
+ * The page's one parser: post(stream, text) parses a WebSocket message's text off the main
+ * thread (stream.worker.js, served as worker.js beside app.js) and hands its operations
+ * (rows.js's digest) to the stream's handler, in the order posted. Streams are numbered so
+ * that what a closed stream still had in the worker is dropped. When the worker cannot run
+ * (no Worker, worker.js not served) the page digests the text itself, the texts the worker
+ * had not answered first: nothing is lost or reordered, only the main thread does the work.
+ * mode: 'worker' once the worker has answered, 'page' when the page parses, '' before either.
+ *
+ * Bounded: the texts the worker has not answered yet are at most BACKLOG characters. Past
+ * that (the worker slower than the stream) the page parses the text itself, its operations
+ * held back until the worker's earlier ones are delivered (messages are numbered): the main
+ * thread then reads the WebSocket only as fast as it parses, so the browser stops reading the
+ * socket and the hub counts what it cannot send as lost, as it did before the worker, instead
+ * of texts piling up in the worker's queue without bound.
+ */
+const BACKLOG = 16 << 20;
+let theParser = null;
+export function parser() {
+	if (theParser) return theParser;
+	const handlers = new Map(); // stream -> fn(ops)
+	const inWorker = new Map(); // message number -> [stream, text]: posted, not answered
+	const done = new Map(); // message number -> [stream, ops]: parsed, waiting for its turn
+	let posted = 0, next = 1, backlog = 0;
+	const deliver = () => {
+		for (let d; (d = done.get(next)); next++) {
+			done.delete(next);
+			handlers.get(d[0])?.(d[1]);
 		}
-		flush();
-		if (x.type === 'live') cb.onLive();
-		else if (x.type === 'lost') cb.onLost(x.lost, x.total);
-		else if (x.type === 'agent') cb.onAgent(x);
+	};
+	const p = (theParser = {
+		mode: '',
+		worker: null,
+		handle: (stream, fn) => handlers.set(stream, fn),
+		forget: (stream) => handlers.delete(stream),
+		post(stream, text) {
+			const n = ++posted;
+			if (!p.worker || backlog + text.length > BACKLOG) {
+				done.set(n, [stream, digest(text)]);
+				return deliver();
+			}
+			backlog += text.length;
+			inWorker.set(n, [stream, text]);
+			p.worker.postMessage({ n, text });
+		},
+	});
+	const fallBack = () => {
+		if (!p.worker) return;
+		p.worker.terminate();
+		p.worker = null;
+		p.mode = 'page';
+		for (const [n, [stream, text]] of inWorker) done.set(n, [stream, digest(text)]);
+		inWorker.clear();
+		backlog = 0;
+		deliver();
+	};
+	try {
+		p.worker = new Worker(new URL('worker.js', import.meta.url));
+	} catch {
+		p.mode = 'page';
+		return p;
 	}
-	flush();
+	p.worker.onmessage = (ev) => {
+		const { n, ops } = ev.data, [stream, text] = inWorker.get(n);
+		inWorker.delete(n);
+		backlog -= text.length;
+		p.mode = 'worker';
+		done.set(n, [stream, ops]);
+		deliver();
+	};
+	// The script did not load or threw: it will not answer.
+	p.worker.onerror = (ev) => {
+		ev.preventDefault();
+		fallBack();
+	};
+	return p;
 }
+
+let streams = 0;
 
 export function openStream({ q, since }, cb) {
 	const u = new URL('api/v1/stream', location.href);
@@ -118,10 +173,19 @@ export function openStream({ q, since }, cb) {
 	u.searchParams.set('batch', STREAM_BATCH);
 	u.searchParams.set('batch_ms', STREAM_BATCH_MS);
 	let closed = false, ws = null, opened = false;
+	const id = ++streams, ps = parser();
+	ps.handle(id, (ops) => {
+		for (const op of ops) {
+			if (op.rows) cb.onRows(op.rows);
+			else if (op.type === 'live') cb.onLive();
+			else if (op.type === 'lost') cb.onLost(op.lost, op.total);
+			else if (op.type === 'agent') cb.onAgent(op);
+		}
+	});
 	const open = () => {
 		ws = token() ? new WebSocket(u, ['floe', `floe.bearer.${b64url(token())}`]) : new WebSocket(u);
 		ws.onopen = () => { opened = true; };
-		ws.onmessage = (ev) => dispatch(ev.data, cb);
+		ws.onmessage = (ev) => ps.post(id, ev.data);
 		ws.onclose = async (ev) => {
 			if (closed) return;
 			if (!opened) {
@@ -135,6 +199,7 @@ export function openStream({ q, since }, cb) {
 	open();
 	return () => {
 		closed = true;
+		ps.forget(id);
 		ws.close();
 	};
 }

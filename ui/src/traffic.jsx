@@ -2,20 +2,22 @@
 // tail, paused or not; a virtualized list (only the visible rows are in the DOM), bounded
 // to MAX_ROWS entries so memory stays bounded at any rate.
 //
-// Memory: an entry is kept only as its row (compact(): a dozen short strings), not as the
-// entry the stream sent (headers, bodies: kilobytes each); the details view fetches the
-// entry in full. The rows are a ring of MAX_ROWS (the oldest leave in O(1), no array
-// shifting), and so are the entries waiting while paused: at most 2 x MAX_ROWS rows.
+// Memory: an entry is kept only as its row (rows.js: a dozen short strings, cut at 200
+// characters, packed into one string), not as the entry the stream sent (headers, bodies:
+// kilobytes each); the details view fetches the entry in full. The stream's text is parsed
+// and made rows in a Web Worker (api.js's parser()): the main thread only stores rows and
+// unpacks and draws the ones in view. The rows are a ring of MAX_ROWS (the oldest leave in
+// O(1), no array shifting), and so are the rows waiting while paused: at most 2 x MAX_ROWS.
 //
 // The rows all have one height, so the rows in view follow from the scroll offset alone
 // (rowWindow): no per-row measurements. A general virtualizer (@tanstack/virtual-core, used
 // before) rebuilds its table of every row's offset whenever the count changes: 100,000
 // objects ten times a second at 5,000 entries/s, whose garbage collection stalled frames.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { openStream } from './api.js';
+import { openStream, parser } from './api.js';
+import { isRow, rowId, unpack } from './rows.js';
 import { KflBox } from './kflbox.jsx';
 import { Details } from './details.jsx';
-import { endpoints, entryTime, fmtBytes, fmtMs, summarize } from './summary.js';
 
 export const MAX_ROWS = 100000;
 const ROW = 26;
@@ -62,22 +64,6 @@ export class Ring {
 	}
 }
 
-// A row's strings are cut at CUT characters (a row is one line; the details have it all), and
-// copied when cut: a slice of a long string would keep all of it alive.
-const CUT = 200;
-const cut = (x) => (typeof x === 'string' && x.length > CUT ? `${x.slice(0, CUT).split('').join('')}…` : x);
-
-// What the list shows of an entry, its strings made once as it arrives (not at each render):
-// at most a dozen strings of at most CUT characters, whatever the entry holds.
-export function compact(e) {
-	const s = summarize(e);
-	return {
-		id: cut(e.id), protocol: cut(e.protocol), version: cut(e.version), time: entryTime(e).slice(11, 23),
-		method: cut(s.method), what: cut(s.what), status: cut(s.status), bad: s.bad, ends: cut(endpoints(e)),
-		elapsed: fmtMs(e.elapsed_ms), sizes: `${fmtBytes(e.request_size)}/${fmtBytes(e.response_size)}`,
-	};
-}
-
 // Rows as they arrive, outside Preact's state: a render per UPDATE_MS at most. evicted:
 // rows that left (the oldest, past MAX_ROWS; or waiting while paused, past MAX_ROWS).
 class Store {
@@ -91,8 +77,8 @@ class Store {
 		this.pending.clear();
 		this.evicted = 0;
 	}
-	add(entries) {
-		for (const e of entries) this.evicted += this.pending.push(compact(e));
+	add(rows) {
+		for (const r of rows) this.evicted += this.pending.push(r);
 	}
 	flush() {
 		if (!this.pending.length) return false;
@@ -150,10 +136,11 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 			if (pausedRef.current || store.flush()) setVersion((v) => v + 1);
 		};
 		const close = openStream({ q, since }, {
-			// A batch of entries (one WebSocket message): made rows at once, drawn at the
-			// next tick. While paused they wait, bounded too (the oldest go first).
-			onEntries: (entries) => {
-				store.add(entries);
+			// A batch of rows (one WebSocket message, parsed and made rows by the worker):
+			// stored as they come, drawn at the next tick, all that came since the last one in
+			// one render. While paused they wait, bounded too (the oldest go first).
+			onRows: (rows) => {
+				store.add(rows);
 				if (!raf) raf = requestAnimationFrame(tick);
 			},
 			onLive: () => setStatus((s) => ({ ...s, live: true })),
@@ -172,6 +159,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 	}, [paused]);
 
 	const count = store.rows.length;
+	// The packed row at a position of the list (rows.js: one string a row).
 	const at = (i) => store.rows.at(newestFirst ? count - 1 - i : i);
 
 	// The list's height: measured, and again when the window (so the list) changes size.
@@ -195,7 +183,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 	});
 	const follow = useRef(true);
 
-	const selAt = id ? store.rows.findIndex((r) => r.id === id) : -1;
+	const selAt = id ? store.rows.findIndex((r) => isRow(r, id)) : -1;
 	function onListKey(ev) {
 		const idx = selAt < 0 ? -1 : newestFirst ? count - 1 - selAt : selAt;
 		let n = idx;
@@ -205,7 +193,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 		else return;
 		ev.preventDefault();
 		if (n >= 0 && at(n)) {
-			setId(at(n).id);
+			setId(rowId(at(n)));
 			scrollToIndex(n);
 		}
 	}
@@ -224,7 +212,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 					{newestFirst ? 'Newest first' : 'Follow tail'}
 				</button>
 			</div>
-			<div class="counts" id="counts" data-count={count + store.evicted} data-lost={status.lost}>
+			<div class="counts" id="counts" data-count={count + store.evicted} data-lost={status.lost} data-parser={parser().mode}>
 				<span id="count">{count + store.evicted}</span> matching
 				{store.evicted ? ` (${store.evicted} oldest dropped from view)` : ''}
 				{' · '}<span class={status.lost ? 'warn' : 'muted'}>lost: <span id="lost">{status.lost}</span></span>
@@ -249,7 +237,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 						    row element stays where it is and only its text changes, instead of
 						    every row element moving and new ones being styled. */}
 						{indexes(...rowWindow(view.top, view.height, count)).map((i) => {
-							const e = at(i);
+							const p = at(i), e = p && unpack(p);
 							return e && (
 								<Row key={i} r={e} sel={e.id === id} onClick={() => setId(e.id)}
 									style={{ transform: `translateY(${i * ROW}px)` }} />
