@@ -128,6 +128,8 @@ struct trigger_set {
 	pthread_t follow_thread;
 	struct agent_follow follow;
 	atomic_llong last_entry_ns;
+	/* running: written under follow_lock (set_running), which follow_is_live reads it under;
+	 * finished: the service's own thread only */
 	bool running, finished;
 	/* the jobs */
 	pthread_mutex_t lock;
@@ -1611,22 +1613,31 @@ static uint64_t follow_lost(struct trigger_set *ts)
 	return n;
 }
 
+/* running and stopping are read under follow_lock by API threads (follow_is_live): written
+ * under it too. */
+static void set_running(struct trigger_set *ts, bool running, bool stopping)
+{
+	pthread_mutex_lock(&ts->follow_lock);
+	ts->running = running;
+	ts->stopping = stopping;
+	pthread_mutex_unlock(&ts->follow_lock);
+}
+
 static int svc_start(const struct agent_api *api, void *ctx, char *err, size_t errlen)
 {
 	struct trigger_set *ts = ctx;
 
 	ts->api = *api;
 	ts->follow.stop = 0;
-	ts->stopping = false;
+	set_running(ts, false, false);
 	ts->last_entry_ns = now_ns();
 	for (ts->n_workers = 0; ts->n_workers < TRIGGER_WORKERS; ts->n_workers++)
 		if (pthread_create(&ts->workers[ts->n_workers], NULL, worker_main, ts))
 			break;
 	if (!ts->n_workers || pthread_create(&ts->follow_thread, NULL, follow_main, ts)) {
 		snprintf(err, errlen, "cannot start threads");
-		ts->running = true;
 		ts->follow.stop = 1;
-		ts->stopping = true;
+		set_running(ts, false, true);
 		/* no follow thread: stop must not join it */
 		pthread_mutex_lock(&ts->lock);
 		ts->draining = true;
@@ -1635,10 +1646,9 @@ static int svc_start(const struct agent_api *api, void *ctx, char *err, size_t e
 		pthread_mutex_unlock(&ts->lock);
 		for (size_t i = 0; i < ts->n_workers; i++)
 			pthread_join(ts->workers[i], NULL);
-		ts->running = false;
 		return -1;
 	}
-	ts->running = true;
+	set_running(ts, true, false);
 	return 0;
 }
 
@@ -1682,7 +1692,7 @@ static void quiesce(struct trigger_set *ts)
 static void service_stop(struct trigger_set *ts)
 {
 	quiesce(ts);
-	ts->running = false;
+	set_running(ts, false, ts->stopping);
 }
 
 static void svc_stop(void *ctx)
