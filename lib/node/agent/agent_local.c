@@ -799,70 +799,47 @@ out:
 
 /* ---- stats, info ---- */
 
-/* The stats object json (malloc'ed, "{...}") with "query_latency" added as its last member. */
-static int add_latency(struct agent_local *a, char **json)
+/* The members the agent adds to the tap's statistics object: "query_latency" (its text, no
+ * braces, NUL-terminated in b). */
+static int latency_members(struct agent_local *a, struct entry_json_buf *b)
 {
-	struct entry_json_buf b = {0};
-	char *end = strrchr(*json, '}');
 	int rc = 0;
 
-	if (!end)
-		return -EINVAL;
-	rc |= entry_json_append_raw(&b, *json, (size_t)(end - *json));
-	/* an object with members already needs a comma */
-	for (const char *p = end; p > *json;)
-		if (!strchr(" \t\r\n", *--p)) {
-			if (*p != '{')
-				rc |= entry_json_append_raw(&b, ",", 1);
-			break;
-		}
-	rc |= entry_json_append_raw(&b, "\"query_latency\":{\"query\":", 25);
-	rc |= metrics_latency_json(&a->lat_query, &b);
-	rc |= entry_json_append_raw(&b, ",\"get\":", 7);
-	rc |= metrics_latency_json(&a->lat_get, &b);
-	rc |= entry_json_append_raw(&b, "}}", 3); /* with its NUL */
-	if (rc) {
-		entry_json_buf_free(&b);
-		return -ENOMEM;
-	}
-	free(*json);
-	*json = b.p;
-	return 0;
+	rc |= entry_json_append_raw(b, "\"query_latency\":{\"query\":", 25);
+	rc |= metrics_latency_json(&a->lat_query, b);
+	rc |= entry_json_append_raw(b, ",\"get\":", 7);
+	rc |= metrics_latency_json(&a->lat_get, b);
+	rc |= entry_json_append_raw(b, "}", 2); /* with its NUL */
+	return rc ? -ENOMEM : 0;
 }
 
 static int op_stats(void *self, char **json_out, char *err, size_t errlen)
 {
 	struct agent_local *a = self;
 	struct entry_history_stats hs = {};
-	char *s = NULL;
-	int ret;
+	struct entry_json_buf m = {0};
+	int ret = latency_members(a, &m);
 
-	if (a->cfg.stats) {
-		ret = a->cfg.stats(a->cfg.stats_ctx, json_out);
-		if (!ret && (ret = add_latency(a, json_out))) {
-			free(*json_out);
+	*json_out = NULL;
+	if (!ret && a->cfg.stats) {
+		ret = a->cfg.stats(a->cfg.stats_ctx, m.p, json_out);
+	} else if (!ret) {
+		if (a->cfg.history)
+			entry_history_get_stats(a->cfg.history, &hs);
+		if (asprintf(json_out,
+			     "{\"history_entries\":%llu,\"history_dropped\":%llu,"
+			     "\"history_evicted\":%llu,\"history_bytes\":%llu,%s}",
+			     (unsigned long long)hs.entries_written,
+			     (unsigned long long)hs.entries_dropped,
+			     (unsigned long long)hs.entries_evicted, (unsigned long long)hs.bytes,
+			     m.p) < 0) {
 			*json_out = NULL;
-			snprintf(err, errlen, "out of memory");
+			ret = -ENOMEM;
 		}
-		return ret;
 	}
-	if (a->cfg.history)
-		entry_history_get_stats(a->cfg.history, &hs);
-	if (asprintf(&s,
-		     "{\"history_entries\":%llu,\"history_dropped\":%llu,"
-		     "\"history_evicted\":%llu,\"history_bytes\":%llu}",
-		     (unsigned long long)hs.entries_written, (unsigned long long)hs.entries_dropped,
-		     (unsigned long long)hs.entries_evicted, (unsigned long long)hs.bytes) < 0) {
+	entry_json_buf_free(&m);
+	if (ret)
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	*json_out = s;
-	ret = add_latency(a, json_out);
-	if (ret) {
-		free(*json_out);
-		*json_out = NULL;
-		snprintf(err, errlen, "out of memory");
-	}
 	return ret;
 }
 

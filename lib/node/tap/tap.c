@@ -1078,12 +1078,13 @@ static void dissect_stats_print(FILE *f, const struct dissect_stats *ds)
 }
 
 static void stats_json_print(FILE *f, const struct tap_options *o, const struct capture *cap,
-			     const uint64_t cnt[FLOE_CNT_MAX],
-			     const struct capture_stats *cs, const struct pcap_store_stats *st,
-			     const struct dissect_stats *ds, const struct dissect_worker_stats *ws,
-			     size_t pods, const struct entry_history_stats *hs,
-			     const struct name_resolver_stats *ns, const struct tls_source_stats *tls,
-			     const char *tls_blind, const struct tls_pcap_stats *tp)
+			     const uint64_t cnt[FLOE_CNT_MAX], const struct capture_stats *cs,
+			     const struct pcap_store_stats *st, const struct dissect_stats *ds,
+			     const struct dissect_worker_stats *ws, size_t pods,
+			     const struct entry_history_stats *hs,
+			     const struct name_resolver_stats *ns,
+			     const struct tls_source_stats *tls, const char *tls_blind,
+			     const struct tls_pcap_stats *tp, const char *members)
 {
 	fprintf(f,
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
@@ -1152,6 +1153,8 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 					 : 0));
 	dissect_stats_print(f, ds);
 	services_stats_print(f, o);
+	if (members && *members) /* the agent's own (agent_local_config.stats) */
+		fprintf(f, ",%s", members);
 	fputs("}\n", f);
 }
 
@@ -1173,7 +1176,7 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	stats_json_print(f, o, cap, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind, tp);
+	stats_json_print(f, o, cap, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind, tp, NULL);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -1188,7 +1191,7 @@ static int write_stats_json(const char *path, const struct tap_options *o,
  * (each second, entries_tick). The dissection queue's counters are 0 here (the final
  * --stats-json has them).
  */
-static int tap_live_stats(void *ctx, char **json_out)
+static int tap_live_stats(void *ctx, const char *members, char **json_out)
 {
 	struct tap *t = ctx;
 	uint64_t cnt[FLOE_CNT_MAX] = {};
@@ -1214,7 +1217,7 @@ static int tap_live_stats(void *ctx, char **json_out)
 	pthread_mutex_unlock(&t->dissect_snap_lock);
 	stats_json_print(f, t->o, t->capture, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs,
 			 &(struct name_resolver_stats){0}, &t->tls_snap, t->tls_blind_snap,
-			 &t->tls_pcap_snap);
+			 &t->tls_pcap_snap, members);
 	pthread_mutex_unlock(&t->tls_snap_lock);
 	if (fclose(f)) {
 		free(*json_out);
@@ -1415,8 +1418,9 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 	}
 }
 
-int tap_stores_open(const struct tap_options *o, bool replay, int (*stats)(void *, char **),
-		    void *stats_ctx, struct tap_stores *s, char *err, size_t errlen)
+int tap_stores_open(const struct tap_options *o, bool replay,
+		    int (*stats)(void *, const char *, char **), void *stats_ctx,
+		    struct tap_stores *s, char *err, size_t errlen)
 {
 	/* The entry history takes an eighth of the limit (at least 16 KiB) beside the PCAP
 	 * segments; together they stay within --storagelimit (docs/storage.md). */
