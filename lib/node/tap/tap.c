@@ -83,7 +83,9 @@ struct tap {
 	 * dissection thread at each tick (entries_tick), so at most a second old. */
 	pthread_mutex_t dissect_snap_lock;
 	struct dissect_stats dissect_snap;
-	struct dissect_worker_stats dissect_queue; /* and the dissection queue's */
+	/* the dissection queue's counters: the final ones (dissect_worker_stop), and the loop's
+	 * copy of each second under dissect_snap_lock (on_housekeeping), for the stats call */
+	struct dissect_worker_stats dissect_queue, dissect_queue_snap;
 	int store_errno;
 	struct evloop *loop;
 	struct pod_source pod_source;
@@ -1187,9 +1189,9 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 
 /*
  * The agent's stats call, from any thread while the tap runs: the kernel's counters, the
- * store's and the history's now; the dissection engine's as its thread last published them
- * (each second, entries_tick). The dissection queue's counters are 0 here (the final
- * --stats-json has them).
+ * store's, the history's and the name resolver's now (each has its own lock); the dissection
+ * engine's as its thread last published them (each second, entries_tick), and the dissection
+ * queue's as the loop last did (each second, on_housekeeping).
  */
 static int tap_live_stats(void *ctx, const char *members, char **json_out)
 {
@@ -1200,6 +1202,7 @@ static int tap_live_stats(void *ctx, const char *members, char **json_out)
 	struct dissect_stats ds = {};
 	struct dissect_worker_stats ws = {};
 	struct entry_history_stats hs = {};
+	struct name_resolver_stats ns = {};
 	size_t len = 0;
 	FILE *f = open_memstream(json_out, &len);
 
@@ -1209,15 +1212,16 @@ static int tap_live_stats(void *ctx, const char *members, char **json_out)
 	pcap_store_get_stats(t->store, &st);
 	if (t->history)
 		entry_history_get_stats(t->history, &hs);
-	/* The name resolver belongs to the loop's thread: 0 here too. The TLS source's counters
-	 * and blind list are the loop's last copy (at most a second old). */
+	name_resolver_get_stats(t->names, &ns);
+	/* The TLS source's counters and blind list are the loop's last copy (at most a second
+	 * old). */
 	pthread_mutex_lock(&t->tls_snap_lock);
 	pthread_mutex_lock(&t->dissect_snap_lock);
 	ds = t->dissect_snap;
+	ws = t->dissect_queue_snap;
 	pthread_mutex_unlock(&t->dissect_snap_lock);
-	stats_json_print(f, t->o, t->capture, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs,
-			 &(struct name_resolver_stats){0}, &t->tls_snap, t->tls_blind_snap,
-			 &t->tls_pcap_snap, members);
+	stats_json_print(f, t->o, t->capture, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs, &ns,
+			 &t->tls_snap, t->tls_blind_snap, &t->tls_pcap_snap, members);
 	pthread_mutex_unlock(&t->tls_snap_lock);
 	if (fclose(f)) {
 		free(*json_out);
@@ -1398,8 +1402,16 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 	uint64_t cnt[FLOE_CNT_MAX];
 	struct pcap_store_stats st;
 
-	if (t->worker)
+	if (t->worker) {
+		struct dissect_worker_stats ws;
+
 		dissect_worker_tick(t->worker);
+		/* the queue's counters are this thread's (the producer's): published here */
+		dissect_worker_get_stats(t->worker, &ws);
+		pthread_mutex_lock(&t->dissect_snap_lock);
+		t->dissect_queue_snap = ws;
+		pthread_mutex_unlock(&t->dissect_snap_lock);
+	}
 	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
 	tls_snapshot(t);
 	if (t->o->debug && capture_counters(t->capture, cnt) == 0) {
