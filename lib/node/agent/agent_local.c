@@ -446,6 +446,8 @@ static int op_follow(void *self, const char *filter, struct agent_follow *f, age
 	while (!f->stop) {
 		struct live *l = NULL;
 		bool pass = true;
+		json_t *j = NULL;
+		int stop = 0;
 
 		pthread_mutex_lock(&s->lock);
 		if (!s->count) {
@@ -470,22 +472,24 @@ static int op_follow(void *self, const char *filter, struct agent_follow *f, age
 		if (!l)
 			continue;
 		if (flt) {
-			json_t *j = json_loadb(l->json, l->len, 0, NULL);
-
+			j = json_loadb(l->json, l->len, 0, NULL);
 			pass = j && filter_match(a->name, flt, j);
-			json_decref(j);
 		}
 		if (pass) {
-			struct agent_entry e = {
-			    .id = l->id, .ts_ns = l->ts, .json = l->json, .json_len = l->len};
-			int stop = fn(&e, arg);
+			/* the tree lent along: a trigger set's follow matches each trigger's query
+			 * on it instead of parsing the text again */
+			struct agent_entry e = {.id = l->id,
+						.ts_ns = l->ts,
+						.json = l->json,
+						.json_len = l->len,
+						.tree = j};
 
-			live_unref(l);
-			if (stop)
-				break;
-		} else {
-			live_unref(l);
+			stop = fn(&e, arg);
 		}
+		json_decref(j);
+		live_unref(l);
+		if (stop)
+			break;
 	}
 
 	pthread_rwlock_wrlock(&a->subs_lock);

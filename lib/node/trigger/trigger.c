@@ -899,9 +899,9 @@ static uint64_t key_hash(const char *s)
 }
 
 /* The value at a dotted path of the entry ("request.path"), as text for de-dup keys. */
-static char *field_text(json_t *entry, const char *path)
+static char *field_text(const json_t *entry, const char *path)
 {
-	json_t *v = entry;
+	const json_t *v = entry;
 	const char *p = path;
 
 	while (v && *p) {
@@ -921,7 +921,8 @@ static char *field_text(json_t *entry, const char *path)
 	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
-static bool dedup_hit(struct trigger *t, json_t *entry, const struct agent_entry *e, long long now)
+static bool dedup_hit(struct trigger *t, const json_t *entry, const struct agent_entry *e,
+		      long long now)
 {
 	char *k = t->dedup_key ? field_text(entry, t->dedup_key) : NULL;
 	uint64_t h = k ? key_hash(k) : key_hash(e->id);
@@ -1014,11 +1015,14 @@ static void enqueue(struct trigger_set *ts, struct trigger *t, const struct agen
  * ring holds copies of the text made on the capture thread, and the struct entry is gone by
  * the time this thread runs. So entry_kfl (KFL over a struct entry) has nothing to work on
  * here: the text is parsed once and every trigger's query, dedup key and action read that
- * tree (the hub's triggers run here too: the hub hands them to the agents).
+ * tree (the hub's triggers run here too: the hub hands them to the agents). Once means once
+ * in all: the local agent's follow parsed it already to match the union of the queries, and
+ * lends its tree (e->tree); only an entry without one is parsed here.
  */
 int trigger_set_offer(struct trigger_set *ts, const struct agent_entry *e)
 {
-	json_t *j = json_loadb(e->json, e->json_len, 0, NULL);
+	json_t *own = e->tree ? NULL : json_loadb(e->json, e->json_len, 0, NULL);
+	const json_t *j = e->tree ? e->tree : own;
 	long long now = now_ns();
 	int matched = 0;
 
@@ -1044,7 +1048,7 @@ int trigger_set_offer(struct trigger_set *ts, const struct agent_entry *e)
 		enqueue(ts, t, e, now);
 	}
 	pthread_rwlock_unlock(&ts->set_lock);
-	json_decref(j);
+	json_decref(own);
 	return matched;
 }
 
