@@ -310,12 +310,11 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	struct floe_scope_config *scope = bpf_map_lookup_elem(&scope_config, &zero);
 
 	if (scope && scope->enabled) {
+		/* zero when there are none: the helper zeroes them itself when it fails */
 		__be16 ports[2] = {0, 0};
 		int has_ports =
 		    ports_off && bpf_skb_load_bytes(skb, ports_off, ports, sizeof(ports)) == 0;
 
-		if (!has_ports)
-			ports[0] = ports[1] = 0;
 		if (!scope_verdict(scope, &saddr, &daddr, ports, has_ports, l4)) {
 			count(FLOE_CNT_OUT_OF_SCOPE);
 			return TC_ACT_UNSPEC;

@@ -17,6 +17,7 @@
 #include "entry/entry_filter.h"
 #include "entry/entry_output.h"
 #include "entry/json_alloc.h"
+#include "pods/name_resolver.h"
 #include "protocols/schema.h"
 #include "store/pcap_store.h"
 #include "tap/read_file.h"
@@ -215,6 +216,8 @@ static void read_usage(FILE *out)
 	      "      --dissect-memory SIZE  memory for dissection state, all connections\n"
 	      "                        together (default 256MiB, at least 4MiB); past it the\n"
 	      "                        least recently active connections are evicted (counted)\n"
+	      "      --dns-names N     addresses named by the capture's DNS answers, kept at\n"
+	      "                        most (default 65536; docs/dns-names.md)\n"
 	      "  -q, --quiet           no summary on standard error\n"
 	      "  -h, --help            this help\n"
 	      "\n"
@@ -284,6 +287,7 @@ static int cmd_read(int argc, char **argv)
 	    {"body-max", required_argument, NULL, 'b'},
 	    {"max-flows", required_argument, NULL, 'm'},
 	    {"dissect-memory", required_argument, NULL, 'M'},
+	    {"dns-names", required_argument, NULL, 'D'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -299,6 +303,7 @@ static int cmd_read(int argc, char **argv)
 	static char stdout_buf[READ_STDOUT_BUF];
 	const char *ftext = NULL;
 	bool quiet = false;
+	size_t dns_names = 0; /* NAME_RESOLVER_DNS_DEFAULT */
 	char err[512];
 	uint64_t v;
 	int opt, rc;
@@ -336,6 +341,14 @@ static int cmd_read(int argc, char **argv)
 				return 2;
 			}
 			cfg.memory_budget = v;
+			break;
+		case 'D':
+			if (parse_size(optarg, &v) || !v || v > NAME_RESOLVER_DNS_MAX) {
+				fprintf(stderr, "floe read: --dns-names: bad count '%s' (1..%u)\n",
+					optarg, NAME_RESOLVER_DNS_MAX);
+				return 2;
+			}
+			dns_names = (size_t)v;
 			break;
 		case 'q':
 			quiet = true;
@@ -384,7 +397,7 @@ static int cmd_read(int argc, char **argv)
 	if (!fstat(STDOUT_FILENO, &out_st) && S_ISFIFO(out_st.st_mode))
 		fcntl(STDOUT_FILENO, F_SETPIPE_SZ, READ_PIPE_SIZE);
 	/* the capture's own DNS answers name the addresses of what comes after them */
-	if (read_names_init(&names, 0, entry_output_sink, &o, &cfg)) {
+	if (read_names_init(&names, dns_names, entry_output_sink, &o, &cfg)) {
 		fprintf(stderr, "floe read: out of memory\n");
 		entry_filter_free(filter);
 		return 1;

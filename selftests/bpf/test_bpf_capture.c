@@ -1083,20 +1083,34 @@ static void craft_packet(struct crafted *c, uint32_t class_size, uint32_t cap, u
 
 /* ---- the capture scope (--filter's pushdown, capture_scope.h) ---- */
 
-/* Load query's pushdown into the fixture's maps; the pods A and B named as the tap names them. */
-static struct capture_scope *scope_load(struct fixture *fx, const char *query, struct kfl **q)
+/* Load query's pushdown into the fixture's maps, no pod named: NULL when it narrows nothing
+ * (all). */
+static struct capture_scope *scope_load_bare(struct fixture *fx, const char *query, struct kfl **q,
+					     bool all)
 {
 	struct capture_scope_maps m = {fx->skel->maps.scope_values, fx->skel->maps.scope_config};
-	struct capture_scope *s;
+	struct capture_scope *s = (void *)1;
 	struct kfl_pushdown p;
 	char err[256];
-	uint8_t a[16];
 
 	if (kfl_compile(query, NULL, q, err, sizeof(err)))
 		fail_msg("'%s': %s", query, err);
 	kfl_pushdown(*q, &p);
+	assert_int_equal(p.all, all);
 	assert_int_equal(capture_scope_load(&m, &p, &s, err, sizeof(err)), 0);
-	assert_non_null(s);
+	if (all)
+		assert_null(s);
+	else
+		assert_non_null(s);
+	return s;
+}
+
+/* Load query's pushdown into the fixture's maps; the pods A and B named as the tap names them. */
+static struct capture_scope *scope_load(struct fixture *fx, const char *query, struct kfl **q)
+{
+	struct capture_scope *s = scope_load_bare(fx, query, q, false);
+	uint8_t a[16];
+
 	assert_int_equal(inet_pton(AF_INET, POD_A_V4, a), 1);
 	assert_int_equal(capture_scope_pod_set(s, "web-a", "shop", AF_INET, a), 0);
 	assert_int_equal(inet_pton(AF_INET6, POD_A_V6, a), 1);
@@ -1342,20 +1356,41 @@ static void test_scope_cache(void **state)
 static void test_scope_all(void **state)
 {
 	struct fixture *fx = *state;
-	struct capture_scope_maps m = {fx->skel->maps.scope_values, fx->skel->maps.scope_config};
-	struct capture_scope *s = (void *)1;
-	struct kfl_pushdown p;
 	struct kfl *q;
-	char err[256];
 
-	assert_int_equal(kfl_compile("dst.port == 80 or http", NULL, &q, err, sizeof(err)), 0);
-	kfl_pushdown(q, &p);
-	assert_true(p.all);
-	assert_int_equal(capture_scope_load(&m, &p, &s, err, sizeof(err)), 0);
-	assert_null(s);
+	scope_load_bare(fx, "dst.port == 80 or http", &q, true);
 	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 443, INGRESS, 1, ID_A, 0);
 	expect_counters(fx, 1, 1, 1, 0, 0);
 	kfl_free(q);
+}
+
+/*
+ * A load replaces the scope the maps held: the values of the old terms go (an address the old
+ * scope listed does not satisfy the new scope's term of the same bit), and a query nothing
+ * narrows turns the check off.
+ */
+static void test_scope_reload(void **state)
+{
+	struct fixture *fx = *state;
+	struct kfl *q1, *q2, *q3;
+	struct capture_scope *s1 = scope_load(fx, "dst.ip == 10.213.9.9 and dst.port == 80", &q1);
+	struct capture_scope *s2;
+
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 80, INGRESS, 1, ID_A, 0);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 81, INGRESS, 0, 0, 0);
+	/* port 443 alone: its one term has the bit the old address term had */
+	s2 = scope_load_bare(fx, "dst.port == 443", &q2, false);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 80, INGRESS, 0, 0, 0);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 443, INGRESS, 1, ID_A, 0);
+	/* nothing to narrow: every packet again */
+	scope_load_bare(fx, "dst.port == 80 or http", &q3, true);
+	expect_v4(fx, POD_A_V4, OTHER_V4, 40000, 81, INGRESS, 1, ID_A, 0);
+	expect_counters(fx, 5, 5, 3, 0, 0);
+	capture_scope_free(s1);
+	capture_scope_free(s2);
+	kfl_free(q1);
+	kfl_free(q2);
+	kfl_free(q3);
 }
 
 static void test_dispatch_checks(void **state)
@@ -1435,6 +1470,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scope_addrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope_pods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scope_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope_cache, setup, teardown),
 	};
 

@@ -16,7 +16,8 @@
 #       process curl, the pod names, and the status, body and local port curl reported; the
 #       pods' processes are found through their namespaces, as in local mode;
 #   (c) tls_blind: a process of client-b that loads a libssl copy without SSL_read/SSL_write is
-#       listed with the pod's API name and namespace in --stats-json.
+#       listed with the pod's API name and namespace in --stats-json;
+#   (d) --stats-json's pod_netns: the scans (two at least), the pods and addresses they found.
 # Subnet: 10.242.1.0/24. Skipped when the cluster's binaries are not built (make k8s-deps).
 # Usage (root, from the repo root): bash selftests/integration/test_k8s_podns.sh
 
@@ -179,4 +180,14 @@ diag "tls_blind: $b"
 is "$(jq -r '[.pod, .namespace, .process, .library] | join(" ")' <<<"$b")" \
 	"client-b shop tlsdl $T/blind/libssl.so.3" "--stats-json tls_blind: the pod's API name and namespace"
 diag "$(grep -E '^  tls:' "$LOG")"
+# The scans' figures (docs/kubernetes.md, "The host interface"): at least two scans (the first,
+# and the one late-c's event asked for), and the last one saw the three pods this test joined
+# to the node by a veth, with their addresses (other runs' namespaces may add more).
+diag "pod_netns: $(jq -c .pod_netns "$STATS")"
+check "--stats-json pod_netns: scans >= 2" jq -e '.pod_netns.scans >= 2' "$STATS"
+check "--stats-json pod_netns: namespaces >= pods >= 3, addresses >= 3" jq -e \
+	'.pod_netns | .namespaces >= .pods and .pods >= 3 and .addresses >= 3' "$STATS"
+check "--stats-json pod_netns: durations, failures counted" jq -e \
+	'.pod_netns | .last_scan_s > 0 and .scans_s >= .last_scan_s and .failed_total >= .failed
+	 and (.first_error | type) == "string"' "$STATS"
 done_testing

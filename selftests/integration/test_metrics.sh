@@ -12,6 +12,8 @@
 #   - a malformed HTTP/1 request (a header name with a control byte, sent by a raw socket)
 #     raises floe_agent_parse_errors_total{protocol="http1",cause="malformed"}, from 0;
 #   - the hub's queries and gets raise the agent's floe_agent_query_seconds counts;
+#   - the live dissection queue's and name resolver's figures (dissect_queue_peak, names_addrs)
+#     are above 0, and names_addrs is the final --stats-json's (the pods stay);
 #   - prometheus_client's parser (python3-prometheus-client) reads both expositions;
 #     its checks are reported skipped when the module is missing.
 # Also: the agent's token guards its /metrics (401 without it), and only /metrics is served.
@@ -59,7 +61,7 @@ printf '#!/bin/sh\nshift\nexec "%s" "$@" >"%s"\n' "$AGENT" "$T/agent.json" >"$T/
 chmod +x "$T/agent-wrap"
 if ! FLOE=$T/agent-wrap floe_start "$T/agent.log" "^${PREFIX}-(a|b)\$" -A --inventory "$INV" \
 	--store "$T/store" --json --listen "127.0.0.1:$AGENT_PORT" --agent-token $TOKEN \
-	--agent-name agent-m --metrics ":$MPORT"; then
+	--agent-name agent-m --metrics ":$MPORT" --stats-json "$T/stats.json"; then
 	not_ok "floe-agent --metrics starts"
 	done_testing
 fi
@@ -193,6 +195,17 @@ check "agent /metrics: the hub's queries counted (query_seconds_count{call=query
 	"$(metric floe_agent_query_seconds_count 'agent="agent-m",call="query"' "$T/m3.txt")" -ge 1
 is "$(metric floe_agent_query_seconds_count 'agent="agent-m",call="get"' "$T/m3.txt")" 1 \
 	"agent /metrics: the hub's one get counted"
+# The live view of the dissection queue and the name resolver (the final --stats-json had them,
+# the live one said 0): frames went through the queue, and the pods' addresses are known.
+for f in m3 hub; do
+	qp=$(metric floe_agent_dissect_queue_peak 'agent="agent-m"' "$T/$f.txt")
+	na=$(metric floe_agent_names_addrs 'agent="agent-m"' "$T/$f.txt")
+	check "$f /metrics: dissect_queue_peak > 0 while the agent runs (${qp:-none})" \
+		test "${qp:-0}" -gt 0
+	check "$f /metrics: names_addrs > 0 while the agent runs (${na:-none})" test "${na:-0}" -gt 0
+done
+LIVE_NAMES=$(metric floe_agent_names_addrs 'agent="agent-m"' "$T/m3.txt")
+LIVE_QPEAK=$(metric floe_agent_dissect_queue_peak 'agent="agent-m"' "$T/m3.txt")
 
 # A malformed HTTP/1 request: a control byte in a header name
 in_pod a "$PY" - "$B" "$PORT" <<'EOF'
@@ -240,4 +253,9 @@ checks "$PY" "$(floe_root)/selftests/lib/metrics_check.py" "$T/hub.txt" "$T/expe
 
 floe_stop
 is "$?" 0 "floe-agent exits 0"
+# The final counters: the pods did not change, so the resolver's addresses are the live ones;
+# the queue's peak can only have grown.
+is "$(jq .names_addrs "$T/stats.json")" "$LIVE_NAMES" "names_addrs live == at exit (--stats-json)"
+check "dissect_queue_peak live ($LIVE_QPEAK) <= at exit ($(jq .dissect_queue_peak "$T/stats.json"))" \
+	test "${LIVE_QPEAK:-0}" -le "$(jq .dissect_queue_peak "$T/stats.json")"
 done_testing

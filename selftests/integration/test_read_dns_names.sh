@@ -6,7 +6,9 @@
 # turn, and a slow response that spans the second answer (its request was made while the
 # first name held: it keeps the first). The oracle is tshark on the same file: its DNS answers
 # (dns.qry.name, dns.a, TTLs) give every entry's expected dst.dns_name by the documented rule
-# (selftests/lib/read_dns_check.py); the story is also checked entry by entry.
+# (selftests/lib/read_dns_check.py); the story is also checked entry by entry. `floe tap --pcap`
+# of the same file names its entries the same way (the same oracle), and `floe read --dns-names 1`
+# keeps one name: the slow response then finds the second name only.
 # Usage (root, from the repo root): bash selftests/integration/test_read_dns_names.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -84,7 +86,7 @@ is "$(jq -r 'select(.protocol == "dns") | .id' "$T/entries.json" | wc -l)" 4 "4 
 
 want() { # want TAG: "dns_name name" of the dst of the HTTP entry with that tag
 	jq -r --arg t "tag=$1" 'select(.protocol == "http" and (.request.url | endswith($t)))
-		| "\(.dst.dns_name // "-") \(.dst.name)"' "$T/entries.json"
+		| "\(.dst.dns_name // "-") \(.dst.name)"' "${T_ENTRIES:-$T/entries.json}"
 }
 is "$(want before)" "- $EXT.1" "a request before any answer: its IP"
 is "$(want one)" "one.ext.floe one.ext.floe" "after one.ext.floe's answer: that name"
@@ -100,4 +102,30 @@ tshark_q -r "$CAP" -Y 'dns.flags.response == 1 && dns.a' -T fields -E occurrence
 is "$(wc -l <"$T/answers.tsv")" 4 "tshark: 4 DNS answers with A records" ||
 	diag "$(cat "$T/tshark.err")"
 checks "$PY" "$HERE/../lib/read_dns_check.py" "$T/entries.json" "$T/answers.tsv"
+
+# `floe tap --pcap`: the capture replayed through the agent's path names the same way (its
+# entries are dissected as floe read's are, the answers included); the oracle is the same.
+"$FLOE" tap --pcap "$CAP" --store "$T/store" --json --no-hub >"$T/replay.json" 2>"$T/replay.log"
+is "$?" 0 "floe tap --pcap exits 0" || diag "$(cat "$T/replay.log")"
+http_names() {
+	jq -c 'select(.protocol == "http") | [.request.url, .dst.dns_name, .dst.name]' "$1" | sort
+}
+is "$(http_names "$T/replay.json")" "$(http_names "$T/entries.json")" \
+	"floe tap --pcap: every HTTP entry's dst named as floe read names it"
+checks "$PY" "$HERE/../lib/read_dns_check.py" "$T/replay.json" "$T/answers.tsv"
+
+# --dns-names bounds the names kept: with one, web2's answer pushes web1's record out, so the
+# slow response (made after it) finds web2 alone; the other entries are named as before.
+"$FLOE" read --json --dns-names 1 "$CAP" >"$T/entries1.json" 2>"$T/read1.log"
+is "$?" 0 "floe read --dns-names 1 exits 0" || diag "$(cat "$T/read1.log")"
+want1() { T_ENTRIES=$T/entries1.json want "$1"; }
+is "$(want1 slow)" "web2.ext.floe web2.ext.floe" \
+	"--dns-names 1: the slow response finds web2 only (web1's record evicted)"
+is "$(want1 w1a) $(want1 w2) $(want1 w1c)" \
+	"web1.ext.floe web1.ext.floe web2.ext.floe web2.ext.floe web1.ext.floe web1.ext.floe" \
+	"--dns-names 1: the entries made right after an answer keep its name"
+"$FLOE" read --json --dns-names 0 "$CAP" >/dev/null 2>"$T/read0.log"
+is "$?" 2 "floe read --dns-names 0: exit 2"
+check "floe read --dns-names 0 says the range" grep -q "dns-names: bad count '0' (1..10000000)" \
+	"$T/read0.log"
 done_testing

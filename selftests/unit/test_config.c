@@ -583,6 +583,20 @@ static void test_trigger_matching(void **state)
 	assert_int_equal(stat_of(ts, "by-path", "matched"), 5);
 	assert_int_equal(stat_of(ts, "by-path", "deduplicated"), 2);
 	assert_int_equal(stat_of(ts, "by-path", "sent"), 3);
+	{
+		/* a tree lent with the entry (agent_local's follow parsed it) is what the
+		 * queries read: the text is not parsed again (here it says nothing) */
+		char buf[512];
+		json_t *tree = json_loads(http_entry(buf, sizeof(buf), 6, 404, "/z"), 0, NULL);
+		struct agent_entry e = {.id = "r-6", .ts_ns = 1, .json = "{}", .json_len = 2};
+
+		assert_non_null(tree);
+		e.tree = tree;
+		assert_int_equal(trigger_set_offer(ts, &e), 2);
+		e.tree = NULL;
+		assert_int_equal(trigger_set_offer(ts, &e), 0);
+		json_decref(tree);
+	}
 	trigger_set_free(ts);
 }
 

@@ -224,6 +224,10 @@ static void test_pod_netns(void **state)
 		st.first_error[0] ? st.first_error : "-", (double)st.last_scan_ns / 1e6);
 	assert_int_equal(st.scans, 1);
 	assert_true(st.pods >= 5); /* a, b, c1, c2, e; other tests' namespaces are not ours */
+	assert_int_equal(st.failed_total, st.failed);
+	assert_int_equal(st.scan_ns_total, st.last_scan_ns);
+	assert_true(st.last_scan_ns > 0);
+	uint64_t first_ns = st.last_scan_ns;
 
 	/* a's IP: its namespace and its veth */
 	p = pod_of("10.242.9.2", 0);
@@ -288,6 +292,10 @@ static void test_pod_netns(void **state)
 	assert_int_equal(p.netns_inode, ns_inode("late"));
 	assert_false(p.netns_pending);
 	assert_false(pod_netns_stale(pn, &p));
+	/* two scans now: the totals are the sums of both */
+	pod_netns_get_stats(pn, &st);
+	assert_int_equal(st.scans, 2);
+	assert_int_equal(st.scan_ns_total, first_ns + st.last_scan_ns);
 	/* a's pod is not stale: nothing differs for it */
 	p = pod_of("10.242.9.2", br);
 	pod_netns_apply(pn, &p, false);

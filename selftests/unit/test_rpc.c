@@ -137,7 +137,7 @@ static int gen_query(void *self, const struct agent_query *q, agent_entry_fn fn,
 		if ((rc = gen_entry_json(&b, i, g->size)))
 			break;
 		snprintf(id, sizeof(id), "g-%zu", i);
-		e = (struct agent_entry){id, (int64_t)i, b.p, b.len};
+		e = (struct agent_entry){id, (int64_t)i, b.p, b.len, NULL};
 		if (fn(&e, arg)) {
 			g->fn_stopped = 1;
 			break;

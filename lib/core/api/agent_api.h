@@ -18,6 +18,7 @@
 #ifndef FLOE_AGENT_API_H
 #define FLOE_AGENT_API_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,10 @@ struct agent_entry {
 			     time, else the response's (docs/kfl.md) */
 	const char *json; /* the entry as `floe read --json` prints it (with its "id") */
 	size_t json_len;
+	/* Optional: json parsed, when the implementation parsed it anyway (agent_local's follow,
+	 * to match its filter), lent for the call, so that the callee does not parse it again;
+	 * NULL: parse json. Whoever changes json (redaction) sets it to NULL. */
+	const json_t *tree;
 };
 
 /* Called per entry; return 0 to go on, non-zero to stop early (the call then returns 0). */

@@ -171,6 +171,7 @@ static int on_entry(const struct agent_entry *e, void *arg)
 	struct agent_entry m = *e;
 	int r;
 
+	m.tree = NULL; /* of the entry before it was masked or named */
 	if (p->r->mask) {
 		r = agent_api_redact_entry(e->json, e->json_len, &p->b);
 	} else {

@@ -545,6 +545,7 @@ int entry_proto_to_agent_entry(const Floe__V1__Entry *m, struct entry_json_buf *
 	e->ts_ns = m->ts_ns;
 	e->json = b->p + start;
 	e->json_len = b->len - start;
+	e->tree = NULL;
 	return 0;
 }
 

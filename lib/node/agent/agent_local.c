@@ -446,6 +446,8 @@ static int op_follow(void *self, const char *filter, struct agent_follow *f, age
 	while (!f->stop) {
 		struct live *l = NULL;
 		bool pass = true;
+		json_t *j = NULL;
+		int stop = 0;
 
 		pthread_mutex_lock(&s->lock);
 		if (!s->count) {
@@ -470,22 +472,24 @@ static int op_follow(void *self, const char *filter, struct agent_follow *f, age
 		if (!l)
 			continue;
 		if (flt) {
-			json_t *j = json_loadb(l->json, l->len, 0, NULL);
-
+			j = json_loadb(l->json, l->len, 0, NULL);
 			pass = j && filter_match(a->name, flt, j);
-			json_decref(j);
 		}
 		if (pass) {
-			struct agent_entry e = {
-			    .id = l->id, .ts_ns = l->ts, .json = l->json, .json_len = l->len};
-			int stop = fn(&e, arg);
+			/* the tree lent along: a trigger set's follow matches each trigger's query
+			 * on it instead of parsing the text again */
+			struct agent_entry e = {.id = l->id,
+						.ts_ns = l->ts,
+						.json = l->json,
+						.json_len = l->len,
+						.tree = j};
 
-			live_unref(l);
-			if (stop)
-				break;
-		} else {
-			live_unref(l);
+			stop = fn(&e, arg);
 		}
+		json_decref(j);
+		live_unref(l);
+		if (stop)
+			break;
 	}
 
 	pthread_rwlock_wrlock(&a->subs_lock);
@@ -799,70 +803,47 @@ out:
 
 /* ---- stats, info ---- */
 
-/* The stats object json (malloc'ed, "{...}") with "query_latency" added as its last member. */
-static int add_latency(struct agent_local *a, char **json)
+/* The members the agent adds to the tap's statistics object: "query_latency" (its text, no
+ * braces, NUL-terminated in b). */
+static int latency_members(struct agent_local *a, struct entry_json_buf *b)
 {
-	struct entry_json_buf b = {0};
-	char *end = strrchr(*json, '}');
 	int rc = 0;
 
-	if (!end)
-		return -EINVAL;
-	rc |= entry_json_append_raw(&b, *json, (size_t)(end - *json));
-	/* an object with members already needs a comma */
-	for (const char *p = end; p > *json;)
-		if (!strchr(" \t\r\n", *--p)) {
-			if (*p != '{')
-				rc |= entry_json_append_raw(&b, ",", 1);
-			break;
-		}
-	rc |= entry_json_append_raw(&b, "\"query_latency\":{\"query\":", 25);
-	rc |= metrics_latency_json(&a->lat_query, &b);
-	rc |= entry_json_append_raw(&b, ",\"get\":", 7);
-	rc |= metrics_latency_json(&a->lat_get, &b);
-	rc |= entry_json_append_raw(&b, "}}", 3); /* with its NUL */
-	if (rc) {
-		entry_json_buf_free(&b);
-		return -ENOMEM;
-	}
-	free(*json);
-	*json = b.p;
-	return 0;
+	rc |= entry_json_append_raw(b, "\"query_latency\":{\"query\":", 25);
+	rc |= metrics_latency_json(&a->lat_query, b);
+	rc |= entry_json_append_raw(b, ",\"get\":", 7);
+	rc |= metrics_latency_json(&a->lat_get, b);
+	rc |= entry_json_append_raw(b, "}", 2); /* with its NUL */
+	return rc ? -ENOMEM : 0;
 }
 
 static int op_stats(void *self, char **json_out, char *err, size_t errlen)
 {
 	struct agent_local *a = self;
 	struct entry_history_stats hs = {};
-	char *s = NULL;
-	int ret;
+	struct entry_json_buf m = {0};
+	int ret = latency_members(a, &m);
 
-	if (a->cfg.stats) {
-		ret = a->cfg.stats(a->cfg.stats_ctx, json_out);
-		if (!ret && (ret = add_latency(a, json_out))) {
-			free(*json_out);
+	*json_out = NULL;
+	if (!ret && a->cfg.stats) {
+		ret = a->cfg.stats(a->cfg.stats_ctx, m.p, json_out);
+	} else if (!ret) {
+		if (a->cfg.history)
+			entry_history_get_stats(a->cfg.history, &hs);
+		if (asprintf(json_out,
+			     "{\"history_entries\":%llu,\"history_dropped\":%llu,"
+			     "\"history_evicted\":%llu,\"history_bytes\":%llu,%s}",
+			     (unsigned long long)hs.entries_written,
+			     (unsigned long long)hs.entries_dropped,
+			     (unsigned long long)hs.entries_evicted, (unsigned long long)hs.bytes,
+			     m.p) < 0) {
 			*json_out = NULL;
-			snprintf(err, errlen, "out of memory");
+			ret = -ENOMEM;
 		}
-		return ret;
 	}
-	if (a->cfg.history)
-		entry_history_get_stats(a->cfg.history, &hs);
-	if (asprintf(&s,
-		     "{\"history_entries\":%llu,\"history_dropped\":%llu,"
-		     "\"history_evicted\":%llu,\"history_bytes\":%llu}",
-		     (unsigned long long)hs.entries_written, (unsigned long long)hs.entries_dropped,
-		     (unsigned long long)hs.entries_evicted, (unsigned long long)hs.bytes) < 0) {
+	entry_json_buf_free(&m);
+	if (ret)
 		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	*json_out = s;
-	ret = add_latency(a, json_out);
-	if (ret) {
-		free(*json_out);
-		*json_out = NULL;
-		snprintf(err, errlen, "out of memory");
-	}
 	return ret;
 }
 

@@ -30,9 +30,10 @@ struct agent_local_config {
 	struct entry_history *history; /* a running writer (synced before queries), or NULL */
 	const char *name;	       /* NULL: this host's name */
 	const char *node;	       /* NULL: name */
-	/* The tap's statistics object (its --stats-json keys) into *json_out (malloc'ed);
-	 * NULL: the history's own counters. */
-	int (*stats)(void *ctx, char **json_out);
+	/* The tap's statistics object (its --stats-json keys) into *json_out (malloc'ed), with
+	 * members (the agent's own: `"key":value,...`, no braces) as its last members; NULL: the
+	 * history's own counters. Returns 0 or -ENOMEM. */
+	int (*stats)(void *ctx, const char *members, char **json_out);
 	void *stats_ctx;
 	size_t follow_queue; /* entries waiting per live subscriber; 0: 4096 */
 };

@@ -90,20 +90,51 @@ static bool is_pod_term(const struct kfl_scope_term *t)
 	return t->attr == KFL_POD || t->attr == KFL_NAMESPACE;
 }
 
+/*
+ * Whatever scope the maps held goes: the check is turned off first (under a new generation, so
+ * no verdict cached under the old scope is used again; every packet is recorded meanwhile),
+ * then every value is deleted, the pods' entries included (their bits were the old terms').
+ * The next generation is in *gen.
+ */
+static int scope_clear(const struct capture_scope_maps *m, uint32_t *gen)
+{
+	struct floe_scope_config cfg = {0}, old = {0};
+	struct floe_scope_key key;
+	uint32_t zero = 0;
+	int ret;
+
+	if (bpf_map__lookup_elem(m->config, &zero, sizeof(zero), &old, sizeof(old), 0) == 0)
+		cfg.generation = old.generation + 1;
+	ret = bpf_map__update_elem(m->config, &zero, sizeof(zero), &cfg, sizeof(cfg), BPF_ANY);
+	if (ret < 0)
+		return ret;
+	/* Deleting the first key until none is left: the walk does not depend on the order of
+	 * what remains; bounded by the map's size since each turn deletes one. */
+	while (bpf_map__get_next_key(m->values, NULL, &key, sizeof(key)) == 0) {
+		ret = bpf_map__delete_elem(m->values, &key, sizeof(key), 0);
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
+	}
+	*gen = cfg.generation + 1;
+	return 0;
+}
+
 int capture_scope_load(const struct capture_scope_maps *m, const struct kfl_pushdown *p,
 		       struct capture_scope **out, char *err, size_t errlen)
 {
-	struct floe_scope_config cfg = {0}, old = {0};
+	struct floe_scope_config cfg = {0};
 	struct capture_scope *s;
 	uint32_t zero = 0;
 	int ret;
 
 	*out = NULL;
+	ret = scope_clear(m, &cfg.generation);
+	if (ret < 0) {
+		snprintf(err, errlen, "capture scope: clearing the last one: %s", strerror(-ret));
+		return ret;
+	}
 	if (p->all || p->nclauses == 0 || p->nclauses > FLOE_SCOPE_CLAUSES_MAX)
 		return 0;
-	/* A generation past the one before: verdicts cached under an earlier scope go. */
-	if (bpf_map__lookup_elem(m->config, &zero, sizeof(zero), &old, sizeof(old), 0) == 0)
-		cfg.generation = old.generation + 1;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "capture scope: %s", strerror(ENOMEM));

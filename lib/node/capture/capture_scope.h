@@ -3,8 +3,9 @@
  * capture_scope: a query's kernel pushdown (kfl.h, kfl_pushdown) loaded into the capture
  * program's scope maps (floe_record.h, struct floe_scope_config), so that the TC program
  * records only packets that can belong to a matching entry (docs/capture.md, "Capture scope").
- * Addresses and ports go in once; pod and namespace terms are kept up to date as tapped pods
- * come, change and go (capture_scope_pod_set / _del).
+ * Addresses and ports go in at a load, which replaces the scope the maps held; pod and
+ * namespace terms are kept up to date as tapped pods come, change and go (capture_scope_pod_set
+ * / _del).
  */
 #ifndef FLOE_CAPTURE_SCOPE_H
 #define FLOE_CAPTURE_SCOPE_H
@@ -25,9 +26,10 @@ struct capture_scope_maps {
 struct capture_scope;
 
 /*
- * Load p into the maps and enable the check. p->all: nothing to narrow, the check stays off
- * and *out is NULL. The terms of p point into its query, which must outlive *out. Returns 0,
- * or a negative errno with a message in err.
+ * Load p into the maps and enable the check, in place of whatever scope they held (a scope_pod
+ * set for the old one included: set the pods again for the new). p->all: nothing to narrow,
+ * the check is off and *out is NULL. The terms of p point into its query, which must outlive
+ * *out. Returns 0, or a negative errno with a message in err.
  */
 int capture_scope_load(const struct capture_scope_maps *m, const struct kfl_pushdown *p,
 		       struct capture_scope **out, char *err, size_t errlen);

@@ -62,7 +62,10 @@ struct dissect_worker {
 	pthread_cond_t room; /* tail moved: for a producer waiting for room */
 	bool stop;           /* under lock */
 	bool tick_wanted;    /* under lock: dissect_worker_tick() was called */
-	struct dissect_worker_stats st; /* producer's, but undecoded: the worker's */
+	struct dissect_worker_stats st; /* the producer's (its undecoded unused: the next one) */
+	/* the worker's count of undecoded frames, for dissect_worker_get_stats on the producer's
+	 * thread (one writer: a relaxed load and store, no read-modify-write) */
+	_Atomic uint64_t undecoded;
 };
 
 static uint64_t now_ns(clockid_t id)
@@ -115,7 +118,10 @@ static void dissect_range(struct dissect_worker *w, uint64_t from, uint64_t to)
 				  r->ts_ns, &p) == 0)
 			dissect_engine_packet(w->eng, &p);
 		else
-			w->st.undecoded++;
+			atomic_store_explicit(
+			    &w->undecoded,
+			    atomic_load_explicit(&w->undecoded, memory_order_relaxed) + 1,
+			    memory_order_relaxed);
 		from += r->len;
 	}
 }
@@ -456,6 +462,12 @@ static void join_bounded(struct dissect_worker *w)
 	}
 }
 
+void dissect_worker_get_stats(const struct dissect_worker *w, struct dissect_worker_stats *st)
+{
+	*st = w->st;
+	st->undecoded = atomic_load_explicit(&w->undecoded, memory_order_relaxed);
+}
+
 void dissect_worker_stop(struct dissect_worker *w, struct dissect_worker_stats *stats)
 {
 	if (!w)
@@ -466,7 +478,7 @@ void dissect_worker_stop(struct dissect_worker *w, struct dissect_worker_stats *
 	pthread_mutex_unlock(&w->lock);
 	join_bounded(w);
 	if (stats)
-		*stats = w->st;
+		dissect_worker_get_stats(w, stats);
 	pthread_cond_destroy(&w->more);
 	pthread_cond_destroy(&w->room);
 	pthread_mutex_destroy(&w->lock);

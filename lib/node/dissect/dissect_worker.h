@@ -108,6 +108,12 @@ void dissect_worker_kick(struct dissect_worker *w);
 void dissect_worker_tick(struct dissect_worker *w);
 
 /*
+ * The counters so far, on the producer's thread (its own counters; undecoded as the worker last
+ * counted; interrupts only at stop). The tap publishes them each second for its stats call.
+ */
+void dissect_worker_get_stats(const struct dissect_worker *w, struct dissect_worker_stats *st);
+
+/*
  * Dissect what is queued, then dissect_engine_finish() (pending entries come out as
  * incomplete), stop the thread and free the worker (not the engine). stats may be NULL.
  * Bounded by cfg.stop_timeout_ns when that and cfg.interrupt_signo are set (see there).

@@ -36,6 +36,7 @@
 
 #define NAME_RESOLVER_HISTORY_DEFAULT 16384
 #define NAME_RESOLVER_DNS_DEFAULT     65536 /* names from DNS answers kept, at most */
+#define NAME_RESOLVER_DNS_MAX	      10000000 /* the most --dns-names takes (2.3 GB at most) */
 #define NAME_RESOLVER_DNS_PER_ADDR    8	    /* of those, for one address */
 /* A DNS name outlives its answer's TTL up to this: clients keep connections (and reuse an
  * address they resolved) well past a TTL of a few seconds, as Kubernetes' 5 s and 30 s are. */

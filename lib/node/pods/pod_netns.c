@@ -65,7 +65,7 @@ struct pod_netns {
 	uint64_t last_start_ns;
 	/* addresses asked about since the last scan started; being scanned; that scan's, in done */
 	struct addr_set waiting, in_scan, recheck;
-	uint64_t scans;
+	uint64_t scans, failed_total, scan_ns_total; /* every scan's (pod_netns_stats) */
 };
 
 /* ------------------------------------------------------------ the scan (its own thread) */
@@ -361,6 +361,8 @@ static void table_swap(struct pod_netns *pn)
 	pn->next = old;
 	pn->next.n = 0;
 	pn->scans++;
+	pn->failed_total += pn->cur.st.failed;
+	pn->scan_ns_total += pn->cur.st.last_scan_ns;
 }
 
 static void on_scan_done(struct evloop *l, int fd, unsigned int events, void *ctx)
@@ -494,6 +496,8 @@ void pod_netns_get_stats(const struct pod_netns *pn, struct pod_netns_stats *out
 {
 	*out = pn->cur.st;
 	out->scans = pn->scans;
+	out->failed_total = pn->failed_total;
+	out->scan_ns_total = pn->scan_ns_total;
 }
 
 /* ------------------------------------------------------------ life */

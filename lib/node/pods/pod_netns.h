@@ -54,6 +54,8 @@ struct pod_netns_config {
 
 struct pod_netns_stats {
 	uint64_t scans;
+	uint64_t failed_total;	/* namespaces that could not be asked, every scan */
+	uint64_t scan_ns_total; /* time the scans took, all together */
 	uint64_t namespaces;   /* last scan: namespaces found (candidates) */
 	uint64_t pods;	       /* ... of those joined to this one by a veth */
 	uint64_t addresses;    /* ... addresses in the table */

@@ -32,6 +32,7 @@
 #include <stdio.h>
 
 #include "loop/evloop.h"
+#include "pods/pod_netns.h"
 #include "pods/pods_local.h"
 
 /* An address of a service (struct pod_sink's service event). */
@@ -79,6 +80,9 @@ struct pod_source_ops {
 	 * every pod) selects; the source lists again and reports the differences as events.
 	 * Returns 0 or a negative errno with a message. */
 	int (*set_selector)(void *impl, const char *sel, char *err, size_t errlen);
+	/* Optional (Kubernetes): the scans of the pods' network namespaces so far (pod_netns.h);
+	 * false when the source does not scan them. On the loop's thread. */
+	bool (*netns_stats)(void *impl, struct pod_netns_stats *out);
 };
 
 struct pod_source {
@@ -106,6 +110,11 @@ static inline int pod_source_set_selector(struct pod_source *s, const char *sel,
 		return -ENOTSUP;
 	}
 	return s->ops->set_selector(s->impl, sel, err, errlen);
+}
+
+static inline bool pod_source_netns_stats(const struct pod_source *s, struct pod_netns_stats *out)
+{
+	return s->ops && s->ops->netns_stats && s->ops->netns_stats(s->impl, out);
 }
 
 static inline void pod_source_free(struct pod_source *s)

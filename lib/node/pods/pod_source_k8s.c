@@ -1426,6 +1426,16 @@ static void k8s_each(void *impl, void (*fn)(void *ctx, const struct floe_pod *p)
 /* A new label selector: the request in flight dropped, the pods listed again with it (the
  * diff against what was reported gives the events). The BPF side is untouched: the tap
  * follows the events as it does any others. */
+static bool k8s_netns_stats(void *impl, struct pod_netns_stats *out)
+{
+	struct k8s_source *s = impl;
+
+	if (!s->netns) /* not opened (yet), or failed: the routes alone */
+		return false;
+	pod_netns_get_stats(s->netns, out);
+	return true;
+}
+
 static int k8s_set_selector(void *impl, const char *sel, char *err, size_t errlen)
 {
 	struct k8s_source *s = impl;
@@ -1465,6 +1475,7 @@ static const struct pod_source_ops k8s_ops = {
     .free = k8s_free,
     .each = k8s_each,
     .set_selector = k8s_set_selector,
+    .netns_stats = k8s_netns_stats,
 };
 
 /* A source of res with the configuration of cfg (read now), or NULL with err. */

@@ -558,19 +558,30 @@ static int link_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int nl_link_scan(struct nl *nl, struct link_scan *ls)
+#define LINK_REQ_SIZE (MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct ifinfomsg)))
+
+/* An RTM_GETLINK request in req: ifindex 0 dumps every link, else asks for that one (its
+ * answer then ends with the ACK, which nl_run reads up to). */
+static struct nlmsghdr *link_request(char req[LINK_REQ_SIZE], int ifindex)
 {
-	char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct ifinfomsg))];
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifm;
 
-	memset(req, 0, sizeof(req));
+	memset(req, 0, LINK_REQ_SIZE);
 	nlh = mnl_nlmsg_put_header(req);
 	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (ifindex ? NLM_F_ACK : NLM_F_DUMP);
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
-	return nl_run(nl, nlh, link_cb, link_scan_reset, ls);
+	ifm->ifi_index = ifindex;
+	return nlh;
+}
+
+static int nl_link_scan(struct nl *nl, struct link_scan *ls)
+{
+	char req[LINK_REQ_SIZE];
+
+	return nl_run(nl, link_request(req, 0), link_cb, link_scan_reset, ls);
 }
 
 struct link_kind {
@@ -602,10 +613,8 @@ static int link_kind_cb(const struct nlmsghdr *nlh, void *data)
 
 int floe_link_kind(int ifindex, char *kind, size_t kindlen)
 {
-	char req[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct ifinfomsg))];
+	char req[LINK_REQ_SIZE];
 	struct link_kind lk = {.kind = kind, .len = kindlen};
-	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifm;
 	struct nl nl;
 	int rc;
 
@@ -616,15 +625,7 @@ int floe_link_kind(int ifindex, char *kind, size_t kindlen)
 	rc = nl_open(&nl);
 	if (rc < 0)
 		return rc;
-	memset(req, 0, sizeof(req));
-	nlh = mnl_nlmsg_put_header(req);
-	nlh->nlmsg_type = RTM_GETLINK;
-	/* The ACK ends the answer (nl_run reads until it). */
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-	ifm->ifi_family = AF_UNSPEC;
-	ifm->ifi_index = ifindex;
-	rc = nl_run(&nl, nlh, link_kind_cb, NULL, &lk);
+	rc = nl_run(&nl, link_request(req, ifindex), link_kind_cb, NULL, &lk);
 	nl_close(&nl);
 	if (rc == 0 && !lk.found)
 		rc = -ENODEV;

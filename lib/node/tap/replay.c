@@ -99,6 +99,7 @@ int tap_replay(const struct tap_options *o, FILE *out, FILE *log)
 	struct pcap_store_stats st = {};
 	struct entry_history_stats hs = {};
 	struct read_file_stats rs = {};
+	struct read_names names = {};
 	uint64_t packets = 0;
 	char err[1024], run_id[24];
 	int rc = 1, ret;
@@ -143,7 +144,13 @@ int tap_replay(const struct tap_options *o, FILE *out, FILE *log)
 	struct dissect_config dc = {
 	    .body_max = o->body_max, .memory_budget = o->dissect_memory, .id_prefix = run_id};
 
-	ret = read_file_run(o->pcap_file, &dc, replay_sink, &r, &rs, err, sizeof(err));
+	/* the capture's own DNS answers name the addresses of what comes after them, as live
+	 * (and as floe read) */
+	if (read_names_init(&names, o->dns_names, replay_sink, &r, &dc) < 0) {
+		fprintf(log, "floe: out of memory\n");
+		goto out;
+	}
+	ret = read_file_run(o->pcap_file, &dc, read_names_sink, &names, &rs, err, sizeof(err));
 	if (ret < 0 && ret != -EBADMSG) {
 		fprintf(log, "floe: %s\n", err);
 		goto out;
@@ -198,6 +205,7 @@ out:
 	entry_history_close(r.history);
 	if (store && pcap_store_close(store) < 0)
 		rc = 1;
+	read_names_free(&names);
 	entry_output_free(&r.output);
 	entry_json_buf_free(&r.buf);
 	entry_filter_free(filter);

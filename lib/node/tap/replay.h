@@ -28,8 +28,9 @@ struct tap_stores {
  * agent's stats call (NULL: the history's counters). On error what was opened is in s (the
  * caller closes it) and err says why.
  */
-int tap_stores_open(const struct tap_options *o, bool replay, int (*stats)(void *, char **),
-		    void *stats_ctx, struct tap_stores *s, char *err, size_t errlen);
+int tap_stores_open(const struct tap_options *o, bool replay,
+		    int (*stats)(void *, const char *, char **), void *stats_ctx,
+		    struct tap_stores *s, char *err, size_t errlen);
 
 /*
  * Copy o->pcap_file's packets (pcap or pcapng, Ethernet, not compressed) into the store and

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -83,7 +84,9 @@ struct tap {
 	 * dissection thread at each tick (entries_tick), so at most a second old. */
 	pthread_mutex_t dissect_snap_lock;
 	struct dissect_stats dissect_snap;
-	struct dissect_worker_stats dissect_queue; /* and the dissection queue's */
+	/* the dissection queue's counters: the final ones (dissect_worker_stop), and the loop's
+	 * copy of each second under dissect_snap_lock (on_housekeeping), for the stats call */
+	struct dissect_worker_stats dissect_queue, dissect_queue_snap;
 	int store_errno;
 	struct evloop *loop;
 	struct pod_source pod_source;
@@ -102,6 +105,12 @@ struct tap {
 	 * second under tls_snap_lock (for the stats call) */
 	struct tls_pcap *tls_pcap;
 	struct tls_pcap_stats tls_pcap_stats, tls_pcap_snap;
+	/* The pod source's scans of network namespaces (Kubernetes mode), copied on the loop's
+	 * thread each second and before the source goes (pods_snapshot), for the stats call and
+	 * --stats-json; netns_scanned false: the source scans none (no "pod_netns" member). */
+	pthread_mutex_t netns_snap_lock;
+	struct pod_netns_stats netns_snap;
+	bool netns_scanned;
 	bool k8s;
 	bool started; /* past the first list of pods: report pods coming and going */
 	size_t services_started; /* tap_services_start's count: stopped in tap_run's end */
@@ -1049,6 +1058,32 @@ static void services_stats_print(FILE *f, const struct tap_options *o)
 	}
 }
 
+/* The scans of the pods' network namespaces (docs/kubernetes.md, "The host interface"), as
+ * the member "pod_netns" of the stats JSON; pn NULL: none. */
+static void pod_netns_stats_print(FILE *f, const struct pod_netns_stats *pn)
+{
+	json_t *e;
+	char *etext;
+
+	if (!pn)
+		return;
+	/* a path or a message that is not UTF-8 is said as "" rather than break the JSON */
+	e = json_string(pn->first_error);
+	etext = e ? json_dumps(e, JSON_ENCODE_ANY) : NULL;
+	json_decref(e);
+	fprintf(f,
+		",\"pod_netns\":{\"scans\":%llu,\"namespaces\":%llu,\"pods\":%llu,"
+		"\"addresses\":%llu,\"ambiguous\":%llu,\"failed\":%llu,\"not_asked\":%llu,"
+		"\"failed_total\":%llu,\"last_scan_s\":%.6f,\"scans_s\":%.6f,\"first_error\":%s}",
+		(unsigned long long)pn->scans, (unsigned long long)pn->namespaces,
+		(unsigned long long)pn->pods, (unsigned long long)pn->addresses,
+		(unsigned long long)pn->ambiguous, (unsigned long long)pn->failed,
+		(unsigned long long)pn->not_asked, (unsigned long long)pn->failed_total,
+		(double)pn->last_scan_ns / 1e9, (double)pn->scan_ns_total / 1e9,
+		etext ? etext : "\"\"");
+	free(etext);
+}
+
 /* Entries by protocol, parse errors by dissector and cause, and each dissector's own event
  * counters, as objects of the stats JSON (docs/hub.md, "Metrics"). */
 static void dissect_stats_print(FILE *f, const struct dissect_stats *ds)
@@ -1078,12 +1113,14 @@ static void dissect_stats_print(FILE *f, const struct dissect_stats *ds)
 }
 
 static void stats_json_print(FILE *f, const struct tap_options *o, const struct capture *cap,
-			     const uint64_t cnt[FLOE_CNT_MAX],
-			     const struct capture_stats *cs, const struct pcap_store_stats *st,
-			     const struct dissect_stats *ds, const struct dissect_worker_stats *ws,
-			     size_t pods, const struct entry_history_stats *hs,
-			     const struct name_resolver_stats *ns, const struct tls_source_stats *tls,
-			     const char *tls_blind, const struct tls_pcap_stats *tp)
+			     const uint64_t cnt[FLOE_CNT_MAX], const struct capture_stats *cs,
+			     const struct pcap_store_stats *st, const struct dissect_stats *ds,
+			     const struct dissect_worker_stats *ws, size_t pods,
+			     const struct entry_history_stats *hs,
+			     const struct name_resolver_stats *ns,
+			     const struct tls_source_stats *tls, const char *tls_blind,
+			     const struct tls_pcap_stats *tp, const struct pod_netns_stats *pn,
+			     const char *members)
 {
 	fprintf(f,
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
@@ -1154,7 +1191,10 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 					 ? capture_ring_pending(cap)
 					 : 0));
 	dissect_stats_print(f, ds);
+	pod_netns_stats_print(f, pn);
 	services_stats_print(f, o);
+	if (members && *members) /* the agent's own (agent_local_config.stats) */
+		fprintf(f, ",%s", members);
 	fputs("}\n", f);
 }
 
@@ -1162,13 +1202,13 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
  * Returns 0, or -1 (said on log) when the file could not be written. */
 static int write_stats_json(const char *path, const struct tap_options *o,
 			    const struct capture *cap, const uint64_t cnt[FLOE_CNT_MAX],
-			     const struct capture_stats *cs, const struct pcap_store_stats *st,
-			     const struct dissect_stats *ds,
-			     const struct dissect_worker_stats *ws, size_t pods,
-			     const struct entry_history_stats *hs,
-			     const struct name_resolver_stats *ns,
-			     const struct tls_source_stats *tls, const char *tls_blind,
-			     const struct tls_pcap_stats *tp, FILE *log)
+			    const struct capture_stats *cs, const struct pcap_store_stats *st,
+			    const struct dissect_stats *ds, const struct dissect_worker_stats *ws,
+			    size_t pods, const struct entry_history_stats *hs,
+			    const struct name_resolver_stats *ns,
+			    const struct tls_source_stats *tls, const char *tls_blind,
+			    const struct tls_pcap_stats *tp, const struct pod_netns_stats *pn,
+			    FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -1176,7 +1216,8 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	stats_json_print(f, o, cap, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind, tp);
+	stats_json_print(f, o, cap, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind, tp, pn,
+			 NULL);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
 			strerror(errno ? errno : EIO));
@@ -1187,11 +1228,11 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 
 /*
  * The agent's stats call, from any thread while the tap runs: the kernel's counters, the
- * store's and the history's now; the dissection engine's as its thread last published them
- * (each second, entries_tick). The dissection queue's counters are 0 here (the final
- * --stats-json has them).
+ * store's, the history's and the name resolver's now (each has its own lock); the dissection
+ * engine's as its thread last published them (each second, entries_tick), and the dissection
+ * queue's as the loop last did (each second, on_housekeeping).
  */
-static int tap_live_stats(void *ctx, char **json_out)
+static int tap_live_stats(void *ctx, const char *members, char **json_out)
 {
 	struct tap *t = ctx;
 	uint64_t cnt[FLOE_CNT_MAX] = {};
@@ -1200,6 +1241,9 @@ static int tap_live_stats(void *ctx, char **json_out)
 	struct dissect_stats ds = {};
 	struct dissect_worker_stats ws = {};
 	struct entry_history_stats hs = {};
+	struct name_resolver_stats ns = {};
+	struct pod_netns_stats pn;
+	bool scanned;
 	size_t len = 0;
 	FILE *f = open_memstream(json_out, &len);
 
@@ -1209,15 +1253,21 @@ static int tap_live_stats(void *ctx, char **json_out)
 	pcap_store_get_stats(t->store, &st);
 	if (t->history)
 		entry_history_get_stats(t->history, &hs);
-	/* The name resolver belongs to the loop's thread: 0 here too. The TLS source's counters
-	 * and blind list are the loop's last copy (at most a second old). */
+	name_resolver_get_stats(t->names, &ns);
+	pthread_mutex_lock(&t->netns_snap_lock);
+	pn = t->netns_snap;
+	scanned = t->netns_scanned;
+	pthread_mutex_unlock(&t->netns_snap_lock);
+	/* The TLS source's counters and blind list are the loop's last copy (at most a second
+	 * old), as the namespace scans' are. */
 	pthread_mutex_lock(&t->tls_snap_lock);
 	pthread_mutex_lock(&t->dissect_snap_lock);
 	ds = t->dissect_snap;
+	ws = t->dissect_queue_snap;
 	pthread_mutex_unlock(&t->dissect_snap_lock);
-	stats_json_print(f, t->o, t->capture, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs,
-			 &(struct name_resolver_stats){0}, &t->tls_snap, t->tls_blind_snap,
-			 &t->tls_pcap_snap);
+	stats_json_print(f, t->o, t->capture, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs, &ns,
+			 &t->tls_snap, t->tls_blind_snap, &t->tls_pcap_snap, scanned ? &pn : NULL,
+			 members);
 	pthread_mutex_unlock(&t->tls_snap_lock);
 	if (fclose(f)) {
 		free(*json_out);
@@ -1265,6 +1315,19 @@ static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
 	fprintf(l, "  store %s: %llu bytes (peak %llu, limit %llu)\n", t->o->store_dir,
 		(unsigned long long)st->store_bytes, (unsigned long long)st->store_bytes_peak,
 		(unsigned long long)t->o->storage_limit);
+}
+
+/* On the loop's thread: the pod source's scans of network namespaces, for the stats. */
+static void pods_snapshot(struct tap *t)
+{
+	struct pod_netns_stats pn;
+	bool scanned = pod_source_netns_stats(&t->pod_source, &pn);
+
+	pthread_mutex_lock(&t->netns_snap_lock);
+	if (scanned) /* a source gone keeps its last figures */
+		t->netns_snap = pn;
+	t->netns_scanned |= scanned;
+	pthread_mutex_unlock(&t->netns_snap_lock);
 }
 
 /* On the loop's thread: the TLS source's counters and blind list, for the stats call. */
@@ -1399,10 +1462,19 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 	uint64_t cnt[FLOE_CNT_MAX];
 	struct pcap_store_stats st;
 
-	if (t->worker)
+	if (t->worker) {
+		struct dissect_worker_stats ws;
+
 		dissect_worker_tick(t->worker);
+		/* the queue's counters are this thread's (the producer's): published here */
+		dissect_worker_get_stats(t->worker, &ws);
+		pthread_mutex_lock(&t->dissect_snap_lock);
+		t->dissect_queue_snap = ws;
+		pthread_mutex_unlock(&t->dissect_snap_lock);
+	}
 	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
 	tls_snapshot(t);
+	pods_snapshot(t);
 	if (t->o->debug && capture_counters(t->capture, cnt) == 0) {
 		pcap_store_get_stats(t->store, &st);
 		fprintf(t->log,
@@ -1419,8 +1491,9 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 	}
 }
 
-int tap_stores_open(const struct tap_options *o, bool replay, int (*stats)(void *, char **),
-		    void *stats_ctx, struct tap_stores *s, char *err, size_t errlen)
+int tap_stores_open(const struct tap_options *o, bool replay,
+		    int (*stats)(void *, const char *, char **), void *stats_ctx,
+		    struct tap_stores *s, char *err, size_t errlen)
 {
 	/* The entry history takes an eighth of the limit (at least 16 KiB) beside the PCAP
 	 * segments; together they stay within --storagelimit (docs/storage.md). */
@@ -1481,9 +1554,12 @@ void tap_new_run_id(char out[24])
 
 int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 {
-	struct tap t = {.o = o, .log = log, .output_efd = -1,
+	struct tap t = {.o = o,
+			.log = log,
+			.output_efd = -1,
 			.tls_snap_lock = PTHREAD_MUTEX_INITIALIZER,
-			.dissect_snap_lock = PTHREAD_MUTEX_INITIALIZER};
+			.dissect_snap_lock = PTHREAD_MUTEX_INITIALIZER,
+			.netns_snap_lock = PTHREAD_MUTEX_INITIALIZER};
 	struct sigaction interrupt = {.sa_handler = on_interrupt}, old_interrupt;
 	bool interrupt_set = false;
 	struct tc_hooks_cleanup_stats cleaned = {};
@@ -1671,6 +1747,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		fprintf(log, "floe: event loop: %s\n", strerror(-ret));
 
 	/* No pod events from here on: the pods are untapped below, whatever comes. */
+	pods_snapshot(&t); /* the scans' last figures, for --stats-json */
 	pod_source_free(&t.pod_source);
 	tls_snapshot(&t); /* the blind list while the pods were tapped, for --stats-json */
 	/* Unhook first, then drain what the ring still holds: nothing recorded is left behind. */
@@ -1726,9 +1803,10 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 			if (o->services[i].finish)
 				o->services[i].finish(o->services[i].ctx, log);
 		if (o->stats_json &&
-		    write_stats_json(o->stats_json, o, t.capture, cnt, &cs, &st, &t.dissect, &t.dissect_queue,
-				     t.next_target_id, &hs, &ns, &t.tls_stats, t.tls_blind_snap,
-				     &t.tls_pcap_stats, log) < 0)
+		    write_stats_json(o->stats_json, o, t.capture, cnt, &cs, &st, &t.dissect,
+				     &t.dissect_queue, t.next_target_id, &hs, &ns, &t.tls_stats,
+				     t.tls_blind_snap, &t.tls_pcap_stats,
+				     t.netns_scanned ? &t.netns_snap : NULL, log) < 0)
 			rc = 1;
 	}
 out:

@@ -15,6 +15,7 @@
 #include "dissect/engine.h"
 #include "entry/json_alloc.h"
 #include "pods/k8s_config.h"
+#include "pods/name_resolver.h"
 #include "pods/pod_source.h"
 #include "pods/pods_local.h"
 #include "script/script_service.h"
@@ -464,8 +465,9 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		return 0;
 	case OPT_DNS_NAMES:
 		n = strtoull(val, &end, 10);
-		if (*val == '\0' || *end || n < 1 || n > 10000000) {
-			snprintf(err, errlen, "--dns-names: expected 1..10000000, got '%s'", val);
+		if (*val == '\0' || *end || n < 1 || n > NAME_RESOLVER_DNS_MAX) {
+			snprintf(err, errlen, "--dns-names: expected 1..%u, got '%s'",
+				 NAME_RESOLVER_DNS_MAX, val);
 			return -EINVAL;
 		}
 		o->dns_names = (size_t)n;

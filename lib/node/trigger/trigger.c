@@ -128,6 +128,8 @@ struct trigger_set {
 	pthread_t follow_thread;
 	struct agent_follow follow;
 	atomic_llong last_entry_ns;
+	/* running: written under follow_lock (set_running), which follow_is_live reads it under;
+	 * finished: the service's own thread only */
 	bool running, finished;
 	/* the jobs */
 	pthread_mutex_t lock;
@@ -897,9 +899,9 @@ static uint64_t key_hash(const char *s)
 }
 
 /* The value at a dotted path of the entry ("request.path"), as text for de-dup keys. */
-static char *field_text(json_t *entry, const char *path)
+static char *field_text(const json_t *entry, const char *path)
 {
-	json_t *v = entry;
+	const json_t *v = entry;
 	const char *p = path;
 
 	while (v && *p) {
@@ -919,7 +921,8 @@ static char *field_text(json_t *entry, const char *path)
 	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
-static bool dedup_hit(struct trigger *t, json_t *entry, const struct agent_entry *e, long long now)
+static bool dedup_hit(struct trigger *t, const json_t *entry, const struct agent_entry *e,
+		      long long now)
 {
 	char *k = t->dedup_key ? field_text(entry, t->dedup_key) : NULL;
 	uint64_t h = k ? key_hash(k) : key_hash(e->id);
@@ -1012,11 +1015,14 @@ static void enqueue(struct trigger_set *ts, struct trigger *t, const struct agen
  * ring holds copies of the text made on the capture thread, and the struct entry is gone by
  * the time this thread runs. So entry_kfl (KFL over a struct entry) has nothing to work on
  * here: the text is parsed once and every trigger's query, dedup key and action read that
- * tree (the hub's triggers run here too: the hub hands them to the agents).
+ * tree (the hub's triggers run here too: the hub hands them to the agents). Once means once
+ * in all: the local agent's follow parsed it already to match the union of the queries, and
+ * lends its tree (e->tree); only an entry without one is parsed here.
  */
 int trigger_set_offer(struct trigger_set *ts, const struct agent_entry *e)
 {
-	json_t *j = json_loadb(e->json, e->json_len, 0, NULL);
+	json_t *own = e->tree ? NULL : json_loadb(e->json, e->json_len, 0, NULL);
+	const json_t *j = e->tree ? e->tree : own;
 	long long now = now_ns();
 	int matched = 0;
 
@@ -1042,7 +1048,7 @@ int trigger_set_offer(struct trigger_set *ts, const struct agent_entry *e)
 		enqueue(ts, t, e, now);
 	}
 	pthread_rwlock_unlock(&ts->set_lock);
-	json_decref(j);
+	json_decref(own);
 	return matched;
 }
 
@@ -1611,22 +1617,31 @@ static uint64_t follow_lost(struct trigger_set *ts)
 	return n;
 }
 
+/* running and stopping are read under follow_lock by API threads (follow_is_live): written
+ * under it too. */
+static void set_running(struct trigger_set *ts, bool running, bool stopping)
+{
+	pthread_mutex_lock(&ts->follow_lock);
+	ts->running = running;
+	ts->stopping = stopping;
+	pthread_mutex_unlock(&ts->follow_lock);
+}
+
 static int svc_start(const struct agent_api *api, void *ctx, char *err, size_t errlen)
 {
 	struct trigger_set *ts = ctx;
 
 	ts->api = *api;
 	ts->follow.stop = 0;
-	ts->stopping = false;
+	set_running(ts, false, false);
 	ts->last_entry_ns = now_ns();
 	for (ts->n_workers = 0; ts->n_workers < TRIGGER_WORKERS; ts->n_workers++)
 		if (pthread_create(&ts->workers[ts->n_workers], NULL, worker_main, ts))
 			break;
 	if (!ts->n_workers || pthread_create(&ts->follow_thread, NULL, follow_main, ts)) {
 		snprintf(err, errlen, "cannot start threads");
-		ts->running = true;
 		ts->follow.stop = 1;
-		ts->stopping = true;
+		set_running(ts, false, true);
 		/* no follow thread: stop must not join it */
 		pthread_mutex_lock(&ts->lock);
 		ts->draining = true;
@@ -1635,10 +1650,9 @@ static int svc_start(const struct agent_api *api, void *ctx, char *err, size_t e
 		pthread_mutex_unlock(&ts->lock);
 		for (size_t i = 0; i < ts->n_workers; i++)
 			pthread_join(ts->workers[i], NULL);
-		ts->running = false;
 		return -1;
 	}
-	ts->running = true;
+	set_running(ts, true, false);
 	return 0;
 }
 
@@ -1682,7 +1696,7 @@ static void quiesce(struct trigger_set *ts)
 static void service_stop(struct trigger_set *ts)
 {
 	quiesce(ts);
-	ts->running = false;
+	set_running(ts, false, ts->stopping);
 }
 
 static void svc_stop(void *ctx)
