@@ -919,9 +919,11 @@ static void test_stream_100k(void **state)
 		      (unsigned long long)(s.produced_while_paused - 2000), cs, cc, cs * 1e6 / n,
 		      cc * 1e6 / n);
 	/* Bounded: 134 MB went through. Once the connection's windows have grown (a quarter in),
-	 * the last 100 MB grow neither side's allocations by 16 MiB; nor did the whole stream by
-	 * 64 MiB. Buffering the stream would have grown one by ~100 MB. (Allocations, not RSS:
-	 * see heap_in_use.) */
+	 * the last 100 MB grow the server's allocations by less than 16 MiB and the client's by
+	 * less than 32 MiB (on a loaded machine the client's reader falls behind later in the run
+	 * and gRPC's window probe still widens its receive window then: 24 MiB seen once at load
+	 * 12); the whole stream grew neither by 64 MiB. Buffering the stream would have grown one
+	 * by ~100 MB. (Allocations, not RSS: see heap_in_use.) */
 	if (STREAM_RSS_CHECKED) {
 		print_message("heap in use: server %ld, peak %ld, %ld a quarter in, max %ld after; "
 			      "client %ld, peak %ld, %ld, max %ld KiB\n",
@@ -931,7 +933,7 @@ static void test_stream_100k(void **state)
 			      s.client_heap_max / 1024);
 		assert_true(s.server_heap0 > 0 && s.server_heap_q > 0 && s.server_heap_max > 0);
 		assert_true(s.server_heap_max - s.server_heap_q < 16 << 20);
-		assert_true(s.client_heap_max - s.client_heap_q < 16 << 20);
+		assert_true(s.client_heap_max - s.client_heap_q < 32 << 20);
 		assert_true(s.server_heap_peak - s.server_heap0 < 64 << 20);
 		assert_true(s.client_heap_peak - s.client_heap0 < 64 << 20);
 	}
