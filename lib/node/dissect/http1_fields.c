@@ -417,10 +417,16 @@ int h1_head_finish(struct h1_head *h, const char *method, unsigned status, const
 struct h1_head *h1_head_new_h2(bool request)
 {
 	struct h1_head *h = h1_head_new(request);
+	uint32_t empty;
 
-	if (h) {
-		h->h2 = true;
-		memcpy(h->version, "2", 2);
+	if (!h)
+		return NULL;
+	h->h2 = true;
+	memcpy(h->version, "2", 2);
+	/* "" at offset 0: line and the pseudo-headers point into the arena even when none came */
+	if (arena_add(h, "", 0, &empty)) {
+		h1_head_free(h);
+		return NULL;
 	}
 	return h;
 }
@@ -995,33 +1001,139 @@ static void get_body(const struct h1_head *h, const char *k, struct entry_value 
 	}
 }
 
-/* An HTTP/2 head's own members (depth 2), or those it may lack; false: as HTTP/1's. */
-static bool get_h2_member(const struct h1_head *h, const char *k, struct entry_value *out)
-{
-	static const char *const names[H1_PS_N] = {"method", "",	 "authority",
-						   "scheme", "protocol", ""};
+/* The members a head may have. */
+enum mkey {
+	M_NONE,
+	M_HEADERS,
+	M_TRAILERS,
+	M_BODY,
+	M_QUERY_PARAMS,
+	M_COOKIES,
+	M_UNKNOWN,
+	M_HTRUNC,
+	M_HPARTIAL,
+	M_METHOD,
+	M_AUTHORITY,
+	M_SCHEME,
+	M_PROTOCOL,
+	M_URL,
+	M_PATH,
+	M_QUERY,
+	M_VERSION,
+	M_CT,
+	M_STATUS,
+	M_STATUS_TEXT,
+};
 
-	if (!strcmp(k, "headers_truncated") || !strcmp(k, "headers_partial")) {
-		if (k[8] == 't' ? h->hdr_truncated : h->hdr_partial) {
+/* k's member: its first byte picks the few names to compare (a chain of strcmp() was a
+ * tenth of `floe read`'s text mode on HTTP/2, which asks four members per entry). */
+static enum mkey member_key(const char *k)
+{
+	static const struct {
+		const char *name;
+		enum mkey key;
+	} keys[] = {
+	    {"authority", M_AUTHORITY},
+	    {"body", M_BODY},
+	    {"content_type", M_CT},
+	    {"cookies", M_COOKIES},
+	    {"headers", M_HEADERS},
+	    {"headers_partial", M_HPARTIAL},
+	    {"headers_truncated", M_HTRUNC},
+	    {"method", M_METHOD},
+	    {"path", M_PATH},
+	    {"protocol", M_PROTOCOL},
+	    {"query", M_QUERY},
+	    {"query_params", M_QUERY_PARAMS},
+	    {"scheme", M_SCHEME},
+	    {"status", M_STATUS},
+	    {"status_text", M_STATUS_TEXT},
+	    {"trailers", M_TRAILERS},
+	    {"unknown_headers", M_UNKNOWN},
+	    {"url", M_URL},
+	    {"version", M_VERSION},
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].name[0] == k[0] && !strcmp(keys[i].name + 1, k + 1))
+			return keys[i].key;
+	return M_NONE;
+}
+
+static void put_str(struct entry_value *out, const char *s, size_t len)
+{
+	out->type = ENTRY_VALUE_STRING;
+	out->s = s;
+	out->len = len;
+}
+
+/* A scalar member (depth 2) as h1_head_write() writes it. */
+static void get_scalar(const struct h1_head *h, enum mkey m, struct entry_value *out)
+{
+	const char *line = at(h, h->line);
+
+	switch (m) {
+	case M_HTRUNC:
+	case M_HPARTIAL:
+		if (m == M_HTRUNC ? h->hdr_truncated : h->hdr_partial) {
 			out->type = ENTRY_VALUE_BOOL;
 			out->i = 1;
 		}
-		return true;
+		break;
+	case M_METHOD:
+		if (h->request && !h->h2)
+			put_str(out, h->method, strlen(h->method));
+		else if (h->request && has_ps(h, H1_PS_METHOD))
+			put_str(out, at(h, h->ps[H1_PS_METHOD]), h->ps_len[H1_PS_METHOD]);
+		break;
+	case M_AUTHORITY:
+	case M_SCHEME:
+	case M_PROTOCOL: {
+		/* valid UTF-8 without NUL, followed by one */
+		enum h1_pseudo w = m == M_AUTHORITY ? H1_PS_AUTHORITY
+				   : m == M_SCHEME  ? H1_PS_SCHEME
+						    : H1_PS_PROTOCOL;
+
+		if (h->h2 && h->request && has_ps(h, w))
+			put_str(out, at(h, h->ps[w]), h->ps_len[w]);
+		break;
 	}
-	if (!h->request)
-		return h->no_status && (!strcmp(k, "status") || !strcmp(k, "status_text"));
-	for (int w = H1_PS_METHOD; w <= H1_PS_PROTOCOL; w++) {
-		if (*names[w] && !strcmp(k, names[w])) {
-			/* valid UTF-8 without NUL, followed by one */
-			if (has_ps(h, w)) {
-				out->type = ENTRY_VALUE_STRING;
-				out->s = at(h, h->ps[w]);
-				out->len = h->ps_len[w];
-			}
-			return true;
+	case M_URL:
+		if (h->request && !h->no_url)
+			get_text(line, h->line_len, true, true, out);
+		break;
+	case M_PATH:
+		if (!h->request || h->no_url)
+			break;
+		if (h->pre && h->pe == h->pre)
+			put_str(out, "/", 1);
+		else
+			get_text(line + h->pre, h->pe - h->pre, true, h->pe == h->line_len, out);
+		break;
+	case M_QUERY:
+		if (h->request && !h->no_url)
+			get_text(line + h->qs, h->qe - h->qs, true, h->qe == h->line_len, out);
+		break;
+	case M_VERSION:
+		put_str(out, h->version, strlen(h->version));
+		break;
+	case M_CT:
+		if (h->has_ct)
+			put_str(out, at(h, h->ct), h->ct_len);
+		break;
+	case M_STATUS:
+		if (!h->request && !h->no_status) {
+			out->type = ENTRY_VALUE_INT;
+			out->i = h->status;
 		}
+		break;
+	case M_STATUS_TEXT:
+		if (!h->request && !h->no_status)
+			get_text(line, h->line_len, false, true, out);
+		break;
+	default:
+		break;
 	}
-	return h->no_url && (!strcmp(k, "url") || !strcmp(k, "path") || !strcmp(k, "query"));
 }
 
 /* The value at path (path[0] is h's "request" or "response") as h1_head_write() writes it:
@@ -1029,15 +1141,17 @@ static bool get_h2_member(const struct h1_head *h, const char *k, struct entry_v
 static void get_member(const struct h1_head *h, const char *const *path, size_t depth,
 		       struct entry_value *out)
 {
-	const char *line = at(h, h->line), *k;
+	enum mkey m;
 
 	out->type = ENTRY_VALUE_OBJECT;
 	if (depth == 1)
 		return;
-	k = path[1];
+	m = member_key(path[1]);
 	out->type = ENTRY_VALUE_ABSENT; /* what h1_head_write() never writes, or a scalar's member */
-	if (!strcmp(k, "headers") || !strcmp(k, "trailers")) {
-		const struct h1_list *l = k[0] == 'h' ? &h->hdrs : &h->trls;
+	switch (m) {
+	case M_HEADERS:
+	case M_TRAILERS: {
+		const struct h1_list *l = m == M_HEADERS ? &h->hdrs : &h->trls;
 
 		if (l == &h->trls && !l->n && !h->trls_seen)
 			return;
@@ -1045,7 +1159,9 @@ static void get_member(const struct h1_head *h, const char *const *path, size_t 
 			out->type = ENTRY_VALUE_OBJECT;
 		else if (depth == 3)
 			get_field(h, l, path[2], out);
-	} else if (!strcmp(k, "body")) {
+		return;
+	}
+	case M_BODY:
 		if (!h->has_body)
 			return;
 		if (h->body_json)
@@ -1054,56 +1170,26 @@ static void get_member(const struct h1_head *h, const char *const *path, size_t 
 			out->type = ENTRY_VALUE_OBJECT;
 		else if (depth == 3)
 			get_body(h, path[2], out);
-	} else if (!strcmp(k, "query_params")) {
+		return;
+	case M_QUERY_PARAMS:
 		if (!h->request || h->no_url)
 			return;
 		/* a name that is not there is known without decoding them all */
 		out->type = depth == 2 ? ENTRY_VALUE_OBJECT : ENTRY_VALUE_OTHER;
 		if (depth == 3 && !has_param(h, path[2]))
 			out->type = ENTRY_VALUE_ABSENT;
-		else if (depth > 3)
-			out->type = ENTRY_VALUE_OTHER;
-	} else if (!strcmp(k, "cookies")) {
+		return;
+	case M_COOKIES:
 		if (h->cookies)
 			out->type = ENTRY_VALUE_OTHER;
-	} else if (!strcmp(k, "unknown_headers")) {
+		return;
+	case M_UNKNOWN:
 		if (h->unknown)
 			out->type = ENTRY_VALUE_OTHER;
-	} else if (depth != 2) {
-		return; /* a scalar has no members */
-	} else if (h->h2 && get_h2_member(h, k, out)) {
 		return;
-	} else if (!strcmp(k, "version")) {
-		out->type = ENTRY_VALUE_STRING;
-		out->s = h->version;
-		out->len = strlen(h->version);
-	} else if (!strcmp(k, "content_type")) {
-		if (h->has_ct) {
-			out->type = ENTRY_VALUE_STRING;
-			out->s = at(h, h->ct);
-			out->len = h->ct_len;
-		}
-	} else if (h->request && !strcmp(k, "method")) {
-		out->type = ENTRY_VALUE_STRING;
-		out->s = h->method;
-		out->len = strlen(h->method);
-	} else if (h->request && !strcmp(k, "url")) {
-		get_text(line, h->line_len, true, true, out);
-	} else if (h->request && !strcmp(k, "path")) {
-		if (h->pre && h->pe == h->pre) {
-			out->type = ENTRY_VALUE_STRING;
-			out->s = "/";
-			out->len = 1;
-		} else {
-			get_text(line + h->pre, h->pe - h->pre, true, h->pe == h->line_len, out);
-		}
-	} else if (h->request && !strcmp(k, "query")) {
-		get_text(line + h->qs, h->qe - h->qs, true, h->qe == h->line_len, out);
-	} else if (!h->request && !strcmp(k, "status")) {
-		out->type = ENTRY_VALUE_INT;
-		out->i = h->status;
-	} else if (!h->request && !strcmp(k, "status_text")) {
-		get_text(line, h->line_len, false, true, out);
+	default:
+		if (depth == 2) /* else a scalar's member: none */
+			get_scalar(h, m, out);
 	}
 }
 
