@@ -3,6 +3,8 @@
  * http1_fields: an HTTP/1 message head (start line, header fields, trailers) and its body
  * kept as bytes, and the entry fields "request" / "response" made of them, written to JSON
  * directly (entry.h, struct entry_compact_ops) instead of being built as a jansson tree.
+ * HTTP/2 heads (http2.c) are the same struct with pseudo-header fields instead of a start
+ * line (below, "HTTP/2 heads").
  *
  * Why: a live HTTP/1 entry's tree (a hundred-odd small allocations: objects, hash pairs,
  * strings), built, written and freed, was about a third of the dissection thread's
