@@ -1804,9 +1804,11 @@ static void *h2_open(struct conn *c, void *handover)
 
 /*
  * For the engine's memory budget (dissector.h, mem()). Exact for the body buffers, the
- * header block fragments, the HPACK tables and gRPC's message buffers; JSON is estimated:
- * H2_STREAM_BYTES per stream (its struct, entry and fixed members) and the decoded bytes
- * kept (h->kept: header fields as HPACK sizes them, body bytes) twice more.
+ * header block fragments, the HPACK tables and gRPC's message buffers; the rest is estimated
+ * (walking every stream's heads per packet would cost more than it tells): H2_STREAM_BYTES
+ * per stream (its struct, entry and fixed members) and the decoded bytes kept (h->kept:
+ * header fields as HPACK sizes them, i.e. with 32 bytes each, and body bytes) twice more,
+ * which covers a head's arena (the bytes and their NULs) and its field array.
  */
 #define H2_STREAM_BYTES (sizeof(struct stream) + sizeof(struct entry) + 512u)
 
