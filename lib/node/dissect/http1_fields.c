@@ -54,7 +54,7 @@ struct h1_head {
 	uint32_t ps[H1_PS_N], ps_len[H1_PS_N];
 	json_t *unknown;
 	/* body */
-	bool has_body, body_text, body_truncated;
+	bool has_body, body_truncated; /* written as text or base64: body_is_text() */
 	json_t *body_json; /* when the content-encoding makes one (decoding, "encoding") */
 	uint8_t *body;
 	size_t body_len;
@@ -514,8 +514,6 @@ static int take_body(struct h1_head *h, struct http_body *body, bool truncated, 
 	h->gap_bytes = gap;
 	h->body_len = body->len;
 	h->body = http_body_take(body);
-	h->body_text = entry_utf8_prefix(h->body ? h->body : (const uint8_t *)"", h->body_len,
-					 false) == h->body_len;
 	h->has_body = true;
 	return join_all(h, &h->trls);
 }
@@ -683,8 +681,18 @@ out:
 	return rc ? -ENOMEM : 0;
 }
 
+/* Is the body written as "text" (valid UTF-8 without NUL, as http_body_to_json() has it)? */
+static bool body_is_text(const struct h1_head *h)
+{
+	return entry_utf8_prefix(h->body ? h->body : (const uint8_t *)"", h->body_len, false) ==
+	       h->body_len;
+}
+
 static int put_body(const struct h1_head *h, struct entry_json_buf *b)
 {
+	size_t at_key;
+	int rc;
+
 	const uint8_t *p = h->body ? h->body : (const uint8_t *)"";
 
 	if (h->body_json)
@@ -695,10 +703,22 @@ static int put_body(const struct h1_head *h, struct entry_json_buf *b)
 	    entry_json_append_raw(b, h->body_truncated ? ",\"truncated\":true" : ",\"truncated\":false",
 				  h->body_truncated ? 17 : 18))
 		return -ENOMEM;
-	if (h->body_text ? put_key(b, "text", false) || entry_json_append_string(b, (const char *)p,
-										    h->body_len)
-			 : put_key(b, "base64", false) || entry_json_append_base64(b, p, h->body_len))
+	/* Most bodies are ASCII: checked while they are written (one pass over the bytes); any
+	 * other goes back to the key and is checked whole. */
+	at_key = b->len;
+	if (put_key(b, "text", false))
 		return -ENOMEM;
+	rc = entry_json_append_ascii(b, (const char *)p, h->body_len);
+	if (rc < 0)
+		return -ENOMEM;
+	if (rc) {
+		b->len = at_key;
+		if (body_is_text(h) ? put_key(b, "text", false) ||
+					  entry_json_append_string(b, (const char *)p, h->body_len)
+				    : put_key(b, "base64", false) ||
+					  entry_json_append_base64(b, p, h->body_len))
+			return -ENOMEM;
+	}
 	if (h->gap_bytes && (put_key(b, "gap_bytes", false) ||
 			     entry_json_append_int(b, h->gap_bytes > (uint64_t)INT64_MAX
 							   ? INT64_MAX : (long long)h->gap_bytes)))
@@ -988,7 +1008,7 @@ static void get_body(const struct h1_head *h, const char *k, struct entry_value 
 	} else if (!strcmp(k, "gap_bytes") && h->gap_bytes) {
 		out->type = ENTRY_VALUE_INT;
 		out->i = h->gap_bytes > (uint64_t)INT64_MAX ? INT64_MAX : (long long)h->gap_bytes;
-	} else if (!strcmp(k, "text") && h->body_text) {
+	} else if (!strcmp(k, "text") && body_is_text(h)) {
 		/* the bytes are not a C string: the tree's, unless there are none */
 		out->type = ENTRY_VALUE_OTHER;
 		if (!h->body_len) {
@@ -996,7 +1016,7 @@ static void get_body(const struct h1_head *h, const char *k, struct entry_value 
 			out->s = "";
 			out->len = 0;
 		}
-	} else if (!strcmp(k, "base64") && !h->body_text) {
+	} else if (!strcmp(k, "base64") && !body_is_text(h)) {
 		out->type = ENTRY_VALUE_OTHER;
 	}
 }
