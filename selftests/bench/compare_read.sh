@@ -3,7 +3,9 @@
 # path. Runs `floe read` of both binaries on every capture (default: every capture under
 # ../shared/captures, FLOE_CAPTURES) in several modes (--json, --json --body-max 0, text, and
 # --json and text with filters, some answered without the entries' trees, one needing them)
-# and compares the outputs and the summary lines byte for byte. Prints one line per difference and exits 1 when there is any.
+# and compares the outputs and the summary lines byte for byte, apart from the dissection memory
+# peak (an estimate that moves with struct sizes: a change of it is printed as a NOTE, not counted).
+# Prints one line per difference and exits 1 when there is any.
 #
 # OLD_FLOE is a build of the commit before the change, e.g.:
 #   git worktree add /tmp/floe-old 65c5335 && make -C /tmp/floe-old -j2 build/floe
@@ -37,7 +39,9 @@ for i in "${!FILTERS[@]}"; do
 	MODES+=("--json --filter $i")
 done
 MODES+=("--filter 1")
-diffs=0 runs=0
+diffs=0 runs=0 peaks=0
+mask_peak() { sed -E 's/memory peak [0-9]+ of/memory peak N of/'; }
+peak() { sed -nE 's/.*memory peak ([0-9]+) of.*/\1/p'; }
 for cap in "$@"; do
 	for mode in "${MODES[@]}"; do
 		read -ra args <<<"$mode"
@@ -56,11 +60,16 @@ for cap in "$@"; do
 		elif ! cmp -s "$TMPD/old.out" "$TMPD/new.out"; then
 			echo "DIFF $cap [$mode]: output differs: $(cmp "$TMPD/old.out" "$TMPD/new.out" 2>&1 | head -1)"
 			diffs=$((diffs + 1))
-		elif ! cmp -s <(tail -1 "$TMPD/old.err") <(tail -1 "$TMPD/new.err"); then
+		elif ! cmp -s <(tail -1 "$TMPD/old.err" | mask_peak) <(tail -1 "$TMPD/new.err" | mask_peak); then
 			echo "DIFF $cap [$mode]: summary differs"
 			diffs=$((diffs + 1))
+		elif ! cmp -s <(tail -1 "$TMPD/old.err") <(tail -1 "$TMPD/new.err"); then
+			# The peak is the dissectors' own estimate of what they hold (struct sizes
+			# included): a change of layout moves it without changing any output.
+			echo "NOTE $cap [$mode]: dissection memory peak $(tail -1 "$TMPD/old.err" | peak) -> $(tail -1 "$TMPD/new.err" | peak)"
+			peaks=$((peaks + 1))
 		fi
 	done
 done
-echo "compare_read: $# captures, $runs runs, $diffs differences"
+echo "compare_read: $# captures, $runs runs, $diffs differences ($peaks runs with another memory peak only)"
 [ $diffs -eq 0 ]

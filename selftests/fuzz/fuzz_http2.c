@@ -24,7 +24,10 @@
  *
  * Checked: no crash or sanitizer report; every entry serialises to JSON with the contract's
  * types: protocol http or grpc, version "2", a stream id, integer sizes and status; entries
- * from inside a CONNECT stream's tunnel (any protocol) name the tunnel's id.
+ * from inside a CONNECT stream's tunnel (any protocol) name the tunnel's id. The heads kept
+ * as bytes (http1_fields.h) are held to their tree both ways: the JSON written without the
+ * tree is the text of the tree (entry_to_json), and KFL queries matched on the entry as it is
+ * (entry_kfl_match: the compact part's getter) give what they give on that text's tree.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,7 +36,10 @@
 #include <sys/socket.h>
 
 #include "dissect/engine.h"
+#include "entry/entry_json.h"
+#include "entry/entry_kfl.h"
 #include "fuzz_common.h"
+#include "kfl/kfl.h"
 
 #define CHECK(c)                                                                                   \
 	do {                                                                                       \
@@ -41,12 +47,87 @@
 			__builtin_trap();                                                          \
 	} while (0)
 
+/* Queries over HTTP/2 and gRPC members; those the getter cannot answer (the tree is built
+ * then, for the entry's remaining queries) come last. */
+static const char *const queries[] = {
+    "request.method == \"GET\"",
+    "request.method == POST or request.method == CONNECT",
+    "request.path.startsWith(\"/\")",
+    "request.url contains \"?\"",
+    "request.query == \"\"",
+    "exists(request.url) or exists(request.path)",
+    "request.authority contains \".\"",
+    "request.scheme == \"http\"",
+    "exists(request.protocol)",
+    "request.version == \"2\"",
+    "response.status >= 200 and response.status < 300",
+    "exists(response.status)",
+    "response.status_text == \"OK\"",
+    "response.version == \"2\"",
+    "request.headers[\"user-agent\"] contains \"a\"",
+    "exists(request.headers[\"content-type\"])",
+    "response.headers[\"content-type\"] contains \"grpc\"",
+    "exists(response.trailers)",
+    "exists(request.trailers)",
+    "response.trailers[\"grpc-status\"] == \"0\"",
+    "request.content_type contains \"json\"",
+    "exists(response.content_type)",
+    "response.body.size > 3",
+    "response.body.truncated",
+    "request.body.text == \"\"",
+    "exists(request.body.text)",
+    "response.body.gap_bytes > 0",
+    "request.headers_partial or response.headers_partial",
+    "request.headers_truncated or response.headers_truncated",
+    "exists(request.unknown_headers)",
+    "exists(request.query_params.a)",
+    "exists(request.cookies) or exists(response.cookies)",
+    "request.nothing or response.status.deeper",
+    "protocol == grpc or protocol == http",
+    "stream_id > 1 and version == \"2\"",
+    "missing or incomplete",
+    "pushed or rst_error == CANCEL",
+    "grpc.status == 0",
+    "request.query_params.a == \"b\"",
+    "request.headers[] == \"x\"",
+};
+
+/* The written text against the tree, and queries both ways (see the header comment). */
+static void check_compact(const struct entry *e)
+{
+	struct entry_json_buf w = {0}, t = {0};
+	json_t *o, *parsed;
+
+	CHECK(!entry_json_append_entry(&w, e));
+	parsed = json_loadb(w.p, w.len, JSON_ALLOW_NUL, NULL);
+	CHECK(parsed);
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		struct kfl *q = NULL;
+		json_t *tree = NULL;
+		char err[128];
+
+		CHECK(!kfl_compile(queries[i], NULL, &q, err, sizeof(err)));
+		CHECK(entry_kfl_match(q, e, &tree) == kfl_match_json(q, parsed));
+		json_decref(tree);
+		kfl_free(q);
+	}
+	o = entry_to_json(e);
+	CHECK(o && !entry_json_append(&t, o));
+	CHECK(t.len == w.len && !memcmp(t.p, w.p, w.len));
+	json_decref(parsed);
+	json_decref(o);
+	entry_json_buf_free(&w);
+	entry_json_buf_free(&t);
+}
+
 static void check_entry(void *ctx, const struct entry *e)
 {
-	json_t *o = entry_to_json(e), *v;
+	json_t *o, *v;
 	char *s;
 
 	(void)ctx;
+	check_compact(e);
+	o = entry_to_json(e);
 	CHECK(o);
 	if (json_object_get(o, "tunnel")) {
 		/* from inside a CONNECT stream's tunnel: whatever protocol was found there */

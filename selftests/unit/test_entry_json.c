@@ -603,11 +603,59 @@ static void test_entry_line_text(void **state)
 	(void)state;
 }
 
+/* entry_json_append_ascii(): the string entry_json_append_string() writes when every byte is
+ * ASCII and none is NUL, else 1 with the buffer unchanged; lengths that take the 16-byte, the
+ * 8-byte and the byte-by-byte paths, with escapes, NULs and high bytes anywhere. */
+static void test_append_ascii(void **state)
+{
+	static const unsigned char pick[] = {'a', 'b',	'\n', '"',  '\\', 0x01, 0x7f,
+					     ' ', 0x00, 0x80, 0xc3, 0xa9, 0xff};
+	struct entry_json_buf a = {0}, b = {0};
+	unsigned seed = 7, taken = 0;
+	char s[100];
+
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		size_t n = (size_t)(rand_r(&seed) % sizeof(s));
+		/* mostly plain text, a rare byte of another kind */
+		unsigned rare = (unsigned)(rand_r(&seed) % 4);
+		bool ascii = true;
+		int rc;
+
+		for (size_t i = 0; i < n; i++) {
+			unsigned r = (unsigned)rand_r(&seed) % 64;
+			unsigned char c = r < rare ? pick[rand_r(&seed) % sizeof(pick)]
+						   : (unsigned char)('a' + r % 26);
+
+			s[i] = (char)c;
+			ascii = ascii && c && c < 0x80;
+		}
+		a.len = b.len = 0;
+		assert_int_equal(entry_json_append_raw(&a, "x", 1), 0);
+		rc = entry_json_append_ascii(&a, s, n);
+		if (!ascii) {
+			assert_int_equal(rc, 1);
+			assert_int_equal(a.len, 1);
+			continue;
+		}
+		taken++;
+		assert_int_equal(rc, 0);
+		assert_int_equal(entry_json_append_raw(&b, "x", 1), 0);
+		assert_int_equal(entry_json_append_string(&b, s, n), 0);
+		assert_int_equal(a.len, b.len);
+		assert_memory_equal(a.p, b.p, a.len);
+	}
+	assert_true(taken > 5000 && taken < 19000);
+	entry_json_buf_free(&a);
+	entry_json_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scalars_and_nesting),
 	    cmocka_unit_test(test_string_escapes),
+	    cmocka_unit_test(test_append_ascii),
 	    cmocka_unit_test(test_insertion_order),
 	    cmocka_unit_test(test_reals_shortest),
 	    cmocka_unit_test(test_appends_and_depth),

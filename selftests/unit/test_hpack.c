@@ -255,6 +255,77 @@ static void test_huffman(void **state)
 }
 
 /* The table's start was not seen: references to it are unknown, with their index. */
+/*
+ * The table-driven Huffman decoder against nghttp2's inflater on random strings: each is
+ * sent as a Huffman-coded value (a literal without indexing) to a fresh inflater, whose
+ * value or error must be ours. Random bytes are mostly invalid (padding, EOS); strings that
+ * nghttp2's deflater coded are valid and must decode to what was coded.
+ */
+static long nghttp2_huffman(const uint8_t *h, size_t n, uint8_t *out, size_t out_max)
+{
+	uint8_t blk[160] = {0x00, 0x01, 'x', (uint8_t)(0x80 | n)};
+	nghttp2_hd_inflater *inf;
+	nghttp2_nv nv;
+	int flags = 0;
+	long got = -1;
+	ssize_t rv;
+
+	assert_true(n < 127);
+	memcpy(blk + 4, h, n);
+	assert_int_equal(nghttp2_hd_inflate_new(&inf), 0);
+	rv = nghttp2_hd_inflate_hd2(inf, &nv, &flags, blk, 4 + n, 1);
+	if (rv >= 0 && (flags & NGHTTP2_HD_INFLATE_EMIT) && nv.valuelen <= out_max) {
+		memcpy(out, nv.value, nv.valuelen);
+		got = (long)nv.valuelen;
+	}
+	nghttp2_hd_inflate_del(inf);
+	return got;
+}
+
+static void test_huffman_random(void **state)
+{
+	uint8_t in[126], a[256], b[256], out[4096];
+	unsigned seed = 13, valid = 0;
+	nghttp2_hd_deflater *def;
+
+	(void)state;
+	for (int round = 0; round < 20000; round++) {
+		size_t n = (size_t)(rand_r(&seed) % sizeof(in));
+		long x, y;
+
+		for (size_t i = 0; i < n; i++)
+			in[i] =
+			    (uint8_t)(round & 1 ? rand_r(&seed) : 0xf0 | (rand_r(&seed) & 0x0f));
+		x = hpack_huffman_decode(in, n, a, sizeof(a));
+		y = nghttp2_huffman(in, n, b, sizeof(b));
+		assert_int_equal(x, y);
+		if (x > 0)
+			assert_memory_equal(a, b, (size_t)x);
+	}
+	/* valid strings: values the deflater Huffman-codes (mostly printable text) */
+	assert_int_equal(nghttp2_hd_deflate_new(&def, 0), 0);
+	for (int round = 0; round < 5000; round++) {
+		size_t n = 1 + (size_t)(rand_r(&seed) % 100), hl;
+		nghttp2_nv nv = {(uint8_t *)"x", in, 1, n, NGHTTP2_NV_FLAG_NO_INDEX};
+		ssize_t rv;
+
+		for (size_t i = 0; i < n; i++)
+			in[i] =
+			    (uint8_t)(rand_r(&seed) % 8 ? 'a' + rand_r(&seed) % 26 : rand_r(&seed));
+		rv = nghttp2_hd_deflate_hd(def, out, sizeof(out), &nv, 1);
+		assert_true(rv > 3);
+		/* 0x10 never-indexed, name "x" (3 bytes), then the value's string */
+		if (!(out[3] & 0x80) || (out[3] & 0x7f) == 0x7f)
+			continue; /* sent as it is, or a long length prefix */
+		hl = out[3] & 0x7f;
+		assert_int_equal(hpack_huffman_decode(out + 4, hl, a, sizeof(a)), (long)n);
+		assert_memory_equal(a, in, n);
+		valid++;
+	}
+	nghttp2_hd_deflate_del(def);
+	assert_true(valid > 1000);
+}
+
 static void test_unknown_table(void **state)
 {
 	struct hpack_table t;
@@ -363,13 +434,10 @@ static void test_malformed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rfc_examples),
-	    cmocka_unit_test(test_rfc_examples_plain),
-	    cmocka_unit_test(test_against_nghttp2),
-	    cmocka_unit_test(test_huffman),
-	    cmocka_unit_test(test_unknown_table),
-	    cmocka_unit_test(test_size_updates),
-	    cmocka_unit_test(test_insert_evicts_own_name),
+	    cmocka_unit_test(test_rfc_examples),    cmocka_unit_test(test_rfc_examples_plain),
+	    cmocka_unit_test(test_against_nghttp2), cmocka_unit_test(test_huffman),
+	    cmocka_unit_test(test_huffman_random),  cmocka_unit_test(test_unknown_table),
+	    cmocka_unit_test(test_size_updates),    cmocka_unit_test(test_insert_evicts_own_name),
 	    cmocka_unit_test(test_malformed),
 	};
 

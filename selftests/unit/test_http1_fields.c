@@ -232,6 +232,99 @@ static void test_entry_compact(void **state)
 	entry_free(e);
 }
 
+/* An HTTP/2 head's text, checked against its tree's text and, when want, the text the former
+ * http2.c tree gave for it. */
+static void check_h2(struct h1_head *h, const char *want)
+{
+	struct entry_json_buf w = {0}, t = {0};
+	json_t *tree = h1_head_tree(h);
+
+	assert_non_null(tree);
+	assert_int_equal(h1_head_write(h, &w), 0);
+	assert_int_equal(entry_json_append(&t, tree), 0);
+	assert_int_equal(w.len, t.len);
+	assert_memory_equal(w.p, t.p, w.len);
+	if (want) {
+		assert_int_equal(w.len, strlen(want));
+		assert_memory_equal(w.p, want, w.len);
+	}
+	json_decref(tree);
+	entry_json_buf_free(&w);
+	entry_json_buf_free(&t);
+}
+
+static void ps(struct h1_head *h, enum h1_pseudo w, const char *v)
+{
+	assert_int_equal(h1_head_set_pseudo(h, w, (const uint8_t *)v, strlen(v)), 0);
+}
+
+static void field(struct h1_head *h, const char *n, const char *v)
+{
+	assert_int_equal(h1_head_add_field(h, false, n, strlen(n), v, strlen(v)), 0);
+}
+
+static void test_h2_heads(void **state)
+{
+	struct h1_head *rq = h1_head_new_h2(true), *rs = h1_head_new_h2(false);
+	struct h1_head *tr = h1_head_new_h2(false), *c = h1_head_new_h2(true);
+	struct http_body body;
+	struct entry *e = entry_new();
+	struct entry_value v;
+
+	(void)state;
+	/* a request: pseudo-headers first-wins, a split cookie, a query */
+	ps(rq, H1_PS_METHOD, "GET");
+	ps(rq, H1_PS_METHOD, "POST");
+	ps(rq, H1_PS_PATH, "/a?b=1#f");
+	ps(rq, H1_PS_AUTHORITY, "x.y");
+	ps(rq, H1_PS_SCHEME, "http");
+	field(rq, "User-Agent", "ua");
+	field(rq, "cookie", "a=1");
+	field(rq, "cookie", "b=2");
+	assert_int_equal(h1_head_finish_h2(rq, -1, NULL), 0);
+	assert_string_equal(h1_head_pseudo(rq, H1_PS_METHOD, NULL), "GET");
+	assert_int_equal(h1_head_end_h2(rq, NULL, false, 0, false, false, NULL), 0);
+	check_h2(rq,
+		 "{\"method\":\"GET\",\"url\":\"/a?b=1#f\",\"path\":\"/a\",\"query\":\"b=1\","
+		 "\"query_params\":{\"b\":\"1\"},\"authority\":\"x.y\",\"scheme\":\"http\","
+		 "\"version\":\"2\",\"headers\":{\"user-agent\":\"ua\",\"cookie\":\"a=1; b=2\"},"
+		 "\"cookies\":{\"a\":\"1\",\"b\":\"2\"}}");
+	/* a response without :status, an empty later block, fields HPACK could not decode */
+	field(rs, "grpc-status", "0");
+	assert_int_equal(h1_head_finish_h2(rs, -1, ""), 0);
+	assert_int_equal(h1_head_add_trailers(rs, tr), 0);
+	assert_int_equal(
+	    h1_head_end_h2(rs, NULL, false, 0, true, true, json_pack("[{s:i}]", "index", 70)), 0);
+	check_h2(rs, "{\"version\":\"2\",\"headers\":{\"grpc-status\":\"0\"},\"trailers\":{},"
+		     "\"headers_truncated\":true,\"headers_partial\":true,"
+		     "\"unknown_headers\":[{\"index\":70}]}");
+	/* CONNECT: the target is :authority; a body with a gap */
+	ps(c, H1_PS_METHOD, "CONNECT");
+	ps(c, H1_PS_AUTHORITY, "h:443");
+	assert_int_equal(h1_head_finish_h2(c, -1, NULL), 0);
+	http_body_init(&body, 4);
+	assert_int_equal(http_body_append(&body, (const uint8_t *)"abcdef", 6), 0);
+	assert_int_equal(h1_head_end_h2(c, &body, false, 9, false, false, NULL), 0);
+	check_h2(c, NULL);
+	/* the entry's getter: what the tree has, without it */
+	assert_int_equal(h1_entry_set(e, false, rq), 0);
+	assert_int_equal(h1_entry_set(e, true, rs), 0);
+	entry_field_get(e, (const char *[]){"request", "authority"}, 2, &v);
+	assert_int_equal(v.type, ENTRY_VALUE_STRING);
+	assert_string_equal(v.s, "x.y");
+	entry_field_get(e, (const char *[]){"response", "status"}, 2, &v);
+	assert_int_equal(v.type, ENTRY_VALUE_ABSENT);
+	entry_field_get(e, (const char *[]){"response", "headers_partial"}, 2, &v);
+	assert_int_equal(v.type, ENTRY_VALUE_BOOL);
+	entry_field_get(e, (const char *[]){"response", "trailers"}, 2, &v);
+	assert_int_equal(v.type, ENTRY_VALUE_OBJECT);
+	entry_field_get(e, (const char *[]){"request", "protocol"}, 2, &v);
+	assert_int_equal(v.type, ENTRY_VALUE_ABSENT);
+	h1_head_free(tr);
+	h1_head_free(c);
+	entry_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +332,7 @@ int main(void)
 	    cmocka_unit_test(test_many_fields_and_params),
 	    cmocka_unit_test(test_responses_and_bodies),
 	    cmocka_unit_test(test_entry_compact),
+	    cmocka_unit_test(test_h2_heads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
 #include "entry/entry_json.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,8 +119,13 @@ static inline int reserve_string(struct entry_json_buf *b, size_t n, size_t extr
 	return b->cap - b->len < n ? reserve(b, n) : 0;
 }
 
-/* The quoted, escaped string at o (room reserved by reserve_string); returns its end. */
-static char *write_string(char *o, const char *s, size_t n)
+/*
+ * The quoted, escaped string at o (room reserved by reserve_string); returns its end. ascii:
+ * NULL instead as soon as a byte is not ASCII or is NUL (what entry_utf8_prefix() without NUL
+ * would stop at first), so that a body is checked and written in one pass.
+ */
+static inline __attribute__((always_inline)) char *write_string_x(char *o, const char *s, size_t n,
+								  bool ascii)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
@@ -139,8 +145,10 @@ static char *write_string(char *o, const char *s, size_t n)
 			__m128i m = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x),
 						 _mm_or_si128(_mm_cmpeq_epi8(x, quote),
 							      _mm_cmpeq_epi8(x, bslash)));
-			unsigned mask = (unsigned)_mm_movemask_epi8(m), k;
+			unsigned mask, k;
 
+			/* ascii: a byte with its high bit set stops the run like an escape */
+			mask = (unsigned)_mm_movemask_epi8(ascii ? _mm_or_si128(m, x) : m);
 			_mm_storeu_si128((__m128i *)(void *)o, x);
 			if (!mask) {
 				o += 16;
@@ -148,6 +156,8 @@ static char *write_string(char *o, const char *s, size_t n)
 				continue;
 			}
 			k = (unsigned)__builtin_ctz(mask);
+			if (ascii && (!u[i + k] || u[i + k] >= 0x80))
+				return NULL;
 			o = put_byte(o + k, u[i + k]);
 			i += k + 1;
 		}
@@ -160,6 +170,8 @@ static char *write_string(char *o, const char *s, size_t n)
 		uint64_t x;
 
 		memcpy(&x, s + i, 8);
+		if (ascii && ((x & HIGHS) || has_zero(x)))
+			return NULL;
 		if (has_less(x, 0x20) | has_zero(x ^ (ONES * '"')) | has_zero(x ^ (ONES * '\\'))) {
 			for (size_t k = 0; k < 8; k++)
 				o = put_byte(o, u[i + k]);
@@ -170,10 +182,31 @@ static char *write_string(char *o, const char *s, size_t n)
 		i += 8;
 	}
 	/* Short strings (most keys and header values) and the tail: by the table. */
-	for (; i < n; i++)
+	for (; i < n; i++) {
+		if (ascii && (!u[i] || u[i] >= 0x80))
+			return NULL;
 		o = put_byte(o, u[i]);
+	}
 	*o++ = '"';
 	return o;
+}
+
+static char *write_string(char *o, const char *s, size_t n)
+{
+	return write_string_x(o, s, n, false);
+}
+
+int entry_json_append_ascii(struct entry_json_buf *b, const char *s, size_t n)
+{
+	char *o;
+
+	if (reserve_string(b, n, 0))
+		return -ENOMEM;
+	o = write_string_x(b->p + b->len, s, n, true);
+	if (!o)
+		return 1;
+	b->len = (size_t)(o - b->p);
+	return 0;
 }
 
 int entry_json_append_string(struct entry_json_buf *b, const char *s, size_t n)

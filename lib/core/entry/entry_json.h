@@ -29,6 +29,10 @@ int entry_json_append(struct entry_json_buf *b, const json_t *j);
 /* Append one value as entry_json_append() writes it: a string of n bytes (valid UTF-8, as
  * jansson keeps them), an integer, a real. 0 or -ENOMEM. */
 int entry_json_append_string(struct entry_json_buf *b, const char *s, size_t n);
+/* The same when every byte is ASCII and none is NUL (s is then the valid UTF-8 text that
+ * entry_utf8_prefix() without NUL takes whole); else 1 and b unchanged: a body is checked and
+ * written in one pass. 0, 1, or -ENOMEM. */
+int entry_json_append_ascii(struct entry_json_buf *b, const char *s, size_t n);
 int entry_json_append_int(struct entry_json_buf *b, long long v);
 /* An object member's key as entry_json_append() writes it: ["," unless first] "key": (k: n
  * bytes of valid UTF-8). 0 or -ENOMEM. */

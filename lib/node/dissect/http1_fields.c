@@ -44,8 +44,17 @@ struct h1_head {
 	bool has_ct;
 	uint32_t ct, ct_len;
 	json_t *cookies;
+	/* HTTP/2 (h2): pseudo-header fields instead of a start line (arena offsets, ps_set a
+	 * bit per enum h1_pseudo), what HPACK could not decode, and members the tree had only
+	 * sometimes: no url without :path and :authority, no status without a valid :status,
+	 * "cookies" kept even when empty. */
+	bool h2, no_url, no_status, hdr_truncated, hdr_partial;
+	bool trls_seen; /* a later block came: "trailers" even when it had no field */
+	uint8_t ps_set;
+	uint32_t ps[H1_PS_N], ps_len[H1_PS_N];
+	json_t *unknown;
 	/* body */
-	bool has_body, body_text, body_truncated;
+	bool has_body, body_truncated; /* written as text or base64: body_is_text() */
 	json_t *body_json; /* when the content-encoding makes one (decoding, "encoding") */
 	uint8_t *body;
 	size_t body_len;
@@ -110,6 +119,7 @@ void h1_head_free(struct h1_head *h)
 	list_free(&h->trls);
 	free(h->arena);
 	json_decref(h->cookies);
+	json_decref(h->unknown);
 	json_decref(h->body_json);
 	free(h->body);
 	free(h);
@@ -338,39 +348,33 @@ static void version_text(char v[16], unsigned major, unsigned minor)
 	v[n + m] = 0;
 }
 
-int h1_head_finish(struct h1_head *h, const char *method, unsigned status, const char *line,
-		   size_t n, unsigned major, unsigned minor)
+/* http_url_split's parts of the target (h->line): path before '?' or '#', query up to '#'. */
+static void split_target(struct h1_head *h)
 {
-	const char *v;
-	const char *url;
-	size_t i;
+	const char *url = at(h, h->line);
+	size_t n = h->line_len, i;
 
-	h->method = method;
-	h->status = status;
-	version_text(h->version, major, minor);
-	if (arena_add(h, line ? line : "", line ? n : 0, &h->line) || join_all(h, &h->hdrs))
-		return -ENOMEM;
-	h->line_len = (uint32_t)(line ? n : 0);
-	if (h->request) {
-		/* http_url_split's parts: path before '?' or '#', query up to '#'. */
-		url = at(h, h->line);
-		n = h->line_len;
-		h->pre = (uint32_t)http_absolute_prefix(url, n);
-		h->pe = h->qs = h->qe = (uint32_t)n;
-		for (i = h->pre; i < n; i++)
-			if (url[i] == '#' || url[i] == '?')
-				break;
-		h->pe = (uint32_t)i;
-		if (i < n && url[i] == '?') {
-			const char *hash = memchr(url + i + 1, '#', n - i - 1);
+	h->pre = (uint32_t)http_absolute_prefix(url, n);
+	for (i = h->pre; i < n; i++)
+		if (url[i] == '#' || url[i] == '?')
+			break;
+	h->pe = (uint32_t)i;
+	if (i < n && url[i] == '?') {
+		const char *hash = memchr(url + i + 1, '#', n - i - 1);
 
-			h->qs = (uint32_t)i + 1;
-			h->qe = hash ? (uint32_t)(hash - url) : (uint32_t)n;
-		} else {
-			h->qs = h->qe = (uint32_t)i;
-		}
+		h->qs = (uint32_t)i + 1;
+		h->qe = hash ? (uint32_t)(hash - url) : (uint32_t)n;
+	} else {
+		h->qs = h->qe = (uint32_t)i;
 	}
-	v = h1_head_get(h, h->request ? "cookie" : "set-cookie");
+}
+
+/* Cookies and content type from the (joined) headers. keep_empty: "cookies" even when no
+ * cookie parsed (HTTP/2's tree had it so). */
+static void find_derived(struct h1_head *h, bool keep_empty)
+{
+	const char *v = h1_head_get(h, h->request ? "cookie" : "set-cookie");
+
 	if (v) {
 		json_t *ck = json_object();
 		int err = -ENOMEM;
@@ -378,7 +382,7 @@ int h1_head_finish(struct h1_head *h, const char *method, unsigned status, const
 		if (ck)
 			err = h->request ? http_cookies_from_request(ck, v)
 					 : http_cookies_from_set_cookie(ck, v);
-		if (!err && json_object_size(ck))
+		if (!err && (keep_empty || json_object_size(ck)))
 			h->cookies = json_incref(ck);
 		json_decref(ck);
 	}
@@ -391,7 +395,158 @@ int h1_head_finish(struct h1_head *h, const char *method, unsigned status, const
 		h->ct = (uint32_t)(v - h->arena);
 		h->ct_len = (uint32_t)len;
 	}
+}
+
+int h1_head_finish(struct h1_head *h, const char *method, unsigned status, const char *line,
+		   size_t n, unsigned major, unsigned minor)
+{
+	h->method = method;
+	h->status = status;
+	version_text(h->version, major, minor);
+	if (arena_add(h, line ? line : "", line ? n : 0, &h->line) || join_all(h, &h->hdrs))
+		return -ENOMEM;
+	h->line_len = (uint32_t)(line ? n : 0);
+	if (h->request)
+		split_target(h);
+	find_derived(h, false);
 	return 0;
+}
+
+/* ---- HTTP/2 heads ---- */
+
+struct h1_head *h1_head_new_h2(bool request)
+{
+	struct h1_head *h = h1_head_new(request);
+	uint32_t empty;
+
+	if (!h)
+		return NULL;
+	h->h2 = true;
+	memcpy(h->version, "2", 2);
+	/* "" at offset 0: line and the pseudo-headers point into the arena even when none came */
+	if (arena_add(h, "", 0, &empty)) {
+		h1_head_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int h1_head_set_pseudo(struct h1_head *h, enum h1_pseudo which, const uint8_t *v, size_t n)
+{
+	if (h->ps_set & (1u << which))
+		return 0;
+	if (arena_text(h, (const char *)v, n, false, &h->ps[which], &h->ps_len[which]))
+		return -ENOMEM;
+	h->ps_set |= (uint8_t)(1u << which);
+	return 0;
+}
+
+static bool has_ps(const struct h1_head *h, enum h1_pseudo which)
+{
+	return h->ps_set & (1u << which);
+}
+
+const char *h1_head_pseudo(const struct h1_head *h, enum h1_pseudo which, size_t *n)
+{
+	if (!has_ps(h, which))
+		return NULL;
+	if (n)
+		*n = h->ps_len[which];
+	return at(h, h->ps[which]);
+}
+
+int h1_head_finish_h2(struct h1_head *h, int status, const char *status_text)
+{
+	if (join_all(h, &h->hdrs))
+		return -ENOMEM;
+	if (h->request) {
+		/* the target: :path, or a CONNECT's :authority (authority form) */
+		enum h1_pseudo t = has_ps(h, H1_PS_PATH) ? H1_PS_PATH : H1_PS_AUTHORITY;
+
+		h->no_url = !has_ps(h, t);
+		if (!h->no_url) {
+			h->line = h->ps[t];
+			h->line_len = h->ps_len[t];
+			split_target(h);
+		}
+	} else if (status < 0) {
+		h->no_status = true;
+	} else {
+		h->status = (unsigned)status;
+		if (arena_add(h, status_text, strlen(status_text), &h->line))
+			return -ENOMEM;
+		h->line_len = (uint32_t)strlen(status_text);
+	}
+	find_derived(h, true);
+	return 0;
+}
+
+int h1_head_add_trailers(struct h1_head *h, struct h1_head *src)
+{
+	if (join_all(src, &src->hdrs))
+		return -ENOMEM;
+	h->trls_seen = true;
+	for (uint32_t i = 0; i < src->hdrs.n; i++) {
+		const struct h1_field *f = &src->hdrs.v[i];
+
+		/* joined values: the tree merged a later block's joined values */
+		if (!f->dup &&
+		    h1_head_add_field(h, true, at(src, f->name), f->nlen, at(src, f->val), f->vlen))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static json_t *fields_tree(const struct h1_head *h, const struct h1_list *l);
+
+json_t *h1_head_fields_tree(struct h1_head *h, bool trailer)
+{
+	struct h1_list *l = trailer ? &h->trls : &h->hdrs;
+
+	return join_all(h, l) ? NULL : fields_tree(h, l);
+}
+
+/* Keep body's bytes, written as they are (put_body), and join the trailers. */
+static int take_body(struct h1_head *h, struct http_body *body, bool truncated, uint64_t gap)
+{
+	h->body_size = body->size;
+	h->body_truncated = truncated;
+	h->gap_bytes = gap;
+	h->body_len = body->len;
+	h->body = http_body_take(body);
+	h->has_body = true;
+	return join_all(h, &h->trls);
+}
+
+int h1_head_end_h2(struct h1_head *h, struct http_body *body, bool grpc, uint64_t lost,
+		   bool truncated, bool partial, json_t *unknown)
+{
+	const char *ce;
+
+	h->hdr_truncated = truncated;
+	h->hdr_partial = partial;
+	h->unknown = unknown;
+	if (!body)
+		return join_all(h, &h->trls);
+	ce = grpc ? NULL : h1_head_get(h, "content-encoding");
+	if (grpc || http_body_coded(ce)) {
+		/* gRPC bodies are shown as messages (grpc.c): the body says how much there was */
+		json_t *b = grpc ? json_object() : http_body_to_json(body, ce);
+
+		if (!b ||
+		    (grpc && json_object_set_new_nocheck(b, "size",
+							 json_integer((json_int_t)body->size))) ||
+		    (lost &&
+		     json_object_set_new_nocheck(b, "gap_bytes", json_integer((json_int_t)lost)))) {
+			json_decref(b);
+			return -ENOMEM;
+		}
+		h->body_json = b;
+		h->has_body = true;
+		return join_all(h, &h->trls);
+	}
+	/* http_body_to_json()'s object without an encoding, then "gap_bytes" */
+	return take_body(h, body, body->size > body->len, lost);
 }
 
 int h1_head_set_body(struct h1_head *h, struct http_body *body, const char *content_encoding,
@@ -416,15 +571,7 @@ int h1_head_set_body(struct h1_head *h, struct http_body *body, const char *cont
 		return join_all(h, &h->trls);
 	}
 	/* http_body_to_json()'s object without an encoding: {size, truncated, text | base64}. */
-	h->body_size = body->size;
-	h->body_truncated = body->size > body->len || gap_bytes || cut;
-	h->gap_bytes = gap_bytes;
-	h->body_len = body->len;
-	h->body = http_body_take(body);
-	h->body_text = entry_utf8_prefix(h->body ? h->body : (const uint8_t *)"", h->body_len,
-					 false) == h->body_len;
-	h->has_body = true;
-	return join_all(h, &h->trls);
+	return take_body(h, body, body->size > body->len || gap_bytes || cut, gap_bytes);
 }
 
 size_t h1_head_mem(const struct h1_head *h)
@@ -534,8 +681,18 @@ out:
 	return rc ? -ENOMEM : 0;
 }
 
+/* Is the body written as "text" (valid UTF-8 without NUL, as http_body_to_json() has it)? */
+static bool body_is_text(const struct h1_head *h)
+{
+	return entry_utf8_prefix(h->body ? h->body : (const uint8_t *)"", h->body_len, false) ==
+	       h->body_len;
+}
+
 static int put_body(const struct h1_head *h, struct entry_json_buf *b)
 {
+	size_t at_key;
+	int rc;
+
 	const uint8_t *p = h->body ? h->body : (const uint8_t *)"";
 
 	if (h->body_json)
@@ -546,15 +703,87 @@ static int put_body(const struct h1_head *h, struct entry_json_buf *b)
 	    entry_json_append_raw(b, h->body_truncated ? ",\"truncated\":true" : ",\"truncated\":false",
 				  h->body_truncated ? 17 : 18))
 		return -ENOMEM;
-	if (h->body_text ? put_key(b, "text", false) || entry_json_append_string(b, (const char *)p,
-										    h->body_len)
-			 : put_key(b, "base64", false) || entry_json_append_base64(b, p, h->body_len))
+	/* Most bodies are ASCII: checked while they are written (one pass over the bytes); any
+	 * other goes back to the key and is checked whole. */
+	at_key = b->len;
+	if (put_key(b, "text", false))
 		return -ENOMEM;
+	rc = entry_json_append_ascii(b, (const char *)p, h->body_len);
+	if (rc < 0)
+		return -ENOMEM;
+	if (rc) {
+		b->len = at_key;
+		if (body_is_text(h) ? put_key(b, "text", false) ||
+					  entry_json_append_string(b, (const char *)p, h->body_len)
+				    : put_key(b, "base64", false) ||
+					  entry_json_append_base64(b, p, h->body_len))
+			return -ENOMEM;
+	}
 	if (h->gap_bytes && (put_key(b, "gap_bytes", false) ||
 			     entry_json_append_int(b, h->gap_bytes > (uint64_t)INT64_MAX
 							   ? INT64_MAX : (long long)h->gap_bytes)))
 		return -ENOMEM;
 	return entry_json_append_raw(b, "}", 1);
+}
+
+/* A pseudo-header field's member, when it came. */
+static int put_ps(const struct h1_head *h, enum h1_pseudo w, const char *k,
+		  struct entry_json_buf *b, bool *first)
+{
+	if (!has_ps(h, w))
+		return 0;
+	if (put_key(b, k, *first) || entry_json_append_string(b, at(h, h->ps[w]), h->ps_len[w]))
+		return -ENOMEM;
+	*first = false;
+	return 0;
+}
+
+/* The url's members (http_url_split's). */
+static int put_url(const struct h1_head *h, struct entry_json_buf *b, bool first)
+{
+	const uint8_t *line = (const uint8_t *)at(h, h->line);
+
+	return put_key(b, "url", first) || entry_json_append_text(b, line, h->line_len, true) ||
+	       put_key(b, "path", false) ||
+	       (h->pre && h->pe == h->pre
+		    ? entry_json_append_string(b, "/", 1)
+		    : entry_json_append_text(b, line + h->pre, h->pe - h->pre, true)) ||
+	       put_key(b, "query", false) ||
+	       entry_json_append_text(b, line + h->qs, h->qe - h->qs, true) ||
+	       put_key(b, "query_params", false) ||
+	       put_params((const char *)line + h->qs, h->qe - h->qs, b);
+}
+
+/* An HTTP/2 head's members before "version". */
+static int put_h2_start(const struct h1_head *h, struct entry_json_buf *b)
+{
+	bool first = true;
+
+	if (!h->request) {
+		if (h->no_status)
+			return 0;
+		return put_key(b, "status", true) || entry_json_append_int(b, h->status) ||
+		       put_key(b, "status_text", false) ||
+		       entry_json_append_string(b, at(h, h->line), h->line_len) ||
+		       entry_json_append_raw(b, ",", 1);
+	}
+	if (put_ps(h, H1_PS_METHOD, "method", b, &first) || (!h->no_url && put_url(h, b, first)))
+		return -ENOMEM;
+	first = first && h->no_url;
+	if (put_ps(h, H1_PS_AUTHORITY, "authority", b, &first) ||
+	    put_ps(h, H1_PS_SCHEME, "scheme", b, &first) ||
+	    put_ps(h, H1_PS_PROTOCOL, "protocol", b, &first))
+		return -ENOMEM;
+	return first ? 0 : entry_json_append_raw(b, ",", 1);
+}
+
+/* What an HTTP/2 head could not decode whole: its last members. */
+static int put_h2_end(const struct h1_head *h, struct entry_json_buf *b)
+{
+	return (h->hdr_truncated && entry_json_append_raw(b, ",\"headers_truncated\":true", 25)) ||
+	       (h->hdr_partial && entry_json_append_raw(b, ",\"headers_partial\":true", 23)) ||
+	       (h->unknown &&
+		(put_key(b, "unknown_headers", false) || entry_json_append(b, h->unknown)));
 }
 
 int h1_head_write(const struct h1_head *h, struct entry_json_buf *b)
@@ -565,32 +794,30 @@ int h1_head_write(const struct h1_head *h, struct entry_json_buf *b)
 
 	if (entry_json_append_raw(b, "{", 1))
 		return -ENOMEM;
-	if (h->request) {
+	if (h->h2) {
+		/* "version" follows a comma put_h2_start wrote, or nothing */
+		rc = put_h2_start(h, b) || entry_json_append_raw(b, "\"version\":", 10) ||
+		     entry_json_append_string(b, h->version, strlen(h->version));
+	} else if (h->request) {
 		rc = put_key(b, "method", true) ||
 		     entry_json_append_string(b, h->method, strlen(h->method)) ||
-		     put_key(b, "url", false) || entry_json_append_text(b, line, h->line_len, true) ||
-		     put_key(b, "path", false) ||
-		     (h->pre && h->pe == h->pre
-			  ? entry_json_append_string(b, "/", 1)
-			  : entry_json_append_text(b, line + h->pre, h->pe - h->pre, true)) ||
-		     put_key(b, "query", false) ||
-		     entry_json_append_text(b, line + h->qs, h->qe - h->qs, true) ||
-		     put_key(b, "query_params", false) ||
-		     put_params((const char *)line + h->qs, h->qe - h->qs, b);
+		     put_url(h, b, false);
 	} else {
 		rc = put_key(b, "status", true) || entry_json_append_int(b, h->status) ||
 		     put_key(b, "status_text", false) ||
 		     entry_json_append_text(b, line, h->line_len, false);
 	}
-	rc = rc || put_key(b, "version", false) ||
-	     entry_json_append_string(b, h->version, strlen(h->version)) ||
-	     put_key(b, "headers", false) || put_fields(h, &h->hdrs, b) ||
+	if (!h->h2)
+		rc = rc || put_key(b, "version", false) ||
+		     entry_json_append_string(b, h->version, strlen(h->version));
+	rc = rc || put_key(b, "headers", false) || put_fields(h, &h->hdrs, b) ||
 	     (h->cookies && (put_key(b, "cookies", false) || entry_json_append(b, h->cookies))) ||
 	     (h->has_ct && (put_key(b, "content_type", false) ||
 			    entry_json_append_string(b, at(h, h->ct), h->ct_len))) ||
 	     (h->has_body && (put_key(b, "body", false) || put_body(h, b))) ||
-	     (h->trls.n && (put_key(b, "trailers", false) || put_fields(h, &h->trls, b))) ||
-	     entry_json_append_raw(b, "}", 1);
+	     ((h->trls.n || h->trls_seen) &&
+	      (put_key(b, "trailers", false) || put_fields(h, &h->trls, b))) ||
+	     (h->h2 && put_h2_end(h, b)) || entry_json_append_raw(b, "}", 1);
 	if (rc) {
 		b->len = start;
 		return -ENOMEM;
@@ -643,22 +870,40 @@ static json_t *body_tree(const struct h1_head *h)
  */
 json_t *h1_head_tree(const struct h1_head *h)
 {
+	static const char *const ps_keys[H1_PS_N] = {"method", "",	   "authority",
+						     "scheme", "protocol", ""};
 	json_t *o = json_object();
 	int rc = !o;
 
-	if (h->request && !rc)
+	if (h->h2 && h->request && !rc) {
+		/* method, the url's members, authority, scheme, protocol: as put_h2_start() */
+		for (int w = H1_PS_METHOD; w <= H1_PS_PROTOCOL && !rc; w++) {
+			if (w == H1_PS_PATH)
+				rc = !h->no_url && http_url_split(o, at(h, h->line), h->line_len);
+			else if (has_ps(h, w))
+				rc = json_object_set_new_nocheck(
+				    o, ps_keys[w],
+				    json_stringn_nocheck(at(h, h->ps[w]), h->ps_len[w]));
+		}
+	} else if (h->request && !rc) {
 		rc = json_object_set_new_nocheck(o, "method", json_string_nocheck(h->method)) ||
 		     http_url_split(o, at(h, h->line), h->line_len);
-	else if (!rc)
+	} else if (!rc && !h->no_status) {
 		rc = json_object_set_new_nocheck(o, "status", json_integer(h->status)) ||
 		     entry_set_text(o, "status_text", (const uint8_t *)at(h, h->line), h->line_len);
+	}
 	rc = rc || json_object_set_new_nocheck(o, "version", json_string_nocheck(h->version)) ||
 	     json_object_set_new_nocheck(o, "headers", fields_tree(h, &h->hdrs)) ||
 	     (h->cookies && json_object_set_nocheck(o, "cookies", h->cookies)) ||
 	     (h->has_ct && json_object_set_new_nocheck(
 			       o, "content_type", json_stringn_nocheck(at(h, h->ct), h->ct_len))) ||
 	     (h->has_body && json_object_set_new_nocheck(o, "body", body_tree(h))) ||
-	     (h->trls.n && json_object_set_new_nocheck(o, "trailers", fields_tree(h, &h->trls)));
+	     ((h->trls.n || h->trls_seen) &&
+	      json_object_set_new_nocheck(o, "trailers", fields_tree(h, &h->trls))) ||
+	     (h->hdr_truncated &&
+	      json_object_set_new_nocheck(o, "headers_truncated", json_true())) ||
+	     (h->hdr_partial && json_object_set_new_nocheck(o, "headers_partial", json_true())) ||
+	     (h->unknown && json_object_set_nocheck(o, "unknown_headers", h->unknown));
 	if (rc) {
 		json_decref(o);
 		return NULL;
@@ -763,7 +1008,7 @@ static void get_body(const struct h1_head *h, const char *k, struct entry_value 
 	} else if (!strcmp(k, "gap_bytes") && h->gap_bytes) {
 		out->type = ENTRY_VALUE_INT;
 		out->i = h->gap_bytes > (uint64_t)INT64_MAX ? INT64_MAX : (long long)h->gap_bytes;
-	} else if (!strcmp(k, "text") && h->body_text) {
+	} else if (!strcmp(k, "text") && body_is_text(h)) {
 		/* the bytes are not a C string: the tree's, unless there are none */
 		out->type = ENTRY_VALUE_OTHER;
 		if (!h->body_len) {
@@ -771,8 +1016,143 @@ static void get_body(const struct h1_head *h, const char *k, struct entry_value 
 			out->s = "";
 			out->len = 0;
 		}
-	} else if (!strcmp(k, "base64") && !h->body_text) {
+	} else if (!strcmp(k, "base64") && !body_is_text(h)) {
 		out->type = ENTRY_VALUE_OTHER;
+	}
+}
+
+/* The members a head may have. */
+enum mkey {
+	M_NONE,
+	M_HEADERS,
+	M_TRAILERS,
+	M_BODY,
+	M_QUERY_PARAMS,
+	M_COOKIES,
+	M_UNKNOWN,
+	M_HTRUNC,
+	M_HPARTIAL,
+	M_METHOD,
+	M_AUTHORITY,
+	M_SCHEME,
+	M_PROTOCOL,
+	M_URL,
+	M_PATH,
+	M_QUERY,
+	M_VERSION,
+	M_CT,
+	M_STATUS,
+	M_STATUS_TEXT,
+};
+
+/* k's member: its first byte picks the few names to compare (a chain of strcmp() was a
+ * tenth of `floe read`'s text mode on HTTP/2, which asks four members per entry). */
+static enum mkey member_key(const char *k)
+{
+	static const struct {
+		const char *name;
+		enum mkey key;
+	} keys[] = {
+	    {"authority", M_AUTHORITY},
+	    {"body", M_BODY},
+	    {"content_type", M_CT},
+	    {"cookies", M_COOKIES},
+	    {"headers", M_HEADERS},
+	    {"headers_partial", M_HPARTIAL},
+	    {"headers_truncated", M_HTRUNC},
+	    {"method", M_METHOD},
+	    {"path", M_PATH},
+	    {"protocol", M_PROTOCOL},
+	    {"query", M_QUERY},
+	    {"query_params", M_QUERY_PARAMS},
+	    {"scheme", M_SCHEME},
+	    {"status", M_STATUS},
+	    {"status_text", M_STATUS_TEXT},
+	    {"trailers", M_TRAILERS},
+	    {"unknown_headers", M_UNKNOWN},
+	    {"url", M_URL},
+	    {"version", M_VERSION},
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].name[0] == k[0] && !strcmp(keys[i].name + 1, k + 1))
+			return keys[i].key;
+	return M_NONE;
+}
+
+static void put_str(struct entry_value *out, const char *s, size_t len)
+{
+	out->type = ENTRY_VALUE_STRING;
+	out->s = s;
+	out->len = len;
+}
+
+/* A scalar member (depth 2) as h1_head_write() writes it. */
+static void get_scalar(const struct h1_head *h, enum mkey m, struct entry_value *out)
+{
+	const char *line = at(h, h->line);
+
+	switch (m) {
+	case M_HTRUNC:
+	case M_HPARTIAL:
+		if (m == M_HTRUNC ? h->hdr_truncated : h->hdr_partial) {
+			out->type = ENTRY_VALUE_BOOL;
+			out->i = 1;
+		}
+		break;
+	case M_METHOD:
+		if (h->request && !h->h2)
+			put_str(out, h->method, strlen(h->method));
+		else if (h->request && has_ps(h, H1_PS_METHOD))
+			put_str(out, at(h, h->ps[H1_PS_METHOD]), h->ps_len[H1_PS_METHOD]);
+		break;
+	case M_AUTHORITY:
+	case M_SCHEME:
+	case M_PROTOCOL: {
+		/* valid UTF-8 without NUL, followed by one */
+		enum h1_pseudo w = m == M_AUTHORITY ? H1_PS_AUTHORITY
+				   : m == M_SCHEME  ? H1_PS_SCHEME
+						    : H1_PS_PROTOCOL;
+
+		if (h->h2 && h->request && has_ps(h, w))
+			put_str(out, at(h, h->ps[w]), h->ps_len[w]);
+		break;
+	}
+	case M_URL:
+		if (h->request && !h->no_url)
+			get_text(line, h->line_len, true, true, out);
+		break;
+	case M_PATH:
+		if (!h->request || h->no_url)
+			break;
+		if (h->pre && h->pe == h->pre)
+			put_str(out, "/", 1);
+		else
+			get_text(line + h->pre, h->pe - h->pre, true, h->pe == h->line_len, out);
+		break;
+	case M_QUERY:
+		if (h->request && !h->no_url)
+			get_text(line + h->qs, h->qe - h->qs, true, h->qe == h->line_len, out);
+		break;
+	case M_VERSION:
+		put_str(out, h->version, strlen(h->version));
+		break;
+	case M_CT:
+		if (h->has_ct)
+			put_str(out, at(h, h->ct), h->ct_len);
+		break;
+	case M_STATUS:
+		if (!h->request && !h->no_status) {
+			out->type = ENTRY_VALUE_INT;
+			out->i = h->status;
+		}
+		break;
+	case M_STATUS_TEXT:
+		if (!h->request && !h->no_status)
+			get_text(line, h->line_len, false, true, out);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -781,23 +1161,27 @@ static void get_body(const struct h1_head *h, const char *k, struct entry_value 
 static void get_member(const struct h1_head *h, const char *const *path, size_t depth,
 		       struct entry_value *out)
 {
-	const char *line = at(h, h->line), *k;
+	enum mkey m;
 
 	out->type = ENTRY_VALUE_OBJECT;
 	if (depth == 1)
 		return;
-	k = path[1];
+	m = member_key(path[1]);
 	out->type = ENTRY_VALUE_ABSENT; /* what h1_head_write() never writes, or a scalar's member */
-	if (!strcmp(k, "headers") || !strcmp(k, "trailers")) {
-		const struct h1_list *l = k[0] == 'h' ? &h->hdrs : &h->trls;
+	switch (m) {
+	case M_HEADERS:
+	case M_TRAILERS: {
+		const struct h1_list *l = m == M_HEADERS ? &h->hdrs : &h->trls;
 
-		if (l == &h->trls && !l->n)
+		if (l == &h->trls && !l->n && !h->trls_seen)
 			return;
 		if (depth == 2)
 			out->type = ENTRY_VALUE_OBJECT;
 		else if (depth == 3)
 			get_field(h, l, path[2], out);
-	} else if (!strcmp(k, "body")) {
+		return;
+	}
+	case M_BODY:
 		if (!h->has_body)
 			return;
 		if (h->body_json)
@@ -806,51 +1190,26 @@ static void get_member(const struct h1_head *h, const char *const *path, size_t 
 			out->type = ENTRY_VALUE_OBJECT;
 		else if (depth == 3)
 			get_body(h, path[2], out);
-	} else if (!strcmp(k, "query_params")) {
-		if (!h->request)
+		return;
+	case M_QUERY_PARAMS:
+		if (!h->request || h->no_url)
 			return;
 		/* a name that is not there is known without decoding them all */
 		out->type = depth == 2 ? ENTRY_VALUE_OBJECT : ENTRY_VALUE_OTHER;
 		if (depth == 3 && !has_param(h, path[2]))
 			out->type = ENTRY_VALUE_ABSENT;
-		else if (depth > 3)
-			out->type = ENTRY_VALUE_OTHER;
-	} else if (!strcmp(k, "cookies")) {
+		return;
+	case M_COOKIES:
 		if (h->cookies)
 			out->type = ENTRY_VALUE_OTHER;
-	} else if (depth != 2) {
-		return; /* a scalar has no members */
-	} else if (!strcmp(k, "version")) {
-		out->type = ENTRY_VALUE_STRING;
-		out->s = h->version;
-		out->len = strlen(h->version);
-	} else if (!strcmp(k, "content_type")) {
-		if (h->has_ct) {
-			out->type = ENTRY_VALUE_STRING;
-			out->s = at(h, h->ct);
-			out->len = h->ct_len;
-		}
-	} else if (h->request && !strcmp(k, "method")) {
-		out->type = ENTRY_VALUE_STRING;
-		out->s = h->method;
-		out->len = strlen(h->method);
-	} else if (h->request && !strcmp(k, "url")) {
-		get_text(line, h->line_len, true, true, out);
-	} else if (h->request && !strcmp(k, "path")) {
-		if (h->pre && h->pe == h->pre) {
-			out->type = ENTRY_VALUE_STRING;
-			out->s = "/";
-			out->len = 1;
-		} else {
-			get_text(line + h->pre, h->pe - h->pre, true, h->pe == h->line_len, out);
-		}
-	} else if (h->request && !strcmp(k, "query")) {
-		get_text(line + h->qs, h->qe - h->qs, true, h->qe == h->line_len, out);
-	} else if (!h->request && !strcmp(k, "status")) {
-		out->type = ENTRY_VALUE_INT;
-		out->i = h->status;
-	} else if (!h->request && !strcmp(k, "status_text")) {
-		get_text(line, h->line_len, false, true, out);
+		return;
+	case M_UNKNOWN:
+		if (h->unknown)
+			out->type = ENTRY_VALUE_OTHER;
+		return;
+	default:
+		if (depth == 2) /* else a scalar's member: none */
+			get_scalar(h, m, out);
 	}
 }
 

@@ -26,6 +26,7 @@
 #include "dissect/byte_reader.h"
 #include "dissect/grpc.h"
 #include "dissect/hpack.h"
+#include "dissect/http1_fields.h"
 #include "dissect/http_common.h"
 #include "dissect/tunnel.h"
 
@@ -71,9 +72,7 @@ enum frame_type {
 
 /* One direction of a stream: the request (TCP_DIR_C2S) or the response. */
 struct half {
-	json_t *msg;           /* the "request" / "response" object, from its first head */
-	json_t *headers;       /* its regular header fields */
-	json_t *trailers;
+	struct h1_head *hd; /* its first head, later blocks as trailers (http1_fields.h) */
 	struct http_body body;
 	struct grpc_messages *grpc;
 	uint64_t ts, end_ts, size;
@@ -119,7 +118,8 @@ struct block {
 	uint8_t *frag;        /* the fragments gathered (at most HTTP2_HEADER_BLOCK_MAX) */
 	size_t frag_len, frag_cap;
 	size_t kept;
-	json_t *headers, *pseudo, *unknown;
+	struct h1_head *hd; /* its fields (request or response head: known at its end) */
+	json_t *unknown;
 };
 
 struct dir {
@@ -362,9 +362,7 @@ static struct stream *stream_find(struct h2 *h, uint32_t id)
 
 static void half_free(struct half *hf)
 {
-	json_decref(hf->msg);
-	json_decref(hf->headers);
-	json_decref(hf->trailers);
+	h1_head_free(hf->hd);
 	json_decref(hf->unknown);
 	http_body_reset(&hf->body);
 	if (hf->grpc) {
@@ -405,82 +403,69 @@ static void stream_free(struct h2 *h, struct stream *s)
 	free(s);
 }
 
-static void set_body_json(json_t *msg, const struct half *hf, bool grpc)
-{
-	const char *ce = http_headers_get(hf->headers, "content-encoding");
-	json_t *b;
-
-	if (grpc) {
-		/* gRPC bodies are shown as messages; the body says how much there was. */
-		b = json_object();
-		if (b)
-			json_object_set_new(b, "size", json_integer((json_int_t)hf->body.size));
-	} else {
-		b = http_body_to_json(&hf->body, ce);
-	}
-	if (b && hf->lost)
-		json_object_set_new(b, "gap_bytes", json_integer((json_int_t)hf->lost));
-	if (b)
-		json_object_set_new(msg, "body", b);
-}
-
-/* What a half shows of headers floe could not decode whole. */
-static void set_partial_json(json_t *msg, const struct half *hf)
-{
-	if (hf->headers_truncated)
-		json_object_set_new(msg, "headers_truncated", json_true());
-	if (hf->headers_partial)
-		json_object_set_new(msg, "headers_partial", json_true());
-	if (hf->unknown)
-		json_object_set(msg, "unknown_headers", hf->unknown);
-}
-
 /*
  * The stream's entry (NULL on ENOMEM). why: the reason given to a missing half (RST_STREAM
  * and GOAWAY override it with ENTRY_REASON_STREAM_RESET; a stream that bytes were lost from
  * says ENTRY_REASON_GAP).
  */
-static struct entry *stream_entry(struct conn *c, struct stream *s,
-				  enum entry_missing_reason why)
+static struct entry *stream_entry(struct conn *c, struct stream *s, enum entry_missing_reason why,
+				  bool tunnel)
 {
 	struct half *rq = &s->h[0], *rs = &s->h[1];
 	struct entry *e = s->handover;
-	json_t *f;
+	json_t *f, *g = NULL;
 
 	s->handover = NULL;
 	if (!e)
 		e = conn_entry_new(c);
 	if (!e)
 		return NULL;
-	f = e->fields;
 	e->protocol = s->grpc ? "grpc" : "http";
 	memcpy(e->version, "2", 2);
 	e->stream_id = s->id;
-	if (rq->msg) {
+	if (s->grpc) {
+		/* before the heads go to the entry: gRPC reads their fields */
+		json_t *rqh = rq->hd ? h1_head_fields_tree(rq->hd, false) : NULL;
+		json_t *rsh = rs->hd ? h1_head_fields_tree(rs->hd, false) : NULL;
+		json_t *rst = rs->hd && h1_head_fields(rs->hd, true)
+				  ? h1_head_fields_tree(rs->hd, true)
+				  : NULL;
+
+		g = grpc_call_json(s->path, rqh, rsh, rst, rq->grpc, rs->grpc);
+		json_decref(rqh);
+		json_decref(rsh);
+		json_decref(rst);
+	}
+	if (rq->hd) {
 		/* Without response bodies (text output) an empty request body is not shown either:
-		 * nothing reads it (GraphQL finds nothing in an empty body). */
-		if (rq->body.size || rq->lost || s->grpc || conn_response_bodies(c))
-			set_body_json(rq->msg, rq, s->grpc);
-		if (rq->trailers)
-			json_object_set(rq->msg, "trailers", rq->trailers);
-		set_partial_json(rq->msg, rq);
-		json_object_set(f, "request", rq->msg);
+		 * nothing reads it (GraphQL finds nothing in an empty body). A tunnel's bytes
+		 * are no bodies. */
+		bool body =
+		    !tunnel && (rq->body.size || rq->lost || s->grpc || conn_response_bodies(c));
+
+		h1_head_end_h2(rq->hd, body ? &rq->body : NULL, s->grpc, rq->lost,
+			       rq->headers_truncated, rq->headers_partial, rq->unknown);
+		rq->unknown = NULL;
+		h1_entry_set(e, false, rq->hd); /* ENOMEM: the half is left out */
+		rq->hd = NULL;
 		e->request_ts_ns = rq->ts;
 		e->request_end_ns = rq->end_ts;
 		e->request_size = rq->size;
-	} else if (json_object_get(f, "request")) {
+	} else if (json_object_get(e->fields, "request")) {
 		/* h2c: the upgrade request came over HTTP/1.1 and keeps its own fields */
-		if (!json_object_get(f, "upgrade"))
-			json_object_set_new(f, "upgrade", json_string("h2c"));
+		if (!json_object_get(e->fields, "upgrade"))
+			json_object_set_new(e->fields, "upgrade", json_string("h2c"));
 	}
-	if (rs->msg) {
-		if (s->grpc || conn_response_bodies(c))
-			set_body_json(rs->msg, rs, s->grpc);
-		if (rs->trailers)
-			json_object_set(rs->msg, "trailers", rs->trailers);
-		set_partial_json(rs->msg, rs);
-		json_object_set(f, "response", rs->msg);
+	if (rs->hd) {
+		h1_head_end_h2(
+		    rs->hd, !tunnel && (s->grpc || conn_response_bodies(c)) ? &rs->body : NULL,
+		    s->grpc, rs->lost, rs->headers_truncated, rs->headers_partial, rs->unknown);
+		rs->unknown = NULL;
+		h1_entry_set(e, true, rs->hd);
+		rs->hd = NULL;
 	}
+	/* the members after the heads (with a compact part, e->fields holds only those) */
+	f = e->fields;
 	if (rs->ts) {
 		e->response_ts_ns = rs->ts;
 		e->response_end_ns = rs->end_ts;
@@ -514,13 +499,8 @@ static struct entry *stream_entry(struct conn *c, struct stream *s,
 	}
 	if (s->goaway)
 		json_object_set_new(f, "goaway", json_true());
-	if (s->grpc) {
-		json_t *g = grpc_call_json(s->path, rq->headers, rs->headers, rs->trailers,
-					   rq->grpc, rs->grpc);
-
-		if (g)
-			json_object_set_new(f, "grpc", g);
-	}
+	if (g)
+		json_object_set_new(f, "grpc", g);
 	if (!rq->head)
 		e->missing = ENTRY_MISSING_REQUEST;
 	else if (!rs->ended || !rs->head) /* a response whose head a gap took is missing */
@@ -549,7 +529,7 @@ static void stream_emit(struct h2 *h, struct conn *c, struct stream *s,
 		stream_free(h, s);
 		return;
 	}
-	e = stream_entry(c, s, why);
+	e = stream_entry(c, s, why, false);
 	stream_free(h, s);
 	if (e)
 		conn_emit(c, e);
@@ -675,102 +655,44 @@ static void make_grpc(struct h2 *h, struct stream *s)
 
 /* ---- heads ---- */
 
-static const char *pseudo_get(const struct block *b, const char *name)
-{
-	return json_string_value(json_object_get(b->pseudo, name));
-}
-
-static void copy_pseudo(json_t *msg, const struct block *b, const char *name, const char *key)
-{
-	json_t *v = json_object_get(b->pseudo, name);
-
-	if (v)
-		json_object_set(msg, key, v);
-}
-
 static void apply_request(struct h2 *h, struct stream *s, struct block *b)
 {
 	struct half *hf = &s->h[0];
-	const char *path = pseudo_get(b, ":path"), *ct, *cookie;
-	json_t *req = json_object();
+	const char *path, *ct;
 
-	if (!req)
+	if (!b->hd)
 		return;
-	hf->msg = req;
+	hf->hd = b->hd;
+	b->hd = NULL;
 	hf->head = true;
-	hf->headers = b->headers;
 	hf->headers_truncated = b->truncated;
-	b->headers = NULL;
-	copy_pseudo(req, b, ":method", "method");
+	h1_head_finish_h2(hf->hd, -1, NULL);
+	path = h1_head_pseudo(hf->hd, H1_PS_PATH, NULL);
 	if (path) {
-		http_url_split(req, path, json_string_length(json_object_get(b->pseudo, ":path")));
 		free(s->path);
 		s->path = strdup(path);
-	} else if (pseudo_get(b, ":authority")) {
-		/* CONNECT has only :authority, the target in authority form */
-		const char *a = pseudo_get(b, ":authority");
-
-		http_url_split(req, a, strlen(a));
 	}
-	copy_pseudo(req, b, ":authority", "authority");
-	copy_pseudo(req, b, ":scheme", "scheme");
-	copy_pseudo(req, b, ":protocol", "protocol"); /* extended CONNECT (RFC 8441) */
-	json_object_set_new(req, "version", json_string("2"));
-	if (hf->headers) {
-		json_object_set(req, "headers", hf->headers);
-		cookie = http_headers_get(hf->headers, "cookie");
-		if (cookie) {
-			json_t *ck = json_object();
-
-			if (ck && !http_cookies_from_request(ck, cookie))
-				json_object_set(req, "cookies", ck);
-			json_decref(ck);
-		}
-		ct = http_headers_get(hf->headers, "content-type");
-		if (ct) {
-			json_object_set_new(req, "content_type", json_string(ct));
-			if (is_grpc_type(ct))
-				make_grpc(h, s);
-		}
-	}
+	ct = h1_head_get(hf->hd, "content-type");
+	if (is_grpc_type(ct))
+		make_grpc(h, s);
 }
 
 static void apply_response(struct h2 *h, struct stream *s, struct block *b, int status)
 {
 	struct half *hf = &s->h[1];
-	const char *ct, *sc;
-	json_t *resp = json_object();
+	const char *ct;
 
-	if (!resp)
+	if (!b->hd)
 		return;
-	hf->msg = resp;
+	hf->hd = b->hd;
+	b->hd = NULL;
 	hf->head = true;
-	hf->headers = b->headers;
 	hf->headers_truncated = b->truncated;
-	b->headers = NULL;
-	if (status >= 0) {
-		json_object_set_new(resp, "status", json_integer(status));
-		json_object_set_new(resp, "status_text", json_string(status_text(status)));
-	}
-	json_object_set_new(resp, "version", json_string("2"));
-	if (!hf->headers)
-		return;
-	json_object_set(resp, "headers", hf->headers);
-	sc = http_headers_get(hf->headers, "set-cookie");
-	if (sc) {
-		json_t *ck = json_object();
-
-		if (ck && !http_cookies_from_set_cookie(ck, sc))
-			json_object_set(resp, "cookies", ck);
-		json_decref(ck);
-	}
-	ct = http_headers_get(hf->headers, "content-type");
-	if (ct) {
-		json_object_set_new(resp, "content_type", json_string(ct));
-		/* the request was not seen (capture started later): the response tells */
-		if (!s->h[0].head && is_grpc_type(ct))
-			make_grpc(h, s);
-	}
+	h1_head_finish_h2(hf->hd, status, status >= 0 ? status_text(status) : "");
+	ct = h1_head_get(hf->hd, "content-type");
+	/* the request was not seen (capture started later): the response tells */
+	if (!s->h[0].head && is_grpc_type(ct))
+		make_grpc(h, s);
 }
 
 /* A 1xx head: {"status", "status_text", "version", "headers", "time"} as HTTP/1 has it. */
@@ -788,28 +710,18 @@ static void add_interim(struct stream *s, struct block *b, int status)
 	json_object_set_new(o, "status", json_integer(status));
 	json_object_set_new(o, "status_text", json_string(status_text(status)));
 	json_object_set_new(o, "version", json_string("2"));
-	if (b->headers)
-		json_object_set(o, "headers", b->headers);
+	if (b->hd)
+		json_object_set_new(o, "headers", h1_head_fields_tree(b->hd, false));
 	entry_format_time(b->ts, t);
 	json_object_set_new(o, "time", json_string(t));
 }
 
-/* A later head of a direction: trailers (merged when there are several). */
+/* A later head of a direction: trailers (merged when there are several). A half without
+ * a head of its own (h2c: the upgrade request) keeps none. */
 static void add_trailers(struct half *hf, struct block *b)
 {
-	const char *k;
-	json_t *v;
-
-	if (!b->headers)
-		return;
-	if (!hf->trailers) {
-		hf->trailers = b->headers;
-		b->headers = NULL;
-		return;
-	}
-	json_object_foreach(b->headers, k, v)
-		http_headers_add(hf->trailers, k, strlen(k), json_string_value(v),
-				 json_string_length(v));
+	if (b->hd && hf->hd)
+		h1_head_add_trailers(hf->hd, b->hd);
 }
 
 static bool is_connect(const struct stream *s);
@@ -892,7 +804,7 @@ static void prio_forget(struct h2 *h, uint32_t sid)
 
 static bool is_connect(const struct stream *s)
 {
-	const char *m = json_string_value(json_object_get(s->h[0].msg, "method"));
+	const char *m = s->h[0].hd ? h1_head_pseudo(s->h[0].hd, H1_PS_METHOD, NULL) : NULL;
 
 	return s->h[0].head && m && !strcmp(m, "CONNECT");
 }
@@ -903,8 +815,10 @@ static void tunnel_stream_start(struct h2 *h, struct conn *c, struct stream *s)
 	struct half *rq = &s->h[0];
 	struct http_body early = rq->body;
 	uint64_t early_lost = rq->lost;
-	bool extended = json_object_get(rq->msg, "protocol") != NULL;
-	const char *authority = json_string_value(json_object_get(rq->msg, "authority"));
+	bool extended = h1_head_pseudo(rq->hd, H1_PS_PROTOCOL, NULL) != NULL;
+	const char *a = h1_head_pseudo(rq->hd, H1_PS_AUTHORITY, NULL);
+	/* a copy: the head goes to the entry */
+	char *authority = a ? strdup(a) : NULL;
 	struct entry *e;
 
 	/* DATA the client sent before the answer is the tunnel's first bytes, not a body. */
@@ -913,13 +827,11 @@ static void tunnel_stream_start(struct h2 *h, struct conn *c, struct stream *s)
 	h->kept -= early.len;
 	s->kept -= early.len;
 	s->tunnel = true;
-	e = stream_entry(c, s, ENTRY_REASON_NONE);
+	/* the answer came: the bytes that follow are the tunnel's, not bodies */
+	e = stream_entry(c, s, ENTRY_REASON_NONE, true);
 	if (e) {
-		/* the answer came: the bytes that follow are the tunnel's, not bodies */
 		e->missing = ENTRY_COMPLETE;
 		e->missing_reason = ENTRY_REASON_NONE;
-		json_object_del(json_object_get(e->fields, "request"), "body");
-		json_object_del(json_object_get(e->fields, "response"), "body");
 	}
 	if (e && (extended || h->ntunnels >= HTTP2_MAX_TUNNELS)) {
 		if (extended)
@@ -939,6 +851,7 @@ static void tunnel_stream_start(struct h2 *h, struct conn *c, struct stream *s)
 	if (s->tun && early.size + early_lost > early.len)
 		tunnel_gap(s->tun, TCP_DIR_C2S, early.size + early_lost - early.len, h->now);
 	http_body_reset(&early);
+	free(authority);
 }
 
 /* DATA payload bytes of a tunnel's stream. */
@@ -1052,7 +965,7 @@ static void headers_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 		else
 			add_trailers(hf, b);
 	} else {
-		int status = parse_status(pseudo_get(b, ":status"));
+		int status = parse_status(b->hd ? h1_head_pseudo(b->hd, H1_PS_STATUS, NULL) : NULL);
 
 		if (status >= 100 && status < 200) {
 			add_interim(s, b, status);
@@ -1103,8 +1016,7 @@ static void promise_done(struct h2 *h, struct conn *c, enum tcp_dir dir, struct 
 static void block_reset(struct h2 *h, struct block *b)
 {
 	h->kept -= b->kept; /* what no stream took over */
-	json_decref(b->headers);
-	json_decref(b->pseudo);
+	h1_head_free(b->hd);
 	json_decref(b->unknown);
 	free(b->frag);
 	memset(b, 0, sizeof(*b));
@@ -1147,8 +1059,9 @@ static int block_field(void *ctx, const struct hpack_field *f)
 	struct h2 *h = x->h;
 	struct block *b = x->b;
 	size_t cost;
-	static const char *const known[] = { ":method", ":path", ":authority", ":scheme",
-					     ":status", ":protocol" };
+	/* in the order of enum h1_pseudo */
+	static const char *const known[H1_PS_N] = {":method", ":path",	   ":authority",
+						   ":scheme", ":protocol", ":status"};
 	unsigned i;
 
 	if (!f->name || !f->value) {
@@ -1168,18 +1081,17 @@ static int block_field(void *ctx, const struct hpack_field *f)
 			if (strlen(known[i]) == f->name_len &&
 			    !memcmp(known[i], f->name, f->name_len)) {
 				/* a repeated pseudo-header is malformed: the first one counts */
-				if (!json_object_get(b->pseudo, known[i]))
-					json_object_set_new(b->pseudo, known[i],
-							    entry_json_text(f->value,
-									    f->value_len));
+				if (b->hd)
+					h1_head_set_pseudo(b->hd, (enum h1_pseudo)i, f->value,
+							   f->value_len);
 				return 0;
 			}
 		}
 		return 0; /* unknown pseudo-headers are malformed (RFC 9113 8.3); not kept */
 	}
-	if (b->headers)
-		http_headers_add(b->headers, (const char *)f->name, f->name_len,
-				 (const char *)f->value, f->value_len);
+	if (b->hd)
+		h1_head_add_field(b->hd, false, (const char *)f->name, f->name_len,
+				  (const char *)f->value, f->value_len);
 	return 0;
 }
 
@@ -1259,8 +1171,8 @@ static void block_start(struct h2 *h, struct dir *d)
 	b->sid = d->sid;
 	b->end_stream = d->type == F_HEADERS && (d->flags & FL_END_STREAM);
 	b->ts = d->ts;
-	b->headers = json_object();
-	b->pseudo = json_object();
+	/* a PUSH_PROMISE carries a request */
+	b->hd = h1_head_new_h2(d->type == F_PUSH_PROMISE || d == &h->d[TCP_DIR_C2S]);
 }
 
 /*
@@ -1523,9 +1435,9 @@ static void body_append(struct h2 *h, struct stream *s, struct half *hf, const u
 	s->kept += hf->body.len - before;
 }
 
-static const char *half_grpc_encoding(const struct half *hf)
+static const char *half_grpc_encoding(struct half *hf)
 {
-	return http_headers_get(hf->headers, "grpc-encoding");
+	return hf->hd ? h1_head_get(hf->hd, "grpc-encoding") : NULL;
 }
 
 /* Variable payload bytes (between prefix and padding). */
@@ -1892,9 +1804,11 @@ static void *h2_open(struct conn *c, void *handover)
 
 /*
  * For the engine's memory budget (dissector.h, mem()). Exact for the body buffers, the
- * header block fragments, the HPACK tables and gRPC's message buffers; JSON is estimated:
- * H2_STREAM_BYTES per stream (its struct, entry and fixed members) and the decoded bytes
- * kept (h->kept: header fields as HPACK sizes them, body bytes) twice more.
+ * header block fragments, the HPACK tables and gRPC's message buffers; the rest is estimated
+ * (walking every stream's heads per packet would cost more than it tells): H2_STREAM_BYTES
+ * per stream (its struct, entry and fixed members) and the decoded bytes kept (h->kept:
+ * header fields as HPACK sizes them, i.e. with 32 bytes each, and body bytes) twice more,
+ * which covers a head's arena (the bytes and their NULs) and its field array.
  */
 #define H2_STREAM_BYTES (sizeof(struct stream) + sizeof(struct entry) + 512u)
 
