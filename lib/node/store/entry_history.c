@@ -1005,6 +1005,7 @@ int entry_history_open(const struct entry_history_config *cfg, struct entry_hist
 		goto fail;
 	}
 	h->thread_started = true;
+	pthread_setname_np(h->thread, "floe-history"); /* for top -H, perf, live.sh's notes */
 	*out = h;
 	return 0;
 fail:
