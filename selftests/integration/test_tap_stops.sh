@@ -220,6 +220,13 @@ if mount -t tmpfs -o size=64k floe-test-full "$FULL"; then
 			grep -q '^floe: cannot write entries: No space left on device; stopping' "$log"
 		check "entries on a full disk: the summary counts the entries not written" \
 			grep -Eq 'entries not written +[1-9][0-9]* \(No space left on device\)' "$log"
+		# Every entry is either printed or not written (entries gathered into a batch
+		# after the failure count as not written, not as printed).
+		made=$(sed -n 's/^ *entries *\([0-9]\+\) (\([0-9]\+\) printed.*/\1 \2/p' "$log")
+		made=${made:-0 0}
+		unwritten=$(sed -n 's/^ *entries not written *\([0-9]\+\) .*/\1/p' "$log")
+		is "$(( ${made% *} - ${made#* } ))" "${unwritten:-x}" \
+			"entries on a full disk: entries made = printed + not written"
 		stopped_cleanly "entries on a full disk" "$log" "$store"
 	else
 		not_ok "entries on a full disk: floe starts"
