@@ -170,7 +170,9 @@ run_floe() {
 	ring=$(bpf_map_kb "$pid" Rss)
 	ring_size=$(bpf_map_kb "$pid" Size)
 	NOTES+=("$label threads: $(thread_cpu "$pid")")
-	bg_stop "$pid" INT
+	# A tap under this load takes 2.5 s or more to stop (hooks, the ring, the store's close)
+	# on a busy machine: killed after 3 s it would print no summary.
+	bg_stop "$pid" INT 30
 	[ -z "${BENCH_LIVE_EXPORT:-}" ] ||
 		"$FLOE" pcap export --store "$d/store" --force -o "$BENCH_LIVE_EXPORT.${label// /_}.pcap" >/dev/null
 	rm -rf "$d/store"

@@ -143,12 +143,13 @@ node_bg() {
 	PODS_PIDS+=("$BG_PID")
 }
 
-# bg_stop PID [SIG]: signal one of our processes, wait up to 3 s, then SIGKILL. Returns its status.
+# bg_stop PID [SIG [SECS]]: signal one of our processes, wait up to SECS (3) s, then SIGKILL.
+# Returns its status.
 bg_stop() {
-	local pid=$1 sig=${2:-TERM} i rc=0
+	local pid=$1 sig=${2:-TERM} secs=${3:-3} i rc=0
 	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return $?; }
 	kill -"$sig" "$pid" 2>/dev/null
-	for ((i = 0; i < 30; i++)); do
+	for ((i = 0; i < secs * 10; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
