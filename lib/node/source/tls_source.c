@@ -172,6 +172,7 @@ struct tls_source {
 	/* While a libssl mapped by a running process (dlopen) is looked at: when (monotonic) the
 	 * kernel saw the mmap, so the log can say how long its calls went unread. 0 otherwise. */
 	uint64_t mmap_seen_ns;
+	uint64_t mmap_woke_ns; /* and when floe handled that event */
 };
 
 static struct bpf_program *probe_prog(struct tls_bpf *s, const struct probe_spec *p)
@@ -633,7 +634,25 @@ static void lib_go_wide(struct tls_source *ts, struct tls_lib *l)
 			l->path, ts->cfg.pid_probes_max);
 }
 
-/* pr's own probes of the file of slot s (the kernel puts them in pr's memory only). */
+/*
+ * l's probes went on for process pid after its mmap of the file (proc_mmap, a dlopen): how long
+ * its calls went unread, and how much of that floe took to handle the event (its wake-up on a
+ * loaded machine) against the rest (reading the maps and the file, the attaches).
+ */
+static void log_mmap_window(struct tls_source *ts, const struct tls_lib *l, pid_t pid)
+{
+	uint64_t d = evloop_now_ns() - ts->mmap_seen_ns, w = ts->mmap_woke_ns - ts->mmap_seen_ns;
+
+	ts->st.dlopen_probe_us = d / 1000;
+	ts->st.dlopen_wake_us = w / 1000;
+	fprintf(ts->cfg.log,
+		"floe: tls: %s probed %.1f ms after process %d mapped it (the event handled after "
+		"%.1f ms; its calls before that are not read)\n",
+		l->path, (double)d / 1e6, pid, (double)w / 1e6);
+}
+
+/* pr's own probes of the file of slot s (the kernel puts them in pr's memory only), or the
+ * file's probes for all when it has more users than cfg.pid_probes_max. */
 static void proc_probe(struct tls_source *ts, struct tls_proc *pr, struct proc_lib *s)
 {
 	struct tls_lib *l = &ts->libs[s->lib];
@@ -644,24 +663,19 @@ static void proc_probe(struct tls_source *ts, struct tls_proc *pr, struct proc_l
 		return;
 	if (l->n_sets >= ts->cfg.pid_probes_max) {
 		lib_go_wide(ts, l);
-		return;
+		if (!l->wide)
+			return;
+	} else {
+		s->links = links_attach(l, pr->pid, &err, &at);
+		if (!s->links) {
+			if (err != ESRCH) /* ESRCH: the process is gone already */
+				attach_failed(ts, l, at, err);
+			return;
+		}
+		l->n_sets++;
 	}
-	s->links = links_attach(l, pr->pid, &err, &at);
-	if (!s->links) {
-		if (err != ESRCH) /* ESRCH: the process is gone already */
-			attach_failed(ts, l, at, err);
-		return;
-	}
-	l->n_sets++;
-	if (ts->mmap_seen_ns) {
-		uint64_t d = evloop_now_ns() - ts->mmap_seen_ns;
-
-		ts->st.dlopen_probe_us = d / 1000;
-		fprintf(ts->cfg.log,
-			"floe: tls: %s probed for process %d %.1f ms after it mapped it (its calls "
-			"before that are not read)\n",
-			l->path, pr->pid, (double)d / 1e6);
-	}
+	if (ts->mmap_seen_ns)
+		log_mmap_window(ts, l, pr->pid);
 }
 
 static struct proc_lib *proc_slot(struct tls_source *ts, struct tls_proc *pr,
@@ -949,6 +963,7 @@ static void proc_mmap(struct tls_source *ts, pid_t pid, uint64_t seen_ns)
 	if (pr)
 		pr->scanned_tls = false;
 	ts->mmap_seen_ns = seen_ns;
+	ts->mmap_woke_ns = evloop_now_ns();
 	r = scan_pid(ts, pid);
 	ts->mmap_seen_ns = 0;
 	if (r == 0)
@@ -1267,6 +1282,10 @@ int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 		};
 
 		for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+			/* Forks matter only to probes per process: a file's probes for all cover a
+			 * child from its first instruction (the sweep counts it later). */
+			if (tps[i] == ts->skel->progs.floe_tls_fork && !ts->cfg.pid_probes_max)
+				continue;
 			*links[i] = bpf_program__attach(tps[i]);
 			if (!*links[i]) {
 				ret = -errno;

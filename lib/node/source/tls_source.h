@@ -80,6 +80,7 @@ struct tls_source_stats {
 	uint64_t files_seen;	   /* program files remembered as looked at (bounded) */
 	uint64_t dlopen_probe_us;  /* the last libssl probed after a dlopen: microseconds from
 				    * the kernel's mmap to its probes in place */
+	uint64_t dlopen_wake_us;   /* of which until floe handled the mmap's event */
 };
 
 int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,

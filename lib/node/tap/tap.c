@@ -1106,7 +1106,8 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 		"\"tls_probes\":%llu,\"tls_probe_pids\":%llu,\"tls_wide_files\":%llu,"
 		"\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
 		"\"tls_mesh_hops\":%llu,\"tls_write_unsent\":%llu,\"tls_hold_timeouts\":%llu,"
-		"\"tls_files_seen\":%llu,\"tls_dlopen_probe_us\":%llu,\"tls_blind_count\":%llu,"
+		"\"tls_files_seen\":%llu,\"tls_dlopen_probe_us\":%llu,"
+		"\"tls_dlopen_wake_us\":%llu,\"tls_blind_count\":%llu,"
 		"\"tls_blind\":%s,"
 		"\"tls_pcap_frames\":%llu,\"tls_pcap_bytes\":%llu,\"tls_pcap_conns\":%llu,"
 		"\"tls_pcap_dup_skipped\":%llu,\"tls_pcap_no_endpoints\":%llu,"
@@ -1142,7 +1143,8 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 		(unsigned long long)tls->libs_unhooked, (unsigned long long)tls->mmaps,
 		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->write_unsent,
 		(unsigned long long)tls->hold_timeouts, (unsigned long long)tls->files_seen,
-		(unsigned long long)tls->dlopen_probe_us, (unsigned long long)tls->blind,
+		(unsigned long long)tls->dlopen_probe_us, (unsigned long long)tls->dlopen_wake_us,
+		(unsigned long long)tls->blind,
 		tls_blind ? tls_blind : "[]", (unsigned long long)tp->frames,
 		(unsigned long long)tp->bytes, (unsigned long long)tp->conns,
 		(unsigned long long)tp->dup_skipped, (unsigned long long)tp->no_endpoints,
