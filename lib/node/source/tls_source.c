@@ -172,7 +172,8 @@ struct tls_source {
 	/* While a libssl mapped by a running process (dlopen) is looked at: when (monotonic) the
 	 * kernel saw the mmap, so the log can say how long its calls went unread. 0 otherwise. */
 	uint64_t mmap_seen_ns;
-	uint64_t mmap_woke_ns; /* and when floe handled that event */
+	uint64_t mmap_woke_ns;	 /* and when floe handled that event */
+	uint64_t mmap_hooked_ns; /* and when it had read the library (0: known already) */
 };
 
 static struct bpf_program *probe_prog(struct tls_bpf *s, const struct probe_spec *p)
@@ -328,8 +329,11 @@ static void lib_hook_openssl(struct tls_source *ts, struct tls_lib *l, int fd)
 		return;
 	}
 	lib_hooked(ts, l, fd);
-	if (l->hooked)
-		fprintf(ts->cfg.log, "floe: tls: hooked %s\n", l->path);
+	if (!l->hooked)
+		return;
+	fprintf(ts->cfg.log, "floe: tls: hooked %s\n", l->path);
+	if (ts->mmap_seen_ns)
+		ts->mmap_hooked_ns = evloop_now_ns();
 }
 
 /*
@@ -642,13 +646,14 @@ static void lib_go_wide(struct tls_source *ts, struct tls_lib *l)
 static void log_mmap_window(struct tls_source *ts, const struct tls_lib *l, pid_t pid)
 {
 	uint64_t d = evloop_now_ns() - ts->mmap_seen_ns, w = ts->mmap_woke_ns - ts->mmap_seen_ns;
+	uint64_t h = ts->mmap_hooked_ns ? ts->mmap_hooked_ns - ts->mmap_seen_ns : w;
 
 	ts->st.dlopen_probe_us = d / 1000;
 	ts->st.dlopen_wake_us = w / 1000;
 	fprintf(ts->cfg.log,
 		"floe: tls: %s probed %.1f ms after process %d mapped it (the event handled after "
-		"%.1f ms; its calls before that are not read)\n",
-		l->path, (double)d / 1e6, pid, (double)w / 1e6);
+		"%.1f ms, the library read after %.1f ms; its calls before that are not read)\n",
+		l->path, (double)d / 1e6, pid, (double)w / 1e6, (double)h / 1e6);
 }
 
 /* pr's own probes of the file of slot s (the kernel puts them in pr's memory only), or the
@@ -964,6 +969,7 @@ static void proc_mmap(struct tls_source *ts, pid_t pid, uint64_t seen_ns)
 		pr->scanned_tls = false;
 	ts->mmap_seen_ns = seen_ns;
 	ts->mmap_woke_ns = evloop_now_ns();
+	ts->mmap_hooked_ns = 0;
 	r = scan_pid(ts, pid);
 	ts->mmap_seen_ns = 0;
 	if (r == 0)
