@@ -9,8 +9,8 @@
 #      writes it into every process mapping the file; floe's are attached per process of the
 #      tapped pods.
 #   2. Tapped traffic is still read: a Python client in a (started before floe, it waits until
-#      step 1 is over), each GET an entry with the status and local port it reported. (One
-#      started after floe was not read in 3 of 6 runs: docs/tls.md, "Which processes pay".)
+#      step 1 is over), each GET an entry with the status and local port it reported; and one
+#      started after floe that imports ssl 0.5 s after its exec (probes put on ahead).
 #   3. A child forked without exec by a tapped process (Python: the parent maps libssl, the
 #      child makes 3 HTTPS requests) is followed: 3 entries with the child's pid.
 #   4. The cost for b (diag, not pass/fail: the machine is shared): `ssl_calls` in b, CPU per
@@ -136,6 +136,28 @@ want=$(sort "$T/cli.log")
 diag "client: $(tr '\n' ';' <<<"$want")"
 diag "floe:   $(tr '\n' ';' <<<"$got")"
 is "$got" "$want" "a client in a: its 5 GETs entries with its status and local port" ||
+	diag "$(grep 'floe: tls' "$LOG")"
+
+# And one started after floe, whose exec floe sees before it maps libssl (probes ahead).
+pod_bg a "$T/late.log" env LD_LIBRARY_PATH="$T/lib" "$PY" -c '
+import sys, time
+time.sleep(0.5)
+import ssl, http.client
+ctx = ssl._create_unverified_context()
+time.sleep(1.5)
+for i in range(5):
+    c = http.client.HTTPSConnection(sys.argv[1], int(sys.argv[2]), context=ctx)
+    c.request("GET", "/late%d" % i)
+    port = c.sock.getsockname()[1]
+    r = c.getresponse()
+    print("GET /late%d %d %d" % (i, r.status, port), flush=True)
+    r.read()
+    c.close()' $A $PORT
+wait "$BG_PID" 2>/dev/null
+sel='.tls == true and (.request.url // "" | startswith("/late"))'
+entries_wait_sel "$OUT" "$sel" 5 10
+got=$(entries_complete "$OUT" | jq -r "select($sel) | \"\\(.request.method) \\(.request.url) \\(.response.status) \\(.src.port)\"" | sort)
+is "$got" "$(sort "$T/late.log")" "a client started after floe (exec, then dlopen of libssl): its 5 GETs read" ||
 	diag "$(grep 'floe: tls' "$LOG")"
 
 # ---------------------------------------------------------------- 3. a forked child

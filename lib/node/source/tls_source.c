@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -132,6 +133,30 @@ struct tls_proc {
 	struct proc_lib libs[PROC_LIBS];
 };
 
+/*
+ * Per-process probes are removed on a thread of their own: closing a uprobe's perf event
+ * waits for the kernel's grace periods (1.5-1.8 s for a set of 13 here), which on the loop
+ * would hold back the exec, fork and mmap events that new processes need handled at once. At
+ * most REAP_MAX sets wait (each holds its perf events' fds); past it they are removed on the
+ * loop, which then waits.
+ */
+#define REAP_MAX 64
+
+struct reap {
+	struct bpf_link **links;
+	size_t n;
+	struct reap *next;
+};
+
+struct reaper {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct reap *head;
+	unsigned pending;
+	bool stop, started;
+};
+
 struct rescan {
 	pid_t pid;
 	unsigned next; /* index in rescan_delays_ns */
@@ -174,6 +199,7 @@ struct tls_source {
 	uint64_t mmap_seen_ns;
 	uint64_t mmap_woke_ns;	 /* and when floe handled that event */
 	uint64_t mmap_hooked_ns; /* and when it had read the library (0: known already) */
+	struct reaper reaper;
 };
 
 static struct bpf_program *probe_prog(struct tls_bpf *s, const struct probe_spec *p)
@@ -206,6 +232,52 @@ static void links_destroy(struct bpf_link **links, size_t n)
 	free(links);
 }
 
+static void *reaper_main(void *arg)
+{
+	struct reaper *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		struct reap *q;
+
+		while (!r->head && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		q = r->head;
+		if (!q)
+			break; /* told to stop, nothing left */
+		r->head = q->next;
+		pthread_mutex_unlock(&r->mu);
+		links_destroy(q->links, q->n);
+		free(q);
+		pthread_mutex_lock(&r->mu);
+		r->pending--;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* links (n of them) removed on the reaper thread; here when it is not running or full. */
+static void links_reap(struct tls_source *ts, struct bpf_link **links, size_t n)
+{
+	struct reaper *r = &ts->reaper;
+	struct reap *q = NULL;
+
+	if (!links)
+		return;
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		if (r->pending < REAP_MAX && (q = malloc(sizeof(*q)))) {
+			*q = (struct reap){.links = links, .n = n, .next = r->head};
+			r->head = q;
+			r->pending++;
+			pthread_cond_signal(&r->cv);
+		}
+		pthread_mutex_unlock(&r->mu);
+	}
+	if (!q)
+		links_destroy(links, n);
+}
+
 /* l's probes for the process pid (-1: for every process). NULL on failure, with *err and the
  * point that failed (*at). */
 static struct bpf_link **links_attach(struct tls_lib *l, pid_t pid, int *err, size_t *at)
@@ -234,8 +306,10 @@ static struct bpf_link **links_attach(struct tls_lib *l, pid_t pid, int *err, si
 	return links;
 }
 
-/* The probes of l that processes have of their own (not the one for all) removed. */
-static void lib_drop_sets(struct tls_source *ts, struct tls_lib *l)
+/* The probes of l that processes have of their own (not the one for all) removed: now (the
+ * file's probes for all replace them, and must not run beside them for long), or on the
+ * reaper thread. */
+static void lib_drop_sets(struct tls_source *ts, struct tls_lib *l, bool now)
 {
 	uint32_t idx = (uint32_t)(l - ts->libs);
 
@@ -244,7 +318,10 @@ static void lib_drop_sets(struct tls_source *ts, struct tls_lib *l)
 			struct proc_lib *s = &ts->procs[i].libs[k];
 
 			if (s->lib == idx && s->links) {
-				links_destroy(s->links, l->n_pts);
+				if (now)
+					links_destroy(s->links, l->n_pts);
+				else
+					links_reap(ts, s->links, l->n_pts);
 				s->links = NULL;
 			}
 		}
@@ -254,7 +331,7 @@ static void lib_drop_sets(struct tls_source *ts, struct tls_lib *l)
 /* Every probe of l removed (each process's and the one for all), the file closed. */
 static void lib_unhook(struct tls_source *ts, struct tls_lib *l)
 {
-	lib_drop_sets(ts, l);
+	lib_drop_sets(ts, l, false);
 	links_destroy(l->wide, l->n_pts);
 	l->wide = NULL;
 	if (l->fd >= 0)
@@ -628,7 +705,7 @@ static void lib_go_wide(struct tls_source *ts, struct tls_lib *l)
 		attach_failed(ts, l, at, err);
 		return;
 	}
-	lib_drop_sets(ts, l);
+	lib_drop_sets(ts, l, true);
 	l->wide = w;
 	if (ts->cfg.pid_probes_max)
 		fprintf(ts->cfg.log,
@@ -716,21 +793,44 @@ static bool proc_ref(struct tls_source *ts, struct tls_proc *pr, struct tls_lib 
 
 /* Slot k of pr goes: its probes, and its count in the file's users (the last one's file is
  * unhooked after a sweep: sweep_arm). */
+/* A process no longer uses l: the last one's file is unhooked after a sweep (sweep_arm). */
+static void lib_unuse(struct tls_source *ts, struct tls_lib *l)
+{
+	if (l->users && --l->users == 0 && l->hooked) {
+		l->idle_since_ns = evloop_now_ns();
+		sweep_arm(ts, ts->cfg.unprobe_after_ns);
+	}
+}
+
 static void proc_slot_drop(struct tls_source *ts, struct tls_proc *pr, unsigned k)
 {
 	struct proc_lib *s = &pr->libs[k];
 	struct tls_lib *l = &ts->libs[s->lib];
 
 	if (s->links) {
-		links_destroy(s->links, l->n_pts);
+		links_reap(ts, s->links, l->n_pts);
 		if (l->n_sets)
 			l->n_sets--;
 	}
-	if (s->used && l->users && --l->users == 0 && l->hooked) {
-		l->idle_since_ns = evloop_now_ns();
-		sweep_arm(ts, ts->cfg.unprobe_after_ns);
-	}
+	if (s->used)
+		lib_unuse(ts, l);
 	pr->libs[k] = pr->libs[--pr->n_libs];
+}
+
+/*
+ * pr ran execve: the files of its old program lose a user, but its own probes of them stay
+ * on (a perf event stays with its process through the exec, and the kernel's filter looks at
+ * the new memory): a new program that maps the same file is covered from its loader on, with
+ * no probe removed and put back. The files it does not map go when its rescans end.
+ */
+static void proc_unuse(struct tls_source *ts, struct tls_proc *pr)
+{
+	for (unsigned k = 0; k < pr->n_libs; k++)
+		if (pr->libs[k].used) {
+			pr->libs[k].used = false;
+			lib_unuse(ts, &ts->libs[pr->libs[k].lib]);
+		}
+	pr->scanned_tls = false;
 }
 
 /* pr's program is replaced or gone: its files lose a user and their probes for it. */
@@ -932,7 +1032,7 @@ static void proc_exec(struct tls_source *ts, pid_t pid)
 	int r;
 
 	if (pr)
-		proc_unref(ts, pr); /* the old program's files */
+		proc_unuse(ts, pr); /* the old program's files */
 	r = scan_pid(ts, pid);
 	pr = proc_find(ts, pid);
 	if (r == 0 && pr)
@@ -1199,6 +1299,15 @@ static void tls_free(void *impl)
 	}
 	for (size_t i = 0; i < ts->n_libs; i++)
 		lib_unhook(ts, &ts->libs[i]);
+	if (ts->reaper.started) { /* what it still has to remove, then it ends */
+		pthread_mutex_lock(&ts->reaper.mu);
+		ts->reaper.stop = true;
+		pthread_cond_signal(&ts->reaper.cv);
+		pthread_mutex_unlock(&ts->reaper.mu);
+		pthread_join(ts->reaper.thread, NULL);
+	}
+	pthread_mutex_destroy(&ts->reaper.mu);
+	pthread_cond_destroy(&ts->reaper.cv);
 	/* Connections still open end here without a close chunk: the engine closes them at
 	 * its finish (end of input). */
 	tls_streams_free(ts->streams);
@@ -1243,6 +1352,12 @@ int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 		ts->cfg.proc = "/proc";
 	if (!ts->cfg.log)
 		ts->cfg.log = stderr;
+	pthread_mutex_init(&ts->reaper.mu, NULL);
+	pthread_cond_init(&ts->reaper.cv, NULL);
+	/* Only probes per process are removed on the thread (without it: on the loop). */
+	if (ts->cfg.pid_probes_max)
+		ts->reaper.started =
+		    pthread_create(&ts->reaper.thread, NULL, reaper_main, &ts->reaper) == 0;
 	ret = tls_streams_new(&ts->streams);
 	if (ret < 0) {
 		snprintf(err, errlen, "TLS: %s", strerror(-ret));
