@@ -85,23 +85,33 @@ if [ -x "$ROOT/build/bench/ssl_calls" ]; then
 	base=$(in_pod b env LD_LIBRARY_PATH="$T/lib" "$ROOT/build/bench/ssl_calls" "$T/cert.pem" "$T/key.pem" "$CALLS" 100 "$B")
 fi
 
-# A client of a, started before floe, that maps libssl and waits for $T/go (step 2).
-rm -f "$T/go"
-pod_bg a "$T/cli.log" env LD_LIBRARY_PATH="$T/lib" "$PY" -c '
-import os, ssl, sys, time, http.client
+# An HTTPS client (Python) in pod a: 5 GETs of /PREFIXn to a's server, one line each with its
+# status and local port. It maps libssl at once (DELAY 0) or after DELAY seconds, then waits
+# for the file WAIT (or 1.5 s when WAIT is -) before its requests.
+cat >"$T/client.py" <<'PYEOF2'
+import os, sys, time
+addr, port, prefix, wait, delay = sys.argv[1:6]
+time.sleep(float(delay))
+import ssl, http.client
 ctx = ssl._create_unverified_context()
-for _ in range(600):
-    if os.path.exists(sys.argv[3]):
+if wait == "-":
+    time.sleep(1.5)
+for _ in range(600 if wait != "-" else 0):
+    if os.path.exists(wait):
         break
     time.sleep(0.1)
 for i in range(5):
-    c = http.client.HTTPSConnection(sys.argv[1], int(sys.argv[2]), context=ctx)
-    c.request("GET", "/r%d" % i)
-    port = c.sock.getsockname()[1]
+    c = http.client.HTTPSConnection(addr, int(port), context=ctx)
+    c.request("GET", "/%s%d" % (prefix, i))
+    lport = c.sock.getsockname()[1]
     r = c.getresponse()
-    print("GET /r%d %d %d" % (i, r.status, port), flush=True)
+    print("GET /%s%d %d %d" % (prefix, i, r.status, lport), flush=True)
     r.read()
-    c.close()' $A $PORT "$T/go"
+    c.close()
+PYEOF2
+# One started before floe (found by the tap's scan), waiting for step 1 to be over.
+rm -f "$T/go"
+pod_bg a "$T/cli.log" env LD_LIBRARY_PATH="$T/lib" "$PY" "$T/client.py" $A $PORT r "$T/go" 0
 CLI=$BG_PID
 
 ENTRIES_PODS=a entries_tap --tls-pid-probes 32
@@ -129,9 +139,9 @@ is "${mb:-none}" "${ob:-unread}" "b's s_server (not tapped) has the library's ow
 # Started before floe (found by the tap's scan), it maps libssl and waits for step 1 to be over.
 touch "$T/go"
 wait "$CLI" 2>/dev/null
-entries_wait_sel "$OUT" '.tls == true and .process == "python3" and .request.url != null' 5 10
-got=$(entries_complete "$OUT" | jq -r 'select(.tls == true and .process == "python3" and .request.url != null) |
-	"\(.request.method) \(.request.url) \(.response.status) \(.src.port)"' | sort)
+sel='.tls == true and (.request.url // "" | test("^/r[0-9]$"))'
+entries_wait_sel "$OUT" "$sel" 5 10
+got=$(entries_complete "$OUT" | jq -r "select($sel) | \"\\(.request.method) \\(.request.url) \\(.response.status) \\(.src.port)\"" | sort)
 want=$(sort "$T/cli.log")
 diag "client: $(tr '\n' ';' <<<"$want")"
 diag "floe:   $(tr '\n' ';' <<<"$got")"
@@ -139,20 +149,7 @@ is "$got" "$want" "a client in a: its 5 GETs entries with its status and local p
 	diag "$(grep 'floe: tls' "$LOG")"
 
 # And one started after floe, whose exec floe sees before it maps libssl (probes ahead).
-pod_bg a "$T/late.log" env LD_LIBRARY_PATH="$T/lib" "$PY" -c '
-import sys, time
-time.sleep(0.5)
-import ssl, http.client
-ctx = ssl._create_unverified_context()
-time.sleep(1.5)
-for i in range(5):
-    c = http.client.HTTPSConnection(sys.argv[1], int(sys.argv[2]), context=ctx)
-    c.request("GET", "/late%d" % i)
-    port = c.sock.getsockname()[1]
-    r = c.getresponse()
-    print("GET /late%d %d %d" % (i, r.status, port), flush=True)
-    r.read()
-    c.close()' $A $PORT
+pod_bg a "$T/late.log" env LD_LIBRARY_PATH="$T/lib" "$PY" "$T/client.py" $A $PORT late - 0.5
 wait "$BG_PID" 2>/dev/null
 sel='.tls == true and (.request.url // "" | startswith("/late"))'
 entries_wait_sel "$OUT" "$sel" 5 10
