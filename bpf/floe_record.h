@@ -258,6 +258,8 @@ enum floe_tls_event_kind {
 	FLOE_TLS_EV_MMAP = 4,  /* a process of a tapped namespace maps a libssl* file executable
 				* (dlopen, or its loader at start) */
 	FLOE_TLS_EV_WRITE_DONE = 5, /* a Go (*Conn).Write returned: value = bytes written */
+	FLOE_TLS_EV_FORK = 6,	    /* a process of a tapped namespace forked: value = the child's
+				     * pid (its probes are per process: docs/tls.md) */
 };
 
 struct floe_tls_event {
@@ -268,7 +270,8 @@ struct floe_tls_event {
 	__u32 netns;
 	__u32 kind; /* enum floe_tls_event_kind */
 	char comm[16];
-	__u64 value; /* FLOE_TLS_EV_WRITE_DONE: the count Write returned; 0 otherwise */
+	__u64 value; /* FLOE_TLS_EV_WRITE_DONE: the count Write returned; FLOE_TLS_EV_FORK: the
+		      * child's pid; 0 otherwise */
 };
 
 _Static_assert(sizeof(struct floe_tls_record) == 104, "TLS data record is 104 bytes");

@@ -528,7 +528,8 @@ static __always_inline void emit_event(__u32 kind, __u64 conn, __u32 netns, __u6
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	/* An exec or a libssl mapped wakes floe at once: a static program (Go) can be probed
 	 * before a short process is over, a library before its first calls if floe is quick. */
-	bpf_ringbuf_submit(ev, kind == FLOE_TLS_EV_EXEC || kind == FLOE_TLS_EV_MMAP
+	bpf_ringbuf_submit(ev, kind == FLOE_TLS_EV_EXEC || kind == FLOE_TLS_EV_MMAP ||
+				       kind == FLOE_TLS_EV_FORK
 				   ? BPF_RB_FORCE_WAKEUP
 				   : wake_flag());
 	count(FLOE_TLS_CNT_EVENTS, 1);
@@ -718,6 +719,25 @@ int floe_tls_exec(struct trace_event_raw_sched_process_exec *ctx)
 
 	if (tapped(&netns))
 		emit_event(FLOE_TLS_EV_EXEC, 0, netns, 0);
+	return 0;
+}
+
+/*
+ * A new process (not a thread) forked by a process of a tapped namespace. floe probes libraries
+ * per process (docs/tls.md, "Which processes pay"): the child inherits its parent's breakpoints
+ * with its memory, but the kernel's filter does not know it, so its first call through one
+ * removes it. floe attaches the child's own probes when told (a server's workers forked without
+ * an exec). The raw tracepoint gives the child's task, whose pid and tgid tell a thread apart.
+ */
+SEC("raw_tp/sched_process_fork")
+int BPF_PROG(floe_tls_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 netns, pid = BPF_CORE_READ(child, pid);
+
+	if (pid != (__u32)BPF_CORE_READ(child, tgid))
+		return 0;
+	if (tapped(&netns))
+		emit_event(FLOE_TLS_EV_FORK, 0, netns, pid);
 	return 0;
 }
 

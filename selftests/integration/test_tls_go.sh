@@ -16,7 +16,8 @@
 #   3. When Debian's golang-go is installed (another Go version: 1.19 on bookworm, whose
 #      .gopclntab has the older 1.18 layout): the program built with it, with and without
 #      symbols, servers started after floe, HTTP/1.1 and HTTP/2 clients, checked as in 1.
-#      Skipped (said so) without it.
+#      Skipped (said so) without it. The same with a third version, go1.27.3 (GO3), fetched by
+#      /usr/local/go from the Go module proxy (GOTOOLCHAIN), newer than floe's offsets table.
 #   4. grpc-go over TLS (selftests/integration/gotlsgrpc: grpc-go's health service, modules
 #      from the Go module proxy, skipped when it cannot be reached): server started after
 #      floe, a client making Check calls (OK, NOT_FOUND); each call the client logged must be
@@ -211,6 +212,26 @@ if [ -x "$GO2" ]; then
 	fi
 else
 	skip "Debian's Go ($GO2): HTTP/1.1 and HTTP/2 with and without symbols" "golang-go is not installed (selftests/lib/deps.sh)"
+fi
+
+# A third Go version, newer than floe's offsets table (go1.26: its row is used, and the log
+# says so): /usr/local/go fetching the GO3 toolchain from the Go module proxy (GOTOOLCHAIN;
+# the module's go.mod stays at go 1.19). Skipped when it cannot be fetched.
+GO3=${GO3:-go1.27.3}
+if GOTOOLCHAIN=$GO3 GOPATH=$BIN/gopath timeout 400 "$GO" version >"$T/go3.log" 2>&1; then
+	if GOTOOLCHAIN=$GO3 build_go "$GO" "$BIN/gotls-$GO3" &&
+		GOTOOLCHAIN=$GO3 build_go "$GO" "$BIN/gotls-$GO3-stripped" -ldflags='-s -w'; then
+		ok "Go HTTPS program built with $GO3, with and without symbols"
+		later_round "$GO3" "$BIN/gotls-$GO3" 13443 .symtab
+		later_round "$GO3-stripped" "$BIN/gotls-$GO3-stripped" 14443 .gopclntab
+		check "$GO3 is newer than the offsets table: the log says its go1.26 offsets are used" \
+			grep -q "hooked $BIN/gotls-$GO3 (Go $GO3, .*newer than the offsets table" "${OUT%.json}.floe.log"
+	else
+		not_ok "build the Go HTTPS program with $GO3"
+		diag "$(tail -n 20 "$T/gobuild.log")"
+	fi
+else
+	skip "$GO3: HTTP/1.1 and HTTP/2 with and without symbols" "the toolchain could not be fetched: $(tail -n 1 "$T/go3.log")"
 fi
 
 # ---------------------------------------------------------------- 5. a new program file

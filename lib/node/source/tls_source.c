@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -70,6 +71,20 @@ enum lib_kind {
 	LIB_STATIC,  /* a program with a TLS library linked in that cannot be probed: blind */
 };
 
+/* One probe point of a file: its program, where, entry or return, its cookie, and what it is
+ * (for messages). */
+struct probe_pt {
+	struct bpf_program *prog;
+	uint64_t off, cookie;
+	bool ret;
+	const char *what;
+};
+
+/* Go: Write, Read, Close and one per RET of Read and of Write; OpenSSL: probe_specs, a
+ * return probed where the function returns taking one point per return site (probe_site.h). */
+#define LIB_PTS_MAX (N_PROBES * PROBE_SITE_MAX_RETS) /* each spec: at most that many */
+_Static_assert(LIB_PTS_MAX >= 3 + 2 * GO_ELF_MAX_RETS, "room for Go's probes");
+
 /* Program files looked at that have no TLS in them: remembered (not read again) in a ring of
  * this many, the oldest forgotten first (read again if it runs again). */
 #define SEEN_MAX 1024
@@ -81,19 +96,33 @@ struct tls_lib {
 	ino_t ino;
 	enum lib_kind kind;
 	char path[PATH_MAX];
-	struct bpf_link *links[N_PROBES];
-	/* A return probed where the function returns (probe_site.h) rather than by a
-	 * uretprobe: one link per return site. */
-	struct bpf_link *ret_links[N_PROBES][PROBE_SITE_MAX_RETS];
-	/* Its probe sites the kernel emulates and those it single-steps (probe_site.h). */
+	struct probe_pt pts[LIB_PTS_MAX];
+	size_t n_pts;
+	/* Of its probe points, those whose instruction the kernel emulates when the probe fires
+	 * and those it single-steps (probe_site.h; a uretprobe's return is not counted). */
 	unsigned sites_emulated, sites_stepped;
-	/* Go: Write, Read, Close and one per RET of Read and of Write */
-	struct bpf_link *go_links[3 + 2 * GO_ELF_MAX_RETS];
+	/* The file, open while it is hooked: every process's probes are attached through it, so a
+	 * process that is gone (a short client) leaves nothing to resolve. -1 otherwise. */
+	int fd;
+	/* Probes for every process (pid -1): used by more tapped processes than
+	 * cfg.pid_probes_max. NULL while each has its own (tls_proc's). */
+	struct bpf_link **wide;
+	unsigned n_sets; /* processes with their own probes of it now */
+	bool shared;	 /* a library found in maps (not a program file) */
 	bool failed;
-	bool attached;		/* its probes are in place now */
+	bool hooked;		/* its probe points are known; probes go on as processes use it */
 	unsigned users;		/* known processes of tapped namespaces that map or run it */
 	uint64_t idle_since_ns; /* when users fell to 0 */
 	char reason[160];	/* failed: why, for the blind list */
+};
+
+/* A library or program file of one process, and the probes the kernel applies to it alone. */
+struct proc_lib {
+	uint32_t lib; /* index in tls_source.libs (the array only grows) */
+	/* In its maps or its program: counted in the file's users. Not yet: probed ahead at its
+	 * exec because it is a library in use (proc_preprobe), dropped when its rescans end. */
+	bool used;
+	struct bpf_link **links; /* the file's n_pts probes for this pid; NULL: none of its own */
 };
 
 /* The TLS library and program files one process uses (a libssl, its Go program). */
@@ -106,7 +135,31 @@ struct tls_proc {
 	bool counted_tls; /* counted in processes_tls */
 	char comm[16];
 	uint8_t n_libs;
-	uint32_t libs[PROC_LIBS]; /* indexes in tls_source.libs (the array only grows) */
+	struct proc_lib libs[PROC_LIBS];
+};
+
+/*
+ * Per-process probes are removed on a thread of their own: closing a uprobe's perf event
+ * waits for the kernel's grace periods (1.5-1.8 s for a set of 13 here), which on the loop
+ * would hold back the exec, fork and mmap events that new processes need handled at once. At
+ * most REAP_MAX sets wait (each holds its perf events' fds); past it they are removed on the
+ * loop, which then waits.
+ */
+#define REAP_MAX 64
+
+struct reap {
+	struct bpf_link **links;
+	size_t n;
+	struct reap *next;
+};
+
+struct reaper {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct reap *head;
+	unsigned pending;
+	bool stop, started;
 };
 
 struct rescan {
@@ -149,6 +202,9 @@ struct tls_source {
 	/* While a libssl mapped by a running process (dlopen) is looked at: when (monotonic) the
 	 * kernel saw the mmap, so the log can say how long its calls went unread. 0 otherwise. */
 	uint64_t mmap_seen_ns;
+	uint64_t mmap_woke_ns;	 /* and when floe handled that event */
+	uint64_t mmap_hooked_ns; /* and when it had read the library (0: known already) */
+	struct reaper reaper;
 };
 
 static struct bpf_program *probe_prog(struct tls_bpf *s, const struct probe_spec *p)
@@ -172,22 +228,154 @@ static struct bpf_program *probe_prog(struct tls_bpf *s, const struct probe_spec
 	return s->progs.floe_ssl_free;
 }
 
-static void lib_detach(struct tls_lib *l)
+static void links_destroy(struct bpf_link **links, size_t n)
 {
-	l->attached = false;
-	for (size_t i = 0; i < N_PROBES; i++) {
-		bpf_link__destroy(l->links[i]);
-		l->links[i] = NULL;
-		for (size_t k = 0; k < PROBE_SITE_MAX_RETS; k++) {
-			bpf_link__destroy(l->ret_links[i][k]);
-			l->ret_links[i][k] = NULL;
+	if (!links)
+		return;
+	for (size_t i = 0; i < n; i++)
+		bpf_link__destroy(links[i]);
+	free(links);
+}
+
+static void *reaper_main(void *arg)
+{
+	struct reaper *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		struct reap *q;
+
+		while (!r->head && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		q = r->head;
+		if (!q)
+			break; /* told to stop, nothing left */
+		r->head = q->next;
+		pthread_mutex_unlock(&r->mu);
+		links_destroy(q->links, q->n);
+		free(q);
+		pthread_mutex_lock(&r->mu);
+		r->pending--;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* links (n of them) removed on the reaper thread; here when it is not running or full. */
+static void links_reap(struct tls_source *ts, struct bpf_link **links, size_t n)
+{
+	struct reaper *r = &ts->reaper;
+	struct reap *q = NULL;
+
+	if (!links)
+		return;
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		if (r->pending < REAP_MAX && (q = malloc(sizeof(*q)))) {
+			*q = (struct reap){.links = links, .n = n, .next = r->head};
+			r->head = q;
+			r->pending++;
+			pthread_cond_signal(&r->cv);
+		}
+		pthread_mutex_unlock(&r->mu);
+	}
+	if (!q)
+		links_destroy(links, n);
+}
+
+/* l's probes for the process pid (-1: for every process). NULL on failure, with *err and the
+ * point that failed (*at). */
+static struct bpf_link **links_attach(struct tls_lib *l, pid_t pid, int *err, size_t *at)
+{
+	struct bpf_link **links = calloc(l->n_pts, sizeof(*links));
+	char path[64];
+
+	*at = 0;
+	if (!links) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", l->fd);
+	for (size_t i = 0; i < l->n_pts; i++) {
+		const struct probe_pt *p = &l->pts[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = p->ret, .bpf_cookie = p->cookie);
+
+		links[i] = bpf_program__attach_uprobe_opts(p->prog, pid, path, p->off, &o);
+		if (!links[i]) {
+			*err = errno;
+			*at = i;
+			links_destroy(links, l->n_pts);
+			return NULL;
 		}
 	}
-	l->sites_emulated = l->sites_stepped = 0;
-	for (size_t i = 0; i < sizeof(l->go_links) / sizeof(l->go_links[0]); i++) {
-		bpf_link__destroy(l->go_links[i]);
-		l->go_links[i] = NULL;
+	return links;
+}
+
+/* The probes of l that processes have of their own (not the one for all) removed: now (the
+ * file's probes for all replace them, and must not run beside them for long), or on the
+ * reaper thread. */
+static void lib_drop_sets(struct tls_source *ts, struct tls_lib *l, bool now)
+{
+	uint32_t idx = (uint32_t)(l - ts->libs);
+
+	for (size_t i = 0; i < ts->n_procs; i++)
+		for (unsigned k = 0; k < ts->procs[i].n_libs; k++) {
+			struct proc_lib *s = &ts->procs[i].libs[k];
+
+			if (s->lib == idx && s->links) {
+				if (now)
+					links_destroy(s->links, l->n_pts);
+				else
+					links_reap(ts, s->links, l->n_pts);
+				s->links = NULL;
+			}
+		}
+	l->n_sets = 0;
+}
+
+/* Every probe of l removed (each process's and the one for all), the file closed. */
+static void lib_unhook(struct tls_source *ts, struct tls_lib *l)
+{
+	lib_drop_sets(ts, l, false);
+	links_destroy(l->wide, l->n_pts);
+	l->wide = NULL;
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	l->hooked = false;
+}
+
+/* l cannot be probed (reason): its processes are listed as blind. */
+static void lib_fail(struct tls_source *ts, struct tls_lib *l)
+{
+	fprintf(ts->cfg.log, "floe: tls: %s: %s; its processes are not read in plaintext\n",
+		l->path, l->reason);
+	lib_unhook(ts, l);
+	l->failed = true;
+	ts->st.libs_failed++;
+}
+
+/* A probe of l could not be attached: why, in l->reason. */
+static void attach_failed(struct tls_source *ts, struct tls_lib *l, size_t at, int err)
+{
+	const struct probe_pt *p = &l->pts[at];
+
+	snprintf(l->reason, sizeof(l->reason), "cannot probe %s%s (offset 0x%llx): %s", p->what,
+		 p->ret ? " (return)" : "", (unsigned long long)p->off, strerror(err));
+	lib_fail(ts, l);
+}
+
+/* The probe points are known and the file is open (fd, duplicated): hooked. */
+static void lib_hooked(struct tls_source *ts, struct tls_lib *l, int fd)
+{
+	l->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (l->fd < 0) {
+		snprintf(l->reason, sizeof(l->reason), "cannot keep it open: %s", strerror(errno));
+		lib_fail(ts, l);
+		return;
 	}
+	l->hooked = true;
+	ts->st.libs_hooked++;
 }
 
 /* Whether the function of spec i has its return probed too (a spec with ret after it). */
@@ -237,98 +425,66 @@ static void plan_sites(const struct tls_source *ts, int fd, const uint64_t *offs
 	}
 }
 
-/* Attach spec i's program at off (a uretprobe when ret); NULL with errno on failure. */
-static struct bpf_link *attach_at(struct tls_source *ts, const struct probe_spec *p, bool ret,
-				  const char *open_path, uint64_t off)
-{
-	LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret);
-
-	return bpf_program__attach_uprobe_opts(probe_prog(ts->skel, p), -1, open_path, off, &o);
-}
-
-/* Probe the library file at path (as this process can open it). */
-static void lib_attach(struct tls_source *ts, struct tls_lib *l, const char *open_path)
+/* The OpenSSL probe points of the file at fd (a libssl, or a program with OpenSSL's or
+ * BoringSSL's symbols), each where it costs least (plan_sites): hooked, or failed with the
+ * reason. */
+static void lib_hook_openssl(struct tls_source *ts, struct tls_lib *l, int fd)
 {
 	const char *names[N_PROBES];
 	uint64_t offs[N_PROBES], sizes[N_PROBES];
 	struct probe_plan plans[N_PROBES];
-	int ret, fd;
+	char path[64];
+	int ret;
 
 	/* The symbols' offsets in one read of the file (not one per probe). */
 	for (size_t i = 0; i < N_PROBES; i++)
 		names[i] = probe_specs[i].func;
-	ret = tls_exe_func_offsets(open_path, names, N_PROBES, offs, sizes);
-	fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ret = tls_exe_func_offsets(path, names, N_PROBES, offs, sizes);
+	if (ret < 0)
+		memset(offs, 0, sizeof(offs));
 	plan_sites(ts, fd, offs, sizes, plans);
-	if (fd >= 0)
-		close(fd);
+	l->n_pts = 0;
+	l->sites_emulated = l->sites_stepped = 0;
 	for (size_t i = 0; i < N_PROBES; i++) {
 		const struct probe_spec *p = &probe_specs[i];
 		const struct probe_plan *pl = &plans[i];
-		struct bpf_link *link = NULL;
-		int err = ret < 0 ? -ret : ENOENT;
-		unsigned emu, step;
+		struct probe_pt pt = {.prog = probe_prog(ts->skel, p), .what = p->func};
 
 		if (offs[i] && p->ret && !pl->ret_at_entry) {
-			/* The return, at each place the function returns. */
-			size_t k;
+			/* The return, at each place the function returns (uprobes). */
+			for (size_t k = 0; k < pl->n_rets && l->n_pts < LIB_PTS_MAX; k++) {
+				pt.off = pl->rets[k];
+				l->pts[l->n_pts++] = pt;
+			}
+			continue;
+		}
+		if (offs[i] && l->n_pts < LIB_PTS_MAX) {
+			pt.off = pl->entry;
+			pt.ret = p->ret;
+			l->pts[l->n_pts++] = pt;
+			if (!p->ret) {
+				unsigned emu, step;
 
-			for (k = 0; k < pl->n_rets; k++) {
-				l->ret_links[i][k] = attach_at(ts, p, false, open_path, pl->rets[k]);
-				if (!l->ret_links[i][k]) {
-					err = errno;
-					break;
-				}
+				probe_plan_costs(pl, spec_has_ret(i), &emu, &step);
+				l->sites_emulated += emu;
+				l->sites_stepped += step;
 			}
-			if (k == pl->n_rets)
-				continue;
-			/* Some of its returns unprobed would lose those calls: none then. */
-			while (k-- > 0) {
-				bpf_link__destroy(l->ret_links[i][k]);
-				l->ret_links[i][k] = NULL;
-			}
-		} else if (offs[i]) {
-			link = attach_at(ts, p, p->ret, open_path, pl->entry);
-			err = errno;
+			continue;
 		}
-		if (!link) {
-			if (!p->required)
-				continue;
-			/* The process it was seen through is gone (a short client): not a fault
-			 * of the file; probed when the next process maps it. */
-			if (access(open_path, F_OK) < 0) {
-				lib_detach(l);
-				return;
-			}
-			snprintf(l->reason, sizeof(l->reason), "cannot probe %s%s: %s", p->func,
-				 p->ret ? " (return)" : "", strerror(err));
-			fprintf(ts->cfg.log,
-				"floe: tls: %s: %s; its processes are not read in plaintext\n",
-				l->path, l->reason);
-			lib_detach(l);
-			l->failed = true;
-			ts->st.libs_failed++;
-			return;
-		}
-		if (!p->ret) {
-			probe_plan_costs(pl, spec_has_ret(i), &emu, &step);
-			l->sites_emulated += emu;
-			l->sites_stepped += step;
-		}
-		l->links[i] = link;
+		if (!p->required)
+			continue;
+		snprintf(l->reason, sizeof(l->reason), "cannot probe %s%s: %s", p->func,
+			 p->ret ? " (return)" : "", strerror(ret < 0 ? -ret : ENOENT));
+		lib_fail(ts, l);
+		return;
 	}
-	l->attached = true;
-	ts->st.libs_hooked++;
+	lib_hooked(ts, l, fd);
+	if (!l->hooked)
+		return;
 	fprintf(ts->cfg.log, "floe: tls: hooked %s\n", l->path);
-	if (ts->mmap_seen_ns) {
-		uint64_t d = evloop_now_ns() - ts->mmap_seen_ns;
-
-		ts->st.dlopen_probe_us = d / 1000;
-		fprintf(ts->cfg.log,
-			"floe: tls: %s probed %.1f ms after a process mapped it (its calls before "
-			"that are not read)\n",
-			l->path, (double)d / 1e6);
-	}
+	if (ts->mmap_seen_ns)
+		ts->mmap_hooked_ns = evloop_now_ns();
 }
 
 /*
@@ -350,23 +506,22 @@ static uint64_t go_offsets_cookie(void)
 	return conn | is_client << 8 | netfd << 16 | sysfd << 24;
 }
 
-/* Probe a Go program's crypto/tls (gi from go_elf) at open_path for every process. */
-static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open_path,
-		      const struct go_elf_info *gi)
+/* A Go program's crypto/tls probe points (gi from go_elf), the file at fd: hooked. */
+static void lib_hook_go(struct tls_source *ts, struct tls_lib *l, int fd,
+			const struct go_elf_info *gi)
 {
 	struct bpf_program *progs[3] = {ts->skel->progs.floe_go_write, ts->skel->progs.floe_go_read,
 					ts->skel->progs.floe_go_close};
+	static const char *const what[3] = {"crypto/tls.(*Conn).Write", "crypto/tls.(*Conn).Read",
+					    "crypto/tls.(*Conn).Close"};
 	uint64_t offs[3] = {gi->write_off, gi->read_off, gi->close_off};
 	const uint64_t sizes[2] = {gi->write_size, gi->read_size};
-	size_t n = 0;
-	int fd = ts->cfg.probe_first_insn ? -1 : open(open_path, O_RDONLY | O_CLOEXEC);
-	unsigned emulated = 0;
-
 	size_t nr = gi->n_read_rets;
+	unsigned emulated = 0;
 
 	/* Write's and Read's entries past the stack check (probe_site.h): its jbe is emulated,
 	 * the cmp before it is not; the arguments and R14 (g) are untouched up to there. */
-	for (size_t i = 0; i < 2 && fd >= 0; i++) {
+	for (size_t i = 0; i < 2 && !ts->cfg.probe_first_insn; i++) {
 		struct probe_plan pl;
 		uint8_t *code = sizes[i] && sizes[i] <= (64u << 10) ? malloc(sizes[i]) : NULL;
 
@@ -379,43 +534,33 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 		}
 		free(code);
 	}
-	if (fd >= 0)
-		close(fd);
+	l->n_pts = 0;
+	for (size_t i = 0; i < 3 + nr + gi->n_write_rets && l->n_pts < LIB_PTS_MAX; i++) {
+		struct probe_pt p = {.cookie = go_offsets_cookie()};
 
-	for (size_t i = 0; i < 3 + nr + gi->n_write_rets; i++) {
-		struct bpf_program *prog = i < 3	? progs[i]
-					   : i < 3 + nr ? ts->skel->progs.floe_go_read_ret
-							: ts->skel->progs.floe_go_write_ret;
-		uint64_t off = i < 3	    ? offs[i]
-			       : i < 3 + nr ? gi->read_rets[i - 3]
-					    : gi->write_rets[i - 3 - nr];
-		LIBBPF_OPTS(bpf_uprobe_opts, o, .bpf_cookie = go_offsets_cookie());
-
-		if (!off) /* Close is optional */
-			continue;
-		l->go_links[n] = bpf_program__attach_uprobe_opts(prog, -1, open_path, off, &o);
-		if (!l->go_links[n]) {
-			int err = errno;
-
-			snprintf(l->reason, sizeof(l->reason), "Go: cannot probe offset 0x%llx: %s",
-				 (unsigned long long)off, strerror(err));
-			fprintf(ts->cfg.log,
-				"floe: tls: %s (Go): cannot probe offset 0x%llx: %s; its processes "
-				"are not read in plaintext\n",
-				l->path, (unsigned long long)off, strerror(err));
-			lib_detach(l);
-			l->failed = true;
-			ts->st.libs_failed++;
-			return;
+		if (i < 3) {
+			p.prog = progs[i];
+			p.off = offs[i];
+			p.what = what[i];
+		} else if (i < 3 + nr) {
+			p.prog = ts->skel->progs.floe_go_read_ret;
+			p.off = gi->read_rets[i - 3];
+			p.what = "a RET of crypto/tls.(*Conn).Read";
+		} else {
+			p.prog = ts->skel->progs.floe_go_write_ret;
+			p.off = gi->write_rets[i - 3 - nr];
+			p.what = "a RET of crypto/tls.(*Conn).Write";
 		}
-		n++;
+		if (p.off) /* Close is optional */
+			l->pts[l->n_pts++] = p;
 	}
-	/* The RETs and Close's entry are single-stepped (a Go function's first instruction
-	 * is its stack check's cmp). */
+	/* The RETs and Close's entry are single-stepped (a Go function's first instruction is
+	 * its stack check's cmp). */
 	l->sites_emulated = emulated;
-	l->sites_stepped = (unsigned)n - emulated;
-	l->attached = true;
-	ts->st.libs_hooked++;
+	l->sites_stepped = (unsigned)l->n_pts - emulated;
+	lib_hooked(ts, l, fd);
+	if (!l->hooked)
+		return;
 	fprintf(
 	    ts->cfg.log,
 	    "floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read, %zu of Write)%s\n",
@@ -425,7 +570,6 @@ static void go_attach(struct tls_source *ts, struct tls_lib *l, const char *open
 		? "; newer than the offsets table (go1.26): its go1.26 offsets are used"
 		: "");
 }
-
 /* The lib entry of the file st (NULL: none yet). */
 static struct tls_lib *lib_find(struct tls_source *ts, const struct stat *sb)
 {
@@ -449,6 +593,7 @@ static struct tls_lib *lib_add(struct tls_source *ts, const struct stat *sb, con
 	l->ino = sb->st_ino;
 	l->kind = kind;
 	snprintf(l->path, sizeof(l->path), "%s", path);
+	l->fd = -1;
 	return l;
 }
 
@@ -473,8 +618,6 @@ static void seen_add(struct tls_source *ts, const struct stat *sb)
 static void exe_go(struct tls_source *ts, struct tls_lib *l, int fd, int r,
 		   const struct go_elf_info *gi)
 {
-	char open_path[64];
-
 	if (r != GO_ELF_OK) {
 		snprintf(l->reason, sizeof(l->reason), "Go %s: %s",
 			 gi->version[0] ? gi->version : "of unknown version", go_elf_strerror(r));
@@ -486,8 +629,7 @@ static void exe_go(struct tls_source *ts, struct tls_lib *l, int fd, int r,
 	}
 	/* Probed through the open file, not /proc/PID/exe: a process that exits meanwhile (a
 	 * short client) must not leave its program unprobed for the next ones. */
-	snprintf(open_path, sizeof(open_path), "/proc/self/fd/%d", fd);
-	go_attach(ts, l, open_path, gi);
+	lib_hook_go(ts, l, fd, gi);
 }
 
 /*
@@ -511,7 +653,7 @@ static struct tls_lib *exe_get(struct tls_source *ts, pid_t pid)
 		return NULL;
 	l = lib_find(ts, &sb);
 	/* Known: as it is, unless its probes were removed (no user for a while): again then. */
-	if (l && (l->failed || l->attached))
+	if (l && (l->failed || l->hooked))
 		return l;
 	n = readlink(exe, path, sizeof(path) - 1);
 	if (n < 0)
@@ -541,8 +683,7 @@ static struct tls_lib *exe_get(struct tls_source *ts, pid_t pid)
 	if (l->kind == LIB_GO) {
 		exe_go(ts, l, fd, r, &gi);
 	} else if (l->kind == LIB_OPENSSL) {
-		snprintf(exe, sizeof(exe), "/proc/self/fd/%d", fd);
-		lib_attach(ts, l, exe);
+		lib_hook_openssl(ts, l, fd);
 	} else {
 		snprintf(l->reason, sizeof(l->reason), "%s", what);
 		fprintf(ts->cfg.log, "floe: tls: %s: %s\n", path, what);
@@ -559,19 +700,27 @@ static struct tls_lib *lib_get(struct tls_source *ts, pid_t pid, const char *pat
 	char open_path[PATH_MAX + 64];
 	struct stat sb;
 	struct tls_lib *l;
+	int fd;
 
 	snprintf(open_path, sizeof(open_path), "%s/%d/root%s", ts->cfg.proc, pid, path);
 	if (stat(open_path, &sb) < 0)
 		return NULL;
 	l = lib_find(ts, &sb);
-	/* Known; probed again when its probes were removed (no user for a while). */
-	if (l && l->kind == LIB_OPENSSL && !l->failed && !l->attached)
-		lib_attach(ts, l, open_path);
-	if (l)
+	/* Known, as it is; hooked again when it was unhooked (no user for a while). */
+	if (l && (l->kind != LIB_OPENSSL || l->failed || l->hooked))
 		return l;
-	l = lib_add(ts, &sb, path, LIB_OPENSSL);
-	if (l)
-		lib_attach(ts, l, open_path);
+	/* Opened now: the process it was seen through may be gone a moment later (a short
+	 * client), which is no fault of the file. */
+	fd = open(open_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return l;
+	if (!l)
+		l = lib_add(ts, &sb, path, LIB_OPENSSL);
+	if (l) {
+		l->shared = true;
+		lib_hook_openssl(ts, l, fd);
+	}
+	close(fd);
 	return l;
 }
 
@@ -634,35 +783,189 @@ static void sweep_arm(struct tls_source *ts, uint64_t delay_ns)
 			 delay_ns > UNPROBE_SWEEP_NS ? delay_ns : UNPROBE_SWEEP_NS, 0);
 }
 
-/* pr uses l: counted once. Returns true when it is new. */
-static bool proc_ref(struct tls_source *ts, struct tls_proc *pr, const struct tls_lib *l)
+/*
+ * l is used by more tapped processes than cfg.pid_probes_max (0: always): probed once for
+ * every process (pid -1) instead, which every process mapping the file then pays for (docs/tls.md,
+ * "Which processes pay"). The probes for all go on before the processes' own ones go, so no call in
+ * between is missed.
+ */
+static void lib_go_wide(struct tls_source *ts, struct tls_lib *l)
+{
+	struct bpf_link **w;
+	size_t at;
+	int err;
+
+	w = links_attach(l, -1, &err, &at);
+	if (!w) {
+		attach_failed(ts, l, at, err);
+		return;
+	}
+	lib_drop_sets(ts, l, true);
+	l->wide = w;
+	if (ts->cfg.pid_probes_max)
+		fprintf(ts->cfg.log,
+			"floe: tls: %s: used by more than %u tapped processes: probed for every "
+			"process "
+			"that maps it\n",
+			l->path, ts->cfg.pid_probes_max);
+}
+
+/*
+ * l's probes went on for process pid after its mmap of the file (proc_mmap, a dlopen): how long
+ * its calls went unread, and how much of that floe took to handle the event (its wake-up on a
+ * loaded machine) against the rest (reading the maps and the file, the attaches).
+ */
+static void log_mmap_window(struct tls_source *ts, const struct tls_lib *l, pid_t pid)
+{
+	uint64_t d = evloop_now_ns() - ts->mmap_seen_ns, w = ts->mmap_woke_ns - ts->mmap_seen_ns;
+	uint64_t h = ts->mmap_hooked_ns ? ts->mmap_hooked_ns - ts->mmap_seen_ns : w;
+
+	ts->st.dlopen_probe_us = d / 1000;
+	ts->st.dlopen_wake_us = w / 1000;
+	fprintf(ts->cfg.log,
+		"floe: tls: %s probed %.1f ms after process %d mapped it (the event handled after "
+		"%.1f ms, the library read after %.1f ms; its calls before that are not read)\n",
+		l->path, (double)d / 1e6, pid, (double)w / 1e6, (double)h / 1e6);
+}
+
+/* pr's own probes of the file of slot s (the kernel puts them in pr's memory only), or the
+ * file's probes for all when it has more users than cfg.pid_probes_max. */
+static void proc_probe(struct tls_source *ts, struct tls_proc *pr, struct proc_lib *s)
+{
+	struct tls_lib *l = &ts->libs[s->lib];
+	size_t at;
+	int err;
+
+	if (!l->hooked || l->failed || l->wide || s->links)
+		return;
+	if (l->n_sets >= ts->cfg.pid_probes_max) {
+		lib_go_wide(ts, l);
+		if (!l->wide)
+			return;
+	} else {
+		s->links = links_attach(l, pr->pid, &err, &at);
+		if (!s->links) {
+			if (err != ESRCH) /* ESRCH: the process is gone already */
+				attach_failed(ts, l, at, err);
+			return;
+		}
+		l->n_sets++;
+	}
+	if (ts->mmap_seen_ns)
+		log_mmap_window(ts, l, pr->pid);
+}
+
+static struct proc_lib *proc_slot(struct tls_source *ts, struct tls_proc *pr,
+				  const struct tls_lib *l)
 {
 	uint32_t idx = (uint32_t)(l - ts->libs);
 
 	for (unsigned i = 0; i < pr->n_libs; i++)
-		if (pr->libs[i] == idx)
-			return false;
-	if (pr->n_libs == PROC_LIBS)
-		return false; /* more TLS libraries than that in one process: not counted */
-	pr->libs[pr->n_libs++] = idx;
-	ts->libs[idx].users++;
-	return true;
+		if (pr->libs[i].lib == idx)
+			return &pr->libs[i];
+	return NULL;
 }
 
-/* pr's program is replaced or gone: its files lose a user; the last one's probes go after a
- * sweep (sweep_arm). */
+/* pr uses l: counted once, and probed for pr. Returns true when it is new. */
+static bool proc_ref(struct tls_source *ts, struct tls_proc *pr, struct tls_lib *l)
+{
+	struct proc_lib *s = proc_slot(ts, pr, l);
+	bool fresh = !s || !s->used;
+
+	if (!s) {
+		if (pr->n_libs == PROC_LIBS)
+			return false; /* more TLS libraries than that in one process: not counted */
+		s = &pr->libs[pr->n_libs++];
+		*s = (struct proc_lib){.lib = (uint32_t)(l - ts->libs)};
+	}
+	if (!s->used) {
+		s->used = true;
+		l->users++;
+	}
+	proc_probe(ts, pr, s);
+	return fresh;
+}
+
+/* Slot k of pr goes: its probes, and its count in the file's users (the last one's file is
+ * unhooked after a sweep: sweep_arm). */
+/* A process no longer uses l: the last one's file is unhooked after a sweep (sweep_arm). */
+static void lib_unuse(struct tls_source *ts, struct tls_lib *l)
+{
+	if (l->users && --l->users == 0 && l->hooked) {
+		l->idle_since_ns = evloop_now_ns();
+		sweep_arm(ts, ts->cfg.unprobe_after_ns);
+	}
+}
+
+static void proc_slot_drop(struct tls_source *ts, struct tls_proc *pr, unsigned k)
+{
+	struct proc_lib *s = &pr->libs[k];
+	struct tls_lib *l = &ts->libs[s->lib];
+
+	if (s->links) {
+		links_reap(ts, s->links, l->n_pts);
+		if (l->n_sets)
+			l->n_sets--;
+	}
+	if (s->used)
+		lib_unuse(ts, l);
+	pr->libs[k] = pr->libs[--pr->n_libs];
+}
+
+/*
+ * pr ran execve: the files of its old program lose a user, but its own probes of them stay
+ * on (a perf event stays with its process through the exec, and the kernel's filter looks at
+ * the new memory): a new program that maps the same file is covered from its loader on, with
+ * no probe removed and put back. The files it does not map go when its rescans end.
+ */
+static void proc_unuse(struct tls_source *ts, struct tls_proc *pr)
+{
+	for (unsigned k = 0; k < pr->n_libs; k++)
+		if (pr->libs[k].used) {
+			pr->libs[k].used = false;
+			lib_unuse(ts, &ts->libs[pr->libs[k].lib]);
+		}
+	pr->scanned_tls = false;
+}
+
+/* pr's program is replaced or gone: its files lose a user and their probes for it. */
 static void proc_unref(struct tls_source *ts, struct tls_proc *pr)
 {
-	for (unsigned i = 0; i < pr->n_libs; i++) {
-		struct tls_lib *l = &ts->libs[pr->libs[i]];
-
-		if (l->users && --l->users == 0 && l->attached) {
-			l->idle_since_ns = evloop_now_ns();
-			sweep_arm(ts, ts->cfg.unprobe_after_ns);
-		}
-	}
-	pr->n_libs = 0;
+	while (pr->n_libs)
+		proc_slot_drop(ts, pr, pr->n_libs - 1);
 	pr->scanned_tls = false;
+}
+
+/*
+ * pr has just run execve: its loader maps its libraries next, and the program may do TLS
+ * within milliseconds, before floe sees the library in its maps. So each shared library floe
+ * has hooked gets pr's probes now, ahead: the kernel puts the breakpoints in at the mmap, when
+ * the process maps that file. What it turns out not to map is dropped when its rescans end.
+ */
+static void proc_preprobe(struct tls_source *ts, struct tls_proc *pr)
+{
+	for (size_t i = 0; i < ts->n_libs && pr->n_libs < PROC_LIBS; i++) {
+		struct tls_lib *l = &ts->libs[i];
+		struct proc_lib *s;
+
+		if (!l->shared || !l->hooked || l->failed || l->wide || proc_slot(ts, pr, l))
+			continue;
+		s = &pr->libs[pr->n_libs++];
+		*s = (struct proc_lib){.lib = (uint32_t)i};
+		proc_probe(ts, pr, s);
+		if (!s->links)
+			pr->n_libs--;
+	}
+}
+
+/* The probes put ahead on files pr did not map (proc_preprobe) go. */
+static void proc_drop_ahead(struct tls_source *ts, pid_t pid)
+{
+	struct tls_proc *pr = proc_find(ts, pid);
+
+	for (unsigned k = pr ? pr->n_libs : 0; k-- > 0;)
+		if (!pr->libs[k].used)
+			proc_slot_drop(ts, pr, k);
 }
 
 static void proc_remove(struct tls_source *ts, size_t i)
@@ -821,11 +1124,29 @@ static void rescan_add(struct tls_source *ts, pid_t pid)
 static void proc_exec(struct tls_source *ts, pid_t pid)
 {
 	struct tls_proc *pr = proc_find(ts, pid);
+	int r;
 
 	if (pr)
-		proc_unref(ts, pr); /* the old program's files */
-	if (scan_pid(ts, pid) == 0)
+		proc_unuse(ts, pr); /* the old program's files */
+	r = scan_pid(ts, pid);
+	pr = proc_find(ts, pid);
+	if (r == 0 && pr)
+		proc_preprobe(ts, pr);
+	if (r == 0)
 		rescan_add(ts, pid);
+	else
+		proc_drop_ahead(ts, pid);
+}
+
+/*
+ * A process of a tapped namespace forked child: the child inherited its parent's breakpoints
+ * with its memory, but the kernel's filter (per process) does not cover it, so the first call
+ * through each removes it. The child's maps are read now and its own probes attached (a
+ * server's workers, forked without an exec, do the TLS).
+ */
+static void proc_fork(struct tls_source *ts, pid_t child)
+{
+	scan_pid(ts, child);
 }
 
 /*
@@ -842,6 +1163,8 @@ static void proc_mmap(struct tls_source *ts, pid_t pid, uint64_t seen_ns)
 	if (pr)
 		pr->scanned_tls = false;
 	ts->mmap_seen_ns = seen_ns;
+	ts->mmap_woke_ns = evloop_now_ns();
+	ts->mmap_hooked_ns = 0;
 	r = scan_pid(ts, pid);
 	ts->mmap_seen_ns = 0;
 	if (r == 0)
@@ -873,7 +1196,7 @@ static void on_sweep_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
 	for (size_t i = 0; i < ts->n_libs; i++) {
 		struct tls_lib *lib = &ts->libs[i];
 
-		if (!lib->attached || lib->users)
+		if (!lib->hooked || lib->users)
 			continue;
 		if (now - lib->idle_since_ns < ts->cfg.unprobe_after_ns) {
 			uint64_t due = lib->idle_since_ns + ts->cfg.unprobe_after_ns - now;
@@ -881,7 +1204,7 @@ static void on_sweep_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
 			next = due < next ? due : next;
 			continue;
 		}
-		lib_detach(lib);
+		lib_unhook(ts, lib);
 		ts->st.libs_unhooked++;
 		fprintf(ts->cfg.log, "floe: tls: unhooked %s: no tapped process uses it\n",
 			lib->path);
@@ -908,6 +1231,7 @@ static void on_rescan_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
 			i++;
 			continue;
 		}
+		proc_drop_ahead(ts, r->pid);
 		ts->rescans[i] = ts->rescans[--ts->n_rescans];
 	}
 	rescan_arm(ts);
@@ -951,6 +1275,9 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 	case FLOE_TLS_EV_EXIT:
 		tls_streams_close_pid(ts->streams, v.event->pid, real, &ts->sink);
 		proc_gone(ts, (pid_t)v.event->pid);
+		break;
+	case FLOE_TLS_EV_FORK:
+		proc_fork(ts, (pid_t)v.event->value);
 		break;
 	case FLOE_TLS_EV_MMAP:
 		proc_mmap(ts, (pid_t)v.event->pid, v.event->hdr.ts_ns);
@@ -1066,7 +1393,16 @@ static void tls_free(void *impl)
 		evloop_del_timer(ts->loop, ts->sweep_timer);
 	}
 	for (size_t i = 0; i < ts->n_libs; i++)
-		lib_detach(&ts->libs[i]);
+		lib_unhook(ts, &ts->libs[i]);
+	if (ts->reaper.started) { /* what it still has to remove, then it ends */
+		pthread_mutex_lock(&ts->reaper.mu);
+		ts->reaper.stop = true;
+		pthread_cond_signal(&ts->reaper.cv);
+		pthread_mutex_unlock(&ts->reaper.mu);
+		pthread_join(ts->reaper.thread, NULL);
+	}
+	pthread_mutex_destroy(&ts->reaper.mu);
+	pthread_cond_destroy(&ts->reaper.cv);
 	/* Connections still open end here without a close chunk: the engine closes them at
 	 * its finish (end of input). */
 	tls_streams_free(ts->streams);
@@ -1111,6 +1447,12 @@ int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 		ts->cfg.proc = "/proc";
 	if (!ts->cfg.log)
 		ts->cfg.log = stderr;
+	pthread_mutex_init(&ts->reaper.mu, NULL);
+	pthread_cond_init(&ts->reaper.cv, NULL);
+	/* Only probes per process are removed on the thread (without it: on the loop). */
+	if (ts->cfg.pid_probes_max)
+		ts->reaper.started =
+		    pthread_create(&ts->reaper.thread, NULL, reaper_main, &ts->reaper) == 0;
 	ret = tls_streams_new(&ts->streams);
 	if (ret < 0) {
 		snprintf(err, errlen, "TLS: %s", strerror(-ret));
@@ -1144,7 +1486,7 @@ int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 		    ts->skel->progs.floe_tls_sys_recvmsg,  ts->skel->progs.floe_tls_sys_sendmsg,
 		    ts->skel->progs.floe_tls_sys_readv,	   ts->skel->progs.floe_tls_sys_writev,
 		    ts->skel->progs.floe_tls_exec,	   ts->skel->progs.floe_tls_exit,
-		    ts->skel->progs.floe_tls_sys_mmap,
+		    ts->skel->progs.floe_tls_sys_mmap,	   ts->skel->progs.floe_tls_fork,
 		};
 		struct bpf_link **links[] = {
 		    &ts->skel->links.floe_tls_sys_read,	    &ts->skel->links.floe_tls_sys_write,
@@ -1152,10 +1494,14 @@ int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 		    &ts->skel->links.floe_tls_sys_recvmsg,  &ts->skel->links.floe_tls_sys_sendmsg,
 		    &ts->skel->links.floe_tls_sys_readv,    &ts->skel->links.floe_tls_sys_writev,
 		    &ts->skel->links.floe_tls_exec,	    &ts->skel->links.floe_tls_exit,
-		    &ts->skel->links.floe_tls_sys_mmap,
+		    &ts->skel->links.floe_tls_sys_mmap,	    &ts->skel->links.floe_tls_fork,
 		};
 
 		for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
+			/* Forks matter only to probes per process: a file's probes for all cover a
+			 * child from its first instruction (the sweep counts it later). */
+			if (tps[i] == ts->skel->progs.floe_tls_fork && !ts->cfg.pid_probes_max)
+				continue;
 			*links[i] = bpf_program__attach(tps[i]);
 			if (!*links[i]) {
 				ret = -errno;
@@ -1240,27 +1586,37 @@ void tls_source_get_stats(struct tls_source *ts, struct tls_source_stats *out)
 	ts->st.write_unsent = ss.write_unsent;
 	ts->st.hold_timeouts = ss.hold_timeouts + ss.hold_overflows;
 	ts->st.probes = 0;
+	ts->st.probe_pids = 0;
+	ts->st.wide_files = 0;
 	ts->st.probe_sites_emulated = ts->st.probe_sites_stepped = 0;
-	for (size_t i = 0; i < ts->n_libs; i++) {
-		const struct tls_lib *l = &ts->libs[i];
+	for (size_t i = 0; i < ts->n_libs; i++)
+		if (ts->libs[i].hooked) {
+			ts->st.probe_sites_emulated += ts->libs[i].sites_emulated;
+			ts->st.probe_sites_stepped += ts->libs[i].sites_stepped;
+		}
+	for (size_t i = 0; i < ts->n_libs; i++)
+		if (ts->libs[i].wide) {
+			ts->st.probes += ts->libs[i].n_pts;
+			ts->st.wide_files++;
+		}
+	for (size_t i = 0; i < ts->n_procs; i++) {
+		bool own = false;
 
-		for (size_t k = 0; k < N_PROBES; k++) {
-			ts->st.probes += l->links[k] != NULL;
-			for (size_t r = 0; r < PROBE_SITE_MAX_RETS; r++)
-				ts->st.probes += l->ret_links[k][r] != NULL;
+		for (unsigned k = 0; k < ts->procs[i].n_libs; k++) {
+			const struct proc_lib *s = &ts->procs[i].libs[k];
+
+			if (s->links) {
+				ts->st.probes += ts->libs[s->lib].n_pts;
+				own = true;
+			}
 		}
-		for (size_t k = 0; k < sizeof(l->go_links) / sizeof(l->go_links[0]); k++)
-			ts->st.probes += l->go_links[k] != NULL;
-		if (l->attached) {
-			ts->st.probe_sites_emulated += l->sites_emulated;
-			ts->st.probe_sites_stepped += l->sites_stepped;
-		}
+		ts->st.probe_pids += own;
 	}
 	ts->st.files_seen = ts->n_seen;
 	ts->st.blind = 0;
 	for (size_t i = 0; i < ts->n_procs; i++)
 		for (unsigned k = 0; k < ts->procs[i].n_libs; k++)
-			ts->st.blind += ts->libs[ts->procs[i].libs[k]].failed;
+			ts->st.blind += ts->libs[ts->procs[i].libs[k].lib].failed;
 	*out = ts->st;
 }
 
@@ -1276,7 +1632,7 @@ char *tls_source_blind_json(struct tls_source *ts)
 		const struct tls_proc *pr = &ts->procs[i];
 
 		for (unsigned k = 0; k < pr->n_libs && n < TLS_SOURCE_BLIND_MAX; k++) {
-			const struct tls_lib *l = &ts->libs[pr->libs[k]];
+			const struct tls_lib *l = &ts->libs[pr->libs[k].lib];
 			const char *pod = "", *ns = "";
 
 			if (!l->failed)

@@ -3,7 +3,8 @@
  * tls_source: the stream byte source of TLS plaintext (docs/tls.md). Loads bpf/tls.bpf.c,
  * finds the processes of tapped network namespaces, the OpenSSL libraries (libssl.so*) they
  * map (/proc/PID/maps) and the Go programs with crypto/tls they run (/proc/PID/exe, through
- * go_elf.h), probes each library or program file once for every process, and turns the
+ * go_elf.h), probes each library or program file for each of those processes (for every
+ * process past cfg.pid_probes_max of them), and turns the
  * ring's records into ordered stream chunks per connection (tls_record.h) for the sink.
  *
  * New processes: the kernel reports each exec in a tapped namespace; the process's maps are
@@ -44,6 +45,10 @@ struct tls_source_config {
 	 * before probe_site.h chose cheaper places (FLOE_TLS_PROBE_SITES=first: for comparing
 	 * the two, docs/tls.md). */
 	bool probe_first_insn;
+	/* --tls-pid-probes: a file is probed for each tapped process that uses it (the kernel
+	 * traps no other process on it), up to this many processes; past it, for every process
+	 * that maps it. 0: always for every process (docs/tls.md, "Which processes pay"). */
+	unsigned pid_probes_max;
 };
 
 /* The blind list (tls_source_blind_json) holds at most this many items; the rest is counted. */
@@ -75,6 +80,8 @@ struct tls_source_stats {
 	 * single-steps (a second trap, costly on some VMs; probe_site.h) */
 	uint64_t probe_sites_emulated;
 	uint64_t probe_sites_stepped;
+	uint64_t probe_pids;	   /* processes with probes of their own now */
+	uint64_t wide_files;	   /* files probed for every process (over pid_probes_max) */
 	uint64_t libs_unhooked;	   /* files unprobed: no tapped process used them any more */
 	uint64_t blind;		   /* (process, library) pairs floe is blind to now */
 	uint64_t write_unsent;	   /* bytes of Go Writes taken at entry but not written */
@@ -82,6 +89,7 @@ struct tls_source_stats {
 	uint64_t files_seen;	   /* program files remembered as looked at (bounded) */
 	uint64_t dlopen_probe_us;  /* the last libssl probed after a dlopen: microseconds from
 				    * the kernel's mmap to its probes in place */
+	uint64_t dlopen_wake_us;   /* of which until floe handled the mmap's event */
 };
 
 int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,

@@ -1157,9 +1157,11 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 		"\"tls_records\":%llu,\"tls_bytes\":%llu,\"tls_cut\":%llu,"
 		"\"tls_ringbuf_full\":%llu,\"tls_conns\":%llu,\"tls_libs_hooked\":%llu,"
 		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu,"
-		"\"tls_probes\":%llu,\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
+		"\"tls_probes\":%llu,\"tls_probe_pids\":%llu,\"tls_wide_files\":%llu,"
+		"\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
 		"\"tls_mesh_hops\":%llu,\"tls_write_unsent\":%llu,\"tls_hold_timeouts\":%llu,"
-		"\"tls_files_seen\":%llu,\"tls_dlopen_probe_us\":%llu,\"tls_blind_count\":%llu,"
+		"\"tls_files_seen\":%llu,\"tls_dlopen_probe_us\":%llu,"
+		"\"tls_dlopen_wake_us\":%llu,\"tls_blind_count\":%llu,"
 		"\"tls_probe_sites_emulated\":%llu,\"tls_probe_sites_stepped\":%llu,"
 		"\"tls_blind\":%s,"
 		"\"tls_pcap_frames\":%llu,\"tls_pcap_bytes\":%llu,\"tls_pcap_conns\":%llu,"
@@ -1192,11 +1194,12 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 		(unsigned long long)tls->conns, (unsigned long long)tls->libs_hooked,
 		(unsigned long long)tls->libs_failed, (unsigned long long)tls->processes,
 		(unsigned long long)tls->processes_failed, (unsigned long long)tls->probes,
+		(unsigned long long)tls->probe_pids, (unsigned long long)tls->wide_files,
 		(unsigned long long)tls->libs_unhooked, (unsigned long long)tls->mmaps,
 		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->write_unsent,
 		(unsigned long long)tls->hold_timeouts, (unsigned long long)tls->files_seen,
-		(unsigned long long)tls->dlopen_probe_us, (unsigned long long)tls->blind,
-		(unsigned long long)tls->probe_sites_emulated,
+		(unsigned long long)tls->dlopen_probe_us, (unsigned long long)tls->dlopen_wake_us,
+		(unsigned long long)tls->blind, (unsigned long long)tls->probe_sites_emulated,
 		(unsigned long long)tls->probe_sites_stepped,
 		tls_blind ? tls_blind : "[]", (unsigned long long)tp->frames,
 		(unsigned long long)tp->bytes, (unsigned long long)tp->conns,
@@ -1375,7 +1378,8 @@ static void tls_open(struct tap *t)
 				       .skip_loopback_hops = t->o->servicemesh,
 				       .unprobe_after_ns =
 					   (uint64_t)(t->o->tls_unprobe_after * 1e9),
-				       .probe_first_insn = t->o->tls_probe_first_insn};
+				       .probe_first_insn = t->o->tls_probe_first_insn,
+				       .pid_probes_max = t->o->tls_pid_probes};
 	struct byte_sink bs = {.stream = on_stream, .error = on_byte_source_error, .ctx = t};
 	char err[512];
 	int ret = tls_source_new(&tc, &t->tls_byte_source, &t->tls, err, sizeof(err));

@@ -117,6 +117,8 @@ struct tap_options {
 	double tls_unprobe_after;
 	/* --tls-probe-sites first: probes on the functions' first instructions (tls_source.h) */
 	bool tls_probe_first_insn;
+	/* --tls-pid-probes: processes a TLS file is probed for one by one (0: for all at once) */
+	unsigned tls_pid_probes;
 	bool tls_pcap;           /* --tls-pcap (default): and into the store as synthetic packets */
 	/* Services over the agent's API while the tap runs, started in this order once it is
 	 * ready and stopped in reverse before it goes (tap_options_add_service). */

@@ -157,6 +157,9 @@ static void print_help(FILE *out)
 	    "      --tls-probe-sites cheap|first  where in SSL_read & co the probes sit: where\n"
 	    "                             the kernel emulates the instruction (default cheap), or\n"
 	    "                             the first instruction (docs/tls.md)\n"
+	    "      --tls-pid-probes N     probe a TLS library for each tapped process using it,\n"
+	    "                             up to N of them, so other processes on it are not\n"
+	    "                             trapped (default 0: for every process; docs/tls.md)\n"
 	    "      --servicemesh[=true|false]  pods with a sidecar proxy (mTLS): read the\n"
 	    "                             sidecar's TLS, not the app<->sidecar loopback hop when\n"
 	    "                             that is TLS too, so each request once, with the pods'\n"
@@ -215,6 +218,7 @@ enum {
 	OPT_DURATION,
 	OPT_TLS_UNPROBE_AFTER,
 	OPT_TLS_PROBE_SITES,
+	OPT_TLS_PID_PROBES,
 	OPT_STATS_JSON,
 	OPT_STATE_DIR,
 	OPT_ENTRIES,
@@ -351,6 +355,17 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 		}
 		o->tls_probe_first_insn = !strcmp(val, "first");
 		return 0;
+	case OPT_TLS_PID_PROBES: {
+		unsigned long n = strtoul(val, &end, 10);
+
+		if (*val == '\0' || *val == '-' || *end || n > 4096) {
+			snprintf(err, errlen,
+				 "--tls-pid-probes: expected 0 to 4096 processes, got '%s'", val);
+			return -EINVAL;
+		}
+		o->tls_pid_probes = (unsigned)n;
+		return 0;
+	}
 	case OPT_STORE:
 		o->store_dir = val;
 		return 0;
@@ -520,6 +535,7 @@ static const struct option long_opts[] = {
     {"duration", required_argument, NULL, OPT_DURATION},
     {"tls-unprobe-after", required_argument, NULL, OPT_TLS_UNPROBE_AFTER},
     {"tls-probe-sites", required_argument, NULL, OPT_TLS_PROBE_SITES},
+    {"tls-pid-probes", required_argument, NULL, OPT_TLS_PID_PROBES},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"entries", no_argument, NULL, OPT_ENTRIES},
     {"json", no_argument, NULL, OPT_JSON},
