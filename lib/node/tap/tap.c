@@ -127,6 +127,9 @@ struct tap {
 	/* The entries' output failed (0: not): the first errno, EPIPE when its reader went away.
 	 * Set by either thread; from then on no entry is written. */
 	_Atomic int output_errno;
+	/* The loop said why the entries stopped (once, whichever of the output's failure and
+	 * stdout's hang-up it saw first: the writer may fail before the hang-up is seen). */
+	bool output_stop_said;
 	int output_efd;                  /* eventfd: the dissection thread's word to the loop */
 	uint64_t entries_unwritten;      /* on the dissection thread: entries after the failure */
 	int stop_signo;                  /* the signal that stopped the run, 0: none */
@@ -364,10 +367,14 @@ static void on_output_failed(struct evloop *l, int fd, unsigned int events, void
 	/* Read (level-triggered), though the loop stops below either way. */
 	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		fprintf(t->log, "floe: eventfd: %s\n", strerror(errno));
-	if (err == EPIPE)
-		fprintf(t->log, "floe: the entries' reader is gone (EPIPE); stopping\n");
-	else
-		fprintf(t->log, "floe: cannot write entries: %s; stopping\n", strerror(err));
+	if (!t->output_stop_said) {
+		t->output_stop_said = true;
+		if (err == EPIPE)
+			fprintf(t->log, "floe: the entries' reader is gone (EPIPE); stopping\n");
+		else
+			fprintf(t->log, "floe: cannot write entries: %s; stopping\n",
+				strerror(err));
+	}
 	evloop_stop(l);
 }
 
@@ -379,9 +386,17 @@ static void on_stdout_hangup(struct evloop *l, int fd, unsigned int events, void
 
 	if (!(events & EVLOOP_ERR))
 		return;
-	if (atomic_compare_exchange_strong(&t->output_errno, &none, EPIPE))
+	/* The writer may have failed first: its eventfd is not read once the loop stops, so
+	 * whichever comes first says why. */
+	if (!atomic_compare_exchange_strong(&t->output_errno, &none, EPIPE) && none != EPIPE) {
+		if (!t->output_stop_said)
+			fprintf(t->log, "floe: cannot write entries: %s; stopping\n",
+				strerror(none));
+	} else if (!t->output_stop_said) {
 		fprintf(t->log, "floe: standard output closed (the entries' reader is gone); "
 				"stopping\n");
+	}
+	t->output_stop_said = true;
 	evloop_stop(l);
 }
 
