@@ -153,7 +153,7 @@ def load_expected(build, capture):
     """The entries the fixture loads, with the ids and agents it gives them."""
     out = subprocess.run([os.path.join(build, "floe"), "read", capture, "--json"],
                          capture_output=True, text=True, check=True).stdout
-    return [json.loads(line) for line in out.splitlines()]
+    return [json.loads(line) for line in out.split("\n") if line.strip()]
 
 
 def tshark_packets(path):

@@ -21,7 +21,8 @@ packets --first left. Link types: Ethernet (802.1Q/802.1ad tags looked through),
 loopback, raw IP, Linux cooked v1/v2; a pcapng's interfaces must share one. The output is a
 classic pcap with the input's link type and timestamps in nanoseconds. --dropped FILE writes
 what was removed as JSON lines: {"flow": [src, sport, dst, dport] or null, "ts_ns": ..,
-"len": payload bytes, "first": no data of the connection was kept before it}.
+"len": payload bytes, "seq": the TCP sequence number (0 for UDP), "first": no data of the
+connection was kept before it}.
 
 Usage: pcap_cut.py IN OUT [--first K] [--every N[:FIRST]] [--burst N:LEN]
                    [--burst-at START:LEN]... [--udp-queries K] [--first-fin] [--dropped FILE]
@@ -140,7 +141,8 @@ def ip_offset(linktype, b):
 
 
 def decode(linktype, b):
-    """(proto, src, sport, dst, dport, payload, tcp flags) of a TCP or UDP frame, or None."""
+    """(proto, src, sport, dst, dport, payload, tcp flags, tcp sequence number) of a TCP or
+    UDP frame (UDP: flags and sequence number 0), or None."""
     off = ip_offset(linktype, b)
     if off is None or len(b) < off + 20:
         return None
@@ -161,10 +163,11 @@ def decode(linktype, b):
         return None
     if proto == 6 and end >= off + 20:
         sport, dport = struct.unpack(">HH", b[off:off + 4])
-        return "tcp", src, sport, dst, dport, b[off + (b[off + 12] >> 4) * 4:end], b[off + 13]
+        seq = struct.unpack(">I", b[off + 4:off + 8])[0]
+        return "tcp", src, sport, dst, dport, b[off + (b[off + 12] >> 4) * 4:end], b[off + 13], seq
     if proto == 17 and end >= off + 8:
         sport, dport = struct.unpack(">HH", b[off:off + 4])
-        return "udp", src, sport, dst, dport, b[off + 8:end], 0
+        return "udp", src, sport, dst, dport, b[off + 8:end], 0, 0
     return None
 
 
@@ -204,12 +207,54 @@ def cut(linktype, pkts, first=0, every=None, burst=None, burst_at=(), udp_querie
                 drop = True
         if drop:
             dropped.append({"flow": [d[1], d[2], d[3], d[4]] if d else None, "ts_ns": p[0],
-                            "len": len(d[5]) if d else 0, "first": conn not in with_data})
+                            "len": len(d[5]) if d else 0, "seq": d[7] if d else 0,
+                            "first": conn not in with_data})
         else:
             kept.append(p)
             if d and d[5]:
                 with_data.add(conn)
     return kept, dropped
+
+
+def delay(linktype, pkts, every):
+    """A capture in which every Nth TCP data segment was lost before the capture point and is
+    seen only as its retransmission: the segment moves to just after the next data segment of
+    its direction, 1 us later, when that comes before any packet of the other direction (which
+    would acknowledge or answer it). Returns (packets, the moved segments' data segment numbers in
+    the new order), for cut(burst_at=[(k, 1) ...]) to remove the retransmissions."""
+    dec = [decode(linktype, p[1]) for p in pkts]
+    data = [i for i, d in enumerate(dec) if d and d[0] == "tcp" and d[5]]
+    is_data = set(data)
+    after = {}  # index of the packet a moved one follows -> the moved packet
+    moved = set()
+    for n, i in enumerate(data, 1):
+        if n % every or i in moved or i in after:
+            continue
+        dirn = dec[i][1:5]
+        back = (dirn[2], dirn[3], dirn[0], dirn[1])
+        nxt = None
+        for j in range(i + 1, len(pkts)):
+            if dec[j] and dec[j][0] == "tcp" and dec[j][1:5] == back:
+                break  # the peer acknowledges or answers what it got: these bytes came before
+            if j in is_data and dec[j][1:5] == dirn:
+                nxt = j
+                break
+        if nxt is None or nxt in after or nxt in moved:
+            continue
+        moved.add(i)
+        after[nxt] = (pkts[nxt][0] + 1000,) + tuple(pkts[i][1:])
+    out, late, n_data = [], [], 0
+    for i, p in enumerate(pkts):
+        if i in moved:
+            continue
+        out.append(p)
+        if i in is_data:
+            n_data += 1
+        if i in after:
+            out.append(after[i])
+            n_data += 1
+            late.append(n_data)
+    return out, late
 
 
 def cut_file(src, dst, **kw):

@@ -557,7 +557,7 @@ def run_floe(floe, path, timeout):
     p = subprocess.run([floe, "read", path, "--json"], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=timeout)
     entries, bad = [], []
-    for line in p.stdout.decode("utf-8", "surrogateescape").splitlines():
+    for line in p.stdout.decode("utf-8", "surrogateescape").split("\n"):
         if not line.strip():
             continue
         try:
@@ -1230,7 +1230,7 @@ def floe_read(floe, path, timeout):
 
 
 def entry_lines(out):
-    return [l for l in out.splitlines() if l.strip()]
+    return [l for l in out.split("\n") if l.strip()]
 
 
 def capture_image(full):

@@ -268,7 +268,7 @@ def server_side(frames):
 # --------------------------------------------------------------------------- floe side
 def floe_read(floe, path):
     r = subprocess.run([floe, "read", path, "--json"], capture_output=True)
-    entries = [json.loads(line) for line in r.stdout.decode("utf-8", "replace").splitlines()
+    entries = [json.loads(line) for line in r.stdout.decode("utf-8", "replace").split("\n")
                if line.strip()]
     return r.returncode, entries, r.stderr.decode("utf-8", "replace")
 

@@ -219,7 +219,7 @@ def floe_read(floe, path):
     p = subprocess.run([floe, "read", "--json", path], capture_output=True)
     if p.returncode:
         raise RuntimeError("floe read exit %d: %s" % (p.returncode, p.stderr.decode()[-500:]))
-    entries = [json.loads(line) for line in p.stdout.decode().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in p.stdout.decode().split("\n") if line.strip()]
     counters = dict((k, int(v)) for k, v in re.findall(r"dns\.(\w+) (\d+)", p.stderr.decode()))
     return entries, counters
 

@@ -117,7 +117,7 @@ def tshark_once(path, ports):
 
 def floe_entries(floe, path):
     r = subprocess.run([floe, "read", path, "--json"], capture_output=True, timeout=TIMEOUT)
-    ents = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    ents = [json.loads(line) for line in r.stdout.split(b"\n") if line.strip()]
     return [e for e in ents if e.get("version") == "2"], ents
 
 

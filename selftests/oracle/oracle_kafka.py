@@ -200,7 +200,7 @@ def tshark_pdus(path):
 def floe_entries(floe, path):
     r = subprocess.run([floe, "read", path, "--json"], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, check=False)
-    entries = [json.loads(line) for line in r.stdout.decode().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in r.stdout.decode().split("\n") if line.strip()]
     return entries, r.returncode, r.stderr.decode()
 
 

@@ -546,7 +546,7 @@ def floe_ids(floe, cap, query):
                        text=True)
     if r.returncode != 0:
         return None, r.stderr.strip()
-    return [json.loads(line)["id"] for line in r.stdout.splitlines()], None
+    return [json.loads(line)["id"] for line in r.stdout.split("\n") if line.strip()], None
 
 
 def main():
@@ -571,7 +571,7 @@ def main():
             continue
         out = subprocess.run([args.floe, "read", "-q", "--json", cap], capture_output=True,
                              text=True)
-        entries = [json.loads(line) for line in out.stdout.splitlines()]
+        entries = [json.loads(line) for line in out.stdout.split("\n") if line.strip()]
         if out.returncode != 0 or not entries:
             tap.result(False, "%s: floe read --json gave entries" % rel, out.stderr)
             continue

@@ -146,7 +146,7 @@ def check_case(tap, floe, tmp, proto, slow, normal, pad, verbose):
     tap.result(limit == BUDGET and rss <= base_rss + BUDGET + SLACK,
                "%s: peak RSS %.1f MiB <= baseline %.1f + budget %d + %d MiB" %
                (name, rss / MIB, base_rss / MIB, BUDGET // MIB, SLACK // MIB))
-    entries = [json.loads(line) for line in out.splitlines() if line.strip()]
+    entries = [json.loads(line) for line in out.split("\n") if line.strip()]
     evicted = [e for e in entries if e.get("missing_reason") == "memory_budget"]
     slow_evicted = [e for e in evicted if e["src"]["ip"].startswith("10.1.")
                     and is_slow(proto, e)]

@@ -205,7 +205,7 @@ def floe_entries(floe, path):
         raise RuntimeError("floe read failed (%d): %s" % (p.returncode,
                                                           p.stderr.decode(errors="replace")))
     out = []
-    for line in p.stdout.decode().splitlines():
+    for line in p.stdout.decode().split("\n"):
         if line.strip():
             out.append(json.loads(line))
     return out, p.stderr.decode(errors="replace").strip()

@@ -126,7 +126,7 @@ def check_capture(path, floe, names, tap, verbose):
     if not streams:
         return False
     out = run([floe, "read", path, "--json"])
-    entries = [json.loads(x) for x in out.splitlines() if x.strip()]
+    entries = [json.loads(x) for x in out.split("\n") if x.strip()]
     tls = {}
     for e in entries:
         if e.get("protocol") == "tls":

@@ -162,7 +162,7 @@ def authority(ip, port):
 # --------------------------------------------------------------------------- floe side
 def floe_entries(floe, path):
     out = run([floe, "read", "--json", "-q", path])
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
+    return [json.loads(line) for line in out.split("\n") if line.strip()]
 
 
 def seq_of(e):
