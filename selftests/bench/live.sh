@@ -108,6 +108,15 @@ thread_cpu() {
 			printf "%.2f %s\n", (a[12] + a[13]) / hz, $1 }'
 	done 2>/dev/null | sort -rn | awk '{ printf "%s%s=%ss", sep, $2, $1; sep = " " }'
 }
+# per-thread context switches of PID (voluntary + involuntary): "comm=n ..." (the most first);
+# each drain of the ring wakes the store's writer and the dissection thread
+thread_switches() {
+	local f
+	for f in /proc/"$1"/task/*; do
+		awk -v c="$(cat "$f/comm")" '/^(non)?voluntary_ctxt_switches:/ { n += $2 }
+			END { print n, c }' "$f/status"
+	done 2>/dev/null | sort -rn | awk '{ printf "%s%s=%s", sep, $2, $1; sep = " " }'
+}
 wrk_run() { # LOG
 	in_pod cli timeout $((SECS + 60)) wrk -t"$WTHREADS" -c"$CONNS" -d"${SECS}s" --timeout 10s \
 		"http://$SRV/api.json" >"$1" 2>&1
@@ -170,6 +179,7 @@ run_floe() {
 	ring=$(bpf_map_kb "$pid" Rss)
 	ring_size=$(bpf_map_kb "$pid" Size)
 	NOTES+=("$label threads: $(thread_cpu "$pid")")
+	NOTES+=("$label context switches: $(thread_switches "$pid")")
 	# A tap under this load takes 2.5 s or more to stop (hooks, the ring, the store's close)
 	# on a busy machine: killed after 3 s it would print no summary.
 	bg_stop "$pid" INT 30
