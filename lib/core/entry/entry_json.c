@@ -232,6 +232,38 @@ int entry_json_append_key(struct entry_json_buf *b, const char *k, size_t n, int
 	return 0;
 }
 
+int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n)
+{
+	char *o;
+
+	if (reserve(b, n + 2))
+		return -ENOMEM;
+	o = b->p + b->len;
+	*o++ = '"';
+	memcpy(o, s, n);
+	o[n] = '"';
+	b->len += n + 2;
+	return 0;
+}
+
+int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t n, int first)
+{
+	char *o;
+
+	if (reserve(b, n + 4))
+		return -ENOMEM;
+	o = b->p + b->len;
+	if (!first)
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, k, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	b->len = (size_t)(o - b->p);
+	return 0;
+}
+
 /* One byte of punctuation. */
 static inline int append_char(struct entry_json_buf *b, char c)
 {

@@ -37,6 +37,10 @@ int entry_json_append_int(struct entry_json_buf *b, long long v);
 /* An object member's key as entry_json_append() writes it: ["," unless first] "key": (k: n
  * bytes of valid UTF-8). 0 or -ENOMEM. */
 int entry_json_append_key(struct entry_json_buf *b, const char *k, size_t n, int first);
+/* The same two for text the caller knows needs no escaping (printable ASCII without '"' and
+ * '\\'): copied between quotes. 0 or -ENOMEM. */
+int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n);
+int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t n, int first);
 
 /* The digits of v as "%lld" prints them, written at the end of s; returns where they start. */
 #define ENTRY_INT_CHARS 24

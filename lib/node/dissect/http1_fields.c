@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "entry/entry_json.h"
 #include "entry/hash.h"
 
@@ -22,6 +26,8 @@ struct h1_field {
 	int32_t last;   /* of a name's first field: its last one */
 	bool dup;       /* not the first of its name: written with the first */
 	bool joined;    /* of a first field: val/vlen hold the joined values */
+	/* name / val is JSON-plain (json_plain): written between quotes as it is */
+	bool plain_name, plain_val;
 };
 
 struct h1_list {
@@ -212,6 +218,39 @@ static int arena_text(struct h1_head *h, const char *p, size_t n, bool allow_nul
 	return rc;
 }
 
+/*
+ * Printable ASCII without '"' and '\\': valid UTF-8 without NUL (so the arena keeps it as it
+ * is) that JSON writes between quotes unchanged. Nearly every header name and value is such
+ * text: checked once here, it spares the UTF-8 check and the writer's escaping.
+ */
+static bool json_plain(const char *p, size_t n)
+{
+	size_t i = 0;
+
+#if defined(__SSE2__)
+	const __m128i ctl = _mm_set1_epi8(0x1f), quote = _mm_set1_epi8('"'),
+		      bslash = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+
+	for (; n - i >= 16; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		/* a control byte is one min(byte, 0x1f) leaves as it is; the high bit: x itself */
+		__m128i m = _mm_or_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x), _mm_cmpeq_epi8(x, del)),
+		    _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
+
+		if (_mm_movemask_epi8(_mm_or_si128(m, x)))
+			return false;
+	}
+#endif
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
 /* Header names up to this long are lower-cased on the stack. */
 #define H1_NAME_STACK 256
 
@@ -244,9 +283,24 @@ int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t 
 		l->v = nv;
 		l->cap = cap;
 	}
-	if (arena_text(h, lower, nlen, false, &f.name, &f.nlen) ||
-	    arena_text(h, value, vlen, true, &f.val, &f.vlen) || index_grow(l))
+	f.plain_name = json_plain(lower, nlen);
+	f.plain_val = json_plain(value, vlen);
+	if (f.plain_name) {
+		f.nlen = (uint32_t)nlen;
+		rc = arena_add(h, lower, nlen, &f.name);
+	} else {
+		rc = arena_text(h, lower, nlen, false, &f.name, &f.nlen);
+	}
+	if (!rc && f.plain_val) {
+		f.vlen = (uint32_t)vlen;
+		rc = arena_add(h, value, vlen, &f.val);
+	} else if (!rc) {
+		rc = arena_text(h, value, vlen, true, &f.val, &f.vlen);
+	}
+	rc = rc ? rc : index_grow(l);
+	if (rc)
 		goto out;
+	rc = -ENOMEM;
 	f.hash = name_hash(at(h, f.name), f.nlen);
 	first = find_first(h, l, at(h, f.name), f.nlen, f.hash);
 	if (first >= 0) {
@@ -281,6 +335,7 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 	size_t slen = strlen(sep), total = 0, o = 0;
 	uint32_t off, len;
 	char *buf;
+	bool plain;
 	int rc;
 
 	if (f->next < 0 || f->joined)
@@ -290,6 +345,7 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 	buf = malloc(total + 1);
 	if (!buf)
 		return -ENOMEM;
+	plain = json_plain(sep, slen);
 	for (int32_t k = i; k >= 0; k = l->v[k].next) {
 		if (k != i) {
 			memcpy(buf + o, sep, slen);
@@ -297,6 +353,7 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 		}
 		memcpy(buf + o, at(h, l->v[k].val), l->v[k].vlen);
 		o += l->v[k].vlen;
+		plain = plain && l->v[k].plain_val;
 	}
 	rc = arena_add(h, buf, o, &off);
 	free(buf);
@@ -306,6 +363,7 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 	f = &l->v[i];
 	f->val = off;
 	f->vlen = len;
+	f->plain_val = plain;
 	f->joined = true;
 	return 0;
 }
@@ -583,9 +641,10 @@ size_t h1_head_mem(const struct h1_head *h)
 
 /* ---- writing ---- */
 
+/* floe's own keys (literals, nothing to escape) */
 static int put_key(struct entry_json_buf *b, const char *k, bool first)
 {
-	return entry_json_append_key(b, k, strlen(k), first);
+	return entry_json_append_plain_key(b, k, strlen(k), first);
 }
 
 static int put_fields(const struct h1_head *h, const struct h1_list *l, struct entry_json_buf *b)
@@ -599,8 +658,10 @@ static int put_fields(const struct h1_head *h, const struct h1_list *l, struct e
 
 		if (f->dup)
 			continue;
-		if (entry_json_append_key(b, at(h, f->name), f->nlen, first) ||
-		    entry_json_append_string(b, at(h, f->val), f->vlen))
+		if ((f->plain_name ? entry_json_append_plain_key(b, at(h, f->name), f->nlen, first)
+				   : entry_json_append_key(b, at(h, f->name), f->nlen, first)) ||
+		    (f->plain_val ? entry_json_append_plain(b, at(h, f->val), f->vlen)
+				  : entry_json_append_string(b, at(h, f->val), f->vlen)))
 			return -ENOMEM;
 		first = false;
 	}
