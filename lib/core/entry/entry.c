@@ -630,6 +630,8 @@ static int put_str(struct entry_json_buf *b, const char *key, const char *v, boo
 {
 	size_t n = strlen(v);
 
+	if (entry_json_plain(v, n))
+		return put_key(b, key, first) || entry_json_append_plain(b, v, n);
 	if (entry_utf8_prefix((const uint8_t *)v, n, false) != n)
 		return 0;
 	return put_key(b, key, first) || entry_json_append_string(b, v, n);
@@ -672,6 +674,8 @@ static int put_text(struct entry_json_buf *b, const char *key, const char *v, si
 	json_t *j;
 	int rc;
 
+	if (entry_json_plain(v, n))
+		return put_key(b, key, false) || entry_json_append_plain(b, v, n);
 	if (entry_utf8_prefix((const uint8_t *)v, n, false) == n)
 		return put_key(b, key, false) || entry_json_append_string(b, v, n);
 	j = entry_json_text((const uint8_t *)v, n);

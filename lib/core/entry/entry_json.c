@@ -232,6 +232,43 @@ int entry_json_append_key(struct entry_json_buf *b, const char *k, size_t n, int
 	return 0;
 }
 
+/* Bytes entry_json_plain() lets through, for strings shorter than a vector. */
+static const bool plain_byte[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+};
+
+bool entry_json_plain(const char *p, size_t n)
+{
+	size_t i = 0;
+
+#if defined(__SSE2__)
+	if (n >= 16) {
+		const __m128i ctl = _mm_set1_epi8(0x1f), quote = _mm_set1_epi8('"'),
+			      bslash = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+
+		/* whole blocks, the last one overlapping the one before it: no byte-wise tail */
+		for (;;) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+			/* a control byte is one min(byte, 0x1f) leaves as it is; high bit: x itself */
+			__m128i m = _mm_or_si128(
+			    _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x),
+					 _mm_cmpeq_epi8(x, del)),
+			    _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
+
+			if (_mm_movemask_epi8(_mm_or_si128(m, x)))
+				return false;
+			if (i + 16 == n)
+				return true;
+			i = n - i - 16 >= 16 ? i + 16 : n - 16;
+		}
+	}
+#endif
+	for (; i < n; i++)
+		if (!plain_byte[(unsigned char)p[i]])
+			return false;
+	return true;
+}
+
 int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n)
 {
 	char *o;

@@ -5,10 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "entry/entry_json.h"
 #include "entry/hash.h"
 
@@ -26,7 +22,7 @@ struct h1_field {
 	int32_t last;   /* of a name's first field: its last one */
 	bool dup;       /* not the first of its name: written with the first */
 	bool joined;    /* of a first field: val/vlen hold the joined values */
-	/* name / val is JSON-plain (json_plain): written between quotes as it is */
+	/* name / val is entry_json_plain(): kept and written as it is */
 	bool plain_name, plain_val;
 };
 
@@ -218,39 +214,6 @@ static int arena_text(struct h1_head *h, const char *p, size_t n, bool allow_nul
 	return rc;
 }
 
-/*
- * Printable ASCII without '"' and '\\': valid UTF-8 without NUL (so the arena keeps it as it
- * is) that JSON writes between quotes unchanged. Nearly every header name and value is such
- * text: checked once here, it spares the UTF-8 check and the writer's escaping.
- */
-static bool json_plain(const char *p, size_t n)
-{
-	size_t i = 0;
-
-#if defined(__SSE2__)
-	const __m128i ctl = _mm_set1_epi8(0x1f), quote = _mm_set1_epi8('"'),
-		      bslash = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
-
-	for (; n - i >= 16; i += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		/* a control byte is one min(byte, 0x1f) leaves as it is; the high bit: x itself */
-		__m128i m = _mm_or_si128(
-		    _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x), _mm_cmpeq_epi8(x, del)),
-		    _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
-
-		if (_mm_movemask_epi8(_mm_or_si128(m, x)))
-			return false;
-	}
-#endif
-	for (; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
-			return false;
-	}
-	return true;
-}
-
 /* Header names up to this long are lower-cased on the stack. */
 #define H1_NAME_STACK 256
 
@@ -283,8 +246,8 @@ int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t 
 		l->v = nv;
 		l->cap = cap;
 	}
-	f.plain_name = json_plain(lower, nlen);
-	f.plain_val = json_plain(value, vlen);
+	f.plain_name = entry_json_plain(lower, nlen);
+	f.plain_val = entry_json_plain(value, vlen);
 	if (f.plain_name) {
 		f.nlen = (uint32_t)nlen;
 		rc = arena_add(h, lower, nlen, &f.name);
@@ -345,7 +308,7 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 	buf = malloc(total + 1);
 	if (!buf)
 		return -ENOMEM;
-	plain = json_plain(sep, slen);
+	plain = entry_json_plain(sep, slen);
 	for (int32_t k = i; k >= 0; k = l->v[k].next) {
 		if (k != i) {
 			memcpy(buf + o, sep, slen);
