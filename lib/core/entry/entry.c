@@ -574,22 +574,10 @@ static int put_field_key(struct entry_json_buf *b, const char *key, bool first)
 	return entry_json_append_key(b, key, strlen(key), first);
 }
 
-/* The same for floe's own keys (short, nothing to escape): one append. */
+/* The same for floe's own keys (literals, nothing to escape): copied. */
 static int put_key(struct entry_json_buf *b, const char *key, bool first)
 {
-	char t[32];
-	size_t n = strlen(key), o = 0;
-
-	if (n > sizeof(t) - 4)
-		return put_field_key(b, key, first);
-	if (!first)
-		t[o++] = ',';
-	t[o++] = '"';
-	memcpy(t + o, key, n);
-	o += n;
-	t[o++] = '"';
-	t[o++] = ':';
-	return entry_json_append_raw(b, t, o);
+	return entry_json_append_plain_key(b, key, strlen(key), first);
 }
 
 /*

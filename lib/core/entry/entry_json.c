@@ -21,13 +21,12 @@
 /* Nesting deeper than this is not built by floe; refuse rather than recurse without end. */
 #define ENTRY_JSON_MAX_DEPTH 256
 
-static int reserve(struct entry_json_buf *b, size_t more)
+/* reserve()'s growth, out of line: the room is nearly always there. */
+static __attribute__((noinline)) int grow(struct entry_json_buf *b, size_t more)
 {
 	size_t cap;
 	char *p;
 
-	if (b->cap - b->len >= more)
-		return 0;
 	cap = b->cap ? b->cap : 4096;
 	while (cap - b->len < more) {
 		if (cap > ((size_t)-1) / 2)
@@ -40,6 +39,12 @@ static int reserve(struct entry_json_buf *b, size_t more)
 	b->p = p;
 	b->cap = cap;
 	return 0;
+}
+
+/* Room for more bytes at b->len. 0 or -ENOMEM. */
+static inline int reserve(struct entry_json_buf *b, size_t more)
+{
+	return b->cap - b->len >= more ? 0 : grow(b, more);
 }
 
 int entry_json_append_raw(struct entry_json_buf *b, const char *s, size_t n)
