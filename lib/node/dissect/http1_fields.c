@@ -263,7 +263,6 @@ int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t 
 	rc = rc ? rc : index_grow(l);
 	if (rc)
 		goto out;
-	rc = -ENOMEM;
 	f.hash = name_hash(at(h, f.name), f.nlen);
 	first = find_first(h, l, at(h, f.name), f.nlen, f.hash);
 	if (first >= 0) {
