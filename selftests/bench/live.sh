@@ -19,7 +19,8 @@
 # Environment: BENCH_LIVE_SECONDS (15), BENCH_LIVE_CONNS (10000), BENCH_LIVE_THREADS (wrk -t, 1),
 # BENCH_LIVE_ONLY (regex of run labels), FLOE_LIVE_ARGS (extra `floe tap` flags), BENCH_LIVE_PERF
 # (a path prefix: perf record floe during each run, DWARF call graphs: floe has no frame
-# pointers), BENCH_LIVE_EXPORT (a path prefix: each run's store exported as PREFIX.LABEL.pcap, to
+# pointers), BENCH_LIVE_PERF_STAT (a path prefix: `perf stat --per-thread` of floe's task-clock,
+# context switches and page faults during each run), BENCH_LIVE_EXPORT (a path prefix: each run's store exported as PREFIX.LABEL.pcap, to
 # profile the same traffic offline with `floe read`), BENCH_CLI_IP and BENCH_SRV_IP (the pods'
 # addresses, 10.213.8.11 and .12).
 
@@ -99,14 +100,24 @@ bpf_map_kb() {
 	awk -v f="$2:" '/^[0-9a-f]+-[0-9a-f]+ / { m = ($0 ~ /anon_inode:bpf-map/) } m && $1 == f { s += $2 }
 		END { print s + 0 }' "/proc/$1/smaps" 2>/dev/null
 }
-# per-thread CPU seconds of PID: "comm=s ..." (the busiest first)
+# per-thread CPU seconds of PID: "comm=s(sys s) ..." (the busiest first; sys: the system part,
+# where softirqs that interrupt the thread, the veths' among them, are counted too)
 thread_cpu() {
 	local f
 	for f in /proc/"$1"/task/*/stat; do
 		# comm may hold spaces: fields after the closing parenthesis
 		sed 's/^[0-9]* (\(.*\)) /\1\t/' "$f" | awk -F'\t' -v hz="$HZ" '{ split($2, a, " ");
-			printf "%.2f %s\n", (a[12] + a[13]) / hz, $1 }'
-	done 2>/dev/null | sort -rn | awk '{ printf "%s%s=%ss", sep, $2, $1; sep = " " }'
+			printf "%.2f %s %.2f\n", (a[12] + a[13]) / hz, $1, a[13] / hz }'
+	done 2>/dev/null | sort -rn | awk '{ printf "%s%s=%ss(sys %s)", sep, $2, $1, $3; sep = " " }'
+}
+# per-thread context switches of PID (voluntary + involuntary): "comm=n ..." (the most first);
+# each drain of the ring wakes the store's writer and the dissection thread
+thread_switches() {
+	local f
+	for f in /proc/"$1"/task/*; do
+		awk -v c="$(cat "$f/comm")" '/^(non)?voluntary_ctxt_switches:/ { n += $2 }
+			END { print n, c }' "$f/status"
+	done 2>/dev/null | sort -rn | awk '{ printf "%s%s=%s", sep, $2, $1; sep = " " }'
 }
 wrk_run() { # LOG
 	in_pod cli timeout $((SECS + 60)) wrk -t"$WTHREADS" -c"$CONNS" -d"${SECS}s" --timeout 10s \
@@ -160,8 +171,15 @@ run_floe() {
 			>/dev/null 2>&1 &
 		perf_pid=$!
 	fi
+	local stat_pid=
+	if [ -n "${BENCH_LIVE_PERF_STAT:-}" ]; then # per-thread software counters during the load
+		perf stat --per-thread -e task-clock,context-switches,page-faults -p "$pid" \
+			-o "$BENCH_LIVE_PERF_STAT.${label// /_}" -- sleep "$SECS" >/dev/null 2>&1 &
+		stat_pid=$!
+	fi
 	wrk_run "$d/wrk.log"
 	[ -z "$perf_pid" ] || wait "$perf_pid"
+	[ -z "$stat_pid" ] || wait "$stat_pid"
 	# Let the dissection thread catch up (its backlog counts in its CPU), then read the figures
 	# of the live process: they are gone once it exits.
 	sleep 2
@@ -170,6 +188,7 @@ run_floe() {
 	ring=$(bpf_map_kb "$pid" Rss)
 	ring_size=$(bpf_map_kb "$pid" Size)
 	NOTES+=("$label threads: $(thread_cpu "$pid")")
+	NOTES+=("$label context switches: $(thread_switches "$pid")")
 	# A tap under this load takes 2.5 s or more to stop (hooks, the ring, the store's close)
 	# on a busy machine: killed after 3 s it would print no summary.
 	bg_stop "$pid" INT 30

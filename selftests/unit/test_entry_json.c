@@ -506,6 +506,43 @@ static void test_utf8_prefix_blocks(void **state)
 	(void)state;
 }
 
+/* entry_json_plain against jansson: text is plain when jansson takes it (valid UTF-8) and
+ * writes it, ASCII only, between quotes unchanged; DEL is refused besides (jansson keeps it).
+ * Every byte value at every place of strings around the 16-byte blocks and their overlap. */
+static void test_json_plain_as_jansson(void **state)
+{
+	static const size_t lens[] = {0,  1,  2,  7,  8,  15, 16, 17, 18, 23,
+				      31, 32, 33, 40, 47, 48, 49, 63, 64, 65};
+	char s[80], want[200];
+
+	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
+		size_t n = lens[li];
+
+		for (size_t at = 0; at < (n ? n : 1); at++) {
+			for (int c = 0; c < 256; c++) {
+				json_t *j;
+				char *out;
+				bool plain;
+
+				memset(s, 'a', n);
+				if (n)
+					s[at] = (char)c;
+				j = json_stringn(s, n);
+				out = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
+				snprintf(want, sizeof(want), "\"%.*s\"", (int)n, s);
+				plain = out && !strcmp(out, want) && memchr(s, 0x7f, n) == NULL &&
+					strlen(out) == n + 2;
+				assert_int_equal(entry_json_plain(s, n), plain);
+				free(out);
+				json_decref(j);
+				if (!n)
+					break;
+			}
+		}
+	}
+	(void)state;
+}
+
 /* elapsed_ms written by hand for most values: the tree's real is the oracle. */
 static void test_entry_elapsed_same_as_tree(void **state)
 {
@@ -666,6 +703,7 @@ int main(void)
 	    cmocka_unit_test(test_format_time_matches_gmtime),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
 	    cmocka_unit_test(test_utf8_prefix_blocks),
+	    cmocka_unit_test(test_json_plain_as_jansson),
 	    cmocka_unit_test(test_entry_line_text),
 	    cmocka_unit_test(test_entry_elapsed_same_as_tree),
 	    cmocka_unit_test(test_json_alloc_cache),

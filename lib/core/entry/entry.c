@@ -574,22 +574,10 @@ static int put_field_key(struct entry_json_buf *b, const char *key, bool first)
 	return entry_json_append_key(b, key, strlen(key), first);
 }
 
-/* The same for floe's own keys (short, nothing to escape): one append. */
+/* The same for floe's own keys (literals, nothing to escape): copied. */
 static int put_key(struct entry_json_buf *b, const char *key, bool first)
 {
-	char t[32];
-	size_t n = strlen(key), o = 0;
-
-	if (n > sizeof(t) - 4)
-		return put_field_key(b, key, first);
-	if (!first)
-		t[o++] = ',';
-	t[o++] = '"';
-	memcpy(t + o, key, n);
-	o += n;
-	t[o++] = '"';
-	t[o++] = ':';
-	return entry_json_append_raw(b, t, o);
+	return entry_json_append_plain_key(b, key, strlen(key), first);
 }
 
 /*
@@ -630,6 +618,8 @@ static int put_str(struct entry_json_buf *b, const char *key, const char *v, boo
 {
 	size_t n = strlen(v);
 
+	if (entry_json_plain(v, n))
+		return put_key(b, key, first) || entry_json_append_plain(b, v, n);
 	if (entry_utf8_prefix((const uint8_t *)v, n, false) != n)
 		return 0;
 	return put_key(b, key, first) || entry_json_append_string(b, v, n);
@@ -672,6 +662,8 @@ static int put_text(struct entry_json_buf *b, const char *key, const char *v, si
 	json_t *j;
 	int rc;
 
+	if (entry_json_plain(v, n))
+		return put_key(b, key, false) || entry_json_append_plain(b, v, n);
 	if (entry_utf8_prefix((const uint8_t *)v, n, false) == n)
 		return put_key(b, key, false) || entry_json_append_string(b, v, n);
 	j = entry_json_text((const uint8_t *)v, n);

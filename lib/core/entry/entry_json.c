@@ -21,13 +21,12 @@
 /* Nesting deeper than this is not built by floe; refuse rather than recurse without end. */
 #define ENTRY_JSON_MAX_DEPTH 256
 
-static int reserve(struct entry_json_buf *b, size_t more)
+/* reserve()'s growth, out of line: the room is nearly always there. */
+static __attribute__((noinline)) int grow(struct entry_json_buf *b, size_t more)
 {
 	size_t cap;
 	char *p;
 
-	if (b->cap - b->len >= more)
-		return 0;
 	cap = b->cap ? b->cap : 4096;
 	while (cap - b->len < more) {
 		if (cap > ((size_t)-1) / 2)
@@ -40,6 +39,12 @@ static int reserve(struct entry_json_buf *b, size_t more)
 	b->p = p;
 	b->cap = cap;
 	return 0;
+}
+
+/* Room for more bytes at b->len. 0 or -ENOMEM. */
+static inline int reserve(struct entry_json_buf *b, size_t more)
+{
+	return b->cap - b->len >= more ? 0 : grow(b, more);
 }
 
 int entry_json_append_raw(struct entry_json_buf *b, const char *s, size_t n)
@@ -227,6 +232,75 @@ int entry_json_append_key(struct entry_json_buf *b, const char *k, size_t n, int
 	if (!first)
 		*o++ = ',';
 	o = write_string(o, k, n);
+	*o++ = ':';
+	b->len = (size_t)(o - b->p);
+	return 0;
+}
+
+/* Bytes entry_json_plain() lets through, for strings shorter than a vector. */
+static const bool plain_byte[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1,
+};
+
+bool entry_json_plain(const char *p, size_t n)
+{
+	size_t i = 0;
+
+#if defined(__SSE2__)
+	if (n >= 16) {
+		const __m128i ctl = _mm_set1_epi8(0x1f), quote = _mm_set1_epi8('"'),
+			      bslash = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+
+		/* whole blocks, the last one overlapping the one before it: no byte-wise tail */
+		for (;;) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+			/* a control byte is one min(byte, 0x1f) leaves as it is; high bit: x itself */
+			__m128i m = _mm_or_si128(
+			    _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, ctl), x),
+					 _mm_cmpeq_epi8(x, del)),
+			    _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)));
+
+			if (_mm_movemask_epi8(_mm_or_si128(m, x)))
+				return false;
+			if (i + 16 == n)
+				return true;
+			i = n - i - 16 >= 16 ? i + 16 : n - 16;
+		}
+	}
+#endif
+	for (; i < n; i++)
+		if (!plain_byte[(unsigned char)p[i]])
+			return false;
+	return true;
+}
+
+int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n)
+{
+	char *o;
+
+	if (reserve(b, n + 2))
+		return -ENOMEM;
+	o = b->p + b->len;
+	*o++ = '"';
+	memcpy(o, s, n);
+	o[n] = '"';
+	b->len += n + 2;
+	return 0;
+}
+
+int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t n, int first)
+{
+	char *o;
+
+	if (reserve(b, n + 4))
+		return -ENOMEM;
+	o = b->p + b->len;
+	if (!first)
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, k, n);
+	o += n;
+	*o++ = '"';
 	*o++ = ':';
 	b->len = (size_t)(o - b->p);
 	return 0;

@@ -14,6 +14,7 @@
 #ifndef FLOE_ENTRY_ENTRY_JSON_H
 #define FLOE_ENTRY_ENTRY_JSON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -37,6 +38,16 @@ int entry_json_append_int(struct entry_json_buf *b, long long v);
 /* An object member's key as entry_json_append() writes it: ["," unless first] "key": (k: n
  * bytes of valid UTF-8). 0 or -ENOMEM. */
 int entry_json_append_key(struct entry_json_buf *b, const char *k, size_t n, int first);
+/*
+ * Is p..p+n printable ASCII without '"' and '\\'? Such text is valid UTF-8 without NUL (what
+ * the tree keeps as it is) and JSON has it between quotes unchanged: one check spares the
+ * UTF-8 check and the escaper. Nearly every header field, name and id is such text.
+ */
+bool entry_json_plain(const char *p, size_t n);
+/* The same two for text the caller knows is entry_json_plain(): copied between quotes. 0 or
+ * -ENOMEM. */
+int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n);
+int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t n, int first);
 
 /* The digits of v as "%lld" prints them, written at the end of s; returns where they start. */
 #define ENTRY_INT_CHARS 24

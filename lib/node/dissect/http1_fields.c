@@ -22,6 +22,8 @@ struct h1_field {
 	int32_t last;   /* of a name's first field: its last one */
 	bool dup;       /* not the first of its name: written with the first */
 	bool joined;    /* of a first field: val/vlen hold the joined values */
+	/* name / val is entry_json_plain(): kept and written as it is */
+	bool plain_name, plain_val;
 };
 
 struct h1_list {
@@ -244,8 +246,22 @@ int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t 
 		l->v = nv;
 		l->cap = cap;
 	}
-	if (arena_text(h, lower, nlen, false, &f.name, &f.nlen) ||
-	    arena_text(h, value, vlen, true, &f.val, &f.vlen) || index_grow(l))
+	f.plain_name = entry_json_plain(lower, nlen);
+	f.plain_val = entry_json_plain(value, vlen);
+	if (f.plain_name) {
+		f.nlen = (uint32_t)nlen;
+		rc = arena_add(h, lower, nlen, &f.name);
+	} else {
+		rc = arena_text(h, lower, nlen, false, &f.name, &f.nlen);
+	}
+	if (!rc && f.plain_val) {
+		f.vlen = (uint32_t)vlen;
+		rc = arena_add(h, value, vlen, &f.val);
+	} else if (!rc) {
+		rc = arena_text(h, value, vlen, true, &f.val, &f.vlen);
+	}
+	rc = rc ? rc : index_grow(l);
+	if (rc)
 		goto out;
 	f.hash = name_hash(at(h, f.name), f.nlen);
 	first = find_first(h, l, at(h, f.name), f.nlen, f.hash);
@@ -281,6 +297,7 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 	size_t slen = strlen(sep), total = 0, o = 0;
 	uint32_t off, len;
 	char *buf;
+	bool plain;
 	int rc;
 
 	if (f->next < 0 || f->joined)
@@ -290,6 +307,7 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 	buf = malloc(total + 1);
 	if (!buf)
 		return -ENOMEM;
+	plain = entry_json_plain(sep, slen);
 	for (int32_t k = i; k >= 0; k = l->v[k].next) {
 		if (k != i) {
 			memcpy(buf + o, sep, slen);
@@ -297,6 +315,7 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 		}
 		memcpy(buf + o, at(h, l->v[k].val), l->v[k].vlen);
 		o += l->v[k].vlen;
+		plain = plain && l->v[k].plain_val;
 	}
 	rc = arena_add(h, buf, o, &off);
 	free(buf);
@@ -306,6 +325,7 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 	f = &l->v[i];
 	f->val = off;
 	f->vlen = len;
+	f->plain_val = plain;
 	f->joined = true;
 	return 0;
 }
@@ -583,9 +603,10 @@ size_t h1_head_mem(const struct h1_head *h)
 
 /* ---- writing ---- */
 
+/* floe's own keys (literals, nothing to escape) */
 static int put_key(struct entry_json_buf *b, const char *k, bool first)
 {
-	return entry_json_append_key(b, k, strlen(k), first);
+	return entry_json_append_plain_key(b, k, strlen(k), first);
 }
 
 static int put_fields(const struct h1_head *h, const struct h1_list *l, struct entry_json_buf *b)
@@ -599,8 +620,10 @@ static int put_fields(const struct h1_head *h, const struct h1_list *l, struct e
 
 		if (f->dup)
 			continue;
-		if (entry_json_append_key(b, at(h, f->name), f->nlen, first) ||
-		    entry_json_append_string(b, at(h, f->val), f->vlen))
+		if ((f->plain_name ? entry_json_append_plain_key(b, at(h, f->name), f->nlen, first)
+				   : entry_json_append_key(b, at(h, f->name), f->nlen, first)) ||
+		    (f->plain_val ? entry_json_append_plain(b, at(h, f->val), f->vlen)
+				  : entry_json_append_string(b, at(h, f->val), f->vlen)))
 			return -ENOMEM;
 		first = false;
 	}

@@ -63,15 +63,17 @@ static int drain(struct packet_source *ps)
 	return n;
 }
 
-/* Drain, then pick the next gap: short while records come, doubling while none do. */
+/* Drain, then pick the next gap: batches of about PACKET_SOURCE_DRAIN_BATCH records while
+ * records come, doubling while none do. */
 static void drain_and_rearm(struct packet_source *ps, int woken)
 {
 	int n = drain(ps);
 
 	if (n < 0)
 		return;
-	ps->drain_gap_ns = drain_pace_next(ps->drain_gap_ns, n, woken, PACKET_SOURCE_DRAIN_MIN_NS,
-					   PACKET_SOURCE_DRAIN_MAX_NS);
+	ps->drain_gap_ns = drain_pace_next_batch(
+	    ps->drain_gap_ns, n, woken, PACKET_SOURCE_DRAIN_MIN_NS, PACKET_SOURCE_DRAIN_ACTIVE_NS,
+	    PACKET_SOURCE_DRAIN_MAX_NS, PACKET_SOURCE_DRAIN_BATCH);
 	evloop_timer_set(ps->loop, ps->drain, ps->drain_gap_ns, 0);
 }
 
