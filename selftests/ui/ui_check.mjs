@@ -101,10 +101,10 @@ const clear = async (sel) => {
 };
 const count = () => page.$eval('#count', (e) => Number(e.textContent));
 // Every row id of the list, scrolled through half a view at a time (only the rows in view are
-// in the DOM), then back to the top. In a short window (the list ~10 rows high), so that the
+// in the DOM), down to the end and back up to the top. In a short window (the list ~10 rows high), so that the
 // list holds more rows than its view and scrolling reuses the row elements (traffic.jsx's
 // ListView); at each step the rows in the DOM must be consecutive positions of the list in
-// document order (their offsets one row apart), else the id list says so.
+// document order (each one row below the one before), else the id list says so.
 const listIds = async () => {
 	await page.setViewport({ width: 1500, height: 420 });
 	const ids = await page.evaluate(async () => {
@@ -112,17 +112,20 @@ const listIds = async () => {
 		const ids = [];
 		const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
 		await frame();
-		for (let top = 0, k = 0; k < 2000; top += Math.max(1, el.clientHeight >> 1), k++) {
+		// Down to the end, then back up to the top: the elements are reused both ways.
+		const step = Math.max(1, el.clientHeight >> 1), tops = [];
+		for (let top = 0; tops.length < 2000; top += step) {
+			tops.push(top);
+			if (top >= el.scrollHeight) break;
+		}
+		for (const top of [...tops, ...tops.slice(0, -1).reverse()]) {
 			el.scrollTop = top;
 			await frame();
 			const rs = [...document.querySelectorAll('.row[data-id]')];
 			const at = rs.map((r) => Number(/translateY\((\d+)px\)/.exec(r.style.transform)?.[1]));
-			if (at.some((y, i) => i && y !== at[i - 1] + (at[1] - at[0]))) return [`rows out of order at ${top}: ${at.join(' ')}`];
+			if (at.some((y, i) => i && y !== at[i - 1] + rs[0].offsetHeight)) return [`rows out of order at ${top}: ${at.join(' ')}`];
 			for (const r of rs) if (!ids.includes(r.dataset.id)) ids.push(r.dataset.id);
-			if (top >= el.scrollHeight) break;
 		}
-		el.scrollTop = 0;
-		await frame();
 		return ids;
 	});
 	await page.setViewport({ width: 1500, height: 1600 });
