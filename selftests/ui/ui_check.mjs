@@ -101,21 +101,36 @@ const clear = async (sel) => {
 };
 const count = () => page.$eval('#count', (e) => Number(e.textContent));
 // Every row id of the list, scrolled through half a view at a time (only the rows in view are
-// in the DOM), then back to the top.
-const listIds = () => page.evaluate(async () => {
-	const el = document.querySelector('.list');
-	const ids = [];
-	const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-	for (let top = 0, k = 0; k < 2000; top += Math.max(1, el.clientHeight >> 1), k++) {
-		el.scrollTop = top;
+// in the DOM), down to the end and back up to the top. In a short window (the list ~10 rows high), so that the
+// list holds more rows than its view and scrolling reuses the row elements (traffic.jsx's
+// ListView); at each step the rows in the DOM must be consecutive positions of the list in
+// document order (each one row below the one before), else the id list says so.
+const listIds = async () => {
+	await page.setViewport({ width: 1500, height: 420 });
+	const ids = await page.evaluate(async () => {
+		const el = document.querySelector('.list');
+		const ids = [];
+		const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
 		await frame();
-		for (const r of document.querySelectorAll('.row[data-id]')) if (!ids.includes(r.dataset.id)) ids.push(r.dataset.id);
-		if (top >= el.scrollHeight) break;
-	}
-	el.scrollTop = 0;
-	await frame();
+		// Down to the end, then back up to the top: the elements are reused both ways.
+		const step = Math.max(1, el.clientHeight >> 1), tops = [];
+		for (let top = 0; tops.length < 2000; top += step) {
+			tops.push(top);
+			if (top >= el.scrollHeight) break;
+		}
+		for (const top of [...tops, ...tops.slice(0, -1).reverse()]) {
+			el.scrollTop = top;
+			await frame();
+			const rs = [...document.querySelectorAll('.row[data-id]')];
+			const at = rs.map((r) => Number(/translateY\((\d+)px\)/.exec(r.style.transform)?.[1]));
+			if (at.some((y, i) => i && y !== at[i - 1] + rs[0].offsetHeight)) return [`rows out of order at ${top}: ${at.join(' ')}`];
+			for (const r of rs) if (!ids.includes(r.dataset.id)) ids.push(r.dataset.id);
+		}
+		return ids;
+	});
+	await page.setViewport({ width: 1500, height: 1600 });
 	return ids;
-});
+};
 // What the page's WebSocket receives, beside the page's own handler: messages, how many were
 // arrays (the hub's batches, ?batch=), the largest, and every entry id in arrival order.
 await page.evaluateOnNewDocument(() => {
@@ -421,6 +436,26 @@ try {
 	await page.keyboard.press('/');
 	ok(await page.evaluate(() => document.activeElement?.id === 'kfl'), 'keyboard: t opens traffic, / focuses the query');
 	await page.keyboard.press('Escape');
+	// The list (drawn apart from the view, traffic.jsx's ListView) by keyboard: ↓ selects the
+	// first row, ↓ the second, ↑ the first again, each in the URL, the details and the row's
+	// own selected state; Esc lets go. The rows in document order are the list's order.
+	await until(async () => (await rows()).length >= 2);
+	await page.focus('.list');
+	const order = (await rows()).map((r) => r.id);
+	const selState = () => page.evaluate(() => ({
+		url: new URL(location.href).searchParams.get('id') || '',
+		details: document.querySelector('#details')?.dataset.id || '',
+		rows: [...document.querySelectorAll('.row[data-id][aria-selected=true]')].map((r) => r.classList.contains('sel') && r.dataset.id),
+	}));
+	const selectedIs = (id) => until(async () => { const s = await selState(); return s.url === id && s.details === id && s.rows.length === 1 && s.rows[0] === id && s; }, 5000);
+	const keySteps = [];
+	for (const [key, want] of [['ArrowDown', order[0]], ['ArrowDown', order[1]], ['ArrowUp', order[0]]]) {
+		await page.keyboard.press(key);
+		keySteps.push(Boolean(await selectedIs(want)));
+	}
+	await page.keyboard.press('Escape');
+	const cleared = await until(async () => { const s = await selState(); return !s.url && !s.details && !s.rows.length; }, 5000);
+	ok(keySteps.every(Boolean) && cleared, 'keyboard in the list: ↓ ↓ ↑ select rows 1, 2, 1 (URL, details, the row marked), Esc clears', { keySteps, now: await selState() });
 	const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
 	const b1 = await bg();
 	await page.click('#theme');

@@ -189,6 +189,25 @@ try {
 				const top = Object.entries(by).sort((x, y) => y[1] - x[1]).slice(0, 8).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
 				diag(`task ${(t.dur / 1000).toFixed(0)} ms: ${top} (ms, nested events counted in each)`);
 			}
+			// What a frame of the list costs: the tasks that ran an animation-frame callback and
+			// a layout (the page's draws: the measuring loop alone changes nothing in the UI's
+			// page, so it lays nothing out), their length and its parts, median over the phase.
+			const kind = { FireAnimationFrame: 'script', BlinkScheduler_PerformMicrotaskCheckpoint: 'script', UpdateLayoutTree: 'style', Layout: 'layout', PrePaint: 'paint', Paint: 'paint', Layerize: 'paint', Commit: 'paint' };
+			const parts = inThread.filter((e) => kind[e.name]).sort((x, y) => x.ts - y.ts);
+			const draws = [];
+			let k = 0;
+			for (const t of [...tasks].sort((x, y) => x.ts - y.ts)) {
+				while (k < parts.length && parts[k].ts < t.ts) k++;
+				const by = { script: 0, style: 0, layout: 0, paint: 0 }, seen = new Set();
+				for (let j = k; j < parts.length && parts[j].ts < t.ts + t.dur; j++) {
+					by[kind[parts[j].name]] += parts[j].dur / 1000;
+					seen.add(parts[j].name);
+				}
+				if (seen.has('FireAnimationFrame') && seen.has('Layout')) draws.push({ dur: t.dur / 1000, ...by });
+			}
+			const q = (key, p) => { const v = draws.map((d) => d[key]).sort((x, y) => x - y); return v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))] : NaN; };
+			diag(`draw frames (tasks with an animation-frame callback and a layout): ${draws.length}; task ms median ${q('dur', 0.5).toFixed(1)}, p90 ${q('dur', 0.9).toFixed(1)}, max ${q('dur', 1).toFixed(1)}; ` +
+				`median per frame: script ${q('script', 0.5).toFixed(1)} (animation-frame callbacks, microtasks), style ${q('style', 0.5).toFixed(1)}, layout ${q('layout', 0.5).toFixed(1)}, paint ${q('paint', 0.5).toFixed(1)} (pre-paint, paint, layerize, commit); p90 script ${q('script', 0.9).toFixed(1)}`);
 		}
 		const over = tasks.filter((e) => e.dur / 1000 > FRAME_MAX_MS).length;
 		return { sent, took, gaps, ctl, longest, over, tasks: tasks.length, worker, heapMax, mainHeapMax, workerHeapMax, rssMax, busy };

@@ -13,6 +13,10 @@
 // (rowWindow): no per-row measurements. A general virtualizer (@tanstack/virtual-core, used
 // before) rebuilds its table of every row's offset whenever the count changes: 100,000
 // objects ten times a second at 5,000 entries/s, whose garbage collection stalled frames.
+//
+// The list is drawn apart from the rest of the view (ListView, below): a batch of entries
+// redraws the rows in view and the counts line (Counts), nothing else; the query bar, the KFL
+// box and the details render only on what the user does.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { openStream, parser } from './api.js';
 import { isRow, rowId, unpack } from './rows.js';
@@ -64,18 +68,24 @@ export class Ring {
 	}
 }
 
-// Rows as they arrive, outside Preact's state: a render per UPDATE_MS at most. evicted:
-// rows that left (the oldest, past MAX_ROWS; or waiting while paused, past MAX_ROWS).
+// Rows as they arrive, outside Preact's state. evicted: rows that left (the oldest, past
+// MAX_ROWS; or waiting while paused, past MAX_ROWS). status: the counts line's stream state.
+// Who shows them subscribes: changed(rows) tells them, at most once per UPDATE_MS for rows
+// (rows: whether the list's rows changed, or only the counts).
 class Store {
 	constructor() {
 		this.rows = new Ring(MAX_ROWS);
 		this.pending = new Ring(MAX_ROWS);
 		this.evicted = 0;
+		this.status = { live: false, lost: 0, error: '', agents: [] };
+		this.subs = new Set();
 	}
 	reset() {
 		this.rows.clear();
 		this.pending.clear();
 		this.evicted = 0;
+		this.status = { live: false, lost: 0, error: '', agents: [] };
+		this.changed(true);
 	}
 	add(rows) {
 		for (const r of rows) this.evicted += this.pending.push(r);
@@ -86,105 +96,194 @@ class Store {
 		this.pending.clear();
 		return true;
 	}
+	setStatus(patch) {
+		this.status = { ...this.status, ...patch };
+		this.changed(false);
+	}
+	subscribe(fn) {
+		this.subs.add(fn);
+		return () => this.subs.delete(fn);
+	}
+	changed(rows) {
+		for (const f of this.subs) f(rows);
+	}
 }
 
-const indexes = (a, b) => Array.from({ length: b - a }, (_, k) => a + k);
+// A component that draws from the store: rendered again at each change of it, alone.
+function useStore(store) {
+	const [, bump] = useState(0);
+	useEffect(() => store.subscribe(() => bump((v) => v + 1)), [store]);
+}
 
-function Row({ r, style, sel, onClick }) {
+// The counts line: its own component, so that a batch re-renders it and not the view.
+function Counts({ store, paused }) {
+	useStore(store);
+	const count = store.rows.length, s = store.status;
 	return (
-		<div class={"row" + (sel ? " sel" : "")} style={style} role="row" data-id={r.id} data-proto={r.protocol} data-version={r.version} data-status={r.status} aria-selected={sel} onClick={onClick}>
-			<span class="muted">{r.time}</span>
-			<span class="proto">{r.protocol}</span>
-			<span title={r.what}><b>{r.method}</b> {r.what}</span>
-			<span class={r.bad ? 'err' : 'ok'}>{r.status}</span>
-			<span title={r.ends}>{r.ends}</span>
-			<span>{r.elapsed}</span>
-			<span class="muted">{r.sizes}</span>
+		<div class="counts" id="counts" data-count={count + store.evicted} data-lost={s.lost} data-parser={parser().mode}>
+			<span id="count">{count + store.evicted}</span> matching
+			{store.evicted ? ` (${store.evicted} oldest dropped from view)` : ''}
+			{' · '}<span class={s.lost ? 'warn' : 'muted'}>lost: <span id="lost">{s.lost}</span></span>
+			{' · '}{s.live ? <span class="ok">live</span> : <span class="muted">history</span>}
+			{paused ? <span class="warn"> · paused ({store.pending.length} waiting)</span> : ''}
+			{s.error && <span class="err" id="stream-error"> · stream: {s.error}</span>}
+			{s.agents.map((a) => <span class="warn"> · {a}</span>)}
 		</div>
 	);
 }
 
-export function Traffic({ q, id, range, setQuery, setId, setRange }) {
-	const store = useRef(new Store()).current;
-	const [version, setVersion] = useState(0);
-	const [paused, setPaused] = useState(false);
-	const [newestFirst, setNewestFirst] = useState(true);
-	const [status, setStatus] = useState({ live: false, lost: 0, error: '', agents: [] });
-	const list = useRef();
-	const [view, setView] = useState({ top: 0, height: 800 });
-	const pausedRef = useRef(paused);
-	pausedRef.current = paused;
-
-	// (Re)open the stream when the query or the range changes.
-	useEffect(() => {
-		store.reset();
-		setVersion((v) => v + 1);
-		setStatus({ live: false, lost: 0, error: '', agents: [] });
-		const secs = RANGES[range];
-		const since = secs ? String(BigInt(Date.now() - secs * 1000) * 1000000n) : '0';
-		// At most one render per UPDATE_MS: at thousands of entries a second a render per
-		// animation frame would spend the main thread on layout; ten a second still read live.
-		let raf = 0, last = 0;
-		const tick = () => {
-			raf = 0;
-			if (performance.now() - last < UPDATE_MS) {
-				raf = requestAnimationFrame(tick);
-				return;
+/*
+ * The list's rows, drawn straight into the DOM: the list is a rendering island. Preact renders
+ * the list's frame once (the scroller, its header, the element the rows go in) and never the
+ * rows: a batch of entries (ten a second under load) costs the page this draw() only, not a
+ * render of the traffic view (the query bar, the KFL box, the details) and a diff of its tree.
+ *
+ * Each row in view is an element kept for its position in the list (as entries arrive newest
+ * first, the element for position 3 stays and only its text changes: no element moves, none is
+ * styled anew), filled from its packed string, and only the fields that differ from what it
+ * shows are written. Elements of positions scrolled out of view are reused for those scrolled
+ * in; the DOM keeps them in the list's order (for assistive technology, and for whoever reads
+ * the rows in document order). draw() reads no layout: the scroll offset comes from the scroll
+ * events and the height from a ResizeObserver, so setting the list's height does not force a
+ * layout in the middle of the frame.
+ */
+const COLS = 7;
+class ListView {
+	constructor(el, body, store) {
+		Object.assign(this, { el, body, store, top: 0, height: el.clientHeight, count: -1, follow: true });
+		Object.assign(this, { newestFirst: true, paused: false, id: '' });
+		this.shown = new Map(); // position -> row view { el, cells, i, p, f, sel }
+		this.free = [];
+	}
+	set(opts) {
+		Object.assign(this, opts);
+		this.draw();
+	}
+	measure() {
+		if (this.el.clientHeight === this.height) return;
+		this.height = this.el.clientHeight;
+		this.draw();
+	}
+	scrolled() {
+		const el = this.el;
+		this.follow = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 2;
+		if (el.scrollTop === this.top) return;
+		this.top = el.scrollTop;
+		this.draw();
+	}
+	make() {
+		const el = document.createElement('div');
+		el.setAttribute('role', 'row');
+		const cells = [];
+		for (let k = 0; k < COLS; k++) cells.push(el.appendChild(document.createElement('span')));
+		cells[0].className = 'muted';
+		cells[1].className = 'proto';
+		cells[6].className = 'muted';
+		// The request cell: the method in bold, then the path (two nodes, written apart).
+		const b = cells[2].appendChild(document.createElement('b'));
+		const what = cells[2].appendChild(document.createTextNode(''));
+		return { el, cells, b, what, i: -1, p: null, f: {}, sel: null };
+	}
+	// One row view showing packed row p (rows.js), selected or not.
+	fill(r, p) {
+		const sel = this.id !== '' && isRow(p, this.id);
+		if (sel !== r.sel) {
+			r.sel = sel;
+			r.el.className = sel ? 'row sel' : 'row';
+			r.el.setAttribute('aria-selected', String(sel));
+		}
+		if (r.p === p) return;
+		r.p = p;
+		const e = unpack(p), f = r.f, c = r.cells, d = r.el.dataset;
+		const text = (el, k, v) => { if (f[k] !== v) el.textContent = v; };
+		if (f.id !== e.id) d.id = e.id;
+		if (f.protocol !== e.protocol) d.proto = e.protocol;
+		if (f.version !== e.version) d.version = e.version;
+		if (f.status !== e.status) d.status = e.status;
+		text(c[0], 'time', e.time);
+		text(c[1], 'protocol', e.protocol);
+		if (f.what !== e.what) {
+			c[2].title = e.what;
+			r.what.data = ` ${e.what}`;
+		}
+		text(r.b, 'method', e.method);
+		text(c[3], 'status', e.status);
+		if (f.bad !== e.bad) c[3].className = e.bad ? 'err' : 'ok';
+		if (f.ends !== e.ends) c[4].title = e.ends;
+		text(c[4], 'ends', e.ends);
+		text(c[5], 'elapsed', e.elapsed);
+		text(c[6], 'sizes', e.sizes);
+		r.f = e;
+	}
+	draw() {
+		const rows = this.store.rows, count = rows.length;
+		if (count !== this.count) {
+			this.count = count;
+			this.body.style.height = `${count * ROW}px`;
+		}
+		// Following: newest first keeps the top in view; oldest first follows the tail (the
+		// header row is sticky: the list scrolls ROW further than its rows).
+		if (!this.paused && !this.newestFirst && this.follow && count) {
+			const end = Math.max(0, (count + 1) * ROW - this.height);
+			if (this.top !== end) {
+				this.el.scrollTop = end;
+				this.top = end;
 			}
-			last = performance.now();
-			// Paused: only the counts line changes (how many wait).
-			if (pausedRef.current || store.flush()) setVersion((v) => v + 1);
-		};
-		const close = openStream({ q, since }, {
-			// A batch of rows (one WebSocket message, parsed and made rows by the worker):
-			// stored as they come, drawn at the next tick, all that came since the last one in
-			// one render. While paused they wait, bounded too (the oldest go first).
-			onRows: (rows) => {
-				store.add(rows);
-				if (!raf) raf = requestAnimationFrame(tick);
-			},
-			onLive: () => setStatus((s) => ({ ...s, live: true })),
-			onLost: (n, total) => setStatus((s) => ({ ...s, lost: total })),
-			onAgent: (m) => setStatus((s) => ({ ...s, agents: [...s.agents.slice(-4), `${m.agent}: ${m.error}`] })),
-			onClose: (reason) => setStatus((s) => ({ ...s, live: false, error: reason })),
-		});
-		return () => {
-			close();
-			if (raf) cancelAnimationFrame(raf);
-		};
-	}, [q, range]);
+		}
+		const [first, last] = rowWindow(this.top, this.height, count);
+		for (const [i, r] of this.shown) {
+			if (i >= first && i < last) continue;
+			this.shown.delete(i);
+			r.el.remove();
+			this.free.push(r);
+		}
+		let prev = null;
+		for (let i = first; i < last; i++) {
+			const p = rows.at(this.newestFirst ? count - 1 - i : i);
+			let r = this.shown.get(i);
+			if (!r) {
+				r = this.free.pop() || this.make();
+				this.shown.set(i, r);
+			}
+			if (r.i !== i) {
+				r.i = i;
+				r.el.style.transform = `translateY(${i * ROW}px)`;
+			}
+			this.fill(r, p);
+			// In the list's order in the DOM; a row kept in place is not moved.
+			if (r.el.previousSibling !== prev || !r.el.parentNode) this.body.insertBefore(r.el, prev ? prev.nextSibling : this.body.firstChild);
+			prev = r.el;
+		}
+	}
+}
 
-	useEffect(() => {
-		if (!paused && store.flush()) setVersion((v) => v + 1);
-	}, [paused]);
-
-	const count = store.rows.length;
-	// The packed row at a position of the list (rows.js: one string a row).
-	const at = (i) => store.rows.at(newestFirst ? count - 1 - i : i);
-
-	// The list's height: measured, and again when the window (so the list) changes size.
+function List({ store, newestFirst, paused, id, setId }) {
+	const list = useRef(), body = useRef(), view = useRef(null);
 	useLayoutEffect(() => {
-		const el = list.current;
-		const measure = () => setView((w) => (w.height === el.clientHeight ? w : { ...w, height: el.clientHeight }));
-		measure();
-		const ro = new ResizeObserver(measure);
-		ro.observe(el);
-		return () => ro.disconnect();
-	}, []);
+		const v = (view.current = new ListView(list.current, body.current, store));
+		// Only a change of the rows redraws it (a status line change is the counts' alone).
+		const off = store.subscribe((rows) => rows && v.draw());
+		const ro = new ResizeObserver(() => v.measure());
+		ro.observe(list.current);
+		return () => {
+			off();
+			ro.disconnect();
+		};
+	}, [store]);
+	// The props (the user's doing, not the stream's): the order, paused, the selection.
+	useLayoutEffect(() => view.current.set({ newestFirst, paused, id }), [newestFirst, paused, id]);
+
 	const scrollToIndex = (i) => {
 		const el = list.current;
 		const top = i * ROW, bottom = top + ROW - (el.clientHeight - ROW); // the header row is sticky
 		if (el.scrollTop > top) el.scrollTop = top;
 		else if (el.scrollTop < bottom) el.scrollTop = bottom;
 	};
-	useLayoutEffect(() => {
-		// Following: newest first keeps the top in view; oldest first follows the tail.
-		if (!paused && !newestFirst && follow.current && count) list.current.scrollTop = count * ROW;
-	});
-	const follow = useRef(true);
-
-	const selAt = id ? store.rows.findIndex((r) => isRow(r, id)) : -1;
-	function onListKey(ev) {
+	function onKey(ev) {
+		const rows = store.rows, count = rows.length;
+		const at = (i) => rows.at(newestFirst ? count - 1 - i : i);
+		// The selection's position, looked for only on a key (not at every batch).
+		const selAt = id ? rows.findIndex((r) => isRow(r, id)) : -1;
 		const idx = selAt < 0 ? -1 : newestFirst ? count - 1 - selAt : selAt;
 		let n = idx;
 		if (ev.key === 'ArrowDown' || ev.key === 'j') n = Math.min(count - 1, idx + 1);
@@ -197,6 +296,72 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 			scrollToIndex(n);
 		}
 	}
+	const onClick = (ev) => {
+		const row = ev.target.closest('.row[data-id]');
+		if (row) setId(row.dataset.id);
+	};
+	return (
+		<div class="list" ref={list} tabindex="0" role="grid" aria-label="entries" onKeyDown={onKey} onClick={onClick}
+			onScroll={() => view.current.scrolled()}>
+			<div class="row head" role="row">
+				<span>time</span><span>proto</span><span>request</span><span>status</span>
+				<span>source → destination</span><span>elapsed</span><span>req/resp</span>
+			</div>
+			{/* The rows (ListView's): Preact renders this element without children, so it never
+			    touches those ListView puts in. */}
+			<div class="rows" ref={body} />
+		</div>
+	);
+}
+
+export function Traffic({ q, id, range, setQuery, setId, setRange }) {
+	const [store] = useState(() => new Store());
+	const [paused, setPaused] = useState(false);
+	const [newestFirst, setNewestFirst] = useState(true);
+	const pausedRef = useRef(paused);
+	pausedRef.current = paused;
+
+	// (Re)open the stream when the query or the range changes.
+	useEffect(() => {
+		store.reset();
+		const secs = RANGES[range];
+		const since = secs ? String(BigInt(Date.now() - secs * 1000) * 1000000n) : '0';
+		// At most one draw per UPDATE_MS: at thousands of entries a second a draw per
+		// animation frame would spend the main thread on layout; ten a second still read live.
+		let raf = 0, last = 0;
+		const tick = () => {
+			raf = 0;
+			if (performance.now() - last < UPDATE_MS) {
+				raf = requestAnimationFrame(tick);
+				return;
+			}
+			last = performance.now();
+			// Paused: only the counts line changes (how many wait).
+			if (pausedRef.current) store.changed(false);
+			else if (store.flush()) store.changed(true);
+		};
+		const close = openStream({ q, since }, {
+			// A batch of rows (one WebSocket message, parsed and made rows by the worker):
+			// stored as they come, drawn at the next tick, all that came since the last one in
+			// one draw. While paused they wait, bounded too (the oldest go first).
+			onRows: (rows) => {
+				store.add(rows);
+				if (!raf) raf = requestAnimationFrame(tick);
+			},
+			onLive: () => store.setStatus({ live: true }),
+			onLost: (n, total) => store.setStatus({ lost: total }),
+			onAgent: (m) => store.setStatus({ agents: [...store.status.agents.slice(-4), `${m.agent}: ${m.error}`] }),
+			onClose: (reason) => store.setStatus({ live: false, error: reason }),
+		});
+		return () => {
+			close();
+			if (raf) cancelAnimationFrame(raf);
+		};
+	}, [q, range]);
+
+	useEffect(() => {
+		if (!paused && store.flush()) store.changed(true);
+	}, [paused]);
 
 	return (
 		<div class="traffic">
@@ -212,39 +377,9 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 					{newestFirst ? 'Newest first' : 'Follow tail'}
 				</button>
 			</div>
-			<div class="counts" id="counts" data-count={count + store.evicted} data-lost={status.lost} data-parser={parser().mode}>
-				<span id="count">{count + store.evicted}</span> matching
-				{store.evicted ? ` (${store.evicted} oldest dropped from view)` : ''}
-				{' · '}<span class={status.lost ? 'warn' : 'muted'}>lost: <span id="lost">{status.lost}</span></span>
-				{' · '}{status.live ? <span class="ok">live</span> : <span class="muted">history</span>}
-				{paused ? <span class="warn"> · paused ({store.pending.length} waiting)</span> : ''}
-				{status.error && <span class="err" id="stream-error"> · stream: {status.error}</span>}
-				{status.agents.map((a) => <span class="warn"> · {a}</span>)}
-			</div>
+			<Counts store={store} paused={paused} />
 			<div class="split">
-				<div class="list" ref={list} tabindex="0" role="grid" aria-label="entries" onKeyDown={onListKey}
-					onScroll={(ev) => {
-						const el = ev.target;
-						follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW * 2;
-						setView((w) => (w.top === el.scrollTop ? w : { ...w, top: el.scrollTop }));
-					}}>
-					<div class="row head" role="row">
-						<span>time</span><span>proto</span><span>request</span><span>status</span>
-						<span>source → destination</span><span>elapsed</span><span>req/resp</span>
-					</div>
-					<div style={{ height: `${count * ROW}px`, position: 'relative' }}>
-						{/* Keyed by position, not by entry: as entries arrive (newest first) each
-						    row element stays where it is and only its text changes, instead of
-						    every row element moving and new ones being styled. */}
-						{indexes(...rowWindow(view.top, view.height, count)).map((i) => {
-							const p = at(i), e = p && unpack(p);
-							return e && (
-								<Row key={i} r={e} sel={e.id === id} onClick={() => setId(e.id)}
-									style={{ transform: `translateY(${i * ROW}px)` }} />
-							);
-						})}
-					</div>
-				</div>
+				<List store={store} newestFirst={newestFirst} paused={paused} id={id} setId={setId} />
 				{id && <Details id={id} onClose={() => setId('')} />}
 			</div>
 		</div>
