@@ -263,6 +263,21 @@ static void field(struct h1_head *h, const char *n, const char *v)
 	assert_int_equal(h1_head_add_field(h, false, n, strlen(n), v, strlen(v)), 0);
 }
 
+/* A value read (joined) while the head is still growing, then another field of that name. */
+static void test_join_then_add(void **state)
+{
+	struct h1_head *h = h1_head_new(true);
+
+	(void)state;
+	field(h, "Accept", "a");
+	field(h, "accept", "b");
+	assert_string_equal(h1_head_get(h, "accept"), "a, b");
+	field(h, "ACCEPT", "c");
+	assert_string_equal(h1_head_get(h, "accept"), "a, b, c");
+	assert_string_equal(h1_head_get(h, "accept"), "a, b, c");
+	h1_head_free(h);
+}
+
 static void test_h2_heads(void **state)
 {
 	struct h1_head *rq = h1_head_new_h2(true), *rs = h1_head_new_h2(false);
@@ -333,6 +348,7 @@ int main(void)
 	    cmocka_unit_test(test_responses_and_bodies),
 	    cmocka_unit_test(test_entry_compact),
 	    cmocka_unit_test(test_h2_heads),
+	    cmocka_unit_test(test_join_then_add),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

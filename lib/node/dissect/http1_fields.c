@@ -22,6 +22,10 @@ struct h1_field {
 	int32_t last;   /* of a name's first field: its last one */
 	bool dup;       /* not the first of its name: written with the first */
 	bool joined;    /* of a first field: val/vlen hold the joined values */
+	/* of a first field: its own value (val/vlen until joined), for joining again when a
+	 * field of its name is added after a value was read */
+	uint32_t own_val, own_vlen;
+	bool own_plain;
 	/* name / val is entry_json_plain(): kept and written as it is */
 	bool plain_name, plain_val;
 };
@@ -273,6 +277,9 @@ int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t 
 		fi->last = (int32_t)l->n;
 		fi->joined = false; /* joined again with this one */
 	}
+	f.own_val = f.val;
+	f.own_vlen = f.vlen;
+	f.own_plain = f.plain_val;
 	l->v[l->n] = f;
 	if (first < 0 && l->index)
 		index_put(l, &l->v[l->n], (int32_t)l->n);
@@ -302,17 +309,18 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 
 	if (f->next < 0 || f->joined)
 		return 0;
-	for (int32_t k = i; k >= 0; k = l->v[k].next)
-		total += l->v[k].vlen + (k != i ? slen : 0);
+	total = f->own_vlen;
+	for (int32_t k = f->next; k >= 0; k = l->v[k].next)
+		total += slen + l->v[k].vlen;
 	buf = malloc(total + 1);
 	if (!buf)
 		return -ENOMEM;
-	plain = entry_json_plain(sep, slen);
-	for (int32_t k = i; k >= 0; k = l->v[k].next) {
-		if (k != i) {
-			memcpy(buf + o, sep, slen);
-			o += slen;
-		}
+	memcpy(buf, at(h, f->own_val), f->own_vlen);
+	o = f->own_vlen;
+	plain = f->own_plain && entry_json_plain(sep, slen);
+	for (int32_t k = f->next; k >= 0; k = l->v[k].next) {
+		memcpy(buf + o, sep, slen);
+		o += slen;
 		memcpy(buf + o, at(h, l->v[k].val), l->v[k].vlen);
 		o += l->v[k].vlen;
 		plain = plain && l->v[k].plain_val;
