@@ -297,7 +297,20 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 
 	if (!has_room(w, head, len))
 		return -ENOBUFS;
-	if (len > w->size - off) {
+	/*
+	 * An empty queue (the worker is done with every byte up to head) starts again at the
+	 * ring's start once it is a quarter of the way in: the pages in use are then those the
+	 * deepest backlog needed, not the whole ring (it was 8 MiB of the live tap's resident
+	 * memory, with a backlog of a few hundred KiB; docs/bench.md). Until the worker passes the
+	 * marker, the room is the off bytes before it (has_room counts the skipped end as used),
+	 * at least a quarter of the ring.
+	 */
+	if (off >= w->size / 4 && len <= off &&
+	    atomic_load_explicit(&w->tail, memory_order_acquire) == head) {
+		((struct rec *)(w->buf + off))->len = REC_WRAP;
+		head += w->size - off;
+		off = 0;
+	} else if (len > w->size - off) {
 		((struct rec *)(w->buf + off))->len = REC_WRAP;
 		head += w->size - off;
 		off = 0;
@@ -313,6 +326,8 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 	if (frame_len)
 		memcpy((uint8_t *)(r + 1) + head_len, frame, frame_len);
 	head += len;
+	if (off + len > w->st.queue_touched)
+		w->st.queue_touched = off + len;
 	atomic_store(&w->head, head); /* seq_cst: ordered before the look at worker_asleep */
 	w->st.pushed++;
 	tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
