@@ -284,6 +284,26 @@ static void wake_worker(struct dissect_worker *w)
 	}
 }
 
+/*
+ * Whether the record at head goes to the ring's start though it fits where it is: when the
+ * queue is short and head a quarter of the way in. The pages in use are then those the deepest
+ * backlog needed, not the whole ring (the ring's writes swept all 8 MiB of it into the live
+ * tap's resident memory, with backlogs of a few hundred KiB; docs/storage.md). The end skipped
+ * is taken as an ordinary wrap takes it (the marker, counted as used until the worker passes
+ * it), so the room needed is the wrap's; with at most an eighth of the ring waiting, at least
+ * an eighth of it is free at once.
+ */
+static bool wrap_early(struct dissect_worker *w, uint64_t head, size_t len)
+{
+	size_t off = head % w->size;
+	uint64_t waiting;
+
+	if (off < w->size / 4)
+		return false;
+	waiting = head - atomic_load_explicit(&w->tail, memory_order_acquire);
+	return waiting <= w->size / 8 && w->size - waiting >= (w->size - off) + len;
+}
+
 /* Queue the record if there is room now; counts nothing but pushed and the peak. */
 static int try_push(struct dissect_worker *w, int linktype, const void *head_part,
 		    uint32_t head_len, const uint8_t *frame, uint32_t frame_len, uint32_t wire_len,
@@ -297,20 +317,7 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 
 	if (!has_room(w, head, len))
 		return -ENOBUFS;
-	/*
-	 * An empty queue (the worker is done with every byte up to head) starts again at the
-	 * ring's start once it is a quarter of the way in: the pages in use are then those the
-	 * deepest backlog needed, not the whole ring (it was 8 MiB of the live tap's resident
-	 * memory, with a backlog of a few hundred KiB; docs/bench.md). Until the worker passes the
-	 * marker, the room is the off bytes before it (has_room counts the skipped end as used),
-	 * at least a quarter of the ring.
-	 */
-	if (off >= w->size / 4 && len <= off &&
-	    atomic_load_explicit(&w->tail, memory_order_acquire) == head) {
-		((struct rec *)(w->buf + off))->len = REC_WRAP;
-		head += w->size - off;
-		off = 0;
-	} else if (len > w->size - off) {
+	if (len > w->size - off || wrap_early(w, head, len)) {
 		((struct rec *)(w->buf + off))->len = REC_WRAP;
 		head += w->size - off;
 		off = 0;
