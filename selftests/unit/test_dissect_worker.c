@@ -483,6 +483,43 @@ static void test_empty_queue_restarts(void **state)
 	dissect_engine_destroy(eng);
 }
 
+/* A deep backlog (the worker held) writes far into the ring; once the worker keeps up again,
+ * the first early wrap gives the pages past it back (madvise), and every frame still comes out
+ * once. */
+static void test_excursion_released(void **state)
+{
+	struct gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+			 .answer = true};
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	static uint8_t zeros[700];
+	struct sink s = {0};
+	unsigned pushed = 0;
+
+	(void)state;
+	w = gated_worker(&g, 65536, &s, &eng);
+	/* held: 80 records of 728 bytes, 58 KB of the 64 KiB ring */
+	for (; pushed < 80; pushed++)
+		assert_int_equal(dissect_worker_push(w, 1, zeros, sizeof(zeros), sizeof(zeros), 1), 0);
+	gate_open(&g);
+	/* then one at a time, each taken before the next: at most one record waits */
+	for (; pushed < 400; pushed++) {
+		do {
+			dissect_worker_get_stats(w, &ws);
+		} while (ws.undecoded < pushed);
+		assert_int_equal(dissect_worker_push(w, 1, zeros, sizeof(zeros), sizeof(zeros), 1), 0);
+	}
+	dissect_worker_stop(w, &ws);
+	assert_int_equal(ws.pushed, pushed);
+	assert_int_equal(ws.undecoded, pushed);
+	assert_int_equal(ws.dropped, 0);
+	assert_true(ws.queue_touched >= 80 * 728);
+	/* the excursion's pages past the first early wrap (at 16 KiB and on) */
+	assert_true(ws.queue_released >= 65536 - 16384 - 2 * 4096);
+	dissect_engine_destroy(eng);
+}
+
 /* A tick that writes into a pipe nobody reads, as the tap's entries to a stuck reader. */
 struct stuck_writer {
 	int wfd;
@@ -560,6 +597,7 @@ int main(void)
 	    cmocka_unit_test(test_push_wait_stress),
 	    cmocka_unit_test(test_batched_stress),
 	    cmocka_unit_test(test_empty_queue_restarts),
+	    cmocka_unit_test(test_excursion_released),
 	    cmocka_unit_test(test_stop_bounded),
 	};
 

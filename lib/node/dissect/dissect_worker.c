@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "entry/json_alloc.h"
 #include "net/packet.h"
@@ -48,6 +50,8 @@ struct dissect_worker {
 	pthread_t thread;
 	uint8_t *buf;
 	size_t size;
+	size_t page;         /* the system's page size, for release_end() */
+	size_t resident_end; /* the producer's: how far into the ring pages may be resident */
 	/*
 	 * Single producer, single consumer, no lock on the way of a frame: the producer writes a
 	 * record and publishes head (release); the worker reads up to head (acquire), dissects in
@@ -223,6 +227,7 @@ int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect
 		w->cfg.tick_ns = 1000000000u;
 	/* Room for at least one largest record; 8-byte aligned. */
 	w->size = (w->cfg.queue_bytes + 7) & ~(size_t)7;
+	w->page = (size_t)sysconf(_SC_PAGESIZE);
 	if (w->size < 4096)
 		w->size = 4096;
 	w->eng = eng;
@@ -304,6 +309,27 @@ static bool wrap_early(struct dissect_worker *w, uint64_t head, size_t len)
 	return waiting <= w->size / 8 && w->size - waiting >= (w->size - off) + len;
 }
 
+/*
+ * At an early wrap (the marker just written at off): the ring past the marker's page is free
+ * this lap (the worker has passed it in the last one and jumps at the marker; the producer
+ * writes there only in the next lap), so the pages a deeper backlog once made resident there
+ * go back to the system. Without this, one excursion (a burst at the start, 10,000
+ * connections opening) kept the whole ring resident for the rest of the run.
+ */
+static void release_end(struct dissect_worker *w, size_t off)
+{
+	size_t from = (off + sizeof(uint32_t) + w->page - 1) & ~(w->page - 1);
+	uintptr_t start = ((uintptr_t)w->buf + from + w->page - 1) & ~(uintptr_t)(w->page - 1);
+	uintptr_t end = ((uintptr_t)w->buf + w->size) & ~(uintptr_t)(w->page - 1);
+
+	if (w->resident_end <= from || start >= end)
+		return;
+	if (madvise((void *)start, end - start, MADV_DONTNEED) == 0) {
+		w->st.queue_released += end - start;
+		w->resident_end = off + sizeof(uint32_t);
+	}
+}
+
 /* Queue the record if there is room now; counts nothing but pushed and the peak. */
 static int try_push(struct dissect_worker *w, int linktype, const void *head_part,
 		    uint32_t head_len, const uint8_t *frame, uint32_t frame_len, uint32_t wire_len,
@@ -319,6 +345,8 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 		return -ENOBUFS;
 	if (len > w->size - off || wrap_early(w, head, len)) {
 		((struct rec *)(w->buf + off))->len = REC_WRAP;
+		if (len <= w->size - off)
+			release_end(w, off);
 		head += w->size - off;
 		off = 0;
 	}
@@ -335,6 +363,8 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 	head += len;
 	if (off + len > w->st.queue_touched)
 		w->st.queue_touched = off + len;
+	if (off + len > w->resident_end)
+		w->resident_end = off + len;
 	atomic_store(&w->head, head); /* seq_cst: ordered before the look at worker_asleep */
 	w->st.pushed++;
 	tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
