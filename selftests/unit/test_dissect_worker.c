@@ -377,22 +377,32 @@ static bool always(void *ctx)
 	return true;
 }
 
+/* An engine with its worker (wc), entries to s. */
+static struct dissect_worker *start_worker(const struct dissect_worker_config *wc, struct sink *s,
+					   struct dissect_engine **eng)
+{
+	struct dissect_config dc = {0};
+	struct dissect_worker *w;
+
+	assert_int_equal(dissect_engine_create(&dc, collect, s, eng), 0);
+	assert_int_equal(dissect_worker_start(wc, *eng, &w), 0);
+	return w;
+}
+
 /* Many frames of varied sizes through a queue that holds a few: producer and worker keep
  * overtaking each other (wraps, sleeps, wake-ups); every frame arrives once, whole. */
 static void test_push_wait_stress(void **state)
 {
 	struct dissect_worker_config wc = {.queue_bytes = 4096, .tick_on_request = true};
-	struct dissect_config dc = {0};
 	struct dissect_worker_stats ws;
 	struct dissect_engine *eng;
-	struct dissect_worker *w;
 	static uint8_t zeros[700];
 	struct sink s = {0};
 	const unsigned n = 100000;
 
+	struct dissect_worker *w = start_worker(&wc, &s, &eng);
+
 	(void)state;
-	assert_int_equal(dissect_engine_create(&dc, collect, &s, &eng), 0);
-	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
 	for (unsigned i = 0; i < n; i++) {
 		/* 1..700 bytes of zeros: undecodable, so each frame is counted once as such */
 		uint32_t len = 1 + (i * 7919u) % sizeof(zeros);
@@ -414,17 +424,15 @@ static void test_batched_stress(void **state)
 {
 	struct dissect_worker_config wc = {
 	    .queue_bytes = 4096, .tick_on_request = true, .batched = true};
-	struct dissect_config dc = {0};
 	struct dissect_worker_stats ws;
 	struct dissect_engine *eng;
-	struct dissect_worker *w;
 	static uint8_t zeros[700];
 	struct sink s = {0};
 	const unsigned n = 100000;
 
+	struct dissect_worker *w = start_worker(&wc, &s, &eng);
+
 	(void)state;
-	assert_int_equal(dissect_engine_create(&dc, collect, &s, &eng), 0);
-	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t len = 1 + (i * 7919u) % sizeof(zeros);
 
@@ -438,6 +446,77 @@ static void test_batched_stress(void **state)
 	assert_int_equal(ws.dropped, 0);
 	assert_int_equal(ws.undecoded, n);
 	assert_int_equal(s.n, 0);
+	dissect_engine_destroy(eng);
+}
+
+/* A worker that keeps up: the queue is empty at every push, so the ring starts again at its
+ * start once a quarter in, and only that part of it is ever written (resident). */
+static void test_empty_queue_restarts(void **state)
+{
+	struct ticks t = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct dissect_worker_config wc = {
+	    .queue_bytes = 65536, .tick_on_request = true, .tick = count_tick, .tick_ctx = &t};
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	static uint8_t zeros[700];
+	struct sink s = {0};
+	const unsigned n = 2000; /* 1.4 MB through a 64 KiB ring: twenty turns */
+
+	struct dissect_worker *w = start_worker(&wc, &s, &eng);
+
+	(void)state;
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(dissect_worker_push(w, 1, zeros, sizeof(zeros), sizeof(zeros), i),
+				 0);
+		/* A tick comes after the frames pushed before it was asked for, and after the
+		 * worker has given their bytes back: the queue is empty again. */
+		dissect_worker_tick(w);
+		assert_int_equal(wait_ticks(&t, i + 1, 10000), i + 1);
+	}
+	dissect_worker_stop(w, &ws);
+	assert_int_equal(ws.pushed, n);
+	assert_int_equal(ws.undecoded, n); /* zeros: each taken once, as undecodable */
+	assert_int_equal(ws.dropped, 0);
+	/* the record that crossed a quarter, and no further (its header 24 bytes, 8-aligned) */
+	assert_true(ws.queue_touched <= 65536 / 4 + 728);
+	assert_true(ws.queue_touched >= 65536 / 4);
+	dissect_engine_destroy(eng);
+}
+
+/* A deep backlog (the worker held) writes far into the ring; once the worker keeps up again,
+ * the first early wrap gives the pages past it back (madvise), and every frame still comes out
+ * once. */
+static void test_excursion_released(void **state)
+{
+	struct gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+			 .answer = true};
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	static uint8_t zeros[700];
+	struct sink s = {0};
+	unsigned pushed = 0;
+
+	(void)state;
+	w = gated_worker(&g, 65536, &s, &eng);
+	/* held: 80 records of 728 bytes, 58 KB of the 64 KiB ring */
+	for (; pushed < 80; pushed++)
+		assert_int_equal(dissect_worker_push(w, 1, zeros, sizeof(zeros), sizeof(zeros), 1), 0);
+	gate_open(&g);
+	/* then one at a time, each taken before the next: at most one record waits */
+	for (; pushed < 400; pushed++) {
+		do {
+			dissect_worker_get_stats(w, &ws);
+		} while (ws.undecoded < pushed);
+		assert_int_equal(dissect_worker_push(w, 1, zeros, sizeof(zeros), sizeof(zeros), 1), 0);
+	}
+	dissect_worker_stop(w, &ws);
+	assert_int_equal(ws.pushed, pushed);
+	assert_int_equal(ws.undecoded, pushed);
+	assert_int_equal(ws.dropped, 0);
+	assert_true(ws.queue_touched >= 80 * 728);
+	/* the excursion's pages past the first early wrap (at 16 KiB and on) */
+	assert_true(ws.queue_released >= 65536 - 16384 - 2 * 4096);
 	dissect_engine_destroy(eng);
 }
 
@@ -517,6 +596,8 @@ int main(void)
 	    cmocka_unit_test(test_push_wait_gives_up),
 	    cmocka_unit_test(test_push_wait_stress),
 	    cmocka_unit_test(test_batched_stress),
+	    cmocka_unit_test(test_empty_queue_restarts),
+	    cmocka_unit_test(test_excursion_released),
 	    cmocka_unit_test(test_stop_bounded),
 	};
 

@@ -13,11 +13,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "source/capstone_dl.h"
 #include "source/probe_site.h"
 
 #define B 0x35000ull /* where the function is in its file */
@@ -242,6 +244,45 @@ static void test_bad_code(void **state)
 	}
 }
 
+/* Whether the process maps libcapstone now (the kernel's view, not the module's own). */
+static bool capstone_mapped(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	bool found = false;
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "libcapstone") != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Capstone is mapped only while a placement runs (capstone_dl.h): not at start, not after
+ * a plan, and a held reference keeps it across plans. */
+static void test_capstone_unloaded(void **state)
+{
+	struct probe_plan pl;
+	const struct capstone_dl *held;
+	size_t n = sizeof(stack_protector);
+
+	assert_false(capstone_mapped());
+	assert_int_equal(probe_site_plan(stack_protector, n, B, PROBE_REG_ARGS, PROBE_REG_RAX,
+					 true, &pl),
+			 0);
+	assert_false(capstone_loaded());
+	assert_false(capstone_mapped());
+	held = capstone_get();
+	assert_non_null(held);
+	assert_true(capstone_mapped());
+	assert_int_equal(probe_site_first(stack_protector, n, B, true, &pl), 0);
+	assert_true(capstone_loaded());
+	assert_true(capstone_mapped());
+	capstone_put(held);
+	assert_false(capstone_loaded());
+	assert_false(capstone_mapped());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +291,7 @@ int main(void)
 	    cmocka_unit_test(test_arg_overwritten),  cmocka_unit_test(test_loop_in_prologue),
 	    cmocka_unit_test(test_jcc_not_dead_end), cmocka_unit_test(test_go_prologue),
 	    cmocka_unit_test(test_bad_code),
+	    cmocka_unit_test(test_capstone_unloaded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "entry/json_alloc.h"
 #include "net/packet.h"
@@ -48,6 +50,8 @@ struct dissect_worker {
 	pthread_t thread;
 	uint8_t *buf;
 	size_t size;
+	size_t page;         /* the system's page size, for release_end() */
+	size_t resident_end; /* the producer's: how far into the ring pages may be resident */
 	/*
 	 * Single producer, single consumer, no lock on the way of a frame: the producer writes a
 	 * record and publishes head (release); the worker reads up to head (acquire), dissects in
@@ -223,6 +227,7 @@ int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect
 		w->cfg.tick_ns = 1000000000u;
 	/* Room for at least one largest record; 8-byte aligned. */
 	w->size = (w->cfg.queue_bytes + 7) & ~(size_t)7;
+	w->page = (size_t)sysconf(_SC_PAGESIZE);
 	if (w->size < 4096)
 		w->size = 4096;
 	w->eng = eng;
@@ -284,6 +289,47 @@ static void wake_worker(struct dissect_worker *w)
 	}
 }
 
+/*
+ * Whether the record at head goes to the ring's start though it fits where it is: when the
+ * queue is short and head a quarter of the way in. The pages in use are then those the deepest
+ * backlog needed, not the whole ring (the ring's writes swept all 8 MiB of it into the live
+ * tap's resident memory, with backlogs of a few hundred KiB; docs/storage.md). The end skipped
+ * is taken as an ordinary wrap takes it (the marker, counted as used until the worker passes
+ * it), so the room needed is the wrap's; with at most an eighth of the ring waiting, at least
+ * an eighth of it is free at once.
+ */
+static bool wrap_early(struct dissect_worker *w, uint64_t head, size_t len)
+{
+	size_t off = head % w->size;
+	uint64_t waiting;
+
+	if (off < w->size / 4)
+		return false;
+	waiting = head - atomic_load_explicit(&w->tail, memory_order_acquire);
+	return waiting <= w->size / 8 && w->size - waiting >= (w->size - off) + len;
+}
+
+/*
+ * At an early wrap (the marker just written at off): the ring past the marker's page is free
+ * this lap (the worker has passed it in the last one and jumps at the marker; the producer
+ * writes there only in the next lap), so the pages a deeper backlog once made resident there
+ * go back to the system. Without this, one excursion (a burst at the start, 10,000
+ * connections opening) kept the whole ring resident for the rest of the run.
+ */
+static void release_end(struct dissect_worker *w, size_t off)
+{
+	size_t from = (off + sizeof(uint32_t) + w->page - 1) & ~(w->page - 1);
+	uintptr_t start = ((uintptr_t)w->buf + from + w->page - 1) & ~(uintptr_t)(w->page - 1);
+	uintptr_t end = ((uintptr_t)w->buf + w->size) & ~(uintptr_t)(w->page - 1);
+
+	if (w->resident_end <= from || start >= end)
+		return;
+	if (madvise((void *)start, end - start, MADV_DONTNEED) == 0) {
+		w->st.queue_released += end - start;
+		w->resident_end = off + sizeof(uint32_t);
+	}
+}
+
 /* Queue the record if there is room now; counts nothing but pushed and the peak. */
 static int try_push(struct dissect_worker *w, int linktype, const void *head_part,
 		    uint32_t head_len, const uint8_t *frame, uint32_t frame_len, uint32_t wire_len,
@@ -297,8 +343,10 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 
 	if (!has_room(w, head, len))
 		return -ENOBUFS;
-	if (len > w->size - off) {
+	if (len > w->size - off || wrap_early(w, head, len)) {
 		((struct rec *)(w->buf + off))->len = REC_WRAP;
+		if (len <= w->size - off)
+			release_end(w, off);
 		head += w->size - off;
 		off = 0;
 	}
@@ -313,6 +361,10 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 	if (frame_len)
 		memcpy((uint8_t *)(r + 1) + head_len, frame, frame_len);
 	head += len;
+	if (off + len > w->st.queue_touched)
+		w->st.queue_touched = off + len;
+	if (off + len > w->resident_end)
+		w->resident_end = off + len;
 	atomic_store(&w->head, head); /* seq_cst: ordered before the look at worker_asleep */
 	w->st.pushed++;
 	tail = atomic_load_explicit(&w->tail, memory_order_relaxed);

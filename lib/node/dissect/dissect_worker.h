@@ -63,6 +63,10 @@ struct dissect_worker_stats {
 	uint64_t dropped;   /* frames not dissected: the queue was full */
 	uint64_t undecoded; /* frames packet_decode() refused */
 	uint64_t queue_peak;/* most bytes waiting at once */
+	uint64_t queue_touched; /* how far into the ring a record was ever written: its part
+				 * that has been resident (a short queue starts again at 0) */
+	uint64_t queue_released; /* bytes of the ring's end given back to the system at early
+				  * wraps (pages a deeper backlog had made resident) */
 	uint64_t waits;     /* push_wait calls that found the queue full and waited for room */
 	uint64_t wait_ns;   /* time push_wait spent waiting for room */
 	uint64_t interrupts; /* signals stop sent to a thread that did not finish in time */

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "source/go_elf.h"
 
+#include "source/capstone_dl.h"
+
 #include <capstone/capstone.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -311,28 +313,32 @@ static int from_pclntab(const struct img *im, struct fn fns[3])
 
 int go_elf_find_rets(const uint8_t *code, size_t len, uint64_t base, uint64_t *rets, size_t max)
 {
+	const struct capstone_dl *cs = capstone_get();
 	csh h;
-	cs_insn *insn;
+	cs_insn *insn = NULL;
 	size_t found = 0;
 
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+	if (!cs)
 		return -1;
-	/* Bytes that are no instruction (padding) are stepped over, not the end of the walk. */
-	cs_option(h, CS_OPT_SKIPDATA, CS_OPT_ON);
-	insn = cs_malloc(h);
-	if (!insn) {
-		cs_close(&h);
+	if (cs->open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) {
+		capstone_put(cs);
 		return -1;
 	}
-	while (cs_disasm_iter(h, &code, &len, &base, insn))
-		if (insn->id == X86_INS_RET) {
-			if (found < max)
-				rets[found] = insn->address;
-			found++;
-		}
-	cs_free(insn, 1);
-	cs_close(&h);
-	return (int)found;
+	/* Bytes that are no instruction (padding) are stepped over, not the end of the walk. */
+	cs->option(h, CS_OPT_SKIPDATA, CS_OPT_ON);
+	insn = cs->malloc(h);
+	if (insn) {
+		while (cs->disasm_iter(h, &code, &len, &base, insn))
+			if (insn->id == X86_INS_RET) {
+				if (found < max)
+					rets[found] = insn->address;
+				found++;
+			}
+		cs->free(insn, 1);
+	}
+	cs->close(&h);
+	capstone_put(cs);
+	return insn ? (int)found : -1;
 }
 
 /* The RETs of the function at file offset off, size bytes long: a go_elf_result. */

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "source/probe_site.h"
 
+#include "source/capstone_dl.h"
+
 #include <capstone/capstone.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #define ENTRY_WALK_MAX 32
 
 struct fn {
+	const struct capstone_dl *cs;
 	csh h;
 	cs_insn *in;
 	size_t n;
@@ -89,7 +92,7 @@ static unsigned regs_written(const struct fn *f, const cs_insn *insn)
 	uint8_t nr = 0, nw = 0;
 	unsigned m = 0;
 
-	if (cs_regs_access(f->h, insn, rd, &nr, wr, &nw) != CS_ERR_OK)
+	if (f->cs->regs_access(f->h, insn, rd, &nr, wr, &nw) != CS_ERR_OK)
 		return ~0u;
 	for (uint8_t i = 0; i < nw; i++)
 		m |= reg_bit(wr[i]);
@@ -280,21 +283,25 @@ static bool return_sites(const struct fn *f, unsigned keep, struct probe_plan *p
 int probe_site_first(const uint8_t *code, size_t len, uint64_t base, bool want_ret,
 		     struct probe_plan *pl)
 {
+	const struct capstone_dl *cs;
 	csh h;
 	cs_insn *in;
-	size_t n;
+	size_t n = 0;
 
 	memset(pl, 0, sizeof(*pl));
 	pl->entry = base;
 	pl->ret_at_entry = want_ret;
-	if (!len || cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+	if (!len || !(cs = capstone_get()))
 		return -1;
-	n = cs_disasm(h, code, len < 16 ? len : 16, base, 1, &in);
-	if (n) {
-		pl->entry_emulated = is_emulated(in);
-		cs_free(in, n);
+	if (cs->open(CS_ARCH_X86, CS_MODE_64, &h) == CS_ERR_OK) {
+		n = cs->disasm(h, code, len < 16 ? len : 16, base, 1, &in);
+		if (n) {
+			pl->entry_emulated = is_emulated(in);
+			cs->free(in, n);
+		}
+		cs->close(&h);
 	}
-	cs_close(&h);
+	capstone_put(cs);
 	return n ? 0 : -1;
 }
 
@@ -309,14 +316,19 @@ int probe_site_plan(const uint8_t *code, size_t len, uint64_t base, unsigned kee
 	memset(pl, 0, sizeof(*pl));
 	pl->entry = base;
 	pl->ret_at_entry = want_ret;
-	if (!len || len > CODE_MAX || cs_open(CS_ARCH_X86, CS_MODE_64, &f.h) != CS_ERR_OK)
+	if (!len || len > CODE_MAX || !(f.cs = capstone_get()))
 		return -1;
-	cs_option(f.h, CS_OPT_DETAIL, CS_OPT_ON);
-	f.n = cs_disasm(f.h, code, len, base, 0, &f.in);
+	if (f.cs->open(CS_ARCH_X86, CS_MODE_64, &f.h) != CS_ERR_OK) {
+		capstone_put(f.cs);
+		return -1;
+	}
+	f.cs->option(f.h, CS_OPT_DETAIL, CS_OPT_ON);
+	f.n = f.cs->disasm(f.h, code, len, base, 0, &f.in);
 	if (!f.n || find_targets(&f) < 0) {
 		if (f.n)
-			cs_free(f.in, f.n);
-		cs_close(&f.h);
+			f.cs->free(f.in, f.n);
+		f.cs->close(&f.h);
+		capstone_put(f.cs);
 		return -1;
 	}
 	pl->entry_emulated = is_emulated(&f.in[0]);
@@ -344,8 +356,9 @@ int probe_site_plan(const uint8_t *code, size_t len, uint64_t base, unsigned kee
 		}
 	}
 	free(f.targets);
-	cs_free(f.in, f.n);
-	cs_close(&f.h);
+	f.cs->free(f.in, f.n);
+	f.cs->close(&f.h);
+	capstone_put(f.cs);
 	return 0;
 }
 

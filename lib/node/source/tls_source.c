@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "capture/capture.h"
+#include "source/capstone_dl.h"
 #include "source/clock_offset.h"
 #include "source/drain_pace.h"
 #include "source/go_elf.h"
@@ -396,6 +397,9 @@ static bool spec_has_ret(size_t i)
 static void plan_sites(const struct tls_source *ts, int fd, const uint64_t *offs,
 		       const uint64_t *sizes, struct probe_plan *plans)
 {
+	/* Capstone loaded once for all the functions, unloaded after (capstone_dl.h). */
+	const struct capstone_dl *cs = capstone_get();
+
 	for (size_t i = 0; i < N_PROBES; i++) {
 		bool want_ret = spec_has_ret(i);
 		uint8_t *code = NULL;
@@ -423,6 +427,7 @@ static void plan_sites(const struct tls_source *ts, int fd, const uint64_t *offs
 		free(code);
 	next:;
 	}
+	capstone_put(cs);
 }
 
 /* The OpenSSL probe points of the file at fd (a libssl, or a program with OpenSSL's or

@@ -793,6 +793,15 @@ static void *writer_main(void *arg)
 		gen = h->enq_gen;
 		pthread_mutex_unlock(&h->lock);
 		write_batch(h, len, count, min, max);
+		/* A buffer a backlog grew goes back to the system once written: the two buffers
+		 * swap, so each kept the pages of the largest backlog it ever held, resident for
+		 * the rest of the run (2-6 MB each at the live tap's peaks; docs/bench.md). The
+		 * queue's next buffer grows again from 64 KiB as appends need it. */
+		if (h->batch_cap > 2 * WAKE_BYTES) {
+			free(h->batch);
+			h->batch = NULL;
+			h->batch_cap = 0;
+		}
 		housekeeping(h);
 		pthread_mutex_lock(&h->lock);
 		h->done_gen = gen;

@@ -651,8 +651,8 @@ static struct trigger_set *set_alloc(const char *store_dir, FILE *log)
 	pthread_condattr_destroy(&ca);
 	ts->log = log;
 	ts->store_dir = strdup(store_dir ? store_dir : ".");
-	/* libcurl's global state, once and before any thread uses it. */
-	if (!ts->store_dir || curl_global_init(CURL_GLOBAL_DEFAULT)) {
+	/* libcurl's global init is webhook_post's, at the first POST (webhook.c). */
+	if (!ts->store_dir) {
 		trigger_set_free(ts);
 		return NULL;
 	}

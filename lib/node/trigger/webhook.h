@@ -20,7 +20,7 @@
 /*
  * POST body (len bytes) to url (http:// or https:// only) with headers, within timeout_ns.
  * true when the receiver answered 2xx; else false with why ("Couldn't connect to server",
- * "HTTP status 503"). Blocking; libcurl's global init must have been done.
+ * "HTTP status 503"). Blocking; does libcurl's global init itself, once, at the first call.
  */
 bool webhook_post(const char *url, const char *body, size_t len, const struct curl_slist *headers,
 		  long long timeout_ns, char *why, size_t wlen);
