@@ -1,15 +1,13 @@
 // gostack: a Go TLS client whose (*tls.Conn).Write and Read are called when the goroutine's
-// stack has to grow at their very entry, for test_tls_gostack.sh. Standard library only.
+// stack has to grow at their very entry, for test_tls_gostack.sh (the server: gotls's
+// net/http one). Standard library only.
 //
-//	gostack server ADDR CERT KEY   accept TLS connections; on each, answer every HTTP/1.1
-//	                               request (read to its blank line) with 200 and its path as
-//	                               the body
 //	gostack client ADDR ROUNDS MAXDEPTH
-//	                               one connection; ROUNDS times, for each depth D in
+//	                               after a line on stdin, one connection; ROUNDS times, for each depth D in
 //	                               0..MAXDEPTH: a fresh goroutine recurses D frames and then
-//	                               calls Write with "GET /r<round>-d<D>"; another fresh
-//	                               goroutine recurses D frames and then calls Read for the
-//	                               answer (read to its end)
+//	                               calls Write with "GET /echo?r<round>-d<D>" (HTTP/1.1);
+//	                               another fresh goroutine recurses D frames and then calls
+//	                               Read for the answer (read to its end)
 //
 // Why it works: a fresh goroutine starts on a small stack (8 KiB with
 // GODEBUG=adaptivestackstart=0), and the stack check in each function's prologue compares the
@@ -31,49 +29,11 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strconv"
 	"strings"
 	"unsafe"
 )
-
-func serve(addr, cert, key string) error {
-	c, err := tls.LoadX509KeyPair(cert, key)
-	if err != nil {
-		return err
-	}
-	ln, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{c}})
-	if err != nil {
-		return err
-	}
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			return err
-		}
-		go func(conn net.Conn) {
-			defer conn.Close()
-			r := bufio.NewReader(conn)
-			for {
-				path := ""
-				for {
-					l, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if f := strings.Fields(l); path == "" && len(f) > 1 {
-						path = f[1]
-					}
-					if l == "\r\n" {
-						break
-					}
-				}
-				fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(path), path)
-			}
-		}(conn)
-	}
-}
 
 // deep recurses d frames, then runs f on the stack it has reached. Not inlined: every level
 // is one frame, so the depth moves the stack pointer at f's callee in steps of one frame. It
@@ -129,6 +89,10 @@ func readResponse(conn *tls.Conn, d int) (status, body string, err error) {
 }
 
 func client(addr string, rounds, maxDepth int) error {
+	// The test's go-ahead (it waits until floe has probed this program).
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		return err
+	}
 	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
 		return err
@@ -140,7 +104,7 @@ func client(addr string, rounds, maxDepth int) error {
 	requests, bytes := 0, 0
 	for r := 1; r <= rounds; r++ {
 		for d := 0; d <= maxDepth; d++ {
-			path := fmt.Sprintf("/r%d-d%d", r, d)
+			path := fmt.Sprintf("/echo?r%d-d%d", r, d)
 			req := "GET " + path + " HTTP/1.1\r\nHost: b\r\nUser-Agent: gostack\r\n\r\n"
 			// The slice is made here: made in the goroutine, its allocation (deeper than
 			// Write's check) would take the stack's growth before Write is called.
@@ -172,8 +136,6 @@ func client(addr string, rounds, maxDepth int) error {
 func main() {
 	var err error
 	switch {
-	case len(os.Args) == 5 && os.Args[1] == "server":
-		err = serve(os.Args[2], os.Args[3], os.Args[4])
 	case len(os.Args) == 5 && os.Args[1] == "client":
 		rounds, e1 := strconv.Atoi(os.Args[3])
 		maxDepth, e2 := strconv.Atoi(os.Args[4])
@@ -183,7 +145,7 @@ func main() {
 		}
 		err = client(os.Args[2], rounds, maxDepth)
 	default:
-		err = fmt.Errorf("usage: gostack server ADDR CERT KEY | client ADDR ROUNDS MAXDEPTH")
+		err = fmt.Errorf("usage: gostack client ADDR ROUNDS MAXDEPTH")
 	}
 	if err != nil && err != io.EOF {
 		fmt.Fprintln(os.Stderr, "gostack:", err)
