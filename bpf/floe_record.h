@@ -213,6 +213,8 @@ enum floe_tls_counter {
 	FLOE_TLS_CNT_NO_SOCKET,	   /* records without a 5-tuple (no socket syscall seen yet) */
 	FLOE_TLS_CNT_EVENTS,	   /* event records committed (closes, execs) */
 	FLOE_TLS_CNT_MESH_HOP,	   /* calls not recorded: an in-pod loopback hop (--servicemesh) */
+	FLOE_TLS_CNT_GO_MORESTACK, /* Go Write/Read entry passes skipped: bound for morestack,
+				    * which enters the function again */
 	FLOE_TLS_CNT_MAX,
 };
 
@@ -250,6 +252,20 @@ enum floe_tls_flags {
 	 * FLOE_TLS_EV_WRITE_DONE event of the same connection (docs/tls.md, "Go"). */
 	FLOE_TLS_F_PENDING = 1,
 };
+
+/*
+ * The attach cookie of the Go Write and Read entry probes, past the field offsets of its low
+ * four bytes: how the probe tells a pass bound for runtime.morestack, which enters the
+ * function again (bpf/tls.bpf.c, go_to_morestack; set by tls_source.c from the code).
+ */
+enum floe_go_entry {
+	FLOE_GO_ENTRY_NONE = 0,  /* the stack check not recognised: no test */
+	FLOE_GO_ENTRY_JBE = 1,   /* on the check's jbe: the flags of its cmp */
+	FLOE_GO_ENTRY_FIRST = 2, /* on the first instruction: the check done by the probe */
+};
+#define FLOE_GO_COOKIE_MODE     32 /* bits 32-39: enum floe_go_entry */
+#define FLOE_GO_COOKIE_GUARD    40 /* bits 40-47: the guard's offset in g (g.stackguard0) */
+#define FLOE_GO_COOKIE_SP_BELOW 48 /* bits 48-63: what the check takes off rsp */
 
 enum floe_tls_event_kind {
 	FLOE_TLS_EV_CLOSE = 1, /* SSL_free of a connection that carried data */

@@ -561,7 +561,7 @@ int BPF_KPROBE(floe_ssl_free, void *ssl)
 
 /*
  * Go crypto/tls (Go >= 1.17 on x86-64: the register ABI). The probes are attached by
- * tls_source.c at the functions' first instruction and, for Read, at each of its RET
+ * tls_source.c at the functions' stack check (below: go_to_morestack) and at each of their RET
  * instructions (no uretprobes: they rewrite the return address on the goroutine's stack, which
  * Go may move or copy). Arguments: RAX the *tls.Conn receiver, RBX the slice's data pointer,
  * RCX its length; results: RAX the byte count n. R14 is the running goroutine (g), which stays
@@ -581,6 +581,40 @@ int BPF_KPROBE(floe_ssl_free, void *ssl)
 #define GO_OFF_NETFD  2 /* net.TCPConn (net.conn).fd */
 #define GO_OFF_SYSFD  3 /* net.netFD.pfd.Sysfd */
 #define GO_OFF(c, i)  (((c) >> (8 * (i))) & 0xff)
+
+/*
+ * A call bound for runtime.morestack. Write's and Read's entry probes sit before their stack
+ * check's jbe (on it, or on the first instruction). When the goroutine's stack must grow (or
+ * it is asked to yield), the jbe goes to runtime.morestack, which enters the function again
+ * from its start: the probe would see that call twice (Write's bytes recorded twice). So the
+ * probe skips the pass whose jbe will be taken; the next pass is the call. The cookie says how
+ * to tell (FLOE_GO_COOKIE_* in floe_record.h; tls_source.c, from the function's code):
+ *   FLOE_GO_ENTRY_JBE    on the jbe: its cmp's flags are in the trap's pt_regs; jbe is taken when
+ *                   CF or ZF is set (the compared stack pointer <= the guard, unsigned);
+ *   FLOE_GO_ENTRY_FIRST  on the first instruction (--tls-probe-sites first): the cmp has not
+ *                   run, so the check is done here: rsp - SP_BELOW <= *(g + GUARD).
+ *                   Another thread may set the guard (a preemption request) between this read
+ *                   and the cmp: that call is then read twice, as before;
+ *   FLOE_GO_ENTRY_NONE   the check was not recognised: no test (a growing call is read twice).
+ */
+#define X86_FLAGS_CF (1u << 0)
+#define X86_FLAGS_ZF (1u << 6)
+
+static __always_inline bool go_to_morestack(struct pt_regs *ctx, __u64 cookie)
+{
+	__u64 guard, guard_off = (cookie >> FLOE_GO_COOKIE_GUARD) & 0xff;
+
+	switch ((cookie >> FLOE_GO_COOKIE_MODE) & 0xff) {
+	case FLOE_GO_ENTRY_JBE:
+		return ctx->flags & (X86_FLAGS_CF | X86_FLAGS_ZF);
+	case FLOE_GO_ENTRY_FIRST:
+		if (bpf_probe_read_user(&guard, 8, (const void *)(ctx->r14 + guard_off)))
+			return false;
+		return ctx->sp - ((cookie >> FLOE_GO_COOKIE_SP_BELOW) & 0xffff) <= guard;
+	default:
+		return false;
+	}
+}
 
 struct go_key {
 	__u32 tgid;
@@ -646,10 +680,15 @@ int floe_go_write(struct pt_regs *ctx)
 	struct call c = {.ssl = ctx->ax, .buf = ctx->bx, .dir = FLOE_TLS_WRITE};
 	struct go_key k = {.tgid = id >> 32, .g = ctx->r14};
 	__s64 len = (__s64)ctx->cx;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
 
 	if (!tapped(NULL) || len <= 0)
 		return 0;
-	go_conn_learn(c.ssl, bpf_get_attach_cookie(ctx));
+	if (go_to_morestack(ctx, cookie)) {
+		count(FLOE_TLS_CNT_GO_MORESTACK, 1);
+		return 0;
+	}
+	go_conn_learn(c.ssl, cookie);
 	if (emit_data(&c, id, (__u64)len, FLOE_TLS_F_PENDING))
 		bpf_map_update_elem(&go_writes, &k, &c.ssl, BPF_ANY);
 	return 0;
@@ -678,10 +717,17 @@ int floe_go_read(struct pt_regs *ctx)
 {
 	struct go_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14};
 	struct go_call c = {.conn = ctx->ax, .buf = ctx->bx};
+	__u64 cookie = bpf_get_attach_cookie(ctx);
 
+	/* The pass bound for morestack is skipped too: its buffer pointer, if on the stack, is
+	 * the old stack's; the next pass has the moved one. */
 	if (!tapped(NULL))
 		return 0;
-	go_conn_learn(c.conn, bpf_get_attach_cookie(ctx));
+	if (go_to_morestack(ctx, cookie)) {
+		count(FLOE_TLS_CNT_GO_MORESTACK, 1);
+		return 0;
+	}
+	go_conn_learn(c.conn, cookie);
 	bpf_map_update_elem(&go_calls, &k, &c, BPF_ANY);
 	return 0;
 }

@@ -44,15 +44,7 @@ need_cmd "Go toolchain (/usr/local/go), openssl, jq" "$GO" openssl jq || done_te
 
 # ---------------------------------------------------------------- the Go program, cached
 mkdir -p "$BIN"
-build_go() { # GO OUT [go build args...]; SRC: the program's directory (default gotls)
-	local go=$1 out=$2 src=$HERE/${SRC:-gotls}
-	shift 2
-	if [ -x "$out" ] && [ "$out" -nt "$src/main.go" ] && [ "$out" -nt "$src/go.mod" ]; then
-		return 0
-	fi
-	(cd "$src" && GOFLAGS=-mod=mod GOCACHE=$BIN/cache GOPATH=$BIN/gopath \
-		timeout 400 "$go" build "$@" -o "$out" .) >"$T/gobuild.log" 2>&1
-}
+# build_go: selftests/lib/entries.sh
 if ! build_go "$GO" "$BIN/gotls" || ! build_go "$GO" "$BIN/gotls-stripped" -ldflags='-s -w'; then
 	not_ok "build the Go HTTPS program"
 	diag "$(tail -n 20 "$T/gobuild.log")"

@@ -26,12 +26,8 @@ BIN=$ROOT/build/gotls
 N_AFTER=3
 
 need_cmd "Go toolchain (/usr/local/go), openssl, jq" "$GO" openssl jq || done_testing
-mkdir -p "$BIN"
-if ! [ -x "$BIN/gowfail" ] || ! [ "$BIN/gowfail" -nt "$HERE/gowfail/main.go" ]; then
-	(cd "$HERE/gowfail" && GOFLAGS=-mod=mod GOCACHE=$BIN/cache GOPATH=$BIN/gopath \
-		timeout 300 "$GO" build -o "$BIN/gowfail" .) >"$T/gobuild.log" 2>&1 ||
-		{ not_ok "build gowfail"; diag "$(tail -n 20 "$T/gobuild.log")"; done_testing; }
-fi
+SRC=gowfail build_go "$GO" "$BIN/gowfail" ||
+	{ not_ok "build gowfail"; diag "$(tail -n 20 "$T/gobuild.log")"; done_testing; }
 ok "gowfail built"
 
 entries_pods $A $B

@@ -16,6 +16,10 @@
 #   4. The cost for b (diag, not pass/fail: the machine is shared): `ssl_calls` in b, CPU per
 #      SSL call with floe tapping a against before floe, and with the default.
 #   5. The default (--tls-pid-probes 0): probed for every process, b's server has 0xcc too.
+#   6. The cap: --tls-pid-probes 1 with a's s_server alone on the file, b's server is clean;
+#      a second process of a maps it (a client started after floe): floe says the file is
+#      probed for every process, b's server then has 0xcc, tls_wide_files is 1 at exit, and
+#      the client's 5 GETs are read across the switch.
 # Steps 1-4 run floe with --tls-pid-probes 32.
 # Usage (root, from the repo root): bash selftests/integration/test_tls_untapped.sh
 
@@ -80,6 +84,18 @@ print("%02x %02x" % (mem[i], orig[i]))
 PYEOF
 }
 
+# byte_cc PID: entry_byte of PID once it is the breakpoint (0xcc), or after 5 s what it is;
+# floe attaches after its "hooked" line (at an exec or mmap event), so it is polled.
+byte_cc() {
+	local m o
+	for _ in $(seq 50); do
+		read -r m o <<<"$(entry_byte "$1")"
+		[ "$m" = cc ] && break
+		sleep 0.1
+	done
+	echo "$m $o"
+}
+
 # b's server before floe: a file-wide probe would reach it at its attach.
 pod_bg b "$T/sb.log" env LD_LIBRARY_PATH="$T/lib" openssl s_server -accept $B:$PORT -www \
 	-cert "$T/cert.pem" -key "$T/key.pem"
@@ -113,6 +129,18 @@ for i in range(5):
     r.read()
     c.close()
 PYEOF2
+# gets_read SEL: the entries of $OUT matching SEL as the client prints its GETs, sorted.
+gets_read() {
+	entries_complete "$OUT" |
+		jq -r "select($1) | \"\\(.request.method) \\(.request.url) \\(.response.status) \\(.src.port)\"" | sort
+}
+# gets_check PREFIX CLIENT-LOG DESC: the client's GETs of /PREFIX* are entries of $OUT with the
+# status and local port it printed (waited for, 10 s).
+gets_check() {
+	local sel=".tls == true and (.request.url // \"\" | startswith(\"/$1\"))"
+	entries_wait_sel "$OUT" "$sel" 5 10
+	is "$(gets_read "$sel")" "$(sort "$2")" "$3" || diag "$(grep 'floe: tls' "$LOG")"
+}
 # One started before floe (found by the tap's scan), waiting for step 1 to be over.
 rm -f "$T/go"
 pod_bg a "$T/cli.log" env LD_LIBRARY_PATH="$T/lib" "$PY" "$T/client.py" $A $PORT r "$T/go" 0
@@ -128,12 +156,7 @@ if wait_for_line "$LOG" "hooked $LIB" 10; then ok "floe hooked the library copy"
 sleep 0.5
 
 # ---------------------------------------------------------------- 1. who has the breakpoint
-# floe attaches a's probes after its "hooked" line (at a's exec or mmap event): polled.
-for _ in $(seq 50); do
-	read -r ma oa <<<"$(entry_byte "$SA")"
-	[ "$ma" = cc ] && break
-	sleep 0.1
-done
+read -r ma oa <<<"$(byte_cc "$SA")"
 read -r mb ob <<<"$(entry_byte "$SB")"
 diag "SSL_read's code (first byte that differs from the file): a's s_server $ma (file $oa), b's s_server $mb (file $ob)"
 is "$ma" cc "a's s_server (tapped) has the breakpoint at SSL_read"
@@ -145,7 +168,7 @@ touch "$T/go"
 wait "$CLI" 2>/dev/null
 sel='.tls == true and (.request.url // "" | test("^/r[0-9]$"))'
 entries_wait_sel "$OUT" "$sel" 5 10
-got=$(entries_complete "$OUT" | jq -r "select($sel) | \"\\(.request.method) \\(.request.url) \\(.response.status) \\(.src.port)\"" | sort)
+got=$(gets_read "$sel")
 want=$(sort "$T/cli.log")
 diag "client: $(tr '\n' ';' <<<"$want")"
 diag "floe:   $(tr '\n' ';' <<<"$got")"
@@ -155,11 +178,7 @@ is "$got" "$want" "a client in a: its 5 GETs entries with its status and local p
 # And one started after floe, whose exec floe sees before it maps libssl (probes ahead).
 pod_bg a "$T/late.log" env LD_LIBRARY_PATH="$T/lib" "$PY" "$T/client.py" $A $PORT late - 0.5
 wait "$BG_PID" 2>/dev/null
-sel='.tls == true and (.request.url // "" | startswith("/late"))'
-entries_wait_sel "$OUT" "$sel" 5 10
-got=$(entries_complete "$OUT" | jq -r "select($sel) | \"\\(.request.method) \\(.request.url) \\(.response.status) \\(.src.port)\"" | sort)
-is "$got" "$(sort "$T/late.log")" "a client started after floe (exec, then dlopen of libssl): its 5 GETs read" ||
-	diag "$(grep 'floe: tls' "$LOG")"
+gets_check late "$T/late.log" "a client started after floe (exec, then dlopen of libssl): its 5 GETs read"
 
 # ---------------------------------------------------------------- 3. a forked child
 pod_bg a "$T/fork.log" env LD_LIBRARY_PATH="$T/lib" "$PY" -c '
@@ -196,7 +215,9 @@ is "$?" 0 "floe exits 0"
 
 # ---------------------------------------------------------------- 5. the default: for all
 # --tls-pid-probes 0 (the default): the file is probed for every process, b's server too.
-OUT=$T/wide.json ENTRIES_PODS=a entries_tap
+# OUT on its own line: an assignment before a function's name lasts only for the call.
+OUT=$T/wide.json
+ENTRIES_PODS=a entries_tap
 if wait_for_line "${OUT%.json}.floe.log" "hooked $LIB" 10; then ok "default: hooked"; else not_ok "default: hooked"; fi
 sleep 0.5
 read -r mb ob <<<"$(entry_byte "$SB")"
@@ -207,4 +228,32 @@ if [ -n "${base:-}" ]; then
 fi
 floe_stop
 is "$?" 0 "floe exits 0"
+
+# ---------------------------------------------------------------- 6. past N processes: for all
+# --tls-pid-probes 1: a's s_server is the file's one tapped user (its own probes); a client
+# started in a makes two, past the cap.
+OUT=$T/cap.json
+ENTRIES_PODS=a entries_tap --tls-pid-probes 1
+LOG=${OUT%.json}.floe.log
+if wait_for_line "$LOG" "hooked $LIB" 10; then ok "cap: hooked"; else not_ok "cap: hooked"; fi
+read -r ma oa <<<"$(byte_cc "$SA")"
+read -r mb ob <<<"$(entry_byte "$SB")"
+is "$ma" cc "cap: a's s_server (one process on the file) has the breakpoint"
+is "${mb:-none}" "${ob:-unread}" "cap: b's s_server has the library's own instruction (per process, 1 <= N)"
+pod_bg a "$T/cap.log" env LD_LIBRARY_PATH="$T/lib" "$PY" "$T/client.py" $A $PORT cap - 0
+CAPCLI=$BG_PID
+if wait_for_line "$LOG" "$LIB: used by more than 1 tapped processes: probed for every process" 10; then
+	ok "cap: floe says the file is probed for every process past 1 tapped process"
+else
+	not_ok "cap: floe says the file is probed for every process past 1 tapped process"
+	diag "$(grep 'floe: tls' "$LOG")"
+fi
+read -r mb ob <<<"$(byte_cc "$SB")"
+is "$mb" cc "cap: b's s_server (not tapped) has the breakpoint once the file is probed for all"
+wait "$CAPCLI" 2>/dev/null
+gets_check cap "$T/cap.log" "cap: the second process's 5 GETs read (status, local port) across the switch"
+floe_stop
+is "$?" 0 "floe exits 0"
+is "$(stat_get "${OUT%.json}.stats.json" tls_wide_files)" 1 "cap: tls_wide_files 1"
+diag "cap: tls_probe_pids $(stat_get "${OUT%.json}.stats.json" tls_probe_pids), tls_probes $(stat_get "${OUT%.json}.stats.json" tls_probes)"
 done_testing

@@ -17,6 +17,10 @@
 #                                   "skip<TAB>DESC<TAB>REASON" and turn them into assertions
 #   need_cmd DESC CMD...            skip DESC (and return 1) when one of the commands is missing
 #   entries_diag OUT                the entries of OUT as short diag lines
+#   build_go GO OUT [ARGS...]       build the Go test program selftests/integration/$SRC
+#                                   (default gotls) with the toolchain GO into OUT, unless OUT
+#                                   is newer than its sources; caches under $BIN; the log in
+#                                   $PODS_TMP/gobuild.log. Returns go build's status.
 
 PY=/usr/bin/python3
 ENTRIES_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -118,6 +122,18 @@ entries_diag() {
 		(.stream_id // "-"|tostring), (.request.method // "-"), (.request.url // "-"),
 		(.response.status // "-"|tostring), (.missing // "")] | join(" ")' "$1" 2>&1 |
 		sed 's/^/entry: /' | head -n "${2:-80}"
+}
+
+build_go() {
+	local go=$1 out=$2 src
+	src=$(cd "$ENTRIES_LIB/../integration" && pwd)/${SRC:-gotls}
+	shift 2
+	if [ -x "$out" ] && [ "$out" -nt "$src/main.go" ] && [ "$out" -nt "$src/go.mod" ]; then
+		return 0
+	fi
+	mkdir -p "$BIN"
+	(cd "$src" && GOFLAGS=-mod=mod GOCACHE=$BIN/cache GOPATH=$BIN/gopath \
+		timeout 400 "$go" build "$@" -o "$out" .) >"$PODS_TMP/gobuild.log" 2>&1
 }
 
 # entries_pods A4 B4 [A6 B6]: pods a (client, namespace "front") and b (server, "back") of

@@ -5,7 +5,8 @@
  * probed functions: gcc's stack protector around a call (OpenSSL's SSL_read and SSL_write in
  * Debian's build), a cmov before the return (SSL_read_ex), a CET prologue, a tail call, an
  * argument register overwritten first, a loop back into the prologue, a conditional jump
- * before a return that is not a dead end, and a Go prologue. The real libssl under the real
+ * before a return that is not a dead end, and Go prologues (their stack checks recognised for
+ * the Go entry probes' test of a call bound for runtime.morestack). The real libssl under the real
  * kernel is in selftests/integration/test_tls_*.sh (what it reads must not change) and the
  * cost is in selftests/bench/tls.sh.
  */
@@ -74,6 +75,17 @@ static const uint8_t jcc_not_dead_end[] = {
 static const uint8_t go_prologue[] = {0x49, 0x3b, 0x66, 0x10, 0x76, 0x11, 0x55, 0x48, 0x89, 0xe5,
 				      0x48, 0x83, 0xec, 0x20, 0x48, 0x89, 0xd8, 0x48, 0x83, 0xc4,
 				      0x20, 0x5d, 0xc3, 0xe8, 0xe4, 0xff, 0xff, 0xff, 0xeb, 0xe2};
+
+/* crypto/tls.(*Conn).Write's start in go1.26.8 (a frame above StackSmall): 0 lea -0x48(%rsp),
+ * %r12; 5 cmp 0x10(%r14),%r12; 9 jbe (rel32); f push %rbp */
+static const uint8_t go_write_prologue[] = {0x4c, 0x8d, 0x64, 0x24, 0xb8, 0x4d, 0x3b, 0x66,
+					    0x10, 0x0f, 0x86, 0x93, 0x07, 0x00, 0x00, 0x55};
+
+/* A frame above StackBig (two comparisons, the first a jb): 0 mov %rsp,%r12;
+ * 3 sub $0x2000,%r12; a jb; c cmp 0x10(%r14),%r12; 10 jbe; 12 push %rbp */
+static const uint8_t go_big_prologue[] = {0x49, 0x89, 0xe4, 0x49, 0x81, 0xec, 0x00,
+					  0x20, 0x00, 0x00, 0x72, 0x10, 0x4d, 0x3b,
+					  0x66, 0x10, 0x76, 0x0c, 0x55};
 
 static struct probe_plan plan(const uint8_t *code, size_t len, bool want_ret)
 {
@@ -215,6 +227,48 @@ static void test_go_prologue(void **state)
 	assert_true(pl.entry_emulated);
 }
 
+static void test_go_stack_check(void **state)
+{
+	struct go_stack_check sc;
+	struct probe_plan pl;
+	uint8_t other[sizeof(go_prologue)];
+
+	/* The small frame's check: rsp itself against g.stackguard0. */
+	assert_int_equal(probe_site_go_stack_check(go_prologue, sizeof(go_prologue), B, &sc), 0);
+	assert_int_equal(sc.jbe, B + 4);
+	assert_int_equal(sc.sp_below, 0);
+	assert_int_equal(sc.guard_disp, 0x10);
+	/* The lea form (a rel32 jbe), and the plan's entry is that jbe: the BPF side then reads
+	 * the cmp's flags. */
+	assert_int_equal(
+	    probe_site_go_stack_check(go_write_prologue, sizeof(go_write_prologue), B, &sc), 0);
+	assert_int_equal(sc.jbe, B + 9);
+	assert_int_equal(sc.sp_below, 0x48);
+	assert_int_equal(sc.guard_disp, 0x10);
+	assert_int_equal(
+	    probe_site_plan(go_write_prologue, sizeof(go_write_prologue), B,
+			    PROBE_REG_RAX | PROBE_REG_RBX | PROBE_REG_RCX | PROBE_REG_R14,
+			    PROBE_REG_RAX | PROBE_REG_R14, false, &pl),
+	    0);
+	assert_int_equal(pl.entry, sc.jbe);
+	/* Two comparisons: not recognised (the plan's first emulated instruction would be the
+	 * jb, whose flags mean something else). */
+	assert_int_equal(
+	    probe_site_go_stack_check(go_big_prologue, sizeof(go_big_prologue), B, &sc), -1);
+	assert_int_equal(sc.jbe, 0);
+	/* Not Go's check: another base register, another jump, code cut before the jbe, none. */
+	memcpy(other, go_prologue, sizeof(other));
+	other[2] = 0x67; /* cmp 0x10(%r15),%rsp */
+	assert_int_equal(probe_site_go_stack_check(other, sizeof(other), B, &sc), -1);
+	memcpy(other, go_prologue, sizeof(other));
+	other[4] = 0x72; /* jb */
+	assert_int_equal(probe_site_go_stack_check(other, sizeof(other), B, &sc), -1);
+	assert_int_equal(probe_site_go_stack_check(go_prologue, 5, B, &sc), -1);
+	assert_int_equal(
+	    probe_site_go_stack_check(stack_protector, sizeof(stack_protector), B, &sc), -1);
+	assert_int_equal(probe_site_go_stack_check(go_prologue, 0, B, &sc), -1);
+}
+
 static void test_bad_code(void **state)
 {
 	static const uint8_t bad[] = {0xff, 0xff, 0xff, 0xff};
@@ -290,6 +344,7 @@ int main(void)
 	    cmocka_unit_test(test_cet_push),	     cmocka_unit_test(test_tail_call),
 	    cmocka_unit_test(test_arg_overwritten),  cmocka_unit_test(test_loop_in_prologue),
 	    cmocka_unit_test(test_jcc_not_dead_end), cmocka_unit_test(test_go_prologue),
+	    cmocka_unit_test(test_go_stack_check),
 	    cmocka_unit_test(test_bad_code),
 	    cmocka_unit_test(test_capstone_unloaded),
 	};

@@ -380,3 +380,67 @@ void probe_plan_costs(const struct probe_plan *pl, bool want_ret, unsigned *emul
 			(*stepped)++;
 	}
 }
+
+/* insn is `cmp disp(%r14),%REG` (Go's stack check; AT&T order: the register is compared with
+ * the memory). */
+static bool is_guard_cmp(const cs_insn *insn, unsigned reg, uint32_t *disp)
+{
+	const cs_x86 *x = &insn->detail->x86;
+
+	if (insn->id != X86_INS_CMP || x->op_count != 2 || x->operands[0].type != X86_OP_REG ||
+	    x->operands[0].reg != reg || x->operands[1].type != X86_OP_MEM ||
+	    x->operands[1].mem.base != X86_REG_R14 || x->operands[1].mem.index != X86_REG_INVALID ||
+	    x->operands[1].mem.segment != X86_REG_INVALID || x->operands[1].mem.disp < 0 ||
+	    x->operands[1].mem.disp > 0xff)
+		return false;
+	*disp = (uint32_t)x->operands[1].mem.disp;
+	return true;
+}
+
+int probe_site_go_stack_check(const uint8_t *code, size_t len, uint64_t base,
+			      struct go_stack_check *sc)
+{
+	const struct capstone_dl *cs;
+	csh h;
+	cs_insn *in;
+	size_t n, k = 0;
+	int rc = -1;
+
+	memset(sc, 0, sizeof(*sc));
+	if (!len || !(cs = capstone_get()))
+		return -1;
+	if (cs->open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK) {
+		capstone_put(cs);
+		return -1;
+	}
+	cs->option(h, CS_OPT_DETAIL, CS_OPT_ON);
+	/* Three instructions at most: 4 + 4 + 6 bytes, or a lea with a 32-bit displacement. */
+	n = cs->disasm(h, code, len < 24 ? len : 24, base, 3, &in);
+	if (n >= 2) {
+		const cs_x86 *x = &in[0].detail->x86;
+		unsigned reg = X86_REG_RSP;
+
+		if (in[0].id == X86_INS_LEA && x->op_count == 2 &&
+		    x->operands[0].type == X86_OP_REG && x->operands[0].reg == X86_REG_R12 &&
+		    x->operands[1].type == X86_OP_MEM && x->operands[1].mem.base == X86_REG_RSP &&
+		    x->operands[1].mem.index == X86_REG_INVALID &&
+		    x->operands[1].mem.segment == X86_REG_INVALID && x->operands[1].mem.disp < 0 &&
+		    x->operands[1].mem.disp > -(1 << 20)) {
+			sc->sp_below = (uint32_t)-x->operands[1].mem.disp;
+			reg = X86_REG_R12;
+			k = 1;
+		}
+		if (k + 1 < n && is_guard_cmp(&in[k], reg, &sc->guard_disp) &&
+		    in[k + 1].id == X86_INS_JBE && is_jcc(&in[k + 1])) {
+			sc->jbe = in[k + 1].address;
+			rc = 0;
+		}
+	}
+	if (rc)
+		memset(sc, 0, sizeof(*sc));
+	if (n)
+		cs->free(in, n);
+	cs->close(&h);
+	capstone_put(cs);
+	return rc;
+}

@@ -89,4 +89,24 @@ int probe_site_first(const uint8_t *code, size_t len, uint64_t base, bool want_r
 void probe_plan_costs(const struct probe_plan *pl, bool want_ret, unsigned *emulated,
 		      unsigned *stepped);
 
+/*
+ * A Go function's stack check, the prologue the Go compiler (amd64, register ABI) puts first:
+ *   cmp 0x10(%r14),%rsp; jbe MORESTACK                      (frames up to StackSmall)
+ *   lea -X(%rsp),%r12; cmp 0x10(%r14),%r12; jbe MORESTACK   (frames up to StackBig)
+ * R14 is the goroutine (g), 0x10(%r14) its stackguard0. The jbe is taken when the stack must
+ * grow (or the goroutine is asked to yield): runtime.morestack then enters the function again
+ * from its first instruction, so a probe before the jbe sees that call twice.
+ */
+struct go_stack_check {
+	uint64_t jbe;	     /* offset (base + offset in code) of the check's jbe */
+	uint32_t sp_below;   /* what is compared is rsp - sp_below (X above; 0 for the cmp form) */
+	uint32_t guard_disp; /* the guard's offset in g (0x10: g.stackguard0) */
+};
+
+/* Recognise the stack check at the start of code (len bytes at offset base). Returns 0 (sc
+ * filled) or -1: not one of the two forms (a larger frame's check, which compares twice; no
+ * check at all: a nosplit function), or Capstone cannot be used. */
+int probe_site_go_stack_check(const uint8_t *code, size_t len, uint64_t base,
+			      struct go_stack_check *sc);
+
 #endif /* FLOE_SOURCE_PROBE_SITE_H */

@@ -511,6 +511,15 @@ static uint64_t go_offsets_cookie(void)
 	return conn | is_client << 8 | netfd << 16 | sysfd << 24;
 }
 
+/* How Write's and Read's entry probes tell a pass bound for runtime.morestack (bpf/tls.bpf.c,
+ * go_to_morestack; the layout: FLOE_GO_COOKIE_* in floe_record.h). */
+static uint64_t go_entry_cookie(enum floe_go_entry mode, const struct go_stack_check *sc)
+{
+	return (uint64_t)mode << FLOE_GO_COOKIE_MODE |
+	       (uint64_t)(sc->guard_disp & 0xff) << FLOE_GO_COOKIE_GUARD |
+	       (uint64_t)(sc->sp_below & 0xffff) << FLOE_GO_COOKIE_SP_BELOW;
+}
+
 /* A Go program's crypto/tls probe points (gi from go_elf), the file at fd: hooked. */
 static void lib_hook_go(struct tls_source *ts, struct tls_lib *l, int fd,
 			const struct go_elf_info *gi)
@@ -521,22 +530,36 @@ static void lib_hook_go(struct tls_source *ts, struct tls_lib *l, int fd,
 					    "crypto/tls.(*Conn).Close"};
 	uint64_t offs[3] = {gi->write_off, gi->read_off, gi->close_off};
 	const uint64_t sizes[2] = {gi->write_size, gi->read_size};
+	/* Write's and Read's entries: how they tell a pass bound for morestack (bpf/tls.bpf.c,
+	 * go_to_morestack), in their cookies. */
+	uint64_t entry_mode[2] = {0, 0};
 	size_t nr = gi->n_read_rets;
 	unsigned emulated = 0;
+	bool unchecked = false;
 
 	/* Write's and Read's entries past the stack check (probe_site.h): its jbe is emulated,
 	 * the cmp before it is not; the arguments and R14 (g) are untouched up to there. */
-	for (size_t i = 0; i < 2 && !ts->cfg.probe_first_insn; i++) {
+	for (size_t i = 0; i < 2; i++) {
 		struct probe_plan pl;
+		struct go_stack_check sc;
 		uint8_t *code = sizes[i] && sizes[i] <= (64u << 10) ? malloc(sizes[i]) : NULL;
+		bool have = code && pread(fd, code, sizes[i], (off_t)offs[i]) == (ssize_t)sizes[i];
+		bool check = have && probe_site_go_stack_check(code, sizes[i], offs[i], &sc) == 0;
 
-		if (code && pread(fd, code, sizes[i], (off_t)offs[i]) == (ssize_t)sizes[i] &&
+		if (have && !ts->cfg.probe_first_insn &&
 		    probe_site_plan(code, sizes[i], offs[i],
 				    PROBE_REG_RAX | PROBE_REG_RBX | PROBE_REG_RCX | PROBE_REG_R14,
 				    PROBE_REG_RAX | PROBE_REG_R14, false, &pl) == 0) {
 			offs[i] = pl.entry;
 			emulated += pl.entry_emulated;
 		}
+		if (check && offs[i] == sc.jbe)
+			entry_mode[i] = go_entry_cookie(FLOE_GO_ENTRY_JBE, &sc);
+		else if (check && sc.sp_below <= 0xffff &&
+			 offs[i] == (i ? gi->read_off : gi->write_off))
+			entry_mode[i] = go_entry_cookie(FLOE_GO_ENTRY_FIRST, &sc);
+		else
+			unchecked = true;
 		free(code);
 	}
 	l->n_pts = 0;
@@ -547,6 +570,8 @@ static void lib_hook_go(struct tls_source *ts, struct tls_lib *l, int fd,
 			p.prog = progs[i];
 			p.off = offs[i];
 			p.what = what[i];
+			if (i < 2)
+				p.cookie |= entry_mode[i];
 		} else if (i < 3 + nr) {
 			p.prog = ts->skel->progs.floe_go_read_ret;
 			p.off = gi->read_rets[i - 3];
@@ -566,14 +591,17 @@ static void lib_hook_go(struct tls_source *ts, struct tls_lib *l, int fd,
 	lib_hooked(ts, l, fd);
 	if (!l->hooked)
 		return;
-	fprintf(
-	    ts->cfg.log,
-	    "floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read, %zu of Write)%s\n",
-	    l->path, gi->version, gi->from_pclntab ? ".gopclntab (stripped)" : ".symtab",
-	    gi->n_read_rets, gi->n_write_rets,
-	    gi->major == 1 && gi->minor > GO_TABLE_MINOR_MAX
-		? "; newer than the offsets table (go1.26): its go1.26 offsets are used"
-		: "");
+	fprintf(ts->cfg.log,
+		"floe: tls: hooked %s (Go %s, crypto/tls from %s, %zu RETs of Read, %zu of "
+		"Write)%s%s\n",
+		l->path, gi->version, gi->from_pclntab ? ".gopclntab (stripped)" : ".symtab",
+		gi->n_read_rets, gi->n_write_rets,
+		gi->major == 1 && gi->minor > GO_TABLE_MINOR_MAX
+		    ? "; newer than the offsets table (go1.26): its go1.26 offsets are used"
+		    : "",
+		unchecked ? "; stack check of Write or Read not recognised: a call that grows the "
+			    "goroutine's stack is read twice"
+			  : "");
 }
 /* The lib entry of the file st (NULL: none yet). */
 static struct tls_lib *lib_find(struct tls_source *ts, const struct stat *sb)
@@ -1586,6 +1614,7 @@ void tls_source_get_stats(struct tls_source *ts, struct tls_source_stats *out)
 	ts->st.read_failed = c[FLOE_TLS_CNT_READ_FAILED];
 	ts->st.no_socket = c[FLOE_TLS_CNT_NO_SOCKET];
 	ts->st.mesh_hops = c[FLOE_TLS_CNT_MESH_HOP];
+	ts->st.go_morestack = c[FLOE_TLS_CNT_GO_MORESTACK];
 	tls_streams_get_stats(ts->streams, &ss);
 	ts->st.conns = ss.conns;
 	ts->st.write_unsent = ss.write_unsent;

@@ -74,22 +74,23 @@ struct tls_source_stats {
 	uint64_t execs;		   /* execs in tapped namespaces reported by the kernel */
 	uint64_t mmaps;		   /* libssl* files mapped executable there (dlopen), reported */
 	uint64_t mesh_hops;	   /* calls not read: loopback hops inside a pod (--servicemesh) */
-	uint64_t probes;	   /* uprobes attached now (all library and program files) */
+	uint64_t go_morestack; /* Go Write/Read entries seen twice (the stack grew): once read */
+	uint64_t probes;       /* uprobes attached now (all library and program files) */
 	/* Of the places those probes sit in, per probed function (entry, each return site):
 	 * those whose instruction the kernel emulates when the probe fires, and those it
 	 * single-steps (a second trap, costly on some VMs; probe_site.h) */
 	uint64_t probe_sites_emulated;
 	uint64_t probe_sites_stepped;
-	uint64_t probe_pids;	   /* processes with probes of their own now */
-	uint64_t wide_files;	   /* files probed for every process (over pid_probes_max) */
-	uint64_t libs_unhooked;	   /* files unprobed: no tapped process used them any more */
-	uint64_t blind;		   /* (process, library) pairs floe is blind to now */
-	uint64_t write_unsent;	   /* bytes of Go Writes taken at entry but not written */
-	uint64_t hold_timeouts;	   /* Go Writes whose count came too late (taken as is) */
-	uint64_t files_seen;	   /* program files remembered as looked at (bounded) */
-	uint64_t dlopen_probe_us;  /* the last libssl probed after a dlopen: microseconds from
-				    * the kernel's mmap to its probes in place */
-	uint64_t dlopen_wake_us;   /* of which until floe handled the mmap's event */
+	uint64_t probe_pids;	  /* processes with probes of their own now */
+	uint64_t wide_files;	  /* files probed for every process (over pid_probes_max) */
+	uint64_t libs_unhooked;	  /* files unprobed: no tapped process used them any more */
+	uint64_t blind;		  /* (process, library) pairs floe is blind to now */
+	uint64_t write_unsent;	  /* bytes of Go Writes taken at entry but not written */
+	uint64_t hold_timeouts;	  /* Go Writes whose count came too late (taken as is) */
+	uint64_t files_seen;	  /* program files remembered as looked at (bounded) */
+	uint64_t dlopen_probe_us; /* the last libssl probed after a dlopen: microseconds from
+				   * the kernel's mmap to its probes in place */
+	uint64_t dlopen_wake_us;  /* of which until floe handled the mmap's event */
 };
 
 int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,

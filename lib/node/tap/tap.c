@@ -1174,7 +1174,8 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu,"
 		"\"tls_probes\":%llu,\"tls_probe_pids\":%llu,\"tls_wide_files\":%llu,"
 		"\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
-		"\"tls_mesh_hops\":%llu,\"tls_write_unsent\":%llu,\"tls_hold_timeouts\":%llu,"
+		"\"tls_mesh_hops\":%llu,\"tls_go_morestack\":%llu,"
+		"\"tls_write_unsent\":%llu,\"tls_hold_timeouts\":%llu,"
 		"\"tls_files_seen\":%llu,\"tls_dlopen_probe_us\":%llu,"
 		"\"tls_dlopen_wake_us\":%llu,\"tls_blind_count\":%llu,"
 		"\"tls_probe_sites_emulated\":%llu,\"tls_probe_sites_stepped\":%llu,"
@@ -1211,7 +1212,8 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 		(unsigned long long)tls->processes_failed, (unsigned long long)tls->probes,
 		(unsigned long long)tls->probe_pids, (unsigned long long)tls->wide_files,
 		(unsigned long long)tls->libs_unhooked, (unsigned long long)tls->mmaps,
-		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->write_unsent,
+		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->go_morestack,
+		(unsigned long long)tls->write_unsent,
 		(unsigned long long)tls->hold_timeouts, (unsigned long long)tls->files_seen,
 		(unsigned long long)tls->dlopen_probe_us, (unsigned long long)tls->dlopen_wake_us,
 		(unsigned long long)tls->blind, (unsigned long long)tls->probe_sites_emulated,

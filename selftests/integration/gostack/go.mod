@@ -1,0 +1,3 @@
+module floe/selftests/gostack
+
+go 1.19
