@@ -371,6 +371,37 @@ static void test_body_append_bounds(void **state)
 	http_body_reset(&b);
 }
 
+/* Pieces that fit go into the room already there: no realloc per piece (the buffer used to be
+ * resized to twice the body at every piece, shrinking a fresh 4 KiB one to 2 x 100 bytes). */
+static void test_body_append_grows_by_doubling(void **state)
+{
+	struct http_body b;
+	uint8_t piece[100];
+	size_t held = 0;
+
+	(void)state;
+	memset(piece, 'y', sizeof(piece));
+	http_body_init(&b, 1 << 20);
+	b.held_sum = &held;
+	assert_int_equal(http_body_append(&b, piece, sizeof(piece)), 0);
+	assert_int_equal(b.cap, 4096);
+	for (int i = 1; i < 40; i++) {
+		uint8_t *before = b.buf;
+
+		assert_int_equal(http_body_append(&b, piece, sizeof(piece)), 0);
+		assert_int_equal(b.cap, 4096);
+		assert_ptr_equal(b.buf, before);
+	}
+	assert_int_equal(http_body_append(&b, piece, sizeof(piece)), 0); /* 4,100 bytes */
+	assert_int_equal(b.cap, 8192);
+	assert_int_equal(held, 8192);
+	assert_int_equal(b.len, 4100);
+	for (size_t i = 0; i < b.len; i++)
+		assert_int_equal(b.buf[i], 'y');
+	http_body_reset(&b);
+	assert_int_equal(held, 0);
+}
+
 static void check_decoded(enum wrap w, const char *ce)
 {
 	const char *text = "{\"hello\": \"w\xc3\xb6rld\", \"n\": [1,2,3,4,5,6,7,8,9,10,11,12]}";
@@ -569,6 +600,7 @@ int main(void)
 	    cmocka_unit_test(test_url_decoding),
 	    cmocka_unit_test(test_body_plain),
 	    cmocka_unit_test(test_body_append_bounds),
+	    cmocka_unit_test(test_body_append_grows_by_doubling),
 	    cmocka_unit_test(test_body_gzip_deflate),
 	    cmocka_unit_test(test_body_gzip_members_and_binary),
 	    cmocka_unit_test(test_body_truncation),
