@@ -87,7 +87,8 @@ static void test_wrappers_refuse_other_types(void **state)
 	h = cu->easy_init();
 	assert_non_null(h);
 	assert_int_equal(curl_dl_set_long(cu, h, CURLOPT_URL, 1L), CURLE_BAD_FUNCTION_ARGUMENT);
-	assert_int_equal(curl_dl_set_ptr(cu, h, CURLOPT_NOSIGNAL, "x"), CURLE_BAD_FUNCTION_ARGUMENT);
+	assert_int_equal(curl_dl_set_ptr(cu, h, CURLOPT_NOSIGNAL, "x"),
+			 CURLE_BAD_FUNCTION_ARGUMENT);
 	assert_int_equal(curl_dl_set_off(cu, h, CURLOPT_TIMEOUT, 1), CURLE_BAD_FUNCTION_ARGUMENT);
 	assert_int_equal(curl_dl_set_blob(cu, h, CURLOPT_CAINFO, NULL),
 			 CURLE_BAD_FUNCTION_ARGUMENT);
@@ -180,8 +181,8 @@ static void test_webhook_failure(void **state)
 	char why[256] = "";
 
 	/* port 1 on loopback: nothing listens (connection refused) */
-	assert_false(webhook_post("http://127.0.0.1:1/", "x", 1, NULL, 0, 2000000000LL, why,
-				  sizeof(why)));
+	assert_false(
+	    webhook_post("http://127.0.0.1:1/", "x", 1, NULL, 0, 2000000000LL, why, sizeof(why)));
 	assert_true(why[0] != '\0');
 	assert_false(curl_mapped());
 }

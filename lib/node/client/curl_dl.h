@@ -54,8 +54,7 @@ struct curl_dl {
 	CURLMcode (*multi_remove_handle)(CURLM *m, CURL *h);
 	CURLMcode (*multi_cleanup)(CURLM *m);
 	CURLMsg *(*multi_info_read)(CURLM *m, int *left);
-	CURLMcode (*multi_socket_action)(CURLM *m, curl_socket_t fd, int ev_bitmask,
-					 int *running);
+	CURLMcode (*multi_socket_action)(CURLM *m, curl_socket_t fd, int ev_bitmask, int *running);
 	CURLMcode (*multi_assign)(CURLM *m, curl_socket_t fd, void *sockp);
 	const char *(*multi_strerror)(CURLMcode rc);
 };
@@ -75,8 +74,7 @@ static inline bool curl_dl_opt_is(CURLoption opt, int type)
 	return (int)opt >= type && (int)opt < type + 10000;
 }
 
-static inline CURLcode curl_dl_set_long(const struct curl_dl *cu, CURL *h, CURLoption opt,
-					long v)
+static inline CURLcode curl_dl_set_long(const struct curl_dl *cu, CURL *h, CURLoption opt, long v)
 {
 	return curl_dl_opt_is(opt, CURLOPTTYPE_LONG) ? cu->easy_setopt(h, opt, v)
 						     : CURLE_BAD_FUNCTION_ARGUMENT;
@@ -105,21 +103,19 @@ static inline CURLcode curl_dl_set_blob(const struct curl_dl *cu, CURL *h, CURLo
 }
 
 /* CURLOPT_WRITEFUNCTION (the only callback option floe sets on an easy handle). */
-static inline CURLcode curl_dl_set_write(const struct curl_dl *cu, CURL *h,
-					 curl_write_callback fn)
+static inline CURLcode curl_dl_set_write(const struct curl_dl *cu, CURL *h, curl_write_callback fn)
 {
 	return cu->easy_setopt(h, CURLOPT_WRITEFUNCTION, fn);
 }
 
-static inline CURLcode curl_dl_info_long(const struct curl_dl *cu, CURL *h, CURLINFO info,
-					 long *v)
+static inline CURLcode curl_dl_info_long(const struct curl_dl *cu, CURL *h, CURLINFO info, long *v)
 {
 	return (info & CURLINFO_TYPEMASK) == CURLINFO_LONG ? cu->easy_getinfo(h, info, v)
 							   : CURLE_BAD_FUNCTION_ARGUMENT;
 }
 
-static inline CURLMcode curl_dl_multi_set_ptr(const struct curl_dl *cu, CURLM *m,
-					      CURLMoption opt, void *v)
+static inline CURLMcode curl_dl_multi_set_ptr(const struct curl_dl *cu, CURLM *m, CURLMoption opt,
+					      void *v)
 {
 	return curl_dl_opt_is((CURLoption)opt, CURLOPTTYPE_OBJECTPOINT)
 		   ? cu->multi_setopt(m, opt, v)

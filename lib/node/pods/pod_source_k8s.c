@@ -647,7 +647,8 @@ static CURL *request_new(struct k8s_source *s, enum req_kind kind, char *err, si
 	curl_dl_set_long(s->curl, h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_dl_set_ptr(s->curl, h, CURLOPT_ACCEPT_ENCODING, "");
 	/* A LIST page has a minute; a watch as long as the server keeps it, plus a margin. */
-	curl_dl_set_long(s->curl, h, CURLOPT_TIMEOUT, kind == REQ_LIST ? 60L : WATCH_TIMEOUT_S + 30L);
+	curl_dl_set_long(s->curl, h, CURLOPT_TIMEOUT,
+			 kind == REQ_LIST ? 60L : WATCH_TIMEOUT_S + 30L);
 	curl_dl_set_write(s->curl, h, on_body);
 	curl_dl_set_ptr(s->curl, h, CURLOPT_WRITEDATA, s);
 	curl_dl_set_ptr(s->curl, h, CURLOPT_PRIVATE, s);

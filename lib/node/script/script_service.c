@@ -501,8 +501,9 @@ static void *action_thread(void *arg)
 			svc->n_actions--;
 			pthread_mutex_unlock(&svc->act_lock);
 			if (a->type == ACT_WEBHOOK) {
+				/* NULL: webhook_post says why */
 				if (!curl)
-					curl = curl_dl_get(NULL, 0); /* NULL: webhook_post says why */
+					curl = curl_dl_get(NULL, 0);
 				if (!do_webhook(svc, a))
 					action_free(a);
 			} else {

@@ -1156,8 +1156,8 @@ static bool webhook_deliver(const struct job *j, char *why, size_t wlen)
 	h[1] = hdr;
 	for (size_t i = 0; i < a->n_headers; i++)
 		h[2 + i] = a->headers[i];
-	ok = webhook_post(a->url, body, strlen(body), h, a->n_headers + 2, a->timeout_ns, why,
-			  wlen);
+	ok =
+	    webhook_post(a->url, body, strlen(body), h, a->n_headers + 2, a->timeout_ns, why, wlen);
 	free(h);
 	free(body);
 	return ok;
