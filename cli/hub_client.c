@@ -47,9 +47,33 @@ static int hub_split(const char *hub, char *host, size_t hostlen, int *port, cha
 	return 0;
 }
 
+/* s with every byte but RFC 3986's unreserved ones percent-encoded, as curl_easy_escape does
+ * (done here so that `floe stream` never loads libcurl); malloc'ed. */
+static char *percent_encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(strlen(s) * 3 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 /* path?q=..&since=..&until=.. with every value percent-encoded; malloc'ed. */
-static char *hub_path(const struct curl_dl *cu, CURL *c, const char *route,
-		      const struct hub_request *r)
+static char *hub_path(const char *route, const struct hub_request *r)
 {
 	const char *names[] = {"q", "since", "until"};
 	const char *vals[] = {r->query, r->since, r->until};
@@ -59,7 +83,7 @@ static char *hub_path(const struct curl_dl *cu, CURL *c, const char *route,
 
 	for (int i = 0; i < 3; i++) {
 		if (vals[i] && *vals[i]) {
-			enc[i] = cu->easy_escape(c, vals[i], 0);
+			enc[i] = percent_encode(vals[i]);
 			if (!enc[i])
 				goto fail;
 			cap += strlen(enc[i]) + 8;
@@ -77,12 +101,12 @@ static char *hub_path(const struct curl_dl *cu, CURL *c, const char *route,
 		strcat(out, "=");
 		strcat(out, enc[i]);
 		first = 0;
-		cu->free(enc[i]);
+		free(enc[i]);
 	}
 	return out;
 fail:
 	for (int i = 0; i < 3; i++)
-		cu->free(enc[i]);
+		free(enc[i]);
 	return NULL;
 }
 
@@ -152,7 +176,7 @@ int hub_pcap_export(const struct hub_request *r, const char *out, int replace, c
 	if (!d.cu)
 		return -ENOTSUP;
 	d.c = d.cu->easy_init();
-	if (!d.c || !(path = hub_path(d.cu, d.c, "/api/v1/pcap", r)) ||
+	if (!d.c || !(path = hub_path("/api/v1/pcap", r)) ||
 	    asprintf(&url, "%s%s", hub, path) < 0) {
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
@@ -382,8 +406,6 @@ int hub_stream_main(int argc, char **argv)
 	struct lws_context *ctx;
 	char host[256], err[512], *path, *batched = NULL;
 	int port, opt;
-	const struct curl_dl *cu;
-	CURL *c;
 
 	opterr = 0;
 	optind = 0;
@@ -416,17 +438,7 @@ int hub_stream_main(int argc, char **argv)
 		fprintf(stderr, "floe stream: %s\n", optind < argc ? "unexpected argument" : err);
 		return 2;
 	}
-	/* libcurl for the query's percent-encoding only: unloaded before the stream starts */
-	cu = curl_dl_get(err, sizeof(err));
-	if (!cu) {
-		fprintf(stderr, "floe stream: %s\n", err);
-		return 1;
-	}
-	c = cu->easy_init();
-	path = c ? hub_path(cu, c, "/api/v1/stream", &r) : NULL;
-	if (c)
-		cu->easy_cleanup(c);
-	curl_dl_put(cu);
+	path = hub_path("/api/v1/stream", &r);
 	/* Batches: one WebSocket message (and one flush) per up to STREAM_BATCH entries; a live
 	 * entry waits at most STREAM_BATCH_MS for company. Output is still one entry a line. */
 	if (path && asprintf(&batched, "%s%cbatch=%d&batch_ms=%d", path,
