@@ -38,7 +38,7 @@ CORE_LDLIBS := -ljansson -lprotobuf-c -lm
 # The gRPC transport (lib/rpc): the core and gRPC's C core, nothing of the node side.
 RPC_LDLIBS := -lgrpc -lgpr -lpthread
 NODE_LDLIBS := -lbpf -lelf -lz -lpcap -lzstd -lmnl -lhttp_parser -lrabbitmq -llz4 \
-	-lsnappy -lcurl -lyaml -lcrypto -lpthread
+	-lsnappy -lyaml -lcrypto -lpthread
 LDLIBS := $(NODE_LDLIBS) $(CORE_LDLIBS)
 # Unit tests check floe's HPACK decoder against nghttp2's encoder: only they link it.
 TEST_LDLIBS := -lcmocka -lnghttp2

@@ -11,9 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <libwebsockets.h>
+
+#include "client/curl_dl.h"
 
 #define HUB_DEFAULT "http://127.0.0.1:8898"
 
@@ -46,8 +47,33 @@ static int hub_split(const char *hub, char *host, size_t hostlen, int *port, cha
 	return 0;
 }
 
+/* s with every byte but RFC 3986's unreserved ones percent-encoded, as curl_easy_escape does
+ * (done here so that `floe stream` never loads libcurl); malloc'ed. */
+static char *percent_encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(strlen(s) * 3 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 /* path?q=..&since=..&until=.. with every value percent-encoded; malloc'ed. */
-static char *hub_path(CURL *c, const char *route, const struct hub_request *r)
+static char *hub_path(const char *route, const struct hub_request *r)
 {
 	const char *names[] = {"q", "since", "until"};
 	const char *vals[] = {r->query, r->since, r->until};
@@ -57,7 +83,7 @@ static char *hub_path(CURL *c, const char *route, const struct hub_request *r)
 
 	for (int i = 0; i < 3; i++) {
 		if (vals[i] && *vals[i]) {
-			enc[i] = curl_easy_escape(c, vals[i], 0);
+			enc[i] = percent_encode(vals[i]);
 			if (!enc[i])
 				goto fail;
 			cap += strlen(enc[i]) + 8;
@@ -75,18 +101,19 @@ static char *hub_path(CURL *c, const char *route, const struct hub_request *r)
 		strcat(out, "=");
 		strcat(out, enc[i]);
 		first = 0;
-		curl_free(enc[i]);
+		free(enc[i]);
 	}
 	return out;
 fail:
 	for (int i = 0; i < 3; i++)
-		curl_free(enc[i]);
+		free(enc[i]);
 	return NULL;
 }
 
 /* ---------------------------------------------------------------- PCAP export (libcurl) */
 
 struct pcap_dl {
+	const struct curl_dl *cu;
 	CURL *c;
 	int fd;
 	long status;
@@ -101,7 +128,7 @@ static size_t pcap_dl_write(char *p, size_t size, size_t n, void *arg)
 	size_t len = size * n, off = 0;
 
 	if (!d->status)
-		curl_easy_getinfo(d->c, CURLINFO_RESPONSE_CODE, &d->status);
+		curl_dl_info_long(d->cu, d->c, CURLINFO_RESPONSE_CODE, &d->status);
 	if (d->status != 200) { /* the hub's error, kept for the message */
 		size_t k = sizeof(d->errbody) - 1 - d->errlen;
 
@@ -145,8 +172,11 @@ int hub_pcap_export(const struct hub_request *r, const char *out, int replace, c
 	int created = 0, ret = 0;
 	CURLcode cc;
 
-	d.c = curl_easy_init();
-	if (!d.c || !(path = hub_path(d.c, "/api/v1/pcap", r)) ||
+	d.cu = curl_dl_get(err, errlen);
+	if (!d.cu)
+		return -ENOTSUP;
+	d.c = d.cu->easy_init();
+	if (!d.c || !(path = hub_path("/api/v1/pcap", r)) ||
 	    asprintf(&url, "%s%s", hub, path) < 0) {
 		snprintf(err, errlen, "out of memory");
 		ret = -ENOMEM;
@@ -172,22 +202,22 @@ int hub_pcap_export(const struct hub_request *r, const char *out, int replace, c
 		char h[1024];
 
 		snprintf(h, sizeof(h), "Authorization: Bearer %s", r->token);
-		hdrs = curl_slist_append(NULL, h);
+		hdrs = d.cu->slist_append(NULL, h);
 	}
-	curl_easy_setopt(d.c, CURLOPT_URL, url);
-	curl_easy_setopt(d.c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(d.c, CURLOPT_WRITEFUNCTION, pcap_dl_write);
-	curl_easy_setopt(d.c, CURLOPT_WRITEDATA, &d);
-	curl_easy_setopt(d.c, CURLOPT_NOSIGNAL, 1L);
-	cc = curl_easy_perform(d.c);
+	curl_dl_set_ptr(d.cu, d.c, CURLOPT_URL, url);
+	curl_dl_set_ptr(d.cu, d.c, CURLOPT_HTTPHEADER, hdrs);
+	curl_dl_set_write(d.cu, d.c, pcap_dl_write);
+	curl_dl_set_ptr(d.cu, d.c, CURLOPT_WRITEDATA, &d);
+	curl_dl_set_long(d.cu, d.c, CURLOPT_NOSIGNAL, 1L);
+	cc = d.cu->easy_perform(d.c);
 	if (!d.status)
-		curl_easy_getinfo(d.c, CURLINFO_RESPONSE_CODE, &d.status);
+		curl_dl_info_long(d.cu, d.c, CURLINFO_RESPONSE_CODE, &d.status);
 	if (d.write_errno) {
 		ret = -d.write_errno;
 		snprintf(err, errlen, "%s: %s", out, strerror(d.write_errno));
 	} else if (cc != CURLE_OK) {
 		ret = -EIO;
-		snprintf(err, errlen, "%s: %s", hub, curl_easy_strerror(cc));
+		snprintf(err, errlen, "%s: %s", hub, d.cu->easy_strerror(cc));
 	} else if (d.status != 200) {
 		ret = d.status == 400 ? -EINVAL : -EIO;
 		hub_error_text(d.errbody, d.status, err, errlen);
@@ -199,11 +229,12 @@ out:
 	}
 	if (ret && created)
 		unlink(out); /* nothing half-written is left behind */
-	curl_slist_free_all(hdrs);
+	d.cu->slist_free_all(hdrs);
 	free(url);
 	free(path);
 	if (d.c)
-		curl_easy_cleanup(d.c);
+		d.cu->easy_cleanup(d.c);
+	curl_dl_put(d.cu);
 	return ret;
 }
 
@@ -375,7 +406,6 @@ int hub_stream_main(int argc, char **argv)
 	struct lws_context *ctx;
 	char host[256], err[512], *path, *batched = NULL;
 	int port, opt;
-	CURL *c;
 
 	opterr = 0;
 	optind = 0;
@@ -408,10 +438,7 @@ int hub_stream_main(int argc, char **argv)
 		fprintf(stderr, "floe stream: %s\n", optind < argc ? "unexpected argument" : err);
 		return 2;
 	}
-	c = curl_easy_init();
-	path = c ? hub_path(c, "/api/v1/stream", &r) : NULL;
-	if (c)
-		curl_easy_cleanup(c);
+	path = hub_path("/api/v1/stream", &r);
 	/* Batches: one WebSocket message (and one flush) per up to STREAM_BATCH entries; a live
 	 * entry waits at most STREAM_BATCH_MS for company. Output is still one entry a line. */
 	if (path && asprintf(&batched, "%s%cbatch=%d&batch_ms=%d", path,

@@ -14,7 +14,6 @@
  */
 #include "pods/pod_source.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "client/curl_dl.h"
 #include "pods/k8s_config.h"
 #include "pods/k8s_watch.h"
 #include "pods/pod_netns.h"
@@ -119,6 +119,7 @@ struct k8s_source {
 	struct evloop_fd *nl_events_src;
 	struct pod_netns *netns; /* the pods' network namespaces; NULL: not found */
 
+	const struct curl_dl *curl; /* libcurl, held while the source lives */
 	CURLM *multi;
 	CURL *req; /* the request in flight, NULL: none */
 	enum req_kind kind;
@@ -542,30 +543,30 @@ static char *request_url(struct k8s_source *s, CURL *h, enum req_kind kind)
 	int n;
 
 	if (s->node && s->res == K8S_RES_PODS) {
-		char *esc = curl_easy_escape(h, s->node, 0);
-		char *lsel = s->selector ? curl_easy_escape(h, s->selector, 0) : NULL;
+		char *esc = s->curl->easy_escape(h, s->node, 0);
+		char *lsel = s->selector ? s->curl->easy_escape(h, s->selector, 0) : NULL;
 
 		n = esc && (lsel || !s->selector)
 			? asprintf(&sel, "&fieldSelector=spec.nodeName%%3D%s%s%s", esc,
 				   lsel ? "&labelSelector=" : "", lsel ? lsel : "")
 			: -1;
-		curl_free(esc);
-		curl_free(lsel);
+		s->curl->free(esc);
+		s->curl->free(lsel);
 		if (n < 0)
 			return NULL;
 	} else if (s->selector) {
-		char *lsel = curl_easy_escape(h, s->selector, 0);
+		char *lsel = s->curl->easy_escape(h, s->selector, 0);
 
 		n = lsel ? asprintf(&sel, "&labelSelector=%s", lsel) : -1;
-		curl_free(lsel);
+		s->curl->free(lsel);
 		if (n < 0)
 			return NULL;
 	}
 	if (kind == REQ_LIST && s->cont[0]) {
-		char *esc = curl_easy_escape(h, s->cont, 0);
+		char *esc = s->curl->easy_escape(h, s->cont, 0);
 
 		n = esc ? asprintf(&cont, "&continue=%s", esc) : -1;
-		curl_free(esc);
+		s->curl->free(esc);
 		if (n < 0) {
 			free(sel);
 			return NULL;
@@ -585,14 +586,15 @@ static char *request_url(struct k8s_source *s, CURL *h, enum req_kind kind)
 	return n < 0 ? NULL : url;
 }
 
-static int set_blob(CURL *h, const struct k8s_blob *b, CURLoption path_opt, CURLoption blob_opt)
+static int set_blob(const struct curl_dl *cu, CURL *h, const struct k8s_blob *b,
+		    CURLoption path_opt, CURLoption blob_opt)
 {
 	struct curl_blob blob = {.data = b->data, .len = b->len, .flags = CURL_BLOB_COPY};
 
 	if (b->data)
-		return curl_easy_setopt(h, blob_opt, &blob) == CURLE_OK ? 0 : -ENOTSUP;
+		return curl_dl_set_blob(cu, h, blob_opt, &blob) == CURLE_OK ? 0 : -ENOTSUP;
 	if (b->path)
-		return curl_easy_setopt(h, path_opt, b->path) == CURLE_OK ? 0 : -ENOTSUP;
+		return curl_dl_set_ptr(cu, h, path_opt, b->path) == CURLE_OK ? 0 : -ENOTSUP;
 	return 0;
 }
 
@@ -611,7 +613,7 @@ static uint64_t token_hash(const char *token)
 /* A new handle for a request of kind, its TLS and credentials set (the token read now). */
 static CURL *request_new(struct k8s_source *s, enum req_kind kind, char *err, size_t errlen)
 {
-	CURL *h = curl_easy_init();
+	CURL *h = s->curl->easy_init();
 	char *url = NULL, *token = NULL, *auth = NULL;
 	struct curl_slist *hdrs = NULL;
 	int ret;
@@ -625,9 +627,9 @@ static CURL *request_new(struct k8s_source *s, enum req_kind kind, char *err, si
 		goto fail;
 	s->token_hash = token_hash(token);
 	url = request_url(s, h, kind);
-	hdrs = curl_slist_append(NULL, "Accept: application/json");
+	hdrs = s->curl->slist_append(NULL, "Accept: application/json");
 	if (token && asprintf(&auth, "Authorization: Bearer %s", token) >= 0) {
-		struct curl_slist *n = curl_slist_append(hdrs, auth);
+		struct curl_slist *n = s->curl->slist_append(hdrs, auth);
 
 		hdrs = n ? n : hdrs;
 		explicit_bzero(auth, strlen(auth));
@@ -636,30 +638,31 @@ static CURL *request_new(struct k8s_source *s, enum req_kind kind, char *err, si
 		snprintf(err, errlen, "kubernetes: %s", strerror(ENOMEM));
 		goto fail;
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "floe");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_dl_set_ptr(s->curl, h, CURLOPT_URL, url);
+	curl_dl_set_ptr(s->curl, h, CURLOPT_HTTPHEADER, hdrs);
+	curl_dl_set_ptr(s->curl, h, CURLOPT_USERAGENT, "floe");
+	curl_dl_set_long(s->curl, h, CURLOPT_NOSIGNAL, 1L);
+	curl_dl_set_ptr(s->curl, h, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_dl_set_long(s->curl, h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_dl_set_long(s->curl, h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_dl_set_ptr(s->curl, h, CURLOPT_ACCEPT_ENCODING, "");
 	/* A LIST page has a minute; a watch as long as the server keeps it, plus a margin. */
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, kind == REQ_LIST ? 60L : WATCH_TIMEOUT_S + 30L);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(h, CURLOPT_PRIVATE, s);
+	curl_dl_set_long(s->curl, h, CURLOPT_TIMEOUT,
+			 kind == REQ_LIST ? 60L : WATCH_TIMEOUT_S + 30L);
+	curl_dl_set_write(s->curl, h, on_body);
+	curl_dl_set_ptr(s->curl, h, CURLOPT_WRITEDATA, s);
+	curl_dl_set_ptr(s->curl, h, CURLOPT_PRIVATE, s);
 	if (s->api.insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl_dl_set_long(s->curl, h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_dl_set_long(s->curl, h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (set_blob(h, &s->api.ca, CURLOPT_CAINFO, CURLOPT_CAINFO_BLOB) < 0 ||
-	    set_blob(h, &s->api.cert, CURLOPT_SSLCERT, CURLOPT_SSLCERT_BLOB) < 0 ||
-	    set_blob(h, &s->api.key, CURLOPT_SSLKEY, CURLOPT_SSLKEY_BLOB) < 0) {
+	if (set_blob(s->curl, h, &s->api.ca, CURLOPT_CAINFO, CURLOPT_CAINFO_BLOB) < 0 ||
+	    set_blob(s->curl, h, &s->api.cert, CURLOPT_SSLCERT, CURLOPT_SSLCERT_BLOB) < 0 ||
+	    set_blob(s->curl, h, &s->api.key, CURLOPT_SSLKEY, CURLOPT_SSLKEY_BLOB) < 0) {
 		snprintf(err, errlen, "kubernetes: this libcurl cannot take the TLS settings");
 		goto fail;
 	}
-	curl_slist_free_all(s->headers);
+	s->curl->slist_free_all(s->headers);
 	s->headers = hdrs;
 	s->kind = kind;
 	s->status = 0;
@@ -673,11 +676,11 @@ static CURL *request_new(struct k8s_source *s, enum req_kind kind, char *err, si
 	free(token);
 	return h;
 fail:
-	curl_slist_free_all(hdrs);
+	s->curl->slist_free_all(hdrs);
 	free(url);
 	free(auth);
 	free(token);
-	curl_easy_cleanup(h);
+	s->curl->easy_cleanup(h);
 	return NULL;
 }
 
@@ -809,7 +812,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	int ret;
 
 	if (!s->status) {
-		curl_easy_getinfo(s->req, CURLINFO_RESPONSE_CODE, &s->status);
+		curl_dl_info_long(s->curl, s->req, CURLINFO_RESPONSE_CODE, &s->status);
 		if (s->status == 200) {
 			s->backoff_ns = 0; /* it answers: the next failure starts a new backoff */
 			s->auth_retried = s->auth_said = s->auth_failing = false;
@@ -869,10 +872,10 @@ static void start_request(struct k8s_source *s, enum req_kind kind)
 		return;
 	}
 	s->req_start_ns = evloop_now_ns();
-	mc = curl_multi_add_handle(s->multi, s->req);
+	mc = s->curl->multi_add_handle(s->multi, s->req);
 	if (mc != CURLM_OK) {
-		report(s, -EIO, "kubernetes: %s", curl_multi_strerror(mc));
-		curl_easy_cleanup(s->req);
+		report(s, -EIO, "kubernetes: %s", s->curl->multi_strerror(mc));
+		s->curl->easy_cleanup(s->req);
 		s->req = NULL;
 		retry_later(s);
 	}
@@ -940,9 +943,9 @@ static void request_done(struct k8s_source *s, CURLcode result)
 	char err[512];
 
 	if (!s->status)
-		curl_easy_getinfo(s->req, CURLINFO_RESPONSE_CODE, &s->status);
-	curl_multi_remove_handle(s->multi, s->req);
-	curl_easy_cleanup(s->req);
+		curl_dl_info_long(s->curl, s->req, CURLINFO_RESPONSE_CODE, &s->status);
+	s->curl->multi_remove_handle(s->multi, s->req);
+	s->curl->easy_cleanup(s->req);
 	s->req = NULL;
 	s->kind = REQ_NONE;
 
@@ -971,7 +974,7 @@ static void request_done(struct k8s_source *s, CURLcode result)
 		report(s, -EIO, "kubernetes: %s: %s; trying again in %.2f s",
 		       kind == REQ_LIST ? "list" : "watch",
 		       result == CURLE_PARTIAL_FILE ? "the connection ended mid-stream"
-						    : curl_easy_strerror(result),
+						    : s->curl->easy_strerror(result),
 		       (double)s->backoff_ns / 1e9);
 		return;
 	}
@@ -1060,7 +1063,7 @@ static void check_done(struct k8s_source *s)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(s->multi, &left)))
+	while ((m = s->curl->multi_info_read(s->multi, &left)))
 		if (m->msg == CURLMSG_DONE && m->easy_handle == s->req)
 			request_done(s, m->data.result);
 }
@@ -1073,7 +1076,7 @@ static void on_sock_ready(struct evloop *l, int fd, unsigned int events, void *c
 		    (events & EVLOOP_ERR ? CURL_CSELECT_ERR : 0);
 	int running;
 
-	curl_multi_socket_action(s->multi, fd, flags, &running);
+	s->curl->multi_socket_action(s->multi, fd, flags, &running);
 	check_done(s);
 }
 
@@ -1087,7 +1090,7 @@ static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void
 		if (cs) {
 			evloop_del_fd(s->loop, cs->src);
 			free(cs);
-			curl_multi_assign(s->multi, fd, NULL);
+			s->curl->multi_assign(s->multi, fd, NULL);
 		}
 		return 0;
 	}
@@ -1098,7 +1101,7 @@ static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *userp, void
 		cs = calloc(1, sizeof(*cs));
 		if (!cs)
 			return -1;
-		curl_multi_assign(s->multi, fd, cs);
+		s->curl->multi_assign(s->multi, fd, cs);
 	} else {
 		evloop_del_fd(s->loop, cs->src);
 		cs->src = NULL;
@@ -1114,7 +1117,7 @@ static void on_curl_timer(struct evloop *l, struct evloop_timer *t, void *ctx)
 	struct k8s_source *s = ctx;
 	int running;
 
-	curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	s->curl->multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(s);
 }
 
@@ -1253,10 +1256,10 @@ static int list_page_sync(struct k8s_source *s, char *err, size_t errlen)
 	s->req = request_new(s, REQ_LIST, err, errlen);
 	if (!s->req)
 		return -EIO;
-	curl_easy_setopt(s->req, CURLOPT_ERRORBUFFER, curl_err);
-	rc = curl_easy_perform(s->req);
-	curl_easy_getinfo(s->req, CURLINFO_RESPONSE_CODE, &s->status);
-	curl_easy_cleanup(s->req);
+	curl_dl_set_ptr(s->curl, s->req, CURLOPT_ERRORBUFFER, curl_err);
+	rc = s->curl->easy_perform(s->req);
+	curl_dl_info_long(s->curl, s->req, CURLINFO_RESPONSE_CODE, &s->status);
+	s->curl->easy_cleanup(s->req);
 	s->req = NULL;
 	if (s->abort != ABORT_NONE) {
 		snprintf(err, errlen, "kubernetes: list of %s from %s: %s", what, s->api.server,
@@ -1265,7 +1268,7 @@ static int list_page_sync(struct k8s_source *s, char *err, size_t errlen)
 	}
 	if (rc != CURLE_OK) {
 		snprintf(err, errlen, "kubernetes: cannot list %s from %s: %s", what, s->api.server,
-			 curl_err[0] ? curl_err : curl_easy_strerror(rc));
+			 curl_err[0] ? curl_err : s->curl->easy_strerror(rc));
 		return -EIO;
 	}
 	if (s->status != 200) {
@@ -1333,15 +1336,15 @@ static int source_start(struct k8s_source *s, struct evloop *loop, const struct 
 	any_list_done(s);
 	s->report_next_ok = false;
 
-	s->multi = curl_multi_init();
+	s->multi = s->curl->multi_init();
 	if (!s->multi) {
 		snprintf(err, errlen, "kubernetes: libcurl multi interface: out of memory");
 		return -ENOMEM;
 	}
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer_change);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+	curl_dl_multi_set_socket_fn(s->curl, s->multi, on_curl_socket);
+	curl_dl_multi_set_ptr(s->curl, s->multi, CURLMOPT_SOCKETDATA, s);
+	curl_dl_multi_set_timer_fn(s->curl, s->multi, on_curl_timer_change);
+	curl_dl_multi_set_ptr(s->curl, s->multi, CURLMOPT_TIMERDATA, s);
 	ret = evloop_add_timer(loop, 0, 0, on_curl_timer, s, &s->curl_timer);
 	if (!ret)
 		ret = evloop_add_timer(loop, 0, 0, on_retry, s, &s->retry_timer);
@@ -1386,11 +1389,11 @@ static void k8s_free(void *impl)
 		k8s_free(s->children[i]);
 	if (s->req) {
 		if (s->multi)
-			curl_multi_remove_handle(s->multi, s->req);
-		curl_easy_cleanup(s->req);
+			s->curl->multi_remove_handle(s->multi, s->req);
+		s->curl->easy_cleanup(s->req);
 	}
 	if (s->multi)
-		curl_multi_cleanup(s->multi);
+		s->curl->multi_cleanup(s->multi);
 	if (s->loop) {
 		evloop_del_timer(s->loop, s->curl_timer);
 		evloop_del_timer(s->loop, s->retry_timer);
@@ -1402,7 +1405,8 @@ static void k8s_free(void *impl)
 		mnl_socket_close(s->nl);
 	if (s->nl_events)
 		mnl_socket_close(s->nl_events);
-	curl_slist_free_all(s->headers);
+	if (s->curl) /* NULL: libcurl could not be loaded, nothing of its was made */
+		s->curl->slist_free_all(s->headers);
 	k8s_lines_free(&s->lines);
 	list_reset(s);
 	svc_table_free(&s->svcs);
@@ -1412,6 +1416,7 @@ static void k8s_free(void *impl)
 	free(s->selector);
 	free(s->selector_prev);
 	k8s_config_free(&s->api);
+	curl_dl_put(s->curl); /* after every handle and slist of libcurl's is gone */
 	free(s);
 }
 
@@ -1457,8 +1462,8 @@ static int k8s_set_selector(void *impl, const char *sel, char *err, size_t errle
 	if (!s->multi)
 		return 0; /* not started: the first list takes it */
 	if (s->req) {
-		curl_multi_remove_handle(s->multi, s->req);
-		curl_easy_cleanup(s->req);
+		s->curl->multi_remove_handle(s->multi, s->req);
+		s->curl->easy_cleanup(s->req);
 		s->req = NULL;
 		s->kind = REQ_NONE;
 	}
@@ -1483,6 +1488,7 @@ static struct k8s_source *source_new(const struct pod_source_k8s_config *cfg, en
 				     int *retp, char *err, size_t errlen)
 {
 	struct k8s_source *s = calloc(1, sizeof(*s));
+	char why[300];
 	int ret;
 
 	if (!s) {
@@ -1498,6 +1504,10 @@ static struct k8s_source *source_new(const struct pod_source_k8s_config *cfg, en
 		ret = k8s_config_load(cfg->kubeconfig, &s->api, err, errlen);
 	else
 		ret = k8s_config_in_cluster(cfg->sa_dir, &s->api, err, errlen);
+	if (ret == 0 && !(s->curl = curl_dl_get(why, sizeof(why)))) {
+		snprintf(err, errlen, "kubernetes: %s", why);
+		ret = -ENOTSUP;
+	}
 	if (ret == 0 && s->api.tls_server_name) {
 		snprintf(err, errlen, "%s: tls-server-name is not supported by floe yet",
 			 s->api.origin);
@@ -1527,10 +1537,6 @@ int pod_source_k8s_new(const struct pod_source_k8s_config *cfg, struct pod_sourc
 	struct k8s_source *s;
 	int ret = 0;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(err, errlen, "kubernetes: libcurl does not initialise");
-		return -EIO;
-	}
 	s = source_new(cfg, K8S_RES_PODS, &ret, err, errlen);
 	if (!s)
 		return ret;

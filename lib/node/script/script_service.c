@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 
+#include "client/curl_dl.h"
 #include "net/packet.h"
 
 #include "script/script_child.h"
@@ -410,14 +410,12 @@ static bool do_webhook(struct script_service *svc, struct action *a)
 	const char *type = (a->body[0] == '{' || a->body[0] == '[')
 			       ? "Content-Type: application/json"
 			       : "Content-Type: text/plain; charset=utf-8";
-	struct curl_slist *h = curl_slist_append(NULL, type);
 	char why[256] = "";
-	bool ok = h && webhook_post(a->url, a->body, strlen(a->body), h, WEBHOOK_TIMEOUT_NS, why,
-				    sizeof(why));
+	bool ok = webhook_post(a->url, a->body, strlen(a->body), &type, 1, WEBHOOK_TIMEOUT_NS, why,
+			       sizeof(why));
 	/* past the service's stop action_add drops (and counts) the retry */
 	bool retry = !ok && a->attempt < WEBHOOK_RETRIES;
 
-	curl_slist_free_all(h);
 	pthread_mutex_lock(&svc->lock);
 	if (ok)
 		svc->webhooks_sent++;
@@ -482,18 +480,30 @@ static void *action_thread(void *arg)
 {
 	struct script_service *svc = arg;
 	int64_t next_metrics = 0;
+	/* libcurl, held from a webhook until no action is queued (trigger.c's worker_main) */
+	const struct curl_dl *curl = NULL;
 
 	pthread_mutex_lock(&svc->act_lock);
 	while (!svc->act_stop || svc->actions) {
 		struct action *a = svc->actions;
 		int64_t now = mono_ms();
 
+		if (!a && curl) {
+			pthread_mutex_unlock(&svc->act_lock);
+			curl_dl_put(curl);
+			curl = NULL;
+			pthread_mutex_lock(&svc->act_lock);
+			continue;
+		}
 		/* at stop, what is due runs; what would wait is dropped */
 		if (a && (a->due_ms <= now || svc->act_stop)) {
 			svc->actions = a->next;
 			svc->n_actions--;
 			pthread_mutex_unlock(&svc->act_lock);
 			if (a->type == ACT_WEBHOOK) {
+				/* NULL: webhook_post says why */
+				if (!curl)
+					curl = curl_dl_get(NULL, 0);
 				if (!do_webhook(svc, a))
 					action_free(a);
 			} else {
@@ -518,6 +528,7 @@ static void *action_thread(void *arg)
 			   a && a->due_ms < next_metrics ? a->due_ms : next_metrics);
 	}
 	pthread_mutex_unlock(&svc->act_lock);
+	curl_dl_put(curl);
 	return NULL;
 }
 

@@ -21,10 +21,10 @@
 #include <dirent.h>
 #include <limits.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "api/snapshot_name.h"
+#include "client/curl_dl.h"
 #include "config/config.h"
 #include "entry/entry_filter.h"
 #include "entry/hash.h"
@@ -55,7 +55,8 @@ static const char *const action_names[] = {"webhook", "exec", "log", "snapshot",
 struct action {
 	enum action_type type;
 	char *url, *body, *command, *file;
-	struct curl_slist *headers;
+	char **headers; /* webhook: "Name: value", n_headers of them */
+	size_t n_headers;
 	long long timeout_ns, backoff_ns, before_ns, after_ns;
 	int retries;
 	long keep; /* snapshot: files of this trigger kept, the oldest removed past it */
@@ -278,6 +279,9 @@ static int parse_headers(struct cparse *p, const struct config_node *v, const ch
 	snprintf(sub, sizeof(sub), "%s.webhook.headers", path);
 	if (o->type != CONFIG_MAP)
 		return cerr(p, o, sub, "expected NAME: VALUE lines");
+	a->headers = calloc(o->n_kids ? o->n_kids : 1, sizeof(*a->headers));
+	if (!a->headers)
+		return -ENOMEM;
 	for (size_t i = 0; i < o->n_kids; i++) {
 		char *h = NULL;
 
@@ -287,8 +291,7 @@ static int parse_headers(struct cparse *p, const struct config_node *v, const ch
 				    "expected a header name and a one-line value");
 		if (asprintf(&h, "%s: %s", o->kids[i]->key, o->kids[i]->value) < 0)
 			return -ENOMEM;
-		a->headers = curl_slist_append(a->headers, h);
-		free(h);
+		a->headers[a->n_headers++] = h;
 	}
 	return 0;
 }
@@ -523,7 +526,9 @@ static void trigger_free_one(struct trigger *t)
 		free(a->body);
 		free(a->command);
 		free(a->file);
-		curl_slist_free_all(a->headers);
+		for (size_t k = 0; k < a->n_headers; k++)
+			free(a->headers[k]);
+		free(a->headers);
 	}
 	free(t->actions);
 	entry_filter_free(t->filter);
@@ -651,7 +656,7 @@ static struct trigger_set *set_alloc(const char *store_dir, FILE *log)
 	pthread_condattr_destroy(&ca);
 	ts->log = log;
 	ts->store_dir = strdup(store_dir ? store_dir : ".");
-	/* libcurl's global init is webhook_post's, at the first POST (webhook.c). */
+	/* libcurl is loaded at the first POST (worker_main, client/curl_dl.h). */
 	if (!ts->store_dir) {
 		trigger_set_free(ts);
 		return NULL;
@@ -1135,22 +1140,25 @@ static bool webhook_deliver(const struct job *j, char *why, size_t wlen)
 {
 	const struct action *a = j->a;
 	char *body = a->body ? render(j, a->body) : envelope(j);
-	struct curl_slist *h = NULL;
+	const char **h = calloc(a->n_headers + 2, sizeof(*h));
 	char did[256], hdr[320];
 	bool ok;
 
-	if (!body) {
+	if (!body || !h) {
+		free(body);
+		free(h);
 		snprintf(why, wlen, "out of memory");
 		return false;
 	}
 	delivery_id(j, did, sizeof(did));
 	snprintf(hdr, sizeof(hdr), "X-Floe-Delivery-Id: %s", did);
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, hdr);
-	for (const struct curl_slist *u = a->headers; u; u = u->next)
-		h = curl_slist_append(h, u->data);
-	ok = webhook_post(a->url, body, strlen(body), h, a->timeout_ns, why, wlen);
-	curl_slist_free_all(h);
+	h[0] = "Content-Type: application/json";
+	h[1] = hdr;
+	for (size_t i = 0; i < a->n_headers; i++)
+		h[2 + i] = a->headers[i];
+	ok =
+	    webhook_post(a->url, body, strlen(body), h, a->n_headers + 2, a->timeout_ns, why, wlen);
+	free(h);
 	free(body);
 	return ok;
 }
@@ -1511,6 +1519,9 @@ static struct job *take_due(struct trigger_set *ts, long long now, long long *ne
 static void *worker_main(void *arg)
 {
 	struct trigger_set *ts = arg;
+	/* libcurl, held from a webhook job until the queue is empty: a burst and its retries
+	 * load it once, and an idle tap does not keep it resident. */
+	const struct curl_dl *curl = NULL;
 	sigset_t pipe_set;
 
 	sigemptyset(&pipe_set);
@@ -1524,6 +1535,13 @@ static void *worker_main(void *arg)
 		if (ts->draining && (!ts->head || now >= ts->drain_deadline_ns))
 			break;
 		j = take_due(ts, now, &next_due);
+		if (!j && curl && !ts->head) {
+			pthread_mutex_unlock(&ts->lock);
+			curl_dl_put(curl);
+			curl = NULL;
+			pthread_mutex_lock(&ts->lock);
+			continue;
+		}
 		if (!j) {
 			struct timespec dl = {.tv_sec = next_due / NS, .tv_nsec = next_due % NS};
 
@@ -1531,11 +1549,14 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&ts->lock);
+		if (j->a->type == ACT_WEBHOOK && !curl)
+			curl = curl_dl_get(NULL, 0); /* NULL: webhook_post says why */
 		run_job(ts, j);
 		pthread_mutex_lock(&ts->lock);
 	}
 	pthread_cond_broadcast(&ts->cond);
 	pthread_mutex_unlock(&ts->lock);
+	curl_dl_put(curl);
 	return NULL;
 }
 
