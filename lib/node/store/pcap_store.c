@@ -164,6 +164,10 @@ struct pcap_store {
 	unsigned chunks_alloc, chunks_max;
 	uint64_t q_in, q_done;
 	uint64_t q_waits, q_wait_ns; /* the producer found the queue full; time it waited */
+	bool q_producer_waiting;     /* the producer waits for a chunk */
+	struct queue_budget *budget; /* config.budget: every chunk charged to it */
+	int budget_id;
+	size_t chunk_bytes;          /* a chunk's mapping: header and data, whole pages */
 	bool w_stop, w_waiting;
 	bool batched; /* config.batched: the producer kicks the writer after each batch */
 
@@ -735,6 +739,14 @@ static bool commit_failed(struct pcap_store *s, int err, uint64_t lost, size_t *
 	return false;
 }
 
+/* A chunk back to the system and its bytes to the budget. */
+static void chunk_free(struct pcap_store *s, struct chunk *c)
+{
+	munmap(c, s->chunk_bytes);
+	s->chunks_alloc--;
+	queue_budget_release(s->budget, s->budget_id, s->chunk_bytes);
+}
+
 static void write_chunk(struct pcap_store *s, const struct chunk *c)
 {
 	size_t off = 0, pend = 0; /* pend: first record not committed yet */
@@ -863,10 +875,17 @@ static void *writer_main(void *arg)
 
 		pthread_mutex_lock(&s->qmu);
 		s->q_done += c->packets;
-		c->used = 0;
-		c->packets = 0;
-		c->next = s->q_free;
-		s->q_free = c;
+		/* Chunks beyond two were borrowed from the queues' budget for a backlog: they go
+		 * back once written (the other queues may need the bytes), unless the producer
+		 * waits for one. */
+		if (s->budget && s->chunks_alloc > 2 && !s->q_producer_waiting) {
+			chunk_free(s, c);
+		} else {
+			c->used = 0;
+			c->packets = 0;
+			c->next = s->q_free;
+			s->q_free = c;
+		}
 		pthread_cond_signal(&s->space_cv);
 		pthread_cond_broadcast(&s->done_cv);
 	}
@@ -1479,11 +1498,11 @@ static void store_free(struct pcap_store *s)
 	}
 	for (c = s->q_head; c; c = cn) {
 		cn = c->next;
-		free(c);
+		chunk_free(s, c);
 	}
 	for (c = s->q_free; c; c = cn) {
 		cn = c->next;
-		free(c);
+		chunk_free(s, c);
 	}
 	if (s->dirfd >= 0)
 		close(s->dirfd);
@@ -1682,6 +1701,20 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 	s->chunks_max = (unsigned)(q / s->chunk_size);
 	if (s->chunks_max < 2)
 		s->chunks_max = 2;
+	s->chunk_bytes = (sizeof(struct chunk) + s->chunk_size + (size_t)sysconf(_SC_PAGESIZE) - 1) &
+			 ~((size_t)sysconf(_SC_PAGESIZE) - 1);
+	if (cfg->budget) {
+		ret = queue_budget_join(cfg->budget, "store", 2 * (uint64_t)s->chunk_bytes);
+		if (ret < 0) {
+			errf(err, errlen,
+			     "the queues' memory budget has no room left for the store's two "
+			     "chunks (%zu bytes): give it more (--queue-memory)",
+			     2 * s->chunk_bytes);
+			goto fail;
+		}
+		s->budget = cfg->budget;
+		s->budget_id = ret;
+	}
 
 	ret = start_thread(&s->writer, writer_main, s);
 	if (!ret)
@@ -1719,10 +1752,13 @@ static struct chunk *chunk_get(struct pcap_store *s, bool *nomem)
 		s->q_free = c->next;
 		return c;
 	}
-	if (s->chunks_alloc >= s->chunks_max)
+	if (s->chunks_alloc >= s->chunks_max ||
+	    !queue_budget_charge(s->budget, s->budget_id, s->chunk_bytes))
 		return NULL;
-	c = malloc(sizeof(*c) + s->chunk_size);
-	if (!c) {
+	/* Mapped: freed, it goes back to the system (the heap may keep it). */
+	c = mmap(NULL, s->chunk_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c == MAP_FAILED) {
+		queue_budget_release(s->budget, s->budget_id, s->chunk_bytes);
 		*nomem = true;
 		return NULL;
 	}
@@ -1766,7 +1802,9 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 				t0 = mono_ns();
 				s->q_waits++;
 			}
+			s->q_producer_waiting = true;
 			pthread_cond_wait(&s->space_cv, &s->qmu);
+			s->q_producer_waiting = false;
 		}
 		if (t0)
 			s->q_wait_ns += mono_ns() - t0;
