@@ -102,12 +102,13 @@ static void test_threads_never_exceed(void **state)
 
 	(void)state;
 	queue_budget_init(&b, 4 * MIB);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 4; i++) { /* all join first: a floor is reserved before charges */
 		r[i] = (struct racer){.b = &b, .seed = (unsigned)i + 1};
 		r[i].id = queue_budget_join(&b, "racer", (uint64_t)(i + 1) * 100000);
 		assert_true(r[i].id >= 0);
-		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
 	}
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
 	queue_budget_get_stats(&b, &st);
@@ -219,6 +220,7 @@ static void test_three_queues_held_consumer(void **state)
 	assert_true(qs.m[0].refused > 0);
 	assert_true(ws.queue_charged <= 8 * MIB - qs.m[1].floor - qs.m[2].floor);
 	assert_true(ws.queue_charged >= 3 * MIB); /* it did borrow the pool */
+	assert_int_equal(ws.queue_charged, qs.m[0].used); /* it charged what it holds */
 	assert_true(qs.peak <= 8 * MIB);
 
 	/* The store on its floor: 16 MiB of packets, every one written. */
@@ -229,6 +231,7 @@ static void test_three_queues_held_consumer(void **state)
 	assert_int_equal(ss.packets_written, 16 * MIB / sizeof(frame));
 	queue_budget_get_stats(&b, &qs);
 	assert_true(qs.peak <= 8 * MIB);
+	assert_true(qs.m[1].peak >= 2 * MIB); /* its chunks were charged: two at least */
 
 	/* The history past its floor: refused appends are dropped and counted. */
 	memset(json, 'x', sizeof(json));
@@ -253,6 +256,7 @@ static void test_three_queues_held_consumer(void **state)
 	assert_int_equal(hs.entries_written, appended);
 	queue_budget_get_stats(&b, &qs);
 	assert_true(qs.m[2].refused > 0);
+	assert_true(qs.m[2].peak >= ENTRY_HISTORY_BUDGET_FLOOR); /* its buffers were charged */
 	assert_true(qs.peak <= 8 * MIB);
 
 	/* Let the ring go: its frames are dissected, then everything closes. */

@@ -618,8 +618,12 @@ static int grow(struct entry_history *h, char **p, size_t *cap, size_t need)
 
 	while (nc < need)
 		nc *= 2;
-	if (!queue_budget_charge(h->budget, h->budget_id, nc - *cap))
-		return -ENOBUFS;
+	/* Refused the double: what is needed (in 64 KiB steps) may still fit the budget. */
+	if (!queue_budget_charge(h->budget, h->budget_id, nc - *cap)) {
+		nc = (need + 65535) & ~(size_t)65535;
+		if (!queue_budget_charge(h->budget, h->budget_id, nc - *cap))
+			return -ENOBUFS;
+	}
 	char *np = realloc(*p, nc);
 
 	if (!np) {
