@@ -57,7 +57,7 @@ void queue_budget_destroy(struct queue_budget *b);
 
 /*
  * Join with a floor (reserved from what no other member reserved yet). Returns the member's id
- * (>= 0), or -ENOSPC when the floor does not fit (the message says the least total), -E2BIG
+ * (>= 0), or -ENOSPC when the floor does not fit in what is not reserved yet, -E2BIG
  * when there are QUEUE_BUDGET_MEMBERS already. name is kept by pointer (a literal).
  */
 int queue_budget_join(struct queue_budget *b, const char *name, uint64_t floor);
