@@ -26,6 +26,7 @@
 #include "queue/queue_budget.h"
 #include "store/entry_history.h"
 #include "store/pcap_store.h"
+#include "test_gate.h"
 
 #define MIB (1ull << 20)
 
@@ -124,24 +125,6 @@ static void test_threads_never_exceed(void **state)
 
 /* ---- the three queues on one budget ---- */
 
-struct gate {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	bool in_tick, open;
-};
-
-static void gate_tick(void *ctx)
-{
-	struct gate *g = ctx;
-
-	pthread_mutex_lock(&g->lock);
-	g->in_tick = true;
-	pthread_cond_broadcast(&g->cv);
-	while (!g->open)
-		pthread_cond_wait(&g->cv, &g->lock);
-	pthread_mutex_unlock(&g->lock);
-}
-
 static void no_entries(void *ctx, const struct entry *e)
 {
 	(void)ctx;
@@ -191,10 +174,7 @@ static void test_three_queues_held_consumer(void **state)
 	assert_int_equal(dissect_engine_create(&dc, no_entries, NULL, &eng), 0);
 	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
 	dissect_worker_tick(w);
-	pthread_mutex_lock(&g.lock);
-	while (!g.in_tick)
-		pthread_cond_wait(&g.cv, &g.lock);
-	pthread_mutex_unlock(&g.lock);
+	gate_wait_held(&g);
 
 	struct pcap_store_config sc = {.dir = tmp_dir, .limit_bytes = 256 * MIB, .budget = &b};
 
@@ -260,10 +240,7 @@ static void test_three_queues_held_consumer(void **state)
 	assert_true(qs.peak <= 8 * MIB);
 
 	/* Let the ring go: its frames are dissected, then everything closes. */
-	pthread_mutex_lock(&g.lock);
-	g.open = true;
-	pthread_cond_broadcast(&g.cv);
-	pthread_mutex_unlock(&g.lock);
+	gate_open(&g);
 	dissect_worker_stop(w, &ws);
 	assert_int_equal(ws.pushed, pushed);
 	dissect_engine_destroy(eng);
