@@ -32,10 +32,12 @@
 #define FRAME_MAX	 (256u << 20) /* a decompressed batch larger than this is damage */
 #define DEFAULT_QUEUE	 (8u << 20)
 #define DEFAULT_BATCH_NS 200000000ull
-/* The writer is woken once this much waits (or half the queue, if less): frames of 1 MiB of
+/* The writer is woken once this much waits (or half the queue, if less): frames of 512 KiB of
  * JSON compress about as well as bigger ones, and the queue's buffer and the writer's, each
- * as big as a frame, were ~8 MiB of the live tap's peak RSS at 35k entries/s. */
-#define WAKE_BYTES (1u << 20)
+ * as big as a frame (doubled), were ~8 MiB of the live tap's peak RSS at 35k entries/s; at
+ * 1 MiB the three buffers (queue, batch, compressed frame) held 6 MiB at live.sh's 5-10k
+ * entries/s, three times the history's floor in the queues' budget. */
+#define WAKE_BYTES (512u << 10)
 #define DIR_SLACK	 4096u /* the directory's own growth, as the PCAP store counts it */
 /* The compressed frame's buffer, from open to close (the rest grows as batches need) */
 #define OUT_MIN (128u << 10)
@@ -609,23 +611,14 @@ static bool reserve(struct entry_history *h, uint64_t n)
 	return true;
 }
 
-/* One of the buffers (fill, batch, out) grown to need; -ENOBUFS when the budget refuses. */
-static int grow(struct entry_history *h, char **p, size_t *cap, size_t need)
+/* A buffer's capacity set to nc (larger), charged to the budget: -ENOBUFS when it refuses. */
+static int resize_charged(struct entry_history *h, char **p, size_t *cap, size_t nc)
 {
-	if (need <= *cap)
-		return 0;
-	size_t nc = *cap ? *cap : 65536;
+	char *np;
 
-	while (nc < need)
-		nc *= 2;
-	/* Refused the double: what is needed (in 64 KiB steps) may still fit the budget. */
-	if (!queue_budget_charge(h->budget, h->budget_id, nc - *cap)) {
-		nc = (need + 65535) & ~(size_t)65535;
-		if (!queue_budget_charge(h->budget, h->budget_id, nc - *cap))
-			return -ENOBUFS;
-	}
-	char *np = realloc(*p, nc);
-
+	if (!queue_budget_charge(h->budget, h->budget_id, nc - *cap))
+		return -ENOBUFS;
+	np = realloc(*p, nc);
 	if (!np) {
 		queue_budget_release(h->budget, h->budget_id, nc - *cap);
 		return -ENOMEM;
@@ -633,6 +626,21 @@ static int grow(struct entry_history *h, char **p, size_t *cap, size_t need)
 	*p = np;
 	*cap = nc;
 	return 0;
+}
+
+/* The queue's buffer grown to need: doubled, or (the budget refusing the double) to what is
+ * needed in 64 KiB steps. */
+static int grow(struct entry_history *h, char **p, size_t *cap, size_t need)
+{
+	size_t nc = *cap ? *cap : 65536;
+
+	if (need <= *cap)
+		return 0;
+	while (nc < need)
+		nc *= 2;
+	if (resize_charged(h, p, cap, nc) == 0)
+		return 0;
+	return resize_charged(h, p, cap, (need + 65535) & ~(size_t)65535);
 }
 
 static void count_dropped(struct entry_history *h, uint64_t count, int err)
@@ -653,6 +661,12 @@ static void shrink_out(struct entry_history *h)
 	queue_budget_release(h->budget, h->budget_id, h->out_cap - OUT_MIN);
 	h->out = p;
 	h->out_cap = OUT_MIN;
+}
+
+/* The compressed frame's buffer grown to need (64 KiB steps). */
+static int grow_exact(struct entry_history *h, char **p, size_t *cap, size_t need)
+{
+	return need <= *cap ? 0 : resize_charged(h, p, cap, (need + 65535) & ~(size_t)65535);
 }
 
 /* A buffer back to the system, its capacity to the budget. */
@@ -755,7 +769,8 @@ static void write_batch(struct entry_history *h, size_t len, uint64_t count, int
 
 	if (!count)
 		return;
-	err = grow(h, &h->out, &h->out_cap, ZSTD_compressBound(len));
+	/* the frame's bound, not the next power of two: this buffer is reused batch after batch */
+	err = grow_exact(h, &h->out, &h->out_cap, ZSTD_compressBound(len));
 	if (!err) {
 		write_frame(h, h->batch, len, count, min, max);
 		return;
