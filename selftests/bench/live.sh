@@ -215,6 +215,7 @@ run_floe() {
 		"$(div $((${hwm:-0} - ${ring:-0})) 1024 %.1f)"
 	NOTES+=("$label: ring mappings $(div "${ring_size:-0}" 1024 %.0f) MB mapped; wrk errors: $(wrk_errs "$d/wrk.log"); json lines: $(wc -l <"$d/entries")")
 	NOTES+=("$label: $(grep -E '^ *drain waited' "$s" | sed 's/^ *//; s/  */ /g' | paste -sd';' -)")
+	NOTES+=("$label: $(grep -E '^ *(queue memory|entry history)' "$s" | sed 's/^ *//; s/  */ /g' | paste -sd';' -)")
 	[ -n "${KEEP_TMP:-}" ] || rm -f "$d/entries"
 }
 

@@ -27,6 +27,7 @@
 #include "dissect/dissect_worker.h"
 #include "entry/entry_json.h"
 #include "tap/read_file.h"
+#include "test_gate.h"
 
 struct sink {
 	struct entry_json_buf text; /* every entry's JSON, one per line */
@@ -225,34 +226,6 @@ static void test_tick_on_request(void **state)
  * push_wait: the worker is held in a tick (a gate) until the producer finds the queue full and
  * asks may_wait(); then the gate opens. So the full queue is certain, not a race.
  */
-struct gate {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	bool in_tick, open;
-	unsigned asked;	   /* may_wait() calls */
-	bool answer;	   /* what may_wait() says */
-};
-
-static void gate_tick(void *ctx)
-{
-	struct gate *g = ctx;
-
-	pthread_mutex_lock(&g->lock);
-	g->in_tick = true;
-	pthread_cond_broadcast(&g->cv);
-	while (!g->open)
-		pthread_cond_wait(&g->cv, &g->lock);
-	pthread_mutex_unlock(&g->lock);
-}
-
-static void gate_open(struct gate *g)
-{
-	pthread_mutex_lock(&g->lock);
-	g->open = true;
-	pthread_cond_broadcast(&g->cv);
-	pthread_mutex_unlock(&g->lock);
-}
-
 static bool gate_may_wait(void *ctx)
 {
 	struct gate *g = ctx;
@@ -277,10 +250,7 @@ static struct dissect_worker *gated_worker(struct gate *g, size_t queue_bytes, s
 	assert_int_equal(dissect_engine_create(&dc, collect, s, eng), 0);
 	assert_int_equal(dissect_worker_start(&wc, *eng, &w), 0);
 	dissect_worker_tick(w);
-	pthread_mutex_lock(&g->lock);
-	while (!g->in_tick)
-		pthread_cond_wait(&g->cv, &g->lock);
-	pthread_mutex_unlock(&g->lock);
+	gate_wait_held(g);
 	return w;
 }
 

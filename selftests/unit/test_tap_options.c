@@ -78,6 +78,11 @@ static void test_flags(void **state)
 	assert_int_equal(o.ringbuf_bytes, 1ull << 20);
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-queue", "8MiB"), 0);
 	assert_int_equal(o.dissect_queue, 8ull << 20);
+	assert_int_equal(o.queue_memory, 0); /* QUEUE_BUDGET_DEFAULT */
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--queue-memory", "24MiB"), 0);
+	assert_int_equal(o.queue_memory, 24ull << 20);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "-s", "tap.queue-memory=32MiB"), 0);
+	assert_int_equal(o.queue_memory, 32ull << 20);
 	assert_int_equal(o.dissect_memory, 0); /* the engine's default */
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-memory", "16MiB"), 0);
 	assert_int_equal(o.dissect_memory, 16ull << 20);
@@ -114,6 +119,9 @@ static void test_bad_flags(void **state)
 	/* A queue smaller than one large packet would dissect nothing. */
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-queue", "1KiB"), -EINVAL);
 	assert_non_null(strstr(err, "--dissect-queue"));
+	/* Less than the queues' floors together. */
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--queue-memory", "4MiB"), -EINVAL);
+	assert_non_null(strstr(err, "--queue-memory"));
 	/* Less than one busy connection's own bounds. */
 	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--dissect-memory", "1MiB"), -EINVAL);
 	assert_non_null(strstr(err, "--dissect-memory"));

@@ -48,10 +48,19 @@ struct dissect_worker {
 	struct dissect_worker_config cfg;
 	struct dissect_engine *eng;
 	pthread_t thread;
-	uint8_t *buf;
+	uint8_t *buf;        /* mapped (page-aligned, untouched pages not resident) */
 	size_t size;
-	size_t page;         /* the system's page size, for release_end() */
-	size_t resident_end; /* the producer's: how far into the ring pages may be resident */
+	size_t map_len;      /* size rounded up to pages */
+	size_t page;         /* the system's page size */
+	/* The producer's: the ring's pages from 0 to here may be resident (records reached
+	 * them); all of it charged to cfg.budget (member budget_id) when there is one. Whole
+	 * pages; records and wrap markers are written only below it. */
+	size_t charged_end;
+	int budget_id;
+	/* The producer's: the last try_push was refused by the budget with the worker's tail
+	 * here; wait_room then waits for the tail to move (room at the ring's start). */
+	bool budget_blocked;
+	uint64_t blocked_tail;
 	/*
 	 * Single producer, single consumer, no lock on the way of a frame: the producer writes a
 	 * record and publishes head (release); the worker reads up to head (acquire), dissects in
@@ -231,8 +240,22 @@ int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect
 	if (w->size < 4096)
 		w->size = 4096;
 	w->eng = eng;
-	w->buf = malloc(w->size);
-	if (!w->buf) {
+	w->map_len = (w->size + w->page - 1) & ~(w->page - 1);
+	if (w->cfg.budget) {
+		ret = queue_budget_join(w->cfg.budget, "dissection",
+					w->map_len < DISSECT_WORKER_BUDGET_FLOOR
+					    ? w->map_len
+					    : DISSECT_WORKER_BUDGET_FLOOR);
+		if (ret < 0) {
+			free(w);
+			return ret;
+		}
+		w->budget_id = ret;
+	}
+	/* Mapped, not malloc'ed: the heap may hand back pages already resident, and the ring's
+	 * resident part is what the budget is charged for. */
+	w->buf = mmap(NULL, w->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (w->buf == MAP_FAILED) {
 		free(w);
 		return -ENOMEM;
 	}
@@ -249,7 +272,7 @@ int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect
 		pthread_cond_destroy(&w->more);
 		pthread_cond_destroy(&w->room);
 		pthread_mutex_destroy(&w->lock);
-		free(w->buf);
+		munmap(w->buf, w->map_len);
 		free(w);
 		return -ret;
 	}
@@ -278,6 +301,36 @@ static bool has_room(struct dissect_worker *w, uint64_t head, size_t len)
 	uint64_t need = need_at(w, head, len);
 
 	return need && w->size - (head - tail) >= need;
+}
+
+/* Room for a record of len at the ring's start, the end from head skipped (a wrap). */
+static bool has_room_wrapped(struct dissect_worker *w, uint64_t head, size_t len)
+{
+	uint64_t tail = atomic_load(&w->tail);
+
+	return w->size - (head - tail) >= (w->size - head % w->size) + len;
+}
+
+/* Bytes past a record that stay writable within charged_end: a wrap marker after it. */
+#define REC_TAIL 8u
+
+/*
+ * The ring's pages up to end (rounded up to a page) charged, if they are not yet: false when
+ * the budget refuses them (counted there). Without a budget, only the bookkeeping.
+ */
+static bool charge_to(struct dissect_worker *w, size_t end)
+{
+	size_t to;
+
+	if (end <= w->charged_end)
+		return true;
+	to = (end + w->page - 1) & ~(w->page - 1);
+	if (to > w->map_len)
+		to = w->map_len;
+	if (!queue_budget_charge(w->cfg.budget, w->budget_id, to - w->charged_end))
+		return false;
+	w->charged_end = to;
+	return true;
 }
 
 static void wake_worker(struct dissect_worker *w)
@@ -318,16 +371,22 @@ static bool wrap_early(struct dissect_worker *w, uint64_t head, size_t len)
  */
 static void release_end(struct dissect_worker *w, size_t off)
 {
-	size_t from = (off + sizeof(uint32_t) + w->page - 1) & ~(w->page - 1);
-	uintptr_t start = ((uintptr_t)w->buf + from + w->page - 1) & ~(uintptr_t)(w->page - 1);
-	uintptr_t end = ((uintptr_t)w->buf + w->size) & ~(uintptr_t)(w->page - 1);
+	size_t keep = (off + REC_TAIL + w->page - 1) & ~(w->page - 1); /* the marker's pages */
 
-	if (w->resident_end <= from || start >= end)
+	if (keep >= w->charged_end)
 		return;
-	if (madvise((void *)start, end - start, MADV_DONTNEED) == 0) {
-		w->st.queue_released += end - start;
-		w->resident_end = off + sizeof(uint32_t);
+	if (madvise(w->buf + keep, w->charged_end - keep, MADV_DONTNEED) == 0) {
+		w->st.queue_released += w->charged_end - keep;
+		queue_budget_release(w->cfg.budget, w->budget_id, w->charged_end - keep);
+		w->charged_end = keep;
 	}
+}
+
+static int budget_refused(struct dissect_worker *w)
+{
+	w->budget_blocked = true;
+	w->blocked_tail = atomic_load(&w->tail);
+	return -ENOBUFS;
 }
 
 /* Queue the record if there is room now; counts nothing but pushed and the peak. */
@@ -340,12 +399,26 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 	size_t len = rec_len(cap_len), off = head % w->size;
 	uint64_t tail;
 	struct rec *r;
+	bool wrap, early = false;
 
+	w->budget_blocked = false;
 	if (!has_room(w, head, len))
 		return -ENOBUFS;
-	if (len > w->size - off || wrap_early(w, head, len)) {
-		((struct rec *)(w->buf + off))->len = REC_WRAP;
-		if (len <= w->size - off)
+	wrap = len > w->size - off;
+	if (!wrap && wrap_early(w, head, len))
+		wrap = early = true;
+	/* The budget refuses the pages this record would reach: go round within the pages
+	 * held, when the worker has left room at the start (else the queue is full). */
+	if (!wrap && !charge_to(w, off + len + REC_TAIL)) {
+		if (!off || !has_room_wrapped(w, head, len))
+			return budget_refused(w);
+		wrap = true;
+	}
+	if (wrap) {
+		if (!charge_to(w, len + REC_TAIL))
+			return budget_refused(w);
+		((struct rec *)(w->buf + off))->len = REC_WRAP; /* below charged_end: REC_TAIL */
+		if (early)
 			release_end(w, off);
 		head += w->size - off;
 		off = 0;
@@ -363,8 +436,6 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 	head += len;
 	if (off + len > w->st.queue_touched)
 		w->st.queue_touched = off + len;
-	if (off + len > w->resident_end)
-		w->resident_end = off + len;
 	atomic_store(&w->head, head); /* seq_cst: ordered before the look at worker_asleep */
 	w->st.pushed++;
 	tail = atomic_load_explicit(&w->tail, memory_order_relaxed);
@@ -400,7 +471,9 @@ static bool wait_room(struct dissect_worker *w, uint32_t cap_len, uint64_t timeo
 	wake_worker(w); /* batched: it may sleep on a batch not kicked yet */
 	pthread_mutex_lock(&w->lock);
 	atomic_store(&w->producer_asleep, true); /* then look again: see the header */
-	while (!(ok = has_room(w, head, len)) && now_ns(CLOCK_MONOTONIC) < until_ns)
+	while (!(ok = w->budget_blocked ? atomic_load(&w->tail) != w->blocked_tail
+					: has_room(w, head, len)) &&
+	       now_ns(CLOCK_MONOTONIC) < until_ns)
 		pthread_cond_timedwait(&w->room, &w->lock, &until);
 	atomic_store(&w->producer_asleep, false);
 	pthread_mutex_unlock(&w->lock);
@@ -517,6 +590,7 @@ static void join_bounded(struct dissect_worker *w)
 void dissect_worker_get_stats(const struct dissect_worker *w, struct dissect_worker_stats *st)
 {
 	*st = w->st;
+	st->queue_charged = w->charged_end;
 	st->undecoded = atomic_load_explicit(&w->undecoded, memory_order_relaxed);
 }
 
@@ -534,6 +608,7 @@ void dissect_worker_stop(struct dissect_worker *w, struct dissect_worker_stats *
 	pthread_cond_destroy(&w->more);
 	pthread_cond_destroy(&w->room);
 	pthread_mutex_destroy(&w->lock);
-	free(w->buf);
+	munmap(w->buf, w->map_len);
+	queue_budget_release(w->cfg.budget, w->budget_id, w->charged_end);
 	free(w);
 }

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "dissect/engine.h"
+#include "queue/queue_budget.h"
 
 #define DISSECT_WORKER_DEFAULT_QUEUE (8u << 20) /* 8 MiB of frames waiting; bursts wait in the ring */
 /* push_wait asks may_wait() again after at most this long without room */
@@ -56,7 +57,17 @@ struct dissect_worker_config {
 	 */
 	uint64_t stop_timeout_ns;
 	int interrupt_signo;
+	/*
+	 * Optional: the queues' shared memory budget (--queue-memory). The worker joins it with a
+	 * floor of DISSECT_WORKER_BUDGET_FLOOR (or the whole ring if smaller) and charges the
+	 * ring's pages as records first reach them. When the budget refuses more, the ring goes
+	 * round within the pages it holds, as if it were that short: a full queue then means
+	 * what it means at queue_bytes (push_wait waits, or the frame is dropped and counted).
+	 */
+	struct queue_budget *budget;
 };
+
+#define DISSECT_WORKER_BUDGET_FLOOR (1u << 20)
 
 struct dissect_worker_stats {
 	uint64_t pushed;    /* frames queued */
@@ -70,6 +81,8 @@ struct dissect_worker_stats {
 	uint64_t waits;     /* push_wait calls that found the queue full and waited for room */
 	uint64_t wait_ns;   /* time push_wait spent waiting for room */
 	uint64_t interrupts; /* signals stop sent to a thread that did not finish in time */
+	uint64_t queue_charged; /* bytes of the ring charged to the budget now (its resident
+				 * bound: pages records reached, less those given back) */
 };
 
 struct dissect_worker;

@@ -32,11 +32,15 @@
 #define FRAME_MAX	 (256u << 20) /* a decompressed batch larger than this is damage */
 #define DEFAULT_QUEUE	 (8u << 20)
 #define DEFAULT_BATCH_NS 200000000ull
-/* The writer is woken once this much waits (or half the queue, if less): frames of 1 MiB of
+/* The writer is woken once this much waits (or half the queue, if less): frames of 512 KiB of
  * JSON compress about as well as bigger ones, and the queue's buffer and the writer's, each
- * as big as a frame, were ~8 MiB of the live tap's peak RSS at 35k entries/s. */
-#define WAKE_BYTES (1u << 20)
+ * as big as a frame (doubled), were ~8 MiB of the live tap's peak RSS at 35k entries/s; at
+ * 1 MiB the three buffers (queue, batch, compressed frame) held 6 MiB at live.sh's 5-10k
+ * entries/s, three times the history's floor in the queues' budget. */
+#define WAKE_BYTES (512u << 10)
 #define DIR_SLACK	 4096u /* the directory's own growth, as the PCAP store counts it */
+/* The compressed frame's buffer, from open to close (the rest grows as batches need) */
+#define OUT_MIN (128u << 10)
 
 struct seg {
 	uint64_t seq;
@@ -79,6 +83,8 @@ struct entry_history {
 	ZSTD_CCtx *cc;
 	char *batch, *out;
 	size_t batch_cap, out_cap;
+	struct queue_budget *budget; /* cfg.budget once joined: fill, batch and out charged */
+	int budget_id;
 };
 
 static uint64_t now_ns(clockid_t c)
@@ -605,37 +611,82 @@ static bool reserve(struct entry_history *h, uint64_t n)
 	return true;
 }
 
-static int grow(char **p, size_t *cap, size_t need)
+/* A buffer's capacity set to nc (larger), charged to the budget: -ENOBUFS when it refuses. */
+static int resize_charged(struct entry_history *h, char **p, size_t *cap, size_t nc)
 {
-	if (need <= *cap)
-		return 0;
-	size_t nc = *cap ? *cap : 65536;
+	char *np;
 
-	while (nc < need)
-		nc *= 2;
-	char *np = realloc(*p, nc);
-
-	if (!np)
+	if (!queue_budget_charge(h->budget, h->budget_id, nc - *cap))
+		return -ENOBUFS;
+	np = realloc(*p, nc);
+	if (!np) {
+		queue_budget_release(h->budget, h->budget_id, nc - *cap);
 		return -ENOMEM;
+	}
 	*p = np;
 	*cap = nc;
 	return 0;
 }
 
-/* Write the count entries (len bytes, times min..max) of h->batch as one zstd frame. */
-static void write_batch(struct entry_history *h, size_t len, uint64_t count, int64_t min,
-			int64_t max)
+/* The queue's buffer grown to need: doubled, or (the budget refusing the double) to what is
+ * needed in 64 KiB steps. */
+static int grow(struct entry_history *h, char **p, size_t *cap, size_t need)
+{
+	size_t nc = *cap ? *cap : 65536;
+
+	if (need <= *cap)
+		return 0;
+	while (nc < need)
+		nc *= 2;
+	if (resize_charged(h, p, cap, nc) == 0)
+		return 0;
+	return resize_charged(h, p, cap, (need + 65535) & ~(size_t)65535);
+}
+
+static void count_dropped(struct entry_history *h, uint64_t count, int err)
+{
+	pthread_mutex_lock(&h->lock);
+	h->st.entries_dropped += count;
+	h->st.last_errno = err;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* The compressed frame's buffer back to OUT_MIN (write_batch's slices need it). */
+static void shrink_out(struct entry_history *h)
+{
+	char *p = realloc(h->out, OUT_MIN);
+
+	if (!p)
+		return;
+	queue_budget_release(h->budget, h->budget_id, h->out_cap - OUT_MIN);
+	h->out = p;
+	h->out_cap = OUT_MIN;
+}
+
+/* The compressed frame's buffer grown to need (64 KiB steps). */
+static int grow_exact(struct entry_history *h, char **p, size_t *cap, size_t need)
+{
+	return need <= *cap ? 0 : resize_charged(h, p, cap, (need + 65535) & ~(size_t)65535);
+}
+
+/* A buffer back to the system, its capacity to the budget. */
+static void drop_buffer(struct entry_history *h, char **p, size_t *cap)
+{
+	free(*p);
+	*p = NULL;
+	queue_budget_release(h->budget, h->budget_id, *cap);
+	*cap = 0;
+}
+
+/* Write the count entries (len bytes at data, times within min..max) as one zstd frame; h->out
+ * holds ZSTD_compressBound(len). */
+static void write_frame(struct entry_history *h, const char *data, size_t len, uint64_t count,
+			int64_t min, int64_t max)
 {
 	size_t clen;
 	int err = 0;
 
-	if (!count)
-		return;
-	if (grow(&h->out, &h->out_cap, ZSTD_compressBound(len)) < 0) {
-		err = ENOMEM;
-		goto lost;
-	}
-	clen = ZSTD_compress2(h->cc, h->out, h->out_cap, h->batch, len);
+	clen = ZSTD_compress2(h->cc, h->out, h->out_cap, data, len);
 	if (ZSTD_isError(clen)) {
 		err = EIO;
 		goto lost;
@@ -701,6 +752,49 @@ lost:
 	h->st.last_errno = err;
 	h->st.bytes = h->total;
 	pthread_mutex_unlock(&h->lock);
+}
+
+/*
+ * Write the count entries (len bytes, times min..max) of h->batch: one zstd frame, or, when the
+ * queues' budget refuses a compressed frame's buffer that big, several frames of whole lines
+ * that fit the buffer held (OUT_MIN at least, charged at open within the floor): a batch the
+ * queue accepted is not lost for want of memory to compress it. Only a line longer than that
+ * buffer can compress into is then dropped (counted).
+ */
+static void write_batch(struct entry_history *h, size_t len, uint64_t count, int64_t min,
+			int64_t max)
+{
+	size_t slice, off = 0;
+	int err;
+
+	if (!count)
+		return;
+	/* the frame's bound, not the next power of two: this buffer is reused batch after batch */
+	err = grow_exact(h, &h->out, &h->out_cap, ZSTD_compressBound(len));
+	if (!err) {
+		write_frame(h, h->batch, len, count, min, max);
+		return;
+	}
+	for (slice = h->out_cap; slice && ZSTD_compressBound(slice) > h->out_cap;)
+		slice -= slice / 64 + 64 < slice ? slice / 64 + 64 : slice;
+	while (off < len) {
+		const char *p = h->batch + off, *nl;
+		size_t n = len - off < slice ? len - off : slice;
+		uint64_t lines = 0;
+
+		nl = n < len - off ? memrchr(p, '\n', n) : p + n - 1;
+		if (!nl) { /* one line longer than a frame the buffer holds */
+			nl = memchr(p, '\n', len - off);
+			off += (size_t)(nl - p) + 1;
+			count_dropped(h, 1, -err);
+			continue;
+		}
+		n = (size_t)(nl - p) + 1;
+		for (const char *q = p; (q = memchr(q, '\n', (size_t)(p + n - q))); q++)
+			lines++;
+		write_frame(h, p, n, lines, min, max);
+		off += n;
+	}
 }
 
 /*
@@ -797,11 +891,10 @@ static void *writer_main(void *arg)
 		 * swap, so each kept the pages of the largest backlog it ever held, resident for
 		 * the rest of the run (2-6 MB each at the live tap's peaks; docs/bench.md). The
 		 * queue's next buffer grows again from 64 KiB as appends need it. */
-		if (h->batch_cap > 2 * WAKE_BYTES) {
-			free(h->batch);
-			h->batch = NULL;
-			h->batch_cap = 0;
-		}
+		if (h->batch_cap > 2 * WAKE_BYTES)
+			drop_buffer(h, &h->batch, &h->batch_cap);
+		if (h->out_cap > 2 * WAKE_BYTES) /* the compressed frame's back to OUT_MIN */
+			shrink_out(h);
 		housekeeping(h);
 		pthread_mutex_lock(&h->lock);
 		h->done_gen = gen;
@@ -944,6 +1037,23 @@ int entry_history_open(const struct entry_history_config *cfg, struct entry_hist
 	}
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_cond_init(&h->done, NULL);
+	if (cfg->budget) {
+		ret = queue_budget_join(cfg->budget, "history", ENTRY_HISTORY_BUDGET_FLOOR);
+		if (ret < 0) {
+			snprintf(err, errlen,
+				 "entry history: the queues' memory budget has no room left for "
+				 "its %u bytes (--queue-memory)",
+				 ENTRY_HISTORY_BUDGET_FLOOR);
+			goto fail;
+		}
+		h->budget = cfg->budget;
+		h->budget_id = ret;
+	}
+	ret = grow(h, &h->out, &h->out_cap, OUT_MIN); /* within the floor: granted */
+	if (ret < 0) {
+		snprintf(err, errlen, "entry history: %s", strerror(-ret));
+		goto fail;
+	}
 	{
 		pthread_condattr_t ca;
 
@@ -1040,7 +1150,7 @@ int entry_history_append(struct entry_history *h, const char *id, int64_t ts_ns,
 	/* The copy is made under the lock: the writer takes the lock only to swap buffers. */
 	pthread_mutex_lock(&h->lock);
 	if (h->qbytes + len > h->cfg.queue_bytes ||
-	    grow(&h->fill, &h->fill_cap, h->qbytes + len) < 0) {
+	    grow(h, &h->fill, &h->fill_cap, h->qbytes + len) < 0) {
 		h->st.entries_dropped++;
 		h->st.append_ns += now_ns(CLOCK_MONOTONIC) - t0;
 		pthread_mutex_unlock(&h->lock);
@@ -1100,7 +1210,7 @@ void entry_history_close(struct entry_history *h)
 		pthread_mutex_unlock(&h->lock);
 		pthread_join(h->thread, NULL);
 	}
-	free(h->fill);
+	drop_buffer(h, &h->fill, &h->fill_cap);
 	if (h->active_fd >= 0)
 		close(h->active_fd);
 	if (h->dirfd >= 0)
@@ -1109,8 +1219,8 @@ void entry_history_close(struct entry_history *h)
 		close(h->store_fd);
 	ZSTD_freeCCtx(h->cc);
 	free(h->segs);
-	free(h->batch);
-	free(h->out);
+	drop_buffer(h, &h->batch, &h->batch_cap);
+	drop_buffer(h, &h->out, &h->out_cap);
 	pthread_cond_destroy(&h->wake);
 	pthread_cond_destroy(&h->done);
 	pthread_mutex_destroy(&h->lock);

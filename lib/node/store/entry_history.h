@@ -32,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "queue/queue_budget.h"
+
 #define ENTRY_HISTORY_DIR    "entries"
 #define ENTRY_HISTORY_ID_MAX 63 /* longest id kept (bytes) */
 
@@ -48,7 +50,14 @@ struct entry_history_config {
 	/* Keep entries older than the store's oldest PCAP segment (a replayed capture: its
 	 * times are in the past); only the limit evicts. */
 	bool keep_older_than_packets;
+	/* Optional: the queues' shared memory budget (--queue-memory). The history joins it
+	 * with a floor of ENTRY_HISTORY_BUDGET_FLOOR and charges its buffers' capacities (the
+	 * queue's, the batch being written, the compressed frame); an entry whose copy the budget
+	 * refuses is dropped and counted, as at queue_bytes. */
+	struct queue_budget *budget;
 };
+
+#define ENTRY_HISTORY_BUDGET_FLOOR (2u << 20)
 
 struct entry_history_stats {
 	uint64_t entries_written;

@@ -48,6 +48,11 @@
 #define MAX_SNAPLEN   262144u /* libpcap's MAXIMUM_SNAPLEN: larger caplens are rejected */
 #define CHUNK_BYTES   (1u << 20)
 #define QUEUE_DEFAULT (16ull << 20)
+/* Batched: the writer takes a chunk still being filled once this much waits in it, or this
+ * long after its first packet (a flush or close at once). Woken at every ring drain, it
+ * wrote a few KiB per write() and switched context as often (2-3k times in a live.sh run). */
+#define WRITE_BATCH_BYTES (256u << 10)
+#define WRITE_DELAY_NS	  (100ull * 1000000ull)
 #define SEG_MIN	      (64ull << 10)
 #define SEG_MAX	      (256ull << 20)
 #define SEG_FLOOR     (4ull << 10)
@@ -114,6 +119,7 @@ struct chunk {
 	struct chunk *next;
 	size_t used;
 	uint64_t packets;
+	uint64_t first_ns; /* CLOCK_MONOTONIC when its first packet was queued */
 	unsigned char data[];
 };
 
@@ -164,6 +170,11 @@ struct pcap_store {
 	unsigned chunks_alloc, chunks_max;
 	uint64_t q_in, q_done;
 	uint64_t q_waits, q_wait_ns; /* the producer found the queue full; time it waited */
+	bool q_producer_waiting;     /* the producer waits for a chunk */
+	struct queue_budget *budget; /* config.budget: every chunk charged to it */
+	int budget_id;
+	size_t chunk_bytes;          /* a chunk's mapping: header and data, whole pages */
+	unsigned q_flushes; /* pcap_store_flush calls waiting: the writer takes every chunk */
 	bool w_stop, w_waiting;
 	bool batched; /* config.batched: the producer kicks the writer after each batch */
 
@@ -735,6 +746,14 @@ static bool commit_failed(struct pcap_store *s, int err, uint64_t lost, size_t *
 	return false;
 }
 
+/* A chunk back to the system and its bytes to the budget. */
+static void chunk_free(struct pcap_store *s, struct chunk *c)
+{
+	munmap(c, s->chunk_bytes);
+	s->chunks_alloc--;
+	queue_budget_release(s->budget, s->budget_id, s->chunk_bytes);
+}
+
 static void write_chunk(struct pcap_store *s, const struct chunk *c)
 {
 	size_t off = 0, pend = 0; /* pend: first record not committed yet */
@@ -818,6 +837,22 @@ static void write_chunk(struct pcap_store *s, const struct chunk *c)
 	}
 }
 
+/*
+ * Under qmu: 0 when the writer takes chunk c (the queue's head) now, else when it will
+ * (CLOCK_MONOTONIC): a batched store's last chunk, still being filled, waits until
+ * WRITE_BATCH_BYTES are in it or WRITE_DELAY_NS after its first packet.
+ */
+static uint64_t chunk_due(const struct pcap_store *s, const struct chunk *c)
+{
+	uint64_t due;
+
+	if (!s->batched || s->w_stop || s->q_flushes || c != s->q_tail ||
+	    c->used >= WRITE_BATCH_BYTES)
+		return 0;
+	due = c->first_ns + WRITE_DELAY_NS;
+	return mono_ns() >= due ? 0 : due;
+}
+
 static void *writer_main(void *arg)
 {
 	struct pcap_store *s = arg;
@@ -827,14 +862,13 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&s->qmu);
 	for (;;) {
 		struct chunk *c = s->q_head;
+		uint64_t due = c ? chunk_due(s, c) : UINT64_MAX;
 
-		if (!c) {
-			if (s->w_stop)
-				break;
+		if (!c && s->w_stop)
+			break;
+		if (due) {
 			if (s->active && s->w_pkts > 0 && s->seg_ns) {
 				uint64_t deadline = s->w_start_ns + s->seg_ns;
-				struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000ull),
-						      .tv_nsec = (long)(deadline % 1000000000ull)};
 
 				if (mono_ns() >= deadline) {
 					/* Close an aged segment even when no packet comes. */
@@ -845,11 +879,17 @@ static void *writer_main(void *arg)
 					pthread_mutex_lock(&s->qmu);
 					continue;
 				}
-				s->w_waiting = true;
-				pthread_cond_timedwait(&s->data_cv, &s->qmu, &ts);
-			} else {
-				s->w_waiting = true;
+				if (deadline < due)
+					due = deadline;
+			}
+			s->w_waiting = true;
+			if (due == UINT64_MAX) {
 				pthread_cond_wait(&s->data_cv, &s->qmu);
+			} else {
+				struct timespec ts = {.tv_sec = (time_t)(due / 1000000000ull),
+						      .tv_nsec = (long)(due % 1000000000ull)};
+
+				pthread_cond_timedwait(&s->data_cv, &s->qmu, &ts);
 			}
 			s->w_waiting = false;
 			continue;
@@ -863,10 +903,17 @@ static void *writer_main(void *arg)
 
 		pthread_mutex_lock(&s->qmu);
 		s->q_done += c->packets;
-		c->used = 0;
-		c->packets = 0;
-		c->next = s->q_free;
-		s->q_free = c;
+		/* Chunks beyond two were borrowed from the queues' budget for a backlog: they go
+		 * back once written (the other queues may need the bytes), unless the producer
+		 * waits for one. */
+		if (s->budget && s->chunks_alloc > 2 && !s->q_producer_waiting) {
+			chunk_free(s, c);
+		} else {
+			c->used = 0;
+			c->packets = 0;
+			c->next = s->q_free;
+			s->q_free = c;
+		}
 		pthread_cond_signal(&s->space_cv);
 		pthread_cond_broadcast(&s->done_cv);
 	}
@@ -1479,11 +1526,11 @@ static void store_free(struct pcap_store *s)
 	}
 	for (c = s->q_head; c; c = cn) {
 		cn = c->next;
-		free(c);
+		chunk_free(s, c);
 	}
 	for (c = s->q_free; c; c = cn) {
 		cn = c->next;
-		free(c);
+		chunk_free(s, c);
 	}
 	if (s->dirfd >= 0)
 		close(s->dirfd);
@@ -1682,6 +1729,20 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 	s->chunks_max = (unsigned)(q / s->chunk_size);
 	if (s->chunks_max < 2)
 		s->chunks_max = 2;
+	s->chunk_bytes = (sizeof(struct chunk) + s->chunk_size + (size_t)sysconf(_SC_PAGESIZE) - 1) &
+			 ~((size_t)sysconf(_SC_PAGESIZE) - 1);
+	if (cfg->budget) {
+		ret = queue_budget_join(cfg->budget, "store", 2 * (uint64_t)s->chunk_bytes);
+		if (ret < 0) {
+			errf(err, errlen,
+			     "the queues' memory budget has no room left for the store's two "
+			     "chunks (%zu bytes): give it more (--queue-memory)",
+			     2 * s->chunk_bytes);
+			goto fail;
+		}
+		s->budget = cfg->budget;
+		s->budget_id = ret;
+	}
 
 	ret = start_thread(&s->writer, writer_main, s);
 	if (!ret)
@@ -1719,10 +1780,13 @@ static struct chunk *chunk_get(struct pcap_store *s, bool *nomem)
 		s->q_free = c->next;
 		return c;
 	}
-	if (s->chunks_alloc >= s->chunks_max)
+	if (s->chunks_alloc >= s->chunks_max ||
+	    !queue_budget_charge(s->budget, s->budget_id, s->chunk_bytes))
 		return NULL;
-	c = malloc(sizeof(*c) + s->chunk_size);
-	if (!c) {
+	/* Mapped: freed, it goes back to the system (the heap may keep it). */
+	c = mmap(NULL, s->chunk_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c == MAP_FAILED) {
+		queue_budget_release(s->budget, s->budget_id, s->chunk_bytes);
 		*nomem = true;
 		return NULL;
 	}
@@ -1736,7 +1800,7 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 	struct rec_hdr h;
 	struct chunk *c;
 	size_t need;
-	bool nomem;
+	bool nomem, first = false;
 
 	if (!s || (!data && cap_len))
 		return -EINVAL;
@@ -1766,7 +1830,9 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 				t0 = mono_ns();
 				s->q_waits++;
 			}
+			s->q_producer_waiting = true;
 			pthread_cond_wait(&s->space_cv, &s->qmu);
+			s->q_producer_waiting = false;
 		}
 		if (t0)
 			s->q_wait_ns += mono_ns() - t0;
@@ -1779,15 +1845,21 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 			s->q_head = c;
 		s->q_tail = c;
 	}
+	if (!c->used) {
+		/* The writer, asleep with nothing queued, learns when this chunk is due. */
+		c->first_ns = mono_ns();
+		first = true;
+	}
 	memcpy(c->data + c->used, &h, sizeof(h));
 	if (cap_len)
 		memcpy(c->data + c->used + sizeof(h), data, cap_len);
 	c->used += need;
 	c->packets++;
 	s->q_in++;
-	/* Batched: a full chunk (one behind the tail) wakes the writer, the rest waits for the
-	 * batch's kick. A wake per packet cost a futex call and a write() of one packet each. */
-	if (s->w_waiting && (!s->batched || s->q_head != s->q_tail))
+	/* Batched: a full chunk (one behind the tail) wakes the writer, and a chunk's first
+	 * packet (for its deadline); the rest waits for the batch's kick. A wake per packet cost
+	 * a futex call and a write() of one packet each. */
+	if (s->w_waiting && (!s->batched || first || s->q_head != s->q_tail))
 		pthread_cond_signal(&s->data_cv);
 	pthread_mutex_unlock(&s->qmu);
 	return 0;
@@ -1798,7 +1870,7 @@ void pcap_store_kick(struct pcap_store *s)
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->qmu);
-	if (s->w_waiting && s->q_head)
+	if (s->w_waiting && s->q_head && !chunk_due(s, s->q_head))
 		pthread_cond_signal(&s->data_cv);
 	pthread_mutex_unlock(&s->qmu);
 }
@@ -1830,10 +1902,12 @@ int pcap_store_flush(struct pcap_store *s)
 		return -EINVAL;
 	pthread_mutex_lock(&s->qmu);
 	target = s->q_in;
+	s->q_flushes++; /* the writer takes the last chunk at once */
 	if (s->w_waiting && s->q_head) /* a batch not kicked yet */
 		pthread_cond_signal(&s->data_cv);
 	while (s->q_done < target)
 		pthread_cond_wait(&s->done_cv, &s->qmu);
+	s->q_flushes--;
 	pthread_mutex_unlock(&s->qmu);
 	return take_lost(s);
 }

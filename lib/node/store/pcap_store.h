@@ -33,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "queue/queue_budget.h"
+
 struct pcap_store;
 
 struct pcap_store_config {
@@ -52,6 +54,11 @@ struct pcap_store_config {
 	bool batched;              /* the producer calls pcap_store_kick() after each batch of
 				      writes: the writer is woken once per batch (or when a queue
 				      chunk fills), not once per packet */
+	/* Optional: the queues' shared memory budget (--queue-memory). The store joins it
+	 * with a floor of two chunks and charges every chunk it maps; a chunk the budget refuses
+	 * is waited for as at queue_bytes (the writer frees one: producer_waits). Chunks beyond
+	 * two go back to the system (and the budget) once written, unless the producer waits. */
+	struct queue_budget *budget;
 };
 
 struct pcap_store_stats {

@@ -113,7 +113,7 @@ int tap_replay(const struct tap_options *o, FILE *out, FILE *log)
 	{
 		struct tap_stores ts;
 
-		ret = tap_stores_open(o, true, NULL, NULL, &ts, err, sizeof(err));
+		ret = tap_stores_open(o, true, NULL, NULL, NULL, &ts, err, sizeof(err));
 		store = ts.store;
 		r.history = ts.history;
 		r.agent = ts.agent;

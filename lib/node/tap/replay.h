@@ -14,6 +14,7 @@
 struct pcap_store;
 struct entry_history;
 struct agent_local;
+struct queue_budget;
 
 /* What the tap and the replay keep their packets and entries in. */
 struct tap_stores {
@@ -25,10 +26,11 @@ struct tap_stores {
 /*
  * Open the PCAP store and (unless --no-history) the entry history and the agent over them,
  * splitting --storagelimit between them (docs/storage.md, "Entry history"). stats: the
- * agent's stats call (NULL: the history's counters). On error what was opened is in s (the
+ * agent's stats call (NULL: the history's counters). budget: the queues' shared memory budget
+ * (--queue-memory) the store and the history join, or NULL. On error what was opened is in s (the
  * caller closes it) and err says why.
  */
-int tap_stores_open(const struct tap_options *o, bool replay,
+int tap_stores_open(const struct tap_options *o, bool replay, struct queue_budget *budget,
 		    int (*stats)(void *, const char *, char **), void *stats_ctx,
 		    struct tap_stores *s, char *err, size_t errlen);
 

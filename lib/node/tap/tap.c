@@ -75,6 +75,9 @@ struct tap {
 	struct evloop_timer *cfg_timer;
 	struct capture *capture;
 	struct pcap_store *store;
+	/* --queue-memory: the dissection ring, the store's chunks and the history's buffers
+	 * share it (docs/storage.md, "One budget for the queues") */
+	struct queue_budget queue_budget;
 	struct tapped_pod *pods;
 	size_t n_pods, cap_pods;
 	uint32_t next_target_id;
@@ -435,7 +438,8 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	    .tick = entries_tick,
 	    .tick_ctx = t,
 	    .stop_timeout_ns = ENTRIES_STOP_TIMEOUT_NS,
-	    .interrupt_signo = SIGRTMIN};
+	    .interrupt_signo = SIGRTMIN,
+	    .budget = &t->queue_budget};
 	int ret;
 
 	if (t->o->filter) {
@@ -458,7 +462,10 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
 	ret = dissect_worker_start(&wc, t->engine, &t->worker);
 	if (ret) {
-		snprintf(err, errlen, "cannot start the dissection thread: %s", strerror(-ret));
+		snprintf(err, errlen, "cannot start the dissection thread: %s",
+			 ret == -ENOSPC ? "the queues' memory budget has no room left for its "
+					  "queue (--queue-memory)"
+					: strerror(-ret));
 		dissect_engine_destroy(t->engine);
 		t->engine = NULL;
 	}
@@ -1144,6 +1151,21 @@ static void dissect_stats_print(FILE *f, const struct dissect_stats *ds)
 	fputc('}', f);
 }
 
+/* --stats-json's "queue_memory": the budget, its peak, and per queue its floor, peak and
+ * refusals. */
+static void queue_budget_stats_print(FILE *f, const struct queue_budget_stats *qb)
+{
+	fprintf(f, ",\"queue_memory\":{\"limit\":%llu,\"peak\":%llu,\"used\":%llu",
+		(unsigned long long)qb->total, (unsigned long long)qb->peak,
+		(unsigned long long)qb->used);
+	for (unsigned i = 0; i < qb->members; i++)
+		fprintf(f, ",\"%s\":{\"floor\":%llu,\"peak\":%llu,\"used\":%llu,\"refused\":%llu}",
+			qb->m[i].name, (unsigned long long)qb->m[i].floor,
+			(unsigned long long)qb->m[i].peak, (unsigned long long)qb->m[i].used,
+			(unsigned long long)qb->m[i].refused);
+	fputc('}', f);
+}
+
 static void stats_json_print(FILE *f, const struct tap_options *o, const struct capture *cap,
 			     const uint64_t cnt[FLOE_CNT_MAX], const struct capture_stats *cs,
 			     const struct pcap_store_stats *st, const struct dissect_stats *ds,
@@ -1152,7 +1174,7 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 			     const struct name_resolver_stats *ns,
 			     const struct tls_source_stats *tls, const char *tls_blind,
 			     const struct tls_pcap_stats *tp, const struct pod_netns_stats *pn,
-			     const char *members)
+			     const struct queue_budget_stats *qb, const char *members)
 {
 	fprintf(f,
 		"{\"seen\":%llu,\"targeted\":%llu,\"recorded\":%llu,\"ringbuf_full\":%llu,"
@@ -1228,6 +1250,7 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 					 ? capture_ring_pending(cap)
 					 : 0));
 	dissect_stats_print(f, ds);
+	queue_budget_stats_print(f, qb);
 	pod_netns_stats_print(f, pn);
 	services_stats_print(f, o);
 	if (members && *members) /* the agent's own (agent_local_config.stats) */
@@ -1245,7 +1268,7 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 			    const struct name_resolver_stats *ns,
 			    const struct tls_source_stats *tls, const char *tls_blind,
 			    const struct tls_pcap_stats *tp, const struct pod_netns_stats *pn,
-			    FILE *log)
+			    const struct queue_budget_stats *qb, FILE *log)
 {
 	FILE *f = fopen(path, "w");
 
@@ -1253,7 +1276,7 @@ static int write_stats_json(const char *path, const struct tap_options *o,
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	stats_json_print(f, o, cap, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind, tp, pn,
+	stats_json_print(f, o, cap, cnt, cs, st, ds, ws, pods, hs, ns, tls, tls_blind, tp, pn, qb,
 			 NULL);
 	if (ferror(f) | fclose(f)) {
 		fprintf(log, "floe: --stats-json: cannot write %s: %s\n", path,
@@ -1279,6 +1302,7 @@ static int tap_live_stats(void *ctx, const char *members, char **json_out)
 	struct dissect_worker_stats ws = {};
 	struct entry_history_stats hs = {};
 	struct name_resolver_stats ns = {};
+	struct queue_budget_stats qb;
 	struct pod_netns_stats pn;
 	bool scanned;
 	size_t len = 0;
@@ -1302,9 +1326,10 @@ static int tap_live_stats(void *ctx, const char *members, char **json_out)
 	ds = t->dissect_snap;
 	ws = t->dissect_queue_snap;
 	pthread_mutex_unlock(&t->dissect_snap_lock);
+	queue_budget_get_stats(&t->queue_budget, &qb);
 	stats_json_print(f, t->o, t->capture, cnt, &cs, &st, &ds, &ws, t->next_target_id, &hs, &ns,
 			 &t->tls_snap, t->tls_blind_snap, &t->tls_pcap_snap, scanned ? &pn : NULL,
-			 members);
+			 &qb, members);
 	pthread_mutex_unlock(&t->tls_snap_lock);
 	if (fclose(f)) {
 		free(*json_out);
@@ -1312,6 +1337,22 @@ static int tap_live_stats(void *ctx, const char *members, char **json_out)
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* The summary's line for the queues' budget: its peak, and per queue its peak and refusals (a
+ * refusal was then handled as at the queue's own bound, and counted there too). */
+static void queue_budget_summary(const struct queue_budget_stats *qb, FILE *log)
+{
+	fprintf(log, "  queue memory                    peak %llu of %llu bytes (",
+		(unsigned long long)qb->peak, (unsigned long long)qb->total);
+	for (unsigned i = 0; i < qb->members; i++)
+		fprintf(log, "%s%s %llu", i ? ", " : "", qb->m[i].name,
+			(unsigned long long)qb->m[i].peak);
+	fprintf(log, "); refused:");
+	for (unsigned i = 0; i < qb->members; i++)
+		fprintf(log, "%s %s %llu", i ? "," : "", qb->m[i].name,
+			(unsigned long long)qb->m[i].refused);
+	fputc('\n', log);
 }
 
 static void print_summary(struct tap *t, const uint64_t cnt[FLOE_CNT_MAX],
@@ -1529,7 +1570,7 @@ static void on_housekeeping(struct evloop *l, struct evloop_timer *timer, void *
 	}
 }
 
-int tap_stores_open(const struct tap_options *o, bool replay,
+int tap_stores_open(const struct tap_options *o, bool replay, struct queue_budget *budget,
 		    int (*stats)(void *, const char *, char **), void *stats_ctx,
 		    struct tap_stores *s, char *err, size_t errlen)
 {
@@ -1554,6 +1595,7 @@ int tap_stores_open(const struct tap_options *o, bool replay,
 	    .zstd_level = o->compress ? 1 : 0,
 	    /* live: on_frames_end wakes the writer once per ring drain; a replay writes alone */
 	    .batched = !replay,
+	    .budget = budget,
 	};
 	ret = pcap_store_open(&sc, &s->store, err, errlen);
 	if (ret < 0 || !o->history)
@@ -1566,7 +1608,8 @@ int tap_stores_open(const struct tap_options *o, bool replay,
 					  /* as the PCAP store's: level 3 (the default) was ~20 % slower
 					   * on live.sh's entries and compressed them no better */
 					  .zstd_level = 1,
-					  .keep_older_than_packets = replay};
+					  .keep_older_than_packets = replay,
+					  .budget = budget};
 	struct agent_local_config ac = {.store_dir = o->store_dir,
 					.name = o->agent_name,
 					.stats = stats,
@@ -1617,6 +1660,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	}
 	if (o->pcap_file)
 		return tap_replay(o, out, log);
+	queue_budget_init(&t.queue_budget, o->queue_memory ? o->queue_memory : QUEUE_BUDGET_DEFAULT);
 	if (tap_scope_init(&t.scope, o->pod_regex, o->namespaces, o->all_namespaces, err,
 			   sizeof(err)) < 0) {
 		fprintf(log, "floe: %s\n", err);
@@ -1666,7 +1710,8 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	{
 		struct tap_stores ts;
 
-		ret = tap_stores_open(o, false, tap_live_stats, &t, &ts, err, sizeof(err));
+		ret = tap_stores_open(o, false, &t.queue_budget, tap_live_stats, &t, &ts, err,
+				      sizeof(err));
 		t.store = ts.store;
 		t.history = ts.history;
 		t.agent = ts.agent;
@@ -1821,6 +1866,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	{
 		struct entry_history_stats hs = {};
 		struct name_resolver_stats ns;
+		struct queue_budget_stats qb;
 
 		name_resolver_get_stats(t.names, &ns);
 		if (t.history) {
@@ -1843,11 +1889,13 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 		for (size_t i = 0; i < t.services_started; i++)
 			if (o->services[i].finish)
 				o->services[i].finish(o->services[i].ctx, log);
+		queue_budget_get_stats(&t.queue_budget, &qb);
+		queue_budget_summary(&qb, log);
 		if (o->stats_json &&
 		    write_stats_json(o->stats_json, o, t.capture, cnt, &cs, &st, &t.dissect,
 				     &t.dissect_queue, t.next_target_id, &hs, &ns, &t.tls_stats,
 				     t.tls_blind_snap, &t.tls_pcap_stats,
-				     t.netns_scanned ? &t.netns_snap : NULL, log) < 0)
+				     t.netns_scanned ? &t.netns_snap : NULL, &qb, log) < 0)
 			rc = 1;
 	}
 out:
@@ -1884,5 +1932,6 @@ out:
 	free(t.pods);
 	free(t.tls_blind_snap);
 	name_resolver_free(t.names);
+	queue_budget_destroy(&t.queue_budget);
 	return rc;
 }

@@ -103,6 +103,9 @@ struct tap_options {
 	bool no_capture_scope;
 	uint64_t body_max;       /* --body-max; 0: default */
 	uint64_t dissect_queue;  /* --dissect-queue: bytes of packets waiting; 0: default */
+	/* --queue-memory: one budget for the dissection queue, the store's chunks and the
+	 * history's buffers together; 0: QUEUE_BUDGET_DEFAULT */
+	uint64_t queue_memory;
 	uint64_t dissect_memory; /* --dissect-memory: the engine's memory budget; 0: default */
 	/* --name-history: names of gone pods and former services kept for entries (spans,
 	 * name_resolver.h); 0: NAME_RESOLVER_HISTORY_DEFAULT */

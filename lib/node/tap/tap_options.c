@@ -136,10 +136,17 @@ static void print_help(FILE *out)
 	    "      --no-capture-scope     record every packet of the tapped pods whatever\n"
 	    "                             --filter says\n"
 	    "      --body-max SIZE        body bytes kept per message in entries (default 64KiB)\n"
-	    "      --dissect-queue SIZE   packets waiting for the dissection thread, at most\n"
-	    "                             (default 8MiB; when full, the drain waits while the\n"
-	    "                             ring buffer is under half full, then packets are\n"
-	    "                             stored but not dissected, and counted)\n"
+	    "      --queue-memory SIZE    memory of the queues together: packets waiting for\n"
+	    "                             the dissection thread, for the store's writer, and\n"
+	    "                             entries for the history's (default 16MiB, at least\n"
+	    "                             8MiB; each has a floor, the rest is shared; when it\n"
+	    "                             is used up a queue does what it does when full,\n"
+	    "                             counted; docs/storage.md)\n"
+	    "      --dissect-queue SIZE   packets waiting for the dissection thread, at most,\n"
+	    "                             within --queue-memory (default 8MiB; when full, the\n"
+	    "                             drain waits while the ring buffer is under half\n"
+	    "                             full, then packets are stored but not dissected, and\n"
+	    "                             counted)\n"
 	    "      --dissect-memory SIZE  memory for dissection state (buffers, partial\n"
 	    "                             messages, waiting requests, held segments) of all\n"
 	    "                             connections together (default 256MiB, at least 4MiB);\n"
@@ -226,6 +233,7 @@ enum {
 	OPT_FILTER,
 	OPT_BODY_MAX,
 	OPT_DISSECT_QUEUE,
+	OPT_QUEUE_MEMORY,
 	OPT_STORE_GROUP,
 	OPT_DISSECT_MEMORY,
 	OPT_NAME_HISTORY,
@@ -415,6 +423,9 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 	case OPT_DISSECT_QUEUE:
 		return size_in(name, val, 64u << 10, "64KiB", 4ull << 30, "4GiB", &o->dissect_queue,
 			       err, errlen);
+	case OPT_QUEUE_MEMORY:
+		return size_in(name, val, 8u << 20, "8MiB", 1ull << 40, "1TiB", &o->queue_memory,
+			       err, errlen);
 	case OPT_DISSECT_MEMORY:
 		return size_in(name, val, DISSECT_MIN_MEMORY, "4MiB", 1ull << 40, "1TiB",
 			       &o->dissect_memory, err, errlen);
@@ -542,6 +553,7 @@ static const struct option long_opts[] = {
     {"filter", required_argument, NULL, OPT_FILTER},
     {"body-max", required_argument, NULL, OPT_BODY_MAX},
     {"dissect-queue", required_argument, NULL, OPT_DISSECT_QUEUE},
+    {"queue-memory", required_argument, NULL, OPT_QUEUE_MEMORY},
     {"dissect-memory", required_argument, NULL, OPT_DISSECT_MEMORY},
     {"name-history", required_argument, NULL, OPT_NAME_HISTORY},
     {"dns-names", required_argument, NULL, OPT_DNS_NAMES},
