@@ -434,6 +434,8 @@ try {
 	const nwIds = nwShown ? await listIds() : [];
 	ok(nwShown && nwIds.length === nw && new Set(nwIds).size === nw && nwIds.every((x) => nwAll.has(x)), `without worker.js the page parses the stream itself: the hub's ${nw} entries, all listed`,
 		{ page: await count(), hub: nw, parser: await page.$eval('#counts', (e) => e.dataset.parser), listed: nwIds.length });
+	const nwWs = await page.evaluate(() => window.__ws.sockets);
+	ok(nwWs.page >= 1 && nwWs.worker === 0, `without worker.js the page reads the socket itself (${nwWs.page} in the page, ${nwWs.worker} in a worker)`, nwWs);
 	page.off('request', noWorker);
 	await page.setRequestInterception(false);
 	phase = '';
