@@ -235,7 +235,7 @@ try {
 		await sleep(200);
 	}
 	const rows = await page.$$eval('.row[data-id]', (x) => x.length);
-	// Who parsed the stream (api.js's parser(): 'worker', or 'page' when it could not start one).
+	// Who read and parsed the stream (api.js's streamMode(): 'worker', or 'page' when it could not start one).
 	const parsedBy = await page.$eval('#counts', (e) => e.dataset.parser || '(not said: a page before the worker)');
 	ok(parsedBy === 'worker', `the stream was parsed in the Web Worker (the page says: ${parsedBy})`);
 	diag(`emitted ${r.sent} in ${r.took.toFixed(1)} s (${(r.sent / r.took).toFixed(0)}/s); page counted ${count}, lost ${lost}; ${rows} rows in the DOM`);
