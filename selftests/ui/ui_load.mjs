@@ -198,16 +198,17 @@ try {
 			let k = 0;
 			for (const t of [...tasks].sort((x, y) => x.ts - y.ts)) {
 				while (k < parts.length && parts[k].ts < t.ts) k++;
-				const by = { script: 0, style: 0, layout: 0, paint: 0 }, seen = new Set();
+				const by = { script: 0, style: 0, layout: 0, paint: 0, PrePaint: 0, Paint: 0, Layerize: 0, Commit: 0 }, seen = new Set();
 				for (let j = k; j < parts.length && parts[j].ts < t.ts + t.dur; j++) {
 					by[kind[parts[j].name]] += parts[j].dur / 1000;
+					if (kind[parts[j].name] === 'paint') by[parts[j].name] += parts[j].dur / 1000;
 					seen.add(parts[j].name);
 				}
 				if (seen.has('FireAnimationFrame') && seen.has('Layout')) draws.push({ dur: t.dur / 1000, ...by });
 			}
 			const q = (key, p) => { const v = draws.map((d) => d[key]).sort((x, y) => x - y); return v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))] : NaN; };
 			diag(`draw frames (tasks with an animation-frame callback and a layout): ${draws.length}; task ms median ${q('dur', 0.5).toFixed(1)}, p90 ${q('dur', 0.9).toFixed(1)}, max ${q('dur', 1).toFixed(1)}; ` +
-				`median per frame: script ${q('script', 0.5).toFixed(1)} (animation-frame callbacks, microtasks), style ${q('style', 0.5).toFixed(1)}, layout ${q('layout', 0.5).toFixed(1)}, paint ${q('paint', 0.5).toFixed(1)} (pre-paint, paint, layerize, commit); p90 script ${q('script', 0.9).toFixed(1)}`);
+				`median per frame: script ${q('script', 0.5).toFixed(1)} (animation-frame callbacks, microtasks), style ${q('style', 0.5).toFixed(1)}, layout ${q('layout', 0.5).toFixed(1)}, paint ${q('paint', 0.5).toFixed(1)} (pre-paint ${q('PrePaint', 0.5).toFixed(1)}, paint ${q('Paint', 0.5).toFixed(1)}, layerize ${q('Layerize', 0.5).toFixed(1)}, commit ${q('Commit', 0.5).toFixed(1)}); p90 script ${q('script', 0.9).toFixed(1)}`);
 		}
 		const over = tasks.filter((e) => e.dur / 1000 > FRAME_MAX_MS).length;
 		return { sent, took, gaps, ctl, longest, over, tasks: tasks.length, worker, heapMax, mainHeapMax, workerHeapMax, rssMax, busy };
