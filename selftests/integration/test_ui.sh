@@ -14,8 +14,8 @@
 # and never HTTP 200, health shows TLS blind spots (a fixture of the agent's stats) and a trigger
 # POSTed to the hub with the agent's counters, a second hub with --token asks for it and streams with it, no
 # console error on any page; the stream parsed in the Web Worker (and by the page without it),
-# the list holding exactly what the stream sent; the parser's order and bounded backlog
-# (selftests/ui/parser_check.mjs, no browser). Screenshots: build/ui-screenshots/<browser>/.
+# the list holding exactly what the stream sent; the worker's socket, its order, its bound and
+# the page taking over (selftests/ui/stream_check.mjs, no browser). Screenshots: build/ui-screenshots/<browser>/.
 # Skipped when chromium, node or ui/node_modules (make deps) or build/ui (make ui) are absent.
 # Usage (root, from the repo root): bash selftests/integration/test_ui.sh
 
@@ -98,8 +98,9 @@ EOS
 
 printf 'ip netns exec %s redis-cli -h %s -p %s PING >/dev/null\n' "$(pod_ns a)" $B $REDIS >"$T/ping.sh"
 
-# The page's parser without a browser: rows in order through the worker and past its backlog.
-checks node "$ROOT/selftests/ui/parser_check.mjs" "$T"
+# The page's stream without a browser: the worker reading the socket, in order, bounded; the
+# page taking over when the worker fails.
+checks node "$ROOT/selftests/ui/stream_check.mjs" "$T"
 
 SHOTS=$ROOT/build/ui-screenshots
 rm -rf "$SHOTS"

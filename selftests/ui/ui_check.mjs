@@ -131,21 +131,43 @@ const listIds = async () => {
 	await page.setViewport({ width: 1500, height: 1600 });
 	return ids;
 };
-// What the page's WebSocket receives, beside the page's own handler: messages, how many were
-// arrays (the hub's batches, ?batch=), the largest, and every entry id in arrival order.
+// What the stream's WebSocket receives, beside the page's own handler: messages, how many were
+// arrays (the hub's batches, ?batch=), the largest, and every entry id in arrival order. The
+// socket is the worker's (api.js): the page's Worker is started from a script that wraps the
+// worker's WebSocket, telling this page what it receives (a BroadcastChannel), then loads
+// the page's worker script (importScripts; a worker.js that fails to load fails that worker
+// as it would the real one). A socket the page opens itself (without the worker) is wrapped
+// too; each socket is counted where it was opened (sockets.worker, sockets.page).
 await page.evaluateOnNewDocument(() => {
+	const s = (window.__ws = { messages: 0, arrays: 0, maxBatch: 0, ids: [], sockets: { worker: 0, page: 0 }, workerScripts: [] });
+	const got = (data) => {
+		s.messages++;
+		let m;
+		try { m = JSON.parse(data); } catch { return; }
+		if (Array.isArray(m)) { s.arrays++; s.maxBatch = Math.max(s.maxBatch, m.length); }
+		for (const x of [].concat(m)) if (x && x.type === 'entry') s.ids.push(x.entry.id);
+	};
 	const W = window.WebSocket;
-	const s = (window.__ws = { messages: 0, arrays: 0, maxBatch: 0, ids: [] });
 	window.WebSocket = class extends W {
 		constructor(...a) {
 			super(...a);
-			this.addEventListener('message', (ev) => {
-				s.messages++;
-				let m;
-				try { m = JSON.parse(ev.data); } catch { return; }
-				if (Array.isArray(m)) { s.arrays++; s.maxBatch = Math.max(s.maxBatch, m.length); }
-				for (const x of [].concat(m)) if (x && x.type === 'entry') s.ids.push(x.entry.id);
-			});
+			s.sockets.page++;
+			this.addEventListener('message', (ev) => got(ev.data));
+		}
+	};
+	const spy = new BroadcastChannel('floe-test-ws');
+	spy.onmessage = (ev) => (ev.data.open ? s.sockets.worker++ : got(ev.data.text));
+	const PageWorker = window.Worker;
+	window.Worker = class extends PageWorker {
+		constructor(url, opts) {
+			const script = new URL(url, location.href).href;
+			s.workerScripts.push(script);
+			const wrap = `const spy = new BroadcastChannel('floe-test-ws'), W = self.WebSocket;
+				self.WebSocket = class extends W {
+					constructor(...a) { super(...a); spy.postMessage({ open: true }); this.addEventListener('message', (ev) => spy.postMessage({ text: ev.data })); }
+				};
+				importScripts(${JSON.stringify(script)});`;
+			super(URL.createObjectURL(new Blob([wrap], { type: 'text/javascript' })), opts);
 		}
 	};
 });
@@ -171,19 +193,24 @@ try {
 	const all = new Set((await api('/api/v1/entries', { limit: 10000 })).body.entries.map((e) => e.id));
 	// Batches: the page asked for them (every message an array) and got every entry of the hub
 	// exactly once across them (history and live, one stream since the page opened).
-	const ws = await page.evaluate(() => ({ ...window.__ws, ids: [...window.__ws.ids] }));
+	// The spy's messages from the worker may trail the page's rows by a moment.
+	const wsNow = () => page.evaluate(() => ({ ...window.__ws, ids: [...window.__ws.ids] }));
+	await until(async () => (await wsNow()).ids.length >= all.size, 5000);
+	const ws = await wsNow();
 	ok(ws.messages > 0 && ws.arrays === ws.messages, `the stream came in batches: ${ws.messages} WebSocket messages, all arrays, the largest of ${ws.maxBatch}`, { messages: ws.messages, arrays: ws.arrays });
 	ok(ws.ids.length === all.size && new Set(ws.ids).size === ws.ids.length && ws.ids.every((id) => all.has(id)),
 		`the batches held each of the hub's ${all.size} entries exactly once`, { got: ws.ids.length, distinct: new Set(ws.ids).size, hub: all.size });
 	const shown = await rows();
 	ok(shown.length > 0 && shown.every((r) => all.has(r.id)), `the ${shown.length} rows in view are hub entries`);
-	// The stream is parsed in the Web Worker (api.js's parser(): the page says 'worker' once the
-	// worker has answered; 'page' when it had to parse itself); in Chromium the DevTools
-	// protocol lists the worker itself.
+	// The stream is read and parsed in the Web Worker (api.js: the page says 'worker' once the
+	// worker has answered; 'page' when it reads the stream itself): the worker opened the
+	// socket, the page's main thread none; the worker's script is worker.js (in Chromium the
+	// DevTools protocol lists the worker running too).
 	const parsedBy = await page.$eval('#counts', (e) => e.dataset.parser);
 	const workers = FIREFOX ? [] : page.workers().map((w) => w.url());
-	ok(parsedBy === 'worker' && (FIREFOX || workers.some((u) => u === `${UI}/worker.js`)),
-		`the stream is parsed in a Web Worker (worker.js)${FIREFOX ? '' : `, running: ${workers.join(' ')}`}`, { parsedBy, workers });
+	ok(parsedBy === 'worker' && ws.sockets.worker >= 1 && ws.sockets.page === 0 && ws.workerScripts.includes(`${UI}/worker.js`) && (FIREFOX || workers.length >= 1),
+		`the stream's socket is read and parsed in a Web Worker (worker.js): ${ws.sockets.worker} socket(s) in the worker, ${ws.sockets.page} in the page${FIREFOX ? '' : `; running: ${workers.length}`}`,
+		{ parsedBy, sockets: ws.sockets, scripts: ws.workerScripts, workers });
 	// Shown == sent: scrolled through, the list's rows are exactly the entries the WebSocket
 	// brought (each once), none lost or doubled between the worker and the list.
 	const listed = await listIds();
@@ -407,6 +434,8 @@ try {
 	const nwIds = nwShown ? await listIds() : [];
 	ok(nwShown && nwIds.length === nw && new Set(nwIds).size === nw && nwIds.every((x) => nwAll.has(x)), `without worker.js the page parses the stream itself: the hub's ${nw} entries, all listed`,
 		{ page: await count(), hub: nw, parser: await page.$eval('#counts', (e) => e.dataset.parser), listed: nwIds.length });
+	const nwWs = await page.evaluate(() => window.__ws.sockets);
+	ok(nwWs.page >= 1 && nwWs.worker === 0, `without worker.js the page reads the socket itself (${nwWs.page} in the page, ${nwWs.worker} in a worker)`, nwWs);
 	page.off('request', noWorker);
 	await page.setRequestInterception(false);
 	phase = '';

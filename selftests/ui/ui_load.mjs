@@ -176,6 +176,9 @@ try {
 		const longestOf = (t) => t.reduce((m, e) => Math.max(m, e.dur / 1000), 0);
 		const tasks = tasksOf(main);
 		const longest = longestOf(tasks);
+		// The most CPU one task used (the trace's thread time): a task far longer than that
+		// waited descheduled, the machine's doing and not the page's.
+		const longestCpu = tasks.reduce((m, e) => Math.max(m, (e.tdur || 0) / 1000), 0);
 		const wk = uiPid && thread(uiPid, 'DedicatedWorker');
 		const wkTasks = tasksOf(wk);
 		const worker = wk ? { tasks: wkTasks.length, longest: longestOf(wkTasks), busy: busyOf(wk) / 1e6 / took } : null;
@@ -198,22 +201,31 @@ try {
 			let k = 0;
 			for (const t of [...tasks].sort((x, y) => x.ts - y.ts)) {
 				while (k < parts.length && parts[k].ts < t.ts) k++;
-				const by = { script: 0, style: 0, layout: 0, paint: 0 }, seen = new Set();
+				const by = { script: 0, style: 0, layout: 0, paint: 0, PrePaint: 0, Paint: 0, Layerize: 0, Commit: 0 }, seen = new Set();
 				for (let j = k; j < parts.length && parts[j].ts < t.ts + t.dur; j++) {
 					by[kind[parts[j].name]] += parts[j].dur / 1000;
+					if (kind[parts[j].name] === 'paint') by[parts[j].name] += parts[j].dur / 1000;
 					seen.add(parts[j].name);
 				}
-				if (seen.has('FireAnimationFrame') && seen.has('Layout')) draws.push({ dur: t.dur / 1000, ...by });
+				// CPU time (the trace's thread time, tdur, when it has it): what the draw cost the
+				// thread, without the time it waited descheduled on a loaded machine.
+				const cpu = { cpuDur: t.tdur / 1000, cpuLayout: 0, cpuPaint: 0 };
+				for (let j = k; j < parts.length && parts[j].ts < t.ts + t.dur; j++) {
+					if (kind[parts[j].name] === 'layout') cpu.cpuLayout += parts[j].tdur / 1000;
+					if (kind[parts[j].name] === 'paint') cpu.cpuPaint += parts[j].tdur / 1000;
+				}
+				if (seen.has('FireAnimationFrame') && seen.has('Layout')) draws.push({ dur: t.dur / 1000, ...by, ...cpu });
 			}
 			const q = (key, p) => { const v = draws.map((d) => d[key]).sort((x, y) => x - y); return v.length ? v[Math.min(v.length - 1, Math.floor(p * v.length))] : NaN; };
 			diag(`draw frames (tasks with an animation-frame callback and a layout): ${draws.length}; task ms median ${q('dur', 0.5).toFixed(1)}, p90 ${q('dur', 0.9).toFixed(1)}, max ${q('dur', 1).toFixed(1)}; ` +
-				`median per frame: script ${q('script', 0.5).toFixed(1)} (animation-frame callbacks, microtasks), style ${q('style', 0.5).toFixed(1)}, layout ${q('layout', 0.5).toFixed(1)}, paint ${q('paint', 0.5).toFixed(1)} (pre-paint, paint, layerize, commit); p90 script ${q('script', 0.9).toFixed(1)}`);
+				`median per frame: script ${q('script', 0.5).toFixed(1)} (animation-frame callbacks, microtasks), style ${q('style', 0.5).toFixed(1)}, layout ${q('layout', 0.5).toFixed(1)}, paint ${q('paint', 0.5).toFixed(1)} (pre-paint ${q('PrePaint', 0.5).toFixed(1)}, paint ${q('Paint', 0.5).toFixed(1)}, layerize ${q('Layerize', 0.5).toFixed(1)}, commit ${q('Commit', 0.5).toFixed(1)}); p90 script ${q('script', 0.9).toFixed(1)}; ` +
+				`CPU (thread time) per draw: median ${q('cpuDur', 0.5).toFixed(1)}, p90 ${q('cpuDur', 0.9).toFixed(1)}, max ${q('cpuDur', 1).toFixed(1)}; layout ${q('cpuLayout', 0.5).toFixed(1)}, paint ${q('cpuPaint', 0.5).toFixed(1)}`);
 		}
 		const over = tasks.filter((e) => e.dur / 1000 > FRAME_MAX_MS).length;
-		return { sent, took, gaps, ctl, longest, over, tasks: tasks.length, worker, heapMax, mainHeapMax, workerHeapMax, rssMax, busy };
+		return { sent, took, gaps, ctl, longest, longestCpu, over, tasks: tasks.length, worker, heapMax, mainHeapMax, workerHeapMax, rssMax, busy };
 	}
 	const MiB = (b) => (b / 1048576).toFixed(1);
-	const fmt = (r) => (cdp ? `longest main-thread task ${r.longest.toFixed(1)} ms (${r.over} of ${r.tasks} over ${FRAME_MAX_MS} ms); ` : '') +
+	const fmt = (r) => (cdp ? `longest main-thread task ${r.longest.toFixed(1)} ms (${r.over} of ${r.tasks} over ${FRAME_MAX_MS} ms; the most CPU a task used ${r.longestCpu.toFixed(1)} ms); ` : '') +
 		`longest frame gap ${r.gaps.max.toFixed(1)} ms, ${r.gaps.n} frames in ${r.took.toFixed(1)} s (${r.gaps.over} gaps over ${FRAME_MAX_MS} ms); longest event-loop stall ${r.gaps.stall.toFixed(0)} ms; ` +
 		(cdp ? `JS heap max ${MiB(r.heapMax)} MiB (the page's at most ${MiB(r.mainHeapMax)}, the worker's ${MiB(r.workerHeapMax)}); ` : '') + `browser RSS max ${MiB(r.rssMax)} MiB` +
 		(cdp ? `; main thread busy ${(r.busy.TaskDuration * 100).toFixed(0)}% (script ${(r.busy.ScriptDuration * 100).toFixed(0)}%, layout ${(r.busy.LayoutDuration * 100).toFixed(0)}%, style ${(r.busy.RecalcStyleDuration * 100).toFixed(0)}%)` : '') +
@@ -235,7 +247,7 @@ try {
 		await sleep(200);
 	}
 	const rows = await page.$$eval('.row[data-id]', (x) => x.length);
-	// Who parsed the stream (api.js's parser(): 'worker', or 'page' when it could not start one).
+	// Who read and parsed the stream (api.js's streamMode(): 'worker', or 'page' when it could not start one).
 	const parsedBy = await page.$eval('#counts', (e) => e.dataset.parser || '(not said: a page before the worker)');
 	ok(parsedBy === 'worker', `the stream was parsed in the Web Worker (the page says: ${parsedBy})`);
 	diag(`emitted ${r.sent} in ${r.took.toFixed(1)} s (${(r.sent / r.took).toFixed(0)}/s); page counted ${count}, lost ${lost}; ${rows} rows in the DOM`);

@@ -6,7 +6,7 @@
 // carry that header from a browser, offers it as the subprotocol "floe.bearer.<base64url>"
 // beside "floe" (docs/ui.md).
 
-import { digest } from './rows.js';
+import { readSocket } from './stream.js';
 
 const TOKEN_KEY = 'floe.token';
 export const token = () => sessionStorage.getItem(TOKEN_KEY) || '';
@@ -73,94 +73,71 @@ const b64url = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s))).
 
 /*
  * The live stream: history since `since`, then live entries. Callbacks: onRows(array of rows,
- * in order: rows.js's compact), onLive(), onLost(n, total), onAgent(msg), onClose(reason).
+ * in order: rows.js's pack), onDropped(n) (rows the worker let go unsent: the oldest, past
+ * MAX_ROWS while the page did not take them), onLive(), onLost(n, total), onAgent(msg),
+ * onClose(reason), onRestart() (the stream starts over from `since`: what was shown goes).
  * Returns a close function. The stream is asked for batches (`batch`, `batch_ms`:
- * docs/hub.md): each WebSocket message is a JSON array of up to STREAM_BATCH messages, so that
- * thousands of entries a second cost the page a few message events, not one each. Each
- * message's text goes to the parser (a Web Worker: parser()), which parses it and makes the
- * rows; the main thread gets them ready.
+ * docs/hub.md): each WebSocket message is a JSON array of up to STREAM_BATCH messages.
+ *
+ * The socket is read in a Web Worker (stream.worker.js, served as worker.js beside app.js),
+ * which parses each message and makes the rows: the main thread gets no socket message, only
+ * ready rows. When the worker cannot run (no Worker, worker.js not served, its script failed)
+ * the page reads the socket and parses it itself (stream.js, the same code); a stream the
+ * worker had open starts over in the page (onRestart), so nothing is shown twice.
  * A refused handshake (a wrong or missing token) is not told apart by the browser: the page
  * asks the hub (a fetch) and, on 401, for the token, then opens the stream again.
  */
 export const STREAM_BATCH = 1000;
 export const STREAM_BATCH_MS = 100;
 
-/*
- * The page's one parser: post(stream, text) parses a WebSocket message's text off the main
- * thread (stream.worker.js, served as worker.js beside app.js) and hands its operations
- * (rows.js's digest) to the stream's handler, in the order posted. Streams are numbered so
- * that what a closed stream still had in the worker is dropped. When the worker cannot run
- * (no Worker, worker.js not served) the page digests the text itself, the texts the worker
- * had not answered first: nothing is lost or reordered, only the main thread does the work.
- * mode: 'worker' once the worker has answered, 'page' when the page parses, '' before either.
- *
- * Bounded: the texts the worker has not answered yet are at most BACKLOG characters. Past
- * that (the worker slower than the stream) the page parses the text itself, its operations
- * held back until the worker's earlier ones are delivered (messages are numbered): the main
- * thread then reads the WebSocket only as fast as it parses, so the browser stops reading the
- * socket and the hub counts what it cannot send as lost, as it did before the worker, instead
- * of texts piling up in the worker's queue without bound.
- */
-const BACKLOG = 16 << 20;
-let theParser = null;
-export function parser() {
-	if (theParser) return theParser;
-	const handlers = new Map(); // stream -> fn(ops)
-	const inWorker = new Map(); // message number -> [stream, text]: posted, not answered
-	const done = new Map(); // message number -> [stream, ops]: parsed, waiting for its turn
-	let posted = 0, next = 1, backlog = 0;
-	const deliver = () => {
-		for (let d; (d = done.get(next)); next++) {
-			done.delete(next);
-			handlers.get(d[0])?.(d[1]);
+// Who reads the stream: 'worker' once the worker has answered, 'page' when the page does, ''
+// before either (#counts' data-parser).
+let mode = '';
+export const streamMode = () => mode;
+
+// The page's one stream worker, started at the first stream; null when it cannot run.
+let client;
+function streamWorker() {
+	if (client !== undefined) return client;
+	let w;
+	try {
+		w = new Worker(new URL('worker.js', import.meta.url));
+	} catch {
+		mode = 'page';
+		return (client = null);
+	}
+	const streams = new Map(); // id -> { onOps, onClose, onFail }
+	w.onmessage = ({ data: m }) => {
+		mode = 'worker';
+		const s = streams.get(m.id);
+		if (m.type === 'ops') {
+			s?.onOps(m.ops, m.dropped);
+			w.postMessage({ type: 'ack', id: m.id });
+		} else if (m.type === 'closed' && s) {
+			streams.delete(m.id);
+			s.onClose(m);
 		}
 	};
-	const p = (theParser = {
-		mode: '',
-		worker: null,
-		handle: (stream, fn) => handlers.set(stream, fn),
-		forget: (stream) => handlers.delete(stream),
-		post(stream, text) {
-			const n = ++posted;
-			if (!p.worker || backlog + text.length > BACKLOG) {
-				done.set(n, [stream, digest(text)]);
-				return deliver();
-			}
-			backlog += text.length;
-			inWorker.set(n, [stream, text]);
-			p.worker.postMessage({ n, text });
+	// The script did not load or threw: it will not answer; its streams start over in the page.
+	w.onerror = (ev) => {
+		ev.preventDefault();
+		w.terminate();
+		client = null;
+		mode = 'page';
+		const failed = [...streams.values()];
+		streams.clear();
+		for (const s of failed) s.onFail();
+	};
+	return (client = {
+		open(id, url, protocols, handlers) {
+			streams.set(id, handlers);
+			w.postMessage({ type: 'open', id, url, protocols });
+			return () => {
+				streams.delete(id);
+				w.postMessage({ type: 'close', id });
+			};
 		},
 	});
-	const fallBack = () => {
-		if (!p.worker) return;
-		p.worker.terminate();
-		p.worker = null;
-		p.mode = 'page';
-		for (const [n, [stream, text]] of inWorker) done.set(n, [stream, digest(text)]);
-		inWorker.clear();
-		backlog = 0;
-		deliver();
-	};
-	try {
-		p.worker = new Worker(new URL('worker.js', import.meta.url));
-	} catch {
-		p.mode = 'page';
-		return p;
-	}
-	p.worker.onmessage = (ev) => {
-		const { n, ops } = ev.data, [stream, text] = inWorker.get(n);
-		inWorker.delete(n);
-		backlog -= text.length;
-		p.mode = 'worker';
-		done.set(n, [stream, ops]);
-		deliver();
-	};
-	// The script did not load or threw: it will not answer.
-	p.worker.onerror = (ev) => {
-		ev.preventDefault();
-		fallBack();
-	};
-	return p;
 }
 
 let streams = 0;
@@ -172,34 +149,43 @@ export function openStream({ q, since }, cb) {
 	if (since) u.searchParams.set('since', since);
 	u.searchParams.set('batch', STREAM_BATCH);
 	u.searchParams.set('batch_ms', STREAM_BATCH_MS);
-	let closed = false, ws = null, opened = false;
-	const id = ++streams, ps = parser();
-	ps.handle(id, (ops) => {
+	const id = ++streams;
+	let closed = false, stop = null;
+	const onOps = (ops, dropped) => {
+		if (dropped) cb.onDropped(dropped);
 		for (const op of ops) {
 			if (op.rows) cb.onRows(op.rows);
 			else if (op.type === 'live') cb.onLive();
 			else if (op.type === 'lost') cb.onLost(op.lost, op.total);
 			else if (op.type === 'agent') cb.onAgent(op);
 		}
-	});
-	const open = () => {
-		ws = token() ? new WebSocket(u, ['floe', `floe.bearer.${b64url(token())}`]) : new WebSocket(u);
-		ws.onopen = () => { opened = true; };
-		ws.onmessage = (ev) => ps.post(id, ev.data);
-		ws.onclose = async (ev) => {
-			if (closed) return;
-			if (!opened) {
-				// Never opened: a 401? authFetch asks for the token when it is that.
-				const r = await authFetch(new URL('api/v1/agents', location.href)).catch(() => null);
-				if (!closed && r && r.ok && token()) return open();
-			}
-			cb.onClose(ev.reason || `closed (${ev.code})`, ev.code);
-		};
 	};
-	open();
+	const onClose = async ({ opened, reason, code }) => {
+		if (closed) return;
+		if (!opened) {
+			// Never opened: a 401? authFetch asks for the token when it is that.
+			const r = await authFetch(new URL('api/v1/agents', location.href)).catch(() => null);
+			if (!closed && r && r.ok && token()) return start();
+		}
+		cb.onClose(reason || `closed (${code})`, code);
+	};
+	const onFail = () => {
+		if (closed) return;
+		cb.onRestart();
+		start();
+	};
+	const start = () => {
+		const protocols = token() ? ['floe', `floe.bearer.${b64url(token())}`] : [];
+		const w = streamWorker();
+		if (w) stop = w.open(id, u.href, protocols, { onOps, onClose, onFail });
+		else {
+			mode = 'page';
+			stop = readSocket(u.href, protocols, { onOps: (ops) => onOps(ops, 0), onClose });
+		}
+	};
+	start();
 	return () => {
 		closed = true;
-		ps.forget(id);
-		ws.close();
+		stop();
 	};
 }

@@ -5,9 +5,10 @@
 // Memory: an entry is kept only as its row (rows.js: a dozen short strings, cut at 200
 // characters, packed into one string), not as the entry the stream sent (headers, bodies:
 // kilobytes each); the details view fetches the entry in full. The stream's text is parsed
-// and made rows in a Web Worker (api.js's parser()): the main thread only stores rows and
-// unpacks and draws the ones in view. The rows are a ring of MAX_ROWS (the oldest leave in
-// O(1), no array shifting), and so are the rows waiting while paused: at most 2 x MAX_ROWS.
+// and made rows in a Web Worker, which reads the WebSocket itself (api.js: openStream): the
+// main thread only stores ready rows and unpacks and draws the ones in view. The rows are a
+// ring of MAX_ROWS (the oldest leave in O(1), no array shifting), and so are the rows waiting
+// while paused: at most 2 x MAX_ROWS (and MAX_ROWS more in the worker, not yet taken).
 //
 // The rows all have one height, so the rows in view follow from the scroll offset alone
 // (rowWindow): no per-row measurements. A general virtualizer (@tanstack/virtual-core, used
@@ -18,16 +19,19 @@
 // redraws the rows in view and the counts line (Counts), nothing else; the query bar, the KFL
 // box and the details render only on what the user does.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { openStream, parser } from './api.js';
+import { openStream, streamMode } from './api.js';
+import { MAX_ROWS } from './stream.js';
 import { isRow, rowId, unpack } from './rows.js';
 import { KflBox } from './kflbox.jsx';
 import { Details } from './details.jsx';
 
-export const MAX_ROWS = 100000;
 const ROW = 26;
 const UPDATE_MS = 100;
 const RANGES = { '5m': 300, '15m': 900, '1h': 3600, '24h': 86400, all: 0 };
-const OVERSCAN = 10;
+// Rows drawn beyond the view, above and below: they cover a scroll the compositor makes ahead
+// of the next draw. Each costs its layout and paint at every draw while entries stream in
+// (every row in view is new at 5,000 entries/s), so only a few.
+const OVERSCAN = 3;
 
 // The indexes [first, last) of the rows to draw for a scroll offset and a view height.
 export function rowWindow(scrollTop, height, count) {
@@ -120,7 +124,7 @@ function Counts({ store, paused }) {
 	useStore(store);
 	const count = store.rows.length, s = store.status;
 	return (
-		<div class="counts" id="counts" data-count={count + store.evicted} data-lost={s.lost} data-parser={parser().mode}>
+		<div class="counts" id="counts" data-count={count + store.evicted} data-lost={s.lost} data-parser={streamMode()}>
 			<span id="count">{count + store.evicted}</span> matching
 			{store.evicted ? ` (${store.evicted} oldest dropped from view)` : ''}
 			{' · '}<span class={s.lost ? 'warn' : 'muted'}>lost: <span id="lost">{s.lost}</span></span>
@@ -348,6 +352,9 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 				store.add(rows);
 				if (!raf) raf = requestAnimationFrame(tick);
 			},
+			// Rows the worker let go before the page took them (past MAX_ROWS): the oldest.
+			onDropped: (n) => { store.evicted += n; },
+			onRestart: () => store.reset(),
 			onLive: () => store.setStatus({ live: true }),
 			onLost: (n, total) => store.setStatus({ lost: total }),
 			onAgent: (m) => store.setStatus({ agents: [...store.status.agents.slice(-4), `${m.agent}: ${m.error}`] }),
