@@ -77,19 +77,27 @@ enum fast_body {
 	FB_TRAILER,    /* after the last chunk: trailers or the final CRLF */
 };
 
+/* What only http_parser's messages need: the parser and the strings its callbacks collect
+ * (start line, the field being read). Made for a direction's first such message, then kept. */
+struct msg_parser {
+	http_parser hp;
+	struct strbuf line, name, value;
+};
+
 /* The message being parsed in one direction. */
 struct msg {
-	http_parser hp;     /* MSG_HP only */
+	struct msg_parser *p; /* NULL until needed (MSG_HP) */
+	struct h1 *st;
+	struct xch *x;
+	struct h1_head *head; /* its fields as they come (http1_fields.h) */
+	enum tcp_dir dir;
 	enum msg_mode mode;
 	enum fast_body fb;
-	unsigned crlf_left;
 	/* From the head once complete (http_parser's or the scan's): */
-	unsigned method, status, major, minor;
-	uint64_t content_length; /* UINT64_MAX: none */
-	bool upgrade;            /* http_parser's upgrade flag (MSG_FAST: never) */
-	struct h1 *st;
-	enum tcp_dir dir;
-	struct xch *x;
+	uint16_t status;
+	uint8_t method, major, minor;
+	bool upgrade;       /* http_parser's upgrade flag (MSG_FAST: never) */
+	uint8_t crlf_left;
 	bool begun, head_done, done, in_value, trailing, cut;
 	bool resync;
 	bool line_done;     /* the start line is complete */
@@ -97,13 +105,12 @@ struct msg {
 	bool body_known;    /* body_left says how many body bytes surely follow */
 	bool until_close;   /* response body ends with the connection */
 	bool is_chunked;
+	bool head_made;     /* the head is complete: "request" / "response" can be set */
+	uint64_t content_length; /* UINT64_MAX: none */
 	uint64_t body_left;
 	uint64_t head_bytes, wire, gap_bytes;
 	uint64_t trailer_bytes; /* bounded like a head */
 	uint64_t ts_first;
-	struct h1_head *head; /* its fields as they come (http1_fields.h) */
-	bool head_made;     /* the head is complete: "request" / "response" can be set */
-	struct strbuf line, name, value;
 	struct http_body body;
 };
 
@@ -433,14 +440,19 @@ static void msg_reset(struct msg *m)
 	h1_head_free(m->head);
 	m->head = NULL;
 	m->head_made = false;
-	m->line.len = m->name.len = m->value.len = 0;
-	/* A long head's buffers are not kept for the next message of a keep-alive connection. */
-	if (m->line.cap > HTTP1_KEEP_BUF)
-		sb_free(&m->line);
-	if (m->name.cap > HTTP1_KEEP_BUF)
-		sb_free(&m->name);
-	if (m->value.cap > HTTP1_KEEP_BUF)
-		sb_free(&m->value);
+	if (m->p) {
+		struct msg_parser *mp = m->p;
+
+		mp->line.len = mp->name.len = mp->value.len = 0;
+		/* A long head's buffers are not kept for the next message of a keep-alive
+		 * connection. */
+		if (mp->line.cap > HTTP1_KEEP_BUF)
+			sb_free(&mp->line);
+		if (mp->name.cap > HTTP1_KEEP_BUF)
+			sb_free(&mp->name);
+		if (mp->value.cap > HTTP1_KEEP_BUF)
+			sb_free(&mp->value);
+	}
 	http_body_reset(&m->body);
 	m->x = NULL;
 	m->begun = m->head_done = m->done = m->in_value = m->trailing = m->cut = false;
@@ -455,20 +467,27 @@ static void msg_reset(struct msg *m)
 	m->upgrade = false;
 }
 
-/* Hand the message to http_parser from its first byte. */
-static void msg_parser_start(struct msg *m)
+/* Hand the message to http_parser from its first byte. 0 or -ENOMEM. */
+static int msg_parser_start(struct msg *m)
 {
-	http_parser_init(&m->hp, m->dir == TCP_DIR_C2S ? HTTP_REQUEST : HTTP_RESPONSE);
-	m->hp.data = m;
+	if (!m->p && !(m->p = calloc(1, sizeof(*m->p))))
+		return -ENOMEM;
+	http_parser_init(&m->p->hp, m->dir == TCP_DIR_C2S ? HTTP_REQUEST : HTTP_RESPONSE);
+	m->p->hp.data = m;
 	m->mode = MSG_HP;
+	return 0;
 }
 
 static void msg_free(struct msg *m)
 {
 	msg_reset(m);
-	sb_free(&m->line);
-	sb_free(&m->name);
-	sb_free(&m->value);
+	if (m->p) {
+		sb_free(&m->p->line);
+		sb_free(&m->p->name);
+		sb_free(&m->p->value);
+		free(m->p);
+		m->p = NULL;
+	}
 	http_body_reset(&m->body);
 }
 
@@ -483,19 +502,20 @@ static struct h1_head *msg_head(struct msg *m)
 /* Add the header (or trailer) field collected so far. */
 static int flush_field(struct msg *m)
 {
-	size_t vlen = m->value.len;
+	struct strbuf *name = &m->p->name, *value = &m->p->value;
+	size_t vlen = value->len;
 	int err = 0;
 
-	if (!m->name.len && !vlen)
+	if (!name->len && !vlen)
 		return 0;
-	while (vlen && (m->value.p[vlen - 1] == ' ' || m->value.p[vlen - 1] == '\t'))
+	while (vlen && (value->p[vlen - 1] == ' ' || value->p[vlen - 1] == '\t'))
 		vlen--;
 	if (!msg_head(m))
 		err = -ENOMEM;
 	else
-		err = h1_head_add_field(m->head, m->trailing, sb_str(&m->name), m->name.len,
-					sb_str(&m->value), vlen);
-	m->name.len = m->value.len = 0;
+		err = h1_head_add_field(m->head, m->trailing, sb_str(name), name->len,
+					sb_str(value), vlen);
+	name->len = value->len = 0;
 	m->in_value = false;
 	return err;
 }
@@ -570,12 +590,12 @@ static int on_message_begin(http_parser *hp)
 
 static int on_url(http_parser *hp, const char *at, size_t n)
 {
-	return sb_add(&msg_of(hp)->line, at, n) ? -1 : 0;
+	return sb_add(&msg_of(hp)->p->line, at, n) ? -1 : 0;
 }
 
 static int on_status(http_parser *hp, const char *at, size_t n)
 {
-	return sb_add(&msg_of(hp)->line, at, n) ? -1 : 0;
+	return sb_add(&msg_of(hp)->p->line, at, n) ? -1 : 0;
 }
 
 static int on_header_field(http_parser *hp, const char *at, size_t n)
@@ -587,7 +607,7 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 		return -1;
 	if (m->in_value && flush_field(m))
 		return -1;
-	return sb_add(&m->name, at, n) ? -1 : 0;
+	return sb_add(&m->p->name, at, n) ? -1 : 0;
 }
 
 static int on_header_value(http_parser *hp, const char *at, size_t n)
@@ -597,7 +617,7 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
 	m->in_value = true;
 	if (m->trailing && (m->trailer_bytes += n) > HTTP1_HEAD_MAX)
 		return -1;
-	return sb_add(&m->value, at, n) ? -1 : 0;
+	return sb_add(&m->p->value, at, n) ? -1 : 0;
 }
 
 static void copy_upgrade_proto(struct xch *x, const char *v)
@@ -627,7 +647,7 @@ static bool head_make(struct msg *m, const char *line, size_t len)
 /* What http_parser knows of the start line and the framing, for a message it reads. */
 static void msg_take_parser(struct msg *m)
 {
-	const http_parser *hp = &m->hp;
+	const http_parser *hp = &m->p->hp;
 
 	m->method = hp->method;
 	m->status = hp->status_code;
@@ -689,11 +709,11 @@ static int on_headers_complete(http_parser *hp)
 {
 	struct msg *m = msg_of(hp);
 
-	if (m->in_value || m->name.len)
+	if (m->in_value || m->p->name.len)
 		if (flush_field(m))
 			return -1;
 	msg_take_parser(m);
-	return head_complete(m, sb_str(&m->line), m->line.len);
+	return head_complete(m, sb_str(&m->p->line), m->p->line.len);
 }
 
 /* n body bytes (zeros standing for a gap's while gap_feed). */
@@ -741,7 +761,7 @@ static int on_message_complete(http_parser *hp)
 {
 	struct msg *m = msg_of(hp);
 
-	if ((m->in_value || m->name.len) && flush_field(m))
+	if ((m->in_value || m->p->name.len) && flush_field(m))
 		return -1;
 	m->done = true;
 	/* Stop at the message's end: the caller starts the next one with a fresh parser. */
@@ -936,9 +956,9 @@ static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why,
 	}
 	m->cut = true;
 	/* A head cut after its start line: what came of it (the field being read is dropped). */
-	if (!m->head_made && m->line_done) {
-		msg_take_parser(m); /* line_done: http_parser's message (MSG_FAST heads are made) */
-		m->head_made = head_make(m, sb_str(&m->line), m->line.len);
+	if (!m->head_made && m->line_done && m->mode == MSG_HP) {
+		msg_take_parser(m);
+		m->head_made = head_make(m, sb_str(&m->p->line), m->p->line.len);
 	}
 	msg_close_obj(m);
 	m->x = NULL;
@@ -1003,10 +1023,8 @@ static size_t fast_head(struct h1 *st, struct msg *m, const uint8_t *p, size_t n
 		return skip;
 	}
 	avail = (n < cap ? n : cap) - skip;
-	if (!avail || h1_scan_head(p + skip, avail, m->dir == TCP_DIR_C2S, &scan) != H1_SCAN_OK) {
-		msg_parser_start(m);
-		return 0;
-	}
+	if (!avail || h1_scan_head(p + skip, avail, m->dir == TCP_DIR_C2S, &scan) != H1_SCAN_OK)
+		return msg_parser_start(m) ? msg_fail(st, m, 0, n, ts_last) : 0;
 	m->mode = MSG_FAST;
 	m->wire += skip;
 	m->head_bytes += skip;
@@ -1048,17 +1066,19 @@ static const http_parser_settings no_callbacks;
 
 /* Give the rest of a fast message's chunked body to http_parser, put by a head of its own
  * (and a last chunk, for trailers) where the message is: at a chunk-size line. */
-static void msg_parser_prime(struct msg *m, bool trailers)
+static int msg_parser_prime(struct msg *m, bool trailers)
 {
 	static const char req[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
 	static const char resp[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
 	bool c2s = m->dir == TCP_DIR_C2S;
 
-	msg_parser_start(m);
-	http_parser_execute(&m->hp, &no_callbacks, c2s ? req : resp,
+	if (msg_parser_start(m))
+		return -ENOMEM;
+	http_parser_execute(&m->p->hp, &no_callbacks, c2s ? req : resp,
 			    (c2s ? sizeof(req) : sizeof(resp)) - 1);
 	if (trailers)
-		http_parser_execute(&m->hp, &no_callbacks, "0\r\n", 3);
+		http_parser_execute(&m->p->hp, &no_callbacks, "0\r\n", 3);
+	return 0;
 }
 
 static int hex_digit(uint8_t b)
@@ -1110,7 +1130,8 @@ static size_t fast_body(struct h1 *st, struct msg *m, const uint8_t *p, size_t n
 			for (j = i; j < n && j - i < 15 && hex_digit(p[j]) >= 0; j++)
 				size = size * 16 + (uint64_t)hex_digit(p[j]);
 			if (j == i || j + 1 >= n || p[j] != '\r' || p[j + 1] != '\n') {
-				msg_parser_prime(m, false);
+				if (msg_parser_prime(m, false))
+					goto fail;
 				break;
 			}
 			i = j + 2;
@@ -1126,7 +1147,8 @@ static size_t fast_body(struct h1 *st, struct msg *m, const uint8_t *p, size_t n
 			break;
 		case FB_TRAILER:
 			if (n - i < 2 || p[i] != '\r' || p[i + 1] != '\n') {
-				msg_parser_prime(m, true);
+				if (msg_parser_prime(m, true))
+					goto fail;
 				break;
 			}
 			i += 2;
@@ -1142,6 +1164,9 @@ done:
 	m->done = true;
 	msg_done(st, m, ts_last);
 	return i;
+fail:
+	m->wire += i;
+	return i + msg_fail(st, m, 0, n - i, ts_last);
 }
 
 /* A fast message's body bytes lost in a gap: count missing of them (at most body_left). */
@@ -1175,13 +1200,13 @@ static size_t parser_run(struct h1 *st, struct msg *m, const uint8_t *p, size_t 
 
 	if (!m->head_done && len > HTTP1_HEAD_MAX - m->head_bytes)
 		len = HTTP1_HEAD_MAX - m->head_bytes;
-	k = http_parser_execute(&m->hp, &settings, (const char *)p, len);
+	k = http_parser_execute(&m->p->hp, &settings, (const char *)p, len);
 	if (k > len)
 		k = len;
 	m->wire += k;
 	if (!head_before)
 		m->head_bytes += k;
-	err = HTTP_PARSER_ERRNO(&m->hp);
+	err = HTTP_PARSER_ERRNO(&m->p->hp);
 	if (err == HPE_PAUSED && m->done) {
 		msg_done(st, m, ts_last);
 		return k;
@@ -1223,10 +1248,10 @@ static void feed_gap(struct h1 *st, struct msg *m, uint64_t count, uint64_t ts)
 		size_t k;
 
 		st->ts_now = ts;
-		k = http_parser_execute(&m->hp, &settings, (const char *)zeros, n);
+		k = http_parser_execute(&m->p->hp, &settings, (const char *)zeros, n);
 		m->wire += k;
 		count -= k;
-		if (HTTP_PARSER_ERRNO(&m->hp) != HPE_OK || k < n)
+		if (HTTP_PARSER_ERRNO(&m->p->hp) != HPE_OK || k < n)
 			break;
 	}
 	m->gap_feed = false;
@@ -1318,7 +1343,7 @@ static void h1_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missing
 				msg_done(st, m, ts);
 		} else if (skip) {
 			feed_gap(st, m, skip, ts);
-			if (m->done && HTTP_PARSER_ERRNO(&m->hp) == HPE_PAUSED)
+			if (m->done && HTTP_PARSER_ERRNO(&m->p->hp) == HPE_PAUSED)
 				msg_done(st, m, ts);
 		}
 		missing -= skip;
@@ -1374,7 +1399,7 @@ static void h1_close(void *vst, struct conn *c, enum conn_end why, uint64_t ts)
 			if (s2c->mode == MSG_FAST)
 				s2c->done = true; /* FB_EOF */
 			else
-				http_parser_execute(&s2c->hp, &settings, NULL, 0);
+				http_parser_execute(&s2c->p->hp, &settings, NULL, 0);
 			if (s2c->done)
 				msg_done(st, s2c, ts);
 		}
@@ -1437,7 +1462,9 @@ static size_t h1_mem(const void *vst)
 		const struct msg *m = &st->m[d];
 		size_t body = 2 * m->body.len < m->body.max ? 2 * m->body.len : m->body.max;
 
-		n += m->line.cap + m->name.cap + m->value.cap + (body > m->body.len ? body : m->body.len);
+		n += body > m->body.len ? body : m->body.len;
+		if (m->p)
+			n += sizeof(*m->p) + m->p->line.cap + m->p->name.cap + m->p->value.cap;
 		n += h1_head_mem(m->head);
 	}
 	return n;
