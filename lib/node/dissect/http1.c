@@ -129,14 +129,6 @@ struct h1 {
 	bool in_parse;
 };
 
-static const char *const methods[] = {
-#define XX(num, name, string) #string,
-	HTTP_METHOD_MAP(XX)
-#undef XX
-};
-
-#define N_METHODS (sizeof(methods) / sizeof(methods[0]))
-
 /* ---- detection and resynchronisation ---- */
 
 static bool target_byte(uint8_t b)
@@ -151,23 +143,13 @@ static bool target_byte(uint8_t b)
 static enum detect_result request_line(const uint8_t *p, size_t n, size_t enough)
 {
 	static const char ver[] = " HTTP/1.";
-	size_t i = 0, t0, k, m;
-	bool prefix = false;
+	size_t i = 0, t0, k;
 
 	while (i < n && i < 16 && ((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '-'))
 		i++;
-	if (i == n || i == 16) {
-		for (m = 0; m < N_METHODS && i < 16; m++)
-			if (strlen(methods[m]) >= i && !memcmp(methods[m], p, i))
-				prefix = true;
-		return prefix ? DETECT_MAYBE : DETECT_NO;
-	}
-	if (p[i] != ' ' || !i)
-		return DETECT_NO;
-	for (m = 0; m < N_METHODS; m++)
-		if (strlen(methods[m]) == i && !memcmp(methods[m], p, i))
-			break;
-	if (m == N_METHODS)
+	if (i == n || i == 16)
+		return i < 16 && h1_method_prefix(p, i) ? DETECT_MAYBE : DETECT_NO;
+	if (p[i] != ' ' || !i || h1_method_of(p, i) < 0)
 		return DETECT_NO;
 	t0 = ++i;
 	if (i < n && !(p[i] == '/' || p[i] == '*' || (p[i] >= 'a' && p[i] <= 'z') ||

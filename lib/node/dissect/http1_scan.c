@@ -25,6 +25,22 @@ static const char *const scan_methods[] = {
 
 #define N_SCAN_METHODS (sizeof(scan_methods) / sizeof(scan_methods[0]))
 
+int h1_method_of(const uint8_t *p, size_t n)
+{
+	for (size_t m = 0; m < N_SCAN_METHODS; m++)
+		if (strlen(scan_methods[m]) == n && !memcmp(scan_methods[m], p, n))
+			return (int)m;
+	return -1;
+}
+
+bool h1_method_prefix(const uint8_t *p, size_t n)
+{
+	for (size_t m = 0; m < N_SCAN_METHODS; m++)
+		if (strlen(scan_methods[m]) >= n && !memcmp(scan_methods[m], p, n))
+			return true;
+	return false;
+}
+
 /* Byte classes: a field name's (RFC 9110 token), a value's or reason phrase's, a target's. */
 enum {
 	C_TOKEN = 1,
@@ -120,7 +136,8 @@ static enum h1_scan_result request_line(const uint8_t *p, size_t n, struct h1_sc
 					size_t *end)
 {
 	enum h1_scan_result r;
-	size_t i = 0, m;
+	size_t i = 0;
+	int m;
 
 	while (i < n && i < 16 && ((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '-'))
 		i++;
@@ -128,10 +145,8 @@ static enum h1_scan_result request_line(const uint8_t *p, size_t n, struct h1_sc
 		return H1_SCAN_MORE;
 	if (p[i] != ' ')
 		return H1_SCAN_DECLINE;
-	for (m = 0; m < N_SCAN_METHODS; m++)
-		if (strlen(scan_methods[m]) == i && !memcmp(scan_methods[m], p, i))
-			break;
-	if (m == N_SCAN_METHODS || m == HTTP_CONNECT)
+	m = h1_method_of(p, i);
+	if (m < 0 || m == HTTP_CONNECT)
 		return H1_SCAN_DECLINE;
 	s->method = (unsigned)m;
 	if (++i == n)

@@ -55,6 +55,11 @@ struct h1_scan {
 	struct h1_scan_field fields[H1_SCAN_FIELDS_MAX];
 };
 
+/* The method p..p+n names (enum http_method: one of http_parser's), or -1. */
+int h1_method_of(const uint8_t *p, size_t n);
+/* Does p..p+n begin a method name (or is it one)? */
+bool h1_method_prefix(const uint8_t *p, size_t n);
+
 /* Scan the head at p (its first byte the message's first, not CR or LF). */
 enum h1_scan_result h1_scan_head(const uint8_t *p, size_t n, bool request, struct h1_scan *s);
 
