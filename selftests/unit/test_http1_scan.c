@@ -195,6 +195,23 @@ static void test_bounds(void **state)
 	free(h);
 }
 
+/* The method names are http_parser's own (its HTTP_METHOD_MAP), exactly. */
+static void test_methods(void **state)
+{
+	(void)state;
+	assert_int_equal(h1_method_of((const uint8_t *)"GET", 3), HTTP_GET);
+	assert_int_equal(h1_method_of((const uint8_t *)"M-SEARCH", 8), HTTP_MSEARCH);
+	assert_int_equal(h1_method_of((const uint8_t *)"DELETE", 6), HTTP_DELETE);
+	assert_int_equal(h1_method_of((const uint8_t *)"GETX", 4), -1);
+	assert_int_equal(h1_method_of((const uint8_t *)"GE", 2), -1);
+	assert_int_equal(h1_method_of((const uint8_t *)"", 0), -1);
+	assert_true(h1_method_prefix((const uint8_t *)"PROPP", 5));
+	assert_true(h1_method_prefix((const uint8_t *)"GET", 3));
+	assert_true(h1_method_prefix((const uint8_t *)"", 0));
+	assert_false(h1_method_prefix((const uint8_t *)"GETX", 4));
+	assert_false(h1_method_prefix((const uint8_t *)"X", 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +220,7 @@ int main(void)
 		cmocka_unit_test(test_prefixes_incomplete),
 		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_methods),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
