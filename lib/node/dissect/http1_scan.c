@@ -98,6 +98,24 @@ static size_t text_end(const uint8_t *p, size_t i, size_t n)
 	return i;
 }
 
+/* A run of bytes of class k from *i, ended by the byte `end`: its span, and *i at `end`. */
+static enum h1_scan_result run_to(const uint8_t *p, size_t n, size_t *i, uint8_t k, uint8_t end,
+				  struct h1_span *sp)
+{
+	size_t j = *i;
+
+	while (j < n && (cls[p[j]] & k))
+		j++;
+	if (j == n)
+		return H1_SCAN_MORE;
+	if (p[j] != end)
+		return H1_SCAN_DECLINE;
+	sp->off = (uint32_t)*i;
+	sp->len = (uint32_t)(j - *i);
+	*i = j;
+	return H1_SCAN_OK;
+}
+
 static bool span_is(const uint8_t *p, struct h1_span s, const char *lower)
 {
 	return s.len == strlen(lower) && !strncasecmp((const char *)p + s.off, lower, s.len);
@@ -153,14 +171,9 @@ static enum h1_scan_result request_line(const uint8_t *p, size_t n, struct h1_sc
 		return H1_SCAN_MORE;
 	if (p[i] != '/')
 		return H1_SCAN_DECLINE;
-	s->line.off = (uint32_t)i;
-	while (i < n && (cls[p[i]] & C_TARGET))
-		i++;
-	if (i == n)
-		return H1_SCAN_MORE;
-	if (p[i] != ' ')
-		return H1_SCAN_DECLINE;
-	s->line.len = (uint32_t)(i - s->line.off);
+	r = run_to(p, n, &i, C_TARGET, ' ', &s->line);
+	if (r != H1_SCAN_OK)
+		return r;
 	r = version(p, n, i + 1, s);
 	if (r != H1_SCAN_OK)
 		return r;
@@ -241,14 +254,9 @@ static enum h1_scan_result fields(const uint8_t *p, size_t n, size_t i, struct h
 		if (s->n_fields == H1_SCAN_FIELDS_MAX)
 			return H1_SCAN_DECLINE;
 		f = &s->fields[s->n_fields];
-		f->name.off = (uint32_t)i;
-		while (i < n && (cls[p[i]] & C_TOKEN))
-			i++;
-		if (i == n)
-			return H1_SCAN_MORE;
-		if (p[i] != ':')
-			return H1_SCAN_DECLINE;
-		f->name.len = (uint32_t)(i - f->name.off);
+		r = run_to(p, n, &i, C_TOKEN, ':', &f->name);
+		if (r != H1_SCAN_OK)
+			return r;
 		i++;
 		while (i < n && (p[i] == ' ' || p[i] == '\t'))
 			i++;
