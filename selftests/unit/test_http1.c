@@ -881,6 +881,152 @@ static void test_hostile(void **state)
 	fx_free(&f);
 }
 
+/* ---- the fast path (http1_scan.h) against http_parser ---- */
+
+/* A step of a scenario: bytes of one direction (dir 2: a gap of `gap` bytes of dir & 1). */
+struct step {
+	int dir;
+	const char *s;
+	uint64_t gap;
+};
+
+/* The entries without their times: a message sent byte by byte has other times. */
+static void strip_times(json_t *v)
+{
+	static const char *const keys[] = {"request_time", "response_time", "elapsed_ms", "time"};
+	json_t *m;
+	const char *k;
+	size_t i;
+
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, m)
+			strip_times(m);
+		return;
+	}
+	if (!json_is_object(v))
+		return;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		json_object_del(v, keys[i]);
+	json_object_foreach(v, k, m)
+		strip_times(m);
+}
+
+/* The scenario's entries (and parse errors) with each step sent in pieces of at most `piece`
+ * bytes (0: whole), as one JSON text. */
+static char *run_steps(const struct step *st, size_t n, size_t piece, bool close_fin)
+{
+	struct dissect_stats ds;
+	struct fx f;
+	char *s, *out;
+
+	fx_open(&f);
+	for (size_t i = 0; i < n; i++) {
+		enum tcp_dir dir = st[i].dir & 1 ? TCP_DIR_S2C : TCP_DIR_C2S;
+		size_t len = strlen(st[i].s), off = 0;
+
+		if (st[i].dir & 2) {
+			gap(&f, dir, st[i].gap);
+			continue;
+		}
+		while (off < len) {
+			size_t k = piece && len - off > piece ? piece : len - off;
+
+			send_n(&f, dir, st[i].s + off, k);
+			off += k;
+		}
+	}
+	fx_close(&f, close_fin ? TCP_CLOSE_FIN : TCP_CLOSE_RST);
+	ds = fx_stats(&f);
+	strip_times(f.out);
+	s = json_dumps(f.out, JSON_COMPACT);
+	assert_non_null(s);
+	assert_true(asprintf(&out, "%s parse_errors=%llu", s,
+			     (unsigned long long)ds.parse_errors) > 0);
+	free(s);
+	fx_free(&f);
+	return out;
+}
+
+/*
+ * Every scenario gives the same entries whole (heads scanned, bodies framed by http1.c,
+ * chunk lines and trailers handed to a primed http_parser) and byte by byte (no head is
+ * ever whole: all of it http_parser's, as before the fast path), and in pieces of 23 bytes
+ * (both mixed).
+ */
+static void test_fast_path_as_parser(void **state)
+{
+	static const struct step s_len[] = {
+		{0, "GET /a?x=1 HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nhello", 0},
+		{0, "\r\nPOST /p HTTP/1.0\r\nContent-Length: 3   \r\nX-Empty:\r\nX-Ws: \t v \t\r\n\r\nabc", 0},
+		{1, "HTTP/1.0 201 \r\nContent-Length: 0\r\n\r\n", 0},
+	};
+	static const struct step s_chunked[] = {
+		{0, "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\nA\r\n0123456789\r\n0\r\n\r\n", 0},
+		{0, "GET /ext HTTP/1.1\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;name=v\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n", 0},
+		{0, "GET /lf HTTP/1.1\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhiXY0\r\n\r\n", 0},
+	};
+	static const struct step s_nobody[] = {
+		{0, "HEAD /h HTTP/1.1\r\n\r\nGET /n HTTP/1.1\r\n\r\nGET /m HTTP/1.1\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+		    "HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n", 0},
+		{0, "POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", 0},
+		{1, "HTTP/1.1 100 Continue\r\n\r\n", 0},
+		{0, "ok", 0},
+		{1, "HTTP/1.1 200 OK\r\nServer: s\r\n\r\nuntil the end", 0},
+	};
+	static const struct step s_gaps[] = {
+		{0, "GET /g1 HTTP/1.1\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab", 0},
+		{3, "", 8},
+		{0, "GET /g2 HTTP/1.1\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nab", 0},
+		{3, "", 6},
+		{1, "\r\n0\r\n\r\n", 0},
+		{0, "GET /g3 HTTP/1.1\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab", 0},
+		{3, "", 9},
+		{0, "GET /g4 HTTP/1.1\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\n\r\nabc", 0},
+		{3, "", 100},
+	};
+	static const struct step s_bad[] = {
+		{0, "GET /b HTTP/1.1\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0},
+		{0, "GET /d HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 0},
+		{0, "GET /f HTTP/1.1\r\nA: b\r\n folded\r\nUpgrade: websocket\r\n\r\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0},
+		{0, "GET /v HTTP/1.1\r\nX: a\x01b\r\n\r\nGET /lf HTTP/1.1\nA: b\n\n", 0},
+		{1, "HTTP/1.1 200 OK\r\nContent-Length: 1\t\r\n\r\nx", 0},
+	};
+	static const struct {
+		const struct step *st;
+		size_t n;
+		bool fin;
+	} sc[] = {
+		{s_len, 4, true},   {s_chunked, 6, true}, {s_nobody, 6, true},
+		{s_nobody, 6, false}, {s_gaps, 13, true}, {s_bad, 7, true},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++) {
+		char *whole = run_steps(sc[i].st, sc[i].n, 0, sc[i].fin);
+		char *bytes = run_steps(sc[i].st, sc[i].n, 1, sc[i].fin);
+		char *pieces = run_steps(sc[i].st, sc[i].n, 23, sc[i].fin);
+
+		if (getenv("TEST_VERBOSE"))
+			fprintf(stderr, "scenario %zu: %s\n", i, whole);
+		assert_string_equal(whole, bytes);
+		assert_string_equal(whole, pieces);
+		free(whole);
+		free(bytes);
+		free(pieces);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -906,6 +1052,7 @@ int main(void)
 		cmocka_unit_test(test_pending_bound),
 		cmocka_unit_test(test_body_max),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_fast_path_as_parser),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

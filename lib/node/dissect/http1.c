@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * HTTP/1.0 and HTTP/1.1 dissector. Message syntax is http_parser's (one parser per
- * direction, re-initialised at every message so that a message end is a clean boundary);
- * this file does the pairing, the entries, and recovery from gaps and garbage. See
- * docs/http1.md for the behaviour and the fields.
+ * HTTP/1.0 and HTTP/1.1 dissector. A message whose head is plain and wholly in the bytes at
+ * hand is read by http1_scan.h and framed here (MSG_FAST); any other message is
+ * http_parser's (one parser per direction, re-initialised at every message so that a message
+ * end is a clean boundary), and so is the rest of a fast message's body when its chunk
+ * framing is anything but plain (the parser is primed to the same point). This file does
+ * the pairing, the entries, and recovery from gaps and garbage. See docs/http1.md for the
+ * behaviour and the fields.
  *
  * Exchanges: an exchange is created when a request starts and queued until its final
  * response ends (FIFO: HTTP/1.1 answers in request order). The response side always works on
@@ -21,6 +24,7 @@
 #include <http_parser.h>
 
 #include "dissect/http1_fields.h"
+#include "dissect/http1_scan.h"
 #include "dissect/http_common.h"
 #include "dissect/pending.h"
 #include "dissect/tunnel.h"
@@ -56,12 +60,44 @@ struct strbuf {
 
 struct h1;
 
+/* Who reads the message in progress. */
+enum msg_mode {
+	MSG_NEW = 0, /* none of it yet (or only the CR/LF that may come before it) */
+	MSG_FAST,    /* its head was scanned (http1_scan.h); the body is framed here */
+	MSG_HP,      /* http_parser: from its first byte, or primed for the rest of its body */
+};
+
+/* Where a fast message's body is (the states of http_parser's that MSG_FAST takes). */
+enum fast_body {
+	FB_LENGTH,     /* Content-Length: body_left to come */
+	FB_EOF,        /* until the connection closes */
+	FB_CHUNK_SIZE, /* a chunk-size line */
+	FB_CHUNK_DATA, /* body_left bytes of a chunk */
+	FB_CHUNK_CRLF, /* the two bytes after a chunk's data (any two, as http_parser takes) */
+	FB_TRAILER,    /* after the last chunk: trailers or the final CRLF */
+};
+
+/* What only http_parser's messages need: the parser and the strings its callbacks collect
+ * (start line, the field being read). Made for a direction's first such message, then kept. */
+struct msg_parser {
+	http_parser hp;
+	struct strbuf line, name, value;
+};
+
 /* The message being parsed in one direction. */
 struct msg {
-	http_parser hp;
+	struct msg_parser *p; /* NULL until needed (MSG_HP) */
 	struct h1 *st;
-	enum tcp_dir dir;
 	struct xch *x;
+	struct h1_head *head; /* its fields as they come (http1_fields.h) */
+	enum tcp_dir dir;
+	enum msg_mode mode;
+	enum fast_body fb;
+	/* From the head once complete (http_parser's or the scan's): */
+	uint16_t status;
+	uint8_t method, major, minor;
+	bool upgrade;       /* http_parser's upgrade flag (MSG_FAST: never) */
+	uint8_t crlf_left;
 	bool begun, head_done, done, in_value, trailing, cut;
 	bool resync;
 	bool line_done;     /* the start line is complete */
@@ -69,13 +105,12 @@ struct msg {
 	bool body_known;    /* body_left says how many body bytes surely follow */
 	bool until_close;   /* response body ends with the connection */
 	bool is_chunked;
+	bool head_made;     /* the head is complete: "request" / "response" can be set */
+	uint64_t content_length; /* UINT64_MAX: none */
 	uint64_t body_left;
 	uint64_t head_bytes, wire, gap_bytes;
 	uint64_t trailer_bytes; /* bounded like a head */
 	uint64_t ts_first;
-	struct h1_head *head; /* its fields as they come (http1_fields.h) */
-	bool head_made;     /* the head is complete: "request" / "response" can be set */
-	struct strbuf line, name, value;
 	struct http_body body;
 };
 
@@ -94,14 +129,6 @@ struct h1 {
 	bool in_parse;
 };
 
-static const char *const methods[] = {
-#define XX(num, name, string) #string,
-	HTTP_METHOD_MAP(XX)
-#undef XX
-};
-
-#define N_METHODS (sizeof(methods) / sizeof(methods[0]))
-
 /* ---- detection and resynchronisation ---- */
 
 static bool target_byte(uint8_t b)
@@ -116,23 +143,13 @@ static bool target_byte(uint8_t b)
 static enum detect_result request_line(const uint8_t *p, size_t n, size_t enough)
 {
 	static const char ver[] = " HTTP/1.";
-	size_t i = 0, t0, k, m;
-	bool prefix = false;
+	size_t i = 0, t0, k;
 
 	while (i < n && i < 16 && ((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '-'))
 		i++;
-	if (i == n || i == 16) {
-		for (m = 0; m < N_METHODS && i < 16; m++)
-			if (strlen(methods[m]) >= i && !memcmp(methods[m], p, i))
-				prefix = true;
-		return prefix ? DETECT_MAYBE : DETECT_NO;
-	}
-	if (p[i] != ' ' || !i)
-		return DETECT_NO;
-	for (m = 0; m < N_METHODS; m++)
-		if (strlen(methods[m]) == i && !memcmp(methods[m], p, i))
-			break;
-	if (m == N_METHODS)
+	if (i == n || i == 16)
+		return i < 16 && h1_method_prefix(p, i) ? DETECT_MAYBE : DETECT_NO;
+	if (p[i] != ' ' || !i || h1_method_of(p, i) < 0)
 		return DETECT_NO;
 	t0 = ++i;
 	if (i < n && !(p[i] == '/' || p[i] == '*' || (p[i] >= 'a' && p[i] <= 'z') ||
@@ -271,20 +288,20 @@ static char *put_uint(char *o, unsigned v)
 }
 
 /* "%u.%u" of the version (twice per entry: printf was 1% of floe read). */
-static void version_str(const http_parser *hp, char v[16])
+static void version_str(unsigned major, unsigned minor, char v[16])
 {
-	char *o = put_uint(v, hp->http_major);
+	char *o = put_uint(v, major);
 
 	*o++ = '.';
-	o = put_uint(o, hp->http_minor);
+	o = put_uint(o, minor);
 	*o = 0;
 }
 
-static void entry_version(struct entry *e, const http_parser *hp)
+static void entry_version(struct entry *e, const struct msg *m)
 {
 	char v[16];
 
-	version_str(hp, v);
+	version_str(m->major, m->minor, v);
 	v[sizeof(e->version) - 1] = 0;
 	memcpy(e->version, v, sizeof(e->version));
 }
@@ -402,19 +419,22 @@ static struct xch *enqueue(struct h1 *st)
 
 static void msg_reset(struct msg *m)
 {
-	enum http_parser_type t = m->dir == TCP_DIR_C2S ? HTTP_REQUEST : HTTP_RESPONSE;
-
 	h1_head_free(m->head);
 	m->head = NULL;
 	m->head_made = false;
-	m->line.len = m->name.len = m->value.len = 0;
-	/* A long head's buffers are not kept for the next message of a keep-alive connection. */
-	if (m->line.cap > HTTP1_KEEP_BUF)
-		sb_free(&m->line);
-	if (m->name.cap > HTTP1_KEEP_BUF)
-		sb_free(&m->name);
-	if (m->value.cap > HTTP1_KEEP_BUF)
-		sb_free(&m->value);
+	if (m->p) {
+		struct msg_parser *mp = m->p;
+
+		mp->line.len = mp->name.len = mp->value.len = 0;
+		/* A long head's buffers are not kept for the next message of a keep-alive
+		 * connection. */
+		if (mp->line.cap > HTTP1_KEEP_BUF)
+			sb_free(&mp->line);
+		if (mp->name.cap > HTTP1_KEEP_BUF)
+			sb_free(&mp->name);
+		if (mp->value.cap > HTTP1_KEEP_BUF)
+			sb_free(&mp->value);
+	}
 	http_body_reset(&m->body);
 	m->x = NULL;
 	m->begun = m->head_done = m->done = m->in_value = m->trailing = m->cut = false;
@@ -422,16 +442,34 @@ static void msg_reset(struct msg *m)
 	m->gap_feed = m->body_known = m->until_close = m->is_chunked = false;
 	m->body_left = m->head_bytes = m->wire = m->gap_bytes = m->trailer_bytes = 0;
 	m->ts_first = 0;
-	http_parser_init(&m->hp, t);
-	m->hp.data = m;
+	m->mode = MSG_NEW;
+	m->crlf_left = 0;
+	m->method = m->status = m->major = m->minor = 0;
+	m->content_length = UINT64_MAX;
+	m->upgrade = false;
+}
+
+/* Hand the message to http_parser from its first byte. 0 or -ENOMEM. */
+static int msg_parser_start(struct msg *m)
+{
+	if (!m->p && !(m->p = calloc(1, sizeof(*m->p))))
+		return -ENOMEM;
+	http_parser_init(&m->p->hp, m->dir == TCP_DIR_C2S ? HTTP_REQUEST : HTTP_RESPONSE);
+	m->p->hp.data = m;
+	m->mode = MSG_HP;
+	return 0;
 }
 
 static void msg_free(struct msg *m)
 {
 	msg_reset(m);
-	sb_free(&m->line);
-	sb_free(&m->name);
-	sb_free(&m->value);
+	if (m->p) {
+		sb_free(&m->p->line);
+		sb_free(&m->p->name);
+		sb_free(&m->p->value);
+		free(m->p);
+		m->p = NULL;
+	}
 	http_body_reset(&m->body);
 }
 
@@ -446,19 +484,20 @@ static struct h1_head *msg_head(struct msg *m)
 /* Add the header (or trailer) field collected so far. */
 static int flush_field(struct msg *m)
 {
-	size_t vlen = m->value.len;
+	struct strbuf *name = &m->p->name, *value = &m->p->value;
+	size_t vlen = value->len;
 	int err = 0;
 
-	if (!m->name.len && !vlen)
+	if (!name->len && !vlen)
 		return 0;
-	while (vlen && (m->value.p[vlen - 1] == ' ' || m->value.p[vlen - 1] == '\t'))
+	while (vlen && (value->p[vlen - 1] == ' ' || value->p[vlen - 1] == '\t'))
 		vlen--;
 	if (!msg_head(m))
 		err = -ENOMEM;
 	else
-		err = h1_head_add_field(m->head, m->trailing, sb_str(&m->name), m->name.len,
-					sb_str(&m->value), vlen);
-	m->name.len = m->value.len = 0;
+		err = h1_head_add_field(m->head, m->trailing, sb_str(name), name->len,
+					sb_str(value), vlen);
+	name->len = value->len = 0;
 	m->in_value = false;
 	return err;
 }
@@ -484,14 +523,14 @@ static struct msg *msg_of(http_parser *hp)
 	return hp->data;
 }
 
-static int on_message_begin(http_parser *hp)
+/* A message starts at ts: its exchange (queued for a request, paired for a response). */
+static int msg_begin(struct msg *m, uint64_t ts)
 {
-	struct msg *m = msg_of(hp);
 	struct h1 *st = m->st;
 	struct xch *x;
 
 	m->begun = true;
-	m->ts_first = st->ts_now;
+	m->ts_first = ts;
 	if (m->dir == TCP_DIR_C2S) {
 		st->resp_ahead = 0;
 		x = enqueue(st);
@@ -524,14 +563,21 @@ static int on_message_begin(http_parser *hp)
 	return 0;
 }
 
+static int on_message_begin(http_parser *hp)
+{
+	struct msg *m = msg_of(hp);
+
+	return msg_begin(m, m->st->ts_now);
+}
+
 static int on_url(http_parser *hp, const char *at, size_t n)
 {
-	return sb_add(&msg_of(hp)->line, at, n) ? -1 : 0;
+	return sb_add(&msg_of(hp)->p->line, at, n) ? -1 : 0;
 }
 
 static int on_status(http_parser *hp, const char *at, size_t n)
 {
-	return sb_add(&msg_of(hp)->line, at, n) ? -1 : 0;
+	return sb_add(&msg_of(hp)->p->line, at, n) ? -1 : 0;
 }
 
 static int on_header_field(http_parser *hp, const char *at, size_t n)
@@ -543,7 +589,7 @@ static int on_header_field(http_parser *hp, const char *at, size_t n)
 		return -1;
 	if (m->in_value && flush_field(m))
 		return -1;
-	return sb_add(&m->name, at, n) ? -1 : 0;
+	return sb_add(&m->p->name, at, n) ? -1 : 0;
 }
 
 static int on_header_value(http_parser *hp, const char *at, size_t n)
@@ -553,7 +599,7 @@ static int on_header_value(http_parser *hp, const char *at, size_t n)
 	m->in_value = true;
 	if (m->trailing && (m->trailer_bytes += n) > HTTP1_HEAD_MAX)
 		return -1;
-	return sb_add(&m->value, at, n) ? -1 : 0;
+	return sb_add(&m->p->value, at, n) ? -1 : 0;
 }
 
 static void copy_upgrade_proto(struct xch *x, const char *v)
@@ -571,42 +617,53 @@ static void copy_upgrade_proto(struct xch *x, const char *v)
 
 /* The head complete (or cut after its start line): start line, version, headers, cookies,
  * content type. Whether it could be made. */
-static bool head_make(struct msg *m)
+static bool head_make(struct msg *m, const char *line, size_t len)
 {
 	bool req = m->dir == TCP_DIR_C2S;
 
 	return msg_head(m) &&
-	       !h1_head_finish(m->head, req ? http_method_str(m->hp.method) : NULL,
-			       m->hp.status_code, sb_str(&m->line), m->line.len, m->hp.http_major,
-			       m->hp.http_minor);
+	       !h1_head_finish(m->head, req ? http_method_str(m->method) : NULL, m->status, line,
+			       len, m->major, m->minor);
 }
 
-static int on_headers_complete(http_parser *hp)
+/* What http_parser knows of the start line and the framing, for a message it reads. */
+static void msg_take_parser(struct msg *m)
 {
-	struct msg *m = msg_of(hp);
+	const http_parser *hp = &m->p->hp;
+
+	m->method = hp->method;
+	m->status = hp->status_code;
+	m->major = hp->http_major;
+	m->minor = hp->http_minor;
+	m->upgrade = hp->upgrade;
+	m->content_length = hp->content_length;
+	m->is_chunked = hp->flags & F_CHUNKED;
+}
+
+/* The head is complete, its fields added and m's start-line members set (line: the target
+ * or reason phrase): the entry's half, and the body's framing. -1 (the head could not be
+ * made), 0, or 1: no body follows. */
+static int head_complete(struct msg *m, const char *line, size_t len)
+{
 	struct xch *x = m->x;
-	unsigned status = hp->status_code;
+	unsigned status = m->status;
 	bool skip = false;
 
-	if (m->in_value || m->name.len)
-		if (flush_field(m))
-			return -1;
 	if (!msg_head(m))
 		return -1;
 	m->head_done = true;
-	m->is_chunked = hp->flags & F_CHUNKED;
 	if (m->dir == TCP_DIR_C2S) {
 		const char *up;
 
-		m->head_made = head_make(m);
+		m->head_made = head_make(m, line, len);
 		up = m->head_made ? h1_head_get(m->head, "upgrade") : NULL;
-		x->method = hp->method;
+		x->method = m->method;
 		x->method_known = true;
 		if (up)
 			copy_upgrade_proto(x, up);
-		entry_version(x->e, hp);
+		entry_version(x->e, m);
 	} else {
-		m->head_made = head_make(m);
+		m->head_made = head_make(m, line, len);
 		/* The request decides whether a body follows (RFC 9112 6.3). */
 		if (x->method_known && x->method == HTTP_HEAD)
 			skip = true;
@@ -615,32 +672,47 @@ static int on_headers_complete(http_parser *hp)
 		/* Whatever Content-Length says (for 304 it is the representation's). */
 		if (status / 100 == 1 || status == 204 || status == 304)
 			skip = true;
-		if (!skip && !m->is_chunked && hp->content_length == UINT64_MAX &&
+		if (!skip && !m->is_chunked && m->content_length == UINT64_MAX &&
 		    status / 100 != 1 && status != 204 && status != 304 &&
 		    m->head_made && !h1_head_get(m->head, "transfer-encoding"))
 			m->until_close = true;
 	}
 	if (!m->head_made)
 		return -1;
-	if (!skip && !m->is_chunked && hp->content_length != UINT64_MAX &&
+	if (!skip && !m->is_chunked && m->content_length != UINT64_MAX &&
 	    !h1_head_get(m->head, "transfer-encoding")) {
 		m->body_known = true;
-		m->body_left = hp->content_length;
+		m->body_left = m->content_length;
 	}
 	return skip ? 1 : 0;
 }
 
-static int on_body(http_parser *hp, const char *at, size_t n)
+static int on_headers_complete(http_parser *hp)
 {
 	struct msg *m = msg_of(hp);
 
+	if (m->in_value || m->p->name.len)
+		if (flush_field(m))
+			return -1;
+	msg_take_parser(m);
+	return head_complete(m, sb_str(&m->p->line), m->p->line.len);
+}
+
+/* n body bytes (zeros standing for a gap's while gap_feed). */
+static void body_take(struct msg *m, const uint8_t *p, size_t n)
+{
 	if (m->body_known)
 		m->body_left -= n < m->body_left ? n : m->body_left;
 	if (m->gap_feed) {
 		m->gap_bytes += n;
-		return 0;
+		return;
 	}
-	http_body_append(&m->body, (const uint8_t *)at, n); /* ENOMEM: counted, not kept */
+	http_body_append(&m->body, p, n); /* ENOMEM: counted, not kept */
+}
+
+static int on_body(http_parser *hp, const char *at, size_t n)
+{
+	body_take(msg_of(hp), (const uint8_t *)at, n);
 	return 0;
 }
 
@@ -671,7 +743,7 @@ static int on_message_complete(http_parser *hp)
 {
 	struct msg *m = msg_of(hp);
 
-	if ((m->in_value || m->name.len) && flush_field(m))
+	if ((m->in_value || m->p->name.len) && flush_field(m))
 		return -1;
 	m->done = true;
 	/* Stop at the message's end: the caller starts the next one with a fresh parser. */
@@ -787,7 +859,7 @@ static void request_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 	x->e->request_size = m->wire;
 	set_half(x, m, false);
 	x->req = HALF_DONE;
-	if (m->hp.upgrade)
+	if (m->upgrade)
 		x->upgrade = true;
 	m->x = NULL;
 	/* The client waits for the answer before it speaks another protocol. */
@@ -799,7 +871,7 @@ static void request_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 static void response_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 {
 	struct xch *x = m->x;
-	unsigned status = m->hp.status_code;
+	unsigned status = m->status;
 
 	msg_close_obj(m);
 	m->x = NULL;
@@ -820,7 +892,7 @@ static void response_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 	set_half(x, m, true);
 	x->resp = HALF_DONE;
 	if (!x->e->version[0])
-		entry_version(x->e, &m->hp);
+		entry_version(x->e, m);
 	if (st->hold == x)
 		st->hold = NULL;
 	if (x->method_known && x->method == HTTP_CONNECT && status / 100 == 2) {
@@ -866,8 +938,10 @@ static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why,
 	}
 	m->cut = true;
 	/* A head cut after its start line: what came of it (the field being read is dropped). */
-	if (!m->head_made && m->line_done)
-		m->head_made = head_make(m);
+	if (!m->head_made && m->line_done && m->mode == MSG_HP) {
+		msg_take_parser(m);
+		m->head_made = head_make(m, sb_str(&m->p->line), m->p->line.len);
+	}
 	msg_close_obj(m);
 	m->x = NULL;
 	if (m->dir == TCP_DIR_C2S) {
@@ -877,10 +951,10 @@ static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why,
 		x->req = HALF_MISSING;
 		x->req_why = why;
 		if (x->method_known && !x->e->version[0])
-			entry_version(x->e, &m->hp);
+			entry_version(x->e, m);
 		xch_try_emit(st, x);
 	} else {
-		if (m->head_made && m->hp.status_code / 100 == 1)
+		if (m->head_made && m->status / 100 == 1)
 			m->head_made = false; /* a cut interim response is not the answer */
 		if (m->head_made) {
 			set_half(x, m, true);
@@ -899,14 +973,208 @@ static void msg_cut(struct h1 *st, struct msg *m, enum entry_missing_reason why,
 	msg_reset(m);
 }
 
+/* ---- the fast path: a plain head scanned whole, its body framed here ---- */
+
+/* Malformed or out of memory: cut the message, skip a byte, look for the next start. */
+static size_t msg_fail(struct h1 *st, struct msg *m, size_t k, size_t n, uint64_t ts_last)
+{
+	conn_count_parse_error(st->c);
+	msg_cut(st, m, ENTRY_REASON_PARSE_ERROR, ts_last);
+	m->resync = true;
+	return k < n ? k + 1 : k;
+}
+
+/*
+ * A new message at p: its head scanned, its fields added and its framing set (MSG_FAST),
+ * or, when the scan declines it or it is not all here, nothing consumed and the message
+ * given to http_parser (MSG_HP). CR and LF before a message are consumed as http_parser
+ * consumes them (counted in the message's bytes).
+ */
+static size_t fast_head(struct h1 *st, struct msg *m, const uint8_t *p, size_t n, uint64_t ts,
+			uint64_t ts_last)
+{
+	size_t cap = HTTP1_HEAD_MAX - m->head_bytes, skip = 0, avail;
+	struct h1_scan scan;
+	int no_body;
+
+	while (skip < n && skip < cap && (p[skip] == '\r' || p[skip] == '\n'))
+		skip++;
+	if (skip == n && skip < cap) {
+		m->wire += skip;
+		m->head_bytes += skip;
+		return skip;
+	}
+	avail = (n < cap ? n : cap) - skip;
+	if (!avail || h1_scan_head(p + skip, avail, m->dir == TCP_DIR_C2S, &scan) != H1_SCAN_OK)
+		return msg_parser_start(m) ? msg_fail(st, m, 0, n, ts_last) : 0;
+	m->mode = MSG_FAST;
+	m->wire += skip;
+	m->head_bytes += skip;
+	if (msg_begin(m, ts) || !msg_head(m))
+		return msg_fail(st, m, skip, n, ts_last);
+	p += skip;
+	m->line_done = true;
+	m->method = scan.method;
+	m->status = scan.status;
+	m->major = scan.major;
+	m->minor = scan.minor;
+	m->content_length = scan.content_length;
+	m->is_chunked = scan.chunked;
+	for (unsigned i = 0; i < scan.n_fields; i++) {
+		const struct h1_scan_field *f = &scan.fields[i];
+
+		if (h1_head_add_field(m->head, false, (const char *)p + f->name.off, f->name.len,
+				      (const char *)p + f->value.off, f->value.len))
+			return msg_fail(st, m, skip, n, ts_last);
+	}
+	m->wire += scan.head_len;
+	m->head_bytes += scan.head_len;
+	no_body = head_complete(m, (const char *)p + scan.line.off, scan.line.len);
+	if (no_body < 0)
+		return msg_fail(st, m, skip, n, ts_last);
+	/* http_parser's framing (its s_headers_done), less what the scan declines. */
+	if (no_body || (!m->is_chunked && (m->content_length == 0 ||
+					   (m->content_length == UINT64_MAX && !m->until_close)))) {
+		m->done = true;
+		msg_done(st, m, ts_last);
+	} else {
+		m->fb = m->is_chunked ? FB_CHUNK_SIZE :
+			m->content_length != UINT64_MAX ? FB_LENGTH : FB_EOF;
+	}
+	return skip + scan.head_len;
+}
+
+static const http_parser_settings no_callbacks;
+
+/* Give the rest of a fast message's chunked body to http_parser, put by a head of its own
+ * (and a last chunk, for trailers) where the message is: at a chunk-size line. */
+static int msg_parser_prime(struct msg *m, bool trailers)
+{
+	static const char req[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+	bool c2s = m->dir == TCP_DIR_C2S;
+
+	if (msg_parser_start(m))
+		return -ENOMEM;
+	http_parser_execute(&m->p->hp, &no_callbacks, c2s ? req : resp,
+			    (c2s ? sizeof(req) : sizeof(resp)) - 1);
+	if (trailers)
+		http_parser_execute(&m->p->hp, &no_callbacks, "0\r\n", 3);
+	return 0;
+}
+
+static int hex_digit(uint8_t b)
+{
+	if (b >= '0' && b <= '9')
+		return b - '0';
+	b |= 0x20;
+	return b >= 'a' && b <= 'f' ? b - 'a' + 10 : -1;
+}
+
+/* A fast message's body. Returns the bytes consumed: up to its end (then it is done), or
+ * all, or up to where http_parser takes over (mode MSG_HP: a chunk-size line that is not
+ * plain or not all here, trailers). */
+static size_t fast_body(struct h1 *st, struct msg *m, const uint8_t *p, size_t n, uint64_t ts_last)
+{
+	size_t i = 0, take, j;
+	uint64_t size;
+
+	while (i < n && m->mode == MSG_FAST) {
+		switch (m->fb) {
+		case FB_EOF:
+			body_take(m, p + i, n - i);
+			i = n;
+			break;
+		case FB_LENGTH:
+		case FB_CHUNK_DATA:
+			take = n - i < m->body_left ? n - i : (size_t)m->body_left;
+			body_take(m, p + i, take);
+			i += take;
+			if (m->body_left)
+				break;
+			if (m->fb == FB_LENGTH)
+				goto done;
+			m->fb = FB_CHUNK_CRLF;
+			m->crlf_left = 2;
+			break;
+		case FB_CHUNK_CRLF:
+			take = n - i < m->crlf_left ? n - i : m->crlf_left;
+			i += take;
+			m->crlf_left -= (unsigned)take;
+			if (!m->crlf_left) { /* on_chunk_complete */
+				m->body_known = false;
+				m->body_left = 0;
+				m->fb = FB_CHUNK_SIZE;
+			}
+			break;
+		case FB_CHUNK_SIZE:
+			size = 0;
+			for (j = i; j < n && j - i < 15 && hex_digit(p[j]) >= 0; j++)
+				size = size * 16 + (uint64_t)hex_digit(p[j]);
+			if (j == i || j + 1 >= n || p[j] != '\r' || p[j + 1] != '\n') {
+				if (msg_parser_prime(m, false))
+					goto fail;
+				break;
+			}
+			i = j + 2;
+			if (!size) { /* on_chunk_header of the last chunk */
+				m->trailing = true;
+				m->body_known = false;
+				m->fb = FB_TRAILER;
+			} else {
+				m->body_known = true;
+				m->body_left = size;
+				m->fb = FB_CHUNK_DATA;
+			}
+			break;
+		case FB_TRAILER:
+			if (n - i < 2 || p[i] != '\r' || p[i + 1] != '\n') {
+				if (msg_parser_prime(m, true))
+					goto fail;
+				break;
+			}
+			i += 2;
+			goto done;
+		}
+	}
+	m->wire += i;
+	return i;
+done:
+	m->wire += i;
+	m->body_known = false;
+	m->body_left = 0;
+	m->done = true;
+	msg_done(st, m, ts_last);
+	return i;
+fail:
+	m->wire += i;
+	return i + msg_fail(st, m, 0, n - i, ts_last);
+}
+
+/* A fast message's body bytes lost in a gap: count missing of them (at most body_left). */
+static void fast_gap(struct msg *m, uint64_t missing)
+{
+	m->gap_bytes += missing;
+	m->wire += missing;
+	m->body_left -= missing;
+	if (m->body_left)
+		return;
+	if (m->fb == FB_LENGTH) {
+		m->done = true;
+	} else {
+		m->fb = FB_CHUNK_CRLF;
+		m->crlf_left = 2;
+	}
+}
+
 /* ---- feeding a parser ---- */
 
 /*
  * Run the parser over (p, n) up to the end of one message. Returns bytes consumed; on
  * malformed input the message is cut and the direction resynchronises.
  */
-static size_t msg_run(struct h1 *st, struct msg *m, const uint8_t *p, size_t n, uint64_t ts,
-		      uint64_t ts_last)
+static size_t parser_run(struct h1 *st, struct msg *m, const uint8_t *p, size_t n,
+			 uint64_t ts_last)
 {
 	size_t len = n, k;
 	bool head_before = m->head_done;
@@ -914,14 +1182,13 @@ static size_t msg_run(struct h1 *st, struct msg *m, const uint8_t *p, size_t n, 
 
 	if (!m->head_done && len > HTTP1_HEAD_MAX - m->head_bytes)
 		len = HTTP1_HEAD_MAX - m->head_bytes;
-	st->ts_now = ts;
-	k = http_parser_execute(&m->hp, &settings, (const char *)p, len);
+	k = http_parser_execute(&m->p->hp, &settings, (const char *)p, len);
 	if (k > len)
 		k = len;
 	m->wire += k;
 	if (!head_before)
 		m->head_bytes += k;
-	err = HTTP_PARSER_ERRNO(&m->hp);
+	err = HTTP_PARSER_ERRNO(&m->p->hp);
 	if (err == HPE_PAUSED && m->done) {
 		msg_done(st, m, ts_last);
 		return k;
@@ -929,10 +1196,27 @@ static size_t msg_run(struct h1 *st, struct msg *m, const uint8_t *p, size_t n, 
 	if (err == HPE_OK && (m->head_done || m->head_bytes < HTTP1_HEAD_MAX))
 		return k;
 	/* Malformed (or a head too long): skip the offending byte and look for a start. */
-	conn_count_parse_error(st->c);
-	msg_cut(st, m, ENTRY_REASON_PARSE_ERROR, ts_last);
-	m->resync = true;
-	return k < n ? k + 1 : k;
+	return msg_fail(st, m, k, n, ts_last);
+}
+
+/* Run over (p, n) up to the end of one message: fast where it can, else http_parser. */
+static size_t msg_run(struct h1 *st, struct msg *m, const uint8_t *p, size_t n, uint64_t ts,
+		      uint64_t ts_last)
+{
+	size_t used = 0;
+
+	st->ts_now = ts;
+	if (m->mode == MSG_NEW) {
+		used = fast_head(st, m, p, n, ts, ts_last);
+		if (m->mode == MSG_NEW)
+			return used; /* done, failed, or only CR/LF */
+	}
+	if (m->mode == MSG_FAST) {
+		used += fast_body(st, m, p + used, n - used, ts_last);
+		if (m->mode != MSG_HP)
+			return used;
+	}
+	return used + parser_run(st, m, p + used, n - used, ts_last);
 }
 
 /* Give the parser `count` zero bytes for body bytes lost in a gap (they are not kept). */
@@ -946,10 +1230,10 @@ static void feed_gap(struct h1 *st, struct msg *m, uint64_t count, uint64_t ts)
 		size_t k;
 
 		st->ts_now = ts;
-		k = http_parser_execute(&m->hp, &settings, (const char *)zeros, n);
+		k = http_parser_execute(&m->p->hp, &settings, (const char *)zeros, n);
 		m->wire += k;
 		count -= k;
-		if (HTTP_PARSER_ERRNO(&m->hp) != HPE_OK || k < n)
+		if (HTTP_PARSER_ERRNO(&m->p->hp) != HPE_OK || k < n)
 			break;
 	}
 	m->gap_feed = false;
@@ -1035,9 +1319,13 @@ static void h1_gap(void *vst, struct conn *c, enum tcp_dir dir, uint64_t missing
 			/* The body runs to the connection's end: just count the hole. */
 			m->gap_bytes += skip;
 			m->wire += skip;
+		} else if (skip && m->mode == MSG_FAST) {
+			fast_gap(m, skip);
+			if (m->done)
+				msg_done(st, m, ts);
 		} else if (skip) {
 			feed_gap(st, m, skip, ts);
-			if (m->done && HTTP_PARSER_ERRNO(&m->hp) == HPE_PAUSED)
+			if (m->done && HTTP_PARSER_ERRNO(&m->p->hp) == HPE_PAUSED)
 				msg_done(st, m, ts);
 		}
 		missing -= skip;
@@ -1090,7 +1378,10 @@ static void h1_close(void *vst, struct conn *c, enum conn_end why, uint64_t ts)
 		if (s2c->until_close && (why == CONN_END_FIN || conn_fin_seen(c, TCP_DIR_S2C))) {
 			/* The end of the connection (the server's FIN, whether or not the client's
 			 * came before the capture ended) is the end of this body. */
-			http_parser_execute(&s2c->hp, &settings, NULL, 0);
+			if (s2c->mode == MSG_FAST)
+				s2c->done = true; /* FB_EOF */
+			else
+				http_parser_execute(&s2c->p->hp, &settings, NULL, 0);
 			if (s2c->done)
 				msg_done(st, s2c, ts);
 		}
@@ -1153,7 +1444,9 @@ static size_t h1_mem(const void *vst)
 		const struct msg *m = &st->m[d];
 		size_t body = 2 * m->body.len < m->body.max ? 2 * m->body.len : m->body.max;
 
-		n += m->line.cap + m->name.cap + m->value.cap + (body > m->body.len ? body : m->body.len);
+		n += body > m->body.len ? body : m->body.len;
+		if (m->p)
+			n += sizeof(*m->p) + m->p->line.cap + m->p->name.cap + m->p->value.cap;
 		n += h1_head_mem(m->head);
 	}
 	return n;

@@ -14,6 +14,11 @@
 /* Query parameters written without a tree; more go through http_query_params(). */
 #define H1_PARAMS_DIRECT 32u
 
+/* A head's first arena bytes and header fields are in its own block (the sizes the arena
+ * and the field array used to start with): a short head is one allocation, not three. */
+#define H1_ARENA_INLINE 256u
+#define H1_FIELDS_INLINE 8u
+
 /* One header or trailer field; strings are arena offsets (each followed by a NUL). */
 struct h1_field {
 	uint32_t name, nlen, val, vlen;
@@ -65,6 +70,9 @@ struct h1_head {
 	uint8_t *body;
 	size_t body_len;
 	uint64_t body_size, gap_bytes;
+	/* arena and hdrs.v until they outgrow them */
+	struct h1_field hdrs_inline[H1_FIELDS_INLINE];
+	char arena_inline[H1_ARENA_INLINE];
 };
 
 /* ---- the arena ---- */
@@ -76,12 +84,18 @@ static int arena_add(struct h1_head *h, const void *p, size_t n, uint32_t *off)
 	if (n > UINT32_MAX / 4 || h->alen + n + 1 > UINT32_MAX / 2)
 		return -ENOMEM;
 	if (h->alen + n + 1 > h->acap) {
-		size_t cap = h->acap ? h->acap : 256;
+		size_t cap = h->acap;
 		char *np;
 
 		while (cap < h->alen + n + 1)
 			cap *= 2;
-		np = realloc(h->arena, cap);
+		if (h->arena == h->arena_inline) {
+			np = malloc(cap);
+			if (np)
+				memcpy(np, h->arena, h->alen);
+		} else {
+			np = realloc(h->arena, cap);
+		}
 		if (!np)
 			return -ENOMEM;
 		h->arena = np;
@@ -106,14 +120,20 @@ struct h1_head *h1_head_new(bool request)
 {
 	struct h1_head *h = calloc(1, sizeof(*h));
 
-	if (h)
-		h->request = request;
+	if (!h)
+		return NULL;
+	h->request = request;
+	h->arena = h->arena_inline;
+	h->acap = H1_ARENA_INLINE;
+	h->hdrs.v = h->hdrs_inline;
+	h->hdrs.cap = H1_FIELDS_INLINE;
 	return h;
 }
 
-static void list_free(struct h1_list *l)
+static void list_free(const struct h1_head *h, struct h1_list *l)
 {
-	free(l->v);
+	if (l->v != h->hdrs_inline)
+		free(l->v);
 	free(l->index);
 }
 
@@ -121,9 +141,10 @@ void h1_head_free(struct h1_head *h)
 {
 	if (!h)
 		return;
-	list_free(&h->hdrs);
-	list_free(&h->trls);
-	free(h->arena);
+	list_free(h, &h->hdrs);
+	list_free(h, &h->trls);
+	if (h->arena != h->arena_inline)
+		free(h->arena);
 	json_decref(h->cookies);
 	json_decref(h->unknown);
 	json_decref(h->body_json);
@@ -243,8 +264,15 @@ int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t 
 		vlen--;
 	if (l->n == l->cap) {
 		uint32_t cap = l->cap ? l->cap * 2 : 8;
-		struct h1_field *nv = realloc(l->v, cap * sizeof(*nv));
+		struct h1_field *nv;
 
+		if (l->v == h->hdrs_inline) {
+			nv = malloc(cap * sizeof(*nv));
+			if (nv)
+				memcpy(nv, l->v, l->n * sizeof(*nv));
+		} else {
+			nv = realloc(l->v, cap * sizeof(*nv));
+		}
 		if (!nv)
 			goto out;
 		l->v = nv;
@@ -604,7 +632,9 @@ int h1_head_set_body(struct h1_head *h, struct http_body *body, const char *cont
 
 size_t h1_head_mem(const struct h1_head *h)
 {
-	return h ? sizeof(*h) + h->acap + (h->hdrs.cap + h->trls.cap) * sizeof(struct h1_field) +
+	return h ? sizeof(*h) + (h->arena != h->arena_inline ? h->acap : 0) +
+			   (h->hdrs.v != h->hdrs_inline ? h->hdrs.cap : 0) * sizeof(struct h1_field) +
+			   h->trls.cap * sizeof(struct h1_field) +
 			   (h->hdrs.index_cap + h->trls.index_cap) * sizeof(int32_t) + h->body_len
 		 : 0;
 }
