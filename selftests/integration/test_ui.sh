@@ -12,7 +12,9 @@
 # it, the service map shows both pods and an HTTP edge with its rate, health shows the agent,
 # keyboard and dark mode, gRPC rows (streaming and reset calls) show the client's gRPC status
 # and never HTTP 200, health shows TLS blind spots (a fixture of the agent's stats) and a trigger
-# POSTed to the hub with the agent's counters, a second hub with --token asks for it and streams with it, no
+# POSTed to the hub with the agent's counters, a second hub with --token asks for it and streams with it,
+# a third hub stopped and started again under an open page (Chromium): the stream back without a
+# reload, the rows kept, a new entry live (the reconnection's backoff: stream_check.mjs), no
 # console error on any page; the stream parsed in the Web Worker (and by the page without it),
 # the list holding exactly what the stream sent; the worker's socket, its order, its bound and
 # the page taking over (selftests/ui/stream_check.mjs, no browser). Screenshots: build/ui-screenshots/<browser>/.
@@ -29,6 +31,7 @@ T=$PODS_TMP
 A=${UI_NET:-10.213.21}.11 B=${UI_NET:-10.213.21}.12
 H1=8080 H2=8081 GRPC=50051 REDIS=16379 AGENT_PORT=18897 HUB_PORT=18898 FRONT_PORT=18900
 TOKEN_HUB_PORT=18901 TOKEN_FRONT_PORT=18902 TOKEN=ui-token-$RANDOM$RANDOM
+RESTART_HUB_PORT=18903 RESTART_FRONT_PORT=18904
 AGENT=$ROOT/build/floe-agent
 HUB=$ROOT/build/floe-hub
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -79,6 +82,14 @@ node_bg "$T/hub-token.log" "$HUB" --agents "127.0.0.1:$AGENT_PORT" --proxy-hub-p
 	--proxy-front-port $TOKEN_FRONT_PORT --ui-dir "$ROOT/build/ui" --token "$TOKEN"
 wait_for_line "$T/hub-token.log" "web UI on http://127.0.0.1:$TOKEN_FRONT_PORT/" 10 ||
 	{ not_ok "floe-hub --token starts"; diag "$(cat "$T/hub-token.log")"; done_testing; }
+# A third one, which the Chromium run has restarted under an open page (ui_check.mjs: 8c).
+start_restart_hub() {
+	node_bg "$T/hub-restart-$1.log" "$HUB" --agents "127.0.0.1:$AGENT_PORT" --proxy-hub-port $RESTART_HUB_PORT \
+		--proxy-front-port $RESTART_FRONT_PORT --ui-dir "$ROOT/build/ui"
+	RESTART_HUB_PID=$BG_PID
+	wait_for_line "$T/hub-restart-$1.log" "web UI on http://127.0.0.1:$RESTART_FRONT_PORT/" 10
+}
+start_restart_hub 0 || { not_ok "a third floe-hub starts"; diag "$(cat "$T/hub-restart-0.log")"; done_testing; }
 
 # The traffic, made by the browser check while the page is open; the POST's header ($1) and the
 # Redis key ($2) are the run's own (a run per browser, one agent).
@@ -114,11 +125,31 @@ for browser in chromium firefox; do
 	MARK=ui-$browser-$RANDOM$RANDOM
 	printf 'exec bash %q %q %q\n' "$T/traffic.sh" "$MARK" "floe-$browser" >"$T/traffic-$browser.sh"
 	diag "== $browser"
-	checks env UI="http://127.0.0.1:$FRONT_PORT" TRAFFIC="$T/traffic-$browser.sh" PING="$T/ping.sh" MARK="$MARK" \
+	restart_ui=
+	[ $browser = chromium ] && restart_ui="http://127.0.0.1:$RESTART_FRONT_PORT"
+	rm -f "$T/restart" "$T/restarted"
+	env UI="http://127.0.0.1:$FRONT_PORT" TRAFFIC="$T/traffic-$browser.sh" PING="$T/ping.sh" MARK="$MARK" \
 		KEY="floe-$browser" BODY="$BODY" GRPC_LOG="$T/grpc-client.log" POD_A="$(pod_ns a)" POD_B="$(pod_ns b)" \
 		SHOTS="$SHOTS/$browser" DL="$T/dl-$browser" BROWSER=$browser BROWSER_BIN="$bin" \
 		TOKEN_UI="http://127.0.0.1:$TOKEN_FRONT_PORT" TOKEN="$TOKEN" \
-		HOME="$T" ip netns exec "$NODE" timeout 170 node "$ROOT/selftests/ui/ui_check.mjs"
-	is "$(ls "$SHOTS/$browser"/*.png 2>/dev/null | wc -l)" 11 "$browser: a screenshot of each view in build/ui-screenshots/$browser/"
+		RESTART_UI="$restart_ui" RESTART="$T/restart" RESTARTED="$T/restarted" \
+		HOME="$T" ip netns exec "$NODE" timeout 170 node "$ROOT/selftests/ui/ui_check.mjs" >"$T/ui-$browser.out" 2>&1 &
+	ui_pid=$!
+	# The check asks (the file restart) for the hub's restart while its page is open: stopped,
+	# started again on the same ports; the file restarted says it serves again.
+	while kill -0 $ui_pid 2>/dev/null; do
+		if [ -f "$T/restart" ] && [ ! -f "$T/restarted" ]; then
+			bg_stop "$RESTART_HUB_PID"
+			sleep 1
+			start_restart_hub 1 && touch "$T/restarted"
+		fi
+		sleep 0.1
+	done
+	ui_rc=0
+	wait $ui_pid || ui_rc=$?
+	checks bash -c 'cat "$1"; exit "$2"' _ "$T/ui-$browser.out" "$ui_rc"
+	shots=11
+	[ $browser = chromium ] && shots=12
+	is "$(ls "$SHOTS/$browser"/*.png 2>/dev/null | wc -l)" $shots "$browser: a screenshot of each view in build/ui-screenshots/$browser/"
 done
 done_testing

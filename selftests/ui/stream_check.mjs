@@ -5,7 +5,11 @@
 // messages (live, lost) in place; the worker sends one message and holds the rest until the
 // page takes it (then one message with all that came meanwhile); what it holds is bounded
 // (stream.js's Outbox: the oldest go past the cap, counted); rows received before the socket
-// closed are delivered before the close; a refused handshake with a token asks the hub and
+// dropped are delivered before the drop is told; a dropped stream reconnects by itself (the
+// backoff: 0.25-0.5 s, then 0.5-1 s, the schedule to 10 s; the same query, from the moment it
+// resumes, the rows kept; one socket per attempt; the gap told once data flows; attempt 1 again
+// after data; none after the page closed it; a refused query, 1008, is final; a drop in the
+// history starts over from its since); a refused handshake with a token asks the hub and
 // opens again; when the worker fails, the stream starts over in the page (onRestart) and the
 // page reads the socket itself, every entry once. Bundled here with esbuild.
 // Prints "ok<TAB>desc" / "fail<TAB>desc" lines.
@@ -75,15 +79,18 @@ globalThis.Worker = class {
 		this.onerror({ preventDefault() {} });
 	}
 };
-const apiMod = await bundle('api', "export { openStream, streamMode } from './api.js';");
-const { openStream, streamMode } = await import(apiMod);
+const apiMod = await bundle('api', "export { openStream, streamMode, retryDelay } from './api.js';");
+const { openStream, streamMode, retryDelay } = await import(apiMod);
 rmSync(apiMod);
 
 // 1. Through the worker: rows in order, messages coalesced while the page has not taken one.
 const entry = (id) => ({ type: 'entry', entry: { id, protocol: 'http', request: { method: 'GET', path: `/${id}` } } });
 const got = [];
 let restarts = 0, dropped = 0, closedWith = null;
+const reconnecting = [], reconnected = [];
 const cb = {
+	onReconnecting: (attempt, ms, reason) => reconnecting.push({ attempt, ms, reason }),
+	onReconnected: (gapMs) => reconnected.push(gapMs),
 	onRows: (rows) => { for (const r of rows) got.push(r.slice(0, r.indexOf('\x1f'))); },
 	onDropped: (n) => { dropped += n; },
 	onLive: () => got.push('live'),
@@ -122,34 +129,103 @@ const t = box.take();
 ok(JSON.stringify(t) === JSON.stringify({ ops: [{ type: 'live' }, { rows: ['r4', 'r5', 'r6', 'r7', 'r8'] }], dropped: 3 }) && box.empty,
 	'the outbox keeps the newest rows past its cap and counts the rest', t);
 
-// 3. Rows received before the socket closed come before the close.
+// 3. Rows received before the socket dropped come before the reconnection is told; then the
+// stream reconnects by itself, with the same query, from the moment it resumes (the history
+// was over: the rows stay), one socket at a time, the gap told once data flows again.
 got.length = 0;
 ws.send([entry('b0')]);
 ws.send([entry('b1')]);
+let gotAtDrop = null;
+cb.onReconnecting = (attempt, ms, reason) => { gotAtDrop ??= [...got]; reconnecting.push({ attempt, ms, reason }); };
+const t0 = Date.now();
 ws.end(1006);
-await until(() => closedWith);
-ok(JSON.stringify(got) === '["b0","b1"]' && closedWith === 'closed (1006)', `rows before the close, then the close (${got.join(' ')}; ${closedWith})`);
+await until(() => reconnecting.length === 1);
+ok(JSON.stringify(gotAtDrop) === '["b0","b1"]' && !closedWith && reconnecting[0].attempt === 1 && reconnecting[0].reason === 'closed (1006)',
+	`rows before the drop, then "reconnecting (attempt 1)", not a close (${gotAtDrop}; ${closedWith})`, reconnecting);
+// The hub is down: the handshake fails (never opened), the hub does not answer a fetch either.
+const realFetch = globalThis.fetch;
+globalThis.fetch = async () => { throw new Error('connection refused'); };
+await until(() => sockets.length === 2);
+const firstWait = Date.now() - t0;
+ok(firstWait >= 240 && firstWait < 1000, `the first attempt after 0.25 to 0.5 s (${firstWait} ms)`);
+const u1 = new URL(sockets[1].url);
+ok(u1.searchParams.get('q') === null && BigInt(u1.searchParams.get('since')) * 1n >= BigInt(t0) * 1000000n && u1.searchParams.get('batch') === '1000',
+	`it resumes the same query from the moment it reconnects (${sockets[1].url})`);
+const t1 = Date.now();
+sockets[1].end(1006);
+await until(() => sockets.length === 3);
+const secondWait = Date.now() - t1;
+ok(reconnecting.length === 2 && reconnecting[1].attempt === 2 && secondWait >= 490 && secondWait < 1600,
+	`the handshake failed: attempt 2 after 0.5 to 1 s (${secondWait} ms)`, reconnecting);
+await tick(300);
+ok(sockets.length === 3, `one socket per attempt: none more while one is being opened (${sockets.length} sockets for the stream and 2 attempts)`);
+globalThis.fetch = realFetch;
+sockets[2].open();
+sockets[2].send([{ type: 'live' }, entry('b2')]);
+await until(() => reconnected.length === 1);
+ok(reconnected.length === 1 && reconnected[0] >= firstWait + secondWait - 50 && JSON.stringify(got.slice(-2)) === '["live","b2"]' && restarts === 0,
+	`back: the gap told (${reconnected[0]} ms), the rows kept (${got.join(' ')}), nothing started over`);
+// The backoff: 0.5 s doubling to 10 s, each drawn in [half, all] of it.
+const lo = [1, 2, 3, 4, 5, 6, 7, 12].map((n) => retryDelay(n, () => 0));
+const hi = [1, 2, 3, 4, 5, 6, 7, 12].map((n) => retryDelay(n, () => 1));
+ok(JSON.stringify(hi) === '[500,1000,2000,4000,8000,10000,10000,10000]' && JSON.stringify(lo) === '[250,500,1000,2000,4000,5000,5000,5000]',
+	`the backoff schedule: ${hi.join(' ')} ms at most, half at least`, { lo, hi });
+// A second drop after data flowed: attempt 1 again. Closing the page's stream while it waits
+// ends it: no socket afterwards.
+sockets[2].end(1001);
+await until(() => reconnecting.length === 3);
+ok(reconnecting[2].attempt === 1, `data flowed: the next drop starts again at attempt 1 (${reconnecting[2].attempt})`);
 close();
+await tick(1200);
+ok(sockets.length === 3 && !closedWith, `closed while waiting to reconnect: no new socket (${sockets.length}), no close told`);
+
+// 3b. A query the hub refuses (close code 1008) is final: told, not retried.
+const closeBad = openStream({ q: 'bad ==', since: '0' }, cb);
+await until(() => sockets.length === 4);
+sockets[3].open();
+sockets[3].onclose({ code: 1008, reason: 'column 5: expected a value' });
+await tick(800);
+ok(closedWith === 'column 5: expected a value' && sockets.length === 4 && reconnecting.length === 3,
+	`a refused query (1008) is told and not retried (${closedWith})`);
+closeBad();
+closedWith = null;
+
+// 3c. Dropped before the history was over: it starts over from its range (the rows go), so
+// nothing shows twice.
+const closeHist = openStream({ q: 'h', since: '42' }, cb);
+await until(() => sockets.length === 5);
+sockets[4].open();
+sockets[4].send([entry('h0')]);
+await until(() => got.at(-1) === 'h0');
+sockets[4].end(1006);
+await until(() => sockets.length === 6);
+const u6 = new URL(sockets[5].url);
+ok(restarts === 1 && u6.searchParams.get('since') === '42' && u6.searchParams.get('q') === 'h',
+	`dropped in the history: it starts over from since=42, the rows reset (restarts ${restarts})`, sockets[5].url);
+closeHist();
+await until(() => sockets[5].closed);
+ok(sockets[5].closed, 'closing the stream closes the socket of the attempt');
+restarts = 0;
 
 // 4. A handshake refused with a token set: the page asks the hub (a fetch) and opens again.
 sessionStorage.setItem('floe.token', 'tok');
 closedWith = null;
 const close2 = openStream({ q: 'x', since: '0' }, cb);
-await until(() => sockets.length === 2);
-sockets[1].end(1006); // never opened
-await until(() => sockets.length === 3);
-ok(sockets.length === 3 && fetches === 1 && sockets[2].protocols?.[1]?.startsWith('floe.bearer.') && !closedWith,
+await until(() => sockets.length === 7);
+sockets[6].end(1006); // never opened
+await until(() => sockets.length === 8);
+ok(sockets.length === 8 && fetches === 1 && sockets[7].protocols?.[1]?.startsWith('floe.bearer.') && !closedWith,
 	'a refused handshake: the hub is asked and the stream opened again with the token', { sockets: sockets.length, fetches, closedWith });
 
 // 5. The worker fails: the stream starts over in the page, which reads the socket itself.
-sockets[2].open();
+sockets[7].open();
 got.length = 0;
-sockets[2].send([entry('c0')]);
+sockets[7].send([entry('c0')]);
 await until(() => got.length === 1);
 ok(Worker.made.length === 1, 'one worker for the page, whatever the number of streams');
 Worker.made[0].fail();
-await until(() => sockets.length === 4);
-const pageWs = sockets[3];
+await until(() => sockets.length === 9);
+const pageWs = sockets[8];
 pageWs.open();
 pageWs.send([entry('c0'), entry('c1')]);
 await until(() => got.length === 2);

@@ -11,9 +11,11 @@
 // header value the client's POST carries), BODY (its JSON body), POD_A, POD_B (pod names),
 // SHOTS (screenshot directory), DL (download directory), BROWSER, BROWSER_BIN (its binary),
 // KEY (the Redis key this run's SET writes), TOKEN_UI and TOKEN (a second hub over the same
-// agent, started with --token TOKEN).
+// agent, started with --token TOKEN). RESTART_UI (optional: a third hub over the same agent,
+// which the test restarts when this check creates the file RESTART, creating RESTARTED once the
+// new hub serves).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -88,7 +90,9 @@ page.on('requestfailed', (r) => !/\/api\/v1\/(stream|pcap)/.test(r.url()) && !/A
 // Nor the browser's line for worker.js refused on purpose (8a).
 const expected = (t) => (/status of 404/.test(t) && /\/api\/v1\/triggers\b/.test(t)) ||
 	(t.startsWith('[without worker.js] ') && /worker\.js/.test(t)) ||
-	(t.startsWith(env.TOKEN_UI) && (/status of 401/.test(t) || /api\/v1\/stream/.test(t)));
+	(t.startsWith(env.TOKEN_UI) && (/status of 401/.test(t) || /api\/v1\/stream/.test(t))) ||
+	// The hub restarted on purpose (8c): its stream's socket and the page's fetches fail meanwhile.
+	(t.startsWith('[hub restart] ') && /api\/v1\/stream|ERR_CONNECTION_REFUSED/.test(t));
 await page.setViewport({ width: 1500, height: 1600 });
 const shot = (name) => page.screenshot({ path: join(env.SHOTS, `${name}.png`) });
 const rows = () => page.$$eval('.row[data-id]', (rs) => rs.map((r) => ({ id: r.dataset.id, proto: r.dataset.proto, version: r.dataset.version })));
@@ -458,6 +462,31 @@ try {
 	await shot('token');
 	await page.goto(`${env.TOKEN_UI}/?view=health`, { waitUntil: 'load' });
 	ok(await until(() => page.$$eval('#agents tbody tr', (t) => t.length)) && !(await page.$('#token-form')), 'a reload of the tab needs no new prompt (health answers)');
+
+	// 8c. The hub restarts under an open page: the page says it is reconnecting, comes back by
+	// itself (no reload: a mark set in the page before is still there), keeps its rows, says
+	// that the entries of the gap are not shown, and a new entry appears live.
+	if (env.RESTART_UI) {
+		await page.goto(`${env.RESTART_UI}/`, { waitUntil: 'load' });
+		const counts = () => page.$eval('#counts', (e) => ({ text: e.textContent, reconnecting: Number(e.dataset.reconnecting), reconnects: Number(e.dataset.reconnects) }));
+		ok(await until(async () => (await counts()).text.includes('live')), 'a third hub: the stream is live');
+		const was = await count();
+		await page.evaluate(() => { window.__notReloaded = true; });
+		phase = '[hub restart] ';
+		writeFileSync(env.RESTART, '');
+		const down = await until(async () => { const c = await counts(); return c.reconnecting >= 1 && c; }, 20000);
+		ok(down && /reconnecting \(attempt \d+\)/.test(down.text), `the hub stopped: "${down?.text}"`, down);
+		ok(await until(async () => existsSync(env.RESTARTED), 30000, 200), 'the test restarted the hub');
+		const back = await until(async () => { const c = await counts(); return c.reconnects >= 1 && !c.reconnecting && c; }, 30000);
+		ok(back && /live/.test(back.text) && /entries during the gap are not shown/.test(back.text) && (await count()) === was &&
+			await page.evaluate(() => window.__notReloaded === true),
+		`the hub is back: the page reconnected by itself, no reload, its ${was} rows kept: "${back?.text}"`, { back, count: await count(), was });
+		phase = '';
+		execFileSync('bash', [env.PING], { stdio: 'ignore', timeout: 20000 });
+		ok(await until(async () => (await count()) === was + 1 && (await rows())[0].proto === 'redis'),
+			'after the restart a new entry streams in without a reload', { count: await count(), was });
+		await shot('reconnected');
+	}
 
 	// 9. Keyboard and dark mode.
 	await page.keyboard.press('t');

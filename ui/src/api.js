@@ -75,7 +75,8 @@ const b64url = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s))).
  * The live stream: history since `since`, then live entries. Callbacks: onRows(array of rows,
  * in order: rows.js's pack), onDropped(n) (rows the worker let go unsent: the oldest, past
  * MAX_ROWS while the page did not take them), onLive(), onLost(n, total), onAgent(msg),
- * onClose(reason), onRestart() (the stream starts over from `since`: what was shown goes).
+ * onClose(reason), onRestart() (the stream starts over from `since`: what was shown goes),
+ * onReconnecting(attempt, ms, reason), onReconnected(gapMs) (below).
  * Returns a close function. The stream is asked for batches (`batch`, `batch_ms`:
  * docs/hub.md): each WebSocket message is a JSON array of up to STREAM_BATCH messages.
  *
@@ -86,6 +87,15 @@ const b64url = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s))).
  * worker had open starts over in the page (onRestart), so nothing is shown twice.
  * A refused handshake (a wrong or missing token) is not told apart by the browser: the page
  * asks the hub (a fetch) and, on 401, for the token, then opens the stream again.
+ *
+ * A stream that drops (the hub restarts, the network goes) is opened again by itself, after
+ * retryDelay(attempt) (0.5 s doubling to 10 s, jittered), telling onReconnecting(attempt, ms,
+ * reason) before each wait; the attempts start again from 1 once the stream gives a message.
+ * The hub's stream has no resume point (docs/hub.md), so the stream resumes from that moment:
+ * since = now, the rows shown stay, and onReconnected(gapMs) says for how long nothing came
+ * (entries of the gap are not shown). A stream that dropped before its history was over starts
+ * over from `since` instead (onRestart), so nothing is shown twice. onClose(reason) is final:
+ * the hub refused the query (close code 1008), or the page closed the stream.
  */
 export const STREAM_BATCH = 1000;
 export const STREAM_BATCH_MS = 100;
@@ -142,50 +152,110 @@ function streamWorker() {
 
 let streams = 0;
 
+export const RETRY_FIRST_MS = 500;
+export const RETRY_MAX_MS = 10000;
+// The wait before reconnect attempt n (1, 2, ...): 0.5 s doubling up to 10 s, each drawn in
+// [half, all] of that (jitter: the pages a hub restart cut off do not all come back at once).
+export function retryDelay(n, random = Math.random) {
+	const full = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(n - 1, 20));
+	return Math.round(full * (0.5 + 0.5 * random()));
+}
+// The hub closes a stream whose q or since it refuses with 1008 (docs/hub.md): final.
+const CLOSE_REFUSED = 1008;
+const nowNs = () => String(BigInt(Date.now()) * 1000000n);
+
 export function openStream({ q, since }, cb) {
-	const u = new URL('api/v1/stream', location.href);
-	u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-	if (q) u.searchParams.set('q', q);
-	if (since) u.searchParams.set('since', since);
-	u.searchParams.set('batch', STREAM_BATCH);
-	u.searchParams.set('batch_ms', STREAM_BATCH_MS);
-	const id = ++streams;
-	let closed = false, stop = null;
+	const streamUrl = (from) => {
+		const u = new URL('api/v1/stream', location.href);
+		u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+		if (q) u.searchParams.set('q', q);
+		if (from) u.searchParams.set('since', from);
+		u.searchParams.set('batch', STREAM_BATCH);
+		u.searchParams.set('batch_ms', STREAM_BATCH_MS);
+		return u.href;
+	};
+	// attempt: failed opens since the stream last gave a message; live: its history is over;
+	// downAt: when it dropped (0: it is not down); timer: the wait before the next attempt.
+	let closed = false, stop = null, attempt = 0, live = false, downAt = 0, timer = 0, from = since;
+	// The hub counts a stream's losses from 0: the count before a reconnect is added to the next's.
+	let lostBefore = 0, lostTotal = 0;
 	const onOps = (ops, dropped) => {
+		if (closed) return;
+		attempt = 0;
+		if (downAt) {
+			cb.onReconnected(Date.now() - downAt);
+			downAt = 0;
+		}
 		if (dropped) cb.onDropped(dropped);
 		for (const op of ops) {
 			if (op.rows) cb.onRows(op.rows);
-			else if (op.type === 'live') cb.onLive();
-			else if (op.type === 'lost') cb.onLost(op.lost, op.total);
-			else if (op.type === 'agent') cb.onAgent(op);
+			else if (op.type === 'live') {
+				live = true;
+				cb.onLive();
+			} else if (op.type === 'lost') {
+				lostTotal = op.total;
+				cb.onLost(op.lost, lostBefore + op.total);
+			} else if (op.type === 'agent') cb.onAgent(op);
 		}
+	};
+	const retry = (reason) => {
+		if (!downAt) downAt = Date.now();
+		const ms = retryDelay(attempt);
+		cb.onReconnecting(attempt, ms, reason);
+		timer = setTimeout(() => {
+			timer = 0;
+			if (closed) return;
+			// After the history, from now on (the rows stay); before its end, all of it again.
+			if (live) {
+				from = nowNs();
+				lostBefore += lostTotal;
+			} else {
+				lostBefore = 0;
+				cb.onRestart();
+			}
+			lostTotal = 0;
+			start();
+		}, ms);
 	};
 	const onClose = async ({ opened, reason, code }) => {
 		if (closed) return;
+		stop = null;
+		attempt++;
+		const why = reason || `closed (${code})`;
+		if (code === CLOSE_REFUSED) return cb.onClose(why, code);
 		if (!opened) {
-			// Never opened: a 401? authFetch asks for the token when it is that.
+			// Never opened: a 401? authFetch asks for the token when it is that; a hub that
+			// does not answer at all is down: wait and try again.
 			const r = await authFetch(new URL('api/v1/agents', location.href)).catch(() => null);
-			if (!closed && r && r.ok && token()) return start();
+			if (closed) return;
+			if (r && r.ok && token() && attempt === 1) return start();
 		}
-		cb.onClose(reason || `closed (${code})`, code);
+		retry(why);
 	};
 	const onFail = () => {
 		if (closed) return;
+		from = since;
+		live = false;
+		lostBefore = lostTotal = 0;
 		cb.onRestart();
 		start();
 	};
 	const start = () => {
 		const protocols = token() ? ['floe', `floe.bearer.${b64url(token())}`] : [];
+		const url = streamUrl(from);
 		const w = streamWorker();
-		if (w) stop = w.open(id, u.href, protocols, { onOps, onClose, onFail });
+		// Each socket its own id: nothing from a socket that closed can be taken for the next's.
+		if (w) stop = w.open(++streams, url, protocols, { onOps, onClose, onFail });
 		else {
 			mode = 'page';
-			stop = readSocket(u.href, protocols, { onOps: (ops) => onOps(ops, 0), onClose });
+			stop = readSocket(url, protocols, { onOps: (ops) => onOps(ops, 0), onClose });
 		}
 	};
 	start();
 	return () => {
 		closed = true;
-		stop();
+		clearTimeout(timer);
+		if (stop) stop();
+		stop = null;
 	};
 }

@@ -26,6 +26,7 @@ import { KflBox } from './kflbox.jsx';
 import { Details } from './details.jsx';
 
 const ROW = 26;
+const IDLE = { live: false, lost: 0, error: '', agents: [], reconnecting: 0, reconnects: 0, gapMs: 0 };
 const UPDATE_MS = 100;
 const RANGES = { '5m': 300, '15m': 900, '1h': 3600, '24h': 86400, all: 0 };
 // Rows drawn beyond the view, above and below: they cover a scroll the compositor makes ahead
@@ -73,7 +74,9 @@ export class Ring {
 }
 
 // Rows as they arrive, outside Preact's state. evicted: rows that left (the oldest, past
-// MAX_ROWS; or waiting while paused, past MAX_ROWS). status: the counts line's stream state.
+// MAX_ROWS; or waiting while paused, past MAX_ROWS). status: the counts line's stream state
+// (reconnecting: the attempt under way, 0 when none; reconnects: how many times the stream came
+// back; gapMs: how long the last drop lasted, its entries not shown).
 // Who shows them subscribes: changed(rows) tells them, at most once per UPDATE_MS for rows
 // (rows: whether the list's rows changed, or only the counts).
 class Store {
@@ -81,14 +84,14 @@ class Store {
 		this.rows = new Ring(MAX_ROWS);
 		this.pending = new Ring(MAX_ROWS);
 		this.evicted = 0;
-		this.status = { live: false, lost: 0, error: '', agents: [] };
+		this.status = { ...IDLE };
 		this.subs = new Set();
 	}
 	reset() {
 		this.rows.clear();
 		this.pending.clear();
 		this.evicted = 0;
-		this.status = { live: false, lost: 0, error: '', agents: [] };
+		this.status = { ...IDLE };
 		this.changed(true);
 	}
 	add(rows) {
@@ -124,13 +127,16 @@ function Counts({ store, paused }) {
 	useStore(store);
 	const count = store.rows.length, s = store.status;
 	return (
-		<div class="counts" id="counts" data-count={count + store.evicted} data-lost={s.lost} data-parser={streamMode()}>
+		<div class="counts" id="counts" data-count={count + store.evicted} data-lost={s.lost} data-parser={streamMode()}
+			data-reconnecting={s.reconnecting} data-reconnects={s.reconnects}>
 			<span id="count">{count + store.evicted}</span> matching
 			{store.evicted ? ` (${store.evicted} oldest dropped from view)` : ''}
 			{' · '}<span class={s.lost ? 'warn' : 'muted'}>lost: <span id="lost">{s.lost}</span></span>
 			{' · '}{s.live ? <span class="ok">live</span> : <span class="muted">history</span>}
 			{paused ? <span class="warn"> · paused ({store.pending.length} waiting)</span> : ''}
-			{s.error && <span class="err" id="stream-error"> · stream: {s.error}</span>}
+			{s.reconnecting ? <span class="warn" id="stream-reconnecting"> · stream: {s.error}; reconnecting (attempt {s.reconnecting})</span> : ''}
+			{!s.reconnecting && s.gapMs ? <span class="warn" id="stream-gap"> · reconnected after {(s.gapMs / 1000).toFixed(1)} s: entries during the gap are not shown</span> : ''}
+			{!s.reconnecting && s.error && <span class="err" id="stream-error"> · stream: {s.error}</span>}
 			{s.agents.map((a) => <span class="warn"> · {a}</span>)}
 		</div>
 	);
@@ -354,11 +360,19 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 			},
 			// Rows the worker let go before the page took them (past MAX_ROWS): the oldest.
 			onDropped: (n) => { store.evicted += n; },
-			onRestart: () => store.reset(),
+			// The stream starts over: the rows go; a reconnection under way is still told.
+			onRestart: () => {
+				const { reconnecting, reconnects, error } = store.status;
+				store.reset();
+				store.setStatus({ reconnecting, reconnects, error });
+			},
 			onLive: () => store.setStatus({ live: true }),
 			onLost: (n, total) => store.setStatus({ lost: total }),
 			onAgent: (m) => store.setStatus({ agents: [...store.status.agents.slice(-4), `${m.agent}: ${m.error}`] }),
-			onClose: (reason) => store.setStatus({ live: false, error: reason }),
+			onClose: (reason) => store.setStatus({ live: false, error: reason, reconnecting: 0 }),
+			// The stream dropped and is opened again by itself: the rows stay, the line says so.
+			onReconnecting: (attempt, ms, reason) => store.setStatus({ live: false, error: reason, reconnecting: attempt }),
+			onReconnected: (gapMs) => store.setStatus({ error: '', reconnecting: 0, reconnects: store.status.reconnects + 1, gapMs }),
 		});
 		return () => {
 			close();
