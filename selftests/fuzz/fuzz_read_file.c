@@ -3,7 +3,7 @@
  * libFuzzer target for `floe read`'s file reader (lib/node/tap/read_file.c): the input is a
  * capture file, whatever its bytes.
  *
- * read_file reads a plain classic PCAP through its own mapped record walker and hands the rest
+ * read_file reads a plain classic PCAP through its own record reader and hands the rest
  * (pcapng, other versions, anything after a record it will not read) to libpcap; a gzip file
  * goes through libpcap alone. That gives an oracle for the hand-written walker: the same bytes,
  * read once plain and once gzip-compressed, must give the same result — the same return value,

@@ -11,6 +11,11 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <stdio.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <sys/platform/x86.h>
+#endif
 
 #include <cmocka.h>
 
@@ -161,16 +166,16 @@ static uint64_t next_rand(uint64_t *x)
 	return *x;
 }
 
-/* Escapes at every offset of strings of every length up to 80, around the sixteen-byte blocks
- * the writer scans, mixed with text that needs none; jansson's dump is the oracle. */
+/* Escapes at every offset of strings of every length up to 200, around the 16- and 64-byte
+ * blocks the writer scans, mixed with text that needs none; jansson's dump is the oracle. */
 static void test_escapes_at_every_offset(void **state)
 {
 	static const char *const pieces[] = { "a", "\n", "\"", "\\", "\x01", "\x1f", " ", "\x7f",
 					      "\xc3\xa9", "~", "\t", "0123456789abcdef" };
 	uint64_t seed = 0x9e3779b97f4a7c15ull;
-	char s[200];
+	char s[120 * 16]; /* the most pieces, each at most 16 bytes */
 
-	for (size_t len = 0; len <= 80; len++) {
+	for (size_t len = 0; len <= 200; len++) {
 		for (size_t at = 0; at <= len; at++) {
 			json_t *j = json_array();
 
@@ -182,8 +187,8 @@ static void test_escapes_at_every_offset(void **state)
 			json_decref(j);
 		}
 	}
-	for (int round = 0; round < 500; round++) {
-		size_t n = 0, pieces_n = next_rand(&seed) % 40;
+	for (int round = 0; round < 2000; round++) {
+		size_t n = 0, pieces_n = next_rand(&seed) % 120;
 		json_t *j = json_object();
 
 		for (size_t i = 0; i < pieces_n; i++) {
@@ -641,15 +646,15 @@ static void test_entry_line_text(void **state)
 }
 
 /* entry_json_append_ascii(): the string entry_json_append_string() writes when every byte is
- * ASCII and none is NUL, else 1 with the buffer unchanged; lengths that take the 16-byte, the
- * 8-byte and the byte-by-byte paths, with escapes, NULs and high bytes anywhere. */
+ * ASCII and none is NUL, else 1 with the buffer unchanged; lengths that take the 64-byte, the
+ * 16-byte, the 8-byte and the byte-by-byte paths, with escapes, NULs and high bytes anywhere. */
 static void test_append_ascii(void **state)
 {
 	static const unsigned char pick[] = {'a', 'b',	'\n', '"',  '\\', 0x01, 0x7f,
 					     ' ', 0x00, 0x80, 0xc3, 0xa9, 0xff};
 	struct entry_json_buf a = {0}, b = {0};
 	unsigned seed = 7, taken = 0;
-	char s[100];
+	char s[300];
 
 	(void)state;
 	for (int round = 0; round < 20000; round++) {
@@ -687,7 +692,16 @@ static void test_append_ascii(void **state)
 	entry_json_buf_free(&b);
 }
 
-int main(void)
+/* The child run of main(): glibc was told to leave AVX2 out. */
+static void test_avx2_off(void **state)
+{
+	(void)state;
+#if defined(__x86_64__)
+	assert_false(CPU_FEATURE_ACTIVE(AVX2));
+#endif
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scalars_and_nesting),
@@ -711,5 +725,32 @@ int main(void)
 	    cmocka_unit_test(test_json_alloc_with_jansson),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* The strings' tests again on the writer's paths without AVX2: glibc reads its tunables
+	 * at start, so the test runs itself once more with AVX2 turned off. */
+	const struct CMUnitTest without_avx2[] = {
+	    cmocka_unit_test(test_avx2_off),
+	    cmocka_unit_test(test_string_escapes),
+	    cmocka_unit_test(test_append_ascii),
+	    cmocka_unit_test(test_large_string),
+	    cmocka_unit_test(test_escapes_at_every_offset),
+	    cmocka_unit_test(test_every_byte_every_offset),
+	    cmocka_unit_test(test_entry_direct_same_as_tree),
+	};
+	int rc;
+
+	(void)argc;
+	if (getenv("FLOE_TEST_WITHOUT_AVX2"))
+		return cmocka_run_group_tests_name("without AVX2", without_avx2, NULL, NULL);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+#if defined(__x86_64__)
+	if (!rc && CPU_FEATURE_ACTIVE(AVX2)) {
+		fflush(NULL);
+		setenv("FLOE_TEST_WITHOUT_AVX2", "1", 1);
+		setenv("GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX2", 1);
+		execv("/proc/self/exe", argv);
+		perror("execv /proc/self/exe");
+		return 1;
+	}
+#endif
+	return rc;
 }

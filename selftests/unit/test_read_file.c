@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * read_file: plain classic pcap files are read from a mapping, everything else through
- * libpcap. The oracle is the other path: the same bytes gzip-compressed go through zlib and
+ * read_file: plain classic pcap files are read by floe's own record reader, everything else
+ * through libpcap. The oracle is the other path: the same bytes gzip-compressed go through zlib and
  * libpcap alone, and must give the same packets, counters and entries (JSON text) as the plain
  * file. Variants exercise the hand-over to libpcap: big-endian, nanosecond timestamps, a
  * snapshot length smaller than the packets (libpcap cuts them), a file cut inside a record and
@@ -119,6 +119,44 @@ static void write_file(const char *path, const struct bytes *b, bool gz)
 	}
 }
 
+/*
+ * s with a large record of a type no dissector reads (an Ethernet frame of the experimental
+ * type 0x88b5, zeros) after every eighth of its own, of lengths spread up to the snapshot
+ * length of 256 KiB (the header says so): the plain reader's buffer is refilled with records
+ * cut at every kind of place, header and data, the largest ones included.
+ */
+static struct bytes padded(const struct bytes *s)
+{
+	size_t off = 24, k = 0, room = s->len;
+	struct bytes o = {NULL, 24};
+
+	for (size_t r = 24; r + 16 <= s->len; r += 16 + get32le(s->p + r + 8))
+		room += (16 + 262144) / 8 + 1; /* a filler of at most 256 KiB after every eighth */
+	o.p = malloc(room);
+	assert_non_null(o.p);
+	memcpy(o.p, s->p, 24);
+	put32(o.p + 16, 262144, false);
+	while (off + 16 <= s->len) {
+		size_t rec = 16 + get32le(s->p + off + 8);
+		uint32_t fill;
+
+		assert_true(off + rec <= s->len && o.len + rec <= room);
+		memcpy(o.p + o.len, s->p + off, rec);
+		o.len += rec;
+		off += rec;
+		if (++k % 8)
+			continue;
+		fill = k % 64 == 0 ? 262144u : (uint32_t)(14 + (k * 7919u) % 70000u);
+		memcpy(o.p + o.len, s->p + off - rec, 8); /* the time of the record before */
+		put32(o.p + o.len + 8, fill, false);
+		put32(o.p + o.len + 12, fill, false);
+		memset(o.p + o.len + 16, 0, fill);
+		o.p[o.len + 16 + 12] = 0x88, o.p[o.len + 16 + 13] = 0xb5;
+		o.len += 16 + fill;
+	}
+	return o;
+}
+
 /* b read as a plain file and as gzip: same result; returns the packets read. */
 static uint64_t same_both_ways(const struct bytes *b)
 {
@@ -151,7 +189,7 @@ static uint64_t same_both_ways(const struct bytes *b)
 	return st[0].packets;
 }
 
-static void test_mapped_same_as_libpcap(void **state)
+static void test_records_same_as_libpcap(void **state)
 {
 	struct bytes s = load_source(), v;
 	uint64_t all;
@@ -166,6 +204,12 @@ static void test_mapped_same_as_libpcap(void **state)
 		assert_int_equal(same_both_ways(&v), all);
 		free(v.p);
 	}
+	/* Records across the plain reader's buffer refills: the same entries, one more packet
+	 * for each filler. */
+	v = padded(&s);
+	assert_true(v.len > 4 * s.len);
+	assert_true(same_both_ways(&v) > all);
+	free(v.p);
 	/* A snapshot length below the packets': libpcap's way from the first big one on. */
 	v = rewrite(&s, false, false);
 	put32(v.p + 16, 200, false);
@@ -387,7 +431,7 @@ static void test_writers_same_on_shared_captures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mapped_same_as_libpcap),
+	    cmocka_unit_test(test_records_same_as_libpcap),
 	    cmocka_unit_test(test_corrupt_record),
 	    cmocka_unit_test(test_damaged_timestamps),
 	    cmocka_unit_test(test_writers_same_on_shared_captures),

@@ -1060,8 +1060,13 @@ static int block_field(void *ctx, const struct hpack_field *f)
 	struct block *b = x->b;
 	size_t cost;
 	/* in the order of enum h1_pseudo */
-	static const char *const known[H1_PS_N] = {":method", ":path",	   ":authority",
-						   ":scheme", ":protocol", ":status"};
+#define K(n) {n, sizeof(n) - 1}
+	static const struct {
+		const char *name;
+		size_t len;
+	} known[H1_PS_N] = {K(":method"), K(":path"),	  K(":authority"),
+			    K(":scheme"), K(":protocol"), K(":status")};
+#undef K
 	unsigned i;
 
 	if (!f->name || !f->value) {
@@ -1078,8 +1083,8 @@ static int block_field(void *ctx, const struct hpack_field *f)
 	h->kept += cost;
 	if (f->name_len && f->name[0] == ':') {
 		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-			if (strlen(known[i]) == f->name_len &&
-			    !memcmp(known[i], f->name, f->name_len)) {
+			if (known[i].len == f->name_len &&
+			    !memcmp(known[i].name, f->name, f->name_len)) {
 				/* a repeated pseudo-header is malformed: the first one counts */
 				if (b->hd)
 					h1_head_set_pseudo(b->hd, (enum h1_pseudo)i, f->value,

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,26 +20,33 @@
 #define READ_FILE_BUF (256u << 10)
 
 /*
- * Classic pcap files read in place. Reading a file through stdio copies every byte from the
- * page cache (a fifth of `floe read` on small messages, in the kernel); a mapping does not. Only
- * for the plain records libpcap passes on unchanged: format 2.4, a link type without a
- * pseudo-header libpcap would rewrite, caplen within the snapshot length. At the first other
- * record libpcap takes over from there (the FILE is positioned at it). The pages read are
- * unmapped behind the reader, so they do not add up in the resident set.
+ * Classic pcap files read by their records into one reused buffer. Through stdio the bytes were
+ * copied twice (page cache -> stdio buffer -> libpcap's), a fifth of `floe read` on small
+ * messages. A mapping of the file copied nothing but cost a page fault per 16 pages and, to keep
+ * the resident set small, an munmap per MiB read: a fifth of the text output of large HTTP/2
+ * responses (capture (b), docs/bench.md "HTTP/2 offline read with margin"). One read() per
+ * buffer copies each byte once, the kernel's fastest copy, into memory that stays in cache
+ * for the dissectors reading it right after. Only for the plain records libpcap passes on
+ * unchanged: format 2.4, a link type without a pseudo-header libpcap would rewrite, caplen
+ * within the snapshot length. At the first other record libpcap takes over from there (the
+ * FILE is positioned at it). A record's bytes are valid until the next one is asked for, as
+ * with libpcap.
  */
-struct mapped {
-	const uint8_t *base; /* mapping of the whole file */
-	size_t size;
-	size_t off; /* next record */
+struct records {
+	uint8_t *buf;    /* RECORDS_BUF bytes */
+	size_t buf_off;  /* file offset of buf[0] */
+	size_t buf_len;  /* bytes in buf */
+	int fd;
+	size_t size;     /* of the file when opened */
+	size_t off;      /* next record */
 	uint64_t bad_timestamps;
-	size_t unmapped; /* bytes at the start given back */
-	size_t page;
 	uint32_t snap;
 	bool swap, nano;
 };
 
-#define MAPPED_MAX_SNAP	  262144u    /* libpcap's MAXIMUM_SNAPLEN */
-#define MAPPED_UNMAP_STEP (1u << 20) /* give pages back every 1 MiB read */
+#define RECORDS_MAX_SNAP 262144u /* libpcap's MAXIMUM_SNAPLEN */
+/* Room for the largest record after what is left of the one before: half of a 1 MiB L2. */
+#define RECORDS_BUF	 (RECORDS_MAX_SNAP + 16 + (256u << 10))
 
 static uint32_t get32(const uint8_t *p, bool swap)
 {
@@ -49,15 +56,14 @@ static uint32_t get32(const uint8_t *p, bool swap)
 	return swap ? __builtin_bswap32(v) : v;
 }
 
-/* 0 when f (a plain file, header read by libpcap) is mapped for mapped_next(). */
-static int mapped_open(FILE *f, int dlt, struct mapped *m)
+/* 0 when f (a plain file, header read by libpcap) is read by records_next(). */
+static int records_open(FILE *f, int dlt, struct records *m)
 {
 	uint8_t hdr[24];
 	struct stat sb;
 	uint16_t major, minor;
 	uint32_t magic;
 	int fd = fileno(f);
-	void *base;
 
 	memset(m, 0, sizeof(*m));
 	if (dlt != DLT_EN10MB && dlt != DLT_RAW && dlt != DLT_IPV4 && dlt != DLT_IPV6)
@@ -83,38 +89,58 @@ static int mapped_open(FILE *f, int dlt, struct mapped *m)
 	if (major != 2 || minor != 4)
 		return -1;
 	m->snap = get32(hdr + 16, m->swap);
-	if (!m->snap || m->snap > MAPPED_MAX_SNAP)
-		m->snap = MAPPED_MAX_SNAP;
-	base = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (base == MAP_FAILED)
+	if (!m->snap || m->snap > RECORDS_MAX_SNAP)
+		m->snap = RECORDS_MAX_SNAP;
+	m->buf = malloc(RECORDS_BUF);
+	if (!m->buf)
 		return -1;
-	madvise(base, (size_t)sb.st_size, MADV_SEQUENTIAL);
-	m->base = base;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	m->fd = fd;
 	m->size = (size_t)sb.st_size;
 	m->off = 24;
-	m->page = (size_t)sysconf(_SC_PAGESIZE);
+	m->buf_off = 24;
 	return 0;
 }
 
-/* The next record: 1, or 0 at the end or at a record for libpcap (m->off is where it starts). */
-static int mapped_next(struct mapped *m, const uint8_t **data, uint32_t *caplen, uint32_t *len,
-		       uint64_t *ts)
+/* At least need bytes at m->off in the buffer (fewer only at the file's end or an error). */
+static size_t records_fill(struct records *m, size_t need)
 {
-	const uint8_t *r = m->base + m->off;
+	size_t have = m->buf_off + m->buf_len - m->off;
+	ssize_t got;
+
+	if (have >= need)
+		return have;
+	memmove(m->buf, m->buf + (m->off - m->buf_off), have);
+	m->buf_off = m->off;
+	m->buf_len = have;
+	while (m->buf_len < need) {
+		got = pread(m->fd, m->buf + m->buf_len, RECORDS_BUF - m->buf_len,
+			    (off_t)(m->buf_off + m->buf_len));
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break; /* the end, or an error libpcap meets again and reports */
+		m->buf_len += (size_t)got;
+	}
+	return m->buf_len;
+}
+
+/* The next record: 1, or 0 at the end or at a record for libpcap (m->off is where it starts). */
+static int records_next(struct records *m, const uint8_t **data, uint32_t *caplen, uint32_t *len,
+			uint64_t *ts)
+{
+	const uint8_t *r;
 	uint32_t cap, frac;
 
-	/* The records before this one are done with. */
-	if (m->off - m->unmapped >= MAPPED_UNMAP_STEP) {
-		size_t upto = m->off & ~(m->page - 1);
-
-		munmap((void *)(m->base + m->unmapped), upto - m->unmapped);
-		m->unmapped = upto;
-	}
-	if (m->size - m->off < 16)
+	if (m->size - m->off < 16 || records_fill(m, 16) < 16)
 		return 0;
+	r = m->buf + (m->off - m->buf_off);
 	cap = get32(r + 8, m->swap);
 	if (cap > m->snap || cap > m->size - m->off - 16)
 		return 0;
+	if (records_fill(m, 16 + (size_t)cap) < 16 + (size_t)cap)
+		return 0;
+	r = m->buf + (m->off - m->buf_off);
 	frac = get32(r + 4, m->swap);
 	if (frac >= (m->nano ? 1000000000u : 1000000u)) {
 		m->bad_timestamps++; /* read as libpcap's records are: see read_file_ts() */
@@ -128,11 +154,10 @@ static int mapped_next(struct mapped *m, const uint8_t **data, uint32_t *caplen,
 	return 1;
 }
 
-static void mapped_close(struct mapped *m)
+static void records_close(struct records *m)
 {
-	if (m->base && m->size > m->unmapped)
-		munmap((void *)(m->base + m->unmapped), m->size - m->unmapped);
-	m->base = NULL;
+	free(m->buf);
+	m->buf = NULL;
 }
 
 /* stdio over zlib: libpcap reads a FILE *, and gzread reads plain files as they are too. */
@@ -246,7 +271,7 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 	off_t rec_off = -1;
 	size_t seek_off = 0;
 	int seek_errno = 0;
-	struct mapped map;
+	struct records rd;
 	pcap_t *pc;
 	FILE *f;
 
@@ -289,12 +314,12 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 		return rc;
 	}
 	rc = 1;
-	if (fbuf && !mapped_open(f, dlt, &map)) {
+	if (fbuf && !records_open(f, dlt, &rd)) {
 		const uint8_t *pkt;
 		uint32_t caplen, len;
 		uint64_t ts;
 
-		while (mapped_next(&map, &pkt, &caplen, &len, &ts)) {
+		while (records_next(&rd, &pkt, &caplen, &len, &ts)) {
 			struct packet p;
 
 			stats->packets++;
@@ -309,15 +334,15 @@ int read_file_run(const char *path, const struct dissect_config *cfg, dissect_si
 			dissect_engine_packet(eng, &p);
 		}
 		/* The rest (nothing, or records libpcap reads its own way) from libpcap. */
-		if (derr == PACKET_ERR_DLT || map.off == map.size)
+		if (derr == PACKET_ERR_DLT || rd.off == rd.size)
 			rc = PCAP_ERROR_BREAK;
-		else if (fseeko(f, (off_t)map.off, SEEK_SET)) {
+		else if (fseeko(f, (off_t)rd.off, SEEK_SET)) {
 			seek_errno = errno; /* an I/O error, said below (not a corrupt record) */
 			rc = PCAP_ERROR_BREAK;
 		}
-		seek_off = map.off;
-		stats->bad_timestamps += map.bad_timestamps;
-		mapped_close(&map);
+		seek_off = rd.off;
+		stats->bad_timestamps += rd.bad_timestamps;
+		records_close(&rd);
 	}
 	/* Where each record starts (libpcap reads it through f): for a corrupt one's message. */
 	while (rc == 1 && ((rec_off = ftello(f)), (rc = pcap_next_ex(pc, &h, &data)) == 1)) {
