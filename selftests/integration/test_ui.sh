@@ -140,6 +140,9 @@ for browser in chromium firefox; do
 	while kill -0 $ui_pid 2>/dev/null; do
 		if [ -f "$T/restart" ] && [ ! -f "$T/restarted" ]; then
 			bg_stop "$RESTART_HUB_PID"
+			# An entry made while the hub is down: the agent stores it, so the hub back has it
+			# in its history and the page, resuming where it was, shows it (8c).
+			bash "$T/ping.sh"
 			sleep 1
 			start_restart_hub 1 && touch "$T/restarted"
 		fi
