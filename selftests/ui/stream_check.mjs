@@ -6,8 +6,10 @@
 // page takes it (then one message with all that came meanwhile); what it holds is bounded
 // (stream.js's Outbox: the oldest go past the cap, counted); rows received before the socket
 // dropped are delivered before the drop is told; a dropped stream reconnects by itself (the
-// backoff: 0.25-0.5 s, then 0.5-1 s, the schedule to 10 s; the same query, from the moment it
-// resumes, the rows kept; one socket per attempt; the gap told once data flows; attempt 1 again
+// backoff: 0.25-0.5 s, then 0.5-1 s, the schedule to 10 s; the same query, since = the newest
+// entry's own timestamp, the ids already delivered at it dropped, the gap's entries shown, the
+// rows kept; from the moment it resumes only when no row had a timestamp; one socket per
+// attempt; the gap told, with its count, once its history is over; attempt 1 again
 // after data; none after the page closed it; a refused query, 1008, is final; a drop in the
 // history starts over from its since); a refused handshake with a token asks the hub and
 // opens again; when the worker fails, the stream starts over in the page (onRestart) and the
