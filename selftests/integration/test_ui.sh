@@ -14,7 +14,8 @@
 # and never HTTP 200, health shows TLS blind spots (a fixture of the agent's stats) and a trigger
 # POSTed to the hub with the agent's counters, a second hub with --token asks for it and streams with it,
 # a third hub stopped and started again under an open page (Chromium): the stream back without a
-# reload, the rows kept, a new entry live (the reconnection's backoff: stream_check.mjs), no
+# reload, the rows kept, the entry made while it was down shown once, none twice, a new entry
+# live (the reconnection's backoff and resume point: stream_check.mjs), no
 # console error on any page; the stream parsed in the Web Worker (and by the page without it),
 # the list holding exactly what the stream sent; the worker's socket, its order, its bound and
 # the page taking over (selftests/ui/stream_check.mjs, no browser). Screenshots: build/ui-screenshots/<browser>/.
@@ -140,6 +141,9 @@ for browser in chromium firefox; do
 	while kill -0 $ui_pid 2>/dev/null; do
 		if [ -f "$T/restart" ] && [ ! -f "$T/restarted" ]; then
 			bg_stop "$RESTART_HUB_PID"
+			# An entry made while the hub is down: the agent stores it, so the hub back has it
+			# in its history and the page, resuming where it was, shows it (8c).
+			bash "$T/ping.sh"
 			sleep 1
 			start_restart_hub 1 && touch "$T/restarted"
 		fi

@@ -6,8 +6,10 @@
 // page takes it (then one message with all that came meanwhile); what it holds is bounded
 // (stream.js's Outbox: the oldest go past the cap, counted); rows received before the socket
 // dropped are delivered before the drop is told; a dropped stream reconnects by itself (the
-// backoff: 0.25-0.5 s, then 0.5-1 s, the schedule to 10 s; the same query, from the moment it
-// resumes, the rows kept; one socket per attempt; the gap told once data flows; attempt 1 again
+// backoff: 0.25-0.5 s, then 0.5-1 s, the schedule to 10 s; the same query, since = the newest
+// entry's own timestamp, the ids already delivered at it dropped, the gap's entries shown, the
+// rows kept; from the moment it resumes only when no row had a timestamp; one socket per
+// attempt; the gap told, with its count, once its history is over; attempt 1 again
 // after data; none after the page closed it; a refused query, 1008, is final; a drop in the
 // history starts over from its since); a refused handshake with a token asks the hub and
 // opens again; when the worker fails, the stream starts over in the page (onRestart) and the
@@ -84,13 +86,15 @@ const { openStream, streamMode, retryDelay } = await import(apiMod);
 rmSync(apiMod);
 
 // 1. Through the worker: rows in order, messages coalesced while the page has not taken one.
-const entry = (id) => ({ type: 'entry', entry: { id, protocol: 'http', request: { method: 'GET', path: `/${id}` } } });
+const entry = (id, at) => ({ type: 'entry', entry: { id, protocol: 'http', request_time: at, request: { method: 'GET', path: `/${id}` } } });
+// Entry timestamps as the hub sends them (RFC 3339, nanoseconds).
+const T1 = '2026-12-07T10:00:00.000000001Z', T2 = '2026-12-07T10:00:00.123456789Z', T3 = '2026-12-07T10:00:01.000000000Z';
 const got = [];
 let restarts = 0, dropped = 0, closedWith = null;
 const reconnecting = [], reconnected = [];
 const cb = {
 	onReconnecting: (attempt, ms, reason) => reconnecting.push({ attempt, ms, reason }),
-	onReconnected: (gapMs) => reconnected.push(gapMs),
+	onReconnected: (gapMs, gapRows) => reconnected.push(gapMs, gapRows),
 	onRows: (rows) => { for (const r of rows) got.push(r.slice(0, r.indexOf('\x1f'))); },
 	onDropped: (n) => { dropped += n; },
 	onLive: () => got.push('live'),
@@ -133,14 +137,14 @@ ok(JSON.stringify(t) === JSON.stringify({ ops: [{ type: 'live' }, { rows: ['r4',
 // stream reconnects by itself, with the same query, from the moment it resumes (the history
 // was over: the rows stay), one socket at a time, the gap told once data flows again.
 got.length = 0;
-ws.send([entry('b0')]);
-ws.send([entry('b1')]);
+ws.send([entry('b0', T1)]);
+ws.send([entry('b1', T2), entry('b1b', T2)]);
 let gotAtDrop = null;
 cb.onReconnecting = (attempt, ms, reason) => { gotAtDrop ??= [...got]; reconnecting.push({ attempt, ms, reason }); };
 const t0 = Date.now();
 ws.end(1006);
 await until(() => reconnecting.length === 1);
-ok(JSON.stringify(gotAtDrop) === '["b0","b1"]' && !closedWith && reconnecting[0].attempt === 1 && reconnecting[0].reason === 'closed (1006)',
+ok(JSON.stringify(gotAtDrop) === '["b0","b1","b1b"]' && !closedWith && reconnecting[0].attempt === 1 && reconnecting[0].reason === 'closed (1006)',
 	`rows before the drop, then "reconnecting (attempt 1)", not a close (${gotAtDrop}; ${closedWith})`, reconnecting);
 // The hub is down: the handshake fails (never opened), the hub does not answer a fetch either.
 const realFetch = globalThis.fetch;
@@ -149,8 +153,8 @@ await until(() => sockets.length === 2);
 const firstWait = Date.now() - t0;
 ok(firstWait >= 240 && firstWait < 1000, `the first attempt after 0.25 to 0.5 s (${firstWait} ms)`);
 const u1 = new URL(sockets[1].url);
-ok(u1.searchParams.get('q') === null && BigInt(u1.searchParams.get('since')) * 1n >= BigInt(t0) * 1000000n && u1.searchParams.get('batch') === '1000',
-	`it resumes the same query from the moment it reconnects (${sockets[1].url})`);
+ok(u1.searchParams.get('q') === null && u1.searchParams.get('since') === T2 && u1.searchParams.get('batch') === '1000',
+	`it resumes the same query from the newest entry's own timestamp, in full (${sockets[1].url})`);
 const t1 = Date.now();
 sockets[1].end(1006);
 await until(() => sockets.length === 3);
@@ -161,10 +165,14 @@ await tick(300);
 ok(sockets.length === 3, `one socket per attempt: none more while one is being opened (${sockets.length} sockets for the stream and 2 attempts)`);
 globalThis.fetch = realFetch;
 sockets[2].open();
-sockets[2].send([{ type: 'live' }, entry('b2')]);
-await until(() => reconnected.length === 1);
-ok(reconnected.length === 1 && reconnected[0] >= firstWait + secondWait - 50 && JSON.stringify(got.slice(-2)) === '["live","b2"]' && restarts === 0,
-	`back: the gap told (${reconnected[0]} ms), the rows kept (${got.join(' ')}), nothing started over`);
+// The hub's history from T2 (inclusive): the two entries delivered at T2 again, one more at T2
+// and one later made during the gap; then live.
+sockets[2].send([entry('b1', T2), entry('b1b', T2), entry('g0', T2), entry('g1', T3), { type: 'live' }, entry('b2', T3)]);
+await until(() => reconnected.length === 2);
+ok(reconnected.length === 2 && reconnected[0] >= firstWait + secondWait - 50 && restarts === 0 &&
+	JSON.stringify(got) === '["b0","b1","b1b","g0","g1","live","b2"]',
+	`back: the duplicates dropped, the gap's entries shown in order, then live (${got.join(' ')}), nothing started over`, got);
+ok(reconnected[1] === 2, `the gap told once its history was over: ${reconnected[0]} ms, ${reconnected[1]} entries from the gap`, reconnected);
 // The backoff: 0.5 s doubling to 10 s, each drawn in [half, all] of it.
 const lo = [1, 2, 3, 4, 5, 6, 7, 12].map((n) => retryDelay(n, () => 0));
 const hi = [1, 2, 3, 4, 5, 6, 7, 12].map((n) => retryDelay(n, () => 1));
@@ -234,3 +242,39 @@ ok(restarts === 1 && streamMode() === 'page' && JSON.stringify(got) === '["c0","
 ok(dropped === 0, 'nothing dropped on the way');
 close2();
 ok(pageWs.closed, 'closing the stream closes the page\'s socket');
+
+// 6. The resume point moves on across drops, and rows without a timestamp give none: a stream
+// that delivered only such rows resumes from the moment it reconnects, the gap not shown.
+const n0 = sockets.length;
+got.length = 0;
+reconnected.length = 0;
+const close3 = openStream({ q: 'r', since: '7' }, cb);
+await until(() => sockets.length === n0 + 1);
+sockets[n0].open();
+sockets[n0].send([entry('r0', T1), { type: 'live' }, entry('r1', T3), entry('r2', T3)]);
+await until(() => got.length === 4);
+sockets[n0].end(1006);
+await until(() => sockets.length === n0 + 2);
+sockets[n0 + 1].open();
+sockets[n0 + 1].send([entry('r1', T3), entry('r2', T3), { type: 'live' }, entry('r3')]);
+await until(() => reconnected.length === 2);
+ok(new URL(sockets[n0 + 1].url).searchParams.get('since') === T3 && reconnected[1] === 0 && JSON.stringify(got) === '["r0","live","r1","r2","live","r3"]',
+	`resumed from the newest timestamp (${new URL(sockets[n0 + 1].url).searchParams.get('since')}), nothing twice, 0 from the gap (${got.join(' ')})`, { got, reconnected });
+sockets[n0 + 1].end(1006);
+await until(() => sockets.length === n0 + 3);
+ok(new URL(sockets[n0 + 2].url).searchParams.get('since') === T3, 'a row without a timestamp leaves the resume point where it was');
+close3();
+const close4 = openStream({ q: 'u', since: '7' }, cb);
+await until(() => sockets.length === n0 + 4);
+sockets[n0 + 3].open();
+sockets[n0 + 3].send([{ type: 'live' }, entry('u0')]);
+await until(() => got.at(-1) === 'u0');
+const tu = Date.now();
+sockets[n0 + 3].end(1006);
+await until(() => sockets.length === n0 + 5);
+sockets[n0 + 4].open();
+sockets[n0 + 4].send([{ type: 'live' }]);
+await until(() => reconnected.length === 4);
+ok(BigInt(new URL(sockets[n0 + 4].url).searchParams.get('since')) >= BigInt(tu) * 1000000n && reconnected[3] === null,
+	`rows without timestamps: resumed from the moment it reconnects, the gap told as not shown (${sockets[n0 + 4].url})`, reconnected);
+close4();

@@ -76,7 +76,7 @@ const b64url = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s))).
  * in order: rows.js's pack), onDropped(n) (rows the worker let go unsent: the oldest, past
  * MAX_ROWS while the page did not take them), onLive(), onLost(n, total), onAgent(msg),
  * onClose(reason), onRestart() (the stream starts over from `since`: what was shown goes),
- * onReconnecting(attempt, ms, reason), onReconnected(gapMs) (below).
+ * onReconnecting(attempt, ms, reason), onReconnected(gapMs, gapRows) (below).
  * Returns a close function. The stream is asked for batches (`batch`, `batch_ms`:
  * docs/hub.md): each WebSocket message is a JSON array of up to STREAM_BATCH messages.
  *
@@ -91,10 +91,15 @@ const b64url = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s))).
  * A stream that drops (the hub restarts, the network goes) is opened again by itself, after
  * retryDelay(attempt) (0.5 s doubling to 10 s, jittered), telling onReconnecting(attempt, ms,
  * reason) before each wait; the attempts start again from 1 once the stream gives a message.
- * The hub's stream has no resume point (docs/hub.md), so the stream resumes from that moment:
- * since = now, the rows shown stay, and onReconnected(gapMs) says for how long nothing came
- * (entries of the gap are not shown). A stream that dropped before its history was over starts
- * over from `since` instead (onRestart), so nothing is shown twice. onClose(reason) is final:
+ * The rows shown stay, and the stream resumes where it was: since = the newest entry timestamp
+ * it delivered (the hub's since is inclusive), the entries already delivered at that timestamp
+ * dropped (stream.js: readSocket's resume point, kept by whoever reads the socket), so the
+ * hub's history of the gap comes and nothing twice. Once that history is over (`live`),
+ * onReconnected(gapMs, gapRows) says for how long nothing came and how many rows the gap gave;
+ * gapRows is null when there was no resume point (rows without a timestamp: the stream then
+ * resumes from the moment it reconnects and the gap is not shown). Nothing delivered yet: from
+ * `since` again, as nothing can show twice. A stream that dropped before its first history was
+ * over starts over from `since` instead (onRestart). onClose(reason) is final:
  * the hub refused the query (close code 1008), or the page closed the stream.
  */
 export const STREAM_BATCH = 1000;
@@ -139,9 +144,9 @@ function streamWorker() {
 		for (const s of failed) s.onFail();
 	};
 	return (client = {
-		open(id, url, protocols, handlers) {
+		open(id, url, protocols, from, handlers) {
 			streams.set(id, handlers);
-			w.postMessage({ type: 'open', id, url, protocols });
+			w.postMessage({ type: 'open', id, url, protocols, from });
 			return () => {
 				streams.delete(id);
 				w.postMessage({ type: 'close', id });
@@ -177,21 +182,33 @@ export function openStream({ q, since }, cb) {
 	// attempt: failed opens since the stream last gave a message; live: its history is over;
 	// downAt: when it dropped (0: it is not down); timer: the wait before the next attempt.
 	let closed = false, stop = null, attempt = 0, live = false, downAt = 0, timer = 0, from = since;
+	// resume: where the last socket can be resumed (readSocket's, carried through the worker);
+	// resumeAt: the point the current socket was opened at; delivered: whether any row came;
+	// gapMs, gapRows: the drop being caught up (gapRows null: not resumed, the gap not shown).
+	let resume = null, resumeAt = null, delivered = false, gapMs = 0, gapRows = null, catchingUp = false;
 	// The hub counts a stream's losses from 0: the count before a reconnect is added to the next's.
 	let lostBefore = 0, lostTotal = 0;
 	const onOps = (ops, dropped) => {
 		if (closed) return;
 		attempt = 0;
 		if (downAt) {
-			cb.onReconnected(Date.now() - downAt);
+			gapMs = Date.now() - downAt;
 			downAt = 0;
+			catchingUp = true;
 		}
 		if (dropped) cb.onDropped(dropped);
+		if (dropped && catchingUp && gapRows !== null) gapRows += dropped;
 		for (const op of ops) {
-			if (op.rows) cb.onRows(op.rows);
-			else if (op.type === 'live') {
+			if (op.rows) {
+				delivered = true;
+				if (catchingUp && gapRows !== null) gapRows += op.rows.length;
+				cb.onRows(op.rows);
+			} else if (op.type === 'live') {
 				live = true;
 				cb.onLive();
+				// The history of the gap is over: the reconnection told with what it brought.
+				if (catchingUp) cb.onReconnected(gapMs, gapRows);
+				catchingUp = false;
 			} else if (op.type === 'lost') {
 				lostTotal = op.total;
 				cb.onLost(op.lost, lostBefore + op.total);
@@ -205,21 +222,28 @@ export function openStream({ q, since }, cb) {
 		timer = setTimeout(() => {
 			timer = 0;
 			if (closed) return;
-			// After the history, from now on (the rows stay); before its end, all of it again.
+			// After the history, from where it was (the rows stay); before its end, all of it again.
 			if (live) {
-				from = nowNs();
+				// Dropped again while catching up: the gap's rows so far count on.
+				const sofar = catchingUp ? gapRows ?? 0 : 0;
+				if (resume?.ts) [from, resumeAt, gapRows] = [resume.ts, resume, sofar];
+				else if (!delivered) [from, resumeAt, gapRows] = [since, null, sofar];
+				else [from, resumeAt, gapRows] = [nowNs(), null, null];
 				lostBefore += lostTotal;
 			} else {
 				lostBefore = 0;
+				resume = resumeAt = null;
+				delivered = false;
 				cb.onRestart();
 			}
 			lostTotal = 0;
 			start();
 		}, ms);
 	};
-	const onClose = async ({ opened, reason, code }) => {
+	const onClose = async ({ opened, reason, code, resume: at }) => {
 		if (closed) return;
 		stop = null;
+		if (at?.ts) resume = at;
 		attempt++;
 		const why = reason || `closed (${code})`;
 		if (code === CLOSE_REFUSED) return cb.onClose(why, code);
@@ -235,7 +259,8 @@ export function openStream({ q, since }, cb) {
 	const onFail = () => {
 		if (closed) return;
 		from = since;
-		live = false;
+		live = catchingUp = delivered = false;
+		resume = resumeAt = null;
 		lostBefore = lostTotal = 0;
 		cb.onRestart();
 		start();
@@ -245,10 +270,10 @@ export function openStream({ q, since }, cb) {
 		const url = streamUrl(from);
 		const w = streamWorker();
 		// Each socket its own id: nothing from a socket that closed can be taken for the next's.
-		if (w) stop = w.open(++streams, url, protocols, { onOps, onClose, onFail });
+		if (w) stop = w.open(++streams, url, protocols, resumeAt, { onOps, onClose, onFail });
 		else {
 			mode = 'page';
-			stop = readSocket(url, protocols, { onOps: (ops) => onOps(ops, 0), onClose });
+			stop = readSocket(url, protocols, { onOps: (ops) => onOps(ops, 0), onClose }, resumeAt);
 		}
 	};
 	start();

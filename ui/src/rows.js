@@ -41,14 +41,34 @@ export const rowId = (s) => s.slice(0, s.indexOf(SEP));
 export const isRow = (s, id) => s.length > id.length && s.startsWith(id) && s[id.length] === SEP;
 
 /*
+ * Where a stream can resume after a drop (api.js: openStream): the newest entry timestamp it
+ * delivered (entryTime: the timestamp the hub orders and `since` compares, RFC 3339 with
+ * nanoseconds, which orders as text) and the ids delivered at it. The hub's `since` is
+ * inclusive, so a stream reopened with since = ts sends those ids again: digest drops them.
+ */
+export const resumePoint = (from) => ({ ts: from?.ts || '', ids: new Set(from?.ids || []) });
+function delivered(seen, e) {
+	const t = entryTime(e);
+	if (!t) return true;
+	if (t === seen.ts && seen.ids.has(e.id)) return false;
+	if (t > seen.ts) {
+		seen.ts = t;
+		seen.ids = new Set();
+	}
+	if (t === seen.ts) seen.ids.add(e.id);
+	return true;
+}
+
+/*
  * One WebSocket message's text (a JSON array of the hub's stream messages, ?batch=; or one
  * message, from a hub without batches) as a list of operations, in the stream's order:
  *   { rows: [row, ...] }                 consecutive entries, made rows (compact, pack)
  *   { type: 'live' | 'lost' | 'agent', ... }   the other messages, as sent
  * Only rows and these small messages leave: the parsed entries (headers, bodies) are garbage
- * in the thread that parsed them. Text that is not JSON gives no operations.
+ * in the thread that parsed them. Text that is not JSON gives no operations. With seen (a
+ * resumePoint, updated here), an entry already delivered at seen.ts gives no row.
  */
-export function digest(text) {
+export function digest(text, seen) {
 	let m;
 	try {
 		m = JSON.parse(text);
@@ -60,7 +80,7 @@ export function digest(text) {
 	for (const x of Array.isArray(m) ? m : [m]) {
 		if (!x) continue;
 		if (x.type === 'entry') {
-			if (x.entry) run.push(pack(compact(x.entry)));
+			if (x.entry && (!seen || delivered(seen, x.entry))) run.push(pack(compact(x.entry)));
 			continue;
 		}
 		if (run.length) ops.push({ rows: run });

@@ -3,11 +3,12 @@
 // entries, a megabyte or more) and makes the rows, so that the main thread, which draws the
 // frames, gets no socket message at all: only ready rows, at most one message in flight.
 //
-// From the page (api.js):  { type: 'open', id, url, protocols }   open stream id
+// From the page (api.js):  { type: 'open', id, url, protocols, from }   open stream id (from:
+//                                                          its resume point, stream.js)
 //                          { type: 'close', id }                  close it
 //                          { type: 'ack', id }                    the last 'ops' were taken
 // To the page:             { type: 'ops', id, ops, dropped }      rows.js's operations, in order
-//                          { type: 'closed', id, opened, reason, code }   the socket closed
+//                          { type: 'closed', id, opened, reason, code, resume }   it closed
 import { Outbox, readSocket } from './stream.js';
 
 const streams = new Map(); // id -> { box, waiting, close }
@@ -18,7 +19,7 @@ function send(id, s) {
 	self.postMessage({ type: 'ops', id, ...s.box.take() });
 }
 
-function open({ id, url, protocols }) {
+function open({ id, url, protocols, from }) {
 	const s = { box: new Outbox(), waiting: false, close: null };
 	streams.set(id, s);
 	s.close = readSocket(url, protocols, {
@@ -33,7 +34,7 @@ function open({ id, url, protocols }) {
 			send(id, s);
 			self.postMessage({ type: 'closed', id, ...how });
 		},
-	});
+	}, from);
 }
 
 self.onmessage = ({ data: m }) => {

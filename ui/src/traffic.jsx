@@ -26,7 +26,7 @@ import { KflBox } from './kflbox.jsx';
 import { Details } from './details.jsx';
 
 const ROW = 26;
-const IDLE = { live: false, lost: 0, error: '', agents: [], reconnecting: 0, reconnects: 0, gapMs: 0 };
+const IDLE = { live: false, lost: 0, error: '', agents: [], reconnecting: 0, reconnects: 0, gapMs: 0, gapRows: null };
 const UPDATE_MS = 100;
 const RANGES = { '5m': 300, '15m': 900, '1h': 3600, '24h': 86400, all: 0 };
 // Rows drawn beyond the view, above and below: they cover a scroll the compositor makes ahead
@@ -76,7 +76,8 @@ export class Ring {
 // Rows as they arrive, outside Preact's state. evicted: rows that left (the oldest, past
 // MAX_ROWS; or waiting while paused, past MAX_ROWS). status: the counts line's stream state
 // (reconnecting: the attempt under way, 0 when none; reconnects: how many times the stream came
-// back; gapMs: how long the last drop lasted, its entries not shown).
+// back; gapMs: how long the last drop lasted; gapRows: the rows its history brought, null when
+// the stream could not resume where it was and the gap is not shown).
 // Who shows them subscribes: changed(rows) tells them, at most once per UPDATE_MS for rows
 // (rows: whether the list's rows changed, or only the counts).
 class Store {
@@ -135,7 +136,7 @@ function Counts({ store, paused }) {
 			{' · '}{s.live ? <span class="ok">live</span> : <span class="muted">history</span>}
 			{paused ? <span class="warn"> · paused ({store.pending.length} waiting)</span> : ''}
 			{s.reconnecting ? <span class="warn" id="stream-reconnecting"> · stream: {s.error}; reconnecting (attempt {s.reconnecting})</span> : ''}
-			{!s.reconnecting && s.gapMs ? <span class="warn" id="stream-gap"> · reconnected after {(s.gapMs / 1000).toFixed(1)} s: entries during the gap are not shown</span> : ''}
+			{!s.reconnecting && s.gapMs ? <span class="warn" id="stream-gap"> · reconnected after {(s.gapMs / 1000).toFixed(1)} s: {s.gapRows === null ? 'entries during the gap are not shown' : `${s.gapRows} entries from the gap shown`}</span> : ''}
 			{!s.reconnecting && s.error && <span class="err" id="stream-error"> · stream: {s.error}</span>}
 			{s.agents.map((a) => <span class="warn"> · {a}</span>)}
 		</div>
@@ -372,7 +373,7 @@ export function Traffic({ q, id, range, setQuery, setId, setRange }) {
 			onClose: (reason) => store.setStatus({ live: false, error: reason, reconnecting: 0 }),
 			// The stream dropped and is opened again by itself: the rows stay, the line says so.
 			onReconnecting: (attempt, ms, reason) => store.setStatus({ live: false, error: reason, reconnecting: attempt }),
-			onReconnected: (gapMs) => store.setStatus({ error: '', reconnecting: 0, reconnects: store.status.reconnects + 1, gapMs }),
+			onReconnected: (gapMs, gapRows) => store.setStatus({ error: '', reconnecting: 0, reconnects: store.status.reconnects + 1, gapMs, gapRows }),
 		});
 		return () => {
 			close();
