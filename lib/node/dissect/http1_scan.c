@@ -129,15 +129,20 @@ static bool span_is(const uint8_t *p, struct h1_span s, const char *lower)
  */
 static bool name_extends_special(const uint8_t *p, struct h1_span name)
 {
-	static const char *const special[] = {"connection", "proxy-connection", "content-length",
-					      "transfer-encoding", "upgrade"};
+#define SPECIAL(s) {s, sizeof(s) - 1}
+	static const struct {
+		const char *name;
+		uint32_t len;
+	} special[] = {SPECIAL("connection"), SPECIAL("proxy-connection"),
+		       SPECIAL("content-length"), SPECIAL("transfer-encoding"), SPECIAL("upgrade")};
+#undef SPECIAL
 
-	for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
-		size_t len = strlen(special[k]);
-
-		if (name.len > len && !strncasecmp((const char *)p + name.off, special[k], len))
+	/* per field of every head taken: lengths known, the first byte tried first */
+	for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++)
+		if (name.len > special[k].len &&
+		    (p[name.off] | 0x20) == special[k].name[0] &&
+		    !strncasecmp((const char *)p + name.off, special[k].name, special[k].len))
 			return true;
-	}
 	return false;
 }
 
