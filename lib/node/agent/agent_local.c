@@ -62,6 +62,9 @@ struct agent_local {
 	char name[64], node[64];
 	pthread_rwlock_t subs_lock;
 	struct sub *subs;
+	/* cfg.store until agent_local_detach_store: read-locked while a pcap call syncs it */
+	pthread_rwlock_t store_lock;
+	struct pcap_store *store;
 	/* time each query and get call took, to the last entry handed to the caller (stats:
 	 * "query_latency"); any thread */
 	struct metrics_latency lat_query, lat_get;
@@ -711,6 +714,11 @@ static int op_pcap(void *self, const struct agent_query *q, agent_bytes_fn fn, v
 	bool made_dir = false;
 
 	all.with_bodies = 1; /* the addresses are all that is read */
+	/* The entries a caller has seen were dissected from packets queued to the store before
+	 * them; the writer may still hold those (it batches), and the export reads the files. */
+	pthread_rwlock_rdlock(&a->store_lock);
+	pcap_store_sync(a->store);
+	pthread_rwlock_unlock(&a->store_lock);
 	ret = run_query(a, &all, &c, err, errlen);
 	if (ret && ret != -EBADMSG)
 		return ret;
@@ -898,8 +906,19 @@ int agent_local_new(const struct agent_local_config *cfg, struct agent_local **o
 	snprintf(a->name, sizeof(a->name), "%s", cfg->name ? cfg->name : host);
 	snprintf(a->node, sizeof(a->node), "%s", cfg->node ? cfg->node : a->name);
 	pthread_rwlock_init(&a->subs_lock, NULL);
+	pthread_rwlock_init(&a->store_lock, NULL);
+	a->store = cfg->store;
 	*out = a;
 	return 0;
+}
+
+void agent_local_detach_store(struct agent_local *a)
+{
+	if (!a)
+		return;
+	pthread_rwlock_wrlock(&a->store_lock);
+	a->store = NULL;
+	pthread_rwlock_unlock(&a->store_lock);
 }
 
 struct agent_api agent_local_api(struct agent_local *a)

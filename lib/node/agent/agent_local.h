@@ -20,6 +20,7 @@
 #include "api/agent_api.h"
 
 struct entry_history;
+struct pcap_store;
 
 /* Seconds of packets kept around an entry's own time span when its connection's packets are
  * picked for agent_api pcap (the handshake before the request, the close after). */
@@ -28,6 +29,8 @@ struct entry_history;
 struct agent_local_config {
 	const char *store_dir;	       /* the PCAP store (and entries/ in it) */
 	struct entry_history *history; /* a running writer (synced before queries), or NULL */
+	struct pcap_store *store;      /* the running store of store_dir (synced before a pcap
+					  export; see agent_local_detach_store), or NULL */
 	const char *name;	       /* NULL: this host's name */
 	const char *node;	       /* NULL: name */
 	/* The tap's statistics object (its --stats-json keys) into *json_out (malloc'ed), with
@@ -42,6 +45,10 @@ struct agent_local;
 
 int agent_local_new(const struct agent_local_config *cfg, struct agent_local **out, char *err,
 		    size_t errlen);
+
+/* Before the store given in the config is closed: waits for a pcap call syncing it, and
+ * later calls read the files as they are. */
+void agent_local_detach_store(struct agent_local *a);
 
 /* The interface over a (destroy through it frees a). */
 struct agent_api agent_local_api(struct agent_local *a);

@@ -1894,12 +1894,11 @@ static int take_lost(struct pcap_store *s)
 	return ret;
 }
 
-int pcap_store_flush(struct pcap_store *s)
+/* Waits until the writer has taken everything queued before the call. */
+static void wait_written(struct pcap_store *s)
 {
 	uint64_t target;
 
-	if (!s)
-		return -EINVAL;
 	pthread_mutex_lock(&s->qmu);
 	target = s->q_in;
 	s->q_flushes++; /* the writer takes the last chunk at once */
@@ -1909,7 +1908,20 @@ int pcap_store_flush(struct pcap_store *s)
 		pthread_cond_wait(&s->done_cv, &s->qmu);
 	s->q_flushes--;
 	pthread_mutex_unlock(&s->qmu);
+}
+
+int pcap_store_flush(struct pcap_store *s)
+{
+	if (!s)
+		return -EINVAL;
+	wait_written(s);
 	return take_lost(s);
+}
+
+void pcap_store_sync(struct pcap_store *s)
+{
+	if (s)
+		wait_written(s);
 }
 
 void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st)

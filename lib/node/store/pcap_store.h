@@ -119,6 +119,13 @@ void pcap_store_kick(struct pcap_store *s);
  */
 int pcap_store_flush(struct pcap_store *s);
 
+/*
+ * From any thread (a reader's, say): wait until everything queued before the call is in the
+ * active segment file, so that a reader opening the store finds the packets of entries already
+ * shown (the writer batches for up to 100 ms). Loss reports are left to flush and close.
+ */
+void pcap_store_sync(struct pcap_store *s);
+
 void pcap_store_get_stats(struct pcap_store *s, struct pcap_store_stats *st);
 
 /*

@@ -1611,6 +1611,7 @@ int tap_stores_open(const struct tap_options *o, bool replay, struct queue_budge
 					  .keep_older_than_packets = replay,
 					  .budget = budget};
 	struct agent_local_config ac = {.store_dir = o->store_dir,
+					.store = s->store,
 					.name = o->agent_name,
 					.stats = stats,
 					.stats_ctx = stats_ctx};
@@ -1847,6 +1848,7 @@ int tap_run(const struct tap_options *o, FILE *out, FILE *log)
 	capture_get_stats(t.capture, &cs);
 	/* The counts are final only once the store is closed: the last segment's commit and
 	 * compression may still evict the oldest one. */
+	agent_local_detach_store(t.agent);
 	ret = pcap_store_close_stats(t.store, &st);
 	t.store = NULL;
 	rc = 0;
