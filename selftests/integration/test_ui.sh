@@ -14,7 +14,8 @@
 # and never HTTP 200, health shows TLS blind spots (a fixture of the agent's stats) and a trigger
 # POSTed to the hub with the agent's counters, a second hub with --token asks for it and streams with it,
 # a third hub stopped and started again under an open page (Chromium): the stream back without a
-# reload, the rows kept, the entry made while it was down shown once, none twice, a new entry
+# reload, the rows kept, the entry made while it was down shown once, and a slow request that
+# completed while it was down, older than rows shown before the stop (the resume window), none twice, a new entry
 # live (the reconnection's backoff and resume point: stream_check.mjs), no
 # console error on any page; the stream parsed in the Web Worker (and by the page without it),
 # the list holding exactly what the stream sent; the worker's socket, its order, its bound and
@@ -23,7 +24,7 @@
 # Usage (root, from the repo root): bash selftests/integration/test_ui.sh
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ITEST_TIMEOUT=360 source "$HERE/../lib/itest.sh" "$@"
+ITEST_TIMEOUT=400 source "$HERE/../lib/itest.sh" "$@"
 source "$HERE/../lib/entries.sh"
 
 ROOT=$(floe_root)
@@ -109,6 +110,12 @@ ip netns exec $(pod_ns a) redis-cli -h $B -p $REDIS PING >/dev/null
 EOS
 
 printf 'ip netns exec %s redis-cli -h %s -p %s PING >/dev/null\n' "$(pod_ns a)" $B $REDIS >"$T/ping.sh"
+# A slow HTTP request for the restart (8c): its response's two chunks $1 s apart; the file $2
+# is made once it is over.
+cat >"$T/slow.sh" <<EOS
+ip netns exec $(pod_ns a) curl -sS --max-time 30 -o /dev/null "http://$B:$H1/chunked?n=64&parts=2&delay=\$1"
+touch "\$2"
+EOS
 
 # The page's stream without a browser: the worker reading the socket, in order, bounded; the
 # page taking over when the worker fails.
@@ -128,13 +135,13 @@ for browser in chromium firefox; do
 	diag "== $browser"
 	restart_ui=
 	[ $browser = chromium ] && restart_ui="http://127.0.0.1:$RESTART_FRONT_PORT"
-	rm -f "$T/restart" "$T/restarted"
+	rm -f "$T/restart" "$T/restarted" "$T/slow-done"
 	env UI="http://127.0.0.1:$FRONT_PORT" TRAFFIC="$T/traffic-$browser.sh" PING="$T/ping.sh" MARK="$MARK" \
 		KEY="floe-$browser" BODY="$BODY" GRPC_LOG="$T/grpc-client.log" POD_A="$(pod_ns a)" POD_B="$(pod_ns b)" \
 		SHOTS="$SHOTS/$browser" DL="$T/dl-$browser" BROWSER=$browser BROWSER_BIN="$bin" \
 		TOKEN_UI="http://127.0.0.1:$TOKEN_FRONT_PORT" TOKEN="$TOKEN" \
-		RESTART_UI="$restart_ui" RESTART="$T/restart" RESTARTED="$T/restarted" \
-		HOME="$T" ip netns exec "$NODE" timeout 170 node "$ROOT/selftests/ui/ui_check.mjs" >"$T/ui-$browser.out" 2>&1 &
+		RESTART_UI="$restart_ui" RESTART="$T/restart" RESTARTED="$T/restarted" SLOW="$T/slow.sh" SLOW_DONE="$T/slow-done" \
+		HOME="$T" ip netns exec "$NODE" timeout 200 node "$ROOT/selftests/ui/ui_check.mjs" >"$T/ui-$browser.out" 2>&1 &
 	ui_pid=$!
 	# The check asks (the file restart) for the hub's restart while its page is open: stopped,
 	# started again on the same ports; the file restarted says it serves again.
@@ -142,8 +149,11 @@ for browser in chromium firefox; do
 		if [ -f "$T/restart" ] && [ ! -f "$T/restarted" ]; then
 			bg_stop "$RESTART_HUB_PID"
 			# An entry made while the hub is down: the agent stores it, so the hub back has it
-			# in its history and the page, resuming where it was, shows it (8c).
+			# in its history and the page, resuming where it was, shows it (8c). And the check's
+			# slow request (SLOW_DONE), which started before entries the page got before the stop,
+			# completes while it is down: its timestamp is older than theirs.
 			bash "$T/ping.sh"
+			for _ in $(seq 200); do [ -f "$T/slow-done" ] && break; sleep 0.1; done
 			sleep 1
 			start_restart_hub 1 && touch "$T/restarted"
 		fi

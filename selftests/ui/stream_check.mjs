@@ -57,8 +57,8 @@ globalThis.fetch = async () => { fetches++; return { status: 200, ok: true }; };
 // The worker's side runs here: its `self` is this stand-in, its messages cross asynchronously.
 let toPage = [], fromPage = [], failed = false;
 globalThis.self = { postMessage: (m) => toPage.push(m) };
-const workerMod = await bundle('worker', "import './stream.worker.js'; export { Outbox } from './stream.js';");
-const { Outbox } = await import(workerMod);
+const workerMod = await bundle('worker', "import './stream.worker.js'; export { Outbox } from './stream.js'; export { ResumePoint, resumeSince } from './rows.js';");
+const { Outbox, ResumePoint, resumeSince } = await import(workerMod);
 rmSync(workerMod);
 const workerSide = globalThis.self;
 globalThis.Worker = class {
@@ -89,6 +89,8 @@ rmSync(apiMod);
 const entry = (id, at) => ({ type: 'entry', entry: { id, protocol: 'http', request_time: at, request: { method: 'GET', path: `/${id}` } } });
 // Entry timestamps as the hub sends them (RFC 3339, nanoseconds).
 const T1 = '2026-12-07T10:00:00.000000001Z', T2 = '2026-12-07T10:00:00.123456789Z', T3 = '2026-12-07T10:00:01.000000000Z';
+// The same instants in Unix nanoseconds, less s seconds (the resume window): Date.UTC, the oracle.
+const at = (sec, ns = 0n, less = 0) => String(BigInt(Date.UTC(2026, 11, 7, 10, 0, sec) - less * 1000) * 1000000n + ns);
 const got = [];
 let restarts = 0, dropped = 0, closedWith = null;
 const reconnecting = [], reconnected = [];
@@ -153,8 +155,8 @@ await until(() => sockets.length === 2);
 const firstWait = Date.now() - t0;
 ok(firstWait >= 240 && firstWait < 1000, `the first attempt after 0.25 to 0.5 s (${firstWait} ms)`);
 const u1 = new URL(sockets[1].url);
-ok(u1.searchParams.get('q') === null && u1.searchParams.get('since') === T2 && u1.searchParams.get('batch') === '1000',
-	`it resumes the same query from the newest entry's own timestamp, in full (${sockets[1].url})`);
+ok(u1.searchParams.get('q') === null && u1.searchParams.get('since') === at(0, 123456789n, 1) && u1.searchParams.get('batch') === '1000',
+	`it resumes the same query from the newest entry's own timestamp less the 1 s margin (no entry late or long), in Unix ns (${sockets[1].url})`);
 const t1 = Date.now();
 sockets[1].end(1006);
 await until(() => sockets.length === 3);
@@ -165,9 +167,9 @@ await tick(300);
 ok(sockets.length === 3, `one socket per attempt: none more while one is being opened (${sockets.length} sockets for the stream and 2 attempts)`);
 globalThis.fetch = realFetch;
 sockets[2].open();
-// The hub's history from T2 (inclusive): the two entries delivered at T2 again, one more at T2
-// and one later made during the gap; then live.
-sockets[2].send([entry('b1', T2), entry('b1b', T2), entry('g0', T2), entry('g1', T3), { type: 'live' }, entry('b2', T3)]);
+// The hub's history from T2 less 1 s (inclusive): the three entries delivered already again,
+// one more at T2 and one later made during the gap; then live.
+sockets[2].send([entry('b0', T1), entry('b1', T2), entry('b1b', T2), entry('g0', T2), entry('g1', T3), { type: 'live' }, entry('b2', T3)]);
 await until(() => reconnected.length === 2);
 ok(reconnected.length === 2 && reconnected[0] >= firstWait + secondWait - 50 && restarts === 0 &&
 	JSON.stringify(got) === '["b0","b1","b1b","g0","g1","live","b2"]',
@@ -256,13 +258,13 @@ await until(() => got.length === 4);
 sockets[n0].end(1006);
 await until(() => sockets.length === n0 + 2);
 sockets[n0 + 1].open();
-sockets[n0 + 1].send([entry('r1', T3), entry('r2', T3), { type: 'live' }, entry('r3')]);
+sockets[n0 + 1].send([entry('r0', T1), entry('r1', T3), entry('r2', T3), { type: 'live' }, entry('r3')]);
 await until(() => reconnected.length === 2);
-ok(new URL(sockets[n0 + 1].url).searchParams.get('since') === T3 && reconnected[1] === 0 && JSON.stringify(got) === '["r0","live","r1","r2","live","r3"]',
+ok(new URL(sockets[n0 + 1].url).searchParams.get('since') === at(1, 0n, 1) && reconnected[1] === 0 && JSON.stringify(got) === '["r0","live","r1","r2","live","r3"]',
 	`resumed from the newest timestamp (${new URL(sockets[n0 + 1].url).searchParams.get('since')}), nothing twice, 0 from the gap (${got.join(' ')})`, { got, reconnected });
 sockets[n0 + 1].end(1006);
 await until(() => sockets.length === n0 + 3);
-ok(new URL(sockets[n0 + 2].url).searchParams.get('since') === T3, 'a row without a timestamp leaves the resume point where it was');
+ok(new URL(sockets[n0 + 2].url).searchParams.get('since') === at(1, 0n, 1), 'a row without a timestamp leaves the resume point where it was');
 close3();
 const close4 = openStream({ q: 'u', since: '7' }, cb);
 await until(() => sockets.length === n0 + 4);
@@ -278,3 +280,42 @@ await until(() => reconnected.length === 4);
 ok(BigInt(new URL(sockets[n0 + 4].url).searchParams.get('since')) >= BigInt(tu) * 1000000n && reconnected[3] === null,
 	`rows without timestamps: resumed from the moment it reconnects, the gap told as not shown (${sockets[n0 + 4].url})`, reconnected);
 close4();
+
+// 7. The resume window (rows.js: resumeSince), from what was delivered: the longest elapsed,
+// or how late an entry came after a newer one, and 1 s; at most 60 s; never at or before the
+// timestamp of an id let go (the floor), so that every entry sent again is dropped by id.
+const ts = (sec, ms = 0) => new Date(Date.UTC(2026, 11, 7, 10, 0, sec, ms)).toISOString().replace('Z', '000000Z');
+const ent = (id, sec, ms, elapsed) => ({ id, request_time: ts(sec, ms), elapsed_ms: elapsed });
+const sinceOf = (list, cap) => { const p = new ResumePoint(null, cap); for (const e of list) p.delivered(e); return [p, resumeSince(p.point())]; };
+const [, sLong] = sinceOf([ent('l0', 0, 0, 4000), ent('l1', 3, 0, 5)]);
+ok(sLong === at(3, 0n, 5), `a 4 s request delivered: resumes 5 s before the newest (${sLong})`);
+const [, sLate] = sinceOf([ent('o0', 3, 0, 1), ent('o1', 0, 500, 1)]);
+ok(sLate === at(0, 500000000n, 1), `an entry 2.5 s older than one delivered before it: resumes 3.5 s before the newest (${sLate})`);
+const [, sMax] = sinceOf([ent('m0', 0, 0, 600000), ent('m1', 30, 0, 1)]);
+ok(sMax === at(30, 0n, 60), `a 10-minute request: the window stops at 60 s (${sMax})`);
+const [pCap, sCap] = sinceOf([1, 2, 3, 4, 5].map((k) => ent(`k${k}`, k, 0, k === 5 ? 10000 : 1)), 3);
+ok(sCap === String(BigInt(at(2)) + 1n) && [...pCap.ids].join() === 'k3,k4,k5',
+	`3 ids kept: an 11 s window would reach before the newest id let go (2 s): it resumes 1 ns after it (${sCap})`, [...pCap.ids]);
+const again = new ResumePoint(pCap.point(), 3);
+const back = [3, 4, 5].map((k) => again.delivered(ent(`k${k}`, k, 0, 1)));
+ok(back.every((x) => !x) && again.floor === ts(2) && again.delivered(ent('k2b', 2, 500, 1)),
+	'resumed: the kept ids sent again are dropped, an older entry not delivered is shown', back);
+// Through the page's stream: a request in flight at the drop completes during it; the hub back
+// sends it (its timestamp is older than the newest delivered), after the window's entries again.
+const n7 = sockets.length;
+got.length = 0;
+reconnected.length = 0;
+const close7 = openStream({ q: 's', since: '7' }, cb);
+await until(() => sockets.length === n7 + 1);
+sockets[n7].open();
+const slow = (id, sec, ms, elapsed) => ({ type: 'entry', entry: { ...ent(id, sec, ms, elapsed), protocol: 'http', request: { method: 'GET', path: '/chunked' } } });
+sockets[n7].send([{ type: 'live' }, slow('p0', 3, 0, 2), slow('s1', 0, 0, 4000)]);
+await until(() => got.length === 3);
+sockets[n7].end(1006);
+await until(() => sockets.length === n7 + 2);
+sockets[n7 + 1].open();
+sockets[n7 + 1].send([slow('s1', 0, 0, 4000), slow('s2', 0, 500, 9000), slow('p0', 3, 0, 2), slow('g', 12, 0, 2), { type: 'live' }]);
+await until(() => reconnected.length === 2);
+ok(new URL(sockets[n7 + 1].url).searchParams.get('since') === at(3, 0n, 5) && JSON.stringify(got) === '["live","p0","s1","s2","g","live"]' && reconnected[1] === 2,
+	`the slow request that completed during the gap is shown, nothing twice, 2 from the gap (${got.join(' ')})`, { got, reconnected, url: sockets[n7 + 1].url });
+close7();

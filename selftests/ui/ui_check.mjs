@@ -13,8 +13,9 @@
 // KEY (the Redis key this run's SET writes), TOKEN_UI and TOKEN (a second hub over the same
 // agent, started with --token TOKEN). RESTART_UI (optional: a third hub over the same agent,
 // which the test restarts when this check creates the file RESTART, creating RESTARTED once the
-// new hub serves).
-import { execFileSync } from 'node:child_process';
+// new hub serves). SLOW (a script making a slow HTTP request: its response's two chunks $1 s
+// apart, creating the file $2 when over), SLOW_DONE (the file the one across the restart makes).
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -465,30 +466,54 @@ try {
 
 	// 8c. The hub restarts under an open page: the page says it is reconnecting, comes back by
 	// itself (no reload: a mark set in the page before is still there), keeps its rows, shows
-	// the one entry made while the hub was down (test_ui.sh: a Redis PING; the agent kept it)
-	// and says so, shows none twice, and a new entry appears live.
+	// the entries of the gap (test_ui.sh: a Redis PING made while the hub was down, the agent
+	// kept it; and a slow request started before the page got entries that came before the
+	// stop, which completed while the hub was down: its timestamp is older than theirs, so the
+	// stream resumes a window back, rows.js: resumeSince) and says so, shows none twice, and a
+	// new entry appears live.
 	if (env.RESTART_UI) {
 		await page.goto(`${env.RESTART_UI}/`, { waitUntil: 'load' });
 		const counts = () => page.$eval('#counts', (e) => ({ text: e.textContent, reconnecting: Number(e.dataset.reconnecting), reconnects: Number(e.dataset.reconnects) }));
 		ok(await until(async () => (await counts()).text.includes('live')), 'a third hub: the stream is live');
 		const was = await count();
 		await page.evaluate(() => { window.__notReloaded = true; });
+		// A 4 s request, then 0.5 s later a 10 s one (across the stop), 2.5 s later a PING; the
+		// page gets the PING and the 4 s request (the longest it has seen: its window, 5 s), the
+		// hub stops, the 10 s request completes.
+		const bg = (delay, done) => spawn('bash', [env.SLOW, String(delay), done], { stdio: 'ignore' });
+		const slowAt = Date.now();
+		bg(4, `${env.SLOW_DONE}-4`);
+		await sleep(500);
+		bg(10, env.SLOW_DONE);
+		await sleep(2500);
+		execFileSync('bash', [env.PING], { stdio: 'ignore', timeout: 20000 });
+		const before = await until(async () => (await count()) === was + 2, 10000);
+		ok(before && !existsSync(env.SLOW_DONE), `before the stop the page got the PING and the 4 s request, the 10 s one still running (${Date.now() - slowAt} ms)`, { count: await count(), was });
 		phase = '[hub restart] ';
 		writeFileSync(env.RESTART, '');
 		const down = await until(async () => { const c = await counts(); return c.reconnecting >= 1 && c; }, 20000);
 		ok(down && /reconnecting \(attempt \d+\)/.test(down.text), `the hub stopped: "${down?.text}"`, down);
-		ok(await until(async () => existsSync(env.RESTARTED), 30000, 200), 'the test restarted the hub');
+		ok(await until(async () => existsSync(env.RESTARTED), 40000, 200), 'the test restarted the hub');
 		const back = await until(async () => { const c = await counts(); return c.reconnects >= 1 && !c.reconnecting && c; }, 30000);
-		ok(back && /live/.test(back.text) && /reconnected after [\d.]+ s: 1 entries from the gap shown/.test(back.text) &&
-			await until(async () => (await count()) === was + 1 && (await rows())[0].proto === 'redis') &&
+		ok(back && /live/.test(back.text) && /reconnected after [\d.]+ s: 2 entries from the gap shown/.test(back.text) &&
+			await until(async () => (await count()) === was + 4 && (await rows())[0].proto === 'redis') &&
 			await page.evaluate(() => window.__notReloaded === true),
-		`the hub is back: the page reconnected by itself, no reload, its ${was} rows kept and the gap's entry shown: "${back?.text}"`, { back, count: await count(), was });
+		`the hub is back: the page reconnected by itself, no reload, its ${was + 2} rows kept and the gap's 2 entries shown: "${back?.text}"`, { back, count: await count(), was });
+		// The oracle: the hub's entries. The 10 s request is older than the PING before the stop
+		// (which the old resume point, the newest timestamp, would have skipped it for) and shown.
+		const all = (await api('/api/v1/entries', { limit: 10000 }, env.RESTART_UI)).body.entries;
+		const slow10 = all.find((e) => /delay=10/.test(JSON.stringify(e.request ?? {})));
+		const pingBefore = all.filter((e) => e.protocol === 'redis').map((e) => e.request_time).sort().at(-2);
+		const shown = (await rows()).map((r) => r.id);
+		ok(slow10 && pingBefore && slow10.request_time < pingBefore && shown.includes(slow10.id) && all.length === was + 4,
+			`the slow request that completed while the hub was down, ${slow10?.request_time} before the PING shown before the stop (${pingBefore}), is shown; the page counts the hub's ${all.length}`,
+			{ slow10: slow10 && [slow10.id, slow10.request_time], pingBefore, shown: shown.slice(0, 5), hub: all.length, was });
 		phase = '';
 		execFileSync('bash', [env.PING], { stdio: 'ignore', timeout: 20000 });
-		ok(await until(async () => (await count()) === was + 2 && (await rows())[0].proto === 'redis'),
+		ok(await until(async () => (await count()) === was + 5 && (await rows())[0].proto === 'redis'),
 			'after the restart a new entry streams in without a reload', { count: await count(), was });
 		const ids = (await rows()).map((r) => r.id);
-		ok(ids.length >= 2 && new Set(ids).size === ids.length, `no row twice across the reconnection (${ids.length} rows in view)`, ids);
+		ok(ids.length >= 5 && new Set(ids).size === ids.length, `no row twice across the reconnection (${ids.length} rows in view)`, ids);
 		await shot('reconnected');
 	}
 

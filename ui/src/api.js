@@ -6,6 +6,7 @@
 // carry that header from a browser, offers it as the subprotocol "floe.bearer.<base64url>"
 // beside "floe" (docs/ui.md).
 
+import { resumeSince } from './rows.js';
 import { readSocket } from './stream.js';
 
 const TOKEN_KEY = 'floe.token';
@@ -91,10 +92,11 @@ const b64url = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s))).
  * A stream that drops (the hub restarts, the network goes) is opened again by itself, after
  * retryDelay(attempt) (0.5 s doubling to 10 s, jittered), telling onReconnecting(attempt, ms,
  * reason) before each wait; the attempts start again from 1 once the stream gives a message.
- * The rows shown stay, and the stream resumes where it was: since = the newest entry timestamp
- * it delivered (the hub's since is inclusive), the entries already delivered at that timestamp
- * dropped (stream.js: readSocket's resume point, kept by whoever reads the socket), so the
- * hub's history of the gap comes and nothing twice. Once that history is over (`live`),
+ * The rows shown stay, and the stream resumes where it was, a window earlier: since = the newest
+ * entry timestamp it delivered less what recent entries say a late one can lag (rows.js:
+ * resumeSince), the entries it delivered already dropped by id (stream.js: readSocket's resume
+ * point, kept by whoever reads the socket), so the hub's history of the gap comes, with an
+ * older entry that completed during it, and nothing twice. Once that history is over (`live`),
  * onReconnected(gapMs, gapRows) says for how long nothing came and how many rows the gap gave;
  * gapRows is null when there was no resume point (rows without a timestamp: the stream then
  * resumes from the moment it reconnects and the gap is not shown). Nothing delivered yet: from
@@ -226,7 +228,7 @@ export function openStream({ q, since }, cb) {
 			if (live) {
 				// Dropped again while catching up: the gap's rows so far count on.
 				const sofar = catchingUp ? gapRows ?? 0 : 0;
-				if (resume?.ts) [from, resumeAt, gapRows] = [resume.ts, resume, sofar];
+				if (resume?.ts) [from, resumeAt, gapRows] = [resumeSince(resume), resume, sofar];
 				else if (!delivered) [from, resumeAt, gapRows] = [since, null, sofar];
 				else [from, resumeAt, gapRows] = [nowNs(), null, null];
 				lostBefore += lostTotal;

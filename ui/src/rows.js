@@ -41,22 +41,115 @@ export const rowId = (s) => s.slice(0, s.indexOf(SEP));
 export const isRow = (s, id) => s.length > id.length && s.startsWith(id) && s[id.length] === SEP;
 
 /*
- * Where a stream can resume after a drop (api.js: openStream): the newest entry timestamp it
- * delivered (entryTime: the timestamp the hub orders and `since` compares, RFC 3339 with
- * nanoseconds, which orders as text) and the ids delivered at it. The hub's `since` is
- * inclusive, so a stream reopened with since = ts sends those ids again: digest drops them.
+ * Where a stream can resume after a drop (api.js: openStream), kept by whoever reads the socket.
+ * Not just the newest entry timestamp delivered (entryTime: the timestamp the hub orders and
+ * `since` compares, RFC 3339 with nanoseconds, which orders as text): an entry that reaches the
+ * hub after the drop can be older than that (a long request that completes after shorter ones,
+ * another agent's clock), so the stream resumes a window earlier (resumeSince, below) and the
+ * entries the hub sends again from that window are dropped by id. It keeps the ids (with their
+ * timestamps and elapsed times, in arrival order) of the last `cap` entries delivered:
+ * RESUME_IDS, 10 s at 5,000 entries/s (docs/ui.md: Where it resumes). `floor`: the newest
+ * timestamp among the ids let go; the stream never resumes at or before it, so every entry the
+ * hub can send again is one whose id is still kept.
+ * `from`: the point a previous socket left (point(), passed on through the worker).
  */
-export const resumePoint = (from) => ({ ts: from?.ts || '', ids: new Set(from?.ids || []) });
-function delivered(seen, e) {
-	const t = entryTime(e);
-	if (!t) return true;
-	if (t === seen.ts && seen.ids.has(e.id)) return false;
-	if (t > seen.ts) {
-		seen.ts = t;
-		seen.ids = new Set();
+export const RESUME_IDS = 50000;
+export class ResumePoint {
+	constructor(from, cap = RESUME_IDS) {
+		this.cap = cap;
+		this.ts = from?.ts || '';
+		this.floor = from?.floor || '';
+		this.ids = new Set();
+		this.ring = new Array(cap);
+		this.times = new Array(cap);
+		this.elapsed = new Float64Array(cap);
+		this.head = 0;
+		this.n = 0;
+		const f = from?.ids || [];
+		for (let i = 0; i < f.length; i++) this.keep(f[i], from.times[i], from.elapsed[i]);
 	}
-	if (t === seen.ts) seen.ids.add(e.id);
-	return true;
+	keep(id, t, elapsedMs) {
+		if (this.n === this.cap) {
+			const old = this.times[this.head];
+			if (old > this.floor) this.floor = old;
+			this.ids.delete(this.ring[this.head]);
+			this.head = (this.head + 1) % this.cap;
+			this.n--;
+		}
+		const at = (this.head + this.n) % this.cap;
+		this.ring[at] = id;
+		this.times[at] = t;
+		this.elapsed[at] = elapsedMs > 0 ? elapsedMs : 0;
+		this.n++;
+		this.ids.add(id);
+	}
+	// Whether e is new (and then kept): false for an entry this stream delivered already.
+	delivered(e) {
+		const t = entryTime(e);
+		if (!t) return true;
+		if (this.ids.has(e.id)) return false;
+		if (t > this.ts) this.ts = t;
+		this.keep(e.id, t, e.elapsed_ms);
+		return true;
+	}
+	// What the next socket needs, as plain arrays (it crosses postMessage), oldest first.
+	point() {
+		const p = { ts: this.ts, floor: this.floor, ids: [], times: [], elapsed: [] };
+		for (let i = 0; i < this.n; i++) {
+			const at = (this.head + i) % this.cap;
+			p.ids.push(this.ring[at]);
+			p.times.push(this.times[at]);
+			p.elapsed.push(this.elapsed[at]);
+		}
+		return p;
+	}
+}
+
+// An RFC 3339 timestamp (as the hub writes them: up to nanoseconds, Z or an offset) in Unix
+// nanoseconds, a BigInt; null when it is not one.
+export function tsNs(t) {
+	const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/i.exec(t || '');
+	const s = m ? Date.parse(m[1] + m[3].toUpperCase()) : NaN;
+	if (Number.isNaN(s)) return null;
+	return BigInt(s) * 1000000n + BigInt((m[2] || '').padEnd(9, '0'));
+}
+
+/*
+ * The window a stream resumes before the newest timestamp it delivered: how late, recently, an
+ * entry came after one with a later timestamp (the spread between arrival order and timestamp
+ * order: another agent's clock, the hub's 200 ms live ordering), or how long a request took
+ * (one in flight at the drop started about that long before it), whichever is more, and
+ * WINDOW_MARGIN_MS (the batching, the drop itself); at most WINDOW_MAX_MS. "Recently": the
+ * entries whose ids are kept (RESUME_IDS), which bound it further (the floor).
+ */
+export const WINDOW_MARGIN_MS = 1000;
+export const WINDOW_MAX_MS = 60000;
+export function resumeWindowMs(p) {
+	let newest = '', newestNs = 0n, late = 0, longest = 0;
+	for (let i = 0; i < p.times.length; i++) {
+		const t = p.times[i];
+		if (p.elapsed[i] > longest) longest = p.elapsed[i];
+		if (t > newest) {
+			newest = t;
+			newestNs = null;
+		} else if (t < newest) {
+			newestNs ??= tsNs(newest);
+			const ns = tsNs(t);
+			if (ns !== null && newestNs !== null) late = Math.max(late, Number(newestNs - ns) / 1e6);
+		}
+	}
+	return Math.min(WINDOW_MAX_MS, Math.max(late, longest) + WINDOW_MARGIN_MS);
+}
+// The `since` a stream resumes from (the hub's since is inclusive): the window before the newest
+// timestamp, in Unix nanoseconds, and never at or before the floor. '' without a timestamp.
+export function resumeSince(p) {
+	if (!p?.ts) return '';
+	const newest = tsNs(p.ts);
+	if (newest === null) return p.ts;
+	let since = newest - BigInt(Math.round(resumeWindowMs(p) * 1e6));
+	const floor = p.floor ? tsNs(p.floor) : null;
+	if (floor !== null && since <= floor) since = floor + 1n;
+	return String(since);
 }
 
 /*
@@ -66,7 +159,7 @@ function delivered(seen, e) {
  *   { type: 'live' | 'lost' | 'agent', ... }   the other messages, as sent
  * Only rows and these small messages leave: the parsed entries (headers, bodies) are garbage
  * in the thread that parsed them. Text that is not JSON gives no operations. With seen (a
- * resumePoint, updated here), an entry already delivered at seen.ts gives no row.
+ * ResumePoint, updated here), an entry it delivered already gives no row.
  */
 export function digest(text, seen) {
 	let m;
@@ -80,7 +173,7 @@ export function digest(text, seen) {
 	for (const x of Array.isArray(m) ? m : [m]) {
 		if (!x) continue;
 		if (x.type === 'entry') {
-			if (x.entry && (!seen || delivered(seen, x.entry))) run.push(pack(compact(x.entry)));
+			if (x.entry && (!seen || seen.delivered(x.entry))) run.push(pack(compact(x.entry)));
 			continue;
 		}
 		if (run.length) ops.push({ rows: run });

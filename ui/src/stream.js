@@ -1,7 +1,7 @@
 // The live stream's socket, read where the rows are made: in the Web Worker (stream.worker.js)
 // normally, in the page when the worker cannot run (api.js: openStream). Imported by both
 // bundles (build.mjs), so the two ways read and parse the stream alike.
-import { digest, resumePoint } from './rows.js';
+import { ResumePoint, digest } from './rows.js';
 
 // The list keeps the newest MAX_ROWS entries (traffic.jsx); rows waiting anywhere beyond
 // that many would only be evicted on arrival.
@@ -11,18 +11,18 @@ export const MAX_ROWS = 100000;
  * One WebSocket of the stream: each message's text is digested (rows.js) and its operations
  * handed to onOps(ops) in the order received; onClose({ opened, reason, code }) once, when
  * the socket closes (opened: whether the handshake had succeeded; a refused one may mean a
- * token is wanted, which only the page can ask for; resume: { ts, ids }, where the stream can
- * resume, rows.js's resumePoint). `from`: the resume point this socket was opened at (its url's
- * since = from.ts): the entries of from.ids are not delivered again. Returns the function that
- * closes it without calling onClose.
+ * token is wanted, which only the page can ask for; resume: where the stream can resume,
+ * rows.js's ResumePoint's point()). `from`: the point this socket was opened at (its url's
+ * since = rows.js's resumeSince(from)): the entries of from.ids are not delivered again.
+ * Returns the function that closes it without calling onClose.
  */
 export function readSocket(url, protocols, { onOps, onClose }, from) {
 	const ws = protocols.length ? new WebSocket(url, protocols) : new WebSocket(url);
-	const seen = resumePoint(from);
+	const seen = new ResumePoint(from);
 	let opened = false;
 	ws.onopen = () => { opened = true; };
 	ws.onmessage = (ev) => onOps(digest(ev.data, seen));
-	ws.onclose = (ev) => onClose({ opened, reason: ev.reason, code: ev.code, resume: { ts: seen.ts, ids: [...seen.ids] } });
+	ws.onclose = (ev) => onClose({ opened, reason: ev.reason, code: ev.code, resume: seen.point() });
 	return () => {
 		ws.onclose = null;
 		ws.onmessage = null;
