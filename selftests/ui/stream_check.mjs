@@ -247,12 +247,18 @@ ok(pageWs.closed, 'closing the stream closes the page\'s socket');
 
 // 6. The resume point moves on across drops, and rows without a timestamp give none: a stream
 // that delivered only such rows resumes from the moment it reconnects, the gap not shown.
-const n0 = sockets.length;
-got.length = 0;
-reconnected.length = 0;
-const close3 = openStream({ q: 'r', since: '7' }, cb);
-await until(() => sockets.length === n0 + 1);
-sockets[n0].open();
+// A new stream (query q, since=7), its first socket open, what was got so far forgotten:
+// [the index of that socket, the stream's close].
+const freshStream = async (q) => {
+	const n = sockets.length;
+	got.length = 0;
+	reconnected.length = 0;
+	const closeIt = openStream({ q, since: '7' }, cb);
+	await until(() => sockets.length === n + 1);
+	sockets[n].open();
+	return [n, closeIt];
+};
+const [n0, close3] = await freshStream('r');
 sockets[n0].send([entry('r0', T1), { type: 'live' }, entry('r1', T3), entry('r2', T3)]);
 await until(() => got.length === 4);
 sockets[n0].end(1006);
@@ -302,12 +308,7 @@ ok(back.every((x) => !x) && again.floor === ts(2) && again.delivered(ent('k2b', 
 	'resumed: the kept ids sent again are dropped, an older entry not delivered is shown', back);
 // Through the page's stream: a request in flight at the drop completes during it; the hub back
 // sends it (its timestamp is older than the newest delivered), after the window's entries again.
-const n7 = sockets.length;
-got.length = 0;
-reconnected.length = 0;
-const close7 = openStream({ q: 's', since: '7' }, cb);
-await until(() => sockets.length === n7 + 1);
-sockets[n7].open();
+const [n7, close7] = await freshStream('s');
 const slow = (id, sec, ms, elapsed) => ({ type: 'entry', entry: { ...ent(id, sec, ms, elapsed), protocol: 'http', request: { method: 'GET', path: '/chunked' } } });
 sockets[n7].send([{ type: 'live' }, slow('p0', 3, 0, 2), slow('s1', 0, 0, 4000)]);
 await until(() => got.length === 3);
