@@ -7,8 +7,10 @@
 // (stream.js's Outbox: the oldest go past the cap, counted); rows received before the socket
 // dropped are delivered before the drop is told; a dropped stream reconnects by itself (the
 // backoff: 0.25-0.5 s, then 0.5-1 s, the schedule to 10 s; the same query, since = the newest
-// entry's own timestamp, the ids already delivered at it dropped, the gap's entries shown, the
-// rows kept; from the moment it resumes only when no row had a timestamp; one socket per
+// entry's own timestamp less the resume window, the ids already delivered dropped, the gap's
+// entries shown, the rows kept; the window from the longest elapsed or an entry late after a
+// newer one, at most 60 s, never at or before an id let go; a slow request that completed
+// during the gap shown; from the moment it resumes only when no row had a timestamp; one socket per
 // attempt; the gap told, with its count, once its history is over; attempt 1 again
 // after data; none after the page closed it; a refused query, 1008, is final; a drop in the
 // history starts over from its since); a refused handshake with a token asks the hub and
