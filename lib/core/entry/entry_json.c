@@ -378,6 +378,28 @@ int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t 
 	return 0;
 }
 
+int entry_json_append_plain_member(struct entry_json_buf *b, const char *k, size_t kn,
+				   const char *v, size_t vn, int first)
+{
+	char *o;
+
+	if (reserve(b, kn + vn + 6))
+		return -ENOMEM;
+	o = b->p + b->len;
+	if (!first)
+		*o++ = ',';
+	*o++ = '"';
+	memcpy(o, k, kn);
+	o += kn;
+	memcpy(o, "\":\"", 3);
+	o += 3;
+	memcpy(o, v, vn);
+	o += vn;
+	*o++ = '"';
+	b->len = (size_t)(o - b->p);
+	return 0;
+}
+
 /* One byte of punctuation. */
 static inline int append_char(struct entry_json_buf *b, char c)
 {

@@ -701,13 +701,21 @@ static int on_headers_complete(http_parser *hp)
 /* n body bytes (zeros standing for a gap's while gap_feed). */
 static void body_take(struct msg *m, const uint8_t *p, size_t n)
 {
+	/* a length-framed body all in this piece (most small ones) */
+	bool whole = m->body_known && !m->is_chunked && !m->body.size && n == m->body_left &&
+		     n == m->content_length;
+
 	if (m->body_known)
 		m->body_left -= n < m->body_left ? n : m->body_left;
 	if (m->gap_feed) {
 		m->gap_bytes += n;
 		return;
 	}
-	http_body_append(&m->body, p, n); /* ENOMEM: counted, not kept */
+	/* ENOMEM: counted, not kept */
+	if (whole)
+		http_body_append_whole(&m->body, p, n);
+	else
+		http_body_append(&m->body, p, n);
 }
 
 static int on_body(http_parser *hp, const char *at, size_t n)
