@@ -402,6 +402,48 @@ static void test_body_append_grows_by_doubling(void **state)
 	assert_int_equal(held, 0);
 }
 
+/* A whole body is kept in an allocation of its size (counted in held_sum), cut at max; more
+ * bytes after it grow the buffer as before. */
+static void test_body_append_whole(void **state)
+{
+	struct http_body b;
+	uint8_t piece[600];
+	size_t held = 0;
+
+	(void)state;
+	memset(piece, 'z', sizeof(piece));
+	http_body_init(&b, 1 << 20);
+	b.held_sum = &held;
+	assert_int_equal(http_body_append_whole(&b, piece, 357), 0);
+	assert_int_equal(b.cap, 357);
+	assert_int_equal(b.len, 357);
+	assert_int_equal(held, 357);
+	assert_int_equal(http_body_append(&b, piece, 1), 0);
+	assert_int_equal(b.cap, 714);
+	assert_int_equal(held, 714);
+	assert_int_equal(b.len, 358);
+	for (size_t i = 0; i < b.len; i++)
+		assert_int_equal(b.buf[i], 'z');
+	http_body_reset(&b);
+	assert_int_equal(held, 0);
+
+	http_body_init(&b, 100);
+	b.held_sum = &held;
+	assert_int_equal(http_body_append_whole(&b, piece, sizeof(piece)), 0);
+	assert_int_equal(b.cap, 100);
+	assert_int_equal(b.len, 100);
+	assert_int_equal(b.size, sizeof(piece));
+	assert_int_equal(held, 100);
+	http_body_reset(&b);
+
+	http_body_init(&b, 0);
+	assert_int_equal(http_body_append_whole(&b, piece, sizeof(piece)), 0);
+	assert_null(b.buf);
+	assert_int_equal(b.size, sizeof(piece));
+	http_body_reset(&b);
+	assert_int_equal(held, 0);
+}
+
 static void check_decoded(enum wrap w, const char *ce)
 {
 	const char *text = "{\"hello\": \"w\xc3\xb6rld\", \"n\": [1,2,3,4,5,6,7,8,9,10,11,12]}";
@@ -601,6 +643,7 @@ int main(void)
 	    cmocka_unit_test(test_body_plain),
 	    cmocka_unit_test(test_body_append_bounds),
 	    cmocka_unit_test(test_body_append_grows_by_doubling),
+	    cmocka_unit_test(test_body_append_whole),
 	    cmocka_unit_test(test_body_gzip_deflate),
 	    cmocka_unit_test(test_body_gzip_members_and_binary),
 	    cmocka_unit_test(test_body_truncation),
