@@ -1031,8 +1031,8 @@ static size_t fast_head(struct h1 *st, struct msg *m, const uint8_t *p, size_t n
 	for (unsigned i = 0; i < scan.n_fields; i++) {
 		const struct h1_scan_field *f = &scan.fields[i];
 
-		if (h1_head_add_field(m->head, false, (const char *)p + f->name.off, f->name.len,
-				      (const char *)p + f->value.off, f->value.len))
+		if (h1_head_add_token_field(m->head, (const char *)p + f->name.off, f->name.len,
+					    (const char *)p + f->value.off, f->value.len))
 			return msg_fail(st, m, skip, n, ts_last);
 	}
 	m->wire += scan.head_len;

@@ -298,8 +298,8 @@ static int arena_plain_field(struct h1_head *h, struct h1_field *f, const char *
 	return 0;
 }
 
-int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t nlen,
-		      const char *value, size_t vlen)
+static int add_field(struct h1_head *h, bool trailer, const char *name, size_t nlen,
+		     const char *value, size_t vlen, bool name_token)
 {
 	struct h1_list *l = trailer ? &h->trls : &h->hdrs;
 	char stack[H1_NAME_STACK], *lower = stack;
@@ -331,7 +331,7 @@ int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t 
 		l->cap = cap;
 	}
 	/* Lower-casing keeps a name plain or not plain. */
-	f.plain_name = entry_json_plain(name, nlen);
+	f.plain_name = name_token || entry_json_plain(name, nlen);
 	f.plain_val = entry_json_plain(value, vlen);
 	if (f.plain_name && f.plain_val) {
 		rc = arena_plain_field(h, &f, name, nlen, value, vlen);
@@ -380,6 +380,18 @@ out:
 	if (lower != stack)
 		free(lower);
 	return rc;
+}
+
+int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t nlen,
+		      const char *value, size_t vlen)
+{
+	return add_field(h, trailer, name, nlen, value, vlen, false);
+}
+
+int h1_head_add_token_field(struct h1_head *h, const char *name, size_t nlen, const char *value,
+			    size_t vlen)
+{
+	return add_field(h, false, name, nlen, value, vlen, true);
 }
 
 size_t h1_head_fields(const struct h1_head *h, bool trailer)
