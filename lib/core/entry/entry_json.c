@@ -218,7 +218,12 @@ __attribute__((target("avx2"))) static char *write_string_avx2(char *o, const ch
 							    _mm256_cmpeq_epi8(x, bslash)));
 		unsigned mask, k, from = 0;
 
-		mask = (unsigned)_mm256_movemask_epi8(ascii ? _mm256_or_si256(m, x) : m);
+		/* ascii: a byte with its high bit set, or NUL, anywhere in the block ends it all
+		 * (checked once per block, not at each escape: the output is dropped anyway) */
+		if (ascii && (_mm256_movemask_epi8(x) |
+			      _mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_setzero_si256()))))
+			return NULL;
+		mask = (unsigned)_mm256_movemask_epi8(m);
 		_mm256_storeu_si256((__m256i *)(void *)o, x);
 		while (mask) {
 			k = (unsigned)__builtin_ctz(mask);
@@ -227,8 +232,6 @@ __attribute__((target("avx2"))) static char *write_string_avx2(char *o, const ch
 				_mm256_storeu_si256((__m256i *)(void *)o,
 						    _mm256_loadu_si256((const __m256i *)(const void *)(s + i + from)));
 			o += k - from;
-			if (ascii && (!u[i + k] || u[i + k] >= 0x80))
-				return NULL;
 			o = put_byte(o, u[i + k]);
 			from = k + 1;
 		}

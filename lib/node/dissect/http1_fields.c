@@ -1436,7 +1436,13 @@ int h1_entry_set(struct entry *e, bool response, struct h1_head *h)
 
 bool h1_entry_has(const struct entry *e, const char *key)
 {
+	const struct h1_compact *c = e->compact_ops == &h1_compact_ops ? e->compact : NULL;
 	struct entry_value v;
+
+	/* A half in the compact part (nearly always): there, without the general lookup. */
+	if (c && ((key[0] == 'r' && !strcmp(key, "request") && c->half[0]) ||
+		  (key[0] == 'r' && !strcmp(key, "response") && c->half[1])))
+		return true;
 
 	entry_field_get(e, (const char *[]){key}, 1, &v);
 	return v.type != ENTRY_VALUE_ABSENT;
