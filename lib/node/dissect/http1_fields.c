@@ -84,22 +84,21 @@ static int arena_reserve(struct h1_head *h, size_t n)
 {
 	size_t cap = h->acap;
 	char *np;
+	bool in_block;
 
 	if (n > UINT32_MAX / 4 || h->alen + n > UINT32_MAX / 2)
 		return -ENOMEM;
 	if (h->alen + n <= h->acap)
 		return 0;
+	in_block = h->arena == h->arena_inline;
 	while (cap < h->alen + n)
 		cap *= 2;
-	if (h->arena == h->arena_inline) {
-		np = malloc(cap);
-		if (np)
-			memcpy(np, h->arena, h->alen);
-	} else {
-		np = realloc(h->arena, cap);
-	}
+	/* the inline bytes are copied out, a heap arena grows in place when it can */
+	np = in_block ? malloc(cap) : realloc(h->arena, cap);
 	if (!np)
 		return -ENOMEM;
+	if (in_block)
+		memcpy(np, h->arena_inline, h->alen);
 	h->arena = np;
 	h->acap = cap;
 	return 0;
