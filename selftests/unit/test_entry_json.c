@@ -56,6 +56,36 @@ static void test_scalars_and_nesting(void **state)
 	(void)state;
 }
 
+/* A plain member in one call is what the key and the value in two calls give, and jansson's
+ * dump of the same object (keys and values of several lengths, empty ones too). */
+static void test_plain_member(void **state)
+{
+	static const char *const kv[][2] = {
+	    {"server", "nginx/1.22.1"}, {"", ""}, {"etag", "W/6b16e8cb-165"}, {"k", ""},
+	    {"content-type", "application/json; charset=utf-8"}, {"a b", "x{y}z[0]"},
+	};
+	struct entry_json_buf b = {0};
+	json_t *o = json_object();
+	char *want;
+
+	(void)state;
+	assert_int_equal(entry_json_append_raw(&b, "{", 1), 0);
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+		assert_int_equal(entry_json_append_plain_member(&b, kv[i][0], strlen(kv[i][0]),
+								kv[i][1], strlen(kv[i][1]), !i),
+				 0);
+		json_object_set_new(o, kv[i][0], json_string(kv[i][1]));
+	}
+	assert_int_equal(entry_json_append_raw(&b, "}", 1), 0);
+	want = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_non_null(want);
+	assert_int_equal(b.len, strlen(want));
+	assert_memory_equal(b.p, want, b.len);
+	free(want);
+	json_decref(o);
+	entry_json_buf_free(&b);
+}
+
 static void test_string_escapes(void **state)
 {
 	/* Every control character, quote, backslash, slash, DEL and multi-byte UTF-8. */
@@ -705,6 +735,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_scalars_and_nesting),
+	    cmocka_unit_test(test_plain_member),
 	    cmocka_unit_test(test_string_escapes),
 	    cmocka_unit_test(test_append_ascii),
 	    cmocka_unit_test(test_insertion_order),

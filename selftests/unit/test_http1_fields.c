@@ -68,6 +68,24 @@ static void test_request_heads(void **state)
 	}
 }
 
+/* Plain names are lower-cased eight bytes at a time: every byte next to A-Z and a-z at every
+ * place of a word and of the tail, repeated names told apart past the first word; non-plain
+ * names and values beside them (the byte-wise way). */
+static void test_name_case(void **state)
+{
+	static const struct h1_ref_field names[] = {
+	    F("@AZ[`az{", "1"), F("X@AZ[`az{~", "2"), F("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", "3"),
+	    F("X-Forwarded-For", "a"), F("x-forwarded-FOR", "b"), F("X-Forwarded-Fos", "c"),
+	    F("A", "d"), F("Z", "e"), F("^_~|", "f"), F("X-\"Q\"", "g"), F("X-Value", "q\"v"),
+	    F("abcdefgH", "h"), F("ABCDEFGH", "i"), F("abcdefghI", "j"),
+	};
+	struct h1_ref_msg m = {.request = false, .status = 200, .line = "OK", .line_len = 2,
+			       .major = 1, .minor = 1, .fields = names, .nfields = NF(names)};
+
+	(void)state;
+	check(&m);
+}
+
 static void test_many_fields_and_params(void **state)
 {
 	static struct h1_ref_field many[600];
@@ -344,6 +362,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_heads),
+	    cmocka_unit_test(test_name_case),
 	    cmocka_unit_test(test_many_fields_and_params),
 	    cmocka_unit_test(test_responses_and_bodies),
 	    cmocka_unit_test(test_entry_compact),

@@ -402,6 +402,42 @@ static void test_body_append_grows_by_doubling(void **state)
 	assert_int_equal(held, 0);
 }
 
+/* A whole body is kept in an allocation of its size (counted in held_sum), cut at max; a byte
+ * more after it grows the buffer as http_body_append() does. */
+static void test_body_append_whole(void **state)
+{
+	static const struct {
+		size_t max, n, keep;
+	} cases[] = {
+	    {1 << 20, 357, 357}, {100, 600, 100}, {0, 600, 0}, {1 << 20, 0, 0},
+	};
+	uint8_t piece[600];
+
+	(void)state;
+	memset(piece, 'z', sizeof(piece));
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t held = 0, keep = cases[c].keep;
+		struct http_body b;
+
+		http_body_init(&b, cases[c].max);
+		b.held_sum = &held;
+		assert_int_equal(http_body_append_whole(&b, piece, cases[c].n), 0);
+		assert_int_equal(b.size, cases[c].n);
+		assert_int_equal(b.len, keep);
+		assert_int_equal(b.cap, keep);
+		assert_int_equal(held, keep);
+		if (keep && keep < cases[c].max) {
+			assert_int_equal(http_body_append(&b, piece, 1), 0);
+			assert_int_equal(b.cap, 2 * keep);
+			assert_int_equal(held, 2 * keep);
+		}
+		for (size_t k = 0; k < b.len; k++)
+			assert_int_equal(b.buf[k], 'z');
+		http_body_reset(&b);
+		assert_int_equal(held, 0);
+	}
+}
+
 static void check_decoded(enum wrap w, const char *ce)
 {
 	const char *text = "{\"hello\": \"w\xc3\xb6rld\", \"n\": [1,2,3,4,5,6,7,8,9,10,11,12]}";
@@ -601,6 +637,7 @@ int main(void)
 	    cmocka_unit_test(test_body_plain),
 	    cmocka_unit_test(test_body_append_bounds),
 	    cmocka_unit_test(test_body_append_grows_by_doubling),
+	    cmocka_unit_test(test_body_append_whole),
 	    cmocka_unit_test(test_body_gzip_deflate),
 	    cmocka_unit_test(test_body_gzip_members_and_binary),
 	    cmocka_unit_test(test_body_truncation),

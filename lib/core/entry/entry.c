@@ -679,17 +679,23 @@ static int put_endpoint(struct entry_json_buf *b, const char *key, const struct 
 	char ip[INET6_ADDRSTRLEN];
 	const char *pod = entry_names_pod(ep->names), *ns = entry_names_namespace(ep->names),
 		   *svc = entry_names_service(ep->names), *node = entry_names_node(ep->names),
-		   *dns = entry_names_dns(ep->names);
+		   *dns = entry_names_dns(ep->names), *name;
+	size_t ip_len;
 
+	/* The address's text is plain (digits, dots, hex, colons): written without checks, and
+	 * again as the name when there is no other. */
 	endpoint_ip(ep, ip, sizeof(ip));
-	return put_key(b, key, false) || entry_json_append_raw(b, "{", 1) ||
-	       put_plain(b, "ip", ip, true) || put_int(b, "port", ep->port) ||
+	ip_len = strlen(ip);
+	name = endpoint_display_name(ep, ip);
+	return put_key(b, key, false) || entry_json_append_raw(b, "{\"ip\":", 6) ||
+	       entry_json_append_plain(b, ip, ip_len) || put_int(b, "port", ep->port) ||
 	       (pod[0] && put_text(b, "pod", pod, ENTRY_NAME_MAX)) ||
 	       (ns[0] && put_text(b, "namespace", ns, ENTRY_NAME_MAX)) ||
 	       (svc[0] && put_text(b, "service", svc, ENTRY_NAME_MAX)) ||
 	       (node[0] && put_text(b, "node", node, ENTRY_NAME_MAX)) ||
 	       (dns[0] && put_text(b, "dns_name", dns, ENTRY_NAME_MAX)) ||
-	       put_text(b, "name", endpoint_display_name(ep, ip), ENTRY_NAME_MAX) ||
+	       (name == ip ? entry_json_append_plain_member(b, "name", 4, ip, ip_len, false)
+			   : put_text(b, "name", name, ENTRY_NAME_MAX)) ||
 	       entry_json_append_raw(b, "}", 1);
 }
 

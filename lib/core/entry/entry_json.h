@@ -48,6 +48,9 @@ bool entry_json_plain(const char *p, size_t n);
  * -ENOMEM. */
 int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n);
 int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t n, int first);
+/* Both at once: the member ,"k":"v" (no comma when first), one reservation. */
+int entry_json_append_plain_member(struct entry_json_buf *b, const char *k, size_t kn,
+				   const char *v, size_t vn, int first);
 
 /* The digits of v as "%lld" prints them, written at the end of s; returns where they start. */
 #define ENTRY_INT_CHARS 24

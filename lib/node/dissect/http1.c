@@ -701,13 +701,21 @@ static int on_headers_complete(http_parser *hp)
 /* n body bytes (zeros standing for a gap's while gap_feed). */
 static void body_take(struct msg *m, const uint8_t *p, size_t n)
 {
+	/* a length-framed body all in this piece (most small ones) */
+	bool whole = m->body_known && !m->is_chunked && !m->body.size && n == m->body_left &&
+		     n == m->content_length;
+
 	if (m->body_known)
 		m->body_left -= n < m->body_left ? n : m->body_left;
 	if (m->gap_feed) {
 		m->gap_bytes += n;
 		return;
 	}
-	http_body_append(&m->body, p, n); /* ENOMEM: counted, not kept */
+	/* ENOMEM: counted, not kept */
+	if (whole)
+		http_body_append_whole(&m->body, p, n);
+	else
+		http_body_append(&m->body, p, n);
 }
 
 static int on_body(http_parser *hp, const char *at, size_t n)
@@ -1023,8 +1031,8 @@ static size_t fast_head(struct h1 *st, struct msg *m, const uint8_t *p, size_t n
 	for (unsigned i = 0; i < scan.n_fields; i++) {
 		const struct h1_scan_field *f = &scan.fields[i];
 
-		if (h1_head_add_field(m->head, false, (const char *)p + f->name.off, f->name.len,
-				      (const char *)p + f->value.off, f->value.len))
+		if (h1_head_add_token_field(m->head, (const char *)p + f->name.off, f->name.len,
+					    (const char *)p + f->value.off, f->value.len))
 			return msg_fail(st, m, skip, n, ts_last);
 	}
 	m->wire += scan.head_len;

@@ -2,6 +2,7 @@
 #include "dissect/http1_fields.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@
 /* One header or trailer field; strings are arena offsets (each followed by a NUL). */
 struct h1_field {
 	uint32_t name, nlen, val, vlen;
-	uint32_t hash;
+	uint32_t hash;	/* of the name: set while the list has an index */
 	int32_t next;   /* the next field of the same name, -1 */
 	int32_t last;   /* of a name's first field: its last one */
 	bool dup;       /* not the first of its name: written with the first */
@@ -77,30 +78,37 @@ struct h1_head {
 
 /* ---- the arena ---- */
 
-/* Append n bytes and a NUL; *off where they start. Offsets are 32-bit: a head is at most
- * HTTP1_HEAD_MAX bytes, joined values at most twice that. */
+/* Room for n more bytes at h->alen. Offsets are 32-bit: a head is at most HTTP1_HEAD_MAX
+ * bytes, joined values at most twice that. 0 or -ENOMEM. */
+static int arena_reserve(struct h1_head *h, size_t n)
+{
+	size_t cap = h->acap;
+	char *np;
+	bool in_block;
+
+	if (n > UINT32_MAX / 4 || h->alen + n > UINT32_MAX / 2)
+		return -ENOMEM;
+	if (h->alen + n <= h->acap)
+		return 0;
+	in_block = h->arena == h->arena_inline;
+	while (cap < h->alen + n)
+		cap *= 2;
+	/* the inline bytes are copied out, a heap arena grows in place when it can */
+	np = in_block ? malloc(cap) : realloc(h->arena, cap);
+	if (!np)
+		return -ENOMEM;
+	if (in_block)
+		memcpy(np, h->arena_inline, h->alen);
+	h->arena = np;
+	h->acap = cap;
+	return 0;
+}
+
+/* Append n bytes and a NUL; *off where they start. */
 static int arena_add(struct h1_head *h, const void *p, size_t n, uint32_t *off)
 {
-	if (n > UINT32_MAX / 4 || h->alen + n + 1 > UINT32_MAX / 2)
+	if (arena_reserve(h, n + 1))
 		return -ENOMEM;
-	if (h->alen + n + 1 > h->acap) {
-		size_t cap = h->acap;
-		char *np;
-
-		while (cap < h->alen + n + 1)
-			cap *= 2;
-		if (h->arena == h->arena_inline) {
-			np = malloc(cap);
-			if (np)
-				memcpy(np, h->arena, h->alen);
-		} else {
-			np = realloc(h->arena, cap);
-		}
-		if (!np)
-			return -ENOMEM;
-		h->arena = np;
-		h->acap = cap;
-	}
 	if (n)
 		memcpy(h->arena + h->alen, p, n);
 	h->arena[h->alen + n] = 0;
@@ -118,10 +126,13 @@ static const char *at(const struct h1_head *h, uint32_t off)
 
 struct h1_head *h1_head_new(bool request)
 {
-	struct h1_head *h = calloc(1, sizeof(*h));
+	struct h1_head *h = malloc(sizeof(*h));
 
 	if (!h)
 		return NULL;
+	/* The inline fields and arena bytes are written before they are read: not zeroed (they
+	 * are most of the struct). */
+	memset(h, 0, offsetof(struct h1_head, hdrs_inline));
 	h->request = request;
 	h->arena = h->arena_inline;
 	h->acap = H1_ARENA_INLINE;
@@ -157,10 +168,9 @@ static uint32_t name_hash(const char *p, size_t n)
 	return fnv1a32(p, n);
 }
 
-static bool same_name(const struct h1_head *h, const struct h1_field *f, const char *p, size_t n,
-		      uint32_t hash)
+static bool same_name(const struct h1_head *h, const struct h1_field *f, const char *p, size_t n)
 {
-	return f->hash == hash && f->nlen == n && !memcmp(at(h, f->name), p, n);
+	return f->nlen == n && !memcmp(at(h, f->name), p, n);
 }
 
 /* Put first field i in the index (room assured). */
@@ -173,8 +183,9 @@ static void index_put(struct h1_list *l, const struct h1_field *f, int32_t i)
 	l->index[s] = i;
 }
 
-/* Keep the index at most half full, once there are more than H1_SCAN_MAX fields. */
-static int index_grow(struct h1_list *l)
+/* Keep the index at most half full, once there are more than H1_SCAN_MAX fields. The names
+ * are hashed only then: a short list is scanned (cheaper than hashing every name). */
+static int index_grow(const struct h1_head *h, struct h1_list *l)
 {
 	uint32_t cap = l->index_cap ? l->index_cap * 2 : 64;
 	int32_t *ni;
@@ -188,26 +199,29 @@ static int index_grow(struct h1_list *l)
 	l->index = ni;
 	l->index_cap = cap;
 	memset(ni, 0xff, cap * sizeof(*ni));
-	for (uint32_t i = 0; i < l->n; i++)
-		if (!l->v[i].dup)
-			index_put(l, &l->v[i], (int32_t)i);
+	for (uint32_t i = 0; i < l->n; i++) {
+		if (l->v[i].dup)
+			continue;
+		l->v[i].hash = name_hash(at(h, l->v[i].name), l->v[i].nlen);
+		index_put(l, &l->v[i], (int32_t)i);
+	}
 	return 0;
 }
 
 /* The first field named p..p+n, or -1. */
-static int32_t find_first(const struct h1_head *h, const struct h1_list *l, const char *p,
-			  size_t n, uint32_t hash)
+static int32_t find_first(const struct h1_head *h, const struct h1_list *l, const char *p, size_t n)
 {
 	if (l->index) {
-		uint32_t mask = l->index_cap - 1, s = hash & mask;
+		uint32_t hash = name_hash(p, n), mask = l->index_cap - 1, s = hash & mask;
 
 		for (; l->index[s] >= 0; s = (s + 1) & mask)
-			if (same_name(h, &l->v[l->index[s]], p, n, hash))
+			if (l->v[l->index[s]].hash == hash &&
+			    same_name(h, &l->v[l->index[s]], p, n))
 				return l->index[s];
 		return -1;
 	}
 	for (uint32_t i = 0; i < l->n; i++)
-		if (!l->v[i].dup && same_name(h, &l->v[i], p, n, hash))
+		if (!l->v[i].dup && same_name(h, &l->v[i], p, n))
 			return (int32_t)i;
 	return -1;
 }
@@ -239,11 +253,52 @@ static int arena_text(struct h1_head *h, const char *p, size_t n, bool allow_nul
 	return rc;
 }
 
-/* Header names up to this long are lower-cased on the stack. */
+/* Header names up to this long are lower-cased on the stack (when not plain). */
 #define H1_NAME_STACK 256
 
-int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t nlen,
-		      const char *value, size_t vlen)
+/* n bytes of p, each below 0x80 (entry_json_plain()), to o with A-Z lower-cased: eight at a
+ * time, no carry crossing bytes below 0x80. */
+static void lower_plain(char *o, const char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, upper;
+
+		memcpy(&x, p + i, 8);
+		/* high bit of a byte: >= 'A' and not >= 'Z' + 1 */
+		upper = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1)) & highs;
+		x |= upper >> 2;
+		memcpy(o + i, &x, 8);
+	}
+	for (; i < n; i++)
+		o[i] = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
+}
+
+/* Name (lower-cased) and value, both plain, into the arena: one reservation. */
+static int arena_plain_field(struct h1_head *h, struct h1_field *f, const char *name, size_t nlen,
+			     const char *value, size_t vlen)
+{
+	char *o;
+
+	if (arena_reserve(h, nlen + vlen + 2))
+		return -ENOMEM;
+	o = h->arena + h->alen;
+	lower_plain(o, name, nlen);
+	o[nlen] = 0;
+	memcpy(o + nlen + 1, value, vlen);
+	o[nlen + 1 + vlen] = 0;
+	f->name = (uint32_t)h->alen;
+	f->nlen = (uint32_t)nlen;
+	f->val = (uint32_t)(h->alen + nlen + 1);
+	f->vlen = (uint32_t)vlen;
+	h->alen += nlen + vlen + 2;
+	return 0;
+}
+
+static int add_field(struct h1_head *h, bool trailer, const char *name, size_t nlen,
+		     const char *value, size_t vlen, bool name_token)
 {
 	struct h1_list *l = trailer ? &h->trls : &h->hdrs;
 	char stack[H1_NAME_STACK], *lower = stack;
@@ -251,10 +306,6 @@ int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t 
 	int32_t first;
 	int rc = -ENOMEM;
 
-	if (nlen >= sizeof(stack) && !(lower = malloc(nlen + 1)))
-		return -ENOMEM;
-	for (size_t i = 0; i < nlen; i++)
-		lower[i] = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] + 32) : name[i];
 	/* A field value excludes leading and trailing whitespace (RFC 9110 5.5). */
 	while (vlen && is_ows(value[0])) {
 		value++;
@@ -278,25 +329,34 @@ int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t 
 		l->v = nv;
 		l->cap = cap;
 	}
-	f.plain_name = entry_json_plain(lower, nlen);
+	/* Lower-casing keeps a name plain or not plain. */
+	f.plain_name = name_token || entry_json_plain(name, nlen);
 	f.plain_val = entry_json_plain(value, vlen);
-	if (f.plain_name) {
-		f.nlen = (uint32_t)nlen;
-		rc = arena_add(h, lower, nlen, &f.name);
+	if (f.plain_name && f.plain_val) {
+		rc = arena_plain_field(h, &f, name, nlen, value, vlen);
 	} else {
-		rc = arena_text(h, lower, nlen, false, &f.name, &f.nlen);
+		if (nlen >= sizeof(stack) && !(lower = malloc(nlen + 1)))
+			goto out;
+		for (size_t i = 0; i < nlen; i++)
+			lower[i] =
+			    name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] + 32) : name[i];
+		if (f.plain_name) {
+			f.nlen = (uint32_t)nlen;
+			rc = arena_add(h, lower, nlen, &f.name);
+		} else {
+			rc = arena_text(h, lower, nlen, false, &f.name, &f.nlen);
+		}
+		if (!rc && f.plain_val) {
+			f.vlen = (uint32_t)vlen;
+			rc = arena_add(h, value, vlen, &f.val);
+		} else if (!rc) {
+			rc = arena_text(h, value, vlen, true, &f.val, &f.vlen);
+		}
 	}
-	if (!rc && f.plain_val) {
-		f.vlen = (uint32_t)vlen;
-		rc = arena_add(h, value, vlen, &f.val);
-	} else if (!rc) {
-		rc = arena_text(h, value, vlen, true, &f.val, &f.vlen);
-	}
-	rc = rc ? rc : index_grow(l);
+	rc = rc ? rc : index_grow(h, l);
 	if (rc)
 		goto out;
-	f.hash = name_hash(at(h, f.name), f.nlen);
-	first = find_first(h, l, at(h, f.name), f.nlen, f.hash);
+	first = find_first(h, l, at(h, f.name), f.nlen);
 	if (first >= 0) {
 		struct h1_field *fi = &l->v[first];
 
@@ -308,6 +368,8 @@ int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t 
 	f.own_val = f.val;
 	f.own_vlen = f.vlen;
 	f.own_plain = f.plain_val;
+	if (l->index)
+		f.hash = name_hash(at(h, f.name), f.nlen);
 	l->v[l->n] = f;
 	if (first < 0 && l->index)
 		index_put(l, &l->v[l->n], (int32_t)l->n);
@@ -317,6 +379,18 @@ out:
 	if (lower != stack)
 		free(lower);
 	return rc;
+}
+
+int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t nlen,
+		      const char *value, size_t vlen)
+{
+	return add_field(h, trailer, name, nlen, value, vlen, false);
+}
+
+int h1_head_add_token_field(struct h1_head *h, const char *name, size_t nlen, const char *value,
+			    size_t vlen)
+{
+	return add_field(h, false, name, nlen, value, vlen, true);
 }
 
 size_t h1_head_fields(const struct h1_head *h, bool trailer)
@@ -369,7 +443,7 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 static const char *list_get(struct h1_head *h, struct h1_list *l, const char *name)
 {
 	size_t n = strlen(name);
-	int32_t i = find_first(h, l, name, n, name_hash(name, n));
+	int32_t i = find_first(h, l, name, n);
 
 	if (i < 0 || join(h, l, i))
 		return NULL;
@@ -658,6 +732,13 @@ static int put_fields(const struct h1_head *h, const struct h1_list *l, struct e
 
 		if (f->dup)
 			continue;
+		if (f->plain_name && f->plain_val) {
+			if (entry_json_append_plain_member(b, at(h, f->name), f->nlen,
+							   at(h, f->val), f->vlen, first))
+				return -ENOMEM;
+			first = false;
+			continue;
+		}
 		if ((f->plain_name ? entry_json_append_plain_key(b, at(h, f->name), f->nlen, first)
 				   : entry_json_append_key(b, at(h, f->name), f->nlen, first)) ||
 		    (f->plain_val ? entry_json_append_plain(b, at(h, f->val), f->vlen)
@@ -1042,7 +1123,7 @@ static void get_field(const struct h1_head *h, const struct h1_list *l, const ch
 		      struct entry_value *out)
 {
 	size_t n = strlen(name);
-	int32_t i = find_first(h, l, name, n, name_hash(name, n));
+	int32_t i = find_first(h, l, name, n);
 
 	out->type = ENTRY_VALUE_ABSENT;
 	if (i < 0)
@@ -1326,15 +1407,16 @@ int h1_entry_set(struct entry *e, bool response, struct h1_head *h)
 {
 	struct h1_compact *c = e->compact_ops == &h1_compact_ops ? e->compact : NULL;
 	int w = response ? 1 : 0;
+	bool tree_empty = !json_object_size(e->fields);
 	json_t *j;
 
 	/* Compact while nothing was set in the tree (its members would come first). */
-	if (!c && !e->compact && !json_object_size(e->fields)) {
+	if (!c && !e->compact && tree_empty) {
 		c = calloc(1, sizeof(*c));
 		if (c)
 			entry_set_compact(e, &h1_compact_ops, c);
 	}
-	if (c && !json_object_size(e->fields)) {
+	if (c && tree_empty) {
 		if (c->half[w]) {
 			/* Set again (never, today): the tree's set replaced it in place. */
 			h1_head_free(c->half[w]);
@@ -1353,7 +1435,13 @@ int h1_entry_set(struct entry *e, bool response, struct h1_head *h)
 
 bool h1_entry_has(const struct entry *e, const char *key)
 {
+	const struct h1_compact *c = e->compact_ops == &h1_compact_ops ? e->compact : NULL;
 	struct entry_value v;
+
+	/* A half in the compact part (nearly always): there, without the general lookup. */
+	if (c && ((key[0] == 'r' && !strcmp(key, "request") && c->half[0]) ||
+		  (key[0] == 'r' && !strcmp(key, "response") && c->half[1])))
+		return true;
 
 	entry_field_get(e, (const char *[]){key}, 1, &v);
 	return v.type != ENTRY_VALUE_ABSENT;

@@ -39,6 +39,11 @@ void h1_head_free(struct h1_head *h);
 int h1_head_add_field(struct h1_head *h, bool trailer, const char *name, size_t nlen,
 		      const char *value, size_t vlen);
 
+/* The same for a header field whose name is an RFC 9110 token (tchar only, as
+ * http1_scan.c's names are): known plain, not checked again. */
+int h1_head_add_token_field(struct h1_head *h, const char *name, size_t nlen, const char *value,
+			    size_t vlen);
+
 /* The value of a header field (name lower case), repeated ones joined, as a C string (cut at
  * a NUL, as the tree's string gave it); NULL when absent. Valid until the next add. */
 const char *h1_head_get(struct h1_head *h, const char *name);

@@ -446,6 +446,23 @@ int http_body_append(struct http_body *b, const uint8_t *p, size_t n)
 	return 0;
 }
 
+int http_body_append_whole(struct http_body *b, const uint8_t *p, size_t n)
+{
+	size_t take = b->max - b->len < n ? b->max - b->len : n;
+
+	if (!b->cap && take) {
+		b->buf = malloc(take);
+		if (!b->buf) {
+			b->size += n;
+			return -ENOMEM;
+		}
+		if (b->held_sum)
+			*b->held_sum += take;
+		b->cap = take;
+	}
+	return http_body_append(b, p, n);
+}
+
 void http_body_reset(struct http_body *b)
 {
 	size_t *sum = b->held_sum;

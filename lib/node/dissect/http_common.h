@@ -71,6 +71,10 @@ struct http_body {
 void http_body_init(struct http_body *b, size_t max);
 /* Count n bytes and keep what fits. Returns 0 or -ENOMEM (the bytes are counted anyway). */
 int http_body_append(struct http_body *b, const uint8_t *p, size_t n);
+/* The same when these n bytes are the whole body (its length known, all here): the bytes are
+ * kept in an allocation of their size rather than of 4096 (a small body's 4096 bytes went
+ * past malloc's per-thread cache, ~500 instructions per body). */
+int http_body_append_whole(struct http_body *b, const uint8_t *p, size_t n);
 void http_body_reset(struct http_body *b); /* free the bytes, keep max and held_sum */
 /* The kept bytes, handed to the caller (to free()); b is then reset. NULL when none. */
 uint8_t *http_body_take(struct http_body *b);
