@@ -422,7 +422,7 @@ static void test_batched_kick(void **state)
 	rm_rf(dir);
 }
 
-static void test_rotation_compression(void **state)
+static void rotation_compression(int level)
 {
 	char dir[128], path[256], out[160], err[256], **names;
 	struct pcap_export_stats es;
@@ -432,9 +432,8 @@ static void test_rotation_compression(void **state)
 	const uint32_t n = 2000; /* ~1.5 MB of PCAP: more than 20 segments of 64 KiB */
 	int nn;
 
-	(void)state;
 	new_dir(dir, sizeof(dir));
-	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	s = open_store(dir, 64ull << 20, 64 << 10, level);
 	write_range(s, 0, n);
 	assert_int_equal(pcap_store_close(s), 0);
 
@@ -485,6 +484,88 @@ static void test_rotation_compression(void **state)
 	unlink(out);
 	rm_rf(dir);
 	(void)st;
+}
+
+static void test_rotation_compression(void **state)
+{
+	(void)state;
+	rotation_compression(3);
+	/* zstd's fast levels (the live tap's default) write standard frames as well */
+	rotation_compression(-1);
+	rotation_compression(-5);
+}
+
+/* The thread id of this process's thread named name, or -1. */
+static pid_t thread_named(const char *name)
+{
+	char path[300], comm[64];
+	struct dirent *d;
+	pid_t tid = -1;
+	DIR *dir = opendir("/proc/self/task");
+
+	assert_non_null(dir);
+	while (tid < 0 && (d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f)) {
+			comm[strcspn(comm, "\n")] = 0;
+			if (!strcmp(comm, name))
+				tid = (pid_t)atoi(d->d_name);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return tid;
+}
+
+/*
+ * The compressor runs at SCHED_IDLE (it must not take the cores from the capture), closed
+ * segments still all end compressed at close, and a level outside zstd's range is refused.
+ */
+static void test_compressor_idle(void **state)
+{
+	char dir[128], err[256];
+	struct pcap_store_config c = {.snaplen = 65535, .limit_bytes = 64ull << 20};
+	struct pcap_store_stats st;
+	struct pcap_store *s = NULL;
+	pid_t tid = -1;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, 64ull << 20, 64 << 10, -1);
+	/* the thread sets its policy itself, first thing */
+	for (int i = 0; i < 200; i++) {
+		tid = thread_named("floe-zstd");
+		if (tid > 0 && sched_getscheduler(tid) == SCHED_IDLE)
+			break;
+		usleep(5000);
+	}
+	assert_true(tid > 0);
+	assert_int_equal(sched_getscheduler(tid), SCHED_IDLE);
+	write_range(s, 0, 1000);
+	assert_int_equal(pcap_store_close_stats(s, &st), 0);
+	assert_int_equal(st.compressor_idle_errno, 0);
+	assert_true(st.segments_closed >= 10);
+	assert_int_equal(st.segments_compressed, st.segments_closed);
+	assert_int_equal(count_files(dir, ".pcap.zst"), (int)st.segments_closed);
+	rm_rf(dir);
+
+	c.dir = dir;
+	c.zstd_level = ZSTD_minCLevel() - 1;
+	s = NULL;
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), -EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(err, "zstd level"));
+	c.zstd_level = ZSTD_maxCLevel() + 1;
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), -EINVAL);
+	assert_null(s);
+	rm_rf(dir);
 }
 
 static void test_rotation_by_age(void **state)
@@ -1641,6 +1722,7 @@ int main(void)
 	    cmocka_unit_test(test_refused_dirs),
 	    cmocka_unit_test(test_planted_symlinks),
 	    cmocka_unit_test(test_batched_kick),
+	    cmocka_unit_test(test_compressor_idle),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
