@@ -125,7 +125,7 @@ static void print_help(FILE *out)
 	    "      --ringbuffer SIZE      kernel ring buffer size (default 32MB)\n"
 	    "      --segment-seconds N    close a PCAP segment after N seconds (default 60)\n"
 	    "      --no-compress          keep closed segments uncompressed\n"
-	    "      --zstd-level N         zstd level of closed segments: 1..19, or -1..-7 for\n"
+	    "      --zstd-level N         zstd level of closed segments: 1..22, or -1..-7 for\n"
 	    "                             zstd's fast levels (default -1)\n"
 	    "  -p, --pcap FILE            replay a capture (pcap/pcapng, Ethernet) into the store\n"
 	    "                             and the entry history instead of tapping\n"
