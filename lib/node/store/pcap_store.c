@@ -1127,10 +1127,11 @@ static void compress_finish_locked(struct pcap_store *s, struct segment *g, int 
 
 /*
  * The compressor runs at idle priority (SCHED_IDLE): compression can wait, while the ring's
- * drain, the writer and the dissection on the same cores cannot (capture.sh lost 20-27% of the
- * packets with it at normal priority, docs/bench.md). Starved, closed segments stay .pcap,
- * counted at their raw size against the limit and evicted like any other; they are compressed
- * once the cores are free, or at close, which puts the thread back to normal priority.
+ * drain, the writer and the dissection on the same cores cannot (under capture.sh its CPU per
+ * run halved; the packets lost with zstd did not change: docs/bench.md). Starved, closed
+ * segments stay .pcap, counted at their raw size against the limit and evicted like any
+ * other; they are compressed once the cores are free, or at close, which puts the thread back
+ * to normal priority.
  * 0, or the error of pthread_setschedparam (the thread then runs at the priority it has).
  */
 static int compressor_set_idle(pthread_t t, bool idle)
