@@ -1152,10 +1152,17 @@ static void *compressor_main(void *arg)
 	pthread_mutex_lock(&s->mu);
 	s->st.compressor_idle_errno = -err;
 	for (;;) {
-		struct segment *g = s->head;
+		struct segment *g = NULL;
 
-		while (g && !(g->state == SEG_CLOSED && !g->keep_raw))
-			g = g->next;
+		/*
+		 * The newest closed segment first. Behind the writer, the oldest is the next the
+		 * limit evicts: compressing it would be wasted, and while it is compressed the
+		 * evictor does not make room ahead of the writer (reserve_locked), which then
+		 * waits for freed bytes to cool (capture.sh lost 43% of the packets, docs/bench.md).
+		 */
+		for (struct segment *v = s->head; v; v = v->next)
+			if (v->state == SEG_CLOSED && !v->keep_raw)
+				g = v;
 		if (!g) {
 			if (s->comp_stop)
 				break;
