@@ -502,6 +502,17 @@ static void test_rotation_compression(void **state)
  * is reopened at level -1; each .zst is written and fdatasync'ed in turn, so their mtimes give
  * the order they were compressed in.
  */
+/* A new store in dir of packets 0..n written at level, in 64 KiB segments, closed. */
+static void store_of_segments(char *dir, size_t len, int level, uint32_t n)
+{
+	struct pcap_store *s;
+
+	new_dir(dir, len);
+	s = open_store(dir, 64ull << 20, 64 << 10, level);
+	write_range(s, 0, n);
+	assert_int_equal(pcap_store_close(s), 0);
+}
+
 static int ts_cmp(const struct timespec *a, const struct timespec *b)
 {
 	if (a->tv_sec != b->tv_sec)
@@ -517,10 +528,7 @@ static void test_compress_newest_first(void **state)
 	int nn;
 
 	(void)state;
-	new_dir(dir, sizeof(dir));
-	s = open_store(dir, 64ull << 20, 64 << 10, 0);
-	write_range(s, 0, 2000);
-	assert_int_equal(pcap_store_close(s), 0);
+	store_of_segments(dir, sizeof(dir), 0, 2000);
 	assert_true(count_files(dir, ".pcap") >= 20);
 	s = open_store(dir, 64ull << 20, 64 << 10, -1);
 	assert_int_equal(pcap_store_close(s), 0);
@@ -1061,10 +1069,7 @@ static void test_corrupt_zst(void **state)
 	int nn;
 
 	(void)state;
-	new_dir(dir, sizeof(dir));
-	s = open_store(dir, 64ull << 20, 64 << 10, 3);
-	write_range(s, 0, 1000);
-	assert_int_equal(pcap_store_close(s), 0);
+	store_of_segments(dir, sizeof(dir), 3, 1000);
 	nn = list_names(dir, &names);
 	assert_true(nn >= 5);
 	snprintf(bad, sizeof(bad), "%s/%s", dir, names[1]);
