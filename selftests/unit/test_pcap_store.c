@@ -787,7 +787,6 @@ static void test_limit_counters(void **state)
  */
 static void test_close_evicts_counted(void **state)
 {
-	const uint64_t limit = 1 << 20;
 	char dir[128], out[160], err[256];
 	struct pcap_export_stats es;
 	struct pcap_store_stats before, st;
@@ -798,10 +797,15 @@ static void test_close_evicts_counted(void **state)
 	(void)state;
 	for (int round = 0; round < 16 && !evicted_at_close; round++) {
 		struct pcap_store *s;
-		/* The compressor takes the newest segment first: only a store filled close to
-		 * its limit has no room for that .zst.tmp. How full it is at close follows the
-		 * writer's evict-ahead cycle (~5 packets here): the rounds step through it. */
-		const uint32_t n = 200 + (uint32_t)round;
+		/*
+		 * The compressor takes the newest segment first (~40 KiB of random payload):
+		 * its .zst.tmp needs an eviction only if the writer left less room than that.
+		 * The writer leaves between its headroom (32 KiB) and headroom + one segment
+		 * free, at a point fixed by the limit: the rounds move the limit 4 KiB at a
+		 * time across that range.
+		 */
+		const uint64_t limit = (1u << 20) + (uint64_t)round * 4096;
+		const uint32_t n = 200;
 
 		new_dir(dir, sizeof(dir));
 		s = open_store(dir, limit, 64 << 10, 1);
