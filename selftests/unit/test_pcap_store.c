@@ -422,7 +422,7 @@ static void test_batched_kick(void **state)
 	rm_rf(dir);
 }
 
-static void test_rotation_compression(void **state)
+static void rotation_compression(int level)
 {
 	char dir[128], path[256], out[160], err[256], **names;
 	struct pcap_export_stats es;
@@ -432,9 +432,8 @@ static void test_rotation_compression(void **state)
 	const uint32_t n = 2000; /* ~1.5 MB of PCAP: more than 20 segments of 64 KiB */
 	int nn;
 
-	(void)state;
 	new_dir(dir, sizeof(dir));
-	s = open_store(dir, 64ull << 20, 64 << 10, 3);
+	s = open_store(dir, 64ull << 20, 64 << 10, level);
 	write_range(s, 0, n);
 	assert_int_equal(pcap_store_close(s), 0);
 
@@ -485,6 +484,148 @@ static void test_rotation_compression(void **state)
 	unlink(out);
 	rm_rf(dir);
 	(void)st;
+}
+
+static void test_rotation_compression(void **state)
+{
+	(void)state;
+	rotation_compression(3);
+	/* zstd's fast levels (the live tap's default) write standard frames as well */
+	rotation_compression(-1);
+	rotation_compression(-5);
+}
+
+/*
+ * Behind the writer, the compressor takes the newest closed segment first: the oldest is the
+ * next one the limit evicts, and while it is being compressed the evictor makes no room ahead
+ * of the writer. Segments left uncompressed by a run at level 0 are compressed when the store
+ * is reopened at level -1; each .zst is written and fdatasync'ed in turn, so their mtimes give
+ * the order they were compressed in.
+ */
+/* A new store in dir of packets 0..n written at level, in 64 KiB segments, closed. */
+static void store_of_segments(char *dir, size_t len, int level, uint32_t n)
+{
+	struct pcap_store *s;
+
+	new_dir(dir, len);
+	s = open_store(dir, 64ull << 20, 64 << 10, level);
+	write_range(s, 0, n);
+	assert_int_equal(pcap_store_close(s), 0);
+}
+
+static int ts_cmp(const struct timespec *a, const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? -1 : 1;
+	return a->tv_nsec < b->tv_nsec ? -1 : a->tv_nsec > b->tv_nsec;
+}
+
+static void test_compress_newest_first(void **state)
+{
+	char dir[128], path[256], **names;
+	struct timespec prev = {0}, oldest = {0};
+	struct pcap_store *s;
+	int nn;
+
+	(void)state;
+	store_of_segments(dir, sizeof(dir), 0, 2000);
+	assert_true(count_files(dir, ".pcap") >= 20);
+	s = open_store(dir, 64ull << 20, 64 << 10, -1);
+	assert_int_equal(pcap_store_close(s), 0);
+
+	nn = list_names(dir, &names); /* lexical order is sequence order */
+	assert_true(nn >= 20);
+	for (int i = 0; i < nn; i++) {
+		struct stat sb;
+
+		assert_non_null(strstr(names[i], ".pcap.zst"));
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		assert_int_equal(stat(path, &sb), 0);
+		/* this (newer) segment was compressed before the one ahead of it, or in the
+		 * same clock tick */
+		if (i)
+			assert_true(ts_cmp(&sb.st_mtim, &prev) <= 0);
+		else
+			oldest = sb.st_mtim;
+		prev = sb.st_mtim;
+	}
+	/* ~20 fdatasyncs apart: the newest one's tick is not the oldest one's */
+	assert_true(ts_cmp(&prev, &oldest) < 0);
+	free_names(names, nn);
+	rm_rf(dir);
+}
+
+/* The thread id of this process's thread named name, or -1. */
+static pid_t thread_named(const char *name)
+{
+	char path[300], comm[64];
+	struct dirent *d;
+	pid_t tid = -1;
+	DIR *dir = opendir("/proc/self/task");
+
+	assert_non_null(dir);
+	while (tid < 0 && (d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f)) {
+			comm[strcspn(comm, "\n")] = 0;
+			if (!strcmp(comm, name))
+				tid = (pid_t)atoi(d->d_name);
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return tid;
+}
+
+/*
+ * The compressor runs at SCHED_IDLE (it must not take the cores from the capture), closed
+ * segments still all end compressed at close, and a level outside zstd's range is refused.
+ */
+static void test_compressor_idle(void **state)
+{
+	char dir[128], err[256];
+	struct pcap_store_config c = {.snaplen = 65535, .limit_bytes = 64ull << 20};
+	struct pcap_store_stats st;
+	struct pcap_store *s = NULL;
+	pid_t tid = -1;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	s = open_store(dir, 64ull << 20, 64 << 10, -1);
+	/* the thread sets its policy itself, first thing */
+	for (int i = 0; i < 200; i++) {
+		tid = thread_named("floe-zstd");
+		if (tid > 0 && sched_getscheduler(tid) == SCHED_IDLE)
+			break;
+		usleep(5000);
+	}
+	assert_true(tid > 0);
+	assert_int_equal(sched_getscheduler(tid), SCHED_IDLE);
+	write_range(s, 0, 1000);
+	assert_int_equal(pcap_store_close_stats(s, &st), 0);
+	assert_int_equal(st.compressor_idle_errno, 0);
+	assert_true(st.segments_closed >= 10);
+	assert_int_equal(st.segments_compressed, st.segments_closed);
+	assert_int_equal(count_files(dir, ".pcap.zst"), (int)st.segments_closed);
+	rm_rf(dir);
+
+	c.dir = dir;
+	c.zstd_level = ZSTD_minCLevel() - 1;
+	s = NULL;
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), -EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(err, "zstd level"));
+	c.zstd_level = ZSTD_maxCLevel() + 1;
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), -EINVAL);
+	assert_null(s);
+	rm_rf(dir);
 }
 
 static void test_rotation_by_age(void **state)
@@ -646,7 +787,6 @@ static void test_limit_counters(void **state)
  */
 static void test_close_evicts_counted(void **state)
 {
-	const uint64_t limit = 1 << 20;
 	char dir[128], out[160], err[256];
 	struct pcap_export_stats es;
 	struct pcap_store_stats before, st;
@@ -655,8 +795,16 @@ static void test_close_evicts_counted(void **state)
 	bool evicted_at_close = false;
 
 	(void)state;
-	for (int round = 0; round < 8 && !evicted_at_close; round++) {
+	for (int round = 0; round < 16 && !evicted_at_close; round++) {
 		struct pcap_store *s;
+		/*
+		 * The compressor takes the newest segment first (~40 KiB of random payload):
+		 * its .zst.tmp needs an eviction only if the writer left less room than that.
+		 * The writer leaves between its headroom (32 KiB) and headroom + one segment
+		 * free, at a point fixed by the limit: the rounds move the limit 4 KiB at a
+		 * time across that range.
+		 */
+		const uint64_t limit = (1u << 20) + (uint64_t)round * 4096;
 		const uint32_t n = 200;
 
 		new_dir(dir, sizeof(dir));
@@ -925,10 +1073,7 @@ static void test_corrupt_zst(void **state)
 	int nn;
 
 	(void)state;
-	new_dir(dir, sizeof(dir));
-	s = open_store(dir, 64ull << 20, 64 << 10, 3);
-	write_range(s, 0, 1000);
-	assert_int_equal(pcap_store_close(s), 0);
+	store_of_segments(dir, sizeof(dir), 3, 1000);
 	nn = list_names(dir, &names);
 	assert_true(nn >= 5);
 	snprintf(bad, sizeof(bad), "%s/%s", dir, names[1]);
@@ -1641,6 +1786,8 @@ int main(void)
 	    cmocka_unit_test(test_refused_dirs),
 	    cmocka_unit_test(test_planted_symlinks),
 	    cmocka_unit_test(test_batched_kick),
+	    cmocka_unit_test(test_compressor_idle),
+	    cmocka_unit_test(test_compress_newest_first),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

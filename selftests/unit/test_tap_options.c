@@ -103,6 +103,33 @@ static void test_flags(void **state)
 	assert_string_equal(o.store_group, "adm");
 }
 
+/* --zstd-level: zstd's fast level -1 by default; 1..max or -1..-7; 0 and the rest refused. */
+static void test_zstd_level(void **state)
+{
+	struct tap_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
+	assert_int_equal(o.zstd_level, -1);
+	assert_true(o.compress);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--zstd-level", "3"), 0);
+	assert_int_equal(o.zstd_level, 3);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--zstd-level", "-7"), 0);
+	assert_int_equal(o.zstd_level, -7);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--set", "tap.zstd-level=-3"), 0);
+	assert_int_equal(o.zstd_level, -3);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--zstd-level", "19"), 0);
+	assert_int_equal(o.zstd_level, 19);
+	const char *bad[] = {"0", "-8", "23", "", "1x", "fast"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--zstd-level", bad[i]),
+				 -EINVAL);
+		assert_non_null(strstr(err, "--zstd-level: expected 1.."));
+	}
+}
+
 static void test_bad_flags(void **state)
 {
 	struct tap_options o;
@@ -418,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_reread),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_flags),
+		cmocka_unit_test(test_zstd_level),
 		cmocka_unit_test(test_bad_flags),
 		cmocka_unit_test(test_checked_values),
 		cmocka_unit_test(test_tls_flag),

@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1124,20 +1125,44 @@ static void compress_finish_locked(struct pcap_store *s, struct segment *g, int 
 	dir_update_locked(s);
 }
 
+/*
+ * The compressor runs at idle priority (SCHED_IDLE): compression can wait, while the ring's
+ * drain, the writer and the dissection on the same cores cannot (under capture.sh its CPU per
+ * run halved; the packets lost with zstd did not change: docs/bench.md). Starved, closed
+ * segments stay .pcap, counted at their raw size against the limit and evicted like any
+ * other; they are compressed once the cores are free, or at close, which puts the thread back
+ * to normal priority.
+ * 0, or the error of pthread_setschedparam (the thread then runs at the priority it has).
+ */
+static int compressor_set_idle(pthread_t t, bool idle)
+{
+	struct sched_param sp = {.sched_priority = 0};
+
+	return -pthread_setschedparam(t, idle ? SCHED_IDLE : SCHED_OTHER, &sp);
+}
+
 static void *compressor_main(void *arg)
 {
 	struct pcap_store *s = arg;
 	size_t osz = ZSTD_CStreamOutSize();
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
 	void *obuf = malloc(osz);
+	int err = compressor_set_idle(pthread_self(), true);
 
 	pthread_mutex_lock(&s->mu);
+	s->st.compressor_idle_errno = -err;
 	for (;;) {
-		struct segment *g = s->head;
-		int err;
+		struct segment *g = NULL;
 
-		while (g && !(g->state == SEG_CLOSED && !g->keep_raw))
-			g = g->next;
+		/*
+		 * The newest closed segment first. Behind the writer, the oldest is the next the
+		 * limit evicts: compressing it would be wasted, and while it is compressed the
+		 * evictor does not make room ahead of the writer (reserve_locked), which then
+		 * waits for freed bytes to cool (capture.sh lost 43% of the packets, docs/bench.md).
+		 */
+		for (struct segment *v = s->head; v; v = v->next)
+			if (v->state == SEG_CLOSED && !v->keep_raw)
+				g = v;
 		if (!g) {
 			if (s->comp_stop)
 				break;
@@ -1574,9 +1599,9 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 		errf(err, errlen, "pcap store: no directory given");
 		return -EINVAL;
 	}
-	if (cfg->zstd_level < 0 || cfg->zstd_level > ZSTD_maxCLevel()) {
-		errf(err, errlen, "pcap store: zstd level %d is not within 0..%d", cfg->zstd_level,
-		     ZSTD_maxCLevel());
+	if (cfg->zstd_level < ZSTD_minCLevel() || cfg->zstd_level > ZSTD_maxCLevel()) {
+		errf(err, errlen, "pcap store: zstd level %d is not within %d..%d", cfg->zstd_level,
+		     ZSTD_minCLevel(), ZSTD_maxCLevel());
 		return -EINVAL;
 	}
 	s = calloc(1, sizeof(*s));
@@ -1752,7 +1777,7 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 		goto fail;
 	}
 	s->writer_started = true;
-	if (s->level > 0) {
+	if (s->level != 0) {
 		ret = start_thread(&s->compressor, compressor_main, s);
 		if (!ret)
 			pthread_setname_np(s->compressor, "floe-zstd");
@@ -1958,7 +1983,9 @@ int pcap_store_close_stats(struct pcap_store *s, struct pcap_store_stats *final)
 		pthread_join(s->writer, NULL);
 	}
 	if (s->compressor_started) {
-		/* ...then every closed segment is compressed. */
+		/* ...then every closed segment is compressed, at normal priority: a close must
+		 * not wait for idle cores (unprivileged, the thread may stay idle: EPERM). */
+		compressor_set_idle(s->compressor, false);
 		pthread_mutex_lock(&s->mu);
 		s->comp_stop = true;
 		pthread_cond_broadcast(&s->comp_cv);

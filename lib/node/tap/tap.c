@@ -1591,8 +1591,7 @@ int tap_stores_open(const struct tap_options *o, bool replay, struct queue_budge
 	    .limit_bytes = o->storage_limit - history_limit,
 	    .segment_seconds = o->segment_seconds,
 	    .snaplen = o->snaplen,
-	    /* zstd's fastest regular level: the compressor must keep up with capture rates */
-	    .zstd_level = o->compress ? 1 : 0,
+	    .zstd_level = o->compress ? o->zstd_level : 0,
 	    /* live: on_frames_end wakes the writer once per ring drain; a replay writes alone */
 	    .batched = !replay,
 	    .budget = budget,

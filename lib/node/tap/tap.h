@@ -62,6 +62,7 @@ struct tap_options {
 	bool dryrun;
 	bool debug;
 	bool compress;           /* zstd for closed segments */
+	int zstd_level;          /* their zstd level (--zstd-level; negative: zstd's fast levels) */
 	bool history;            /* keep every entry in the store (default; --no-history) */
 	uint64_t storage_limit;  /* bytes */
 	uint64_t ringbuf_bytes;
