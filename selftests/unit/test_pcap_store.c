@@ -18,6 +18,7 @@
 #include <grp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -419,6 +420,138 @@ static void test_batched_kick(void **state)
 		assert_int_equal(st.packets_written, batch * 10 + 10);
 	}
 	assert_int_equal(pcap_store_close(s), 0);
+	rm_rf(dir);
+}
+
+/* pcap_store_sync from a thread that is not the producer's (the agent's PCAP call). */
+static void *sync_thread(void *arg)
+{
+	pcap_store_sync(arg);
+	return NULL;
+}
+
+static void sync_elsewhere(struct pcap_store *s)
+{
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, sync_thread, s), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/* Export the store's one segment and check it holds packets 0..n-1 in order, each once. */
+static void check_exported(const char *dir, uint32_t n)
+{
+	struct pcap_export_stats es;
+	struct readback rb;
+	char out[160], err[256];
+
+	snprintf(out, sizeof(out), "%s/out.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.packets_out, n);
+	read_back(out, &rb, true);
+	assert_int_equal(rb.n, n);
+	assert_int_equal(rb.first, 0);
+	assert_int_equal(rb.last, n - 1);
+	assert_true(rb.in_order);
+	unlink(out);
+}
+
+/*
+ * Batched, no kick: a sync from another thread writes the part of the chunk the producer is
+ * still filling, and the next sync the part after it (each record once), while the producer
+ * keeps appending to the same chunk without the queue's lock.
+ */
+static void test_sync_parts_of_filled_chunk(void **state)
+{
+	struct pcap_store_config c = {.limit_bytes = 64ull << 20, .snaplen = 65535, .batched = true};
+	struct pcap_store_stats st;
+	struct pcap_store *s = NULL;
+	char dir[128], err[256];
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	c.dir = dir;
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), 0);
+	for (uint32_t part = 0; part < 4; part++) {
+		/* 25 small packets: a few KiB, far from a chunk's end or WRITE_BATCH_BYTES. */
+		write_range(s, part * 25, part * 25 + 25);
+		sync_elsewhere(s);
+		pcap_store_get_stats(s, &st);
+		assert_int_equal(st.packets_written, part * 25 + 25);
+	}
+	assert_int_equal(pcap_store_close(s), 0);
+	check_exported(dir, 100);
+	rm_rf(dir);
+}
+
+struct flusher {
+	struct pcap_store *s;
+	_Atomic uint32_t written; /* packets pcap_store_write returned for */
+	_Atomic bool stop;
+	uint32_t syncs, behind;   /* a sync that did not cover what was written before it */
+};
+
+static void *flusher_main(void *arg)
+{
+	struct flusher *f = arg;
+	struct pcap_store_stats st;
+
+	while (!atomic_load(&f->stop)) {
+		uint32_t before = atomic_load(&f->written);
+
+		pcap_store_sync(f->s);
+		pcap_store_get_stats(f->s, &st);
+		if (st.packets_written < before)
+			f->behind++;
+		f->syncs++;
+		usleep(200);
+	}
+	return NULL;
+}
+
+/*
+ * The producer writes batches (kicked) through a small queue while another thread syncs
+ * without pause: every sync covers what was written before it, and the file holds every
+ * packet once, in order (the writer takes parts of the chunk being filled, and whole chunks
+ * the producer has left, never one it still writes into).
+ */
+static void test_concurrent_sync_exact(void **state)
+{
+	struct pcap_store_config c = {.limit_bytes = 256ull << 20,
+				      .snaplen = 65535,
+				      .batched = true,
+				      .queue_bytes = 256 << 10};
+	struct flusher f = {0};
+	struct pcap_store_stats st;
+	struct pcap_store *s = NULL;
+	char dir[128], err[256];
+	const uint32_t n = 60000;
+	uint8_t frame[MAX_FRAME];
+	pthread_t t;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	c.dir = dir;
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), 0);
+	f.s = s;
+	assert_int_equal(pthread_create(&t, NULL, flusher_main, &f), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		build_frame(frame, i);
+		assert_int_equal(pcap_store_write(s, pkt_ts(i), frame_len(i), wire_len(i), frame), 0);
+		atomic_store(&f.written, i + 1);
+		if (i % 64 == 63)
+			pcap_store_kick(s);
+	}
+	atomic_store(&f.stop, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(f.syncs > 0);
+	assert_int_equal(f.behind, 0);
+	assert_int_equal(pcap_store_flush(s), 0);
+	pcap_store_get_stats(s, &st);
+	assert_int_equal(st.packets_written, n);
+	assert_int_equal(st.packets_lost, 0);
+	assert_int_equal(pcap_store_close(s), 0);
+	check_exported(dir, n);
 	rm_rf(dir);
 }
 
@@ -1641,6 +1774,8 @@ int main(void)
 	    cmocka_unit_test(test_refused_dirs),
 	    cmocka_unit_test(test_planted_symlinks),
 	    cmocka_unit_test(test_batched_kick),
+	    cmocka_unit_test(test_sync_parts_of_filled_chunk),
+	    cmocka_unit_test(test_concurrent_sync_exact),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
