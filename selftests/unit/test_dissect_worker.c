@@ -366,12 +366,14 @@ static void test_queue_peak_exact(void **state)
 	rec = ws.queue_peak; /* one record */
 	assert_true(rec >= sizeof(frame));
 	for (int i = 1; i < 40; i++)
-		assert_int_equal(dissect_worker_push(w, 1, frame, sizeof(frame), sizeof(frame), 1), 0);
+		assert_int_equal(dissect_worker_push(w, 1, frame, sizeof(frame), sizeof(frame), 1),
+				 0);
 	dissect_worker_get_stats(w, &ws);
 	assert_int_equal(ws.queue_peak, 40 * rec);
 	turn_next(w, &t); /* the 40 dissected, held in tick 2 */
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(dissect_worker_push(w, 1, frame, sizeof(frame), sizeof(frame), 1), 0);
+		assert_int_equal(dissect_worker_push(w, 1, frame, sizeof(frame), sizeof(frame), 1),
+				 0);
 	dissect_worker_get_stats(w, &ws);
 	assert_int_equal(ws.queue_peak, 40 * rec);
 	pthread_mutex_lock(&t.lock);

@@ -487,7 +487,7 @@ struct flusher {
 	struct pcap_store *s;
 	_Atomic uint32_t written; /* packets pcap_store_write returned for */
 	_Atomic bool stop;
-	uint32_t syncs, behind;   /* a sync that did not cover what was written before it */
+	uint32_t syncs, behind; /* a sync that did not cover what was written before it */
 };
 
 static void *flusher_main(void *arg)
@@ -529,7 +529,8 @@ static void test_concurrent_sync_exact(void **state)
 	assert_int_equal(pthread_create(&t, NULL, flusher_main, &f), 0);
 	for (uint32_t i = 0; i < n; i++) {
 		build_frame(frame, i);
-		assert_int_equal(pcap_store_write(s, pkt_ts(i), frame_len(i), wire_len(i), frame), 0);
+		assert_int_equal(pcap_store_write(s, pkt_ts(i), frame_len(i), wire_len(i), frame),
+				 0);
 		atomic_store(&f.written, i + 1);
 		if (i % 64 == 63)
 			pcap_store_kick(s);

@@ -179,7 +179,7 @@ struct pcap_store {
 	unsigned chunks_alloc, chunks_max;
 	_Atomic uint64_t q_in; /* records queued: stored by the producer after their chunk's used */
 	uint64_t q_done;       /* records the writer has taken (written or counted lost) */
-	uint64_t w_until;      /* the waiting writer's wake-up time (CLOCK_MONOTONIC, or UINT64_MAX) */
+	uint64_t w_until; /* the waiting writer's wake-up time (CLOCK_MONOTONIC, or UINT64_MAX) */
 	uint64_t q_waits, q_wait_ns; /* the producer found the queue full; time it waited */
 	bool q_producer_waiting;     /* the producer waits for a chunk */
 	struct queue_budget *budget; /* config.budget: every chunk charged to it */
