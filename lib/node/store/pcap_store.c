@@ -127,6 +127,7 @@ struct chunk {
 	struct chunk *next;
 	_Atomic size_t used; /* bytes of whole records: the producer stores, the writer loads */
 	size_t w_off;	     /* writer, under qmu: bytes already written */
+	atomic_bool parted;  /* the writer took a part: the producer goes on in another chunk */
 	uint64_t first_ns;   /* CLOCK_MONOTONIC when its first packet was queued */
 	uint64_t part_ns;    /* CLOCK_MONOTONIC when the writer took the part up to w_off */
 	unsigned char data[];
@@ -962,6 +963,7 @@ static void *writer_main(void *arg)
 		if (!whole) {
 			c->w_off = to;
 			c->part_ns = s->w_now;
+			atomic_store_explicit(&c->parted, true, memory_order_relaxed);
 		} else if (s->budget && s->chunks_alloc > 2 && !s->q_producer_waiting) {
 			/* Chunks beyond two were borrowed from the queues' budget for a backlog:
 			 * they go back once written (the other queues may need the bytes), unless
@@ -1902,6 +1904,7 @@ static int write_new_chunk(struct pcap_store *s, const struct rec_hdr *h, const 
 		s->q_wait_ns += mono_ns() - t0;
 	c->next = NULL;
 	atomic_store_explicit(&c->used, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->parted, false, memory_order_relaxed);
 	c->w_off = 0;
 	/* The writer, asleep with nothing queued, learns when this chunk is due. */
 	c->first_ns = mono_ns();
@@ -1937,7 +1940,11 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 			     .ts_nsec = (uint32_t)(ts_ns % 1000000000ull),
 			     .cap_len = cap_len,
 			     .pkt_len = pkt_len};
-	if (!s->p_cur || s->chunk_size - s->p_used < need)
+	/* Once the writer has taken a part, the drain goes on in another chunk, as when the
+	 * writer took the chunk being filled: filling every chunk to its end changed how the queue
+	 * fills under a backlog (capture.sh: more chunks unmapped and mapped again, more lost). */
+	if (!s->p_cur || s->chunk_size - s->p_used < need ||
+	    atomic_load_explicit(&s->p_cur->parted, memory_order_relaxed))
 		return write_new_chunk(s, &h, data, need);
 	/* No lock: qmu per packet was 1.4% of the live tap's CPU. Batched, the rest waits for
 	 * the batch's kick; else the writer is woken now. */
