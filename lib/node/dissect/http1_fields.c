@@ -195,8 +195,8 @@ static int index_grow(struct h1_list *l)
 }
 
 /* The first field named p..p+n, or -1. */
-static int32_t find_first(const struct h1_head *h, const struct h1_list *l, const char *p, size_t n,
-			  uint32_t hash)
+static int32_t find_first(const struct h1_head *h, const struct h1_list *l, const char *p,
+			  size_t n, uint32_t hash)
 {
 	if (l->index) {
 		uint32_t mask = l->index_cap - 1, s = hash & mask;

@@ -50,7 +50,7 @@ struct pcap_store_config {
 	uint32_t snaplen;          /* written into the PCAP file header; 0 or > 262144: 262144.
 				      Longer packets are cut to it */
 	uint64_t queue_bytes;      /* in-memory queue between producer and writer; 0: 16 MiB */
-	int zstd_level;		   /* 0: do not compress closed segments; else zstd level (1..19) */
+	int zstd_level;            /* 0: do not compress closed segments; else zstd level (1..19) */
 	bool batched;              /* the producer calls pcap_store_kick() after each batch of
 				      writes: the writer is woken once per batch (or when a queue
 				      chunk fills), not once per packet */
@@ -78,7 +78,7 @@ struct pcap_store_stats {
 	uint64_t store_bytes_peak;    /* the largest size the store reached since open */
 	uint64_t producer_waits;      /* pcap_store_write found the queue full (the writer behind) */
 	uint64_t producer_wait_ns;    /* and waited this long in all */
-	int last_errno;		      /* 0, or the last I/O error seen */
+	int last_errno;               /* 0, or the last I/O error seen */
 };
 
 /*

@@ -61,7 +61,7 @@ struct tap_options {
 	bool all_namespaces;    /* -A */
 	bool dryrun;
 	bool debug;
-	bool compress;		 /* zstd for closed segments */
+	bool compress;           /* zstd for closed segments */
 	bool history;            /* keep every entry in the store (default; --no-history) */
 	uint64_t storage_limit;  /* bytes */
 	uint64_t ringbuf_bytes;
