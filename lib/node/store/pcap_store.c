@@ -30,7 +30,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,20 +115,11 @@ struct rec_hdr {
 };
 _Static_assert(sizeof(struct rec_hdr) == PCAP_REC_HDR, "a queued record is a PCAP record");
 
-/*
- * The producer appends to the queue's last chunk without qmu: it copies a record past used,
- * then publishes used (release). The writer reads up to used (acquire) and writes a chunk
- * still being filled in parts (w_off); it takes a chunk off the queue only once the producer
- * has left it (p_cur, changed under qmu), so the producer never writes into a chunk that is
- * recycled or unmapped.
- */
 struct chunk {
 	struct chunk *next;
-	_Atomic size_t used; /* bytes of whole records: the producer stores, the writer loads */
-	size_t w_off;	     /* writer, under qmu: bytes already written */
-	atomic_bool parted;  /* the writer took a part: the producer goes on in another chunk */
-	uint64_t first_ns;   /* CLOCK_MONOTONIC when its first packet was queued */
-	uint64_t part_ns;    /* CLOCK_MONOTONIC when the writer took the part up to w_off */
+	size_t used;
+	uint64_t packets;
+	uint64_t first_ns; /* CLOCK_MONOTONIC when its first packet was queued */
 	unsigned char data[];
 };
 
@@ -178,9 +168,7 @@ struct pcap_store {
 	struct chunk *q_head, *q_tail, *q_free;
 	size_t chunk_size;
 	unsigned chunks_alloc, chunks_max;
-	_Atomic uint64_t q_in; /* records queued: stored by the producer after their chunk's used */
-	uint64_t q_done;       /* records the writer has taken (written or counted lost) */
-	uint64_t w_until; /* the waiting writer's wake-up time (CLOCK_MONOTONIC, or UINT64_MAX) */
+	uint64_t q_in, q_done;
 	uint64_t q_waits, q_wait_ns; /* the producer found the queue full; time it waited */
 	bool q_producer_waiting;     /* the producer waits for a chunk */
 	struct queue_budget *budget; /* config.budget: every chunk charged to it */
@@ -190,17 +178,12 @@ struct pcap_store {
 	bool w_stop, w_waiting;
 	bool batched; /* config.batched: the producer kicks the writer after each batch */
 
-	/* Producer only (p_cur also changed under qmu: the writer reads it there). */
-	struct chunk *p_cur; /* the chunk it appends to (the queue's tail), or NULL */
-	size_t p_used;	     /* p_cur's used */
-
 	/* Writer thread only. */
 	struct segment *active;
 	struct wfile wf;
 	const unsigned char *run; /* records taken for the active segment, not written yet */
 	size_t run_len;
 	uint64_t w_start_ns; /* CLOCK_MONOTONIC at creation, for segment_seconds */
-	uint64_t w_now;	     /* CLOCK_MONOTONIC read once per part taken from the queue */
 	uint64_t w_size;     /* bytes in the active file once buffered data is out */
 	uint64_t w_good;     /* bytes known to be on disk (last commit) */
 	uint64_t w_pkts;     /* packets in the active segment, committed or not */
@@ -731,27 +714,19 @@ static int active_close(struct pcap_store *s, uint64_t *lost)
 }
 
 /* A record that would not fit in an otherwise empty store: evicting for it is pointless. */
-static bool never_fits_locked(const struct pcap_store *s, uint64_t fsz)
-{
-	return s->foreign + s->dir_acc + PCAP_FILE_HDR + fsz > s->limit;
-}
-
 static bool never_fits(struct pcap_store *s, uint64_t fsz)
 {
 	bool ret;
 
 	pthread_mutex_lock(&s->mu);
-	ret = never_fits_locked(s, fsz);
+	ret = s->foreign + s->dir_acc + PCAP_FILE_HDR + fsz > s->limit;
 	pthread_mutex_unlock(&s->mu);
 	return ret;
 }
 
-/* By w_now, the clock read once per part written: a clock read per record cost 0.75% of the
- * live tap's CPU; a part takes milliseconds, segment_seconds is whole seconds. A segment opened
- * after w_now is not due. */
 static bool age_due(const struct pcap_store *s)
 {
-	return s->seg_ns && s->w_now > s->w_start_ns && s->w_now - s->w_start_ns >= s->seg_ns;
+	return s->seg_ns && mono_ns() - s->w_start_ns >= s->seg_ns;
 }
 
 /*
@@ -779,52 +754,36 @@ static void chunk_free(struct pcap_store *s, struct chunk *c)
 	queue_budget_release(s->budget, s->budget_id, s->chunk_bytes);
 }
 
-/*
- * Write the records data[0, len) (whole records of a chunk) into the store; returns how many
- * there were (written or counted lost).
- */
-static uint64_t write_records(struct pcap_store *s, const unsigned char *data, size_t len)
+static void write_chunk(struct pcap_store *s, const struct chunk *c)
 {
 	size_t off = 0, pend = 0; /* pend: first record not committed yet */
-	size_t counted = 0;	  /* records before it are counted (a retry goes back) */
-	uint64_t lost, records = 0;
+	uint64_t lost;
 	int err;
 
-	s->w_now = mono_ns();
 	for (;;) {
-		while (off < len) {
+		while (off < c->used) {
 			struct rec_hdr h;
 			uint64_t fsz;
 			bool rotate;
 
-			if (off >= counted) {
-				records++;
-				counted = off + 1;
-			}
-			memcpy(&h, data + off, sizeof(h)); /* records are not aligned */
+			memcpy(&h, c->data + off, sizeof(h)); /* records are not aligned */
 			fsz = PCAP_REC_HDR + (uint64_t)h.cap_len;
 			rotate = s->active && s->w_pkts > 0 &&
 				 (s->w_size + fsz > s->seg_bytes || age_due(s));
 
 			err = 0;
-			if (rotate || !s->active) {
-				if (never_fits(s, fsz)) {
-					rotate = false;
-					err = -EFBIG;
-				} else if (!rotate) {
+			if (never_fits(s, fsz)) {
+				rotate = false;
+				err = -EFBIG;
+			} else if (!rotate) {
+				if (!s->active)
 					err = active_open(s);
-				}
-			}
-			if (!rotate && !err) {
-				/* One lock for the check and the reservation: two per record showed
-				 * as 1% of the live tap's CPU. */
-				pthread_mutex_lock(&s->mu);
-				if (never_fits_locked(s, fsz))
-					err = -EFBIG;
-				else
+				if (!err) {
+					pthread_mutex_lock(&s->mu);
 					err = reserve_locked(s, fsz, &s->active->bytes, NULL,
 							     s->w_pkts > 0);
-				pthread_mutex_unlock(&s->mu);
+					pthread_mutex_unlock(&s->mu);
+				}
 				/* Only the active segment is left: close it so that it can go. */
 				rotate = err == -EAGAIN;
 			}
@@ -859,10 +818,10 @@ static uint64_t write_records(struct pcap_store *s, const unsigned char *data, s
 			}
 			/* The record joins the run written at the next commit (the end of the
 			 * chunk at the latest); every path that skips a record commits first. */
-			if (s->run_len && s->run + s->run_len != data + off)
+			if (s->run_len && s->run + s->run_len != c->data + off)
 				run_flush(s);
 			if (!s->run_len)
-				s->run = data + off;
+				s->run = c->data + off;
 			s->run_len += (size_t)fsz;
 			s->w_size += fsz;
 			s->w_pkts++;
@@ -876,28 +835,21 @@ static uint64_t write_records(struct pcap_store *s, const unsigned char *data, s
 		if (!err || !commit_failed(s, err, lost, &off, &pend))
 			break;
 	}
-	return records;
 }
 
 /*
  * Under qmu: 0 when the writer takes chunk c (the queue's head) now, else when it will
- * (CLOCK_MONOTONIC; UINT64_MAX: when more comes). A chunk the producer has left is taken at
- * once; the one it fills is written in parts: a batched store's part waits until
- * WRITE_BATCH_BYTES are in it or WRITE_DELAY_NS after its first packet (or the last part).
+ * (CLOCK_MONOTONIC): a batched store's last chunk, still being filled, waits until
+ * WRITE_BATCH_BYTES are in it or WRITE_DELAY_NS after its first packet.
  */
 static uint64_t chunk_due(const struct pcap_store *s, const struct chunk *c)
 {
-	size_t pend;
 	uint64_t due;
 
-	if (c != s->p_cur)
+	if (!s->batched || s->w_stop || s->q_flushes || c != s->q_tail ||
+	    c->used >= WRITE_BATCH_BYTES)
 		return 0;
-	pend = atomic_load_explicit(&c->used, memory_order_acquire) - c->w_off;
-	if (!pend)
-		return UINT64_MAX;
-	if (!s->batched || s->w_stop || s->q_flushes || pend >= WRITE_BATCH_BYTES)
-		return 0;
-	due = (c->w_off ? c->part_ns : c->first_ns) + WRITE_DELAY_NS;
+	due = c->first_ns + WRITE_DELAY_NS;
 	return mono_ns() >= due ? 0 : due;
 }
 
@@ -911,9 +863,6 @@ static void *writer_main(void *arg)
 	for (;;) {
 		struct chunk *c = s->q_head;
 		uint64_t due = c ? chunk_due(s, c) : UINT64_MAX;
-		uint64_t records;
-		size_t from, to;
-		bool whole;
 
 		if (!c && s->w_stop)
 			break;
@@ -934,7 +883,6 @@ static void *writer_main(void *arg)
 					due = deadline;
 			}
 			s->w_waiting = true;
-			s->w_until = due;
 			if (due == UINT64_MAX) {
 				pthread_cond_wait(&s->data_cv, &s->qmu);
 			} else {
@@ -946,37 +894,27 @@ static void *writer_main(void *arg)
 			s->w_waiting = false;
 			continue;
 		}
-		whole = c != s->p_cur;
-		from = c->w_off;
-		to = atomic_load_explicit(&c->used, memory_order_acquire);
-		if (whole) {
-			s->q_head = c->next;
-			if (!s->q_head)
-				s->q_tail = NULL;
-		}
+		s->q_head = c->next;
+		if (!s->q_head)
+			s->q_tail = NULL;
 		pthread_mutex_unlock(&s->qmu);
 
-		records = to > from ? write_records(s, c->data + from, to - from) : 0;
+		write_chunk(s, c);
 
 		pthread_mutex_lock(&s->qmu);
-		s->q_done += records;
-		if (!whole) {
-			c->w_off = to;
-			c->part_ns = s->w_now;
-			atomic_store_explicit(&c->parted, true, memory_order_relaxed);
-		} else if (s->budget && s->chunks_alloc > 2 && !s->q_producer_waiting) {
-			/* Chunks beyond two were borrowed from the queues' budget for a backlog:
-			 * they go back once written (the other queues may need the bytes), unless
-			 * the producer waits for one. */
+		s->q_done += c->packets;
+		/* Chunks beyond two were borrowed from the queues' budget for a backlog: they go
+		 * back once written (the other queues may need the bytes), unless the producer
+		 * waits for one. */
+		if (s->budget && s->chunks_alloc > 2 && !s->q_producer_waiting) {
 			chunk_free(s, c);
 		} else {
-			atomic_store_explicit(&c->used, 0, memory_order_relaxed);
-			c->w_off = 0;
+			c->used = 0;
+			c->packets = 0;
 			c->next = s->q_free;
 			s->q_free = c;
 		}
-		if (whole)
-			pthread_cond_signal(&s->space_cv);
+		pthread_cond_signal(&s->space_cv);
 		pthread_cond_broadcast(&s->done_cv);
 	}
 	pthread_mutex_unlock(&s->qmu);
@@ -1856,78 +1794,13 @@ static struct chunk *chunk_get(struct pcap_store *s, bool *nomem)
 	return c;
 }
 
-/* Copy a record into the producer's chunk (room checked) and publish it. */
-static void append_record(struct pcap_store *s, const struct rec_hdr *h, const void *data,
-			  size_t need)
-{
-	struct chunk *c = s->p_cur;
-
-	memcpy(c->data + s->p_used, h, sizeof(*h));
-	if (h->cap_len)
-		memcpy(c->data + s->p_used + sizeof(*h), data, h->cap_len);
-	s->p_used += need;
-	/* The record's bytes before used, used before q_in: a flush that reads q_in finds
-	 * the records it counts within the writer's reach. */
-	atomic_store_explicit(&c->used, s->p_used, memory_order_release);
-	atomic_store_explicit(&s->q_in, atomic_load_explicit(&s->q_in, memory_order_relaxed) + 1,
-			      memory_order_release);
-}
-
-/* The producer's chunk is full (or there is none): a new one at the queue's tail, under qmu. */
-static int write_new_chunk(struct pcap_store *s, const struct rec_hdr *h, const void *data,
-			   size_t need)
-{
-	struct chunk *c;
-	uint64_t t0 = 0;
-	bool nomem;
-
-	pthread_mutex_lock(&s->qmu);
-	/* Left for good: the writer takes the rest of it and recycles it (a queue of one
-	 * chunk would wait for it forever otherwise). */
-	s->p_cur = NULL;
-	/* Full queue: block until the writer frees a chunk (back-pressure, not loss). */
-	while (!(c = chunk_get(s, &nomem))) {
-		if (nomem) {
-			pthread_mutex_unlock(&s->qmu);
-			count_lost(s, 1, ENOMEM);
-			return -ENOMEM;
-		}
-		if (!t0) {
-			t0 = mono_ns();
-			s->q_waits++;
-		}
-		s->q_producer_waiting = true;
-		pthread_cond_wait(&s->space_cv, &s->qmu);
-		s->q_producer_waiting = false;
-	}
-	if (t0)
-		s->q_wait_ns += mono_ns() - t0;
-	c->next = NULL;
-	atomic_store_explicit(&c->used, 0, memory_order_relaxed);
-	atomic_store_explicit(&c->parted, false, memory_order_relaxed);
-	c->w_off = 0;
-	/* The writer, asleep with nothing queued, learns when this chunk is due. */
-	c->first_ns = mono_ns();
-	if (s->q_tail)
-		s->q_tail->next = c;
-	else
-		s->q_head = c;
-	s->q_tail = c;
-	s->p_cur = c;
-	s->p_used = 0;
-	append_record(s, h, data, need);
-	/* A chunk's first packet (its deadline), and the full chunk behind it. */
-	if (s->w_waiting)
-		pthread_cond_signal(&s->data_cv);
-	pthread_mutex_unlock(&s->qmu);
-	return 0;
-}
-
 int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uint32_t pkt_len,
 		     const void *data)
 {
 	struct rec_hdr h;
+	struct chunk *c;
 	size_t need;
+	bool nomem, first = false;
 
 	if (!s || (!data && cap_len))
 		return -EINVAL;
@@ -1940,17 +1813,55 @@ int pcap_store_write(struct pcap_store *s, uint64_t ts_ns, uint32_t cap_len, uin
 			     .ts_nsec = (uint32_t)(ts_ns % 1000000000ull),
 			     .cap_len = cap_len,
 			     .pkt_len = pkt_len};
-	/* Once the writer has taken a part, the drain goes on in another chunk, as when the
-	 * writer took the chunk being filled: filling every chunk to its end changed how the queue
-	 * fills under a backlog (capture.sh: more chunks unmapped and mapped again, more lost). */
-	if (!s->p_cur || s->chunk_size - s->p_used < need ||
-	    atomic_load_explicit(&s->p_cur->parted, memory_order_relaxed))
-		return write_new_chunk(s, &h, data, need);
-	/* No lock: qmu per packet was 1.4% of the live tap's CPU. Batched, the rest waits for
-	 * the batch's kick; else the writer is woken now. */
-	append_record(s, &h, data, need);
-	if (!s->batched)
-		pcap_store_kick(s);
+
+	pthread_mutex_lock(&s->qmu);
+	c = s->q_tail;
+	if (!c || s->chunk_size - c->used < need) {
+		/* Full queue: block until the writer frees a chunk (back-pressure, not loss). */
+		uint64_t t0 = 0;
+
+		while (!(c = chunk_get(s, &nomem))) {
+			if (nomem) {
+				pthread_mutex_unlock(&s->qmu);
+				count_lost(s, 1, ENOMEM);
+				return -ENOMEM;
+			}
+			if (!t0) {
+				t0 = mono_ns();
+				s->q_waits++;
+			}
+			s->q_producer_waiting = true;
+			pthread_cond_wait(&s->space_cv, &s->qmu);
+			s->q_producer_waiting = false;
+		}
+		if (t0)
+			s->q_wait_ns += mono_ns() - t0;
+		c->next = NULL;
+		c->used = 0;
+		c->packets = 0;
+		if (s->q_tail)
+			s->q_tail->next = c;
+		else
+			s->q_head = c;
+		s->q_tail = c;
+	}
+	if (!c->used) {
+		/* The writer, asleep with nothing queued, learns when this chunk is due. */
+		c->first_ns = mono_ns();
+		first = true;
+	}
+	memcpy(c->data + c->used, &h, sizeof(h));
+	if (cap_len)
+		memcpy(c->data + c->used + sizeof(h), data, cap_len);
+	c->used += need;
+	c->packets++;
+	s->q_in++;
+	/* Batched: a full chunk (one behind the tail) wakes the writer, and a chunk's first
+	 * packet (for its deadline); the rest waits for the batch's kick. A wake per packet cost
+	 * a futex call and a write() of one packet each. */
+	if (s->w_waiting && (!s->batched || first || s->q_head != s->q_tail))
+		pthread_cond_signal(&s->data_cv);
+	pthread_mutex_unlock(&s->qmu);
 	return 0;
 }
 
@@ -1959,9 +1870,7 @@ void pcap_store_kick(struct pcap_store *s)
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->qmu);
-	/* Woken when the head is due, or due before the writer would wake (it waits without a
-	 * deadline when it had nothing to write). */
-	if (s->w_waiting && s->q_head && chunk_due(s, s->q_head) < s->w_until)
+	if (s->w_waiting && s->q_head && !chunk_due(s, s->q_head))
 		pthread_cond_signal(&s->data_cv);
 	pthread_mutex_unlock(&s->qmu);
 }
@@ -1991,7 +1900,7 @@ static void wait_written(struct pcap_store *s)
 	uint64_t target;
 
 	pthread_mutex_lock(&s->qmu);
-	target = atomic_load_explicit(&s->q_in, memory_order_acquire);
+	target = s->q_in;
 	s->q_flushes++; /* the writer takes the last chunk at once */
 	if (s->w_waiting && s->q_head) /* a batch not kicked yet */
 		pthread_cond_signal(&s->data_cv);
@@ -2043,7 +1952,6 @@ int pcap_store_close_stats(struct pcap_store *s, struct pcap_store_stats *final)
 	if (s->writer_started) {
 		/* The writer drains the queue and closes the active segment before it exits. */
 		pthread_mutex_lock(&s->qmu);
-		s->p_cur = NULL; /* the producer is done: its chunk is taken whole */
 		s->w_stop = true;
 		pthread_cond_signal(&s->data_cv);
 		pthread_mutex_unlock(&s->qmu);

@@ -98,8 +98,7 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 
 /*
  * Append one packet. ts_ns is wall-clock time (CLOCK_REALTIME) in nanoseconds. Only copies
- * into the queue (the queue's lock only when it starts a new chunk); blocks while the queue is
- * full. I/O errors surface later in the stats
+ * into the queue; blocks while the queue is full. I/O errors surface later in the stats
  * (packets_lost, last_errno) and in the return of pcap_store_flush/close. Returns 0, or
  * -EINVAL / -ENOMEM (the packet is then counted lost).
  */
