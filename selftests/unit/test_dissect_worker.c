@@ -305,6 +305,88 @@ static void test_push_wait_loses_nothing(void **state)
 	entry_json_buf_free(&got.text);
 }
 
+/* A tick that holds the worker: the n-th tick returns once allowed >= n. */
+struct tick_turns {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned ticks, allowed;
+};
+
+static void turn_tick(void *ctx)
+{
+	struct tick_turns *t = ctx;
+
+	pthread_mutex_lock(&t->lock);
+	t->ticks++;
+	pthread_cond_broadcast(&t->cv);
+	while (t->allowed < t->ticks)
+		pthread_cond_wait(&t->cv, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Let the held tick go, ask for the next one and wait until the worker is held in it: every
+ * frame queued before is dissected and its tail published by then. */
+static void turn_next(struct dissect_worker *w, struct tick_turns *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->allowed = t->ticks;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->lock);
+	dissect_worker_tick(w);
+	pthread_mutex_lock(&t->lock);
+	while (t->ticks <= t->allowed)
+		pthread_cond_wait(&t->cv, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/*
+ * queue_peak is the true deepest queue, though the producer reads the worker's tail only when
+ * its older view of it says the queue may be deeper than the peak: a first backlog of 40
+ * frames, dissected, then one of 10 (the old view of tail would make it 50).
+ */
+static void test_queue_peak_exact(void **state)
+{
+	struct tick_turns t = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct dissect_worker_config wc = {
+	    .queue_bytes = 64 << 10, .tick_on_request = true, .tick = turn_tick, .tick_ctx = &t};
+	struct dissect_config dc = {0};
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	struct sink got = {0};
+	uint8_t frame[100] = {0};
+	uint64_t rec;
+
+	(void)state;
+	assert_int_equal(dissect_engine_create(&dc, collect, &got, &eng), 0);
+	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
+	turn_next(w, &t); /* held in tick 1 */
+	assert_int_equal(dissect_worker_push(w, 1, frame, sizeof(frame), sizeof(frame), 1), 0);
+	dissect_worker_get_stats(w, &ws);
+	rec = ws.queue_peak; /* one record */
+	assert_true(rec >= sizeof(frame));
+	for (int i = 1; i < 40; i++)
+		assert_int_equal(dissect_worker_push(w, 1, frame, sizeof(frame), sizeof(frame), 1),
+				 0);
+	dissect_worker_get_stats(w, &ws);
+	assert_int_equal(ws.queue_peak, 40 * rec);
+	turn_next(w, &t); /* the 40 dissected, held in tick 2 */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(dissect_worker_push(w, 1, frame, sizeof(frame), sizeof(frame), 1),
+				 0);
+	dissect_worker_get_stats(w, &ws);
+	assert_int_equal(ws.queue_peak, 40 * rec);
+	pthread_mutex_lock(&t.lock);
+	t.allowed = UINT32_MAX;
+	pthread_cond_broadcast(&t.cv);
+	pthread_mutex_unlock(&t.lock);
+	dissect_worker_stop(w, &ws);
+	assert_int_equal(ws.pushed, 50);
+	assert_int_equal(ws.dropped, 0);
+	dissect_engine_destroy(eng);
+	entry_json_buf_free(&got.text);
+}
+
 /* may_wait says no: the frame is dropped at once and counted; a frame that can never fit is
  * dropped without asking. */
 static void test_push_wait_gives_up(void **state)
@@ -563,6 +645,7 @@ int main(void)
 	    cmocka_unit_test(test_stop_without_frames),
 	    cmocka_unit_test(test_tick_on_request),
 	    cmocka_unit_test(test_push_wait_loses_nothing),
+	    cmocka_unit_test(test_queue_peak_exact),
 	    cmocka_unit_test(test_push_wait_gives_up),
 	    cmocka_unit_test(test_push_wait_stress),
 	    cmocka_unit_test(test_batched_stress),

@@ -18,6 +18,7 @@
 #include <grp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -338,12 +339,50 @@ static void check_tshark(const char *path)
 
 /* ---- tests ---- */
 
+/* Export the store and check it holds packets 0..n-1 in order, each once (and that tshark
+ * reads it, if asked); returns the segments exported. */
+static uint64_t check_exported(const char *dir, uint32_t n, bool tshark)
+{
+	struct pcap_export_stats es;
+	struct readback rb;
+	char out[160], err[256];
+
+	snprintf(out, sizeof(out), "%s/out.pcap", base_dir);
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.packets_in, n);
+	assert_int_equal(es.packets_out, n);
+	assert_int_equal(es.truncated_segments, 0);
+	assert_int_equal(es.corrupt_segments, 0);
+	read_back(out, &rb, true);
+	assert_int_equal(rb.n, n);
+	assert_int_equal(rb.first, 0);
+	assert_int_equal(rb.last, n - 1);
+	assert_true(rb.in_order);
+	if (tshark)
+		check_tshark(out);
+	unlink(out);
+	return es.segments;
+}
+
+/* A batched store in a new directory (dir). */
+static struct pcap_store *open_batched(char *dir, size_t dirlen, uint64_t limit,
+				       uint64_t queue_bytes)
+{
+	struct pcap_store_config c = {
+	    .limit_bytes = limit, .snaplen = 65535, .batched = true, .queue_bytes = queue_bytes};
+	struct pcap_store *s = NULL;
+	char err[256];
+
+	new_dir(dir, dirlen);
+	c.dir = dir;
+	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), 0);
+	return s;
+}
+
 static void test_roundtrip(void **state)
 {
-	char dir[128], out[160];
-	struct pcap_export_stats es;
+	char dir[128];
 	struct pcap_store_stats st;
-	struct readback rb;
 	char err[256];
 	const uint32_t n = 3000;
 
@@ -376,20 +415,7 @@ static void test_roundtrip(void **state)
 		assert_int_equal(count_files(dir, level ? ".pcap.zst" : ".pcap"), 1);
 		assert_int_equal(count_files(dir, ".tmp"), 0);
 
-		snprintf(out, sizeof(out), "%s/out.pcap", base_dir);
-		assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
-		assert_int_equal(es.segments, 1);
-		assert_int_equal(es.packets_in, n);
-		assert_int_equal(es.packets_out, n);
-		assert_int_equal(es.truncated_segments, 0);
-		assert_int_equal(es.corrupt_segments, 0);
-		read_back(out, &rb, true);
-		assert_int_equal(rb.n, n);
-		assert_int_equal(rb.first, 0);
-		assert_int_equal(rb.last, n - 1);
-		assert_true(rb.in_order);
-		check_tshark(out);
-		unlink(out);
+		assert_int_equal(check_exported(dir, n, true), 1);
 		rm_rf(dir);
 	}
 }
@@ -397,15 +423,11 @@ static void test_roundtrip(void **state)
 /* Batched: what a batch queued reaches the file once it is kicked, without a flush. */
 static void test_batched_kick(void **state)
 {
-	struct pcap_store_config c = {.limit_bytes = 64ull << 20, .snaplen = 65535, .batched = true};
 	struct pcap_store_stats st;
-	struct pcap_store *s = NULL;
-	char dir[128], err[256];
+	char dir[128];
+	struct pcap_store *s = open_batched(dir, sizeof(dir), 64ull << 20, 0);
 
 	(void)state;
-	new_dir(dir, sizeof(dir));
-	c.dir = dir;
-	assert_int_equal(pcap_store_open(&c, &s, err, sizeof(err)), 0);
 	for (uint32_t batch = 0; batch < 3; batch++) {
 		write_range(s, batch * 10, batch * 10 + 10);
 		pcap_store_kick(s);
@@ -419,6 +441,110 @@ static void test_batched_kick(void **state)
 		assert_int_equal(st.packets_written, batch * 10 + 10);
 	}
 	assert_int_equal(pcap_store_close(s), 0);
+	rm_rf(dir);
+}
+
+/* pcap_store_sync from a thread that is not the producer's (the agent's PCAP call). */
+static void *sync_thread(void *arg)
+{
+	pcap_store_sync(arg);
+	return NULL;
+}
+
+static void sync_elsewhere(struct pcap_store *s)
+{
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, sync_thread, s), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+/*
+ * Batched, no kick: a sync from another thread writes the part of the chunk the producer is
+ * still filling, and the next sync the part after it (each record once), while the producer
+ * keeps appending to the same chunk without the queue's lock.
+ */
+static void test_sync_parts_of_filled_chunk(void **state)
+{
+	struct pcap_store_stats st;
+	char dir[128];
+	struct pcap_store *s = open_batched(dir, sizeof(dir), 64ull << 20, 0);
+
+	(void)state;
+	for (uint32_t part = 0; part < 4; part++) {
+		/* 25 small packets: a few KiB, far from a chunk's end or WRITE_BATCH_BYTES. */
+		write_range(s, part * 25, part * 25 + 25);
+		sync_elsewhere(s);
+		pcap_store_get_stats(s, &st);
+		assert_int_equal(st.packets_written, part * 25 + 25);
+	}
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_int_equal(check_exported(dir, 100, false), 1);
+	rm_rf(dir);
+}
+
+struct flusher {
+	struct pcap_store *s;
+	_Atomic uint32_t written; /* packets pcap_store_write returned for */
+	_Atomic bool stop;
+	uint32_t syncs, behind; /* a sync that did not cover what was written before it */
+};
+
+static void *flusher_main(void *arg)
+{
+	struct flusher *f = arg;
+	struct pcap_store_stats st;
+
+	while (!atomic_load(&f->stop)) {
+		uint32_t before = atomic_load(&f->written);
+
+		pcap_store_sync(f->s);
+		pcap_store_get_stats(f->s, &st);
+		if (st.packets_written < before)
+			f->behind++;
+		f->syncs++;
+		usleep(200);
+	}
+	return NULL;
+}
+
+/*
+ * The producer writes batches (kicked) through a small queue while another thread syncs
+ * without pause: every sync covers what was written before it, and the file holds every
+ * packet once, in order (the writer takes parts of the chunk being filled, and whole chunks
+ * the producer has left, never one it still writes into).
+ */
+static void test_concurrent_sync_exact(void **state)
+{
+	struct flusher f = {0};
+	struct pcap_store_stats st;
+	char dir[128];
+	struct pcap_store *s = open_batched(dir, sizeof(dir), 256ull << 20, 256 << 10);
+	const uint32_t n = 60000;
+	uint8_t frame[MAX_FRAME];
+	pthread_t t;
+
+	(void)state;
+	f.s = s;
+	assert_int_equal(pthread_create(&t, NULL, flusher_main, &f), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		build_frame(frame, i);
+		assert_int_equal(pcap_store_write(s, pkt_ts(i), frame_len(i), wire_len(i), frame),
+				 0);
+		atomic_store(&f.written, i + 1);
+		if (i % 64 == 63)
+			pcap_store_kick(s);
+	}
+	atomic_store(&f.stop, true);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(f.syncs > 0);
+	assert_int_equal(f.behind, 0);
+	assert_int_equal(pcap_store_flush(s), 0);
+	pcap_store_get_stats(s, &st);
+	assert_int_equal(st.packets_written, n);
+	assert_int_equal(st.packets_lost, 0);
+	assert_int_equal(pcap_store_close(s), 0);
+	check_exported(dir, n, false);
 	rm_rf(dir);
 }
 
@@ -1788,6 +1914,8 @@ int main(void)
 	    cmocka_unit_test(test_batched_kick),
 	    cmocka_unit_test(test_compressor_idle),
 	    cmocka_unit_test(test_compress_newest_first),
+	    cmocka_unit_test(test_sync_parts_of_filled_chunk),
+	    cmocka_unit_test(test_concurrent_sync_exact),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
