@@ -460,9 +460,9 @@ static void sync_elsewhere(struct pcap_store *s)
 }
 
 /*
- * Batched, no kick: a sync from another thread writes the part of the chunk the producer is
- * still filling, and the next sync the part after it (each record once), while the producer
- * keeps appending to the same chunk without the queue's lock.
+ * Batched, no kick: a sync from another thread has the writer take the chunk the producer is
+ * still filling (not due for 100 ms), and the next sync what was appended after it (each
+ * record once).
  */
 static void test_sync_parts_of_filled_chunk(void **state)
 {
@@ -511,8 +511,7 @@ static void *flusher_main(void *arg)
 /*
  * The producer writes batches (kicked) through a small queue while another thread syncs
  * without pause: every sync covers what was written before it, and the file holds every
- * packet once, in order (the writer takes parts of the chunk being filled, and whole chunks
- * the producer has left, never one it still writes into).
+ * packet once, in order (a sync makes the writer take the chunk being filled at once).
  */
 static void test_concurrent_sync_exact(void **state)
 {
