@@ -26,8 +26,8 @@
 /* Nesting deeper than this is not built by floe; refuse rather than recurse without end. */
 #define ENTRY_JSON_MAX_DEPTH 256
 
-/* reserve()'s growth, out of line: the room is nearly always there. */
-static __attribute__((noinline)) int grow(struct entry_json_buf *b, size_t more)
+/* entry_json_reserve()'s growth, out of line: the room is nearly always there. */
+__attribute__((noinline)) int entry_json_grow(struct entry_json_buf *b, size_t more)
 {
 	size_t cap;
 	char *p;
@@ -43,48 +43,6 @@ static __attribute__((noinline)) int grow(struct entry_json_buf *b, size_t more)
 		return -ENOMEM;
 	b->p = p;
 	b->cap = cap;
-	return 0;
-}
-
-/* Room for more bytes at b->len. 0 or -ENOMEM. */
-static inline int reserve(struct entry_json_buf *b, size_t more)
-{
-	return b->cap - b->len >= more ? 0 : grow(b, more);
-}
-
-/*
- * memcpy of n bytes, those up to 16 (keys, most header values, punctuation) by two overlapping
- * fixed-size copies inlined: the library call's dispatch was about half of writing a key.
- */
-static inline void copy_short(char *o, const char *s, size_t n)
-{
-	uint64_t a, z;
-	uint32_t a4, z4;
-
-	if (n >= 8 && n <= 16) {
-		memcpy(&a, s, 8);
-		memcpy(&z, s + n - 8, 8);
-		memcpy(o, &a, 8);
-		memcpy(o + n - 8, &z, 8);
-	} else if (n >= 4 && n < 8) {
-		memcpy(&a4, s, 4);
-		memcpy(&z4, s + n - 4, 4);
-		memcpy(o, &a4, 4);
-		memcpy(o + n - 4, &z4, 4);
-	} else if (n < 4) {
-		for (size_t i = 0; i < n; i++)
-			o[i] = s[i];
-	} else {
-		memcpy(o, s, n);
-	}
-}
-
-int entry_json_append_raw(struct entry_json_buf *b, const char *s, size_t n)
-{
-	if (reserve(b, n))
-		return -ENOMEM;
-	copy_short(b->p + b->len, s, n);
-	b->len += n;
 	return 0;
 }
 
@@ -153,7 +111,7 @@ static inline int reserve_string(struct entry_json_buf *b, size_t n, size_t extr
 	if (n > ((size_t)-1 - 64) / 6)
 		return -ENOMEM;
 	n = n * 6 + 2 + ESC_SLACK + extra;
-	return b->cap - b->len < n ? reserve(b, n) : 0;
+	return b->cap - b->len < n ? entry_json_reserve(b, n) : 0;
 }
 
 /* The string from its byte i on, and its closing quote; NULL as write_string_x() says. */
@@ -460,31 +418,13 @@ int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n)
 {
 	char *o;
 
-	if (reserve(b, n + 2))
+	if (entry_json_reserve(b, n + 2))
 		return -ENOMEM;
 	o = b->p + b->len;
 	*o++ = '"';
-	copy_short(o, s, n);
+	entry_json_copy_short(o, s, n);
 	o[n] = '"';
 	b->len += n + 2;
-	return 0;
-}
-
-int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t n, int first)
-{
-	char *o;
-
-	if (reserve(b, n + 4))
-		return -ENOMEM;
-	o = b->p + b->len;
-	if (!first)
-		*o++ = ',';
-	*o++ = '"';
-	copy_short(o, k, n);
-	o += n;
-	*o++ = '"';
-	*o++ = ':';
-	b->len = (size_t)(o - b->p);
 	return 0;
 }
 
@@ -493,17 +433,17 @@ int entry_json_append_plain_member(struct entry_json_buf *b, const char *k, size
 {
 	char *o;
 
-	if (reserve(b, kn + vn + 6))
+	if (entry_json_reserve(b, kn + vn + 6))
 		return -ENOMEM;
 	o = b->p + b->len;
 	if (!first)
 		*o++ = ',';
 	*o++ = '"';
-	copy_short(o, k, kn);
+	entry_json_copy_short(o, k, kn);
 	o += kn;
 	memcpy(o, "\":\"", 3);
 	o += 3;
-	copy_short(o, v, vn);
+	entry_json_copy_short(o, v, vn);
 	o += vn;
 	*o++ = '"';
 	b->len = (size_t)(o - b->p);
@@ -513,7 +453,7 @@ int entry_json_append_plain_member(struct entry_json_buf *b, const char *k, size
 /* One byte of punctuation. */
 static inline int append_char(struct entry_json_buf *b, char c)
 {
-	if (b->cap == b->len && reserve(b, 1))
+	if (b->cap == b->len && entry_json_reserve(b, 1))
 		return -ENOMEM;
 	b->p[b->len++] = c;
 	return 0;
