@@ -41,6 +41,10 @@ struct h1_list {
 	uint32_t n, cap;
 	int32_t *index; /* open addressing over first fields, -1 empty; index_cap a power of 2 */
 	uint32_t index_cap;
+	/* name_bit() of every first field's name: a name whose bit is clear is not in the list.
+	 * Most look-ups are of names a head does not have (transfer-encoding, upgrade, cookie;
+	 * a new field's own name): answered without the scan. */
+	uint64_t names;
 };
 
 struct h1_head {
@@ -208,9 +212,17 @@ static int index_grow(const struct h1_head *h, struct h1_list *l)
 	return 0;
 }
 
+/* One of 64 bits for a name, from its length and its first and last bytes. */
+static uint64_t name_bit(const char *p, size_t n)
+{
+	return n ? 1ull << ((n * 7 + (unsigned char)p[0] * 3 + (unsigned char)p[n - 1]) & 63) : 1;
+}
+
 /* The first field named p..p+n, or -1. */
 static int32_t find_first(const struct h1_head *h, const struct h1_list *l, const char *p, size_t n)
 {
+	if (!(l->names & name_bit(p, n)))
+		return -1;
 	if (l->index) {
 		uint32_t hash = name_hash(p, n), mask = l->index_cap - 1, s = hash & mask;
 
@@ -371,6 +383,8 @@ static int add_field(struct h1_head *h, bool trailer, const char *name, size_t n
 	if (l->index)
 		f.hash = name_hash(at(h, f.name), f.nlen);
 	l->v[l->n] = f;
+	if (first < 0)
+		l->names |= name_bit(at(h, f.name), f.nlen);
 	if (first < 0 && l->index)
 		index_put(l, &l->v[l->n], (int32_t)l->n);
 	l->n++;
