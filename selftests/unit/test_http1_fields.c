@@ -281,6 +281,69 @@ static void field(struct h1_head *h, const char *n, const char *v)
 	assert_int_equal(h1_head_add_field(h, false, n, strlen(n), v, strlen(v)), 0);
 }
 
+/* Every name a head has is found, with its joined value, and no other: heads of 1 to 40
+ * fields (past the hashed index's start), names of random lengths and letters (many share
+ * the 64 bits of names a list keeps), some repeated, looked up after each field is added. */
+static void test_names_found(void **state)
+{
+	enum { MAXF = 40, PROBES = 400 };
+	char names[MAXF][24], vals[MAXF][8 * MAXF], probe[24];
+	unsigned seed = 11;
+
+	(void)state;
+	for (unsigned nf = 1; nf <= MAXF; nf++) {
+		struct h1_head *h = h1_head_new(true);
+		unsigned distinct = 0;
+
+		for (unsigned i = 0; i < nf; i++) {
+			unsigned k;
+			char v[8];
+
+			/* a third of the fields repeat an earlier name */
+			if (distinct && rand_r(&seed) % 3 == 0) {
+				k = (unsigned)rand_r(&seed) % distinct;
+			} else {
+				size_t len = 1 + (size_t)rand_r(&seed) % 20;
+
+				k = distinct;
+				for (size_t c = 0; c < len; c++)
+					names[k][c] = (char)('a' + rand_r(&seed) % 4);
+				names[k][len] = 0;
+				for (unsigned j = 0; j < distinct; j++)
+					if (!strcmp(names[j], names[k]))
+						k = j;
+				if (k == distinct)
+					vals[distinct++][0] = 0;
+			}
+			snprintf(v, sizeof(v), "v%u", i);
+			if (vals[k][0])
+				strcat(vals[k], ", ");
+			strcat(vals[k], v);
+			field(h, names[k], v);
+			for (unsigned j = 0; j < distinct; j++) {
+				const char *got = h1_head_get(h, names[j]);
+
+				assert_non_null(got);
+				assert_string_equal(got, vals[j]);
+			}
+		}
+		for (unsigned p = 0; p < PROBES; p++) {
+			size_t len = 1 + (size_t)rand_r(&seed) % 20;
+			bool known = false;
+
+			for (size_t c = 0; c < len; c++)
+				probe[c] = (char)('a' + rand_r(&seed) % 4);
+			probe[len] = 0;
+			for (unsigned j = 0; j < distinct; j++)
+				known = known || !strcmp(names[j], probe);
+			if (known)
+				continue;
+			assert_null(h1_head_get(h, probe));
+		}
+		h1_head_free(h);
+	}
+}
+
 /* A value read (joined) while the head is still growing, then another field of that name. */
 static void test_join_then_add(void **state)
 {
@@ -368,6 +431,7 @@ int main(void)
 	    cmocka_unit_test(test_entry_compact),
 	    cmocka_unit_test(test_h2_heads),
 	    cmocka_unit_test(test_join_then_add),
+	    cmocka_unit_test(test_names_found),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
