@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* entry_json: compact JSON text of jansson trees, checked against jansson's own dump. */
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -257,6 +258,37 @@ static void test_every_byte_every_offset(void **state)
 				check_same_as_jansson(j);
 				json_decref(j);
 			}
+	(void)state;
+}
+
+/* entry_int_digits() prints what "%lld" prints: every value near zero (one to six digits,
+ * both signs), each power of ten and its neighbours, and random values of every size. */
+static void check_int_digits(long long v)
+{
+	char want[32], s[ENTRY_INT_CHARS], *d = entry_int_digits(v, s);
+	int n = snprintf(want, sizeof(want), "%lld", v);
+
+	assert_int_equal((size_t)(s + sizeof(s) - d), (size_t)n);
+	assert_memory_equal(d, want, (size_t)n);
+}
+
+static void test_int_digits(void **state)
+{
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+	long long p = 1;
+
+	for (long long v = -200000; v <= 200000; v++)
+		check_int_digits(v);
+	for (int k = 0; k <= 18; k++, p *= 10)
+		for (long long d = -1; d <= 1; d++) {
+			check_int_digits(p + d);
+			check_int_digits(-p - d);
+		}
+	check_int_digits(LLONG_MAX);
+	check_int_digits(LLONG_MIN);
+	for (int i = 0; i < 100000; i++)
+		check_int_digits((long long)(next_rand(&seed) >> (next_rand(&seed) % 64)) *
+				 (i % 2 ? -1 : 1));
 	(void)state;
 }
 
@@ -802,6 +834,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_every_byte_every_offset),
 	    cmocka_unit_test(test_quoted_blocks),
 	    cmocka_unit_test(test_integer_limits),
+	    cmocka_unit_test(test_int_digits),
 	    cmocka_unit_test(test_format_time_matches_gmtime),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
 	    cmocka_unit_test(test_utf8_prefix_blocks),

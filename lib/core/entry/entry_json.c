@@ -465,10 +465,23 @@ char *entry_int_digits(long long v, char s[ENTRY_INT_CHARS])
 	char *o = s + ENTRY_INT_CHARS;
 	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
 
-	do {
-		*--o = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
+	/* two digits per division: an entry writes ports, sizes, ids and a status */
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
+
+	while (u >= 100) {
+		o -= 2;
+		memcpy(o, pairs + 2 * (u % 100), 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		o -= 2;
+		memcpy(o, pairs + 2 * u, 2);
+	} else {
+		*--o = (char)('0' + u);
+	}
 	if (v < 0)
 		*--o = '-';
 	return o;
