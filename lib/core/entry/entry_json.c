@@ -414,20 +414,6 @@ bool entry_json_plain(const char *p, size_t n)
 	return true;
 }
 
-int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n)
-{
-	char *o;
-
-	if (entry_json_reserve(b, n + 2))
-		return -ENOMEM;
-	o = b->p + b->len;
-	*o++ = '"';
-	entry_json_copy_short(o, s, n);
-	o[n] = '"';
-	b->len += n + 2;
-	return 0;
-}
-
 int entry_json_append_plain_member(struct entry_json_buf *b, const char *k, size_t kn,
 				   const char *v, size_t vn, int first)
 {

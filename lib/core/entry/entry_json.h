@@ -102,7 +102,19 @@ int entry_json_append_key(struct entry_json_buf *b, const char *k, size_t n, int
 bool entry_json_plain(const char *p, size_t n);
 /* The same two for text the caller knows is entry_json_plain(): copied between quotes. 0 or
  * -ENOMEM. */
-int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n);
+static inline int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n)
+{
+	char *o;
+
+	if (entry_json_reserve(b, n + 2))
+		return -ENOMEM;
+	o = b->p + b->len;
+	*o++ = '"';
+	entry_json_copy_short(o, s, n);
+	o[n] = '"';
+	b->len += n + 2;
+	return 0;
+}
 static inline int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t n,
 					      int first)
 {
