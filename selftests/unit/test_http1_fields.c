@@ -344,6 +344,35 @@ static void test_names_found(void **state)
 	}
 }
 
+/* Content types written as they are only when plain: with a quote, a backslash, a control
+ * byte, a byte that is not UTF-8, a NUL, repeated (joined), or plain; checked against the
+ * tree in a request and a response. */
+static void test_content_types(void **state)
+{
+	static const struct h1_ref_field types[][2] = {
+	    {F("Content-Type", "text/plain"), F("X-A", "1")},
+	    {F("Content-Type", "multipart/form-data; boundary=\"b\""), F("X-A", "1")},
+	    {F("Content-Type", "a\\b"), F("X-A", "1")},
+	    {F("Content-Type", "a\tb"), F("X-A", "1")},
+	    {F("Content-Type", "text/\xff"), F("X-A", "1")},
+	    {F("Content-Type", "text\0html"), F("X-A", "1")},
+	    {F("Content-Type", "text/html"), F("content-type", "x")},
+	    {F("Content-Type", "text/html"), F("content-type", "\"x\"")},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < NF(types); i++) {
+		struct h1_ref_msg rq = {.request = true, .method = "GET", .line = "/a?b=c",
+					.line_len = 6, .major = 1, .minor = 1,
+					.fields = types[i], .nfields = 2};
+		struct h1_ref_msg rs = {.status = 200, .line = "OK", .line_len = 2, .major = 1,
+					.minor = 0, .fields = types[i], .nfields = 2};
+
+		check(&rq);
+		check(&rs);
+	}
+}
+
 /* A value read (joined) while the head is still growing, then another field of that name. */
 static void test_join_then_add(void **state)
 {
@@ -432,6 +461,7 @@ int main(void)
 	    cmocka_unit_test(test_h2_heads),
 	    cmocka_unit_test(test_join_then_add),
 	    cmocka_unit_test(test_names_found),
+	    cmocka_unit_test(test_content_types),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

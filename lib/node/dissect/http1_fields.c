@@ -536,11 +536,11 @@ static void find_derived(struct h1_head *h, bool keep_empty)
 		const struct h1_field *f = &h->hdrs.v[find_first(h, &h->hdrs, "content-type", 12)];
 
 		/* Its offset, found again: v points into the arena. Plain (written as it is)
-		 * when its field's value is, whole. */
+		 * when its field's (joined) value is: then it has no NUL and len is its length. */
 		h->has_ct = true;
 		h->ct = (uint32_t)(v - h->arena);
 		h->ct_len = (uint32_t)len;
-		h->ct_plain = f->plain_val && f->vlen == len;
+		h->ct_plain = f->plain_val;
 	}
 }
 
