@@ -78,6 +78,8 @@ static void test_name_case(void **state)
 	    F("X-Forwarded-For", "a"), F("x-forwarded-FOR", "b"), F("X-Forwarded-Fos", "c"),
 	    F("A", "d"), F("Z", "e"), F("^_~|", "f"), F("X-\"Q\"", "g"), F("X-Value", "q\"v"),
 	    F("abcdefgH", "h"), F("ABCDEFGH", "i"), F("abcdefghI", "j"),
+	    /* four to seven bytes: two overlapping words of four */
+	    F("ABCD", "k"), F("@Z[A`", "l"), F("aBcDeF", "m"), F("ZZZZZZZ", "n"), F("Ab{", "o"),
 	};
 	struct h1_ref_msg m = {.request = false, .status = 200, .line = "OK", .line_len = 2,
 			       .major = 1, .minor = 1, .fields = names, .nfields = NF(names)};

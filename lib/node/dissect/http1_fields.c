@@ -275,14 +275,37 @@ static void lower_plain(char *o, const char *p, size_t n)
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	size_t i = 0;
 
-	for (; i + 8 <= n; i += 8) {
+	if (n >= 8) {
+		/* words, the last one overlapping the one before (its bytes lower-cased again
+		 * from p: the same values) */
+		for (;;) {
+			uint64_t x, upper;
+
+			memcpy(&x, p + i, 8);
+			/* high bit of a byte: >= 'A' and not >= 'Z' + 1 */
+			upper = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1)) & highs;
+			x |= upper >> 2;
+			memcpy(o + i, &x, 8);
+			if (i + 8 == n)
+				return;
+			i = n - i - 8 >= 8 ? i + 8 : n - 8;
+		}
+	}
+	if (n >= 4) {
+		/* two words of four, overlapping: one of eight, lower-cased the same way */
+		uint32_t a, z;
 		uint64_t x, upper;
 
-		memcpy(&x, p + i, 8);
-		/* high bit of a byte: >= 'A' and not >= 'Z' + 1 */
+		memcpy(&a, p, 4);
+		memcpy(&z, p + n - 4, 4);
+		x = (uint64_t)z << 32 | a;
 		upper = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1)) & highs;
 		x |= upper >> 2;
-		memcpy(o + i, &x, 8);
+		a = (uint32_t)x;
+		z = (uint32_t)(x >> 32);
+		memcpy(o + n - 4, &z, 4);
+		memcpy(o, &a, 4);
+		return;
 	}
 	for (; i < n; i++)
 		o[i] = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
@@ -416,8 +439,8 @@ size_t h1_head_fields(const struct h1_head *h, bool trailer)
 static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 {
 	struct h1_field *f = &l->v[i];
-	const char *sep = http_header_join_sep(at(h, f->name), f->nlen);
-	size_t slen = strlen(sep), total = 0, o = 0;
+	const char *sep;
+	size_t slen, total = 0, o = 0;
 	uint32_t off, len;
 	char *buf;
 	bool plain;
@@ -425,6 +448,8 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 
 	if (f->next < 0 || f->joined)
 		return 0;
+	sep = http_header_join_sep(at(h, f->name), f->nlen);
+	slen = strlen(sep);
 	total = f->own_vlen;
 	for (int32_t k = f->next; k >= 0; k = l->v[k].next)
 		total += slen + l->v[k].vlen;
