@@ -213,8 +213,9 @@ __attribute__((target("avx2,popcnt"))) static char *write_string_avx2(char *o, c
 	*o++ = '"';
 	/* Each block's escapes in turn from its mask: the plain bytes before one are copied as
 	 * 32 (reading at most 63 past the block's start: n - i >= 64), the escape written over
-	 * the copy's end. */
-	while (n - i >= 64) {
+	 * the copy's end. A block without control bytes reads only itself: taken down to the
+	 * string's last 32 bytes. */
+	while (n - i >= 32) {
 		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
 		__m256i c = _mm256_cmpeq_epi8(_mm256_min_epu8(x, ctl), x);
 		__m256i m = _mm256_or_si256(c, _mm256_or_si256(_mm256_cmpeq_epi8(x, quote),
@@ -227,13 +228,20 @@ __attribute__((target("avx2,popcnt"))) static char *write_string_avx2(char *o, c
 			      _mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_setzero_si256()))))
 			return NULL;
 		mask = (unsigned)_mm256_movemask_epi8(m);
-		/* only quotes and backslashes (output <= 64 bytes while the reservation has
-		 * 6 * 64 left): the shuffles */
-		if (mask && !_mm256_movemask_epi8(c)) {
-			o = write_quoted_block(o, s + i, mask);
+		/* no control byte: plain (stored whole) or only quotes and backslashes, the
+		 * shuffles (output <= 64 bytes while the reservation has 6 * 32 left) */
+		if (!_mm256_movemask_epi8(c)) {
+			if (mask) {
+				o = write_quoted_block(o, s + i, mask);
+			} else {
+				_mm256_storeu_si256((__m256i *)(void *)o, x);
+				o += 32;
+			}
 			i += 32;
 			continue;
 		}
+		if (n - i < 64)
+			break;
 		_mm256_storeu_si256((__m256i *)(void *)o, x);
 		while (mask) {
 			k = (unsigned)__builtin_ctz(mask);
