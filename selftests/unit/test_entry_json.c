@@ -279,16 +279,22 @@ static void test_int_digits(void **state)
 
 	for (long long v = -200000; v <= 200000; v++)
 		check_int_digits(v);
-	for (int k = 0; k <= 18; k++, p *= 10)
+	for (int k = 0; k <= 18; k++) {
 		for (long long d = -1; d <= 1; d++) {
 			check_int_digits(p + d);
 			check_int_digits(-p - d);
 		}
+		if (k < 18) /* 10^18 is the last power of ten a long long holds */
+			p *= 10;
+	}
 	check_int_digits(LLONG_MAX);
 	check_int_digits(LLONG_MIN);
-	for (int i = 0; i < 100000; i++)
-		check_int_digits((long long)(next_rand(&seed) >> (next_rand(&seed) % 64)) *
-				 (i % 2 ? -1 : 1));
+	for (int i = 0; i < 100000; i++) {
+		/* below 2^63: negated without overflow */
+		long long v = (long long)(next_rand(&seed) >> (1 + next_rand(&seed) % 63));
+
+		check_int_digits(i % 2 ? -v : v);
+	}
 	(void)state;
 }
 
