@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* entry_json: compact JSON text of jansson trees, checked against jansson's own dump. */
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -257,6 +258,43 @@ static void test_every_byte_every_offset(void **state)
 				check_same_as_jansson(j);
 				json_decref(j);
 			}
+	(void)state;
+}
+
+/* entry_int_digits() prints what "%lld" prints: every value near zero (one to six digits,
+ * both signs), each power of ten and its neighbours, and random values of every size. */
+static void check_int_digits(long long v)
+{
+	char want[32], s[ENTRY_INT_CHARS], *d = entry_int_digits(v, s);
+	int n = snprintf(want, sizeof(want), "%lld", v);
+
+	assert_int_equal((size_t)(s + sizeof(s) - d), (size_t)n);
+	assert_memory_equal(d, want, (size_t)n);
+}
+
+static void test_int_digits(void **state)
+{
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+	long long p = 1;
+
+	for (long long v = -200000; v <= 200000; v++)
+		check_int_digits(v);
+	for (int k = 0; k <= 18; k++) {
+		for (long long d = -1; d <= 1; d++) {
+			check_int_digits(p + d);
+			check_int_digits(-p - d);
+		}
+		if (k < 18) /* 10^18 is the last power of ten a long long holds */
+			p *= 10;
+	}
+	check_int_digits(LLONG_MAX);
+	check_int_digits(LLONG_MIN);
+	for (int i = 0; i < 100000; i++) {
+		/* below 2^63: negated without overflow */
+		long long v = (long long)(next_rand(&seed) >> (1 + next_rand(&seed) % 63));
+
+		check_int_digits(i % 2 ? -v : v);
+	}
 	(void)state;
 }
 
@@ -675,6 +713,62 @@ static void test_entry_line_text(void **state)
 	(void)state;
 }
 
+/* The string's JSON by entry_json_append_ascii() (when s is ASCII without NUL) equals
+ * entry_json_append_string()'s, which check_same_as_jansson() holds to jansson. */
+static void check_ascii_same(const char *s, size_t n)
+{
+	struct entry_json_buf a = {0}, b = {0};
+	bool ascii = true;
+
+	for (size_t i = 0; i < n; i++)
+		ascii = ascii && s[i] && (unsigned char)s[i] < 0x80;
+	assert_int_equal(entry_json_append_string(&b, s, n), 0);
+	assert_int_equal(entry_json_append_ascii(&a, s, n), ascii ? 0 : 1);
+	if (ascii) {
+		assert_int_equal(a.len, b.len);
+		assert_memory_equal(a.p, b.p, a.len);
+	}
+	entry_json_buf_free(&a);
+	entry_json_buf_free(&b);
+}
+
+/* Long strings (the 32-byte blocks) dense with quotes and backslashes, as JSON bodies are:
+ * every mask of quoted bytes in every 8-byte group of a block, and every ASCII byte at every
+ * offset of such text; jansson's dump is the oracle. */
+static void test_quoted_blocks(void **state)
+{
+	char s[160];
+
+	for (size_t len = 64; len <= 136; len += 24)
+		for (size_t g = 0; g + 8 <= len; g += 8)
+			for (unsigned m = 0; m < 256; m++) {
+				json_t *j = json_array();
+
+				memset(s, 'q', len);
+				for (unsigned k = 0; k < 8; k++)
+					if (m >> k & 1)
+						s[g + k] = (k + m) % 3 ? '"' : '\\';
+				json_array_append_new(j, json_stringn(s, len));
+				check_same_as_jansson(j);
+				check_ascii_same(s, len);
+				json_decref(j);
+			}
+	for (unsigned c = 0; c < 0x80; c++)
+		for (size_t len = 64; len <= 100; len += 9)
+			for (size_t at = 0; at < len; at++) {
+				json_t *j = json_array();
+
+				for (size_t i = 0; i < len; i++)
+					s[i] = i % 5 == 0 ? '"' : i % 7 == 0 ? '\\' : 'a' + (char)(i % 26);
+				s[at] = (char)c;
+				json_array_append_new(j, json_stringn(s, len));
+				check_same_as_jansson(j);
+				check_ascii_same(s, len);
+				json_decref(j);
+			}
+	(void)state;
+}
+
 /* entry_json_append_ascii(): the string entry_json_append_string() writes when every byte is
  * ASCII and none is NUL, else 1 with the buffer unchanged; lengths that take the 64-byte, the
  * 16-byte, the 8-byte and the byte-by-byte paths, with escapes, NULs and high bytes anywhere. */
@@ -744,7 +838,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_large_string),
 	    cmocka_unit_test(test_escapes_at_every_offset),
 	    cmocka_unit_test(test_every_byte_every_offset),
+	    cmocka_unit_test(test_quoted_blocks),
 	    cmocka_unit_test(test_integer_limits),
+	    cmocka_unit_test(test_int_digits),
 	    cmocka_unit_test(test_format_time_matches_gmtime),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
 	    cmocka_unit_test(test_utf8_prefix_blocks),
@@ -765,6 +861,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_large_string),
 	    cmocka_unit_test(test_escapes_at_every_offset),
 	    cmocka_unit_test(test_every_byte_every_offset),
+	    cmocka_unit_test(test_quoted_blocks),
 	    cmocka_unit_test(test_entry_direct_same_as_tree),
 	};
 	int rc;

@@ -78,6 +78,8 @@ static void test_name_case(void **state)
 	    F("X-Forwarded-For", "a"), F("x-forwarded-FOR", "b"), F("X-Forwarded-Fos", "c"),
 	    F("A", "d"), F("Z", "e"), F("^_~|", "f"), F("X-\"Q\"", "g"), F("X-Value", "q\"v"),
 	    F("abcdefgH", "h"), F("ABCDEFGH", "i"), F("abcdefghI", "j"),
+	    /* four to seven bytes: two overlapping words of four */
+	    F("ABCD", "k"), F("@Z[A`", "l"), F("aBcDeF", "m"), F("ZZZZZZZ", "n"), F("Ab{", "o"),
 	};
 	struct h1_ref_msg m = {.request = false, .status = 200, .line = "OK", .line_len = 2,
 			       .major = 1, .minor = 1, .fields = names, .nfields = NF(names)};
@@ -281,6 +283,98 @@ static void field(struct h1_head *h, const char *n, const char *v)
 	assert_int_equal(h1_head_add_field(h, false, n, strlen(n), v, strlen(v)), 0);
 }
 
+/* Every name a head has is found, with its joined value, and no other: heads of 1 to 40
+ * fields (past the hashed index's start), names of random lengths and letters (many share
+ * the 64 bits of names a list keeps), some repeated, looked up after each field is added. */
+static void test_names_found(void **state)
+{
+	enum { MAXF = 40, PROBES = 400 };
+	char names[MAXF][24], vals[MAXF][8 * MAXF], probe[24];
+	unsigned seed = 11;
+
+	(void)state;
+	for (unsigned nf = 1; nf <= MAXF; nf++) {
+		struct h1_head *h = h1_head_new(true);
+		unsigned distinct = 0;
+
+		for (unsigned i = 0; i < nf; i++) {
+			unsigned k;
+			char v[8];
+
+			/* a third of the fields repeat an earlier name */
+			if (distinct && rand_r(&seed) % 3 == 0) {
+				k = (unsigned)rand_r(&seed) % distinct;
+			} else {
+				size_t len = 1 + (size_t)rand_r(&seed) % 20;
+
+				k = distinct;
+				for (size_t c = 0; c < len; c++)
+					names[k][c] = (char)('a' + rand_r(&seed) % 4);
+				names[k][len] = 0;
+				for (unsigned j = 0; j < distinct; j++)
+					if (!strcmp(names[j], names[k]))
+						k = j;
+				if (k == distinct)
+					vals[distinct++][0] = 0;
+			}
+			snprintf(v, sizeof(v), "v%u", i);
+			if (vals[k][0])
+				strcat(vals[k], ", ");
+			strcat(vals[k], v);
+			field(h, names[k], v);
+			for (unsigned j = 0; j < distinct; j++) {
+				const char *got = h1_head_get(h, names[j]);
+
+				assert_non_null(got);
+				assert_string_equal(got, vals[j]);
+			}
+		}
+		for (unsigned p = 0; p < PROBES; p++) {
+			size_t len = 1 + (size_t)rand_r(&seed) % 20;
+			bool known = false;
+
+			for (size_t c = 0; c < len; c++)
+				probe[c] = (char)('a' + rand_r(&seed) % 4);
+			probe[len] = 0;
+			for (unsigned j = 0; j < distinct; j++)
+				known = known || !strcmp(names[j], probe);
+			if (known)
+				continue;
+			assert_null(h1_head_get(h, probe));
+		}
+		h1_head_free(h);
+	}
+}
+
+/* Content types written as they are only when plain: with a quote, a backslash, a control
+ * byte, a byte that is not UTF-8, a NUL, repeated (joined), or plain; checked against the
+ * tree in a request and a response. */
+static void test_content_types(void **state)
+{
+	static const struct h1_ref_field types[][2] = {
+	    {F("Content-Type", "text/plain"), F("X-A", "1")},
+	    {F("Content-Type", "multipart/form-data; boundary=\"b\""), F("X-A", "1")},
+	    {F("Content-Type", "a\\b"), F("X-A", "1")},
+	    {F("Content-Type", "a\tb"), F("X-A", "1")},
+	    {F("Content-Type", "text/\xff"), F("X-A", "1")},
+	    {F("Content-Type", "text\0html"), F("X-A", "1")},
+	    {F("Content-Type", "text/html"), F("content-type", "x")},
+	    {F("Content-Type", "text/html"), F("content-type", "\"x\"")},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < NF(types); i++) {
+		struct h1_ref_msg rq = {.request = true, .method = "GET", .line = "/a?b=c",
+					.line_len = 6, .major = 1, .minor = 1,
+					.fields = types[i], .nfields = 2};
+		struct h1_ref_msg rs = {.status = 200, .line = "OK", .line_len = 2, .major = 1,
+					.minor = 0, .fields = types[i], .nfields = 2};
+
+		check(&rq);
+		check(&rs);
+	}
+}
+
 /* A value read (joined) while the head is still growing, then another field of that name. */
 static void test_join_then_add(void **state)
 {
@@ -368,6 +462,8 @@ int main(void)
 	    cmocka_unit_test(test_entry_compact),
 	    cmocka_unit_test(test_h2_heads),
 	    cmocka_unit_test(test_join_then_add),
+	    cmocka_unit_test(test_names_found),
+	    cmocka_unit_test(test_content_types),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -203,6 +204,49 @@ static void test_bounds(void **state)
 }
 
 /* The method names are http_parser's own (its HTTP_METHOD_MAP), exactly. */
+/* RFC 9110 tchar, written out (the reference for the name scan's blocks and bytes). */
+static bool is_tchar(unsigned c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", (int)c));
+}
+
+/* Every byte value at every place of field names of 1 to 40 bytes (the sixteen-byte blocks,
+ * their ends and the bytes after them): a name of tchar is taken whole up to ':', any other
+ * byte declines the head (':' ends the name early: the rest is then in the value, or the
+ * name is empty). */
+static void test_name_bytes(void **state)
+{
+	char h[128];
+	struct h1_scan scan;
+
+	(void)state;
+	for (unsigned c = 0; c < 256; c++)
+		for (size_t len = 1; len <= 40; len++)
+			for (size_t at = 0; at < len; at++) {
+				size_t o = 0;
+				enum h1_scan_result r;
+
+				o += (size_t)sprintf(h, "HTTP/1.1 200 OK\r\n");
+				for (size_t k = 0; k < len; k++)
+					h[o++] = (char)(k % 3 ? 'a' + k % 26 : k % 2 ? 'Z' : '-');
+				h[o - len + at] = (char)c;
+				o += (size_t)sprintf(h + o, ": v\r\n\r\n");
+				r = h1_scan_head((const uint8_t *)h, o, false, &scan);
+				if (is_tchar(c)) {
+					assert_int_equal(r, H1_SCAN_OK);
+					assert_int_equal(scan.n_fields, 1);
+					assert_int_equal(scan.fields[0].name.len, len);
+				} else if (c == ':' && at) {
+					/* "name:rest: v": the value begins at rest */
+					assert_int_equal(r, H1_SCAN_OK);
+					assert_int_equal(scan.fields[0].name.len, at);
+				} else {
+					assert_int_not_equal(r, H1_SCAN_OK);
+				}
+			}
+}
+
 static void test_methods(void **state)
 {
 	(void)state;
@@ -228,6 +272,7 @@ int main(void)
 		cmocka_unit_test(test_declined),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_methods),
+	    cmocka_unit_test(test_name_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,8 +26,8 @@
 /* Nesting deeper than this is not built by floe; refuse rather than recurse without end. */
 #define ENTRY_JSON_MAX_DEPTH 256
 
-/* reserve()'s growth, out of line: the room is nearly always there. */
-static __attribute__((noinline)) int grow(struct entry_json_buf *b, size_t more)
+/* entry_json_reserve()'s growth, out of line: the room is nearly always there. */
+__attribute__((noinline)) int entry_json_grow(struct entry_json_buf *b, size_t more)
 {
 	size_t cap;
 	char *p;
@@ -43,48 +43,6 @@ static __attribute__((noinline)) int grow(struct entry_json_buf *b, size_t more)
 		return -ENOMEM;
 	b->p = p;
 	b->cap = cap;
-	return 0;
-}
-
-/* Room for more bytes at b->len. 0 or -ENOMEM. */
-static inline int reserve(struct entry_json_buf *b, size_t more)
-{
-	return b->cap - b->len >= more ? 0 : grow(b, more);
-}
-
-/*
- * memcpy of n bytes, those up to 16 (keys, most header values, punctuation) by two overlapping
- * fixed-size copies inlined: the library call's dispatch was about half of writing a key.
- */
-static inline void copy_short(char *o, const char *s, size_t n)
-{
-	uint64_t a, z;
-	uint32_t a4, z4;
-
-	if (n >= 8 && n <= 16) {
-		memcpy(&a, s, 8);
-		memcpy(&z, s + n - 8, 8);
-		memcpy(o, &a, 8);
-		memcpy(o + n - 8, &z, 8);
-	} else if (n >= 4 && n < 8) {
-		memcpy(&a4, s, 4);
-		memcpy(&z4, s + n - 4, 4);
-		memcpy(o, &a4, 4);
-		memcpy(o + n - 4, &z4, 4);
-	} else if (n < 4) {
-		for (size_t i = 0; i < n; i++)
-			o[i] = s[i];
-	} else {
-		memcpy(o, s, n);
-	}
-}
-
-int entry_json_append_raw(struct entry_json_buf *b, const char *s, size_t n)
-{
-	if (reserve(b, n))
-		return -ENOMEM;
-	copy_short(b->p + b->len, s, n);
-	b->len += n;
 	return 0;
 }
 
@@ -153,7 +111,7 @@ static inline int reserve_string(struct entry_json_buf *b, size_t n, size_t extr
 	if (n > ((size_t)-1 - 64) / 6)
 		return -ENOMEM;
 	n = n * 6 + 2 + ESC_SLACK + extra;
-	return b->cap - b->len < n ? reserve(b, n) : 0;
+	return b->cap - b->len < n ? entry_json_reserve(b, n) : 0;
 }
 
 /* The string from its byte i on, and its closing quote; NULL as write_string_x() says. */
@@ -194,12 +152,57 @@ static inline __attribute__((always_inline)) char *write_tail(char *o, const cha
 /* Strings from this long (bodies, long values) go 32 bytes at a time when the CPU can. */
 #define ESC_AVX2_MIN 64
 
+/*
+ * For each mask of the bytes of an 8-byte group that are '"' or '\\': the byte shuffle that
+ * writes the group with a backslash (byte 8 of the shuffle's source) before each of them, its
+ * 8 + popcount(mask) bytes first. JSON bodies are full of quotes: a block of them is written
+ * in four shuffles, not one table store and a copy per quote. Filled before main() (read-only
+ * afterwards, no lock): the table is 4 KiB of arithmetic, clearer computed than written out.
+ */
+static uint8_t esc_expand[256][16] __attribute__((aligned(16)));
+
+__attribute__((constructor)) static void esc_expand_init(void)
+{
+	for (unsigned m = 0; m < 256; m++) {
+		unsigned o = 0;
+
+		for (unsigned j = 0; j < 8; j++) {
+			if (m >> j & 1)
+				esc_expand[m][o++] = 8;
+			esc_expand[m][o++] = (uint8_t)j;
+		}
+		while (o < 16)
+			esc_expand[m][o++] = 0x80; /* past the group: zero, overwritten later */
+	}
+}
+
+/* A 32-byte block at s whose escapes (mask, at least one) are all '"' or '\\' (no control
+ * byte): four 8-byte groups, each one shuffle and a 16-byte store at o; returns the end. */
+__attribute__((target("avx2,popcnt"))) static inline char *write_quoted_block(char *o,
+									       const char *s,
+									       unsigned mask)
+{
+	const __m128i bs = _mm_set1_epi8('\\');
+
+	for (unsigned g = 0; g < 4; g++) {
+		unsigned m8 = (mask >> (8 * g)) & 0xff;
+		__m128i in = _mm_unpacklo_epi64(
+		    _mm_loadl_epi64((const __m128i *)(const void *)(s + 8 * g)), bs);
+
+		_mm_storeu_si128((__m128i *)(void *)o,
+				 _mm_shuffle_epi8(in, _mm_load_si128((const __m128i *)(const void *)
+								     esc_expand[m8])));
+		o += 8 + __builtin_popcount(m8);
+	}
+	return o;
+}
+
 /* write_string_x() with 32-byte blocks, each block's escapes taken from its one mask: on text
  * with a newline every few dozen bytes the 16-byte loop's restart at every escape (a new
  * block, its compares and a mispredicted branch) was most of its time. Each store fits the
  * reservation (32 bytes at the output's end while 64 input bytes are left: 6 * 64 bytes of
  * room). */
-__attribute__((target("avx2"))) static char *write_string_avx2(char *o, const char *s, size_t n,
+__attribute__((target("avx2,popcnt"))) static char *write_string_avx2(char *o, const char *s, size_t n,
 								bool ascii)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -210,12 +213,13 @@ __attribute__((target("avx2"))) static char *write_string_avx2(char *o, const ch
 	*o++ = '"';
 	/* Each block's escapes in turn from its mask: the plain bytes before one are copied as
 	 * 32 (reading at most 63 past the block's start: n - i >= 64), the escape written over
-	 * the copy's end. */
-	while (n - i >= 64) {
+	 * the copy's end. A block without control bytes reads only itself: taken down to the
+	 * string's last 32 bytes. */
+	while (n - i >= 32) {
 		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
-		__m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(x, ctl), x),
-					    _mm256_or_si256(_mm256_cmpeq_epi8(x, quote),
-							    _mm256_cmpeq_epi8(x, bslash)));
+		__m256i c = _mm256_cmpeq_epi8(_mm256_min_epu8(x, ctl), x);
+		__m256i m = _mm256_or_si256(c, _mm256_or_si256(_mm256_cmpeq_epi8(x, quote),
+							       _mm256_cmpeq_epi8(x, bslash)));
 		unsigned mask, k, from = 0;
 
 		/* ascii: a byte with its high bit set, or NUL, anywhere in the block ends it all
@@ -224,6 +228,20 @@ __attribute__((target("avx2"))) static char *write_string_avx2(char *o, const ch
 			      _mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_setzero_si256()))))
 			return NULL;
 		mask = (unsigned)_mm256_movemask_epi8(m);
+		/* no control byte: plain (stored whole) or only quotes and backslashes, the
+		 * shuffles (output <= 64 bytes while the reservation has 6 * 32 left) */
+		if (!_mm256_movemask_epi8(c)) {
+			if (mask) {
+				o = write_quoted_block(o, s + i, mask);
+			} else {
+				_mm256_storeu_si256((__m256i *)(void *)o, x);
+				o += 32;
+			}
+			i += 32;
+			continue;
+		}
+		if (n - i < 64)
+			break;
 		_mm256_storeu_si256((__m256i *)(void *)o, x);
 		while (mask) {
 			k = (unsigned)__builtin_ctz(mask);
@@ -404,54 +422,22 @@ bool entry_json_plain(const char *p, size_t n)
 	return true;
 }
 
-int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n)
-{
-	char *o;
-
-	if (reserve(b, n + 2))
-		return -ENOMEM;
-	o = b->p + b->len;
-	*o++ = '"';
-	copy_short(o, s, n);
-	o[n] = '"';
-	b->len += n + 2;
-	return 0;
-}
-
-int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t n, int first)
-{
-	char *o;
-
-	if (reserve(b, n + 4))
-		return -ENOMEM;
-	o = b->p + b->len;
-	if (!first)
-		*o++ = ',';
-	*o++ = '"';
-	copy_short(o, k, n);
-	o += n;
-	*o++ = '"';
-	*o++ = ':';
-	b->len = (size_t)(o - b->p);
-	return 0;
-}
-
 int entry_json_append_plain_member(struct entry_json_buf *b, const char *k, size_t kn,
 				   const char *v, size_t vn, int first)
 {
 	char *o;
 
-	if (reserve(b, kn + vn + 6))
+	if (entry_json_reserve(b, kn + vn + 6))
 		return -ENOMEM;
 	o = b->p + b->len;
 	if (!first)
 		*o++ = ',';
 	*o++ = '"';
-	copy_short(o, k, kn);
+	entry_json_copy_short(o, k, kn);
 	o += kn;
 	memcpy(o, "\":\"", 3);
 	o += 3;
-	copy_short(o, v, vn);
+	entry_json_copy_short(o, v, vn);
 	o += vn;
 	*o++ = '"';
 	b->len = (size_t)(o - b->p);
@@ -461,7 +447,7 @@ int entry_json_append_plain_member(struct entry_json_buf *b, const char *k, size
 /* One byte of punctuation. */
 static inline int append_char(struct entry_json_buf *b, char c)
 {
-	if (b->cap == b->len && reserve(b, 1))
+	if (b->cap == b->len && entry_json_reserve(b, 1))
 		return -ENOMEM;
 	b->p[b->len++] = c;
 	return 0;
@@ -473,10 +459,23 @@ char *entry_int_digits(long long v, char s[ENTRY_INT_CHARS])
 	char *o = s + ENTRY_INT_CHARS;
 	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
 
-	do {
-		*--o = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
+	/* two digits per division: an entry writes ports, sizes, ids and a status */
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
+
+	while (u >= 100) {
+		o -= 2;
+		memcpy(o, pairs + 2 * (u % 100), 2);
+		u /= 100;
+	}
+	if (u >= 10) {
+		o -= 2;
+		memcpy(o, pairs + 2 * u, 2);
+	} else {
+		*--o = (char)('0' + u);
+	}
 	if (v < 0)
 		*--o = '-';
 	return o;

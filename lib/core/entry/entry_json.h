@@ -14,8 +14,11 @@
 #ifndef FLOE_ENTRY_ENTRY_JSON_H
 #define FLOE_ENTRY_ENTRY_JSON_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -23,6 +26,59 @@ struct entry_json_buf {
 	char *p;
 	size_t len, cap;
 };
+
+/*
+ * The few appends below are inline: an entry makes some forty of them, most with a literal
+ * key, and inlined a constant length makes the copy two moves (the call, its prologue and
+ * the length's dispatch were most of writing a key).
+ */
+
+/* Grow b to room for more bytes at b->len (doubling from 4096). 0 or -ENOMEM. */
+int entry_json_grow(struct entry_json_buf *b, size_t more);
+
+/* Room for more bytes at b->len. 0 or -ENOMEM. */
+static inline int entry_json_reserve(struct entry_json_buf *b, size_t more)
+{
+	return b->cap - b->len >= more ? 0 : entry_json_grow(b, more);
+}
+
+/* memcpy of n bytes, those up to 16 (keys, most header values, punctuation) by two
+ * overlapping fixed-size copies: the library call's dispatch was about half of a key. */
+static inline void entry_json_copy_short(char *o, const char *s, size_t n)
+{
+	uint64_t a, z;
+	uint32_t a4, z4;
+
+	if (n >= 8 && n <= 16) {
+		memcpy(&a, s, 8);
+		memcpy(&z, s + n - 8, 8);
+		memcpy(o, &a, 8);
+		memcpy(o + n - 8, &z, 8);
+	} else if (n >= 4 && n < 8) {
+		memcpy(&a4, s, 4);
+		memcpy(&z4, s + n - 4, 4);
+		memcpy(o, &a4, 4);
+		memcpy(o + n - 4, &z4, 4);
+	} else if (n < 4) {
+		for (size_t i = 0; i < n; i++)
+			o[i] = s[i];
+	} else {
+		memcpy(o, s, n);
+	}
+}
+
+/* Append raw bytes. 0 or -ENOMEM. */
+static inline int entry_json_append_raw(struct entry_json_buf *b, const char *s, size_t n)
+{
+	if (entry_json_reserve(b, n))
+		return -ENOMEM;
+	entry_json_copy_short(b->p + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+/* A string literal, raw (floe's own punctuation and keys: nothing to escape). */
+#define ENTRY_JSON_LIT(b, lit) entry_json_append_raw((b), "" lit, sizeof(lit) - 1)
 
 /* Append the compact JSON text of j (no newline). 0, or -ENOMEM (len is then unchanged). */
 int entry_json_append(struct entry_json_buf *b, const json_t *j);
@@ -46,8 +102,37 @@ int entry_json_append_key(struct entry_json_buf *b, const char *k, size_t n, int
 bool entry_json_plain(const char *p, size_t n);
 /* The same two for text the caller knows is entry_json_plain(): copied between quotes. 0 or
  * -ENOMEM. */
-int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n);
-int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t n, int first);
+static inline int entry_json_append_plain(struct entry_json_buf *b, const char *s, size_t n)
+{
+	char *o;
+
+	if (entry_json_reserve(b, n + 2))
+		return -ENOMEM;
+	o = b->p + b->len;
+	*o++ = '"';
+	entry_json_copy_short(o, s, n);
+	o[n] = '"';
+	b->len += n + 2;
+	return 0;
+}
+static inline int entry_json_append_plain_key(struct entry_json_buf *b, const char *k, size_t n,
+					      int first)
+{
+	char *o;
+
+	if (entry_json_reserve(b, n + 4))
+		return -ENOMEM;
+	o = b->p + b->len;
+	if (!first)
+		*o++ = ',';
+	*o++ = '"';
+	entry_json_copy_short(o, k, n);
+	o += n;
+	*o++ = '"';
+	*o++ = ':';
+	b->len = (size_t)(o - b->p);
+	return 0;
+}
 /* Both at once: the member ,"k":"v" (no comma when first), one reservation. */
 int entry_json_append_plain_member(struct entry_json_buf *b, const char *k, size_t kn,
 				   const char *v, size_t vn, int first);
@@ -56,9 +141,6 @@ int entry_json_append_plain_member(struct entry_json_buf *b, const char *k, size
 #define ENTRY_INT_CHARS 24
 char *entry_int_digits(long long v, char s[ENTRY_INT_CHARS]);
 int entry_json_append_real(struct entry_json_buf *b, double v);
-
-/* Append raw bytes. 0 or -ENOMEM. */
-int entry_json_append_raw(struct entry_json_buf *b, const char *s, size_t n);
 
 void entry_json_buf_free(struct entry_json_buf *b);
 

@@ -41,6 +41,10 @@ struct h1_list {
 	uint32_t n, cap;
 	int32_t *index; /* open addressing over first fields, -1 empty; index_cap a power of 2 */
 	uint32_t index_cap;
+	/* name_bit() of every first field's name: a name whose bit is clear is not in the list.
+	 * Most look-ups are of names a head does not have (transfer-encoding, upgrade, cookie;
+	 * a new field's own name): answered without the scan. */
+	uint64_t names;
 };
 
 struct h1_head {
@@ -53,7 +57,7 @@ struct h1_head {
 	char version[16];
 	uint32_t line, line_len;
 	uint32_t pre, pe, qs, qe; /* the target's authority end, path end, query start/end */
-	bool has_ct;
+	bool has_ct, ct_plain;
 	uint32_t ct, ct_len;
 	json_t *cookies;
 	/* HTTP/2 (h2): pseudo-header fields instead of a start line (arena offsets, ps_set a
@@ -208,9 +212,17 @@ static int index_grow(const struct h1_head *h, struct h1_list *l)
 	return 0;
 }
 
+/* One of 64 bits for a name, from its length and its first and last bytes. */
+static uint64_t name_bit(const char *p, size_t n)
+{
+	return n ? 1ull << ((n * 7 + (unsigned char)p[0] * 3 + (unsigned char)p[n - 1]) & 63) : 1;
+}
+
 /* The first field named p..p+n, or -1. */
 static int32_t find_first(const struct h1_head *h, const struct h1_list *l, const char *p, size_t n)
 {
+	if (!(l->names & name_bit(p, n)))
+		return -1;
 	if (l->index) {
 		uint32_t hash = name_hash(p, n), mask = l->index_cap - 1, s = hash & mask;
 
@@ -263,14 +275,37 @@ static void lower_plain(char *o, const char *p, size_t n)
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 	size_t i = 0;
 
-	for (; i + 8 <= n; i += 8) {
+	if (n >= 8) {
+		/* words, the last one overlapping the one before (its bytes lower-cased again
+		 * from p: the same values) */
+		for (;;) {
+			uint64_t x, upper;
+
+			memcpy(&x, p + i, 8);
+			/* high bit of a byte: >= 'A' and not >= 'Z' + 1 */
+			upper = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1)) & highs;
+			x |= upper >> 2;
+			memcpy(o + i, &x, 8);
+			if (i + 8 == n)
+				return;
+			i = n - i - 8 >= 8 ? i + 8 : n - 8;
+		}
+	}
+	if (n >= 4) {
+		/* two words of four, overlapping: one of eight, lower-cased the same way */
+		uint32_t a, z;
 		uint64_t x, upper;
 
-		memcpy(&x, p + i, 8);
-		/* high bit of a byte: >= 'A' and not >= 'Z' + 1 */
+		memcpy(&a, p, 4);
+		memcpy(&z, p + n - 4, 4);
+		x = (uint64_t)z << 32 | a;
 		upper = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1)) & highs;
 		x |= upper >> 2;
-		memcpy(o + i, &x, 8);
+		a = (uint32_t)x;
+		z = (uint32_t)(x >> 32);
+		memcpy(o + n - 4, &z, 4);
+		memcpy(o, &a, 4);
+		return;
 	}
 	for (; i < n; i++)
 		o[i] = p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] + 32) : p[i];
@@ -371,6 +406,8 @@ static int add_field(struct h1_head *h, bool trailer, const char *name, size_t n
 	if (l->index)
 		f.hash = name_hash(at(h, f.name), f.nlen);
 	l->v[l->n] = f;
+	if (first < 0)
+		l->names |= name_bit(at(h, f.name), f.nlen);
 	if (first < 0 && l->index)
 		index_put(l, &l->v[l->n], (int32_t)l->n);
 	l->n++;
@@ -402,8 +439,8 @@ size_t h1_head_fields(const struct h1_head *h, bool trailer)
 static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 {
 	struct h1_field *f = &l->v[i];
-	const char *sep = http_header_join_sep(at(h, f->name), f->nlen);
-	size_t slen = strlen(sep), total = 0, o = 0;
+	const char *sep;
+	size_t slen, total = 0, o = 0;
 	uint32_t off, len;
 	char *buf;
 	bool plain;
@@ -411,6 +448,8 @@ static int join(struct h1_head *h, struct h1_list *l, int32_t i)
 
 	if (f->next < 0 || f->joined)
 		return 0;
+	sep = http_header_join_sep(at(h, f->name), f->nlen);
+	slen = strlen(sep);
 	total = f->own_vlen;
 	for (int32_t k = f->next; k >= 0; k = l->v[k].next)
 		total += slen + l->v[k].vlen;
@@ -519,11 +558,14 @@ static void find_derived(struct h1_head *h, bool keep_empty)
 	v = h1_head_get(h, "content-type");
 	if (v) {
 		size_t len = strlen(v);
+		const struct h1_field *f = &h->hdrs.v[find_first(h, &h->hdrs, "content-type", 12)];
 
-		/* Its offset, found again: v points into the arena. */
+		/* Its offset, found again: v points into the arena. Plain (written as it is)
+		 * when its field's (joined) value is: then it has no NUL and len is its length. */
 		h->has_ct = true;
 		h->ct = (uint32_t)(v - h->arena);
 		h->ct_len = (uint32_t)len;
+		h->ct_plain = f->plain_val;
 	}
 }
 
@@ -715,8 +757,10 @@ size_t h1_head_mem(const struct h1_head *h)
 
 /* ---- writing ---- */
 
-/* floe's own keys (literals, nothing to escape) */
-static int put_key(struct entry_json_buf *b, const char *k, bool first)
+/* floe's own keys (literals, nothing to escape): inlined, the literal's length is a constant
+ * and the key two moves */
+static inline __attribute__((always_inline)) int put_key(struct entry_json_buf *b, const char *k,
+							 bool first)
 {
 	return entry_json_append_plain_key(b, k, strlen(k), first);
 }
@@ -885,6 +929,19 @@ static int put_url(const struct h1_head *h, struct entry_json_buf *b, bool first
 {
 	const uint8_t *line = (const uint8_t *)at(h, h->line);
 
+	/* Nearly every target is plain: then so are its path and query, written as they are
+	 * (one check instead of three UTF-8 checks and escapes). */
+	if (entry_json_plain((const char *)line, h->line_len))
+		return put_key(b, "url", first) ||
+		       entry_json_append_plain(b, (const char *)line, h->line_len) ||
+		       put_key(b, "path", false) ||
+		       (h->pre && h->pe == h->pre
+			    ? entry_json_append_plain(b, "/", 1)
+			    : entry_json_append_plain(b, (const char *)line + h->pre, h->pe - h->pre)) ||
+		       put_key(b, "query", false) ||
+		       entry_json_append_plain(b, (const char *)line + h->qs, h->qe - h->qs) ||
+		       put_key(b, "query_params", false) ||
+		       put_params((const char *)line + h->qs, h->qe - h->qs, b);
 	return put_key(b, "url", first) || entry_json_append_text(b, line, h->line_len, true) ||
 	       put_key(b, "path", false) ||
 	       (h->pre && h->pe == h->pre
@@ -941,21 +998,31 @@ int h1_head_write(const struct h1_head *h, struct entry_json_buf *b)
 		rc = put_h2_start(h, b) || entry_json_append_raw(b, "\"version\":", 10) ||
 		     entry_json_append_string(b, h->version, strlen(h->version));
 	} else if (h->request) {
+		size_t mlen = strlen(h->method);
+
+		/* http_parser's method names are plain tokens; checked all the same (a library's
+		 * text), the check being cheaper than the escaper */
 		rc = put_key(b, "method", true) ||
-		     entry_json_append_string(b, h->method, strlen(h->method)) ||
+		     (entry_json_plain(h->method, mlen)
+			  ? entry_json_append_plain(b, h->method, mlen)
+			  : entry_json_append_string(b, h->method, mlen)) ||
 		     put_url(h, b, false);
 	} else {
 		rc = put_key(b, "status", true) || entry_json_append_int(b, h->status) ||
 		     put_key(b, "status_text", false) ||
-		     entry_json_append_text(b, line, h->line_len, false);
+		     (entry_json_plain((const char *)line, h->line_len)
+			  ? entry_json_append_plain(b, (const char *)line, h->line_len)
+			  : entry_json_append_text(b, line, h->line_len, false));
 	}
+	/* the version is floe's own digits and '.' (version_text()) */
 	if (!h->h2)
 		rc = rc || put_key(b, "version", false) ||
-		     entry_json_append_string(b, h->version, strlen(h->version));
+		     entry_json_append_plain(b, h->version, strlen(h->version));
 	rc = rc || put_key(b, "headers", false) || put_fields(h, &h->hdrs, b) ||
 	     (h->cookies && (put_key(b, "cookies", false) || entry_json_append(b, h->cookies))) ||
 	     (h->has_ct && (put_key(b, "content_type", false) ||
-			    entry_json_append_string(b, at(h, h->ct), h->ct_len))) ||
+			    (h->ct_plain ? entry_json_append_plain(b, at(h, h->ct), h->ct_len)
+					 : entry_json_append_string(b, at(h, h->ct), h->ct_len)))) ||
 	     (h->has_body && (put_key(b, "body", false) || put_body(h, b))) ||
 	     ((h->trls.n || h->trls_seen) &&
 	      (put_key(b, "trailers", false) || put_fields(h, &h->trls, b))) ||

@@ -98,11 +98,40 @@ static size_t text_end(const uint8_t *p, size_t i, size_t n)
 	return i;
 }
 
+/* The first byte at or after i that is not a letter, a digit or '-' (n - i >= 16 bytes are
+ * read): most of a field name, sixteen at a time, the rest of tchar being rare in names. */
+static size_t alnum_dash_end(const uint8_t *p, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+	/* signed compares: bytes >= 0x80 are below every bound, so never taken */
+	const __m128i lo_a = _mm_set1_epi8('a' - 1), hi_z = _mm_set1_epi8('z' + 1),
+		      lo_0 = _mm_set1_epi8('0' - 1), hi_9 = _mm_set1_epi8('9' + 1),
+		      dash = _mm_set1_epi8('-'), case_bit = _mm_set1_epi8(0x20);
+
+	while (n - i >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i l = _mm_or_si128(x, case_bit); /* A-Z to a-z; no other byte lands there */
+		__m128i ok = _mm_or_si128(
+		    _mm_and_si128(_mm_cmpgt_epi8(l, lo_a), _mm_cmpgt_epi8(hi_z, l)),
+		    _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(x, lo_0), _mm_cmpgt_epi8(hi_9, x)),
+				 _mm_cmpeq_epi8(x, dash)));
+		unsigned bad = ~(unsigned)_mm_movemask_epi8(ok) & 0xffffu;
+
+		if (bad)
+			return i + (unsigned)__builtin_ctz(bad);
+		i += 16;
+	}
+#endif
+	(void)p;
+	(void)n;
+	return i;
+}
+
 /* A run of bytes of class k from *i, ended by the byte `end`: its span, and *i at `end`. */
 static enum h1_scan_result run_to(const uint8_t *p, size_t n, size_t *i, uint8_t k, uint8_t end,
 				  struct h1_span *sp)
 {
-	size_t j = *i;
+	size_t j = k == C_TOKEN ? alnum_dash_end(p, *i, n) : *i;
 
 	while (j < n && (cls[p[j]] & k))
 		j++;
@@ -116,10 +145,14 @@ static enum h1_scan_result run_to(const uint8_t *p, size_t n, size_t *i, uint8_t
 	return H1_SCAN_OK;
 }
 
-static bool span_is(const uint8_t *p, struct h1_span s, const char *lower)
+static bool span_is_n(const uint8_t *p, struct h1_span s, const char *lower, size_t len)
 {
-	return s.len == strlen(lower) && !strncasecmp((const char *)p + s.off, lower, s.len);
+	return s.len == len && !strncasecmp((const char *)p + s.off, lower, len);
 }
+
+/* Does span s hold the literal `lower`, case aside? Its length a constant: most names are
+ * told apart by the length alone, no call made. */
+#define span_is(p, s, lower) span_is_n((p), (s), "" lower, sizeof(lower) - 1)
 
 /*
  * A name that begins with one of the names http_parser treats specially but goes on: http_parser
@@ -137,7 +170,12 @@ static bool name_extends_special(const uint8_t *p, struct h1_span name)
 		       SPECIAL("content-length"), SPECIAL("transfer-encoding"), SPECIAL("upgrade")};
 #undef SPECIAL
 
-	/* per field of every head taken: lengths known, the first byte tried first */
+	unsigned c = p[name.off] | 0x20;
+
+	/* per field of every head taken: the first byte (c, p, t, u: the names' first letters),
+	 * then lengths, then the bytes */
+	if (c != 'c' && c != 'p' && c != 't' && c != 'u')
+		return false;
 	for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++)
 		if (name.len > special[k].len &&
 		    (p[name.off] | 0x20) == special[k].name[0] &&
