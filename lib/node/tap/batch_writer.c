@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SPARES 2 /* emptied buffers kept for the producer: it swaps one per batch */
 
@@ -24,7 +25,8 @@ struct batch_writer {
 	struct batch_writer_config cfg;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t more; /* a batch, a flush or the stop: for the writer */
+	pthread_cond_t more; /* a batch or the stop: for the writer */
+	int fd;		     /* cfg.out's */
 	pthread_cond_t room; /* a batch written (or the failure): for submit */
 	/* under lock */
 	struct slot *slots; /* cfg.queue_batches, a ring from first; the one being written stays
@@ -32,7 +34,7 @@ struct batch_writer {
 	unsigned first, count;
 	struct entry_json_buf spare[SPARES];
 	unsigned nspare;
-	bool flush_wanted, stop;
+	bool stop;
 	struct batch_writer_stats st;
 	_Atomic uint64_t deadline_ns; /* 0: none */
 };
@@ -77,13 +79,30 @@ static void recycle_locked(struct batch_writer *w, struct entry_json_buf *b)
 	*b = (struct entry_json_buf){0};
 }
 
+/* 0 or the errno of a failed write (EINTR: interrupted; other signals are blocked in the
+ * tap's threads, so an interruption is the deadline's). */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0)
+			return errno;
+		if (k == 0)
+			return EIO;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
 static void *writer_main(void *arg)
 {
 	struct batch_writer *w = arg;
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (!w->count && !w->flush_wanted && !w->stop)
+		while (!w->count && !w->stop)
 			pthread_cond_wait(&w->more, &w->lock);
 		if (w->count) {
 			struct slot *s = &w->slots[w->first];
@@ -91,15 +110,12 @@ static void *writer_main(void *arg)
 			int e = 0;
 
 			if (!w->st.err) {
-				/* The slot is the writer's until popped: submit fills others. */
+				/* The slot is the writer's until popped: submit fills others.
+				 * write(2), not stdio: one call per batch (fwrite wrote a batch's
+				 * tail apart), and an entry counted as written is the kernel's. */
 				pthread_mutex_unlock(&w->lock);
-				/* Flushed batch by batch: an entry counted as written is in the
-				 * kernel's hands, not in stdio's buffer (a 64 KiB batch goes to
-				 * write(2) directly but for its tail: one more write). */
-				errno = 0;
-				ok = fwrite(s->b.p, 1, s->b.len, w->cfg.out) == s->b.len &&
-				     fflush(w->cfg.out) != EOF;
-				e = errno;
+				e = write_all(w->fd, s->b.p, s->b.len);
+				ok = !e;
 				pthread_mutex_lock(&w->lock);
 			} else {
 				ok = false;
@@ -118,20 +134,7 @@ static void *writer_main(void *arg)
 				fail_locked(w, e);
 			continue;
 		}
-		/* the queue is empty: a flush asked for (or the stop's) */
-		w->flush_wanted = false;
-		if (!w->st.err) {
-			int r, e;
-
-			pthread_mutex_unlock(&w->lock);
-			errno = 0;
-			r = fflush(w->cfg.out);
-			e = errno;
-			pthread_mutex_lock(&w->lock);
-			if (r == EOF)
-				fail_locked(w, e);
-		}
-		if (w->stop && !w->count)
+		if (w->stop)
 			break;
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -147,6 +150,13 @@ int batch_writer_start(const struct batch_writer_config *cfg, struct batch_write
 	if (!w)
 		return -ENOMEM;
 	w->cfg = *cfg;
+	/* What stdio holds goes first: from here the stream's bytes are the writer's. */
+	if (fflush(cfg->out) == EOF) {
+		ret = errno ? -errno : -EIO;
+		free(w);
+		return ret;
+	}
+	w->fd = fileno(cfg->out);
 	if (!w->cfg.queue_batches)
 		w->cfg.queue_batches = BATCH_WRITER_DEFAULT_BATCHES;
 	w->slots = calloc(w->cfg.queue_batches, sizeof(*w->slots));
@@ -214,14 +224,6 @@ int batch_writer_submit(struct batch_writer *w, struct entry_json_buf *b, uint64
 	pthread_cond_signal(&w->more);
 	pthread_mutex_unlock(&w->lock);
 	return 0;
-}
-
-void batch_writer_flush(struct batch_writer *w)
-{
-	pthread_mutex_lock(&w->lock);
-	w->flush_wanted = true;
-	pthread_cond_signal(&w->more);
-	pthread_mutex_unlock(&w->lock);
 }
 
 void batch_writer_set_deadline(struct batch_writer *w, uint64_t monotonic_ns)

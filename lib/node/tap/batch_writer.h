@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * batch_writer: a thread that writes batches of bytes (the live tap's --json entries) to a
- * stdio stream, in the order they were handed over, so that the thread making them (the
- * dissection thread) does not pay for write(2): copying the entries into the page cache was a
- * fifth of that thread at the live bench's rates (docs/bench.md, branch history).
+ * stream's file descriptor, in the order they were handed over, so that the thread making them
+ * (the dissection thread) does not pay for write(2): copying the entries into the page cache
+ * was a fifth of that thread at the live bench's rates (docs/bench.md, branch history).
  *
- *   batch_writer_start(&cfg, &w);
+ *   batch_writer_start(&cfg, &w);            flushes cfg.out's stdio buffer, starts the thread
  *   batch_writer_submit(w, &buf, entries);   the bytes go to the thread, buf comes back empty
- *   batch_writer_flush(w);                   fflush once what is queued is written
- *   batch_writer_stop(w, &stats);            write the rest, fflush, join (bounded)
+ *   batch_writer_stop(w, &stats);            write the rest, join (bounded)
+ *
+ * Each batch is one write(2) (a loop for short writes) to fileno(cfg.out), not stdio: while the
+ * writer runs nothing else writes to that stream. A batch counted as written is the kernel's.
  *
  * Bounded: at most cfg.queue_batches batches wait; submit then waits for the thread
  * (the stream's reader sets the pace, as when the producer wrote itself). Past a deadline
@@ -51,7 +53,7 @@ struct batch_writer_stats {
 
 struct batch_writer;
 
-/* Start the thread ("floe-output"). 0 or -errno. */
+/* Flush cfg.out (stdio), start the thread ("floe-output"). 0 or -errno. */
 int batch_writer_start(const struct batch_writer_config *cfg, struct batch_writer **out);
 
 /*
@@ -62,13 +64,10 @@ int batch_writer_start(const struct batch_writer_config *cfg, struct batch_write
  */
 int batch_writer_submit(struct batch_writer *w, struct entry_json_buf *b, uint64_t entries);
 
-/* fflush the stream once what is queued now is written. Does not wait. */
-void batch_writer_flush(struct batch_writer *w);
-
 /* From this CLOCK_MONOTONIC time on, a write that does not finish is interrupted. */
 void batch_writer_set_deadline(struct batch_writer *w, uint64_t monotonic_ns);
 
-/* Write what is queued, fflush, stop the thread (bounded by the deadline if one was set),
+/* Write what is queued, stop the thread (bounded by the deadline if one was set),
  * free. stats may be NULL. */
 void batch_writer_stop(struct batch_writer *w, struct batch_writer_stats *stats);
 

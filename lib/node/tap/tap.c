@@ -445,10 +445,8 @@ static void entries_tick(void *ctx)
 	pthread_mutex_unlock(&t->dissect_snap_lock);
 
 	if (t->writer) {
-		if (!atomic_load(&t->output_errno)) {
+		if (!atomic_load(&t->output_errno))
 			entries_hand_over(t);
-			batch_writer_flush(t->writer);
-		}
 	} else if (!atomic_load(&t->output_errno) &&
 		   (entry_output_flush(&t->output) || fflush(t->output.out) == EOF)) {
 		output_failed(t, errno);
@@ -484,7 +482,7 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	t->output.out = out;
 	t->output.json = t->o->entries_json;
 	/* A terminal sees each entry at once (line-buffered); anything else within a second
-	 * (entries_tick hands the batch over and asks for a flush). The batches are written by
+	 * (entries_tick hands the batch over). The batches are written by
 	 * a thread of their own: the output never flushes by itself (SIZE_MAX), the sink hands
 	 * over each ENTRIES_OUTPUT_BATCH. */
 	if (t->output.json && !isatty(fileno(out)) && t->printing) {
@@ -504,7 +502,7 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	ret = dissect_engine_create(&dc, tap_entry_sink, t, &t->engine);
 	if (ret) {
 		snprintf(err, errlen, "cannot start the dissection engine: %s", strerror(-ret));
-		return ret;
+		goto fail;
 	}
 	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
 	ret = dissect_worker_start(&wc, t->engine, &t->worker);
@@ -515,7 +513,13 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 					: strerror(-ret));
 		dissect_engine_destroy(t->engine);
 		t->engine = NULL;
+		goto fail;
 	}
+	return 0;
+fail:
+	/* entries_close does nothing without an engine: the writer stops here */
+	batch_writer_stop(t->writer, NULL);
+	t->writer = NULL;
 	return ret;
 }
 
