@@ -38,7 +38,6 @@
 #include "pods/pod_source.h"
 #include "pods/k8s_config.h"
 #include "pods/pods_local.h"
-#include "tap/batch_writer.h"
 #include "tap/pod_capture.h"
 #include "capture/sys_mounts.h"
 #include "config/config.h"
@@ -123,10 +122,6 @@ struct tap {
 	struct dissect_worker *worker;
 	unsigned dissect_wait_slices; /* left this second: see dissection_may_wait */
 	struct entry_output output;
-	/* --json to a file or pipe: the output's batches are written by this thread, not the
-	 * dissection thread (NULL: the dissection thread writes, to a terminal or as text) */
-	struct batch_writer *writer;
-	struct batch_writer_stats writer_stats; /* at entries_close */
 	struct entry_filter *filter;
 	/* --filter's pushdown in the kernel's scope maps (NULL: every packet is recorded) */
 	struct capture_scope *capture_scope;
@@ -339,22 +334,6 @@ static void output_failed(struct tap *t, int err)
 	(void)n;
 }
 
-/* The output's gathered entries to the writer thread (on the dissection thread). A writer
- * that failed counts them as unwritten; entries_close takes those from the printed. */
-static void entries_hand_over(struct tap *t)
-{
-	uint64_t n = t->output.batched;
-
-	t->output.batched = 0;
-	batch_writer_submit(t->writer, &t->output.buf, n);
-}
-
-/* The writer thread's first failed write (on that thread). EINTR: interrupted at exit. */
-static void writer_failed(void *ctx, int err)
-{
-	output_failed(ctx, err == EINTR ? ETIMEDOUT : err);
-}
-
 /* The dissection sink: every entry to the history and the live subscribers; to the output
  * (--entries/--json) until it fails once. */
 static void tap_entry_sink(void *ctx, const struct entry *e)
@@ -377,13 +356,6 @@ static void tap_entry_sink(void *ctx, const struct entry *e)
 	errno = 0;
 	/* The history's text of e is the output's: written once (hbuf.len 0: not written). */
 	entry_output_sink_json(&t->output, e, t->hbuf.len ? t->hbuf.p : NULL, t->hbuf.len);
-	if (t->writer) {
-		/* The stream is the writer's: its failures come through writer_failed (and
-		 * ferror here would wait for the stream's lock while the writer writes). */
-		if (t->output.buf.len >= ENTRIES_OUTPUT_BATCH)
-			entries_hand_over(t);
-		return;
-	}
 	if (ferror(t->output.out))
 		output_failed(t, errno);
 }
@@ -444,13 +416,9 @@ static void entries_tick(void *ctx)
 	t->dissect_snap = ds;
 	pthread_mutex_unlock(&t->dissect_snap_lock);
 
-	if (t->writer) {
-		if (!atomic_load(&t->output_errno))
-			entries_hand_over(t);
-	} else if (!atomic_load(&t->output_errno) &&
-		   (entry_output_flush(&t->output) || fflush(t->output.out) == EOF)) {
+	if (!atomic_load(&t->output_errno) &&
+	    (entry_output_flush(&t->output) || fflush(t->output.out) == EOF))
 		output_failed(t, errno);
-	}
 	/* Give back what the second's entries freed: with dissect_malloc_policy's trim
 	 * threshold the dissection thread's arena would keep up to 64 MiB of it. */
 	malloc_trim(0);
@@ -482,27 +450,14 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	t->output.out = out;
 	t->output.json = t->o->entries_json;
 	/* A terminal sees each entry at once (line-buffered); anything else within a second
-	 * (entries_tick hands the batch over). The batches are written by
-	 * a thread of their own: the output never flushes by itself (SIZE_MAX), the sink hands
-	 * over each ENTRIES_OUTPUT_BATCH. */
-	if (t->output.json && !isatty(fileno(out)) && t->printing) {
-		struct batch_writer_config bc = {.out = out,
-						 .failed = writer_failed,
-						 .ctx = t,
-						 .interrupt_signo = SIGRTMIN};
-
-		ret = batch_writer_start(&bc, &t->writer);
-		if (ret) {
-			snprintf(err, errlen, "cannot start the output thread: %s", strerror(-ret));
-			return ret;
-		}
-		t->output.batch = SIZE_MAX;
-	}
+	 * (entries_tick flushes the batch). */
+	if (t->output.json && !isatty(fileno(out)))
+		t->output.batch = ENTRIES_OUTPUT_BATCH;
 	t->output.filter = t->filter;
 	ret = dissect_engine_create(&dc, tap_entry_sink, t, &t->engine);
 	if (ret) {
 		snprintf(err, errlen, "cannot start the dissection engine: %s", strerror(-ret));
-		goto fail;
+		return ret;
 	}
 	t->dissect_wait_slices = DISSECT_WAIT_SLICES;
 	ret = dissect_worker_start(&wc, t->engine, &t->worker);
@@ -513,13 +468,7 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 					: strerror(-ret));
 		dissect_engine_destroy(t->engine);
 		t->engine = NULL;
-		goto fail;
 	}
-	return 0;
-fail:
-	/* entries_close does nothing without an engine: the writer stops here */
-	batch_writer_stop(t->writer, NULL);
-	t->writer = NULL;
 	return ret;
 }
 
@@ -537,28 +486,12 @@ static int entries_close(struct tap *t)
 
 	if (!t->engine)
 		return 0;
-	/* Past this, the output thread's write is interrupted (a reader that stopped reading),
-	 * as the dissection thread's is (the dissection thread may wait for the writer). */
-	if (t->writer)
-		batch_writer_set_deadline(t->writer, evloop_now_ns() + ENTRIES_STOP_TIMEOUT_NS);
 	/* Dissects what is still queued and finishes the engine: pending entries come out. */
 	dissect_worker_stop(t->worker, &ws);
 	t->worker = NULL;
 	dissect_engine_get_stats(t->engine, &ds);
 	if (ws.interrupts) /* whatever the interrupted write said */
 		atomic_store(&t->output_errno, ETIMEDOUT);
-	if (t->writer) {
-		/* the final tick handed the last batch over: what is queued is written */
-		if (!atomic_load(&t->output_errno))
-			entries_hand_over(t);
-		batch_writer_stop(t->writer, &t->writer_stats);
-		t->writer = NULL;
-		if (t->writer_stats.interrupts)
-			atomic_store(&t->output_errno, ETIMEDOUT);
-		/* handed over but not written: counted as printed when gathered */
-		t->output.printed -= t->writer_stats.unwritten;
-		t->entries_unwritten += t->writer_stats.unwritten;
-	}
 	if (!atomic_load(&t->output_errno) &&
 	    (entry_output_flush(&t->output) || fflush(t->output.out) == EOF))
 		output_failed(t, errno);
