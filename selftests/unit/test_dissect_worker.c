@@ -25,6 +25,7 @@
 #include <pcap/pcap.h>
 
 #include "dissect/dissect_worker.h"
+#include "source/byte_source.h"
 #include "entry/entry_json.h"
 #include "tap/read_file.h"
 #include "test_gate.h"
@@ -592,6 +593,113 @@ static void write_until_blocked(void *ctx)
 	}
 }
 
+/* A sink that holds the worker in its hold_at-th entry until released. */
+struct held_sink {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned n, hold_at;
+	bool held, released;
+};
+
+static void held_collect(void *ctx, const struct entry *e)
+{
+	struct held_sink *h = ctx;
+
+	(void)e;
+	pthread_mutex_lock(&h->lock);
+	if (++h->n == h->hold_at) {
+		h->held = true;
+		pthread_cond_broadcast(&h->cv);
+		while (!h->released)
+			pthread_cond_wait(&h->cv, &h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* One HTTP/1.1 chunk of connection 1 (10.0.0.1:40000 -> 10.0.0.2:80), queued without waiting. */
+static int push_http(struct dissect_worker *w, bool from_client, uint64_t *offset,
+		     const char *text, bool open)
+{
+	struct byte_stream_chunk c = {.cookie = 1,
+				      .client_port = 40000,
+				      .server_port = 80,
+				      .from_client = from_client,
+				      .flags = open ? BYTE_STREAM_OPEN : 0,
+				      .offset = *offset,
+				      .data = (const uint8_t *)text,
+				      .len = strlen(text),
+				      .ts_ns = 1000000000u};
+	static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	int ret;
+
+	memcpy(c.client_addr, v4, 12);
+	memcpy(c.server_addr, v4, 12);
+	memcpy(c.client_addr + 12, (uint8_t[]){10, 0, 0, 1}, 4);
+	memcpy(c.server_addr + 12, (uint8_t[]){10, 0, 0, 2}, 4);
+	ret = dissect_worker_push_stream(w, &c, NULL, NULL);
+	if (!ret)
+		*offset += c.len;
+	return ret;
+}
+
+/*
+ * The worker gives room back as it dissects, not only at the end of what it took at once: a
+ * full queue taken in one go, the worker held in the middle of it (in an entry's sink), the
+ * producer finds room for another record.
+ */
+static void test_room_within_a_range(void **state)
+{
+	struct gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct held_sink h = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct dissect_worker_config wc = {
+	    .queue_bytes = 64 << 10, .tick_on_request = true, .tick = gate_tick, .tick_ctx = &g};
+	struct dissect_config dc = {0};
+	struct dissect_worker_stats ws;
+	struct dissect_engine *eng;
+	struct dissect_worker *w;
+	static char req[1100];
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	uint64_t up = 0, down = 0;
+	unsigned exchanges = 0, pending = 0;
+
+	(void)state;
+	/* ~1.2 KiB of records per exchange: about 50 fill the 64 KiB queue */
+	snprintf(req, sizeof(req), "GET /x HTTP/1.1\r\nHost: a\r\nX-Pad: %01000d\r\n\r\n", 0);
+	assert_int_equal(dissect_engine_create(&dc, held_collect, &h, &eng), 0);
+	assert_int_equal(dissect_worker_start(&wc, eng, &w), 0);
+	dissect_worker_tick(w);
+	gate_wait_held(&g); /* nothing is dissected until the queue is full */
+	for (;;) {
+		if (push_http(w, true, &up, req, !exchanges))
+			break;
+		pending = 1;
+		if (push_http(w, false, &down, resp, false))
+			break;
+		pending = 0;
+		exchanges++;
+	}
+	assert_true(exchanges >= 40);
+	/* held at the entry of the exchange half way in: the worker took the whole queue */
+	h.hold_at = exchanges / 2;
+	gate_open(&g);
+	pthread_mutex_lock(&h.lock);
+	while (!h.held)
+		pthread_cond_wait(&h.cv, &h.lock);
+	pthread_mutex_unlock(&h.lock);
+	/* the response of a request left pending, or the next request */
+	assert_int_equal(pending ? push_http(w, false, &down, resp, false)
+				 : push_http(w, true, &up, req, false),
+			 0);
+	pthread_mutex_lock(&h.lock);
+	h.released = true;
+	pthread_cond_broadcast(&h.cv);
+	pthread_mutex_unlock(&h.lock);
+	dissect_worker_stop(w, &ws);
+	assert_int_equal(ws.dropped, 1); /* the push that found the queue full */
+	assert_int_equal(h.n, exchanges + 1); /* the last one complete, or incomplete at stop */
+	dissect_engine_destroy(eng);
+}
+
 static void on_interrupt(int signo)
 {
 	(void)signo;
@@ -652,6 +760,7 @@ int main(void)
 	    cmocka_unit_test(test_empty_queue_restarts),
 	    cmocka_unit_test(test_excursion_released),
 	    cmocka_unit_test(test_stop_bounded),
+	    cmocka_unit_test(test_room_within_a_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -417,6 +417,42 @@ static void test_queue_full_drops(void **state)
 	entry_history_close(h);
 }
 
+/* Timestamps are written as the reader parses them, at the ends of their range too. */
+struct ts_seen {
+	int n;
+	int64_t ts[8];
+};
+
+static int ts_seen_fn(const char *id, int64_t ts, const char *json, size_t len, void *arg)
+{
+	struct ts_seen *s = arg;
+
+	if (s->n < 8)
+		s->ts[s->n] = ts;
+	s->n++;
+	return 0;
+}
+
+static void test_timestamps_written_exactly(void **state)
+{
+	static const int64_t want[] = {0, 1, -1, 9, 10, -1234567890123456789ll, INT64_MAX,
+				       INT64_MIN + 1};
+	char dir[128], err[256];
+	struct entry_history *h;
+	struct ts_seen s = {0};
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	h = open_h(dir, 1u << 20, 0);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_int_equal(entry_history_append(h, "id", want[i], "{}", 2), 0);
+	entry_history_close(h);
+	assert_int_equal(entry_history_read(dir, 0, 0, ts_seen_fn, &s, NULL, err, sizeof(err)), 0);
+	assert_int_equal(s.n, 8);
+	for (int i = 0; i < 8; i++)
+		assert_true(s.ts[i] == want[i]);
+}
+
 /* The cost of one append (what the dissection thread pays per entry). */
 static void test_append_cost(void **state)
 {
@@ -780,6 +816,7 @@ int main(void)
 	    cmocka_unit_test(test_damaged_segment),
 	    cmocka_unit_test(test_queue_full_drops),
 	    cmocka_unit_test(test_append_cost),
+	    cmocka_unit_test(test_timestamps_written_exactly),
 	    cmocka_unit_test(test_agent_query_cursor_get),
 	    cmocka_unit_test(test_agent_names_entries),
 	    cmocka_unit_test(test_agent_follow_slow_subscriber),

@@ -113,13 +113,39 @@ static void dissect_stream_rec(struct dissect_worker *w, const struct rec *r)
 	dissect_engine_stream(w->eng, &c);
 }
 
+static void wake_producer(struct dissect_worker *w)
+{
+	if (atomic_load(&w->producer_asleep)) {
+		pthread_mutex_lock(&w->lock);
+		pthread_cond_signal(&w->room);
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+/*
+ * The worker publishes tail at least every this many bytes of records within a range (an
+ * eighth of the ring if that is less), not only at the range's end: a producer waiting for
+ * room gets it as the records are dissected. Published once per range, a backlog that had
+ * filled the ring (8 MiB: thousands of entries' frames) freed nothing until the last of it
+ * was dissected, while the drain waited out its budget and then skipped frames.
+ */
+#define PUBLISH_STEP (64u << 10)
+
 static void dissect_range(struct dissect_worker *w, uint64_t from, uint64_t to)
 {
+	uint64_t step = w->size / 8 < PUBLISH_STEP ? w->size / 8 : PUBLISH_STEP;
+	uint64_t published = from;
+
 	while (from < to) {
 		size_t off = from % w->size;
 		const struct rec *r = (const struct rec *)(w->buf + off);
 		struct packet p;
 
+		if (from - published >= step) {
+			atomic_store(&w->tail, from); /* seq_cst: see worker_main */
+			wake_producer(w);
+			published = from;
+		}
 		if (r->len == REC_WRAP) {
 			from += w->size - off;
 			continue;
@@ -152,15 +178,6 @@ static void tick(struct dissect_worker *w)
 static bool idle_locked(struct dissect_worker *w, uint64_t tail)
 {
 	return !w->stop && !w->tick_wanted && atomic_load(&w->head) == tail;
-}
-
-static void wake_producer(struct dissect_worker *w)
-{
-	if (atomic_load(&w->producer_asleep)) {
-		pthread_mutex_lock(&w->lock);
-		pthread_cond_signal(&w->room);
-		pthread_mutex_unlock(&w->lock);
-	}
 }
 
 static void *worker_main(void *arg)
