@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "entry/entry.h"
 #include "entry/entry_json.h"
+#include "entry/json_alloc.h"
 #include "protocols/protocol.h"
 
 #include <arpa/inet.h>
@@ -17,15 +18,16 @@
 #endif
 
 
+/* One entry per request: its block comes from the small-block cache (json_alloc.h). */
 struct entry *entry_new(void)
 {
-	struct entry *e = calloc(1, sizeof(*e));
+	struct entry *e = json_alloc_zalloc(sizeof(*e));
 
 	if (!e)
 		return NULL;
 	e->fields = json_object();
 	if (!e->fields) {
-		free(e);
+		json_alloc_free(e);
 		return NULL;
 	}
 	e->protocol = "unknown";
@@ -41,7 +43,7 @@ void entry_free(struct entry *e)
 	if (e->compact)
 		e->compact_ops->free(e->compact);
 	json_decref(e->fields);
-	free(e);
+	json_alloc_free(e);
 }
 
 void entry_set_compact(struct entry *e, const struct entry_compact_ops *ops, void *c)
