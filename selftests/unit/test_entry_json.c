@@ -324,8 +324,8 @@ static struct entry *direct_sample(void)
 	json_object_set_new(req, "method", json_string("GET"));
 	json_object_set_new(hdr, "x-a", json_string("line\nbreak \"q\""));
 	json_object_set_new(req, "headers", hdr);
-	json_object_set_new(e->fields, "request", req);
-	json_object_set_new(e->fields, "grpc", json_pack("{s:i, s:f}", "status", 0, "ratio", 0.25));
+	json_object_set_new(entry_fields_rw(e), "request", req);
+	json_object_set_new(entry_fields_rw(e), "grpc", json_pack("{s:i, s:f}", "status", 0, "ratio", 0.25));
 	return e;
 }
 
@@ -356,7 +356,7 @@ static void test_entry_direct_same_as_tree(void **state)
 			e->src.names = entry_names_new("", "shop"); /* a namespace without a pod */
 			break;
 		case 4:
-			json_object_set_new(e->fields, "version", json_string("from the fields"));
+			json_object_set_new(entry_fields_rw(e), "version", json_string("from the fields"));
 			break;
 		case 5:
 			strcpy(e->version, "\xc3");
@@ -627,7 +627,7 @@ static void test_entry_line_text(void **state)
 	e->protocol = "grpc";
 	json_object_set_new(req, "url", json_string("/x"));
 	json_object_set_new(resp, "status", json_integer(204));
-	json_object_set_new(e->fields, "response", resp);
+	json_object_set_new(entry_fields_rw(e), "response", resp);
 	e->missing = ENTRY_INCOMPLETE_REQUEST;
 	e->missing_reason = ENTRY_REASON_END_OF_INPUT;
 	n = entry_format_line(e, line, sizeof(line));

@@ -25,11 +25,6 @@ struct entry *entry_new(void)
 
 	if (!e)
 		return NULL;
-	e->fields = json_object();
-	if (!e->fields) {
-		json_alloc_free(e);
-		return NULL;
-	}
 	e->protocol = "unknown";
 	return e;
 }
@@ -44,6 +39,13 @@ void entry_free(struct entry *e)
 		e->compact_ops->free(e->compact);
 	json_decref(e->fields);
 	json_alloc_free(e);
+}
+
+json_t *entry_fields_rw(struct entry *e)
+{
+	if (!e->fields)
+		e->fields = json_object();
+	return e->fields;
 }
 
 void entry_set_compact(struct entry *e, const struct entry_compact_ops *ops, void *c)
@@ -65,7 +67,7 @@ json_t *entry_fields(const struct entry *ce)
 	const char *k;
 
 	if (!e->compact)
-		return e->fields;
+		return entry_fields_rw(e);
 	if (e->compact_ops->to_tree) {
 		obj = json_object();
 		if (obj && e->compact_ops->to_tree(e->compact, obj)) {

@@ -347,7 +347,7 @@ int graphql_annotate(struct entry *e)
 		return 0;
 	}
 	add_response_errors(g, json_object_get(entry_fields(e), "response"));
-	json_object_set_new(e->fields, "graphql", g);
+	json_object_set_new(entry_fields_rw(e), "graphql", g);
 	e->protocol = "graphql";
 	return 1;
 }
