@@ -15,12 +15,14 @@
  * is per thread (no lock: `floe tap` builds and frees its entries' trees on the dissection
  * thread, and the main thread's few trees use their own lists).
  *
+ * jansson's allocator is process-wide: install before the first jansson call. A thread that
+ * ends calls json_alloc_release(), else its cached blocks are lost.
+ *
  * Entries themselves and the dissectors' per-exchange records are made and freed as often (one
  * each per request): they take their blocks from the same cache (json_alloc_zalloc()), where
  * calloc() would not even use glibc's per-thread cache and free() of a block that size goes to
- * its bins. jansson's allocator is
- * process-wide: install before the first jansson call. A thread that ends calls
- * json_alloc_release(), else its cached blocks are lost.
+ * its bins. Per-connection state stays with malloc: the tap trims malloc every second, and a
+ * burst of connections would stay cached here.
  */
 #ifndef FLOE_ENTRY_JSON_ALLOC_H
 #define FLOE_ENTRY_JSON_ALLOC_H
