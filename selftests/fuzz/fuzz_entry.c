@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_object_set_new(body, "text", entry_json_text(data + 1, size - 1));
 		json_object_set_new(req, "body", body);
 		json_object_set_new(req, "content_type", json_string("application/json"));
-		json_object_set_new(e->fields, "request", req);
+		json_object_set_new(entry_fields_rw(e), "request", req);
 		graphql_annotate(e);
 		entry_free(e);
 		break;

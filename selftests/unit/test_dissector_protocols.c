@@ -84,8 +84,8 @@ static void check_graphql(const char *ct, const char *query_params, const char *
 			"truncated", 0, "text", body, "query_params",
 			json_loads(query_params, 0, NULL));
 	assert_non_null(req);
-	json_object_set_new(e->fields, "request", req);
-	json_object_set_new(e->fields, "response",
+	json_object_set_new(entry_fields_rw(e), "request", req);
+	json_object_set_new(entry_fields_rw(e), "response",
 			    json_pack("{s:i, s:{s:i, s:b, s:s}}", "status", 200, "body", "size",
 				      (int)strlen(response), "truncated", 0, "text", response));
 	assert_int_equal(graphql_annotate(e), 1);

@@ -66,7 +66,7 @@ static size_t toy_parse(void *st, struct conn *c, enum tcp_dir dir, const uint8_
 		t->pending = conn_entry_new(c);
 		t->pending->protocol = "toy";
 		t->pending->request_ts_ns = ts;
-		entry_set_text(t->pending->fields, "req", p, len - 1);
+		entry_set_text(entry_fields_rw(t->pending), "req", p, len - 1);
 		return len;
 	}
 	if (len == 7 && !memcmp(p, "SWITCH\n", 7)) {
@@ -76,7 +76,7 @@ static size_t toy_parse(void *st, struct conn *c, enum tcp_dir dir, const uint8_
 	}
 	if (t->pending) {
 		t->pending->response_ts_ns = ts;
-		entry_set_text(t->pending->fields, "rsp", p, len - 1);
+		entry_set_text(entry_fields_rw(t->pending), "rsp", p, len - 1);
 		conn_emit(c, t->pending);
 		t->pending = NULL;
 	}
@@ -122,7 +122,7 @@ static size_t toy2_parse(void *st, struct conn *c, enum tcp_dir dir, const uint8
 	if (dir == TCP_DIR_S2C && t->pending) {
 		t->pending->protocol = "toy2";
 		t->pending->response_ts_ns = ts;
-		entry_set_text(t->pending->fields, "rsp", p, n);
+		entry_set_text(entry_fields_rw(t->pending), "rsp", p, n);
 		conn_emit(c, t->pending);
 		t->pending = NULL;
 	}

@@ -45,8 +45,8 @@ static struct entry *sample_entry(void)
 	json_object_set_new(req, "headers", hdr);
 	json_object_set_new(resp, "status", json_integer(503));
 	json_object_set_new(resp, "status_text", json_string("Service Unavailable"));
-	json_object_set_new(e->fields, "request", req);
-	json_object_set_new(e->fields, "response", resp);
+	json_object_set_new(entry_fields_rw(e), "request", req);
+	json_object_set_new(entry_fields_rw(e), "response", resp);
 	return e;
 }
 
@@ -276,13 +276,13 @@ static struct entry *http_entry(const char *method, const char *url, const char 
 	} else {
 		json_decref(b);
 	}
-	json_object_set_new(e->fields, "request", req);
+	json_object_set_new(entry_fields_rw(e), "request", req);
 	if (resp_body) {
 		json_t *resp = json_object(), *rb = json_object();
 
 		json_object_set_new(rb, "text", json_string(resp_body));
 		json_object_set_new(resp, "body", rb);
-		json_object_set_new(e->fields, "response", resp);
+		json_object_set_new(entry_fields_rw(e), "response", resp);
 	}
 	return e;
 }

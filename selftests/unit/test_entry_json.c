@@ -362,8 +362,8 @@ static struct entry *direct_sample(void)
 	json_object_set_new(req, "method", json_string("GET"));
 	json_object_set_new(hdr, "x-a", json_string("line\nbreak \"q\""));
 	json_object_set_new(req, "headers", hdr);
-	json_object_set_new(e->fields, "request", req);
-	json_object_set_new(e->fields, "grpc", json_pack("{s:i, s:f}", "status", 0, "ratio", 0.25));
+	json_object_set_new(entry_fields_rw(e), "request", req);
+	json_object_set_new(entry_fields_rw(e), "grpc", json_pack("{s:i, s:f}", "status", 0, "ratio", 0.25));
 	return e;
 }
 
@@ -394,7 +394,7 @@ static void test_entry_direct_same_as_tree(void **state)
 			e->src.names = entry_names_new("", "shop"); /* a namespace without a pod */
 			break;
 		case 4:
-			json_object_set_new(e->fields, "version", json_string("from the fields"));
+			json_object_set_new(entry_fields_rw(e), "version", json_string("from the fields"));
 			break;
 		case 5:
 			strcpy(e->version, "\xc3");
@@ -444,6 +444,108 @@ static void test_entry_direct_same_as_tree(void **state)
 		entry_json_buf_free(&direct);
 		entry_json_buf_free(&tree);
 		entry_free(e);
+	}
+	(void)state;
+}
+
+/* The same entry written to b: directly, and as the dump of its tree. */
+static void write_both(struct entry *e, struct entry_json_buf *direct, struct entry_json_buf *tree)
+{
+	json_t *j;
+
+	assert_int_equal(entry_json_append_entry(direct, e), 0);
+	j = entry_to_json(e);
+	assert_non_null(j);
+	assert_int_equal(entry_json_append(tree, j), 0);
+	json_decref(j);
+}
+
+/* An entry without protocol fields has no tree (fields NULL) until one is added; writing it,
+ * filtering it and looking up its fields make none, and it is written as an entry with an
+ * empty tree is. */
+static void test_entry_without_tree(void **state)
+{
+	struct entry *e = entry_new(), *with = entry_new();
+	struct entry_json_buf direct = {0}, tree = {0}, direct_with = {0}, tree_with = {0};
+	struct entry_value v;
+	json_t *f;
+
+	assert_non_null(e);
+	assert_non_null(with);
+	assert_null(e->fields);
+	for (struct entry *x = e; x; x = x == e ? with : NULL) {
+		strcpy(x->id, "4-1");
+		x->protocol = "http";
+		strcpy(x->version, "1.1");
+		x->flow_id = 4;
+		x->src.family = x->dst.family = AF_INET;
+		x->src.addr[10] = x->src.addr[11] = x->dst.addr[10] = x->dst.addr[11] = 0xff;
+		x->src.addr[15] = 1;
+		x->dst.addr[15] = 2;
+		x->request_ts_ns = 1700000000000000000ull;
+		x->missing = ENTRY_MISSING_RESPONSE;
+		x->missing_reason = ENTRY_REASON_TIMEOUT;
+	}
+	entry_field_get(e, (const char *[]){"request", "method"}, 2, &v);
+	assert_int_equal(v.type, ENTRY_VALUE_ABSENT);
+	assert_int_equal(entry_json_append_entry(&direct, e), 0);
+	assert_null(e->fields); /* neither the lookup nor the writer made it */
+	entry_json_buf_free(&direct);
+	direct = (struct entry_json_buf){0};
+
+	f = entry_fields_rw(with);
+	assert_non_null(f);
+	assert_ptr_equal(entry_fields_rw(with), f);
+	assert_ptr_equal(entry_fields(with), f);
+	assert_int_equal(json_object_size(f), 0);
+	write_both(e, &direct, &tree);
+	write_both(with, &direct_with, &tree_with);
+	assert_int_equal(direct.len, tree.len);
+	assert_memory_equal(direct.p, tree.p, tree.len);
+	assert_int_equal(direct.len, direct_with.len);
+	assert_memory_equal(direct.p, direct_with.p, direct.len);
+	assert_int_equal(tree.len, tree_with.len);
+	assert_memory_equal(tree.p, tree_with.p, tree.len);
+	assert_null(memmem(direct.p, direct.len, "\"request\"", 9));
+
+	/* A member added later is written as one added to a tree made at once. */
+	assert_int_equal(json_object_set_new(entry_fields_rw(e), "tls", json_true()), 0);
+	assert_int_equal(json_object_set_new(f, "tls", json_true()), 0);
+	entry_json_buf_free(&direct);
+	entry_json_buf_free(&direct_with);
+	direct = direct_with = (struct entry_json_buf){0};
+	assert_int_equal(entry_json_append_entry(&direct, e), 0);
+	assert_int_equal(entry_json_append_entry(&direct_with, with), 0);
+	assert_int_equal(direct.len, direct_with.len);
+	assert_memory_equal(direct.p, direct_with.p, direct.len);
+	assert_non_null(memmem(direct.p, direct.len, ",\"tls\":true}", 12));
+	entry_json_buf_free(&direct);
+	entry_json_buf_free(&tree);
+	entry_json_buf_free(&direct_with);
+	entry_json_buf_free(&tree_with);
+	entry_free(e);
+	entry_free(with);
+	(void)state;
+}
+
+/* A zeroed block from the cache is zeroed also when it is a freed one handed out again. */
+static void test_json_alloc_zalloc(void **state)
+{
+	for (size_t n = 1; n <= JSON_ALLOC_SMALL + 16; n += 7) {
+		uint8_t *p = json_alloc_malloc(n), *q;
+
+		assert_non_null(p);
+		memset(p, 0xee, n);
+		json_alloc_free(p);
+		q = json_alloc_zalloc(n);
+		assert_non_null(q);
+#if defined(__GLIBC__)
+		if (n <= JSON_ALLOC_SMALL)
+			assert_ptr_equal(p, q); /* the same block, dirty before */
+#endif
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(q[i], 0);
+		json_alloc_free(q);
 	}
 	(void)state;
 }
@@ -665,7 +767,7 @@ static void test_entry_line_text(void **state)
 	e->protocol = "grpc";
 	json_object_set_new(req, "url", json_string("/x"));
 	json_object_set_new(resp, "status", json_integer(204));
-	json_object_set_new(e->fields, "response", resp);
+	json_object_set_new(entry_fields_rw(e), "response", resp);
 	e->missing = ENTRY_INCOMPLETE_REQUEST;
 	e->missing_reason = ENTRY_REASON_END_OF_INPUT;
 	n = entry_format_line(e, line, sizeof(line));
@@ -848,6 +950,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_entry_line_text),
 	    cmocka_unit_test(test_entry_elapsed_same_as_tree),
 	    cmocka_unit_test(test_json_alloc_cache),
+	    cmocka_unit_test(test_json_alloc_zalloc),
+	    cmocka_unit_test(test_entry_without_tree),
 	    cmocka_unit_test(test_json_alloc_per_thread),
 	    cmocka_unit_test(test_json_alloc_with_jansson),
 	};

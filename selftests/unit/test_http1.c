@@ -205,6 +205,35 @@ static void test_every_split(void **state)
 	}
 }
 
+/*
+ * Entries reach the sink without a jansson tree when nothing needs one: a GET's, a form POST's
+ * (the GraphQL check has no reason to read its body); a JSON body is read by that check,
+ * through the tree.
+ */
+static void test_no_tree(void **state)
+{
+	struct fx f;
+
+	(void)state;
+	fx_open(&f);
+	c2s(&f, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+	s2c(&f, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	assert_int_equal(n_entries(&f), 1);
+	assert_int_equal(f.with_tree, 0);
+	c2s(&f, "POST /form HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+		"Content-Length: 3\r\n\r\na=1");
+	s2c(&f, "HTTP/1.1 204 No Content\r\n\r\n");
+	assert_int_equal(n_entries(&f), 2);
+	assert_int_equal(f.with_tree, 0);
+	assert_str(&f, 1, "request.body.text", "a=1");
+	c2s(&f, "POST /j HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+	s2c(&f, "HTTP/1.1 204 No Content\r\n\r\n");
+	assert_int_equal(n_entries(&f), 3);
+	assert_int_equal(f.with_tree, 1);
+	assert_str(&f, 2, "request.body.text", "{}");
+	fx_free(&f);
+}
+
 /* ---- pairing ---- */
 
 static void test_keepalive_and_pipelining(void **state)
@@ -247,6 +276,7 @@ static void test_keepalive_and_pipelining(void **state)
 	assert_str(&f, 0, "id", "1-1");
 	assert_str(&f, 6, "id", "1-7");
 	assert_int_equal(fx_stats(&f).parse_errors, 0);
+	assert_int_equal(f.with_tree, 0); /* all their fields are in the compact part */
 	fx_free(&f);
 }
 
@@ -1033,6 +1063,7 @@ int main(void)
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_exchange_fields),
 		cmocka_unit_test(test_every_split),
+		cmocka_unit_test(test_no_tree),
 		cmocka_unit_test(test_keepalive_and_pipelining),
 		cmocka_unit_test(test_chunked_trailers),
 		cmocka_unit_test(test_100_continue),

@@ -205,7 +205,7 @@ static void test_entry_compact(void **state)
 	assert_int_equal(h1_entry_set(e, false, h1_ref_head(&req)), 0);
 	assert_non_null(e->compact);
 	assert_int_equal(json_object_size(e->fields), 0);
-	json_object_set_new(e->fields, "tls", json_true()); /* what the engine adds */
+	json_object_set_new(entry_fields_rw(e), "tls", json_true()); /* what the engine adds */
 	entry_field_get(e, (const char *[]){"request", "method"}, 2, &v);
 	assert_int_equal(v.type, ENTRY_VALUE_STRING);
 	assert_string_equal(v.s, "POST");

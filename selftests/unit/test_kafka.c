@@ -718,8 +718,8 @@ static void test_produce_v9_records(void **state)
 	assert_str(&f, 0, "response.error_name", "NONE");
 	e = entry_new();
 	e->protocol = "kafka";
-	json_object_set(e->fields, "request", eget(&f, 0, "request"));
-	json_object_set(e->fields, "response", eget(&f, 0, "response"));
+	json_object_set(entry_fields_rw(e), "request", eget(&f, 0, "request"));
+	json_object_set(entry_fields_rw(e), "response", eget(&f, 0, "response"));
 	entry_format_line(e, line, sizeof(line));
 	assert_non_null(strstr(line, "Produce v9 #6 orders records=3 -> NONE"));
 	entry_free(e);

@@ -217,12 +217,12 @@ static json_t *http_entry(void)
 	e->request_ts_ns = 1000000000;
 	e->response_ts_ns = 1002000000;
 	e->src.names = entry_names_new("client", NULL);
-	assert_int_equal(json_object_set_new(e->fields, "request",
+	assert_int_equal(json_object_set_new(entry_fields_rw(e), "request",
 					      json_pack("{s:s, s:{s:s}, s:{s:i, s:b}}", "method",
 							"GET", "headers", "host", "a", "body",
 							"size", 3, "truncated", 0)),
 			 0);
-	assert_int_equal(json_object_set_new(e->fields, "response",
+	assert_int_equal(json_object_set_new(entry_fields_rw(e), "response",
 					      json_pack("{s:i, s:[{s:i, s:s}]}", "status", 200,
 							"interim_unknown", "status", 100, "x", "y")),
 			 0);

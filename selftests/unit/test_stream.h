@@ -25,6 +25,7 @@ struct fx {
 	json_t *out;   /* entries as JSON, in emission order */
 	json_t *lines; /* and as text lines (entry_format_line) */
 	uint64_t ts;
+	unsigned with_tree; /* entries that came with a fields tree (e->fields) */
 };
 
 static void fx_schema_problem(const char *path, const char *problem, void *ctx)
@@ -36,10 +37,14 @@ static void fx_schema_problem(const char *path, const char *problem, void *ctx)
 static void fx_collect(void *ctx, const struct entry *e)
 {
 	struct fx *f = ctx;
-	json_t *o = entry_to_json(e);
-	char *s = json_dumps(o, JSON_COMPACT);
+	json_t *o;
+	char *s;
 	char line[1024];
 
+	if (e->fields) /* before entry_to_json(), which makes it */
+		f->with_tree++;
+	o = entry_to_json(e);
+	s = json_dumps(o, JSON_COMPACT);
 	assert_non_null(s);
 	assert_true(entry_format_line(e, line, sizeof(line)) > 0);
 	json_array_append_new(f->lines, json_string(line));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "entry/entry.h"
 #include "entry/entry_json.h"
+#include "entry/json_alloc.h"
 #include "protocols/protocol.h"
 
 #include <arpa/inet.h>
@@ -17,17 +18,13 @@
 #endif
 
 
+/* One entry per request: its block comes from the small-block cache (json_alloc.h). */
 struct entry *entry_new(void)
 {
-	struct entry *e = calloc(1, sizeof(*e));
+	struct entry *e = json_alloc_zalloc(sizeof(*e));
 
 	if (!e)
 		return NULL;
-	e->fields = json_object();
-	if (!e->fields) {
-		free(e);
-		return NULL;
-	}
 	e->protocol = "unknown";
 	return e;
 }
@@ -41,7 +38,14 @@ void entry_free(struct entry *e)
 	if (e->compact)
 		e->compact_ops->free(e->compact);
 	json_decref(e->fields);
-	free(e);
+	json_alloc_free(e);
+}
+
+json_t *entry_fields_rw(struct entry *e)
+{
+	if (!e->fields)
+		e->fields = json_object();
+	return e->fields;
 }
 
 void entry_set_compact(struct entry *e, const struct entry_compact_ops *ops, void *c)
@@ -63,7 +67,7 @@ json_t *entry_fields(const struct entry *ce)
 	const char *k;
 
 	if (!e->compact)
-		return e->fields;
+		return entry_fields_rw(e);
 	if (e->compact_ops->to_tree) {
 		obj = json_object();
 		if (obj && e->compact_ops->to_tree(e->compact, obj)) {

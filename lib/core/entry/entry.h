@@ -113,8 +113,10 @@ struct entry {
 	uint32_t stream_id;      /* HTTP/2 stream; 0 when not HTTP/2 */
 	enum entry_missing missing;
 	enum entry_missing_reason missing_reason;
-	json_t *fields;          /* object: protocol fields, owned by the entry; with a compact
-				  * part, only those added after it: read with entry_fields() */
+	json_t *fields;          /* object: protocol fields, owned by the entry; NULL until one is
+				  * added (entry_fields_rw()): most HTTP entries have only their
+				  * compact part. With a compact part, only those added after it:
+				  * read with entry_fields() */
 	/* A dissector's compact protocol fields (or NULL): members kept as byte ranges and
 	 * written to JSON directly, without a tree (an HTTP/1 entry's tree was a third of its
 	 * live cost). They come before the members of `fields` in the entry's JSON. */
@@ -175,9 +177,17 @@ struct entry_value {
  * The entry's protocol fields as one jansson object: a compact part is turned into members
  * of e->fields (before those already there) on the first call, and the entry keeps them:
  * entries are used by one thread at a time, so e is written through const here. NULL only
- * when e->fields is (ENOMEM is returned as the fields without the compact part).
+ * on ENOMEM when the entry has no tree yet (an ENOMEM with a compact part is returned as the
+ * fields without it).
  */
 json_t *entry_fields(const struct entry *e);
+
+/*
+ * e->fields, made on the first call: where a dissector adds protocol fields to the tree
+ * (without turning a compact part into members, as entry_fields() does). NULL on ENOMEM, which
+ * json_object_set_new() takes as a failed set (it frees the value).
+ */
+json_t *entry_fields_rw(struct entry *e);
 
 /* The value at path (top-level key first) of e's protocol fields, from the compact part when
  * it has it (no tree built), else from e->fields. Without room for strings (out's tmp is
@@ -199,7 +209,7 @@ bool entry_common_get(const struct entry *e, const char *const *path, size_t dep
 /* Give e a compact part (e takes c; e must have none yet and no fields set before). */
 void entry_set_compact(struct entry *e, const struct entry_compact_ops *ops, void *c);
 
-/* A new entry with an empty fields object; NULL on ENOMEM. */
+/* A new entry without protocol fields (fields NULL); NULL on ENOMEM. */
 struct entry *entry_new(void);
 void entry_free(struct entry *e);
 

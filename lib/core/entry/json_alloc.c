@@ -3,8 +3,18 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
+
+void *json_alloc_zalloc(size_t n)
+{
+	void *p = json_alloc_malloc(n);
+
+	if (p)
+		memset(p, 0, n);
+	return p;
+}
 
 #if defined(__GLIBC__)
 #include <malloc.h>

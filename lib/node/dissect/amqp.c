@@ -1026,7 +1026,7 @@ static struct item *item_new(struct amqp *st, enum item_kind kind, enum tcp_dir 
 	it->order = ++st->order;
 	it->e->protocol = "amqp";
 	if (req) {
-		json_object_set_new(it->e->fields, "request", req);
+		json_object_set_new(entry_fields_rw(it->e), "request", req);
 		it->req = req;
 		it->e->request_ts_ns = ts;
 		it->e->request_end_ns = ts_end;
@@ -1040,7 +1040,7 @@ static void item_response(struct item *it, json_t *resp, uint64_t ts, uint64_t t
 {
 	if (!resp)
 		return;
-	json_object_set(it->e->fields, "response", resp);
+	json_object_set(entry_fields_rw(it->e), "response", resp);
 	it->resp = resp;
 	it->e->response_ts_ns = ts;
 	it->e->response_end_ns = ts_end;
@@ -1683,7 +1683,7 @@ static void on_settle(struct amqp *st, struct chan *ch, enum tcp_dir sender, uin
 
 				entry_format_time(ts, t);
 				json_object_set_new(ack, "time", json_string(t));
-				json_object_set_new(it->e->fields, "ack", ack);
+				json_object_set_new(entry_fields_rw(it->e), "ack", ack);
 			}
 		} else {
 			item_response(it, m, ts, ts_end, wire);

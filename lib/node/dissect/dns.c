@@ -183,7 +183,7 @@ static struct entry *entry_for(struct dns *st, enum tcp_dir query_dir)
 	e->protocol = "dns";
 	if (query_dir == TCP_DIR_S2C)
 		swap_ends(e);
-	json_object_set_new(e->fields, "transport", json_string(st->udp ? "udp" : "tcp"));
+	json_object_set_new(entry_fields_rw(e), "transport", json_string(st->udp ? "udp" : "tcp"));
 	return e;
 }
 
@@ -191,7 +191,7 @@ static void set_half(struct entry *e, const char *key, json_t *msg, uint64_t wir
 		     uint64_t ts_end)
 {
 	if (msg)
-		json_object_set_new(e->fields, key, msg);
+		json_object_set_new(entry_fields_rw(e), key, msg);
 	if (!strcmp(key, "request")) {
 		e->request_ts_ns = ts;
 		e->request_end_ns = ts_end;
@@ -423,7 +423,7 @@ static void on_response(struct dns *st, enum tcp_dir dir, const struct dns_summa
 		e->missing_reason = ENTRY_REASON_GAP;
 	} else {
 		e->missing_reason = ENTRY_REASON_UNSOLICITED;
-		json_object_set_new(e->fields, "unsolicited", json_true());
+		json_object_set_new(entry_fields_rw(e), "unsolicited", json_true());
 	}
 	conn_emit(st->c, e);
 }

@@ -338,11 +338,11 @@ static void conn_emit_stream_fields(const struct conn *c, struct entry *e)
 	if (!c->tls && !c->pid)
 		return;
 	if (c->tls)
-		json_object_set_new(e->fields, "tls", json_true());
+		json_object_set_new(entry_fields_rw(e), "tls", json_true());
 	if (c->pid)
-		json_object_set_new(e->fields, "pid", json_integer(c->pid));
+		json_object_set_new(entry_fields_rw(e), "pid", json_integer(c->pid));
 	if (c->process[0])
-		json_object_set_new(e->fields, "process", json_string(c->process));
+		json_object_set_new(entry_fields_rw(e), "process", json_string(c->process));
 }
 
 void conn_emit(struct conn *c, struct entry *e)
@@ -358,7 +358,7 @@ void conn_emit(struct conn *c, struct entry *e)
 	}
 	conn_entry_id(c, e);
 	if (c->tunnel_ref)
-		json_object_set_new(e->fields, "tunnel", json_deep_copy(c->tunnel_ref));
+		json_object_set_new(entry_fields_rw(e), "tunnel", json_deep_copy(c->tunnel_ref));
 	conn_emit_stream_fields(c, e);
 	if (eng->cfg.names) {
 		uint64_t ts = e->request_ts_ns ? e->request_ts_ns : e->response_ts_ns;

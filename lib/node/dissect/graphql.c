@@ -297,6 +297,12 @@ int graphql_annotate(struct entry *e)
 	      (ctv.type == ENTRY_VALUE_STRING && strstr(ctv.s, "application/graphql"))) &&
 	    qv.type != ENTRY_VALUE_STRING && qv.type != ENTRY_VALUE_OTHER)
 		return 0;
+	/* A body under a content type that is neither GraphQL nor JSON, without ?query=: the
+	 * tree would not be read (a form's or a file's POST). Its tree, made for nothing, cost
+	 * more than the entry's JSON. */
+	if (qv.type == ENTRY_VALUE_ABSENT && ctv.type == ENTRY_VALUE_STRING &&
+	    !strstr(ctv.s, "application/graphql") && !strstr(ctv.s, "json"))
+		return 0;
 	req = json_object_get(entry_fields(e), "request");
 	ct = json_string_value(json_object_get(req, "content_type"));
 	text = body_text(req);
@@ -347,7 +353,7 @@ int graphql_annotate(struct entry *e)
 		return 0;
 	}
 	add_response_errors(g, json_object_get(entry_fields(e), "response"));
-	json_object_set_new(e->fields, "graphql", g);
+	json_object_set_new(entry_fields_rw(e), "graphql", g);
 	e->protocol = "graphql";
 	return 1;
 }

@@ -28,6 +28,7 @@
 #include "dissect/http_common.h"
 #include "dissect/pending.h"
 #include "dissect/tunnel.h"
+#include "entry/json_alloc.h"
 
 /* Target bytes after which a consistent request line is taken by detect(): the engine gives
  * up detection after a few dozen bytes, and long URLs must still be recognised. */
@@ -313,7 +314,7 @@ static void xch_free(struct xch *x)
 	if (!x)
 		return;
 	entry_free(x->e);
-	free(x);
+	json_alloc_free(x);
 }
 
 static struct xch *xch_of(struct pending_link *l)
@@ -349,7 +350,7 @@ static void xch_try_emit(struct h1 *st, struct xch *x)
 		return;
 	x->e = NULL;
 	if (!e) {
-		free(x);
+		json_alloc_free(x);
 		return;
 	}
 	has_req = h1_entry_has(e, "request");
@@ -357,7 +358,7 @@ static void xch_try_emit(struct h1 *st, struct xch *x)
 	/* Nothing of either half was understood: nothing to show (the gap is counted). */
 	if (!has_req && !has_resp && !h1_entry_has(e, "interim")) {
 		entry_free(e);
-		free(x);
+		json_alloc_free(x);
 		return;
 	}
 	e->protocol = "http";
@@ -368,20 +369,21 @@ static void xch_try_emit(struct h1 *st, struct xch *x)
 		e->missing = has_req ? ENTRY_INCOMPLETE_REQUEST : ENTRY_MISSING_REQUEST;
 		e->missing_reason = x->req_why;
 	}
-	free(x);
+	json_alloc_free(x);
 	conn_emit(st->c, e);
 }
 
 static struct xch *xch_new(struct h1 *st)
 {
-	struct xch *x = calloc(1, sizeof(*x));
+	/* one per request: from the small-block cache (json_alloc.h) */
+	struct xch *x = json_alloc_zalloc(sizeof(*x));
 
 	if (!x) {
 		return NULL;
 	}
 	x->e = conn_entry_new(st->c);
 	if (!x->e) {
-		free(x);
+		json_alloc_free(x);
 		return NULL;
 	}
 	x->e->protocol = "http";
@@ -844,7 +846,7 @@ static void switched(struct h1 *st, struct xch *x, struct msg *m, uint64_t ts_en
 		add_interim(x, m);
 		if (!conn_switch(st->c, "http2", e)) {
 			x->e = NULL;
-			free(x);
+			json_alloc_free(x);
 			return;
 		}
 		/* No http2 dissector: the entry ends with the 101. */
@@ -914,7 +916,7 @@ static void response_done(struct h1 *st, struct msg *m, uint64_t ts_end)
 
 			/* The tunnel emits the entry once it knows what it carries. */
 			x->e = NULL;
-			free(x);
+			json_alloc_free(x);
 			st->tun = tunnel_open(st->c, e, json_string_value(json_object_get(req, "url")));
 			return;
 		}

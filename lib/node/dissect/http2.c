@@ -454,7 +454,7 @@ static struct entry *stream_entry(struct conn *c, struct stream *s, enum entry_m
 	} else if (json_object_get(e->fields, "request")) {
 		/* h2c: the upgrade request came over HTTP/1.1 and keeps its own fields */
 		if (!json_object_get(e->fields, "upgrade"))
-			json_object_set_new(e->fields, "upgrade", json_string("h2c"));
+			json_object_set_new(entry_fields_rw(e), "upgrade", json_string("h2c"));
 	}
 	if (rs->hd) {
 		h1_head_end_h2(
@@ -464,8 +464,9 @@ static struct entry *stream_entry(struct conn *c, struct stream *s, enum entry_m
 		h1_entry_set(e, true, rs->hd);
 		rs->hd = NULL;
 	}
-	/* the members after the heads (with a compact part, e->fields holds only those) */
-	f = e->fields;
+	/* the members after the heads (with a compact part, e->fields holds only those); the
+	 * object is made only when one of them is there */
+	f = s->interim || s->pushed || s->rst || s->goaway || g ? entry_fields_rw(e) : e->fields;
 	if (rs->ts) {
 		e->response_ts_ns = rs->ts;
 		e->response_end_ns = rs->end_ts;
@@ -838,7 +839,7 @@ static void tunnel_stream_start(struct h2 *h, struct conn *c, struct stream *s)
 			h->st.tunnels_extended++;
 		else
 			h->st.tunnels_refused++;
-		json_object_set_new(e->fields, "tunnel_kind", json_string("not_dissected"));
+		json_object_set_new(entry_fields_rw(e), "tunnel_kind", json_string("not_dissected"));
 		conn_emit(c, e);
 	} else if (e) {
 		h->st.tunnels++;

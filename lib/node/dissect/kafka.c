@@ -1644,7 +1644,7 @@ static void handle_request(struct kafka_st *st, const struct kmsg *m,
 		values = decode_body(st, h.api->request, h.api_version, h.flex, m->p + h.len,
 				     m->n - h.len, m->cut, h.len, o, false, budget);
 	}
-	json_object_set_new(e->fields, "request", o);
+	json_object_set_new(entry_fields_rw(e), "request", o);
 	if (h.api_key == 0 && acks_zero(o)) {
 		/* acks=0: the broker never answers. */
 		json_object_set_new(o, "no_response", json_true());
@@ -1743,7 +1743,7 @@ static void handle_response(struct kafka_st *st, const struct kmsg *m,
 	e->response_ts_ns = m->ts_first;
 	e->response_end_ns = m->ts_end;
 	e->response_size = 4 + (uint64_t)m->len;
-	json_object_set_new(e->fields, "response", o);
+	json_object_set_new(entry_fields_rw(e), "response", o);
 	emit(st, e);
 	return;
 out:

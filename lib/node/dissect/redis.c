@@ -1013,7 +1013,7 @@ static void sub_emit(struct redis *st, struct cmd *x)
 		    o, "type", json_string(names[x->reply_type] ? names[x->reply_type] : "array"));
 		json_object_set(o, "value", x->replies);
 		json_object_set_new(o, "replies", json_integer(x->got));
-		json_object_set_new(x->e->fields, "response", o);
+		json_object_set_new(entry_fields_rw(x->e), "response", o);
 	} else {
 		json_decref(o);
 	}
@@ -1340,7 +1340,7 @@ static void req_finish(struct redis *st, uint64_t ts_end, bool cut, enum entry_m
 	x->e->request_ts_ns = d->ts_first;
 	x->e->request_end_ns = ts_end;
 	x->e->request_size = d->wire;
-	json_object_set_new(x->e->fields, "request", req_json(q));
+	json_object_set_new(entry_fields_rw(x->e), "request", req_json(q));
 	if (st->db >= 0 && x->e)
 		json_object_set_new(json_object_get(x->e->fields, "request"), "db",
 				    json_integer(st->db));
@@ -1378,7 +1378,7 @@ static void req_finish(struct redis *st, uint64_t ts_end, bool cut, enum entry_m
 			json_object_set_new(t, "command_count", json_integer(st->tx_count));
 			if (st->tx_count > REDIS_TX_MAX)
 				json_object_set_new(t, "commands_truncated", json_true());
-			json_object_set_new(x->e->fields, "transaction", t);
+			json_object_set_new(entry_fields_rw(x->e), "transaction", t);
 		}
 		st->multi = false;
 		st->tx_count = 0;
@@ -1407,7 +1407,7 @@ static void req_finish(struct redis *st, uint64_t ts_end, bool cut, enum entry_m
 	req_reset(q);
 	if (no_reply) {
 		/* Answered by no reply, by the client's choice: complete as it is. */
-		json_object_set_new(x->e->fields, "no_reply", json_true());
+		json_object_set_new(entry_fields_rw(x->e), "no_reply", json_true());
 		cmd_emit(st, x, false, ENTRY_REASON_NONE);
 		return;
 	}
@@ -2031,7 +2031,7 @@ static void cmd_complete(struct redis *st, struct cmd *x, uint64_t ts_end)
 		x->e->response_ts_ns = d->ts_first;
 		x->e->response_end_ns = ts_end;
 		x->e->response_size = d->wire;
-		json_object_set_new(x->e->fields, "response", rep_json(st));
+		json_object_set_new(entry_fields_rw(x->e), "response", rep_json(st));
 	}
 	reply_effects(st, x);
 	cmd_emit(st, x, false, ENTRY_REASON_NONE);
@@ -2050,7 +2050,7 @@ static void orphan_emit(struct redis *st, enum entry_missing_reason why, uint64_
 	e->response_ts_ns = d->ts_first;
 	e->response_end_ns = ts_end;
 	e->response_size = d->wire;
-	json_object_set_new(e->fields, "response", rep_json(st));
+	json_object_set_new(entry_fields_rw(e), "response", rep_json(st));
 	e->missing = ENTRY_MISSING_REQUEST;
 	e->missing_reason = why;
 	conn_emit(st->c, e);
@@ -2085,7 +2085,7 @@ static void push_emit(struct redis *st, const char *kind, uint64_t ts_end)
 	e->response_ts_ns = d->ts_first;
 	e->response_end_ns = ts_end;
 	e->response_size = d->wire;
-	json_object_set_new(e->fields, "response", rep_json(st));
+	json_object_set_new(entry_fields_rw(e), "response", rep_json(st));
 	p = json_object();
 	if (p) {
 		json_object_set_new(p, "kind", json_string(kind));
@@ -2104,7 +2104,7 @@ static void push_emit(struct redis *st, const char *kind, uint64_t ts_end)
 		} else if (!strcmp(kind, "invalidate")) {
 			set_elem(p, "keys", v, 1);
 		}
-		json_object_set_new(e->fields, "push", p);
+		json_object_set_new(entry_fields_rw(e), "push", p);
 	}
 	conn_emit(st->c, e);
 }
@@ -2331,7 +2331,7 @@ static void rep_cut(struct redis *st, enum entry_missing_reason why, uint64_t ts
 			x->e->response_ts_ns = d->ts_first;
 			x->e->response_end_ns = ts;
 			x->e->response_size = d->wire;
-			json_object_set_new(x->e->fields, "response", rep_json(st));
+			json_object_set_new(entry_fields_rw(x->e), "response", rep_json(st));
 		}
 		cmd_emit(st, x, true, why);
 	}

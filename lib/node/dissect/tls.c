@@ -156,20 +156,20 @@ static void emit(struct tls *st, bool done, enum entry_missing_reason why, uint6
 	st->e = NULL;
 	st->emitted = true;
 	if (st->req)
-		json_object_set_new(e->fields, "request", st->req);
+		json_object_set_new(entry_fields_rw(e), "request", st->req);
 	if (st->resp)
-		json_object_set_new(e->fields, "response", st->resp);
+		json_object_set_new(entry_fields_rw(e), "response", st->resp);
 	if (st->alerts)
-		json_object_set_new(e->fields, "alerts", st->alerts);
+		json_object_set_new(entry_fields_rw(e), "alerts", st->alerts);
 	st->req = st->resp = st->alerts = NULL;
 	st->json_bytes = 0;
 	if (st->server_hello && (v = tls_version_name(st->version)))
 		snprintf(e->version, sizeof(e->version), "%s", v);
-	json_object_set_new(e->fields, "established", json_boolean(done));
+	json_object_set_new(entry_fields_rw(e), "established", json_boolean(done));
 	if (done) {
 		e->response_end_ns = ts;
 		if (e->request_ts_ns && ts >= e->request_ts_ns)
-			json_object_set_new(e->fields, "handshake_ms",
+			json_object_set_new(entry_fields_rw(e), "handshake_ms",
 					    json_real((double)(ts - e->request_ts_ns) / 1e6));
 	}
 	e->request_size = st->s[TCP_DIR_C2S].bytes;

@@ -90,7 +90,7 @@ static void decide(struct tunnel *t, enum tunnel_kind kind)
 	if (kind == TUNNEL_TLS)
 		conn_count_tunnel_tls(t->c);
 	t->kind = kind;
-	json_object_set_new(outer->fields, "tunnel_kind", json_string(kind_name(kind)));
+	json_object_set_new(entry_fields_rw(outer), "tunnel_kind", json_string(kind_name(kind)));
 	conn_emit(t->c, outer);
 	/* Whatever the client sent while the kind was open goes first. */
 	if (t->inner && t->head_len)
@@ -108,7 +108,7 @@ struct tunnel *tunnel_open(struct conn *c, struct entry *outer, const char *auth
 				   authority ? authority : "");
 	if (!t || !t->ref) {
 		free(t);
-		json_object_set_new(outer->fields, "tunnel_kind",
+		json_object_set_new(entry_fields_rw(outer), "tunnel_kind",
 				    json_string(kind_name(TUNNEL_NOT_DISSECTED)));
 		conn_emit(c, outer);
 		return NULL;
