@@ -73,6 +73,8 @@ struct pcap_store_stats {
 	uint64_t segments_incompressible; /* left uncompressed: their first 8 MiB did not shrink
 					     by 1/16 (encrypted or random payloads) */
 	uint64_t segments_evicted;    /* deleted to respect the limit */
+	uint64_t segments_recycled;   /* of those, plain .pcap files the next segment was written
+					 over in place (counted in segments_evicted too) */
 	uint64_t packets_evicted;     /* packets in evicted segments (a .pcap.zst carries its count
 					 in a trailing zstd skippable frame; 0 if it has none) */
 	uint64_t store_bytes;         /* current size of the store on disk (apparent size), counted
