@@ -257,6 +257,17 @@ static unsigned long long name_seq(const char *name)
 }
 
 /* What `du -sb --apparent-size dir` reports: the directory itself plus every entry. */
+/* The path of the store's only segment file. */
+static void only_segment(const char *dir, char *path, size_t len)
+{
+	char **names;
+	int nn = list_names(dir, &names);
+
+	assert_int_equal(nn, 1);
+	snprintf(path, len, "%s/%s", dir, names[0]);
+	free_names(names, nn);
+}
+
 static uint64_t apparent_size(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -1086,14 +1097,14 @@ static void test_recycle_end_mark(void **state)
 {
 	static const unsigned char mark[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 					       0xff, 0xff, 0xff, 0xff, 'F',  'L',  'O',  'E'};
-	char dir[128], path[256], out[160], err[256], **names;
+	char dir[128], path[256], out[160], err[256];
 	struct pcap_export_stats es;
 	struct pcap_store *s;
 	struct readback rb;
 	unsigned char *buf;
 	size_t len;
 	struct stat sb;
-	int nn, fd;
+	int fd;
 
 	(void)state;
 	new_dir(dir, sizeof(dir));
@@ -1101,10 +1112,7 @@ static void test_recycle_end_mark(void **state)
 	s = open_store(dir, 64ull << 20, 0, 0);
 	write_range(s, 0, 300);
 	assert_int_equal(pcap_store_close(s), 0);
-	nn = list_names(dir, &names);
-	assert_int_equal(nn, 1);
-	snprintf(path, sizeof(path), "%s/%s", dir, names[0]);
-	free_names(names, nn);
+	only_segment(dir, path, sizeof(path));
 
 	/* Behind the mark: the file's own first 100 records again, whole and valid. */
 	buf = read_file(path, &len);
@@ -1250,12 +1258,11 @@ static void test_filter(void **state)
 
 static void test_truncated(void **state)
 {
-	char dir[128], path[256], out[160], err[256], **names;
+	char dir[128], path[256], out[160], err[256];
 	struct pcap_export_stats es;
 	struct pcap_store *s;
 	struct readback rb;
 	struct stat sb;
-	int nn;
 
 	(void)state;
 	new_dir(dir, sizeof(dir));
@@ -1271,10 +1278,7 @@ static void test_truncated(void **state)
 	assert_int_equal(pcap_store_close(s), 0);
 
 	/* Cut the last record in the middle, as a reader of the active segment may see it. */
-	nn = list_names(dir, &names);
-	assert_int_equal(nn, 1);
-	snprintf(path, sizeof(path), "%s/%s", dir, names[0]);
-	free_names(names, nn);
+	only_segment(dir, path, sizeof(path));
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(truncate(path, sb.st_size - 5), 0);
 	assert_int_equal(
