@@ -169,6 +169,7 @@ struct pcap_store {
 	unsigned cool_head, cool_n;
 	pthread_cond_t cool_cv; /* timed waits for cooling bytes (CLOCK_MONOTONIC) */
 	uint64_t headroom;	/* evict ahead to keep this free, so writers rarely wait */
+	unsigned unlinking;	/* unlink_unlocked calls under way (their bytes still counted) */
 	uint64_t next_seq;
 	struct pcap_store_stats st;
 	uint64_t lost_reported; /* st.packets_lost when flush/close last returned */
@@ -435,25 +436,46 @@ static void unlink_seg(struct pcap_store *s, const struct segment *g, const char
 	unlinkat(s->dirfd, name, 0);
 }
 
-/* Delete a segment's files, then uncount them: the count never drops below the disk. */
+/*
+ * Delete files whose n bytes are counted, then uncount them (the count never drops below the
+ * disk), with mu dropped meanwhile: unlinking a segment frees its page cache, milliseconds for
+ * tens of MiB, and the writer must not wait for that on mu, least of all behind the compressor
+ * at idle priority (docs/bench.md, "Evicted segments written over"). The files are off the
+ * list already: nobody else touches them. While they go, reserve_locked waits rather than give
+ * up for want of something to evict (unlinking). Returns with mu held.
+ */
+static void unlink_unlocked(struct pcap_store *s, const char *a, const char *b, uint64_t n)
+{
+	s->unlinking++;
+	pthread_mutex_unlock(&s->mu);
+	unlinkat(s->dirfd, a, 0);
+	if (b)
+		unlinkat(s->dirfd, b, 0);
+	pthread_mutex_lock(&s->mu);
+	s->unlinking--;
+	release_locked(s, n);
+	dir_update_locked(s);
+	pthread_cond_broadcast(&s->cool_cv);
+}
+
+/* Take a segment off the list and delete its files (mu is dropped meanwhile). */
 static void evict_locked(struct pcap_store *s, struct segment *g)
 {
-	if (g->state == SEG_COMPRESSED) {
-		unlink_seg(s, g, ".pcap.zst");
-	} else {
-		unlink_seg(s, g, ".pcap");
-		if (g->state == SEG_COMPRESSING)
-			unlink_seg(s, g, ".pcap.zst.tmp");
-	}
-	release_locked(s, g->bytes + g->tmp_bytes);
+	char a[NAME_MAX_LEN], b[NAME_MAX_LEN];
+	bool two = g->state == SEG_COMPRESSING;
+	uint64_t n = g->bytes + g->tmp_bytes;
+
+	seg_name(a, g, g->state == SEG_COMPRESSED ? ".pcap.zst" : ".pcap");
+	if (two)
+		seg_name(b, g, ".pcap.zst.tmp");
 	g->bytes = g->tmp_bytes = 0;
 	s->st.segments_evicted++;
 	s->st.packets_evicted += g->packets;
 	list_remove(s, g);
 	g->evicted = true;
-	dir_update_locked(s);
 	if (!g->busy)
 		free(g);
+	unlink_unlocked(s, a, two ? b : NULL, n);
 }
 
 /* The oldest segment that is not being written: the active one is always the newest. */
@@ -495,6 +517,11 @@ static int reserve_locked(struct pcap_store *s, uint64_t n, uint64_t *acct, stru
 		if (v && (needed || (s->store_bytes + n + s->headroom > s->limit &&
 				     v->state != SEG_COMPRESSING))) {
 			evict_locked(s, v);
+			continue;
+		}
+		if (needed && s->unlinking) {
+			/* Bytes on their way out (unlink_unlocked): wait for them. */
+			pthread_cond_wait(&s->cool_cv, &s->mu);
 			continue;
 		}
 		if (needed)
@@ -1240,12 +1267,15 @@ static void compress_finish_locked(struct pcap_store *s, struct segment *g, int 
 		else
 			s->st.last_errno = -err;
 	} else {
-		unlink_seg(s, g, ".pcap");
-		release_locked(s, g->bytes);
+		uint64_t raw = g->bytes;
+
+		seg_name(from, g, ".pcap");
 		g->bytes = g->tmp_bytes;
 		g->tmp_bytes = 0;
 		g->state = SEG_COMPRESSED;
 		s->st.segments_compressed++;
+		unlink_unlocked(s, from, NULL, raw);
+		return;
 	}
 	dir_update_locked(s);
 }
