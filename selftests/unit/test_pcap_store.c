@@ -257,6 +257,17 @@ static unsigned long long name_seq(const char *name)
 }
 
 /* What `du -sb --apparent-size dir` reports: the directory itself plus every entry. */
+/* The path of the store's only segment file. */
+static void only_segment(const char *dir, char *path, size_t len)
+{
+	char **names;
+	int nn = list_names(dir, &names);
+
+	assert_int_equal(nn, 1);
+	snprintf(path, len, "%s/%s", dir, names[0]);
+	free_names(names, nn);
+}
+
 static uint64_t apparent_size(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -968,7 +979,7 @@ static void test_limit_exact_accounting(void **state)
 {
 	char dir[128], out[160], err[256];
 	struct pcap_export_stats es;
-	struct pcap_store_stats st;
+	struct pcap_store_stats st, fin;
 	struct pcap_store *s;
 	struct readback rb;
 	const uint32_t n = 5000;
@@ -981,15 +992,19 @@ static void test_limit_exact_accounting(void **state)
 	write_range(s, 0, n);
 	assert_int_equal(pcap_store_flush(s), 0);
 	pcap_store_get_stats(s, &st);
-	assert_int_equal(pcap_store_close(s), 0);
+	/* What the store counts is what is on disk (the counted directory slack aside), a
+	 * recycled active segment's old bytes included... */
+	assert_true(apparent_size(dir) <= st.store_bytes);
+	assert_true(apparent_size(dir) + 4096 >= st.store_bytes);
+	assert_int_equal(pcap_store_close_stats(s, &fin), 0);
 	assert_int_equal(st.packets_written, n);
 	assert_int_equal(st.packets_lost, 0);
 	assert_true(st.segments_evicted > 0);
 	assert_true(st.store_bytes <= st.store_bytes_peak);
 	assert_true(st.store_bytes_peak <= 512 << 10);
-	/* What the store counts is what is on disk (the counted directory slack aside). */
-	assert_true(apparent_size(dir) <= st.store_bytes);
-	assert_true(apparent_size(dir) + 4096 >= st.store_bytes);
+	/* ...and after the close, which cuts them. */
+	assert_true(apparent_size(dir) <= fin.store_bytes);
+	assert_true(apparent_size(dir) + 4096 >= fin.store_bytes);
 
 	snprintf(out, sizeof(out), "%s/exact.pcap", base_dir);
 	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
@@ -997,6 +1012,135 @@ static void test_limit_exact_accounting(void **state)
 	read_back(out, &rb, true);
 	assert_int_equal(rb.first, st.packets_evicted);
 	assert_int_equal(rb.last, n - 1);
+	unlink(out);
+	rm_rf(dir);
+}
+
+/* Bytes of segment files written since index from..to of write_range (records, no header). */
+static uint64_t records_bytes(uint32_t from, uint32_t to)
+{
+	uint64_t b = 0;
+
+	for (uint32_t i = from; i <= to; i++)
+		b += 16 + frame_len(i);
+	return b;
+}
+
+/*
+ * Evicted plain segments are written over by the next segment (recycled). A live export sees
+ * exactly the new records (the old bytes behind them are never read as records), and once
+ * closed every file holds exactly its records: the old segment's tail is cut.
+ */
+static void test_recycle_written_over(void **state)
+{
+	char dir[128], path[256], out[160], err[256], **names;
+	struct pcap_export_stats es;
+	struct pcap_store_stats st, fin;
+	struct pcap_store *s;
+	struct readback rb;
+	uint64_t kept = 0;
+	struct stat sb;
+	const uint32_t n = 6000;
+	int nn;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	snprintf(out, sizeof(out), "%s/recycled.pcap", base_dir);
+	s = open_store(dir, 512 << 10, 0, 0);
+	for (uint32_t i = 0; i < n; i += 500) {
+		write_range(s, i, i + 500);
+		assert_int_equal(pcap_store_flush(s), 0);
+		/* Live, at every step: the newest records, in order, nothing else. */
+		assert_int_equal(
+		    pcap_store_export(dir, out, PCAP_EXPORT_REPLACE, NULL, &es, err, sizeof(err)), 0);
+		assert_int_equal(es.corrupt_segments, 0);
+		pcap_store_get_stats(s, &st);
+		assert_int_equal(es.packets_out, i + 500 - st.packets_evicted);
+		read_back(out, &rb, true);
+		assert_true(rb.in_order);
+		assert_int_equal(rb.first, st.packets_evicted);
+		assert_int_equal(rb.last, i + 499);
+		assert_true(apparent_size(dir) <= st.store_bytes);
+		assert_true(st.store_bytes_peak <= 512 << 10);
+	}
+	assert_true(st.segments_recycled > 0);
+	assert_true(st.segments_recycled <= st.segments_evicted);
+	assert_int_equal(pcap_store_close_stats(s, &fin), 0);
+	assert_int_equal(fin.packets_written, n);
+	assert_int_equal(fin.packets_lost, 0);
+	assert_true(apparent_size(dir) <= fin.store_bytes);
+	assert_true(apparent_size(dir) + 4096 >= fin.store_bytes);
+
+	/* Each file: the file header and its records, to the byte; read to a clean end. */
+	nn = list_names(dir, &names);
+	assert_true(nn > 1);
+	for (int k = 0; k < nn; k++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
+		read_back(path, &rb, true);
+		assert_true(rb.in_order);
+		assert_int_equal(stat(path, &sb), 0);
+		assert_int_equal((uint64_t)sb.st_size, 24 + records_bytes(rb.first, rb.last));
+		kept += rb.n;
+	}
+	free_names(names, nn);
+	assert_int_equal(kept, n - fin.packets_evicted);
+	unlink(out);
+	rm_rf(dir);
+}
+
+/*
+ * A recycled segment left by a killed writer: its records, the end mark (a record header with
+ * caplen 0xffffffff and "FLOE", docs/storage.md), then the old segment's bytes, which are valid
+ * records themselves. Export stops at the mark; reopening cuts the file there.
+ */
+static void test_recycle_end_mark(void **state)
+{
+	static const unsigned char mark[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					       0xff, 0xff, 0xff, 0xff, 'F',  'L',  'O',  'E'};
+	char dir[128], path[256], out[160], err[256];
+	struct pcap_export_stats es;
+	struct pcap_store *s;
+	struct readback rb;
+	unsigned char *buf;
+	size_t len;
+	struct stat sb;
+	int fd;
+
+	(void)state;
+	new_dir(dir, sizeof(dir));
+	snprintf(out, sizeof(out), "%s/endmark.pcap", base_dir);
+	s = open_store(dir, 64ull << 20, 0, 0);
+	write_range(s, 0, 300);
+	assert_int_equal(pcap_store_close(s), 0);
+	only_segment(dir, path, sizeof(path));
+
+	/* Behind the mark: the file's own first 100 records again, whole and valid. */
+	buf = read_file(path, &len);
+	assert_int_equal(len, 24 + records_bytes(0, 299));
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, mark, sizeof(mark)), (ssize_t)sizeof(mark));
+	assert_int_equal(write(fd, buf + 24, records_bytes(0, 99)), (ssize_t)records_bytes(0, 99));
+	close(fd);
+	free(buf);
+
+	assert_int_equal(pcap_store_export(dir, out, 0, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.corrupt_segments, 0);
+	assert_int_equal(es.truncated_segments, 1);
+	assert_int_equal(es.packets_out, 300);
+	read_back(out, &rb, true);
+	assert_int_equal(rb.first, 0);
+	assert_int_equal(rb.last, 299);
+
+	/* Reopened: cut at the mark (level 0: it stays a .pcap). */
+	s = open_store(dir, 64ull << 20, 0, 0);
+	assert_int_equal(pcap_store_close(s), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal((uint64_t)sb.st_size, 24 + records_bytes(0, 299));
+	assert_int_equal(
+	    pcap_store_export(dir, out, PCAP_EXPORT_REPLACE, NULL, &es, err, sizeof(err)), 0);
+	assert_int_equal(es.truncated_segments, 0);
+	assert_int_equal(es.packets_out, 300);
 	unlink(out);
 	rm_rf(dir);
 }
@@ -1114,12 +1258,11 @@ static void test_filter(void **state)
 
 static void test_truncated(void **state)
 {
-	char dir[128], path[256], out[160], err[256], **names;
+	char dir[128], path[256], out[160], err[256];
 	struct pcap_export_stats es;
 	struct pcap_store *s;
 	struct readback rb;
 	struct stat sb;
-	int nn;
 
 	(void)state;
 	new_dir(dir, sizeof(dir));
@@ -1135,10 +1278,7 @@ static void test_truncated(void **state)
 	assert_int_equal(pcap_store_close(s), 0);
 
 	/* Cut the last record in the middle, as a reader of the active segment may see it. */
-	nn = list_names(dir, &names);
-	assert_int_equal(nn, 1);
-	snprintf(path, sizeof(path), "%s/%s", dir, names[0]);
-	free_names(names, nn);
+	only_segment(dir, path, sizeof(path));
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(truncate(path, sb.st_size - 5), 0);
 	assert_int_equal(
@@ -1897,6 +2037,8 @@ int main(void)
 	    cmocka_unit_test(test_limit_counters),
 	    cmocka_unit_test(test_close_evicts_counted),
 	    cmocka_unit_test(test_limit_exact_accounting),
+	    cmocka_unit_test(test_recycle_written_over),
+	    cmocka_unit_test(test_recycle_end_mark),
 	    cmocka_unit_test(test_reopen),
 	    cmocka_unit_test(test_filter),
 	    cmocka_unit_test(test_truncated),

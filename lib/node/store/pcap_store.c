@@ -84,6 +84,16 @@
 #define TRAILER_BYTES	(8u + TRAILER_PAYLOAD)
 static const unsigned char trailer_tag[4] = {'F', 'L', 'O', 'E'};
 
+/*
+ * Where a recycled segment's new records end, while the old segment's bytes still follow
+ * (see wfile_write): a record header no PCAP reader accepts (caplen 0xffffffff, far above any
+ * snaplen), so that libpcap stops there instead of reading the old bytes as records. The
+ * store's readers (export, reopen) take it for the end of the segment.
+ */
+static const unsigned char end_mark[PCAP_REC_HDR] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+						     0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+						     'F',  'L',	 'O',  'E'};
+
 enum seg_state {
 	SEG_ACTIVE,	 /* being written by the writer thread */
 	SEG_CLOSED,	 /* complete .pcap, waiting for (or excluded from) compression */
@@ -127,8 +137,9 @@ struct chunk {
 /* The active segment's file: write errors are exact (see wfile_write). */
 struct wfile {
 	int fd;
-	uint64_t off; /* bytes that reached the file */
-	int err;      /* first write error; later writes are dropped */
+	uint64_t off;	/* bytes that reached the file */
+	uint64_t stale; /* recycled file: the old segment's bytes lie in [off, stale) */
+	int err;	/* first write error; later writes are dropped */
 };
 
 struct pcap_store {
@@ -158,6 +169,7 @@ struct pcap_store {
 	unsigned cool_head, cool_n;
 	pthread_cond_t cool_cv; /* timed waits for cooling bytes (CLOCK_MONOTONIC) */
 	uint64_t headroom;	/* evict ahead to keep this free, so writers rarely wait */
+	unsigned unlinking;	/* unlink_unlocked calls under way (their bytes still counted) */
 	uint64_t next_seq;
 	struct pcap_store_stats st;
 	uint64_t lost_reported; /* st.packets_lost when flush/close last returned */
@@ -424,25 +436,46 @@ static void unlink_seg(struct pcap_store *s, const struct segment *g, const char
 	unlinkat(s->dirfd, name, 0);
 }
 
-/* Delete a segment's files, then uncount them: the count never drops below the disk. */
+/*
+ * Delete files whose n bytes are counted, then uncount them (the count never drops below the
+ * disk), with mu dropped meanwhile: unlinking a segment frees its page cache, milliseconds for
+ * tens of MiB, and the writer must not wait for that on mu, least of all behind the compressor
+ * at idle priority (docs/bench.md, "Evicted segments written over"). The files are off the
+ * list already: nobody else touches them. While they go, reserve_locked waits rather than give
+ * up for want of something to evict (unlinking). Returns with mu held.
+ */
+static void unlink_unlocked(struct pcap_store *s, const char *a, const char *b, uint64_t n)
+{
+	s->unlinking++;
+	pthread_mutex_unlock(&s->mu);
+	unlinkat(s->dirfd, a, 0);
+	if (b)
+		unlinkat(s->dirfd, b, 0);
+	pthread_mutex_lock(&s->mu);
+	s->unlinking--;
+	release_locked(s, n);
+	dir_update_locked(s);
+	pthread_cond_broadcast(&s->cool_cv);
+}
+
+/* Take a segment off the list and delete its files (mu is dropped meanwhile). */
 static void evict_locked(struct pcap_store *s, struct segment *g)
 {
-	if (g->state == SEG_COMPRESSED) {
-		unlink_seg(s, g, ".pcap.zst");
-	} else {
-		unlink_seg(s, g, ".pcap");
-		if (g->state == SEG_COMPRESSING)
-			unlink_seg(s, g, ".pcap.zst.tmp");
-	}
-	release_locked(s, g->bytes + g->tmp_bytes);
+	char a[NAME_MAX_LEN], b[NAME_MAX_LEN];
+	bool two = g->state == SEG_COMPRESSING;
+	uint64_t n = g->bytes + g->tmp_bytes;
+
+	seg_name(a, g, g->state == SEG_COMPRESSED ? ".pcap.zst" : ".pcap");
+	if (two)
+		seg_name(b, g, ".pcap.zst.tmp");
 	g->bytes = g->tmp_bytes = 0;
 	s->st.segments_evicted++;
 	s->st.packets_evicted += g->packets;
 	list_remove(s, g);
 	g->evicted = true;
-	dir_update_locked(s);
 	if (!g->busy)
 		free(g);
+	unlink_unlocked(s, a, two ? b : NULL, n);
 }
 
 /* The oldest segment that is not being written: the active one is always the newest. */
@@ -484,6 +517,11 @@ static int reserve_locked(struct pcap_store *s, uint64_t n, uint64_t *acct, stru
 		if (v && (needed || (s->store_bytes + n + s->headroom > s->limit &&
 				     v->state != SEG_COMPRESSING))) {
 			evict_locked(s, v);
+			continue;
+		}
+		if (needed && s->unlinking) {
+			/* Bytes on their way out (unlink_unlocked): wait for them. */
+			pthread_cond_wait(&s->cool_cv, &s->mu);
 			continue;
 		}
 		if (needed)
@@ -533,17 +571,17 @@ static void count_lost(struct pcap_store *s, uint64_t n, int err)
 
 /* ---- the active segment (writer thread) ---- */
 
-static void wfile_write(struct wfile *w, const void *p, size_t n)
+/*
+ * n bytes at offset off. After a failure everything is dropped: the commit that sees w->err
+ * cuts the file back to its last good size.
+ */
+static void wfile_pwrite(struct wfile *w, const void *p, size_t n, uint64_t off)
 {
 	const char *buf = p;
 	size_t done = 0;
 
-	/*
-	 * After a failure everything is dropped: the commit that sees w->err cuts the file back
-	 * to its last good size.
-	 */
 	while (!w->err && done < n) {
-		ssize_t r = write(w->fd, buf + done, n - done);
+		ssize_t r = pwrite(w->fd, buf + done, n - done, (off_t)(off + done));
 
 		if (r < 0) {
 			if (errno != EINTR)
@@ -555,8 +593,34 @@ static void wfile_write(struct wfile *w, const void *p, size_t n)
 			continue;
 		}
 		done += (size_t)r;
-		w->off += (uint64_t)r;
 	}
+}
+
+/*
+ * Append n bytes (whole records, or the file header of a new file).
+ *
+ * In a recycled file (active_recycle) the old segment's bytes follow what was written, behind
+ * an end mark. A reader must never take them for records, even while this call runs: the
+ * page cache is copied page by page, and the file is already longer than the new records.
+ * So the records go in behind the mark first (with a new mark after them while old bytes
+ * remain beyond), and the first record's header replaces the mark last. A reader that finds
+ * that header also finds everything after it up to the new mark; one that reads the old mark
+ * stops there. Three calls per commit (a commit is a chunk of up to 1 MiB).
+ */
+static void wfile_write(struct wfile *w, const void *p, size_t n)
+{
+	const unsigned char *buf = p;
+
+	if (w->off < w->stale && n >= PCAP_REC_HDR) {
+		if (w->off + n + PCAP_REC_HDR <= w->stale)
+			wfile_pwrite(w, end_mark, PCAP_REC_HDR, w->off + n);
+		wfile_pwrite(w, buf + PCAP_REC_HDR, n - PCAP_REC_HDR, w->off + PCAP_REC_HDR);
+		wfile_pwrite(w, buf, PCAP_REC_HDR, w->off);
+	} else {
+		wfile_pwrite(w, buf, n, w->off);
+	}
+	if (!w->err)
+		w->off += n;
 }
 
 static void wfile_close(struct wfile *w)
@@ -588,14 +652,81 @@ static void file_header(unsigned char out[PCAP_FILE_HDR], uint32_t snaplen)
 	memcpy(out + 20, &linktype, 4);
 }
 
+/*
+ * The oldest segment, if the active one about to open should take over its file: a plain .pcap
+ * nobody reads (not being compressed), which the limit would evict while the new segment grows
+ * (the store is within a segment and the headroom of the limit).
+ */
+static struct segment *recycle_victim_locked(struct pcap_store *s)
+{
+	struct segment *v = oldest_evictable(s);
+
+	if (!v || v->state != SEG_CLOSED || v->busy || v->bytes < PCAP_FILE_HDR + PCAP_REC_HDR)
+		return NULL;
+	if (s->store_bytes + s->cool_bytes + s->seg_bytes + s->headroom <= s->limit)
+		return NULL;
+	return v;
+}
+
+/*
+ * Evict v by giving its file to the new active segment g (named name): the file header and an
+ * end mark are written over its start, then it is renamed. Writing over pages the page cache
+ * holds costs no page allocation, no block reservation and no freeing: under iperf3 the
+ * writer spent most of its CPU in unlink freeing evicted segments' pages (docs/bench.md).
+ * The file keeps its size until the new segment outgrows it or closes (active_close cuts it),
+ * so its bytes stay counted, now as g's, and none is freed: nothing cools.
+ * Returns the open file, or -errno: v is then evicted as usual, and the caller creates a file.
+ */
+static int active_recycle_locked(struct pcap_store *s, struct segment *v, struct segment *g,
+				 const char *name)
+{
+	unsigned char head[PCAP_FILE_HDR + PCAP_REC_HDR];
+	char old[NAME_MAX_LEN];
+	struct stat sb;
+	int fd, err = 0;
+
+	seg_name(old, v, ".pcap");
+	fd = openat(s->dirfd, old, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		err = -errno;
+	/* The count must be the file's size, or the limit would not hold. */
+	else if (fstat(fd, &sb) < 0)
+		err = -errno;
+	else if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != v->bytes)
+		err = -ESTALE;
+	if (!err) {
+		file_header(head, s->snaplen);
+		memcpy(head + PCAP_FILE_HDR, end_mark, PCAP_REC_HDR);
+		if (pwrite(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head))
+			err = -EIO;
+		else if (renameat2(s->dirfd, old, s->dirfd, name, RENAME_NOREPLACE) < 0)
+			err = -errno;
+	}
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		evict_locked(s, v);
+		return err;
+	}
+	g->bytes = v->bytes;
+	s->st.segments_evicted++;
+	s->st.segments_recycled++;
+	s->st.packets_evicted += v->packets;
+	list_remove(s, v);
+	free(v); /* not busy: only a compressing segment is */
+	return fd;
+}
+
 static int active_open(struct pcap_store *s)
 {
 	struct segment *g = calloc(1, sizeof(*g));
 	char stamp[32], name[NAME_MAX_LEN];
 	unsigned char hdr[PCAP_FILE_HDR];
+	struct segment *v;
 	struct timespec now;
 	struct tm tm;
-	int fd = -1, err;
+	int fd = -1, err = 0;
+	bool recycled = false;
 
 	if (!g)
 		return -ENOMEM;
@@ -604,22 +735,30 @@ static int active_open(struct pcap_store *s)
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 
 	pthread_mutex_lock(&s->mu);
-	/* The file header is counted before it is written. */
-	err = reserve_locked(s, PCAP_FILE_HDR, &g->bytes, NULL, false);
-	if (!err) {
-		g->seq = s->next_seq;
-		snprintf(g->base, sizeof(g->base), "floe-%010" PRIu64 "-%s", g->seq, stamp);
-		seg_name(name, g, ".pcap");
-		fd = store_create(s, name, O_WRONLY, false);
-		if (fd < 0) {
-			err = fd;
-			s->store_bytes -= g->bytes;
-		} else {
-			s->next_seq++;
-			g->state = SEG_ACTIVE;
-			list_append(s, g);
-			dir_update_locked(s);
+	g->seq = s->next_seq;
+	snprintf(g->base, sizeof(g->base), "floe-%010" PRIu64 "-%s", g->seq, stamp);
+	seg_name(name, g, ".pcap");
+	v = recycle_victim_locked(s);
+	if (v) {
+		fd = active_recycle_locked(s, v, g, name);
+		recycled = fd >= 0;
+	}
+	if (!recycled) {
+		/* The file header is counted before it is written. */
+		err = reserve_locked(s, PCAP_FILE_HDR, &g->bytes, NULL, false);
+		if (!err) {
+			fd = store_create(s, name, O_WRONLY, false);
+			if (fd < 0) {
+				err = fd;
+				s->store_bytes -= g->bytes;
+			}
 		}
+	}
+	if (!err) {
+		s->next_seq++;
+		g->state = SEG_ACTIVE;
+		list_append(s, g);
+		dir_update_locked(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 	if (err) {
@@ -627,11 +766,16 @@ static int active_open(struct pcap_store *s)
 		return err;
 	}
 
-	s->wf = (struct wfile){.fd = fd};
 	s->run_len = 0;
-	/* A failure here shows at the first commit, like any other write's. */
-	file_header(hdr, s->snaplen);
-	wfile_write(&s->wf, hdr, sizeof(hdr));
+	if (recycled) {
+		/* Recycled: the header is in place, the old bytes behind an end mark. */
+		s->wf = (struct wfile){.fd = fd, .off = PCAP_FILE_HDR, .stale = g->bytes};
+	} else {
+		s->wf = (struct wfile){.fd = fd};
+		/* A failure here shows at the first commit, like any other write's. */
+		file_header(hdr, s->snaplen);
+		wfile_write(&s->wf, hdr, sizeof(hdr));
+	}
 	s->active = g;
 	s->w_start_ns = mono_ns();
 	s->w_size = PCAP_FILE_HDR;
@@ -705,12 +849,18 @@ static int active_commit(struct pcap_store *s, uint64_t *lost)
 
 static int active_close(struct pcap_store *s, uint64_t *lost)
 {
+	uint64_t disk;
+	struct stat sb;
 	int err = active_commit(s, lost);
 
 	if (err)
 		return err;
+	disk = s->w_good;
+	/* A recycled file: cut the old segment's bytes that remain behind the records. */
+	if (s->wf.stale > disk && ftruncate(s->wf.fd, (off_t)disk) < 0)
+		disk = fstat(s->wf.fd, &sb) == 0 ? (uint64_t)sb.st_size : s->active->bytes;
 	wfile_close(&s->wf);
-	active_retire(s, s->w_good);
+	active_retire(s, disk);
 	return 0;
 }
 
@@ -779,9 +929,11 @@ static void write_chunk(struct pcap_store *s, const struct chunk *c)
 			} else if (!rotate) {
 				if (!s->active)
 					err = active_open(s);
-				if (!err) {
+				/* Counted already: a recycled file's old size. */
+				if (!err && s->w_size + fsz > s->active->bytes) {
 					pthread_mutex_lock(&s->mu);
-					err = reserve_locked(s, fsz, &s->active->bytes, NULL,
+					err = reserve_locked(s, s->w_size + fsz - s->active->bytes,
+							     &s->active->bytes, NULL,
 							     s->w_pkts > 0);
 					pthread_mutex_unlock(&s->mu);
 				}
@@ -1115,12 +1267,15 @@ static void compress_finish_locked(struct pcap_store *s, struct segment *g, int 
 		else
 			s->st.last_errno = -err;
 	} else {
-		unlink_seg(s, g, ".pcap");
-		release_locked(s, g->bytes);
+		uint64_t raw = g->bytes;
+
+		seg_name(from, g, ".pcap");
 		g->bytes = g->tmp_bytes;
 		g->tmp_bytes = 0;
 		g->state = SEG_COMPRESSED;
 		s->st.segments_compressed++;
+		unlink_unlocked(s, from, NULL, raw);
+		return;
 	}
 	dir_update_locked(s);
 }
@@ -1296,6 +1451,15 @@ static int list_segments(int dfd, struct seg_list *out, bool cleanup, uint64_t *
 	return 0;
 }
 
+/* The records of a recycled segment end at off (see wfile_write). */
+static bool end_mark_at(int fd, uint64_t off)
+{
+	unsigned char b[PCAP_REC_HDR];
+
+	return pread(fd, b, sizeof(b), (off_t)off) == (ssize_t)sizeof(b) &&
+	       memcmp(b, end_mark, sizeof(b)) == 0;
+}
+
 /*
  * A .pcap left by an earlier run: count its packets and cut a partial last record (the
  * writer was stopped in the middle of it) so that it compresses into a clean segment.
@@ -1329,8 +1493,9 @@ static bool recover_pcap(int dfd, const char *name, uint64_t *packets, uint64_t 
 		(*packets)++;
 		good = ftello(fp);
 	}
-	if (rc == PCAP_ERROR && feof(fp) && !ferror(fp) && (uint64_t)good < *size &&
-	    ftruncate(fd, good) == 0)
+	/* A cut last record, or a recycled file's old bytes behind an end mark. */
+	if (rc == PCAP_ERROR && ((feof(fp) && !ferror(fp)) || end_mark_at(fd, (uint64_t)good)) &&
+	    (uint64_t)good < *size && ftruncate(fd, good) == 0)
 		*size = (uint64_t)good;
 	pcap_close(p);
 	return true;
@@ -2163,7 +2328,7 @@ static void export_segment(int dfd, const struct seg_entry *e, struct export_ctx
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	struct zreader *z;
-	uint64_t size = 0;
+	uint64_t size = 0, end = PCAP_FILE_HDR; /* end: of the records read */
 	FILE *fp;
 	pcap_t *p;
 	int rc;
@@ -2191,6 +2356,7 @@ static void export_segment(int dfd, const struct seg_entry *e, struct export_ctx
 	}
 	x->st->segments++;
 	while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
+		end += PCAP_REC_HDR + (uint64_t)h->caplen;
 		x->st->packets_in++;
 		if (!(x->flags & PCAP_EXPORT_ALL) &&
 		    tls_pcap_is_synthetic(data, h->caplen) != !!(x->flags & PCAP_EXPORT_TLS_PLAINTEXT))
@@ -2204,8 +2370,8 @@ static void export_segment(int dfd, const struct seg_entry *e, struct export_ctx
 		/* EOF in the middle of a record: the segment is being written (or was cut). */
 		if (z && z->err[0])
 			export_corrupt(x, name, z->err);
-		else if (feof(fp) && !ferror(fp))
-			x->st->truncated_segments++;
+		else if ((feof(fp) && !ferror(fp)) || (!z && end_mark_at(fileno(fp), end)))
+			x->st->truncated_segments++; /* being written, or recycled (wfile_write) */
 		else
 			export_corrupt(x, name, pcap_geterr(p));
 	}

@@ -15,6 +15,12 @@
  * counts what `du -sb --apparent-size dir` counts: every file in dir and the directory itself;
  * keep the directory dedicated to the store. See docs/storage.md.
  *
+ * The oldest plain .pcap, when the limit is about to evict it, may become the next segment's
+ * file (renamed and written over in place: no page freed and allocated again). Until the new
+ * records pass its old end they are followed by an end mark (a record header with caplen
+ * 0xffffffff then "FLOE") and the old bytes; the close cuts the file to its records. Export and
+ * reopening stop at the mark.
+ *
  * Permissions: captured traffic is secret. The directory must belong to the effective user and
  * must not be writable by group or others (pcap_store_open refuses it otherwise); it is made
  * 0700 and its files 0600, or 0750/0640 with the configured group, whatever the umask. Every
@@ -73,6 +79,8 @@ struct pcap_store_stats {
 	uint64_t segments_incompressible; /* left uncompressed: their first 8 MiB did not shrink
 					     by 1/16 (encrypted or random payloads) */
 	uint64_t segments_evicted;    /* deleted to respect the limit */
+	uint64_t segments_recycled;   /* of those, plain .pcap files the next segment was written
+					 over in place (counted in segments_evicted too) */
 	uint64_t packets_evicted;     /* packets in evicted segments (a .pcap.zst carries its count
 					 in a trailing zstd skippable frame; 0 if it has none) */
 	uint64_t store_bytes;         /* current size of the store on disk (apparent size), counted
