@@ -69,6 +69,21 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/*
+ * When this CPU last forced a wakeup of the consumer (ns, bpf_ktime_get_ns). While the backlog
+ * stays above wakeup_bytes, every submit would otherwise force one: each is an irq_work
+ * self-IPI (in a guest an APIC write that exits to the host), thousands a second exactly when
+ * the consumer is already awake and behind (waiting for its store's writer). The consumer drains
+ * on a timer of at most a few milliseconds anyway; the wakeup only brings that drain forward.
+ * FLOE_WAKE_GAP_NS (floe_record.h) is the least gap between two.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} last_wake SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22); /* resized by the loader */
@@ -363,8 +378,20 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 dir)
 	 */
 	__u64 wake = BPF_RB_NO_WAKEUP;
 
-	if (wakeup_bytes == 0 || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	if (wakeup_bytes == 0) {
 		wake = BPF_RB_FORCE_WAKEUP;
+	} else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+		__u32 zero = 0;
+		__u64 *last = bpf_map_lookup_elem(&last_wake, &zero);
+		__u64 now = rec->hdr.ts_ns;
+
+		/* At most one forced wakeup per FLOE_WAKE_GAP_NS from this CPU (above). */
+		if (!last || now - *last >= FLOE_WAKE_GAP_NS) {
+			wake = BPF_RB_FORCE_WAKEUP;
+			if (last)
+				*last = now;
+		}
+	}
 	bpf_ringbuf_submit(rec, wake);
 	count(FLOE_CNT_RECORDED);
 	return TC_ACT_UNSPEC;

@@ -15,6 +15,10 @@
 /* Largest number of packet bytes a record carries (the scratch buffer's size). */
 #define FLOE_MAX_SNAPLEN 65536u
 
+/* The capture program forces a wakeup of the ring's consumer at most once per this many ns per
+ * CPU while the backlog is above its wakeup_bytes (capture.bpf.c, last_wake). */
+#define FLOE_WAKE_GAP_NS 1000000ULL
+
 /* Direction as seen from the pod: the host-side veth's TC ingress sees what the pod sends. */
 enum floe_dir {
 	FLOE_DIR_FROM_POD = 0,

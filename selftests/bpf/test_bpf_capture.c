@@ -196,7 +196,8 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 	return capture_record_dispatch(data, size, count_packet, fx, &fx->stats);
 }
 
-static int open_fixture(void **state, uint32_t snaplen, uint32_t ring_bytes)
+static int open_fixture_wake(void **state, uint32_t snaplen, uint32_t ring_bytes,
+			     uint64_t wakeup_bytes)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	int ret;
@@ -207,6 +208,7 @@ static int open_fixture(void **state, uint32_t snaplen, uint32_t ring_bytes)
 	fx->skel = capture_bpf__open();
 	assert_non_null(fx->skel);
 	fx->skel->rodata->snap_len = snaplen;
+	fx->skel->rodata->wakeup_bytes = wakeup_bytes;
 	bpf_map__set_max_entries(fx->skel->maps.events, ring_bytes);
 	ret = capture_bpf__load(fx->skel);
 	if (ret < 0)
@@ -236,6 +238,11 @@ static int open_fixture(void **state, uint32_t snaplen, uint32_t ring_bytes)
 	}
 	*state = fx;
 	return 0;
+}
+
+static int open_fixture(void **state, uint32_t snaplen, uint32_t ring_bytes)
+{
+	return open_fixture_wake(state, snaplen, ring_bytes, 0);
 }
 
 static int setup(void **state)
@@ -1027,6 +1034,79 @@ static int setup_small_ring(void **state)
 	return open_fixture(state, SNAP_WHOLE, 4096);
 }
 
+/* wakeup_bytes 1: any backlog asks for a wakeup, so the rate limit alone decides. */
+static int setup_wake(void **state)
+{
+	return open_fixture_wake(state, SNAP_WHOLE, RING_BYTES, 1);
+}
+
+/* The largest of the per-CPU values of last_wake (the runs of one test_run call stay on one CPU). */
+static uint64_t last_wake_max(struct fixture *fx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *v = calloc((size_t)ncpu, sizeof(*v)), max = 0;
+	uint32_t zero = 0;
+
+	assert_true(ncpu > 0);
+	assert_non_null(v);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx->skel->maps.last_wake), &zero, v), 0);
+	for (int i = 0; i < ncpu; i++)
+		max = v[i] > max ? v[i] : max;
+	free(v);
+	return max;
+}
+
+/*
+ * While records wait in the ring beyond wakeup_bytes, a forced wakeup is asked at most once per
+ * FLOE_WAKE_GAP_NS: last_wake holds the timestamp of the last record that asked, which is what
+ * the rule gives when replayed over the records' own timestamps. 40 back-to-back runs take far
+ * less than the gap, so nearly all of them must not ask; whatever the machine's speed, the
+ * replay says exactly which.
+ */
+static void test_wakeup_rate_limited(void **state)
+{
+	struct fixture *fx = *state;
+	struct frame f;
+	uint64_t last = 0, asked = 0;
+
+	assert_int_equal(last_wake_max(fx), 0);
+	v4_frame(&f, POD_A_V4, OTHER_V4, 74);
+	run_on(fx, INGRESS, &f, 0, 40);
+	drain(fx, 40);
+	for (size_t i = 0; i < 40; i++) {
+		const struct floe_pkt_record *rec = (const void *)fx->copies[i].words;
+
+		if (rec->hdr.ts_ns - last >= FLOE_WAKE_GAP_NS) {
+			last = rec->hdr.ts_ns;
+			asked++;
+		}
+	}
+	assert_true(asked >= 1);
+	assert_true(last > 0);
+	assert_int_equal(last_wake_max(fx), last);
+	/* a later record, past the gap, asks again */
+	struct timespec pause = {.tv_nsec = 2000000};
+
+	nanosleep(&pause, NULL);
+	run(fx, INGRESS, &f);
+	drain(fx, 1);
+	const struct floe_pkt_record *later = (const void *)fx->copies[40].words;
+
+	assert_int_equal(last_wake_max(fx), later->hdr.ts_ns);
+}
+
+/* With wakeup_bytes 0 every record wakes the consumer and last_wake is never used. */
+static void test_wakeup_every_record(void **state)
+{
+	struct fixture *fx = *state;
+	struct frame f;
+
+	v4_frame(&f, POD_A_V4, OTHER_V4, 74);
+	run_on(fx, INGRESS, &f, 0, 5);
+	drain(fx, 5);
+	assert_int_equal(last_wake_max(fx), 0);
+}
+
 /*
  * A ring of one page holds two 1536-class records (each 8 bytes of ring header, 40 of record,
  * 1536 of class): the next targeted packets are counted as ringbuf_full, never half written.
@@ -1466,6 +1546,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_size_classes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snaplen, setup_snap100, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_full, setup_small_ring, teardown),
+		cmocka_unit_test_setup_teardown(test_wakeup_rate_limited, setup_wake, teardown),
+		cmocka_unit_test_setup_teardown(test_wakeup_every_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope_ports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope_addrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scope_pods, setup, teardown),
