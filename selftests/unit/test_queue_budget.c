@@ -254,6 +254,93 @@ static void test_three_queues_held_consumer(void **state)
 	queue_budget_destroy(&b);
 }
 
+/* The store's bytes held in the budget (member id), waiting up to 3 s for them to reach want. */
+static uint64_t store_used_until(struct queue_budget *b, unsigned id, uint64_t want)
+{
+	struct queue_budget_stats qs;
+
+	for (int i = 0; i < 300; i++) {
+		queue_budget_get_stats(b, &qs);
+		if (qs.m[id].used == want)
+			break;
+		usleep(10000);
+	}
+	return qs.m[id].used;
+}
+
+/* Six MiB of packets queued while the writer is held in g before its first chunk, so the
+ * producer maps chunks beyond the store's two; then the writer goes and writes them all. */
+static void burst(struct pcap_store *s, struct gate *g)
+{
+	static uint8_t frame[1400];
+
+	pthread_mutex_lock(&g->lock);
+	g->open = false;
+	g->in_tick = false;
+	pthread_mutex_unlock(&g->lock);
+	for (unsigned i = 0; i < 6 * MIB / sizeof(frame); i++)
+		assert_int_equal(pcap_store_write(s, 1, sizeof(frame), sizeof(frame), frame), 0);
+	pcap_store_kick(s);
+	gate_wait_held(g);
+	gate_open(g);
+	assert_int_equal(pcap_store_flush(s), 0);
+}
+
+/*
+ * Spare chunks: after a burst the store keeps the chunks it mapped beyond its two (the next
+ * burst reuses them instead of faulting in fresh pages), gives them back once idle for its
+ * linger time with no further call, and at the writer's next pass once another member of the
+ * budget was refused.
+ */
+static void test_store_spares_linger(void **state)
+{
+	struct gate g = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	struct queue_budget b;
+	struct queue_budget_stats qs;
+	struct pcap_store *s;
+	static uint8_t one[100];
+	char err[256];
+	int other;
+
+	(void)state;
+	queue_budget_init(&b, 32 * MIB);
+	other = queue_budget_join(&b, "other", MIB);
+	assert_int_equal(other, 0);
+	struct pcap_store_config sc = {.dir = tmp_dir,
+				       .limit_bytes = 256 * MIB,
+				       .batched = true,
+				       .budget = &b,
+				       .before_write = gate_tick,
+				       .before_write_ctx = &g};
+
+	assert_int_equal(pcap_store_open(&sc, &s, err, sizeof(err)), 0);
+	queue_budget_get_stats(&b, &qs);
+	assert_int_equal(qs.members, 2);
+	const uint64_t floor = qs.m[1].floor; /* two chunks */
+
+	/* Kept after the burst, then given back by the writer's own timer. */
+	burst(s, &g);
+	queue_budget_get_stats(&b, &qs);
+	assert_true(qs.m[1].peak >= floor + 4 * MIB); /* the burst mapped more than two */
+	assert_true(qs.m[1].used >= floor + 4 * MIB); /* and they are still mapped */
+	assert_int_equal(store_used_until(&b, 1, floor), floor);
+
+	/* Kept again; another member refused: the writer's next pass gives them back. */
+	burst(s, &g);
+	queue_budget_get_stats(&b, &qs);
+	assert_true(qs.m[1].used >= floor + 4 * MIB);
+	assert_false(queue_budget_charge(&b, other, 64 * MIB));
+	assert_int_equal(pcap_store_write(s, 2, sizeof(one), sizeof(one), one), 0);
+	assert_int_equal(pcap_store_flush(s), 0); /* the writer passes once */
+	queue_budget_get_stats(&b, &qs);
+	assert_int_equal(qs.m[1].used, floor);
+
+	assert_int_equal(pcap_store_close(s), 0);
+	queue_budget_get_stats(&b, &qs);
+	assert_int_equal(qs.m[1].used, 0);
+	queue_budget_destroy(&b);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -273,6 +360,7 @@ int main(void)
 	    cmocka_unit_test(test_floors_and_pool),
 	    cmocka_unit_test(test_threads_never_exceed),
 	    cmocka_unit_test(test_three_queues_held_consumer),
+	    cmocka_unit_test(test_store_spares_linger),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

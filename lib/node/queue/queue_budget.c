@@ -100,3 +100,17 @@ void queue_budget_get_stats(struct queue_budget *b, struct queue_budget_stats *s
 	memcpy(st->m, b->m, sizeof(st->m));
 	pthread_mutex_unlock(&b->lock);
 }
+
+uint64_t queue_budget_refused_others(struct queue_budget *b, int id)
+{
+	uint64_t n = 0;
+
+	if (!b)
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	for (unsigned i = 0; i < b->members; i++)
+		if ((int)i != id)
+			n += b->m[i].refused;
+	pthread_mutex_unlock(&b->lock);
+	return n;
+}

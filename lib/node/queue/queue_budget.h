@@ -70,5 +70,8 @@ bool queue_budget_charge(struct queue_budget *b, int id, uint64_t bytes);
 void queue_budget_release(struct queue_budget *b, int id, uint64_t bytes);
 
 void queue_budget_get_stats(struct queue_budget *b, struct queue_budget_stats *st);
+/* Charges refused to the members other than id, all time (0 for a NULL budget): a member that
+ * keeps spare bytes while nobody else is short can watch it to give them back when someone is. */
+uint64_t queue_budget_refused_others(struct queue_budget *b, int id);
 
 #endif /* FLOE_QUEUE_QUEUE_BUDGET_H */

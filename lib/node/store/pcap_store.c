@@ -54,6 +54,14 @@
  * wrote a few KiB per write() and switched context as often (2-3k times in a live.sh run). */
 #define WRITE_BATCH_BYTES (256u << 10)
 #define WRITE_DELAY_NS	  (100ull * 1000000ull)
+/*
+ * A chunk beyond the two a store keeps stays mapped this long once written, for the next burst:
+ * each drain of a fast flow fills a dozen 1 MiB chunks at once (256 records of up to 64 KiB),
+ * and unmapping them once written made every burst fault in and zero fresh pages, about a
+ * third of the drain's CPU under iperf3 (docs/bench.md, "Spare chunks kept"). They go back at
+ * once when another queue of the budget is refused (it may need the bytes).
+ */
+#define CHUNK_LINGER_NS (250ull * 1000000ull)
 #define SEG_MIN	      (64ull << 10)
 #define SEG_MAX	      (256ull << 20)
 #define SEG_FLOOR     (4ull << 10)
@@ -131,6 +139,7 @@ struct chunk {
 	size_t used;
 	uint64_t packets;
 	uint64_t first_ns; /* CLOCK_MONOTONIC when its first packet was queued */
+	uint64_t idle_ns;  /* CLOCK_MONOTONIC when it went on the free list */
 	unsigned char data[];
 };
 
@@ -186,10 +195,13 @@ struct pcap_store {
 	bool q_producer_waiting;     /* the producer waits for a chunk */
 	struct queue_budget *budget; /* config.budget: every chunk charged to it */
 	int budget_id;
+	uint64_t budget_refused_seen; /* queue_budget_refused_others when spares were last kept */
 	size_t chunk_bytes;          /* a chunk's mapping: header and data, whole pages */
 	unsigned q_flushes; /* pcap_store_flush calls waiting: the writer takes every chunk */
 	bool w_stop, w_waiting;
 	bool batched; /* config.batched: the producer kicks the writer after each batch */
+	void (*before_write)(void *ctx); /* config.before_write (tests) */
+	void *before_write_ctx;
 
 	/* Writer thread only. */
 	struct segment *active;
@@ -905,6 +917,38 @@ static void chunk_free(struct pcap_store *s, struct chunk *c)
 	queue_budget_release(s->budget, s->budget_id, s->chunk_bytes);
 }
 
+/*
+ * Spare chunks beyond the two a store keeps: unmapped once idle for CHUNK_LINGER_NS, or at once
+ * when another member of the budget was refused since the last look (qmu held). Never while the
+ * producer waits for one. Returns when the next one is due to go (UINT64_MAX: none).
+ */
+static uint64_t trim_spares(struct pcap_store *s, uint64_t now)
+{
+	struct chunk **pp = &s->q_free, *c;
+	uint64_t next = UINT64_MAX;
+	bool all = false;
+
+	if (!s->budget || s->chunks_alloc <= 2 || s->q_producer_waiting)
+		return UINT64_MAX;
+	uint64_t refused = queue_budget_refused_others(s->budget, s->budget_id);
+
+	if (refused != s->budget_refused_seen) {
+		s->budget_refused_seen = refused;
+		all = true;
+	}
+	while ((c = *pp) && s->chunks_alloc > 2) {
+		if (all || now - c->idle_ns >= CHUNK_LINGER_NS) {
+			*pp = c->next;
+			chunk_free(s, c);
+			continue;
+		}
+		if (c->idle_ns + CHUNK_LINGER_NS < next)
+			next = c->idle_ns + CHUNK_LINGER_NS;
+		pp = &c->next;
+	}
+	return s->chunks_alloc > 2 ? next : UINT64_MAX;
+}
+
 static void write_chunk(struct pcap_store *s, const struct chunk *c)
 {
 	size_t off = 0, pend = 0; /* pend: first record not committed yet */
@@ -1035,6 +1079,10 @@ static void *writer_main(void *arg)
 				if (deadline < due)
 					due = deadline;
 			}
+			uint64_t spare_due = trim_spares(s, mono_ns());
+
+			if (spare_due < due)
+				due = spare_due;
 			s->w_waiting = true;
 			if (due == UINT64_MAX) {
 				pthread_cond_wait(&s->data_cv, &s->qmu);
@@ -1052,21 +1100,21 @@ static void *writer_main(void *arg)
 			s->q_tail = NULL;
 		pthread_mutex_unlock(&s->qmu);
 
+		if (s->before_write)
+			s->before_write(s->before_write_ctx);
 		write_chunk(s, c);
 
 		pthread_mutex_lock(&s->qmu);
 		s->q_done += c->packets;
 		/* Chunks beyond two were borrowed from the queues' budget for a backlog: they go
-		 * back once written (the other queues may need the bytes), unless the producer
-		 * waits for one. */
-		if (s->budget && s->chunks_alloc > 2 && !s->q_producer_waiting) {
-			chunk_free(s, c);
-		} else {
-			c->used = 0;
-			c->packets = 0;
-			c->next = s->q_free;
-			s->q_free = c;
-		}
+		 * back once idle for CHUNK_LINGER_NS, or at once when another queue is short
+		 * (trim_spares), never while the producer waits for one. */
+		c->used = 0;
+		c->packets = 0;
+		c->idle_ns = mono_ns();
+		c->next = s->q_free;
+		s->q_free = c;
+		trim_spares(s, c->idle_ns);
 		pthread_cond_signal(&s->space_cv);
 		pthread_cond_broadcast(&s->done_cv);
 	}
@@ -1792,6 +1840,8 @@ int pcap_store_open(const struct pcap_store_config *cfg, struct pcap_store **out
 	s->seg_ns = (uint64_t)cfg->segment_seconds * 1000000000ull;
 	s->level = cfg->zstd_level;
 	s->batched = cfg->batched;
+	s->before_write = cfg->before_write;
+	s->before_write_ctx = cfg->before_write_ctx;
 	s->next_seq = 1;
 	if (!s->dir) {
 		ret = -ENOMEM;

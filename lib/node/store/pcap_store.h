@@ -65,8 +65,14 @@ struct pcap_store_config {
 	/* Optional: the queues' shared memory budget (--queue-memory). The store joins it
 	 * with a floor of two chunks and charges every chunk it maps; a chunk the budget refuses
 	 * is waited for as at queue_bytes (the writer frees one: producer_waits). Chunks beyond
-	 * two go back to the system (and the budget) once written, unless the producer waits. */
+	 * two stay mapped for the next burst once written, and go back to the system (and the
+	 * budget) after a quarter of a second idle, or at the writer's next pass once another
+	 * member of the budget was refused; never while the producer waits for one. */
 	struct queue_budget *budget;
+	/* Tests: called on the writer thread before it writes each queued chunk (no lock held),
+	 * so that a test can hold the writer and let the producer run ahead of it. NULL: none. */
+	void (*before_write)(void *ctx);
+	void *before_write_ctx;
 };
 
 struct pcap_store_stats {
