@@ -205,6 +205,9 @@ struct tls_source {
 	uint64_t mmap_seen_ns;
 	uint64_t mmap_woke_ns;	 /* and when floe handled that event */
 	uint64_t mmap_hooked_ns; /* and when it had read the library (0: known already) */
+	/* The library read then got its probes for all in lib_hooked: the window is logged
+	 * when the process is counted (proc_probe). */
+	bool mmap_window_due;
 	struct reaper reaper;
 };
 
@@ -366,7 +369,14 @@ static void attach_failed(struct tls_source *ts, struct tls_lib *l, size_t at, i
 	lib_fail(ts, l);
 }
 
-/* The probe points are known and the file is open (fd, duplicated): hooked. */
+static void lib_go_wide(struct tls_source *ts, struct tls_lib *l);
+
+/*
+ * The probe points are known and the file is open (fd, duplicated): hooked. With probes for
+ * every process (the default) they go on here, before the caller logs "hooked": from that line
+ * on, every call through the file is read (a user or a test may start a client at it). Per
+ * process (cfg.pid_probes_max), each process's own go on when it is counted (proc_probe).
+ */
 static void lib_hooked(struct tls_source *ts, struct tls_lib *l, int fd)
 {
 	l->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -377,6 +387,12 @@ static void lib_hooked(struct tls_source *ts, struct tls_lib *l, int fd)
 	}
 	l->hooked = true;
 	ts->st.libs_hooked++;
+	if (ts->mmap_seen_ns)
+		ts->mmap_hooked_ns = evloop_now_ns();
+	if (!ts->cfg.pid_probes_max) {
+		lib_go_wide(ts, l); /* on failure: failed, no longer hooked */
+		ts->mmap_window_due = ts->mmap_seen_ns && l->wide;
+	}
 }
 
 /* Whether the function of spec i has its return probed too (a spec with ret after it). */
@@ -488,8 +504,6 @@ static void lib_hook_openssl(struct tls_source *ts, struct tls_lib *l, int fd)
 	if (!l->hooked)
 		return;
 	fprintf(ts->cfg.log, "floe: tls: hooked %s\n", l->path);
-	if (ts->mmap_seen_ns)
-		ts->mmap_hooked_ns = evloop_now_ns();
 }
 
 /*
@@ -869,6 +883,10 @@ static void proc_probe(struct tls_source *ts, struct tls_proc *pr, struct proc_l
 	size_t at;
 	int err;
 
+	if (l->wide && ts->mmap_window_due) { /* probed for all just now, in lib_hooked */
+		ts->mmap_window_due = false;
+		log_mmap_window(ts, l, pr->pid);
+	}
 	if (!l->hooked || l->failed || l->wide || s->links)
 		return;
 	if (l->n_sets >= ts->cfg.pid_probes_max) {
@@ -1198,8 +1216,10 @@ static void proc_mmap(struct tls_source *ts, pid_t pid, uint64_t seen_ns)
 	ts->mmap_seen_ns = seen_ns;
 	ts->mmap_woke_ns = evloop_now_ns();
 	ts->mmap_hooked_ns = 0;
+	ts->mmap_window_due = false;
 	r = scan_pid(ts, pid);
 	ts->mmap_seen_ns = 0;
+	ts->mmap_window_due = false;
 	if (r == 0)
 		rescan_add(ts, pid);
 }
