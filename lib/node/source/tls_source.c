@@ -391,16 +391,21 @@ static struct probe_set *links_attach_multi(struct tls_lib *l, const char *path,
 }
 
 /* l's probes for the process pid (-1: for every process), through its open file. NULL on
- * failure, with *err and the point that failed (*at). */
-static struct probe_set *links_attach(const struct tls_source *ts, struct tls_lib *l, pid_t pid,
-				      int *err, size_t *at)
+ * failure, with *err and the point that failed (*at). The time it takes is counted. */
+static struct probe_set *links_attach(struct tls_source *ts, struct tls_lib *l, pid_t pid, int *err,
+				      size_t *at)
 {
+	uint64_t t0 = evloop_now_ns();
+	struct probe_set *set;
 	char path[64];
 
 	*at = 0;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", l->fd);
-	return ts->multi ? links_attach_multi(l, path, pid, err, at)
-			 : links_attach_perf(l, path, pid, err, at);
+	set = ts->multi ? links_attach_multi(l, path, pid, err, at)
+			: links_attach_perf(l, path, pid, err, at);
+	ts->st.attach_us += (evloop_now_ns() - t0) / 1000;
+	ts->st.attaches++;
+	return set;
 }
 
 /* The probes of l that processes have of their own (not the one for all) removed: now (the

@@ -87,6 +87,8 @@ struct tls_source_stats {
 	uint64_t go_morestack; /* Go Write/Read entries seen twice (the stack grew): once read */
 	uint64_t probes;       /* uprobes attached now (all library and program files) */
 	uint64_t attach_multi; /* 1: as uprobe_multi links (one per program of a file), 0: perf */
+	uint64_t attaches;     /* files' probe sets attached (each file for all, or per process) */
+	uint64_t attach_us;    /* microseconds those attaches took, in all */
 	/* Of the places those probes sit in, per probed function (entry, each return site):
 	 * those whose instruction the kernel emulates when the probe fires, and those it
 	 * single-steps (a second trap, costly on some VMs; probe_site.h) */
