@@ -60,8 +60,11 @@ run() {
 		kill -KILL "$pid"
 	fi
 	wait "$pid" 2>/dev/null
-	for pid in "${hogs[@]}"; do kill "$pid" 2>/dev/null; done
-	wait "${hogs[@]}" 2>/dev/null
+	# (a bare `wait` would wait for the server too)
+	for pid in "${hogs[@]}"; do
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
 	printf '%-5s hogs %d: %d/%d files hooked, tls_probes %s, tls_attach_multi %s, attach %s us per file, stop %s s, load %s\n' \
 		"$mode" "$HOGS" "$hooked" "$K" "$(stat_get "$x.stats.json" tls_probes)" \
 		"$(stat_get "$x.stats.json" tls_attach_multi)" \

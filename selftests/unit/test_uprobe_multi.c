@@ -31,17 +31,11 @@ static void test_group(void **state)
 	const void *go[] = {&w, &r, &c, &rr, &rr, &rr, &wr, &wr};
 	const bool go_ret[8] = {false};
 	uint32_t g[8];
+	const uint32_t go_want[] = {0, 1, 2, 3, 3, 3, 4, 4};
 
 	(void)state;
 	assert_int_equal(uprobe_multi_group(go, go_ret, 8, g), 5);
-	assert_int_equal(g[0], 0);
-	assert_int_equal(g[1], 1);
-	assert_int_equal(g[2], 2);
-	assert_int_equal(g[3], 3);
-	assert_int_equal(g[4], 3);
-	assert_int_equal(g[5], 3);
-	assert_int_equal(g[6], 4);
-	assert_int_equal(g[7], 4);
+	assert_memory_equal(g, go_want, sizeof(go_want));
 
 	/* OpenSSL's: one return program as a uretprobe on some functions and as uprobes on the
 	 * return sites of others: one link each kind. */
@@ -49,15 +43,10 @@ static void test_group(void **state)
 	const void *ssl[] = {&rd, &ret, &ret, &wt, &ret, &ret};
 	const bool ssl_ret[] = {false, true, false, false, false, true};
 	uint32_t h[6];
+	const uint32_t ssl_want[] = {0, 1, 2, 3, 2, 1};
 
 	assert_int_equal(uprobe_multi_group(ssl, ssl_ret, 6, h), 4);
-	assert_int_equal(h[0], 0);
-	assert_int_equal(h[1], 1);
-	assert_int_equal(h[2], 2);
-	assert_int_equal(h[3], 3);
-	assert_int_equal(h[4], 2);
-	assert_int_equal(h[5], 1);
-
+	assert_memory_equal(h, ssl_want, sizeof(ssl_want));
 	assert_int_equal(uprobe_multi_group(ssl, ssl_ret, 0, h), 0);
 }
 
