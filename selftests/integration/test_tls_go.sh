@@ -322,6 +322,10 @@ done
 
 x=${OUT%.json}
 is "$(jq -r '.tls_libs_failed' "$x.stats.json")" 0 "no library or program failed to be hooked"
+# The uprobes went on as uprobe_multi links (auto, Linux >= 6.6) or perf uprobes (forced:
+# FLOE_TLS_ATTACH=perf, the *_perf.sh run of this test): the entries above held either way.
+is "$(jq -r '.tls_attach_multi' "$x.stats.json")" "$(tls_attach_expect)" \
+	"tls_attach_multi (--tls-attach ${FLOE_TLS_ATTACH:-auto})"
 is "$(jq -r '.tls_cut' "$x.stats.json")" 0 "no plaintext cut"
 diag "$(grep -E '^  tls:' "$x.floe.log")"
 is "$(jq -c 'select(.tls != true and .protocol != "tls")' "$OUT" | wc -l)" 0 \

@@ -179,6 +179,10 @@ fi
 entries_stop $((CURL_N + 4 + 2))
 x=${OUT%.json}
 is "$(jq -r '.tls_libs_failed' "$x.stats.json")" 0 "no library failed to be hooked"
+# The uprobes went on as uprobe_multi links (auto, Linux >= 6.6) or perf uprobes (forced:
+# FLOE_TLS_ATTACH=perf, the *_perf.sh run of this test): the entries above held either way.
+is "$(jq -r '.tls_attach_multi' "$x.stats.json")" "$(tls_attach_expect)" \
+	"tls_attach_multi (--tls-attach ${FLOE_TLS_ATTACH:-auto})"
 check "tls records counted" test "$(jq -r '.tls_records' "$x.stats.json")" -gt 0
 diag "$(grep -E '^  tls:' "$x.floe.log")"
 # No entry without "tls" for these pods but the handshakes' own (protocol tls,

@@ -9,6 +9,11 @@
 #   floe_stop [SIG]             stop it (default SIGINT), wait up to 30 s; returns its exit code
 #   floe_wait SECS              wait for it to exit by itself (--duration); returns its exit code
 #   stat_get FILE FIELD         print one integer field of a --stats-json file ("" if absent)
+#   tls_attach_expect           the tls_attach_multi a tap's stats must say: 0 with
+#                               FLOE_TLS_ATTACH=perf, else 1 on Linux >= 6.6 (uprobe_multi links)
+#
+# FLOE_TLS_ATTACH (auto|perf|multi): passed to every floe_start as --tls-attach (the *_perf.sh
+# tests run a TLS test again with the perf uprobes forced); unset: floe's default (auto).
 #   floe_filters IF...          print every tc filter left on the interfaces (node netns)
 #   pcap_count FILE [FILTER]    number of frames in a capture (tshark, optional display filter)
 #   tshark_q ...                tshark without its "Running as user root" banner on stderr
@@ -25,6 +30,7 @@ floe_start() {
 	*" --proxy-"* | *" --no-hub "*) ;;
 	*) set -- "$@" --no-hub ;;
 	esac
+	[ -z "${FLOE_TLS_ATTACH:-}" ] || set -- "$@" --tls-attach "$FLOE_TLS_ATTACH"
 	node_bg "$log" "$FLOE" tap "$@"
 	FLOE_PID=$BG_PID
 	local end=$(($(date +%s) + secs))
@@ -74,6 +80,16 @@ floe_wait() {
 	fi
 	FLOE_PID=
 	return $rc
+}
+
+tls_attach_expect() {
+	local v
+	v=$(uname -r | awk -F. '{ print $1 * 1000 + $2 }')
+	case "${FLOE_TLS_ATTACH:-auto}" in
+	perf) echo 0 ;;
+	multi) echo 1 ;;
+	*) [ "$v" -ge 6006 ] && echo 1 || echo 0 ;;
+	esac
 }
 
 stat_get() {

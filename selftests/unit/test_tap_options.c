@@ -248,6 +248,17 @@ static void test_tls_flag(void **state)
 	assert_true(o.tls_pcap);
 	assert_int_equal(parse(&o, err, sizeof(err), 2, "tap", "--tls-pcap=no"), -EINVAL);
 	assert_non_null(strstr(err, "--tls-pcap=no: expected true or false"));
+	/* --tls-attach: auto (default), perf, multi */
+	assert_int_equal(parse(&o, err, sizeof(err), 1, "tap"), 0);
+	assert_int_equal(o.tls_attach, TLS_ATTACH_AUTO);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls-attach", "perf"), 0);
+	assert_int_equal(o.tls_attach, TLS_ATTACH_PERF);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls-attach", "multi"), 0);
+	assert_int_equal(o.tls_attach, TLS_ATTACH_MULTI);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls-attach", "auto"), 0);
+	assert_int_equal(o.tls_attach, TLS_ATTACH_AUTO);
+	assert_int_equal(parse(&o, err, sizeof(err), 3, "tap", "--tls-attach", "kprobe"), -EINVAL);
+	assert_non_null(strstr(err, "--tls-attach: expected auto, perf or multi"));
 }
 
 static void test_checked_values(void **state)

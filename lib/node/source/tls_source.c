@@ -24,6 +24,7 @@
 #include "source/probe_site.h"
 #include "source/tls_exe.h"
 #include "source/tls_record.h"
+#include "source/uprobe_multi.h"
 #include "tls.skel.h"
 
 #define CLOCK_REFRESH_NS 1000000000ull
@@ -86,6 +87,21 @@ struct probe_pt {
 #define LIB_PTS_MAX (N_PROBES * PROBE_SITE_MAX_RETS) /* each spec: at most that many */
 _Static_assert(LIB_PTS_MAX >= 3 + 2 * GO_ELF_MAX_RETS, "room for Go's probes");
 
+/*
+ * The probes of one file for one process or for all: one perf-event uprobe link per probe point,
+ * or, with uprobe_multi links (uprobe_multi.h), one link per group of points of one program and
+ * kind (entry or return). Removed as one.
+ */
+struct probe_link {
+	struct bpf_link *perf; /* or NULL */
+	int fd;		       /* a uprobe_multi link, or -1 */
+};
+
+struct probe_set {
+	size_t n;
+	struct probe_link l[];
+};
+
 /* Program files looked at that have no TLS in them: remembered (not read again) in a ring of
  * this many, the oldest forgotten first (read again if it runs again). */
 #define SEEN_MAX 1024
@@ -107,7 +123,7 @@ struct tls_lib {
 	int fd;
 	/* Probes for every process (pid -1): used by more tapped processes than
 	 * cfg.pid_probes_max. NULL while each has its own (tls_proc's). */
-	struct bpf_link **wide;
+	struct probe_set *wide;
 	unsigned n_sets; /* processes with their own probes of it now */
 	bool shared;	 /* a library found in maps (not a program file) */
 	bool failed;
@@ -123,7 +139,7 @@ struct proc_lib {
 	/* In its maps or its program: counted in the file's users. Not yet: probed ahead at its
 	 * exec because it is a library in use (proc_preprobe), dropped when its rescans end. */
 	bool used;
-	struct bpf_link **links; /* the file's n_pts probes for this pid; NULL: none of its own */
+	struct probe_set *links; /* the file's probes for this pid; NULL: none of its own */
 };
 
 /* The TLS library and program files one process uses (a libssl, its Go program). */
@@ -149,8 +165,7 @@ struct tls_proc {
 #define REAP_MAX 64
 
 struct reap {
-	struct bpf_link **links;
-	size_t n;
+	struct probe_set *links;
 	struct reap *next;
 };
 
@@ -209,6 +224,9 @@ struct tls_source {
 	 * when the process is counted (proc_probe). */
 	bool mmap_window_due;
 	struct reaper reaper;
+	/* The uprobes are uprobe_multi links (cfg.attach, the kernel): their programs were loaded
+	 * for those, and cannot be attached as perf uprobes. */
+	bool multi;
 };
 
 static struct bpf_program *probe_prog(struct tls_bpf *s, const struct probe_spec *p)
@@ -232,12 +250,15 @@ static struct bpf_program *probe_prog(struct tls_bpf *s, const struct probe_spec
 	return s->progs.floe_ssl_free;
 }
 
-static void links_destroy(struct bpf_link **links, size_t n)
+static void links_destroy(struct probe_set *links)
 {
 	if (!links)
 		return;
-	for (size_t i = 0; i < n; i++)
-		bpf_link__destroy(links[i]);
+	for (size_t i = 0; i < links->n; i++) {
+		bpf_link__destroy(links->l[i].perf);
+		if (links->l[i].fd >= 0)
+			close(links->l[i].fd);
+	}
 	free(links);
 }
 
@@ -256,7 +277,7 @@ static void *reaper_main(void *arg)
 			break; /* told to stop, nothing left */
 		r->head = q->next;
 		pthread_mutex_unlock(&r->mu);
-		links_destroy(q->links, q->n);
+		links_destroy(q->links);
 		free(q);
 		pthread_mutex_lock(&r->mu);
 		r->pending--;
@@ -265,8 +286,8 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
-/* links (n of them) removed on the reaper thread; here when it is not running or full. */
-static void links_reap(struct tls_source *ts, struct bpf_link **links, size_t n)
+/* links removed on the reaper thread; here when it is not running or full. */
+static void links_reap(struct tls_source *ts, struct probe_set *links)
 {
 	struct reaper *r = &ts->reaper;
 	struct reap *q = NULL;
@@ -276,7 +297,7 @@ static void links_reap(struct tls_source *ts, struct bpf_link **links, size_t n)
 	if (r->started) {
 		pthread_mutex_lock(&r->mu);
 		if (r->pending < REAP_MAX && (q = malloc(sizeof(*q)))) {
-			*q = (struct reap){.links = links, .n = n, .next = r->head};
+			*q = (struct reap){.links = links, .next = r->head};
 			r->head = q;
 			r->pending++;
 			pthread_cond_signal(&r->cv);
@@ -284,35 +305,107 @@ static void links_reap(struct tls_source *ts, struct bpf_link **links, size_t n)
 		pthread_mutex_unlock(&r->mu);
 	}
 	if (!q)
-		links_destroy(links, n);
+		links_destroy(links);
 }
 
-/* l's probes for the process pid (-1: for every process). NULL on failure, with *err and the
- * point that failed (*at). */
-static struct bpf_link **links_attach(struct tls_lib *l, pid_t pid, int *err, size_t *at)
+static struct probe_set *set_new(size_t n)
 {
-	struct bpf_link **links = calloc(l->n_pts, sizeof(*links));
-	char path[64];
+	struct probe_set *set = calloc(1, sizeof(*set) + n * sizeof(set->l[0]));
 
-	*at = 0;
-	if (!links) {
+	if (set)
+		for (size_t i = 0; i < n; i++)
+			set->l[i].fd = -1;
+	return set;
+}
+
+/* l's probes as perf-event uprobes, one per point (links_attach). */
+static struct probe_set *links_attach_perf(struct tls_lib *l, const char *path, pid_t pid, int *err,
+					   size_t *at)
+{
+	struct probe_set *set = set_new(l->n_pts);
+
+	if (!set) {
 		*err = ENOMEM;
 		return NULL;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", l->fd);
-	for (size_t i = 0; i < l->n_pts; i++) {
+	for (size_t i = 0; i < l->n_pts; i++, set->n++) {
 		const struct probe_pt *p = &l->pts[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = p->ret, .bpf_cookie = p->cookie);
 
-		links[i] = bpf_program__attach_uprobe_opts(p->prog, pid, path, p->off, &o);
-		if (!links[i]) {
+		set->l[i].perf = bpf_program__attach_uprobe_opts(p->prog, pid, path, p->off, &o);
+		if (!set->l[i].perf) {
 			*err = errno;
 			*at = i;
-			links_destroy(links, l->n_pts);
+			links_destroy(set);
 			return NULL;
 		}
 	}
-	return links;
+	return set;
+}
+
+/* l's probes as uprobe_multi links, one per group of points of one program and kind
+ * (links_attach). A group that fails names its first point. */
+static struct probe_set *links_attach_multi(struct tls_lib *l, const char *path, pid_t pid,
+					    int *err, size_t *at)
+{
+	const void *keys[LIB_PTS_MAX];
+	bool rets[LIB_PTS_MAX];
+	uint32_t group[LIB_PTS_MAX];
+	uint64_t offs[LIB_PTS_MAX], cookies[LIB_PTS_MAX];
+	struct probe_set *set;
+	size_t n_groups;
+
+	for (size_t i = 0; i < l->n_pts; i++) {
+		keys[i] = l->pts[i].prog;
+		rets[i] = l->pts[i].ret;
+	}
+	n_groups = uprobe_multi_group(keys, rets, l->n_pts, group);
+	set = set_new(n_groups);
+	if (!set) {
+		*err = ENOMEM;
+		return NULL;
+	}
+	for (uint32_t g = 0; g < n_groups; g++, set->n++) {
+		size_t n = 0, first = 0;
+		int fd;
+
+		for (size_t i = l->n_pts; i-- > 0;)
+			if (group[i] == g)
+				first = i;
+		for (size_t i = first; i < l->n_pts; i++)
+			if (group[i] == g) {
+				offs[n] = l->pts[i].off;
+				cookies[n++] = l->pts[i].cookie;
+			}
+		fd = uprobe_multi_attach(bpf_program__fd(l->pts[first].prog), path, offs, cookies,
+					 n, l->pts[first].ret, pid);
+		if (fd < 0) {
+			*err = -fd;
+			*at = first;
+			links_destroy(set);
+			return NULL;
+		}
+		set->l[g].fd = fd;
+	}
+	return set;
+}
+
+/* l's probes for the process pid (-1: for every process), through its open file. NULL on
+ * failure, with *err and the point that failed (*at). The time it takes is counted. */
+static struct probe_set *links_attach(struct tls_source *ts, struct tls_lib *l, pid_t pid, int *err,
+				      size_t *at)
+{
+	uint64_t t0 = evloop_now_ns();
+	struct probe_set *set;
+	char path[64];
+
+	*at = 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", l->fd);
+	set = ts->multi ? links_attach_multi(l, path, pid, err, at)
+			: links_attach_perf(l, path, pid, err, at);
+	ts->st.attach_us += (evloop_now_ns() - t0) / 1000;
+	ts->st.attaches++;
+	return set;
 }
 
 /* The probes of l that processes have of their own (not the one for all) removed: now (the
@@ -328,9 +421,9 @@ static void lib_drop_sets(struct tls_source *ts, struct tls_lib *l, bool now)
 
 			if (s->lib == idx && s->links) {
 				if (now)
-					links_destroy(s->links, l->n_pts);
+					links_destroy(s->links);
 				else
-					links_reap(ts, s->links, l->n_pts);
+					links_reap(ts, s->links);
 				s->links = NULL;
 			}
 		}
@@ -341,7 +434,7 @@ static void lib_drop_sets(struct tls_source *ts, struct tls_lib *l, bool now)
 static void lib_unhook(struct tls_source *ts, struct tls_lib *l)
 {
 	lib_drop_sets(ts, l, false);
-	links_destroy(l->wide, l->n_pts);
+	links_destroy(l->wide);
 	l->wide = NULL;
 	if (l->fd >= 0)
 		close(l->fd);
@@ -838,11 +931,11 @@ static void sweep_arm(struct tls_source *ts, uint64_t delay_ns)
  */
 static void lib_go_wide(struct tls_source *ts, struct tls_lib *l)
 {
-	struct bpf_link **w;
+	struct probe_set *w;
 	size_t at;
 	int err;
 
-	w = links_attach(l, -1, &err, &at);
+	w = links_attach(ts, l, -1, &err, &at);
 	if (!w) {
 		attach_failed(ts, l, at, err);
 		return;
@@ -894,7 +987,7 @@ static void proc_probe(struct tls_source *ts, struct tls_proc *pr, struct proc_l
 		if (!l->wide)
 			return;
 	} else {
-		s->links = links_attach(l, pr->pid, &err, &at);
+		s->links = links_attach(ts, l, pr->pid, &err, &at);
 		if (!s->links) {
 			if (err != ESRCH) /* ESRCH: the process is gone already */
 				attach_failed(ts, l, at, err);
@@ -954,7 +1047,7 @@ static void proc_slot_drop(struct tls_source *ts, struct tls_proc *pr, unsigned 
 	struct tls_lib *l = &ts->libs[s->lib];
 
 	if (s->links) {
-		links_reap(ts, s->links, l->n_pts);
+		links_reap(ts, s->links);
 		if (l->n_sets)
 			l->n_sets--;
 	}
@@ -1485,6 +1578,42 @@ static uint64_t ring_size(uint64_t want)
 	return n;
 }
 
+/*
+ * How the uprobes go on (cfg.attach), decided before the programs load: a program loaded for
+ * uprobe_multi links can be attached no other way. Probes per process stay perf uprobes.
+ */
+static int attach_kind(struct tls_source *ts, char *err, size_t errlen)
+{
+	struct bpf_program *p;
+	bool can = ts->cfg.attach != TLS_ATTACH_PERF && !ts->cfg.pid_probes_max &&
+		   uprobe_multi_supported();
+
+	if (ts->cfg.attach == TLS_ATTACH_MULTI && !can) {
+		snprintf(err, errlen, "TLS: --tls-attach multi: %s",
+			 ts->cfg.pid_probes_max
+			     ? "probes per process (--tls-pid-probes) are perf uprobes"
+			     : "this kernel has no uprobe_multi links (Linux >= 6.6)");
+		return -EOPNOTSUPP;
+	}
+	ts->multi = can;
+	bpf_object__for_each_program(p, ts->skel->obj)
+	{
+		int ret;
+
+		if (!can || bpf_program__type(p) != BPF_PROG_TYPE_KPROBE)
+			continue;
+		ret = uprobe_multi_prog_type(p);
+		if (ret < 0) {
+			snprintf(err, errlen, "TLS: %s: %s", bpf_program__name(p), strerror(-ret));
+			return ret;
+		}
+	}
+	fprintf(ts->cfg.log, "floe: tls: uprobes attached as %s\n",
+		can ? "uprobe_multi links (one per program of a file)"
+		    : "perf-event uprobes (one per probe point)");
+	return 0;
+}
+
 int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 		   struct tls_source **tsp, char *err, size_t errlen)
 {
@@ -1523,6 +1652,9 @@ int tls_source_new(const struct tls_source_config *cfg, struct byte_source *out,
 	ts->skel->rodata->skip_loopback_hops = ts->cfg.skip_loopback_hops;
 	bpf_map__set_max_entries(ts->skel->maps.tls_events,
 				 (__u32)ring_size(ts->cfg.ringbuf_bytes));
+	ret = attach_kind(ts, err, errlen);
+	if (ret < 0)
+		goto fail;
 	ret = tls_bpf__load(ts->skel);
 	if (ret < 0) {
 		snprintf(err, errlen,
@@ -1640,6 +1772,7 @@ void tls_source_get_stats(struct tls_source *ts, struct tls_source_stats *out)
 	ts->st.write_unsent = ss.write_unsent;
 	ts->st.hold_timeouts = ss.hold_timeouts + ss.hold_overflows;
 	ts->st.probes = 0;
+	ts->st.attach_multi = ts->multi;
 	ts->st.probe_pids = 0;
 	ts->st.wide_files = 0;
 	ts->st.probe_sites_emulated = ts->st.probe_sites_stepped = 0;

@@ -31,6 +31,13 @@
 
 struct tls_source;
 
+/* --tls-attach: how the uprobes are attached (docs/tls.md, "How probes are attached"). */
+enum tls_attach {
+	TLS_ATTACH_AUTO,  /* uprobe_multi links where the kernel has them and pid_probes_max is 0 */
+	TLS_ATTACH_PERF,  /* one perf-event uprobe per probe point */
+	TLS_ATTACH_MULTI, /* uprobe_multi links, or tls_source_new fails */
+};
+
 struct tls_source_config {
 	uint64_t ringbuf_bytes; /* the TLS ring; 0: TLS_SOURCE_DEFAULT_RING */
 	FILE *log;		/* libraries hooked, and every library or process that was not */
@@ -49,6 +56,9 @@ struct tls_source_config {
 	 * traps no other process on it), up to this many processes; past it, for every process
 	 * that maps it. 0: always for every process (docs/tls.md, "Which processes pay"). */
 	unsigned pid_probes_max;
+	/* Probes per process (pid_probes_max) are always perf uprobes: their fork and exec
+	 * semantics are the perf events' (docs/tls.md). */
+	enum tls_attach attach;
 };
 
 /* The blind list (tls_source_blind_json) holds at most this many items; the rest is counted. */
@@ -76,6 +86,9 @@ struct tls_source_stats {
 	uint64_t mesh_hops;	   /* calls not read: loopback hops inside a pod (--servicemesh) */
 	uint64_t go_morestack; /* Go Write/Read entries seen twice (the stack grew): once read */
 	uint64_t probes;       /* uprobes attached now (all library and program files) */
+	uint64_t attach_multi; /* 1: as uprobe_multi links (one per program of a file), 0: perf */
+	uint64_t attaches;     /* files' probe sets attached (each file for all, or per process) */
+	uint64_t attach_us;    /* microseconds those attaches took, in all */
 	/* Of the places those probes sit in, per probed function (entry, each return site):
 	 * those whose instruction the kernel emulates when the probe fires, and those it
 	 * single-steps (a second trap, costly on some VMs; probe_site.h) */

@@ -1194,7 +1194,9 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 		"\"tls_records\":%llu,\"tls_bytes\":%llu,\"tls_cut\":%llu,"
 		"\"tls_ringbuf_full\":%llu,\"tls_conns\":%llu,\"tls_libs_hooked\":%llu,"
 		"\"tls_libs_failed\":%llu,\"tls_processes\":%llu,\"tls_processes_failed\":%llu,"
-		"\"tls_probes\":%llu,\"tls_probe_pids\":%llu,\"tls_wide_files\":%llu,"
+		"\"tls_probes\":%llu,\"tls_attach_multi\":%llu,\"tls_attaches\":%llu,"
+		"\"tls_attach_us\":%llu,\"tls_probe_pids\":%llu,"
+		"\"tls_wide_files\":%llu,"
 		"\"tls_libs_unhooked\":%llu,\"tls_mmaps\":%llu,"
 		"\"tls_mesh_hops\":%llu,\"tls_go_morestack\":%llu,"
 		"\"tls_write_unsent\":%llu,\"tls_hold_timeouts\":%llu,"
@@ -1232,7 +1234,8 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 		(unsigned long long)tls->conns, (unsigned long long)tls->libs_hooked,
 		(unsigned long long)tls->libs_failed, (unsigned long long)tls->processes,
 		(unsigned long long)tls->processes_failed, (unsigned long long)tls->probes,
-		(unsigned long long)tls->probe_pids, (unsigned long long)tls->wide_files,
+		(unsigned long long)tls->attach_multi, (unsigned long long)tls->attaches,
+		(unsigned long long)tls->attach_us, (unsigned long long)tls->probe_pids, (unsigned long long)tls->wide_files,
 		(unsigned long long)tls->libs_unhooked, (unsigned long long)tls->mmaps,
 		(unsigned long long)tls->mesh_hops, (unsigned long long)tls->go_morestack,
 		(unsigned long long)tls->write_unsent,
@@ -1437,7 +1440,8 @@ static void tls_open(struct tap *t)
 				       .unprobe_after_ns =
 					   (uint64_t)(t->o->tls_unprobe_after * 1e9),
 				       .probe_first_insn = t->o->tls_probe_first_insn,
-				       .pid_probes_max = t->o->tls_pid_probes};
+				       .pid_probes_max = t->o->tls_pid_probes,
+				       .attach = t->o->tls_attach};
 	struct byte_sink bs = {.stream = on_stream, .error = on_byte_source_error, .ctx = t};
 	char err[512];
 	int ret = tls_source_new(&tc, &t->tls_byte_source, &t->tls, err, sizeof(err));

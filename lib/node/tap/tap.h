@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "api/agent_api.h"
+#include "source/tls_source.h"
 
 struct config;
 struct trigger_set;
@@ -123,6 +124,8 @@ struct tap_options {
 	bool tls_probe_first_insn;
 	/* --tls-pid-probes: processes a TLS file is probed for one by one (0: for all at once) */
 	unsigned tls_pid_probes;
+	/* --tls-attach: perf uprobes or uprobe_multi links (auto: the latter where they work) */
+	enum tls_attach tls_attach;
 	bool tls_pcap;           /* --tls-pcap (default): and into the store as synthetic packets */
 	/* Services over the agent's API while the tap runs, started in this order once it is
 	 * ready and stopped in reverse before it goes (tap_options_add_service). */

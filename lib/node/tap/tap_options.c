@@ -173,6 +173,11 @@ static void print_help(FILE *out)
 	    "      --tls-pid-probes N     probe a TLS library for each tapped process using it,\n"
 	    "                             up to N of them, so other processes on it are not\n"
 	    "                             trapped (default 0: for every process; docs/tls.md)\n"
+	    "      --tls-attach auto|perf|multi  how the uprobes go on: one uprobe_multi link\n"
+	    "                             per program of a file (Linux >= 6.6; detached in one\n"
+	    "                             grace period), one perf uprobe per probe point, or\n"
+	    "                             (auto, default) multi where the kernel has it and\n"
+	    "                             --tls-pid-probes is 0 (docs/tls.md)\n"
 	    "      --servicemesh[=true|false]  pods with a sidecar proxy (mTLS): read the\n"
 	    "                             sidecar's TLS, not the app<->sidecar loopback hop when\n"
 	    "                             that is TLS too, so each request once, with the pods'\n"
@@ -233,6 +238,7 @@ enum {
 	OPT_TLS_UNPROBE_AFTER,
 	OPT_TLS_PROBE_SITES,
 	OPT_TLS_PID_PROBES,
+	OPT_TLS_ATTACH,
 	OPT_STATS_JSON,
 	OPT_STATE_DIR,
 	OPT_ENTRIES,
@@ -382,6 +388,19 @@ static int apply(struct tap_options *o, int opt, const char *name, const char *v
 			return -EINVAL;
 		}
 		o->tls_probe_first_insn = !strcmp(val, "first");
+		return 0;
+	case OPT_TLS_ATTACH:
+		if (!strcmp(val, "auto"))
+			o->tls_attach = TLS_ATTACH_AUTO;
+		else if (!strcmp(val, "perf"))
+			o->tls_attach = TLS_ATTACH_PERF;
+		else if (!strcmp(val, "multi"))
+			o->tls_attach = TLS_ATTACH_MULTI;
+		else {
+			snprintf(err, errlen,
+				 "--tls-attach: expected auto, perf or multi, got '%s'", val);
+			return -EINVAL;
+		}
 		return 0;
 	case OPT_TLS_PID_PROBES: {
 		unsigned long n = strtoul(val, &end, 10);
@@ -568,6 +587,7 @@ static const struct option long_opts[] = {
     {"tls-unprobe-after", required_argument, NULL, OPT_TLS_UNPROBE_AFTER},
     {"tls-probe-sites", required_argument, NULL, OPT_TLS_PROBE_SITES},
     {"tls-pid-probes", required_argument, NULL, OPT_TLS_PID_PROBES},
+    {"tls-attach", required_argument, NULL, OPT_TLS_ATTACH},
     {"stats-json", required_argument, NULL, OPT_STATS_JSON},
     {"entries", no_argument, NULL, OPT_ENTRIES},
     {"json", no_argument, NULL, OPT_JSON},
