@@ -612,8 +612,6 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 	return 0;
 }
 
-
-
 /* Wait up to timeout_ns for room for a cap_len frame; true if there is room. */
 static bool wait_room(struct dissect_worker *w, uint32_t cap_len, uint64_t timeout_ns)
 {
@@ -678,8 +676,8 @@ static int push_frame(struct dissect_worker *w, int linktype, const uint8_t *fra
 		      uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns,
 		      bool (*may_wait)(void *ctx), void *ctx)
 {
-	uint32_t len = w->vring ? verdict_cap(w, linktype, frame, cap_len, wire_len, ts_ns)
-				: cap_len;
+	uint32_t len =
+	    w->vring ? verdict_cap(w, linktype, frame, cap_len, wire_len, ts_ns) : cap_len;
 	int ret;
 
 	ret = push_wait(w, len < cap_len ? linktype | REC_CUT : linktype, NULL, 0, frame, len,

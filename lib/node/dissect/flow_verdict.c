@@ -42,8 +42,7 @@ void flow_verdict_ring_put(struct flow_verdict_ring *r, uint64_t key, bool set, 
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	struct flow_verdict_msg *m;
 
-	if (head - atomic_load_explicit(&r->tail, memory_order_acquire) >=
-	    FLOW_VERDICT_RING_MSGS) {
+	if (head - atomic_load_explicit(&r->tail, memory_order_acquire) >= FLOW_VERDICT_RING_MSGS) {
 		if (set)
 			r->lost_sets++;
 		else

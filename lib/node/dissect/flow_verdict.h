@@ -42,15 +42,15 @@
 #include <stdint.h>
 
 #define FLOW_VERDICT_DEFAULT_SLOTS 16384u /* table slots (power of two); 24 B each */
-#define FLOW_VERDICT_RING_MSGS     4096u  /* messages waiting for the drain, at most */
+#define FLOW_VERDICT_RING_MSGS	   4096u  /* messages waiting for the drain, at most */
 
 /* The key of a TCP pair, either order; never 0. */
 uint64_t flow_verdict_key(const uint8_t a[16], uint16_t ap, const uint8_t b[16], uint16_t bp);
 
 struct flow_verdict_msg {
 	uint64_t key;
-	uint64_t rec;  /* the queue record at which it was decided (dissect_worker's index) */
-	uint32_t set;  /* 1: never dissected from here; 0: taken back */
+	uint64_t rec; /* the queue record at which it was decided (dissect_worker's index) */
+	uint32_t set; /* 1: never dissected from here; 0: taken back */
 	uint32_t pad;
 };
 
@@ -58,8 +58,8 @@ struct flow_verdict_ring {
 	struct flow_verdict_msg m[FLOW_VERDICT_RING_MSGS];
 	/* each side's own line: the drain looks at head once per packet */
 	_Alignas(64) _Atomic uint64_t head; /* the dissection thread's */
-	atomic_bool flush;     /* a clear did not fit: the drain forgets every verdict */
-	uint64_t lost_sets;    /* the dissection thread's: sets that did not fit (no harm) */
+	atomic_bool flush;  /* a clear did not fit: the drain forgets every verdict */
+	uint64_t lost_sets; /* the dissection thread's: sets that did not fit (no harm) */
 	_Alignas(64) _Atomic uint64_t tail; /* the drain's */
 };
 
@@ -67,7 +67,7 @@ struct flow_verdict_ring {
 void flow_verdict_ring_put(struct flow_verdict_ring *r, uint64_t key, bool set, uint64_t rec);
 
 struct flow_verdict_slot {
-	uint64_t key;     /* 0: no verdict */
+	uint64_t key;	  /* 0: no verdict */
 	uint64_t syn_rec; /* index + 1 of the last SYN queued for a key of this slot; 0: none */
 	uint64_t last_ts; /* the verdict's flow's last packet (ns) */
 };
@@ -76,9 +76,9 @@ struct flow_verdict_table {
 	struct flow_verdict_slot *slots;
 	uint32_t mask;
 	uint64_t idle_ns;
-	uint64_t refused;  /* verdicts decided before a later SYN on their slot */
-	uint64_t expired;  /* verdicts dropped at a packet after idle_ns */
-	uint64_t flushes;  /* times every verdict was forgotten (the ring's flush) */
+	uint64_t refused; /* verdicts decided before a later SYN on their slot */
+	uint64_t expired; /* verdicts dropped at a packet after idle_ns */
+	uint64_t flushes; /* times every verdict was forgotten (the ring's flush) */
 };
 
 /* slots rounded up to a power of two (0: default); idle_ns 0: never by time. */

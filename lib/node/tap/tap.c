@@ -529,7 +529,8 @@ static int entries_close(struct tap *t)
 	fprintf(t->log,
 		"  not copied for dissection       %llu packets' payload (%llu bytes) of flows "
 		"no dissector recognised\n",
-		(unsigned long long)ws.verdict_cut_packets, (unsigned long long)ws.verdict_cut_bytes);
+		(unsigned long long)ws.verdict_cut_packets,
+		(unsigned long long)ws.verdict_cut_bytes);
 	fprintf(t->log, "  drain waited for dissection     %.3f s (%llu times)\n",
 		(double)ws.wait_ns / 1e9, (unsigned long long)ws.waits);
 	fprintf(t->log,
