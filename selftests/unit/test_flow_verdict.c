@@ -172,7 +172,8 @@ static void send_seg(struct run *r, struct flow *f, int from, uint8_t flags, con
 	tcp[12] = 5 << 4;
 	tcp[13] = (flags & 0x02) && !from ? flags : (uint8_t)(flags | 0x10); /* ACK but a SYN */
 	tcp[14] = 0xff;
-	memcpy(tcp + 20, data, len);
+	if (len)
+		memcpy(tcp + 20, data, len);
 	f->seq[from] += len + ((flags & 0x03) ? 1 : 0); /* SYN and FIN take one */
 	r->ts += 1000000;
 	assert_int_equal(dissect_worker_push_wait(r->w, DLT_EN10MB, fr, 54u + len, 54u + len, r->ts,
