@@ -29,23 +29,7 @@
 #include "entry/entry_json.h"
 #include "tap/read_file.h"
 #include "test_gate.h"
-
-struct sink {
-	struct entry_json_buf text; /* every entry's JSON, one per line */
-	unsigned n;
-};
-
-static void collect(void *ctx, const struct entry *e)
-{
-	struct sink *s = ctx;
-	json_t *j = entry_to_json(e);
-
-	assert_non_null(j);
-	assert_int_equal(entry_json_append(&s->text, j), 0);
-	assert_int_equal(entry_json_append_raw(&s->text, "\n", 1), 0);
-	json_decref(j);
-	s->n++;
-}
+#include "test_sink.h"
 
 static const char *captures_dir(void)
 {

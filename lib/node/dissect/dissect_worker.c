@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+
 #include "entry/json_alloc.h"
 #include "net/packet.h"
 
@@ -25,6 +27,8 @@
 #define REC_WRAP 0xffffffffu
 /* A record's linktype for a stream chunk: struct stream_rec then the chunk's bytes. */
 #define REC_STREAM (-1)
+/* In a frame record's linktype: its payload was cut for a flow verdict (headers only). */
+#define REC_CUT (1 << 30)
 
 /* A byte_stream_chunk as queued: its pointers replaced by what they point at. */
 struct stream_rec {
@@ -81,7 +85,27 @@ struct dissect_worker {
 	/* the worker's count of undecoded frames, for dissect_worker_get_stats on the producer's
 	 * thread (one writer: a relaxed load and store, no read-modify-write) */
 	_Atomic uint64_t undecoded;
+	/*
+	 * Flow verdicts (cfg.verdict_slots; flow_verdict.h). The worker's: the ring it writes,
+	 * its own copy of which keys it has given (to count late cut packets), the index of the
+	 * record being dissected (records are numbered as the producer counts pushed) and its
+	 * counters (one writer each: relaxed loads and stores). The producer's: the table, the
+	 * newest packet time pushed.
+	 */
+	struct flow_verdict_ring *vring;
+	uint64_t *vmirror;
+	uint64_t rec_done;
+	_Atomic uint64_t v_sets, v_clears, v_late;
+	struct flow_verdict_table vtable;
+	uint64_t last_ts;
 };
+
+/* One writer: a relaxed load and store, no read-modify-write. */
+static void count_own(_Atomic uint64_t *n)
+{
+	atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
 
 static uint64_t now_ns(clockid_t id)
 {
@@ -122,6 +146,66 @@ static void wake_producer(struct dissect_worker *w)
 	}
 }
 
+/* ---- flow verdicts (flow_verdict.h) ---- */
+
+static uint64_t packet_key(const struct packet *p)
+{
+	return flow_verdict_key(p->src, p->sport, p->dst, p->dport);
+}
+
+/* The engine's verdict, on the worker thread, while record rec_done is dissected. */
+static void on_verdict(void *ctx, const struct tcp_flow_info *info, bool undissected)
+{
+	struct dissect_worker *w = ctx;
+	uint64_t key = flow_verdict_key(info->client.addr, info->client.port, info->server.addr,
+					info->server.port);
+	uint64_t *m = &w->vmirror[key & w->vtable.mask];
+
+	if (undissected) {
+		*m = key;
+		count_own(&w->v_sets);
+	} else {
+		if (*m == key)
+			*m = 0;
+		count_own(&w->v_clears);
+	}
+	flow_verdict_ring_put(w->vring, key, undissected, w->rec_done);
+}
+
+/* A cut packet whose flow the worker no longer holds as given up came too late. */
+static void check_cut(struct dissect_worker *w, const struct packet *p)
+{
+	uint64_t key = packet_key(p);
+
+	if (w->vmirror[key & w->vtable.mask] != key)
+		count_own(&w->v_late);
+}
+
+/*
+ * The producer: the length to queue of a frame about to be record w->st.pushed, cap_len or
+ * its headers only (a TCP segment of a flow with a verdict).
+ */
+static uint32_t verdict_cap(struct dissect_worker *w, int linktype, const uint8_t *frame,
+			    uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns)
+{
+	struct packet p;
+	uint32_t hdr;
+
+	if (ts_ns > w->last_ts)
+		w->last_ts = ts_ns;
+	flow_verdict_table_update(&w->vtable, w->vring, w->last_ts);
+	if (packet_decode(linktype, frame, cap_len, wire_len, ts_ns, &p) ||
+	    p.l4_proto != IPPROTO_TCP || !(p.flags & PACKET_F_L4) ||
+	    (p.flags & (PACKET_F_FRAGMENT | PACKET_F_L4_SNAPPED)))
+		return cap_len;
+	if (!flow_verdict_table_cut(&w->vtable, packet_key(&p), p.tcp_flags & TCP_F_SYN,
+				    w->st.pushed, ts_ns) ||
+	    !p.payload_caplen)
+		return cap_len;
+	hdr = (uint32_t)(p.payload - frame);
+	return hdr < cap_len ? hdr : cap_len;
+}
+
 /*
  * The worker publishes tail at least every this many bytes of records within a range (an
  * eighth of the ring if that is less), not only at the range's end: a producer waiting for
@@ -152,17 +236,19 @@ static void dissect_range(struct dissect_worker *w, uint64_t from, uint64_t to)
 		}
 		if (r->linktype == REC_STREAM) {
 			dissect_stream_rec(w, r);
+			w->rec_done++;
 			from += r->len;
 			continue;
 		}
-		if (packet_decode(r->linktype, (const uint8_t *)(r + 1), r->cap_len, r->wire_len,
-				  r->ts_ns, &p) == 0)
+		if (packet_decode(r->linktype & ~REC_CUT, (const uint8_t *)(r + 1), r->cap_len,
+				  r->wire_len, r->ts_ns, &p) == 0) {
+			if (r->linktype & REC_CUT)
+				check_cut(w, &p);
 			dissect_engine_packet(w->eng, &p);
-		else
-			atomic_store_explicit(
-			    &w->undecoded,
-			    atomic_load_explicit(&w->undecoded, memory_order_relaxed) + 1,
-			    memory_order_relaxed);
+		} else {
+			count_own(&w->undecoded);
+		}
+		w->rec_done++;
 		from += r->len;
 	}
 }
@@ -239,6 +325,37 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* The verdicts' memory, and the engine's verdicts to on_verdict. */
+static int verdict_start(struct dissect_worker *w)
+{
+	size_t ring = (sizeof(*w->vring) + 63) & ~(size_t)63;
+
+	if (flow_verdict_table_init(&w->vtable, w->cfg.verdict_slots, w->cfg.verdict_idle_ns))
+		return -ENOMEM;
+	w->vring = aligned_alloc(64, ring);
+	w->vmirror = calloc((size_t)w->vtable.mask + 1, sizeof(*w->vmirror));
+	if (!w->vring || !w->vmirror) {
+		free(w->vring);
+		free(w->vmirror);
+		flow_verdict_table_free(&w->vtable);
+		return -ENOMEM;
+	}
+	memset(w->vring, 0, ring);
+	dissect_engine_set_verdict(w->eng, on_verdict, w);
+	return 0;
+}
+
+static void verdict_free(struct dissect_worker *w)
+{
+	if (!w->vring)
+		return;
+	dissect_engine_set_verdict(w->eng, NULL, NULL); /* the engine outlives the worker */
+	free(w->vring);
+	free(w->vmirror);
+	flow_verdict_table_free(&w->vtable);
+	w->vring = NULL;
+}
+
 int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect_engine *eng,
 			 struct dissect_worker **out)
 {
@@ -284,6 +401,14 @@ int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect
 	pthread_cond_init(&w->more, &ca);
 	pthread_cond_init(&w->room, &ca);
 	pthread_condattr_destroy(&ca);
+	if (w->cfg.verdict_slots && verdict_start(w)) {
+		pthread_cond_destroy(&w->more);
+		pthread_cond_destroy(&w->room);
+		pthread_mutex_destroy(&w->lock);
+		munmap(w->buf, w->map_len);
+		free(w);
+		return -ENOMEM;
+	}
 	ret = pthread_create(&w->thread, NULL, worker_main, w);
 	if (!ret)
 		pthread_setname_np(w->thread, "floe-dissect"); /* for top -H, perf */
@@ -292,6 +417,7 @@ int dissect_worker_start(const struct dissect_worker_config *cfg, struct dissect
 		pthread_cond_destroy(&w->room);
 		pthread_mutex_destroy(&w->lock);
 		munmap(w->buf, w->map_len);
+		verdict_free(w);
 		free(w);
 		return -ret;
 	}
@@ -486,16 +612,6 @@ static int try_push(struct dissect_worker *w, int linktype, const void *head_par
 	return 0;
 }
 
-int dissect_worker_push(struct dissect_worker *w, int linktype, const uint8_t *frame,
-			uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns)
-{
-	int ret = try_push(w, linktype, NULL, 0, frame, cap_len, wire_len, ts_ns);
-
-	if (ret)
-		w->st.dropped++;
-	return ret;
-}
-
 /* Wait up to timeout_ns for room for a cap_len frame; true if there is room. */
 static bool wait_room(struct dissect_worker *w, uint32_t cap_len, uint64_t timeout_ns)
 {
@@ -555,11 +671,35 @@ static int push_wait(struct dissect_worker *w, int linktype, const void *head_pa
 	return ret;
 }
 
+/* A frame's record: cut to its headers when its flow has a verdict (cfg.verdict_slots). */
+static int push_frame(struct dissect_worker *w, int linktype, const uint8_t *frame,
+		      uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns,
+		      bool (*may_wait)(void *ctx), void *ctx)
+{
+	uint32_t len =
+	    w->vring ? verdict_cap(w, linktype, frame, cap_len, wire_len, ts_ns) : cap_len;
+	int ret;
+
+	ret = push_wait(w, len < cap_len ? linktype | REC_CUT : linktype, NULL, 0, frame, len,
+			wire_len, ts_ns, may_wait, ctx);
+	if (!ret && len < cap_len) {
+		w->st.verdict_cut_packets++;
+		w->st.verdict_cut_bytes += cap_len - len;
+	}
+	return ret;
+}
+
+int dissect_worker_push(struct dissect_worker *w, int linktype, const uint8_t *frame,
+			uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns)
+{
+	return push_frame(w, linktype, frame, cap_len, wire_len, ts_ns, never_wait, NULL);
+}
+
 int dissect_worker_push_wait(struct dissect_worker *w, int linktype, const uint8_t *frame,
 			     uint32_t cap_len, uint32_t wire_len, uint64_t ts_ns,
 			     bool (*may_wait)(void *ctx), void *ctx)
 {
-	return push_wait(w, linktype, NULL, 0, frame, cap_len, wire_len, ts_ns, may_wait, ctx);
+	return push_frame(w, linktype, frame, cap_len, wire_len, ts_ns, may_wait, ctx);
 }
 
 int dissect_worker_push_stream(struct dissect_worker *w, const struct byte_stream_chunk *c,
@@ -632,6 +772,12 @@ void dissect_worker_get_stats(const struct dissect_worker *w, struct dissect_wor
 	*st = w->st;
 	st->queue_charged = w->charged_end;
 	st->undecoded = atomic_load_explicit(&w->undecoded, memory_order_relaxed);
+	st->verdict_refused = w->vtable.refused;
+	st->verdict_expired = w->vtable.expired;
+	st->verdict_flushes = w->vtable.flushes;
+	st->verdict_sets = atomic_load_explicit(&w->v_sets, memory_order_relaxed);
+	st->verdict_clears = atomic_load_explicit(&w->v_clears, memory_order_relaxed);
+	st->verdict_late = atomic_load_explicit(&w->v_late, memory_order_relaxed);
 }
 
 void dissect_worker_stop(struct dissect_worker *w, struct dissect_worker_stats *stats)
@@ -650,5 +796,6 @@ void dissect_worker_stop(struct dissect_worker *w, struct dissect_worker_stats *
 	pthread_mutex_destroy(&w->lock);
 	munmap(w->buf, w->map_len);
 	queue_budget_release(w->cfg.budget, w->budget_id, w->charged_end);
+	verdict_free(w);
 	free(w);
 }

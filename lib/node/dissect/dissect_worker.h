@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "dissect/engine.h"
+#include "dissect/flow_verdict.h"
 #include "queue/queue_budget.h"
 
 #define DISSECT_WORKER_DEFAULT_QUEUE (8u << 20) /* 8 MiB of frames waiting; bursts wait in the ring */
@@ -65,6 +66,15 @@ struct dissect_worker_config {
 	 * what it means at queue_bytes (push_wait waits, or the frame is dropped and counted).
 	 */
 	struct queue_budget *budget;
+	/*
+	 * Flow verdicts (dissect/flow_verdict.h): with verdict_slots > 0, the engine's verdicts
+	 * come back to the producer, and push_wait queues the packets of a TCP flow the engine
+	 * gave up on with their headers only (the store, written by the caller, still has them
+	 * whole). verdict_idle_ns: a flow idle this long loses its verdict (at most the engine's
+	 * TCP idle timeout; 0: never by time). Table memory: 24 bytes a slot on each side.
+	 */
+	uint32_t verdict_slots;
+	uint64_t verdict_idle_ns;
 };
 
 #define DISSECT_WORKER_BUDGET_FLOOR (1u << 20)
@@ -83,6 +93,19 @@ struct dissect_worker_stats {
 	uint64_t interrupts; /* signals stop sent to a thread that did not finish in time */
 	uint64_t queue_charged; /* bytes of the ring charged to the budget now (its resident
 				 * bound: pages records reached, less those given back) */
+	/* Flow verdicts (cfg.verdict_slots): packets queued with headers only and the payload
+	 * bytes not copied; verdicts refused (a SYN came after them) or dropped for idleness;
+	 * times the producer forgot all of them (a clear did not fit its ring) */
+	uint64_t verdict_cut_packets;
+	uint64_t verdict_cut_bytes;
+	uint64_t verdict_refused;
+	uint64_t verdict_expired;
+	uint64_t verdict_flushes;
+	/* the worker's: verdicts given and taken back; cut packets that reached a flow the
+	 * engine no longer held as given up (see flow_verdict.h, "Staleness") */
+	uint64_t verdict_sets;
+	uint64_t verdict_clears;
+	uint64_t verdict_late;
 };
 
 struct dissect_worker;

@@ -112,7 +112,21 @@ struct dissect_engine {
 	struct stream_ent *streams[STREAM_BUCKETS]; /* dissect_engine_stream's connections */
 	uint32_t n_streams;
 	struct tuple *plaintext; /* PLAINTEXT_SLOTS, made at the first TLS stream */
+	dissect_verdict_fn verdict; /* dissect_engine_set_verdict */
+	void *verdict_ctx;
 };
+
+void dissect_engine_set_verdict(struct dissect_engine *e, dissect_verdict_fn fn, void *ctx)
+{
+	e->verdict = fn;
+	e->verdict_ctx = ctx;
+}
+
+/* A connection whose unrecognised state a verdict may stand for: the packet path's own. */
+static bool conn_verdict_kind(const struct conn *c)
+{
+	return c->eng->verdict && !c->outer && !c->stream && c->transport == IPPROTO_TCP;
+}
 
 static unsigned dissector_count(void)
 {
@@ -666,6 +680,8 @@ static bool detect(struct conn *c, enum tcp_dir dir, uint64_t ts)
 		c->eng->st.conns_unknown++;
 		buf_free(&c->b[0]);
 		buf_free(&c->b[1]);
+		if (conn_verdict_kind(c))
+			c->eng->verdict(c->eng->verdict_ctx, &c->info, true);
 	}
 	return false;
 }
@@ -759,6 +775,8 @@ static enum conn_end conn_end_of(enum tcp_close_reason why)
 static void conn_close(struct dissect_engine *e, struct conn *c, enum conn_end why,
 		       uint64_t ts_ns)
 {
+	if (c->unknown && conn_verdict_kind(c))
+		e->verdict(e->verdict_ctx, &c->info, false);
 	if (c->d) {
 		c->d->close(c->st, c, why, ts_ns);
 		c->d->free(c->st);

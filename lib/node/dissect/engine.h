@@ -189,6 +189,15 @@ const char *dissect_entry_protocol_name(unsigned index);
 /* Name of counter idx of dissector proto (dissect_stats.counters); NULL past the end. */
 const char *dissect_counter_name(unsigned proto, unsigned idx);
 
+/*
+ * Flow verdicts (dissect/flow_verdict.h): fn(ctx, info, true) when a TCP connection of the
+ * packet path (not a tunnel's, not a stream source's) is given up as unrecognised (it stays so
+ * until it closes: its bytes are ignored), fn(ctx, info, false) when that connection closes.
+ * Called on the engine's thread, within dissect_engine_packet/expire/finish. NULL: none.
+ */
+typedef void (*dissect_verdict_fn)(void *ctx, const struct tcp_flow_info *info, bool undissected);
+void dissect_engine_set_verdict(struct dissect_engine *e, dissect_verdict_fn fn, void *ctx);
+
 /* ---- byte streams without packets ---- */
 struct conn *dissect_stream_open(struct dissect_engine *e, const struct tcp_flow_info *info);
 void dissect_stream_data(struct dissect_engine *e, struct conn *c, enum tcp_dir dir,

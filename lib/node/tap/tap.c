@@ -439,7 +439,11 @@ static int entries_open(struct tap *t, FILE *out, char *err, size_t errlen)
 	    .tick_ctx = t,
 	    .stop_timeout_ns = ENTRIES_STOP_TIMEOUT_NS,
 	    .interrupt_signo = SIGRTMIN,
-	    .budget = &t->queue_budget};
+	    .budget = &t->queue_budget,
+	    /* The engine's TCP idle timeout is the reassembler's default (dc.tcp is zero): a
+	     * flow idle for half of it goes whole again (flow_verdict.h, "Staleness"). */
+	    .verdict_slots = t->o->no_flow_verdicts ? 0 : FLOW_VERDICT_DEFAULT_SLOTS,
+	    .verdict_idle_ns = TCP_REASM_DEFAULT_IDLE_NS / 2};
 	int ret;
 
 	if (t->o->filter) {
@@ -522,6 +526,11 @@ static int entries_close(struct tap *t)
 		"undecodable\n",
 		(unsigned long long)ws.dropped, (unsigned long long)ws.queue_peak,
 		(unsigned long long)ws.undecoded);
+	fprintf(t->log,
+		"  not copied for dissection       %llu packets' payload (%llu bytes) of flows "
+		"no dissector recognised\n",
+		(unsigned long long)ws.verdict_cut_packets,
+		(unsigned long long)ws.verdict_cut_bytes);
 	fprintf(t->log, "  drain waited for dissection     %.3f s (%llu times)\n",
 		(double)ws.wait_ns / 1e9, (unsigned long long)ws.waits);
 	fprintf(t->log,
@@ -1166,6 +1175,20 @@ static void queue_budget_stats_print(FILE *f, const struct queue_budget_stats *q
 	fputc('}', f);
 }
 
+/* Flow verdicts (dissect/flow_verdict.h): what the drain did not copy for dissection. */
+static void verdict_stats_print(FILE *f, const struct dissect_worker_stats *ws)
+{
+	fprintf(f,
+		",\"verdict_cut_packets\":%llu,\"verdict_cut_bytes\":%llu,"
+		"\"verdict_sets\":%llu,\"verdict_clears\":%llu,\"verdict_refused\":%llu,"
+		"\"verdict_expired\":%llu,\"verdict_flushes\":%llu,\"verdict_late\":%llu",
+		(unsigned long long)ws->verdict_cut_packets,
+		(unsigned long long)ws->verdict_cut_bytes, (unsigned long long)ws->verdict_sets,
+		(unsigned long long)ws->verdict_clears, (unsigned long long)ws->verdict_refused,
+		(unsigned long long)ws->verdict_expired, (unsigned long long)ws->verdict_flushes,
+		(unsigned long long)ws->verdict_late);
+}
+
 static void stats_json_print(FILE *f, const struct tap_options *o, const struct capture *cap,
 			     const uint64_t cnt[FLOE_CNT_MAX], const struct capture_stats *cs,
 			     const struct pcap_store_stats *st, const struct dissect_stats *ds,
@@ -1253,6 +1276,7 @@ static void stats_json_print(FILE *f, const struct tap_options *o, const struct 
 					 ? capture_ring_pending(cap)
 					 : 0));
 	dissect_stats_print(f, ds);
+	verdict_stats_print(f, ws);
 	queue_budget_stats_print(f, qb);
 	pod_netns_stats_print(f, pn);
 	services_stats_print(f, o);

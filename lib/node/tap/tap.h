@@ -103,6 +103,9 @@ struct tap_options {
 	/* --no-capture-scope: --filter's pushdown is not loaded into the kernel (every packet
 	 * of the tapped pods is recorded) */
 	bool no_capture_scope;
+	/* --no-flow-verdicts: packets of TCP flows no dissector recognised are still queued
+	 * whole for dissection (dissect/flow_verdict.h) */
+	bool no_flow_verdicts;
 	uint64_t body_max;       /* --body-max; 0: default */
 	uint64_t dissect_queue;  /* --dissect-queue: bytes of packets waiting; 0: default */
 	/* --queue-memory: one budget for the dissection queue, the store's chunks and the

@@ -148,6 +148,9 @@ static void print_help(FILE *out)
 	    "                             8MiB; each has a floor, the rest is shared; when it\n"
 	    "                             is used up a queue does what it does when full,\n"
 	    "                             counted; docs/storage.md)\n"
+	    "      --no-flow-verdicts     queue every packet whole for dissection, also those\n"
+	    "                             of TCP flows no dissector recognised (by default\n"
+	    "                             their payload is left out; docs/capture.md)\n"
 	    "      --dissect-queue SIZE   packets waiting for the dissection thread, at most,\n"
 	    "                             within --queue-memory (default 8MiB; when full, the\n"
 	    "                             drain waits while the ring buffer is under half\n"
@@ -269,6 +272,7 @@ enum {
 	OPT_NO_REDACT,
 	OPT_REDACT,
 	OPT_NO_CAPTURE_SCOPE,
+	OPT_NO_FLOW_VERDICTS,
 	OPT_PROXY_HUB_PORT,
 	OPT_AGENT_NAME,
 	OPT_SCRIPTING_SOURCE,
@@ -607,6 +611,7 @@ static const struct option long_opts[] = {
     {"no-redact", no_argument, NULL, OPT_NO_REDACT},
     {"redact", no_argument, NULL, OPT_REDACT},
     {"no-capture-scope", no_argument, NULL, OPT_NO_CAPTURE_SCOPE},
+    {"no-flow-verdicts", no_argument, NULL, OPT_NO_FLOW_VERDICTS},
     {"scripting-source", required_argument, NULL, OPT_SCRIPTING_SOURCE},
     {"scripting-watch", optional_argument, NULL, OPT_SCRIPTING_WATCH},
     {"selector", required_argument, NULL, 'l'},
@@ -756,6 +761,9 @@ int tap_options_parse(int argc, char **argv, struct tap_options *o, FILE *out, c
 			break;
 		case OPT_NO_CAPTURE_SCOPE:
 			o->no_capture_scope = true;
+			break;
+		case OPT_NO_FLOW_VERDICTS:
+			o->no_flow_verdicts = true;
 			break;
 		case 'p':
 		case OPT_PCAP:
